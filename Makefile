@@ -1,0 +1,135 @@
+# cairn - one plain, non-recursive Makefile.
+#
+#   make            build the programs into $(O)/bin
+#   make test       build and run the unit and end-to-end tests
+#   make check      the same under AddressSanitizer + UBSan (in build-check/)
+#   make bench      build and run the benchmarks, printing every figure
+#   make demo       the main job: run the demonstration (see README.md)
+#   make install    install programs and man pages under $(PREFIX)
+#   make V=1        show the full command lines
+#
+# Required flags live apart from CFLAGS, so `make CFLAGS=-O0` keeps
+# -Wall -Wextra -Werror.  Missing Debian packages are installed on the first
+# build when running as root (tools/deps.sh), otherwise it names the command.
+
+O	?= build
+PREFIX	?= /usr/local
+CC	?= cc
+CFLAGS	?= -O2 -g
+LDFLAGS	?=
+
+REQ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
+	-I. -I$(O)/gen -MMD -MP
+ifeq ($(SAN),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+endif
+
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
+# Package flags, found (and packages installed) once per build folder.
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+include $(O)/deps.mk
+endif
+$(O)/deps.mk: tools/deps.sh
+	@mkdir -p $(O)
+	@sh tools/deps.sh > $@.tmp && mv $@.tmp $@
+
+ALL_CFLAGS = $(REQ_CFLAGS) $(PKG_CFLAGS) $(SAN_FLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS) -Wl,--as-needed
+LIBS = $(PKG_LIBS) -lm -pthread
+
+# Sources: every .c of the module folders goes into libcairn.a, except the
+# programs' main files and the benchmarks.
+MODULES := common privacy keys protocol node coordinator query audit tools
+MAIN_SRC := $(wildcard tools/cairn_main.c node/node_main.c \
+	coordinator/coord_main.c)
+BENCH_SRC := $(wildcard tools/bench_*.c)
+LIB_SRC := $(filter-out $(MAIN_SRC) $(BENCH_SRC), \
+	$(wildcard $(addsuffix /*.c,$(MODULES))))
+
+# protoc-c writes messages only; the build generates them, never commit.
+PROTO := $(wildcard protocol/*.proto)
+GEN_C := $(patsubst %.proto,$(O)/gen/%.pb-c.c,$(PROTO))
+GEN_H := $(GEN_C:.c=.h)
+
+LIB_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(LIB_SRC)) \
+	$(patsubst $(O)/gen/%.c,$(O)/obj/gen/%.o,$(GEN_C))
+PROGS := $(patsubst tools/cairn_main.c,$(O)/bin/cairn, \
+	$(patsubst node/node_main.c,$(O)/bin/cairn-node, \
+	$(patsubst coordinator/coord_main.c,$(O)/bin/cairn-coordinator, \
+	$(MAIN_SRC))))
+BENCHES := $(patsubst tools/%.c,$(O)/bin/%,$(BENCH_SRC))
+
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_HELP_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
+TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRC))
+TEST_HELP_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(TEST_HELP_SRC))
+
+.PHONY: all test check bench demo install clean
+.SECONDARY:
+all: $(PROGS)
+
+$(O)/gen/%.pb-c.c $(O)/gen/%.pb-c.h: %.proto
+	$(call say,PROTOC,$<)
+	@mkdir -p $(O)/gen
+	$(Q)protoc-c --proto_path=. --c_out=$(O)/gen $<
+
+$(O)/obj/gen/%.o: $(O)/gen/%.c
+	$(call say,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-shadow -Wno-missing-prototypes -c -o $@ $<
+
+$(O)/obj/%.o: %.c | $(GEN_H)
+	$(call say,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/libcairn.a: $(LIB_OBJ)
+	$(call say,AR,$@)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(O)/bin/cairn: $(O)/obj/tools/cairn_main.o $(O)/libcairn.a
+$(O)/bin/cairn-node: $(O)/obj/node/node_main.o $(O)/libcairn.a
+$(O)/bin/cairn-coordinator: $(O)/obj/coordinator/coord_main.o $(O)/libcairn.a
+$(O)/bin/bench_%: $(O)/obj/tools/bench_%.o $(O)/libcairn.a
+$(PROGS) $(BENCHES):
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(TEST_HELP_OBJ) $(O)/libcairn.a
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+
+test: $(PROGS) $(TESTS)
+	@sh tests/run.sh $(O)
+
+check:
+	@$(MAKE) --no-print-directory O=build-check SAN=1 CFLAGS="-O1 -g" test
+
+bench: $(PROGS) $(BENCHES)
+	@sh tools/bench.sh $(O)
+
+demo: $(PROGS)
+	@sh tools/demo.sh $(O)
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
+	install -m 0644 $(wildcard docs/man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1
+
+clean:
+	rm -rf build build-check
+
+-include $(LIB_OBJ:.o=.d) $(TEST_HELP_OBJ:.o=.d) \
+	$(patsubst %.c,$(O)/obj/%.d,$(MAIN_SRC) $(BENCH_SRC) $(TEST_SRC))

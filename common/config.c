@@ -1,0 +1,271 @@
+/*
+ * config.c - INI parsing with libinih, checked against a key schema.
+ *
+ * inih calls back once per "name = value"; the handler looks the key up in
+ * the schema, converts and range-checks the value and stores it.  When the
+ * handler refuses a line, inih reports that line's number, which is what
+ * lets every message name file:line.
+ */
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/config.h"
+#include "common/err.h"
+
+struct ctx {
+	const struct config_key *schema;
+	size_t		 n;
+	void		*target;
+	unsigned char	*seen;
+	char		 why[384];	/* first failure, without the line */
+	int		 nomem;
+};
+
+bool
+config_parse_int(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (*s == '\0')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	*out = (int64_t)v;
+	return true;
+}
+
+bool
+config_parse_double(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (*s == '\0')
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(v))
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool
+parse_bool(const char *s, bool *out)
+{
+	if (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0 ||
+	    strcmp(s, "1") == 0) {
+		*out = true;
+		return true;
+	}
+	if (strcasecmp(s, "false") == 0 || strcasecmp(s, "no") == 0 ||
+	    strcmp(s, "0") == 0) {
+		*out = false;
+		return true;
+	}
+	return false;
+}
+
+static int
+fail(struct ctx *c, const char *fmt, const char *section, const char *name,
+    const char *extra)
+{
+	char where[160];
+
+	if (c->why[0] != '\0')
+		return 0;
+	if (section[0] != '\0')
+		snprintf(where, sizeof(where), "key '%s' in [%s]", name,
+		    section);
+	else
+		snprintf(where, sizeof(where), "key '%s'", name);
+	snprintf(c->why, sizeof(c->why), fmt, where, extra);
+	return 0;
+}
+
+static int
+store(struct ctx *c, const struct config_key *k, const char *value)
+{
+	char *field = (char *)c->target + k->offset;
+	int64_t iv;
+	double dv;
+	bool bv;
+	char range[96], *copy;
+	struct config_strlist *l;
+	char **nv;
+
+	switch (k->type) {
+	case CONFIG_STRING:
+		if ((copy = strdup(value)) == NULL) {
+			c->nomem = 1;
+			return 0;
+		}
+		free(*(char **)field);
+		*(char **)field = copy;
+		return 1;
+	case CONFIG_INT:
+		if (!config_parse_int(value, &iv))
+			return fail(c, "%s: '%s' is not an integer",
+			    k->section, k->name, value);
+		if (iv < k->min || iv > k->max) {
+			snprintf(range, sizeof(range), "%s is outside [%lld, %lld]",
+			    value, (long long)k->min, (long long)k->max);
+			return fail(c, "%s: %s", k->section, k->name, range);
+		}
+		*(int64_t *)field = iv;
+		return 1;
+	case CONFIG_BOOL:
+		if (!parse_bool(value, &bv))
+			return fail(c, "%s: '%s' is not true or false",
+			    k->section, k->name, value);
+		*(bool *)field = bv;
+		return 1;
+	case CONFIG_DOUBLE:
+		if (!config_parse_double(value, &dv))
+			return fail(c, "%s: '%s' is not a number",
+			    k->section, k->name, value);
+		if (dv < k->dmin || dv > k->dmax) {
+			snprintf(range, sizeof(range), "%s is outside [%g, %g]",
+			    value, k->dmin, k->dmax);
+			return fail(c, "%s: %s", k->section, k->name, range);
+		}
+		*(double *)field = dv;
+		return 1;
+	case CONFIG_STRLIST:
+		l = (struct config_strlist *)field;
+		if (l->n >= CONFIG_MAX_LIST)
+			return fail(c, "%s: more than %s entries",
+			    k->section, k->name, "1024");
+		if ((copy = strdup(value)) == NULL) {
+			c->nomem = 1;
+			return 0;
+		}
+		nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+		if (nv == NULL) {
+			free(copy);
+			c->nomem = 1;
+			return 0;
+		}
+		nv[l->n++] = copy;
+		l->v = nv;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct ctx *c = user;
+	size_t i;
+
+	if (c->why[0] != '\0' || c->nomem)
+		return 0;
+	if (name == NULL)	/* a section header alone; checked by keys */
+		return 1;
+	if (strlen(value) > CONFIG_MAX_VALUE)
+		return fail(c, "%s: value longer than %s bytes", section,
+		    name, "4096");
+	for (i = 0; i < c->n; i++) {
+		const struct config_key *k = &c->schema[i];
+
+		if (strcmp(k->section, section) != 0 ||
+		    strcmp(k->name, name) != 0)
+			continue;
+		if (c->seen[i] && k->type != CONFIG_STRLIST)
+			return fail(c, "%s is given twice%s", section, name,
+			    "");
+		c->seen[i] = 1;
+		return store(c, k, value);
+	}
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->schema[i].section, section) == 0)
+			return fail(c, "unknown %s%s", section, name, "");
+	snprintf(c->why, sizeof(c->why), "unknown section [%s]", section);
+	return 0;
+}
+
+int
+config_load(const char *path, const struct config_key *schema, size_t n,
+    void *target)
+{
+	struct ctx c;
+	FILE *f;
+	int line, r;
+	size_t i;
+
+	memset(&c, 0, sizeof(c));
+	c.schema = schema;
+	c.n = n;
+	c.target = target;
+	if ((c.seen = calloc(n ? n : 1, 1)) == NULL)
+		return cairn_err(CAIRN_ERR_NOMEM, "%s: out of memory", path);
+	if ((f = fopen(path, "r")) == NULL) {
+		r = cairn_err(CAIRN_ERR_IO, "%s: cannot open: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	line = ini_parse_file(f, handler, &c);
+	fclose(f);
+	if (c.nomem) {
+		r = cairn_err(CAIRN_ERR_NOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	if (line < 0) {
+		r = cairn_err(CAIRN_ERR_IO, "%s: read error", path);
+		goto out;
+	}
+	if (line > 0) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "%s:%d: %s", path, line,
+		    c.why[0] != '\0' ? c.why : "syntax error");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (schema[i].required && !c.seen[i]) {
+			if (schema[i].section[0] != '\0')
+				r = cairn_err(CAIRN_ERR_CONFIG,
+				    "%s: missing key '%s' in [%s]", path,
+				    schema[i].name, schema[i].section);
+			else
+				r = cairn_err(CAIRN_ERR_CONFIG,
+				    "%s: missing key '%s'", path,
+				    schema[i].name);
+			goto out;
+		}
+	}
+	r = CAIRN_OK;
+out:
+	free(c.seen);
+	return r;
+}
+
+void
+config_release(const struct config_key *schema, size_t n, void *target)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		char *field = (char *)target + schema[i].offset;
+
+		if (schema[i].type == CONFIG_STRING) {
+			free(*(char **)field);
+			*(char **)field = NULL;
+		} else if (schema[i].type == CONFIG_STRLIST) {
+			struct config_strlist *l = (struct config_strlist *)field;
+
+			for (j = 0; j < l->n; j++)
+				free(l->v[j]);
+			free(l->v);
+			l->v = NULL;
+			l->n = 0;
+		}
+	}
+}

@@ -1,0 +1,62 @@
+/*
+ * config.h - INI configuration files read against a schema.
+ *
+ * A program describes its keys once (section, name, type, range, where the
+ * value goes in its own struct) and config_load() fills the struct.  An
+ * unknown section or key, a value of the wrong type or out of range, a key
+ * given twice and a missing required key are errors whose detail names the
+ * file and line ("node.conf:7: key 'budget_rho' in [policy]: ...").
+ */
+#ifndef CAIRN_CONFIG_H
+#define CAIRN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum config_type {
+	CONFIG_STRING,		/* char * (malloc'd, freed by config_release) */
+	CONFIG_INT,		/* int64_t within [min, max] */
+	CONFIG_BOOL,		/* bool: true/false/yes/no/1/0 */
+	CONFIG_DOUBLE,		/* double within [dmin, dmax], finite */
+	CONFIG_STRLIST		/* struct config_strlist; the key may repeat */
+};
+
+struct config_strlist {
+	char	**v;
+	size_t	  n;
+};
+
+struct config_key {
+	const char	*section;	/* "" for keys before any section */
+	const char	*name;
+	enum config_type type;
+	size_t		 offset;	/* offsetof(struct yours, field) */
+	bool		 required;
+	int64_t		 min, max;	/* CONFIG_INT */
+	double		 dmin, dmax;	/* CONFIG_DOUBLE */
+};
+
+/* Longest value accepted, and most entries in one CONFIG_STRLIST. */
+#define CONFIG_MAX_VALUE	4096
+#define CONFIG_MAX_LIST		1024
+
+/*
+ * Parse the INI file 'path' against the 'n' keys of 'schema', storing
+ * values into 'target'.  Fields of keys that are absent keep the value the
+ * caller put there (set defaults first).  Returns CAIRN_OK, CAIRN_ERR_IO
+ * when the file cannot be read, or CAIRN_ERR_CONFIG with the detail naming
+ * file:line and key.  On failure 'target' may hold some parsed values:
+ * config_release() it either way.
+ */
+int	config_load(const char *path, const struct config_key *schema, size_t n,
+	    void *target) __attribute__((warn_unused_result));
+
+/* Free the strings and lists config_load() stored in 'target'. */
+void	config_release(const struct config_key *schema, size_t n, void *target);
+
+/* Parse an integer or a finite double in full; false on any junk. */
+bool	config_parse_int(const char *s, int64_t *out);
+bool	config_parse_double(const char *s, double *out);
+
+#endif

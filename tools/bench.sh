@@ -1,0 +1,18 @@
+#!/bin/sh
+# bench.sh BUILD_DIR - run every benchmark program (build/bin/bench_*) and
+# benchmark script (tools/bench/*.sh); each prints its own figures.
+set -u
+O=${1:-build}
+export CAIRN_BIN="$(cd "$O/bin" && pwd)"
+rc=0
+for b in "$O"/bin/bench_*; do
+	[ -x "$b" ] || continue
+	echo "== $(basename "$b")"
+	"$b" || rc=1
+done
+for s in tools/bench/*.sh; do
+	[ -f "$s" ] || continue
+	echo "== $(basename "$s" .sh)"
+	sh "$s" || rc=1
+done
+exit $rc

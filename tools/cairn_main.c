@@ -1,0 +1,32 @@
+/*
+ * cairn_main.c - the `cairn` program: the analyst's, auditor's and
+ * operator's tools behind one name.  Each subcommand lives in its module
+ * (privacy/cmd_privacy.c, keys/cmd_keys.c, ...) and is listed here.
+ */
+#include <stdio.h>
+
+#include "common/cli.h"
+#include "common/log.h"
+#include "common/version.h"
+#include "tools/cmds.h"
+
+static int
+cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("cairn %s (%s)\n", CAIRN_VERSION, CAIRN_PROTOCOL);
+	return 0;
+}
+
+static const struct cli_cmd cmds[] = {
+	{ "version", cmd_version, "print the version" },
+};
+
+int
+main(int argc, char **argv)
+{
+	log_set_prog("cairn");
+	return cli_dispatch("cairn", cmds, sizeof(cmds) / sizeof(cmds[0]),
+	    argc, argv);
+}

@@ -1,0 +1,8 @@
+/*
+ * cmds.h - entry points of the `cairn` subcommands, one per module.
+ * Each takes argv with argv[0] = its own name and returns an exit code.
+ */
+#ifndef CAIRN_TOOLS_CMDS_H
+#define CAIRN_TOOLS_CMDS_H
+
+#endif

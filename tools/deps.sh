@@ -1,0 +1,47 @@
+#!/bin/sh
+# deps.sh - find cairn's build dependencies through pkg-config and print the
+# flags as make variables on stdout.  When something is missing: as root,
+# install it with apt-get (one update first); otherwise stop with one line
+# naming the command to run.
+set -u
+
+# pkg-config name : Debian package
+PKGS="libsodium:libsodium-dev openssl:libssl-dev grpc:libgrpc-dev
+libprotobuf-c:libprotobuf-c-dev sqlite3:libsqlite3-dev inih:libinih-dev
+jansson:libjansson-dev zlib:zlib1g-dev cmocka:libcmocka-dev"
+# command : Debian package
+CMDS="pkg-config:pkg-config protoc-c:protobuf-c-compiler cc:gcc"
+
+missing() {
+	m=""
+	for c in $CMDS; do
+		command -v "${c%%:*}" >/dev/null 2>&1 || m="$m ${c#*:}"
+	done
+	for p in $PKGS; do
+		if ! command -v pkg-config >/dev/null 2>&1 ||
+		    ! pkg-config --exists "${p%%:*}"; then
+			m="$m ${p#*:}"
+		fi
+	done
+	echo "$m"
+}
+
+need=$(missing)
+if [ -n "$need" ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "cairn: installing missing packages:$need" >&2
+		{ apt-get update -qq &&
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need; } >&2 ||
+		  { echo "cairn: apt-get failed; run: apt-get install -y$need" >&2; exit 1; }
+		need=$(missing)
+	fi
+	if [ -n "$need" ]; then
+		echo "cairn: missing build dependencies; run: sudo apt-get install -y$need" >&2
+		exit 1
+	fi
+fi
+
+LIBPKGS="libsodium openssl grpc libprotobuf-c sqlite3 inih jansson zlib"
+echo "PKG_CFLAGS := $(pkg-config --cflags $LIBPKGS)"
+echo "PKG_LIBS := $(pkg-config --libs $LIBPKGS)"
+echo "CMOCKA_LIBS := $(pkg-config --libs cmocka)"
