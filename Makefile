@@ -100,8 +100,12 @@ $(O)/libcairn.a: $(LIB_OBJ)
 $(O)/bin/cairn: $(O)/obj/tools/cairn_main.o $(O)/libcairn.a
 $(O)/bin/cairn-node: $(O)/obj/node/node_main.o $(O)/libcairn.a
 $(O)/bin/cairn-coordinator: $(O)/obj/coordinator/coord_main.o $(O)/libcairn.a
-$(O)/bin/bench_%: $(O)/obj/tools/bench_%.o $(O)/libcairn.a
-$(PROGS) $(BENCHES):
+$(PROGS):
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BENCHES): $(O)/bin/%: $(O)/obj/tools/%.o $(O)/libcairn.a
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
