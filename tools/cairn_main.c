@@ -5,6 +5,8 @@
  */
 #include <stdio.h>
 
+#include <sodium.h>
+
 #include "common/cli.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -27,6 +29,10 @@ int
 main(int argc, char **argv)
 {
 	log_set_prog("cairn");
+	if (sodium_init() < 0) {
+		fprintf(stderr, "cairn: error: libsodium failed to initialise\n");
+		return 1;
+	}
 	return cli_dispatch("cairn", cmds, sizeof(cmds) / sizeof(cmds[0]),
 	    argc, argv);
 }
