@@ -12,6 +12,8 @@
 # -Wall -Wextra -Werror.  Missing Debian packages are installed on the first
 # build when running as root (tools/deps.sh), otherwise it names the command.
 
+.DEFAULT_GOAL := all
+
 O	?= build
 PREFIX	?= /usr/local
 CC	?= cc
