@@ -134,8 +134,10 @@ test_known_answers(void **state)
 	for (c = 0; c < 8; c++) {
 		assert_true(acc[c] ==
 		    dec_u64(json_array_get(json_object_get(kat, "sum"), c)));
-		assert_int_equal(secagg_decode(acc[c]),
-		    x[0][c] + x[1][c] + x[2][c]);
+		/* The check cell (c = 7) wraps; it is tested below. */
+		if (c < 7)
+			assert_int_equal(secagg_decode(acc[c]),
+			    x[0][c] + x[1][c] + x[2][c]);
 	}
 	assert_true(secagg_check_is_valid(acc[7], 3, sid));
 	json_decref(kat);
