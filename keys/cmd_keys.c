@@ -22,6 +22,17 @@
 #include "keys/keys_tls.h"
 #include "tools/cmds.h"
 
+/* Re-raise 'code' with 'prefix' before the current detail (copied first:
+ * the detail buffer is the one cairn_err() writes). */
+static int
+err_prefix(int code, const char *prefix)
+{
+	char d[512];
+
+	snprintf(d, sizeof(d), "%s", cairn_errmsg());
+	return cairn_err(code, "%s: %s", prefix, d);
+}
+
 struct opt {
 	const char	*name;		/* "--dir" */
 	const char	**val;
@@ -162,7 +173,7 @@ add_member(const char *fedconf, const char *ca_path, const char *pub_path,
 		goto out;
 	if ((r = keys_cert_info(cert, len, &ci)) != CAIRN_OK ||
 	    (r = keys_cert_verify(ca, cert)) != CAIRN_OK) {
-		r = cairn_err(r, "%s: %s", cert_path, cairn_errmsg());
+		r = err_prefix(r, cert_path);
 		goto out;
 	}
 	if (ci.role != m.pub.role || strcmp(ci.name, m.pub.name) != 0) {

@@ -33,6 +33,17 @@ struct keys_tls {
 	char		 name[KEYS_NAME_MAX + 1];
 };
 
+/* Re-raise 'code' with 'prefix' before the current detail (copied first:
+ * the detail buffer is the one cairn_err() writes). */
+static int
+err_prefix(int code, const char *prefix)
+{
+	char d[512];
+
+	snprintf(d, sizeof(d), "%s", cairn_errmsg());
+	return cairn_err(code, "%s: %s", prefix, d);
+}
+
 static int
 ossl_fail(const char *what)
 {
@@ -474,7 +485,7 @@ keys_cert_issue(const char *ca_dir, const char *csr_path, const char *out_path,
 		goto out;
 	}
 	if ((r = csr_identity(req, &role, name, NULL, 0)) != CAIRN_OK) {
-		r = cairn_err(r, "%s: %s", csr_path, cairn_errmsg());
+		r = err_prefix(r, csr_path);
 		goto out;
 	}
 	if ((r = build_san(san, sizeof(san), role, name, hosts)) != CAIRN_OK)
@@ -695,7 +706,7 @@ keys_tls_load(const char *ca_path, const char *cert_path, const char *key_path,
 	    (r = keys_file_read(cert_path, &t->cert, &len)) != CAIRN_OK)
 		goto out;
 	if ((r = keys_cert_info(t->cert, len, &ci)) != CAIRN_OK) {
-		r = cairn_err(r, "%s: %s", cert_path, cairn_errmsg());
+		r = err_prefix(r, cert_path);
 		goto out;
 	}
 	if (ci.name[0] == '\0') {
@@ -704,7 +715,7 @@ keys_tls_load(const char *ca_path, const char *cert_path, const char *key_path,
 		goto out;
 	}
 	if ((r = keys_cert_verify(t->ca, t->cert)) != CAIRN_OK) {
-		r = cairn_err(r, "%s: %s", cert_path, cairn_errmsg());
+		r = err_prefix(r, cert_path);
 		goto out;
 	}
 	if ((r = keys_secret_read(key_path, &kb, &t->keylen)) != CAIRN_OK)

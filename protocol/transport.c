@@ -170,6 +170,17 @@ name_for_code(int code)
 
 /* ------------------------------------------------------------ helpers */
 
+/* Re-raise 'code' with 'prefix' before the current detail (copied first:
+ * the detail buffer is the one cairn_err() writes). */
+static int
+err_prefix(int code, const char *prefix)
+{
+	char d[512];
+
+	snprintf(d, sizeof(d), "%s", cairn_errmsg());
+	return cairn_err(code, "%s: %s", prefix, d);
+}
+
 static gpr_timespec
 deadline_in(int64_t ms)
 {
@@ -1172,7 +1183,7 @@ unary_once(struct transport_client *c, const struct proto_method_info *m,
 		goto out;
 	if ((r = unpack_bb(recv, m->response, c->max_message, resp)) !=
 	    CAIRN_OK)
-		r = cairn_err(r, "%s: reply: %s", m->name, cairn_errmsg());
+		r = err_prefix(r, m->name);
 out:
 	if (errstr != NULL)
 		gpr_free((void *)errstr);
