@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -105,6 +106,15 @@ status_for(int code)
 		if (errmap[i].code == code)
 			return errmap[i].status;
 	return GRPC_STATUS_INTERNAL;
+}
+
+int
+transport_tune_memory(void)
+{
+	if (mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) != 1 ||
+	    mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024) != 1)
+		return cairn_err(CAIRN_ERR_INTERNAL, "mallopt refused");
+	return CAIRN_OK;
 }
 
 const char *
@@ -209,10 +219,46 @@ pack_bb(const ProtobufCMessage *msg, size_t max, grpc_byte_buffer **out)
 	return CAIRN_OK;
 }
 
+/* A grow-only buffer a worker reuses to join a message's slices: fresh
+ * large allocations cost a page fault per page on every message. */
+struct scratch {
+	uint8_t	*buf;
+	size_t	 cap;
+};
+
+/* Join the slices of 'rd' (total 'len' bytes) into s->buf. */
+static int
+join_slices(grpc_byte_buffer_reader *rd, size_t len, struct scratch *s)
+{
+	grpc_slice x;
+	size_t off = 0;
+
+	if (len > s->cap) {
+		free(s->buf);
+		s->cap = 0;
+		if ((s->buf = malloc(len)) == NULL)
+			return CAIRN_ERR_NOMEM;
+		s->cap = len;
+	}
+	while (grpc_byte_buffer_reader_next(rd, &x)) {
+		size_t n = GRPC_SLICE_LENGTH(x);
+
+		if (n > len - off) {
+			grpc_slice_unref(x);
+			return cairn_err(CAIRN_ERR_INTERNAL, "message grew");
+		}
+		memcpy(s->buf + off, GRPC_SLICE_START_PTR(x), n);
+		off += n;
+		grpc_slice_unref(x);
+	}
+	return off == len ? CAIRN_OK : cairn_err(CAIRN_ERR_INTERNAL,
+	    "message shrank");
+}
+
 /* Check the size of a received message, then unpack it. */
 static int
 unpack_bb(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
-    size_t max, ProtobufCMessage **out)
+    size_t max, struct scratch *scr, ProtobufCMessage **out)
 {
 	grpc_byte_buffer_reader rd;
 	grpc_slice a, b, all;
@@ -237,10 +283,18 @@ unpack_bb(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
 		if (!grpc_byte_buffer_reader_init(&rd, bb))
 			return cairn_err(CAIRN_ERR_FORMAT, "%s: cannot "
 			    "decompress", desc->short_name);
-		all = grpc_byte_buffer_reader_readall(&rd);
-		r = proto_unpack(desc, GRPC_SLICE_START_PTR(all),
-		    GRPC_SLICE_LENGTH(all), max, out);
-		grpc_slice_unref(all);
+		if (scr != NULL && grpc_byte_buffer_length(bb) <= max &&
+		    bb->data.raw.compression == GRPC_COMPRESS_NONE) {
+			size_t len = grpc_byte_buffer_length(bb);
+
+			if ((r = join_slices(&rd, len, scr)) == CAIRN_OK)
+				r = proto_unpack(desc, scr->buf, len, max, out);
+		} else {
+			all = grpc_byte_buffer_reader_readall(&rd);
+			r = proto_unpack(desc, GRPC_SLICE_START_PTR(all),
+			    GRPC_SLICE_LENGTH(all), max, out);
+			grpc_slice_unref(all);
+		}
 	}
 	grpc_byte_buffer_reader_destroy(&rd);
 	return r;
@@ -307,6 +361,7 @@ struct worker {
 	grpc_completion_queue	*cq;
 	atomic_int		 live;		/* calls alive, incl. posted */
 	bool			 cq_shut;
+	struct scratch		 scratch;	/* joins large requests */
 };
 
 struct transport_server {
@@ -725,7 +780,7 @@ on_new_call(struct worker *w, struct transport_call *c)
 		return;
 	}
 	if ((r = unpack_bb(c->payload, m->request, m->max_request,
-	    &c->req)) != CAIRN_OK) {
+	    &w->scratch, &c->req)) != CAIRN_OK) {
 		snprintf(detail, sizeof(detail), "%s", cairn_errmsg());
 		(void)transport_call_fail(c, r, NULL, detail);
 		return;
@@ -991,6 +1046,7 @@ transport_server_stop(struct transport_server *s)
 	for (unsigned i = 0; i < s->nworkers; i++) {
 		pthread_join(s->workers[i].thr, NULL);
 		grpc_completion_queue_destroy(s->workers[i].cq);
+		free(s->workers[i].scratch.buf);
 	}
 	grpc_server_destroy(s->server);
 	grpc_completion_queue_shutdown(s->shutdown_cq);
@@ -1181,7 +1237,7 @@ unary_once(struct transport_client *c, const struct proto_method_info *m,
 	*stp = st;
 	if ((r = call_status(m, st, details, &tmd)) != CAIRN_OK)
 		goto out;
-	if ((r = unpack_bb(recv, m->response, c->max_message, resp)) !=
+	if ((r = unpack_bb(recv, m->response, c->max_message, NULL, resp)) !=
 	    CAIRN_OK)
 		r = err_prefix(r, m->name);
 out:
@@ -1303,7 +1359,7 @@ stream_once(struct transport_client *c, const struct proto_method_info *m,
 		    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 		if (bb == NULL)
 			break;	/* end of stream or failure: status says */
-		r = unpack_bb(bb, m->response, c->max_message, &msg);
+		r = unpack_bb(bb, m->response, c->max_message, NULL, &msg);
 		grpc_byte_buffer_destroy(bb);
 		if (r != CAIRN_OK) {
 			grpc_call_cancel(call, NULL);
