@@ -82,6 +82,7 @@ grep -q '^cairn.test/log$' "$T/out" && ok "checkpoint text received intact" ||
 check "node SubmitQuery (analyst)" node_client "$T/analyst" submit
 check "node SubmitQuery as auditor is PERMISSION_DENIED" node_client "$T/auditor" denied
 check "node without a client certificate is refused" node_client "$T/auditor" nocert
+check "node call without a deadline is INVALID_ARGUMENT" node_client "$T/auditor" nodeadline
 
 # --- graceful stop
 kill -TERM "$SRV"

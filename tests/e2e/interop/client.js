@@ -7,6 +7,7 @@
 //   MODE denied       SubmitQuery must fail with PERMISSION_DENIED
 //   MODE nocert       GetCheckpoint without a client certificate must fail
 //   MODE submit       SubmitQuery must succeed (analyst certificate)
+//   MODE nodeadline   GetCheckpoint without a deadline must be INVALID_ARGUMENT
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -39,6 +40,14 @@ if (mode === 'checkpoint' || mode === 'nocert') {
       done(false, `error: ${grpc.status[err.code]}: ${err.details}`);
     } else {
       done(true, cp.note);
+    }
+  });
+} else if (mode === 'nodeadline') {
+  client.getCheckpoint({}, (err) => {
+    if (err && err.code === grpc.status.INVALID_ARGUMENT) {
+      done(true, `refused: ${err.details}`);
+    } else {
+      done(false, `expected INVALID_ARGUMENT, got ${err ? grpc.status[err.code] : 'OK'}`);
     }
   });
 } else if (mode === 'submit') {
