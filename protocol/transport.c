@@ -675,6 +675,31 @@ transport_call_peer(const struct transport_call *c)
 	return c->name;
 }
 
+int
+transport_call_peer_cert_fpr(const struct transport_call *c,
+    char fpr[static KEYS_FPR_LEN])
+{
+	struct keys_cert_info ci;
+	grpc_auth_context *ac;
+	grpc_auth_property_iterator it;
+	const grpc_auth_property *p;
+	int r = cairn_err(CAIRN_ERR_UNAUTH, "no peer certificate");
+
+	if ((ac = grpc_call_auth_context(c->call)) == NULL)
+		return r;
+	it = grpc_auth_context_find_properties_by_name(ac,
+	    GRPC_X509_PEM_CERT_PROPERTY_NAME);
+	if ((p = grpc_auth_property_iterator_next(&it)) != NULL) {
+		r = keys_cert_info(p->value, p->value_length, &ci);
+		if (r == CAIRN_OK)
+			memcpy(fpr, ci.fingerprint, KEYS_FPR_LEN);
+		else
+			r = CAIRN_ERR_UNAUTH;
+	}
+	grpc_auth_context_release(ac);
+	return r;
+}
+
 const struct proto_method_info *
 transport_call_method(const struct transport_call *c)
 {

@@ -91,6 +91,14 @@ void	transport_server_stop(struct transport_server *srv);
 /* Role and name of the authenticated caller (borrowed). */
 enum keys_role	 transport_call_role(const struct transport_call *call);
 const char	*transport_call_peer(const struct transport_call *call);
+/*
+ * SHA-256 fingerprint of the caller's certificate (hex, as listed in
+ * federation.conf), so a server can refuse members no longer enrolled.
+ * Returns CAIRN_OK or CAIRN_ERR_UNAUTH when gRPC gives no certificate.
+ */
+int		 transport_call_peer_cert_fpr(const struct transport_call *call,
+		    char fpr[static KEYS_FPR_LEN])
+		    __attribute__((warn_unused_result));
 /* The method being called. */
 const struct proto_method_info *transport_call_method(
 	    const struct transport_call *call);
@@ -149,7 +157,11 @@ struct transport_client_config {
 	bool			 no_client_cert;	/* present no certificate */
 };
 
-/* A channel to 'cfg->target' (connects lazily).  *out set on success. */
+/*
+ * A channel to 'cfg->target' (connects lazily).  Up to six threads may
+ * call through one client at a time (gRPC's limit on threads waiting on
+ * one queue).  *out set on success.
+ */
 int	transport_client_new(const struct transport_client_config *cfg,
 	    struct transport_client **out) __attribute__((warn_unused_result));
 
