@@ -29,7 +29,7 @@ struct keys_identity {
 	enum keys_role	 role;
 	char		 name[KEYS_NAME_MAX + 1];
 	uint8_t		 pk[KEYS_PK_LEN];
-	unsigned char	*sk;	/* sodium_malloc, crypto_sign_SECRETKEYBYTES */
+	unsigned char	*sk;	/* sodium_malloc'd, 64 bytes */
 };
 
 static const char *const role_names[KEYS_NROLES] = {
@@ -262,7 +262,8 @@ open_checked(const char *path, bool secret, int *fdp, size_t *sizep)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return cairn_err(CAIRN_ERR_PERM, "%s: not a regular file", path);
+		return cairn_err(CAIRN_ERR_PERM, "%s: not a regular file",
+		    path);
 	}
 	if (secret && st.st_uid != geteuid()) {
 		close(fd);

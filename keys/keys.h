@@ -38,7 +38,7 @@ enum keys_role {
 #define KEYS_SIG_LEN	64		/* Ed25519 signature */
 #define KEYS_FPR_LEN	65		/* hex SHA-256 + NUL */
 #define KEYS_PURPOSE_MAX 64		/* longest signature purpose */
-#define KEYS_FILE_MAX	(64 * 1024)	/* largest key/cert/conf file read */
+#define KEYS_FILE_MAX	(64 * 1024)	/* largest key/cert/conf file */
 
 struct keys_identity;
 
@@ -122,8 +122,9 @@ int	keys_sign(const struct keys_identity *id, const char *purpose,
  * Verify a keys_sign() signature; every input may be hostile.  Returns
  * CAIRN_OK, or CAIRN_ERR_SIGNATURE (also for a bad purpose).
  */
-int	keys_verify(const uint8_t pk[static KEYS_PK_LEN], const char *purpose,
-	    const uint8_t *msg, size_t len, const uint8_t sig[static KEYS_SIG_LEN])
+int	keys_verify(const uint8_t pk[static KEYS_PK_LEN],
+	    const char *purpose, const uint8_t *msg, size_t len,
+	    const uint8_t sig[static KEYS_SIG_LEN])
 	    __attribute__((warn_unused_result));
 
 /*

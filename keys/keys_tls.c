@@ -75,7 +75,8 @@ bio_to_file(BIO *b, const char *path, bool secret)
 	long n = BIO_get_mem_data(b, &p);
 
 	if (n <= 0)
-		return cairn_err(CAIRN_ERR_CRYPTO, "%s: nothing to write", path);
+		return cairn_err(CAIRN_ERR_CRYPTO, "%s: nothing to write",
+		    path);
 	return keys_file_write(path, p, (size_t)n, secret);
 }
 
@@ -642,7 +643,8 @@ keys_cert_verify(const char *ca_pem, const char *cert_pem)
 	int r;
 
 	if ((ca = cert_parse(ca_pem, strlen(ca_pem))) == NULL)
-		return cairn_err(CAIRN_ERR_FORMAT, "CA is not a PEM certificate");
+		return cairn_err(CAIRN_ERR_FORMAT, "CA is not a PEM "
+		    "certificate");
 	if ((x = cert_parse(cert_pem, strlen(cert_pem))) == NULL) {
 		r = cairn_err(CAIRN_ERR_FORMAT, "not a PEM certificate");
 		goto out;

@@ -17,7 +17,7 @@
 #include "keys/keys.h"
 
 #define KEYS_CA_DAYS		3650	/* CA validity */
-#define KEYS_CERT_DAYS		365	/* default member certificate validity */
+#define KEYS_CERT_DAYS		365	/* default certificate validity */
 #define KEYS_HOSTS_MAX		512	/* longest --hosts list */
 
 /*
@@ -52,7 +52,7 @@ int	keys_cert_issue(const char *ca_dir, const char *csr_path,
 struct keys_cert_info {
 	enum keys_role	role;
 	char		name[KEYS_NAME_MAX + 1];
-	char		fingerprint[KEYS_FPR_LEN];	/* SHA-256 of the DER */
+	char		fingerprint[KEYS_FPR_LEN];	/* SHA-256 of DER */
 	char		subject[256];
 	char		issuer[256];
 	char		not_before[32];
@@ -66,11 +66,13 @@ struct keys_cert_info {
  * without a cairn:// URI (the CA's) has is_ca set and role/name empty.
  * Returns CAIRN_OK or CAIRN_ERR_FORMAT.
  */
-int	keys_cert_info(const char *pem, size_t len, struct keys_cert_info *out)
+int	keys_cert_info(const char *pem, size_t len,
+	    struct keys_cert_info *out)
 	    __attribute__((warn_unused_result));
 
 /* The same for a PEM CSR (fingerprint is of the CSR DER). */
-int	keys_csr_info(const char *pem, size_t len, struct keys_cert_info *out)
+int	keys_csr_info(const char *pem, size_t len,
+	    struct keys_cert_info *out)
 	    __attribute__((warn_unused_result));
 
 /*
@@ -84,7 +86,8 @@ int	keys_cert_verify(const char *ca, const char *cert)
  * SHA-256 fingerprint of the public key in a PEM private key file
  * (checked like every secret file).  Used by `cairn keys show`.
  */
-int	keys_tls_key_fingerprint(const char *path, char fpr[static KEYS_FPR_LEN])
+int	keys_tls_key_fingerprint(const char *path,
+	    char fpr[static KEYS_FPR_LEN])
 	    __attribute__((warn_unused_result));
 
 /*

@@ -47,12 +47,12 @@ enum proto_method {
 struct proto_method_info {
 	enum proto_method	 id;
 	const char		*name;		/* "SubmitQuery" */
-	const char		*path;		/* "/cairn.v1.Coordinator/SubmitQuery" */
+	const char		*path;		/* "/cairn.v1.Coordinator/…" */
 	bool			 server_streaming;
-	unsigned		 roles;		/* KEYS_ROLE_BIT() mask of callers */
+	unsigned		 roles;		/* KEYS_ROLE_BIT() mask */
 	const ProtobufCMessageDescriptor *request;
 	const ProtobufCMessageDescriptor *response;
-	size_t			 max_request;	/* bytes, checked before unpacking */
+	size_t			 max_request;	/* bytes, before unpacking */
 };
 
 /* The entry for 'm' (a valid enum value), never NULL; static storage. */
@@ -72,10 +72,11 @@ int	proto_pack(const ProtobufCMessage *msg, size_t max, uint8_t **out,
 /*
  * Unpack 'len' bytes (hostile) as 'desc' after checking len <= max.
  * Returns CAIRN_OK, CAIRN_ERR_TOOBIG or CAIRN_ERR_FORMAT naming the
- * message type; *out set on success (free with protobuf_c_message_free_unpacked).
+ * message type; *out set on success (free it with
+ * protobuf_c_message_free_unpacked).
  */
-int	proto_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
-	    size_t len, size_t max, ProtobufCMessage **out)
+int	proto_unpack(const ProtobufCMessageDescriptor *desc,
+	    const uint8_t *buf, size_t len, size_t max, ProtobufCMessage **out)
 	    __attribute__((warn_unused_result));
 
 #endif

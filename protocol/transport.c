@@ -120,7 +120,8 @@ transport_tune_memory(void)
 const char *
 transport_status_name_for(int code)
 {
-	return status_name(code == CAIRN_OK ? GRPC_STATUS_OK : status_for(code));
+	return status_name(code == CAIRN_OK ? GRPC_STATUS_OK :
+	    status_for(code));
 }
 
 /* A status without a cairn detail maps to the closest cairn error. */
@@ -334,7 +335,7 @@ struct transport_call {
 	int			 refs;		/* under mu */
 	int			 cancelled;	/* RECV_CLOSE_ON_SERVER */
 	bool			 closed;	/* RECV_CLOSE done */
-	bool			 owned;		/* handler holds the call */
+	bool			 owned;		/* handler holds it */
 	bool			 md_sent;
 	bool			 write_busy;
 	bool			 finish_pending;
@@ -359,9 +360,9 @@ struct worker {
 	struct transport_server	*srv;
 	pthread_t		 thr;
 	grpc_completion_queue	*cq;
-	atomic_int		 live;		/* calls alive, incl. posted */
+	atomic_int		 live;		/* calls alive */
 	bool			 cq_shut;
-	struct scratch		 scratch;	/* joins large requests */
+	struct scratch		 scratch;	/* joins requests */
 };
 
 struct transport_server {
@@ -632,8 +633,8 @@ transport_call_send(struct transport_call *c, const ProtobufCMessage *msg)
 	q->bb = bb;
 	q->len = len;
 	pthread_mutex_lock(&c->mu);
-	while (c->qbytes + len > TRANSPORT_STREAM_QUEUE_MAX && c->qhead != NULL &&
-	    !c->closed && !on_worker_thread)
+	while (c->qbytes + len > TRANSPORT_STREAM_QUEUE_MAX &&
+	    c->qhead != NULL && !c->closed && !on_worker_thread)
 		pthread_cond_wait(&c->drained, &c->mu);
 	if (c->closed && c->cancelled) {
 		r = cairn_err(CAIRN_ERR_CANCELLED, "call cancelled");
@@ -931,8 +932,10 @@ transport_server_start(const struct transport_server_config *cfg,
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return CAIRN_ERR_NOMEM;
 	s->nworkers = cfg->workers ? cfg->workers : TRANSPORT_DEFAULT_WORKERS;
-	s->max_message = cfg->max_message ? cfg->max_message : PROTO_MAX_MESSAGE;
-	s->grace_ms = cfg->grace_ms ? cfg->grace_ms : TRANSPORT_DEFAULT_GRACE_MS;
+	s->max_message = cfg->max_message ? cfg->max_message :
+	    PROTO_MAX_MESSAGE;
+	s->grace_ms = cfg->grace_ms ? cfg->grace_ms :
+	    TRANSPORT_DEFAULT_GRACE_MS;
 	if (s->max_message > INT_MAX) {
 		free(s);
 		return cairn_err(CAIRN_ERR_ARG, "message limit too large");
@@ -1383,7 +1386,7 @@ stream_once(struct transport_client *c, const struct proto_method_info *m,
 		grpc_completion_queue_pluck(c->cq, &t_recv,
 		    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 		if (bb == NULL)
-			break;	/* end of stream or failure: status says */
+			break;	/* end of stream, or failure */
 		r = unpack_bb(bb, m->response, c->max_message, NULL, &msg);
 		grpc_byte_buffer_destroy(bb);
 		if (r != CAIRN_OK) {

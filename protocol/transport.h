@@ -62,11 +62,11 @@ struct transport_handler {
 };
 
 struct transport_server_config {
-	const char		*listen;	/* "127.0.0.1:0" picks a port */
+	const char		*listen;	/* "127.0.0.1:0": any port */
 	const struct keys_tls	*tls;		/* borrowed during start */
-	unsigned		 workers;	/* 0: TRANSPORT_DEFAULT_WORKERS */
+	unsigned		 workers;	/* 0: the default, 2 */
 	size_t			 max_message;	/* 0: PROTO_MAX_MESSAGE */
-	unsigned		 grace_ms;	/* 0: TRANSPORT_DEFAULT_GRACE_MS */
+	unsigned		 grace_ms;	/* 0: the default, 5 s */
 };
 
 /*
@@ -96,16 +96,19 @@ const char	*transport_call_peer(const struct transport_call *call);
  * federation.conf), so a server can refuse members no longer enrolled.
  * Returns CAIRN_OK or CAIRN_ERR_UNAUTH when gRPC gives no certificate.
  */
-int		 transport_call_peer_cert_fpr(const struct transport_call *call,
+int		 transport_call_peer_cert_fpr(
+		    const struct transport_call *call,
 		    char fpr[static KEYS_FPR_LEN])
 		    __attribute__((warn_unused_result));
 /* The method being called. */
 const struct proto_method_info *transport_call_method(
 	    const struct transport_call *call);
 /* Milliseconds left before the call's deadline (0 when past). */
-int64_t		 transport_call_remaining_ms(const struct transport_call *call);
+int64_t		 transport_call_remaining_ms(
+		    const struct transport_call *call);
 /* True once the peer cancelled, the deadline passed or the server stops. */
-bool		 transport_call_is_cancelled(const struct transport_call *call);
+bool		 transport_call_is_cancelled(
+		    const struct transport_call *call);
 
 /*
  * Reply to a unary call with 'resp' (packed now; the caller keeps it) and
@@ -149,12 +152,12 @@ struct transport_client_config {
 	const char		*target;	/* "host:port" */
 	const struct keys_tls	*tls;		/* borrowed during new */
 	size_t			 max_message;	/* 0: PROTO_MAX_MESSAGE */
-	unsigned		 retries;	/* attempts after the first on UNAVAILABLE */
+	unsigned		 retries;	/* extra tries on UNAVAILABLE */
 	unsigned		 backoff_ms;	/* first backoff; 0: 100 */
 	unsigned		 backoff_max_ms;	/* 0: 5000 */
-	const char		*server_name;	/* TLS name override, or NULL */
-	const char		*ca_pem;	/* trust this CA instead of tls's */
-	bool			 no_client_cert;	/* present no certificate */
+	const char		*server_name;	/* TLS name override */
+	const char		*ca_pem;	/* trust this CA, not tls's */
+	bool			 no_client_cert;	/* (tests) send none */
 };
 
 /*
