@@ -373,6 +373,7 @@ struct transport_server {
 	struct handler_reg	*handlers;
 	size_t			 nhandlers;
 	size_t			 max_message;
+	size_t			 queue_max;
 	unsigned		 grace_ms;
 	int			 port;
 	atomic_bool		 stopping;
@@ -620,7 +621,7 @@ transport_call_send(struct transport_call *c, const ProtobufCMessage *msg)
 {
 	grpc_byte_buffer *bb = NULL;
 	struct qmsg *q;
-	size_t len;
+	size_t len, qmax = c->w->srv->queue_max;
 	int r;
 
 	if ((r = pack_bb(msg, c->w->srv->max_message, &bb)) != CAIRN_OK)
@@ -633,8 +634,8 @@ transport_call_send(struct transport_call *c, const ProtobufCMessage *msg)
 	q->bb = bb;
 	q->len = len;
 	pthread_mutex_lock(&c->mu);
-	while (c->qbytes + len > TRANSPORT_STREAM_QUEUE_MAX &&
-	    c->qhead != NULL && !c->closed && !on_worker_thread)
+	while (c->qbytes + len > qmax && c->qhead != NULL && !c->closed &&
+	    !on_worker_thread)
 		pthread_cond_wait(&c->drained, &c->mu);
 	if (c->closed && c->cancelled) {
 		r = cairn_err(CAIRN_ERR_CANCELLED, "call cancelled");
@@ -644,7 +645,7 @@ transport_call_send(struct transport_call *c, const ProtobufCMessage *msg)
 		r = cairn_err(CAIRN_ERR_STATE, "send on a finished call");
 		goto fail;
 	}
-	if (c->qbytes + len > TRANSPORT_STREAM_QUEUE_MAX && c->qhead != NULL) {
+	if (c->qbytes + len > qmax && c->qhead != NULL) {
 		r = cairn_err(CAIRN_ERR_TOOBIG, "stream queue full");
 		goto fail;
 	}
@@ -936,6 +937,8 @@ transport_server_start(const struct transport_server_config *cfg,
 	    PROTO_MAX_MESSAGE;
 	s->grace_ms = cfg->grace_ms ? cfg->grace_ms :
 	    TRANSPORT_DEFAULT_GRACE_MS;
+	s->queue_max = cfg->stream_queue_max ? cfg->stream_queue_max :
+	    TRANSPORT_STREAM_QUEUE_MAX;
 	if (s->max_message > INT_MAX) {
 		free(s);
 		return cairn_err(CAIRN_ERR_ARG, "message limit too large");

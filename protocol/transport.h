@@ -29,7 +29,8 @@
 #define TRANSPORT_DEFAULT_WORKERS	2
 #define TRANSPORT_DEFAULT_GRACE_MS	5000
 #define TRANSPORT_DEFAULT_TIMEOUT_MS	10000
-/* Bytes a streaming call may queue before transport_call_send() waits. */
+/* Bytes a streaming call may queue before transport_call_send() waits
+ * (default of transport_server_config.stream_queue_max). */
 #define TRANSPORT_STREAM_QUEUE_MAX	(64u * 1024 * 1024)
 
 struct transport_server;
@@ -67,6 +68,7 @@ struct transport_server_config {
 	unsigned		 workers;	/* 0: the default, 2 */
 	size_t			 max_message;	/* 0: PROTO_MAX_MESSAGE */
 	unsigned		 grace_ms;	/* 0: the default, 5 s */
+	size_t			 stream_queue_max; /* 0: 64 MiB */
 };
 
 /*
@@ -130,7 +132,7 @@ int	transport_call_fail(struct transport_call *call, int code,
 
 /*
  * Send one message of a server-streaming call.  Messages are queued and
- * written in order; when TRANSPORT_STREAM_QUEUE_MAX bytes are queued the
+ * written in order; when stream_queue_max bytes are queued the
  * call waits for the queue to drain (on a transport thread, where waiting
  * would deadlock, it returns CAIRN_ERR_TOOBIG instead).  Returns
  * CAIRN_ERR_CANCELLED once the call is cancelled.

@@ -230,6 +230,52 @@ h_result(struct transport_call *call, const ProtobufCMessage *req, void *arg)
 	(void)transport_call_finish(call, r, r ? "send failed" : NULL);
 }
 
+/* GetResult with a small stream queue: query "thread" streams 8 messages
+ * of ~390 KB from a producer thread, which must wait for the queue to
+ * drain; query "worker" tries the same on the transport thread, where the
+ * third message overflows the queue (CAIRN_ERR_TOOBIG). */
+static pthread_t producer;
+static bool have_producer;
+
+static void *
+produce(void *arg)
+{
+	struct transport_call *call = arg;
+	Cairn__V1__ResultChunk ch = CAIRN__V1__RESULT_CHUNK__INIT;
+	static int64_t vals[65536];
+	int r = CAIRN_OK;
+
+	for (size_t i = 0; i < 65536; i++)
+		vals[i] = ((int64_t)1 << 40) + (int64_t)i;
+	ch.values = vals;
+	ch.n_values = 65536;
+	for (int k = 0; k < 8 && r == CAIRN_OK; k++) {
+		ch.offset = (uint64_t)k * 65536;
+		r = transport_call_send(call, &ch.base);
+	}
+	(void)transport_call_finish(call, r, r ? cairn_errmsg() : NULL);
+	return NULL;
+}
+
+static void
+h_result_queue(struct transport_call *call, const ProtobufCMessage *req,
+    void *arg)
+{
+	const Cairn__V1__GetResultRequest *q =
+	    (const Cairn__V1__GetResultRequest *)req;
+
+	(void)arg;
+	if (strcmp(q->query_id, "thread") == 0) {
+		have_producer = pthread_create(&producer, NULL, produce,
+		    call) == 0;
+		if (!have_producer)
+			(void)transport_call_fail(call, CAIRN_ERR_INTERNAL,
+			    NULL, "thread");
+		return;
+	}
+	produce(call);
+}
+
 static const struct transport_handler *
 handlers(size_t *n)
 {
@@ -253,7 +299,7 @@ static int
 start_server(unsigned grace_ms, struct transport_server **out)
 {
 	struct transport_server_config cfg = { "127.0.0.1:0", t_coord, 2, 0,
-	    grace_ms };
+	    grace_ms, 0 };
 	const struct transport_handler *h;
 	size_t n;
 
@@ -597,10 +643,63 @@ test_server_streaming(void **state)
 	transport_client_free(n);
 }
 
+static int
+count_big(const ProtobufCMessage *msg, void *arg)
+{
+	const Cairn__V1__ResultChunk *ch = (const Cairn__V1__ResultChunk *)msg;
+	uint64_t *got = arg;
+
+	assert_int_equal(ch->offset, *got);
+	assert_int_equal(ch->n_values, 65536);
+	assert_int_equal(ch->values[65535], ((int64_t)1 << 40) + 65535);
+	*got += ch->n_values;
+	return 0;
+}
+
+static void
+test_stream_queue_backpressure(void **state)
+{
+	struct transport_server_config cfg = { "127.0.0.1:0", t_coord, 1, 0,
+	    200, 512 * 1024 };
+	struct transport_handler h = { proto_method(PROTO_GET_RESULT),
+	    h_result_queue, NULL, NULL };
+	struct transport_client_config cc;
+	struct transport_server *s = NULL;
+	struct transport_client *c = NULL;
+	Cairn__V1__GetResultRequest q = CAIRN__V1__GET_RESULT_REQUEST__INIT;
+	char t[64];
+	uint64_t got = 0;
+
+	(void)state;
+	assert_int_equal(transport_server_start(&cfg, &h, 1, &s), CAIRN_OK);
+	snprintf(t, sizeof(t), "127.0.0.1:%d", transport_server_port(s));
+	memset(&cc, 0, sizeof(cc));
+	cc.target = t;
+	cc.tls = t_analyst;
+	assert_int_equal(transport_client_new(&cc, &c), CAIRN_OK);
+	/* A producer thread waits for the queue: everything arrives. */
+	q.query_id = (char *)"thread";
+	assert_int_equal(transport_stream(c, proto_method(PROTO_GET_RESULT),
+	    &q.base, 5000, count_big, &got), CAIRN_OK);
+	assert_int_equal(got, 8 * 65536);
+	if (have_producer)
+		pthread_join(producer, NULL);
+	/* On the transport thread the queue overflows instead. */
+	got = 0;
+	q.query_id = (char *)"worker";
+	assert_int_equal(transport_stream(c, proto_method(PROTO_GET_RESULT),
+	    &q.base, 5000, count_big, &got), CAIRN_ERR_TOOBIG);
+	assert_int_equal(got, 2 * 65536);
+	assert_non_null(strstr(cairn_errmsg(), "stream queue full"));
+	transport_client_free(c);
+	transport_server_stop(s);
+}
+
 static void
 test_second_bind_fails(void **state)
 {
-	struct transport_server_config cfg = { target, t_coord, 1, 0, 100 };
+	struct transport_server_config cfg = { target, t_coord, 1, 0, 100,
+	    0 };
 	struct transport_server *s2 = NULL;
 	const struct transport_handler *h;
 	size_t n;
@@ -716,6 +815,7 @@ main(void)
 		cmocka_unit_test(test_late_reply_from_another_thread),
 		cmocka_unit_test(test_deadline_fires),
 		cmocka_unit_test(test_server_streaming),
+		cmocka_unit_test(test_stream_queue_backpressure),
 		cmocka_unit_test(test_second_bind_fails),
 		cmocka_unit_test(test_retries_then_unavailable),
 		cmocka_unit_test(test_shutdown_with_calls_in_flight),
