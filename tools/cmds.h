@@ -5,4 +5,7 @@
 #ifndef CAIRN_TOOLS_CMDS_H
 #define CAIRN_TOOLS_CMDS_H
 
+/* `cairn keys`: keys/cmd_keys.c */
+int	cmd_keys(int argc, char **argv);
+
 #endif
