@@ -21,6 +21,7 @@ cmd_version(int argc, char **argv)
 
 static const struct cli_cmd cmds[] = {
 	{ "version", cmd_version, "print the version" },
+	{ "audit", cmd_audit, "verify the transparency log (auditors)" },
 };
 
 int

@@ -5,4 +5,6 @@
 #ifndef CAIRN_TOOLS_CMDS_H
 #define CAIRN_TOOLS_CMDS_H
 
+int	cmd_audit(int argc, char **argv);	/* audit/cmd_audit.c */
+
 #endif
