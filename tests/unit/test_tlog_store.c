@@ -391,6 +391,76 @@ test_tamper(void **state)
 	rm_db(path);
 }
 
+/*
+ * A batch that fails half-way leaves no trace, in the file or in memory:
+ * the cached subtrees it closed before failing are forgotten, so proofs
+ * are right after another writer appends different entries.
+ */
+static void
+test_failed_batch(void **state)
+{
+	enum { N0 = 600, K = 500, N = N0 + K };
+	static uint8_t leaves[N][32], bufs[K][96];
+	uint8_t proof[TLOG_MAX_PROOF][32], want[TLOG_MAX_PROOF][32];
+	uint8_t root[32], before[32];
+	static struct tlog_bytes b[K];
+	struct tlog_store *s = NULL, *s2 = NULL;
+	struct memtree t;
+	char path[256];
+	size_t n, nw;
+
+	tmp_path(path, sizeof(path), "fail");
+	make_log(path, N0, false);
+	/*
+	 * A row in the way of the level-1 node of leaves 1080-1081: the
+	 * batch fails after closing the cached nodes (8, 2), (8, 3), (9, 1)
+	 * and (10, 0).
+	 */
+	tamper(path, "INSERT INTO nodes(id, hash) VALUES ((1 << 48) | 540, "
+	    "zeroblob(32))");
+	assert_int_equal(tlog_store_open(path, 0, &s), CAIRN_OK);
+	tlog_store_root(s, before);
+	for (size_t i = 0; i < K; i++) {
+		b[i].len = entry_bytes(N0 + i, bufs[i]);
+		b[i].p = bufs[i];
+		bufs[i][0] ^= 1;	/* other bytes than the real ones */
+	}
+	assert_int_equal(tlog_store_append_batch(s, b, K, NULL), CAIRN_ERR_DB);
+	assert_int_equal(tlog_store_size(s), N0);
+	tlog_store_root(s, root);
+	assert_memory_equal(root, before, 32);
+	tamper(path, "DELETE FROM nodes WHERE id = (1 << 48) | 540");
+	/* Another writer appends the real entries; s learns by verifying. */
+	for (size_t i = 0; i < K; i++)
+		bufs[i][0] ^= 1;
+	assert_int_equal(tlog_store_open(path, 0, &s2), CAIRN_OK);
+	assert_int_equal(tlog_store_append_batch(s2, b, K, NULL), CAIRN_OK);
+	tlog_store_close(s2);
+	assert_int_equal(tlog_store_verify(s, NULL), CAIRN_OK);
+	assert_int_equal(tlog_store_size(s), N);
+	for (uint64_t i = 0; i < N; i++) {
+		uint8_t buf[96];
+		size_t len = entry_bytes(i, buf);
+
+		tlog_leaf_hash(buf, len, leaves[i]);
+	}
+	memtree_init(&t, (const uint8_t (*)[32])leaves, N);
+	memtree_root_naive(&t, 0, N, root);
+	for (uint64_t i = 0; i < N; i += 13) {
+		assert_int_equal(tlog_store_inclusion_proof(s, i, N, proof,
+		    TLOG_MAX_PROOF, &n), CAIRN_OK);
+		assert_int_equal(tlog_inclusion_proof(&t.src, i, N, want,
+		    TLOG_MAX_PROOF, &nw), CAIRN_OK);
+		assert_int_equal(n, nw);
+		assert_memory_equal(proof, want, n * 32);
+		assert_int_equal(tlog_inclusion_verify(leaves[i], i, N,
+		    (const uint8_t (*)[32])proof, n, root), CAIRN_OK);
+	}
+	tlog_store_close(s);
+	memtree_free(&t);
+	rm_db(path);
+}
+
 static void
 test_truncated_file(void **state)
 {
@@ -522,6 +592,7 @@ main(void)
 		cmocka_unit_test(test_checkpoints),
 		cmocka_unit_test(test_second_writer),
 		cmocka_unit_test(test_tamper),
+		cmocka_unit_test(test_failed_batch),
 		cmocka_unit_test(test_truncated_file),
 		cmocka_unit_test(test_crash_safety),
 	};
