@@ -22,7 +22,7 @@
 #include "protocol/tlog_note.h"
 
 #define HASH_HEX_MAX	256	/* hex digits of one command-line hash */
-#define LEAF_LINE_MAX	(2 * 1024 * 1024)	/* hex digits of one leaf */
+#define LEAF_LINE_MAX	(2 * 1024 * 1024)	/* hex digits per leaf */
 #define MAX_KEYS	TLOG_NOTE_MAX_SIGS
 
 /* A hash given on the command line, decoded. */

@@ -135,9 +135,9 @@ int	tlog_range_root(const struct tlog_hash_source *src, uint64_t begin,
  * when index >= size, CAIRN_ERR_TOOBIG when 'cap' is too small, or the
  * source's error.  Out-params are set only on success.
  */
-int	tlog_inclusion_proof(const struct tlog_hash_source *src, uint64_t index,
-	    uint64_t size, uint8_t (*proof)[TLOG_HASH_LEN], size_t cap,
-	    size_t *n);
+int	tlog_inclusion_proof(const struct tlog_hash_source *src,
+	    uint64_t index, uint64_t size, uint8_t (*proof)[TLOG_HASH_LEN],
+	    size_t cap, size_t *n);
 
 /*
  * The RFC 9162 consistency proof PROOF(size1, D[size2]); empty when

@@ -23,7 +23,7 @@ enum field {
 	F_REASON,
 	F_SIGNATURE,
 	F_VARIANCE,	/* f64 */
-	F_CHARGES,	/* u16 count || count * (u32 month, f64 rho, f64 cum) */
+	F_CHARGES,	/* u16 n || n * (u32 month, f64 rho, f64 cum) */
 	F_PARTICIPANTS	/* u16 count || count * (u32 length || bytes) */
 };
 

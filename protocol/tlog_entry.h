@@ -26,12 +26,12 @@
 
 enum tlog_entry_type {
 	TLOG_ENTRY_QUERY = 1,	/* body: the analyst-signed query */
-	TLOG_ENTRY_CHARGE = 2,	/* node_id, query_hash, charges, signature */
-	TLOG_ENTRY_REFUSAL = 3,	/* node_id, query_hash, reason, signature */
+	TLOG_ENTRY_CHARGE = 2,	/* node_id, query_hash, charges, sig. */
+	TLOG_ENTRY_REFUSAL = 3,	/* node_id, query_hash, reason, sig. */
 	TLOG_ENTRY_RELEASE = 4,	/* query_hash, participants, result_hash,
 				   variance */
 	TLOG_ENTRY_FAILURE = 5,	/* query_hash, reason */
-	TLOG_ENTRY_MEMBER = 6,	/* body: an opaque signed membership change */
+	TLOG_ENTRY_MEMBER = 6,	/* body: a signed membership change */
 	TLOG_ENTRY_POLICY = 7	/* body: an opaque signed policy change */
 };
 
@@ -40,14 +40,14 @@ enum tlog_entry_type {
 #define TLOG_ENTRY_MAX_ID		256
 #define TLOG_ENTRY_MAX_REASON		1024
 #define TLOG_ENTRY_MAX_SIG		256
-#define TLOG_ENTRY_MAX_CHARGES		240	/* data-months per charge */
+#define TLOG_ENTRY_MAX_CHARGES		240	/* data-months */
 #define TLOG_ENTRY_MAX_PARTICIPANTS	256
 
 /* The charge of one data-month: ρ of this query and the month's total. */
 struct tlog_charge {
 	uint32_t	month;		/* YYYYMM, e.g. 202403 */
-	double		rho;		/* zCDP ρ charged, finite, >= 0 */
-	double		cumulative;	/* ρ spent on the month so far */
+	double		rho;		/* zCDP rho charged, >= 0 */
+	double		cumulative;	/* rho spent on the month */
 };
 
 /*

@@ -164,8 +164,10 @@ tlog_verifier_parse(const char *vkey, struct tlog_verifier *out)
 		    !((c2 >= '0' && c2 <= '9') || (c2 >= 'a' && c2 <= 'f')))
 			return cairn_err(CAIRN_ERR_FORMAT, "verifier key '%s': "
 			    "key ID is not lowercase hex", v.name);
-		hi = c1 <= '9' ? (unsigned)(c1 - '0') : (unsigned)(c1 - 'a' + 10);
-		lo = c2 <= '9' ? (unsigned)(c2 - '0') : (unsigned)(c2 - 'a' + 10);
+		hi = c1 <= '9' ? (unsigned)(c1 - '0') :
+		    (unsigned)(c1 - 'a' + 10);
+		lo = c2 <= '9' ? (unsigned)(c2 - '0') :
+		    (unsigned)(c2 - 'a' + 10);
 		id[i] = (uint8_t)(hi << 4 | lo);
 	}
 	if ((r = tlog_b64_decode(p2 + 1, strlen(p2 + 1), key, sizeof(key),

@@ -26,11 +26,11 @@
 
 #include "protocol/tlog.h"
 
-#define TLOG_NOTE_MAX		65536	/* bytes of a whole signed note */
+#define TLOG_NOTE_MAX		65536	/* bytes of a signed note */
 #define TLOG_NOTE_MAX_SIGS	64	/* signature lines kept (>= 16) */
 #define TLOG_NAME_MAX		255	/* bytes of a key name */
-#define TLOG_SIG_MAX		128	/* bytes of one decoded signature */
-#define TLOG_CP_EXT_MAX		4096	/* bytes of checkpoint extensions */
+#define TLOG_SIG_MAX		128	/* bytes of one signature */
+#define TLOG_CP_EXT_MAX		4096	/* bytes of extension lines */
 
 #define TLOG_KEY_ED25519	0x01
 #define TLOG_KEY_COSIGNATURE	0x04
@@ -51,7 +51,7 @@ struct tlog_signer {
 /* A parsed verifier key. */
 struct tlog_verifier {
 	char		name[TLOG_NAME_MAX + 1];
-	uint8_t		type;		/* TLOG_KEY_ED25519 or _COSIGNATURE */
+	uint8_t		type;		/* TLOG_KEY_* */
 	uint8_t		key_id[4];
 	uint8_t		pub[32];
 };
@@ -77,7 +77,7 @@ struct tlog_checkpoint {
 	char		origin[TLOG_NAME_MAX + 1];
 	uint64_t	size;
 	uint8_t		root[TLOG_HASH_LEN];
-	char		ext[TLOG_CP_EXT_MAX + 1];	/* extension lines */
+	char		ext[TLOG_CP_EXT_MAX + 1];	/* extensions */
 	size_t		ext_len;
 };
 
@@ -192,9 +192,16 @@ int	tlog_cosignature_time(const struct tlog_note *n,
 	    const struct tlog_verifier *key, uint64_t *time)
 	    __attribute__((warn_unused_result));
 
-/* Standard padded base64 (RFC 4648 §4) helpers shared by the log code. */
+/*
+ * Standard padded base64 (RFC 4648 §4).  Decode the 'len' characters of
+ * 's' (untrusted) into 'out' (room for 'cap' bytes): CAIRN_OK and
+ * '*out_len', or CAIRN_ERR_FORMAT for bad characters, padding or a result
+ * over 'cap'.  Encode 'len' bytes into 'out' (NUL-terminated): returns the
+ * length without the NUL, or 0 when 'cap' is too small.
+ */
 int	tlog_b64_decode(const char *s, size_t len, uint8_t *out, size_t cap,
 	    size_t *out_len) __attribute__((warn_unused_result));
-size_t	tlog_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap);
+size_t	tlog_b64_encode(const uint8_t *in, size_t len, char *out,
+	    size_t cap);
 
 #endif

@@ -320,7 +320,7 @@ cache_load(struct tlog_store *s)
 
 			if (idx != s->cache[l].n ||
 			    sqlite3_column_bytes(st, 1) != TLOG_HASH_LEN)
-				break;	/* a gap: the rest is read on demand */
+				break;	/* a gap: read on demand */
 			if ((r = cache_put(s, l, idx,
 			    sqlite3_column_blob(st, 1))) != CAIRN_OK)
 				break;

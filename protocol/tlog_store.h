@@ -88,7 +88,8 @@ int	tlog_store_leaf_hash(struct tlog_store *s, uint64_t index,
  * read from stored subtree hashes.  CAIRN_ERR_RANGE for a larger size.
  */
 int	tlog_store_root_at(struct tlog_store *s, uint64_t size,
-	    uint8_t out[static TLOG_HASH_LEN]) __attribute__((warn_unused_result));
+	    uint8_t out[static TLOG_HASH_LEN])
+	    __attribute__((warn_unused_result));
 
 /*
  * Inclusion proof of entry 'index' in the tree of 'size' entries, and
@@ -140,7 +141,7 @@ int	tlog_store_checkpoint_latest(struct tlog_store *s, char **note,
 /* What a full verification went through. */
 struct tlog_store_report {
 	uint64_t	entries;	/* entries re-hashed */
-	uint64_t	nodes;		/* interior nodes recomputed and compared */
+	uint64_t	nodes;		/* interior nodes recomputed */
 	uint64_t	checkpoints;	/* checkpoint roots recomputed */
 	uint8_t		root[TLOG_HASH_LEN];
 };

@@ -30,7 +30,7 @@ struct tlog_witness_req {
 	const struct tlog_verifier	*log_keys;	/* the log's keys */
 	size_t				 nkeys;
 	size_t				 quorum;	/* of log_keys */
-	uint64_t			 old_size;	/* proof starts here */
+	uint64_t			 old_size;	/* proof from */
 	const uint8_t			(*proof)[TLOG_HASH_LEN];
 	size_t				 proof_len;
 };
