@@ -18,7 +18,6 @@
 
 #include "common/err.h"
 #include "protocol/tlog_entry.h"
-#include "tests/unit/tlog_helpers.h"
 
 static struct tlog_bytes
 str(const char *s)

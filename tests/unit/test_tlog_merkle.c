@@ -21,7 +21,7 @@
 static void
 test_hash_vectors(void **state)
 {
-	json_t *j = load_vector("rfc6962_hashes.json"), *v;
+	json_t *j = tlogt_load_vector("rfc6962_hashes.json"), *v;
 	size_t i;
 
 	json_array_foreach(json_object_get(j, "vectors"), i, v) {
@@ -29,19 +29,19 @@ test_hash_vectors(void **state)
 		uint8_t want[32], got[32], in[256], l[64], r[64];
 		size_t n;
 
-		hex32(json_string_value(json_object_get(v, "want")), want);
+		tlogt_hex32(json_string_value(json_object_get(v, "want")), want);
 		if (strcmp(kind, "empty_root") == 0) {
 			tlog_empty_root(got);
 		} else if (strcmp(kind, "leaf") == 0) {
-			n = hex2bin(json_string_value(json_object_get(v,
+			n = tlogt_hex2bin(json_string_value(json_object_get(v,
 			    "input_hex")), in, sizeof(in));
 			tlog_leaf_hash(n > 0 ? in : NULL, n, got);
 		} else {
 			/* Raw children shorter than a hash: hash by hand. */
 			uint8_t buf[1 + 128];
-			size_t nl = hex2bin(json_string_value(json_object_get(v,
+			size_t nl = tlogt_hex2bin(json_string_value(json_object_get(v,
 			    "left_hex")), l, sizeof(l));
-			size_t nr = hex2bin(json_string_value(json_object_get(v,
+			size_t nr = tlogt_hex2bin(json_string_value(json_object_get(v,
 			    "right_hex")), r, sizeof(r));
 
 			assert_string_equal(kind, "node");
@@ -65,12 +65,12 @@ tree8(json_t *j, struct memtree *t)
 	size_t i;
 
 	json_array_foreach(json_object_get(j, "leaves_hex"), i, v) {
-		size_t n = hex2bin(json_string_value(v), data, sizeof(data));
+		size_t n = tlogt_hex2bin(json_string_value(v), data, sizeof(data));
 
 		tlog_leaf_hash(data, n, leaves[i]);
 	}
 	assert_int_equal(i, 8);
-	memtree_init(t, (const uint8_t (*)[32])leaves, 8);
+	tlogt_memtree_init(t, (const uint8_t (*)[32])leaves, 8);
 }
 
 static size_t
@@ -80,14 +80,14 @@ load_proof(json_t *arr, uint8_t (*proof)[32])
 	size_t i;
 
 	json_array_foreach(arr, i, v)
-		hex32(json_string_value(v), proof[i]);
+		tlogt_hex32(json_string_value(v), proof[i]);
 	return json_array_size(arr);
 }
 
 static void
 test_tree8(void **state)
 {
-	json_t *j = load_vector("rfc6962_tree8.json"), *levels, *v;
+	json_t *j = tlogt_load_vector("rfc6962_tree8.json"), *levels, *v;
 	struct memtree t;
 	uint8_t want[32], got[32], proof[TLOG_MAX_PROOF][32],
 	    gen[TLOG_MAX_PROOF][32];
@@ -100,7 +100,7 @@ test_tree8(void **state)
 		json_t *h;
 
 		json_array_foreach(v, i, h) {
-			hex32(json_string_value(h), want);
+			tlogt_hex32(json_string_value(h), want);
 			assert_int_equal(t.src.node(t.src.ctx, (unsigned)l, i,
 			    got), CAIRN_OK);
 			assert_memory_equal(got, want, 32);
@@ -112,7 +112,7 @@ test_tree8(void **state)
 		char key[4];
 
 		snprintf(key, sizeof(key), "%u", (unsigned)size);
-		hex32(json_string_value(json_object_get(json_object_get(j,
+		tlogt_hex32(json_string_value(json_object_get(json_object_get(j,
 		    "roots_by_size"), key)), want);
 		assert_int_equal(tlog_range_root(&t.src, 0, size, got),
 		    CAIRN_OK);
@@ -141,7 +141,7 @@ test_tree8(void **state)
 		assert_int_equal(ng, n);
 		assert_memory_equal(gen, proof, n * 32);
 		snprintf(key, sizeof(key), "%u", (unsigned)size);
-		hex32(json_string_value(json_object_get(json_object_get(j,
+		tlogt_hex32(json_string_value(json_object_get(json_object_get(j,
 		    "roots_by_size"), key)), want);
 		assert_int_equal(tlog_inclusion_verify(t.level[0][idx], idx,
 		    size, (const uint8_t (*)[32])proof, n, want), CAIRN_OK);
@@ -159,16 +159,16 @@ test_tree8(void **state)
 		assert_int_equal(ng, n);
 		assert_memory_equal(gen, proof, n * 32);
 		snprintf(key, sizeof(key), "%u", (unsigned)s1);
-		hex32(json_string_value(json_object_get(json_object_get(j,
+		tlogt_hex32(json_string_value(json_object_get(json_object_get(j,
 		    "roots_by_size"), key)), r1);
 		snprintf(key, sizeof(key), "%u", (unsigned)s2);
-		hex32(json_string_value(json_object_get(json_object_get(j,
+		tlogt_hex32(json_string_value(json_object_get(json_object_get(j,
 		    "roots_by_size"), key)), r2);
 		assert_int_equal(tlog_consistency_verify(s1, s2, r1, r2,
 		    (const uint8_t (*)[32])proof, n), CAIRN_OK);
 	}
 	assert_int_equal(i, 5);
-	memtree_free(&t);
+	tlogt_memtree_free(&t);
 	json_decref(j);
 }
 
@@ -178,7 +178,7 @@ bytes(const char *hex, uint8_t *buf, size_t cap)
 {
 	struct tlog_bytes b;
 
-	b.len = hex2bin(hex, buf, cap);
+	b.len = tlogt_hex2bin(hex, buf, cap);
 	b.p = buf;
 	return b;
 }
@@ -186,7 +186,7 @@ bytes(const char *hex, uint8_t *buf, size_t cap)
 static void
 test_probes(void **state)
 {
-	json_t *j = load_vector("merkle_probes.json"), *v;
+	json_t *j = tlogt_load_vector("merkle_probes.json"), *v;
 	size_t i, total = 0, failing = 0;
 
 	json_array_foreach(json_object_get(j, "inclusion"), i, v) {
@@ -243,7 +243,7 @@ test_probes(void **state)
 static void
 test_ct_argon2020(void **state)
 {
-	json_t *j = load_vector("ct_argon2020.json");
+	json_t *j = tlogt_load_vector("ct_argon2020.json");
 	const char *b64 = json_string_value(json_object_get(j,
 	    "leaf_input_b64"));
 	uint8_t *leaf_in, leaf[32], root[32], old[32];
@@ -260,8 +260,8 @@ test_ct_argon2020(void **state)
 	    strlen(b64), &len), CAIRN_OK);
 	tlog_leaf_hash(leaf_in, len, leaf);
 	free(leaf_in);
-	hex32(json_string_value(json_object_get(j, "root_hash")), root);
-	hex32(json_string_value(json_object_get(j, "old_root_hash")), old);
+	tlogt_hex32(json_string_value(json_object_get(j, "root_hash")), root);
+	tlogt_hex32(json_string_value(json_object_get(j, "old_root_hash")), old);
 	n = load_proof(json_object_get(j, "inclusion_audit_path"), proof);
 	assert_int_equal(n, 30);
 	assert_int_equal(tlog_inclusion_proof_len(idx, size), 30);
@@ -381,7 +381,7 @@ test_random_trees(void **state)
 	assert_non_null(leaves);
 	for (size_t i = 0; i < MAXN; i++)
 		randombytes_buf(leaves[i], 32);
-	memtree_init(&t, (const uint8_t (*)[32])leaves, MAXN);
+	tlogt_memtree_init(&t, (const uint8_t (*)[32])leaves, MAXN);
 	for (uint64_t s = 1; s <= 17; s++)
 		sizes[ns++] = s;
 	sizes[ns++] = 1024;
@@ -393,7 +393,7 @@ test_random_trees(void **state)
 		uint64_t size = sizes[si];
 		bool every = size <= 17 || size == MAXN;
 
-		memtree_root_naive(&t, 0, size, root);
+		tlogt_memtree_root_naive(&t, 0, size, root);
 		assert_int_equal(tlog_range_root(&t.src, 0, size, r2),
 		    CAIRN_OK);
 		assert_memory_equal(root, r2, 32);
@@ -416,7 +416,7 @@ test_random_trees(void **state)
 			uint64_t s1 = size <= 17 ? (uint64_t)k + 1 :
 			    1 + randombytes_uniform((uint32_t)size);
 
-			memtree_root_naive(&t, 0, s1, root1);
+			tlogt_memtree_root_naive(&t, 0, s1, root1);
 			assert_int_equal(tlog_consistency_proof(&t.src, s1,
 			    size, proof, TLOG_MAX_PROOF, &n), CAIRN_OK);
 			assert_int_equal(tlog_consistency_verify(s1, size,
@@ -446,7 +446,7 @@ test_random_trees(void **state)
 		}
 	}
 	assert_true(nproofs > 2000);
-	memtree_free(&t);
+	tlogt_memtree_free(&t);
 	free(leaves);
 }
 
@@ -459,7 +459,7 @@ test_generation_errors(void **state)
 
 	for (int i = 0; i < 5; i++)
 		tlog_leaf_hash((const uint8_t *)&i, sizeof(i), leaves[i]);
-	memtree_init(&t, (const uint8_t (*)[32])leaves, 5);
+	tlogt_memtree_init(&t, (const uint8_t (*)[32])leaves, 5);
 	assert_int_equal(tlog_inclusion_proof(&t.src, 5, 5, proof,
 	    TLOG_MAX_PROOF, &n), CAIRN_ERR_RANGE);
 	assert_int_equal(n, 99);
@@ -475,7 +475,7 @@ test_generation_errors(void **state)
 	assert_int_equal(tlog_consistency_proof(&t.src, 0, 5, proof,
 	    TLOG_MAX_PROOF, &n), CAIRN_OK);
 	assert_int_equal(n, 0);
-	memtree_free(&t);
+	tlogt_memtree_free(&t);
 }
 
 int

@@ -63,7 +63,7 @@ skey_seed(const char *skey, char *name, size_t cap, uint8_t seed[32])
 static void
 test_vector_notes(void **state)
 {
-	json_t *j = load_vector("signed_notes.json"), *v;
+	json_t *j = tlogt_load_vector("signed_notes.json"), *v;
 	struct tlog_verifier keys[3];
 	struct tlog_note *n;
 	size_t i, len, nvalid;
@@ -125,7 +125,7 @@ test_vector_notes(void **state)
 static void
 test_sign_known_answers(void **state)
 {
-	json_t *j = load_vector("signed_notes.json"), *v;
+	json_t *j = tlogt_load_vector("signed_notes.json"), *v;
 	const char *lines[2];
 	struct test_key k;
 	uint8_t seed[32];
@@ -138,11 +138,11 @@ test_sign_known_answers(void **state)
 			skey_seed(json_string_value(json_object_get(v, "skey")),
 			    name, sizeof(name), seed);
 		else {
-			hex32(json_string_value(json_object_get(v, "seed_hex")),
+			tlogt_hex32(json_string_value(json_object_get(v, "seed_hex")),
 			    seed);
 			snprintf(name, sizeof(name), "EnochRoot");
 		}
-		test_key_init(&k, name, seed);
+		tlogt_test_key_init(&k, name, seed);
 		{
 			char vk[256];
 
@@ -173,7 +173,7 @@ test_sign_known_answers(void **state)
 
 		skey_seed(json_string_value(json_object_get(v, "skey")), name,
 		    sizeof(name), seed);
-		test_key_init(&k, name, seed);
+		tlogt_test_key_init(&k, name, seed);
 		assert_int_equal(tlog_verifier_parse(json_string_value(
 		    json_object_get(v, "vkey")), &vk), CAIRN_OK);
 		assert_memory_equal(vk.pub, k.pk, 32);
@@ -188,7 +188,7 @@ test_sign_known_answers(void **state)
 static void
 test_checkpoint_examples(void **state)
 {
-	json_t *j = load_vector("signed_notes.json"), *ex;
+	json_t *j = tlogt_load_vector("signed_notes.json"), *ex;
 	struct tlog_checkpoint cp;
 	struct tlog_note *n, *n2;
 	struct test_key other;
@@ -209,7 +209,7 @@ test_checkpoint_examples(void **state)
 	assert_int_equal(tlog_checkpoint_format(&cp, body, sizeof(body), &len),
 	    CAIRN_OK);
 	assert_string_equal(body, n->text);
-	test_key_init(&other, "example.com/behind-the-sofa", seed);
+	tlogt_test_key_init(&other, "example.com/behind-the-sofa", seed);
 	assert_int_equal(tlog_note_verify(n, &other.verifier, 1, 1, NULL,
 	    NULL), CAIRN_ERR_SIGNATURE);
 	/* The cosignature example: keyID || u64 time || signature. */
@@ -267,9 +267,9 @@ test_cosign_roundtrip(void **state)
 	size_t blen, len, alen;
 	uint64_t t;
 
-	test_key_init(&log, "log.example", s1);
-	test_key_init(&w1, "w1.example", s2);
-	test_key_init(&w2, "w2.example", s3);
+	tlogt_test_key_init(&log, "log.example", s1);
+	tlogt_test_key_init(&w1, "w1.example", s2);
+	tlogt_test_key_init(&w2, "w2.example", s3);
 	memset(&cp, 0, sizeof(cp));
 	strcpy(cp.origin, "log.example");
 	cp.size = 42;
@@ -349,7 +349,7 @@ test_many_signatures(void **state)
 		char name[32];
 
 		snprintf(name, sizeof(name), "signer%d", i);
-		test_key_init(&k[i], name, seed);
+		tlogt_test_key_init(&k[i], name, seed);
 		signers[i] = k[i].signer;
 		keys[i] = k[i].verifier;
 	}
@@ -452,7 +452,7 @@ test_note_malformed(void **state)
 		char *out = NULL;
 		size_t len;
 
-		test_key_init(&k, "k", seed);
+		tlogt_test_key_init(&k, "k", seed);
 		assert_int_equal(tlog_note_sign("no newline", 10, &k.signer, 1,
 		    &out, &len), CAIRN_ERR_FORMAT);
 		assert_int_equal(tlog_note_sign("a\n\nb\n", 5, &k.signer, 1,

@@ -71,7 +71,7 @@ setup(void **state)
 {
 	uint8_t seed[32] = { 42 };
 
-	test_key_init(&logkey, ORIGIN, seed);
+	tlogt_test_key_init(&logkey, ORIGIN, seed);
 	return 0;
 }
 
@@ -88,7 +88,7 @@ test_store_matches_memtree(void **state)
 	size_t n, nw, len;
 	uint64_t idx;
 
-	tmp_path(path, sizeof(path), "store");
+	tlogt_tmp_path(path, sizeof(path), "store");
 	assert_int_equal(tlog_store_open(path, 0, &s), CAIRN_ERR_NOTFOUND);
 	assert_int_equal(tlog_store_open(path, TLOG_STORE_CREATE, &s),
 	    CAIRN_OK);
@@ -108,9 +108,9 @@ test_store_matches_memtree(void **state)
 		len = entry_bytes(i, buf);
 		tlog_leaf_hash(buf, len, leaves[i]);
 	}
-	memtree_init(&t, (const uint8_t (*)[32])leaves, N);
+	tlogt_memtree_init(&t, (const uint8_t (*)[32])leaves, N);
 	for (uint64_t size = 0; size <= N; size += (size < 20 ? 1 : 37)) {
-		memtree_root_naive(&t, 0, size, root);
+		tlogt_memtree_root_naive(&t, 0, size, root);
 		assert_int_equal(tlog_store_root_at(s, size, got), CAIRN_OK);
 		assert_memory_equal(got, root, 32);
 		for (uint64_t i = 0; i < size; i += 1 + size / 9) {
@@ -127,7 +127,7 @@ test_store_matches_memtree(void **state)
 		for (uint64_t s1 = 1; s1 <= size; s1 += 1 + size / 7) {
 			uint8_t r1[32];
 
-			memtree_root_naive(&t, 0, s1, r1);
+			tlogt_memtree_root_naive(&t, 0, s1, r1);
 			assert_int_equal(tlog_store_consistency_proof(s, s1,
 			    size, proof, TLOG_MAX_PROOF, &n), CAIRN_OK);
 			assert_int_equal(tlog_consistency_verify(s1, size, r1,
@@ -174,8 +174,8 @@ test_store_matches_memtree(void **state)
 		assert_int_equal(tlog_store_size(s), N);
 	}
 	tlog_store_close(s);
-	memtree_free(&t);
-	rm_db(path);
+	tlogt_memtree_free(&t);
+	tlogt_rm_db(path);
 }
 
 static void
@@ -187,7 +187,7 @@ test_checkpoints(void **state)
 	size_t len, llen;
 	uint8_t root[32];
 
-	tmp_path(path, sizeof(path), "cp");
+	tlogt_tmp_path(path, sizeof(path), "cp");
 	assert_int_equal(tlog_store_open(path, TLOG_STORE_CREATE, &s),
 	    CAIRN_OK);
 	assert_int_equal(tlog_store_checkpoint_latest(s, &latest, &llen, &cp),
@@ -254,7 +254,7 @@ test_checkpoints(void **state)
 	}
 	free(note);
 	tlog_store_close(s);
-	rm_db(path);
+	tlogt_rm_db(path);
 }
 
 static void
@@ -265,7 +265,7 @@ test_second_writer(void **state)
 	char path[256];
 	uint64_t idx;
 
-	tmp_path(path, sizeof(path), "two");
+	tlogt_tmp_path(path, sizeof(path), "two");
 	assert_int_equal(tlog_store_open(path, TLOG_STORE_CREATE, &a),
 	    CAIRN_OK);
 	assert_int_equal(tlog_store_open(path, 0, &b), CAIRN_OK);
@@ -286,7 +286,7 @@ test_second_writer(void **state)
 	assert_memory_equal(ra, rb, 32);
 	tlog_store_close(a);
 	tlog_store_close(b);
-	rm_db(path);
+	tlogt_rm_db(path);
 }
 
 /* Run 'sql' on the store file behind the library's back. */
@@ -308,7 +308,7 @@ make_log(const char *path, uint64_t n, bool checkpoint)
 	char *note;
 	size_t len;
 
-	rm_db(path);
+	tlogt_rm_db(path);
 	assert_int_equal(tlog_store_open(path, TLOG_STORE_CREATE, &s),
 	    CAIRN_OK);
 	append_n(s, n);
@@ -348,7 +348,7 @@ test_tamper(void **state)
 {
 	char path[256];
 
-	tmp_path(path, sizeof(path), "tamper");
+	tlogt_tmp_path(path, sizeof(path), "tamper");
 	/* A modified entry in the middle: found by a full verify. */
 	make_log(path, 200, true);
 	tamper(path, "UPDATE entries SET data = x'00' WHERE idx = 77");
@@ -388,7 +388,7 @@ test_tamper(void **state)
 	make_log(path, 200, false);
 	tamper(path, "DELETE FROM entries WHERE idx >= 196");
 	expect_verify_fails(path, CAIRN_ERR_FORMAT, "stored nodes");
-	rm_db(path);
+	tlogt_rm_db(path);
 }
 
 /*
@@ -409,7 +409,7 @@ test_failed_batch(void **state)
 	char path[256];
 	size_t n, nw;
 
-	tmp_path(path, sizeof(path), "fail");
+	tlogt_tmp_path(path, sizeof(path), "fail");
 	make_log(path, N0, false);
 	/*
 	 * A row in the way of the level-1 node of leaves 1080-1081: the
@@ -444,8 +444,8 @@ test_failed_batch(void **state)
 
 		tlog_leaf_hash(buf, len, leaves[i]);
 	}
-	memtree_init(&t, (const uint8_t (*)[32])leaves, N);
-	memtree_root_naive(&t, 0, N, root);
+	tlogt_memtree_init(&t, (const uint8_t (*)[32])leaves, N);
+	tlogt_memtree_root_naive(&t, 0, N, root);
 	for (uint64_t i = 0; i < N; i += 13) {
 		assert_int_equal(tlog_store_inclusion_proof(s, i, N, proof,
 		    TLOG_MAX_PROOF, &n), CAIRN_OK);
@@ -457,8 +457,8 @@ test_failed_batch(void **state)
 		    (const uint8_t (*)[32])proof, n, root), CAIRN_OK);
 	}
 	tlog_store_close(s);
-	memtree_free(&t);
-	rm_db(path);
+	tlogt_memtree_free(&t);
+	tlogt_rm_db(path);
 }
 
 static void
@@ -469,7 +469,7 @@ test_truncated_file(void **state)
 	struct stat sb;
 	int r;
 
-	tmp_path(path, sizeof(path), "trunc");
+	tlogt_tmp_path(path, sizeof(path), "trunc");
 	make_log(path, 3000, true);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_true(sb.st_size > 100000);
@@ -481,7 +481,7 @@ test_truncated_file(void **state)
 	}
 	assert_int_not_equal(r, CAIRN_OK);
 	assert_non_null(strstr(cairn_errmsg(), path));
-	rm_db(path);
+	tlogt_rm_db(path);
 }
 
 /* The writer of the crash test: appends forever, acknowledging commits. */
@@ -526,7 +526,7 @@ test_crash_safety(void **state)
 	uint64_t acked = 0, checked = 0;
 	size_t len;
 
-	tmp_path(path, sizeof(path), "crash");
+	tlogt_tmp_path(path, sizeof(path), "crash");
 	for (int round = 0; round < 12; round++) {
 		uint64_t v;
 		int fds[2], status;
@@ -581,7 +581,7 @@ test_crash_safety(void **state)
 		tlog_store_close(s);
 	}
 	assert_true(acked > 0);
-	rm_db(path);
+	tlogt_rm_db(path);
 }
 
 int

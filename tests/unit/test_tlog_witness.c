@@ -28,9 +28,9 @@ setup(void **state)
 {
 	uint8_t s1[32] = { 1 }, s2[32] = { 2 }, s3[32] = { 3 };
 
-	test_key_init(&logkey, ORIGIN, s1);
-	test_key_init(&wkey, "witness.test/w1", s2);
-	test_key_init(&other, ORIGIN, s3);
+	tlogt_test_key_init(&logkey, ORIGIN, s1);
+	tlogt_test_key_init(&wkey, "witness.test/w1", s2);
+	tlogt_test_key_init(&other, ORIGIN, s3);
 	return 0;
 }
 
@@ -97,8 +97,8 @@ test_witness_flow(void **state)
 	size_t len, n, clen;
 	uint64_t ev;
 
-	tmp_path(spath, sizeof(spath), "wlog");
-	tmp_path(wpath, sizeof(wpath), "wstate");
+	tlogt_tmp_path(spath, sizeof(spath), "wlog");
+	tlogt_tmp_path(wpath, sizeof(wpath), "wstate");
 	assert_int_equal(tlog_store_open(spath, TLOG_STORE_CREATE, &s),
 	    CAIRN_OK);
 	assert_int_equal(tlog_witness_open(wpath, &w), CAIRN_OK);
@@ -214,8 +214,8 @@ test_witness_flow(void **state)
 	assert_false(tlog_witness_has_fork(w, "another/log"));
 	tlog_witness_close(w);
 	tlog_store_close(s);
-	rm_db(spath);
-	rm_db(wpath);
+	tlogt_rm_db(spath);
+	tlogt_rm_db(wpath);
 }
 
 int

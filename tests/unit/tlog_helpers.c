@@ -26,7 +26,7 @@ mem_node(void *ctx, unsigned level, uint64_t idx, uint8_t out[TLOG_HASH_LEN])
 }
 
 void
-memtree_init(struct memtree *t, const uint8_t (*leaves)[TLOG_HASH_LEN],
+tlogt_memtree_init(struct memtree *t, const uint8_t (*leaves)[TLOG_HASH_LEN],
     uint64_t n)
 {
 	memset(t, 0, sizeof(*t));
@@ -51,7 +51,7 @@ memtree_init(struct memtree *t, const uint8_t (*leaves)[TLOG_HASH_LEN],
 }
 
 void
-memtree_free(struct memtree *t)
+tlogt_memtree_free(struct memtree *t)
 {
 	for (unsigned l = 0; l < t->levels; l++)
 		free(t->level[l]);
@@ -59,7 +59,7 @@ memtree_free(struct memtree *t)
 }
 
 void
-memtree_root_naive(const struct memtree *t, uint64_t begin, uint64_t end,
+tlogt_memtree_root_naive(const struct memtree *t, uint64_t begin, uint64_t end,
     uint8_t out[TLOG_HASH_LEN])
 {
 	uint8_t l[TLOG_HASH_LEN], r[TLOG_HASH_LEN];
@@ -75,8 +75,8 @@ memtree_root_naive(const struct memtree *t, uint64_t begin, uint64_t end,
 	}
 	for (k = 1; k < end - begin - k; k <<= 1)
 		;
-	memtree_root_naive(t, begin, begin + k, l);
-	memtree_root_naive(t, begin + k, end, r);
+	tlogt_memtree_root_naive(t, begin, begin + k, l);
+	tlogt_memtree_root_naive(t, begin + k, end, r);
 	tlog_node_hash(l, r, out);
 }
 
@@ -90,7 +90,7 @@ test_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
 }
 
 void
-test_key_init(struct test_key *k, const char *name, const uint8_t seed[32])
+tlogt_test_key_init(struct test_key *k, const char *name, const uint8_t seed[32])
 {
 	memset(k, 0, sizeof(*k));
 	if (crypto_sign_seed_keypair(k->pk, k->sk, seed) != 0)
@@ -110,7 +110,7 @@ test_key_init(struct test_key *k, const char *name, const uint8_t seed[32])
 }
 
 size_t
-hex2bin(const char *s, uint8_t *out, size_t cap)
+tlogt_hex2bin(const char *s, uint8_t *out, size_t cap)
 {
 	size_t n;
 
@@ -122,9 +122,9 @@ hex2bin(const char *s, uint8_t *out, size_t cap)
 }
 
 void
-hex32(const char *s, uint8_t out[TLOG_HASH_LEN])
+tlogt_hex32(const char *s, uint8_t out[TLOG_HASH_LEN])
 {
-	if (hex2bin(s, out, TLOG_HASH_LEN) != TLOG_HASH_LEN)
+	if (tlogt_hex2bin(s, out, TLOG_HASH_LEN) != TLOG_HASH_LEN)
 		abort();
 }
 
@@ -134,7 +134,7 @@ hex32(const char *s, uint8_t out[TLOG_HASH_LEN])
  * json_integer_value() then returns and a cast turns back into 2^64-1.
  */
 json_t *
-load_vector(const char *name)
+tlogt_load_vector(const char *name)
 {
 	static const char big[] = ": 18446744073709551615";
 	const char *top = getenv("CAIRN_TOP");
@@ -164,7 +164,7 @@ load_vector(const char *name)
 }
 
 void
-tmp_path(char *buf, size_t cap, const char *tag)
+tlogt_tmp_path(char *buf, size_t cap, const char *tag)
 {
 	uint32_t r = randombytes_random();
 
@@ -173,7 +173,7 @@ tmp_path(char *buf, size_t cap, const char *tag)
 }
 
 void
-rm_db(const char *path)
+tlogt_rm_db(const char *path)
 {
 	char p[4200];
 

@@ -2,6 +2,8 @@
  * tlog_helpers.h - shared fixtures of the transparency-log unit tests:
  * an in-memory Merkle tree (all complete-subtree hashes by level), an
  * Ed25519 test signer on libsodium, hex helpers and vector loading.
+ * Every test binary links this file: its functions carry the tlogt_
+ * prefix so they cannot clash with other modules' test helpers.
  */
 #ifndef CAIRN_TESTS_TLOG_HELPERS_H
 #define CAIRN_TESTS_TLOG_HELPERS_H
@@ -22,12 +24,12 @@ struct memtree {
 	struct tlog_hash_source	 src;
 };
 
-/* Build from 'n' leaf hashes; free with memtree_free(). */
-void	memtree_init(struct memtree *t, const uint8_t (*leaves)[TLOG_HASH_LEN],
+/* Build from 'n' leaf hashes; free with tlogt_memtree_free(). */
+void	tlogt_memtree_init(struct memtree *t, const uint8_t (*leaves)[TLOG_HASH_LEN],
 	    uint64_t n);
-void	memtree_free(struct memtree *t);
+void	tlogt_memtree_free(struct memtree *t);
 /* Root of the first 'size' leaves, computed naively from the definition. */
-void	memtree_root_naive(const struct memtree *t, uint64_t begin,
+void	tlogt_memtree_root_naive(const struct memtree *t, uint64_t begin,
 	    uint64_t end, uint8_t out[TLOG_HASH_LEN]);
 
 /* An Ed25519 key for tests, usable as a struct tlog_signer. */
@@ -41,18 +43,18 @@ struct test_key {
 };
 
 /* Deterministic key from 'seed' (32 bytes). */
-void	test_key_init(struct test_key *k, const char *name,
+void	tlogt_test_key_init(struct test_key *k, const char *name,
 	    const uint8_t seed[32]);
 
 /* Decode hex 's' into out (cap bytes); returns the length, aborts on bad. */
-size_t	hex2bin(const char *s, uint8_t *out, size_t cap);
-void	hex32(const char *s, uint8_t out[TLOG_HASH_LEN]);
+size_t	tlogt_hex2bin(const char *s, uint8_t *out, size_t cap);
+void	tlogt_hex32(const char *s, uint8_t out[TLOG_HASH_LEN]);
 
 /* Load tests/vectors/NAME (under $CAIRN_TOP when set); aborts on error. */
-json_t	*load_vector(const char *name);
+json_t	*tlogt_load_vector(const char *name);
 
-/* A fresh path under /tmp (removed with rm_db()). */
-void	tmp_path(char *buf, size_t cap, const char *tag);
-void	rm_db(const char *path);
+/* A fresh path under /tmp (removed with tlogt_rm_db()). */
+void	tlogt_tmp_path(char *buf, size_t cap, const char *tag);
+void	tlogt_rm_db(const char *path);
 
 #endif
