@@ -181,6 +181,32 @@ get_opts(int argc, char **argv, const struct option *opts, const char **vals,
 	return -1;
 }
 
+/*
+ * Read one line of 'in' into buf (room for 'cap' bytes, no NUL added),
+ * without its '\n'.  Returns 1 with '*len' set, 0 at the end of the
+ * file, or CAIRN_ERR_TOOBIG / CAIRN_ERR_IO.  A last line without '\n'
+ * counts; bytes past 'cap' are never stored.
+ */
+static int
+read_line(FILE *in, char *buf, size_t cap, size_t *len, const char *what)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(in)) != EOF && c != '\n') {
+		if (n == cap)
+			return cairn_err(CAIRN_ERR_TOOBIG, "%s: leaf over %zu "
+			    "hex digits", what, cap);
+		buf[n++] = (char)c;
+	}
+	if (ferror(in))
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", what, strerror(errno));
+	if (c == EOF && n == 0)
+		return 0;
+	*len = n;
+	return 1;
+}
+
 static const char tree_root_usage[] = "--leaves FILE";
 static const char tree_root_help[] =
 	"Print the RFC 6962 Merkle tree root (hex) of the leaves in FILE:\n"
@@ -198,9 +224,8 @@ cmd_tree_root(int argc, char **argv)
 	const char *prog = "cairn audit tree-root", *vals[2] = { NULL, NULL };
 	struct tlog_frontier f;
 	uint8_t root[TLOG_HASH_LEN], leaf[TLOG_HASH_LEN], *data = NULL;
-	char *line = NULL, what[64];
-	size_t cap = 0, lineno = 0, len;
-	ssize_t n;
+	char *line = NULL, what[300];
+	size_t lineno = 0, len, n = 0;
 	FILE *in;
 	int r, rc;
 
@@ -214,32 +239,26 @@ cmd_tree_root(int argc, char **argv)
 	else if ((in = fopen(vals[0], "r")) == NULL)
 		return cli_fail(prog, vals[0], cairn_err(CAIRN_ERR_IO, "%s",
 		    strerror(errno)));
-	if ((data = malloc(LEAF_LINE_MAX / 2)) == NULL) {
+	if ((data = malloc(LEAF_LINE_MAX / 2)) == NULL ||
+	    (line = malloc(LEAF_LINE_MAX)) == NULL) {
 		r = cairn_err(CAIRN_ERR_NOMEM, "leaf buffer");
 		goto out;
 	}
 	tlog_frontier_init(&f);
-	while ((n = getline(&line, &cap, in)) != -1) {
+	for (;;) {
 		lineno++;
-		if (n > 0 && line[n - 1] == '\n')
-			n--;
-		snprintf(what, sizeof(what), "%s:%zu", vals[0], lineno);
-		if ((size_t)n > LEAF_LINE_MAX) {
-			r = cairn_err(CAIRN_ERR_TOOBIG, "%s: leaf over %d hex "
-			    "digits", what, LEAF_LINE_MAX);
+		snprintf(what, sizeof(what), "%.256s:%zu", vals[0], lineno);
+		if ((r = read_line(in, line, LEAF_LINE_MAX, &n, what)) < 0)
 			goto out;
-		}
-		if ((r = hex_decode(line, (size_t)n, data, LEAF_LINE_MAX / 2,
-		    &len, what)) != CAIRN_OK)
+		if (r == 0)
+			break;
+		if ((r = hex_decode(line, n, data, LEAF_LINE_MAX / 2, &len,
+		    what)) != CAIRN_OK)
 			goto out;
 		tlog_leaf_hash(data, len, leaf);
 		if ((r = tlog_frontier_append(&f, leaf, NULL, NULL)) !=
 		    CAIRN_OK)
 			goto out;
-	}
-	if (ferror(in)) {
-		r = cairn_err(CAIRN_ERR_IO, "%s: %s", vals[0], strerror(errno));
-		goto out;
 	}
 	tlog_frontier_root(&f, root);
 	print_hex(root, sizeof(root));

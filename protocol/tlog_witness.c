@@ -239,6 +239,9 @@ tlog_witness_add(struct tlog_witness *w, const struct tlog_witness_req *req,
 	bool have_old;
 	int r, rv;
 
+	if (req->proof_len > TLOG_MAX_PROOF)
+		return cairn_err(CAIRN_ERR_TOOBIG, "consistency proof of %zu "
+		    "hashes, more than %d", req->proof_len, TLOG_MAX_PROOF);
 	if ((r = tlog_checkpoint_open(req->note, req->note_len, req->log_keys,
 	    req->nkeys, req->quorum, NULL, &cp)) != CAIRN_OK)
 		return r;

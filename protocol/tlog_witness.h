@@ -53,7 +53,8 @@ int	tlog_witness_latest(struct tlog_witness *w, const char *origin,
 	    __attribute__((warn_unused_result));
 
 /*
- * Handle 'req': verify the note with the log's keys, then, against the
+ * Handle 'req': refuse a proof over TLOG_MAX_PROOF hashes
+ * (CAIRN_ERR_TOOBIG), verify the note with the log's keys, then, against the
  * latest checkpoint of its origin (size 0 and the empty root when none):
  *  - CAIRN_ERR_CONFLICT if evidence of a fork of this log is on record;
  *  - CAIRN_ERR_STATE if req->old_size is not the latest size (the caller

@@ -77,6 +77,12 @@ expect_ok "an empty line is an empty leaf" \
 printf '00\nzz\n' >"$T/bad"
 expect_fail "tree-root names the bad line" "$T/bad:2" \
 	"$CAIRN" audit tree-root --leaves "$T/bad"
+printf '\n00\n10\n2021\n3031\n40414243\n5051525354555657\n606162636465666768696a6b6c6d6e6f' >"$T/nonl"
+expect_ok "a last line without newline is a leaf" "$ROOT8" \
+	"$CAIRN" audit tree-root --leaves "$T/nonl"
+head -c 2097154 /dev/zero | tr '\0' 0 >"$T/long"
+expect_fail "tree-root refuses an overlong leaf" "$T/long:1: leaf over" \
+	"$CAIRN" audit tree-root --leaves "$T/long"
 printf '00\n123\n' >"$T/odd"
 expect_fail "tree-root refuses odd hex" "odd number" \
 	"$CAIRN" audit tree-root --leaves "$T/odd"

@@ -138,6 +138,9 @@ test_witness_flow(void **state)
 	note = signed_cp(&logkey, 17, root, &len);
 	assert_int_equal(tlog_store_consistency_proof(s, 5, 17, proof,
 	    TLOG_MAX_PROOF, &n), CAIRN_OK);
+	/* An oversized proof is refused before anything else. */
+	assert_int_equal(ask(w, note, len, 5, proof, TLOG_MAX_PROOF + 1, line,
+	    sizeof(line)), CAIRN_ERR_TOOBIG);
 	/* Stale old size: retry needed, nothing kept. */
 	assert_int_equal(ask(w, note, len, 4, proof, n, line, sizeof(line)),
 	    CAIRN_ERR_STATE);
