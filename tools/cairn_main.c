@@ -24,6 +24,7 @@ cmd_version(int argc, char **argv)
 static const struct cli_cmd cmds[] = {
 	{ "version", cmd_version, "print the version" },
 	{ "keys", cmd_keys, "federation CA, member keys and certificates" },
+	{ "audit", cmd_audit, "verify the transparency log (auditors)" },
 };
 
 int

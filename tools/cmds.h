@@ -7,5 +7,6 @@
 
 /* `cairn keys`: keys/cmd_keys.c */
 int	cmd_keys(int argc, char **argv);
+int	cmd_audit(int argc, char **argv);	/* audit/cmd_audit.c */
 
 #endif
