@@ -26,8 +26,10 @@
 
 enum tlog_entry_type {
 	TLOG_ENTRY_QUERY = 1,	/* body: the analyst-signed query */
-	TLOG_ENTRY_CHARGE = 2,	/* node_id, query_hash, charges, sig. */
-	TLOG_ENTRY_REFUSAL = 3,	/* node_id, query_hash, reason, sig. */
+	TLOG_ENTRY_CHARGE = 2,	/* node_id, query_hash, charges, body
+				   (the exact signed bytes), signature */
+	TLOG_ENTRY_REFUSAL = 3,	/* node_id, query_hash, reason, body,
+				   signature */
 	TLOG_ENTRY_RELEASE = 4,	/* query_hash, participants, result_hash,
 				   variance */
 	TLOG_ENTRY_FAILURE = 5,	/* query_hash, reason */

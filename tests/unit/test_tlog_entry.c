@@ -63,12 +63,13 @@ test_golden(void **state)
 	e.charges[0].month = 202403;
 	e.charges[0].rho = 0.5;
 	e.charges[0].cumulative = 1.25;
+	e.body = str("cb");
 	e.signature = str("s");
 	encode_hex(&e, hex, sizeof(hex));
 	assert_string_equal(hex, "0102" "0102030405060708" "00000002" "6e31"
 	    "2222222222222222222222222222222222222222222222222222222222222222"
 	    "0001" "000316a3" "3fe0000000000000" "3ff4000000000000"
-	    "00000001" "73");
+	    "00000002" "6362" "00000001" "73");
 
 	memset(&e, 0, sizeof(e));
 	e.type = TLOG_ENTRY_RELEASE;
