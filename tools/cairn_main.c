@@ -20,6 +20,7 @@ cmd_version(int argc, char **argv)
 }
 
 static const struct cli_cmd cmds[] = {
+	{ "privacy", dp_cmd_privacy, "draw exact noise samples; plan sigma, intervals and (eps, delta)" },
 	{ "version", cmd_version, "print the version" },
 };
 

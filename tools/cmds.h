@@ -5,4 +5,7 @@
 #ifndef CAIRN_TOOLS_CMDS_H
 #define CAIRN_TOOLS_CMDS_H
 
+/* `cairn privacy sample|plan` (privacy/cmd_privacy.c). */
+int	dp_cmd_privacy(int argc, char **argv);
+
 #endif
