@@ -24,7 +24,7 @@ dp_rho_from_sigma2(uint64_t delta2_sq, struct dp_rat sigma2, double *rho)
 int
 dp_sigma2_from_rho(uint64_t delta2_sq, double rho, uint64_t *sigma2)
 {
-	long double v, s;
+	long double v, s, r;
 
 	if (delta2_sq == 0)
 		return cairn_err(CAIRN_ERR_ARG, "sigma2: sensitivity must be "
@@ -36,14 +36,19 @@ dp_sigma2_from_rho(uint64_t delta2_sq, double rho, uint64_t *sigma2)
 	if (v > (long double)DP_SIGMA2_PLAN_MAX)
 		return cairn_err(CAIRN_ERR_RANGE, "rho = %g needs sigma2 "
 		    "above 2^50", rho);
+	/*
+	 * rho usually arrives as a decimal ("0.35") that binary cannot hold
+	 * exactly; allow it a relative 1e-12 so that 7 / (2 x 0.35) plans
+	 * sigma2 = 10, not 11.  Then settle rounding either way: the
+	 * smallest s meeting rho.
+	 */
+	r = (long double)rho * (1 + 1e-12L);
 	s = ceill(v);
 	if (s < 1)
 		s = 1;
-	/* Settle rounding either way: the smallest s meeting rho. */
-	while ((long double)delta2_sq / (2.0L * s) > (long double)rho)
+	while ((long double)delta2_sq / (2.0L * s) > r)
 		s += 1;
-	while (s > 1 && (long double)delta2_sq / (2.0L * (s - 1)) <=
-	    (long double)rho)
+	while (s > 1 && (long double)delta2_sq / (2.0L * (s - 1)) <= r)
 		s -= 1;
 	if (s > (long double)DP_SIGMA2_PLAN_MAX)
 		return cairn_err(CAIRN_ERR_RANGE, "rho = %g needs sigma2 "
