@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "common/cli.h"
 #include "common/err.h"
 #include "privacy/dp.h"
@@ -68,28 +70,28 @@ parse_opts(int argc, char **argv, struct opt *opts, size_t n)
 }
 
 static int
-parse_u64(const char *name, const char *s, uint64_t max, uint64_t *out)
+parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
 
 	errno = 0;
 	if (s[0] < '0' || s[0] > '9')
-		return cairn_err(CAIRN_ERR_FORMAT, "%s: '%s' is not a "
-		    "non-negative integer", name, s);
+		return cairn_err(CAIRN_ERR_FORMAT, "'%s' is not a "
+		    "non-negative integer", s);
 	v = strtoull(s, &end, 10);
 	if (*end != '\0')
-		return cairn_err(CAIRN_ERR_FORMAT, "%s: '%s' is not a "
-		    "non-negative integer", name, s);
+		return cairn_err(CAIRN_ERR_FORMAT, "'%s' is not a "
+		    "non-negative integer", s);
 	if (errno == ERANGE || v > max)
-		return cairn_err(CAIRN_ERR_RANGE, "%s: %s is above %llu",
-		    name, s, (unsigned long long)max);
+		return cairn_err(CAIRN_ERR_RANGE, "%s is above %llu", s,
+		    (unsigned long long)max);
 	*out = v;
 	return CAIRN_OK;
 }
 
 static int
-parse_double(const char *name, const char *s, double *out)
+parse_double(const char *s, double *out)
 {
 	char *end;
 	double v;
@@ -97,8 +99,8 @@ parse_double(const char *name, const char *s, double *out)
 	errno = 0;
 	v = strtod(s, &end);
 	if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
-		return cairn_err(CAIRN_ERR_FORMAT, "%s: '%s' is not a finite "
-		    "number", name, s);
+		return cairn_err(CAIRN_ERR_FORMAT, "'%s' is not a finite "
+		    "number", s);
 	*out = v;
 	return CAIRN_OK;
 }
@@ -107,8 +109,8 @@ static int
 parse_seed(const char *s, uint8_t seed[static 32])
 {
 	if (strlen(s) != 64)
-		return cairn_err(CAIRN_ERR_FORMAT, "--seed: need 64 hex "
-		    "digits, got %zu characters", strlen(s));
+		return cairn_err(CAIRN_ERR_FORMAT, "need 64 hex digits, "
+		    "got %zu characters", strlen(s));
 	for (size_t i = 0; i < 32; i++) {
 		unsigned v = 0;
 
@@ -123,8 +125,8 @@ parse_seed(const char *s, uint8_t seed[static 32])
 			else if (c >= 'A' && c <= 'F')
 				v |= (unsigned)(c - 'A' + 10);
 			else
-				return cairn_err(CAIRN_ERR_FORMAT, "--seed: '%c' "
-				    "is not a hex digit", c);
+				return cairn_err(CAIRN_ERR_FORMAT, "'%c' is not "
+				    "a hex digit", c);
 		}
 		seed[i] = (uint8_t)v;
 	}
@@ -214,7 +216,7 @@ cmd_sample(int argc, char **argv)
 	if (o[3].value == NULL)
 		return cli_fail(SAMPLE_PROG, "--count", cairn_err(CAIRN_ERR_ARG,
 		    "missing"));
-	if ((r = parse_u64("--count", o[3].value, COUNT_MAX, &count)) !=
+	if ((r = parse_u64(o[3].value, COUNT_MAX, &count)) !=
 	    CAIRN_OK)
 		return cli_fail(SAMPLE_PROG, "--count", r);
 	if (o[4].value != NULL) {
@@ -248,8 +250,8 @@ cmd_sample(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	explicit_bzero(buf, sizeof(buf));
-	explicit_bzero(seed, sizeof(seed));
+	sodium_memzero(buf, sizeof(buf));
+	sodium_memzero(seed, sizeof(seed));
 	dp_rng_free(rng);
 	return rc;
 }
@@ -303,13 +305,13 @@ cmd_plan(int argc, char **argv)
 	}
 	if ((r = dp_kind_parse(o[0].value, &kind)) != CAIRN_OK)
 		return cli_fail(PLAN_PROG, "--kind", r);
-	if ((r = parse_double("--rho", o[1].value, &rho)) != CAIRN_OK)
+	if ((r = parse_double(o[1].value, &rho)) != CAIRN_OK)
 		return cli_fail(PLAN_PROG, "--rho", r);
 	if (rho <= 0)
 		return cli_fail(PLAN_PROG, "--rho", cairn_err(CAIRN_ERR_ARG,
 		    "%s must be > 0", o[1].value));
 	if (o[2].value != NULL &&
-	    (r = parse_double("--delta", o[2].value, &delta)) != CAIRN_OK)
+	    (r = parse_double(o[2].value, &delta)) != CAIRN_OK)
 		return cli_fail(PLAN_PROG, "--delta", r);
 	if (!(delta > 0 && delta < 1))
 		return cli_fail(PLAN_PROG, "--delta", cairn_err(CAIRN_ERR_ARG,
@@ -317,7 +319,7 @@ cmd_plan(int argc, char **argv)
 	for (size_t i = 3; i <= 7; i++) {
 		if (o[i].value == NULL)
 			continue;
-		if ((r = parse_u64(o[i].name, o[i].value, UINT32_MAX, &v)) !=
+		if ((r = parse_u64(o[i].value, UINT32_MAX, &v)) !=
 		    CAIRN_OK)
 			return cli_fail(PLAN_PROG, o[i].name, r);
 		switch (i) {

@@ -128,9 +128,9 @@ int	dp_dgauss_check(struct dp_rat sigma2)
  * Fill 'out[0..n)' with i.i.d. samples of the discrete Gaussian N_Z(0,
  * sigma2), P(x) proportional to exp(-x^2 / (2 sigma2)) (CKS20 Algorithm 3
  * with a discrete-Laplace proposal of scale floor(sigma)+1).  Outputs are
- * int64: the distribution is conditioned on |x| <= L for some
- * L >= 2^62 - 2^32, an event of probability above 1 - exp(-2^60) within
- * the limits above (see docs/privacy.md).
+ * int64: the distribution is conditioned on |x| <= L for some L >= 2^61,
+ * an event of probability above 1 - exp(-2^58) within the limits above
+ * (see docs/privacy.md).
  * Returns CAIRN_OK, or the errors of dp_dgauss_check() (out is left
  * untouched then), or CAIRN_ERR_ARG for out == NULL with n > 0.
  */
@@ -186,7 +186,7 @@ int	dp_rho_compose(const double *rho, size_t n, double *sum)
 	    __attribute__((warn_unused_result));
 
 /*
- * The tight (eps, delta) of rho-zCDP (CKS20 Corollary 13): the minimum
+ * The tight (eps, delta) of rho-zCDP (CKS20 section 2.3): the minimum
  * over Renyi orders alpha > 1 of
  *   alpha rho + (ln(1/delta) + (alpha-1) ln(1 - 1/alpha) - ln alpha)/(alpha-1),
  * floored at 0, found by golden-section search on ln(alpha - 1).
