@@ -131,6 +131,7 @@ dp_dgauss_fill(struct dp_rng *rng, struct dp_rat sigma2, int64_t *out,
 		return e;
 	if (out == NULL && n > 0)
 		return cairn_err(CAIRN_ERR_ARG, "dgauss: no output vector");
+	dp_rng_enter(rng);
 	for (size_t i = 0; i < n; i++)
 		out[i] = dgauss_one(rng, &g);
 	return CAIRN_OK;

@@ -36,6 +36,7 @@ dp_dlaplace_fill(struct dp_rng *rng, struct dp_rat scale, int64_t *out,
 		return e;
 	if (out == NULL && n > 0)
 		return cairn_err(CAIRN_ERR_ARG, "dlaplace: no output vector");
+	dp_rng_enter(rng);
 	dp_rat_reduce(&scale);
 	t = scale.num;
 	s = scale.den;

@@ -52,6 +52,11 @@ void	dp_rat_reduce(struct dp_rat *r);
 
 /* ---- randomness -------------------------------------------------------- */
 
+/*
+ * A handle is not thread-safe: use one per thread.  A CSPRNG handle used
+ * in a process forked after its creation drops the parent's buffered
+ * bytes on its next draw, so parent and child never share noise.
+ */
 struct dp_rng;
 
 /*

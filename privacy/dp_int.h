@@ -27,12 +27,20 @@ struct dp_rng {
 	uint64_t	bits;			/* bit reservoir, low bits next */
 	unsigned	nbits;			/* valid bits in 'bits' */
 	bool		seeded;			/* deterministic test source */
+	long		pid;			/* process that filled buf */
 	uint64_t	block;			/* next ChaCha20 nonce (seeded) */
 	uint8_t		key[32];		/* ChaCha20 key (seeded) */
 };
 
 /* Refill r->buf from the source and reset r->pos (rng.c). */
 void	dp_rng_refill(struct dp_rng *r);
+
+/*
+ * Called on entry to every public drawing function: in a process forked
+ * after the CSPRNG handle was filled, drop the buffered bytes and bits so
+ * that parent and child never draw the same noise (rng.c).
+ */
+void	dp_rng_enter(struct dp_rng *r);
 
 static inline uint64_t
 dp_rng_u64(struct dp_rng *r)

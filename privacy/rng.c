@@ -10,6 +10,7 @@
  * memory because its buffer holds noise that has not been drawn yet.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -28,9 +29,23 @@ dp_rng_refill(struct dp_rng *r)
 		for (size_t i = 0; i < sizeof(nonce); i++)
 			nonce[i] = (uint8_t)(b >> (8 * i));
 		crypto_stream_chacha20(r->buf, sizeof(r->buf), nonce, r->key);
-	} else
+	} else {
 		randombytes_buf(r->buf, sizeof(r->buf));
+		r->pid = (long)getpid();
+	}
 	r->pos = 0;
+}
+
+void
+dp_rng_enter(struct dp_rng *r)
+{
+	if (r->seeded || r->pid == (long)getpid())
+		return;
+	/* Forked: the buffer and reservoir are the parent's future noise. */
+	sodium_memzero(r->buf, sizeof(r->buf));
+	r->bits = 0;
+	r->nbits = 0;
+	dp_rng_refill(r);
 }
 
 static int
@@ -85,6 +100,7 @@ dp_rng_uniform(struct dp_rng *rng, uint64_t n, uint64_t *out)
 	if (n == 0)
 		return cairn_err(CAIRN_ERR_ARG, "uniform draw from an empty "
 		    "range [0, 0)");
+	dp_rng_enter(rng);
 	*out = dp_rng_below(rng, n);
 	return CAIRN_OK;
 }
@@ -99,6 +115,7 @@ dp_rng_uniform128(struct dp_rng *rng, dp_u128 n, dp_u128 *out)
 	if (n == 0)
 		return cairn_err(CAIRN_ERR_ARG, "uniform draw from an empty "
 		    "range [0, 0)");
+	dp_rng_enter(rng);
 	m = n - 1;
 	if ((uint64_t)(m >> 64) == 0) {
 		/* n <= 2^64: one 64-bit-or-less draw. */

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "common/err.h"
@@ -183,6 +185,39 @@ test_csprng(void **state)
 		m2 += (double)x[i] * x[i];
 	/* E[X^2] ~ 100, se = 100 sqrt(2/4096) ~ 2.2. */
 	assert_true(fabs(m2 / 4096 - 100) < 12);
+	dp_rng_free(r);
+}
+
+/* A forked child must not replay the parent's buffered CSPRNG bytes. */
+static void
+test_csprng_fork(void **state)
+{
+	struct dp_rng *r = NULL;
+	int64_t mine[32], theirs[32];
+	int fds[2], status;
+	pid_t pid;
+
+	assert_int_equal(dp_rng_new_csprng(&r), CAIRN_OK);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (dp_dgauss_fill(r, (struct dp_rat){ 1000000, 1 }, mine,
+		    32) != CAIRN_OK || write(fds[1], mine, sizeof(mine)) !=
+		    (ssize_t)sizeof(mine))
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(dp_dgauss_fill(r, (struct dp_rat){ 1000000, 1 }, mine,
+	    32), CAIRN_OK);
+	assert_int_equal(read(fds[0], theirs, sizeof(theirs)),
+	    (ssize_t)sizeof(theirs));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(memcmp(mine, theirs, sizeof(mine)) != 0);
 	dp_rng_free(r);
 }
 
@@ -695,6 +730,7 @@ main(void)
 		cmocka_unit_test(test_uniform128),
 		cmocka_unit_test(test_seeded_stream),
 		cmocka_unit_test(test_csprng),
+		cmocka_unit_test(test_csprng_fork),
 		cmocka_unit_test(test_bernoulli_edges),
 		cmocka_unit_test(test_bernoulli_exp_freq),
 		cmocka_unit_test(test_dgauss_limits),
