@@ -64,8 +64,8 @@ dp_rho_compose(const double *rho, size_t n, double *sum)
 
 	for (size_t i = 0; i < n; i++) {
 		if (!isfinite(rho[i]) || rho[i] < 0)
-			return cairn_err(CAIRN_ERR_ARG, "rho[%zu] = %g is not a "
-			    "finite number >= 0", i, rho[i]);
+			return cairn_err(CAIRN_ERR_ARG, "rho[%zu] = %g is "
+			    "not a finite number >= 0", i, rho[i]);
 		t += rho[i];
 	}
 	*sum = t;

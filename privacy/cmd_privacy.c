@@ -125,8 +125,8 @@ parse_seed(const char *s, uint8_t seed[static 32])
 			else if (c >= 'A' && c <= 'F')
 				v |= (unsigned)(c - 'A' + 10);
 			else
-				return cairn_err(CAIRN_ERR_FORMAT, "'%c' is not "
-				    "a hex digit", c);
+				return cairn_err(CAIRN_ERR_FORMAT,
+				    "'%c' is not a hex digit", c);
 		}
 		seed[i] = (uint8_t)v;
 	}
@@ -264,12 +264,13 @@ plan_usage(FILE *f)
 	    "[--k K]\n"
 	    "           [--holders H] --nodes N --colluding C\n"
 	    "\n"
-	    "Plan the discrete Gaussian noise of one query of kind K (presence,\n"
-	    "residents, od, migration, visitors, population_by_category) that\n"
-	    "costs rho (zCDP): the sensitivity, sigma2 = delta2^2 / (2 rho)\n"
-	    "rounded up, each node's sigma_h2 = max(4, ceil(sigma2 / (N - C))),\n"
-	    "the released variance N sigma_h2 and its 95%% half-width, and the\n"
-	    "(eps, delta) of rho, tight and simple.\n"
+	    "Plan the discrete Gaussian noise of one query of kind K\n"
+	    "(presence, residents, od, migration, visitors,\n"
+	    "population_by_category) that costs rho (zCDP): the sensitivity,\n"
+	    "sigma2 = delta2^2 / (2 rho) rounded up, each node's\n"
+	    "sigma_h2 = max(4, ceil(sigma2 / (N - C))), the released variance\n"
+	    "N sigma_h2 and its 95%% half-width, and the (eps, delta) of rho,\n"
+	    "tight and simple.\n"
 	    "Defaults: --delta 1e-6, --days 1, --k 1, --holders 1.\n");
 }
 

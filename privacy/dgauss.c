@@ -4,7 +4,8 @@
  *
  * A proposal Y is drawn from the discrete Laplace distribution of scale
  * t = floor(sigma) + 1 and accepted with probability
- *   exp(-(|Y| - sigma2/t)^2 / (2 sigma2)) = exp(-(|Y| q t - p)^2 / (2 p q t^2)),
+ *   exp(-(|Y| - sigma2/t)^2 / (2 sigma2))
+ *     = exp(-(|Y| q t - p)^2 / (2 p q t^2)),
  * which is a ratio of integers: the numerator fits 128 bits while
  * |Y| q t - p < 2^64 (every proposal in practice) and is computed in 256
  * bits otherwise.  No floating point is used; the parameter limits of
@@ -14,7 +15,8 @@
 #include "privacy/dp.h"
 #include "privacy/dp_int.h"
 
-#define DGAUSS_LIMIT	((uint64_t)1 << 62)	/* |sample| stays below */
+/* Proposals stay below this magnitude (see dp_laplace_magnitude()). */
+#define DGAUSS_LIMIT	((uint64_t)1 << 62)
 
 struct dgauss {
 	uint64_t	p, q;		/* sigma2 = p/q, lowest terms */
@@ -108,7 +110,7 @@ dgauss_one(struct dp_rng *r, const struct dgauss *g)
 		a = dp_laplace_magnitude(r, g->t, g->vmax);
 		neg = dp_rng_bit(r);
 		if (neg && a == 0)
-			continue;	/* -0: keeps the Laplace pmf symmetric */
+			continue;	/* -0: 0 must not count twice */
 		aqt = (dp_u128)a * g->qt;
 		m = aqt >= g->p ? aqt - g->p : g->p - aqt;
 		if ((uint64_t)(m >> 64) == 0)

@@ -139,8 +139,8 @@ int	dp_dgauss_check(struct dp_rat sigma2)
  * Returns CAIRN_OK, or the errors of dp_dgauss_check() (out is left
  * untouched then), or CAIRN_ERR_ARG for out == NULL with n > 0.
  */
-int	dp_dgauss_fill(struct dp_rng *rng, struct dp_rat sigma2, int64_t *out,
-	    size_t n) __attribute__((warn_unused_result));
+int	dp_dgauss_fill(struct dp_rng *rng, struct dp_rat sigma2,
+	    int64_t *out, size_t n) __attribute__((warn_unused_result));
 
 /*
  * Check a discrete Laplace scale = t/s (after reduction): CAIRN_ERR_ARG
@@ -158,8 +158,8 @@ int	dp_dlaplace_check(struct dp_rat scale)
  * that keeps t|x| below 2^62, an event of probability above
  * 1 - exp(-2^21).  Returns CAIRN_OK or the errors of dp_dlaplace_check().
  */
-int	dp_dlaplace_fill(struct dp_rng *rng, struct dp_rat scale, int64_t *out,
-	    size_t n) __attribute__((warn_unused_result));
+int	dp_dlaplace_fill(struct dp_rng *rng, struct dp_rat scale,
+	    int64_t *out, size_t n) __attribute__((warn_unused_result));
 
 /* ---- zCDP accountant ---------------------------------------------------- */
 
@@ -219,8 +219,8 @@ int	dp_sigma2_per_node(struct dp_rat sigma2, uint32_t n, uint32_t c,
  * Variance parameter of the released sum of n nodes' noise: n * sigma_h2.
  * CAIRN_ERR_ARG for n == 0 or sigma_h2 == 0, CAIRN_ERR_OVERFLOW past 2^62.
  */
-int	dp_released_variance(uint64_t sigma_h2, uint32_t n, uint64_t *variance)
-	    __attribute__((warn_unused_result));
+int	dp_released_variance(uint64_t sigma_h2, uint32_t n,
+	    uint64_t *variance) __attribute__((warn_unused_result));
 
 /*
  * The 95% half-width of a cell whose noise has variance parameter
@@ -258,9 +258,9 @@ const char	*dp_kind_name(enum dp_kind kind);
 
 /* Query parameters that bound one subscriber's contribution. */
 struct dp_query_shape {
-	uint32_t	k;		/* regions per bucket (presence, visitors) */
+	uint32_t	k;		/* regions per bucket */
 	uint32_t	buckets;	/* time buckets B (days or hours) */
-	uint32_t	holders;	/* h: holders one person may appear at */
+	uint32_t	holders;	/* h: holders a person may be at */
 };
 
 /* Sensitivities of one query: delta2 = sqrt(delta2_sq). */

@@ -22,14 +22,14 @@
 typedef unsigned __int128 dp_u128;
 
 struct dp_rng {
-	uint8_t		buf[DP_RNG_BLOCK];	/* unread random bytes */
-	size_t		pos;			/* next unread byte of buf */
-	uint64_t	bits;			/* bit reservoir, low bits next */
-	unsigned	nbits;			/* valid bits in 'bits' */
-	bool		seeded;			/* deterministic test source */
-	long		pid;			/* process that filled buf */
-	uint64_t	block;			/* next ChaCha20 nonce (seeded) */
-	uint8_t		key[32];		/* ChaCha20 key (seeded) */
+	uint8_t		buf[DP_RNG_BLOCK];	/* random bytes */
+	size_t		pos;		/* next unread byte of buf */
+	uint64_t	bits;		/* bit reservoir, low bits next */
+	unsigned	nbits;		/* valid bits in 'bits' */
+	bool		seeded;		/* deterministic test source */
+	long		pid;		/* process that filled buf */
+	uint64_t	block;		/* next ChaCha20 nonce (seeded) */
+	uint8_t		key[32];	/* ChaCha20 key (seeded) */
 };
 
 /* Refill r->buf from the source and reset r->pos (rng.c). */

@@ -124,7 +124,8 @@ dp_rng_uniform128(struct dp_rng *rng, dp_u128 n, dp_u128 *out)
 		return CAIRN_OK;
 	}
 	hi = (uint64_t)(m >> 64);
-	k = 64 - (unsigned)__builtin_clzll(hi);	/* bits above the low 64 */
+	/* k bits above the low 64. */
+	k = 64 - (unsigned)__builtin_clzll(hi);
 	do {
 		v = dp_rng_bits(rng, 64);
 		v |= (dp_u128)dp_rng_bits(rng, k) << 64;

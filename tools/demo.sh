@@ -53,10 +53,16 @@ echo "   sigma_h2 = $sh2, from the CSPRNG (cairn privacy sample).  Summing"
 echo "   the 5 nodes' noise over $cells cells:"
 "$C" privacy sample --mechanism dgauss --sigma2 "$sh2" \
     --count $((5 * cells)) | awk -v w="$w" -v v="$((5 * sh2))" '
-    { s += $1; if (NR % 5 == 0) { n++; m2 += s * s; if (s < 0 ? -s <= w : s <= w) in_w++; s = 0 } }
+    { s += $1 }
+    NR % 5 == 0 {
+	n++; m2 += s * s
+	if ((s < 0 ? -s : s) <= w) in_w++
+	s = 0
+    }
     END {
 	printf "     released noise variance  %.1f (planned %d)\n", m2 / n, v
-	printf "     cells within +-%d       %.2f%% (planned >= 95%%)\n", w, 100 * in_w / n
+	printf "     cells within +-%d       %.2f%% (planned >= 95%%)\n",
+	    w, 100 * in_w / n
     }'
 echo
 echo "3. The first 10 noise values of one node (sigma_h2 = $sh2):"

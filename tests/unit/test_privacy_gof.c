@@ -25,7 +25,8 @@
 #include "privacy/dp.h"
 
 #define NSAMPLES	1000000
-#define Z_001		3.090232306167813	/* upper 0.001 normal quantile */
+/* The upper 0.001 quantile of the standard normal. */
+#define Z_001		3.090232306167813
 #define ZMAX		5.0
 #define MIN_EXPECTED	20	/* see gof_run() */
 
