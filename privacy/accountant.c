@@ -24,7 +24,7 @@ dp_rho_from_sigma2(uint64_t delta2_sq, struct dp_rat sigma2, double *rho)
 int
 dp_sigma2_from_rho(uint64_t delta2_sq, double rho, uint64_t *sigma2)
 {
-	long double v, s, r;
+	long double v, s;
 
 	if (delta2_sq == 0)
 		return cairn_err(CAIRN_ERR_ARG, "sigma2: sensitivity must be "
@@ -38,18 +38,15 @@ dp_sigma2_from_rho(uint64_t delta2_sq, double rho, uint64_t *sigma2)
 		    "above 2^50", rho);
 	/*
 	 * rho usually arrives as a decimal ("0.35") that binary cannot hold
-	 * exactly; allow it a relative 1e-12 so that 7 / (2 x 0.35) plans
-	 * sigma2 = 10, not 11.  Then settle rounding either way: the
-	 * smallest s meeting rho.
+	 * exactly, so 7 / (2 x 0.35) comes out as 10.0000000000000006: a
+	 * quotient within a relative 1e-12 of an integer is that integer
+	 * (rho is then exceeded by at most that much); any other rounds up.
 	 */
-	r = (long double)rho * (1 + 1e-12L);
-	s = ceill(v);
+	s = roundl(v);
+	if (fabsl(v - s) > v * 1e-12L)
+		s = ceill(v);
 	if (s < 1)
 		s = 1;
-	while ((long double)delta2_sq / (2.0L * s) > r)
-		s += 1;
-	while (s > 1 && (long double)delta2_sq / (2.0L * (s - 1)) <= r)
-		s -= 1;
 	if (s > (long double)DP_SIGMA2_PLAN_MAX)
 		return cairn_err(CAIRN_ERR_RANGE, "rho = %g needs sigma2 "
 		    "above 2^50", rho);

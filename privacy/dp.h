@@ -172,10 +172,11 @@ int	dp_rho_from_sigma2(uint64_t delta2_sq, struct dp_rat sigma2,
 	    double *rho) __attribute__((warn_unused_result));
 
 /*
- * The smallest integer sigma2 with delta2_sq / (2 sigma2) <= rho, i.e.
- * ceil(delta2_sq / (2 rho)), at least 1, where rho is given a relative
- * 1e-12 of slack for its decimal-to-binary rounding (0.35 plans 7/0.7 =
- * 10, not 11).  Returns CAIRN_OK, CAIRN_ERR_ARG
+ * sigma2 = ceil(delta2_sq / (2 rho)), at least 1, the smallest integer
+ * with delta2_sq / (2 sigma2) <= rho; except that a quotient within a
+ * relative 1e-12 of an integer is taken as that integer, so that a decimal rho
+ * (0.35 is not exact in binary) plans 7 / 0.7 = 10, not 11.  Returns
+ * CAIRN_OK, CAIRN_ERR_ARG
  * (rho not finite and > 0, delta2_sq == 0) or CAIRN_ERR_RANGE (sigma2
  * above DP_SIGMA2_PLAN_MAX).
  */

@@ -502,6 +502,8 @@ test_accountant_rho_sigma(void **state)
 	assert_int_equal(dp_sigma2_from_rho(7, 0.35 * (1 - 1e-9), &s2),
 	    CAIRN_OK);
 	assert_int_equal(s2, 11);
+	assert_int_equal(dp_sigma2_from_rho(1, 1e-15, &s2), CAIRN_OK);
+	assert_true(s2 == 500000000000000ULL);
 	assert_int_equal(dp_sigma2_from_rho(3, 0.7, &s2), CAIRN_OK);
 	assert_int_equal(s2, 3);	/* ceil(2.14...) */
 	assert_int_equal(dp_sigma2_from_rho(1, 1000, &s2), CAIRN_OK);
