@@ -22,6 +22,7 @@ cmd_version(int argc, char **argv)
 }
 
 static const struct cli_cmd cmds[] = {
+	{ "privacy", dp_cmd_privacy, "draw exact noise samples; plan sigma, intervals and (eps, delta)" },
 	{ "version", cmd_version, "print the version" },
 	{ "keys", cmd_keys, "federation CA, member keys and certificates" },
 	{ "audit", cmd_audit, "verify the transparency log (auditors)" },
