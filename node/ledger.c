@@ -40,7 +40,10 @@ static const char schema[] =
 	"  created INTEGER NOT NULL,"
 	"  rho_nano INTEGER NOT NULL CHECK(rho_nano > 0),"
 	"  log_index INTEGER,"
-	"  label TEXT NOT NULL);"
+	"  label TEXT NOT NULL,"
+	"  query_id TEXT NOT NULL DEFAULT '',"
+	"  budget_nano INTEGER NOT NULL DEFAULT 0,"
+	"  noise_variance INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS charges_round ON charges(query_hash, pset_hash);"
 	"CREATE TABLE IF NOT EXISTS charge_months("
 	"  charge_id INTEGER NOT NULL REFERENCES charges(id),"
@@ -50,7 +53,9 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS charge_months_month ON charge_months(month);"
 	"CREATE TABLE IF NOT EXISTS vectors("
 	"  charge_id INTEGER PRIMARY KEY REFERENCES charges(id),"
-	"  cells BLOB NOT NULL);";
+	"  cells BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS node_state(key TEXT PRIMARY KEY, "
+	"  value BLOB NOT NULL);";
 
 static int
 db_err(struct node_ledger *l, const char *what)
@@ -215,6 +220,12 @@ check_request(const struct node_ledger_charge_req *req)
 	if ((int64_t)req->ncells > LEDGER_MAX_CELLS)
 		return cairn_err(CAIRN_ERR_TOOBIG, "vector of %zu cells "
 		    "(at most %lld)", req->ncells, (long long)LEDGER_MAX_CELLS);
+	if (req->query_id != NULL && strlen(req->query_id) > LEDGER_MAX_LABEL)
+		return cairn_err(CAIRN_ERR_TOOBIG, "query id longer than %d "
+		    "bytes", LEDGER_MAX_LABEL);
+	if (req->noise_variance > (uint64_t)INT64_MAX)
+		return cairn_err(CAIRN_ERR_RANGE, "noise variance %llu",
+		    (unsigned long long)req->noise_variance);
 	if (req->label != NULL && strlen(req->label) > LEDGER_MAX_LABEL)
 		return cairn_err(CAIRN_ERR_TOOBIG, "label longer than %d bytes",
 		    LEDGER_MAX_LABEL);
@@ -256,7 +267,8 @@ node_ledger_charge(struct node_ledger *l,
 		}
 	}
 	if (sqlite3_prepare_v2(l->db, "INSERT INTO charges(query_hash, "
-	    "pset_hash, created, rho_nano, label) VALUES(?, ?, ?, ?, ?)", -1,
+	    "pset_hash, created, rho_nano, label, query_id, budget_nano, "
+	    "noise_variance) VALUES(?, ?, ?, ?, ?, ?, ?, ?)", -1,
 	    &st, NULL) != SQLITE_OK) {
 		r = db_err(l, "recording charge");
 		goto out;
@@ -267,6 +279,10 @@ node_ledger_charge(struct node_ledger *l,
 	sqlite3_bind_int64(st, 4, req->rho_nano);
 	sqlite3_bind_text(st, 5, req->label != NULL ? req->label : "", -1,
 	    SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, req->query_id != NULL ? req->query_id : "",
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, req->budget_nano);
+	sqlite3_bind_int64(st, 8, (int64_t)req->noise_variance);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		r = db_err(l, "recording charge");
 		goto out;
@@ -463,7 +479,8 @@ node_ledger_foreach(struct node_ledger *l,
 
 	if (sqlite3_prepare_v2(l->db, "SELECT c.id, c.query_hash, c.pset_hash, "
 	    "c.created, c.rho_nano, c.log_index, c.label, "
-	    "EXISTS(SELECT 1 FROM vectors v WHERE v.charge_id = c.id) "
+	    "EXISTS(SELECT 1 FROM vectors v WHERE v.charge_id = c.id), "
+	    "c.query_id, c.budget_nano, c.noise_variance "
 	    "FROM charges c ORDER BY c.id", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(l->db, "SELECT month FROM charge_months WHERE "
 	    "charge_id = ? ORDER BY month", -1, &ms, NULL) != SQLITE_OK) {
@@ -481,6 +498,9 @@ node_ledger_foreach(struct node_ledger *l,
 		    sqlite3_column_int64(st, 5);
 		e.label = (const char *)sqlite3_column_text(st, 6);
 		e.vector_kept = sqlite3_column_int(st, 7) != 0;
+		e.query_id = (const char *)sqlite3_column_text(st, 8);
+		e.budget_nano = sqlite3_column_int64(st, 9);
+		e.noise_variance = (uint64_t)sqlite3_column_int64(st, 10);
 		sqlite3_reset(ms);
 		sqlite3_bind_int64(ms, 1, e.id);
 		while ((s = sqlite3_step(ms)) == SQLITE_ROW &&
@@ -494,5 +514,177 @@ node_ledger_foreach(struct node_ledger *l,
 out:
 	sqlite3_finalize(st);
 	sqlite3_finalize(ms);
+	return r;
+}
+
+int
+node_ledger_find_query(struct node_ledger *l,
+    const uint8_t query_hash[static 32], struct node_ledger_round *out)
+{
+	sqlite3_stmt *st = NULL;
+	struct node_ledger_round rd;
+	int r, s;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT c.id, c.pset_hash, c.created, "
+	    "c.log_index, EXISTS(SELECT 1 FROM vectors v WHERE "
+	    "v.charge_id = c.id) FROM charges c WHERE c.query_hash = ? "
+	    "ORDER BY c.id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, "finding charge");
+	sqlite3_bind_blob(st, 1, query_hash, 32, SQLITE_STATIC);
+	if ((s = sqlite3_step(st)) == SQLITE_DONE) {
+		r = CAIRN_ERR_NOTFOUND;
+		goto out;
+	}
+	if (s != SQLITE_ROW) {
+		r = db_err(l, "finding charge");
+		goto out;
+	}
+	memset(&rd, 0, sizeof(rd));
+	rd.id = sqlite3_column_int64(st, 0);
+	memcpy(rd.pset_hash, sqlite3_column_blob(st, 1), 32);
+	rd.created = sqlite3_column_int64(st, 2);
+	rd.log_index = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(st, 3);
+	rd.vector_kept = sqlite3_column_int(st, 4) != 0;
+	*out = rd;
+	r = CAIRN_OK;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+node_ledger_charge_months(struct node_ledger *l, int64_t id,
+    struct node_ledger_month *out, size_t cap, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	size_t k = 0;
+	int r, s;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT m.month, m.rho_nano, "
+	    "(SELECT sum(p.rho_nano) FROM charge_months p WHERE "
+	    "p.month = m.month AND p.charge_id <= m.charge_id) "
+	    "FROM charge_months m WHERE m.charge_id = ? ORDER BY m.month", -1,
+	    &st, NULL) != SQLITE_OK)
+		return db_err(l, "reading charge months");
+	sqlite3_bind_int64(st, 1, id);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (k >= cap) {
+			r = cairn_err(CAIRN_ERR_TOOBIG, "charge %lld reads more "
+			    "than %zu data-months", (long long)id, cap);
+			goto out;
+		}
+		out[k].month = sqlite3_column_int(st, 0);
+		out[k].rho_nano = sqlite3_column_int64(st, 1);
+		out[k].cumulative_nano = sqlite3_column_int64(st, 2);
+		k++;
+	}
+	if (s != SQLITE_DONE) {
+		r = db_err(l, "reading charge months");
+		goto out;
+	}
+	if (k == 0) {
+		r = cairn_err(CAIRN_ERR_NOTFOUND, "no charge %lld",
+		    (long long)id);
+		goto out;
+	}
+	*n = k;
+	r = CAIRN_OK;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+node_ledger_charge_params(struct node_ledger *l, int64_t id,
+    int64_t *budget_nano, uint64_t *noise_variance)
+{
+	sqlite3_stmt *st = NULL;
+	int r, s;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT budget_nano, noise_variance "
+	    "FROM charges WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, "reading charge");
+	sqlite3_bind_int64(st, 1, id);
+	if ((s = sqlite3_step(st)) == SQLITE_DONE)
+		r = cairn_err(CAIRN_ERR_NOTFOUND, "no charge %lld",
+		    (long long)id);
+	else if (s != SQLITE_ROW)
+		r = db_err(l, "reading charge");
+	else {
+		*budget_nano = sqlite3_column_int64(st, 0);
+		*noise_variance = (uint64_t)sqlite3_column_int64(st, 1);
+		r = CAIRN_OK;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+node_ledger_expire(struct node_ledger *l, int64_t before, uint64_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (sqlite3_prepare_v2(l->db, "DELETE FROM vectors WHERE charge_id IN "
+	    "(SELECT id FROM charges WHERE created < ?)", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return db_err(l, "expiring rounds");
+	sqlite3_bind_int64(st, 1, before);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = db_err(l, "expiring rounds");
+	else {
+		if (n != NULL)
+			*n = (uint64_t)sqlite3_changes(l->db);
+		r = CAIRN_OK;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+node_ledger_state_get(struct node_ledger *l, const char *key, void *buf,
+    size_t cap, size_t *len)
+{
+	sqlite3_stmt *st = NULL;
+	size_t n;
+	int r, s;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT value FROM node_state WHERE "
+	    "key = ?", -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, "reading node state");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if ((s = sqlite3_step(st)) == SQLITE_DONE)
+		r = CAIRN_ERR_NOTFOUND;
+	else if (s != SQLITE_ROW)
+		r = db_err(l, "reading node state");
+	else if ((n = (size_t)sqlite3_column_bytes(st, 0)) > cap)
+		r = cairn_err(CAIRN_ERR_TOOBIG, "%s: node state '%s' is %zu "
+		    "bytes, more than %zu", l->path, key, n, cap);
+	else {
+		if (n > 0)
+			memcpy(buf, sqlite3_column_blob(st, 0), n);
+		*len = n;
+		r = CAIRN_OK;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+node_ledger_state_set(struct node_ledger *l, const char *key,
+    const void *buf, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO node_state "
+	    "VALUES(?, ?)", -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, "writing node state");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 2, len ? buf : "", len, SQLITE_STATIC);
+	r = sqlite3_step(st) == SQLITE_DONE ? CAIRN_OK :
+	    db_err(l, "writing node state");
+	sqlite3_finalize(st);
 	return r;
 }

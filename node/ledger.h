@@ -37,6 +37,8 @@ struct node_ledger_charge_req {
 	int64_t		 rho_nano;	/* charged to each month, > 0 */
 	int64_t		 budget_nano;	/* the policy's budget per month */
 	const char	*label;		/* kind, analyst, purpose: display */
+	const char	*query_id;	/* the analyst's id (may be NULL) */
+	uint64_t	 noise_variance;	/* sigma_h^2 of the noise */
 	const int64_t	*cells;		/* the noisy vector to keep */
 	size_t		 ncells;
 };
@@ -53,6 +55,25 @@ struct node_ledger_entry {
 	int64_t		 log_index;	/* -1 while not yet logged */
 	bool		 vector_kept;	/* the round is still open */
 	const char	*label;
+	const char	*query_id;
+	int64_t		 budget_nano;	/* budget per month when charged */
+	uint64_t	 noise_variance;
+};
+
+/* The latest charge of a query, from node_ledger_find_query(). */
+struct node_ledger_round {
+	int64_t		 id;
+	uint8_t		 pset_hash[32];
+	int64_t		 created;
+	int64_t		 log_index;	/* -1 while not yet logged */
+	bool		 vector_kept;
+};
+
+/* One data-month of a charge and the month's spend up to that charge. */
+struct node_ledger_month {
+	int32_t		 month;
+	int64_t		 rho_nano;
+	int64_t		 cumulative_nano;
 };
 
 /*
@@ -122,5 +143,49 @@ int	node_ledger_spent(struct node_ledger *l, int32_t month, int64_t *spent)
  */
 int	node_ledger_foreach(struct node_ledger *l,
 	    int (*fn)(const struct node_ledger_entry *, void *), void *ctx);
+
+/*
+ * The latest charge for 'query_hash' (whatever its participant set, open
+ * or closed) into '*out'.  CAIRN_ERR_NOTFOUND when the query was never
+ * charged; CAIRN_ERR_DB.
+ */
+int	node_ledger_find_query(struct node_ledger *l,
+	    const uint8_t query_hash[static 32], struct node_ledger_round *out)
+	    __attribute__((warn_unused_result));
+
+/*
+ * The data-months of charge 'id', ascending, with its ρ and the month's
+ * cumulative spend including this charge and every earlier one (a pure
+ * function of the rows, so a retry restates the same figures), into
+ * 'out' (room for 'cap'); '*n' gets the count.  CAIRN_ERR_NOTFOUND,
+ * CAIRN_ERR_TOOBIG, CAIRN_ERR_DB.
+ */
+int	node_ledger_charge_months(struct node_ledger *l, int64_t id,
+	    struct node_ledger_month *out, size_t cap, size_t *n)
+	    __attribute__((warn_unused_result));
+
+/* Budget per month and noise variance recorded with charge 'id'. */
+int	node_ledger_charge_params(struct node_ledger *l, int64_t id,
+	    int64_t *budget_nano, uint64_t *noise_variance)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Delete the kept vectors of every charge created before 'before' (unix
+ * seconds): their retention period is over, and a later retry is refused
+ * rather than charged again.  '*n' (may be NULL) gets how many.
+ */
+int	node_ledger_expire(struct node_ledger *l, int64_t before, uint64_t *n)
+	    __attribute__((warn_unused_result));
+
+/*
+ * A small durable key/value store for the daemon's own state (the log
+ * position it has read up to).  get: CAIRN_OK with '*len', or
+ * CAIRN_ERR_NOTFOUND, CAIRN_ERR_TOOBIG (value over 'cap'), CAIRN_ERR_DB.
+ */
+int	node_ledger_state_get(struct node_ledger *l, const char *key,
+	    void *buf, size_t cap, size_t *len)
+	    __attribute__((warn_unused_result));
+int	node_ledger_state_set(struct node_ledger *l, const char *key,
+	    const void *buf, size_t len) __attribute__((warn_unused_result));
 
 #endif

@@ -26,6 +26,7 @@ static const struct config_key schema[] = {
 	{ "data", "cdr", CONFIG_STRLIST, C(cdr), true, 0, 0, 0, 0 },
 	{ "data", "cells", CONFIG_STRING, C(cells), true, 0, 0, 0, 0 },
 	{ "data", "geography", CONFIG_STRING, C(geography), true, 0, 0, 0, 0 },
+	{ "data", "regions", CONFIG_STRING, C(regions), false, 0, 0, 0, 0 },
 	{ "data", "max_bad_fraction", CONFIG_DOUBLE, C(max_bad_fraction), false, 0, 0, 0.0, 1.0 },
 	{ "policy", "allow_kind", CONFIG_STRLIST, P(kinds), true, 0, 0, 0, 0 },
 	{ "policy", "allow_analyst", CONFIG_STRLIST, P(analysts), true, 0, 0, 0, 0 },
@@ -35,6 +36,8 @@ static const struct config_key schema[] = {
 	{ "policy", "min_participants", CONFIG_INT, P(min_participants), false, 2, 1024, 0, 0 },
 	{ "policy", "max_colluding", CONFIG_INT, P(max_colluding), false, 0, 1023, 0, 0 },
 	{ "policy", "max_months_per_query", CONFIG_INT, P(max_months_per_query), false, 1, 240, 0, 0 },
+	{ "policy", "holders_per_person", CONFIG_INT, P(holders_per_person), false, 1, 1024, 0, 0 },
+	{ "policy", "retention_days", CONFIG_INT, P(retention_days), false, 1, 3650, 0, 0 },
 };
 #define NSCHEMA	(sizeof(schema) / sizeof(schema[0]))
 
@@ -124,6 +127,8 @@ node_config_load(const char *path, struct node_config *cfg)
 	p->min_participants = 2;
 	p->max_colluding = 0;
 	p->max_months_per_query = 12;
+	p->holders_per_person = 1;
+	p->retention_days = 7;
 	if ((r = config_load(path, schema, NSCHEMA, cfg)) != CAIRN_OK)
 		return r;
 	if ((r = split_list(&p->kinds, path, "allow_kind")) != CAIRN_OK ||
@@ -191,6 +196,12 @@ node_policy_check(const struct node_policy *p,
 		return cairn_err(CAIRN_ERR_POLICY, "noise planned against %zu "
 		    "colluding nodes of %zu participants leaves no honest "
 		    "node", req->colluding, req->participants);
+	if ((req->holders != 0 ? req->holders : 1) <
+	    (uint64_t)p->holders_per_person)
+		return cairn_err(CAIRN_ERR_POLICY, "query assumes a person is "
+		    "at %llu holders, fewer than the %lld this node requires",
+		    (unsigned long long)(req->holders != 0 ? req->holders : 1),
+		    (long long)p->holders_per_person);
 	if (req->months == 0 || req->months > (size_t)p->max_months_per_query)
 		return cairn_err(CAIRN_ERR_POLICY, "query reads %zu data-months "
 		    "(at most %lld allowed)", req->months,

@@ -26,6 +26,8 @@ struct node_policy {
 	int64_t			 min_participants;
 	int64_t			 max_colluding;
 	int64_t			 max_months_per_query;
+	int64_t			 holders_per_person;	/* h at least */
+	int64_t			 retention_days;	/* keep open rounds */
 };
 
 struct node_config {
@@ -45,6 +47,7 @@ struct node_config {
 	struct config_strlist	 cdr;
 	char		*cells;
 	char		*geography;
+	char		*regions;	/* optional region list */
 	double		 max_bad_fraction;
 	/* [policy] */
 	struct node_policy	 policy;
@@ -74,6 +77,7 @@ struct node_policy_request {
 	size_t		 participants;
 	size_t		 colluding;	/* the query's collusion assumption */
 	size_t		 months;	/* data-months the query reads */
+	uint64_t	 holders;	/* the query's h (0 is read as 1) */
 };
 
 /*

@@ -125,6 +125,20 @@ test_policy(void **state)
 	q.months = 13;
 	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
 	assert_non_null(strstr(cairn_errmsg(), "13 data-months"));
+	q.months = 2;
+	assert_int_equal(c.policy.holders_per_person, 1);
+	assert_int_equal(c.policy.retention_days, 7);
+	node_config_release(&c);
+
+	assert_int_equal(load("max_rho_per_query = 0.25\nholders_per_person = 2\n"
+	    "retention_days = 3\n", &c), CAIRN_OK);
+	assert_int_equal(c.policy.retention_days, 3);
+	q.colluding = 0;
+	q.holders = 0;
+	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
+	assert_non_null(strstr(cairn_errmsg(), "at 1 holders, fewer than the 2"));
+	q.holders = 2;
+	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_OK);
 	node_config_release(&c);
 }
 

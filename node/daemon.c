@@ -1,0 +1,913 @@
+/*
+ * daemon.c - the node's side of the federation round and its serve loop
+ * (docs/federation.md, docs/node.md).
+ *
+ * Order within a task is the privacy argument: nothing derived from the
+ * data leaves the process before the charge and the noisy vector are on
+ * disk in the ledger, and a retry of a query sends the stored noisy
+ * vector again (masked under fresh keys), never a new draw.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "node/daemon_int.h"
+#include "privacy/dp.h"
+#include "protocol/tlog_entry.h"
+
+#define FOLLOW_KEY	"log_follow"
+#define FOLLOW_BATCH	1000
+#define FOLLOW_MAX_HITS	100000
+#define BACKOFF_MIN_MS	1000
+#define BACKOFF_MAX_MS	60000
+
+static void
+step(struct node_daemon *d, const char *what)
+{
+	if (d->dc.step_hook != NULL)
+		d->dc.step_hook(what, d->dc.step_arg);
+}
+
+static bool
+stopping(const struct node_daemon *d)
+{
+	return d->dc.stop != NULL && *d->dc.stop != 0;
+}
+
+/* A failure of the channel rather than an answer from the coordinator. */
+static bool
+is_transport_error(int r)
+{
+	return r == CAIRN_ERR_NET || r == CAIRN_ERR_TIMEOUT ||
+	    r == CAIRN_ERR_CANCELLED;
+}
+
+int
+node_daemon_new(const struct node_daemon_config *dc, struct node_daemon **out)
+{
+	const struct keys_member *coord = NULL, *self;
+	struct node_daemon *d;
+	size_t i;
+	int r;
+
+	for (i = 0; i < dc->fed->n; i++) {
+		if (dc->fed->members[i].pub.role != KEYS_ROLE_COORDINATOR)
+			continue;
+		if (coord != NULL)
+			return cairn_err(CAIRN_ERR_CONFIG, "federation '%s' "
+			    "lists two coordinators; the log key is ambiguous",
+			    dc->fed->name);
+		coord = &dc->fed->members[i];
+	}
+	if (coord == NULL)
+		return cairn_err(CAIRN_ERR_CONFIG, "federation '%s' lists no "
+		    "coordinator (the log key)", dc->fed->name);
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return cairn_err(CAIRN_ERR_NOMEM, "daemon");
+	d->dc = *dc;
+	d->name = keys_identity_name(dc->id);
+	keys_identity_public(dc->id, d->pk);
+	if (strcmp(d->name, dc->cfg->name) != 0 ||
+	    keys_identity_role(dc->id) != KEYS_ROLE_NODE) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "identity key is for '%s', "
+		    "node.conf names node '%s'", d->name, dc->cfg->name);
+		goto fail;
+	}
+	self = keys_federation_find(dc->fed, KEYS_ROLE_NODE, d->name);
+	if (self == NULL || sodium_memcmp(self->pub.pk, d->pk, 32) != 0) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "federation '%s' does not list "
+		    "node '%s' with this identity key", dc->fed->name, d->name);
+		goto fail;
+	}
+	snprintf(d->origin, sizeof(d->origin), "cairn/%s", dc->fed->name);
+	snprintf(d->logkey.name, sizeof(d->logkey.name), "%s", d->origin);
+	d->logkey.type = TLOG_KEY_ED25519;
+	memcpy(d->logkey.pub, coord->pub.pk, 32);
+	tlog_key_id(d->origin, TLOG_KEY_ED25519, coord->pub.pk,
+	    d->logkey.key_id);
+	d->call_ms = (unsigned)dc->cfg->call_deadline_seconds * 1000u;
+	if (d->call_ms == 0)
+		d->call_ms = TRANSPORT_DEFAULT_TIMEOUT_MS;
+	*out = d;
+	return CAIRN_OK;
+fail:
+	free(d);
+	return r;
+}
+
+void
+node_daemon_free(struct node_daemon *d)
+{
+	free(d);
+}
+
+/* ------------------------------------------------------ charge, vector */
+
+static int
+kind_to_dp(enum qspec_kind k, enum dp_kind *out)
+{
+	switch (k) {
+	case QSPEC_KIND_PRESENCE:	*out = DP_KIND_PRESENCE; break;
+	case QSPEC_KIND_RESIDENTS:	*out = DP_KIND_RESIDENTS; break;
+	case QSPEC_KIND_OD:		*out = DP_KIND_OD; break;
+	case QSPEC_KIND_MIGRATION:	*out = DP_KIND_MIGRATION; break;
+	case QSPEC_KIND_VISITORS:	*out = DP_KIND_VISITORS; break;
+	case QSPEC_KIND_POPCAT:
+		*out = DP_KIND_POPULATION_BY_CATEGORY;
+		break;
+	default:
+		return cairn_err(CAIRN_ERR_UNSUPPORTED, "query kind %d",
+		    (int)k);
+	}
+	return CAIRN_OK;
+}
+
+/* sigma_h^2 of this node for the query (docs/privacy.md). */
+static int
+noise_variance(const struct node_task_query *tq, uint64_t *sigma_h2)
+{
+	struct dp_query_shape shape;
+	struct dp_sensitivity sens;
+	struct dp_rat s2;
+	enum dp_kind kind = DP_KIND_PRESENCE;
+	uint64_t sigma2, b;
+	int r;
+
+	if ((r = kind_to_dp(tq->spec.kind, &kind)) != CAIRN_OK)
+		return r;
+	b = qspec_buckets(&tq->spec);
+	memset(&shape, 0, sizeof(shape));
+	shape.k = (tq->spec.kind == QSPEC_KIND_PRESENCE ||
+	    tq->spec.kind == QSPEC_KIND_VISITORS) ? tq->spec.k : 1;
+	shape.buckets = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+	shape.holders = tq->h;
+	if ((r = dp_sensitivity(kind, &shape, &sens)) != CAIRN_OK ||
+	    (r = dp_sigma2_from_rho(sens.delta2_sq, tq->q->rho, &sigma2)) !=
+	    CAIRN_OK)
+		return r;
+	s2.num = sigma2;
+	s2.den = 1;
+	return dp_sigma2_per_node(s2, tq->n, tq->c, sigma_h2);
+}
+
+/*
+ * Compute the exact vector, draw the whole noise vector, add it and
+ * commit charge + noisy vector in one durable ledger transaction.  The
+ * exact counts and the noise are wiped before return.  On success '*cid',
+ * '*noisy' (malloc'd) and '*ncells'.
+ */
+static int
+charge_new(struct node_daemon *d, const struct node_task_query *tq,
+    int64_t *cid, int64_t **noisy, size_t *ncells)
+{
+	struct node_ledger_charge_req req;
+	struct dp_rng *rng = NULL;
+	struct dp_rat s2;
+	int64_t *exact = NULL, *noise = NULL, rho_nano, budget_nano;
+	uint64_t n = 0, sigma_h2;
+	char label[LEDGER_MAX_LABEL];
+	int r;
+
+	if ((r = noise_variance(tq, &sigma_h2)) != CAIRN_OK ||
+	    (r = ledger_rho_to_nano(tq->q->rho, &rho_nano)) != CAIRN_OK ||
+	    (r = ledger_rho_to_nano(d->dc.cfg->policy.budget_rho_per_month,
+	    &budget_nano)) != CAIRN_OK)
+		return r;
+	if ((r = d->dc.vectors.compute(d->dc.vectors.ctx, &tq->spec,
+	    tq->q->spec->geography, &exact, &n)) != CAIRN_OK)
+		return r;
+	if (n == 0 || n >= (uint64_t)LEDGER_MAX_CELLS) {
+		r = cairn_err(CAIRN_ERR_TOOBIG, "query '%s' has %llu cells "
+		    "(1 to %lld accepted)", tq->q->query_id,
+		    (unsigned long long)n, (long long)LEDGER_MAX_CELLS - 1);
+		goto out;
+	}
+	if ((noise = malloc((size_t)n * sizeof(*noise))) == NULL) {
+		r = cairn_err(CAIRN_ERR_NOMEM, "noise of %llu cells",
+		    (unsigned long long)n);
+		goto out;
+	}
+	s2.num = sigma_h2;
+	s2.den = 1;
+	if ((r = dp_rng_new_csprng(&rng)) != CAIRN_OK ||
+	    (r = dp_dgauss_fill(rng, s2, noise, (size_t)n)) != CAIRN_OK)
+		goto out;
+	for (uint64_t i = 0; i < n; i++)
+		if (__builtin_add_overflow(exact[i], noise[i], &exact[i])) {
+			r = cairn_err(CAIRN_ERR_OVERFLOW, "cell %llu overflows",
+			    (unsigned long long)i);
+			goto out;
+		}
+	snprintf(label, sizeof(label), "%s %s: %s",
+	    qspec_kind_name(tq->spec.kind), tq->q->analyst->name,
+	    tq->q->purpose);
+	memset(&req, 0, sizeof(req));
+	memcpy(req.query_hash, tq->qhash, 32);
+	memcpy(req.pset_hash, tq->pset, 32);
+	req.months = tq->months;
+	req.nmonths = tq->nmonths;
+	req.rho_nano = rho_nano;
+	req.budget_nano = budget_nano;
+	req.label = label;
+	req.query_id = tq->q->query_id;
+	req.noise_variance = sigma_h2;
+	req.cells = exact;
+	req.ncells = (size_t)n;
+	if ((r = node_ledger_charge(d->dc.ledger, &req, cid)) != CAIRN_OK)
+		goto out;
+	log_info("charged query '%s': rho %g on %zu data-months, "
+	    "sigma_h^2 %llu, %llu cells", tq->q->query_id, tq->q->rho,
+	    tq->nmonths, (unsigned long long)sigma_h2, (unsigned long long)n);
+	*noisy = exact;
+	*ncells = (size_t)n;
+	exact = NULL;
+	r = CAIRN_OK;
+out:
+	dp_rng_free(rng);
+	if (noise != NULL) {
+		sodium_memzero(noise, (size_t)n * sizeof(*noise));
+		free(noise);
+	}
+	if (exact != NULL) {
+		sodium_memzero(exact, (size_t)n * sizeof(*exact));
+		free(exact);
+	}
+	return r;
+}
+
+/*
+ * The charge this task pays with: the open one of a retry, or a new one.
+ * On a refusal '*code' is set and the detail is its line.
+ */
+static int
+charge_for_task(struct node_daemon *d, const struct node_task_query *tq,
+    int64_t *cid, int64_t **noisy, size_t *ncells, const char **code)
+{
+	struct node_ledger_round rd;
+	int64_t retain;
+	int r;
+
+	*code = NODE_REFUSE_OTHER;
+	r = node_ledger_find_query(d->dc.ledger, tq->qhash, &rd);
+	if (r == CAIRN_ERR_NOTFOUND) {
+		r = charge_new(d, tq, cid, noisy, ncells);
+		if (r == CAIRN_ERR_BUDGET)
+			*code = NODE_REFUSE_BUDGET;
+		return r;
+	}
+	if (r != CAIRN_OK)
+		return r;
+	retain = d->dc.cfg->policy.retention_days * 86400;
+	if (rd.vector_kept && rd.created + retain < (int64_t)time(NULL)) {
+		if ((r = node_ledger_close_round(d->dc.ledger, rd.id)) !=
+		    CAIRN_OK)
+			return r;
+		rd.vector_kept = false;
+	}
+	if (!rd.vector_kept || sodium_memcmp(rd.pset_hash, tq->pset, 32) != 0)
+		return cairn_err(CAIRN_ERR_STATE, "query '%s' was charged "
+		    "before (ledger charge %lld) and its round is closed "
+		    "(released or past its retention); not charging again",
+		    tq->q->query_id, (long long)rd.id);
+	if ((r = node_ledger_find_open(d->dc.ledger, tq->qhash, tq->pset, cid,
+	    noisy, ncells)) != CAIRN_OK)
+		return r;
+	log_info("query '%s': reusing the noisy vector of ledger charge %lld",
+	    tq->q->query_id, (long long)*cid);
+	return CAIRN_OK;
+}
+
+/* ------------------------------------------------------------- the round */
+
+static int
+build_charge(struct node_daemon *d, const struct node_task_query *tq,
+    int64_t cid, uint32_t attempt, uint64_t cells,
+    Cairn__V1__SignedCharge *sc, uint8_t **bytes,
+    uint8_t sig[static KEYS_SIG_LEN])
+{
+	Cairn__V1__Charge ch = CAIRN__V1__CHARGE__INIT;
+	struct node_ledger_month lm[LEDGER_MAX_MONTHS];
+	Cairn__V1__MonthCharge mc[LEDGER_MAX_MONTHS], *mp[LEDGER_MAX_MONTHS];
+	char names[LEDGER_MAX_MONTHS][16];
+	int64_t budget;
+	uint64_t var;
+	size_t n, len, i;
+	int r;
+
+	if ((r = node_ledger_charge_months(d->dc.ledger, cid, lm,
+	    LEDGER_MAX_MONTHS, &n)) != CAIRN_OK ||
+	    (r = node_ledger_charge_params(d->dc.ledger, cid, &budget, &var)) !=
+	    CAIRN_OK)
+		return r;
+	for (i = 0; i < n; i++) {
+		cairn__v1__month_charge__init(&mc[i]);
+		snprintf(names[i], sizeof(names[i]), "%04d-%02d",
+		    (int)(lm[i].month / 12), (int)(lm[i].month % 12) + 1);
+		mc[i].month = names[i];
+		mc[i].rho = (double)lm[i].rho_nano / (double)LEDGER_NANO;
+		mc[i].cumulative_rho = (double)lm[i].cumulative_nano /
+		    (double)LEDGER_NANO;
+		mp[i] = &mc[i];
+	}
+	ch.query_id = tq->q->query_id;
+	ch.query_hash.data = (uint8_t *)tq->qhash;
+	ch.query_hash.len = 32;
+	ch.node = (char *)d->name;
+	ch.n_months = n;
+	ch.months = mp;
+	ch.attempt = attempt;
+	ch.budget_rho_per_month = (double)budget / (double)LEDGER_NANO;
+	ch.noise_variance = var;
+	ch.cells = cells;
+	if ((r = node_sign_msg(d, &ch.base, "charge", bytes, &len, sig)) !=
+	    CAIRN_OK)
+		return r;
+	sc->charge.data = *bytes;
+	sc->charge.len = len;
+	sc->signature.data = sig;
+	sc->signature.len = KEYS_SIG_LEN;
+	return CAIRN_OK;
+}
+
+static int
+get_roster(struct node_daemon *d, const Cairn__V1__Task *t,
+    Cairn__V1__Roster **out)
+{
+	Cairn__V1__GetRosterRequest req = CAIRN__V1__GET_ROSTER_REQUEST__INIT;
+	int64_t left;
+	unsigned wait;
+	int r;
+
+	for (;;) {
+		left = (t->deadline_unix - (int64_t)time(NULL)) * 1000;
+		if (left <= 0)
+			return cairn_err(CAIRN_ERR_TIMEOUT, "query '%s': round "
+			    "deadline passed before the roster was complete",
+			    t->query_id);
+		if (stopping(d))
+			return cairn_err(CAIRN_ERR_CANCELLED, "stopping");
+		wait = left < (int64_t)d->call_ms ? (unsigned)left : d->call_ms;
+		req.query_id = t->query_id;
+		req.attempt = t->attempt;
+		req.wait_ms = wait;
+		r = transport_unary(d->dc.client, proto_method(PROTO_GET_ROSTER),
+		    &req.base, wait + d->call_ms, (ProtobufCMessage **)out);
+		/* Not complete yet: ask again until the deadline. */
+		if (r == CAIRN_ERR_TIMEOUT || r == CAIRN_ERR_NOTFOUND)
+			continue;
+		return r;
+	}
+}
+
+static void
+digest_vector(const uint64_t *y, size_t n, uint8_t out[32])
+{
+	crypto_generichash_state st;
+	uint8_t buf[8 * 256];
+	size_t i, k;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	for (i = 0; i < n; i += k) {
+		k = n - i < 256 ? n - i : 256;
+		for (size_t j = 0; j < k; j++)
+			for (int b = 0; b < 8; b++)
+				buf[8 * j + (size_t)b] =
+				    (uint8_t)(y[i + j] >> (8 * b));
+		crypto_generichash_update(&st, buf, 8 * k);
+	}
+	crypto_generichash_final(&st, out, 32);
+}
+
+static int
+upload(struct node_daemon *d, const Cairn__V1__Task *t, const uint8_t sid[32],
+    const uint64_t *y, size_t n)
+{
+	Cairn__V1__ShareManifest mf = CAIRN__V1__SHARE_MANIFEST__INIT;
+	Cairn__V1__MaskedShareChunk ck = CAIRN__V1__MASKED_SHARE_CHUNK__INIT;
+	ProtobufCMessage *resp = NULL;
+	uint8_t digest[32], sig[KEYS_SIG_LEN], *bytes = NULL;
+	size_t len, nchunks, i;
+	int r;
+
+	digest_vector(y, n, digest);
+	nchunks = (n + PROTO_CHUNK_CELLS - 1) / PROTO_CHUNK_CELLS;
+	mf.query_id = t->query_id;
+	mf.attempt = t->attempt;
+	mf.node = (char *)d->name;
+	mf.sid.data = (uint8_t *)sid;
+	mf.sid.len = 32;
+	mf.cells = n;
+	mf.chunk_count = (uint32_t)nchunks;
+	mf.digest.data = digest;
+	mf.digest.len = 32;
+	if ((r = node_sign_msg(d, &mf.base, "share", &bytes, &len, sig)) !=
+	    CAIRN_OK)
+		return r;
+	ck.manifest.data = bytes;
+	ck.manifest.len = len;
+	ck.signature.data = sig;
+	ck.signature.len = KEYS_SIG_LEN;
+	for (i = 0; i < nchunks; i++) {
+		size_t off = i * PROTO_CHUNK_CELLS;
+
+		ck.chunk_index = (uint32_t)i;
+		ck.offset = off;
+		ck.n_cells = n - off < PROTO_CHUNK_CELLS ? n - off :
+		    PROTO_CHUNK_CELLS;
+		ck.cells = (uint64_t *)(y + off);
+		r = transport_unary(d->dc.client,
+		    proto_method(PROTO_SUBMIT_SHARE), &ck.base, d->call_ms,
+		    &resp);
+		if (resp != NULL)
+			protobuf_c_message_free_unpacked(resp, NULL);
+		resp = NULL;
+		if (r != CAIRN_OK)
+			break;
+	}
+	free(bytes);
+	return r;
+}
+
+/*
+ * Advertise under a fresh ephemeral key, check the roster, mask the
+ * stored noisy vector with the check cell appended, wipe the key, upload.
+ */
+static int
+run_round(struct node_daemon *d, const Cairn__V1__Task *t,
+    const struct node_task_query *tq, int64_t cid, const int64_t *noisy,
+    size_t ncells, enum node_task_outcome *outcome)
+{
+	Cairn__V1__SignedCharge sc = CAIRN__V1__SIGNED_CHARGE__INIT;
+	Cairn__V1__Advertisement ad = CAIRN__V1__ADVERTISEMENT__INIT;
+	Cairn__V1__SignedAdvertisement sa =
+	    CAIRN__V1__SIGNED_ADVERTISEMENT__INIT;
+	Cairn__V1__Roster *ro = NULL;
+	ProtobufCMessage *resp = NULL;
+	struct secagg_member *members = NULL;
+	uint8_t epk[SECAGG_KEY_LEN], *esk = NULL, sid[32];
+	uint8_t csig[KEYS_SIG_LEN], asig[KEYS_SIG_LEN];
+	uint8_t *cbytes = NULL, *abytes = NULL;
+	int64_t *x = NULL;
+	uint64_t *y = NULL;
+	size_t alen, self, n = ncells + 1;
+	int r;
+
+	if ((esk = sodium_malloc(SECAGG_KEY_LEN)) == NULL) {
+		r = cairn_err(CAIRN_ERR_NOMEM, "ephemeral key");
+		goto out;
+	}
+	if ((r = secagg_keypair(epk, esk)) != CAIRN_OK ||
+	    (r = build_charge(d, tq, cid, t->attempt, n, &sc, &cbytes, csig)) !=
+	    CAIRN_OK)
+		goto out;
+	ad.query_id = t->query_id;
+	ad.attempt = t->attempt;
+	ad.node = (char *)d->name;
+	ad.x25519_public.data = epk;
+	ad.x25519_public.len = SECAGG_KEY_LEN;
+	ad.charge = &sc;
+	if ((r = node_sign_msg(d, &ad.base, "advertisement", &abytes, &alen,
+	    asig)) != CAIRN_OK)
+		goto out;
+	sa.advertisement.data = abytes;
+	sa.advertisement.len = alen;
+	sa.signature.data = asig;
+	sa.signature.len = KEYS_SIG_LEN;
+	step(d, "advertise");
+	if ((r = transport_unary(d->dc.client, proto_method(PROTO_ADVERTISE),
+	    &sa.base, d->call_ms, &resp)) != CAIRN_OK)
+		goto out;
+	step(d, "advertised");
+	if ((r = get_roster(d, t, &ro)) != CAIRN_OK) {
+		if (r == CAIRN_ERR_TIMEOUT || r == CAIRN_ERR_CANCELLED) {
+			log_warn("%s", cairn_errmsg());
+			*outcome = NODE_TASK_ABANDONED;
+			r = CAIRN_OK;
+		}
+		goto out;
+	}
+	if ((members = calloc(tq->n, sizeof(*members))) == NULL) {
+		r = cairn_err(CAIRN_ERR_NOMEM, "roster");
+		goto out;
+	}
+	if ((r = node_roster_check(d, tq, t->attempt, n, ro, &sa, members,
+	    &self)) != CAIRN_OK) {
+		log_warn("query '%s' attempt %u: bad roster, abandoning the "
+		    "round: %s", t->query_id, t->attempt, cairn_errmsg());
+		*outcome = NODE_TASK_ABANDONED;
+		r = CAIRN_OK;
+		goto out;
+	}
+	if ((r = secagg_sid(tq->qhash, members, tq->n, sid)) != CAIRN_OK)
+		goto out;
+	if ((x = malloc(n * sizeof(*x))) == NULL ||
+	    (y = malloc(n * sizeof(*y))) == NULL) {
+		r = cairn_err(CAIRN_ERR_NOMEM, "vector of %zu cells", n);
+		goto out;
+	}
+	memcpy(x, noisy, ncells * sizeof(*x));
+	x[ncells] = (int64_t)secagg_check_value(sid);
+	r = secagg_mask(esk, members, tq->n, self, sid, x, y, n);
+	sodium_free(esk);
+	esk = NULL;
+	if (r != CAIRN_OK)
+		goto out;
+	step(d, "masked");
+	if ((r = upload(d, t, sid, y, n)) != CAIRN_OK)
+		goto out;
+	step(d, "shared");
+	log_info("query '%s' attempt %u: masked share of %zu cells sent",
+	    t->query_id, t->attempt, n);
+	*outcome = NODE_TASK_SHARED;
+	r = CAIRN_OK;
+out:
+	if (esk != NULL)
+		sodium_free(esk);
+	if (x != NULL) {
+		sodium_memzero(x, n * sizeof(*x));
+		free(x);
+	}
+	free(y);
+	free(members);
+	free(cbytes);
+	free(abytes);
+	if (resp != NULL)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	if (ro != NULL)
+		protobuf_c_message_free_unpacked(&ro->base, NULL);
+	return r;
+}
+
+static int
+refuse(struct node_daemon *d, const Cairn__V1__Task *t, const uint8_t *qhash,
+    const char *code, enum node_task_outcome *outcome)
+{
+	char line[512];
+	int r;
+
+	snprintf(line, sizeof(line), "%s", cairn_errmsg());
+	if ((r = node_task_refuse(d, t, qhash, code, line)) != CAIRN_OK)
+		return r;
+	step(d, "refused");
+	*outcome = NODE_TASK_REFUSED;
+	return CAIRN_OK;
+}
+
+int
+node_daemon_handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
+    enum node_task_outcome *outcome)
+{
+	struct node_task_query tq;
+	const char *code;
+	int64_t cid, *noisy = NULL;
+	size_t ncells = 0;
+	int r;
+
+	memset(&tq, 0, sizeof(tq));
+	*outcome = NODE_TASK_ABANDONED;
+	log_info("task: query '%s' attempt %u",
+	    t->query_id != NULL ? t->query_id : "", t->attempt);
+	if (t->deadline_unix != 0 && t->deadline_unix < (int64_t)time(NULL)) {
+		log_warn("query '%s': task arrived past its deadline",
+		    t->query_id);
+		return CAIRN_OK;
+	}
+	if ((r = node_task_verify_log(d, t)) != CAIRN_OK) {
+		if (is_transport_error(r))
+			return r;
+		log_error("query '%s': log check failed: %s",
+		    t->query_id != NULL ? t->query_id : "", cairn_errmsg());
+		return refuse(d, t, NULL, NODE_REFUSE_LOG, outcome);
+	}
+	step(d, "cosigned");
+	if ((r = node_task_check_query(d, t, &tq, &code)) != CAIRN_OK)
+		return refuse(d, t, NULL, code, outcome);
+	step(d, "checked");
+	if ((r = charge_for_task(d, &tq, &cid, &noisy, &ncells, &code)) !=
+	    CAIRN_OK) {
+		if (r == CAIRN_ERR_BUDGET || r == CAIRN_ERR_STATE)
+			r = refuse(d, t, tq.qhash, code, outcome);
+		goto out;
+	}
+	step(d, "charged");
+	r = run_round(d, t, &tq, cid, noisy, ncells, outcome);
+out:
+	if (noisy != NULL) {
+		sodium_memzero(noisy, ncells * sizeof(*noisy));
+		free(noisy);
+	}
+	node_task_query_release(&tq);
+	return r;
+}
+
+/* --------------------------------------------------------- the log */
+
+struct follow_hit {
+	uint64_t	index;
+	int		type;
+	uint8_t		qhash[32];
+};
+
+static int
+follow_load(struct node_daemon *d, uint64_t *next, struct tlog_frontier *f)
+{
+	uint8_t buf[8 + 4 + 64 * TLOG_HASH_LEN];
+	size_t len;
+	uint32_t n;
+	int r;
+
+	tlog_frontier_init(f);
+	*next = 0;
+	r = node_ledger_state_get(d->dc.ledger, FOLLOW_KEY, buf, sizeof(buf),
+	    &len);
+	if (r == CAIRN_ERR_NOTFOUND)
+		return CAIRN_OK;
+	if (r != CAIRN_OK)
+		return r;
+	if (len < 12)
+		return cairn_err(CAIRN_ERR_DB, "log position state is corrupt");
+	memcpy(next, buf, 8);
+	memcpy(&n, buf + 8, 4);
+	if (n > 64 || len != 12 + (size_t)n * TLOG_HASH_LEN)
+		return cairn_err(CAIRN_ERR_DB, "log position state is corrupt");
+	f->size = *next;
+	f->n = n;
+	memcpy(f->hash, buf + 12, (size_t)n * TLOG_HASH_LEN);
+	return CAIRN_OK;
+}
+
+static int
+follow_save(struct node_daemon *d, const struct tlog_frontier *f)
+{
+	uint8_t buf[8 + 4 + 64 * TLOG_HASH_LEN];
+	uint32_t n = f->n;
+
+	memcpy(buf, &f->size, 8);
+	memcpy(buf + 8, &n, 4);
+	memcpy(buf + 12, f->hash, (size_t)n * TLOG_HASH_LEN);
+	return node_ledger_state_set(d->dc.ledger, FOLLOW_KEY, buf,
+	    12 + (size_t)n * TLOG_HASH_LEN);
+}
+
+static int
+follow_apply(struct node_daemon *d, const struct follow_hit *h)
+{
+	struct node_ledger_round rd;
+	int r;
+
+	r = node_ledger_find_query(d->dc.ledger, h->qhash, &rd);
+	if (r == CAIRN_ERR_NOTFOUND)
+		return CAIRN_OK;
+	if (r != CAIRN_OK)
+		return r;
+	if (h->type == TLOG_ENTRY_CHARGE) {
+		r = node_ledger_set_log_index(d->dc.ledger, rd.id, h->index);
+		/* A restatement on a retry: the first index stays. */
+		if (r == CAIRN_ERR_CONFLICT)
+			r = CAIRN_OK;
+		else if (r == CAIRN_OK)
+			log_info("ledger charge %lld is at log index %llu",
+			    (long long)rd.id, (unsigned long long)h->index);
+		return r;
+	}
+	if (rd.vector_kept) {
+		if ((r = node_ledger_close_round(d->dc.ledger, rd.id)) !=
+		    CAIRN_OK)
+			return r;
+		log_info("ledger charge %lld: released at log index %llu, "
+		    "noisy vector deleted", (long long)rd.id,
+		    (unsigned long long)h->index);
+	}
+	return CAIRN_OK;
+}
+
+int
+node_daemon_follow_log(struct node_daemon *d)
+{
+	Cairn__V1__GetEntriesRequest req = CAIRN__V1__GET_ENTRIES_REQUEST__INIT;
+	Cairn__V1__GetEntriesResponse *resp = NULL;
+	struct tlog_checkpoint cp;
+	struct tlog_frontier f;
+	struct tlog_entry *e = NULL;
+	struct follow_hit *hits = NULL, *nh;
+	size_t nhits = 0, cap = 0;
+	uint8_t leaf[TLOG_HASH_LEN], root[TLOG_HASH_LEN];
+	uint64_t next;
+	int r;
+
+	r = tlog_witness_latest(d->dc.witness, d->origin, &cp, NULL, NULL);
+	if (r == CAIRN_ERR_NOTFOUND)
+		return CAIRN_OK;
+	if (r != CAIRN_OK || (r = follow_load(d, &next, &f)) != CAIRN_OK)
+		return r;
+	if (next >= cp.size)
+		return CAIRN_OK;
+	if ((e = malloc(sizeof(*e))) == NULL)
+		return cairn_err(CAIRN_ERR_NOMEM, "log entry");
+	while (f.size < cp.size) {
+		req.start = f.size;
+		req.end = cp.size - f.size > FOLLOW_BATCH ?
+		    f.size + FOLLOW_BATCH : cp.size;
+		if ((r = transport_unary(d->dc.client,
+		    proto_method(PROTO_GET_ENTRIES), &req.base, d->call_ms,
+		    (ProtobufCMessage **)&resp)) != CAIRN_OK)
+			goto out;
+		if (resp->n_entries == 0) {
+			r = cairn_err(CAIRN_ERR_FORMAT, "GetEntries(%llu, %llu) "
+			    "returned nothing", (unsigned long long)req.start,
+			    (unsigned long long)req.end);
+			goto out;
+		}
+		for (size_t i = 0; i < resp->n_entries && f.size < cp.size;
+		    i++) {
+			const Cairn__V1__LogEntry *le = resp->entries[i];
+
+			if (le->index != f.size) {
+				r = cairn_err(CAIRN_ERR_FORMAT, "GetEntries "
+				    "returned index %llu for %llu",
+				    (unsigned long long)le->index,
+				    (unsigned long long)f.size);
+				goto out;
+			}
+			tlog_leaf_hash(le->data.data, le->data.len, leaf);
+			if ((r = tlog_frontier_append(&f, leaf, NULL, NULL)) !=
+			    CAIRN_OK)
+				goto out;
+			if (tlog_entry_decode(le->data.data, le->data.len, e) !=
+			    CAIRN_OK)
+				continue;
+			if (!(e->type == TLOG_ENTRY_RELEASE ||
+			    (e->type == TLOG_ENTRY_CHARGE &&
+			    e->node_id.len == strlen(d->name) &&
+			    memcmp(e->node_id.p, d->name, e->node_id.len) == 0)))
+				continue;
+			if (nhits == cap) {
+				if (cap >= FOLLOW_MAX_HITS) {
+					r = cairn_err(CAIRN_ERR_TOOBIG, "over "
+					    "%d log entries to apply at once",
+					    FOLLOW_MAX_HITS);
+					goto out;
+				}
+				cap = cap ? cap * 2 : 16;
+				if ((nh = realloc(hits, cap * sizeof(*nh))) ==
+				    NULL) {
+					r = cairn_err(CAIRN_ERR_NOMEM, "log");
+					goto out;
+				}
+				hits = nh;
+			}
+			hits[nhits].index = le->index;
+			hits[nhits].type = (int)e->type;
+			memcpy(hits[nhits].qhash, e->query_hash, 32);
+			nhits++;
+		}
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		resp = NULL;
+	}
+	tlog_frontier_root(&f, root);
+	if (sodium_memcmp(root, cp.root, TLOG_HASH_LEN) != 0) {
+		r = cairn_err(CAIRN_ERR_PROOF, "log entries [%llu, %llu) do not "
+		    "hash to the cosigned checkpoint's root",
+		    (unsigned long long)next, (unsigned long long)cp.size);
+		goto out;
+	}
+	for (size_t i = 0; i < nhits; i++)
+		if ((r = follow_apply(d, &hits[i])) != CAIRN_OK)
+			goto out;
+	r = follow_save(d, &f);
+out:
+	free(e);
+	free(hits);
+	if (resp != NULL)
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return r;
+}
+
+/* ------------------------------------------------------------ the loop */
+
+/* Verify and cosign the coordinator's latest checkpoint when it is new. */
+static int
+refresh_checkpoint(struct node_daemon *d)
+{
+	Cairn__V1__GetCheckpointRequest req =
+	    CAIRN__V1__GET_CHECKPOINT_REQUEST__INIT;
+	Cairn__V1__Checkpoint *cpm = NULL;
+	struct tlog_checkpoint cp, latest;
+	int r;
+
+	if ((r = transport_unary(d->dc.client,
+	    proto_method(PROTO_GET_CHECKPOINT), &req.base, d->call_ms,
+	    (ProtobufCMessage **)&cpm)) != CAIRN_OK)
+		return r;
+	if ((r = tlog_checkpoint_open(cpm->note, strlen(cpm->note), &d->logkey,
+	    1, 1, d->origin, &cp)) != CAIRN_OK)
+		goto out;
+	r = tlog_witness_latest(d->dc.witness, d->origin, &latest, NULL, NULL);
+	if (r == CAIRN_OK && latest.size == cp.size &&
+	    memcmp(latest.root, cp.root, TLOG_HASH_LEN) == 0)
+		goto out;
+	if (r != CAIRN_OK && r != CAIRN_ERR_NOTFOUND)
+		goto out;
+	r = node_task_witness(d, cpm->note, r == CAIRN_OK ? latest.size : 0,
+	    NULL);
+out:
+	protobuf_c_message_free_unpacked(&cpm->base, NULL);
+	return r;
+}
+
+int
+node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms, bool *got)
+{
+	Cairn__V1__PollTaskRequest req = CAIRN__V1__POLL_TASK_REQUEST__INIT;
+	Cairn__V1__PollTaskResponse *resp = NULL;
+	struct tlog_checkpoint latest;
+	enum node_task_outcome oc;
+	int r;
+
+	if (got != NULL)
+		*got = false;
+	r = tlog_witness_latest(d->dc.witness, d->origin, &latest, NULL, NULL);
+	if (r == CAIRN_ERR_NOTFOUND)
+		latest.size = 0;
+	else if (r != CAIRN_OK)
+		return r;
+	req.last_seen_size = latest.size;
+	req.wait_ms = wait_ms;
+	if ((r = transport_unary(d->dc.client, proto_method(PROTO_POLL_TASK),
+	    &req.base, wait_ms + d->call_ms, (ProtobufCMessage **)&resp)) !=
+	    CAIRN_OK)
+		return r;
+	if (resp->task != NULL) {
+		if (got != NULL)
+			*got = true;
+		r = node_daemon_handle_task(d, resp->task, &oc);
+	} else {
+		r = refresh_checkpoint(d);
+		if (r == CAIRN_ERR_CONFLICT || r == CAIRN_ERR_SIGNATURE ||
+		    r == CAIRN_ERR_PROOF || r == CAIRN_ERR_RANGE) {
+			log_error("checkpoint refused: %s", cairn_errmsg());
+			r = CAIRN_OK;
+		}
+	}
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	if (r != CAIRN_OK)
+		return r;
+	if ((r = node_daemon_follow_log(d)) != CAIRN_OK &&
+	    !is_transport_error(r)) {
+		log_error("following the log: %s", cairn_errmsg());
+		r = CAIRN_OK;
+	}
+	return r;
+}
+
+static void
+sleep_interruptible(struct node_daemon *d, unsigned ms)
+{
+	struct timespec ts = { 0, 100 * 1000000L };
+
+	for (unsigned t = 0; t < ms && !stopping(d); t += 100)
+		nanosleep(&ts, NULL);
+}
+
+int
+node_daemon_serve(struct node_daemon *d)
+{
+	unsigned backoff = BACKOFF_MIN_MS, wait, jitter;
+	uint64_t expired;
+	int r;
+
+	/* Long-poll in slices of at most 5 s so a stop is prompt. */
+	wait = (unsigned)d->dc.cfg->poll_seconds * 1000u;
+	if (wait > 5000)
+		wait = 5000;
+	log_info("node '%s' serving federation '%s' via %s", d->name,
+	    d->dc.fed->name, d->dc.cfg->coordinator);
+	while (!stopping(d)) {
+		if (node_ledger_expire(d->dc.ledger, (int64_t)time(NULL) -
+		    d->dc.cfg->policy.retention_days * 86400, &expired) ==
+		    CAIRN_OK && expired > 0)
+			log_info("%llu kept vectors past their retention "
+			    "deleted", (unsigned long long)expired);
+		r = node_daemon_poll_once(d, wait, NULL);
+		if (r == CAIRN_OK) {
+			backoff = BACKOFF_MIN_MS;
+			continue;
+		}
+		if (stopping(d))
+			break;
+		jitter = randombytes_uniform(backoff / 2 + 1);
+		log_warn("%s; retrying in %u ms", cairn_errmsg(),
+		    backoff + jitter);
+		sleep_interruptible(d, backoff + jitter);
+		backoff = backoff >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS :
+		    backoff * 2;
+	}
+	log_info("node '%s' stopped", d->name);
+	return CAIRN_OK;
+}

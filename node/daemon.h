@@ -1,0 +1,139 @@
+/*
+ * daemon.h - the node daemon (`cairn-node serve`): private to node/.
+ *
+ * The daemon dials out to the coordinator, long-polls for tasks and runs
+ * each task through the federation round of docs/federation.md: verify
+ * the log (checkpoint, consistency from its witness state, the QUERY
+ * entry's inclusion) and cosign it, verify the analyst's signature and
+ * the federation, check the policy, charge the ledger and keep the noisy
+ * vector (or reuse the one kept for a retry), advertise, check the
+ * roster, mask and upload.  Between tasks it follows the log to record
+ * the index of its CHARGE entries and close rounds that were released.
+ *
+ * The exact vector comes from a struct node_vector_source, so tests can
+ * run the whole round without CDR files; `cairn-node serve` wires the
+ * aggregation engine (node_task_vector()).
+ */
+#ifndef CAIRN_NODE_DAEMON_H
+#define CAIRN_NODE_DAEMON_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys/keys.h"
+#include "keys/keys_federation.h"
+#include "node/ledger.h"
+#include "node/node_config.h"
+#include "protocol/cairn.pb-c.h"
+#include "protocol/qspec.h"
+#include "protocol/tlog_note.h"
+#include "protocol/tlog_witness.h"
+#include "protocol/transport.h"
+
+/* Reason codes of a signed Refusal (cairn.proto). */
+#define NODE_REFUSE_POLICY	"policy"
+#define NODE_REFUSE_BUDGET	"budget"
+#define NODE_REFUSE_GEOGRAPHY	"geography"
+#define NODE_REFUSE_ANALYST	"analyst"
+#define NODE_REFUSE_LOG		"log"
+#define NODE_REFUSE_OTHER	"other"
+
+/*
+ * Where exact vectors come from: 'compute' fills '*cells' (malloc'd,
+ * caller frees) with the '*n' exact counts of 'q' over its public domain
+ * for 'geography', in the engine's row-major cell order, and returns
+ * CAIRN_OK or an error.
+ */
+struct node_vector_source {
+	int	(*compute)(void *ctx, const struct qspec *q,
+		    const char *geography, int64_t **cells, uint64_t *n);
+	void	*ctx;
+};
+
+/*
+ * The vector source of `cairn-node serve`: the aggregation engine over the
+ * node's data ([data] of node.conf).  'ctx' is the struct node_config.
+ */
+int	node_task_vector(void *ctx, const struct qspec *q,
+	    const char *geography, int64_t **cells, uint64_t *n)
+	    __attribute__((warn_unused_result));
+
+/* What a daemon is built from; everything is borrowed for its life. */
+struct node_daemon_config {
+	const struct node_config	*cfg;
+	const struct keys_identity	*id;
+	const struct keys_federation	*fed;
+	struct node_ledger		*ledger;
+	struct tlog_witness		*witness;
+	struct transport_client		*client;
+	struct node_vector_source	 vectors;
+	volatile sig_atomic_t		*stop;	/* may be NULL */
+	/* Tests: called after each step with its name; may be NULL. */
+	void				(*step_hook)(const char *step,
+					    void *arg);
+	void				*step_arg;
+};
+
+struct node_daemon;
+
+/*
+ * Make a daemon: finds the log key (the coordinator's identity key in
+ * 'fed', note name "cairn/<federation>").  Returns CAIRN_OK and '*out', or
+ * CAIRN_ERR_CONFIG when the federation lists no coordinator or does not
+ * list this node under its name and key.
+ */
+int	node_daemon_new(const struct node_daemon_config *dc,
+	    struct node_daemon **out) __attribute__((warn_unused_result));
+void	node_daemon_free(struct node_daemon *d);
+
+/* What became of one task (for logs and tests). */
+enum node_task_outcome {
+	NODE_TASK_SHARED,	/* share uploaded */
+	NODE_TASK_REFUSED,	/* a signed refusal was sent */
+	NODE_TASK_ABANDONED	/* round given up (deadline, bad roster...) */
+};
+
+/*
+ * Handle one task end to end.  Returns CAIRN_OK with '*outcome', or an
+ * error that stops the task before any outcome (transport failure before
+ * the charge, database error); the detail says what.
+ */
+int	node_daemon_handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
+	    enum node_task_outcome *outcome)
+	    __attribute__((warn_unused_result));
+
+/*
+ * One PollTask long-poll of at most 'wait_ms', and the task it brings
+ * handled; with no task, refresh the checkpoint (verify, cosign) and follow
+ * the log.  '*got' (may be NULL) tells whether a task came.  Errors are
+ * transport or database failures; the serve loop backs off on them.
+ */
+int	node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms,
+	    bool *got) __attribute__((warn_unused_result));
+
+/*
+ * Read log entries from the last position up to the latest cosigned
+ * checkpoint (verifying them against its root): record the log index of
+ * this node's CHARGE entries, close the rounds whose RELEASE is logged.
+ */
+int	node_daemon_follow_log(struct node_daemon *d)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Serve until *stop is set: poll, handle, follow; on failures reconnect
+ * with exponential backoff (1 s doubling to 60 s, with jitter).  Returns
+ * CAIRN_OK once stopped.
+ */
+int	node_daemon_serve(struct node_daemon *d)
+	    __attribute__((warn_unused_result));
+
+/* SHA-256 of the sorted, newline-joined participant names. */
+void	node_pset_hash(char *const *names, size_t n, uint8_t out[32]);
+
+/* `cairn-node serve` and `cairn-node ledger`. */
+int	node_cmd_serve(int argc, char **argv);
+int	node_cmd_ledger(int argc, char **argv);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * daemon_int.h - the daemon's state and the task checks, shared by
+ * node/daemon.c (the round and the loop) and node/task.c (verification
+ * and signed messages).  Private to those files and their tests.
+ */
+#ifndef CAIRN_NODE_DAEMON_INT_H
+#define CAIRN_NODE_DAEMON_INT_H
+
+#include "node/daemon.h"
+#include "protocol/secagg.h"
+
+struct node_daemon {
+	struct node_daemon_config	 dc;
+	const char			*name;		/* this node */
+	uint8_t				 pk[KEYS_PK_LEN];
+	char				 origin[TLOG_NAME_MAX + 1];
+	struct tlog_verifier		 logkey;
+	unsigned			 call_ms;	/* call deadline */
+};
+
+/* A task's query, checked. */
+struct node_task_query {
+	Cairn__V1__Query	*q;		/* unpacked signed bytes */
+	uint8_t			 qhash[32];	/* SHA-256 of them */
+	uint8_t			 pset[32];	/* node_pset_hash() */
+	struct qspec		 spec;
+	int32_t			 months[QSPEC_MAX_MONTHS];
+	size_t			 nmonths;
+	uint32_t		 n, c, h;	/* participants, colluding, h */
+};
+
+void	node_task_query_release(struct node_task_query *tq);
+
+/*
+ * Step 1 of docs/federation.md §2: with no fork on record, open the
+ * checkpoint with the log key, add it to the witness (consistency from
+ * the last cosigned one; a proof from another size is fetched with
+ * GetConsistencyProof), check the QUERY entry (fetched with GetEntries)
+ * is the task's signed query and is included in the checkpoint, and
+ * send the cosignature.  Errors: CAIRN_ERR_CONFLICT (fork, evidence
+ * kept), CAIRN_ERR_SIGNATURE, CAIRN_ERR_PROOF, CAIRN_ERR_FORMAT, or a
+ * transport error.
+ */
+int	node_task_verify_log(struct node_daemon *d, const Cairn__V1__Task *t)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Verify a checkpoint note against the log key and add it to the witness
+ * ('proof' from 'old_size'), then send the cosignature.  Used for tasks
+ * and for the idle checkpoint refresh.
+ */
+int	node_task_witness(struct node_daemon *d, const char *note,
+	    uint64_t old_size, const Cairn__V1__ConsistencyProof *proof)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Steps 2 and 3: the analyst's signature and enrollment, the federation,
+ * the query id, this node among well-formed participants, the spec, then
+ * node_policy_check().  On failure '*code' is the refusal reason code and
+ * the error detail its line; '*tq' is filled on success only.
+ */
+int	node_task_check_query(struct node_daemon *d, const Cairn__V1__Task *t,
+	    struct node_task_query *tq, const char **code)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Check a roster against the query: exactly the participants, each
+ * advertisement signed by its member and carrying a charge signed by the
+ * same member, for this query hash and attempt, with 'cells' cells, and
+ * this node's own advertisement byte-identical to 'own'.  Fills 'members'
+ * (room for tq->n) sorted by identity key and '*self'.
+ */
+int	node_roster_check(struct node_daemon *d, const struct node_task_query *tq,
+	    uint32_t attempt, uint64_t cells, const Cairn__V1__Roster *ro,
+	    const Cairn__V1__SignedAdvertisement *own,
+	    struct secagg_member *members, size_t *self)
+	    __attribute__((warn_unused_result));
+
+/* Pack 'msg', sign it with 'purpose'; *bytes (malloc'd) and sig. */
+int	node_sign_msg(struct node_daemon *d, const ProtobufCMessage *msg,
+	    const char *purpose, uint8_t **bytes, size_t *len,
+	    uint8_t sig[static KEYS_SIG_LEN]) __attribute__((warn_unused_result));
+
+/* Send a signed Refusal (reason code and one line). */
+int	node_task_refuse(struct node_daemon *d, const Cairn__V1__Task *t,
+	    const uint8_t *qhash, const char *code, const char *line)
+	    __attribute__((warn_unused_result));
+
+#endif
