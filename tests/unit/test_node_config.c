@@ -90,7 +90,7 @@ static void
 test_policy(void **state)
 {
 	struct node_config c;
-	struct node_policy_request q = { "od", "nso", "admin2", 0.2, 3, 1, 2 };
+	struct node_policy_request q = { "od", "nso", "admin2", 0.2, 3, 1, 2, 1 };
 
 	assert_int_equal(load("max_rho_per_query = 0.25\nmax_colluding = 1\n"
 	    "min_participants = 3\nallow_geography = admin2\n", &c), CAIRN_OK);
