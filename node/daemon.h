@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "keys/keys.h"
 #include "keys/keys_federation.h"
@@ -31,6 +32,10 @@
 #include "protocol/tlog_note.h"
 #include "protocol/tlog_witness.h"
 #include "protocol/transport.h"
+
+/* Files of the node's data_dir. */
+#define NODE_LEDGER_FILE	"ledger.db"
+#define NODE_WITNESS_FILE	"witness.db"
 
 /* Reason codes of a signed Refusal (cairn.proto). */
 #define NODE_REFUSE_POLICY	"policy"
@@ -131,6 +136,21 @@ int	node_daemon_serve(struct node_daemon *d)
 
 /* SHA-256 of the sorted, newline-joined participant names. */
 void	node_pset_hash(char *const *names, size_t n, uint8_t out[32]);
+
+/*
+ * `cairn-node ledger show`: one line per charge (id, query id and hash
+ * prefix, data-months, rho, cumulative per month, log index, open or
+ * closed) to 'f'.
+ */
+int	node_ledger_print(struct node_ledger *l, FILE *f)
+	    __attribute__((warn_unused_result));
+
+/*
+ * `cairn-node ledger export`: one JSON object per charge and line
+ * (docs/node.md gives the fields), for `cairn audit verify --ledger`.
+ */
+int	node_ledger_export(struct node_ledger *l, const char *node, FILE *f)
+	    __attribute__((warn_unused_result));
 
 /* `cairn-node serve` and `cairn-node ledger`. */
 int	node_cmd_serve(int argc, char **argv);
