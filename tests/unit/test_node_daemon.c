@@ -71,6 +71,7 @@ static struct {
 	size_t		 manifest_len;
 	uint8_t		 qhash[32];
 	bool		 charged_at_advertise;
+	bool		 fail_advertise;
 	char		 ledger_path[128];
 } fk = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -178,6 +179,7 @@ log_reset(void)
 	fk.own_len = fk.nb_len = fk.manifest_len = 0;
 	fk.mode = RM_OK;
 	fk.charged_at_advertise = false;
+	fk.fail_advertise = false;
 	pthread_mutex_unlock(&fk.mu);
 }
 
@@ -301,6 +303,12 @@ h_advertise(struct transport_call *call, const ProtobufCMessage *req, void *a)
 
 	(void)a;
 	pthread_mutex_lock(&fk.mu);
+	if (fk.fail_advertise) {
+		pthread_mutex_unlock(&fk.mu);
+		(void)transport_call_fail(call, CAIRN_ERR_STATE, NULL,
+		    "coordinator restarting");
+		return;
+	}
 	fk.adverts++;
 	if (s->advertisement.len <= sizeof(fk.own_ad) &&
 	    s->signature.len == 64) {
@@ -974,6 +982,78 @@ test_retry_reuses_vector(void **state)
 	task_free(&tb);
 }
 
+/*
+ * The node charges, then the round breaks before the share is sent; the
+ * node restarts (ledger, witness and daemon reopened) and the retry sends
+ * the vector charged before the break, with no second charge.
+ */
+static void
+test_restart_reuses_vector(void **state)
+{
+	struct task_buf tb;
+	struct qopts o;
+	enum node_task_outcome oc;
+	uint8_t esk[32], epk[32], pset[32];
+	int64_t got[NREG * 2], *kept = NULL, id;
+	size_t nkept, ncells = NREG * 2;
+	char *p[] = { (char *)"na", (char *)"nb" };
+
+	qopts_default(&o, "q-restart");
+	task_make(&tb, &o, 0);
+	nb_advertise(&tb, 0, ncells + 1, esk, epk);
+	pthread_mutex_lock(&fk.mu);
+	fk.fail_advertise = true;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_not_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_true(saw_step("charged"));
+	assert_false(saw_step("advertised"));
+	assert_int_equal(charges(), 1);
+	node_pset_hash(p, 2, pset);
+	assert_int_equal(node_ledger_find_open(ledger, tb.qhash, pset, &id,
+	    &kept, &nkept), CAIRN_OK);
+	assert_int_equal(nkept, ncells);
+
+	/* Restart: everything reopened from disk. */
+	teardown(state);
+	{
+		struct node_daemon_config dc;
+		struct transport_client_config cc;
+
+		assert_int_equal(node_ledger_open(ledger_path, &ledger),
+		    CAIRN_OK);
+		assert_int_equal(tlog_witness_open(witness_path, &witness),
+		    CAIRN_OK);
+		memset(&cc, 0, sizeof(cc));
+		cc.target = target;
+		cc.tls = t_na;
+		assert_int_equal(transport_client_new(&cc, &client), CAIRN_OK);
+		memset(&dc, 0, sizeof(dc));
+		dc.cfg = &cfg;
+		dc.id = i_na;
+		dc.fed = &fed;
+		dc.ledger = ledger;
+		dc.witness = witness;
+		dc.client = client;
+		dc.vectors.compute = fixed_vector;
+		assert_int_equal(node_daemon_new(&dc, &daemon_), CAIRN_OK);
+	}
+	pthread_mutex_lock(&fk.mu);
+	fk.fail_advertise = false;
+	pthread_mutex_unlock(&fk.mu);
+	free(tb.cp.note);
+	task_fill(&tb, "q-restart", 1);
+	nb_advertise(&tb, 1, ncells + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	check_share(&tb, esk, epk, got, ncells);
+	assert_memory_equal(got, kept, ncells * sizeof(int64_t));
+	assert_int_equal(charges(), 1);
+	free(kept);
+	task_free(&tb);
+}
+
 static void
 test_budget_exhausted(void **state)
 {
@@ -1288,6 +1368,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_retry_reuses_vector,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_reuses_vector,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_exhausted, setup,
 		    teardown),
