@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -331,6 +332,85 @@ test_crash_safety(void **state)
 	}
 }
 
+/* Cumulative per month, charge parameters, lookup by query, expiry and
+ * the daemon's state. */
+static void
+test_daemon_support(void **state)
+{
+	struct node_ledger *l = NULL;
+	struct node_ledger_charge_req q;
+	struct node_ledger_month m[4];
+	struct node_ledger_round rd;
+	int32_t months[2] = { 2026 * 12 + 0, 2026 * 12 + 1 };
+	int64_t cells[2] = { 1, 2 }, id1, id2, budget;
+	uint64_t var, n;
+	uint8_t qh[32], buf[16];
+	size_t nm, len;
+
+	(void)state;
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	req_init(&q, 1, months, 2, 300000000, LEDGER_NANO, cells, 2);
+	q.query_id = "q1";
+	q.noise_variance = 12;
+	assert_int_equal(node_ledger_charge(l, &q, &id1), CAIRN_OK);
+	req_init(&q, 2, months + 1, 1, 200000000, LEDGER_NANO, cells, 2);
+	assert_int_equal(node_ledger_charge(l, &q, &id2), CAIRN_OK);
+	assert_int_equal(node_ledger_charge_months(l, id1, m, 4, &nm),
+	    CAIRN_OK);
+	assert_int_equal(nm, 2);
+	assert_int_equal(m[0].cumulative_nano, 300000000);
+	assert_int_equal(m[1].cumulative_nano, 300000000);
+	assert_int_equal(node_ledger_charge_months(l, id2, m, 4, &nm),
+	    CAIRN_OK);
+	assert_int_equal(nm, 1);
+	assert_int_equal(m[0].month, months[1]);
+	assert_int_equal(m[0].rho_nano, 200000000);
+	assert_int_equal(m[0].cumulative_nano, 500000000);
+	/* The figures of the first charge do not move with later ones. */
+	assert_int_equal(node_ledger_charge_months(l, id1, m, 1, &nm),
+	    CAIRN_ERR_TOOBIG);
+	assert_int_equal(node_ledger_charge_months(l, 99, m, 4, &nm),
+	    CAIRN_ERR_NOTFOUND);
+	assert_int_equal(node_ledger_charge_params(l, id1, &budget, &var),
+	    CAIRN_OK);
+	assert_int_equal(budget, LEDGER_NANO);
+	assert_int_equal(var, 12);
+	memset(qh, 1, 32);
+	assert_int_equal(node_ledger_find_query(l, qh, &rd), CAIRN_OK);
+	assert_int_equal(rd.id, id1);
+	assert_true(rd.vector_kept);
+	assert_int_equal(rd.log_index, -1);
+	memset(qh, 9, 32);
+	assert_int_equal(node_ledger_find_query(l, qh, &rd),
+	    CAIRN_ERR_NOTFOUND);
+	/* Nothing is older than an hour ago; everything is older than
+	 * tomorrow. */
+	assert_int_equal(node_ledger_expire(l, time(NULL) - 3600, &n),
+	    CAIRN_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(node_ledger_expire(l, time(NULL) + 86400, &n),
+	    CAIRN_OK);
+	assert_int_equal(n, 2);
+	memset(qh, 1, 32);
+	assert_int_equal(node_ledger_find_query(l, qh, &rd), CAIRN_OK);
+	assert_false(rd.vector_kept);
+	/* The charges stay: spend is unchanged. */
+	assert_int_equal(node_ledger_charge_months(l, id2, m, 4, &nm),
+	    CAIRN_OK);
+	assert_int_equal(m[0].cumulative_nano, 500000000);
+	assert_int_equal(node_ledger_state_get(l, "k", buf, sizeof(buf), &len),
+	    CAIRN_ERR_NOTFOUND);
+	assert_int_equal(node_ledger_state_set(l, "k", "abc", 3), CAIRN_OK);
+	assert_int_equal(node_ledger_state_set(l, "k", "abcd", 4), CAIRN_OK);
+	assert_int_equal(node_ledger_state_get(l, "k", buf, sizeof(buf), &len),
+	    CAIRN_OK);
+	assert_int_equal(len, 4);
+	assert_memory_equal(buf, "abcd", 4);
+	assert_int_equal(node_ledger_state_get(l, "k", buf, 2, &len),
+	    CAIRN_ERR_TOOBIG);
+	node_ledger_free(l);
+}
+
 int
 main(void)
 {
@@ -343,6 +423,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_file_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
 		cmocka_unit_test(test_rho_and_months),
+		cmocka_unit_test_setup_teardown(test_daemon_support, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
