@@ -24,7 +24,7 @@ static const struct config_key schema[] = {
 	{ "coordinator", "poll_seconds", CONFIG_INT, C(poll_seconds), false, 1, 3600, 0, 0 },
 	{ "coordinator", "call_deadline_seconds", CONFIG_INT, C(call_deadline_seconds), false, 1, 3600, 0, 0 },
 	{ "data", "cdr", CONFIG_STRLIST, C(cdr), true, 0, 0, 0, 0 },
-	{ "data", "cells", CONFIG_STRING, C(cells), true, 0, 0, 0, 0 },
+	{ "data", "cells", CONFIG_STRING, C(cells), false, 0, 0, 0, 0 },
 	{ "data", "geography", CONFIG_STRING, C(geography), true, 0, 0, 0, 0 },
 	{ "data", "regions", CONFIG_STRING, C(regions), false, 0, 0, 0, 0 },
 	{ "data", "max_bad_fraction", CONFIG_DOUBLE, C(max_bad_fraction), false, 0, 0, 0.0, 1.0 },
@@ -141,6 +141,10 @@ node_config_load(const char *path, struct node_config *cfg)
 			return cairn_err(CAIRN_ERR_CONFIG, "%s: key 'allow_kind' "
 			    "in [policy]: unknown query kind '%s'", path,
 			    p->kinds.v[i]);
+	if ((cfg->cells == NULL) == (cfg->regions == NULL))
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: [data] needs exactly one "
+		    "of 'cells' (a cell map, for CDRs) and 'regions' (a region "
+		    "list, for region-level records)", path);
 	if (p->max_rho_per_query > p->budget_rho_per_month)
 		return cairn_err(CAIRN_ERR_CONFIG, "%s: key 'max_rho_per_query' "
 		    "in [policy]: %g exceeds budget_rho_per_month %g", path,

@@ -80,6 +80,8 @@ test_load_errors(void **state)
 	    "'min_participants' in [policy]: 2 must exceed max_colluding 2");
 	expect("max_rho_per_query = 0.1\nmin_participants = 1\n",
 	    "1 is outside [2, 1024]");
+	expect("max_rho_per_query = 0.1\n[data]\nregions = r.csv\n",
+	    "needs exactly one of 'cells'");
 	expect("max_rho_per_query = 0.1\nbudget = 3\n",
 	    "unknown key 'budget' in [policy]");
 	expect("max_rho_per_query = 0.1\nallow_analyst = ,\n",
