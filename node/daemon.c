@@ -434,6 +434,20 @@ upload(struct node_daemon *d, const Cairn__V1__Task *t, const uint8_t sid[32],
 	return r;
 }
 
+static void
+advert_key(const uint8_t qhash[32], uint32_t attempt, char key[96])
+{
+	static const char hx[] = "0123456789abcdef";
+	int k;
+
+	k = snprintf(key, 96, "advertised/");
+	for (int i = 0; i < 32; i++) {
+		key[k++] = hx[qhash[i] >> 4];
+		key[k++] = hx[qhash[i] & 15];
+	}
+	snprintf(key + k, (size_t)(96 - k), "/%u", attempt);
+}
+
 /*
  * Advertise under a fresh ephemeral key, check the roster, mask the
  * stored noisy vector with the check cell appended, wipe the key, upload.
@@ -455,7 +469,8 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	uint8_t *cbytes = NULL, *abytes = NULL;
 	int64_t *x = NULL;
 	uint64_t *y = NULL;
-	size_t alen, self, n = ncells + 1;
+	size_t alen, self, n = ncells + 1, marklen;
+	char key[96], mark[8];
 	int r;
 
 	if ((esk = sodium_malloc(SECAGG_KEY_LEN)) == NULL) {
@@ -479,6 +494,23 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	sa.advertisement.len = alen;
 	sa.signature.data = asig;
 	sa.signature.len = KEYS_SIG_LEN;
+	/*
+	 * One advertisement per attempt, ever: the ephemeral key is never
+	 * written to disk, so after a restart the same attempt cannot be
+	 * continued and is left to fail; the analyst's retry is a new one.
+	 */
+	advert_key(tq->qhash, t->attempt, key);
+	r = node_ledger_state_get(d->dc.ledger, key, mark, sizeof(mark),
+	    &marklen);
+	if (r == CAIRN_OK) {
+		log_warn("query '%s' attempt %u: advertised before a restart; "
+		    "leaving this attempt to fail", t->query_id, t->attempt);
+		*outcome = NODE_TASK_ABANDONED;
+		goto out;
+	}
+	if (r != CAIRN_ERR_NOTFOUND ||
+	    (r = node_ledger_state_set(d->dc.ledger, key, "1", 1)) != CAIRN_OK)
+		goto out;
 	step(d, "advertise");
 	if ((r = transport_unary(d->dc.client, proto_method(PROTO_ADVERTISE),
 	    &sa.base, d->call_ms, &resp)) != CAIRN_OK)

@@ -166,6 +166,35 @@ proof_hashes(const ProtobufCBinaryData *h, size_t n,
 	return CAIRN_OK;
 }
 
+/*
+ * A checkpoint older than the one this node cosigned (a task prepared
+ * before the log grew): it must be a prefix of the cosigned one.
+ */
+static int
+older_checkpoint(struct node_daemon *d, const struct tlog_checkpoint *cp,
+    const struct tlog_checkpoint *latest)
+{
+	Cairn__V1__ConsistencyProof *p = NULL;
+	uint8_t (*hashes)[TLOG_HASH_LEN] = NULL;
+	int r;
+
+	if ((r = fetch_consistency(d, cp->size, latest->size, &p)) !=
+	    CAIRN_OK)
+		return r;
+	if ((r = proof_hashes(p->hashes, p->n_hashes, &hashes)) == CAIRN_OK)
+		r = tlog_consistency_check(cp->size, latest->size, cp->root,
+		    latest->root, (const uint8_t (*)[TLOG_HASH_LEN])hashes,
+		    p->n_hashes);
+	if (r != CAIRN_OK)
+		r = cairn_err(CAIRN_ERR_PROOF, "checkpoint of size %llu is not "
+		    "a prefix of the cosigned checkpoint of size %llu",
+		    (unsigned long long)cp->size,
+		    (unsigned long long)latest->size);
+	free(hashes);
+	protobuf_c_message_free_unpacked(&p->base, NULL);
+	return r;
+}
+
 int
 node_task_witness(struct node_daemon *d, const char *note, uint64_t old_size,
     const Cairn__V1__ConsistencyProof *proof)
@@ -192,6 +221,10 @@ node_task_witness(struct node_daemon *d, const char *note, uint64_t old_size,
 		latest.size = 0;
 	else if (r != CAIRN_OK)
 		return r;
+	if (r == CAIRN_OK && cp.size < latest.size) {
+		r = older_checkpoint(d, &cp, &latest);
+		goto out;
+	}
 	if (proof == NULL || old_size != latest.size ||
 	    proof->old_size != latest.size || proof->new_size != cp.size) {
 		if (latest.size == 0 || latest.size >= cp.size) {
@@ -225,7 +258,15 @@ node_task_witness(struct node_daemon *d, const char *note, uint64_t old_size,
 	if ((r = tlog_witness_add(d->dc.witness, &wr, &signer,
 	    (uint64_t)time(NULL), line, sizeof(line))) != CAIRN_OK)
 		goto out;
+	/* The checkpoint is verified and recorded; a coordinator that
+	 * does not take the cosignature now gets it with the next one. */
 	r = send_cosignature(d, line, &cp);
+	if (r != CAIRN_OK && r != CAIRN_ERR_NET && r != CAIRN_ERR_TIMEOUT &&
+	    r != CAIRN_ERR_CANCELLED) {
+		log_warn("cosignature of checkpoint %llu not taken: %s",
+		    (unsigned long long)cp.size, cairn_errmsg());
+		r = CAIRN_OK;
+	}
 out:
 	free(hashes);
 	if (fetched != NULL)

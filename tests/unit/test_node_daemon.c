@@ -979,7 +979,46 @@ test_retry_reuses_vector(void **state)
 	/* presence, k = 1, B = 2 days: delta2^2 = 2, sigma^2 = 2, per node
 	 * max(4, ceil(2 / 2)) = 4. */
 	assert_int_equal(var, 4);
+
+	/* The same attempt delivered again: never a second advertisement. */
+	pthread_mutex_lock(&fk.mu);
+	fk.adverts = 0;
+	pthread_mutex_unlock(&fk.mu);
+	nsteps = 0;
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_ABANDONED);
+	assert_int_equal(fk.adverts, 0);
+	assert_false(saw_step("advertise"));
+	assert_int_equal(charges(), 1);
 	task_free(&tb);
+}
+
+/* A task whose checkpoint is older than the one the node cosigned. */
+static void
+test_older_checkpoint(void **state)
+{
+	struct task_buf old, cur;
+	struct qopts o;
+	enum node_task_outcome oc;
+	uint8_t esk[32], epk[32];
+
+	(void)state;
+	qopts_default(&o, "q-old");
+	task_make(&old, &o, 0);
+	qopts_default(&o, "q-new");
+	task_make(&cur, &o, 0);
+	nb_advertise(&cur, 0, NREG * 2 + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &cur.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	nb_advertise(&old, 0, NREG * 2 + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &old.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	assert_int_equal(fk.refusals, 0);
+	task_free(&old);
+	task_free(&cur);
 }
 
 /*
@@ -1369,6 +1408,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_retry_reuses_vector,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_older_checkpoint, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_restart_reuses_vector,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_exhausted, setup,
