@@ -514,15 +514,16 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	step(d, "advertise");
 	if ((r = transport_unary(d->dc.client, proto_method(PROTO_ADVERTISE),
 	    &sa.base, d->call_ms, &resp)) != CAIRN_OK)
-		goto out;
+		goto coord_failed;
 	step(d, "advertised");
 	if ((r = get_roster(d, t, &ro)) != CAIRN_OK) {
 		if (r == CAIRN_ERR_TIMEOUT || r == CAIRN_ERR_CANCELLED) {
 			log_warn("%s", cairn_errmsg());
 			*outcome = NODE_TASK_ABANDONED;
 			r = CAIRN_OK;
+			goto out;
 		}
-		goto out;
+		goto coord_failed;
 	}
 	if ((members = calloc(tq->n, sizeof(*members))) == NULL) {
 		r = cairn_err(CAIRN_ERR_NOMEM, "roster");
@@ -552,12 +553,25 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 		goto out;
 	step(d, "masked");
 	if ((r = upload(d, t, sid, y, n)) != CAIRN_OK)
-		goto out;
+		goto coord_failed;
 	step(d, "shared");
 	log_info("query '%s' attempt %u: masked share of %zu cells sent",
 	    t->query_id, t->attempt, n);
 	*outcome = NODE_TASK_SHARED;
 	r = CAIRN_OK;
+	goto out;
+coord_failed:
+	/*
+	 * The coordinator answered with an error (the attempt failed or
+	 * moved on): the charge and vector stay for a retry.  A broken
+	 * channel is passed up so the serve loop backs off.
+	 */
+	if (!is_transport_error(r)) {
+		log_warn("query '%s' attempt %u: coordinator: %s; abandoning "
+		    "the attempt", t->query_id, t->attempt, cairn_errmsg());
+		*outcome = NODE_TASK_ABANDONED;
+		r = CAIRN_OK;
+	}
 out:
 	if (esk != NULL)
 		sodium_free(esk);

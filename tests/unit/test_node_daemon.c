@@ -1043,8 +1043,9 @@ test_restart_reuses_vector(void **state)
 	pthread_mutex_lock(&fk.mu);
 	fk.fail_advertise = true;
 	pthread_mutex_unlock(&fk.mu);
-	assert_int_not_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
 	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_ABANDONED);
 	assert_true(saw_step("charged"));
 	assert_false(saw_step("advertised"));
 	assert_int_equal(charges(), 1);
