@@ -598,8 +598,14 @@ refuse(struct node_daemon *d, const Cairn__V1__Task *t, const uint8_t *qhash,
 	int r;
 
 	snprintf(line, sizeof(line), "%s", cairn_errmsg());
-	if ((r = node_task_refuse(d, t, qhash, code, line)) != CAIRN_OK)
+	r = node_task_refuse(d, t, qhash, code, line);
+	if (is_transport_error(r))
 		return r;
+	/* Refused either way; the coordinator may have closed the attempt
+	 * already (another participant refused first). */
+	if (r != CAIRN_OK)
+		log_warn("query '%s': refusal not taken: %s",
+		    t->query_id != NULL ? t->query_id : "", cairn_errmsg());
 	step(d, "refused");
 	*outcome = NODE_TASK_REFUSED;
 	return CAIRN_OK;
