@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/cli.h"
 #include "common/err.h"
@@ -18,6 +19,23 @@
 #include "node/daemon.h"
 
 static volatile sig_atomic_t stop_flag;
+
+/*
+ * Fault injection for the end-to-end tests (docs/node.md): with
+ * CAIRN_NODE_STOP_AT=STEP the node sends itself SIGSTOP right after STEP
+ * ("charged", "advertised", "masked", ...), so a test can kill it at that
+ * exact point.  It only ever pauses the node.
+ */
+static void
+stop_at(const char *step, void *arg)
+{
+	const char *want = arg;
+
+	if (strcmp(step, want) == 0) {
+		log_warn("CAIRN_NODE_STOP_AT=%s: stopping", want);
+		kill(getpid(), SIGSTOP);
+	}
+}
 
 static void
 on_signal(int sig)
@@ -84,6 +102,8 @@ serve(const struct node_config *cfg)
 	dc.vectors.compute = node_task_vector;
 	dc.vectors.ctx = (void *)cfg;
 	dc.stop = &stop_flag;
+	if ((dc.step_arg = getenv("CAIRN_NODE_STOP_AT")) != NULL)
+		dc.step_hook = stop_at;
 	if ((r = node_daemon_new(&dc, &d)) != CAIRN_OK)
 		goto out;
 	memset(&sa, 0, sizeof(sa));
