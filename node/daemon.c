@@ -180,8 +180,16 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	    &budget_nano)) != CAIRN_OK)
 		return r;
 	if ((r = d->dc.vectors.compute(d->dc.vectors.ctx, &tq->spec,
-	    tq->q->spec->geography, &exact, &n)) != CAIRN_OK)
-		return r;
+	    tq->q->spec->geography, &exact, &n)) != CAIRN_OK) {
+		/* The detail stays here: it may describe the holder's data. */
+		log_error("query '%s': computing the vector: %s",
+		    tq->q->query_id, cairn_errmsg());
+		if (r == CAIRN_ERR_NOMEM || r == CAIRN_ERR_DB)
+			return r;
+		return cairn_err(CAIRN_ERR_UNSUPPORTED, "this node could not "
+		    "compute its vector for query '%s' (see its log)",
+		    tq->q->query_id);
+	}
 	if (n == 0 || n >= (uint64_t)LEDGER_MAX_CELLS) {
 		r = cairn_err(CAIRN_ERR_TOOBIG, "query '%s' has %llu cells "
 		    "(1 to %lld accepted)", tq->q->query_id,
@@ -643,7 +651,9 @@ node_daemon_handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
 	step(d, "checked");
 	if ((r = charge_for_task(d, &tq, &cid, &noisy, &ncells, &code)) !=
 	    CAIRN_OK) {
-		if (r == CAIRN_ERR_BUDGET || r == CAIRN_ERR_STATE)
+		if (r == CAIRN_ERR_BUDGET || r == CAIRN_ERR_STATE ||
+		    r == CAIRN_ERR_UNSUPPORTED || r == CAIRN_ERR_TOOBIG ||
+		    r == CAIRN_ERR_RANGE || r == CAIRN_ERR_OVERFLOW)
 			r = refuse(d, t, tq.qhash, code, outcome);
 		goto out;
 	}

@@ -478,6 +478,13 @@ node_task_check_query(struct node_daemon *d, const Cairn__V1__Task *t,
 	pr.colluding = q->max_colluding;
 	pr.months = x.nmonths;
 	pr.holders = x.h;
+	if (d->dc.cfg->geography != NULL &&
+	    strcmp(q->spec->geography, d->dc.cfg->geography) != 0) {
+		*code = NODE_REFUSE_GEOGRAPHY;
+		r = cairn_err(CAIRN_ERR_POLICY, "geography '%s' is not the one "
+		    "this node's data is mapped to", q->spec->geography);
+		goto fail;
+	}
 	if ((r = node_policy_check(&d->dc.cfg->policy, &pr)) != CAIRN_OK) {
 		if (strstr(cairn_errmsg(), "analyst") != NULL)
 			*code = NODE_REFUSE_ANALYST;

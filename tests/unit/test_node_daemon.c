@@ -528,6 +528,8 @@ group_teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+static bool vector_fails;
+
 /* Test-only vector source: 1000 in every cell of the domain. */
 static int
 fixed_vector(void *ctx, const struct qspec *q, const char *geography,
@@ -538,6 +540,9 @@ fixed_vector(void *ctx, const struct qspec *q, const char *geography,
 
 	(void)ctx;
 	(void)geography;
+	if (vector_fails)
+		return cairn_err(CAIRN_ERR_FORMAT, "cdr.csv:7: subscriber "
+		    "s42: bad timestamp");
 	if ((v = malloc(k * sizeof(*v))) == NULL)
 		return CAIRN_ERR_NOMEM;
 	for (uint64_t i = 0; i < k; i++)
@@ -626,6 +631,7 @@ struct qopts {
 	double		 rho;
 	const struct keys_identity *signer;
 	const char	*analyst;
+	const char	*geography;
 	bool		 bad_sig;
 };
 
@@ -639,6 +645,7 @@ qopts_default(struct qopts *o, const char *id)
 	o->rho = 0.5;
 	o->signer = i_nso;
 	o->analyst = "nso";
+	o->geography = "g1";
 }
 
 /* A signed query, packed, and its hash. */
@@ -659,7 +666,7 @@ make_query(const struct qopts *o, uint8_t **bytes, size_t *len,
 	sp.end = (char *)"2026-01-12";
 	sp.bucket = (char *)"day";
 	sp.k = 1;
-	sp.geography = (char *)"g1";
+	sp.geography = (char *)o->geography;
 	randombytes_buf(nonce, sizeof(nonce));
 	q.query_id = (char *)o->id;
 	q.analyst = &an;
@@ -1259,6 +1266,29 @@ test_query_refusals(void **state)
 	o.rho = 0.75;
 	task_make(&tb, &o, 0);
 	expect_refusal(&tb, NODE_REFUSE_POLICY, "rho 0.75 exceeds");
+	task_free(&tb);
+
+	fk.refusals = 0;
+	qopts_default(&o, "q-geo");
+	o.geography = "g2";
+	task_make(&tb, &o, 0);
+	expect_refusal(&tb, NODE_REFUSE_GEOGRAPHY, "geography 'g2'");
+	task_free(&tb);
+
+	/* The data cannot be read: refused without the detail, nothing
+	 * charged. */
+	fk.refusals = 0;
+	vector_fails = true;
+	qopts_default(&o, "q-data");
+	task_make(&tb, &o, 0);
+	expect_refusal(&tb, NODE_REFUSE_OTHER, "could not compute its vector");
+	vector_fails = false;
+	{
+		Cairn__V1__Refusal *rf = last_refusal();
+
+		assert_null(strstr(rf->reason, "s42"));
+		protobuf_c_message_free_unpacked(&rf->base, NULL);
+	}
 	task_free(&tb);
 
 	fk.refusals = 0;
