@@ -21,6 +21,7 @@ cmd_version(int argc, char **argv)
 
 static const struct cli_cmd cmds[] = {
 	{ "version", cmd_version, "print the version" },
+	{ "synth", cmd_synth, "generate a synthetic federation with ground truth" },
 };
 
 int

@@ -5,4 +5,7 @@
 #ifndef CAIRN_TOOLS_CMDS_H
 #define CAIRN_TOOLS_CMDS_H
 
+/* cairn synth: synthetic federation data with ground truth (tools/synth*). */
+int	cmd_synth(int argc, char **argv);
+
 #endif
