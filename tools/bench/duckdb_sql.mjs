@@ -8,6 +8,8 @@
 // The local offset is applied where ev/rec are defined (see evSource), so a
 // spec's utc_offset_minutes must match the one the relation was built with.
 // Every query returns exactly the CSV columns of the contract, sorted.
+// Visitors are non-residents (DESIGN §4): a subscriber whose home is another
+// region, or who has no home (no night events) in the window.
 
 const DAY = "'%Y-%m-%d'";
 
@@ -93,8 +95,10 @@ export function sqlFor(spec, nregions) {
 		return `SELECT p.region, strftime(p.bk, ${DAY}) AS day,
 		    count(*) AS count
 		  FROM (${ranked(spec, 'day')}) p
-		  JOIN (${homes(spec, spec.start, spec.end)}) h ON p.sid = h.sid
-		  WHERE p.rk <= ${Number(spec.k)} AND p.region <> h.home
+		  LEFT JOIN (${homes(spec, spec.start, spec.end)}) h
+		    ON p.sid = h.sid
+		  WHERE p.rk <= ${Number(spec.k)}
+		    AND (h.home IS NULL OR p.region <> h.home)
 		  GROUP BY p.region, p.bk ORDER BY region, day`;
 	case 'population_by_category':
 		return `SELECT region, category, count(DISTINCT eid) AS count
