@@ -251,7 +251,8 @@ bucket_of(const struct synth_truth *t, size_t i, bool hourly)
 /*
  * Presence-like counting: per bucket, the subscriber's top-k regions by
  * event count (ties to the smaller index) each get one; with 'home' >= 0
- * (visitors) the home region is left out of the count, not of the top-k.
+ * (visitors) the home region is left out of the count, not of the top-k;
+ * visitors without a home (-1) count everywhere.
  */
 static void
 add_topk(struct synth_truth *t, const struct synth_event *ev, size_t n,
@@ -381,9 +382,10 @@ synth_truth_add(struct synth_truth *t, struct synth_event *ev, size_t n)
 			t->cnt[(size_t)h1 * t->nreg + (size_t)h2]++;
 		break;
 	case SYNTH_VISITORS:
+		/* Non-residents: a subscriber without a home is a
+		 * visitor wherever it is (DESIGN §4). */
 		h1 = home(t, ev, n, q->start, q->end);
-		if (h1 >= 0)
-			add_topk(t, ev, n, false, t->ndays, h1);
+		add_topk(t, ev, n, false, t->ndays, h1);
 		break;
 	case SYNTH_POPULATION:
 		add_population(t, ev, n);
