@@ -143,8 +143,8 @@ of_flush(struct out_file *f)
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w <= 0)
-				return cairn_err(CAIRN_ERR_IO, "%s: %s", f->path,
-				    strerror(errno));
+				return cairn_err(CAIRN_ERR_IO, "%s: %s",
+				    f->path, strerror(errno));
 			off += (size_t)w;
 		}
 	}
@@ -207,6 +207,27 @@ make_dir(const char *path)
 	return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
 }
 
+/* make_dir for 'path' and any missing parent. */
+static int
+make_dirs(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+	int r;
+
+	if (n >= sizeof(buf))
+		return cairn_err(CAIRN_ERR_ARG, "%s: path too long", path);
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i < n; i++)
+		if (buf[i] == '/') {
+			buf[i] = '\0';
+			if ((r = make_dir(buf)) != CAIRN_OK)
+				return r;
+			buf[i] = '/';
+		}
+	return make_dir(buf);
+}
+
 static int
 join(char *buf, size_t n, const char *a, const char *b)
 {
@@ -222,7 +243,7 @@ prepare_out(const struct synth_opts *o)
 	DIR *d;
 	int r = CAIRN_OK;
 
-	if ((r = make_dir(o->out)) != CAIRN_OK)
+	if ((r = make_dirs(o->out)) != CAIRN_OK)
 		return r;
 	if ((d = opendir(o->out)) == NULL)
 		return cairn_err(CAIRN_ERR_IO, "%s: %s", o->out,
@@ -719,8 +740,9 @@ write_pass(struct run *u)
 			size_t k;
 
 			if (s % WBATCH == 0)
-				synth_keystream(c->key, SYNTH_STREAM(SYNTH_P_DAY,
-				    d, 0), s, o->subscribers - s < WBATCH ?
+				synth_keystream(c->key,
+				    SYNTH_STREAM(SYNTH_P_DAY, d, 0), s,
+				    o->subscribers - s < WBATCH ?
 				    (size_t)(o->subscribers - s) : WBATCH,
 				    SYNTH_DAY_WORDS, ks);
 			k = synth_day_events(c, pl, s, d, ks + (s % WBATCH) *
@@ -731,13 +753,15 @@ write_pass(struct run *u)
 				uint64_t *a = realloc(ev, nc * sizeof(*ev));
 
 				if (a == NULL) {
-					r = cairn_err(CAIRN_ERR_NOMEM, "day events");
+					r = cairn_err(CAIRN_ERR_NOMEM,
+					    "day events");
 					goto out;
 				}
 				ev = a;
 				if ((a = realloc(sorted, nc * sizeof(*a))) ==
 				    NULL) {
-					r = cairn_err(CAIRN_ERR_NOMEM, "day events");
+					r = cairn_err(CAIRN_ERR_NOMEM,
+					    "day events");
 					goto out;
 				}
 				sorted = a;
@@ -813,9 +837,9 @@ truth_alloc(struct run *u)
 				return r;
 			bytes += t->ncells * sizeof(*t->cnt);
 			if (bytes > TRUTH_MEM_MAX)
-				return cairn_err(CAIRN_ERR_TOOBIG, "ground truth "
-				    "tables over %llu GiB: use fewer regions, "
-				    "days or holders, or --no-truth",
+				return cairn_err(CAIRN_ERR_TOOBIG, "ground "
+				    "truth tables over %llu GiB: use fewer "
+				    "regions, days or holders, or --no-truth",
 				    TRUTH_MEM_MAX >> 30);
 		}
 	return synth_truth_init(&u->trpop, &u->q[NCDRQ], c->nreg, SYNTH_NCAT);
@@ -835,7 +859,8 @@ truth_write(struct run *u)
 			parts[h] = &u->tr[h * NCDRQ + q];
 			if (snprintf(p, sizeof(p), "%s/holder%u/truth/%s.csv",
 			    u->o->out, h + 1, u->q[q].name) >= (int)sizeof(p))
-				return cairn_err(CAIRN_ERR_ARG, "path too long");
+				return cairn_err(CAIRN_ERR_ARG,
+				    "path too long");
 			if ((r = synth_truth_write(&parts[h], 1, c->region_id,
 			    NULL, p)) != CAIRN_OK)
 				return r;

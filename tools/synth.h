@@ -183,14 +183,16 @@ struct synth_opts {
 	unsigned	 holders;	/* CDR holders, 1..SYNTH_MAX_HOLDERS */
 	uint64_t	 subscribers;	/* 1..SYNTH_MAX_SUBSCRIBERS */
 	unsigned	 days;		/* SYNTH_MIN_DAYS..SYNTH_MAX_DAYS */
-	unsigned	 regions;	/* SYNTH_MIN_REGIONS..SYNTH_MAX_REGIONS */
+	/* SYNTH_MIN_REGIONS..SYNTH_MAX_REGIONS */
+	unsigned	 regions;
 	uint64_t	 seed;
 	const char	*out;		/* output folder */
 	int64_t		 start_day;	/* first local date, days since epoch */
 	int		 utc_offset_min;	/* local time = UTC + this */
 	bool		 epoch_timestamps;	/* epoch seconds, not ISO */
 	bool		 gzip;		/* write .csv.gz CDR and records */
-	bool		 one_file;	/* one CDR file per holder, not per day */
+	/* one CDR file per holder, not per day */
+	bool		 one_file;
 	bool		 force;		/* write into a non-empty folder */
 	bool		 no_truth;	/* skip the ground truth */
 	unsigned	 threads;	/* 1 or 2 */

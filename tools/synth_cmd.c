@@ -55,11 +55,15 @@ parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out)
 
 	errno = 0;
 	if (s[0] < '0' || s[0] > '9')
-		return cairn_err(CAIRN_ERR_ARG, "%s: not a number: '%s'", opt, s);
+		return cairn_err(CAIRN_ERR_ARG, "%s: not a number: '%s'", opt,
+		    s);
 	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > max)
-		return cairn_err(CAIRN_ERR_ARG, "%s: not a number up to %"
-		    PRIu64 ": '%s'", opt, max, s);
+	if (errno != 0 || *end != '\0')
+		return cairn_err(CAIRN_ERR_ARG, "%s: not a number: '%s'", opt,
+		    s);
+	if (v > max)
+		return cairn_err(CAIRN_ERR_ARG, "%s: at most %" PRIu64 ": '%s'",
+		    opt, max, s);
 	*out = v;
 	return CAIRN_OK;
 }

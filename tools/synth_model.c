@@ -117,7 +117,8 @@ make_cdf(const double *w, unsigned n, uint32_t *cdf)
 
 	for (unsigned i = 0; i < n; i++) {
 		acc += w[i];
-		cdf[i] = acc >= 1.0 ? UINT32_MAX : (uint32_t)(acc * 4294967296.0);
+		cdf[i] = acc >= 1.0 ? UINT32_MAX :
+		    (uint32_t)(acc * 4294967296.0);
 	}
 	cdf[n - 1] = UINT32_MAX;
 }
@@ -618,7 +619,8 @@ synth_day_events(const struct synth_country *c, const struct synth_plan *p,
 		}
 		out[j].sec = sec;
 		out[j].region = r;
-		out[j].cell = first[r] + (uint32_t)(((v & 0xffff) * cn[r]) >> 16);
+		out[j].cell = first[r] +
+		    (uint32_t)(((v & 0xffff) * cn[r]) >> 16);
 	}
 	return n;
 }

@@ -92,7 +92,8 @@ synth_truth_init(struct synth_truth *t, const struct synth_query *q,
 
 	memset(t, 0, sizeof(*t));
 	if (nreg == 0)
-		return cairn_err(CAIRN_ERR_ARG, "truth %s: no regions", q->name);
+		return cairn_err(CAIRN_ERR_ARG, "truth %s: no regions",
+		    q->name);
 	if (uses_window(q->kind) && q->end <= q->start)
 		return cairn_err(CAIRN_ERR_ARG, "truth %s: empty window",
 		    q->name);
@@ -358,8 +359,9 @@ synth_truth_add(struct synth_truth *t, struct synth_event *ev, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (ev[i].region >= t->nreg || (q->kind == SYNTH_POPULATION &&
 		    ev[i].category >= t->ncat))
-			return cairn_err(CAIRN_ERR_RANGE, "truth %s: event %zu: "
-			    "region or category index out of range", q->name, i);
+			return cairn_err(CAIRN_ERR_RANGE, "truth %s: event "
+			    "%zu: region or category index out of range",
+			    q->name, i);
 	sort_events(ev, n);
 	if ((r = localize(t, ev, n)) != CAIRN_OK)
 		return r;
@@ -431,18 +433,18 @@ synth_truth_write(const struct synth_truth *const *parts, size_t nparts,
 		fputs("region,bucket,count\n", f);
 		for (size_t g = 0; g < R; g++)
 			for (size_t b = 0; b < t->nbuckets; b++) {
+				size_t day = q->hourly ? b / 24 : b;
+				char hh[4] = "";
+
 				if ((s = sum_cell(parts, nparts,
 				    g * t->nbuckets + b)) == 0)
 					continue;
-				if (q->hourly) {
-					date_str(q->start + (int64_t)(b / 24), d1);
-					fprintf(f, "%" PRIu32 ",%sT%02zu,%" PRIu64
-					    "\n", region_id[g], d1, b % 24, s);
-				} else {
-					date_str(q->start + (int64_t)b, d1);
-					fprintf(f, "%" PRIu32 ",%s,%" PRIu64 "\n",
-					    region_id[g], d1, s);
-				}
+				date_str(q->start + (int64_t)day, d1);
+				if (q->hourly)
+					snprintf(hh, sizeof(hh), "T%02zu",
+					    b % 24);
+				fprintf(f, "%" PRIu32 ",%s%s,%" PRIu64 "\n",
+				    region_id[g], d1, hh, s);
 			}
 		break;
 	case SYNTH_RESIDENTS:
@@ -470,7 +472,8 @@ synth_truth_write(const struct synth_truth *const *parts, size_t nparts,
 		fputs("from,to,count\n", f);
 		for (size_t o = 0; o < R; o++)
 			for (size_t e = 0; e < R; e++)
-				if ((s = sum_cell(parts, nparts, o * R + e)) != 0)
+				if ((s = sum_cell(parts, nparts,
+				    o * R + e)) != 0)
 					fprintf(f, "%" PRIu32 ",%" PRIu32 ",%"
 					    PRIu64 "\n", region_id[o],
 					    region_id[e], s);

@@ -49,4 +49,9 @@ t "another seed, other data" "! diff -r '$W/a' '$W/c' > /dev/null"
 "$CAIRN" synth $A --out "$W/z" --quiet --gzip
 t "--gzip: same rows compressed" \
     "gzip -dc '$W/z/holder1/cdr/2024-03-05.csv.gz' | cmp -s - '$W/a/holder1/cdr/2024-03-05.csv' && gzip -dc '$W/z/agency/records.csv.gz' | cmp -s - '$W/a/agency/records.csv'"
+"$CAIRN" synth --subscribers 20 --out "$W/deep/er/out" --quiet
+t "missing parent folders are created" "[ -s '$W/deep/er/out/regions.csv' ]"
+: > "$W/file"
+"$CAIRN" synth --subscribers 20 --out "$W/file/out" 2> "$W/err"
+t "an unusable --out names the path" "[ $? -eq 1 ] && grep -q '$W/file' '$W/err'"
 [ $fails -eq 0 ]

@@ -428,7 +428,8 @@ test_truth_consistent_with_rows(void **state)
 			lt = t + 3600;		/* the default +60 minutes */
 			day = lt / 86400 - D0;
 			hour = (unsigned)(lt % 86400 / 3600);
-			assert_int_equal(day, d);	/* files are local days */
+			/* files are local days */
+			assert_int_equal(day, d);
 			assert_true(nsub < 400);
 			s = find_sub(subs, &nsub, line);
 			s->hours[d] |= 1u << hour;
