@@ -58,11 +58,11 @@ duck() { node "$BENCH/duckdb_run.mjs" --threads $THREADS "$@"; }
 # run_cairn OUT QUERY ARGS... : run-local into OUT; "SECONDS PEAK_KB" in
 # OUT.time.
 run_cairn() {
-	out=$1 q=$2
+	rc_out=$1 rc_q=$2
 	shift 2
-	/usr/bin/time -f '%e %M' -o "$out.time" "$NODE_BIN" run-local "$@" \
-	    --query "$q" --no-noise --threads $THREADS --quiet \
-	    --output "$out" || die "cairn-node run-local $q failed"
+	/usr/bin/time -f '%e %M' -o "$rc_out.time" "$NODE_BIN" run-local \
+	    "$@" --query "$rc_q" --no-noise --threads $THREADS --quiet \
+	    --output "$rc_out" || die "cairn-node run-local $rc_q failed"
 }
 
 n=0
