@@ -85,6 +85,19 @@ synth_opts_check(const struct synth_opts *o)
 		return cairn_err(CAIRN_ERR_ARG, "--threads: must be 1 or 2");
 	if (o->out == NULL || o->out[0] == '\0')
 		return cairn_err(CAIRN_ERR_ARG, "--out: required");
+	if (!o->no_truth) {
+		/* Cells of the six CDR queries' tables, per holder. */
+		uint64_t R = o->regions, D = o->days;
+		uint64_t cells = R * D * 2 + R * D * 24 + R + (D - 1) * R * R +
+		    R * R;
+
+		if (cells * 4 * o->holders > TRUTH_MEM_MAX)
+			return cairn_err(CAIRN_ERR_TOOBIG, "ground truth tables "
+			    "would need %" PRIu64 " MiB (at most %llu): use "
+			    "fewer regions, days or holders, or --no-truth",
+			    (cells * 4 * o->holders) >> 20,
+			    TRUTH_MEM_MAX >> 20);
+	}
 	return CAIRN_OK;
 }
 
@@ -823,9 +836,9 @@ static int
 truth_alloc(struct run *u)
 {
 	const struct synth_country *c = &u->c;
-	uint64_t bytes = 0;
 	int r;
 
+	/* synth_opts_check bounded the total size already. */
 	if ((u->tr = calloc((size_t)c->nhold * NCDRQ, sizeof(*u->tr))) == NULL)
 		return cairn_err(CAIRN_ERR_NOMEM, "truth tables");
 	for (unsigned h = 0; h < c->nhold; h++)
@@ -835,12 +848,6 @@ truth_alloc(struct run *u)
 			if ((r = synth_truth_init(t, &u->q[q], c->nreg, 0)) !=
 			    CAIRN_OK)
 				return r;
-			bytes += t->ncells * sizeof(*t->cnt);
-			if (bytes > TRUTH_MEM_MAX)
-				return cairn_err(CAIRN_ERR_TOOBIG, "ground "
-				    "truth tables over %llu GiB: use fewer "
-				    "regions, days or holders, or --no-truth",
-				    TRUTH_MEM_MAX >> 30);
 		}
 	return synth_truth_init(&u->trpop, &u->q[NCDRQ], c->nreg, SYNTH_NCAT);
 }

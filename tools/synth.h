@@ -212,8 +212,9 @@ struct synth_stats {
 void	synth_opts_default(struct synth_opts *o);
 
 /*
- * Check 'o' against the limits above.  Returns CAIRN_OK or CAIRN_ERR_ARG
- * with the option named in the detail ("--days: must be 2..366").
+ * Check 'o' against the limits above.  Returns CAIRN_OK, CAIRN_ERR_ARG
+ * with the option named in the detail ("--days: must be 2..366"), or
+ * CAIRN_ERR_TOOBIG when the ground truth tables would pass 4 GiB.
  */
 int	synth_opts_check(const struct synth_opts *o)
 	    __attribute__((warn_unused_result));

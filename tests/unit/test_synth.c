@@ -541,6 +541,15 @@ test_args(void **state)
 	o.days = 1;
 	assert_int_equal(synth_opts_check(&o), CAIRN_ERR_ARG);
 	assert_non_null(strstr(cairn_errmsg(), "--days"));
+	/* od alone: 365 * 1000^2 cells per holder, over the cap... */
+	o.days = 366;
+	o.regions = 1000;
+	o.holders = 16;
+	assert_int_equal(synth_opts_check(&o), CAIRN_ERR_TOOBIG);
+	assert_non_null(strstr(cairn_errmsg(), "--no-truth"));
+	/* ...unless the truth is not wanted. */
+	o.no_truth = true;
+	assert_int_equal(synth_opts_check(&o), CAIRN_OK);
 
 	mktmp(dir, sizeof(dir));
 	assert_int_equal(run_synth(dir, "--holders 0"), 1);
