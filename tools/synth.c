@@ -287,6 +287,7 @@ struct run {
 	struct synth_truth		 trpop;
 	uint64_t			 cdr_rows, agency_rows, bytes;
 	int				 truth_r;	/* pass 1 result */
+	char				 truth_msg[256];	/* its detail */
 };
 
 static void
@@ -481,7 +482,8 @@ truth_pass(void *arg)
 	if (ev == NULL || ks == NULL) {
 		free(ev);
 		free(ks);
-		u->truth_r = cairn_err(CAIRN_ERR_NOMEM, "truth events");
+		u->truth_r = CAIRN_ERR_NOMEM;
+		snprintf(u->truth_msg, sizeof(u->truth_msg), "truth events");
 		return NULL;
 	}
 	for (uint64_t s0 = 0; s0 < S && r == CAIRN_OK; s0 += TBATCH) {
@@ -531,6 +533,10 @@ truth_pass(void *arg)
 		r = synth_truth_add(&u->trpop, ev, n);
 	}
 	free(ev);
+	/* The detail lives in this thread; hand it over with the code. */
+	if (r != CAIRN_OK)
+		snprintf(u->truth_msg, sizeof(u->truth_msg), "%s",
+		    cairn_errdesc(r));
 	u->truth_r = r;
 	return NULL;
 }
@@ -973,8 +979,11 @@ synth_run(const struct synth_opts *o, struct synth_stats *st)
 	if (r != CAIRN_OK)
 		goto out;
 	if (!o->no_truth) {
-		if ((r = u->truth_r) != CAIRN_OK ||
-		    (r = truth_write(u)) != CAIRN_OK)
+		if (u->truth_r != CAIRN_OK) {
+			r = cairn_err(u->truth_r, "%s", u->truth_msg);
+			goto out;
+		}
+		if ((r = truth_write(u)) != CAIRN_OK)
 			goto out;
 	}
 	memset(&res, 0, sizeof(res));
