@@ -1,0 +1,181 @@
+/*
+ * node_int.h - internals shared by the engine's files: the string
+ * interning table, the parsed-event layout, the per-subscriber kernels and
+ * their accumulators.  Not for use outside node/.
+ */
+#ifndef CAIRN_NODE_INT_H
+#define CAIRN_NODE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/node.h"
+
+/* ---- interning: strings -> dense ids (node/intern.c) ---- */
+
+struct intern_ent {
+	uint64_t	h;
+	uint32_t	id;	/* UINT32_MAX: empty slot */
+	uint8_t		len;
+	char		inl[19];	/* the key when len <= 19 */
+};
+
+struct node_intern {
+	struct intern_ent *tab;
+	size_t		   cap;		/* power of two */
+	uint32_t	   n;
+	uint32_t	   max;		/* most keys accepted */
+	char		  *arena;	/* every key, back to back */
+	size_t		   alen, acap;
+	uint64_t	  *koff;	/* id -> offset << 8 | len */
+	size_t		   kcap;
+};
+
+int	intern_init(struct node_intern *t, size_t hint, uint32_t max);
+void	intern_release(struct node_intern *t);
+uint64_t intern_hash(const char *s, size_t n);
+/*
+ * Id of key 's' ('n' <= 255 bytes, hash 'h'), added when absent.
+ * Returns CAIRN_OK, CAIRN_ERR_NOMEM or CAIRN_ERR_TOOBIG (over t->max).
+ */
+int	intern_add(struct node_intern *t, const char *s, size_t n, uint64_t h,
+	    uint32_t *id);
+/* Id of key 's' when present. */
+bool	intern_find(const struct node_intern *t, const char *s, size_t n,
+	    uint64_t h, uint32_t *id);
+const char *intern_key(const struct node_intern *t, uint32_t id, size_t *n);
+
+static inline void
+intern_prefetch(const struct node_intern *t, uint64_t h)
+{
+	__builtin_prefetch(&t->tab[h & (t->cap - 1)]);
+}
+
+/* ---- plans: how an event becomes a 32-bit word for one query ---- */
+
+struct node_plan {
+	struct node_query q;
+	int64_t		d0, d1;		/* local days read, [d0, d1) */
+	int64_t		off;		/* UTC offset in seconds */
+	uint32_t	nregions;
+	unsigned	rb;		/* bits of the region index */
+	uint32_t	rmask;
+	uint32_t	nslots;		/* hours in [d0, d1) */
+	uint32_t	ncats;		/* population_by_category */
+	bool		night[24];
+	/* output domain */
+	uint64_t	ncells;
+	size_t		nbuckets, ndays;
+	int64_t		day0;
+};
+
+/*
+ * Fill 'p' for query 'q' over 'nregions' regions; CAIRN_ERR_TOOBIG when
+ * the window times the regions do not fit the 32-bit event word.
+ */
+int	plan_init(struct node_plan *p, const struct node_query *q,
+	    uint32_t nregions);
+/* Set the category count (known after reading) and the domain size. */
+int	plan_set_cats(struct node_plan *p, uint32_t ncats);
+
+/*
+ * The event word of a row at UTC second 't' in region index 'r' (and
+ * category 'c' for population_by_category), or false when outside the
+ * query's window.
+ */
+static inline bool
+plan_word(const struct node_plan *p, int64_t t, uint32_t r, uint32_t c,
+    uint32_t *w)
+{
+	int64_t l = t + p->off - p->d0 * 86400;
+
+	if (l < 0 || l >= (int64_t)p->nslots * 3600)
+		return false;
+	if (p->q.kind == NODE_KIND_POPCAT)
+		*w = c << p->rb | r;
+	else
+		*w = (uint32_t)(l / 3600) << p->rb | r;
+	return true;
+}
+
+/* ---- accumulators: per-thread cell counts ---- */
+
+#define ACC_DENSE_MAX	(1u << 22)
+
+struct node_acc {
+	uint64_t	 ncells;
+	uint32_t	*dense;		/* when ncells <= ACC_DENSE_MAX */
+	uint64_t	*ids;		/* otherwise every increment */
+	size_t		 nids, capids;
+	int		 err;
+	/* scratch for the kernels */
+	uint32_t	*tmp, *tmp2;
+	size_t		 tmpcap;
+	uint64_t	 subjects;
+};
+
+int	acc_init(struct node_acc *a, uint64_t ncells);
+void	acc_release(struct node_acc *a);
+/* Make the scratch hold 'n' words. */
+int	acc_scratch(struct node_acc *a, size_t n);
+/* Sum the accumulators into res->cells. */
+int	acc_finish(struct node_acc *a, size_t n, struct node_result *res);
+
+/*
+ * Run the query's kernel on one subject's 'n' event words 'w' (any order;
+ * sorted in place).
+ */
+void	kernel_subject(const struct node_plan *p, uint32_t *w, size_t n,
+	    struct node_acc *a);
+
+/* Fill the domain description of 'res' from 'p' (regions borrowed). */
+int	result_init(struct node_result *res, const struct node_plan *p,
+	    const uint32_t *regions);
+
+/* Sort 'n' words ascending. */
+void	sort_u32(uint32_t *v, size_t n, uint32_t *scratch);
+
+/* ---- parsing (node/ingest_csv.c) ---- */
+
+enum parse_mode {
+	PARSE_CHECK,	/* report only */
+	PARSE_QUERY,	/* one word per row: sub << 32 | plan word */
+	PARSE_STORE	/* two words: sub << 32 | minute, cat << 32 | region */
+};
+
+#define CHUNK_WORDS	(1u << 20)
+
+struct parse_thread {
+	struct node_intern subs;
+	struct node_intern cats;
+	uint64_t	**chunks;
+	size_t		  nchunks, capchunks;
+	size_t		  last;		/* words used in the last chunk */
+	uint32_t	 *submap;	/* local -> global subject */
+	uint32_t	 *catmap;	/* local -> global category */
+};
+
+struct parse_out {
+	unsigned		 nthreads;
+	struct parse_thread	*th;
+	struct node_intern	 subs;		/* global subjects */
+	char			**cats;		/* global, sorted */
+	uint32_t		 ncats;
+	bool			 has_cat;
+};
+
+/*
+ * Read all of 'in' in 'mode' (PARSE_QUERY needs 'plan'), filling 'rep'
+ * and, unless PARSE_CHECK, 'out' with the events and the merged subject
+ * and category tables.  A refused file fails with CAIRN_ERR_FORMAT.
+ */
+int	parse_input(const struct node_input *in, enum parse_mode mode,
+	    const struct node_plan *plan, struct node_report *rep,
+	    struct parse_out *out);
+void	parse_out_release(struct parse_out *o);
+
+/* Online CPUs, at most 8, or 'want' when non-zero. */
+unsigned node_threads(unsigned want);
+
+#endif
