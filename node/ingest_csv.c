@@ -944,7 +944,13 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 			    headers[NODE_FMT_REGION_CAT]);
 			goto out;
 		}
-		parts = files[i].gz || files[i].size < SPLIT_MIN ? 1 : nth;
+		{
+			uint64_t split = in->split_bytes ? in->split_bytes :
+			    SPLIT_MIN, np = files[i].size / split;
+
+			parts = files[i].gz || np < 1 ? 1 : np > 4 * nth ?
+			    4 * nth : (unsigned)np;
+		}
 		if (ntasks + parts > captasks) {
 			size_t nc = captasks ? captasks * 2 : 16;
 			struct task *nt;

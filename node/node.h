@@ -172,6 +172,8 @@ struct node_input {
 	const struct node_cellmap *cells;	/* the region domain */
 	double		 max_bad_fraction;	/* refuse a file above it */
 	unsigned	 threads;		/* 0: all online CPUs, max 8 */
+	uint64_t	 split_bytes;	/* split files over this between
+					   threads; 0: 1 MiB */
 };
 
 /*
