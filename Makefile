@@ -13,6 +13,7 @@
 # build when running as root (tools/deps.sh), otherwise it names the command.
 
 O	?= build
+.DEFAULT_GOAL := all
 PREFIX	?= /usr/local
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -100,7 +101,7 @@ $(O)/libcairn.a: $(LIB_OBJ)
 $(O)/bin/cairn: $(O)/obj/tools/cairn_main.o $(O)/libcairn.a
 $(O)/bin/cairn-node: $(O)/obj/node/node_main.o $(O)/libcairn.a
 $(O)/bin/cairn-coordinator: $(O)/obj/coordinator/coord_main.o $(O)/libcairn.a
-$(O)/bin/bench_%: $(O)/obj/tools/bench_%.o $(O)/libcairn.a
+$(BENCHES): $(O)/bin/bench_%: $(O)/obj/tools/bench_%.o $(O)/libcairn.a
 $(PROGS) $(BENCHES):
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)

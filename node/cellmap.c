@@ -326,3 +326,15 @@ node_cellmap_lookup(const struct node_cellmap *m, const char *cell,
 	*ridx = m->cell_region[id];
 	return true;
 }
+
+bool
+cellmap_lookup_k(const struct node_cellmap *m, const char *cell, size_t len,
+    uint64_t h, const uint64_t k[2], uint32_t *ridx)
+{
+	uint32_t id;
+
+	if (m->cells.n == 0 || !intern_find_k(&m->cells, cell, len, h, k, &id))
+		return false;
+	*ridx = m->cell_region[id];
+	return true;
+}

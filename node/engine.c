@@ -11,11 +11,26 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/err.h"
 #include "node/node_int.h"
 
+#define BIG_ALIGN	(UINT64_C(2) << 20)
 #define MAX_CELLS	(UINT64_C(1) << 40)
+
+void *
+node_big_alloc(size_t n)
+{
+	void *p;
+
+	if (n < BIG_ALIGN)
+		return malloc(n ? n : 1);
+	if (posix_memalign(&p, BIG_ALIGN, n) != 0)
+		return NULL;
+	madvise(p, n, MADV_HUGEPAGE);
+	return p;
+}
 
 /* ---- plans ---- */
 
@@ -625,7 +640,8 @@ node_run_csv(const struct node_query *q, const struct node_input *in,
 		total += n;
 	}
 	start[S] = total;
-	if ((out = malloc((total ? total : 1) * sizeof(uint32_t))) == NULL) {
+	if ((out = node_big_alloc((total ? total : 1) * sizeof(uint32_t))) ==
+	    NULL) {
 		r = CAIRN_ERR_NOMEM;
 		goto out;
 	}

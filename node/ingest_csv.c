@@ -228,7 +228,25 @@ struct file_info {
 	uint64_t	size;
 };
 
+/*
+ * Rows waiting for their subject lookup: the table slot is prefetched
+ * when a row enters the ring and used RING rows later, so the cache
+ * misses of a large table overlap instead of stalling one by one.
+ */
+#define RING	16
+
+struct pending {
+	const char	*key;
+	uint64_t	 k[2];
+	uint64_t	 h;
+	uint64_t	 w2;		/* store mode: the second word */
+	uint32_t	 n;
+	uint32_t	 word;
+};
+
 struct worker {
+	struct pending		 ring[RING];
+	unsigned		 rhead, rcount;
 	const struct node_input	*in;
 	enum parse_mode		 mode;
 	const struct node_plan	*plan;
@@ -259,13 +277,77 @@ emit(struct parse_thread *pt, uint64_t w)
 			pt->chunks = n;
 			pt->capchunks = nc;
 		}
-		if ((pt->chunks[pt->nchunks] = malloc(CHUNK_WORDS *
+		if ((pt->chunks[pt->nchunks] = node_big_alloc(CHUNK_WORDS *
 		    sizeof(uint64_t))) == NULL)
 			return CAIRN_ERR_NOMEM;
 		pt->nchunks++;
 		pt->last = 0;
 	}
 	pt->chunks[pt->nchunks - 1][pt->last++] = w;
+	return CAIRN_OK;
+}
+
+static int
+pending_do(struct worker *w, const struct pending *pd)
+{
+	uint32_t sub;
+	int r;
+
+	if ((r = intern_add_k(&w->pt->subs, pd->key, pd->n, pd->h, pd->k,
+	    &sub)) != CAIRN_OK || (r = emit(w->pt, (uint64_t)sub << 32 | pd->word)) !=
+	    CAIRN_OK)
+		return r;
+	if (w->mode == PARSE_STORE)
+		return emit(w->pt, pd->w2);
+	return CAIRN_OK;
+}
+
+/* Finish every pending row (before the buffer they point into moves). */
+static int
+pending_flush(struct worker *w)
+{
+	int r;
+
+	while (w->rcount > 0) {
+		r = pending_do(w, &w->ring[w->rhead]);
+		w->rhead = (w->rhead + 1) % RING;
+		w->rcount--;
+		if (r != CAIRN_OK)
+			return r;
+	}
+	return CAIRN_OK;
+}
+
+/* Queue a row for subject 'key' (in the read buffer, or 'direct'). */
+static inline int
+pending_push(struct worker *w, const char *key, size_t n, uint32_t word,
+    uint64_t w2, bool direct)
+{
+	struct pending pd;
+	int r;
+
+	pd.key = key;
+	pd.n = (uint32_t)n;
+	pd.word = word;
+	pd.w2 = w2;
+	if (n <= INTERN_INLINE) {
+		intern_key16(key, n, pd.k);
+		pd.h = intern_hash16(pd.k, n);
+	} else {
+		pd.k[0] = pd.k[1] = 0;
+		pd.h = intern_hash(key, n);
+	}
+
+	if (direct)
+		return pending_do(w, &pd);
+	intern_prefetch(&w->pt->subs, pd.h);
+	if (w->rcount == RING) {
+		r = pending_do(w, &w->ring[w->rhead]);
+		w->ring[w->rhead] = pd;
+		w->rhead = (w->rhead + 1) % RING;
+		return r;
+	}
+	w->ring[(w->rhead + w->rcount++) % RING] = pd;
 	return CAIRN_OK;
 }
 
@@ -451,9 +533,9 @@ row(struct worker *w, struct task *t, enum node_format fmt, const char *p,
 	const char *f[4];
 	size_t fl[4], cpos[4];
 	unsigned nc = 0, want = fmt == NODE_FMT_REGION_CAT ? 4 : 3;
-	bool special = false;
+	bool special = false, quoted = false;
 	int64_t ts;
-	uint32_t reg, sub, cat = 0, word;
+	uint32_t reg, cat = 0, word;
 	int r;
 
 	t->lines++;
@@ -517,6 +599,7 @@ row(struct worker *w, struct task *t, enum node_format fmt, const char *p,
 				return CAIRN_OK;
 			}
 			nc = (unsigned)nf - 1;
+			quoted = true;
 			goto fields;
 		}
 	}
@@ -551,7 +634,14 @@ fields:
 		return CAIRN_OK;
 	}
 	if (fmt == NODE_FMT_CDR) {
-		if (!node_cellmap_lookup(w->in->cells, f[2], fl[2], &reg)) {
+		uint64_t k[2] = { 0, 0 }, h;
+
+		if (fl[2] <= INTERN_INLINE) {
+			intern_key16(f[2], fl[2], k);
+			h = intern_hash16(k, fl[2]);
+		} else
+			h = intern_hash(f[2], fl[2]);
+		if (!cellmap_lookup_k(w->in->cells, f[2], fl[2], h, k, &reg)) {
 			bad(t, NODE_BAD_CELL);
 			return CAIRN_OK;
 		}
@@ -575,21 +665,13 @@ fields:
 			t->rep.outside++;
 			return CAIRN_OK;
 		}
-		if ((r = intern_add(&w->pt->subs, f[0], fl[0],
-		    intern_hash(f[0], fl[0]), &sub)) != CAIRN_OK)
-			return r;
-		return emit(w->pt, (uint64_t)sub << 32 | word);
+		return pending_push(w, f[0], fl[0], word, 0, quoted);
 	case PARSE_STORE:
 		if (want == 4 && (r = intern_add(&w->pt->cats, f[3], fl[3],
 		    intern_hash(f[3], fl[3]), &cat)) != CAIRN_OK)
 			return r;
-		if ((r = intern_add(&w->pt->subs, f[0], fl[0],
-		    intern_hash(f[0], fl[0]), &sub)) != CAIRN_OK ||
-		    (r = emit(w->pt, (uint64_t)sub << 32 |
-		    (uint32_t)(ts / 60))) != CAIRN_OK)
-			return r;
-		return emit(w->pt, (uint64_t)(want == 4 ? cat + 1 : 0) << 32 |
-		    reg);
+		return pending_push(w, f[0], fl[0], (uint32_t)(ts / 60),
+		    (uint64_t)(want == 4 ? cat + 1 : 0) << 32 | reg, quoted);
 	}
 	return CAIRN_ERR_INTERNAL;
 }
@@ -649,6 +731,8 @@ run_task(struct worker *w, struct task *t)
 		ssize_t got;
 		char *nl;
 
+		if ((r = pending_flush(w)) != CAIRN_OK)
+			goto out;
 		if (i > 0) {
 			memmove(buf, buf + i, len - i);
 			pos += i;
@@ -696,6 +780,9 @@ run_task(struct worker *w, struct task *t)
 		}
 	}
 out:
+	if (r == CAIRN_OK)
+		r = pending_flush(w);
+	w->rcount = 0;
 	if (s.gz != NULL) {
 		int e;
 

@@ -1,9 +1,9 @@
 /*
  * intern.c - an open-addressing hash table that turns strings (subscriber
  * ids, cell ids, categories) into dense ids 0, 1, 2, ... in order of first
- * sight.  Slots are 32 bytes and hold short keys inline, so a lookup of a
- * short key touches one cache line; every key is also kept in an arena so
- * ids can be turned back into keys.
+ * sight.  Slots are 32 bytes and hold keys of up to 16 bytes inline, so a
+ * lookup of a short key touches one cache line; every key is also kept in
+ * an arena so ids can be turned back into keys.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +17,13 @@ uint64_t
 intern_hash(const char *s, size_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL), v;
+
+	if (n <= INTERN_INLINE) {
+		uint64_t k[2] = { 0, 0 };
+
+		memcpy(k, s, n);
+		return intern_hash16(k, n);
+	}
 
 	while (n >= 8) {
 		memcpy(&v, s, 8);
@@ -74,18 +81,37 @@ intern_release(struct node_intern *t)
 
 static inline bool
 ent_is(const struct node_intern *t, const struct intern_ent *e,
-    const char *s, size_t n, uint64_t h)
+    const char *s, size_t n, uint64_t h, const uint64_t k[2])
 {
 	if (e->h != h || e->len != n)
 		return false;
-	if (n <= sizeof(e->inl))
-		return memcmp(e->inl, s, n) == 0;
+	if (n <= INTERN_INLINE)
+		return e->inl[0] == k[0] && e->inl[1] == k[1];
 	return memcmp(t->arena + (t->koff[e->id] >> 8), s, n) == 0;
+}
+
+/* The zero-padded inline form of a short key. */
+static inline void
+pad_key(const char *s, size_t n, uint64_t k[2])
+{
+	k[0] = k[1] = 0;
+	if (n <= INTERN_INLINE)
+		memcpy(k, s, n);
 }
 
 bool
 intern_find(const struct node_intern *t, const char *s, size_t n,
     uint64_t h, uint32_t *id)
+{
+	uint64_t k[2];
+
+	pad_key(s, n, k);
+	return intern_find_k(t, s, n, h, k, id);
+}
+
+bool
+intern_find_k(const struct node_intern *t, const char *s, size_t n,
+    uint64_t h, const uint64_t k[2], uint32_t *id)
 {
 	size_t mask = t->cap - 1, i = h & mask;
 
@@ -94,7 +120,7 @@ intern_find(const struct node_intern *t, const char *s, size_t n,
 
 		if (e->id == EMPTY)
 			return false;
-		if (ent_is(t, e, s, n, h)) {
+		if (ent_is(t, e, s, n, h, k)) {
 			*id = e->id;
 			return true;
 		}
@@ -129,6 +155,16 @@ int
 intern_add(struct node_intern *t, const char *s, size_t n, uint64_t h,
     uint32_t *id)
 {
+	uint64_t k[2];
+
+	pad_key(s, n, k);
+	return intern_add_k(t, s, n, h, k, id);
+}
+
+int
+intern_add_k(struct node_intern *t, const char *s, size_t n, uint64_t h,
+    const uint64_t k[2], uint32_t *id)
+{
 	size_t mask = t->cap - 1, i = h & mask;
 	struct intern_ent *e;
 	int r;
@@ -137,7 +173,7 @@ intern_add(struct node_intern *t, const char *s, size_t n, uint64_t h,
 		e = &t->tab[i];
 		if (e->id == EMPTY)
 			break;
-		if (ent_is(t, e, s, n, h)) {
+		if (ent_is(t, e, s, n, h, k)) {
 			*id = e->id;
 			return CAIRN_OK;
 		}
@@ -172,9 +208,9 @@ intern_add(struct node_intern *t, const char *s, size_t n, uint64_t h,
 	t->alen += n;
 	e->h = h;
 	e->id = t->n;
-	e->len = (uint8_t)n;
-	if (n <= sizeof(e->inl))
-		memcpy(e->inl, s, n);
+	e->len = (uint32_t)n;
+	e->inl[0] = k[0];
+	e->inl[1] = k[1];
 	*id = t->n++;
 	if ((size_t)t->n * 2 > t->cap && (r = grow(t)) != CAIRN_OK)
 		return r;

@@ -9,16 +9,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "node/node.h"
 
 /* ---- interning: strings -> dense ids (node/intern.c) ---- */
 
+#define INTERN_INLINE	16
+
 struct intern_ent {
+	uint64_t	inl[2];	/* the key when len <= 16, zero padded */
 	uint64_t	h;
 	uint32_t	id;	/* UINT32_MAX: empty slot */
-	uint8_t		len;
-	char		inl[19];	/* the key when len <= 19 */
+	uint32_t	len;
 };
 
 struct node_intern {
@@ -45,12 +48,59 @@ int	intern_add(struct node_intern *t, const char *s, size_t n, uint64_t h,
 bool	intern_find(const struct node_intern *t, const char *s, size_t n,
 	    uint64_t h, uint32_t *id);
 const char *intern_key(const struct node_intern *t, uint32_t id, size_t *n);
+/* The same with the key's padded form 'k' (intern_key16) at hand. */
+int	intern_add_k(struct node_intern *t, const char *s, size_t n,
+	    uint64_t h, const uint64_t k[2], uint32_t *id);
+bool	intern_find_k(const struct node_intern *t, const char *s, size_t n,
+	    uint64_t h, const uint64_t k[2], uint32_t *id);
+
+/* The hash of a key of 'n' <= 16 bytes in zero-padded form 'k'. */
+static inline uint64_t
+intern_hash16(const uint64_t k[2], size_t n)
+{
+	uint64_t h = (k[0] ^ 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
+
+	h ^= (k[1] + n) * 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 32;
+	return h;
+}
+
+/*
+ * The zero-padded form of the key 's' of 'n' <= 16 bytes, reading 16
+ * bytes from 's': the caller guarantees they are readable.
+ */
+static inline void
+intern_key16(const char *s, size_t n, uint64_t k[2])
+{
+	uint64_t a, b;
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+	k[0] = k[1] = 0;
+	memcpy(k, s, n);
+	return;
+#endif
+	memcpy(&a, s, 8);
+	memcpy(&b, s + 8, 8);
+	if (n < 8) {
+		a &= n ? ~UINT64_C(0) >> (64 - 8 * n) : 0;
+		b = 0;
+	} else if (n < 16)
+		b &= n > 8 ? ~UINT64_C(0) >> (64 - 8 * (n - 8)) : 0;
+	k[0] = a;
+	k[1] = b;
+}
 
 static inline void
 intern_prefetch(const struct node_intern *t, uint64_t h)
 {
 	__builtin_prefetch(&t->tab[h & (t->cap - 1)]);
 }
+
+/* Cell lookup with the key's padded form at hand (node/cellmap.c). */
+bool	cellmap_lookup_k(const struct node_cellmap *m, const char *cell,
+	    size_t len, uint64_t h, const uint64_t k[2], uint32_t *ridx);
 
 /* ---- plans: how an event becomes a 32-bit word for one query ---- */
 
@@ -174,6 +224,12 @@ int	parse_input(const struct node_input *in, enum parse_mode mode,
 	    const struct node_plan *plan, struct node_report *rep,
 	    struct parse_out *out);
 void	parse_out_release(struct parse_out *o);
+
+/*
+ * Memory for a large array (huge pages when the kernel has them); free
+ * it with free().
+ */
+void	*node_big_alloc(size_t n);
 
 /* Online CPUs, at most 8, or 'want' when non-zero. */
 unsigned node_threads(unsigned want);
