@@ -546,6 +546,10 @@ row(struct worker *w, struct task *t, enum node_format fmt, const char *p,
 		bad(t, NODE_BAD_BLANK);
 		return CAIRN_OK;
 	}
+	if (n >= NODE_MAX_LINE) {
+		bad(t, NODE_BAD_LONG_LINE);
+		return CAIRN_OK;
+	}
 #ifdef __SSE2__
 	{
 		const __m128i vc = _mm_set1_epi8(','), vq = _mm_set1_epi8('"'),
@@ -787,7 +791,7 @@ out:
 		int e;
 
 		gzerror(s.gz, &e);
-		if (r == CAIRN_OK && e != Z_OK && e != Z_BUF_ERROR)
+		if (r == CAIRN_OK && e != Z_OK)
 			r = cairn_err(CAIRN_ERR_IO, "%s: corrupt gzip data",
 			    path);
 		gzclose(s.gz);
