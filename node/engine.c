@@ -247,10 +247,13 @@ acc_finish(struct node_acc *a, size_t n, struct node_result *res)
 		if ((all = malloc((total ? total : 1) * sizeof(*all))) == NULL)
 			return CAIRN_ERR_NOMEM;
 		for (size_t t = 0; t < n; t++) {
-			memcpy(all + k, a[t].ids, a[t].nids * sizeof(*all));
+			if (a[t].nids > 0)
+				memcpy(all + k, a[t].ids, a[t].nids *
+				    sizeof(*all));
 			k += a[t].nids;
 		}
-		qsort(all, total, sizeof(*all), cmp_u64);
+		if (total > 0)
+			qsort(all, total, sizeof(*all), cmp_u64);
 		for (size_t i = 0; i < total; i++) {
 			if (nnz > 0 && cells[nnz - 1].id == all[i]) {
 				cells[nnz - 1].count++;

@@ -923,7 +923,8 @@ merge_tables(struct parse_out *o, enum parse_mode mode,
 		}
 		o->ncats++;
 	}
-	qsort(o->cats, o->ncats, sizeof(char *), cmp_str);
+	if (o->ncats > 0)
+		qsort(o->cats, o->ncats, sizeof(char *), cmp_str);
 	for (unsigned t = 0; t < o->nthreads; t++) {
 		struct parse_thread *pt = &o->th[t];
 

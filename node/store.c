@@ -649,7 +649,8 @@ node_store_open(const char *dir, struct node_store **out)
 		}
 		nnames++;
 	}
-	qsort(names, nnames, sizeof(*names), cmp_name);
+	if (nnames > 0)
+		qsort(names, nnames, sizeof(*names), cmp_name);
 	if (nnames > 0 && (st->segs = calloc(nnames, sizeof(*st->segs))) ==
 	    NULL) {
 		r = CAIRN_ERR_NOMEM;

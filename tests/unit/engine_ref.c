@@ -303,7 +303,8 @@ ref_run(const struct node_query *q, const struct ref_event *ev, size_t n)
 		}
 	}
 	free(mine);
-	qsort(o.rows, o.n, sizeof(*o.rows), cmp_row);
+	if (o.n > 0)
+		qsort(o.rows, o.n, sizeof(*o.rows), cmp_row);
 	f = open_memstream(&text, &len);
 	fprintf(f, "%s\n", node_kind_header(q->kind));
 	for (size_t i = 0; i < o.n; i++) {
