@@ -25,7 +25,7 @@ node_big_alloc(size_t n)
 	void *p;
 
 	if (n < BIG_ALIGN)
-		return malloc(n ? n : 1);
+		return aligned_alloc(64, (n + 63) / 64 * 64);
 	if (posix_memalign(&p, BIG_ALIGN, n) != 0)
 		return NULL;
 	madvise(p, n, MADV_HUGEPAGE);
@@ -91,6 +91,8 @@ plan_init(struct node_plan *p, const struct node_query *q, uint32_t nregions)
 		    p->ndays, nregions);
 	for (unsigned h = 0; h < 24; h++)
 		p->night[h] = h >= q->night_start || h < q->night_end;
+	p->night_only = q->kind == NODE_KIND_RESIDENTS ||
+	    q->kind == NODE_KIND_MIGRATION;
 	return plan_domain(p);
 }
 

@@ -665,9 +665,14 @@ fields:
 			    CAIRN_OK)
 				return r;
 		}
-		if (!plan_word(w->plan, ts, reg, cat, &word)) {
+		switch (plan_word(w->plan, ts, reg, cat, &word)) {
+		case PLAN_OUTSIDE:
 			t->rep.outside++;
 			return CAIRN_OK;
+		case PLAN_UNUSED:
+			return CAIRN_OK;
+		case PLAN_USE:
+			break;
 		}
 		return pending_push(w, f[0], fl[0], word, 0, quoted);
 	case PARSE_STORE:

@@ -48,7 +48,7 @@ table_new(size_t cap)
 {
 	struct intern_ent *t;
 
-	if ((t = aligned_alloc(64, cap * sizeof(*t))) == NULL)
+	if ((t = node_big_alloc(cap * sizeof(*t))) == NULL)
 		return NULL;
 	for (size_t i = 0; i < cap; i++)
 		t[i].id = EMPTY;

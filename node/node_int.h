@@ -114,6 +114,7 @@ struct node_plan {
 	uint32_t	nslots;		/* hours in [d0, d1) */
 	uint32_t	ncats;		/* population_by_category */
 	bool		night[24];
+	bool		night_only;	/* only night events matter */
 	/* output domain */
 	uint64_t	ncells;
 	size_t		nbuckets, ndays;
@@ -129,24 +130,34 @@ int	plan_init(struct node_plan *p, const struct node_query *q,
 /* Set the category count (known after reading) and the domain size. */
 int	plan_set_cats(struct node_plan *p, uint32_t ncats);
 
+enum plan_use {
+	PLAN_USE,		/* the query reads the event */
+	PLAN_OUTSIDE,		/* outside the query's window */
+	PLAN_UNUSED		/* in the window, but never read (daytime
+				   events of residents and migration) */
+};
+
 /*
  * The event word of a row at UTC second 't' in region index 'r' (and
- * category 'c' for population_by_category), or false when outside the
- * query's window.
+ * category 'c' for population_by_category), set when PLAN_USE.
  */
-static inline bool
+static inline enum plan_use
 plan_word(const struct node_plan *p, int64_t t, uint32_t r, uint32_t c,
     uint32_t *w)
 {
 	int64_t l = t + p->off - p->d0 * 86400;
+	uint32_t slot;
 
 	if (l < 0 || l >= (int64_t)p->nslots * 3600)
-		return false;
+		return PLAN_OUTSIDE;
+	slot = (uint32_t)(l / 3600);
+	if (p->night_only && !p->night[slot % 24])
+		return PLAN_UNUSED;
 	if (p->q.kind == NODE_KIND_POPCAT)
 		*w = c << p->rb | r;
 	else
-		*w = (uint32_t)(l / 3600) << p->rb | r;
-	return true;
+		*w = slot << p->rb | r;
+	return PLAN_USE;
 }
 
 /* ---- accumulators: per-thread cell counts ---- */

@@ -738,7 +738,8 @@ store_job_run(void *arg)
 				else if (j->p->q.kind == NODE_KIND_POPCAT)
 					continue;
 				if (plan_word(j->p, (int64_t)(sg->ev[e] >> 32) *
-				    60, (uint32_t)sg->ev[e], c, &j->w[n]))
+				    60, (uint32_t)sg->ev[e], c, &j->w[n]) ==
+				    PLAN_USE)
 					n++;
 			}
 		}
