@@ -506,79 +506,71 @@ node_result_get(const struct node_result *res, uint64_t id)
 
 struct csv_job {
 	const struct node_plan	*p;
-	struct parse_out	*po;
-	unsigned		 t;
-	uint32_t		*cnt;		/* per subject, then offsets */
-	uint32_t		*out;
-	const uint64_t		*start;		/* subject offsets */
-	uint32_t		 s0, s1;	/* subjects of the kernel phase */
-	struct node_acc		*acc;
-	int			 phase;
+	const struct parse_out	*po;
+	uint32_t		 s0, s1;	/* global subjects */
+	uint32_t		*w;		/* one subject's words */
+	size_t			 wcap;
+	struct node_acc		 acc;
 	int			 err;
 };
+
+/* Append thread 'pt''s chain of local subject 'l' to j->w. */
+static int
+gather(struct csv_job *j, const struct parse_thread *pt, uint32_t l,
+    size_t *n)
+{
+	const struct node_plan *p = j->p;
+
+	for (uint32_t b = pt->head[l]; b != 0;) {
+		const uint32_t *blk = blk_at(pt, b);
+		size_t cnt = b == pt->tail[l] ? pt->fill[l] : BLK_WORDS - 1;
+
+		if (*n + cnt > j->wcap) {
+			size_t nc = j->wcap ? j->wcap * 2 : 1024;
+			uint32_t *nw;
+
+			if ((nw = realloc(j->w, nc * sizeof(*nw))) == NULL)
+				return CAIRN_ERR_NOMEM;
+			j->w = nw;
+			j->wcap = nc;
+		}
+		for (size_t i = 0; i < cnt; i++) {
+			uint32_t w = blk[1 + i];
+
+			if (pt->catmap != NULL)
+				w = pt->catmap[w >> p->rb] << p->rb |
+				    (w & p->rmask);
+			j->w[(*n)++] = w;
+		}
+		b = b == pt->tail[l] ? 0 : blk[0];
+	}
+	return CAIRN_OK;
+}
 
 static void *
 csv_job_run(void *arg)
 {
 	struct csv_job *j = arg;
-	struct parse_thread *pt = &j->po->th[j->t];
-	const struct node_plan *p = j->p;
+	const struct parse_out *po = j->po;
 
-	if (j->phase == 0) {
-		/* Map subjects and categories to global ids; count. */
-		for (size_t c = 0; c < pt->nchunks; c++) {
-			uint64_t *v = pt->chunks[c];
-			size_t n = c + 1 == pt->nchunks ? pt->last : CHUNK_WORDS;
+	for (uint32_t g = j->s0; g < j->s1 && j->err == CAIRN_OK; g++) {
+		size_t n = 0;
 
-			for (size_t i = 0; i < n; i++) {
-				uint32_t s = (uint32_t)(v[i] >> 32),
-				    w = (uint32_t)v[i];
+		for (unsigned t = 0; t < po->nthreads; t++) {
+			const struct parse_thread *pt = &po->th[t];
+			uint32_t l = t == 0 ? (g < pt->nlocal ? g : UINT32_MAX) :
+			    pt->loc[g];
 
-				if (pt->submap != NULL)
-					s = pt->submap[s];
-				if (pt->catmap != NULL)
-					w = pt->catmap[w >> p->rb] << p->rb |
-					    (w & p->rmask);
-				j->cnt[s]++;
-				v[i] = (uint64_t)s << 32 | w;
-			}
+			if (l != UINT32_MAX &&
+			    (j->err = gather(j, pt, l, &n)) != CAIRN_OK)
+				break;
 		}
-	} else if (j->phase == 1) {
-		for (size_t c = 0; c < pt->nchunks; c++) {
-			uint64_t *v = pt->chunks[c];
-			size_t n = c + 1 == pt->nchunks ? pt->last : CHUNK_WORDS;
-
-			for (size_t i = 0; i < n; i++)
-				j->out[j->cnt[v[i] >> 32]++] = (uint32_t)v[i];
-			free(v);
-			pt->chunks[c] = NULL;
-		}
-		pt->nchunks = 0;
-	} else {
-		for (uint32_t s = j->s0; s < j->s1; s++)
-			kernel_subject(p, j->out + j->start[s],
-			    j->start[s + 1] - j->start[s], j->acc);
+		if (j->err == CAIRN_OK)
+			j->err = acc_scratch(&j->acc, n);
+		if (j->err == CAIRN_OK)
+			kernel_subject(j->p, j->w, n, &j->acc);
 	}
 	return NULL;
-}
-
-/* Run jobs[0..n) in threads, the first in this one. */
-static void
-run_jobs(struct csv_job *jobs, unsigned n, void *(*fn)(void *))
-{
-	pthread_t tid[64];
-	unsigned started = 0;
-
-	for (unsigned t = 1; t < n; t++) {
-		if (pthread_create(&tid[t], NULL, fn, &jobs[t]) != 0)
-			break;
-		started++;
-	}
-	fn(&jobs[0]);
-	for (unsigned t = started + 1; t < n; t++)
-		fn(&jobs[t]);	/* threads that could not start */
-	for (unsigned t = 1; t <= started; t++)
-		pthread_join(tid[t], NULL);
 }
 
 int
@@ -588,10 +580,10 @@ node_run_csv(const struct node_query *q, const struct node_input *in,
 	struct node_plan p;
 	struct parse_out po;
 	struct csv_job jobs[64];
-	struct node_acc *acc = NULL;
-	uint64_t *start = NULL, total = 0, maxn = 0;
-	uint32_t *out = NULL, S;
-	unsigned T = 0;
+	struct node_acc accs[64];
+	pthread_t tid[64];
+	unsigned T = 0, started = 0;
+	uint32_t S;
 	int r;
 
 	memset(&po, 0, sizeof(po));
@@ -605,79 +597,37 @@ node_run_csv(const struct node_query *q, const struct node_input *in,
 	if (q->kind == NODE_KIND_POPCAT &&
 	    (r = plan_set_cats(&p, po.ncats)) != CAIRN_OK)
 		goto out;
-	T = po.nthreads;
+	T = po.nthreads > 64 ? 64 : po.nthreads;
 	S = po.subs.n;
-	if ((start = calloc((size_t)S + 1, sizeof(*start))) == NULL ||
-	    (acc = calloc(T, sizeof(*acc))) == NULL) {
-		r = CAIRN_ERR_NOMEM;
-		goto out;
-	}
 	for (unsigned t = 0; t < T; t++) {
 		jobs[t].p = &p;
 		jobs[t].po = &po;
-		jobs[t].t = t;
-		jobs[t].acc = &acc[t];
-		if ((jobs[t].cnt = calloc((size_t)S + 1, sizeof(uint32_t))) ==
-		    NULL) {
-			r = CAIRN_ERR_NOMEM;
+		jobs[t].s0 = (uint32_t)((uint64_t)S * t / T);
+		jobs[t].s1 = (uint32_t)((uint64_t)S * (t + 1) / T);
+		if ((r = acc_init(&jobs[t].acc, p.ncells)) != CAIRN_OK)
 			goto out;
-		}
 	}
-	run_jobs(jobs, T, csv_job_run);
-	/* Offsets: subject s's events from thread t start at cnt[t][s]. */
-	for (uint32_t s = 0; s < S; s++) {
-		uint64_t n = 0;
-
-		start[s] = total;
-		for (unsigned t = 0; t < T; t++) {
-			uint32_t c = jobs[t].cnt[s];
-
-			jobs[t].cnt[s] = (uint32_t)(total + n);
-			n += c;
-		}
-		if (total + n > UINT32_MAX) {
-			r = cairn_err(CAIRN_ERR_TOOBIG, "more than 2^32 events "
-			    "in the window");
-			goto out;
-		}
-		if (n > maxn)
-			maxn = n;
-		total += n;
+	for (unsigned t = 1; t < T; t++) {
+		if (pthread_create(&tid[t], NULL, csv_job_run, &jobs[t]) != 0)
+			break;
+		started++;
 	}
-	start[S] = total;
-	if ((out = node_big_alloc((total ? total : 1) * sizeof(uint32_t))) ==
-	    NULL) {
-		r = CAIRN_ERR_NOMEM;
-		goto out;
-	}
+	csv_job_run(&jobs[0]);
+	for (unsigned t = started + 1; t < T; t++)
+		csv_job_run(&jobs[t]);
+	for (unsigned t = 1; t <= started; t++)
+		pthread_join(tid[t], NULL);
 	for (unsigned t = 0; t < T; t++) {
-		jobs[t].out = out;
-		jobs[t].phase = 1;
-	}
-	run_jobs(jobs, T, csv_job_run);
-	for (unsigned t = 0; t < T; t++) {
-		free(jobs[t].cnt);
-		jobs[t].cnt = NULL;
-		if ((r = acc_init(&acc[t], p.ncells)) != CAIRN_OK ||
-		    (r = acc_scratch(&acc[t], maxn)) != CAIRN_OK)
+		if (jobs[t].err != CAIRN_OK) {
+			r = jobs[t].err;
 			goto out;
-		jobs[t].phase = 2;
-		jobs[t].start = start;
+		}
+		accs[t] = jobs[t].acc;
 	}
-	/* Split subjects so each thread gets about the same events. */
-	for (unsigned t = 0, s = 0; t < T; t++) {
-		uint64_t goal = total * (t + 1) / T;
-
-		jobs[t].s0 = s;
-		while (s < S && (t + 1 == T || start[s + 1] <= goal))
-			s++;
-		jobs[t].s1 = s;
-	}
-	run_jobs(jobs, T, csv_job_run);
 	if ((r = result_init(res, &p, node_cellmap_regions(in->cells))) !=
 	    CAIRN_OK)
 		goto out;
-	if ((r = acc_finish(acc, T, res)) != CAIRN_OK) {
+	if ((r = acc_finish(accs, T, res)) != CAIRN_OK) {
 		node_result_release(res);
 		goto out;
 	}
@@ -686,14 +636,10 @@ node_run_csv(const struct node_query *q, const struct node_input *in,
 	po.cats = NULL;
 	po.ncats = 0;
 out:
-	if (acc != NULL)
-		for (unsigned t = 0; t < T; t++)
-			acc_release(&acc[t]);
-	for (unsigned t = 0; t < 64; t++)
-		free(jobs[t].cnt);
-	free(acc);
-	free(start);
-	free(out);
+	for (unsigned t = 0; t < T; t++) {
+		acc_release(&jobs[t].acc);
+		free(jobs[t].w);
+	}
 	parse_out_release(&po);
 	return r;
 }

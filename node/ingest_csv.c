@@ -216,6 +216,7 @@ node_report_print(const struct node_report *r, FILE *f)
 
 struct task {
 	size_t		file;
+	unsigned	owner;		/* the thread that reads it */
 	bool		gz;
 	uint64_t	begin, end;	/* byte range; end = UINT64_MAX: EOF */
 	uint64_t	lines;		/* lines seen, header included */
@@ -251,9 +252,10 @@ struct worker {
 	enum parse_mode		 mode;
 	const struct node_plan	*plan;
 	struct parse_thread	*pt;
+	unsigned		 me;
 	struct task		*tasks;
 	size_t			 ntasks;
-	atomic_size_t		*next;
+	atomic_size_t		*next;	/* == ntasks: stop */
 	const struct file_info	*files;
 	char			*buf;
 	char			 quoted[NODE_MAX_LINE + BUF_PAD];
@@ -288,11 +290,80 @@ emit(struct parse_thread *pt, uint64_t w)
 }
 
 static int
+blk_new(struct parse_thread *pt, uint32_t *out)
+{
+	if (pt->nblk == 0 || pt->nblk % BLK_PER_CHUNK == 0) {
+		if (pt->nblk >= UINT32_MAX - BLK_PER_CHUNK)
+			return cairn_err(CAIRN_ERR_TOOBIG, "too many events");
+		if (pt->nblkchunks == pt->capblkchunks) {
+			size_t nc = pt->capblkchunks ? pt->capblkchunks * 2 :
+			    64;
+			uint32_t **n;
+
+			if ((n = realloc(pt->blk, nc * sizeof(*n))) == NULL)
+				return CAIRN_ERR_NOMEM;
+			pt->blk = n;
+			pt->capblkchunks = nc;
+		}
+		if ((pt->blk[pt->nblkchunks] = node_big_alloc(BLK_PER_CHUNK *
+		    BLK_WORDS * sizeof(uint32_t))) == NULL)
+			return CAIRN_ERR_NOMEM;
+		pt->nblkchunks++;
+		if (pt->nblk == 0)
+			pt->nblk = 1;	/* block 0 means "none" */
+	}
+	*out = pt->nblk++;
+	return CAIRN_OK;
+}
+
+/* Append 'word' to the chain of the subject in slot 'e'. */
+static inline int
+chain_add(struct parse_thread *pt, struct intern_ent *e, uint32_t word)
+{
+	uint32_t b = 0;
+	int r;
+
+	if (e->tail == 0 || e->fill == BLK_WORDS - 1) {
+		if ((r = blk_new(pt, &b)) != CAIRN_OK)
+			return r;
+		if (e->tail == 0) {
+			if (e->id >= pt->headcap) {
+				size_t nc = pt->headcap ? pt->headcap * 2 :
+				    1u << 16;
+				uint32_t *nh;
+
+				while (nc <= e->id)
+					nc *= 2;
+				if ((nh = realloc(pt->head, nc *
+				    sizeof(*nh))) == NULL)
+					return CAIRN_ERR_NOMEM;
+				pt->head = nh;
+				pt->headcap = nc;
+			}
+			pt->head[e->id] = b;
+		} else
+			blk_at(pt, e->tail)[0] = b;
+		blk_at(pt, b)[0] = 0;
+		e->tail = b;
+		e->fill = 0;
+	}
+	blk_at(pt, e->tail)[1 + e->fill++] = word;
+	return CAIRN_OK;
+}
+
+static int
 pending_do(struct worker *w, const struct pending *pd)
 {
+	struct intern_ent *e;
 	uint32_t sub;
 	int r;
 
+	if (w->mode == PARSE_QUERY) {
+		if ((r = intern_add_e(&w->pt->subs, pd->key, pd->n, pd->h,
+		    pd->k, &e)) != CAIRN_OK)
+			return r;
+		return chain_add(w->pt, e, pd->word);
+	}
 	if ((r = intern_add_k(&w->pt->subs, pd->key, pd->n, pd->h, pd->k,
 	    &sub)) != CAIRN_OK || (r = emit(w->pt, (uint64_t)sub << 32 | pd->word)) !=
 	    CAIRN_OK)
@@ -813,7 +884,14 @@ worker_main(void *arg)
 	size_t k;
 	int r;
 
-	while ((k = atomic_fetch_add(w->next, 1)) < w->ntasks) {
+	/*
+	 * Each thread reads its own tasks in file order, so a subject's
+	 * events of one thread come in file order too (nearly sorted for
+	 * the per-subject sort when files are time-ordered).
+	 */
+	for (k = 0; k < w->ntasks && atomic_load(w->next) < w->ntasks; k++) {
+		if (w->tasks[k].owner != w->me)
+			continue;
 		if ((r = run_task(w, &w->tasks[k])) != CAIRN_OK) {
 			w->err = r;
 			snprintf(w->errmsg, sizeof(w->errmsg), "%s",
@@ -874,6 +952,30 @@ read_header(const char *path, struct file_info *fi)
 	    "or '%s'", path, headers[0], headers[1], headers[2]);
 }
 
+/* Keep each chain's last block and fill, held in the table's slots. */
+static int
+chain_ends(struct parse_out *o)
+{
+	for (unsigned t = 0; t < o->nthreads; t++) {
+		struct parse_thread *pt = &o->th[t];
+		size_t n = pt->subs.n;
+
+		pt->nlocal = pt->subs.n;
+		if ((pt->tail = malloc((n + 1) * sizeof(uint32_t))) == NULL ||
+		    (pt->fill = malloc(n + 1)) == NULL)
+			return CAIRN_ERR_NOMEM;
+		for (size_t i = 0; i < pt->subs.cap; i++) {
+			const struct intern_ent *e = &pt->subs.tab[i];
+
+			if (e->id == UINT32_MAX)
+				continue;
+			pt->tail[e->id] = e->tail;
+			pt->fill[e->id] = e->fill;
+		}
+	}
+	return CAIRN_OK;
+}
+
 static int
 merge_tables(struct parse_out *o, enum parse_mode mode,
     const struct node_plan *plan)
@@ -901,6 +1003,18 @@ merge_tables(struct parse_out *o, enum parse_mode mode,
 				return r;
 		}
 		intern_release(&pt->subs);
+	}
+	/* Query mode: where each global subject is in each thread. */
+	for (unsigned t = 1; mode == PARSE_QUERY && t < o->nthreads; t++) {
+		struct parse_thread *pt = &o->th[t];
+
+		if ((pt->loc = malloc(((size_t)o->subs.n + 1) *
+		    sizeof(uint32_t))) == NULL)
+			return CAIRN_ERR_NOMEM;
+		memset(pt->loc, 0xff, ((size_t)o->subs.n + 1) *
+		    sizeof(uint32_t));
+		for (uint32_t i = 0; i < pt->nlocal; i++)
+			pt->loc[pt->submap[i]] = i;
 	}
 	/* Categories: one sorted list, and each thread's map into it. */
 	if ((r = intern_init(&cats, 64, UINT32_MAX - 1)) != CAIRN_OK)
@@ -979,6 +1093,13 @@ parse_out_release(struct parse_out *o)
 			for (size_t c = 0; c < pt->nchunks; c++)
 				free(pt->chunks[c]);
 			free(pt->chunks);
+			for (size_t c = 0; c < pt->nblkchunks; c++)
+				free(pt->blk[c]);
+			free(pt->blk);
+			free(pt->head);
+			free(pt->tail);
+			free(pt->fill);
+			free(pt->loc);
 			free(pt->submap);
 			free(pt->catmap);
 		}
@@ -1047,6 +1168,8 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 
 			parts = files[i].gz || np < 1 ? 1 : np > 4 * nth ?
 			    4 * nth : (unsigned)np;
+			if (parts > 1 && parts < nth)
+				parts = nth;
 		}
 		if (ntasks + parts > captasks) {
 			size_t nc = captasks ? captasks * 2 : 16;
@@ -1066,14 +1189,14 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 
 			memset(t, 0, sizeof(*t));
 			t->file = i;
+			t->owner = parts > 1 ? p * nth / parts :
+			    (unsigned)(i % nth);
 			t->gz = files[i].gz;
 			t->begin = files[i].size * p / parts;
 			t->end = p + 1 == parts ? UINT64_MAX :
 			    files[i].size * (p + 1) / parts;
 		}
 	}
-	if (nth > ntasks)
-		nth = (unsigned)ntasks;
 	if (plan != NULL && plan->q.kind == NODE_KIND_POPCAT)
 		catmax = plan->rb >= 32 ? 1 : (uint32_t)(UINT64_C(1) <<
 		    (32 - plan->rb));
@@ -1093,6 +1216,7 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 		ws[t].mode = mode;
 		ws[t].plan = plan;
 		ws[t].pt = &o.th[t];
+		ws[t].me = t;
 		ws[t].tasks = tasks;
 		ws[t].ntasks = ntasks;
 		ws[t].next = &next;
@@ -1153,6 +1277,8 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 		}
 	}
 	if (r != CAIRN_OK || mode == PARSE_CHECK)
+		goto out;
+	if (mode == PARSE_QUERY && (r = chain_ends(&o)) != CAIRN_OK)
 		goto out;
 	if ((r = merge_tables(&o, mode, plan)) != CAIRN_OK)
 		goto out;

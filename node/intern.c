@@ -50,6 +50,7 @@ table_new(size_t cap)
 
 	if ((t = node_big_alloc(cap * sizeof(*t))) == NULL)
 		return NULL;
+	memset(t, 0, cap * sizeof(*t));
 	for (size_t i = 0; i < cap; i++)
 		t[i].id = EMPTY;
 	return t;
@@ -83,7 +84,7 @@ static inline bool
 ent_is(const struct node_intern *t, const struct intern_ent *e,
     const char *s, size_t n, uint64_t h, const uint64_t k[2])
 {
-	if (e->h != h || e->len != n)
+	if (e->h32 != (uint32_t)(h >> 32) || e->len != n)
 		return false;
 	if (n <= INTERN_INLINE)
 		return e->inl[0] == k[0] && e->inl[1] == k[1];
@@ -127,6 +128,7 @@ intern_find_k(const struct node_intern *t, const char *s, size_t n,
 	}
 }
 
+/* Double the table; slots move to where their key's hash puts them. */
 static int
 grow(struct node_intern *t)
 {
@@ -136,11 +138,13 @@ grow(struct node_intern *t)
 	if ((nt = table_new(ncap)) == NULL)
 		return CAIRN_ERR_NOMEM;
 	for (size_t i = 0; i < t->cap; i++) {
-		size_t j;
+		size_t j, n;
+		const char *key;
 
 		if (t->tab[i].id == EMPTY)
 			continue;
-		for (j = t->tab[i].h & mask; nt[j].id != EMPTY;
+		key = intern_key(t, t->tab[i].id, &n);
+		for (j = intern_hash(key, n) & mask; nt[j].id != EMPTY;
 		    j = (j + 1) & mask)
 			;
 		nt[j] = t->tab[i];
@@ -165,8 +169,22 @@ int
 intern_add_k(struct node_intern *t, const char *s, size_t n, uint64_t h,
     const uint64_t k[2], uint32_t *id)
 {
+	struct intern_ent *e;
+	int r;
+
+	if ((r = intern_add_e(t, s, n, h, k, &e)) != CAIRN_OK)
+		return r;
+	*id = e->id;
+	return CAIRN_OK;
+}
+
+int
+intern_add_e(struct node_intern *t, const char *s, size_t n, uint64_t h,
+    const uint64_t k[2], struct intern_ent **out)
+{
 	size_t mask = t->cap - 1, i = h & mask;
 	struct intern_ent *e;
+	uint32_t id;
 	int r;
 
 	for (;; i = (i + 1) & mask) {
@@ -174,7 +192,7 @@ intern_add_k(struct node_intern *t, const char *s, size_t n, uint64_t h,
 		if (e->id == EMPTY)
 			break;
 		if (ent_is(t, e, s, n, h, k)) {
-			*id = e->id;
+			*out = e;
 			return CAIRN_OK;
 		}
 	}
@@ -206,14 +224,22 @@ intern_add_k(struct node_intern *t, const char *s, size_t n, uint64_t h,
 	memcpy(t->arena + t->alen, s, n);
 	t->koff[t->n] = (uint64_t)t->alen << 8 | n;
 	t->alen += n;
-	e->h = h;
-	e->id = t->n;
-	e->len = (uint32_t)n;
+	memset(e, 0, sizeof(*e));
+	e->h32 = (uint32_t)(h >> 32);
+	e->id = id = t->n++;
+	e->len = (uint8_t)n;
 	e->inl[0] = k[0];
 	e->inl[1] = k[1];
-	*id = t->n++;
-	if ((size_t)t->n * 2 > t->cap && (r = grow(t)) != CAIRN_OK)
-		return r;
+	if ((size_t)t->n * 2 > t->cap) {
+		if ((r = grow(t)) != CAIRN_OK)
+			return r;
+		/* find the slot again in the new table */
+		mask = t->cap - 1;
+		for (i = h & mask; t->tab[i].id != id; i = (i + 1) & mask)
+			;
+		e = &t->tab[i];
+	}
+	*out = e;
 	return CAIRN_OK;
 }
 
