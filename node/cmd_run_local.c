@@ -4,8 +4,10 @@
  * --no-noise; otherwise discrete Gaussian noise for --rho.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/cli.h"
 #include "common/config.h"
@@ -14,6 +16,15 @@
 #include "node/noise.h"
 
 #define PROG	"cairn-node run-local"
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void
 usage(FILE *f)
@@ -38,7 +49,7 @@ usage(FILE *f)
 	    "  --dense              print zero cells too\n"
 	    "  --max-bad-fraction F refuse a file with more bad rows (default 0.001)\n"
 	    "  --threads N          worker threads (default: CPUs, at most 8)\n"
-	    "  --quiet              no bad-row report on stderr\n");
+	    "  --quiet              no summary or bad-row report on stderr\n");
 }
 
 int
@@ -64,7 +75,7 @@ node_cmd_run_local(int argc, char **argv)
 	enum node_out_format fmt = NODE_OUT_CSV;
 	const char *qpath = NULL, *outpath = NULL, *store = NULL;
 	bool nonoise = false, dense = false, quiet = false, have_rho = false;
-	double rho = 0;
+	double rho = 0, t0;
 	FILE *out = stdout;
 	int c, r, rc = 1;
 
@@ -154,7 +165,21 @@ node_cmd_run_local(int argc, char **argv)
 	} else {
 		if ((r = cmd_input_open(&ci, true)) != CAIRN_OK)
 			goto fail;
+		t0 = now();
 		r = node_run_csv(&q, &ci.in, &rep, &res);
+		if (!quiet && r == CAIRN_OK) {
+			uint64_t rows = 0, good = 0, outside = 0;
+
+			for (size_t i = 0; i < rep.nfiles; i++) {
+				rows += rep.files[i].rows;
+				good += rep.files[i].good;
+				outside += rep.files[i].outside;
+			}
+			fprintf(stderr, "%s: %zu file(s), %" PRIu64 " rows, %"
+			    PRIu64 " good (%" PRIu64 " outside the window), %"
+			    PRIu64 " subjects, %.2f s\n", PROG, rep.nfiles,
+			    rows, good, outside, res.subjects, now() - t0);
+		}
 		if (!quiet || r != CAIRN_OK) {
 			bool any = false;
 

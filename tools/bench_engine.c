@@ -1,8 +1,8 @@
 /*
  * bench_engine.c - throughput of the node's engine (`make bench`).
  *
- * Writes a synthetic CDR file (CAIRN_BENCH_SUBS subscribers, default
- * 200000, x 7 days, about 8 events per subscriber-day, time-ordered,
+ * Writes a synthetic CDR file (for each of the CAIRN_BENCH_SUBS scales,
+ * e.g. "100000 1000000 3000000", default 100000: subscribers x 7 days, about 8 events per subscriber-day, time-ordered,
  * home cells at night and work cells by day) to a scratch folder, then
  * measures, each in a forked child so peak memory is its own:
  *   parse-only (check-data) with 1 and 2 threads, the physical limit;
@@ -211,20 +211,17 @@ run(const struct job *j, double bytes, uint64_t rows)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+static int
+bench(uint64_t subs)
 {
-	const char *env = getenv("CAIRN_BENCH_SUBS"), *tmp;
-	uint64_t subs = env ? strtoull(env, NULL, 10) : 200000, rows = 0;
+	const char *tmp;
+	uint64_t rows = 0;
 	char dir[256], file[300], cells[300], store[300], cmd[700];
 	struct stat sb;
 	double t0;
 	int rc = 0;
 	FILE *f;
 
-	if (argc == 6 && strcmp(argv[1], "gen") == 0)
-		return gen(argv[2], argv[3], strtoull(argv[4], NULL, 10),
-		    atoi(argv[5])) == 0 ? 0 : 1;
 	tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	snprintf(dir, sizeof(dir), "%s/cairn-bench-XXXXXX", tmp);
 	if (mkdtemp(dir) == NULL)
@@ -277,5 +274,30 @@ main(int argc, char **argv)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		rc = 1;
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *env = getenv("CAIRN_BENCH_SUBS");
+	char *list, *tok, *save = NULL;
+	int rc = 0;
+
+	if (argc == 6 && strcmp(argv[1], "gen") == 0)
+		return gen(argv[2], argv[3], strtoull(argv[4], NULL, 10),
+		    atoi(argv[5])) == 0 ? 0 : 1;
+	if (argc > 1) {
+		fprintf(stderr, "usage: bench_engine [gen FILE CELLS SUBS "
+		    "DAYS]\n  CAIRN_BENCH_SUBS=\"100000 1000000 3000000\" "
+		    "sets the scales (default 100000)\n");
+		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 1;
+	}
+	if ((list = strdup(env ? env : "100000")) == NULL)
+		return 1;
+	for (tok = strtok_r(list, " ,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ,", &save))
+		rc |= bench(strtoull(tok, NULL, 10));
+	free(list);
 	return rc;
 }
