@@ -12,8 +12,9 @@
 # -Wall -Wextra -Werror.  Missing Debian packages are installed on the first
 # build when running as root (tools/deps.sh), otherwise it names the command.
 
-O	?= build
 .DEFAULT_GOAL := all
+
+O	?= build
 PREFIX	?= /usr/local
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -73,6 +74,9 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_HELP_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRC))
 TEST_HELP_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(TEST_HELP_SRC))
+# Helper programs the end-to-end scripts start (tests/e2e/*.c).
+E2E_SRC := $(wildcard tests/e2e/*.c)
+E2E_PROGS := $(patsubst tests/e2e/%.c,$(O)/bin/%,$(E2E_SRC))
 
 .PHONY: all test check bench demo install clean
 .SECONDARY:
@@ -101,8 +105,12 @@ $(O)/libcairn.a: $(LIB_OBJ)
 $(O)/bin/cairn: $(O)/obj/tools/cairn_main.o $(O)/libcairn.a
 $(O)/bin/cairn-node: $(O)/obj/node/node_main.o $(O)/libcairn.a
 $(O)/bin/cairn-coordinator: $(O)/obj/coordinator/coord_main.o $(O)/libcairn.a
-$(BENCHES): $(O)/bin/bench_%: $(O)/obj/tools/bench_%.o $(O)/libcairn.a
-$(PROGS) $(BENCHES):
+$(PROGS):
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BENCHES): $(O)/bin/%: $(O)/obj/tools/%.o $(O)/libcairn.a
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
@@ -112,7 +120,12 @@ $(O)/tests/%: $(O)/obj/tests/unit/%.o $(TEST_HELP_OBJ) $(O)/libcairn.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
 
-test: $(PROGS) $(TESTS)
+$(E2E_PROGS): $(O)/bin/%: $(O)/obj/tests/e2e/%.o $(O)/libcairn.a
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+test: $(PROGS) $(TESTS) $(E2E_PROGS)
 	@sh tests/run.sh $(O)
 
 check:
@@ -133,4 +146,5 @@ clean:
 	rm -rf build build-check
 
 -include $(LIB_OBJ:.o=.d) $(TEST_HELP_OBJ:.o=.d) \
-	$(patsubst %.c,$(O)/obj/%.d,$(MAIN_SRC) $(BENCH_SRC) $(TEST_SRC))
+	$(patsubst %.c,$(O)/obj/%.d,$(MAIN_SRC) $(BENCH_SRC) $(TEST_SRC) \
+	$(E2E_SRC))

@@ -32,7 +32,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: cairn-node run-local --query Q.json (--cdr PATH... "
 	    "--cells FILE | --cdr PATH... --regions FILE | --store DIR)\n"
-	    "           [--no-noise | --rho R] [--format csv|json] "
+	    "           [--no-noise | --rho R [--delta D]] [--format csv|json] "
 	    "[--output FILE] [--dense]\n"
 	    "           [--max-bad-fraction F] [--threads N] [--quiet]\n\n"
 	    "Run one query (docs/queries.md) on local data and print the "
@@ -44,6 +44,7 @@ usage(FILE *f)
 	    "  --query FILE         the JSON query spec\n"
 	    "  --no-noise           exact counts (local checks only)\n"
 	    "  --rho R              zCDP budget of the noisy result\n"
+	    "  --delta D            delta of the (epsilon, delta) shown (default 1e-6)\n"
 	    "  --format csv|json    output format (default csv)\n"
 	    "  --output FILE        write there instead of stdout\n"
 	    "  --dense              print zero cells too\n"
@@ -60,6 +61,7 @@ node_cmd_run_local(int argc, char **argv)
 		{ "query", required_argument, NULL, OPT_QUERY },
 		{ "no-noise", no_argument, NULL, OPT_NONOISE },
 		{ "rho", required_argument, NULL, OPT_RHO },
+		{ "delta", required_argument, NULL, OPT_DELTA },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "dense", no_argument, NULL, OPT_DENSE },
@@ -68,14 +70,15 @@ node_cmd_run_local(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cmd_input ci;
-	struct node_query q;
+	struct qspec q;
 	struct node_report rep;
 	struct node_result res;
 	struct node_store *st = NULL;
 	enum node_out_format fmt = NODE_OUT_CSV;
 	const char *qpath = NULL, *outpath = NULL, *store = NULL;
 	bool nonoise = false, dense = false, quiet = false, have_rho = false;
-	double rho = 0, t0;
+	double rho = 0, delta = 1e-6, t0;
+	struct node_noise_plan plan;
 	FILE *out = stdout;
 	int c, r, rc = 1;
 
@@ -102,6 +105,14 @@ node_cmd_run_local(int argc, char **argv)
 				goto fail;
 			}
 			have_rho = true;
+			break;
+		case OPT_DELTA:
+			if (!config_parse_double(optarg, &delta) ||
+			    !(delta > 0 && delta < 1)) {
+				r = cairn_err(CAIRN_ERR_ARG, "--delta: '%s' is not "
+				    "a number in (0, 1)", optarg);
+				goto fail;
+			}
 			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "json") == 0)
@@ -144,8 +155,6 @@ node_cmd_run_local(int argc, char **argv)
 		    "other");
 		goto fail;
 	}
-	if (!nonoise && (r = node_noise_available()) != CAIRN_OK)
-		goto fail;
 	if (!nonoise && !have_rho) {
 		r = cairn_err(CAIRN_ERR_ARG, "give --rho R for a noisy result, "
 		    "or --no-noise");
@@ -156,7 +165,7 @@ node_cmd_run_local(int argc, char **argv)
 		    "and --regions");
 		goto fail;
 	}
-	if ((r = node_query_load(qpath, &q)) != CAIRN_OK)
+	if ((r = qspec_load_json(qpath, &q)) != CAIRN_OK)
 		goto fail;
 	if (store != NULL) {
 		if ((r = node_store_open(store, &st)) != CAIRN_OK ||
@@ -198,9 +207,15 @@ node_cmd_run_local(int argc, char **argv)
 	if (nonoise)
 		r = node_result_write(&res, fmt, dense, NULL, out);
 	else
-		r = node_noise_write(&res, rho, fmt, out);
+		r = node_noise_write(&res, rho, delta, fmt, out, &plan);
 	if (r != CAIRN_OK)
 		goto fail;
+	if (!nonoise && !quiet)
+		fprintf(stderr, "%s: discrete Gaussian noise, variance %" PRIu64
+		    " per cell (sensitivity^2 %" PRIu64 "): rho %.6g, (epsilon "
+		    "%.6g, delta %g); 95%% interval +-%" PRIu64 "\n", PROG,
+		    plan.sigma2, plan.delta2_sq, plan.rho, plan.epsilon,
+		    plan.delta, plan.ci95);
 	if (outpath != NULL) {
 		r = fclose(out) == 0 ? CAIRN_OK : cairn_err(CAIRN_ERR_IO,
 		    "%s: write failed", outpath);

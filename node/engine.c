@@ -40,23 +40,23 @@ plan_domain(struct node_plan *p)
 	uint64_t r = p->nregions;
 
 	switch (p->q.kind) {
-	case NODE_KIND_PRESENCE:
+	case QSPEC_KIND_PRESENCE:
 		p->nbuckets = p->q.bucket_hour ? p->nslots : p->ndays;
 		p->ncells = r * p->nbuckets;
 		break;
-	case NODE_KIND_RESIDENTS:
+	case QSPEC_KIND_RESIDENTS:
 		p->ncells = r;
 		break;
-	case NODE_KIND_OD:
+	case QSPEC_KIND_OD:
 		p->ncells = (uint64_t)(p->ndays - 1) * r * r;
 		break;
-	case NODE_KIND_MIGRATION:
+	case QSPEC_KIND_MIGRATION:
 		p->ncells = r * r;
 		break;
-	case NODE_KIND_VISITORS:
+	case QSPEC_KIND_VISITORS:
 		p->ncells = r * p->ndays;
 		break;
-	case NODE_KIND_POPCAT:
+	case QSPEC_KIND_POPCAT:
 		p->ncells = r * p->ncats;
 		break;
 	default:
@@ -69,11 +69,11 @@ plan_domain(struct node_plan *p)
 }
 
 int
-plan_init(struct node_plan *p, const struct node_query *q, uint32_t nregions)
+plan_init(struct node_plan *p, const struct qspec *q, uint32_t nregions)
 {
 	memset(p, 0, sizeof(*p));
 	p->q = *q;
-	node_query_span(q, &p->d0, &p->d1);
+	qspec_span(q, &p->d0, &p->d1);
 	p->off = (int64_t)q->utc_offset_min * 60;
 	p->nregions = nregions;
 	while (p->rb < 32 && (UINT64_C(1) << p->rb) < nregions)
@@ -84,15 +84,15 @@ plan_init(struct node_plan *p, const struct node_query *q, uint32_t nregions)
 	p->day0 = p->d0;
 	if (nregions == 0)
 		return cairn_err(CAIRN_ERR_ARG, "no regions");
-	if (q->kind != NODE_KIND_POPCAT &&
+	if (q->kind != QSPEC_KIND_POPCAT &&
 	    ((uint64_t)p->nslots << p->rb) > (UINT64_C(1) << 32))
 		return cairn_err(CAIRN_ERR_TOOBIG, "%zu days over %u regions "
 		    "do not fit the event word: shorten the window",
 		    p->ndays, nregions);
 	for (unsigned h = 0; h < 24; h++)
 		p->night[h] = h >= q->night_start || h < q->night_end;
-	p->night_only = q->kind == NODE_KIND_RESIDENTS ||
-	    q->kind == NODE_KIND_MIGRATION;
+	p->night_only = q->kind == QSPEC_KIND_RESIDENTS ||
+	    q->kind == QSPEC_KIND_MIGRATION;
 	return plan_domain(p);
 }
 
@@ -403,15 +403,15 @@ kernel_subject(const struct node_plan *p, uint32_t *w, size_t n,
 	a->subjects++;
 	sort_u32(w, n, a->tmp);
 	switch (p->q.kind) {
-	case NODE_KIND_PRESENCE:
+	case QSPEC_KIND_PRESENCE:
 		presence(p, w, n, p->q.bucket_hour, p->nbuckets, UINT32_MAX,
 		    a);
 		break;
-	case NODE_KIND_RESIDENTS:
+	case QSPEC_KIND_RESIDENTS:
 		if ((h = night_home(p, w, n, 0, (uint32_t)p->ndays, a)) >= 0)
 			acc_add(a, (uint64_t)h);
 		break;
-	case NODE_KIND_OD: {
+	case QSPEC_KIND_OD: {
 		int64_t prevday = -2;
 		uint32_t prev = 0;
 
@@ -431,7 +431,7 @@ kernel_subject(const struct node_plan *p, uint32_t *w, size_t n,
 		}
 		break;
 	}
-	case NODE_KIND_MIGRATION:
+	case QSPEC_KIND_MIGRATION:
 		h = night_home(p, w, n, (uint32_t)(p->q.base[0] - p->d0),
 		    (uint32_t)(p->q.base[1] - p->d0), a);
 		h2 = night_home(p, w, n, (uint32_t)(p->q.comp[0] - p->d0),
@@ -439,12 +439,12 @@ kernel_subject(const struct node_plan *p, uint32_t *w, size_t n,
 		if (h >= 0 && h2 >= 0)
 			acc_add(a, (uint64_t)h * R + (uint64_t)h2);
 		break;
-	case NODE_KIND_VISITORS:
+	case QSPEC_KIND_VISITORS:
 		h = night_home(p, w, n, 0, (uint32_t)p->ndays, a);
 		presence(p, w, n, false, p->ndays, h >= 0 ? (uint32_t)h :
 		    UINT32_MAX, a);
 		break;
-	case NODE_KIND_POPCAT:
+	case QSPEC_KIND_POPCAT:
 		for (size_t i = 0; i < n; i++)
 			if (i == 0 || w[i] != w[i - 1])
 				acc_add(a, (uint64_t)(w[i] & p->rmask) *
@@ -574,7 +574,7 @@ csv_job_run(void *arg)
 }
 
 int
-node_run_csv(const struct node_query *q, const struct node_input *in,
+node_run_csv(const struct qspec *q, const struct node_input *in,
     struct node_report *rep, struct node_result *res)
 {
 	struct node_plan p;
@@ -594,7 +594,7 @@ node_run_csv(const struct node_query *q, const struct node_input *in,
 		return r;
 	if ((r = parse_input(in, PARSE_QUERY, &p, rep, &po)) != CAIRN_OK)
 		goto out;
-	if (q->kind == NODE_KIND_POPCAT &&
+	if (q->kind == QSPEC_KIND_POPCAT &&
 	    (r = plan_set_cats(&p, po.ncats)) != CAIRN_OK)
 		goto out;
 	T = po.nthreads > 64 ? 64 : po.nthreads;

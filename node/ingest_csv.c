@@ -730,7 +730,7 @@ fields:
 	case PARSE_CHECK:
 		return CAIRN_OK;
 	case PARSE_QUERY:
-		if (w->plan->q.kind == NODE_KIND_POPCAT) {
+		if (w->plan->q.kind == QSPEC_KIND_POPCAT) {
 			if (want == 4 && (r = intern_add(&w->pt->cats, f[3],
 			    fl[3], intern_hash(f[3], fl[3]), &cat)) !=
 			    CAIRN_OK)
@@ -1155,7 +1155,7 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 			    in->paths[i]);
 			goto out;
 		}
-		if (plan != NULL && plan->q.kind == NODE_KIND_POPCAT &&
+		if (plan != NULL && plan->q.kind == QSPEC_KIND_POPCAT &&
 		    files[i].fmt != NODE_FMT_REGION_CAT) {
 			r = cairn_err(CAIRN_ERR_ARG, "%s: population_by_category "
 			    "needs input with header '%s'", in->paths[i],
@@ -1197,7 +1197,7 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 			    files[i].size * (p + 1) / parts;
 		}
 	}
-	if (plan != NULL && plan->q.kind == NODE_KIND_POPCAT)
+	if (plan != NULL && plan->q.kind == QSPEC_KIND_POPCAT)
 		catmax = plan->rb >= 32 ? 1 : (uint32_t)(UINT64_C(1) <<
 		    (32 - plan->rb));
 	o.nthreads = nth;

@@ -1,9 +1,9 @@
 /*
- * node.h - the node's aggregation engine: query specs, cell maps, the CSV
+ * node.h - the node's aggregation engine: cell maps, the CSV
  * reader with its bad-row accounting, the binary store, and the exact
  * per-kind aggregation of DESIGN §4 (see docs/queries.md, docs/data.md).
  *
- * Flow: node_query_load() reads a spec; node_cellmap_load() (or
+ * Flow: qspec_load_json() reads a spec; node_cellmap_load() (or
  * node_regions_load()) gives the region domain; node_run_csv() or
  * node_run_store() computes a struct node_result, whose cells are printed
  * by node_result_write().  Every input file may be hostile.
@@ -16,52 +16,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* ---- query specs ---- */
+#include "protocol/qspec.h"
 
-enum node_kind {
-	NODE_KIND_PRESENCE,
-	NODE_KIND_RESIDENTS,
-	NODE_KIND_OD,
-	NODE_KIND_MIGRATION,
-	NODE_KIND_VISITORS,
-	NODE_KIND_POPCAT,	/* population_by_category */
-	NODE_KIND__N
-};
-
-struct node_query {
-	enum node_kind	kind;
-	int64_t		start, end;	/* local days since epoch, [start, end) */
-	int32_t		utc_offset_min;	/* local time = UTC + offset */
-	bool		bucket_hour;	/* presence: hour buckets, else days */
-	uint32_t	k;		/* presence, visitors: top-k regions */
-	unsigned	night_start;	/* night: hour >= start or < end */
-	unsigned	night_end;
-	int64_t		base[2];	/* migration: baseline [from, to) */
-	int64_t		comp[2];	/* migration: comparison [from, to) */
-};
-
-/* Longest spec file accepted. */
-#define NODE_QUERY_MAX	65536
-/* Widest window a query may read, in days. */
-#define NODE_MAX_DAYS	2730
-
-/* The kind's name as written in specs ("population_by_category"). */
-const char	*node_kind_name(enum node_kind kind);
-
-/*
- * Parse the JSON spec 'text' of 'len' bytes; 'name' (a file name) starts
- * error details ("q.json: field 'k': ...").  A field the kind does not
- * use, an unknown field, a missing required field or a bad value is
- * CAIRN_ERR_FORMAT with the field named.  Fills 'q' on success only.
- */
-int	node_query_parse(const char *text, size_t len, const char *name,
-	    struct node_query *q) __attribute__((warn_unused_result));
-/* Read the file 'path' (at most NODE_QUERY_MAX bytes) and parse it. */
-int	node_query_load(const char *path, struct node_query *q)
-	    __attribute__((warn_unused_result));
-
-/* The first and one-past-last local day the query reads. */
-void	node_query_span(const struct node_query *q, int64_t *d0, int64_t *d1);
+/* Query specs are protocol/qspec.h's struct qspec (docs/queries.md). */
 
 /* ---- cell maps and region domains ---- */
 
@@ -192,7 +149,7 @@ struct node_cell {
 };
 
 struct node_result {
-	struct node_query query;
+	struct qspec query;
 	size_t		 nregions;
 	uint32_t	*regions;	/* region ids, ascending */
 	size_t		 ndays;		/* days of the output's time axis */
@@ -215,7 +172,7 @@ uint64_t node_result_get(const struct node_result *res, uint64_t id);
  * (also on failure, as far as reading got).  A file whose bad share is
  * over in->max_bad_fraction fails the run with CAIRN_ERR_FORMAT.
  */
-int	node_run_csv(const struct node_query *q, const struct node_input *in,
+int	node_run_csv(const struct qspec *q, const struct node_input *in,
 	    struct node_report *rep, struct node_result *res)
 	    __attribute__((warn_unused_result));
 
@@ -239,7 +196,7 @@ void	node_store_close(struct node_store *st);
 void	node_store_stats(const struct node_store *st, uint64_t *subjects,
 	    uint64_t *events, size_t *segments);
 /* Run 'q' over the store; 'threads' as in struct node_input. */
-int	node_run_store(const struct node_query *q, const struct node_store *st,
+int	node_run_store(const struct qspec *q, const struct node_store *st,
 	    unsigned threads, struct node_result *res)
 	    __attribute__((warn_unused_result));
 
@@ -252,11 +209,11 @@ struct node_noise {
 	const int64_t	*noise;		/* one per domain cell */
 	double		 rho, epsilon, delta;
 	double		 sigma2;	/* released variance */
-	double		 ci95;		/* half-width of the 95% interval */
+	uint64_t	 ci95;		/* half-width of the 95% interval */
 };
 
 /* The CSV header of a kind ("region,bucket,count"). */
-const char	*node_kind_header(enum node_kind kind);
+const char	*node_kind_header(enum qspec_kind kind);
 /*
  * Write 'res' to 'f': the exact counts (zero cells omitted unless
  * 'dense'), or when 'noise' is set every cell with its noisy value and
@@ -266,8 +223,6 @@ int	node_result_write(const struct node_result *res,
 	    enum node_out_format fmt, bool dense,
 	    const struct node_noise *noise, FILE *f)
 	    __attribute__((warn_unused_result));
-/* Write the spec 'q' as a JSON object (canonical field order) to 'f'. */
-void	node_query_write_json(const struct node_query *q, FILE *f);
 
 /* ---- subcommands (node/cmd_*.c) ---- */
 

@@ -111,7 +111,7 @@ bool	cellmap_lookup_k(const struct node_cellmap *m, const char *cell,
 /* ---- plans: how an event becomes a 32-bit word for one query ---- */
 
 struct node_plan {
-	struct node_query q;
+	struct qspec q;
 	int64_t		d0, d1;		/* local days read, [d0, d1) */
 	int64_t		off;		/* UTC offset in seconds */
 	uint32_t	nregions;
@@ -131,7 +131,7 @@ struct node_plan {
  * Fill 'p' for query 'q' over 'nregions' regions; CAIRN_ERR_TOOBIG when
  * the window times the regions do not fit the 32-bit event word.
  */
-int	plan_init(struct node_plan *p, const struct node_query *q,
+int	plan_init(struct node_plan *p, const struct qspec *q,
 	    uint32_t nregions);
 /* Set the category count (known after reading) and the domain size. */
 int	plan_set_cats(struct node_plan *p, uint32_t ncats);
@@ -159,7 +159,7 @@ plan_word(const struct node_plan *p, int64_t t, uint32_t r, uint32_t c,
 	slot = (uint32_t)(l / 3600);
 	if (p->night_only && !p->night[slot % 24])
 		return PLAN_UNUSED;
-	if (p->q.kind == NODE_KIND_POPCAT)
+	if (p->q.kind == QSPEC_KIND_POPCAT)
 		*w = c << p->rb | r;
 	else
 		*w = slot << p->rb | r;

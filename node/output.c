@@ -12,19 +12,19 @@
 #include "common/timeutil.h"
 #include "node/node.h"
 
-static const char *const kind_headers[NODE_KIND__N] = {
-	[NODE_KIND_PRESENCE] = "region,bucket,count",
-	[NODE_KIND_RESIDENTS] = "region,count",
-	[NODE_KIND_OD] = "day,origin,destination,count",
-	[NODE_KIND_MIGRATION] = "from,to,count",
-	[NODE_KIND_VISITORS] = "region,day,count",
-	[NODE_KIND_POPCAT] = "region,category,count",
+static const char *const kind_headers[QSPEC_KIND__N] = {
+	[QSPEC_KIND_PRESENCE] = "region,bucket,count",
+	[QSPEC_KIND_RESIDENTS] = "region,count",
+	[QSPEC_KIND_OD] = "day,origin,destination,count",
+	[QSPEC_KIND_MIGRATION] = "from,to,count",
+	[QSPEC_KIND_VISITORS] = "region,day,count",
+	[QSPEC_KIND_POPCAT] = "region,category,count",
 };
 
 const char *
-node_kind_header(enum node_kind kind)
+node_kind_header(enum qspec_kind kind)
 {
-	return (unsigned)kind < NODE_KIND__N ? kind_headers[kind] : "?";
+	return (unsigned)kind < QSPEC_KIND__N ? kind_headers[kind] : "?";
 }
 
 static void
@@ -75,7 +75,7 @@ labels(const struct node_result *res, uint64_t id, bool json, FILE *f)
 	char d[TIME_DATE_LEN];
 
 	switch (res->query.kind) {
-	case NODE_KIND_PRESENCE: {
+	case QSPEC_KIND_PRESENCE: {
 		uint64_t b = id % res->nbuckets;
 
 		if (res->query.bucket_hour) {
@@ -92,27 +92,27 @@ labels(const struct node_result *res, uint64_t id, bool json, FILE *f)
 		}
 		break;
 	}
-	case NODE_KIND_RESIDENTS:
+	case QSPEC_KIND_RESIDENTS:
 		fprintf(f, json ? "\"region\": %" PRIu32 : "%" PRIu32,
 		    res->regions[id]);
 		break;
-	case NODE_KIND_OD:
+	case QSPEC_KIND_OD:
 		fmt_day(res->day0 + (int64_t)(id / (R * R)), d);
 		fprintf(f, json ? "\"day\": \"%s\", \"origin\": %" PRIu32
 		    ", \"destination\": %" PRIu32 : "%s,%" PRIu32 ",%" PRIu32,
 		    d, res->regions[id / R % R], res->regions[id % R]);
 		break;
-	case NODE_KIND_MIGRATION:
+	case QSPEC_KIND_MIGRATION:
 		fprintf(f, json ? "\"from\": %" PRIu32 ", \"to\": %" PRIu32 :
 		    "%" PRIu32 ",%" PRIu32, res->regions[id / R],
 		    res->regions[id % R]);
 		break;
-	case NODE_KIND_VISITORS:
+	case QSPEC_KIND_VISITORS:
 		fmt_day(res->day0 + (int64_t)(id % res->ndays), d);
 		fprintf(f, json ? "\"region\": %" PRIu32 ", \"day\": \"%s\"" :
 		    "%" PRIu32 ",%s", res->regions[id / res->ndays], d);
 		break;
-	case NODE_KIND_POPCAT:
+	case QSPEC_KIND_POPCAT:
 		fprintf(f, json ? "\"region\": %" PRIu32 ", \"category\": " :
 		    "%" PRIu32 ",", res->regions[id / res->ncats]);
 		if (json)
@@ -136,13 +136,15 @@ cell(const struct node_result *res, enum node_out_format fmt,
 	if (noise != NULL) {
 		int64_t v = (int64_t)count + noise->noise[id];
 
+		int64_t w = (int64_t)noise->ci95;
+
 		if (fmt == NODE_OUT_JSON)
 			fprintf(f, ", \"count\": %" PRId64 ", \"ci95_low\": "
-			    "%.1f, \"ci95_high\": %.1f}", v, (double)v -
-			    noise->ci95, (double)v + noise->ci95);
+			    "%" PRId64 ", \"ci95_high\": %" PRId64 "}", v, v - w,
+			    v + w);
 		else
-			fprintf(f, ",%" PRId64 ",%.1f,%.1f\n", v, (double)v -
-			    noise->ci95, (double)v + noise->ci95);
+			fprintf(f, ",%" PRId64 ",%" PRId64 ",%" PRId64 "\n", v,
+			    v - w, v + w);
 	} else if (fmt == NODE_OUT_JSON)
 		fprintf(f, ", \"count\": %" PRIu64 "}", count);
 	else
@@ -157,13 +159,15 @@ node_result_write(const struct node_result *res, enum node_out_format fmt,
 
 	if (fmt == NODE_OUT_JSON) {
 		fputs("{\n  \"query\": ", f);
-		node_query_write_json(&res->query, f);
+		qspec_write_json(&res->query, f);
 		fprintf(f, ",\n  \"columns\": \"%s%s\"", kind_headers[
 		    res->query.kind], noise ? ",ci95_low,ci95_high" : "");
 		if (noise != NULL)
-			fprintf(f, ",\n  \"noise\": {\"rho\": %.17g, "
-			    "\"epsilon\": %.17g, \"delta\": %.17g, "
-			    "\"variance\": %.17g, \"ci95_halfwidth\": %.17g}",
+			fprintf(f, ",\n  \"noise\": {\"mechanism\": "
+			    "\"discrete_gaussian\", \"rho\": %.17g, "
+			    "\"epsilon\": %.17g, \"delta\": %g, "
+			    "\"variance\": %.17g, \"ci95_halfwidth\": %" PRIu64
+			    "}",
 			    noise->rho, noise->epsilon, noise->delta,
 			    noise->sigma2, noise->ci95);
 		else

@@ -735,7 +735,7 @@ store_job_run(void *arg)
 
 				if (sg->cat != NULL && sg->cat[e] > 0)
 					c = j->catrank[sg->cat[e] - 1];
-				else if (j->p->q.kind == NODE_KIND_POPCAT)
+				else if (j->p->q.kind == QSPEC_KIND_POPCAT)
 					continue;
 				if (plan_word(j->p, (int64_t)(sg->ev[e] >> 32) *
 				    60, (uint32_t)sg->ev[e], c, &j->w[n]) ==
@@ -757,7 +757,7 @@ cmp_rank(const void *a, const void *b, void *base)
 }
 
 int
-node_run_store(const struct node_query *q, const struct node_store *st,
+node_run_store(const struct qspec *q, const struct node_store *st,
     unsigned threads, struct node_result *res)
 {
 	struct node_plan p;
@@ -770,7 +770,7 @@ node_run_store(const struct node_query *q, const struct node_store *st,
 	memset(jobs, 0, sizeof(jobs));
 	if ((r = plan_init(&p, q, (uint32_t)st->nregions)) != CAIRN_OK)
 		return r;
-	if (q->kind == NODE_KIND_POPCAT) {
+	if (q->kind == QSPEC_KIND_POPCAT) {
 		if (st->ncats == 0)
 			return cairn_err(CAIRN_ERR_ARG, "population_by_category:"
 			    " the store holds no categories");
@@ -827,7 +827,7 @@ node_run_store(const struct node_query *q, const struct node_store *st,
 			goto out;
 		}
 	}
-	if (st->ncats > 0 && q->kind == NODE_KIND_POPCAT) {
+	if (st->ncats > 0 && q->kind == QSPEC_KIND_POPCAT) {
 		if ((res->cats = calloc(st->ncats, sizeof(char *))) == NULL) {
 			node_result_release(res);
 			r = CAIRN_ERR_NOMEM;

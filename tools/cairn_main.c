@@ -5,6 +5,8 @@
  */
 #include <stdio.h>
 
+#include <sodium.h>
+
 #include "common/cli.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -20,13 +22,20 @@ cmd_version(int argc, char **argv)
 }
 
 static const struct cli_cmd cmds[] = {
+	{ "privacy", dp_cmd_privacy, "draw exact noise samples; plan sigma, intervals and (eps, delta)" },
 	{ "version", cmd_version, "print the version" },
+	{ "keys", cmd_keys, "federation CA, member keys and certificates" },
+	{ "audit", cmd_audit, "verify the transparency log (auditors)" },
 };
 
 int
 main(int argc, char **argv)
 {
 	log_set_prog("cairn");
+	if (sodium_init() < 0) {
+		fprintf(stderr, "cairn: error: libsodium failed to initialise\n");
+		return 1;
+	}
 	return cli_dispatch("cairn", cmds, sizeof(cmds) / sizeof(cmds[0]),
 	    argc, argv);
 }

@@ -5,4 +5,10 @@
 #ifndef CAIRN_TOOLS_CMDS_H
 #define CAIRN_TOOLS_CMDS_H
 
+/* `cairn keys`: keys/cmd_keys.c */
+int	cmd_keys(int argc, char **argv);
+int	cmd_audit(int argc, char **argv);	/* audit/cmd_audit.c */
+/* `cairn privacy sample|plan` (privacy/cmd_privacy.c). */
+int	dp_cmd_privacy(int argc, char **argv);
+
 #endif

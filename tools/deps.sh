@@ -10,7 +10,7 @@ PKGS="libsodium:libsodium-dev openssl:libssl-dev grpc:libgrpc-dev
 libprotobuf-c:libprotobuf-c-dev sqlite3:libsqlite3-dev inih:libinih-dev
 jansson:libjansson-dev zlib:zlib1g-dev cmocka:libcmocka-dev"
 # command : Debian package
-CMDS="pkg-config:pkg-config protoc-c:protobuf-c-compiler cc:gcc"
+CMDS="pkg-config:pkg-config protoc-c:protobuf-c-compiler cc:gcc python3:python3"
 
 missing() {
 	m=""

@@ -45,8 +45,13 @@ check "od dense has every cell" '[ $(wc -l < "$T/od.csv") -eq 9 ] && grep -qx "2
 check "json output" 'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"query\"][\"kind\"]==\"residents\"; assert [(c[\"region\"],c[\"count\"]) for c in d[\"cells\"]]==[(2,2),(10,1)]" "$T/out.json"'
 
 "$N" run-local --cdr "$T/drop" --cells "$T/cells.csv" --query "$T/res.json" \
-    --rho 0.5 > /dev/null 2> "$T/err"; rc=$?
-check "noise without the privacy engine: one-line error" '[ $rc -ne 0 ] && [ $(wc -l < "$T/err") -eq 1 ] && grep -q "cairn-node run-local: error: run-local: .*--no-noise" "$T/err"'
+    --rho 0.5 > "$T/noisy.csv" 2> "$T/err"; rc=$?
+check "noisy residents: every cell with its interval" '[ $rc -eq 0 ] && head -1 "$T/noisy.csv" | grep -qx "region,count,ci95_low,ci95_high" && [ $(wc -l < "$T/noisy.csv") -eq 3 ] && awk -F, "NR > 1 && (\$3 != \$2 - 2 || \$4 != \$2 + 2) { bad = 1 } END { exit bad }" "$T/noisy.csv" && grep -q "rho 0.5, (epsilon" "$T/err"'
+"$N" run-local --cdr "$T/drop" --cells "$T/cells.csv" --query "$T/od.json" \
+    --rho 0.2 --format json --quiet > "$T/noisy.json"
+check "noisy od json: noise parameters and the whole domain" 'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); n=d[\"noise\"]; assert n[\"mechanism\"]==\"discrete_gaussian\" and 0 < n[\"rho\"] <= 0.2 and n[\"epsilon\"] > 0; assert len(d[\"cells\"])==8" "$T/noisy.json"'
+"$N" run-local --cdr "$T/drop" --cells "$T/cells.csv" --query "$T/res.json" > /dev/null 2> "$T/err"; rc=$?
+check "noisy mode needs --rho" '[ $rc -ne 0 ] && grep -q "give --rho R" "$T/err"'
 
 echo '{"kind":"residents","start":"2026-01-05","end":"2026-01-08","k":2}' > "$T/bad.json"
 "$N" run-local --cdr "$T/drop" --cells "$T/cells.csv" --query "$T/bad.json" \

@@ -30,13 +30,13 @@ floordiv(int64_t a, int64_t b)
 }
 
 static int64_t
-lday(const struct node_query *q, int64_t t)
+lday(const struct qspec *q, int64_t t)
 {
 	return floordiv(t + q->utc_offset_min * 60, 86400);
 }
 
 static int
-lhour(const struct node_query *q, int64_t t)
+lhour(const struct qspec *q, int64_t t)
 {
 	int64_t l = t + q->utc_offset_min * 60;
 
@@ -44,7 +44,7 @@ lhour(const struct node_query *q, int64_t t)
 }
 
 static int64_t
-lhourindex(const struct node_query *q, int64_t t)
+lhourindex(const struct qspec *q, int64_t t)
 {
 	return floordiv(t + q->utc_offset_min * 60, 3600);
 }
@@ -82,7 +82,7 @@ cmp_row(const void *x, const void *y)
 }
 
 static bool
-is_night(const struct node_query *q, int h)
+is_night(const struct qspec *q, int h)
 {
 	return h >= (int)q->night_start || h < (int)q->night_end;
 }
@@ -93,7 +93,7 @@ is_night(const struct node_query *q, int h)
  * Returns false when there is no such event.
  */
 static bool
-modal(const struct node_query *q, const struct ref_event *ev, size_t n,
+modal(const struct qspec *q, const struct ref_event *ev, size_t n,
     int s, int64_t d0, int64_t d1, bool night, uint32_t *out)
 {
 	bool found = false;
@@ -127,7 +127,7 @@ modal(const struct node_query *q, const struct ref_event *ev, size_t n,
 
 /* Count of subject s's events in region r whose bucket is b. */
 static long
-bucket_count(const struct node_query *q, const struct ref_event *ev,
+bucket_count(const struct qspec *q, const struct ref_event *ev,
     size_t n, int s, uint32_t r, int64_t b, bool hour)
 {
 	long c = 0;
@@ -141,7 +141,7 @@ bucket_count(const struct node_query *q, const struct ref_event *ev,
 
 /* Is region r among subject s's top-k regions of bucket b? */
 static bool
-in_topk(const struct node_query *q, const struct ref_event *ev, size_t n,
+in_topk(const struct qspec *q, const struct ref_event *ev, size_t n,
     int s, uint32_t r, int64_t b, bool hour)
 {
 	long mine = bucket_count(q, ev, n, s, r, b, hour);
@@ -199,7 +199,7 @@ time_fmt_ref(int64_t days, char out[32])
 }
 
 char *
-ref_run(const struct node_query *q, const struct ref_event *ev, size_t n)
+ref_run(const struct qspec *q, const struct ref_event *ev, size_t n)
 {
 	struct ref_out o = { NULL, 0 };
 	int maxsub = -1;
@@ -210,7 +210,7 @@ ref_run(const struct node_query *q, const struct ref_event *ev, size_t n)
 	size_t len = 0;
 	FILE *f;
 
-	node_query_span(q, &d0, &d1);
+	qspec_span(q, &d0, &d1);
 	for (size_t i = 0; i < n; i++) {
 		bool dup = false;
 
@@ -237,14 +237,14 @@ ref_run(const struct node_query *q, const struct ref_event *ev, size_t n)
 		ev = mine;
 
 		switch (q->kind) {
-		case NODE_KIND_PRESENCE:
-		case NODE_KIND_VISITORS: {
-			bool hour = q->kind == NODE_KIND_PRESENCE &&
+		case QSPEC_KIND_PRESENCE:
+		case QSPEC_KIND_VISITORS: {
+			bool hour = q->kind == QSPEC_KIND_PRESENCE &&
 			    q->bucket_hour;
 			int64_t b0 = hour ? d0 * 24 : d0, b1 = hour ? d1 * 24 :
 			    d1;
 
-			hh = q->kind == NODE_KIND_VISITORS &&
+			hh = q->kind == QSPEC_KIND_VISITORS &&
 			    modal(q, ev, n, s, d0, d1, true, &h);
 			for (int64_t b = b0; b < b1; b++)
 				for (size_t r = 0; r < nregs; r++) {
@@ -257,17 +257,17 @@ ref_run(const struct node_query *q, const struct ref_event *ev, size_t n)
 				}
 			break;
 		}
-		case NODE_KIND_RESIDENTS:
+		case QSPEC_KIND_RESIDENTS:
 			if (modal(q, ev, n, s, d0, d1, true, &h))
 				add(&o, h, 0, 0, "");
 			break;
-		case NODE_KIND_OD:
+		case QSPEC_KIND_OD:
 			for (int64_t d = d0; d + 1 < d1; d++)
 				if (modal(q, ev, n, s, d, d + 1, false, &h) &&
 				    modal(q, ev, n, s, d + 1, d + 2, false, &h2))
 					add(&o, d, h, h2, "");
 			break;
-		case NODE_KIND_MIGRATION:
+		case QSPEC_KIND_MIGRATION:
 			hh = modal(q, ev, n, s, q->base[0], q->base[1], true,
 			    &h);
 			hh2 = modal(q, ev, n, s, q->comp[0], q->comp[1], true,
@@ -275,7 +275,7 @@ ref_run(const struct node_query *q, const struct ref_event *ev, size_t n)
 			if (hh && hh2)
 				add(&o, h, h2, 0, "");
 			break;
-		case NODE_KIND_POPCAT:
+		case QSPEC_KIND_POPCAT:
 			for (size_t i = 0; i < n; i++) {
 				bool first = true;
 				char name[32];
@@ -312,7 +312,7 @@ ref_run(const struct node_query *q, const struct ref_event *ev, size_t n)
 		char d[32];
 
 		switch (q->kind) {
-		case NODE_KIND_PRESENCE:
+		case QSPEC_KIND_PRESENCE:
 			if (q->bucket_hour) {
 				time_fmt_ref(floordiv(r->b, 24), d);
 				fprintf(f, "%lld,%sT%02d,%ld\n", (long long)r->a,
@@ -324,24 +324,24 @@ ref_run(const struct node_query *q, const struct ref_event *ev, size_t n)
 				    r->count);
 			}
 			break;
-		case NODE_KIND_VISITORS:
+		case QSPEC_KIND_VISITORS:
 			time_fmt_ref(r->b, d);
 			fprintf(f, "%lld,%s,%ld\n", (long long)r->a, d,
 			    r->count);
 			break;
-		case NODE_KIND_RESIDENTS:
+		case QSPEC_KIND_RESIDENTS:
 			fprintf(f, "%lld,%ld\n", (long long)r->a, r->count);
 			break;
-		case NODE_KIND_OD:
+		case QSPEC_KIND_OD:
 			time_fmt_ref(r->a, d);
 			fprintf(f, "%s,%lld,%lld,%ld\n", d, (long long)r->b,
 			    (long long)r->c, r->count);
 			break;
-		case NODE_KIND_MIGRATION:
+		case QSPEC_KIND_MIGRATION:
 			fprintf(f, "%lld,%lld,%ld\n", (long long)r->a,
 			    (long long)r->b, r->count);
 			break;
-		case NODE_KIND_POPCAT:
+		case QSPEC_KIND_POPCAT:
 			fprintf(f, "%lld,%s,%ld\n", (long long)r->a, r->cat,
 			    r->count);
 			break;

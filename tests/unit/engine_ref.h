@@ -23,7 +23,7 @@ struct ref_event {
  * --no-noise prints (header, sorted rows, zero cells omitted); categories
  * are named "cat<N>".  Returns a malloc'd string.
  */
-char	*ref_run(const struct node_query *q, const struct ref_event *ev,
+char	*ref_run(const struct qspec *q, const struct ref_event *ev,
 	    size_t n);
 
 #endif

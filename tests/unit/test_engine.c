@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -20,6 +21,7 @@
 #include "common/err.h"
 #include "common/timeutil.h"
 #include "node/node.h"
+#include "node/noise.h"
 #include "tests/unit/engine_ref.h"
 
 #define DAY0	20458		/* 2026-01-05 */
@@ -185,7 +187,7 @@ result_text(const struct node_result *res)
 
 /* Run 'q' on the CSV, gzip and store forms of 'd'; compare with ref. */
 static void
-check(struct data *d, const struct node_query *q, bool region_level)
+check(struct data *d, const struct qspec *q, bool region_level)
 {
 	struct node_cellmap *cm;
 	struct node_input in;
@@ -218,7 +220,7 @@ check(struct data *d, const struct node_query *q, bool region_level)
 		got = result_text(&res);
 		if (strcmp(got, want) != 0)
 			fail_msg("mode %d, kind %s:\n--- engine\n%s--- reference"
-			    "\n%s", mode, node_kind_name(q->kind), got, want);
+			    "\n%s", mode, qspec_kind_name(q->kind), got, want);
 		free(got);
 		node_result_release(&res);
 		node_report_release(&rep);
@@ -236,7 +238,7 @@ check(struct data *d, const struct node_query *q, bool region_level)
 	got = result_text(&res);
 	if (strcmp(got, want) != 0)
 		fail_msg("store, kind %s:\n--- engine\n%s--- reference\n%s",
-		    node_kind_name(q->kind), got, want);
+		    qspec_kind_name(q->kind), got, want);
 	free(got);
 	node_result_release(&res);
 	node_store_close(st);
@@ -247,7 +249,7 @@ check(struct data *d, const struct node_query *q, bool region_level)
 static const int offsets[] = { 0, 330, -300, 60, -1439, 1439 };
 
 static void
-base_query(struct node_query *q, enum node_kind kind, int off, int ndays)
+base_query(struct qspec *q, enum qspec_kind kind, int off, int ndays)
 {
 	memset(q, 0, sizeof(*q));
 	q->kind = kind;
@@ -264,13 +266,13 @@ test_presence(void **state)
 {
 	for (unsigned seed = 1; seed <= 6; seed++) {
 		struct data d;
-		struct node_query q;
+		struct qspec q;
 		int off = offsets[seed % 6];
 
 		gen(&d, seed, 40, off, false);
 		write_files(&d, false);
 		for (unsigned k = 1; k <= 3; k++) {
-			base_query(&q, NODE_KIND_PRESENCE, off, 1 + seed % 5);
+			base_query(&q, QSPEC_KIND_PRESENCE, off, 1 + seed % 5);
 			q.k = k;
 			q.bucket_hour = k == 2;
 			check(&d, &q, false);
@@ -284,12 +286,12 @@ test_residents(void **state)
 {
 	for (unsigned seed = 11; seed <= 16; seed++) {
 		struct data d;
-		struct node_query q;
+		struct qspec q;
 		int off = offsets[seed % 6];
 
 		gen(&d, seed, 50, off, false);
 		write_files(&d, false);
-		base_query(&q, NODE_KIND_RESIDENTS, off, 1 + seed % 6);
+		base_query(&q, QSPEC_KIND_RESIDENTS, off, 1 + seed % 6);
 		check(&d, &q, false);
 		q.night_start = 20;
 		q.night_end = 8;
@@ -303,12 +305,12 @@ test_od(void **state)
 {
 	for (unsigned seed = 21; seed <= 26; seed++) {
 		struct data d;
-		struct node_query q;
+		struct qspec q;
 		int off = offsets[seed % 6];
 
 		gen(&d, seed, 50, off, false);
 		write_files(&d, false);
-		base_query(&q, NODE_KIND_OD, off, 1 + seed % 7);
+		base_query(&q, QSPEC_KIND_OD, off, 1 + seed % 7);
 		check(&d, &q, false);
 		remove_files(&d);
 	}
@@ -319,12 +321,12 @@ test_migration(void **state)
 {
 	for (unsigned seed = 31; seed <= 36; seed++) {
 		struct data d;
-		struct node_query q;
+		struct qspec q;
 		int off = offsets[seed % 6];
 
 		gen(&d, seed, 50, off, false);
 		write_files(&d, false);
-		base_query(&q, NODE_KIND_MIGRATION, off, 1);
+		base_query(&q, QSPEC_KIND_MIGRATION, off, 1);
 		q.base[0] = DAY0 - 1;
 		q.base[1] = DAY0 + 2;
 		q.comp[0] = DAY0 + 1 + seed % 3;
@@ -339,13 +341,13 @@ test_visitors(void **state)
 {
 	for (unsigned seed = 41; seed <= 46; seed++) {
 		struct data d;
-		struct node_query q;
+		struct qspec q;
 		int off = offsets[seed % 6];
 
 		gen(&d, seed, 50, off, false);
 		write_files(&d, false);
 		for (unsigned k = 1; k <= 2; k++) {
-			base_query(&q, NODE_KIND_VISITORS, off, 2 + seed % 5);
+			base_query(&q, QSPEC_KIND_VISITORS, off, 2 + seed % 5);
 			q.k = k;
 			check(&d, &q, false);
 		}
@@ -358,17 +360,17 @@ test_region_level(void **state)
 {
 	for (unsigned seed = 51; seed <= 54; seed++) {
 		struct data d;
-		struct node_query q;
+		struct qspec q;
 		int off = offsets[seed % 6];
 
 		gen(&d, seed, 40, off, true);
 		write_files(&d, true);
-		base_query(&q, NODE_KIND_POPCAT, off, 1 + seed % 5);
+		base_query(&q, QSPEC_KIND_POPCAT, off, 1 + seed % 5);
 		check(&d, &q, true);
 		/* the other kinds read region-level input too */
-		base_query(&q, NODE_KIND_PRESENCE, off, 3);
+		base_query(&q, QSPEC_KIND_PRESENCE, off, 3);
 		check(&d, &q, true);
-		base_query(&q, NODE_KIND_OD, off, 4);
+		base_query(&q, QSPEC_KIND_OD, off, 4);
 		check(&d, &q, true);
 		remove_files(&d);
 	}
@@ -379,7 +381,7 @@ static void
 test_known_answer(void **state)
 {
 	struct data d;
-	struct node_query q;
+	struct qspec q;
 	struct node_cellmap *cm;
 	struct node_input in;
 	struct node_report rep;
@@ -409,7 +411,7 @@ test_known_answer(void **state)
 	in.paths = paths;
 	in.npaths = 1;
 	in.cells = cm;
-	base_query(&q, NODE_KIND_PRESENCE, 60, 2);
+	base_query(&q, QSPEC_KIND_PRESENCE, 60, 2);
 	q.k = 1;
 	assert_int_equal(node_run_csv(&q, &in, &rep, &res), CAIRN_OK);
 	got = result_text(&res);
@@ -417,6 +419,101 @@ test_known_answer(void **state)
 	    "20,2026-01-06,1\n");
 	assert_int_equal(res.subjects, 2);
 	free(got);
+	node_result_release(&res);
+	node_report_release(&rep);
+	node_cellmap_free(cm);
+	remove_files(&d);
+}
+
+/* The noise plan of each kind, from DESIGN §4's sensitivities. */
+static void
+test_noise_plan(void **state)
+{
+	struct qspec q;
+	struct node_noise_plan p;
+
+	base_query(&q, QSPEC_KIND_RESIDENTS, 0, 7);
+	assert_int_equal(node_noise_plan(&q, 0.5, 1e-6, &p), CAIRN_OK);
+	assert_int_equal(p.delta2_sq, 1);
+	assert_int_equal(p.sigma2, 1);
+	assert_true(p.rho == 0.5);
+	assert_true(p.epsilon > 0 && p.ci95 >= 1);
+	base_query(&q, QSPEC_KIND_PRESENCE, 0, 7);
+	q.k = 3;
+	assert_int_equal(node_noise_plan(&q, 0.5, 1e-6, &p), CAIRN_OK);
+	assert_int_equal(p.delta2_sq, 21);
+	assert_int_equal(p.sigma2, 21);
+	q.bucket_hour = true;
+	assert_int_equal(node_noise_plan(&q, 0.5, 1e-6, &p), CAIRN_OK);
+	assert_int_equal(p.delta2_sq, 3 * 7 * 24);
+	base_query(&q, QSPEC_KIND_OD, 0, 7);
+	assert_int_equal(node_noise_plan(&q, 0.1, 1e-6, &p), CAIRN_OK);
+	assert_int_equal(p.delta2_sq, 6);
+	assert_int_equal(p.sigma2, 30);
+	assert_true(p.rho <= 0.1);
+	assert_int_not_equal(node_noise_plan(&q, -1, 1e-6, &p), CAIRN_OK);
+}
+
+/*
+ * Every cell of the domain is printed with its interval; the noise has
+ * mean about 0 and variance about sigma2 (bounds at 7 standard errors).
+ */
+static void
+test_noise_cells(void **state)
+{
+	struct data d;
+	struct qspec q;
+	struct node_cellmap *cm;
+	struct node_input in;
+	struct node_report rep;
+	struct node_result res;
+	struct node_noise_plan p;
+	char *paths[1], *text = NULL, *line, *save = NULL;
+	size_t len = 0, rows = 0;
+	double sum = 0, sq = 0, n;
+	FILE *f;
+
+	gen(&d, 99, 60, 0, false);
+	write_files(&d, false);
+	assert_int_equal(node_cellmap_load(d.cells, &cm), CAIRN_OK);
+	memset(&in, 0, sizeof(in));
+	paths[0] = d.csv;
+	in.paths = paths;
+	in.npaths = 1;
+	in.cells = cm;
+	base_query(&q, QSPEC_KIND_PRESENCE, 0, 30);
+	q.bucket_hour = true;
+	q.k = 2;
+	assert_int_equal(node_run_csv(&q, &in, &rep, &res), CAIRN_OK);
+	f = open_memstream(&text, &len);
+	assert_int_equal(node_noise_write(&res, 1.0, 1e-6, NODE_OUT_CSV, f,
+	    &p), CAIRN_OK);
+	fclose(f);
+	line = strtok_r(text, "\n", &save);
+	assert_string_equal(line, "region,bucket,count,ci95_low,ci95_high");
+	for (uint64_t id = 0; (line = strtok_r(NULL, "\n", &save)) != NULL;
+	    id++) {
+		long long v, lo, hi;
+		char bucket[32];
+		unsigned region;
+		double z;
+
+		assert_int_equal(sscanf(line, "%u,%31[^,],%lld,%lld,%lld",
+		    &region, bucket, &v, &lo, &hi), 5);
+		assert_int_equal(region, res.regions[id / res.nbuckets]);
+		assert_int_equal(lo, v - (long long)p.ci95);
+		assert_int_equal(hi, v + (long long)p.ci95);
+		z = (double)v - (double)node_result_get(&res, id);
+		sum += z;
+		sq += z * z;
+		rows++;
+	}
+	assert_int_equal(rows, res.ncells);
+	n = (double)rows;
+	assert_true(rows > 1000);
+	assert_true(fabs(sum / n) < 7 * sqrt((double)p.sigma2 / n));
+	assert_true(fabs(sq / n / (double)p.sigma2 - 1) < 7 * sqrt(2 / n));
+	free(text);
 	node_result_release(&res);
 	node_report_release(&rep);
 	node_cellmap_free(cm);
@@ -434,6 +531,8 @@ main(void)
 		cmocka_unit_test(test_migration),
 		cmocka_unit_test(test_visitors),
 		cmocka_unit_test(test_region_level),
+		cmocka_unit_test(test_noise_plan),
+		cmocka_unit_test(test_noise_cells),
 	};
 
 	if (sodium_init() < 0)

@@ -158,7 +158,7 @@ test_limit(void **state)
 	struct node_input in;
 	struct node_report rep;
 	struct node_result res;
-	struct node_query q;
+	struct qspec q;
 	const char *paths[1];
 	char *out = NULL;
 	size_t len;
@@ -166,7 +166,7 @@ test_limit(void **state)
 
 	paths[0] = PUT("lim.csv", "subscriber_id,timestamp,cell_id\n"
 	    "a,2026-01-05T10:00:00Z,c1\nb,2026-01-05T10:00:00Z,c9\n");
-	assert_int_equal(node_query_parse("{\"kind\":\"residents\",\"start\":"
+	assert_int_equal(qspec_parse_json("{\"kind\":\"residents\",\"start\":"
 	    "\"2026-01-05\",\"end\":\"2026-01-06\"}", 60, "q", &q), CAIRN_OK);
 	input(&in, paths, 1, cm);
 	in.max_bad_fraction = 0.001;
@@ -399,10 +399,10 @@ test_spec_errors(void **state)
 		{ "[1]", "must be a JSON object" },
 		{ "{\"kind\":", "q.json:1:" },
 	};
-	struct node_query q;
+	struct qspec q;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(node_query_parse(cases[i].json,
+		assert_int_equal(qspec_parse_json(cases[i].json,
 		    strlen(cases[i].json), "q.json", &q), CAIRN_ERR_FORMAT);
 		if (strstr(cairn_errmsg(), cases[i].want) == NULL)
 			fail_msg("case %zu: '%s' lacks '%s'", i, cairn_errmsg(),
@@ -412,13 +412,13 @@ test_spec_errors(void **state)
 	    "\"end\":\"2026-01-08\",\"bucket\":\"hour\",\"k\":2,"
 	    "\"utc_offset_minutes\":-300}";
 
-	assert_int_equal(node_query_parse(ok, strlen(ok), "q", &q), CAIRN_OK);
-	assert_int_equal(q.kind, NODE_KIND_PRESENCE);
+	assert_int_equal(qspec_parse_json(ok, strlen(ok), "q", &q), CAIRN_OK);
+	assert_int_equal(q.kind, QSPEC_KIND_PRESENCE);
 	assert_true(q.bucket_hour);
 	assert_int_equal(q.k, 2);
 	assert_int_equal(q.utc_offset_min, -300);
 	assert_int_equal(q.end - q.start, 7);
-	assert_int_equal(node_query_load("/nonexistent.json", &q),
+	assert_int_equal(qspec_load_json("/nonexistent.json", &q),
 	    CAIRN_ERR_IO);
 }
 

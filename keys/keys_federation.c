@@ -1,0 +1,263 @@
+/*
+ * keys_federation.c - read and extend federation.conf.
+ *
+ * The file is parsed with common/config.h; each "member" value is split and
+ * checked here (role, name, 32-byte base64 key, 64-hex fingerprint).
+ * Adding a member rewrites the file through a temporary file and rename(2)
+ * so a crash leaves either the old or the new list.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "keys/keys.h"
+#include "keys/keys_federation.h"
+
+struct fedconf {
+	char			*name;
+	char			*ca_fpr;
+	struct config_strlist	 members;
+};
+
+static const struct config_key fed_schema[] = {
+	{ "federation", "name", CONFIG_STRING, offsetof(struct fedconf, name),
+	    true, 0, 0, 0, 0 },
+	{ "federation", "ca_fingerprint", CONFIG_STRING,
+	    offsetof(struct fedconf, ca_fpr), true, 0, 0, 0, 0 },
+	{ "members", "member", CONFIG_STRLIST,
+	    offsetof(struct fedconf, members), false, 0, 0, 0, 0 },
+};
+#define NFED	(sizeof(fed_schema) / sizeof(fed_schema[0]))
+
+static bool
+fpr_is_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n] != '\0'; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') ||
+		    (s[n] >= 'a' && s[n] <= 'f')))
+			return false;
+	return n == KEYS_FPR_LEN - 1;
+}
+
+/* Split "ROLE NAME PK CERTFPR" (hostile) into 'm'. */
+static int
+parse_member(const char *path, const char *line, struct keys_member *m)
+{
+	char buf[CONFIG_MAX_VALUE + 1], *f[5], *save = NULL, *tok;
+	size_t nf = 0, bl = 0;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (tok = strtok_r(buf, " \t", &save); tok != NULL && nf < 5;
+	    tok = strtok_r(NULL, " \t", &save))
+		f[nf++] = tok;
+	if (nf != 4)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: member '%s': expected "
+		    "ROLE NAME IDENTITY-KEY CERT-SHA256", path, line);
+	memset(m, 0, sizeof(*m));
+	if (keys_role_parse(f[0], &m->pub.role) != CAIRN_OK)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: member '%s': unknown "
+		    "role '%s'", path, line, f[0]);
+	if (!keys_name_is_valid(f[1]))
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: member '%s': invalid "
+		    "name '%s'", path, line, f[1]);
+	snprintf(m->pub.name, sizeof(m->pub.name), "%s", f[1]);
+	if (sodium_base642bin(m->pub.pk, KEYS_PK_LEN, f[2], strlen(f[2]),
+	    NULL, &bl, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    bl != KEYS_PK_LEN)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: member '%s': identity "
+		    "key is not base64 of 32 bytes", path, line);
+	if (!fpr_is_valid(f[3]))
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: member '%s': "
+		    "certificate fingerprint is not 64 lower-case hex digits",
+		    path, line);
+	memcpy(m->cert_fpr, f[3], KEYS_FPR_LEN);
+	return CAIRN_OK;
+}
+
+static int
+check_duplicate(const char *path, const struct keys_member *ms, size_t n,
+    const struct keys_member *m)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (ms[i].pub.role == m->pub.role &&
+		    strcmp(ms[i].pub.name, m->pub.name) == 0)
+			return cairn_err(CAIRN_ERR_EXISTS, "%s: member %s/%s "
+			    "is listed already", path,
+			    keys_role_name(m->pub.role), m->pub.name);
+		if (memcmp(ms[i].pub.pk, m->pub.pk, KEYS_PK_LEN) == 0)
+			return cairn_err(CAIRN_ERR_EXISTS, "%s: the identity "
+			    "key of %s is already member %s/%s's", path,
+			    m->pub.name, keys_role_name(ms[i].pub.role),
+			    ms[i].pub.name);
+	}
+	return CAIRN_OK;
+}
+
+int
+keys_federation_load(const char *path, struct keys_federation **out)
+{
+	struct fedconf fc;
+	struct keys_federation *fed = NULL;
+	int r;
+
+	memset(&fc, 0, sizeof(fc));
+	if ((r = config_load(path, fed_schema, NFED, &fc)) != CAIRN_OK)
+		goto out;
+	if (!keys_name_is_valid(fc.name)) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "%s: [federation] name '%s' is "
+		    "invalid", path, fc.name);
+		goto out;
+	}
+	if (!fpr_is_valid(fc.ca_fpr)) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "%s: [federation] "
+		    "ca_fingerprint is not 64 lower-case hex digits", path);
+		goto out;
+	}
+	if ((fed = calloc(1, sizeof(*fed))) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(fed->name, sizeof(fed->name), "%s", fc.name);
+	memcpy(fed->ca_fpr, fc.ca_fpr, KEYS_FPR_LEN);
+	if (fc.members.n > 0 && (fed->members = calloc(fc.members.n,
+	    sizeof(*fed->members))) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < fc.members.n; i++) {
+		struct keys_member m;
+
+		if ((r = parse_member(path, fc.members.v[i], &m)) != CAIRN_OK ||
+		    (r = check_duplicate(path, fed->members, fed->n,
+		    &m)) != CAIRN_OK) {
+			if (r == CAIRN_ERR_EXISTS)
+				r = CAIRN_ERR_CONFIG;
+			goto out;
+		}
+		fed->members[fed->n++] = m;
+	}
+	*out = fed;
+	fed = NULL;
+	r = CAIRN_OK;
+out:
+	config_release(fed_schema, NFED, &fc);
+	keys_federation_free(fed);
+	return r;
+}
+
+void
+keys_federation_free(struct keys_federation *fed)
+{
+	if (fed == NULL)
+		return;
+	free(fed->members);
+	free(fed);
+}
+
+const struct keys_member *
+keys_federation_find(const struct keys_federation *fed, enum keys_role role,
+    const char *name)
+{
+	for (size_t i = 0; i < fed->n; i++)
+		if (fed->members[i].pub.role == role &&
+		    strcmp(fed->members[i].pub.name, name) == 0)
+			return &fed->members[i];
+	return NULL;
+}
+
+int
+keys_federation_create(const char *path, const char *name, const char *ca_fpr)
+{
+	char text[1024];
+	int n;
+
+	if (!keys_name_is_valid(name) || !fpr_is_valid(ca_fpr))
+		return cairn_err(CAIRN_ERR_ARG, "bad federation name or CA "
+		    "fingerprint");
+	n = snprintf(text, sizeof(text),
+	    "# cairn federation members; pinned by every member.\n"
+	    "# member = ROLE NAME IDENTITY-KEY(base64) CERT-SHA256(hex)\n"
+	    "[federation]\nname = %s\nca_fingerprint = %s\n\n[members]\n",
+	    name, ca_fpr);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return CAIRN_ERR_INTERNAL;
+	return keys_file_write(path, text, (size_t)n, false);
+}
+
+int
+keys_federation_add(const char *path, const struct keys_member *m)
+{
+	struct keys_federation *fed = NULL;
+	char tmp[4096], line[512], b64[64], *text = NULL, *last;
+	size_t len;
+	bool need_section;
+	int n, r;
+
+	if ((r = keys_federation_load(path, &fed)) != CAIRN_OK)
+		return r;
+	if (fed->n >= KEYS_FEDERATION_MAX_MEMBERS) {
+		r = cairn_err(CAIRN_ERR_TOOBIG, "%s: already %d members", path,
+		    KEYS_FEDERATION_MAX_MEMBERS);
+		goto out;
+	}
+	if ((r = check_duplicate(path, fed->members, fed->n, m)) != CAIRN_OK)
+		goto out;
+	if ((r = keys_file_read(path, &text, &len)) != CAIRN_OK)
+		goto out;
+	/* Members go under [members]; it is the last section we write. */
+	last = NULL;
+	for (char *p = strstr(text, "\n["); p != NULL; p = strstr(p + 1, "\n["))
+		last = p + 1;
+	if (last == NULL && text[0] == '[')
+		last = text;
+	need_section = last == NULL || strncmp(last, "[members]", 9) != 0;
+	sodium_bin2base64(b64, sizeof(b64), m->pub.pk, KEYS_PK_LEN,
+	    sodium_base64_VARIANT_ORIGINAL);
+	n = snprintf(line, sizeof(line), "%s%smember = %s %s %s %s\n",
+	    len > 0 && text[len - 1] != '\n' ? "\n" : "",
+	    need_section ? "\n[members]\n" : "", keys_role_name(m->pub.role),
+	    m->pub.name, b64, m->cert_fpr);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		r = CAIRN_ERR_INTERNAL;
+		goto out;
+	}
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		r = cairn_err(CAIRN_ERR_ARG, "path too long: %s", path);
+		goto out;
+	}
+	{
+		char *all;
+
+		if ((all = malloc(len + strlen(line) + 1)) == NULL) {
+			r = CAIRN_ERR_NOMEM;
+			goto out;
+		}
+		memcpy(all, text, len);
+		memcpy(all + len, line, strlen(line) + 1);
+		r = keys_file_write(tmp, all, strlen(all), false);
+		free(all);
+	}
+	if (r != CAIRN_OK)
+		goto out;
+	if (rename(tmp, path) != 0) {
+		r = cairn_err(CAIRN_ERR_IO, "rename %s: %s", tmp,
+		    strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	r = CAIRN_OK;
+out:
+	free(text);
+	keys_federation_free(fed);
+	return r;
+}

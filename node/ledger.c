@@ -1,0 +1,498 @@
+/*
+ * ledger.c - the node's privacy ledger in SQLite.
+ *
+ * Tables: charges (one row per charge, never deleted), charge_months (the
+ * data-months each charge reads, with its ρ; spend per month is their
+ * sum, so no running total can drift from the rows it summarises) and
+ * vectors (the noisy vector of a charge whose round is still open).  The
+ * database runs in WAL mode with synchronous=FULL, so a committed
+ * transaction survives a crash or power loss, and with secure_delete so a
+ * closed round's vector is overwritten on disk.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "common/err.h"
+#include "common/timeutil.h"
+#include "node/ledger.h"
+
+struct node_ledger {
+	sqlite3	*db;
+	char	*path;
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+	"INSERT OR IGNORE INTO meta VALUES('schema', 'cairn-ledger-1');"
+	"CREATE TABLE IF NOT EXISTS charges("
+	"  id INTEGER PRIMARY KEY,"
+	"  query_hash BLOB NOT NULL CHECK(length(query_hash) = 32),"
+	"  pset_hash BLOB NOT NULL CHECK(length(pset_hash) = 32),"
+	"  created INTEGER NOT NULL,"
+	"  rho_nano INTEGER NOT NULL CHECK(rho_nano > 0),"
+	"  log_index INTEGER,"
+	"  label TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS charges_round ON charges(query_hash, pset_hash);"
+	"CREATE TABLE IF NOT EXISTS charge_months("
+	"  charge_id INTEGER NOT NULL REFERENCES charges(id),"
+	"  month INTEGER NOT NULL,"
+	"  rho_nano INTEGER NOT NULL,"
+	"  PRIMARY KEY(charge_id, month));"
+	"CREATE INDEX IF NOT EXISTS charge_months_month ON charge_months(month);"
+	"CREATE TABLE IF NOT EXISTS vectors("
+	"  charge_id INTEGER PRIMARY KEY REFERENCES charges(id),"
+	"  cells BLOB NOT NULL);";
+
+static int
+db_err(struct node_ledger *l, const char *what)
+{
+	return cairn_err(CAIRN_ERR_DB, "%s: %s: %s", l->path, what,
+	    sqlite3_errmsg(l->db));
+}
+
+static int
+exec(struct node_ledger *l, const char *sql)
+{
+	char *msg = NULL;
+	int r;
+
+	if (sqlite3_exec(l->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return CAIRN_OK;
+	r = cairn_err(CAIRN_ERR_DB, "%s: %s", l->path,
+	    msg != NULL ? msg : "error");
+	sqlite3_free(msg);
+	return r;
+}
+
+/* Create the file 0600 (never through a symlink) and check its mode. */
+static int
+prepare_file(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cairn_err(errno == ELOOP ? CAIRN_ERR_PERM : CAIRN_ERR_IO,
+		    "%s: cannot open ledger: %s", path,
+		    errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
+	}
+	close(fd);
+	if ((st.st_mode & 077) != 0)
+		return cairn_err(CAIRN_ERR_PERM,
+		    "%s: ledger is readable by group or others (mode %03o); "
+		    "chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+	if (st.st_uid != geteuid())
+		return cairn_err(CAIRN_ERR_PERM,
+		    "%s: ledger belongs to another user (uid %u)", path,
+		    (unsigned)st.st_uid);
+	return CAIRN_OK;
+}
+
+int
+node_ledger_open(const char *path, struct node_ledger **out)
+{
+	struct node_ledger *l;
+	int r;
+
+	if ((r = prepare_file(path)) != CAIRN_OK)
+		return r;
+	if ((l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->path = strdup(path)) == NULL) {
+		free(l);
+		return cairn_err(CAIRN_ERR_NOMEM, "%s: out of memory", path);
+	}
+	if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		r = db_err(l, "cannot open ledger");
+		goto out;
+	}
+	sqlite3_busy_timeout(l->db, 5000);
+	if ((r = exec(l, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	    "PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;")) != CAIRN_OK ||
+	    (r = exec(l, schema)) != CAIRN_OK)
+		goto out;
+	*out = l;
+	l = NULL;
+	r = CAIRN_OK;
+out:
+	node_ledger_free(l);
+	return r;
+}
+
+void
+node_ledger_free(struct node_ledger *l)
+{
+	if (l == NULL)
+		return;
+	sqlite3_close(l->db);
+	free(l->path);
+	free(l);
+}
+
+int
+ledger_rho_to_nano(double rho, int64_t *nano)
+{
+	double v;
+
+	if (!(rho > 0) || rho > 1e9)
+		return cairn_err(CAIRN_ERR_RANGE,
+		    "rho %g is outside (0, 1e9]", rho);
+	v = ceil(rho * (double)LEDGER_NANO);
+	/* Never round a charge down, whatever the binary representation. */
+	if (v / (double)LEDGER_NANO < rho)
+		v += 1;
+	*nano = (int64_t)v;
+	return CAIRN_OK;
+}
+
+int32_t
+ledger_month_of_day(int64_t day)
+{
+	int64_t y;
+	unsigned m, d;
+
+	time_civil_from_days(day, &y, &m, &d);
+	return (int32_t)(y * 12 + (m - 1));
+}
+
+static int
+month_spent(struct node_ledger *l, int32_t month, int64_t *spent)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT coalesce(sum(rho_nano), 0) "
+	    "FROM charge_months WHERE month = ?", -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, "reading spend");
+	sqlite3_bind_int(st, 1, month);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = db_err(l, "reading spend");
+		goto out;
+	}
+	*spent = sqlite3_column_int64(st, 0);
+	r = CAIRN_OK;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+node_ledger_spent(struct node_ledger *l, int32_t month, int64_t *spent)
+{
+	return month_spent(l, month, spent);
+}
+
+static int
+check_request(const struct node_ledger_charge_req *req)
+{
+	if (req->nmonths == 0 || req->nmonths > LEDGER_MAX_MONTHS)
+		return cairn_err(CAIRN_ERR_ARG,
+		    "a charge reads 1 to %d data-months, not %zu",
+		    LEDGER_MAX_MONTHS, req->nmonths);
+	for (size_t i = 0; i < req->nmonths; i++)
+		for (size_t j = i + 1; j < req->nmonths; j++)
+			if (req->months[i] == req->months[j])
+				return cairn_err(CAIRN_ERR_ARG,
+				    "data-month %d listed twice",
+				    (int)req->months[i]);
+	if (req->rho_nano <= 0 || req->budget_nano < 0)
+		return cairn_err(CAIRN_ERR_ARG, "charge of %lld nano-rho "
+		    "against a budget of %lld", (long long)req->rho_nano,
+		    (long long)req->budget_nano);
+	if ((int64_t)req->ncells > LEDGER_MAX_CELLS)
+		return cairn_err(CAIRN_ERR_TOOBIG, "vector of %zu cells "
+		    "(at most %lld)", req->ncells, (long long)LEDGER_MAX_CELLS);
+	if (req->label != NULL && strlen(req->label) > LEDGER_MAX_LABEL)
+		return cairn_err(CAIRN_ERR_TOOBIG, "label longer than %d bytes",
+		    LEDGER_MAX_LABEL);
+	return CAIRN_OK;
+}
+
+static void
+month_name(int32_t month, char buf[static 16])
+{
+	snprintf(buf, 16, "%04d-%02d", (int)(month / 12), (int)(month % 12) + 1);
+}
+
+int
+node_ledger_charge(struct node_ledger *l,
+    const struct node_ledger_charge_req *req, int64_t *id)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t spent, cid;
+	uint8_t *blob = NULL;
+	char mname[16];
+	size_t i;
+	int r;
+
+	if ((r = check_request(req)) != CAIRN_OK)
+		return r;
+	if ((r = exec(l, "BEGIN IMMEDIATE")) != CAIRN_OK)
+		return r;
+	for (i = 0; i < req->nmonths; i++) {
+		if ((r = month_spent(l, req->months[i], &spent)) != CAIRN_OK)
+			goto out;
+		if (spent > req->budget_nano - req->rho_nano) {
+			month_name(req->months[i], mname);
+			r = cairn_err(CAIRN_ERR_BUDGET, "data-month %s: spent "
+			    "%.9f rho of a budget of %.9f, this query needs "
+			    "%.9f", mname, (double)spent / LEDGER_NANO,
+			    (double)req->budget_nano / LEDGER_NANO,
+			    (double)req->rho_nano / LEDGER_NANO);
+			goto out;
+		}
+	}
+	if (sqlite3_prepare_v2(l->db, "INSERT INTO charges(query_hash, "
+	    "pset_hash, created, rho_nano, label) VALUES(?, ?, ?, ?, ?)", -1,
+	    &st, NULL) != SQLITE_OK) {
+		r = db_err(l, "recording charge");
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, req->query_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, req->pset_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+	sqlite3_bind_int64(st, 4, req->rho_nano);
+	sqlite3_bind_text(st, 5, req->label != NULL ? req->label : "", -1,
+	    SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = db_err(l, "recording charge");
+		goto out;
+	}
+	cid = sqlite3_last_insert_rowid(l->db);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(l->db, "INSERT INTO charge_months VALUES(?, ?, ?)",
+	    -1, &st, NULL) != SQLITE_OK) {
+		r = db_err(l, "recording charge");
+		goto out;
+	}
+	for (i = 0; i < req->nmonths; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, cid);
+		sqlite3_bind_int(st, 2, req->months[i]);
+		sqlite3_bind_int64(st, 3, req->rho_nano);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			r = db_err(l, "recording charge");
+			goto out;
+		}
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((blob = malloc(req->ncells * 8 + 1)) == NULL) {
+		r = cairn_err(CAIRN_ERR_NOMEM, "vector of %zu cells",
+		    req->ncells);
+		goto out;
+	}
+	for (i = 0; i < req->ncells; i++) {
+		uint64_t v = (uint64_t)req->cells[i];
+
+		for (int b = 0; b < 8; b++)
+			blob[8 * i + (size_t)b] = (uint8_t)(v >> (8 * b));
+	}
+	if (sqlite3_prepare_v2(l->db, "INSERT INTO vectors VALUES(?, ?)", -1,
+	    &st, NULL) != SQLITE_OK) {
+		r = db_err(l, "keeping vector");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, cid);
+	sqlite3_bind_blob64(st, 2, blob, req->ncells * 8, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = db_err(l, "keeping vector");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((r = exec(l, "COMMIT")) != CAIRN_OK)
+		goto out;
+	*id = cid;
+	r = CAIRN_OK;
+out:
+	sqlite3_finalize(st);
+	if (r != CAIRN_OK)
+		(void)sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	free(blob);
+	return r;
+}
+
+int
+node_ledger_find_open(struct node_ledger *l, const uint8_t query_hash[static 32],
+    const uint8_t pset_hash[static 32], int64_t *id, int64_t **cells,
+    size_t *ncells)
+{
+	sqlite3_stmt *st = NULL;
+	const uint8_t *blob;
+	int64_t *v = NULL;
+	size_t n, i;
+	int r, s;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT c.id, v.cells FROM charges c "
+	    "JOIN vectors v ON v.charge_id = c.id WHERE c.query_hash = ? AND "
+	    "c.pset_hash = ? ORDER BY c.id DESC LIMIT 1", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return db_err(l, "finding open round");
+	sqlite3_bind_blob(st, 1, query_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, pset_hash, 32, SQLITE_STATIC);
+	if ((s = sqlite3_step(st)) == SQLITE_DONE) {
+		r = CAIRN_ERR_NOTFOUND;
+		goto out;
+	}
+	if (s != SQLITE_ROW) {
+		r = db_err(l, "finding open round");
+		goto out;
+	}
+	if (cells != NULL) {
+		blob = sqlite3_column_blob(st, 1);
+		n = (size_t)sqlite3_column_bytes(st, 1);
+		if (n % 8 != 0) {
+			r = cairn_err(CAIRN_ERR_DB, "%s: kept vector of %zu "
+			    "bytes is not whole cells", l->path, n);
+			goto out;
+		}
+		n /= 8;
+		if ((v = malloc(n ? n * sizeof(*v) : 1)) == NULL) {
+			r = cairn_err(CAIRN_ERR_NOMEM, "vector of %zu cells", n);
+			goto out;
+		}
+		for (i = 0; i < n; i++) {
+			uint64_t u = 0;
+
+			for (int b = 0; b < 8; b++)
+				u |= (uint64_t)blob[8 * i + (size_t)b] << (8 * b);
+			v[i] = (int64_t)u;
+		}
+		*cells = v;
+		*ncells = n;
+	}
+	*id = sqlite3_column_int64(st, 0);
+	r = CAIRN_OK;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+node_ledger_close_round(struct node_ledger *l, int64_t id)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (sqlite3_prepare_v2(l->db, "DELETE FROM vectors WHERE charge_id = ?",
+	    -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, "closing round");
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = db_err(l, "closing round");
+	else if (sqlite3_changes(l->db) == 0)
+		r = cairn_err(CAIRN_ERR_NOTFOUND,
+		    "charge %lld has no open round", (long long)id);
+	else
+		r = CAIRN_OK;
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+node_ledger_set_log_index(struct node_ledger *l, int64_t id, uint64_t log_index)
+{
+	sqlite3_stmt *st = NULL;
+	int r, s;
+
+	if (log_index > (uint64_t)INT64_MAX)
+		return cairn_err(CAIRN_ERR_RANGE, "log index %llu",
+		    (unsigned long long)log_index);
+	if (sqlite3_prepare_v2(l->db, "SELECT log_index FROM charges WHERE "
+	    "id = ?", -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, "reading charge");
+	sqlite3_bind_int64(st, 1, id);
+	s = sqlite3_step(st);
+	if (s == SQLITE_DONE) {
+		r = cairn_err(CAIRN_ERR_NOTFOUND, "no charge %lld",
+		    (long long)id);
+		goto out;
+	}
+	if (s != SQLITE_ROW) {
+		r = db_err(l, "reading charge");
+		goto out;
+	}
+	if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		if ((uint64_t)sqlite3_column_int64(st, 0) == log_index)
+			r = CAIRN_OK;
+		else
+			r = cairn_err(CAIRN_ERR_CONFLICT, "charge %lld is "
+			    "already at log index %lld, not %llu",
+			    (long long)id,
+			    (long long)sqlite3_column_int64(st, 0),
+			    (unsigned long long)log_index);
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(l->db, "UPDATE charges SET log_index = ? WHERE "
+	    "id = ?", -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, "recording log index");
+	sqlite3_bind_int64(st, 1, (int64_t)log_index);
+	sqlite3_bind_int64(st, 2, id);
+	r = sqlite3_step(st) == SQLITE_DONE ? CAIRN_OK :
+	    db_err(l, "recording log index");
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+node_ledger_foreach(struct node_ledger *l,
+    int (*fn)(const struct node_ledger_entry *, void *), void *ctx)
+{
+	sqlite3_stmt *st = NULL, *ms = NULL;
+	struct node_ledger_entry e;
+	int32_t months[LEDGER_MAX_MONTHS];
+	int r, s;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT c.id, c.query_hash, c.pset_hash, "
+	    "c.created, c.rho_nano, c.log_index, c.label, "
+	    "EXISTS(SELECT 1 FROM vectors v WHERE v.charge_id = c.id) "
+	    "FROM charges c ORDER BY c.id", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(l->db, "SELECT month FROM charge_months WHERE "
+	    "charge_id = ? ORDER BY month", -1, &ms, NULL) != SQLITE_OK) {
+		r = db_err(l, "reading charges");
+		goto out;
+	}
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&e, 0, sizeof(e));
+		e.id = sqlite3_column_int64(st, 0);
+		memcpy(e.query_hash, sqlite3_column_blob(st, 1), 32);
+		memcpy(e.pset_hash, sqlite3_column_blob(st, 2), 32);
+		e.created = sqlite3_column_int64(st, 3);
+		e.rho_nano = sqlite3_column_int64(st, 4);
+		e.log_index = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int64(st, 5);
+		e.label = (const char *)sqlite3_column_text(st, 6);
+		e.vector_kept = sqlite3_column_int(st, 7) != 0;
+		sqlite3_reset(ms);
+		sqlite3_bind_int64(ms, 1, e.id);
+		while ((s = sqlite3_step(ms)) == SQLITE_ROW &&
+		    e.nmonths < LEDGER_MAX_MONTHS)
+			months[e.nmonths++] = sqlite3_column_int(ms, 0);
+		e.months = months;
+		if ((r = fn(&e, ctx)) != 0)
+			goto out;
+	}
+	r = s == SQLITE_DONE ? CAIRN_OK : db_err(l, "reading charges");
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(ms);
+	return r;
+}

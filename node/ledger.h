@@ -1,0 +1,126 @@
+/*
+ * ledger.h - a node's privacy ledger: every charge it has made, the spend
+ * per data-month, and the noisy vectors of rounds still open.
+ *
+ * The ledger is the node's promise that it never spends more privacy
+ * budget than its policy allows and never under-counts after a crash.  A
+ * charge and the noisy vector it pays for are written in one SQLite
+ * transaction (WAL, synchronous=FULL) before anything derived from the data
+ * leaves the process; a charge is never refunded or edited, except that
+ * the transparency-log index of its CHARGE entry is filled in once known.
+ *
+ * Privacy loss is kept in nano-ρ (int64, 1 ρ = 10^9), rounded up from the
+ * accountant's figure by the caller (ledger_rho_to_nano()), so sums and
+ * budget comparisons are exact integer arithmetic.  A data-month is
+ * year·12 + (month − 1) of the calendar month of the data a query reads.
+ */
+#ifndef CAIRN_NODE_LEDGER_H
+#define CAIRN_NODE_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LEDGER_NANO		INT64_C(1000000000)	/* nano-ρ per ρ */
+#define LEDGER_MAX_MONTHS	240	/* data-months one query may read */
+#define LEDGER_MAX_CELLS	(INT64_C(1) << 27)	/* stored vector cells */
+#define LEDGER_MAX_LABEL	1024
+
+struct node_ledger;
+
+/* What one charge pays for, as given to node_ledger_charge(). */
+struct node_ledger_charge_req {
+	uint8_t		 query_hash[32];
+	uint8_t		 pset_hash[32];	/* hash of the participant set */
+	const int32_t	*months;	/* distinct data-months read */
+	size_t		 nmonths;
+	int64_t		 rho_nano;	/* charged to each month, > 0 */
+	int64_t		 budget_nano;	/* the policy's budget per month */
+	const char	*label;		/* kind, analyst, purpose: display */
+	const int64_t	*cells;		/* the noisy vector to keep */
+	size_t		 ncells;
+};
+
+/* One charge as read back, for `cairn-node ledger show|export`. */
+struct node_ledger_entry {
+	int64_t		 id;
+	uint8_t		 query_hash[32];
+	uint8_t		 pset_hash[32];
+	int64_t		 created;	/* unix seconds */
+	int64_t		 rho_nano;	/* per month */
+	const int32_t	*months;
+	size_t		 nmonths;
+	int64_t		 log_index;	/* -1 while not yet logged */
+	bool		 vector_kept;	/* the round is still open */
+	const char	*label;
+};
+
+/*
+ * Open (creating when absent, mode 0600, never through a symlink) the
+ * ledger database at 'path'.  Returns CAIRN_OK and '*out', CAIRN_ERR_PERM
+ * when the file is readable by group or others, or CAIRN_ERR_DB/IO with
+ * the detail naming the file.
+ */
+int	node_ledger_open(const char *path, struct node_ledger **out)
+	    __attribute__((warn_unused_result));
+void	node_ledger_free(struct node_ledger *l);
+
+/* Round ρ up to nano-ρ; CAIRN_ERR_RANGE unless 0 < rho <= 10^9. */
+int	ledger_rho_to_nano(double rho, int64_t *nano)
+	    __attribute__((warn_unused_result));
+/* The data-month of a day number (days since 1970-01-01). */
+int32_t	ledger_month_of_day(int64_t day);
+
+/*
+ * Charge 'req' durably: in one transaction, check that every month's spend
+ * plus req->rho_nano stays within req->budget_nano, record the charge and
+ * keep the noisy vector; the transaction is on disk when this returns.
+ * Returns CAIRN_OK and the charge's id in '*id', CAIRN_ERR_BUDGET (the
+ * detail names the month, its spend and the budget) with nothing written,
+ * CAIRN_ERR_ARG / CAIRN_ERR_TOOBIG for a malformed request, or
+ * CAIRN_ERR_DB.
+ */
+int	node_ledger_charge(struct node_ledger *l,
+	    const struct node_ledger_charge_req *req, int64_t *id)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Find the open charge for 'query_hash' and 'pset_hash' (one whose vector
+ * is still kept): a retry of the same round reuses it rather than drawing
+ * new noise.  Returns CAIRN_OK with '*id' and, when 'cells' is not NULL, a
+ * malloc'd copy of the vector in '*cells' and '*ncells' (caller frees);
+ * CAIRN_ERR_NOTFOUND when there is none; CAIRN_ERR_DB.
+ */
+int	node_ledger_find_open(struct node_ledger *l,
+	    const uint8_t query_hash[static 32], const uint8_t pset_hash[static 32],
+	    int64_t *id, int64_t **cells, size_t *ncells)
+	    __attribute__((warn_unused_result));
+
+/*
+ * The round of charge 'id' is over: delete its kept vector (SQLite's
+ * secure_delete overwrites the freed pages).  The charge stays.
+ * Returns CAIRN_OK, CAIRN_ERR_NOTFOUND, or CAIRN_ERR_DB.
+ */
+int	node_ledger_close_round(struct node_ledger *l, int64_t id)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Record the transparency-log index of charge 'id''s CHARGE entry.  Setting
+ * the same index again is a no-op; a different one is CAIRN_ERR_CONFLICT.
+ */
+int	node_ledger_set_log_index(struct node_ledger *l, int64_t id,
+	    uint64_t log_index) __attribute__((warn_unused_result));
+
+/* Total nano-ρ charged to data-month 'month' into '*spent'. */
+int	node_ledger_spent(struct node_ledger *l, int32_t month, int64_t *spent)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Call 'fn' for every charge in id order; the entry's pointers are valid
+ * only during the call.  Stops at, and returns, the first non-zero value
+ * 'fn' returns; otherwise CAIRN_OK or CAIRN_ERR_DB.
+ */
+int	node_ledger_foreach(struct node_ledger *l,
+	    int (*fn)(const struct node_ledger_entry *, void *), void *ctx);
+
+#endif

@@ -1,0 +1,199 @@
+/*
+ * node_config.c - node.conf: schema, defaults, cross-key checks, and the
+ * policy decision for a task.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "node/node_config.h"
+
+#define C(f)	offsetof(struct node_config, f)
+#define P(f)	offsetof(struct node_config, policy.f)
+
+static const struct config_key schema[] = {
+	{ "node", "name", CONFIG_STRING, C(name), true, 0, 0, 0, 0 },
+	{ "node", "data_dir", CONFIG_STRING, C(data_dir), true, 0, 0, 0, 0 },
+	{ "node", "identity_key", CONFIG_STRING, C(identity_key), true, 0, 0, 0, 0 },
+	{ "node", "tls_key", CONFIG_STRING, C(tls_key), true, 0, 0, 0, 0 },
+	{ "node", "tls_cert", CONFIG_STRING, C(tls_cert), true, 0, 0, 0, 0 },
+	{ "node", "ca_cert", CONFIG_STRING, C(ca_cert), true, 0, 0, 0, 0 },
+	{ "node", "federation", CONFIG_STRING, C(federation), true, 0, 0, 0, 0 },
+	{ "coordinator", "address", CONFIG_STRING, C(coordinator), true, 0, 0, 0, 0 },
+	{ "coordinator", "poll_seconds", CONFIG_INT, C(poll_seconds), false, 1, 3600, 0, 0 },
+	{ "coordinator", "call_deadline_seconds", CONFIG_INT, C(call_deadline_seconds), false, 1, 3600, 0, 0 },
+	{ "data", "cdr", CONFIG_STRLIST, C(cdr), true, 0, 0, 0, 0 },
+	{ "data", "cells", CONFIG_STRING, C(cells), true, 0, 0, 0, 0 },
+	{ "data", "geography", CONFIG_STRING, C(geography), true, 0, 0, 0, 0 },
+	{ "data", "max_bad_fraction", CONFIG_DOUBLE, C(max_bad_fraction), false, 0, 0, 0.0, 1.0 },
+	{ "policy", "allow_kind", CONFIG_STRLIST, P(kinds), true, 0, 0, 0, 0 },
+	{ "policy", "allow_analyst", CONFIG_STRLIST, P(analysts), true, 0, 0, 0, 0 },
+	{ "policy", "allow_geography", CONFIG_STRLIST, P(geographies), false, 0, 0, 0, 0 },
+	{ "policy", "budget_rho_per_month", CONFIG_DOUBLE, P(budget_rho_per_month), true, 0, 0, 1e-9, 1e6 },
+	{ "policy", "max_rho_per_query", CONFIG_DOUBLE, P(max_rho_per_query), true, 0, 0, 1e-9, 1e6 },
+	{ "policy", "min_participants", CONFIG_INT, P(min_participants), false, 2, 1024, 0, 0 },
+	{ "policy", "max_colluding", CONFIG_INT, P(max_colluding), false, 0, 1023, 0, 0 },
+	{ "policy", "max_months_per_query", CONFIG_INT, P(max_months_per_query), false, 1, 240, 0, 0 },
+};
+#define NSCHEMA	(sizeof(schema) / sizeof(schema[0]))
+
+static const char *const kinds[] = {
+	"presence", "residents", "od", "migration", "visitors",
+	"population_by_category",
+};
+
+bool
+node_kind_is_known(const char *kind)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kind, kinds[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Let a list key hold comma-separated values as well as repeat: split
+ * every entry on commas, trimming blanks.  A line that lists no value is
+ * an error.
+ */
+static int
+split_list(struct config_strlist *l, const char *path, const char *key)
+{
+	struct config_strlist out = { NULL, 0 };
+	char *s, *item, *save, *end, **nv;
+	int r;
+
+	for (size_t i = 0; i < l->n; i++) {
+		size_t before = out.n;
+
+		s = l->v[i];
+		for (item = strtok_r(s, ",", &save); item != NULL;
+		    item = strtok_r(NULL, ",", &save)) {
+			while (*item == ' ' || *item == '\t')
+				item++;
+			end = item + strlen(item);
+			while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+				*--end = '\0';
+			if (*item == '\0')
+				continue;
+			if (out.n >= CONFIG_MAX_LIST) {
+				r = cairn_err(CAIRN_ERR_CONFIG, "%s: key '%s' "
+				    "lists more than %d values", path, key,
+				    CONFIG_MAX_LIST);
+				goto fail;
+			}
+			nv = realloc(out.v, (out.n + 1) * sizeof(*nv));
+			if (nv == NULL || (nv[out.n] = strdup(item)) == NULL) {
+				if (nv != NULL)
+					out.v = nv;
+				r = cairn_err(CAIRN_ERR_NOMEM, "%s", path);
+				goto fail;
+			}
+			out.v = nv;
+			out.n++;
+		}
+		if (out.n == before) {
+			r = cairn_err(CAIRN_ERR_CONFIG, "%s: key '%s' lists no "
+			    "value", path, key);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	*l = out;
+	return CAIRN_OK;
+fail:
+	for (size_t i = 0; i < out.n; i++)
+		free(out.v[i]);
+	free(out.v);
+	return r;
+}
+
+int
+node_config_load(const char *path, struct node_config *cfg)
+{
+	struct node_policy *p = &cfg->policy;
+	int r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->poll_seconds = 30;
+	cfg->call_deadline_seconds = 30;
+	cfg->max_bad_fraction = 0.001;
+	p->min_participants = 2;
+	p->max_colluding = 0;
+	p->max_months_per_query = 12;
+	if ((r = config_load(path, schema, NSCHEMA, cfg)) != CAIRN_OK)
+		return r;
+	if ((r = split_list(&p->kinds, path, "allow_kind")) != CAIRN_OK ||
+	    (r = split_list(&p->analysts, path, "allow_analyst")) != CAIRN_OK ||
+	    (r = split_list(&p->geographies, path, "allow_geography")) !=
+	    CAIRN_OK)
+		return r;
+	for (size_t i = 0; i < p->kinds.n; i++)
+		if (!node_kind_is_known(p->kinds.v[i]))
+			return cairn_err(CAIRN_ERR_CONFIG, "%s: key 'allow_kind' "
+			    "in [policy]: unknown query kind '%s'", path,
+			    p->kinds.v[i]);
+	if (p->max_rho_per_query > p->budget_rho_per_month)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: key 'max_rho_per_query' "
+		    "in [policy]: %g exceeds budget_rho_per_month %g", path,
+		    p->max_rho_per_query, p->budget_rho_per_month);
+	if (p->min_participants <= p->max_colluding)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: key 'min_participants' "
+		    "in [policy]: %lld must exceed max_colluding %lld", path,
+		    (long long)p->min_participants,
+		    (long long)p->max_colluding);
+	return CAIRN_OK;
+}
+
+void
+node_config_release(struct node_config *cfg)
+{
+	config_release(schema, NSCHEMA, cfg);
+}
+
+static bool
+listed(const struct config_strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+int
+node_policy_check(const struct node_policy *p,
+    const struct node_policy_request *req)
+{
+	if (!listed(&p->analysts, req->analyst))
+		return cairn_err(CAIRN_ERR_POLICY, "analyst '%s' is not allowed",
+		    req->analyst);
+	if (!listed(&p->kinds, req->kind))
+		return cairn_err(CAIRN_ERR_POLICY, "query kind '%s' is not "
+		    "allowed", req->kind);
+	if (p->geographies.n > 0 && !listed(&p->geographies, req->geography))
+		return cairn_err(CAIRN_ERR_POLICY, "geography '%s' is not "
+		    "allowed", req->geography);
+	if (!(req->rho > 0) || req->rho > p->max_rho_per_query)
+		return cairn_err(CAIRN_ERR_POLICY, "rho %g exceeds the most one "
+		    "query may take (%g)", req->rho, p->max_rho_per_query);
+	if (req->participants < (size_t)p->min_participants)
+		return cairn_err(CAIRN_ERR_POLICY, "%zu participants, fewer "
+		    "than the %lld required", req->participants,
+		    (long long)p->min_participants);
+	if (req->colluding < (size_t)p->max_colluding)
+		return cairn_err(CAIRN_ERR_POLICY, "noise planned against %zu "
+		    "colluding nodes, fewer than the %lld required",
+		    req->colluding, (long long)p->max_colluding);
+	if (req->colluding >= req->participants)
+		return cairn_err(CAIRN_ERR_POLICY, "noise planned against %zu "
+		    "colluding nodes of %zu participants leaves no honest "
+		    "node", req->colluding, req->participants);
+	if (req->months == 0 || req->months > (size_t)p->max_months_per_query)
+		return cairn_err(CAIRN_ERR_POLICY, "query reads %zu data-months "
+		    "(at most %lld allowed)", req->months,
+		    (long long)p->max_months_per_query);
+	return CAIRN_OK;
+}

@@ -1,0 +1,391 @@
+/*
+ * cmd_privacy.c - `cairn privacy sample|plan`: draw noise from the exact
+ * samplers (for testing them from outside), and plan a query's noise,
+ * interval and (eps, delta) for a target rho.
+ *
+ * `sample` reads the CSPRNG; only its --seed option selects the
+ * deterministic test source, and it says so on stderr.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/cli.h"
+#include "common/err.h"
+#include "privacy/dp.h"
+#include "tools/cmds.h"
+
+#define SAMPLE_PROG	"cairn privacy sample"
+#define PLAN_PROG	"cairn privacy plan"
+#define COUNT_MAX	1000000000ULL
+#define CHUNK		4096
+
+/* One "--name value" or "--name=value" option. */
+struct opt {
+	const char	*name;
+	const char	*value;
+};
+
+/*
+ * Split argv[1..] into options named in 'names'.  Returns CAIRN_OK, or
+ * CAIRN_ERR_ARG with the offending argument in the detail.
+ */
+static int
+parse_opts(int argc, char **argv, struct opt *opts, size_t n)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq, *val;
+		size_t len, j;
+
+		if (strncmp(a, "--", 2) != 0)
+			return cairn_err(CAIRN_ERR_ARG, "unexpected argument "
+			    "'%s'", a);
+		eq = strchr(a, '=');
+		len = eq != NULL ? (size_t)(eq - a) : strlen(a);
+		for (j = 0; j < n; j++)
+			if (strlen(opts[j].name) == len &&
+			    strncmp(a, opts[j].name, len) == 0)
+				break;
+		if (j == n)
+			return cairn_err(CAIRN_ERR_ARG, "unknown option '%.*s'",
+			    (int)len, a);
+		if (eq != NULL)
+			val = eq + 1;
+		else if (i + 1 < argc)
+			val = argv[++i];
+		else
+			return cairn_err(CAIRN_ERR_ARG, "option %s needs a "
+			    "value", opts[j].name);
+		if (opts[j].value != NULL)
+			return cairn_err(CAIRN_ERR_ARG, "option %s given twice",
+			    opts[j].name);
+		opts[j].value = val;
+	}
+	return CAIRN_OK;
+}
+
+static int
+parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9')
+		return cairn_err(CAIRN_ERR_FORMAT, "'%s' is not a "
+		    "non-negative integer", s);
+	v = strtoull(s, &end, 10);
+	if (*end != '\0')
+		return cairn_err(CAIRN_ERR_FORMAT, "'%s' is not a "
+		    "non-negative integer", s);
+	if (errno == ERANGE || v > max)
+		return cairn_err(CAIRN_ERR_RANGE, "%s is above %llu", s,
+		    (unsigned long long)max);
+	*out = v;
+	return CAIRN_OK;
+}
+
+static int
+parse_double(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+		return cairn_err(CAIRN_ERR_FORMAT, "'%s' is not a finite "
+		    "number", s);
+	*out = v;
+	return CAIRN_OK;
+}
+
+static int
+parse_seed(const char *s, uint8_t seed[static 32])
+{
+	if (strlen(s) != 64)
+		return cairn_err(CAIRN_ERR_FORMAT, "need 64 hex digits, "
+		    "got %zu characters", strlen(s));
+	for (size_t i = 0; i < 32; i++) {
+		unsigned v = 0;
+
+		for (size_t j = 0; j < 2; j++) {
+			char c = s[2 * i + j];
+
+			v <<= 4;
+			if (c >= '0' && c <= '9')
+				v |= (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v |= (unsigned)(c - 'a' + 10);
+			else if (c >= 'A' && c <= 'F')
+				v |= (unsigned)(c - 'A' + 10);
+			else
+				return cairn_err(CAIRN_ERR_FORMAT,
+				    "'%c' is not a hex digit", c);
+		}
+		seed[i] = (uint8_t)v;
+	}
+	return CAIRN_OK;
+}
+
+static void
+sample_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: " SAMPLE_PROG " --mechanism dgauss --sigma2 X --count N "
+	    "[--seed HEX]\n"
+	    "       " SAMPLE_PROG " --mechanism dlaplace --scale X --count N "
+	    "[--seed HEX]\n"
+	    "\n"
+	    "Print N exact noise samples, one integer per line.\n"
+	    "  dgauss    discrete Gaussian, P(x) ~ exp(-x^2 / (2 X))\n"
+	    "  dlaplace  discrete Laplace, P(x) ~ exp(-|x| / X)\n"
+	    "X is an integer P, a fraction P/Q or a decimal I.F (exact).\n"
+	    "Randomness comes from the CSPRNG; --seed (64 hex digits) selects\n"
+	    "the deterministic ChaCha20 test source instead (never for real "
+	    "noise).\n");
+}
+
+/* Print 'n' integers, one per line; false on a write error. */
+static bool
+print_ints(const int64_t *v, size_t n)
+{
+	char line[32];
+
+	for (size_t i = 0; i < n; i++) {
+		int len = snprintf(line, sizeof(line), "%" PRId64 "\n", v[i]);
+
+		if (fwrite(line, 1, (size_t)len, stdout) != (size_t)len)
+			return false;
+	}
+	return true;
+}
+
+static int
+cmd_sample(int argc, char **argv)
+{
+	struct opt o[] = {
+		{ "--mechanism", NULL }, { "--sigma2", NULL },
+		{ "--scale", NULL }, { "--count", NULL }, { "--seed", NULL },
+	};
+	const char *mech, *what;
+	struct dp_rng *rng = NULL;
+	struct dp_rat x;
+	int64_t buf[CHUNK];
+	uint64_t count;
+	uint8_t seed[32];
+	bool gauss;
+	int r, rc = 1;
+
+	if (argc == 2 && cli_is_help(argv[1])) {
+		sample_usage(stdout);
+		return 0;
+	}
+	if ((r = parse_opts(argc, argv, o, sizeof(o) / sizeof(o[0]))) !=
+	    CAIRN_OK)
+		return cli_fail(SAMPLE_PROG, "arguments", r);
+	if ((mech = o[0].value) == NULL)
+		return cli_fail(SAMPLE_PROG, "--mechanism", cairn_err(
+		    CAIRN_ERR_ARG, "missing (dgauss or dlaplace)"));
+	if (strcmp(mech, "dgauss") == 0)
+		gauss = true;
+	else if (strcmp(mech, "dlaplace") == 0)
+		gauss = false;
+	else
+		return cli_fail(SAMPLE_PROG, "--mechanism", cairn_err(
+		    CAIRN_ERR_ARG, "unknown mechanism '%s' (dgauss or "
+		    "dlaplace)", mech));
+	what = gauss ? "--sigma2" : "--scale";
+	if (o[gauss ? 2 : 1].value != NULL)
+		return cli_fail(SAMPLE_PROG, gauss ? "--scale" : "--sigma2",
+		    cairn_err(CAIRN_ERR_ARG, "does not apply to %s (use %s)",
+		    mech, what));
+	if (o[gauss ? 1 : 2].value == NULL)
+		return cli_fail(SAMPLE_PROG, what, cairn_err(CAIRN_ERR_ARG,
+		    "missing"));
+	if ((r = dp_rat_parse(o[gauss ? 1 : 2].value, &x)) != CAIRN_OK)
+		return cli_fail(SAMPLE_PROG, what, r);
+	r = gauss ? dp_dgauss_check(x) : dp_dlaplace_check(x);
+	if (r != CAIRN_OK)
+		return cli_fail(SAMPLE_PROG, what, r);
+	if (o[3].value == NULL)
+		return cli_fail(SAMPLE_PROG, "--count", cairn_err(CAIRN_ERR_ARG,
+		    "missing"));
+	if ((r = parse_u64(o[3].value, COUNT_MAX, &count)) !=
+	    CAIRN_OK)
+		return cli_fail(SAMPLE_PROG, "--count", r);
+	if (o[4].value != NULL) {
+		if ((r = parse_seed(o[4].value, seed)) != CAIRN_OK)
+			return cli_fail(SAMPLE_PROG, "--seed", r);
+		fprintf(stderr, SAMPLE_PROG ": using the deterministic test "
+		    "source (ChaCha20 keystream from --seed), not the CSPRNG; "
+		    "never use these samples as real noise\n");
+		r = dp_rng_new_seeded(&rng, seed);
+	} else
+		r = dp_rng_new_csprng(&rng);
+	if (r != CAIRN_OK)
+		return cli_fail(SAMPLE_PROG, "randomness", r);
+	while (count > 0) {
+		size_t n = count < CHUNK ? (size_t)count : CHUNK;
+
+		r = gauss ? dp_dgauss_fill(rng, x, buf, n) :
+		    dp_dlaplace_fill(rng, x, buf, n);
+		if (r != CAIRN_OK) {
+			cli_fail(SAMPLE_PROG, mech, r);
+			goto out;
+		}
+		if (!print_ints(buf, n))
+			break;
+		count -= n;
+	}
+	if (fflush(stdout) != 0 || ferror(stdout) || count > 0) {
+		cli_fail(SAMPLE_PROG, "stdout", cairn_err(CAIRN_ERR_IO,
+		    "%s", strerror(errno)));
+		goto out;
+	}
+	rc = 0;
+out:
+	sodium_memzero(buf, sizeof(buf));
+	sodium_memzero(seed, sizeof(seed));
+	dp_rng_free(rng);
+	return rc;
+}
+
+static void
+plan_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: " PLAN_PROG " --kind K --rho R [--delta D] [--days B] "
+	    "[--k K]\n"
+	    "           [--holders H] --nodes N --colluding C\n"
+	    "\n"
+	    "Plan the discrete Gaussian noise of one query of kind K\n"
+	    "(presence, residents, od, migration, visitors,\n"
+	    "population_by_category) that costs rho (zCDP): the sensitivity,\n"
+	    "sigma2 = delta2^2 / (2 rho) rounded up, each node's\n"
+	    "sigma_h2 = max(4, ceil(sigma2 / (N - C))), the released variance\n"
+	    "N sigma_h2 and its 95%% half-width, and the (eps, delta) of rho,\n"
+	    "tight and simple.\n"
+	    "Defaults: --delta 1e-6, --days 1, --k 1, --holders 1.\n");
+}
+
+static int
+cmd_plan(int argc, char **argv)
+{
+	struct opt o[] = {
+		{ "--kind", NULL }, { "--rho", NULL }, { "--delta", NULL },
+		{ "--days", NULL }, { "--k", NULL }, { "--holders", NULL },
+		{ "--nodes", NULL }, { "--colluding", NULL },
+	};
+	struct dp_query_shape shape = { 1, 1, 1 };
+	struct dp_sensitivity sens;
+	enum dp_kind kind;
+	double rho, delta = 1e-6, rho_honest, rho_all, eps_t, eps_s;
+	uint64_t v, sigma2, sigma_h2, variance, w;
+	uint32_t nodes = 0, coll = 0;
+	int r;
+
+	if (argc == 2 && cli_is_help(argv[1])) {
+		plan_usage(stdout);
+		return 0;
+	}
+	if ((r = parse_opts(argc, argv, o, sizeof(o) / sizeof(o[0]))) !=
+	    CAIRN_OK)
+		return cli_fail(PLAN_PROG, "arguments", r);
+	for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
+		bool required = i == 0 || i == 1 || i == 6 || i == 7;
+
+		if (required && o[i].value == NULL)
+			return cli_fail(PLAN_PROG, o[i].name, cairn_err(
+			    CAIRN_ERR_ARG, "missing"));
+	}
+	if ((r = dp_kind_parse(o[0].value, &kind)) != CAIRN_OK)
+		return cli_fail(PLAN_PROG, "--kind", r);
+	if ((r = parse_double(o[1].value, &rho)) != CAIRN_OK)
+		return cli_fail(PLAN_PROG, "--rho", r);
+	if (rho <= 0)
+		return cli_fail(PLAN_PROG, "--rho", cairn_err(CAIRN_ERR_ARG,
+		    "%s must be > 0", o[1].value));
+	if (o[2].value != NULL &&
+	    (r = parse_double(o[2].value, &delta)) != CAIRN_OK)
+		return cli_fail(PLAN_PROG, "--delta", r);
+	if (!(delta > 0 && delta < 1))
+		return cli_fail(PLAN_PROG, "--delta", cairn_err(CAIRN_ERR_ARG,
+		    "%g must be in (0, 1)", delta));
+	for (size_t i = 3; i <= 7; i++) {
+		if (o[i].value == NULL)
+			continue;
+		if ((r = parse_u64(o[i].value, UINT32_MAX, &v)) !=
+		    CAIRN_OK)
+			return cli_fail(PLAN_PROG, o[i].name, r);
+		switch (i) {
+		case 3: shape.buckets = (uint32_t)v; break;
+		case 4: shape.k = (uint32_t)v; break;
+		case 5: shape.holders = (uint32_t)v; break;
+		case 6: nodes = (uint32_t)v; break;
+		default: coll = (uint32_t)v; break;
+		}
+	}
+	if ((r = dp_sensitivity(kind, &shape, &sens)) != CAIRN_OK)
+		return cli_fail(PLAN_PROG, "sensitivity", r);
+	if ((r = dp_sigma2_from_rho(sens.delta2_sq, rho, &sigma2)) != CAIRN_OK)
+		return cli_fail(PLAN_PROG, "--rho", r);
+	if ((r = dp_sigma2_per_node((struct dp_rat){ sigma2, 1 }, nodes, coll,
+	    &sigma_h2)) != CAIRN_OK)
+		return cli_fail(PLAN_PROG, "--nodes/--colluding", r);
+	if ((r = dp_released_variance(sigma_h2, nodes, &variance)) != CAIRN_OK)
+		return cli_fail(PLAN_PROG, "--nodes", r);
+	if ((r = dp_ci95_halfwidth(variance, &w)) != CAIRN_OK)
+		return cli_fail(PLAN_PROG, "interval", r);
+	if ((r = dp_rho_from_sigma2(sens.delta2_sq, (struct dp_rat){
+	    sigma_h2 * (nodes - coll), 1 }, &rho_honest)) != CAIRN_OK ||
+	    (r = dp_rho_from_sigma2(sens.delta2_sq, (struct dp_rat){
+	    variance, 1 }, &rho_all)) != CAIRN_OK ||
+	    (r = dp_eps_from_rho_tight(rho, delta, &eps_t)) != CAIRN_OK ||
+	    (r = dp_eps_from_rho_simple(rho, delta, &eps_s)) != CAIRN_OK)
+		return cli_fail(PLAN_PROG, "accounting", r);
+
+	printf("kind:               %s (k = %u, buckets = %u, holders = %u)\n",
+	    dp_kind_name(kind), shape.k, shape.buckets, shape.holders);
+	printf("delta1:             %" PRIu64 "\n", sens.delta1);
+	printf("delta2:             %.6f (delta2^2 = %" PRIu64 ")\n",
+	    sqrt((double)sens.delta2_sq), sens.delta2_sq);
+	printf("rho:                %g (charged to each data-month read)\n",
+	    rho);
+	printf("sigma2:             %" PRIu64 " (delta2^2 / (2 rho), rounded "
+	    "up)\n", sigma2);
+	printf("nodes:              %u (colluding %u, honest %u)\n", nodes,
+	    coll, nodes - coll);
+	printf("sigma_h2:           %" PRIu64 " (each node)\n", sigma_h2);
+	printf("released_variance:  %" PRIu64 "\n", variance);
+	printf("released_sigma:     %.3f\n", sqrt((double)variance));
+	printf("ci95_halfwidth:     %" PRIu64 " (P(|noise| > w) <= 0.05)\n", w);
+	printf("rho_honest:         %.6g (honest nodes' noise alone)\n",
+	    rho_honest);
+	printf("rho_no_collusion:   %.6g (all nodes' noise)\n", rho_all);
+	printf("eps_tight:          %.3f (delta = %g)\n", eps_t, delta);
+	printf("eps_simple:         %.3f (delta = %g)\n", eps_s, delta);
+	if (fflush(stdout) != 0)
+		return cli_fail(PLAN_PROG, "stdout", cairn_err(CAIRN_ERR_IO,
+		    "%s", strerror(errno)));
+	return 0;
+}
+
+static const struct cli_cmd privacy_cmds[] = {
+	{ "sample", cmd_sample, "print exact noise samples (dgauss, "
+	    "dlaplace)" },
+	{ "plan", cmd_plan, "plan sigma, the 95% interval and (eps, delta) "
+	    "for a rho" },
+};
+
+int
+dp_cmd_privacy(int argc, char **argv)
+{
+	return cli_dispatch("cairn privacy", privacy_cmds,
+	    sizeof(privacy_cmds) / sizeof(privacy_cmds[0]), argc, argv);
+}

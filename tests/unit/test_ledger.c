@@ -1,0 +1,349 @@
+/*
+ * test_ledger.c - the node's privacy ledger: charges and spend per
+ * data-month, budget refusals that write nothing, reuse of an open round's
+ * vector, log indexes, file-mode refusals, and crash safety (a writer
+ * killed with SIGKILL mid-stream loses no acknowledged charge and leaves
+ * spend equal to its charges).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "common/timeutil.h"
+#include "node/ledger.h"
+
+static char dir[64];
+static char path[128];
+
+static int
+setup(void **state)
+{
+	strcpy(dir, "/tmp/cairn-ledger-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ledger.db", dir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static void
+req_init(struct node_ledger_charge_req *q, uint8_t tag, const int32_t *months,
+    size_t n, int64_t rho, int64_t budget, const int64_t *cells, size_t nc)
+{
+	memset(q, 0, sizeof(*q));
+	memset(q->query_hash, tag, 32);
+	memset(q->pset_hash, 0xaa, 32);
+	q->months = months;
+	q->nmonths = n;
+	q->rho_nano = rho;
+	q->budget_nano = budget;
+	q->label = "presence analyst=nso";
+	q->cells = cells;
+	q->ncells = nc;
+}
+
+static void
+test_charge_and_spend(void **state)
+{
+	struct node_ledger *l = NULL;
+	struct node_ledger_charge_req q;
+	int32_t months[2] = { 2024 * 12 + 0, 2024 * 12 + 1 };
+	int64_t cells[3] = { 5, -7, INT64_MIN }, id1 = 0, id2 = 0, spent, *got;
+	size_t n;
+
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	req_init(&q, 1, months, 2, 300000000, LEDGER_NANO, cells, 3);
+	assert_int_equal(node_ledger_charge(l, &q, &id1), CAIRN_OK);
+	req_init(&q, 2, months + 1, 1, 500000000, LEDGER_NANO, cells, 3);
+	assert_int_equal(node_ledger_charge(l, &q, &id2), CAIRN_OK);
+	assert_true(id2 > id1);
+	assert_int_equal(node_ledger_spent(l, months[0], &spent), CAIRN_OK);
+	assert_int_equal(spent, 300000000);
+	assert_int_equal(node_ledger_spent(l, months[1], &spent), CAIRN_OK);
+	assert_int_equal(spent, 800000000);
+	assert_int_equal(node_ledger_spent(l, 1, &spent), CAIRN_OK);
+	assert_int_equal(spent, 0);
+
+	/* A retry of the same round finds the same vector. */
+	assert_int_equal(node_ledger_find_open(l, q.query_hash, q.pset_hash,
+	    &id1, &got, &n), CAIRN_OK);
+	assert_int_equal(id1, id2);
+	assert_int_equal(n, 3);
+	assert_memory_equal(got, cells, sizeof(cells));
+	free(got);
+	/* Closed rounds keep the charge but not the vector. */
+	assert_int_equal(node_ledger_close_round(l, id2), CAIRN_OK);
+	assert_int_equal(node_ledger_find_open(l, q.query_hash, q.pset_hash,
+	    &id1, NULL, NULL), CAIRN_ERR_NOTFOUND);
+	assert_int_equal(node_ledger_close_round(l, id2), CAIRN_ERR_NOTFOUND);
+	assert_int_equal(node_ledger_spent(l, months[1], &spent), CAIRN_OK);
+	assert_int_equal(spent, 800000000);
+	node_ledger_free(l);
+
+	/* Everything is still there after reopening. */
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	assert_int_equal(node_ledger_spent(l, months[1], &spent), CAIRN_OK);
+	assert_int_equal(spent, 800000000);
+	node_ledger_free(l);
+}
+
+static void
+test_budget_refusal_writes_nothing(void **state)
+{
+	struct node_ledger *l = NULL;
+	struct node_ledger_charge_req q;
+	int32_t months[2] = { 100, 101 };
+	int64_t id = -5, spent;
+
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	req_init(&q, 1, months + 1, 1, 900000000, LEDGER_NANO, NULL, 0);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_OK);
+	/* Month 100 has room, month 101 does not: refuse both. */
+	req_init(&q, 2, months, 2, 200000000, LEDGER_NANO, NULL, 0);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_ERR_BUDGET);
+	assert_non_null(strstr(cairn_errmsg(), "data-month 0008-06"));
+	assert_non_null(strstr(cairn_errmsg(), "spent 0.900000000 rho of a "
+	    "budget of 1.000000000"));
+	assert_int_equal(node_ledger_spent(l, 100, &spent), CAIRN_OK);
+	assert_int_equal(spent, 0);
+	assert_int_equal(node_ledger_find_open(l, q.query_hash, q.pset_hash,
+	    &id, NULL, NULL), CAIRN_ERR_NOTFOUND);
+	/* Exactly filling the budget is allowed; one nano more is not. */
+	req_init(&q, 3, months + 1, 1, 100000000, LEDGER_NANO, NULL, 0);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_OK);
+	req_init(&q, 4, months + 1, 1, 1, LEDGER_NANO, NULL, 0);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_ERR_BUDGET);
+	node_ledger_free(l);
+}
+
+static void
+test_bad_requests(void **state)
+{
+	struct node_ledger *l = NULL;
+	struct node_ledger_charge_req q;
+	int32_t months[2] = { 7, 7 };
+	int64_t id = 0;
+	char big[LEDGER_MAX_LABEL + 2];
+
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	req_init(&q, 1, months, 2, 1, LEDGER_NANO, NULL, 0);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_ERR_ARG);
+	assert_non_null(strstr(cairn_errmsg(), "listed twice"));
+	req_init(&q, 1, months, 0, 1, LEDGER_NANO, NULL, 0);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_ERR_ARG);
+	req_init(&q, 1, months, 1, 0, LEDGER_NANO, NULL, 0);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_ERR_ARG);
+	req_init(&q, 1, months, 1, 1, LEDGER_NANO, NULL,
+	    (size_t)LEDGER_MAX_CELLS + 1);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_ERR_TOOBIG);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	req_init(&q, 1, months, 1, 1, LEDGER_NANO, NULL, 0);
+	q.label = big;
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_ERR_TOOBIG);
+	node_ledger_free(l);
+}
+
+static void
+test_log_index(void **state)
+{
+	struct node_ledger *l = NULL;
+	struct node_ledger_charge_req q;
+	int32_t m = 5;
+	int64_t id;
+
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	req_init(&q, 1, &m, 1, 10, LEDGER_NANO, NULL, 0);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_OK);
+	assert_int_equal(node_ledger_set_log_index(l, id, 42), CAIRN_OK);
+	assert_int_equal(node_ledger_set_log_index(l, id, 42), CAIRN_OK);
+	assert_int_equal(node_ledger_set_log_index(l, id, 43),
+	    CAIRN_ERR_CONFLICT);
+	assert_int_equal(node_ledger_set_log_index(l, id + 1, 1),
+	    CAIRN_ERR_NOTFOUND);
+	node_ledger_free(l);
+}
+
+struct seen {
+	int	n;
+	int64_t	last_index;
+	int64_t	rho_total;
+};
+
+static int
+count(const struct node_ledger_entry *e, void *ctx)
+{
+	struct seen *s = ctx;
+
+	s->n++;
+	s->last_index = e->log_index;
+	s->rho_total += e->rho_nano * (int64_t)e->nmonths;
+	assert_string_equal(e->label, "presence analyst=nso");
+	return 0;
+}
+
+static void
+test_foreach(void **state)
+{
+	struct node_ledger *l = NULL;
+	struct node_ledger_charge_req q;
+	int32_t m[3] = { 1, 2, 3 };
+	int64_t id;
+	struct seen s = { 0, 0, 0 };
+
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	req_init(&q, 1, m, 3, 10, LEDGER_NANO, NULL, 0);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_OK);
+	req_init(&q, 2, m, 1, 7, LEDGER_NANO, NULL, 0);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_OK);
+	assert_int_equal(node_ledger_set_log_index(l, id, 9), CAIRN_OK);
+	assert_int_equal(node_ledger_foreach(l, count, &s), CAIRN_OK);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.last_index, 9);
+	assert_int_equal(s.rho_total, 37);
+	node_ledger_free(l);
+}
+
+static void
+test_file_refusals(void **state)
+{
+	struct node_ledger *l = NULL;
+	char link[160];
+
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	node_ledger_free(l);
+	l = NULL;
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_ERR_PERM);
+	assert_non_null(strstr(cairn_errmsg(), "readable by group or others"));
+	assert_null(l);
+	assert_int_equal(chmod(path, 0600), 0);
+	snprintf(link, sizeof(link), "%s/link.db", dir);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(node_ledger_open(link, &l), CAIRN_ERR_PERM);
+	assert_non_null(strstr(cairn_errmsg(), "symbolic link"));
+	assert_int_equal(node_ledger_open("/nonexistent/dir/l.db", &l),
+	    CAIRN_ERR_IO);
+}
+
+static void
+test_rho_and_months(void **state)
+{
+	int64_t nano;
+
+	assert_int_equal(ledger_rho_to_nano(0.5, &nano), CAIRN_OK);
+	assert_int_equal(nano, 500000000);
+	/* 0.1 is not exact in binary: never round a charge down. */
+	assert_int_equal(ledger_rho_to_nano(0.1, &nano), CAIRN_OK);
+	assert_true(nano >= 100000000 && nano <= 100000001);
+	assert_int_equal(ledger_rho_to_nano(1e-12, &nano), CAIRN_OK);
+	assert_int_equal(nano, 1);
+	assert_int_equal(ledger_rho_to_nano(0, &nano), CAIRN_ERR_RANGE);
+	assert_int_equal(ledger_rho_to_nano(-1, &nano), CAIRN_ERR_RANGE);
+	assert_int_equal(ledger_rho_to_nano(2e9, &nano), CAIRN_ERR_RANGE);
+	assert_int_equal(ledger_month_of_day(time_days_from_civil(2024, 2, 29)),
+	    2024 * 12 + 1);
+	assert_int_equal(ledger_month_of_day(time_days_from_civil(2024, 12, 31)),
+	    2024 * 12 + 11);
+}
+
+/*
+ * A child charges in a loop, writing each charge's id to a pipe once
+ * node_ledger_charge() has returned; the parent kills it with SIGKILL at
+ * a different point each time, then reopens the ledger: every
+ * acknowledged id is there and the month's spend equals the charges.
+ */
+static void
+test_crash_safety(void **state)
+{
+	int32_t m = 77;
+	int64_t total = 0;
+
+	for (int round = 0; round < 8; round++) {
+		int fds[2];
+		pid_t pid;
+		int64_t id, last = 0, spent;
+		int acks = 0, status;
+		struct node_ledger *l = NULL;
+		struct seen s = { 0, 0, 0 };
+
+		assert_int_equal(pipe(fds), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct node_ledger_charge_req q;
+
+			close(fds[0]);
+			if (node_ledger_open(path, &l) != CAIRN_OK)
+				_exit(2);
+			for (uint8_t k = 0;; k++) {
+				int64_t cells[64] = { k };
+
+				req_init(&q, k, &m, 1, 1, INT64_MAX / 2, cells, 64);
+				if (node_ledger_charge(l, &q, &id) != CAIRN_OK)
+					_exit(3);
+				if (write(fds[1], &id, sizeof(id)) != sizeof(id))
+					_exit(4);
+			}
+		}
+		close(fds[1]);
+		/* Let it acknowledge 3 + 5·round charges, then kill it. */
+		while (acks < 3 + 5 * round &&
+		    read(fds[0], &id, sizeof(id)) == sizeof(id)) {
+			last = id;
+			acks++;
+		}
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status));
+		while (read(fds[0], &id, sizeof(id)) == sizeof(id)) {
+			last = id;
+			acks++;
+		}
+		close(fds[0]);
+		assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+		assert_int_equal(node_ledger_foreach(l, count, &s), CAIRN_OK);
+		assert_int_equal(node_ledger_spent(l, m, &spent), CAIRN_OK);
+		/* Spend equals the charges present; none acknowledged lost. */
+		assert_int_equal(spent, s.n);
+		assert_true(s.n >= total + acks);
+		assert_true(s.n >= last);
+		total = s.n;
+		node_ledger_free(l);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_charge_and_spend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_refusal_writes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
+		cmocka_unit_test(test_rho_and_months),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,150 @@
+/*
+ * test_node_config.c - node.conf parsing and the policy decision.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "node/node_config.h"
+
+static const char base[] =
+	"[node]\nname = op-a\ndata_dir = /var/lib/cairn\n"
+	"identity_key = id.key\ntls_key = tls.key\ntls_cert = tls.crt\n"
+	"ca_cert = ca.crt\nfederation = federation.conf\n"
+	"[coordinator]\naddress = 127.0.0.1:7443\n"
+	"[data]\ncdr = /data/cdr\ncdr = /data/more.csv.gz\ncells = cells.csv\n"
+	"geography = admin2\n"
+	"[policy]\nallow_kind = presence, od\nallow_kind = residents\n"
+	"allow_analyst = nso\nbudget_rho_per_month = 1\n";
+
+static int
+load(const char *extra, struct node_config *cfg)
+{
+	char path[] = "/tmp/cairn-nodeconf-XXXXXX";
+	int fd = mkstemp(path), r;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, base, strlen(base)), (ssize_t)strlen(base));
+	assert_int_equal(write(fd, extra, strlen(extra)), (ssize_t)strlen(extra));
+	close(fd);
+	r = node_config_load(path, cfg);
+	unlink(path);
+	return r;
+}
+
+static void
+test_load_ok(void **state)
+{
+	struct node_config c;
+
+	assert_int_equal(load("max_rho_per_query = 0.25\n", &c), CAIRN_OK);
+	assert_string_equal(c.name, "op-a");
+	assert_int_equal(c.cdr.n, 2);
+	assert_int_equal(c.policy.kinds.n, 3);
+	assert_string_equal(c.policy.kinds.v[0], "presence");
+	assert_string_equal(c.policy.kinds.v[1], "od");
+	assert_string_equal(c.policy.kinds.v[2], "residents");
+	assert_int_equal(c.poll_seconds, 30);
+	assert_int_equal(c.policy.min_participants, 2);
+	assert_true(c.max_bad_fraction == 0.001);
+	node_config_release(&c);
+}
+
+static void
+expect(const char *extra, const char *needle)
+{
+	struct node_config c;
+
+	assert_int_equal(load(extra, &c), CAIRN_ERR_CONFIG);
+	if (strstr(cairn_errmsg(), needle) == NULL)
+		fail_msg("'%s' lacks '%s'", cairn_errmsg(), needle);
+	node_config_release(&c);
+}
+
+static void
+test_load_errors(void **state)
+{
+	expect("", "missing key 'max_rho_per_query' in [policy]");
+	expect("max_rho_per_query = 2\n",
+	    "'max_rho_per_query' in [policy]: 2 exceeds budget_rho_per_month 1");
+	expect("max_rho_per_query = 0.1\nallow_kind = teleport\n",
+	    "unknown query kind 'teleport'");
+	expect("max_rho_per_query = 0.1\nmax_colluding = 2\n",
+	    "'min_participants' in [policy]: 2 must exceed max_colluding 2");
+	expect("max_rho_per_query = 0.1\nmin_participants = 1\n",
+	    "1 is outside [2, 1024]");
+	expect("max_rho_per_query = 0.1\nbudget = 3\n",
+	    "unknown key 'budget' in [policy]");
+	expect("max_rho_per_query = 0.1\nallow_analyst = ,\n",
+	    "key 'allow_analyst' lists no value");
+}
+
+static void
+test_policy(void **state)
+{
+	struct node_config c;
+	struct node_policy_request q = { "od", "nso", "admin2", 0.2, 3, 1, 2 };
+
+	assert_int_equal(load("max_rho_per_query = 0.25\nmax_colluding = 1\n"
+	    "min_participants = 3\nallow_geography = admin2\n", &c), CAIRN_OK);
+	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_OK);
+	q.analyst = "bank";
+	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
+	assert_string_equal(cairn_errmsg(), "analyst 'bank' is not allowed");
+	q.analyst = "nso";
+	q.kind = "visitors";
+	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
+	assert_string_equal(cairn_errmsg(), "query kind 'visitors' is not allowed");
+	q.kind = "od";
+	q.geography = "admin1";
+	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
+	q.geography = "admin2";
+	q.rho = 0.3;
+	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
+	assert_non_null(strstr(cairn_errmsg(), "rho 0.3 exceeds"));
+	q.rho = 0.25;
+	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_OK);
+	q.participants = 2;
+	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
+	assert_non_null(strstr(cairn_errmsg(), "fewer than the 3 required"));
+	q.participants = 3;
+	q.colluding = 0;
+	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
+	assert_non_null(strstr(cairn_errmsg(), "fewer than the 1 required"));
+	q.colluding = 3;
+	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
+	assert_non_null(strstr(cairn_errmsg(), "leaves no honest node"));
+	q.colluding = 1;
+	q.months = 13;
+	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
+	assert_non_null(strstr(cairn_errmsg(), "13 data-months"));
+	node_config_release(&c);
+}
+
+static void
+test_kinds(void **state)
+{
+	assert_true(node_kind_is_known("population_by_category"));
+	assert_false(node_kind_is_known("Presence"));
+	assert_false(node_kind_is_known(""));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_load_ok),
+		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_kinds),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,199 @@
+/*
+ * test_qspec.c - query specs as QuerySpec messages: every kind round-trips
+ * through the message, refusals name the field, and the derived figures
+ * (data-months, sensitivity buckets, domain cells) are right at their
+ * boundaries.  The JSON spelling is tested with the engine (test_engine*).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "common/timeutil.h"
+#include "protocol/qspec.h"
+
+static const char *const specs[] = {
+	"{\"kind\": \"presence\", \"start\": \"2024-03-01\", \"end\": \"2024-03-08\", \"bucket\": \"hour\", \"k\": 3, \"utc_offset_minutes\": 180}",
+	"{\"kind\": \"residents\", \"start\": \"2024-03-01\", \"end\": \"2024-04-01\", \"night_start_hour\": 21, \"night_end_hour\": 7}",
+	"{\"kind\": \"od\", \"start\": \"2024-03-01\", \"end\": \"2024-03-03\"}",
+	"{\"kind\": \"migration\", \"baseline\": [\"2024-01-01\", \"2024-02-01\"], \"comparison\": [\"2024-03-01\", \"2024-04-01\"]}",
+	"{\"kind\": \"visitors\", \"start\": \"2024-03-01\", \"end\": \"2024-03-02\", \"k\": 1, \"utc_offset_minutes\": -60}",
+	"{\"kind\": \"population_by_category\", \"start\": \"2024-03-01\", \"end\": \"2024-03-02\"}",
+};
+
+static void
+test_round_trip(void **state)
+{
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		struct qspec q, back;
+		Cairn__V1__QuerySpec pb, *un;
+		struct qspec_proto_bufs bufs;
+		uint8_t wire[512];
+		size_t n;
+
+		assert_int_equal(qspec_parse_json(specs[i], strlen(specs[i]),
+		    "t.json", &q), CAIRN_OK);
+		cairn__v1__query_spec__init(&pb);
+		qspec_to_proto(&q, "admin2", &pb, &bufs);
+		n = cairn__v1__query_spec__pack(&pb, wire);
+		un = cairn__v1__query_spec__unpack(NULL, n, wire);
+		assert_non_null(un);
+		assert_string_equal(un->geography, "admin2");
+		assert_int_equal(qspec_from_proto(un, "msg", &back), CAIRN_OK);
+		assert_memory_equal(&q, &back, sizeof(q));
+		cairn__v1__query_spec__free_unpacked(un, NULL);
+	}
+}
+
+static Cairn__V1__QuerySpec
+base_presence(void)
+{
+	Cairn__V1__QuerySpec pb;
+
+	cairn__v1__query_spec__init(&pb);
+	pb.kind = "presence";
+	pb.start = "2024-03-01";
+	pb.end = "2024-03-08";
+	pb.bucket = "day";
+	pb.k = 2;
+	return pb;
+}
+
+static void
+expect(const Cairn__V1__QuerySpec *pb, const char *needle)
+{
+	struct qspec q;
+
+	assert_int_equal(qspec_from_proto(pb, "msg", &q), CAIRN_ERR_FORMAT);
+	if (strstr(cairn_errmsg(), needle) == NULL)
+		fail_msg("'%s' lacks '%s'", cairn_errmsg(), needle);
+}
+
+static void
+test_refusals(void **state)
+{
+	Cairn__V1__QuerySpec pb;
+	Cairn__V1__NightHours night = CAIRN__V1__NIGHT_HOURS__INIT;
+	Cairn__V1__DateRange w = CAIRN__V1__DATE_RANGE__INIT;
+
+	pb = base_presence();
+	pb.kind = "teleport";
+	expect(&pb, "msg: field 'kind': must be one of");
+	pb = base_presence();
+	pb.k = 0;
+	expect(&pb, "missing field 'k' (required by kind 'presence')");
+	pb = base_presence();
+	pb.k = 1001;
+	expect(&pb, "field 'k': must be an integer in [1, 1000]");
+	pb = base_presence();
+	pb.bucket = "week";
+	expect(&pb, "field 'bucket': must be \"day\" or \"hour\"");
+	pb = base_presence();
+	pb.start = "2024-02-30";
+	expect(&pb, "field 'start': must be a date");
+	pb = base_presence();
+	pb.end = "2024-03-01";
+	expect(&pb, "field 'end': must be after 'start'");
+	pb = base_presence();
+	pb.night = &night;
+	expect(&pb, "field 'night_start_hour' is not used by kind 'presence'");
+	pb = base_presence();
+	pb.utc_offset_minutes = 1440;
+	expect(&pb, "field 'utc_offset_minutes'");
+	pb = base_presence();
+	w.start = "2024-01-01";
+	w.end = "2024-02-01";
+	pb.baseline = &w;
+	expect(&pb, "field 'baseline' is not used by kind 'presence'");
+	cairn__v1__query_spec__init(&pb);
+	pb.kind = "residents";
+	pb.start = "2024-03-01";
+	pb.end = "2024-03-08";
+	night.start_hour = 5;
+	night.end_hour = 6;
+	pb.night = &night;
+	expect(&pb, "must be greater than night_end_hour");
+	night.start_hour = 24;
+	expect(&pb, "hours must be in [0, 23]");
+	cairn__v1__query_spec__init(&pb);
+	pb.kind = "migration";
+	pb.baseline = &w;
+	expect(&pb, "missing field 'comparison'");
+	cairn__v1__query_spec__init(&pb);
+	pb.kind = "od";
+	pb.start = "2024-03-01";
+	expect(&pb, "field 'end': must be a date");
+}
+
+static void
+test_months_buckets_cells(void **state)
+{
+	struct qspec q;
+	int32_t m[QSPEC_MAX_MONTHS];
+	const char *s = "{\"kind\": \"od\", \"start\": \"2024-02-28\", "
+	    "\"end\": \"2024-03-01\"}";
+
+	assert_int_equal(qspec_parse_json(s, strlen(s), "t", &q), CAIRN_OK);
+	/* Feb 28-29 local = UTC with offset 0: one month. */
+	assert_int_equal(qspec_months(&q, m), 1);
+	assert_int_equal(m[0], 2024 * 12 + 1);
+	/* West of UTC, the last local day ends in March UTC. */
+	q.utc_offset_min = -60;
+	assert_int_equal(qspec_months(&q, m), 2);
+	assert_int_equal(m[1], 2024 * 12 + 2);
+	/* East of UTC, the first local day starts on Feb 27 UTC: same month. */
+	q.utc_offset_min = 60;
+	assert_int_equal(qspec_months(&q, m), 1);
+	assert_int_equal(qspec_buckets(&q), 2);
+	assert_int_equal(qspec_domain_cells(&q, 10, 0), 100);
+
+	s = "{\"kind\": \"presence\", \"start\": \"2023-12-31\", \"end\": "
+	    "\"2024-01-02\", \"bucket\": \"hour\", \"k\": 2}";
+	assert_int_equal(qspec_parse_json(s, strlen(s), "t", &q), CAIRN_OK);
+	assert_int_equal(qspec_months(&q, m), 2);
+	assert_int_equal(m[0], 2023 * 12 + 11);
+	assert_int_equal(qspec_buckets(&q), 48);
+	assert_int_equal(qspec_domain_cells(&q, 7, 0), 7 * 48);
+	q.bucket_hour = false;
+	assert_int_equal(qspec_buckets(&q), 2);
+
+	s = "{\"kind\": \"migration\", \"baseline\": [\"2024-01-01\", "
+	    "\"2024-01-08\"], \"comparison\": [\"2024-03-01\", \"2024-03-08\"]}";
+	assert_int_equal(qspec_parse_json(s, strlen(s), "t", &q), CAIRN_OK);
+	assert_int_equal(qspec_months(&q, m), 3);
+	assert_int_equal(qspec_buckets(&q), 1);
+	assert_int_equal(qspec_domain_cells(&q, 5, 0), 25);
+	q.kind = QSPEC_KIND_RESIDENTS;
+	assert_int_equal(qspec_domain_cells(&q, 5, 0), 5);
+	q.kind = QSPEC_KIND_POPCAT;
+	assert_int_equal(qspec_domain_cells(&q, 5, 3), 15);
+}
+
+static void
+test_kind_names(void **state)
+{
+	enum qspec_kind k;
+
+	for (int i = 0; i < QSPEC_KIND__N; i++) {
+		assert_true(qspec_kind_parse(qspec_kind_name((enum qspec_kind)i),
+		    &k));
+		assert_int_equal(k, i);
+	}
+	assert_false(qspec_kind_parse("Presence", &k));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_months_buckets_cells),
+		cmocka_unit_test(test_kind_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
