@@ -62,7 +62,7 @@ intern_init(struct node_intern *t, size_t hint, uint32_t max)
 	size_t cap = 64;
 
 	memset(t, 0, sizeof(*t));
-	while (cap < hint * 2)
+	while (cap * 3 < hint * 4)
 		cap <<= 1;
 	if ((t->tab = table_new(cap)) == NULL)
 		return CAIRN_ERR_NOMEM;
@@ -230,7 +230,7 @@ intern_add_e(struct node_intern *t, const char *s, size_t n, uint64_t h,
 	e->len = (uint8_t)n;
 	e->inl[0] = k[0];
 	e->inl[1] = k[1];
-	if ((size_t)t->n * 2 > t->cap) {
+	if ((size_t)t->n * 4 > t->cap * 3) {
 		if ((r = grow(t)) != CAIRN_OK)
 			return r;
 		/* find the slot again in the new table */
