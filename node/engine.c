@@ -520,30 +520,25 @@ gather(struct csv_job *j, const struct parse_thread *pt, uint32_t l,
     size_t *n)
 {
 	const struct node_plan *p = j->p;
+	size_t cnt = chain_count(pt, l);
 
-	for (uint32_t b = pt->head[l]; b != 0;) {
-		const uint32_t *blk = blk_at(pt, b);
-		size_t cnt = b == pt->tail[l] ? pt->fill[l] : BLK_WORDS - 1;
+	if (*n + cnt > j->wcap) {
+		size_t nc = j->wcap ? j->wcap * 2 : 1024;
+		uint32_t *nw;
 
-		if (*n + cnt > j->wcap) {
-			size_t nc = j->wcap ? j->wcap * 2 : 1024;
-			uint32_t *nw;
-
-			if ((nw = realloc(j->w, nc * sizeof(*nw))) == NULL)
-				return CAIRN_ERR_NOMEM;
-			j->w = nw;
-			j->wcap = nc;
-		}
-		for (size_t i = 0; i < cnt; i++) {
-			uint32_t w = blk[1 + i];
-
-			if (pt->catmap != NULL)
-				w = pt->catmap[w >> p->rb] << p->rb |
-				    (w & p->rmask);
-			j->w[(*n)++] = w;
-		}
-		b = b == pt->tail[l] ? 0 : blk[0];
+		while (nc < *n + cnt)
+			nc *= 2;
+		if ((nw = realloc(j->w, nc * sizeof(*nw))) == NULL)
+			return CAIRN_ERR_NOMEM;
+		j->w = nw;
+		j->wcap = nc;
 	}
+	chain_copy(pt, l, j->w + *n);
+	if (pt->catmap != NULL)
+		for (size_t i = *n; i < *n + cnt; i++)
+			j->w[i] = pt->catmap[j->w[i] >> p->rb] << p->rb |
+			    (j->w[i] & p->rmask);
+	*n += cnt;
 	return CAIRN_OK;
 }
 
@@ -558,8 +553,7 @@ csv_job_run(void *arg)
 
 		for (unsigned t = 0; t < po->nthreads; t++) {
 			const struct parse_thread *pt = &po->th[t];
-			uint32_t l = t == 0 ? (g < pt->nlocal ? g : UINT32_MAX) :
-			    pt->loc[g];
+			uint32_t l = chain_local(po, t, g);
 
 			if (l != UINT32_MAX &&
 			    (j->err = gather(j, pt, l, &n)) != CAIRN_OK)

@@ -253,6 +253,7 @@ struct worker {
 	const struct node_plan	*plan;
 	struct parse_thread	*pt;
 	unsigned		 me;
+	unsigned		 stride;	/* store mode: words per event */
 	struct task		*tasks;
 	size_t			 ntasks;
 	atomic_size_t		*next;	/* == ntasks: stop */
@@ -265,29 +266,6 @@ struct worker {
 	char			 dcache[10];
 	int64_t			 dcache_day;
 };
-
-static int
-emit(struct parse_thread *pt, uint64_t w)
-{
-	if (pt->nchunks == 0 || pt->last == CHUNK_WORDS) {
-		if (pt->nchunks == pt->capchunks) {
-			size_t nc = pt->capchunks ? pt->capchunks * 2 : 64;
-			uint64_t **n;
-
-			if ((n = realloc(pt->chunks, nc * sizeof(*n))) == NULL)
-				return CAIRN_ERR_NOMEM;
-			pt->chunks = n;
-			pt->capchunks = nc;
-		}
-		if ((pt->chunks[pt->nchunks] = node_big_alloc(CHUNK_WORDS *
-		    sizeof(uint64_t))) == NULL)
-			return CAIRN_ERR_NOMEM;
-		pt->nchunks++;
-		pt->last = 0;
-	}
-	pt->chunks[pt->nchunks - 1][pt->last++] = w;
-	return CAIRN_OK;
-}
 
 static int
 blk_new(struct parse_thread *pt, uint32_t *out)
@@ -355,22 +333,60 @@ static int
 pending_do(struct worker *w, const struct pending *pd)
 {
 	struct intern_ent *e;
-	uint32_t sub;
 	int r;
 
-	if (w->mode == PARSE_QUERY) {
-		if ((r = intern_add_e(&w->pt->subs, pd->key, pd->n, pd->h,
-		    pd->k, &e)) != CAIRN_OK)
-			return r;
-		return chain_add(w->pt, e, pd->word);
-	}
-	if ((r = intern_add_k(&w->pt->subs, pd->key, pd->n, pd->h, pd->k,
-	    &sub)) != CAIRN_OK || (r = emit(w->pt, (uint64_t)sub << 32 | pd->word)) !=
+	if ((r = intern_add_e(&w->pt->subs, pd->key, pd->n, pd->h, pd->k,
+	    &e)) != CAIRN_OK || (r = chain_add(w->pt, e, pd->word)) !=
 	    CAIRN_OK)
 		return r;
-	if (w->mode == PARSE_STORE)
-		return emit(w->pt, pd->w2);
+	if (w->mode != PARSE_STORE)
+		return CAIRN_OK;
+	/* store mode: minute, region[, category + 1] */
+	if ((r = chain_add(w->pt, e, (uint32_t)pd->w2)) != CAIRN_OK)
+		return r;
+	if (w->stride == 3)
+		return chain_add(w->pt, e, (uint32_t)(pd->w2 >> 32));
 	return CAIRN_OK;
+}
+
+uint32_t
+chain_local(const struct parse_out *po, unsigned t, uint32_t g)
+{
+	const struct parse_thread *pt = &po->th[t];
+
+	if (t == 0)
+		return g < pt->nlocal ? g : UINT32_MAX;
+	return pt->loc[g];
+}
+
+size_t
+chain_count(const struct parse_thread *pt, uint32_t l)
+{
+	size_t n = 0;
+
+	for (uint32_t b = pt->head[l]; b != 0;) {
+		if (b == pt->tail[l])
+			return n + pt->fill[l];
+		n += BLK_WORDS - 1;
+		b = blk_at(pt, b)[0];
+	}
+	return n;
+}
+
+size_t
+chain_copy(const struct parse_thread *pt, uint32_t l, uint32_t *dst)
+{
+	size_t n = 0;
+
+	for (uint32_t b = pt->head[l]; b != 0;) {
+		const uint32_t *blk = blk_at(pt, b);
+		size_t cnt = b == pt->tail[l] ? pt->fill[l] : BLK_WORDS - 1;
+
+		memcpy(dst + n, blk + 1, cnt * sizeof(uint32_t));
+		n += cnt;
+		b = b == pt->tail[l] ? 0 : blk[0];
+	}
+	return n;
 }
 
 /* Finish every pending row (before the buffer they point into moves). */
@@ -1005,7 +1021,7 @@ merge_tables(struct parse_out *o, enum parse_mode mode,
 		intern_release(&pt->subs);
 	}
 	/* Query mode: where each global subject is in each thread. */
-	for (unsigned t = 1; mode == PARSE_QUERY && t < o->nthreads; t++) {
+	for (unsigned t = 1; mode != PARSE_CHECK && t < o->nthreads; t++) {
 		struct parse_thread *pt = &o->th[t];
 
 		if ((pt->loc = malloc(((size_t)o->subs.n + 1) *
@@ -1090,9 +1106,6 @@ parse_out_release(struct parse_out *o)
 
 			intern_release(&pt->subs);
 			intern_release(&pt->cats);
-			for (size_t c = 0; c < pt->nchunks; c++)
-				free(pt->chunks[c]);
-			free(pt->chunks);
 			for (size_t c = 0; c < pt->nblkchunks; c++)
 				free(pt->blk[c]);
 			free(pt->blk);
@@ -1201,6 +1214,10 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 		catmax = plan->rb >= 32 ? 1 : (uint32_t)(UINT64_C(1) <<
 		    (32 - plan->rb));
 	o.nthreads = nth;
+	o.stride = 2;
+	for (size_t i = 0; i < in->npaths; i++)
+		if (files[i].fmt == NODE_FMT_REGION_CAT)
+			o.stride = 3;
 	if ((o.th = calloc(nth, sizeof(*o.th))) == NULL ||
 	    (ws = calloc(nth, sizeof(*ws))) == NULL ||
 	    (tids = calloc(nth, sizeof(*tids))) == NULL) {
@@ -1217,6 +1234,7 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 		ws[t].plan = plan;
 		ws[t].pt = &o.th[t];
 		ws[t].me = t;
+		ws[t].stride = o.stride;
 		ws[t].tasks = tasks;
 		ws[t].ntasks = ntasks;
 		ws[t].next = &next;
@@ -1278,7 +1296,7 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 	}
 	if (r != CAIRN_OK || mode == PARSE_CHECK)
 		goto out;
-	if (mode == PARSE_QUERY && (r = chain_ends(&o)) != CAIRN_OK)
+	if (mode != PARSE_CHECK && (r = chain_ends(&o)) != CAIRN_OK)
 		goto out;
 	if ((r = merge_tables(&o, mode, plan)) != CAIRN_OK)
 		goto out;

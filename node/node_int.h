@@ -207,16 +207,14 @@ void	sort_u32(uint32_t *v, size_t n, uint32_t *scratch);
 
 enum parse_mode {
 	PARSE_CHECK,	/* report only */
-	PARSE_QUERY,	/* one word per row: sub << 32 | plan word */
-	PARSE_STORE	/* two words: sub << 32 | minute, cat << 32 | region */
+	PARSE_QUERY,	/* chains of plan words */
+	PARSE_STORE	/* chains of minute, region[, category + 1] */
 };
 
-#define CHUNK_WORDS	(1u << 20)
-
 /*
- * Query mode keeps each subject's event words in a chain of 64-byte
- * blocks (a next-block index and 15 words), appended to as rows arrive:
- * about 4.3 bytes per event, and no sorting pass to group by subject.
+ * Each subject's event words are kept in a chain of 64-byte blocks (a
+ * next-block index and 15 words), appended to as rows arrive: about 4.3
+ * bytes per word, and no sorting pass to group by subject.
  */
 #define BLK_WORDS	16
 #define BLK_PER_CHUNK	(1u << 16)
@@ -224,11 +222,7 @@ enum parse_mode {
 struct parse_thread {
 	struct node_intern subs;
 	struct node_intern cats;
-	/* store mode: two words per row */
-	uint64_t	**chunks;
-	size_t		  nchunks, capchunks;
-	size_t		  last;		/* words used in the last chunk */
-	/* query mode: block chains per local subject */
+	/* block chains per local subject */
 	uint32_t	**blk;
 	size_t		  nblkchunks, capblkchunks;
 	uint32_t	  nblk;		/* blocks used; 0 means none */
@@ -254,7 +248,8 @@ struct parse_out {
 	struct node_intern	 subs;		/* global subjects */
 	char			**cats;		/* global, sorted */
 	uint32_t		 ncats;
-	bool			 has_cat;
+	unsigned		 stride;	/* store mode: words per event
+						   (minute, region[, cat + 1]) */
 };
 
 /*
@@ -266,6 +261,13 @@ int	parse_input(const struct node_input *in, enum parse_mode mode,
 	    const struct node_plan *plan, struct node_report *rep,
 	    struct parse_out *out);
 void	parse_out_release(struct parse_out *o);
+
+/* The local id in thread 't' of global subject 'g', or UINT32_MAX. */
+uint32_t chain_local(const struct parse_out *po, unsigned t, uint32_t g);
+/* Words in the chain of local subject 'l'. */
+size_t	chain_count(const struct parse_thread *pt, uint32_t l);
+/* Copy them to 'dst' (room for chain_count()); returns the count. */
+size_t	chain_copy(const struct parse_thread *pt, uint32_t l, uint32_t *dst);
 
 /*
  * Memory for a large array (huge pages when the kernel has them); free

@@ -318,8 +318,9 @@ node_store_ingest(const char *dir, const struct node_input *in,
 	struct node_intern subs, cats;
 	uint32_t *regions = NULL, *g2s = NULL, *c2s = NULL, *catv = NULL;
 	uint64_t *cnt = NULL, *ev = NULL, total = 0;
+	uint32_t *words = NULL;
 	char *blob = NULL;
-	size_t nreg, nsegs = 0, bloblen = 0;
+	size_t nreg, nsegs = 0, bloblen = 0, wcap = 0;
 	struct seg_hdr h;
 	char name[32];
 	int r;
@@ -380,27 +381,22 @@ node_store_ingest(const char *dir, const struct node_input *in,
 		    po.cats[i], n), &c2s[i])) != CAIRN_OK)
 			goto out;
 	}
-	/* Group events by store subject (counting sort). */
+	/* Group events by store subject: count, then copy each chain. */
 	if ((cnt = calloc((size_t)subs.n + 1, 8)) == NULL) {
 		r = CAIRN_ERR_NOMEM;
 		goto out;
 	}
-	for (unsigned t = 0; t < po.nthreads; t++) {
-		struct parse_thread *pt = &po.th[t];
+	for (uint32_t g = 0; g < po.subs.n; g++)
+		for (unsigned t = 0; t < po.nthreads; t++) {
+			uint32_t l = chain_local(&po, t, g);
+			size_t n;
 
-		for (size_t c = 0; c < pt->nchunks; c++) {
-			size_t n = c + 1 == pt->nchunks ? pt->last : CHUNK_WORDS;
-
-			for (size_t i = 0; i < n; i += 2) {
-				uint32_t s = (uint32_t)(pt->chunks[c][i] >> 32);
-
-				if (pt->submap != NULL)
-					s = pt->submap[s];
-				cnt[g2s[s] + 1]++;
-				total++;
-			}
+			if (l == UINT32_MAX)
+				continue;
+			n = chain_count(&po.th[t], l) / po.stride;
+			cnt[g2s[g] + 1] += n;
+			total += n;
 		}
-	}
 	for (uint32_t s = 0; s < subs.n; s++)
 		cnt[s + 1] += cnt[s];
 	memset(&h, 0, sizeof(h));
@@ -411,40 +407,45 @@ node_store_ingest(const char *dir, const struct node_input *in,
 	h.nevents = total;
 	bloblen = ((size_t)subs.n + 1) * 8 + total * 8 + (h.has_cat ?
 	    total * 4 : 0);
-	if ((blob = malloc(bloblen ? bloblen : 1)) == NULL) {
+	if ((blob = node_big_alloc(bloblen ? bloblen : 1)) == NULL) {
 		r = CAIRN_ERR_NOMEM;
 		goto out;
 	}
 	memcpy(blob, cnt, ((size_t)subs.n + 1) * 8);
 	ev = (uint64_t *)(blob + ((size_t)subs.n + 1) * 8);
 	catv = h.has_cat ? (uint32_t *)(ev + total) : NULL;
-	for (unsigned t = 0; t < po.nthreads; t++) {
-		struct parse_thread *pt = &po.th[t];
+	for (uint32_t g = 0; g < po.subs.n; g++)
+		for (unsigned t = 0; t < po.nthreads; t++) {
+			const struct parse_thread *pt = &po.th[t];
+			uint32_t l = chain_local(&po, t, g);
+			size_t n;
 
-		for (size_t c = 0; c < pt->nchunks; c++) {
-			size_t n = c + 1 == pt->nchunks ? pt->last : CHUNK_WORDS;
-			const uint64_t *v = pt->chunks[c];
+			if (l == UINT32_MAX)
+				continue;
+			n = chain_count(pt, l);
+			if (n > wcap) {
+				uint32_t *nw;
 
-			for (size_t i = 0; i < n; i += 2) {
-				uint32_t s = (uint32_t)(v[i] >> 32), lc;
-				uint64_t at;
-
-				if (pt->submap != NULL)
-					s = pt->submap[s];
-				at = cnt[g2s[s]]++;
-				ev[at] = (v[i] & 0xffffffffu) << 32 |
-				    (v[i + 1] & 0xffffffffu);
-				if (catv != NULL) {
-					lc = (uint32_t)(v[i + 1] >> 32);
-					catv[at] = lc == 0 ? 0 :
-					    c2s[pt->catmap[lc - 1]] + 1;
+				if ((nw = realloc(words, n * 4)) == NULL) {
+					r = CAIRN_ERR_NOMEM;
+					goto out;
 				}
+				words = nw;
+				wcap = n;
 			}
-			free(pt->chunks[c]);
-			pt->chunks[c] = NULL;
+			chain_copy(pt, l, words);
+			for (size_t i = 0; i + po.stride <= n; i += po.stride) {
+				uint64_t at = cnt[g2s[g]]++;
+				uint32_t lc;
+
+				ev[at] = (uint64_t)words[i] << 32 | words[i + 1];
+				if (catv == NULL)
+					continue;
+				lc = po.stride == 3 ? words[i + 2] : 0;
+				catv[at] = lc == 0 ? 0 :
+				    c2s[pt->catmap[lc - 1]] + 1;
+			}
 		}
-		pt->nchunks = 0;
-	}
 	/* Write: regions, subjects and categories first, the segment last. */
 	if (regions == NULL) {
 		char hdr[16];
@@ -514,6 +515,7 @@ out:
 	free(g2s);
 	free(c2s);
 	free(cnt);
+	free(words);
 	free(blob);
 	intern_release(&subs);
 	intern_release(&cats);
