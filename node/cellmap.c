@@ -126,9 +126,12 @@ load(const char *path, bool with_cells, struct node_cellmap **out)
 			goto out;
 		}
 		if (lineno == 1) {
-			if (with_cells ? strcmp(line, "cell_id,region_id") != 0 :
-			    strncmp(line, "region_id", 9) != 0 ||
-			    (line[9] != '\0' && line[9] != ',')) {
+			bool okh = with_cells ?
+			    strcmp(line, "cell_id,region_id") == 0 :
+			    strncmp(line, "region_id", 9) == 0 &&
+			    (line[9] == '\0' || line[9] == ',');
+
+			if (!okh) {
 				r = cairn_err(CAIRN_ERR_FORMAT, "%s:1: header "
 				    "must be '%s'", path, with_cells ?
 				    "cell_id,region_id" : "region_id[,...]");

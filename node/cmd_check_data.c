@@ -62,8 +62,8 @@ node_cmd_check_data(int argc, char **argv)
 	rc = 0;
 	for (size_t i = 0; i < rep.nfiles; i++)
 		if (rep.files[i].refused) {
-			fprintf(stderr, "%s: error: %s: %.4f%% of rows bad, over "
-			    "the limit of %g%%\n", PROG, rep.files[i].path,
+			fprintf(stderr, "%s: error: %s: %.4f%% of rows bad, "
+			    "over the limit of %g%%\n", PROG, rep.files[i].path,
 			    100.0 * (double)rep.files[i].nbad /
 			    (double)rep.files[i].rows, 100.0 * ci.max_bad);
 			rc = 1;

@@ -63,8 +63,8 @@ cmd_input_option(struct cmd_input *ci, int opt, char *arg)
 		return CAIRN_OK;
 	case OPT_THREADS:
 		if (!config_parse_int(arg, &v) || v < 1 || v > 64)
-			return cairn_err(CAIRN_ERR_ARG, "--threads: '%s' is not "
-			    "an integer in [1, 64]", arg);
+			return cairn_err(CAIRN_ERR_ARG, "--threads: '%s' is "
+			    "not an integer in [1, 64]", arg);
 		ci->threads = (unsigned)v;
 		return CAIRN_OK;
 	}

@@ -24,7 +24,7 @@ enum {
 	{ "help", no_argument, NULL, OPT_HELP }
 
 struct cmd_input {
-	char			**raw;		/* --cdr arguments (borrowed) */
+	char			**raw;		/* --cdr paths */
 	size_t			  nraw;
 	const char		 *cells_path, *regions_path;
 	double			  max_bad;

@@ -37,18 +37,20 @@ usage(FILE *f)
 	    "           [--max-bad-fraction F] [--threads N] [--quiet]\n\n"
 	    "Run one query (docs/queries.md) on local data and print the "
 	    "result.\n\n"
-	    "  --cdr PATH           CSV file, .csv.gz file or directory (repeatable)\n"
+	    "  --cdr PATH           CSV, .csv.gz or directory (repeatable)\n"
 	    "  --cells FILE         cell map cell_id,region_id\n"
-	    "  --regions FILE       region list region_id[,...] (region-level input)\n"
-	    "  --store DIR          read the store written by 'cairn-node ingest'\n"
+	    "  --regions FILE       region list region_id[,...]\n"
+	    "  --store DIR          the store written by 'cairn-node ingest'\n"
 	    "  --query FILE         the JSON query spec\n"
 	    "  --no-noise           exact counts (local checks only)\n"
 	    "  --rho R              zCDP budget of the noisy result\n"
-	    "  --delta D            delta of the (epsilon, delta) shown (default 1e-6)\n"
+	    "  --delta D            delta of the (epsilon, delta) shown "
+	    "(default 1e-6)\n"
 	    "  --format csv|json    output format (default csv)\n"
 	    "  --output FILE        write there instead of stdout\n"
 	    "  --dense              print zero cells too\n"
-	    "  --max-bad-fraction F refuse a file with more bad rows (default 0.001)\n"
+	    "  --max-bad-fraction F refuse a file with more bad rows "
+	    "(default 0.001)\n"
 	    "  --threads N          worker threads (default: CPUs, at most 8)\n"
 	    "  --quiet              no summary or bad-row report on stderr\n");
 }
@@ -100,8 +102,8 @@ node_cmd_run_local(int argc, char **argv)
 			break;
 		case OPT_RHO:
 			if (!config_parse_double(optarg, &rho) || rho <= 0) {
-				r = cairn_err(CAIRN_ERR_ARG, "--rho: '%s' is not "
-				    "a positive number", optarg);
+				r = cairn_err(CAIRN_ERR_ARG, "--rho: '%s' is "
+				    "not a positive number", optarg);
 				goto fail;
 			}
 			have_rho = true;
@@ -109,8 +111,8 @@ node_cmd_run_local(int argc, char **argv)
 		case OPT_DELTA:
 			if (!config_parse_double(optarg, &delta) ||
 			    !(delta > 0 && delta < 1)) {
-				r = cairn_err(CAIRN_ERR_ARG, "--delta: '%s' is not "
-				    "a number in (0, 1)", optarg);
+				r = cairn_err(CAIRN_ERR_ARG, "--delta: '%s' is "
+				    "not a number in (0, 1)", optarg);
 				goto fail;
 			}
 			break;
@@ -118,8 +120,8 @@ node_cmd_run_local(int argc, char **argv)
 			if (strcmp(optarg, "json") == 0)
 				fmt = NODE_OUT_JSON;
 			else if (strcmp(optarg, "csv") != 0) {
-				r = cairn_err(CAIRN_ERR_ARG, "--format: '%s' is "
-				    "not csv or json", optarg);
+				r = cairn_err(CAIRN_ERR_ARG, "--format: '%s' "
+				    "is not csv or json", optarg);
 				goto fail;
 			}
 			break;
@@ -151,8 +153,8 @@ node_cmd_run_local(int argc, char **argv)
 		goto fail;
 	}
 	if (nonoise && have_rho) {
-		r = cairn_err(CAIRN_ERR_ARG, "--rho and --no-noise exclude each "
-		    "other");
+		r = cairn_err(CAIRN_ERR_ARG, "--rho and --no-noise exclude "
+		    "each other");
 		goto fail;
 	}
 	if (!nonoise && !have_rho) {
@@ -160,7 +162,8 @@ node_cmd_run_local(int argc, char **argv)
 		    "or --no-noise");
 		goto fail;
 	}
-	if (store != NULL && (ci.nraw > 0 || ci.cells_path || ci.regions_path)) {
+	if (store != NULL && (ci.nraw > 0 || ci.cells_path != NULL ||
+	    ci.regions_path != NULL)) {
 		r = cairn_err(CAIRN_ERR_ARG, "--store excludes --cdr, --cells "
 		    "and --regions");
 		goto fail;

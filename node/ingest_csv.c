@@ -218,7 +218,7 @@ struct task {
 	size_t		file;
 	unsigned	owner;		/* the thread that reads it */
 	bool		gz;
-	uint64_t	begin, end;	/* byte range; end = UINT64_MAX: EOF */
+	uint64_t	begin, end;	/* byte range; UINT64_MAX: EOF */
 	uint64_t	lines;		/* lines seen, header included */
 	struct node_file_report rep;	/* counts; examples by local line */
 };
@@ -253,7 +253,7 @@ struct worker {
 	const struct node_plan	*plan;
 	struct parse_thread	*pt;
 	unsigned		 me;
-	unsigned		 stride;	/* store mode: words per event */
+	unsigned		 stride;	/* store: words per event */
 	struct task		*tasks;
 	size_t			 ntasks;
 	atomic_size_t		*next;	/* == ntasks: stop */
@@ -659,7 +659,8 @@ row(struct worker *w, struct task *t, enum node_format fmt, const char *p,
 			special |= ms != 0;
 			while (mc != 0) {
 				if (nc < 4)
-					cpos[nc] = i + (size_t)__builtin_ctz(mc);
+					cpos[nc] = i +
+					    (size_t)__builtin_ctz(mc);
 				nc++;
 				mc &= mc - 1;
 			}
@@ -1170,9 +1171,9 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 		}
 		if (plan != NULL && plan->q.kind == QSPEC_KIND_POPCAT &&
 		    files[i].fmt != NODE_FMT_REGION_CAT) {
-			r = cairn_err(CAIRN_ERR_ARG, "%s: population_by_category "
-			    "needs input with header '%s'", in->paths[i],
-			    headers[NODE_FMT_REGION_CAT]);
+			r = cairn_err(CAIRN_ERR_ARG, "%s: population_by_"
+			    "category needs input with header '%s'",
+			    in->paths[i], headers[NODE_FMT_REGION_CAT]);
 			goto out;
 		}
 		{
@@ -1283,7 +1284,8 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 	for (size_t i = 0; i < rep->nfiles; i++) {
 		struct node_file_report *fr = &rep->files[i];
 
-		if ((double)fr->nbad > in->max_bad_fraction * (double)fr->rows) {
+		if ((double)fr->nbad > in->max_bad_fraction *
+		    (double)fr->rows) {
 			fr->refused = true;
 			if (r == CAIRN_OK && mode != PARSE_CHECK)
 				r = cairn_err(CAIRN_ERR_FORMAT, "%s: %" PRIu64

@@ -64,7 +64,7 @@ bool	node_region_index(const struct node_cellmap *m, uint32_t id,
 
 enum node_bad {
 	NODE_BAD_FIELDS,	/* wrong number of fields */
-	NODE_BAD_TIMESTAMP,	/* not ISO-8601 UTC / epoch, or out of range */
+	NODE_BAD_TIMESTAMP,	/* neither ISO-8601 nor epoch, or range */
 	NODE_BAD_CELL,		/* cell id not in the cell map */
 	NODE_BAD_REGION,	/* region id not an integer of the domain */
 	NODE_BAD_EMPTY_ID,	/* empty subscriber/entity id */
@@ -98,7 +98,7 @@ struct node_file_report {
 	enum node_format format;
 	uint64_t	 rows;		/* data lines (header excluded) */
 	uint64_t	 good;		/* rows accepted */
-	uint64_t	 outside;	/* good rows outside the query window */
+	uint64_t	 outside;	/* good rows outside the window */
 	uint64_t	 bad[NODE_BAD__N];
 	uint64_t	 nbad;
 	struct node_example examples[NODE_EXAMPLES];
@@ -124,10 +124,10 @@ int	node_expand_paths(char *const *paths, size_t n, char ***out,
 void	node_paths_free(char **v, size_t n);
 
 struct node_input {
-	char *const	*paths;		/* files (see node_expand_paths) */
+	char *const	*paths;		/* expanded files */
 	size_t		 npaths;
 	const struct node_cellmap *cells;	/* the region domain */
-	double		 max_bad_fraction;	/* refuse a file above it */
+	double		 max_bad_fraction; /* refuse a file above */
 	unsigned	 threads;		/* 0: all online CPUs, max 8 */
 	uint64_t	 split_bytes;	/* split files over this between
 					   threads; 0: 1 MiB */
@@ -152,11 +152,11 @@ struct node_result {
 	struct qspec query;
 	size_t		 nregions;
 	uint32_t	*regions;	/* region ids, ascending */
-	size_t		 ndays;		/* days of the output's time axis */
-	int64_t		 day0;		/* first day of that axis */
+	size_t		 ndays;		/* days of the time axis */
+	int64_t		 day0;		/* its first day */
 	size_t		 nbuckets;	/* presence: days or hours */
 	size_t		 ncats;
-	char		**cats;		/* categories, bytewise ascending */
+	char		**cats;		/* categories, bytewise */
 	uint64_t	 ncells;	/* size of the domain */
 	struct node_cell *cells;	/* non-zero cells, ascending id */
 	size_t		 nnz;
@@ -209,7 +209,7 @@ struct node_noise {
 	const int64_t	*noise;		/* one per domain cell */
 	double		 rho, epsilon, delta;
 	double		 sigma2;	/* released variance */
-	uint64_t	 ci95;		/* half-width of the 95% interval */
+	uint64_t	 ci95;		/* 95% interval half-width */
 };
 
 /* The CSV header of a kind ("region,bucket,count"). */

@@ -23,7 +23,7 @@ struct intern_ent {
 	uint32_t	id;	/* UINT32_MAX: empty slot */
 	uint32_t	tail;	/* subjects: last event block */
 	uint8_t		len;
-	uint8_t		fill;	/* subjects: words in the last block */
+	uint8_t		fill;	/* subjects: words in last block */
 	uint8_t		pad[2];
 };
 
@@ -45,8 +45,8 @@ uint64_t intern_hash(const char *s, size_t n);
  * Id of key 's' ('n' <= 255 bytes, hash 'h'), added when absent.
  * Returns CAIRN_OK, CAIRN_ERR_NOMEM or CAIRN_ERR_TOOBIG (over t->max).
  */
-int	intern_add(struct node_intern *t, const char *s, size_t n, uint64_t h,
-	    uint32_t *id);
+int	intern_add(struct node_intern *t, const char *s, size_t n,
+	    uint64_t h, uint32_t *id);
 /* Id of key 's' when present. */
 bool	intern_find(const struct node_intern *t, const char *s, size_t n,
 	    uint64_t h, uint32_t *id);
@@ -112,7 +112,7 @@ bool	cellmap_lookup_k(const struct node_cellmap *m, const char *cell,
 
 struct node_plan {
 	struct qspec q;
-	int64_t		d0, d1;		/* local days read, [d0, d1) */
+	int64_t		d0, d1;		/* local days read */
 	int64_t		off;		/* UTC offset in seconds */
 	uint32_t	nregions;
 	unsigned	rb;		/* bits of the region index */
@@ -172,7 +172,7 @@ plan_word(const struct node_plan *p, int64_t t, uint32_t r, uint32_t c,
 
 struct node_acc {
 	uint64_t	 ncells;
-	uint32_t	*dense;		/* when ncells <= ACC_DENSE_MAX */
+	uint32_t	*dense;		/* ncells <= ACC_DENSE_MAX */
 	uint64_t	*ids;		/* otherwise every increment */
 	size_t		 nids, capids;
 	int		 err;
@@ -227,10 +227,10 @@ struct parse_thread {
 	size_t		  nblkchunks, capblkchunks;
 	uint32_t	  nblk;		/* blocks used; 0 means none */
 	uint32_t	 *head, *tail;	/* local id -> first/last block */
-	uint8_t		 *fill;		/* local id -> words in last block */
+	uint8_t		 *fill;		/* local id -> tail words */
 	size_t		  headcap;
 	uint32_t	  nlocal;
-	uint32_t	 *loc;		/* global -> local id (threads >= 1) */
+	uint32_t	 *loc;		/* global -> local id */
 	uint32_t	 *submap;	/* local -> global subject */
 	uint32_t	 *catmap;	/* local -> global category */
 };
@@ -248,8 +248,8 @@ struct parse_out {
 	struct node_intern	 subs;		/* global subjects */
 	char			**cats;		/* global, sorted */
 	uint32_t		 ncats;
-	unsigned		 stride;	/* store mode: words per event
-						   (minute, region[, cat + 1]) */
+	/* store mode: words per event (minute, region[, cat + 1]) */
+	unsigned		 stride;
 };
 
 /*
@@ -267,7 +267,8 @@ uint32_t chain_local(const struct parse_out *po, unsigned t, uint32_t g);
 /* Words in the chain of local subject 'l'. */
 size_t	chain_count(const struct parse_thread *pt, uint32_t l);
 /* Copy them to 'dst' (room for chain_count()); returns the count. */
-size_t	chain_copy(const struct parse_thread *pt, uint32_t l, uint32_t *dst);
+size_t	chain_copy(const struct parse_thread *pt, uint32_t l,
+	    uint32_t *dst);
 
 /*
  * Memory for a large array (huge pages when the kernel has them); free

@@ -14,9 +14,9 @@
 struct node_noise_plan {
 	uint64_t	delta2_sq;	/* squared L2 sensitivity */
 	uint64_t	sigma2;		/* discrete Gaussian parameter */
-	double		rho;		/* spent: delta2_sq / (2 sigma2) */
-	double		epsilon, delta;	/* the tight (eps, delta) of rho */
-	uint64_t	ci95;		/* half-width of the 95% interval */
+	double		rho;		/* delta2_sq / (2 sigma2) */
+	double		epsilon, delta;	/* tight (eps, delta) */
+	uint64_t	ci95;		/* 95% interval half-width */
 };
 
 /*

@@ -80,14 +80,14 @@ labels(const struct node_result *res, uint64_t id, bool json, FILE *f)
 
 		if (res->query.bucket_hour) {
 			fmt_day(res->day0 + (int64_t)(b / 24), d);
-			fprintf(f, json ? "\"region\": %" PRIu32 ", \"bucket\": "
-			    "\"%sT%02u\"" : "%" PRIu32 ",%sT%02u",
+			fprintf(f, json ? "\"region\": %" PRIu32 ", "
+			    "\"bucket\": \"%sT%02u\"" : "%" PRIu32 ",%sT%02u",
 			    res->regions[id / res->nbuckets], d,
 			    (unsigned)(b % 24));
 		} else {
 			fmt_day(res->day0 + (int64_t)b, d);
-			fprintf(f, json ? "\"region\": %" PRIu32 ", \"bucket\": "
-			    "\"%s\"" : "%" PRIu32 ",%s",
+			fprintf(f, json ? "\"region\": %" PRIu32 ", "
+			    "\"bucket\": \"%s\"" : "%" PRIu32 ",%s",
 			    res->regions[id / res->nbuckets], d);
 		}
 		break;
@@ -140,8 +140,8 @@ cell(const struct node_result *res, enum node_out_format fmt,
 
 		if (fmt == NODE_OUT_JSON)
 			fprintf(f, ", \"count\": %" PRId64 ", \"ci95_low\": "
-			    "%" PRId64 ", \"ci95_high\": %" PRId64 "}", v, v - w,
-			    v + w);
+			    "%" PRId64 ", \"ci95_high\": %" PRId64 "}", v,
+			    v - w, v + w);
 		else
 			fprintf(f, ",%" PRId64 ",%" PRId64 ",%" PRId64 "\n", v,
 			    v - w, v + w);

@@ -54,7 +54,7 @@ struct seg {
 	uint64_t	 nsubs, nevents;
 	const uint64_t	*off;		/* nsubs + 1 */
 	const uint64_t	*ev;		/* minute << 32 | region */
-	const uint32_t	*cat;		/* category index + 1, or NULL */
+	const uint32_t	*cat;		/* category + 1, or NULL */
 	uint64_t	 maxrun;
 };
 
@@ -192,8 +192,8 @@ load_regions(const char *dir, uint32_t **ids, size_t *n)
 	uint64_t cnt;
 	int r;
 
-	if ((r = read_file(dir, "regions.bin", 16 + 4 * (size_t)NODE_MAX_REGIONS,
-	    &buf, &len)) != CAIRN_OK)
+	if ((r = read_file(dir, "regions.bin", 16 +
+	    4 * (size_t)NODE_MAX_REGIONS, &buf, &len)) != CAIRN_OK)
 		return r;
 	memcpy(&cnt, buf + 8, len >= 16 ? 8 : 0);
 	if (len < 16 || memcmp(buf, REG_MAGIC, 8) != 0 || cnt == 0 ||
@@ -438,7 +438,8 @@ node_store_ingest(const char *dir, const struct node_input *in,
 				uint64_t at = cnt[g2s[g]]++;
 				uint32_t lc;
 
-				ev[at] = (uint64_t)words[i] << 32 | words[i + 1];
+				ev[at] = (uint64_t)words[i] << 32 |
+				    words[i + 1];
 				if (catv == NULL)
 					continue;
 				lc = po.stride == 3 ? words[i + 2] : 0;
@@ -712,7 +713,7 @@ node_store_stats(const struct node_store *st, uint64_t *subjects,
 struct store_job {
 	const struct node_plan	*p;
 	const struct node_store	*st;
-	const uint32_t		*catrank;	/* store index -> sorted rank */
+	const uint32_t		*catrank;	/* index -> rank */
 	uint64_t		 s0, s1;
 	uint32_t		*w;
 	struct node_acc		 acc;
@@ -774,10 +775,11 @@ node_run_store(const struct qspec *q, const struct node_store *st,
 		return r;
 	if (q->kind == QSPEC_KIND_POPCAT) {
 		if (st->ncats == 0)
-			return cairn_err(CAIRN_ERR_ARG, "population_by_category:"
-			    " the store holds no categories");
+			return cairn_err(CAIRN_ERR_ARG, "population_by_"
+			    "category: the store holds no categories");
 		if (p.rb < 32 && st->ncats > (UINT64_C(1) << (32 - p.rb)))
-			return cairn_err(CAIRN_ERR_TOOBIG, "too many categories");
+			return cairn_err(CAIRN_ERR_TOOBIG, "too many "
+			    "categories");
 		if ((r = plan_set_cats(&p, st->ncats)) != CAIRN_OK)
 			return r;
 	}

@@ -2,7 +2,8 @@
  * bench_engine.c - throughput of the node's engine (`make bench`).
  *
  * Writes a synthetic CDR file (for each of the CAIRN_BENCH_SUBS scales,
- * e.g. "100000 1000000 3000000", default 100000: subscribers x 7 days, about 8 events per subscriber-day, time-ordered,
+ * e.g. "100000 1000000 3000000", default 100000: subscribers x 7 days,
+ * about 8 events per subscriber-day, time-ordered,
  * home cells at night and work cells by day) to a scratch folder, then
  * measures, each in a forked child so peak memory is its own:
  *   parse-only (check-data) with 1 and 2 threads, the physical limit;
@@ -95,8 +96,8 @@ gen(const char *path, const char *cells, uint64_t subs, int days)
 					cell = r % 7 ? home[s] : (uint32_t)(r >>
 					    8) % NCELLS;
 				*p++ = 's';
-				p = put_num(p, s * 7919 % 10000000 + s / 10000000 *
-				    10000000, 8);
+				p = put_num(p, s * 7919 % 10000000 +
+				    s / 10000000 * 10000000, 8);
 				*p++ = ',';
 				p = put_num(p, (uint64_t)y, 4);
 				*p++ = '-';
@@ -161,7 +162,7 @@ run(const struct job *j, double bytes, uint64_t rows)
 		struct node_input in;
 		struct node_report rep;
 		struct node_result res;
-		struct node_query q;
+		struct qspec q;
 		struct node_store *st = NULL;
 		char *paths[1] = { (char *)csv_path };
 		int r;
@@ -179,7 +180,7 @@ run(const struct job *j, double bytes, uint64_t rows)
 		else if (j->spec == NULL)
 			r = node_check_data(&in, &rep);
 		else {
-			if (node_query_parse(j->spec, strlen(j->spec), "bench",
+			if (qspec_parse_json(j->spec, strlen(j->spec), "bench",
 			    &q) != CAIRN_OK)
 				_exit(3);
 			if (j->store != NULL)
@@ -247,8 +248,9 @@ bench(uint64_t subs)
 	printf("engine bench: %" PRIu64 " subscribers x 7 days, %" PRIu64
 	    " rows, %.0f MB (generated in %.1f s); CAIRN_BENCH_SUBS scales\n",
 	    subs, rows, (double)sb.st_size / 1e6, now() - t0);
-	const char *presence = "{\"kind\":\"presence\",\"start\":\"2026-01-01\","
-	    "\"end\":\"2026-01-08\",\"bucket\":\"day\",\"k\":1000}";
+	const char *presence = "{\"kind\":\"presence\",\"start\":"
+	    "\"2026-01-01\",\"end\":\"2026-01-08\",\"bucket\":\"day\","
+	    "\"k\":1000}";
 	const char *residents = "{\"kind\":\"residents\",\"start\":"
 	    "\"2026-01-01\",\"end\":\"2026-01-08\"}";
 	const char *od = "{\"kind\":\"od\",\"start\":\"2026-01-01\",\"end\":"
@@ -265,9 +267,11 @@ bench(uint64_t subs)
 		{ "migration from CSV, 2 threads", migration, NULL, NULL, 2 },
 		{ "ingest into the store, 2 threads", NULL, NULL, store, 2 },
 		{ "presence from store, 2 threads", presence, store, NULL, 2 },
-		{ "residents from store, 2 threads", residents, store, NULL, 2 },
+		{ "residents from store, 2 threads", residents, store, NULL,
+		    2 },
 		{ "od from store, 2 threads", od, store, NULL, 2 },
-		{ "migration from store, 2 threads", migration, store, NULL, 2 },
+		{ "migration from store, 2 threads", migration, store, NULL,
+		    2 },
 	};
 	for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++)
 		rc |= run(&jobs[i], (double)sb.st_size, rows);

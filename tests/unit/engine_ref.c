@@ -115,7 +115,8 @@ modal(const struct qspec *q, const struct ref_event *ev, size_t n,
 			    (!night || is_night(q, lhour(q, ev[j].t))))
 				c++;
 		}
-		if (!found || c > bestc || (c == bestc && ev[i].region < best)) {
+		if (!found || c > bestc ||
+		    (c == bestc && ev[i].region < best)) {
 			best = ev[i].region;
 			bestc = c;
 			found = true;
@@ -264,7 +265,8 @@ ref_run(const struct qspec *q, const struct ref_event *ev, size_t n)
 		case QSPEC_KIND_OD:
 			for (int64_t d = d0; d + 1 < d1; d++)
 				if (modal(q, ev, n, s, d, d + 1, false, &h) &&
-				    modal(q, ev, n, s, d + 1, d + 2, false, &h2))
+				    modal(q, ev, n, s, d + 1, d + 2, false,
+				    &h2))
 					add(&o, d, h, h2, "");
 			break;
 		case QSPEC_KIND_MIGRATION:
@@ -315,9 +317,9 @@ ref_run(const struct qspec *q, const struct ref_event *ev, size_t n)
 		case QSPEC_KIND_PRESENCE:
 			if (q->bucket_hour) {
 				time_fmt_ref(floordiv(r->b, 24), d);
-				fprintf(f, "%lld,%sT%02d,%ld\n", (long long)r->a,
-				    d, (int)(r->b - floordiv(r->b, 24) * 24),
-				    r->count);
+				fprintf(f, "%lld,%sT%02d,%ld\n",
+				    (long long)r->a, d, (int)(r->b -
+				    floordiv(r->b, 24) * 24), r->count);
 			} else {
 				time_fmt_ref(r->b, d);
 				fprintf(f, "%lld,%s,%ld\n", (long long)r->a, d,

@@ -15,7 +15,7 @@ struct ref_event {
 	int		sub;		/* subject number >= 0 */
 	int64_t		t;		/* UTC seconds */
 	uint32_t	region;		/* region id */
-	int		cat;		/* category number, -1 for none */
+	int		cat;		/* category number, or -1 */
 };
 
 /*

@@ -93,11 +93,12 @@ gen(struct data *d, unsigned seed, int nsub, int off, bool cats)
 
 			switch (rnd(&r, 4)) {
 			case 0:		/* local midnight, +-1 second */
-				t = day * 86400 - off * 60 + (int)rnd(&r, 3) - 1;
+				t = day * 86400 - off * 60 +
+				    (int)rnd(&r, 3) - 1;
 				break;
 			case 1:		/* a local hour boundary */
-				t = day * 86400 - off * 60 + rnd(&r, 24) * 3600 -
-				    (int)rnd(&r, 2);
+				t = day * 86400 - off * 60 +
+				    rnd(&r, 24) * 3600 - (int)rnd(&r, 2);
 				break;
 			default:
 				t = day * 86400 + rnd(&r, 86400);
@@ -219,8 +220,9 @@ check(struct data *d, const struct qspec *q, bool region_level)
 		assert_int_equal(rep.files[0].nbad, 0);
 		got = result_text(&res);
 		if (strcmp(got, want) != 0)
-			fail_msg("mode %d, kind %s:\n--- engine\n%s--- reference"
-			    "\n%s", mode, qspec_kind_name(q->kind), got, want);
+			fail_msg("mode %d, kind %s:\n--- engine\n%s--- "
+			    "reference\n%s", mode, qspec_kind_name(q->kind),
+			    got, want);
 		free(got);
 		node_result_release(&res);
 		node_report_release(&rep);

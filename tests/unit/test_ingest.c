@@ -98,7 +98,7 @@ test_bad_reasons(void **state)
 	    "a,2026-13-05T10:00:00Z,c1\n"		/* 4 timestamp */
 	    "a,2026-01-05T10:00:00Z,zz\n"		/* 5 cell */
 	    ",2026-01-05T10:00:00Z,c1\n"		/* 6 empty id */
-	    "a,2026-01-05T10:00:00Z,\n"			/* 7 empty field */
+	    "a,2026-01-05T10:00:00Z,\n"		/* 7 empty field */
 	    "%s,2026-01-05T10:00:00Z,c1\n"		/* 8 long field */
 	    "a\xff,2026-01-05T10:00:00Z,c1\n",		/* 9 encoding */
 	    longid);
@@ -108,7 +108,7 @@ test_bad_reasons(void **state)
 	    "%s\n"					/* 13 long line */
 	    "\"q\"\"x\",2026-01-05T10:00:00Z,\"c1\"\n"	/* 14 good */
 	    "\xc3\xa9,1767607200,c2\n"			/* 15 good */
-	    "a,-5,c1\n"					/* 16 timestamp */
+	    "a,-5,c1\n"				/* 16 timestamp */
 	    "a,2026-01-05T24:00:00Z,c1\n"		/* 17 timestamp */
 	    "a,2026-02-30T10:00:00Z,c1\n"		/* 18 timestamp */
 	    "a,2026-01-05T10:00:00Z,c1,extra\n"		/* 19 fields */
@@ -326,7 +326,8 @@ test_cellmap_errors(void **state)
 		{ "cell_id,region_id\nc1,4294967296\n",
 		    "m.csv:2: field 'region_id'" },
 		{ "cell_id,region_id\nc1,1,2\n", "m.csv:2: expected 2 fields" },
-		{ "cell_id,region_id\n,1\n", "m.csv:2: field 'cell_id': empty" },
+		{ "cell_id,region_id\n,1\n",
+		    "m.csv:2: field 'cell_id': empty" },
 		{ "cell_id,region_id\nc1,1\n\nc2,2\n", "m.csv:3: empty line" },
 		{ "cell_id,region_id\n", "m.csv: no regions" },
 		{ "", "m.csv:1: empty file" },
