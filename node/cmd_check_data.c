@@ -39,15 +39,22 @@ node_cmd_check_data(int argc, char **argv)
 	cmd_input_init(&ci);
 	memset(&rep, 0, sizeof(rep));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (c == OPT_HELP) {
 			usage(stdout);
 			rc = 0;
 			goto out;
 		}
+		if (c == ':') {
+			r = cairn_err(CAIRN_ERR_ARG, "option '%s' needs a "
+			    "value", argv[optind - 1]);
+			goto fail;
+		}
 		if (c == '?') {
-			usage(stderr);
-			goto out;
+			r = cairn_err(CAIRN_ERR_ARG, "bad option '%s' (see "
+			    "--help)", argv[optind - 1]);
+			goto fail;
 		}
 		if ((r = cmd_input_option(&ci, c, optarg)) != CAIRN_OK)
 			goto fail;

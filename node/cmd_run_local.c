@@ -88,7 +88,8 @@ node_cmd_run_local(int argc, char **argv)
 	memset(&rep, 0, sizeof(rep));
 	memset(&res, 0, sizeof(res));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HELP:
 			usage(stdout);
@@ -137,9 +138,14 @@ node_cmd_run_local(int argc, char **argv)
 		case OPT_QUIET:
 			quiet = true;
 			break;
+		case ':':
+			r = cairn_err(CAIRN_ERR_ARG, "option '%s' needs a "
+			    "value", argv[optind - 1]);
+			goto fail;
 		case '?':
-			usage(stderr);
-			goto out;
+			r = cairn_err(CAIRN_ERR_ARG, "bad option '%s' (see "
+			    "--help)", argv[optind - 1]);
+			goto fail;
 		default:
 			if ((r = cmd_input_option(&ci, c, optarg)) != CAIRN_OK)
 				goto fail;

@@ -33,6 +33,10 @@ echo '{"kind":"od","start":"2026-01-05","end":"2026-01-08"}' > "$T/od.json"
 
 check "help" '"$N" --help | grep -q run-local && "$N" run-local --help | grep -q -- --no-noise'
 check "unknown command fails" '! "$N" frobnicate 2>/dev/null'
+"$N" run-local --frobnicate 2> "$T/err"; rc=$?
+check "unknown option: one-line error" '[ $rc -ne 0 ] && [ $(wc -l < "$T/err") -eq 1 ] && grep -q "cairn-node run-local: error: run-local: bad option .--frobnicate." "$T/err"'
+"$N" ingest --data-dir 2> "$T/err"; rc=$?
+check "option without its value: one-line error" '[ $rc -ne 0 ] && grep -q "option .--data-dir. needs a value" "$T/err"'
 
 "$N" run-local --cdr "$T/drop" --cells "$T/cells.csv" --query "$T/res.json" \
     --no-noise > "$T/out.csv" 2> "$T/err"
