@@ -10,5 +10,7 @@ int	cmd_keys(int argc, char **argv);
 int	cmd_audit(int argc, char **argv);	/* audit/cmd_audit.c */
 /* `cairn privacy sample|plan` (privacy/cmd_privacy.c). */
 int	dp_cmd_privacy(int argc, char **argv);
+/* cairn synth: synthetic federation data with ground truth (tools/synth*). */
+int	cmd_synth(int argc, char **argv);
 
 #endif
