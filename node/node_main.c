@@ -8,6 +8,7 @@
 #include "common/cli.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "node/daemon.h"
 #include "node/node.h"
 
 static int
@@ -26,6 +27,10 @@ static const struct cli_cmd cmds[] = {
 	    "report bad rows of input files without running a query" },
 	{ "ingest", node_cmd_ingest,
 	    "convert CSV drops into the node's binary store" },
+	{ "serve", node_cmd_serve,
+	    "run the node: take tasks from the coordinator (docs/node.md)" },
+	{ "ledger", node_cmd_ledger,
+	    "show or export the privacy ledger" },
 	{ "version", cmd_version, "print the version" },
 };
 

@@ -1,0 +1,130 @@
+/*
+ * task_vector.c - the exact vector of a task from the holder's data: the
+ * aggregation engine (node/node.h) over the binary store in
+ * DATA_DIR/store when one was ingested, else over the [data] cdr files,
+ * made dense over the public domain (the geography's regions in the
+ * engine's row-major cell order).  The domain comes from node.conf's
+ * cell map or region list, never from the data, so every holder of a
+ * geography produces vectors of the same length.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "node/daemon.h"
+#include "node/node.h"
+
+static bool
+store_present(const struct node_config *cfg, char *dir, size_t cap)
+{
+	char probe[4096 + 16];
+	struct stat st;
+
+	snprintf(dir, cap, "%s/store", cfg->data_dir);
+	snprintf(probe, sizeof(probe), "%s/regions.bin", dir);
+	return stat(probe, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int
+same_domain(const struct node_cellmap *map, const struct node_result *res)
+{
+	size_t n = node_cellmap_nregions(map);
+
+	if (res->nregions != n || (n > 0 &&
+	    memcmp(res->regions, node_cellmap_regions(map),
+	    n * sizeof(uint32_t)) != 0))
+		return cairn_err(CAIRN_ERR_CONFIG, "the store's %zu regions "
+		    "are not the %zu regions of node.conf's domain; ingest "
+		    "again with the geography's cell map", res->nregions, n);
+	return CAIRN_OK;
+}
+
+int
+node_task_vector(void *ctx, const struct qspec *q, const char *geography,
+    int64_t **cells, uint64_t *n)
+{
+	const struct node_config *cfg = ctx;
+	struct node_cellmap *map = NULL;
+	struct node_store *st = NULL;
+	struct node_report rep;
+	struct node_result res;
+	struct node_input in;
+	char **paths = NULL, dir[4096];
+	size_t npaths = 0;
+	uint64_t want, i;
+	int64_t *v = NULL;
+	int r;
+
+	memset(&rep, 0, sizeof(rep));
+	memset(&res, 0, sizeof(res));
+	if (strcmp(geography, cfg->geography) != 0)
+		return cairn_err(CAIRN_ERR_POLICY, "geography '%s' is not this "
+		    "node's ('%s')", geography, cfg->geography);
+	if ((r = cfg->regions != NULL ? node_regions_load(cfg->regions, &map) :
+	    node_cellmap_load(cfg->cells, &map)) != CAIRN_OK)
+		return r;
+	if (store_present(cfg, dir, sizeof(dir))) {
+		if ((r = node_store_open(dir, &st)) != CAIRN_OK ||
+		    (r = node_run_store(q, st, 0, &res)) != CAIRN_OK ||
+		    (r = same_domain(map, &res)) != CAIRN_OK)
+			goto out;
+	} else {
+		if ((r = node_expand_paths(cfg->cdr.v, cfg->cdr.n, &paths,
+		    &npaths)) != CAIRN_OK)
+			goto out;
+		memset(&in, 0, sizeof(in));
+		in.paths = paths;
+		in.npaths = npaths;
+		in.cells = map;
+		in.max_bad_fraction = cfg->max_bad_fraction;
+		if ((r = node_run_csv(q, &in, &rep, &res)) != CAIRN_OK)
+			goto out;
+	}
+	want = qspec_domain_cells(q, node_cellmap_nregions(map), res.ncats);
+	if (res.ncells != want || want == 0) {
+		r = cairn_err(CAIRN_ERR_INTERNAL, "engine domain of %llu cells, "
+		    "expected %llu", (unsigned long long)res.ncells,
+		    (unsigned long long)want);
+		goto out;
+	}
+	if (want > (uint64_t)SIZE_MAX / sizeof(*v) ||
+	    (v = calloc((size_t)want, sizeof(*v))) == NULL) {
+		r = cairn_err(CAIRN_ERR_NOMEM, "vector of %llu cells",
+		    (unsigned long long)want);
+		goto out;
+	}
+	for (i = 0; i < res.nnz; i++) {
+		if (res.cells[i].id >= want ||
+		    res.cells[i].count > (uint64_t)INT64_MAX) {
+			r = cairn_err(CAIRN_ERR_INTERNAL, "engine cell %llu "
+			    "out of the domain",
+			    (unsigned long long)res.cells[i].id);
+			goto out;
+		}
+		v[res.cells[i].id] = (int64_t)res.cells[i].count;
+	}
+	log_debug("exact vector: %llu cells, %zu non-zero, %llu subjects",
+	    (unsigned long long)want, res.nnz,
+	    (unsigned long long)res.subjects);
+	*cells = v;
+	*n = want;
+	v = NULL;
+	r = CAIRN_OK;
+out:
+	if (v != NULL) {
+		sodium_memzero(v, (size_t)want * sizeof(*v));
+		free(v);
+	}
+	node_result_release(&res);
+	node_report_release(&rep);
+	node_paths_free(paths, npaths);
+	node_store_close(st);
+	node_cellmap_free(map);
+	return r;
+}
