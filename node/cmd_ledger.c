@@ -176,7 +176,8 @@ export_one(const struct node_ledger_entry *e, void *arg)
 	    "months", months,
 	    "rho", (double)e->rho_nano / (double)LEDGER_NANO,
 	    "rho_nano", (json_int_t)e->rho_nano,
-	    "budget_rho_per_month", (double)e->budget_nano / (double)LEDGER_NANO,
+	    "budget_rho_per_month",
+	    (double)e->budget_nano / (double)LEDGER_NANO,
 	    "noise_variance", (json_int_t)e->noise_variance,
 	    "log_index", e->log_index >= 0 ?
 	    json_integer((json_int_t)e->log_index) : json_null(),

@@ -364,8 +364,9 @@ get_roster(struct node_daemon *d, const Cairn__V1__Task *t,
 		req.query_id = t->query_id;
 		req.attempt = t->attempt;
 		req.wait_ms = wait;
-		r = transport_unary(d->dc.client, proto_method(PROTO_GET_ROSTER),
-		    &req.base, wait + d->call_ms, (ProtobufCMessage **)out);
+		r = transport_unary(d->dc.client,
+		    proto_method(PROTO_GET_ROSTER), &req.base,
+		    wait + d->call_ms, (ProtobufCMessage **)out);
 		/* Not complete yet: ask again until the deadline. */
 		if (r == CAIRN_ERR_TIMEOUT || r == CAIRN_ERR_NOTFOUND)
 			continue;
@@ -781,8 +782,9 @@ node_daemon_follow_log(struct node_daemon *d)
 		    (ProtobufCMessage **)&resp)) != CAIRN_OK)
 			goto out;
 		if (resp->n_entries == 0) {
-			r = cairn_err(CAIRN_ERR_FORMAT, "GetEntries(%llu, %llu) "
-			    "returned nothing", (unsigned long long)req.start,
+			r = cairn_err(CAIRN_ERR_FORMAT, "GetEntries(%llu, "
+			    "%llu) returned nothing",
+			    (unsigned long long)req.start,
 			    (unsigned long long)req.end);
 			goto out;
 		}
@@ -807,7 +809,8 @@ node_daemon_follow_log(struct node_daemon *d)
 			if (!(e->type == TLOG_ENTRY_RELEASE ||
 			    (e->type == TLOG_ENTRY_CHARGE &&
 			    e->node_id.len == strlen(d->name) &&
-			    memcmp(e->node_id.p, d->name, e->node_id.len) == 0)))
+			    memcmp(e->node_id.p, d->name, e->node_id.len) ==
+			    0)))
 				continue;
 			if (nhits == cap) {
 				if (cap >= FOLLOW_MAX_HITS) {
@@ -834,8 +837,8 @@ node_daemon_follow_log(struct node_daemon *d)
 	}
 	tlog_frontier_root(&f, root);
 	if (sodium_memcmp(root, cp.root, TLOG_HASH_LEN) != 0) {
-		r = cairn_err(CAIRN_ERR_PROOF, "log entries [%llu, %llu) do not "
-		    "hash to the cosigned checkpoint's root",
+		r = cairn_err(CAIRN_ERR_PROOF, "log entries [%llu, %llu) do "
+		    "not hash to the cosigned checkpoint's root",
 		    (unsigned long long)next, (unsigned long long)cp.size);
 		goto out;
 	}

@@ -97,7 +97,7 @@ void	node_daemon_free(struct node_daemon *d);
 enum node_task_outcome {
 	NODE_TASK_SHARED,	/* share uploaded */
 	NODE_TASK_REFUSED,	/* a signed refusal was sent */
-	NODE_TASK_ABANDONED	/* round given up (deadline, bad roster...) */
+	NODE_TASK_ABANDONED	/* given up (deadline, bad roster, ...) */
 };
 
 /*
@@ -105,8 +105,8 @@ enum node_task_outcome {
  * error that stops the task before any outcome (transport failure before
  * the charge, database error); the detail says what.
  */
-int	node_daemon_handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
-	    enum node_task_outcome *outcome)
+int	node_daemon_handle_task(struct node_daemon *d,
+	    const Cairn__V1__Task *t, enum node_task_outcome *outcome)
 	    __attribute__((warn_unused_result));
 
 /*

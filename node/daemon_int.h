@@ -26,7 +26,7 @@ struct node_task_query {
 	struct qspec		 spec;
 	int32_t			 months[QSPEC_MAX_MONTHS];
 	size_t			 nmonths;
-	uint32_t		 n, c, h;	/* participants, colluding, h */
+	uint32_t		 n, c, h;	/* participants, c, h */
 };
 
 void	node_task_query_release(struct node_task_query *tq);
@@ -59,8 +59,9 @@ int	node_task_witness(struct node_daemon *d, const char *note,
  * node_policy_check().  On failure '*code' is the refusal reason code and
  * the error detail its line; '*tq' is filled on success only.
  */
-int	node_task_check_query(struct node_daemon *d, const Cairn__V1__Task *t,
-	    struct node_task_query *tq, const char **code)
+int	node_task_check_query(struct node_daemon *d,
+	    const Cairn__V1__Task *t, struct node_task_query *tq,
+	    const char **code)
 	    __attribute__((warn_unused_result));
 
 /*
@@ -70,8 +71,9 @@ int	node_task_check_query(struct node_daemon *d, const Cairn__V1__Task *t,
  * this node's own advertisement byte-identical to 'own'.  Fills 'members'
  * (room for tq->n) sorted by identity key and '*self'.
  */
-int	node_roster_check(struct node_daemon *d, const struct node_task_query *tq,
-	    uint32_t attempt, uint64_t cells, const Cairn__V1__Roster *ro,
+int	node_roster_check(struct node_daemon *d,
+	    const struct node_task_query *tq, uint32_t attempt,
+	    uint64_t cells, const Cairn__V1__Roster *ro,
 	    const Cairn__V1__SignedAdvertisement *own,
 	    struct secagg_member *members, size_t *self)
 	    __attribute__((warn_unused_result));
@@ -79,7 +81,8 @@ int	node_roster_check(struct node_daemon *d, const struct node_task_query *tq,
 /* Pack 'msg', sign it with 'purpose'; *bytes (malloc'd) and sig. */
 int	node_sign_msg(struct node_daemon *d, const ProtobufCMessage *msg,
 	    const char *purpose, uint8_t **bytes, size_t *len,
-	    uint8_t sig[static KEYS_SIG_LEN]) __attribute__((warn_unused_result));
+	    uint8_t sig[static KEYS_SIG_LEN])
+	    __attribute__((warn_unused_result));
 
 /* Send a signed Refusal (reason code and one line). */
 int	node_task_refuse(struct node_daemon *d, const Cairn__V1__Task *t,

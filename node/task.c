@@ -36,6 +36,7 @@ cmp_str(const void *a, const void *b)
 void
 node_pset_hash(char *const *names, size_t n, uint8_t out[32])
 {
+	static const uint8_t nl[1] = { '\n' };
 	crypto_hash_sha256_state st;
 	char **v;
 
@@ -47,16 +48,16 @@ node_pset_hash(char *const *names, size_t n, uint8_t out[32])
 		for (size_t i = 0; i < n; i++) {
 			crypto_hash_sha256_update(&st, (const uint8_t *)v[i],
 			    strlen(v[i]));
-			crypto_hash_sha256_update(&st, (const uint8_t *)"\n", 1);
+			crypto_hash_sha256_update(&st, nl, 1);
 		}
 		free(v);
 	} else {
 		/* Out of memory: hash in the given order (still a function
 		 * of the set as the signed query lists it). */
 		for (size_t i = 0; i < n; i++) {
-			crypto_hash_sha256_update(&st, (const uint8_t *)names[i],
-			    strlen(names[i]));
-			crypto_hash_sha256_update(&st, (const uint8_t *)"\n", 1);
+			crypto_hash_sha256_update(&st,
+			    (const uint8_t *)names[i], strlen(names[i]));
+			crypto_hash_sha256_update(&st, nl, 1);
 		}
 	}
 	crypto_hash_sha256_final(&st, out);
@@ -317,8 +318,8 @@ check_query_entry(struct node_daemon *d, const Cairn__V1__Task *t,
 	le = resp->entries[0];
 	tlog_leaf_hash(le->data.data, le->data.len, leaf);
 	if ((r = tlog_inclusion_verify(leaf, ip->index, cp->size,
-	    (const uint8_t (*)[TLOG_HASH_LEN])hashes, ip->n_hashes, cp->root)) !=
-	    CAIRN_OK)
+	    (const uint8_t (*)[TLOG_HASH_LEN])hashes, ip->n_hashes,
+	    cp->root)) != CAIRN_OK)
 		goto out;
 	if ((e = malloc(sizeof(*e))) == NULL) {
 		r = cairn_err(CAIRN_ERR_NOMEM, "log entry");
@@ -431,7 +432,8 @@ node_task_check_query(struct node_daemon *d, const Cairn__V1__Task *t,
 		goto fail;
 	}
 	*code = NODE_REFUSE_POLICY;
-	if (q->n_participants < 2 || q->n_participants > NODE_MAX_PARTICIPANTS) {
+	if (q->n_participants < 2 ||
+	    q->n_participants > NODE_MAX_PARTICIPANTS) {
 		r = cairn_err(CAIRN_ERR_POLICY, "%zu participants (2 to %d "
 		    "accepted)", q->n_participants, NODE_MAX_PARTICIPANTS);
 		goto fail;
@@ -581,7 +583,8 @@ node_roster_check(struct node_daemon *d, const struct node_task_query *tq,
 	if ((seen = calloc(n, sizeof(*seen))) == NULL)
 		return cairn_err(CAIRN_ERR_NOMEM, "roster");
 	for (i = 0; i < n; i++) {
-		const Cairn__V1__SignedAdvertisement *sa = ro->advertisements[i];
+		const Cairn__V1__SignedAdvertisement *sa =
+		    ro->advertisements[i];
 
 		if ((r = proto_unpack(&cairn__v1__advertisement__descriptor,
 		    sa->advertisement.data, sa->advertisement.len,

@@ -88,8 +88,8 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
 	}
 	want = qspec_domain_cells(q, node_cellmap_nregions(map), res.ncats);
 	if (res.ncells != want || want == 0) {
-		r = cairn_err(CAIRN_ERR_INTERNAL, "engine domain of %llu cells, "
-		    "expected %llu", (unsigned long long)res.ncells,
+		r = cairn_err(CAIRN_ERR_INTERNAL, "engine domain of %llu "
+		    "cells, expected %llu", (unsigned long long)res.ncells,
 		    (unsigned long long)want);
 		goto out;
 	}
