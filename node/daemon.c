@@ -856,9 +856,8 @@ out:
 
 /* ------------------------------------------------------------ the loop */
 
-/* Verify and cosign the coordinator's latest checkpoint when it is new. */
-static int
-refresh_checkpoint(struct node_daemon *d)
+int
+node_daemon_witness_checkpoint(struct node_daemon *d)
 {
 	Cairn__V1__GetCheckpointRequest req =
 	    CAIRN__V1__GET_CHECKPOINT_REQUEST__INIT;
@@ -913,7 +912,7 @@ node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms, bool *got)
 			*got = true;
 		r = node_daemon_handle_task(d, resp->task, &oc);
 	} else {
-		r = refresh_checkpoint(d);
+		r = node_daemon_witness_checkpoint(d);
 		if (r == CAIRN_ERR_CONFLICT || r == CAIRN_ERR_SIGNATURE ||
 		    r == CAIRN_ERR_PROOF || r == CAIRN_ERR_RANGE) {
 			log_error("checkpoint refused: %s", cairn_errmsg());

@@ -119,6 +119,15 @@ int	node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms,
 	    bool *got) __attribute__((warn_unused_result));
 
 /*
+ * Fetch the coordinator's latest checkpoint and, when it is new, verify it
+ * (log key, consistency from the last cosigned one) and cosign it.
+ * Returns CAIRN_OK, a transport error, or the witness's refusal
+ * (CAIRN_ERR_CONFLICT for a fork, CAIRN_ERR_SIGNATURE, CAIRN_ERR_PROOF).
+ */
+int	node_daemon_witness_checkpoint(struct node_daemon *d)
+	    __attribute__((warn_unused_result));
+
+/*
  * Read log entries from the last position up to the latest cosigned
  * checkpoint (verifying them against its root): record the log index of
  * this node's CHARGE entries, close the rounds whose RELEASE is logged.

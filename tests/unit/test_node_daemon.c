@@ -1433,6 +1433,66 @@ test_poll_and_follow(void **state)
 	task_free(&tb);
 }
 
+/* Entries that do not hash to the cosigned root are not applied. */
+static void
+test_follow_tampered(void **state)
+{
+	struct task_buf tb;
+	struct qopts o;
+	struct tlog_entry e;
+	struct node_ledger_round rd;
+	enum node_task_outcome oc;
+	uint8_t esk[32], epk[32];
+	uint64_t idx;
+
+	(void)state;
+	qopts_default(&o, "q-tamper");
+	task_make(&tb, &o, 0);
+	nb_advertise(&tb, 0, NREG * 2 + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_CHARGE;
+	e.time = (uint64_t)time(NULL);
+	e.node_id.p = (const uint8_t *)"na";
+	e.node_id.len = 2;
+	memcpy(e.query_hash, tb.qhash, 32);
+	e.ncharges = 1;
+	e.charges[0].month = 202601;
+	e.charges[0].rho = 0.5;
+	e.charges[0].cumulative = 0.5;
+	e.body.p = (const uint8_t *)"x";
+	e.body.len = 1;
+	e.signature.p = (const uint8_t *)"s";
+	e.signature.len = 1;
+	idx = log_append(&e);
+	/* The next checkpoint is cosigned, then its RELEASE leaf changes. */
+	assert_int_equal(node_daemon_poll_once(daemon_, 100, NULL), CAIRN_OK);
+	assert_int_equal(node_ledger_find_query(ledger, tb.qhash, &rd),
+	    CAIRN_OK);
+	assert_int_equal(rd.log_index, (int64_t)idx);
+	e.type = TLOG_ENTRY_RELEASE;
+	e.variance = 8;
+	idx = log_append(&e);
+	assert_int_equal(node_daemon_witness_checkpoint(daemon_), CAIRN_OK);
+	pthread_mutex_lock(&fk.mu);
+	fk.leaf[idx][fk.leaflen[idx] - 1] ^= 1;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(node_daemon_follow_log(daemon_), CAIRN_ERR_PROOF);
+	assert_int_equal(node_ledger_find_query(ledger, tb.qhash, &rd),
+	    CAIRN_OK);
+	assert_true(rd.vector_kept);
+	pthread_mutex_lock(&fk.mu);
+	fk.leaf[idx][fk.leaflen[idx] - 1] ^= 1;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(node_daemon_follow_log(daemon_), CAIRN_OK);
+	assert_int_equal(node_ledger_find_query(ledger, tb.qhash, &rd),
+	    CAIRN_OK);
+	assert_false(rd.vector_kept);
+	task_free(&tb);
+}
+
 int
 main(void)
 {
@@ -1453,6 +1513,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_query_refusals, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_roster_checks, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_follow_tampered, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_poll_and_follow, setup,
 		    teardown),
