@@ -16,6 +16,9 @@
  * log.db.  After a restart every attempt that was open gets a FAILURE
  * entry; the analyst may retry it (docs/coordinator.md, "Retries").
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1198,8 +1201,8 @@ do_refuse(struct coord *c, struct transport_call *call,
 	{
 		char why[TLOG_ENTRY_MAX_REASON - 32];
 
-		snprintf(why, sizeof(why), "node %s refused (%s)",
-		    m->pub.name, reason);
+		snprintf(why, sizeof(why), "node %s refused (%.*s)",
+		    m->pub.name, (int)sizeof(why) - 128, reason);
 		attempt_fail(c, a, COORD_Q_REFUSED, why);
 	}
 	ack.detail = "refusal logged";
@@ -2104,6 +2107,11 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 	if (snprintf(path, sizeof(path), "%s/coord.db", cfg->data_dir) >=
 	    (int)sizeof(path)) {
 		r = cairn_err(CAIRN_ERR_CONFIG, "data_dir too long");
+		goto fail;
+	}
+	if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+		r = cairn_err(CAIRN_ERR_IO, "%s: %s", cfg->data_dir,
+		    strerror(errno));
 		goto fail;
 	}
 	if ((r = coord_store_open(path, &c->db)) != CAIRN_OK)

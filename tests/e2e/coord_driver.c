@@ -131,7 +131,7 @@ setup(void)
 		die("log key");
 	member_open(&analyst, "analyst");
 	for (int i = 0; i < NNODES; i++) {
-		char n[8];
+		char n[16];
 
 		snprintf(n, sizeof(n), "n%d", i + 1);
 		member_open(&nodes[i], n);
@@ -704,7 +704,8 @@ on_chunk(const ProtobufCMessage *msg, void *arg)
 	}
 	if (ch->offset != res->n || res->n + ch->n_values > NREG)
 		return CAIRN_ERR_FORMAT;
-	memcpy(res->v + res->n, ch->values, ch->n_values * 8);
+	if (ch->n_values > 0)
+		memcpy(res->v + res->n, ch->values, ch->n_values * 8);
 	res->n += ch->n_values;
 	return CAIRN_OK;
 }
@@ -983,28 +984,35 @@ sc_refusals(void)
 	query_make("bad-role", "g4", 0.5, 1, "residents", &analyst, &sq);
 	expect_code(submit(&nodes[0], &sq, NULL), CAIRN_ERR_UNAUTH,
 	    "SubmitQuery by a node is refused");
+	free(sq.q);
 	expect_code(call(&analyst, PROTO_POLL_TASK, &pr, &resp),
 	    CAIRN_ERR_UNAUTH, "PollTask by an analyst is refused");
 	member_open(&rogue, "rogue");
 	query_make("rogue-1", "g4", 0.5, 1, "residents", &rogue, &sq);
 	expect_code(submit(&rogue, &sq, NULL), CAIRN_ERR_UNAUTH,
 	    "an analyst certificate not in federation.conf is refused");
+	free(sq.q);
 	query_make("forged", "g4", 0.5, 1, "residents", &analyst, &sq);
 	sq.sig[0] ^= 1;
 	expect_code(submit(&analyst, &sq, NULL), CAIRN_ERR_SIGNATURE,
 	    "a forged query signature is refused");
+	free(sq.q);
 	query_make("badspec", "g4", 0.5, 1, "teleport", &analyst, &sq);
 	expect_code(submit(&analyst, &sq, NULL), CAIRN_ERR_FORMAT,
 	    "a malformed spec is refused");
+	free(sq.q);
 	query_make("nogeo", "atlantis", 0.5, 1, "residents", &analyst, &sq);
 	expect_code(submit(&analyst, &sq, NULL), CAIRN_ERR_ARG,
 	    "an unknown geography is refused");
+	free(sq.q);
 	query_make("greedy", "g4", 5.0, 1, "residents", &analyst, &sq);
 	expect_code(submit(&analyst, &sq, NULL), CAIRN_ERR_POLICY,
 	    "rho over the federation limit is refused");
+	free(sq.q);
 	query_make("collude", "g4", 0.5, 3, "residents", &analyst, &sq);
 	expect_code(submit(&analyst, &sq, NULL), CAIRN_ERR_ARG,
 	    "max_colluding >= participants is refused");
+	free(sq.q);
 	er.start = 0;
 	er.end = 1u << 30;
 	expect_code(call(&analyst, PROTO_GET_ENTRIES, &er, &resp),
