@@ -16,6 +16,9 @@
  *				retries the same signed query and it completes
  *	deadline QID		a node never advertises: FAILURE after the
  *				advertise deadline
+ *	checks QID		bad arguments of each read; a wrong vector
+ *				length, a wrong share digest (sent again), a
+ *				check cell off by one (FAILURE)
  *	refusals		wrong role, unenrolled certificate, forged
  *				signature, bad spec, unknown geography, rho over
  *				the limit, c >= n: each its precise status
@@ -64,6 +67,10 @@ struct member {
 static const char *dir, *target;
 static struct keys_federation *fed;
 static struct member analyst, nodes[NNODES];
+/* Faults the 'checks' scenario injects. */
+static uint64_t adv_cells = NCELLS;	/* cells a charge announces */
+static bool bad_digest;			/* next manifest's digest wrong */
+static int bad_check = -1;		/* node whose check cell is off */
 static char origin[TLOG_NAME_MAX + 1];
 static struct tlog_verifier logkey;
 
@@ -517,7 +524,7 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 	ch.attempt = t->attempt;
 	ch.budget_rho_per_month = 10;
 	ch.noise_variance = 4;
-	ch.cells = NCELLS;
+	ch.cells = adv_cells;
 	if (proto_pack(&ch.base, PROTO_MAX_SMALL, &cb, &cl) != CAIRN_OK ||
 	    keys_sign(n->id, "charge", cb, cl, csig) != CAIRN_OK)
 		die("charge");
@@ -581,8 +588,8 @@ refuse(struct member *n, const Cairn__V1__Task *t)
 }
 
 /* Fetch the roster, mask x (+ check cell) and send the share. */
-static void
-share(struct member *n, const char *qid, const uint8_t qh[32])
+static int
+share_try(struct member *n, const char *qid, const uint8_t qh[32])
 {
 	Cairn__V1__GetRosterRequest rq = CAIRN__V1__GET_ROSTER_REQUEST__INIT;
 	Cairn__V1__ShareManifest mf = CAIRN__V1__SHARE_MANIFEST__INIT;
@@ -643,10 +650,11 @@ share(struct member *n, const char *qid, const uint8_t qh[32])
 		die("sid");
 	memcpy(x, n->x, sizeof(x));
 	x[NCELLS - 1] = (int64_t)secagg_check_value(sid);
+	if (n == &nodes[0] + bad_check)
+		x[NCELLS - 1]++;
 	if ((r = secagg_mask(n->esk, ro, NNODES, (size_t)self, sid, x, y,
 	    NCELLS)) != CAIRN_OK)
 		die("mask: %s", cairn_errdesc(r));
-	sodium_memzero(n->esk, sizeof(n->esk));
 	for (size_t i = 0; i < NCELLS; i++)
 		for (int b = 0; b < 8; b++)
 			le[i * 8 + b] = (uint8_t)(y[i] >> (8 * b));
@@ -658,6 +666,8 @@ share(struct member *n, const char *qid, const uint8_t qh[32])
 	mf.sid.len = 32;
 	mf.cells = NCELLS;
 	mf.chunk_count = 1;
+	if (bad_digest)
+		dg[0] ^= 1;
 	mf.digest.data = dg;
 	mf.digest.len = 32;
 	if (proto_pack(&mf.base, PROTO_MAX_SMALL, &mb, &ml) != CAIRN_OK ||
@@ -671,12 +681,24 @@ share(struct member *n, const char *qid, const uint8_t qh[32])
 	ck.offset = 0;
 	ck.n_cells = NCELLS;
 	ck.cells = y;
-	if ((r = call(n, PROTO_SUBMIT_SHARE, &ck, &resp)) != CAIRN_OK)
-		die("SubmitShare %s: %s", n->name, cairn_errdesc(r));
+	r = call(n, PROTO_SUBMIT_SHARE, &ck, &resp);
+	free(mb);
+	if (r != CAIRN_OK)
+		return r;	/* the node keeps its key to send it again */
+	sodium_memzero(n->esk, sizeof(n->esk));
 	if (((Cairn__V1__SubmitShareResponse *)resp)->received_cells != NCELLS)
 		die("received cells");
 	protobuf_c_message_free_unpacked(resp, NULL);
-	free(mb);
+	return CAIRN_OK;
+}
+
+static void
+share(struct member *n, const char *qid, const uint8_t qh[32])
+{
+	int r;
+
+	if ((r = share_try(n, qid, qh)) != CAIRN_OK)
+		die("SubmitShare %s: %s", n->name, cairn_errdesc(r));
 }
 
 struct result {
@@ -1022,6 +1044,120 @@ sc_refusals(void)
 }
 
 static void
+sc_checks(const char *qid)
+{
+	Cairn__V1__PollTaskRequest pr = CAIRN__V1__POLL_TASK_REQUEST__INIT;
+	Cairn__V1__GetResultRequest gr = CAIRN__V1__GET_RESULT_REQUEST__INIT;
+	Cairn__V1__GetQueryRequest gq = CAIRN__V1__GET_QUERY_REQUEST__INIT;
+	Cairn__V1__ListQueriesRequest lq = CAIRN__V1__LIST_QUERIES_REQUEST__INIT;
+	Cairn__V1__Cosignature cs = CAIRN__V1__COSIGNATURE__INIT;
+	Cairn__V1__GetInclusionProofRequest ip =
+	    CAIRN__V1__GET_INCLUSION_PROOF_REQUEST__INIT;
+	Cairn__V1__GetConsistencyProofRequest cq =
+	    CAIRN__V1__GET_CONSISTENCY_PROOF_REQUEST__INIT;
+	Cairn__V1__ListQueriesResponse *lr;
+	Cairn__V1__QueryStatus *st;
+	Cairn__V1__Task *t[NNODES];
+	struct signed_query sq;
+	struct result res;
+	ProtobufCMessage *resp;
+	uint8_t qh[32], sig[72] = { 0 }, root[32] = { 0 };
+	int r;
+
+	/* Log and query reads with bad arguments. */
+	pr.last_seen_size = 1u << 30;
+	expect_code(call(&nodes[0], PROTO_POLL_TASK, &pr, &resp),
+	    CAIRN_ERR_RANGE, "PollTask from beyond the log is OUT_OF_RANGE");
+	if (poll_task(&nodes[0], 300) != NULL)
+		die("a task out of nowhere");
+	okf("a long poll with nothing to do ends empty after its wait");
+	gq.query_id = "no-such-query";
+	expect_code(call(&analyst, PROTO_GET_QUERY, &gq, &resp),
+	    CAIRN_ERR_NOTFOUND, "GetQuery of an unknown query is NOT_FOUND");
+	ip.index = 5;
+	ip.tree_size = 5;
+	expect_code(call(&analyst, PROTO_GET_INCLUSION_PROOF, &ip, &resp),
+	    CAIRN_ERR_RANGE, "an inclusion proof of index >= size is "
+	    "OUT_OF_RANGE");
+	cq.old_size = 3;
+	cq.new_size = 2;
+	expect_code(call(&analyst, PROTO_GET_CONSISTENCY_PROOF, &cq, &resp),
+	    CAIRN_ERR_ARG, "a consistency proof with old > new is "
+	    "INVALID_ARGUMENT");
+	cs.witness = nodes[0].name;
+	cs.tree_size = 1u << 30;
+	cs.root_hash.data = root;
+	cs.root_hash.len = 32;
+	cs.signature.data = sig;
+	cs.signature.len = 72;
+	expect_code(call(&nodes[0], PROTO_COSIGN, &cs, &resp),
+	    CAIRN_ERR_NOTFOUND, "a cosignature of an unpublished checkpoint "
+	    "is NOT_FOUND");
+	cs.witness = nodes[1].name;
+	expect_code(call(&nodes[0], PROTO_COSIGN, &cs, &resp), CAIRN_ERR_UNAUTH,
+	    "a cosignature in another node's name is PERMISSION_DENIED");
+	lq.page_token = "x";
+	expect_code(call(&analyst, PROTO_LIST_QUERIES, &lq, &resp),
+	    CAIRN_ERR_ARG, "a bad page token is INVALID_ARGUMENT");
+	lq.page_token = "";
+	lq.page_size = 1;
+	if ((r = call(&analyst, PROTO_LIST_QUERIES, &lq, &resp)) != CAIRN_OK)
+		die("ListQueries: %s", cairn_errdesc(r));
+	lr = (Cairn__V1__ListQueriesResponse *)resp;
+	if (lr->n_queries != 1 || lr->next_page_token[0] == '\0')
+		die("ListQueries page of 1: %zu, token '%s'", lr->n_queries,
+		    lr->next_page_token);
+	protobuf_c_message_free_unpacked(resp, NULL);
+	okf("ListQueries pages with a token");
+
+	/* A round with faults: a wrong vector length, a wrong digest, a
+	 * check cell off by one. */
+	query_make(qid, "g4", 0.5, 1, "residents", &analyst, &sq);
+	if ((r = submit(&analyst, &sq, NULL)) != CAIRN_OK)
+		die("SubmitQuery: %s", cairn_errdesc(r));
+	gr.query_id = (char *)qid;
+	memset(&res, 0, sizeof(res));
+	expect_code(transport_stream(analyst.cl,
+	    proto_method(PROTO_GET_RESULT), &gr.base, 5000, on_chunk, &res),
+	    CAIRN_ERR_STATE, "GetResult before the release is "
+	    "FAILED_PRECONDITION");
+	for (int i = 0; i < NNODES; i++) {
+		if ((t[i] = poll_task(&nodes[i], 3000)) == NULL)
+			die("no task");
+		query_hash(t[i]->query, qh);
+	}
+	adv_cells = NCELLS + 1;
+	expect_code(advertise(&nodes[0], t[0]), CAIRN_ERR_ARG,
+	    "a charge for a vector of the wrong length is INVALID_ARGUMENT");
+	adv_cells = NCELLS;
+	for (int i = 0; i < NNODES; i++) {
+		if ((r = advertise(&nodes[i], t[i])) != CAIRN_OK)
+			die("Advertise: %s", cairn_errdesc(r));
+		protobuf_c_message_free_unpacked(&t[i]->base, NULL);
+	}
+	bad_digest = true;
+	expect_code(share_try(&nodes[0], qid, qh), CAIRN_ERR_ARG,
+	    "a share whose digest differs from its manifest is "
+	    "INVALID_ARGUMENT");
+	bad_digest = false;
+	/* The node sends the same masked vector again, correctly. */
+	share(&nodes[0], qid, qh);
+	okf("the share is accepted when sent again after a digest mismatch");
+	share(&nodes[1], qid, qh);
+	bad_check = 2;
+	expect_code(share_try(&nodes[2], qid, qh), CAIRN_ERR_CONFLICT,
+	    "a sum whose check cell is wrong is ABORTED");
+	bad_check = -1;
+	st = status(qid);
+	if (st->state != CAIRN__V1__QUERY_STATE__QUERY_STATE_FAILED ||
+	    strstr(st->failure, "roster") == NULL)
+		die("a bad check cell: state %d '%s'", st->state, st->failure);
+	protobuf_c_message_free_unpacked(&st->base, NULL);
+	okf("a bad check cell fails the attempt with a FAILURE entry");
+	free(sq.q);
+}
+
+static void
 sc_open(const char *qid, const char *state)
 {
 	struct signed_query sq;
@@ -1142,7 +1278,8 @@ main(int argc, char **argv)
 	    strcmp(argv[i], "-h") == 0)) {
 		printf("usage: %s --dir DIR --target HOST:PORT SCENARIO "
 		    "[ARGS]\n  scenarios: round QID, refuse QID, deadline QID, "
-		    "refusals, open QID STATE, after-restart QID STATE\n",
+		    "checks QID, refusals, open QID STATE,\n"
+		    "  after-restart QID STATE\n",
 		    PROG);
 		return 0;
 	}
@@ -1159,6 +1296,8 @@ main(int argc, char **argv)
 		sc_refuse(argv[i]);
 	else if (strcmp(sc, "deadline") == 0 && i < argc)
 		sc_deadline(argv[i]);
+	else if (strcmp(sc, "checks") == 0 && i < argc)
+		sc_checks(argv[i]);
 	else if (strcmp(sc, "refusals") == 0)
 		sc_refusals();
 	else if (strcmp(sc, "open") == 0 && i + 1 < argc)

@@ -114,6 +114,7 @@ check "callers, signatures and limits refused with precise statuses" D refusals
 check "a full round: released sum = plain sum, RELEASE logged, replay refused" D round q-round
 check "a refusal fails the attempt; retries (equivocation, then success)" D refuse q-refuse
 check "a missed deadline fails the attempt" D deadline q-deadline
+check "bad arguments, wrong vector length, bad digest, bad check cell" D checks q-checks
 check "an attempt left open mid-round" D open q-open "$T/state"
 
 # --- crash and restart: the open attempt fails, the log still verifies
