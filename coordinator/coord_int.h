@@ -24,7 +24,7 @@
 /* ------------------------------------------------------------- config */
 
 #define COORD_GEO_MAX		64	/* geographies in one config */
-#define COORD_GEO_REGIONS_MAX	1000000	/* regions of one geography */
+#define COORD_GEO_REGIONS_MAX	1000000	/* regions of a geography */
 #define COORD_QUERY_ID_MAX	128	/* bytes of a query id */
 
 struct coord_geo {
@@ -123,7 +123,8 @@ void	coord_store_close(struct coord_store *s);
 /* Insert a new query (state PENDING, attempt 0): CAIRN_ERR_EXISTS if its id
  * is taken. */
 int	coord_store_query_add(struct coord_store *s,
-	    const struct coord_query_row *q) __attribute__((warn_unused_result));
+	    const struct coord_query_row *q)
+	    __attribute__((warn_unused_result));
 /* Read query 'id' into '*q' (free with coord_store_row_clear()):
  * CAIRN_ERR_NOTFOUND when absent. */
 int	coord_store_query_get(struct coord_store *s, const char *id,
@@ -242,8 +243,8 @@ int	coord_log_cosign(struct coord_log *lg, const char *name,
  * with at least 'quorum' cosignatures (the latest when none has), with its
  * cosignature lines appended, in a new buffer.
  */
-int	coord_log_checkpoint(struct coord_log *lg, size_t quorum, char **note)
-	    __attribute__((warn_unused_result));
+int	coord_log_checkpoint(struct coord_log *lg, size_t quorum,
+	    char **note) __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------ service */
 

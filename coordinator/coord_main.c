@@ -78,8 +78,9 @@ cmd_serve(int argc, char **argv)
 		if (f == NULL || fprintf(f, "%d\n", coord_port(c)) < 0 ||
 		    fclose(f) != 0) {
 			coord_stop(c);
-			r = cli_fail(PROG, cfg.port_file, cairn_err(CAIRN_ERR_IO,
-			    "cannot write the port file"));
+			r = cli_fail(PROG, cfg.port_file,
+			    cairn_err(CAIRN_ERR_IO, "cannot write the port "
+			    "file"));
 			coord_config_release(&cfg);
 			return r;
 		}

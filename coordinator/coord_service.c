@@ -56,8 +56,8 @@ struct share_in {
 struct part {
 	char		 name[KEYS_NAME_MAX + 1];
 	uint8_t		 id[32];
-	int64_t		 delivered;	/* unix time the task went out */
-	uint8_t		*adv;		/* packed SignedAdvertisement */
+	int64_t		 delivered;	/* when the task went out */
+	uint8_t		*adv;		/* SignedAdvertisement */
 	size_t		 adv_len;
 	uint64_t	 sigma2;
 	struct share_in	 sh;
@@ -75,7 +75,7 @@ struct attempt {
 	uint32_t		 attempt;
 	size_t			 n;
 	struct part		*p;
-	uint64_t		 expect_cells;	/* 0: not known in advance */
+	uint64_t		 expect_cells;	/* 0: unknown */
 	uint64_t		 ncells;	/* 0 until an advertisement */
 	int64_t			 adv_deadline;
 	int64_t			 share_deadline;
@@ -143,8 +143,8 @@ auth(struct coord *c, struct transport_call *call,
 		    "federation %s", keys_role_name(role), name, c->fed->name);
 	if (transport_call_peer_cert_fpr(call, fpr) != CAIRN_OK ||
 	    strcmp(fpr, m->cert_fpr) != 0)
-		return cairn_err(CAIRN_ERR_UNAUTH, "the certificate of %s %s is "
-		    "not the one enrolled in federation.conf",
+		return cairn_err(CAIRN_ERR_UNAUTH, "the certificate of %s %s "
+		    "is not the one enrolled in federation.conf",
 		    keys_role_name(role), name);
 	*out = m;
 	return CAIRN_OK;
@@ -251,8 +251,8 @@ roster_wake(struct coord *c, struct attempt *a, int code, const char *why)
 		if (code != CAIRN_OK)
 			(void)transport_call_fail(w->call, code, NULL, why);
 		else if (w->attempt != a->attempt)
-			(void)transport_call_fail(w->call, CAIRN_ERR_STATE, NULL,
-			    "attempt is over");
+			(void)transport_call_fail(w->call, CAIRN_ERR_STATE,
+			    NULL, "attempt is over");
 		else if (roster_reply(c, w->call, a) != CAIRN_OK)
 			(void)transport_call_fail(w->call, CAIRN_ERR_INTERNAL,
 			    NULL, cairn_errmsg());
@@ -484,8 +484,8 @@ attempt_build(struct coord *c, const char *caller,
 		    + 1;
 		if (a->expect_cells > PROTO_MAX_CELLS ||
 		    a->expect_cells > COORD_ROUND_MAX_CELLS) {
-			r = cairn_err(CAIRN_ERR_TOOBIG, "the query's domain has "
-			    "%llu cells, more than %llu",
+			r = cairn_err(CAIRN_ERR_TOOBIG, "the query's domain "
+			    "has %llu cells, more than %llu",
 			    (unsigned long long)a->expect_cells - 1,
 			    (unsigned long long)PROTO_MAX_CELLS);
 			goto fail;
@@ -1253,8 +1253,8 @@ charge_check(struct coord *c, struct attempt *a, const struct keys_member *m,
 	    ch->query_hash.len != 32 ||
 	    memcmp(ch->query_hash.data, a->qhash, 32) != 0 ||
 	    strcmp(ch->node, m->pub.name) != 0 || ch->attempt != a->attempt) {
-		r = cairn_err(CAIRN_ERR_ARG, "the charge is not for this query, "
-		    "node and attempt");
+		r = cairn_err(CAIRN_ERR_ARG, "the charge is not for this "
+		    "query, node and attempt");
 		goto fail;
 	}
 	nm = qspec_months(&a->spec, months);
@@ -1267,10 +1267,11 @@ charge_check(struct coord *c, struct attempt *a, const struct keys_member *m,
 	for (size_t i = 0; i < nm; i++) {
 		const Cairn__V1__MonthCharge *mc = ch->months[i];
 
-		if (month_parse(mc->month) != months[i] || mc->rho != a->q->rho ||
-		    !isfinite(mc->cumulative_rho) ||
-		    mc->cumulative_rho < mc->rho ||
-		    mc->cumulative_rho > ch->budget_rho_per_month * (1 + 1e-12)) {
+		double cum = mc->cumulative_rho;
+
+		if (month_parse(mc->month) != months[i] ||
+		    mc->rho != a->q->rho || !isfinite(cum) || cum < mc->rho ||
+		    cum > ch->budget_rho_per_month * (1 + 1e-12)) {
 			r = cairn_err(CAIRN_ERR_ARG, "month %zu ('%s') of the "
 			    "charge: month, rho or cumulative spend do not fit "
 			    "the query and the node's budget", i, mc->month);
@@ -1289,7 +1290,8 @@ charge_check(struct coord *c, struct attempt *a, const struct keys_member *m,
 		goto fail;
 	}
 	*field = "advertisement.charge.noise_variance";
-	if (ch->noise_variance == 0 || ch->noise_variance > (UINT64_C(1) << 53)) {
+	if (ch->noise_variance == 0 ||
+	    ch->noise_variance > (UINT64_C(1) << 53)) {
 		r = cairn_err(CAIRN_ERR_ARG, "noise variance %llu",
 		    (unsigned long long)ch->noise_variance);
 		goto fail;
@@ -1783,7 +1785,8 @@ do_entries(struct coord *c, struct transport_call *call,
 			goto out;
 		ev[k].data.len = len;
 		ev[k].index = req->start + k;
-		ev[k].type = len > 1 ? (Cairn__V1__EntryType)ev[k].data.data[1] :
+		ev[k].type = len > 1 ?
+		    (Cairn__V1__EntryType)ev[k].data.data[1] :
 		    CAIRN__V1__ENTRY_TYPE__ENTRY_UNSPECIFIED;
 		ep[k] = &ev[k];
 	}

@@ -10,23 +10,25 @@
  * and fed/federation.conf.  Scenarios (each prints what it checked and
  * exits non-zero at the first failure):
  *
- *	round QID		a full round; result = plain sum; RELEASE in the
- *				log with its inclusion proof; a replay refused
- *	refuse QID		a node refuses: REFUSAL + FAILURE; the analyst
- *				retries the same signed query and it completes
+ *	round QID		a full round; result = plain sum; RELEASE in
+ *				the log with its inclusion proof; a replay
+ *				refused
+ *	refuse QID		a node refuses: REFUSAL + FAILURE; the
+ *				analyst retries the same signed query: an
+ *				equivocation, then a completed attempt
  *	deadline QID		a node never advertises: FAILURE after the
  *				advertise deadline
  *	checks QID		bad arguments of each read; a wrong vector
  *				length, a wrong share digest (sent again), a
  *				check cell off by one (FAILURE)
  *	refusals		wrong role, unenrolled certificate, forged
- *				signature, bad spec, unknown geography, rho over
- *				the limit, c >= n: each its precise status
- *	open QID STATE		leave an attempt open (all advertised), save
- *				the checkpoint to STATE
+ *				signature, bad spec, unknown geography, rho
+ *				over the limit, c >= n: each its status
+ *	open QID STATE		leave an attempt open (all advertised),
+ *				save the checkpoint to STATE
  *	after-restart QID STATE	the attempt failed with "coordinator
- *				restarted"; the log is consistent with STATE and
- *				its entries hash to the signed root
+ *				restarted"; the log is consistent with STATE
+ *				and its entries hash to the signed root
  */
 #include <math.h>
 #include <stdarg.h>
@@ -53,7 +55,7 @@
 #define PROG	"coord_driver"
 #define NNODES	3
 #define NREG	4		/* regions of geography g4 */
-#define NCELLS	(NREG + 1)	/* residents: one cell per region + check */
+#define NCELLS	(NREG + 1)	/* a cell per region + check */
 
 struct member {
 	char			 name[KEYS_NAME_MAX + 1];
@@ -69,7 +71,7 @@ static struct keys_federation *fed;
 static struct member analyst, nodes[NNODES];
 /* Faults the 'checks' scenario injects. */
 static uint64_t adv_cells = NCELLS;	/* cells a charge announces */
-static bool bad_digest;			/* next manifest's digest wrong */
+static bool bad_digest;			/* a wrong manifest digest */
 static int bad_check = -1;		/* node whose check cell is off */
 static char origin[TLOG_NAME_MAX + 1];
 static struct tlog_verifier logkey;
@@ -336,7 +338,8 @@ find_entry(uint64_t size, int type, const uint8_t qh[32], char *reason,
 		uint8_t *b = entry(i, &len);
 
 		if (e == NULL || tlog_entry_decode(b, len, e) != CAIRN_OK)
-			die("entry %llu does not decode", (unsigned long long)i);
+			die("entry %llu does not decode",
+			    (unsigned long long)i);
 		if ((int)e->type == type && (qh == NULL ||
 		    type == TLOG_ENTRY_QUERY ||
 		    memcmp(e->query_hash, qh, 32) == 0)) {
@@ -607,8 +610,8 @@ share_try(struct member *n, const char *qid, const uint8_t qh[32])
 	rq.query_id = (char *)qid;
 	rq.attempt = n->attempt;
 	rq.wait_ms = 3000;
-	if ((r = transport_unary(n->cl, proto_method(PROTO_GET_ROSTER), &rq.base,
-	    8000, &resp)) != CAIRN_OK)
+	if ((r = transport_unary(n->cl, proto_method(PROTO_GET_ROSTER),
+	    &rq.base, 8000, &resp)) != CAIRN_OK)
 		die("GetRoster %s: %s", n->name, cairn_errdesc(r));
 	roster = (Cairn__V1__Roster *)resp;
 	if (roster->n_advertisements != NNODES)
@@ -834,7 +837,8 @@ run_round_clean(const char *qid, const struct signed_query *sq,
 		    (unsigned long long)res.variance, 4 * NNODES);
 	for (int k = 0; k < NREG; k++)
 		for (int b = 0; b < 8; b++)
-			le[k * 8 + b] = (uint8_t)((uint64_t)res.v[k] >> (8 * b));
+			le[k * 8 + b] = (uint8_t)((uint64_t)res.v[k] >>
+			    (8 * b));
 	crypto_generichash(h, 32, le, sizeof(le), NULL, 0);
 	if (memcmp(h, res.rhash, 32) != 0)
 		die("result hash differs from BLAKE2b-256 of the values");
@@ -1049,7 +1053,8 @@ sc_checks(const char *qid)
 	Cairn__V1__PollTaskRequest pr = CAIRN__V1__POLL_TASK_REQUEST__INIT;
 	Cairn__V1__GetResultRequest gr = CAIRN__V1__GET_RESULT_REQUEST__INIT;
 	Cairn__V1__GetQueryRequest gq = CAIRN__V1__GET_QUERY_REQUEST__INIT;
-	Cairn__V1__ListQueriesRequest lq = CAIRN__V1__LIST_QUERIES_REQUEST__INIT;
+	Cairn__V1__ListQueriesRequest lq =
+	    CAIRN__V1__LIST_QUERIES_REQUEST__INIT;
 	Cairn__V1__Cosignature cs = CAIRN__V1__COSIGNATURE__INIT;
 	Cairn__V1__GetInclusionProofRequest ip =
 	    CAIRN__V1__GET_INCLUSION_PROOF_REQUEST__INIT;
@@ -1242,7 +1247,8 @@ sc_after_restart(const char *qid, const char *state)
 
 		b = entry(i, &len);
 		if (e == NULL || tlog_entry_decode(b, len, e) != CAIRN_OK)
-			die("entry %llu does not decode", (unsigned long long)i);
+			die("entry %llu does not decode",
+			    (unsigned long long)i);
 		free(e);
 		tlog_leaf_hash(b, len, leaf);
 		free(b);
