@@ -3,7 +3,8 @@
  * cairn-coordinator through the real transport, with keys made by
  * `cairn keys` (tests/e2e/coord_round.sh).
  *
- * usage: coord_driver --dir DIR --target HOST:PORT SCENARIO [ARGS]
+ * usage: coord_driver --dir DIR --target HOST:PORT
+ *	  [--geography NAME --regions N] SCENARIO [ARGS]
  *
  * DIR holds the member folders analyst/, n1/, n2/, n3/ (identity.key,
  * tls.*, ca.crt), rogue/ (an analyst with a certificate but not enrolled)
@@ -54,23 +55,25 @@
 
 #define PROG	"coord_driver"
 #define NNODES	3
-#define NREG	4		/* regions of geography g4 */
-#define NCELLS	(NREG + 1)	/* a cell per region + check */
+#define NREG	nreg		/* regions of the geography */
+#define NCELLS	(nreg + 1)	/* a cell per region + check */
 
 struct member {
 	char			 name[KEYS_NAME_MAX + 1];
 	struct keys_identity	*id;
 	struct transport_client	*cl;
 	uint8_t			 esk[32], epk[32];
-	int64_t			 x[NCELLS];
+	int64_t			*x;		/* NREG cells */
 	uint32_t		 attempt;
 };
 
-static const char *dir, *target;
+static const char *dir, *target, *geo = "g4";
+static size_t nreg = 4;
 static struct keys_federation *fed;
 static struct member analyst, nodes[NNODES];
 /* Faults the 'checks' scenario injects. */
-static uint64_t adv_cells = NCELLS;	/* cells a charge announces */
+static uint64_t adv_cells;		/* cells a charge announces (0:
+					   the right number) */
 static bool bad_digest;			/* a wrong manifest digest */
 static int bad_check = -1;		/* node whose check cell is off */
 static char origin[TLOG_NAME_MAX + 1];
@@ -92,7 +95,11 @@ die(const char *fmt, ...)
 static void
 okf(const char *what)
 {
-	printf("checked: %s\n", what);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	printf("checked: %s [%lld.%03ld]\n", what, (long long)ts.tv_sec,
+	    ts.tv_nsec / 1000000);
 	fflush(stdout);
 }
 
@@ -144,9 +151,13 @@ setup(void)
 
 		snprintf(n, sizeof(n), "n%d", i + 1);
 		member_open(&nodes[i], n);
-		for (int k = 0; k < NREG; k++)
-			nodes[i].x[k] = (int64_t)randombytes_uniform(2000000) -
-			    1000000;
+		if ((nodes[i].x = calloc(NREG, sizeof(int64_t))) == NULL)
+			die("nomem");
+		/* Counts in [-2^20, 2^20): one draw for the whole vector. */
+		randombytes_buf(nodes[i].x, NREG * sizeof(int64_t));
+		for (size_t k = 0; k < NREG; k++)
+			nodes[i].x[k] = (int64_t)((uint64_t)nodes[i].x[k] &
+			    0x1fffff) - (1 << 20);
 	}
 }
 
@@ -527,7 +538,7 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 	ch.attempt = t->attempt;
 	ch.budget_rho_per_month = 10;
 	ch.noise_variance = 4;
-	ch.cells = adv_cells;
+	ch.cells = adv_cells ? adv_cells : NCELLS;
 	if (proto_pack(&ch.base, PROTO_MAX_SMALL, &cb, &cl) != CAIRN_OK ||
 	    keys_sign(n->id, "charge", cb, cl, csig) != CAIRN_OK)
 		die("charge");
@@ -600,9 +611,10 @@ share_try(struct member *n, const char *qid, const uint8_t qh[32])
 	struct secagg_member ro[NNODES];
 	Cairn__V1__Roster *roster;
 	ProtobufCMessage *resp;
-	uint8_t sid[32], dg[32], sig[64], *mb, le[NCELLS * 8];
-	int64_t x[NCELLS];
-	uint64_t y[NCELLS];
+	uint8_t sid[32], dg[32], sig[64], *mb, *le;
+	int64_t *x;
+	uint64_t *y, got = 0;
+	uint32_t nchunks;
 	size_t ml;
 	long self;
 	int r;
@@ -651,7 +663,11 @@ share_try(struct member *n, const char *qid, const uint8_t qh[32])
 	}
 	if (secagg_sid(qh, ro, NNODES, sid) != CAIRN_OK)
 		die("sid");
-	memcpy(x, n->x, sizeof(x));
+	if ((x = malloc(NCELLS * 8)) == NULL ||
+	    (y = malloc(NCELLS * 8)) == NULL ||
+	    (le = malloc(NCELLS * 8)) == NULL)
+		die("nomem");
+	memcpy(x, n->x, NREG * 8);
 	x[NCELLS - 1] = (int64_t)secagg_check_value(sid);
 	if (n == &nodes[0] + bad_check)
 		x[NCELLS - 1]++;
@@ -661,14 +677,18 @@ share_try(struct member *n, const char *qid, const uint8_t qh[32])
 	for (size_t i = 0; i < NCELLS; i++)
 		for (int b = 0; b < 8; b++)
 			le[i * 8 + b] = (uint8_t)(y[i] >> (8 * b));
-	crypto_generichash(dg, 32, le, sizeof(le), NULL, 0);
+	crypto_generichash(dg, 32, le, NCELLS * 8, NULL, 0);
+	free(le);
+	free(x);
+	nchunks = (uint32_t)((NCELLS + PROTO_CHUNK_CELLS - 1) /
+	    PROTO_CHUNK_CELLS);
 	mf.query_id = (char *)qid;
 	mf.attempt = n->attempt;
 	mf.node = n->name;
 	mf.sid.data = sid;
 	mf.sid.len = 32;
 	mf.cells = NCELLS;
-	mf.chunk_count = 1;
+	mf.chunk_count = nchunks;
 	if (bad_digest)
 		dg[0] ^= 1;
 	mf.digest.data = dg;
@@ -680,18 +700,25 @@ share_try(struct member *n, const char *qid, const uint8_t qh[32])
 	ck.manifest.len = ml;
 	ck.signature.data = sig;
 	ck.signature.len = 64;
-	ck.chunk_index = 0;
-	ck.offset = 0;
-	ck.n_cells = NCELLS;
-	ck.cells = y;
-	r = call(n, PROTO_SUBMIT_SHARE, &ck, &resp);
+	for (uint32_t c = 0; c < nchunks; c++) {
+		ck.chunk_index = c;
+		ck.offset = (uint64_t)c * PROTO_CHUNK_CELLS;
+		ck.n_cells = NCELLS - ck.offset < PROTO_CHUNK_CELLS ?
+		    NCELLS - ck.offset : PROTO_CHUNK_CELLS;
+		ck.cells = y + ck.offset;
+		if ((r = call(n, PROTO_SUBMIT_SHARE, &ck, &resp)) != CAIRN_OK)
+			break;
+		got = ((Cairn__V1__SubmitShareResponse *)resp)->received_cells;
+		protobuf_c_message_free_unpacked(resp, NULL);
+	}
 	free(mb);
+	free(y);
 	if (r != CAIRN_OK)
 		return r;	/* the node keeps its key to send it again */
 	sodium_memzero(n->esk, sizeof(n->esk));
-	if (((Cairn__V1__SubmitShareResponse *)resp)->received_cells != NCELLS)
-		die("received cells");
-	protobuf_c_message_free_unpacked(resp, NULL);
+	if (got != NCELLS)
+		die("received cells %llu of %zu", (unsigned long long)got,
+		    NCELLS);
 	return CAIRN_OK;
 }
 
@@ -705,7 +732,7 @@ share(struct member *n, const char *qid, const uint8_t qh[32])
 }
 
 struct result {
-	int64_t	v[NREG];
+	int64_t	*v;		/* NREG values */
 	size_t	n;
 	bool	have_release;
 	uint64_t variance;
@@ -783,9 +810,8 @@ run_round_clean(const char *qid, const struct signed_query *sq,
 	struct tlog_checkpoint cp;
 	struct result res;
 	Cairn__V1__QueryStatus *st;
-	uint8_t qh[32], h[32], le[NREG * 8];
-	int64_t sum[NREG] = { 0 };
-	int64_t rel;
+	uint8_t qh[32], h[32], *le;
+	int64_t *sum, rel;
 	char *note;
 	int r;
 
@@ -819,6 +845,9 @@ run_round_clean(const char *qid, const struct signed_query *sq,
 	protobuf_c_message_free_unpacked(&st->base, NULL);
 	okf("GetQuery: RELEASED with a signed charge from every node");
 	memset(&res, 0, sizeof(res));
+	if ((res.v = calloc(NREG, 8)) == NULL ||
+	    (sum = calloc(NREG, 8)) == NULL || (le = malloc(NREG * 8)) == NULL)
+		die("nomem");
 	rq.query_id = (char *)qid;
 	if ((r = transport_stream(analyst.cl, proto_method(PROTO_GET_RESULT),
 	    &rq.base, 10000, on_chunk, &res)) != CAIRN_OK)
@@ -827,19 +856,22 @@ run_round_clean(const char *qid, const struct signed_query *sq,
 		die("GetResult: release %d, %zu values", res.have_release,
 		    res.n);
 	for (int i = 0; i < NNODES; i++)
-		for (int k = 0; k < NREG; k++)
+		for (size_t k = 0; k < NREG; k++)
 			sum[k] += nodes[i].x[k];
-	if (memcmp(sum, res.v, sizeof(sum)) != 0)
+	if (memcmp(sum, res.v, NREG * 8) != 0)
 		die("the result is not the plain sum of the nodes' vectors");
 	okf("GetResult: the released values equal the plain sum");
 	if (res.variance != 4 * NNODES)
 		die("released variance %llu, want %d",
 		    (unsigned long long)res.variance, 4 * NNODES);
-	for (int k = 0; k < NREG; k++)
+	for (size_t k = 0; k < NREG; k++)
 		for (int b = 0; b < 8; b++)
 			le[k * 8 + b] = (uint8_t)((uint64_t)res.v[k] >>
 			    (8 * b));
-	crypto_generichash(h, 32, le, sizeof(le), NULL, 0);
+	crypto_generichash(h, 32, le, NREG * 8, NULL, 0);
+	free(le);
+	free(sum);
+	free(res.v);
 	if (memcmp(h, res.rhash, 32) != 0)
 		die("result hash differs from BLAKE2b-256 of the values");
 	okf("the release's variance is the sum of the charged variances and "
@@ -872,7 +904,7 @@ sc_round(const char *qid)
 	char *note, vk[512];
 	int r;
 
-	query_make(qid, "g4", 0.5, 1, "residents", &analyst, &sq);
+	query_make(qid, geo, 0.5, 1, "residents", &analyst, &sq);
 	if ((r = submit(&analyst, &sq, NULL)) != CAIRN_OK)
 		die("SubmitQuery: %s", cairn_errdesc(r));
 	okf("SubmitQuery accepted");
@@ -916,7 +948,7 @@ sc_refuse(const char *qid)
 	char reason[512], *note;
 	int r;
 
-	query_make(qid, "g4", 0.5, 1, "residents", &analyst, &sq);
+	query_make(qid, geo, 0.5, 1, "residents", &analyst, &sq);
 	if ((r = submit(&analyst, &sq, NULL)) != CAIRN_OK)
 		die("SubmitQuery: %s", cairn_errdesc(r));
 	if ((t = poll_task(&nodes[1], 3000)) == NULL)
@@ -962,7 +994,7 @@ sc_deadline(const char *qid)
 	char reason[512], *note;
 	int r, tries;
 
-	query_make(qid, "g4", 0.5, 1, "residents", &analyst, &sq);
+	query_make(qid, geo, 0.5, 1, "residents", &analyst, &sq);
 	if ((r = submit(&analyst, &sq, NULL)) != CAIRN_OK)
 		die("SubmitQuery: %s", cairn_errdesc(r));
 	for (int i = 0; i < 2; i++) {
@@ -1007,23 +1039,23 @@ sc_refusals(void)
 	struct member rogue;
 	ProtobufCMessage *resp = NULL;
 
-	query_make("bad-role", "g4", 0.5, 1, "residents", &analyst, &sq);
+	query_make("bad-role", geo, 0.5, 1, "residents", &analyst, &sq);
 	expect_code(submit(&nodes[0], &sq, NULL), CAIRN_ERR_UNAUTH,
 	    "SubmitQuery by a node is refused");
 	free(sq.q);
 	expect_code(call(&analyst, PROTO_POLL_TASK, &pr, &resp),
 	    CAIRN_ERR_UNAUTH, "PollTask by an analyst is refused");
 	member_open(&rogue, "rogue");
-	query_make("rogue-1", "g4", 0.5, 1, "residents", &rogue, &sq);
+	query_make("rogue-1", geo, 0.5, 1, "residents", &rogue, &sq);
 	expect_code(submit(&rogue, &sq, NULL), CAIRN_ERR_UNAUTH,
 	    "an analyst certificate not in federation.conf is refused");
 	free(sq.q);
-	query_make("forged", "g4", 0.5, 1, "residents", &analyst, &sq);
+	query_make("forged", geo, 0.5, 1, "residents", &analyst, &sq);
 	sq.sig[0] ^= 1;
 	expect_code(submit(&analyst, &sq, NULL), CAIRN_ERR_SIGNATURE,
 	    "a forged query signature is refused");
 	free(sq.q);
-	query_make("badspec", "g4", 0.5, 1, "teleport", &analyst, &sq);
+	query_make("badspec", geo, 0.5, 1, "teleport", &analyst, &sq);
 	expect_code(submit(&analyst, &sq, NULL), CAIRN_ERR_FORMAT,
 	    "a malformed spec is refused");
 	free(sq.q);
@@ -1031,11 +1063,11 @@ sc_refusals(void)
 	expect_code(submit(&analyst, &sq, NULL), CAIRN_ERR_ARG,
 	    "an unknown geography is refused");
 	free(sq.q);
-	query_make("greedy", "g4", 5.0, 1, "residents", &analyst, &sq);
+	query_make("greedy", geo, 5.0, 1, "residents", &analyst, &sq);
 	expect_code(submit(&analyst, &sq, NULL), CAIRN_ERR_POLICY,
 	    "rho over the federation limit is refused");
 	free(sq.q);
-	query_make("collude", "g4", 0.5, 3, "residents", &analyst, &sq);
+	query_make("collude", geo, 0.5, 3, "residents", &analyst, &sq);
 	expect_code(submit(&analyst, &sq, NULL), CAIRN_ERR_ARG,
 	    "max_colluding >= participants is refused");
 	free(sq.q);
@@ -1117,7 +1149,7 @@ sc_checks(const char *qid)
 
 	/* A round with faults: a wrong vector length, a wrong digest, a
 	 * check cell off by one. */
-	query_make(qid, "g4", 0.5, 1, "residents", &analyst, &sq);
+	query_make(qid, geo, 0.5, 1, "residents", &analyst, &sq);
 	if ((r = submit(&analyst, &sq, NULL)) != CAIRN_OK)
 		die("SubmitQuery: %s", cairn_errdesc(r));
 	gr.query_id = (char *)qid;
@@ -1134,7 +1166,7 @@ sc_checks(const char *qid)
 	adv_cells = NCELLS + 1;
 	expect_code(advertise(&nodes[0], t[0]), CAIRN_ERR_ARG,
 	    "a charge for a vector of the wrong length is INVALID_ARGUMENT");
-	adv_cells = NCELLS;
+	adv_cells = 0;
 	for (int i = 0; i < NNODES; i++) {
 		if ((r = advertise(&nodes[i], t[i])) != CAIRN_OK)
 			die("Advertise: %s", cairn_errdesc(r));
@@ -1171,7 +1203,7 @@ sc_open(const char *qid, const char *state)
 	FILE *f;
 	int r;
 
-	query_make(qid, "g4", 0.5, 1, "residents", &analyst, &sq);
+	query_make(qid, geo, 0.5, 1, "residents", &analyst, &sq);
 	if ((r = submit(&analyst, &sq, NULL)) != CAIRN_OK)
 		die("SubmitQuery: %s", cairn_errdesc(r));
 	for (int i = 0; i < NNODES; i++) {
@@ -1277,19 +1309,24 @@ main(int argc, char **argv)
 			dir = argv[i + 1];
 		else if (strcmp(argv[i], "--target") == 0)
 			target = argv[i + 1];
+		else if (strcmp(argv[i], "--geography") == 0)
+			geo = argv[i + 1];
+		else if (strcmp(argv[i], "--regions") == 0)
+			nreg = (size_t)strtoul(argv[i + 1], NULL, 10);
 		else
 			die("unknown option %s", argv[i]);
 	}
 	if (i < argc && (strcmp(argv[i], "--help") == 0 ||
 	    strcmp(argv[i], "-h") == 0)) {
-		printf("usage: %s --dir DIR --target HOST:PORT SCENARIO "
-		    "[ARGS]\n  scenarios: round QID, refuse QID, deadline QID, "
+		printf("usage: %s --dir DIR --target HOST:PORT "
+		    "[--geography NAME --regions N] SCENARIO [ARGS]\n  scenarios: round QID, refuse QID, deadline QID, "
 		    "checks QID, refusals, open QID STATE,\n"
 		    "  after-restart QID STATE\n",
 		    PROG);
 		return 0;
 	}
-	if (dir == NULL || target == NULL || i >= argc)
+	if (dir == NULL || target == NULL || i >= argc || nreg == 0 ||
+	    nreg > 10000000)
 		die("usage: %s --dir DIR --target HOST:PORT SCENARIO [ARGS]",
 		    PROG);
 	if (sodium_init() < 0)
@@ -1314,6 +1351,7 @@ main(int argc, char **argv)
 		die("unknown scenario or missing arguments: %s", sc);
 	for (int k = 0; k < NNODES; k++) {
 		transport_client_free(nodes[k].cl);
+		free(nodes[k].x);
 		keys_identity_free(nodes[k].id);
 	}
 	transport_client_free(analyst.cl);
