@@ -1131,7 +1131,7 @@ do_refuse(struct coord *c, struct transport_call *call,
 	Cairn__V1__Ack ack = CAIRN__V1__ACK__INIT;
 	Cairn__V1__Refusal *rf = NULL;
 	ProtobufCMessage *msg = NULL;
-	char reason[TLOG_ENTRY_MAX_REASON];
+	char reason[TLOG_ENTRY_MAX_REASON], detail[64];
 	struct tlog_entry e;
 	struct attempt *a;
 	uint64_t index;
@@ -1205,7 +1205,9 @@ do_refuse(struct coord *c, struct transport_call *call,
 		    m->pub.name, (int)sizeof(why) - 128, reason);
 		attempt_fail(c, a, COORD_Q_REFUSED, why);
 	}
-	ack.detail = "refusal logged";
+	snprintf(detail, sizeof(detail), "REFUSAL logged at index %llu",
+	    (unsigned long long)index);
+	ack.detail = detail;
 	(void)transport_call_reply(call, &ack.base);
 	r = HELD;
 out:
@@ -1316,6 +1318,7 @@ do_advertise(struct coord *c, struct transport_call *call,
 	uint8_t *packed = NULL;
 	struct attempt *a;
 	struct part *p;
+	char detail[64];
 	size_t plen;
 	uint64_t index;
 	int r;
@@ -1448,7 +1451,9 @@ do_advertise(struct coord *c, struct transport_call *call,
 	p->sigma2 = ch->noise_variance;
 	if (coord_round_phase(a->round) == COORD_MASKING)
 		roster_wake(c, a, CAIRN_OK, NULL);
-	ack.detail = "advertisement logged";
+	snprintf(detail, sizeof(detail), "CHARGE logged at index %llu",
+	    (unsigned long long)index);
+	ack.detail = detail;
 	(void)transport_call_reply(call, &ack.base);
 	r = HELD;
 out:

@@ -563,8 +563,15 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 	sa.signature.data = asig;
 	sa.signature.len = 64;
 	r = call(n, PROTO_ADVERTISE, &sa, &resp);
-	if (r == CAIRN_OK)
+	if (r == CAIRN_OK) {
+		const char *d = ((Cairn__V1__Ack *)resp)->detail;
+
+		/* The index of the CHARGE entry, for the node's ledger. */
+		if (strncmp(d, "CHARGE logged at index ", 23) != 0 &&
+		    strcmp(d, "advertisement known") != 0)
+			die("Advertise: ack '%s'", d);
 		protobuf_c_message_free_unpacked(resp, NULL);
+	}
 	free(cb);
 	free(ab);
 	protobuf_c_message_free_unpacked(qm, NULL);
