@@ -19,6 +19,8 @@
  *				equivocation, then a completed attempt
  *	deadline QID		a node never advertises: FAILURE after the
  *				advertise deadline
+ *	longpoll QID		nodes wait in PollTask before the query exists
+ *				and in GetRoster for each other (threads)
  *	checks QID		bad arguments of each read; a wrong vector
  *				length, a wrong share digest (sent again), a
  *				check cell off by one (FAILURE)
@@ -32,6 +34,7 @@
  *				and its entries hash to the signed root
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -809,17 +812,14 @@ run_equivocate(const char *qid, uint32_t want_attempt)
 	okf("two different advertisements from one node fail the attempt");
 }
 
+static void	check_release(const char *qid, const uint8_t qh[32],
+		    uint32_t want_attempt);
+
 static void
 run_round_clean(const char *qid, const struct signed_query *sq,
     uint32_t want_attempt)
 {
-	Cairn__V1__GetResultRequest rq = CAIRN__V1__GET_RESULT_REQUEST__INIT;
-	struct tlog_checkpoint cp;
-	struct result res;
-	Cairn__V1__QueryStatus *st;
-	uint8_t qh[32], h[32], *le;
-	int64_t *sum, rel;
-	char *note;
+	uint8_t qh[32];
 	int r;
 
 	(void)sq;
@@ -844,6 +844,23 @@ run_round_clean(const char *qid, const struct signed_query *sq,
 	for (int i = 0; i < NNODES; i++)
 		share(&nodes[i], qid, qh);
 	okf("every node got the roster and sent its masked share");
+	check_release(qid, qh, want_attempt);
+}
+
+/* The analyst's view of a released query: state, result = plain sum,
+ * variance, result hash, RELEASE entry included in the checkpoint. */
+static void
+check_release(const char *qid, const uint8_t qh[32], uint32_t want_attempt)
+{
+	Cairn__V1__GetResultRequest rq = CAIRN__V1__GET_RESULT_REQUEST__INIT;
+	struct tlog_checkpoint cp;
+	struct result res;
+	Cairn__V1__QueryStatus *st;
+	uint8_t h[32], *le;
+	int64_t *sum, rel;
+	char *note;
+	int r;
+
 	st = status(qid);
 	if (st->state != CAIRN__V1__QUERY_STATE__QUERY_STATE_RELEASED ||
 	    st->attempt != want_attempt || st->n_charges != NNODES)
@@ -1201,6 +1218,61 @@ sc_checks(const char *qid)
 	free(sq.q);
 }
 
+struct lp_arg {
+	struct member	*n;
+	const char	*qid;
+	unsigned	 delay_ms;
+	uint8_t		 qh[32];
+};
+
+/* A node waiting in PollTask before the query exists; it advertises after
+ * 'delay_ms' and then waits in GetRoster for the slower ones. */
+static void *
+lp_node(void *arg)
+{
+	struct lp_arg *a = arg;
+	Cairn__V1__Task *t = poll_task(a->n, 8000);
+	int r;
+
+	if (t == NULL || strcmp(t->query_id, a->qid) != 0)
+		die("%s: the long poll did not bring the task", a->n->name);
+	task_check_and_cosign(a->n, t);
+	query_hash(t->query, a->qh);
+	usleep(a->delay_ms * 1000);
+	if ((r = advertise(a->n, t)) != CAIRN_OK)
+		die("Advertise %s: %s", a->n->name, cairn_errdesc(r));
+	protobuf_c_message_free_unpacked(&t->base, NULL);
+	share(a->n, a->qid, a->qh);
+	return NULL;
+}
+
+static void
+sc_longpoll(const char *qid)
+{
+	struct lp_arg args[NNODES];
+	pthread_t th[NNODES];
+	struct signed_query sq;
+	int r;
+
+	for (int i = 0; i < NNODES; i++) {
+		args[i].n = &nodes[i];
+		args[i].qid = qid;
+		args[i].delay_ms = 400u * (unsigned)i;
+		if (pthread_create(&th[i], NULL, lp_node, &args[i]) != 0)
+			die("thread");
+	}
+	usleep(500000);		/* every node is waiting in PollTask */
+	query_make(qid, geo, 0.5, 1, "residents", &analyst, &sq);
+	if ((r = submit(&analyst, &sq, NULL)) != CAIRN_OK)
+		die("SubmitQuery: %s", cairn_errdesc(r));
+	for (int i = 0; i < NNODES; i++)
+		pthread_join(th[i], NULL);
+	okf("nodes waiting in PollTask got the task when it was submitted; "
+	    "early nodes waited in GetRoster for the late ones");
+	check_release(qid, args[0].qh, 0);
+	free(sq.q);
+}
+
 static void
 sc_open(const char *qid, const char *state)
 {
@@ -1327,7 +1399,7 @@ main(int argc, char **argv)
 	    strcmp(argv[i], "-h") == 0)) {
 		printf("usage: %s --dir DIR --target HOST:PORT "
 		    "[--geography NAME --regions N] SCENARIO [ARGS]\n  scenarios: round QID, refuse QID, deadline QID, "
-		    "checks QID, refusals, open QID STATE,\n"
+		    "longpoll QID, checks QID, refusals, open QID STATE,\n"
 		    "  after-restart QID STATE\n",
 		    PROG);
 		return 0;
@@ -1346,6 +1418,8 @@ main(int argc, char **argv)
 		sc_refuse(argv[i]);
 	else if (strcmp(sc, "deadline") == 0 && i < argc)
 		sc_deadline(argv[i]);
+	else if (strcmp(sc, "longpoll") == 0 && i < argc)
+		sc_longpoll(argv[i]);
 	else if (strcmp(sc, "checks") == 0 && i < argc)
 		sc_checks(argv[i]);
 	else if (strcmp(sc, "refusals") == 0)

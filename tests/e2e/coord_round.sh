@@ -116,6 +116,8 @@ check "callers, signatures and limits refused with precise statuses" D refusals
 check "a full round: released sum = plain sum, RELEASE logged, replay refused" D round q-round
 check "a round of 600,001 cells: shares and result in chunks of 2^19" \
     D --geography big --regions 600000 round q-big
+check "long polls: PollTask woken by SubmitQuery, GetRoster by the last advertisement" \
+    D longpoll q-longpoll
 check "a refusal fails the attempt; retries (equivocation, then success)" D refuse q-refuse
 check "a missed deadline fails the attempt" D deadline q-deadline
 check "bad arguments, wrong vector length, bad digest, bad check cell" D checks q-checks
@@ -130,7 +132,7 @@ grep -q "coordinator restarted" "$T/coord.log" &&
     ok "the restart is reported in the coordinator's log" ||
     notok "the restart is reported in the coordinator's log"
 "$COORD" status -c "$T/coordinator.conf" >"$T/status" 2>&1
-if grep -q 'queries released: 3' "$T/status" &&
+if grep -q 'queries released: 4' "$T/status" &&
     grep -q 'queries failed: 3' "$T/status"; then
 	ok "status reports the queries and the log"
 else
