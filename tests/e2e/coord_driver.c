@@ -19,8 +19,8 @@
  *				equivocation, then a completed attempt
  *	deadline QID		a node never advertises: FAILURE after the
  *				advertise deadline
- *	longpoll QID		nodes wait in PollTask before the query exists
- *				and in GetRoster for each other (threads)
+ *	longpoll QID		nodes wait in PollTask before the query
+ *				exists and in GetRoster for each other
  *	checks QID		bad arguments of each read; a wrong vector
  *				length, a wrong share digest (sent again), a
  *				check cell off by one (FAILURE)
@@ -1398,7 +1398,8 @@ main(int argc, char **argv)
 	if (i < argc && (strcmp(argv[i], "--help") == 0 ||
 	    strcmp(argv[i], "-h") == 0)) {
 		printf("usage: %s --dir DIR --target HOST:PORT "
-		    "[--geography NAME --regions N] SCENARIO [ARGS]\n  scenarios: round QID, refuse QID, deadline QID, "
+		    "[--geography NAME --regions N] SCENARIO [ARGS]\n"
+		    "  scenarios: round QID, refuse QID, deadline QID, "
 		    "longpoll QID, checks QID, refusals, open QID STATE,\n"
 		    "  after-restart QID STATE\n",
 		    PROG);
