@@ -153,8 +153,14 @@ int	coord_store_open_queries(struct coord_store *s,
 int	coord_store_count(struct coord_store *s, uint64_t counts[6])
 	    __attribute__((warn_unused_result));
 
+/* Number of equivocation evidence records (kinds 'e' and 'm'). */
+int	coord_store_evidence_count(struct coord_store *s, uint64_t *n)
+	    __attribute__((warn_unused_result));
+
 /* A node's signed message of one attempt: an advertisement's charge
- * (kind 'c') or a refusal (kind 'r'), with the index of its entry. */
+ * (kind 'c') or a refusal (kind 'r'), with the index of its entry, or
+ * evidence of equivocation: a second signed advertisement (kind 'e') or
+ * share manifest (kind 'm'), index 0. */
 int	coord_store_signed_add(struct coord_store *s, const char *query_id,
 	    uint32_t attempt, const char *node, char kind,
 	    const uint8_t *body, size_t blen, const uint8_t *sig, size_t slen,

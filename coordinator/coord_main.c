@@ -102,7 +102,7 @@ cmd_status(int argc, char **argv)
 	struct coord_store *db = NULL;
 	struct tlog_store *tl = NULL;
 	struct tlog_checkpoint cp;
-	uint64_t counts[6];
+	uint64_t counts[6], evidence;
 	char path[4096], *note = NULL;
 	const char *conf;
 	size_t len;
@@ -130,6 +130,9 @@ cmd_status(int argc, char **argv)
 	for (int i = 1; i < 6; i++)
 		printf("queries %s: %llu\n", names[i],
 		    (unsigned long long)counts[i]);
+	if ((r = coord_store_evidence_count(db, &evidence)) == CAIRN_OK)
+		printf("equivocation evidence kept: %llu\n",
+		    (unsigned long long)evidence);
 out:
 	free(note);
 	tlog_store_close(tl);

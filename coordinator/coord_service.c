@@ -1375,6 +1375,11 @@ do_advertise(struct coord *c, struct transport_call *call,
 			r = HELD;
 			goto out;
 		}
+		/* Keep the second one as evidence next to the first. */
+		if (coord_store_signed_add(c->db, a->query_id, a->attempt,
+		    m->pub.name, 'e', packed, plen, NULL, 0, 0) != CAIRN_OK)
+			log_warn("query %s: evidence not kept: %s",
+			    a->query_id, cairn_errmsg());
 		attempt_fail(c, a, COORD_Q_FAILED, "equivocation: two "
 		    "different advertisements from one node");
 		r = cairn_err(CAIRN_ERR_EXISTS, "a different advertisement "
@@ -1639,6 +1644,11 @@ do_share(struct coord *c, struct transport_call *call,
 	}
 	if (sh->manifest != NULL && (sh->mlen != ck->manifest.len ||
 	    memcmp(sh->manifest, ck->manifest.data, sh->mlen) != 0)) {
+		if (coord_store_signed_add(c->db, a->query_id, a->attempt,
+		    m->pub.name, 'm', ck->manifest.data, ck->manifest.len,
+		    ck->signature.data, ck->signature.len, 0) != CAIRN_OK)
+			log_warn("query %s: evidence not kept: %s",
+			    a->query_id, cairn_errmsg());
 		attempt_fail(c, a, COORD_Q_FAILED, "equivocation: two share "
 		    "manifests from one node");
 		r = cairn_err(CAIRN_ERR_CONFLICT, "a different manifest was "

@@ -291,6 +291,23 @@ coord_store_count(struct coord_store *s, uint64_t counts[6])
 }
 
 int
+coord_store_evidence_count(struct coord_store *s, uint64_t *n)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = prep(s, "SELECT count(*) FROM signed WHERE kind IN ('e', 'm')",
+	    &st)) != CAIRN_OK)
+		return r;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		r = db_err(s, "evidence");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
 coord_store_signed_add(struct coord_store *s, const char *query_id,
     uint32_t attempt, const char *node, char kind, const uint8_t *body,
     size_t blen, const uint8_t *sig, size_t slen, uint64_t log_index)

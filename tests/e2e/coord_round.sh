@@ -133,10 +133,11 @@ grep -q "coordinator restarted" "$T/coord.log" &&
     notok "the restart is reported in the coordinator's log"
 "$COORD" status -c "$T/coordinator.conf" >"$T/status" 2>&1
 if grep -q 'queries released: 4' "$T/status" &&
-    grep -q 'queries failed: 3' "$T/status"; then
-	ok "status reports the queries and the log"
+    grep -q 'queries failed: 3' "$T/status" &&
+    grep -q 'equivocation evidence kept: 1' "$T/status"; then
+	ok "status reports the queries, the log and the evidence kept"
 else
-	notok "status reports the queries and the log"; sed 's/^/# /' "$T/status"
+	notok "status reports the queries, the log and the evidence kept"; sed 's/^/# /' "$T/status"
 fi
 
 # --- a third-party gRPC client reads the checkpoint (npm cached in build/)

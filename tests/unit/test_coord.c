@@ -276,6 +276,16 @@ test_store(void **state)
 	    (const uint8_t *)"b4", 2, sig, 64, 13), CAIRN_OK);
 	assert_int_equal(coord_store_signed_add(s, "q2", 0, "n1", 'c',
 	    (const uint8_t *)"b5", 2, sig, 64, 14), CAIRN_ERR_EXISTS);
+	{
+		uint64_t ev = 9;
+
+		assert_int_equal(coord_store_evidence_count(s, &ev), CAIRN_OK);
+		assert_int_equal(ev, 0);
+		assert_int_equal(coord_store_signed_add(s, "q2", 0, "n1", 'e',
+		    (const uint8_t *)"b6", 2, NULL, 0, 0), CAIRN_OK);
+		assert_int_equal(coord_store_evidence_count(s, &ev), CAIRN_OK);
+		assert_int_equal(ev, 1);
+	}
 	memset(&sn, 0, sizeof(sn));
 	assert_int_equal(coord_store_signed_each(s, "q2", 0, 'c', each, &sn),
 	    CAIRN_OK);
