@@ -769,10 +769,14 @@ status_fill(struct coord *c, struct coord_query_row *row,
 	mid->name = row->analyst;
 	st->query_id = row->query_id;
 	st->state = (Cairn__V1__QueryState)row->state;
+	/* Pending until a node has the task, running from then on. */
 	if (row->state == COORD_Q_PENDING &&
-	    (a = attempt_find(c, row->query_id)) != NULL &&
-	    (a->round != NULL || a->p[0].delivered != 0))
-		st->state = CAIRN__V1__QUERY_STATE__QUERY_STATE_RUNNING;
+	    (a = attempt_find(c, row->query_id)) != NULL) {
+		for (size_t i = 0; i < a->n; i++)
+			if (a->p[i].delivered != 0)
+				st->state =
+				    CAIRN__V1__QUERY_STATE__QUERY_STATE_RUNNING;
+	}
 	st->analyst = mid;
 	st->attempt = row->attempt;
 	st->failure = row->failure;

@@ -403,12 +403,20 @@ test_retry_and_limit(void **state)
 		}
 		assert_int_equal(r, CAIRN_OK);
 		protobuf_c_message_free_unpacked(resp, NULL);
+		st = status("retry");
+		assert_int_equal(st->state,
+		    CAIRN__V1__QUERY_STATE__QUERY_STATE_PENDING);
+		protobuf_c_message_free_unpacked(&st->base, NULL);
 		/* While the attempt is open the same bytes are a replay. */
 		assert_int_equal(transport_unary(analyst.cl,
 		    proto_method(PROTO_SUBMIT_QUERY), &sq.base, 5000, &resp),
 		    CAIRN_ERR_EXISTS);
 		assert_non_null(t = poll(&nodes[0], 2000));
 		assert_int_equal(t->attempt, a);
+		st = status("retry");
+		assert_int_equal(st->state,
+		    CAIRN__V1__QUERY_STATE__QUERY_STATE_RUNNING);
+		protobuf_c_message_free_unpacked(&st->base, NULL);
 		refuse(&nodes[0], "na", t);
 		protobuf_c_message_free_unpacked(&t->base, NULL);
 		st = status("retry");
