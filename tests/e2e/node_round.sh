@@ -1,0 +1,188 @@
+#!/bin/sh
+# node_round.sh - two real `cairn-node serve` processes and the real
+# cairn-coordinator on loopback: a presence query is released with values
+# near the exact sum; each node's ledger holds one charge, closed once the
+# RELEASE is logged, with its CHARGE entry's log index; a second query
+# over the budget is refused with a signed REFUSAL; a node killed (SIGKILL)
+# right after charging and restarted lets the query complete (in the same
+# attempt or a retry) without a second charge; nodes stop cleanly on
+# SIGTERM.
+set -u
+: "${CAIRN_BIN:?}"
+T=$(mktemp -d /tmp/cairn-node-round-XXXXXX)
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
+}
+trap cleanup EXIT
+C="$CAIRN_BIN/cairn"
+N="$CAIRN_BIN/cairn-node"
+CO="$CAIRN_BIN/cairn-coordinator"
+A="$CAIRN_BIN/node_e2e_analyst"
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$T/out"; }
+has() { d=$1; pat=$2; if grep -q -- "$pat" "$T/out"; then ok "$d"; else notok "$d"; fi; }
+
+"$C" keys init-federation --name nodetest --dir "$T/fed" >"$T/out" 2>&1 || { notok "init"; exit 1; }
+for who in analyst:analyst node:n1 node:n2; do
+	role=${who%%:*}; name=${who#*:}
+	{ "$C" keys new --role "$role" --name "$name" --dir "$T/$name" &&
+	  "$C" keys issue --ca "$T/fed" --csr "$T/$name/tls.csr" --out "$T/$name/tls.crt" &&
+	  cp "$T/fed/ca.crt" "$T/$name/ca.crt" &&
+	  "$C" keys add-member --ca "$T/fed" --pub "$T/$name/identity.pub" \
+	      --cert "$T/$name/tls.crt"; } >"$T/out" 2>&1 || { notok "keys $name"; exit 1; }
+done
+ok "keys for the coordinator, an analyst and two nodes"
+
+printf 'region_id,name\n1,north\n2,south\n3,east\n4,west\n' >"$T/g4.csv"
+printf 'cell_id,region_id\nc1,1\nc2,2\nc3,3\nc4,4\n' >"$T/cells.csv"
+# Exact presence on 2026-01-10 over both nodes: 3, 1, 1, 0.
+printf 'subscriber_id,timestamp,cell_id\ns1,2026-01-10T08:00:00Z,c1\ns2,2026-01-10T09:00:00Z,c1\ns3,2026-01-10T10:00:00Z,c2\ns4,2026-01-12T10:00:00Z,c4\n' >"$T/n1.csv"
+printf 'subscriber_id,timestamp,cell_id\nt1,2026-01-10T08:00:00Z,c3\nt2,2026-01-10T12:00:00Z,c1\n' >"$T/n2.csv"
+mkdir -p "$T/cdata"
+cat >"$T/coordinator.conf" <<CONF
+[coordinator]
+identity_key = $T/fed/coordinator/identity.key
+tls_key = $T/fed/coordinator/tls.key
+tls_cert = $T/fed/coordinator/tls.crt
+ca_cert = $T/fed/ca.crt
+federation = $T/fed/federation.conf
+data_dir = $T/cdata
+listen = 127.0.0.1:0
+port_file = $T/port
+[deadlines]
+advertise_seconds = 6
+share_seconds = 6
+[limits]
+max_rho_per_query = 1
+max_participants = 8
+max_attempts = 3
+[geographies]
+geography = g4 g4.csv
+CONF
+(cd "$T" && "$CO" serve -c "$T/coordinator.conf" >"$T/coord.log" 2>&1) &
+PIDS="$!"
+i=0
+while [ $i -lt 100 ] && [ ! -s "$T/port" ]; do sleep 0.1; i=$((i + 1)); done
+[ -s "$T/port" ] || { cp "$T/coord.log" "$T/out"; notok "coordinator started"; exit 1; }
+PORT=$(cat "$T/port")
+ok "coordinator listening on $PORT"
+
+for m in n1 n2; do
+	cat >"$T/$m.conf" <<CONF
+[node]
+name = $m
+data_dir = $T/$m/data
+identity_key = $T/$m/identity.key
+tls_key = $T/$m/tls.key
+tls_cert = $T/$m/tls.crt
+ca_cert = $T/$m/ca.crt
+federation = $T/fed/federation.conf
+[coordinator]
+address = 127.0.0.1:$PORT
+poll_seconds = 1
+call_deadline_seconds = 5
+[data]
+cdr = $T/$m.csv
+cells = $T/cells.csv
+geography = g4
+[policy]
+allow_kind = presence
+allow_analyst = analyst
+budget_rho_per_month = 0.8
+max_rho_per_query = 0.5
+CONF
+	CAIRN_LOG=info "$N" serve -c "$T/$m.conf" >"$T/$m.log" 2>&1 &
+	PIDS="$PIDS $!"
+	eval "PID_$m=$!"
+done
+
+if "$A" --dir "$T" --target "127.0.0.1:$PORT" --id q1 --participants n1,n2 \
+    --rho 0.5 >"$T/out" 2>&1; then ok "q1 released"; else
+	notok "q1 released"; cat "$T/n1.log" "$T/n2.log" "$T/coord.log" | sed 's/^/# /'; fi
+# Noise variance 8 (two nodes at sigma_h^2 = 4): 30 is over 10 sd.
+awk 'BEGIN { e[0] = 3; e[1] = 1; e[2] = 1; e[3] = 0; bad = 0; cells = 0 }
+    $1 == "cell" { cells++; d = $3 - e[$2]; if (d < -30 || d > 30) bad = 1 }
+    END { exit (bad || cells != 4) }' "$T/out" && ok "released values near the exact sums" ||
+	notok "released values near the exact sums"
+has "released variance is the sum of the nodes' sigma_h^2" "variance 8"
+
+# Each node sees the RELEASE in the log and closes its round.
+for m in n1 n2; do
+	i=0
+	while [ $i -lt 100 ]; do
+		"$N" ledger show -c "$T/$m.conf" >"$T/out" 2>&1
+		grep -q "closed" "$T/out" && break
+		sleep 0.1; i=$((i + 1))
+	done
+	has "$m: ledger charge closed after the release" "closed"
+	"$N" ledger export -c "$T/$m.conf" >"$T/out" 2>&1
+	has "$m: export names q1" '"query_id":"q1"'
+	has "$m: export has the CHARGE log index" '"log_index":[0-9]'
+	[ "$(wc -l <"$T/out")" -eq 1 ] && ok "$m: exactly one charge" || notok "$m: exactly one charge"
+done
+
+# Budget 0.8 per month: a second query of 0.5 on the same month is refused.
+if "$A" --dir "$T" --target "127.0.0.1:$PORT" --id q2 --participants n1,n2 \
+    --rho 0.5 >"$T/out" 2>&1; then notok "q2 over the budget is refused"; else
+	has "q2 over the budget is refused" "refusals [12]"; fi
+cp "$T/n1.log" "$T/out"
+has "n1 logged the budget refusal" "refusing query 'q2' (budget)"
+"$N" ledger export -c "$T/n1.conf" >"$T/out" 2>&1
+[ "$(wc -l <"$T/out")" -eq 1 ] && ok "the refusal charged nothing" || notok "the refusal charged nothing"
+
+# kill_at STEP QID RHO: n2 stops itself right after STEP of QID, is killed
+# (SIGKILL) and restarted; the analyst retries a failed attempt; QID must be
+# released with one charge on each node.
+kill_at() {
+	step=$1; q=$2; rho=$3
+	kill -TERM "$PID_n2"; wait "$PID_n2" 2>/dev/null
+	PIDS=$(echo "$PIDS" | sed "s/ $PID_n2//")
+	CAIRN_NODE_STOP_AT=$step CAIRN_LOG=info "$N" serve -c "$T/n2.conf" \
+	    >"$T/n2-$q.log" 2>&1 &
+	PID_n2=$!
+	PIDS="$PIDS $PID_n2"
+	"$A" --dir "$T" --target "127.0.0.1:$PORT" --id "$q" --participants n1,n2 \
+	    --rho "$rho" --retries 2 --wait 90 >"$T/$q.out" 2>&1 &
+	APID=$!
+	i=0
+	while [ $i -lt 300 ] && ! grep -q "CAIRN_NODE_STOP_AT=$step" "$T/n2-$q.log"; do
+		sleep 0.05; i=$((i + 1)); done
+	sleep 0.2
+	kill -KILL "$PID_n2"; wait "$PID_n2" 2>/dev/null
+	PIDS=$(echo "$PIDS" | sed "s/ $PID_n2//")
+	cp "$T/n2-$q.log" "$T/out"
+	has "$q: n2 stopped after '$step' and was killed" "CAIRN_NODE_STOP_AT=$step"
+	CAIRN_LOG=info "$N" serve -c "$T/n2.conf" >"$T/n2b-$q.log" 2>&1 &
+	PID_n2=$!
+	PIDS="$PIDS $PID_n2"
+	if wait "$APID"; then ok "$q released after n2 was killed and restarted"; else
+		cp "$T/$q.out" "$T/out"; notok "$q released after n2 was killed and restarted"
+		cat "$T/n2b-$q.log" "$T/coord.log" | sed 's/^/# /'; fi
+	for m in n1 n2; do
+		"$N" ledger export -c "$T/$m.conf" >"$T/out" 2>&1
+		[ "$(grep -c "\"query_id\":\"$q\"" "$T/out")" -eq 1 ] &&
+		    ok "$q: $m charged once" || notok "$q: $m charged once"
+	done
+}
+kill_at charged q3 0.125
+cp "$T/n2b-q3.log" "$T/out"
+has "q3: restarted n2 reused its stored vector" "reusing the noisy vector"
+kill_at advertised q4 0.125
+cp "$T/q4.out" "$T/out"
+has "q4: the attempt n2 could not finish failed, the retry was released" "retrying"
+cp "$T/n2b-q4.log" "$T/out"
+has "q4: restarted n2 reused its stored vector" "reusing the noisy vector"
+"$N" ledger export -c "$T/n2.conf" >"$T/out" 2>&1
+has "n2: cumulative spend of 2026-01 is 0.75" '"cumulative_rho":0.75'
+
+for p in ${PIDS#* }; do kill -TERM "$p"; done
+for p in ${PIDS#* }; do wait "$p"; rc=$?; [ $rc -eq 0 ] && ok "node $p: exit 0 on SIGTERM" ||
+	{ echo "rc $rc" >"$T/out"; notok "node $p: exit 0 on SIGTERM"; }; done
+PIDS="${PIDS%% *}"
+
+echo "1..$n"
+[ "$fails" -eq 0 ]
