@@ -54,8 +54,8 @@ data_dir = $T/cdata
 listen = 127.0.0.1:0
 port_file = $T/port
 [deadlines]
-advertise_seconds = 6
-share_seconds = 6
+advertise_seconds = 8
+share_seconds = 8
 [limits]
 max_rho_per_query = 1
 max_participants = 8
