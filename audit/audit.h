@@ -37,15 +37,18 @@ struct audit_ledger_month {
 	double		cumulative;
 };
 
-/* One line of `cairn-node ledger export` (docs/audit.md). */
+/* One line of `cairn-node ledger export` (docs/node.md, docs/audit.md). */
 struct audit_ledger_charge {
 	int64_t				 id;
+	char				 node[KEYS_NAME_MAX + 1]; /* "" absent */
 	char				 query_id[TLOG_ENTRY_MAX_ID + 1];
 	uint8_t				 query_hash[TLOG_HASH_LEN];
 	size_t				 nmonths;
 	struct audit_ledger_month	*months;
 	int64_t				 log_index;	/* -1: not logged */
-	int64_t				 created;
+	bool				 have_budget, have_variance;
+	double				 budget;	/* budget_rho_per_month */
+	uint64_t			 variance;	/* noise_variance */
 	size_t				 line;		/* in the file */
 };
 
@@ -56,9 +59,11 @@ struct audit_ledger {
 
 /*
  * Parse a ledger export: one JSON object per line (empty lines skipped)
- * with "id", "query_id", "query_hash" (64 hex digits), "months"
- * ([{"month": "YYYY-MM", "rho": R, "cumulative": C}]), "log_index"
- * (integer, or null / -1 when not logged yet) and "created" (seconds).
+ * with "id" (integer), "query_id", "query_hash" (64 hex digits), "months"
+ * ([{"month": "YYYY-MM", "rho": R, "cumulative_rho": C}]) and
+ * "log_index" (integer, or null / -1 while not logged); optional "node",
+ * "budget_rho_per_month" and "noise_variance" are compared with the log
+ * when present; other fields ("created", "label", ...) are ignored.
  * 'name' starts error details ("ledger.jsonl:3: field 'months': ...").
  * Returns CAIRN_OK and fills '*out' (free with audit_ledger_free()), or
  * CAIRN_ERR_FORMAT / CAIRN_ERR_TOOBIG naming the line and field.

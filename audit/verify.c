@@ -775,6 +775,11 @@ check_ledger(struct vctx *v, struct tlog_entry *e)
 		struct vcharge *vc;
 		size_t kn = charge_key(key, node, lc->query_hash);
 
+		if (lc->node[0] != '\0' && strcmp(lc->node, node) != 0) {
+			find(v, "ledger line %zu: charge %" PRId64 " is of node "
+			    "'%s', not '%s'", lc->line, lc->id, lc->node, node);
+			continue;
+		}
 		vc = ht_get(&v->charges, key, kn);
 		if (vc == NULL) {
 			find(v, "ledger line %zu: charge %" PRId64 " (query "
@@ -822,6 +827,14 @@ check_ledger(struct vctx *v, struct tlog_entry *e)
 				    "fields", lc->line, lc->id, vc->index);
 				continue;
 			}
+		}
+		if ((lc->have_budget && lc->budget !=
+		    vc->c->budget_rho_per_month) || (lc->have_variance &&
+		    lc->variance != vc->c->noise_variance)) {
+			find(v, "ledger line %zu: charge %" PRId64 ": budget or "
+			    "noise variance differs from the signed charge of "
+			    "log entry %" PRIu64, lc->line, lc->id, vc->index);
+			continue;
 		}
 		v->rep->ledger_charges++;
 	}

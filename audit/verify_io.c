@@ -98,10 +98,30 @@ parse_line(json_t *o, const char *name, size_t line,
 		    name, line);
 	if ((r = field_int(o, "id", false, &lc->id, name, line)) != CAIRN_OK ||
 	    (r = field_int(o, "log_index", true, &lc->log_index, name,
-	    line)) != CAIRN_OK ||
-	    (r = field_int(o, "created", false, &lc->created, name, line)) !=
-	    CAIRN_OK)
+	    line)) != CAIRN_OK)
 		return r;
+	if ((x = json_object_get(o, "node")) != NULL) {
+		if (!json_is_string(x) || strlen(s = json_string_value(x)) >
+		    KEYS_NAME_MAX)
+			return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field "
+			    "'node' is not a member name", name, line);
+		memcpy(lc->node, s, strlen(s) + 1);
+	}
+	if ((x = json_object_get(o, "budget_rho_per_month")) != NULL) {
+		if (!json_is_number(x))
+			return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field "
+			    "'budget_rho_per_month' is not a number", name,
+			    line);
+		lc->have_budget = true;
+		lc->budget = json_number_value(x);
+	}
+	if ((x = json_object_get(o, "noise_variance")) != NULL) {
+		if (!json_is_integer(x) || json_integer_value(x) < 0)
+			return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field "
+			    "'noise_variance' is not a count", name, line);
+		lc->have_variance = true;
+		lc->variance = (uint64_t)json_integer_value(x);
+	}
 	if (lc->log_index < -1)
 		return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field 'log_index' "
 		    "is negative", name, line);
@@ -139,8 +159,10 @@ parse_line(json_t *o, const char *name, size_t line,
 			    "'months': entry %zu has no month 'YYYY-MM'", name,
 			    line, i + 1);
 		if ((r = field_real(m, "rho", &lc->months[i].rho, name,
-		    line)) != CAIRN_OK || (r = field_real(m, "cumulative",
-		    &lc->months[i].cumulative, name, line)) != CAIRN_OK)
+		    line)) != CAIRN_OK || (r = field_real(m,
+		    json_object_get(m, "cumulative") != NULL ? "cumulative" :
+		    "cumulative_rho", &lc->months[i].cumulative, name, line)) !=
+		    CAIRN_OK)
 			return r;
 	}
 	return CAIRN_OK;

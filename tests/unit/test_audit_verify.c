@@ -800,12 +800,17 @@ ledger_line(char *buf, size_t cap, int64_t id, const char *qid,
 {
 	char hex[65];
 
+	/* The format of `cairn-node ledger export` (docs/node.md). */
 	sodium_bin2hex(hex, sizeof(hex), qh, 32);
-	snprintf(buf + strlen(buf), cap - strlen(buf), "{\"id\": %lld, "
-	    "\"query_id\": \"%s\", \"query_hash\": \"%s\", \"months\": "
-	    "[{\"month\": \"2026-01\", \"rho\": %.17g, \"cumulative\": %.17g}], "
-	    "\"log_index\": %s, \"created\": 1767225601}\n", (long long)id, qid,
-	    hex, rho, cum, index);
+	snprintf(buf + strlen(buf), cap - strlen(buf), "{\"node\": \"alpha\", "
+	    "\"id\": %lld, \"query_id\": \"%s\", \"query_hash\": \"%s\", "
+	    "\"participants_hash\": \"%s\", \"created\": "
+	    "\"2026-01-01T00:00:01Z\", \"months\": [{\"month\": \"2026-01\", "
+	    "\"rho\": %.17g, \"cumulative_rho\": %.17g}], \"rho\": %.17g, "
+	    "\"rho_nano\": 1, \"budget_rho_per_month\": 1, "
+	    "\"noise_variance\": %d, \"log_index\": %s, \"open\": false, "
+	    "\"label\": \"residents stats: test\"}\n", (long long)id, qid, hex,
+	    hex, rho, cum, rho, strcmp(qid, "q3") == 0 ? 9 : 40, index);
 }
 
 static void
@@ -863,6 +868,23 @@ test_ledger(void **state)
 	    "entry 2 is not a CHARGE of 'alpha'"));
 	assert_non_null(strstr(L.findings, "ledger line 2: charge 2: log "
 	    "entry 11 has different fields"));
+	audit_ledger_free(&led);
+
+	/* Another node's export, and another noise variance. */
+	text[0] = '\0';
+	ledger_line(text, sizeof(text), 1, "q1", q1, 0.25, 0.25, "1");
+	memcpy(strstr(text, "alpha"), "gamma", 5);
+	ledger_line(text, sizeof(text), 2, "q3", q3, 0.5, 0.75, "11");
+	memcpy(strstr(text, "\"noise_variance\": 9"), "\"noise_variance\": 8",
+	    19);
+	assert_int_equal(audit_ledger_parse(text, strlen(text), "l.jsonl",
+	    &led), CAIRN_OK);
+	assert_int_equal(verify_with(&b, NULL, 0, &led, &rep),
+	    CAIRN_ERR_CONFLICT);
+	assert_non_null(strstr(L.findings, "ledger line 1: charge 1 is of node "
+	    "'gamma', not 'alpha'"));
+	assert_non_null(strstr(L.findings, "ledger line 2: charge 2: budget or "
+	    "noise variance differs from the signed charge of log entry 11"));
 	audit_ledger_free(&led);
 	built_free(&b);
 }

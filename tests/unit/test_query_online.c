@@ -707,10 +707,12 @@ test_4_audit(void **state)
 		free(d);
 		sodium_bin2hex(hex, sizeof(hex), qh, 32);
 		f = fopen(path(p, "alpha.jsonl"), "w");
-		fprintf(f, "{\"id\": 1, \"query_id\": \"q-online\", "
-		    "\"query_hash\": \"%s\", \"months\": [{\"month\": "
-		    "\"2026-01\", \"rho\": 0.25, \"cumulative\": 0.25}], "
-		    "\"log_index\": 1, \"created\": 1767225600}\n", hex);
+		fprintf(f, "{\"node\": \"alpha\", \"id\": 1, \"query_id\": "
+		    "\"q-online\", \"query_hash\": \"%s\", \"months\": "
+		    "[{\"month\": \"2026-01\", \"rho\": 0.25, "
+		    "\"cumulative_rho\": 0.25}], \"budget_rho_per_month\": 1, "
+		    "\"noise_variance\": 50, \"log_index\": 1, \"created\": "
+		    "\"2026-01-01T00:00:00Z\", \"open\": false}\n", hex);
 		fclose(f);
 	}
 	snprintf(led, sizeof(led), "--ledger=%s", p);
