@@ -464,7 +464,7 @@ query_result_write(FILE *f, bool json, const struct query_domain *d,
 		    rel->log_index);
 	} else {
 		fprintf(f, "# query %s kind %s released at log index %" PRIu64
-		    "\n# rho %.17g per data-month = (epsilon %.6g, delta %g) "
+		    "\n# rho %.10g per data-month = (epsilon %.6g, delta %g) "
 		    "tight, epsilon %.6g simple\n# noise variance %" PRIu64
 		    " per cell, 95%% interval value +- %" PRIu64 "\n",
 		    rel->query_id, qspec_kind_name(d->spec.kind),

@@ -302,7 +302,7 @@ test_output(void **state)
 	    CAIRN_OK);
 	fclose(f);
 	assert_non_null(strstr(text, "# query q-1 kind presence released at "
-	    "log index 12\n# rho 0.10000000000000001 per data-month = "
+	    "log index 12\n# rho 0.1 per data-month = "
 	    "(epsilon 2.14"));
 	assert_non_null(strstr(text, "delta 1e-06) tight"));
 	snprintf(line, sizeof(line), "# noise variance 300 per cell, 95%% "
