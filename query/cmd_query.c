@@ -594,8 +594,7 @@ q_wait(struct ctx *c)
 			goto out;
 		}
 		sleep_ms(pause);
-		if (pause < 5000)
-			pause *= 2;
+		pause = pause * 2 > 5000 ? 5000 : pause * 2;
 	}
 out:
 	transport_client_free(cl);
