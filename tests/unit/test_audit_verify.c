@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -29,7 +30,7 @@
 #include "query/query.h"
 
 #define NNODES	3
-#define MAXE	64
+#define MAXE	4096
 
 static const char *const node_names[NNODES] = { "alpha", "beta", "gamma" };
 
@@ -43,7 +44,7 @@ struct logb {
 	uint8_t		*e[MAXE];
 	size_t		 len[MAXE];
 	size_t		 n;
-	char		 findings[8192];
+	char		 findings[16384];
 	size_t		 nfind;
 };
 
@@ -954,6 +955,80 @@ test_no_coordinator(void **state)
 	assert_int_equal(audit_verify(&in, NULL), CAIRN_ERR_ARG);
 }
 
+
+/*
+ * Many queries, entries taken straight from memory with a checkpoint
+ * signed over the frontier's root: the tables grow past their first
+ * size.  CAIRN_AUDIT_BENCH=N runs N queries and prints the time.
+ */
+static void
+test_many(void **state)
+{
+	struct audit_verify_report rep;
+	struct tlog_frontier fr;
+	struct tlog_checkpoint cp;
+	struct tlog_signer sg;
+	struct built b;
+	struct timespec t0, t1;
+	const char *env = getenv("CAIRN_AUDIT_BENCH");
+	size_t nq = env != NULL ? (size_t)strtoul(env, NULL, 10) : 300;
+	char text[512], qname[32];
+	size_t tl;
+
+	(void)state;
+	if (nq * 4 > MAXE)
+		nq = MAXE / 4;
+	for (size_t i = 0; i < nq; i++) {
+		uint8_t q[32];
+		struct chg c;
+
+		snprintf(qname, sizeof(qname), "q%zu", i);
+		add_query(qname, 2, 0.001, q);
+		c = chg(0, qname, 0.001, 0.001 * (double)(i + 1), 5);
+		c.query_id = qname;
+		add_charge(q, &c);
+		c.node = 1;
+		add_charge(q, &c);
+		add_release(q, 2, 10);
+	}
+	memset(&b, 0, sizeof(b));
+	tlog_frontier_init(&fr);
+	for (size_t i = 0; i < L.n; i++) {
+		uint8_t leaf[32];
+
+		b.e[i].p = L.e[i];
+		b.e[i].len = L.len[i];
+		tlog_leaf_hash(L.e[i], L.len[i], leaf);
+		assert_int_equal(tlog_frontier_append(&fr, leaf, NULL, NULL),
+		    CAIRN_OK);
+	}
+	b.n = L.n;
+	memset(&cp, 0, sizeof(cp));
+	strcpy(cp.origin, "cairn/demo");
+	cp.size = fr.size;
+	tlog_frontier_root(&fr, cp.root);
+	assert_int_equal(tlog_checkpoint_format(&cp, text, sizeof(text), &tl),
+	    CAIRN_OK);
+	memset(&sg, 0, sizeof(sg));
+	sg.name = "cairn/demo";
+	keys_identity_public(coord, sg.pub);
+	sg.sign = sign_note;
+	sg.ctx = coord;
+	assert_int_equal(tlog_note_sign(text, tl, &sg, 1, &b.note,
+	    &b.note_len), CAIRN_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(verify_with(&b, NULL, 0, NULL, &rep), CAIRN_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(rep.queries, nq);
+	assert_int_equal(rep.charges, 2 * nq);
+	assert_int_equal(rep.releases, nq);
+	if (env != NULL)
+		printf("audit_verify: %zu entries in %.3f s\n", L.n,
+		    (double)(t1.tv_sec - t0.tv_sec) +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	free(b.note);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -979,6 +1054,7 @@ main(void)
 		T(test_ledger_parse_errors),
 		T(test_state_write),
 		T(test_no_coordinator),
+		T(test_many),
 	};
 
 	if (sodium_init() < 0)
