@@ -983,8 +983,8 @@ test_many(void **state)
 		struct chg c;
 
 		snprintf(qname, sizeof(qname), "q%zu", i);
-		add_query(qname, 2, 0.001, q);
-		c = chg(0, qname, 0.001, 0.001 * (double)(i + 1), 5);
+		add_query(qname, 2, 0.0001, q);
+		c = chg(0, qname, 0.0001, 0.0001 * (double)(i + 1), 5);
 		c.query_id = qname;
 		add_charge(q, &c);
 		c.node = 1;
