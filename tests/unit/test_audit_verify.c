@@ -50,6 +50,11 @@ struct logb {
 
 static struct logb L;
 
+/* Who signs a QUERY and for which federation (tests bend these). */
+static const struct keys_identity *q_signer;
+static const char *q_fed = "demo";
+
+
 static void
 member_of(struct keys_member *m, const struct keys_identity *id)
 {
@@ -101,6 +106,8 @@ setup(void **state)
 {
 	(void)state;
 	memset(&L, 0, sizeof(L));
+	q_signer = NULL;
+	q_fed = "demo";
 	return 0;
 }
 
@@ -159,9 +166,12 @@ add_query(const char *id, size_t np, double rho, uint8_t qh[32])
 	p.colluding = 1;
 	p.query_id = id;
 	p.analyst = "stats";
-	p.federation = "demo";
+	p.federation = q_fed;
 	p.submitted = 1767225600;
 	assert_int_equal(query_build(&p, ana, &q, &qlen, sig), CAIRN_OK);
+	if (q_signer != NULL)
+		assert_int_equal(keys_sign(q_signer, "query", q, qlen, sig),
+		    CAIRN_OK);
 	crypto_hash_sha256(qh, q, qlen);
 	sq.query.data = q;
 	sq.query.len = qlen;
@@ -709,6 +719,74 @@ test_undecodable(void **state)
 }
 
 static void
+test_query_entries(void **state)
+{
+	uint8_t q1[32], q2[32], q3[32], qx[32];
+	struct chg c;
+
+	(void)state;
+	q_signer = rogue;		/* not the analyst's key */
+	add_query("q1", 2, 0.25, q1);
+	q_signer = NULL;
+	q_fed = "other";
+	add_query("q2", 2, 0.25, q2);
+	q_fed = "demo";
+	add_query("q3", 2, 0.25, q3);
+	add_query("q3", 2, 0.25, q3);	/* the same bytes again */
+	memset(qx, 0x33, 32);
+	c = chg(0, "qx", 0.25, 0.25, 4);
+	add_charge(qx, &c);
+	add_failure(qx);
+	c = chg(0, "q3", 0.5, 0.75, 4);	/* not the query's rho */
+	add_charge(q3, &c);
+	expect_finding("entry 0: QUERY 'q1': the analyst's signature does not "
+	    "verify");
+	assert_non_null(strstr(L.findings, "entry 1: QUERY 'q2': federation "
+	    "'other' is not 'demo'"));
+	assert_non_null(strstr(L.findings, "entry 3: QUERY 'q3' ("));
+	assert_non_null(strstr(L.findings, ") is logged twice"));
+	assert_non_null(strstr(L.findings, "entry 4: CHARGE of 'alpha' for "
+	    "query 3333333333333333: no QUERY entry before it"));
+	assert_non_null(strstr(L.findings, "entry 5: FAILURE of query "
+	    "3333333333333333: no QUERY entry before it"));
+	assert_non_null(strstr(L.findings, "entry 6: CHARGE of 'alpha' for "
+	    "query 'q3': rho 0.5 is not the query's 0.25"));
+	assert_int_equal(L.nfind, 6);
+}
+
+static void
+test_release_twice_and_unknown_node(void **state)
+{
+	uint8_t q[32];
+	struct chg c;
+	struct tlog_entry *e;
+
+	(void)state;
+	add_query("q1", 2, 0.25, q);
+	c = chg(0, "q1", 0.25, 0.25, 4);
+	add_charge(q, &c);
+	c = chg(1, "q1", 0.25, 0.25, 4);
+	add_charge(q, &c);
+	add_release(q, 2, 8);
+	add_release(q, 2, 8);
+	/* A refusal by a name federation.conf does not list. */
+	e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	e->type = TLOG_ENTRY_REFUSAL;
+	e->node_id = str("mallory");
+	memcpy(e->query_hash, q, 32);
+	e->reason = str("x");
+	e->signature = str("0123456789012345678901234567890123456789012345678901"
+	    "234567890123");
+	put(e);
+	free(e);
+	expect_finding("entry 4: RELEASE of query 'q1': released twice");
+	assert_non_null(strstr(L.findings, "entry 5: REFUSAL of 'mallory': no "
+	    "such node in federation.conf"));
+	assert_int_equal(L.nfind, 2);
+}
+
+static void
 test_bad_checkpoint(void **state)
 {
 	struct audit_verify_report rep;
@@ -1048,6 +1126,8 @@ main(void)
 		T(test_stale_attempt_and_strangers),
 		T(test_refusal_reason),
 		T(test_undecodable),
+		T(test_query_entries),
+		T(test_release_twice_and_unknown_node),
 		T(test_bad_checkpoint),
 		T(test_state),
 		T(test_ledger),
