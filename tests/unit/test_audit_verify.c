@@ -786,6 +786,47 @@ test_release_twice_and_unknown_node(void **state)
 	assert_int_equal(L.nfind, 2);
 }
 
+/*
+ * Hostile entries: every single-byte change and truncation of a valid
+ * log is found (the root no longer matches) and never crashes the rule
+ * checks, which still run over the changed bytes.
+ */
+static void
+test_mutations(void **state)
+{
+	static const uint8_t seed[randombytes_SEEDBYTES] = { 7 };
+	struct audit_verify_report rep;
+	uint8_t q1[32], q2[32], rnd[3 * 400], *save;
+	struct built b;
+
+	(void)state;
+	valid_log(q1, q2);
+	build(&b, L.n, coord, 0);
+	randombytes_buf_deterministic(rnd, sizeof(rnd), seed);
+	for (size_t i = 0; i < 400; i++) {
+		size_t k = rnd[3 * i] % b.n, len = b.e[k].len;
+		size_t off = ((size_t)rnd[3 * i + 1] << 8 | rnd[3 * i + 2]) %
+		    len;
+		struct tlog_bytes orig = b.e[k];
+
+		if ((save = malloc(len)) == NULL)
+			fail();
+		memcpy(save, orig.p, len);
+		if (i % 2 == 0)
+			save[off] ^= (uint8_t)(1u << (i % 8));
+		b.e[k].p = save;
+		b.e[k].len = i % 2 == 0 ? len : off;
+		assert_int_equal(verify_with(&b, NULL, 0, NULL, &rep),
+		    CAIRN_ERR_CONFLICT);
+		assert_false(rep.log_ok);
+		assert_non_null(strstr(L.findings, "entries: they do not hash "
+		    "to the checkpoint's root"));
+		b.e[k] = orig;
+		free(save);
+	}
+	built_free(&b);
+}
+
 static void
 test_bad_checkpoint(void **state)
 {
@@ -996,6 +1037,33 @@ test_ledger_parse_errors(void **state)
 	}
 }
 
+/* Every prefix of a valid ledger line parses or fails cleanly. */
+static void
+test_ledger_truncations(void **state)
+{
+	struct audit_ledger led;
+	uint8_t qh[32];
+	char text[2048];
+	size_t n;
+
+	(void)state;
+	memset(qh, 1, 32);
+	text[0] = '\0';
+	ledger_line(text, sizeof(text), 1, "q1", qh, 0.25, 0.25, "1");
+	n = strlen(text);
+	for (size_t len = 0; len < n; len++) {
+		int r = audit_ledger_parse(text, len, "l", &led);
+
+		if (r == CAIRN_OK) {
+			/* Nothing, or the whole object without its newline. */
+			assert_true(len == 0 || len == n - 1);
+			assert_int_equal(led.n, len == 0 ? 0 : 1);
+			audit_ledger_free(&led);
+		} else if (len > 0)
+			assert_non_null(strstr(cairn_errmsg(), "l:1:"));
+	}
+}
+
 static void
 test_state_write(void **state)
 {
@@ -1132,6 +1200,8 @@ main(void)
 		T(test_state),
 		T(test_ledger),
 		T(test_ledger_parse_errors),
+		T(test_mutations),
+		T(test_ledger_truncations),
 		T(test_state_write),
 		T(test_no_coordinator),
 		T(test_many),
