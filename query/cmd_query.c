@@ -643,7 +643,9 @@ on_chunk(const ProtobufCMessage *msg, void *arg)
 		return cairn_err(CAIRN_ERR_FORMAT, "GetResult: chunk at offset "
 		    "%" PRIu64 " with %zu values, expected offset %" PRIu64
 		    " of %" PRIu64, ch->offset, ch->n_values, co->got, co->n);
-	memcpy(co->v + co->got, ch->values, ch->n_values * sizeof(int64_t));
+	if (ch->n_values > 0)
+		memcpy(co->v + co->got, ch->values,
+		    ch->n_values * sizeof(int64_t));
 	co->got += ch->n_values;
 	return 0;
 }
