@@ -53,6 +53,7 @@ static int64_t values[64];
 static uint64_t ncells;
 static uint8_t result_hash[32];
 static bool have_query;
+static int corrupt;	/* 1: a changed value, 2: a gap in the stream */
 
 static const char *const node_names[2] = { "alpha", "beta" };
 
@@ -358,14 +359,18 @@ h_result(struct transport_call *call, const ProtobufCMessage *req, void *a)
 	c1.offset = 0;
 	c1.n_values = half;
 	c1.values = values;
-	c2.offset = half;
+	c2.offset = corrupt == 2 ? half + 1 : half;
 	c2.n_values = ncells - half;
 	c2.values = values + half;
+	if (corrupt == 1)
+		values[0]++;
 	if (transport_call_send(call, &c1.base) == CAIRN_OK &&
 	    transport_call_send(call, &c2.base) == CAIRN_OK)
 		(void)transport_call_finish(call, CAIRN_OK, NULL);
 	else
 		(void)transport_call_finish(call, CAIRN_ERR_NET, "send");
+	if (corrupt == 1)
+		values[0]--;
 	pthread_mutex_unlock(&mu);
 }
 
@@ -648,6 +653,18 @@ test_3_result(void **state)
 	assert_true(json_real_value(json_object_get(c, "delta")) == 1e-9);
 	json_decref(o);
 	free(t);
+	/* Values that are not what was released, a stream with a gap. */
+	corrupt = 1;
+	assert_int_equal(run_query((char *[]){ "query", "result", conf,
+	    "q-online", reg, out, NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), "the values do not match the "
+	    "released result hash"));
+	corrupt = 2;
+	assert_int_equal(run_query((char *[]){ "query", "result", conf,
+	    "q-online", reg, out, NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), "chunk at offset 4 with 3 "
+	    "values, expected offset 3 of 6"));
+	corrupt = 0;
 	/* A regions file that does not fit the released vector. */
 	{
 		char p[128];
