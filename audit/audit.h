@@ -40,14 +40,14 @@ struct audit_ledger_month {
 /* One line of `cairn-node ledger export` (docs/node.md, docs/audit.md). */
 struct audit_ledger_charge {
 	int64_t				 id;
-	char				 node[KEYS_NAME_MAX + 1]; /* "" absent */
+	char				 node[KEYS_NAME_MAX + 1]; /* or "" */
 	char				 query_id[TLOG_ENTRY_MAX_ID + 1];
 	uint8_t				 query_hash[TLOG_HASH_LEN];
 	size_t				 nmonths;
 	struct audit_ledger_month	*months;
 	int64_t				 log_index;	/* -1: not logged */
 	bool				 have_budget, have_variance;
-	double				 budget;	/* budget_rho_per_month */
+	double				 budget;	/* budget per month */
 	uint64_t			 variance;	/* noise_variance */
 	size_t				 line;		/* in the file */
 };
@@ -115,7 +115,8 @@ struct audit_verify_report {
  * '*rep' (may be NULL) is filled whenever the verification ran.
  */
 int	audit_verify(const struct audit_verify_in *in,
-	    struct audit_verify_report *rep) __attribute__((warn_unused_result));
+	    struct audit_verify_report *rep)
+	    __attribute__((warn_unused_result));
 
 /*
  * Write 'note' ('len' bytes) to 'path' atomically: a temporary file in

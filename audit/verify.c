@@ -139,8 +139,8 @@ struct vctx {
 	const struct audit_verify_in	*in;
 	struct audit_verify_report	*rep;
 	struct htab			 queries;	/* qh -> vquery */
-	struct htab			 charges;	/* node\0qh -> vcharge */
-	struct htab			 months;	/* node\0month -> vmonth */
+	struct htab			 charges;	/* node,qh: vcharge */
+	struct htab			 months;	/* node,month: vmonth */
 };
 
 static void
@@ -367,8 +367,9 @@ do_query(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 	qsort(vq->sorted, q->n_participants, sizeof(char *), cmp_str);
 	for (size_t i = 1; i < q->n_participants; i++)
 		if (strcmp(vq->sorted[i - 1], vq->sorted[i]) == 0)
-			find(v, "entry %" PRIu64 ": QUERY '%s' names participant "
-			    "'%s' twice", idx, q->query_id, vq->sorted[i]);
+			find(v, "entry %" PRIu64 ": QUERY '%s' names "
+			    "participant '%s' twice", idx, q->query_id,
+			    vq->sorted[i]);
 	vq->q = q;
 	q = NULL;
 	if ((r = ht_put(&v->queries, qh, sizeof(qh), vq)) != CAIRN_OK)
@@ -625,8 +626,8 @@ do_release(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 	v->rep->releases++;
 	vq = ht_get(&v->queries, e->query_hash, TLOG_HASH_LEN);
 	if (vq == NULL) {
-		find(v, "entry %" PRIu64 ": RELEASE of query %s: no QUERY entry "
-		    "before it", idx, short_hash(e->query_hash, hb));
+		find(v, "entry %" PRIu64 ": RELEASE of query %s: no QUERY "
+		    "entry before it", idx, short_hash(e->query_hash, hb));
 		return;
 	}
 	if (vq->released)
@@ -776,8 +777,9 @@ check_ledger(struct vctx *v, struct tlog_entry *e)
 		size_t kn = charge_key(key, node, lc->query_hash);
 
 		if (lc->node[0] != '\0' && strcmp(lc->node, node) != 0) {
-			find(v, "ledger line %zu: charge %" PRId64 " is of node "
-			    "'%s', not '%s'", lc->line, lc->id, lc->node, node);
+			find(v, "ledger line %zu: charge %" PRId64 " is of "
+			    "node '%s', not '%s'", lc->line, lc->id, lc->node,
+			    node);
 			continue;
 		}
 		vc = ht_get(&v->charges, key, kn);
@@ -796,9 +798,9 @@ check_ledger(struct vctx *v, struct tlog_entry *e)
 			char nb[KEYS_NAME_MAX + 1];
 
 			if (li >= v->in->nentries) {
-				find(v, "ledger line %zu: charge %" PRId64 " is "
-				    "recorded at log index %" PRIu64 ", beyond "
-				    "the log", lc->line, lc->id, li);
+				find(v, "ledger line %zu: charge %" PRId64
+				    " is recorded at log index %" PRIu64
+				    ", beyond the log", lc->line, lc->id, li);
 				continue;
 			}
 			d = v->in->entries[li];
@@ -831,9 +833,10 @@ check_ledger(struct vctx *v, struct tlog_entry *e)
 		if ((lc->have_budget && lc->budget !=
 		    vc->c->budget_rho_per_month) || (lc->have_variance &&
 		    lc->variance != vc->c->noise_variance)) {
-			find(v, "ledger line %zu: charge %" PRId64 ": budget or "
-			    "noise variance differs from the signed charge of "
-			    "log entry %" PRIu64, lc->line, lc->id, vc->index);
+			find(v, "ledger line %zu: charge %" PRId64 ": budget "
+			    "or noise variance differs from the signed charge "
+			    "of log entry %" PRIu64, lc->line, lc->id,
+			    vc->index);
 			continue;
 		}
 		v->rep->ledger_charges++;
@@ -928,7 +931,8 @@ audit_verify(const struct audit_verify_in *in,
 	struct tlog_entry *e = NULL;
 	const struct keys_member *co;
 	struct vctx v;
-	uint8_t leaf[TLOG_HASH_LEN], root[TLOG_HASH_LEN], st_root[TLOG_HASH_LEN];
+	uint8_t leaf[TLOG_HASH_LEN], root[TLOG_HASH_LEN];
+	uint8_t st_root[TLOG_HASH_LEN];
 	bool cp_ok, st_ok = false, have_st_root = false;
 	int r = CAIRN_OK;
 

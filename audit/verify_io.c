@@ -211,8 +211,8 @@ audit_ledger_parse(const char *text, size_t len, const char *name,
 		}
 		o = json_loadb(text + pos, n, JSON_REJECT_DUPLICATES, &jerr);
 		if (o == NULL) {
-			r = cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: %s", name, line,
-			    jerr.text);
+			r = cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: %s", name,
+			    line, jerr.text);
 			goto out;
 		}
 		r = parse_line(o, name, line, &l.v[l.n]);

@@ -239,8 +239,8 @@ split_list(const char *s, const char *what, size_t max, char ***out,
 		if (comma != NULL)
 			*comma = '\0';
 		if (k == max) {
-			r = cairn_err(CAIRN_ERR_ARG, "--%s: more than %zu names",
-			    what, max);
+			r = cairn_err(CAIRN_ERR_ARG, "--%s: more than %zu "
+			    "names", what, max);
 			break;
 		}
 		if (*p == '\0') {
@@ -333,8 +333,8 @@ build_spec(const struct ctx *c, struct qspec *q)
 			continue;
 		if (f[i].num) {
 			if (!config_parse_int(v, &iv)) {
-				r = cairn_err(CAIRN_ERR_ARG, "--%s: '%s' is not "
-				    "an integer", opts[f[i].o].name, v);
+				r = cairn_err(CAIRN_ERR_ARG, "--%s: '%s' is "
+				    "not an integer", opts[f[i].o].name, v);
 				break;
 			}
 			x = json_integer((json_int_t)iv);
@@ -847,7 +847,8 @@ q_list(struct ctx *c)
 	int r;
 
 	if (c->arg != NULL) {
-		r = cairn_err(CAIRN_ERR_ARG, "unexpected argument '%s'", c->arg);
+		r = cairn_err(CAIRN_ERR_ARG, "unexpected argument '%s'",
+		    c->arg);
 		goto out;
 	}
 	if ((r = connect_client(c, &cl)) != CAIRN_OK)

@@ -65,8 +65,9 @@ struct query_params {
  * and sign those bytes with 'id' (purpose "query") into 'sig'.  Errors
  * are CAIRN_ERR_ARG naming the field.  Out-params set on success only.
  */
-int	query_build(const struct query_params *p, const struct keys_identity *id,
-	    uint8_t **query, size_t *len, uint8_t sig[static KEYS_SIG_LEN])
+int	query_build(const struct query_params *p,
+	    const struct keys_identity *id, uint8_t **query, size_t *len,
+	    uint8_t sig[static KEYS_SIG_LEN])
 	    __attribute__((warn_unused_result));
 
 /*

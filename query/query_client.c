@@ -57,7 +57,8 @@ query_read_file(const char *path, size_t max, char **out, size_t *len)
 		goto out;
 	}
 	if (n > max) {
-		r = cairn_err(CAIRN_ERR_TOOBIG, "%s: over %zu bytes", path, max);
+		r = cairn_err(CAIRN_ERR_TOOBIG, "%s: over %zu bytes", path,
+		    max);
 		goto out;
 	}
 	buf[n] = '\0';
@@ -109,8 +110,8 @@ query_build(const struct query_params *p, const struct keys_identity *id,
 		    QUERY_ID_MAX);
 	for (const char *c = p->query_id; *c; c++)
 		if ((unsigned char)*c <= ' ' || *c == 0x7f)
-			return cairn_err(CAIRN_ERR_ARG, "--id: '%s' has a space "
-			    "or control character", p->query_id);
+			return cairn_err(CAIRN_ERR_ARG, "--id: '%s' has a "
+			    "space or control character", p->query_id);
 	if (p->purpose == NULL || p->purpose[0] == '\0' ||
 	    strlen(p->purpose) > QUERY_PURPOSE_MAX ||
 	    strpbrk(p->purpose, "\r\n") != NULL)
@@ -225,8 +226,9 @@ query_regions_parse(const char *text, size_t len, const char *name,
 		x = strtoull(field, &end, 10);
 		if (errno != 0 || *end != '\0' || field[0] < '0' ||
 		    field[0] > '9' || x > UINT32_MAX) {
-			r = cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: region_id '%s' "
-			    "is not a number below 2^32", name, line, field);
+			r = cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: region_id "
+			    "'%s' is not a number below 2^32", name, line,
+			    field);
 			goto out;
 		}
 		if (nv == QUERY_MAX_REGIONS) {
@@ -297,12 +299,13 @@ query_domain_init(struct query_domain *d, const struct qspec *q,
 		    "(--regions)");
 	for (size_t i = 1; i < nregions; i++)
 		if (regions[i] <= regions[i - 1])
-			return cairn_err(CAIRN_ERR_ARG, "regions are not sorted "
-			    "and distinct");
+			return cairn_err(CAIRN_ERR_ARG, "regions are not "
+			    "sorted and distinct");
 	if (q->kind == QSPEC_KIND_POPCAT) {
 		if (ncats == 0)
-			return cairn_err(CAIRN_ERR_ARG, "population_by_category "
-			    "needs its categories (--categories)");
+			return cairn_err(CAIRN_ERR_ARG,
+			    "population_by_category needs its categories "
+			    "(--categories)");
 		if (ncats > QUERY_MAX_CATEGORIES)
 			return cairn_err(CAIRN_ERR_ARG, "--categories: more "
 			    "than %d", QUERY_MAX_CATEGORIES);
@@ -370,8 +373,8 @@ query_cell_label(const struct query_domain *d, uint64_t id, bool json,
 	int n;
 
 	if (id >= d->ncells)
-		return cairn_err(CAIRN_ERR_RANGE, "cell %" PRIu64 " is past the "
-		    "domain of %" PRIu64, id, d->ncells);
+		return cairn_err(CAIRN_ERR_RANGE, "cell %" PRIu64 " is past "
+		    "the domain of %" PRIu64, id, d->ncells);
 	switch (q->kind) {
 	case QSPEC_KIND_PRESENCE:
 		nb = qspec_buckets(q);
@@ -409,8 +412,9 @@ query_cell_label(const struct query_domain *d, uint64_t id, bool json,
 	case QSPEC_KIND_VISITORS:
 		nd = (uint64_t)(q->end - q->start);
 		(void)time_format_date(q->start + (int64_t)(id % nd), day);
-		n = snprintf(buf, cap, json ? "\"region\": %" PRIu32 ", \"day\": "
-		    "\"%s\"" : "%" PRIu32 ",%s", d->regions[id / nd], day);
+		n = snprintf(buf, cap, json ? "\"region\": %" PRIu32
+		    ", \"day\": \"%s\"" : "%" PRIu32 ",%s",
+		    d->regions[id / nd], day);
 		break;
 	case QSPEC_KIND_POPCAT:
 		if (quote(d->cats[id % d->ncats], json, cat, sizeof(cat)) !=

@@ -478,7 +478,7 @@ valid_log(uint8_t q1[32], uint8_t q2[32])
 	add_charge(q1, &c);
 	c = chg(1, "q1", 0.25, 0.25, 40);
 	add_charge(q1, &c);
-	add_failure(q1);			/* attempt 0 missed a deadline */
+	add_failure(q1);			/* attempt 0 timed out */
 	c = chg(0, "q1", 0.25, 0.25, 40);
 	c.attempt = 1;
 	add_charge(q1, &c);			/* restatements */
@@ -776,8 +776,8 @@ test_release_twice_and_unknown_node(void **state)
 	e->node_id = str("mallory");
 	memcpy(e->query_hash, q, 32);
 	e->reason = str("x");
-	e->signature = str("0123456789012345678901234567890123456789012345678901"
-	    "234567890123");
+	e->signature = str("01234567890123456789012345678901"
+	    "23456789012345678901234567890123");
 	put(e);
 	free(e);
 	expect_finding("entry 4: RELEASE of query 'q1': released twice");
@@ -1020,7 +1020,8 @@ test_ledger_parse_errors(void **state)
 		{ "[1]", "l:1: not a JSON object" },
 		{ "{\"id\": 1, \"log_index\": 2, \"created\": 3, \"query_id\": "
 		  "\"q\", \"query_hash\": \"" "0000000000000000000000000000000"
-		  "000000000000000000000000000000000\", \"months\": [{\"month\": "
+		  "000000000000000000000000000000000\", "
+		  "\"months\": [{\"month\": "
 		  "\"2026-13\", \"rho\": 1, \"cumulative\": 1}]}",
 		  "l:1: field 'months': entry 1 has no month 'YYYY-MM'" },
 		{ "{oops", "l:1: " },
