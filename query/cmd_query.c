@@ -29,6 +29,7 @@
 #include "query/query.h"
 
 #define PROG		"cairn query"
+#define REFUSED		CAIRN__V1__QUERY_STATE__QUERY_STATE_REFUSED
 #define CALL_MS		30000
 #define LIST_MAX	1000000
 #define CATS_MAX_TEXT	(256 * 1024)
@@ -581,8 +582,9 @@ q_wait(struct ctx *c)
 			print_status(s, stdout);
 			protobuf_c_message_free_unpacked(&s->base, NULL);
 			if (st != CAIRN__V1__QUERY_STATE__QUERY_STATE_RELEASED)
-				r = cairn_err(CAIRN_ERR_STATE, "query '%s' was "
-				    "%s", c->arg, state_name(st));
+				r = cairn_err(CAIRN_ERR_STATE, "query '%s' %s",
+				    c->arg, st == REFUSED ? "was refused" :
+				    "failed");
 			goto out;
 		}
 		protobuf_c_message_free_unpacked(&s->base, NULL);
