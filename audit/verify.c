@@ -830,8 +830,9 @@ check_ledger(struct vctx *v, struct tlog_entry *e)
 				continue;
 			}
 		}
-		if ((lc->have_budget && lc->budget !=
-		    vc->c->budget_rho_per_month) || (lc->have_variance &&
+		if ((lc->have_budget && fabs(lc->budget -
+		    vc->c->budget_rho_per_month) > AUDIT_RHO_EPS) ||
+		    (lc->have_variance &&
 		    lc->variance != vc->c->noise_variance)) {
 			find(v, "ledger line %zu: charge %" PRId64 ": budget "
 			    "or noise variance differs from the signed charge "
