@@ -11,5 +11,7 @@ int	cmd_audit(int argc, char **argv);	/* audit/cmd_audit.c */
 int	cmd_query(int argc, char **argv);	/* query/cmd_query.c */
 /* `cairn privacy sample|plan` (privacy/cmd_privacy.c). */
 int	dp_cmd_privacy(int argc, char **argv);
+/* cairn synth: synthetic federation data with ground truth (tools/synth*). */
+int	cmd_synth(int argc, char **argv);
 
 #endif

@@ -1,0 +1,234 @@
+/*
+ * coord_config.c - coordinator.conf: schema, defaults and the geographies
+ * (docs/config.md, section "coordinator.conf").
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "coordinator/coord_int.h"
+
+#define C(f)	offsetof(struct coord_config, f)
+
+static const struct config_key schema[] = {
+	{ "coordinator", "identity_key", CONFIG_STRING, C(identity_key), true, 0, 0, 0, 0 },
+	{ "coordinator", "tls_key", CONFIG_STRING, C(tls_key), true, 0, 0, 0, 0 },
+	{ "coordinator", "tls_cert", CONFIG_STRING, C(tls_cert), true, 0, 0, 0, 0 },
+	{ "coordinator", "ca_cert", CONFIG_STRING, C(ca_cert), true, 0, 0, 0, 0 },
+	{ "coordinator", "federation", CONFIG_STRING, C(federation), true, 0, 0, 0, 0 },
+	{ "coordinator", "data_dir", CONFIG_STRING, C(data_dir), true, 0, 0, 0, 0 },
+	{ "coordinator", "listen", CONFIG_STRING, C(listen), false, 0, 0, 0, 0 },
+	{ "coordinator", "port_file", CONFIG_STRING, C(port_file), false, 0, 0, 0, 0 },
+	{ "coordinator", "workers", CONFIG_INT, C(workers), false, 1, 64, 0, 0 },
+	{ "deadlines", "advertise_seconds", CONFIG_INT, C(advertise_seconds), false, 1, 86400, 0, 0 },
+	{ "deadlines", "share_seconds", CONFIG_INT, C(share_seconds), false, 1, 86400, 0, 0 },
+	{ "deadlines", "redeliver_seconds", CONFIG_INT, C(redeliver_seconds), false, 1, 86400, 0, 0 },
+	{ "limits", "max_rho_per_query", CONFIG_DOUBLE, C(max_rho_per_query), false, 0, 0, 1e-9, 1e6 },
+	{ "limits", "max_participants", CONFIG_INT, C(max_participants), false, 2, 1024, 0, 0 },
+	{ "limits", "max_attempts", CONFIG_INT, C(max_attempts), false, 1, 100, 0, 0 },
+	{ "limits", "witness_quorum", CONFIG_INT, C(witness_quorum), false, 0, 1024, 0, 0 },
+	{ "geographies", "geography", CONFIG_STRLIST, C(geography), true, 0, 0, 0, 0 },
+};
+#define NSCHEMA	(sizeof(schema) / sizeof(schema[0]))
+
+/* The line of 'path' that sets 'key' to 'value' (0 when not found). */
+static unsigned
+find_line(const char *path, const char *value)
+{
+	char buf[CONFIG_MAX_VALUE + 256];
+	unsigned line = 0, found = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(buf, sizeof(buf), f) != NULL) {
+		line++;
+		if (strstr(buf, value) != NULL) {
+			found = line;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static int
+u64_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int
+coord_regions_count(const char *path, uint64_t *n)
+{
+	char buf[1024];
+	int64_t *ids = NULL, *nv;
+	size_t nids = 0, cap = 0;
+	unsigned line = 0;
+	FILE *f;
+	int r = CAIRN_OK;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
+	while (fgets(buf, sizeof(buf), f) != NULL) {
+		char *comma, *p = buf;
+		int64_t id;
+
+		line++;
+		if (strchr(buf, '\n') == NULL && !feof(f)) {
+			r = cairn_err(CAIRN_ERR_CONFIG, "%s:%u: line too long",
+			    path, line);
+			goto out;
+		}
+		buf[strcspn(buf, "\r\n")] = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0' || *p == '#')
+			continue;
+		if ((comma = strchr(p, ',')) != NULL)
+			*comma = '\0';
+		if (!config_parse_int(p, &id) || id < 0) {
+			if (nids == 0 && line == 1 &&
+			    strcmp(p, "region_id") == 0)
+				continue;	/* the header */
+			r = cairn_err(CAIRN_ERR_CONFIG, "%s:%u: region id '%s' "
+			    "is not a non-negative integer", path, line, p);
+			goto out;
+		}
+		if (nids == COORD_GEO_REGIONS_MAX) {
+			r = cairn_err(CAIRN_ERR_CONFIG, "%s:%u: more than %d "
+			    "regions", path, line, COORD_GEO_REGIONS_MAX);
+			goto out;
+		}
+		if (nids == cap) {
+			cap = cap ? cap * 2 : 256;
+			if ((nv = realloc(ids, cap * sizeof(*ids))) == NULL) {
+				r = CAIRN_ERR_NOMEM;
+				goto out;
+			}
+			ids = nv;
+		}
+		ids[nids++] = id;
+	}
+	if (ferror(f)) {
+		r = cairn_err(CAIRN_ERR_IO, "%s: read error", path);
+		goto out;
+	}
+	if (nids == 0) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "%s: no regions", path);
+		goto out;
+	}
+	qsort(ids, nids, sizeof(*ids), u64_cmp);
+	for (size_t i = 1; i < nids; i++)
+		if (ids[i] == ids[i - 1]) {
+			r = cairn_err(CAIRN_ERR_CONFIG, "%s: region id %lld "
+			    "listed twice", path, (long long)ids[i]);
+			goto out;
+		}
+	*n = nids;
+out:
+	free(ids);
+	fclose(f);
+	return r;
+}
+
+/* Parse one "NAME REGIONS_CSV" value into cfg->geos. */
+static int
+parse_geo(struct coord_config *cfg, const char *path, const char *value)
+{
+	char name[KEYS_NAME_MAX + 2], file[PATH_MAX], full[PATH_MAX];
+	const char *sp, *slash;
+	unsigned line = find_line(path, value);
+	size_t nlen;
+	int r;
+
+	sp = strpbrk(value, " \t");
+	nlen = sp ? (size_t)(sp - value) : strlen(value);
+	if (sp == NULL || nlen == 0 || nlen > KEYS_NAME_MAX)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: key 'geography' in "
+		    "[geographies]: '%s' is not 'NAME REGIONS_CSV'", path, line,
+		    value);
+	memcpy(name, value, nlen);
+	name[nlen] = '\0';
+	while (*sp == ' ' || *sp == '\t')
+		sp++;
+	if (!keys_name_is_valid(name) || *sp == '\0' ||
+	    strlen(sp) >= sizeof(file))
+		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: key 'geography' in "
+		    "[geographies]: '%s' is not 'NAME REGIONS_CSV' with NAME "
+		    "of [a-z0-9._-]", path, line, value);
+	snprintf(file, sizeof(file), "%s", sp);
+	if (coord_config_geo(cfg, name) != NULL)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: key 'geography' in "
+		    "[geographies]: geography '%s' given twice", path, line,
+		    name);
+	if (cfg->ngeos == COORD_GEO_MAX)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: more than %d "
+		    "geographies", path, line, COORD_GEO_MAX);
+	/* A relative region file is next to the config file. */
+	slash = strrchr(path, '/');
+	if (file[0] != '/' && slash != NULL) {
+		if (snprintf(full, sizeof(full), "%.*s/%s",
+		    (int)(slash - path), path, file) >= (int)sizeof(full))
+			return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: path too "
+			    "long", path, line);
+	} else
+		snprintf(full, sizeof(full), "%s", file);
+	if ((r = coord_regions_count(full, &cfg->geos[cfg->ngeos].nregions))
+	    != CAIRN_OK) {
+		char d[512];
+
+		snprintf(d, sizeof(d), "%s", cairn_errdesc(r));
+		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: geography '%s': %s",
+		    path, line, name, d);
+	}
+	memcpy(cfg->geos[cfg->ngeos].name, name, nlen + 1);
+	cfg->ngeos++;
+	return CAIRN_OK;
+}
+
+int
+coord_config_load(const char *path, struct coord_config *cfg)
+{
+	int r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->workers = 2;
+	cfg->advertise_seconds = 60;
+	cfg->share_seconds = 120;
+	cfg->redeliver_seconds = 30;
+	cfg->max_rho_per_query = 1.0;
+	cfg->max_participants = 64;
+	cfg->max_attempts = 3;
+	cfg->witness_quorum = 0;
+	if ((r = config_load(path, schema, NSCHEMA, cfg)) != CAIRN_OK)
+		return r;
+	if (cfg->listen == NULL && (cfg->listen = strdup("127.0.0.1:7443"))
+	    == NULL)
+		return CAIRN_ERR_NOMEM;
+	for (size_t i = 0; i < cfg->geography.n; i++)
+		if ((r = parse_geo(cfg, path, cfg->geography.v[i])) != CAIRN_OK)
+			return r;
+	return CAIRN_OK;
+}
+
+void
+coord_config_release(struct coord_config *cfg)
+{
+	config_release(schema, NSCHEMA, cfg);
+	cfg->ngeos = 0;
+}
+
+const struct coord_geo *
+coord_config_geo(const struct coord_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->ngeos; i++)
+		if (strcmp(cfg->geos[i].name, name) == 0)
+			return &cfg->geos[i];
+	return NULL;
+}

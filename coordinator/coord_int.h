@@ -1,0 +1,271 @@
+/*
+ * coord_int.h - the coordinator daemon's modules, shared between
+ * coord_config.c (coordinator.conf), coord_store.c (the SQLite state),
+ * coord_log.c (log entries, checkpoints, cosignatures), coord_service.c
+ * (the 14 methods of cairn.v1.Coordinator) and coord_main.c (the
+ * cairn-coordinator program).  docs/coordinator.md describes the daemon,
+ * docs/federation.md the round it runs.
+ */
+#ifndef CAIRN_COORD_INT_H
+#define CAIRN_COORD_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "keys/keys.h"
+#include "keys/keys_federation.h"
+#include "protocol/tlog_entry.h"
+#include "protocol/tlog_note.h"
+#include "protocol/tlog_store.h"
+
+/* ------------------------------------------------------------- config */
+
+#define COORD_GEO_MAX		64	/* geographies in one config */
+#define COORD_GEO_REGIONS_MAX	1000000	/* regions of a geography */
+#define COORD_QUERY_ID_MAX	128	/* bytes of a query id */
+
+struct coord_geo {
+	char		name[KEYS_NAME_MAX + 1];
+	uint64_t	nregions;
+};
+
+struct coord_config {
+	/* [coordinator] */
+	char			*identity_key;
+	char			*tls_key;
+	char			*tls_cert;
+	char			*ca_cert;
+	char			*federation;
+	char			*data_dir;
+	char			*listen;
+	char			*port_file;
+	int64_t			 workers;
+	/* [deadlines] */
+	int64_t			 advertise_seconds;
+	int64_t			 share_seconds;
+	int64_t			 redeliver_seconds;
+	/* [limits] */
+	double			 max_rho_per_query;
+	int64_t			 max_participants;
+	int64_t			 max_attempts;
+	int64_t			 witness_quorum;
+	/* [geographies] */
+	struct config_strlist	 geography;
+	/* parsed from 'geography' */
+	struct coord_geo	 geos[COORD_GEO_MAX];
+	size_t			 ngeos;
+};
+
+/*
+ * Read and check 'path' into 'cfg' (defaults first, then the file), then
+ * read every geography's region file (relative paths are taken from the
+ * config file's folder) to count its regions.  Returns CAIRN_OK or
+ * CAIRN_ERR_CONFIG / CAIRN_ERR_IO with a detail naming file:line and key.
+ * Release 'cfg' with coord_config_release() in every case.
+ */
+int	coord_config_load(const char *path, struct coord_config *cfg)
+	    __attribute__((warn_unused_result));
+void	coord_config_release(struct coord_config *cfg);
+
+/* The geography named 'name', or NULL. */
+const struct coord_geo *coord_config_geo(const struct coord_config *cfg,
+	    const char *name);
+
+/*
+ * Count the regions of the region file 'path' ("region_id,name" lines,
+ * an optional header, '#' comments): every id an integer, none twice.
+ * Returns CAIRN_OK and '*n', or CAIRN_ERR_CONFIG / CAIRN_ERR_IO naming
+ * file:line.
+ */
+int	coord_regions_count(const char *path, uint64_t *n)
+	    __attribute__((warn_unused_result));
+
+/* -------------------------------------------------------------- store */
+
+/* Query states, as in QueryState of cairn.proto. */
+enum coord_qstate {
+	COORD_Q_PENDING = 1,
+	COORD_Q_RUNNING = 2,
+	COORD_Q_RELEASED = 3,
+	COORD_Q_REFUSED = 4,
+	COORD_Q_FAILED = 5
+};
+
+struct coord_store;
+
+/* One query as stored (strings and blobs owned by the struct). */
+struct coord_query_row {
+	int64_t		 seq;
+	char		 query_id[COORD_QUERY_ID_MAX + 1];
+	char		 analyst[KEYS_NAME_MAX + 1];
+	uint8_t		 hash[32];
+	uint8_t		*signed_query;	/* packed SignedQuery */
+	size_t		 signed_len;
+	uint64_t	 log_index;
+	int64_t		 created;
+	enum coord_qstate state;
+	uint32_t	 attempt;
+	char		 failure[TLOG_ENTRY_MAX_REASON + 1];
+};
+
+/*
+ * Open (creating when missing) the coordinator database 'path' (WAL,
+ * synchronous=FULL).  Returns CAIRN_OK and '*out', or CAIRN_ERR_DB naming
+ * the path.
+ */
+int	coord_store_open(const char *path, struct coord_store **out)
+	    __attribute__((warn_unused_result));
+void	coord_store_close(struct coord_store *s);
+
+/* Insert a new query (state PENDING, attempt 0): CAIRN_ERR_EXISTS if its id
+ * is taken. */
+int	coord_store_query_add(struct coord_store *s,
+	    const struct coord_query_row *q)
+	    __attribute__((warn_unused_result));
+/* Read query 'id' into '*q' (free with coord_store_row_clear()):
+ * CAIRN_ERR_NOTFOUND when absent. */
+int	coord_store_query_get(struct coord_store *s, const char *id,
+	    struct coord_query_row *q) __attribute__((warn_unused_result));
+void	coord_store_row_clear(struct coord_query_row *q);
+/* Set state, attempt and failure text of query 'id'. */
+int	coord_store_query_set(struct coord_store *s, const char *id,
+	    enum coord_qstate state, uint32_t attempt, const char *failure)
+	    __attribute__((warn_unused_result));
+/*
+ * Up to 'cap' queries of 'analyst' (every analyst when NULL) with seq
+ * greater than 'after', in seq order, into 'rows' ('*n' of them; clear
+ * each).
+ */
+int	coord_store_query_list(struct coord_store *s, const char *analyst,
+	    int64_t after, struct coord_query_row *rows, size_t cap, size_t *n)
+	    __attribute__((warn_unused_result));
+/*
+ * The queries left PENDING or RUNNING (by a stop or crash): up to 'cap'
+ * ids into 'ids', '*n' of them.
+ */
+int	coord_store_open_queries(struct coord_store *s,
+	    char (*ids)[COORD_QUERY_ID_MAX + 1], size_t cap, size_t *n)
+	    __attribute__((warn_unused_result));
+/* Count the queries in each state into counts[state] (6 entries). */
+int	coord_store_count(struct coord_store *s, uint64_t counts[6])
+	    __attribute__((warn_unused_result));
+
+/* Number of equivocation evidence records (kinds 'e' and 'm'). */
+int	coord_store_evidence_count(struct coord_store *s, uint64_t *n)
+	    __attribute__((warn_unused_result));
+
+/* A node's signed message of one attempt: an advertisement's charge
+ * (kind 'c') or a refusal (kind 'r'), with the index of its entry, or
+ * evidence of equivocation: a second signed advertisement (kind 'e') or
+ * share manifest (kind 'm'), index 0. */
+int	coord_store_signed_add(struct coord_store *s, const char *query_id,
+	    uint32_t attempt, const char *node, char kind,
+	    const uint8_t *body, size_t blen, const uint8_t *sig, size_t slen,
+	    uint64_t log_index) __attribute__((warn_unused_result));
+/*
+ * Call 'fn' with each stored message of 'kind' for (query_id, attempt)
+ * in insertion order; a non-zero return stops and is returned.
+ */
+int	coord_store_signed_each(struct coord_store *s, const char *query_id,
+	    uint32_t attempt, char kind,
+	    int (*fn)(void *arg, const char *node, const uint8_t *body,
+	    size_t blen, const uint8_t *sig, size_t slen), void *arg)
+	    __attribute__((warn_unused_result));
+
+/* Keep the released result of 'query_id': the packed Release and the
+ * values as little-endian int64. */
+int	coord_store_result_put(struct coord_store *s, const char *query_id,
+	    const uint8_t *release, size_t rlen, const int64_t *vals, size_t n)
+	    __attribute__((warn_unused_result));
+/* Read it back into new buffers (caller frees): CAIRN_ERR_NOTFOUND. */
+int	coord_store_result_get(struct coord_store *s, const char *query_id,
+	    uint8_t **release, size_t *rlen, int64_t **vals, size_t *n)
+	    __attribute__((warn_unused_result));
+
+/* Record the signed checkpoint note published for 'size'. */
+int	coord_store_checkpoint_put(struct coord_store *s, uint64_t size,
+	    const char *note) __attribute__((warn_unused_result));
+/* The note published for 'size' in a new buffer: CAIRN_ERR_NOTFOUND. */
+int	coord_store_checkpoint_get(struct coord_store *s, uint64_t size,
+	    char **note) __attribute__((warn_unused_result));
+
+/* Keep witness 'witness''s cosignature line on the checkpoint of 'size'
+ * (a newer one from the same witness for the same size replaces it). */
+int	coord_store_cosig_put(struct coord_store *s, const char *witness,
+	    uint64_t size, uint64_t ts, const char *line)
+	    __attribute__((warn_unused_result));
+/* The cosignature lines on 'size', concatenated, in a new buffer, and how
+ * many there are. */
+int	coord_store_cosig_lines(struct coord_store *s, uint64_t size,
+	    char **lines, size_t *count) __attribute__((warn_unused_result));
+/* The largest checkpoint size with at least 'quorum' cosignatures:
+ * CAIRN_ERR_NOTFOUND when none. */
+int	coord_store_cosigned_size(struct coord_store *s, size_t quorum,
+	    uint64_t *size) __attribute__((warn_unused_result));
+
+/* ---------------------------------------------------------------- log */
+
+/* The log and what signs its checkpoints. */
+struct coord_log {
+	struct tlog_store	*tlog;
+	struct coord_store	*db;		/* borrowed */
+	char			 origin[TLOG_NAME_MAX + 1];
+	struct tlog_signer	 signer;
+};
+
+/*
+ * Open the log store 'path' for federation 'fedname' signed by 'id'
+ * (borrowed, alive as long as 'lg') and make sure a checkpoint of its
+ * current size is published.
+ */
+int	coord_log_open(struct coord_log *lg, const char *path,
+	    const char *fedname, const struct keys_identity *id,
+	    struct coord_store *db) __attribute__((warn_unused_result));
+void	coord_log_close(struct coord_log *lg);
+
+/*
+ * Encode 'e', append it durably and publish a signed checkpoint covering
+ * it before returning; '*index' (may be NULL) gets its index.
+ */
+int	coord_log_append(struct coord_log *lg, const struct tlog_entry *e,
+	    uint64_t *index) __attribute__((warn_unused_result));
+
+/*
+ * Check witness 'name''s (key 'pk') cosignature of the checkpoint of
+ * 'size' with 'root' at 'ts' ('sig' = u64be ts || Ed25519, 72 bytes) and
+ * keep it.  CAIRN_ERR_NOTFOUND when the log published no checkpoint of
+ * that size and root, CAIRN_ERR_SIGNATURE when it does not verify.
+ */
+int	coord_log_cosign(struct coord_log *lg, const char *name,
+	    const uint8_t pk[static 32], uint64_t size, const uint8_t *root,
+	    size_t root_len, uint64_t ts, const uint8_t *sig, size_t sig_len)
+	    __attribute__((warn_unused_result));
+
+/*
+ * The checkpoint to show: the latest, or with 'quorum' > 0 the newest one
+ * with at least 'quorum' cosignatures (the latest when none has), with its
+ * cosignature lines appended, in a new buffer.
+ */
+int	coord_log_checkpoint(struct coord_log *lg, size_t quorum,
+	    char **note) __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------------ service */
+
+struct coord;
+
+/*
+ * Load everything 'cfg' names (keys, federation, stores), fail every
+ * attempt left open by a previous run with a FAILURE entry, and start
+ * serving.  '*out' set on success.
+ */
+int	coord_start(const struct coord_config *cfg, struct coord **out)
+	    __attribute__((warn_unused_result));
+/* The TCP port served. */
+int	coord_port(const struct coord *c);
+/* Stop serving (calls in flight get the grace period), then free. */
+void	coord_stop(struct coord *c);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * coord_log.c - the coordinator's side of the transparency log: append an
+ * entry and publish a checkpoint signed with the coordinator's identity
+ * key before anyone can act on it; keep the witnesses' cosignatures and
+ * serve checkpoints with them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/err.h"
+#include "coordinator/coord_int.h"
+
+static int
+sign_note(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+	return keys_sign_note(ctx, msg, len, sig);
+}
+
+/* Publish a checkpoint of the current size and remember its note. */
+static int
+publish(struct coord_log *lg)
+{
+	char *note = NULL;
+	size_t len;
+	int r;
+
+	if ((r = tlog_store_publish(lg->tlog, lg->origin, &lg->signer, 1,
+	    &note, &len)) != CAIRN_OK)
+		return r;
+	r = coord_store_checkpoint_put(lg->db, tlog_store_size(lg->tlog),
+	    note);
+	free(note);
+	return r;
+}
+
+int
+coord_log_open(struct coord_log *lg, const char *path, const char *fedname,
+    const struct keys_identity *id, struct coord_store *db)
+{
+	struct tlog_checkpoint cp;
+	char *note = NULL;
+	size_t len;
+	int r;
+
+	memset(lg, 0, sizeof(*lg));
+	if (snprintf(lg->origin, sizeof(lg->origin), "cairn/%s", fedname) >=
+	    (int)sizeof(lg->origin))
+		return cairn_err(CAIRN_ERR_ARG, "federation name too long");
+	lg->db = db;
+	lg->signer.name = lg->origin;
+	keys_identity_public(id, lg->signer.pub);
+	lg->signer.sign = sign_note;
+	lg->signer.ctx = (void *)(uintptr_t)id;
+	if ((r = tlog_store_open(path, TLOG_STORE_CREATE, &lg->tlog))
+	    != CAIRN_OK)
+		return r;
+	r = tlog_store_checkpoint_latest(lg->tlog, &note, &len, &cp);
+	if (r == CAIRN_OK && cp.size == tlog_store_size(lg->tlog)) {
+		/* Make sure the coordinator's table has it too. */
+		r = coord_store_checkpoint_put(db, cp.size, note);
+	} else if (r == CAIRN_OK || r == CAIRN_ERR_NOTFOUND)
+		r = publish(lg);
+	free(note);
+	if (r != CAIRN_OK) {
+		tlog_store_close(lg->tlog);
+		lg->tlog = NULL;
+	}
+	return r;
+}
+
+void
+coord_log_close(struct coord_log *lg)
+{
+	tlog_store_close(lg->tlog);
+	lg->tlog = NULL;
+}
+
+int
+coord_log_append(struct coord_log *lg, const struct tlog_entry *e,
+    uint64_t *index)
+{
+	uint8_t *buf;
+	size_t len;
+	uint64_t idx;
+	int r;
+
+	if ((r = tlog_entry_encode(e, NULL, 0, &len)) != CAIRN_OK &&
+	    r != CAIRN_ERR_TOOBIG)
+		return r;
+	if ((buf = malloc(len)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	if ((r = tlog_entry_encode(e, buf, len, &len)) == CAIRN_OK &&
+	    (r = tlog_store_append(lg->tlog, buf, len, &idx)) == CAIRN_OK &&
+	    (r = publish(lg)) == CAIRN_OK && index != NULL)
+		*index = idx;
+	free(buf);
+	return r;
+}
+
+/* The checkpoint text the log published for (size, root). */
+static int
+cp_text(struct coord_log *lg, uint64_t size, const uint8_t root[32],
+    char *text, size_t cap, size_t *len)
+{
+	struct tlog_checkpoint cp;
+
+	memset(&cp, 0, sizeof(cp));
+	snprintf(cp.origin, sizeof(cp.origin), "%s", lg->origin);
+	cp.size = size;
+	memcpy(cp.root, root, 32);
+	return tlog_checkpoint_format(&cp, text, cap, len);
+}
+
+int
+coord_log_cosign(struct coord_log *lg, const char *name,
+    const uint8_t pk[static 32], uint64_t size, const uint8_t *root,
+    size_t root_len, uint64_t ts, const uint8_t *sig, size_t sig_len)
+{
+	char text[TLOG_NAME_MAX + 128], line[TLOG_NAME_MAX + 256];
+	uint8_t have[32], msg[TLOG_NAME_MAX + 200], raw[4 + 72];
+	char *note = NULL;
+	size_t tlen, mlen;
+	uint64_t sts = 0;
+	int r, hl;
+
+	if (root_len != 32 || sig_len != 72)
+		return cairn_err(CAIRN_ERR_FORMAT, "cosignature: root of %zu "
+		    "bytes, signature of %zu (want 32 and 72)", root_len,
+		    sig_len);
+	if (size > tlog_store_size(lg->tlog) ||
+	    tlog_store_root_at(lg->tlog, size, have) != CAIRN_OK ||
+	    memcmp(have, root, 32) != 0 ||
+	    coord_store_checkpoint_get(lg->db, size, &note) != CAIRN_OK)
+		return cairn_err(CAIRN_ERR_NOTFOUND, "no checkpoint of size "
+		    "%llu with that root was published",
+		    (unsigned long long)size);
+	free(note);
+	for (int i = 0; i < 8; i++)
+		sts = sts << 8 | sig[i];
+	if (sts != ts)
+		return cairn_err(CAIRN_ERR_SIGNATURE, "cosignature: timestamp "
+		    "%llu differs from the signed one %llu",
+		    (unsigned long long)ts, (unsigned long long)sts);
+	if ((r = cp_text(lg, size, root, text, sizeof(text), &tlen))
+	    != CAIRN_OK)
+		return r;
+	hl = snprintf((char *)msg, sizeof(msg), "cosignature/v1\ntime %llu\n",
+	    (unsigned long long)ts);
+	if (hl < 0 || (size_t)hl + tlen > sizeof(msg))
+		return cairn_err(CAIRN_ERR_INTERNAL, "cosignature too long");
+	memcpy(msg + hl, text, tlen);
+	mlen = (size_t)hl + tlen;
+	if (keys_verify_note(pk, msg, mlen, sig + 8) != CAIRN_OK)
+		return cairn_err(CAIRN_ERR_SIGNATURE, "cosignature of %s on "
+		    "checkpoint %llu does not verify", name,
+		    (unsigned long long)size);
+	tlog_key_id(name, TLOG_KEY_COSIGNATURE, pk, raw);
+	memcpy(raw + 4, sig, 72);
+	hl = snprintf(line, sizeof(line), "\xe2\x80\x94 %s ", name);
+	if (hl < 0 || tlog_b64_encode(raw, sizeof(raw), line + hl,
+	    sizeof(line) - (size_t)hl - 1) == 0)
+		return cairn_err(CAIRN_ERR_INTERNAL, "cosignature line");
+	strcat(line, "\n");
+	return coord_store_cosig_put(lg->db, name, size, ts, line);
+}
+
+int
+coord_log_checkpoint(struct coord_log *lg, size_t quorum, char **note)
+{
+	struct tlog_checkpoint cp;
+	char *base = NULL, *lines = NULL, *out = NULL;
+	size_t len, nl, olen;
+	uint64_t size;
+	int r;
+
+	if (quorum > 0 && coord_store_cosigned_size(lg->db, quorum, &size) ==
+	    CAIRN_OK) {
+		if ((r = coord_store_checkpoint_get(lg->db, size, &base))
+		    != CAIRN_OK)
+			return r;
+		len = strlen(base);
+	} else {
+		if ((r = tlog_store_checkpoint_latest(lg->tlog, &base, &len,
+		    &cp)) != CAIRN_OK)
+			return r;
+		size = cp.size;
+	}
+	if ((r = coord_store_cosig_lines(lg->db, size, &lines, &nl))
+	    != CAIRN_OK)
+		goto out;
+	if (nl == 0) {
+		*note = base;
+		base = NULL;
+		goto out;
+	}
+	if ((r = tlog_note_add_lines(base, len, lines, strlen(lines), &out,
+	    &olen)) != CAIRN_OK)
+		goto out;
+	*note = out;
+out:
+	free(base);
+	free(lines);
+	return r;
+}

@@ -1,0 +1,189 @@
+/*
+ * coord_main.c - the cairn-coordinator program (docs/man/cairn-coordinator.1):
+ *
+ *	cairn-coordinator serve -c coordinator.conf
+ *	cairn-coordinator status -c coordinator.conf
+ *	cairn-coordinator check-config -c coordinator.conf
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cli.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/version.h"
+#include "coordinator/coord_int.h"
+#include "protocol/transport.h"
+
+#define PROG	"cairn-coordinator"
+
+/* Parse "-c FILE" (the only option); print help for -h. */
+static int
+conf_arg(int argc, char **argv, const char *usage, const char **conf)
+{
+	*conf = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (cli_is_help(argv[i])) {
+			printf("usage: %s %s\n", PROG, usage);
+			return 0;
+		}
+		if ((strcmp(argv[i], "-c") == 0 ||
+		    strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+			*conf = argv[++i];
+		else {
+			fprintf(stderr, "%s: error: unknown argument '%s'\n"
+			    "usage: %s %s\n", PROG, argv[i], PROG, usage);
+			return 1;
+		}
+	}
+	if (*conf == NULL) {
+		fprintf(stderr, "%s: error: -c coordinator.conf is required\n"
+		    "usage: %s %s\n", PROG, PROG, usage);
+		return 1;
+	}
+	return -1;
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	struct coord_config cfg;
+	struct coord *c = NULL;
+	const char *conf;
+	sigset_t sigs;
+	int r, sig;
+
+	if ((r = conf_arg(argc, argv, "serve -c coordinator.conf", &conf)) >= 0)
+		return r;
+	/* Signals go to sigwait below, not to gRPC's threads. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if ((r = coord_config_load(conf, &cfg)) != CAIRN_OK) {
+		coord_config_release(&cfg);
+		return cli_fail(PROG, "config", r);
+	}
+	(void)transport_tune_memory();
+	if ((r = coord_start(&cfg, &c)) != CAIRN_OK) {
+		coord_config_release(&cfg);
+		return cli_fail(PROG, "start", r);
+	}
+	if (cfg.port_file != NULL) {
+		FILE *f = fopen(cfg.port_file, "w");
+
+		if (f == NULL || fprintf(f, "%d\n", coord_port(c)) < 0 ||
+		    fclose(f) != 0) {
+			coord_stop(c);
+			r = cli_fail(PROG, cfg.port_file,
+			    cairn_err(CAIRN_ERR_IO, "cannot write the port "
+			    "file"));
+			coord_config_release(&cfg);
+			return r;
+		}
+	}
+	log_info("serving on port %d", coord_port(c));
+	sigwait(&sigs, &sig);
+	log_info("stopping (signal %d)", sig);
+	coord_stop(c);
+	coord_config_release(&cfg);
+	return 0;
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	static const char *const names[6] = { "?", "pending", "running",
+	    "released", "refused", "failed" };
+	struct coord_config cfg;
+	struct coord_store *db = NULL;
+	struct tlog_store *tl = NULL;
+	struct tlog_checkpoint cp;
+	uint64_t counts[6], evidence;
+	char path[4096], *note = NULL;
+	const char *conf;
+	size_t len;
+	int r;
+
+	if ((r = conf_arg(argc, argv, "status -c coordinator.conf", &conf))
+	    >= 0)
+		return r;
+	if ((r = coord_config_load(conf, &cfg)) != CAIRN_OK) {
+		coord_config_release(&cfg);
+		return cli_fail(PROG, "config", r);
+	}
+	snprintf(path, sizeof(path), "%s/coord.db", cfg.data_dir);
+	if ((r = coord_store_open(path, &db)) != CAIRN_OK ||
+	    (r = coord_store_count(db, counts)) != CAIRN_OK)
+		goto out;
+	snprintf(path, sizeof(path), "%s/log.db", cfg.data_dir);
+	if ((r = tlog_store_open(path, 0, &tl)) != CAIRN_OK)
+		goto out;
+	printf("log entries: %llu\n",
+	    (unsigned long long)tlog_store_size(tl));
+	if (tlog_store_checkpoint_latest(tl, &note, &len, &cp) == CAIRN_OK)
+		printf("latest checkpoint: %s size %llu\n", cp.origin,
+		    (unsigned long long)cp.size);
+	for (int i = 1; i < 6; i++)
+		printf("queries %s: %llu\n", names[i],
+		    (unsigned long long)counts[i]);
+	if ((r = coord_store_evidence_count(db, &evidence)) == CAIRN_OK)
+		printf("equivocation evidence kept: %llu\n",
+		    (unsigned long long)evidence);
+out:
+	free(note);
+	tlog_store_close(tl);
+	coord_store_close(db);
+	coord_config_release(&cfg);
+	return r == CAIRN_OK ? 0 : cli_fail(PROG, "status", r);
+}
+
+static int
+cmd_check(int argc, char **argv)
+{
+	struct coord_config cfg;
+	const char *conf;
+	int r;
+
+	if ((r = conf_arg(argc, argv, "check-config -c coordinator.conf",
+	    &conf)) >= 0)
+		return r;
+	r = coord_config_load(conf, &cfg);
+	if (r == CAIRN_OK) {
+		printf("%s: ok (%zu geographies", conf, cfg.ngeos);
+		for (size_t i = 0; i < cfg.ngeos; i++)
+			printf("%s %s: %llu regions", i ? "," : ":",
+			    cfg.geos[i].name,
+			    (unsigned long long)cfg.geos[i].nregions);
+		printf(")\n");
+	}
+	coord_config_release(&cfg);
+	return r == CAIRN_OK ? 0 : cli_fail(PROG, "config", r);
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("%s %s\n", PROG, CAIRN_VERSION);
+	return 0;
+}
+
+static const struct cli_cmd cmds[] = {
+	{ "serve", cmd_serve, "run the coordinator until SIGINT/SIGTERM" },
+	{ "status", cmd_status, "print the log size and query counts" },
+	{ "check-config", cmd_check, "read coordinator.conf and report" },
+	{ "version", cmd_version, "print the version" },
+};
+
+int
+main(int argc, char **argv)
+{
+	log_set_prog(PROG);
+	return cli_dispatch(PROG, cmds, sizeof(cmds) / sizeof(cmds[0]), argc,
+	    argv);
+}

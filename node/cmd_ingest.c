@@ -1,0 +1,101 @@
+/*
+ * cmd_ingest.c - `cairn-node ingest`: add CSV drops to the binary store in
+ * the node's data directory (node/store.c).
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/cli.h"
+#include "common/err.h"
+#include "node/cmd_int.h"
+
+#define PROG	"cairn-node ingest"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: cairn-node ingest --cdr PATH... (--cells FILE | "
+	    "--regions FILE) --data-dir DIR\n"
+	    "           [--max-bad-fraction F] [--threads N] [--quiet]\n\n"
+	    "Convert CSV drops into a segment of the binary store in DIR "
+	    "(docs/data.md);\nqueries then run on it with "
+	    "'cairn-node run-local --store DIR'.\n");
+}
+
+int
+node_cmd_ingest(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CMD_INPUT_OPTIONS,
+		{ "data-dir", required_argument, NULL, OPT_DATADIR },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cmd_input ci;
+	struct node_report rep;
+	struct node_store *st = NULL;
+	const char *dir = NULL;
+	bool quiet = false;
+	uint64_t subs, events;
+	size_t segs;
+	int c, r, rc = 1;
+
+	cmd_input_init(&ci);
+	memset(&rep, 0, sizeof(rep));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (c == OPT_HELP) {
+			usage(stdout);
+			rc = 0;
+			goto out;
+		}
+		if (c == ':') {
+			r = cairn_err(CAIRN_ERR_ARG, "option '%s' needs a "
+			    "value", argv[optind - 1]);
+			goto fail;
+		}
+		if (c == '?') {
+			r = cairn_err(CAIRN_ERR_ARG, "bad option '%s' (see "
+			    "--help)", argv[optind - 1]);
+			goto fail;
+		}
+		if (c == OPT_DATADIR)
+			dir = optarg;
+		else if (c == OPT_QUIET)
+			quiet = true;
+		else if ((r = cmd_input_option(&ci, c, optarg)) != CAIRN_OK)
+			goto fail;
+	}
+	for (; optind < argc; optind++)
+		if ((r = cmd_input_add(&ci, argv[optind])) != CAIRN_OK)
+			goto fail;
+	if (dir == NULL) {
+		r = cairn_err(CAIRN_ERR_ARG, "missing --data-dir DIR");
+		goto fail;
+	}
+	if ((r = cmd_input_open(&ci, true)) != CAIRN_OK)
+		goto fail;
+	r = node_store_ingest(dir, &ci.in, &rep);
+	if (!quiet || r != CAIRN_OK)
+		node_report_print(&rep, stderr);
+	if (r != CAIRN_OK || (r = node_store_open(dir, &st)) != CAIRN_OK)
+		goto fail;
+	node_store_stats(st, &subs, &events, &segs);
+	if (!quiet)
+		fprintf(stderr, "%s: store %s: %" PRIu64 " subjects, %" PRIu64
+		    " events in %zu segment(s)\n", PROG, dir, subs, events,
+		    segs);
+	rc = 0;
+	goto out;
+fail:
+	rc = cli_fail(PROG, "ingest", r);
+out:
+	node_store_close(st);
+	node_report_release(&rep);
+	cmd_input_release(&ci);
+	return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * cmd_int.h - helpers shared by the cairn-node subcommands (node/cmd_*.c).
+ */
+#ifndef CAIRN_NODE_CMD_INT_H
+#define CAIRN_NODE_CMD_INT_H
+
+#include <stdbool.h>
+
+#include "node/node.h"
+
+enum {
+	OPT_CDR = 256, OPT_CELLS, OPT_REGIONS, OPT_MAXBAD, OPT_THREADS,
+	OPT_QUERY, OPT_NONOISE, OPT_RHO, OPT_FORMAT, OPT_OUTPUT, OPT_DENSE,
+	OPT_STORE, OPT_DATADIR, OPT_QUIET, OPT_HELP, OPT_DELTA
+};
+
+/* The long options every input-reading command takes. */
+#define CMD_INPUT_OPTIONS \
+	{ "cdr", required_argument, NULL, OPT_CDR }, \
+	{ "cells", required_argument, NULL, OPT_CELLS }, \
+	{ "regions", required_argument, NULL, OPT_REGIONS }, \
+	{ "max-bad-fraction", required_argument, NULL, OPT_MAXBAD }, \
+	{ "threads", required_argument, NULL, OPT_THREADS }, \
+	{ "help", no_argument, NULL, OPT_HELP }
+
+struct cmd_input {
+	char			**raw;		/* --cdr paths */
+	size_t			  nraw;
+	const char		 *cells_path, *regions_path;
+	double			  max_bad;
+	unsigned		  threads;
+	char			**paths;	/* expanded */
+	size_t			  npaths;
+	struct node_cellmap	 *cells;
+	struct node_input	  in;
+};
+
+void	cmd_input_init(struct cmd_input *ci);
+void	cmd_input_release(struct cmd_input *ci);
+/* Take a path given after --cdr without an option name. */
+int	cmd_input_add(struct cmd_input *ci, char *path);
+/* Handle one of the CMD_INPUT_OPTIONS (not OPT_HELP). */
+int	cmd_input_option(struct cmd_input *ci, int opt, char *arg);
+/*
+ * Load the cell map or region list and expand the paths into ci->in;
+ * with 'need_files', --cdr and --cells/--regions are required.
+ */
+int	cmd_input_open(struct cmd_input *ci, bool need_files);
+
+#endif

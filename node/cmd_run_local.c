@@ -1,0 +1,247 @@
+/*
+ * cmd_run_local.c - `cairn-node run-local`: one query on local files (CSV
+ * or the ingested store), printed as CSV or JSON.  Exact counts with
+ * --no-noise; otherwise discrete Gaussian noise for --rho.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/cli.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "node/cmd_int.h"
+#include "node/noise.h"
+
+#define PROG	"cairn-node run-local"
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: cairn-node run-local --query Q.json (--cdr PATH... "
+	    "--cells FILE | --cdr PATH... --regions FILE | --store DIR)\n"
+	    "           [--no-noise | --rho R [--delta D]] [--format csv|json] "
+	    "[--output FILE] [--dense]\n"
+	    "           [--max-bad-fraction F] [--threads N] [--quiet]\n\n"
+	    "Run one query (docs/queries.md) on local data and print the "
+	    "result.\n\n"
+	    "  --cdr PATH           CSV, .csv.gz or directory (repeatable)\n"
+	    "  --cells FILE         cell map cell_id,region_id\n"
+	    "  --regions FILE       region list region_id[,...]\n"
+	    "  --store DIR          the store written by 'cairn-node ingest'\n"
+	    "  --query FILE         the JSON query spec\n"
+	    "  --no-noise           exact counts (local checks only)\n"
+	    "  --rho R              zCDP budget of the noisy result\n"
+	    "  --delta D            delta of the (epsilon, delta) shown "
+	    "(default 1e-6)\n"
+	    "  --format csv|json    output format (default csv)\n"
+	    "  --output FILE        write there instead of stdout\n"
+	    "  --dense              print zero cells too\n"
+	    "  --max-bad-fraction F refuse a file with more bad rows "
+	    "(default 0.001)\n"
+	    "  --threads N          worker threads (default: CPUs, at most 8)\n"
+	    "  --quiet              no summary or bad-row report on stderr\n");
+}
+
+int
+node_cmd_run_local(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CMD_INPUT_OPTIONS,
+		{ "query", required_argument, NULL, OPT_QUERY },
+		{ "no-noise", no_argument, NULL, OPT_NONOISE },
+		{ "rho", required_argument, NULL, OPT_RHO },
+		{ "delta", required_argument, NULL, OPT_DELTA },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "dense", no_argument, NULL, OPT_DENSE },
+		{ "store", required_argument, NULL, OPT_STORE },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cmd_input ci;
+	struct qspec q;
+	struct node_report rep;
+	struct node_result res;
+	struct node_store *st = NULL;
+	enum node_out_format fmt = NODE_OUT_CSV;
+	const char *qpath = NULL, *outpath = NULL, *store = NULL;
+	bool nonoise = false, dense = false, quiet = false, have_rho = false;
+	double rho = 0, delta = 1e-6, t0;
+	struct node_noise_plan plan;
+	FILE *out = stdout;
+	int c, r, rc = 1;
+
+	cmd_input_init(&ci);
+	memset(&rep, 0, sizeof(rep));
+	memset(&res, 0, sizeof(res));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_HELP:
+			usage(stdout);
+			rc = 0;
+			goto out;
+		case OPT_QUERY:
+			qpath = optarg;
+			break;
+		case OPT_NONOISE:
+			nonoise = true;
+			break;
+		case OPT_RHO:
+			if (!config_parse_double(optarg, &rho) || rho <= 0) {
+				r = cairn_err(CAIRN_ERR_ARG, "--rho: '%s' is "
+				    "not a positive number", optarg);
+				goto fail;
+			}
+			have_rho = true;
+			break;
+		case OPT_DELTA:
+			if (!config_parse_double(optarg, &delta) ||
+			    !(delta > 0 && delta < 1)) {
+				r = cairn_err(CAIRN_ERR_ARG, "--delta: '%s' is "
+				    "not a number in (0, 1)", optarg);
+				goto fail;
+			}
+			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "json") == 0)
+				fmt = NODE_OUT_JSON;
+			else if (strcmp(optarg, "csv") != 0) {
+				r = cairn_err(CAIRN_ERR_ARG, "--format: '%s' "
+				    "is not csv or json", optarg);
+				goto fail;
+			}
+			break;
+		case OPT_OUTPUT:
+			outpath = optarg;
+			break;
+		case OPT_DENSE:
+			dense = true;
+			break;
+		case OPT_STORE:
+			store = optarg;
+			break;
+		case OPT_QUIET:
+			quiet = true;
+			break;
+		case ':':
+			r = cairn_err(CAIRN_ERR_ARG, "option '%s' needs a "
+			    "value", argv[optind - 1]);
+			goto fail;
+		case '?':
+			r = cairn_err(CAIRN_ERR_ARG, "bad option '%s' (see "
+			    "--help)", argv[optind - 1]);
+			goto fail;
+		default:
+			if ((r = cmd_input_option(&ci, c, optarg)) != CAIRN_OK)
+				goto fail;
+		}
+	}
+	for (; optind < argc; optind++)
+		if ((r = cmd_input_add(&ci, argv[optind])) != CAIRN_OK)
+			goto fail;
+	if (qpath == NULL) {
+		r = cairn_err(CAIRN_ERR_ARG, "missing --query FILE");
+		goto fail;
+	}
+	if (nonoise && have_rho) {
+		r = cairn_err(CAIRN_ERR_ARG, "--rho and --no-noise exclude "
+		    "each other");
+		goto fail;
+	}
+	if (!nonoise && !have_rho) {
+		r = cairn_err(CAIRN_ERR_ARG, "give --rho R for a noisy result, "
+		    "or --no-noise");
+		goto fail;
+	}
+	if (store != NULL && (ci.nraw > 0 || ci.cells_path != NULL ||
+	    ci.regions_path != NULL)) {
+		r = cairn_err(CAIRN_ERR_ARG, "--store excludes --cdr, --cells "
+		    "and --regions");
+		goto fail;
+	}
+	if ((r = qspec_load_json(qpath, &q)) != CAIRN_OK)
+		goto fail;
+	if (store != NULL) {
+		if ((r = node_store_open(store, &st)) != CAIRN_OK ||
+		    (r = node_run_store(&q, st, ci.threads, &res)) != CAIRN_OK)
+			goto fail;
+	} else {
+		if ((r = cmd_input_open(&ci, true)) != CAIRN_OK)
+			goto fail;
+		t0 = now();
+		r = node_run_csv(&q, &ci.in, &rep, &res);
+		if (!quiet && r == CAIRN_OK) {
+			uint64_t rows = 0, good = 0, outside = 0;
+
+			for (size_t i = 0; i < rep.nfiles; i++) {
+				rows += rep.files[i].rows;
+				good += rep.files[i].good;
+				outside += rep.files[i].outside;
+			}
+			fprintf(stderr, "%s: %zu file(s), %" PRIu64 " rows, %"
+			    PRIu64 " good (%" PRIu64 " outside the window), %"
+			    PRIu64 " subjects, %.2f s\n", PROG, rep.nfiles,
+			    rows, good, outside, res.subjects, now() - t0);
+		}
+		if (!quiet || r != CAIRN_OK) {
+			bool any = false;
+
+			for (size_t i = 0; i < rep.nfiles; i++)
+				any |= rep.files[i].nbad > 0;
+			if (any)
+				node_report_print(&rep, stderr);
+		}
+		if (r != CAIRN_OK)
+			goto fail;
+	}
+	if (outpath != NULL && (out = fopen(outpath, "w")) == NULL) {
+		r = cairn_err(CAIRN_ERR_IO, "%s: cannot create", outpath);
+		goto fail;
+	}
+	if (nonoise)
+		r = node_result_write(&res, fmt, dense, NULL, out);
+	else
+		r = node_noise_write(&res, rho, delta, fmt, out, &plan);
+	if (r != CAIRN_OK)
+		goto fail;
+	if (!nonoise && !quiet)
+		fprintf(stderr, "%s: discrete Gaussian noise, variance %" PRIu64
+		    " per cell (sensitivity^2 %" PRIu64 "): rho %.6g, (epsilon "
+		    "%.6g, delta %g); 95%% interval +-%" PRIu64 "\n", PROG,
+		    plan.sigma2, plan.delta2_sq, plan.rho, plan.epsilon,
+		    plan.delta, plan.ci95);
+	if (outpath != NULL) {
+		r = fclose(out) == 0 ? CAIRN_OK : cairn_err(CAIRN_ERR_IO,
+		    "%s: write failed", outpath);
+		out = stdout;
+		if (r != CAIRN_OK)
+			goto fail;
+	}
+	rc = 0;
+	goto out;
+fail:
+	rc = cli_fail(PROG, "run-local", r);
+out:
+	if (out != stdout)
+		fclose(out);
+	node_store_close(st);
+	node_result_release(&res);
+	node_report_release(&rep);
+	cmd_input_release(&ci);
+	return rc;
+}

@@ -1,0 +1,639 @@
+/*
+ * engine.c - the exact aggregation of DESIGN §4.  Events are grouped by
+ * subject with a counting sort (one pass to count, one to scatter, both
+ * split between threads), each subject's events are sorted by time and
+ * region, and the kind's kernel turns them into cell increments in
+ * per-thread accumulators that are summed at the end.  The CSV path and
+ * the store path (store.c) share the kernels, so they give the same
+ * answers by construction.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common/err.h"
+#include "node/node_int.h"
+
+#define BIG_ALIGN	(UINT64_C(2) << 20)
+#define MAX_CELLS	(UINT64_C(1) << 40)
+
+void *
+node_big_alloc(size_t n)
+{
+	void *p;
+
+	if (n < BIG_ALIGN)
+		return aligned_alloc(64, (n + 63) / 64 * 64);
+	if (posix_memalign(&p, BIG_ALIGN, n) != 0)
+		return NULL;
+	madvise(p, n, MADV_HUGEPAGE);
+	return p;
+}
+
+/* ---- plans ---- */
+
+static int
+plan_domain(struct node_plan *p)
+{
+	uint64_t r = p->nregions;
+
+	switch (p->q.kind) {
+	case QSPEC_KIND_PRESENCE:
+		p->nbuckets = p->q.bucket_hour ? p->nslots : p->ndays;
+		p->ncells = r * p->nbuckets;
+		break;
+	case QSPEC_KIND_RESIDENTS:
+		p->ncells = r;
+		break;
+	case QSPEC_KIND_OD:
+		p->ncells = (uint64_t)(p->ndays - 1) * r * r;
+		break;
+	case QSPEC_KIND_MIGRATION:
+		p->ncells = r * r;
+		break;
+	case QSPEC_KIND_VISITORS:
+		p->ncells = r * p->ndays;
+		break;
+	case QSPEC_KIND_POPCAT:
+		p->ncells = r * p->ncats;
+		break;
+	default:
+		return CAIRN_ERR_INTERNAL;
+	}
+	if (p->ncells > MAX_CELLS)
+		return cairn_err(CAIRN_ERR_TOOBIG, "the output domain has more "
+		    "than 2^40 cells");
+	return CAIRN_OK;
+}
+
+int
+plan_init(struct node_plan *p, const struct qspec *q, uint32_t nregions)
+{
+	memset(p, 0, sizeof(*p));
+	p->q = *q;
+	qspec_span(q, &p->d0, &p->d1);
+	p->off = (int64_t)q->utc_offset_min * 60;
+	p->nregions = nregions;
+	while (p->rb < 32 && (UINT64_C(1) << p->rb) < nregions)
+		p->rb++;
+	p->rmask = (uint32_t)((UINT64_C(1) << p->rb) - 1);
+	p->ndays = (size_t)(p->d1 - p->d0);
+	p->nslots = (uint32_t)(p->ndays * 24);
+	p->day0 = p->d0;
+	if (nregions == 0)
+		return cairn_err(CAIRN_ERR_ARG, "no regions");
+	if (q->kind != QSPEC_KIND_POPCAT &&
+	    ((uint64_t)p->nslots << p->rb) > (UINT64_C(1) << 32))
+		return cairn_err(CAIRN_ERR_TOOBIG, "%zu days over %u regions "
+		    "do not fit the event word: shorten the window",
+		    p->ndays, nregions);
+	for (unsigned h = 0; h < 24; h++)
+		p->night[h] = h >= q->night_start || h < q->night_end;
+	p->night_only = q->kind == QSPEC_KIND_RESIDENTS ||
+	    q->kind == QSPEC_KIND_MIGRATION;
+	return plan_domain(p);
+}
+
+int
+plan_set_cats(struct node_plan *p, uint32_t ncats)
+{
+	p->ncats = ncats;
+	return plan_domain(p);
+}
+
+/* ---- sorting ---- */
+
+void
+sort_u32(uint32_t *v, size_t n, uint32_t *scratch)
+{
+	if (n <= 256) {
+		for (size_t i = 1; i < n; i++) {
+			uint32_t x = v[i];
+			size_t j = i;
+
+			while (j > 0 && v[j - 1] > x) {
+				v[j] = v[j - 1];
+				j--;
+			}
+			v[j] = x;
+		}
+		return;
+	}
+	/* LSD radix, 4 passes of 8 bits; an even count ends back in v. */
+	uint32_t *src = v, *dst = scratch;
+
+	for (unsigned sh = 0; sh < 32; sh += 8) {
+		size_t cnt[256] = { 0 }, sum = 0;
+
+		for (size_t i = 0; i < n; i++)
+			cnt[src[i] >> sh & 0xff]++;
+		if (cnt[src[0] >> sh & 0xff] == n)
+			continue;
+		for (int b = 0; b < 256; b++) {
+			size_t c = cnt[b];
+
+			cnt[b] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[cnt[src[i] >> sh & 0xff]++] = src[i];
+		uint32_t *t = src;
+
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+}
+
+/* ---- accumulators ---- */
+
+int
+acc_init(struct node_acc *a, uint64_t ncells)
+{
+	memset(a, 0, sizeof(*a));
+	a->ncells = ncells;
+	if (ncells <= ACC_DENSE_MAX && (a->dense = calloc(ncells ? ncells : 1,
+	    sizeof(uint32_t))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	return CAIRN_OK;
+}
+
+void
+acc_release(struct node_acc *a)
+{
+	free(a->dense);
+	free(a->ids);
+	free(a->tmp);
+	free(a->tmp2);
+	memset(a, 0, sizeof(*a));
+}
+
+int
+acc_scratch(struct node_acc *a, size_t n)
+{
+	uint32_t *t1, *t2;
+
+	if (n <= a->tmpcap)
+		return CAIRN_OK;
+	if ((t1 = realloc(a->tmp, n * sizeof(uint32_t))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	a->tmp = t1;
+	if ((t2 = realloc(a->tmp2, n * sizeof(uint32_t))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	a->tmp2 = t2;
+	a->tmpcap = n;
+	return CAIRN_OK;
+}
+
+static inline void
+acc_add(struct node_acc *a, uint64_t id)
+{
+	if (a->dense != NULL) {
+		a->dense[id]++;
+		return;
+	}
+	if (a->nids == a->capids) {
+		size_t nc = a->capids ? a->capids * 2 : 1 << 16;
+		uint64_t *n;
+
+		if ((n = realloc(a->ids, nc * sizeof(*n))) == NULL) {
+			a->err = CAIRN_ERR_NOMEM;
+			return;
+		}
+		a->ids = n;
+		a->capids = nc;
+	}
+	a->ids[a->nids++] = id;
+}
+
+static int
+cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+int
+acc_finish(struct node_acc *a, size_t n, struct node_result *res)
+{
+	size_t nnz = 0, cap = 0;
+	struct node_cell *cells = NULL;
+
+	for (size_t t = 0; t < n; t++)
+		if (a[t].err != CAIRN_OK)
+			return a[t].err;
+	if (a[0].dense != NULL) {
+		for (size_t t = 1; t < n; t++)
+			for (uint64_t i = 0; i < a[0].ncells; i++)
+				a[0].dense[i] += a[t].dense[i];
+		for (uint64_t i = 0; i < a[0].ncells; i++)
+			nnz += a[0].dense[i] != 0;
+		if ((cells = malloc((nnz ? nnz : 1) * sizeof(*cells))) == NULL)
+			return CAIRN_ERR_NOMEM;
+		nnz = 0;
+		for (uint64_t i = 0; i < a[0].ncells; i++)
+			if (a[0].dense[i] != 0) {
+				cells[nnz].id = i;
+				cells[nnz++].count = a[0].dense[i];
+			}
+	} else {
+		size_t total = 0, k = 0;
+		uint64_t *all;
+
+		for (size_t t = 0; t < n; t++)
+			total += a[t].nids;
+		if ((all = malloc((total ? total : 1) * sizeof(*all))) == NULL)
+			return CAIRN_ERR_NOMEM;
+		for (size_t t = 0; t < n; t++) {
+			if (a[t].nids > 0)
+				memcpy(all + k, a[t].ids, a[t].nids *
+				    sizeof(*all));
+			k += a[t].nids;
+		}
+		if (total > 0)
+			qsort(all, total, sizeof(*all), cmp_u64);
+		for (size_t i = 0; i < total; i++) {
+			if (nnz > 0 && cells[nnz - 1].id == all[i]) {
+				cells[nnz - 1].count++;
+				continue;
+			}
+			if (nnz == cap) {
+				size_t nc = cap ? cap * 2 : 1024;
+				struct node_cell *nce;
+
+				if ((nce = realloc(cells, nc * sizeof(*nce))) ==
+				    NULL) {
+					free(all);
+					free(cells);
+					return CAIRN_ERR_NOMEM;
+				}
+				cells = nce;
+				cap = nc;
+			}
+			cells[nnz].id = all[i];
+			cells[nnz++].count = 1;
+		}
+		free(all);
+	}
+	res->subjects = 0;
+	for (size_t t = 0; t < n; t++)
+		res->subjects += a[t].subjects;
+	res->cells = cells;
+	res->nnz = nnz;
+	return CAIRN_OK;
+}
+
+/* ---- kernels ---- */
+
+/* The modal value of 'v' (sorted in place); ties to the smallest. */
+static uint32_t
+modal(uint32_t *v, size_t n, uint32_t *scratch)
+{
+	uint32_t best = v[0];
+	size_t bestc = 0;
+
+	sort_u32(v, n, scratch);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j < n && v[j] == v[i])
+			j++;
+		if (j - i > bestc) {
+			bestc = j - i;
+			best = v[i];
+		}
+		i = j;
+	}
+	return best;
+}
+
+/*
+ * Regions 'v' (sorted) of one subject in one bucket: add the bucket's
+ * top-k regions by events (ties to the smaller region) to the cells
+ * region * stride + b, skipping region 'skip'.
+ */
+static void
+topk(const struct node_plan *p, uint32_t *v, size_t n, uint32_t *cnt,
+    uint64_t stride, uint64_t b, uint32_t skip, struct node_acc *a)
+{
+	size_t np = 0;
+
+	/* Run-length encode in place: v[i] region, cnt[i] events. */
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j < n && v[j] == v[i])
+			j++;
+		v[np] = v[i];
+		cnt[np++] = (uint32_t)(j - i);
+		i = j;
+	}
+	if (np <= p->q.k) {
+		for (size_t i = 0; i < np; i++)
+			if (v[i] != skip)
+				acc_add(a, (uint64_t)v[i] * stride + b);
+		return;
+	}
+	for (uint32_t round = 0; round < p->q.k; round++) {
+		size_t best = np;
+
+		for (size_t i = 0; i < np; i++)
+			if (cnt[i] > 0 && (best == np || cnt[i] > cnt[best]))
+				best = i;
+		if (v[best] != skip)
+			acc_add(a, (uint64_t)v[best] * stride + b);
+		cnt[best] = 0;
+	}
+}
+
+/* Presence over days or hours; skip the region 'skip' (visitors). */
+static void
+presence(const struct node_plan *p, const uint32_t *w, size_t n, bool hour,
+    uint64_t stride, uint32_t skip, struct node_acc *a)
+{
+	uint32_t *tmp = a->tmp, *tmp2 = a->tmp2;
+
+	for (size_t i = 0; i < n;) {
+		uint32_t b = w[i] >> p->rb;
+		size_t j = i, m = 0;
+
+		if (!hour)
+			b /= 24;
+		while (j < n && (hour ? w[j] >> p->rb :
+		    (w[j] >> p->rb) / 24) == b)
+			tmp[m++] = w[j++] & p->rmask;
+		if (!hour)
+			sort_u32(tmp, m, tmp2);
+		topk(p, tmp, m, tmp2, stride, b, skip, a);
+		i = j;
+	}
+}
+
+/* Night modal region over local days [from, to) of the window, or -1. */
+static int64_t
+night_home(const struct node_plan *p, const uint32_t *w, size_t n,
+    uint32_t from, uint32_t to, struct node_acc *a)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t slot = w[i] >> p->rb, day = slot / 24;
+
+		if (day >= from && day < to && p->night[slot % 24])
+			a->tmp[m++] = w[i] & p->rmask;
+	}
+	if (m == 0)
+		return -1;
+	return modal(a->tmp, m, a->tmp2);
+}
+
+void
+kernel_subject(const struct node_plan *p, uint32_t *w, size_t n,
+    struct node_acc *a)
+{
+	uint64_t R = p->nregions;
+	int64_t h, h2;
+
+	if (n == 0)
+		return;
+	a->subjects++;
+	sort_u32(w, n, a->tmp);
+	switch (p->q.kind) {
+	case QSPEC_KIND_PRESENCE:
+		presence(p, w, n, p->q.bucket_hour, p->nbuckets, UINT32_MAX,
+		    a);
+		break;
+	case QSPEC_KIND_RESIDENTS:
+		if ((h = night_home(p, w, n, 0, (uint32_t)p->ndays, a)) >= 0)
+			acc_add(a, (uint64_t)h);
+		break;
+	case QSPEC_KIND_OD: {
+		int64_t prevday = -2;
+		uint32_t prev = 0;
+
+		for (size_t i = 0; i < n;) {
+			uint32_t day = (w[i] >> p->rb) / 24, reg;
+			size_t j = i, m = 0;
+
+			while (j < n && (w[j] >> p->rb) / 24 == day)
+				a->tmp[m++] = w[j++] & p->rmask;
+			reg = modal(a->tmp, m, a->tmp2);
+			if ((int64_t)day == prevday + 1)
+				acc_add(a, ((uint64_t)prevday * R + prev) * R +
+				    reg);
+			prevday = day;
+			prev = reg;
+			i = j;
+		}
+		break;
+	}
+	case QSPEC_KIND_MIGRATION:
+		h = night_home(p, w, n, (uint32_t)(p->q.base[0] - p->d0),
+		    (uint32_t)(p->q.base[1] - p->d0), a);
+		h2 = night_home(p, w, n, (uint32_t)(p->q.comp[0] - p->d0),
+		    (uint32_t)(p->q.comp[1] - p->d0), a);
+		if (h >= 0 && h2 >= 0)
+			acc_add(a, (uint64_t)h * R + (uint64_t)h2);
+		break;
+	case QSPEC_KIND_VISITORS:
+		h = night_home(p, w, n, 0, (uint32_t)p->ndays, a);
+		presence(p, w, n, false, p->ndays, h >= 0 ? (uint32_t)h :
+		    UINT32_MAX, a);
+		break;
+	case QSPEC_KIND_POPCAT:
+		for (size_t i = 0; i < n; i++)
+			if (i == 0 || w[i] != w[i - 1])
+				acc_add(a, (uint64_t)(w[i] & p->rmask) *
+				    p->ncats + (w[i] >> p->rb));
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- results ---- */
+
+int
+result_init(struct node_result *res, const struct node_plan *p,
+    const uint32_t *regions)
+{
+	memset(res, 0, sizeof(*res));
+	res->query = p->q;
+	res->nregions = p->nregions;
+	if ((res->regions = malloc(p->nregions * sizeof(uint32_t))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	memcpy(res->regions, regions, p->nregions * sizeof(uint32_t));
+	res->ndays = p->ndays;
+	res->day0 = p->d0;
+	res->nbuckets = p->nbuckets;
+	res->ncells = p->ncells;
+	return CAIRN_OK;
+}
+
+void
+node_result_release(struct node_result *res)
+{
+	free(res->regions);
+	for (size_t i = 0; i < res->ncats; i++)
+		free(res->cats[i]);
+	free(res->cats);
+	free(res->cells);
+	memset(res, 0, sizeof(*res));
+}
+
+uint64_t
+node_result_get(const struct node_result *res, uint64_t id)
+{
+	size_t lo = 0, hi = res->nnz;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (res->cells[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < res->nnz && res->cells[lo].id == id ? res->cells[lo].count :
+	    0;
+}
+
+/* ---- the CSV path ---- */
+
+struct csv_job {
+	const struct node_plan	*p;
+	const struct parse_out	*po;
+	uint32_t		 s0, s1;	/* global subjects */
+	uint32_t		*w;		/* one subject's words */
+	size_t			 wcap;
+	struct node_acc		 acc;
+	int			 err;
+};
+
+/* Append thread 'pt''s chain of local subject 'l' to j->w. */
+static int
+gather(struct csv_job *j, const struct parse_thread *pt, uint32_t l,
+    size_t *n)
+{
+	const struct node_plan *p = j->p;
+	size_t cnt = chain_count(pt, l);
+
+	if (*n + cnt > j->wcap) {
+		size_t nc = j->wcap ? j->wcap * 2 : 1024;
+		uint32_t *nw;
+
+		while (nc < *n + cnt)
+			nc *= 2;
+		if ((nw = realloc(j->w, nc * sizeof(*nw))) == NULL)
+			return CAIRN_ERR_NOMEM;
+		j->w = nw;
+		j->wcap = nc;
+	}
+	chain_copy(pt, l, j->w + *n);
+	if (pt->catmap != NULL)
+		for (size_t i = *n; i < *n + cnt; i++)
+			j->w[i] = pt->catmap[j->w[i] >> p->rb] << p->rb |
+			    (j->w[i] & p->rmask);
+	*n += cnt;
+	return CAIRN_OK;
+}
+
+static void *
+csv_job_run(void *arg)
+{
+	struct csv_job *j = arg;
+	const struct parse_out *po = j->po;
+
+	for (uint32_t g = j->s0; g < j->s1 && j->err == CAIRN_OK; g++) {
+		size_t n = 0;
+
+		for (unsigned t = 0; t < po->nthreads; t++) {
+			const struct parse_thread *pt = &po->th[t];
+			uint32_t l = chain_local(po, t, g);
+
+			if (l != UINT32_MAX &&
+			    (j->err = gather(j, pt, l, &n)) != CAIRN_OK)
+				break;
+		}
+		if (j->err == CAIRN_OK)
+			j->err = acc_scratch(&j->acc, n);
+		if (j->err == CAIRN_OK)
+			kernel_subject(j->p, j->w, n, &j->acc);
+	}
+	return NULL;
+}
+
+int
+node_run_csv(const struct qspec *q, const struct node_input *in,
+    struct node_report *rep, struct node_result *res)
+{
+	struct node_plan p;
+	struct parse_out po;
+	struct csv_job jobs[64];
+	struct node_acc accs[64];
+	pthread_t tid[64];
+	unsigned T = 0, started = 0;
+	uint32_t S;
+	int r;
+
+	memset(&po, 0, sizeof(po));
+	memset(jobs, 0, sizeof(jobs));
+	memset(rep, 0, sizeof(*rep));
+	if ((r = plan_init(&p, q, (uint32_t)node_cellmap_nregions(in->cells)))
+	    != CAIRN_OK)
+		return r;
+	if ((r = parse_input(in, PARSE_QUERY, &p, rep, &po)) != CAIRN_OK)
+		goto out;
+	if (q->kind == QSPEC_KIND_POPCAT &&
+	    (r = plan_set_cats(&p, po.ncats)) != CAIRN_OK)
+		goto out;
+	T = po.nthreads > 64 ? 64 : po.nthreads;
+	S = po.subs.n;
+	for (unsigned t = 0; t < T; t++) {
+		jobs[t].p = &p;
+		jobs[t].po = &po;
+		jobs[t].s0 = (uint32_t)((uint64_t)S * t / T);
+		jobs[t].s1 = (uint32_t)((uint64_t)S * (t + 1) / T);
+		if ((r = acc_init(&jobs[t].acc, p.ncells)) != CAIRN_OK)
+			goto out;
+	}
+	for (unsigned t = 1; t < T; t++) {
+		if (pthread_create(&tid[t], NULL, csv_job_run, &jobs[t]) != 0)
+			break;
+		started++;
+	}
+	csv_job_run(&jobs[0]);
+	for (unsigned t = started + 1; t < T; t++)
+		csv_job_run(&jobs[t]);
+	for (unsigned t = 1; t <= started; t++)
+		pthread_join(tid[t], NULL);
+	for (unsigned t = 0; t < T; t++) {
+		if (jobs[t].err != CAIRN_OK) {
+			r = jobs[t].err;
+			goto out;
+		}
+		accs[t] = jobs[t].acc;
+	}
+	if ((r = result_init(res, &p, node_cellmap_regions(in->cells))) !=
+	    CAIRN_OK)
+		goto out;
+	if ((r = acc_finish(accs, T, res)) != CAIRN_OK) {
+		node_result_release(res);
+		goto out;
+	}
+	res->ncats = po.ncats;
+	res->cats = po.cats;
+	po.cats = NULL;
+	po.ncats = 0;
+out:
+	for (unsigned t = 0; t < T; t++) {
+		acc_release(&jobs[t].acc);
+		free(jobs[t].w);
+	}
+	parse_out_release(&po);
+	return r;
+}

@@ -1,0 +1,282 @@
+/*
+ * node_int.h - internals shared by the engine's files: the string
+ * interning table, the parsed-event layout, the per-subscriber kernels and
+ * their accumulators.  Not for use outside node/.
+ */
+#ifndef CAIRN_NODE_INT_H
+#define CAIRN_NODE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "node/node.h"
+
+/* ---- interning: strings -> dense ids (node/intern.c) ---- */
+
+#define INTERN_INLINE	16
+
+struct intern_ent {
+	uint64_t	inl[2];	/* the key when len <= 16, zero padded */
+	uint32_t	h32;	/* high half of the key's hash */
+	uint32_t	id;	/* UINT32_MAX: empty slot */
+	uint32_t	tail;	/* subjects: last event block */
+	uint8_t		len;
+	uint8_t		fill;	/* subjects: words in last block */
+	uint8_t		pad[2];
+};
+
+struct node_intern {
+	struct intern_ent *tab;
+	size_t		   cap;		/* power of two */
+	uint32_t	   n;
+	uint32_t	   max;		/* most keys accepted */
+	char		  *arena;	/* every key, back to back */
+	size_t		   alen, acap;
+	uint64_t	  *koff;	/* id -> offset << 8 | len */
+	size_t		   kcap;
+};
+
+int	intern_init(struct node_intern *t, size_t hint, uint32_t max);
+void	intern_release(struct node_intern *t);
+uint64_t intern_hash(const char *s, size_t n);
+/*
+ * Id of key 's' ('n' <= 255 bytes, hash 'h'), added when absent.
+ * Returns CAIRN_OK, CAIRN_ERR_NOMEM or CAIRN_ERR_TOOBIG (over t->max).
+ */
+int	intern_add(struct node_intern *t, const char *s, size_t n,
+	    uint64_t h, uint32_t *id);
+/* Id of key 's' when present. */
+bool	intern_find(const struct node_intern *t, const char *s, size_t n,
+	    uint64_t h, uint32_t *id);
+const char *intern_key(const struct node_intern *t, uint32_t id, size_t *n);
+/* The same with the key's padded form 'k' (intern_key16) at hand. */
+int	intern_add_k(struct node_intern *t, const char *s, size_t n,
+	    uint64_t h, const uint64_t k[2], uint32_t *id);
+/* The same, giving the key's slot (valid until the next addition). */
+int	intern_add_e(struct node_intern *t, const char *s, size_t n,
+	    uint64_t h, const uint64_t k[2], struct intern_ent **e);
+bool	intern_find_k(const struct node_intern *t, const char *s, size_t n,
+	    uint64_t h, const uint64_t k[2], uint32_t *id);
+
+/* The hash of a key of 'n' <= 16 bytes in zero-padded form 'k'. */
+static inline uint64_t
+intern_hash16(const uint64_t k[2], size_t n)
+{
+	uint64_t h = (k[0] ^ 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
+
+	h ^= (k[1] + n) * 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 32;
+	return h;
+}
+
+/*
+ * The zero-padded form of the key 's' of 'n' <= 16 bytes, reading 16
+ * bytes from 's': the caller guarantees they are readable.
+ */
+static inline void
+intern_key16(const char *s, size_t n, uint64_t k[2])
+{
+	uint64_t a, b;
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+	k[0] = k[1] = 0;
+	memcpy(k, s, n);
+	return;
+#endif
+	memcpy(&a, s, 8);
+	memcpy(&b, s + 8, 8);
+	if (n < 8) {
+		a &= n ? ~UINT64_C(0) >> (64 - 8 * n) : 0;
+		b = 0;
+	} else if (n < 16)
+		b &= n > 8 ? ~UINT64_C(0) >> (64 - 8 * (n - 8)) : 0;
+	k[0] = a;
+	k[1] = b;
+}
+
+static inline void
+intern_prefetch(const struct node_intern *t, uint64_t h)
+{
+	__builtin_prefetch(&t->tab[h & (t->cap - 1)]);
+}
+
+/* Cell lookup with the key's padded form at hand (node/cellmap.c). */
+bool	cellmap_lookup_k(const struct node_cellmap *m, const char *cell,
+	    size_t len, uint64_t h, const uint64_t k[2], uint32_t *ridx);
+
+/* ---- plans: how an event becomes a 32-bit word for one query ---- */
+
+struct node_plan {
+	struct qspec q;
+	int64_t		d0, d1;		/* local days read */
+	int64_t		off;		/* UTC offset in seconds */
+	uint32_t	nregions;
+	unsigned	rb;		/* bits of the region index */
+	uint32_t	rmask;
+	uint32_t	nslots;		/* hours in [d0, d1) */
+	uint32_t	ncats;		/* population_by_category */
+	bool		night[24];
+	bool		night_only;	/* only night events matter */
+	/* output domain */
+	uint64_t	ncells;
+	size_t		nbuckets, ndays;
+	int64_t		day0;
+};
+
+/*
+ * Fill 'p' for query 'q' over 'nregions' regions; CAIRN_ERR_TOOBIG when
+ * the window times the regions do not fit the 32-bit event word.
+ */
+int	plan_init(struct node_plan *p, const struct qspec *q,
+	    uint32_t nregions);
+/* Set the category count (known after reading) and the domain size. */
+int	plan_set_cats(struct node_plan *p, uint32_t ncats);
+
+enum plan_use {
+	PLAN_USE,		/* the query reads the event */
+	PLAN_OUTSIDE,		/* outside the query's window */
+	PLAN_UNUSED		/* in the window, but never read (daytime
+				   events of residents and migration) */
+};
+
+/*
+ * The event word of a row at UTC second 't' in region index 'r' (and
+ * category 'c' for population_by_category), set when PLAN_USE.
+ */
+static inline enum plan_use
+plan_word(const struct node_plan *p, int64_t t, uint32_t r, uint32_t c,
+    uint32_t *w)
+{
+	int64_t l = t + p->off - p->d0 * 86400;
+	uint32_t slot;
+
+	if (l < 0 || l >= (int64_t)p->nslots * 3600)
+		return PLAN_OUTSIDE;
+	slot = (uint32_t)(l / 3600);
+	if (p->night_only && !p->night[slot % 24])
+		return PLAN_UNUSED;
+	if (p->q.kind == QSPEC_KIND_POPCAT)
+		*w = c << p->rb | r;
+	else
+		*w = slot << p->rb | r;
+	return PLAN_USE;
+}
+
+/* ---- accumulators: per-thread cell counts ---- */
+
+#define ACC_DENSE_MAX	(1u << 22)
+
+struct node_acc {
+	uint64_t	 ncells;
+	uint32_t	*dense;		/* ncells <= ACC_DENSE_MAX */
+	uint64_t	*ids;		/* otherwise every increment */
+	size_t		 nids, capids;
+	int		 err;
+	/* scratch for the kernels */
+	uint32_t	*tmp, *tmp2;
+	size_t		 tmpcap;
+	uint64_t	 subjects;
+};
+
+int	acc_init(struct node_acc *a, uint64_t ncells);
+void	acc_release(struct node_acc *a);
+/* Make the scratch hold 'n' words. */
+int	acc_scratch(struct node_acc *a, size_t n);
+/* Sum the accumulators into res->cells. */
+int	acc_finish(struct node_acc *a, size_t n, struct node_result *res);
+
+/*
+ * Run the query's kernel on one subject's 'n' event words 'w' (any order;
+ * sorted in place).
+ */
+void	kernel_subject(const struct node_plan *p, uint32_t *w, size_t n,
+	    struct node_acc *a);
+
+/* Fill the domain description of 'res' from 'p' (regions borrowed). */
+int	result_init(struct node_result *res, const struct node_plan *p,
+	    const uint32_t *regions);
+
+/* Sort 'n' words ascending. */
+void	sort_u32(uint32_t *v, size_t n, uint32_t *scratch);
+
+/* ---- parsing (node/ingest_csv.c) ---- */
+
+enum parse_mode {
+	PARSE_CHECK,	/* report only */
+	PARSE_QUERY,	/* chains of plan words */
+	PARSE_STORE	/* chains of minute, region[, category + 1] */
+};
+
+/*
+ * Each subject's event words are kept in a chain of 64-byte blocks (a
+ * next-block index and 15 words), appended to as rows arrive: about 4.3
+ * bytes per word, and no sorting pass to group by subject.
+ */
+#define BLK_WORDS	16
+#define BLK_PER_CHUNK	(1u << 16)
+
+struct parse_thread {
+	struct node_intern subs;
+	struct node_intern cats;
+	/* block chains per local subject */
+	uint32_t	**blk;
+	size_t		  nblkchunks, capblkchunks;
+	uint32_t	  nblk;		/* blocks used; 0 means none */
+	uint32_t	 *head, *tail;	/* local id -> first/last block */
+	uint8_t		 *fill;		/* local id -> tail words */
+	size_t		  headcap;
+	uint32_t	  nlocal;
+	uint32_t	 *loc;		/* global -> local id */
+	uint32_t	 *submap;	/* local -> global subject */
+	uint32_t	 *catmap;	/* local -> global category */
+};
+
+static inline uint32_t *
+blk_at(const struct parse_thread *pt, uint32_t b)
+{
+	return pt->blk[b / BLK_PER_CHUNK] + (size_t)(b % BLK_PER_CHUNK) *
+	    BLK_WORDS;
+}
+
+struct parse_out {
+	unsigned		 nthreads;
+	struct parse_thread	*th;
+	struct node_intern	 subs;		/* global subjects */
+	char			**cats;		/* global, sorted */
+	uint32_t		 ncats;
+	/* store mode: words per event (minute, region[, cat + 1]) */
+	unsigned		 stride;
+};
+
+/*
+ * Read all of 'in' in 'mode' (PARSE_QUERY needs 'plan'), filling 'rep'
+ * and, unless PARSE_CHECK, 'out' with the events and the merged subject
+ * and category tables.  A refused file fails with CAIRN_ERR_FORMAT.
+ */
+int	parse_input(const struct node_input *in, enum parse_mode mode,
+	    const struct node_plan *plan, struct node_report *rep,
+	    struct parse_out *out);
+void	parse_out_release(struct parse_out *o);
+
+/* The local id in thread 't' of global subject 'g', or UINT32_MAX. */
+uint32_t chain_local(const struct parse_out *po, unsigned t, uint32_t g);
+/* Words in the chain of local subject 'l'. */
+size_t	chain_count(const struct parse_thread *pt, uint32_t l);
+/* Copy them to 'dst' (room for chain_count()); returns the count. */
+size_t	chain_copy(const struct parse_thread *pt, uint32_t l,
+	    uint32_t *dst);
+
+/*
+ * Memory for a large array (huge pages when the kernel has them); free
+ * it with free().
+ */
+void	*node_big_alloc(size_t n);
+
+/* Online CPUs, at most 8, or 'want' when non-zero. */
+unsigned node_threads(unsigned want);
+
+#endif

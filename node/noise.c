@@ -1,0 +1,91 @@
+/*
+ * noise.c - the noisy mode of run-local: the privacy engine (privacy/dp.h)
+ * plans the discrete Gaussian for the requested rho from the kind's
+ * sensitivity (DESIGN §4, one holder), draws one exact sample per cell of
+ * the domain from libsodium's CSPRNG, and every cell is printed with its
+ * noisy count and 95% interval.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/err.h"
+#include "node/noise.h"
+#include "privacy/dp.h"
+
+/* Most cells one noisy result may have (8 bytes of noise each). */
+#define NOISE_MAX_CELLS	(UINT64_C(1) << 27)
+
+int
+node_noise_plan(const struct qspec *q, double rho, double delta,
+    struct node_noise_plan *out)
+{
+	struct dp_query_shape shape;
+	struct dp_sensitivity sens;
+	struct node_noise_plan p;
+	enum dp_kind kind;
+	uint64_t b = qspec_buckets(q);
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	if ((r = dp_kind_parse(qspec_kind_name(q->kind), &kind)) != CAIRN_OK)
+		return r;
+	shape.k = q->kind == QSPEC_KIND_PRESENCE ||
+	    q->kind == QSPEC_KIND_VISITORS ? q->k : 1;
+	shape.buckets = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+	shape.holders = 1;
+	if ((r = dp_sensitivity(kind, &shape, &sens)) != CAIRN_OK ||
+	    (r = dp_sigma2_from_rho(sens.delta2_sq, rho, &p.sigma2)) !=
+	    CAIRN_OK ||
+	    (r = dp_rho_from_sigma2(sens.delta2_sq, (struct dp_rat){ p.sigma2,
+	    1 }, &p.rho)) != CAIRN_OK ||
+	    (r = dp_eps_from_rho_tight(p.rho, delta, &p.epsilon)) !=
+	    CAIRN_OK ||
+	    (r = dp_ci95_halfwidth(p.sigma2, &p.ci95)) != CAIRN_OK)
+		return r;
+	p.delta2_sq = sens.delta2_sq;
+	p.delta = delta;
+	*out = p;
+	return CAIRN_OK;
+}
+
+int
+node_noise_write(const struct node_result *res, double rho, double delta,
+    enum node_out_format fmt, FILE *f, struct node_noise_plan *plan)
+{
+	struct node_noise_plan p;
+	struct node_noise nz;
+	struct dp_rng *rng = NULL;
+	int64_t *noise = NULL;
+	int r;
+
+	if ((r = node_noise_plan(&res->query, rho, delta, &p)) != CAIRN_OK)
+		return r;
+	if (res->ncells > NOISE_MAX_CELLS)
+		return cairn_err(CAIRN_ERR_TOOBIG, "%llu cells: a noisy result "
+		    "has at most %llu", (unsigned long long)res->ncells,
+		    (unsigned long long)NOISE_MAX_CELLS);
+	if ((noise = calloc(res->ncells ? res->ncells : 1, sizeof(*noise))) ==
+	    NULL)
+		return CAIRN_ERR_NOMEM;
+	if ((r = dp_rng_new_csprng(&rng)) != CAIRN_OK ||
+	    (r = dp_dgauss_fill(rng, (struct dp_rat){ p.sigma2, 1 }, noise,
+	    res->ncells)) != CAIRN_OK)
+		goto out;
+	nz.noise = noise;
+	nz.rho = p.rho;
+	nz.epsilon = p.epsilon;
+	nz.delta = p.delta;
+	nz.sigma2 = (double)p.sigma2;
+	nz.ci95 = p.ci95;
+	r = node_result_write(res, fmt, true, &nz, f);
+	if (r == CAIRN_OK && plan != NULL)
+		*plan = p;
+out:
+	dp_rng_free(rng);
+	sodium_memzero(noise, (res->ncells ? res->ncells : 1) *
+	    sizeof(*noise));
+	free(noise);
+	return r;
+}

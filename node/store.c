@@ -1,0 +1,859 @@
+/*
+ * store.c - the node's binary store (docs/data.md): ingested events grouped
+ * by subject so that queries skip the text parsing.
+ *
+ * DIR/key            16 random bytes (0600): the SipHash key that turns a
+ *                    subscriber id into its 128-bit pseudonym
+ * DIR/regions.bin    the region domain (sorted ids)
+ * DIR/subjects.bin   pseudonyms; a subject's index is its position
+ * DIR/categories.bin categories in order of first ingest
+ * DIR/seg-NNNNNN.bin one per ingest: per-subject offsets, then events
+ *                    (minute << 32 | region index), then categories
+ *
+ * Subscriber ids themselves are never written.  Every file is rewritten
+ * through a temporary file, fsync and rename, and the segment last, so a
+ * crash leaves the previous store intact.  Files read back are checked
+ * before use (sizes, offsets, indexes in range).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/err.h"
+#include "node/node_int.h"
+
+#define KEYLEN		crypto_shorthash_siphashx24_KEYBYTES
+#define HASHLEN		crypto_shorthash_siphashx24_BYTES
+#define MAX_SEGS	10000
+#define SEG_MAGIC	"CAIRNSEG"
+#define SUB_MAGIC	"CAIRNSUB"
+#define REG_MAGIC	"CAIRNREG"
+#define CAT_MAGIC	"CAIRNCAT"
+#define STORE_VERSION	1
+
+struct seg_hdr {
+	char		magic[8];
+	uint32_t	version;
+	uint32_t	has_cat;
+	uint64_t	nsubs;
+	uint64_t	nevents;
+};
+
+struct seg {
+	void		*map;
+	size_t		 maplen;
+	uint64_t	 nsubs, nevents;
+	const uint64_t	*off;		/* nsubs + 1 */
+	const uint64_t	*ev;		/* minute << 32 | region */
+	const uint32_t	*cat;		/* category + 1, or NULL */
+	uint64_t	 maxrun;
+};
+
+struct node_store {
+	uint32_t	*regions;
+	size_t		 nregions;
+	char		**cats;		/* store order */
+	uint32_t	 ncats;
+	uint64_t	 nsubs;
+	struct seg	*segs;
+	size_t		 nsegs;
+	uint64_t	 maxrun;	/* most events of one subject */
+};
+
+/* ---- small file helpers ---- */
+
+static int
+write_file(const char *dir, const char *name, const void *a, size_t alen,
+    const void *b, size_t blen, mode_t mode)
+{
+	char tmp[4096], dst[4096];
+	int fd, r = CAIRN_OK;
+	const void *parts[2] = { a, b };
+	size_t lens[2] = { alen, blen };
+
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >=
+	    (int)sizeof(tmp) || snprintf(dst, sizeof(dst), "%s/%s", dir,
+	    name) >= (int)sizeof(dst))
+		return cairn_err(CAIRN_ERR_ARG, "%s: path too long", dir);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode)) ==
+	    -1)
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", tmp, strerror(errno));
+	for (int p = 0; p < 2 && r == CAIRN_OK; p++) {
+		const char *s = parts[p];
+		size_t left = lens[p];
+
+		while (left > 0) {
+			ssize_t w = write(fd, s, left > (1u << 30) ? 1u << 30 :
+			    left);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				r = cairn_err(CAIRN_ERR_IO, "%s: %s", tmp,
+				    strerror(errno));
+				break;
+			}
+			s += w;
+			left -= (size_t)w;
+		}
+	}
+	if (r == CAIRN_OK && fsync(fd) != 0)
+		r = cairn_err(CAIRN_ERR_IO, "%s: fsync: %s", tmp,
+		    strerror(errno));
+	close(fd);
+	if (r == CAIRN_OK && rename(tmp, dst) != 0)
+		r = cairn_err(CAIRN_ERR_IO, "%s: %s", dst, strerror(errno));
+	if (r != CAIRN_OK)
+		unlink(tmp);
+	return r;
+}
+
+/* Read all of DIR/name (at most 'max' bytes); ENOENT gives NOTFOUND. */
+static int
+read_file(const char *dir, const char *name, size_t max, char **out,
+    size_t *len)
+{
+	char path[4096];
+	struct stat sb;
+	char *buf;
+	size_t got = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW)) == -1)
+		return errno == ENOENT ? CAIRN_ERR_NOTFOUND :
+		    cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) == -1 || (uint64_t)sb.st_size > max) {
+		close(fd);
+		return cairn_err(CAIRN_ERR_FORMAT, "%s: too large", path);
+	}
+	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
+		close(fd);
+		return CAIRN_ERR_NOMEM;
+	}
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+
+		if (n <= 0) {
+			free(buf);
+			close(fd);
+			return cairn_err(CAIRN_ERR_IO, "%s: short read", path);
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*out = buf;
+	*len = got;
+	return CAIRN_OK;
+}
+
+static int
+load_key(const char *dir, unsigned char key[KEYLEN], bool create)
+{
+	char path[4096];
+	struct stat sb;
+	int fd, r = CAIRN_OK;
+
+	snprintf(path, sizeof(path), "%s/key", dir);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW)) == -1) {
+		if (errno != ENOENT || !create)
+			return cairn_err(CAIRN_ERR_IO, "%s: %s", path,
+			    strerror(errno));
+		randombytes_buf(key, KEYLEN);
+		r = write_file(dir, "key", key, KEYLEN, NULL, 0, 0600);
+		return r;
+	}
+	if (fstat(fd, &sb) == -1 || (sb.st_mode & 077) != 0) {
+		close(fd);
+		return cairn_err(CAIRN_ERR_PERM, "%s: readable by group or "
+		    "others (chmod 600)", path);
+	}
+	if (read(fd, key, KEYLEN) != KEYLEN)
+		r = cairn_err(CAIRN_ERR_FORMAT, "%s: not a %d-byte key", path,
+		    KEYLEN);
+	close(fd);
+	return r;
+}
+
+static int
+load_regions(const char *dir, uint32_t **ids, size_t *n)
+{
+	char *buf;
+	size_t len;
+	uint64_t cnt;
+	int r;
+
+	if ((r = read_file(dir, "regions.bin", 16 +
+	    4 * (size_t)NODE_MAX_REGIONS, &buf, &len)) != CAIRN_OK)
+		return r;
+	memcpy(&cnt, buf + 8, len >= 16 ? 8 : 0);
+	if (len < 16 || memcmp(buf, REG_MAGIC, 8) != 0 || cnt == 0 ||
+	    cnt > NODE_MAX_REGIONS || len != 16 + cnt * 4) {
+		free(buf);
+		return cairn_err(CAIRN_ERR_FORMAT, "%s/regions.bin: corrupt",
+		    dir);
+	}
+	if ((*ids = malloc(cnt * 4)) == NULL) {
+		free(buf);
+		return CAIRN_ERR_NOMEM;
+	}
+	memcpy(*ids, buf + 16, cnt * 4);
+	*n = cnt;
+	free(buf);
+	for (size_t i = 1; i < *n; i++)
+		if ((*ids)[i] <= (*ids)[i - 1]) {
+			free(*ids);
+			return cairn_err(CAIRN_ERR_FORMAT, "%s/regions.bin: "
+			    "not sorted", dir);
+		}
+	return CAIRN_OK;
+}
+
+/* Load subjects.bin into 't' (keys are the 16-byte pseudonyms). */
+static int
+load_subjects(const char *dir, struct node_intern *t)
+{
+	char *buf;
+	size_t len;
+	uint64_t cnt;
+	uint32_t id;
+	int r;
+
+	if ((r = read_file(dir, "subjects.bin", (size_t)1 << 36, &buf, &len))
+	    == CAIRN_ERR_NOTFOUND)
+		return CAIRN_OK;
+	if (r != CAIRN_OK)
+		return r;
+	memcpy(&cnt, buf + 8, len >= 16 ? 8 : 0);
+	if (len < 16 || memcmp(buf, SUB_MAGIC, 8) != 0 ||
+	    cnt > UINT32_MAX - 1 || len != 16 + cnt * HASHLEN) {
+		free(buf);
+		return cairn_err(CAIRN_ERR_FORMAT, "%s/subjects.bin: corrupt",
+		    dir);
+	}
+	for (uint64_t i = 0; i < cnt && r == CAIRN_OK; i++) {
+		const char *k = buf + 16 + i * HASHLEN;
+
+		r = intern_add(t, k, HASHLEN, intern_hash(k, HASHLEN), &id);
+		if (r == CAIRN_OK && id != i)
+			r = cairn_err(CAIRN_ERR_FORMAT, "%s/subjects.bin: "
+			    "duplicate entry", dir);
+	}
+	free(buf);
+	return r;
+}
+
+static int
+load_cats(const char *dir, struct node_intern *t)
+{
+	char *buf;
+	size_t len, pos = 16;
+	uint64_t cnt;
+	uint32_t id;
+	int r;
+
+	if ((r = read_file(dir, "categories.bin", (size_t)1 << 30, &buf, &len))
+	    == CAIRN_ERR_NOTFOUND)
+		return CAIRN_OK;
+	if (r != CAIRN_OK)
+		return r;
+	memcpy(&cnt, buf + 8, len >= 16 ? 8 : 0);
+	if (len < 16 || memcmp(buf, CAT_MAGIC, 8) != 0)
+		r = CAIRN_ERR_FORMAT;
+	for (uint64_t i = 0; i < cnt && r == CAIRN_OK; i++) {
+		size_t n;
+
+		if (pos >= len || (n = (unsigned char)buf[pos]) == 0 ||
+		    pos + 1 + n > len) {
+			r = CAIRN_ERR_FORMAT;
+			break;
+		}
+		r = intern_add(t, buf + pos + 1, n, intern_hash(buf + pos + 1,
+		    n), &id);
+		pos += 1 + n;
+	}
+	if (r == CAIRN_OK && pos != len)
+		r = CAIRN_ERR_FORMAT;
+	free(buf);
+	if (r == CAIRN_ERR_FORMAT)
+		return cairn_err(r, "%s/categories.bin: corrupt", dir);
+	return r;
+}
+
+static int
+count_segments(const char *dir, size_t *n)
+{
+	DIR *d;
+	struct dirent *de;
+	size_t c = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, "seg-", 4) == 0 &&
+		    strlen(de->d_name) == 14)
+			c++;
+	closedir(d);
+	*n = c;
+	return CAIRN_OK;
+}
+
+/* ---- ingest ---- */
+
+int
+node_store_ingest(const char *dir, const struct node_input *in,
+    struct node_report *rep)
+{
+	unsigned char key[KEYLEN];
+	struct parse_out po;
+	struct node_intern subs, cats;
+	uint32_t *regions = NULL, *g2s = NULL, *c2s = NULL, *catv = NULL;
+	uint64_t *cnt = NULL, *ev = NULL, total = 0;
+	uint32_t *words = NULL;
+	char *blob = NULL;
+	size_t nreg, nsegs = 0, bloblen = 0, wcap = 0;
+	struct seg_hdr h;
+	char name[32];
+	int r;
+
+	memset(&po, 0, sizeof(po));
+	memset(&subs, 0, sizeof(subs));
+	memset(&cats, 0, sizeof(cats));
+	memset(rep, 0, sizeof(*rep));
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", dir, strerror(errno));
+	if (sodium_init() < 0)
+		return cairn_err(CAIRN_ERR_CRYPTO, "libsodium init failed");
+	/* Regions: the store keeps the domain of its first ingest. */
+	r = load_regions(dir, &regions, &nreg);
+	if (r == CAIRN_OK) {
+		if (nreg != node_cellmap_nregions(in->cells) ||
+		    memcmp(regions, node_cellmap_regions(in->cells),
+		    nreg * 4) != 0) {
+			r = cairn_err(CAIRN_ERR_CONFIG, "%s: the store holds "
+			    "another region domain (%zu regions) than the "
+			    "cell map (%zu)", dir, nreg,
+			    node_cellmap_nregions(in->cells));
+			goto out;
+		}
+	} else if (r != CAIRN_ERR_NOTFOUND)
+		goto out;
+	if ((r = load_key(dir, key, true)) != CAIRN_OK)
+		goto out;
+	if ((r = parse_input(in, PARSE_STORE, NULL, rep, &po)) != CAIRN_OK)
+		goto out;
+	if ((r = intern_init(&subs, po.subs.n + 1024, UINT32_MAX - 1)) !=
+	    CAIRN_OK || (r = intern_init(&cats, 64, 1u << 24)) != CAIRN_OK ||
+	    (r = load_subjects(dir, &subs)) != CAIRN_OK ||
+	    (r = load_cats(dir, &cats)) != CAIRN_OK)
+		goto out;
+	/* Pseudonyms: subscriber id -> keyed hash -> store index. */
+	if ((g2s = malloc(((size_t)po.subs.n + 1) * 4)) == NULL ||
+	    (c2s = malloc(((size_t)po.ncats + 1) * 4)) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < po.subs.n; i++) {
+		unsigned char hv[HASHLEN];
+		size_t n;
+		const char *k = intern_key(&po.subs, i, &n);
+
+		crypto_shorthash_siphashx24(hv, (const unsigned char *)k, n,
+		    key);
+		if ((r = intern_add(&subs, (const char *)hv, HASHLEN,
+		    intern_hash((const char *)hv, HASHLEN), &g2s[i])) !=
+		    CAIRN_OK)
+			goto out;
+	}
+	for (uint32_t i = 0; i < po.ncats; i++) {
+		size_t n = strlen(po.cats[i]);
+
+		if ((r = intern_add(&cats, po.cats[i], n, intern_hash(
+		    po.cats[i], n), &c2s[i])) != CAIRN_OK)
+			goto out;
+	}
+	/* Group events by store subject: count, then copy each chain. */
+	if ((cnt = calloc((size_t)subs.n + 1, 8)) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	for (uint32_t g = 0; g < po.subs.n; g++)
+		for (unsigned t = 0; t < po.nthreads; t++) {
+			uint32_t l = chain_local(&po, t, g);
+			size_t n;
+
+			if (l == UINT32_MAX)
+				continue;
+			n = chain_count(&po.th[t], l) / po.stride;
+			cnt[g2s[g] + 1] += n;
+			total += n;
+		}
+	for (uint32_t s = 0; s < subs.n; s++)
+		cnt[s + 1] += cnt[s];
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, SEG_MAGIC, 8);
+	h.version = STORE_VERSION;
+	h.has_cat = po.ncats > 0;
+	h.nsubs = subs.n;
+	h.nevents = total;
+	bloblen = ((size_t)subs.n + 1) * 8 + total * 8 + (h.has_cat ?
+	    total * 4 : 0);
+	if ((blob = node_big_alloc(bloblen ? bloblen : 1)) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(blob, cnt, ((size_t)subs.n + 1) * 8);
+	ev = (uint64_t *)(blob + ((size_t)subs.n + 1) * 8);
+	catv = h.has_cat ? (uint32_t *)(ev + total) : NULL;
+	for (uint32_t g = 0; g < po.subs.n; g++)
+		for (unsigned t = 0; t < po.nthreads; t++) {
+			const struct parse_thread *pt = &po.th[t];
+			uint32_t l = chain_local(&po, t, g);
+			size_t n;
+
+			if (l == UINT32_MAX)
+				continue;
+			n = chain_count(pt, l);
+			if (n > wcap) {
+				uint32_t *nw;
+
+				if ((nw = realloc(words, n * 4)) == NULL) {
+					r = CAIRN_ERR_NOMEM;
+					goto out;
+				}
+				words = nw;
+				wcap = n;
+			}
+			chain_copy(pt, l, words);
+			for (size_t i = 0; i + po.stride <= n; i += po.stride) {
+				uint64_t at = cnt[g2s[g]]++;
+				uint32_t lc;
+
+				ev[at] = (uint64_t)words[i] << 32 |
+				    words[i + 1];
+				if (catv == NULL)
+					continue;
+				lc = po.stride == 3 ? words[i + 2] : 0;
+				catv[at] = lc == 0 ? 0 :
+				    c2s[pt->catmap[lc - 1]] + 1;
+			}
+		}
+	/* Write: regions, subjects and categories first, the segment last. */
+	if (regions == NULL) {
+		char hdr[16];
+		uint64_t n = node_cellmap_nregions(in->cells);
+
+		memcpy(hdr, REG_MAGIC, 8);
+		memcpy(hdr + 8, &n, 8);
+		if ((r = write_file(dir, "regions.bin", hdr, 16,
+		    node_cellmap_regions(in->cells), n * 4, 0600)) != CAIRN_OK)
+			goto out;
+	}
+	{
+		char hdr[16], *body;
+		uint64_t n = subs.n;
+		size_t blen = 0;
+
+		if ((body = malloc((size_t)n * HASHLEN + 1)) == NULL) {
+			r = CAIRN_ERR_NOMEM;
+			goto out;
+		}
+		for (uint32_t i = 0; i < subs.n; i++) {
+			size_t kl;
+
+			memcpy(body + (size_t)i * HASHLEN, intern_key(&subs, i,
+			    &kl), HASHLEN);
+		}
+		memcpy(hdr, SUB_MAGIC, 8);
+		memcpy(hdr + 8, &n, 8);
+		r = write_file(dir, "subjects.bin", hdr, 16, body,
+		    (size_t)n * HASHLEN, 0600);
+		free(body);
+		if (r != CAIRN_OK)
+			goto out;
+		n = cats.n;
+		if ((body = malloc(cats.alen + cats.n + 1)) == NULL) {
+			r = CAIRN_ERR_NOMEM;
+			goto out;
+		}
+		for (uint32_t i = 0; i < cats.n; i++) {
+			size_t kl;
+			const char *k = intern_key(&cats, i, &kl);
+
+			body[blen++] = (char)kl;
+			memcpy(body + blen, k, kl);
+			blen += kl;
+		}
+		memcpy(hdr, CAT_MAGIC, 8);
+		memcpy(hdr + 8, &n, 8);
+		r = write_file(dir, "categories.bin", hdr, 16, body, blen,
+		    0600);
+		free(body);
+		if (r != CAIRN_OK)
+			goto out;
+	}
+	if ((r = count_segments(dir, &nsegs)) != CAIRN_OK)
+		goto out;
+	if (nsegs >= MAX_SEGS) {
+		r = cairn_err(CAIRN_ERR_TOOBIG, "%s: %d segments already",
+		    dir, MAX_SEGS);
+		goto out;
+	}
+	snprintf(name, sizeof(name), "seg-%06zu.bin", nsegs + 1);
+	r = write_file(dir, name, &h, sizeof(h), blob, bloblen, 0600);
+out:
+	sodium_memzero(key, sizeof(key));
+	free(regions);
+	free(g2s);
+	free(c2s);
+	free(cnt);
+	free(words);
+	free(blob);
+	intern_release(&subs);
+	intern_release(&cats);
+	parse_out_release(&po);
+	return r;
+}
+
+/* ---- open and query ---- */
+
+static int
+open_segment(const char *dir, const char *name, const struct node_store *st,
+    struct seg *sg)
+{
+	char path[4096];
+	struct stat sb;
+	struct seg_hdr h;
+	uint64_t need;
+	int fd, r = CAIRN_OK;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW)) == -1)
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) == -1 || (size_t)sb.st_size < sizeof(h) ||
+	    pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+		close(fd);
+		return cairn_err(CAIRN_ERR_FORMAT, "%s: truncated", path);
+	}
+	need = sizeof(h) + (h.nsubs + 1) * 8 + h.nevents * (h.has_cat ? 12 :
+	    8);
+	if (memcmp(h.magic, SEG_MAGIC, 8) != 0 || h.version != STORE_VERSION ||
+	    h.nsubs > st->nsubs || h.nevents > ((uint64_t)1 << 40) ||
+	    need != (uint64_t)sb.st_size) {
+		close(fd);
+		return cairn_err(CAIRN_ERR_FORMAT, "%s: corrupt segment header",
+		    path);
+	}
+	sg->maplen = (size_t)sb.st_size;
+	sg->map = mmap(NULL, sg->maplen, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (sg->map == MAP_FAILED) {
+		sg->map = NULL;
+		return cairn_err(CAIRN_ERR_IO, "%s: mmap: %s", path,
+		    strerror(errno));
+	}
+	sg->nsubs = h.nsubs;
+	sg->nevents = h.nevents;
+	sg->off = (const uint64_t *)((const char *)sg->map + sizeof(h));
+	sg->ev = sg->off + h.nsubs + 1;
+	sg->cat = h.has_cat ? (const uint32_t *)(sg->ev + h.nevents) : NULL;
+	if (sg->off[0] != 0 || sg->off[h.nsubs] != h.nevents)
+		r = CAIRN_ERR_FORMAT;
+	for (uint64_t s = 0; s < h.nsubs && r == CAIRN_OK; s++) {
+		if (sg->off[s + 1] < sg->off[s])
+			r = CAIRN_ERR_FORMAT;
+		else if (sg->off[s + 1] - sg->off[s] > sg->maxrun)
+			sg->maxrun = sg->off[s + 1] - sg->off[s];
+	}
+	for (uint64_t e = 0; e < h.nevents && r == CAIRN_OK; e++)
+		if ((sg->ev[e] & 0xffffffffu) >= st->nregions ||
+		    (sg->cat != NULL && sg->cat[e] > st->ncats))
+			r = CAIRN_ERR_FORMAT;
+	if (r != CAIRN_OK)
+		return cairn_err(r, "%s: corrupt offsets or events", path);
+	return CAIRN_OK;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+node_store_open(const char *dir, struct node_store **out)
+{
+	struct node_store *st;
+	struct node_intern subs, cats;
+	DIR *d = NULL;
+	struct dirent *de;
+	char **names = NULL;
+	size_t nnames = 0;
+	int r;
+
+	memset(&subs, 0, sizeof(subs));
+	memset(&cats, 0, sizeof(cats));
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	if ((r = load_regions(dir, &st->regions, &st->nregions)) != CAIRN_OK) {
+		if (r == CAIRN_ERR_NOTFOUND)
+			r = cairn_err(r, "%s: no store here (run 'cairn-node "
+			    "ingest' first)", dir);
+		goto out;
+	}
+	if ((r = intern_init(&subs, 1024, UINT32_MAX - 1)) != CAIRN_OK ||
+	    (r = intern_init(&cats, 64, 1u << 24)) != CAIRN_OK ||
+	    (r = load_subjects(dir, &subs)) != CAIRN_OK ||
+	    (r = load_cats(dir, &cats)) != CAIRN_OK)
+		goto out;
+	st->nsubs = subs.n;
+	if (cats.n > 0 && (st->cats = calloc(cats.n, sizeof(char *))) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < cats.n; i++) {
+		size_t n;
+		const char *k = intern_key(&cats, i, &n);
+
+		if ((st->cats[i] = strndup(k, n)) == NULL) {
+			r = CAIRN_ERR_NOMEM;
+			goto out;
+		}
+		st->ncats++;
+	}
+	if ((d = opendir(dir)) == NULL) {
+		r = cairn_err(CAIRN_ERR_IO, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char **nn;
+
+		if (strncmp(de->d_name, "seg-", 4) != 0 ||
+		    strlen(de->d_name) != 14)
+			continue;
+		if (nnames >= MAX_SEGS || (nn = realloc(names, (nnames + 1) *
+		    sizeof(*nn))) == NULL) {
+			r = CAIRN_ERR_NOMEM;
+			goto out;
+		}
+		names = nn;
+		if ((names[nnames] = strdup(de->d_name)) == NULL) {
+			r = CAIRN_ERR_NOMEM;
+			goto out;
+		}
+		nnames++;
+	}
+	if (nnames > 0)
+		qsort(names, nnames, sizeof(*names), cmp_name);
+	if (nnames > 0 && (st->segs = calloc(nnames, sizeof(*st->segs))) ==
+	    NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nnames; i++) {
+		if ((r = open_segment(dir, names[i], st, &st->segs[i])) !=
+		    CAIRN_OK) {
+			st->nsegs = i + 1;
+			goto out;
+		}
+		st->nsegs = i + 1;
+		st->maxrun += st->segs[i].maxrun;
+	}
+	*out = st;
+	st = NULL;
+	r = CAIRN_OK;
+out:
+	if (d != NULL)
+		closedir(d);
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	intern_release(&subs);
+	intern_release(&cats);
+	node_store_close(st);
+	return r;
+}
+
+void
+node_store_close(struct node_store *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < st->nsegs; i++)
+		if (st->segs[i].map != NULL)
+			munmap(st->segs[i].map, st->segs[i].maplen);
+	free(st->segs);
+	for (uint32_t i = 0; i < st->ncats; i++)
+		free(st->cats[i]);
+	free(st->cats);
+	free(st->regions);
+	free(st);
+}
+
+void
+node_store_stats(const struct node_store *st, uint64_t *subjects,
+    uint64_t *events, size_t *segments)
+{
+	*subjects = st->nsubs;
+	*events = 0;
+	for (size_t i = 0; i < st->nsegs; i++)
+		*events += st->segs[i].nevents;
+	*segments = st->nsegs;
+}
+
+struct store_job {
+	const struct node_plan	*p;
+	const struct node_store	*st;
+	const uint32_t		*catrank;	/* index -> rank */
+	uint64_t		 s0, s1;
+	uint32_t		*w;
+	struct node_acc		 acc;
+};
+
+static void *
+store_job_run(void *arg)
+{
+	struct store_job *j = arg;
+	const struct node_store *st = j->st;
+
+	for (uint64_t s = j->s0; s < j->s1; s++) {
+		size_t n = 0;
+
+		for (size_t g = 0; g < st->nsegs; g++) {
+			const struct seg *sg = &st->segs[g];
+
+			if (s >= sg->nsubs)
+				continue;
+			for (uint64_t e = sg->off[s]; e < sg->off[s + 1]; e++) {
+				uint32_t c = 0;
+
+				if (sg->cat != NULL && sg->cat[e] > 0)
+					c = j->catrank[sg->cat[e] - 1];
+				else if (j->p->q.kind == QSPEC_KIND_POPCAT)
+					continue;
+				if (plan_word(j->p, (int64_t)(sg->ev[e] >> 32) *
+				    60, (uint32_t)sg->ev[e], c, &j->w[n]) ==
+				    PLAN_USE)
+					n++;
+			}
+		}
+		kernel_subject(j->p, j->w, n, &j->acc);
+	}
+	return NULL;
+}
+
+static int
+cmp_rank(const void *a, const void *b, void *base)
+{
+	char *const *v = base;
+
+	return strcmp(v[*(const uint32_t *)a], v[*(const uint32_t *)b]);
+}
+
+int
+node_run_store(const struct qspec *q, const struct node_store *st,
+    unsigned threads, struct node_result *res)
+{
+	struct node_plan p;
+	struct store_job jobs[64];
+	pthread_t tid[64];
+	uint32_t *order = NULL, *rank = NULL;
+	unsigned T = node_threads(threads), started = 0;
+	int r;
+
+	memset(jobs, 0, sizeof(jobs));
+	if ((r = plan_init(&p, q, (uint32_t)st->nregions)) != CAIRN_OK)
+		return r;
+	if (q->kind == QSPEC_KIND_POPCAT) {
+		if (st->ncats == 0)
+			return cairn_err(CAIRN_ERR_ARG, "population_by_"
+			    "category: the store holds no categories");
+		if (p.rb < 32 && st->ncats > (UINT64_C(1) << (32 - p.rb)))
+			return cairn_err(CAIRN_ERR_TOOBIG, "too many "
+			    "categories");
+		if ((r = plan_set_cats(&p, st->ncats)) != CAIRN_OK)
+			return r;
+	}
+	/* Categories print sorted bytewise: rank them (one thread here). */
+	if ((order = malloc(((size_t)st->ncats + 1) * 4)) == NULL ||
+	    (rank = malloc(((size_t)st->ncats + 1) * 4)) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < st->ncats; i++)
+		order[i] = i;
+	qsort_r(order, st->ncats, 4, cmp_rank, st->cats);
+	for (uint32_t i = 0; i < st->ncats; i++)
+		rank[order[i]] = i;
+	for (unsigned t = 0; t < T; t++) {
+		jobs[t].p = &p;
+		jobs[t].st = st;
+		jobs[t].catrank = rank;
+		jobs[t].s0 = st->nsubs * t / T;
+		jobs[t].s1 = st->nsubs * (t + 1) / T;
+		if ((r = acc_init(&jobs[t].acc, p.ncells)) != CAIRN_OK ||
+		    (r = acc_scratch(&jobs[t].acc, st->maxrun + 1)) !=
+		    CAIRN_OK)
+			goto out;
+		if ((jobs[t].w = malloc((st->maxrun + 1) * 4)) == NULL) {
+			r = CAIRN_ERR_NOMEM;
+			goto out;
+		}
+	}
+	for (unsigned t = 1; t < T; t++) {
+		if (pthread_create(&tid[t], NULL, store_job_run, &jobs[t]) != 0)
+			break;
+		started++;
+	}
+	store_job_run(&jobs[0]);
+	for (unsigned t = started + 1; t < T; t++)
+		store_job_run(&jobs[t]);
+	for (unsigned t = 1; t <= started; t++)
+		pthread_join(tid[t], NULL);
+	{
+		struct node_acc accs[64];
+
+		for (unsigned t = 0; t < T; t++)
+			accs[t] = jobs[t].acc;
+		if ((r = result_init(res, &p, st->regions)) != CAIRN_OK)
+			goto out;
+		if ((r = acc_finish(accs, T, res)) != CAIRN_OK) {
+			node_result_release(res);
+			goto out;
+		}
+	}
+	if (st->ncats > 0 && q->kind == QSPEC_KIND_POPCAT) {
+		if ((res->cats = calloc(st->ncats, sizeof(char *))) == NULL) {
+			node_result_release(res);
+			r = CAIRN_ERR_NOMEM;
+			goto out;
+		}
+		for (uint32_t i = 0; i < st->ncats; i++)
+			if ((res->cats[i] = strdup(st->cats[order[i]])) ==
+			    NULL) {
+				res->ncats = st->ncats;
+				node_result_release(res);
+				r = CAIRN_ERR_NOMEM;
+				goto out;
+			}
+		res->ncats = st->ncats;
+	}
+	r = CAIRN_OK;
+out:
+	for (unsigned t = 0; t < T; t++) {
+		acc_release(&jobs[t].acc);
+		free(jobs[t].w);
+	}
+	free(order);
+	free(rank);
+	return r;
+}

@@ -1,0 +1,550 @@
+/*
+ * test_coord.c - the coordinator's config (errors naming file:line), its
+ * SQLite store, and its log side: appending with a published checkpoint,
+ * checking and serving witness cosignatures.  The handlers run against
+ * real nodes in tests/e2e/coord_round.sh.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+
+#include "common/err.h"
+#include "coordinator/coord_int.h"
+#include "protocol/tlog_note.h"
+
+static char tmpdir[64];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cairn-coordtest-XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	return sodium_init() < 0 ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+put(const char *name, const char *text, char *path, size_t cap)
+{
+	FILE *f;
+
+	snprintf(path, cap, "%s/%s", tmpdir, name);
+	assert_non_null(f = fopen(path, "w"));
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static const char base[] =
+	"[coordinator]\nidentity_key = id.key\ntls_key = tls.key\n"
+	"tls_cert = tls.crt\nca_cert = ca.crt\nfederation = fed.conf\n"
+	"data_dir = data\n";
+
+static int
+load(const char *extra, struct coord_config *cfg)
+{
+	char text[4096], path[256];
+
+	snprintf(text, sizeof(text), "%s%s", base, extra);
+	put("coordinator.conf", text, path, sizeof(path));
+	return coord_config_load(path, cfg);
+}
+
+/* ------------------------------------------------------------- config */
+
+static void
+test_config_ok(void **state)
+{
+	struct coord_config c;
+	char p[256];
+
+	(void)state;
+	put("g3.csv", "region_id,name\n10,a\n# comment\n\n20,b\n30,c\n", p,
+	    sizeof(p));
+	put("g1.csv", "7\n", p, sizeof(p));
+	assert_int_equal(load("[deadlines]\nadvertise_seconds = 5\n"
+	    "[limits]\nmax_rho_per_query = 0.5\n[geographies]\n"
+	    "geography = g3 g3.csv\ngeography = one g1.csv\n", &c), CAIRN_OK);
+	assert_string_equal(c.listen, "127.0.0.1:7443");
+	assert_int_equal(c.advertise_seconds, 5);
+	assert_int_equal(c.share_seconds, 120);
+	assert_int_equal(c.redeliver_seconds, 30);
+	assert_int_equal(c.max_participants, 64);
+	assert_int_equal(c.max_attempts, 3);
+	assert_int_equal(c.witness_quorum, 0);
+	assert_true(c.max_rho_per_query == 0.5);
+	assert_int_equal(c.ngeos, 2);
+	assert_non_null(coord_config_geo(&c, "g3"));
+	assert_int_equal(coord_config_geo(&c, "g3")->nregions, 3);
+	assert_int_equal(coord_config_geo(&c, "one")->nregions, 1);
+	assert_null(coord_config_geo(&c, "two"));
+	coord_config_release(&c);
+}
+
+static void
+expect_error(const char *extra, const char *needle)
+{
+	struct coord_config c;
+	int r = load(extra, &c);
+
+	coord_config_release(&c);
+	assert_int_equal(r, CAIRN_ERR_CONFIG);
+	if (strstr(cairn_errmsg(), needle) == NULL)
+		fail_msg("error '%s' lacks '%s'", cairn_errmsg(), needle);
+}
+
+static void
+test_config_errors(void **state)
+{
+	char p[256];
+
+	(void)state;
+	put("g2.csv", "1,a\n2,b\n", p, sizeof(p));
+	put("dup.csv", "1,a\n2,b\n2,c\n", p, sizeof(p));
+	put("junk.csv", "region_id,name\n1,a\nx,b\n", p, sizeof(p));
+	put("empty.csv", "# nothing\n", p, sizeof(p));
+	expect_error("[geographies]\ngeography = g2 g2.csv\nbogus = 1\n",
+	    "coordinator.conf:10:");
+	expect_error("[deadlines]\nadvertise_seconds = 0\n[geographies]\n"
+	    "geography = g2 g2.csv\n", "coordinator.conf:9:");
+	expect_error("[limits]\nmax_rho_per_query = -1\n[geographies]\n"
+	    "geography = g2 g2.csv\n", "coordinator.conf:9:");
+	/* geography is required */
+	expect_error("", "geography");
+	expect_error("[geographies]\ngeography = lonely\n",
+	    "coordinator.conf:9: key 'geography'");
+	expect_error("[geographies]\ngeography = Bad/Name g2.csv\n",
+	    "coordinator.conf:9:");
+	expect_error("[geographies]\ngeography = g2 g2.csv\n"
+	    "geography = g2 g2.csv \n", "given twice");
+	expect_error("[geographies]\ngeography = d dup.csv\n",
+	    "region id 2 listed twice");
+	expect_error("[geographies]\ngeography = j junk.csv\n",
+	    "junk.csv:3: region id 'x'");
+	expect_error("[geographies]\ngeography = e empty.csv\n",
+	    "empty.csv: no regions");
+	expect_error("[geographies]\ngeography = m missing.csv\n",
+	    "coordinator.conf:9: geography 'm'");
+}
+
+/* -------------------------------------------------------------- store */
+
+static struct coord_store *
+store_open(const char *name)
+{
+	struct coord_store *s;
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	assert_int_equal(coord_store_open(path, &s), CAIRN_OK);
+	return s;
+}
+
+static void
+add_query(struct coord_store *s, const char *id, const char *analyst)
+{
+	struct coord_query_row q;
+	uint8_t body[3] = { 1, 2, 3 };
+
+	memset(&q, 0, sizeof(q));
+	snprintf(q.query_id, sizeof(q.query_id), "%s", id);
+	snprintf(q.analyst, sizeof(q.analyst), "%s", analyst);
+	memset(q.hash, id[0], 32);
+	q.signed_query = body;
+	q.signed_len = sizeof(body);
+	q.log_index = 7;
+	q.created = 1700000000;
+	assert_int_equal(coord_store_query_add(s, &q), CAIRN_OK);
+}
+
+struct seen {
+	int	n;
+	char	nodes[4][16];
+};
+
+static int
+each(void *arg, const char *node, const uint8_t *body, size_t blen,
+    const uint8_t *sig, size_t slen)
+{
+	struct seen *sn = arg;
+
+	assert_int_equal(blen, 2);
+	assert_int_equal(slen, 64);
+	assert_int_equal(body[0], 'b');
+	assert_int_equal(sig[0], 's');
+	snprintf(sn->nodes[sn->n++], 16, "%s", node);
+	return 0;
+}
+
+static void
+test_store(void **state)
+{
+	struct coord_store *s = store_open("coord.db");
+	struct coord_query_row q, rows[4];
+	char ids[4][COORD_QUERY_ID_MAX + 1];
+	uint8_t sig[64], *rel;
+	int64_t vals[3] = { -5, 0, INT64_MAX }, *got;
+	uint64_t counts[6];
+	struct seen sn;
+	size_t n, rl;
+
+	(void)state;
+	add_query(s, "q1", "nso");
+	add_query(s, "q2", "other");
+	add_query(s, "q3", "nso");
+	{
+		struct coord_query_row dup;
+		uint8_t b = 0;
+
+		memset(&dup, 0, sizeof(dup));
+		snprintf(dup.query_id, sizeof(dup.query_id), "q1");
+		dup.signed_query = &b;
+		dup.signed_len = 1;
+		assert_int_equal(coord_store_query_add(s, &dup),
+		    CAIRN_ERR_EXISTS);
+	}
+	assert_int_equal(coord_store_query_get(s, "q1", &q), CAIRN_OK);
+	assert_string_equal(q.analyst, "nso");
+	assert_int_equal(q.state, COORD_Q_PENDING);
+	assert_int_equal(q.attempt, 0);
+	assert_int_equal(q.log_index, 7);
+	assert_int_equal(q.signed_len, 3);
+	assert_int_equal(q.signed_query[2], 3);
+	assert_int_equal(q.hash[31], 'q');
+	coord_store_row_clear(&q);
+	assert_int_equal(coord_store_query_get(s, "nope", &q),
+	    CAIRN_ERR_NOTFOUND);
+	assert_int_equal(coord_store_query_set(s, "q1", COORD_Q_FAILED, 2,
+	    "attempt 2: deadline"), CAIRN_OK);
+	assert_int_equal(coord_store_query_get(s, "q1", &q), CAIRN_OK);
+	assert_int_equal(q.state, COORD_Q_FAILED);
+	assert_int_equal(q.attempt, 2);
+	assert_string_equal(q.failure, "attempt 2: deadline");
+	coord_store_row_clear(&q);
+	/* Pages of one analyst's queries. */
+	assert_int_equal(coord_store_query_list(s, "nso", 0, rows, 1, &n),
+	    CAIRN_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].query_id, "q1");
+	coord_store_row_clear(&rows[0]);
+	assert_int_equal(coord_store_query_list(s, "nso", rows[0].seq, rows, 4,
+	    &n), CAIRN_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].query_id, "q3");
+	coord_store_row_clear(&rows[0]);
+	assert_int_equal(coord_store_query_list(s, NULL, 0, rows, 4, &n),
+	    CAIRN_OK);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		coord_store_row_clear(&rows[i]);
+	/* Open queries are the pending and running ones. */
+	assert_int_equal(coord_store_open_queries(s, ids, 4, &n), CAIRN_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(ids[0], "q2");
+	assert_string_equal(ids[1], "q3");
+	assert_int_equal(coord_store_count(s, counts), CAIRN_OK);
+	assert_int_equal(counts[COORD_Q_PENDING], 2);
+	assert_int_equal(counts[COORD_Q_FAILED], 1);
+	/* Signed messages per attempt and kind. */
+	memset(sig, 's', sizeof(sig));
+	assert_int_equal(coord_store_signed_add(s, "q2", 0, "n1", 'c',
+	    (const uint8_t *)"b1", 2, sig, 64, 10), CAIRN_OK);
+	assert_int_equal(coord_store_signed_add(s, "q2", 0, "n2", 'c',
+	    (const uint8_t *)"b2", 2, sig, 64, 11), CAIRN_OK);
+	assert_int_equal(coord_store_signed_add(s, "q2", 0, "n3", 'r',
+	    (const uint8_t *)"b3", 2, sig, 64, 12), CAIRN_OK);
+	assert_int_equal(coord_store_signed_add(s, "q2", 1, "n1", 'c',
+	    (const uint8_t *)"b4", 2, sig, 64, 13), CAIRN_OK);
+	assert_int_equal(coord_store_signed_add(s, "q2", 0, "n1", 'c',
+	    (const uint8_t *)"b5", 2, sig, 64, 14), CAIRN_ERR_EXISTS);
+	{
+		uint64_t ev = 9;
+
+		assert_int_equal(coord_store_evidence_count(s, &ev), CAIRN_OK);
+		assert_int_equal(ev, 0);
+		assert_int_equal(coord_store_signed_add(s, "q2", 0, "n1", 'e',
+		    (const uint8_t *)"b6", 2, NULL, 0, 0), CAIRN_OK);
+		assert_int_equal(coord_store_evidence_count(s, &ev), CAIRN_OK);
+		assert_int_equal(ev, 1);
+	}
+	memset(&sn, 0, sizeof(sn));
+	assert_int_equal(coord_store_signed_each(s, "q2", 0, 'c', each, &sn),
+	    CAIRN_OK);
+	assert_int_equal(sn.n, 2);
+	assert_string_equal(sn.nodes[0], "n1");
+	assert_string_equal(sn.nodes[1], "n2");
+	memset(&sn, 0, sizeof(sn));
+	assert_int_equal(coord_store_signed_each(s, "q2", 0, 'r', each, &sn),
+	    CAIRN_OK);
+	assert_int_equal(sn.n, 1);
+	/* Results round-trip as little-endian int64. */
+	assert_int_equal(coord_store_result_put(s, "q3",
+	    (const uint8_t *)"rel", 3, vals, 3), CAIRN_OK);
+	assert_int_equal(coord_store_result_get(s, "q3", &rel, &rl, &got, &n),
+	    CAIRN_OK);
+	assert_int_equal(rl, 3);
+	assert_memory_equal(rel, "rel", 3);
+	assert_int_equal(n, 3);
+	assert_memory_equal(got, vals, sizeof(vals));
+	free(rel);
+	free(got);
+	assert_int_equal(coord_store_result_get(s, "q1", &rel, &rl, &got, &n),
+	    CAIRN_ERR_NOTFOUND);
+	coord_store_close(s);
+	/* Everything is still there after reopening. */
+	s = store_open("coord.db");
+	assert_int_equal(coord_store_query_get(s, "q3", &q), CAIRN_OK);
+	coord_store_row_clear(&q);
+	coord_store_close(s);
+}
+
+static void
+test_store_cosigs(void **state)
+{
+	struct coord_store *s = store_open("cosig.db");
+	char *note, *lines;
+	uint64_t size;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(coord_store_checkpoint_put(s, 3, "note3\n"),
+	    CAIRN_OK);
+	assert_int_equal(coord_store_checkpoint_get(s, 3, &note), CAIRN_OK);
+	assert_string_equal(note, "note3\n");
+	free(note);
+	assert_int_equal(coord_store_checkpoint_get(s, 4, &note),
+	    CAIRN_ERR_NOTFOUND);
+	assert_int_equal(coord_store_cosigned_size(s, 1, &size),
+	    CAIRN_ERR_NOTFOUND);
+	assert_int_equal(coord_store_cosig_put(s, "b", 3, 1, "- b 3\n"),
+	    CAIRN_OK);
+	assert_int_equal(coord_store_cosig_put(s, "a", 3, 1, "- a 3\n"),
+	    CAIRN_OK);
+	assert_int_equal(coord_store_cosig_put(s, "a", 5, 1, "- a 5\n"),
+	    CAIRN_OK);
+	/* A newer cosignature from the same witness replaces it. */
+	assert_int_equal(coord_store_cosig_put(s, "a", 5, 2, "- a 5'\n"),
+	    CAIRN_OK);
+	assert_int_equal(coord_store_cosig_lines(s, 3, &lines, &n), CAIRN_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(lines, "- a 3\n- b 3\n");
+	free(lines);
+	assert_int_equal(coord_store_cosig_lines(s, 5, &lines, &n), CAIRN_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(lines, "- a 5'\n");
+	free(lines);
+	assert_int_equal(coord_store_cosig_lines(s, 9, &lines, &n), CAIRN_OK);
+	assert_int_equal(n, 0);
+	assert_string_equal(lines, "");
+	free(lines);
+	assert_int_equal(coord_store_cosigned_size(s, 1, &size), CAIRN_OK);
+	assert_int_equal(size, 5);
+	assert_int_equal(coord_store_cosigned_size(s, 2, &size), CAIRN_OK);
+	assert_int_equal(size, 3);
+	assert_int_equal(coord_store_cosigned_size(s, 3, &size),
+	    CAIRN_ERR_NOTFOUND);
+	coord_store_close(s);
+}
+
+/* ---------------------------------------------------------------- log */
+
+static int
+sign_note(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+	return keys_sign_note(ctx, msg, len, sig);
+}
+
+/* Witness 'w' cosigns the checkpoint note 'note' at 'ts': the raw
+ * 72-byte signature (u64be ts || Ed25519) into 'sig'. */
+static void
+cosign(const struct keys_identity *w, const char *note, uint64_t ts,
+    uint8_t sig[72])
+{
+	struct tlog_signer sg;
+	struct tlog_note *n;
+	uint8_t raw[128];
+	char line[512];
+	const char *sp;
+	size_t rl;
+
+	memset(&sg, 0, sizeof(sg));
+	sg.name = keys_identity_name(w);
+	keys_identity_public(w, sg.pub);
+	sg.sign = sign_note;
+	sg.ctx = (void *)(uintptr_t)w;
+	assert_int_equal(tlog_note_parse(note, strlen(note), &n), CAIRN_OK);
+	assert_int_equal(tlog_cosign(n->text, n->text_len, ts, &sg, line,
+	    sizeof(line)), CAIRN_OK);
+	tlog_note_free(n);
+	assert_non_null(sp = strrchr(line, ' '));
+	assert_int_equal(tlog_b64_decode(sp + 1, strcspn(sp + 1, "\n"), raw,
+	    sizeof(raw), &rl), CAIRN_OK);
+	assert_int_equal(rl, 76);
+	memcpy(sig, raw + 4, 72);
+}
+
+static void
+verifier(const char *name, uint8_t type, const uint8_t pk[32],
+    struct tlog_verifier *v)
+{
+	char vk[512];
+
+	assert_int_equal(tlog_verifier_format(name, type, pk, vk, sizeof(vk)),
+	    CAIRN_OK);
+	assert_int_equal(tlog_verifier_parse(vk, v), CAIRN_OK);
+}
+
+static void
+test_log(void **state)
+{
+	struct keys_identity *co, *w;
+	struct coord_store *db = store_open("logside.db");
+	struct coord_log lg;
+	struct tlog_verifier keys[2];
+	struct tlog_checkpoint cp;
+	struct tlog_entry e;
+	uint8_t pk[32], wpk[32], sig[72], bad[72];
+	char path[256], *note, *shown;
+	uint64_t idx;
+
+	(void)state;
+	assert_int_equal(keys_identity_generate(KEYS_ROLE_COORDINATOR,
+	    "coordinator", &co), CAIRN_OK);
+	assert_int_equal(keys_identity_generate(KEYS_ROLE_NODE, "n1", &w),
+	    CAIRN_OK);
+	keys_identity_public(co, pk);
+	keys_identity_public(w, wpk);
+	verifier("cairn/fedx", TLOG_KEY_ED25519, pk, &keys[0]);
+	verifier("n1", TLOG_KEY_COSIGNATURE, wpk, &keys[1]);
+	snprintf(path, sizeof(path), "%s/log.db", tmpdir);
+	assert_int_equal(coord_log_open(&lg, path, "fedx", co, db), CAIRN_OK);
+	/* The empty log has a signed checkpoint of size 0 at once. */
+	assert_int_equal(coord_log_checkpoint(&lg, 0, &note), CAIRN_OK);
+	assert_int_equal(tlog_checkpoint_open(note, strlen(note), keys, 1, 1,
+	    "cairn/fedx", &cp), CAIRN_OK);
+	assert_int_equal(cp.size, 0);
+	free(note);
+	/* An append publishes the checkpoint that covers it. */
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_FAILURE;
+	e.time = 1700000000;
+	e.reason.p = (const uint8_t *)"attempt 0: test";
+	e.reason.len = 15;
+	assert_int_equal(coord_log_append(&lg, &e, &idx), CAIRN_OK);
+	assert_int_equal(idx, 0);
+	assert_int_equal(coord_log_checkpoint(&lg, 0, &note), CAIRN_OK);
+	assert_int_equal(tlog_checkpoint_open(note, strlen(note), keys, 1, 1,
+	    "cairn/fedx", &cp), CAIRN_OK);
+	assert_int_equal(cp.size, 1);
+	/* A witness cosignature is checked, kept and served. */
+	cosign(w, note, 1700000100, sig);
+	memcpy(bad, sig, 72);
+	bad[40] ^= 1;
+	assert_int_equal(coord_log_cosign(&lg, "n1", wpk, 1, cp.root, 32,
+	    1700000100, bad, 72), CAIRN_ERR_SIGNATURE);
+	assert_int_equal(coord_log_cosign(&lg, "n1", wpk, 1, cp.root, 32,
+	    1700000101, sig, 72), CAIRN_ERR_SIGNATURE);
+	assert_int_equal(coord_log_cosign(&lg, "n1", pk, 1, cp.root, 32,
+	    1700000100, sig, 72), CAIRN_ERR_SIGNATURE);
+	assert_int_equal(coord_log_cosign(&lg, "n1", wpk, 2, cp.root, 32,
+	    1700000100, sig, 72), CAIRN_ERR_NOTFOUND);
+	bad[0] = cp.root[0] ^ 1;
+	memcpy(bad + 1, cp.root + 1, 31);
+	assert_int_equal(coord_log_cosign(&lg, "n1", wpk, 1, bad, 32,
+	    1700000100, sig, 72), CAIRN_ERR_NOTFOUND);
+	assert_int_equal(coord_log_cosign(&lg, "n1", wpk, 1, cp.root, 31,
+	    1700000100, sig, 72), CAIRN_ERR_FORMAT);
+	assert_int_equal(coord_log_cosign(&lg, "n1", wpk, 1, cp.root, 32,
+	    1700000100, sig, 72), CAIRN_OK);
+	free(note);
+	assert_int_equal(coord_log_checkpoint(&lg, 0, &shown), CAIRN_OK);
+	assert_int_equal(tlog_checkpoint_open(shown, strlen(shown), keys, 2, 2,
+	    "cairn/fedx", &cp), CAIRN_OK);
+	free(shown);
+	/* The log grows: the latest checkpoint has no cosignature yet, but
+	 * with a witness quorum of 1 the cosigned one is shown. */
+	assert_int_equal(coord_log_append(&lg, &e, &idx), CAIRN_OK);
+	assert_int_equal(idx, 1);
+	assert_int_equal(coord_log_checkpoint(&lg, 0, &shown), CAIRN_OK);
+	assert_int_equal(tlog_checkpoint_open(shown, strlen(shown), keys, 2, 1,
+	    "cairn/fedx", &cp), CAIRN_OK);
+	assert_int_equal(cp.size, 2);
+	assert_int_equal(tlog_checkpoint_open(shown, strlen(shown), keys, 2, 2,
+	    "cairn/fedx", &cp), CAIRN_ERR_SIGNATURE);
+	free(shown);
+	assert_int_equal(coord_log_checkpoint(&lg, 1, &shown), CAIRN_OK);
+	assert_int_equal(tlog_checkpoint_open(shown, strlen(shown), keys, 2, 2,
+	    "cairn/fedx", &cp), CAIRN_OK);
+	assert_int_equal(cp.size, 1);
+	free(shown);
+	/* No checkpoint has 2 cosignatures: the latest is shown. */
+	assert_int_equal(coord_log_checkpoint(&lg, 2, &shown), CAIRN_OK);
+	assert_int_equal(tlog_checkpoint_open(shown, strlen(shown), keys, 2, 1,
+	    "cairn/fedx", &cp), CAIRN_OK);
+	assert_int_equal(cp.size, 2);
+	free(shown);
+	coord_log_close(&lg);
+	/* Reopened, the log keeps its size and checkpoint. */
+	assert_int_equal(coord_log_open(&lg, path, "fedx", co, db), CAIRN_OK);
+	assert_int_equal(tlog_store_size(lg.tlog), 2);
+	assert_int_equal(coord_log_checkpoint(&lg, 0, &shown), CAIRN_OK);
+	assert_int_equal(tlog_checkpoint_open(shown, strlen(shown), keys, 1, 1,
+	    "cairn/fedx", &cp), CAIRN_OK);
+	assert_int_equal(cp.size, 2);
+	free(shown);
+	coord_log_close(&lg);
+	coord_store_close(db);
+	keys_identity_free(co);
+	keys_identity_free(w);
+}
+
+/* coord_start refuses missing or wrong keys before serving anything. */
+static void
+test_start_errors(void **state)
+{
+	struct coord_config c;
+	struct coord *co = NULL;
+	char p[256];
+
+	(void)state;
+	put("gs.csv", "1\n2\n", p, sizeof(p));
+	assert_int_equal(load("[geographies]\ngeography = gs gs.csv\n", &c),
+	    CAIRN_OK);
+	assert_int_not_equal(coord_start(&c, &co), CAIRN_OK);
+	assert_null(co);
+	coord_config_release(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_ok),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_store),
+		cmocka_unit_test(test_store_cosigs),
+		cmocka_unit_test(test_log),
+		cmocka_unit_test(test_start_errors),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,525 @@
+/*
+ * test_coord_service.c - the coordinator's handlers in process: a
+ * federation made with keys/ in a temporary folder, coord_start() on an
+ * ephemeral port, and cairn's own transport client.  What the end-to-end
+ * test (tests/e2e/coord_round.sh) does not reach: the query checks one by
+ * one, the attempt limit, failing the attempts a previous run left open,
+ * and answering long polls on a graceful stop.
+ */
+#include <sys/stat.h>
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "coordinator/coord_int.h"
+#include "keys/keys_federation.h"
+#include "keys/keys_tls.h"
+#include "protocol/proto_service.h"
+#include "protocol/transport.h"
+
+static char top[64], fedconf[128], confpath[128];
+
+struct who {
+	struct keys_identity	*id;
+	struct transport_client	*cl;
+};
+
+static struct who analyst, nodes[2];
+
+/* Keys, certificate and enrolment of one member in top/NAME. */
+static void
+member_make(enum keys_role role, const char *name)
+{
+	struct keys_cert_info ci;
+	struct keys_member m;
+	struct keys_identity *id;
+	char d[128], p[256], q[256], *pem;
+	size_t len;
+
+	snprintf(d, sizeof(d), "%s/%s", top, name);
+	assert_int_equal(mkdir(d, 0700), 0);
+	assert_int_equal(keys_identity_generate(role, name, &id), CAIRN_OK);
+	snprintf(p, sizeof(p), "%s/identity.key", d);
+	assert_int_equal(keys_identity_save(id, p), CAIRN_OK);
+	snprintf(p, sizeof(p), "%s/tls.key", d);
+	snprintf(q, sizeof(q), "%s/tls.csr", d);
+	assert_int_equal(keys_tls_new(role, name, p, q), CAIRN_OK);
+	snprintf(p, sizeof(p), "%s/tls.crt", d);
+	assert_int_equal(keys_cert_issue(top, q, p, 30, role ==
+	    KEYS_ROLE_COORDINATOR ? "localhost,127.0.0.1" : NULL, NULL),
+	    CAIRN_OK);
+	assert_int_equal(keys_file_read(p, &pem, &len), CAIRN_OK);
+	assert_int_equal(keys_cert_info(pem, len, &ci), CAIRN_OK);
+	free(pem);
+	memset(&m, 0, sizeof(m));
+	m.pub.role = role;
+	snprintf(m.pub.name, sizeof(m.pub.name), "%s", name);
+	keys_identity_public(id, m.pub.pk);
+	memcpy(m.cert_fpr, ci.fingerprint, KEYS_FPR_LEN);
+	assert_int_equal(keys_federation_add(fedconf, &m), CAIRN_OK);
+	keys_identity_free(id);
+	snprintf(p, sizeof(p), "%s/ca.crt", top);
+	snprintf(q, sizeof(q), "%s/ca.crt", d);
+	assert_int_equal(keys_file_read(p, &pem, &len), CAIRN_OK);
+	assert_int_equal(keys_file_write(q, pem, len, false), CAIRN_OK);
+	free(pem);
+}
+
+static int
+setup(void **state)
+{
+	struct keys_cert_info ci;
+	char p[256], *pem;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	log_set_level(LOG_LEVEL_ERROR);
+	if (sodium_init() < 0)
+		return -1;
+	snprintf(top, sizeof(top), "/tmp/cairn-coordsvc-XXXXXX");
+	if (mkdtemp(top) == NULL || keys_ca_create("svc", top) != CAIRN_OK)
+		return -1;
+	snprintf(p, sizeof(p), "%s/ca.crt", top);
+	if (keys_file_read(p, &pem, &len) != CAIRN_OK ||
+	    keys_cert_info(pem, len, &ci) != CAIRN_OK)
+		return -1;
+	free(pem);
+	snprintf(fedconf, sizeof(fedconf), "%s/federation.conf", top);
+	if (keys_federation_create(fedconf, "svc", ci.fingerprint) !=
+	    CAIRN_OK)
+		return -1;
+	member_make(KEYS_ROLE_COORDINATOR, "coordinator");
+	member_make(KEYS_ROLE_ANALYST, "nso");
+	member_make(KEYS_ROLE_NODE, "na");
+	member_make(KEYS_ROLE_NODE, "nb");
+	snprintf(p, sizeof(p), "%s/regions.csv", top);
+	if ((f = fopen(p, "w")) == NULL)
+		return -1;
+	fputs("1,a\n2,b\n3,c\n", f);
+	fclose(f);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+who_open(struct who *w, const char *name, int port)
+{
+	struct transport_client_config cc;
+	struct keys_tls *tls;
+	char d[256], target[64];
+
+	snprintf(d, sizeof(d), "%s/%s/identity.key", top, name);
+	assert_int_equal(keys_identity_load(d, &w->id), CAIRN_OK);
+	snprintf(d, sizeof(d), "%s/%s", top, name);
+	assert_int_equal(keys_tls_load_dir(d, &tls), CAIRN_OK);
+	snprintf(target, sizeof(target), "127.0.0.1:%d", port);
+	memset(&cc, 0, sizeof(cc));
+	cc.target = target;
+	cc.tls = tls;
+	cc.server_name = "localhost";
+	assert_int_equal(transport_client_new(&cc, &w->cl), CAIRN_OK);
+	keys_tls_free(tls);
+}
+
+static void
+who_close(struct who *w)
+{
+	transport_client_free(w->cl);
+	keys_identity_free(w->id);
+	memset(w, 0, sizeof(*w));
+}
+
+/* Start a coordinator whose data folder is top/DATA. */
+static struct coord *
+start(struct coord_config *cfg, const char *data)
+{
+	struct coord *c;
+	FILE *f;
+
+	snprintf(confpath, sizeof(confpath), "%s/coordinator.conf", top);
+	assert_non_null(f = fopen(confpath, "w"));
+	fprintf(f, "[coordinator]\n"
+	    "identity_key = %s/coordinator/identity.key\n"
+	    "tls_key = %s/coordinator/tls.key\n"
+	    "tls_cert = %s/coordinator/tls.crt\nca_cert = %s/ca.crt\n"
+	    "federation = %s\ndata_dir = %s/%s\nlisten = 127.0.0.1:0\n"
+	    "[limits]\nmax_attempts = 2\nmax_participants = 2\n"
+	    "[geographies]\ngeography = g3 regions.csv\n", top, top, top, top,
+	    fedconf, top, data);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(coord_config_load(confpath, cfg), CAIRN_OK);
+	assert_int_equal(coord_start(cfg, &c), CAIRN_OK);
+	who_open(&analyst, "nso", coord_port(c));
+	who_open(&nodes[0], "na", coord_port(c));
+	who_open(&nodes[1], "nb", coord_port(c));
+	return c;
+}
+
+static void
+stop(struct coord *c, struct coord_config *cfg)
+{
+	who_close(&analyst);
+	who_close(&nodes[0]);
+	who_close(&nodes[1]);
+	coord_stop(c);
+	coord_config_release(cfg);
+}
+
+/* What a test query varies. */
+struct qopt {
+	const char	*id;
+	const char	*analyst;
+	const char	*federation;
+	const char	*geography;
+	const char	*p[3];
+	size_t		 np;
+	size_t		 nonce_len;
+	double		 rho;
+};
+
+static int
+submit(const struct qopt *o, uint64_t *index)
+{
+	Cairn__V1__Query q = CAIRN__V1__QUERY__INIT;
+	Cairn__V1__QuerySpec sp = CAIRN__V1__QUERY_SPEC__INIT;
+	Cairn__V1__MemberId who = CAIRN__V1__MEMBER_ID__INIT;
+	Cairn__V1__SignedQuery sq = CAIRN__V1__SIGNED_QUERY__INIT;
+	ProtobufCMessage *resp;
+	uint8_t nonce[32] = { 0 }, sig[64], *b;
+	size_t bl;
+	int r;
+
+	sp.kind = "residents";
+	sp.start = "2024-03-01";
+	sp.end = "2024-04-01";
+	sp.geography = (char *)(o->geography ? o->geography : "g3");
+	who.role = CAIRN__V1__ROLE__ROLE_ANALYST;
+	who.name = (char *)(o->analyst ? o->analyst : "nso");
+	q.query_id = (char *)o->id;
+	q.analyst = &who;
+	q.spec = &sp;
+	q.rho = o->rho > 0 ? o->rho : 0.5;
+	q.n_participants = o->np;
+	q.participants = (char **)o->p;
+	q.federation = (char *)(o->federation ? o->federation : "svc");
+	q.nonce.data = nonce;
+	q.nonce.len = o->nonce_len ? o->nonce_len : 16;
+	assert_int_equal(proto_pack(&q.base, PROTO_MAX_SMALL, &b, &bl),
+	    CAIRN_OK);
+	assert_int_equal(keys_sign(analyst.id, "query", b, bl, sig), CAIRN_OK);
+	sq.query.data = b;
+	sq.query.len = bl;
+	sq.signature.data = sig;
+	sq.signature.len = 64;
+	r = transport_unary(analyst.cl, proto_method(PROTO_SUBMIT_QUERY),
+	    &sq.base, 5000, &resp);
+	free(b);
+	if (r == CAIRN_OK) {
+		if (index != NULL)
+			*index = ((Cairn__V1__SubmitQueryResponse *)resp)->
+			    log_index;
+		protobuf_c_message_free_unpacked(resp, NULL);
+	}
+	return r;
+}
+
+static Cairn__V1__QueryStatus *
+status(const char *id)
+{
+	Cairn__V1__GetQueryRequest rq = CAIRN__V1__GET_QUERY_REQUEST__INIT;
+	ProtobufCMessage *resp;
+
+	rq.query_id = (char *)id;
+	assert_int_equal(transport_unary(analyst.cl,
+	    proto_method(PROTO_GET_QUERY), &rq.base, 5000, &resp), CAIRN_OK);
+	return (Cairn__V1__QueryStatus *)resp;
+}
+
+static Cairn__V1__Task *
+poll(struct who *n, uint32_t wait_ms)
+{
+	Cairn__V1__PollTaskRequest rq = CAIRN__V1__POLL_TASK_REQUEST__INIT;
+	Cairn__V1__PollTaskResponse *pr;
+	Cairn__V1__Task *t;
+	ProtobufCMessage *resp;
+
+	rq.wait_ms = wait_ms;
+	assert_int_equal(transport_unary(n->cl, proto_method(PROTO_POLL_TASK),
+	    &rq.base, wait_ms + 5000, &resp), CAIRN_OK);
+	pr = (Cairn__V1__PollTaskResponse *)resp;
+	t = pr->task;
+	pr->task = NULL;
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return t;
+}
+
+static void
+refuse(struct who *n, const char *name, const Cairn__V1__Task *t)
+{
+	Cairn__V1__Refusal rf = CAIRN__V1__REFUSAL__INIT;
+	Cairn__V1__SignedRefusal sr = CAIRN__V1__SIGNED_REFUSAL__INIT;
+	ProtobufCMessage *resp;
+	uint8_t qh[32], sig[64], *b;
+	size_t bl;
+
+	crypto_hash_sha256(qh, t->query->query.data, t->query->query.len);
+	rf.query_id = t->query_id;
+	rf.query_hash.data = qh;
+	rf.query_hash.len = 32;
+	rf.node = (char *)name;
+	rf.reason_code = "budget";
+	rf.reason = "spent";
+	assert_int_equal(proto_pack(&rf.base, PROTO_MAX_SMALL, &b, &bl),
+	    CAIRN_OK);
+	assert_int_equal(keys_sign(n->id, "refusal", b, bl, sig), CAIRN_OK);
+	sr.refusal.data = b;
+	sr.refusal.len = bl;
+	sr.signature.data = sig;
+	sr.signature.len = 64;
+	assert_int_equal(transport_unary(n->cl, proto_method(PROTO_REFUSE),
+	    &sr.base, 5000, &resp), CAIRN_OK);
+	assert_non_null(strstr(((Cairn__V1__Ack *)resp)->detail,
+	    "REFUSAL logged at index "));
+	protobuf_c_message_free_unpacked(resp, NULL);
+	free(b);
+}
+
+static void
+test_submit_checks(void **state)
+{
+	struct coord_config cfg;
+	struct coord *c;
+	struct qopt o = { "ok-1", NULL, NULL, NULL, { "na", "nb" }, 2, 0, 0 };
+	uint64_t idx;
+
+	(void)state;
+	c = start(&cfg, "d1");
+	o.id = "bad id!";
+	assert_int_equal(submit(&o, NULL), CAIRN_ERR_FORMAT);
+	o.id = "q";
+	o.nonce_len = 15;
+	assert_int_equal(submit(&o, NULL), CAIRN_ERR_FORMAT);
+	o.nonce_len = 0;
+	o.federation = "other";
+	assert_int_equal(submit(&o, NULL), CAIRN_ERR_POLICY);
+	o.federation = NULL;
+	o.analyst = "someone";
+	assert_int_equal(submit(&o, NULL), CAIRN_ERR_UNAUTH);
+	o.analyst = NULL;
+	o.np = 1;
+	assert_int_equal(submit(&o, NULL), CAIRN_ERR_POLICY);
+	o.np = 3;
+	o.p[2] = "nc";
+	/* Over max_participants = 2. */
+	assert_int_equal(submit(&o, NULL), CAIRN_ERR_POLICY);
+	o.np = 2;
+	o.p[1] = "nc";
+	assert_int_equal(submit(&o, NULL), CAIRN_ERR_POLICY);
+	o.p[1] = "na";
+	assert_int_equal(submit(&o, NULL), CAIRN_ERR_ARG);
+	o.p[1] = "nb";
+	o.rho = 1.5;
+	assert_int_equal(submit(&o, NULL), CAIRN_ERR_POLICY);
+	o.rho = 0;
+	/* Nothing was logged for the refused ones: the first QUERY is 0. */
+	assert_int_equal(submit(&o, &idx), CAIRN_OK);
+	assert_int_equal(idx, 0);
+	assert_int_equal(submit(&o, NULL), CAIRN_ERR_EXISTS);
+	stop(c, &cfg);
+}
+
+static void
+test_retry_and_limit(void **state)
+{
+	struct coord_config cfg;
+	struct coord *c;
+	Cairn__V1__Query q = CAIRN__V1__QUERY__INIT;
+	Cairn__V1__QuerySpec sp = CAIRN__V1__QUERY_SPEC__INIT;
+	Cairn__V1__MemberId who = CAIRN__V1__MEMBER_ID__INIT;
+	Cairn__V1__SignedQuery sq = CAIRN__V1__SIGNED_QUERY__INIT;
+	Cairn__V1__QueryStatus *st;
+	Cairn__V1__Task *t;
+	ProtobufCMessage *resp;
+	const char *parts[2] = { "na", "nb" };
+	uint8_t nonce[16] = { 1 }, sig[64], *b;
+	size_t bl;
+
+	(void)state;
+	c = start(&cfg, "d2");
+	sp.kind = "residents";
+	sp.start = "2024-03-01";
+	sp.end = "2024-04-01";
+	sp.geography = "g3";
+	who.role = CAIRN__V1__ROLE__ROLE_ANALYST;
+	who.name = "nso";
+	q.query_id = "retry";
+	q.analyst = &who;
+	q.spec = &sp;
+	q.rho = 0.25;
+	q.n_participants = 2;
+	q.participants = (char **)parts;
+	q.federation = "svc";
+	q.nonce.data = nonce;
+	q.nonce.len = 16;
+	assert_int_equal(proto_pack(&q.base, PROTO_MAX_SMALL, &b, &bl),
+	    CAIRN_OK);
+	assert_int_equal(keys_sign(analyst.id, "query", b, bl, sig), CAIRN_OK);
+	sq.query.data = b;
+	sq.query.len = bl;
+	sq.signature.data = sig;
+	sq.signature.len = 64;
+	for (unsigned a = 0; a < 3; a++) {
+		int r = transport_unary(analyst.cl,
+		    proto_method(PROTO_SUBMIT_QUERY), &sq.base, 5000, &resp);
+
+		if (a == 2) {
+			/* max_attempts = 2 */
+			assert_int_equal(r, CAIRN_ERR_EXISTS);
+			assert_non_null(strstr(cairn_errmsg(), "limit"));
+			break;
+		}
+		assert_int_equal(r, CAIRN_OK);
+		protobuf_c_message_free_unpacked(resp, NULL);
+		st = status("retry");
+		assert_int_equal(st->state,
+		    CAIRN__V1__QUERY_STATE__QUERY_STATE_PENDING);
+		protobuf_c_message_free_unpacked(&st->base, NULL);
+		/* While the attempt is open the same bytes are a replay. */
+		assert_int_equal(transport_unary(analyst.cl,
+		    proto_method(PROTO_SUBMIT_QUERY), &sq.base, 5000, &resp),
+		    CAIRN_ERR_EXISTS);
+		assert_non_null(t = poll(&nodes[0], 2000));
+		assert_int_equal(t->attempt, a);
+		st = status("retry");
+		assert_int_equal(st->state,
+		    CAIRN__V1__QUERY_STATE__QUERY_STATE_RUNNING);
+		protobuf_c_message_free_unpacked(&st->base, NULL);
+		refuse(&nodes[0], "na", t);
+		protobuf_c_message_free_unpacked(&t->base, NULL);
+		st = status("retry");
+		assert_int_equal(st->state,
+		    CAIRN__V1__QUERY_STATE__QUERY_STATE_REFUSED);
+		assert_int_equal(st->attempt, a);
+		assert_non_null(strstr(st->failure, "node na refused"));
+		protobuf_c_message_free_unpacked(&st->base, NULL);
+	}
+	free(b);
+	stop(c, &cfg);
+}
+
+struct poller {
+	struct who	*n;
+	Cairn__V1__Task	*t;
+	int64_t		 ms;
+};
+
+static void *
+poller(void *arg)
+{
+	struct poller *p = arg;
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	p->t = poll(p->n, 20000);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	p->ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) /
+	    1000000;
+	return NULL;
+}
+
+/*
+ * A graceful stop answers a waiting PollTask at once (no task); the next
+ * start fails the attempt the stop left open, in the log as well.
+ */
+static void
+test_stop_and_restart(void **state)
+{
+	struct coord_config cfg;
+	struct coord *c;
+	struct qopt o = { "open", NULL, NULL, NULL, { "na", "nb" }, 2, 0, 0 };
+	Cairn__V1__GetEntriesRequest er = CAIRN__V1__GET_ENTRIES_REQUEST__INIT;
+	Cairn__V1__GetEntriesResponse *ents;
+	Cairn__V1__QueryStatus *st;
+	struct tlog_entry *e;
+	ProtobufCMessage *resp;
+	struct poller p;
+	pthread_t th;
+
+	(void)state;
+	c = start(&cfg, "d3");
+	assert_int_equal(submit(&o, NULL), CAIRN_OK);
+	/* na takes the task; its second poll then waits (the task is
+	 * handed again only after redeliver_seconds). */
+	assert_non_null(p.t = poll(&nodes[0], 1000));
+	protobuf_c_message_free_unpacked(&p.t->base, NULL);
+	p.n = &nodes[0];
+	assert_int_equal(pthread_create(&th, NULL, poller, &p), 0);
+	usleep(300000);
+	who_close(&analyst);
+	who_close(&nodes[1]);
+	coord_stop(c);
+	pthread_join(th, NULL);
+	assert_null(p.t);
+	assert_true(p.ms < 5000);
+	who_close(&nodes[0]);
+	coord_config_release(&cfg);
+
+	c = start(&cfg, "d3");
+	st = status("open");
+	assert_int_equal(st->state, CAIRN__V1__QUERY_STATE__QUERY_STATE_FAILED);
+	assert_string_equal(st->failure, "attempt 0: coordinator restarted");
+	protobuf_c_message_free_unpacked(&st->base, NULL);
+	er.start = 0;
+	er.end = 2;
+	assert_int_equal(transport_unary(analyst.cl,
+	    proto_method(PROTO_GET_ENTRIES), &er.base, 5000, &resp), CAIRN_OK);
+	ents = (Cairn__V1__GetEntriesResponse *)resp;
+	assert_int_equal(ents->n_entries, 2);
+	assert_int_equal(ents->entries[0]->type,
+	    CAIRN__V1__ENTRY_TYPE__ENTRY_QUERY);
+	assert_int_equal(ents->entries[1]->type,
+	    CAIRN__V1__ENTRY_TYPE__ENTRY_FAILURE);
+	assert_non_null(e = malloc(sizeof(*e)));
+	assert_int_equal(tlog_entry_decode(ents->entries[1]->data.data,
+	    ents->entries[1]->data.len, e), CAIRN_OK);
+	assert_int_equal(e->reason.len, strlen("attempt 0: coordinator "
+	    "restarted"));
+	free(e);
+	protobuf_c_message_free_unpacked(resp, NULL);
+	stop(c, &cfg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_submit_checks),
+		cmocka_unit_test(test_retry_and_limit),
+		cmocka_unit_test(test_stop_and_restart),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
