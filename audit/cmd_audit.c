@@ -18,6 +18,7 @@
 #include "tools/cmds.h"
 #include "common/cli.h"
 #include "common/err.h"
+#include "audit/audit.h"
 #include "protocol/tlog.h"
 #include "protocol/tlog_note.h"
 
@@ -518,6 +519,10 @@ static const struct cli_cmd audit_cmds[] = {
 	    "verify a consistency proof" },
 	{ "checkpoint-verify", cmd_checkpoint_verify,
 	    "verify a signed checkpoint against verifier keys" },
+	{ "verify", audit_cmd_verify,
+	    "verify the whole log and the federation's rules" },
+	{ "fetch", audit_cmd_fetch,
+	    "save a coordinator's checkpoint and entries to files" },
 };
 
 int

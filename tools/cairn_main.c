@@ -26,6 +26,7 @@ static const struct cli_cmd cmds[] = {
 	{ "version", cmd_version, "print the version" },
 	{ "keys", cmd_keys, "federation CA, member keys and certificates" },
 	{ "audit", cmd_audit, "verify the transparency log (auditors)" },
+	{ "query", cmd_query, "submit queries and fetch results (analysts)" },
 	{ "synth", cmd_synth, "generate a synthetic federation with ground truth" },
 };
 

@@ -8,6 +8,7 @@
 /* `cairn keys`: keys/cmd_keys.c */
 int	cmd_keys(int argc, char **argv);
 int	cmd_audit(int argc, char **argv);	/* audit/cmd_audit.c */
+int	cmd_query(int argc, char **argv);	/* query/cmd_query.c */
 /* `cairn privacy sample|plan` (privacy/cmd_privacy.c). */
 int	dp_cmd_privacy(int argc, char **argv);
 /* cairn synth: synthetic federation data with ground truth (tools/synth*). */

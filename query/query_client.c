@@ -1,0 +1,503 @@
+/*
+ * query_client.c - building and signing queries, labelling released
+ * cells, writing results with their intervals (docs/analyst.md).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/timeutil.h"
+#include "keys/keys_tls.h"
+#include "privacy/dp.h"
+#include "protocol/cairn.pb-c.h"
+#include "protocol/proto_service.h"
+#include "protocol/transport.h"
+#include "query/query.h"
+
+int
+query_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	int r = CAIRN_OK;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
+	for (;;) {
+		size_t got;
+
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 4096;
+			char *nb;
+
+			if (cap > max) {
+				r = cairn_err(CAIRN_ERR_TOOBIG, "%s: over %zu "
+				    "bytes", path, max);
+				goto out;
+			}
+			if ((nb = realloc(buf, nc + 1)) == NULL) {
+				r = cairn_err(CAIRN_ERR_NOMEM, "%s", path);
+				goto out;
+			}
+			buf = nb;
+			cap = nc;
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		r = cairn_err(CAIRN_ERR_IO, "%s: read error", path);
+		goto out;
+	}
+	if (n > max) {
+		r = cairn_err(CAIRN_ERR_TOOBIG, "%s: over %zu bytes", path,
+		    max);
+		goto out;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	buf = NULL;
+out:
+	free(buf);
+	fclose(f);
+	return r;
+}
+
+int
+query_client_open(const char *target, const char *ca, const char *cert,
+    const char *key, struct transport_client **out)
+{
+	struct transport_client_config cfg;
+	struct keys_tls *tls = NULL;
+	int r;
+
+	if ((r = keys_tls_load(ca, cert, key, &tls)) != CAIRN_OK)
+		return r;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.target = target;
+	cfg.tls = tls;
+	cfg.retries = 3;
+	r = transport_client_new(&cfg, out);
+	keys_tls_free(tls);
+	return r;
+}
+
+/* -------------------------------------------------------------- build */
+
+int
+query_build(const struct query_params *p, const struct keys_identity *id,
+    uint8_t **query, size_t *len, uint8_t sig[static KEYS_SIG_LEN])
+{
+	Cairn__V1__Query q = CAIRN__V1__QUERY__INIT;
+	Cairn__V1__MemberId analyst = CAIRN__V1__MEMBER_ID__INIT;
+	Cairn__V1__QuerySpec spec = CAIRN__V1__QUERY_SPEC__INIT;
+	struct qspec_proto_bufs bufs;
+	uint8_t *buf = NULL;
+	size_t n;
+	int r;
+
+	if (p->query_id == NULL || p->query_id[0] == '\0' ||
+	    strlen(p->query_id) > QUERY_ID_MAX)
+		return cairn_err(CAIRN_ERR_ARG, "--id: 1 to %d characters",
+		    QUERY_ID_MAX);
+	for (const char *c = p->query_id; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return cairn_err(CAIRN_ERR_ARG, "--id: '%s' has a "
+			    "space or control character", p->query_id);
+	if (p->purpose == NULL || p->purpose[0] == '\0' ||
+	    strlen(p->purpose) > QUERY_PURPOSE_MAX ||
+	    strpbrk(p->purpose, "\r\n") != NULL)
+		return cairn_err(CAIRN_ERR_ARG, "--purpose: one line of 1 to "
+		    "%d characters is required", QUERY_PURPOSE_MAX);
+	if (p->geography == NULL || p->geography[0] == '\0' ||
+	    strlen(p->geography) > KEYS_NAME_MAX)
+		return cairn_err(CAIRN_ERR_ARG, "--geography is required");
+	if (!(p->rho > 0) || !isfinite(p->rho))
+		return cairn_err(CAIRN_ERR_ARG, "--rho: must be a number above "
+		    "0");
+	if (p->nparticipants < 2 || p->nparticipants > QUERY_MAX_PARTICIPANTS)
+		return cairn_err(CAIRN_ERR_ARG, "--participants: %zu names, "
+		    "2 to %d needed", p->nparticipants, QUERY_MAX_PARTICIPANTS);
+	for (size_t i = 0; i < p->nparticipants; i++) {
+		if (!keys_name_is_valid(p->participants[i]))
+			return cairn_err(CAIRN_ERR_ARG, "--participants: '%s' "
+			    "is not a member name", p->participants[i]);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(p->participants[i],
+			    p->participants[j]) == 0)
+				return cairn_err(CAIRN_ERR_ARG,
+				    "--participants: '%s' is named twice",
+				    p->participants[i]);
+	}
+	if (p->colluding >= p->nparticipants)
+		return cairn_err(CAIRN_ERR_ARG, "--colluding: %" PRIu32 " must "
+		    "be below the %zu participants", p->colluding,
+		    p->nparticipants);
+	if (p->analyst == NULL || !keys_name_is_valid(p->analyst))
+		return cairn_err(CAIRN_ERR_ARG, "analyst name is not valid");
+	if (p->federation == NULL || p->federation[0] == '\0')
+		return cairn_err(CAIRN_ERR_ARG, "federation name missing");
+
+	qspec_to_proto(&p->spec, p->geography, &spec, &bufs);
+	analyst.role = CAIRN__V1__ROLE__ROLE_ANALYST;
+	analyst.name = (char *)p->analyst;
+	q.query_id = (char *)p->query_id;
+	q.analyst = &analyst;
+	q.purpose = (char *)p->purpose;
+	q.spec = &spec;
+	q.rho = p->rho;
+	q.n_participants = p->nparticipants;
+	q.participants = (char **)p->participants;
+	q.max_colluding = p->colluding;
+	q.submitted_unix = p->submitted;
+	q.federation = (char *)p->federation;
+	q.nonce.data = (uint8_t *)p->nonce;
+	q.nonce.len = QUERY_NONCE_LEN;
+	q.holders_per_person = p->holders;
+	if ((r = proto_pack(&q.base, PROTO_MAX_SMALL, &buf, &n)) != CAIRN_OK)
+		return r;
+	if ((r = keys_sign(id, "query", buf, n, sig)) != CAIRN_OK) {
+		free(buf);
+		return r;
+	}
+	*query = buf;
+	*len = n;
+	return CAIRN_OK;
+}
+
+/* ------------------------------------------------------------ regions */
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+query_regions_parse(const char *text, size_t len, const char *name,
+    uint32_t **ids, size_t *n)
+{
+	uint32_t *v = NULL;
+	size_t nv = 0, cap = 0, pos = 0, line = 0;
+	int r = CAIRN_OK;
+
+	while (pos < len) {
+		const char *s = text + pos, *nl = memchr(s, '\n', len - pos);
+		size_t ln = nl ? (size_t)(nl - s) : len - pos, fl;
+		char field[16];
+		char *end;
+		unsigned long long x;
+
+		line++;
+		pos += ln + 1;
+		if (ln > 0 && s[ln - 1] == '\r')
+			ln--;
+		fl = 0;
+		while (fl < ln && s[fl] != ',')
+			fl++;
+		if (line == 1) {
+			if (fl != 9 || memcmp(s, "region_id", 9) != 0) {
+				r = cairn_err(CAIRN_ERR_FORMAT, "%s:1: the "
+				    "header must start with 'region_id'", name);
+				goto out;
+			}
+			continue;
+		}
+		if (ln == 0)
+			continue;
+		if (fl == 0 || fl >= sizeof(field)) {
+			r = cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: region_id is "
+			    "not a number", name, line);
+			goto out;
+		}
+		memcpy(field, s, fl);
+		field[fl] = '\0';
+		errno = 0;
+		x = strtoull(field, &end, 10);
+		if (errno != 0 || *end != '\0' || field[0] < '0' ||
+		    field[0] > '9' || x > UINT32_MAX) {
+			r = cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: region_id "
+			    "'%s' is not a number below 2^32", name, line,
+			    field);
+			goto out;
+		}
+		if (nv == QUERY_MAX_REGIONS) {
+			r = cairn_err(CAIRN_ERR_TOOBIG, "%s: more than %u "
+			    "regions", name, QUERY_MAX_REGIONS);
+			goto out;
+		}
+		if (nv == cap) {
+			size_t nc = cap ? 2 * cap : 256;
+			uint32_t *nvp = realloc(v, nc * sizeof(*v));
+
+			if (nvp == NULL) {
+				r = cairn_err(CAIRN_ERR_NOMEM, "%s", name);
+				goto out;
+			}
+			v = nvp;
+			cap = nc;
+		}
+		v[nv++] = (uint32_t)x;
+	}
+	if (line == 0) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "%s: empty file", name);
+		goto out;
+	}
+	if (nv == 0) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "%s: no regions", name);
+		goto out;
+	}
+	qsort(v, nv, sizeof(*v), cmp_u32);
+	for (size_t i = 1; i < nv; i++)
+		if (v[i] == v[i - 1]) {
+			r = cairn_err(CAIRN_ERR_FORMAT, "%s: region %" PRIu32
+			    " is listed twice", name, v[i]);
+			goto out;
+		}
+	*ids = v;
+	*n = nv;
+	v = NULL;
+out:
+	free(v);
+	return r;
+}
+
+/* ------------------------------------------------------------- domain */
+
+static const char *const label_columns[QSPEC_KIND__N] = {
+	[QSPEC_KIND_PRESENCE] = "region,bucket",
+	[QSPEC_KIND_RESIDENTS] = "region",
+	[QSPEC_KIND_OD] = "day,origin,destination",
+	[QSPEC_KIND_MIGRATION] = "from,to",
+	[QSPEC_KIND_VISITORS] = "region,day",
+	[QSPEC_KIND_POPCAT] = "region,category",
+};
+
+const char *
+query_label_columns(enum qspec_kind kind)
+{
+	return (unsigned)kind < QSPEC_KIND__N ? label_columns[kind] : "?";
+}
+
+int
+query_domain_init(struct query_domain *d, const struct qspec *q,
+    const uint32_t *regions, size_t nregions, const char *const *cats,
+    size_t ncats)
+{
+	if (nregions == 0 || regions == NULL)
+		return cairn_err(CAIRN_ERR_ARG, "the domain needs regions "
+		    "(--regions)");
+	for (size_t i = 1; i < nregions; i++)
+		if (regions[i] <= regions[i - 1])
+			return cairn_err(CAIRN_ERR_ARG, "regions are not "
+			    "sorted and distinct");
+	if (q->kind == QSPEC_KIND_POPCAT) {
+		if (ncats == 0)
+			return cairn_err(CAIRN_ERR_ARG,
+			    "population_by_category needs its categories "
+			    "(--categories)");
+		if (ncats > QUERY_MAX_CATEGORIES)
+			return cairn_err(CAIRN_ERR_ARG, "--categories: more "
+			    "than %d", QUERY_MAX_CATEGORIES);
+		for (size_t i = 1; i < ncats; i++)
+			if (strcmp(cats[i - 1], cats[i]) >= 0)
+				return cairn_err(CAIRN_ERR_ARG, "--categories: "
+				    "'%s' and '%s' are not in bytewise order",
+				    cats[i - 1], cats[i]);
+	} else if (ncats != 0)
+		return cairn_err(CAIRN_ERR_ARG, "--categories: only for "
+		    "population_by_category");
+	memset(d, 0, sizeof(*d));
+	d->spec = *q;
+	d->regions = regions;
+	d->nregions = nregions;
+	d->cats = cats;
+	d->ncats = ncats;
+	d->ncells = qspec_domain_cells(q, nregions, ncats);
+	return CAIRN_OK;
+}
+
+/* A category as a CSV field or a JSON string. */
+static int
+quote(const char *s, bool json, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (!json && strpbrk(s, ",\"\r\n") == NULL) {
+		if (strlen(s) + 1 > cap)
+			return CAIRN_ERR_TOOBIG;
+		strcpy(out, s);
+		return CAIRN_OK;
+	}
+	if (cap < 3)
+		return CAIRN_ERR_TOOBIG;
+	out[n++] = '"';
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (n + 8 >= cap)
+			return CAIRN_ERR_TOOBIG;
+		if (json && (c == '"' || c == '\\')) {
+			out[n++] = '\\';
+			out[n++] = (char)c;
+		} else if (json && c < 0x20)
+			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+		else if (!json && c == '"') {
+			out[n++] = '"';
+			out[n++] = '"';
+		} else
+			out[n++] = (char)c;
+	}
+	out[n++] = '"';
+	out[n] = '\0';
+	return CAIRN_OK;
+}
+
+int
+query_cell_label(const struct query_domain *d, uint64_t id, bool json,
+    char *buf, size_t cap)
+{
+	const struct qspec *q = &d->spec;
+	uint64_t R = d->nregions, nb, nd;
+	char day[TIME_DATE_LEN], cat[1024];
+	int n;
+
+	if (id >= d->ncells)
+		return cairn_err(CAIRN_ERR_RANGE, "cell %" PRIu64 " is past "
+		    "the domain of %" PRIu64, id, d->ncells);
+	switch (q->kind) {
+	case QSPEC_KIND_PRESENCE:
+		nb = qspec_buckets(q);
+		if (q->bucket_hour) {
+			uint64_t b = id % nb;
+
+			(void)time_format_date(q->start + (int64_t)(b / 24),
+			    day);
+			n = snprintf(buf, cap, json ? "\"region\": %" PRIu32
+			    ", \"bucket\": \"%sT%02u\"" : "%" PRIu32 ",%sT%02u",
+			    d->regions[id / nb], day, (unsigned)(b % 24));
+		} else {
+			(void)time_format_date(q->start + (int64_t)(id % nb),
+			    day);
+			n = snprintf(buf, cap, json ? "\"region\": %" PRIu32
+			    ", \"bucket\": \"%s\"" : "%" PRIu32 ",%s",
+			    d->regions[id / nb], day);
+		}
+		break;
+	case QSPEC_KIND_RESIDENTS:
+		n = snprintf(buf, cap, json ? "\"region\": %" PRIu32 :
+		    "%" PRIu32, d->regions[id]);
+		break;
+	case QSPEC_KIND_OD:
+		(void)time_format_date(q->start + (int64_t)(id / (R * R)), day);
+		n = snprintf(buf, cap, json ? "\"day\": \"%s\", \"origin\": %"
+		    PRIu32 ", \"destination\": %" PRIu32 : "%s,%" PRIu32 ",%"
+		    PRIu32, day, d->regions[id / R % R], d->regions[id % R]);
+		break;
+	case QSPEC_KIND_MIGRATION:
+		n = snprintf(buf, cap, json ? "\"from\": %" PRIu32 ", \"to\": %"
+		    PRIu32 : "%" PRIu32 ",%" PRIu32, d->regions[id / R],
+		    d->regions[id % R]);
+		break;
+	case QSPEC_KIND_VISITORS:
+		nd = (uint64_t)(q->end - q->start);
+		(void)time_format_date(q->start + (int64_t)(id % nd), day);
+		n = snprintf(buf, cap, json ? "\"region\": %" PRIu32
+		    ", \"day\": \"%s\"" : "%" PRIu32 ",%s",
+		    d->regions[id / nd], day);
+		break;
+	case QSPEC_KIND_POPCAT:
+		if (quote(d->cats[id % d->ncats], json, cat, sizeof(cat)) !=
+		    CAIRN_OK)
+			return cairn_err(CAIRN_ERR_TOOBIG, "category too long");
+		n = snprintf(buf, cap, json ? "\"region\": %" PRIu32
+		    ", \"category\": %s" : "%" PRIu32 ",%s",
+		    d->regions[id / d->ncats], cat);
+		break;
+	default:
+		return cairn_err(CAIRN_ERR_ARG, "unknown kind");
+	}
+	if (n < 0 || (size_t)n >= cap)
+		return cairn_err(CAIRN_ERR_TOOBIG, "label of cell %" PRIu64
+		    " too long", id);
+	return CAIRN_OK;
+}
+
+/* ------------------------------------------------------------- output */
+
+int
+query_result_write(FILE *f, bool json, const struct query_domain *d,
+    const struct query_release *rel, const int64_t *values, uint64_t n)
+{
+	double eps_t, eps_s;
+	uint64_t w;
+	char label[2048];
+	int r;
+
+	if (n != d->ncells)
+		return cairn_err(CAIRN_ERR_RANGE, "the result has %" PRIu64
+		    " cells, the domain of this query %" PRIu64 " (check "
+		    "--regions)", n, d->ncells);
+	if ((r = dp_eps_from_rho_tight(rel->rho, rel->delta, &eps_t)) !=
+	    CAIRN_OK || (r = dp_eps_from_rho_simple(rel->rho, rel->delta,
+	    &eps_s)) != CAIRN_OK || (r = dp_ci95_halfwidth(rel->variance,
+	    &w)) != CAIRN_OK)
+		return r;
+	if (json) {
+		fprintf(f, "{\n  \"query_id\": ");
+		(void)quote(rel->query_id, true, label, sizeof(label));
+		fprintf(f, "%s,\n  \"kind\": \"%s\",\n  \"columns\": "
+		    "\"%s,value,ci95_low,ci95_high\",\n", label,
+		    qspec_kind_name(d->spec.kind),
+		    query_label_columns(d->spec.kind));
+		fprintf(f, "  \"privacy\": {\"rho\": %.17g, \"epsilon\": "
+		    "%.17g, \"delta\": %.17g, \"epsilon_simple\": %.17g, "
+		    "\"variance\": %" PRIu64 ", \"ci95_halfwidth\": %" PRIu64
+		    "},\n  \"log_index\": %" PRIu64 ",\n  \"cells\": [",
+		    rel->rho, eps_t, rel->delta, eps_s, rel->variance, w,
+		    rel->log_index);
+	} else {
+		fprintf(f, "# query %s kind %s released at log index %" PRIu64
+		    "\n# rho %.10g per data-month = (epsilon %.6g, delta %g) "
+		    "tight, epsilon %.6g simple\n# noise variance %" PRIu64
+		    " per cell, 95%% interval value +- %" PRIu64 "\n",
+		    rel->query_id, qspec_kind_name(d->spec.kind),
+		    rel->log_index, rel->rho, eps_t, rel->delta, eps_s,
+		    rel->variance, w);
+		fprintf(f, "%s,value,ci95_low,ci95_high\n",
+		    query_label_columns(d->spec.kind));
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		int64_t v = values[i];
+
+		if (v > INT64_MAX / 2 || v < INT64_MIN / 2)
+			return cairn_err(CAIRN_ERR_RANGE, "cell %" PRIu64 ": "
+			    "value %" PRId64 " is out of range", i, v);
+		if ((r = query_cell_label(d, i, json, label, sizeof(label))) !=
+		    CAIRN_OK)
+			return r;
+		if (json)
+			fprintf(f, "%s\n    {%s, \"value\": %" PRId64
+			    ", \"ci95_low\": %" PRId64 ", \"ci95_high\": %"
+			    PRId64 "}", i ? "," : "", label, v,
+			    v - (int64_t)w, v + (int64_t)w);
+		else
+			fprintf(f, "%s,%" PRId64 ",%" PRId64 ",%" PRId64 "\n",
+			    label, v, v - (int64_t)w, v + (int64_t)w);
+	}
+	if (json)
+		fputs(n ? "\n  ]\n}\n" : "]\n}\n", f);
+	if (fflush(f) != 0 || ferror(f))
+		return cairn_err(CAIRN_ERR_IO, "write failed");
+	return CAIRN_OK;
+}

@@ -1,0 +1,113 @@
+#!/bin/sh
+# query_cli.sh - `cairn query` from the command line with a real
+# federation made by `cairn keys`: help, argument and spec errors, the
+# identity checks, analyst.conf, and an unreachable coordinator, each a
+# single "cairn query: error: SUB: ..." line with exit 1.  The online
+# paths against a coordinator are in tests/unit/test_query_online.c.
+set -u
+CAIRN="${CAIRN_BIN:-build/bin}/cairn"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+n=0
+fails=0
+
+ok() {
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+not_ok() {
+	n=$((n + 1))
+	fails=$((fails + 1))
+	echo "not ok $n - $1"
+}
+
+# expect_fail DESC NEEDLE CMD...: exit 1, nothing on stdout, one stderr
+# line "cairn query: error: ..." containing NEEDLE
+expect_fail() {
+	desc=$1
+	needle=$2
+	shift 2
+	out=$("$@" 2>"$T/err")
+	rc=$?
+	lines=$(wc -l <"$T/err")
+	if [ "$rc" -eq 1 ] && [ -z "$out" ] && [ "$lines" -eq 1 ] &&
+	    grep -q "^cairn query: error: " "$T/err" &&
+	    grep -qF -- "$needle" "$T/err"; then
+		ok "$desc"
+	else
+		not_ok "$desc (rc=$rc out='$out' err='$(cat "$T/err")')"
+	fi
+}
+
+# A federation with one analyst.
+"$CAIRN" keys init-federation --name demo --dir "$T/fed" >/dev/null 2>&1 &&
+"$CAIRN" keys new --role analyst --name stats --dir "$T/stats" >/dev/null 2>&1 &&
+"$CAIRN" keys issue --ca "$T/fed" --csr "$T/stats/tls.csr" \
+    --out "$T/stats/tls.crt" >/dev/null 2>&1 &&
+"$CAIRN" keys add-member --ca "$T/fed" --pub "$T/stats/identity.pub" \
+    --cert "$T/stats/tls.crt" >/dev/null 2>&1
+if [ $? -eq 0 ]; then ok "federation with an analyst"; else
+	not_ok "federation with an analyst"; fi
+
+cat >"$T/analyst.conf" <<CONF
+[analyst]
+identity_key = $T/stats/identity.key
+tls_key = $T/stats/tls.key
+tls_cert = $T/stats/tls.crt
+ca_cert = $T/fed/ca.crt
+coordinator = 127.0.0.1:1
+federation = $T/fed/federation.conf
+CONF
+SPEC="--kind presence --start 2026-01-05 --end 2026-01-08 --bucket day --k 1"
+ASK="--geography g1 --rho 0.1 --purpose test --participants alpha,beta --colluding 1"
+
+out=$("$CAIRN" query --help 2>&1)
+if [ $? -eq 0 ] && echo "$out" | grep -q "submit" &&
+    echo "$out" | grep -q "result"; then ok "query --help lists the commands"
+else not_ok "query --help lists the commands ($out)"; fi
+out=$("$CAIRN" query submit --help 2>&1)
+if [ $? -eq 0 ] && echo "$out" | grep -q -- "--participants"; then
+	ok "submit --help"; else not_ok "submit --help ($out)"; fi
+
+# shellcheck disable=SC2086
+expect_fail "a missing --rho is named" "submit: --rho is required" \
+	"$CAIRN" query submit --config "$T/analyst.conf" $SPEC \
+	--geography g1 --purpose p --participants a,b --colluding 1
+# shellcheck disable=SC2086
+expect_fail "a spec field the kind needs is named" \
+	"missing field 'bucket' (required by kind 'presence')" \
+	"$CAIRN" query submit --config "$T/analyst.conf" --kind presence \
+	--start 2026-01-05 --end 2026-01-08 --k 1 $ASK
+# shellcheck disable=SC2086
+expect_fail "c must be below n" "--colluding: 2 must be below the 2" \
+	"$CAIRN" query submit --config "$T/analyst.conf" $SPEC \
+	--geography g1 --rho 0.1 --purpose p --participants alpha,beta \
+	--colluding 2
+# shellcheck disable=SC2086
+expect_fail "the coordinator's key is not an analyst's" "not an analyst's" \
+	"$CAIRN" query submit --config "$T/analyst.conf" \
+	--key "$T/fed/coordinator/identity.key" $SPEC $ASK
+printf '{"kind": "residents", "start": "2026-01-05", "end": "2026-01-06", "k": 3}\n' >"$T/q.json"
+# shellcheck disable=SC2086
+expect_fail "a spec file's bad field is named" "field 'k'" \
+	"$CAIRN" query submit --config "$T/analyst.conf" --spec "$T/q.json" $ASK
+# shellcheck disable=SC2086
+expect_fail "an unreachable coordinator is one line" "submit: SubmitQuery" \
+	"$CAIRN" query submit --config "$T/analyst.conf" $SPEC $ASK
+printf '[analyst]\ncolour = red\n' >"$T/bad.conf"
+expect_fail "analyst.conf errors name file and line" "bad.conf:2" \
+	"$CAIRN" query status --config "$T/bad.conf" q1
+expect_fail "result needs --regions" "result: --regions is required" \
+	"$CAIRN" query result --config "$T/analyst.conf" q1
+expect_fail "result --format is csv or json" "'xml' is not csv or json" \
+	"$CAIRN" query result --config "$T/analyst.conf" q1 --format xml
+expect_fail "status needs an id" "the query id is required" \
+	"$CAIRN" query status --config "$T/analyst.conf"
+expect_fail "wait: unreachable coordinator" "wait: GetQuery" \
+	"$CAIRN" query wait --config "$T/analyst.conf" q1 --timeout 1
+"$CAIRN" query frobnicate >/dev/null 2>&1
+if [ $? -ne 0 ]; then ok "unknown subcommand exits non-zero"; else
+	not_ok "unknown subcommand exits non-zero"; fi
+
+echo "1..$n"
+[ "$fails" -eq 0 ]
