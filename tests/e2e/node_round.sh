@@ -5,8 +5,9 @@
 # RELEASE is logged, with its CHARGE entry's log index; a second query
 # over the budget is refused with a signed REFUSAL; a node killed (SIGKILL)
 # right after charging and restarted lets the query complete (in the same
-# attempt or a retry) without a second charge; nodes stop cleanly on
-# SIGTERM.
+# attempt or a retry) without a second charge; `cairn audit verify`
+# checks the log, the nodes' witness cosignatures and each node's ledger
+# export against it; nodes stop cleanly on SIGTERM.
 set -u
 : "${CAIRN_BIN:?}"
 T=$(mktemp -d /tmp/cairn-node-round-XXXXXX)
@@ -178,6 +179,23 @@ cp "$T/n2b-q4.log" "$T/out"
 has "q4: restarted n2 reused its stored vector" "reusing the noisy vector"
 "$N" ledger export -c "$T/n2.conf" >"$T/out" 2>&1
 has "n2: cumulative spend of 2026-01 is 0.75" '"cumulative_rho":0.75'
+
+# The auditor: the log, both nodes' cosignatures (the nodes cosign the
+# latest checkpoint on their next idle poll) and each node's ledger.
+for m in n1 n2; do
+	"$N" ledger export -c "$T/$m.conf" >"$T/$m.jsonl"
+	i=0
+	while :; do
+		"$C" audit verify --federation "$T/fed/federation.conf" \
+		    --coordinator "127.0.0.1:$PORT" --ca "$T/analyst/ca.crt" \
+		    --tls-cert "$T/analyst/tls.crt" --tls-key "$T/analyst/tls.key" \
+		    --quorum 2 --ledger "$T/$m.jsonl" --node $m >"$T/out" 2>&1 && break
+		i=$((i + 1))
+		grep -q "witness cosignatures, 2 required" "$T/out" && [ $i -lt 40 ] || break
+		sleep 0.25
+	done
+	has "audit verify: log, 2 cosignatures and $m's ledger" "^ok: .*2 witness cosignatures.*ledger of '$m': 3 of 3 charges match"
+done
 
 for p in ${PIDS#* }; do kill -TERM "$p"; done
 for p in ${PIDS#* }; do wait "$p"; rc=$?; [ $rc -eq 0 ] && ok "node $p: exit 0 on SIGTERM" ||
