@@ -8,7 +8,7 @@
 #  2. `cairn keys` makes the federation CA, the coordinator's keys, three
 #     nodes, a statistics office (analyst) and an auditor;
 #  3. the coordinator and three nodes start on 127.0.0.1;
-#  4. the statistics office asks for present population per region and day
+#  4. the statistics office asks six questions (every kind but population
 #     and for origin-destination flows; each node computes locally, charges
 #     its ledger, adds its share of exact discrete Gaussian noise and masks
 #     its vector; the coordinator sums; the office gets noisy counts with
@@ -35,9 +35,11 @@ trap cleanup EXIT INT TERM
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "cairn demo: error: $*" >&2; exit 1; }
 
-step "1. Synthetic country: 12 regions, 3 operators, 14 days (cairn synth)"
-"$C" synth --holders 3 --subscribers 30000 --days 14 --regions 12 --seed 7 \
-    --start 2026-03-01 --out "$T/data" --quiet
+SUBS=${CAIRN_DEMO_SUBSCRIBERS:-300000}
+REGIONS=${CAIRN_DEMO_REGIONS:-50}
+step "1. Synthetic country: $REGIONS regions, 3 operators, 14 days (cairn synth)"
+"$C" synth --holders 3 --subscribers "$SUBS" --days 14 --regions "$REGIONS" --seed 7 \
+    --start 2026-03-01 --one-file --out "$T/data" --quiet
 python3 - "$T/data/manifest.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
@@ -114,14 +116,19 @@ geography = demo
 [policy]
 allow_kind = presence, od, residents, migration, visitors
 allow_analyst = nso
-budget_rho_per_month = 0.75
+budget_rho_per_month = 1.75
 max_rho_per_query = 0.5
 min_participants = 3
 max_colluding = 1
 CONF
+	# Ingest once into the node's binary store, which serve then reads.
+	mkdir -m 700 -p "$T/$m/data"
+	"$N" ingest --cdr "$T/data/holder$k/cdr" --cells "$T/data/holder$k/cells.csv" \
+	    --data-dir "$T/$m/data/store" >"$T/$m-ingest.log" 2>&1 ||
+	    { cat "$T/$m-ingest.log" >&2; fail "$m: ingest failed"; }
 	"$N" serve -c "$T/$m.conf" >"$T/$m.log" 2>&1 &
 	PIDS="$PIDS $!"
-	echo "   node $m serving holder$k's CDR files (it dials out; no inbound port)"
+	echo "   node $m: holder$k's CDR ingested into its store; serving (it dials out, no inbound port)"
 	k=$((k + 1))
 done
 cat >"$T/analyst.conf" <<CONF
@@ -150,45 +157,77 @@ head, body = rd[0], rd[1:]
 iv, ilo, ihi = head.index('value'), head.index('ci95_low'), head.index('ci95_high')
 inside = 0
 shown = 0
+abserr = 0
 print('   %-34s %8s %8s %20s' % (','.join(head[:nkey]), 'exact', 'noisy', '95% interval'))
 for r in body:
     key = tuple(r[:nkey])
     e = exact.get(key, 0)
     lo, hi = int(r[ilo]), int(r[ihi])
     inside += lo <= e <= hi
+    abserr += abs(int(r[iv]) - e)
     if e > 0 and shown < 8:
         print('   %-34s %8d %8s %20s' % (','.join(key), e, r[iv], '[%d, %d]' % (lo, hi)))
         shown += 1
-print('   %d of %d cells: the exact count lies inside the 95%% interval (%.1f%%)'
-      % (inside, len(body), 100.0 * inside / len(body)))
+print('   %d cells: mean absolute error %.2f; the exact count lies inside the 95%% '
+      'interval in %.1f%% of cells' % (len(body), abserr / len(body),
+                                        100.0 * inside / len(body)))
 PY
 }
 
-step "4a. The statistics office asks: present population per region and day (rho 0.25)"
-"$C" query submit --config "$T/analyst.conf" --spec "$T/data/queries/presence_day.json" \
-    --geography demo --rho 0.25 --purpose "daily present population after the displacement" \
-    --participants op1,op2,op3 --colluding 1 --id presence-1 | sed 's/^/   /'
-"$C" query wait presence-1 --config "$T/analyst.conf" --timeout 120 | sed 's/^/   /'
-"$C" query result presence-1 --config "$T/analyst.conf" --regions "$T/regions.csv" \
-    --format csv --output "$T/presence.csv"
-grep '^#' "$T/presence.csv" | sed 's/^/   /'
-compare "$T/presence.csv" "$T/data/truth/presence_day.csv" 2
+# ask NAME KEYS PURPOSE: submit queries/NAME.json at rho 0.25, wait for the
+# release, fetch it and compare it with the ground truth.
+ask() {
+	"$C" query submit --config "$T/analyst.conf" --spec "$T/data/queries/$1.json" \
+	    --geography demo --rho 0.25 --purpose "$3" --participants op1,op2,op3 \
+	    --colluding 1 --id "$1" | sed 's/^/   /'
+	"$C" query wait "$1" --config "$T/analyst.conf" --timeout 300 | sed 's/^/   /'
+	"$C" query result "$1" --config "$T/analyst.conf" --regions "$T/regions.csv" \
+	    --format csv --output "$T/$1.csv"
+	grep '^#' "$T/$1.csv" | sed 's/^/   /'
+	compare "$T/$1.csv" "$T/data/truth/$1.csv" "$2"
+}
 
-step "4b. Origin-destination flows between consecutive days (rho 0.25)"
-"$C" query submit --config "$T/analyst.conf" --spec "$T/data/queries/od.json" \
-    --geography demo --rho 0.25 --purpose "movements after the displacement" \
-    --participants op1,op2,op3 --colluding 1 --id od-1 | sed 's/^/   /'
-"$C" query wait od-1 --config "$T/analyst.conf" --timeout 120 | sed 's/^/   /'
-"$C" query result od-1 --config "$T/analyst.conf" --regions "$T/regions.csv" \
-    --format csv --output "$T/od.csv"
-compare "$T/od.csv" "$T/data/truth/od.csv" 3
+step "4. The statistics office asks six questions, each at rho 0.25 per data-month"
+for q in "presence_day 2 present population per region and day" \
+    "presence_hour 2 present population per region and hour" \
+    "residents 1 residents per home region" \
+    "od 3 origin-destination flows between consecutive days" \
+    "migration 2 home region before and after the displacement" \
+    "visitors 2 visitors per region and day"; do
+	set -- $q
+	name=$1; keys=$2; shift 2
+	printf '\n -- %s: %s\n' "$name" "$*"
+	ask "$name" "$keys" "$*"
+done
 
-step "5. A query over the holders' monthly budget (0.75 per data-month, 0.5 spent) is refused"
+printf '\n -- the displacement, as the released migration matrix shows it\n'
+python3 - "$T/migration.csv" "$T/data/truth/migration.csv" "$T/data/manifest.json" <<'PY'
+import csv, json, sys
+m = json.load(open(sys.argv[3]))["displacement"]
+o = str(m["origin"])
+def moved(path, col):
+    rows = list(csv.reader(l for l in open(path) if not l.startswith('#')))
+    h = rows[0]
+    stay = out = 0
+    for r in rows[1:]:
+        if r[0] == o:
+            v = int(r[h.index(col)])
+            if r[1] == o: stay += v
+            else: out += v
+    return out, stay + out
+no, nt = moved(sys.argv[1], 'value')
+eo, et = moved(sys.argv[2], 'count')
+print('   region %s: %d of %d baseline residents live elsewhere afterwards by the noisy '
+      'release (%.1f%%); exact %d of %d (%.1f%%); the generator displaced %d%%'
+      % (o, no, nt, 100.0 * no / max(nt, 1), eo, et, 100.0 * eo / max(et, 1),
+         round(m["share"] * 100)))
+PY
+
+step "5. A query over the holders' monthly budget (1.75 per data-month, 1.5 spent) is refused"
 "$C" query submit --config "$T/analyst.conf" --spec "$T/data/queries/residents.json" \
-    --geography demo --rho 0.5 --purpose "residents" --participants op1,op2,op3 \
-    --colluding 1 --id residents-1 | sed 's/^/   /'
-"$C" query wait residents-1 --config "$T/analyst.conf" --timeout 120 | sed 's/^/   /' || true
-"$C" query status residents-1 --config "$T/analyst.conf" | sed 's/^/   /' || true
+    --geography demo --rho 0.5 --purpose "residents again" --participants op1,op2,op3 \
+    --colluding 1 --id residents-2 | sed 's/^/   /'
+"$C" query wait residents-2 --config "$T/analyst.conf" --timeout 120 2>&1 | sed 's/^/   /' || true
 
 step "6. Each holder's ledger (cairn-node ledger show)"
 "$N" ledger show -c "$T/op1.conf" | sed 's/^/   /'
