@@ -141,6 +141,8 @@ install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
 	install -m 0644 $(wildcard docs/man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/share/cairn
+	install -m 0644 tools/demo.sh $(DESTDIR)$(PREFIX)/share/cairn/demo.sh
 
 clean:
 	rm -rf build build-check

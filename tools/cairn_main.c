@@ -22,12 +22,14 @@ cmd_version(int argc, char **argv)
 }
 
 static const struct cli_cmd cmds[] = {
-	{ "privacy", dp_cmd_privacy, "draw exact noise samples; plan sigma, intervals and (eps, delta)" },
-	{ "version", cmd_version, "print the version" },
-	{ "keys", cmd_keys, "federation CA, member keys and certificates" },
-	{ "audit", cmd_audit, "verify the transparency log (auditors)" },
 	{ "query", cmd_query, "submit queries and fetch results (analysts)" },
+	{ "audit", cmd_audit, "verify the transparency log (auditors)" },
+	{ "keys", cmd_keys, "federation CA, member keys and certificates" },
+	{ "privacy", dp_cmd_privacy,
+	    "draw exact noise samples; plan sigma, intervals and (eps, delta)" },
 	{ "synth", cmd_synth, "generate a synthetic federation with ground truth" },
+	{ "demo", cmd_demo, "run a whole federation on loopback (make demo)" },
+	{ "version", cmd_version, "print the version" },
 };
 
 int

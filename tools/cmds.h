@@ -13,5 +13,7 @@ int	cmd_query(int argc, char **argv);	/* query/cmd_query.c */
 int	dp_cmd_privacy(int argc, char **argv);
 /* cairn synth: synthetic federation data with ground truth (tools/synth*). */
 int	cmd_synth(int argc, char **argv);
+/* `cairn demo` (tools/cmd_demo.c). */
+int	cmd_demo(int argc, char **argv);
 
 #endif
