@@ -19,8 +19,10 @@
 #include "audit/audit.h"
 #include "common/err.h"
 #include "keys/keys.h"
+#include "privacy/dp.h"
 #include "protocol/cairn.pb-c.h"
 #include "protocol/proto_service.h"
+#include "protocol/qspec.h"
 
 #define FINDING_MAX	1024
 #define HT_KEY_MAX	(TLOG_ENTRY_MAX_ID + TLOG_HASH_LEN + 8)
@@ -123,6 +125,9 @@ struct vquery {
 	char			**sorted;	/* participants, bytewise */
 	uint32_t		 attempt;	/* highest charge attempt */
 	bool			 released;
+	uint64_t		 delta2_sq;	/* of the spec, times h^2 */
+	uint64_t		 need;		/* required sigma_h^2, 0: none */
+	char			 why[FINDING_MAX / 2];	/* when need == 0 */
 };
 
 struct vcharge {
@@ -307,6 +312,75 @@ node_sig_ok(struct vctx *v, uint64_t idx, const char *type,
 }
 
 static int
+kind_dp(enum qspec_kind k, enum dp_kind *out)
+{
+	switch (k) {
+	case QSPEC_KIND_PRESENCE:	*out = DP_KIND_PRESENCE; break;
+	case QSPEC_KIND_RESIDENTS:	*out = DP_KIND_RESIDENTS; break;
+	case QSPEC_KIND_OD:		*out = DP_KIND_OD; break;
+	case QSPEC_KIND_MIGRATION:	*out = DP_KIND_MIGRATION; break;
+	case QSPEC_KIND_VISITORS:	*out = DP_KIND_VISITORS; break;
+	case QSPEC_KIND_POPCAT:
+		*out = DP_KIND_POPULATION_BY_CATEGORY;
+		break;
+	default:
+		return cairn_err(CAIRN_ERR_UNSUPPORTED, "query kind %d",
+		    (int)k);
+	}
+	return CAIRN_OK;
+}
+
+/*
+ * The per-node noise the signed query requires (docs/privacy.md): the
+ * spec's squared L2 sensitivity with its k, B and h, sigma^2 from rho,
+ * then sigma_h^2 for n participants of whom c may collude.  On failure
+ * vq->need stays 0 and vq->why says why.
+ */
+static void
+query_need(struct vquery *vq)
+{
+	const Cairn__V1__Query *q = vq->q;
+	struct qspec spec;
+	struct dp_query_shape shape;
+	struct dp_sensitivity sens;
+	enum dp_kind kind = DP_KIND_PRESENCE;
+	uint64_t sigma2, b, need;
+	int r;
+
+	cairn_err_clear();
+	if (q->spec == NULL) {
+		snprintf(vq->why, sizeof(vq->why), "it has no spec");
+		return;
+	}
+	if (q->n_participants > UINT32_MAX) {
+		snprintf(vq->why, sizeof(vq->why), "too many participants");
+		return;
+	}
+	if ((r = qspec_from_proto(q->spec, "spec", &spec)) != CAIRN_OK ||
+	    (r = kind_dp(spec.kind, &kind)) != CAIRN_OK)
+		goto fail;
+	b = qspec_buckets(&spec);
+	memset(&shape, 0, sizeof(shape));
+	shape.k = (spec.kind == QSPEC_KIND_PRESENCE ||
+	    spec.kind == QSPEC_KIND_VISITORS) ? spec.k : 1;
+	shape.buckets = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+	shape.holders = q->holders_per_person != 0 ? q->holders_per_person : 1;
+	if ((r = dp_sensitivity(kind, &shape, &sens)) != CAIRN_OK ||
+	    (r = dp_sigma2_from_rho(sens.delta2_sq, q->rho, &sigma2)) !=
+	    CAIRN_OK ||
+	    (r = dp_sigma2_per_node((struct dp_rat){ sigma2, 1 },
+	    (uint32_t)q->n_participants, q->max_colluding, &need)) !=
+	    CAIRN_OK)
+		goto fail;
+	vq->delta2_sq = sens.delta2_sq;
+	vq->need = need;
+	return;
+fail:
+	snprintf(vq->why, sizeof(vq->why), "%s%s%s", cairn_errdesc(r),
+	    *cairn_errmsg() ? ": " : "", cairn_errmsg());
+}
+
+static int
 do_query(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 {
 	Cairn__V1__SignedQuery *sq = NULL;
@@ -372,6 +446,7 @@ do_query(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 			    vq->sorted[i]);
 	vq->q = q;
 	q = NULL;
+	query_need(vq);
 	if ((r = ht_put(&v->queries, qh, sizeof(qh), vq)) != CAIRN_OK)
 		goto out;
 	vq = NULL;
@@ -543,6 +618,19 @@ do_charge(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 				    "query '%s': rho %.9g is not the query's "
 				    "%.9g", idx, node, vq->q->query_id,
 				    e->charges[i].rho, vq->q->rho);
+		if (vq->need == 0)
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
+			    "'%s': the query admits no noise to check it "
+			    "against: %s", idx, node, vq->q->query_id,
+			    vq->why);
+		else if (c->noise_variance < vq->need)
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
+			    "'%s': noise_variance %" PRIu64 " is below the "
+			    "required sigma_h^2 %" PRIu64 " (delta2^2 %"
+			    PRIu64 ", rho %.9g, n %zu, c %" PRIu32 ")", idx,
+			    node, vq->q->query_id, c->noise_variance,
+			    vq->need, vq->delta2_sq, vq->q->rho,
+			    vq->q->n_participants, vq->q->max_colluding);
 		if (c->attempt > vq->attempt)
 			vq->attempt = c->attempt;
 	}

@@ -53,6 +53,7 @@ static struct logb L;
 /* Who signs a QUERY and for which federation (tests bend these). */
 static const struct keys_identity *q_signer;
 static const char *q_fed = "demo";
+static const char *q_spec;		/* JSON spec; NULL: residents */
 
 
 static void
@@ -108,6 +109,7 @@ setup(void **state)
 	memset(&L, 0, sizeof(L));
 	q_signer = NULL;
 	q_fed = "demo";
+	q_spec = NULL;
 	return 0;
 }
 
@@ -156,7 +158,9 @@ add_query(const char *id, size_t np, double rho, uint8_t qh[32])
 
 	assert_non_null(e);
 	memset(&p, 0, sizeof(p));
-	assert_int_equal(qspec_parse_json(spec, strlen(spec), "t", &p.spec),
+	const char *js = q_spec != NULL ? q_spec : spec;
+
+	assert_int_equal(qspec_parse_json(js, strlen(js), "t", &p.spec),
 	    CAIRN_OK);
 	p.geography = "g1";
 	p.rho = rho;
@@ -654,6 +658,88 @@ test_wrong_variance(void **state)
 	    "the sum 70 of the participants' sigma_h^2");
 }
 
+/*
+ * Residents at rho 0.25, n 2, c 1: delta2^2 1, sigma^2 2, sigma_h^2
+ * max(4, 2 / 1) = 4.  A node adding 3 is flagged, the one adding 4 not,
+ * and the release of their sum is consistent.
+ */
+static void
+test_noise_too_small(void **state)
+{
+	uint8_t q[32];
+	struct chg c;
+
+	(void)state;
+	add_query("q1", 2, 0.25, q);
+	c = chg(0, "q1", 0.25, 0.25, 3);
+	add_charge(q, &c);
+	c = chg(1, "q1", 0.25, 0.25, 4);
+	add_charge(q, &c);
+	add_release(q, 2, 7);
+	expect_finding("entry 1: CHARGE of 'alpha' for query 'q1': "
+	    "noise_variance 3 is below the required sigma_h^2 4 (delta2^2 1, "
+	    "rho 0.25, n 2, c 1)");
+	assert_int_equal(L.nfind, 1);
+	assert_null(strstr(L.findings, "'beta'"));
+}
+
+/*
+ * Presence with k 2 over 3 days (end exclusive), h 1, rho 0.1, n 3, c 1: delta2^2
+ * k B = 6, sigma^2 = 6 / 0.2 = 30, sigma_h^2 = 30 / 2 = 15.  Every node
+ * at 15 passes; 14 (below by one) is flagged, also on a restatement.
+ */
+static void
+test_noise_floor_presence(void **state)
+{
+	struct audit_verify_report rep;
+	uint8_t q[32];
+	struct built b;
+	struct chg c;
+
+	(void)state;
+	q_spec = "{\"kind\": \"presence\", \"start\": \"2026-01-05\", "
+	    "\"end\": \"2026-01-08\", \"k\": 2, \"bucket\": \"day\"}";
+	add_query("qp", 3, 0.1, q);
+	for (int i = 0; i < 3; i++) {
+		c = chg(i, "qp", 0.1, 0.1, 15);
+		add_charge(q, &c);
+	}
+	add_release(q, 3, 45);
+	build(&b, L.n, coord, 0);
+	assert_int_equal(verify_with(&b, NULL, 0, NULL, &rep), CAIRN_OK);
+	assert_string_equal(L.findings, "");
+	assert_int_equal(rep.findings, 0);
+	built_free(&b);
+
+	for (; L.n > 3; L.n--)		/* drop gamma's charge, the release */
+		free(L.e[L.n - 1]);
+	c = chg(2, "qp", 0.1, 0.1, 14);
+	add_charge(q, &c);
+	add_release(q, 3, 44);
+	expect_finding("entry 3: CHARGE of 'gamma' for query 'qp': "
+	    "noise_variance 14 is below the required sigma_h^2 15 (delta2^2 "
+	    "6, rho 0.1, n 3, c 1)");
+	assert_int_equal(L.nfind, 1);
+}
+
+/*
+ * A rho so small that sigma^2 passes DP_SIGMA2_PLAN_MAX admits no noise:
+ * a charge for it is flagged with the reason.
+ */
+static void
+test_noise_underivable(void **state)
+{
+	uint8_t q[32];
+	struct chg c;
+
+	(void)state;
+	add_query("q1", 2, 1e-16, q);
+	c = chg(0, "q1", 1e-16, 1e-16, 4);
+	add_charge(q, &c);
+	expect_finding("entry 1: CHARGE of 'alpha' for query 'q1': the query "
+	    "admits no noise to check it against: ");
+}
+
 static void
 test_participants(void **state)
 {
@@ -1131,12 +1217,12 @@ test_many(void **state)
 
 		snprintf(qname, sizeof(qname), "q%zu", i);
 		add_query(qname, 2, 0.0001, q);
-		c = chg(0, qname, 0.0001, 0.0001 * (double)(i + 1), 5);
+		c = chg(0, qname, 0.0001, 0.0001 * (double)(i + 1), 5000);
 		c.query_id = qname;
 		add_charge(q, &c);
 		c.node = 1;
 		add_charge(q, &c);
-		add_release(q, 2, 10);
+		add_release(q, 2, 10000);
 	}
 	memset(&b, 0, sizeof(b));
 	tlog_frontier_init(&fr);
@@ -1191,6 +1277,9 @@ main(void)
 		T(test_over_budget),
 		T(test_restatement_differs),
 		T(test_wrong_variance),
+		T(test_noise_too_small),
+		T(test_noise_floor_presence),
+		T(test_noise_underivable),
 		T(test_participants),
 		T(test_stale_attempt_and_strangers),
 		T(test_refusal_reason),
