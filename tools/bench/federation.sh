@@ -1,13 +1,13 @@
 #!/bin/sh
 # federation.sh - the time a federated round spends outside the nodes'
-# local computation (docs/benchmarks.md, "Federation overhead").
+# local computation (docs/benchmarks.md, "Benchmark: federation overhead").
 #
 # `cairn synth` makes 3 operators' CDR (CAIRN_BENCH_FED_SUBSCRIBERS,
 # default 1000000, x 7 days) twice: 20 regions for a presence query (day
-# buckets, k from the synth spec) and 300 regions for od (CAIRN_BENCH_FED_OD_
-# SUBSCRIBERS, default the same).  Keys, coordinator and nodes are set up as
-# in tools/demo.sh (poll_seconds = 1); each node ingests its files into its
-# store.  For each query:
+# buckets, k from the synth spec) and 300 regions for od
+# (CAIRN_BENCH_FED_OD_SUBSCRIBERS, default the same).  Keys, coordinator
+# and nodes are set up as in tools/demo.sh (poll_seconds = 1); each node
+# ingests its files into its store.  For each query:
 #   1. each node's local computation alone: `cairn-node run-local --store
 #      --no-noise` on its store, one node after the other;
 #   2. the whole round: `cairn query submit` to `cairn query wait` returning
