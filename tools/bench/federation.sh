@@ -1,0 +1,204 @@
+#!/bin/sh
+# federation.sh - the time a federated round spends outside the nodes'
+# local computation (docs/benchmarks.md, "Benchmark: federation overhead").
+#
+# `cairn synth` makes 3 operators' CDR (CAIRN_BENCH_FED_SUBSCRIBERS,
+# default 1000000, x 7 days) twice: 20 regions for a presence query (day
+# buckets, k from the synth spec) and 300 regions for od
+# (CAIRN_BENCH_FED_OD_SUBSCRIBERS, default the same).  Keys, coordinator
+# and nodes are set up as in tools/demo.sh (poll_seconds = 1); each node
+# ingests its files into its store.  For each query:
+#   1. each node's local computation alone: `cairn-node run-local --store
+#      --no-noise` on its store, one node after the other;
+#   2. the whole round: `cairn query submit` to `cairn query wait` returning
+#      released (`query result` timed separately);
+# then prints the round time, the max and sum of the local times, the
+# overhead (round - max local) against the 10% target, and the round split
+# into phases from the daemons' logs, each line timestamped on arrival
+# (tools/bench/federation_ts.py; tools/bench/federation_report.py).
+# Every process started here is stopped and the temporary folder removed
+# (KEEP=1 keeps it).
+set -eu
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+BENCH="$TOP/tools/bench"
+B=${CAIRN_BIN:-$TOP/build/bin}
+C="$B/cairn"
+N="$B/cairn-node"
+CO="$B/cairn-coordinator"
+SUBS=${CAIRN_BENCH_FED_SUBSCRIBERS:-1000000}
+OD_SUBS=${CAIRN_BENCH_FED_OD_SUBSCRIBERS:-$SUBS}
+T=$(mktemp -d /tmp/cairn-fedbench-XXXXXX)
+PIDS=""
+COORD_PIDS=""
+NODE_PIDS=""
+
+die() { echo "federation: error: $*" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+stop() {
+	for p in "$@"; do kill "$p" 2>/dev/null || true; done
+	for p in "$@"; do wait "$p" 2>/dev/null || true; done
+}
+cleanup() {
+	stop $NODE_PIDS $COORD_PIDS
+	stop $PIDS
+	if [ -n "${KEEP:-}" ]; then echo "   files kept in $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+for p in "$C" "$N" "$CO"; do [ -x "$p" ] || die "$p not built"; done
+
+# run_logged LOG CMD...: CMD in the background, its stderr timestamped
+# line by line into LOG; sets LAST to CMD's pid (the stamper's pid goes to
+# PIDS, it ends when CMD closes the pipe).
+run_logged() {
+	log=$1; shift
+	fifo="$log.fifo"
+	mkfifo "$fifo"
+	python3 "$BENCH/federation_ts.py" <"$fifo" >"$log" &
+	PIDS="$PIDS $!"
+	CAIRN_LOG=debug "$@" >"$fifo" 2>&1 &
+	LAST=$!
+}
+
+echo "   $SUBS subscribers (presence, 20 regions), $OD_SUBS (od, 300 regions), 3 holders, 7 days"
+t=$(now)
+"$C" synth --holders 3 --subscribers "$SUBS" --days 7 --regions 20 --one-file \
+    --out "$T/d20" --no-truth --quiet
+"$C" synth --holders 3 --subscribers "$OD_SUBS" --days 7 --regions 300 --one-file \
+    --out "$T/d300" --no-truth --quiet
+echo "   synth: $(since "$t") s"
+
+"$C" keys init-federation --name bench --dir "$T/fed" >/dev/null
+for who in node:op1 node:op2 node:op3 analyst:nso; do
+	role=${who%%:*}; name=${who#*:}
+	"$C" keys new --role "$role" --name "$name" --dir "$T/$name" >/dev/null
+	"$C" keys issue --ca "$T/fed" --csr "$T/$name/tls.csr" \
+	    --out "$T/$name/tls.crt" >/dev/null
+	cp "$T/fed/ca.crt" "$T/$name/ca.crt"
+	"$C" keys add-member --ca "$T/fed" --pub "$T/$name/identity.pub" \
+	    --cert "$T/$name/tls.crt" >/dev/null
+done
+
+mkdir -p "$T/coord"
+cat >"$T/coordinator.conf" <<CONF
+[coordinator]
+identity_key = $T/fed/coordinator/identity.key
+tls_key = $T/fed/coordinator/tls.key
+tls_cert = $T/fed/coordinator/tls.crt
+ca_cert = $T/fed/ca.crt
+federation = $T/fed/federation.conf
+data_dir = $T/coord
+listen = 127.0.0.1:0
+port_file = $T/port
+[deadlines]
+advertise_seconds = 600
+share_seconds = 600
+[limits]
+max_rho_per_query = 1
+max_participants = 8
+max_attempts = 3
+[geographies]
+geography = g20 $T/d20/regions.csv
+geography = g300 $T/d300/regions.csv
+CONF
+run_logged "$T/coord.log" "$CO" serve -c "$T/coordinator.conf"
+COORD_PIDS=$LAST
+i=0
+while [ $i -lt 100 ] && [ ! -s "$T/port" ]; do sleep 0.1; i=$((i + 1)); done
+[ -s "$T/port" ] || { cat "$T/coord.log" >&2; die "the coordinator did not start"; }
+PORT=$(cat "$T/port")
+cat >"$T/analyst.conf" <<CONF
+[analyst]
+identity_key = $T/nso/identity.key
+tls_key = $T/nso/tls.key
+tls_cert = $T/nso/tls.crt
+ca_cert = $T/nso/ca.crt
+coordinator = 127.0.0.1:$PORT
+federation = $T/fed/federation.conf
+CONF
+
+# setup DATASET GEO: node configs and stores for one dataset.
+setup() {
+	ds=$1; geo=$2; k=1
+	for m in op1 op2 op3; do
+		mkdir -m 700 -p "$T/$m/$ds"
+		cat >"$T/$m-$ds.conf" <<CONF
+[node]
+name = $m
+data_dir = $T/$m/$ds
+identity_key = $T/$m/identity.key
+tls_key = $T/$m/tls.key
+tls_cert = $T/$m/tls.crt
+ca_cert = $T/$m/ca.crt
+federation = $T/fed/federation.conf
+[coordinator]
+address = 127.0.0.1:$PORT
+poll_seconds = 1
+call_deadline_seconds = 60
+[data]
+cdr = $T/$ds/holder$k/cdr
+cells = $T/$ds/holder$k/cells.csv
+geography = $geo
+[policy]
+allow_kind = presence, od
+allow_analyst = nso
+budget_rho_per_month = 1.75
+max_rho_per_query = 0.5
+min_participants = 3
+max_colluding = 1
+CONF
+		t=$(now)
+		"$N" ingest --cdr "$T/$ds/holder$k/cdr" --cells "$T/$ds/holder$k/cells.csv" \
+		    --data-dir "$T/$m/$ds/store" >"$T/$m-$ds-ingest.log" 2>&1 ||
+		    { cat "$T/$m-$ds-ingest.log" >&2; die "$m: ingest failed"; }
+		echo "   $m: ingest of holder$k ($ds) $(since "$t") s"
+		k=$((k + 1))
+	done
+}
+
+# bench NAME DATASET GEO: local times, then one federated round.
+bench() {
+	name=$1; ds=$2; geo=$3
+	spec="$T/$ds/queries/$name.json"
+	printf '\n -- %s on %s (%s)\n' "$name" "$ds" "$(cat "$spec")"
+	LOCAL=""
+	for m in op1 op2 op3; do
+		t=$(now)
+		"$N" run-local --store "$T/$m/$ds/store" --query "$spec" --no-noise \
+		    --quiet --output "$T/$m-$name-local.csv" ||
+		    die "$m: run-local failed"
+		LOCAL="$LOCAL${LOCAL:+,}$m=$(since "$t")"
+	done
+	NODE_PIDS=""
+	for m in op1 op2 op3; do
+		run_logged "$T/$m.log.$ds" "$N" serve -c "$T/$m-$ds.conf"
+		NODE_PIDS="$NODE_PIDS $LAST"
+	done
+	# Let the nodes connect and settle into their first poll.
+	sleep 3
+	t0=$(now)
+	"$C" query submit --config "$T/analyst.conf" --spec "$spec" \
+	    --geography "$geo" --rho 0.25 --purpose "federation benchmark" \
+	    --participants op1,op2,op3 --colluding 1 --id "$name" >/dev/null
+	"$C" query wait "$name" --config "$T/analyst.conf" --timeout 1200 \
+	    >"$T/$name.wait" 2>&1 || { cat "$T/$name.wait" >&2; die "$name: not released"; }
+	t1=$(now)
+	"$C" query result "$name" --config "$T/analyst.conf" --format csv \
+	    --regions "$T/$ds/regions.csv" \
+	    --output "$T/$name.csv"
+	t2=$(now)
+	stop $NODE_PIDS
+	NODE_PIDS=""
+	mkdir -p "$T/logs-$name"
+	for m in op1 op2 op3; do cp "$T/$m.log.$ds" "$T/logs-$name/$m.log"; done
+	cp "$T/coord.log" "$T/logs-$name/coord.log"
+	echo "   released: $(($(grep -c -v "^#" "$T/$name.csv") - 1)) result rows"
+	python3 "$BENCH/federation_report.py" "$name" "$t0" "$t1" "$t2" "$LOCAL" \
+	    "$T/logs-$name"
+}
+
+setup d20 g20
+bench presence_day d20 g20
+setup d300 g300
+bench od d300 g300
