@@ -1493,6 +1493,96 @@ test_follow_tampered(void **state)
 	task_free(&tb);
 }
 
+/*
+ * Idle witnessing: a checkpoint published after the last task is
+ * cosigned on the next empty poll, once; a fork seen while idle is
+ * refused with its evidence kept, and nothing is cosigned after it.
+ */
+static void
+test_idle_witness(void **state)
+{
+	struct task_buf tb;
+	struct qopts o;
+	struct tlog_entry e;
+	struct tlog_checkpoint latest;
+	enum node_task_outcome oc;
+	uint8_t esk[32], epk[32], root[32];
+	uint64_t idx;
+	bool got;
+	int c0;
+
+	(void)state;
+	qopts_default(&o, "q-idle");
+	task_make(&tb, &o, 0);
+	nb_advertise(&tb, 0, NREG * 2 + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	pthread_mutex_lock(&fk.mu);
+	c0 = fk.cosigns;
+	pthread_mutex_unlock(&fk.mu);
+	assert_true(c0 >= 1);
+
+	/* A refusal is logged after the round: no task, yet cosigned. */
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_REFUSAL;
+	e.time = (uint64_t)time(NULL);
+	e.node_id.p = (const uint8_t *)"nb";
+	e.node_id.len = 2;
+	memcpy(e.query_hash, tb.qhash, 32);
+	e.body.p = (const uint8_t *)"r";
+	e.body.len = 1;
+	e.signature.p = (const uint8_t *)"s";
+	e.signature.len = 1;
+	idx = log_append(&e);
+	assert_int_equal(node_daemon_poll_once(daemon_, 100, &got), CAIRN_OK);
+	assert_false(got);
+	pthread_mutex_lock(&fk.mu);
+	assert_int_equal(fk.cosigns, c0 + 1);
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(tlog_witness_latest(witness, "cairn/" FED, &latest,
+	    NULL, NULL), CAIRN_OK);
+	assert_int_equal(latest.size, idx + 1);
+	/* At most once per new checkpoint. */
+	assert_int_equal(node_daemon_poll_once(daemon_, 100, &got), CAIRN_OK);
+	assert_false(got);
+	pthread_mutex_lock(&fk.mu);
+	assert_int_equal(fk.cosigns, c0 + 1);
+	pthread_mutex_unlock(&fk.mu);
+
+	/* Two more entries, two sizes ahead: consistency is fetched. */
+	e.type = TLOG_ENTRY_FAILURE;
+	(void)log_append(&e);
+	idx = log_append(&e);
+	assert_int_equal(node_daemon_poll_once(daemon_, 100, &got), CAIRN_OK);
+	pthread_mutex_lock(&fk.mu);
+	assert_int_equal(fk.cosigns, c0 + 2);
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(tlog_witness_latest(witness, "cairn/" FED, &latest,
+	    NULL, NULL), CAIRN_OK);
+	assert_int_equal(latest.size, idx + 1);
+
+	/* A second, validly signed root for the cosigned size: a fork. */
+	tlog_leaf_hash((const uint8_t *)"other", 5, root);
+	pthread_mutex_lock(&fk.mu);
+	free(fk.note);
+	fk.note = sign_checkpoint(i_coord, "cairn/" FED, fk.size, root);
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(node_daemon_witness_checkpoint(daemon_),
+	    CAIRN_ERR_CONFLICT);
+	assert_true(tlog_witness_has_fork(witness, "cairn/" FED));
+	/* The loop logs the refusal and keeps polling. */
+	assert_int_equal(node_daemon_poll_once(daemon_, 100, &got), CAIRN_OK);
+	/* A later, well-formed checkpoint is refused too. */
+	(void)log_append(&e);
+	assert_int_equal(node_daemon_poll_once(daemon_, 100, &got), CAIRN_OK);
+	pthread_mutex_lock(&fk.mu);
+	assert_int_equal(fk.cosigns, c0 + 2);
+	pthread_mutex_unlock(&fk.mu);
+	assert_true(tlog_witness_has_fork(witness, "cairn/" FED));
+	task_free(&tb);
+}
+
 int
 main(void)
 {
@@ -1517,6 +1607,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_follow_tampered, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_poll_and_follow, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_idle_witness, setup,
 		    teardown),
 	};
 
