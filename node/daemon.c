@@ -8,6 +8,8 @@
  * vector again (masked under fresh keys), never a new draw.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,52 +395,158 @@ digest_vector(const uint64_t *y, size_t n, uint8_t out[32])
 	crypto_generichash_final(&st, out, 32);
 }
 
+/* Chunk calls in flight while uploading a masked share. */
+#define UPLOAD_INFLIGHT	2
+/* upload()'s fallback to one thread assumes exactly one helper thread. */
+_Static_assert(UPLOAD_INFLIGHT == 2, "upload() runs one helper thread");
+
+/* The share upload, shared by its workers. */
+struct upload_job {
+	struct node_daemon	*d;
+	const uint64_t		*y;
+	size_t			 n, nchunks;
+	const uint8_t		*manifest;	/* signed ShareManifest */
+	size_t			 manifest_len;
+	const uint8_t		*sig;
+	pthread_mutex_t		 mu;
+	int			 r;		/* first error */
+	char			 msg[512];	/* its detail */
+};
+
+/* One worker: chunks first, first + step, ... until one fails. */
+struct upload_worker {
+	struct upload_job	*job;
+	size_t			 first, step;
+};
+
+static bool
+upload_failed(struct upload_job *job)
+{
+	bool failed;
+
+	pthread_mutex_lock(&job->mu);
+	failed = job->r != CAIRN_OK;
+	pthread_mutex_unlock(&job->mu);
+	return failed;
+}
+
+static void *
+upload_chunks(void *arg)
+{
+	struct upload_worker *w = arg;
+	struct upload_job *job = w->job;
+	Cairn__V1__MaskedShareChunk ck = CAIRN__V1__MASKED_SHARE_CHUNK__INIT;
+	ProtobufCMessage *resp;
+	int r = CAIRN_OK;
+
+	ck.manifest.data = (uint8_t *)job->manifest;
+	ck.manifest.len = job->manifest_len;
+	ck.signature.data = (uint8_t *)job->sig;
+	ck.signature.len = KEYS_SIG_LEN;
+	for (size_t i = w->first; i < job->nchunks; i += w->step) {
+		size_t off = i * PROTO_CHUNK_CELLS;
+
+		if (upload_failed(job))
+			return NULL;
+		ck.chunk_index = (uint32_t)i;
+		ck.offset = off;
+		ck.n_cells = job->n - off < PROTO_CHUNK_CELLS ? job->n - off :
+		    PROTO_CHUNK_CELLS;
+		ck.cells = (uint64_t *)(job->y + off);
+		resp = NULL;
+		r = transport_unary(job->d->dc.client,
+		    proto_method(PROTO_SUBMIT_SHARE), &ck.base, job->d->call_ms,
+		    &resp);
+		if (resp != NULL)
+			protobuf_c_message_free_unpacked(resp, NULL);
+		if (r != CAIRN_OK)
+			break;
+	}
+	if (r != CAIRN_OK) {
+		pthread_mutex_lock(&job->mu);
+		if (job->r == CAIRN_OK) {
+			job->r = r;
+			snprintf(job->msg, sizeof(job->msg), "%s",
+			    cairn_errmsg());
+		}
+		pthread_mutex_unlock(&job->mu);
+	}
+	return NULL;
+}
+
+/*
+ * Upload the masked share in chunks of PROTO_CHUNK_CELLS cells, each
+ * carrying the signed manifest, with UPLOAD_INFLIGHT calls in flight
+ * (workers over interleaved chunk sets, each making its own calls through
+ * the thread-safe client).  The first chunk to fail fails the upload
+ * with its error; the other worker stops before its next chunk.
+ */
 static int
 upload(struct node_daemon *d, const Cairn__V1__Task *t, const uint8_t sid[32],
     const uint64_t *y, size_t n)
 {
 	Cairn__V1__ShareManifest mf = CAIRN__V1__SHARE_MANIFEST__INIT;
-	Cairn__V1__MaskedShareChunk ck = CAIRN__V1__MASKED_SHARE_CHUNK__INIT;
-	ProtobufCMessage *resp = NULL;
+	struct upload_job job;
+	struct upload_worker w[UPLOAD_INFLIGHT];
+	pthread_t th[UPLOAD_INFLIGHT];
+	bool started[UPLOAD_INFLIGHT];
 	uint8_t digest[32], sig[KEYS_SIG_LEN], *bytes = NULL;
-	size_t len, nchunks, i;
+	size_t len, nw, i;
 	int r;
 
 	digest_vector(y, n, digest);
-	nchunks = (n + PROTO_CHUNK_CELLS - 1) / PROTO_CHUNK_CELLS;
 	mf.query_id = t->query_id;
 	mf.attempt = t->attempt;
 	mf.node = (char *)d->name;
 	mf.sid.data = (uint8_t *)sid;
 	mf.sid.len = 32;
 	mf.cells = n;
-	mf.chunk_count = (uint32_t)nchunks;
+	mf.chunk_count = (uint32_t)((n + PROTO_CHUNK_CELLS - 1) /
+	    PROTO_CHUNK_CELLS);
 	mf.digest.data = digest;
 	mf.digest.len = 32;
 	if ((r = node_sign_msg(d, &mf.base, "share", &bytes, &len, sig)) !=
 	    CAIRN_OK)
 		return r;
-	ck.manifest.data = bytes;
-	ck.manifest.len = len;
-	ck.signature.data = sig;
-	ck.signature.len = KEYS_SIG_LEN;
-	for (i = 0; i < nchunks; i++) {
-		size_t off = i * PROTO_CHUNK_CELLS;
-
-		ck.chunk_index = (uint32_t)i;
-		ck.offset = off;
-		ck.n_cells = n - off < PROTO_CHUNK_CELLS ? n - off :
-		    PROTO_CHUNK_CELLS;
-		ck.cells = (uint64_t *)(y + off);
-		r = transport_unary(d->dc.client,
-		    proto_method(PROTO_SUBMIT_SHARE), &ck.base, d->call_ms,
-		    &resp);
-		if (resp != NULL)
-			protobuf_c_message_free_unpacked(resp, NULL);
-		resp = NULL;
-		if (r != CAIRN_OK)
-			break;
+	memset(&job, 0, sizeof(job));
+	job.d = d;
+	job.y = y;
+	job.n = n;
+	job.nchunks = mf.chunk_count;
+	job.manifest = bytes;
+	job.manifest_len = len;
+	job.sig = sig;
+	job.r = CAIRN_OK;
+	if (pthread_mutex_init(&job.mu, NULL) != 0) {
+		free(bytes);
+		return cairn_err(CAIRN_ERR_INTERNAL, "upload mutex");
 	}
+	nw = job.nchunks < UPLOAD_INFLIGHT ? job.nchunks : UPLOAD_INFLIGHT;
+	if (nw == 0)
+		nw = 1;
+	for (i = 0; i < nw; i++) {
+		w[i].job = &job;
+		w[i].first = i;
+		w[i].step = nw;
+		started[i] = false;
+	}
+	/* Worker 0 runs on this thread; when a thread cannot be started,
+	 * this thread takes its chunks too. */
+	for (i = 1; i < nw; i++)
+		started[i] = pthread_create(&th[i], NULL, upload_chunks,
+		    &w[i]) == 0;
+	if (nw > 1 && !started[1]) {
+		log_warn("upload: no second thread; one chunk at a time");
+		w[0].step = 1;
+	}
+	(void)upload_chunks(&w[0]);
+	for (i = 1; i < nw; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+	r = job.r;
+	if (r != CAIRN_OK)
+		(void)cairn_err(r, "%s", job.msg);
+	pthread_mutex_destroy(&job.mu);
 	free(bytes);
 	return r;
 }

@@ -197,6 +197,24 @@ for m in n1 n2; do
 	has "audit verify: log, 2 cosignatures and $m's ledger" "^ok: .*2 witness cosignatures.*ledger of '$m': 3 of 3 charges match"
 done
 
+# A refusal after the last release: the checkpoint with its REFUSAL and
+# FAILURE entries is published while the nodes are idle, and they cosign it
+# on their next empty poll.
+if "$A" --dir "$T" --target "127.0.0.1:$PORT" --id q5 --participants n1,n2 \
+    --rho 0.5 >"$T/out" 2>&1; then notok "q5 over the budget is refused"; else
+	has "q5 over the budget is refused" "refusals [12]"; fi
+i=0
+while :; do
+	"$C" audit verify --federation "$T/fed/federation.conf" \
+	    --coordinator "127.0.0.1:$PORT" --ca "$T/analyst/ca.crt" \
+	    --tls-cert "$T/analyst/tls.crt" --tls-key "$T/analyst/tls.key" \
+	    --quorum 2 >"$T/out" 2>&1 && break
+	i=$((i + 1))
+	grep -q "witness cosignatures, 2 required" "$T/out" && [ $i -lt 40 ] || break
+	sleep 0.25
+done
+has "the checkpoint after q5's refusal carries both nodes' cosignatures" "^ok: .*2 witness cosignatures"
+
 for p in ${PIDS#* }; do kill -TERM "$p"; done
 for p in ${PIDS#* }; do wait "$p"; rc=$?; [ $rc -eq 0 ] && ok "node $p: exit 0 on SIGTERM" ||
 	{ echo "rc $rc" >"$T/out"; notok "node $p: exit 0 on SIGTERM"; }; done

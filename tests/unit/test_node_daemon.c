@@ -72,6 +72,8 @@ static struct {
 	uint8_t		 qhash[32];
 	bool		 charged_at_advertise;
 	bool		 fail_advertise;
+	int		 fail_chunk;	/* chunk index + 1 to refuse */
+	int		 share_calls;
 	char		 ledger_path[128];
 } fk = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -180,6 +182,8 @@ log_reset(void)
 	fk.mode = RM_OK;
 	fk.charged_at_advertise = false;
 	fk.fail_advertise = false;
+	fk.fail_chunk = 0;
+	fk.share_calls = 0;
 	pthread_mutex_unlock(&fk.mu);
 }
 
@@ -383,6 +387,13 @@ h_share(struct transport_call *call, const ProtobufCMessage *req, void *a)
 
 	(void)a;
 	pthread_mutex_lock(&fk.mu);
+	fk.share_calls++;
+	if (fk.fail_chunk != 0 && c->chunk_index + 1 == (uint32_t)fk.fail_chunk) {
+		pthread_mutex_unlock(&fk.mu);
+		(void)transport_call_fail(call, CAIRN_ERR_STATE, NULL,
+		    "attempt closed under chunk");
+		return;
+	}
 	if (proto_unpack(&cairn__v1__share_manifest__descriptor,
 	    c->manifest.data, c->manifest.len, 4096,
 	    (ProtobufCMessage **)&m) == CAIRN_OK && m->cells < 1000000 &&
@@ -529,13 +540,15 @@ group_teardown(void **state)
 }
 
 static bool vector_fails;
+static uint64_t vector_cells;	/* cells of the vector; 0: the domain */
 
 /* Test-only vector source: 1000 in every cell of the domain. */
 static int
 fixed_vector(void *ctx, const struct qspec *q, const char *geography,
     int64_t **cells, uint64_t *n)
 {
-	uint64_t k = qspec_domain_cells(q, NREG, 0);
+	uint64_t k = vector_cells != 0 ? vector_cells :
+	    qspec_domain_cells(q, NREG, 0);
 	int64_t *v;
 
 	(void)ctx;
@@ -1493,6 +1506,152 @@ test_follow_tampered(void **state)
 	task_free(&tb);
 }
 
+/*
+ * Idle witnessing: a checkpoint published after the last task is
+ * cosigned on the next empty poll, once; a fork seen while idle is
+ * refused with its evidence kept, and nothing is cosigned after it.
+ */
+static void
+test_idle_witness(void **state)
+{
+	struct task_buf tb;
+	struct qopts o;
+	struct tlog_entry e;
+	struct tlog_checkpoint latest;
+	enum node_task_outcome oc;
+	uint8_t esk[32], epk[32], root[32];
+	uint64_t idx;
+	bool got;
+	int c0;
+
+	(void)state;
+	qopts_default(&o, "q-idle");
+	task_make(&tb, &o, 0);
+	nb_advertise(&tb, 0, NREG * 2 + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	pthread_mutex_lock(&fk.mu);
+	c0 = fk.cosigns;
+	pthread_mutex_unlock(&fk.mu);
+	assert_true(c0 >= 1);
+
+	/* A refusal is logged after the round: no task, yet cosigned. */
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_REFUSAL;
+	e.time = (uint64_t)time(NULL);
+	e.node_id.p = (const uint8_t *)"nb";
+	e.node_id.len = 2;
+	memcpy(e.query_hash, tb.qhash, 32);
+	e.body.p = (const uint8_t *)"r";
+	e.body.len = 1;
+	e.signature.p = (const uint8_t *)"s";
+	e.signature.len = 1;
+	idx = log_append(&e);
+	assert_int_equal(node_daemon_poll_once(daemon_, 100, &got), CAIRN_OK);
+	assert_false(got);
+	pthread_mutex_lock(&fk.mu);
+	assert_int_equal(fk.cosigns, c0 + 1);
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(tlog_witness_latest(witness, "cairn/" FED, &latest,
+	    NULL, NULL), CAIRN_OK);
+	assert_int_equal(latest.size, idx + 1);
+	/* At most once per new checkpoint. */
+	assert_int_equal(node_daemon_poll_once(daemon_, 100, &got), CAIRN_OK);
+	assert_false(got);
+	pthread_mutex_lock(&fk.mu);
+	assert_int_equal(fk.cosigns, c0 + 1);
+	pthread_mutex_unlock(&fk.mu);
+
+	/* Two more entries, two sizes ahead: consistency is fetched. */
+	e.type = TLOG_ENTRY_FAILURE;
+	(void)log_append(&e);
+	idx = log_append(&e);
+	assert_int_equal(node_daemon_poll_once(daemon_, 100, &got), CAIRN_OK);
+	pthread_mutex_lock(&fk.mu);
+	assert_int_equal(fk.cosigns, c0 + 2);
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(tlog_witness_latest(witness, "cairn/" FED, &latest,
+	    NULL, NULL), CAIRN_OK);
+	assert_int_equal(latest.size, idx + 1);
+
+	/* A second, validly signed root for the cosigned size: a fork. */
+	tlog_leaf_hash((const uint8_t *)"other", 5, root);
+	pthread_mutex_lock(&fk.mu);
+	free(fk.note);
+	fk.note = sign_checkpoint(i_coord, "cairn/" FED, fk.size, root);
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(node_daemon_witness_checkpoint(daemon_),
+	    CAIRN_ERR_CONFLICT);
+	assert_true(tlog_witness_has_fork(witness, "cairn/" FED));
+	/* The loop logs the refusal and keeps polling. */
+	assert_int_equal(node_daemon_poll_once(daemon_, 100, &got), CAIRN_OK);
+	/* A later, well-formed checkpoint is refused too. */
+	(void)log_append(&e);
+	assert_int_equal(node_daemon_poll_once(daemon_, 100, &got), CAIRN_OK);
+	pthread_mutex_lock(&fk.mu);
+	assert_int_equal(fk.cosigns, c0 + 2);
+	pthread_mutex_unlock(&fk.mu);
+	assert_true(tlog_witness_has_fork(witness, "cairn/" FED));
+	task_free(&tb);
+}
+
+/*
+ * A share over 2^19 cells goes up in several chunks, two calls in
+ * flight, each chunk with the signed manifest; the coordinator puts it
+ * back together.  A chunk the coordinator refuses fails the upload.
+ */
+static void
+test_multi_chunk_share(void **state)
+{
+	struct task_buf tb;
+	struct qopts o;
+	enum node_task_outcome oc;
+	uint8_t esk[32], epk[32];
+	size_t ncells = 600000, nchunks;
+	int64_t *out;
+	int calls;
+
+	(void)state;
+	nchunks = (ncells + 1 + PROTO_CHUNK_CELLS - 1) / PROTO_CHUNK_CELLS;
+	assert_true(nchunks >= 2);
+	vector_cells = ncells;
+	out = calloc(ncells, sizeof(*out));
+	assert_non_null(out);
+	qopts_default(&o, "q-big");
+	task_make(&tb, &o, 0);
+	nb_advertise(&tb, 0, ncells + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	check_share(&tb, esk, epk, out, ncells);
+	pthread_mutex_lock(&fk.mu);
+	calls = fk.share_calls;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(calls, (int)nchunks);
+	/* The noisy values (sigma^2 4 per node) are near 1000. */
+	for (size_t i = 0; i < ncells; i += 9973)
+		assert_true(out[i] > 900 && out[i] < 1100);
+
+	/* Attempt 1: the coordinator refuses the second chunk. */
+	free(tb.cp.note);
+	task_fill(&tb, "q-big", 1);
+	nb_advertise(&tb, 1, ncells + 1, esk, epk);
+	pthread_mutex_lock(&fk.mu);
+	fk.fail_chunk = 2;
+	pthread_mutex_unlock(&fk.mu);
+	nsteps = 0;
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_ABANDONED);
+	assert_true(saw_step("masked"));
+	assert_false(saw_step("shared"));
+	assert_int_equal(charges(), 1);
+	vector_cells = 0;
+	free(out);
+	task_free(&tb);
+}
+
 int
 main(void)
 {
@@ -1517,6 +1676,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_follow_tampered, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_poll_and_follow, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_idle_witness, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_multi_chunk_share, setup,
 		    teardown),
 	};
 
