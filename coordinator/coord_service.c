@@ -168,6 +168,26 @@ attempt_find(struct coord *c, const char *query_id)
 	return NULL;
 }
 
+/*
+ * The open attempt of 'query_id' into '*out'.  Otherwise the store's error
+ * for a query it does not know (CAIRN_ERR_NOTFOUND), or CAIRN_ERR_STATE
+ * when the query has no attempt open.
+ */
+static int
+open_attempt(struct coord *c, const char *query_id, struct attempt **out)
+{
+	struct coord_query_row row;
+	int r;
+
+	if ((*out = attempt_find(c, query_id)) != NULL)
+		return CAIRN_OK;
+	if ((r = coord_store_query_get(c->db, query_id, &row)) != CAIRN_OK)
+		return r;
+	coord_store_row_clear(&row);
+	return cairn_err(CAIRN_ERR_STATE, "query '%s' has no open attempt",
+	    query_id);
+}
+
 static struct part *
 part_find(struct attempt *a, const char *name)
 {
@@ -1157,17 +1177,8 @@ do_refuse(struct coord *c, struct transport_call *call,
 		goto out;
 	}
 	*field = "refusal.query_id";
-	if ((a = attempt_find(c, rf->query_id)) == NULL) {
-		struct coord_query_row row;
-
-		r = coord_store_query_get(c->db, rf->query_id, &row);
-		if (r == CAIRN_OK) {
-			coord_store_row_clear(&row);
-			r = cairn_err(CAIRN_ERR_STATE, "query '%s' has no open "
-			    "attempt", rf->query_id);
-		}
+	if ((r = open_attempt(c, rf->query_id, &a)) != CAIRN_OK)
 		goto out;
-	}
 	*field = "refusal.query_hash";
 	if (rf->query_hash.len != 32 ||
 	    memcmp(rf->query_hash.data, a->qhash, 32) != 0) {
@@ -1346,17 +1357,8 @@ do_advertise(struct coord *c, struct transport_call *call,
 		goto out;
 	}
 	*field = "advertisement.query_id";
-	if ((a = attempt_find(c, ad->query_id)) == NULL) {
-		struct coord_query_row row;
-
-		if ((r = coord_store_query_get(c->db, ad->query_id, &row))
-		    == CAIRN_OK) {
-			coord_store_row_clear(&row);
-			r = cairn_err(CAIRN_ERR_STATE, "query '%s' has no open "
-			    "attempt", ad->query_id);
-		}
+	if ((r = open_attempt(c, ad->query_id, &a)) != CAIRN_OK)
 		goto out;
-	}
 	*field = "advertisement.attempt";
 	if (ad->attempt != a->attempt) {
 		r = cairn_err(CAIRN_ERR_STATE, "advertisement for attempt %u, "
@@ -1602,17 +1604,8 @@ do_share(struct coord *c, struct transport_call *call,
 		goto out;
 	}
 	*field = "manifest.query_id";
-	if ((a = attempt_find(c, mf->query_id)) == NULL) {
-		struct coord_query_row row;
-
-		if ((r = coord_store_query_get(c->db, mf->query_id, &row))
-		    == CAIRN_OK) {
-			coord_store_row_clear(&row);
-			r = cairn_err(CAIRN_ERR_STATE, "query '%s' has no open "
-			    "attempt", mf->query_id);
-		}
+	if ((r = open_attempt(c, mf->query_id, &a)) != CAIRN_OK)
 		goto out;
-	}
 	if ((p = part_find(a, m->pub.name)) == NULL ||
 	    mf->attempt != a->attempt || a->round == NULL ||
 	    coord_round_phase(a->round) != COORD_MASKING) {
