@@ -9,18 +9,7 @@ TOP="${CAIRN_TOP:-.}"
 V="$TOP/tests/vectors"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-n=0
-fails=0
-
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	fails=$((fails + 1))
-	echo "not ok $n - $1"
-}
+. "${CAIRN_TOP:-.}/tests/e2e/lib/tap.sh"
 
 # expect_ok DESC WANT_STDOUT CMD...: exit 0 and exactly WANT_STDOUT
 expect_ok() {
@@ -32,27 +21,13 @@ expect_ok() {
 	if [ "$rc" -eq 0 ] && [ "$out" = "$want" ] && [ ! -s "$T/err" ]; then
 		ok "$desc"
 	else
-		not_ok "$desc (rc=$rc out='$out' err='$(cat "$T/err")')"
+		notok "$desc (rc=$rc out='$out' err='$(cat "$T/err")')"
 	fi
 }
 
 # expect_fail DESC NEEDLE CMD...: exit 1, nothing on stdout, one stderr
 # line of the form "cairn audit X: error: ..." containing NEEDLE
-expect_fail() {
-	desc=$1
-	needle=$2
-	shift 2
-	out=$("$@" 2>"$T/err")
-	rc=$?
-	lines=$(wc -l <"$T/err")
-	if [ "$rc" -eq 1 ] && [ -z "$out" ] && [ "$lines" -eq 1 ] &&
-	    grep -q "^cairn audit [a-z-]*: error: " "$T/err" &&
-	    grep -qF -- "$needle" "$T/err"; then
-		ok "$desc"
-	else
-		not_ok "$desc (rc=$rc out='$out' err='$(cat "$T/err")')"
-	fi
-}
+expect_fail() { _d=$1; _w=$2; shift 2; fails_cleanly "$_d" "cairn audit [a-z-]*" "$_w" "$@"; }
 
 ROOT8=5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
 ROOT6=76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef
@@ -233,12 +208,12 @@ if "$CAIRN" audit --help | grep -q "checkpoint-verify" &&
     "$CAIRN" --help | grep -q "audit"; then
 	ok "help texts"
 else
-	not_ok "help texts"
+	notok "help texts"
 fi
 expect_fail "unknown option" "unknown or incomplete option" \
 	"$CAIRN" audit tree-root --bogus x
 if "$CAIRN" audit frobnicate >/dev/null 2>&1; then
-	not_ok "unknown subcommand exits non-zero"
+	notok "unknown subcommand exits non-zero"
 else
 	ok "unknown subcommand exits non-zero"
 fi

@@ -10,48 +10,23 @@ CAIRN="${CAIRN_BIN:-build/bin}/cairn"
 TOP="${CAIRN_TOP:-.}"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-n=0
-fails=0
-
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	fails=$((fails + 1))
-	echo "not ok $n - $1"
-}
+. "${CAIRN_TOP:-.}/tests/e2e/lib/tap.sh"
 
 # expect_fail DESC NEEDLE CMD...: exit 1, nothing on stdout, one stderr
 # line "cairn audit X: error: ..." containing NEEDLE
-expect_fail() {
-	desc=$1
-	needle=$2
-	shift 2
-	out=$("$@" 2>"$T/err")
-	rc=$?
-	lines=$(wc -l <"$T/err")
-	if [ "$rc" -eq 1 ] && [ -z "$out" ] && [ "$lines" -eq 1 ] &&
-	    grep -q "^cairn audit [a-z]*: error: " "$T/err" &&
-	    grep -qF -- "$needle" "$T/err"; then
-		ok "$desc"
-	else
-		not_ok "$desc (rc=$rc out='$out' err='$(cat "$T/err")')"
-	fi
-}
+expect_fail() { _d=$1; _w=$2; shift 2; fails_cleanly "$_d" "cairn audit [a-z]*" "$_w" "$@"; }
 
 "$CAIRN" keys init-federation --name demo --dir "$T/fed" >/dev/null 2>&1 ||
-	not_ok "init-federation"
+	notok "init-federation"
 FED="$T/fed/federation.conf"
 
 out=$("$CAIRN" audit verify --help 2>&1)
 if [ $? -eq 0 ] && echo "$out" | grep -q -- "--state"; then
-	ok "verify --help"; else not_ok "verify --help ($out)"; fi
+	ok "verify --help"; else notok "verify --help ($out)"; fi
 out=$("$CAIRN" audit --help 2>&1)
 if echo "$out" | grep -q "verify" && echo "$out" | grep -q "fetch"; then
 	ok "audit --help lists verify and fetch"; else
-	not_ok "audit --help lists verify and fetch ($out)"; fi
+	notok "audit --help lists verify and fetch ($out)"; fi
 
 expect_fail "verify needs a source" "usage" \
 	"$CAIRN" audit verify --federation "$FED"
@@ -76,7 +51,7 @@ if [ "$rc" -eq 1 ] && [ ! -s "$T/err" ] &&
     echo "$out" | tail -n 1 | grep -q "^FAILED: .*; 1 finding$"; then
 	ok "a foreign checkpoint is one finding and exit 1"
 else
-	not_ok "a foreign checkpoint is one finding and exit 1 (rc=$rc out='$out' err='$(cat "$T/err")')"
+	notok "a foreign checkpoint is one finding and exit 1 (rc=$rc out='$out' err='$(cat "$T/err")')"
 fi
 printf '0102\nxyz\n' >"$T/bad.hex"
 expect_fail "a bad entries line is named" "bad.hex:2: not an entry in hex" \
@@ -100,7 +75,7 @@ expect_fail "verify: an unreachable coordinator is one line" \
 	--tls-cert "$T/watch/tls.crt" --tls-key "$T/watch/tls.key" \
 	--federation "$FED" --state "$T/state"
 if [ ! -e "$T/state" ]; then ok "no state written after a failure"; else
-	not_ok "no state written after a failure"; fi
+	notok "no state written after a failure"; fi
 
 echo "1..$n"
 [ "$fails" -eq 0 ]

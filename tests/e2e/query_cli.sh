@@ -8,36 +8,11 @@ set -u
 CAIRN="${CAIRN_BIN:-build/bin}/cairn"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-n=0
-fails=0
-
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	fails=$((fails + 1))
-	echo "not ok $n - $1"
-}
+. "${CAIRN_TOP:-.}/tests/e2e/lib/tap.sh"
 
 # expect_fail DESC NEEDLE CMD...: exit 1, nothing on stdout, one stderr
 # line "cairn query: error: ..." containing NEEDLE
-expect_fail() {
-	desc=$1
-	needle=$2
-	shift 2
-	out=$("$@" 2>"$T/err")
-	rc=$?
-	lines=$(wc -l <"$T/err")
-	if [ "$rc" -eq 1 ] && [ -z "$out" ] && [ "$lines" -eq 1 ] &&
-	    grep -q "^cairn query: error: " "$T/err" &&
-	    grep -qF -- "$needle" "$T/err"; then
-		ok "$desc"
-	else
-		not_ok "$desc (rc=$rc out='$out' err='$(cat "$T/err")')"
-	fi
-}
+expect_fail() { _d=$1; _w=$2; shift 2; fails_cleanly "$_d" "cairn query" "$_w" "$@"; }
 
 # A federation with one analyst.
 "$CAIRN" keys init-federation --name demo --dir "$T/fed" >/dev/null 2>&1 &&
@@ -47,7 +22,7 @@ expect_fail() {
 "$CAIRN" keys add-member --ca "$T/fed" --pub "$T/stats/identity.pub" \
     --cert "$T/stats/tls.crt" >/dev/null 2>&1
 if [ $? -eq 0 ]; then ok "federation with an analyst"; else
-	not_ok "federation with an analyst"; fi
+	notok "federation with an analyst"; fi
 
 cat >"$T/analyst.conf" <<CONF
 [analyst]
@@ -64,10 +39,10 @@ ASK="--geography g1 --rho 0.1 --purpose test --participants alpha,beta --colludi
 out=$("$CAIRN" query --help 2>&1)
 if [ $? -eq 0 ] && echo "$out" | grep -q "submit" &&
     echo "$out" | grep -q "result"; then ok "query --help lists the commands"
-else not_ok "query --help lists the commands ($out)"; fi
+else notok "query --help lists the commands ($out)"; fi
 out=$("$CAIRN" query submit --help 2>&1)
 if [ $? -eq 0 ] && echo "$out" | grep -q -- "--participants"; then
-	ok "submit --help"; else not_ok "submit --help ($out)"; fi
+	ok "submit --help"; else notok "submit --help ($out)"; fi
 
 # shellcheck disable=SC2086
 expect_fail "a missing --rho is named" "submit: --rho is required" \
@@ -107,7 +82,7 @@ expect_fail "wait: unreachable coordinator" "wait: GetQuery" \
 	"$CAIRN" query wait --config "$T/analyst.conf" q1 --timeout 1
 "$CAIRN" query frobnicate >/dev/null 2>&1
 if [ $? -ne 0 ]; then ok "unknown subcommand exits non-zero"; else
-	not_ok "unknown subcommand exits non-zero"; fi
+	notok "unknown subcommand exits non-zero"; fi
 
 echo "1..$n"
 [ "$fails" -eq 0 ]
