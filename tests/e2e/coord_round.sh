@@ -10,8 +10,6 @@ set -u
 : "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
 T=$(mktemp -d /tmp/cairn-coord-XXXXXX)
 SRV=""
-n=0
-fails=0
 cleanup() {
 	if [ -n "$SRV" ]; then
 		kill "$SRV" 2>/dev/null
@@ -20,72 +18,35 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
-check() { # description command...
-	d=$1; shift
-	if "$@" >"$T/out" 2>&1; then ok "$d"; sed 's/^/# /' "$T/out"
-	else notok "$d"; sed 's/^/# /' "$T/out"; fi
-}
+. "$CAIRN_TOP/tests/e2e/lib/tap.sh"
+. "$CAIRN_TOP/tools/federation_lib.sh"
 CAIRN="$CAIRN_BIN/cairn"
 COORD="$CAIRN_BIN/cairn-coordinator"
 DRV="$CAIRN_BIN/coord_driver"
 
 # --- keys: a federation, an analyst, three nodes, an auditor; a rogue
 # analyst whose certificate is issued but who is never enrolled.
-"$CAIRN" keys init-federation --name coordtest --dir "$T/fed" >"$T/out" 2>&1 ||
-	{ notok "init-federation"; cat "$T/out"; exit 1; }
-for who in analyst:analyst node:n1 node:n2 node:n3 auditor:watcher analyst:rogue; do
-	role=${who%%:*}; name=${who#*:}
-	{ "$CAIRN" keys new --role "$role" --name "$name" --dir "$T/$name" &&
-	  "$CAIRN" keys issue --ca "$T/fed" --csr "$T/$name/tls.csr" \
-	    --out "$T/$name/tls.crt" &&
-	  cp "$T/fed/ca.crt" "$T/$name/ca.crt" &&
-	  if [ "$name" != rogue ]; then
-		"$CAIRN" keys add-member --ca "$T/fed" --pub "$T/$name/identity.pub" \
-		    --cert "$T/$name/tls.crt"
-	  fi; } >"$T/out" 2>&1 || { notok "keys for $name"; cat "$T/out"; exit 1; }
-done
+{ fed_init "$T" coordtest &&
+  for who in analyst:analyst node:n1 node:n2 node:n3 auditor:watcher; do
+	fed_member "$T" "${who%%:*}" "${who#*:}" || exit 1
+  done &&
+  "$CAIRN" keys new --role analyst --name rogue --dir "$T/rogue" &&
+  "$CAIRN" keys issue --ca "$T/fed" --csr "$T/rogue/tls.csr" \
+    --out "$T/rogue/tls.crt" &&
+  cp "$T/fed/ca.crt" "$T/rogue/ca.crt"; } >"$T/out" 2>&1 ||
+	{ notok "keys"; exit 1; }
 ok "keys: federation, analyst, 3 nodes, auditor (cairn keys)"
 
 printf 'region_id,name\n1,north\n2,south\n3,east\n4,west\n' >"$T/g4.csv"
 seq 1 600000 | sed 's/$/,r/' >"$T/big.csv"	# 600,001 cells: two chunks
-mkdir -p "$T/data"
-cat >"$T/coordinator.conf" <<EOF
-[coordinator]
-identity_key = $T/fed/coordinator/identity.key
-tls_key = $T/fed/coordinator/tls.key
-tls_cert = $T/fed/coordinator/tls.crt
-ca_cert = $T/fed/ca.crt
-federation = $T/fed/federation.conf
-data_dir = $T/data
-listen = 127.0.0.1:0
-port_file = $T/port
-
-[deadlines]
-advertise_seconds = 2
-share_seconds = 20
-
-[limits]
-max_rho_per_query = 1
-max_participants = 8
-max_attempts = 4
-
-[geographies]
-geography = g4 g4.csv
-geography = big big.csv
-EOF
+FED_ADVERTISE_SECONDS=2 FED_SHARE_SECONDS=20 FED_MAX_ATTEMPTS=4 \
+    fed_coordinator_conf "$T" "g4 g4.csv" "big big.csv"
 
 start() {
-	rm -f "$T/port"
-	"$COORD" serve -c "$T/coordinator.conf" >>"$T/coord.log" 2>&1 &
-	SRV=$!
-	i=0
-	while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	if [ ! -s "$T/port" ]; then
-		notok "coordinator starts"; sed 's/^/# /' "$T/coord.log"; exit 1
-	fi
-	PORT=$(cat "$T/port")
+	fed_start_coordinator "$T" || {
+		notok "coordinator starts"; sed 's/^/# /' "$T/coord.log"; exit 1; }
+	SRV=$FED_COORD_PID
+	PORT=$FED_PORT
 }
 
 # --- configuration errors name the file and line
