@@ -11,18 +11,7 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$T"' EXIT
 C="$CAIRN_BIN/cairn"
 N="$CAIRN_BIN/cairn-node"
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$T/out"; }
-yes_() { d=$1; shift; if "$@" >"$T/out" 2>&1; then ok "$d"; else notok "$d"; fi; }
-no_() { # description expected-stderr-text command...
-	d=$1; want=$2; shift 2
-	if "$@" >"$T/out" 2>&1; then notok "$d (succeeded)";
-	elif grep -q -- "$want" "$T/out" && [ "$(wc -l <"$T/out")" -eq 1 ]; then ok "$d";
-	else notok "$d"; fi
-}
-has() { d=$1; pat=$2; if grep -q -- "$pat" "$T/out"; then ok "$d"; else notok "$d"; fi; }
+. "${CAIRN_TOP:-.}/tests/e2e/lib/tap.sh"
 
 "$C" keys init-federation --name demo --dir "$T/fed" >/dev/null 2>&1 || { echo "not ok 1 - init"; exit 1; }
 for m in alpha ghost; do
@@ -61,24 +50,24 @@ CONF
 conf alpha "$T/alpha.conf"
 conf ghost "$T/ghost.conf"
 
-yes_ "serve --help" "$N" serve --help
+check "serve --help" "$N" serve --help
 has "serve usage" "cairn-node serve -c node.conf"
-yes_ "ledger --help" "$N" ledger --help
+check "ledger --help" "$N" ledger --help
 has "ledger usage names export" "ledger export -c node.conf"
 if "$N" serve >"$T/out" 2>&1; then notok "serve without -c fails"; else ok "serve without -c fails"; fi
-no_ "unknown ledger command" "unknown ledger command 'drop'" "$N" ledger drop -c "$T/alpha.conf"
-no_ "ledger without -c" "-c node.conf is required" "$N" ledger show
-no_ "missing node.conf" "nope.conf" "$N" ledger show -c "$T/nope.conf"
+fails_one_line "unknown ledger command" "unknown ledger command 'drop'" "$N" ledger drop -c "$T/alpha.conf"
+fails_one_line "ledger without -c" "-c node.conf is required" "$N" ledger show
+fails_one_line "missing node.conf" "nope.conf" "$N" ledger show -c "$T/nope.conf"
 mkdir -p "$T/alpha/data"
-yes_ "ledger show on an empty ledger" "$N" ledger show -c "$T/alpha.conf"
+check "ledger show on an empty ledger" "$N" ledger show -c "$T/alpha.conf"
 has "show prints the header" "CUMULATIVE PER DATA-MONTH"
 [ "$(wc -l <"$T/out")" -eq 1 ] && ok "no charges shown" || notok "no charges shown"
-yes_ "ledger export on an empty ledger" "$N" ledger export -c "$T/alpha.conf"
+check "ledger export on an empty ledger" "$N" ledger export -c "$T/alpha.conf"
 [ ! -s "$T/out" ] && ok "export is empty" || notok "export is empty"
 perm=$(stat -c %a "$T/alpha/data/ledger.db")
 [ "$perm" = 600 ] && ok "ledger.db is 0600" || notok "ledger.db is 0600 (is $perm)"
 
-no_ "a node missing from federation.conf is refused" "does not list node 'ghost'" \
+fails_one_line "a node missing from federation.conf is refused" "does not list node 'ghost'" \
     "$N" serve -c "$T/ghost.conf"
 
 CAIRN_LOG=info "$N" serve -c "$T/alpha.conf" >"$T/serve.out" 2>&1 &

@@ -51,3 +51,13 @@ fails_cleanly() {
 	then ok "$d"
 	else notok "$d (rc=$rc out='$out' err='$(cat "$T/err")')"; fi
 }
+
+# fails_one_line WHAT NEEDLE CMD...: CMD fails and prints exactly one line
+# (standard output and error together), which has NEEDLE.
+fails_one_line() {
+	d=$1; want=$2; shift 2
+	if "$@" >"$T/out" 2>&1; then notok "$d (it succeeded)"
+	elif grep -q -- "$want" "$T/out" && [ "$(wc -l <"$T/out")" -eq 1 ]
+	then ok "$d"
+	else notok "$d"; fi
+}
