@@ -50,6 +50,71 @@ is_transport_error(int r)
 	    r == CAIRN_ERR_CANCELLED;
 }
 
+/* ------------------------------------------------------------ timing */
+
+const char *const node_phase_names[NODE_PHASE_COUNT] = {
+	"log_check", "query_check", "compute", "noise", "ledger",
+	"advertise", "roster_wait", "mask", "upload"
+};
+
+uint64_t
+node_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double
+node_clock_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+node_task_timing_format(const struct node_task_timing *t, char *buf,
+    size_t cap)
+{
+	size_t k = 0;
+	int n;
+
+	if (cap == 0)
+		return;
+	buf[0] = '\0';
+	for (int i = 0; i < NODE_PHASE_COUNT && k < cap; i++) {
+		n = snprintf(buf + k, cap - k, "%s %.6f ", node_phase_names[i],
+		    (double)t->ns[i] / 1e9);
+		if (n < 0)
+			return;
+		k += (size_t)n;
+	}
+	if (k < cap)
+		(void)snprintf(buf + k, cap - k, "total %.6f compute_window "
+		    "%.6f %.6f", (double)t->total_ns / 1e9, t->compute_start,
+		    t->compute_end);
+}
+
+void
+node_daemon_last_timing(const struct node_daemon *d,
+    struct node_task_timing *out)
+{
+	*out = d->timing;
+}
+
+/* Add the time since '*mark' to 'phase' and move the mark to now. */
+static void
+lap(struct node_daemon *d, enum node_phase phase, uint64_t *mark)
+{
+	uint64_t now = node_clock_ns();
+
+	d->timing.ns[phase] += now - *mark;
+	*mark = now;
+}
+
 int
 node_daemon_new(const struct node_daemon_config *dc, struct node_daemon **out)
 {
@@ -174,6 +239,7 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	int64_t *exact = NULL, *noise = NULL, rho_nano, budget_nano;
 	uint64_t n = 0, sigma_h2;
 	char label[LEDGER_MAX_LABEL];
+	uint64_t mark;
 	int r;
 
 	if ((r = noise_variance(tq, &sigma_h2)) != CAIRN_OK ||
@@ -181,8 +247,13 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	    (r = ledger_rho_to_nano(d->dc.cfg->policy.budget_rho_per_month,
 	    &budget_nano)) != CAIRN_OK)
 		return r;
-	if ((r = d->dc.vectors.compute(d->dc.vectors.ctx, &tq->spec,
-	    tq->q->spec->geography, &exact, &n)) != CAIRN_OK) {
+	d->timing.compute_start = node_clock_wall();
+	mark = node_clock_ns();
+	r = d->dc.vectors.compute(d->dc.vectors.ctx, &tq->spec,
+	    tq->q->spec->geography, &exact, &n);
+	lap(d, NODE_PHASE_COMPUTE, &mark);
+	d->timing.compute_end = node_clock_wall();
+	if (r != CAIRN_OK) {
 		/* The detail stays here: it may describe the holder's data. */
 		log_error("query '%s': computing the vector: %s",
 		    tq->q->query_id, cairn_errmsg());
@@ -214,6 +285,7 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 			    (unsigned long long)i);
 			goto out;
 		}
+	lap(d, NODE_PHASE_NOISE, &mark);
 	snprintf(label, sizeof(label), "%s %s: %s",
 	    qspec_kind_name(tq->spec.kind), tq->q->analyst->name,
 	    tq->q->purpose);
@@ -229,7 +301,9 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	req.noise_variance = sigma_h2;
 	req.cells = exact;
 	req.ncells = (size_t)n;
-	if ((r = node_ledger_charge(d->dc.ledger, &req, cid)) != CAIRN_OK)
+	r = node_ledger_charge(d->dc.ledger, &req, cid);
+	lap(d, NODE_PHASE_LEDGER, &mark);
+	if (r != CAIRN_OK)
 		goto out;
 	log_info("charged query '%s': rho %g on %zu data-months, "
 	    "sigma_h^2 %llu, %llu cells", tq->q->query_id, tq->q->rho,
@@ -261,6 +335,7 @@ charge_for_task(struct node_daemon *d, const struct node_task_query *tq,
 {
 	struct node_ledger_round rd;
 	int64_t retain;
+	uint64_t mark;
 	int r;
 
 	*code = NODE_REFUSE_OTHER;
@@ -285,8 +360,11 @@ charge_for_task(struct node_daemon *d, const struct node_task_query *tq,
 		    "before (ledger charge %lld) and its round is closed "
 		    "(released or past its retention); not charging again",
 		    tq->q->query_id, (long long)rd.id);
-	if ((r = node_ledger_find_open(d->dc.ledger, tq->qhash, tq->pset, cid,
-	    noisy, ncells)) != CAIRN_OK)
+	mark = node_clock_ns();
+	r = node_ledger_find_open(d->dc.ledger, tq->qhash, tq->pset, cid,
+	    noisy, ncells);
+	lap(d, NODE_PHASE_LEDGER, &mark);
+	if (r != CAIRN_OK)
 		return r;
 	log_info("query '%s': reusing the noisy vector of ledger charge %lld",
 	    tq->q->query_id, (long long)*cid);
@@ -588,6 +666,7 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	uint64_t *y = NULL;
 	size_t alen, self, n = ncells + 1, marklen;
 	char key[96], mark[8];
+	uint64_t clk = node_clock_ns();
 	int r;
 
 	if ((esk = sodium_malloc(SECAGG_KEY_LEN)) == NULL) {
@@ -632,8 +711,11 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	if ((r = transport_unary(d->dc.client, proto_method(PROTO_ADVERTISE),
 	    &sa.base, d->call_ms, &resp)) != CAIRN_OK)
 		goto coord_failed;
+	lap(d, NODE_PHASE_ADVERTISE, &clk);
 	step(d, "advertised");
-	if ((r = get_roster(d, t, &ro)) != CAIRN_OK) {
+	r = get_roster(d, t, &ro);
+	lap(d, NODE_PHASE_ROSTER, &clk);
+	if (r != CAIRN_OK) {
 		if (r == CAIRN_ERR_TIMEOUT || r == CAIRN_ERR_CANCELLED) {
 			log_warn("%s", cairn_errmsg());
 			*outcome = NODE_TASK_ABANDONED;
@@ -668,8 +750,11 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	esk = NULL;
 	if (r != CAIRN_OK)
 		goto out;
+	lap(d, NODE_PHASE_MASK, &clk);
 	step(d, "masked");
-	if ((r = upload(d, t, sid, y, n)) != CAIRN_OK)
+	r = upload(d, t, sid, y, n);
+	lap(d, NODE_PHASE_UPLOAD, &clk);
+	if (r != CAIRN_OK)
 		goto coord_failed;
 	step(d, "shared");
 	log_info("query '%s' attempt %u: masked share of %zu cells sent",
@@ -728,26 +813,42 @@ refuse(struct node_daemon *d, const Cairn__V1__Task *t, const uint8_t *qhash,
 	return CAIRN_OK;
 }
 
-int
-node_daemon_handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
+/*
+ * Log where the task spent its time (docs/node.md, "Timings"): one info
+ * line per task, the figures tools/bench/federation_report.py reads.
+ */
+static void
+log_timing(struct node_daemon *d, const Cairn__V1__Task *t, uint64_t start)
+{
+	char line[512];
+
+	d->timing.total_ns = node_clock_ns() - start;
+	d->timing.valid = true;
+	node_task_timing_format(&d->timing, line, sizeof(line));
+	log_info("timing: query '%s' attempt %u: %s",
+	    t->query_id != NULL ? t->query_id : "", t->attempt, line);
+}
+
+static int
+handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
     enum node_task_outcome *outcome)
 {
 	struct node_task_query tq;
 	const char *code;
 	int64_t cid, *noisy = NULL;
 	size_t ncells = 0;
+	uint64_t mark = node_clock_ns();
 	int r;
 
 	memset(&tq, 0, sizeof(tq));
-	*outcome = NODE_TASK_ABANDONED;
-	log_info("task: query '%s' attempt %u",
-	    t->query_id != NULL ? t->query_id : "", t->attempt);
 	if (t->deadline_unix != 0 && t->deadline_unix < (int64_t)time(NULL)) {
 		log_warn("query '%s': task arrived past its deadline",
 		    t->query_id);
 		return CAIRN_OK;
 	}
-	if ((r = node_task_verify_log(d, t)) != CAIRN_OK) {
+	r = node_task_verify_log(d, t);
+	lap(d, NODE_PHASE_LOG_CHECK, &mark);
+	if (r != CAIRN_OK) {
 		if (is_transport_error(r))
 			return r;
 		log_error("query '%s': log check failed: %s",
@@ -755,7 +856,9 @@ node_daemon_handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
 		return refuse(d, t, NULL, NODE_REFUSE_LOG, outcome);
 	}
 	step(d, "cosigned");
-	if ((r = node_task_check_query(d, t, &tq, &code)) != CAIRN_OK)
+	r = node_task_check_query(d, t, &tq, &code);
+	lap(d, NODE_PHASE_QUERY_CHECK, &mark);
+	if (r != CAIRN_OK)
 		return refuse(d, t, NULL, code, outcome);
 	step(d, "checked");
 	if ((r = charge_for_task(d, &tq, &cid, &noisy, &ncells, &code)) !=
@@ -774,6 +877,22 @@ out:
 		free(noisy);
 	}
 	node_task_query_release(&tq);
+	return r;
+}
+
+int
+node_daemon_handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
+    enum node_task_outcome *outcome)
+{
+	uint64_t start = node_clock_ns();
+	int r;
+
+	*outcome = NODE_TASK_ABANDONED;
+	memset(&d->timing, 0, sizeof(d->timing));
+	log_info("task: query '%s' attempt %u",
+	    t->query_id != NULL ? t->query_id : "", t->attempt);
+	r = handle_task(d, t, outcome);
+	log_timing(d, t, start);
 	return r;
 }
 

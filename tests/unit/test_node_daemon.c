@@ -1014,6 +1014,81 @@ test_retry_reuses_vector(void **state)
 	task_free(&tb);
 }
 
+static uint64_t
+phase_sum(const struct node_task_timing *tt)
+{
+	uint64_t s = 0;
+
+	for (int i = 0; i < NODE_PHASE_COUNT; i++)
+		s += tt->ns[i];
+	return s;
+}
+
+/*
+ * The daemon times every phase of a task: a new charge has compute, noise
+ * and ledger time and a compute window; a retry reuses the vector (ledger
+ * time, no computation, no noise); the line names every phase.
+ */
+static void
+test_task_timing(void **state)
+{
+	struct task_buf tb;
+	struct qopts o;
+	struct node_task_timing tt;
+	enum node_task_outcome oc;
+	uint8_t esk[32], epk[32];
+	int64_t out[NREG * 2];
+	size_t ncells = NREG * 2;
+	double before;
+	char line[512];
+
+	(void)state;
+	node_daemon_last_timing(daemon_, &tt);
+	assert_false(tt.valid);
+	qopts_default(&o, "q-timing");
+	task_make(&tb, &o, 0);
+	nb_advertise(&tb, 0, ncells + 1, esk, epk);
+	before = node_clock_wall();
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	check_share(&tb, esk, epk, out, ncells);
+	node_daemon_last_timing(daemon_, &tt);
+	assert_true(tt.valid);
+	for (int i = 0; i < NODE_PHASE_COUNT; i++)
+		assert_true(tt.ns[i] > 0);
+	assert_true(phase_sum(&tt) <= tt.total_ns);
+	assert_true(tt.compute_start >= before - 1.0);
+	assert_true(tt.compute_end >= tt.compute_start);
+	assert_true(tt.compute_end <= node_clock_wall() + 1.0);
+	node_task_timing_format(&tt, line, sizeof(line));
+	for (int i = 0; i < NODE_PHASE_COUNT; i++)
+		assert_non_null(strstr(line, node_phase_names[i]));
+	assert_non_null(strstr(line, "total "));
+	assert_non_null(strstr(line, "compute_window "));
+
+	/* The retry: the kept vector, no computation, no noise. */
+	free(tb.cp.note);
+	task_fill(&tb, "q-timing", 1);
+	nb_advertise(&tb, 1, ncells + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	check_share(&tb, esk, epk, out, ncells);
+	node_daemon_last_timing(daemon_, &tt);
+	assert_true(tt.valid);
+	assert_int_equal(tt.ns[NODE_PHASE_COMPUTE], 0);
+	assert_int_equal(tt.ns[NODE_PHASE_NOISE], 0);
+	assert_true(tt.ns[NODE_PHASE_LEDGER] > 0);
+	assert_true(tt.ns[NODE_PHASE_UPLOAD] > 0);
+	assert_true(tt.compute_end == 0);
+
+	/* A short buffer is cut, and still terminated. */
+	node_task_timing_format(&tt, line, 20);
+	assert_int_equal(strlen(line), 19);
+	task_free(&tb);
+}
+
 /* A task whose checkpoint is older than the one the node cosigned. */
 static void
 test_older_checkpoint(void **state)
@@ -1658,6 +1733,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_retry_reuses_vector,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_task_timing, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_older_checkpoint, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_restart_reuses_vector,
