@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -223,6 +224,80 @@ noise_variance(const struct node_task_query *tq, uint64_t *sigma_h2)
 	return dp_sigma2_per_node(s2, tq->n, tq->c, sigma_h2);
 }
 
+/* Noise threads: at most this many, each over at least NOISE_MIN_CELLS. */
+#define NOISE_MAX_THREADS	4
+#define NOISE_MIN_CELLS		65536
+
+/* One noise thread's share of the vector. */
+struct noise_part {
+	struct dp_rat	 s2;
+	int64_t		*out;
+	size_t		 n;
+	int		 r;
+	char		 msg[256];
+};
+
+static void *
+noise_run(void *arg)
+{
+	struct noise_part *p = arg;
+	struct dp_rng *rng = NULL;
+
+	if ((p->r = dp_rng_new_csprng(&rng)) == CAIRN_OK)
+		p->r = dp_dgauss_fill(rng, p->s2, p->out, p->n);
+	if (p->r != CAIRN_OK)
+		snprintf(p->msg, sizeof(p->msg), "%s", cairn_errmsg());
+	dp_rng_free(rng);
+	return NULL;
+}
+
+/*
+ * Draw n discrete Gaussian samples of variance s2 into 'out'.  The
+ * samples are independent, so a large vector is cut into consecutive
+ * parts drawn by up to NOISE_MAX_THREADS threads (one per online CPU),
+ * each with its own generator from libsodium's CSPRNG
+ * (dp_rng_new_csprng()); a part whose thread cannot start is drawn here.
+ */
+static int
+noise_fill(struct dp_rat s2, int64_t *out, size_t n)
+{
+	struct noise_part part[NOISE_MAX_THREADS];
+	pthread_t th[NOISE_MAX_THREADS];
+	bool started[NOISE_MAX_THREADS];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t k, i, off = 0;
+	int r = CAIRN_OK;
+
+	k = cpus > 1 ? (size_t)cpus : 1;
+	if (k > NOISE_MAX_THREADS)
+		k = NOISE_MAX_THREADS;
+	if (k > n / NOISE_MIN_CELLS)
+		k = n / NOISE_MIN_CELLS > 0 ? n / NOISE_MIN_CELLS : 1;
+	for (i = 0; i < k; i++) {
+		part[i].s2 = s2;
+		part[i].out = out + off;
+		part[i].n = n / k + (i < n % k ? 1 : 0);
+		part[i].r = CAIRN_OK;
+		part[i].msg[0] = '\0';
+		off += part[i].n;
+		started[i] = false;
+	}
+	for (i = 1; i < k; i++)
+		started[i] = pthread_create(&th[i], NULL, noise_run,
+		    &part[i]) == 0;
+	(void)noise_run(&part[0]);
+	for (i = 1; i < k; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			(void)noise_run(&part[i]);
+	}
+	for (i = 0; i < k; i++)
+		if (part[i].r != CAIRN_OK && r == CAIRN_OK)
+			r = cairn_err(part[i].r, "%s", part[i].msg);
+	return r;
+}
+
 /*
  * Compute the exact vector, draw the whole noise vector, add it and
  * commit charge + noisy vector in one durable ledger transaction.  The
@@ -234,7 +309,6 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
     int64_t *cid, int64_t **noisy, size_t *ncells)
 {
 	struct node_ledger_charge_req req;
-	struct dp_rng *rng = NULL;
 	struct dp_rat s2;
 	int64_t *exact = NULL, *noise = NULL, rho_nano, budget_nano;
 	uint64_t n = 0, sigma_h2;
@@ -276,8 +350,7 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	}
 	s2.num = sigma_h2;
 	s2.den = 1;
-	if ((r = dp_rng_new_csprng(&rng)) != CAIRN_OK ||
-	    (r = dp_dgauss_fill(rng, s2, noise, (size_t)n)) != CAIRN_OK)
+	if ((r = noise_fill(s2, noise, (size_t)n)) != CAIRN_OK)
 		goto out;
 	for (uint64_t i = 0; i < n; i++)
 		if (__builtin_add_overflow(exact[i], noise[i], &exact[i])) {
@@ -313,7 +386,6 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	exact = NULL;
 	r = CAIRN_OK;
 out:
-	dp_rng_free(rng);
 	if (noise != NULL) {
 		sodium_memzero(noise, (size_t)n * sizeof(*noise));
 		free(noise);

@@ -1707,6 +1707,21 @@ test_multi_chunk_share(void **state)
 	/* The noisy values (sigma^2 4 per node) are near 1000. */
 	for (size_t i = 0; i < ncells; i += 9973)
 		assert_true(out[i] > 900 && out[i] < 1100);
+	/* Noise is drawn in parts by several threads: every quarter of the
+	 * vector has mean ~0 and variance ~4 about the exact 1000. */
+	for (size_t q = 0; q < 4; q++) {
+		double sum = 0, sq = 0, m, var;
+		size_t lo = q * ncells / 4, hi = (q + 1) * ncells / 4;
+
+		for (size_t i = lo; i < hi; i++) {
+			sum += (double)(out[i] - 1000);
+			sq += (double)(out[i] - 1000) * (double)(out[i] - 1000);
+		}
+		m = sum / (double)(hi - lo);
+		var = sq / (double)(hi - lo) - m * m;
+		assert_true(m > -0.1 && m < 0.1);
+		assert_true(var > 3.8 && var < 4.2);
+	}
 
 	/* Attempt 1: the coordinator refuses the second chunk. */
 	free(tb.cp.note);
