@@ -617,6 +617,8 @@ do_submit(struct coord *c, struct transport_call *call,
 	size_t blen;
 	int r;
 
+	/* The start of the round as the coordinator sees it (benchmarks). */
+	log_debug("SubmitQuery from %s", transport_call_peer(call));
 	if ((r = attempt_build(c, transport_call_peer(call), sq, &a, field))
 	    != CAIRN_OK)
 		return r;

@@ -81,6 +81,7 @@ total = trel - t0
 mx = max(local.values())
 sm = sum(local.values())
 cp = os.path.join(logdir, "coord.log")
+tsub = coord_mark(cp, "SubmitQuery from")
 tstart = coord_mark(cp, "query %s attempt" % qid)
 trc = coord_mark(cp, "query %s released" % qid)
 print("   round, submit to `query wait` released: %8.3f s" % total)
@@ -116,10 +117,19 @@ if len(tm) == len(local) and trc is not None:
                                                           trc - t0))
     print("     to `query wait` returning:     " + verdict(total - comp,
                                                           total))
+    if tsub is not None:
+        print("     the coordinator's round, SubmitQuery received to its "
+              "release: " + verdict(trc - tsub - comp, trc - tsub))
     parts = []
+    if tsub is not None and tstart is not None:
+        parts.append(("submit to the coordinator's SubmitQuery (client "
+                      "start, keys, TLS)", tsub - t0))
+        parts.append(("SubmitQuery to the attempt start (checks, QUERY "
+                      "logged, stored)", tstart - tsub))
     if tstart is not None:
-        parts.append(("submit to the coordinator's attempt start (client, "
-                      "QUERY logged)", tstart - t0))
+        if tsub is None:
+            parts.append(("submit to the coordinator's attempt start",
+                          tstart - t0))
         parts.append(("attempt start to %s's task (dispatch)" % crit,
                       recv - tstart))
     else:
