@@ -54,7 +54,7 @@ is_transport_error(int r)
 /* ------------------------------------------------------------ timing */
 
 const char *const node_phase_names[NODE_PHASE_COUNT] = {
-	"log_check", "query_check", "compute", "noise", "ledger",
+	"log_check", "query_check", "compute", "log_wait", "noise", "ledger",
 	"advertise", "roster_wait", "mask", "upload"
 };
 
@@ -299,14 +299,81 @@ noise_fill(struct dp_rat s2, int64_t *out, size_t n)
 }
 
 /*
- * Compute the exact vector, draw the whole noise vector, add it and
- * commit charge + noisy vector in one durable ledger transaction.  The
- * exact counts and the noise are wiped before return.  On success '*cid',
- * '*noisy' (malloc'd) and '*ncells'.
+ * The exact vector of a task.  It is computed on its own thread from the
+ * moment the query passed its checks, while the log is checked over the
+ * network; nothing derived from it leaves the process before the charge,
+ * and it is wiped unused when the log check fails.
+ */
+struct vec_job {
+	struct node_daemon		*d;
+	const struct node_task_query	*tq;
+	int64_t				*exact;
+	uint64_t			 n;
+	int				 r;
+	char				 msg[512];	/* the error detail */
+	uint64_t			 ns, end_ns;	/* monotonic */
+	double				 start, end;	/* wall clock */
+	pthread_t			 th;
+	bool				 started;	/* a thread runs it */
+	bool				 done;
+};
+
+static void *
+vec_run(void *arg)
+{
+	struct vec_job *j = arg;
+	uint64_t t0 = node_clock_ns();
+
+	j->start = node_clock_wall();
+	j->r = j->d->dc.vectors.compute(j->d->dc.vectors.ctx, &j->tq->spec,
+	    j->tq->q->spec->geography, &j->exact, &j->n);
+	j->end_ns = node_clock_ns();
+	j->ns = j->end_ns - t0;
+	j->end = node_clock_wall();
+	if (j->r != CAIRN_OK)
+		snprintf(j->msg, sizeof(j->msg), "%s", cairn_errmsg());
+	j->done = true;
+	return NULL;
+}
+
+/* Start the computation on its own thread (else it runs on demand). */
+static void
+vec_start(struct vec_job *j)
+{
+	j->started = pthread_create(&j->th, NULL, vec_run, j) == 0;
+}
+
+/* Wait for a started computation; record its time in the task's. */
+static void
+vec_join(struct vec_job *j)
+{
+	if (!j->started)
+		return;
+	pthread_join(j->th, NULL);
+	j->started = false;
+}
+
+static void
+vec_discard(struct vec_job *j)
+{
+	vec_join(j);
+	if (j->exact != NULL) {
+		sodium_memzero(j->exact, (size_t)j->n * sizeof(*j->exact));
+		free(j->exact);
+		j->exact = NULL;
+	}
+}
+
+/*
+ * Take the exact vector ('job' computed it already, else compute it now),
+ * draw the whole noise vector, add it and commit charge + noisy vector in
+ * one durable ledger transaction.  The exact counts and the noise are
+ * wiped before return.  On success '*cid', '*noisy' (malloc'd) and
+ * '*ncells'.
  */
 static int
 charge_new(struct node_daemon *d, const struct node_task_query *tq,
-    int64_t *cid, int64_t **noisy, size_t *ncells)
+    struct vec_job *job, int64_t *cid, int64_t **noisy, size_t *ncells)
 {
 	struct node_ledger_charge_req req;
 	struct dp_rat s2;
@@ -321,16 +388,21 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	    (r = ledger_rho_to_nano(d->dc.cfg->policy.budget_rho_per_month,
 	    &budget_nano)) != CAIRN_OK)
 		return r;
-	d->timing.compute_start = node_clock_wall();
+	vec_join(job);
+	if (!job->done)
+		(void)vec_run(job);
+	d->timing.ns[NODE_PHASE_COMPUTE] = job->ns;
+	d->timing.compute_start = job->start;
+	d->timing.compute_end = job->end;
 	mark = node_clock_ns();
-	r = d->dc.vectors.compute(d->dc.vectors.ctx, &tq->spec,
-	    tq->q->spec->geography, &exact, &n);
-	lap(d, NODE_PHASE_COMPUTE, &mark);
-	d->timing.compute_end = node_clock_wall();
+	r = job->r;
+	exact = job->exact;
+	n = job->n;
+	job->exact = NULL;
 	if (r != CAIRN_OK) {
 		/* The detail stays here: it may describe the holder's data. */
 		log_error("query '%s': computing the vector: %s",
-		    tq->q->query_id, cairn_errmsg());
+		    tq->q->query_id, job->msg);
 		if (r == CAIRN_ERR_NOMEM || r == CAIRN_ERR_DB)
 			return r;
 		return cairn_err(CAIRN_ERR_UNSUPPORTED, "this node could not "
@@ -403,7 +475,8 @@ out:
  */
 static int
 charge_for_task(struct node_daemon *d, const struct node_task_query *tq,
-    int64_t *cid, int64_t **noisy, size_t *ncells, const char **code)
+    struct vec_job *job, int64_t *cid, int64_t **noisy, size_t *ncells,
+    const char **code)
 {
 	struct node_ledger_round rd;
 	int64_t retain;
@@ -413,7 +486,7 @@ charge_for_task(struct node_daemon *d, const struct node_task_query *tq,
 	*code = NODE_REFUSE_OTHER;
 	r = node_ledger_find_query(d->dc.ledger, tq->qhash, &rd);
 	if (r == CAIRN_ERR_NOTFOUND) {
-		r = charge_new(d, tq, cid, noisy, ncells);
+		r = charge_new(d, tq, job, cid, noisy, ncells);
 		if (r == CAIRN_ERR_BUDGET)
 			*code = NODE_REFUSE_BUDGET;
 		return r;
@@ -906,35 +979,58 @@ handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
     enum node_task_outcome *outcome)
 {
 	struct node_task_query tq;
-	const char *code;
+	struct node_ledger_round rd;
+	struct vec_job job;
+	const char *code = NODE_REFUSE_OTHER;
 	int64_t cid, *noisy = NULL;
 	size_t ncells = 0;
 	uint64_t mark = node_clock_ns();
-	int r;
+	char qmsg[512];
+	int r, qr;
 
 	memset(&tq, 0, sizeof(tq));
+	memset(&job, 0, sizeof(job));
+	job.d = d;
+	job.tq = &tq;
 	if (t->deadline_unix != 0 && t->deadline_unix < (int64_t)time(NULL)) {
 		log_warn("query '%s': task arrived past its deadline",
 		    t->query_id);
 		return CAIRN_OK;
 	}
+	/*
+	 * The query's own checks (local), then its computation on a thread
+	 * while the log is checked over the network.  A failed log check
+	 * is the refusal even when the query failed too, as before.
+	 */
+	qr = node_task_check_query(d, t, &tq, &code);
+	lap(d, NODE_PHASE_QUERY_CHECK, &mark);
+	if (qr != CAIRN_OK)
+		snprintf(qmsg, sizeof(qmsg), "%s", cairn_errmsg());
+	else if (node_ledger_find_query(d->dc.ledger, tq.qhash, &rd) ==
+	    CAIRN_ERR_NOTFOUND)
+		vec_start(&job);
 	r = node_task_verify_log(d, t);
 	lap(d, NODE_PHASE_LOG_CHECK, &mark);
+	vec_join(&job);
+	if (job.done && mark > job.end_ns)
+		d->timing.ns[NODE_PHASE_LOG_WAIT] = mark - job.end_ns;
 	if (r != CAIRN_OK) {
 		if (is_transport_error(r))
-			return r;
+			goto out;
 		log_error("query '%s': log check failed: %s",
 		    t->query_id != NULL ? t->query_id : "", cairn_errmsg());
-		return refuse(d, t, NULL, NODE_REFUSE_LOG, outcome);
+		r = refuse(d, t, NULL, NODE_REFUSE_LOG, outcome);
+		goto out;
 	}
 	step(d, "cosigned");
-	r = node_task_check_query(d, t, &tq, &code);
-	lap(d, NODE_PHASE_QUERY_CHECK, &mark);
-	if (r != CAIRN_OK)
-		return refuse(d, t, NULL, code, outcome);
+	if (qr != CAIRN_OK) {
+		(void)cairn_err(qr, "%s", qmsg);
+		r = refuse(d, t, NULL, code, outcome);
+		goto out;
+	}
 	step(d, "checked");
-	if ((r = charge_for_task(d, &tq, &cid, &noisy, &ncells, &code)) !=
-	    CAIRN_OK) {
+	if ((r = charge_for_task(d, &tq, &job, &cid, &noisy, &ncells,
+	    &code)) != CAIRN_OK) {
 		if (r == CAIRN_ERR_BUDGET || r == CAIRN_ERR_STATE ||
 		    r == CAIRN_ERR_UNSUPPORTED || r == CAIRN_ERR_TOOBIG ||
 		    r == CAIRN_ERR_RANGE || r == CAIRN_ERR_OVERFLOW)
@@ -944,6 +1040,7 @@ handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
 	step(d, "charged");
 	r = run_round(d, t, &tq, cid, noisy, ncells, outcome);
 out:
+	vec_discard(&job);
 	if (noisy != NULL) {
 		sodium_memzero(noisy, ncells * sizeof(*noisy));
 		free(noisy);

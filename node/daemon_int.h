@@ -13,7 +13,10 @@
 enum node_phase {
 	NODE_PHASE_LOG_CHECK,	/* checkpoint, QUERY inclusion, cosign */
 	NODE_PHASE_QUERY_CHECK,	/* signature, participants, policy */
-	NODE_PHASE_COMPUTE,	/* the exact vector (the engine) */
+	NODE_PHASE_COMPUTE,	/* the exact vector (the engine), on its
+				 * own thread while the log is checked */
+	NODE_PHASE_LOG_WAIT,	/* after the computation, waiting for the
+				 * log check to end */
 	NODE_PHASE_NOISE,	/* drawing and adding the noise */
 	NODE_PHASE_LEDGER,	/* the durable charge (or the kept vector) */
 	NODE_PHASE_ADVERTISE,	/* sign and send the advertisement */
