@@ -9,7 +9,7 @@
 #include "node/daemon.h"
 #include "protocol/secagg.h"
 
-/* The phases of one task, timed by the daemon (docs/node.md). */
+/* The phases of one task, timed by the daemon (docs/benchmarks.md). */
 enum node_phase {
 	NODE_PHASE_LOG_CHECK,	/* checkpoint, QUERY inclusion, cosign */
 	NODE_PHASE_QUERY_CHECK,	/* signature, participants, policy */
