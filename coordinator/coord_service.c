@@ -256,6 +256,8 @@ waiter_remove(struct coord *c, struct waiter *w)
 
 static int	roster_reply(struct coord *c, struct transport_call *call,
 		    struct attempt *a);
+static void	query_wake(struct coord *c, const char *query_id,
+		    bool all_due);
 
 /* Answer the GetRoster waiters of 'a': the roster, or 'code'. */
 static void
@@ -306,6 +308,7 @@ attempt_fail(struct coord *c, struct attempt *a, enum coord_qstate state,
 		log_error("query %s: %s", a->query_id, cairn_errdesc(r));
 	log_info("query %s %s", a->query_id, text);
 	roster_wake(c, a, CAIRN_ERR_STATE, text);
+	query_wake(c, a->query_id, false);
 	attempt_unlink(c, a);
 	attempt_free(a);
 }
@@ -396,6 +399,7 @@ attempt_release(struct coord *c, struct attempt *a)
 		log_info("query %s released (attempt %u, %zu cells, log "
 		    "index %llu)", a->query_id, a->attempt, n,
 		    (unsigned long long)index);
+	query_wake(c, a->query_id, false);
 	free(packed);
 	free(vals);
 	free(e);
@@ -613,6 +617,8 @@ do_submit(struct coord *c, struct transport_call *call,
 	size_t blen;
 	int r;
 
+	/* The start of the round as the coordinator sees it (benchmarks). */
+	log_debug("SubmitQuery from %s", transport_call_peer(call));
 	if ((r = attempt_build(c, transport_call_peer(call), sq, &a, field))
 	    != CAIRN_OK)
 		return r;
@@ -809,31 +815,97 @@ status_fill(struct coord *c, struct coord_query_row *row,
 	    collect_one, &cl);
 }
 
+static int	park(struct coord *c, struct transport_call *call,
+		    enum proto_method m, const char *node, uint32_t wait_ms,
+		    struct waiter **out);
+
+/*
+ * Answer a GetQuery for 'query_id' with its status, unless 'wait' and
+ * the status still shows (seen_state, seen_attempt): then return
+ * CAIRN_OK without answering.  HELD once answered.
+ */
 static int
-do_get_query(struct coord *c, struct transport_call *call,
-    const Cairn__V1__GetQueryRequest *req, const char **field)
+query_reply(struct coord *c, struct transport_call *call, const char *query_id,
+    bool wait, int seen_state, uint32_t seen_attempt)
 {
 	Cairn__V1__QueryStatus st;
 	Cairn__V1__MemberId mid;
 	struct coord_query_row row;
 	int r;
 
-	*field = "query_id";
-	if ((r = coord_store_query_get(c->db, req->query_id, &row))
-	    != CAIRN_OK)
+	if ((r = coord_store_query_get(c->db, query_id, &row)) != CAIRN_OK)
 		return r;
 	if (strcmp(row.analyst, transport_call_peer(call)) != 0) {
 		coord_store_row_clear(&row);
 		return cairn_err(CAIRN_ERR_NOTFOUND, "no query '%s' of "
-		    "analyst %s", req->query_id, transport_call_peer(call));
+		    "analyst %s", query_id, transport_call_peer(call));
 	}
 	if ((r = status_fill(c, &row, &st, &mid)) == CAIRN_OK) {
-		(void)transport_call_reply(call, &st.base);
-		r = HELD;
+		if (wait && (int)st.state == seen_state &&
+		    st.attempt == seen_attempt)
+			r = CAIRN_OK;
+		else {
+			(void)transport_call_reply(call, &st.base);
+			r = HELD;
+		}
 	}
 	status_clear(&st);
 	coord_store_row_clear(&row);
 	return r;
+}
+
+/*
+ * The GetQuery long polls (of 'query_id', or all when NULL) whose query
+ * changed state, or every one when 'all_due' and their time is up, are
+ * answered with the status as it is.
+ */
+static void
+query_wake(struct coord *c, const char *query_id, bool all_due)
+{
+	struct waiter *w, *next;
+	int64_t ms = now_ms();
+	int r;
+
+	for (w = c->waiters; w != NULL; w = next) {
+		next = w->next;
+		if (w->m != PROTO_GET_QUERY || (query_id != NULL &&
+		    strcmp(w->query_id, query_id) != 0))
+			continue;
+		r = query_reply(c, w->call, w->query_id,
+		    !(all_due && ms >= w->until_ms), (int)w->last_seen,
+		    w->attempt);
+		if (r == CAIRN_OK)
+			continue;
+		if (r != HELD)
+			(void)transport_call_fail(w->call, r, NULL,
+			    cairn_errmsg());
+		waiter_remove(c, w);
+	}
+}
+
+static int
+do_get_query(struct coord *c, struct transport_call *call,
+    const Cairn__V1__GetQueryRequest *req, const char **field)
+{
+	struct waiter *w;
+	bool wait;
+	int r;
+
+	*field = "query_id";
+	wait = req->wait_ms > 0 && !c->stopping &&
+	    req->seen_state != CAIRN__V1__QUERY_STATE__QUERY_STATE_UNSPECIFIED;
+	r = query_reply(c, call, req->query_id, wait, (int)req->seen_state,
+	    req->seen_attempt);
+	if (r != CAIRN_OK)
+		return r;
+	/* Unchanged: hold the call until it changes or wait_ms passes. */
+	if ((r = park(c, call, PROTO_GET_QUERY, "", req->wait_ms, &w)) !=
+	    CAIRN_OK)
+		return r;
+	snprintf(w->query_id, sizeof(w->query_id), "%s", req->query_id);
+	w->last_seen = (uint64_t)req->seen_state;
+	w->attempt = req->seen_attempt;
+	return HELD;
 }
 
 static int
@@ -1984,7 +2056,7 @@ tick(struct coord *c)
 		if (transport_call_is_cancelled(w->call)) {
 			(void)transport_call_fail(w->call, CAIRN_ERR_CANCELLED,
 			    NULL, "cancelled");
-		} else if (ms >= w->until_ms) {
+		} else if (ms >= w->until_ms && w->m != PROTO_GET_QUERY) {
 			if (w->m == PROTO_POLL_TASK) {
 				Cairn__V1__PollTaskResponse resp =
 				    CAIRN__V1__POLL_TASK_RESPONSE__INIT;
@@ -1998,6 +2070,9 @@ tick(struct coord *c)
 			continue;
 		waiter_remove(c, w);
 	}
+	/* Status long polls: any change (attempt start, first delivery),
+	 * or their time is up. */
+	query_wake(c, NULL, true);
 }
 
 static void *
@@ -2184,6 +2259,10 @@ coord_stop(struct coord *c)
 		return;
 	pthread_mutex_lock(&c->mu);
 	c->stopping = true;
+	/* Status long polls get the status as it is. */
+	for (w = c->waiters; w != NULL; w = w->next)
+		w->until_ms = 0;
+	query_wake(c, NULL, true);
 	while ((w = c->waiters) != NULL) {
 		if (w->m == PROTO_POLL_TASK) {
 			Cairn__V1__PollTaskResponse resp =

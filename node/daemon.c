@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -48,6 +49,71 @@ is_transport_error(int r)
 {
 	return r == CAIRN_ERR_NET || r == CAIRN_ERR_TIMEOUT ||
 	    r == CAIRN_ERR_CANCELLED;
+}
+
+/* ------------------------------------------------------------ timing */
+
+const char *const node_phase_names[NODE_PHASE_COUNT] = {
+	"log_check", "query_check", "compute", "log_wait", "noise", "ledger",
+	"advertise", "roster_wait", "mask", "upload"
+};
+
+uint64_t
+node_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double
+node_clock_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+node_task_timing_format(const struct node_task_timing *t, char *buf,
+    size_t cap)
+{
+	size_t k = 0;
+	int n;
+
+	if (cap == 0)
+		return;
+	buf[0] = '\0';
+	for (int i = 0; i < NODE_PHASE_COUNT && k < cap; i++) {
+		n = snprintf(buf + k, cap - k, "%s %.6f ", node_phase_names[i],
+		    (double)t->ns[i] / 1e9);
+		if (n < 0)
+			return;
+		k += (size_t)n;
+	}
+	if (k < cap)
+		(void)snprintf(buf + k, cap - k, "total %.6f compute_window "
+		    "%.6f %.6f", (double)t->total_ns / 1e9, t->compute_start,
+		    t->compute_end);
+}
+
+void
+node_daemon_last_timing(const struct node_daemon *d,
+    struct node_task_timing *out)
+{
+	*out = d->timing;
+}
+
+/* Add the time since '*mark' to 'phase' and move the mark to now. */
+static void
+lap(struct node_daemon *d, enum node_phase phase, uint64_t *mark)
+{
+	uint64_t now = node_clock_ns();
+
+	d->timing.ns[phase] += now - *mark;
+	*mark = now;
 }
 
 int
@@ -158,22 +224,163 @@ noise_variance(const struct node_task_query *tq, uint64_t *sigma_h2)
 	return dp_sigma2_per_node(s2, tq->n, tq->c, sigma_h2);
 }
 
+/* Noise threads: at most this many, each over at least NOISE_MIN_CELLS. */
+#define NOISE_MAX_THREADS	4
+#define NOISE_MIN_CELLS		65536
+
+/* One noise thread's share of the vector. */
+struct noise_part {
+	struct dp_rat	 s2;
+	int64_t		*out;
+	size_t		 n;
+	int		 r;
+	char		 msg[256];
+};
+
+static void *
+noise_run(void *arg)
+{
+	struct noise_part *p = arg;
+	struct dp_rng *rng = NULL;
+
+	if ((p->r = dp_rng_new_csprng(&rng)) == CAIRN_OK)
+		p->r = dp_dgauss_fill(rng, p->s2, p->out, p->n);
+	if (p->r != CAIRN_OK)
+		snprintf(p->msg, sizeof(p->msg), "%s", cairn_errmsg());
+	dp_rng_free(rng);
+	return NULL;
+}
+
 /*
- * Compute the exact vector, draw the whole noise vector, add it and
- * commit charge + noisy vector in one durable ledger transaction.  The
- * exact counts and the noise are wiped before return.  On success '*cid',
- * '*noisy' (malloc'd) and '*ncells'.
+ * Draw n discrete Gaussian samples of variance s2 into 'out'.  The
+ * samples are independent, so a large vector is cut into consecutive
+ * parts drawn by up to NOISE_MAX_THREADS threads (one per online CPU),
+ * each with its own generator from libsodium's CSPRNG
+ * (dp_rng_new_csprng()); a part whose thread cannot start is drawn here.
+ */
+static int
+noise_fill(struct dp_rat s2, int64_t *out, size_t n)
+{
+	struct noise_part part[NOISE_MAX_THREADS];
+	pthread_t th[NOISE_MAX_THREADS];
+	bool started[NOISE_MAX_THREADS];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t k, i, off = 0;
+	int r = CAIRN_OK;
+
+	k = cpus > 1 ? (size_t)cpus : 1;
+	if (k > NOISE_MAX_THREADS)
+		k = NOISE_MAX_THREADS;
+	if (k > n / NOISE_MIN_CELLS)
+		k = n / NOISE_MIN_CELLS > 0 ? n / NOISE_MIN_CELLS : 1;
+	for (i = 0; i < k; i++) {
+		part[i].s2 = s2;
+		part[i].out = out + off;
+		part[i].n = n / k + (i < n % k ? 1 : 0);
+		part[i].r = CAIRN_OK;
+		part[i].msg[0] = '\0';
+		off += part[i].n;
+		started[i] = false;
+	}
+	for (i = 1; i < k; i++)
+		started[i] = pthread_create(&th[i], NULL, noise_run,
+		    &part[i]) == 0;
+	(void)noise_run(&part[0]);
+	for (i = 1; i < k; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			(void)noise_run(&part[i]);
+	}
+	for (i = 0; i < k; i++)
+		if (part[i].r != CAIRN_OK && r == CAIRN_OK)
+			r = cairn_err(part[i].r, "%s", part[i].msg);
+	return r;
+}
+
+/*
+ * The exact vector of a task.  It is computed on its own thread from the
+ * moment the query passed its checks, while the log is checked over the
+ * network; nothing derived from it leaves the process before the charge,
+ * and it is wiped unused when the log check fails.
+ */
+struct vec_job {
+	struct node_daemon		*d;
+	const struct node_task_query	*tq;
+	int64_t				*exact;
+	uint64_t			 n;
+	int				 r;
+	char				 msg[512];	/* the error detail */
+	uint64_t			 ns, end_ns;	/* monotonic */
+	double				 start, end;	/* wall clock */
+	pthread_t			 th;
+	bool				 started;	/* a thread runs it */
+	bool				 done;
+};
+
+static void *
+vec_run(void *arg)
+{
+	struct vec_job *j = arg;
+	uint64_t t0 = node_clock_ns();
+
+	j->start = node_clock_wall();
+	j->r = j->d->dc.vectors.compute(j->d->dc.vectors.ctx, &j->tq->spec,
+	    j->tq->q->spec->geography, &j->exact, &j->n);
+	j->end_ns = node_clock_ns();
+	j->ns = j->end_ns - t0;
+	j->end = node_clock_wall();
+	if (j->r != CAIRN_OK)
+		snprintf(j->msg, sizeof(j->msg), "%s", cairn_errmsg());
+	j->done = true;
+	return NULL;
+}
+
+/* Start the computation on its own thread (else it runs on demand). */
+static void
+vec_start(struct vec_job *j)
+{
+	j->started = pthread_create(&j->th, NULL, vec_run, j) == 0;
+}
+
+/* Wait for a started computation; record its time in the task's. */
+static void
+vec_join(struct vec_job *j)
+{
+	if (!j->started)
+		return;
+	pthread_join(j->th, NULL);
+	j->started = false;
+}
+
+static void
+vec_discard(struct vec_job *j)
+{
+	vec_join(j);
+	if (j->exact != NULL) {
+		sodium_memzero(j->exact, (size_t)j->n * sizeof(*j->exact));
+		free(j->exact);
+		j->exact = NULL;
+	}
+}
+
+/*
+ * Take the exact vector ('job' computed it already, else compute it now),
+ * draw the whole noise vector, add it and commit charge + noisy vector in
+ * one durable ledger transaction.  The exact counts and the noise are
+ * wiped before return.  On success '*cid', '*noisy' (malloc'd) and
+ * '*ncells'.
  */
 static int
 charge_new(struct node_daemon *d, const struct node_task_query *tq,
-    int64_t *cid, int64_t **noisy, size_t *ncells)
+    struct vec_job *job, int64_t *cid, int64_t **noisy, size_t *ncells)
 {
 	struct node_ledger_charge_req req;
-	struct dp_rng *rng = NULL;
 	struct dp_rat s2;
 	int64_t *exact = NULL, *noise = NULL, rho_nano, budget_nano;
 	uint64_t n = 0, sigma_h2;
 	char label[LEDGER_MAX_LABEL];
+	uint64_t mark;
 	int r;
 
 	if ((r = noise_variance(tq, &sigma_h2)) != CAIRN_OK ||
@@ -181,11 +388,21 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	    (r = ledger_rho_to_nano(d->dc.cfg->policy.budget_rho_per_month,
 	    &budget_nano)) != CAIRN_OK)
 		return r;
-	if ((r = d->dc.vectors.compute(d->dc.vectors.ctx, &tq->spec,
-	    tq->q->spec->geography, &exact, &n)) != CAIRN_OK) {
+	vec_join(job);
+	if (!job->done)
+		(void)vec_run(job);
+	d->timing.ns[NODE_PHASE_COMPUTE] = job->ns;
+	d->timing.compute_start = job->start;
+	d->timing.compute_end = job->end;
+	mark = node_clock_ns();
+	r = job->r;
+	exact = job->exact;
+	n = job->n;
+	job->exact = NULL;
+	if (r != CAIRN_OK) {
 		/* The detail stays here: it may describe the holder's data. */
 		log_error("query '%s': computing the vector: %s",
-		    tq->q->query_id, cairn_errmsg());
+		    tq->q->query_id, job->msg);
 		if (r == CAIRN_ERR_NOMEM || r == CAIRN_ERR_DB)
 			return r;
 		return cairn_err(CAIRN_ERR_UNSUPPORTED, "this node could not "
@@ -205,8 +422,7 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	}
 	s2.num = sigma_h2;
 	s2.den = 1;
-	if ((r = dp_rng_new_csprng(&rng)) != CAIRN_OK ||
-	    (r = dp_dgauss_fill(rng, s2, noise, (size_t)n)) != CAIRN_OK)
+	if ((r = noise_fill(s2, noise, (size_t)n)) != CAIRN_OK)
 		goto out;
 	for (uint64_t i = 0; i < n; i++)
 		if (__builtin_add_overflow(exact[i], noise[i], &exact[i])) {
@@ -214,6 +430,7 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 			    (unsigned long long)i);
 			goto out;
 		}
+	lap(d, NODE_PHASE_NOISE, &mark);
 	snprintf(label, sizeof(label), "%s %s: %s",
 	    qspec_kind_name(tq->spec.kind), tq->q->analyst->name,
 	    tq->q->purpose);
@@ -229,7 +446,9 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	req.noise_variance = sigma_h2;
 	req.cells = exact;
 	req.ncells = (size_t)n;
-	if ((r = node_ledger_charge(d->dc.ledger, &req, cid)) != CAIRN_OK)
+	r = node_ledger_charge(d->dc.ledger, &req, cid);
+	lap(d, NODE_PHASE_LEDGER, &mark);
+	if (r != CAIRN_OK)
 		goto out;
 	log_info("charged query '%s': rho %g on %zu data-months, "
 	    "sigma_h^2 %llu, %llu cells", tq->q->query_id, tq->q->rho,
@@ -239,7 +458,6 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	exact = NULL;
 	r = CAIRN_OK;
 out:
-	dp_rng_free(rng);
 	if (noise != NULL) {
 		sodium_memzero(noise, (size_t)n * sizeof(*noise));
 		free(noise);
@@ -257,16 +475,18 @@ out:
  */
 static int
 charge_for_task(struct node_daemon *d, const struct node_task_query *tq,
-    int64_t *cid, int64_t **noisy, size_t *ncells, const char **code)
+    struct vec_job *job, int64_t *cid, int64_t **noisy, size_t *ncells,
+    const char **code)
 {
 	struct node_ledger_round rd;
 	int64_t retain;
+	uint64_t mark;
 	int r;
 
 	*code = NODE_REFUSE_OTHER;
 	r = node_ledger_find_query(d->dc.ledger, tq->qhash, &rd);
 	if (r == CAIRN_ERR_NOTFOUND) {
-		r = charge_new(d, tq, cid, noisy, ncells);
+		r = charge_new(d, tq, job, cid, noisy, ncells);
 		if (r == CAIRN_ERR_BUDGET)
 			*code = NODE_REFUSE_BUDGET;
 		return r;
@@ -285,8 +505,11 @@ charge_for_task(struct node_daemon *d, const struct node_task_query *tq,
 		    "before (ledger charge %lld) and its round is closed "
 		    "(released or past its retention); not charging again",
 		    tq->q->query_id, (long long)rd.id);
-	if ((r = node_ledger_find_open(d->dc.ledger, tq->qhash, tq->pset, cid,
-	    noisy, ncells)) != CAIRN_OK)
+	mark = node_clock_ns();
+	r = node_ledger_find_open(d->dc.ledger, tq->qhash, tq->pset, cid,
+	    noisy, ncells);
+	lap(d, NODE_PHASE_LEDGER, &mark);
+	if (r != CAIRN_OK)
 		return r;
 	log_info("query '%s': reusing the noisy vector of ledger charge %lld",
 	    tq->q->query_id, (long long)*cid);
@@ -588,6 +811,7 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	uint64_t *y = NULL;
 	size_t alen, self, n = ncells + 1, marklen;
 	char key[96], mark[8];
+	uint64_t clk = node_clock_ns();
 	int r;
 
 	if ((esk = sodium_malloc(SECAGG_KEY_LEN)) == NULL) {
@@ -632,8 +856,11 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	if ((r = transport_unary(d->dc.client, proto_method(PROTO_ADVERTISE),
 	    &sa.base, d->call_ms, &resp)) != CAIRN_OK)
 		goto coord_failed;
+	lap(d, NODE_PHASE_ADVERTISE, &clk);
 	step(d, "advertised");
-	if ((r = get_roster(d, t, &ro)) != CAIRN_OK) {
+	r = get_roster(d, t, &ro);
+	lap(d, NODE_PHASE_ROSTER, &clk);
+	if (r != CAIRN_OK) {
 		if (r == CAIRN_ERR_TIMEOUT || r == CAIRN_ERR_CANCELLED) {
 			log_warn("%s", cairn_errmsg());
 			*outcome = NODE_TASK_ABANDONED;
@@ -668,8 +895,11 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	esk = NULL;
 	if (r != CAIRN_OK)
 		goto out;
+	lap(d, NODE_PHASE_MASK, &clk);
 	step(d, "masked");
-	if ((r = upload(d, t, sid, y, n)) != CAIRN_OK)
+	r = upload(d, t, sid, y, n);
+	lap(d, NODE_PHASE_UPLOAD, &clk);
+	if (r != CAIRN_OK)
 		goto coord_failed;
 	step(d, "shared");
 	log_info("query '%s' attempt %u: masked share of %zu cells sent",
@@ -728,38 +958,80 @@ refuse(struct node_daemon *d, const Cairn__V1__Task *t, const uint8_t *qhash,
 	return CAIRN_OK;
 }
 
-int
-node_daemon_handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
+/*
+ * Log where the task spent its time, one info line per task: the figures
+ * tools/bench/federation_report.py reads (docs/benchmarks.md, "Benchmark:
+ * federation overhead").
+ */
+static void
+log_timing(struct node_daemon *d, const Cairn__V1__Task *t, uint64_t start)
+{
+	char line[512];
+
+	d->timing.total_ns = node_clock_ns() - start;
+	d->timing.valid = true;
+	node_task_timing_format(&d->timing, line, sizeof(line));
+	log_info("timing: query '%s' attempt %u: %s",
+	    t->query_id != NULL ? t->query_id : "", t->attempt, line);
+}
+
+static int
+handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
     enum node_task_outcome *outcome)
 {
 	struct node_task_query tq;
-	const char *code;
+	struct node_ledger_round rd;
+	struct vec_job job;
+	const char *code = NODE_REFUSE_OTHER;
 	int64_t cid, *noisy = NULL;
 	size_t ncells = 0;
-	int r;
+	uint64_t mark = node_clock_ns();
+	char qmsg[512];
+	int r, qr;
 
 	memset(&tq, 0, sizeof(tq));
-	*outcome = NODE_TASK_ABANDONED;
-	log_info("task: query '%s' attempt %u",
-	    t->query_id != NULL ? t->query_id : "", t->attempt);
+	memset(&job, 0, sizeof(job));
+	job.d = d;
+	job.tq = &tq;
 	if (t->deadline_unix != 0 && t->deadline_unix < (int64_t)time(NULL)) {
 		log_warn("query '%s': task arrived past its deadline",
 		    t->query_id);
 		return CAIRN_OK;
 	}
-	if ((r = node_task_verify_log(d, t)) != CAIRN_OK) {
+	/*
+	 * The query's own checks (local), then its computation on a thread
+	 * while the log is checked over the network.  A failed log check
+	 * is the refusal even when the query failed too, as before.
+	 */
+	qr = node_task_check_query(d, t, &tq, &code);
+	lap(d, NODE_PHASE_QUERY_CHECK, &mark);
+	if (qr != CAIRN_OK)
+		snprintf(qmsg, sizeof(qmsg), "%s", cairn_errmsg());
+	else if (node_ledger_find_query(d->dc.ledger, tq.qhash, &rd) ==
+	    CAIRN_ERR_NOTFOUND)
+		vec_start(&job);
+	r = node_task_verify_log(d, t);
+	lap(d, NODE_PHASE_LOG_CHECK, &mark);
+	vec_join(&job);
+	if (job.done && mark > job.end_ns)
+		d->timing.ns[NODE_PHASE_LOG_WAIT] = mark - job.end_ns;
+	if (r != CAIRN_OK) {
 		if (is_transport_error(r))
-			return r;
+			goto out;
 		log_error("query '%s': log check failed: %s",
 		    t->query_id != NULL ? t->query_id : "", cairn_errmsg());
-		return refuse(d, t, NULL, NODE_REFUSE_LOG, outcome);
+		r = refuse(d, t, NULL, NODE_REFUSE_LOG, outcome);
+		goto out;
 	}
 	step(d, "cosigned");
-	if ((r = node_task_check_query(d, t, &tq, &code)) != CAIRN_OK)
-		return refuse(d, t, NULL, code, outcome);
+	if (qr != CAIRN_OK) {
+		(void)cairn_err(qr, "%s", qmsg);
+		r = refuse(d, t, NULL, code, outcome);
+		goto out;
+	}
 	step(d, "checked");
-	if ((r = charge_for_task(d, &tq, &cid, &noisy, &ncells, &code)) !=
-	    CAIRN_OK) {
+	if ((r = charge_for_task(d, &tq, &job, &cid, &noisy, &ncells,
+	    &code)) != CAIRN_OK) {
 		if (r == CAIRN_ERR_BUDGET || r == CAIRN_ERR_STATE ||
 		    r == CAIRN_ERR_UNSUPPORTED || r == CAIRN_ERR_TOOBIG ||
 		    r == CAIRN_ERR_RANGE || r == CAIRN_ERR_OVERFLOW)
@@ -769,11 +1041,28 @@ node_daemon_handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
 	step(d, "charged");
 	r = run_round(d, t, &tq, cid, noisy, ncells, outcome);
 out:
+	vec_discard(&job);
 	if (noisy != NULL) {
 		sodium_memzero(noisy, ncells * sizeof(*noisy));
 		free(noisy);
 	}
 	node_task_query_release(&tq);
+	return r;
+}
+
+int
+node_daemon_handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
+    enum node_task_outcome *outcome)
+{
+	uint64_t start = node_clock_ns();
+	int r;
+
+	*outcome = NODE_TASK_ABANDONED;
+	memset(&d->timing, 0, sizeof(d->timing));
+	log_info("task: query '%s' attempt %u",
+	    t->query_id != NULL ? t->query_id : "", t->attempt);
+	r = handle_task(d, t, outcome);
+	log_timing(d, t, start);
 	return r;
 }
 

@@ -9,6 +9,49 @@
 #include "node/daemon.h"
 #include "protocol/secagg.h"
 
+/* The phases of one task, timed by the daemon (docs/benchmarks.md). */
+enum node_phase {
+	NODE_PHASE_LOG_CHECK,	/* checkpoint, QUERY inclusion, cosign */
+	NODE_PHASE_QUERY_CHECK,	/* signature, participants, policy */
+	NODE_PHASE_COMPUTE,	/* the exact vector (the engine), on its
+				 * own thread while the log is checked */
+	NODE_PHASE_LOG_WAIT,	/* after the computation, waiting for the
+				 * log check to end */
+	NODE_PHASE_NOISE,	/* drawing and adding the noise */
+	NODE_PHASE_LEDGER,	/* the durable charge (or the kept vector) */
+	NODE_PHASE_ADVERTISE,	/* sign and send the advertisement */
+	NODE_PHASE_ROSTER,	/* waiting for the roster */
+	NODE_PHASE_MASK,	/* roster check, sid, masking */
+	NODE_PHASE_UPLOAD,	/* the masked share's chunks */
+	NODE_PHASE_COUNT
+};
+
+/* Where a task spent its time; zero for phases it did not reach. */
+struct node_task_timing {
+	uint64_t	ns[NODE_PHASE_COUNT];	/* per phase, monotonic */
+	uint64_t	total_ns;		/* task received to done */
+	double		compute_start;		/* epoch seconds (wall) */
+	double		compute_end;		/* 0 when not computed */
+	bool		valid;			/* a task ran */
+};
+
+/* The phase names of node_task_timing_format(), in enum order. */
+extern const char *const node_phase_names[NODE_PHASE_COUNT];
+
+/* Monotonic nanoseconds (CLOCK_MONOTONIC). */
+uint64_t	node_clock_ns(void);
+
+/* Wall-clock seconds since the epoch with sub-microsecond digits. */
+double		node_clock_wall(void);
+
+/*
+ * Format 't' as "log_check 0.000123 query_check ... upload 0.012345
+ * total 0.500000 compute_window 1795387402.254784 1795387402.397603"
+ * (seconds) into 'buf' of 'cap' bytes (truncated, always terminated).
+ */
+void	node_task_timing_format(const struct node_task_timing *t, char *buf,
+	    size_t cap);
+
 struct node_daemon {
 	struct node_daemon_config	 dc;
 	const char			*name;		/* this node */
@@ -16,7 +59,12 @@ struct node_daemon {
 	char				 origin[TLOG_NAME_MAX + 1];
 	struct tlog_verifier		 logkey;
 	unsigned			 call_ms;	/* call deadline */
+	struct node_task_timing		 timing;	/* the last task's */
 };
+
+/* The phase timings of the last task handled (valid false before). */
+void	node_daemon_last_timing(const struct node_daemon *d,
+	    struct node_task_timing *out);
 
 /* A task's query, checked. */
 struct node_task_query {

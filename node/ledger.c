@@ -4,7 +4,10 @@
  * Tables: charges (one row per charge, never deleted), charge_months (the
  * data-months each charge reads, with its ρ; spend per month is their
  * sum, so no running total can drift from the rows it summarises) and
- * vectors (the noisy vector of a charge whose round is still open).  The
+ * vectors (the noisy vector of a charge whose round is still open, one
+ * blob per charge: 'enc' 1 is the cell count then each cell, zigzag
+ * LEB128 varints, so small noisy counts take a byte or two; 'enc' 0, of
+ * ledgers written before, is 8 bytes little-endian per cell).  The
  * database runs in WAL mode with synchronous=FULL, so a committed
  * transaction survives a crash or power loss, and with secure_delete so a
  * closed round's vector is overwritten on disk.
@@ -12,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "common/err.h"
@@ -53,7 +58,8 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS charge_months_month ON charge_months(month);"
 	"CREATE TABLE IF NOT EXISTS vectors("
 	"  charge_id INTEGER PRIMARY KEY REFERENCES charges(id),"
-	"  cells BLOB NOT NULL);"
+	"  cells BLOB NOT NULL,"
+	"  enc INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS node_state(key TEXT PRIMARY KEY, "
 	"  value BLOB NOT NULL);";
 
@@ -106,6 +112,135 @@ prepare_file(const char *path)
 	return CAIRN_OK;
 }
 
+/* A ledger made before vectors had an encoding gets the column (enc 0). */
+static int
+vectors_enc_column(struct node_ledger *l)
+{
+	sqlite3_stmt *st = NULL;
+	bool have = false;
+	int s;
+
+	if (sqlite3_prepare_v2(l->db, "PRAGMA table_info(vectors)", -1, &st,
+	    NULL) != SQLITE_OK)
+		return db_err(l, "reading the vectors table");
+	while ((s = sqlite3_step(st)) == SQLITE_ROW)
+		if (strcmp((const char *)sqlite3_column_text(st, 1), "enc") ==
+		    0)
+			have = true;
+	sqlite3_finalize(st);
+	if (s != SQLITE_DONE)
+		return db_err(l, "reading the vectors table");
+	if (have)
+		return CAIRN_OK;
+	return exec(l, "ALTER TABLE vectors ADD COLUMN enc INTEGER NOT NULL "
+	    "DEFAULT 0");
+}
+
+/* Append v as a LEB128 varint at p; returns the bytes written (<= 10). */
+static size_t
+put_varint(uint8_t *p, uint64_t v)
+{
+	size_t k = 0;
+
+	while (v >= 0x80) {
+		p[k++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[k++] = (uint8_t)v;
+	return k;
+}
+
+/* Read a varint at *pos of p[0..len); false when cut short or too long. */
+static bool
+get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	for (unsigned sh = 0; sh < 64 && *pos < len; sh += 7) {
+		uint8_t b = p[(*pos)++];
+
+		if (sh == 63 && b > 1)
+			return false;
+		v |= (uint64_t)(b & 0x7f) << sh;
+		if ((b & 0x80) == 0) {
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Encode n cells as enc 1 into a malloc'd blob: the count, then each
+ * cell zigzag-mapped (0, -1, 1, -2 .. to 0, 1, 2, 3 ..).
+ */
+static int
+vector_encode(const int64_t *v, size_t n, uint8_t **out, size_t *len)
+{
+	uint8_t *b;
+	size_t k;
+
+	if (n > (SIZE_MAX - 10) / 10 || (b = malloc(10 + n * 10)) == NULL)
+		return cairn_err(CAIRN_ERR_NOMEM, "vector of %zu cells", n);
+	k = put_varint(b, (uint64_t)n);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t u = (uint64_t)v[i];
+
+		k += put_varint(b + k, (u << 1) ^ (0 - (u >> 63)));
+	}
+	*out = b;
+	*len = k;
+	return CAIRN_OK;
+}
+
+/* Decode a kept vector of encoding 'enc' (0 or 1); '*cells' malloc'd. */
+static int
+vector_decode(const struct node_ledger *l, int enc, const uint8_t *b,
+    size_t len, int64_t **cells, size_t *ncells)
+{
+	uint64_t n, u;
+	size_t pos = 0, i;
+	int64_t *v;
+
+	if (enc == 0) {
+		if (len % 8 != 0)
+			return cairn_err(CAIRN_ERR_DB, "%s: kept vector of %zu "
+			    "bytes is not whole cells", l->path, len);
+		n = len / 8;
+	} else if (enc != 1 || !get_varint(b, len, &pos, &n) ||
+	    n > (uint64_t)LEDGER_MAX_CELLS || n > len - pos)
+		return cairn_err(CAIRN_ERR_DB, "%s: kept vector is corrupt "
+		    "(encoding %d, %zu bytes)", l->path, enc, len);
+	if ((v = malloc(n ? (size_t)n * sizeof(*v) : 1)) == NULL)
+		return cairn_err(CAIRN_ERR_NOMEM, "vector of %llu cells",
+		    (unsigned long long)n);
+	for (i = 0; i < (size_t)n; i++) {
+		if (enc == 0) {
+			u = 0;
+			for (int k = 0; k < 8; k++)
+				u |= (uint64_t)b[8 * i + (size_t)k] << (8 * k);
+			v[i] = (int64_t)u;
+			continue;
+		}
+		if (!get_varint(b, len, &pos, &u)) {
+			free(v);
+			return cairn_err(CAIRN_ERR_DB, "%s: kept vector is "
+			    "cut short at cell %zu of %llu", l->path, i,
+			    (unsigned long long)n);
+		}
+		v[i] = (int64_t)((u >> 1) ^ (0 - (u & 1)));
+	}
+	if (enc == 1 && pos != len) {
+		free(v);
+		return cairn_err(CAIRN_ERR_DB, "%s: kept vector has %zu bytes "
+		    "past its %llu cells", l->path, len - pos,
+		    (unsigned long long)n);
+	}
+	*cells = v;
+	*ncells = (size_t)n;
+	return CAIRN_OK;
+}
+
 int
 node_ledger_open(const char *path, struct node_ledger **out)
 {
@@ -127,7 +262,8 @@ node_ledger_open(const char *path, struct node_ledger **out)
 	sqlite3_busy_timeout(l->db, 5000);
 	if ((r = exec(l, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 	    "PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;")) != CAIRN_OK ||
-	    (r = exec(l, schema)) != CAIRN_OK)
+	    (r = exec(l, schema)) != CAIRN_OK ||
+	    (r = vectors_enc_column(l)) != CAIRN_OK)
 		goto out;
 	*out = l;
 	l = NULL;
@@ -246,7 +382,7 @@ node_ledger_charge(struct node_ledger *l,
 	int64_t spent, cid;
 	uint8_t *blob = NULL;
 	char mname[16];
-	size_t i;
+	size_t i, blen = 0;
 	int r;
 
 	if ((r = check_request(req)) != CAIRN_OK)
@@ -307,24 +443,16 @@ node_ledger_charge(struct node_ledger *l,
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if ((blob = malloc(req->ncells * 8 + 1)) == NULL) {
-		r = cairn_err(CAIRN_ERR_NOMEM, "vector of %zu cells",
-		    req->ncells);
+	if ((r = vector_encode(req->cells, req->ncells, &blob, &blen)) !=
+	    CAIRN_OK)
 		goto out;
-	}
-	for (i = 0; i < req->ncells; i++) {
-		uint64_t v = (uint64_t)req->cells[i];
-
-		for (int b = 0; b < 8; b++)
-			blob[8 * i + (size_t)b] = (uint8_t)(v >> (8 * b));
-	}
-	if (sqlite3_prepare_v2(l->db, "INSERT INTO vectors VALUES(?, ?)", -1,
-	    &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(l->db, "INSERT INTO vectors(charge_id, cells, "
+	    "enc) VALUES(?, ?, 1)", -1, &st, NULL) != SQLITE_OK) {
 		r = db_err(l, "keeping vector");
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, cid);
-	sqlite3_bind_blob64(st, 2, blob, req->ncells * 8, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 2, blob, blen, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		r = db_err(l, "keeping vector");
 		goto out;
@@ -339,7 +467,10 @@ out:
 	sqlite3_finalize(st);
 	if (r != CAIRN_OK)
 		(void)sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-	free(blob);
+	if (blob != NULL) {
+		sodium_memzero(blob, blen);
+		free(blob);
+	}
 	return r;
 }
 
@@ -349,12 +480,10 @@ node_ledger_find_open(struct node_ledger *l, const uint8_t query_hash[static 32]
     size_t *ncells)
 {
 	sqlite3_stmt *st = NULL;
-	const uint8_t *blob;
-	int64_t *v = NULL;
-	size_t n, i;
 	int r, s;
 
-	if (sqlite3_prepare_v2(l->db, "SELECT c.id, v.cells FROM charges c "
+	if (sqlite3_prepare_v2(l->db, "SELECT c.id, v.cells, v.enc FROM "
+	    "charges c "
 	    "JOIN vectors v ON v.charge_id = c.id WHERE c.query_hash = ? AND "
 	    "c.pset_hash = ? ORDER BY c.id DESC LIMIT 1", -1, &st, NULL) !=
 	    SQLITE_OK)
@@ -369,29 +498,10 @@ node_ledger_find_open(struct node_ledger *l, const uint8_t query_hash[static 32]
 		r = db_err(l, "finding open round");
 		goto out;
 	}
-	if (cells != NULL) {
-		blob = sqlite3_column_blob(st, 1);
-		n = (size_t)sqlite3_column_bytes(st, 1);
-		if (n % 8 != 0) {
-			r = cairn_err(CAIRN_ERR_DB, "%s: kept vector of %zu "
-			    "bytes is not whole cells", l->path, n);
-			goto out;
-		}
-		n /= 8;
-		if ((v = malloc(n ? n * sizeof(*v) : 1)) == NULL) {
-			r = cairn_err(CAIRN_ERR_NOMEM, "vector of %zu cells", n);
-			goto out;
-		}
-		for (i = 0; i < n; i++) {
-			uint64_t u = 0;
-
-			for (int b = 0; b < 8; b++)
-				u |= (uint64_t)blob[8 * i + (size_t)b] << (8 * b);
-			v[i] = (int64_t)u;
-		}
-		*cells = v;
-		*ncells = n;
-	}
+	if (cells != NULL && (r = vector_decode(l, sqlite3_column_int(st, 2),
+	    sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+	    cells, ncells)) != CAIRN_OK)
+		goto out;
 	*id = sqlite3_column_int64(st, 0);
 	r = CAIRN_OK;
 out:

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -59,6 +60,7 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
 	size_t npaths = 0;
 	uint64_t want, i;
 	int64_t *v = NULL;
+	struct timespec t0, t1;
 	int r;
 
 	memset(&rep, 0, sizeof(rep));
@@ -69,6 +71,7 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
 	if ((r = cfg->regions != NULL ? node_regions_load(cfg->regions, &map) :
 	    node_cellmap_load(cfg->cells, &map)) != CAIRN_OK)
 		return r;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (store_present(cfg, dir, sizeof(dir))) {
 		if ((r = node_store_open(dir, &st)) != CAIRN_OK ||
 		    (r = node_run_store(q, st, 0, &res)) != CAIRN_OK ||
@@ -86,6 +89,7 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
 		if ((r = node_run_csv(q, &in, &rep, &res)) != CAIRN_OK)
 			goto out;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	want = qspec_domain_cells(q, node_cellmap_nregions(map), res.ncats);
 	if (res.ncells != want || want == 0) {
 		r = cairn_err(CAIRN_ERR_INTERNAL, "engine domain of %llu "
@@ -109,9 +113,11 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
 		}
 		v[res.cells[i].id] = (int64_t)res.cells[i].count;
 	}
-	log_debug("exact vector: %llu cells, %zu non-zero, %llu subjects",
-	    (unsigned long long)want, res.nnz,
-	    (unsigned long long)res.subjects);
+	log_debug("exact vector: %llu cells, %zu non-zero, %llu subjects, "
+	    "engine %.6f s", (unsigned long long)want, res.nnz,
+	    (unsigned long long)res.subjects,
+	    (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	*cells = v;
 	*n = want;
 	v = NULL;

@@ -969,6 +969,9 @@ transport_server_start(const struct transport_server_config *cfg,
 			    { .integer = 256 } },
 			{ GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT,
 			    { .integer = 0 } },
+			{ GRPC_ARG_INTEGER,
+			    GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
+			    { .integer = 8 * 1024 * 1024 } },
 		};
 		grpc_channel_args ca = { sizeof(args) / sizeof(args[0]), args };
 

@@ -31,6 +31,7 @@
 #define PROG		"cairn query"
 #define REFUSED		CAIRN__V1__QUERY_STATE__QUERY_STATE_REFUSED
 #define CALL_MS		30000
+#define WAIT_SLICE_MS	30000		/* one GetQuery long poll */
 #define LIST_MAX	1000000
 #define CATS_MAX_TEXT	(256 * 1024)
 
@@ -374,6 +375,26 @@ get_status(struct transport_client *cl, const char *id,
 	    CALL_MS, (ProtobufCMessage **)out);
 }
 
+/*
+ * GetQuery as a long poll (docs/protocol.md): the coordinator answers
+ * when the state or attempt is no longer 'seen' / 'attempt', or after
+ * 'wait_ms'.
+ */
+static int
+wait_status(struct transport_client *cl, const char *id,
+    Cairn__V1__QueryState seen, uint32_t attempt, uint32_t wait_ms,
+    Cairn__V1__QueryStatus **out)
+{
+	Cairn__V1__GetQueryRequest req = CAIRN__V1__GET_QUERY_REQUEST__INIT;
+
+	req.query_id = (char *)id;
+	req.wait_ms = wait_ms;
+	req.seen_state = seen;
+	req.seen_attempt = attempt;
+	return transport_unary(cl, proto_method(PROTO_GET_QUERY), &req.base,
+	    wait_ms + CALL_MS, (ProtobufCMessage **)out);
+}
+
 static const char *
 state_name(Cairn__V1__QueryState s)
 {
@@ -539,8 +560,9 @@ q_status(struct ctx *c)
 
 static const char wait_usage[] =
     "QUERY_ID [--timeout S] IDENTITY\n\n"
-    "Poll the query until it is released (exit 0), refused or failed\n"
-    "(exit 1), or S seconds pass (default 600; exit 1).\n";
+    "Wait until the query is released (exit 0), refused or failed\n"
+    "(exit 1), or S seconds pass (default 600; exit 1).  The coordinator\n"
+    "answers as soon as the query's state changes (a long poll).\n";
 
 static void
 sleep_ms(unsigned ms)
@@ -555,14 +577,16 @@ static int
 q_wait(struct ctx *c)
 {
 	struct transport_client *cl = NULL;
-	uint32_t timeout = 600;
+	uint32_t timeout = 600, attempt = 0, slice;
+	Cairn__V1__QueryState seen =
+	    CAIRN__V1__QUERY_STATE__QUERY_STATE_UNSPECIFIED;
 	/*
-	 * Poll quickly at first (most rounds end within seconds) and at most
-	 * every 500 ms after: a GetQuery is cheap, and a longer pause would be
-	 * waiting added to every round (docs/benchmarks.md).
+	 * A coordinator that predates the long poll answers at once: then
+	 * poll from 50 ms up to every 500 ms (docs/benchmarks.md).
 	 */
 	unsigned pause = 50;
-	struct timespec t0, t;
+	struct timespec t0, t, c0;
+	int64_t left, took;
 	int r;
 
 	if (c->arg == NULL) {
@@ -578,7 +602,14 @@ q_wait(struct ctx *c)
 		Cairn__V1__QueryStatus *s = NULL;
 		Cairn__V1__QueryState st;
 
-		if ((r = get_status(cl, c->arg, &s)) != CAIRN_OK)
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = (int64_t)timeout * 1000 - ((int64_t)(t.tv_sec -
+		    t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		slice = left < WAIT_SLICE_MS ? (left > 0 ? (uint32_t)left : 0) :
+		    WAIT_SLICE_MS;
+		c0 = t;
+		if ((r = wait_status(cl, c->arg, seen, attempt, slice, &s)) !=
+		    CAIRN_OK)
 			goto out;
 		st = s->state;
 		if (st == CAIRN__V1__QUERY_STATE__QUERY_STATE_RELEASED ||
@@ -592,6 +623,17 @@ q_wait(struct ctx *c)
 				    "failed");
 			goto out;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		took = (int64_t)(t.tv_sec - c0.tv_sec) * 1000 +
+		    (t.tv_nsec - c0.tv_nsec) / 1000000;
+		/* Unchanged long before the slice was up: no long poll. */
+		if (st == seen && s->attempt == attempt && slice > 0 &&
+		    took < (int64_t)slice / 2) {
+			sleep_ms(pause);
+			pause = pause * 2 > 500 ? 500 : pause * 2;
+		}
+		seen = st;
+		attempt = s->attempt;
 		protobuf_c_message_free_unpacked(&s->base, NULL);
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if (t.tv_sec - t0.tv_sec >= (time_t)timeout) {
@@ -600,8 +642,6 @@ q_wait(struct ctx *c)
 			    timeout);
 			goto out;
 		}
-		sleep_ms(pause);
-		pause = pause * 2 > 500 ? 500 : pause * 2;
 	}
 out:
 	transport_client_free(cl);

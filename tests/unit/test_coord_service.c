@@ -512,6 +512,146 @@ test_stop_and_restart(void **state)
 	stop(c, &cfg);
 }
 
+/* One GetQuery long poll in a thread, timed. */
+struct status_wait {
+	const char		*id;
+	Cairn__V1__QueryState	 seen;
+	uint32_t		 attempt, wait_ms;
+	int			 r;
+	Cairn__V1__QueryStatus	*st;
+	int64_t			 ms;
+};
+
+static void *
+status_waiter(void *arg)
+{
+	struct status_wait *sw = arg;
+	Cairn__V1__GetQueryRequest rq = CAIRN__V1__GET_QUERY_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	struct timespec a, b;
+
+	rq.query_id = (char *)sw->id;
+	rq.seen_state = sw->seen;
+	rq.seen_attempt = sw->attempt;
+	rq.wait_ms = sw->wait_ms;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	sw->r = transport_unary(analyst.cl, proto_method(PROTO_GET_QUERY),
+	    &rq.base, sw->wait_ms + 5000, &resp);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	sw->st = (Cairn__V1__QueryStatus *)resp;
+	sw->ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) /
+	    1000000;
+	return NULL;
+}
+
+static void
+status_wait_start(struct status_wait *sw, pthread_t *th, const char *id,
+    Cairn__V1__QueryState seen, uint32_t attempt, uint32_t wait_ms)
+{
+	memset(sw, 0, sizeof(*sw));
+	sw->id = id;
+	sw->seen = seen;
+	sw->attempt = attempt;
+	sw->wait_ms = wait_ms;
+	assert_int_equal(pthread_create(th, NULL, status_waiter, sw), 0);
+}
+
+/*
+ * GetQuery with wait_ms is a long poll: it answers at once when the state
+ * already differs from the one seen, on the first delivery (pending to
+ * running), on a refusal, after wait_ms when nothing changes, and with
+ * the status when the coordinator stops; unknown queries are NOT_FOUND.
+ */
+static void
+test_status_long_poll(void **state)
+{
+	struct coord_config cfg;
+	struct coord *c;
+	struct qopt o = { "lp", NULL, NULL, NULL, { "na", "nb" }, 2, 0, 0 };
+	struct status_wait sw;
+	Cairn__V1__Task *t;
+	pthread_t th;
+
+	(void)state;
+	c = start(&cfg, "d4");
+	assert_int_equal(submit(&o, NULL), CAIRN_OK);
+
+	/* Nothing changes: answered after wait_ms, still pending. */
+	status_wait_start(&sw, &th, "lp",
+	    CAIRN__V1__QUERY_STATE__QUERY_STATE_PENDING, 0, 400);
+	pthread_join(th, NULL);
+	assert_int_equal(sw.r, CAIRN_OK);
+	assert_int_equal(sw.st->state,
+	    CAIRN__V1__QUERY_STATE__QUERY_STATE_PENDING);
+	assert_true(sw.ms >= 350 && sw.ms < 4000);
+	protobuf_c_message_free_unpacked(&sw.st->base, NULL);
+
+	/* Another state seen (or none): answered at once. */
+	status_wait_start(&sw, &th, "lp",
+	    CAIRN__V1__QUERY_STATE__QUERY_STATE_RUNNING, 0, 20000);
+	pthread_join(th, NULL);
+	assert_int_equal(sw.r, CAIRN_OK);
+	assert_int_equal(sw.st->state,
+	    CAIRN__V1__QUERY_STATE__QUERY_STATE_PENDING);
+	assert_true(sw.ms < 3000);
+	protobuf_c_message_free_unpacked(&sw.st->base, NULL);
+	status_wait_start(&sw, &th, "lp",
+	    CAIRN__V1__QUERY_STATE__QUERY_STATE_UNSPECIFIED, 0, 20000);
+	pthread_join(th, NULL);
+	assert_int_equal(sw.r, CAIRN_OK);
+	assert_true(sw.ms < 3000);
+	protobuf_c_message_free_unpacked(&sw.st->base, NULL);
+
+	/* Pending to running when a node takes the task. */
+	status_wait_start(&sw, &th, "lp",
+	    CAIRN__V1__QUERY_STATE__QUERY_STATE_PENDING, 0, 20000);
+	usleep(200000);
+	assert_non_null(t = poll(&nodes[0], 2000));
+	pthread_join(th, NULL);
+	assert_int_equal(sw.r, CAIRN_OK);
+	assert_int_equal(sw.st->state,
+	    CAIRN__V1__QUERY_STATE__QUERY_STATE_RUNNING);
+	assert_true(sw.ms < 5000);
+	protobuf_c_message_free_unpacked(&sw.st->base, NULL);
+
+	/* Running to refused: the refusal wakes the poll. */
+	status_wait_start(&sw, &th, "lp",
+	    CAIRN__V1__QUERY_STATE__QUERY_STATE_RUNNING, 0, 20000);
+	usleep(200000);
+	refuse(&nodes[0], "na", t);
+	protobuf_c_message_free_unpacked(&t->base, NULL);
+	pthread_join(th, NULL);
+	assert_int_equal(sw.r, CAIRN_OK);
+	assert_int_equal(sw.st->state,
+	    CAIRN__V1__QUERY_STATE__QUERY_STATE_REFUSED);
+	assert_non_null(strstr(sw.st->failure, "node na refused"));
+	assert_true(sw.ms >= 150 && sw.ms < 5000);
+	protobuf_c_message_free_unpacked(&sw.st->base, NULL);
+
+	/* No such query. */
+	status_wait_start(&sw, &th, "nope",
+	    CAIRN__V1__QUERY_STATE__QUERY_STATE_PENDING, 0, 20000);
+	pthread_join(th, NULL);
+	assert_int_equal(sw.r, CAIRN_ERR_NOTFOUND);
+	assert_true(sw.ms < 3000);
+
+	/* A stop answers a waiting poll with the status. */
+	status_wait_start(&sw, &th, "lp",
+	    CAIRN__V1__QUERY_STATE__QUERY_STATE_REFUSED, 0, 20000);
+	usleep(300000);
+	who_close(&nodes[0]);
+	who_close(&nodes[1]);
+	coord_stop(c);
+	pthread_join(th, NULL);
+	assert_int_equal(sw.r, CAIRN_OK);
+	assert_int_equal(sw.st->state,
+	    CAIRN__V1__QUERY_STATE__QUERY_STATE_REFUSED);
+	assert_true(sw.ms < 5000);
+	protobuf_c_message_free_unpacked(&sw.st->base, NULL);
+	who_close(&analyst);
+	coord_config_release(&cfg);
+}
+
 int
 main(void)
 {
@@ -519,6 +659,7 @@ main(void)
 		cmocka_unit_test(test_submit_checks),
 		cmocka_unit_test(test_retry_and_limit),
 		cmocka_unit_test(test_stop_and_restart),
+		cmocka_unit_test(test_status_long_poll),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

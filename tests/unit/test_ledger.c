@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
 #include "common/err.h"
 #include "common/timeutil.h"
 #include "node/ledger.h"
@@ -104,6 +106,135 @@ test_charge_and_spend(void **state)
 	assert_int_equal(node_ledger_spent(l, months[1], &spent), CAIRN_OK);
 	assert_int_equal(spent, 800000000);
 	node_ledger_free(l);
+}
+
+/* Run one statement on the ledger file with SQLite directly. */
+static void
+raw_sql(const char *sql, const void *blob, int blen)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (blob != NULL)
+		sqlite3_bind_blob(st, 1, blob, blen, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/*
+ * The noisy vector is kept as one compact blob (zigzag varints): small
+ * and extreme values round-trip, also after a restart; a ledger made
+ * before (no enc column, 8 bytes per cell) still reads; a damaged blob is
+ * an error naming the ledger, never a wrong vector.
+ */
+static void
+test_vector_blob(void **state)
+{
+	struct node_ledger *l = NULL;
+	struct node_ledger_charge_req q;
+	int32_t month = 2024 * 12 + 2;
+	size_t n = 100003, got_n;
+	int64_t *cells, *got, id, id2;
+	uint8_t legacy[3 * 8];
+	int64_t lv[3] = { 1, -2, INT64_MAX };
+
+	(void)state;
+	assert_non_null(cells = malloc(n * sizeof(*cells)));
+	for (size_t i = 0; i < n; i++)
+		cells[i] = (int64_t)(i % 301) - 150;
+	cells[0] = INT64_MIN;
+	cells[1] = INT64_MAX;
+	cells[2] = 0;
+	cells[3] = -1;
+	cells[n - 1] = INT64_MIN + 1;
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	req_init(&q, 7, &month, 1, 1000, LEDGER_NANO, cells, n);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_OK);
+	assert_int_equal(node_ledger_find_open(l, q.query_hash, q.pset_hash,
+	    &id2, &got, &got_n), CAIRN_OK);
+	assert_int_equal(id2, id);
+	assert_int_equal(got_n, n);
+	assert_memory_equal(got, cells, n * sizeof(*cells));
+	free(got);
+	node_ledger_free(l);
+
+	/* Compact: the 100,003 small cells take far less than 8 bytes each
+	 * (2 bytes at most for |v| <= 150, 10 for the 4 extremes). */
+	{
+		sqlite3 *db;
+		sqlite3_stmt *st;
+
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT length(cells), "
+		    "enc FROM vectors", -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_true(sqlite3_column_int64(st, 0) <= (int64_t)(2 * n +
+		    64));
+		assert_int_equal(sqlite3_column_int(st, 1), 1);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+
+	/* After a restart: the same vector. */
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	assert_int_equal(node_ledger_find_open(l, q.query_hash, q.pset_hash,
+	    &id2, &got, &got_n), CAIRN_OK);
+	assert_int_equal(got_n, n);
+	assert_memory_equal(got, cells, n * sizeof(*cells));
+	free(got);
+	node_ledger_free(l);
+
+	/* A damaged blob (cut short, trailing bytes, wrong encoding). */
+	raw_sql("UPDATE vectors SET cells = substr(cells, 1, length(cells) - "
+	    "1)", NULL, 0);
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	assert_int_equal(node_ledger_find_open(l, q.query_hash, q.pset_hash,
+	    &id2, &got, &got_n), CAIRN_ERR_DB);
+	assert_non_null(strstr(cairn_errmsg(), "ledger.db"));
+	node_ledger_free(l);
+	raw_sql("UPDATE vectors SET cells = cells || x'0000'", NULL, 0);
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	assert_int_equal(node_ledger_find_open(l, q.query_hash, q.pset_hash,
+	    &id2, &got, &got_n), CAIRN_ERR_DB);
+	assert_non_null(strstr(cairn_errmsg(), "past its"));
+	node_ledger_free(l);
+	raw_sql("UPDATE vectors SET enc = 9", NULL, 0);
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	assert_int_equal(node_ledger_find_open(l, q.query_hash, q.pset_hash,
+	    &id2, &got, &got_n), CAIRN_ERR_DB);
+	assert_non_null(strstr(cairn_errmsg(), "encoding 9"));
+	node_ledger_free(l);
+
+	/* A ledger written before the encoding: vectors without the enc
+	 * column, 8 bytes little-endian per cell. */
+	for (size_t i = 0; i < 3; i++)
+		for (int b = 0; b < 8; b++)
+			legacy[8 * i + (size_t)b] = (uint8_t)((uint64_t)lv[i] >>
+			    (8 * b));
+	raw_sql("DROP TABLE vectors", NULL, 0);
+	raw_sql("CREATE TABLE vectors(charge_id INTEGER PRIMARY KEY "
+	    "REFERENCES charges(id), cells BLOB NOT NULL)", NULL, 0);
+	raw_sql("INSERT INTO vectors VALUES(1, ?)", legacy, (int)sizeof(legacy));
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	assert_int_equal(node_ledger_find_open(l, q.query_hash, q.pset_hash,
+	    &id2, &got, &got_n), CAIRN_OK);
+	assert_int_equal(got_n, 3);
+	assert_memory_equal(got, lv, sizeof(lv));
+	free(got);
+	/* New charges on the migrated ledger are compact again. */
+	req_init(&q, 8, &month, 1, 1000, LEDGER_NANO, cells, 5);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_OK);
+	assert_int_equal(node_ledger_find_open(l, q.query_hash, q.pset_hash,
+	    &id2, &got, &got_n), CAIRN_OK);
+	assert_int_equal(got_n, 5);
+	assert_memory_equal(got, cells, 5 * sizeof(*cells));
+	free(got);
+	node_ledger_free(l);
+	free(cells);
 }
 
 static void
@@ -417,6 +548,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_charge_and_spend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_refusal_writes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vector_blob, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreach, setup, teardown),

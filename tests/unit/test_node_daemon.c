@@ -1014,6 +1014,87 @@ test_retry_reuses_vector(void **state)
 	task_free(&tb);
 }
 
+static uint64_t
+phase_sum(const struct node_task_timing *tt)
+{
+	uint64_t s = 0;
+
+	for (int i = 0; i < NODE_PHASE_COUNT; i++)
+		s += tt->ns[i];
+	return s;
+}
+
+/*
+ * The daemon times every phase of a task: a new charge has compute, noise
+ * and ledger time and a compute window; a retry reuses the vector (ledger
+ * time, no computation, no noise); the line names every phase.
+ */
+static void
+test_task_timing(void **state)
+{
+	struct task_buf tb;
+	struct qopts o;
+	struct node_task_timing tt;
+	enum node_task_outcome oc;
+	uint8_t esk[32], epk[32];
+	int64_t out[NREG * 2];
+	size_t ncells = NREG * 2;
+	double before;
+	char line[512];
+
+	(void)state;
+	node_daemon_last_timing(daemon_, &tt);
+	assert_false(tt.valid);
+	qopts_default(&o, "q-timing");
+	task_make(&tb, &o, 0);
+	nb_advertise(&tb, 0, ncells + 1, esk, epk);
+	before = node_clock_wall();
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	check_share(&tb, esk, epk, out, ncells);
+	node_daemon_last_timing(daemon_, &tt);
+	assert_true(tt.valid);
+	for (int i = 0; i < NODE_PHASE_COUNT; i++)
+		if (i != NODE_PHASE_LOG_WAIT)
+			assert_true(tt.ns[i] > 0);
+	/* The computation runs beside the log check, and the wait for
+	 * the log check after it is part of the log check: without those
+	 * two the phases add up to at most the total. */
+	assert_true(tt.ns[NODE_PHASE_LOG_WAIT] <= tt.ns[NODE_PHASE_LOG_CHECK]);
+	assert_true(phase_sum(&tt) - tt.ns[NODE_PHASE_COMPUTE] -
+	    tt.ns[NODE_PHASE_LOG_WAIT] <= tt.total_ns);
+	assert_true(tt.compute_start >= before - 1.0);
+	assert_true(tt.compute_end >= tt.compute_start);
+	assert_true(tt.compute_end <= node_clock_wall() + 1.0);
+	node_task_timing_format(&tt, line, sizeof(line));
+	for (int i = 0; i < NODE_PHASE_COUNT; i++)
+		assert_non_null(strstr(line, node_phase_names[i]));
+	assert_non_null(strstr(line, "total "));
+	assert_non_null(strstr(line, "compute_window "));
+
+	/* The retry: the kept vector, no computation, no noise. */
+	free(tb.cp.note);
+	task_fill(&tb, "q-timing", 1);
+	nb_advertise(&tb, 1, ncells + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	check_share(&tb, esk, epk, out, ncells);
+	node_daemon_last_timing(daemon_, &tt);
+	assert_true(tt.valid);
+	assert_int_equal(tt.ns[NODE_PHASE_COMPUTE], 0);
+	assert_int_equal(tt.ns[NODE_PHASE_NOISE], 0);
+	assert_true(tt.ns[NODE_PHASE_LEDGER] > 0);
+	assert_true(tt.ns[NODE_PHASE_UPLOAD] > 0);
+	assert_true(tt.compute_end == 0);
+
+	/* A short buffer is cut, and still terminated. */
+	node_task_timing_format(&tt, line, 20);
+	assert_int_equal(strlen(line), 19);
+	task_free(&tb);
+}
+
 /* A task whose checkpoint is older than the one the node cosigned. */
 static void
 test_older_checkpoint(void **state)
@@ -1632,6 +1713,21 @@ test_multi_chunk_share(void **state)
 	/* The noisy values (sigma^2 4 per node) are near 1000. */
 	for (size_t i = 0; i < ncells; i += 9973)
 		assert_true(out[i] > 900 && out[i] < 1100);
+	/* Noise is drawn in parts by several threads: every quarter of the
+	 * vector has mean ~0 and variance ~4 about the exact 1000. */
+	for (size_t q = 0; q < 4; q++) {
+		double sum = 0, sq = 0, m, var;
+		size_t lo = q * ncells / 4, hi = (q + 1) * ncells / 4;
+
+		for (size_t i = lo; i < hi; i++) {
+			sum += (double)(out[i] - 1000);
+			sq += (double)(out[i] - 1000) * (double)(out[i] - 1000);
+		}
+		m = sum / (double)(hi - lo);
+		var = sq / (double)(hi - lo) - m * m;
+		assert_true(m > -0.1 && m < 0.1);
+		assert_true(var > 3.8 && var < 4.2);
+	}
 
 	/* Attempt 1: the coordinator refuses the second chunk. */
 	free(tb.cp.note);
@@ -1658,6 +1754,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_retry_reuses_vector,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_task_timing, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_older_checkpoint, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_restart_reuses_vector,

@@ -27,6 +27,10 @@ N="$B/cairn-node"
 CO="$B/cairn-coordinator"
 SUBS=${CAIRN_BENCH_FED_SUBSCRIBERS:-1000000}
 OD_SUBS=${CAIRN_BENCH_FED_OD_SUBSCRIBERS:-$SUBS}
+# The interpreter itself, not a version manager's shim (a shim can take
+# seconds to start, and lines written before the stamper reads are
+# stamped late).
+PY=$(python3 -c 'import sys; print(sys.executable)')
 T=$(mktemp -d /tmp/cairn-fedbench-XXXXXX)
 PIDS=""
 COORD_PIDS=""
@@ -55,7 +59,7 @@ run_logged() {
 	log=$1; shift
 	fifo="$log.fifo"
 	mkfifo "$fifo"
-	python3 "$BENCH/federation_ts.py" <"$fifo" >"$log" &
+	"$PY" "$BENCH/federation_ts.py" <"$fifo" >"$log" &
 	PIDS="$PIDS $!"
 	CAIRN_LOG=debug "$@" >"$fifo" 2>&1 &
 	LAST=$!
@@ -63,6 +67,7 @@ run_logged() {
 
 echo "   $SUBS subscribers (presence, 20 regions), $OD_SUBS (od, 300 regions), 3 holders, 7 days"
 t=$(now)
+# Both geographies are made (the coordinator registers both).
 "$C" synth --holders 3 --subscribers "$SUBS" --days 7 --regions 20 --one-file \
     --out "$T/d20" --no-truth --quiet
 "$C" synth --holders 3 --subscribers "$OD_SUBS" --days 7 --regions 300 --one-file \
@@ -108,6 +113,10 @@ i=0
 while [ $i -lt 100 ] && [ ! -s "$T/port" ]; do sleep 0.1; i=$((i + 1)); done
 [ -s "$T/port" ] || { cat "$T/coord.log" >&2; die "the coordinator did not start"; }
 PORT=$(cat "$T/port")
+i=0
+while [ $i -lt 300 ] && ! grep -q "serving on port" "$T/coord.log"; do
+	sleep 0.1; i=$((i + 1))
+done
 cat >"$T/analyst.conf" <<CONF
 [analyst]
 identity_key = $T/nso/identity.key
@@ -175,8 +184,16 @@ bench() {
 		run_logged "$T/$m.log.$ds" "$N" serve -c "$T/$m-$ds.conf"
 		NODE_PIDS="$NODE_PIDS $LAST"
 	done
-	# Let the nodes connect and settle into their first poll.
-	sleep 3
+	# Every stamper reads (each node's first line is in its log), then
+	# the nodes settle into their first poll.
+	for m in op1 op2 op3; do
+		i=0
+		while [ $i -lt 300 ] && ! grep -q "serving federation" "$T/$m.log.$ds"; do
+			sleep 0.1; i=$((i + 1))
+		done
+		grep -q "serving federation" "$T/$m.log.$ds" || die "$m did not start"
+	done
+	sleep 2
 	t0=$(now)
 	"$C" query submit --config "$T/analyst.conf" --spec "$spec" \
 	    --geography "$geo" --rho 0.25 --purpose "federation benchmark" \
@@ -194,11 +211,13 @@ bench() {
 	for m in op1 op2 op3; do cp "$T/$m.log.$ds" "$T/logs-$name/$m.log"; done
 	cp "$T/coord.log" "$T/logs-$name/coord.log"
 	echo "   released: $(($(grep -c -v "^#" "$T/$name.csv") - 1)) result rows"
-	python3 "$BENCH/federation_report.py" "$name" "$t0" "$t1" "$t2" "$LOCAL" \
+	"$PY" "$BENCH/federation_report.py" "$name" "$t0" "$t1" "$t2" "$LOCAL" \
 	    "$T/logs-$name"
 }
 
-setup d20 g20
-bench presence_day d20 g20
-setup d300 g300
-bench od d300 g300
+case ${CAIRN_BENCH_FED_ONLY:-both} in
+both|presence) setup d20 g20; bench presence_day d20 g20 ;;
+esac
+case ${CAIRN_BENCH_FED_ONLY:-both} in
+both|od) setup d300 g300; bench od d300 g300 ;;
+esac
