@@ -499,17 +499,16 @@ attempt_build(struct coord *c, const char *caller,
 		    q->spec->geography);
 		goto fail;
 	}
-	if (a->spec.kind != QSPEC_KIND_POPCAT) {
-		a->expect_cells = qspec_domain_cells(&a->spec, geo->nregions, 1)
-		    + 1;
-		if (a->expect_cells > PROTO_MAX_CELLS ||
-		    a->expect_cells > COORD_ROUND_MAX_CELLS) {
-			r = cairn_err(CAIRN_ERR_TOOBIG, "the query's domain "
-			    "has %llu cells, more than %llu",
-			    (unsigned long long)a->expect_cells - 1,
-			    (unsigned long long)PROTO_MAX_CELLS);
-			goto fail;
-		}
+	/* Every kind's domain is public (population_by_category's
+	 * categories are the spec's), so the length is known here. */
+	a->expect_cells = qspec_domain_cells(&a->spec, geo->nregions, 0) + 1;
+	if (a->expect_cells > PROTO_MAX_CELLS ||
+	    a->expect_cells > COORD_ROUND_MAX_CELLS) {
+		r = cairn_err(CAIRN_ERR_TOOBIG, "the query's domain has %llu "
+		    "cells, more than %llu",
+		    (unsigned long long)a->expect_cells - 1,
+		    (unsigned long long)PROTO_MAX_CELLS);
+		goto fail;
 	}
 	*field = "query.participants";
 	if (q->n_participants < 2 ||

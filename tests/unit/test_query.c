@@ -247,7 +247,8 @@ test_labels(void **state)
 	label(&d, 2, true, "\"region\": 20, \"day\": \"2026-01-05\"");
 
 	spec("{\"kind\": \"population_by_category\", \"start\": "
-	    "\"2026-01-05\", \"end\": \"2026-01-07\"}", &q);
+	    "\"2026-01-05\", \"end\": \"2026-01-07\", \"categories\": "
+	    "[\"a,b\", \"plain\", \"q\\\"t\"]}", &q);
 	assert_int_equal(query_domain_init(&d, &q, regions, 2, NULL, 0),
 	    CAIRN_ERR_ARG);
 	assert_int_equal(query_domain_init(&d, &q, regions, 2, cats, 3),
