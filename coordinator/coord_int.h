@@ -30,9 +30,12 @@
 struct coord_geo {
 	char		name[KEYS_NAME_MAX + 1];
 	uint64_t	nregions;
+	uint8_t		sha256[32];	/* of its region file */
+	char		path[4096];	/* the region file */
 };
 
 struct coord_config {
+	char			 path[4096];	/* coordinator.conf itself */
 	/* [coordinator] */
 	char			*identity_key;
 	char			*tls_key;
@@ -69,6 +72,16 @@ struct coord_config {
 int	coord_config_load(const char *path, struct coord_config *cfg)
 	    __attribute__((warn_unused_result));
 void	coord_config_release(struct coord_config *cfg);
+
+/*
+ * Check that federation.conf ('fed', read from 'fedpath') pins every
+ * geography of 'cfg' ('path' is coordinator.conf) to the SHA-256 of its
+ * region file.  Returns CAIRN_OK or CAIRN_ERR_CONFIG naming the geography,
+ * the file and both hashes (or that the pin is missing).
+ */
+int	coord_config_check_pins(const struct coord_config *cfg,
+	    const char *path, const struct keys_federation *fed,
+	    const char *fedpath) __attribute__((warn_unused_result));
 
 /* The geography named 'name', or NULL. */
 const struct coord_geo *coord_config_geo(const struct coord_config *cfg,

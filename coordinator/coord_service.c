@@ -997,6 +997,7 @@ task_reply(struct coord *c, struct transport_call *call, struct attempt *a,
 	uint8_t iproof[TLOG_MAX_PROOF][TLOG_HASH_LEN];
 	ProtobufCBinaryData ch[TLOG_MAX_PROOF], ih[TLOG_MAX_PROOF];
 	struct tlog_checkpoint tcp;
+	const struct coord_geo *geo;
 	char *note = NULL;
 	size_t len, nc = 0, ni = 0;
 	int r;
@@ -1039,6 +1040,12 @@ task_reply(struct coord *c, struct transport_call *call, struct attempt *a,
 	t.consistency = &cons;
 	t.query_inclusion = &inc;
 	t.deadline_unix = a->share_deadline;
+	if (a->q->spec != NULL && (geo = coord_config_geo(c->cfg,
+	    a->q->spec->geography)) != NULL) {
+		/* The pin of the query's geography: nodes check their copy. */
+		t.geography_sha256.data = (uint8_t *)geo->sha256;
+		t.geography_sha256.len = sizeof(geo->sha256);
+	}
 	resp.task = &t;
 	(void)transport_call_reply(call, &resp.base);
 	r = HELD;
@@ -2097,7 +2104,9 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	if ((r = keys_identity_load(cfg->identity_key, &c->id)) != CAIRN_OK ||
-	    (r = keys_federation_load(cfg->federation, &c->fed)) != CAIRN_OK)
+	    (r = keys_federation_load(cfg->federation, &c->fed)) != CAIRN_OK ||
+	    (r = coord_config_check_pins(cfg, cfg->path, c->fed,
+	    cfg->federation)) != CAIRN_OK)
 		goto fail;
 	if (keys_identity_role(c->id) != KEYS_ROLE_COORDINATOR) {
 		r = cairn_err(CAIRN_ERR_CONFIG, "%s: not a coordinator's "

@@ -50,6 +50,10 @@ ok "keys: federation, analyst, 3 nodes, auditor (cairn keys)"
 
 printf 'region_id,name\n1,north\n2,south\n3,east\n4,west\n' >"$T/g4.csv"
 seq 1 600000 | sed 's/$/,r/' >"$T/big.csv"	# 600,001 cells: two chunks
+for g in g4 big; do	# federation.conf pins each geography by hash
+	"$CAIRN" keys pin-geography --ca "$T/fed" --name $g --regions "$T/$g.csv" \
+	    >"$T/out" 2>&1 || { notok "pin-geography $g"; cat "$T/out"; exit 1; }
+done
 mkdir -p "$T/data"
 cat >"$T/coordinator.conf" <<EOF
 [coordinator]

@@ -42,6 +42,8 @@ done
 ok "keys: two analysts and two nodes"
 
 printf 'region_id,name\n1,north\n2,south\n' >"$T/g2.csv"
+"$C" keys pin-geography --ca "$T/fed" --name g2 --regions "$T/g2.csv" >"$T/out" 2>&1 ||
+	{ notok "pin-geography"; exit 1; }
 printf 'cell_id,region_id\nc1,1\nc2,2\n' >"$T/cells.csv"
 printf 'subscriber_id,timestamp,cell_id\ns1,2026-01-10T08:00:00Z,c1\ns2,2026-01-10T09:00:00Z,c2\n' >"$T/n1.csv"
 mkdir -p "$T/cdata"

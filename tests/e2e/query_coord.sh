@@ -51,6 +51,8 @@ done
 ok "keys: federation, analyst, 3 nodes, auditor (cairn keys)"
 
 printf 'region_id,name\n1,north\n2,south\n3,east\n4,west\n' >"$T/g4.csv"
+"$CAIRN" keys pin-geography --ca "$T/fed" --name g4 --regions "$T/g4.csv" \
+    >"$T/out" 2>&1 || { notok "pin-geography"; cat "$T/out"; exit 1; }
 mkdir -p "$T/data"
 cat >"$T/coordinator.conf" <<EOF
 [coordinator]

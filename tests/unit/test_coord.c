@@ -71,6 +71,82 @@ load(const char *extra, struct coord_config *cfg)
 
 /* ------------------------------------------------------------- config */
 
+/*
+ * Geographies are pinned in federation.conf by the SHA-256 of their
+ * region file: a missing pin or another hash stops the coordinator with
+ * both hashes named; `cairn keys pin-geography` writes and replaces pins.
+ */
+static void
+test_config_pins(void **state)
+{
+	struct coord_config c;
+	struct keys_federation *fed = NULL;
+	char p[256], fp[256], hex[65];
+	uint8_t h[32], h2[32];
+
+	(void)state;
+	put("p1.csv", "region_id,name\n1,a\n2,b\n", p, sizeof(p));
+	assert_int_equal(keys_file_sha256(p, h), CAIRN_OK);
+	sodium_bin2hex(hex, sizeof(hex), h, 32);
+	put("fed.conf", "[federation]\nname = t\nca_fingerprint = "
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "\n\n[members]\n", fp, sizeof(fp));
+	assert_int_equal(load("[geographies]\ngeography = p1 p1.csv\n", &c),
+	    CAIRN_OK);
+	assert_memory_equal(coord_config_geo(&c, "p1")->sha256, h, 32);
+	/* not pinned */
+	assert_int_equal(keys_federation_load(fp, &fed), CAIRN_OK);
+	assert_int_equal(coord_config_check_pins(&c, "coordinator.conf", fed,
+	    fp), CAIRN_ERR_CONFIG);
+	assert_non_null(strstr(cairn_errmsg(), "geography 'p1' is not pinned"));
+	assert_non_null(strstr(cairn_errmsg(), hex));
+	keys_federation_free(fed);
+	/* pinned right */
+	assert_int_equal(keys_federation_pin_geography(fp, "p1", h), CAIRN_OK);
+	assert_int_equal(keys_federation_load(fp, &fed), CAIRN_OK);
+	assert_int_equal(fed->ngeos, 1);
+	assert_int_equal(coord_config_check_pins(&c, "coordinator.conf", fed,
+	    fp), CAIRN_OK);
+	keys_federation_free(fed);
+	/* pinned to another file: both hashes are named */
+	memset(h2, 0xab, sizeof(h2));
+	assert_int_equal(keys_federation_pin_geography(fp, "p1", h2),
+	    CAIRN_OK);
+	assert_int_equal(keys_federation_load(fp, &fed), CAIRN_OK);
+	assert_int_equal(fed->ngeos, 1);
+	assert_int_equal(coord_config_check_pins(&c, "coordinator.conf", fed,
+	    fp), CAIRN_ERR_CONFIG);
+	assert_non_null(strstr(cairn_errmsg(), "p1.csv has sha256"));
+	assert_non_null(strstr(cairn_errmsg(), hex));
+	assert_non_null(strstr(cairn_errmsg(), "pins abababab"));
+	keys_federation_free(fed);
+	/* a second pin goes under the same [geographies] section */
+	assert_int_equal(keys_federation_pin_geography(fp, "other", h),
+	    CAIRN_OK);
+	assert_int_equal(keys_federation_load(fp, &fed), CAIRN_OK);
+	assert_int_equal(fed->ngeos, 2);
+	assert_non_null(keys_federation_geography(fed, "other"));
+	assert_null(keys_federation_geography(fed, "third"));
+	keys_federation_free(fed);
+	assert_int_equal(keys_federation_pin_geography(fp, "Bad/Name", h),
+	    CAIRN_ERR_ARG);
+	/* a malformed pin is refused when federation.conf is read */
+	put("fed.conf", "[federation]\nname = t\nca_fingerprint = "
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "\n[geographies]\ngeography = p1 xyz\n", fp, sizeof(fp));
+	assert_int_equal(keys_federation_load(fp, &fed), CAIRN_ERR_CONFIG);
+	assert_non_null(strstr(cairn_errmsg(), "expected NAME SHA256"));
+	put("fed.conf", "[federation]\nname = t\nca_fingerprint = "
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "\n[geographies]\ngeography = p1 0000000000000000000000000000000"
+	    "000000000000000000000000000000000\ngeography = p1 000000000000000"
+	    "0000000000000000000000000000000000000000000000000\n", fp,
+	    sizeof(fp));
+	assert_int_equal(keys_federation_load(fp, &fed), CAIRN_ERR_CONFIG);
+	assert_non_null(strstr(cairn_errmsg(), "pinned twice"));
+	coord_config_release(&c);
+}
+
 static void
 test_config_ok(void **state)
 {
@@ -540,6 +616,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_ok),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_pins),
 		cmocka_unit_test(test_store),
 		cmocka_unit_test(test_store_cosigs),
 		cmocka_unit_test(test_log),

@@ -111,6 +111,14 @@ setup(void **state)
 		return -1;
 	fputs("1,a\n2,b\n3,c\n", f);
 	fclose(f);
+	{
+		uint8_t h[32];
+
+		if (keys_file_sha256(p, h) != CAIRN_OK ||
+		    keys_federation_pin_geography(fedconf, "g3", h) !=
+		    CAIRN_OK)
+			return -1;
+	}
 	return 0;
 }
 
@@ -273,6 +281,16 @@ poll(struct who *n, uint32_t wait_ms)
 	t = pr->task;
 	pr->task = NULL;
 	protobuf_c_message_free_unpacked(resp, NULL);
+	if (t != NULL) {
+		/* Every task carries the pin of its geography (g3). */
+		char rp[160];
+		uint8_t h[32];
+
+		snprintf(rp, sizeof(rp), "%s/regions.csv", top);
+		assert_int_equal(keys_file_sha256(rp, h), CAIRN_OK);
+		assert_int_equal(t->geography_sha256.len, 32);
+		assert_memory_equal(t->geography_sha256.data, h, 32);
+	}
 	return t;
 }
 
