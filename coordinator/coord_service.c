@@ -1750,6 +1750,30 @@ do_cosign(struct coord *c, struct transport_call *call,
 	return HELD;
 }
 
+/* A node publishes its policy: a POLICY entry unless unchanged. */
+static int
+do_policy(struct coord *c, struct transport_call *call,
+    const Cairn__V1__SignedPolicy *sp, const struct keys_member *m,
+    const char **field)
+{
+	Cairn__V1__Ack ack = CAIRN__V1__ACK__INIT;
+	char detail[96];
+	uint64_t idx;
+	bool appended;
+	int r;
+
+	*field = "policy";
+	if ((r = coord_log_policy(&c->log, m->pub.name, m->pub.pk,
+	    sp->policy.data, sp->policy.len, sp->signature.data,
+	    sp->signature.len, &idx, &appended)) != CAIRN_OK)
+		return r;
+	snprintf(detail, sizeof(detail), "POLICY %s at index %llu",
+	    appended ? "logged" : "unchanged", (unsigned long long)idx);
+	ack.detail = detail;
+	(void)transport_call_reply(call, &ack.base);
+	return HELD;
+}
+
 /* --------------------------------------------------------------- log */
 
 static int
@@ -1943,6 +1967,9 @@ handle(struct transport_call *call, const ProtobufCMessage *req, void *arg)
 		break;
 	case PROTO_GET_CONSISTENCY_PROOF:
 		r = do_consistency(c, call, (const void *)req, &field);
+		break;
+	case PROTO_PUBLISH_POLICY:
+		r = do_policy(c, call, (const void *)req, m, &field);
 		break;
 	default:
 		r = cairn_err(CAIRN_ERR_UNSUPPORTED, "method %s", mi->name);
@@ -2144,7 +2171,8 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 	    != CAIRN_OK)
 		goto fail;
 	c->log_open = true;
-	if ((r = fail_leftovers(c)) != CAIRN_OK)
+	if ((r = fail_leftovers(c)) != CAIRN_OK ||
+	    (r = coord_log_members(&c->log, c->fed, c->id, NULL)) != CAIRN_OK)
 		goto fail;
 	if ((r = keys_tls_load(cfg->ca_cert, cfg->tls_cert, cfg->tls_key,
 	    &tls)) != CAIRN_OK)
