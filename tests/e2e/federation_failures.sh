@@ -192,32 +192,36 @@ fi
 SIZE=$(sed -n 's/^ok: log size \([0-9]*\),.*/\1/p' "$T/out")
 kill -TERM "$NODE"; wait "$NODE" 2>/dev/null; NODE=""
 
-# (b) One byte of the QUERY entry's signed bytes (its purpose text).
+# (b) One byte of the QUERY entry's signed bytes (its purpose text); the
+# log opens with MEMBER and POLICY entries, so find the QUERY entry first.
 stop_coord
 cp "$T/cdata/log.db" "$T/log.db.orig"
-python3 - "$T/cdata/log.db" <<'PY' >"$T/out" 2>&1
+python3 - "$T/cdata/log.db" <<'PY' >"$T/qidx" 2>"$T/out"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-(data,) = db.execute("SELECT data FROM entries WHERE idx = 0").fetchone()
+for idx, data in db.execute("SELECT idx, data FROM entries ORDER BY idx"):
+    if b"failure-test" in bytes(data):
+        break
 i = bytes(data).index(b"failure-test")
 b = bytearray(data)
 b[i] ^= 0x20                    # 'f' -> 'F'
-db.execute("UPDATE entries SET data = ? WHERE idx = 0", (bytes(b),))
+db.execute("UPDATE entries SET data = ? WHERE idx = ?", (bytes(b), idx))
 db.commit()
+print(idx)
 PY
-[ $? -eq 0 ] && ok "changed one byte of entry 0 in log.db" ||
-	{ notok "changed one byte of entry 0 in log.db"; exit 1; }
+[ $? -eq 0 ] && QI=$(cat "$T/qidx") && ok "changed one byte of the QUERY entry ($QI) in log.db" ||
+	{ notok "changed one byte of the QUERY entry in log.db"; exit 1; }
 start_coord || { notok "coordinator restarts"; exit 1; }
 AV="--federation $T/fed/federation.conf --coordinator 127.0.0.1:$PORT
     --ca $T/analyst/ca.crt --tls-cert $T/analyst/tls.crt --tls-key $T/analyst/tls.key"
 # shellcheck disable=SC2086
 "$C" audit verify $AV >"$T/out" 2>"$T/err"
 rc=$?
-if [ $rc -eq 1 ] && grep -q "^FAIL entry 0: QUERY 'q-down': the analyst's signature does not verify" "$T/out" &&
+if [ $rc -eq 1 ] && grep -q "^FAIL entry $QI: QUERY 'q-down': the analyst's signature does not verify" "$T/out" &&
     grep -q "^FAILED: " "$T/out"; then
-	ok "audit verify: the changed entry 0 is named"
+	ok "audit verify: the changed entry $QI is named"
 else
-	echo "rc $rc" >>"$T/out"; notok "audit verify: the changed entry 0 is named"
+	echo "rc $rc" >>"$T/out"; notok "audit verify: the changed entry $QI is named"
 fi
 grep -q "^FAIL entries: they do not hash to the checkpoint's root" "$T/out" &&
 	ok "audit verify: the entries no longer hash to the checkpoint's root" ||

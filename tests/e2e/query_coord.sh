@@ -157,22 +157,22 @@ then ok "query wait: no node answered, the deadline failed it"; else
 
 # shellcheck disable=SC2086
 check "audit verify: the grown log is consistent with the state" \
-    "^ok: log size 7, .* 2 queries, 3 charges .* 1 failures" \
+    "^ok: log size $((M + 7)), .* 2 queries, 3 charges .* 1 failures" \
     "$CAIRN" audit verify $A --state "$T/audit.state"
 # shellcheck disable=SC2086
-check "audit fetch" "^fetched 7 entries$" \
+check "audit fetch" "^fetched $((M + 7)) entries$" \
     "$CAIRN" audit fetch --coordinator "127.0.0.1:$PORT" \
     --ca "$T/watcher/ca.crt" --tls-cert "$T/watcher/tls.crt" \
     --tls-key "$T/watcher/tls.key" --entries "$T/log.hex" \
     --checkpoint "$T/cp.note"
-check "audit verify offline" "^ok: log size 7" \
+check "audit verify offline" "^ok: log size $((M + 7))" \
     "$CAIRN" audit verify --federation "$T/fed/federation.conf" \
     --entries "$T/log.hex" --checkpoint "$T/cp.note" \
     --state "$T/audit.state"
-head -n 6 "$T/log.hex" >"$T/short.hex"
+head -n $((M + 6)) "$T/log.hex" >"$T/short.hex"
 "$CAIRN" audit verify --federation "$T/fed/federation.conf" \
     --entries "$T/short.hex" --checkpoint "$T/cp.note" >"$T/out" 2>&1
-if [ $? -eq 1 ] && grep -q "^FAIL entries: 6 given, the checkpoint covers 7$" "$T/out"
+if [ $? -eq 1 ] && grep -q "^FAIL entries: $((M + 6)) given, the checkpoint covers $((M + 7))$" "$T/out"
 then ok "a missing entry is found"; else
 	notok "a missing entry is found"; sed 's/^/# /' "$T/out"; fi
 
