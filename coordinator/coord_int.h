@@ -2,7 +2,7 @@
  * coord_int.h - the coordinator daemon's modules, shared between
  * coord_config.c (coordinator.conf), coord_store.c (the SQLite state),
  * coord_log.c (log entries, checkpoints, cosignatures), coord_service.c
- * (the 14 methods of cairn.v1.Coordinator) and coord_main.c (the
+ * (the 15 methods of cairn.v1.Coordinator) and coord_main.c (the
  * cairn-coordinator program).  docs/coordinator.md describes the daemon,
  * docs/federation.md the round it runs.
  */
