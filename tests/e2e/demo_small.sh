@@ -32,6 +32,6 @@ check "the auditor's verification passes" "^   ok: log size"
 check "the log records the members and the nodes' policies" \
     "^   ok: log size .*, 6 member changes, 3 policies"
 check "population_by_category beside its ground truth" \
-    "registered customers per region and age category
+    "registered customers per region and age category"
 echo "1..$n"
 [ "$fails" -eq 0 ]
