@@ -32,6 +32,9 @@
 
 static char top[64], fedconf[128], confpath[128];
 
+/* Members of the test federation: coordinator, nso, na, nb. */
+#define NMEMBERS	4
+
 struct who {
 	struct keys_identity	*id;
 	struct transport_client	*cl;
@@ -362,9 +365,10 @@ test_submit_checks(void **state)
 	o.rho = 1.5;
 	assert_int_equal(submit(&o, NULL), CAIRN_ERR_POLICY);
 	o.rho = 0;
-	/* Nothing was logged for the refused ones: the first QUERY is 0. */
+	/* Nothing was logged for the refused ones: the first QUERY follows
+	 * the MEMBER entries of the coordinator's first start. */
 	assert_int_equal(submit(&o, &idx), CAIRN_OK);
-	assert_int_equal(idx, 0);
+	assert_int_equal(idx, NMEMBERS);
 	assert_int_equal(submit(&o, NULL), CAIRN_ERR_EXISTS);
 	stop(c, &cfg);
 }
@@ -510,12 +514,18 @@ test_stop_and_restart(void **state)
 	assert_int_equal(st->state, CAIRN__V1__QUERY_STATE__QUERY_STATE_FAILED);
 	assert_string_equal(st->failure, "attempt 0: coordinator restarted");
 	protobuf_c_message_free_unpacked(&st->base, NULL);
+	/* The log: the members (logged once, the restart changed none),
+	 * the QUERY, the FAILURE. */
 	er.start = 0;
-	er.end = 2;
+	er.end = NMEMBERS + 2;
 	assert_int_equal(transport_unary(analyst.cl,
 	    proto_method(PROTO_GET_ENTRIES), &er.base, 5000, &resp), CAIRN_OK);
 	ents = (Cairn__V1__GetEntriesResponse *)resp;
-	assert_int_equal(ents->n_entries, 2);
+	assert_int_equal(ents->n_entries, NMEMBERS + 2);
+	for (size_t i = 0; i < NMEMBERS; i++)
+		assert_int_equal(ents->entries[i]->type,
+		    CAIRN__V1__ENTRY_TYPE__ENTRY_MEMBER);
+	ents->entries += NMEMBERS;	/* restored before the free */
 	assert_int_equal(ents->entries[0]->type,
 	    CAIRN__V1__ENTRY_TYPE__ENTRY_QUERY);
 	assert_int_equal(ents->entries[1]->type,
@@ -526,7 +536,72 @@ test_stop_and_restart(void **state)
 	assert_int_equal(e->reason.len, strlen("attempt 0: coordinator "
 	    "restarted"));
 	free(e);
+	ents->entries -= NMEMBERS;
 	protobuf_c_message_free_unpacked(resp, NULL);
+	stop(c, &cfg);
+}
+
+/* Node 'w' publishes a Policy with 'budget' signed by 'signer'. */
+static int
+publish(struct who *w, const char *name, double budget,
+    const struct keys_identity *signer, char *detail, size_t cap)
+{
+	Cairn__V1__Policy p = CAIRN__V1__POLICY__INIT;
+	Cairn__V1__SignedPolicy sp = CAIRN__V1__SIGNED_POLICY__INIT;
+	ProtobufCMessage *resp = NULL;
+	uint8_t *b, sig[64];
+	size_t bl;
+	int r;
+
+	p.node = (char *)name;
+	p.budget_rho_per_month = budget;
+	p.max_rho_per_query = budget;
+	assert_int_equal(proto_pack(&p.base, PROTO_MAX_SMALL, &b, &bl),
+	    CAIRN_OK);
+	assert_int_equal(keys_sign(signer, "policy", b, bl, sig), CAIRN_OK);
+	sp.policy.data = b;
+	sp.policy.len = bl;
+	sp.signature.data = sig;
+	sp.signature.len = 64;
+	r = transport_unary(w->cl, proto_method(PROTO_PUBLISH_POLICY),
+	    &sp.base, 5000, &resp);
+	if (r == CAIRN_OK)
+		snprintf(detail, cap, "%s", ((Cairn__V1__Ack *)resp)->detail);
+	if (resp != NULL)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	free(b);
+	return r;
+}
+
+/*
+ * PublishPolicy: a node's signed policy is logged once per change, after
+ * the MEMBER entries; another node's key, another node's name and an
+ * analyst caller are refused.
+ */
+static void
+test_publish_policy(void **state)
+{
+	struct coord_config cfg;
+	struct coord *c;
+	char d[128];
+
+	(void)state;
+	c = start(&cfg, "d4");
+	assert_int_equal(publish(&nodes[0], "na", 1.0, nodes[0].id, d,
+	    sizeof(d)), CAIRN_OK);
+	assert_string_equal(d, "POLICY logged at index 4");
+	assert_int_equal(publish(&nodes[0], "na", 1.0, nodes[0].id, d,
+	    sizeof(d)), CAIRN_OK);
+	assert_string_equal(d, "POLICY unchanged at index 4");
+	assert_int_equal(publish(&nodes[0], "na", 0.5, nodes[0].id, d,
+	    sizeof(d)), CAIRN_OK);
+	assert_string_equal(d, "POLICY logged at index 5");
+	assert_int_not_equal(publish(&nodes[0], "na", 1.0, nodes[1].id, d,
+	    sizeof(d)), CAIRN_OK);
+	assert_int_not_equal(publish(&nodes[1], "na", 1.0, nodes[1].id, d,
+	    sizeof(d)), CAIRN_OK);
+	assert_int_not_equal(publish(&analyst, "nso", 1.0, analyst.id, d,
+	    sizeof(d)), CAIRN_OK);
 	stop(c, &cfg);
 }
 
@@ -537,6 +612,7 @@ main(void)
 		cmocka_unit_test(test_submit_checks),
 		cmocka_unit_test(test_retry_and_limit),
 		cmocka_unit_test(test_stop_and_restart),
+		cmocka_unit_test(test_publish_policy),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
