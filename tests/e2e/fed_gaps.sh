@@ -204,7 +204,16 @@ wait_for "$T/n1.log" "policy published: POLICY unchanged" 1 &&
 
 # --- population_by_category: the spec's categories ----------------------
 printf '{"kind": "population_by_category", "start": "2026-01-10", "end": "2026-01-11", "categories": ["b", "a", "z"]}\n' >"$T/pop.json"
-"$C" query submit --config "$T/analyst.conf" --spec "$T/pop.json" --geography g2 \
+"$C" query submit --config "$T/analyst.conf" --kind population_by_category \
+    --start 2026-01-10 --end 2026-01-11 --geography g2 --rho 0.25 \
+    --purpose categories --participants n1,n2 --colluding 1 --id q-nocat \
+    >"$T/out" 2>"$T/err"
+[ $? -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] &&
+    grep -q "missing field 'categories' (required by kind 'population_by_category')" "$T/err" &&
+	ok "population_by_category without its categories is refused with one line" ||
+	notok "population_by_category without its categories is refused with one line"
+"$C" query submit --config "$T/analyst.conf" --kind population_by_category \
+    --start 2026-01-10 --end 2026-01-11 --categories b,a,z --geography g2 \
     --rho 0.25 --purpose categories --participants n1,n2 --colluding 1 \
     --id q-pop >"$T/out" 2>"$T/err" &&
     "$C" query wait --config "$T/analyst.conf" q-pop --timeout 30 >"$T/out" 2>"$T/err" &&
