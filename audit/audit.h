@@ -98,6 +98,8 @@ struct audit_verify_report {
 	uint64_t		findings;
 	uint64_t		queries, charges, restatements, refusals;
 	uint64_t		releases, failures, others;
+	uint64_t		members;	/* MEMBER entries */
+	uint64_t		policies;	/* POLICY entries */
 	uint64_t		ledger_charges;	/* ledger lines matched */
 };
 

@@ -23,6 +23,7 @@
 #include "protocol/cairn.pb-c.h"
 #include "protocol/proto_service.h"
 #include "protocol/qspec.h"
+#include "protocol/tlog_member.h"
 
 #define FINDING_MAX	1024
 #define HT_KEY_MAX	(TLOG_ENTRY_MAX_ID + TLOG_HASH_LEN + 8)
@@ -140,9 +141,24 @@ struct vmonth {
 	double	cum;
 };
 
+/* A node's newest published policy. */
+struct vpolicy {
+	char			 node[KEYS_NAME_MAX + 1];
+	uint64_t		 index;		/* its POLICY entry */
+	Cairn__V1__Policy	*p;
+};
+
 struct vctx {
 	const struct audit_verify_in	*in;
 	struct audit_verify_report	*rep;
+	const uint8_t			*log_pk;	/* coordinator's key */
+	/* Membership as the MEMBER entries so far say; once the log has
+	 * one, QUERY, CHARGE, REFUSAL and POLICY entries are checked
+	 * against it (before: against federation.conf). */
+	bool				 have_members;
+	struct tlog_roster		 roster;
+	struct vpolicy			*pols;
+	size_t				 npols;
 	struct htab			 queries;	/* qh -> vquery */
 	struct htab			 charges;	/* node,qh: vcharge */
 	struct htab			 months;	/* node,month: vmonth */
@@ -284,6 +300,35 @@ cmp_str(const void *a, const void *b)
 
 /* ------------------------------------------------------------ entries */
 
+/*
+ * The member 'role'/'name' in force at this point of the log: from the
+ * MEMBER entries replayed so far once there is one, else federation.conf.
+ */
+static const struct keys_member *
+member_at(const struct vctx *v, enum keys_role role, const char *name)
+{
+	if (v->have_members)
+		return tlog_roster_find(&v->roster, role, name);
+	return keys_federation_find(v->in->fed, role, name);
+}
+
+static const char *
+member_source(const struct vctx *v)
+{
+	return v->have_members ? "a member at this point of the log" :
+	    "in federation.conf";
+}
+
+/* The newest published policy of 'node', or NULL. */
+static struct vpolicy *
+policy_of(struct vctx *v, const char *node)
+{
+	for (size_t i = 0; i < v->npols; i++)
+		if (strcmp(v->pols[i].node, node) == 0)
+			return &v->pols[i];
+	return NULL;
+}
+
 /* Verify a node's signature over an entry's body; finding on failure. */
 static bool
 node_sig_ok(struct vctx *v, uint64_t idx, const char *type,
@@ -296,10 +341,11 @@ node_sig_ok(struct vctx *v, uint64_t idx, const char *type,
 		    idx, type);
 		return false;
 	}
-	m = keys_federation_find(v->in->fed, KEYS_ROLE_NODE, node);
+	m = member_at(v, KEYS_ROLE_NODE, node);
 	if (m == NULL) {
-		find(v, "entry %" PRIu64 ": %s of '%s': no such node in "
-		    "federation.conf", idx, type, node);
+		find(v, "entry %" PRIu64 ": %s of '%s': no such node %s", idx,
+		    type, node, v->have_members ? "at this point of the log" :
+		    "in federation.conf");
 		return false;
 	}
 	if (e->signature.len != KEYS_SIG_LEN || keys_verify(m->pub.pk,
@@ -408,12 +454,12 @@ do_query(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 		goto out;
 	}
 	m = q->analyst != NULL && q->analyst->name != NULL ?
-	    keys_federation_find(v->in->fed, KEYS_ROLE_ANALYST,
-	    q->analyst->name) : NULL;
+	    member_at(v, KEYS_ROLE_ANALYST, q->analyst->name) : NULL;
 	if (m == NULL)
 		find(v, "entry %" PRIu64 ": QUERY '%s': analyst '%s' is not "
-		    "in federation.conf", idx, q->query_id,
-		    q->analyst && q->analyst->name ? q->analyst->name : "");
+		    "%s", idx, q->query_id,
+		    q->analyst && q->analyst->name ? q->analyst->name : "",
+		    member_source(v));
 	else if (sq->signature.len != KEYS_SIG_LEN || keys_verify(m->pub.pk,
 	    "query", sq->query.data, sq->query.len, sq->signature.data) !=
 	    CAIRN_OK)
@@ -541,6 +587,7 @@ charge_budget(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
     const Cairn__V1__Charge *c, const char *node)
 {
 	uint8_t key[HT_KEY_MAX];
+	const struct vpolicy *pol = policy_of(v, node);
 	int r;
 
 	for (size_t i = 0; i < e->ncharges; i++) {
@@ -561,6 +608,19 @@ charge_budget(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 			    "cumulative %.9g exceeds the declared budget %.9g",
 			    idx, node, mb, ch->cumulative,
 			    c->budget_rho_per_month);
+		if (pol != NULL && ch->cumulative >
+		    pol->p->budget_rho_per_month + AUDIT_RHO_EPS)
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
+			    "cumulative %.9g exceeds the budget %.9g of its "
+			    "POLICY entry %" PRIu64, idx, node, mb,
+			    ch->cumulative, pol->p->budget_rho_per_month,
+			    pol->index);
+		if (pol != NULL && ch->rho > pol->p->max_rho_per_query +
+		    AUDIT_RHO_EPS)
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
+			    "rho %.9g exceeds max_rho_per_query %.9g of its "
+			    "POLICY entry %" PRIu64, idx, node, mb, ch->rho,
+			    pol->p->max_rho_per_query, pol->index);
 		if (vm == NULL) {
 			if ((vm = calloc(1, sizeof(*vm))) == NULL)
 				return cairn_err(CAIRN_ERR_NOMEM, "audit");
@@ -792,6 +852,75 @@ do_failure(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 		    "entry before it", idx, short_hash(e->query_hash, hb));
 }
 
+/* A MEMBER entry: signed by the log key; replayed into the roster. */
+static int
+do_member(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
+{
+	struct tlog_member_change c;
+	int r;
+
+	v->rep->members++;
+	if ((r = tlog_member_decode(e, v->log_pk, &c)) != CAIRN_OK) {
+		find(v, "entry %" PRIu64 ": %s", idx, cairn_errdesc(r));
+		return CAIRN_OK;
+	}
+	if (strcmp(c.federation, v->in->fed->name) != 0)
+		find(v, "entry %" PRIu64 ": MEMBER: federation '%s' is not "
+		    "'%s'", idx, c.federation, v->in->fed->name);
+	v->have_members = true;
+	if ((r = tlog_roster_apply(&v->roster, &c)) == CAIRN_ERR_NOTFOUND)
+		find(v, "entry %" PRIu64 ": MEMBER: %s", idx,
+		    cairn_errdesc(r));
+	else if (r != CAIRN_OK)
+		return r;
+	return CAIRN_OK;
+}
+
+/* A POLICY entry: signed by a member node; the node's policy from now. */
+static int
+do_policy(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
+{
+	Cairn__V1__Policy *p = NULL;
+	struct vpolicy *vp;
+	const struct keys_member *m;
+	char node[KEYS_NAME_MAX + 1];
+	int r;
+
+	v->rep->policies++;
+	if (!bytes_name(e->node_id, node)) {
+		find(v, "entry %" PRIu64 ": POLICY: node_id is not a member "
+		    "name", idx);
+		return CAIRN_OK;
+	}
+	if ((m = member_at(v, KEYS_ROLE_NODE, node)) == NULL) {
+		find(v, "entry %" PRIu64 ": POLICY of '%s': the node is not %s",
+		    idx, node, member_source(v));
+		return CAIRN_OK;
+	}
+	if ((r = tlog_policy_decode(e, m->pub.pk, &p)) != CAIRN_OK) {
+		find(v, "entry %" PRIu64 ": %s", idx, cairn_errdesc(r));
+		return CAIRN_OK;
+	}
+	if ((vp = policy_of(v, node)) == NULL) {
+		struct vpolicy *nv;
+
+		if (v->npols >= KEYS_FEDERATION_MAX_MEMBERS ||
+		    (nv = realloc(v->pols, (v->npols + 1) * sizeof(*nv))) ==
+		    NULL) {
+			cairn__v1__policy__free_unpacked(p, NULL);
+			return cairn_err(CAIRN_ERR_NOMEM, "audit: policies");
+		}
+		v->pols = nv;
+		vp = &v->pols[v->npols++];
+		memset(vp, 0, sizeof(*vp));
+		snprintf(vp->node, sizeof(vp->node), "%s", node);
+	} else
+		cairn__v1__policy__free_unpacked(vp->p, NULL);
+	vp->p = p;
+	vp->index = idx;
+	return CAIRN_OK;
+}
+
 static int
 do_entry(struct vctx *v, uint64_t idx, struct tlog_bytes data,
     struct tlog_entry *e)
@@ -817,6 +946,10 @@ do_entry(struct vctx *v, uint64_t idx, struct tlog_bytes data,
 	case TLOG_ENTRY_FAILURE:
 		do_failure(v, idx, e);
 		break;
+	case TLOG_ENTRY_MEMBER:
+		return do_member(v, idx, e);
+	case TLOG_ENTRY_POLICY:
+		return do_policy(v, idx, e);
 	default:
 		v->rep->others++;
 		break;
@@ -1039,6 +1172,7 @@ audit_verify(const struct audit_verify_in *in,
 	memset(&v, 0, sizeof(v));
 	v.in = in;
 	v.rep = &lrep;
+	v.log_pk = co->pub.pk;
 	memset(&lk, 0, sizeof(lk));
 	snprintf(lk.name, sizeof(lk.name), "cairn/%s", in->fed->name);
 	lk.type = TLOG_KEY_ED25519;
@@ -1116,6 +1250,10 @@ out:
 	ht_free(&v.queries, vquery_free);
 	ht_free(&v.charges, vcharge_free);
 	ht_free(&v.months, free);
+	tlog_roster_release(&v.roster);
+	for (size_t i = 0; i < v.npols; i++)
+		cairn__v1__policy__free_unpacked(v.pols[i].p, NULL);
+	free(v.pols);
 	free(fr);
 	free(e);
 	return r;

@@ -369,6 +369,8 @@ audit_cmd_verify(int argc, char **argv)
 	    rep.cp.size, rep.cosignatures, rep.cosignatures == 1 ? "" : "s",
 	    rep.queries, rep.charges, rep.restatements, rep.refusals,
 	    rep.releases, rep.failures);
+	printf(", %" PRIu64 " member changes, %" PRIu64 " policies",
+	    rep.members, rep.policies);
 	if (in.ledger != NULL)
 		printf("; ledger of '%s': %" PRIu64 " of %zu charges match",
 		    o[O_NODE], rep.ledger_charges, ledger.n);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "common/err.h"
 #include "coordinator/coord_int.h"
 
@@ -187,6 +189,16 @@ parse_geo(struct coord_config *cfg, const char *path, const char *value)
 		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: geography '%s': %s",
 		    path, line, name, d);
 	}
+	if ((r = keys_file_sha256(full, cfg->geos[cfg->ngeos].sha256)) !=
+	    CAIRN_OK) {
+		char d[512];
+
+		snprintf(d, sizeof(d), "%s", cairn_errdesc(r));
+		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: geography '%s': %s",
+		    path, line, name, d);
+	}
+	snprintf(cfg->geos[cfg->ngeos].path, sizeof(cfg->geos[0].path), "%s",
+	    full);
 	memcpy(cfg->geos[cfg->ngeos].name, name, nlen + 1);
 	cfg->ngeos++;
 	return CAIRN_OK;
@@ -206,6 +218,7 @@ coord_config_load(const char *path, struct coord_config *cfg)
 	cfg->max_participants = 64;
 	cfg->max_attempts = 3;
 	cfg->witness_quorum = 0;
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	if ((r = config_load(path, schema, NSCHEMA, cfg)) != CAIRN_OK)
 		return r;
 	if (cfg->listen == NULL && (cfg->listen = strdup("127.0.0.1:7443"))
@@ -231,4 +244,28 @@ coord_config_geo(const struct coord_config *cfg, const char *name)
 		if (strcmp(cfg->geos[i].name, name) == 0)
 			return &cfg->geos[i];
 	return NULL;
+}
+
+int
+coord_config_check_pins(const struct coord_config *cfg, const char *path,
+    const struct keys_federation *fed, const char *fedpath)
+{
+	for (size_t i = 0; i < cfg->ngeos; i++) {
+		const struct coord_geo *g = &cfg->geos[i];
+		const uint8_t *pin = keys_federation_geography(fed, g->name);
+		char have[65], want[65];
+
+		sodium_bin2hex(have, sizeof(have), g->sha256, 32);
+		if (pin == NULL)
+			return cairn_err(CAIRN_ERR_CONFIG, "%s: geography '%s' "
+			    "is not pinned in %s (region file %s, sha256 %s; "
+			    "cairn keys pin-geography)", path, g->name,
+			    fedpath, g->path, have);
+		sodium_bin2hex(want, sizeof(want), pin, 32);
+		if (sodium_memcmp(pin, g->sha256, 32) != 0)
+			return cairn_err(CAIRN_ERR_CONFIG, "%s: geography '%s': "
+			    "region file %s has sha256 %s, %s pins %s", path,
+			    g->name, g->path, have, fedpath, want);
+	}
+	return CAIRN_OK;
 }

@@ -2,7 +2,7 @@
  * coord_int.h - the coordinator daemon's modules, shared between
  * coord_config.c (coordinator.conf), coord_store.c (the SQLite state),
  * coord_log.c (log entries, checkpoints, cosignatures), coord_service.c
- * (the 14 methods of cairn.v1.Coordinator) and coord_main.c (the
+ * (the 15 methods of cairn.v1.Coordinator) and coord_main.c (the
  * cairn-coordinator program).  docs/coordinator.md describes the daemon,
  * docs/federation.md the round it runs.
  */
@@ -30,9 +30,12 @@
 struct coord_geo {
 	char		name[KEYS_NAME_MAX + 1];
 	uint64_t	nregions;
+	uint8_t		sha256[32];	/* of its region file */
+	char		path[4096];	/* the region file */
 };
 
 struct coord_config {
+	char			 path[4096];	/* coordinator.conf itself */
 	/* [coordinator] */
 	char			*identity_key;
 	char			*tls_key;
@@ -69,6 +72,16 @@ struct coord_config {
 int	coord_config_load(const char *path, struct coord_config *cfg)
 	    __attribute__((warn_unused_result));
 void	coord_config_release(struct coord_config *cfg);
+
+/*
+ * Check that federation.conf ('fed', read from 'fedpath') pins every
+ * geography of 'cfg' ('path' is coordinator.conf) to the SHA-256 of its
+ * region file.  Returns CAIRN_OK or CAIRN_ERR_CONFIG naming the geography,
+ * the file and both hashes (or that the pin is missing).
+ */
+int	coord_config_check_pins(const struct coord_config *cfg,
+	    const char *path, const struct keys_federation *fed,
+	    const char *fedpath) __attribute__((warn_unused_result));
 
 /* The geography named 'name', or NULL. */
 const struct coord_geo *coord_config_geo(const struct coord_config *cfg,
@@ -209,11 +222,20 @@ int	coord_store_cosigned_size(struct coord_store *s, size_t quorum,
 /* ---------------------------------------------------------------- log */
 
 /* The log and what signs its checkpoints. */
+/* The newest POLICY entry of one node. */
+struct coord_policy_seen {
+	char			 node[KEYS_NAME_MAX + 1];
+	uint8_t			 body_hash[32];	/* SHA-256 of the body */
+	uint64_t		 index;
+};
+
 struct coord_log {
 	struct tlog_store	*tlog;
 	struct coord_store	*db;		/* borrowed */
 	char			 origin[TLOG_NAME_MAX + 1];
 	struct tlog_signer	 signer;
+	struct coord_policy_seen *pols;		/* one per node */
+	size_t			 npols;
 };
 
 /*
@@ -243,6 +265,33 @@ int	coord_log_cosign(struct coord_log *lg, const char *name,
 	    const uint8_t pk[static 32], uint64_t size, const uint8_t *root,
 	    size_t root_len, uint64_t ts, const uint8_t *sig, size_t sig_len)
 	    __attribute__((warn_unused_result));
+
+/*
+ * Bring the log's membership up to 'fed' before serving: replay the
+ * MEMBER entries (signed by this coordinator's key) and append one MEMBER
+ * entry per member added, removed or changed (key or certificate) since,
+ * signed with 'id' (purpose "member"); also remember each node's newest
+ * POLICY entry.  '*added' (may be NULL) gets the number of entries
+ * appended.  Returns CAIRN_OK, or CAIRN_ERR_FORMAT / _SIGNATURE when a
+ * stored MEMBER entry does not check, or a store error.
+ */
+int	coord_log_members(struct coord_log *lg,
+	    const struct keys_federation *fed,
+	    const struct keys_identity *id, size_t *added)
+	    __attribute__((warn_unused_result));
+
+/*
+ * A node's published policy: 'body' (a serialized Policy) signed with
+ * 'sig' by node 'name' whose identity key is 'pk'.  Verifies it (the
+ * Policy must name 'name'), and appends a POLICY entry unless it is the
+ * same as the node's newest one.  '*index' gets the index of the entry
+ * that holds it, '*appended' whether it is new.  Returns CAIRN_OK,
+ * CAIRN_ERR_SIGNATURE, CAIRN_ERR_FORMAT or a store error.
+ */
+int	coord_log_policy(struct coord_log *lg, const char *name,
+	    const uint8_t pk[static 32], const uint8_t *body, size_t len,
+	    const uint8_t *sig, size_t siglen, uint64_t *index,
+	    bool *appended) __attribute__((warn_unused_result));
 
 /*
  * The checkpoint to show: the latest, or with 'quorum' > 0 the newest one

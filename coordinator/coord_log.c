@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/log.h"
 #include "coordinator/coord_int.h"
+#include "protocol/tlog_member.h"
 
 static int
 sign_note(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
@@ -76,6 +79,9 @@ coord_log_close(struct coord_log *lg)
 {
 	tlog_store_close(lg->tlog);
 	lg->tlog = NULL;
+	free(lg->pols);
+	lg->pols = NULL;
+	lg->npols = 0;
 }
 
 int
@@ -204,4 +210,169 @@ out:
 	free(base);
 	free(lines);
 	return r;
+}
+
+/* Remember 'node''s newest POLICY entry. */
+static int
+policy_seen(struct coord_log *lg, const char *node, const uint8_t h[32],
+    uint64_t index)
+{
+	struct coord_policy_seen *nv;
+
+	for (size_t i = 0; i < lg->npols; i++)
+		if (strcmp(lg->pols[i].node, node) == 0) {
+			memcpy(lg->pols[i].body_hash, h, 32);
+			lg->pols[i].index = index;
+			return CAIRN_OK;
+		}
+	if (lg->npols >= KEYS_FEDERATION_MAX_MEMBERS)
+		return cairn_err(CAIRN_ERR_TOOBIG, "POLICY entries of more "
+		    "than %d nodes", KEYS_FEDERATION_MAX_MEMBERS);
+	if ((nv = realloc(lg->pols, (lg->npols + 1) * sizeof(*nv))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	lg->pols = nv;
+	memset(&nv[lg->npols], 0, sizeof(nv[0]));
+	snprintf(nv[lg->npols].node, sizeof(nv[0].node), "%s", node);
+	memcpy(nv[lg->npols].body_hash, h, 32);
+	nv[lg->npols].index = index;
+	lg->npols++;
+	return CAIRN_OK;
+}
+
+int
+coord_log_members(struct coord_log *lg, const struct keys_federation *fed,
+    const struct keys_identity *id, size_t *added)
+{
+	struct tlog_roster roster = { NULL, 0, 0 };
+	struct tlog_member_change *ch = NULL;
+	struct tlog_entry *e = NULL;
+	uint64_t size = tlog_store_size(lg->tlog);
+	size_t nch = 0;
+	int r = CAIRN_OK;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	for (uint64_t i = 0; i < size; i++) {
+		uint8_t *data = NULL, h[32];
+		size_t len;
+
+		if ((r = tlog_store_entry(lg->tlog, i, &data, &len)) !=
+		    CAIRN_OK)
+			goto out;
+		/* Only MEMBER and POLICY matter here: a peek at the type. */
+		if (len < 2 || (data[1] != TLOG_ENTRY_MEMBER &&
+		    data[1] != TLOG_ENTRY_POLICY)) {
+			free(data);
+			continue;
+		}
+		if ((r = tlog_entry_decode(data, len, e)) != CAIRN_OK) {
+			free(data);
+			r = cairn_err(r, "log entry %llu: %s",
+			    (unsigned long long)i, cairn_errdesc(r));
+			goto out;
+		}
+		if (e->type == TLOG_ENTRY_MEMBER) {
+			struct tlog_member_change c;
+
+			if ((r = tlog_member_decode(e, lg->signer.pub, &c)) ==
+			    CAIRN_OK)
+				r = tlog_roster_apply(&roster, &c);
+		} else {
+			char node[KEYS_NAME_MAX + 1];
+
+			snprintf(node, sizeof(node), "%.*s",
+			    (int)(e->node_id.len > KEYS_NAME_MAX ?
+			    KEYS_NAME_MAX : e->node_id.len),
+			    (const char *)e->node_id.p);
+			crypto_hash_sha256(h, e->body.p, e->body.len);
+			r = policy_seen(lg, node, h, i);
+		}
+		free(data);
+		if (r != CAIRN_OK) {
+			r = cairn_err(r, "log entry %llu: %s",
+			    (unsigned long long)i, cairn_errdesc(r));
+			goto out;
+		}
+	}
+	if ((r = tlog_roster_diff(&roster, fed, &ch, &nch)) != CAIRN_OK)
+		goto out;
+	for (size_t i = 0; i < nch; i++) {
+		struct tlog_entry me;
+		uint8_t *body = NULL, sig[KEYS_SIG_LEN];
+		size_t blen;
+		uint64_t idx;
+
+		if ((r = tlog_member_encode(&ch[i], &body, &blen)) != CAIRN_OK)
+			goto out;
+		if ((r = keys_sign(id, "member", body, blen, sig)) !=
+		    CAIRN_OK) {
+			free(body);
+			goto out;
+		}
+		memset(&me, 0, sizeof(me));
+		me.type = TLOG_ENTRY_MEMBER;
+		me.time = (uint64_t)time(NULL);
+		me.body.p = body;
+		me.body.len = blen;
+		me.signature.p = sig;
+		me.signature.len = KEYS_SIG_LEN;
+		r = coord_log_append(lg, &me, &idx);
+		free(body);
+		if (r != CAIRN_OK)
+			goto out;
+		log_info("MEMBER %s %s/%s logged at index %llu",
+		    ch[i].added ? "added" : "removed",
+		    keys_role_name(ch[i].m.pub.role), ch[i].m.pub.name,
+		    (unsigned long long)idx);
+	}
+	if (added != NULL)
+		*added = nch;
+	r = CAIRN_OK;
+out:
+	free(ch);
+	free(e);
+	tlog_roster_release(&roster);
+	return r;
+}
+
+int
+coord_log_policy(struct coord_log *lg, const char *name,
+    const uint8_t pk[static 32], const uint8_t *body, size_t len,
+    const uint8_t *sig, size_t siglen, uint64_t *index, bool *appended)
+{
+	Cairn__V1__Policy *p = NULL;
+	struct tlog_entry e;
+	uint8_t h[32];
+	uint64_t idx;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_POLICY;
+	e.time = (uint64_t)time(NULL);
+	e.node_id.p = (const uint8_t *)name;
+	e.node_id.len = strlen(name);
+	e.body.p = body;
+	e.body.len = len;
+	e.signature.p = sig;
+	e.signature.len = siglen;
+	/* The same checks an auditor makes on the entry. */
+	if ((r = tlog_policy_decode(&e, pk, &p)) != CAIRN_OK)
+		return r;
+	cairn__v1__policy__free_unpacked(p, NULL);
+	crypto_hash_sha256(h, body, len);
+	for (size_t i = 0; i < lg->npols; i++)
+		if (strcmp(lg->pols[i].node, name) == 0 &&
+		    sodium_memcmp(lg->pols[i].body_hash, h, 32) == 0) {
+			*index = lg->pols[i].index;
+			*appended = false;
+			return CAIRN_OK;
+		}
+	if ((r = coord_log_append(lg, &e, &idx)) != CAIRN_OK ||
+	    (r = policy_seen(lg, name, h, idx)) != CAIRN_OK)
+		return r;
+	log_info("POLICY of node %s logged at index %llu", name,
+	    (unsigned long long)idx);
+	*index = idx;
+	*appended = true;
+	return CAIRN_OK;
 }

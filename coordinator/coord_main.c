@@ -153,6 +153,15 @@ cmd_check(int argc, char **argv)
 		return r;
 	r = coord_config_load(conf, &cfg);
 	if (r == CAIRN_OK) {
+		struct keys_federation *fed = NULL;
+
+		if ((r = keys_federation_load(cfg.federation, &fed)) ==
+		    CAIRN_OK)
+			r = coord_config_check_pins(&cfg, conf, fed,
+			    cfg.federation);
+		keys_federation_free(fed);
+	}
+	if (r == CAIRN_OK) {
 		printf("%s: ok (%zu geographies", conf, cfg.ngeos);
 		for (size_t i = 0; i < cfg.ngeos; i++)
 			printf("%s %s: %llu regions", i ? "," : ":",

@@ -503,17 +503,16 @@ attempt_build(struct coord *c, const char *caller,
 		    q->spec->geography);
 		goto fail;
 	}
-	if (a->spec.kind != QSPEC_KIND_POPCAT) {
-		a->expect_cells = qspec_domain_cells(&a->spec, geo->nregions, 1)
-		    + 1;
-		if (a->expect_cells > PROTO_MAX_CELLS ||
-		    a->expect_cells > COORD_ROUND_MAX_CELLS) {
-			r = cairn_err(CAIRN_ERR_TOOBIG, "the query's domain "
-			    "has %llu cells, more than %llu",
-			    (unsigned long long)a->expect_cells - 1,
-			    (unsigned long long)PROTO_MAX_CELLS);
-			goto fail;
-		}
+	/* Every kind's domain is public (population_by_category's
+	 * categories are the spec's), so the length is known here. */
+	a->expect_cells = qspec_domain_cells(&a->spec, geo->nregions, 0) + 1;
+	if (a->expect_cells > PROTO_MAX_CELLS ||
+	    a->expect_cells > COORD_ROUND_MAX_CELLS) {
+		r = cairn_err(CAIRN_ERR_TOOBIG, "the query's domain has %llu "
+		    "cells, more than %llu",
+		    (unsigned long long)a->expect_cells - 1,
+		    (unsigned long long)PROTO_MAX_CELLS);
+		goto fail;
 	}
 	*field = "query.participants";
 	if (q->n_participants < 2 ||
@@ -1070,6 +1069,7 @@ task_reply(struct coord *c, struct transport_call *call, struct attempt *a,
 	uint8_t iproof[TLOG_MAX_PROOF][TLOG_HASH_LEN];
 	ProtobufCBinaryData ch[TLOG_MAX_PROOF], ih[TLOG_MAX_PROOF];
 	struct tlog_checkpoint tcp;
+	const struct coord_geo *geo;
 	char *note = NULL;
 	size_t len, nc = 0, ni = 0;
 	int r;
@@ -1112,6 +1112,12 @@ task_reply(struct coord *c, struct transport_call *call, struct attempt *a,
 	t.consistency = &cons;
 	t.query_inclusion = &inc;
 	t.deadline_unix = a->share_deadline;
+	if (a->q->spec != NULL && (geo = coord_config_geo(c->cfg,
+	    a->q->spec->geography)) != NULL) {
+		/* The pin of the query's geography: nodes check their copy. */
+		t.geography_sha256.data = (uint8_t *)geo->sha256;
+		t.geography_sha256.len = sizeof(geo->sha256);
+	}
 	resp.task = &t;
 	(void)transport_call_reply(call, &resp.base);
 	r = HELD;
@@ -1816,6 +1822,30 @@ do_cosign(struct coord *c, struct transport_call *call,
 	return HELD;
 }
 
+/* A node publishes its policy: a POLICY entry unless unchanged. */
+static int
+do_policy(struct coord *c, struct transport_call *call,
+    const Cairn__V1__SignedPolicy *sp, const struct keys_member *m,
+    const char **field)
+{
+	Cairn__V1__Ack ack = CAIRN__V1__ACK__INIT;
+	char detail[96];
+	uint64_t idx;
+	bool appended;
+	int r;
+
+	*field = "policy";
+	if ((r = coord_log_policy(&c->log, m->pub.name, m->pub.pk,
+	    sp->policy.data, sp->policy.len, sp->signature.data,
+	    sp->signature.len, &idx, &appended)) != CAIRN_OK)
+		return r;
+	snprintf(detail, sizeof(detail), "POLICY %s at index %llu",
+	    appended ? "logged" : "unchanged", (unsigned long long)idx);
+	ack.detail = detail;
+	(void)transport_call_reply(call, &ack.base);
+	return HELD;
+}
+
 /* --------------------------------------------------------------- log */
 
 static int
@@ -2010,6 +2040,9 @@ handle(struct transport_call *call, const ProtobufCMessage *req, void *arg)
 	case PROTO_GET_CONSISTENCY_PROOF:
 		r = do_consistency(c, call, (const void *)req, &field);
 		break;
+	case PROTO_PUBLISH_POLICY:
+		r = do_policy(c, call, (const void *)req, m, &field);
+		break;
 	default:
 		r = cairn_err(CAIRN_ERR_UNSUPPORTED, "method %s", mi->name);
 		break;
@@ -2173,7 +2206,9 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	if ((r = keys_identity_load(cfg->identity_key, &c->id)) != CAIRN_OK ||
-	    (r = keys_federation_load(cfg->federation, &c->fed)) != CAIRN_OK)
+	    (r = keys_federation_load(cfg->federation, &c->fed)) != CAIRN_OK ||
+	    (r = coord_config_check_pins(cfg, cfg->path, c->fed,
+	    cfg->federation)) != CAIRN_OK)
 		goto fail;
 	if (keys_identity_role(c->id) != KEYS_ROLE_COORDINATOR) {
 		r = cairn_err(CAIRN_ERR_CONFIG, "%s: not a coordinator's "
@@ -2211,7 +2246,8 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 	    != CAIRN_OK)
 		goto fail;
 	c->log_open = true;
-	if ((r = fail_leftovers(c)) != CAIRN_OK)
+	if ((r = fail_leftovers(c)) != CAIRN_OK ||
+	    (r = coord_log_members(&c->log, c->fed, c->id, NULL)) != CAIRN_OK)
 		goto fail;
 	if ((r = keys_tls_load(cfg->ca_cert, cfg->tls_cert, cfg->tls_key,
 	    &tls)) != CAIRN_OK)

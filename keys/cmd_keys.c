@@ -359,6 +359,39 @@ cmd_add_member(int argc, char **argv)
 	return 0;
 }
 
+static int
+cmd_pin_geography(int argc, char **argv)
+{
+	const char *prog = "cairn keys pin-geography";
+	const char *dir = NULL, *name = NULL, *regions = NULL;
+	const struct opt o[] = { { "--ca", &dir }, { "--name", &name },
+	    { "--regions", &regions } };
+	char conf[PATH_MAX], hex[65];
+	uint8_t h[32];
+	int r;
+
+	if (wants_help(argc, argv)) {
+		printf("usage: %s --ca DIR --name NAME --regions FILE\n  Pin "
+		    "geography NAME in DIR/federation.conf to the SHA-256 of "
+		    "its region\n  file (region_id,name); a pin of that name "
+		    "is replaced.  Publish the new\n  federation.conf to every "
+		    "member.\n", prog);
+		return 0;
+	}
+	if (!parse_opts(prog, argc, argv, o, 3, NULL) ||
+	    need(prog, "--ca", dir) || need(prog, "--name", name) ||
+	    need(prog, "--regions", regions))
+		return 1;
+	if ((r = keys_file_sha256(regions, h)) != CAIRN_OK)
+		return cli_fail(prog, "region file", r);
+	if ((r = join(conf, dir, "federation.conf")) != CAIRN_OK ||
+	    (r = keys_federation_pin_geography(conf, name, h)) != CAIRN_OK)
+		return cli_fail(prog, "cannot pin geography", r);
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	printf("pinned geography %s to sha256 %s in %s\n", name, hex, conf);
+	return 0;
+}
+
 /* The first bytes of 'path' (public part of any key file), NUL-ended. */
 static int
 peek(const char *path, char *head, size_t n)
@@ -476,6 +509,8 @@ static const struct cli_cmd keys_cmds[] = {
 	{ "new", cmd_new, "create a member's identity key, TLS key and CSR" },
 	{ "issue", cmd_issue, "issue a certificate for a CSR with the CA" },
 	{ "add-member", cmd_add_member, "enrol a member in federation.conf" },
+	{ "pin-geography", cmd_pin_geography,
+	    "pin a geography's region file by hash in federation.conf" },
 	{ "show", cmd_show, "show role and fingerprints of a key file" },
 };
 

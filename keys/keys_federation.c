@@ -24,6 +24,7 @@ struct fedconf {
 	char			*name;
 	char			*ca_fpr;
 	struct config_strlist	 members;
+	struct config_strlist	 geos;
 };
 
 static const struct config_key fed_schema[] = {
@@ -33,6 +34,8 @@ static const struct config_key fed_schema[] = {
 	    offsetof(struct fedconf, ca_fpr), true, 0, 0, 0, 0 },
 	{ "members", "member", CONFIG_STRLIST,
 	    offsetof(struct fedconf, members), false, 0, 0, 0, 0 },
+	{ "geographies", "geography", CONFIG_STRLIST,
+	    offsetof(struct fedconf, geos), false, 0, 0, 0, 0 },
 };
 #define NFED	(sizeof(fed_schema) / sizeof(fed_schema[0]))
 
@@ -80,6 +83,30 @@ parse_member(const char *path, const char *line, struct keys_member *m)
 		    "certificate fingerprint is not 64 lower-case hex digits",
 		    path, line);
 	memcpy(m->cert_fpr, f[3], KEYS_FPR_LEN);
+	return CAIRN_OK;
+}
+
+/* Split "NAME SHA256HEX" (hostile) into 'g'. */
+static int
+parse_geo(const char *path, const char *line, struct keys_geo_pin *g)
+{
+	char buf[CONFIG_MAX_VALUE + 1], *f[3], *save = NULL, *tok;
+	size_t nf = 0;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (tok = strtok_r(buf, " \t", &save); tok != NULL && nf < 3;
+	    tok = strtok_r(NULL, " \t", &save))
+		f[nf++] = tok;
+	if (nf != 2 || !keys_name_is_valid(f[0]) || !fpr_is_valid(f[1]))
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: geography '%s': "
+		    "expected NAME SHA256 (a name of [a-z0-9._-] and 64 "
+		    "lower-case hex digits)", path, line);
+	memset(g, 0, sizeof(*g));
+	snprintf(g->name, sizeof(g->name), "%s", f[0]);
+	if (sodium_hex2bin(g->sha256, sizeof(g->sha256), f[1], strlen(f[1]),
+	    NULL, NULL, NULL) != 0)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: geography '%s': bad "
+		    "hash", path, line);
 	return CAIRN_OK;
 }
 
@@ -144,6 +171,23 @@ keys_federation_load(const char *path, struct keys_federation **out)
 			goto out;
 		}
 		fed->members[fed->n++] = m;
+	}
+	if (fc.geos.n > KEYS_FEDERATION_MAX_GEOS) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "%s: more than %d geographies",
+		    path, KEYS_FEDERATION_MAX_GEOS);
+		goto out;
+	}
+	for (size_t i = 0; i < fc.geos.n; i++) {
+		struct keys_geo_pin g;
+
+		if ((r = parse_geo(path, fc.geos.v[i], &g)) != CAIRN_OK)
+			goto out;
+		if (keys_federation_geography(fed, g.name) != NULL) {
+			r = cairn_err(CAIRN_ERR_CONFIG, "%s: geography '%s' is "
+			    "pinned twice", path, g.name);
+			goto out;
+		}
+		fed->geos[fed->ngeos++] = g;
 	}
 	*out = fed;
 	fed = NULL;
@@ -257,6 +301,142 @@ keys_federation_add(const char *path, const struct keys_member *m)
 	}
 	r = CAIRN_OK;
 out:
+	free(text);
+	keys_federation_free(fed);
+	return r;
+}
+
+const uint8_t *
+keys_federation_geography(const struct keys_federation *fed, const char *name)
+{
+	for (size_t i = 0; i < fed->ngeos; i++)
+		if (strcmp(fed->geos[i].name, name) == 0)
+			return fed->geos[i].sha256;
+	return NULL;
+}
+
+#define GEO_FILE_MAX	(256u << 20)
+
+int
+keys_file_sha256(const char *path, uint8_t out[static 32])
+{
+	crypto_hash_sha256_state st;
+	unsigned char buf[65536];
+	uint64_t total = 0;
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
+	crypto_hash_sha256_init(&st);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		total += n;
+		if (total > GEO_FILE_MAX) {
+			fclose(f);
+			return cairn_err(CAIRN_ERR_TOOBIG, "%s: over %u bytes",
+			    path, GEO_FILE_MAX);
+		}
+		crypto_hash_sha256_update(&st, buf, n);
+	}
+	if (ferror(f)) {
+		fclose(f);
+		return cairn_err(CAIRN_ERR_IO, "%s: read error", path);
+	}
+	fclose(f);
+	crypto_hash_sha256_final(&st, out);
+	return CAIRN_OK;
+}
+
+/* Write 'text' to 'path' through a temporary file and rename(2). */
+static int
+replace_file(const char *path, const char *text)
+{
+	char tmp[4096];
+	int n, r;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return cairn_err(CAIRN_ERR_ARG, "path too long: %s", path);
+	if ((r = keys_file_write(tmp, text, strlen(text), false)) != CAIRN_OK)
+		return r;
+	if (rename(tmp, path) != 0) {
+		r = cairn_err(CAIRN_ERR_IO, "rename %s: %s", tmp,
+		    strerror(errno));
+		unlink(tmp);
+		return r;
+	}
+	return CAIRN_OK;
+}
+
+int
+keys_federation_pin_geography(const char *path, const char *name,
+    const uint8_t sha256[static 32])
+{
+	struct keys_federation *fed = NULL;
+	char hex[65], line[256], *text = NULL, *all = NULL, *p, *eol;
+	size_t len, cap;
+	int r;
+
+	if (!keys_name_is_valid(name))
+		return cairn_err(CAIRN_ERR_ARG, "invalid geography name '%s'",
+		    name);
+	if ((r = keys_federation_load(path, &fed)) != CAIRN_OK)
+		return r;
+	if (keys_federation_geography(fed, name) == NULL &&
+	    fed->ngeos >= KEYS_FEDERATION_MAX_GEOS) {
+		r = cairn_err(CAIRN_ERR_TOOBIG, "%s: already %d geographies",
+		    path, KEYS_FEDERATION_MAX_GEOS);
+		goto out;
+	}
+	if ((r = keys_file_read(path, &text, &len)) != CAIRN_OK)
+		goto out;
+	sodium_bin2hex(hex, sizeof(hex), sha256, 32);
+	snprintf(line, sizeof(line), "geography = %s %s\n", name, hex);
+	cap = len + strlen(line) + 32;
+	if ((all = calloc(1, cap)) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	/* Drop an old pin of this name (one line), keep everything else. */
+	for (p = text; *p != '\0'; p = eol) {
+		char *q = p, *v;
+		size_t nl;
+
+		eol = strchr(p, '\n');
+		eol = eol != NULL ? eol + 1 : p + strlen(p);
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (strncmp(q, "geography", 9) == 0 && (v = strchr(q, '=')) !=
+		    NULL && v < eol) {
+			v++;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			nl = strlen(name);
+			if (strncmp(v, name, nl) == 0 && (v[nl] == ' ' ||
+			    v[nl] == '\t'))
+				continue;
+		}
+		strncat(all, p, (size_t)(eol - p));
+	}
+	len = strlen(all);
+	if (len > 0 && all[len - 1] != '\n')
+		strcat(all, "\n");
+	{
+		char *last = NULL;
+
+		for (p = strstr(all, "\n["); p != NULL; p = strstr(p + 1,
+		    "\n["))
+			last = p + 1;
+		if (last == NULL && all[0] == '[')
+			last = all;
+		/* Pins go under [geographies]: reuse it when it is last. */
+		if (last == NULL || strncmp(last, "[geographies]", 13) != 0)
+			strcat(all, "\n[geographies]\n");
+	}
+	strcat(all, line);
+	r = replace_file(path, all);
+out:
+	free(all);
 	free(text);
 	keys_federation_free(fed);
 	return r;

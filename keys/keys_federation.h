@@ -11,6 +11,7 @@
 #define CAIRN_KEYS_FEDERATION_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "keys/keys.h"
 
@@ -21,11 +22,21 @@ struct keys_member {
 	char			cert_fpr[KEYS_FPR_LEN];
 };
 
+#define KEYS_FEDERATION_MAX_GEOS	64
+
+/* A geography pinned by the SHA-256 of its region file. */
+struct keys_geo_pin {
+	char			name[KEYS_NAME_MAX + 1];
+	uint8_t			sha256[32];
+};
+
 struct keys_federation {
 	char			 name[KEYS_NAME_MAX + 1];
 	char			 ca_fpr[KEYS_FPR_LEN];
 	struct keys_member	*members;
 	size_t			 n;
+	struct keys_geo_pin	 geos[KEYS_FEDERATION_MAX_GEOS];
+	size_t			 ngeos;
 };
 
 /*
@@ -49,6 +60,30 @@ void	keys_federation_free(struct keys_federation *fed);
 const struct keys_member *keys_federation_find(
 	    const struct keys_federation *fed, enum keys_role role,
 	    const char *name);
+
+/*
+ * The SHA-256 pinned for geography 'name' ([geographies] geography = NAME
+ * HEX), or NULL when the federation does not pin it (borrowed).
+ */
+const uint8_t	*keys_federation_geography(const struct keys_federation *fed,
+	    const char *name);
+
+/*
+ * SHA-256 of the file 'path' (a geography's region file, at most 256 MiB)
+ * into 'out'.  Returns CAIRN_OK or CAIRN_ERR_IO / CAIRN_ERR_TOOBIG naming
+ * the file.
+ */
+int	keys_file_sha256(const char *path, uint8_t out[static 32])
+	    __attribute__((warn_unused_result));
+
+/*
+ * Pin geography 'name' to the SHA-256 'sha256' in the federation.conf at
+ * 'path' (rewritten atomically): a new "geography = NAME HEX" line under
+ * [geographies], or the old line of that name replaced.  Returns CAIRN_OK
+ * or CAIRN_ERR_ARG (bad name), CAIRN_ERR_TOOBIG, CAIRN_ERR_CONFIG / _IO.
+ */
+int	keys_federation_pin_geography(const char *path, const char *name,
+	    const uint8_t sha256[static 32]) __attribute__((warn_unused_result));
 
 /*
  * Add 'm' to the federation.conf at 'path' (rewritten atomically through a

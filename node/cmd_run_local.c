@@ -187,16 +187,21 @@ node_cmd_run_local(int argc, char **argv)
 		r = node_run_csv(&q, &ci.in, &rep, &res);
 		if (!quiet && r == CAIRN_OK) {
 			uint64_t rows = 0, good = 0, outside = 0;
+			char oc[96] = "";
 
 			for (size_t i = 0; i < rep.nfiles; i++) {
 				rows += rep.files[i].rows;
 				good += rep.files[i].good;
 				outside += rep.files[i].outside;
 			}
+			if (res.other_cat > 0)
+				snprintf(oc, sizeof(oc), ", %" PRIu64 " under "
+				    "a category outside the query's",
+				    res.other_cat);
 			fprintf(stderr, "%s: %zu file(s), %" PRIu64 " rows, %"
-			    PRIu64 " good (%" PRIu64 " outside the window), %"
+			    PRIu64 " good (%" PRIu64 " outside the window%s), %"
 			    PRIu64 " subjects, %.2f s\n", PROG, rep.nfiles,
-			    rows, good, outside, res.subjects, now() - t0);
+			    rows, good, outside, oc, res.subjects, now() - t0);
 		}
 		if (!quiet || r != CAIRN_OK) {
 			bool any = false;

@@ -21,6 +21,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "node/daemon_int.h"
+#include "node/policy_publish.h"
 #include "privacy/dp.h"
 #include "protocol/tlog_entry.h"
 
@@ -1341,6 +1342,7 @@ node_daemon_serve(struct node_daemon *d)
 {
 	unsigned backoff = BACKOFF_MIN_MS, wait, jitter;
 	uint64_t expired;
+	bool published = false;
 	int r;
 
 	/* Long-poll in slices of at most 5 s so a stop is prompt. */
@@ -1355,7 +1357,17 @@ node_daemon_serve(struct node_daemon *d)
 		    CAIRN_OK && expired > 0)
 			log_info("%llu kept vectors past their retention "
 			    "deleted", (unsigned long long)expired);
-		r = node_daemon_poll_once(d, wait, NULL);
+		/* The policy goes into the log before the first task; a
+		 * refusal of it is logged and the node serves anyway. */
+		r = published ? CAIRN_OK : node_policy_publish(d, NULL, 0);
+		if (r != CAIRN_OK && !is_transport_error(r)) {
+			log_error("publishing the policy: %s", cairn_errmsg());
+			r = CAIRN_OK;
+		}
+		if (r == CAIRN_OK) {
+			published = true;
+			r = node_daemon_poll_once(d, wait, NULL);
+		}
 		if (r == CAIRN_OK) {
 			backoff = BACKOFF_MIN_MS;
 			continue;

@@ -84,8 +84,17 @@ plan_init(struct node_plan *p, const struct qspec *q, uint32_t nregions)
 	p->day0 = p->d0;
 	if (nregions == 0)
 		return cairn_err(CAIRN_ERR_ARG, "no regions");
-	if (q->kind != QSPEC_KIND_POPCAT &&
-	    ((uint64_t)p->nslots << p->rb) > (UINT64_C(1) << 32))
+	if (q->kind == QSPEC_KIND_POPCAT) {
+		/* The category domain is public: the spec's list. */
+		if (q->ncats == 0)
+			return cairn_err(CAIRN_ERR_ARG, "population_by_category "
+			    "needs the spec's categories");
+		if (((uint64_t)q->ncats << p->rb) > (UINT64_C(1) << 32))
+			return cairn_err(CAIRN_ERR_TOOBIG, "%u categories over "
+			    "%u regions do not fit the event word", q->ncats,
+			    nregions);
+		p->ncats = q->ncats;
+	} else if (((uint64_t)p->nslots << p->rb) > (UINT64_C(1) << 32))
 		return cairn_err(CAIRN_ERR_TOOBIG, "%zu days over %u regions "
 		    "do not fit the event word: shorten the window",
 		    p->ndays, nregions);
@@ -93,13 +102,6 @@ plan_init(struct node_plan *p, const struct qspec *q, uint32_t nregions)
 		p->night[h] = h >= q->night_start || h < q->night_end;
 	p->night_only = q->kind == QSPEC_KIND_RESIDENTS ||
 	    q->kind == QSPEC_KIND_MIGRATION;
-	return plan_domain(p);
-}
-
-int
-plan_set_cats(struct node_plan *p, uint32_t ncats)
-{
-	p->ncats = ncats;
 	return plan_domain(p);
 }
 
@@ -474,6 +476,21 @@ result_init(struct node_result *res, const struct node_plan *p,
 	return CAIRN_OK;
 }
 
+int
+result_cats(struct node_result *res, const struct qspec *q)
+{
+	if (q->kind != QSPEC_KIND_POPCAT)
+		return CAIRN_OK;
+	if ((res->cats = calloc(q->ncats, sizeof(char *))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	for (uint32_t i = 0; i < q->ncats; i++) {
+		if ((res->cats[i] = strdup(q->cats[i])) == NULL)
+			return CAIRN_ERR_NOMEM;
+		res->ncats = i + 1;
+	}
+	return CAIRN_OK;
+}
+
 void
 node_result_release(struct node_result *res)
 {
@@ -588,9 +605,6 @@ node_run_csv(const struct qspec *q, const struct node_input *in,
 		return r;
 	if ((r = parse_input(in, PARSE_QUERY, &p, rep, &po)) != CAIRN_OK)
 		goto out;
-	if (q->kind == QSPEC_KIND_POPCAT &&
-	    (r = plan_set_cats(&p, po.ncats)) != CAIRN_OK)
-		goto out;
 	T = po.nthreads > 64 ? 64 : po.nthreads;
 	S = po.subs.n;
 	for (unsigned t = 0; t < T; t++) {
@@ -625,10 +639,10 @@ node_run_csv(const struct qspec *q, const struct node_input *in,
 		node_result_release(res);
 		goto out;
 	}
-	res->ncats = po.ncats;
-	res->cats = po.cats;
-	po.cats = NULL;
-	po.ncats = 0;
+	for (size_t i = 0; i < rep->nfiles; i++)
+		res->other_cat += rep->files[i].other_cat;
+	if ((r = result_cats(res, q)) != CAIRN_OK)
+		node_result_release(res);
 out:
 	for (unsigned t = 0; t < T; t++) {
 		acc_release(&jobs[t].acc);

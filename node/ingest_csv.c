@@ -201,6 +201,10 @@ node_report_print(const struct node_report *r, FILE *f)
 		if (fr->outside > 0)
 			fprintf(f, "%s: %" PRIu64 " good rows outside the "
 			    "query window\n", fr->path, fr->outside);
+		if (fr->other_cat > 0)
+			fprintf(f, "%s: %" PRIu64 " good rows under a "
+			    "category outside the query's list (not counted)\n",
+			    fr->path, fr->other_cat);
 		for (int b = 0; b < NODE_BAD__N; b++)
 			if (fr->bad[b] > 0)
 				fprintf(f, "%s:   %s: %" PRIu64 "\n", fr->path,
@@ -748,10 +752,21 @@ fields:
 		return CAIRN_OK;
 	case PARSE_QUERY:
 		if (w->plan->q.kind == QSPEC_KIND_POPCAT) {
-			if (want == 4 && (r = intern_add(&w->pt->cats, f[3],
-			    fl[3], intern_hash(f[3], fl[3]), &cat)) !=
-			    CAIRN_OK)
-				return r;
+			/* The category domain is the spec's: a category
+			 * outside it is a good row the query does not
+			 * read, counted apart like rows outside the
+			 * window. */
+			int ci = qspec_cat_index(&w->plan->q, f[3], fl[3]);
+
+			if (ci < 0) {
+				if (plan_word(w->plan, ts, reg, 0, &word) ==
+				    PLAN_OUTSIDE)
+					t->rep.outside++;
+				else
+					t->rep.other_cat++;
+				return CAIRN_OK;
+			}
+			cat = (uint32_t)ci;
 		}
 		switch (plan_word(w->plan, ts, reg, cat, &word)) {
 		case PLAN_OUTSIDE:
@@ -1269,6 +1284,7 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 		fr->rows += t->rep.rows;
 		fr->good += t->rep.good;
 		fr->outside += t->rep.outside;
+		fr->other_cat += t->rep.other_cat;
 		fr->nbad += t->rep.nbad;
 		for (int b = 0; b < NODE_BAD__N; b++)
 			fr->bad[b] += t->rep.bad[b];

@@ -99,6 +99,8 @@ struct node_file_report {
 	uint64_t	 rows;		/* data lines (header excluded) */
 	uint64_t	 good;		/* rows accepted */
 	uint64_t	 outside;	/* good rows outside the window */
+	uint64_t	 other_cat;	/* good rows in the window whose category
+					   is not in the query's list */
 	uint64_t	 bad[NODE_BAD__N];
 	uint64_t	 nbad;
 	struct node_example examples[NODE_EXAMPLES];
@@ -156,11 +158,13 @@ struct node_result {
 	int64_t		 day0;		/* its first day */
 	size_t		 nbuckets;	/* presence: days or hours */
 	size_t		 ncats;
-	char		**cats;		/* categories, bytewise */
+	char		**cats;		/* the spec's categories, bytewise */
 	uint64_t	 ncells;	/* size of the domain */
 	struct node_cell *cells;	/* non-zero cells, ascending id */
 	size_t		 nnz;
 	uint64_t	 subjects;	/* subscribers/entities seen */
+	uint64_t	 other_cat;	/* events in the window under a category
+					   outside the query's list, not counted */
 };
 
 void	node_result_release(struct node_result *res);

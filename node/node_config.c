@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "common/err.h"
+#include "keys/keys_federation.h"
 #include "node/node_config.h"
 
 #define C(f)	offsetof(struct node_config, f)
@@ -27,6 +30,8 @@ static const struct config_key schema[] = {
 	{ "data", "cells", CONFIG_STRING, C(cells), false, 0, 0, 0, 0 },
 	{ "data", "geography", CONFIG_STRING, C(geography), true, 0, 0, 0, 0 },
 	{ "data", "regions", CONFIG_STRING, C(regions), false, 0, 0, 0, 0 },
+	{ "data", "records", CONFIG_STRLIST, C(records), false, 0, 0, 0, 0 },
+	{ "data", "geography_file", CONFIG_STRING, C(geography_file), false, 0, 0, 0, 0 },
 	{ "data", "max_bad_fraction", CONFIG_DOUBLE, C(max_bad_fraction), false, 0, 0, 0.0, 1.0 },
 	{ "policy", "allow_kind", CONFIG_STRLIST, P(kinds), true, 0, 0, 0, 0 },
 	{ "policy", "allow_analyst", CONFIG_STRLIST, P(analysts), true, 0, 0, 0, 0 },
@@ -145,6 +150,22 @@ node_config_load(const char *path, struct node_config *cfg)
 		return cairn_err(CAIRN_ERR_CONFIG, "%s: [data] needs exactly one "
 		    "of 'cells' (a cell map, for CDRs) and 'regions' (a region "
 		    "list, for region-level records)", path);
+	if ((r = split_list(&cfg->records, path, "records")) != CAIRN_OK)
+		return r;
+	if (cfg->geography_file != NULL || cfg->regions != NULL) {
+		const char *g = cfg->geography_file != NULL ?
+		    cfg->geography_file : cfg->regions;
+
+		if ((r = keys_file_sha256(g, cfg->geo_sha256)) != CAIRN_OK) {
+			char d[512];
+
+			snprintf(d, sizeof(d), "%s", cairn_errdesc(r));
+			return cairn_err(CAIRN_ERR_CONFIG, "%s: key '%s' in "
+			    "[data]: %s", path, cfg->geography_file != NULL ?
+			    "geography_file" : "regions", d);
+		}
+		cfg->geo_copy = true;
+	}
 	if (p->max_rho_per_query > p->budget_rho_per_month)
 		return cairn_err(CAIRN_ERR_CONFIG, "%s: key 'max_rho_per_query' "
 		    "in [policy]: %g exceeds budget_rho_per_month %g", path,
@@ -210,5 +231,46 @@ node_policy_check(const struct node_policy *p,
 		return cairn_err(CAIRN_ERR_POLICY, "query reads %zu data-months "
 		    "(at most %lld allowed)", req->months,
 		    (long long)p->max_months_per_query);
+	return CAIRN_OK;
+}
+
+int
+node_geography_check(const struct node_config *cfg, const char *name,
+    const uint8_t *task_sha256, size_t task_len, const uint8_t *fed_pin)
+{
+	char mine[65], other[65];
+
+	if (task_len != 0 && task_len != 32)
+		return cairn_err(CAIRN_ERR_POLICY, "geography '%s': the task's "
+		    "pin is %zu bytes, not a SHA-256", name, task_len);
+	if (task_len == 32 && fed_pin != NULL &&
+	    sodium_memcmp(task_sha256, fed_pin, 32) != 0) {
+		sodium_bin2hex(mine, sizeof(mine), fed_pin, 32);
+		sodium_bin2hex(other, sizeof(other), task_sha256, 32);
+		return cairn_err(CAIRN_ERR_POLICY, "geography '%s': the "
+		    "coordinator pins sha256 %s, this node's federation.conf "
+		    "pins %s", name, other, mine);
+	}
+	if (!cfg->geo_copy)
+		return CAIRN_OK;
+	sodium_bin2hex(mine, sizeof(mine), cfg->geo_sha256, 32);
+	if (task_len == 0 && fed_pin == NULL)
+		return cairn_err(CAIRN_ERR_POLICY, "geography '%s' is pinned "
+		    "nowhere (no hash in the task or in federation.conf); this "
+		    "node's copy has sha256 %s", name, mine);
+	if (task_len == 32 && sodium_memcmp(task_sha256, cfg->geo_sha256,
+	    32) != 0) {
+		sodium_bin2hex(other, sizeof(other), task_sha256, 32);
+		return cairn_err(CAIRN_ERR_POLICY, "geography '%s': the "
+		    "coordinator pins sha256 %s, this node's copy has %s",
+		    name, other, mine);
+	}
+	if (fed_pin != NULL && sodium_memcmp(fed_pin, cfg->geo_sha256, 32) !=
+	    0) {
+		sodium_bin2hex(other, sizeof(other), fed_pin, 32);
+		return cairn_err(CAIRN_ERR_POLICY, "geography '%s': "
+		    "federation.conf pins sha256 %s, this node's copy has %s",
+		    name, other, mine);
+	}
 	return CAIRN_OK;
 }

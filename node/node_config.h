@@ -48,6 +48,14 @@ struct node_config {
 	char		*cells;
 	char		*geography;
 	char		*regions;	/* optional region list */
+	/* region-level records (entity_id,timestamp,region_id,category)
+	   read for population_by_category beside the CDRs */
+	struct config_strlist	 records;
+	/* the node's copy of the geography's region file, pinned by hash
+	   in federation.conf; defaults to 'regions' */
+	char		*geography_file;
+	bool		 geo_copy;	/* geo_sha256 is set */
+	uint8_t		 geo_sha256[32];
 	double		 max_bad_fraction;
 	/* [policy] */
 	struct node_policy	 policy;
@@ -88,5 +96,19 @@ struct node_policy_request {
 int	node_policy_check(const struct node_policy *p,
 	    const struct node_policy_request *req)
 	    __attribute__((warn_unused_result));
+
+/*
+ * Check the geography 'name' of a task against this node: the task's pin
+ * 'task_sha256' ('task_len' bytes, from the coordinator; 0 when absent),
+ * the pin in the node's federation.conf 'fed_pin' (NULL when absent) and
+ * the hash of the node's own copy of the region file (cfg->geo_copy).
+ * With a copy, the task must carry a pin and every pin must equal the
+ * copy's hash; without one only the name is checked (node.conf sets none).
+ * Returns CAIRN_OK or CAIRN_ERR_POLICY with a one-line reason (both
+ * hashes) that is safe to send as the signed refusal.
+ */
+int	node_geography_check(const struct node_config *cfg, const char *name,
+	    const uint8_t *task_sha256, size_t task_len,
+	    const uint8_t *fed_pin) __attribute__((warn_unused_result));
 
 #endif

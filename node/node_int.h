@@ -133,8 +133,6 @@ struct node_plan {
  */
 int	plan_init(struct node_plan *p, const struct qspec *q,
 	    uint32_t nregions);
-/* Set the category count (known after reading) and the domain size. */
-int	plan_set_cats(struct node_plan *p, uint32_t ncats);
 
 enum plan_use {
 	PLAN_USE,		/* the query reads the event */
@@ -195,6 +193,13 @@ int	acc_finish(struct node_acc *a, size_t n, struct node_result *res);
  */
 void	kernel_subject(const struct node_plan *p, uint32_t *w, size_t n,
 	    struct node_acc *a);
+
+/*
+ * Copy the spec's categories into res->cats (population_by_category; a
+ * no-op for other kinds).  On failure 'res' holds what was copied and is
+ * released by the caller.
+ */
+int	result_cats(struct node_result *res, const struct qspec *q);
 
 /* Fill the domain description of 'res' from 'p' (regions borrowed). */
 int	result_init(struct node_result *res, const struct node_plan *p,

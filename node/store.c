@@ -713,8 +713,10 @@ node_store_stats(const struct node_store *st, uint64_t *subjects,
 struct store_job {
 	const struct node_plan	*p;
 	const struct node_store	*st;
-	const uint32_t		*catrank;	/* index -> rank */
+	const uint32_t		*catrank;	/* store category -> the
+						   spec's index, or UINT32_MAX */
 	uint64_t		 s0, s1;
+	uint64_t		 other_cat;
 	uint32_t		*w;
 	struct node_acc		 acc;
 };
@@ -740,6 +742,14 @@ store_job_run(void *arg)
 					c = j->catrank[sg->cat[e] - 1];
 				else if (j->p->q.kind == QSPEC_KIND_POPCAT)
 					continue;
+				if (c == UINT32_MAX) {
+					/* a category outside the spec's */
+					if (plan_word(j->p, (int64_t)(sg->ev[e]
+					    >> 32) * 60, (uint32_t)sg->ev[e], 0,
+					    &j->w[n]) == PLAN_USE)
+						j->other_cat++;
+					continue;
+				}
 				if (plan_word(j->p, (int64_t)(sg->ev[e] >> 32) *
 				    60, (uint32_t)sg->ev[e], c, &j->w[n]) ==
 				    PLAN_USE)
@@ -751,14 +761,6 @@ store_job_run(void *arg)
 	return NULL;
 }
 
-static int
-cmp_rank(const void *a, const void *b, void *base)
-{
-	char *const *v = base;
-
-	return strcmp(v[*(const uint32_t *)a], v[*(const uint32_t *)b]);
-}
-
 int
 node_run_store(const struct qspec *q, const struct node_store *st,
     unsigned threads, struct node_result *res)
@@ -766,34 +768,28 @@ node_run_store(const struct qspec *q, const struct node_store *st,
 	struct node_plan p;
 	struct store_job jobs[64];
 	pthread_t tid[64];
-	uint32_t *order = NULL, *rank = NULL;
+	uint32_t *rank = NULL;
 	unsigned T = node_threads(threads), started = 0;
 	int r;
 
 	memset(jobs, 0, sizeof(jobs));
 	if ((r = plan_init(&p, q, (uint32_t)st->nregions)) != CAIRN_OK)
 		return r;
-	if (q->kind == QSPEC_KIND_POPCAT) {
-		if (st->ncats == 0)
-			return cairn_err(CAIRN_ERR_ARG, "population_by_"
-			    "category: the store holds no categories");
-		if (p.rb < 32 && st->ncats > (UINT64_C(1) << (32 - p.rb)))
-			return cairn_err(CAIRN_ERR_TOOBIG, "too many "
-			    "categories");
-		if ((r = plan_set_cats(&p, st->ncats)) != CAIRN_OK)
-			return r;
-	}
-	/* Categories print sorted bytewise: rank them (one thread here). */
-	if ((order = malloc(((size_t)st->ncats + 1) * 4)) == NULL ||
-	    (rank = malloc(((size_t)st->ncats + 1) * 4)) == NULL) {
+	if (q->kind == QSPEC_KIND_POPCAT && st->ncats == 0)
+		return cairn_err(CAIRN_ERR_ARG, "population_by_category: the "
+		    "store holds no categories");
+	/* Each stored category's index in the spec's list (or none). */
+	if ((rank = malloc(((size_t)st->ncats + 1) * 4)) == NULL) {
 		r = CAIRN_ERR_NOMEM;
 		goto out;
 	}
-	for (uint32_t i = 0; i < st->ncats; i++)
-		order[i] = i;
-	qsort_r(order, st->ncats, 4, cmp_rank, st->cats);
-	for (uint32_t i = 0; i < st->ncats; i++)
-		rank[order[i]] = i;
+	for (uint32_t i = 0; i < st->ncats; i++) {
+		int ci = qspec_cat_index(q, st->cats[i], strlen(st->cats[i]));
+
+		/* Other kinds read every event, whatever its category. */
+		rank[i] = q->kind != QSPEC_KIND_POPCAT ? 0 : ci < 0 ?
+		    UINT32_MAX : (uint32_t)ci;
+	}
 	for (unsigned t = 0; t < T; t++) {
 		jobs[t].p = &p;
 		jobs[t].st = st;
@@ -831,21 +827,11 @@ node_run_store(const struct qspec *q, const struct node_store *st,
 			goto out;
 		}
 	}
-	if (st->ncats > 0 && q->kind == QSPEC_KIND_POPCAT) {
-		if ((res->cats = calloc(st->ncats, sizeof(char *))) == NULL) {
-			node_result_release(res);
-			r = CAIRN_ERR_NOMEM;
-			goto out;
-		}
-		for (uint32_t i = 0; i < st->ncats; i++)
-			if ((res->cats[i] = strdup(st->cats[order[i]])) ==
-			    NULL) {
-				res->ncats = st->ncats;
-				node_result_release(res);
-				r = CAIRN_ERR_NOMEM;
-				goto out;
-			}
-		res->ncats = st->ncats;
+	for (unsigned t = 0; t < T; t++)
+		res->other_cat += jobs[t].other_cat;
+	if ((r = result_cats(res, q)) != CAIRN_OK) {
+		node_result_release(res);
+		goto out;
 	}
 	r = CAIRN_OK;
 out:
@@ -853,7 +839,6 @@ out:
 		acc_release(&jobs[t].acc);
 		free(jobs[t].w);
 	}
-	free(order);
 	free(rank);
 	return r;
 }

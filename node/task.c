@@ -487,6 +487,13 @@ node_task_check_query(struct node_daemon *d, const Cairn__V1__Task *t,
 		    "this node's data is mapped to", q->spec->geography);
 		goto fail;
 	}
+	if ((r = node_geography_check(d->dc.cfg, q->spec->geography,
+	    t->geography_sha256.data, t->geography_sha256.len,
+	    keys_federation_geography(d->dc.fed, q->spec->geography))) !=
+	    CAIRN_OK) {
+		*code = NODE_REFUSE_GEOGRAPHY;
+		goto fail;
+	}
 	if ((r = node_policy_check(&d->dc.cfg->policy, &pr)) != CAIRN_OK) {
 		if (strstr(cairn_errmsg(), "analyst") != NULL)
 			*code = NODE_REFUSE_ANALYST;

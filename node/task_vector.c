@@ -3,8 +3,10 @@
  * aggregation engine (node/node.h) over the binary store in
  * DATA_DIR/store when one was ingested, else over the [data] cdr files,
  * made dense over the public domain (the geography's regions in the
- * engine's row-major cell order).  The domain comes from node.conf's
- * cell map or region list, never from the data, so every holder of a
+ * engine's row-major cell order).  population_by_category reads the
+ * [data] records files (region-level, with categories) when node.conf
+ * lists them.  The domain comes from node.conf's cell map or region list
+ * and the spec's categories, never from the data, so every holder of a
  * geography produces vectors of the same length.
  */
 #include <errno.h>
@@ -51,7 +53,7 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
     int64_t **cells, uint64_t *n)
 {
 	const struct node_config *cfg = ctx;
-	struct node_cellmap *map = NULL;
+	struct node_cellmap *map = NULL, *rmap = NULL;
 	struct node_store *st = NULL;
 	struct node_report rep;
 	struct node_result res;
@@ -72,7 +74,22 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
 	    node_cellmap_load(cfg->cells, &map)) != CAIRN_OK)
 		return r;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (store_present(cfg, dir, sizeof(dir))) {
+	if (q->kind == QSPEC_KIND_POPCAT && cfg->records.n > 0) {
+		/* Region-level records beside the CDRs, over the same
+		 * regions: the geography's. */
+		if ((r = node_regions_from_ids(node_cellmap_regions(map),
+		    node_cellmap_nregions(map), &rmap)) != CAIRN_OK ||
+		    (r = node_expand_paths(cfg->records.v, cfg->records.n,
+		    &paths, &npaths)) != CAIRN_OK)
+			goto out;
+		memset(&in, 0, sizeof(in));
+		in.paths = paths;
+		in.npaths = npaths;
+		in.cells = rmap;
+		in.max_bad_fraction = cfg->max_bad_fraction;
+		if ((r = node_run_csv(q, &in, &rep, &res)) != CAIRN_OK)
+			goto out;
+	} else if (store_present(cfg, dir, sizeof(dir))) {
 		if ((r = node_store_open(dir, &st)) != CAIRN_OK ||
 		    (r = node_run_store(q, st, 0, &res)) != CAIRN_OK ||
 		    (r = same_domain(map, &res)) != CAIRN_OK)
@@ -118,6 +135,10 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
 	    (unsigned long long)res.subjects,
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (res.other_cat > 0)
+		log_info("%llu events in the window are under categories "
+		    "outside the query's list and were not counted",
+		    (unsigned long long)res.other_cat);
 	*cells = v;
 	*n = want;
 	v = NULL;
@@ -132,5 +153,6 @@ out:
 	node_paths_free(paths, npaths);
 	node_store_close(st);
 	node_cellmap_free(map);
+	node_cellmap_free(rmap);
 	return r;
 }

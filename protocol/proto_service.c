@@ -50,6 +50,8 @@ static const struct proto_method_info methods[PROTO_NMETHODS] = {
 	    get_inclusion_proof_request, inclusion_proof, PROTO_MAX_SMALL),
 	M(PROTO_GET_CONSISTENCY_PROOF, GetConsistencyProof, false, ANYONE,
 	    get_consistency_proof_request, consistency_proof, PROTO_MAX_SMALL),
+	M(PROTO_PUBLISH_POLICY, PublishPolicy, false, NODE, signed_policy, ack,
+	    PROTO_MAX_SMALL),
 };
 
 const struct proto_method_info *

@@ -21,12 +21,12 @@
 enum {
 	F_KIND = 1 << 0, F_START = 1 << 1, F_END = 1 << 2, F_OFF = 1 << 3,
 	F_BUCKET = 1 << 4, F_K = 1 << 5, F_NS = 1 << 6, F_NE = 1 << 7,
-	F_BASE = 1 << 8, F_COMP = 1 << 9
+	F_BASE = 1 << 8, F_COMP = 1 << 9, F_CATS = 1 << 10
 };
 
 static const char *const field_names[] = { "kind", "start", "end",
 	"utc_offset_minutes", "bucket", "k", "night_start_hour",
-	"night_end_hour", "baseline", "comparison" };
+	"night_end_hour", "baseline", "comparison", "categories" };
 #define NFIELDS	(sizeof(field_names) / sizeof(field_names[0]))
 
 static const struct {
@@ -43,7 +43,7 @@ static const struct {
 	[QSPEC_KIND_VISITORS] = { "visitors",
 	    F_KIND | F_START | F_END | F_K, F_OFF | F_NS | F_NE },
 	[QSPEC_KIND_POPCAT] = { "population_by_category",
-	    F_KIND | F_START | F_END, F_OFF },
+	    F_KIND | F_START | F_END | F_CATS, F_OFF },
 };
 
 #define MAX_K		1000
@@ -105,6 +105,73 @@ check_relations(const char *name, const struct qspec *q)
 }
 
 static int
+cmp_cat(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/*
+ * Add category 's' of 'len' bytes (hostile) to 'q'; once all are in,
+ * finish_cats() sorts them and refuses duplicates.
+ */
+static int
+add_cat(struct qspec *q, const char *name, const char *s, size_t len)
+{
+	if (q->ncats == QSPEC_MAX_CATS)
+		return cairn_err(CAIRN_ERR_FORMAT, "%s: field 'categories': "
+		    "more than %d categories", name, QSPEC_MAX_CATS);
+	if (len == 0 || len > QSPEC_MAX_CAT_LEN || memchr(s, '\0', len) !=
+	    NULL)
+		return cairn_err(CAIRN_ERR_FORMAT, "%s: field 'categories': "
+		    "category %u is empty, over %d bytes or holds a NUL byte",
+		    name, q->ncats + 1, QSPEC_MAX_CAT_LEN);
+	memcpy(q->cats[q->ncats], s, len);
+	q->cats[q->ncats][len] = '\0';
+	q->ncats++;
+	return CAIRN_OK;
+}
+
+static int
+finish_cats(struct qspec *q, const char *name)
+{
+	if (q->ncats == 0)
+		return cairn_err(CAIRN_ERR_FORMAT, "%s: field 'categories': "
+		    "must list at least one category", name);
+	qsort(q->cats, q->ncats, sizeof(q->cats[0]), cmp_cat);
+	for (uint32_t i = 1; i < q->ncats; i++)
+		if (strcmp(q->cats[i - 1], q->cats[i]) == 0)
+			return cairn_err(CAIRN_ERR_FORMAT, "%s: field "
+			    "'categories': '%s' is listed twice", name,
+			    q->cats[i]);
+	return CAIRN_OK;
+}
+
+int
+qspec_cat_index(const struct qspec *q, const char *cat, size_t len)
+{
+	uint32_t lo = 0, hi = q->ncats;
+
+	if (len > QSPEC_MAX_CAT_LEN)
+		return -1;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const char *c = q->cats[mid];
+		size_t cl = strlen(c);
+		int d = memcmp(c, cat, cl < len ? cl : len);
+
+		if (d == 0)
+			d = (cl > len) - (cl < len);
+		if (d == 0)
+			return (int)mid;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static int
 get_date(json_t *v, const char *name, const char *field, int64_t *out)
 {
 	if (!json_is_string(v) || time_parse_date(json_string_value(v), out)
@@ -147,7 +214,7 @@ int
 qspec_parse_json(const char *text, size_t len, const char *name,
     struct qspec *q)
 {
-	json_t *root = NULL, *v;
+	json_t *root = NULL, *v, *val;
 	json_error_t jerr;
 	struct qspec nq;
 	const char *key;
@@ -253,6 +320,29 @@ qspec_parse_json(const char *text, size_t len, const char *name,
 	    (r = get_window(json_object_get(root, "comparison"), name,
 	    "comparison", nq.comp)) != CAIRN_OK))
 		goto out;
+	if (have & F_CATS) {
+		size_t i;
+
+		v = json_object_get(root, "categories");
+		if (!json_is_array(v)) {
+			r = cairn_err(CAIRN_ERR_FORMAT, "%s: field "
+			    "'categories': must be an array of strings", name);
+			goto out;
+		}
+		json_array_foreach(v, i, val) {
+			if (!json_is_string(val)) {
+				r = cairn_err(CAIRN_ERR_FORMAT, "%s: field "
+				    "'categories': element %zu is not a string",
+				    name, i + 1);
+				goto out;
+			}
+			if ((r = add_cat(&nq, name, json_string_value(val),
+			    json_string_length(val))) != CAIRN_OK)
+				goto out;
+		}
+		if ((r = finish_cats(&nq, name)) != CAIRN_OK)
+			goto out;
+	}
 	if ((r = check_relations(name, &nq)) != CAIRN_OK)
 		goto out;
 	*q = nq;
@@ -344,6 +434,21 @@ qspec_write_json(const struct qspec *q, FILE *f)
 	if (fl & F_NS)
 		fprintf(f, ", \"night_start_hour\": %u, \"night_end_hour\": %u",
 		    q->night_start, q->night_end);
+	if (fl & F_CATS) {
+		fputs(", \"categories\": [", f);
+		for (uint32_t i = 0; i < q->ncats; i++) {
+			json_t *js = json_stringn(q->cats[i],
+			    strlen(q->cats[i]));
+			char *t = js != NULL ? json_dumps(js,
+			    JSON_ENCODE_ANY) : NULL;
+
+			fprintf(f, "%s%s", i ? ", " : "", t != NULL ? t :
+			    "\"?\"");
+			free(t);
+			json_decref(js);
+		}
+		fputs("]", f);
+	}
 	fputs("}", f);
 }
 
@@ -408,6 +513,8 @@ qspec_from_proto(const Cairn__V1__QuerySpec *pb, const char *name,
 		have |= F_BASE;
 	if (pb->comparison != NULL)
 		have |= F_COMP;
+	if (pb->n_categories > 0)
+		have |= F_CATS;
 	/* A kind that takes night hours takes them as a pair. */
 	if ((have & F_NS) && !((kinds[nq.kind].req | kinds[nq.kind].opt) &
 	    F_NS))
@@ -456,6 +563,15 @@ qspec_from_proto(const Cairn__V1__QuerySpec *pb, const char *name,
 	    (r = pb_window(pb->comparison, name, "comparison", nq.comp)) !=
 	    CAIRN_OK))
 		return r;
+	if (have & F_CATS) {
+		for (size_t i = 0; i < pb->n_categories; i++)
+			if ((r = add_cat(&nq, name, pb->categories[i] != NULL ?
+			    pb->categories[i] : "", pb->categories[i] != NULL ?
+			    strlen(pb->categories[i]) : 0)) != CAIRN_OK)
+				return r;
+		if ((r = finish_cats(&nq, name)) != CAIRN_OK)
+			return r;
+	}
 	if ((r = check_relations(name, &nq)) != CAIRN_OK)
 		return r;
 	*q = nq;
@@ -507,6 +623,12 @@ qspec_to_proto(const struct qspec *q, const char *geography,
 		b->comparison.end = b->comp[1];
 		pb->baseline = &b->baseline;
 		pb->comparison = &b->comparison;
+	}
+	if (fl & F_CATS) {
+		for (uint32_t i = 0; i < q->ncats; i++)
+			b->cats[i] = (char *)q->cats[i];
+		pb->categories = b->cats;
+		pb->n_categories = q->ncats;
 	}
 }
 
@@ -570,7 +692,7 @@ qspec_domain_cells(const struct qspec *q, uint64_t nregions, uint64_t ncats)
 	case QSPEC_KIND_VISITORS:
 		return nregions * days;
 	case QSPEC_KIND_POPCAT:
-		return nregions * ncats;
+		return nregions * (q->ncats > 0 ? q->ncats : ncats);
 	default:
 		return 0;
 	}

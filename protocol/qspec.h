@@ -27,6 +27,10 @@ enum qspec_kind {
 	QSPEC_KIND__N
 };
 
+/* Most categories of population_by_category, and the longest (bytes). */
+#define QSPEC_MAX_CATS		64
+#define QSPEC_MAX_CAT_LEN	63
+
 struct qspec {
 	enum qspec_kind	kind;
 	int64_t		start, end;	/* local days since epoch, [start, end) */
@@ -37,6 +41,10 @@ struct qspec {
 	unsigned	night_end;
 	int64_t		base[2];	/* migration: baseline [from, to) */
 	int64_t		comp[2];	/* migration: comparison [from, to) */
+	/* population_by_category: the public category domain, distinct,
+	   sorted bytewise (the order of the output's category axis) */
+	uint32_t	ncats;
+	char		cats[QSPEC_MAX_CATS][QSPEC_MAX_CAT_LEN + 1];
 };
 
 /* Longest spec file accepted. */
@@ -86,9 +94,16 @@ struct qspec_proto_bufs {
 	char			 base[2][11], comp[2][11];
 	Cairn__V1__NightHours	 night;
 	Cairn__V1__DateRange	 baseline, comparison;
+	char			*cats[QSPEC_MAX_CATS];
 };
 void	qspec_to_proto(const struct qspec *q, const char *geography,
 	    Cairn__V1__QuerySpec *pb, struct qspec_proto_bufs *bufs);
+
+/*
+ * The index of category 'cat' ('len' bytes, untrusted) in q->cats, or -1
+ * when it is not in the query's category domain.
+ */
+int	qspec_cat_index(const struct qspec *q, const char *cat, size_t len);
 
 /* The first and one-past-last local day the query reads. */
 void	qspec_span(const struct qspec *q, int64_t *d0, int64_t *d1);
@@ -110,11 +125,12 @@ size_t	qspec_months(const struct qspec *q, int32_t months[QSPEC_MAX_MONTHS]);
 uint64_t qspec_buckets(const struct qspec *q);
 
 /*
- * Cells of the output domain over 'nregions' regions ('ncats' categories
- * for population_by_category): presence regions × buckets, residents
- * regions, od (days − 1) × regions², migration regions², visitors
- * regions × days, population_by_category regions × categories.  This is
- * the length of the vector a node contributes, before the check cell.
+ * Cells of the output domain over 'nregions' regions: presence regions ×
+ * buckets, residents regions, od (days − 1) × regions², migration
+ * regions², visitors regions × days, population_by_category regions ×
+ * the spec's categories (q->ncats; 'ncats' only counts for a spec built
+ * in memory without them).  This is the length of the vector a node
+ * contributes, before the check cell; it depends on public inputs only.
  */
 uint64_t qspec_domain_cells(const struct qspec *q, uint64_t nregions,
 	    uint64_t ncats);

@@ -36,8 +36,8 @@ static const enum field layouts[8][6] = {
 	[TLOG_ENTRY_RELEASE] = { F_QUERY_HASH, F_PARTICIPANTS, F_RESULT_HASH,
 	    F_VARIANCE, F_END },
 	[TLOG_ENTRY_FAILURE] = { F_QUERY_HASH, F_REASON, F_END },
-	[TLOG_ENTRY_MEMBER] = { F_BODY, F_END },
-	[TLOG_ENTRY_POLICY] = { F_BODY, F_END },
+	[TLOG_ENTRY_MEMBER] = { F_BODY, F_SIGNATURE, F_END },
+	[TLOG_ENTRY_POLICY] = { F_NODE_ID, F_BODY, F_SIGNATURE, F_END },
 };
 
 static const char *const type_names[8] = {

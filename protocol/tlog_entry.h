@@ -10,8 +10,8 @@
  * overlong fields and trailing bytes are refused.
  *
  * The payloads are byte strings the federation fills (signed queries,
- * node signatures, opaque signed membership/policy changes); this module
- * only frames them.  Never put noise, raw per-node values or randomness
+ * node signatures, signed membership changes and node policies); this
+ * module only frames them.  Never put noise, raw per-node values or randomness
  * in an entry: the log is public.
  */
 #ifndef CAIRN_TLOG_ENTRY_H
@@ -33,8 +33,10 @@ enum tlog_entry_type {
 	TLOG_ENTRY_RELEASE = 4,	/* query_hash, participants, result_hash,
 				   variance */
 	TLOG_ENTRY_FAILURE = 5,	/* query_hash, reason */
-	TLOG_ENTRY_MEMBER = 6,	/* body: a signed membership change */
-	TLOG_ENTRY_POLICY = 7	/* body: an opaque signed policy change */
+	TLOG_ENTRY_MEMBER = 6,	/* body (a MemberChange), signature (the
+				   coordinator's, purpose "member") */
+	TLOG_ENTRY_POLICY = 7	/* node_id, body (a Policy), signature (the
+				   node's, purpose "policy") */
 };
 
 /* Caps checked on encode and decode. */

@@ -350,6 +350,27 @@ build_spec(const struct ctx *c, struct qspec *q)
 	if (r == CAIRN_OK && c->o[O_COMPARISON] != NULL)
 		r = json_range(o, "comparison", c->o[O_COMPARISON],
 		    "comparison");
+	if (r == CAIRN_OK && c->o[O_CATS] != NULL) {
+		/* population_by_category's domain: --categories a,b,... */
+		json_t *a = json_array();
+		char *dup = strdup(c->o[O_CATS]), *tok, *save = NULL;
+
+		for (tok = dup != NULL ? strtok_r(dup, ",", &save) : NULL;
+		    tok != NULL && a != NULL; tok = strtok_r(NULL, ",", &save))
+			if (json_array_append_new(a, json_string(tok)) != 0)
+				r = cairn_err(CAIRN_ERR_ARG, "--categories: "
+				    "'%s' is not UTF-8", tok);
+		if (a == NULL || dup == NULL)
+			r = cairn_err(CAIRN_ERR_NOMEM, "spec");
+		else if (r == CAIRN_OK) {
+			/* set_new takes the reference, also on failure */
+			if (json_object_set_new(o, "categories", a) != 0)
+				r = cairn_err(CAIRN_ERR_NOMEM, "spec");
+			a = NULL;
+		}
+		json_decref(a);
+		free(dup);
+	}
 	if (r == CAIRN_OK) {
 		if ((text = json_dumps(o, JSON_COMPACT)) == NULL)
 			r = cairn_err(CAIRN_ERR_NOMEM, "spec");
@@ -442,8 +463,9 @@ print_status(const Cairn__V1__QueryStatus *s, FILE *f)
 static const char submit_usage[] =
     "(--spec Q.json | --kind K [--start D --end D --bucket day|hour --k N\n"
     "    --utc-offset M --night-start H --night-end H --baseline D,D\n"
-    "    --comparison D,D]) --geography G --rho R --purpose TEXT\n"
-    "    --participants a,b,c --colluding C [--holders H] [--id QUERY_ID]\n"
+    "    --comparison D,D --categories a,b,...]) --geography G --rho R\n"
+    "    --purpose TEXT --participants a,b,c --colluding C [--holders H]\n"
+    "    [--id QUERY_ID]\n"
     "    IDENTITY\n\n"
     "Build the query, sign it with the analyst's identity key (purpose\n"
     "\"query\") and submit it; prints the query id and its log index.\n"

@@ -301,7 +301,11 @@ query_domain_init(struct query_domain *d, const struct qspec *q,
 		if (regions[i] <= regions[i - 1])
 			return cairn_err(CAIRN_ERR_ARG, "regions are not "
 			    "sorted and distinct");
-	if (q->kind == QSPEC_KIND_POPCAT) {
+	if (q->kind == QSPEC_KIND_POPCAT && ncats == 0 && q->ncats > 0) {
+		/* The spec's categories (signed with the query). */
+		cats = NULL;
+		ncats = q->ncats;
+	} else if (q->kind == QSPEC_KIND_POPCAT) {
 		if (ncats == 0)
 			return cairn_err(CAIRN_ERR_ARG,
 			    "population_by_category needs its categories "
@@ -417,7 +421,8 @@ query_cell_label(const struct query_domain *d, uint64_t id, bool json,
 		    d->regions[id / nd], day);
 		break;
 	case QSPEC_KIND_POPCAT:
-		if (quote(d->cats[id % d->ncats], json, cat, sizeof(cat)) !=
+		if (quote(d->cats != NULL ? d->cats[id % d->ncats] :
+		    d->spec.cats[id % d->ncats], json, cat, sizeof(cat)) !=
 		    CAIRN_OK)
 			return cairn_err(CAIRN_ERR_TOOBIG, "category too long");
 		n = snprintf(buf, cap, json ? "\"region\": %" PRIu32

@@ -4,13 +4,18 @@
 #
 #  1. `cairn synth` makes a country of 50 regions and three mobile
 #     operators' CDR files for 300,000 subscribers over 14 days, with a
-#     displacement event, and the exact answer of every query (ground truth);
+#     displacement event, each operator's registered customers by region and
+#     age category (region-level records), and the exact answer of every
+#     query (ground truth);
 #  2. `cairn keys` makes the federation CA, the coordinator's keys, three
 #     nodes, a statistics office (analyst) and an auditor;
-#  3. each node ingests its operator's files into its store; the
-#     coordinator and the three nodes start on 127.0.0.1;
-#  4. the statistics office asks six questions (every kind but
-#     population_by_category, which needs region-level holders); each node
+#  3. federation.conf pins the geography by the hash of its region file;
+#     each node ingests its operator's files into its store; the coordinator
+#     (which logs the federation's members as MEMBER entries) and the three
+#     nodes (which publish their policies as POLICY entries) start on
+#     127.0.0.1;
+#  4. the statistics office asks seven questions, one of each kind (both
+#     presence buckets); each node
 #     computes locally, charges its ledger, adds its share of exact discrete
 #     Gaussian noise and masks its vector; the coordinator sums; the office
 #     gets noisy counts with 95% intervals, compared here with the ground
@@ -71,6 +76,8 @@ sed -n 's/^/   /p' "$T/fed/federation.conf" | cut -c1-100
 step "3. Coordinator and three nodes on 127.0.0.1"
 mkdir -p "$T/coord"
 cp "$T/data/regions.csv" "$T/regions.csv"
+"$C" keys pin-geography --ca "$T/fed" --name demo --regions "$T/regions.csv" |
+    sed 's/^/   /' | cut -c1-100
 cat >"$T/coordinator.conf" <<CONF
 [coordinator]
 identity_key = $T/fed/coordinator/identity.key
@@ -116,11 +123,13 @@ call_deadline_seconds = 10
 [data]
 cdr = $T/data/holder$k/cdr
 cells = $T/data/holder$k/cells.csv
+records = $T/data/holder$k/records.csv
 geography = demo
+geography_file = $T/regions.csv
 [policy]
-allow_kind = presence, od, residents, migration, visitors
+allow_kind = presence, od, residents, migration, visitors, population_by_category
 allow_analyst = nso
-budget_rho_per_month = 1.75
+budget_rho_per_month = 2
 max_rho_per_query = 0.5
 min_participants = 3
 max_colluding = 1
@@ -132,7 +141,7 @@ CONF
 	    { cat "$T/$m-ingest.log" >&2; fail "$m: ingest failed"; }
 	"$N" serve -c "$T/$m.conf" >"$T/$m.log" 2>&1 &
 	PIDS="$PIDS $!"
-	echo "   node $m: holder$k's CDR ingested into its store; serving (it dials out, no inbound port)"
+	echo "   node $m: holder$k's CDR ingested into its store, its region-level records beside; serving (it dials out, no inbound port)"
 	k=$((k + 1))
 done
 cat >"$T/analyst.conf" <<CONF
@@ -191,13 +200,19 @@ ask() {
 	compare "$T/$1.csv" "$T/data/truth/$1.csv" "$2"
 }
 
-step "4. The statistics office asks six questions, each at rho 0.25 per data-month"
+i=0	# the log's first entries: the members, then each node's policy
+while [ $i -lt 100 ] && [ "$(grep -c 'POLICY of node' "$T/coord.log")" -lt 3 ]; do
+	sleep 0.1; i=$((i + 1)); done
+echo "   the log opens with $(grep -c 'MEMBER added' "$T/coord.log") MEMBER entries and $(grep -c 'POLICY of node' "$T/coord.log") POLICY entries"
+
+step "4. The statistics office asks seven questions, each at rho 0.25 per data-month"
 for q in "presence_day 2 present population per region and day" \
     "presence_hour 2 present population per region and hour" \
     "residents 1 residents per home region" \
     "od 3 origin-destination flows between consecutive days" \
     "migration 2 home region before and after the displacement" \
-    "visitors 2 visitors per region and day"; do
+    "visitors 2 visitors per region and day" \
+    "population_by_category 2 registered customers per region and age category"; do
 	set -- $q
 	name=$1; keys=$2; shift 2
 	printf '\n -- %s: %s\n' "$name" "$*"
@@ -227,7 +242,7 @@ print('   region %s: %d of %d baseline residents live elsewhere afterwards by th
          round(m["share"] * 100)))
 PY
 
-step "5. A query over the holders' monthly budget (1.75 per data-month, 1.5 spent) is refused"
+step "5. A query over the holders' monthly budget (2 per data-month, 1.75 spent) is refused"
 "$C" query submit --config "$T/analyst.conf" --spec "$T/data/queries/residents.json" \
     --geography demo --rho 0.5 --purpose "residents again" --participants op1,op2,op3 \
     --colluding 1 --id residents-2 | sed 's/^/   /'

@@ -30,11 +30,18 @@ fed_member() {
 # fed_coordinator_conf FED_DIR GEOGRAPHY_LINE...: write
 # FED_DIR/coordinator.conf listening on an ephemeral loopback port (written
 # to FED_DIR/port); each further argument is one "NAME REGIONS_FILE"
-# geography.  FED_ADVERTISE_SECONDS, FED_SHARE_SECONDS (default 30) and
+# geography (a relative file is taken from FED_DIR), which is also pinned by
+# its hash in federation.conf (`cairn keys pin-geography`).  FED_ADVERTISE_SECONDS, FED_SHARE_SECONDS (default 30) and
 # FED_MAX_ATTEMPTS (default 3) change the deadlines and retries.
 fed_coordinator_conf() {
 	d=$1; shift
 	mkdir -p "$d/coord"
+	for g in "$@"; do
+		f=${g#* }
+		case $f in /*) ;; *) f=$d/$f ;; esac
+		"$CAIRN" keys pin-geography --ca "$d/fed" --name "${g%% *}" \
+		    --regions "$f" >/dev/null || return 1
+	done
 	{
 		cat <<CONF
 [coordinator]

@@ -285,6 +285,7 @@ struct run {
 	struct synth_query		 q[NCDRQ + 1];
 	struct synth_truth		*tr;		/* nhold * NCDRQ */
 	struct synth_truth		 trpop;
+	struct synth_truth		 trpoph[SYNTH_MAX_HOLDERS];
 	uint64_t			 cdr_rows, agency_rows, bytes;
 	int				 truth_r;	/* pass 1 result */
 	char				 truth_msg[256];	/* its detail */
@@ -531,6 +532,9 @@ truth_pass(void *arg)
 			}
 		}
 		r = synth_truth_add(&u->trpop, ev, n);
+		if (r == CAIRN_OK)
+			r = synth_truth_add(&u->trpoph[synth_entity_holder(c,
+			    e)], ev, n);
 	}
 	free(ev);
 	/* The detail lives in this thread; hand it over with the code. */
@@ -658,8 +662,8 @@ cmp_u64(const void *a, const void *b)
 
 /* Agency records of day 'd', sorted by time, appended to 'f'. */
 static int
-write_agency_day(struct run *u, struct out_file *f, unsigned d,
-    const struct dayfmt *df, uint64_t **buf, size_t *cap)
+write_agency_day(struct run *u, struct out_file *f, struct out_file *hf,
+    unsigned d, const struct dayfmt *df, uint64_t **buf, size_t *cap)
 {
 	const struct synth_country *c = &u->c;
 	struct synth_dev dev[SYNTH_MAX_DAY_EVENTS];
@@ -689,11 +693,13 @@ write_agency_day(struct run *u, struct out_file *f, unsigned d,
 		uint64_t e = (x >> 15) & 0xffffffffu;
 		uint32_t reg = (uint32_t)(x & 0x7fff);
 		const char *cat = synth_categories[u->ents[e].category];
-		char *w;
+		struct out_file *h = &hf[synth_entity_holder(c, e)];
+		char *w, *row;
 
-		if ((r = of_room(f, ROW_MAX)) != CAIRN_OK)
+		if ((r = of_room(f, ROW_MAX)) != CAIRN_OK ||
+		    (r = of_room(h, ROW_MAX)) != CAIRN_OK)
 			return r;
-		w = f->buf + f->len;
+		row = w = f->buf + f->len;
 		memcpy(w, u->eids + e * SYNTH_ID_LEN, SYNTH_ID_LEN);
 		w += SYNTH_ID_LEN;
 		*w++ = ',';
@@ -704,6 +710,9 @@ write_agency_day(struct run *u, struct out_file *f, unsigned d,
 		memcpy(w, cat, strlen(cat));
 		w += strlen(cat);
 		*w++ = '\n';
+		/* The same row in the registering holder's file. */
+		memcpy(h->buf + h->len, row, (size_t)(w - row));
+		h->len += (size_t)(w - row);
 		f->len = (size_t)(w - f->buf);
 	}
 	u->agency_rows += n;
@@ -718,6 +727,7 @@ write_pass(struct run *u)
 	const struct synth_opts *o = u->o;
 	struct synth_dev dev[SYNTH_MAX_DAY_EVENTS];
 	struct out_file files[SYNTH_MAX_HOLDERS], agency;
+	struct out_file recs[SYNTH_MAX_HOLDERS];
 	size_t nkeys = (size_t)c->nhold * 1440, cap = 0, acap = 0;
 	uint64_t *ev = NULL, *sorted = NULL, *abuf = NULL;
 	uint32_t *ks = NULL;
@@ -728,6 +738,7 @@ write_pass(struct run *u)
 
 	memset(files, 0, sizeof(files));
 	memset(&agency, 0, sizeof(agency));
+	memset(recs, 0, sizeof(recs));
 	cnt = calloc(nkeys + 1, sizeof(*cnt));
 	hms = malloc(86400 * 8);
 	ks = malloc(WBATCH * SYNTH_DAY_WORDS * 4);
@@ -748,6 +759,18 @@ write_pass(struct run *u)
 	    (r = of_puts(&agency, "entity_id,timestamp,region_id,category\n"))
 	    != CAIRN_OK)
 		goto out;
+	for (unsigned h = 0; h < c->nhold; h++) {
+		if (snprintf(p, sizeof(p), "%s/holder%u/records.csv%s", o->out,
+		    h + 1, o->gzip ? ".gz" : "") >= (int)sizeof(p)) {
+			r = cairn_err(CAIRN_ERR_ARG, "%s: path too long",
+			    o->out);
+			goto out;
+		}
+		if ((r = of_open(&recs[h], p, o->gzip)) != CAIRN_OK ||
+		    (r = of_puts(&recs[h], "entity_id,timestamp,region_id,"
+		    "category\n")) != CAIRN_OK)
+			goto out;
+	}
 	for (unsigned d = 0; d < c->days; d++) {
 		size_t n = 0;
 
@@ -819,15 +842,23 @@ write_pass(struct run *u)
 			}
 		}
 		u->cdr_rows += n;
-		if ((r = write_agency_day(u, &agency, d, &df, &abuf, &acap)) !=
-		    CAIRN_OK)
+		if ((r = write_agency_day(u, &agency, recs, d, &df, &abuf,
+		    &acap)) != CAIRN_OK)
 			goto out;
 	}
 	u->bytes += agency.bytes + agency.len;
-	r = of_close(&agency);
+	if ((r = of_close(&agency)) != CAIRN_OK)
+		goto out;
+	for (unsigned h = 0; h < c->nhold; h++) {
+		u->bytes += recs[h].bytes + recs[h].len;
+		if ((r = of_close(&recs[h])) != CAIRN_OK)
+			goto out;
+	}
 out:
-	for (unsigned h = 0; h < SYNTH_MAX_HOLDERS; h++)
+	for (unsigned h = 0; h < SYNTH_MAX_HOLDERS; h++) {
 		(void)of_close(&files[h]);
+		(void)of_close(&recs[h]);
+	}
 	(void)of_close(&agency);
 	free(ev);
 	free(sorted);
@@ -855,6 +886,10 @@ truth_alloc(struct run *u)
 			    CAIRN_OK)
 				return r;
 		}
+	for (unsigned h = 0; h < c->nhold; h++)
+		if ((r = synth_truth_init(&u->trpoph[h], &u->q[NCDRQ], c->nreg,
+		    SYNTH_NCAT)) != CAIRN_OK)
+			return r;
 	return synth_truth_init(&u->trpop, &u->q[NCDRQ], c->nreg, SYNTH_NCAT);
 }
 
@@ -883,6 +918,15 @@ truth_write(struct run *u)
 			return cairn_err(CAIRN_ERR_ARG, "path too long");
 		if ((r = synth_truth_write(parts, c->nhold, c->region_id, NULL,
 		    p)) != CAIRN_OK)
+			return r;
+	}
+	for (unsigned h = 0; h < c->nhold; h++) {
+		parts[h] = &u->trpoph[h];
+		if (snprintf(p, sizeof(p), "%s/holder%u/truth/%s.csv",
+		    u->o->out, h + 1, u->q[NCDRQ].name) >= (int)sizeof(p))
+			return cairn_err(CAIRN_ERR_ARG, "path too long");
+		if ((r = synth_truth_write(&parts[h], 1, c->region_id,
+		    synth_categories, p)) != CAIRN_OK)
 			return r;
 	}
 	if (snprintf(p, sizeof(p), "%s/agency/truth/%s.csv", u->o->out,
@@ -1003,6 +1047,8 @@ out:
 			for (int q = 0; q < NCDRQ; q++)
 				synth_truth_release(&u->tr[h * NCDRQ + q]);
 	synth_truth_release(&u->trpop);
+	for (unsigned h = 0; h < SYNTH_MAX_HOLDERS; h++)
+		synth_truth_release(&u->trpoph[h]);
 	free(ks);
 	free(u->tr);
 	free(u->plans);

@@ -352,6 +352,13 @@ size_t	synth_day_events(const struct synth_country *c,
 	    const uint32_t *pre,
 	    struct synth_dev out[static SYNTH_MAX_DAY_EVENTS]);
 
+/*
+ * The holder (0..nhold-1) with which agency entity 'e' is also
+ * registered: its records go to that holder's region-level file too, so
+ * the holders' files partition the agency's.
+ */
+unsigned	synth_entity_holder(const struct synth_country *c, uint64_t e);
+
 /* Draw agency entity 'e'. */
 void	synth_entity_draw(const struct synth_country *c, uint64_t e,
 	    struct synth_entity *en);

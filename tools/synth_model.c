@@ -663,3 +663,9 @@ synth_entity_day(const struct synth_country *c, const struct synth_entity *en,
 	}
 	return n;
 }
+
+unsigned
+synth_entity_holder(const struct synth_country *c, uint64_t e)
+{
+	return (unsigned)(e % c->nhold);
+}

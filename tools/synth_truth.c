@@ -559,6 +559,14 @@ synth_query_write(const struct synth_query *q, const char *path)
 		date_str(q->comp[1], b);
 		fprintf(f, ", \"comparison\": [\"%s\", \"%s\"]", a, b);
 	}
+	if (q->kind == SYNTH_POPULATION) {
+		/* The public category domain (docs/queries.md). */
+		fputs(", \"categories\": [", f);
+		for (int i = 0; i < SYNTH_NCAT; i++)
+			fprintf(f, "%s\"%s\"", i ? ", " : "",
+			    synth_categories[i]);
+		fputs("]", f);
+	}
 	fputs("}\n", f);
 	r = ferror(f) ? -1 : 0;
 	if (fclose(f) != 0 || r != 0)

@@ -39,8 +39,9 @@ ok "keys: federation, analyst, 3 nodes, auditor (cairn keys)"
 
 printf 'region_id,name\n1,north\n2,south\n3,east\n4,west\n' >"$T/g4.csv"
 seq 1 600000 | sed 's/$/,r/' >"$T/big.csv"	# 600,001 cells: two chunks
-FED_ADVERTISE_SECONDS=2 FED_SHARE_SECONDS=20 FED_MAX_ATTEMPTS=4 \
-    fed_coordinator_conf "$T" "g4 g4.csv" "big big.csv"
+{ FED_ADVERTISE_SECONDS=2 FED_SHARE_SECONDS=20 FED_MAX_ATTEMPTS=4 \
+    fed_coordinator_conf "$T" "g4 g4.csv" "big big.csv" >"$T/out" 2>&1; } ||
+	{ notok "coordinator.conf and pinned geographies"; exit 1; }
 
 start() {
 	fed_start_coordinator "$T" || {

@@ -1,7 +1,9 @@
 #!/bin/sh
 # demo_small.sh - the main job, `cairn demo` (= make demo), at a small size:
 # the whole federation on loopback must run to its end, release every
-# question, refuse the query over budget, and pass the auditor's check.
+# question (one of each kind, population_by_category included), refuse the
+# query over budget, and pass the auditor's check, whose log holds the
+# members' MEMBER entries and the nodes' POLICY entries.
 set -u
 : "${CAIRN_BIN:?}"
 out=$(mktemp /tmp/cairn-demo-out-XXXXXX)
@@ -20,11 +22,16 @@ else
 	n=$((n + 1)); echo "not ok $n - cairn demo exits 0"; fails=$((fails + 1))
 	sed 's/^/# /' "$out" | tail -n 40
 fi
-for q in presence_day presence_hour residents od migration visitors; do
+for q in presence_day presence_hour residents od migration visitors \
+    population_by_category; do
 	check "$q released" "$q released attempt"
 done
 check "intervals compared with the ground truth" "the exact count lies inside the 95% interval"
 check "the query over budget is refused" "refused by op[123]: budget"
 check "the auditor's verification passes" "^   ok: log size"
+check "the log records the members and the nodes' policies" \
+    "^   ok: log size .*, 6 member changes, 3 policies"
+check "population_by_category beside its ground truth" \
+    "registered customers per region and age category"
 echo "1..$n"
 [ "$fails" -eq 0 ]

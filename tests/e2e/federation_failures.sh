@@ -42,6 +42,8 @@ done
 ok "keys: two analysts and two nodes"
 
 printf 'region_id,name\n1,north\n2,south\n' >"$T/g2.csv"
+"$C" keys pin-geography --ca "$T/fed" --name g2 --regions "$T/g2.csv" >"$T/out" 2>&1 ||
+	{ notok "pin-geography"; exit 1; }
 printf 'cell_id,region_id\nc1,1\nc2,2\n' >"$T/cells.csv"
 printf 'subscriber_id,timestamp,cell_id\ns1,2026-01-10T08:00:00Z,c1\ns2,2026-01-10T09:00:00Z,c2\n' >"$T/n1.csv"
 mkdir -p "$T/cdata"
@@ -160,10 +162,10 @@ forged "$T/relabelled.conf" q-relabelled "another analyst's key, this analyst's 
 if "$C" query submit --config "$T/analyst.conf" --kind presence \
     --start 2026-01-10 --end 2026-01-11 --bucket day --k 1 --geography g2 --rho 0.25 \
     --purpose failure-test --participants n1,n2 --colluding 1 --id q-down \
-    >"$T/out" 2>"$T/err" && grep -q "^q-down log-index 0$" "$T/out"; then
-	ok "q-down submitted, logged at index 0"
+    >"$T/out" 2>"$T/err" && grep -q "^q-down log-index [0-9][0-9]*$" "$T/out"; then
+	ok "q-down submitted and logged (after the MEMBER and POLICY entries)"
 else
-	notok "q-down submitted, logged at index 0"
+	notok "q-down submitted and logged (after the MEMBER and POLICY entries)"
 fi
 "$C" query wait --config "$T/analyst.conf" q-down --timeout 20 \
     >"$T/out" 2>"$T/err"
@@ -190,32 +192,36 @@ fi
 SIZE=$(sed -n 's/^ok: log size \([0-9]*\),.*/\1/p' "$T/out")
 kill -TERM "$NODE"; wait "$NODE" 2>/dev/null; NODE=""
 
-# (b) One byte of the QUERY entry's signed bytes (its purpose text).
+# (b) One byte of the QUERY entry's signed bytes (its purpose text); the
+# log opens with MEMBER and POLICY entries, so find the QUERY entry first.
 stop_coord
 cp "$T/cdata/log.db" "$T/log.db.orig"
-python3 - "$T/cdata/log.db" <<'PY' >"$T/out" 2>&1
+python3 - "$T/cdata/log.db" <<'PY' >"$T/qidx" 2>"$T/out"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-(data,) = db.execute("SELECT data FROM entries WHERE idx = 0").fetchone()
+for idx, data in db.execute("SELECT idx, data FROM entries ORDER BY idx"):
+    if b"failure-test" in bytes(data):
+        break
 i = bytes(data).index(b"failure-test")
 b = bytearray(data)
 b[i] ^= 0x20                    # 'f' -> 'F'
-db.execute("UPDATE entries SET data = ? WHERE idx = 0", (bytes(b),))
+db.execute("UPDATE entries SET data = ? WHERE idx = ?", (bytes(b), idx))
 db.commit()
+print(idx)
 PY
-[ $? -eq 0 ] && ok "changed one byte of entry 0 in log.db" ||
-	{ notok "changed one byte of entry 0 in log.db"; exit 1; }
+[ $? -eq 0 ] && QI=$(cat "$T/qidx") && ok "changed one byte of the QUERY entry ($QI) in log.db" ||
+	{ notok "changed one byte of the QUERY entry in log.db"; exit 1; }
 start_coord || { notok "coordinator restarts"; exit 1; }
 AV="--federation $T/fed/federation.conf --coordinator 127.0.0.1:$PORT
     --ca $T/analyst/ca.crt --tls-cert $T/analyst/tls.crt --tls-key $T/analyst/tls.key"
 # shellcheck disable=SC2086
 "$C" audit verify $AV >"$T/out" 2>"$T/err"
 rc=$?
-if [ $rc -eq 1 ] && grep -q "^FAIL entry 0: QUERY 'q-down': the analyst's signature does not verify" "$T/out" &&
+if [ $rc -eq 1 ] && grep -q "^FAIL entry $QI: QUERY 'q-down': the analyst's signature does not verify" "$T/out" &&
     grep -q "^FAILED: " "$T/out"; then
-	ok "audit verify: the changed entry 0 is named"
+	ok "audit verify: the changed entry $QI is named"
 else
-	echo "rc $rc" >>"$T/out"; notok "audit verify: the changed entry 0 is named"
+	echo "rc $rc" >>"$T/out"; notok "audit verify: the changed entry $QI is named"
 fi
 grep -q "^FAIL entries: they do not hash to the checkpoint's root" "$T/out" &&
 	ok "audit verify: the entries no longer hash to the checkpoint's root" ||

@@ -39,6 +39,8 @@ done
 ok "keys for the coordinator, an analyst and two nodes"
 
 printf 'region_id,name\n1,north\n2,south\n3,east\n4,west\n' >"$T/g4.csv"
+"$C" keys pin-geography --ca "$T/fed" --name g4 --regions "$T/g4.csv" >"$T/out" 2>&1 ||
+	{ notok "pin-geography"; exit 1; }
 printf 'cell_id,region_id\nc1,1\nc2,2\nc3,3\nc4,4\n' >"$T/cells.csv"
 # Exact presence on 2026-01-10 over both nodes: 3, 1, 1, 0.
 printf 'subscriber_id,timestamp,cell_id\ns1,2026-01-10T08:00:00Z,c1\ns2,2026-01-10T09:00:00Z,c1\ns3,2026-01-10T10:00:00Z,c2\ns4,2026-01-12T10:00:00Z,c4\n' >"$T/n1.csv"

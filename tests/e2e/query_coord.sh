@@ -51,6 +51,8 @@ done
 ok "keys: federation, analyst, 3 nodes, auditor (cairn keys)"
 
 printf 'region_id,name\n1,north\n2,south\n3,east\n4,west\n' >"$T/g4.csv"
+"$CAIRN" keys pin-geography --ca "$T/fed" --name g4 --regions "$T/g4.csv" \
+    >"$T/out" 2>&1 || { notok "pin-geography"; cat "$T/out"; exit 1; }
 mkdir -p "$T/data"
 cat >"$T/coordinator.conf" <<EOF
 [coordinator]
@@ -96,11 +98,13 @@ A="--coordinator 127.0.0.1:$PORT --ca $T/watcher/ca.crt
     --tls-cert $T/watcher/tls.crt --tls-key $T/watcher/tls.key
     --federation $T/fed/federation.conf"
 
+# The log opens with one MEMBER entry per member of federation.conf.
+M=$(grep -c '^member' "$T/fed/federation.conf")
 # shellcheck disable=SC2086
 check "audit verify: the round's log, 3 witnesses, state kept" \
-    "^ok: log size 5, 3 witness cosignatures; 1 queries, 3 charges .* 1 releases" \
+    "^ok: log size $((M + 5)), 3 witness cosignatures; 1 queries, 3 charges .* 1 releases" \
     "$CAIRN" audit verify $A --state "$T/audit.state" --quorum 3
-check "query status: released" "^q-round released attempt 0 log-index 0$" \
+check "query status: released" "^q-round released attempt 0 log-index $M$" \
     sh -c "\"$CAIRN\" query status --config \"$T/analyst.conf\" q-round"
 check "query list" "^q-round released" \
     "$CAIRN" query list --config "$T/analyst.conf"
@@ -123,7 +127,7 @@ check "query result --format json" '"cells": \[' \
     "$CAIRN" query result --config "$T/analyst.conf" q-round \
     --regions "$T/g4.csv" --format json
 
-check "query submit: logged" "^q-mine log-index 5$" \
+check "query submit: logged" "^q-mine log-index $((M + 5))$" \
     "$CAIRN" query submit --config "$T/analyst.conf" --kind residents \
     --start 2026-01-05 --end 2026-01-08 --geography g4 --rho 0.1 \
     --purpose "e2e of the analyst client" --participants n1,n2,n3 \
@@ -153,22 +157,22 @@ then ok "query wait: no node answered, the deadline failed it"; else
 
 # shellcheck disable=SC2086
 check "audit verify: the grown log is consistent with the state" \
-    "^ok: log size 7, .* 2 queries, 3 charges .* 1 failures" \
+    "^ok: log size $((M + 7)), .* 2 queries, 3 charges .* 1 failures" \
     "$CAIRN" audit verify $A --state "$T/audit.state"
 # shellcheck disable=SC2086
-check "audit fetch" "^fetched 7 entries$" \
+check "audit fetch" "^fetched $((M + 7)) entries$" \
     "$CAIRN" audit fetch --coordinator "127.0.0.1:$PORT" \
     --ca "$T/watcher/ca.crt" --tls-cert "$T/watcher/tls.crt" \
     --tls-key "$T/watcher/tls.key" --entries "$T/log.hex" \
     --checkpoint "$T/cp.note"
-check "audit verify offline" "^ok: log size 7" \
+check "audit verify offline" "^ok: log size $((M + 7))" \
     "$CAIRN" audit verify --federation "$T/fed/federation.conf" \
     --entries "$T/log.hex" --checkpoint "$T/cp.note" \
     --state "$T/audit.state"
-head -n 6 "$T/log.hex" >"$T/short.hex"
+head -n $((M + 6)) "$T/log.hex" >"$T/short.hex"
 "$CAIRN" audit verify --federation "$T/fed/federation.conf" \
     --entries "$T/short.hex" --checkpoint "$T/cp.note" >"$T/out" 2>&1
-if [ $? -eq 1 ] && grep -q "^FAIL entries: 6 given, the checkpoint covers 7$" "$T/out"
+if [ $? -eq 1 ] && grep -q "^FAIL entries: $((M + 6)) given, the checkpoint covers $((M + 7))$" "$T/out"
 then ok "a missing entry is found"; else
 	notok "a missing entry is found"; sed 's/^/# /' "$T/out"; fi
 

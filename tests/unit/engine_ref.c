@@ -296,6 +296,9 @@ ref_run(const struct qspec *q, const struct ref_event *ev, size_t n)
 				}
 				snprintf(name, sizeof(name), "cat%d",
 				    ev[i].cat);
+				/* only the spec's categories are read */
+				if (qspec_cat_index(q, name, strlen(name)) < 0)
+					continue;
 				if (first)
 					add(&o, ev[i].region, 0, 0, name);
 			}

@@ -25,6 +25,7 @@
 #include "protocol/proto_service.h"
 #include "protocol/qspec.h"
 #include "protocol/tlog_entry.h"
+#include "protocol/tlog_member.h"
 #include "protocol/tlog_note.h"
 #include "protocol/tlog_store.h"
 #include "query/query.h"
@@ -312,6 +313,76 @@ add_failure(const uint8_t qh[32])
 	free(e);
 }
 
+/* A MEMBER entry: member 'm' added or removed, signed by 'signer'. */
+static void
+add_member(const struct keys_member *m, bool added,
+    const struct keys_identity *signer)
+{
+	struct tlog_member_change c;
+	struct tlog_entry *e = calloc(1, sizeof(*e));
+	uint8_t *body, sig[64];
+	size_t blen;
+
+	assert_non_null(e);
+	memset(&c, 0, sizeof(c));
+	c.added = added;
+	c.m = *m;
+	snprintf(c.federation, sizeof(c.federation), "demo");
+	assert_int_equal(tlog_member_encode(&c, &body, &blen), CAIRN_OK);
+	assert_int_equal(keys_sign(signer, "member", body, blen, sig),
+	    CAIRN_OK);
+	e->type = TLOG_ENTRY_MEMBER;
+	e->time = 1767225500;
+	e->body.p = body;
+	e->body.len = blen;
+	e->signature.p = sig;
+	e->signature.len = 64;
+	put(e);
+	free(body);
+	free(e);
+}
+
+/* Every member of 'fed' added, as a coordinator's first start logs. */
+static void
+add_all_members(void)
+{
+	for (size_t i = 0; i < fed.n; i++)
+		add_member(&fed.members[i], true, coord);
+}
+
+/* A POLICY entry of node 'node' with 'budget' and 'max_rho'. */
+static void
+add_policy(int node, double budget, double max_rho)
+{
+	Cairn__V1__Policy p = CAIRN__V1__POLICY__INIT;
+	struct tlog_entry *e = calloc(1, sizeof(*e));
+	char *kinds[] = { (char *)"residents" };
+	uint8_t *body, sig[64];
+	size_t blen;
+
+	assert_non_null(e);
+	p.node = (char *)node_names[node];
+	p.n_allow_kinds = 1;
+	p.allow_kinds = kinds;
+	p.budget_rho_per_month = budget;
+	p.max_rho_per_query = max_rho;
+	p.min_participants = 2;
+	assert_int_equal(proto_pack(&p.base, PROTO_MAX_SMALL, &body, &blen),
+	    CAIRN_OK);
+	assert_int_equal(keys_sign(nodes[node], "policy", body, blen, sig),
+	    CAIRN_OK);
+	e->type = TLOG_ENTRY_POLICY;
+	e->time = 1767225550;
+	e->node_id = str(node_names[node]);
+	e->body.p = body;
+	e->body.len = blen;
+	e->signature.p = sig;
+	e->signature.len = 64;
+	put(e);
+	free(body);
+	free(e);
+}
+
 /* ----------------------------------------------------- store and note */
 
 static int
@@ -529,6 +600,123 @@ test_valid(void **state)
 	assert_non_null(strstr(L.findings, "checkpoint: 2 valid witness "
 	    "cosignatures, 3 required"));
 	built_free(&b);
+}
+
+/*
+ * MEMBER and POLICY entries: a log that records its membership and the
+ * nodes' policies verifies; a QUERY signed by an analyst who is not a
+ * member at that point is a finding even though federation.conf lists it
+ * now; a CHARGE over the node's published budget (or ρ per query) is a
+ * finding even when the charge declares a larger budget.
+ */
+static void
+test_members_and_policies(void **state)
+{
+	struct audit_verify_report rep;
+	uint8_t q1[32], q2[32];
+	struct built b;
+	struct chg c;
+
+	(void)state;
+	add_all_members();
+	add_policy(0, 1.0, 0.5);
+	add_policy(1, 1.0, 0.5);
+	add_query("q1", 2, 0.25, q1);
+	c = chg(0, "q1", 0.25, 0.25, 40);
+	add_charge(q1, &c);
+	c = chg(1, "q1", 0.25, 0.25, 40);
+	add_charge(q1, &c);
+	add_release(q1, 2, 80);
+	build(&b, L.n, coord, 0);
+	assert_int_equal(verify_with(&b, NULL, 0, NULL, &rep), CAIRN_OK);
+	assert_string_equal(L.findings, "");
+	assert_int_equal(rep.members, fed.n);
+	assert_int_equal(rep.policies, 2);
+	built_free(&b);
+
+	/* The analyst leaves; a later query of it is a finding. */
+	add_member(&members[1], false, coord);
+	add_query("q2", 2, 0.25, q2);
+	expect_finding("entry 12: QUERY 'q2': analyst 'stats' is not a member "
+	    "at this point of the log");
+}
+
+static void
+test_member_added_later(void **state)
+{
+	uint8_t q[32];
+
+	(void)state;
+	/* Everyone but the analyst; the query comes before its MEMBER. */
+	for (size_t i = 0; i < fed.n; i++)
+		if (fed.members[i].pub.role != KEYS_ROLE_ANALYST)
+			add_member(&fed.members[i], true, coord);
+	add_query("q1", 2, 0.25, q);
+	add_member(&members[1], true, coord);
+	expect_finding("entry 4: QUERY 'q1': analyst 'stats' is not a member "
+	    "at this point of the log");
+}
+
+static void
+test_member_forged_and_unknown_removal(void **state)
+{
+	(void)state;
+	add_all_members();
+	add_member(&members[2], true, ana);	/* not the log key */
+	expect_finding("entry 5: MEMBER entry: the coordinator's signature "
+	    "does not verify");
+	teardown(NULL);
+	setup(NULL);
+	add_member(&members[2], false, coord);	/* never added */
+	expect_finding("entry 0: MEMBER: member node/alpha is removed but is "
+	    "not a member");
+}
+
+static void
+test_policy_budget(void **state)
+{
+	uint8_t q1[32], q2[32];
+	struct chg c;
+
+	(void)state;
+	add_all_members();
+	add_policy(0, 0.5, 0.5);		/* alpha: 0.5 per month */
+	add_query("q1", 2, 0.25, q1);
+	c = chg(0, "q1", 0.25, 0.25, 40);
+	add_charge(q1, &c);
+	add_query("q2", 2, 0.5, q2);
+	c = chg(0, "q2", 0.5, 0.75, 40);	/* declares budget 1 */
+	add_charge(q2, &c);
+	expect_finding("entry 9: CHARGE of 'alpha' for 2026-01: cumulative "
+	    "0.75 exceeds the budget 0.5 of its POLICY entry 5");
+	teardown(NULL);
+	setup(NULL);
+	add_all_members();
+	add_policy(0, 1.0, 0.25);
+	add_query("q1", 2, 0.5, q1);
+	c = chg(0, "q1", 0.5, 0.5, 40);
+	add_charge(q1, &c);
+	expect_finding("entry 7: CHARGE of 'alpha' for 2026-01: rho 0.5 "
+	    "exceeds max_rho_per_query 0.25 of its POLICY entry 5");
+}
+
+static void
+test_policy_signature(void **state)
+{
+	struct tlog_entry *e = calloc(1, sizeof(*e));
+
+	(void)state;
+	assert_non_null(e);
+	add_all_members();
+	add_policy(0, 1.0, 0.5);
+	/* a POLICY whose node_id is beta's but whose signature is alpha's */
+	assert_int_equal(tlog_entry_decode(L.e[L.n - 1], L.len[L.n - 1], e),
+	    CAIRN_OK);
+	e->node_id = str("beta");
+	put(e);
+	free(e);
+	expect_finding("entry 6: POLICY entry of 'beta': the node's signature "
+	    "does not verify");
 }
 
 static void
@@ -1269,6 +1457,11 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_valid),
+		T(test_members_and_policies),
+		T(test_member_added_later),
+		T(test_member_forged_and_unknown_removal),
+		T(test_policy_budget),
+		T(test_policy_signature),
 		T(test_release_without_query),
 		T(test_missing_charge),
 		T(test_forged_signature),

@@ -19,6 +19,8 @@
 
 #include "common/err.h"
 #include "coordinator/coord_int.h"
+#include "protocol/proto_service.h"
+#include "protocol/tlog_member.h"
 #include "protocol/tlog_note.h"
 
 static char tmpdir[64];
@@ -70,6 +72,82 @@ load(const char *extra, struct coord_config *cfg)
 }
 
 /* ------------------------------------------------------------- config */
+
+/*
+ * Geographies are pinned in federation.conf by the SHA-256 of their
+ * region file: a missing pin or another hash stops the coordinator with
+ * both hashes named; `cairn keys pin-geography` writes and replaces pins.
+ */
+static void
+test_config_pins(void **state)
+{
+	struct coord_config c;
+	struct keys_federation *fed = NULL;
+	char p[256], fp[256], hex[65];
+	uint8_t h[32], h2[32];
+
+	(void)state;
+	put("p1.csv", "region_id,name\n1,a\n2,b\n", p, sizeof(p));
+	assert_int_equal(keys_file_sha256(p, h), CAIRN_OK);
+	sodium_bin2hex(hex, sizeof(hex), h, 32);
+	put("fed.conf", "[federation]\nname = t\nca_fingerprint = "
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "\n\n[members]\n", fp, sizeof(fp));
+	assert_int_equal(load("[geographies]\ngeography = p1 p1.csv\n", &c),
+	    CAIRN_OK);
+	assert_memory_equal(coord_config_geo(&c, "p1")->sha256, h, 32);
+	/* not pinned */
+	assert_int_equal(keys_federation_load(fp, &fed), CAIRN_OK);
+	assert_int_equal(coord_config_check_pins(&c, "coordinator.conf", fed,
+	    fp), CAIRN_ERR_CONFIG);
+	assert_non_null(strstr(cairn_errmsg(), "geography 'p1' is not pinned"));
+	assert_non_null(strstr(cairn_errmsg(), hex));
+	keys_federation_free(fed);
+	/* pinned right */
+	assert_int_equal(keys_federation_pin_geography(fp, "p1", h), CAIRN_OK);
+	assert_int_equal(keys_federation_load(fp, &fed), CAIRN_OK);
+	assert_int_equal(fed->ngeos, 1);
+	assert_int_equal(coord_config_check_pins(&c, "coordinator.conf", fed,
+	    fp), CAIRN_OK);
+	keys_federation_free(fed);
+	/* pinned to another file: both hashes are named */
+	memset(h2, 0xab, sizeof(h2));
+	assert_int_equal(keys_federation_pin_geography(fp, "p1", h2),
+	    CAIRN_OK);
+	assert_int_equal(keys_federation_load(fp, &fed), CAIRN_OK);
+	assert_int_equal(fed->ngeos, 1);
+	assert_int_equal(coord_config_check_pins(&c, "coordinator.conf", fed,
+	    fp), CAIRN_ERR_CONFIG);
+	assert_non_null(strstr(cairn_errmsg(), "p1.csv has sha256"));
+	assert_non_null(strstr(cairn_errmsg(), hex));
+	assert_non_null(strstr(cairn_errmsg(), "pins abababab"));
+	keys_federation_free(fed);
+	/* a second pin goes under the same [geographies] section */
+	assert_int_equal(keys_federation_pin_geography(fp, "other", h),
+	    CAIRN_OK);
+	assert_int_equal(keys_federation_load(fp, &fed), CAIRN_OK);
+	assert_int_equal(fed->ngeos, 2);
+	assert_non_null(keys_federation_geography(fed, "other"));
+	assert_null(keys_federation_geography(fed, "third"));
+	keys_federation_free(fed);
+	assert_int_equal(keys_federation_pin_geography(fp, "Bad/Name", h),
+	    CAIRN_ERR_ARG);
+	/* a malformed pin is refused when federation.conf is read */
+	put("fed.conf", "[federation]\nname = t\nca_fingerprint = "
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "\n[geographies]\ngeography = p1 xyz\n", fp, sizeof(fp));
+	assert_int_equal(keys_federation_load(fp, &fed), CAIRN_ERR_CONFIG);
+	assert_non_null(strstr(cairn_errmsg(), "expected NAME SHA256"));
+	put("fed.conf", "[federation]\nname = t\nca_fingerprint = "
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "\n[geographies]\ngeography = p1 0000000000000000000000000000000"
+	    "000000000000000000000000000000000\ngeography = p1 000000000000000"
+	    "0000000000000000000000000000000000000000000000000\n", fp,
+	    sizeof(fp));
+	assert_int_equal(keys_federation_load(fp, &fed), CAIRN_ERR_CONFIG);
+	assert_non_null(strstr(cairn_errmsg(), "pinned twice"));
+	coord_config_release(&c);
+}
 
 static void
 test_config_ok(void **state)
@@ -517,6 +595,157 @@ test_log(void **state)
 	keys_identity_free(w);
 }
 
+static void
+member_of(struct keys_member *m, const struct keys_identity *id, char fill)
+{
+	memset(m, 0, sizeof(*m));
+	m->pub.role = keys_identity_role(id);
+	snprintf(m->pub.name, sizeof(m->pub.name), "%s",
+	    keys_identity_name(id));
+	keys_identity_public(id, m->pub.pk);
+	memset(m->cert_fpr, fill, 64);
+}
+
+/* The MEMBER entries of 'lg' from 'from' on, as "+role/name" lines. */
+static void
+member_lines(struct coord_log *lg, uint64_t from, const uint8_t pk[32],
+    char *out, size_t cap)
+{
+	static struct tlog_entry e;
+
+	out[0] = '\0';
+	for (uint64_t i = from; i < tlog_store_size(lg->tlog); i++) {
+		struct tlog_member_change c;
+		uint8_t *data;
+		size_t len;
+
+		assert_int_equal(tlog_store_entry(lg->tlog, i, &data, &len),
+		    CAIRN_OK);
+		assert_int_equal(tlog_entry_decode(data, len, &e), CAIRN_OK);
+		assert_int_equal(e.type, TLOG_ENTRY_MEMBER);
+		assert_int_equal(tlog_member_decode(&e, pk, &c), CAIRN_OK);
+		assert_string_equal(c.federation, "fedm");
+		snprintf(out + strlen(out), cap - strlen(out), "%c%s/%s\n",
+		    c.added ? '+' : '-', keys_role_name(c.m.pub.role),
+		    c.m.pub.name);
+		free(data);
+	}
+}
+
+/* A signed Policy of node 'n' with 'budget', as PublishPolicy carries. */
+static void
+policy_bytes(const struct keys_identity *n, const char *name, double budget,
+    uint8_t **body, size_t *len, uint8_t sig[64])
+{
+	Cairn__V1__Policy p = CAIRN__V1__POLICY__INIT;
+
+	p.node = (char *)name;
+	p.budget_rho_per_month = budget;
+	p.max_rho_per_query = budget / 2;
+	p.min_participants = 2;
+	assert_int_equal(proto_pack(&p.base, PROTO_MAX_SMALL, body, len),
+	    CAIRN_OK);
+	assert_int_equal(keys_sign(n, "policy", *body, *len, sig), CAIRN_OK);
+}
+
+/*
+ * The coordinator logs its membership before serving: every member on the
+ * first start, nothing when federation.conf is unchanged (also after a
+ * reopen: it replays the MEMBER entries), removals and additions when it
+ * changed.  A node's policy is logged once per change.
+ */
+static void
+test_log_members(void **state)
+{
+	struct keys_identity *co, *an, *n1, *n2;
+	struct coord_store *db = store_open("members.db");
+	struct keys_member ms[4];
+	struct keys_federation fed;
+	struct coord_log lg;
+	uint8_t pk[32], *body, sig[64];
+	char path[256], lines[1024];
+	size_t added, len;
+	uint64_t idx, idx2;
+	bool app;
+
+	(void)state;
+	assert_int_equal(keys_identity_generate(KEYS_ROLE_COORDINATOR, "co",
+	    &co), CAIRN_OK);
+	assert_int_equal(keys_identity_generate(KEYS_ROLE_ANALYST, "nso", &an),
+	    CAIRN_OK);
+	assert_int_equal(keys_identity_generate(KEYS_ROLE_NODE, "n1", &n1),
+	    CAIRN_OK);
+	assert_int_equal(keys_identity_generate(KEYS_ROLE_NODE, "n2", &n2),
+	    CAIRN_OK);
+	keys_identity_public(co, pk);
+	member_of(&ms[0], co, 'a');
+	member_of(&ms[1], an, 'b');
+	member_of(&ms[2], n1, 'c');
+	member_of(&ms[3], n2, 'd');
+	memset(&fed, 0, sizeof(fed));
+	snprintf(fed.name, sizeof(fed.name), "fedm");
+	fed.members = ms;
+	fed.n = 3;
+	snprintf(path, sizeof(path), "%s/members-log.db", tmpdir);
+	assert_int_equal(coord_log_open(&lg, path, "fedm", co, db), CAIRN_OK);
+	assert_int_equal(coord_log_members(&lg, &fed, co, &added), CAIRN_OK);
+	assert_int_equal(added, 3);
+	member_lines(&lg, 0, pk, lines, sizeof(lines));
+	assert_string_equal(lines, "+coordinator/co\n+analyst/nso\n+node/n1\n");
+	assert_int_equal(coord_log_members(&lg, &fed, co, &added), CAIRN_OK);
+	assert_int_equal(added, 0);
+
+	/* Policies: logged once per change, checked like an auditor. */
+	policy_bytes(n1, "n1", 1.0, &body, &len, sig);
+	assert_int_equal(coord_log_policy(&lg, "n1", ms[2].pub.pk, body, len,
+	    sig, 64, &idx, &app), CAIRN_OK);
+	assert_true(app);
+	assert_int_equal(idx, 3);
+	assert_int_equal(coord_log_policy(&lg, "n1", ms[2].pub.pk, body, len,
+	    sig, 64, &idx2, &app), CAIRN_OK);
+	assert_false(app);
+	assert_int_equal(idx2, 3);
+	assert_int_equal(coord_log_policy(&lg, "n2", ms[3].pub.pk, body, len,
+	    sig, 64, &idx2, &app), CAIRN_ERR_SIGNATURE);
+	free(body);
+	policy_bytes(n2, "n1", 1.0, &body, &len, sig);
+	assert_int_equal(coord_log_policy(&lg, "n2", ms[3].pub.pk, body, len,
+	    sig, 64, &idx2, &app), CAIRN_ERR_FORMAT);
+	assert_non_null(strstr(cairn_errmsg(), "the body is node 'n1''s"));
+	free(body);
+	policy_bytes(n1, "n1", 0.5, &body, &len, sig);
+	assert_int_equal(coord_log_policy(&lg, "n1", ms[2].pub.pk, body, len,
+	    sig, 64, &idx, &app), CAIRN_OK);
+	assert_true(app);
+	assert_int_equal(idx, 4);
+	coord_log_close(&lg);
+
+	/* Reopened: the same membership logs nothing, the same policy is
+	 * known; the analyst leaves, n1's certificate changes, n2 joins. */
+	assert_int_equal(coord_log_open(&lg, path, "fedm", co, db), CAIRN_OK);
+	assert_int_equal(coord_log_members(&lg, &fed, co, &added), CAIRN_OK);
+	assert_int_equal(added, 0);
+	assert_int_equal(coord_log_policy(&lg, "n1", ms[2].pub.pk, body, len,
+	    sig, 64, &idx, &app), CAIRN_OK);
+	assert_false(app);
+	assert_int_equal(idx, 4);
+	free(body);
+	ms[1] = ms[3];		/* nso removed, n2 in its place */
+	memset(ms[2].cert_fpr, 'e', 64);
+	assert_int_equal(coord_log_members(&lg, &fed, co, &added), CAIRN_OK);
+	assert_int_equal(added, 4);
+	member_lines(&lg, 5, pk, lines, sizeof(lines));
+	assert_string_equal(lines, "-analyst/nso\n-node/n1\n+node/n2\n"
+	    "+node/n1\n");
+	assert_int_equal(tlog_store_size(lg.tlog), 9);
+	coord_log_close(&lg);
+	coord_store_close(db);
+	keys_identity_free(co);
+	keys_identity_free(an);
+	keys_identity_free(n1);
+	keys_identity_free(n2);
+}
+
 /* coord_start refuses missing or wrong keys before serving anything. */
 static void
 test_start_errors(void **state)
@@ -540,9 +769,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_ok),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_pins),
 		cmocka_unit_test(test_store),
 		cmocka_unit_test(test_store_cosigs),
 		cmocka_unit_test(test_log),
+		cmocka_unit_test(test_log_members),
 		cmocka_unit_test(test_start_errors),
 	};
 

@@ -197,6 +197,7 @@ check(struct data *d, const struct qspec *q, bool region_level)
 	struct node_store *st;
 	char *want = ref_run(q, d->ev, d->n), *got, store[160];
 	char *paths[1];
+	uint64_t other_cat = 0;
 	int r;
 
 	if (region_level)
@@ -223,6 +224,15 @@ check(struct data *d, const struct qspec *q, bool region_level)
 			fail_msg("mode %d, kind %s:\n--- engine\n%s--- "
 			    "reference\n%s", mode, qspec_kind_name(q->kind),
 			    got, want);
+		if (q->kind == QSPEC_KIND_POPCAT) {
+			/* the domain is the spec's categories, and rows
+			 * under others are counted, not dropped */
+			assert_int_equal(res.ncells, d->nregions * q->ncats);
+			assert_int_equal(res.ncats, q->ncats);
+			assert_true(res.other_cat > 0);
+			assert_int_equal(res.other_cat, rep.files[0].other_cat);
+			other_cat = res.other_cat;
+		}
 		free(got);
 		node_result_release(&res);
 		node_report_release(&rep);
@@ -237,6 +247,7 @@ check(struct data *d, const struct qspec *q, bool region_level)
 	}
 	assert_int_equal(node_store_open(store, &st), CAIRN_OK);
 	assert_int_equal(node_run_store(q, st, 2, &res), CAIRN_OK);
+	assert_int_equal(res.other_cat, other_cat);
 	got = result_text(&res);
 	if (strcmp(got, want) != 0)
 		fail_msg("store, kind %s:\n--- engine\n%s--- reference\n%s",
@@ -357,6 +368,12 @@ test_visitors(void **state)
 	}
 }
 
+static int
+cmp_cat_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
 static void
 test_region_level(void **state)
 {
@@ -368,6 +385,15 @@ test_region_level(void **state)
 		gen(&d, seed, 40, off, true);
 		write_files(&d, true);
 		base_query(&q, QSPEC_KIND_POPCAT, off, 1 + seed % 5);
+		/* The spec's domain: most of the data's categories (cat0
+		 * to cat11), one that no row has, and not cat3 or cat7,
+		 * whose rows are counted apart and not read. */
+		for (int c = 0; c < 12; c++)
+			if (c != 3 && c != 7)
+				snprintf(q.cats[q.ncats++], sizeof(q.cats[0]),
+				    "cat%d", c);
+		snprintf(q.cats[q.ncats++], sizeof(q.cats[0]), "%s", "empty");
+		qsort(q.cats, q.ncats, sizeof(q.cats[0]), cmp_cat_name);
 		check(&d, &q, true);
 		/* the other kinds read region-level input too */
 		base_query(&q, QSPEC_KIND_PRESENCE, off, 3);

@@ -11,7 +11,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <sodium.h>
+
 #include "common/err.h"
+#include "keys/keys_federation.h"
 #include "node/node_config.h"
 
 static const char base[] =
@@ -66,6 +69,84 @@ expect(const char *extra, const char *needle)
 	if (strstr(cairn_errmsg(), needle) == NULL)
 		fail_msg("'%s' lacks '%s'", cairn_errmsg(), needle);
 	node_config_release(&c);
+}
+
+/*
+ * [data] records (region-level files beside the CDRs) and geography_file
+ * (the node's copy of the geography, hashed at load); then every refusal
+ * of node_geography_check: a task pin, a federation.conf pin or both that
+ * differ from the copy, a malformed pin, a copy pinned nowhere.
+ */
+static void
+test_geography(void **state)
+{
+	struct node_config c;
+	char gpath[] = "/tmp/cairn-nodegeo-XXXXXX", extra[256];
+	uint8_t h[32], other[32];
+	int fd = mkstemp(gpath);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "region_id,name\n1,a\n", 20), 20);
+	close(fd);
+	assert_int_equal(keys_file_sha256(gpath, h), CAIRN_OK);
+	memset(other, 0x5a, sizeof(other));
+
+	/* Without a copy, only the name is checked (and a malformed pin). */
+	assert_int_equal(load("max_rho_per_query = 0.25\n", &c), CAIRN_OK);
+	assert_false(c.geo_copy);
+	assert_int_equal(c.records.n, 0);
+	assert_int_equal(node_geography_check(&c, "admin2", NULL, 0, NULL),
+	    CAIRN_OK);
+	assert_int_equal(node_geography_check(&c, "admin2", other, 32, NULL),
+	    CAIRN_OK);
+	assert_int_equal(node_geography_check(&c, "admin2", other, 7, NULL),
+	    CAIRN_ERR_POLICY);
+	assert_non_null(strstr(cairn_errmsg(), "7 bytes, not a SHA-256"));
+	node_config_release(&c);
+
+	snprintf(extra, sizeof(extra), "max_rho_per_query = 0.25\n[data]\n"
+	    "records = /data/r1.csv, /data/r2.csv\ngeography_file = %s\n",
+	    gpath);
+	assert_int_equal(load(extra, &c), CAIRN_OK);
+	assert_int_equal(c.records.n, 2);
+	assert_string_equal(c.records.v[1], "/data/r2.csv");
+	assert_true(c.geo_copy);
+	assert_memory_equal(c.geo_sha256, h, 32);
+	/* right pins */
+	assert_int_equal(node_geography_check(&c, "admin2", h, 32, NULL),
+	    CAIRN_OK);
+	assert_int_equal(node_geography_check(&c, "admin2", h, 32, h),
+	    CAIRN_OK);
+	assert_int_equal(node_geography_check(&c, "admin2", NULL, 0, h),
+	    CAIRN_OK);
+	/* the coordinator's pin differs from the copy */
+	assert_int_equal(node_geography_check(&c, "admin2", other, 32, NULL),
+	    CAIRN_ERR_POLICY);
+	assert_non_null(strstr(cairn_errmsg(), "geography 'admin2': the "
+	    "coordinator pins sha256 5a5a"));
+	assert_non_null(strstr(cairn_errmsg(), "this node's copy has"));
+	/* federation.conf's pin differs from the copy */
+	assert_int_equal(node_geography_check(&c, "admin2", NULL, 0, other),
+	    CAIRN_ERR_POLICY);
+	assert_non_null(strstr(cairn_errmsg(), "federation.conf pins sha256 "
+	    "5a5a"));
+	/* the two pins disagree */
+	assert_int_equal(node_geography_check(&c, "admin2", h, 32, other),
+	    CAIRN_ERR_POLICY);
+	assert_non_null(strstr(cairn_errmsg(), "this node's federation.conf "
+	    "pins 5a5a"));
+	/* pinned nowhere */
+	assert_int_equal(node_geography_check(&c, "admin2", NULL, 0, NULL),
+	    CAIRN_ERR_POLICY);
+	assert_non_null(strstr(cairn_errmsg(), "pinned nowhere"));
+	node_config_release(&c);
+
+	/* a copy that cannot be read stops the node at load */
+	expect("max_rho_per_query = 0.25\n[data]\ngeography_file = "
+	    "/nonexistent/g.csv\n", "key 'geography_file' in [data]: "
+	    "/nonexistent/g.csv");
+	unlink(gpath);
 }
 
 static void
@@ -158,6 +239,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_ok),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_geography),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_kinds),
 	};

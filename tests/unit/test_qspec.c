@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -21,7 +23,7 @@ static const char *const specs[] = {
 	"{\"kind\": \"od\", \"start\": \"2024-03-01\", \"end\": \"2024-03-03\"}",
 	"{\"kind\": \"migration\", \"baseline\": [\"2024-01-01\", \"2024-02-01\"], \"comparison\": [\"2024-03-01\", \"2024-04-01\"]}",
 	"{\"kind\": \"visitors\", \"start\": \"2024-03-01\", \"end\": \"2024-03-02\", \"k\": 1, \"utc_offset_minutes\": -60}",
-	"{\"kind\": \"population_by_category\", \"start\": \"2024-03-01\", \"end\": \"2024-03-02\"}",
+	"{\"kind\": \"population_by_category\", \"start\": \"2024-03-01\", \"end\": \"2024-03-02\", \"categories\": [\"tariff b\", \"a,\\\"q\\\"\", \"Z\"]}",
 };
 
 static void
@@ -129,6 +131,98 @@ test_refusals(void **state)
 }
 
 static void
+expect_json(const char *text, const char *needle)
+{
+	struct qspec q;
+
+	assert_int_equal(qspec_parse_json(text, strlen(text), "q.json", &q),
+	    CAIRN_ERR_FORMAT);
+	if (strstr(cairn_errmsg(), needle) == NULL)
+		fail_msg("'%s' lacks '%s'", cairn_errmsg(), needle);
+}
+
+#define POPCAT_HEAD "{\"kind\": \"population_by_category\", " \
+	"\"start\": \"2024-03-01\", \"end\": \"2024-03-02\""
+
+/* The category domain is public: declared, checked, sorted. */
+static void
+test_categories(void **state)
+{
+	struct qspec q, back;
+	Cairn__V1__QuerySpec pb;
+	struct qspec_proto_bufs bufs;
+	char big[2048], *text = NULL;
+	size_t n, len = 0;
+	FILE *f;
+
+	expect_json(POPCAT_HEAD "}", "q.json: missing field 'categories' "
+	    "(required by kind 'population_by_category')");
+	expect_json(POPCAT_HEAD ", \"categories\": []}", "field "
+	    "'categories': must list at least one category");
+	expect_json(POPCAT_HEAD ", \"categories\": \"a\"}", "field "
+	    "'categories': must be an array of strings");
+	expect_json(POPCAT_HEAD ", \"categories\": [\"a\", 3]}", "element 2 "
+	    "is not a string");
+	expect_json(POPCAT_HEAD ", \"categories\": [\"a\", \"b\", \"a\"]}",
+	    "'a' is listed twice");
+	expect_json(POPCAT_HEAD ", \"categories\": [\"\"]}", "category 1 is "
+	    "empty");
+	expect_json(POPCAT_HEAD ", \"categories\": [\"0123456789012345678901"
+	    "234567890123456789012345678901234567890123\"]}", "over 63 bytes");
+	expect_json("{\"kind\": \"residents\", \"start\": \"2024-03-01\", "
+	    "\"end\": \"2024-03-02\", \"categories\": [\"a\"]}",
+	    "field 'categories' is not used by kind 'residents'");
+	n = (size_t)snprintf(big, sizeof(big), "%s", POPCAT_HEAD
+	    ", \"categories\": [");
+	for (int i = 0; i <= QSPEC_MAX_CATS; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "%s\"c%d\"",
+		    i ? ", " : "", i);
+	snprintf(big + n, sizeof(big) - n, "]}");
+	expect_json(big, "more than 64 categories");
+
+	/* Sorted bytewise whatever the order given; looked up exactly. */
+	n = strlen(POPCAT_HEAD ", \"categories\": [\"young\", \"old\", "
+	    "\"Mid\"]}");
+	assert_int_equal(qspec_parse_json(POPCAT_HEAD ", \"categories\": "
+	    "[\"young\", \"old\", \"Mid\"]}", n, "q.json", &q), CAIRN_OK);
+	assert_int_equal(q.ncats, 3);
+	assert_string_equal(q.cats[0], "Mid");
+	assert_string_equal(q.cats[1], "old");
+	assert_string_equal(q.cats[2], "young");
+	assert_int_equal(qspec_cat_index(&q, "old", 3), 1);
+	assert_int_equal(qspec_cat_index(&q, "young", 5), 2);
+	assert_int_equal(qspec_cat_index(&q, "you", 3), -1);
+	assert_int_equal(qspec_cat_index(&q, "youngest", 8), -1);
+	assert_int_equal(qspec_cat_index(&q, "mid", 3), -1);
+	assert_int_equal(qspec_domain_cells(&q, 5, 0), 15);
+
+	/* The JSON written reads back to the same spec. */
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	qspec_write_json(&q, f);
+	fclose(f);
+	assert_non_null(strstr(text, "\"categories\": [\"Mid\", \"old\", "
+	    "\"young\"]"));
+	assert_int_equal(qspec_parse_json(text, strlen(text), "w", &back),
+	    CAIRN_OK);
+	assert_memory_equal(&q, &back, sizeof(q));
+	free(text);
+
+	/* The message: the same checks. */
+	cairn__v1__query_spec__init(&pb);
+	qspec_to_proto(&q, "g", &pb, &bufs);
+	assert_int_equal(pb.n_categories, 3);
+	pb.categories[2] = "old";
+	expect(&pb, "'old' is listed twice");
+	pb.n_categories = 0;
+	expect(&pb, "missing field 'categories'");
+	pb = base_presence();
+	pb.n_categories = 1;
+	pb.categories = bufs.cats;
+	expect(&pb, "field 'categories' is not used by kind 'presence'");
+}
+
+static void
 test_months_buckets_cells(void **state)
 {
 	struct qspec q;
@@ -170,6 +264,8 @@ test_months_buckets_cells(void **state)
 	assert_int_equal(qspec_domain_cells(&q, 5, 0), 5);
 	q.kind = QSPEC_KIND_POPCAT;
 	assert_int_equal(qspec_domain_cells(&q, 5, 3), 15);
+	q.ncats = 4;
+	assert_int_equal(qspec_domain_cells(&q, 5, 3), 20);
 }
 
 static void
@@ -191,6 +287,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_categories),
 		cmocka_unit_test(test_months_buckets_cells),
 		cmocka_unit_test(test_kind_names),
 	};

@@ -247,9 +247,18 @@ test_labels(void **state)
 	label(&d, 2, true, "\"region\": 20, \"day\": \"2026-01-05\"");
 
 	spec("{\"kind\": \"population_by_category\", \"start\": "
-	    "\"2026-01-05\", \"end\": \"2026-01-07\"}", &q);
+	    "\"2026-01-05\", \"end\": \"2026-01-07\", \"categories\": "
+	    "[\"a,b\", \"plain\", \"q\\\"t\"]}", &q);
+	/* Without --categories, the spec's (signed with the query). */
+	assert_int_equal(query_domain_init(&d, &q, regions, 2, NULL, 0),
+	    CAIRN_OK);
+	assert_int_equal(d.ncells, 6);
+	label(&d, 0, false, "3,\"a,b\"");
+	label(&d, 5, false, "20,\"q\"\"t\"");
+	q.ncats = 0;
 	assert_int_equal(query_domain_init(&d, &q, regions, 2, NULL, 0),
 	    CAIRN_ERR_ARG);
+	q.ncats = 3;
 	assert_int_equal(query_domain_init(&d, &q, regions, 2, cats, 3),
 	    CAIRN_OK);
 	assert_int_equal(d.ncells, 6);

@@ -459,10 +459,11 @@ test_truth_consistent_with_rows(void **state)
 	assert_true(per_hour > 0 && with_night > 0 && both > 0 && od > 0);
 	rmtree(dir);
 
-	/* Federation = sum of the holders, for every query. */
+	/* Federation = sum of the holders, for every query (for
+	 * population_by_category, over the holders' records.csv). */
 	mktmp(dir, sizeof(dir));
 	assert_int_equal(run_synth(dir, SMALL " --seed 9 --holders 3"), 0);
-	for (size_t i = 9; i < 15; i++) {
+	for (size_t i = 9; i < 16; i++) {
 		char name[64];
 
 		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
@@ -476,6 +477,29 @@ test_truth_consistent_with_rows(void **state)
 		}
 		assert_true(fed > 0);
 		assert_int_equal(fed, sum);
+	}
+	/* The holders' region-level files partition the agency's rows. */
+	{
+		size_t la = 0, lh = 0, len;
+		char *t;
+
+		snprintf(p, sizeof(p), "%s/agency/records.csv", dir);
+		assert_non_null(t = slurp(p, &len));
+		for (size_t k = 0; k < len; k++)
+			la += t[k] == '\n';
+		free(t);
+		for (int h = 1; h <= 3; h++) {
+			snprintf(p, sizeof(p), "%s/holder%d/records.csv", dir, h);
+			assert_non_null(t = slurp(p, &len));
+			assert_int_equal(strncmp(t, "entity_id,timestamp,"
+			    "region_id,category\n", 38), 0);
+			for (size_t k = 0; k < len; k++)
+				lh += t[k] == '\n';
+			lh--;		/* its header */
+			free(t);
+		}
+		assert_true(la > 1);
+		assert_int_equal(lh, la - 1);
 	}
 	rmtree(dir);
 }

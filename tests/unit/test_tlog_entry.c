@@ -126,9 +126,16 @@ same_fields(const struct tlog_entry *a, const struct tlog_entry *b)
 	assert_int_equal(a->type, b->type);
 	assert_int_equal(a->time, b->time);
 	switch (a->type) {
-	case TLOG_ENTRY_QUERY:
-	case TLOG_ENTRY_MEMBER:
 	case TLOG_ENTRY_POLICY:
+		assert_int_equal(a->node_id.len, b->node_id.len);
+		assert_memory_equal(a->node_id.p, b->node_id.p, a->node_id.len);
+		/* FALLTHROUGH */
+	case TLOG_ENTRY_MEMBER:
+		assert_int_equal(a->signature.len, b->signature.len);
+		assert_memory_equal(a->signature.p, b->signature.p,
+		    a->signature.len);
+		/* FALLTHROUGH */
+	case TLOG_ENTRY_QUERY:
 		assert_int_equal(a->body.len, b->body.len);
 		assert_memory_equal(a->body.p, b->body.p, a->body.len);
 		break;

@@ -100,10 +100,15 @@ export function sqlFor(spec, nregions) {
 		  WHERE p.rk <= ${Number(spec.k)}
 		    AND (h.home IS NULL OR p.region <> h.home)
 		  GROUP BY p.region, p.bk ORDER BY region, day`;
-	case 'population_by_category':
+	case 'population_by_category': {
+		// Only the spec's categories (docs/queries.md).
+		const cats = (spec.categories || []).map(
+		    (c) => `'${String(c).replace(/'/g, "''")}'`).join(', ');
 		return `SELECT region, category, count(DISTINCT eid) AS count
 		  FROM rec WHERE ${win(spec.start, spec.end)}
+		    AND category IN (${cats || 'NULL'})
 		  GROUP BY region, category ORDER BY region, category`;
+	}
 	default:
 		throw new Error(`unknown kind '${spec.kind}'`);
 	}

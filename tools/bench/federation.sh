@@ -107,6 +107,10 @@ max_attempts = 3
 geography = g20 $T/d20/regions.csv
 geography = g300 $T/d300/regions.csv
 CONF
+for g in 20 300; do	# federation.conf pins each geography by hash
+	"$C" keys pin-geography --ca "$T/fed" --name g$g --regions "$T/d$g/regions.csv" \
+	    >/dev/null || die "pin-geography g$g"
+done
 run_logged "$T/coord.log" "$CO" serve -c "$T/coordinator.conf"
 COORD_PIDS=$LAST
 i=0

@@ -121,7 +121,9 @@ def answer(spec, by_sid, records):
     out = Counter()
     if kind == "population_by_category":
         a, b = date.fromisoformat(spec["start"]), date.fromisoformat(spec["end"])
-        seen = set((e, r, c) for e, t, r, c in records if in_win(t, a, b))
+        cats = set(spec["categories"])   # the spec's category domain
+        seen = set((e, r, c) for e, t, r, c in records
+                   if in_win(t, a, b) and c in cats)
         for e, r, c in seen:
             out[(r, c)] += 1
         return out
@@ -229,7 +231,10 @@ def main():
                       **night, "baseline": [s, mid], "comparison": [mid, e]},
         "visitors_k1": {"kind": "visitors", **base, "k": 1, **night},
         "visitors_k2": {"kind": "visitors", **base, "k": 2, **night},
-        "population_by_category": {"kind": "population_by_category", **base},
+        # the spec's categories: all but the last of the data's, and one
+        # that no record has (records under the left-out one are not read)
+        "population_by_category": {"kind": "population_by_category", **base,
+                                   "categories": CATS[:-1] + ["none"]},
     }
     for name, spec in specs.items():
         with open("%s/queries/%s.json" % (out, name), "w") as f:
