@@ -951,7 +951,18 @@ transport_server_start(const struct transport_server_config *cfg,
 	}
 	grpc_init();
 	{
+		grpc_resource_quota *quota = grpc_resource_quota_create(
+		    "cairn-server");
+		/*
+		 * gRPC 1.51 reads a whole message before it compares it with
+		 * the receive limit: only the quota bounds what a caller can
+		 * make the server buffer (its streams are reset beyond it).
+		 */
+		grpc_resource_quota_resize(quota, TRANSPORT_MEMORY_MAX);
 		grpc_arg args[] = {
+			{ GRPC_ARG_POINTER, GRPC_ARG_RESOURCE_QUOTA,
+			    { .pointer = { quota,
+			    grpc_resource_quota_arg_vtable() } } },
 			{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
 			    { .integer = (int)s->max_message } },
 			{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
@@ -969,10 +980,15 @@ transport_server_start(const struct transport_server_config *cfg,
 			    { .integer = 256 } },
 			{ GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT,
 			    { .integer = 0 } },
+			/* A connection that has not finished its TLS
+			 * handshake in 10 s is closed (gRPC: 120 s). */
+			{ GRPC_ARG_INTEGER, GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+			    { .integer = TRANSPORT_HANDSHAKE_MS } },
 		};
 		grpc_channel_args ca = { sizeof(args) / sizeof(args[0]), args };
 
 		s->server = grpc_server_create(&ca, NULL);
+		grpc_resource_quota_unref(quota);
 	}
 	s->nhandlers = n;
 	for (size_t i = 0; i < n; i++) {
