@@ -732,7 +732,7 @@ cmd_slowloris(int argc, char **argv)
 	int *fds = NULL;
 	unsigned ntcp = 0, ntls = 0, nh2 = 0, nstreams = 100, npolls = 0;
 	unsigned hold_s = 5, max_probe_ms = 2000, opened = 0, tls_ok = 0;
-	unsigned probes = 0, probe_fail = 0, polls_failed = 0;
+	unsigned probes = 0, probe_fail = 0, polls_failed = 0, polls_ended = 0;
 	int64_t worst = 0, until;
 	int c, r, rc = 1;
 
@@ -833,10 +833,13 @@ cmd_slowloris(int argc, char **argv)
 join:
 	for (unsigned i = 0; i < npolls; i++) {
 		pthread_join(th[i], NULL);
-		if (jobs[i].r != CAIRN_OK) {
+		/* Refused, or ended early by the deadline of a slow reply. */
+		if (jobs[i].r == CAIRN_ERR_TOOBIG)
 			polls_failed++;
+		else if (jobs[i].r != CAIRN_OK)
+			polls_ended++;
+		if (jobs[i].r != CAIRN_OK)
 			fprintf(stderr, "poll: %s\n", jobs[i].msg);
-		}
 	}
 	if (rc == 0) {
 		unsigned tcp_closed = 0, tls_closed = 0;
@@ -852,7 +855,8 @@ join:
 		    tcp_closed, opened, tls_closed, ntls);
 		printf("probe: %u calls, %u failed, slowest %lld ms\n", probes,
 		    probe_fail, (long long)worst);
-		printf("polls: %u held, %u failed\n", npolls, polls_failed);
+		printf("polls: %u held, %u refused, %u ended early\n", npolls,
+		    polls_failed, polls_ended);
 	}
 out:
 	transport_client_free(probe);

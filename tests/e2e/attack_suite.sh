@@ -73,7 +73,10 @@ for m in n1 n2 n3; do
 done
 FED_ADVERTISE_SECONDS=6 FED_SHARE_SECONDS=6 FED_MAX_ATTEMPTS=3 \
     fed_coordinator_conf "$T" "g2 $T/g2.csv"
-fed_start_coordinator "$T" || { cp "$T/coord.log" "$T/out"; notok "coordinator starts"; tap_done; }
+# A small ASan quarantine (when built with it), so freed messages count
+# once in the coordinator's peak memory.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16" \
+    fed_start_coordinator "$T" || { cp "$T/coord.log" "$T/out"; notok "coordinator starts"; tap_done; }
 COORD=$FED_COORD_PID
 PIDS="$COORD"
 TARGET="127.0.0.1:$FED_PORT"
@@ -301,6 +304,11 @@ legit "after the wrong-round shares" q4
 
 # --------------------------------------------------- oversized messages
 mark
+# Under AddressSanitizer, shadow memory and redzones add to the peak.
+HWM_MAX=262144
+if ldd "$CAIRN_BIN/cairn-coordinator" 2>/dev/null | grep -q libasan; then
+	HWM_MAX=393216
+fi
 hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$COORD/status"; }
 H0=$(hwm)
 # Two 256 MiB messages at once: gRPC reads a message whole before it
@@ -321,8 +329,8 @@ attack "a 16 MiB GetEntries: RESOURCE_EXHAUSTED" \
     "$X" oversize --target "$TARGET" --dir "$T/aud" --method GetEntries \
     --bytes 16777216
 H1=$(hwm)
-if [ $((H1 - H0)) -lt 262144 ]; then
-	ok "the coordinator's peak memory grew by $((H1 - H0)) kB for 528 MiB sent (under 256 MiB: its 128 MiB quota holds)"
+if [ $((H1 - H0)) -lt "$HWM_MAX" ]; then
+	ok "the coordinator's peak memory grew by $((H1 - H0)) kB for 528 MiB sent (under $((HWM_MAX / 1024)) MiB: its 128 MiB quota holds)"
 else
 	notok "the coordinator's peak memory grew by $((H1 - H0)) kB for 528 MiB sent"
 fi
@@ -361,7 +369,7 @@ else
 	accepted=$((accepted + 1)); notok "slow-loris: every probe answered"
 fi
 has "slow-loris: 16 long polls of one member held, the other $((NP - 16)) refused" \
-    "^polls: $NP held, $((NP - 16)) failed"
+    "^polls: $NP held, $((NP - 16)) refused"
 if [ "$(grep -c "^poll: PollTask: RESOURCE_EXHAUSTED: mallory holds 16 long polls already" "$T/out")" -eq $((NP - 16)) ]; then
 	refused=$((refused + 1)); ok "slow-loris: the long polls over the limit got RESOURCE_EXHAUSTED"
 else
