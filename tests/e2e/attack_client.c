@@ -30,6 +30,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -668,6 +669,25 @@ h2_hold_streams(SSL *ssl, unsigned streams)
 	return 0;
 }
 
+/* Drain what the server sent; true once it closed the connection. */
+static bool
+tls_closed_by_peer(SSL *ssl, int fd)
+{
+	char buf[4096];
+	int n, e;
+
+	if (fd < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+		return false;
+	for (;;) {
+		n = SSL_read(ssl, buf, sizeof(buf));
+		if (n > 0)
+			continue;
+		e = SSL_get_error(ssl, n);
+		ERR_clear_error();
+		return e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE;
+	}
+}
+
 struct poll_job {
 	struct ident	*id;
 	unsigned	 hold_ms;
@@ -844,13 +864,17 @@ join:
 	if (rc == 0) {
 		unsigned tcp_closed = 0, tls_closed = 0;
 
-		for (unsigned i = 0; i < ntcp + ntls; i++) {
+		for (unsigned i = 0; i < ntcp; i++) {
 			char b;
 
 			if (fds[i] >= 0 && recv(fds[i], &b, 1,
 			    MSG_PEEK | MSG_DONTWAIT) == 0)
-				(*(i < ntcp ? &tcp_closed : &tls_closed))++;
+				tcp_closed++;
 		}
+		for (unsigned i = 0; i < ntls; i++)
+			if (ssl[i] != NULL && tls_closed_by_peer(ssl[i],
+			    fds[ntcp + i]))
+				tls_closed++;
 		printf("closed by the server: %u of %u tcp, %u of %u tls\n",
 		    tcp_closed, opened, tls_closed, ntls);
 		printf("probe: %u calls, %u failed, slowest %lld ms\n", probes,

@@ -216,6 +216,13 @@ methods_refused "an analyst on node methods" PERMISSION_DENIED \
     "may not be called by analyst analyst" \
     "PollTask Refuse Advertise GetRoster SubmitShare Cosign" -- \
     --dir "$T/analyst"
+mkdir -m 700 "$T/coordid"
+cp "$T/fed/coordinator/tls.crt" "$T/fed/coordinator/tls.key" "$T/fed/ca.crt" \
+    "$T/coordid/"
+methods_refused "the coordinator's certificate on member methods" \
+    PERMISSION_DENIED "may not be called by coordinator" \
+    "SubmitQuery GetQuery GetResult ListQueries PollTask Refuse Advertise GetRoster SubmitShare Cosign" \
+    -- --dir "$T/coordid"
 methods_refused "the auditor on writes" PERMISSION_DENIED \
     "may not be called by auditor aud" \
     "SubmitQuery GetQuery GetResult ListQueries PollTask Refuse Advertise GetRoster SubmitShare Cosign" \
@@ -368,6 +375,10 @@ if grep -q "^probe: [0-9]* calls, 0 failed" "$T/out"; then
 else
 	accepted=$((accepted + 1)); notok "slow-loris: every probe answered"
 fi
+if [ -n "${CAIRN_ATTACK_LONG:-}" ]; then
+	has "slow-loris: every idle TCP and TLS connection closed within the minute" \
+	    "^closed by the server: 2000 of 2000 tcp, 500 of 500 tls"
+fi
 has "slow-loris: 16 long polls of one member held, the other $((NP - 16)) refused" \
     "^polls: $NP held, $((NP - 16)) refused"
 if [ "$(grep -c "^poll: PollTask: RESOURCE_EXHAUSTED: mallory holds 16 long polls already" "$T/out")" -eq $((NP - 16)) ]; then
@@ -382,7 +393,7 @@ legit "after the slow-loris clients left" q7
 # mask and says so in a signed REFUSAL; the attempt fails at once.
 # Meanwhile bare TCP connections wait for the handshake timeout (10 s).
 "$X" slowloris --target "$TARGET" --dir "$T/mallory" --probe-dir "$T/aud" \
-    --tcp 300 --hold 13 >"$T/idle" 2>&1 &
+    --tcp 300 --tls 50 --hold 13 >"$T/idle" 2>&1 &
 IDLE=$!
 roster() {
 	echo "$1" >"$T/mode"
@@ -412,11 +423,11 @@ audit
 has "rosters: two REFUSAL entries logged" " 2 refusals" "$T/audit"
 wait $IDLE
 cp "$T/idle" "$T/out"
-if grep -q "^closed by the server: 300 of 300 tcp" "$T/out" &&
+if grep -q "^closed by the server: 300 of 300 tcp, 50 of 50 tls" "$T/out" &&
     grep -q "^probe: [0-9]* calls, 0 failed" "$T/out"; then
-	refused=$((refused + 1)); ok "300 idle TCP connections closed by the handshake timeout, probes answered"
+	refused=$((refused + 1)); ok "300 idle TCP and 50 idle TLS connections closed by the handshake timeout, probes answered"
 else
-	accepted=$((accepted + 1)); notok "300 idle TCP connections closed by the handshake timeout, probes answered"
+	accepted=$((accepted + 1)); notok "300 idle TCP and 50 idle TLS connections closed by the handshake timeout, probes answered"
 fi
 legit "after the bad rosters" q10
 
