@@ -15,8 +15,8 @@
  *               probing the service with a legitimate client
  *   proxy       a malicious coordinator in front of the real one for one
  *               node: forwards its calls and can drop or duplicate a member
- *               in the roster, hold back its share (captured) or serve a
- *               forked checkpoint
+ *               in the roster, hold back its share (captured), serve a
+ *               forked checkpoint or a 256 MiB one
  *   evidence    print the fork evidence a node's witness state holds
  *
  * Every call prints one line "Method: OK ..." or "Method: STATUS: detail"
@@ -59,6 +59,7 @@
 #define PROG		"attack_client"
 #define MAX_FILE	(16u * 1024 * 1024)
 #define MAX_CONNS	20000
+#define OVERSIZE_NOTE	(256u << 20)	/* proxy mode "oversize" */
 
 static int
 fail(const char *what, int code)
@@ -209,6 +210,22 @@ write_file(const char *path, const uint8_t *buf, size_t len)
 	return CAIRN_OK;
 }
 
+/* This process's peak resident memory, as "peak memory: N kB". */
+static void
+print_peak(void)
+{
+	char line[256];
+	FILE *f;
+
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			printf("peak memory: %lld kB\n",
+			    strtoll(line + 6, NULL, 10));
+	fclose(f);
+}
+
 /* -------------------------------------------------------------- methods */
 
 static int
@@ -253,6 +270,7 @@ cmd_methods(int argc, char **argv)
 		free(req);
 	}
 	transport_client_free(cl);
+	print_peak();
 	return 0;
 }
 
@@ -918,7 +936,7 @@ struct proxy_job {
 };
 
 /* The first word of the mode file: forward (default), roster-missing,
- * roster-dup, hold-share or fork. */
+ * roster-dup, hold-share, fork or oversize (a 256 MiB checkpoint). */
 static void
 proxy_mode(const struct proxy *px, char *mode, size_t cap)
 {
@@ -1076,7 +1094,7 @@ undo(const struct proto_method_info *m, ProtobufCMessage *resp,
 	free(t->forged);
 }
 
-/* Keep the checkpoint the node is about to see (unless forging). */
+/* Keep the checkpoint the node is about to see (when relayed as is). */
 static void
 remember(struct proxy *px, const struct proto_method_info *m,
     const ProtobufCMessage *resp)
@@ -1085,7 +1103,7 @@ remember(struct proxy *px, const struct proto_method_info *m,
 	char mode[32], *copy;
 
 	proxy_mode(px, mode, sizeof(mode));
-	if (strcmp(mode, "fork") == 0)
+	if (strcmp(mode, "forward") != 0)
 		return;
 	if (m->id == PROTO_GET_CHECKPOINT)
 		note = ((const Cairn__V1__Checkpoint *)resp)->note;
@@ -1142,6 +1160,20 @@ proxy_thread(void *arg)
 		goto done;
 	}
 	remember(px, m, resp);
+	if (m->id == PROTO_GET_CHECKPOINT && strcmp(mode, "oversize") == 0) {
+		Cairn__V1__Checkpoint big = CAIRN__V1__CHECKPOINT__INIT;
+
+		if ((big.note = malloc(OVERSIZE_NOTE + 1)) != NULL) {
+			memset(big.note, 'A', OVERSIZE_NOTE);
+			big.note[OVERSIZE_NOTE] = '\0';
+			log_warn("proxy: sent a checkpoint of %u MiB",
+			    OVERSIZE_NOTE >> 20);
+			(void)transport_call_reply(j->call, &big.base);
+			free(big.note);
+			protobuf_c_message_free_unpacked(resp, NULL);
+			goto done;
+		}
+	}
 	tamper(px, mode, m, resp, &t);
 	(void)transport_call_reply(j->call, resp);
 	undo(m, resp, &t);
@@ -1255,6 +1287,7 @@ cmd_proxy(int argc, char **argv)
 	memset(&sc, 0, sizeof(sc));
 	sc.listen = listen;
 	sc.tls = stls;
+	sc.max_message = OVERSIZE_NOTE + 4096;
 	if ((r = transport_server_start(&sc, h, PROTO_NMETHODS, &srv)) !=
 	    CAIRN_OK) {
 		rc = fail("proxy", r);

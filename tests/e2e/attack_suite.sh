@@ -111,6 +111,7 @@ for m in n1 n2 n3; do
 	    "$T/$m.csv" "$T/cells.csv" g2
 	CAIRN_LOG=info "$NODE" serve -c "$T/$m.conf" >"$T/$m.log" 2>&1 &
 	PIDS="$PIDS $!"
+	eval "PID_$m=$!"
 done
 fed_analyst_conf "$T" analyst
 fed_analyst_conf "$T" eve
@@ -460,6 +461,39 @@ fi
 "$CAIRN" query status --config "$T/analyst.conf" q11 >"$T/out" 2>&1
 has "fork: q11's REFUSAL from n2 names the fork" "n2.*forked earlier"
 legit "after the fork" q12
+
+# ------------------------------------- an oversized reply to a node
+# The proxy answers GetCheckpoint with a 256 MiB checkpoint.  A client
+# (the transport nodes use) refuses it, and its memory quota bounds what
+# it buffers first; n2 itself refuses it (by size or by its 5 s deadline)
+# and keeps serving.
+echo oversize >"$T/mode"
+"$X" methods --target "127.0.0.1:$PROXY_PORT" --dir "$T/aud" \
+    --timeout-ms 60000 >"$T/reply" 2>&1
+attack "a 256 MiB checkpoint from the coordinator: the client refuses it" \
+    "GetCheckpoint: RESOURCE_EXHAUSTED" cat "$T/reply"
+PEAK=$(sed -n 's/^peak memory: \([0-9]*\) kB/\1/p' "$T/reply")
+if [ -n "$PEAK" ] && [ "$PEAK" -lt "$HWM_MAX" ]; then
+	ok "the client's peak memory was $PEAK kB for the 256 MiB reply (under $((HWM_MAX / 1024)) MiB: its 128 MiB quota holds)"
+else
+	notok "the client's peak memory was $PEAK kB for the 256 MiB reply"
+fi
+nhwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$PID_n2/status"; }
+N0=$(nhwm)
+i=0
+while [ $i -lt 150 ] && ! grep -q "GetCheckpoint: \(RESOURCE_EXHAUSTED\|DEADLINE_EXCEEDED\)" "$T/n2.log"; do
+	sleep 0.1; i=$((i + 1))
+done
+echo forward >"$T/mode"
+N1=$(nhwm)
+if grep -q "GetCheckpoint: \(RESOURCE_EXHAUSTED\|DEADLINE_EXCEEDED\)" "$T/n2.log" &&
+    [ $((N1 - N0)) -lt "$HWM_MAX" ]; then
+	refused=$((refused + 1)); ok "n2 refuses the 256 MiB checkpoint; its peak memory grew by $((N1 - N0)) kB"
+else
+	accepted=$((accepted + 1)); cp "$T/n2.log" "$T/out"
+	notok "n2 refuses the 256 MiB checkpoint (peak memory grew by $((N1 - N0)) kB)"
+fi
+legit "after the oversized reply" q13
 
 audit && ok "audit verify passes after every attack ($(head -1 "$T/audit"))" ||
 	{ cp "$T/audit" "$T/out"; notok "audit verify passes after every attack"; }
