@@ -581,7 +581,13 @@ charge_fields_ok(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 	return true;
 }
 
-/* Per (node, month): cumulative = previous + ρ, within the budget. */
+/*
+ * Per (node, month): cumulative >= previous + ρ, within the budget.  More
+ * than previous + ρ is spend the log does not show: a node that charged
+ * for an attempt which failed (another participant refused) before its
+ * advertisement arrived; it only lowers what the node may still spend,
+ * and `--ledger` names those charges.  Less is an under-count.
+ */
 static int
 charge_budget(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
     const Cairn__V1__Charge *c, const char *node)
@@ -598,7 +604,7 @@ charge_budget(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 		char mb[16];
 
 		month_fmt(ch->month, mb);
-		if (fabs(ch->cumulative - (prev + ch->rho)) > AUDIT_RHO_EPS)
+		if (ch->cumulative < prev + ch->rho - AUDIT_RHO_EPS)
 			find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
 			    "cumulative %.9g is not the previous %.9g plus "
 			    "rho %.9g", idx, node, mb, ch->cumulative, prev,

@@ -39,6 +39,7 @@
 #define HELD		1		/* a handler kept the call */
 #define TICK_MS		100
 #define MAX_WAIT_MS	600000u		/* longest long poll */
+#define MAX_PARKED	16		/* long polls held per member */
 #define Z95		1.959963984540054	/* 97.5% normal quantile */
 
 struct share_in {
@@ -1175,7 +1176,13 @@ park(struct coord *c, struct transport_call *call, enum proto_method m,
 {
 	struct waiter *w;
 	int64_t rem = transport_call_remaining_ms(call) - 200;
+	unsigned held = 0;
 
+	/* A member needs one or two; more is a caller hoarding calls. */
+	for (w = c->waiters; w != NULL; w = w->next)
+		if (strcmp(w->node, node) == 0 && ++held >= MAX_PARKED)
+			return cairn_err(CAIRN_ERR_TOOBIG, "%s holds %d long "
+			    "polls already", node, MAX_PARKED);
 	if (wait_ms > MAX_WAIT_MS)
 		wait_ms = MAX_WAIT_MS;
 	if (rem < (int64_t)wait_ms)

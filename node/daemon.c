@@ -876,8 +876,21 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	}
 	if ((r = node_roster_check(d, tq, t->attempt, n, ro, &sa, members,
 	    &self)) != CAIRN_OK) {
-		log_warn("query '%s' attempt %u: bad roster, abandoning the "
-		    "round: %s", t->query_id, t->attempt, cairn_errmsg());
+		char line[512];
+
+		/*
+		 * Never mask for a roster that is not exactly P; say so in
+		 * a signed refusal, so the log shows which node saw a bad
+		 * roster and the attempt ends now rather than at its
+		 * deadline.  The charge and vector stay for a retry.
+		 */
+		snprintf(line, sizeof(line), "bad roster: %s", cairn_errmsg());
+		log_warn("query '%s' attempt %u: %s; not masking",
+		    t->query_id, t->attempt, line);
+		if (node_task_refuse(d, t, tq->qhash, NODE_REFUSE_OTHER, line)
+		    != CAIRN_OK)
+			log_warn("query '%s': refusal not taken: %s",
+			    t->query_id, cairn_errmsg());
 		*outcome = NODE_TASK_ABANDONED;
 		r = CAIRN_OK;
 		goto out;

@@ -951,7 +951,18 @@ transport_server_start(const struct transport_server_config *cfg,
 	}
 	grpc_init();
 	{
+		grpc_resource_quota *quota = grpc_resource_quota_create(
+		    "cairn-server");
+		/*
+		 * gRPC 1.51 reads a whole message before it compares it with
+		 * the receive limit: only the quota bounds what a caller can
+		 * make the server buffer (its streams are reset beyond it).
+		 */
+		grpc_resource_quota_resize(quota, TRANSPORT_MEMORY_MAX);
 		grpc_arg args[] = {
+			{ GRPC_ARG_POINTER, GRPC_ARG_RESOURCE_QUOTA,
+			    { .pointer = { quota,
+			    grpc_resource_quota_arg_vtable() } } },
 			{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
 			    { .integer = (int)s->max_message } },
 			{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
@@ -972,10 +983,15 @@ transport_server_start(const struct transport_server_config *cfg,
 			{ GRPC_ARG_INTEGER,
 			    GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
 			    { .integer = 8 * 1024 * 1024 } },
+			/* A connection that has not finished its TLS
+			 * handshake in 10 s is closed (gRPC: 120 s). */
+			{ GRPC_ARG_INTEGER, GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+			    { .integer = TRANSPORT_HANDSHAKE_MS } },
 		};
 		grpc_channel_args ca = { sizeof(args) / sizeof(args[0]), args };
 
 		s->server = grpc_server_create(&ca, NULL);
+		grpc_resource_quota_unref(quota);
 	}
 	s->nhandlers = n;
 	for (size_t i = 0; i < n; i++) {
@@ -1112,7 +1128,8 @@ transport_client_new(const struct transport_client_config *cfg,
 	struct transport_client *c;
 	grpc_channel_credentials *creds;
 	grpc_ssl_pem_key_cert_pair pair;
-	grpc_arg args[6];
+	grpc_resource_quota *quota;
+	grpc_arg args[7];
 	grpc_channel_args ca;
 	size_t na = 0;
 
@@ -1136,6 +1153,12 @@ transport_client_new(const struct transport_client_config *cfg,
 	creds = grpc_ssl_credentials_create(cfg->ca_pem != NULL ? cfg->ca_pem :
 	    keys_tls_ca_pem(cfg->tls), cfg->no_client_cert ? NULL : &pair,
 	    NULL, NULL);
+	/* As on the server: a reply over the limit is read whole before it
+	 * is refused, so the quota bounds what a server can make us hold. */
+	quota = grpc_resource_quota_create("cairn-client");
+	grpc_resource_quota_resize(quota, TRANSPORT_MEMORY_MAX);
+	args[na++] = (grpc_arg){ GRPC_ARG_POINTER, GRPC_ARG_RESOURCE_QUOTA,
+	    { .pointer = { quota, grpc_resource_quota_arg_vtable() } } };
 	args[na++] = (grpc_arg){ GRPC_ARG_INTEGER,
 	    GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
 	    { .integer = (int)c->max_message } };
@@ -1155,6 +1178,7 @@ transport_client_new(const struct transport_client_config *cfg,
 	ca = (grpc_channel_args){ na, args };
 	c->ch = grpc_channel_create(cfg->target, creds, &ca);
 	grpc_channel_credentials_release(creds);
+	grpc_resource_quota_unref(quota);
 	c->cq = grpc_completion_queue_create_for_pluck(NULL);
 	for (size_t i = 0; i < PROTO_NMETHODS; i++)
 		c->methods[i] = grpc_channel_register_call(c->ch,

@@ -32,6 +32,11 @@
 /* Bytes a streaming call may queue before transport_call_send() waits
  * (default of transport_server_config.stream_queue_max). */
 #define TRANSPORT_STREAM_QUEUE_MAX	(64u * 1024 * 1024)
+/* Bytes all of a server's connections may buffer (gRPC resource quota):
+ * gRPC reads a whole message before checking it against max_message. */
+#define TRANSPORT_MEMORY_MAX		(128u * 1024 * 1024)
+/* Milliseconds a server gives a new connection to finish its handshake. */
+#define TRANSPORT_HANDSHAKE_MS		10000
 
 struct transport_server;
 struct transport_client;

@@ -794,6 +794,29 @@ test_cumulative_skips(void **state)
 	    "0.25 is not the previous 0.25 plus rho 0.25");
 }
 
+/* Spend the log does not show (a charge whose attempt failed before it
+ * was advertised) raises the next cumulative: not a finding. */
+static void
+test_cumulative_unlogged_spend(void **state)
+{
+	struct audit_verify_report rep;
+	struct built b;
+	uint8_t q1[32], q2[32];
+	struct chg c;
+
+	(void)state;
+	add_query("q1", 2, 0.25, q1);
+	c = chg(0, "q1", 0.25, 0.25, 40);
+	add_charge(q1, &c);
+	add_query("q2", 2, 0.25, q2);
+	c = chg(0, "q2", 0.25, 0.75, 40);	/* 0.25 charged, not logged */
+	add_charge(q2, &c);
+	build(&b, L.n, coord, 0);
+	assert_int_equal(verify_with(&b, NULL, 0, NULL, &rep), CAIRN_OK);
+	assert_int_equal(rep.findings, 0);
+	built_free(&b);
+}
+
 static void
 test_over_budget(void **state)
 {
@@ -1467,6 +1490,7 @@ main(void)
 		T(test_forged_signature),
 		T(test_typed_field),
 		T(test_cumulative_skips),
+		T(test_cumulative_unlogged_spend),
 		T(test_over_budget),
 		T(test_restatement_differs),
 		T(test_wrong_variance),

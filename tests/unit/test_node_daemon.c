@@ -1408,6 +1408,7 @@ roster_case(enum roster_mode mode, uint32_t nb_attempt, const char *id)
 	nb_advertise(&tb, nb_attempt, NREG * 2 + 1, esk, epk);
 	pthread_mutex_lock(&fk.mu);
 	fk.mode = mode;
+	fk.refusals = 0;
 	pthread_mutex_unlock(&fk.mu);
 	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
 	    CAIRN_OK);
@@ -1415,6 +1416,16 @@ roster_case(enum roster_mode mode, uint32_t nb_attempt, const char *id)
 	assert_true(saw_step("advertised"));
 	assert_false(saw_step("masked"));
 	assert_int_equal(fk.share_got, 0);
+	/* The bad roster is refused with a signed reason. */
+	assert_int_equal(fk.refusals, 1);
+	{
+		Cairn__V1__Refusal *rf = last_refusal();
+
+		assert_string_equal(rf->reason_code, NODE_REFUSE_OTHER);
+		assert_non_null(strstr(rf->reason, "bad roster"));
+		protobuf_c_message_free_unpacked(&rf->base, NULL);
+	}
+	fk.refusals = 0;
 	nsteps = 0;
 	task_free(&tb);
 }
