@@ -1405,6 +1405,127 @@ fail:
 	return r;
 }
 
+/*
+ * Log the CHARGE of node 'm' for attempt 'a': the checked charge 'ch' with
+ * its signed bytes 'sc'.  Sets '*index' to its log index.
+ */
+static int
+charge_log(struct coord *c, const struct attempt *a,
+    const struct keys_member *m, const Cairn__V1__SignedCharge *sc,
+    const Cairn__V1__Charge *ch, uint64_t *index)
+{
+	struct tlog_entry *e;
+	int r;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	e->type = TLOG_ENTRY_CHARGE;
+	e->time = (uint64_t)now_s();
+	e->node_id.p = (const uint8_t *)m->pub.name;
+	e->node_id.len = strlen(m->pub.name);
+	memcpy(e->query_hash, a->qhash, 32);
+	e->ncharges = ch->n_months;
+	for (size_t i = 0; i < ch->n_months; i++) {
+		int32_t mo = month_parse(ch->months[i]->month);
+
+		e->charges[i].month = (uint32_t)((mo / 12) * 100 + mo % 12 + 1);
+		e->charges[i].rho = ch->months[i]->rho;
+		e->charges[i].cumulative = ch->months[i]->cumulative_rho;
+	}
+	e->body.p = sc->charge.data;
+	e->body.len = sc->charge.len;
+	e->signature.p = sc->signature.data;
+	e->signature.len = sc->signature.len;
+	r = coord_log_append(&c->log, e, index);
+	free(e);
+	if (r != CAIRN_OK)
+		return r;
+	r = coord_store_signed_add(c->db, a->query_id, a->attempt,
+	    m->pub.name, 'c', sc->charge.data, sc->charge.len,
+	    sc->signature.data, sc->signature.len, *index);
+	return r == CAIRN_ERR_EXISTS ? CAIRN_OK : r;
+}
+
+static int
+is_node(void *arg, const char *node, const uint8_t *body, size_t blen,
+    const uint8_t *sig, size_t slen)
+{
+	(void)body, (void)blen, (void)sig, (void)slen;
+	return strcmp(node, arg) == 0;
+}
+
+/*
+ * An advertisement 'ad' for an attempt of a known query that is no longer
+ * open (another participant refused, a deadline passed): its node charged
+ * its ledger before it could know, so its CHARGE is logged all the same,
+ * once per node and attempt, and the ledger and the log still agree (the
+ * spend counts; nothing is released from it).  Returns CAIRN_ERR_STATE
+ * naming what happened, or the error that kept the charge out of the log.
+ */
+static int
+late_charge(struct coord *c, const Cairn__V1__Advertisement *ad,
+    const struct keys_member *m, const char **field)
+{
+	struct coord_query_row row;
+	Cairn__V1__Charge *ch = NULL;
+	ProtobufCMessage *sqm = NULL;
+	struct attempt *a = NULL;
+	char name[KEYS_NAME_MAX + 1];
+	uint64_t index;
+	int r;
+
+	snprintf(name, sizeof(name), "%s", m->pub.name);
+	if ((r = coord_store_query_get(c->db, ad->query_id, &row)) != CAIRN_OK)
+		return r;
+	*field = "advertisement.attempt";
+	if (ad->attempt > row.attempt) {
+		r = cairn_err(CAIRN_ERR_STATE, "query '%s' has no open "
+		    "attempt", ad->query_id);
+		goto out;
+	}
+	if ((r = coord_store_signed_each(c->db, ad->query_id, ad->attempt,
+	    'c', is_node, name)) != CAIRN_OK) {
+		if (r == 1)
+			r = cairn_err(CAIRN_ERR_STATE, "attempt %u of query "
+			    "'%s' is over; node %s's CHARGE is in the log",
+			    ad->attempt, ad->query_id, m->pub.name);
+		goto out;
+	}
+	if ((r = proto_unpack(&cairn__v1__signed_query__descriptor,
+	    row.signed_query, row.signed_len, PROTO_MAX_SMALL, &sqm))
+	    != CAIRN_OK ||
+	    (r = attempt_build(c, row.analyst,
+	    (const Cairn__V1__SignedQuery *)sqm, &a, field)) != CAIRN_OK)
+		goto out;
+	a->attempt = ad->attempt;
+	*field = "advertisement.node";
+	if (part_find(a, m->pub.name) == NULL) {
+		r = cairn_err(CAIRN_ERR_STATE, "node %s is not a participant "
+		    "of query '%s'", m->pub.name, a->query_id);
+		goto out;
+	}
+	if ((r = charge_check(c, a, m, ad->charge, &ch, field)) != CAIRN_OK ||
+	    (r = charge_log(c, a, m, ad->charge, ch, &index)) != CAIRN_OK)
+		goto out;
+	log_info("query %s: node %s's CHARGE for attempt %u, which ended "
+	    "before it arrived, logged at index %llu", a->query_id,
+	    m->pub.name, a->attempt, (unsigned long long)index);
+	*field = "advertisement.attempt";
+	r = cairn_err(CAIRN_ERR_STATE, "attempt %u of query '%s' is over%s%s; "
+	    "the CHARGE was logged at index %llu", ad->attempt, ad->query_id,
+	    row.failure[0] ? ": " : "", row.failure,
+	    (unsigned long long)index);
+out:
+	if (ch != NULL)
+		protobuf_c_message_free_unpacked(&ch->base, NULL);
+	if (a != NULL)
+		attempt_free(a);
+	if (sqm != NULL)
+		protobuf_c_message_free_unpacked(sqm, NULL);
+	coord_store_row_clear(&row);
+	return r;
+}
+
 static int
 do_advertise(struct coord *c, struct transport_call *call,
     const Cairn__V1__SignedAdvertisement *sa, const struct keys_member *m,
@@ -1413,7 +1534,6 @@ do_advertise(struct coord *c, struct transport_call *call,
 	Cairn__V1__Ack ack = CAIRN__V1__ACK__INIT;
 	Cairn__V1__Advertisement *ad;
 	Cairn__V1__Charge *ch = NULL;
-	struct tlog_entry *e = NULL;
 	ProtobufCMessage *msg = NULL;
 	uint8_t *packed = NULL;
 	struct attempt *a;
@@ -1442,7 +1562,10 @@ do_advertise(struct coord *c, struct transport_call *call,
 		goto out;
 	}
 	*field = "advertisement.query_id";
-	if ((r = open_attempt(c, ad->query_id, &a)) != CAIRN_OK)
+	if ((r = open_attempt(c, ad->query_id, &a)) == CAIRN_ERR_STATE &&
+	    ad->charge != NULL)
+		r = late_charge(c, ad, m, field);
+	if (r != CAIRN_OK)
 		goto out;
 	*field = "advertisement.attempt";
 	if (ad->attempt != a->attempt) {
@@ -1513,33 +1636,7 @@ do_advertise(struct coord *c, struct transport_call *call,
 			    coord_round_failure(a->round));
 		goto out;
 	}
-	if ((e = calloc(1, sizeof(*e))) == NULL) {
-		r = CAIRN_ERR_NOMEM;
-		goto out;
-	}
-	e->type = TLOG_ENTRY_CHARGE;
-	e->time = (uint64_t)now_s();
-	e->node_id.p = (const uint8_t *)m->pub.name;
-	e->node_id.len = strlen(m->pub.name);
-	memcpy(e->query_hash, a->qhash, 32);
-	e->ncharges = ch->n_months;
-	for (size_t i = 0; i < ch->n_months; i++) {
-		int32_t mo = month_parse(ch->months[i]->month);
-
-		e->charges[i].month = (uint32_t)((mo / 12) * 100 + mo % 12 + 1);
-		e->charges[i].rho = ch->months[i]->rho;
-		e->charges[i].cumulative = ch->months[i]->cumulative_rho;
-	}
-	e->body.p = ad->charge->charge.data;
-	e->body.len = ad->charge->charge.len;
-	e->signature.p = ad->charge->signature.data;
-	e->signature.len = ad->charge->signature.len;
-	if ((r = coord_log_append(&c->log, e, &index)) != CAIRN_OK)
-		goto out;
-	if ((r = coord_store_signed_add(c->db, a->query_id, a->attempt,
-	    m->pub.name, 'c', ad->charge->charge.data, ad->charge->charge.len,
-	    ad->charge->signature.data, ad->charge->signature.len, index))
-	    != CAIRN_OK && r != CAIRN_ERR_EXISTS)
+	if ((r = charge_log(c, a, m, ad->charge, ch, &index)) != CAIRN_OK)
 		goto out;
 	p->adv = packed;
 	p->adv_len = plen;
@@ -1553,7 +1650,6 @@ do_advertise(struct coord *c, struct transport_call *call,
 	(void)transport_call_reply(call, &ack.base);
 	r = HELD;
 out:
-	free(e);
 	free(packed);
 	if (ch != NULL)
 		protobuf_c_message_free_unpacked(&ch->base, NULL);

@@ -967,19 +967,38 @@ sc_refuse(const char *qid)
 	struct signed_query sq;
 	struct tlog_checkpoint cp;
 	Cairn__V1__QueryStatus *st;
-	Cairn__V1__Task *t;
+	Cairn__V1__Task *t, *t0;
 	uint8_t qh[32];
 	char reason[512], *note;
+	uint64_t late;
 	int r;
 
 	query_make(qid, geo, 0.5, 1, "residents", &analyst, &sq);
 	if ((r = submit(&analyst, &sq, NULL)) != CAIRN_OK)
 		die("SubmitQuery: %s", cairn_errdesc(r));
-	if ((t = poll_task(&nodes[1], 3000)) == NULL)
+	if ((t0 = poll_task(&nodes[0], 3000)) == NULL ||
+	    (t = poll_task(&nodes[1], 3000)) == NULL)
 		die("no task");
 	query_hash(t->query, qh);
 	refuse(&nodes[1], t);
 	protobuf_c_message_free_unpacked(&t->base, NULL);
+	/* n1 charged before it could know of the refusal: its CHARGE is
+	 * logged all the same (once), its advertisement refused. */
+	expect_code(advertise(&nodes[0], t0), CAIRN_ERR_STATE,
+	    "an advertisement after the attempt failed is refused");
+	note = checkpoint(&analyst, &cp);
+	free(note);
+	if (find_entry(cp.size, TLOG_ENTRY_CHARGE, qh, NULL, 0) < 0)
+		die("the late CHARGE is not in the log");
+	late = cp.size;
+	expect_code(advertise(&nodes[0], t0), CAIRN_ERR_STATE,
+	    "the same late advertisement again");
+	note = checkpoint(&analyst, &cp);
+	free(note);
+	if (cp.size != late)
+		die("a second late CHARGE was logged");
+	okf("a charge that arrives after the attempt failed is logged once");
+	protobuf_c_message_free_unpacked(&t0->base, NULL);
 	st = status(qid);
 	if (st->state != CAIRN__V1__QUERY_STATE__QUERY_STATE_REFUSED ||
 	    st->n_refusals != 1 || strstr(st->failure, "n2") == NULL)
