@@ -142,7 +142,8 @@ install: $(PROGS)
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
 	install -m 0644 $(wildcard docs/man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1
 	install -d $(DESTDIR)$(PREFIX)/share/cairn
-	install -m 0644 tools/demo.sh $(DESTDIR)$(PREFIX)/share/cairn/demo.sh
+	install -m 0644 tools/demo.sh tools/federation_lib.sh \
+	    $(DESTDIR)$(PREFIX)/share/cairn
 
 clean:
 	rm -rf build build-check

@@ -34,6 +34,8 @@ C="$B/cairn"
 N="$B/cairn-node"
 CO="$B/cairn-coordinator"
 T=$(mktemp -d /tmp/cairn-demo-XXXXXX)
+CAIRN=$C
+. "$(dirname "$0")/federation_lib.sh"
 PIDS=""
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
@@ -61,72 +63,25 @@ print("   displacement on %s: %d%% of region %d's residents move to other region
 PY
 
 step "2. Keys: federation CA, coordinator, 3 nodes, an analyst, an auditor (cairn keys)"
-"$C" keys init-federation --name demo --dir "$T/fed" >/dev/null
+fed_init "$T" demo
 for who in node:op1 node:op2 node:op3 analyst:nso auditor:audit; do
-	role=${who%%:*}; name=${who#*:}
-	"$C" keys new --role "$role" --name "$name" --dir "$T/$name" >/dev/null
-	"$C" keys issue --ca "$T/fed" --csr "$T/$name/tls.csr" \
-	    --out "$T/$name/tls.crt" >/dev/null
-	cp "$T/fed/ca.crt" "$T/$name/ca.crt"
-	"$C" keys add-member --ca "$T/fed" --pub "$T/$name/identity.pub" \
-	    --cert "$T/$name/tls.crt" >/dev/null
+	fed_member "$T" "${who%%:*}" "${who#*:}" || fail "keys for ${who#*:}"
 done
 sed -n 's/^/   /p' "$T/fed/federation.conf" | cut -c1-100
 
 step "3. Coordinator and three nodes on 127.0.0.1"
-mkdir -p "$T/coord"
 cp "$T/data/regions.csv" "$T/regions.csv"
-"$C" keys pin-geography --ca "$T/fed" --name demo --regions "$T/regions.csv" |
-    sed 's/^/   /' | cut -c1-100
-cat >"$T/coordinator.conf" <<CONF
-[coordinator]
-identity_key = $T/fed/coordinator/identity.key
-tls_key = $T/fed/coordinator/tls.key
-tls_cert = $T/fed/coordinator/tls.crt
-ca_cert = $T/fed/ca.crt
-federation = $T/fed/federation.conf
-data_dir = $T/coord
-listen = 127.0.0.1:0
-port_file = $T/port
-[deadlines]
-advertise_seconds = 30
-share_seconds = 30
-[limits]
-max_rho_per_query = 1
-max_participants = 8
-max_attempts = 3
-[geographies]
-geography = demo $T/regions.csv
-CONF
-"$CO" serve -c "$T/coordinator.conf" >"$T/coord.log" 2>&1 &
-PIDS="$!"
-i=0
-while [ $i -lt 100 ] && [ ! -s "$T/port" ]; do sleep 0.1; i=$((i + 1)); done
-[ -s "$T/port" ] || { cat "$T/coord.log" >&2; fail "the coordinator did not start"; }
-PORT=$(cat "$T/port")
+fed_coordinator_conf "$T" "demo $T/regions.csv" || fail "pinning the geography"
+grep '^geography' "$T/fed/federation.conf" | sed 's/^/   federation.conf: /' | cut -c1-100
+fed_start_coordinator "$T" || { cat "$T/coord.log" >&2; fail "the coordinator did not start"; }
+PIDS="$FED_COORD_PID"
+PORT=$FED_PORT
 echo "   coordinator listening on 127.0.0.1:$PORT"
 k=1
 for m in op1 op2 op3; do
-	cat >"$T/$m.conf" <<CONF
-[node]
-name = $m
-data_dir = $T/$m/data
-identity_key = $T/$m/identity.key
-tls_key = $T/$m/tls.key
-tls_cert = $T/$m/tls.crt
-ca_cert = $T/$m/ca.crt
-federation = $T/fed/federation.conf
-[coordinator]
-address = 127.0.0.1:$PORT
-poll_seconds = 1
-call_deadline_seconds = 10
-[data]
-cdr = $T/data/holder$k/cdr
-cells = $T/data/holder$k/cells.csv
-records = $T/data/holder$k/records.csv
-geography = demo
-geography_file = $T/regions.csv
-[policy]
+	FED_DATA_EXTRA="records = $T/data/holder$k/records.csv
+geography_file = $T/regions.csv" fed_node_conf "$T" "$m" \
+	    "$T/data/holder$k/cdr" "$T/data/holder$k/cells.csv" demo <<CONF
 allow_kind = presence, od, residents, migration, visitors, population_by_category
 allow_analyst = nso
 budget_rho_per_month = 2
@@ -135,7 +90,6 @@ min_participants = 3
 max_colluding = 1
 CONF
 	# Ingest once into the node's binary store, which serve then reads.
-	mkdir -m 700 -p "$T/$m/data"
 	"$N" ingest --cdr "$T/data/holder$k/cdr" --cells "$T/data/holder$k/cells.csv" \
 	    --data-dir "$T/$m/data/store" >"$T/$m-ingest.log" 2>&1 ||
 	    { cat "$T/$m-ingest.log" >&2; fail "$m: ingest failed"; }
@@ -144,15 +98,7 @@ CONF
 	echo "   node $m: holder$k's CDR ingested into its store, its region-level records beside; serving (it dials out, no inbound port)"
 	k=$((k + 1))
 done
-cat >"$T/analyst.conf" <<CONF
-[analyst]
-identity_key = $T/nso/identity.key
-tls_key = $T/nso/tls.key
-tls_cert = $T/nso/tls.crt
-ca_cert = $T/nso/ca.crt
-coordinator = 127.0.0.1:$PORT
-federation = $T/fed/federation.conf
-CONF
+fed_analyst_conf "$T" nso "$T/analyst.conf"
 
 # compare RESULT TRUTH KEYCOLS: join noisy cells with the exact federation
 # answer and report how many exact values fall inside their 95% interval.

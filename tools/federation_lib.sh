@@ -89,7 +89,8 @@ fed_start_coordinator() {
 # FED_DIR/NAME.conf) for node NAME serving FED_PORT, its data folder
 # FED_DIR/NAME/data, then the [policy] section read from standard input.
 # FED_POLL_SECONDS (default 1) and FED_CALL_DEADLINE (default 10) change the
-# [coordinator] section.
+# [coordinator] section; FED_DATA_EXTRA, if set, is written at the end of the
+# [data] section (more "key = value" lines).
 fed_node_conf() {
 	mkdir -m 700 -p "$1/$2/data"
 	{
@@ -110,8 +111,9 @@ call_deadline_seconds = ${FED_CALL_DEADLINE:-10}
 cdr = $3
 cells = $4
 geography = $5
-[policy]
 CONF
+		[ -n "${FED_DATA_EXTRA:-}" ] && printf '%s\n' "$FED_DATA_EXTRA"
+		echo "[policy]"
 		cat
 	} >"${6:-$1/$2.conf}"
 }
