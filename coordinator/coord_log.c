@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/fault.h"
 #include "coordinator/coord_int.h"
 
 static int
@@ -30,6 +31,7 @@ publish(struct coord_log *lg)
 	if ((r = tlog_store_publish(lg->tlog, lg->origin, &lg->signer, 1,
 	    &note, &len)) != CAIRN_OK)
 		return r;
+	fault_point("coord.after_checkpoint_signed");
 	r = coord_store_checkpoint_put(lg->db, tlog_store_size(lg->tlog),
 	    note);
 	free(note);

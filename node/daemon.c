@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "node/daemon_int.h"
 #include "privacy/dp.h"
@@ -192,6 +193,7 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 		    "compute its vector for query '%s' (see its log)",
 		    tq->q->query_id);
 	}
+	fault_point("node.after_compute");
 	if (n == 0 || n >= (uint64_t)LEDGER_MAX_CELLS) {
 		r = cairn_err(CAIRN_ERR_TOOBIG, "query '%s' has %llu cells "
 		    "(1 to %lld accepted)", tq->q->query_id,
@@ -214,6 +216,7 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 			    (unsigned long long)i);
 			goto out;
 		}
+	fault_point("node.after_noise");
 	snprintf(label, sizeof(label), "%s %s: %s",
 	    qspec_kind_name(tq->spec.kind), tq->q->analyst->name,
 	    tq->q->purpose);
@@ -453,6 +456,7 @@ upload_chunks(void *arg)
 		ck.n_cells = job->n - off < PROTO_CHUNK_CELLS ? job->n - off :
 		    PROTO_CHUNK_CELLS;
 		ck.cells = (uint64_t *)(job->y + off);
+		fault_point("node.mid_upload");
 		resp = NULL;
 		r = transport_unary(job->d->dc.client,
 		    proto_method(PROTO_SUBMIT_SHARE), &ck.base, job->d->call_ms,
@@ -633,6 +637,7 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	    &sa.base, d->call_ms, &resp)) != CAIRN_OK)
 		goto coord_failed;
 	step(d, "advertised");
+	fault_point("node.after_advertise");
 	if ((r = get_roster(d, t, &ro)) != CAIRN_OK) {
 		if (r == CAIRN_ERR_TIMEOUT || r == CAIRN_ERR_CANCELLED) {
 			log_warn("%s", cairn_errmsg());
@@ -642,6 +647,7 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 		}
 		goto coord_failed;
 	}
+	fault_point("node.after_roster");
 	if ((members = calloc(tq->n, sizeof(*members))) == NULL) {
 		r = cairn_err(CAIRN_ERR_NOMEM, "roster");
 		goto out;
@@ -669,9 +675,11 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	if (r != CAIRN_OK)
 		goto out;
 	step(d, "masked");
+	fault_point("node.after_mask");
 	if ((r = upload(d, t, sid, y, n)) != CAIRN_OK)
 		goto coord_failed;
 	step(d, "shared");
+	fault_point("node.after_upload");
 	log_info("query '%s' attempt %u: masked share of %zu cells sent",
 	    t->query_id, t->attempt, n);
 	*outcome = NODE_TASK_SHARED;
@@ -724,6 +732,7 @@ refuse(struct node_daemon *d, const Cairn__V1__Task *t, const uint8_t *qhash,
 		log_warn("query '%s': refusal not taken: %s",
 		    t->query_id != NULL ? t->query_id : "", cairn_errmsg());
 	step(d, "refused");
+	fault_point("node.after_refuse");
 	*outcome = NODE_TASK_REFUSED;
 	return CAIRN_OK;
 }
@@ -740,6 +749,7 @@ node_daemon_handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
 
 	memset(&tq, 0, sizeof(tq));
 	*outcome = NODE_TASK_ABANDONED;
+	fault_point("node.task_received");
 	log_info("task: query '%s' attempt %u",
 	    t->query_id != NULL ? t->query_id : "", t->attempt);
 	if (t->deadline_unix != 0 && t->deadline_unix < (int64_t)time(NULL)) {
@@ -755,6 +765,7 @@ node_daemon_handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
 		return refuse(d, t, NULL, NODE_REFUSE_LOG, outcome);
 	}
 	step(d, "cosigned");
+	fault_point("node.after_witness");
 	if ((r = node_task_check_query(d, t, &tq, &code)) != CAIRN_OK)
 		return refuse(d, t, NULL, code, outcome);
 	step(d, "checked");
@@ -767,6 +778,7 @@ node_daemon_handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
 		goto out;
 	}
 	step(d, "charged");
+	fault_point("node.after_charge");
 	r = run_round(d, t, &tq, cid, noisy, ncells, outcome);
 out:
 	if (noisy != NULL) {
