@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "coordinator/coord_int.h"
 #include "coordinator/round.h"
@@ -301,6 +302,7 @@ attempt_fail(struct coord *c, struct attempt *a, enum coord_qstate state,
 	if ((r = coord_log_append(&c->log, &e, NULL)) != CAIRN_OK)
 		log_error("query %s: cannot log its FAILURE: %s", a->query_id,
 		    cairn_errdesc(r));
+	fault_point("coord.after_failure_logged");
 	if ((r = coord_store_query_set(c->db, a->query_id, state, a->attempt,
 	    text)) != CAIRN_OK)
 		log_error("query %s: %s", a->query_id, cairn_errdesc(r));
@@ -335,7 +337,12 @@ hash_le(const int64_t *v, size_t n, uint8_t out[32])
 	crypto_generichash_final(&st, out, 32);
 }
 
-/* Every share is in and the check cell holds: log RELEASE, keep it. */
+/*
+ * Every share is in and the check cell holds: keep the result, then log
+ * RELEASE (at the index the result names), then mark the query released.
+ * A crash between the two is resolved at restart by fail_leftovers():
+ * the RELEASE is in the log (released) or it is not (failed).
+ */
 static void
 attempt_release(struct coord *c, struct attempt *a)
 {
@@ -373,8 +380,7 @@ attempt_release(struct coord *c, struct attempt *a)
 	e->variance = (double)var;
 	e->nparticipants = a->n;
 	memcpy(e->participants, parts, a->n * sizeof(parts[0]));
-	if ((r = coord_log_append(&c->log, e, &index)) != CAIRN_OK)
-		goto fail;
+	index = tlog_store_size(c->log.tlog);
 	rel.query_id = a->query_id;
 	rel.n_participants = a->n;
 	rel.participants = names;
@@ -387,8 +393,27 @@ attempt_release(struct coord *c, struct attempt *a)
 	if ((r = proto_pack(&rel.base, PROTO_MAX_SMALL, &packed, &plen))
 	    != CAIRN_OK ||
 	    (r = coord_store_result_put(c->db, a->query_id, packed, plen, vals,
-	    n)) != CAIRN_OK ||
-	    (r = coord_store_query_set(c->db, a->query_id, COORD_Q_RELEASED,
+	    n)) != CAIRN_OK) {
+		free(packed);
+		goto fail;
+	}
+	if ((r = coord_log_append(&c->log, e, &index)) != CAIRN_OK) {
+		if (tlog_store_size(c->log.tlog) <= rel.log_index) {
+			free(packed);
+			goto fail;
+		}
+		/* The entry is in; its checkpoint follows at restart. */
+		log_error("query %s: RELEASE logged at %llu, its checkpoint "
+		    "not published: %s", a->query_id,
+		    (unsigned long long)rel.log_index, cairn_errdesc(r));
+		index = rel.log_index;
+	}
+	fault_point("coord.after_release_logged");
+	if (index != rel.log_index)
+		log_error("query %s: RELEASE at %llu, not %llu", a->query_id,
+		    (unsigned long long)index,
+		    (unsigned long long)rel.log_index);
+	if ((r = coord_store_query_set(c->db, a->query_id, COORD_Q_RELEASED,
 	    a->attempt, "")) != CAIRN_OK)
 		log_error("query %s: released at %llu but not stored: %s",
 		    a->query_id, (unsigned long long)index, cairn_errdesc(r));
@@ -658,6 +683,7 @@ do_submit(struct coord *c, struct transport_call *call,
 		if ((r = coord_log_append(&c->log, &e, &a->query_index))
 		    != CAIRN_OK)
 			goto out;
+		fault_point("coord.after_query_logged");
 		memset(&row, 0, sizeof(row));
 		snprintf(row.query_id, sizeof(row.query_id), "%s",
 		    a->query_id);
@@ -1042,6 +1068,7 @@ task_reply(struct coord *c, struct transport_call *call, struct attempt *a,
 	t.deadline_unix = a->share_deadline;
 	resp.task = &t;
 	(void)transport_call_reply(call, &resp.base);
+	fault_point("coord.after_dispatch");
 	r = HELD;
 out:
 	free(note);
@@ -1208,6 +1235,7 @@ do_refuse(struct coord *c, struct transport_call *call,
 	e.signature.len = sr->signature.len;
 	if ((r = coord_log_append(&c->log, &e, &index)) != CAIRN_OK)
 		goto out;
+	fault_point("coord.after_refusal_logged");
 	if ((r = coord_store_signed_add(c->db, a->query_id, a->attempt,
 	    m->pub.name, 'r', sr->refusal.data, sr->refusal.len,
 	    sr->signature.data, sr->signature.len, index)) != CAIRN_OK &&
@@ -1320,6 +1348,122 @@ fail:
 	return r;
 }
 
+/* The CHARGE entry of node 'm''s checked charge 'ch' (borrowing 'sc'). */
+static void
+charge_entry(struct tlog_entry *e, const struct keys_member *m,
+    const uint8_t qhash[32], const Cairn__V1__Charge *ch,
+    const Cairn__V1__SignedCharge *sc)
+{
+	e->type = TLOG_ENTRY_CHARGE;
+	e->time = (uint64_t)now_s();
+	e->node_id.p = (const uint8_t *)m->pub.name;
+	e->node_id.len = strlen(m->pub.name);
+	memcpy(e->query_hash, qhash, 32);
+	e->ncharges = ch->n_months;
+	for (size_t i = 0; i < ch->n_months; i++) {
+		int32_t mo = month_parse(ch->months[i]->month);
+
+		e->charges[i].month = (uint32_t)((mo / 12) * 100 + mo % 12 + 1);
+		e->charges[i].rho = ch->months[i]->rho;
+		e->charges[i].cumulative = ch->months[i]->cumulative_rho;
+	}
+	e->body.p = sc->charge.data;
+	e->body.len = sc->charge.len;
+	e->signature.p = sc->signature.data;
+	e->signature.len = sc->signature.len;
+}
+
+struct has_node {
+	const char	*node;
+	bool		 found;
+};
+
+static int
+has_node(void *arg, const char *node, const uint8_t *body, size_t blen,
+    const uint8_t *sig, size_t slen)
+{
+	struct has_node *h = arg;
+
+	(void)body; (void)blen; (void)sig; (void)slen;
+	if (strcmp(node, h->node) == 0)
+		h->found = true;
+	return 0;
+}
+
+/*
+ * An advertisement for an attempt that has ended (another participant
+ * refused first, the deadline passed, the coordinator restarted) still
+ * carries a charge its node committed to its ledger.  Log that CHARGE
+ * once per attempt, so that the log holds every charge a node sent and
+ * each node's cumulative spend stays one chain (docs/federation.md);
+ * the caller then refuses the advertisement.
+ */
+static int
+late_charge(struct coord *c, const Cairn__V1__Advertisement *ad,
+    const struct keys_member *m, uint64_t *index)
+{
+	Cairn__V1__SignedQuery *sq = NULL;
+	Cairn__V1__Charge *ch = NULL;
+	struct coord_query_row row;
+	struct has_node h = { m->pub.name, false };
+	struct tlog_entry *e = NULL;
+	struct attempt *a = NULL;
+	const char *field;
+	int r;
+
+	if (ad->charge == NULL)
+		return cairn_err(CAIRN_ERR_FORMAT, "no charge");
+	if ((r = coord_store_query_get(c->db, ad->query_id, &row)) != CAIRN_OK)
+		return r;
+	if (ad->attempt > row.attempt) {
+		r = cairn_err(CAIRN_ERR_STATE, "attempt %u was never opened",
+		    ad->attempt);
+		goto out;
+	}
+	if ((r = coord_store_signed_each(c->db, row.query_id, ad->attempt,
+	    'c', has_node, &h)) != CAIRN_OK)
+		goto out;
+	if (h.found) {
+		r = cairn_err(CAIRN_ERR_EXISTS, "charge logged already");
+		goto out;
+	}
+	if ((r = proto_unpack(&cairn__v1__signed_query__descriptor,
+	    row.signed_query, row.signed_len, PROTO_MAX_SMALL,
+	    (ProtobufCMessage **)&sq)) != CAIRN_OK ||
+	    (r = attempt_build(c, row.analyst, sq, &a, &field)) != CAIRN_OK)
+		goto out;
+	a->attempt = ad->attempt;
+	if (part_find(a, m->pub.name) == NULL) {
+		r = cairn_err(CAIRN_ERR_STATE, "not a participant");
+		goto out;
+	}
+	if ((r = charge_check(c, a, m, ad->charge, &ch, &field)) != CAIRN_OK)
+		goto out;
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	charge_entry(e, m, a->qhash, ch, ad->charge);
+	if ((r = coord_log_append(&c->log, e, index)) != CAIRN_OK)
+		goto out;
+	if ((r = coord_store_signed_add(c->db, a->query_id, a->attempt,
+	    m->pub.name, 'c', ad->charge->charge.data, ad->charge->charge.len,
+	    ad->charge->signature.data, ad->charge->signature.len, *index)) ==
+	    CAIRN_ERR_EXISTS)
+		r = CAIRN_OK;
+	log_info("query %s attempt %u: late CHARGE of %s logged at %llu",
+	    a->query_id, a->attempt, m->pub.name, (unsigned long long)*index);
+out:
+	free(e);
+	if (ch != NULL)
+		protobuf_c_message_free_unpacked(&ch->base, NULL);
+	if (sq != NULL)
+		protobuf_c_message_free_unpacked(&sq->base, NULL);
+	attempt_free(a);
+	coord_store_row_clear(&row);
+	return r;
+}
+
 static int
 do_advertise(struct coord *c, struct transport_call *call,
     const Cairn__V1__SignedAdvertisement *sa, const struct keys_member *m,
@@ -1357,12 +1501,24 @@ do_advertise(struct coord *c, struct transport_call *call,
 		goto out;
 	}
 	*field = "advertisement.query_id";
-	if ((r = open_attempt(c, ad->query_id, &a)) != CAIRN_OK)
-		goto out;
-	*field = "advertisement.attempt";
-	if (ad->attempt != a->attempt) {
-		r = cairn_err(CAIRN_ERR_STATE, "advertisement for attempt %u, "
-		    "the open attempt is %u", ad->attempt, a->attempt);
+	if ((r = open_attempt(c, ad->query_id, &a)) != CAIRN_OK ||
+	    ad->attempt != a->attempt) {
+		if (r == CAIRN_OK)
+			r = cairn_err(CAIRN_ERR_STATE, "advertisement for "
+			    "attempt %u, the open attempt is %u", ad->attempt,
+			    a->attempt);
+		if (r == CAIRN_ERR_STATE) {
+			char why[256];
+
+			*field = "advertisement.attempt";
+			snprintf(why, sizeof(why), "%s", cairn_errmsg());
+			if (late_charge(c, ad, m, &index) == CAIRN_OK)
+				r = cairn_err(CAIRN_ERR_STATE, "%s; the CHARGE "
+				    "is logged at index %llu", why,
+				    (unsigned long long)index);
+			else
+				r = cairn_err(CAIRN_ERR_STATE, "%s", why);
+		}
 		goto out;
 	}
 	*field = "advertisement.node";
@@ -1432,25 +1588,10 @@ do_advertise(struct coord *c, struct transport_call *call,
 		r = CAIRN_ERR_NOMEM;
 		goto out;
 	}
-	e->type = TLOG_ENTRY_CHARGE;
-	e->time = (uint64_t)now_s();
-	e->node_id.p = (const uint8_t *)m->pub.name;
-	e->node_id.len = strlen(m->pub.name);
-	memcpy(e->query_hash, a->qhash, 32);
-	e->ncharges = ch->n_months;
-	for (size_t i = 0; i < ch->n_months; i++) {
-		int32_t mo = month_parse(ch->months[i]->month);
-
-		e->charges[i].month = (uint32_t)((mo / 12) * 100 + mo % 12 + 1);
-		e->charges[i].rho = ch->months[i]->rho;
-		e->charges[i].cumulative = ch->months[i]->cumulative_rho;
-	}
-	e->body.p = ad->charge->charge.data;
-	e->body.len = ad->charge->charge.len;
-	e->signature.p = ad->charge->signature.data;
-	e->signature.len = ad->charge->signature.len;
+	charge_entry(e, m, a->qhash, ch, ad->charge);
 	if ((r = coord_log_append(&c->log, e, &index)) != CAIRN_OK)
 		goto out;
+	fault_point("coord.after_charge_logged");
 	if ((r = coord_store_signed_add(c->db, a->query_id, a->attempt,
 	    m->pub.name, 'c', ad->charge->charge.data, ad->charge->charge.len,
 	    ad->charge->signature.data, ad->charge->signature.len, index))
@@ -1501,6 +1642,7 @@ roster_reply(struct coord *c, struct transport_call *call, struct attempt *a)
 	ro.n_advertisements = a->n;
 	ro.advertisements = v;
 	(void)transport_call_reply(call, &ro.base);
+	fault_point("coord.after_roster_sent");
 out:
 	for (size_t i = 0; i < k; i++)
 		protobuf_c_message_free_unpacked(&v[i]->base, NULL);
@@ -1692,6 +1834,7 @@ do_share(struct coord *c, struct transport_call *call,
 			    "not match its manifest; send it again");
 			goto out;
 		}
+		fault_point("coord.after_share_received");
 		r = coord_round_share(a->round, p->id, sh->cells, a->ncells);
 		free(sh->cells);
 		sh->cells = NULL;
@@ -1710,8 +1853,10 @@ do_share(struct coord *c, struct transport_call *call,
 			goto out;
 		(void)transport_call_reply(call, &resp.base);
 		r = HELD;
-		if (coord_round_phase(a->round) == COORD_SUMMED)
+		if (coord_round_phase(a->round) == COORD_SUMMED) {
+			fault_point("coord.after_sum");
 			attempt_release(c, a);
+		}
 		goto out;
 	}
 	(void)transport_call_reply(call, &resp.base);
@@ -2023,7 +2168,112 @@ ticker(void *arg)
 
 /* ------------------------------------------------------------ startup */
 
-/* Fail every attempt a previous run left open. */
+/*
+ * Whether the open query of 'row' was released before a crash: its
+ * stored result names a log index that holds its RELEASE entry.
+ */
+static bool
+released_before(struct coord *c, const struct coord_query_row *row)
+{
+	Cairn__V1__Release *rel = NULL;
+	struct tlog_entry *e = NULL;
+	uint8_t *packed = NULL, *data = NULL;
+	int64_t *vals = NULL;
+	size_t plen, n, dlen;
+	bool yes = false;
+
+	if (coord_store_result_get(c->db, row->query_id, &packed, &plen, &vals,
+	    &n) != CAIRN_OK)
+		return false;
+	if (proto_unpack(&cairn__v1__release__descriptor, packed, plen,
+	    PROTO_MAX_SMALL, (ProtobufCMessage **)&rel) == CAIRN_OK &&
+	    rel->log_index < tlog_store_size(c->log.tlog) &&
+	    tlog_store_entry(c->log.tlog, rel->log_index, &data, &dlen) ==
+	    CAIRN_OK && (e = malloc(sizeof(*e))) != NULL &&
+	    tlog_entry_decode(data, dlen, e) == CAIRN_OK)
+		yes = e->type == TLOG_ENTRY_RELEASE &&
+		    memcmp(e->query_hash, row->hash, 32) == 0;
+	if (rel != NULL)
+		protobuf_c_message_free_unpacked(&rel->base, NULL);
+	free(e);
+	free(data);
+	free(packed);
+	free(vals);
+	return yes;
+}
+
+/*
+ * A crash between logging a QUERY and recording its row leaves the QUERY
+ * as the log's last entry (calls are handled one at a time) with no row:
+ * record it from the entry as pending, so that fail_leftovers() logs its
+ * FAILURE and the analyst's retry of the same bytes opens attempt 1
+ * rather than logging the QUERY twice.
+ */
+static int
+recover_last_query(struct coord *c)
+{
+	Cairn__V1__SignedQuery *sq = NULL;
+	Cairn__V1__Query *q = NULL;
+	struct coord_query_row row;
+	struct tlog_entry *e = NULL;
+	uint64_t size = tlog_store_size(c->log.tlog);
+	uint8_t *data = NULL;
+	size_t dlen;
+	int r;
+
+	if (size == 0)
+		return CAIRN_OK;
+	if ((e = malloc(sizeof(*e))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	if ((r = tlog_store_entry(c->log.tlog, size - 1, &data, &dlen)) !=
+	    CAIRN_OK)
+		goto out;
+	if (tlog_entry_decode(data, dlen, e) != CAIRN_OK ||
+	    e->type != TLOG_ENTRY_QUERY)
+		goto out;
+	if ((r = proto_unpack(&cairn__v1__signed_query__descriptor, e->body.p,
+	    e->body.len, PROTO_MAX_SMALL, (ProtobufCMessage **)&sq)) !=
+	    CAIRN_OK ||
+	    (r = proto_unpack(&cairn__v1__query__descriptor, sq->query.data,
+	    sq->query.len, PROTO_MAX_SMALL, (ProtobufCMessage **)&q)) !=
+	    CAIRN_OK)
+		goto out;
+	if (q->analyst == NULL || q->analyst->name == NULL ||
+	    !query_id_ok(q->query_id)) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "log entry %llu: a QUERY "
+		    "without a valid id or analyst",
+		    (unsigned long long)(size - 1));
+		goto out;
+	}
+	r = coord_store_query_get(c->db, q->query_id, &row);
+	if (r == CAIRN_OK) {
+		coord_store_row_clear(&row);
+		goto out;
+	}
+	if (r != CAIRN_ERR_NOTFOUND)
+		goto out;
+	memset(&row, 0, sizeof(row));
+	snprintf(row.query_id, sizeof(row.query_id), "%s", q->query_id);
+	snprintf(row.analyst, sizeof(row.analyst), "%s", q->analyst->name);
+	crypto_hash_sha256(row.hash, sq->query.data, sq->query.len);
+	row.signed_query = (uint8_t *)e->body.p;
+	row.signed_len = e->body.len;
+	row.log_index = size - 1;
+	row.created = now_s();
+	if ((r = coord_store_query_add(c->db, &row)) == CAIRN_OK)
+		log_info("query %s: logged at %llu before a crash; recorded",
+		    row.query_id, (unsigned long long)(size - 1));
+out:
+	if (q != NULL)
+		protobuf_c_message_free_unpacked(&q->base, NULL);
+	if (sq != NULL)
+		protobuf_c_message_free_unpacked(&sq->base, NULL);
+	free(data);
+	free(e);
+	return r;
+}
+
+/* Fail every attempt a previous run left open (or mark it released). */
 static int
 fail_leftovers(struct coord *c)
 {
@@ -2042,6 +2292,16 @@ fail_leftovers(struct coord *c)
 			if ((r = coord_store_query_get(c->db, ids[i], &row))
 			    != CAIRN_OK)
 				return r;
+			if (released_before(c, &row)) {
+				r = coord_store_query_set(c->db, ids[i],
+				    COORD_Q_RELEASED, row.attempt, "");
+				coord_store_row_clear(&row);
+				if (r != CAIRN_OK)
+					return r;
+				log_info("query %s was released before the "
+				    "restart", ids[i]);
+				continue;
+			}
 			snprintf(text, sizeof(text), "attempt %u: coordinator "
 			    "restarted", row.attempt);
 			memset(&e, 0, sizeof(e));
@@ -2136,7 +2396,8 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 	    != CAIRN_OK)
 		goto fail;
 	c->log_open = true;
-	if ((r = fail_leftovers(c)) != CAIRN_OK)
+	if ((r = recover_last_query(c)) != CAIRN_OK ||
+	    (r = fail_leftovers(c)) != CAIRN_OK)
 		goto fail;
 	if ((r = keys_tls_load(cfg->ca_cert, cfg->tls_cert, cfg->tls_key,
 	    &tls)) != CAIRN_OK)
