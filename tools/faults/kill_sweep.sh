@@ -15,8 +15,9 @@
 #     the log (ledgers never under-count);
 #   - the next query is released (the services came back).
 # Prints "ok N - ..." lines and, last, "# faults: kill K survived of P".
-# Run by tests/e2e/fault_kill.sh (three points) and tools/test-long.sh
-# (all).  Needs CAIRN_BIN (with node_e2e_analyst) and CAIRN_TOP.
+# Run by tests/e2e/fault_kill.sh (four points) and tools/test-long.sh
+# (all, or those in FAULT_POINTS).  Needs CAIRN_BIN (with
+# node_e2e_analyst) and CAIRN_TOP.
 set -u
 : "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
 FLT_ALL_POINTS="node.task_received node.after_witness node.after_compute
@@ -29,7 +30,7 @@ coord.after_charge_logged:2 coord.after_refusal_logged
 coord.after_failure_logged coord.after_roster_sent
 coord.after_share_received coord.after_share_received:2 coord.after_sum
 coord.after_release_logged"
-POINTS=${*:-$FLT_ALL_POINTS}
+POINTS=${*:-${FAULT_POINTS:-$FLT_ALL_POINTS}}
 T=$(mktemp -d /tmp/cairn-faultkill-XXXXXX)
 . "$CAIRN_TOP/tools/federation_lib.sh"
 . "$CAIRN_TOP/tests/e2e/lib/tap.sh"
