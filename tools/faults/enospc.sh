@@ -37,7 +37,9 @@ flt_query q0 && ok "q0 released before any fault" ||
 
 # onto_tmpfs DIR: move DIR's files onto a 4 MB tmpfs mounted there.
 # Returns 1 when mounting is not permitted.
+# FLT_NO_MOUNT=1 takes the ulimit -f path even where mounting works.
 onto_tmpfs() {
+	[ -z "${FLT_NO_MOUNT:-}" ] || return 1
 	mv "$1" "$1.disk" && mkdir -m 700 "$1" || return 1
 	if mount -t tmpfs -o size=4m,mode=700 tmpfs "$1" 2>"$T/out"; then
 		MOUNTS="$1 $MOUNTS"
