@@ -59,12 +59,25 @@ POL
 	ok "federation of $FLT_NODES, coordinator on 127.0.0.1:$FED_PORT"
 }
 
+# flt_log_sink NAME: FLT_SINK, where process NAME writes its log: $T/NAME.log,
+# or with FLT_LOG_PIPE set a FIFO that a cat appends to it (a process under
+# a small file-size limit could not write its log file itself).
+flt_log_sink() {
+	FLT_SINK=$T/$1.log
+	[ -n "${FLT_LOG_PIPE:-}" ] || return 0
+	rm -f "$T/$1.fifo"
+	mkfifo "$T/$1.fifo" || return 0
+	cat "$T/$1.fifo" >>"$T/$1.log" &
+	FLT_SINK=$T/$1.fifo
+}
+
 # flt_start_coordinator [ENV=VALUE...]: start the coordinator (with the
 # extra environment), FED_COORD_PID its process; wait for its port file.
 flt_start_coordinator() {
 	rm -f "$T/port"
+	flt_log_sink coord
 	(cd "$T" && exec env "$@" "$CAIRN_BIN/cairn-coordinator" serve \
-	    -c "$T/coordinator.conf" >>"$T/coord.log" 2>&1) &
+	    -c "$T/coordinator.conf" >>"$FLT_SINK" 2>&1) &
 	FED_COORD_PID=$!
 	i=0
 	while [ $i -lt 150 ] && [ ! -s "$T/port" ]; do
@@ -85,8 +98,9 @@ flt_stop_coordinator() {
 # $T/NAME.log), PID_NAME its process.
 flt_start_node() {
 	m=$1; shift
+	flt_log_sink "$m"
 	env CAIRN_LOG=info "$@" "$FLT_NODE" serve -c "$T/$m.conf" \
-	    >>"$T/$m.log" 2>&1 &
+	    >>"$FLT_SINK" 2>&1 &
 	eval "PID_$m=$!"
 	sleep 0.1
 	kill -0 "$!" 2>/dev/null
