@@ -78,7 +78,7 @@ TEST_HELP_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(TEST_HELP_SRC))
 E2E_SRC := $(wildcard tests/e2e/*.c)
 E2E_PROGS := $(patsubst tests/e2e/%.c,$(O)/bin/%,$(E2E_SRC))
 
-.PHONY: all test check bench demo install clean
+.PHONY: all test check bench demo install clean test-long
 .SECONDARY:
 all: $(PROGS)
 
@@ -130,6 +130,11 @@ test: $(PROGS) $(TESTS) $(E2E_PROGS)
 
 check:
 	@$(MAKE) --no-print-directory O=build-check SAN=1 CFLAGS="-O1 -g" test
+
+# The long hardening run (docs/security-faults.md): every crash point,
+# ENOSPC, netns, the attack suite's long mode, `make fuzz`; one report.
+test-long: $(PROGS) $(E2E_PROGS)
+	@sh tools/test-long.sh $(O)
 
 bench: $(PROGS) $(BENCHES)
 	@sh tools/bench.sh $(O)

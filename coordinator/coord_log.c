@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/fault.h"
 #include "coordinator/coord_int.h"
 #include "protocol/tlog_member.h"
 
@@ -33,6 +34,7 @@ publish(struct coord_log *lg)
 	if ((r = tlog_store_publish(lg->tlog, lg->origin, &lg->signer, 1,
 	    &note, &len)) != CAIRN_OK)
 		return r;
+	fault_point("coord.after_checkpoint_signed");
 	r = coord_store_checkpoint_put(lg->db, tlog_store_size(lg->tlog),
 	    note);
 	free(note);

@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "coordinator/coord_int.h"
 #include "coordinator/round.h"
@@ -304,6 +305,7 @@ attempt_fail(struct coord *c, struct attempt *a, enum coord_qstate state,
 	if ((r = coord_log_append(&c->log, &e, NULL)) != CAIRN_OK)
 		log_error("query %s: cannot log its FAILURE: %s", a->query_id,
 		    cairn_errdesc(r));
+	fault_point("coord.after_failure_logged");
 	if ((r = coord_store_query_set(c->db, a->query_id, state, a->attempt,
 	    text)) != CAIRN_OK)
 		log_error("query %s: %s", a->query_id, cairn_errdesc(r));
@@ -339,7 +341,12 @@ hash_le(const int64_t *v, size_t n, uint8_t out[32])
 	crypto_generichash_final(&st, out, 32);
 }
 
-/* Every share is in and the check cell holds: log RELEASE, keep it. */
+/*
+ * Every share is in and the check cell holds: keep the result, then log
+ * RELEASE (at the index the result names), then mark the query released.
+ * A crash between the two is resolved at restart by fail_leftovers():
+ * the RELEASE is in the log (released) or it is not (failed).
+ */
 static void
 attempt_release(struct coord *c, struct attempt *a)
 {
@@ -377,8 +384,7 @@ attempt_release(struct coord *c, struct attempt *a)
 	e->variance = (double)var;
 	e->nparticipants = a->n;
 	memcpy(e->participants, parts, a->n * sizeof(parts[0]));
-	if ((r = coord_log_append(&c->log, e, &index)) != CAIRN_OK)
-		goto fail;
+	index = tlog_store_size(c->log.tlog);
 	rel.query_id = a->query_id;
 	rel.n_participants = a->n;
 	rel.participants = names;
@@ -391,8 +397,27 @@ attempt_release(struct coord *c, struct attempt *a)
 	if ((r = proto_pack(&rel.base, PROTO_MAX_SMALL, &packed, &plen))
 	    != CAIRN_OK ||
 	    (r = coord_store_result_put(c->db, a->query_id, packed, plen, vals,
-	    n)) != CAIRN_OK ||
-	    (r = coord_store_query_set(c->db, a->query_id, COORD_Q_RELEASED,
+	    n)) != CAIRN_OK) {
+		free(packed);
+		goto fail;
+	}
+	if ((r = coord_log_append(&c->log, e, &index)) != CAIRN_OK) {
+		if (tlog_store_size(c->log.tlog) <= rel.log_index) {
+			free(packed);
+			goto fail;
+		}
+		/* The entry is in; its checkpoint follows at restart. */
+		log_error("query %s: RELEASE logged at %llu, its checkpoint "
+		    "not published: %s", a->query_id,
+		    (unsigned long long)rel.log_index, cairn_errdesc(r));
+		index = rel.log_index;
+	}
+	fault_point("coord.after_release_logged");
+	if (index != rel.log_index)
+		log_error("query %s: RELEASE at %llu, not %llu", a->query_id,
+		    (unsigned long long)index,
+		    (unsigned long long)rel.log_index);
+	if ((r = coord_store_query_set(c->db, a->query_id, COORD_Q_RELEASED,
 	    a->attempt, "")) != CAIRN_OK)
 		log_error("query %s: released at %llu but not stored: %s",
 		    a->query_id, (unsigned long long)index, cairn_errdesc(r));
@@ -664,6 +689,7 @@ do_submit(struct coord *c, struct transport_call *call,
 		if ((r = coord_log_append(&c->log, &e, &a->query_index))
 		    != CAIRN_OK)
 			goto out;
+		fault_point("coord.after_query_logged");
 		memset(&row, 0, sizeof(row));
 		snprintf(row.query_id, sizeof(row.query_id), "%s",
 		    a->query_id);
@@ -1121,6 +1147,7 @@ task_reply(struct coord *c, struct transport_call *call, struct attempt *a,
 	}
 	resp.task = &t;
 	(void)transport_call_reply(call, &resp.base);
+	fault_point("coord.after_dispatch");
 	r = HELD;
 out:
 	free(note);
@@ -1293,6 +1320,7 @@ do_refuse(struct coord *c, struct transport_call *call,
 	e.signature.len = sr->signature.len;
 	if ((r = coord_log_append(&c->log, &e, &index)) != CAIRN_OK)
 		goto out;
+	fault_point("coord.after_refusal_logged");
 	if ((r = coord_store_signed_add(c->db, a->query_id, a->attempt,
 	    m->pub.name, 'r', sr->refusal.data, sr->refusal.len,
 	    sr->signature.data, sr->signature.len, index)) != CAIRN_OK &&
@@ -1405,25 +1433,17 @@ fail:
 	return r;
 }
 
-/*
- * Log the CHARGE of node 'm' for attempt 'a': the checked charge 'ch' with
- * its signed bytes 'sc'.  Sets '*index' to its log index.
- */
-static int
-charge_log(struct coord *c, const struct attempt *a,
-    const struct keys_member *m, const Cairn__V1__SignedCharge *sc,
-    const Cairn__V1__Charge *ch, uint64_t *index)
+/* The CHARGE entry of node 'm''s checked charge 'ch' (borrowing 'sc'). */
+static void
+charge_entry(struct tlog_entry *e, const struct keys_member *m,
+    const uint8_t qhash[32], const Cairn__V1__Charge *ch,
+    const Cairn__V1__SignedCharge *sc)
 {
-	struct tlog_entry *e;
-	int r;
-
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return CAIRN_ERR_NOMEM;
 	e->type = TLOG_ENTRY_CHARGE;
 	e->time = (uint64_t)now_s();
 	e->node_id.p = (const uint8_t *)m->pub.name;
 	e->node_id.len = strlen(m->pub.name);
-	memcpy(e->query_hash, a->qhash, 32);
+	memcpy(e->query_hash, qhash, 32);
 	e->ncharges = ch->n_months;
 	for (size_t i = 0; i < ch->n_months; i++) {
 		int32_t mo = month_parse(ch->months[i]->month);
@@ -1436,92 +1456,95 @@ charge_log(struct coord *c, const struct attempt *a,
 	e->body.len = sc->charge.len;
 	e->signature.p = sc->signature.data;
 	e->signature.len = sc->signature.len;
-	r = coord_log_append(&c->log, e, index);
-	free(e);
-	if (r != CAIRN_OK)
-		return r;
-	r = coord_store_signed_add(c->db, a->query_id, a->attempt,
-	    m->pub.name, 'c', sc->charge.data, sc->charge.len,
-	    sc->signature.data, sc->signature.len, *index);
-	return r == CAIRN_ERR_EXISTS ? CAIRN_OK : r;
 }
 
+struct has_node {
+	const char	*node;
+	bool		 found;
+};
+
 static int
-is_node(void *arg, const char *node, const uint8_t *body, size_t blen,
+has_node(void *arg, const char *node, const uint8_t *body, size_t blen,
     const uint8_t *sig, size_t slen)
 {
-	(void)body, (void)blen, (void)sig, (void)slen;
-	return strcmp(node, arg) == 0;
+	struct has_node *h = arg;
+
+	(void)body; (void)blen; (void)sig; (void)slen;
+	if (strcmp(node, h->node) == 0)
+		h->found = true;
+	return 0;
 }
 
 /*
- * An advertisement 'ad' for an attempt of a known query that is no longer
- * open (another participant refused, a deadline passed): its node charged
- * its ledger before it could know, so its CHARGE is logged all the same,
- * once per node and attempt, and the ledger and the log still agree (the
- * spend counts; nothing is released from it).  Returns CAIRN_ERR_STATE
- * naming what happened, or the error that kept the charge out of the log.
+ * An advertisement for an attempt that has ended (another participant
+ * refused first, the deadline passed, the coordinator restarted) still
+ * carries a charge its node committed to its ledger.  Log that CHARGE
+ * once per attempt, so that the log holds every charge a node sent and
+ * each node's cumulative spend stays one chain (docs/federation.md);
+ * the caller then refuses the advertisement.
  */
 static int
 late_charge(struct coord *c, const Cairn__V1__Advertisement *ad,
-    const struct keys_member *m, const char **field)
+    const struct keys_member *m, uint64_t *index)
 {
-	struct coord_query_row row;
+	Cairn__V1__SignedQuery *sq = NULL;
 	Cairn__V1__Charge *ch = NULL;
-	ProtobufCMessage *sqm = NULL;
+	struct coord_query_row row;
+	struct has_node h = { m->pub.name, false };
+	struct tlog_entry *e = NULL;
 	struct attempt *a = NULL;
-	char name[KEYS_NAME_MAX + 1];
-	uint64_t index;
+	const char *field;
 	int r;
 
-	snprintf(name, sizeof(name), "%s", m->pub.name);
+	if (ad->charge == NULL)
+		return cairn_err(CAIRN_ERR_FORMAT, "no charge");
 	if ((r = coord_store_query_get(c->db, ad->query_id, &row)) != CAIRN_OK)
 		return r;
-	*field = "advertisement.attempt";
 	if (ad->attempt > row.attempt) {
-		r = cairn_err(CAIRN_ERR_STATE, "query '%s' has no open "
-		    "attempt", ad->query_id);
+		r = cairn_err(CAIRN_ERR_STATE, "attempt %u was never opened",
+		    ad->attempt);
 		goto out;
 	}
-	if ((r = coord_store_signed_each(c->db, ad->query_id, ad->attempt,
-	    'c', is_node, name)) != CAIRN_OK) {
-		if (r == 1)
-			r = cairn_err(CAIRN_ERR_STATE, "attempt %u of query "
-			    "'%s' is over; node %s's CHARGE is in the log",
-			    ad->attempt, ad->query_id, m->pub.name);
+	if ((r = coord_store_signed_each(c->db, row.query_id, ad->attempt,
+	    'c', has_node, &h)) != CAIRN_OK)
+		goto out;
+	if (h.found) {
+		r = cairn_err(CAIRN_ERR_EXISTS, "charge logged already");
 		goto out;
 	}
 	if ((r = proto_unpack(&cairn__v1__signed_query__descriptor,
-	    row.signed_query, row.signed_len, PROTO_MAX_SMALL, &sqm))
-	    != CAIRN_OK ||
-	    (r = attempt_build(c, row.analyst,
-	    (const Cairn__V1__SignedQuery *)sqm, &a, field)) != CAIRN_OK)
+	    row.signed_query, row.signed_len, PROTO_MAX_SMALL,
+	    (ProtobufCMessage **)&sq)) != CAIRN_OK ||
+	    (r = attempt_build(c, row.analyst, sq, &a, &field)) != CAIRN_OK)
 		goto out;
 	a->attempt = ad->attempt;
-	*field = "advertisement.node";
 	if (part_find(a, m->pub.name) == NULL) {
-		r = cairn_err(CAIRN_ERR_STATE, "node %s is not a participant "
-		    "of query '%s'", m->pub.name, a->query_id);
+		r = cairn_err(CAIRN_ERR_STATE, "not a participant");
 		goto out;
 	}
-	if ((r = charge_check(c, a, m, ad->charge, &ch, field)) != CAIRN_OK ||
-	    (r = charge_log(c, a, m, ad->charge, ch, &index)) != CAIRN_OK)
+	if ((r = charge_check(c, a, m, ad->charge, &ch, &field)) != CAIRN_OK)
 		goto out;
-	log_info("query %s: node %s's CHARGE for attempt %u, which ended "
-	    "before it arrived, logged at index %llu", a->query_id,
-	    m->pub.name, a->attempt, (unsigned long long)index);
-	*field = "advertisement.attempt";
-	r = cairn_err(CAIRN_ERR_STATE, "attempt %u of query '%s' is over%s%s; "
-	    "the CHARGE was logged at index %llu", ad->attempt, ad->query_id,
-	    row.failure[0] ? ": " : "", row.failure,
-	    (unsigned long long)index);
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	charge_entry(e, m, a->qhash, ch, ad->charge);
+	if ((r = coord_log_append(&c->log, e, index)) != CAIRN_OK)
+		goto out;
+	if ((r = coord_store_signed_add(c->db, a->query_id, a->attempt,
+	    m->pub.name, 'c', ad->charge->charge.data, ad->charge->charge.len,
+	    ad->charge->signature.data, ad->charge->signature.len, *index)) ==
+	    CAIRN_ERR_EXISTS)
+		r = CAIRN_OK;
+	log_info("query %s attempt %u: late CHARGE of %s logged at %llu",
+	    a->query_id, a->attempt, m->pub.name, (unsigned long long)*index);
 out:
+	free(e);
 	if (ch != NULL)
 		protobuf_c_message_free_unpacked(&ch->base, NULL);
-	if (a != NULL)
-		attempt_free(a);
-	if (sqm != NULL)
-		protobuf_c_message_free_unpacked(sqm, NULL);
+	if (sq != NULL)
+		protobuf_c_message_free_unpacked(&sq->base, NULL);
+	attempt_free(a);
 	coord_store_row_clear(&row);
 	return r;
 }
@@ -1534,6 +1557,7 @@ do_advertise(struct coord *c, struct transport_call *call,
 	Cairn__V1__Ack ack = CAIRN__V1__ACK__INIT;
 	Cairn__V1__Advertisement *ad;
 	Cairn__V1__Charge *ch = NULL;
+	struct tlog_entry *e = NULL;
 	ProtobufCMessage *msg = NULL;
 	uint8_t *packed = NULL;
 	struct attempt *a;
@@ -1562,15 +1586,24 @@ do_advertise(struct coord *c, struct transport_call *call,
 		goto out;
 	}
 	*field = "advertisement.query_id";
-	if ((r = open_attempt(c, ad->query_id, &a)) == CAIRN_ERR_STATE &&
-	    ad->charge != NULL)
-		r = late_charge(c, ad, m, field);
-	if (r != CAIRN_OK)
-		goto out;
-	*field = "advertisement.attempt";
-	if (ad->attempt != a->attempt) {
-		r = cairn_err(CAIRN_ERR_STATE, "advertisement for attempt %u, "
-		    "the open attempt is %u", ad->attempt, a->attempt);
+	if ((r = open_attempt(c, ad->query_id, &a)) != CAIRN_OK ||
+	    ad->attempt != a->attempt) {
+		if (r == CAIRN_OK)
+			r = cairn_err(CAIRN_ERR_STATE, "advertisement for "
+			    "attempt %u, the open attempt is %u", ad->attempt,
+			    a->attempt);
+		if (r == CAIRN_ERR_STATE) {
+			char why[256];
+
+			*field = "advertisement.attempt";
+			snprintf(why, sizeof(why), "%s", cairn_errmsg());
+			if (late_charge(c, ad, m, &index) == CAIRN_OK)
+				r = cairn_err(CAIRN_ERR_STATE, "%s; the CHARGE "
+				    "is logged at index %llu", why,
+				    (unsigned long long)index);
+			else
+				r = cairn_err(CAIRN_ERR_STATE, "%s", why);
+		}
 		goto out;
 	}
 	*field = "advertisement.node";
@@ -1636,7 +1669,18 @@ do_advertise(struct coord *c, struct transport_call *call,
 			    coord_round_failure(a->round));
 		goto out;
 	}
-	if ((r = charge_log(c, a, m, ad->charge, ch, &index)) != CAIRN_OK)
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	charge_entry(e, m, a->qhash, ch, ad->charge);
+	if ((r = coord_log_append(&c->log, e, &index)) != CAIRN_OK)
+		goto out;
+	fault_point("coord.after_charge_logged");
+	if ((r = coord_store_signed_add(c->db, a->query_id, a->attempt,
+	    m->pub.name, 'c', ad->charge->charge.data, ad->charge->charge.len,
+	    ad->charge->signature.data, ad->charge->signature.len, index))
+	    != CAIRN_OK && r != CAIRN_ERR_EXISTS)
 		goto out;
 	p->adv = packed;
 	p->adv_len = plen;
@@ -1650,6 +1694,7 @@ do_advertise(struct coord *c, struct transport_call *call,
 	(void)transport_call_reply(call, &ack.base);
 	r = HELD;
 out:
+	free(e);
 	free(packed);
 	if (ch != NULL)
 		protobuf_c_message_free_unpacked(&ch->base, NULL);
@@ -1682,6 +1727,7 @@ roster_reply(struct coord *c, struct transport_call *call, struct attempt *a)
 	ro.n_advertisements = a->n;
 	ro.advertisements = v;
 	(void)transport_call_reply(call, &ro.base);
+	fault_point("coord.after_roster_sent");
 out:
 	for (size_t i = 0; i < k; i++)
 		protobuf_c_message_free_unpacked(&v[i]->base, NULL);
@@ -1873,6 +1919,7 @@ do_share(struct coord *c, struct transport_call *call,
 			    "not match its manifest; send it again");
 			goto out;
 		}
+		fault_point("coord.after_share_received");
 		r = coord_round_share(a->round, p->id, sh->cells, a->ncells);
 		free(sh->cells);
 		sh->cells = NULL;
@@ -1891,8 +1938,10 @@ do_share(struct coord *c, struct transport_call *call,
 			goto out;
 		(void)transport_call_reply(call, &resp.base);
 		r = HELD;
-		if (coord_round_phase(a->round) == COORD_SUMMED)
+		if (coord_round_phase(a->round) == COORD_SUMMED) {
+			fault_point("coord.after_sum");
 			attempt_release(c, a);
+		}
 		goto out;
 	}
 	(void)transport_call_reply(call, &resp.base);
@@ -2234,7 +2283,112 @@ ticker(void *arg)
 
 /* ------------------------------------------------------------ startup */
 
-/* Fail every attempt a previous run left open. */
+/*
+ * Whether the open query of 'row' was released before a crash: its
+ * stored result names a log index that holds its RELEASE entry.
+ */
+static bool
+released_before(struct coord *c, const struct coord_query_row *row)
+{
+	Cairn__V1__Release *rel = NULL;
+	struct tlog_entry *e = NULL;
+	uint8_t *packed = NULL, *data = NULL;
+	int64_t *vals = NULL;
+	size_t plen, n, dlen;
+	bool yes = false;
+
+	if (coord_store_result_get(c->db, row->query_id, &packed, &plen, &vals,
+	    &n) != CAIRN_OK)
+		return false;
+	if (proto_unpack(&cairn__v1__release__descriptor, packed, plen,
+	    PROTO_MAX_SMALL, (ProtobufCMessage **)&rel) == CAIRN_OK &&
+	    rel->log_index < tlog_store_size(c->log.tlog) &&
+	    tlog_store_entry(c->log.tlog, rel->log_index, &data, &dlen) ==
+	    CAIRN_OK && (e = malloc(sizeof(*e))) != NULL &&
+	    tlog_entry_decode(data, dlen, e) == CAIRN_OK)
+		yes = e->type == TLOG_ENTRY_RELEASE &&
+		    memcmp(e->query_hash, row->hash, 32) == 0;
+	if (rel != NULL)
+		protobuf_c_message_free_unpacked(&rel->base, NULL);
+	free(e);
+	free(data);
+	free(packed);
+	free(vals);
+	return yes;
+}
+
+/*
+ * A crash between logging a QUERY and recording its row leaves the QUERY
+ * as the log's last entry (calls are handled one at a time) with no row:
+ * record it from the entry as pending, so that fail_leftovers() logs its
+ * FAILURE and the analyst's retry of the same bytes opens attempt 1
+ * rather than logging the QUERY twice.
+ */
+static int
+recover_last_query(struct coord *c)
+{
+	Cairn__V1__SignedQuery *sq = NULL;
+	Cairn__V1__Query *q = NULL;
+	struct coord_query_row row;
+	struct tlog_entry *e = NULL;
+	uint64_t size = tlog_store_size(c->log.tlog);
+	uint8_t *data = NULL;
+	size_t dlen;
+	int r;
+
+	if (size == 0)
+		return CAIRN_OK;
+	if ((e = malloc(sizeof(*e))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	if ((r = tlog_store_entry(c->log.tlog, size - 1, &data, &dlen)) !=
+	    CAIRN_OK)
+		goto out;
+	if (tlog_entry_decode(data, dlen, e) != CAIRN_OK ||
+	    e->type != TLOG_ENTRY_QUERY)
+		goto out;
+	if ((r = proto_unpack(&cairn__v1__signed_query__descriptor, e->body.p,
+	    e->body.len, PROTO_MAX_SMALL, (ProtobufCMessage **)&sq)) !=
+	    CAIRN_OK ||
+	    (r = proto_unpack(&cairn__v1__query__descriptor, sq->query.data,
+	    sq->query.len, PROTO_MAX_SMALL, (ProtobufCMessage **)&q)) !=
+	    CAIRN_OK)
+		goto out;
+	if (q->analyst == NULL || q->analyst->name == NULL ||
+	    !query_id_ok(q->query_id)) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "log entry %llu: a QUERY "
+		    "without a valid id or analyst",
+		    (unsigned long long)(size - 1));
+		goto out;
+	}
+	r = coord_store_query_get(c->db, q->query_id, &row);
+	if (r == CAIRN_OK) {
+		coord_store_row_clear(&row);
+		goto out;
+	}
+	if (r != CAIRN_ERR_NOTFOUND)
+		goto out;
+	memset(&row, 0, sizeof(row));
+	snprintf(row.query_id, sizeof(row.query_id), "%s", q->query_id);
+	snprintf(row.analyst, sizeof(row.analyst), "%s", q->analyst->name);
+	crypto_hash_sha256(row.hash, sq->query.data, sq->query.len);
+	row.signed_query = (uint8_t *)e->body.p;
+	row.signed_len = e->body.len;
+	row.log_index = size - 1;
+	row.created = now_s();
+	if ((r = coord_store_query_add(c->db, &row)) == CAIRN_OK)
+		log_info("query %s: logged at %llu before a crash; recorded",
+		    row.query_id, (unsigned long long)(size - 1));
+out:
+	if (q != NULL)
+		protobuf_c_message_free_unpacked(&q->base, NULL);
+	if (sq != NULL)
+		protobuf_c_message_free_unpacked(&sq->base, NULL);
+	free(data);
+	free(e);
+	return r;
+}
+
+/* Fail every attempt a previous run left open (or mark it released). */
 static int
 fail_leftovers(struct coord *c)
 {
@@ -2253,6 +2407,16 @@ fail_leftovers(struct coord *c)
 			if ((r = coord_store_query_get(c->db, ids[i], &row))
 			    != CAIRN_OK)
 				return r;
+			if (released_before(c, &row)) {
+				r = coord_store_query_set(c->db, ids[i],
+				    COORD_Q_RELEASED, row.attempt, "");
+				coord_store_row_clear(&row);
+				if (r != CAIRN_OK)
+					return r;
+				log_info("query %s was released before the "
+				    "restart", ids[i]);
+				continue;
+			}
 			snprintf(text, sizeof(text), "attempt %u: coordinator "
 			    "restarted", row.attempt);
 			memset(&e, 0, sizeof(e));
@@ -2349,7 +2513,8 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 	    != CAIRN_OK)
 		goto fail;
 	c->log_open = true;
-	if ((r = fail_leftovers(c)) != CAIRN_OK ||
+	if ((r = recover_last_query(c)) != CAIRN_OK ||
+	    (r = fail_leftovers(c)) != CAIRN_OK ||
 	    (r = coord_log_members(&c->log, c->fed, c->id, NULL)) != CAIRN_OK)
 		goto fail;
 	if ((r = keys_tls_load(cfg->ca_cert, cfg->tls_cert, cfg->tls_key,

@@ -377,8 +377,8 @@ coord_store_result_put(struct coord_store *s, const char *query_id,
 	for (size_t i = 0; i < n; i++)
 		for (int b = 0; b < 8; b++)
 			le[i * 8 + b] = (uint8_t)((uint64_t)vals[i] >> (8 * b));
-	if ((r = prep(s, "INSERT INTO results(query_id, release, vals)"
-	    " VALUES(?,?,?)", &st)) != CAIRN_OK) {
+	if ((r = prep(s, "INSERT OR REPLACE INTO results(query_id, release, "
+	    "vals) VALUES(?,?,?)", &st)) != CAIRN_OK) {
 		free(le);
 		return r;
 	}

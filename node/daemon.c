@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "node/daemon_int.h"
 #include "node/policy_publish.h"
@@ -410,6 +411,7 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 		    "compute its vector for query '%s' (see its log)",
 		    tq->q->query_id);
 	}
+	fault_point("node.after_compute");
 	if (n == 0 || n >= (uint64_t)LEDGER_MAX_CELLS) {
 		r = cairn_err(CAIRN_ERR_TOOBIG, "query '%s' has %llu cells "
 		    "(1 to %lld accepted)", tq->q->query_id,
@@ -432,6 +434,7 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 			goto out;
 		}
 	lap(d, NODE_PHASE_NOISE, &mark);
+	fault_point("node.after_noise");
 	snprintf(label, sizeof(label), "%s %s: %s",
 	    qspec_kind_name(tq->spec.kind), tq->q->analyst->name,
 	    tq->q->purpose);
@@ -677,6 +680,7 @@ upload_chunks(void *arg)
 		ck.n_cells = job->n - off < PROTO_CHUNK_CELLS ? job->n - off :
 		    PROTO_CHUNK_CELLS;
 		ck.cells = (uint64_t *)(job->y + off);
+		fault_point("node.mid_upload");
 		resp = NULL;
 		r = transport_unary(job->d->dc.client,
 		    proto_method(PROTO_SUBMIT_SHARE), &ck.base, job->d->call_ms,
@@ -859,6 +863,7 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 		goto coord_failed;
 	lap(d, NODE_PHASE_ADVERTISE, &clk);
 	step(d, "advertised");
+	fault_point("node.after_advertise");
 	r = get_roster(d, t, &ro);
 	lap(d, NODE_PHASE_ROSTER, &clk);
 	if (r != CAIRN_OK) {
@@ -870,6 +875,7 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 		}
 		goto coord_failed;
 	}
+	fault_point("node.after_roster");
 	if ((members = calloc(tq->n, sizeof(*members))) == NULL) {
 		r = cairn_err(CAIRN_ERR_NOMEM, "roster");
 		goto out;
@@ -911,11 +917,13 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 		goto out;
 	lap(d, NODE_PHASE_MASK, &clk);
 	step(d, "masked");
+	fault_point("node.after_mask");
 	r = upload(d, t, sid, y, n);
 	lap(d, NODE_PHASE_UPLOAD, &clk);
 	if (r != CAIRN_OK)
 		goto coord_failed;
 	step(d, "shared");
+	fault_point("node.after_upload");
 	log_info("query '%s' attempt %u: masked share of %zu cells sent",
 	    t->query_id, t->attempt, n);
 	*outcome = NODE_TASK_SHARED;
@@ -968,6 +976,7 @@ refuse(struct node_daemon *d, const Cairn__V1__Task *t, const uint8_t *qhash,
 		log_warn("query '%s': refusal not taken: %s",
 		    t->query_id != NULL ? t->query_id : "", cairn_errmsg());
 	step(d, "refused");
+	fault_point("node.after_refuse");
 	*outcome = NODE_TASK_REFUSED;
 	return CAIRN_OK;
 }
@@ -1007,6 +1016,7 @@ handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
 	memset(&job, 0, sizeof(job));
 	job.d = d;
 	job.tq = &tq;
+	fault_point("node.task_received");
 	if (t->deadline_unix != 0 && t->deadline_unix < (int64_t)time(NULL)) {
 		log_warn("query '%s': task arrived past its deadline",
 		    t->query_id);
@@ -1038,6 +1048,7 @@ handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
 		goto out;
 	}
 	step(d, "cosigned");
+	fault_point("node.after_witness");
 	if (qr != CAIRN_OK) {
 		(void)cairn_err(qr, "%s", qmsg);
 		r = refuse(d, t, NULL, code, outcome);
@@ -1053,6 +1064,7 @@ handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
 		goto out;
 	}
 	step(d, "charged");
+	fault_point("node.after_charge");
 	r = run_round(d, t, &tq, cid, noisy, ncells, outcome);
 out:
 	vec_discard(&job);

@@ -1323,8 +1323,13 @@ unary_bb(struct transport_client *c, const struct proto_method_info *m,
 		timeout_ms = TRANSPORT_DEFAULT_TIMEOUT_MS;
 	deadline = deadline_in(timeout_ms);
 	for (unsigned attempt = 0;; attempt++) {
+		/* gRPC takes the payload out of the buffer it sends: each
+		 * attempt sends a copy, so a retry is not an empty message. */
+		grpc_byte_buffer *one = grpc_byte_buffer_copy(send);
+
 		st = GRPC_STATUS_UNKNOWN;
-		r = unary_once(c, m, send, deadline, resp, &st);
+		r = unary_once(c, m, one, deadline, resp, &st);
+		grpc_byte_buffer_destroy(one);
 		if (st != GRPC_STATUS_UNAVAILABLE || attempt >= c->retries)
 			break;
 		{
@@ -1473,9 +1478,12 @@ transport_stream(struct transport_client *c, const struct proto_method_info *m,
 		timeout_ms = TRANSPORT_DEFAULT_TIMEOUT_MS;
 	deadline = deadline_in(timeout_ms);
 	for (unsigned attempt = 0;; attempt++) {
+		grpc_byte_buffer *one = grpc_byte_buffer_copy(bb);
+
 		st = GRPC_STATUS_UNKNOWN;
-		r = stream_once(c, m, bb, deadline, on_msg, arg, &st,
+		r = stream_once(c, m, one, deadline, on_msg, arg, &st,
 		    &got_any);
+		grpc_byte_buffer_destroy(one);
 		if (st != GRPC_STATUS_UNAVAILABLE || got_any ||
 		    attempt >= c->retries)
 			break;

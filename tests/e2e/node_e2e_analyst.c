@@ -6,10 +6,14 @@
  *
  * usage: node_e2e_analyst --dir DIR --target HOST:PORT --id QID
  *            --participants A,B[,...] [--rho R] [--wait SECONDS]
- *            [--retries K]
+ *            [--retries K] [--persist]
  *
  * With --retries, a FAILED query is submitted again (the same signed
- * bytes: a retry, docs/coordinator.md) up to K times.
+ * bytes: a retry, docs/coordinator.md) up to K times.  With --persist
+ * (the fault-injection sweep, tools/faults/), a call that fails on the
+ * channel (the coordinator was killed) is made again every 250 ms until
+ * the --wait time is up, and an ALREADY_EXISTS answer to the first
+ * SubmitQuery (a retry of bytes the coordinator took) is taken as taken.
  * DIR holds analyst/ (identity.key, tls.key, tls.crt, ca.crt) and
  * fed/federation.conf.  The query: presence, 2026-01-10 (one day), k = 1,
  * geography g4, c = 0.
@@ -59,7 +63,7 @@ main(int argc, char **argv)
 {
 	const char *dir = NULL, *target = NULL, *id = NULL, *parts = NULL;
 	double rho = 0.5;
-	int wait_s = 60, retries = 0, c, r, rc = 1;
+	int wait_s = 60, retries = 0, persist = 0, c, r, rc = 1;
 	char path[4096], ca[4096], crt[4096], key[4096], *pv[16], *save, *p;
 	struct keys_identity *ident = NULL;
 	struct keys_federation *fed = NULL;
@@ -85,6 +89,7 @@ main(int argc, char **argv)
 		{ "rho", required_argument, NULL, 'r' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "retries", required_argument, NULL, 'k' },
+		{ "persist", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
 
@@ -97,6 +102,7 @@ main(int argc, char **argv)
 		case 'r': rho = atof(optarg); break;
 		case 'w': wait_s = atoi(optarg); break;
 		case 'k': retries = atoi(optarg); break;
+		case 'P': persist = 1; break;
 		default: return 2;
 		}
 	}
@@ -155,16 +161,33 @@ main(int argc, char **argv)
 	sq.query.len = len;
 	sq.signature.data = sig;
 	sq.signature.len = KEYS_SIG_LEN;
-	if ((r = transport_unary(cl, proto_method(PROTO_SUBMIT_QUERY),
-	    &sq.base, 0, &resp)) != CAIRN_OK)
-		{ rc = die("SubmitQuery", r); goto out; }
-	protobuf_c_message_free_unpacked(resp, NULL);
-	gq.query_id = (char *)id;
 	until = time(NULL) + wait_s;
+	while ((r = transport_unary(cl, proto_method(PROTO_SUBMIT_QUERY),
+	    &sq.base, 0, &resp)) != CAIRN_OK) {
+		if (persist && r == CAIRN_ERR_EXISTS)
+			break;
+		if (!persist || time(NULL) > until ||
+		    (r != CAIRN_ERR_NET && r != CAIRN_ERR_TIMEOUT &&
+		    r != CAIRN_ERR_CANCELLED))
+			{ rc = die("SubmitQuery", r); goto out; }
+		usleep(250000);
+	}
+	if (r == CAIRN_OK)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	gq.query_id = (char *)id;
 	for (;;) {
 		if ((r = transport_unary(cl, proto_method(PROTO_GET_QUERY),
-		    &gq.base, 0, (ProtobufCMessage **)&st)) != CAIRN_OK)
-			{ rc = die("GetQuery", r); goto out; }
+		    &gq.base, 0, (ProtobufCMessage **)&st)) != CAIRN_OK) {
+			if (persist && time(NULL) <= until &&
+			    (r == CAIRN_ERR_NET || r == CAIRN_ERR_TIMEOUT ||
+			    r == CAIRN_ERR_CANCELLED)) {
+				st = NULL;
+				usleep(250000);
+				continue;
+			}
+			rc = die("GetQuery", r);
+			goto out;
+		}
 		if (st->state == CAIRN__V1__QUERY_STATE__QUERY_STATE_RELEASED)
 			break;
 		if (st->state == CAIRN__V1__QUERY_STATE__QUERY_STATE_FAILED &&
@@ -176,8 +199,19 @@ main(int argc, char **argv)
 			st = NULL;
 			if ((r = transport_unary(cl,
 			    proto_method(PROTO_SUBMIT_QUERY), &sq.base, 0,
-			    &resp)) != CAIRN_OK)
-				{ rc = die("SubmitQuery (retry)", r); goto out; }
+			    &resp)) != CAIRN_OK) {
+				if (persist && (r == CAIRN_ERR_EXISTS ||
+				    r == CAIRN_ERR_NET ||
+				    r == CAIRN_ERR_TIMEOUT ||
+				    r == CAIRN_ERR_CANCELLED)) {
+					if (r != CAIRN_ERR_EXISTS)
+						retries++;
+					usleep(250000);
+					continue;
+				}
+				rc = die("SubmitQuery (retry)", r);
+				goto out;
+			}
 			protobuf_c_message_free_unpacked(resp, NULL);
 			continue;
 		}
