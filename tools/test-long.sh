@@ -6,7 +6,7 @@
 #      (tools/faults/enospc.sh)
 #   3. a node cut off by a network namespace (tools/faults/netns.sh)
 #   4. the attack suite in its long mode (tests/e2e/attack_suite.sh with
-#      ATTACK_LONG=1, or the NAME=VALUE in TEST_LONG_ATTACK_ENV), when it
+#      CAIRN_ATTACK_LONG=1, or the NAME=VALUE in TEST_LONG_ATTACK_ENV), when it
 #      exists
 #   5. `make fuzz FUZZ_SECONDS=N` (N from FUZZ_SECONDS, default 600), when
 #      the Makefile has a fuzz target
@@ -48,7 +48,7 @@ part netns sh tools/faults/netns.sh
 NETNS=$(faults netns netns); NETNS_RC=$RC
 
 if [ -f tests/e2e/attack_suite.sh ]; then
-	part attack env ${TEST_LONG_ATTACK_ENV:-ATTACK_LONG=1} \
+	part attack env ${TEST_LONG_ATTACK_ENV:-CAIRN_ATTACK_LONG=1} \
 	    sh tests/e2e/attack_suite.sh
 	ATTACK=$(grep -E "^(# )?attacks: " "$L/attack.log" | tail -n 1 |
 	    sed 's/^# //')
