@@ -21,78 +21,31 @@ C="$CAIRN_BIN/cairn"
 N="$CAIRN_BIN/cairn-node"
 CO="$CAIRN_BIN/cairn-coordinator"
 A="$CAIRN_BIN/node_e2e_analyst"
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$T/out"; }
-has() { d=$1; pat=$2; if grep -q -- "$pat" "$T/out"; then ok "$d"; else notok "$d"; fi; }
+. "$CAIRN_TOP/tests/e2e/lib/tap.sh"
+. "$CAIRN_TOP/tools/federation_lib.sh"
+CAIRN=$C
 
-"$C" keys init-federation --name nodetest --dir "$T/fed" >"$T/out" 2>&1 || { notok "init"; exit 1; }
-for who in analyst:analyst node:n1 node:n2; do
-	role=${who%%:*}; name=${who#*:}
-	{ "$C" keys new --role "$role" --name "$name" --dir "$T/$name" &&
-	  "$C" keys issue --ca "$T/fed" --csr "$T/$name/tls.csr" --out "$T/$name/tls.crt" &&
-	  cp "$T/fed/ca.crt" "$T/$name/ca.crt" &&
-	  "$C" keys add-member --ca "$T/fed" --pub "$T/$name/identity.pub" \
-	      --cert "$T/$name/tls.crt"; } >"$T/out" 2>&1 || { notok "keys $name"; exit 1; }
-done
+{ fed_init "$T" nodetest &&
+  fed_member "$T" analyst analyst && fed_member "$T" node n1 &&
+  fed_member "$T" node n2; } >"$T/out" 2>&1 || { notok "keys"; exit 1; }
 ok "keys for the coordinator, an analyst and two nodes"
 
 printf 'region_id,name\n1,north\n2,south\n3,east\n4,west\n' >"$T/g4.csv"
-"$C" keys pin-geography --ca "$T/fed" --name g4 --regions "$T/g4.csv" >"$T/out" 2>&1 ||
-	{ notok "pin-geography"; exit 1; }
 printf 'cell_id,region_id\nc1,1\nc2,2\nc3,3\nc4,4\n' >"$T/cells.csv"
 # Exact presence on 2026-01-10 over both nodes: 3, 1, 1, 0.
 printf 'subscriber_id,timestamp,cell_id\ns1,2026-01-10T08:00:00Z,c1\ns2,2026-01-10T09:00:00Z,c1\ns3,2026-01-10T10:00:00Z,c2\ns4,2026-01-12T10:00:00Z,c4\n' >"$T/n1.csv"
 printf 'subscriber_id,timestamp,cell_id\nt1,2026-01-10T08:00:00Z,c3\nt2,2026-01-10T12:00:00Z,c1\n' >"$T/n2.csv"
-mkdir -p "$T/cdata"
-cat >"$T/coordinator.conf" <<CONF
-[coordinator]
-identity_key = $T/fed/coordinator/identity.key
-tls_key = $T/fed/coordinator/tls.key
-tls_cert = $T/fed/coordinator/tls.crt
-ca_cert = $T/fed/ca.crt
-federation = $T/fed/federation.conf
-data_dir = $T/cdata
-listen = 127.0.0.1:0
-port_file = $T/port
-[deadlines]
-advertise_seconds = 8
-share_seconds = 8
-[limits]
-max_rho_per_query = 1
-max_participants = 8
-max_attempts = 3
-[geographies]
-geography = g4 g4.csv
-CONF
-(cd "$T" && "$CO" serve -c "$T/coordinator.conf" >"$T/coord.log" 2>&1) &
-PIDS="$!"
-i=0
-while [ $i -lt 100 ] && [ ! -s "$T/port" ]; do sleep 0.1; i=$((i + 1)); done
-[ -s "$T/port" ] || { cp "$T/coord.log" "$T/out"; notok "coordinator started"; exit 1; }
-PORT=$(cat "$T/port")
+FED_ADVERTISE_SECONDS=8 FED_SHARE_SECONDS=8 \
+    fed_coordinator_conf "$T" "g4 g4.csv" >"$T/out" 2>&1 ||
+	{ notok "coordinator.conf, geography pinned"; exit 1; }
+fed_start_coordinator "$T" ||
+	{ cp "$T/coord.log" "$T/out"; notok "coordinator started"; exit 1; }
+PIDS="$FED_COORD_PID"
+PORT=$FED_PORT
 ok "coordinator listening on $PORT"
 
 for m in n1 n2; do
-	cat >"$T/$m.conf" <<CONF
-[node]
-name = $m
-data_dir = $T/$m/data
-identity_key = $T/$m/identity.key
-tls_key = $T/$m/tls.key
-tls_cert = $T/$m/tls.crt
-ca_cert = $T/$m/ca.crt
-federation = $T/fed/federation.conf
-[coordinator]
-address = 127.0.0.1:$PORT
-poll_seconds = 1
-call_deadline_seconds = 5
-[data]
-cdr = $T/$m.csv
-cells = $T/cells.csv
-geography = g4
-[policy]
+	FED_CALL_DEADLINE=5 fed_node_conf "$T" $m "$T/$m.csv" "$T/cells.csv" g4 <<CONF
 allow_kind = presence
 allow_analyst = analyst
 budget_rho_per_month = 0.8
