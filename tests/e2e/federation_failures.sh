@@ -16,8 +16,6 @@ set -u
 T=$(mktemp -d /tmp/cairn-fedfail-XXXXXX)
 SRV=""
 NODE=""
-n=0
-fails=0
 cleanup() {
 	for p in $NODE $SRV; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
@@ -25,59 +23,30 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
 C="$CAIRN_BIN/cairn"
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$T/out" "$T/err" 2>/dev/null; }
+TAP_SHOW="$T/out $T/err"
+. "$CAIRN_TOP/tests/e2e/lib/tap.sh"
+. "$CAIRN_TOP/tools/federation_lib.sh"
+CAIRN=$C
 
 : >"$T/err"
-"$C" keys init-federation --name fedfail --dir "$T/fed" >"$T/out" 2>&1 ||
-	{ notok "init-federation"; exit 1; }
-for who in analyst:analyst analyst:other node:n1 node:n2; do
-	role=${who%%:*}; name=${who#*:}
-	{ "$C" keys new --role "$role" --name "$name" --dir "$T/$name" &&
-	  "$C" keys issue --ca "$T/fed" --csr "$T/$name/tls.csr" --out "$T/$name/tls.crt" &&
-	  cp "$T/fed/ca.crt" "$T/$name/ca.crt" &&
-	  "$C" keys add-member --ca "$T/fed" --pub "$T/$name/identity.pub" \
-	      --cert "$T/$name/tls.crt"; } >"$T/out" 2>&1 || { notok "keys $name"; exit 1; }
-done
+{ fed_init "$T" fedfail &&
+  for who in analyst:analyst analyst:other node:n1 node:n2; do
+	fed_member "$T" "${who%%:*}" "${who#*:}" || exit 1
+  done; } >"$T/out" 2>&1 || { notok "keys"; exit 1; }
 ok "keys: two analysts and two nodes"
 
 printf 'region_id,name\n1,north\n2,south\n' >"$T/g2.csv"
-"$C" keys pin-geography --ca "$T/fed" --name g2 --regions "$T/g2.csv" >"$T/out" 2>&1 ||
-	{ notok "pin-geography"; exit 1; }
 printf 'cell_id,region_id\nc1,1\nc2,2\n' >"$T/cells.csv"
 printf 'subscriber_id,timestamp,cell_id\ns1,2026-01-10T08:00:00Z,c1\ns2,2026-01-10T09:00:00Z,c2\n' >"$T/n1.csv"
-mkdir -p "$T/cdata"
-cat >"$T/coordinator.conf" <<CONF
-[coordinator]
-identity_key = $T/fed/coordinator/identity.key
-tls_key = $T/fed/coordinator/tls.key
-tls_cert = $T/fed/coordinator/tls.crt
-ca_cert = $T/fed/ca.crt
-federation = $T/fed/federation.conf
-data_dir = $T/cdata
-listen = 127.0.0.1:0
-port_file = $T/port
-[deadlines]
-advertise_seconds = 3
-share_seconds = 3
-[limits]
-max_rho_per_query = 1
-max_participants = 8
-max_attempts = 1
-[geographies]
-geography = g2 g2.csv
-CONF
+FED_ADVERTISE_SECONDS=3 FED_SHARE_SECONDS=3 FED_MAX_ATTEMPTS=1 \
+    fed_coordinator_conf "$T" "g2 g2.csv" >"$T/out" 2>&1 ||
+	{ notok "coordinator.conf, geography pinned"; exit 1; }
 
 # start_coord: (re)start the coordinator, PORT its port.
 start_coord() {
-	rm -f "$T/port"
-	(cd "$T" && "$CAIRN_BIN/cairn-coordinator" serve -c "$T/coordinator.conf" \
-	    >>"$T/coord.log" 2>&1) &
-	SRV=$!
-	i=0
-	while [ $i -lt 100 ] && [ ! -s "$T/port" ]; do sleep 0.1; i=$((i + 1)); done
-	[ -s "$T/port" ] || { cp "$T/coord.log" "$T/out"; return 1; }
-	PORT=$(cat "$T/port")
+	fed_start_coordinator "$T" || { cp "$T/coord.log" "$T/out"; return 1; }
+	SRV=$FED_COORD_PID
+	PORT=$FED_PORT
 }
 stop_coord() {
 	kill -TERM "$SRV"; wait "$SRV" 2>/dev/null; SRV=""
@@ -86,24 +55,7 @@ start_coord || { notok "coordinator starts"; exit 1; }
 ok "coordinator serves on 127.0.0.1:$PORT"
 
 # n1 runs; n2 is never started.
-cat >"$T/n1.conf" <<CONF
-[node]
-name = n1
-data_dir = $T/n1/data
-identity_key = $T/n1/identity.key
-tls_key = $T/n1/tls.key
-tls_cert = $T/n1/tls.crt
-ca_cert = $T/n1/ca.crt
-federation = $T/fed/federation.conf
-[coordinator]
-address = 127.0.0.1:$PORT
-poll_seconds = 1
-call_deadline_seconds = 5
-[data]
-cdr = $T/n1.csv
-cells = $T/cells.csv
-geography = g2
-[policy]
+FED_CALL_DEADLINE=5 fed_node_conf "$T" n1 "$T/n1.csv" "$T/cells.csv" g2 <<CONF
 allow_kind = presence
 allow_analyst = analyst
 budget_rho_per_month = 1
@@ -195,8 +147,8 @@ kill -TERM "$NODE"; wait "$NODE" 2>/dev/null; NODE=""
 # (b) One byte of the QUERY entry's signed bytes (its purpose text); the
 # log opens with MEMBER and POLICY entries, so find the QUERY entry first.
 stop_coord
-cp "$T/cdata/log.db" "$T/log.db.orig"
-python3 - "$T/cdata/log.db" <<'PY' >"$T/qidx" 2>"$T/out"
+cp "$T/coord/log.db" "$T/log.db.orig"
+python3 - "$T/coord/log.db" <<'PY' >"$T/qidx" 2>"$T/out"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 for idx, data in db.execute("SELECT idx, data FROM entries ORDER BY idx"):
@@ -229,8 +181,8 @@ grep -q "^FAIL entries: they do not hash to the checkpoint's root" "$T/out" &&
 
 # One byte of the latest checkpoint's note (in its signature line).
 stop_coord
-cp "$T/log.db.orig" "$T/cdata/log.db"
-python3 - "$T/cdata/log.db" <<'PY' >"$T/out" 2>&1
+cp "$T/log.db.orig" "$T/coord/log.db"
+python3 - "$T/coord/log.db" <<'PY' >"$T/out" 2>&1
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 size, note = db.execute("SELECT size, note FROM checkpoints "
@@ -262,7 +214,7 @@ fi
 
 # Put the original back: the log verifies again at the same size.
 stop_coord
-cp "$T/log.db.orig" "$T/cdata/log.db"
+cp "$T/log.db.orig" "$T/coord/log.db"
 start_coord || { notok "coordinator restarts"; exit 1; }
 AV="--federation $T/fed/federation.conf --coordinator 127.0.0.1:$PORT
     --ca $T/analyst/ca.crt --tls-cert $T/analyst/tls.crt --tls-key $T/analyst/tls.key"
