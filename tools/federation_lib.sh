@@ -34,25 +34,25 @@ fed_member() {
 # its hash in federation.conf (`cairn keys pin-geography`).  FED_ADVERTISE_SECONDS, FED_SHARE_SECONDS (default 30) and
 # FED_MAX_ATTEMPTS (default 3) change the deadlines and retries.
 fed_coordinator_conf() {
-	d=$1; shift
-	mkdir -p "$d/coord"
-	for g in "$@"; do
-		f=${g#* }
-		case $f in /*) ;; *) f=$d/$f ;; esac
-		"$CAIRN" keys pin-geography --ca "$d/fed" --name "${g%% *}" \
-		    --regions "$f" >/dev/null || return 1
+	_fd=$1; shift
+	mkdir -p "$_fd/coord"
+	for _fg in "$@"; do
+		_ff=${_fg#* }
+		case $_ff in /*) ;; *) _ff=$_fd/$_ff ;; esac
+		"$CAIRN" keys pin-geography --ca "$_fd/fed" --name "${_fg%% *}" \
+		    --regions "$_ff" >/dev/null || return 1
 	done
 	{
 		cat <<CONF
 [coordinator]
-identity_key = $d/fed/coordinator/identity.key
-tls_key = $d/fed/coordinator/tls.key
-tls_cert = $d/fed/coordinator/tls.crt
-ca_cert = $d/fed/ca.crt
-federation = $d/fed/federation.conf
-data_dir = $d/coord
+identity_key = $_fd/fed/coordinator/identity.key
+tls_key = $_fd/fed/coordinator/tls.key
+tls_cert = $_fd/fed/coordinator/tls.crt
+ca_cert = $_fd/fed/ca.crt
+federation = $_fd/fed/federation.conf
+data_dir = $_fd/coord
 listen = 127.0.0.1:0
-port_file = $d/port
+port_file = $_fd/port
 [deadlines]
 advertise_seconds = ${FED_ADVERTISE_SECONDS:-30}
 share_seconds = ${FED_SHARE_SECONDS:-30}
@@ -62,8 +62,8 @@ max_participants = 8
 max_attempts = ${FED_MAX_ATTEMPTS:-3}
 [geographies]
 CONF
-		for g in "$@"; do echo "geography = $g"; done
-	} >"$d/coordinator.conf"
+		for _fg in "$@"; do echo "geography = $_fg"; done
+	} >"$_fd/coordinator.conf"
 }
 
 # fed_start_coordinator FED_DIR [LOG]: start the coordinator in the
@@ -71,33 +71,35 @@ CONF
 # and wait up to 10 s for its port.  Sets FED_COORD_PID and FED_PORT;
 # returns 1 if it did not start.
 fed_start_coordinator() {
-	d=$1
-	rm -f "$d/port"
-	(cd "$d" && exec "${CAIRN_COORDINATOR:-${CAIRN}-coordinator}" serve \
-	    -c "$d/coordinator.conf" >>"${2:-$d/coord.log}" 2>&1) &
+	_fd=$1
+	rm -f "$_fd/port"
+	(cd "$_fd" && exec "${CAIRN_COORDINATOR:-${CAIRN}-coordinator}" serve \
+	    -c "$_fd/coordinator.conf" >>"${2:-$_fd/coord.log}" 2>&1) &
 	FED_COORD_PID=$!
-	i=0
-	while [ $i -lt 100 ] && [ ! -s "$d/port" ]; do
+	_fi=0
+	while [ $_fi -lt 100 ] && [ ! -s "$_fd/port" ]; do
 		kill -0 "$FED_COORD_PID" 2>/dev/null || return 1
-		sleep 0.1; i=$((i + 1))
+		sleep 0.1; _fi=$((_fi + 1))
 	done
-	[ -s "$d/port" ] || return 1
-	FED_PORT=$(cat "$d/port")
+	[ -s "$_fd/port" ] || return 1
+	FED_PORT=$(cat "$_fd/port")
 }
 
 # fed_node_conf FED_DIR NAME CDR CELLS GEOGRAPHY [CONF]: write CONF (default
 # FED_DIR/NAME.conf) for node NAME serving FED_PORT, its data folder
-# FED_DIR/NAME/data, then the [policy] section read from standard input.
+# FED_NODE_DATA_DIR (default FED_DIR/NAME/data), then the [policy] section
+# read from standard input.
 # FED_POLL_SECONDS (default 1) and FED_CALL_DEADLINE (default 10) change the
 # [coordinator] section; FED_DATA_EXTRA, if set, is written at the end of the
 # [data] section (more "key = value" lines).
 fed_node_conf() {
-	mkdir -m 700 -p "$1/$2/data"
+	_fdd=${FED_NODE_DATA_DIR:-$1/$2/data}
+	mkdir -m 700 -p "$_fdd"
 	{
 		cat <<CONF
 [node]
 name = $2
-data_dir = $1/$2/data
+data_dir = $_fdd
 identity_key = $1/$2/identity.key
 tls_key = $1/$2/tls.key
 tls_cert = $1/$2/tls.crt

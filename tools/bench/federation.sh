@@ -74,43 +74,14 @@ t=$(now)
     --out "$T/d300" --no-truth --quiet
 echo "   synth: $(since "$t") s"
 
-"$C" keys init-federation --name bench --dir "$T/fed" >/dev/null
+CAIRN=$C
+. "$TOP/tools/federation_lib.sh"
+fed_init "$T" bench
 for who in node:op1 node:op2 node:op3 analyst:nso; do
-	role=${who%%:*}; name=${who#*:}
-	"$C" keys new --role "$role" --name "$name" --dir "$T/$name" >/dev/null
-	"$C" keys issue --ca "$T/fed" --csr "$T/$name/tls.csr" \
-	    --out "$T/$name/tls.crt" >/dev/null
-	cp "$T/fed/ca.crt" "$T/$name/ca.crt"
-	"$C" keys add-member --ca "$T/fed" --pub "$T/$name/identity.pub" \
-	    --cert "$T/$name/tls.crt" >/dev/null
+	fed_member "$T" "${who%%:*}" "${who#*:}" || die "keys for ${who#*:}"
 done
-
-mkdir -p "$T/coord"
-cat >"$T/coordinator.conf" <<CONF
-[coordinator]
-identity_key = $T/fed/coordinator/identity.key
-tls_key = $T/fed/coordinator/tls.key
-tls_cert = $T/fed/coordinator/tls.crt
-ca_cert = $T/fed/ca.crt
-federation = $T/fed/federation.conf
-data_dir = $T/coord
-listen = 127.0.0.1:0
-port_file = $T/port
-[deadlines]
-advertise_seconds = 600
-share_seconds = 600
-[limits]
-max_rho_per_query = 1
-max_participants = 8
-max_attempts = 3
-[geographies]
-geography = g20 $T/d20/regions.csv
-geography = g300 $T/d300/regions.csv
-CONF
-for g in 20 300; do	# federation.conf pins each geography by hash
-	"$C" keys pin-geography --ca "$T/fed" --name g$g --regions "$T/d$g/regions.csv" \
-	    >/dev/null || die "pin-geography g$g"
-done
+FED_ADVERTISE_SECONDS=600 FED_SHARE_SECONDS=600 fed_coordinator_conf "$T" \
+    "g20 $T/d20/regions.csv" "g300 $T/d300/regions.csv" || die "pin-geography"
 run_logged "$T/coord.log" "$CO" serve -c "$T/coordinator.conf"
 COORD_PIDS=$LAST
 i=0
@@ -121,39 +92,15 @@ i=0
 while [ $i -lt 300 ] && ! grep -q "serving on port" "$T/coord.log"; do
 	sleep 0.1; i=$((i + 1))
 done
-cat >"$T/analyst.conf" <<CONF
-[analyst]
-identity_key = $T/nso/identity.key
-tls_key = $T/nso/tls.key
-tls_cert = $T/nso/tls.crt
-ca_cert = $T/nso/ca.crt
-coordinator = 127.0.0.1:$PORT
-federation = $T/fed/federation.conf
-CONF
+FED_PORT=$PORT fed_analyst_conf "$T" nso "$T/analyst.conf"
 
 # setup DATASET GEO: node configs and stores for one dataset.
 setup() {
 	ds=$1; geo=$2; k=1
 	for m in op1 op2 op3; do
-		mkdir -m 700 -p "$T/$m/$ds"
-		cat >"$T/$m-$ds.conf" <<CONF
-[node]
-name = $m
-data_dir = $T/$m/$ds
-identity_key = $T/$m/identity.key
-tls_key = $T/$m/tls.key
-tls_cert = $T/$m/tls.crt
-ca_cert = $T/$m/ca.crt
-federation = $T/fed/federation.conf
-[coordinator]
-address = 127.0.0.1:$PORT
-poll_seconds = 1
-call_deadline_seconds = 60
-[data]
-cdr = $T/$ds/holder$k/cdr
-cells = $T/$ds/holder$k/cells.csv
-geography = $geo
-[policy]
+		FED_PORT=$PORT FED_CALL_DEADLINE=60 FED_NODE_DATA_DIR="$T/$m/$ds" \
+		    fed_node_conf "$T" $m "$T/$ds/holder$k/cdr" \
+		    "$T/$ds/holder$k/cells.csv" $geo "$T/$m-$ds.conf" <<CONF
 allow_kind = presence, od
 allow_analyst = nso
 budget_rho_per_month = 1.75
