@@ -291,6 +291,7 @@ cmd_resubmit(int argc, char **argv)
 	struct tlog_entry *e = NULL;
 	const char *save = NULL;
 	char extra[64];
+	size_t i;
 	int c, r, rc = 1;
 
 	ge.start = UINT64_MAX;
@@ -307,24 +308,33 @@ cmd_resubmit(int argc, char **argv)
 	if (ge.start == UINT64_MAX)
 		return fail("resubmit", cairn_err(CAIRN_ERR_ARG, "--index N "
 		    "(a QUERY entry) is required"));
-	ge.end = ge.start + 1;
 	if ((r = client_open(&id, &cl)) != CAIRN_OK)
 		return fail("client", r);
-	if ((r = transport_unary(cl, proto_method(PROTO_GET_ENTRIES), &ge.base,
-	    5000, (ProtobufCMessage **)&er)) != CAIRN_OK) {
-		rc = fail("GetEntries", r);
-		goto out;
-	}
 	if ((e = malloc(sizeof(*e))) == NULL) {
 		rc = fail("entry", CAIRN_ERR_NOMEM);
 		goto out;
 	}
-	if (er->n_entries != 1 || (r = tlog_entry_decode(
-	    er->entries[0]->data.data, er->entries[0]->data.len, e)) !=
-	    CAIRN_OK || e->type != TLOG_ENTRY_QUERY) {
-		rc = fail("resubmit", cairn_err(CAIRN_ERR_FORMAT, "entry %llu "
-		    "is not a QUERY", (unsigned long long)ge.start));
-		goto out;
+	/* The first QUERY entry at or after N (MEMBER and POLICY entries
+	 * open the log). */
+	for (i = 0;; i++, ge.start++) {
+		if (er != NULL)
+			protobuf_c_message_free_unpacked(&er->base, NULL);
+		er = NULL;
+		ge.end = ge.start + 1;
+		if ((r = transport_unary(cl, proto_method(PROTO_GET_ENTRIES),
+		    &ge.base, 5000, (ProtobufCMessage **)&er)) != CAIRN_OK) {
+			rc = fail("GetEntries", r);
+			goto out;
+		}
+		if (er->n_entries == 1 && tlog_entry_decode(
+		    er->entries[0]->data.data, er->entries[0]->data.len, e) ==
+		    CAIRN_OK && e->type == TLOG_ENTRY_QUERY)
+			break;
+		if (i == 64) {
+			rc = fail("resubmit", cairn_err(CAIRN_ERR_FORMAT, "no "
+			    "QUERY entry in the 64 from the given index"));
+			goto out;
+		}
 	}
 	if (save != NULL && (r = write_file(save, e->body.p, e->body.len)) !=
 	    CAIRN_OK) {
@@ -1379,7 +1389,7 @@ static const struct {
 	const char	*usage;
 } usages[] = {
 	{ "methods", "methods " IDENT_USAGE },
-	{ "resubmit", "resubmit " IDENT_USAGE " --index N [--save FILE]" },
+	{ "resubmit", "resubmit " IDENT_USAGE " --index N (the first QUERY at or after N) [--save FILE]" },
 	{ "replay", "replay " IDENT_USAGE " --method NAME FILE" },
 	{ "forge-share", "forge-share " IDENT_USAGE " --identity KEY "
 	    "[--query-id Q] [--attempt A] [--manifest-cells N] "
