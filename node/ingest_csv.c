@@ -298,34 +298,23 @@ blk_new(struct parse_thread *pt, uint32_t *out)
 static inline int
 chain_add(struct parse_thread *pt, struct intern_ent *e, uint32_t word)
 {
-	uint32_t b = 0;
+	uint32_t b, *blk;
 	int r;
 
-	if (e->tail == 0 || e->fill == BLK_WORDS - 1) {
-		if ((r = blk_new(pt, &b)) != CAIRN_OK)
-			return r;
-		if (e->tail == 0) {
-			if (e->id >= pt->headcap) {
-				size_t nc = pt->headcap ? pt->headcap * 2 :
-				    1u << 16;
-				uint32_t *nh;
-
-				while (nc <= e->id)
-					nc *= 2;
-				if ((nh = realloc(pt->head, nc *
-				    sizeof(*nh))) == NULL)
-					return CAIRN_ERR_NOMEM;
-				pt->head = nh;
-				pt->headcap = nc;
-			}
-			pt->head[e->id] = b;
-		} else
-			blk_at(pt, e->tail)[0] = b;
-		blk_at(pt, b)[0] = 0;
-		e->tail = b;
-		e->fill = 0;
-	}
-	blk_at(pt, e->tail)[1 + e->fill++] = word;
+	if (e->cnt == UINT32_MAX)
+		return cairn_err(CAIRN_ERR_TOOBIG, "more than %u events of one "
+		    "subject", UINT32_MAX);
+	e->stage[e->fill++] = word;
+	e->cnt++;
+	if (e->fill < INTERN_STAGE)
+		return CAIRN_OK;
+	if ((r = blk_new(pt, &b)) != CAIRN_OK)
+		return r;
+	blk = blk_at(pt, b);
+	blk[0] = e->tail;
+	memcpy(blk + 1, e->stage, sizeof(e->stage));
+	e->tail = b;
+	e->fill = 0;
 	return CAIRN_OK;
 }
 
@@ -362,29 +351,24 @@ chain_local(const struct parse_out *po, unsigned t, uint32_t g)
 size_t
 chain_count(const struct parse_thread *pt, uint32_t l)
 {
-	size_t n = 0;
-
-	for (uint32_t b = pt->head[l]; b != 0;) {
-		if (b == pt->tail[l])
-			return n + pt->fill[l];
-		n += BLK_WORDS - 1;
-		b = blk_at(pt, b)[0];
-	}
-	return n;
+	return pt->cnt[l];
 }
 
 size_t
 chain_copy(const struct parse_thread *pt, uint32_t l, uint32_t *dst)
 {
-	size_t n = 0;
+	size_t n = pt->cnt[l], pos = n, k;
 
-	for (uint32_t b = pt->head[l]; b != 0;) {
+	if (n == 0)
+		return 0;
+	/* Every block but the newest is full; fill 'dst' from its end. */
+	k = (n - 1) % INTERN_STAGE + 1;
+	for (uint32_t b = pt->tail[l]; pos > 0; k = INTERN_STAGE) {
 		const uint32_t *blk = blk_at(pt, b);
-		size_t cnt = b == pt->tail[l] ? pt->fill[l] : BLK_WORDS - 1;
 
-		memcpy(dst + n, blk + 1, cnt * sizeof(uint32_t));
-		n += cnt;
-		b = b == pt->tail[l] ? 0 : blk[0];
+		pos -= k;
+		memcpy(dst + pos, blk + 1, k * sizeof(uint32_t));
+		b = blk[0];
 	}
 	return n;
 }
@@ -969,7 +953,10 @@ read_header(const char *path, struct file_info *fi)
 	    "or '%s'", path, headers[0], headers[1], headers[2]);
 }
 
-/* Keep each chain's last block and fill, held in the table's slots. */
+/*
+ * Move the words still staged in the table's slots out to a last block
+ * each, and keep each chain's newest block and word count.
+ */
 static int
 chain_ends(struct parse_out *o)
 {
@@ -979,15 +966,27 @@ chain_ends(struct parse_out *o)
 
 		pt->nlocal = pt->subs.n;
 		if ((pt->tail = malloc((n + 1) * sizeof(uint32_t))) == NULL ||
-		    (pt->fill = malloc(n + 1)) == NULL)
+		    (pt->cnt = malloc((n + 1) * sizeof(uint32_t))) == NULL)
 			return CAIRN_ERR_NOMEM;
 		for (size_t i = 0; i < pt->subs.cap; i++) {
-			const struct intern_ent *e = &pt->subs.tab[i];
+			struct intern_ent *e = &pt->subs.tab[i];
+			uint32_t b, *blk;
+			int r;
 
 			if (e->id == UINT32_MAX)
 				continue;
+			if (e->fill > 0) {
+				if ((r = blk_new(pt, &b)) != CAIRN_OK)
+					return r;
+				blk = blk_at(pt, b);
+				blk[0] = e->tail;
+				memcpy(blk + 1, e->stage, e->fill *
+				    sizeof(uint32_t));
+				e->tail = b;
+				e->fill = 0;
+			}
 			pt->tail[e->id] = e->tail;
-			pt->fill[e->id] = e->fill;
+			pt->cnt[e->id] = e->cnt;
 		}
 	}
 	return CAIRN_OK;
@@ -1110,9 +1109,8 @@ parse_out_release(struct parse_out *o)
 			for (size_t c = 0; c < pt->nblkchunks; c++)
 				free(pt->blk[c]);
 			free(pt->blk);
-			free(pt->head);
 			free(pt->tail);
-			free(pt->fill);
+			free(pt->cnt);
 			free(pt->loc);
 			free(pt->submap);
 			free(pt->catmap);
