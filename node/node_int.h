@@ -27,11 +27,10 @@ struct intern_ent {
 	uint64_t	inl[2];	/* the key when len <= 16, zero padded */
 	uint32_t	h32;	/* high half of the key's hash */
 	uint32_t	id;	/* UINT32_MAX: empty slot */
-	uint32_t	tail;	/* subjects: newest full event block */
-	uint32_t	cnt;	/* subjects: words in the chain */
+	uint32_t	cnt;	/* subjects: event words so far */
 	uint8_t		len;
 	uint8_t		fill;	/* subjects: words in stage[] */
-	uint8_t		pad[2];
+	uint8_t		pad[6];
 	uint32_t	stage[INTERN_STAGE];
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct intern_ent) == 64, "one slot, one cache line");
@@ -221,12 +220,13 @@ enum parse_mode {
 };
 
 /*
- * Each subject's event words are kept in a chain of 32-byte blocks (the
- * index of the block before and 7 words), newest first: a subject's words
- * gather in its table slot (intern_ent.stage) and go out as one full
- * block, written where the thread's blocks end, so blocks are written in
- * sequence and no old block is read back: about 4.6 bytes per word, and
- * no sorting pass to group by subject.
+ * While a thread parses, each subject's newest event words gather in its
+ * table slot (intern_ent.stage) and go out as one 32-byte block (the
+ * subject's local id and 7 words) where the thread's blocks end, so blocks
+ * are written in sequence and none is read back.  When the thread is done,
+ * one pass over its blocks in the order they were written copies every
+ * subject's words into one array in subject order (chain_finish): no
+ * sorting pass and no pointer chasing to group by subject.
  */
 #define BLK_WORDS	(INTERN_STAGE + 1)
 #define BLK_PER_CHUNK	(1u << 17)
@@ -234,12 +234,14 @@ enum parse_mode {
 struct parse_thread {
 	struct node_intern subs;
 	struct node_intern cats;
-	/* block chains per local subject */
+	/* blocks of event words, freed by chain_finish */
 	uint32_t	**blk;
 	size_t		  nblkchunks, capblkchunks;
 	uint32_t	  nblk;		/* blocks used; 0 means none */
-	uint32_t	 *tail;		/* local id -> newest block */
-	uint32_t	 *cnt;		/* local id -> words */
+	bool		  finished;	/* chain_finish done */
+	/* each subject's words: words[off[l] .. off[l + 1]) */
+	uint64_t	 *off;
+	uint32_t	 *words;
 	uint32_t	  nlocal;
 	uint32_t	 *loc;		/* global -> local id */
 	uint32_t	 *submap;	/* local -> global subject */
