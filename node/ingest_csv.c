@@ -302,34 +302,88 @@ blk_new(struct parse_thread *pt, uint32_t *out)
 static inline int
 chain_add(struct parse_thread *pt, struct intern_ent *e, uint32_t word)
 {
-	uint32_t b = 0;
+	uint32_t b, *blk;
 	int r;
 
-	if (e->tail == 0 || e->fill == BLK_WORDS - 1) {
-		if ((r = blk_new(pt, &b)) != CAIRN_OK)
-			return r;
-		if (e->tail == 0) {
-			if (e->id >= pt->headcap) {
-				size_t nc = pt->headcap ? pt->headcap * 2 :
-				    1u << 16;
-				uint32_t *nh;
+	if (e->cnt == UINT32_MAX)
+		return cairn_err(CAIRN_ERR_TOOBIG, "more than %u events of one "
+		    "subject", UINT32_MAX);
+	e->stage[e->fill++] = word;
+	e->cnt++;
+	if (e->fill < INTERN_STAGE)
+		return CAIRN_OK;
+	if ((r = blk_new(pt, &b)) != CAIRN_OK)
+		return r;
+	blk = blk_at(pt, b);
+	blk[0] = e->id;
+	memcpy(blk + 1, e->stage, sizeof(e->stage));
+	e->fill = 0;
+	return CAIRN_OK;
+}
 
-				while (nc <= e->id)
-					nc *= 2;
-				if ((nh = realloc(pt->head, nc *
-				    sizeof(*nh))) == NULL)
-					return CAIRN_ERR_NOMEM;
-				pt->head = nh;
-				pt->headcap = nc;
-			}
-			pt->head[e->id] = b;
-		} else
-			blk_at(pt, e->tail)[0] = b;
-		blk_at(pt, b)[0] = 0;
-		e->tail = b;
-		e->fill = 0;
+/*
+ * Flush the words still staged in the table's slots, then copy every
+ * block's words to its subject's place in one array (blocks in the order
+ * they were written, so each subject's words keep their order), freeing
+ * the blocks as it goes.
+ */
+static int
+chain_finish(struct parse_thread *pt)
+{
+	size_t n = pt->subs.n;
+	uint64_t *off, *cur;
+	int r;
+
+	if (pt->finished)
+		return CAIRN_OK;
+	if ((off = calloc(n + 1, sizeof(*off))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	pt->off = off;
+	for (size_t i = 0; i < pt->subs.cap; i++) {
+		struct intern_ent *e = &pt->subs.tab[i];
+		uint32_t b, *blk;
+
+		if (e->id == UINT32_MAX)
+			continue;
+		if (e->fill > 0) {
+			if ((r = blk_new(pt, &b)) != CAIRN_OK)
+				return r;
+			blk = blk_at(pt, b);
+			blk[0] = e->id;
+			memcpy(blk + 1, e->stage, e->fill * sizeof(uint32_t));
+			e->fill = 0;
+		}
+		off[e->id + 1] = e->cnt;
 	}
-	blk_at(pt, e->tail)[1 + e->fill++] = word;
+	for (size_t l = 0; l < n; l++)
+		off[l + 1] += off[l];
+	if ((pt->words = node_big_alloc((off[n] ? off[n] : 1) *
+	    sizeof(uint32_t))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	if ((cur = malloc((n ? n : 1) * sizeof(*cur))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	memcpy(cur, off, n * sizeof(*cur));
+	for (uint32_t b = 1; b < pt->nblk; b++) {
+		const uint32_t *blk = blk_at(pt, b);
+		uint32_t o = blk[0];
+		uint64_t k = off[o + 1] - cur[o];
+
+		if (k > INTERN_STAGE)
+			k = INTERN_STAGE;
+		memcpy(pt->words + cur[o], blk + 1, k * sizeof(uint32_t));
+		cur[o] += k;
+		if ((b + 1) % BLK_PER_CHUNK == 0) {
+			free(pt->blk[b / BLK_PER_CHUNK]);
+			pt->blk[b / BLK_PER_CHUNK] = NULL;
+		}
+	}
+	free(cur);
+	for (size_t c = 0; c < pt->nblkchunks; c++) {
+		free(pt->blk[c]);
+		pt->blk[c] = NULL;
+	}
+	pt->nlocal = (uint32_t)n;
+	pt->finished = true;
 	return CAIRN_OK;
 }
 
@@ -366,30 +420,15 @@ chain_local(const struct parse_out *po, unsigned t, uint32_t g)
 size_t
 chain_count(const struct parse_thread *pt, uint32_t l)
 {
-	size_t n = 0;
-
-	for (uint32_t b = pt->head[l]; b != 0;) {
-		if (b == pt->tail[l])
-			return n + pt->fill[l];
-		n += BLK_WORDS - 1;
-		b = blk_at(pt, b)[0];
-	}
-	return n;
+	return (size_t)(pt->off[l + 1] - pt->off[l]);
 }
 
 size_t
 chain_copy(const struct parse_thread *pt, uint32_t l, uint32_t *dst)
 {
-	size_t n = 0;
+	size_t n = chain_count(pt, l);
 
-	for (uint32_t b = pt->head[l]; b != 0;) {
-		const uint32_t *blk = blk_at(pt, b);
-		size_t cnt = b == pt->tail[l] ? pt->fill[l] : BLK_WORDS - 1;
-
-		memcpy(dst + n, blk + 1, cnt * sizeof(uint32_t));
-		n += cnt;
-		b = b == pt->tail[l] ? 0 : blk[0];
-	}
+	memcpy(dst, pt->words + pt->off[l], n * sizeof(uint32_t));
 	return n;
 }
 
@@ -932,6 +971,12 @@ worker_main(void *arg)
 			break;
 		}
 	}
+	/* Group this thread's words by subject while the others still read. */
+	if (w->err == CAIRN_OK && w->mode != PARSE_CHECK &&
+	    (r = chain_finish(w->pt)) != CAIRN_OK) {
+		w->err = r;
+		snprintf(w->errmsg, sizeof(w->errmsg), "%s", cairn_errdesc(r));
+	}
 	return NULL;
 }
 
@@ -984,27 +1029,15 @@ read_header(const char *path, struct file_info *fi)
 	    "or '%s'", path, headers[0], headers[1], headers[2]);
 }
 
-/* Keep each chain's last block and fill, held in the table's slots. */
+/* Finish the chains of threads whose worker did not. */
 static int
 chain_ends(struct parse_out *o)
 {
-	for (unsigned t = 0; t < o->nthreads; t++) {
-		struct parse_thread *pt = &o->th[t];
-		size_t n = pt->subs.n;
+	int r;
 
-		pt->nlocal = pt->subs.n;
-		if ((pt->tail = malloc((n + 1) * sizeof(uint32_t))) == NULL ||
-		    (pt->fill = malloc(n + 1)) == NULL)
-			return CAIRN_ERR_NOMEM;
-		for (size_t i = 0; i < pt->subs.cap; i++) {
-			const struct intern_ent *e = &pt->subs.tab[i];
-
-			if (e->id == UINT32_MAX)
-				continue;
-			pt->tail[e->id] = e->tail;
-			pt->fill[e->id] = e->fill;
-		}
-	}
+	for (unsigned t = 0; t < o->nthreads; t++)
+		if ((r = chain_finish(&o->th[t])) != CAIRN_OK)
+			return r;
 	return CAIRN_OK;
 }
 
@@ -1028,8 +1061,14 @@ merge_tables(struct parse_out *o, enum parse_mode mode,
 			return CAIRN_ERR_NOMEM;
 		for (uint32_t i = 0; i < pt->subs.n; i++) {
 			size_t n;
-			const char *k = intern_key(&pt->subs, i, &n);
+			const char *k;
 
+			/* the slot of a key 16 ahead, so misses overlap */
+			if (i + 16 < pt->subs.n) {
+				k = intern_key(&pt->subs, i + 16, &n);
+				intern_prefetch(&o->subs, intern_hash(k, n));
+			}
+			k = intern_key(&pt->subs, i, &n);
 			if ((r = intern_add(&o->subs, k, n, intern_hash(k, n),
 			    &pt->submap[i])) != CAIRN_OK)
 				return r;
@@ -1125,9 +1164,8 @@ parse_out_release(struct parse_out *o)
 			for (size_t c = 0; c < pt->nblkchunks; c++)
 				free(pt->blk[c]);
 			free(pt->blk);
-			free(pt->head);
-			free(pt->tail);
-			free(pt->fill);
+			free(pt->off);
+			free(pt->words);
 			free(pt->loc);
 			free(pt->submap);
 			free(pt->catmap);

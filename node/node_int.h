@@ -16,16 +16,24 @@
 /* ---- interning: strings -> dense ids (node/intern.c) ---- */
 
 #define INTERN_INLINE	16
+#define INTERN_STAGE	7	/* subjects: event words held in the slot */
 
+/*
+ * One cache line.  For subjects (node/ingest_csv.c) the slot also holds
+ * the newest event words of the subject's chain, so appending a row's
+ * word touches only this line.
+ */
 struct intern_ent {
 	uint64_t	inl[2];	/* the key when len <= 16, zero padded */
 	uint32_t	h32;	/* high half of the key's hash */
 	uint32_t	id;	/* UINT32_MAX: empty slot */
-	uint32_t	tail;	/* subjects: last event block */
+	uint32_t	cnt;	/* subjects: event words so far */
 	uint8_t		len;
-	uint8_t		fill;	/* subjects: words in last block */
-	uint8_t		pad[2];
-};
+	uint8_t		fill;	/* subjects: words in stage[] */
+	uint8_t		pad[6];
+	uint32_t	stage[INTERN_STAGE];
+} __attribute__((aligned(64)));
+_Static_assert(sizeof(struct intern_ent) == 64, "one slot, one cache line");
 
 struct node_intern {
 	struct intern_ent *tab;
@@ -217,23 +225,28 @@ enum parse_mode {
 };
 
 /*
- * Each subject's event words are kept in a chain of 64-byte blocks (a
- * next-block index and 15 words), appended to as rows arrive: about 4.3
- * bytes per word, and no sorting pass to group by subject.
+ * While a thread parses, each subject's newest event words gather in its
+ * table slot (intern_ent.stage) and go out as one 32-byte block (the
+ * subject's local id and 7 words) where the thread's blocks end, so blocks
+ * are written in sequence and none is read back.  When the thread is done,
+ * one pass over its blocks in the order they were written copies every
+ * subject's words into one array in subject order (chain_finish): no
+ * sorting pass and no pointer chasing to group by subject.
  */
-#define BLK_WORDS	16
-#define BLK_PER_CHUNK	(1u << 16)
+#define BLK_WORDS	(INTERN_STAGE + 1)
+#define BLK_PER_CHUNK	(1u << 17)
 
 struct parse_thread {
 	struct node_intern subs;
 	struct node_intern cats;
-	/* block chains per local subject */
+	/* blocks of event words, freed by chain_finish */
 	uint32_t	**blk;
 	size_t		  nblkchunks, capblkchunks;
 	uint32_t	  nblk;		/* blocks used; 0 means none */
-	uint32_t	 *head, *tail;	/* local id -> first/last block */
-	uint8_t		 *fill;		/* local id -> tail words */
-	size_t		  headcap;
+	bool		  finished;	/* chain_finish done */
+	/* each subject's words: words[off[l] .. off[l + 1]) */
+	uint64_t	 *off;
+	uint32_t	 *words;
 	uint32_t	  nlocal;
 	uint32_t	 *loc;		/* global -> local id */
 	uint32_t	 *submap;	/* local -> global subject */

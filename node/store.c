@@ -56,6 +56,7 @@ struct seg {
 	const uint64_t	*ev;		/* minute << 32 | region */
 	const uint32_t	*cat;		/* category + 1, or NULL */
 	uint64_t	 maxrun;
+	char		 name[16];	/* seg-NNNNNN.bin */
 };
 
 struct node_store {
@@ -250,6 +251,39 @@ load_subjects(const char *dir, struct node_intern *t)
 	}
 	free(buf);
 	return r;
+}
+
+/*
+ * The number of subjects in subjects.bin, from its header and size (a
+ * query needs no more: segments address subjects by position).
+ */
+static int
+count_subjects(const char *dir, uint64_t *out)
+{
+	char path[4096], hdr[16];
+	struct stat sb;
+	uint64_t cnt;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/subjects.bin", dir);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW)) == -1) {
+		if (errno != ENOENT)
+			return cairn_err(CAIRN_ERR_IO, "%s: %s", path,
+			    strerror(errno));
+		*out = 0;
+		return CAIRN_OK;
+	}
+	if (fstat(fd, &sb) == -1 || pread(fd, hdr, 16, 0) != 16) {
+		close(fd);
+		return cairn_err(CAIRN_ERR_FORMAT, "%s: corrupt", path);
+	}
+	close(fd);
+	memcpy(&cnt, hdr + 8, 8);
+	if (memcmp(hdr, SUB_MAGIC, 8) != 0 || cnt > UINT32_MAX - 1 ||
+	    (uint64_t)sb.st_size != 16 + cnt * HASHLEN)
+		return cairn_err(CAIRN_ERR_FORMAT, "%s: corrupt", path);
+	*out = cnt;
+	return CAIRN_OK;
 }
 
 static int
@@ -554,13 +588,15 @@ open_segment(const char *dir, const char *name, const struct node_store *st,
 		    path);
 	}
 	sg->maplen = (size_t)sb.st_size;
-	sg->map = mmap(NULL, sg->maplen, PROT_READ, MAP_PRIVATE, fd, 0);
+	sg->map = mmap(NULL, sg->maplen, PROT_READ, MAP_PRIVATE |
+	    MAP_POPULATE, fd, 0);
 	close(fd);
 	if (sg->map == MAP_FAILED) {
 		sg->map = NULL;
 		return cairn_err(CAIRN_ERR_IO, "%s: mmap: %s", path,
 		    strerror(errno));
 	}
+	snprintf(sg->name, sizeof(sg->name), "%s", name);
 	sg->nsubs = h.nsubs;
 	sg->nevents = h.nevents;
 	sg->off = (const uint64_t *)((const char *)sg->map + sizeof(h));
@@ -574,10 +610,8 @@ open_segment(const char *dir, const char *name, const struct node_store *st,
 		else if (sg->off[s + 1] - sg->off[s] > sg->maxrun)
 			sg->maxrun = sg->off[s + 1] - sg->off[s];
 	}
-	for (uint64_t e = 0; e < h.nevents && r == CAIRN_OK; e++)
-		if ((sg->ev[e] & 0xffffffffu) >= st->nregions ||
-		    (sg->cat != NULL && sg->cat[e] > st->ncats))
-			r = CAIRN_ERR_FORMAT;
+	/* Each event's region and category are checked as queries read
+	 * them (store_job_run), by every thread, not here by one. */
 	if (r != CAIRN_OK)
 		return cairn_err(r, "%s: corrupt offsets or events", path);
 	return CAIRN_OK;
@@ -593,14 +627,13 @@ int
 node_store_open(const char *dir, struct node_store **out)
 {
 	struct node_store *st;
-	struct node_intern subs, cats;
+	struct node_intern cats;
 	DIR *d = NULL;
 	struct dirent *de;
 	char **names = NULL;
 	size_t nnames = 0;
 	int r;
 
-	memset(&subs, 0, sizeof(subs));
 	memset(&cats, 0, sizeof(cats));
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return CAIRN_ERR_NOMEM;
@@ -610,12 +643,10 @@ node_store_open(const char *dir, struct node_store **out)
 			    "ingest' first)", dir);
 		goto out;
 	}
-	if ((r = intern_init(&subs, 1024, UINT32_MAX - 1)) != CAIRN_OK ||
-	    (r = intern_init(&cats, 64, 1u << 24)) != CAIRN_OK ||
-	    (r = load_subjects(dir, &subs)) != CAIRN_OK ||
+	if ((r = intern_init(&cats, 64, 1u << 24)) != CAIRN_OK ||
+	    (r = count_subjects(dir, &st->nsubs)) != CAIRN_OK ||
 	    (r = load_cats(dir, &cats)) != CAIRN_OK)
 		goto out;
-	st->nsubs = subs.n;
 	if (cats.n > 0 && (st->cats = calloc(cats.n, sizeof(char *))) == NULL) {
 		r = CAIRN_ERR_NOMEM;
 		goto out;
@@ -677,7 +708,6 @@ out:
 	for (size_t i = 0; i < nnames; i++)
 		free(names[i]);
 	free(names);
-	intern_release(&subs);
 	intern_release(&cats);
 	node_store_close(st);
 	return r;
@@ -719,6 +749,7 @@ struct store_job {
 	uint64_t		 other_cat;
 	uint32_t		*w;
 	struct node_acc		 acc;
+	size_t			 badseg;	/* a corrupt segment, or nsegs */
 };
 
 static void *
@@ -726,6 +757,8 @@ store_job_run(void *arg)
 {
 	struct store_job *j = arg;
 	const struct node_store *st = j->st;
+	uint32_t nreg = (uint32_t)st->nregions;
+	bool popcat = j->p->q.kind == QSPEC_KIND_POPCAT;
 
 	for (uint64_t s = j->s0; s < j->s1; s++) {
 		size_t n = 0;
@@ -736,11 +769,16 @@ store_job_run(void *arg)
 			if (s >= sg->nsubs)
 				continue;
 			for (uint64_t e = sg->off[s]; e < sg->off[s + 1]; e++) {
-				uint32_t c = 0;
+				uint32_t c = 0, reg = (uint32_t)sg->ev[e];
 
+				if (reg >= nreg || (sg->cat != NULL &&
+				    sg->cat[e] > st->ncats)) {
+					j->badseg = g;
+					return NULL;
+				}
 				if (sg->cat != NULL && sg->cat[e] > 0)
 					c = j->catrank[sg->cat[e] - 1];
-				else if (j->p->q.kind == QSPEC_KIND_POPCAT)
+				else if (popcat)
 					continue;
 				if (c == UINT32_MAX) {
 					/* a category outside the spec's */
@@ -751,8 +789,7 @@ store_job_run(void *arg)
 					continue;
 				}
 				if (plan_word(j->p, (int64_t)(sg->ev[e] >> 32) *
-				    60, (uint32_t)sg->ev[e], c, &j->w[n]) ==
-				    PLAN_USE)
+				    60, reg, c, &j->w[n]) == PLAN_USE)
 					n++;
 			}
 		}
@@ -796,6 +833,7 @@ node_run_store(const struct qspec *q, const struct node_store *st,
 		jobs[t].catrank = rank;
 		jobs[t].s0 = st->nsubs * t / T;
 		jobs[t].s1 = st->nsubs * (t + 1) / T;
+		jobs[t].badseg = st->nsegs;
 		if ((r = acc_init(&jobs[t].acc, p.ncells)) != CAIRN_OK ||
 		    (r = acc_scratch(&jobs[t].acc, st->maxrun + 1)) !=
 		    CAIRN_OK)
@@ -815,6 +853,13 @@ node_run_store(const struct qspec *q, const struct node_store *st,
 		store_job_run(&jobs[t]);
 	for (unsigned t = 1; t <= started; t++)
 		pthread_join(tid[t], NULL);
+	for (unsigned t = 0; t < T; t++)
+		if (jobs[t].badseg < st->nsegs) {
+			r = cairn_err(CAIRN_ERR_FORMAT, "%s: corrupt events "
+			    "(region or category out of range)",
+			    st->segs[jobs[t].badseg].name);
+			goto out;
+		}
 	{
 		struct node_acc accs[64];
 

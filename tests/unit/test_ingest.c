@@ -477,8 +477,30 @@ test_store_files(void **state)
 	assert_int_equal(node_store_ingest(store, &in, &rep), CAIRN_ERR_PERM);
 	node_report_release(&rep);
 	assert_int_equal(chmod(key, 0600), 0);
-	/* a damaged segment is refused */
+	/* an event whose region is out of range fails the query, naming
+	   its segment (events are checked as queries read them) */
 	snprintf(seg, sizeof(seg), "%s/seg-000002.bin", store);
+	{
+		const char *qj = "{\"kind\":\"residents\",\"start\":"
+		    "\"2026-01-05\",\"end\":\"2026-01-06\"}";
+		uint32_t badreg = UINT32_MAX;
+		struct node_result res;
+		struct qspec q;
+
+		assert_int_equal(qspec_parse_json(qj, strlen(qj), "q", &q),
+		    CAIRN_OK);
+		f = fopen(seg, "r+b");
+		assert_non_null(f);
+		fseek(f, -8, SEEK_END);
+		assert_int_equal(fwrite(&badreg, 4, 1, f), 1);
+		fclose(f);
+		assert_int_equal(node_store_open(store, &st), CAIRN_OK);
+		assert_int_equal(node_run_store(&q, st, 2, &res),
+		    CAIRN_ERR_FORMAT);
+		assert_non_null(strstr(cairn_errmsg(), "seg-000002.bin"));
+		node_store_close(st);
+	}
+	/* a damaged segment is refused */
 	f = fopen(seg, "r+b");
 	assert_non_null(f);
 	fseek(f, 0, SEEK_END);
@@ -486,6 +508,11 @@ test_store_files(void **state)
 	fclose(f);
 	assert_int_equal(node_store_open(store, &st), CAIRN_ERR_FORMAT);
 	assert_non_null(strstr(cairn_errmsg(), "seg-000002.bin"));
+	/* so is a subjects.bin whose size does not match its count */
+	snprintf(seg, sizeof(seg), "%s/subjects.bin", store);
+	assert_int_equal(truncate(seg, 17), 0);
+	assert_int_equal(node_store_open(store, &st), CAIRN_ERR_FORMAT);
+	assert_non_null(strstr(cairn_errmsg(), "subjects.bin"));
 	assert_int_equal(node_store_open("/nonexistent", &st),
 	    CAIRN_ERR_NOTFOUND);
 	node_cellmap_free(cm);
