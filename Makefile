@@ -4,6 +4,8 @@
 #   make test       build and run the unit and end-to-end tests
 #   make check      the same under AddressSanitizer + UBSan (in build-check/)
 #   make bench      build and run the benchmarks, printing every figure
+#   make fuzz       build the libFuzzer harnesses with clang (build-fuzz/)
+#                   and run each for FUZZ_SECONDS (default 600)
 #   make demo       the main job: run the demonstration (see README.md)
 #   make install    install programs and man pages under $(PREFIX)
 #   make V=1        show the full command lines
@@ -26,6 +28,10 @@ REQ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 ifeq ($(SAN),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
+endif
+ifeq ($(FUZZ),1)
+SAN_FLAGS := -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 
 ifeq ($(V),1)
@@ -78,7 +84,7 @@ TEST_HELP_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(TEST_HELP_SRC))
 E2E_SRC := $(wildcard tests/e2e/*.c)
 E2E_PROGS := $(patsubst tests/e2e/%.c,$(O)/bin/%,$(E2E_SRC))
 
-.PHONY: all test check bench demo install clean
+.PHONY: all test check bench demo install clean fuzz fuzz-build
 .SECONDARY:
 all: $(PROGS)
 
@@ -115,17 +121,55 @@ $(BENCHES): $(O)/bin/%: $(O)/obj/tools/%.o $(O)/libcairn.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# A test may add link flags of its own: LDFLAGS_test_x.
+LDFLAGS_test_allocfail := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
+	-Wl,--wrap=strdup,--wrap=strndup
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(TEST_HELP_OBJ) $(O)/libcairn.a
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(LDFLAGS_$*) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
 
 $(E2E_PROGS): $(O)/bin/%: $(O)/obj/tests/e2e/%.o $(O)/libcairn.a
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-test: $(PROGS) $(TESTS) $(E2E_PROGS)
+# Fuzzing (docs/security.md): every tests/fuzz/fuzz_*.c is a libFuzzer
+# harness.  make test links each with tests/fuzz/replay_main.c and the
+# normal compiler, and tests/e2e/fuzz_replay.sh replays its seed corpus and
+# regression inputs; make fuzz builds them with clang and
+# -fsanitize=fuzzer,address,undefined in build-fuzz/ and runs each one for
+# FUZZ_SECONDS (tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 600
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_HELP_SRC := $(filter-out $(FUZZ_SRC) tests/fuzz/replay_main.c, \
+	$(wildcard tests/fuzz/*.c))
+FUZZ_HELP_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(FUZZ_HELP_SRC))
+FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%-libfuzzer,$(FUZZ_SRC))
+
+$(FUZZ_REPLAY): $(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o \
+    $(O)/obj/tests/fuzz/replay_main.o $(FUZZ_HELP_OBJ) $(O)/libcairn.a
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(FUZZ_BIN): $(O)/fuzz/%-libfuzzer: $(O)/obj/tests/fuzz/%.o \
+    $(FUZZ_HELP_OBJ) $(O)/libcairn.a
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz:
+	@command -v clang >/dev/null 2>&1 || { echo "cairn: make fuzz needs \
+	clang; run: sudo apt-get install -y clang" >&2; exit 1; }
+	@$(MAKE) --no-print-directory O=build-fuzz CC=clang FUZZ=1 \
+	    CFLAGS="-O1 -g" fuzz-build
+	@sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+test: $(PROGS) $(TESTS) $(E2E_PROGS) $(FUZZ_REPLAY)
 	@sh tests/run.sh $(O)
 
 check:
@@ -145,8 +189,8 @@ install: $(PROGS)
 	install -m 0644 tools/demo.sh $(DESTDIR)$(PREFIX)/share/cairn/demo.sh
 
 clean:
-	rm -rf build build-check
+	rm -rf build build-check build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(TEST_HELP_OBJ:.o=.d) \
+-include $(LIB_OBJ:.o=.d) $(TEST_HELP_OBJ:.o=.d) $(FUZZ_HELP_OBJ:.o=.d) \
 	$(patsubst %.c,$(O)/obj/%.d,$(MAIN_SRC) $(BENCH_SRC) $(TEST_SRC) \
-	$(E2E_SRC))
+	$(E2E_SRC) $(FUZZ_SRC) tests/fuzz/replay_main.c)
