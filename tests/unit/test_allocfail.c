@@ -1,0 +1,626 @@
+/*
+ * test_allocfail.c - allocation-failure injection (docs/security.md,
+ * "Allocation failures").  The binary is linked with
+ * -Wl,--wrap=malloc,calloc,realloc,strdup,strndup (LDFLAGS_test_allocfail
+ * in the Makefile), so every allocation libcairn.a makes itself goes
+ * through the counters below, while those inside the shared libraries
+ * (SQLite, gRPC, OpenSSL, libsodium, protobuf-c) do not.  Each request
+ * path of the coordinator and the node is run with allocation n failing,
+ * for n = 1, 2, ... until a run makes fewer than n allocations (it
+ * succeeded untouched).  Every failing run must return a CAIRN_ERR_* code
+ * (never crash, never claim success it did not have), and under make
+ * check LeakSanitizer fails the test if any run leaked.
+ */
+#include <sys/stat.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "coordinator/coord_int.h"
+#include "coordinator/round.h"
+#include "node/daemon_int.h"
+#include "node/ledger.h"
+#include "node/node.h"
+#include "protocol/proto_service.h"
+#include "protocol/qspec.h"
+#include "protocol/secagg.h"
+#include "protocol/tlog_note.h"
+#include "protocol/tlog_store.h"
+#include "protocol/tlog_witness.h"
+
+/* ------------------------------------------------------ the wrappers */
+
+void	*__real_malloc(size_t n);
+void	*__real_calloc(size_t n, size_t m);
+void	*__real_realloc(void *p, size_t n);
+char	*__real_strdup(const char *s);
+char	*__real_strndup(const char *s, size_t n);
+void	*__wrap_malloc(size_t n);
+void	*__wrap_calloc(size_t n, size_t m);
+void	*__wrap_realloc(void *p, size_t n);
+char	*__wrap_strdup(const char *s);
+char	*__wrap_strndup(const char *s, size_t n);
+
+static atomic_long calls;	/* allocations counted since arming */
+static atomic_long fail_at;	/* the one to fail; 0: none */
+static atomic_bool armed;
+
+static bool
+fail_now(void)
+{
+	long c;
+
+	if (!atomic_load(&armed))
+		return false;
+	c = atomic_fetch_add(&calls, 1) + 1;
+	return c == atomic_load(&fail_at);
+}
+
+void *
+__wrap_malloc(size_t n)
+{
+	return fail_now() ? NULL : __real_malloc(n);
+}
+
+void *
+__wrap_calloc(size_t n, size_t m)
+{
+	return fail_now() ? NULL : __real_calloc(n, m);
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	return fail_now() ? NULL : __real_realloc(p, n);
+}
+
+char *
+__wrap_strdup(const char *s)
+{
+	return fail_now() ? NULL : __real_strdup(s);
+}
+
+char *
+__wrap_strndup(const char *s, size_t n)
+{
+	return fail_now() ? NULL : __real_strndup(s, n);
+}
+
+/*
+ * Run 'fn' with allocation n failing for n = 1, 2, ... until a run
+ * allocates fewer than n times; it must then succeed.  Returns the number
+ * of allocation points exercised, which must be at least 'min_points'
+ * (a path that stops allocating in libcairn is worth knowing about).
+ */
+static long
+sweep(const char *name, int (*fn)(void), long min_points)
+{
+	long n, made;
+	int r;
+
+	for (n = 1; n < 100000; n++) {
+		atomic_store(&calls, 0);
+		atomic_store(&fail_at, n);
+		atomic_store(&armed, true);
+		r = fn();
+		atomic_store(&armed, false);
+		made = atomic_load(&calls);
+		if (made < n) {
+			if (r != CAIRN_OK)
+				fail_msg("%s: untouched run failed: %s", name,
+				    cairn_errdesc(r));
+			break;
+		}
+		/* A failed allocation must give an error code, or a
+		 * success the path earned without it (an optional cache). */
+		if (r > 0 || r <= CAIRN_ERR__LAST)
+			fail_msg("%s: allocation %ld failed: return %d", name,
+			    n, r);
+	}
+	printf("# allocation failures: %-22s %ld points\n", name, n - 1);
+	assert_true(n - 1 >= min_points);
+	return n - 1;
+}
+
+/* -------------------------------------------------------- the fixture */
+
+static char dir[64];
+static struct keys_identity *analyst, *coord_id, *nodes[3];
+static struct keys_member members[5];
+static struct keys_federation fed;
+static uint8_t *sq_bytes;
+static size_t sq_len;
+static struct node_config ncfg;
+static struct coord_config ccfg;
+static char *kinds[] = { "residents" };
+static char *analysts[] = { "alice" };
+static const char spec_json[] = "{\"kind\":\"residents\","
+    "\"start\":\"2026-01-05\",\"end\":\"2026-01-08\"}";
+
+static void
+member(size_t i, enum keys_role role, const char *name,
+    struct keys_identity **id)
+{
+	assert_int_equal(keys_identity_generate(role, name, id), CAIRN_OK);
+	members[i].pub.role = role;
+	snprintf(members[i].pub.name, sizeof(members[i].pub.name), "%s",
+	    name);
+	keys_identity_public(*id, members[i].pub.pk);
+	keys_fingerprint((const uint8_t *)name, strlen(name),
+	    members[i].cert_fpr);
+}
+
+static void
+make_query(void)
+{
+	static char *parts[] = { "n1", "n2", "n3" };
+	Cairn__V1__SignedQuery sq = CAIRN__V1__SIGNED_QUERY__INIT;
+	Cairn__V1__QuerySpec sp = CAIRN__V1__QUERY_SPEC__INIT;
+	Cairn__V1__MemberId an = CAIRN__V1__MEMBER_ID__INIT;
+	Cairn__V1__Query q = CAIRN__V1__QUERY__INIT;
+	struct qspec_proto_bufs bufs;
+	struct qspec qs;
+	uint8_t nonce[16], sig[KEYS_SIG_LEN], *qb;
+	size_t ql;
+
+	assert_int_equal(qspec_parse_json(spec_json, strlen(spec_json), "s",
+	    &qs), CAIRN_OK);
+	qspec_to_proto(&qs, "g1", &sp, &bufs);
+	an.role = CAIRN__V1__ROLE__ROLE_ANALYST;
+	an.name = "alice";
+	memset(nonce, 7, sizeof(nonce));
+	q.query_id = "q1";
+	q.analyst = &an;
+	q.spec = &sp;
+	q.rho = 0.1;
+	q.n_participants = 3;
+	q.participants = parts;
+	q.max_colluding = 1;
+	q.federation = "fz";
+	q.nonce.data = nonce;
+	q.nonce.len = sizeof(nonce);
+	assert_int_equal(proto_pack(&q.base, PROTO_MAX_SMALL, &qb, &ql),
+	    CAIRN_OK);
+	assert_int_equal(keys_sign(analyst, "query", qb, ql, sig), CAIRN_OK);
+	sq.query.data = qb;
+	sq.query.len = ql;
+	sq.signature.data = sig;
+	sq.signature.len = sizeof(sig);
+	assert_int_equal(proto_pack(&sq.base, PROTO_MAX_SMALL, &sq_bytes,
+	    &sq_len), CAIRN_OK);
+	free(qb);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	log_set_level(LOG_LEVEL_ERROR);
+	if (sodium_init() < 0)
+		return -1;
+	snprintf(dir, sizeof(dir), "/tmp/cairn-allocfail.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	member(0, KEYS_ROLE_COORDINATOR, "coord", &coord_id);
+	member(1, KEYS_ROLE_ANALYST, "alice", &analyst);
+	member(2, KEYS_ROLE_NODE, "n1", &nodes[0]);
+	member(3, KEYS_ROLE_NODE, "n2", &nodes[1]);
+	member(4, KEYS_ROLE_NODE, "n3", &nodes[2]);
+	snprintf(fed.name, sizeof(fed.name), "fz");
+	fed.members = members;
+	fed.n = 5;
+	make_query();
+	ncfg.name = "n1";
+	ncfg.geography = "g1";
+	ncfg.policy.kinds.v = kinds;
+	ncfg.policy.kinds.n = 1;
+	ncfg.policy.analysts.v = analysts;
+	ncfg.policy.analysts.n = 1;
+	ncfg.policy.budget_rho_per_month = 10.0;
+	ncfg.policy.max_rho_per_query = 1.0;
+	ncfg.policy.min_participants = 2;
+	ncfg.policy.max_colluding = 1;
+	ncfg.policy.max_months_per_query = 12;
+	ncfg.policy.holders_per_person = 1;
+	ccfg.max_rho_per_query = 1.0;
+	ccfg.max_participants = 10;
+	ccfg.max_attempts = 3;
+	snprintf(ccfg.geos[0].name, sizeof(ccfg.geos[0].name), "g1");
+	ccfg.geos[0].nregions = 4;
+	ccfg.ngeos = 1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	free(sq_bytes);
+	keys_identity_free(analyst);
+	keys_identity_free(coord_id);
+	for (size_t i = 0; i < 3; i++)
+		keys_identity_free(nodes[i]);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+put(const char *name, const char *text)
+{
+	char p[128];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	assert_non_null(f = fopen(p, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* ------------------------------------------------------ the node side */
+
+static int
+path_spec(void)
+{
+	struct qspec q;
+
+	return qspec_parse_json(spec_json, strlen(spec_json), "q.json", &q);
+}
+
+/* The task's query: unpack, analyst signature, fields, spec, policy. */
+static int
+path_task_check(void)
+{
+	Cairn__V1__Task t = CAIRN__V1__TASK__INIT;
+	struct node_daemon_config dc;
+	struct node_task_query tq;
+	struct node_daemon *d = NULL;
+	ProtobufCMessage *m = NULL;
+	const char *code;
+	int r;
+
+	memset(&dc, 0, sizeof(dc));
+	dc.cfg = &ncfg;
+	dc.id = nodes[0];
+	dc.fed = &fed;
+	if ((r = node_daemon_new(&dc, &d)) != CAIRN_OK)
+		return r;
+	if ((r = proto_unpack(&cairn__v1__signed_query__descriptor, sq_bytes,
+	    sq_len, PROTO_MAX_SMALL, &m)) != CAIRN_OK)
+		goto out;
+	t.query_id = "q1";
+	t.query = (Cairn__V1__SignedQuery *)m;
+	if ((r = node_task_check_query(d, &t, &tq, &code)) == CAIRN_OK)
+		node_task_query_release(&tq);
+out:
+	if (m != NULL)
+		protobuf_c_message_free_unpacked(m, NULL);
+	node_daemon_free(d);
+	return r;
+}
+
+/* The engine on small data: cell map, CSV, residents. */
+static int
+path_engine(void)
+{
+	char cells[128], cdr[128], *paths[1];
+	struct node_cellmap *map = NULL;
+	struct node_report rep;
+	struct node_result res;
+	struct node_input in;
+	struct qspec q;
+	int r;
+
+	snprintf(cells, sizeof(cells), "%s/cells.csv", dir);
+	snprintf(cdr, sizeof(cdr), "%s/cdr.csv", dir);
+	if ((r = qspec_parse_json(spec_json, strlen(spec_json), "q", &q)) !=
+	    CAIRN_OK ||
+	    (r = node_cellmap_load(cells, &map)) != CAIRN_OK)
+		return r;
+	paths[0] = cdr;
+	memset(&in, 0, sizeof(in));
+	in.paths = paths;
+	in.npaths = 1;
+	in.cells = map;
+	in.max_bad_fraction = 0.5;
+	in.threads = 1;
+	memset(&rep, 0, sizeof(rep));
+	memset(&res, 0, sizeof(res));
+	if ((r = node_run_csv(&q, &in, &rep, &res)) == CAIRN_OK)
+		node_result_release(&res);
+	node_report_release(&rep);
+	node_cellmap_free(map);
+	return r;
+}
+
+/* A ledger charge in a new ledger, read back. */
+static int
+path_ledger(void)
+{
+	static const int32_t months[] = { 2026 * 12 };
+	static const int64_t cells[] = { 1, -2, 3, 4 };
+	struct node_ledger_charge_req req;
+	struct node_ledger *l = NULL;
+	char p[128];
+	int64_t id, spent;
+	int r;
+
+	snprintf(p, sizeof(p), "%s/ledger.db", dir);
+	unlink(p);
+	if ((r = node_ledger_open(p, &l)) != CAIRN_OK)
+		return r;
+	memset(&req, 0, sizeof(req));
+	memset(req.query_hash, 1, 32);
+	memset(req.pset_hash, 2, 32);
+	req.months = months;
+	req.nmonths = 1;
+	req.rho_nano = 100000000;
+	req.budget_nano = 1000000000;
+	req.label = "residents alice";
+	req.query_id = "q1";
+	req.noise_variance = 9;
+	req.cells = cells;
+	req.ncells = 4;
+	if ((r = node_ledger_charge(l, &req, &id)) == CAIRN_OK &&
+	    (r = node_ledger_spent(l, months[0], &spent)) == CAIRN_OK &&
+	    spent != req.rho_nano)
+		r = CAIRN_ERR_INTERNAL;
+	node_ledger_free(l);
+	return r;
+}
+
+/* -------------------------------------- the round, both sides of it */
+
+/*
+ * Advertise (coordinator round), roster, each node masking its vector
+ * (share build), SubmitShare's aggregation and the result.
+ */
+static int
+path_round(void)
+{
+	uint8_t ids[3][32], epk[3][32], esk[3][32], qh[32], sid[32];
+	struct secagg_member roster[3];
+	struct coord_round *rd = NULL;
+	int64_t x[5] = { 1, 2, 3, 4, 0 }, out[4];
+	uint64_t y[5];
+	int r;
+
+	memset(qh, 5, sizeof(qh));
+	for (size_t i = 0; i < 3; i++) {
+		keys_identity_public(nodes[i], ids[i]);
+		if ((r = secagg_keypair(epk[i], esk[i])) != CAIRN_OK)
+			return r;
+	}
+	if ((r = coord_round_new(qh, (const uint8_t (*)[32])ids, 3, 5,
+	    INT64_MAX / 2, INT64_MAX / 2 + 1, &rd)) != CAIRN_OK)
+		return r;
+	for (size_t i = 0; i < 3; i++)
+		if ((r = coord_round_advertise(rd, ids[i], epk[i])) !=
+		    CAIRN_OK)
+			goto out;
+	if ((r = coord_round_roster(rd, roster, 3, sid)) != CAIRN_OK)
+		goto out;
+	for (size_t i = 0; i < 3; i++) {
+		long self = secagg_roster_find(roster, 3, ids[i]);
+
+		x[4] = (int64_t)secagg_check_value(sid);
+		if (self < 0) {
+			r = CAIRN_ERR_INTERNAL;
+			goto out;
+		}
+		if ((r = secagg_mask(esk[i], roster, 3, (size_t)self, sid, x,
+		    y, 5)) != CAIRN_OK ||
+		    (r = coord_round_share(rd, ids[i], y, 5)) != CAIRN_OK)
+			goto out;
+	}
+	if ((r = coord_round_result(rd, out, 4)) == CAIRN_OK &&
+	    out[0] != 3)
+		r = CAIRN_ERR_INTERNAL;
+out:
+	coord_round_free(rd);
+	return r;
+}
+
+/* ------------------------------------------------ the coordinator side */
+
+/* SubmitQuery's checks of the signed query. */
+static int
+path_submit_checks(void)
+{
+	ProtobufCMessage *m = NULL;
+	const char *field;
+	int r;
+
+	if ((r = proto_unpack(&cairn__v1__signed_query__descriptor, sq_bytes,
+	    sq_len, PROTO_MAX_SMALL, &m)) != CAIRN_OK)
+		return r;
+	r = coord_check_query(&ccfg, &fed, "alice",
+	    (Cairn__V1__SignedQuery *)m, &field);
+	protobuf_c_message_free_unpacked(m, NULL);
+	return r;
+}
+
+/* The log append of SubmitQuery/Advertise: store, log, two entries. */
+static int
+path_log_append(void)
+{
+	struct coord_store *db = NULL;
+	struct coord_log lg;
+	struct tlog_entry e;
+	char p[256], *note = NULL;
+	uint64_t index;
+	bool open = false;
+	int r;
+
+	snprintf(p, sizeof(p), "rm -f '%s'/coord.db* '%s'/log.db*", dir, dir);
+	if (system(p) != 0)
+		return CAIRN_ERR_IO;
+	snprintf(p, sizeof(p), "%s/coord.db", dir);
+	if ((r = coord_store_open(p, &db)) != CAIRN_OK)
+		return r;
+	snprintf(p, sizeof(p), "%s/log.db", dir);
+	memset(&lg, 0, sizeof(lg));
+	if ((r = coord_log_open(&lg, p, fed.name, coord_id, db)) != CAIRN_OK)
+		goto out;
+	open = true;
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_QUERY;
+	e.time = 1767571200;
+	e.body.p = sq_bytes;
+	e.body.len = sq_len;
+	if ((r = coord_log_append(&lg, &e, &index)) != CAIRN_OK)
+		goto out;
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_FAILURE;
+	e.time = 1767571201;
+	e.reason.p = (const uint8_t *)"deadline";
+	e.reason.len = 8;
+	if ((r = coord_log_append(&lg, &e, &index)) != CAIRN_OK)
+		goto out;
+	r = coord_log_checkpoint(&lg, 0, &note);
+	free(note);
+out:
+	if (open)
+		coord_log_close(&lg);
+	coord_store_close(db);
+	return r;
+}
+
+/* Log reads: an entry, inclusion and consistency proofs, the checkpoint. */
+static int
+path_log_read(void)
+{
+	uint8_t proof[64][TLOG_HASH_LEN], *data = NULL;
+	struct tlog_checkpoint cp;
+	struct tlog_store *s = NULL;
+	char p[128], *note = NULL;
+	size_t len, n;
+	int r;
+
+	snprintf(p, sizeof(p), "%s/log.db", dir);
+	if ((r = tlog_store_open(p, 0, &s)) != CAIRN_OK)
+		return r;
+	if ((r = tlog_store_entry(s, 0, &data, &len)) == CAIRN_OK &&
+	    (r = tlog_store_inclusion_proof(s, 0, 2, proof, 64, &n)) ==
+	    CAIRN_OK &&
+	    (r = tlog_store_consistency_proof(s, 1, 2, proof, 64, &n)) ==
+	    CAIRN_OK)
+		r = tlog_store_checkpoint_latest(s, &note, &len, &cp);
+	free(data);
+	free(note);
+	tlog_store_close(s);
+	return r;
+}
+
+static int
+note_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+	return keys_sign_note(ctx, msg, len, sig);
+}
+
+/* A checkpoint signed, parsed, opened, witnessed and cosigned (node). */
+static int
+path_note(void)
+{
+	static const char body[] = "cairn/fz\n2\n"
+	    "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=\n";
+	struct tlog_signer ls, ws;
+	struct tlog_verifier v;
+	struct tlog_witness_req req;
+	struct tlog_checkpoint cp;
+	struct tlog_witness *w = NULL;
+	struct tlog_note *n = NULL;
+	char *note = NULL, *both = NULL, line[512];
+	size_t len, blen;
+	int r;
+
+	ls.name = "cairn/fz";
+	keys_identity_public(coord_id, ls.pub);
+	ls.sign = note_sign;
+	ls.ctx = coord_id;
+	ws.name = "n1";
+	keys_identity_public(nodes[0], ws.pub);
+	ws.sign = note_sign;
+	ws.ctx = nodes[0];
+	snprintf(v.name, sizeof(v.name), "cairn/fz");
+	v.type = TLOG_KEY_ED25519;
+	memcpy(v.pub, ls.pub, 32);
+	tlog_key_id(v.name, v.type, v.pub, v.key_id);
+	if ((r = tlog_note_sign(body, strlen(body), &ls, 1, &note, &len)) !=
+	    CAIRN_OK)
+		return r;
+	if ((r = tlog_note_parse(note, len, &n)) != CAIRN_OK ||
+	    (r = tlog_checkpoint_open(note, len, &v, 1, 1, "cairn/fz", &cp))
+	    != CAIRN_OK ||
+	    (r = tlog_witness_open(":memory:", &w)) != CAIRN_OK)
+		goto out;
+	memset(&req, 0, sizeof(req));
+	req.note = note;
+	req.note_len = len;
+	req.log_keys = &v;
+	req.nkeys = 1;
+	req.quorum = 1;
+	if ((r = tlog_witness_add(w, &req, &ws, 1767571200, line,
+	    sizeof(line))) != CAIRN_OK)
+		goto out;
+	r = tlog_note_add_lines(note, len, line, strlen(line), &both, &blen);
+out:
+	free(both);
+	tlog_witness_close(w);
+	tlog_note_free(n);
+	free(note);
+	return r;
+}
+
+/* ---------------------------------------------------------- the tests */
+
+static void
+t_node_paths(void **state)
+{
+	(void)state;
+	put("cells.csv", "cell_id,region_id\nc1,1\nc2,2\nc3,3\n");
+	put("cdr.csv", "subscriber_id,timestamp,cell_id\n"
+	    "s1,2026-01-05T23:00:00Z,c1\ns1,2026-01-06T23:00:00Z,c1\n"
+	    "s2,2026-01-05T22:30:00Z,c2\ns3,2026-01-06T01:00:00Z,c3\n"
+	    "s3,bad,c3\n");
+	sweep("spec parse", path_spec, 0);
+	sweep("task check (node)", path_task_check, 1);
+	sweep("engine (node)", path_engine, 1);
+	sweep("ledger charge (node)", path_ledger, 1);
+	sweep("checkpoint cosign (node)", path_note, 1);
+}
+
+static void
+t_coord_paths(void **state)
+{
+	(void)state;
+	sweep("SubmitQuery checks", path_submit_checks, 1);
+	sweep("round: advertise..share", path_round, 1);
+	sweep("log append (coord)", path_log_append, 1);
+	sweep("log reads (coord)", path_log_read, 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_node_paths),
+		cmocka_unit_test(t_coord_paths),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
