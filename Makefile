@@ -121,9 +121,21 @@ $(BENCHES): $(O)/bin/%: $(O)/obj/tools/%.o $(O)/libcairn.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-# A test may add link flags of its own: LDFLAGS_test_x.
-LDFLAGS_test_allocfail := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
+# A test or fuzz harness may add link flags of its own: LDFLAGS_<name>.
+# WRAP_TRANSPORT serves the coordinator in process (tests/unit/
+# fake_transport.c); WRAP_ALLOC lets test_allocfail fail allocations.
+comma := ,
+WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
 	-Wl,--wrap=strdup,--wrap=strndup
+WRAP_TRANSPORT := $(addprefix -Wl$(comma)--wrap=,keys_tls_load \
+	keys_tls_free transport_server_start transport_server_stop \
+	transport_server_port transport_call_role transport_call_peer \
+	transport_call_peer_cert_fpr transport_call_method \
+	transport_call_remaining_ms transport_call_is_cancelled \
+	transport_call_reply transport_call_fail transport_call_send \
+	transport_call_finish)
+LDFLAGS_test_allocfail := $(WRAP_ALLOC) $(WRAP_TRANSPORT)
+LDFLAGS_fuzz_coord_msg := $(WRAP_TRANSPORT)
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(TEST_HELP_OBJ) $(O)/libcairn.a
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
@@ -149,22 +161,28 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%-libfuzzer,$(FUZZ_SRC))
 
 $(FUZZ_REPLAY): $(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o \
-    $(O)/obj/tests/fuzz/replay_main.o $(FUZZ_HELP_OBJ) $(O)/libcairn.a
+    $(O)/obj/tests/fuzz/replay_main.o $(FUZZ_HELP_OBJ) \
+    $(O)/obj/tests/unit/fake_transport.o $(O)/libcairn.a
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(LDFLAGS_$*) -o $@ $^ $(LIBS)
 
 $(FUZZ_BIN): $(O)/fuzz/%-libfuzzer: $(O)/obj/tests/fuzz/%.o \
-    $(FUZZ_HELP_OBJ) $(O)/libcairn.a
+    $(FUZZ_HELP_OBJ) $(O)/obj/tests/unit/fake_transport.o $(O)/libcairn.a
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(LDFLAGS_$*) -fsanitize=fuzzer -o $@ $^ \
+	    $(LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
 fuzz:
 	@command -v clang >/dev/null 2>&1 || { echo "cairn: make fuzz needs \
 	clang; run: sudo apt-get install -y clang" >&2; exit 1; }
+	@# Objects of another configuration would be kept (.SECONDARY).
+	@[ "$$(cat build-fuzz/.config 2>/dev/null)" = "clang FUZZ=1" ] || \
+	    { rm -rf build-fuzz; mkdir -p build-fuzz; \
+	    echo "clang FUZZ=1" > build-fuzz/.config; }
 	@$(MAKE) --no-print-directory O=build-fuzz CC=clang FUZZ=1 \
 	    CFLAGS="-O1 -g" fuzz-build
 	@sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)

@@ -76,7 +76,8 @@ fz_file(const char *name, const void *data, size_t n)
 void
 fz_quiet(void)
 {
-	log_set_level(LOG_LEVEL_ERROR);
+	log_set_level(getenv("FUZZ_VERBOSE") != NULL ? LOG_LEVEL_INFO :
+	    LOG_LEVEL_ERROR);
 }
 
 int

@@ -26,7 +26,7 @@ const char	*fz_dir(void);
  * the file cannot be written (a harness fault, not a finding).
  */
 const char	*fz_file(const char *name, const void *data, size_t n);
-/* Keep cairn's log to errors. */
+/* Keep cairn's log to errors (to info with FUZZ_VERBOSE set). */
 void		 fz_quiet(void);
 /*
  * Send stderr to /dev/null around a call that prints its one-line error

@@ -9,7 +9,9 @@
  * for n = 1, 2, ... until a run makes fewer than n allocations (it
  * succeeded untouched).  Every failing run must return a CAIRN_ERR_* code
  * (never crash, never claim success it did not have), and under make
- * check LeakSanitizer fails the test if any run leaked.
+ * check LeakSanitizer fails the test if any run leaked.  The coordinator's
+ * request paths run through its real handlers over the in-process
+ * transport of fake_transport.h.
  */
 #include <sys/stat.h>
 
@@ -40,6 +42,7 @@
 #include "protocol/tlog_note.h"
 #include "protocol/tlog_store.h"
 #include "protocol/tlog_witness.h"
+#include "tests/unit/fake_transport.h"
 
 /* ------------------------------------------------------ the wrappers */
 
@@ -57,6 +60,20 @@ char	*__wrap_strndup(const char *s, size_t n);
 static atomic_long calls;	/* allocations counted since arming */
 static atomic_long fail_at;	/* the one to fail; 0: none */
 static atomic_bool armed;
+static bool manual;		/* the path arms itself (arm()) */
+
+static void
+arm(bool on)
+{
+	atomic_store(&armed, on);
+}
+
+/* The client side of a path (signing, masking) never fails: pause. */
+static bool
+pause_arm(void)
+{
+	return atomic_exchange(&armed, false);
+}
 
 static bool
 fail_now(void)
@@ -114,7 +131,7 @@ sweep(const char *name, int (*fn)(void), long min_points)
 	for (n = 1; n < 100000; n++) {
 		atomic_store(&calls, 0);
 		atomic_store(&fail_at, n);
-		atomic_store(&armed, true);
+		atomic_store(&armed, !manual);
 		r = fn();
 		atomic_store(&armed, false);
 		made = atomic_load(&calls);
@@ -209,6 +226,7 @@ setup(void **state)
 {
 	(void)state;
 	log_set_level(LOG_LEVEL_ERROR);
+	fake_alloc = __real_malloc;
 	if (sodium_init() < 0)
 		return -1;
 	snprintf(dir, sizeof(dir), "/tmp/cairn-allocfail.XXXXXX");
@@ -586,6 +604,281 @@ out:
 	return r;
 }
 
+
+/* ------------------------------- the coordinator's service, in process */
+
+/* Call method 'm' as member 'who' (index into members[]) with 'req'. */
+static int
+call(enum proto_method m, size_t who, const ProtobufCMessage *req)
+{
+	int r = fake_call(m, &members[who], req, 10000, NULL, NULL);
+
+	if (r == CAIRN_ERR_TIMEOUT)
+		fail_msg("%s was never answered", proto_method(m)->name);
+	return r;
+}
+
+enum stage { S_START, S_SUBMIT, S_ADVERTISE, S_SHARE, S_READS };
+static enum stage stage;
+static char fedpath[128], keypath[128], datadir[128];
+static uint8_t qhash[32];
+static struct coord_config svc_cfg;
+
+static void
+svc_files(void)
+{
+	char ca[KEYS_FPR_LEN];
+
+	snprintf(fedpath, sizeof(fedpath), "%s/federation.conf", dir);
+	snprintf(keypath, sizeof(keypath), "%s/coord.key", dir);
+	snprintf(datadir, sizeof(datadir), "%s/data", dir);
+	keys_fingerprint((const uint8_t *)"ca", 2, ca);
+	assert_int_equal(keys_federation_create(fedpath, "fz", ca), CAIRN_OK);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(keys_federation_add(fedpath, &members[i]),
+		    CAIRN_OK);
+	assert_int_equal(keys_identity_save(coord_id, keypath), CAIRN_OK);
+	{
+		Cairn__V1__SignedQuery *sq;
+
+		sq = cairn__v1__signed_query__unpack(NULL, sq_len, sq_bytes);
+		assert_non_null(sq);
+		crypto_hash_sha256(qhash, sq->query.data, sq->query.len);
+		cairn__v1__signed_query__free_unpacked(sq, NULL);
+	}
+	svc_cfg = ccfg;
+	svc_cfg.identity_key = keypath;
+	svc_cfg.federation = fedpath;
+	svc_cfg.data_dir = datadir;
+	svc_cfg.listen = "in-process";
+	svc_cfg.workers = 1;
+	svc_cfg.advertise_seconds = 600;
+	svc_cfg.share_seconds = 600;
+}
+
+/* Sign 'm' for 'purpose' by node 'i': bytes and signature, malloc'd. */
+static void
+signed_msg(size_t i, const char *purpose, const ProtobufCMessage *m,
+    ProtobufCBinaryData *body, ProtobufCBinaryData *sig)
+{
+	size_t l = protobuf_c_message_get_packed_size(m);
+	bool was = pause_arm();
+
+	body->data = __real_malloc(l + 1);
+	sig->data = __real_malloc(KEYS_SIG_LEN);
+	assert_true(body->data != NULL && sig->data != NULL);
+	body->len = protobuf_c_message_pack(m, body->data);
+	sig->len = KEYS_SIG_LEN;
+	assert_int_equal(keys_sign(nodes[i], purpose, body->data, body->len,
+	    sig->data), CAIRN_OK);
+	arm(was);
+}
+
+static int
+advertise(size_t i, const uint8_t epk[32])
+{
+	Cairn__V1__Advertisement ad = CAIRN__V1__ADVERTISEMENT__INIT;
+	Cairn__V1__SignedAdvertisement sa =
+	    CAIRN__V1__SIGNED_ADVERTISEMENT__INIT;
+	Cairn__V1__SignedCharge sc = CAIRN__V1__SIGNED_CHARGE__INIT;
+	Cairn__V1__MonthCharge mc = CAIRN__V1__MONTH_CHARGE__INIT;
+	Cairn__V1__Charge ch = CAIRN__V1__CHARGE__INIT;
+	Cairn__V1__MonthCharge *mcs[1] = { &mc };
+	int r;
+
+	ch.query_id = "q1";
+	ch.query_hash.data = qhash;
+	ch.query_hash.len = 32;
+	ch.node = members[2 + i].pub.name;
+	mc.month = "2026-01";
+	mc.rho = 0.1;
+	mc.cumulative_rho = 0.1;
+	ch.n_months = 1;
+	ch.months = mcs;
+	ch.budget_rho_per_month = 10;
+	ch.noise_variance = 100;
+	ch.cells = 5;
+	signed_msg(i, "charge", &ch.base, &sc.charge, &sc.signature);
+	ad.query_id = "q1";
+	ad.node = members[2 + i].pub.name;
+	ad.x25519_public.data = (uint8_t *)epk;
+	ad.x25519_public.len = 32;
+	ad.charge = &sc;
+	signed_msg(i, "advertisement", &ad.base, &sa.advertisement,
+	    &sa.signature);
+	r = call(PROTO_ADVERTISE, 2 + i, &sa.base);
+	free(sc.charge.data);
+	free(sc.signature.data);
+	free(sa.advertisement.data);
+	free(sa.signature.data);
+	return r;
+}
+
+static int
+share(size_t i, const uint8_t esk[32], const struct secagg_member *roster,
+    const uint8_t sid[32])
+{
+	Cairn__V1__ShareManifest mf = CAIRN__V1__SHARE_MANIFEST__INIT;
+	Cairn__V1__MaskedShareChunk ck = CAIRN__V1__MASKED_SHARE_CHUNK__INIT;
+	crypto_generichash_state st;
+	uint8_t id[32], dg[32], le[8];
+	int64_t x[5] = { 1, 0, 2, 0, 0 };
+	uint64_t y[5];
+	bool was = pause_arm();
+	long self;
+	int r;
+
+	keys_identity_public(nodes[i], id);
+	self = secagg_roster_find(roster, 3, id);
+	x[4] = (int64_t)secagg_check_value(sid);
+	assert_true(self >= 0);
+	assert_int_equal(secagg_mask(esk, roster, 3, (size_t)self, sid, x, y,
+	    5), CAIRN_OK);
+	arm(was);
+	crypto_generichash_init(&st, NULL, 0, 32);
+	for (size_t k = 0; k < 5; k++) {
+		for (int b = 0; b < 8; b++)
+			le[b] = (uint8_t)(y[k] >> (8 * b));
+		crypto_generichash_update(&st, le, 8);
+	}
+	crypto_generichash_final(&st, dg, 32);
+	mf.query_id = "q1";
+	mf.node = members[2 + i].pub.name;
+	mf.sid.data = (uint8_t *)sid;
+	mf.sid.len = 32;
+	mf.cells = 5;
+	mf.chunk_count = 1;
+	mf.digest.data = dg;
+	mf.digest.len = 32;
+	signed_msg(i, "share", &mf.base, &ck.manifest, &ck.signature);
+	ck.n_cells = 5;
+	ck.cells = y;
+	r = call(PROTO_SUBMIT_SHARE, 2 + i, &ck.base);
+	free(ck.manifest.data);
+	free(ck.signature.data);
+	return r;
+}
+
+/* The log reads and the analyst's reads after a release. */
+static int
+reads(void)
+{
+	Cairn__V1__GetCheckpointRequest gc =
+	    CAIRN__V1__GET_CHECKPOINT_REQUEST__INIT;
+	Cairn__V1__GetEntriesRequest ge = CAIRN__V1__GET_ENTRIES_REQUEST__INIT;
+	Cairn__V1__GetInclusionProofRequest gi =
+	    CAIRN__V1__GET_INCLUSION_PROOF_REQUEST__INIT;
+	Cairn__V1__GetConsistencyProofRequest gp =
+	    CAIRN__V1__GET_CONSISTENCY_PROOF_REQUEST__INIT;
+	Cairn__V1__GetQueryRequest gq = CAIRN__V1__GET_QUERY_REQUEST__INIT;
+	Cairn__V1__GetResultRequest gr = CAIRN__V1__GET_RESULT_REQUEST__INIT;
+	Cairn__V1__ListQueriesRequest gl =
+	    CAIRN__V1__LIST_QUERIES_REQUEST__INIT;
+	int r;
+
+	ge.start = 0;
+	ge.end = 5;
+	gi.index = 0;
+	gi.tree_size = 5;
+	gp.old_size = 1;
+	gp.new_size = 5;
+	gq.query_id = "q1";
+	gr.query_id = "q1";
+	if ((r = call(PROTO_GET_CHECKPOINT, 2, &gc.base)) != CAIRN_OK ||
+	    (r = call(PROTO_GET_ENTRIES, 2, &ge.base)) != CAIRN_OK ||
+	    (r = call(PROTO_GET_INCLUSION_PROOF, 2, &gi.base)) != CAIRN_OK ||
+	    (r = call(PROTO_GET_CONSISTENCY_PROOF, 2, &gp.base)) !=
+	    CAIRN_OK ||
+	    (r = call(PROTO_GET_QUERY, 1, &gq.base)) != CAIRN_OK ||
+	    (r = call(PROTO_LIST_QUERIES, 1, &gl.base)) != CAIRN_OK)
+		return r;
+	return call(PROTO_GET_RESULT, 1, &gr.base);
+}
+
+/*
+ * One whole query through the service: SubmitQuery, three Advertise
+ * calls with their charges, three SubmitShare calls (the last one
+ * releases), then the reads.  Only the stage under test is armed; the
+ * first error is returned and the coordinator is stopped in every case.
+ */
+static int
+svc_query(void)
+{
+	uint8_t epk[3][32], esk[3][32], sid[32];
+	struct secagg_member roster[3];
+	struct coord *c = NULL;
+	ProtobufCMessage *sq = NULL;
+	char cmd[256];
+	int r;
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", datadir);
+	if (system(cmd) != 0)
+		return CAIRN_ERR_IO;
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(secagg_keypair(epk[i], esk[i]), CAIRN_OK);
+		keys_identity_public(nodes[i], roster[i].id);
+		memcpy(roster[i].epk, epk[i], 32);
+	}
+	secagg_roster_sort(roster, 3);
+	assert_int_equal(secagg_sid(qhash, roster, 3, sid), CAIRN_OK);
+	sq = (ProtobufCMessage *)cairn__v1__signed_query__unpack(NULL,
+	    sq_len, sq_bytes);
+	assert_non_null(sq);
+	arm(stage == S_START);
+	r = coord_start(&svc_cfg, &c);
+	arm(false);
+	if (r != CAIRN_OK)
+		goto out;
+	arm(stage == S_SUBMIT);
+	r = call(PROTO_SUBMIT_QUERY, 1, sq);
+	arm(false);
+	if (r != CAIRN_OK)
+		goto out;
+	for (size_t i = 0; i < 3 && r == CAIRN_OK; i++) {
+		arm(stage == S_ADVERTISE);
+		r = advertise(i, epk[i]);
+		arm(false);
+	}
+	for (size_t i = 0; i < 3 && r == CAIRN_OK; i++) {
+		arm(stage == S_SHARE);
+		r = share(i, esk[i], roster, sid);
+		arm(false);
+	}
+	if (r == CAIRN_OK) {
+		arm(stage == S_READS);
+		r = reads();
+		arm(false);
+	}
+out:
+	coord_stop(c);
+	protobuf_c_message_free_unpacked(sq, NULL);
+	return r;
+}
+
+static void
+t_service_paths(void **state)
+{
+	static const struct {
+		enum stage	 s;
+		const char	*name;
+	} stages[] = {
+		{ S_START, "coordinator start" },
+		{ S_SUBMIT, "SubmitQuery" },
+		{ S_ADVERTISE, "Advertise (charges)" },
+		{ S_SHARE, "SubmitShare (release)" },
+		{ S_READS, "log and result reads" },
+	};
+
+	(void)state;
+	svc_files();
+	manual = true;
+	for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++) {
+		stage = stages[i].s;
+		sweep(stages[i].name, svc_query, 1);
+	}
+	manual = false;
+}
+
 /* ---------------------------------------------------------- the tests */
 
 static void
@@ -620,6 +913,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_node_paths),
 		cmocka_unit_test(t_coord_paths),
+		cmocka_unit_test(t_service_paths),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
