@@ -125,7 +125,7 @@ __wrap_strndup(const char *s, size_t n)
 static long
 sweep(const char *name, int (*fn)(void), long min_points)
 {
-	long n, made;
+	long n, made, errors = 0;
 	int r;
 
 	for (n = 1; n < 100000; n++) {
@@ -146,8 +146,11 @@ sweep(const char *name, int (*fn)(void), long min_points)
 		if (r > 0 || r <= CAIRN_ERR__LAST)
 			fail_msg("%s: allocation %ld failed: return %d", name,
 			    n, r);
+		if (r != CAIRN_OK)
+			errors++;
 	}
-	printf("# allocation failures: %-22s %ld points\n", name, n - 1);
+	printf("# allocation failures: %-26s %3ld points, %3ld errors, "
+	    "%3ld absorbed\n", name, n - 1, errors, n - 1 - errors);
 	assert_true(n - 1 >= min_points);
 	return n - 1;
 }
