@@ -94,7 +94,7 @@ clean(void)
 	closedir(d);
 }
 
-/* Re-pack 'b' as the message 'desc' after 'fix' changed it. */
+/* Pack the changed message 'm' again into 'b'. */
 static void
 repack(const ProtobufCMessage *m, ProtobufCBinaryData *b)
 {

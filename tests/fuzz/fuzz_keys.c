@@ -1,7 +1,8 @@
 /*
  * fuzz_keys.c - key files (keys/): the first byte chooses a public
  * identity file (NAME.pub), a secret identity file, a certificate or a
- * CSR (PEM, through keys_cert_info/keys_csr_info) or a member URI; the rest is the content.
+ * CSR (PEM, through keys_cert_info/keys_csr_info) or a member URI; the
+ * rest is the content.
  */
 #include <stdio.h>
 #include <stdlib.h>

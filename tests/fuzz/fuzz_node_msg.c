@@ -218,14 +218,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 1:
 		if (sel & 0x10)
 			resign_roster((Cairn__V1__Roster *)m);
-		fz_ignore(node_roster_check(d, &tq, 0, 5, (Cairn__V1__Roster *)m,
-		    own, members, &self));
+		fz_ignore(node_roster_check(d, &tq, 0, 5,
+		    (Cairn__V1__Roster *)m, own, members, &self));
 		break;
 	case 2: {
 		const char *note = ((Cairn__V1__Checkpoint *)m)->note;
 
-		fz_ignore(tlog_checkpoint_open(note, strlen(note), &d->logkey, 1,
-		    1, d->origin, &cp));
+		fz_ignore(tlog_checkpoint_open(note, strlen(note),
+		    &d->logkey, 1, 1, d->origin, &cp));
 		break;
 	}
 	case 3: {

@@ -23,7 +23,8 @@ for bin in "$O"/fuzz/fuzz_*-libfuzzer; do
 	log="$O/fuzz-logs/$h.log"
 	mkdir -p "$work" "$art" "$O/fuzz-logs"
 	set -- "$work"
-	for d in "$top/tests/fuzz/corpus/$h" "$top/tests/fuzz/regressions/$h"; do
+	for d in "$top/tests/fuzz/corpus/$h" \
+	    "$top/tests/fuzz/regressions/$h"; do
 		[ -d "$d" ] && set -- "$@" "$d"
 	done
 	nice -n 10 "$bin" -max_total_time="$SECS" -print_final_stats=1 \
