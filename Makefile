@@ -4,6 +4,8 @@
 #   make test       build and run the unit and end-to-end tests
 #   make check      the same under AddressSanitizer + UBSan (in build-check/)
 #   make bench      build and run the benchmarks, printing every figure
+#   make fuzz       build the libFuzzer harnesses with clang (build-fuzz/)
+#                   and run each for FUZZ_SECONDS (default 600)
 #   make demo       the main job: run the demonstration (see README.md)
 #   make install    install programs and man pages under $(PREFIX)
 #   make V=1        show the full command lines
@@ -26,6 +28,10 @@ REQ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 ifeq ($(SAN),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
+endif
+ifeq ($(FUZZ),1)
+SAN_FLAGS := -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 
 ifeq ($(V),1)
@@ -78,7 +84,7 @@ TEST_HELP_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(TEST_HELP_SRC))
 E2E_SRC := $(wildcard tests/e2e/*.c)
 E2E_PROGS := $(patsubst tests/e2e/%.c,$(O)/bin/%,$(E2E_SRC))
 
-.PHONY: all test check bench demo install clean test-long
+.PHONY: all test check bench demo install clean test-long fuzz fuzz-build
 .SECONDARY:
 all: $(PROGS)
 
@@ -115,17 +121,73 @@ $(BENCHES): $(O)/bin/%: $(O)/obj/tools/%.o $(O)/libcairn.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# A test or fuzz harness may add link flags of its own: LDFLAGS_<name>.
+# WRAP_TRANSPORT serves the coordinator in process (tests/unit/
+# fake_transport.c); WRAP_ALLOC lets test_allocfail fail allocations.
+comma := ,
+WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
+	-Wl,--wrap=strdup,--wrap=strndup
+WRAP_TRANSPORT := $(addprefix -Wl$(comma)--wrap=,keys_tls_load \
+	keys_tls_free transport_server_start transport_server_stop \
+	transport_server_port transport_call_role transport_call_peer \
+	transport_call_peer_cert_fpr transport_call_method \
+	transport_call_remaining_ms transport_call_is_cancelled \
+	transport_call_reply transport_call_fail transport_call_send \
+	transport_call_finish)
+LDFLAGS_test_allocfail := $(WRAP_ALLOC) $(WRAP_TRANSPORT)
+LDFLAGS_fuzz_coord_msg := $(WRAP_TRANSPORT)
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(TEST_HELP_OBJ) $(O)/libcairn.a
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(LDFLAGS_$*) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
 
 $(E2E_PROGS): $(O)/bin/%: $(O)/obj/tests/e2e/%.o $(O)/libcairn.a
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-test: $(PROGS) $(TESTS) $(E2E_PROGS)
+# Fuzzing (docs/security.md): every tests/fuzz/fuzz_*.c is a libFuzzer
+# harness.  make test links each with tests/fuzz/replay_main.c and the
+# normal compiler, and tests/e2e/fuzz_replay.sh replays its seed corpus and
+# regression inputs; make fuzz builds them with clang and
+# -fsanitize=fuzzer,address,undefined in build-fuzz/ and runs each one for
+# FUZZ_SECONDS (tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 600
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_HELP_SRC := $(filter-out $(FUZZ_SRC) tests/fuzz/replay_main.c, \
+	$(wildcard tests/fuzz/*.c))
+FUZZ_HELP_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(FUZZ_HELP_SRC))
+FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%-libfuzzer,$(FUZZ_SRC))
+
+$(FUZZ_REPLAY): $(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o \
+    $(O)/obj/tests/fuzz/replay_main.o $(FUZZ_HELP_OBJ) \
+    $(O)/obj/tests/unit/fake_transport.o $(O)/libcairn.a
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(LDFLAGS_$*) -o $@ $^ $(LIBS)
+
+$(FUZZ_BIN): $(O)/fuzz/%-libfuzzer: $(O)/obj/tests/fuzz/%.o \
+    $(FUZZ_HELP_OBJ) $(O)/obj/tests/unit/fake_transport.o $(O)/libcairn.a
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(LDFLAGS_$*) -fsanitize=fuzzer -o $@ $^ \
+	    $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz:
+	@command -v clang >/dev/null 2>&1 || { echo "cairn: make fuzz needs \
+	clang; run: sudo apt-get install -y clang" >&2; exit 1; }
+	@# Objects of another configuration would be kept (.SECONDARY).
+	@[ "$$(cat build-fuzz/.config 2>/dev/null)" = "clang FUZZ=1" ] || \
+	    { rm -rf build-fuzz; mkdir -p build-fuzz; \
+	    echo "clang FUZZ=1" > build-fuzz/.config; }
+	@$(MAKE) --no-print-directory O=build-fuzz CC=clang FUZZ=1 \
+	    CFLAGS="-O1 -g" fuzz-build
+	@sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+test: $(PROGS) $(TESTS) $(E2E_PROGS) $(FUZZ_REPLAY)
 	@sh tests/run.sh $(O)
 
 check:
@@ -151,8 +213,8 @@ install: $(PROGS)
 	    $(DESTDIR)$(PREFIX)/share/cairn
 
 clean:
-	rm -rf build build-check
+	rm -rf build build-check build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(TEST_HELP_OBJ:.o=.d) \
+-include $(LIB_OBJ:.o=.d) $(TEST_HELP_OBJ:.o=.d) $(FUZZ_HELP_OBJ:.o=.d) \
 	$(patsubst %.c,$(O)/obj/%.d,$(MAIN_SRC) $(BENCH_SRC) $(TEST_SRC) \
-	$(E2E_SRC))
+	$(E2E_SRC) $(FUZZ_SRC) tests/fuzz/replay_main.c)

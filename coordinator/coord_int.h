@@ -17,6 +17,7 @@
 #include "common/config.h"
 #include "keys/keys.h"
 #include "keys/keys_federation.h"
+#include "protocol/cairn.pb-c.h"
 #include "protocol/tlog_entry.h"
 #include "protocol/tlog_note.h"
 #include "protocol/tlog_store.h"
@@ -311,6 +312,16 @@ struct coord;
  * serving.  '*out' set on success.
  */
 int	coord_start(const struct coord_config *cfg, struct coord **out)
+	    __attribute__((warn_unused_result));
+/*
+ * The checks SubmitQuery makes of the signed query 'sq' from analyst
+ * 'caller' under 'cfg' and 'fed' (signature, fields, spec, geography,
+ * participants, limits), storing nothing: for tests and the fuzz harness.
+ * Returns CAIRN_OK or the handler's error, '*field' naming the field.
+ */
+int	coord_check_query(const struct coord_config *cfg,
+	    const struct keys_federation *fed, const char *caller,
+	    const Cairn__V1__SignedQuery *sq, const char **field)
 	    __attribute__((warn_unused_result));
 /* The TCP port served. */
 int	coord_port(const struct coord *c);

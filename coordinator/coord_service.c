@@ -609,6 +609,23 @@ fail:
 	return r;
 }
 
+int
+coord_check_query(const struct coord_config *cfg,
+    const struct keys_federation *fed, const char *caller,
+    const Cairn__V1__SignedQuery *sq, const char **field)
+{
+	struct attempt *a = NULL;
+	struct coord c;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	c.cfg = cfg;
+	c.fed = (struct keys_federation *)(uintptr_t)fed;
+	if ((r = attempt_build(&c, caller, sq, &a, field)) == CAIRN_OK)
+		attempt_free(a);
+	return r;
+}
+
 /* Start attempt 'a' now and hand it to waiting nodes. */
 static void	dispatch(struct coord *c);
 

@@ -373,7 +373,7 @@ coord_store_result_put(struct coord_store *s, const char *query_id,
 	if (n > (size_t)INT32_MAX / 8)
 		return cairn_err(CAIRN_ERR_TOOBIG, "result of %zu cells", n);
 	if ((le = malloc(n * 8 + 1)) == NULL)
-		return CAIRN_ERR_NOMEM;
+		return cairn_err(CAIRN_ERR_NOMEM, "result of %zu cells", n);
 	for (size_t i = 0; i < n; i++)
 		for (int b = 0; b < 8; b++)
 			le[i * 8 + b] = (uint8_t)((uint64_t)vals[i] >> (8 * b));

@@ -27,38 +27,43 @@ node_task_query_release(struct node_task_query *tq)
 	tq->q = NULL;
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
+/*
+ * The names in strcmp order without allocating (a participant set is at
+ * most a few hundred names): an allocation failure must not change the
+ * hash, which finds the open charge of a retried round in the ledger.
+ */
 void
 node_pset_hash(char *const *names, size_t n, uint8_t out[32])
 {
 	static const uint8_t nl[1] = { '\n' };
 	crypto_hash_sha256_state st;
-	char **v;
+	const char *last = NULL, *min;
+	size_t done = 0, same;
 
 	crypto_hash_sha256_init(&st);
 	crypto_hash_sha256_update(&st, (const uint8_t *)"cairn/v1/pset\n", 14);
-	if (n > 0 && (v = malloc(n * sizeof(*v))) != NULL) {
-		memcpy(v, names, n * sizeof(*v));
-		qsort(v, n, sizeof(*v), cmp_str);
+	while (done < n) {
+		min = NULL;
+		same = 0;
 		for (size_t i = 0; i < n; i++) {
-			crypto_hash_sha256_update(&st, (const uint8_t *)v[i],
-			    strlen(v[i]));
+			int c;
+
+			if (last != NULL && strcmp(names[i], last) <= 0)
+				continue;
+			c = min == NULL ? -1 : strcmp(names[i], min);
+			if (c < 0) {
+				min = names[i];
+				same = 1;
+			} else if (c == 0)
+				same++;
+		}
+		for (size_t k = 0; k < same; k++) {
+			crypto_hash_sha256_update(&st, (const uint8_t *)min,
+			    strlen(min));
 			crypto_hash_sha256_update(&st, nl, 1);
 		}
-		free(v);
-	} else {
-		/* Out of memory: hash in the given order (still a function
-		 * of the set as the signed query lists it). */
-		for (size_t i = 0; i < n; i++) {
-			crypto_hash_sha256_update(&st,
-			    (const uint8_t *)names[i], strlen(names[i]));
-			crypto_hash_sha256_update(&st, nl, 1);
-		}
+		done += same;
+		last = min;
 	}
 	crypto_hash_sha256_final(&st, out);
 }

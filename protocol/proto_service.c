@@ -79,7 +79,8 @@ proto_pack(const ProtobufCMessage *msg, size_t max, uint8_t **out, size_t *len)
 		return cairn_err(CAIRN_ERR_TOOBIG, "%s of %zu bytes exceeds "
 		    "the limit of %zu", msg->descriptor->short_name, n, max);
 	if ((buf = malloc(n ? n : 1)) == NULL)
-		return CAIRN_ERR_NOMEM;
+		return cairn_err(CAIRN_ERR_NOMEM, "packing %s of %zu bytes",
+		    msg->descriptor->short_name, n);
 	if (protobuf_c_message_pack(msg, buf) != n) {
 		free(buf);
 		return cairn_err(CAIRN_ERR_INTERNAL, "%s: packed size changed",

@@ -1,0 +1,57 @@
+#!/bin/sh
+# run.sh BUILD_DIR SECONDS - run every libFuzzer harness of BUILD_DIR/fuzz
+# for SECONDS each, one after the other (at nice 10), starting from its
+# seed corpus and regression inputs, and print per harness the executions,
+# executions per second, libFuzzer's coverage figures (cov: edges, ft:
+# features), the corpus size and the findings (crash, leak, timeout and
+# out-of-memory inputs, kept in BUILD_DIR/fuzz-artifacts/HARNESS/).
+# New corpus entries go to BUILD_DIR/fuzz-corpus/HARNESS, never into
+# tests/fuzz/corpus.  Exits 1 when anything was found.
+set -u
+O=${1:-build-fuzz}
+SECS=${2:-600}
+top=$(pwd)
+found=0
+n=0
+printf '%-18s %10s %8s %7s %7s %7s %s\n' harness execs exec/s cov ft corpus \
+    findings
+for bin in "$O"/fuzz/fuzz_*-libfuzzer; do
+	[ -x "$bin" ] || continue
+	h=$(basename "$bin" -libfuzzer)
+	work="$O/fuzz-corpus/$h"
+	art="$O/fuzz-artifacts/$h"
+	log="$O/fuzz-logs/$h.log"
+	mkdir -p "$work" "$art" "$O/fuzz-logs"
+	set -- "$work"
+	for d in "$top/tests/fuzz/corpus/$h" \
+	    "$top/tests/fuzz/regressions/$h"; do
+		[ -d "$d" ] && set -- "$@" "$d"
+	done
+	nice -n 10 "$bin" -max_total_time="$SECS" -print_final_stats=1 \
+	    -timeout=20 -rss_limit_mb=2048 -max_len=16384 \
+	    -artifact_prefix="$art/" "$@" >"$log" 2>&1
+	rc=$?
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" |
+	    tail -n 1)
+	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" |
+	    tail -n 1)
+	last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
+	cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+	ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
+	corp=$(echo "$last" | sed -n 's/.* corp: \([0-9]*\).*/\1/p')
+	f=$(find "$art" -type f | wc -l)
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1	# libFuzzer stopped without an artifact: see the log
+	fi
+	[ "$f" -ne 0 ] && found=$((found + f))
+	n=$((n + 1))
+	printf '%-18s %10s %8s %7s %7s %7s %s\n' "$h" "${execs:-?}" \
+	    "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$f"
+	if [ "$f" -ne 0 ]; then
+		grep -E 'ERROR|SUMMARY|==[0-9]+==' "$log" | head -n 5 |
+		    sed 's/^/    /'
+		ls "$art" | sed 's/^/    /'
+	fi
+done
+echo "$n harnesses, ${SECS}s each: $found findings"
+[ "$n" -gt 0 ] && [ "$found" -eq 0 ]
