@@ -312,10 +312,12 @@ legit "after the wrong-round shares" q4
 
 # --------------------------------------------------- oversized messages
 mark
-# Under AddressSanitizer, shadow memory and redzones add to the peak.
+# Under AddressSanitizer, shadow memory, redzones and the quarantine add
+# to the peak (a client's peak reached 425 MiB under ASan in a fresh-clone
+# CI run), so the bound there only catches unbounded growth.
 HWM_MAX=262144
 if ldd "$CAIRN_BIN/cairn-coordinator" 2>/dev/null | grep -q libasan; then
-	HWM_MAX=393216
+	HWM_MAX=655360
 fi
 hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$COORD/status"; }
 H0=$(hwm)
