@@ -30,7 +30,7 @@
 #define FOLLOW_BATCH	1000
 #define FOLLOW_MAX_HITS	100000
 #define BACKOFF_MIN_MS	1000
-#define BACKOFF_MAX_MS	60000
+#define BACKOFF_MAX_MS	15000
 
 static void
 step(struct node_daemon *d, const char *what)
