@@ -20,7 +20,7 @@ static const char *const specs[] = {
 	"{\"kind\":\"visitors\",\"start\":\"2026-01-05\","
 	    "\"end\":\"2026-01-08\",\"k\":1}",
 	"{\"kind\":\"population_by_category\",\"start\":\"2026-01-05\","
-	    "\"end\":\"2026-01-08\"}",
+	    "\"end\":\"2026-01-08\",\"categories\":[\"a\",\"b\",\"c\"]}",
 };
 #define NSPECS	(sizeof(specs) / sizeof(specs[0]))
 

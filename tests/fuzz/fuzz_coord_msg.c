@@ -55,6 +55,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (size_t i = 0; i < f->fed.n; i++)
 		if (keys_federation_add(fedpath, &f->members[i]) != CAIRN_OK)
 			abort();
+	/* Geography g1 below, pinned to the (zero) hash it is given. */
+	if (keys_federation_pin_geography(fedpath, "g1", cfg.geos[0].sha256) !=
+	    CAIRN_OK)
+		abort();
 	if (keys_identity_save(f->coord, keypath) != CAIRN_OK)
 		abort();
 	cfg.identity_key = keypath;

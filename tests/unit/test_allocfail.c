@@ -658,6 +658,9 @@ svc_files(void)
 	for (size_t i = 0; i < 5; i++)
 		assert_int_equal(keys_federation_add(fedpath, &members[i]),
 		    CAIRN_OK);
+	/* The coordinator refuses an unpinned geography. */
+	assert_int_equal(keys_federation_pin_geography(fedpath, "g1",
+	    ccfg.geos[0].sha256), CAIRN_OK);
 	assert_int_equal(keys_identity_save(coord_id, keypath), CAIRN_OK);
 	{
 		Cairn__V1__SignedQuery *sq;
