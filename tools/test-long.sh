@@ -51,7 +51,7 @@ if [ -f tests/e2e/attack_suite.sh ]; then
 	part attack env ${TEST_LONG_ATTACK_ENV:-CAIRN_ATTACK_LONG=1} \
 	    sh tests/e2e/attack_suite.sh
 	ATTACK=$(grep -E "^(# )?attacks: " "$L/attack.log" | tail -n 1 |
-	    sed 's/^# //')
+	    sed 's/^# //; s/^attacks: //')
 	[ -n "$ATTACK" ] || ATTACK="ran (exit $RC) but printed no 'attacks:' line"
 	[ $RC -eq 0 ] || ATTACK="$ATTACK (FAILED, exit $RC)"
 else
