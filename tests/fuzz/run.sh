@@ -22,6 +22,8 @@ for bin in "$O"/fuzz/fuzz_*-libfuzzer; do
 	art="$O/fuzz-artifacts/$h"
 	log="$O/fuzz-logs/$h.log"
 	mkdir -p "$work" "$art" "$O/fuzz-logs"
+	# Findings of this run only: earlier artifacts stay for inspection.
+	before=$(find "$art" -type f | wc -l)
 	set -- "$work"
 	for d in "$top/tests/fuzz/corpus/$h" \
 	    "$top/tests/fuzz/regressions/$h"; do
@@ -39,7 +41,7 @@ for bin in "$O"/fuzz/fuzz_*-libfuzzer; do
 	cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
 	ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 	corp=$(echo "$last" | sed -n 's/.* corp: \([0-9]*\).*/\1/p')
-	f=$(find "$art" -type f | wc -l)
+	f=$(($(find "$art" -type f | wc -l) - before))
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1	# libFuzzer stopped without an artifact: see the log
 	fi
@@ -50,7 +52,7 @@ for bin in "$O"/fuzz/fuzz_*-libfuzzer; do
 	if [ "$f" -ne 0 ]; then
 		grep -E 'ERROR|SUMMARY|==[0-9]+==' "$log" | head -n 5 |
 		    sed 's/^/    /'
-		ls "$art" | sed 's/^/    /'
+		ls -t "$art" | head -n "$f" | sed 's/^/    /'
 	fi
 done
 echo "$n harnesses, ${SECS}s each: $found findings"
