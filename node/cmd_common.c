@@ -4,6 +4,7 @@
  * --cells or --regions for the region domain, --max-bad-fraction and
  * --threads.
  */
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,40 @@ cmd_input_option(struct cmd_input *ci, int opt, char *arg)
 		return CAIRN_OK;
 	}
 	return CAIRN_ERR_INTERNAL;
+}
+
+int
+cmd_input_next(struct cmd_input *ci, int argc, char **argv,
+    const struct option *opts, int *opt)
+{
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case ':':
+			return cairn_err(CAIRN_ERR_ARG, "option '%s' needs a "
+			    "value", argv[optind - 1]);
+		case '?':
+			return cairn_err(CAIRN_ERR_ARG, "bad option '%s' (see "
+			    "--help)", argv[optind - 1]);
+		case OPT_CDR:
+		case OPT_CELLS:
+		case OPT_REGIONS:
+		case OPT_MAXBAD:
+		case OPT_THREADS:
+			if ((r = cmd_input_option(ci, c, optarg)) != CAIRN_OK)
+				return r;
+			break;
+		default:
+			*opt = c;
+			return CAIRN_OK;
+		}
+	}
+	for (; optind < argc; optind++)
+		if ((r = cmd_input_add(ci, argv[optind])) != CAIRN_OK)
+			return r;
+	*opt = -1;
+	return CAIRN_OK;
 }
 
 int

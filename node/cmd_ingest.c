@@ -47,32 +47,21 @@ node_cmd_ingest(int argc, char **argv)
 	memset(&rep, 0, sizeof(rep));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+	for (;;) {
+		if ((r = cmd_input_next(&ci, argc, argv, opts, &c)) != CAIRN_OK)
+			goto fail;
+		if (c == -1)
+			break;
 		if (c == OPT_HELP) {
 			usage(stdout);
 			rc = 0;
 			goto out;
 		}
-		if (c == ':') {
-			r = cairn_err(CAIRN_ERR_ARG, "option '%s' needs a "
-			    "value", argv[optind - 1]);
-			goto fail;
-		}
-		if (c == '?') {
-			r = cairn_err(CAIRN_ERR_ARG, "bad option '%s' (see "
-			    "--help)", argv[optind - 1]);
-			goto fail;
-		}
 		if (c == OPT_DATADIR)
 			dir = optarg;
 		else if (c == OPT_QUIET)
 			quiet = true;
-		else if ((r = cmd_input_option(&ci, c, optarg)) != CAIRN_OK)
-			goto fail;
 	}
-	for (; optind < argc; optind++)
-		if ((r = cmd_input_add(&ci, argv[optind])) != CAIRN_OK)
-			goto fail;
 	if (dir == NULL) {
 		r = cairn_err(CAIRN_ERR_ARG, "missing --data-dir DIR");
 		goto fail;

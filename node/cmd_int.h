@@ -4,6 +4,7 @@
 #ifndef CAIRN_NODE_CMD_INT_H
 #define CAIRN_NODE_CMD_INT_H
 
+#include <getopt.h>
 #include <stdbool.h>
 
 #include "node/node.h"
@@ -41,6 +42,16 @@ void	cmd_input_release(struct cmd_input *ci);
 int	cmd_input_add(struct cmd_input *ci, char *path);
 /* Handle one of the CMD_INPUT_OPTIONS (not OPT_HELP). */
 int	cmd_input_option(struct cmd_input *ci, int opt, char *arg);
+/*
+ * Read argv's next option that is not one of the CMD_INPUT_OPTIONS (those
+ * are handled here) into *opt, its value in optarg; at the end, take the
+ * remaining arguments as --cdr paths and set *opt to -1.  The caller sets
+ * optind = 1 and opterr = 0 before the first call and lists
+ * CMD_INPUT_OPTIONS in 'opts'.  Returns CAIRN_ERR_ARG naming an unknown
+ * option, a missing value or a bad input option value.
+ */
+int	cmd_input_next(struct cmd_input *ci, int argc, char **argv,
+	    const struct option *opts, int *opt);
 /*
  * Load the cell map or region list and expand the paths into ci->in;
  * with 'need_files', --cdr and --cells/--regions are required.

@@ -89,7 +89,11 @@ node_cmd_run_local(int argc, char **argv)
 	memset(&res, 0, sizeof(res));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+	for (;;) {
+		if ((r = cmd_input_next(&ci, argc, argv, opts, &c)) != CAIRN_OK)
+			goto fail;
+		if (c == -1)
+			break;
 		switch (c) {
 		case OPT_HELP:
 			usage(stdout);
@@ -138,22 +142,8 @@ node_cmd_run_local(int argc, char **argv)
 		case OPT_QUIET:
 			quiet = true;
 			break;
-		case ':':
-			r = cairn_err(CAIRN_ERR_ARG, "option '%s' needs a "
-			    "value", argv[optind - 1]);
-			goto fail;
-		case '?':
-			r = cairn_err(CAIRN_ERR_ARG, "bad option '%s' (see "
-			    "--help)", argv[optind - 1]);
-			goto fail;
-		default:
-			if ((r = cmd_input_option(&ci, c, optarg)) != CAIRN_OK)
-				goto fail;
 		}
 	}
-	for (; optind < argc; optind++)
-		if ((r = cmd_input_add(&ci, argv[optind])) != CAIRN_OK)
-			goto fail;
 	if (qpath == NULL) {
 		r = cairn_err(CAIRN_ERR_ARG, "missing --query FILE");
 		goto fail;
