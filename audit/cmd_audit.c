@@ -19,6 +19,7 @@
 #include "common/cli.h"
 #include "common/err.h"
 #include "audit/audit.h"
+#include "audit/cmd_int.h"
 #include "protocol/tlog.h"
 #include "protocol/tlog_note.h"
 
@@ -138,48 +139,12 @@ as_bytes(const struct hexarg *h)
 	return b;
 }
 
-static int
-usage_fail(const char *prog, const char *usage)
-{
-	fprintf(stderr, "%s: error: usage: %s %s\n", prog, prog, usage);
-	return 1;
-}
-
 static void
 print_hex(const uint8_t *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		printf("%02x", b[i]);
 	printf("\n");
-}
-
-/* Shared option loop: fills vals[i] for long option i (last one wins). */
-static int
-get_opts(int argc, char **argv, const struct option *opts, const char **vals,
-    const char *prog, const char *usage, const char *help)
-{
-	int c, idx;
-
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
-		if (c == 'h') {
-			printf("usage: %s %s\n\n%s", prog, usage, help);
-			return 0;
-		}
-		if (c != 0) {
-			fprintf(stderr, "%s: error: unknown or incomplete "
-			    "option '%s'\n", prog, argv[optind - 1]);
-			return 1;
-		}
-		vals[idx] = optarg;
-	}
-	if (optind != argc) {
-		fprintf(stderr, "%s: error: unexpected argument '%s'\n", prog,
-		    argv[optind]);
-		return 1;
-	}
-	return -1;
 }
 
 /*
@@ -230,11 +195,11 @@ cmd_tree_root(int argc, char **argv)
 	FILE *in;
 	int r, rc;
 
-	if ((rc = get_opts(argc, argv, opts, vals, prog, tree_root_usage,
+	if ((rc = audit_cli_opts(argc, argv, opts, vals, prog, tree_root_usage,
 	    tree_root_help)) >= 0)
 		return rc;
 	if (vals[0] == NULL)
-		return usage_fail(prog, tree_root_usage);
+		return audit_cli_usage_fail(prog, tree_root_usage);
 	if (strcmp(vals[0], "-") == 0)
 		in = stdin;
 	else if ((in = fopen(vals[0], "r")) == NULL)
@@ -299,12 +264,12 @@ cmd_inclusion_verify(int argc, char **argv)
 	size_t n;
 	int r, rc;
 
-	if ((rc = get_opts(argc, argv, opts, v, prog, incl_usage,
+	if ((rc = audit_cli_opts(argc, argv, opts, v, prog, incl_usage,
 	    incl_help)) >= 0)
 		return rc;
 	for (int i = 0; i < 5; i++)
 		if (v[i] == NULL)
-			return usage_fail(prog, incl_usage);
+			return audit_cli_usage_fail(prog, incl_usage);
 	if ((proof = calloc(TLOG_MAX_PROOF, sizeof(*proof))) == NULL)
 		return cli_fail(prog, "memory", CAIRN_ERR_NOMEM);
 	if ((r = parse_hash(v[0], &leaf, "--leaf-hash")) != CAIRN_OK ||
@@ -354,12 +319,12 @@ cmd_consistency_verify(int argc, char **argv)
 	size_t n;
 	int r, rc;
 
-	if ((rc = get_opts(argc, argv, opts, v, prog, cons_usage,
+	if ((rc = audit_cli_opts(argc, argv, opts, v, prog, cons_usage,
 	    cons_help)) >= 0)
 		return rc;
 	for (int i = 0; i < 5; i++)
 		if (v[i] == NULL)
-			return usage_fail(prog, cons_usage);
+			return audit_cli_usage_fail(prog, cons_usage);
 	if ((proof = calloc(TLOG_MAX_PROOF, sizeof(*proof))) == NULL)
 		return cli_fail(prog, "memory", CAIRN_ERR_NOMEM);
 	if ((r = parse_u64(v[0], &size1, "--size1")) != CAIRN_OK ||
@@ -475,7 +440,7 @@ cmd_checkpoint_verify(int argc, char **argv)
 			nkeys++;
 	}
 	if (optind != argc || file == NULL || nkeys == 0) {
-		rc = usage_fail(prog, cp_usage);
+		rc = audit_cli_usage_fail(prog, cp_usage);
 		goto out;
 	}
 	quorum = nkeys;

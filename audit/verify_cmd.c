@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "audit/audit.h"
+#include "audit/cmd_int.h"
 #include "common/cli.h"
 #include "common/err.h"
 #include "keys/keys_federation.h"
@@ -70,11 +71,11 @@ static const struct option vopts[] = {
 };
 
 static const char verify_usage[] =
-    "usage: " VERIFY_PROG " --federation federation.conf\n"
+    "--federation federation.conf\n"
     "           (--coordinator ADDR --ca CA --tls-cert CRT --tls-key KEY |\n"
     "            --entries FILE --checkpoint FILE)\n"
-    "           [--state FILE] [--quorum Q] [--ledger FILE --node NAME]\n"
-    "\n"
+    "           [--state FILE] [--quorum Q] [--ledger FILE --node NAME]";
+static const char verify_help[] =
     "Verify the federation's transparency log: the checkpoint's signature\n"
     "(the coordinator's key, note name cairn/<federation>), Q witness\n"
     "cosignatures, consistency with the checkpoint kept in --state (then\n"
@@ -85,41 +86,12 @@ static const char verify_usage[] =
     "when everything verifies.\n";
 
 static const char fetch_usage[] =
-    "usage: " FETCH_PROG " --coordinator ADDR --ca CA --tls-cert CRT "
-    "--tls-key KEY\n"
-    "           --entries FILE --checkpoint FILE\n"
-    "\n"
+    "--coordinator ADDR --ca CA --tls-cert CRT --tls-key KEY\n"
+    "           --entries FILE --checkpoint FILE";
+static const char fetch_help[] =
     "Save the coordinator's latest checkpoint and every entry it covers\n"
     "(one per line, hex) for `cairn audit verify --entries --checkpoint`.\n"
     "Existing files are not overwritten.\n";
-
-static int
-get_opts(int argc, char **argv, const char *prog, const char *usage,
-    const char **vals)
-{
-	int c, idx;
-
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", vopts, &idx)) != -1) {
-		if (c == 'h') {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (c != 0) {
-			fprintf(stderr, "%s: error: unknown or incomplete "
-			    "option '%s'\n", prog, argv[optind - 1]);
-			return 1;
-		}
-		vals[idx] = optarg;
-	}
-	if (optind != argc) {
-		fprintf(stderr, "%s: error: unexpected argument '%s'\n", prog,
-		    argv[optind]);
-		return 1;
-	}
-	return -1;
-}
 
 static int
 append_entry(struct log_copy *l, size_t *cap, const uint8_t *d, size_t len)
@@ -288,7 +260,8 @@ audit_cmd_verify(int argc, char **argv)
 	int r, rc = 1;
 
 	memset(&l, 0, sizeof(l));
-	if ((r = get_opts(argc, argv, VERIFY_PROG, verify_usage, o)) >= 0)
+	if ((r = audit_cli_opts(argc, argv, vopts, o, VERIFY_PROG,
+	    verify_usage, verify_help)) >= 0)
 		return r;
 	online = o[O_COORD] != NULL;
 	if (o[O_FED] == NULL || (online && (o[O_CA] == NULL ||
@@ -398,7 +371,8 @@ audit_cmd_fetch(int argc, char **argv)
 	int r, rc = 1;
 
 	memset(&l, 0, sizeof(l));
-	if ((r = get_opts(argc, argv, FETCH_PROG, fetch_usage, o)) >= 0)
+	if ((r = audit_cli_opts(argc, argv, vopts, o, FETCH_PROG,
+	    fetch_usage, fetch_help)) >= 0)
 		return r;
 	if (o[O_COORD] == NULL || o[O_CA] == NULL || o[O_CERT] == NULL ||
 	    o[O_KEY] == NULL || o[O_ENTRIES] == NULL ||
