@@ -5,11 +5,8 @@ set -u
 N="$CAIRN_BIN/cairn-node"
 T=$(mktemp -d /tmp/cairn-e2e-engine-XXXXXX)
 trap 'rm -rf "$T"' EXIT
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-no() { n=$((n + 1)); echo "not ok $n - $1"; fails=$((fails + 1)); }
-check() { if eval "$2"; then ok "$1"; else no "$1"; fi; }
+TAP_SHOW="$T/err"
+. "${CAIRN_TOP:-.}/tests/e2e/lib/tap.sh"
 
 cat > "$T/cells.csv" <<'X'
 cell_id,region_id
@@ -31,60 +28,60 @@ printf 'subscriber_id,timestamp,cell_id\nu3,2026-01-06T23:00:00Z,b1\n' |
 echo '{"kind":"residents","start":"2026-01-05","end":"2026-01-08"}' > "$T/res.json"
 echo '{"kind":"od","start":"2026-01-05","end":"2026-01-08"}' > "$T/od.json"
 
-check "help" '"$N" --help | grep -q run-local && "$N" run-local --help | grep -q -- --no-noise'
-check "unknown command fails" '! "$N" frobnicate 2>/dev/null'
+holds "help" '"$N" --help | grep -q run-local && "$N" run-local --help | grep -q -- --no-noise'
+holds "unknown command fails" '! "$N" frobnicate 2>/dev/null'
 "$N" run-local --frobnicate 2> "$T/err"; rc=$?
-check "unknown option: one-line error" '[ $rc -ne 0 ] && [ $(wc -l < "$T/err") -eq 1 ] && grep -q "cairn-node run-local: error: run-local: bad option .--frobnicate." "$T/err"'
+holds "unknown option: one-line error" '[ $rc -ne 0 ] && [ $(wc -l < "$T/err") -eq 1 ] && grep -q "cairn-node run-local: error: run-local: bad option .--frobnicate." "$T/err"'
 "$N" ingest --data-dir 2> "$T/err"; rc=$?
-check "option without its value: one-line error" '[ $rc -ne 0 ] && grep -q "option .--data-dir. needs a value" "$T/err"'
+holds "option without its value: one-line error" '[ $rc -ne 0 ] && grep -q "option .--data-dir. needs a value" "$T/err"'
 
 "$N" run-local --cdr "$T/drop" --cells "$T/cells.csv" --query "$T/res.json" \
     --no-noise > "$T/out.csv" 2> "$T/err"
-check "residents csv" 'printf "region,count\n2,2\n10,1\n" | cmp -s - "$T/out.csv"'
+holds "residents csv" 'printf "region,count\n2,2\n10,1\n" | cmp -s - "$T/out.csv"'
 "$N" run-local --cdr "$T/drop" --cells "$T/cells.csv" --query "$T/od.json" \
     --no-noise --dense > "$T/od.csv"
-check "od dense has every cell" '[ $(wc -l < "$T/od.csv") -eq 9 ] && grep -qx "2026-01-05,2,2,1" "$T/od.csv" && grep -qx "2026-01-05,10,2,1" "$T/od.csv" && grep -qx "2026-01-06,2,2,0" "$T/od.csv"'
+holds "od dense has every cell" '[ $(wc -l < "$T/od.csv") -eq 9 ] && grep -qx "2026-01-05,2,2,1" "$T/od.csv" && grep -qx "2026-01-05,10,2,1" "$T/od.csv" && grep -qx "2026-01-06,2,2,0" "$T/od.csv"'
 "$N" run-local --cdr "$T/drop" --cells "$T/cells.csv" --query "$T/res.json" \
     --no-noise --format json --output "$T/out.json"
-check "json output" 'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"query\"][\"kind\"]==\"residents\"; assert [(c[\"region\"],c[\"count\"]) for c in d[\"cells\"]]==[(2,2),(10,1)]" "$T/out.json"'
+holds "json output" 'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"query\"][\"kind\"]==\"residents\"; assert [(c[\"region\"],c[\"count\"]) for c in d[\"cells\"]]==[(2,2),(10,1)]" "$T/out.json"'
 
 "$N" run-local --cdr "$T/drop" --cells "$T/cells.csv" --query "$T/res.json" \
     --rho 0.5 > "$T/noisy.csv" 2> "$T/err"; rc=$?
-check "noisy residents: every cell with its interval" '[ $rc -eq 0 ] && head -1 "$T/noisy.csv" | grep -qx "region,count,ci95_low,ci95_high" && [ $(wc -l < "$T/noisy.csv") -eq 3 ] && awk -F, "NR > 1 && (\$3 != \$2 - 2 || \$4 != \$2 + 2) { bad = 1 } END { exit bad }" "$T/noisy.csv" && grep -q "rho 0.5, (epsilon" "$T/err"'
+holds "noisy residents: every cell with its interval" '[ $rc -eq 0 ] && head -1 "$T/noisy.csv" | grep -qx "region,count,ci95_low,ci95_high" && [ $(wc -l < "$T/noisy.csv") -eq 3 ] && awk -F, "NR > 1 && (\$3 != \$2 - 2 || \$4 != \$2 + 2) { bad = 1 } END { exit bad }" "$T/noisy.csv" && grep -q "rho 0.5, (epsilon" "$T/err"'
 "$N" run-local --cdr "$T/drop" --cells "$T/cells.csv" --query "$T/od.json" \
     --rho 0.2 --format json --quiet > "$T/noisy.json"
-check "noisy od json: noise parameters and the whole domain" 'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); n=d[\"noise\"]; assert n[\"mechanism\"]==\"discrete_gaussian\" and 0 < n[\"rho\"] <= 0.2 and n[\"epsilon\"] > 0; assert len(d[\"cells\"])==8" "$T/noisy.json"'
+holds "noisy od json: noise parameters and the whole domain" 'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); n=d[\"noise\"]; assert n[\"mechanism\"]==\"discrete_gaussian\" and 0 < n[\"rho\"] <= 0.2 and n[\"epsilon\"] > 0; assert len(d[\"cells\"])==8" "$T/noisy.json"'
 "$N" run-local --cdr "$T/drop" --cells "$T/cells.csv" --query "$T/res.json" > /dev/null 2> "$T/err"; rc=$?
-check "noisy mode needs --rho" '[ $rc -ne 0 ] && grep -q "give --rho R" "$T/err"'
+holds "noisy mode needs --rho" '[ $rc -ne 0 ] && grep -q "give --rho R" "$T/err"'
 
 echo '{"kind":"residents","start":"2026-01-05","end":"2026-01-08","k":2}' > "$T/bad.json"
 "$N" run-local --cdr "$T/drop" --cells "$T/cells.csv" --query "$T/bad.json" \
     --no-noise > /dev/null 2> "$T/err"; rc=$?
-check "bad spec names the field" '[ $rc -ne 0 ] && grep -q "bad.json: field .k. is not used by kind .residents." "$T/err"'
+holds "bad spec names the field" '[ $rc -ne 0 ] && grep -q "bad.json: field .k. is not used by kind .residents." "$T/err"'
 
 printf 'cell_id,region_id\na1,10\na1,3\n' > "$T/dup.csv"
 "$N" check-data --cdr "$T/drop" --cells "$T/dup.csv" > /dev/null 2> "$T/err"; rc=$?
-check "bad cell map names file:line:field" '[ $rc -ne 0 ] && grep -q "dup.csv:3: field .cell_id.: duplicate" "$T/err"'
+holds "bad cell map names file:line:field" '[ $rc -ne 0 ] && grep -q "dup.csv:3: field .cell_id.: duplicate" "$T/err"'
 
 cp "$T/drop/day1.csv" "$T/dirty.csv"
 printf 'u9,2026-01-06T99:00:00Z,a1\nu9,2026-01-06T10:00:00Z,zz\n' >> "$T/dirty.csv"
 "$N" check-data --cdr "$T/dirty.csv" --cells "$T/cells.csv" > "$T/rep" 2> "$T/err"; rc=$?
-check "check-data reports reasons and lines, refuses" '[ $rc -eq 1 ] && grep -q "dirty.csv:7: bad timestamp" "$T/rep" && grep -q "dirty.csv:8: unknown cell" "$T/rep" && grep -q "over the limit" "$T/err"'
+holds "check-data reports reasons and lines, refuses" '[ $rc -eq 1 ] && grep -q "dirty.csv:7: bad timestamp" "$T/rep" && grep -q "dirty.csv:8: unknown cell" "$T/rep" && grep -q "over the limit" "$T/err"'
 "$N" check-data --cdr "$T/dirty.csv" --cells "$T/cells.csv" --max-bad-fraction 0.5 > "$T/rep"; rc=$?
-check "check-data passes under a looser limit" '[ $rc -eq 0 ] && grep -q "7 rows, 5 good, 2 bad" "$T/rep"'
+holds "check-data passes under a looser limit" '[ $rc -eq 0 ] && grep -q "7 rows, 5 good, 2 bad" "$T/rep"'
 "$N" run-local --cdr "$T/dirty.csv" --cells "$T/cells.csv" --query "$T/res.json" --no-noise > /dev/null 2> "$T/err"; rc=$?
-check "run-local refuses a dirty file" '[ $rc -ne 0 ] && grep -q "error: run-local: .*dirty.csv: 2 of 7 rows bad" "$T/err"'
+holds "run-local refuses a dirty file" '[ $rc -ne 0 ] && grep -q "error: run-local: .*dirty.csv: 2 of 7 rows bad" "$T/err"'
 
 "$N" ingest --cdr "$T/drop" --cells "$T/cells.csv" --data-dir "$T/data" --quiet
-check "ingest writes a private store" '[ -f "$T/data/key" ] && [ "$(stat -c %a "$T/data/key")" = 600 ] && ! grep -rq u1 "$T/data"'
+holds "ingest writes a private store" '[ -f "$T/data/key" ] && [ "$(stat -c %a "$T/data/key")" = 600 ] && ! grep -rq u1 "$T/data"'
 for q in res od; do
 	"$N" run-local --cdr "$T/drop" --cells "$T/cells.csv" --query "$T/$q.json" --no-noise > "$T/a.csv"
 	"$N" run-local --store "$T/data" --query "$T/$q.json" --no-noise > "$T/b.csv"
-	check "store equals CSV ($q)" 'cmp -s "$T/a.csv" "$T/b.csv" && [ $(wc -l < "$T/a.csv") -gt 1 ]'
+	holds "store equals CSV ($q)" 'cmp -s "$T/a.csv" "$T/b.csv" && [ $(wc -l < "$T/a.csv") -gt 1 ]'
 done
 "$N" run-local --store "$T/nowhere" --query "$T/res.json" --no-noise 2> "$T/err" >/dev/null; rc=$?
-check "missing store: one-line error" '[ $rc -ne 0 ] && grep -q "no store here" "$T/err"'
+holds "missing store: one-line error" '[ $rc -ne 0 ] && grep -q "no store here" "$T/err"'
 "$N" run-local --cdr "$T/drop" --query "$T/res.json" --no-noise 2> "$T/err" >/dev/null; rc=$?
-check "missing --cells is an error" '[ $rc -ne 0 ] && grep -q "missing --cells" "$T/err"'
+holds "missing --cells is an error" '[ $rc -ne 0 ] && grep -q "missing --cells" "$T/err"'
 
-[ $fails -eq 0 ]
+tap_done

@@ -12,14 +12,10 @@ set -u
 B=${CAIRN_BIN:-build/bin}
 TOP=${CAIRN_TOP:-.}
 C="$B/cairn"
-n=0
-fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; fail=1; }
-check() { if [ "$1" -eq 0 ]; then ok "$2"; else notok "$2"; fi; }
+TAP_SHOW="$tmp/e"
+. "$TOP/tests/e2e/lib/tap.sh"
 
 # 1. Goodness of fit of CSPRNG output.
 for spec in "dgauss 4" "dgauss 100" "dgauss 5.484964" "dgauss 1000" \
@@ -48,13 +44,13 @@ r1=$?
 r2=$?
 [ $r1 -eq 0 ] && [ $r2 -eq 0 ] && cmp -s "$tmp/a" "$tmp/b" &&
     [ "$(wc -l <"$tmp/a")" -eq 1000 ]
-check $? "--seed output is reproducible"
+status_ok $? "--seed output is reproducible"
 grep -q 'deterministic test source' "$tmp/ea"
-check $? "--seed announces the test source on stderr"
+status_ok $? "--seed announces the test source on stderr"
 "$C" privacy sample --mechanism dgauss --sigma2 30 --count 1000 >"$tmp/c"
 cmp -s "$tmp/a" "$tmp/c"
 [ $? -ne 0 ]
-check $? "the CSPRNG output differs from the seeded output"
+status_ok $? "the CSPRNG output differs from the seeded output"
 
 # 3. plan reproduces the reference (eps, delta).
 for ref in "0.1 1e-6 2.142" "0.5 1e-6 5.222" "1 1e-10 10.034"; do
@@ -62,7 +58,7 @@ for ref in "0.1 1e-6 2.142" "0.5 1e-6 5.222" "1 1e-10 10.034"; do
 	"$C" privacy plan --kind presence --rho "$1" --delta "$2" --days 30 \
 	    --k 2 --nodes 5 --colluding 1 >"$tmp/p" 2>&1
 	grep -q "^eps_tight: *$3 " "$tmp/p"
-	check $? "plan rho=$1 delta=$2 gives eps $3"
+	status_ok $? "plan rho=$1 delta=$2 gives eps $3"
 done
 "$C" privacy plan --kind od --days 8 --rho 0.35 --nodes 4 --colluding 1 \
     >"$tmp/p"
@@ -70,7 +66,7 @@ grep -q '^delta2: *2.645751 (delta2^2 = 7)' "$tmp/p" &&
     grep -q '^sigma2: *10 ' "$tmp/p" && grep -q '^sigma_h2: *4 ' "$tmp/p" &&
     grep -q '^released_variance: *16$' "$tmp/p" &&
     grep -q '^ci95_halfwidth: *8 ' "$tmp/p"
-check $? "plan od: delta2, sigma2, sigma_h2, released variance, interval"
+status_ok $? "plan od: delta2, sigma2, sigma_h2, released variance, interval"
 
 # 4. Bad arguments: one line "cairn privacy ...: error: ...", exit 1.
 bad() {
@@ -105,11 +101,11 @@ bad plan --kind presence --rho 0.1 --nodes 3
 
 # 5. Help.
 "$C" privacy sample --help | grep -q '^usage: cairn privacy sample'
-check $? "sample --help"
+status_ok $? "sample --help"
 "$C" privacy plan --help | grep -q '^usage: cairn privacy plan'
-check $? "plan --help"
+status_ok $? "plan --help"
 "$C" privacy --help | grep -q 'sample'
-check $? "privacy --help lists the subcommands"
+status_ok $? "privacy --help lists the subcommands"
 
 # 6. No floating point on the sampling path.
 if grep -nE 'math\.h|float\.h|\<(float|double)\>|[0-9]\.[0-9]' \
@@ -120,4 +116,4 @@ if grep -nE 'math\.h|float\.h|\<(float|double)\>|[0-9]\.[0-9]' \
 else
 	ok "sampler files use no floating point"
 fi
-exit $fail
+tap_done

@@ -36,6 +36,17 @@ has() {
 	if grep -q -- "$2" "${3:-$T/out}"; then ok "$1"; else notok "$1"; fi
 }
 
+# holds WHAT EXPR: the shell expression EXPR (evaluated here, so it sees
+# the script's variables) is true.
+holds() {
+	if eval "$2"; then ok "$1"; else notok "$1"; fi
+}
+
+# status_ok STATUS WHAT: a command that just ran exited with STATUS 0.
+status_ok() {
+	if [ "$1" -eq 0 ]; then ok "$2"; else notok "$2"; fi
+}
+
 # tap_done: exit with the scripts' status.
 tap_done() { [ "$fails" -eq 0 ]; exit; }
 
