@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -530,6 +531,8 @@ struct csv_job {
 	struct part_group	 g;
 	struct node_acc		 acc;
 	int			 err;
+	char			 errmsg[256];	/* the detail, for the caller's
+						   thread */
 };
 
 /*
@@ -566,8 +569,11 @@ csv_job_run(void *arg)
 		}
 	}
 	/* the others stop at their next partition */
-	if (j->err != CAIRN_OK)
+	if (j->err != CAIRN_OK) {
+		snprintf(j->errmsg, sizeof(j->errmsg), "%s",
+		    cairn_errdesc(j->err));
 		atomic_store(j->next, po->nparts);
+	}
 	return NULL;
 }
 
@@ -616,7 +622,7 @@ node_run_csv(const struct qspec *q, const struct node_input *in,
 		pthread_join(tid[t], NULL);
 	for (unsigned t = 0; t < T; t++) {
 		if (jobs[t].err != CAIRN_OK) {
-			r = jobs[t].err;
+			r = cairn_err(jobs[t].err, "%s", jobs[t].errmsg);
 			goto out;
 		}
 		accs[t] = jobs[t].acc;

@@ -309,18 +309,21 @@ part_le32(uint32_t v)
 }
 
 /*
- * The record form in 'out' (16 bytes, zero padded) of the id 'k' of 'n'
- * <= 16 bytes in zero-padded form; returns its length.  An id of digits
+ * The record form in 'out' (16 bytes, zero padded) of the id 'key' of 'n'
+ * <= 16 bytes (16 readable) whose zero-padded form is 'k'; returns its
+ * length.  An id of digits
  * and lowercase hex letters only becomes a tag byte (0xfe for an even
  * length, 0xff for an odd one) and two characters a byte; any other id
  * is kept as it is.  Ids are valid UTF-8, where 0xfe and 0xff never
  * occur, so the forms of two ids are equal only when the ids are.
  */
 static inline size_t
-part_pack(const uint64_t k[2], size_t n, uint64_t out[2])
+part_pack(const char *key, const uint64_t k[2], size_t n, uint64_t out[2])
 {
 #if defined(__SSE2__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)k);
+	/* from the id itself: a 16-byte load of 'k' would wait for its two
+	 * 8-byte stores */
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)key);
 	__m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
 	    _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
 	__m128i hex = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('a' - 1)),
@@ -349,7 +352,7 @@ part_pack(const uint64_t k[2], size_t n, uint64_t out[2])
 	out[1] = x[1] >> 24;
 	return 1 + (n + 1) / 2;
 #else
-	const unsigned char *c = (const unsigned char *)k;
+	const unsigned char *c = (const unsigned char *)key;
 	unsigned char *o = (unsigned char *)out;
 
 	for (size_t i = 0; i < n; i++)
@@ -388,7 +391,7 @@ part_push(struct part_writer *pw, const char *key, size_t n, uint64_t h,
 	pw->nrec[p]++;
 	if (n > INTERN_INLINE)
 		return part_push_long(pw, p, key, n, word);
-	m = part_pack(k, n, pk);
+	m = part_pack(key, k, n, pk);
 	/* fixed-size copies; the next record overwrites what is past it */
 	s[f] = (unsigned char)m;
 	memcpy(s + f + 1, pk, sizeof(pk));

@@ -224,14 +224,16 @@ part_writer_finish(struct part_writer *pw)
 		    *end;
 
 		stage_ptrs(s, &at, &end);
-		/* a chunk's room is a multiple of lines: a part line fits */
-		if (pw->fill[p] > 0 && at == end &&
-		    (r = chunk_next(pw, p, at, &at, &end)) != CAIRN_OK)
-			return r;
-		memcpy(at, s, pw->fill[p]);
-		at += pw->fill[p];
-		pw->fill[p] = 0;
-		stage_set(s, at, end);
+		if (pw->fill[p] > 0) {
+			/* a chunk's room is whole lines: a part line fits */
+			if (at == end && (r = chunk_next(pw, p, at, &at,
+			    &end)) != CAIRN_OK)
+				return r;
+			memcpy(at, s, pw->fill[p]);
+			at += pw->fill[p];
+			pw->fill[p] = 0;
+			stage_set(s, at, end);
+		}
 		if (pw->tail[p] != NULL)
 			pw->tail[p]->len = (uint32_t)(at - pw->tail[p]->data);
 	}
