@@ -1,7 +1,7 @@
 /*
  * engine.c - the exact aggregation of DESIGN §4.  Events arrive grouped by
- * subject (each parse thread's words in subject order, ingest_csv.c), each
- * subject's events are sorted by time and region, and the kind's kernel
+ * subject (from CSV one partition of subjects at a time, partition.c),
+ * each subject's events are sorted by time and region, and the kind's kernel
  * turns them into cell increments in per-thread accumulators that are
  * summed at the end.  The CSV path and
  * the store path (store.c) share the kernels, so they give the same

@@ -4,10 +4,11 @@
  * threads, with a hand-written row scanner (SSE2 where available) that
  * finds the separators and the bytes needing care (quotes, NUL, non-ASCII)
  * sixteen at a time.  Every row is either accepted or counted as bad with
- * a reason; the first examples keep their file line numbers.  Accepted
- * rows become packed 64-bit event words in per-thread chunks, with
- * subscriber ids interned into dense per-thread ids that are merged into
- * one global table at the end.
+ * a reason; the first examples keep their file line numbers.  For a query
+ * each accepted row goes to the partitions of node/partition.c; for the
+ * store it joins its subscriber's chain of event words, subscriber ids
+ * interned into dense per-thread ids that are merged into one global table
+ * at the end.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -1061,9 +1062,9 @@ chain_ends(struct parse_out *o, enum parse_mode mode)
 	return CAIRN_OK;
 }
 
+/* Store mode: one subject table and one category list for all threads. */
 static int
-merge_tables(struct parse_out *o, enum parse_mode mode,
-    const struct node_plan *plan)
+merge_tables(struct parse_out *o)
 {
 	struct node_intern cats;
 	uint32_t id;
@@ -1095,8 +1096,8 @@ merge_tables(struct parse_out *o, enum parse_mode mode,
 		}
 		intern_release(&pt->subs);
 	}
-	/* Query mode: where each global subject is in each thread. */
-	for (unsigned t = 1; mode != PARSE_CHECK && t < o->nthreads; t++) {
+	/* Where each global subject is in each thread. */
+	for (unsigned t = 1; t < o->nthreads; t++) {
 		struct parse_thread *pt = &o->th[t];
 
 		if ((pt->loc = malloc(((size_t)o->subs.n + 1) *
@@ -1164,8 +1165,6 @@ merge_tables(struct parse_out *o, enum parse_mode mode,
 			pt->catmap[i] = (uint32_t)(hit - o->cats);
 		}
 	}
-	(void)mode;
-	(void)plan;
 	r = CAIRN_OK;
 out:
 	intern_release(&cats);
@@ -1386,8 +1385,7 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 		goto out;
 	if ((r = chain_ends(&o, mode)) != CAIRN_OK)
 		goto out;
-	if (mode == PARSE_STORE && (r = merge_tables(&o, mode, plan)) !=
-	    CAIRN_OK)
+	if (mode == PARSE_STORE && (r = merge_tables(&o)) != CAIRN_OK)
 		goto out;
 	*out = o;
 	memset(&o, 0, sizeof(o));

@@ -226,12 +226,13 @@ void	sort_u32(uint32_t *v, size_t n, uint32_t *scratch);
 
 enum parse_mode {
 	PARSE_CHECK,	/* report only */
-	PARSE_QUERY,	/* chains of plan words */
+	PARSE_QUERY,	/* plan words in partitions (partition.c) */
 	PARSE_STORE	/* chains of minute, region[, category + 1] */
 };
 
 /*
- * While a thread parses, each subject's newest event words gather in its
+ * Store mode: while a thread parses, each subject's newest event words
+ * gather in its
  * table slot (intern_ent.stage) and go out as one 32-byte block (the
  * subject's local id and 7 words) where the thread's blocks end, so blocks
  * are written in sequence and none is read back.  When the thread is done,
