@@ -321,7 +321,8 @@ part_le32(uint32_t v)
 static inline size_t
 part_pack(const char *key, const uint64_t k[2], size_t n, uint64_t out[2])
 {
-#if defined(__SSE2__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__SSE2__) && defined(__x86_64__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	/* from the id itself: a 16-byte load of 'k' would wait for its two
 	 * 8-byte stores */
 	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)key);
@@ -331,26 +332,28 @@ part_pack(const char *key, const uint64_t k[2], size_t n, uint64_t out[2])
 	    _mm_cmplt_epi8(v, _mm_set1_epi8('f' + 1)));
 	unsigned ok = (unsigned)_mm_movemask_epi8(_mm_or_si128(dig, hex)),
 	    want = (1u << n) - 1;
-	uint64_t x[2];
+	__m128i idx = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+	    13, 14, 15), in, lo, hi, t;
+	uint64_t x;
 
 	if ((ok & want) != want) {
 		out[0] = k[0];
 		out[1] = k[1];
 		return n;
 	}
-	for (int i = 0; i < 2; i++) {
-		/* '0'-'9' -> 0-9, 'a'-'f' -> 10-15, padding -> 0 */
-		uint64_t b = k[i], t = (b & 0x0f0f0f0f0f0f0f0fULL) +
-		    9 * ((b >> 6) & 0x0101010101010101ULL);
-
-		/* two characters a byte, the first in the high half */
-		t = ((t & 0x0f000f000f000f00ULL) >> 8) |
-		    ((t & 0x000f000f000f000fULL) << 4);
-		t = (t | t >> 8) & 0x0000ffff0000ffffULL;
-		x[i] = (t | t >> 16) & 0xffffffffULL;
-	}
-	out[0] = (0xfeu | (n & 1)) | x[0] << 8 | x[1] << 40;
-	out[1] = x[1] >> 24;
+	/* all in registers: 'k' in memory would be read as one 16-byte
+	 * load of two 8-byte stores, which stalls */
+	in = _mm_and_si128(v, _mm_cmpgt_epi8(_mm_set1_epi8((char)n), idx));
+	/* '0'-'9' -> 0-9, 'a'-'f' -> 10-15 (bit 6 set), padding -> 0 */
+	lo = _mm_and_si128(in, _mm_set1_epi8(0x0f));
+	hi = _mm_and_si128(_mm_srli_epi16(in, 6), _mm_set1_epi8(1));
+	t = _mm_add_epi8(lo, _mm_add_epi8(hi, _mm_slli_epi16(hi, 3)));
+	/* two characters a byte, the first in the high half */
+	t = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(t,
+	    _mm_set1_epi16(0x00ff)), 4), _mm_srli_epi16(t, 8));
+	x = (uint64_t)_mm_cvtsi128_si64(_mm_packus_epi16(t, t));
+	out[0] = (0xfeu | (n & 1)) | x << 8;
+	out[1] = x >> 56;
 	return 1 + (n + 1) / 2;
 #else
 	const unsigned char *c = (const unsigned char *)key;
