@@ -1336,6 +1336,9 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 		started++;
 	}
 	worker_main(&ws[0]);
+	/* threads that could not be started: their parts, read here */
+	for (unsigned t = started + 1; t < nth; t++)
+		worker_main(&ws[t]);
 	for (unsigned t = 1; t <= started; t++)
 		pthread_join(tids[t], NULL);
 	for (unsigned t = 0; t < nth; t++)

@@ -1,16 +1,17 @@
 /*
  * partition.c - grouping a query's rows by subject without a random
  * memory access per row (docs/data.md "Reading speed").  While a thread
- * parses, each accepted row becomes one record (the subject id's length,
- * its bytes, the 32-bit event word) in one of 2^bits partitions picked by
- * the top bits of the id's hash.  Records gather in a small staging line
- * per partition (all the lines of a thread stay in cache) and leave it 64
+ * parses, each accepted row becomes one record (the subject id, packed
+ * when it is short hex or digits, and the event word in as few bytes as
+ * the query's words need) in one of 2^bits partitions picked by the top
+ * bits of the id's hash.  Records gather in a small staging line per
+ * partition (all the lines of a thread stay in cache) and leave it 64
  * bytes at a time for the end of the partition's chunk list, so memory is
- * written in sequence and never read for ownership.  Afterwards each
- * partition is taken in turn (any thread may take any): its records from
- * every thread are interned into a table small enough to stay in cache,
- * counted per subject, placed into one array in subject order, and its
- * chunks freed.
+ * written in sequence and never read for ownership; chunks are cut from
+ * 2 MiB slabs.  Afterwards each partition is taken in turn (any thread may
+ * take any): its records from every thread are interned into a table
+ * small enough to stay in cache, counted per subject and placed into one
+ * array in subject order.  The slabs go when the parse output does.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -329,7 +330,7 @@ group_add(struct part_group *g, const unsigned char *r, unsigned wb,
  */
 static int
 group_list(struct part_group *g, unsigned wb, struct part_chunk **head,
-    struct part_chunk **tail, uint64_t *i)
+    struct part_chunk **tail, uint64_t *i, uint64_t nrec)
 {
 	unsigned char carry[REC_MAX + INTERN_INLINE];
 	size_t cl = 0;
@@ -342,7 +343,7 @@ group_list(struct part_group *g, unsigned wb, struct part_chunk **head,
 		if (cl > 0) {
 			size_t need = 1 + (size_t)carry[0] + wb - cl;
 
-			if (need > c->len)
+			if (need > c->len || *i >= nrec)
 				return CAIRN_ERR_INTERNAL;
 			memcpy(carry + cl, c->data, need);
 			if ((r = group_add(g, carry, wb, (*i)++)) != CAIRN_OK)
@@ -359,6 +360,9 @@ group_list(struct part_group *g, unsigned wb, struct part_chunk **head,
 				memcpy(carry, rec, cl);
 				break;
 			}
+			/* the counts and the records were written together */
+			if (*i >= nrec)
+				return CAIRN_ERR_INTERNAL;
 			if ((r = group_add(g, rec, wb, (*i)++)) != CAIRN_OK)
 				return r;
 			pos += len;
@@ -389,7 +393,7 @@ part_group(struct part_group *g, struct parse_out *po, uint32_t p)
 		struct part_writer *pw = &po->th[t].pw;
 
 		if ((r = group_list(g, pw->wb, &pw->head[p], &pw->tail[p],
-		    &i)) != CAIRN_OK)
+		    &i, nrec)) != CAIRN_OK)
 			return r;
 		pw->nrec[p] = 0;
 	}
