@@ -251,11 +251,24 @@ enum parse_mode {
 #define PART_BITS_MAX	16
 
 /*
- * Records, back to back: a length n (1..255), n bytes of subject id, the
- * event word's low 'wb' bytes (little-endian).  A record may continue in
- * the next chunk.  An id of up to 16 digits and lowercase hex letters is
- * held packed (part_pack()), any other as it is.
+ * Records, back to back: the subject id's form, then the event word's low
+ * 'wb' bytes (little-endian).  An id of up to 16 digits and lowercase hex
+ * letters is held packed (part_pack()): a byte PART_RAW_MAX + its length,
+ * then two characters a byte; any other id as its length n (1..128) and
+ * its n bytes.  A record may continue in the next chunk.
  */
+#define PART_RAW_MAX	128
+_Static_assert(NODE_MAX_FIELD <= PART_RAW_MAX,
+    "a raw id's length byte is below every packed one's");
+
+/* Bytes of the record starting with byte 'b' (words of 'wb' bytes). */
+static inline size_t
+part_rec_len(unsigned b, unsigned wb)
+{
+	return (b > PART_RAW_MAX ? 1 + (b - PART_RAW_MAX + 1) / 2 : 1 + b) +
+	    wb;
+}
+
 struct part_chunk {
 	struct part_chunk *next;
 	unsigned char	  *data;	/* cap bytes and 64 readable more;
@@ -309,17 +322,39 @@ part_le32(uint32_t v)
 #endif
 }
 
+/* part_pack() one byte at a time (the portable form, and its test). */
+static inline size_t
+part_pack_bytes(const char *key, size_t n, uint64_t out[2])
+{
+	const unsigned char *c = (const unsigned char *)key;
+	unsigned char *o = (unsigned char *)out;
+
+	for (size_t i = 0; i < n; i++)
+		if (!((c[i] >= '0' && c[i] <= '9') ||
+		    (c[i] >= 'a' && c[i] <= 'f')))
+			return 0;
+	out[0] = out[1] = 0;
+	o[0] = (unsigned char)(PART_RAW_MAX + n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = c[i] <= '9' ? (unsigned)(c[i] - '0') :
+		    (unsigned)(c[i] - 'a') + 10;
+
+		o[1 + i / 2] |= (unsigned char)(i % 2 ? d : d << 4);
+	}
+	return 1 + (n + 1) / 2;
+}
+
 /*
- * The record form in 'out' (16 bytes, zero padded) of the id 'key' of 'n'
- * <= 16 bytes (16 readable) whose zero-padded form is 'k'; returns its
- * length.  An id of digits
- * and lowercase hex letters only becomes a tag byte (0xfe for an even
- * length, 0xff for an odd one) and two characters a byte; any other id
- * is kept as it is.  Ids are valid UTF-8, where 0xfe and 0xff never
- * occur, so the forms of two ids are equal only when the ids are.
+ * The packed form in 'out' (16 bytes, zero padded) of the id 'key' of 'n'
+ * <= 16 bytes (16 readable) when it holds only digits and lowercase hex
+ * letters: the byte PART_RAW_MAX + n, then two characters a byte, the
+ * first in the high half.  Returns its length, or 0 for any other id.
+ * The first byte, 0x81..0x90, is a UTF-8 continuation byte, which never
+ * starts an id (ids are valid UTF-8), so the packed form of one id never
+ * equals another id's bytes.
  */
 static inline size_t
-part_pack(const char *key, const uint64_t k[2], size_t n, uint64_t out[2])
+part_pack(const char *key, size_t n, uint64_t out[2])
 {
 #if defined(__SSE2__) && defined(__x86_64__) && \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -336,11 +371,8 @@ part_pack(const char *key, const uint64_t k[2], size_t n, uint64_t out[2])
 	    13, 14, 15), in, lo, hi, t;
 	uint64_t x;
 
-	if ((ok & want) != want) {
-		out[0] = k[0];
-		out[1] = k[1];
-		return n;
-	}
+	if ((ok & want) != want)
+		return 0;
 	/* all in registers: 'k' in memory would be read as one 16-byte
 	 * load of two 8-byte stores, which stalls */
 	in = _mm_and_si128(v, _mm_cmpgt_epi8(_mm_set1_epi8((char)n), idx));
@@ -352,28 +384,11 @@ part_pack(const char *key, const uint64_t k[2], size_t n, uint64_t out[2])
 	t = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(t,
 	    _mm_set1_epi16(0x00ff)), 4), _mm_srli_epi16(t, 8));
 	x = (uint64_t)_mm_cvtsi128_si64(_mm_packus_epi16(t, t));
-	out[0] = (0xfeu | (n & 1)) | x << 8;
+	out[0] = (PART_RAW_MAX + n) | x << 8;
 	out[1] = x >> 56;
 	return 1 + (n + 1) / 2;
 #else
-	const unsigned char *c = (const unsigned char *)key;
-	unsigned char *o = (unsigned char *)out;
-
-	for (size_t i = 0; i < n; i++)
-		if (!((c[i] >= '0' && c[i] <= '9') ||
-		    (c[i] >= 'a' && c[i] <= 'f'))) {
-			out[0] = k[0];
-			out[1] = k[1];
-			return n;
-		}
-	out[0] = out[1] = 0;
-	o[0] = (unsigned char)(0xfeu | (n & 1));
-	for (size_t i = 0; i < n; i++) {
-		unsigned d = c[i] <= '9' ? c[i] - '0' : c[i] - 'a' + 10u;
-
-		o[1 + i / 2] |= (unsigned char)(i % 2 ? d : d << 4);
-	}
-	return 1 + (n + 1) / 2;
+	return part_pack_bytes(key, n, out);
 #endif
 }
 
@@ -395,12 +410,16 @@ part_push(struct part_writer *pw, const char *key, size_t n, uint64_t h,
 	pw->nrec[p]++;
 	if (n > INTERN_INLINE)
 		return part_push_long(pw, p, key, n, word);
-	m = part_pack(key, k, n, pk);
 	/* fixed-size copies; the next record overwrites what is past it */
-	s[f] = (unsigned char)m;
-	memcpy(s + f + 1, pk, sizeof(pk));
-	memcpy(s + f + 1 + m, &le, sizeof(le));
-	f += 1 + (unsigned)m + pw->wb;
+	if ((m = part_pack(key, n, pk)) > 0)
+		memcpy(s + f, pk, sizeof(pk));
+	else {
+		s[f] = (unsigned char)n;
+		memcpy(s + f + 1, k, 2 * sizeof(uint64_t));
+		m = 1 + n;
+	}
+	memcpy(s + f + m, &le, sizeof(le));
+	f += (unsigned)m + pw->wb;
 	pw->fill[p] = (uint8_t)f;
 	return f < PART_LINE ? 0 : part_line_out(pw, p);
 }

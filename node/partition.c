@@ -30,7 +30,7 @@
 #define CHUNK_SLACK	64		/* readable bytes after the data */
 #define SLAB		(UINT64_C(2) << 20)	/* chunks are cut from these */
 #define WRITER_MAX	(UINT64_C(1) << 40)	/* slab bytes per thread */
-#define REC_MAX		(1 + 255 + 4)
+#define REC_MAX		(1 + PART_RAW_MAX + 4)
 
 _Static_assert(sizeof(struct part_chunk) <= CHUNK_HEAD,
     "a chunk's header fits the line before its data");
@@ -195,7 +195,7 @@ part_push_long(struct part_writer *pw, uint32_t p, const char *key,
 	uint32_t le = part_le32(word);
 	int r;
 
-	if (n > 255)
+	if (n > PART_RAW_MAX)
 		return CAIRN_ERR_INTERNAL;
 	rec[0] = (unsigned char)n;
 	memcpy(rec + 1, key, n);
@@ -298,8 +298,10 @@ static inline int
 group_add(struct part_group *g, const unsigned char *r, unsigned wb,
     uint64_t i)
 {
-	const char *key = (const char *)r + 1;
-	size_t n = r[0];
+	/* a packed id is interned with its first byte, a raw one without */
+	const char *key = r[0] > PART_RAW_MAX ? (const char *)r :
+	    (const char *)r + 1;
+	size_t n = part_rec_len(r[0], 0) - (r[0] > PART_RAW_MAX ? 0 : 1);
 	uint64_t k[2] = { 0, 0 }, h;
 	uint32_t word;
 	struct intern_ent *e;
@@ -317,7 +319,7 @@ group_add(struct part_group *g, const unsigned char *r, unsigned wb,
 		    "subject", UINT32_MAX);
 	e->cnt++;
 	g->ids[i] = e->id;
-	memcpy(&word, r + 1 + n, sizeof(word));
+	memcpy(&word, key + n, sizeof(word));
 	word = part_le32(word);
 	g->words[i] = wb == 4 ? word : word & ((UINT32_C(1) << 8 * wb) - 1);
 	return CAIRN_OK;
@@ -341,7 +343,7 @@ group_list(struct part_group *g, unsigned wb, struct part_chunk **head,
 		size_t pos = 0;
 
 		if (cl > 0) {
-			size_t need = 1 + (size_t)carry[0] + wb - cl;
+			size_t need = part_rec_len(carry[0], wb) - cl;
 
 			if (need > c->len || *i >= nrec)
 				return CAIRN_ERR_INTERNAL;
@@ -353,7 +355,7 @@ group_list(struct part_group *g, unsigned wb, struct part_chunk **head,
 		}
 		while (pos < c->len) {
 			const unsigned char *rec = c->data + pos;
-			size_t len = 1 + (size_t)rec[0] + wb;
+			size_t len = part_rec_len(rec[0], wb);
 
 			if (pos + len > c->len) {
 				cl = c->len - pos;
