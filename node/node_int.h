@@ -15,6 +15,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/err.h"
 #include "node/node.h"
 
 /* ---- interning: strings -> dense ids (node/intern.c) ---- */
@@ -303,7 +304,7 @@ int	part_writer_init(struct part_writer *pw, unsigned bits,
 void	part_writer_release(struct part_writer *pw);
 /* Write out the full staging line of partition 'p'. */
 int	part_line_out(struct part_writer *pw, uint32_t p);
-/* Add the record of a key of 17..255 bytes to partition 'p'. */
+/* Add the record of a key of 17..PART_RAW_MAX bytes to partition 'p'. */
 int	part_push_long(struct part_writer *pw, uint32_t p, const char *key,
 	    size_t n, uint32_t word);
 /*
@@ -393,8 +394,8 @@ part_pack(const char *key, size_t n, uint64_t out[2])
 }
 
 /*
- * Add a row: subject id 'key' of 'n' (1..255) bytes with hash 'h' (and
- * zero-padded form 'k' when n <= 16), event word 'word'.  Returns
+ * Add a row: subject id 'key' of 'n' (1..PART_RAW_MAX) bytes with hash
+ * 'h' (and zero-padded form 'k' when n <= 16), event word 'word'.  Returns
  * CAIRN_OK, CAIRN_ERR_NOMEM or CAIRN_ERR_TOOBIG.
  */
 static inline int
@@ -421,7 +422,7 @@ part_push(struct part_writer *pw, const char *key, size_t n, uint64_t h,
 	memcpy(s + f + m, &le, sizeof(le));
 	f += (unsigned)m + pw->wb;
 	pw->fill[p] = (uint8_t)f;
-	return f < PART_LINE ? 0 : part_line_out(pw, p);
+	return f < PART_LINE ? CAIRN_OK : part_line_out(pw, p);
 }
 
 struct parse_thread {
