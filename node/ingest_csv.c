@@ -1302,10 +1302,13 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 	}
 	for (unsigned t = 0; t < nth; t++) {
 		if (mode == PARSE_QUERY) {
-			if ((r = part_writer_init(&o.th[t].pw, in->part_bits ?
-			    in->part_bits : PART_BITS, (uint64_t)(plan->q.kind ==
+			/* words are below slots (or categories) << rb */
+			uint64_t wl = (uint64_t)(plan->q.kind ==
 			    QSPEC_KIND_POPCAT ? plan->ncats : plan->nslots) <<
-			    plan->rb)) != CAIRN_OK)
+			    plan->rb;
+
+			if ((r = part_writer_init(&o.th[t].pw, in->part_bits ?
+			    in->part_bits : PART_BITS, wl)) != CAIRN_OK)
 				goto out;
 			o.nparts = o.th[t].pw.nparts;
 		} else if (mode == PARSE_STORE &&
