@@ -1,7 +1,7 @@
 /*
  * engine.c - the exact aggregation of DESIGN §4.  Events arrive grouped by
- * subject (each parse thread's words in subject order, ingest_csv.c), each
- * subject's events are sorted by time and region, and the kind's kernel
+ * subject (from CSV one partition of subjects at a time, partition.c),
+ * each subject's events are sorted by time and region, and the kind's kernel
  * turns them into cell increments in per-thread accumulators that are
  * summed at the end.  The CSV path and
  * the store path (store.c) share the kernels, so they give the same
@@ -9,6 +9,8 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -523,63 +525,54 @@ node_result_get(const struct node_result *res, uint64_t id)
 
 struct csv_job {
 	const struct node_plan	*p;
-	const struct parse_out	*po;
-	uint32_t		 s0, s1;	/* global subjects */
-	uint32_t		*w;		/* one subject's words */
-	size_t			 wcap;
+	struct parse_out	*po;
+	atomic_uint		*next;		/* next partition to take */
+	atomic_uint_fast64_t	*subjects;	/* over every partition */
+	struct part_group	 g;
 	struct node_acc		 acc;
 	int			 err;
+	char			 errmsg[256];	/* the detail, for the caller's
+						   thread */
 };
 
-/* Append thread 'pt''s chain of local subject 'l' to j->w. */
-static int
-gather(struct csv_job *j, const struct parse_thread *pt, uint32_t l,
-    size_t *n)
-{
-	const struct node_plan *p = j->p;
-	size_t cnt = chain_count(pt, l);
-
-	if (*n + cnt > j->wcap) {
-		size_t nc = j->wcap ? j->wcap * 2 : 1024;
-		uint32_t *nw;
-
-		while (nc < *n + cnt)
-			nc *= 2;
-		if ((nw = realloc(j->w, nc * sizeof(*nw))) == NULL)
-			return CAIRN_ERR_NOMEM;
-		j->w = nw;
-		j->wcap = nc;
-	}
-	chain_copy(pt, l, j->w + *n);
-	if (pt->catmap != NULL)
-		for (size_t i = *n; i < *n + cnt; i++)
-			j->w[i] = pt->catmap[j->w[i] >> p->rb] << p->rb |
-			    (j->w[i] & p->rmask);
-	*n += cnt;
-	return CAIRN_OK;
-}
-
+/*
+ * Take partitions until none is left: group each by subject, run the
+ * kernel on every subject.  Any thread may take any partition, and the
+ * accumulators are sums, so the result does not depend on who took what.
+ */
 static void *
 csv_job_run(void *arg)
 {
 	struct csv_job *j = arg;
-	const struct parse_out *po = j->po;
+	struct parse_out *po = j->po;
+	uint32_t part;
 
-	for (uint32_t g = j->s0; g < j->s1 && j->err == CAIRN_OK; g++) {
-		size_t n = 0;
+	while (j->err == CAIRN_OK &&
+	    (part = atomic_fetch_add(j->next, 1)) < po->nparts) {
+		struct part_group *g = &j->g;
 
-		for (unsigned t = 0; t < po->nthreads; t++) {
-			const struct parse_thread *pt = &po->th[t];
-			uint32_t l = chain_local(po, t, g);
-
-			if (l != UINT32_MAX &&
-			    (j->err = gather(j, pt, l, &n)) != CAIRN_OK)
-				break;
+		if ((j->err = part_group(g, po, part)) != CAIRN_OK)
+			break;
+		if (atomic_fetch_add(j->subjects, g->nsubs) + g->nsubs >
+		    po->max_subjects) {
+			j->err = cairn_err(CAIRN_ERR_TOOBIG, "more than %u "
+			    "distinct keys", po->max_subjects);
+			break;
 		}
-		if (j->err == CAIRN_OK)
-			j->err = acc_scratch(&j->acc, n);
-		if (j->err == CAIRN_OK)
-			kernel_subject(j->p, j->w, n, &j->acc);
+		for (uint32_t s = 0; s < g->nsubs; s++) {
+			size_t n = (size_t)(g->off[s + 1] - g->off[s]);
+
+			if ((j->err = acc_scratch(&j->acc, n)) != CAIRN_OK)
+				break;
+			kernel_subject(j->p, g->grouped + g->off[s], n,
+			    &j->acc);
+		}
+	}
+	/* the others stop at their next partition */
+	if (j->err != CAIRN_OK) {
+		snprintf(j->errmsg, sizeof(j->errmsg), "%s",
+		    cairn_errdesc(j->err));
+		atomic_store(j->next, po->nparts);
 	}
 	return NULL;
 }
@@ -594,7 +587,8 @@ node_run_csv(const struct qspec *q, const struct node_input *in,
 	struct node_acc accs[64];
 	pthread_t tid[64];
 	unsigned T = 0, started = 0;
-	uint32_t S;
+	atomic_uint next = 0;
+	atomic_uint_fast64_t subjects = 0;
 	int r;
 
 	memset(&po, 0, sizeof(po));
@@ -606,13 +600,14 @@ node_run_csv(const struct qspec *q, const struct node_input *in,
 	if ((r = parse_input(in, PARSE_QUERY, &p, rep, &po)) != CAIRN_OK)
 		goto out;
 	T = po.nthreads > 64 ? 64 : po.nthreads;
-	S = po.subs.n;
 	for (unsigned t = 0; t < T; t++) {
 		jobs[t].p = &p;
 		jobs[t].po = &po;
-		jobs[t].s0 = (uint32_t)((uint64_t)S * t / T);
-		jobs[t].s1 = (uint32_t)((uint64_t)S * (t + 1) / T);
-		if ((r = acc_init(&jobs[t].acc, p.ncells)) != CAIRN_OK)
+		jobs[t].next = &next;
+		jobs[t].subjects = &subjects;
+		if ((r = part_group_init(&jobs[t].g, po.max_subjects)) !=
+		    CAIRN_OK || (r = acc_init(&jobs[t].acc, p.ncells)) !=
+		    CAIRN_OK)
 			goto out;
 	}
 	for (unsigned t = 1; t < T; t++) {
@@ -627,7 +622,7 @@ node_run_csv(const struct qspec *q, const struct node_input *in,
 		pthread_join(tid[t], NULL);
 	for (unsigned t = 0; t < T; t++) {
 		if (jobs[t].err != CAIRN_OK) {
-			r = jobs[t].err;
+			r = cairn_err(jobs[t].err, "%s", jobs[t].errmsg);
 			goto out;
 		}
 		accs[t] = jobs[t].acc;
@@ -646,7 +641,7 @@ node_run_csv(const struct qspec *q, const struct node_input *in,
 out:
 	for (unsigned t = 0; t < T; t++) {
 		acc_release(&jobs[t].acc);
-		free(jobs[t].w);
+		part_group_release(&jobs[t].g);
 	}
 	parse_out_release(&po);
 	return r;

@@ -4,10 +4,11 @@
  * threads, with a hand-written row scanner (SSE2 where available) that
  * finds the separators and the bytes needing care (quotes, NUL, non-ASCII)
  * sixteen at a time.  Every row is either accepted or counted as bad with
- * a reason; the first examples keep their file line numbers.  Accepted
- * rows become packed 64-bit event words in per-thread chunks, with
- * subscriber ids interned into dense per-thread ids that are merged into
- * one global table at the end.
+ * a reason; the first examples keep their file line numbers.  For a query
+ * each accepted row goes to the partitions of node/partition.c; for the
+ * store it joins its subscriber's chain of event words, subscriber ids
+ * interned into dense per-thread ids that are merged into one global table
+ * at the end.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -448,6 +449,21 @@ pending_flush(struct worker *w)
 	return CAIRN_OK;
 }
 
+/*
+ * The hash of subject id 'key' of 'n' bytes, and its zero-padded form in
+ * 'k' when n <= 16 (zeros otherwise); 16 bytes at 'key' are readable.
+ */
+static inline uint64_t
+key_hash(const char *key, size_t n, uint64_t k[2])
+{
+	if (n <= INTERN_INLINE) {
+		intern_key16(key, n, k);
+		return intern_hash16(k, n);
+	}
+	k[0] = k[1] = 0;
+	return intern_hash(key, n);
+}
+
 /* Queue a row for subject 'key' (in the read buffer, or 'direct'). */
 static inline int
 pending_push(struct worker *w, const char *key, size_t n, uint32_t word,
@@ -460,13 +476,7 @@ pending_push(struct worker *w, const char *key, size_t n, uint32_t word,
 	pd.n = (uint32_t)n;
 	pd.word = word;
 	pd.w2 = w2;
-	if (n <= INTERN_INLINE) {
-		intern_key16(key, n, pd.k);
-		pd.h = intern_hash16(pd.k, n);
-	} else {
-		pd.k[0] = pd.k[1] = 0;
-		pd.h = intern_hash(key, n);
-	}
+	pd.h = key_hash(key, n, pd.k);
 
 	if (direct)
 		return pending_do(w, &pd);
@@ -816,7 +826,11 @@ fields:
 		case PLAN_USE:
 			break;
 		}
-		return pending_push(w, f[0], fl[0], word, 0, quoted);
+		{
+			uint64_t k[2], h = key_hash(f[0], fl[0], k);
+
+			return part_push(&w->pt->pw, f[0], fl[0], h, k, word);
+		}
 	case PARSE_STORE:
 		if (want == 4 && (r = intern_add(&w->pt->cats, f[3], fl[3],
 		    intern_hash(f[3], fl[3]), &cat)) != CAIRN_OK)
@@ -971,9 +985,13 @@ worker_main(void *arg)
 			break;
 		}
 	}
-	/* Group this thread's words by subject while the others still read. */
+	/*
+	 * Store mode: group this thread's words by subject while the others
+	 * still read.  Query mode: empty the staging lines.
+	 */
 	if (w->err == CAIRN_OK && w->mode != PARSE_CHECK &&
-	    (r = chain_finish(w->pt)) != CAIRN_OK) {
+	    (r = w->mode == PARSE_QUERY ? part_writer_finish(&w->pt->pw) :
+	    chain_finish(w->pt)) != CAIRN_OK) {
 		w->err = r;
 		snprintf(w->errmsg, sizeof(w->errmsg), "%s", cairn_errdesc(r));
 	}
@@ -1029,21 +1047,24 @@ read_header(const char *path, struct file_info *fi)
 	    "or '%s'", path, headers[0], headers[1], headers[2]);
 }
 
-/* Finish the chains of threads whose worker did not. */
+/* Finish the chains or partitions of threads whose worker did not. */
 static int
-chain_ends(struct parse_out *o)
+chain_ends(struct parse_out *o, enum parse_mode mode)
 {
 	int r;
 
 	for (unsigned t = 0; t < o->nthreads; t++)
-		if ((r = chain_finish(&o->th[t])) != CAIRN_OK)
+		if ((r = mode == PARSE_QUERY ?
+		    (o->th[t].pw.stage == NULL ? CAIRN_OK :
+		    part_writer_finish(&o->th[t].pw)) :
+		    chain_finish(&o->th[t])) != CAIRN_OK)
 			return r;
 	return CAIRN_OK;
 }
 
+/* Store mode: one subject table and one category list for all threads. */
 static int
-merge_tables(struct parse_out *o, enum parse_mode mode,
-    const struct node_plan *plan)
+merge_tables(struct parse_out *o)
 {
 	struct node_intern cats;
 	uint32_t id;
@@ -1052,7 +1073,7 @@ merge_tables(struct parse_out *o, enum parse_mode mode,
 	/* Thread 0's subjects become the global table. */
 	o->subs = o->th[0].subs;
 	memset(&o->th[0].subs, 0, sizeof(o->th[0].subs));
-	o->subs.max = UINT32_MAX - 1;
+	o->subs.max = o->max_subjects;
 	for (unsigned t = 1; t < o->nthreads; t++) {
 		struct parse_thread *pt = &o->th[t];
 
@@ -1075,8 +1096,8 @@ merge_tables(struct parse_out *o, enum parse_mode mode,
 		}
 		intern_release(&pt->subs);
 	}
-	/* Query mode: where each global subject is in each thread. */
-	for (unsigned t = 1; mode != PARSE_CHECK && t < o->nthreads; t++) {
+	/* Where each global subject is in each thread. */
+	for (unsigned t = 1; t < o->nthreads; t++) {
 		struct parse_thread *pt = &o->th[t];
 
 		if ((pt->loc = malloc(((size_t)o->subs.n + 1) *
@@ -1144,8 +1165,6 @@ merge_tables(struct parse_out *o, enum parse_mode mode,
 			pt->catmap[i] = (uint32_t)(hit - o->cats);
 		}
 	}
-	(void)mode;
-	(void)plan;
 	r = CAIRN_OK;
 out:
 	intern_release(&cats);
@@ -1169,6 +1188,7 @@ parse_out_release(struct parse_out *o)
 			free(pt->loc);
 			free(pt->submap);
 			free(pt->catmap);
+			part_writer_release(&pt->pw);
 		}
 	free(o->th);
 	intern_release(&o->subs);
@@ -1191,7 +1211,8 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 	size_t ntasks = 0, captasks = 0;
 	unsigned nth = node_threads(in->threads), started = 0;
 	atomic_size_t next = 0;
-	uint32_t catmax = UINT32_MAX - 1;
+	uint32_t catmax = UINT32_MAX - 1, smax = in->max_subjects ?
+	    in->max_subjects : UINT32_MAX - 1;
 	int r;
 
 	memset(&o, 0, sizeof(o));
@@ -1268,6 +1289,7 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 		catmax = plan->rb >= 32 ? 1 : (uint32_t)(UINT64_C(1) <<
 		    (32 - plan->rb));
 	o.nthreads = nth;
+	o.max_subjects = smax;
 	o.stride = 2;
 	for (size_t i = 0; i < in->npaths; i++)
 		if (files[i].fmt == NODE_FMT_REGION_CAT)
@@ -1279,9 +1301,21 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 		goto out;
 	}
 	for (unsigned t = 0; t < nth; t++) {
-		if ((r = intern_init(&o.th[t].subs, 1u << 16,
-		    UINT32_MAX - 1)) != CAIRN_OK ||
-		    (r = intern_init(&o.th[t].cats, 64, catmax)) != CAIRN_OK)
+		if (mode == PARSE_QUERY) {
+			/* words are below slots (or categories) << rb */
+			uint64_t wl = (uint64_t)(plan->q.kind ==
+			    QSPEC_KIND_POPCAT ? plan->ncats : plan->nslots) <<
+			    plan->rb;
+
+			if ((r = part_writer_init(&o.th[t].pw, in->part_bits ?
+			    in->part_bits : PART_BITS, wl)) != CAIRN_OK)
+				goto out;
+			o.nparts = o.th[t].pw.nparts;
+		} else if (mode == PARSE_STORE &&
+		    (r = intern_init(&o.th[t].subs, 1u << 16, smax)) !=
+		    CAIRN_OK)
+			goto out;
+		if ((r = intern_init(&o.th[t].cats, 64, catmax)) != CAIRN_OK)
 			goto out;
 		ws[t].in = in;
 		ws[t].mode = mode;
@@ -1305,6 +1339,9 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 		started++;
 	}
 	worker_main(&ws[0]);
+	/* threads that could not be started: their parts, read here */
+	for (unsigned t = started + 1; t < nth; t++)
+		worker_main(&ws[t]);
 	for (unsigned t = 1; t <= started; t++)
 		pthread_join(tids[t], NULL);
 	for (unsigned t = 0; t < nth; t++)
@@ -1352,9 +1389,9 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 	}
 	if (r != CAIRN_OK || mode == PARSE_CHECK)
 		goto out;
-	if (mode != PARSE_CHECK && (r = chain_ends(&o)) != CAIRN_OK)
+	if ((r = chain_ends(&o, mode)) != CAIRN_OK)
 		goto out;
-	if ((r = merge_tables(&o, mode, plan)) != CAIRN_OK)
+	if (mode == PARSE_STORE && (r = merge_tables(&o)) != CAIRN_OK)
 		goto out;
 	*out = o;
 	memset(&o, 0, sizeof(o));

@@ -80,6 +80,15 @@ intern_release(struct node_intern *t)
 	memset(t, 0, sizeof(*t));
 }
 
+void
+intern_reset(struct node_intern *t)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		t->tab[i].id = EMPTY;
+	t->n = 0;
+	t->alen = 0;
+}
+
 static inline bool
 ent_is(const struct node_intern *t, const struct intern_ent *e,
     const char *s, size_t n, uint64_t h, const uint64_t k[2])

@@ -133,6 +133,10 @@ struct node_input {
 	unsigned	 threads;		/* 0: all online CPUs, max 8 */
 	uint64_t	 split_bytes;	/* split files over this between
 					   threads; 0: 1 MiB */
+	uint32_t	 max_subjects;	/* most distinct subscribers/entities
+					   read; 0: 2^32 - 2 */
+	unsigned	 part_bits;	/* queries from CSV: rows grouped in
+					   2^part_bits partitions; 0: 512 */
 };
 
 /*

@@ -11,6 +11,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "common/err.h"
 #include "node/node.h"
 
 /* ---- interning: strings -> dense ids (node/intern.c) ---- */
@@ -48,6 +53,8 @@ struct node_intern {
 
 int	intern_init(struct node_intern *t, size_t hint, uint32_t max);
 void	intern_release(struct node_intern *t);
+/* Empty 't' for reuse, keeping its memory. */
+void	intern_reset(struct node_intern *t);
 uint64_t intern_hash(const char *s, size_t n);
 /*
  * Id of key 's' ('n' <= 255 bytes, hash 'h'), added when absent.
@@ -220,12 +227,13 @@ void	sort_u32(uint32_t *v, size_t n, uint32_t *scratch);
 
 enum parse_mode {
 	PARSE_CHECK,	/* report only */
-	PARSE_QUERY,	/* chains of plan words */
+	PARSE_QUERY,	/* plan words in partitions (partition.c) */
 	PARSE_STORE	/* chains of minute, region[, category + 1] */
 };
 
 /*
- * While a thread parses, each subject's newest event words gather in its
+ * Store mode: while a thread parses, each subject's newest event words
+ * gather in its
  * table slot (intern_ent.stage) and go out as one 32-byte block (the
  * subject's local id and 7 words) where the thread's blocks end, so blocks
  * are written in sequence and none is read back.  When the thread is done,
@@ -235,6 +243,187 @@ enum parse_mode {
  */
 #define BLK_WORDS	(INTERN_STAGE + 1)
 #define BLK_PER_CHUNK	(1u << 17)
+
+/* ---- partitions: a query's rows by subject hash (node/partition.c) ---- */
+
+#define PART_LINE	64	/* bytes leaving a staging line at once */
+#define PART_STAGE	128	/* a staging line and room for one record */
+#define PART_BITS	9	/* default: 512 partitions */
+#define PART_BITS_MAX	16
+
+/*
+ * Records, back to back: the subject id's form, then the event word's low
+ * 'wb' bytes (little-endian).  An id of up to 16 digits and lowercase hex
+ * letters is held packed (part_pack()): a byte PART_RAW_MAX + its length,
+ * then two characters a byte; any other id as its length n (1..128) and
+ * its n bytes.  A record may continue in the next chunk.
+ */
+#define PART_RAW_MAX	128
+_Static_assert(NODE_MAX_FIELD <= PART_RAW_MAX,
+    "a raw id's length byte is below every packed one's");
+
+/* Bytes of the record starting with byte 'b' (words of 'wb' bytes). */
+static inline size_t
+part_rec_len(unsigned b, unsigned wb)
+{
+	return (b > PART_RAW_MAX ? 1 + (b - PART_RAW_MAX + 1) / 2 : 1 + b) +
+	    wb;
+}
+
+struct part_chunk {
+	struct part_chunk *next;
+	unsigned char	  *data;	/* cap bytes and 64 readable more;
+					   64-byte aligned */
+	uint32_t	   len, cap;	/* bytes used, bytes of data */
+};
+
+/* One parse thread's partitions. */
+struct part_writer {
+	unsigned	    shift;	/* partition = hash >> shift */
+	unsigned	    wb;		/* bytes of an event word, 1..4 */
+	uint32_t	    nparts;
+	unsigned char	   *stage;	/* nparts lines of PART_STAGE */
+	uint8_t		   *fill;	/* bytes in each line, < PART_LINE
+					   between records */
+	struct part_chunk **head, **tail;
+	uint64_t	   *nrec;	/* records of each partition */
+	unsigned char	  **slabs;	/* what the chunks are cut from */
+	size_t		    nslabs, capslabs;
+	unsigned char	   *slab;	/* where the next chunk starts */
+	size_t		    slabfree;	/* bytes left after it */
+	uint64_t	    bytes;	/* slab bytes allocated */
+};
+
+/*
+ * Set up 2^'bits' empty partitions for event words below 'wlimit' (at
+ * most 2^32); CAIRN_ERR_NOMEM or _ARG.
+ */
+int	part_writer_init(struct part_writer *pw, unsigned bits,
+	    uint64_t wlimit);
+/* Free 'pw' and its slabs (safe on a zeroed one). */
+void	part_writer_release(struct part_writer *pw);
+/* Write out the full staging line of partition 'p'. */
+int	part_line_out(struct part_writer *pw, uint32_t p);
+/* Add the record of a key of 17..PART_RAW_MAX bytes to partition 'p'. */
+int	part_push_long(struct part_writer *pw, uint32_t p, const char *key,
+	    size_t n, uint32_t word);
+/*
+ * Move what the staging lines still hold into the chunks and free them:
+ * after this the writer only holds records for part_group().
+ */
+int	part_writer_finish(struct part_writer *pw);
+
+static inline uint32_t
+part_le32(uint32_t v)
+{
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap32(v);
+#else
+	return v;
+#endif
+}
+
+/* part_pack() one byte at a time (the portable form, and its test). */
+static inline size_t
+part_pack_bytes(const char *key, size_t n, uint64_t out[2])
+{
+	const unsigned char *c = (const unsigned char *)key;
+	unsigned char *o = (unsigned char *)out;
+
+	for (size_t i = 0; i < n; i++)
+		if (!((c[i] >= '0' && c[i] <= '9') ||
+		    (c[i] >= 'a' && c[i] <= 'f')))
+			return 0;
+	out[0] = out[1] = 0;
+	o[0] = (unsigned char)(PART_RAW_MAX + n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = c[i] <= '9' ? (unsigned)(c[i] - '0') :
+		    (unsigned)(c[i] - 'a') + 10;
+
+		o[1 + i / 2] |= (unsigned char)(i % 2 ? d : d << 4);
+	}
+	return 1 + (n + 1) / 2;
+}
+
+/*
+ * The packed form in 'out' (16 bytes, zero padded) of the id 'key' of 'n'
+ * <= 16 bytes (16 readable) when it holds only digits and lowercase hex
+ * letters: the byte PART_RAW_MAX + n, then two characters a byte, the
+ * first in the high half.  Returns its length, or 0 for any other id.
+ * The first byte, 0x81..0x90, is a UTF-8 continuation byte, which never
+ * starts an id (ids are valid UTF-8), so the packed form of one id never
+ * equals another id's bytes.
+ */
+static inline size_t
+part_pack(const char *key, size_t n, uint64_t out[2])
+{
+#if defined(__SSE2__) && defined(__x86_64__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* from the id itself: a 16-byte load of 'k' would wait for its two
+	 * 8-byte stores */
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)key);
+	__m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+	    _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+	__m128i hex = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('a' - 1)),
+	    _mm_cmplt_epi8(v, _mm_set1_epi8('f' + 1)));
+	unsigned ok = (unsigned)_mm_movemask_epi8(_mm_or_si128(dig, hex)),
+	    want = (1u << n) - 1;
+	__m128i idx = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+	    13, 14, 15), in, lo, hi, t;
+	uint64_t x;
+
+	if ((ok & want) != want)
+		return 0;
+	/* all in registers: 'k' in memory would be read as one 16-byte
+	 * load of two 8-byte stores, which stalls */
+	in = _mm_and_si128(v, _mm_cmpgt_epi8(_mm_set1_epi8((char)n), idx));
+	/* '0'-'9' -> 0-9, 'a'-'f' -> 10-15 (bit 6 set), padding -> 0 */
+	lo = _mm_and_si128(in, _mm_set1_epi8(0x0f));
+	hi = _mm_and_si128(_mm_srli_epi16(in, 6), _mm_set1_epi8(1));
+	t = _mm_add_epi8(lo, _mm_add_epi8(hi, _mm_slli_epi16(hi, 3)));
+	/* two characters a byte, the first in the high half */
+	t = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(t,
+	    _mm_set1_epi16(0x00ff)), 4), _mm_srli_epi16(t, 8));
+	x = (uint64_t)_mm_cvtsi128_si64(_mm_packus_epi16(t, t));
+	out[0] = (PART_RAW_MAX + n) | x << 8;
+	out[1] = x >> 56;
+	return 1 + (n + 1) / 2;
+#else
+	return part_pack_bytes(key, n, out);
+#endif
+}
+
+/*
+ * Add a row: subject id 'key' of 'n' (1..PART_RAW_MAX) bytes with hash
+ * 'h' (and zero-padded form 'k' when n <= 16), event word 'word'.  Returns
+ * CAIRN_OK, CAIRN_ERR_NOMEM or CAIRN_ERR_TOOBIG.
+ */
+static inline int
+part_push(struct part_writer *pw, const char *key, size_t n, uint64_t h,
+    const uint64_t k[2], uint32_t word)
+{
+	uint32_t p = (uint32_t)(h >> pw->shift), le = part_le32(word);
+	unsigned char *s = pw->stage + (size_t)p * PART_STAGE;
+	unsigned f = pw->fill[p];
+	uint64_t pk[2];
+	size_t m;
+
+	pw->nrec[p]++;
+	if (n > INTERN_INLINE)
+		return part_push_long(pw, p, key, n, word);
+	/* fixed-size copies; the next record overwrites what is past it */
+	if ((m = part_pack(key, n, pk)) > 0)
+		memcpy(s + f, pk, sizeof(pk));
+	else {
+		s[f] = (unsigned char)n;
+		memcpy(s + f + 1, k, 2 * sizeof(uint64_t));
+		m = 1 + n;
+	}
+	memcpy(s + f + m, &le, sizeof(le));
+	f += (unsigned)m + pw->wb;
+	pw->fill[p] = (uint8_t)f;
+	return f < PART_LINE ? CAIRN_OK : part_line_out(pw, p);
+}
 
 struct parse_thread {
 	struct node_intern subs;
@@ -251,6 +440,7 @@ struct parse_thread {
 	uint32_t	 *loc;		/* global -> local id */
 	uint32_t	 *submap;	/* local -> global subject */
 	uint32_t	 *catmap;	/* local -> global category */
+	struct part_writer pw;		/* query mode: the rows */
 };
 
 static inline uint32_t *
@@ -268,6 +458,9 @@ struct parse_out {
 	uint32_t		 ncats;
 	/* store mode: words per event (minute, region[, cat + 1]) */
 	unsigned		 stride;
+	/* query mode: partitions of each thread (th[t].pw), subject cap */
+	uint32_t		 nparts;
+	uint32_t		 max_subjects;
 };
 
 /*
@@ -279,6 +472,31 @@ int	parse_input(const struct node_input *in, enum parse_mode mode,
 	    const struct node_plan *plan, struct node_report *rep,
 	    struct parse_out *out);
 void	parse_out_release(struct parse_out *o);
+
+/*
+ * One partition's subjects after part_group(): subject s (a local id) has
+ * the event words grouped[off[s] .. off[s + 1]), in no particular order.
+ */
+struct part_group {
+	struct node_intern subs;	/* local ids; max: the subject cap */
+	uint32_t	  *ids, *words, *grouped;
+	size_t		   cap;		/* records each array holds */
+	uint64_t	  *off;
+	size_t		   offcap;
+	uint32_t	   nsubs;
+};
+
+/* An empty group whose partitions may hold at most 'max' subjects. */
+int	part_group_init(struct part_group *g, uint32_t max);
+void	part_group_release(struct part_group *g);
+/*
+ * Group partition 'p' of every thread of 'po' (query mode, after the
+ * parse) into 'g', freeing the partition's chunks.  Each partition is
+ * taken once, by one thread.  Returns CAIRN_OK, CAIRN_ERR_NOMEM or
+ * CAIRN_ERR_TOOBIG (over the subject cap or UINT32_MAX events of one
+ * subject).
+ */
+int	part_group(struct part_group *g, struct parse_out *po, uint32_t p);
 
 /* The local id in thread 't' of global subject 'g', or UINT32_MAX. */
 uint32_t chain_local(const struct parse_out *po, unsigned t, uint32_t g);

@@ -913,7 +913,9 @@ t_node_paths(void **state)
 	put("cdr.csv", "subscriber_id,timestamp,cell_id\n"
 	    "s1,2026-01-05T23:00:00Z,c1\ns1,2026-01-06T23:00:00Z,c1\n"
 	    "s2,2026-01-05T22:30:00Z,c2\ns3,2026-01-06T01:00:00Z,c3\n"
-	    "s3,bad,c3\n");
+	    "s3,bad,c3\n"
+	    "a-subscriber-id-longer-than-16,2026-01-06T23:30:00Z,c2\n"
+	    "0f3a,2026-01-06T23:40:00Z,c1\n");
 	sweep("spec parse", path_spec, 0);
 	sweep("task check (node)", path_task_check, 1);
 	sweep("engine (node)", path_engine, 1);

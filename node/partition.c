@@ -1,0 +1,431 @@
+/*
+ * partition.c - grouping a query's rows by subject without a random
+ * memory access per row (docs/data.md "Reading speed").  While a thread
+ * parses, each accepted row becomes one record (the subject id, packed
+ * when it is short hex or digits, and the event word in as few bytes as
+ * the query's words need) in one of 2^bits partitions picked by the top
+ * bits of the id's hash.  Records gather in a small staging line per
+ * partition (all the lines of a thread stay in cache) and leave it 64
+ * bytes at a time for the end of the partition's chunk list, so memory is
+ * written in sequence and never read for ownership; chunks are cut from
+ * 2 MiB slabs.  Afterwards each partition is taken in turn (any thread may
+ * take any): its records from every thread are interned into a table
+ * small enough to stay in cache, counted per subject and placed into one
+ * array in subject order.  The slabs go when the parse output does.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "common/err.h"
+#include "node/node_int.h"
+
+#define CHUNK_MIN	1024u		/* first chunk of a partition */
+#define CHUNK_MAX	(64u << 10)	/* chunks double up to this */
+#define CHUNK_HEAD	64		/* the header's line; data follows */
+#define CHUNK_SLACK	64		/* readable bytes after the data */
+#define SLAB		(UINT64_C(2) << 20)	/* chunks are cut from these */
+#define WRITER_MAX	(UINT64_C(1) << 40)	/* slab bytes per thread */
+#define REC_MAX		(1 + PART_RAW_MAX + 4)
+
+_Static_assert(sizeof(struct part_chunk) <= CHUNK_HEAD,
+    "a chunk's header fits the line before its data");
+_Static_assert(PART_STAGE >= PART_LINE + 32 + 1 + INTERN_INLINE + 4,
+    "a staging line holds a line, a short record and the tail copy");
+
+int
+part_writer_init(struct part_writer *pw, unsigned bits, uint64_t wlimit)
+{
+	size_t n;
+
+	memset(pw, 0, sizeof(*pw));
+	if (bits < 1 || bits > PART_BITS_MAX)
+		return cairn_err(CAIRN_ERR_ARG, "partition bits %u not in "
+		    "[1, %u]", bits, PART_BITS_MAX);
+	n = (size_t)1 << bits;
+	pw->shift = 64 - bits;
+	/* only the bytes the query's words can use */
+	for (pw->wb = 1; pw->wb < 4 && (UINT64_C(1) << 8 * pw->wb) < wlimit;
+	    pw->wb++)
+		;
+	pw->nparts = (uint32_t)n;
+	if ((pw->stage = aligned_alloc(64, n * PART_STAGE)) != NULL)
+		memset(pw->stage, 0, n * PART_STAGE);
+	if (pw->stage == NULL ||
+	    (pw->fill = calloc(n, sizeof(*pw->fill))) == NULL ||
+	    (pw->head = calloc(n, sizeof(*pw->head))) == NULL ||
+	    (pw->tail = calloc(n, sizeof(*pw->tail))) == NULL ||
+	    (pw->nrec = calloc(n, sizeof(*pw->nrec))) == NULL) {
+		part_writer_release(pw);
+		return CAIRN_ERR_NOMEM;
+	}
+	return CAIRN_OK;
+}
+
+void
+part_writer_release(struct part_writer *pw)
+{
+	for (size_t i = 0; i < pw->nslabs; i++)
+		free(pw->slabs[i]);
+	free(pw->slabs);
+	free(pw->stage);
+	free(pw->fill);
+	free(pw->head);
+	free(pw->tail);
+	free(pw->nrec);
+	memset(pw, 0, sizeof(*pw));
+}
+
+/*
+ * Where partition 'p' writes next, and where its chunk ends: kept in the
+ * unused end of its staging line, so a line going out touches nothing
+ * but the staging line and its destination.
+ */
+#define STAGE_AT	96
+
+static inline void
+stage_ptrs(const unsigned char *s, unsigned char **at, unsigned char **end)
+{
+	memcpy(at, s + STAGE_AT, sizeof(*at));
+	memcpy(end, s + STAGE_AT + sizeof(*at), sizeof(*end));
+}
+
+static inline void
+stage_set(unsigned char *s, unsigned char *at, unsigned char *end)
+{
+	memcpy(s + STAGE_AT, &at, sizeof(at));
+	memcpy(s + STAGE_AT + sizeof(at), &end, sizeof(end));
+}
+
+_Static_assert(STAGE_AT >= PART_LINE + 32 &&
+    STAGE_AT + 2 * sizeof(void *) <= PART_STAGE,
+    "the staging line holds its write pointers after the data");
+
+/* Close the full chunk of partition 'p' (if any) and start a new one. */
+static int
+chunk_next(struct part_writer *pw, uint32_t p, unsigned char *at,
+    unsigned char **nat, unsigned char **nend)
+{
+	struct part_chunk *c = pw->tail[p];
+	uint32_t cap;
+
+	if (c != NULL)
+		c->len = (uint32_t)(at - c->data);
+	cap = c == NULL ? CHUNK_MIN : c->cap >= CHUNK_MAX / 2 ? CHUNK_MAX :
+	    c->cap * 2;
+	/*
+	 * Chunks are cut from large slabs (huge pages where the kernel has
+	 * them): one page fault per slab instead of one per 4 KiB.
+	 */
+	if (pw->slabfree < CHUNK_HEAD + cap + CHUNK_SLACK) {
+		unsigned char *sl;
+
+		if (pw->bytes + SLAB > WRITER_MAX)
+			return cairn_err(CAIRN_ERR_TOOBIG, "more than %llu "
+			    "bytes of events in one thread",
+			    (unsigned long long)WRITER_MAX);
+		if (pw->nslabs == pw->capslabs) {
+			size_t nc = pw->capslabs ? pw->capslabs * 2 : 16;
+			unsigned char **ns;
+
+			if ((ns = realloc(pw->slabs, nc * sizeof(*ns))) ==
+			    NULL)
+				return CAIRN_ERR_NOMEM;
+			pw->slabs = ns;
+			pw->capslabs = nc;
+		}
+		if ((sl = node_big_alloc(SLAB)) == NULL)
+			return CAIRN_ERR_NOMEM;
+		pw->slabs[pw->nslabs++] = sl;
+		pw->slab = sl;
+		pw->slabfree = SLAB;
+		pw->bytes += SLAB;
+	}
+	c = (struct part_chunk *)(void *)pw->slab;
+	c->next = NULL;
+	c->data = pw->slab + CHUNK_HEAD;
+	c->len = 0;
+	c->cap = cap;
+	pw->slab += CHUNK_HEAD + cap;
+	pw->slabfree -= CHUNK_HEAD + cap;
+	if (pw->tail[p] != NULL)
+		pw->tail[p]->next = c;
+	else
+		pw->head[p] = c;
+	pw->tail[p] = c;
+	*nat = c->data;
+	*nend = c->data + cap;
+	return CAIRN_OK;
+}
+
+int
+part_line_out(struct part_writer *pw, uint32_t p)
+{
+	unsigned char *s = pw->stage + (size_t)p * PART_STAGE, *at, *end;
+	int r;
+
+	stage_ptrs(s, &at, &end);
+	if (at == end && (r = chunk_next(pw, p, at, &at, &end)) != CAIRN_OK)
+		return r;
+#ifdef __SSE2__
+	/* Straight to memory: the line is not read again while parsing. */
+	for (int i = 0; i < PART_LINE; i += 16)
+		_mm_stream_si128((__m128i *)(void *)(at + i),
+		    _mm_load_si128((const __m128i *)(const void *)(s + i)));
+#else
+	memcpy(at, s, PART_LINE);
+#endif
+	stage_set(s, at + PART_LINE, end);
+	/* What passed the line's end starts the next one. */
+	memcpy(s, s + PART_LINE, 32);
+	pw->fill[p] -= PART_LINE;
+	return CAIRN_OK;
+}
+
+int
+part_push_long(struct part_writer *pw, uint32_t p, const char *key,
+    size_t n, uint32_t word)
+{
+	unsigned char rec[REC_MAX], *s = pw->stage + (size_t)p * PART_STAGE;
+	size_t len = 1 + n + pw->wb;
+	uint32_t le = part_le32(word);
+	int r;
+
+	if (n > PART_RAW_MAX)
+		return CAIRN_ERR_INTERNAL;
+	rec[0] = (unsigned char)n;
+	memcpy(rec + 1, key, n);
+	memcpy(rec + 1 + n, &le, 4);
+	for (size_t i = 0; i < len;) {
+		size_t take = PART_LINE - pw->fill[p];
+
+		if (take > len - i)
+			take = len - i;
+		memcpy(s + pw->fill[p], rec + i, take);
+		pw->fill[p] += (uint8_t)take;
+		i += take;
+		if (pw->fill[p] == PART_LINE &&
+		    (r = part_line_out(pw, p)) != CAIRN_OK)
+			return r;
+	}
+	return CAIRN_OK;
+}
+
+int
+part_writer_finish(struct part_writer *pw)
+{
+	int r;
+
+	for (uint32_t p = 0; p < pw->nparts; p++) {
+		unsigned char *s = pw->stage + (size_t)p * PART_STAGE, *at,
+		    *end;
+
+		stage_ptrs(s, &at, &end);
+		if (pw->fill[p] > 0) {
+			/* a chunk's room is whole lines: a part line fits */
+			if (at == end && (r = chunk_next(pw, p, at, &at,
+			    &end)) != CAIRN_OK)
+				return r;
+			memcpy(at, s, pw->fill[p]);
+			at += pw->fill[p];
+			pw->fill[p] = 0;
+			stage_set(s, at, end);
+		}
+		if (pw->tail[p] != NULL)
+			pw->tail[p]->len = (uint32_t)(at - pw->tail[p]->data);
+	}
+#ifdef __SSE2__
+	/* The streamed lines are visible to the threads that read them. */
+	_mm_sfence();
+#endif
+	free(pw->stage);
+	pw->stage = NULL;
+	return CAIRN_OK;
+}
+
+/* ---- taking a partition ---- */
+
+int
+part_group_init(struct part_group *g, uint32_t max)
+{
+	memset(g, 0, sizeof(*g));
+	return intern_init(&g->subs, 1024, max);
+}
+
+void
+part_group_release(struct part_group *g)
+{
+	intern_release(&g->subs);
+	free(g->ids);
+	free(g->words);
+	free(g->grouped);
+	free(g->off);
+	memset(g, 0, sizeof(*g));
+}
+
+static int
+group_room(struct part_group *g, uint64_t nrec)
+{
+	uint32_t *a, *b, *c;
+
+	if (nrec <= g->cap)
+		return CAIRN_OK;
+	if (nrec > SIZE_MAX / sizeof(uint32_t) / 2)
+		return cairn_err(CAIRN_ERR_TOOBIG, "%llu events in one "
+		    "partition", (unsigned long long)nrec);
+	if ((a = realloc(g->ids, nrec * sizeof(*a))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	g->ids = a;
+	if ((b = realloc(g->words, nrec * sizeof(*b))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	g->words = b;
+	if ((c = realloc(g->grouped, nrec * sizeof(*c))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	g->grouped = c;
+	g->cap = nrec;
+	return CAIRN_OK;
+}
+
+/*
+ * Intern the record at 'r' (words of 'wb' bytes; 4 bytes past the id are
+ * readable) as record 'i' of the partition.
+ */
+static inline int
+group_add(struct part_group *g, const unsigned char *r, unsigned wb,
+    uint64_t i)
+{
+	/* a packed id is interned with its first byte, a raw one without */
+	const char *key = r[0] > PART_RAW_MAX ? (const char *)r :
+	    (const char *)r + 1;
+	size_t n = part_rec_len(r[0], 0) - (r[0] > PART_RAW_MAX ? 0 : 1);
+	uint64_t k[2] = { 0, 0 }, h;
+	uint32_t word;
+	struct intern_ent *e;
+	int rc;
+
+	if (n <= INTERN_INLINE) {
+		intern_key16(key, n, k);
+		h = intern_hash16(k, n);
+	} else
+		h = intern_hash(key, n);
+	if ((rc = intern_add_e(&g->subs, key, n, h, k, &e)) != CAIRN_OK)
+		return rc;
+	if (e->cnt == UINT32_MAX)
+		return cairn_err(CAIRN_ERR_TOOBIG, "more than %u events of one "
+		    "subject", UINT32_MAX);
+	e->cnt++;
+	g->ids[i] = e->id;
+	memcpy(&word, key + n, sizeof(word));
+	word = part_le32(word);
+	g->words[i] = wb == 4 ? word : word & ((UINT32_C(1) << 8 * wb) - 1);
+	return CAIRN_OK;
+}
+
+/*
+ * Intern the records of one thread's chunk list, unlinking the chunks as
+ * they are read.  A record may run from one chunk into the next (chunks
+ * are written a line at a time): its start waits in 'carry'.
+ */
+static int
+group_list(struct part_group *g, unsigned wb, struct part_chunk **head,
+    struct part_chunk **tail, uint64_t *i, uint64_t nrec)
+{
+	unsigned char carry[REC_MAX + INTERN_INLINE];
+	size_t cl = 0;
+	int r;
+
+	while (*head != NULL) {
+		struct part_chunk *c = *head;
+		size_t pos = 0;
+
+		if (cl > 0) {
+			size_t need = part_rec_len(carry[0], wb) - cl;
+
+			if (need > c->len || *i >= nrec)
+				return CAIRN_ERR_INTERNAL;
+			memcpy(carry + cl, c->data, need);
+			if ((r = group_add(g, carry, wb, (*i)++)) != CAIRN_OK)
+				return r;
+			pos = need;
+			cl = 0;
+		}
+		while (pos < c->len) {
+			const unsigned char *rec = c->data + pos;
+			size_t len = part_rec_len(rec[0], wb);
+
+			if (pos + len > c->len) {
+				cl = c->len - pos;
+				memcpy(carry, rec, cl);
+				break;
+			}
+			/* the counts and the records were written together */
+			if (*i >= nrec)
+				return CAIRN_ERR_INTERNAL;
+			if ((r = group_add(g, rec, wb, (*i)++)) != CAIRN_OK)
+				return r;
+			pos += len;
+		}
+		*head = c->next;
+		if (*head == NULL)
+			*tail = NULL;
+	}
+	return cl == 0 ? CAIRN_OK : CAIRN_ERR_INTERNAL;
+}
+
+int
+part_group(struct part_group *g, struct parse_out *po, uint32_t p)
+{
+	uint64_t nrec = 0, i = 0;
+	uint32_t ns;
+	int r;
+
+	g->nsubs = 0;
+	for (unsigned t = 0; t < po->nthreads; t++)
+		nrec += po->th[t].pw.nrec[p];
+	if (nrec == 0)
+		return CAIRN_OK;
+	if ((r = group_room(g, nrec)) != CAIRN_OK)
+		return r;
+	intern_reset(&g->subs);
+	for (unsigned t = 0; t < po->nthreads; t++) {
+		struct part_writer *pw = &po->th[t].pw;
+
+		if ((r = group_list(g, pw->wb, &pw->head[p], &pw->tail[p],
+		    &i, nrec)) != CAIRN_OK)
+			return r;
+		pw->nrec[p] = 0;
+	}
+	if (i != nrec)
+		return CAIRN_ERR_INTERNAL;
+	ns = g->subs.n;
+	if ((size_t)ns + 1 > g->offcap) {
+		uint64_t *o;
+
+		if ((o = realloc(g->off, ((size_t)ns + 1) * sizeof(*o))) ==
+		    NULL)
+			return CAIRN_ERR_NOMEM;
+		g->off = o;
+		g->offcap = (size_t)ns + 1;
+	}
+	/* Counting sort: off[s] is where subject s starts ... */
+	for (size_t k = 0; k < g->subs.cap; k++) {
+		const struct intern_ent *e = &g->subs.tab[k];
+
+		if (e->id != UINT32_MAX)
+			g->off[e->id + 1] = e->cnt;
+	}
+	g->off[0] = 0;
+	for (uint32_t s = 0; s < ns; s++)
+		g->off[s + 1] += g->off[s];
+	/* ... and after placing the words, where s + 1 starts. */
+	for (uint64_t k = 0; k < nrec; k++)
+		g->grouped[g->off[g->ids[k]]++] = g->words[k];
+	memmove(g->off + 1, g->off, (size_t)ns * sizeof(*g->off));
+	g->off[0] = 0;
+	g->nsubs = ns;
+	return CAIRN_OK;
+}

@@ -1,0 +1,437 @@
+/*
+ * test_partition.c - the radix-partitioned grouping of queries from CSV
+ * (node/partition.c): thousands of subjects whose ids are packed hex of
+ * odd and even lengths, long ids sharing their first 16 bytes, uppercase,
+ * UTF-8 and quoted ids, read with 1 to 5 threads and 2 to 65536
+ * partitions (most of them empty), must give the reference answer
+ * (engine_ref.c) every time; the packed id form against a byte-by-byte
+ * reference (SSE2 and portable); the subject cap; a bad partition count.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+
+#include "common/err.h"
+#include "common/timeutil.h"
+#include "node/node.h"
+#include "node/node_int.h"
+#include "tests/unit/engine_ref.h"
+
+#define DAY0	20458		/* 2026-01-05 */
+#define NSUB	3000
+#define MAXEV	(NSUB * 8)
+
+static const uint32_t regions[] = { 5, 17, 300, 4000000000u, 42 };
+#define NREG	(sizeof(regions) / sizeof(regions[0]))
+
+struct fixture {
+	char		 dir[64], csv[128], cells[128];
+	struct ref_event *ev;
+	size_t		 n;
+	struct node_cellmap *cm;
+};
+
+/* Deterministic bytes from libsodium: the same data every run. */
+static unsigned char rbuf[1 << 16];
+static size_t rpos = sizeof(rbuf);
+static unsigned char rseed[randombytes_SEEDBYTES];
+
+static uint32_t
+rnd(uint32_t n)
+{
+	uint32_t v;
+
+	if (rpos + 4 > sizeof(rbuf)) {
+		rseed[0]++;
+		randombytes_buf_deterministic(rbuf, sizeof(rbuf), rseed);
+		rpos = 0;
+	}
+	memcpy(&v, rbuf + rpos, 4);
+	rpos += 4;
+	return v % n;
+}
+
+/*
+ * The id of subject s: eight kinds, each with its own first character so
+ * no two subjects share an id.  Kind 0 gives pairs like "a12"/"a120" whose
+ * packed forms differ only in the tag; kinds 2 and 3 are longer than 16
+ * bytes and equal in their first 16.
+ */
+static void
+sub_name(int s, char *out, size_t len)
+{
+	int q = s / 8;
+
+	switch (s % 8) {
+	case 0:
+		snprintf(out, len, "a%x", q);
+		break;
+	case 1:
+		snprintf(out, len, "%016llx", (1ULL << 60) + (unsigned)q);
+		break;
+	case 2:
+		snprintf(out, len, "0123456789abcdef%x", q);
+		break;
+	case 3:
+		snprintf(out, len, "0123456789abcdef-%d", q);
+		break;
+	case 4:
+		snprintf(out, len, "S%X", q);
+		break;
+	case 5:
+		snprintf(out, len, "z%015d", q);
+		break;
+	case 6:
+		snprintf(out, len, "\xc3\xa9%d", q);
+		break;
+	default:
+		snprintf(out, len, "\"q,%d\"", q);
+		break;
+	}
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	FILE *f;
+
+	assert_non_null(fx);
+	strcpy(fx->dir, "/tmp/cairn-test-part-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->csv, sizeof(fx->csv), "%s/cdr.csv", fx->dir);
+	snprintf(fx->cells, sizeof(fx->cells), "%s/cells.csv", fx->dir);
+	f = fopen(fx->cells, "w");
+	assert_non_null(f);
+	fprintf(f, "cell_id,region_id\n");
+	for (size_t i = 0; i < NREG; i++)
+		fprintf(f, "c%u,%u\n", regions[i], regions[i]);
+	fclose(f);
+	fx->ev = calloc(MAXEV, sizeof(*fx->ev));
+	assert_non_null(fx->ev);
+	/* every subject has events; a few regions each, so ties */
+	for (int s = 0; s < NSUB; s++) {
+		int ne = 1 + (int)rnd(7);
+
+		for (int e = 0; e < ne; e++) {
+			struct ref_event *x = &fx->ev[fx->n++];
+
+			x->sub = s;
+			x->t = (DAY0 + (int64_t)rnd(3)) * 86400 + rnd(86400);
+			x->region = regions[(s + rnd(2)) % NREG];
+			x->cat = -1;
+		}
+	}
+	/* rows in a shuffled order: a subject's rows spread over the file */
+	for (size_t i = fx->n - 1; i > 0; i--) {
+		size_t j = rnd((uint32_t)i + 1);
+		struct ref_event t = fx->ev[i];
+
+		fx->ev[i] = fx->ev[j];
+		fx->ev[j] = t;
+	}
+	f = fopen(fx->csv, "w");
+	assert_non_null(f);
+	fprintf(f, "subscriber_id,timestamp,cell_id\n");
+	for (size_t i = 0; i < fx->n; i++) {
+		char name[64];
+
+		sub_name(fx->ev[i].sub, name, sizeof(name));
+		fprintf(f, "%s,%lld,c%u\n", name, (long long)fx->ev[i].t,
+		    fx->ev[i].region);
+	}
+	fclose(f);
+	assert_int_equal(node_cellmap_load(fx->cells, &fx->cm), CAIRN_OK);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
+	assert_int_equal(system(cmd), 0);
+	node_cellmap_free(fx->cm);
+	free(fx->ev);
+	free(fx);
+	return 0;
+}
+
+static void
+input(struct fixture *fx, struct node_input *in, char **paths,
+    unsigned threads, unsigned bits)
+{
+	memset(in, 0, sizeof(*in));
+	paths[0] = fx->csv;
+	in->paths = paths;
+	in->npaths = 1;
+	in->cells = fx->cm;
+	in->threads = threads;
+	in->part_bits = bits;
+	in->split_bytes = 4096;	/* many parts per thread */
+}
+
+static char *
+run_text(struct fixture *fx, const struct qspec *q, unsigned threads,
+    unsigned bits, uint64_t *subjects)
+{
+	struct node_input in;
+	struct node_report rep;
+	struct node_result res;
+	char *paths[1], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r;
+
+	input(fx, &in, paths, threads, bits);
+	if ((r = node_run_csv(q, &in, &rep, &res)) != CAIRN_OK)
+		fail_msg("threads %u, bits %u: %s", threads, bits,
+		    cairn_errdesc(r));
+	assert_int_equal(rep.files[0].nbad, 0);
+	assert_int_equal(rep.files[0].good, fx->n);
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	assert_int_equal(node_result_write(&res, NODE_OUT_CSV, false, NULL, f),
+	    CAIRN_OK);
+	fclose(f);
+	*subjects = res.subjects;
+	node_result_release(&res);
+	node_report_release(&rep);
+	return text;
+}
+
+static void
+query(struct qspec *q, enum qspec_kind kind)
+{
+	memset(q, 0, sizeof(*q));
+	q->kind = kind;
+	q->start = DAY0;
+	q->end = DAY0 + 3;
+	q->utc_offset_min = 90;
+	q->night_start = 20;
+	q->night_end = 8;
+	q->k = 1;
+}
+
+/* Every thread count and partition count gives the reference answer. */
+static void
+test_grouping(void **state)
+{
+	static const enum qspec_kind kinds[] = { QSPEC_KIND_PRESENCE,
+		QSPEC_KIND_OD, QSPEC_KIND_RESIDENTS };
+	static const unsigned threads[] = { 1, 2, 3, 5 };
+	static const unsigned bits[] = { 1, 4, 9, 16 };
+	struct fixture *fx = *state;
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		struct qspec q;
+		char *want;
+
+		query(&q, kinds[k]);
+		want = ref_run(&q, fx->ev, fx->n);
+		for (size_t t = 0; t < 4; t++)
+			for (size_t b = 0; b < 4; b++) {
+				uint64_t subjects;
+				char *got = run_text(fx, &q, threads[t],
+				    bits[b], &subjects);
+
+				if (strcmp(got, want) != 0)
+					fail_msg("%s, threads %u, bits %u:\n"
+					    "--- engine\n%s--- reference\n%s",
+					    qspec_kind_name(q.kind),
+					    threads[t], bits[b], got, want);
+				/* the offset moves a few events out */
+				if (q.kind != QSPEC_KIND_RESIDENTS)
+					assert_true(subjects > NSUB - 50 &&
+					    subjects <= NSUB);
+				free(got);
+			}
+		free(want);
+	}
+}
+
+/* The number of subjects does not depend on how rows were split. */
+static void
+test_subjects(void **state)
+{
+	struct fixture *fx = *state;
+	struct qspec q;
+	uint64_t first = 0;
+
+	query(&q, QSPEC_KIND_PRESENCE);
+	q.start = DAY0 - 1;
+	q.end = DAY0 + 4;
+	for (unsigned t = 1; t <= 4; t++) {
+		uint64_t subjects;
+		char *text = run_text(fx, &q, t, 2 + 3 * t, &subjects);
+
+		assert_int_equal(subjects, NSUB);
+		if (t == 1)
+			first = subjects;
+		assert_int_equal(subjects, first);
+		free(text);
+	}
+}
+
+/* More distinct subjects than the cap: a clean error, any thread count. */
+static void
+test_subject_cap(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_input in;
+	struct node_report rep;
+	struct node_result res;
+	struct qspec q;
+	char *paths[1];
+
+	query(&q, QSPEC_KIND_PRESENCE);
+	q.start = DAY0 - 1;
+	q.end = DAY0 + 4;
+	for (unsigned t = 1; t <= 3; t++) {
+		input(fx, &in, paths, t, t == 3 ? 1 : 9);
+		in.max_subjects = NSUB - 1;
+		assert_int_equal(node_run_csv(&q, &in, &rep, &res),
+		    CAIRN_ERR_TOOBIG);
+		assert_non_null(strstr(cairn_errmsg(), "more than 2999 "
+		    "distinct keys"));
+		node_report_release(&rep);
+		in.max_subjects = NSUB;
+		assert_int_equal(node_run_csv(&q, &in, &rep, &res), CAIRN_OK);
+		assert_int_equal(res.subjects, NSUB);
+		node_result_release(&res);
+		node_report_release(&rep);
+	}
+}
+
+static void
+test_bad_bits(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_input in;
+	struct node_report rep;
+	struct node_result res;
+	struct qspec q;
+	char *paths[1];
+
+	query(&q, QSPEC_KIND_PRESENCE);
+	input(fx, &in, paths, 2, PART_BITS_MAX + 1);
+	assert_int_equal(node_run_csv(&q, &in, &rep, &res), CAIRN_ERR_ARG);
+	node_report_release(&rep);
+}
+
+/* The packed form of an id, byte by byte (the definition), or 0. */
+static size_t
+pack_ref(const char *s, size_t n, unsigned char out[16])
+{
+	bool hex = true;
+
+	memset(out, 0, 16);
+	for (size_t i = 0; i < n; i++)
+		hex &= (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' &&
+		    s[i] <= 'f');
+	if (!hex)
+		return 0;
+	out[0] = (unsigned char)(128 + n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = s[i] <= '9' ? (unsigned)(s[i] - '0') :
+		    (unsigned)(s[i] - 'a' + 10);
+
+		out[1 + i / 2] |= (unsigned char)(i % 2 ? d : d << 4);
+	}
+	return 1 + (n + 1) / 2;
+}
+
+static size_t
+pack(const char *s, size_t n, unsigned char out[16])
+{
+	char buf[32];
+	uint64_t o[2] = { 0, 0 }, ob[2] = { 0, 0 };
+	size_t m;
+
+	/* bytes after the id must not matter */
+	memset(buf, 'f', sizeof(buf));
+	memcpy(buf, s, n);
+	m = part_pack(buf, n, o);
+	/* the SSE2 and the portable forms agree */
+	assert_int_equal(part_pack_bytes(buf, n, ob), m);
+	if (m > 0)
+		assert_memory_equal(o, ob, 16);
+	memcpy(out, o, 16);
+	return m;
+}
+
+static void
+test_pack(void **state)
+{
+	static const char *fixed[] = { "0", "a", "f", "g", "A", "abc", "abc0",
+		"0123456789abcdef", "0123456789abcdeF", "ffffffffffffffff",
+		"9999999999999999", "12345", "x1", "1x", "/", ":", "`", "@" };
+	static const char alphabet[] = "0123456789abcdefgABCDEF:/`@-";
+	unsigned char a[16], b[16];
+	size_t ma, mb;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		size_t n = strlen(fixed[i]);
+
+		ma = pack(fixed[i], n, a);
+		mb = pack_ref(fixed[i], n, b);
+		assert_int_equal(ma, mb);
+		if (ma > 0)
+			assert_memory_equal(a, b, ma);
+	}
+	/* equal packed bytes, lengths differ: the forms differ */
+	ma = pack("abc", 3, a);
+	mb = pack("abc0", 4, b);
+	assert_int_equal(ma, 3);
+	assert_int_equal(mb, 3);
+	assert_memory_not_equal(a, b, ma);
+	assert_int_equal(a[0], 0x83);
+	assert_int_equal(pack("0123456789abcdef", 16, a), 9);
+	assert_int_equal(a[0], 0x90);
+	assert_int_equal(pack("0123456789ABCDEF", 16, a), 0);
+	assert_int_equal(pack("a", 1, a), 2);
+	for (int it = 0; it < 20000; it++) {
+		char s[17];
+		size_t n = 1 + rnd(16);
+
+		for (size_t i = 0; i < n; i++)
+			s[i] = alphabet[rnd(it % 2 ? 16 : sizeof(alphabet) -
+			    1)];
+		ma = pack(s, n, a);
+		mb = pack_ref(s, n, b);
+		assert_int_equal(ma, mb);
+		if (ma > 0)
+			assert_memory_equal(a, b, 16);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pack),
+		cmocka_unit_test_setup_teardown(test_grouping, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_subjects, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_subject_cap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bad_bits, setup,
+		    teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
