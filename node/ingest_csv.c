@@ -264,6 +264,7 @@ struct worker {
 	atomic_size_t		*next;	/* == ntasks: stop */
 	const struct file_info	*files;
 	char			*buf;
+	size_t			 bufsize;	/* bytes read at once */
 	char			 quoted[NODE_MAX_LINE + BUF_PAD];
 	int			 err;
 	char			 errmsg[256];
@@ -904,7 +905,7 @@ run_task(struct worker *w, struct task *t)
 			len -= i;
 			i = 0;
 		}
-		if ((got = src_read(&s, buf + len, BUF_SIZE - len)) < 0) {
+		if ((got = src_read(&s, buf + len, w->bufsize - len)) < 0) {
 			r = cairn_err(CAIRN_ERR_IO, "%s: read error%s", path,
 			    t->gz ? " (corrupt gzip data?)" : "");
 			goto out;
@@ -1211,6 +1212,7 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 	size_t ntasks = 0, captasks = 0;
 	unsigned nth = node_threads(in->threads), started = 0;
 	atomic_size_t next = 0;
+	size_t bufsize = 0;
 	uint32_t catmax = UINT32_MAX - 1, smax = in->max_subjects ?
 	    in->max_subjects : UINT32_MAX - 1;
 	int r;
@@ -1285,6 +1287,20 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 			    files[i].size * (p + 1) / parts;
 		}
 	}
+	/*
+	 * Read buffers: BUF_SIZE, or less when every file is plain and
+	 * smaller (a small file need not pay for 4 MiB per thread); never
+	 * under twice the longest line, which the reader needs to tell an
+	 * over-long line.
+	 */
+	for (size_t i = 0; i < in->npaths; i++) {
+		if (files[i].gz || files[i].size >= BUF_SIZE)
+			bufsize = BUF_SIZE;
+		else if (files[i].size + 1 > bufsize)
+			bufsize = (size_t)files[i].size + 1;
+	}
+	if (bufsize < 2 * NODE_MAX_LINE)
+		bufsize = 2 * NODE_MAX_LINE;
 	if (plan != NULL && plan->q.kind == QSPEC_KIND_POPCAT)
 		catmax = plan->rb >= 32 ? 1 : (uint32_t)(UINT64_C(1) <<
 		    (32 - plan->rb));
@@ -1327,11 +1343,12 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 		ws[t].ntasks = ntasks;
 		ws[t].next = &next;
 		ws[t].files = files;
-		if ((ws[t].buf = malloc(BUF_SIZE + BUF_PAD)) == NULL) {
+		ws[t].bufsize = bufsize;
+		if ((ws[t].buf = malloc(bufsize + BUF_PAD)) == NULL) {
 			r = CAIRN_ERR_NOMEM;
 			goto out;
 		}
-		memset(ws[t].buf + BUF_SIZE, 0, BUF_PAD);
+		memset(ws[t].buf + bufsize, 0, BUF_PAD);
 	}
 	for (unsigned t = 1; t < nth; t++) {
 		if (pthread_create(&tids[t], NULL, worker_main, &ws[t]) != 0)

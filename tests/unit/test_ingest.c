@@ -151,6 +151,63 @@ test_bad_reasons(void **state)
 	node_cellmap_free(cm);
 }
 
+/*
+ * Long lines in files of every size around the read buffer (which is
+ * sized to the file when it is small): each over-long line is one bad row
+ * wherever the buffer's edges fall, every other row is read, with one
+ * thread and with the file split between two.
+ */
+static void
+test_long_lines(void **state)
+{
+	static const size_t longs[] = { 70000, 100000, 140000 };
+	static const size_t goods[] = { 0, 1, 3, 700, 20000, 200000 };
+	struct node_cellmap *cm = cells();
+	struct node_input in;
+	struct node_report rep;
+	const char *paths[1];
+
+	(void)state;
+	for (size_t g = 0; g < sizeof(goods) / sizeof(goods[0]); g++)
+		for (size_t l = 0; l < sizeof(longs) / sizeof(longs[0]); l++) {
+			size_t cap = 64 + goods[g] * 4 * 40 + 3 * (longs[l] + 1);
+			char *text = malloc(cap), *p = text;
+			size_t good = 0;
+
+			assert_non_null(text);
+			p += sprintf(p, "subscriber_id,timestamp,cell_id\n");
+			for (int k = 0; k < 3; k++) {
+				for (size_t i = 0; i < goods[g]; i++, good++)
+					p += sprintf(p, "s%zu,2026-01-05T10:00:"
+					    "00Z,c1\n", i % 97);
+				memset(p, 'x', longs[l]);
+				p += longs[l];
+				*p++ = '\n';
+			}
+			for (size_t i = 0; i < goods[g]; i++, good++)
+				p += sprintf(p, "t%zu,2026-01-05T11:00:00Z,c2\n",
+				    i % 89);
+			assert_true((size_t)(p - text) <= cap);
+			paths[0] = put("long.csv", text, (size_t)(p - text));
+			for (int mode = 0; mode < 2; mode++) {
+				input(&in, paths, 1, cm);
+				if (mode == 1) {
+					in.threads = 2;
+					in.split_bytes = 1000;
+				}
+				assert_int_equal(node_check_data(&in, &rep),
+				    CAIRN_OK);
+				assert_int_equal(rep.files[0].rows, good + 3);
+				assert_int_equal(rep.files[0].good, good);
+				assert_int_equal(rep.files[0].bad
+				    [NODE_BAD_LONG_LINE], 3);
+				node_report_release(&rep);
+			}
+			free(text);
+		}
+	node_cellmap_free(cm);
+}
+
 static void
 test_limit(void **state)
 {
@@ -523,6 +580,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_reasons),
+		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_region_level),
