@@ -1353,13 +1353,34 @@ node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms, bool *got)
 	return r;
 }
 
+/*
+ * Back off for 'ms' (in slices, so a stop is prompt).  When the channel
+ * is down, wait on it instead of sleeping: that drives its reconnection,
+ * and the loop goes on as soon as the coordinator answers again rather
+ * than at the end of the backoff (a coordinator back from a restart must
+ * find its nodes polling within its advertise deadline).
+ */
 static void
-sleep_interruptible(struct node_daemon *d, unsigned ms)
+backoff_wait(struct node_daemon *d, unsigned ms)
 {
 	struct timespec ts = { 0, 100 * 1000000L };
+	bool was_down = !transport_client_is_ready(d->dc.client);
 
-	for (unsigned t = 0; t < ms && !stopping(d); t += 100)
-		nanosleep(&ts, NULL);
+	int r;
+
+	for (unsigned t = 0; t < ms && !stopping(d); t += 100) {
+		if (!was_down) {
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		r = transport_client_wait_ready(d->dc.client, 100);
+		if (r == CAIRN_OK) {
+			log_info("coordinator reachable again");
+			return;
+		}
+		if (r != CAIRN_ERR_TIMEOUT)
+			nanosleep(&ts, NULL);
+	}
 }
 
 int
@@ -1402,7 +1423,7 @@ node_daemon_serve(struct node_daemon *d)
 		jitter = randombytes_uniform(backoff / 2 + 1);
 		log_warn("%s; retrying in %u ms", cairn_errmsg(),
 		    backoff + jitter);
-		sleep_interruptible(d, backoff + jitter);
+		backoff_wait(d, backoff + jitter);
 		backoff = backoff >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS :
 		    backoff * 2;
 	}

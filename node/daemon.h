@@ -137,7 +137,8 @@ int	node_daemon_follow_log(struct node_daemon *d)
 
 /*
  * Serve until *stop is set: poll, handle, follow; on failures reconnect
- * with exponential backoff (1 s doubling to 60 s, with jitter).  Returns
+ * with exponential backoff (1 s doubling to 15 s, with jitter), going on
+ * at once when a broken channel connects again.  Returns
  * CAIRN_OK once stopped.
  */
 int	node_daemon_serve(struct node_daemon *d)
