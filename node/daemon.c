@@ -1522,6 +1522,15 @@ node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms, bool *got)
 
 	if (got != NULL)
 		*got = false;
+	/* First, charges the coordinator may not have logged go again (at
+	 * start, and after an Advertise that failed): a broken channel
+	 * ends this poll, so they go as soon as the coordinator answers. */
+	if (d->resend_due && (r = node_daemon_resend_charges(d, NULL)) !=
+	    CAIRN_OK) {
+		if (is_transport_error(r))
+			return r;
+		log_error("re-sending charges: %s", cairn_errmsg());
+	}
 	r = tlog_witness_latest(d->dc.witness, d->origin, &latest, NULL, NULL);
 	if (r == CAIRN_ERR_NOTFOUND)
 		latest.size = 0;
@@ -1551,14 +1560,6 @@ node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms, bool *got)
 	if ((r = node_daemon_follow_log(d)) != CAIRN_OK &&
 	    !is_transport_error(r)) {
 		log_error("following the log: %s", cairn_errmsg());
-		r = CAIRN_OK;
-	}
-	/* The coordinator answers: charges it may not have logged go
-	 * again (at start, and after an advertisement that failed). */
-	if (r == CAIRN_OK && d->resend_due &&
-	    (r = node_daemon_resend_charges(d, NULL)) != CAIRN_OK &&
-	    !is_transport_error(r)) {
-		log_error("re-sending charges: %s", cairn_errmsg());
 		r = CAIRN_OK;
 	}
 	return r;

@@ -145,7 +145,8 @@ int	node_daemon_follow_log(struct node_daemon *d)
  * ledger database alone, so this works after a restart of the node too.
  * '*sent' (may be NULL) gets how many were acknowledged.  Returns CAIRN_OK,
  * a transport error (the rest wait for the next pass) or CAIRN_ERR_DB.
- * poll_once() calls it when due: at start and after a failed Advertise.
+ * node_daemon_poll_once() calls it first when due: at start and after a
+ * failed Advertise.
  */
 int	node_daemon_resend_charges(struct node_daemon *d, size_t *sent)
 	    __attribute__((warn_unused_result));
