@@ -1477,25 +1477,27 @@ charge_entry(struct tlog_entry *e, const struct keys_member *m,
 
 /*
  * Whether the log holds a CHARGE of node 'node' for query hash 'qhash'
- * after the QUERY at 'from': its index in '*index'.  The log, not
- * coord.db, is the authority: a crash between appending a CHARGE and
- * recording it in coord.db leaves only the entry.
+ * after the QUERY at 'from': '*yes', and its index in '*index'.  The log,
+ * not coord.db, is the authority: a crash between appending a CHARGE and
+ * recording it in coord.db leaves only the entry.  Returns CAIRN_OK or
+ * the error reading the log.
  */
-static bool
+static int
 charge_logged(struct coord *c, const uint8_t qhash[32], const char *node,
-    uint64_t from, uint64_t *index)
+    uint64_t from, uint64_t *index, bool *yes)
 {
 	uint64_t size = tlog_store_size(c->log.tlog);
 	struct tlog_entry *e;
 	uint8_t *data;
 	size_t dlen, nl = strlen(node);
-	bool yes = false;
+	int r = CAIRN_OK;
 
+	*yes = false;
 	if ((e = malloc(sizeof(*e))) == NULL)
-		return false;
-	for (uint64_t i = from + 1; i < size && !yes; i++) {
+		return cairn_err(CAIRN_ERR_NOMEM, "log entry");
+	for (uint64_t i = from + 1; i < size && !*yes; i++) {
 		data = NULL;
-		if (tlog_store_entry(c->log.tlog, i, &data, &dlen) !=
+		if ((r = tlog_store_entry(c->log.tlog, i, &data, &dlen)) !=
 		    CAIRN_OK)
 			break;
 		if (tlog_entry_decode(data, dlen, e) == CAIRN_OK &&
@@ -1503,12 +1505,12 @@ charge_logged(struct coord *c, const uint8_t qhash[32], const char *node,
 		    memcmp(e->node_id.p, node, nl) == 0 &&
 		    memcmp(e->query_hash, qhash, 32) == 0) {
 			*index = i;
-			yes = true;
+			*yes = true;
 		}
 		free(data);
 	}
 	free(e);
-	return yes;
+	return r;
 }
 
 /*
@@ -1554,11 +1556,9 @@ late_charge(struct coord *c, const Cairn__V1__Advertisement *ad,
 	}
 	if ((r = charge_check(c, a, m, ad->charge, &ch, &field)) != CAIRN_OK)
 		goto out;
-	if (charge_logged(c, a->qhash, m->pub.name, row.log_index, index)) {
-		*already = true;
-		r = CAIRN_OK;
+	if ((r = charge_logged(c, a->qhash, m->pub.name, row.log_index, index,
+	    already)) != CAIRN_OK || *already)
 		goto out;
-	}
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
 		r = CAIRN_ERR_NOMEM;
 		goto out;
