@@ -15,7 +15,7 @@
 #     the log (ledgers never under-count);
 #   - the next query is released (the services came back).
 # Prints "ok N - ..." lines and, last, "# faults: kill K survived of P".
-# Run by tools/test-long.sh
+# Run by tests/e2e/fault_kill.sh (five points) and tools/test-long.sh
 # (all, or those in FAULT_POINTS).  Needs CAIRN_BIN (with
 # node_e2e_analyst) and CAIRN_TOP.
 set -u
