@@ -922,7 +922,8 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 		goto out;
 	}
 	if (r != CAIRN_ERR_NOTFOUND ||
-	    (r = node_ledger_state_set(d->dc.ledger, key, "1", 1)) != CAIRN_OK ||
+	    (r = node_ledger_state_set(d->dc.ledger, key, "1", 1)) !=
+	    CAIRN_OK ||
 	    (r = resend_mark(d, tq->qhash, t->attempt, n, tq->q->query_id)) !=
 	    CAIRN_OK)
 		goto out;
@@ -1463,9 +1464,10 @@ node_daemon_resend_charges(struct node_daemon *d, size_t *sent)
 		if (is_transport_error(r))
 			goto out;	/* the coordinator is away again */
 		if (r != CAIRN_OK)
-			log_error("ledger charge %lld: the coordinator will not "
-			    "log it (%s); the ledger keeps it (an over-count)",
-			    (long long)pl->id[i], cairn_errmsg());
+			log_error("ledger charge %lld: the coordinator will "
+			    "not log it (%s); the ledger keeps it (an "
+			    "over-count)", (long long)pl->id[i],
+			    cairn_errmsg());
 		else
 			k++;
 		resend_done(d, pl->qhash[i]);
