@@ -1475,39 +1475,60 @@ charge_entry(struct tlog_entry *e, const struct keys_member *m,
 	e->signature.len = sc->signature.len;
 }
 
-struct has_node {
-	const char	*node;
-	bool		 found;
-};
-
+/*
+ * Whether the log holds a CHARGE of node 'node' for query hash 'qhash'
+ * after the QUERY at 'from': '*yes', and its index in '*index'.  The log,
+ * not coord.db, is the authority: a crash between appending a CHARGE and
+ * recording it in coord.db leaves only the entry.  Returns CAIRN_OK or
+ * the error reading the log.
+ */
 static int
-has_node(void *arg, const char *node, const uint8_t *body, size_t blen,
-    const uint8_t *sig, size_t slen)
+charge_logged(struct coord *c, const uint8_t qhash[32], const char *node,
+    uint64_t from, uint64_t *index, bool *yes)
 {
-	struct has_node *h = arg;
+	uint64_t size = tlog_store_size(c->log.tlog);
+	struct tlog_entry *e;
+	uint8_t *data;
+	size_t dlen, nl = strlen(node);
+	int r = CAIRN_OK;
 
-	(void)body; (void)blen; (void)sig; (void)slen;
-	if (strcmp(node, h->node) == 0)
-		h->found = true;
-	return 0;
+	*yes = false;
+	if ((e = malloc(sizeof(*e))) == NULL)
+		return cairn_err(CAIRN_ERR_NOMEM, "log entry");
+	for (uint64_t i = from + 1; i < size && !*yes; i++) {
+		data = NULL;
+		if ((r = tlog_store_entry(c->log.tlog, i, &data, &dlen)) !=
+		    CAIRN_OK)
+			break;
+		if (tlog_entry_decode(data, dlen, e) == CAIRN_OK &&
+		    e->type == TLOG_ENTRY_CHARGE && e->node_id.len == nl &&
+		    memcmp(e->node_id.p, node, nl) == 0 &&
+		    memcmp(e->query_hash, qhash, 32) == 0) {
+			*index = i;
+			*yes = true;
+		}
+		free(data);
+	}
+	free(e);
+	return r;
 }
 
 /*
  * An advertisement for an attempt that has ended (another participant
  * refused first, the deadline passed, the coordinator restarted) still
- * carries a charge its node committed to its ledger.  Log that CHARGE
- * once per attempt, so that the log holds every charge a node sent and
- * each node's cumulative spend stays one chain (docs/federation.md);
- * the caller then refuses the advertisement.
+ * carries a charge its node committed to its ledger, and a node re-sends
+ * the charges it has not seen logged (docs/federation.md §2).  Log that
+ * CHARGE unless the log holds one of this node for this query already
+ * ('*already' then, with its index), so that the log holds every charge a
+ * node sent and each node's cumulative spend stays one chain.
  */
 static int
 late_charge(struct coord *c, const Cairn__V1__Advertisement *ad,
-    const struct keys_member *m, uint64_t *index)
+    const struct keys_member *m, uint64_t *index, bool *already)
 {
 	Cairn__V1__SignedQuery *sq = NULL;
 	Cairn__V1__Charge *ch = NULL;
 	struct coord_query_row row;
-	struct has_node h = { m->pub.name, false };
 	struct tlog_entry *e = NULL;
 	struct attempt *a = NULL;
 	const char *field;
@@ -1522,13 +1543,7 @@ late_charge(struct coord *c, const Cairn__V1__Advertisement *ad,
 		    ad->attempt);
 		goto out;
 	}
-	if ((r = coord_store_signed_each(c->db, row.query_id, ad->attempt,
-	    'c', has_node, &h)) != CAIRN_OK)
-		goto out;
-	if (h.found) {
-		r = cairn_err(CAIRN_ERR_EXISTS, "charge logged already");
-		goto out;
-	}
+	*already = false;
 	if ((r = proto_unpack(&cairn__v1__signed_query__descriptor,
 	    row.signed_query, row.signed_len, PROTO_MAX_SMALL,
 	    (ProtobufCMessage **)&sq)) != CAIRN_OK ||
@@ -1540,6 +1555,9 @@ late_charge(struct coord *c, const Cairn__V1__Advertisement *ad,
 		goto out;
 	}
 	if ((r = charge_check(c, a, m, ad->charge, &ch, &field)) != CAIRN_OK)
+		goto out;
+	if ((r = charge_logged(c, a->qhash, m->pub.name, row.log_index, index,
+	    already)) != CAIRN_OK || *already)
 		goto out;
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
 		r = CAIRN_ERR_NOMEM;
@@ -1582,6 +1600,7 @@ do_advertise(struct coord *c, struct transport_call *call,
 	char detail[64];
 	size_t plen;
 	uint64_t index;
+	bool already = false;
 	int r;
 
 	*field = "signature";
@@ -1602,6 +1621,22 @@ do_advertise(struct coord *c, struct transport_call *call,
 		    "not the caller", ad->node);
 		goto out;
 	}
+	if (ad->x25519_public.len == 0 && ad->charge != NULL) {
+		/*
+		 * No key: a node re-sending a charge it has not seen in the
+		 * log.  Never part of a round, whatever attempt is open.
+		 */
+		*field = "advertisement.charge";
+		if ((r = late_charge(c, ad, m, &index, &already)) != CAIRN_OK)
+			goto out;
+		snprintf(detail, sizeof(detail), "CHARGE %slogged at index "
+		    "%llu", already ? "already " : "",
+		    (unsigned long long)index);
+		ack.detail = detail;
+		(void)transport_call_reply(call, &ack.base);
+		r = HELD;
+		goto out;
+	}
 	*field = "advertisement.query_id";
 	if ((r = open_attempt(c, ad->query_id, &a)) != CAIRN_OK ||
 	    ad->attempt != a->attempt) {
@@ -1614,7 +1649,8 @@ do_advertise(struct coord *c, struct transport_call *call,
 
 			*field = "advertisement.attempt";
 			snprintf(why, sizeof(why), "%s", cairn_errmsg());
-			if (late_charge(c, ad, m, &index) == CAIRN_OK)
+			if (late_charge(c, ad, m, &index, &already) ==
+			    CAIRN_OK)
 				r = cairn_err(CAIRN_ERR_STATE, "%s; the CHARGE "
 				    "is logged at index %llu", why,
 				    (unsigned long long)index);

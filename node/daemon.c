@@ -161,6 +161,7 @@ node_daemon_new(const struct node_daemon_config *dc, struct node_daemon **out)
 	memcpy(d->logkey.pub, coord->pub.pk, 32);
 	tlog_key_id(d->origin, TLOG_KEY_ED25519, coord->pub.pk,
 	    d->logkey.key_id);
+	d->resend_due = true;	/* a restart finds its pending charges */
 	d->call_ms = (unsigned)dc->cfg->call_deadline_seconds * 1000u;
 	if (d->call_ms == 0)
 		d->call_ms = TRANSPORT_DEFAULT_TIMEOUT_MS;
@@ -522,9 +523,14 @@ charge_for_task(struct node_daemon *d, const struct node_task_query *tq,
 
 /* ------------------------------------------------------------- the round */
 
+/*
+ * The signed Charge of ledger charge 'cid' for query 'query_id' (hash
+ * 'qhash') in 'attempt', for a vector of 'cells' cells: the same bytes
+ * whenever it is rebuilt (a retry, a re-send), but for the attempt.
+ */
 static int
-build_charge(struct node_daemon *d, const struct node_task_query *tq,
-    int64_t cid, uint32_t attempt, uint64_t cells,
+build_charge(struct node_daemon *d, const char *query_id,
+    const uint8_t qhash[32], int64_t cid, uint32_t attempt, uint64_t cells,
     Cairn__V1__SignedCharge *sc, uint8_t **bytes,
     uint8_t sig[static KEYS_SIG_LEN])
 {
@@ -552,8 +558,8 @@ build_charge(struct node_daemon *d, const struct node_task_query *tq,
 		    (double)LEDGER_NANO;
 		mp[i] = &mc[i];
 	}
-	ch.query_id = tq->q->query_id;
-	ch.query_hash.data = (uint8_t *)tq->qhash;
+	ch.query_id = (char *)query_id;
+	ch.query_hash.data = (uint8_t *)qhash;
 	ch.query_hash.len = 32;
 	ch.node = (char *)d->name;
 	ch.n_months = n;
@@ -780,6 +786,67 @@ upload(struct node_daemon *d, const Cairn__V1__Task *t, const uint8_t sid[32],
 }
 
 static void
+hex32(const uint8_t b[32], char out[65])
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+/*
+ * The re-send record of a query's charge ("resend/<query hash>"): the
+ * attempt of its last advertisement (4 bytes), its vector length (8) and
+ * the query id, written before the advertisement goes out and emptied
+ * once the coordinator acknowledged a CHARGE for it.  A charge whose
+ * record is not empty and whose CHARGE the node has not seen in the log is
+ * pending: node_daemon_resend_charges() sends it again.  Both halves are
+ * in the ledger database, so a restarted node finds the same set.
+ */
+#define RESEND_PREFIX	"resend/"
+#define RESEND_MAX	(4 + 8 + 128)
+
+static void
+resend_key(const uint8_t qhash[32], char key[96])
+{
+	char hx[65];
+
+	hex32(qhash, hx);
+	snprintf(key, 96, RESEND_PREFIX "%s", hx);
+}
+
+static int
+resend_mark(struct node_daemon *d, const uint8_t qhash[32], uint32_t attempt,
+    uint64_t cells, const char *query_id)
+{
+	uint8_t v[RESEND_MAX];
+	size_t n = strlen(query_id);
+	char key[96];
+
+	if (n > RESEND_MAX - 12)
+		return cairn_err(CAIRN_ERR_TOOBIG, "query id of %zu bytes", n);
+	resend_key(qhash, key);
+	memcpy(v, &attempt, 4);
+	memcpy(v + 4, &cells, 8);
+	memcpy(v + 12, query_id, n);
+	return node_ledger_state_set(d->dc.ledger, key, v, 12 + n);
+}
+
+/* The coordinator acknowledged the charge: nothing left to re-send. */
+static void
+resend_done(struct node_daemon *d, const uint8_t qhash[32])
+{
+	char key[96];
+
+	resend_key(qhash, key);
+	if (node_ledger_state_set(d->dc.ledger, key, "", 0) != CAIRN_OK)
+		log_warn("clearing the re-send record: %s", cairn_errmsg());
+}
+
+static void
 advert_key(const uint8_t qhash[32], uint32_t attempt, char key[96])
 {
 	static const char hx[] = "0123456789abcdef";
@@ -824,8 +891,8 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 		goto out;
 	}
 	if ((r = secagg_keypair(epk, esk)) != CAIRN_OK ||
-	    (r = build_charge(d, tq, cid, t->attempt, n, &sc, &cbytes, csig)) !=
-	    CAIRN_OK)
+	    (r = build_charge(d, tq->q->query_id, tq->qhash, cid, t->attempt,
+	    n, &sc, &cbytes, csig)) != CAIRN_OK)
 		goto out;
 	ad.query_id = t->query_id;
 	ad.attempt = t->attempt;
@@ -855,12 +922,20 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 		goto out;
 	}
 	if (r != CAIRN_ERR_NOTFOUND ||
-	    (r = node_ledger_state_set(d->dc.ledger, key, "1", 1)) != CAIRN_OK)
+	    (r = node_ledger_state_set(d->dc.ledger, key, "1", 1)) !=
+	    CAIRN_OK ||
+	    (r = resend_mark(d, tq->qhash, t->attempt, n, tq->q->query_id)) !=
+	    CAIRN_OK)
 		goto out;
 	step(d, "advertise");
 	if ((r = transport_unary(d->dc.client, proto_method(PROTO_ADVERTISE),
-	    &sa.base, d->call_ms, &resp)) != CAIRN_OK)
+	    &sa.base, d->call_ms, &resp)) != CAIRN_OK) {
+		/* The coordinator may have died before logging the
+		 * charge: send it again once it answers. */
+		d->resend_due = true;
 		goto coord_failed;
+	}
+	resend_done(d, tq->qhash);
 	lap(d, NODE_PHASE_ADVERTISE, &clk);
 	step(d, "advertised");
 	fault_point("node.after_advertise");
@@ -1277,6 +1352,136 @@ out:
 	return r;
 }
 
+/* ------------------------------------------------------ charge re-sends */
+
+#define RESEND_BATCH	64
+
+struct pending_list {
+	int64_t		id[RESEND_BATCH];
+	uint8_t		qhash[RESEND_BATCH][32];
+	size_t		n;
+	bool		more;
+};
+
+static int
+pending_add(const struct node_ledger_entry *e, void *arg)
+{
+	struct pending_list *pl = arg;
+
+	if (e->log_index >= 0)
+		return 0;
+	if (pl->n == RESEND_BATCH) {
+		pl->more = true;
+		return 1;
+	}
+	pl->id[pl->n] = e->id;
+	memcpy(pl->qhash[pl->n], e->query_hash, 32);
+	pl->n++;
+	return 0;
+}
+
+/* Send ledger charge 'cid' again as a key-less advertisement. */
+static int
+resend_one(struct node_daemon *d, int64_t cid, const uint8_t qhash[32],
+    const uint8_t *rec, size_t len)
+{
+	Cairn__V1__SignedCharge sc = CAIRN__V1__SIGNED_CHARGE__INIT;
+	Cairn__V1__Advertisement ad = CAIRN__V1__ADVERTISEMENT__INIT;
+	Cairn__V1__SignedAdvertisement sa =
+	    CAIRN__V1__SIGNED_ADVERTISEMENT__INIT;
+	ProtobufCMessage *resp = NULL;
+	uint8_t csig[KEYS_SIG_LEN], asig[KEYS_SIG_LEN];
+	uint8_t *cbytes = NULL, *abytes = NULL;
+	char qid[RESEND_MAX];
+	uint32_t attempt;
+	uint64_t cells;
+	size_t alen;
+	int r;
+
+	if (len < 12 || len >= RESEND_MAX)
+		return cairn_err(CAIRN_ERR_DB, "re-send record of charge %lld "
+		    "is corrupt", (long long)cid);
+	memcpy(&attempt, rec, 4);
+	memcpy(&cells, rec + 4, 8);
+	memcpy(qid, rec + 12, len - 12);
+	qid[len - 12] = '\0';
+	if ((r = build_charge(d, qid, qhash, cid, attempt, cells, &sc,
+	    &cbytes, csig)) != CAIRN_OK)
+		goto out;
+	/* No ephemeral key: a charge only, never part of a round. */
+	ad.query_id = qid;
+	ad.attempt = attempt;
+	ad.node = (char *)d->name;
+	ad.charge = &sc;
+	if ((r = node_sign_msg(d, &ad.base, "advertisement", &abytes, &alen,
+	    asig)) != CAIRN_OK)
+		goto out;
+	sa.advertisement.data = abytes;
+	sa.advertisement.len = alen;
+	sa.signature.data = asig;
+	sa.signature.len = KEYS_SIG_LEN;
+	r = transport_unary(d->dc.client, proto_method(PROTO_ADVERTISE),
+	    &sa.base, d->call_ms, &resp);
+	if (r == CAIRN_OK)
+		log_info("ledger charge %lld (query '%s' attempt %u) sent "
+		    "again: %s", (long long)cid, qid, attempt,
+		    ((Cairn__V1__Ack *)resp)->detail != NULL ?
+		    ((Cairn__V1__Ack *)resp)->detail : "");
+out:
+	free(cbytes);
+	free(abytes);
+	if (resp != NULL)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	return r;
+}
+
+int
+node_daemon_resend_charges(struct node_daemon *d, size_t *sent)
+{
+	struct pending_list *pl;
+	uint8_t rec[RESEND_MAX];
+	char key[96];
+	size_t len, k = 0;
+	int r;
+
+	if ((pl = calloc(1, sizeof(*pl))) == NULL)
+		return cairn_err(CAIRN_ERR_NOMEM, "pending charges");
+	r = node_ledger_foreach(d->dc.ledger, pending_add, pl);
+	if (r != CAIRN_OK && r != 1)
+		goto out;
+	r = CAIRN_OK;
+	for (size_t i = 0; i < pl->n && !stopping(d); i++) {
+		resend_key(pl->qhash[i], key);
+		r = node_ledger_state_get(d->dc.ledger, key, rec, sizeof(rec),
+		    &len);
+		if (r == CAIRN_ERR_NOTFOUND || (r == CAIRN_OK && len == 0)) {
+			r = CAIRN_OK;	/* never sent, or acknowledged */
+			continue;
+		}
+		if (r != CAIRN_OK)
+			goto out;
+		r = resend_one(d, pl->id[i], pl->qhash[i], rec, len);
+		if (is_transport_error(r))
+			goto out;	/* the coordinator is away again */
+		if (r != CAIRN_OK)
+			log_error("ledger charge %lld: the coordinator will "
+			    "not log it (%s); the ledger keeps it (an "
+			    "over-count)", (long long)pl->id[i],
+			    cairn_errmsg());
+		else
+			k++;
+		resend_done(d, pl->qhash[i]);
+		r = CAIRN_OK;
+	}
+	/* A full batch: the rest on the next pass. */
+	d->resend_due = pl->more;
+out:
+	if (sent != NULL)
+		*sent = k;
+	free(pl);
+	return r;
+}
+
 /* ------------------------------------------------------------ the loop */
 
 int
@@ -1319,6 +1524,15 @@ node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms, bool *got)
 
 	if (got != NULL)
 		*got = false;
+	/* First, charges the coordinator may not have logged go again (at
+	 * start, and after an Advertise that failed): a broken channel
+	 * ends this poll, so they go as soon as the coordinator answers. */
+	if (d->resend_due && (r = node_daemon_resend_charges(d, NULL)) !=
+	    CAIRN_OK) {
+		if (is_transport_error(r))
+			return r;
+		log_error("re-sending charges: %s", cairn_errmsg());
+	}
 	r = tlog_witness_latest(d->dc.witness, d->origin, &latest, NULL, NULL);
 	if (r == CAIRN_ERR_NOTFOUND)
 		latest.size = 0;
@@ -1353,13 +1567,34 @@ node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms, bool *got)
 	return r;
 }
 
+/*
+ * Back off for 'ms' (in slices, so a stop is prompt).  When the channel
+ * is down, wait on it instead of sleeping: that drives its reconnection,
+ * and the loop goes on as soon as the coordinator answers again rather
+ * than at the end of the backoff (a coordinator back from a restart must
+ * find its nodes polling within its advertise deadline).
+ */
 static void
-sleep_interruptible(struct node_daemon *d, unsigned ms)
+backoff_wait(struct node_daemon *d, unsigned ms)
 {
 	struct timespec ts = { 0, 100 * 1000000L };
+	bool was_down = !transport_client_is_ready(d->dc.client);
 
-	for (unsigned t = 0; t < ms && !stopping(d); t += 100)
-		nanosleep(&ts, NULL);
+	int r;
+
+	for (unsigned t = 0; t < ms && !stopping(d); t += 100) {
+		if (!was_down) {
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		r = transport_client_wait_ready(d->dc.client, 100);
+		if (r == CAIRN_OK) {
+			log_info("coordinator reachable again");
+			return;
+		}
+		if (r != CAIRN_ERR_TIMEOUT)
+			nanosleep(&ts, NULL);
+	}
 }
 
 int
@@ -1402,7 +1637,7 @@ node_daemon_serve(struct node_daemon *d)
 		jitter = randombytes_uniform(backoff / 2 + 1);
 		log_warn("%s; retrying in %u ms", cairn_errmsg(),
 		    backoff + jitter);
-		sleep_interruptible(d, backoff + jitter);
+		backoff_wait(d, backoff + jitter);
 		backoff = backoff >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS :
 		    backoff * 2;
 	}

@@ -136,8 +136,25 @@ int	node_daemon_follow_log(struct node_daemon *d)
 	    __attribute__((warn_unused_result));
 
 /*
+ * Send again, as key-less advertisements (docs/federation.md §2), the
+ * charges this node advertised whose CHARGE entry it has not seen in the
+ * log and that the coordinator has not acknowledged: the coordinator may
+ * have died before logging them.  It logs each at most once (or answers
+ * that it is logged already).  A charge it refuses is kept in the ledger
+ * (an over-count) and not sent again.  Pending charges are found from the
+ * ledger database alone, so this works after a restart of the node too.
+ * '*sent' (may be NULL) gets how many were acknowledged.  Returns CAIRN_OK,
+ * a transport error (the rest wait for the next pass) or CAIRN_ERR_DB.
+ * node_daemon_poll_once() calls it first when due: at start and after a
+ * failed Advertise.
+ */
+int	node_daemon_resend_charges(struct node_daemon *d, size_t *sent)
+	    __attribute__((warn_unused_result));
+
+/*
  * Serve until *stop is set: poll, handle, follow; on failures reconnect
- * with exponential backoff (1 s doubling to 60 s, with jitter).  Returns
+ * with exponential backoff (1 s doubling to 15 s, with jitter), going on
+ * at once when a broken channel connects again.  Returns
  * CAIRN_OK once stopped.
  */
 int	node_daemon_serve(struct node_daemon *d)

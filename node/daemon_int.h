@@ -60,6 +60,7 @@ struct node_daemon {
 	struct tlog_verifier		 logkey;
 	unsigned			 call_ms;	/* call deadline */
 	struct node_task_timing		 timing;	/* the last task's */
+	bool				 resend_due;	/* re-sends due */
 };
 
 /* The phase timings of the last task handled (valid false before). */

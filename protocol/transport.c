@@ -1129,7 +1129,7 @@ transport_client_new(const struct transport_client_config *cfg,
 	grpc_channel_credentials *creds;
 	grpc_ssl_pem_key_cert_pair pair;
 	grpc_resource_quota *quota;
-	grpc_arg args[7];
+	grpc_arg args[8];
 	grpc_channel_args ca;
 	size_t na = 0;
 
@@ -1171,6 +1171,11 @@ transport_client_new(const struct transport_client_config *cfg,
 	    GRPC_ARG_KEEPALIVE_TIMEOUT_MS, { .integer = 10000 } };
 	args[na++] = (grpc_arg){ GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES,
 	    { .integer = 0 } };	/* we retry, with our own policy */
+	/* gRPC's own reconnect backoff grows to 120 s by default: a
+	 * coordinator back after a restart would be ignored that long. */
+	args[na++] = (grpc_arg){ GRPC_ARG_INTEGER,
+	    GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+	    { .integer = (int)c->backoff_max_ms } };
 	if (cfg->server_name != NULL)
 		args[na++] = (grpc_arg){ GRPC_ARG_STRING,
 		    GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
@@ -1237,19 +1242,69 @@ call_status(const struct proto_method_info *m, grpc_status_code st,
 	return code;
 }
 
-/* Sleep for the next backoff with full jitter in [d/2, d]. */
+bool
+transport_client_is_ready(struct transport_client *c)
+{
+	return grpc_channel_check_connectivity_state(c->ch, 0) ==
+	    GRPC_CHANNEL_READY;
+}
+
+int
+transport_client_wait_ready(struct transport_client *c, unsigned ms)
+{
+	gpr_timespec until = deadline_in(ms);
+	grpc_connectivity_state st;
+	grpc_event ev;
+	int tag;
+
+	for (;;) {
+		/* Asking with try_to_connect starts a connection from IDLE. */
+		st = grpc_channel_check_connectivity_state(c->ch, 1);
+		if (st == GRPC_CHANNEL_READY)
+			return CAIRN_OK;
+		if (st == GRPC_CHANNEL_SHUTDOWN)
+			return cairn_err(CAIRN_ERR_NET, "channel shut down");
+		if (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), until) >= 0)
+			return cairn_err(CAIRN_ERR_TIMEOUT, "not connected "
+			    "within %u ms", ms);
+		/*
+		 * Plucking the watch's tag polls this queue's pollset, which
+		 * the watch adds to the channel's: that is what drives a
+		 * connection attempt (TCP, TLS) forward when no call is
+		 * waiting.  Without it only gRPC's backup poller (every
+		 * 5 s) would, and a handshake of a few round trips would
+		 * outlast the server's handshake timeout.
+		 */
+		grpc_channel_watch_connectivity_state(c->ch, st, until, c->cq,
+		    &tag);
+		ev = grpc_completion_queue_pluck(c->cq, &tag,
+		    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		if (ev.type != GRPC_OP_COMPLETE)
+			return cairn_err(CAIRN_ERR_NET, "channel watch failed");
+	}
+}
+
+/*
+ * Wait out the next backoff, with full jitter in [d/2, d], while driving
+ * the channel's reconnection: return early once it is connected again.
+ */
 static void
-backoff_sleep(unsigned *d, unsigned max, int64_t left_ms)
+backoff_sleep(struct transport_client *c, unsigned *d, int64_t left_ms)
 {
 	unsigned ms = *d / 2 + randombytes_uniform(*d / 2 + 1);
+
 	struct timespec ts;
 
 	if ((int64_t)ms > left_ms)
 		ms = left_ms > 0 ? (unsigned)left_ms : 0;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	nanosleep(&ts, NULL);
-	*d = *d * 2 > max ? max : *d * 2;
+	if (transport_client_is_ready(c)) {
+		/* Connected: the server itself said UNAVAILABLE. */
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+	} else
+		(void)transport_client_wait_ready(c, ms);
+	*d = *d * 2 > c->backoff_max_ms ? c->backoff_max_ms : *d * 2;
 }
 
 /* One unary attempt with a prepared byte buffer. */
@@ -1340,7 +1395,7 @@ unary_bb(struct transport_client *c, const struct proto_method_info *m,
 				break;
 			log_debug("%s unavailable, retry %u", m->name,
 			    attempt + 1);
-			backoff_sleep(&d, c->backoff_max_ms, left);
+			backoff_sleep(c, &d, left);
 		}
 	}
 	return r;
@@ -1493,7 +1548,7 @@ transport_stream(struct transport_client *c, const struct proto_method_info *m,
 
 			if (left <= 0)
 				break;
-			backoff_sleep(&d, c->backoff_max_ms, left);
+			backoff_sleep(c, &d, left);
 		}
 	}
 	grpc_byte_buffer_destroy(bb);

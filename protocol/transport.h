@@ -161,7 +161,9 @@ struct transport_client_config {
 	size_t			 max_message;	/* 0: PROTO_MAX_MESSAGE */
 	unsigned		 retries;	/* extra tries on UNAVAILABLE */
 	unsigned		 backoff_ms;	/* first backoff; 0: 100 */
-	unsigned		 backoff_max_ms;	/* 0: 5000 */
+	unsigned		 backoff_max_ms;	/* 0: 5000; also caps
+						 * gRPC's reconnect
+						 * backoff */
 	const char		*server_name;	/* TLS name override */
 	const char		*ca_pem;	/* trust this CA, not tls's */
 	bool			 no_client_cert;	/* (tests) send none */
@@ -177,6 +179,22 @@ int	transport_client_new(const struct transport_client_config *cfg,
 
 /* Free; NULL accepted.  No call may be running. */
 void	transport_client_free(struct transport_client *c);
+
+/* Whether the channel is connected now (does not start a connection). */
+bool	transport_client_is_ready(struct transport_client *c);
+
+/*
+ * Wait up to 'ms' for the channel to be connected, starting a connection
+ * if it is idle and driving it forward while waiting (a failed connection
+ * is retried on gRPC's reconnect backoff, capped at the config's
+ * backoff_max_ms).  Clients call it between their own retries: without a
+ * call or a wait on the channel, gRPC advances a connection only every
+ * 5 s, and a coordinator back from a restart would close the half-done
+ * handshake on its handshake timeout.  Returns CAIRN_OK once connected,
+ * CAIRN_ERR_TIMEOUT when 'ms' passed first, CAIRN_ERR_NET when the
+ * channel is shut down.  Thread-safe like the calls.
+ */
+int	transport_client_wait_ready(struct transport_client *c, unsigned ms);
 
 /*
  * Call the unary method 'm' with 'req' and a deadline of 'timeout_ms'

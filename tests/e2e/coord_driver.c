@@ -78,6 +78,9 @@ static struct member analyst, nodes[NNODES];
 static uint64_t adv_cells;		/* cells a charge announces (0:
 					   the right number) */
 static bool bad_digest;			/* a wrong manifest digest */
+static bool keyless;			/* advertise a charge only (a
+					   node's re-send) */
+static char ack[128];			/* the last Advertise ack */
 static int bad_check = -1;		/* node whose check cell is off */
 static char origin[TLOG_NAME_MAX + 1];
 static struct tlog_verifier logkey;
@@ -556,7 +559,7 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 	ad.attempt = t->attempt;
 	ad.node = n->name;
 	ad.x25519_public.data = n->epk;
-	ad.x25519_public.len = 32;
+	ad.x25519_public.len = keyless ? 0 : 32;
 	ad.charge = &sc;
 	if (proto_pack(&ad.base, PROTO_MAX_SMALL, &ab, &al) != CAIRN_OK ||
 	    keys_sign(n->id, "advertisement", ab, al, asig) != CAIRN_OK)
@@ -571,8 +574,10 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 
 		/* The index of the CHARGE entry, for the node's ledger. */
 		if (strncmp(d, "CHARGE logged at index ", 23) != 0 &&
+		    strncmp(d, "CHARGE already logged at index ", 31) != 0 &&
 		    strcmp(d, "advertisement known") != 0)
 			die("Advertise: ack '%s'", d);
+		snprintf(ack, sizeof(ack), "%s", d);
 		protobuf_c_message_free_unpacked(resp, NULL);
 	}
 	free(cb);
@@ -993,6 +998,18 @@ sc_refuse(const char *qid)
 	late = cp.size;
 	expect_code(advertise(&nodes[0], t0), CAIRN_ERR_STATE,
 	    "the same late advertisement again");
+	/* A node's re-send of the charge (no key) is answered with the
+	 * index it is logged at, and logs nothing more. */
+	keyless = true;
+	expect_code(advertise(&nodes[0], t0), CAIRN_OK,
+	    "a re-sent charge is acknowledged");
+	if (strncmp(ack, "CHARGE already logged at index ", 31) != 0)
+		die("re-sent charge: ack '%s'", ack);
+	t0->attempt = 5;
+	expect_code(advertise(&nodes[0], t0), CAIRN_ERR_STATE,
+	    "a re-sent charge for an attempt never opened is refused");
+	t0->attempt = 0;
+	keyless = false;
 	note = checkpoint(&analyst, &cp);
 	free(note);
 	if (cp.size != late)
@@ -1048,6 +1065,32 @@ sc_deadline(const char *qid)
 		query_hash(t->query, qh);
 		if ((r = advertise(&nodes[i], t)) != CAIRN_OK)
 			die("Advertise: %s", cairn_errdesc(r));
+		if (i == 0) {
+			/* A re-sent charge of an advertised node while the
+			 * attempt is open: answered, no equivocation. */
+			keyless = true;
+			expect_code(advertise(&nodes[0], t), CAIRN_OK,
+			    "a re-sent charge during the attempt");
+			keyless = false;
+			if (strncmp(ack, "CHARGE already logged at index ",
+			    31) != 0)
+				die("re-sent charge: ack '%s'", ack);
+		}
+		protobuf_c_message_free_unpacked(&t->base, NULL);
+	}
+	{
+		/* n3 never advertises; a charge it re-sends is logged
+		 * but does not count as its advertisement. */
+		Cairn__V1__Task *t = poll_task(&nodes[2], 3000);
+
+		if (t == NULL)
+			die("no task for n3");
+		keyless = true;
+		expect_code(advertise(&nodes[2], t), CAIRN_OK,
+		    "a re-sent charge of a node that did not advertise");
+		keyless = false;
+		if (strncmp(ack, "CHARGE logged at index ", 23) != 0)
+			die("re-sent charge: ack '%s'", ack);
 		protobuf_c_message_free_unpacked(&t->base, NULL);
 	}
 	for (tries = 0; tries < 100; tries++) {

@@ -72,6 +72,11 @@ static struct {
 	uint8_t		 qhash[32];
 	bool		 charged_at_advertise;
 	bool		 fail_advertise;
+	int		 advertise_code;	/* fail Advertise with it */
+	int		 resend_code;	/* fail key-less ones with it */
+	int		 resends;	/* key-less advertisements */
+	uint8_t		 resend_ad[4096], resend_sig[64];
+	size_t		 resend_len;
 	int		 fail_chunk;	/* chunk index + 1 to refuse */
 	int		 share_calls;
 	char		 ledger_path[128];
@@ -182,6 +187,8 @@ log_reset(void)
 	fk.mode = RM_OK;
 	fk.charged_at_advertise = false;
 	fk.fail_advertise = false;
+	fk.advertise_code = fk.resend_code = fk.resends = 0;
+	fk.resend_len = 0;
 	fk.fail_chunk = 0;
 	fk.share_calls = 0;
 	pthread_mutex_unlock(&fk.mu);
@@ -307,11 +314,48 @@ h_advertise(struct transport_call *call, const ProtobufCMessage *req, void *a)
 
 	(void)a;
 	pthread_mutex_lock(&fk.mu);
-	if (fk.fail_advertise) {
+	if (fk.fail_advertise || fk.advertise_code != 0) {
+		int code = fk.fail_advertise ? CAIRN_ERR_STATE :
+		    fk.advertise_code;
+
 		pthread_mutex_unlock(&fk.mu);
-		(void)transport_call_fail(call, CAIRN_ERR_STATE, NULL,
+		(void)transport_call_fail(call, code, NULL,
 		    "coordinator restarting");
 		return;
+	}
+	{
+		Cairn__V1__Advertisement *ad = NULL;
+		bool keyless;
+
+		if (proto_unpack(&cairn__v1__advertisement__descriptor,
+		    s->advertisement.data, s->advertisement.len,
+		    PROTO_MAX_SMALL, (ProtobufCMessage **)&ad) != CAIRN_OK)
+			ad = NULL;
+		keyless = ad != NULL && ad->x25519_public.len == 0;
+		if (ad != NULL)
+			protobuf_c_message_free_unpacked(&ad->base, NULL);
+		if (keyless) {
+			/* A charge re-sent: kept for the test to check. */
+			int code = fk.resend_code;
+
+			fk.resends++;
+			if (s->advertisement.len <= sizeof(fk.resend_ad) &&
+			    s->signature.len == 64) {
+				memcpy(fk.resend_ad, s->advertisement.data,
+				    s->advertisement.len);
+				fk.resend_len = s->advertisement.len;
+				memcpy(fk.resend_sig, s->signature.data, 64);
+			}
+			pthread_mutex_unlock(&fk.mu);
+			if (code != 0)
+				(void)transport_call_fail(call, code, NULL,
+				    "attempt 7 was never opened");
+			else {
+				r.detail = (char *)"CHARGE logged at index 9";
+				(void)transport_call_reply(call, &r.base);
+			}
+			return;
+		}
 	}
 	fk.adverts++;
 	if (s->advertisement.len <= sizeof(fk.own_ad) &&
@@ -1195,6 +1239,156 @@ test_restart_reuses_vector(void **state)
 	task_free(&tb);
 }
 
+/* Reopen ledger, witness, client and daemon from disk: a node restart. */
+static void
+restart_node(void **state)
+{
+	struct node_daemon_config dc;
+	struct transport_client_config cc;
+
+	teardown(state);
+	assert_int_equal(node_ledger_open(ledger_path, &ledger), CAIRN_OK);
+	assert_int_equal(tlog_witness_open(witness_path, &witness), CAIRN_OK);
+	memset(&cc, 0, sizeof(cc));
+	cc.target = target;
+	cc.tls = t_na;
+	assert_int_equal(transport_client_new(&cc, &client), CAIRN_OK);
+	memset(&dc, 0, sizeof(dc));
+	dc.cfg = &cfg;
+	dc.id = i_na;
+	dc.fed = &fed;
+	dc.ledger = ledger;
+	dc.witness = witness;
+	dc.client = client;
+	dc.vectors.compute = fixed_vector;
+	assert_int_equal(node_daemon_new(&dc, &daemon_), CAIRN_OK);
+}
+
+static int
+count_pending(const struct node_ledger_entry *e, void *arg)
+{
+	if (e->log_index < 0)
+		(*(int *)arg)++;
+	return 0;
+}
+
+/*
+ * The coordinator dies before it logs a charge (its Advertise fails on
+ * the channel): the charge is pending in the ledger, survives a restart of
+ * the node, and is sent again once the coordinator answers, as a key-less
+ * advertisement carrying the same signed charge, exactly once.  A
+ * transport failure keeps it pending; a refusal by the coordinator drops
+ * it (the ledger keeps the charge: an over-count) instead of sending it
+ * forever.
+ */
+static void
+test_charge_resent(void **state)
+{
+	struct task_buf tb, tb2;
+	struct qopts o;
+	enum node_task_outcome oc;
+	Cairn__V1__Advertisement *ad;
+	Cairn__V1__Charge *ch;
+	uint8_t pk[32], adb[4096], adsig[64];
+	size_t sent = 99, ncells = NREG * 2, adlen;
+	int pending = 0, resends, adverts;
+
+	qopts_default(&o, "q-resend");
+	task_make(&tb, &o, 3);
+	pthread_mutex_lock(&fk.mu);
+	fk.advertise_code = CAIRN_ERR_NET;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_ERR_NET);
+	assert_true(saw_step("charged"));
+	assert_int_equal(charges(), 1);
+	assert_int_equal(node_ledger_foreach(ledger, count_pending, &pending),
+	    CAIRN_OK);
+	assert_int_equal(pending, 1);
+
+	/* Still away: the re-send fails on the channel, stays pending. */
+	assert_int_equal(node_daemon_resend_charges(daemon_, &sent),
+	    CAIRN_ERR_NET);
+	assert_int_equal(sent, 0);
+	pthread_mutex_lock(&fk.mu);
+	resends = fk.resends;
+	fk.advertise_code = 0;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(resends, 0);
+
+	/* The node restarts: the pending charge is found on disk. */
+	restart_node(state);
+	assert_int_equal(node_daemon_resend_charges(daemon_, &sent),
+	    CAIRN_OK);
+	assert_int_equal(sent, 1);
+	pthread_mutex_lock(&fk.mu);
+	resends = fk.resends;
+	adverts = fk.adverts;
+	memcpy(adb, fk.resend_ad, sizeof(adb));
+	adlen = fk.resend_len;
+	memcpy(adsig, fk.resend_sig, 64);
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(resends, 1);
+	assert_int_equal(adverts, 0);
+	keys_identity_public(i_na, pk);
+	assert_int_equal(keys_verify(pk, "advertisement", adb, adlen, adsig),
+	    CAIRN_OK);
+	assert_int_equal(proto_unpack(&cairn__v1__advertisement__descriptor,
+	    adb, adlen, PROTO_MAX_SMALL, (ProtobufCMessage **)&ad), CAIRN_OK);
+	assert_int_equal(ad->x25519_public.len, 0);
+	assert_string_equal(ad->query_id, "q-resend");
+	assert_string_equal(ad->node, "na");
+	assert_int_equal(ad->attempt, 3);
+	assert_non_null(ad->charge);
+	assert_int_equal(keys_verify(pk, "charge", ad->charge->charge.data,
+	    ad->charge->charge.len, ad->charge->signature.data), CAIRN_OK);
+	assert_int_equal(proto_unpack(&cairn__v1__charge__descriptor,
+	    ad->charge->charge.data, ad->charge->charge.len, PROTO_MAX_SMALL,
+	    (ProtobufCMessage **)&ch), CAIRN_OK);
+	assert_int_equal(ch->query_hash.len, 32);
+	assert_memory_equal(ch->query_hash.data, tb.qhash, 32);
+	assert_int_equal(ch->attempt, 3);
+	assert_int_equal(ch->cells, ncells + 1);
+	assert_int_equal(ch->n_months, 1);
+	assert_true(ch->months[0]->rho == 0.5);
+	protobuf_c_message_free_unpacked(&ch->base, NULL);
+	protobuf_c_message_free_unpacked(&ad->base, NULL);
+
+	/* Acknowledged: never sent again, even before the log shows it. */
+	assert_int_equal(node_daemon_resend_charges(daemon_, &sent),
+	    CAIRN_OK);
+	assert_int_equal(sent, 0);
+	pthread_mutex_lock(&fk.mu);
+	resends = fk.resends;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(resends, 1);
+
+	/* A charge the coordinator refuses to log: dropped after one try. */
+	qopts_default(&o, "q-resend-2");
+	task_make(&tb2, &o, 0);
+	pthread_mutex_lock(&fk.mu);
+	fk.advertise_code = CAIRN_ERR_NET;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb2.t, &oc),
+	    CAIRN_ERR_NET);
+	pthread_mutex_lock(&fk.mu);
+	fk.advertise_code = 0;
+	fk.resend_code = CAIRN_ERR_STATE;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(node_daemon_resend_charges(daemon_, &sent),
+	    CAIRN_OK);
+	assert_int_equal(sent, 0);
+	assert_int_equal(node_daemon_resend_charges(daemon_, &sent),
+	    CAIRN_OK);
+	pthread_mutex_lock(&fk.mu);
+	resends = fk.resends;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(resends, 2);
+	assert_int_equal(charges(), 2);
+	task_free(&tb);
+	task_free(&tb2);
+}
+
 static void
 test_budget_exhausted(void **state)
 {
@@ -1771,6 +1965,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_restart_reuses_vector,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_charge_resent, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_budget_exhausted, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_checkpoint_signature,

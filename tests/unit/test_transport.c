@@ -737,6 +737,59 @@ test_retries_then_unavailable(void **state)
 	transport_client_free(c);
 }
 
+/*
+ * A client whose server went away and came back on the same port: while
+ * nothing listens, waiting for the channel times out; once the server is
+ * back, the wait drives the reconnection (TCP and TLS) to the end and the
+ * next call goes through without a retry.  Only generous deadlines.
+ */
+static void
+test_wait_ready_after_restart(void **state)
+{
+	struct transport_server_config scfg;
+	struct transport_server *s = NULL;
+	struct transport_client_config cfg;
+	struct transport_client *c = NULL;
+	const struct transport_handler *h;
+	char t[64];
+	size_t n;
+	int port;
+
+	(void)state;
+	assert_int_equal(start_server(100, &s), CAIRN_OK);
+	port = transport_server_port(s);
+	snprintf(t, sizeof(t), "127.0.0.1:%d", port);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.target = t;
+	cfg.tls = t_node;
+	cfg.backoff_max_ms = 1000;
+	assert_int_equal(transport_client_new(&cfg, &c), CAIRN_OK);
+	assert_int_equal(transport_client_wait_ready(c, 30000), CAIRN_OK);
+	assert_true(transport_client_is_ready(c));
+	assert_int_equal(checkpoint(c), CAIRN_OK);
+	transport_server_stop(s);
+	s = NULL;
+	/* Refused: the channel fails and stays down while nothing listens. */
+	assert_int_equal(checkpoint(c), CAIRN_ERR_NET);
+	assert_false(transport_client_is_ready(c));
+	assert_int_equal(transport_client_wait_ready(c, 300),
+	    CAIRN_ERR_TIMEOUT);
+	assert_non_null(strstr(cairn_errmsg(), "not connected within 300 ms"));
+	assert_int_equal(checkpoint(c), CAIRN_ERR_NET);
+	memset(&scfg, 0, sizeof(scfg));
+	scfg.listen = t;
+	scfg.tls = t_coord;
+	scfg.workers = 2;
+	scfg.grace_ms = 100;
+	h = handlers(&n);
+	assert_int_equal(transport_server_start(&scfg, h, n, &s), CAIRN_OK);
+	assert_int_equal(transport_client_wait_ready(c, 60000), CAIRN_OK);
+	assert_true(transport_client_is_ready(c));
+	assert_int_equal(checkpoint(c), CAIRN_OK);
+	transport_client_free(c);
+	transport_server_stop(s);
+}
+
 struct bg_call {
 	struct transport_client	*c;
 	int			 r;
@@ -818,6 +871,7 @@ main(void)
 		cmocka_unit_test(test_stream_queue_backpressure),
 		cmocka_unit_test(test_second_bind_fails),
 		cmocka_unit_test(test_retries_then_unavailable),
+		cmocka_unit_test(test_wait_ready_after_restart),
 		cmocka_unit_test(test_shutdown_with_calls_in_flight),
 	};
 

@@ -146,9 +146,10 @@ flt_query() {
 }
 
 # flt_audit WHAT: `cairn audit verify` of the log with each node's ledger
-# export (retried for up to 10 s while a node has not yet followed the log
-# to its CHARGE entry); one ok/not ok line per node.  The last output is
-# in $T/audit-NAME.out.
+# export (retried for up to FLT_AUDIT_SECONDS, default 60, while a node has
+# not yet followed the log to its CHARGE entry or re-sent a charge the
+# coordinator died before logging); one ok/not ok line per node.  The
+# last output is in $T/audit-NAME.out.
 flt_audit() {
 	for _fm in $FLT_NODES; do
 		_fi=0
@@ -160,7 +161,7 @@ flt_audit() {
 			    --ledger "$T/$_fm.jsonl" --node "$_fm" \
 			    >"$T/audit-$_fm.out" 2>&1 && break
 			_fi=$((_fi + 1))
-			[ $_fi -lt 40 ] || break
+			[ $_fi -lt $((${FLT_AUDIT_SECONDS:-60} * 4)) ] || break
 			sleep 0.25
 		done
 		cp "$T/audit-$_fm.out" "$T/out"

@@ -15,7 +15,7 @@
 #     the log (ledgers never under-count);
 #   - the next query is released (the services came back).
 # Prints "ok N - ..." lines and, last, "# faults: kill K survived of P".
-# Run by tools/test-long.sh
+# Run by tests/e2e/fault_kill.sh (five points) and tools/test-long.sh
 # (all, or those in FAULT_POINTS).  Needs CAIRN_BIN (with
 # node_e2e_analyst) and CAIRN_TOP.
 set -u
@@ -70,6 +70,12 @@ for spec in $POINTS; do
 		flt_start_node n2 CAIRN_FAULT="$spec"
 		victim=$PID_n2; vlog=$T/n2.log ;;
 	esac
+	# A FAILURE needs a failed attempt: n2 paused past the advertise
+	# deadline (nodes otherwise answer at once, even after a restart).
+	paused=""
+	case $name in coord.after_failure_logged)
+		eval "paused=\$PID_n2"; kill -STOP "$paused" ;;
+	esac
 	flt_query "$q" --rho "$rho" &
 	apid=$!
 	if flt_wait_dead "$victim" 60; then
@@ -83,7 +89,10 @@ for spec in $POINTS; do
 	else
 		tail -n 20 "$vlog" >"$T/out"
 		notok "$spec: point reached within 60 s"
+		# Not reached: stop it so the next points start clean.
+		kill -KILL "$victim" 2>/dev/null; wait "$victim" 2>/dev/null
 	fi
+	[ -n "$paused" ] && kill -CONT "$paused"
 	case $name in
 	coord.*) FED_COORD_PID=""
 		flt_start_coordinator ||
