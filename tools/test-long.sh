@@ -9,7 +9,8 @@
 #      CAIRN_ATTACK_LONG=1, or the NAME=VALUE in TEST_LONG_ATTACK_ENV), when it
 #      exists
 #   5. `make fuzz FUZZ_SECONDS=N` (N from FUZZ_SECONDS, default 600), when
-#      the Makefile has a fuzz target
+#      the Makefile has a fuzz target; FUZZ_SECONDS=0 leaves it out (and
+#      says so in the report)
 # Each part's full output is kept in build/test-long/PART.log.  Exits 1 if
 # any part that ran failed.  A part that cannot run here (no netns, no
 # attack suite, no fuzz target) is reported as "not run"/"not present",
@@ -58,7 +59,9 @@ else
 	ATTACK="not present (tests/e2e/attack_suite.sh)"
 fi
 
-if make -n fuzz >/dev/null 2>&1; then
+if [ "$FUZZ_SECONDS" = 0 ]; then
+	FUZZ_RC=skip
+elif make -n fuzz >/dev/null 2>&1; then
 	part fuzz make --no-print-directory fuzz FUZZ_SECONDS="$FUZZ_SECONDS"
 	FUZZ_RC=$RC
 else
@@ -68,7 +71,9 @@ fi
 echo
 echo "== cairn hardening report (make test-long, $(($(date +%s) - start)) s) =="
 echo "fuzz (FUZZ_SECONDS=$FUZZ_SECONDS per harness):"
-if [ -z "$FUZZ_RC" ]; then
+if [ "$FUZZ_RC" = skip ]; then
+	echo "  not run (FUZZ_SECONDS=0)"
+elif [ -z "$FUZZ_RC" ]; then
 	echo "  not present (no 'make fuzz' target)"
 else
 	# tests/fuzz/run.sh's table: executions, exec/s, coverage, findings.

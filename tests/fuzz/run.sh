@@ -18,6 +18,11 @@
 set -u
 O=${1:-build-fuzz}
 SECS=${2:-600}
+# libFuzzer takes -max_total_time=0 as "no limit": refuse it.
+case $SECS in
+''|*[!0-9]*|0) echo "run.sh: error: SECONDS must be a whole number" \
+    "of seconds, at least 1 (got '$SECS')" >&2; exit 2 ;;
+esac
 top=$(pwd)
 found=0
 n=0
