@@ -578,6 +578,64 @@ build_charge(struct node_daemon *d, const char *query_id,
 	return CAIRN_OK;
 }
 
+/* A signed advertisement and the buffers it points into. */
+struct advert {
+	Cairn__V1__SignedCharge		 sc;
+	Cairn__V1__Advertisement	 ad;
+	Cairn__V1__SignedAdvertisement	 sa;
+	uint8_t				 csig[KEYS_SIG_LEN];
+	uint8_t				 asig[KEYS_SIG_LEN];
+	uint8_t				*cbytes, *abytes;
+};
+
+/*
+ * Sign into 'a' the advertisement carrying ledger charge 'cid' (the
+ * arguments of build_charge), under the ephemeral public key 'epk', or
+ * without a key when 'epk' is NULL: a charge sent again, which is never
+ * part of a round.  'a' points into 'query_id' and 'epk'.  Release 'a'
+ * with advert_release() whatever this returns.
+ */
+static int
+advert_sign(struct node_daemon *d, const char *query_id,
+    const uint8_t qhash[32], int64_t cid, uint32_t attempt, uint64_t cells,
+    const uint8_t *epk, struct advert *a)
+{
+	size_t alen;
+	int r;
+
+	cairn__v1__signed_charge__init(&a->sc);
+	cairn__v1__advertisement__init(&a->ad);
+	cairn__v1__signed_advertisement__init(&a->sa);
+	a->cbytes = a->abytes = NULL;
+	if ((r = build_charge(d, query_id, qhash, cid, attempt, cells,
+	    &a->sc, &a->cbytes, a->csig)) != CAIRN_OK)
+		return r;
+	a->ad.query_id = (char *)query_id;
+	a->ad.attempt = attempt;
+	a->ad.node = (char *)d->name;
+	if (epk != NULL) {
+		a->ad.x25519_public.data = (uint8_t *)epk;
+		a->ad.x25519_public.len = SECAGG_KEY_LEN;
+	}
+	a->ad.charge = &a->sc;
+	if ((r = node_sign_msg(d, &a->ad.base, "advertisement", &a->abytes,
+	    &alen, a->asig)) != CAIRN_OK)
+		return r;
+	a->sa.advertisement.data = a->abytes;
+	a->sa.advertisement.len = alen;
+	a->sa.signature.data = a->asig;
+	a->sa.signature.len = KEYS_SIG_LEN;
+	return CAIRN_OK;
+}
+
+static void
+advert_release(struct advert *a)
+{
+	free(a->cbytes);
+	free(a->abytes);
+	a->cbytes = a->abytes = NULL;
+}
+
 static int
 get_roster(struct node_daemon *d, const Cairn__V1__Task *t,
     Cairn__V1__Roster **out)
@@ -869,19 +927,14 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
     const struct node_task_query *tq, int64_t cid, const int64_t *noisy,
     size_t ncells, enum node_task_outcome *outcome)
 {
-	Cairn__V1__SignedCharge sc = CAIRN__V1__SIGNED_CHARGE__INIT;
-	Cairn__V1__Advertisement ad = CAIRN__V1__ADVERTISEMENT__INIT;
-	Cairn__V1__SignedAdvertisement sa =
-	    CAIRN__V1__SIGNED_ADVERTISEMENT__INIT;
+	struct advert a = { .cbytes = NULL, .abytes = NULL };
 	Cairn__V1__Roster *ro = NULL;
 	ProtobufCMessage *resp = NULL;
 	struct secagg_member *members = NULL;
 	uint8_t epk[SECAGG_KEY_LEN], *esk = NULL, sid[32];
-	uint8_t csig[KEYS_SIG_LEN], asig[KEYS_SIG_LEN];
-	uint8_t *cbytes = NULL, *abytes = NULL;
 	int64_t *x = NULL;
 	uint64_t *y = NULL;
-	size_t alen, self, n = ncells + 1, marklen;
+	size_t self, n = ncells + 1, marklen;
 	char key[96], mark[8];
 	uint64_t clk = node_clock_ns();
 	int r;
@@ -890,23 +943,11 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 		r = cairn_err(CAIRN_ERR_NOMEM, "ephemeral key");
 		goto out;
 	}
+	/* the task's query id is the query's (node_task_check_query) */
 	if ((r = secagg_keypair(epk, esk)) != CAIRN_OK ||
-	    (r = build_charge(d, tq->q->query_id, tq->qhash, cid, t->attempt,
-	    n, &sc, &cbytes, csig)) != CAIRN_OK)
+	    (r = advert_sign(d, tq->q->query_id, tq->qhash, cid, t->attempt,
+	    n, epk, &a)) != CAIRN_OK)
 		goto out;
-	ad.query_id = t->query_id;
-	ad.attempt = t->attempt;
-	ad.node = (char *)d->name;
-	ad.x25519_public.data = epk;
-	ad.x25519_public.len = SECAGG_KEY_LEN;
-	ad.charge = &sc;
-	if ((r = node_sign_msg(d, &ad.base, "advertisement", &abytes, &alen,
-	    asig)) != CAIRN_OK)
-		goto out;
-	sa.advertisement.data = abytes;
-	sa.advertisement.len = alen;
-	sa.signature.data = asig;
-	sa.signature.len = KEYS_SIG_LEN;
 	/*
 	 * One advertisement per attempt, ever: the ephemeral key is never
 	 * written to disk, so after a restart the same attempt cannot be
@@ -929,7 +970,7 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 		goto out;
 	step(d, "advertise");
 	if ((r = transport_unary(d->dc.client, proto_method(PROTO_ADVERTISE),
-	    &sa.base, d->call_ms, &resp)) != CAIRN_OK) {
+	    &a.sa.base, d->call_ms, &resp)) != CAIRN_OK) {
 		/* The coordinator may have died before logging the
 		 * charge: send it again once it answers. */
 		d->resend_due = true;
@@ -955,7 +996,7 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 		r = cairn_err(CAIRN_ERR_NOMEM, "roster");
 		goto out;
 	}
-	if ((r = node_roster_check(d, tq, t->attempt, n, ro, &sa, members,
+	if ((r = node_roster_check(d, tq, t->attempt, n, ro, &a.sa, members,
 	    &self)) != CAIRN_OK) {
 		char line[512];
 
@@ -1025,8 +1066,7 @@ out:
 	}
 	free(y);
 	free(members);
-	free(cbytes);
-	free(abytes);
+	advert_release(&a);
 	if (resp != NULL)
 		protobuf_c_message_free_unpacked(resp, NULL);
 	if (ro != NULL)
@@ -1385,17 +1425,11 @@ static int
 resend_one(struct node_daemon *d, int64_t cid, const uint8_t qhash[32],
     const uint8_t *rec, size_t len)
 {
-	Cairn__V1__SignedCharge sc = CAIRN__V1__SIGNED_CHARGE__INIT;
-	Cairn__V1__Advertisement ad = CAIRN__V1__ADVERTISEMENT__INIT;
-	Cairn__V1__SignedAdvertisement sa =
-	    CAIRN__V1__SIGNED_ADVERTISEMENT__INIT;
+	struct advert a = { .cbytes = NULL, .abytes = NULL };
 	ProtobufCMessage *resp = NULL;
-	uint8_t csig[KEYS_SIG_LEN], asig[KEYS_SIG_LEN];
-	uint8_t *cbytes = NULL, *abytes = NULL;
 	char qid[RESEND_MAX];
 	uint32_t attempt;
 	uint64_t cells;
-	size_t alen;
 	int r;
 
 	if (len < 12 || len >= RESEND_MAX)
@@ -1405,31 +1439,19 @@ resend_one(struct node_daemon *d, int64_t cid, const uint8_t qhash[32],
 	memcpy(&cells, rec + 4, 8);
 	memcpy(qid, rec + 12, len - 12);
 	qid[len - 12] = '\0';
-	if ((r = build_charge(d, qid, qhash, cid, attempt, cells, &sc,
-	    &cbytes, csig)) != CAIRN_OK)
-		goto out;
 	/* No ephemeral key: a charge only, never part of a round. */
-	ad.query_id = qid;
-	ad.attempt = attempt;
-	ad.node = (char *)d->name;
-	ad.charge = &sc;
-	if ((r = node_sign_msg(d, &ad.base, "advertisement", &abytes, &alen,
-	    asig)) != CAIRN_OK)
+	if ((r = advert_sign(d, qid, qhash, cid, attempt, cells, NULL,
+	    &a)) != CAIRN_OK)
 		goto out;
-	sa.advertisement.data = abytes;
-	sa.advertisement.len = alen;
-	sa.signature.data = asig;
-	sa.signature.len = KEYS_SIG_LEN;
 	r = transport_unary(d->dc.client, proto_method(PROTO_ADVERTISE),
-	    &sa.base, d->call_ms, &resp);
+	    &a.sa.base, d->call_ms, &resp);
 	if (r == CAIRN_OK)
 		log_info("ledger charge %lld (query '%s' attempt %u) sent "
 		    "again: %s", (long long)cid, qid, attempt,
 		    ((Cairn__V1__Ack *)resp)->detail != NULL ?
 		    ((Cairn__V1__Ack *)resp)->detail : "");
 out:
-	free(cbytes);
-	free(abytes);
+	advert_release(&a);
 	if (resp != NULL)
 		protobuf_c_message_free_unpacked(resp, NULL);
 	return r;
