@@ -139,12 +139,9 @@ sample_usage(FILE *f)
 	fprintf(f,
 	    "usage: " SAMPLE_PROG " --mechanism dgauss --sigma2 X --count N "
 	    "[--seed HEX]\n"
-	    "       " SAMPLE_PROG " --mechanism dlaplace --scale X --count N "
-	    "[--seed HEX]\n"
 	    "\n"
 	    "Print N exact noise samples, one integer per line.\n"
 	    "  dgauss    discrete Gaussian, P(x) ~ exp(-x^2 / (2 X))\n"
-	    "  dlaplace  discrete Laplace, P(x) ~ exp(-|x| / X)\n"
 	    "X is an integer P, a fraction P/Q or a decimal I.F (exact).\n"
 	    "Randomness comes from the CSPRNG; --seed (64 hex digits) selects\n"
 	    "the deterministic ChaCha20 test source instead (never for real "
@@ -171,7 +168,7 @@ cmd_sample(int argc, char **argv)
 {
 	struct opt o[] = {
 		{ "--mechanism", NULL }, { "--sigma2", NULL },
-		{ "--scale", NULL }, { "--count", NULL }, { "--seed", NULL },
+		{ "--count", NULL }, { "--seed", NULL },
 	};
 	const char *mech, *what;
 	struct dp_rng *rng = NULL;
@@ -179,7 +176,6 @@ cmd_sample(int argc, char **argv)
 	int64_t buf[CHUNK];
 	uint64_t count;
 	uint8_t seed[32];
-	bool gauss;
 	int r, rc = 1;
 
 	if (argc == 2 && cli_is_help(argv[1])) {
@@ -189,38 +185,33 @@ cmd_sample(int argc, char **argv)
 	if ((r = parse_opts(argc, argv, o, sizeof(o) / sizeof(o[0]))) !=
 	    CAIRN_OK)
 		return cli_fail(SAMPLE_PROG, "arguments", r);
+	/*
+	 * Only the discrete Gaussian: the product offers no pure-epsilon
+	 * policy, so the discrete Laplace stays inside the Gaussian sampler
+	 * (docs/privacy.md).
+	 */
 	if ((mech = o[0].value) == NULL)
 		return cli_fail(SAMPLE_PROG, "--mechanism", cairn_err(
-		    CAIRN_ERR_ARG, "missing (dgauss or dlaplace)"));
-	if (strcmp(mech, "dgauss") == 0)
-		gauss = true;
-	else if (strcmp(mech, "dlaplace") == 0)
-		gauss = false;
-	else
+		    CAIRN_ERR_ARG, "missing (dgauss)"));
+	if (strcmp(mech, "dgauss") != 0)
 		return cli_fail(SAMPLE_PROG, "--mechanism", cairn_err(
-		    CAIRN_ERR_ARG, "unknown mechanism '%s' (dgauss or "
-		    "dlaplace)", mech));
-	what = gauss ? "--sigma2" : "--scale";
-	if (o[gauss ? 2 : 1].value != NULL)
-		return cli_fail(SAMPLE_PROG, gauss ? "--scale" : "--sigma2",
-		    cairn_err(CAIRN_ERR_ARG, "does not apply to %s (use %s)",
-		    mech, what));
-	if (o[gauss ? 1 : 2].value == NULL)
+		    CAIRN_ERR_ARG, "unknown mechanism '%s' (dgauss)", mech));
+	what = "--sigma2";
+	if (o[1].value == NULL)
 		return cli_fail(SAMPLE_PROG, what, cairn_err(CAIRN_ERR_ARG,
 		    "missing"));
-	if ((r = dp_rat_parse(o[gauss ? 1 : 2].value, &x)) != CAIRN_OK)
+	if ((r = dp_rat_parse(o[1].value, &x)) != CAIRN_OK)
 		return cli_fail(SAMPLE_PROG, what, r);
-	r = gauss ? dp_dgauss_check(x) : dp_dlaplace_check(x);
-	if (r != CAIRN_OK)
+	if ((r = dp_dgauss_check(x)) != CAIRN_OK)
 		return cli_fail(SAMPLE_PROG, what, r);
-	if (o[3].value == NULL)
+	if (o[2].value == NULL)
 		return cli_fail(SAMPLE_PROG, "--count", cairn_err(CAIRN_ERR_ARG,
 		    "missing"));
-	if ((r = parse_u64(o[3].value, COUNT_MAX, &count)) !=
+	if ((r = parse_u64(o[2].value, COUNT_MAX, &count)) !=
 	    CAIRN_OK)
 		return cli_fail(SAMPLE_PROG, "--count", r);
-	if (o[4].value != NULL) {
-		if ((r = parse_seed(o[4].value, seed)) != CAIRN_OK)
+	if (o[3].value != NULL) {
+		if ((r = parse_seed(o[3].value, seed)) != CAIRN_OK)
 			return cli_fail(SAMPLE_PROG, "--seed", r);
 		fprintf(stderr, SAMPLE_PROG ": using the deterministic test "
 		    "source (ChaCha20 keystream from --seed), not the CSPRNG; "
@@ -233,8 +224,7 @@ cmd_sample(int argc, char **argv)
 	while (count > 0) {
 		size_t n = count < CHUNK ? (size_t)count : CHUNK;
 
-		r = gauss ? dp_dgauss_fill(rng, x, buf, n) :
-		    dp_dlaplace_fill(rng, x, buf, n);
+		r = dp_dgauss_fill(rng, x, buf, n);
 		if (r != CAIRN_OK) {
 			cli_fail(SAMPLE_PROG, mech, r);
 			goto out;
@@ -377,8 +367,8 @@ cmd_plan(int argc, char **argv)
 }
 
 static const struct cli_cmd privacy_cmds[] = {
-	{ "sample", cmd_sample, "print exact noise samples (dgauss, "
-	    "dlaplace)" },
+	{ "sample", cmd_sample, "print exact discrete Gaussian noise "
+	    "samples" },
 	{ "plan", cmd_plan, "plan sigma, the 95% interval and (eps, delta) "
 	    "for a rho" },
 };

@@ -142,25 +142,6 @@ int	dp_dgauss_check(struct dp_rat sigma2)
 int	dp_dgauss_fill(struct dp_rng *rng, struct dp_rat sigma2,
 	    int64_t *out, size_t n) __attribute__((warn_unused_result));
 
-/*
- * Check a discrete Laplace scale = t/s (after reduction): CAIRN_ERR_ARG
- * when t == 0 or s == 0 (s == 0 is a malformed fraction), CAIRN_ERR_RANGE
- * when t or s exceeds DP_DLAPLACE_MAX (so scales run from 2^-40 to 2^40).
- */
-#define DP_DLAPLACE_MAX	((uint64_t)1 << 40)
-int	dp_dlaplace_check(struct dp_rat scale)
-	    __attribute__((warn_unused_result));
-
-/*
- * Fill 'out[0..n)' with i.i.d. samples of the discrete Laplace (two-sided
- * geometric) distribution of scale t/s, P(x) proportional to
- * exp(-|x| s / t) (CKS20 Algorithm 2), conditioned on |x| <= L for an L
- * that keeps t|x| below 2^62, an event of probability above
- * 1 - exp(-2^21).  Returns CAIRN_OK or the errors of dp_dlaplace_check().
- */
-int	dp_dlaplace_fill(struct dp_rng *rng, struct dp_rat scale,
-	    int64_t *out, size_t n) __attribute__((warn_unused_result));
-
 /* ---- zCDP accountant ---------------------------------------------------- */
 
 /*

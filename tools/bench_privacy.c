@@ -1,8 +1,7 @@
 /*
  * bench_privacy.c - throughput of the exact samplers on one core: samples
- * per second of dp_dgauss_fill() at sigma2 = 4, 100, 10^6, 10^12 and of
- * dp_dlaplace_fill() at two scales, from the CSPRNG (the source nodes
- * use).  Each figure is the best of three short runs, per second of this
+ * per second of dp_dgauss_fill() at sigma2 = 4, 100, 10^6, 10^12, from
+ * the CSPRNG (the source nodes use).  Each figure is the best of three short runs, per second of this
  * thread's CPU time (what one core delivers, less sensitive to other load)
  * and per wall-clock second; on a shared machine both are lower bounds.
  */
@@ -25,7 +24,7 @@ now(clockid_t clock)
 }
 
 static int
-bench(struct dp_rng *rng, bool gauss, struct dp_rat x, int64_t *buf,
+bench(struct dp_rng *rng, struct dp_rat x, int64_t *buf,
     const char *label)
 {
 	double best = 0, best_wall = 0;
@@ -35,8 +34,7 @@ bench(struct dp_rng *rng, bool gauss, struct dp_rat x, int64_t *buf,
 		double c0 = now(CLOCK_THREAD_CPUTIME_ID);
 		double w0 = now(CLOCK_MONOTONIC), dt, dw;
 
-		r = gauss ? dp_dgauss_fill(rng, x, buf, N) :
-		    dp_dlaplace_fill(rng, x, buf, N);
+		r = dp_dgauss_fill(rng, x, buf, N);
 		if (r != CAIRN_OK) {
 			fprintf(stderr, "bench_privacy: error: %s: %s\n", label,
 			    cairn_errdesc(r));
@@ -73,20 +71,16 @@ main(void)
 	}
 	printf("exact samplers, CSPRNG, one core, best of 3 x %d samples\n",
 	    N);
-	rc |= bench(rng, true, (struct dp_rat){ 4, 1 }, buf,
+	rc |= bench(rng, (struct dp_rat){ 4, 1 }, buf,
 	    "dgauss sigma2=4");
-	rc |= bench(rng, true, (struct dp_rat){ 100, 1 }, buf,
+	rc |= bench(rng, (struct dp_rat){ 100, 1 }, buf,
 	    "dgauss sigma2=100");
-	rc |= bench(rng, true, (struct dp_rat){ 1000000, 1 }, buf,
+	rc |= bench(rng, (struct dp_rat){ 1000000, 1 }, buf,
 	    "dgauss sigma2=10^6");
-	rc |= bench(rng, true, (struct dp_rat){ 1000000000000ULL, 1 }, buf,
+	rc |= bench(rng, (struct dp_rat){ 1000000000000ULL, 1 }, buf,
 	    "dgauss sigma2=10^12");
-	rc |= bench(rng, true, (struct dp_rat){ 5484964, 1000000 }, buf,
+	rc |= bench(rng, (struct dp_rat){ 5484964, 1000000 }, buf,
 	    "dgauss sigma2=5484964/10^6");
-	rc |= bench(rng, false, (struct dp_rat){ 10, 1 }, buf,
-	    "dlaplace scale=10");
-	rc |= bench(rng, false, (struct dp_rat){ 1000, 1 }, buf,
-	    "dlaplace scale=1000");
 	dp_rng_free(rng);
 	free(buf);
 	return rc;

@@ -19,6 +19,7 @@
 
 #include "common/err.h"
 #include "privacy/dp.h"
+#include "privacy/dp_int.h"
 
 typedef unsigned __int128 u128;
 

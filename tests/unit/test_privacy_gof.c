@@ -23,6 +23,7 @@
 
 #include "common/err.h"
 #include "privacy/dp.h"
+#include "privacy/dp_int.h"
 
 #define NSAMPLES	1000000
 /* The upper 0.001 quantile of the standard normal. */
