@@ -48,6 +48,26 @@
 #define ERROR_MD_KEY		"cairn-error-bin"
 #define DETAIL_MAX		512
 
+/*
+ * No compression, in either direction, on servers and clients alike.  A
+ * gzip message of 1 MiB inflates to 1 GiB, and gRPC 1.51 inflates a whole
+ * message before any size check (and, on a server, before the handler can
+ * authorize the caller).  Only identity is enabled, so gRPC itself cancels
+ * a call whose grpc-encoding names another algorithm (UNIMPLEMENTED,
+ * "Compression algorithm 'gzip' is disabled.") and tells peers so in
+ * grpc-accept-encoding; nothing is sent compressed; and the decompression
+ * filter is left out of the channel, so that a compressed message that
+ * gets through anyway reaches unpack_bb() still compressed and is refused
+ * there, before a byte of it is inflated.
+ */
+#define NO_COMPRESSION_ARGS \
+	{ GRPC_ARG_INTEGER, GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET, \
+	    { .integer = 1 << GRPC_COMPRESS_NONE } }, \
+	{ GRPC_ARG_INTEGER, GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM, \
+	    { .integer = GRPC_COMPRESS_NONE } }, \
+	{ GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, \
+	    { .integer = 0 } }
+
 /* ------------------------------------------------------- error mapping */
 
 static const struct {
@@ -268,6 +288,11 @@ unpack_bb(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
 	if (bb == NULL)
 		return cairn_err(CAIRN_ERR_FORMAT, "no %s message received",
 		    desc->short_name);
+	/* The reader would inflate it whole: refuse it first. */
+	if (bb->type != GRPC_BB_RAW ||
+	    bb->data.raw.compression != GRPC_COMPRESS_NONE)
+		return cairn_err(CAIRN_ERR_UNSUPPORTED, "%s: compressed "
+		    "messages are refused", desc->short_name);
 	if (!grpc_byte_buffer_reader_init(&rd, bb))
 		return cairn_err(CAIRN_ERR_FORMAT, "%s: cannot decompress",
 		    desc->short_name);
@@ -987,6 +1012,7 @@ transport_server_start(const struct transport_server_config *cfg,
 			 * handshake in 10 s is closed (gRPC: 120 s). */
 			{ GRPC_ARG_INTEGER, GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
 			    { .integer = TRANSPORT_HANDSHAKE_MS } },
+			NO_COMPRESSION_ARGS,
 		};
 		grpc_channel_args ca = { sizeof(args) / sizeof(args[0]), args };
 
@@ -1129,7 +1155,7 @@ transport_client_new(const struct transport_client_config *cfg,
 	grpc_channel_credentials *creds;
 	grpc_ssl_pem_key_cert_pair pair;
 	grpc_resource_quota *quota;
-	grpc_arg args[8];
+	grpc_arg args[12];
 	grpc_channel_args ca;
 	size_t na = 0;
 
@@ -1176,6 +1202,12 @@ transport_client_new(const struct transport_client_config *cfg,
 	args[na++] = (grpc_arg){ GRPC_ARG_INTEGER,
 	    GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
 	    { .integer = (int)c->backoff_max_ms } };
+	{
+		const grpc_arg nc[] = { NO_COMPRESSION_ARGS };
+
+		for (size_t i = 0; i < sizeof(nc) / sizeof(nc[0]); i++)
+			args[na++] = nc[i];
+	}
 	if (cfg->server_name != NULL)
 		args[na++] = (grpc_arg){ GRPC_ARG_STRING,
 		    GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,

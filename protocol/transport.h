@@ -12,6 +12,8 @@
  * deadline on every call and retry UNAVAILABLE with exponential backoff and
  * jitter.  gRPC status codes and cairn error codes are translated here in
  * both directions; the server's one-line detail reaches the caller.
+ * Compression is off on servers and clients alike: a compressed message
+ * (a gzip bomb) is refused before it is inflated.
  */
 #ifndef CAIRN_TRANSPORT_H
 #define CAIRN_TRANSPORT_H
