@@ -22,6 +22,7 @@
  *               method, several at once
  *   gzip-server a fake coordinator answering every call with a gzip bomb
  *   peak        run a command and print its peak memory
+ *   call        call any path once, such as an unknown method
  *
  * Every call prints one line "Method: OK ..." or "Method: STATUS: detail"
  * on standard output; the script checks the lines.  Errors of the program
@@ -1381,7 +1382,8 @@ cmd_evidence(int argc, char **argv)
 
 /*
  * The only part of the attacker that speaks the gRPC C core itself:
- * cairn's transport never compresses, so a compressed message must be
+ * cairn's transport never compresses, and calls only the methods of
+ * proto_service.h, so a compressed message or an unknown path must be
  * made here.  A bomb is BOMB_BYTES of a protobuf field (a length-delimited
  * field 1 of zeros) gzip-compressed to about 1 MiB and sent as an already
  * compressed byte buffer with "grpc-encoding: gzip": gRPC sends it as it
@@ -1668,6 +1670,126 @@ out:
 	return rc;
 }
 
+/*
+ * call: one call with an empty message to any --path (or to "/x" and
+ * --path-bytes more 'A's), the way a client of another service would, and
+ * print "PATH: STATUS: detail" (the path cut to 80 bytes) and the length
+ * of the detail.
+ */
+static int
+cmd_call(int argc, char **argv)
+{
+	static const struct option lo[] = { IDENT_OPTIONS,
+		{ "path", required_argument, NULL, 'p' },
+		{ "path-bytes", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 } };
+	static const char *const names[] = { "OK", "CANCELLED", "UNKNOWN",
+	    "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+	    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+	    "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+	    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED" };
+	struct ident id = { 0 };
+	struct keys_tls *tls = NULL;
+	grpc_ssl_pem_key_cert_pair pair;
+	grpc_channel_credentials *creds;
+	grpc_channel *ch;
+	grpc_completion_queue *cq;
+	grpc_call *call;
+	grpc_byte_buffer *send, *recv = NULL;
+	grpc_metadata_array imd, tmd;
+	grpc_status_code st = GRPC_STATUS_UNKNOWN;
+	grpc_slice details = grpc_empty_slice(), empty = grpc_empty_slice();
+	grpc_op ops[6];
+	char *path = NULL, *d;
+	size_t extra = 0;
+	int c, r, tag;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ident_opt(&id, c, optarg))
+			continue;
+		if (c == 'p')
+			path = strdup(optarg);
+		else if (c == 'b')
+			extra = strtoull(optarg, NULL, 10);
+		else
+			return 2;
+	}
+	if (path == NULL && extra > 0 && extra < 65536 &&
+	    (path = malloc(extra + 3)) != NULL) {
+		memcpy(path, "/x", 2);
+		memset(path + 2, 'A', extra);
+		path[extra + 2] = '\0';
+	}
+	if (id.target == NULL || id.dir == NULL || path == NULL) {
+		free(path);
+		return fail("call", cairn_err(CAIRN_ERR_ARG, "--target, --dir "
+		    "and --path (or --path-bytes below 65536) are required"));
+	}
+	if ((r = tls_load_dir(id.dir, &tls)) != CAIRN_OK) {
+		free(path);
+		return fail("call", r);
+	}
+	grpc_init();
+	pair.private_key = keys_tls_key_pem(tls);
+	pair.cert_chain = keys_tls_cert_pem(tls);
+	creds = grpc_ssl_credentials_create(keys_tls_ca_pem(tls), &pair, NULL,
+	    NULL);
+	ch = grpc_channel_create(id.target, creds, NULL);
+	grpc_channel_credentials_release(creds);
+	cq = grpc_completion_queue_create_for_pluck(NULL);
+	{
+		grpc_slice ps = grpc_slice_from_copied_string(path);
+
+		call = grpc_channel_create_call(ch, NULL,
+		    GRPC_PROPAGATE_DEFAULTS, cq, ps, NULL, gpr_time_add(
+		    gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(
+		    id.timeout_ms ? id.timeout_ms : 30000, GPR_TIMESPAN)),
+		    NULL);
+		grpc_slice_unref(ps);
+	}
+	send = grpc_raw_byte_buffer_create(&empty, 1);
+	grpc_metadata_array_init(&imd);
+	grpc_metadata_array_init(&tmd);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = send;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &imd;
+	ops[4].op = GRPC_OP_RECV_MESSAGE;
+	ops[4].data.recv_message.recv_message = &recv;
+	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[5].data.recv_status_on_client.trailing_metadata = &tmd;
+	ops[5].data.recv_status_on_client.status = &st;
+	ops[5].data.recv_status_on_client.status_details = &details;
+	if (grpc_call_start_batch(call, ops, 6, &tag, NULL) == GRPC_CALL_OK)
+		grpc_completion_queue_pluck(cq, &tag,
+		    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	d = grpc_slice_to_c_string(details);
+	printf("%.80s: %s: %s\n", path, (unsigned)st < 17 ? names[st] :
+	    "UNKNOWN", d);
+	printf("detail length: %zu\n", strlen(d));
+	gpr_free(d);
+	grpc_slice_unref(details);
+	grpc_metadata_array_destroy(&imd);
+	grpc_metadata_array_destroy(&tmd);
+	grpc_byte_buffer_destroy(send);
+	if (recv != NULL)
+		grpc_byte_buffer_destroy(recv);
+	grpc_call_unref(call);
+	grpc_channel_destroy(ch);
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(
+	    GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+	grpc_shutdown();
+	keys_tls_free(tls);
+	free(path);
+	return 0;
+}
+
 static volatile sig_atomic_t bomb_stop;
 
 static void
@@ -1916,6 +2038,7 @@ static const struct cli_cmd cmds[] = {
 	{ "gzip-server", cmd_gzip_server, "a fake coordinator replying with "
 	    "gzip bombs" },
 	{ "peak", cmd_peak, "run a command, print its peak memory" },
+	{ "call", cmd_call, "call any path (an unknown method) once" },
 };
 
 #define IDENT_USAGE "--target HOST:PORT --dir MEMBER_DIR [--ca CA] [--no-cert] " \
@@ -1943,6 +2066,7 @@ static const struct {
 	{ "gzip-server", "gzip-server --server-ca CA --server-cert CRT "
 	    "--server-key KEY --port-file FILE" },
 	{ "peak", "peak COMMAND [ARG...]" },
+	{ "call", "call " IDENT_USAGE " --path PATH | --path-bytes N" },
 };
 
 int

@@ -230,6 +230,20 @@ methods_refused "the auditor on writes" PERMISSION_DENIED \
     -- --dir "$T/aud"
 "$X" methods --target "$TARGET" --dir "$T/aud" >"$T/out" 2>&1
 has "the auditor still reads the log" "^GetCheckpoint: OK"
+# Paths no handler serves: UNIMPLEMENTED at once (the calls' deadline is
+# 30 s; gRPC used to hold them that long), naming at most 64 bytes.
+attack "the health check of another service: UNIMPLEMENTED" \
+    "^/grpc.health.v1.Health/Check: UNIMPLEMENTED: unknown method '/grpc.health.v1.Health/Check'$" \
+    "$X" call --target "$TARGET" --dir "$T/analyst" \
+    --path /grpc.health.v1.Health/Check
+attack "a misspelt method: UNIMPLEMENTED" \
+    "UNIMPLEMENTED: unknown method '/cairn.v1.Coordinator/GetCheckpoints'$" \
+    "$X" call --target "$TARGET" --dir "$T/aud" \
+    --path /cairn.v1.Coordinator/GetCheckpoints
+attack "a method of 4000 bytes: UNIMPLEMENTED, 64 of them named" \
+    "UNIMPLEMENTED: unknown method '/xA*' (cut)$" \
+    "$X" call --target "$TARGET" --dir "$T/ghost" --path-bytes 4000
+has "the 4000-byte method is not echoed whole" "^detail length: 8[0-9]$"
 has "the coordinator logs the unenrolled caller" \
     "PollTask by node ghost refused: .*not a member" "$T/coord.log"
 unchanged "wrong callers"
