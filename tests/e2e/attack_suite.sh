@@ -484,7 +484,7 @@ if [ -n "${CAIRN_ATTACK_LONG:-}" ]; then
 fi
 has "slow-loris: 16 long polls of one member held, the other $((NP - 16)) refused" \
     "^polls: $NP held, $((NP - 16)) refused"
-if [ "$(grep -c "^poll: PollTask: RESOURCE_EXHAUSTED: mallory holds 16 long polls already" "$T/out")" -eq $((NP - 16)) ]; then
+if [ "$(grep -c "^poll: PollTask: RESOURCE_EXHAUSTED: node mallory holds 16 long polls already (the limit per member, \[limits\] max_long_polls_per_member)" "$T/out")" -eq $((NP - 16)) ]; then
 	refused=$((refused + 1)); ok "slow-loris: the long polls over the limit got RESOURCE_EXHAUSTED"
 else
 	accepted=$((accepted + 1)); notok "slow-loris: the long polls over the limit got RESOURCE_EXHAUSTED"
