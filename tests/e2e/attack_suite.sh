@@ -381,7 +381,7 @@ if ldd "$CAIRN_BIN/cairn-coordinator" 2>/dev/null | grep -q libasan; then
 	GZ_MAX=262144
 fi
 GZ_NEEDLE="Compression algorithm 'gzip' is disabled\\|compressed messages are refused"
-echo 5 >"/proc/$COORD/clear_refs" 2>/dev/null
+{ echo 5 >"/proc/$COORD/clear_refs"; } 2>/dev/null
 H0=$(hwm)
 "$X" gzip --target "$TARGET" --dir "$T/ghost" --method GetCheckpoint \
     --calls 3 >"$T/gz" 2>&1
