@@ -509,6 +509,7 @@ test_stop_and_restart(void **state)
 	assert_int_equal(pthread_create(&th, NULL, poller, &p), 0);
 	usleep(300000);
 	who_close(&analyst);
+	who_close(&analyst2);
 	who_close(&nodes[1]);
 	coord_stop(c);
 	pthread_join(th, NULL);
@@ -680,6 +681,7 @@ test_status_long_poll(void **state)
 	usleep(300000);
 	who_close(&nodes[0]);
 	who_close(&nodes[1]);
+	who_close(&analyst2);
 	coord_stop(c);
 	pthread_join(th, NULL);
 	assert_int_equal(sw.r, CAIRN_OK);
