@@ -87,8 +87,8 @@ struct waiter {
 	struct waiter		*next;
 	struct transport_call	*call;
 	enum proto_method	 m;
-	enum keys_role		 role;		/* of the caller */
-	char			 node[KEYS_NAME_MAX + 1];	/* its name */
+	enum keys_role		 role;		/* the caller's */
+	char			 node[KEYS_NAME_MAX + 1];	/* name */
 	uint64_t		 last_seen;
 	int64_t			 until_ms;
 	char			 query_id[COORD_QUERY_ID_MAX + 1];

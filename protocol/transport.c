@@ -7,14 +7,15 @@
  * grpc_server_request_call() for paths no handler serves, which are
  * answered UNIMPLEMENTED at once.  The handlers given to the server are
  * its whole dispatch table: serving another method is one more entry.
- * A new call is re-posted first, then authorized (role in the peer's cairn:// URI SAN),
- * size-checked and unpacked, and handed to the handler.  Each call is a
- * reference-counted struct: one reference per batch in flight and one held
- * by the handler until it finishes the call; the last one frees it, from
- * whichever thread drops it.  A streaming call writes one message at a time
- * from a queue.  A worker shuts its queue down only once the server has
- * shut down and none of its calls is alive, because starting a batch on a
- * queue already shut down aborts the process.
+ * A new call is re-posted first, then authorized (role in the peer's
+ * cairn:// URI SAN), size-checked and unpacked, and handed to the
+ * handler.  Each call is a reference-counted struct: one reference per
+ * batch in flight and one held by the handler until it finishes the call;
+ * the last one frees it, from whichever thread drops it.  A streaming
+ * call writes one message at a time from a queue.  A worker shuts its
+ * queue down only once the server has shut down and none of its calls is
+ * alive, because starting a batch on a queue already shut down aborts the
+ * process.
  *
  * Client.  One channel and one pluck queue per client; a unary call is one
  * batch of six operations.  UNAVAILABLE is retried with exponential backoff
@@ -49,7 +50,7 @@
 
 #define REQUESTS_PER_METHOD	4	/* posted per worker and method */
 #define REQUESTS_UNKNOWN	2	/* posted per worker for the rest */
-#define METHOD_ECHO_MAX		64	/* bytes of an unknown path named */
+#define METHOD_ECHO_MAX		64	/* of an unknown path, shown */
 #define ERROR_MD_KEY		"cairn-error-bin"
 #define DETAIL_MAX		512
 
@@ -66,7 +67,8 @@
  * there, before a byte of it is inflated.
  */
 #define NO_COMPRESSION_ARGS \
-	{ GRPC_ARG_INTEGER, GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET, \
+	{ GRPC_ARG_INTEGER, \
+	    GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET, \
 	    { .integer = 1 << GRPC_COMPRESS_NONE } }, \
 	{ GRPC_ARG_INTEGER, GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM, \
 	    { .integer = GRPC_COMPRESS_NONE } }, \

@@ -1510,7 +1510,8 @@ bomb_bb(const uint8_t *gz, size_t len)
 /* Channel arguments of a peer that compresses everything with gzip. */
 #define GZIP_ARGS(name) \
 	grpc_arg name##_a[] = { \
-		{ GRPC_ARG_INTEGER, GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM, \
+		{ GRPC_ARG_INTEGER, \
+		    GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM, \
 		    { .integer = GRPC_COMPRESS_GZIP } }, \
 		{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, \
 		    { .integer = -1 } }, \
@@ -1892,8 +1893,8 @@ cmd_gzip_server(int argc, char **argv)
 	pair.private_key = keys_tls_key_pem(tls);
 	pair.cert_chain = keys_tls_cert_pem(tls);
 	creds = grpc_ssl_server_credentials_create_ex(keys_tls_ca_pem(tls),
-	    &pair, 1, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY,
-	    NULL);
+	    &pair, 1,
+	    GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
 	srv = grpc_server_create(&args, NULL);
 	cq = grpc_completion_queue_create_for_next(NULL);
 	grpc_server_register_completion_queue(srv, cq, NULL);

@@ -105,14 +105,16 @@ test_config_errors(void **state)
 {
 	expect_error("name = a\n[net]\nport = 70000\n",
 	    ":3: key 'port' in [net]: 70000 is outside [1, 65535]");
-	expect_error("name = a\n[net]\nport = 8x\n", ":3: key 'port' in [net]: '8x' is not an integer (decimal digits");
+	expect_error("name = a\n[net]\nport = 8x\n",
+	    ":3: key 'port' in [net]: '8x' is not an integer (decimal digits");
 	expect_error("name = a\n[net]\nbogus = 1\n", ":3: unknown key 'bogus' in [net]");
 	expect_error("name = a\n[nope]\nx = 1\n", ":3: unknown section [nope]");
 	expect_error("name = a\nname = b\n", ":2: key 'name' is given twice");
 	expect_error("[net]\nport = 5\n", "missing key 'name'");
 	expect_error("name = a\n[policy]\nverbose = maybe\n", ":3: key 'verbose' in [policy]: 'maybe' is not true or false");
 	expect_error("name = a\n[policy]\nrho = 11\n", ":3: key 'rho' in [policy]: 11 is outside [0, 10]");
-	expect_error("name = a\n[policy]\nrho = nan\n", "'nan' is not a number (decimal");
+	expect_error("name = a\n[policy]\nrho = nan\n",
+	    "'nan' is not a number (decimal");
 	expect_error("name = a\nthis line has no equals\n", ":2: syntax error");
 }
 

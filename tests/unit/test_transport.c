@@ -609,7 +609,7 @@ test_unknown_method_unimplemented(void **state)
 	ProtobufCMessage *resp = NULL;
 
 	(void)state;
-	for (int i = 0; i < 6; i++) {	/* more than are posted per worker */
+	for (int i = 0; i < 6; i++) {	/* more than are posted */
 		assert_int_equal(transport_unary(c,
 		    proto_method(PROTO_POLL_TASK), &pq.base, 30000, &resp),
 		    CAIRN_ERR_UNSUPPORTED);
