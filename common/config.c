@@ -26,18 +26,64 @@ struct ctx {
 	int		 nomem;
 };
 
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/*
+ * Whether all of 's' is a decimal number as docs/config.md defines it: an
+ * optional '-', then 0 or digits not starting with 0, then (when
+ * 'real') an optional fraction '.' DIGITS and an optional exponent 'e' or
+ * 'E', an optional sign, DIGITS.  The grammar of JSON numbers: no '+', no
+ * blanks, no hexadecimal, no "inf" or "nan", no ".5" or "5.", nothing
+ * after.  strtod() and strtoll() alone take all of those, and strtod() in
+ * another locale would read "0,5".
+ */
+static bool
+is_decimal(const char *s, bool real)
+{
+	const char *p = s;
+
+	if (*p == '-')
+		p++;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (is_digit(*p))
+			p++;
+	else
+		return false;
+	if (real && *p == '.') {
+		if (!is_digit(*++p))
+			return false;
+		while (is_digit(*p))
+			p++;
+	}
+	if (real && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!is_digit(*p))
+			return false;
+		while (is_digit(*p))
+			p++;
+	}
+	return *p == '\0';
+}
+
 bool
 config_parse_int(const char *s, int64_t *out)
 {
-	char *end;
 	long long v;
 
-	if (*s == '\0')
+	if (!is_decimal(s, false))
 		return false;
 	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return false;
+	v = strtoll(s, NULL, 10);
+	if (errno != 0)
+		return false;	/* beyond int64_t */
 	*out = (int64_t)v;
 	return true;
 }
@@ -45,15 +91,16 @@ config_parse_int(const char *s, int64_t *out)
 bool
 config_parse_double(const char *s, double *out)
 {
-	char *end;
 	double v;
 
-	if (*s == '\0')
+	if (!is_decimal(s, true))
 		return false;
+	/* Checked: only digits, '-', '.', 'e' reach strtod(), which reads
+	 * them the same in every locale cairn runs in ("C"). */
 	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || *end != '\0' || !isfinite(v))
-		return false;
+	v = strtod(s, NULL);
+	if (errno != 0 || !isfinite(v))
+		return false;	/* overflow, or underflow to 0 */
 	*out = v;
 	return true;
 }
@@ -113,7 +160,8 @@ store(struct ctx *c, const struct config_key *k, const char *value)
 		return 1;
 	case CONFIG_INT:
 		if (!config_parse_int(value, &iv))
-			return fail(c, "%s: '%s' is not an integer",
+			return fail(c, "%s: '%s' is not an integer (decimal "
+			    "digits, optionally after '-', within 64 bits)",
 			    k->section, k->name, value);
 		if (iv < k->min || iv > k->max) {
 			snprintf(range, sizeof(range), "%s is outside [%lld, %lld]",
@@ -130,8 +178,9 @@ store(struct ctx *c, const struct config_key *k, const char *value)
 		return 1;
 	case CONFIG_DOUBLE:
 		if (!config_parse_double(value, &dv))
-			return fail(c, "%s: '%s' is not a number",
-			    k->section, k->name, value);
+			return fail(c, "%s: '%s' is not a number (decimal, as "
+			    "in -12, 0.25 or 1e-3)", k->section, k->name,
+			    value);
 		if (dv < k->dmin || dv > k->dmax) {
 			snprintf(range, sizeof(range), "%s is outside [%g, %g]",
 			    value, k->dmin, k->dmax);

@@ -55,7 +55,15 @@ int	config_load(const char *path, const struct config_key *schema, size_t n,
 /* Free the strings and lists config_load() stored in 'target'. */
 void	config_release(const struct config_key *schema, size_t n, void *target);
 
-/* Parse an integer or a finite double in full; false on any junk. */
+/*
+ * Parse all of 's' as a decimal integer (an optional '-', then 0 or
+ * digits not starting with 0, within int64_t) or a decimal number (the
+ * same, then an optional fraction ".DIGITS" and exponent "e[+-]DIGITS",
+ * finite and not underflowing to 0): the grammar of JSON numbers,
+ * docs/config.md "Numbers".  False on anything else: blanks, '+',
+ * hexadecimal ("0x10"), "inf", "nan", ".5", "5.", "1e3" as an integer,
+ * trailing junk.  's' may be hostile; *out is set on success only.
+ */
 bool	config_parse_int(const char *s, int64_t *out);
 bool	config_parse_double(const char *s, double *out);
 

@@ -32,6 +32,8 @@ static const struct config_key schema[] = {
 	{ "limits", "max_participants", CONFIG_INT, C(max_participants), false, 2, 1024, 0, 0 },
 	{ "limits", "max_attempts", CONFIG_INT, C(max_attempts), false, 1, 100, 0, 0 },
 	{ "limits", "witness_quorum", CONFIG_INT, C(witness_quorum), false, 0, 1024, 0, 0 },
+	{ "limits", "max_long_polls_per_member", CONFIG_INT, C(max_long_polls_per_member), false, 1, 1024, 0, 0 },
+	{ "limits", "max_long_polls", CONFIG_INT, C(max_long_polls), false, 1, 1000000, 0, 0 },
 	{ "geographies", "geography", CONFIG_STRLIST, C(geography), true, 0, 0, 0, 0 },
 };
 #define NSCHEMA	(sizeof(schema) / sizeof(schema[0]))
@@ -218,6 +220,8 @@ coord_config_load(const char *path, struct coord_config *cfg)
 	cfg->max_participants = 64;
 	cfg->max_attempts = 3;
 	cfg->witness_quorum = 0;
+	cfg->max_long_polls_per_member = COORD_LONG_POLLS_PER_MEMBER;
+	cfg->max_long_polls = COORD_LONG_POLLS;
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	if ((r = config_load(path, schema, NSCHEMA, cfg)) != CAIRN_OK)
 		return r;

@@ -35,6 +35,10 @@ struct coord_geo {
 	char		path[4096];	/* the region file */
 };
 
+/* Defaults of [limits] max_long_polls_per_member and max_long_polls. */
+#define COORD_LONG_POLLS_PER_MEMBER	16
+#define COORD_LONG_POLLS		4096
+
 struct coord_config {
 	char			 path[4096];	/* coordinator.conf itself */
 	/* [coordinator] */
@@ -56,6 +60,10 @@ struct coord_config {
 	int64_t			 max_participants;
 	int64_t			 max_attempts;
 	int64_t			 witness_quorum;
+	/* Long polls held per caller and for all callers; 0: the
+	 * defaults below. */
+	int64_t			 max_long_polls_per_member;
+	int64_t			 max_long_polls;
 	/* [geographies] */
 	struct config_strlist	 geography;
 	/* parsed from 'geography' */
@@ -325,6 +333,8 @@ int	coord_check_query(const struct coord_config *cfg,
 	    __attribute__((warn_unused_result));
 /* The TCP port served. */
 int	coord_port(const struct coord *c);
+/* How many long polls (PollTask, GetRoster, GetQuery) are held now. */
+size_t	coord_long_polls(struct coord *c);
 /* Stop serving (calls in flight get the grace period), then free. */
 void	coord_stop(struct coord *c);
 

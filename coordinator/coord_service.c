@@ -40,7 +40,6 @@
 #define HELD		1		/* a handler kept the call */
 #define TICK_MS		100
 #define MAX_WAIT_MS	600000u		/* longest long poll */
-#define MAX_PARKED	16		/* long polls held per member */
 #define Z95		1.959963984540054	/* 97.5% normal quantile */
 
 struct share_in {
@@ -88,7 +87,8 @@ struct waiter {
 	struct waiter		*next;
 	struct transport_call	*call;
 	enum proto_method	 m;
-	char			 node[KEYS_NAME_MAX + 1];
+	enum keys_role		 role;		/* the caller's */
+	char			 node[KEYS_NAME_MAX + 1];	/* name */
 	uint64_t		 last_seen;
 	int64_t			 until_ms;
 	char			 query_id[COORD_QUERY_ID_MAX + 1];
@@ -105,6 +105,7 @@ struct coord {
 	bool				 log_open;
 	struct attempt			*open;
 	struct waiter			*waiters;
+	size_t				 nwaiters;
 	struct transport_server		*srv;
 	pthread_t			 ticker;
 	bool				 ticker_running;
@@ -252,6 +253,7 @@ waiter_remove(struct coord *c, struct waiter *w)
 		if (*pp == w) {
 			*pp = w->next;
 			free(w);
+			c->nwaiters--;
 			return;
 		}
 }
@@ -859,7 +861,7 @@ status_fill(struct coord *c, struct coord_query_row *row,
 }
 
 static int	park(struct coord *c, struct transport_call *call,
-		    enum proto_method m, const char *node, uint32_t wait_ms,
+		    enum proto_method m, uint32_t wait_ms,
 		    struct waiter **out);
 
 /*
@@ -942,7 +944,7 @@ do_get_query(struct coord *c, struct transport_call *call,
 	if (r != CAIRN_OK)
 		return r;
 	/* Unchanged: hold the call until it changes or wait_ms passes. */
-	if ((r = park(c, call, PROTO_GET_QUERY, "", req->wait_ms, &w)) !=
+	if ((r = park(c, call, PROTO_GET_QUERY, req->wait_ms, &w)) !=
 	    CAIRN_OK)
 		return r;
 	snprintf(w->query_id, sizeof(w->query_id), "%s", req->query_id);
@@ -1214,19 +1216,39 @@ dispatch(struct coord *c)
 	}
 }
 
+/*
+ * Hold 'call' of the caller as a waiter of method 'm' for up to 'wait_ms'.
+ * A member needs one or two long polls at a time; more is a caller
+ * hoarding calls.  Each caller (by role and name, so that one analyst's
+ * polls never count against another's) may hold max_long_polls_per_member
+ * of them, and all callers together max_long_polls; past either limit the
+ * call is refused with RESOURCE_EXHAUSTED naming the limit.
+ */
 static int
 park(struct coord *c, struct transport_call *call, enum proto_method m,
-    const char *node, uint32_t wait_ms, struct waiter **out)
+    uint32_t wait_ms, struct waiter **out)
 {
+	const char *name = transport_call_peer(call);
+	enum keys_role role = transport_call_role(call);
+	int64_t per = c->cfg->max_long_polls_per_member > 0 ?
+	    c->cfg->max_long_polls_per_member : COORD_LONG_POLLS_PER_MEMBER;
+	int64_t all = c->cfg->max_long_polls > 0 ? c->cfg->max_long_polls :
+	    COORD_LONG_POLLS;
 	struct waiter *w;
 	int64_t rem = transport_call_remaining_ms(call) - 200;
-	unsigned held = 0;
+	int64_t held = 0;
 
-	/* A member needs one or two; more is a caller hoarding calls. */
+	if ((int64_t)c->nwaiters >= all)
+		return cairn_err(CAIRN_ERR_TOOBIG, "the coordinator holds "
+		    "%lld long polls already (the limit for all members, "
+		    "[limits] max_long_polls)", (long long)all);
 	for (w = c->waiters; w != NULL; w = w->next)
-		if (strcmp(w->node, node) == 0 && ++held >= MAX_PARKED)
-			return cairn_err(CAIRN_ERR_TOOBIG, "%s holds %d long "
-			    "polls already", node, MAX_PARKED);
+		if (w->role == role && strcmp(w->node, name) == 0 &&
+		    ++held >= per)
+			return cairn_err(CAIRN_ERR_TOOBIG, "%s %s holds %lld "
+			    "long polls already (the limit per member, "
+			    "[limits] max_long_polls_per_member)",
+			    keys_role_name(role), name, (long long)per);
 	if (wait_ms > MAX_WAIT_MS)
 		wait_ms = MAX_WAIT_MS;
 	if (rem < (int64_t)wait_ms)
@@ -1235,10 +1257,12 @@ park(struct coord *c, struct transport_call *call, enum proto_method m,
 		return CAIRN_ERR_NOMEM;
 	w->call = call;
 	w->m = m;
-	snprintf(w->node, sizeof(w->node), "%s", node);
+	w->role = role;
+	snprintf(w->node, sizeof(w->node), "%s", name);
 	w->until_ms = now_ms() + wait_ms;
 	w->next = c->waiters;
 	c->waiters = w;
+	c->nwaiters++;
 	*out = w;
 	return CAIRN_OK;
 }
@@ -1269,8 +1293,8 @@ do_poll(struct coord *c, struct transport_call *call,
 		(void)transport_call_reply(call, &resp.base);
 		return HELD;
 	}
-	if ((r = park(c, call, PROTO_POLL_TASK, name, req->wait_ms, &w))
-	    != CAIRN_OK)
+	if ((r = park(c, call, PROTO_POLL_TASK, req->wait_ms, &w)) !=
+	    CAIRN_OK)
 		return r;
 	w->last_seen = req->last_seen_size;
 	return HELD;
@@ -1823,8 +1847,8 @@ do_roster(struct coord *c, struct transport_call *call,
 	if (req->wait_ms == 0 || c->stopping)
 		return cairn_err(CAIRN_ERR_TIMEOUT, "not every participant "
 		    "has advertised yet");
-	if ((r = park(c, call, PROTO_GET_ROSTER, transport_call_peer(call),
-	    req->wait_ms, &w)) != CAIRN_OK)
+	if ((r = park(c, call, PROTO_GET_ROSTER, req->wait_ms, &w)) !=
+	    CAIRN_OK)
 		return r;
 	snprintf(w->query_id, sizeof(w->query_id), "%s", a->query_id);
 	w->attempt = a->attempt;
@@ -2607,6 +2631,17 @@ coord_port(const struct coord *c)
 	return transport_server_port(c->srv);
 }
 
+size_t
+coord_long_polls(struct coord *c)
+{
+	size_t n;
+
+	pthread_mutex_lock(&c->mu);
+	n = c->nwaiters;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
 void
 coord_stop(struct coord *c)
 {
@@ -2631,6 +2666,7 @@ coord_stop(struct coord *c)
 			    NULL, "the coordinator is stopping");
 		c->waiters = w->next;
 		free(w);
+		c->nwaiters--;
 	}
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);

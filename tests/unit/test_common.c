@@ -105,15 +105,97 @@ test_config_errors(void **state)
 {
 	expect_error("name = a\n[net]\nport = 70000\n",
 	    ":3: key 'port' in [net]: 70000 is outside [1, 65535]");
-	expect_error("name = a\n[net]\nport = 8x\n", ":3: key 'port' in [net]: '8x' is not an integer");
+	expect_error("name = a\n[net]\nport = 8x\n",
+	    ":3: key 'port' in [net]: '8x' is not an integer (decimal digits");
 	expect_error("name = a\n[net]\nbogus = 1\n", ":3: unknown key 'bogus' in [net]");
 	expect_error("name = a\n[nope]\nx = 1\n", ":3: unknown section [nope]");
 	expect_error("name = a\nname = b\n", ":2: key 'name' is given twice");
 	expect_error("[net]\nport = 5\n", "missing key 'name'");
 	expect_error("name = a\n[policy]\nverbose = maybe\n", ":3: key 'verbose' in [policy]: 'maybe' is not true or false");
 	expect_error("name = a\n[policy]\nrho = 11\n", ":3: key 'rho' in [policy]: 11 is outside [0, 10]");
-	expect_error("name = a\n[policy]\nrho = nan\n", "'nan' is not a number");
+	expect_error("name = a\n[policy]\nrho = nan\n",
+	    "'nan' is not a number (decimal");
 	expect_error("name = a\nthis line has no equals\n", ":2: syntax error");
+}
+
+/*
+ * Numbers in a config file are decimal (docs/config.md, "Numbers"):
+ * what strtoll() and strtod() also take (hexadecimal, "inf", "nan", '+',
+ * blanks, a bare '.') is refused with the file, line, key and value.
+ */
+static void
+test_config_numbers(void **state)
+{
+	static const char *const bad_int[] = { "0x10", "0X1f", "1e3", "1.0",
+	    "+5", " 5", "5 ", "5 5", "5x", "-", "", "--5", "05", "00", "-05",
+	    "9223372036854775808", "1_000", "\xd9\xa3", "inf", "nan" };
+	static const char *const bad_real[] = { "0x10", "0x1p3", "inf",
+	    "-inf", "infinity", "nan", "NAN(1)", "+1", " 5", "5 ", "5 junk",
+	    ".5", "5.", "-.5", "1e", "1e+", "1e3.5", "1.2.3", "0,5", "01",
+	    "1e999", "-1e999", "1e-999", "1..2", "e3", "1d3", "1f" };
+	static const struct {
+		const char	*s;
+		double		 v;
+	} good_real[] = { { "0", 0 }, { "-0", 0 }, { "0.25", 0.25 },
+	    { "10", 10 }, { "-12.5", -12.5 }, { "1e3", 1000 },
+	    { "1E3", 1000 }, { "2.5e-3", 0.0025 }, { "1e+2", 100 },
+	    { "0.0", 0 } };
+	int64_t iv = 42;
+	double dv = 42;
+	char text[128];
+	struct conf c;
+
+	for (size_t i = 0; i < sizeof(bad_int) / sizeof(bad_int[0]); i++) {
+		if (config_parse_int(bad_int[i], &iv))
+			fail_msg("integer '%s' taken", bad_int[i]);
+		assert_int_equal(iv, 42);
+	}
+	for (size_t i = 0; i < sizeof(bad_real) / sizeof(bad_real[0]); i++) {
+		if (config_parse_double(bad_real[i], &dv))
+			fail_msg("number '%s' taken", bad_real[i]);
+		assert_true(dv == 42);
+	}
+	for (size_t i = 0; i < sizeof(good_real) / sizeof(good_real[0]);
+	    i++) {
+		if (!config_parse_double(good_real[i].s, &dv))
+			fail_msg("number '%s' refused", good_real[i].s);
+		assert_true(dv == good_real[i].v);
+	}
+	assert_true(config_parse_int("0", &iv) && iv == 0);
+	assert_true(config_parse_int("-7", &iv) && iv == -7);
+	assert_true(config_parse_int("65535", &iv) && iv == 65535);
+	assert_true(config_parse_int("9223372036854775807", &iv) &&
+	    iv == INT64_MAX);
+	assert_true(config_parse_int("-9223372036854775808", &iv) &&
+	    iv == INT64_MIN);
+
+	/* In a file: the file, line, key and value are named. */
+	expect_error("name = a\n[policy]\nrho = 0x10\n",
+	    ":3: key 'rho' in [policy]: '0x10' is not a number");
+	expect_error("name = a\n[policy]\nrho = inf\n",
+	    ":3: key 'rho' in [policy]: 'inf' is not a number");
+	expect_error("name = a\n\n[policy]\nrho = .5\n",
+	    ":4: key 'rho' in [policy]: '.5' is not a number");
+	expect_error("name = a\n[net]\nport = 0x10\n",
+	    ":3: key 'port' in [net]: '0x10' is not an integer");
+	expect_error("name = a\n[net]\nport = 1e3\n",
+	    ":3: key 'port' in [net]: '1e3' is not an integer");
+	expect_error("name = a\n[net]\nport = +80\n",
+	    ":3: key 'port' in [net]: '+80' is not an integer");
+	/* inih trims the blanks around a value; what is inside stays. */
+	expect_error("name = a\n[net]\nport =  5 junk\n",
+	    ":3: key 'port' in [net]: '5 junk' is not an integer");
+	expect_error("name = a\n[policy]\nrho = 1 5\n",
+	    ":3: key 'rho' in [policy]: '1 5' is not a number");
+	/* Exponents are numbers; the range still applies. */
+	snprintf(text, sizeof(text), "name = a\n[net]\nport =   443  \n"
+	    "[policy]\nrho = 2.5e-1\n");
+	assert_int_equal(load(text, &c), CAIRN_OK);
+	assert_int_equal(c.port, 443);
+	assert_true(c.rho == 0.25);
+	config_release(schema, NSCHEMA, &c);
+	expect_error("name = a\n[policy]\nrho = 1e3\n",
+	    ":3: key 'rho' in [policy]: 1e3 is outside [0, 10]");
 }
 
 static void
@@ -240,6 +322,7 @@ main(void)
 		cmocka_unit_test(test_config_ok),
 		cmocka_unit_test(test_config_default_kept),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_numbers),
 		cmocka_unit_test(test_config_missing_file),
 		cmocka_unit_test(test_time_civil),
 		cmocka_unit_test(test_time_parse),

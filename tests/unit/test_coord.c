@@ -169,6 +169,8 @@ test_config_ok(void **state)
 	assert_int_equal(c.max_participants, 64);
 	assert_int_equal(c.max_attempts, 3);
 	assert_int_equal(c.witness_quorum, 0);
+	assert_int_equal(c.max_long_polls_per_member, 16);
+	assert_int_equal(c.max_long_polls, 4096);
 	assert_true(c.max_rho_per_query == 0.5);
 	assert_int_equal(c.ngeos, 2);
 	assert_non_null(coord_config_geo(&c, "g3"));
@@ -206,6 +208,14 @@ test_config_errors(void **state)
 	    "geography = g2 g2.csv\n", "coordinator.conf:9:");
 	expect_error("[limits]\nmax_rho_per_query = -1\n[geographies]\n"
 	    "geography = g2 g2.csv\n", "coordinator.conf:9:");
+	expect_error("[limits]\nmax_long_polls_per_member = 0\n"
+	    "[geographies]\ngeography = g2 g2.csv\n", "coordinator.conf:9: "
+	    "key 'max_long_polls_per_member' in [limits]: 0 is outside "
+	    "[1, 1024]");
+	expect_error("[limits]\nmax_long_polls = 1000001\n"
+	    "[geographies]\ngeography = g2 g2.csv\n", "coordinator.conf:9: "
+	    "key 'max_long_polls' in [limits]: 1000001 is outside "
+	    "[1, 1000000]");
 	/* geography is required */
 	expect_error("", "geography");
 	expect_error("[geographies]\ngeography = lonely\n",

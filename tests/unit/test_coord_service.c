@@ -32,15 +32,17 @@
 
 static char top[64], fedconf[128], confpath[128];
 
-/* Members of the test federation: coordinator, nso, na, nb. */
-#define NMEMBERS	4
+/* Members of the test federation: coordinator, nso, na, nb, nso2. */
+#define NMEMBERS	5
 
 struct who {
 	struct keys_identity	*id;
 	struct transport_client	*cl;
 };
 
-static struct who analyst, nodes[2];
+static struct who analyst, analyst2, nodes[2];
+/* More [limits] lines for the next start(). */
+static const char *limits_extra = "";
 
 /* Keys, certificate and enrolment of one member in top/NAME. */
 static void
@@ -109,6 +111,7 @@ setup(void **state)
 	member_make(KEYS_ROLE_ANALYST, "nso");
 	member_make(KEYS_ROLE_NODE, "na");
 	member_make(KEYS_ROLE_NODE, "nb");
+	member_make(KEYS_ROLE_ANALYST, "nso2");
 	snprintf(p, sizeof(p), "%s/regions.csv", top);
 	if ((f = fopen(p, "w")) == NULL)
 		return -1;
@@ -177,13 +180,14 @@ start(struct coord_config *cfg, const char *data)
 	    "tls_key = %s/coordinator/tls.key\n"
 	    "tls_cert = %s/coordinator/tls.crt\nca_cert = %s/ca.crt\n"
 	    "federation = %s\ndata_dir = %s/%s\nlisten = 127.0.0.1:0\n"
-	    "[limits]\nmax_attempts = 2\nmax_participants = 2\n"
+	    "[limits]\nmax_attempts = 2\nmax_participants = 2\n%s"
 	    "[geographies]\ngeography = g3 regions.csv\n", top, top, top, top,
-	    fedconf, top, data);
+	    fedconf, top, data, limits_extra);
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(coord_config_load(confpath, cfg), CAIRN_OK);
 	assert_int_equal(coord_start(cfg, &c), CAIRN_OK);
 	who_open(&analyst, "nso", coord_port(c));
+	who_open(&analyst2, "nso2", coord_port(c));
 	who_open(&nodes[0], "na", coord_port(c));
 	who_open(&nodes[1], "nb", coord_port(c));
 	return c;
@@ -193,6 +197,7 @@ static void
 stop(struct coord *c, struct coord_config *cfg)
 {
 	who_close(&analyst);
+	who_close(&analyst2);
 	who_close(&nodes[0]);
 	who_close(&nodes[1]);
 	coord_stop(c);
@@ -220,6 +225,9 @@ submit(const struct qopt *o, uint64_t *index)
 	Cairn__V1__SignedQuery sq = CAIRN__V1__SIGNED_QUERY__INIT;
 	ProtobufCMessage *resp;
 	uint8_t nonce[32] = { 0 }, sig[64], *b;
+	/* nso2's queries come from nso2; any other name is nso's doing. */
+	struct who *as = o->analyst != NULL && strcmp(o->analyst, "nso2") ==
+	    0 ? &analyst2 : &analyst;
 	size_t bl;
 	int r;
 
@@ -240,12 +248,12 @@ submit(const struct qopt *o, uint64_t *index)
 	q.nonce.len = o->nonce_len ? o->nonce_len : 16;
 	assert_int_equal(proto_pack(&q.base, PROTO_MAX_SMALL, &b, &bl),
 	    CAIRN_OK);
-	assert_int_equal(keys_sign(analyst.id, "query", b, bl, sig), CAIRN_OK);
+	assert_int_equal(keys_sign(as->id, "query", b, bl, sig), CAIRN_OK);
 	sq.query.data = b;
 	sq.query.len = bl;
 	sq.signature.data = sig;
 	sq.signature.len = 64;
-	r = transport_unary(analyst.cl, proto_method(PROTO_SUBMIT_QUERY),
+	r = transport_unary(as->cl, proto_method(PROTO_SUBMIT_QUERY),
 	    &sq.base, 5000, &resp);
 	free(b);
 	if (r == CAIRN_OK) {
@@ -501,6 +509,7 @@ test_stop_and_restart(void **state)
 	assert_int_equal(pthread_create(&th, NULL, poller, &p), 0);
 	usleep(300000);
 	who_close(&analyst);
+	who_close(&analyst2);
 	who_close(&nodes[1]);
 	coord_stop(c);
 	pthread_join(th, NULL);
@@ -543,6 +552,7 @@ test_stop_and_restart(void **state)
 
 /* One GetQuery long poll in a thread, timed. */
 struct status_wait {
+	struct transport_client	*cl;		/* NULL: analyst's */
 	const char		*id;
 	Cairn__V1__QueryState	 seen;
 	uint32_t		 attempt, wait_ms;
@@ -564,8 +574,9 @@ status_waiter(void *arg)
 	rq.seen_attempt = sw->attempt;
 	rq.wait_ms = sw->wait_ms;
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	sw->r = transport_unary(analyst.cl, proto_method(PROTO_GET_QUERY),
-	    &rq.base, sw->wait_ms + 5000, &resp);
+	sw->r = transport_unary(sw->cl != NULL ? sw->cl : analyst.cl,
+	    proto_method(PROTO_GET_QUERY), &rq.base, sw->wait_ms + 5000,
+	    &resp);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	sw->st = (Cairn__V1__QueryStatus *)resp;
 	sw->ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) /
@@ -670,6 +681,7 @@ test_status_long_poll(void **state)
 	usleep(300000);
 	who_close(&nodes[0]);
 	who_close(&nodes[1]);
+	who_close(&analyst2);
 	coord_stop(c);
 	pthread_join(th, NULL);
 	assert_int_equal(sw.r, CAIRN_OK);
@@ -679,6 +691,150 @@ test_status_long_poll(void **state)
 	protobuf_c_message_free_unpacked(&sw.st->base, NULL);
 	who_close(&analyst);
 	coord_config_release(&cfg);
+}
+
+/* Wait (up to 20 s) until the coordinator holds 'n' long polls. */
+static void
+long_polls_are(struct coord *c, size_t n)
+{
+	for (int i = 0; i < 2000 && coord_long_polls(c) != n; i++)
+		usleep(10000);
+	assert_int_equal(coord_long_polls(c), n);
+}
+
+/*
+ * Long polls are limited per caller (role and name), under a global cap:
+ * one analyst holding its 16 GetQuery waits does not make another
+ * analyst's wait fail (it did: every GetQuery wait counted under one
+ * shared name); its 17th is refused naming the limit; and with
+ * [limits] max_long_polls = 3, a wait within its caller's limit is
+ * refused once three polls are held, naming that limit.
+ */
+static void
+test_long_polls_per_caller(void **state)
+{
+	struct coord_config cfg;
+	struct coord *c;
+	struct qopt o1 = { "lp1", NULL, NULL, NULL, { "na", "nb" }, 2, 0, 0 };
+	struct qopt o2 = { "lp2", "nso2", NULL, NULL, { "na", "nb" }, 2, 0,
+	    0 };
+	const Cairn__V1__QueryState P =
+	    CAIRN__V1__QUERY_STATE__QUERY_STATE_PENDING;
+	struct transport_client *cl[4];
+	struct status_wait sw[16], one, two;
+	pthread_t th[16], t1;
+	struct who w;
+
+	(void)state;
+	c = start(&cfg, "d6");
+	assert_int_equal(submit(&o1, NULL), CAIRN_OK);
+	assert_int_equal(submit(&o2, NULL), CAIRN_OK);
+	/* At most six threads wait on one client: four more of nso. */
+	for (int i = 0; i < 4; i++) {
+		who_open(&w, "nso", coord_port(c));
+		keys_identity_free(w.id);
+		cl[i] = w.cl;
+	}
+	/* nso holds its 16 (the default limit). */
+	for (int i = 0; i < 16; i++) {
+		memset(&sw[i], 0, sizeof(sw[i]));
+		sw[i].cl = cl[i % 4];
+		sw[i].id = "lp1";
+		sw[i].seen = P;
+		sw[i].wait_ms = 5000;
+		assert_int_equal(pthread_create(&th[i], NULL, status_waiter,
+		    &sw[i]), 0);
+	}
+	long_polls_are(c, 16);
+	/* Its 17th is refused, naming the limit. */
+	memset(&one, 0, sizeof(one));
+	one.id = "lp1";
+	one.seen = P;
+	one.wait_ms = 5000;
+	status_waiter(&one);
+	assert_int_equal(one.r, CAIRN_ERR_TOOBIG);
+	assert_non_null(strstr(cairn_errmsg(), "GetQuery: RESOURCE_EXHAUSTED: "
+	    "analyst nso holds 16 long polls already (the limit per member, "
+	    "[limits] max_long_polls_per_member)"));
+	/* Another analyst's wait is held meanwhile, and answered when its
+	 * wait is over (a refusal would come back at once). */
+	memset(&one, 0, sizeof(one));
+	one.cl = analyst2.cl;
+	one.id = "lp2";
+	one.seen = P;
+	one.wait_ms = 300;
+	status_waiter(&one);
+	assert_int_equal(one.r, CAIRN_OK);
+	assert_int_equal(one.st->state, P);
+	assert_true(one.ms >= 250);
+	protobuf_c_message_free_unpacked(&one.st->base, NULL);
+	for (int i = 0; i < 16; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(sw[i].r, CAIRN_OK);
+		protobuf_c_message_free_unpacked(&sw[i].st->base, NULL);
+	}
+	long_polls_are(c, 0);
+	for (int i = 0; i < 4; i++)
+		transport_client_free(cl[i]);
+	stop(c, &cfg);
+
+	/* All members together: at most max_long_polls. */
+	limits_extra = "max_long_polls_per_member = 2\nmax_long_polls = 3\n";
+	c = start(&cfg, "d7");
+	limits_extra = "";
+	assert_int_equal(submit(&o1, NULL), CAIRN_OK);
+	assert_int_equal(submit(&o2, NULL), CAIRN_OK);
+	for (int i = 0; i < 2; i++) {
+		memset(&sw[i], 0, sizeof(sw[i]));
+		sw[i].id = "lp1";
+		sw[i].seen = P;
+		sw[i].wait_ms = 3000;
+		assert_int_equal(pthread_create(&th[i], NULL, status_waiter,
+		    &sw[i]), 0);
+	}
+	long_polls_are(c, 2);
+	memset(&one, 0, sizeof(one));
+	one.id = "lp1";
+	one.seen = P;
+	one.wait_ms = 3000;
+	status_waiter(&one);
+	assert_int_equal(one.r, CAIRN_ERR_TOOBIG);
+	assert_non_null(strstr(cairn_errmsg(), "analyst nso holds 2 long "
+	    "polls already (the limit per member"));
+	memset(&one, 0, sizeof(one));
+	one.cl = analyst2.cl;
+	one.id = "lp2";
+	one.seen = P;
+	one.wait_ms = 3000;
+	assert_int_equal(pthread_create(&t1, NULL, status_waiter, &one), 0);
+	long_polls_are(c, 3);
+	/* nso2 holds one of its two, but all members hold three. */
+	memset(&two, 0, sizeof(two));
+	two.cl = analyst2.cl;
+	two.id = "lp2";
+	two.seen = P;
+	two.wait_ms = 3000;
+	status_waiter(&two);
+	assert_int_equal(two.r, CAIRN_ERR_TOOBIG);
+	assert_non_null(strstr(cairn_errmsg(), "GetQuery: RESOURCE_EXHAUSTED: "
+	    "the coordinator holds 3 long polls already (the limit for all "
+	    "members, [limits] max_long_polls)"));
+	pthread_join(t1, NULL);
+	assert_int_equal(one.r, CAIRN_OK);
+	protobuf_c_message_free_unpacked(&one.st->base, NULL);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(sw[i].r, CAIRN_OK);
+		protobuf_c_message_free_unpacked(&sw[i].st->base, NULL);
+	}
+	/* Room again: nso2's wait is held, and answered when it is over. */
+	long_polls_are(c, 0);
+	two.wait_ms = 300;
+	status_waiter(&two);
+	assert_int_equal(two.r, CAIRN_OK);
+	assert_true(two.ms >= 250);
+	protobuf_c_message_free_unpacked(&two.st->base, NULL);
+	stop(c, &cfg);
 }
 
 /* Node 'w' publishes a Policy with 'budget' signed by 'signer'. */
@@ -729,13 +885,13 @@ test_publish_policy(void **state)
 	c = start(&cfg, "d5");
 	assert_int_equal(publish(&nodes[0], "na", 1.0, nodes[0].id, d,
 	    sizeof(d)), CAIRN_OK);
-	assert_string_equal(d, "POLICY logged at index 4");
+	assert_string_equal(d, "POLICY logged at index 5");
 	assert_int_equal(publish(&nodes[0], "na", 1.0, nodes[0].id, d,
 	    sizeof(d)), CAIRN_OK);
-	assert_string_equal(d, "POLICY unchanged at index 4");
+	assert_string_equal(d, "POLICY unchanged at index 5");
 	assert_int_equal(publish(&nodes[0], "na", 0.5, nodes[0].id, d,
 	    sizeof(d)), CAIRN_OK);
-	assert_string_equal(d, "POLICY logged at index 5");
+	assert_string_equal(d, "POLICY logged at index 6");
 	assert_int_not_equal(publish(&nodes[0], "na", 1.0, nodes[1].id, d,
 	    sizeof(d)), CAIRN_OK);
 	assert_int_not_equal(publish(&nodes[1], "na", 1.0, nodes[1].id, d,
@@ -753,6 +909,7 @@ main(void)
 		cmocka_unit_test(test_retry_and_limit),
 		cmocka_unit_test(test_stop_and_restart),
 		cmocka_unit_test(test_status_long_poll),
+		cmocka_unit_test(test_long_polls_per_caller),
 		cmocka_unit_test(test_publish_policy),
 	};
 

@@ -1,7 +1,8 @@
 /*
  * test_transport.c - mutual TLS, authorization by role, size limits,
- * malformed input, deadlines, calls finished later from another thread,
- * streaming, retries and shutdown with calls in flight, over loopback.
+ * malformed input, deadlines, unknown methods, calls finished later from
+ * another thread, streaming, retries and shutdown with calls in flight,
+ * over loopback.
  *
  * A throwaway federation (CA, coordinator, node, analyst, auditor) and a
  * rogue CA with its own "node" are made once with the keys/ API.
@@ -593,6 +594,38 @@ test_deadline_fires(void **state)
 	transport_client_free(c);
 }
 
+/*
+ * A method this server has no handler for (PollTask, GetRoster here) is
+ * answered UNIMPLEMENTED at once, naming the method, for any caller, and
+ * the server goes on serving; before, gRPC held such a call until its
+ * deadline (30 s here) passed.
+ */
+static void
+test_unknown_method_unimplemented(void **state)
+{
+	struct transport_client *c = client(t_node, NULL, false, 0);
+	Cairn__V1__PollTaskRequest pq = CAIRN__V1__POLL_TASK_REQUEST__INIT;
+	Cairn__V1__GetRosterRequest rq = CAIRN__V1__GET_ROSTER_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+
+	(void)state;
+	for (int i = 0; i < 6; i++) {	/* more than are posted */
+		assert_int_equal(transport_unary(c,
+		    proto_method(PROTO_POLL_TASK), &pq.base, 30000, &resp),
+		    CAIRN_ERR_UNSUPPORTED);
+		assert_null(resp);
+		assert_non_null(strstr(cairn_errmsg(), "PollTask: "
+		    "UNIMPLEMENTED: unknown method "
+		    "'/cairn.v1.Coordinator/PollTask'"));
+	}
+	assert_int_equal(transport_unary(c, proto_method(PROTO_GET_ROSTER),
+	    &rq.base, 30000, &resp), CAIRN_ERR_UNSUPPORTED);
+	assert_non_null(strstr(cairn_errmsg(), "unknown method "
+	    "'/cairn.v1.Coordinator/GetRoster'"));
+	assert_int_equal(checkpoint(c), CAIRN_OK);
+	transport_client_free(c);
+}
+
 static int
 count_chunk(const ProtobufCMessage *msg, void *arg)
 {
@@ -867,6 +900,7 @@ main(void)
 		cmocka_unit_test(test_client_refuses_oversized_send),
 		cmocka_unit_test(test_late_reply_from_another_thread),
 		cmocka_unit_test(test_deadline_fires),
+		cmocka_unit_test(test_unknown_method_unimplemented),
 		cmocka_unit_test(test_server_streaming),
 		cmocka_unit_test(test_stream_queue_backpressure),
 		cmocka_unit_test(test_second_bind_fails),
