@@ -2186,7 +2186,8 @@ resend_writes_fail(bool on)
  * would leave it at) the record is on disk beside the charge.  (b) A
  * failure of the record's write (a full disk, injected by a trigger)
  * leaves neither: no charge, no record, nothing sent; once the disk is
- * back the query is charged once and shared.
+ * back the query is charged once and shared.  (c) The same for a retry's
+ * attempt marker and record: neither, and nothing sent.
  */
 static void
 test_charge_resend_atomic(void **state)
@@ -2231,6 +2232,29 @@ test_charge_resend_atomic(void **state)
 	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
 	    CAIRN_OK);
 	assert_int_equal(oc, NODE_TASK_SHARED);
+	assert_int_equal(charges(), 2);
+
+	/* (c) A retry: the attempt's marker and the re-send record go in
+	 * one transaction before the send; the record's write failing
+	 * leaves no marker (the attempt can still be advertised). */
+	resend_writes_fail(true);
+	free(tb.cp.note);
+	task_fill(&tb, "q-full", 2);
+	nb_advertise(&tb, 2, NREG * 2 + 1, esk, epk);
+	pthread_mutex_lock(&fk.mu);
+	fk.adverts = 0;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_ERR_DB);
+	assert_int_equal(fk.adverts, 0);
+	assert_int_equal(state_len(ledger, "advertised/", tb.qhash, 2, true),
+	    -1);
+	resend_writes_fail(false);
+	nb_advertise(&tb, 2, NREG * 2 + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	assert_int_equal(fk.adverts, 1);
 	assert_int_equal(charges(), 2);
 	task_free(&tb);
 }
