@@ -3,9 +3,12 @@
  * (docs/federation.md, docs/node.md).
  *
  * Order within a task is the privacy argument: nothing derived from the
- * data leaves the process before the charge and the noisy vector are on
- * disk in the ledger, and a retry of a query sends the stored noisy
- * vector again (masked under fresh keys), never a new draw.
+ * data leaves the process before the charge, the noisy vector and what
+ * sends the charge to the log are on disk in the ledger (one
+ * transaction); a refusal that depends on the records read (the vector
+ * could not be computed) is charged the same way before it leaves; and a
+ * retry of a query sends the stored noisy vector again (masked under
+ * fresh keys), never a new draw.
  */
 #include <errno.h>
 #include <pthread.h>

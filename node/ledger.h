@@ -4,9 +4,10 @@
  *
  * The ledger is the node's promise that it never spends more privacy
  * budget than its policy allows and never under-counts after a crash.  A
- * charge and the noisy vector it pays for are written in one SQLite
- * transaction (WAL, synchronous=FULL) before anything derived from the data
- * leaves the process; a charge is never refunded or edited, except that
+ * charge, the noisy vector it pays for and the daemon's record that sends
+ * it to the log are written in one SQLite transaction (WAL,
+ * synchronous=FULL) before anything derived from the data leaves the
+ * process; a charge is never refunded or edited, except that
  * the transparency-log index of its CHARGE entry is filled in once known.
  *
  * Privacy loss is kept in nano-ρ (int64, 1 ρ = 10^9), rounded up from the
