@@ -100,6 +100,7 @@ serve(const struct node_config *cfg)
 	dc.witness = witness;
 	dc.client = client;
 	dc.vectors.compute = node_task_vector;
+	dc.vectors.domain = node_task_domain;
 	dc.vectors.ctx = (void *)cfg;
 	dc.stop = &stop_flag;
 	if ((dc.step_arg = getenv("CAIRN_NODE_STOP_AT")) != NULL)

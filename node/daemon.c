@@ -3,9 +3,12 @@
  * (docs/federation.md, docs/node.md).
  *
  * Order within a task is the privacy argument: nothing derived from the
- * data leaves the process before the charge and the noisy vector are on
- * disk in the ledger, and a retry of a query sends the stored noisy
- * vector again (masked under fresh keys), never a new draw.
+ * data leaves the process before the charge, the noisy vector and what
+ * sends the charge to the log are on disk in the ledger (one
+ * transaction); a refusal that depends on the records read (the vector
+ * could not be computed) is charged the same way before it leaves; and a
+ * retry of a query sends the stored noisy vector again (masked under
+ * fresh keys), never a new draw.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -367,22 +370,173 @@ vec_discard(struct vec_job *j)
 	}
 }
 
+/* ------------------------------------------------- re-send records */
+
+static void
+hex32(const uint8_t b[32], char out[65])
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+	out[64] = '\0';
+}
+
 /*
- * Take the exact vector ('job' computed it already, else compute it now),
- * draw the whole noise vector, add it and commit charge + noisy vector in
- * one durable ledger transaction.  The exact counts and the noise are
- * wiped before return.  On success '*cid', '*noisy' (malloc'd) and
- * '*ncells'.
+ * The re-send record of a query's charge ("resend/<query hash>"): the
+ * attempt of its last advertisement (4 bytes), its vector length (8) and
+ * the query id.  It is written in the ledger transaction of the charge
+ * itself (node_ledger_charge(): never a charge on disk without it, even
+ * when the disk fills up between two writes), again with the attempt
+ * marker before each advertisement of a retry, and emptied once the
+ * coordinator acknowledged a CHARGE for it.  A charge whose record is not
+ * empty and whose CHARGE the node has not seen in the log is pending:
+ * node_daemon_resend_charges() sends it again.  Both halves are in the
+ * ledger database, so a restarted node finds the same set.
+ */
+#define RESEND_PREFIX	"resend/"
+#define RESEND_MAX	(4 + 8 + 128)
+
+static void
+resend_key(const uint8_t qhash[32], char key[96])
+{
+	char hx[65];
+
+	hex32(qhash, hx);
+	snprintf(key, 96, RESEND_PREFIX "%s", hx);
+}
+
+/*
+ * The re-send record of 'qhash' for 'attempt', a vector of 'cells' cells
+ * and 'query_id' into 'kv', pointing into 'key' and 'v'.
  */
 static int
-charge_new(struct node_daemon *d, const struct node_task_query *tq,
-    struct vec_job *job, int64_t *cid, int64_t **noisy, size_t *ncells)
+resend_record(const uint8_t qhash[32], uint32_t attempt, uint64_t cells,
+    const char *query_id, char key[96], uint8_t v[RESEND_MAX],
+    struct node_ledger_kv *kv)
+{
+	size_t n = strlen(query_id);
+
+	if (n > RESEND_MAX - 12)
+		return cairn_err(CAIRN_ERR_TOOBIG, "query id of %zu bytes", n);
+	resend_key(qhash, key);
+	memcpy(v, &attempt, 4);
+	memcpy(v + 4, &cells, 8);
+	memcpy(v + 12, query_id, n);
+	kv->key = key;
+	kv->val = v;
+	kv->len = 12 + n;
+	return CAIRN_OK;
+}
+
+/* The coordinator acknowledged the charge: nothing left to re-send. */
+static void
+resend_done(struct node_daemon *d, const uint8_t qhash[32])
+{
+	char key[96];
+
+	resend_key(qhash, key);
+	if (node_ledger_state_set(d->dc.ledger, key, "", 0) != CAIRN_OK)
+		log_warn("clearing the re-send record: %s", cairn_errmsg());
+}
+
+static void
+advert_key(const uint8_t qhash[32], uint32_t attempt, char key[96])
+{
+	static const char hx[] = "0123456789abcdef";
+	int k;
+
+	k = snprintf(key, 96, "advertised/");
+	for (int i = 0; i < 32; i++) {
+		key[k++] = hx[qhash[i] >> 4];
+		key[k++] = hx[qhash[i] & 15];
+	}
+	snprintf(key + k, (size_t)(96 - k), "/%u", attempt);
+}
+
+static int	resend_one(struct node_daemon *, int64_t, const uint8_t[32],
+	    const uint8_t *, size_t);
+
+/*
+ * A computation that failed has read the holder's records for this query,
+ * so a refusal saying so depends on them (a file over max_bad_fraction,
+ * the subject cap, an engine limit): it is charged like a vector
+ * (docs/privacy.md, "Refusals that depend on the data").  'req' is the
+ * charge without its vector and state; the charge (no vector kept: the
+ * round is closed from the start) and its re-send record, naming the
+ * domain's length from public inputs, are committed in one transaction,
+ * then the charge goes to the coordinator as a key-less advertisement
+ * (logged as a late CHARGE) before the caller refuses.  A broken channel
+ * leaves it pending for the next poll's re-send.  Returns CAIRN_OK once
+ * the charge is on disk, CAIRN_ERR_BUDGET (nothing written), or an error.
+ */
+static int
+charge_refusal(struct node_daemon *d, const Cairn__V1__Task *t,
+    const struct node_task_query *tq, struct node_ledger_charge_req *req,
+    int64_t *cid)
+{
+	struct node_ledger_kv kv;
+	uint8_t rec[RESEND_MAX];
+	char key[96];
+	uint64_t n = 0;
+	int r;
+
+	if (d->dc.vectors.domain == NULL)
+		return cairn_err(CAIRN_ERR_INTERNAL, "the vector source has "
+		    "no domain");
+	if ((r = d->dc.vectors.domain(d->dc.vectors.ctx, &tq->spec,
+	    tq->q->spec->geography, &n)) != CAIRN_OK ||
+	    (r = resend_record(tq->qhash, t->attempt, n + 1, tq->q->query_id,
+	    key, rec, &kv)) != CAIRN_OK)
+		return r;
+	req->cells = NULL;
+	req->ncells = 0;
+	req->state = &kv;
+	req->nstate = 1;
+	if ((r = node_ledger_charge(d->dc.ledger, req, cid)) != CAIRN_OK)
+		return r;
+	log_info("charged query '%s' without a vector: rho %g on %zu "
+	    "data-months (its computation failed)", tq->q->query_id,
+	    tq->q->rho, tq->nmonths);
+	step(d, "charged_refusal");
+	r = resend_one(d, *cid, tq->qhash, rec, kv.len);
+	if (is_transport_error(r)) {
+		log_warn("ledger charge %lld: %s; sent again at the next poll",
+		    (long long)*cid, cairn_errmsg());
+		d->resend_due = true;
+		return CAIRN_OK;
+	}
+	if (r != CAIRN_OK)
+		log_error("ledger charge %lld: the coordinator will not log it "
+		    "(%s); the ledger keeps it (an over-count)",
+		    (long long)*cid, cairn_errmsg());
+	resend_done(d, tq->qhash);
+	return CAIRN_OK;
+}
+
+/*
+ * Take the exact vector ('job' computed it already, else compute it now),
+ * draw the whole noise vector, add it and commit charge, noisy vector and
+ * the charge's re-send record (for 't''s attempt) in one durable ledger
+ * transaction.  The exact counts and the noise are wiped before return.
+ * On success '*cid', '*noisy' (malloc'd) and '*ncells'.  A computation
+ * that failed is charged (charge_refusal()) and then CAIRN_ERR_UNSUPPORTED
+ * with a line that says nothing of the data.
+ */
+static int
+charge_new(struct node_daemon *d, const Cairn__V1__Task *t,
+    const struct node_task_query *tq, struct vec_job *job, int64_t *cid,
+    int64_t **noisy, size_t *ncells)
 {
 	struct node_ledger_charge_req req;
+	struct node_ledger_kv kv;
 	struct dp_rat s2;
 	int64_t *exact = NULL, *noise = NULL, rho_nano, budget_nano;
 	uint64_t n = 0, sigma_h2;
-	char label[LEDGER_MAX_LABEL];
+	char label[LEDGER_MAX_LABEL], key[96];
+	uint8_t rec[RESEND_MAX];
 	uint64_t mark;
 	int r;
 
@@ -391,6 +545,19 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	    (r = ledger_rho_to_nano(d->dc.cfg->policy.budget_rho_per_month,
 	    &budget_nano)) != CAIRN_OK)
 		return r;
+	snprintf(label, sizeof(label), "%s %s: %s",
+	    qspec_kind_name(tq->spec.kind), tq->q->analyst->name,
+	    tq->q->purpose);
+	memset(&req, 0, sizeof(req));
+	memcpy(req.query_hash, tq->qhash, 32);
+	memcpy(req.pset_hash, tq->pset, 32);
+	req.months = tq->months;
+	req.nmonths = tq->nmonths;
+	req.rho_nano = rho_nano;
+	req.budget_nano = budget_nano;
+	req.label = label;
+	req.query_id = tq->q->query_id;
+	req.noise_variance = sigma_h2;
 	vec_join(job);
 	if (!job->done)
 		(void)vec_run(job);
@@ -406,11 +573,7 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 		/* The detail stays here: it may describe the holder's data. */
 		log_error("query '%s': computing the vector: %s",
 		    tq->q->query_id, job->msg);
-		if (r == CAIRN_ERR_NOMEM || r == CAIRN_ERR_DB)
-			return r;
-		return cairn_err(CAIRN_ERR_UNSUPPORTED, "this node could not "
-		    "compute its vector for query '%s' (see its log)",
-		    tq->q->query_id);
+		goto refused;
 	}
 	fault_point("node.after_compute");
 	if (n == 0 || n >= (uint64_t)LEDGER_MAX_CELLS) {
@@ -430,27 +593,20 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 		goto out;
 	for (uint64_t i = 0; i < n; i++)
 		if (__builtin_add_overflow(exact[i], noise[i], &exact[i])) {
-			r = cairn_err(CAIRN_ERR_OVERFLOW, "cell %llu overflows",
-			    (unsigned long long)i);
-			goto out;
+			/* An exact count this large is the data's doing. */
+			log_error("query '%s': cell %llu overflows with its "
+			    "noise", tq->q->query_id, (unsigned long long)i);
+			goto refused;
 		}
 	lap(d, NODE_PHASE_NOISE, &mark);
 	fault_point("node.after_noise");
-	snprintf(label, sizeof(label), "%s %s: %s",
-	    qspec_kind_name(tq->spec.kind), tq->q->analyst->name,
-	    tq->q->purpose);
-	memset(&req, 0, sizeof(req));
-	memcpy(req.query_hash, tq->qhash, 32);
-	memcpy(req.pset_hash, tq->pset, 32);
-	req.months = tq->months;
-	req.nmonths = tq->nmonths;
-	req.rho_nano = rho_nano;
-	req.budget_nano = budget_nano;
-	req.label = label;
-	req.query_id = tq->q->query_id;
-	req.noise_variance = sigma_h2;
+	if ((r = resend_record(tq->qhash, t->attempt, n + 1, tq->q->query_id,
+	    key, rec, &kv)) != CAIRN_OK)
+		goto out;
 	req.cells = exact;
 	req.ncells = (size_t)n;
+	req.state = &kv;
+	req.nstate = 1;
 	r = node_ledger_charge(d->dc.ledger, &req, cid);
 	lap(d, NODE_PHASE_LEDGER, &mark);
 	if (r != CAIRN_OK)
@@ -462,6 +618,12 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	*ncells = (size_t)n;
 	exact = NULL;
 	r = CAIRN_OK;
+	goto out;
+refused:
+	if ((r = charge_refusal(d, t, tq, &req, cid)) == CAIRN_OK)
+		r = cairn_err(CAIRN_ERR_UNSUPPORTED, "this node could not "
+		    "compute its vector for query '%s' (see its log); the "
+		    "query is charged", tq->q->query_id);
 out:
 	if (noise != NULL) {
 		sodium_memzero(noise, (size_t)n * sizeof(*noise));
@@ -479,8 +641,8 @@ out:
  * On a refusal '*code' is set and the detail is its line.
  */
 static int
-charge_for_task(struct node_daemon *d, const struct node_task_query *tq,
-    struct vec_job *job, int64_t *cid, int64_t **noisy, size_t *ncells,
+charge_for_task(struct node_daemon *d, const Cairn__V1__Task *t,
+    const struct node_task_query *tq, struct vec_job *job, int64_t *cid, int64_t **noisy, size_t *ncells,
     const char **code)
 {
 	struct node_ledger_round rd;
@@ -491,7 +653,7 @@ charge_for_task(struct node_daemon *d, const struct node_task_query *tq,
 	*code = NODE_REFUSE_OTHER;
 	r = node_ledger_find_query(d->dc.ledger, tq->qhash, &rd);
 	if (r == CAIRN_ERR_NOTFOUND) {
-		r = charge_new(d, tq, job, cid, noisy, ncells);
+		r = charge_new(d, t, tq, job, cid, noisy, ncells);
 		if (r == CAIRN_ERR_BUDGET)
 			*code = NODE_REFUSE_BUDGET;
 		return r;
@@ -843,81 +1005,6 @@ upload(struct node_daemon *d, const Cairn__V1__Task *t, const uint8_t sid[32],
 	return r;
 }
 
-static void
-hex32(const uint8_t b[32], char out[65])
-{
-	static const char hx[] = "0123456789abcdef";
-
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[64] = '\0';
-}
-
-/*
- * The re-send record of a query's charge ("resend/<query hash>"): the
- * attempt of its last advertisement (4 bytes), its vector length (8) and
- * the query id, written before the advertisement goes out and emptied
- * once the coordinator acknowledged a CHARGE for it.  A charge whose
- * record is not empty and whose CHARGE the node has not seen in the log is
- * pending: node_daemon_resend_charges() sends it again.  Both halves are
- * in the ledger database, so a restarted node finds the same set.
- */
-#define RESEND_PREFIX	"resend/"
-#define RESEND_MAX	(4 + 8 + 128)
-
-static void
-resend_key(const uint8_t qhash[32], char key[96])
-{
-	char hx[65];
-
-	hex32(qhash, hx);
-	snprintf(key, 96, RESEND_PREFIX "%s", hx);
-}
-
-static int
-resend_mark(struct node_daemon *d, const uint8_t qhash[32], uint32_t attempt,
-    uint64_t cells, const char *query_id)
-{
-	uint8_t v[RESEND_MAX];
-	size_t n = strlen(query_id);
-	char key[96];
-
-	if (n > RESEND_MAX - 12)
-		return cairn_err(CAIRN_ERR_TOOBIG, "query id of %zu bytes", n);
-	resend_key(qhash, key);
-	memcpy(v, &attempt, 4);
-	memcpy(v + 4, &cells, 8);
-	memcpy(v + 12, query_id, n);
-	return node_ledger_state_set(d->dc.ledger, key, v, 12 + n);
-}
-
-/* The coordinator acknowledged the charge: nothing left to re-send. */
-static void
-resend_done(struct node_daemon *d, const uint8_t qhash[32])
-{
-	char key[96];
-
-	resend_key(qhash, key);
-	if (node_ledger_state_set(d->dc.ledger, key, "", 0) != CAIRN_OK)
-		log_warn("clearing the re-send record: %s", cairn_errmsg());
-}
-
-static void
-advert_key(const uint8_t qhash[32], uint32_t attempt, char key[96])
-{
-	static const char hx[] = "0123456789abcdef";
-	int k;
-
-	k = snprintf(key, 96, "advertised/");
-	for (int i = 0; i < 32; i++) {
-		key[k++] = hx[qhash[i] >> 4];
-		key[k++] = hx[qhash[i] & 15];
-	}
-	snprintf(key + k, (size_t)(96 - k), "/%u", attempt);
-}
-
 /*
  * Advertise under a fresh ephemeral key, check the roster, mask the
  * stored noisy vector with the check cell appended, wipe the key, upload.
@@ -934,8 +1021,10 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	uint8_t epk[SECAGG_KEY_LEN], *esk = NULL, sid[32];
 	int64_t *x = NULL;
 	uint64_t *y = NULL;
+	struct node_ledger_kv kv[2];
 	size_t self, n = ncells + 1, marklen;
-	char key[96], mark[8];
+	char key[96], rkey[96], mark[8];
+	uint8_t rec[RESEND_MAX];
 	uint64_t clk = node_clock_ns();
 	int r;
 
@@ -962,12 +1051,21 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 		*outcome = NODE_TASK_ABANDONED;
 		goto out;
 	}
-	if (r != CAIRN_ERR_NOTFOUND ||
-	    (r = node_ledger_state_set(d->dc.ledger, key, "1", 1)) !=
-	    CAIRN_OK ||
-	    (r = resend_mark(d, tq->qhash, t->attempt, n, tq->q->query_id)) !=
-	    CAIRN_OK)
+	if (r != CAIRN_ERR_NOTFOUND)
 		goto out;
+	/*
+	 * The marker and the charge's re-send record for this attempt, in
+	 * one transaction, on disk before the advertisement leaves: a crash
+	 * after the send must find the attempt advertised.
+	 */
+	kv[0].key = key;
+	kv[0].val = "1";
+	kv[0].len = 1;
+	if ((r = resend_record(tq->qhash, t->attempt, n, tq->q->query_id,
+	    rkey, rec, &kv[1])) != CAIRN_OK ||
+	    (r = node_ledger_state_setv(d->dc.ledger, kv, 2)) != CAIRN_OK)
+		goto out;
+	fault_point("node.before_advertise");
 	step(d, "advertise");
 	if ((r = transport_unary(d->dc.client, proto_method(PROTO_ADVERTISE),
 	    &a.sa.base, d->call_ms, &resp)) != CAIRN_OK) {
@@ -1170,7 +1268,7 @@ handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
 		goto out;
 	}
 	step(d, "checked");
-	if ((r = charge_for_task(d, &tq, &job, &cid, &noisy, &ncells,
+	if ((r = charge_for_task(d, t, &tq, &job, &cid, &noisy, &ncells,
 	    &code)) != CAIRN_OK) {
 		if (r == CAIRN_ERR_BUDGET || r == CAIRN_ERR_STATE ||
 		    r == CAIRN_ERR_UNSUPPORTED || r == CAIRN_ERR_TOOBIG ||

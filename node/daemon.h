@@ -49,11 +49,15 @@
  * Where exact vectors come from: 'compute' fills '*cells' (malloc'd,
  * caller frees) with the '*n' exact counts of 'q' over its public domain
  * for 'geography', in the engine's row-major cell order, and returns
- * CAIRN_OK or an error.
+ * CAIRN_OK or an error.  'domain' gives that '*n' from public inputs only
+ * (the geography's regions, the spec), never reading a record: the length
+ * of the vector a charge names when the computation failed.
  */
 struct node_vector_source {
 	int	(*compute)(void *ctx, const struct qspec *q,
 		    const char *geography, int64_t **cells, uint64_t *n);
+	int	(*domain)(void *ctx, const struct qspec *q,
+		    const char *geography, uint64_t *n);
 	void	*ctx;
 };
 
@@ -63,6 +67,10 @@ struct node_vector_source {
  */
 int	node_task_vector(void *ctx, const struct qspec *q,
 	    const char *geography, int64_t **cells, uint64_t *n)
+	    __attribute__((warn_unused_result));
+/* Its 'domain': the cells of 'q' over node.conf's regions. */
+int	node_task_domain(void *ctx, const struct qspec *q,
+	    const char *geography, uint64_t *n)
 	    __attribute__((warn_unused_result));
 
 /* What a daemon is built from; everything is borrowed for its life. */

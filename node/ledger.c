@@ -27,6 +27,7 @@
 #include <sqlite3.h>
 
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/timeutil.h"
 #include "node/ledger.h"
 
@@ -365,7 +366,34 @@ check_request(const struct node_ledger_charge_req *req)
 	if (req->label != NULL && strlen(req->label) > LEDGER_MAX_LABEL)
 		return cairn_err(CAIRN_ERR_TOOBIG, "label longer than %d bytes",
 		    LEDGER_MAX_LABEL);
+	if (req->cells == NULL && req->ncells != 0)
+		return cairn_err(CAIRN_ERR_ARG, "%zu cells and no vector",
+		    req->ncells);
+	for (size_t i = 0; i < req->nstate; i++)
+		if (req->state[i].key == NULL ||
+		    (req->state[i].val == NULL && req->state[i].len != 0))
+			return cairn_err(CAIRN_ERR_ARG, "state row %zu of the "
+			    "charge has no key or no value", i);
 	return CAIRN_OK;
+}
+
+/* One state row, inside the caller's transaction. */
+static int
+state_put(struct node_ledger *l, const struct node_ledger_kv *kv)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO node_state "
+	    "VALUES(?, ?)", -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, "writing node state");
+	sqlite3_bind_text(st, 1, kv->key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 2, kv->len ? kv->val : "", kv->len,
+	    SQLITE_STATIC);
+	r = sqlite3_step(st) == SQLITE_DONE ? CAIRN_OK :
+	    db_err(l, "writing node state");
+	sqlite3_finalize(st);
+	return r;
 }
 
 static void
@@ -443,22 +471,29 @@ node_ledger_charge(struct node_ledger *l,
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if ((r = vector_encode(req->cells, req->ncells, &blob, &blen)) !=
-	    CAIRN_OK)
-		goto out;
-	if (sqlite3_prepare_v2(l->db, "INSERT INTO vectors(charge_id, cells, "
-	    "enc) VALUES(?, ?, 1)", -1, &st, NULL) != SQLITE_OK) {
-		r = db_err(l, "keeping vector");
-		goto out;
+	if (req->cells != NULL) {
+		if ((r = vector_encode(req->cells, req->ncells, &blob,
+		    &blen)) != CAIRN_OK)
+			goto out;
+		if (sqlite3_prepare_v2(l->db, "INSERT INTO vectors(charge_id, "
+		    "cells, enc) VALUES(?, ?, 1)", -1, &st, NULL) !=
+		    SQLITE_OK) {
+			r = db_err(l, "keeping vector");
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, cid);
+		sqlite3_bind_blob64(st, 2, blob, blen, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			r = db_err(l, "keeping vector");
+			goto out;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
 	}
-	sqlite3_bind_int64(st, 1, cid);
-	sqlite3_bind_blob64(st, 2, blob, blen, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		r = db_err(l, "keeping vector");
-		goto out;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
+	for (i = 0; i < req->nstate; i++)
+		if ((r = state_put(l, &req->state[i])) != CAIRN_OK)
+			goto out;
+	fault_point("node.before_charge_commit");
 	if ((r = exec(l, "COMMIT")) != CAIRN_OK)
 		goto out;
 	*id = cid;
@@ -785,16 +820,25 @@ int
 node_ledger_state_set(struct node_ledger *l, const char *key,
     const void *buf, size_t len)
 {
-	sqlite3_stmt *st = NULL;
+	struct node_ledger_kv kv = { key, buf, len };
+
+	return state_put(l, &kv);
+}
+
+int
+node_ledger_state_setv(struct node_ledger *l, const struct node_ledger_kv *kv,
+    size_t n)
+{
 	int r;
 
-	if (sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO node_state "
-	    "VALUES(?, ?)", -1, &st, NULL) != SQLITE_OK)
-		return db_err(l, "writing node state");
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_blob64(st, 2, len ? buf : "", len, SQLITE_STATIC);
-	r = sqlite3_step(st) == SQLITE_DONE ? CAIRN_OK :
-	    db_err(l, "writing node state");
-	sqlite3_finalize(st);
+	if ((r = exec(l, "BEGIN IMMEDIATE")) != CAIRN_OK)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if ((r = state_put(l, &kv[i])) != CAIRN_OK) {
+			(void)sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+			return r;
+		}
+	if ((r = exec(l, "COMMIT")) != CAIRN_OK)
+		(void)sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 	return r;
 }

@@ -4,9 +4,10 @@
  *
  * The ledger is the node's promise that it never spends more privacy
  * budget than its policy allows and never under-counts after a crash.  A
- * charge and the noisy vector it pays for are written in one SQLite
- * transaction (WAL, synchronous=FULL) before anything derived from the data
- * leaves the process; a charge is never refunded or edited, except that
+ * charge, the noisy vector it pays for and the daemon's record that sends
+ * it to the log are written in one SQLite transaction (WAL,
+ * synchronous=FULL) before anything derived from the data leaves the
+ * process; a charge is never refunded or edited, except that
  * the transparency-log index of its CHARGE entry is filled in once known.
  *
  * Privacy loss is kept in nano-ρ (int64, 1 ρ = 10^9), rounded up from the
@@ -28,6 +29,13 @@
 
 struct node_ledger;
 
+/* One key and value of the daemon's state table (node_ledger_state_*). */
+struct node_ledger_kv {
+	const char	*key;
+	const void	*val;
+	size_t		 len;
+};
+
 /* What one charge pays for, as given to node_ledger_charge(). */
 struct node_ledger_charge_req {
 	uint8_t		 query_hash[32];
@@ -39,8 +47,13 @@ struct node_ledger_charge_req {
 	const char	*label;		/* kind, analyst, purpose: display */
 	const char	*query_id;	/* the analyst's id (may be NULL) */
 	uint64_t	 noise_variance;	/* sigma_h^2 of the noise */
-	const int64_t	*cells;		/* the noisy vector to keep */
+	const int64_t	*cells;		/* the noisy vector to keep; NULL
+					   (ncells 0): none, the round is
+					   closed from the start */
 	size_t		 ncells;
+	const struct node_ledger_kv *state;	/* state rows written in
+						   the same transaction */
+	size_t		 nstate;
 };
 
 /* One charge as read back, for `cairn-node ledger show|export`. */
@@ -94,12 +107,17 @@ int32_t	ledger_month_of_day(int64_t day);
 
 /*
  * Charge 'req' durably: in one transaction, check that every month's spend
- * plus req->rho_nano stays within req->budget_nano, record the charge and
- * keep the noisy vector; the transaction is on disk when this returns.
+ * plus req->rho_nano stays within req->budget_nano, record the charge,
+ * keep the noisy vector (when req->cells is not NULL) and write the
+ * req->nstate rows of req->state to the state table (the daemon's
+ * re-send record of the charge: a charge is never on disk without what
+ * sends it to the log); the transaction is on disk when this returns.
  * Returns CAIRN_OK and the charge's id in '*id', CAIRN_ERR_BUDGET (the
  * detail names the month, its spend and the budget) with nothing written,
  * CAIRN_ERR_ARG / CAIRN_ERR_TOOBIG for a malformed request, or
- * CAIRN_ERR_DB.
+ * CAIRN_ERR_DB with nothing written (a full disk under any row rolls
+ * back all of them).  Fault point "node.before_charge_commit": every row
+ * written, the transaction not yet committed.
  */
 int	node_ledger_charge(struct node_ledger *l,
 	    const struct node_ledger_charge_req *req, int64_t *id)
@@ -187,5 +205,12 @@ int	node_ledger_state_get(struct node_ledger *l, const char *key,
 	    __attribute__((warn_unused_result));
 int	node_ledger_state_set(struct node_ledger *l, const char *key,
 	    const void *buf, size_t len) __attribute__((warn_unused_result));
+/*
+ * Write the 'n' rows of 'kv' in one transaction: all of them are on disk
+ * when this returns CAIRN_OK, none after CAIRN_ERR_DB.
+ */
+int	node_ledger_state_setv(struct node_ledger *l,
+	    const struct node_ledger_kv *kv, size_t n)
+	    __attribute__((warn_unused_result));
 
 #endif

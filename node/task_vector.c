@@ -49,6 +49,29 @@ same_domain(const struct node_cellmap *map, const struct node_result *res)
 }
 
 int
+node_task_domain(void *ctx, const struct qspec *q, const char *geography,
+    uint64_t *n)
+{
+	const struct node_config *cfg = ctx;
+	struct node_cellmap *map = NULL;
+	uint64_t want;
+	int r;
+
+	if (strcmp(geography, cfg->geography) != 0)
+		return cairn_err(CAIRN_ERR_POLICY, "geography '%s' is not this "
+		    "node's ('%s')", geography, cfg->geography);
+	if ((r = cfg->regions != NULL ? node_regions_load(cfg->regions, &map) :
+	    node_cellmap_load(cfg->cells, &map)) != CAIRN_OK)
+		return r;
+	want = qspec_domain_cells(q, node_cellmap_nregions(map), q->ncats);
+	node_cellmap_free(map);
+	if (want == 0)
+		return cairn_err(CAIRN_ERR_INTERNAL, "query domain of 0 cells");
+	*n = want;
+	return CAIRN_OK;
+}
+
+int
 node_task_vector(void *ctx, const struct qspec *q, const char *geography,
     int64_t **cells, uint64_t *n)
 {

@@ -529,11 +529,30 @@ test_store_files(void **state)
 	node_report_release(&rep);
 	node_cellmap_free(other);
 	in.cells = cm;
-	/* a key readable by others is refused */
+	/* a key readable by others is refused: every group and other bit
+	   alone (g+r g+w g+x o+r o+w o+x), and a symlink to a good key */
 	assert_int_equal(chmod(key, 0644), 0);
 	assert_int_equal(node_store_ingest(store, &in, &rep), CAIRN_ERR_PERM);
 	node_report_release(&rep);
+	for (unsigned bit = 01; bit <= 040; bit <<= 1) {
+		assert_int_equal(chmod(key, 0600 | bit), 0);
+		assert_int_equal(node_store_ingest(store, &in, &rep),
+		    CAIRN_ERR_PERM);
+		node_report_release(&rep);
+	}
 	assert_int_equal(chmod(key, 0600), 0);
+	{
+		char moved[200];
+
+		snprintf(moved, sizeof(moved), "%s.real", key);
+		assert_int_equal(rename(key, moved), 0);
+		assert_int_equal(symlink(moved, key), 0);
+		assert_int_not_equal(node_store_ingest(store, &in, &rep),
+		    CAIRN_OK);
+		node_report_release(&rep);
+		assert_int_equal(unlink(key), 0);
+		assert_int_equal(rename(moved, key), 0);
+	}
 	/* an event whose region is out of range fails the query, naming
 	   its segment (events are checked as queries read them) */
 	snprintf(seg, sizeof(seg), "%s/seg-000002.bin", store);

@@ -247,6 +247,13 @@ test_key_file_refusals(void **state)
 	assert_int_equal(keys_identity_load(path("b.key"), &l), CAIRN_ERR_PERM);
 	assert_int_equal(chmod(path("b.key"), 0602), 0);
 	assert_int_equal(keys_identity_load(path("b.key"), &l), CAIRN_ERR_PERM);
+	/* Every group and other bit alone: g+r g+w g+x o+r o+w o+x. */
+	for (unsigned bit = 01; bit <= 040; bit <<= 1) {
+		assert_int_equal(chmod(path("b.key"), 0600 | bit), 0);
+		assert_int_equal(keys_identity_load(path("b.key"), &l),
+		    CAIRN_ERR_PERM);
+		assert_null(l);
+	}
 	assert_int_equal(chmod(path("b.key"), 0400), 0);
 	assert_int_equal(keys_identity_load(path("b.key"), &l), CAIRN_OK);
 	keys_identity_free(l);
@@ -405,9 +412,20 @@ test_certificates(void **state)
 	    path("tls.key"), &t), CAIRN_ERR_SIGNATURE);
 	assert_int_equal(keys_tls_load(path("ca.crt"), path("tls.crt"),
 	    path("hub.key"), &t), CAIRN_ERR_CONFIG);
+	for (unsigned bit = 01; bit <= 040; bit <<= 1) {
+		assert_int_equal(chmod(path("tls.key"), 0600 | bit), 0);
+		assert_int_equal(keys_tls_load(path("ca.crt"),
+		    path("tls.crt"), path("tls.key"), &t), CAIRN_ERR_PERM);
+		assert_null(t);
+	}
 	assert_int_equal(chmod(path("tls.key"), 0644), 0);
 	assert_int_equal(keys_tls_load(path("ca.crt"), path("tls.crt"),
 	    path("tls.key"), &t), CAIRN_ERR_PERM);
+	assert_null(t);
+	assert_int_equal(symlink(path("tls.key"), path("tls-link.key")), 0);
+	assert_int_equal(chmod(path("tls.key"), 0600), 0);
+	assert_int_not_equal(keys_tls_load(path("ca.crt"), path("tls.crt"),
+	    path("tls-link.key"), &t), CAIRN_OK);
 	assert_null(t);
 	free(ca);
 	free(crt);

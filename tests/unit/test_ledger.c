@@ -3,7 +3,9 @@
  * data-month, budget refusals that write nothing, reuse of an open round's
  * vector, log indexes, file-mode refusals, and crash safety (a writer
  * killed with SIGKILL mid-stream loses no acknowledged charge and leaves
- * spend equal to its charges).
+ * spend equal to its charges), and a charge's state rows (the daemon's
+ * re-send record) written in its transaction: both or neither, also when
+ * the writer is killed before the commit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/timeutil.h"
 #include "node/ledger.h"
 
@@ -367,6 +370,22 @@ test_file_refusals(void **state)
 	assert_int_equal(node_ledger_open(path, &l), CAIRN_ERR_PERM);
 	assert_non_null(strstr(cairn_errmsg(), "readable by group or others"));
 	assert_null(l);
+	/* Every group and other bit alone: g+r g+w g+x o+r o+w o+x. */
+	for (unsigned bit = 01; bit <= 040; bit <<= 1) {
+		char want[32];
+
+		assert_int_equal(chmod(path, 0600 | bit), 0);
+		assert_int_equal(node_ledger_open(path, &l), CAIRN_ERR_PERM);
+		snprintf(want, sizeof(want), "(mode %03o)", 0600 | bit);
+		if (strstr(cairn_errmsg(), want) == NULL)
+			fail_msg("mode %03o: '%s'", 0600 | bit,
+			    cairn_errmsg());
+		assert_null(l);
+	}
+	assert_int_equal(chmod(path, 0400), 0);
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	node_ledger_free(l);
+	l = NULL;
 	assert_int_equal(chmod(path, 0600), 0);
 	snprintf(link, sizeof(link), "%s/link.db", dir);
 	assert_int_equal(symlink(path, link), 0);
@@ -542,10 +561,111 @@ test_daemon_support(void **state)
 	node_ledger_free(l);
 }
 
+static int
+count_entries(const struct node_ledger_entry *e, void *arg)
+{
+	(void)e;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/*
+ * A charge with state rows: a writer killed at "node.before_charge_commit"
+ * (every row written, no commit) leaves neither; written together; a
+ * budget refusal writes neither; a charge without a vector keeps none;
+ * node_ledger_state_setv() writes all its rows.
+ */
+static void
+test_charge_with_state(void **state)
+{
+	struct node_ledger *l = NULL;
+	struct node_ledger_charge_req q;
+	struct node_ledger_kv kv[2] = { { "resend/a", "abc", 3 },
+	    { "advertised/a/0", "1", 1 } };
+	int32_t m = 300;
+	int64_t cells[2] = { 5, -5 }, id, *v = NULL;
+	uint8_t buf[16];
+	size_t len, nv;
+	int n, status;
+	pid_t pid;
+
+	(void)state;
+	/*
+	 * First (CAIRN_FAULT is read once per process, at the first fault
+	 * point passed: this test runs first and its parent passes none
+	 * before the fork): a writer killed before the commit leaves
+	 * neither the charge nor its row.
+	 */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("CAIRN_FAULT", "node.before_charge_commit", 1);
+		if (node_ledger_open(path, &l) != CAIRN_OK)
+			_exit(2);
+		req_init(&q, 5, &m, 1, 1, LEDGER_NANO, cells, 2);
+		kv[0].key = "resend/c";
+		q.state = kv;
+		q.nstate = 1;
+		_exit(node_ledger_charge(l, &q, &id) == CAIRN_OK ? 3 : 4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	n = 0;
+	assert_int_equal(node_ledger_foreach(l, count_entries, &n), CAIRN_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(node_ledger_state_get(l, "resend/c", buf,
+	    sizeof(buf), &len), CAIRN_ERR_NOTFOUND);
+	kv[0].key = "resend/a";
+	req_init(&q, 1, &m, 1, LEDGER_NANO / 2, LEDGER_NANO, cells, 2);
+	q.state = kv;
+	q.nstate = 1;
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_OK);
+	assert_int_equal(node_ledger_state_get(l, "resend/a", buf,
+	    sizeof(buf), &len), CAIRN_OK);
+	assert_int_equal(len, 3);
+	assert_memory_equal(buf, "abc", 3);
+
+	/* Over the budget: no charge, no state row. */
+	req_init(&q, 2, &m, 1, LEDGER_NANO, LEDGER_NANO, cells, 2);
+	kv[0].key = "resend/b";
+	q.state = kv;
+	q.nstate = 1;
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_ERR_BUDGET);
+	assert_int_equal(node_ledger_state_get(l, "resend/b", buf,
+	    sizeof(buf), &len), CAIRN_ERR_NOTFOUND);
+
+	/* No vector: the round is closed from the start. */
+	req_init(&q, 3, &m, 1, LEDGER_NANO / 4, LEDGER_NANO, NULL, 0);
+	q.state = kv;
+	q.nstate = 1;
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_OK);
+	memset(q.query_hash, 3, 32);
+	assert_int_equal(node_ledger_find_open(l, q.query_hash, q.pset_hash,
+	    &id, &v, &nv), CAIRN_ERR_NOTFOUND);
+	assert_int_equal(node_ledger_state_get(l, "resend/b", buf,
+	    sizeof(buf), &len), CAIRN_OK);
+	req_init(&q, 4, &m, 1, 1, LEDGER_NANO, NULL, 2);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_ERR_ARG);
+
+	/* Several state rows in one transaction. */
+	kv[0].key = "resend/d";
+	assert_int_equal(node_ledger_state_setv(l, kv, 2), CAIRN_OK);
+	assert_int_equal(node_ledger_state_get(l, "resend/d", buf,
+	    sizeof(buf), &len), CAIRN_OK);
+	assert_int_equal(node_ledger_state_get(l, "advertised/a/0", buf,
+	    sizeof(buf), &len), CAIRN_OK);
+	assert_int_equal(len, 1);
+	node_ledger_free(l);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		/* first: it needs a process that passed no fault point */
+		cmocka_unit_test_setup_teardown(test_charge_with_state, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_charge_and_spend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_refusal_writes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vector_blob, setup, teardown),

@@ -2,7 +2,10 @@
  * test_node_daemon.c - the node daemon against an in-process fake
  * coordinator built on the real transport server (mutual TLS on
  * loopback): task verification and refusals, roster checks, the charge
- * written before anything is sent, reuse of the stored vector on a retry,
+ * written before anything is sent (with its re-send record, in one
+ * transaction), the attempt marker on disk before the advertisement
+ * leaves, a refusal that depends on the data charged and logged, the
+ * noise of a query with h = 2, reuse of the stored vector on a retry,
  * following the log, ledger show and export.
  *
  * The fake keeps a real Merkle log of QUERY (and later CHARGE/RELEASE)
@@ -24,6 +27,7 @@
 #include <cmocka.h>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "common/err.h"
 #include "keys/keys.h"
@@ -31,6 +35,7 @@
 #include "keys/keys_tls.h"
 #include "node/daemon_int.h"
 #include "node/ledger.h"
+#include "privacy/dp.h"
 #include "protocol/secagg.h"
 #include "protocol/tlog_entry.h"
 #include "tlog_helpers.h"
@@ -71,6 +76,9 @@ static struct {
 	size_t		 manifest_len;
 	uint8_t		 qhash[32];
 	bool		 charged_at_advertise;
+	bool		 marked_at_advertise;	/* advertised/<q>/<attempt> */
+	bool		 pending_at_advertise;	/* resend/<q> not empty */
+	int		 resends_at_refusal;
 	bool		 fail_advertise;
 	int		 advertise_code;	/* fail Advertise with it */
 	int		 resend_code;	/* fail key-less ones with it */
@@ -186,12 +194,37 @@ log_reset(void)
 	fk.own_len = fk.nb_len = fk.manifest_len = 0;
 	fk.mode = RM_OK;
 	fk.charged_at_advertise = false;
+	fk.marked_at_advertise = fk.pending_at_advertise = false;
+	fk.resends_at_refusal = 0;
 	fk.fail_advertise = false;
 	fk.advertise_code = fk.resend_code = fk.resends = 0;
 	fk.resend_len = 0;
 	fk.fail_chunk = 0;
 	fk.share_calls = 0;
 	pthread_mutex_unlock(&fk.mu);
+}
+
+/*
+ * The length of state row PREFIX<hex qhash>[/attempt] in ledger 'l'; -1
+ * when absent.
+ */
+static long
+state_len(struct node_ledger *l, const char *prefix, const uint8_t qhash[32],
+    uint32_t attempt, bool with_attempt)
+{
+	char key[128];
+	uint8_t buf[512];
+	size_t k, len;
+
+	k = (size_t)snprintf(key, sizeof(key), "%s", prefix);
+	for (int i = 0; i < 32; i++)
+		k += (size_t)snprintf(key + k, sizeof(key) - k, "%02x",
+		    qhash[i]);
+	if (with_attempt)
+		snprintf(key + k, sizeof(key) - k, "/%u", attempt);
+	if (node_ledger_state_get(l, key, buf, sizeof(buf), &len) != CAIRN_OK)
+		return -1;
+	return (long)len;
 }
 
 /* ------------------------------------------------------------ handlers */
@@ -294,6 +327,7 @@ h_refuse(struct transport_call *call, const ProtobufCMessage *req, void *a)
 	(void)a;
 	pthread_mutex_lock(&fk.mu);
 	fk.refusals++;
+	fk.resends_at_refusal = fk.resends;
 	if (s->refusal.len <= sizeof(fk.refusal) && s->signature.len == 64) {
 		memcpy(fk.refusal, s->refusal.data, s->refusal.len);
 		fk.refusal_len = s->refusal.len;
@@ -311,6 +345,7 @@ h_advertise(struct transport_call *call, const ProtobufCMessage *req, void *a)
 	Cairn__V1__Ack r = CAIRN__V1__ACK__INIT;
 	struct node_ledger *l;
 	struct node_ledger_round rd;
+	uint32_t attempt = 0;
 
 	(void)a;
 	pthread_mutex_lock(&fk.mu);
@@ -332,6 +367,7 @@ h_advertise(struct transport_call *call, const ProtobufCMessage *req, void *a)
 		    PROTO_MAX_SMALL, (ProtobufCMessage **)&ad) != CAIRN_OK)
 			ad = NULL;
 		keyless = ad != NULL && ad->x25519_public.len == 0;
+		attempt = ad != NULL ? ad->attempt : 0;
 		if (ad != NULL)
 			protobuf_c_message_free_unpacked(&ad->base, NULL);
 		if (keyless) {
@@ -364,11 +400,17 @@ h_advertise(struct transport_call *call, const ProtobufCMessage *req, void *a)
 		fk.own_len = s->advertisement.len;
 		memcpy(fk.own_sig, s->signature.data, 64);
 	}
-	/* What is on disk now, through a connection of our own. */
+	/* What is on disk now, through a connection of our own: the
+	 * charge, the marker of this attempt and the re-send record. */
 	fk.charged_at_advertise = false;
+	fk.marked_at_advertise = fk.pending_at_advertise = false;
 	if (node_ledger_open(fk.ledger_path, &l) == CAIRN_OK) {
 		fk.charged_at_advertise = node_ledger_find_query(l, fk.qhash,
 		    &rd) == CAIRN_OK && rd.vector_kept;
+		fk.marked_at_advertise = state_len(l, "advertised/", fk.qhash,
+		    attempt, true) > 0;
+		fk.pending_at_advertise = state_len(l, "resend/", fk.qhash,
+		    0, false) > 0;
 		node_ledger_free(l);
 	}
 	pthread_mutex_unlock(&fk.mu);
@@ -609,6 +651,17 @@ fixed_vector(void *ctx, const struct qspec *q, const char *geography,
 	return CAIRN_OK;
 }
 
+/* Its domain: the cells of the query over NREG regions. */
+static int
+fixed_domain(void *ctx, const struct qspec *q, const char *geography,
+    uint64_t *n)
+{
+	(void)ctx;
+	(void)geography;
+	*n = vector_cells != 0 ? vector_cells : qspec_domain_cells(q, NREG, 0);
+	return CAIRN_OK;
+}
+
 static void
 record_step(const char *s, void *arg)
 {
@@ -627,6 +680,7 @@ setup(void **state)
 	(void)state;
 	log_reset();
 	nsteps = 0;
+	vector_fails = false;	/* a test that failed may have left it */
 	seq++;
 	snprintf(ledger_path, sizeof(ledger_path), "%s/ledger%d.db", dir, seq);
 	snprintf(witness_path, sizeof(witness_path), "%s/witness%d.db", dir,
@@ -663,6 +717,7 @@ setup(void **state)
 	dc.witness = witness;
 	dc.client = client;
 	dc.vectors.compute = fixed_vector;
+	dc.vectors.domain = fixed_domain;
 	dc.step_hook = record_step;
 	assert_int_equal(node_daemon_new(&dc, &daemon_), CAIRN_OK);
 	return 0;
@@ -689,6 +744,7 @@ struct qopts {
 	const struct keys_identity *signer;
 	const char	*analyst;
 	const char	*geography;
+	uint32_t	 holders;	/* h; 0 means 1 */
 	bool		 bad_sig;
 };
 
@@ -733,6 +789,7 @@ make_query(const struct qopts *o, uint8_t **bytes, size_t *len,
 	q.n_participants = 2;
 	q.participants = parts;
 	q.max_colluding = 0;
+	q.holders_per_person = o->holders;
 	q.submitted_unix = time(NULL);
 	q.federation = (char *)o->federation;
 	q.nonce.data = nonce;
@@ -1020,6 +1077,11 @@ test_retry_reuses_vector(void **state)
 	assert_int_equal(oc, NODE_TASK_SHARED);
 	check_share(&tb, esk, epk, first, ncells);
 	assert_int_equal(charges(), 1);
+	/* When the advertisement arrived, the attempt's marker and the
+	 * charge's re-send record were on disk already. */
+	assert_true(fk.charged_at_advertise);
+	assert_true(fk.marked_at_advertise);
+	assert_true(fk.pending_at_advertise);
 
 	/* Attempt 1 with fresh keys on both sides. */
 	free(tb.cp.note);
@@ -1031,6 +1093,10 @@ test_retry_reuses_vector(void **state)
 	check_share(&tb, esk, epk, second, ncells);
 	assert_memory_equal(first, second, sizeof(first));
 	assert_int_equal(charges(), 1);
+	/* The retry's own marker (attempt 1), and the record, emptied by
+	 * the first acknowledgement, written again before the send. */
+	assert_true(fk.marked_at_advertise);
+	assert_true(fk.pending_at_advertise);
 	assert_int_equal(node_ledger_charge_months(ledger, 1, lm, 4, &nm),
 	    CAIRN_OK);
 	assert_int_equal(nm, 1);
@@ -1221,6 +1287,7 @@ test_restart_reuses_vector(void **state)
 		dc.witness = witness;
 		dc.client = client;
 		dc.vectors.compute = fixed_vector;
+	dc.vectors.domain = fixed_domain;
 		assert_int_equal(node_daemon_new(&dc, &daemon_), CAIRN_OK);
 	}
 	pthread_mutex_lock(&fk.mu);
@@ -1261,6 +1328,7 @@ restart_node(void **state)
 	dc.witness = witness;
 	dc.client = client;
 	dc.vectors.compute = fixed_vector;
+	dc.vectors.domain = fixed_domain;
 	assert_int_equal(node_daemon_new(&dc, &daemon_), CAIRN_OK);
 }
 
@@ -1561,22 +1629,6 @@ test_query_refusals(void **state)
 	o.geography = "g2";
 	task_make(&tb, &o, 0);
 	expect_refusal(&tb, NODE_REFUSE_GEOGRAPHY, "geography 'g2'");
-	task_free(&tb);
-
-	/* The data cannot be read: refused without the detail, nothing
-	 * charged. */
-	fk.refusals = 0;
-	vector_fails = true;
-	qopts_default(&o, "q-data");
-	task_make(&tb, &o, 0);
-	expect_refusal(&tb, NODE_REFUSE_OTHER, "could not compute its vector");
-	vector_fails = false;
-	{
-		Cairn__V1__Refusal *rf = last_refusal();
-
-		assert_null(strstr(rf->reason, "s42"));
-		protobuf_c_message_free_unpacked(&rf->base, NULL);
-	}
 	task_free(&tb);
 
 	fk.refusals = 0;
@@ -1953,6 +2005,337 @@ test_multi_chunk_share(void **state)
 	task_free(&tb);
 }
 
+static int
+find_entry(const struct node_ledger_entry *e, void *arg)
+{
+	*(struct node_ledger_entry *)arg = *e;
+	((struct node_ledger_entry *)arg)->label = NULL;
+	((struct node_ledger_entry *)arg)->query_id = NULL;
+	((struct node_ledger_entry *)arg)->months = NULL;
+	return 0;
+}
+
+/* The charge of the last key-less advertisement the fake received. */
+static Cairn__V1__Charge *
+last_resent_charge(Cairn__V1__Advertisement **adp)
+{
+	Cairn__V1__Advertisement *ad = NULL;
+	Cairn__V1__Charge *ch = NULL;
+	uint8_t pk[32];
+
+	keys_identity_public(i_na, pk);
+	pthread_mutex_lock(&fk.mu);
+	assert_int_equal(keys_verify(pk, "advertisement", fk.resend_ad,
+	    fk.resend_len, fk.resend_sig), CAIRN_OK);
+	assert_int_equal(proto_unpack(&cairn__v1__advertisement__descriptor,
+	    fk.resend_ad, fk.resend_len, PROTO_MAX_SMALL,
+	    (ProtobufCMessage **)&ad), CAIRN_OK);
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(ad->x25519_public.len, 0);
+	assert_non_null(ad->charge);
+	assert_int_equal(keys_verify(pk, "charge", ad->charge->charge.data,
+	    ad->charge->charge.len, ad->charge->signature.data), CAIRN_OK);
+	assert_int_equal(proto_unpack(&cairn__v1__charge__descriptor,
+	    ad->charge->charge.data, ad->charge->charge.len, PROTO_MAX_SMALL,
+	    (ProtobufCMessage **)&ch), CAIRN_OK);
+	*adp = ad;
+	return ch;
+}
+
+/*
+ * Item 4 of issue 12: the computation read the holder's records and
+ * failed (here "bad timestamp" at a subscriber: the engine's refusal of
+ * a file over max_bad_fraction takes this path), so the refusal depends
+ * on the data.  It leaves only after a durable charge (no vector kept)
+ * whose CHARGE the coordinator has been sent; the refusal's line says
+ * nothing of the data.  With the coordinator away for the charge, the
+ * refusal still goes and the charge stays pending for the next re-send.
+ */
+static void
+test_data_refusal_charged(void **state)
+{
+	struct task_buf tb;
+	struct qopts o;
+	enum node_task_outcome oc;
+	struct node_ledger_entry e;
+	Cairn__V1__Refusal *rf;
+	Cairn__V1__Advertisement *ad;
+	Cairn__V1__Charge *ch;
+	size_t sent = 0;
+	int pending = 0;
+
+	(void)state;
+	vector_fails = true;
+	qopts_default(&o, "q-data");
+	task_make(&tb, &o, 2);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_REFUSED);
+	assert_int_equal(fk.refusals, 1);
+	assert_int_equal(fk.adverts, 0);
+	rf = last_refusal();
+	assert_string_equal(rf->reason_code, NODE_REFUSE_OTHER);
+	assert_non_null(strstr(rf->reason, "could not compute its vector"));
+	assert_null(strstr(rf->reason, "s42"));
+	assert_null(strstr(rf->reason, "timestamp"));
+	protobuf_c_message_free_unpacked(&rf->base, NULL);
+	/* Charged: one ledger row, no vector kept, ... */
+	assert_int_equal(charges(), 1);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(node_ledger_foreach(ledger, find_entry, &e),
+	    CAIRN_OK);
+	assert_memory_equal(e.query_hash, tb.qhash, 32);
+	assert_int_equal(e.rho_nano, LEDGER_NANO / 2);
+	assert_false(e.vector_kept);
+	/* ... its CHARGE sent before the refusal, acknowledged, ... */
+	assert_int_equal(fk.resends, 1);
+	assert_int_equal(fk.resends_at_refusal, 1);
+	ch = last_resent_charge(&ad);
+	assert_string_equal(ad->query_id, "q-data");
+	assert_int_equal(ad->attempt, 2);
+	assert_memory_equal(ch->query_hash.data, tb.qhash, 32);
+	assert_int_equal(ch->attempt, 2);
+	assert_int_equal(ch->cells, NREG * 2 + 1);	/* the domain's */
+	assert_int_equal(ch->noise_variance, 4);
+	assert_true(ch->months[0]->rho == 0.5);
+	protobuf_c_message_free_unpacked(&ch->base, NULL);
+	protobuf_c_message_free_unpacked(&ad->base, NULL);
+	assert_int_equal(state_len(ledger, "resend/", tb.qhash, 0, false), 0);
+	/* ... and a retry is refused, never charged again. */
+	fk.refusals = 0;
+	vector_fails = false;
+	free(tb.cp.note);
+	task_fill(&tb, "q-data", 3);
+	expect_refusal(&tb, NODE_REFUSE_OTHER, "not charging again");
+	task_free(&tb);
+
+	/* The coordinator away when the charge goes: refused all the same,
+	 * the charge pending, and sent at the next re-send. */
+	vector_fails = true;
+	fk.refusals = 0;
+	qopts_default(&o, "q-data-2");
+	task_make(&tb, &o, 0);
+	pthread_mutex_lock(&fk.mu);
+	fk.advertise_code = CAIRN_ERR_NET;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	vector_fails = false;
+	assert_int_equal(oc, NODE_TASK_REFUSED);
+	assert_int_equal(fk.refusals, 1);
+	assert_int_equal(charges(), 2);
+	assert_true(state_len(ledger, "resend/", tb.qhash, 0, false) > 0);
+	pthread_mutex_lock(&fk.mu);
+	fk.advertise_code = 0;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(node_daemon_resend_charges(daemon_, &sent),
+	    CAIRN_OK);
+	assert_int_equal(sent, 1);
+	assert_int_equal(fk.resends, 2);
+	ch = last_resent_charge(&ad);
+	assert_memory_equal(ch->query_hash.data, tb.qhash, 32);
+	protobuf_c_message_free_unpacked(&ch->base, NULL);
+	protobuf_c_message_free_unpacked(&ad->base, NULL);
+	assert_int_equal(node_ledger_foreach(ledger, count_pending, &pending),
+	    CAIRN_OK);
+	assert_int_equal(pending, 2);	/* not in the log yet, not resent */
+	assert_int_equal(node_daemon_resend_charges(daemon_, &sent),
+	    CAIRN_OK);
+	assert_int_equal(sent, 0);
+	task_free(&tb);
+}
+
+/* At step "charged": is the re-send record on disk beside the charge? */
+static long charged_resend_len;
+static uint8_t charged_qhash[32];
+
+static void
+check_at_charged(const char *s, void *arg)
+{
+	struct node_ledger *l;
+
+	record_step(s, arg);
+	if (strcmp(s, "charged") != 0)
+		return;
+	charged_resend_len = -2;
+	if (node_ledger_open(ledger_path, &l) != CAIRN_OK)
+		return;
+	charged_resend_len = state_len(l, "resend/", charged_qhash, 0, false);
+	node_ledger_free(l);
+}
+
+/* Make the ledger's writes of re-send records fail like a full disk. */
+static void
+resend_writes_fail(bool on)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(ledger_path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, on ?
+	    "CREATE TRIGGER full BEFORE INSERT ON node_state WHEN "
+	    "NEW.key LIKE 'resend/%' BEGIN SELECT RAISE(ABORT, "
+	    "'database or disk is full'); END;" :
+	    "DROP TRIGGER full", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/*
+ * Item 9 of issue 12: the charge and its re-send record are one
+ * transaction.  (a) When the task reaches "charged" (the point a crash
+ * would leave it at) the record is on disk beside the charge.  (b) A
+ * failure of the record's write (a full disk, injected by a trigger)
+ * leaves neither: no charge, no record, nothing sent; once the disk is
+ * back the query is charged once and shared.  (c) The same for a retry's
+ * attempt marker and record: neither, and nothing sent.
+ */
+static void
+test_charge_resend_atomic(void **state)
+{
+	struct task_buf tb;
+	struct qopts o;
+	enum node_task_outcome oc;
+	uint8_t esk[32], epk[32];
+
+	(void)state;
+	qopts_default(&o, "q-atomic");
+	task_make(&tb, &o, 0);
+	memcpy(charged_qhash, tb.qhash, 32);
+	charged_resend_len = -3;
+	daemon_->dc.step_hook = check_at_charged;
+	nb_advertise(&tb, 0, NREG * 2 + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	assert_true(saw_step("charged"));
+	assert_true(charged_resend_len > 12);
+	task_free(&tb);
+
+	/* (b) The disk fills up under the re-send record. */
+	daemon_->dc.step_hook = record_step;
+	resend_writes_fail(true);
+	qopts_default(&o, "q-full");
+	task_make(&tb, &o, 0);
+	nb_advertise(&tb, 0, NREG * 2 + 1, esk, epk);
+	nsteps = 0;
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_ERR_DB);
+	assert_int_equal(charges(), 1);		/* q-atomic's only */
+	assert_int_equal(state_len(ledger, "resend/", tb.qhash, 0, false), -1);
+	assert_false(saw_step("charged"));
+	assert_int_equal(fk.adverts, 1);	/* q-atomic's only */
+	assert_int_equal(fk.refusals, 0);
+	resend_writes_fail(false);
+	free(tb.cp.note);
+	task_fill(&tb, "q-full", 1);
+	nb_advertise(&tb, 1, NREG * 2 + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	assert_int_equal(charges(), 2);
+
+	/* (c) A retry: the attempt's marker and the re-send record go in
+	 * one transaction before the send; the record's write failing
+	 * leaves no marker (the attempt can still be advertised). */
+	resend_writes_fail(true);
+	free(tb.cp.note);
+	task_fill(&tb, "q-full", 2);
+	nb_advertise(&tb, 2, NREG * 2 + 1, esk, epk);
+	pthread_mutex_lock(&fk.mu);
+	fk.adverts = 0;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_ERR_DB);
+	assert_int_equal(fk.adverts, 0);
+	assert_int_equal(state_len(ledger, "advertised/", tb.qhash, 2, true),
+	    -1);
+	resend_writes_fail(false);
+	nb_advertise(&tb, 2, NREG * 2 + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	assert_int_equal(fk.adverts, 1);
+	assert_int_equal(charges(), 2);
+	task_free(&tb);
+}
+
+/* sigma_h^2 the daemon must add for presence k = 1 over B = 2 days. */
+static uint64_t
+want_variance(uint32_t h, double rho, uint32_t n, uint32_t c)
+{
+	struct dp_query_shape shape = { 1, 2, h };
+	struct dp_sensitivity sens;
+	struct dp_rat s2;
+	uint64_t sigma2, v;
+
+	assert_int_equal(dp_sensitivity(DP_KIND_PRESENCE, &shape, &sens),
+	    CAIRN_OK);
+	assert_int_equal(dp_sigma2_from_rho(sens.delta2_sq, rho, &sigma2),
+	    CAIRN_OK);
+	s2.num = sigma2;
+	s2.den = 1;
+	assert_int_equal(dp_sigma2_per_node(s2, n, c, &v), CAIRN_OK);
+	return v;
+}
+
+/*
+ * Item 20 of issue 12: a query assuming h = 2 holders per person (the
+ * node's policy requires 2) is charged and advertised with the noise of
+ * h = 2: Delta_2^2 = h^2 k B = 8, sigma^2 = 8 / (2 * 0.05) = 80, per node
+ * ceil(80 / 2) = 40, not the 10 of h = 1.  A query assuming h = 1 is
+ * refused by that policy.
+ */
+static void
+test_holders_noise(void **state)
+{
+	struct task_buf tb;
+	struct qopts o;
+	enum node_task_outcome oc;
+	uint8_t esk[32], epk[32];
+	Cairn__V1__Advertisement *ad = NULL;
+	Cairn__V1__Charge *ch = NULL;
+	int64_t budget;
+	uint64_t var;
+
+	(void)state;
+	cfg.policy.holders_per_person = 2;
+	assert_int_equal(want_variance(2, 0.05, 2, 0), 40);
+	assert_int_equal(want_variance(1, 0.05, 2, 0), 10);
+	qopts_default(&o, "q-h2");
+	o.rho = 0.05;
+	o.holders = 2;
+	task_make(&tb, &o, 0);
+	nb_advertise(&tb, 0, NREG * 2 + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	pthread_mutex_lock(&fk.mu);
+	assert_int_equal(proto_unpack(&cairn__v1__advertisement__descriptor,
+	    fk.own_ad, fk.own_len, PROTO_MAX_SMALL, (ProtobufCMessage **)&ad),
+	    CAIRN_OK);
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(proto_unpack(&cairn__v1__charge__descriptor,
+	    ad->charge->charge.data, ad->charge->charge.len, PROTO_MAX_SMALL,
+	    (ProtobufCMessage **)&ch), CAIRN_OK);
+	assert_int_equal(ch->noise_variance, want_variance(2, 0.05, 2, 0));
+	assert_int_equal(ch->noise_variance, 40);
+	protobuf_c_message_free_unpacked(&ch->base, NULL);
+	protobuf_c_message_free_unpacked(&ad->base, NULL);
+	assert_int_equal(node_ledger_charge_params(ledger, 1, &budget, &var),
+	    CAIRN_OK);
+	assert_int_equal(var, 40);
+	task_free(&tb);
+
+	qopts_default(&o, "q-h1");
+	o.rho = 0.05;
+	task_make(&tb, &o, 0);
+	pthread_mutex_lock(&fk.mu);
+	fk.adverts = 0;
+	pthread_mutex_unlock(&fk.mu);
+	expect_refusal(&tb, NODE_REFUSE_POLICY, "holders");
+	task_free(&tb);
+}
+
 int
 main(void)
 {
@@ -1985,6 +2368,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_idle_witness, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_multi_chunk_share, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_data_refusal_charged,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_charge_resend_atomic,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_holders_noise, setup,
 		    teardown),
 	};
 

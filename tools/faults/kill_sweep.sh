@@ -21,7 +21,8 @@
 set -u
 : "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
 FLT_ALL_POINTS="node.task_received node.after_witness node.after_compute
-node.after_noise node.after_charge node.after_advertise node.after_roster
+node.after_noise node.before_charge_commit node.after_charge
+node.before_advertise node.after_advertise node.after_roster
 node.after_mask node.mid_upload node.after_upload node.after_refuse
 coord.after_query_logged coord.after_checkpoint_signed
 coord.after_checkpoint_signed:3 coord.after_dispatch
