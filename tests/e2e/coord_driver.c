@@ -56,6 +56,10 @@
 #include "protocol/tlog_note.h"
 #include "protocol/transport.h"
 
+#include <math.h>
+/* ρ as a test writes it (a double) to nano-ρ. */
+#define NANO(x)	((uint64_t)llround((double)(x) * 1e9))
+
 #define PROG	"coord_driver"
 #define NNODES	3
 #define NREG	nreg		/* regions of the geography */
@@ -215,7 +219,7 @@ query_make(const char *qid, const char *geography, double rho, uint32_t c,
 	q.analyst = &who;
 	q.purpose = "coordinator end-to-end test";
 	q.spec = &sp;
-	q.rho = rho;
+	q.rho_nano = NANO(rho);
 	q.n_participants = NNODES;
 	q.participants = parts;
 	q.max_colluding = c;
@@ -530,8 +534,8 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 		    (unsigned)(months[i] / 12) % 10000u,
 		    (unsigned)(months[i] % 12 + 1));
 		mc[i].month = mstr[i];
-		mc[i].rho = q->rho;
-		mc[i].cumulative_rho = q->rho;
+		mc[i].rho_nano = q->rho_nano;
+		mc[i].cumulative_rho_nano = q->rho_nano;
 		mp[i] = &mc[i];
 	}
 	query_hash(t->query, qh);
@@ -542,7 +546,7 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 	ch.n_months = nm;
 	ch.months = mp;
 	ch.attempt = t->attempt;
-	ch.budget_rho_per_month = 10;
+	ch.budget_rho_per_month_nano = NANO(10);
 	ch.noise_variance = 4;
 	ch.cells = adv_cells ? adv_cells : NCELLS;
 	if (proto_pack(&ch.base, PROTO_MAX_SMALL, &cb, &cl) != CAIRN_OK ||

@@ -34,6 +34,10 @@
 #include "protocol/proto_service.h"
 #include "protocol/transport.h"
 
+#include <math.h>
+/* ρ as a test writes it (a double) to nano-ρ. */
+#define NANO(x)	((uint64_t)llround((double)(x) * 1e9))
+
 #define PROG	"node_e2e_analyst"
 
 static int
@@ -146,7 +150,7 @@ main(int argc, char **argv)
 	q.analyst = &an;
 	q.purpose = (char *)"node e2e";
 	q.spec = &sp;
-	q.rho = rho;
+	q.rho_nano = NANO(rho);
 	q.n_participants = np;
 	q.participants = pv;
 	q.submitted_unix = time(NULL);

@@ -30,6 +30,10 @@
 #include "protocol/proto_service.h"
 #include "protocol/transport.h"
 
+#include <math.h>
+/* ρ as a test writes it (a double) to nano-ρ. */
+#define NANO(x)	((uint64_t)llround((double)(x) * 1e9))
+
 static char top[64], fedconf[128], confpath[128];
 
 /* Members of the test federation: coordinator, nso, na, nb. */
@@ -232,7 +236,7 @@ submit(const struct qopt *o, uint64_t *index)
 	q.query_id = (char *)o->id;
 	q.analyst = &who;
 	q.spec = &sp;
-	q.rho = o->rho > 0 ? o->rho : 0.5;
+	q.rho_nano = NANO(o->rho > 0 ? o->rho : 0.5);
 	q.n_participants = o->np;
 	q.participants = (char **)o->p;
 	q.federation = (char *)(o->federation ? o->federation : "svc");
@@ -400,7 +404,7 @@ test_retry_and_limit(void **state)
 	q.query_id = "retry";
 	q.analyst = &who;
 	q.spec = &sp;
-	q.rho = 0.25;
+	q.rho_nano = NANO(0.25);
 	q.n_participants = 2;
 	q.participants = (char **)parts;
 	q.federation = "svc";
@@ -694,8 +698,8 @@ publish(struct who *w, const char *name, double budget,
 	int r;
 
 	p.node = (char *)name;
-	p.budget_rho_per_month = budget;
-	p.max_rho_per_query = budget;
+	p.budget_rho_per_month_nano = NANO(budget);
+	p.max_rho_per_query_nano = NANO(budget);
 	assert_int_equal(proto_pack(&p.base, PROTO_MAX_SMALL, &b, &bl),
 	    CAIRN_OK);
 	assert_int_equal(keys_sign(signer, "policy", b, bl, sig), CAIRN_OK);

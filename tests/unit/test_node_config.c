@@ -17,6 +17,10 @@
 #include "keys/keys_federation.h"
 #include "node/node_config.h"
 
+#include <math.h>
+/* ρ as a test writes it (a double) to nano-ρ. */
+#define NANO(x)	((uint64_t)llround((double)(x) * 1e9))
+
 static const char base[] =
 	"[node]\nname = op-a\ndata_dir = /var/lib/cairn\n"
 	"identity_key = id.key\ntls_key = tls.key\ntls_cert = tls.crt\n"
@@ -173,7 +177,8 @@ static void
 test_policy(void **state)
 {
 	struct node_config c;
-	struct node_policy_request q = { "od", "nso", "admin2", 0.2, 3, 1, 2, 1 };
+	struct node_policy_request q = { "od", "nso", "admin2", NANO(0.2), 3,
+	    1, 2, 1 };
 
 	assert_int_equal(load("max_rho_per_query = 0.25\nmax_colluding = 1\n"
 	    "min_participants = 3\nallow_geography = admin2\n", &c), CAIRN_OK);
@@ -189,10 +194,10 @@ test_policy(void **state)
 	q.geography = "admin1";
 	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
 	q.geography = "admin2";
-	q.rho = 0.3;
+	q.rho_nano = NANO(0.3);
 	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
 	assert_non_null(strstr(cairn_errmsg(), "rho 0.3 exceeds"));
-	q.rho = 0.25;
+	q.rho_nano = NANO(0.25);
 	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_OK);
 	q.participants = 2;
 	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
