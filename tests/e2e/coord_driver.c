@@ -503,6 +503,52 @@ query_hash(const Cairn__V1__SignedQuery *sq, uint8_t qh[32])
 	crypto_hash_sha256(qh, sq->query.data, sq->query.len);
 }
 
+/*
+ * A node's cumulative for 'month' in a charge for query 'qh', as its
+ * ledger would have it: the coordinator refuses a charge whose cumulative
+ * is not the node's logged cumulative plus rho, and a retry restates the
+ * CHARGE of the same query.  Read from the log, which every step of this
+ * driver (a separate process) sees the same.
+ */
+static uint64_t
+logged_cum(struct member *n, int32_t month, const uint8_t qh[32],
+    uint64_t rho)
+{
+	struct tlog_checkpoint cp;
+	struct tlog_entry *e;
+	uint64_t last = 0;
+	uint32_t ym = (uint32_t)((month / 12) * 100 + month % 12 + 1);
+	char *note = checkpoint(n, &cp);
+
+	free(note);
+	if ((e = malloc(sizeof(*e))) == NULL)
+		die("nomem");
+	for (uint64_t i = 0; i < cp.size; i++) {
+		size_t len;
+		uint8_t *b = entry(i, &len);
+
+		if (tlog_entry_decode(b, len, e) == CAIRN_OK &&
+		    e->type == TLOG_ENTRY_CHARGE &&
+		    e->node_id.len == strlen(n->name) &&
+		    memcmp(e->node_id.p, n->name, e->node_id.len) == 0)
+			for (size_t k = 0; k < e->ncharges; k++) {
+				if (e->charges[k].month != ym)
+					continue;
+				if (memcmp(e->query_hash, qh, 32) == 0) {
+					free(b);
+					last = e->charges[k].cumulative_nano;
+					free(e);
+					return last;
+				}
+				if (e->charges[k].cumulative_nano > last)
+					last = e->charges[k].cumulative_nano;
+			}
+		free(b);
+	}
+	free(e);
+	return last + rho;
+}
+
 static int
 advertise(struct member *n, const Cairn__V1__Task *t)
 {
@@ -528,6 +574,7 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 	if (qspec_from_proto(q->spec, "spec", &spec) != CAIRN_OK)
 		die("task spec");
 	nm = qspec_months(&spec, months);
+	query_hash(t->query, qh);
 	for (size_t i = 0; i < nm; i++) {
 		cairn__v1__month_charge__init(&mc[i]);
 		snprintf(mstr[i], sizeof(mstr[i]), "%04u-%02u",
@@ -535,10 +582,10 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 		    (unsigned)(months[i] % 12 + 1));
 		mc[i].month = mstr[i];
 		mc[i].rho_nano = q->rho_nano;
-		mc[i].cumulative_rho_nano = q->rho_nano;
+		mc[i].cumulative_rho_nano = logged_cum(n, months[i], qh,
+		    q->rho_nano);
 		mp[i] = &mc[i];
 	}
-	query_hash(t->query, qh);
 	ch.query_id = t->query_id;
 	ch.query_hash.data = qh;
 	ch.query_hash.len = 32;
