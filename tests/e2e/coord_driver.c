@@ -32,6 +32,11 @@
  *	after-restart QID STATE	the attempt failed with "coordinator
  *				restarted"; the log is consistent with STATE
  *				and its entries hash to the signed root
+ *	chain QID		a charge whose cumulative is not n1's logged
+ *				spend plus rho (as from a ledger restored
+ *				from a backup) is refused, naming node,
+ *				month, expected and given; the right one is
+ *				logged
  */
 #include <math.h>
 #include <pthread.h>
@@ -85,6 +90,7 @@ static bool bad_digest;			/* a wrong manifest digest */
 static bool keyless;			/* advertise a charge only (a
 					   node's re-send) */
 static char ack[128];			/* the last Advertise ack */
+static int64_t cum_delta;		/* added to the right cumulative */
 static int bad_check = -1;		/* node whose check cell is off */
 static char origin[TLOG_NAME_MAX + 1];
 static struct tlog_verifier logkey;
@@ -583,7 +589,7 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 		mc[i].month = mstr[i];
 		mc[i].rho_nano = q->rho_nano;
 		mc[i].cumulative_rho_nano = logged_cum(n, months[i], qh,
-		    q->rho_nano);
+		    q->rho_nano) + (uint64_t)cum_delta;
 		mp[i] = &mc[i];
 	}
 	ch.query_id = t->query_id;
@@ -1096,6 +1102,42 @@ sc_refuse(const char *qid)
 }
 
 static void
+sc_chain(const char *qid)
+{
+	struct signed_query sq;
+	Cairn__V1__Task *t;
+	char want[160];
+	int r;
+
+	query_make(qid, geo, 0.5, 1, "residents", &analyst, &sq);
+	if ((r = submit(&analyst, &sq, NULL)) != CAIRN_OK)
+		die("SubmitQuery: %s", cairn_errdesc(r));
+	if ((t = poll_task(&nodes[0], 3000)) == NULL)
+		die("no task");
+	/* n1's ledger as if restored to before its last charge. */
+	cum_delta = -500000000;
+	expect_code(advertise(&nodes[0], t), CAIRN_ERR_BUDGET,
+	    "a cumulative 0.5 below n1's logged spend plus rho is refused");
+	snprintf(want, sizeof(want), "node n1, month ");
+	if (strstr(cairn_errmsg(), want) == NULL ||
+	    strstr(cairn_errmsg(), " given, ") == NULL ||
+	    strstr(cairn_errmsg(), " expected (its logged spend ") == NULL)
+		die("the refusal does not name node, month, expected and "
+		    "given: %s", cairn_errmsg());
+	okf("the refusal names node, month, expected and given");
+	cum_delta = 1;
+	expect_code(advertise(&nodes[0], t), CAIRN_ERR_BUDGET,
+	    "a cumulative 1 nano-rho above it is refused too");
+	cum_delta = 0;
+	expect_code(advertise(&nodes[0], t), CAIRN_OK,
+	    "the cumulative that continues n1's logged spend is logged");
+	if (strncmp(ack, "CHARGE logged at index ", 23) != 0)
+		die("ack '%s'", ack);
+	protobuf_c_message_free_unpacked(&t->base, NULL);
+	free(sq.q);
+}
+
+static void
 sc_deadline(const char *qid)
 {
 	struct signed_query sq;
@@ -1540,6 +1582,8 @@ main(int argc, char **argv)
 		sc_refusals();
 	else if (strcmp(sc, "open") == 0 && i + 1 < argc)
 		sc_open(argv[i], argv[i + 1]);
+	else if (strcmp(sc, "chain") == 0 && i < argc)
+		sc_chain(argv[i]);
 	else if (strcmp(sc, "after-restart") == 0 && i + 1 < argc)
 		sc_after_restart(argv[i], argv[i + 1]);
 	else

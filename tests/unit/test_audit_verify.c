@@ -1330,6 +1330,29 @@ test_ledger_parse_errors(void **state)
 		  "\"2026-13\", \"rho\": 1, \"cumulative\": 1}]}",
 		  "l:1: field 'months': entry 1 has no month 'YYYY-MM'" },
 		{ "{oops", "l:1: " },
+		/* rho must be exactly a whole number of nano-rho. */
+		{ "{\"id\": 1, \"log_index\": 2, \"created\": 3, \"query_id\": "
+		  "\"q\", \"query_hash\": \"" "0000000000000000000000000000000"
+		  "000000000000000000000000000000000\", "
+		  "\"months\": [{\"month\": "
+		  "\"2026-01\", \"rho\": 0.1234567891, \"cumulative\": 1}]}",
+		  "l:1: field 'rho': 0.12345678910000001 is not a valid rho: "
+		  "more than 9 decimals" },
+		{ "{\"id\": 1, \"log_index\": 2, \"created\": 3, \"query_id\": "
+		  "\"q\", \"query_hash\": \"" "0000000000000000000000000000000"
+		  "000000000000000000000000000000000\", "
+		  "\"months\": [{\"month\": "
+		  "\"2026-01\", \"rho\": 0.5, \"rho_nano\": 0, "
+		  "\"cumulative\": 1}]}",
+		  "l:1: field 'rho_nano' is not a count of nano-rho above 0" },
+		{ "{\"id\": 1, \"log_index\": 2, \"created\": 3, \"query_id\": "
+		  "\"q\", \"query_hash\": \"" "0000000000000000000000000000000"
+		  "000000000000000000000000000000000\", "
+		  "\"budget_rho_per_month\": 1e-10, "
+		  "\"months\": [{\"month\": "
+		  "\"2026-01\", \"rho\": 0.5, \"cumulative\": 1}]}",
+		  "l:1: field 'budget_rho_per_month': 1e-10 is not a valid "
+		  "rho: below 1 nano-rho" },
 	};
 	struct audit_ledger led;
 

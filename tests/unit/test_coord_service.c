@@ -203,6 +203,9 @@ stop(struct coord *c, struct coord_config *cfg)
 	coord_config_release(cfg);
 }
 
+/* ρ of the next query as is on the wire, nano-ρ, unless negative. */
+static int64_t raw_rho = -1;
+
 /* What a test query varies. */
 struct qopt {
 	const char	*id;
@@ -236,7 +239,8 @@ submit(const struct qopt *o, uint64_t *index)
 	q.query_id = (char *)o->id;
 	q.analyst = &who;
 	q.spec = &sp;
-	q.rho_nano = NANO(o->rho > 0 ? o->rho : 0.5);
+	q.rho_nano = raw_rho >= 0 ? (uint64_t)raw_rho :
+	    NANO(o->rho > 0 ? o->rho : 0.5);
 	q.n_participants = o->np;
 	q.participants = (char **)o->p;
 	q.federation = (char *)(o->federation ? o->federation : "svc");
@@ -369,10 +373,25 @@ test_submit_checks(void **state)
 	o.rho = 1.5;
 	assert_int_equal(submit(&o, NULL), CAIRN_ERR_POLICY);
 	o.rho = 0;
-	/* Nothing was logged for the refused ones: the first QUERY follows
-	 * the MEMBER entries of the coordinator's first start. */
+	/* Hand-built wire queries: 0 nano-rho, and 1 nano-rho over the
+	 * limit of 1 rho (coordinator.conf's max_rho_per_query). */
+	raw_rho = 0;
+	assert_int_equal(submit(&o, NULL), CAIRN_ERR_ARG);
+	assert_non_null(strstr(cairn_errmsg(), "rho_nano is 0"));
+	raw_rho = 1000000001;
+	assert_int_equal(submit(&o, NULL), CAIRN_ERR_POLICY);
+	assert_non_null(strstr(cairn_errmsg(), "rho 1.000000001 (1000000001 "
+	    "nano-rho) is over the federation's limit of 1 per query"));
+	raw_rho = 1000000000;	/* exactly the limit */
+	o.id = "at-limit";
+	assert_int_equal(submit(&o, NULL), CAIRN_OK);
+	o.id = "q";
+	raw_rho = -1;
+	/* Nothing was logged for the refused ones: the QUERY after the
+	 * one at the limit follows the MEMBER entries of the coordinator's
+	 * first start. */
 	assert_int_equal(submit(&o, &idx), CAIRN_OK);
-	assert_int_equal(idx, NMEMBERS);
+	assert_int_equal(idx, NMEMBERS + 1);
 	assert_int_equal(submit(&o, NULL), CAIRN_ERR_EXISTS);
 	stop(c, &cfg);
 }

@@ -52,6 +52,8 @@ test_load_ok(void **state)
 	struct node_config c;
 
 	assert_int_equal(load("max_rho_per_query = 0.25\n", &c), CAIRN_OK);
+	assert_int_equal(c.policy.max_rho_per_query_nano, 250000000);
+	assert_int_equal(c.policy.budget_rho_per_month_nano, 1000000000);
 	assert_string_equal(c.name, "op-a");
 	assert_int_equal(c.cdr.n, 2);
 	assert_int_equal(c.policy.kinds.n, 3);
@@ -159,6 +161,16 @@ test_load_errors(void **state)
 	expect("", "missing key 'max_rho_per_query' in [policy]");
 	expect("max_rho_per_query = 2\n",
 	    "'max_rho_per_query' in [policy]: 2 exceeds budget_rho_per_month 1");
+	/* rho keys take decimal text that is a whole number of nano-rho. */
+	expect("max_rho_per_query = 0.1234567891\n",
+	    ":21: key 'max_rho_per_query' in [policy]: '0.1234567891' is not a "
+	    "valid rho: more than 9 decimals");
+	expect("max_rho_per_query = 1/3\n",
+	    "key 'max_rho_per_query' in [policy]: '1/3' is not a valid rho");
+	expect("max_rho_per_query = 0\n",
+	    "key 'max_rho_per_query' in [policy]: '0' is not a valid rho: zero");
+	expect("max_rho_per_query = -0.1\n", "-0.1' is not a valid rho: "
+	    "negative");
 	expect("max_rho_per_query = 0.1\nallow_kind = teleport\n",
 	    "unknown query kind 'teleport'");
 	expect("max_rho_per_query = 0.1\nmax_colluding = 2\n",
