@@ -27,6 +27,7 @@
 #include <sqlite3.h>
 
 #include "common/err.h"
+#include "common/rho.h"
 #include "common/timeutil.h"
 #include "node/ledger.h"
 
@@ -475,12 +476,14 @@ node_ledger_charge(struct node_ledger *l,
 		if ((r = month_spent(l, req->months[i], &spent)) != CAIRN_OK)
 			goto out;
 		if (spent > req->budget_nano - req->rho_nano) {
+			char t[3][RHO_TEXT_MAX];
+
 			month_name(req->months[i], mname);
 			r = cairn_err(CAIRN_ERR_BUDGET, "data-month %s: spent "
-			    "%.9f rho of a budget of %.9f, this query needs "
-			    "%.9f", mname, (double)spent / LEDGER_NANO,
-			    (double)req->budget_nano / LEDGER_NANO,
-			    (double)req->rho_nano / LEDGER_NANO);
+			    "%s rho of a budget of %s, this query needs %s",
+			    mname, rho_format((uint64_t)spent, t[0]),
+			    rho_format((uint64_t)req->budget_nano, t[1]),
+			    rho_format((uint64_t)req->rho_nano, t[2]));
 			goto out;
 		}
 	}
