@@ -63,7 +63,8 @@ struct audit_ledger {
  * when present.  Each ρ is read from its "*_nano" integer twin when the
  * line has one ("rho_nano", "cumulative_rho_nano",
  * "budget_rho_per_month_nano"), else from the decimal number, which must
- * be exactly a whole number of nano-ρ (rho_from_double()); other fields ("created", "label", ...) are ignored.
+ * be exactly a whole number of nano-ρ (rho_from_double()); other fields
+ * ("created", "label", ...) are ignored.
  * 'name' starts error details ("ledger.jsonl:3: field 'months': ...").
  * Returns CAIRN_OK and fills '*out' (free with audit_ledger_free()), or
  * CAIRN_ERR_FORMAT / CAIRN_ERR_TOOBIG naming the line and field.

@@ -35,7 +35,7 @@ struct config_key {
 	enum config_type type;
 	size_t		 offset;	/* offsetof(struct yours, field) */
 	bool		 required;
-	int64_t		 min, max;	/* CONFIG_INT, CONFIG_RHO (nano-ρ) */
+	int64_t		 min, max;	/* CONFIG_INT; CONFIG_RHO: nano-ρ */
 	double		 dmin, dmax;	/* CONFIG_DOUBLE */
 };
 

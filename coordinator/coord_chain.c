@@ -90,9 +90,11 @@ coord_chain_note(struct coord_chain *cc, const struct tlog_entry *e)
 
 			if (cc->n >= COORD_CHAIN_MAX)
 				return cairn_err(CAIRN_ERR_TOOBIG, "over %u "
-				    "(node, data-month) spends", COORD_CHAIN_MAX);
+				    "(node, data-month) spends",
+				    COORD_CHAIN_MAX);
 			if ((nv = realloc(cc->v, nc * sizeof(*nv))) == NULL)
-				return cairn_err(CAIRN_ERR_NOMEM, "charge chain");
+				return cairn_err(CAIRN_ERR_NOMEM,
+				    "charge chain");
 			cc->v = nv;
 			cc->cap = nc;
 		}

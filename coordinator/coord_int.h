@@ -238,8 +238,8 @@ struct coord_log {
 	struct tlog_signer	 signer;
 	struct coord_policy_seen *pols;		/* one per node */
 	size_t			 npols;
-	struct coord_chain	 chain;		/* logged spend per node and
-						   data-month */
+	struct coord_chain	 chain;		/* logged spend per node
+						   and data-month */
 };
 
 /*
@@ -277,7 +277,8 @@ int	coord_log_cosign(struct coord_log *lg, const char *name,
  * entry per member added, removed or changed (key or certificate) since,
  * signed with 'id' (purpose "member"); also remember each node's newest
  * POLICY entry, and note every CHARGE entry in lg->chain (each node's
- * logged spend per data-month).  '*added' (may be NULL) gets the number of entries
+ * logged spend per data-month).  '*added' (may be NULL) gets the number
+ * of entries
  * appended.  Returns CAIRN_OK, or CAIRN_ERR_FORMAT / _SIGNATURE when a
  * stored MEMBER entry does not check, or a store error.
  */

@@ -1219,7 +1219,7 @@ struct follow_hit {
 	uint64_t	index;
 	int		type;
 	uint8_t		qhash[32];
-	uint8_t		*body;		/* own CHARGE: the Charge it signed */
+	uint8_t		*body;		/* own CHARGE: the Charge signed */
 	size_t		 blen;
 };
 

@@ -10,8 +10,9 @@
  * the transparency-log index of its CHARGE entry is filled in once known.
  *
  * Privacy loss is kept in nano-ρ (int64, 1 ρ = 10^9), exactly the count
- * the signed query carries (common/rho.h: one representation from the spec
- * to the log), so sums and budget comparisons are exact integer arithmetic.  A data-month is
+ * the signed query carries (common/rho.h: one representation from the
+ * spec to the log), so sums and budget comparisons are exact integer
+ * arithmetic.  A data-month is
  * year·12 + (month − 1) of the calendar month of the data a query reads.
  */
 #ifndef CAIRN_NODE_LEDGER_H
@@ -136,7 +137,7 @@ struct node_ledger_logged {
 	const int32_t	*months;	/* data-months of the entry */
 	const int64_t	*cumulative_nano; /* the entry's spend per month */
 	size_t		 nmonths;
-	int64_t		 rho_nano;	/* charged to each month, > 0 */
+	int64_t		 rho_nano;	/* per month, > 0 */
 	int64_t		 budget_nano;
 	uint64_t	 noise_variance;
 	uint64_t	 log_index;

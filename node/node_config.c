@@ -214,8 +214,8 @@ node_policy_check(const struct node_policy *p,
 	if (req->rho_nano == 0 || req->rho_nano > p->max_rho_per_query_nano) {
 		char a[RHO_TEXT_MAX], b[RHO_TEXT_MAX];
 
-		return cairn_err(CAIRN_ERR_POLICY, "rho %s exceeds the most one "
-		    "query may take (%s)", rho_format(req->rho_nano, a),
+		return cairn_err(CAIRN_ERR_POLICY, "rho %s exceeds the most "
+		    "one query may take (%s)", rho_format(req->rho_nano, a),
 		    rho_format(p->max_rho_per_query_nano, b));
 	}
 	if (req->participants < (size_t)p->min_participants)

@@ -24,7 +24,7 @@ enum field {
 	F_REASON,
 	F_SIGNATURE,
 	F_VARIANCE,	/* f64 */
-	F_CHARGES,	/* u16 n || n * (u32 month, u64 rho, u64 cum) nano-ρ */
+	F_CHARGES,	/* u16 n || n * (u32 month, u64 rho, u64 cum) */
 	F_PARTICIPANTS	/* u16 count || count * (u32 length || bytes) */
 };
 

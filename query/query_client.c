@@ -472,7 +472,8 @@ query_result_write(FILE *f, bool json, const struct query_domain *d,
 		    "%.17g, \"delta\": %.17g, \"epsilon_simple\": %.17g, "
 		    "\"variance\": %" PRIu64 ", \"ci95_halfwidth\": %" PRIu64
 		    "},\n  \"log_index\": %" PRIu64 ",\n  \"cells\": [",
-		    rt, rel->rho_nano, eps_t, rel->delta, eps_s, rel->variance, w,
+		    rt, rel->rho_nano, eps_t, rel->delta, eps_s,
+		    rel->variance, w,
 		    rel->log_index);
 	} else {
 		fprintf(f, "# query %s kind %s released at log index %" PRIu64

@@ -111,7 +111,7 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'n':	/* as is, even 0: what a hand-built query sends */
+		case 'n':	/* as is, even 0: a hand-built query */
 			rho_nano = strtoull(optarg, NULL, 10);
 			break;
 		case 'w': wait_s = atoi(optarg); break;

@@ -244,7 +244,8 @@ add_charge(const uint8_t qh[32], const struct chg *c)
 	e->ncharges = 1;
 	e->charges[0].month = 202601;
 	e->charges[0].rho_nano = NANO(c->rho);
-	e->charges[0].cumulative_nano = NANO(c->logged_cum > 0 ? c->logged_cum : c->cum);
+	e->charges[0].cumulative_nano = NANO(c->logged_cum > 0 ?
+	    c->logged_cum : c->cum);
 	e->body.p = body;
 	e->body.len = blen;
 	e->signature.p = sig;

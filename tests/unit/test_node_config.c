@@ -168,7 +168,8 @@ test_load_errors(void **state)
 	expect("max_rho_per_query = 1/3\n",
 	    "key 'max_rho_per_query' in [policy]: '1/3' is not a valid rho");
 	expect("max_rho_per_query = 0\n",
-	    "key 'max_rho_per_query' in [policy]: '0' is not a valid rho: zero");
+	    "key 'max_rho_per_query' in [policy]: '0' is not a valid rho: "
+	    "zero");
 	expect("max_rho_per_query = -0.1\n", "-0.1' is not a valid rho: "
 	    "negative");
 	expect("max_rho_per_query = 0.1\nallow_kind = teleport\n",

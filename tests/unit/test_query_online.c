@@ -278,7 +278,8 @@ h_submit(struct transport_call *call, const ProtobufCMessage *req, void *a)
 	e.body.p = body;
 	e.body.len = blen;
 	if (append(&e, &q_index) != CAIRN_OK || log_charges(qh, qid,
-	    (double)q->rho_nano / 1e9) != CAIRN_OK || log_release(qh) != CAIRN_OK ||
+	    (double)q->rho_nano / 1e9) != CAIRN_OK ||
+	    log_release(qh) != CAIRN_OK ||
 	    publish() != CAIRN_OK) {
 		r = transport_call_fail(call, CAIRN_ERR_DB, NULL, "log");
 		goto out;

@@ -95,7 +95,6 @@ test_from_double(void **state)
 	assert_int_equal(n, 123456789);
 	assert_true(rho_from_double(0.3, &n, &why));
 	assert_int_equal(n, 300000000);
-	assert_true(rho_from_double(0.1 + 0.2 == 0.3 ? 0.3 : 0.9, &n, &why));
 	assert_true(rho_from_double(1e-9, &n, &why));
 	assert_int_equal(n, 1);
 	assert_true(rho_from_double(123456.123456789, &n, &why));
@@ -106,7 +105,8 @@ test_from_double(void **state)
 	assert_false(rho_from_double(1.0 / 3.0, &n, &why));
 	assert_non_null(strstr(why, "more than 9 decimals"));
 	assert_false(rho_from_double(0.0123456789012, &n, &why));
-	assert_false(rho_from_double(0.1 + 0.2, &n, &why)); /* 0.30000000000000004 */
+	/* 0.1 + 0.2 is 0.30000000000000004. */
+	assert_false(rho_from_double(0.1 + 0.2, &n, &why));
 	assert_false(rho_from_double(1e-10, &n, &why));
 	assert_non_null(strstr(why, "below 1 nano-rho"));
 	assert_false(rho_from_double(0, &n, &why));
