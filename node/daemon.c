@@ -221,8 +221,7 @@ noise_variance(const struct node_task_query *tq, uint64_t *sigma_h2)
 	shape.holders = tq->h;
 	if ((r = dp_sensitivity(kind, &shape, &sens)) != CAIRN_OK ||
 	    (r = dp_sigma2_from_rho_nano(sens.delta2_sq, tq->q->rho_nano,
-	    &sigma2)) !=
-	    CAIRN_OK)
+	    &sigma2)) != CAIRN_OK)
 		return r;
 	s2.num = sigma2;
 	s2.den = 1;
@@ -1249,7 +1248,7 @@ follow_absorb(struct node_daemon *d, const struct follow_hit *h, bool insert)
 	struct node_ledger_logged lg;
 	Cairn__V1__Charge *ch = NULL;
 	int32_t months[LEDGER_MAX_MONTHS];
-	int64_t cum[LEDGER_MAX_MONTHS], added = 0;
+	int64_t cum[LEDGER_MAX_MONTHS], rho[LEDGER_MAX_MONTHS], added = 0;
 	char rt[RHO_TEXT_MAX];
 	int r;
 
@@ -1269,7 +1268,6 @@ follow_absorb(struct node_daemon *d, const struct follow_hit *h, bool insert)
 		const Cairn__V1__MonthCharge *mc = ch->months[i];
 
 		if ((months[i] = month_of(mc->month)) < 0 ||
-		    mc->rho_nano != ch->months[0]->rho_nano ||
 		    mc->rho_nano == 0 || mc->rho_nano > RHO_NANO_MAX ||
 		    mc->cumulative_rho_nano > RHO_NANO_MAX) {
 			r = cairn_err(CAIRN_ERR_FORMAT, "log entry %llu: "
@@ -1277,6 +1275,7 @@ follow_absorb(struct node_daemon *d, const struct follow_hit *h, bool insert)
 			    (unsigned long long)h->index, i + 1);
 			goto out;
 		}
+		rho[i] = (int64_t)mc->rho_nano;
 		cum[i] = (int64_t)mc->cumulative_rho_nano;
 	}
 	memset(&lg, 0, sizeof(lg));
@@ -1285,7 +1284,7 @@ follow_absorb(struct node_daemon *d, const struct follow_hit *h, bool insert)
 	lg.months = months;
 	lg.cumulative_nano = cum;
 	lg.nmonths = ch->n_months;
-	lg.rho_nano = (int64_t)ch->months[0]->rho_nano;
+	lg.rho_nano = rho;
 	lg.budget_nano = ch->budget_rho_per_month_nano > RHO_NANO_MAX ? 0 :
 	    (int64_t)ch->budget_rho_per_month_nano;
 	lg.noise_variance = ch->noise_variance;

@@ -315,10 +315,13 @@ out:
 	return r;
 }
 
-/* One charge row known from log entry 'lg' with its months, no vector. */
+/*
+ * One charge row known from log entry 'lg', no vector: its months 'months'
+ * with 'rho[i]' charged to months[i] ('n' of them).
+ */
 static int
 insert_logged(struct node_ledger *l, const struct node_ledger_logged *lg,
-    const int32_t *months, size_t n, int64_t rho_nano, const char *label)
+    const int32_t *months, const int64_t *rho, size_t n, const char *label)
 {
 	static const uint8_t none[32];
 	sqlite3_stmt *st = NULL;
@@ -333,7 +336,7 @@ insert_logged(struct node_ledger *l, const struct node_ledger_logged *lg,
 	sqlite3_bind_blob(st, 1, lg->query_hash, 32, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, none, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
-	sqlite3_bind_int64(st, 4, rho_nano);
+	sqlite3_bind_int64(st, 4, rho[0]);
 	sqlite3_bind_int64(st, 5, (int64_t)lg->log_index);
 	sqlite3_bind_text(st, 6, label, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, lg->query_id != NULL ? lg->query_id : "", -1,
@@ -354,7 +357,7 @@ insert_logged(struct node_ledger *l, const struct node_ledger_logged *lg,
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, cid);
 		sqlite3_bind_int(st, 2, months[i]);
-		sqlite3_bind_int64(st, 3, rho_nano);
+		sqlite3_bind_int64(st, 3, rho[i]);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			r = db_err(l, "recording a charge from the log");
 			goto out;
@@ -370,38 +373,44 @@ node_ledger_absorb_logged(struct node_ledger *l,
     const struct node_ledger_logged *lg, bool insert, int64_t *added)
 {
 	char label[128];
-	int64_t spent, sum = 0;
+	int64_t spent, sum = 0, diff;
 	int r;
 
 	if (lg->nmonths == 0 || lg->nmonths > LEDGER_MAX_MONTHS ||
-	    lg->rho_nano <= 0 || lg->budget_nano < 0 ||
-	    lg->noise_variance > (uint64_t)INT64_MAX ||
+	    lg->budget_nano < 0 || lg->noise_variance > (uint64_t)INT64_MAX ||
 	    lg->log_index > (uint64_t)INT64_MAX)
 		return cairn_err(CAIRN_ERR_ARG, "logged charge at index %llu: "
-		    "%zu months, %lld nano-rho",
-		    (unsigned long long)lg->log_index, lg->nmonths,
-		    (long long)lg->rho_nano);
+		    "%zu months", (unsigned long long)lg->log_index,
+		    lg->nmonths);
+	for (size_t i = 0; i < lg->nmonths; i++)
+		if (lg->rho_nano[i] <= 0 || lg->cumulative_nano[i] < 0)
+			return cairn_err(CAIRN_ERR_ARG, "logged charge at "
+			    "index %llu: month %zu charges %lld nano-rho",
+			    (unsigned long long)lg->log_index, i + 1,
+			    (long long)lg->rho_nano[i]);
 	if ((r = exec(l, "BEGIN IMMEDIATE")) != CAIRN_OK)
 		return r;
 	if (insert) {
 		snprintf(label, sizeof(label), "known from log entry %llu "
 		    "(not in this ledger)", (unsigned long long)lg->log_index);
-		if ((r = insert_logged(l, lg, lg->months, lg->nmonths,
-		    lg->rho_nano, label)) != CAIRN_OK)
+		if ((r = insert_logged(l, lg, lg->months, lg->rho_nano,
+		    lg->nmonths, label)) != CAIRN_OK)
 			goto out;
-		sum += lg->rho_nano * (int64_t)lg->nmonths;
+		for (size_t i = 0; i < lg->nmonths; i++)
+			sum += lg->rho_nano[i];
 	}
 	for (size_t i = 0; i < lg->nmonths; i++) {
 		if ((r = month_spent(l, lg->months[i], &spent)) != CAIRN_OK)
 			goto out;
 		if (spent >= lg->cumulative_nano[i])
 			continue;
+		diff = lg->cumulative_nano[i] - spent;
 		snprintf(label, sizeof(label), "spend shown by log entry %llu "
 		    "above this ledger's", (unsigned long long)lg->log_index);
-		if ((r = insert_logged(l, lg, &lg->months[i], 1,
-		    lg->cumulative_nano[i] - spent, label)) != CAIRN_OK)
+		if ((r = insert_logged(l, lg, &lg->months[i], &diff, 1,
+		    label)) != CAIRN_OK)
 			goto out;
-		sum += lg->cumulative_nano[i] - spent;
+		sum += diff;
 	}
 	if ((r = exec(l, "COMMIT")) != CAIRN_OK)
 		goto out;

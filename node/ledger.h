@@ -135,9 +135,9 @@ struct node_ledger_logged {
 	uint8_t		 query_hash[32];
 	const char	*query_id;
 	const int32_t	*months;	/* data-months of the entry */
+	const int64_t	*rho_nano;	/* charged to each month, > 0 */
 	const int64_t	*cumulative_nano; /* the entry's spend per month */
 	size_t		 nmonths;
-	int64_t		 rho_nano;	/* per month, > 0 */
 	int64_t		 budget_nano;
 	uint64_t	 noise_variance;
 	uint64_t	 log_index;

@@ -327,7 +327,7 @@ test_absorb_logged(void **state)
 	struct node_ledger_logged lg;
 	struct node_ledger_round rd;
 	int32_t m[2] = { 7, 8 };
-	int64_t cum[2], spent, added, id;
+	int64_t cum[2], rho[2] = { 300000000, 300000000 }, spent, added, id;
 
 	(void)state;
 	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
@@ -342,7 +342,7 @@ test_absorb_logged(void **state)
 	lg.nmonths = 1;
 	cum[0] = 600000000;
 	lg.cumulative_nano = cum;
-	lg.rho_nano = 300000000;
+	lg.rho_nano = rho;
 	lg.budget_nano = LEDGER_NANO;
 	lg.noise_variance = 4;
 	lg.log_index = 12;
@@ -388,7 +388,7 @@ test_absorb_logged(void **state)
 	assert_int_equal(node_ledger_absorb_logged(l, &lg, true, NULL),
 	    CAIRN_ERR_ARG);
 	lg.nmonths = 1;
-	lg.rho_nano = 0;
+	rho[0] = 0;
 	assert_int_equal(node_ledger_absorb_logged(l, &lg, true, NULL),
 	    CAIRN_ERR_ARG);
 	node_ledger_free(l);
