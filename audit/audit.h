@@ -27,14 +27,11 @@
 /* Most charges a ledger export may hold, and its longest line. */
 #define AUDIT_LEDGER_MAX	(1u << 24)
 #define AUDIT_LEDGER_LINE_MAX	(64 * 1024)
-/* Tolerance of comparisons between cumulative ρ sums (nano-ρ). */
-#define AUDIT_RHO_EPS		1e-9
-
-/* One data-month of a ledger charge. */
+/* One data-month of a ledger charge, ρ in nano-ρ (common/rho.h). */
 struct audit_ledger_month {
 	uint32_t	month;		/* YYYYMM */
-	double		rho;
-	double		cumulative;
+	uint64_t	rho_nano;
+	uint64_t	cumulative_nano;
 };
 
 /* One line of `cairn-node ledger export` (docs/node.md, docs/audit.md). */
@@ -47,7 +44,7 @@ struct audit_ledger_charge {
 	struct audit_ledger_month	*months;
 	int64_t				 log_index;	/* -1: not logged */
 	bool				 have_budget, have_variance;
-	double				 budget;	/* budget per month */
+	uint64_t			 budget_nano;	/* per month */
 	uint64_t			 variance;	/* noise_variance */
 	size_t				 line;		/* in the file */
 };
@@ -63,7 +60,11 @@ struct audit_ledger {
  * ([{"month": "YYYY-MM", "rho": R, "cumulative_rho": C}]) and
  * "log_index" (integer, or null / -1 while not logged); optional "node",
  * "budget_rho_per_month" and "noise_variance" are compared with the log
- * when present; other fields ("created", "label", ...) are ignored.
+ * when present.  Each ρ is read from its "*_nano" integer twin when the
+ * line has one ("rho_nano", "cumulative_rho_nano",
+ * "budget_rho_per_month_nano"), else from the decimal number, which must
+ * be exactly a whole number of nano-ρ (rho_from_double()); other fields
+ * ("created", "label", ...) are ignored.
  * 'name' starts error details ("ledger.jsonl:3: field 'months': ...").
  * Returns CAIRN_OK and fills '*out' (free with audit_ledger_free()), or
  * CAIRN_ERR_FORMAT / CAIRN_ERR_TOOBIG naming the line and field.

@@ -18,6 +18,7 @@
 
 #include "audit/audit.h"
 #include "common/err.h"
+#include "common/rho.h"
 #include "keys/keys.h"
 #include "privacy/dp.h"
 #include "protocol/cairn.pb-c.h"
@@ -138,7 +139,7 @@ struct vcharge {
 };
 
 struct vmonth {
-	double	cum;
+	uint64_t cum;	/* nano-ρ */
 };
 
 /* A node's newest published policy. */
@@ -412,8 +413,8 @@ query_need(struct vquery *vq)
 	shape.buckets = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
 	shape.holders = q->holders_per_person != 0 ? q->holders_per_person : 1;
 	if ((r = dp_sensitivity(kind, &shape, &sens)) != CAIRN_OK ||
-	    (r = dp_sigma2_from_rho(sens.delta2_sq, q->rho, &sigma2)) !=
-	    CAIRN_OK ||
+	    (r = dp_sigma2_from_rho_nano(sens.delta2_sq, q->rho_nano,
+	    &sigma2)) != CAIRN_OK ||
 	    (r = dp_sigma2_per_node((struct dp_rat){ sigma2, 1 },
 	    (uint32_t)q->n_participants, q->max_colluding, &need)) !=
 	    CAIRN_OK)
@@ -523,14 +524,14 @@ same_charge(const Cairn__V1__Charge *a, const Cairn__V1__Charge *b)
 	    memcmp(a->query_hash.data, b->query_hash.data,
 	    a->query_hash.len) != 0 || strcmp(a->node, b->node) != 0 ||
 	    a->n_months != b->n_months ||
-	    a->budget_rho_per_month != b->budget_rho_per_month ||
+	    a->budget_rho_per_month_nano != b->budget_rho_per_month_nano ||
 	    a->noise_variance != b->noise_variance || a->cells != b->cells)
 		return false;
 	for (size_t i = 0; i < a->n_months; i++)
 		if (strcmp(a->months[i]->month, b->months[i]->month) != 0 ||
-		    a->months[i]->rho != b->months[i]->rho ||
-		    a->months[i]->cumulative_rho !=
-		    b->months[i]->cumulative_rho)
+		    a->months[i]->rho_nano != b->months[i]->rho_nano ||
+		    a->months[i]->cumulative_rho_nano !=
+		    b->months[i]->cumulative_rho_nano)
 			return false;
 	return true;
 }
@@ -568,13 +569,17 @@ charge_fields_ok(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 			    node, i + 1, mb, mc->month);
 			return false;
 		}
-		if (mc->rho != e->charges[i].rho ||
-		    mc->cumulative_rho != e->charges[i].cumulative) {
+		if (mc->rho_nano != e->charges[i].rho_nano ||
+		    mc->cumulative_rho_nano != e->charges[i].cumulative_nano) {
+			char t[4][RHO_TEXT_MAX];
+
 			find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
-			    "logged rho %.17g cumulative %.17g, the signed "
-			    "charge says rho %.17g cumulative %.17g", idx, node,
-			    mb, e->charges[i].rho, e->charges[i].cumulative,
-			    mc->rho, mc->cumulative_rho);
+			    "logged rho %s cumulative %s, the signed charge "
+			    "says rho %s cumulative %s", idx, node, mb,
+			    rho_format(e->charges[i].rho_nano, t[0]),
+			    rho_format(e->charges[i].cumulative_nano, t[1]),
+			    rho_format(mc->rho_nano, t[2]),
+			    rho_format(mc->cumulative_rho_nano, t[3]));
 			return false;
 		}
 	}
@@ -600,33 +605,39 @@ charge_budget(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 		const struct tlog_charge *ch = &e->charges[i];
 		size_t kn = month_key(key, node, ch->month);
 		struct vmonth *vm = ht_get(&v->months, key, kn);
-		double prev = vm != NULL ? vm->cum : 0;
-		char mb[16];
+		uint64_t prev = vm != NULL ? vm->cum : 0;
+		char mb[16], t[3][RHO_TEXT_MAX];
 
 		month_fmt(ch->month, mb);
-		if (ch->cumulative < prev + ch->rho - AUDIT_RHO_EPS)
+		if (ch->cumulative_nano < prev + ch->rho_nano)
 			find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
-			    "cumulative %.9g is not the previous %.9g plus "
-			    "rho %.9g", idx, node, mb, ch->cumulative, prev,
-			    ch->rho);
-		if (ch->cumulative > c->budget_rho_per_month + AUDIT_RHO_EPS)
+			    "cumulative %s is not the previous %s plus "
+			    "rho %s", idx, node, mb,
+			    rho_format(ch->cumulative_nano, t[0]),
+			    rho_format(prev, t[1]),
+			    rho_format(ch->rho_nano, t[2]));
+		if (ch->cumulative_nano > c->budget_rho_per_month_nano)
 			find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
-			    "cumulative %.9g exceeds the declared budget %.9g",
-			    idx, node, mb, ch->cumulative,
-			    c->budget_rho_per_month);
-		if (pol != NULL && ch->cumulative >
-		    pol->p->budget_rho_per_month + AUDIT_RHO_EPS)
+			    "cumulative %s exceeds the declared budget %s",
+			    idx, node, mb,
+			    rho_format(ch->cumulative_nano, t[0]),
+			    rho_format(c->budget_rho_per_month_nano, t[1]));
+		if (pol != NULL && ch->cumulative_nano >
+		    pol->p->budget_rho_per_month_nano)
 			find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
-			    "cumulative %.9g exceeds the budget %.9g of its "
+			    "cumulative %s exceeds the budget %s of its "
 			    "POLICY entry %" PRIu64, idx, node, mb,
-			    ch->cumulative, pol->p->budget_rho_per_month,
-			    pol->index);
-		if (pol != NULL && ch->rho > pol->p->max_rho_per_query +
-		    AUDIT_RHO_EPS)
+			    rho_format(ch->cumulative_nano, t[0]),
+			    rho_format(pol->p->budget_rho_per_month_nano,
+			    t[1]), pol->index);
+		if (pol != NULL && ch->rho_nano >
+		    pol->p->max_rho_per_query_nano)
 			find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
-			    "rho %.9g exceeds max_rho_per_query %.9g of its "
-			    "POLICY entry %" PRIu64, idx, node, mb, ch->rho,
-			    pol->p->max_rho_per_query, pol->index);
+			    "rho %s exceeds max_rho_per_query %s of its "
+			    "POLICY entry %" PRIu64, idx, node, mb,
+			    rho_format(ch->rho_nano, t[0]),
+			    rho_format(pol->p->max_rho_per_query_nano, t[1]),
+			    pol->index);
 		if (vm == NULL) {
 			if ((vm = calloc(1, sizeof(*vm))) == NULL)
 				return cairn_err(CAIRN_ERR_NOMEM, "audit");
@@ -635,7 +646,7 @@ charge_budget(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 				return r;
 			}
 		}
-		vm->cum = ch->cumulative;
+		vm->cum = ch->cumulative_nano;
 	}
 	return CAIRN_OK;
 }
@@ -646,7 +657,7 @@ do_charge(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 	Cairn__V1__Charge *c = NULL;
 	struct vquery *vq;
 	struct vcharge *vc;
-	char node[KEYS_NAME_MAX + 1], hb[17];
+	char node[KEYS_NAME_MAX + 1], hb[17], rt[RHO_TEXT_MAX];
 	uint8_t key[HT_KEY_MAX];
 	size_t kn;
 	int r = CAIRN_OK;
@@ -677,13 +688,16 @@ do_charge(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 			find(v, "entry %" PRIu64 ": CHARGE of '%s': query_id "
 			    "'%s' is not the query's '%s'", idx, node,
 			    c->query_id, vq->q->query_id);
-		for (size_t i = 0; i < e->ncharges; i++)
-			if (fabs(e->charges[i].rho - vq->q->rho) >
-			    AUDIT_RHO_EPS)
+		for (size_t i = 0; i < e->ncharges; i++) {
+			char t[2][RHO_TEXT_MAX];
+
+			if (e->charges[i].rho_nano != vq->q->rho_nano)
 				find(v, "entry %" PRIu64 ": CHARGE of '%s' for "
-				    "query '%s': rho %.9g is not the query's "
-				    "%.9g", idx, node, vq->q->query_id,
-				    e->charges[i].rho, vq->q->rho);
+				    "query '%s': rho %s is not the query's "
+				    "%s", idx, node, vq->q->query_id,
+				    rho_format(e->charges[i].rho_nano, t[0]),
+				    rho_format(vq->q->rho_nano, t[1]));
+		}
 		if (vq->need == 0)
 			find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
 			    "'%s': the query admits no noise to check it "
@@ -693,9 +707,10 @@ do_charge(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 			find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
 			    "'%s': noise_variance %" PRIu64 " is below the "
 			    "required sigma_h^2 %" PRIu64 " (delta2^2 %"
-			    PRIu64 ", rho %.9g, n %zu, c %" PRIu32 ")", idx,
+			    PRIu64 ", rho %s, n %zu, c %" PRIu32 ")", idx,
 			    node, vq->q->query_id, c->noise_variance,
-			    vq->need, vq->delta2_sq, vq->q->rho,
+			    vq->need, vq->delta2_sq,
+			    rho_format(vq->q->rho_nano, rt),
 			    vq->q->n_participants, vq->q->max_colluding);
 		if (c->attempt > vq->attempt)
 			vq->attempt = c->attempt;
@@ -974,9 +989,9 @@ ledger_matches(const struct audit_ledger_charge *lc,
 		return false;
 	for (size_t i = 0; i < lc->nmonths; i++)
 		if (lc->months[i].month != e->charges[i].month ||
-		    fabs(lc->months[i].rho - e->charges[i].rho) >
-		    AUDIT_RHO_EPS || fabs(lc->months[i].cumulative -
-		    e->charges[i].cumulative) > AUDIT_RHO_EPS)
+		    lc->months[i].rho_nano != e->charges[i].rho_nano ||
+		    lc->months[i].cumulative_nano !=
+		    e->charges[i].cumulative_nano)
 			return false;
 	return true;
 }
@@ -1057,8 +1072,8 @@ check_ledger(struct vctx *v, struct tlog_entry *e)
 				continue;
 			}
 		}
-		if ((lc->have_budget && fabs(lc->budget -
-		    vc->c->budget_rho_per_month) > AUDIT_RHO_EPS) ||
+		if ((lc->have_budget && lc->budget_nano !=
+		    vc->c->budget_rho_per_month_nano) ||
 		    (lc->have_variance &&
 		    lc->variance != vc->c->noise_variance)) {
 			find(v, "ledger line %zu: charge %" PRId64 ": budget "

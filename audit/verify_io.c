@@ -18,6 +18,7 @@
 
 #include "audit/audit.h"
 #include "common/err.h"
+#include "common/rho.h"
 
 void
 audit_ledger_free(struct audit_ledger *l)
@@ -51,19 +52,36 @@ field_int(json_t *o, const char *k, bool nullable, int64_t *out,
 	return CAIRN_OK;
 }
 
+/*
+ * ρ member 'k' of 'o' in nano-ρ: its integer twin "<k>_nano" when
+ * present, else the decimal number, refused unless it is exactly a whole
+ * number of nano-ρ.
+ */
 static int
-field_real(json_t *o, const char *k, double *out, const char *name,
+field_rho(json_t *o, const char *k, uint64_t *out, const char *name,
     size_t line)
 {
-	json_t *x = json_object_get(o, k);
+	char kn[64];
+	const char *why;
+	json_t *x;
 
+	snprintf(kn, sizeof(kn), "%s_nano", k);
+	if ((x = json_object_get(o, kn)) != NULL) {
+		if (!json_is_integer(x) || json_integer_value(x) < 1)
+			return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field '%s' "
+			    "is not a count of nano-rho above 0", name, line,
+			    kn);
+		*out = (uint64_t)json_integer_value(x);
+		return CAIRN_OK;
+	}
+	x = json_object_get(o, k);
 	if (x == NULL || !json_is_number(x))
-		return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field 'months': "
-		    "'%s' missing or not a number", name, line, k);
-	*out = json_number_value(x);
-	if (!isfinite(*out) || *out < 0)
-		return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field 'months': "
-		    "'%s' is negative", name, line, k);
+		return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field '%s' missing "
+		    "or not a number", name, line, k);
+	if (!rho_from_double(json_number_value(x), out, &why))
+		return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field '%s': %.17g "
+		    "is not a valid rho: %s", name, line, k,
+		    json_number_value(x), why);
 	return CAIRN_OK;
 }
 
@@ -107,13 +125,12 @@ parse_line(json_t *o, const char *name, size_t line,
 			    "'node' is not a member name", name, line);
 		memcpy(lc->node, s, strlen(s) + 1);
 	}
-	if ((x = json_object_get(o, "budget_rho_per_month")) != NULL) {
-		if (!json_is_number(x))
-			return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field "
-			    "'budget_rho_per_month' is not a number", name,
-			    line);
+	if (json_object_get(o, "budget_rho_per_month") != NULL ||
+	    json_object_get(o, "budget_rho_per_month_nano") != NULL) {
+		if ((r = field_rho(o, "budget_rho_per_month",
+		    &lc->budget_nano, name, line)) != CAIRN_OK)
+			return r;
 		lc->have_budget = true;
-		lc->budget = json_number_value(x);
 	}
 	if ((x = json_object_get(o, "noise_variance")) != NULL) {
 		if (!json_is_integer(x) || json_integer_value(x) < 0)
@@ -158,11 +175,11 @@ parse_line(json_t *o, const char *name, size_t line,
 			return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field "
 			    "'months': entry %zu has no month 'YYYY-MM'", name,
 			    line, i + 1);
-		if ((r = field_real(m, "rho", &lc->months[i].rho, name,
-		    line)) != CAIRN_OK || (r = field_real(m,
+		if ((r = field_rho(m, "rho", &lc->months[i].rho_nano, name,
+		    line)) != CAIRN_OK || (r = field_rho(m,
 		    json_object_get(m, "cumulative") != NULL ? "cumulative" :
-		    "cumulative_rho", &lc->months[i].cumulative, name, line)) !=
-		    CAIRN_OK)
+		    "cumulative_rho", &lc->months[i].cumulative_nano, name,
+		    line)) != CAIRN_OK)
 			return r;
 	}
 	return CAIRN_OK;

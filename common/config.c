@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "common/config.h"
+#include "common/rho.h"
 #include "common/err.h"
 
 struct ctx {
@@ -145,7 +146,7 @@ store(struct ctx *c, const struct config_key *k, const char *value)
 	int64_t iv;
 	double dv;
 	bool bv;
-	char range[96], *copy;
+	char range[160], *copy;
 	struct config_strlist *l;
 	char **nv;
 
@@ -188,6 +189,26 @@ store(struct ctx *c, const struct config_key *k, const char *value)
 		}
 		*(double *)field = dv;
 		return 1;
+	case CONFIG_RHO: {
+		const char *why;
+		uint64_t nano;
+
+		if (!rho_parse(value, &nano, &why)) {
+			snprintf(range, sizeof(range), "'%s' is not a valid "
+			    "rho: %s", value, why);
+			return fail(c, "%s: %s", k->section, k->name, range);
+		}
+		if (nano < (uint64_t)k->min || nano > (uint64_t)k->max) {
+			char lo[RHO_TEXT_MAX], hi[RHO_TEXT_MAX];
+
+			snprintf(range, sizeof(range), "%s is outside [%s, %s]",
+			    value, rho_format((uint64_t)k->min, lo),
+			    rho_format((uint64_t)k->max, hi));
+			return fail(c, "%s: %s", k->section, k->name, range);
+		}
+		*(uint64_t *)field = nano;
+		return 1;
+	}
 	case CONFIG_STRLIST:
 		l = (struct config_strlist *)field;
 		if (l->n >= CONFIG_MAX_LIST)

@@ -19,6 +19,8 @@ enum config_type {
 	CONFIG_INT,		/* int64_t within [min, max] */
 	CONFIG_BOOL,		/* bool: true/false/yes/no/1/0 */
 	CONFIG_DOUBLE,		/* double within [dmin, dmax], finite */
+	CONFIG_RHO,		/* uint64_t nano-ρ within [min, max], from
+				   exact decimal text (common/rho.h) */
 	CONFIG_STRLIST		/* struct config_strlist; the key may repeat */
 };
 
@@ -33,7 +35,7 @@ struct config_key {
 	enum config_type type;
 	size_t		 offset;	/* offsetof(struct yours, field) */
 	bool		 required;
-	int64_t		 min, max;	/* CONFIG_INT */
+	int64_t		 min, max;	/* CONFIG_INT; CONFIG_RHO: nano-ρ */
 	double		 dmin, dmax;	/* CONFIG_DOUBLE */
 };
 

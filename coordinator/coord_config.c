@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/rho.h"
 #include "coordinator/coord_int.h"
 
 #define C(f)	offsetof(struct coord_config, f)
@@ -28,7 +29,7 @@ static const struct config_key schema[] = {
 	{ "deadlines", "advertise_seconds", CONFIG_INT, C(advertise_seconds), false, 1, 86400, 0, 0 },
 	{ "deadlines", "share_seconds", CONFIG_INT, C(share_seconds), false, 1, 86400, 0, 0 },
 	{ "deadlines", "redeliver_seconds", CONFIG_INT, C(redeliver_seconds), false, 1, 86400, 0, 0 },
-	{ "limits", "max_rho_per_query", CONFIG_DOUBLE, C(max_rho_per_query), false, 0, 0, 1e-9, 1e6 },
+	{ "limits", "max_rho_per_query", CONFIG_RHO, C(max_rho_per_query_nano), false, 1, INT64_C(1000000000000000), 0, 0 },
 	{ "limits", "max_participants", CONFIG_INT, C(max_participants), false, 2, 1024, 0, 0 },
 	{ "limits", "max_attempts", CONFIG_INT, C(max_attempts), false, 1, 100, 0, 0 },
 	{ "limits", "witness_quorum", CONFIG_INT, C(witness_quorum), false, 0, 1024, 0, 0 },
@@ -216,7 +217,7 @@ coord_config_load(const char *path, struct coord_config *cfg)
 	cfg->advertise_seconds = 60;
 	cfg->share_seconds = 120;
 	cfg->redeliver_seconds = 30;
-	cfg->max_rho_per_query = 1.0;
+	cfg->max_rho_per_query_nano = RHO_NANO_PER_RHO;
 	cfg->max_participants = 64;
 	cfg->max_attempts = 3;
 	cfg->witness_quorum = 0;

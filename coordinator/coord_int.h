@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "coordinator/coord_chain.h"
 #include "keys/keys.h"
 #include "keys/keys_federation.h"
 #include "protocol/cairn.pb-c.h"
@@ -56,7 +57,7 @@ struct coord_config {
 	int64_t			 share_seconds;
 	int64_t			 redeliver_seconds;
 	/* [limits] */
-	double			 max_rho_per_query;
+	uint64_t		 max_rho_per_query_nano;
 	int64_t			 max_participants;
 	int64_t			 max_attempts;
 	int64_t			 witness_quorum;
@@ -245,6 +246,8 @@ struct coord_log {
 	struct tlog_signer	 signer;
 	struct coord_policy_seen *pols;		/* one per node */
 	size_t			 npols;
+	struct coord_chain	 chain;		/* logged spend per node
+						   and data-month */
 };
 
 /*
@@ -259,7 +262,8 @@ void	coord_log_close(struct coord_log *lg);
 
 /*
  * Encode 'e', append it durably and publish a signed checkpoint covering
- * it before returning; '*index' (may be NULL) gets its index.
+ * it before returning; '*index' (may be NULL) gets its index.  A CHARGE
+ * entry's cumulative spends are noted in lg->chain.
  */
 int	coord_log_append(struct coord_log *lg, const struct tlog_entry *e,
 	    uint64_t *index) __attribute__((warn_unused_result));
@@ -280,7 +284,9 @@ int	coord_log_cosign(struct coord_log *lg, const char *name,
  * MEMBER entries (signed by this coordinator's key) and append one MEMBER
  * entry per member added, removed or changed (key or certificate) since,
  * signed with 'id' (purpose "member"); also remember each node's newest
- * POLICY entry.  '*added' (may be NULL) gets the number of entries
+ * POLICY entry, and note every CHARGE entry in lg->chain (each node's
+ * logged spend per data-month).  '*added' (may be NULL) gets the number
+ * of entries
  * appended.  Returns CAIRN_OK, or CAIRN_ERR_FORMAT / _SIGNATURE when a
  * stored MEMBER entry does not check, or a store error.
  */

@@ -84,6 +84,7 @@ coord_log_close(struct coord_log *lg)
 	free(lg->pols);
 	lg->pols = NULL;
 	lg->npols = 0;
+	coord_chain_release(&lg->chain);
 }
 
 int
@@ -105,6 +106,9 @@ coord_log_append(struct coord_log *lg, const struct tlog_entry *e,
 	    (r = publish(lg)) == CAIRN_OK && index != NULL)
 		*index = idx;
 	free(buf);
+	/* The chain follows the log: a CHARGE counts once it is in it. */
+	if (r == CAIRN_OK && e->type == TLOG_ENTRY_CHARGE)
+		r = coord_chain_note(&lg->chain, e);
 	return r;
 }
 
@@ -261,9 +265,11 @@ coord_log_members(struct coord_log *lg, const struct keys_federation *fed,
 		if ((r = tlog_store_entry(lg->tlog, i, &data, &len)) !=
 		    CAIRN_OK)
 			goto out;
-		/* Only MEMBER and POLICY matter here: a peek at the type. */
+		/* Only MEMBER, POLICY and CHARGE matter here: a peek at
+		 * the type. */
 		if (len < 2 || (data[1] != TLOG_ENTRY_MEMBER &&
-		    data[1] != TLOG_ENTRY_POLICY)) {
+		    data[1] != TLOG_ENTRY_POLICY &&
+		    data[1] != TLOG_ENTRY_CHARGE)) {
 			free(data);
 			continue;
 		}
@@ -279,6 +285,8 @@ coord_log_members(struct coord_log *lg, const struct keys_federation *fed,
 			if ((r = tlog_member_decode(e, lg->signer.pub, &c)) ==
 			    CAIRN_OK)
 				r = tlog_roster_apply(&roster, &c);
+		} else if (e->type == TLOG_ENTRY_CHARGE) {
+			r = coord_chain_note(&lg->chain, e);
 		} else {
 			char node[KEYS_NAME_MAX + 1];
 

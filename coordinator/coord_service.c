@@ -29,6 +29,7 @@
 
 #include "common/err.h"
 #include "common/fault.h"
+#include "common/rho.h"
 #include "common/log.h"
 #include "coordinator/coord_int.h"
 #include "coordinator/round.h"
@@ -579,15 +580,20 @@ attempt_build(struct coord *c, const char *caller,
 		    "the %zu participants", q->max_colluding, a->n);
 		goto fail;
 	}
-	*field = "query.rho";
-	if (!isfinite(q->rho) || q->rho <= 0) {
-		r = cairn_err(CAIRN_ERR_ARG, "rho must be a positive number");
+	*field = "query.rho_nano";
+	if (q->rho_nano == 0) {
+		r = cairn_err(CAIRN_ERR_ARG, "rho_nano is 0: a query must "
+		    "ask for rho > 0 (in nano-rho, 1 rho = 10^9)");
 		goto fail;
 	}
-	if (q->rho > c->cfg->max_rho_per_query) {
-		r = cairn_err(CAIRN_ERR_POLICY, "rho %g is over the "
-		    "federation's limit of %g per query", q->rho,
-		    c->cfg->max_rho_per_query);
+	if (q->rho_nano > c->cfg->max_rho_per_query_nano) {
+		char a1[RHO_TEXT_MAX], a2[RHO_TEXT_MAX];
+
+		r = cairn_err(CAIRN_ERR_POLICY, "rho %s (%llu nano-rho) is "
+		    "over the federation's limit of %s per query",
+		    rho_format(q->rho_nano, a1),
+		    (unsigned long long)q->rho_nano,
+		    rho_format(c->cfg->max_rho_per_query_nano, a2));
 		goto fail;
 	}
 	*field = NULL;
@@ -1438,16 +1444,20 @@ charge_check(struct coord *c, struct attempt *a, const struct keys_member *m,
 	for (size_t i = 0; i < nm; i++) {
 		const Cairn__V1__MonthCharge *mc = ch->months[i];
 
-		double cum = mc->cumulative_rho;
-
-		if (month_parse(mc->month) != months[i] ||
-		    mc->rho != a->q->rho || !isfinite(cum) || cum < mc->rho ||
-		    cum > ch->budget_rho_per_month * (1 + 1e-12)) {
+		if (month_parse(mc->month) != months[i]) {
 			r = cairn_err(CAIRN_ERR_ARG, "month %zu ('%s') of the "
-			    "charge: month, rho or cumulative spend do not fit "
-			    "the query and the node's budget", i, mc->month);
+			    "charge is not the query's month %zu", i,
+			    mc->month, i);
 			goto fail;
 		}
+	}
+	*field = "advertisement.charge.budget_rho_per_month_nano";
+	if (ch->budget_rho_per_month_nano == 0 ||
+	    ch->budget_rho_per_month_nano > RHO_NANO_MAX) {
+		r = cairn_err(CAIRN_ERR_ARG, "budget_rho_per_month_nano %llu "
+		    "is not in [1, 10^18]",
+		    (unsigned long long)ch->budget_rho_per_month_nano);
+		goto fail;
 	}
 	*field = "advertisement.charge.cells";
 	if ((a->expect_cells != 0 && ch->cells != a->expect_cells) ||
@@ -1474,7 +1484,8 @@ fail:
 	return r;
 }
 
-/* The CHARGE entry of node 'm''s checked charge 'ch' (borrowing 'sc'). */
+/* The CHARGE entry of node 'm''s checked charge 'ch' (borrowing 'sc';
+ * without 'sc', the typed fields only). */
 static void
 charge_entry(struct tlog_entry *e, const struct keys_member *m,
     const uint8_t qhash[32], const Cairn__V1__Charge *ch,
@@ -1490,9 +1501,12 @@ charge_entry(struct tlog_entry *e, const struct keys_member *m,
 		int32_t mo = month_parse(ch->months[i]->month);
 
 		e->charges[i].month = (uint32_t)((mo / 12) * 100 + mo % 12 + 1);
-		e->charges[i].rho = ch->months[i]->rho;
-		e->charges[i].cumulative = ch->months[i]->cumulative_rho;
+		e->charges[i].rho_nano = ch->months[i]->rho_nano;
+		e->charges[i].cumulative_nano =
+		    ch->months[i]->cumulative_rho_nano;
 	}
+	if (sc == NULL)
+		return;
 	e->body.p = sc->charge.data;
 	e->body.len = sc->charge.len;
 	e->signature.p = sc->signature.data;
@@ -1501,14 +1515,17 @@ charge_entry(struct tlog_entry *e, const struct keys_member *m,
 
 /*
  * Whether the log holds a CHARGE of node 'node' for query hash 'qhash'
- * after the QUERY at 'from': '*yes', and its index in '*index'.  The log,
- * not coord.db, is the authority: a crash between appending a CHARGE and
+ * after the QUERY at 'from': '*yes', and its index in '*index'; when
+ * 'months' is not NULL, the first such entry's months go there (room for
+ * TLOG_ENTRY_MAX_CHARGES) and their count in '*nmonths'.  The log, not
+ * coord.db, is the authority: a crash between appending a CHARGE and
  * recording it in coord.db leaves only the entry.  Returns CAIRN_OK or
  * the error reading the log.
  */
 static int
 charge_logged(struct coord *c, const uint8_t qhash[32], const char *node,
-    uint64_t from, uint64_t *index, bool *yes)
+    uint64_t from, uint64_t *index, bool *yes, struct tlog_charge *months,
+    size_t *nmonths)
 {
 	uint64_t size = tlog_store_size(c->log.tlog);
 	struct tlog_entry *e;
@@ -1530,9 +1547,54 @@ charge_logged(struct coord *c, const uint8_t qhash[32], const char *node,
 		    memcmp(e->query_hash, qhash, 32) == 0) {
 			*index = i;
 			*yes = true;
+			if (months != NULL) {
+				memcpy(months, e->charges, e->ncharges *
+				    sizeof(*months));
+				*nmonths = e->ncharges;
+			}
 		}
 		free(data);
 	}
+	free(e);
+	return r;
+}
+
+/*
+ * The amounts of node 'm''s checked charge 'ch' for 'a' (whose QUERY is
+ * at log index 'from'): ρ per month, and each month's cumulative against
+ * the node's logged chain, or against its CHARGE for this query already
+ * in the log when this one restates it (a retry).  coord_chain_check() is
+ * the one place the rule lives.  Returns CAIRN_OK, CAIRN_ERR_BUDGET (the
+ * detail names node, month, expected and given) or a log error.
+ */
+static int
+charge_amounts(struct coord *c, struct attempt *a,
+    const struct keys_member *m, const Cairn__V1__Charge *ch, uint64_t from,
+    const char **field)
+{
+	struct tlog_charge *prev = NULL;
+	struct tlog_entry *e = NULL;
+	size_t nprev = 0, bad;
+	uint64_t idx;
+	bool yes = false;
+	int r;
+
+	*field = "advertisement.charge.months";
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (prev = calloc(TLOG_ENTRY_MAX_CHARGES, sizeof(*prev))) == NULL) {
+		r = cairn_err(CAIRN_ERR_NOMEM, "charge check");
+		goto out;
+	}
+	/* The months as the CHARGE entry would log them. */
+	charge_entry(e, m, a->qhash, ch, NULL);
+	if ((r = charge_logged(c, a->qhash, m->pub.name, from, &idx, &yes,
+	    prev, &nprev)) != CAIRN_OK)
+		goto out;
+	r = coord_chain_check(&c->log.chain, m->pub.name, e->charges,
+	    e->ncharges, a->q->rho_nano, ch->budget_rho_per_month_nano,
+	    yes ? prev : NULL, nprev, &bad);
+out:
+	free(prev);
 	free(e);
 	return r;
 }
@@ -1581,7 +1643,11 @@ late_charge(struct coord *c, const Cairn__V1__Advertisement *ad,
 	if ((r = charge_check(c, a, m, ad->charge, &ch, &field)) != CAIRN_OK)
 		goto out;
 	if ((r = charge_logged(c, a->qhash, m->pub.name, row.log_index, index,
-	    already)) != CAIRN_OK || *already)
+	    already, NULL, NULL)) != CAIRN_OK || *already)
+		goto out;
+	/* Not logged yet: it must continue the node's chain. */
+	if ((r = charge_amounts(c, a, m, ch, row.log_index, &field)) !=
+	    CAIRN_OK)
 		goto out;
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
 		r = CAIRN_ERR_NOMEM;
@@ -1720,7 +1786,9 @@ do_advertise(struct coord *c, struct transport_call *call,
 		    "32-byte key and a charge");
 		goto out;
 	}
-	if ((r = charge_check(c, a, m, ad->charge, &ch, field)) != CAIRN_OK)
+	if ((r = charge_check(c, a, m, ad->charge, &ch, field)) != CAIRN_OK ||
+	    (r = charge_amounts(c, a, m, ch, a->query_index, field)) !=
+	    CAIRN_OK)
 		goto out;
 	*field = NULL;
 	if (a->round == NULL) {

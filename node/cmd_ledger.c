@@ -13,6 +13,7 @@
 
 #include "common/cli.h"
 #include "common/err.h"
+#include "common/rho.h"
 #include "common/timeutil.h"
 #include "node/daemon.h"
 
@@ -96,7 +97,7 @@ static int
 print_one(const struct node_ledger_entry *e, void *arg)
 {
 	struct walk *w = arg;
-	char qh[65], mn[16], logi[24];
+	char qh[65], mn[16], logi[24], rt[RHO_TEXT_MAX];
 	int64_t total;
 	int r;
 
@@ -106,17 +107,17 @@ print_one(const struct node_ledger_entry *e, void *arg)
 		snprintf(logi, sizeof(logi), "%" PRId64, e->log_index);
 	else
 		snprintf(logi, sizeof(logi), "-");
-	fprintf(w->f, "%-5" PRId64 " %-24.24s %-12s %11.9f %-8s %-6s ", e->id,
+	fprintf(w->f, "%-5" PRId64 " %-24.24s %-12s %11s %-8s %-6s ", e->id,
 	    e->query_id != NULL && e->query_id[0] != '\0' ? e->query_id : "-",
-	    qh, (double)e->rho_nano / (double)LEDGER_NANO, logi,
+	    qh, rho_format((uint64_t)e->rho_nano, rt), logi,
 	    e->vector_kept ? "open" : "closed");
 	for (size_t i = 0; i < e->nmonths; i++) {
 		if ((r = sums_add(&w->sums, e->months[i], e->rho_nano,
 		    &total)) != CAIRN_OK)
 			return r;
 		month_str(e->months[i], mn);
-		fprintf(w->f, "%s%s=%.9f", i ? "," : "", mn,
-		    (double)total / (double)LEDGER_NANO);
+		fprintf(w->f, "%s%s=%s", i ? "," : "", mn,
+		    rho_format((uint64_t)total, rt));
 	}
 	fprintf(w->f, "  %s\n", e->label != NULL ? e->label : "");
 	return 0;
@@ -160,24 +161,27 @@ export_one(const struct node_ledger_entry *e, void *arg)
 			return r;
 		}
 		month_str(e->months[i], mn);
-		m = json_pack("{s:s, s:f, s:f}", "month", mn, "rho",
-		    (double)e->rho_nano / (double)LEDGER_NANO,
-		    "cumulative_rho", (double)total / (double)LEDGER_NANO);
+		/* The decimal for people, the exact count beside it. */
+		m = json_pack("{s:s, s:f, s:I, s:f, s:I}", "month", mn,
+		    "rho", rho_to_double((uint64_t)e->rho_nano),
+		    "rho_nano", (json_int_t)e->rho_nano,
+		    "cumulative_rho", rho_to_double((uint64_t)total),
+		    "cumulative_rho_nano", (json_int_t)total);
 		if (m == NULL || json_array_append_new(months, m) != 0) {
 			json_decref(months);
 			return cairn_err(CAIRN_ERR_NOMEM, "export");
 		}
 	}
 	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:f, s:I, s:f, "
-	    "s:I, s:o, s:b, s:s}",
+	    "s:I, s:I, s:o, s:b, s:s}",
 	    "node", w->node, "id", (json_int_t)e->id,
 	    "query_id", e->query_id != NULL ? e->query_id : "",
 	    "query_hash", qh, "participants_hash", ph, "created", created,
 	    "months", months,
-	    "rho", (double)e->rho_nano / (double)LEDGER_NANO,
+	    "rho", rho_to_double((uint64_t)e->rho_nano),
 	    "rho_nano", (json_int_t)e->rho_nano,
-	    "budget_rho_per_month",
-	    (double)e->budget_nano / (double)LEDGER_NANO,
+	    "budget_rho_per_month", rho_to_double((uint64_t)e->budget_nano),
+	    "budget_rho_per_month_nano", (json_int_t)e->budget_nano,
 	    "noise_variance", (json_int_t)e->noise_variance,
 	    "log_index", e->log_index >= 0 ?
 	    json_integer((json_int_t)e->log_index) : json_null(),

@@ -12,6 +12,7 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/rho.h"
 #include "node/cmd_int.h"
 #include "node/noise.h"
 
@@ -80,6 +81,7 @@ node_cmd_run_local(int argc, char **argv)
 	const char *qpath = NULL, *outpath = NULL, *store = NULL;
 	bool nonoise = false, dense = false, quiet = false, have_rho = false;
 	double rho = 0, delta = 1e-6, t0;
+	uint64_t rho_nano = 0;
 	struct node_noise_plan plan;
 	FILE *out = stdout;
 	int c, r, rc = 1;
@@ -106,11 +108,11 @@ node_cmd_run_local(int argc, char **argv)
 			nonoise = true;
 			break;
 		case OPT_RHO:
-			if (!config_parse_double(optarg, &rho) || rho <= 0) {
-				r = cairn_err(CAIRN_ERR_ARG, "--rho: '%s' is "
-				    "not a positive number", optarg);
+			/* Exact decimal text, as a query takes it. */
+			if ((r = rho_parse_field("--rho", optarg,
+			    &rho_nano)) != CAIRN_OK)
 				goto fail;
-			}
+			rho = rho_to_double(rho_nano);
 			have_rho = true;
 			break;
 		case OPT_DELTA:

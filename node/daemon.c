@@ -23,6 +23,7 @@
 
 #include "common/err.h"
 #include "common/fault.h"
+#include "common/rho.h"
 #include "common/log.h"
 #include "node/daemon_int.h"
 #include "node/policy_publish.h"
@@ -222,8 +223,8 @@ noise_variance(const struct node_task_query *tq, uint64_t *sigma_h2)
 	shape.buckets = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
 	shape.holders = tq->h;
 	if ((r = dp_sensitivity(kind, &shape, &sens)) != CAIRN_OK ||
-	    (r = dp_sigma2_from_rho(sens.delta2_sq, tq->q->rho, &sigma2)) !=
-	    CAIRN_OK)
+	    (r = dp_sigma2_from_rho_nano(sens.delta2_sq, tq->q->rho_nano,
+	    &sigma2)) != CAIRN_OK)
 		return r;
 	s2.num = sigma2;
 	s2.den = 1;
@@ -479,7 +480,7 @@ charge_refusal(struct node_daemon *d, const Cairn__V1__Task *t,
 {
 	struct node_ledger_kv kv;
 	uint8_t rec[RESEND_MAX];
-	char key[96];
+	char key[96], rtext[RHO_TEXT_MAX];
 	uint64_t n = 0;
 	int r;
 
@@ -497,9 +498,9 @@ charge_refusal(struct node_daemon *d, const Cairn__V1__Task *t,
 	req->nstate = 1;
 	if ((r = node_ledger_charge(d->dc.ledger, req, cid)) != CAIRN_OK)
 		return r;
-	log_info("charged query '%s' without a vector: rho %g on %zu "
+	log_info("charged query '%s' without a vector: rho %s on %zu "
 	    "data-months (its computation failed)", tq->q->query_id,
-	    tq->q->rho, tq->nmonths);
+	    rho_format(tq->q->rho_nano, rtext), tq->nmonths);
 	step(d, "charged_refusal");
 	r = resend_one(d, *cid, tq->qhash, rec, kv.len);
 	if (is_transport_error(r)) {
@@ -535,16 +536,20 @@ charge_new(struct node_daemon *d, const Cairn__V1__Task *t,
 	struct dp_rat s2;
 	int64_t *exact = NULL, *noise = NULL, rho_nano, budget_nano;
 	uint64_t n = 0, sigma_h2;
-	char label[LEDGER_MAX_LABEL], key[96];
+	char label[LEDGER_MAX_LABEL], key[96], rtext[RHO_TEXT_MAX];
 	uint8_t rec[RESEND_MAX];
 	uint64_t mark;
 	int r;
 
-	if ((r = noise_variance(tq, &sigma_h2)) != CAIRN_OK ||
-	    (r = ledger_rho_to_nano(tq->q->rho, &rho_nano)) != CAIRN_OK ||
-	    (r = ledger_rho_to_nano(d->dc.cfg->policy.budget_rho_per_month,
-	    &budget_nano)) != CAIRN_OK)
+	if ((r = noise_variance(tq, &sigma_h2)) != CAIRN_OK)
 		return r;
+	/* nano-ρ from the signed query as is: no rounding anywhere. */
+	if (tq->q->rho_nano == 0 || tq->q->rho_nano > RHO_NANO_MAX)
+		return cairn_err(CAIRN_ERR_RANGE, "query '%s': rho_nano %llu "
+		    "is not in [1, 10^18]", tq->q->query_id,
+		    (unsigned long long)tq->q->rho_nano);
+	rho_nano = (int64_t)tq->q->rho_nano;
+	budget_nano = (int64_t)d->dc.cfg->policy.budget_rho_per_month_nano;
 	snprintf(label, sizeof(label), "%s %s: %s",
 	    qspec_kind_name(tq->spec.kind), tq->q->analyst->name,
 	    tq->q->purpose);
@@ -611,8 +616,9 @@ charge_new(struct node_daemon *d, const Cairn__V1__Task *t,
 	lap(d, NODE_PHASE_LEDGER, &mark);
 	if (r != CAIRN_OK)
 		goto out;
-	log_info("charged query '%s': rho %g on %zu data-months, "
-	    "sigma_h^2 %llu, %llu cells", tq->q->query_id, tq->q->rho,
+	log_info("charged query '%s': rho %s on %zu data-months, "
+	    "sigma_h^2 %llu, %llu cells", tq->q->query_id,
+	    rho_format(tq->q->rho_nano, rtext),
 	    tq->nmonths, (unsigned long long)sigma_h2, (unsigned long long)n);
 	*noisy = exact;
 	*ncells = (size_t)n;
@@ -715,9 +721,8 @@ build_charge(struct node_daemon *d, const char *query_id,
 		snprintf(names[i], sizeof(names[i]), "%04d-%02d",
 		    (int)(lm[i].month / 12), (int)(lm[i].month % 12) + 1);
 		mc[i].month = names[i];
-		mc[i].rho = (double)lm[i].rho_nano / (double)LEDGER_NANO;
-		mc[i].cumulative_rho = (double)lm[i].cumulative_nano /
-		    (double)LEDGER_NANO;
+		mc[i].rho_nano = (uint64_t)lm[i].rho_nano;
+		mc[i].cumulative_rho_nano = (uint64_t)lm[i].cumulative_nano;
 		mp[i] = &mc[i];
 	}
 	ch.query_id = (char *)query_id;
@@ -727,7 +732,7 @@ build_charge(struct node_daemon *d, const char *query_id,
 	ch.n_months = n;
 	ch.months = mp;
 	ch.attempt = attempt;
-	ch.budget_rho_per_month = (double)budget / (double)LEDGER_NANO;
+	ch.budget_rho_per_month_nano = (uint64_t)budget;
 	ch.noise_variance = var;
 	ch.cells = cells;
 	if ((r = node_sign_msg(d, &ch.base, "charge", bytes, &len, sig)) !=
@@ -1311,7 +1316,91 @@ struct follow_hit {
 	uint64_t	index;
 	int		type;
 	uint8_t		qhash[32];
+	uint8_t		*body;		/* own CHARGE: the Charge signed */
+	size_t		 blen;
 };
+
+/* "YYYY-MM" as year·12 + month − 1 (the ledger's data-month), or -1. */
+static int32_t
+month_of(const char *s)
+{
+	int y, mo;
+	char tail;
+
+	if (s == NULL || strlen(s) != 7 || s[4] != '-' ||
+	    sscanf(s, "%4d-%2d%c", &y, &mo, &tail) != 2 || y < 1970 ||
+	    y > 9999 || mo < 1 || mo > 12)
+		return -1;
+	return (int32_t)(y * 12 + mo - 1);
+}
+
+/*
+ * Log entry 'h' is a CHARGE this node signed: make its ledger count at
+ * least that spend.  A ledger restored from a backup or deleted does not
+ * hold the charge: it goes in as a charge known from the log, so a budget
+ * is never spent twice (docs/node.md).
+ */
+static int
+follow_absorb(struct node_daemon *d, const struct follow_hit *h, bool insert)
+{
+	struct node_ledger_logged lg;
+	Cairn__V1__Charge *ch = NULL;
+	int32_t months[LEDGER_MAX_MONTHS];
+	int64_t cum[LEDGER_MAX_MONTHS], rho[LEDGER_MAX_MONTHS], added = 0;
+	char rt[RHO_TEXT_MAX];
+	int r;
+
+	if ((r = proto_unpack(&cairn__v1__charge__descriptor, h->body,
+	    h->blen, PROTO_MAX_SMALL, (ProtobufCMessage **)&ch)) != CAIRN_OK)
+		return cairn_err(CAIRN_ERR_FORMAT, "log entry %llu: the body "
+		    "of this node's CHARGE is not a Charge",
+		    (unsigned long long)h->index);
+	if (ch->n_months == 0 || ch->n_months > LEDGER_MAX_MONTHS ||
+	    strcmp(ch->node, d->name) != 0) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "log entry %llu: CHARGE of "
+		    "%zu months for node '%s'", (unsigned long long)h->index,
+		    ch->n_months, ch->node);
+		goto out;
+	}
+	for (size_t i = 0; i < ch->n_months; i++) {
+		const Cairn__V1__MonthCharge *mc = ch->months[i];
+
+		if ((months[i] = month_of(mc->month)) < 0 ||
+		    mc->rho_nano == 0 || mc->rho_nano > RHO_NANO_MAX ||
+		    mc->cumulative_rho_nano > RHO_NANO_MAX) {
+			r = cairn_err(CAIRN_ERR_FORMAT, "log entry %llu: "
+			    "month %zu of this node's CHARGE does not parse",
+			    (unsigned long long)h->index, i + 1);
+			goto out;
+		}
+		rho[i] = (int64_t)mc->rho_nano;
+		cum[i] = (int64_t)mc->cumulative_rho_nano;
+	}
+	memset(&lg, 0, sizeof(lg));
+	memcpy(lg.query_hash, h->qhash, 32);
+	lg.query_id = ch->query_id;
+	lg.months = months;
+	lg.cumulative_nano = cum;
+	lg.nmonths = ch->n_months;
+	lg.rho_nano = rho;
+	lg.budget_nano = ch->budget_rho_per_month_nano > RHO_NANO_MAX ? 0 :
+	    (int64_t)ch->budget_rho_per_month_nano;
+	lg.noise_variance = ch->noise_variance;
+	lg.log_index = h->index;
+	if ((r = node_ledger_absorb_logged(d->dc.ledger, &lg, insert,
+	    &added)) != CAIRN_OK)
+		goto out;
+	if (added > 0)
+		log_warn("log entry %llu: this node's CHARGE for query '%s' "
+		    "was %s in the ledger: %s rho added to it from the log "
+		    "(a ledger restored from a backup, or deleted?)",
+		    (unsigned long long)h->index, ch->query_id,
+		    insert ? "missing" : "under-counted",
+		    rho_format((uint64_t)added, rt));
+out:
+	protobuf_c_message_free_unpacked(&ch->base, NULL);
+	return r;
+}
 
 static int
 follow_load(struct node_daemon *d, uint64_t *next, struct tlog_frontier *f)
@@ -1361,6 +1450,13 @@ follow_apply(struct node_daemon *d, const struct follow_hit *h)
 	int r;
 
 	r = node_ledger_find_query(d->dc.ledger, h->qhash, &rd);
+	if (h->type == TLOG_ENTRY_CHARGE && h->body != NULL &&
+	    (r == CAIRN_OK || r == CAIRN_ERR_NOTFOUND)) {
+		int r2 = follow_absorb(d, h, r == CAIRN_ERR_NOTFOUND);
+
+		if (r2 != CAIRN_OK || r == CAIRN_ERR_NOTFOUND)
+			return r2;
+	}
 	if (r == CAIRN_ERR_NOTFOUND)
 		return CAIRN_OK;
 	if (r != CAIRN_OK)
@@ -1466,6 +1562,27 @@ node_daemon_follow_log(struct node_daemon *d)
 			hits[nhits].index = le->index;
 			hits[nhits].type = (int)e->type;
 			memcpy(hits[nhits].qhash, e->query_hash, 32);
+			hits[nhits].body = NULL;
+			hits[nhits].blen = 0;
+			/* A CHARGE in this node's name counts only when this
+			 * node signed it. */
+			if (e->type == TLOG_ENTRY_CHARGE &&
+			    e->signature.len == KEYS_SIG_LEN &&
+			    e->body.len <= PROTO_MAX_SMALL &&
+			    keys_verify(d->pk, "charge", e->body.p, e->body.len,
+			    e->signature.p) == CAIRN_OK) {
+				if ((hits[nhits].body = malloc(e->body.len +
+				    1)) == NULL) {
+					r = cairn_err(CAIRN_ERR_NOMEM, "log");
+					goto out;
+				}
+				memcpy(hits[nhits].body, e->body.p,
+				    e->body.len);
+				hits[nhits].blen = e->body.len;
+			} else if (e->type == TLOG_ENTRY_CHARGE)
+				log_warn("log entry %llu: a CHARGE in this "
+				    "node's name that it did not sign",
+				    (unsigned long long)le->index);
 			nhits++;
 		}
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -1484,6 +1601,8 @@ node_daemon_follow_log(struct node_daemon *d)
 	r = follow_save(d, &f);
 out:
 	free(e);
+	for (size_t i = 0; i < nhits; i++)
+		free(hits[i].body);
 	free(hits);
 	if (resp != NULL)
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -1644,6 +1763,20 @@ node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms, bool *got)
 
 	if (got != NULL)
 		*got = false;
+	/*
+	 * Before the first task: bring the ledger up to the log's CHARGE
+	 * entries this node signed (a ledger restored from a backup, or
+	 * deleted, would under-count), from the coordinator's newest
+	 * checkpoint.  No task is served until that has succeeded.
+	 */
+	if (!d->rebuilt) {
+		r = node_daemon_witness_checkpoint(d);
+		if (r == CAIRN_OK || r == CAIRN_ERR_NOTFOUND)
+			r = node_daemon_follow_log(d);
+		if (r != CAIRN_OK)
+			return r;
+		d->rebuilt = true;
+	}
 	/* First, charges the coordinator may not have logged go again (at
 	 * start, and after an Advertise that failed): a broken channel
 	 * ends this poll, so they go as soon as the coordinator answers. */

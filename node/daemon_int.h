@@ -61,6 +61,8 @@ struct node_daemon {
 	unsigned			 call_ms;	/* call deadline */
 	struct node_task_timing		 timing;	/* the last task's */
 	bool				 resend_due;	/* re-sends due */
+	bool				 rebuilt;	/* ledger caught up
+							   with the log */
 };
 
 /* The phase timings of the last task handled (valid false before). */

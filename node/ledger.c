@@ -28,6 +28,7 @@
 
 #include "common/err.h"
 #include "common/fault.h"
+#include "common/rho.h"
 #include "common/timeutil.h"
 #include "node/ledger.h"
 
@@ -284,22 +285,6 @@ node_ledger_free(struct node_ledger *l)
 	free(l);
 }
 
-int
-ledger_rho_to_nano(double rho, int64_t *nano)
-{
-	double v;
-
-	if (!(rho > 0) || rho > 1e9)
-		return cairn_err(CAIRN_ERR_RANGE,
-		    "rho %g is outside (0, 1e9]", rho);
-	v = ceil(rho * (double)LEDGER_NANO);
-	/* Never round a charge down, whatever the binary representation. */
-	if (v / (double)LEDGER_NANO < rho)
-		v += 1;
-	*nano = (int64_t)v;
-	return CAIRN_OK;
-}
-
 int32_t
 ledger_month_of_day(int64_t day)
 {
@@ -328,6 +313,113 @@ month_spent(struct node_ledger *l, int32_t month, int64_t *spent)
 	r = CAIRN_OK;
 out:
 	sqlite3_finalize(st);
+	return r;
+}
+
+/*
+ * One charge row known from log entry 'lg', no vector: its months 'months'
+ * with 'rho[i]' charged to months[i] ('n' of them).
+ */
+static int
+insert_logged(struct node_ledger *l, const struct node_ledger_logged *lg,
+    const int32_t *months, const int64_t *rho, size_t n, const char *label)
+{
+	static const uint8_t none[32];
+	sqlite3_stmt *st = NULL;
+	int64_t cid;
+	int r = CAIRN_OK;
+
+	if (sqlite3_prepare_v2(l->db, "INSERT INTO charges(query_hash, "
+	    "pset_hash, created, rho_nano, log_index, label, query_id, "
+	    "budget_nano, noise_variance) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, "recording a charge from the log");
+	sqlite3_bind_blob(st, 1, lg->query_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, none, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+	sqlite3_bind_int64(st, 4, rho[0]);
+	sqlite3_bind_int64(st, 5, (int64_t)lg->log_index);
+	sqlite3_bind_text(st, 6, label, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, lg->query_id != NULL ? lg->query_id : "", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, lg->budget_nano);
+	sqlite3_bind_int64(st, 9, (int64_t)lg->noise_variance);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = db_err(l, "recording a charge from the log");
+		goto out;
+	}
+	cid = sqlite3_last_insert_rowid(l->db);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(l->db, "INSERT INTO charge_months VALUES(?, ?, "
+	    "?)", -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, "recording a charge from the log");
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, cid);
+		sqlite3_bind_int(st, 2, months[i]);
+		sqlite3_bind_int64(st, 3, rho[i]);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			r = db_err(l, "recording a charge from the log");
+			goto out;
+		}
+	}
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+node_ledger_absorb_logged(struct node_ledger *l,
+    const struct node_ledger_logged *lg, bool insert, int64_t *added)
+{
+	char label[128];
+	int64_t spent, sum = 0, diff;
+	int r;
+
+	if (lg->nmonths == 0 || lg->nmonths > LEDGER_MAX_MONTHS ||
+	    lg->budget_nano < 0 || lg->noise_variance > (uint64_t)INT64_MAX ||
+	    lg->log_index > (uint64_t)INT64_MAX)
+		return cairn_err(CAIRN_ERR_ARG, "logged charge at index %llu: "
+		    "%zu months", (unsigned long long)lg->log_index,
+		    lg->nmonths);
+	for (size_t i = 0; i < lg->nmonths; i++)
+		if (lg->rho_nano[i] <= 0 || lg->cumulative_nano[i] < 0)
+			return cairn_err(CAIRN_ERR_ARG, "logged charge at "
+			    "index %llu: month %zu charges %lld nano-rho",
+			    (unsigned long long)lg->log_index, i + 1,
+			    (long long)lg->rho_nano[i]);
+	if ((r = exec(l, "BEGIN IMMEDIATE")) != CAIRN_OK)
+		return r;
+	if (insert) {
+		snprintf(label, sizeof(label), "known from log entry %llu "
+		    "(not in this ledger)", (unsigned long long)lg->log_index);
+		if ((r = insert_logged(l, lg, lg->months, lg->rho_nano,
+		    lg->nmonths, label)) != CAIRN_OK)
+			goto out;
+		for (size_t i = 0; i < lg->nmonths; i++)
+			sum += lg->rho_nano[i];
+	}
+	for (size_t i = 0; i < lg->nmonths; i++) {
+		if ((r = month_spent(l, lg->months[i], &spent)) != CAIRN_OK)
+			goto out;
+		if (spent >= lg->cumulative_nano[i])
+			continue;
+		diff = lg->cumulative_nano[i] - spent;
+		snprintf(label, sizeof(label), "spend shown by log entry %llu "
+		    "above this ledger's", (unsigned long long)lg->log_index);
+		if ((r = insert_logged(l, lg, &lg->months[i], &diff, 1,
+		    label)) != CAIRN_OK)
+			goto out;
+		sum += diff;
+	}
+	if ((r = exec(l, "COMMIT")) != CAIRN_OK)
+		goto out;
+	if (added != NULL)
+		*added = sum;
+out:
+	if (r != CAIRN_OK)
+		(void)sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 	return r;
 }
 
@@ -421,12 +513,14 @@ node_ledger_charge(struct node_ledger *l,
 		if ((r = month_spent(l, req->months[i], &spent)) != CAIRN_OK)
 			goto out;
 		if (spent > req->budget_nano - req->rho_nano) {
+			char t[3][RHO_TEXT_MAX];
+
 			month_name(req->months[i], mname);
 			r = cairn_err(CAIRN_ERR_BUDGET, "data-month %s: spent "
-			    "%.9f rho of a budget of %.9f, this query needs "
-			    "%.9f", mname, (double)spent / LEDGER_NANO,
-			    (double)req->budget_nano / LEDGER_NANO,
-			    (double)req->rho_nano / LEDGER_NANO);
+			    "%s rho of a budget of %s, this query needs %s",
+			    mname, rho_format((uint64_t)spent, t[0]),
+			    rho_format((uint64_t)req->budget_nano, t[1]),
+			    rho_format((uint64_t)req->rho_nano, t[2]));
 			goto out;
 		}
 	}

@@ -10,9 +10,10 @@
  * process; a charge is never refunded or edited, except that
  * the transparency-log index of its CHARGE entry is filled in once known.
  *
- * Privacy loss is kept in nano-ρ (int64, 1 ρ = 10^9), rounded up from the
- * accountant's figure by the caller (ledger_rho_to_nano()), so sums and
- * budget comparisons are exact integer arithmetic.  A data-month is
+ * Privacy loss is kept in nano-ρ (int64, 1 ρ = 10^9), exactly the count
+ * the signed query carries (common/rho.h: one representation from the
+ * spec to the log), so sums and budget comparisons are exact integer
+ * arithmetic.  A data-month is
  * year·12 + (month − 1) of the calendar month of the data a query reads.
  */
 #ifndef CAIRN_NODE_LEDGER_H
@@ -99,9 +100,6 @@ int	node_ledger_open(const char *path, struct node_ledger **out)
 	    __attribute__((warn_unused_result));
 void	node_ledger_free(struct node_ledger *l);
 
-/* Round ρ up to nano-ρ; CAIRN_ERR_RANGE unless 0 < rho <= 10^9. */
-int	ledger_rho_to_nano(double rho, int64_t *nano)
-	    __attribute__((warn_unused_result));
 /* The data-month of a day number (days since 1970-01-01). */
 int32_t	ledger_month_of_day(int64_t day);
 
@@ -149,6 +147,34 @@ int	node_ledger_close_round(struct node_ledger *l, int64_t id)
  */
 int	node_ledger_set_log_index(struct node_ledger *l, int64_t id,
 	    uint64_t log_index) __attribute__((warn_unused_result));
+
+/* A CHARGE entry of this node read back from the transparency log. */
+struct node_ledger_logged {
+	uint8_t		 query_hash[32];
+	const char	*query_id;
+	const int32_t	*months;	/* data-months of the entry */
+	const int64_t	*rho_nano;	/* charged to each month, > 0 */
+	const int64_t	*cumulative_nano; /* the entry's spend per month */
+	size_t		 nmonths;
+	int64_t		 budget_nano;
+	uint64_t	 noise_variance;
+	uint64_t	 log_index;
+};
+
+/*
+ * Make the ledger count at least what the log shows the node spent, in
+ * one transaction: when 'insert', record the logged charge 'lg' (whose
+ * query the ledger does not hold: a ledger restored from a backup, or
+ * deleted) as a charge known from the log, with its log index and no
+ * vector; then, for each month whose spend is still below the entry's
+ * cumulative, record the difference as a charge of that month alone.
+ * No budget check: this is spend that happened.  '*added' (may be NULL)
+ * gets the nano-ρ added over all months.  Returns CAIRN_OK, CAIRN_ERR_ARG
+ * or CAIRN_ERR_DB.
+ */
+int	node_ledger_absorb_logged(struct node_ledger *l,
+	    const struct node_ledger_logged *lg, bool insert, int64_t *added)
+	    __attribute__((warn_unused_result));
 
 /* Total nano-ρ charged to data-month 'month' into '*spent'. */
 int	node_ledger_spent(struct node_ledger *l, int32_t month, int64_t *spent)

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/rho.h"
 #include "keys/keys_federation.h"
 #include "node/node_config.h"
 
@@ -36,8 +37,8 @@ static const struct config_key schema[] = {
 	{ "policy", "allow_kind", CONFIG_STRLIST, P(kinds), true, 0, 0, 0, 0 },
 	{ "policy", "allow_analyst", CONFIG_STRLIST, P(analysts), true, 0, 0, 0, 0 },
 	{ "policy", "allow_geography", CONFIG_STRLIST, P(geographies), false, 0, 0, 0, 0 },
-	{ "policy", "budget_rho_per_month", CONFIG_DOUBLE, P(budget_rho_per_month), true, 0, 0, 1e-9, 1e6 },
-	{ "policy", "max_rho_per_query", CONFIG_DOUBLE, P(max_rho_per_query), true, 0, 0, 1e-9, 1e6 },
+	{ "policy", "budget_rho_per_month", CONFIG_RHO, P(budget_rho_per_month_nano), true, 1, INT64_C(1000000000000000), 0, 0 },
+	{ "policy", "max_rho_per_query", CONFIG_RHO, P(max_rho_per_query_nano), true, 1, INT64_C(1000000000000000), 0, 0 },
 	{ "policy", "min_participants", CONFIG_INT, P(min_participants), false, 2, 1024, 0, 0 },
 	{ "policy", "max_colluding", CONFIG_INT, P(max_colluding), false, 0, 1023, 0, 0 },
 	{ "policy", "max_months_per_query", CONFIG_INT, P(max_months_per_query), false, 1, 240, 0, 0 },
@@ -166,10 +167,14 @@ node_config_load(const char *path, struct node_config *cfg)
 		}
 		cfg->geo_copy = true;
 	}
-	if (p->max_rho_per_query > p->budget_rho_per_month)
+	if (p->max_rho_per_query_nano > p->budget_rho_per_month_nano) {
+		char a[RHO_TEXT_MAX], b[RHO_TEXT_MAX];
+
 		return cairn_err(CAIRN_ERR_CONFIG, "%s: key 'max_rho_per_query' "
-		    "in [policy]: %g exceeds budget_rho_per_month %g", path,
-		    p->max_rho_per_query, p->budget_rho_per_month);
+		    "in [policy]: %s exceeds budget_rho_per_month %s", path,
+		    rho_format(p->max_rho_per_query_nano, a),
+		    rho_format(p->budget_rho_per_month_nano, b));
+	}
 	if (p->min_participants <= p->max_colluding)
 		return cairn_err(CAIRN_ERR_CONFIG, "%s: key 'min_participants' "
 		    "in [policy]: %lld must exceed max_colluding %lld", path,
@@ -206,9 +211,13 @@ node_policy_check(const struct node_policy *p,
 	if (p->geographies.n > 0 && !listed(&p->geographies, req->geography))
 		return cairn_err(CAIRN_ERR_POLICY, "geography '%s' is not "
 		    "allowed", req->geography);
-	if (!(req->rho > 0) || req->rho > p->max_rho_per_query)
-		return cairn_err(CAIRN_ERR_POLICY, "rho %g exceeds the most one "
-		    "query may take (%g)", req->rho, p->max_rho_per_query);
+	if (req->rho_nano == 0 || req->rho_nano > p->max_rho_per_query_nano) {
+		char a[RHO_TEXT_MAX], b[RHO_TEXT_MAX];
+
+		return cairn_err(CAIRN_ERR_POLICY, "rho %s exceeds the most "
+		    "one query may take (%s)", rho_format(req->rho_nano, a),
+		    rho_format(p->max_rho_per_query_nano, b));
+	}
 	if (req->participants < (size_t)p->min_participants)
 		return cairn_err(CAIRN_ERR_POLICY, "%zu participants, fewer "
 		    "than the %lld required", req->participants,

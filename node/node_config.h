@@ -21,8 +21,8 @@ struct node_policy {
 	struct config_strlist	 kinds;		/* allow_kind */
 	struct config_strlist	 analysts;	/* allow_analyst */
 	struct config_strlist	 geographies;	/* allow_geography */
-	double			 budget_rho_per_month;
-	double			 max_rho_per_query;
+	uint64_t		 budget_rho_per_month_nano;
+	uint64_t		 max_rho_per_query_nano;
 	int64_t			 min_participants;
 	int64_t			 max_colluding;
 	int64_t			 max_months_per_query;
@@ -81,7 +81,7 @@ struct node_policy_request {
 	const char	*kind;
 	const char	*analyst;
 	const char	*geography;
-	double		 rho;
+	uint64_t	 rho_nano;
 	size_t		 participants;
 	size_t		 colluding;	/* the query's collusion assumption */
 	size_t		 months;	/* data-months the query reads */

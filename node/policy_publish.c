@@ -32,8 +32,8 @@ node_policy_message(const struct node_config *cfg, const char *name,
 		p->n_allow_geographies = 1;
 		p->allow_geographies = (char **)&cfg->geography;
 	}
-	p->budget_rho_per_month = pol->budget_rho_per_month;
-	p->max_rho_per_query = pol->max_rho_per_query;
+	p->budget_rho_per_month_nano = pol->budget_rho_per_month_nano;
+	p->max_rho_per_query_nano = pol->max_rho_per_query_nano;
 	p->min_participants = (uint32_t)pol->min_participants;
 	p->max_colluding = (uint32_t)pol->max_colluding;
 	p->max_months_per_query = (uint32_t)pol->max_months_per_query;

@@ -480,7 +480,7 @@ node_task_check_query(struct node_daemon *d, const Cairn__V1__Task *t,
 	pr.kind = qspec_kind_name(x.spec.kind);
 	pr.analyst = q->analyst->name;
 	pr.geography = q->spec->geography;
-	pr.rho = q->rho;
+	pr.rho_nano = q->rho_nano;
 	pr.participants = q->n_participants;
 	pr.colluding = q->max_colluding;
 	pr.months = x.nmonths;

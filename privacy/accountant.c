@@ -55,6 +55,29 @@ dp_sigma2_from_rho(uint64_t delta2_sq, double rho, uint64_t *sigma2)
 }
 
 int
+dp_sigma2_from_rho_nano(uint64_t delta2_sq, uint64_t rho_nano,
+    uint64_t *sigma2)
+{
+	unsigned __int128 num, den, s;
+
+	if (delta2_sq == 0)
+		return cairn_err(CAIRN_ERR_ARG, "sigma2: sensitivity must be "
+		    "> 0");
+	if (rho_nano == 0)
+		return cairn_err(CAIRN_ERR_ARG, "rho must be > 0");
+	num = (unsigned __int128)delta2_sq * 1000000000u;
+	den = (unsigned __int128)rho_nano * 2u;
+	s = (num + den - 1) / den;
+	if (s < 1)
+		s = 1;
+	if (s > DP_SIGMA2_PLAN_MAX)
+		return cairn_err(CAIRN_ERR_RANGE, "rho = %llu nano-rho needs "
+		    "sigma2 above 2^50", (unsigned long long)rho_nano);
+	*sigma2 = (uint64_t)s;
+	return CAIRN_OK;
+}
+
+int
 dp_rho_compose(const double *rho, size_t n, double *sum)
 {
 	double t = 0;

@@ -17,6 +17,7 @@
 
 #include "common/cli.h"
 #include "common/err.h"
+#include "common/rho.h"
 #include "privacy/dp.h"
 #include "tools/cmds.h"
 
@@ -276,6 +277,8 @@ cmd_plan(int argc, char **argv)
 	struct dp_sensitivity sens;
 	enum dp_kind kind;
 	double rho, delta = 1e-6, rho_honest, rho_all, eps_t, eps_s;
+	uint64_t rho_nano;
+	char rtext[RHO_TEXT_MAX];
 	uint64_t v, sigma2, sigma_h2, variance, w;
 	uint32_t nodes = 0, coll = 0;
 	int r;
@@ -296,11 +299,10 @@ cmd_plan(int argc, char **argv)
 	}
 	if ((r = dp_kind_parse(o[0].value, &kind)) != CAIRN_OK)
 		return cli_fail(PLAN_PROG, "--kind", r);
-	if ((r = parse_double(o[1].value, &rho)) != CAIRN_OK)
+	/* Exactly the nano-ρ the node would charge (common/rho.h). */
+	if ((r = rho_parse_field("--rho", o[1].value, &rho_nano)) != CAIRN_OK)
 		return cli_fail(PLAN_PROG, "--rho", r);
-	if (rho <= 0)
-		return cli_fail(PLAN_PROG, "--rho", cairn_err(CAIRN_ERR_ARG,
-		    "%s must be > 0", o[1].value));
+	rho = rho_to_double(rho_nano);
 	if (o[2].value != NULL &&
 	    (r = parse_double(o[2].value, &delta)) != CAIRN_OK)
 		return cli_fail(PLAN_PROG, "--delta", r);
@@ -323,7 +325,8 @@ cmd_plan(int argc, char **argv)
 	}
 	if ((r = dp_sensitivity(kind, &shape, &sens)) != CAIRN_OK)
 		return cli_fail(PLAN_PROG, "sensitivity", r);
-	if ((r = dp_sigma2_from_rho(sens.delta2_sq, rho, &sigma2)) != CAIRN_OK)
+	if ((r = dp_sigma2_from_rho_nano(sens.delta2_sq, rho_nano, &sigma2)) !=
+	    CAIRN_OK)
 		return cli_fail(PLAN_PROG, "--rho", r);
 	if ((r = dp_sigma2_per_node((struct dp_rat){ sigma2, 1 }, nodes, coll,
 	    &sigma_h2)) != CAIRN_OK)
@@ -345,8 +348,8 @@ cmd_plan(int argc, char **argv)
 	printf("delta1:             %" PRIu64 "\n", sens.delta1);
 	printf("delta2:             %.6f (delta2^2 = %" PRIu64 ")\n",
 	    sqrt((double)sens.delta2_sq), sens.delta2_sq);
-	printf("rho:                %g (charged to each data-month read)\n",
-	    rho);
+	printf("rho:                %s (charged to each data-month read)\n",
+	    rho_format(rho_nano, rtext));
 	printf("sigma2:             %" PRIu64 " (delta2^2 / (2 rho), rounded "
 	    "up)\n", sigma2);
 	printf("nodes:              %u (colluding %u, honest %u)\n", nodes,

@@ -166,6 +166,16 @@ int	dp_sigma2_from_rho(uint64_t delta2_sq, double rho, uint64_t *sigma2)
 	    __attribute__((warn_unused_result));
 
 /*
+ * The same plan for rho given exactly as 'rho_nano' nano-rho (the form
+ * every query, ledger, charge and log entry carries, common/rho.h):
+ * sigma2 = ceil(delta2_sq * 10^9 / (2 rho_nano)) in exact integer
+ * arithmetic, at least 1.  Returns CAIRN_OK, CAIRN_ERR_ARG (rho_nano or
+ * delta2_sq zero) or CAIRN_ERR_RANGE (sigma2 above DP_SIGMA2_PLAN_MAX).
+ */
+int	dp_sigma2_from_rho_nano(uint64_t delta2_sq, uint64_t rho_nano,
+	    uint64_t *sigma2) __attribute__((warn_unused_result));
+
+/*
  * Compose: the sum of 'n' rho values (zCDP composes by addition).
  * Returns CAIRN_OK or CAIRN_ERR_ARG when a value is negative or not finite.
  */

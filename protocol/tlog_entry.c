@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/rho.h"
 #include "protocol/tlog_entry.h"
 
 enum field {
@@ -23,7 +24,7 @@ enum field {
 	F_REASON,
 	F_SIGNATURE,
 	F_VARIANCE,	/* f64 */
-	F_CHARGES,	/* u16 n || n * (u32 month, f64 rho, f64 cum) */
+	F_CHARGES,	/* u16 n || n * (u32 month, u64 rho, u64 cum) */
 	F_PARTICIPANTS	/* u16 count || count * (u32 length || bytes) */
 };
 
@@ -150,13 +151,14 @@ encode_field(struct wbuf *w, const struct tlog_entry *e, enum field f)
 			if (!month_ok(c->month))
 				return cairn_err(CAIRN_ERR_RANGE, "charge %zu: "
 				    "month %u is not YYYYMM", i, c->month);
-			if (!real_ok(c->rho) || !real_ok(c->cumulative))
+			if (c->rho_nano == 0 || c->rho_nano > RHO_NANO_MAX ||
+			    c->cumulative_nano > RHO_NANO_MAX)
 				return cairn_err(CAIRN_ERR_RANGE, "charge %zu: "
-				    "rho or cumulative is negative or not "
-				    "finite", i);
+				    "rho or cumulative is not in [1, 10^18] "
+				    "nano-rho", i);
 			put_be(w, c->month, 4);
-			put_be(w, f64_bits(c->rho), 8);
-			put_be(w, f64_bits(c->cumulative), 8);
+			put_be(w, c->rho_nano, 8);
+			put_be(w, c->cumulative_nano, 8);
 		}
 		return CAIRN_OK;
 	case F_PARTICIPANTS:
@@ -325,9 +327,16 @@ decode_field(struct rbuf *b, struct tlog_entry *e, enum field f)
 				    "%zu: charge month %llu is not YYYYMM", at,
 				    (unsigned long long)m);
 			c->month = (uint32_t)m;
-			if ((r = get_real(b, f, &c->rho)) != CAIRN_OK ||
-			    (r = get_real(b, f, &c->cumulative)) != CAIRN_OK)
+			at = b->at;
+			if ((r = get_be(b, 8, f, &c->rho_nano)) != CAIRN_OK ||
+			    (r = get_be(b, 8, f, &c->cumulative_nano)) !=
+			    CAIRN_OK)
 				return r;
+			if (c->rho_nano == 0 || c->rho_nano > RHO_NANO_MAX ||
+			    c->cumulative_nano > RHO_NANO_MAX)
+				return cairn_err(CAIRN_ERR_FORMAT, "entry byte "
+				    "%zu: charge rho or cumulative is not in "
+				    "[1, 10^18] nano-rho", at);
 		}
 		e->ncharges = (size_t)n;
 		return CAIRN_OK;

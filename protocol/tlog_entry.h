@@ -47,11 +47,14 @@ enum tlog_entry_type {
 #define TLOG_ENTRY_MAX_CHARGES		240	/* data-months */
 #define TLOG_ENTRY_MAX_PARTICIPANTS	256
 
-/* The charge of one data-month: ρ of this query and the month's total. */
+/*
+ * The charge of one data-month: ρ of this query and the month's total,
+ * both in nano-ρ (common/rho.h), encoded as u64be.
+ */
 struct tlog_charge {
 	uint32_t	month;		/* YYYYMM, e.g. 202403 */
-	double		rho;		/* zCDP rho charged, >= 0 */
-	double		cumulative;	/* rho spent on the month */
+	uint64_t	rho_nano;	/* zCDP rho charged, in [1, 10^18] */
+	uint64_t	cumulative_nano; /* spent on the month, <= 10^18 */
 };
 
 /*
@@ -84,7 +87,8 @@ const char	*tlog_entry_type_name(int type);
  * successful case.  Returns CAIRN_OK, CAIRN_ERR_UNSUPPORTED (unknown
  * type), CAIRN_ERR_TOOBIG (a field over its cap, or 'cap' too small:
  * '*len' is then still set to the size needed), CAIRN_ERR_RANGE (a
- * negative, NaN or infinite real, a month that is not YYYYMM).
+ * negative, NaN or infinite real, a charge of 0 or over 10^18 nano-ρ, a
+ * month that is not YYYYMM).
  */
 int	tlog_entry_encode(const struct tlog_entry *e, uint8_t *out, size_t cap,
 	    size_t *len) __attribute__((warn_unused_result));

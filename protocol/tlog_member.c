@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/rho.h"
 #include "keys/keys.h"
 #include "protocol/proto_service.h"
 #include "protocol/tlog_member.h"
@@ -233,11 +234,13 @@ tlog_policy_decode(const struct tlog_entry *e, const uint8_t pk[static 32],
 		    "node '%s''s, the entry names another", p->node);
 		goto fail;
 	}
-	if (!isfinite(p->budget_rho_per_month) || !(p->budget_rho_per_month >
-	    0) || !isfinite(p->max_rho_per_query) ||
-	    !(p->max_rho_per_query > 0)) {
-		r = cairn_err(CAIRN_ERR_FORMAT, "POLICY entry of '%s': budget "
-		    "or max_rho_per_query is not a positive number", p->node);
+	if (p->budget_rho_per_month_nano == 0 ||
+	    p->budget_rho_per_month_nano > RHO_NANO_MAX ||
+	    p->max_rho_per_query_nano == 0 ||
+	    p->max_rho_per_query_nano > RHO_NANO_MAX) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "POLICY entry of '%s': "
+		    "budget_rho_per_month_nano or max_rho_per_query_nano is "
+		    "not in [1, 10^18]", p->node);
 		goto fail;
 	}
 	*out = p;

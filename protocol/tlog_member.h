@@ -82,10 +82,10 @@ int	tlog_roster_diff(const struct tlog_roster *from,
 /*
  * Check the POLICY entry 'e': node_id names the node, the node's
  * signature with 'pk' (purpose "policy") verifies over the body, and the
- * body decodes to a Policy of that node with a finite positive budget and
- * max_rho_per_query.  On success '*out' owns the unpacked message (free
- * with cairn__v1__policy__free_unpacked).  Returns CAIRN_OK,
- * CAIRN_ERR_SIGNATURE or CAIRN_ERR_FORMAT.
+ * body decodes to a Policy of that node with a budget and a
+ * max_rho_per_query in [1, 10^18] nano-rho.  On success '*out' owns the
+ * unpacked message (free with cairn__v1__policy__free_unpacked).
+ * Returns CAIRN_OK, CAIRN_ERR_SIGNATURE or CAIRN_ERR_FORMAT.
  */
 int	tlog_policy_decode(const struct tlog_entry *e,
 	    const uint8_t pk[static 32], Cairn__V1__Policy **out)

@@ -19,6 +19,7 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/rho.h"
 #include "keys/keys.h"
 #include "keys/keys_federation.h"
 #include "protocol/cairn.pb-c.h"
@@ -497,7 +498,8 @@ q_submit(struct ctx *c)
 	    (r = need(c, O_KEY)) != CAIRN_OK ||
 	    (r = need(c, O_FED)) != CAIRN_OK)
 		goto out;
-	if ((r = parse_real(c->o[O_RHO], "rho", &p.rho)) != CAIRN_OK ||
+	if ((r = rho_parse_field("--rho", c->o[O_RHO], &p.rho_nano)) !=
+	    CAIRN_OK ||
 	    (r = parse_u32(c->o[O_COLL], "colluding", QUERY_MAX_PARTICIPANTS,
 	    &p.colluding)) != CAIRN_OK || (c->o[O_HOLDERS] != NULL &&
 	    (r = parse_u32(c->o[O_HOLDERS], "holders", 1000, &p.holders)) !=
@@ -827,8 +829,8 @@ q_result(struct ctx *c)
 	    "categories", QUERY_MAX_CATEGORIES, &cats, &ncats)) != CAIRN_OK)
 		goto out;
 	if (c->o[O_SPEC] != NULL && ((r = qspec_load_json(c->o[O_SPEC],
-	    &spec)) != CAIRN_OK || (r = parse_real(c->o[O_RHO], "rho",
-	    &rel.rho)) != CAIRN_OK))
+	    &spec)) != CAIRN_OK || (r = rho_parse_field("--rho",
+	    c->o[O_RHO], &rel.rho_nano)) != CAIRN_OK))
 		goto out;
 	if ((r = connect_client(c, &cl)) != CAIRN_OK ||
 	    (r = get_status(cl, c->arg, &s)) != CAIRN_OK)
@@ -843,7 +845,7 @@ q_result(struct ctx *c)
 		    CAIRN_OK || (r = qspec_from_proto(q->spec, "logged query",
 		    &spec)) != CAIRN_OK)
 			goto out;
-		rel.rho = q->rho;
+		rel.rho_nano = q->rho_nano;
 	}
 	if ((r = query_domain_init(&dom, &spec, regions, nregions,
 	    (const char *const *)cats, ncats)) != CAIRN_OK)

@@ -45,7 +45,7 @@ int	query_client_open(const char *target, const char *ca, const char *cert,
 struct query_params {
 	struct qspec	 spec;
 	const char	*geography;
-	double		 rho;			/* per data-month, > 0 */
+	uint64_t	 rho_nano;		/* per data-month, > 0 */
 	const char	*purpose;
 	const char	*const *participants;	/* node names */
 	size_t		 nparticipants;
@@ -116,7 +116,7 @@ int	query_cell_label(const struct query_domain *d, uint64_t id, bool json,
 /* What goes with a released vector into the output. */
 struct query_release {
 	const char	*query_id;
-	double		 rho;		/* per data-month */
+	uint64_t	 rho_nano;	/* per data-month */
 	double		 delta;		/* of the (ε, δ) shown */
 	uint64_t	 variance;	/* released noise variance per cell */
 	uint64_t	 log_index;	/* of the RELEASE entry */

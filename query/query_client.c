@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/rho.h"
 #include "common/timeutil.h"
 #include "keys/keys_tls.h"
 #include "privacy/dp.h"
@@ -120,9 +121,9 @@ query_build(const struct query_params *p, const struct keys_identity *id,
 	if (p->geography == NULL || p->geography[0] == '\0' ||
 	    strlen(p->geography) > KEYS_NAME_MAX)
 		return cairn_err(CAIRN_ERR_ARG, "--geography is required");
-	if (!(p->rho > 0) || !isfinite(p->rho))
-		return cairn_err(CAIRN_ERR_ARG, "--rho: must be a number above "
-		    "0");
+	if (p->rho_nano == 0 || p->rho_nano > RHO_NANO_MAX)
+		return cairn_err(CAIRN_ERR_ARG, "--rho: must be above 0 and at "
+		    "most 10^9");
 	if (p->nparticipants < 2 || p->nparticipants > QUERY_MAX_PARTICIPANTS)
 		return cairn_err(CAIRN_ERR_ARG, "--participants: %zu names, "
 		    "2 to %d needed", p->nparticipants, QUERY_MAX_PARTICIPANTS);
@@ -153,7 +154,7 @@ query_build(const struct query_params *p, const struct keys_identity *id,
 	q.analyst = &analyst;
 	q.purpose = (char *)p->purpose;
 	q.spec = &spec;
-	q.rho = p->rho;
+	q.rho_nano = p->rho_nano;
 	q.n_participants = p->nparticipants;
 	q.participants = (char **)p->participants;
 	q.max_colluding = p->colluding;
@@ -444,17 +445,18 @@ int
 query_result_write(FILE *f, bool json, const struct query_domain *d,
     const struct query_release *rel, const int64_t *values, uint64_t n)
 {
-	double eps_t, eps_s;
+	double eps_t, eps_s, rho = rho_to_double(rel->rho_nano);
 	uint64_t w;
-	char label[2048];
+	char label[2048], rt[RHO_TEXT_MAX];
 	int r;
 
 	if (n != d->ncells)
 		return cairn_err(CAIRN_ERR_RANGE, "the result has %" PRIu64
 		    " cells, the domain of this query %" PRIu64 " (check "
 		    "--regions)", n, d->ncells);
-	if ((r = dp_eps_from_rho_tight(rel->rho, rel->delta, &eps_t)) !=
-	    CAIRN_OK || (r = dp_eps_from_rho_simple(rel->rho, rel->delta,
+	rho_format(rel->rho_nano, rt);
+	if ((r = dp_eps_from_rho_tight(rho, rel->delta, &eps_t)) !=
+	    CAIRN_OK || (r = dp_eps_from_rho_simple(rho, rel->delta,
 	    &eps_s)) != CAIRN_OK || (r = dp_ci95_halfwidth(rel->variance,
 	    &w)) != CAIRN_OK)
 		return r;
@@ -465,19 +467,21 @@ query_result_write(FILE *f, bool json, const struct query_domain *d,
 		    "\"%s,value,ci95_low,ci95_high\",\n", label,
 		    qspec_kind_name(d->spec.kind),
 		    query_label_columns(d->spec.kind));
-		fprintf(f, "  \"privacy\": {\"rho\": %.17g, \"epsilon\": "
+		fprintf(f, "  \"privacy\": {\"rho\": %s, \"rho_nano\": %"
+		    PRIu64 ", \"epsilon\": "
 		    "%.17g, \"delta\": %.17g, \"epsilon_simple\": %.17g, "
 		    "\"variance\": %" PRIu64 ", \"ci95_halfwidth\": %" PRIu64
 		    "},\n  \"log_index\": %" PRIu64 ",\n  \"cells\": [",
-		    rel->rho, eps_t, rel->delta, eps_s, rel->variance, w,
+		    rt, rel->rho_nano, eps_t, rel->delta, eps_s,
+		    rel->variance, w,
 		    rel->log_index);
 	} else {
 		fprintf(f, "# query %s kind %s released at log index %" PRIu64
-		    "\n# rho %.10g per data-month = (epsilon %.6g, delta %g) "
+		    "\n# rho %s per data-month = (epsilon %.6g, delta %g) "
 		    "tight, epsilon %.6g simple\n# noise variance %" PRIu64
 		    " per cell, 95%% interval value +- %" PRIu64 "\n",
 		    rel->query_id, qspec_kind_name(d->spec.kind),
-		    rel->log_index, rel->rho, eps_t, rel->delta, eps_s,
+		    rel->log_index, rt, eps_t, rel->delta, eps_s,
 		    rel->variance, w);
 		fprintf(f, "%s,value,ci95_low,ci95_high\n",
 		    query_label_columns(d->spec.kind));

@@ -55,11 +55,11 @@ charge_entry(uint64_t i, uint8_t *out, size_t cap)
 	memcpy(e.query_hash, &i, sizeof(i));
 	e.ncharges = 2;
 	e.charges[0].month = 202401;
-	e.charges[0].rho = 0.01;
-	e.charges[0].cumulative = 0.01 * (double)(i % 100);
+	e.charges[0].rho_nano = 10000000;
+	e.charges[0].cumulative_nano = 10000000 * (uint64_t)(i % 100 + 1);
 	e.charges[1].month = 202402;
-	e.charges[1].rho = 0.01;
-	e.charges[1].cumulative = 0.02;
+	e.charges[1].rho_nano = 10000000;
+	e.charges[1].cumulative_nano = 20000000;
 	memcpy(sig, &i, sizeof(i));
 	e.signature.p = sig;
 	e.signature.len = sizeof(sig);

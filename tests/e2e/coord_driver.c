@@ -32,6 +32,11 @@
  *	after-restart QID STATE	the attempt failed with "coordinator
  *				restarted"; the log is consistent with STATE
  *				and its entries hash to the signed root
+ *	chain QID		a charge whose cumulative is not n1's logged
+ *				spend plus rho (as from a ledger restored
+ *				from a backup) is refused, naming node,
+ *				month, expected and given; the right one is
+ *				logged
  */
 #include <math.h>
 #include <pthread.h>
@@ -55,6 +60,10 @@
 #include "protocol/tlog_entry.h"
 #include "protocol/tlog_note.h"
 #include "protocol/transport.h"
+
+#include <math.h>
+/* ρ as a test writes it (a double) to nano-ρ. */
+#define NANO(x)	((uint64_t)llround((double)(x) * 1e9))
 
 #define PROG	"coord_driver"
 #define NNODES	3
@@ -81,6 +90,7 @@ static bool bad_digest;			/* a wrong manifest digest */
 static bool keyless;			/* advertise a charge only (a
 					   node's re-send) */
 static char ack[128];			/* the last Advertise ack */
+static int64_t cum_delta;		/* added to the right cumulative */
 static int bad_check = -1;		/* node whose check cell is off */
 static char origin[TLOG_NAME_MAX + 1];
 static struct tlog_verifier logkey;
@@ -215,7 +225,7 @@ query_make(const char *qid, const char *geography, double rho, uint32_t c,
 	q.analyst = &who;
 	q.purpose = "coordinator end-to-end test";
 	q.spec = &sp;
-	q.rho = rho;
+	q.rho_nano = NANO(rho);
 	q.n_participants = NNODES;
 	q.participants = parts;
 	q.max_colluding = c;
@@ -499,6 +509,52 @@ query_hash(const Cairn__V1__SignedQuery *sq, uint8_t qh[32])
 	crypto_hash_sha256(qh, sq->query.data, sq->query.len);
 }
 
+/*
+ * A node's cumulative for 'month' in a charge for query 'qh', as its
+ * ledger would have it: the coordinator refuses a charge whose cumulative
+ * is not the node's logged cumulative plus rho, and a retry restates the
+ * CHARGE of the same query.  Read from the log, which every step of this
+ * driver (a separate process) sees the same.
+ */
+static uint64_t
+logged_cum(struct member *n, int32_t month, const uint8_t qh[32],
+    uint64_t rho)
+{
+	struct tlog_checkpoint cp;
+	struct tlog_entry *e;
+	uint64_t last = 0;
+	uint32_t ym = (uint32_t)((month / 12) * 100 + month % 12 + 1);
+	char *note = checkpoint(n, &cp);
+
+	free(note);
+	if ((e = malloc(sizeof(*e))) == NULL)
+		die("nomem");
+	for (uint64_t i = 0; i < cp.size; i++) {
+		size_t len;
+		uint8_t *b = entry(i, &len);
+
+		if (tlog_entry_decode(b, len, e) == CAIRN_OK &&
+		    e->type == TLOG_ENTRY_CHARGE &&
+		    e->node_id.len == strlen(n->name) &&
+		    memcmp(e->node_id.p, n->name, e->node_id.len) == 0)
+			for (size_t k = 0; k < e->ncharges; k++) {
+				if (e->charges[k].month != ym)
+					continue;
+				if (memcmp(e->query_hash, qh, 32) == 0) {
+					free(b);
+					last = e->charges[k].cumulative_nano;
+					free(e);
+					return last;
+				}
+				if (e->charges[k].cumulative_nano > last)
+					last = e->charges[k].cumulative_nano;
+			}
+		free(b);
+	}
+	free(e);
+	return last + rho;
+}
+
 static int
 advertise(struct member *n, const Cairn__V1__Task *t)
 {
@@ -524,17 +580,18 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 	if (qspec_from_proto(q->spec, "spec", &spec) != CAIRN_OK)
 		die("task spec");
 	nm = qspec_months(&spec, months);
+	query_hash(t->query, qh);
 	for (size_t i = 0; i < nm; i++) {
 		cairn__v1__month_charge__init(&mc[i]);
 		snprintf(mstr[i], sizeof(mstr[i]), "%04u-%02u",
 		    (unsigned)(months[i] / 12) % 10000u,
 		    (unsigned)(months[i] % 12 + 1));
 		mc[i].month = mstr[i];
-		mc[i].rho = q->rho;
-		mc[i].cumulative_rho = q->rho;
+		mc[i].rho_nano = q->rho_nano;
+		mc[i].cumulative_rho_nano = logged_cum(n, months[i], qh,
+		    q->rho_nano) + (uint64_t)cum_delta;
 		mp[i] = &mc[i];
 	}
-	query_hash(t->query, qh);
 	ch.query_id = t->query_id;
 	ch.query_hash.data = qh;
 	ch.query_hash.len = 32;
@@ -542,7 +599,7 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 	ch.n_months = nm;
 	ch.months = mp;
 	ch.attempt = t->attempt;
-	ch.budget_rho_per_month = 10;
+	ch.budget_rho_per_month_nano = NANO(10);
 	ch.noise_variance = 4;
 	ch.cells = adv_cells ? adv_cells : NCELLS;
 	if (proto_pack(&ch.base, PROTO_MAX_SMALL, &cb, &cl) != CAIRN_OK ||
@@ -1045,6 +1102,42 @@ sc_refuse(const char *qid)
 }
 
 static void
+sc_chain(const char *qid)
+{
+	struct signed_query sq;
+	Cairn__V1__Task *t;
+	char want[160];
+	int r;
+
+	query_make(qid, geo, 0.5, 1, "residents", &analyst, &sq);
+	if ((r = submit(&analyst, &sq, NULL)) != CAIRN_OK)
+		die("SubmitQuery: %s", cairn_errdesc(r));
+	if ((t = poll_task(&nodes[0], 3000)) == NULL)
+		die("no task");
+	/* n1's ledger as if restored to before its last charge. */
+	cum_delta = -500000000;
+	expect_code(advertise(&nodes[0], t), CAIRN_ERR_BUDGET,
+	    "a cumulative 0.5 below n1's logged spend plus rho is refused");
+	snprintf(want, sizeof(want), "node n1, month ");
+	if (strstr(cairn_errmsg(), want) == NULL ||
+	    strstr(cairn_errmsg(), " given, ") == NULL ||
+	    strstr(cairn_errmsg(), " expected (its logged spend ") == NULL)
+		die("the refusal does not name node, month, expected and "
+		    "given: %s", cairn_errmsg());
+	okf("the refusal names node, month, expected and given");
+	cum_delta = 1;
+	expect_code(advertise(&nodes[0], t), CAIRN_ERR_BUDGET,
+	    "a cumulative 1 nano-rho above it is refused too");
+	cum_delta = 0;
+	expect_code(advertise(&nodes[0], t), CAIRN_OK,
+	    "the cumulative that continues n1's logged spend is logged");
+	if (strncmp(ack, "CHARGE logged at index ", 23) != 0)
+		die("ack '%s'", ack);
+	protobuf_c_message_free_unpacked(&t->base, NULL);
+	free(sq.q);
+}
+
+static void
 sc_deadline(const char *qid)
 {
 	struct signed_query sq;
@@ -1489,6 +1582,8 @@ main(int argc, char **argv)
 		sc_refusals();
 	else if (strcmp(sc, "open") == 0 && i + 1 < argc)
 		sc_open(argv[i], argv[i + 1]);
+	else if (strcmp(sc, "chain") == 0 && i < argc)
+		sc_chain(argv[i]);
 	else if (strcmp(sc, "after-restart") == 0 && i + 1 < argc)
 		sc_after_restart(argv[i], argv[i + 1]);
 	else

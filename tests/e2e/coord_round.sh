@@ -102,6 +102,11 @@ else
 	notok "status reports the queries, the log and the evidence kept"; sed 's/^/# /' "$T/status"
 fi
 
+# --- after the restart, the chain of each node's logged spend was read
+# back from the log: a charge that does not continue it is refused
+check "after the restart: a charge not continuing the logged spend is refused" \
+    D chain q-chain
+
 # --- a third-party gRPC client reads the checkpoint (npm cached in build/)
 ND="$CAIRN_TOP/build/interop-node"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -5,7 +5,8 @@
  * the final state and failure.
  *
  * usage: node_e2e_analyst --dir DIR --target HOST:PORT --id QID
- *            --participants A,B[,...] [--rho R] [--wait SECONDS]
+ *            --participants A,B[,...] [--rho R | --rho-nano N]
+ *            [--wait SECONDS]
  *            [--retries K] [--persist]
  *
  * With --retries, a FAILED query is submitted again (the same signed
@@ -28,11 +29,13 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/rho.h"
 #include "keys/keys.h"
 #include "keys/keys_federation.h"
 #include "keys/keys_tls.h"
 #include "protocol/proto_service.h"
 #include "protocol/transport.h"
+
 
 #define PROG	"node_e2e_analyst"
 
@@ -62,7 +65,8 @@ int
 main(int argc, char **argv)
 {
 	const char *dir = NULL, *target = NULL, *id = NULL, *parts = NULL;
-	double rho = 0.5;
+	uint64_t rho_nano = 500000000;
+	const char *why;
 	int wait_s = 60, retries = 0, persist = 0, c, r, rc = 1;
 	char path[4096], ca[4096], crt[4096], key[4096], *pv[16], *save, *p;
 	struct keys_identity *ident = NULL;
@@ -87,6 +91,7 @@ main(int argc, char **argv)
 		{ "id", required_argument, NULL, 'i' },
 		{ "participants", required_argument, NULL, 'p' },
 		{ "rho", required_argument, NULL, 'r' },
+		{ "rho-nano", required_argument, NULL, 'n' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "retries", required_argument, NULL, 'k' },
 		{ "persist", no_argument, NULL, 'P' },
@@ -99,7 +104,16 @@ main(int argc, char **argv)
 		case 't': target = optarg; break;
 		case 'i': id = optarg; break;
 		case 'p': parts = optarg; break;
-		case 'r': rho = atof(optarg); break;
+		case 'r':
+			if (!rho_parse(optarg, &rho_nano, &why)) {
+				fprintf(stderr, "%s: --rho '%s': %s\n", PROG,
+				    optarg, why);
+				return 2;
+			}
+			break;
+		case 'n':	/* as is, even 0: a hand-built query */
+			rho_nano = strtoull(optarg, NULL, 10);
+			break;
 		case 'w': wait_s = atoi(optarg); break;
 		case 'k': retries = atoi(optarg); break;
 		case 'P': persist = 1; break;
@@ -146,7 +160,7 @@ main(int argc, char **argv)
 	q.analyst = &an;
 	q.purpose = (char *)"node e2e";
 	q.spec = &sp;
-	q.rho = rho;
+	q.rho_nano = rho_nano;
 	q.n_participants = np;
 	q.participants = pv;
 	q.submitted_unix = time(NULL);

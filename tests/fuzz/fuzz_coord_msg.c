@@ -69,7 +69,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	cfg.advertise_seconds = 600;
 	cfg.share_seconds = 600;
 	cfg.redeliver_seconds = 600;
-	cfg.max_rho_per_query = 1.0;
+	cfg.max_rho_per_query_nano = 1000000000;
 	cfg.max_participants = 10;
 	cfg.max_attempts = 3;
 	snprintf(cfg.geos[0].name, sizeof(cfg.geos[0].name), "g1");

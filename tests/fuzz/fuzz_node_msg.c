@@ -53,8 +53,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	cfg.policy.kinds.n = 6;
 	cfg.policy.analysts.v = analysts;
 	cfg.policy.analysts.n = 1;
-	cfg.policy.budget_rho_per_month = 10.0;
-	cfg.policy.max_rho_per_query = 1.0;
+	cfg.policy.budget_rho_per_month_nano = 10000000000;
+	cfg.policy.max_rho_per_query_nano = 1000000000;
 	cfg.policy.min_participants = 2;
 	cfg.policy.max_colluding = 1;
 	cfg.policy.max_months_per_query = 12;
@@ -88,7 +88,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		ch.query_hash.data = tq.qhash;
 		ch.query_hash.len = 32;
 		ch.node = "n1";
-		ch.budget_rho_per_month = 10.0;
+		ch.budget_rho_per_month_nano = 10000000000;
 		ch.noise_variance = 100;
 		ch.cells = 5;
 		cl = cairn__v1__charge__get_packed_size(&ch);

@@ -233,7 +233,7 @@ fz_signed_query(uint8_t **out, size_t *len)
 	q.analyst = &an;
 	q.purpose = "fuzz";
 	q.spec = &sp;
-	q.rho = 0.1;
+	q.rho_nano = 100000000;
 	q.n_participants = 3;
 	q.participants = parts;
 	q.max_colluding = 1;

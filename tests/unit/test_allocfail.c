@@ -44,6 +44,10 @@
 #include "protocol/tlog_witness.h"
 #include "tests/unit/fake_transport.h"
 
+#include <math.h>
+/* ρ as a test writes it (a double) to nano-ρ. */
+#define NANO(x)	((uint64_t)llround((double)(x) * 1e9))
+
 /* ------------------------------------------------------ the wrappers */
 
 void	*__real_malloc(size_t n);
@@ -208,7 +212,7 @@ make_query(void)
 	q.query_id = "q1";
 	q.analyst = &an;
 	q.spec = &sp;
-	q.rho = 0.1;
+	q.rho_nano = NANO(0.1);
 	q.n_participants = 3;
 	q.participants = parts;
 	q.max_colluding = 1;
@@ -263,13 +267,13 @@ setup(void **state)
 	ncfg.policy.kinds.n = 1;
 	ncfg.policy.analysts.v = analysts;
 	ncfg.policy.analysts.n = 1;
-	ncfg.policy.budget_rho_per_month = 10.0;
-	ncfg.policy.max_rho_per_query = 1.0;
+	ncfg.policy.budget_rho_per_month_nano = NANO(10.0);
+	ncfg.policy.max_rho_per_query_nano = NANO(1.0);
 	ncfg.policy.min_participants = 2;
 	ncfg.policy.max_colluding = 1;
 	ncfg.policy.max_months_per_query = 12;
 	ncfg.policy.holders_per_person = 1;
-	ccfg.max_rho_per_query = 1.0;
+	ccfg.max_rho_per_query_nano = NANO(1.0);
 	ccfg.max_participants = 10;
 	ccfg.max_attempts = 3;
 	snprintf(ccfg.geos[0].name, sizeof(ccfg.geos[0].name), "g1");
@@ -715,11 +719,11 @@ advertise(size_t i, const uint8_t epk[32])
 	ch.query_hash.len = 32;
 	ch.node = members[2 + i].pub.name;
 	mc.month = "2026-01";
-	mc.rho = 0.1;
-	mc.cumulative_rho = 0.1;
+	mc.rho_nano = NANO(0.1);
+	mc.cumulative_rho_nano = NANO(0.1);
 	ch.n_months = 1;
 	ch.months = mcs;
-	ch.budget_rho_per_month = 10;
+	ch.budget_rho_per_month_nano = NANO(10);
 	ch.noise_variance = 100;
 	ch.cells = 5;
 	signed_msg(i, "charge", &ch.base, &sc.charge, &sc.signature);

@@ -30,6 +30,10 @@
 #include "protocol/tlog_store.h"
 #include "query/query.h"
 
+#include <math.h>
+/* ρ as a test writes it (a double) to nano-ρ. */
+#define NANO(x)	((uint64_t)llround((double)(x) * 1e9))
+
 #define NNODES	3
 #define MAXE	4096
 
@@ -164,7 +168,7 @@ add_query(const char *id, size_t np, double rho, uint8_t qh[32])
 	assert_int_equal(qspec_parse_json(js, strlen(js), "t", &p.spec),
 	    CAIRN_OK);
 	p.geography = "g1";
-	p.rho = rho;
+	p.rho_nano = NANO(rho);
 	p.purpose = "test";
 	p.participants = node_names;
 	p.nparticipants = np;
@@ -221,12 +225,12 @@ add_charge(const uint8_t qh[32], const struct chg *c)
 	ch.query_hash.len = 32;
 	ch.node = (char *)node_names[c->node];
 	mc.month = (char *)"2026-01";
-	mc.rho = c->rho;
-	mc.cumulative_rho = c->cum;
+	mc.rho_nano = NANO(c->rho);
+	mc.cumulative_rho_nano = NANO(c->cum);
 	ch.n_months = 1;
 	ch.months = mcs;
 	ch.attempt = c->attempt;
-	ch.budget_rho_per_month = c->budget;
+	ch.budget_rho_per_month_nano = NANO(c->budget);
 	ch.noise_variance = c->sigma2;
 	ch.cells = 11;
 	assert_int_equal(proto_pack(&ch.base, PROTO_MAX_SMALL, &body, &blen),
@@ -239,8 +243,9 @@ add_charge(const uint8_t qh[32], const struct chg *c)
 	memcpy(e->query_hash, qh, 32);
 	e->ncharges = 1;
 	e->charges[0].month = 202601;
-	e->charges[0].rho = c->rho;
-	e->charges[0].cumulative = c->logged_cum > 0 ? c->logged_cum : c->cum;
+	e->charges[0].rho_nano = NANO(c->rho);
+	e->charges[0].cumulative_nano = NANO(c->logged_cum > 0 ?
+	    c->logged_cum : c->cum);
 	e->body.p = body;
 	e->body.len = blen;
 	e->signature.p = sig;
@@ -364,8 +369,8 @@ add_policy(int node, double budget, double max_rho)
 	p.node = (char *)node_names[node];
 	p.n_allow_kinds = 1;
 	p.allow_kinds = kinds;
-	p.budget_rho_per_month = budget;
-	p.max_rho_per_query = max_rho;
+	p.budget_rho_per_month_nano = NANO(budget);
+	p.max_rho_per_query_nano = NANO(max_rho);
 	p.min_participants = 2;
 	assert_int_equal(proto_pack(&p.base, PROTO_MAX_SMALL, &body, &blen),
 	    CAIRN_OK);
@@ -935,7 +940,9 @@ test_noise_floor_presence(void **state)
 
 /*
  * A rho so small that sigma^2 passes DP_SIGMA2_PLAN_MAX admits no noise:
- * a charge for it is flagged with the reason.
+ * a charge for it is flagged with the reason.  ρ is at least 1 nano-ρ, so
+ * that takes a sensitivity above 2.25e6: presence of k = 1000 regions per
+ * hour over 100 days (2.4e6 cells).
  */
 static void
 test_noise_underivable(void **state)
@@ -944,8 +951,10 @@ test_noise_underivable(void **state)
 	struct chg c;
 
 	(void)state;
-	add_query("q1", 2, 1e-16, q);
-	c = chg(0, "q1", 1e-16, 1e-16, 4);
+	q_spec = "{\"kind\": \"presence\", \"start\": \"2026-01-01\", "
+	    "\"end\": \"2026-04-11\", \"k\": 1000, \"bucket\": \"hour\"}";
+	add_query("q1", 2, 1e-9, q);
+	c = chg(0, "q1", 1e-9, 1e-9, 4);
 	add_charge(q, &c);
 	expect_finding("entry 1: CHARGE of 'alpha' for query 'q1': the query "
 	    "admits no noise to check it against: ");
@@ -1322,6 +1331,29 @@ test_ledger_parse_errors(void **state)
 		  "\"2026-13\", \"rho\": 1, \"cumulative\": 1}]}",
 		  "l:1: field 'months': entry 1 has no month 'YYYY-MM'" },
 		{ "{oops", "l:1: " },
+		/* rho must be exactly a whole number of nano-rho. */
+		{ "{\"id\": 1, \"log_index\": 2, \"created\": 3, \"query_id\": "
+		  "\"q\", \"query_hash\": \"" "0000000000000000000000000000000"
+		  "000000000000000000000000000000000\", "
+		  "\"months\": [{\"month\": "
+		  "\"2026-01\", \"rho\": 0.1234567891, \"cumulative\": 1}]}",
+		  "l:1: field 'rho': 0.12345678910000001 is not a valid rho: "
+		  "more than 9 decimals" },
+		{ "{\"id\": 1, \"log_index\": 2, \"created\": 3, \"query_id\": "
+		  "\"q\", \"query_hash\": \"" "0000000000000000000000000000000"
+		  "000000000000000000000000000000000\", "
+		  "\"months\": [{\"month\": "
+		  "\"2026-01\", \"rho\": 0.5, \"rho_nano\": 0, "
+		  "\"cumulative\": 1}]}",
+		  "l:1: field 'rho_nano' is not a count of nano-rho above 0" },
+		{ "{\"id\": 1, \"log_index\": 2, \"created\": 3, \"query_id\": "
+		  "\"q\", \"query_hash\": \"" "0000000000000000000000000000000"
+		  "000000000000000000000000000000000\", "
+		  "\"budget_rho_per_month\": 1e-10, "
+		  "\"months\": [{\"month\": "
+		  "\"2026-01\", \"rho\": 0.5, \"cumulative\": 1}]}",
+		  "l:1: field 'budget_rho_per_month': 1e-10 is not a valid "
+		  "rho: below 1 nano-rho" },
 	};
 	struct audit_ledger led;
 

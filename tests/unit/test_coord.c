@@ -23,6 +23,10 @@
 #include "protocol/tlog_member.h"
 #include "protocol/tlog_note.h"
 
+#include <math.h>
+/* ρ as a test writes it (a double) to nano-ρ. */
+#define NANO(x)	((uint64_t)llround((double)(x) * 1e9))
+
 static char tmpdir[64];
 
 static int
@@ -171,7 +175,7 @@ test_config_ok(void **state)
 	assert_int_equal(c.witness_quorum, 0);
 	assert_int_equal(c.max_long_polls_per_member, 16);
 	assert_int_equal(c.max_long_polls, 4096);
-	assert_true(c.max_rho_per_query == 0.5);
+	assert_true(c.max_rho_per_query_nano == 500000000);
 	assert_int_equal(c.ngeos, 2);
 	assert_non_null(coord_config_geo(&c, "g3"));
 	assert_int_equal(coord_config_geo(&c, "g3")->nregions, 3);
@@ -650,8 +654,8 @@ policy_bytes(const struct keys_identity *n, const char *name, double budget,
 	Cairn__V1__Policy p = CAIRN__V1__POLICY__INIT;
 
 	p.node = (char *)name;
-	p.budget_rho_per_month = budget;
-	p.max_rho_per_query = budget / 2;
+	p.budget_rho_per_month_nano = NANO(budget);
+	p.max_rho_per_query_nano = NANO(budget / 2);
 	p.min_participants = 2;
 	assert_int_equal(proto_pack(&p.base, PROTO_MAX_SMALL, body, len),
 	    CAIRN_OK);

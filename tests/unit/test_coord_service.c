@@ -30,6 +30,10 @@
 #include "protocol/proto_service.h"
 #include "protocol/transport.h"
 
+#include <math.h>
+/* ρ as a test writes it (a double) to nano-ρ. */
+#define NANO(x)	((uint64_t)llround((double)(x) * 1e9))
+
 static char top[64], fedconf[128], confpath[128];
 
 /* Members of the test federation: coordinator, nso, na, nb, nso2. */
@@ -204,6 +208,9 @@ stop(struct coord *c, struct coord_config *cfg)
 	coord_config_release(cfg);
 }
 
+/* ρ of the next query as is on the wire, nano-ρ, unless negative. */
+static int64_t raw_rho = -1;
+
 /* What a test query varies. */
 struct qopt {
 	const char	*id;
@@ -240,7 +247,8 @@ submit(const struct qopt *o, uint64_t *index)
 	q.query_id = (char *)o->id;
 	q.analyst = &who;
 	q.spec = &sp;
-	q.rho = o->rho > 0 ? o->rho : 0.5;
+	q.rho_nano = raw_rho >= 0 ? (uint64_t)raw_rho :
+	    NANO(o->rho > 0 ? o->rho : 0.5);
 	q.n_participants = o->np;
 	q.participants = (char **)o->p;
 	q.federation = (char *)(o->federation ? o->federation : "svc");
@@ -373,10 +381,25 @@ test_submit_checks(void **state)
 	o.rho = 1.5;
 	assert_int_equal(submit(&o, NULL), CAIRN_ERR_POLICY);
 	o.rho = 0;
-	/* Nothing was logged for the refused ones: the first QUERY follows
-	 * the MEMBER entries of the coordinator's first start. */
+	/* Hand-built wire queries: 0 nano-rho, and 1 nano-rho over the
+	 * limit of 1 rho (coordinator.conf's max_rho_per_query). */
+	raw_rho = 0;
+	assert_int_equal(submit(&o, NULL), CAIRN_ERR_ARG);
+	assert_non_null(strstr(cairn_errmsg(), "rho_nano is 0"));
+	raw_rho = 1000000001;
+	assert_int_equal(submit(&o, NULL), CAIRN_ERR_POLICY);
+	assert_non_null(strstr(cairn_errmsg(), "rho 1.000000001 (1000000001 "
+	    "nano-rho) is over the federation's limit of 1 per query"));
+	raw_rho = 1000000000;	/* exactly the limit */
+	o.id = "at-limit";
+	assert_int_equal(submit(&o, NULL), CAIRN_OK);
+	o.id = "q";
+	raw_rho = -1;
+	/* Nothing was logged for the refused ones: the QUERY after the
+	 * one at the limit follows the MEMBER entries of the coordinator's
+	 * first start. */
 	assert_int_equal(submit(&o, &idx), CAIRN_OK);
-	assert_int_equal(idx, NMEMBERS);
+	assert_int_equal(idx, NMEMBERS + 1);
 	assert_int_equal(submit(&o, NULL), CAIRN_ERR_EXISTS);
 	stop(c, &cfg);
 }
@@ -408,7 +431,7 @@ test_retry_and_limit(void **state)
 	q.query_id = "retry";
 	q.analyst = &who;
 	q.spec = &sp;
-	q.rho = 0.25;
+	q.rho_nano = NANO(0.25);
 	q.n_participants = 2;
 	q.participants = (char **)parts;
 	q.federation = "svc";
@@ -850,8 +873,8 @@ publish(struct who *w, const char *name, double budget,
 	int r;
 
 	p.node = (char *)name;
-	p.budget_rho_per_month = budget;
-	p.max_rho_per_query = budget;
+	p.budget_rho_per_month_nano = NANO(budget);
+	p.max_rho_per_query_nano = NANO(budget);
 	assert_int_equal(proto_pack(&p.base, PROTO_MAX_SMALL, &b, &bl),
 	    CAIRN_OK);
 	assert_int_equal(keys_sign(signer, "policy", b, bl, sig), CAIRN_OK);

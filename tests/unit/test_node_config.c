@@ -17,6 +17,10 @@
 #include "keys/keys_federation.h"
 #include "node/node_config.h"
 
+#include <math.h>
+/* ρ as a test writes it (a double) to nano-ρ. */
+#define NANO(x)	((uint64_t)llround((double)(x) * 1e9))
+
 static const char base[] =
 	"[node]\nname = op-a\ndata_dir = /var/lib/cairn\n"
 	"identity_key = id.key\ntls_key = tls.key\ntls_cert = tls.crt\n"
@@ -48,6 +52,8 @@ test_load_ok(void **state)
 	struct node_config c;
 
 	assert_int_equal(load("max_rho_per_query = 0.25\n", &c), CAIRN_OK);
+	assert_int_equal(c.policy.max_rho_per_query_nano, 250000000);
+	assert_int_equal(c.policy.budget_rho_per_month_nano, 1000000000);
 	assert_string_equal(c.name, "op-a");
 	assert_int_equal(c.cdr.n, 2);
 	assert_int_equal(c.policy.kinds.n, 3);
@@ -155,6 +161,17 @@ test_load_errors(void **state)
 	expect("", "missing key 'max_rho_per_query' in [policy]");
 	expect("max_rho_per_query = 2\n",
 	    "'max_rho_per_query' in [policy]: 2 exceeds budget_rho_per_month 1");
+	/* rho keys take decimal text that is a whole number of nano-rho. */
+	expect("max_rho_per_query = 0.1234567891\n",
+	    ":21: key 'max_rho_per_query' in [policy]: '0.1234567891' is not a "
+	    "valid rho: more than 9 decimals");
+	expect("max_rho_per_query = 1/3\n",
+	    "key 'max_rho_per_query' in [policy]: '1/3' is not a valid rho");
+	expect("max_rho_per_query = 0\n",
+	    "key 'max_rho_per_query' in [policy]: '0' is not a valid rho: "
+	    "zero");
+	expect("max_rho_per_query = -0.1\n", "-0.1' is not a valid rho: "
+	    "negative");
 	expect("max_rho_per_query = 0.1\nallow_kind = teleport\n",
 	    "unknown query kind 'teleport'");
 	expect("max_rho_per_query = 0.1\nmax_colluding = 2\n",
@@ -173,7 +190,8 @@ static void
 test_policy(void **state)
 {
 	struct node_config c;
-	struct node_policy_request q = { "od", "nso", "admin2", 0.2, 3, 1, 2, 1 };
+	struct node_policy_request q = { "od", "nso", "admin2", NANO(0.2), 3,
+	    1, 2, 1 };
 
 	assert_int_equal(load("max_rho_per_query = 0.25\nmax_colluding = 1\n"
 	    "min_participants = 3\nallow_geography = admin2\n", &c), CAIRN_OK);
@@ -189,10 +207,10 @@ test_policy(void **state)
 	q.geography = "admin1";
 	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
 	q.geography = "admin2";
-	q.rho = 0.3;
+	q.rho_nano = NANO(0.3);
 	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);
 	assert_non_null(strstr(cairn_errmsg(), "rho 0.3 exceeds"));
-	q.rho = 0.25;
+	q.rho_nano = NANO(0.25);
 	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_OK);
 	q.participants = 2;
 	assert_int_equal(node_policy_check(&c.policy, &q), CAIRN_ERR_POLICY);

@@ -40,6 +40,10 @@
 #include "protocol/tlog_entry.h"
 #include "tlog_helpers.h"
 
+#include <math.h>
+/* ρ as a test writes it (a double) to nano-ρ. */
+#define NANO(x)	((uint64_t)llround((double)(x) * 1e9))
+
 #define FED	"testfed"
 #define NREG	4
 
@@ -696,8 +700,8 @@ setup(void **state)
 	cfg.policy.kinds.n = 2;
 	cfg.policy.analysts.v = analysts_v;
 	cfg.policy.analysts.n = 1;
-	cfg.policy.budget_rho_per_month = 10.0;
-	cfg.policy.max_rho_per_query = 0.5;
+	cfg.policy.budget_rho_per_month_nano = NANO(10.0);
+	cfg.policy.max_rho_per_query_nano = NANO(0.5);
 	cfg.policy.min_participants = 2;
 	cfg.policy.max_colluding = 0;
 	cfg.policy.max_months_per_query = 12;
@@ -785,7 +789,7 @@ make_query(const struct qopts *o, uint8_t **bytes, size_t *len,
 	q.analyst = &an;
 	q.purpose = (char *)"test";
 	q.spec = &sp;
-	q.rho = o->rho;
+	q.rho_nano = NANO(o->rho);
 	q.n_participants = 2;
 	q.participants = parts;
 	q.max_colluding = 0;
@@ -1418,7 +1422,7 @@ test_charge_resent(void **state)
 	assert_int_equal(ch->attempt, 3);
 	assert_int_equal(ch->cells, ncells + 1);
 	assert_int_equal(ch->n_months, 1);
-	assert_true(ch->months[0]->rho == 0.5);
+	assert_true(ch->months[0]->rho_nano == 500000000);
 	protobuf_c_message_free_unpacked(&ch->base, NULL);
 	protobuf_c_message_free_unpacked(&ad->base, NULL);
 
@@ -1467,7 +1471,7 @@ test_budget_exhausted(void **state)
 	char id[16];
 
 	(void)state;
-	cfg.policy.budget_rho_per_month = 1.0;
+	cfg.policy.budget_rho_per_month_nano = NANO(1.0);
 	for (int i = 0; i < 2; i++) {
 		snprintf(id, sizeof(id), "q-b%d", i);
 		qopts_default(&o, id);
@@ -1723,8 +1727,8 @@ test_poll_and_follow(void **state)
 	memcpy(e.query_hash, tb.qhash, 32);
 	e.ncharges = 1;
 	e.charges[0].month = 202601;
-	e.charges[0].rho = 0.5;
-	e.charges[0].cumulative = 0.5;
+	e.charges[0].rho_nano = NANO(0.5);
+	e.charges[0].cumulative_nano = NANO(0.5);
 	e.body.p = (const uint8_t *)"x";
 	e.body.len = 1;
 	e.signature.p = (const uint8_t *)"s";
@@ -1811,8 +1815,8 @@ test_follow_tampered(void **state)
 	memcpy(e.query_hash, tb.qhash, 32);
 	e.ncharges = 1;
 	e.charges[0].month = 202601;
-	e.charges[0].rho = 0.5;
-	e.charges[0].cumulative = 0.5;
+	e.charges[0].rho_nano = NANO(0.5);
+	e.charges[0].cumulative_nano = NANO(0.5);
 	e.body.p = (const uint8_t *)"x";
 	e.body.len = 1;
 	e.signature.p = (const uint8_t *)"s";
@@ -2097,7 +2101,7 @@ test_data_refusal_charged(void **state)
 	assert_int_equal(ch->attempt, 2);
 	assert_int_equal(ch->cells, NREG * 2 + 1);	/* the domain's */
 	assert_int_equal(ch->noise_variance, 4);
-	assert_true(ch->months[0]->rho == 0.5);
+	assert_int_equal(ch->months[0]->rho_nano, LEDGER_NANO / 2);
 	protobuf_c_message_free_unpacked(&ch->base, NULL);
 	protobuf_c_message_free_unpacked(&ad->base, NULL);
 	assert_int_equal(state_len(ledger, "resend/", tb.qhash, 0, false), 0);

@@ -24,6 +24,10 @@
 #include "protocol/qspec.h"
 #include "query/query.h"
 
+#include <math.h>
+/* ρ as a test writes it (a double) to nano-ρ. */
+#define NANO(x)	((uint64_t)llround((double)(x) * 1e9))
+
 static struct keys_identity *ana;
 static const char *const parts[] = { "alpha", "beta", "gamma" };
 
@@ -42,7 +46,7 @@ params(struct query_params *p)
 	    "\"2026-01-08\", \"bucket\": \"day\", \"k\": 2, "
 	    "\"utc_offset_minutes\": 60}", &p->spec);
 	p->geography = "nuts3";
-	p->rho = 0.125;
+	p->rho_nano = NANO(0.125);
 	p->purpose = "tourism 2026";
 	p->participants = parts;
 	p->nparticipants = 3;
@@ -77,7 +81,7 @@ test_build(void **state)
 	assert_string_equal(q->analyst->name, "stats");
 	assert_int_equal(q->analyst->role, CAIRN__V1__ROLE__ROLE_ANALYST);
 	assert_string_equal(q->purpose, "tourism 2026");
-	assert_true(q->rho == 0.125);
+	assert_true(q->rho_nano == 125000000);
 	assert_int_equal(q->n_participants, 3);
 	assert_string_equal(q->participants[2], "gamma");
 	assert_int_equal(q->max_colluding, 1);
@@ -123,7 +127,7 @@ test_build_errors(void **state)
 	assert_int_equal(query_build(&p, ana, &buf, &len, sig), CAIRN_ERR_ARG);
 	assert_non_null(strstr(cairn_errmsg(), "'Beta!' is not a member"));
 	params(&p);
-	p.rho = 0;
+	p.rho_nano = NANO(0);
 	assert_int_equal(query_build(&p, ana, &buf, &len, sig), CAIRN_ERR_ARG);
 	assert_non_null(strstr(cairn_errmsg(), "--rho"));
 	params(&p);
@@ -299,7 +303,7 @@ test_output(void **state)
 	    CAIRN_OK);
 	memset(&rel, 0, sizeof(rel));
 	rel.query_id = "q-1";
-	rel.rho = 0.1;
+	rel.rho_nano = NANO(0.1);
 	rel.delta = 1e-6;
 	rel.variance = 300;
 	rel.log_index = 12;

@@ -35,6 +35,10 @@
 #include "protocol/transport.h"
 #include "query/query.h"
 
+#include <math.h>
+/* ρ as a test writes it (a double) to nano-ρ. */
+#define NANO(x)	((uint64_t)llround((double)(x) * 1e9))
+
 #define NREG	2
 
 static char dir[64], target[64], fedpath[128], aconf[128], vconf[8][160];
@@ -150,11 +154,11 @@ log_charges(const uint8_t qh[32], const char *id, double rho)
 		ch.query_hash.len = 32;
 		ch.node = (char *)node_names[i];
 		mc.month = (char *)"2026-01";
-		mc.rho = rho;
-		mc.cumulative_rho = rho;
+		mc.rho_nano = NANO(rho);
+		mc.cumulative_rho_nano = NANO(rho);
 		ch.n_months = 1;
 		ch.months = mcs;
-		ch.budget_rho_per_month = 1;
+		ch.budget_rho_per_month_nano = NANO(1);
 		ch.noise_variance = 50;
 		ch.cells = ncells + 1;
 		if ((r = proto_pack(&ch.base, PROTO_MAX_SMALL, &body, &blen)) !=
@@ -168,8 +172,8 @@ log_charges(const uint8_t qh[32], const char *id, double rho)
 		memcpy(e.query_hash, qh, 32);
 		e.ncharges = 1;
 		e.charges[0].month = 202601;
-		e.charges[0].rho = rho;
-		e.charges[0].cumulative = rho;
+		e.charges[0].rho_nano = NANO(rho);
+		e.charges[0].cumulative_nano = NANO(rho);
 		e.body.p = body;
 		e.body.len = blen;
 		e.signature.p = sig;
@@ -254,7 +258,7 @@ h_submit(struct transport_call *call, const ProtobufCMessage *req, void *a)
 		    "query 'q-online' exists already");
 		goto out;
 	}
-	if (q->rho > 1) {
+	if (q->rho_nano > 1000000000) {
 		r = transport_call_fail(call, CAIRN_ERR_BUDGET, "rho",
 		    "rho 2 is over the federation limit 1");
 		goto out;
@@ -274,7 +278,8 @@ h_submit(struct transport_call *call, const ProtobufCMessage *req, void *a)
 	e.body.p = body;
 	e.body.len = blen;
 	if (append(&e, &q_index) != CAIRN_OK || log_charges(qh, qid,
-	    q->rho) != CAIRN_OK || log_release(qh) != CAIRN_OK ||
+	    (double)q->rho_nano / 1e9) != CAIRN_OK ||
+	    log_release(qh) != CAIRN_OK ||
 	    publish() != CAIRN_OK) {
 		r = transport_call_fail(call, CAIRN_ERR_DB, NULL, "log");
 		goto out;

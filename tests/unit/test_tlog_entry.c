@@ -19,6 +19,10 @@
 #include "common/err.h"
 #include "protocol/tlog_entry.h"
 
+#include <math.h>
+/* ρ as a test writes it (a double) to nano-ρ. */
+#define NANO(x)	((uint64_t)llround((double)(x) * 1e9))
+
 static struct tlog_bytes
 str(const char *s)
 {
@@ -61,14 +65,14 @@ test_golden(void **state)
 	memset(e.query_hash, 0x22, 32);
 	e.ncharges = 1;
 	e.charges[0].month = 202403;
-	e.charges[0].rho = 0.5;
-	e.charges[0].cumulative = 1.25;
+	e.charges[0].rho_nano = NANO(0.5);
+	e.charges[0].cumulative_nano = NANO(1.25);
 	e.body = str("cb");
 	e.signature = str("s");
 	encode_hex(&e, hex, sizeof(hex));
 	assert_string_equal(hex, "0102" "0102030405060708" "00000002" "6e31"
 	    "2222222222222222222222222222222222222222222222222222222222222222"
-	    "0001" "000316a3" "3fe0000000000000" "3ff4000000000000"
+	    "0001" "000316a3" "000000001dcd6500" "000000004a817c80"
 	    "00000002" "6362" "00000001" "73");
 
 	memset(&e, 0, sizeof(e));
@@ -111,8 +115,8 @@ sample(struct tlog_entry *e, int type)
 	e->ncharges = 3;
 	for (int i = 0; i < 3; i++) {
 		e->charges[i].month = 202401 + (uint32_t)i;
-		e->charges[i].rho = 0.01 * (i + 1);
-		e->charges[i].cumulative = 0.1 * (i + 1);
+		e->charges[i].rho_nano = NANO(0.01 * (i + 1));
+		e->charges[i].cumulative_nano = NANO(0.1 * (i + 1));
 	}
 	e->nparticipants = 3;
 	e->participants[0] = str("node-1");
@@ -144,9 +148,10 @@ same_fields(const struct tlog_entry *a, const struct tlog_entry *b)
 		for (size_t i = 0; i < a->ncharges; i++) {
 			assert_int_equal(a->charges[i].month,
 			    b->charges[i].month);
-			assert_true(a->charges[i].rho == b->charges[i].rho);
-			assert_true(a->charges[i].cumulative ==
-			    b->charges[i].cumulative);
+			assert_true(a->charges[i].rho_nano ==
+			    b->charges[i].rho_nano);
+			assert_true(a->charges[i].cumulative_nano ==
+			    b->charges[i].cumulative_nano);
 		}
 		/* FALLTHROUGH */
 	case TLOG_ENTRY_REFUSAL:
@@ -258,10 +263,13 @@ test_refusals(void **state)
 	assert_int_equal(tlog_entry_encode(&e, buf, sizeof(buf), &len),
 	    CAIRN_ERR_RANGE);
 	e.charges[1].month = 202402;
-	e.charges[2].rho = INFINITY;
+	e.charges[2].rho_nano = UINT64_C(1000000000000000001);
 	assert_int_equal(tlog_entry_encode(&e, buf, sizeof(buf), &len),
 	    CAIRN_ERR_RANGE);
-	e.charges[2].rho = 0;
+	e.charges[2].rho_nano = 0;	/* a charge of nothing */
+	assert_int_equal(tlog_entry_encode(&e, buf, sizeof(buf), &len),
+	    CAIRN_ERR_RANGE);
+	e.charges[2].rho_nano = 1;
 	assert_int_equal(tlog_entry_encode(&e, buf, sizeof(buf), &len),
 	    CAIRN_OK);
 	/* Month of charge 0 sits after 2+8 + 4+6 + 32 + 2 bytes. */
