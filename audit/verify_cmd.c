@@ -87,7 +87,7 @@ static const char verify_help[] =
 
 static const char fetch_usage[] =
     "--coordinator ADDR --ca CA --tls-cert CRT --tls-key KEY\n"
-    "           --entries FILE --checkpoint FILE";
+    "           --federation FILE --entries FILE --checkpoint FILE";
 static const char fetch_help[] =
     "Save the coordinator's latest checkpoint and every entry it covers\n"
     "(one per line, hex) for `cairn audit verify --entries --checkpoint`.\n"
@@ -131,7 +131,7 @@ fetch(const char **o, struct log_copy *l)
 	int r;
 
 	if ((r = query_client_open(o[O_COORD], o[O_CA], o[O_CERT], o[O_KEY],
-	    &c)) != CAIRN_OK)
+	    o[O_FED], &c)) != CAIRN_OK)
 		return r;
 	if ((r = transport_unary(c, proto_method(PROTO_GET_CHECKPOINT),
 	    &creq.base, CALL_TIMEOUT_MS, (ProtobufCMessage **)&cp)) !=
@@ -375,7 +375,7 @@ audit_cmd_fetch(int argc, char **argv)
 	    fetch_usage, fetch_help)) >= 0)
 		return r;
 	if (o[O_COORD] == NULL || o[O_CA] == NULL || o[O_CERT] == NULL ||
-	    o[O_KEY] == NULL || o[O_ENTRIES] == NULL ||
+	    o[O_KEY] == NULL || o[O_FED] == NULL || o[O_ENTRIES] == NULL ||
 	    o[O_CHECKPOINT] == NULL) {
 		fprintf(stderr, "%s: error: usage: see %s --help\n",
 		    FETCH_PROG, FETCH_PROG);

@@ -194,7 +194,7 @@ connect_client(const struct ctx *c, struct transport_client **out)
 	    (r = need(c, O_TLS_KEY)) != CAIRN_OK)
 		return r;
 	return query_client_open(c->o[O_COORD], c->o[O_CA], c->o[O_TLS_CERT],
-	    c->o[O_TLS_KEY], out);
+	    c->o[O_TLS_KEY], c->o[O_FED], out);
 }
 
 static int

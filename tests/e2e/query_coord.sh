@@ -163,8 +163,8 @@ check "audit verify: the grown log is consistent with the state" \
 check "audit fetch" "^fetched $((M + 7)) entries$" \
     "$CAIRN" audit fetch --coordinator "127.0.0.1:$PORT" \
     --ca "$T/watcher/ca.crt" --tls-cert "$T/watcher/tls.crt" \
-    --tls-key "$T/watcher/tls.key" --entries "$T/log.hex" \
-    --checkpoint "$T/cp.note"
+    --tls-key "$T/watcher/tls.key" --federation "$T/fed/federation.conf" \
+    --entries "$T/log.hex" --checkpoint "$T/cp.note"
 check "audit verify offline" "^ok: log size $((M + 7))" \
     "$CAIRN" audit verify --federation "$T/fed/federation.conf" \
     --entries "$T/log.hex" --checkpoint "$T/cp.note" \

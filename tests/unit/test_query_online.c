@@ -76,10 +76,26 @@ tls_member(enum keys_role role, const char *name, const char *hosts,
 		assert_int_equal(keys_tls_load(ca, crt, key, out), CAIRN_OK);
 }
 
+/* The SHA-256 fingerprint of the certificate file 'crt'. */
+static void
+cert_fpr(const char *crt, char fpr[static KEYS_FPR_LEN])
+{
+	struct keys_cert_info ci;
+	char *pem;
+	size_t n;
+
+	assert_int_equal(query_read_file(crt, 1 << 20, &pem, &n), CAIRN_OK);
+	assert_int_equal(keys_cert_info(pem, n, &ci), CAIRN_OK);
+	memcpy(fpr, ci.fingerprint, KEYS_FPR_LEN);
+	free(pem);
+}
+
+/* Enrol 'id'; the coordinator with the fingerprint of coord.crt. */
 static void
 enrol(const struct keys_identity *id)
 {
 	struct keys_member m;
+	char crt[128];
 
 	memset(&m, 0, sizeof(m));
 	m.pub.role = keys_identity_role(id);
@@ -88,6 +104,10 @@ enrol(const struct keys_identity *id)
 	keys_identity_public(id, m.pub.pk);
 	keys_fingerprint((const uint8_t *)m.pub.name, strlen(m.pub.name),
 	    m.cert_fpr);
+	if (m.pub.role == KEYS_ROLE_COORDINATOR) {
+		snprintf(crt, sizeof(crt), "%s/coord.crt", dir);
+		cert_fpr(crt, m.cert_fpr);
+	}
 	assert_int_equal(keys_federation_add(fedpath, &m), CAIRN_OK);
 }
 
@@ -704,10 +724,10 @@ test_4_audit(void **state)
 	/* Fetch, then verify offline. */
 	snprintf(ent, sizeof(ent), "--entries=%s/entries.hex", dir);
 	snprintf(cp, sizeof(cp), "--checkpoint=%s/cp.note", dir);
-	assert_int_equal(audit_cmd_fetch(7, (char *[]){ "fetch", vconf[0],
-	    vconf[1], vconf[2], vconf[3], ent, cp, NULL }), 0);
-	assert_int_equal(audit_cmd_fetch(7, (char *[]){ "fetch", vconf[0],
-	    vconf[1], vconf[2], vconf[3], ent, cp, NULL }), 1);
+	assert_int_equal(audit_cmd_fetch(8, (char *[]){ "fetch", vconf[0],
+	    vconf[1], vconf[2], vconf[3], vconf[4], ent, cp, NULL }), 0);
+	assert_int_equal(audit_cmd_fetch(8, (char *[]){ "fetch", vconf[0],
+	    vconf[1], vconf[2], vconf[3], vconf[4], ent, cp, NULL }), 1);
 	assert_int_equal(run_verify((char *[]){ "verify", vconf[4], ent, cp,
 	    st, NULL }), 0);
 
@@ -760,6 +780,85 @@ test_4_audit(void **state)
 	    "in hex"));
 }
 
+/*
+ * A second certificate the federation CA issued for the coordinator (its
+ * own key and CSR, the same name and host names): a client pins the
+ * enrolled one and refuses this one, naming both fingerprints.
+ */
+static void
+test_5_pinned_certificate(void **state)
+{
+	struct transport_handler h[2];
+	struct transport_server_config cfg;
+	struct transport_server *srv2;
+	struct keys_tls *t2;
+	char csr[128], crt[128], ca[128], key[128], enrolled[KEYS_FPR_LEN],
+	    other[KEYS_FPR_LEN], conf[160], tgt[64], st[160], *a;
+	FILE *f;
+
+	(void)state;
+	path(csr, "coord.csr");
+	path(crt, "coord-b.crt");
+	path(ca, "ca.crt");
+	path(key, "coord.key");
+	assert_int_equal(keys_cert_issue(dir, csr, crt, 30,
+	    "localhost,127.0.0.1", NULL), CAIRN_OK);
+	assert_int_equal(keys_tls_load(ca, crt, key, &t2), CAIRN_OK);
+	cert_fpr(crt, other);
+	path(crt, "coord.crt");
+	cert_fpr(crt, enrolled);
+	assert_string_not_equal(enrolled, other);
+	h[0].method = proto_method(PROTO_GET_QUERY);
+	h[0].fn = h_get_query;
+	h[1].method = proto_method(PROTO_GET_CHECKPOINT);
+	h[1].fn = h_checkpoint;
+	for (int i = 0; i < 2; i++) {
+		h[i].cancel = NULL;
+		h[i].arg = NULL;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.listen = "127.0.0.1:0";
+	cfg.tls = t2;
+	assert_int_equal(transport_server_start(&cfg, h, 2, &srv2), CAIRN_OK);
+	snprintf(tgt, sizeof(tgt), "127.0.0.1:%d", transport_server_port(srv2));
+
+	/* The analyst: `cairn query status` through analyst.conf. */
+	path(conf, "analyst-b.conf");
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fprintf(f, "[analyst]\nidentity_key = %s/stats.id\n"
+	    "tls_key = %s/stats.key\ntls_cert = %s/stats.crt\n"
+	    "ca_cert = %s/ca.crt\ncoordinator = %s\nfederation = %s\n",
+	    dir, dir, dir, dir, tgt, fedpath);
+	fclose(f);
+	a = strdup(conf);
+	snprintf(conf, sizeof(conf), "--config=%s", a);
+	free(a);
+	assert_int_equal(run_query((char *[]){ "query", "status", conf,
+	    "q-online", NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), other));
+	assert_non_null(strstr(cairn_errmsg(), enrolled));
+	assert_non_null(strstr(cairn_errmsg(), "is not the pinned"));
+	/* Without the federation file there is nothing to pin: refused. */
+	assert_int_equal(run_query((char *[]){ "query", "status",
+	    "--coordinator", tgt, vconf[1], "--tls-cert", "x", "--tls-key",
+	    "y", "q-online", NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), "--federation is required"));
+
+	/* The auditor: `cairn audit verify` online. */
+	snprintf(st, sizeof(st), "--coordinator=%s", tgt);
+	assert_int_equal(run_verify((char *[]){ "verify", st, vconf[1],
+	    vconf[2], vconf[3], vconf[4], NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), other));
+	assert_non_null(strstr(cairn_errmsg(), enrolled));
+
+	/* The same clients against the enrolled certificate still work. */
+	assert_int_equal(run_verify((char *[]){ "verify", vconf[0], vconf[1],
+	    vconf[2], vconf[3], vconf[4], NULL }), 0);
+	transport_server_stop(srv2);
+	keys_tls_free(t2);
+}
+
 int
 main(void)
 {
@@ -768,6 +867,7 @@ main(void)
 		cmocka_unit_test(test_2_status_wait_list),
 		cmocka_unit_test(test_3_result),
 		cmocka_unit_test(test_4_audit),
+		cmocka_unit_test(test_5_pinned_certificate),
 	};
 
 	if (sodium_init() < 0)
