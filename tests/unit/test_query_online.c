@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -119,12 +120,16 @@ sign_note(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
 	return keys_sign_note(ctx, msg, len, sig);
 }
 
+/* How many of the two nodes cosign each published checkpoint. */
+static int ncosign = 2;
+
 static int
 publish(void)
 {
 	struct tlog_signer sg;
-	char *n;
-	size_t len;
+	struct tlog_note *tn;
+	char *n, lines[1024], *withc;
+	size_t len, ll = 0;
 	int r;
 
 	memset(&sg, 0, sizeof(sg));
@@ -135,6 +140,29 @@ publish(void)
 	if ((r = tlog_store_publish(store, "cairn/demo", &sg, 1, &n, &len)) !=
 	    CAIRN_OK)
 		return r;
+	/* The nodes, as witnesses, cosign it. */
+	if (ncosign > 0 && (r = tlog_note_parse(n, len, &tn)) == CAIRN_OK) {
+		for (int i = 0; i < ncosign && r == CAIRN_OK; i++) {
+			memset(&sg, 0, sizeof(sg));
+			sg.name = node_names[i];
+			keys_identity_public(node_id[i], sg.pub);
+			sg.sign = sign_note;
+			sg.ctx = node_id[i];
+			r = tlog_cosign(tn->text, tn->text_len, 1767225600,
+			    &sg, lines + ll, sizeof(lines) - ll);
+			ll += strlen(lines + ll);
+		}
+		tlog_note_free(tn);
+		if (r == CAIRN_OK && (r = tlog_note_add_lines(n, len, lines, ll,
+		    &withc, &len)) == CAIRN_OK) {
+			free(n);
+			n = withc;
+		}
+	}
+	if (r != CAIRN_OK) {
+		free(n);
+		return r;
+	}
 	free(note);
 	note = n;
 	return CAIRN_OK;
@@ -574,6 +602,37 @@ run_verify(char **argv)
 	return audit_cmd_verify(argc, argv);
 }
 
+/* The standard output of the last run_verify_out(). */
+static char last_finding[4096];
+
+/* run_verify with its standard output kept in last_finding. */
+static int
+run_verify_out(char **argv)
+{
+	char p[128];
+	int fd, saved, r;
+	FILE *f;
+	size_t n;
+
+	fflush(stdout);
+	path(p, "verify.out");
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	saved = dup(1);
+	dup2(fd, 1);
+	close(fd);
+	r = run_verify(argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	f = fopen(p, "r");
+	assert_non_null(f);
+	n = fread(last_finding, 1, sizeof(last_finding) - 1, f);
+	last_finding[n] = '\0';
+	fclose(f);
+	return r;
+}
+
 static char *
 slurp(const char *p)
 {
@@ -719,7 +778,34 @@ test_4_audit(void **state)
 	    vconf[2], vconf[3], vconf[4], st, "--quorum", "0", NULL }), 0);
 	/* Witnesses required but none cosigned. */
 	assert_int_equal(run_verify((char *[]){ "verify", vconf[0], vconf[1],
-	    vconf[2], vconf[3], vconf[4], "--quorum", "1", NULL }), 1);
+	    vconf[2], vconf[3], vconf[4], "--quorum", "3", "--wait", "0",
+	    NULL }), 1);
+	/*
+	 * A view of the log no witness cosigned (the coordinator shows the
+	 * auditor a log the nodes never saw): refused with the DEFAULT
+	 * quorum, a majority of the two nodes.  One cosignature is not
+	 * enough either.
+	 */
+	for (ncosign = 0; ncosign < 2; ncosign++) {
+		char want[64];
+
+		pthread_mutex_lock(&mu);
+		assert_int_equal(publish(), CAIRN_OK);
+		pthread_mutex_unlock(&mu);
+		assert_int_equal(run_verify_out((char *[]){ "verify",
+		    vconf[0], vconf[1], vconf[2], vconf[3], vconf[4], "--wait",
+		    "1", NULL }), 1);
+		snprintf(want, sizeof(want), "checkpoint: %d valid witness "
+		    "cosignature", ncosign);
+		assert_non_null(strstr(last_finding, want));
+		assert_non_null(strstr(last_finding, "2 required"));
+	}
+	/* --quorum 0 is still allowed (with a warning). */
+	assert_int_equal(run_verify((char *[]){ "verify", vconf[0], vconf[1],
+	    vconf[2], vconf[3], vconf[4], "--quorum", "0", NULL }), 0);
+	pthread_mutex_lock(&mu);
+	assert_int_equal(publish(), CAIRN_OK);
+	pthread_mutex_unlock(&mu);
 
 	/* Fetch, then verify offline. */
 	snprintf(ent, sizeof(ent), "--entries=%s/entries.hex", dir);
