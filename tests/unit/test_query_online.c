@@ -54,7 +54,14 @@ static int64_t values[64];
 static uint64_t ncells;
 static uint8_t result_hash[32];
 static bool have_query;
-static int corrupt;	/* 1: a changed value, 2: a gap in the stream */
+/*
+ * 1: a changed value, 2: a gap in the stream, 3: a changed value with the
+ * Release's result hash to match (the logged one differs), 4: the same
+ * with a forged RELEASE entry from GetEntries, 5: a checkpoint signed by
+ * another key than the log's.
+ */
+static int corrupt;
+static struct keys_identity *rogue_id;	/* signs corrupt == 5 */
 
 static const char *const node_names[2] = { "alpha", "beta" };
 
@@ -385,6 +392,26 @@ h_list(struct transport_call *call, const ProtobufCMessage *req, void *a)
 	pthread_mutex_unlock(&mu);
 }
 
+/* BLAKE2b-256 of the values as little-endian int64 (as released). */
+static void
+values_hash(uint8_t out[32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	for (uint64_t i = 0; i < ncells; i++) {
+		uint8_t le[8];
+
+		for (int b = 0; b < 8; b++)
+			le[b] = (uint8_t)((uint64_t)values[i] >> (8 * b));
+		crypto_generichash_update(&st, le, 8);
+	}
+	crypto_generichash_final(&st, out, 32);
+}
+
+/* The hash of the tampered values (corrupt 3 and 4). */
+static uint8_t forged_hash[32];
+
 static void
 h_result(struct transport_call *call, const ProtobufCMessage *req, void *a)
 {
@@ -410,14 +437,18 @@ h_result(struct transport_call *call, const ProtobufCMessage *req, void *a)
 	c2.offset = corrupt == 2 ? half + 1 : half;
 	c2.n_values = ncells - half;
 	c2.values = values + half;
-	if (corrupt == 1)
+	if (corrupt == 1 || corrupt == 3 || corrupt == 4)
 		values[0]++;
+	if (corrupt == 3 || corrupt == 4)
+		values_hash(forged_hash);
+	if (corrupt == 3 || corrupt == 4)
+		rel.result_hash.data = forged_hash;
 	if (transport_call_send(call, &c1.base) == CAIRN_OK &&
 	    transport_call_send(call, &c2.base) == CAIRN_OK)
 		(void)transport_call_finish(call, CAIRN_OK, NULL);
 	else
 		(void)transport_call_finish(call, CAIRN_ERR_NET, "send");
-	if (corrupt == 1)
+	if (corrupt == 1 || corrupt == 3 || corrupt == 4)
 		values[0]--;
 	pthread_mutex_unlock(&mu);
 }
@@ -428,11 +459,61 @@ h_checkpoint(struct transport_call *call, const ProtobufCMessage *req,
 {
 	Cairn__V1__Checkpoint cp = CAIRN__V1__CHECKPOINT__INIT;
 
+	struct tlog_note *tn = NULL;
+	struct tlog_signer sg;
+	char *other = NULL;
+	size_t olen;
+
 	(void)req;
 	(void)a;
 	pthread_mutex_lock(&mu);
 	cp.note = note;
+	if (corrupt == 5 && tlog_note_parse(note, strlen(note), &tn) ==
+	    CAIRN_OK) {
+		/* The same tree, signed under the log's name by another key. */
+		memset(&sg, 0, sizeof(sg));
+		sg.name = "cairn/demo";
+		keys_identity_public(rogue_id, sg.pub);
+		sg.sign = sign_note;
+		sg.ctx = rogue_id;
+		if (tlog_note_sign(tn->text, tn->text_len, &sg, 1, &other,
+		    &olen) == CAIRN_OK)
+			cp.note = other;
+		tlog_note_free(tn);
+	}
 	(void)transport_call_reply(call, &cp.base);
+	free(other);
+	pthread_mutex_unlock(&mu);
+}
+
+static void
+h_inclusion(struct transport_call *call, const ProtobufCMessage *req,
+    void *a)
+{
+	const Cairn__V1__GetInclusionProofRequest *g = (const void *)req;
+	Cairn__V1__InclusionProof ip = CAIRN__V1__INCLUSION_PROOF__INIT;
+	uint8_t pr[64][32];
+	ProtobufCBinaryData h[64];
+	size_t n;
+
+	(void)a;
+	pthread_mutex_lock(&mu);
+	if (g->index >= g->tree_size || g->tree_size > tlog_store_size(store) ||
+	    tlog_store_inclusion_proof(store, g->index, g->tree_size, pr, 64,
+	    &n) != CAIRN_OK)
+		(void)transport_call_fail(call, CAIRN_ERR_RANGE, "tree_size",
+		    "no such proof");
+	else {
+		for (size_t i = 0; i < n; i++) {
+			h[i].data = pr[i];
+			h[i].len = 32;
+		}
+		ip.index = g->index;
+		ip.tree_size = g->tree_size;
+		ip.n_hashes = n;
+		ip.hashes = h;
+		(void)transport_call_reply(call, &ip.base);
+	}
 	pthread_mutex_unlock(&mu);
 }
 
@@ -456,6 +537,24 @@ h_entries(struct transport_call *call, const ProtobufCMessage *req, void *a)
 		cairn__v1__log_entry__init(&le[n]);
 		if (tlog_store_entry(store, i, &data[n], &len) != CAIRN_OK)
 			break;
+		if (corrupt == 4 && i == rel_index) {
+			/* A RELEASE entry of the tampered values' hash. */
+			struct tlog_entry *e = calloc(1, sizeof(*e));
+			uint8_t *f = malloc(8192);
+			size_t flen;
+
+			assert_non_null(e);
+			assert_non_null(f);
+			assert_int_equal(tlog_entry_decode(data[n], len, e),
+			    CAIRN_OK);
+			memcpy(e->result_hash, forged_hash, 32);
+			assert_int_equal(tlog_entry_encode(e, f, 8192, &flen),
+			    CAIRN_OK);
+			free(e);
+			free(data[n]);
+			data[n] = f;
+			len = flen;
+		}
 		le[n].index = i;
 		le[n].data.data = data[n];
 		le[n].data.len = len;
@@ -489,8 +588,9 @@ setup_all(void **state)
 		{ PROTO_GET_RESULT, h_result },
 		{ PROTO_GET_CHECKPOINT, h_checkpoint },
 		{ PROTO_GET_ENTRIES, h_entries },
+		{ PROTO_GET_INCLUSION_PROOF, h_inclusion },
 	};
-	struct transport_handler h[6];
+	struct transport_handler h[7];
 	struct transport_server_config cfg;
 	struct keys_identity *ana;
 	char p[128], fpr[KEYS_FPR_LEN];
@@ -511,6 +611,8 @@ setup_all(void **state)
 	    CAIRN_OK);
 	assert_int_equal(keys_identity_generate(KEYS_ROLE_COORDINATOR,
 	    "coord", &coord_id), CAIRN_OK);
+	assert_int_equal(keys_identity_generate(KEYS_ROLE_COORDINATOR,
+	    "coord", &rogue_id), CAIRN_OK);
 	assert_int_equal(keys_identity_generate(KEYS_ROLE_ANALYST, "stats",
 	    &ana), CAIRN_OK);
 	assert_int_equal(keys_identity_save(ana, path(p, "stats.id")),
@@ -528,7 +630,7 @@ setup_all(void **state)
 	assert_int_equal(tlog_store_open(path(p, "log.db"), TLOG_STORE_CREATE,
 	    &store), CAIRN_OK);
 	assert_int_equal(publish(), CAIRN_OK);
-	for (size_t i = 0; i < 6; i++) {
+	for (size_t i = 0; i < 7; i++) {
 		h[i].method = proto_method(hs[i].m);
 		h[i].fn = hs[i].fn;
 		h[i].cancel = NULL;
@@ -537,7 +639,7 @@ setup_all(void **state)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.listen = "127.0.0.1:0";
 	cfg.tls = t_coord;
-	assert_int_equal(transport_server_start(&cfg, h, 6, &srv), CAIRN_OK);
+	assert_int_equal(transport_server_start(&cfg, h, 7, &srv), CAIRN_OK);
 	snprintf(target, sizeof(target), "127.0.0.1:%d",
 	    transport_server_port(srv));
 
@@ -572,6 +674,7 @@ teardown_all(void **state)
 	tlog_store_close(store);
 	keys_tls_free(t_coord);
 	keys_identity_free(coord_id);
+	keys_identity_free(rogue_id);
 	keys_identity_free(node_id[0]);
 	keys_identity_free(node_id[1]);
 	keys_federation_free(fed);
@@ -737,7 +840,40 @@ test_3_result(void **state)
 	assert_int_equal(run_query((char *[]){ "query", "result", conf,
 	    "q-online", reg, out, NULL }), 1);
 	assert_non_null(strstr(cairn_errmsg(), "the values do not match the "
-	    "released result hash"));
+	    "result hash of the RELEASE entry at log index 3"));
+	/* The same, with the reply's own hash made to match the values:
+	 * only the logged hash counts. */
+	corrupt = 3;
+	assert_int_equal(run_query((char *[]){ "query", "result", conf,
+	    "q-online", reg, out, NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), "the values do not match the "
+	    "result hash of the RELEASE entry at log index 3"));
+	/* ... and a RELEASE entry forged to match: not in the checkpoint. */
+	corrupt = 4;
+	assert_int_equal(run_query((char *[]){ "query", "result", conf,
+	    "q-online", reg, out, NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), "RELEASE entry 3 is not "
+	    "included in the signed checkpoint of size 4"));
+	/* A checkpoint the log key did not sign. */
+	corrupt = 5;
+	assert_int_equal(run_query((char *[]){ "query", "result", conf,
+	    "q-online", reg, out, NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), "checkpoint: not signed by the "
+	    "log key 'cairn/demo'"));
+	corrupt = 0;
+	/* A checkpoint one of the two nodes cosigned: no majority. */
+	ncosign = 1;
+	pthread_mutex_lock(&mu);
+	assert_int_equal(publish(), CAIRN_OK);
+	pthread_mutex_unlock(&mu);
+	assert_int_equal(run_query((char *[]){ "query", "result", conf,
+	    "q-online", reg, out, "--timeout", "1", NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), "checkpoint of size 4: 1 valid "
+	    "witness cosignature, 2 required"));
+	ncosign = 2;
+	pthread_mutex_lock(&mu);
+	assert_int_equal(publish(), CAIRN_OK);
+	pthread_mutex_unlock(&mu);
 	corrupt = 2;
 	assert_int_equal(run_query((char *[]){ "query", "result", conf,
 	    "q-online", reg, out, NULL }), 1);
