@@ -1035,6 +1035,13 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 
 		if (is_transport_error(r))
 			goto coord_failed;
+		if (r == CAIRN_ERR_STATE) {
+			/* The attempt is over: nothing to refuse. */
+			log_warn("%s", cairn_errmsg());
+			*outcome = NODE_TASK_ABANDONED;
+			r = CAIRN_OK;
+			goto out;
+		}
 		snprintf(line, sizeof(line), "%s", cairn_errmsg());
 		log_error("query '%s' attempt %u: %s; not masking",
 		    t->query_id, t->attempt, line);

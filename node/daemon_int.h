@@ -104,8 +104,9 @@ int	node_task_verify_log(struct node_daemon *d, const Cairn__V1__Task *t)
  * holds this QUERY.  Asks every 200 ms until the task's deadline (or the
  * call deadline when it has none).  CAIRN_OK at once when d->quorum is 0.
  * Errors: CAIRN_ERR_PROOF (no quorum in time, naming the count),
- * CAIRN_ERR_CONFLICT / CAIRN_ERR_SIGNATURE from the witness, or a
- * transport error.
+ * CAIRN_ERR_STATE (the coordinator ended the attempt meanwhile: its
+ * GetRoster, asked between tries, is refused), CAIRN_ERR_CONFLICT /
+ * CAIRN_ERR_SIGNATURE from the witness, or a transport error.
  */
 int	node_task_await_quorum(struct node_daemon *d, const Cairn__V1__Task *t)
 	    __attribute__((warn_unused_result));

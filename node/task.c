@@ -383,6 +383,37 @@ node_task_verify_log(struct node_daemon *d, const Cairn__V1__Task *t)
 	    t->consistency);
 }
 
+/*
+ * CAIRN_OK while the coordinator still serves the attempt's roster;
+ * CAIRN_ERR_STATE when it refuses it (the attempt is over), or a
+ * transport error.
+ */
+static int
+attempt_open(struct node_daemon *d, const Cairn__V1__Task *t)
+{
+	Cairn__V1__GetRosterRequest req = CAIRN__V1__GET_ROSTER_REQUEST__INIT;
+	Cairn__V1__Roster *ro = NULL;
+	char why[256];
+	int r;
+
+	req.query_id = t->query_id;
+	req.attempt = t->attempt;
+	req.wait_ms = 0;
+	r = transport_unary(d->dc.client, proto_method(PROTO_GET_ROSTER),
+	    &req.base, d->call_ms, (ProtobufCMessage **)&ro);
+	if (ro != NULL)
+		protobuf_c_message_free_unpacked(&ro->base, NULL);
+	if (r == CAIRN_OK || r == CAIRN_ERR_TIMEOUT || r == CAIRN_ERR_NOTFOUND)
+		return CAIRN_OK;
+	if (r == CAIRN_ERR_NET || r == CAIRN_ERR_UNAUTH ||
+	    r == CAIRN_ERR_CANCELLED)
+		return r;
+	snprintf(why, sizeof(why), "%s", cairn_errmsg());
+	return cairn_err(CAIRN_ERR_STATE, "query '%s' attempt %u ended while "
+	    "waiting for the checkpoint quorum: %s", t->query_id, t->attempt,
+	    why);
+}
+
 int
 node_task_await_quorum(struct node_daemon *d, const Cairn__V1__Task *t)
 {
@@ -441,6 +472,10 @@ node_task_await_quorum(struct node_daemon *d, const Cairn__V1__Task *t)
 		}
 		protobuf_c_message_free_unpacked(&m->base, NULL);
 		m = NULL;
+		/* Is the attempt still open?  A failed one (another node
+		 * refused, a deadline) ends the wait. */
+		if ((r = attempt_open(d, t)) != CAIRN_OK)
+			return r;
 		clock_gettime(CLOCK_REALTIME, &now);
 		if (now.tv_sec >= end.tv_sec ||
 		    (d->dc.stop != NULL && *d->dc.stop != 0))

@@ -678,8 +678,6 @@ struct collected {
 	Cairn__V1__Release	*rel;	/* copy of the first message's */
 	int64_t			*v;
 	uint64_t		 n, got;
-	uint8_t			 hash[32];
-	bool			 have_hash;
 };
 
 static int
@@ -706,10 +704,6 @@ on_chunk(const ProtobufCMessage *msg, void *arg)
 		co->rel->cells = r->cells;
 		co->rel->log_index = r->log_index;
 		co->n = r->cells;
-		if (r->result_hash.len == 32) {
-			memcpy(co->hash, r->result_hash.data, 32);
-			co->have_hash = true;
-		}
 	}
 	if (ch->offset != co->got || ch->n_values > co->n - co->got)
 		return cairn_err(CAIRN_ERR_FORMAT, "GetResult: chunk at offset "
