@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -19,6 +20,7 @@
 #include "common/err.h"
 #include "keys/keys_federation.h"
 #include "protocol/proto_service.h"
+#include "protocol/tlog_member.h"
 #include "protocol/tlog_note.h"
 #include "protocol/transport.h"
 #include "query/query.h"
@@ -51,8 +53,11 @@ log_copy_free(struct log_copy *l)
 
 enum {
 	O_COORD, O_FED, O_STATE, O_LEDGER, O_NODE, O_QUORUM, O_CA, O_CERT,
-	O_KEY, O_ENTRIES, O_CHECKPOINT, O_N
+	O_KEY, O_ENTRIES, O_CHECKPOINT, O_WAIT, O_N
 };
+
+#define WAIT_DEFAULT_S	30	/* for the witnesses' cosignatures */
+#define WAIT_SLICE_MS	500
 
 static const struct option vopts[] = {
 	{ "coordinator", required_argument, NULL, 0 },
@@ -66,6 +71,7 @@ static const struct option vopts[] = {
 	{ "tls-key", required_argument, NULL, 0 },
 	{ "entries", required_argument, NULL, 0 },
 	{ "checkpoint", required_argument, NULL, 0 },
+	{ "wait", required_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -74,12 +80,15 @@ static const char verify_usage[] =
     "--federation federation.conf\n"
     "           (--coordinator ADDR --ca CA --tls-cert CRT --tls-key KEY |\n"
     "            --entries FILE --checkpoint FILE)\n"
-    "           [--state FILE] [--quorum Q] [--ledger FILE --node NAME]";
+    "           [--state FILE] [--quorum Q] [--wait S]\n"
+    "           [--ledger FILE --node NAME]";
 static const char verify_help[] =
     "Verify the federation's transparency log: the checkpoint's signature\n"
     "(the coordinator's key, note name cairn/<federation>), Q witness\n"
-    "cosignatures, consistency with the checkpoint kept in --state (then\n"
-    "updated), the entries' root, and every rule of docs/federation.md\n"
+    "cosignatures (default: a majority of the enrolled nodes; online, the\n"
+    "checkpoint is asked for again for up to --wait S seconds, default 30,\n"
+    "until it has them), consistency with the checkpoint kept in --state\n"
+    "(then updated), the entries' root, and every rule of docs/federation.md\n"
     "section 5; with --ledger, a node's ledger export against the log.\n"
     "--entries holds one entry per line in hex (as `cairn audit fetch`\n"
     "writes).  Prints one line per finding and a summary; exit 0 only\n"
@@ -87,7 +96,7 @@ static const char verify_help[] =
 
 static const char fetch_usage[] =
     "--coordinator ADDR --ca CA --tls-cert CRT --tls-key KEY\n"
-    "           --entries FILE --checkpoint FILE";
+    "           --federation FILE --entries FILE --checkpoint FILE";
 static const char fetch_help[] =
     "Save the coordinator's latest checkpoint and every entry it covers\n"
     "(one per line, hex) for `cairn audit verify --entries --checkpoint`.\n"
@@ -117,9 +126,16 @@ append_entry(struct log_copy *l, size_t *cap, const uint8_t *d, size_t len)
 	return CAIRN_OK;
 }
 
-/* Fetch the latest checkpoint and the entries it covers. */
+/*
+ * Fetch the latest checkpoint and the entries it covers.  With 'quorum' >
+ * 0, ask again every WAIT_SLICE_MS for up to 'wait_s' seconds while the
+ * checkpoint has fewer than 'quorum' valid cosignatures of 'fed''s nodes
+ * (witnesses cosign a new checkpoint within their poll interval); the
+ * last one fetched is verified either way.
+ */
 static int
-fetch(const char **o, struct log_copy *l)
+fetch(const char **o, const struct keys_federation *fed, size_t quorum,
+    unsigned wait_s, struct log_copy *l)
 {
 	Cairn__V1__GetCheckpointRequest creq =
 	    CAIRN__V1__GET_CHECKPOINT_REQUEST__INIT;
@@ -131,12 +147,25 @@ fetch(const char **o, struct log_copy *l)
 	int r;
 
 	if ((r = query_client_open(o[O_COORD], o[O_CA], o[O_CERT], o[O_KEY],
-	    &c)) != CAIRN_OK)
+	    o[O_FED], &c)) != CAIRN_OK)
 		return r;
-	if ((r = transport_unary(c, proto_method(PROTO_GET_CHECKPOINT),
-	    &creq.base, CALL_TIMEOUT_MS, (ProtobufCMessage **)&cp)) !=
-	    CAIRN_OK)
-		goto out;
+	for (unsigned waited = 0;; waited += WAIT_SLICE_MS) {
+		size_t nvalid = 0;
+		struct timespec ts = { 0, WAIT_SLICE_MS * 1000000L };
+
+		if ((r = transport_unary(c, proto_method(PROTO_GET_CHECKPOINT),
+		    &creq.base, CALL_TIMEOUT_MS, (ProtobufCMessage **)&cp)) !=
+		    CAIRN_OK)
+			goto out;
+		if (quorum == 0 || waited >= wait_s * 1000u ||
+		    (tlog_fed_cosignatures(cp->note, strlen(cp->note), fed,
+		    &nvalid) == CAIRN_OK && nvalid >= quorum))
+			break;
+		cairn_err_clear();
+		protobuf_c_message_free_unpacked(&cp->base, NULL);
+		cp = NULL;
+		nanosleep(&ts, NULL);
+	}
 	l->note_len = strlen(cp->note);
 	if ((l->note = strdup(cp->note)) == NULL) {
 		r = cairn_err(CAIRN_ERR_NOMEM, "checkpoint");
@@ -256,6 +285,7 @@ audit_cmd_verify(int argc, char **argv)
 	char *state = NULL, *ltext = NULL;
 	size_t state_len = 0, llen;
 	uint64_t quorum = 0;
+	unsigned wait_s = WAIT_DEFAULT_S;
 	bool online;
 	int r, rc = 1;
 
@@ -285,8 +315,34 @@ audit_cmd_verify(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (o[O_WAIT] != NULL) {
+		char *end;
+		unsigned long w;
+
+		errno = 0;
+		w = strtoul(o[O_WAIT], &end, 10);
+		if (errno != 0 || *end != '\0' || o[O_WAIT][0] == '-' ||
+		    w > 3600) {
+			fprintf(stderr, "%s: error: --wait: '%s' is not a "
+			    "number of seconds (0 to 3600)\n", VERIFY_PROG,
+			    o[O_WAIT]);
+			return 1;
+		}
+		wait_s = (unsigned)w;
+	}
 	if ((r = keys_federation_load(o[O_FED], &fed)) != CAIRN_OK)
 		return cli_fail(VERIFY_PROG, "federation", r);
+	/*
+	 * By default a majority of the enrolled nodes must have cosigned
+	 * the checkpoint: two views of the log cannot both have one.
+	 */
+	if (o[O_QUORUM] == NULL)
+		quorum = tlog_fed_majority(fed);
+	else if (quorum == 0)
+		fprintf(stderr, "%s: warning: --quorum 0: witness "
+		    "cosignatures are not required; a split view of the log "
+		    "(another log shown to others) would go unnoticed\n",
+		    VERIFY_PROG);
 	if (o[O_LEDGER] != NULL && ((r = query_read_file(o[O_LEDGER],
 	    (size_t)AUDIT_LEDGER_MAX * 256, &ltext, &llen)) != CAIRN_OK ||
 	    (r = audit_ledger_parse(ltext, llen, o[O_LEDGER], &ledger)) !=
@@ -304,7 +360,8 @@ audit_cmd_verify(int argc, char **argv)
 			goto out;
 		}
 	}
-	r = online ? fetch(o, &l) : read_offline(o[O_ENTRIES],
+	r = online ? fetch(o, fed, (size_t)quorum, wait_s, &l) :
+	    read_offline(o[O_ENTRIES],
 	    o[O_CHECKPOINT], &l);
 	if (r != CAIRN_OK) {
 		rc = cli_fail(VERIFY_PROG, online ? "fetch" : "read", r);
@@ -375,13 +432,13 @@ audit_cmd_fetch(int argc, char **argv)
 	    fetch_usage, fetch_help)) >= 0)
 		return r;
 	if (o[O_COORD] == NULL || o[O_CA] == NULL || o[O_CERT] == NULL ||
-	    o[O_KEY] == NULL || o[O_ENTRIES] == NULL ||
+	    o[O_KEY] == NULL || o[O_FED] == NULL || o[O_ENTRIES] == NULL ||
 	    o[O_CHECKPOINT] == NULL) {
 		fprintf(stderr, "%s: error: usage: see %s --help\n",
 		    FETCH_PROG, FETCH_PROG);
 		return 1;
 	}
-	if ((r = fetch(o, &l)) != CAIRN_OK) {
+	if ((r = fetch(o, NULL, 0, 0, &l)) != CAIRN_OK) {
 		rc = cli_fail(FETCH_PROG, "fetch", r);
 		goto out;
 	}

@@ -34,6 +34,7 @@
 #include "coordinator/coord_int.h"
 #include "coordinator/round.h"
 #include "keys/keys_tls.h"
+#include "privacy/dp.h"
 #include "protocol/proto_service.h"
 #include "protocol/qspec.h"
 #include "protocol/transport.h"
@@ -41,7 +42,6 @@
 #define HELD		1		/* a handler kept the call */
 #define TICK_MS		100
 #define MAX_WAIT_MS	600000u		/* longest long poll */
-#define Z95		1.959963984540054	/* 97.5% normal quantile */
 
 struct share_in {
 	uint8_t		*manifest;	/* the signed manifest bytes */
@@ -394,7 +394,11 @@ attempt_release(struct coord *c, struct attempt *a)
 	rel.result_hash.data = rhash;
 	rel.result_hash.len = 32;
 	rel.noise_variance = var;
-	rel.interval_halfwidth = Z95 * sqrt((double)var);
+	/* The exact half-width, not 1.96 * sqrt(var), which undercovers
+	 * for small variances (94.0% at 12); 0 above the range it is
+	 * computed for (docs/privacy.md). */
+	if (dp_ci95_halfwidth(var, &rel.ci95_halfwidth) != CAIRN_OK)
+		rel.ci95_halfwidth = 0;
 	rel.cells = n;
 	rel.log_index = index;
 	if ((r = proto_pack(&rel.base, PROTO_MAX_SMALL, &packed, &plen))

@@ -219,6 +219,29 @@ keys_federation_find(const struct keys_federation *fed, enum keys_role role,
 }
 
 int
+keys_federation_coordinator(const struct keys_federation *fed,
+    const struct keys_member **out)
+{
+	const struct keys_member *c = NULL;
+
+	for (size_t i = 0; i < fed->n; i++) {
+		if (fed->members[i].pub.role != KEYS_ROLE_COORDINATOR)
+			continue;
+		if (c != NULL)
+			return cairn_err(CAIRN_ERR_CONFIG, "federation '%s' "
+			    "enrols two coordinators ('%s', '%s'): which "
+			    "certificate to pin is ambiguous", fed->name,
+			    c->pub.name, fed->members[i].pub.name);
+		c = &fed->members[i];
+	}
+	if (c == NULL)
+		return cairn_err(CAIRN_ERR_CONFIG, "federation '%s' enrols no "
+		    "coordinator: there is no certificate to pin", fed->name);
+	*out = c;
+	return CAIRN_OK;
+}
+
+int
 keys_federation_create(const char *path, const char *name, const char *ca_fpr)
 {
 	char text[1024];

@@ -56,6 +56,14 @@ int	keys_federation_load(const char *path, struct keys_federation **out)
 
 void	keys_federation_free(struct keys_federation *fed);
 
+/*
+ * The federation's coordinator: the one member of role coordinator, whose
+ * enrolled certificate fingerprint clients pin (borrowed from 'fed').
+ * Returns CAIRN_OK, or CAIRN_ERR_CONFIG when none or several are enrolled.
+ */
+int	keys_federation_coordinator(const struct keys_federation *fed,
+	    const struct keys_member **out) __attribute__((warn_unused_result));
+
 /* The member with this role and name, or NULL (borrowed from 'fed'). */
 const struct keys_member *keys_federation_find(
 	    const struct keys_federation *fed, enum keys_role role,

@@ -60,6 +60,7 @@ serve(const struct node_config *cfg)
 {
 	struct keys_identity *id = NULL;
 	struct keys_federation *fed = NULL;
+	const struct keys_member *coord;
 	struct keys_tls *tls = NULL;
 	struct node_ledger *ledger = NULL;
 	struct tlog_witness *witness = NULL;
@@ -87,9 +88,14 @@ serve(const struct node_config *cfg)
 	snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, NODE_WITNESS_FILE);
 	if ((r = tlog_witness_open(path, &witness)) != CAIRN_OK)
 		goto out;
+	if ((r = keys_federation_coordinator(fed, &coord)) != CAIRN_OK)
+		goto out;
 	memset(&cc, 0, sizeof(cc));
 	cc.target = cfg->coordinator;
 	cc.tls = tls;
+	/* Only the coordinator's enrolled certificate, not any other the
+	 * federation CA issued for its name. */
+	cc.pin_sha256 = coord->cert_fpr;
 	if ((r = transport_client_new(&cc, &client)) != CAIRN_OK)
 		goto out;
 	memset(&dc, 0, sizeof(dc));

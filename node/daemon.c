@@ -29,6 +29,7 @@
 #include "node/policy_publish.h"
 #include "privacy/dp.h"
 #include "protocol/tlog_entry.h"
+#include "protocol/tlog_member.h"
 
 #define FOLLOW_KEY	"log_follow"
 #define FOLLOW_BATCH	1000
@@ -165,6 +166,13 @@ node_daemon_new(const struct node_daemon_config *dc, struct node_daemon **out)
 	memcpy(d->logkey.pub, coord->pub.pk, 32);
 	tlog_key_id(d->origin, TLOG_KEY_ED25519, coord->pub.pk,
 	    d->logkey.key_id);
+	/* The checkpoint quorum: by default a majority of the nodes. */
+	d->quorum = dc->cfg->witness_quorum < 0 ? tlog_fed_majority(dc->fed) :
+	    (size_t)dc->cfg->witness_quorum;
+	if (dc->cfg->witness_quorum == 0)
+		log_warn("witness_quorum = 0: shares go out without a "
+		    "majority of the nodes having cosigned the log; a split "
+		    "view would go unnoticed");
 	d->resend_due = true;	/* a restart finds its pending charges */
 	d->call_ms = (unsigned)dc->cfg->call_deadline_seconds * 1000u;
 	if (d->call_ms == 0)
@@ -1120,6 +1128,35 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 		r = CAIRN_OK;
 		goto out;
 	}
+	/*
+	 * The checkpoint this share acts on must be the one a majority of
+	 * the nodes witnessed: every participant cosigned it before
+	 * advertising and witnesses the coordinator's checkpoint here.
+	 */
+	if ((r = node_task_await_quorum(d, t)) != CAIRN_OK) {
+		char line[512];
+
+		if (is_transport_error(r))
+			goto coord_failed;
+		if (r == CAIRN_ERR_STATE) {
+			/* The attempt is over: nothing to refuse. */
+			log_warn("%s", cairn_errmsg());
+			*outcome = NODE_TASK_ABANDONED;
+			r = CAIRN_OK;
+			goto out;
+		}
+		snprintf(line, sizeof(line), "%s", cairn_errmsg());
+		log_error("query '%s' attempt %u: %s; not masking",
+		    t->query_id, t->attempt, line);
+		if (node_task_refuse(d, t, tq->qhash, NODE_REFUSE_LOG, line)
+		    != CAIRN_OK)
+			log_warn("query '%s': refusal not taken: %s",
+			    t->query_id, cairn_errmsg());
+		*outcome = NODE_TASK_ABANDONED;
+		r = CAIRN_OK;
+		goto out;
+	}
+	lap(d, NODE_PHASE_ROSTER, &clk);
 	if ((r = secagg_sid(tq->qhash, members, tq->n, sid)) != CAIRN_OK)
 		goto out;
 	if ((x = malloc(n * sizeof(*x))) == NULL ||

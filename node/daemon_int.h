@@ -63,6 +63,8 @@ struct node_daemon {
 	bool				 resend_due;	/* re-sends due */
 	bool				 rebuilt;	/* ledger caught up
 							   with the log */
+	size_t				 quorum;	/* witness cosignatures
+							 * before a share */
 };
 
 /* The phase timings of the last task handled (valid false before). */
@@ -93,6 +95,22 @@ void	node_task_query_release(struct node_task_query *tq);
  * transport error.
  */
 int	node_task_verify_log(struct node_daemon *d, const Cairn__V1__Task *t)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Before the masked share leaves (docs/threat-model.md, "Split views"):
+ * wait until the coordinator's checkpoint covers the task's checkpoint,
+ * is consistent with what this node cosigned (witnessed, and cosigned in
+ * turn) and carries valid cosignatures of at least d->quorum of the
+ * federation's nodes, i.e. a majority of the nodes witnessed a log that
+ * holds this QUERY.  Asks every 200 ms until the task's deadline (or the
+ * call deadline when it has none).  CAIRN_OK at once when d->quorum is 0.
+ * Errors: CAIRN_ERR_PROOF (no quorum in time, naming the count),
+ * CAIRN_ERR_STATE (the coordinator ended the attempt meanwhile: its
+ * GetRoster, asked between tries, is refused), CAIRN_ERR_CONFLICT /
+ * CAIRN_ERR_SIGNATURE from the witness, or a transport error.
+ */
+int	node_task_await_quorum(struct node_daemon *d, const Cairn__V1__Task *t)
 	    __attribute__((warn_unused_result));
 
 /*

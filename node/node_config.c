@@ -27,6 +27,7 @@ static const struct config_key schema[] = {
 	{ "coordinator", "address", CONFIG_STRING, C(coordinator), true, 0, 0, 0, 0 },
 	{ "coordinator", "poll_seconds", CONFIG_INT, C(poll_seconds), false, 1, 3600, 0, 0 },
 	{ "coordinator", "call_deadline_seconds", CONFIG_INT, C(call_deadline_seconds), false, 1, 3600, 0, 0 },
+	{ "coordinator", "witness_quorum", CONFIG_INT, C(witness_quorum), false, 0, 1024, 0, 0 },
 	{ "data", "cdr", CONFIG_STRLIST, C(cdr), true, 0, 0, 0, 0 },
 	{ "data", "cells", CONFIG_STRING, C(cells), false, 0, 0, 0, 0 },
 	{ "data", "geography", CONFIG_STRING, C(geography), true, 0, 0, 0, 0 },
@@ -129,6 +130,7 @@ node_config_load(const char *path, struct node_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->poll_seconds = 30;
 	cfg->call_deadline_seconds = 30;
+	cfg->witness_quorum = -1;	/* a majority of the nodes */
 	cfg->max_bad_fraction = 0.001;
 	p->min_participants = 2;
 	p->max_colluding = 0;

@@ -43,6 +43,8 @@ struct node_config {
 	char		*coordinator;
 	int64_t		 poll_seconds;
 	int64_t		 call_deadline_seconds;
+	int64_t		 witness_quorum;	/* -1 (default): a majority
+						 * of the federation's nodes */
 	/* [data] */
 	struct config_strlist	 cdr;
 	char		*cells;

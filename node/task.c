@@ -16,6 +16,7 @@
 #include "node/daemon_int.h"
 #include "protocol/secagg.h"
 #include "protocol/tlog_entry.h"
+#include "protocol/tlog_member.h"
 
 #define NODE_MAX_PARTICIPANTS	SECAGG_MAX_MEMBERS
 
@@ -380,6 +381,121 @@ node_task_verify_log(struct node_daemon *d, const Cairn__V1__Task *t)
 	return node_task_witness(d, t->checkpoint->note,
 	    t->consistency != NULL ? t->consistency->old_size : 0,
 	    t->consistency);
+}
+
+/*
+ * CAIRN_OK while the coordinator still serves the attempt's roster;
+ * CAIRN_ERR_STATE when it refuses it (the attempt is over), or a
+ * transport error.
+ */
+static int
+attempt_open(struct node_daemon *d, const Cairn__V1__Task *t)
+{
+	Cairn__V1__GetRosterRequest req = CAIRN__V1__GET_ROSTER_REQUEST__INIT;
+	Cairn__V1__Roster *ro = NULL;
+	char why[256];
+	int r;
+
+	req.query_id = t->query_id;
+	req.attempt = t->attempt;
+	req.wait_ms = 0;
+	r = transport_unary(d->dc.client, proto_method(PROTO_GET_ROSTER),
+	    &req.base, d->call_ms, (ProtobufCMessage **)&ro);
+	if (ro != NULL)
+		protobuf_c_message_free_unpacked(&ro->base, NULL);
+	if (r == CAIRN_OK || r == CAIRN_ERR_TIMEOUT || r == CAIRN_ERR_NOTFOUND)
+		return CAIRN_OK;
+	if (r == CAIRN_ERR_NET || r == CAIRN_ERR_UNAUTH ||
+	    r == CAIRN_ERR_CANCELLED)
+		return r;
+	snprintf(why, sizeof(why), "%s", cairn_errmsg());
+	return cairn_err(CAIRN_ERR_STATE, "query '%s' attempt %u ended while "
+	    "waiting for the checkpoint quorum: %s", t->query_id, t->attempt,
+	    why);
+}
+
+int
+node_task_await_quorum(struct node_daemon *d, const Cairn__V1__Task *t)
+{
+	Cairn__V1__GetCheckpointRequest req =
+	    CAIRN__V1__GET_CHECKPOINT_REQUEST__INIT;
+	Cairn__V1__Checkpoint *m = NULL;
+	struct tlog_checkpoint task_cp, cp, latest;
+	struct timespec now, end;
+	size_t nvalid = 0;
+	uint64_t seen = 0;
+	int r;
+
+	if (d->quorum == 0)
+		return CAIRN_OK;
+	if (t->checkpoint == NULL || t->checkpoint->note == NULL ||
+	    (r = tlog_checkpoint_open(t->checkpoint->note,
+	    strlen(t->checkpoint->note), &d->logkey, 1, 1, d->origin,
+	    &task_cp)) != CAIRN_OK)
+		return cairn_err(CAIRN_ERR_FORMAT, "task without a valid "
+		    "checkpoint");
+	clock_gettime(CLOCK_REALTIME, &end);
+	if (t->deadline_unix > end.tv_sec)
+		end.tv_sec = (time_t)t->deadline_unix;
+	else
+		end.tv_sec += d->call_ms / 1000 + 1;
+	for (;;) {
+		struct timespec ts = { 0, 200 * 1000000L };
+
+		if ((r = transport_unary(d->dc.client,
+		    proto_method(PROTO_GET_CHECKPOINT), &req.base, d->call_ms,
+		    (ProtobufCMessage **)&m)) != CAIRN_OK)
+			return r;
+		if ((r = tlog_checkpoint_open(m->note, strlen(m->note),
+		    &d->logkey, 1, 1, d->origin, &cp)) != CAIRN_OK)
+			goto out;
+		if (cp.size >= task_cp.size) {
+			/* Witness it first: it must extend what this node
+			 * cosigned, the task's checkpoint included. */
+			r = tlog_witness_latest(d->dc.witness, d->origin,
+			    &latest, NULL, NULL);
+			if (r != CAIRN_OK)
+				goto out;
+			if ((latest.size != cp.size || memcmp(latest.root,
+			    cp.root, TLOG_HASH_LEN) != 0) &&
+			    (r = node_task_witness(d, m->note, latest.size,
+			    NULL)) != CAIRN_OK)
+				goto out;
+			if ((r = tlog_fed_cosignatures(m->note,
+			    strlen(m->note), d->dc.fed, &nvalid)) != CAIRN_OK)
+				goto out;
+			seen = cp.size;
+			if (nvalid >= d->quorum) {
+				r = CAIRN_OK;
+				goto out;
+			}
+		}
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+		m = NULL;
+		/* Is the attempt still open?  A failed one (another node
+		 * refused, a deadline) ends the wait. */
+		if ((r = attempt_open(d, t)) != CAIRN_OK)
+			return r;
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec >= end.tv_sec ||
+		    (d->dc.stop != NULL && *d->dc.stop != 0))
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (seen == 0)
+		return cairn_err(CAIRN_ERR_PROOF, "checkpoint quorum: the "
+		    "coordinator served no checkpoint covering the task's "
+		    "(size %llu) before the deadline",
+		    (unsigned long long)task_cp.size);
+	return cairn_err(CAIRN_ERR_PROOF, "checkpoint quorum: checkpoint %llu "
+	    "has %zu valid witness cosignature%s, %zu required (a majority "
+	    "of the enrolled nodes has not witnessed this log)",
+	    (unsigned long long)seen, nvalid, nvalid == 1 ? "" : "s",
+	    d->quorum);
+out:
+	if (m != NULL)
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+	return r;
 }
 
 /* ----------------------------------------------------------- the query */

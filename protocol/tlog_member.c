@@ -249,3 +249,66 @@ fail:
 	cairn__v1__policy__free_unpacked(p, NULL);
 	return r;
 }
+
+/* ------------------------------------------------------------ witnesses */
+
+size_t
+tlog_fed_majority(const struct keys_federation *fed)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < fed->n; i++)
+		if (fed->members[i].pub.role == KEYS_ROLE_NODE)
+			n++;
+	return n == 0 ? 0 : n / 2 + 1;
+}
+
+void
+tlog_fed_log_key(const struct keys_federation *fed,
+    const struct keys_member *coord, struct tlog_verifier *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "cairn/%s", fed->name);
+	out->type = TLOG_KEY_ED25519;
+	memcpy(out->pub, coord->pub.pk, 32);
+	tlog_key_id(out->name, out->type, out->pub, out->key_id);
+}
+
+int
+tlog_fed_cosignatures(const char *note, size_t len,
+    const struct keys_federation *fed, size_t *nvalid)
+{
+	struct tlog_verifier *wk = NULL;
+	struct tlog_note *n = NULL;
+	size_t nw = 0, count = 0;
+	int r;
+
+	if ((r = tlog_note_parse(note, len, &n)) != CAIRN_OK)
+		return r;
+	if ((wk = calloc(fed->n + 1, sizeof(*wk))) == NULL) {
+		r = cairn_err(CAIRN_ERR_NOMEM, "witness keys");
+		goto out;
+	}
+	for (size_t i = 0; i < fed->n; i++) {
+		const struct keys_member *m = &fed->members[i];
+
+		if (m->pub.role != KEYS_ROLE_NODE)
+			continue;
+		snprintf(wk[nw].name, sizeof(wk[nw].name), "%s", m->pub.name);
+		wk[nw].type = TLOG_KEY_COSIGNATURE;
+		memcpy(wk[nw].pub, m->pub.pk, 32);
+		tlog_key_id(wk[nw].name, wk[nw].type, wk[nw].pub,
+		    wk[nw].key_id);
+		nw++;
+	}
+	/* Below a quorum of one is not an error here: count only. */
+	if (nw > 0 && tlog_note_verify(n, wk, nw, 1, &count, NULL) !=
+	    CAIRN_OK)
+		cairn_err_clear();
+	*nvalid = count;
+	r = CAIRN_OK;
+out:
+	free(wk);
+	tlog_note_free(n);
+	return r;
+}

@@ -22,6 +22,7 @@
 #include "keys/keys_federation.h"
 #include "protocol/cairn.pb-c.h"
 #include "protocol/tlog_entry.h"
+#include "protocol/tlog_note.h"
 
 /* One membership change (a MEMBER entry's body). */
 struct tlog_member_change {
@@ -89,6 +90,33 @@ int	tlog_roster_diff(const struct tlog_roster *from,
  */
 int	tlog_policy_decode(const struct tlog_entry *e,
 	    const uint8_t pk[static 32], Cairn__V1__Policy **out)
+	    __attribute__((warn_unused_result));
+
+/* ---- witnesses: the federation's nodes cosign the log's checkpoints ---- */
+
+/*
+ * The default witness quorum: a majority of the node members of 'fed',
+ * floor(n/2) + 1 (0 when it enrols no node).  Two views of the log that
+ * each carry this many cosignatures share an honest witness, which would
+ * have refused the second (docs/threat-model.md).
+ */
+size_t	tlog_fed_majority(const struct keys_federation *fed);
+
+/*
+ * The log key of 'fed': the identity key of its coordinator 'coord' as a
+ * note verifier named "cairn/<federation>" (the checkpoints' origin).
+ */
+void	tlog_fed_log_key(const struct keys_federation *fed,
+	    const struct keys_member *coord, struct tlog_verifier *out);
+
+/*
+ * Count into '*nvalid' the node members of 'fed' whose witness
+ * cosignature (type 0x04) on the signed note note[0..len) verifies; other
+ * lines are ignored.  Returns CAIRN_OK, CAIRN_ERR_FORMAT (not a signed
+ * note) or CAIRN_ERR_NOMEM.  The note may be hostile.
+ */
+int	tlog_fed_cosignatures(const char *note, size_t len,
+	    const struct keys_federation *fed, size_t *nvalid)
 	    __attribute__((warn_unused_result));
 
 #endif

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <grpc/byte_buffer.h>
@@ -1225,13 +1226,82 @@ transport_server_stop(struct transport_server *s)
 
 /* ------------------------------------------------------------- client */
 
+/*
+ * The pin of the server's certificate, shared by the client and gRPC's
+ * copy of the verify options (either may let go first: refcounted).  The
+ * callback runs on gRPC's threads during each handshake.
+ */
+struct pin {
+	atomic_int		 refs;
+	pthread_mutex_t		 mu;
+	char			 want[KEYS_FPR_LEN];
+	char			 seen[KEYS_FPR_LEN];	/* the refused one */
+	bool			 refused;		/* the last handshake */
+};
+
+static void
+pin_unref(void *arg)
+{
+	struct pin *p = arg;
+
+	if (p != NULL && atomic_fetch_sub(&p->refs, 1) == 1) {
+		pthread_mutex_destroy(&p->mu);
+		free(p);
+	}
+}
+
+/* gRPC's verify_peer_callback: non-zero fails the handshake. */
+static int
+pin_check(const char *target, const char *peer_pem, void *arg)
+{
+	struct pin *p = arg;
+	struct keys_cert_info ci;
+	bool ok;
+
+	(void)target;
+	if (peer_pem == NULL || keys_cert_info(peer_pem, strlen(peer_pem),
+	    &ci) != CAIRN_OK)
+		snprintf(ci.fingerprint, sizeof(ci.fingerprint), "%s",
+		    "(unreadable)");
+	ok = strcasecmp(ci.fingerprint, p->want) == 0;
+	pthread_mutex_lock(&p->mu);
+	p->refused = !ok;
+	if (!ok)
+		snprintf(p->seen, sizeof(p->seen), "%s", ci.fingerprint);
+	pthread_mutex_unlock(&p->mu);
+	if (!ok)
+		log_warn("server certificate sha256 %s is not the pinned %s",
+		    ci.fingerprint, p->want);
+	return ok ? 0 : 1;
+}
+
 struct transport_client {
 	grpc_channel		*ch;
 	grpc_completion_queue	*cq;
 	void			*methods[PROTO_NMETHODS];
 	size_t			 max_message;
 	unsigned		 retries, backoff_ms, backoff_max_ms;
+	struct pin		*pin;		/* NULL: none */
 };
+
+int
+transport_client_pin_status(struct transport_client *c)
+{
+	char seen[KEYS_FPR_LEN];
+	bool refused;
+
+	if (c->pin == NULL)
+		return CAIRN_OK;
+	pthread_mutex_lock(&c->pin->mu);
+	refused = c->pin->refused;
+	memcpy(seen, c->pin->seen, sizeof(seen));
+	pthread_mutex_unlock(&c->pin->mu);
+	if (!refused)
+		return CAIRN_OK;
+	return cairn_err(CAIRN_ERR_UNAUTH, "server certificate sha256 %s is "
+	    "not the pinned %s (the coordinator's certificate enrolled in "
+	    "federation.conf)", seen, c->pin->want);
+}
 
 int
 transport_client_new(const struct transport_client_config *cfg,
@@ -1240,6 +1310,7 @@ transport_client_new(const struct transport_client_config *cfg,
 	struct transport_client *c;
 	grpc_channel_credentials *creds;
 	grpc_ssl_pem_key_cert_pair pair;
+	verify_peer_options vo;
 	grpc_resource_quota *quota;
 	grpc_arg args[12];
 	grpc_channel_args ca;
@@ -1248,11 +1319,26 @@ transport_client_new(const struct transport_client_config *cfg,
 	if (cfg->target == NULL || cfg->tls == NULL)
 		return cairn_err(CAIRN_ERR_ARG, "client needs a target and TLS "
 		    "keys");
+	if (cfg->pin_sha256 != NULL && (strlen(cfg->pin_sha256) !=
+	    KEYS_FPR_LEN - 1 || strspn(cfg->pin_sha256, "0123456789abcdef"
+	    "ABCDEF") != KEYS_FPR_LEN - 1))
+		return cairn_err(CAIRN_ERR_ARG, "certificate pin '%s' is not "
+		    "64 hex digits", cfg->pin_sha256);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return CAIRN_ERR_NOMEM;
+	if (cfg->pin_sha256 != NULL) {
+		if ((c->pin = calloc(1, sizeof(*c->pin))) == NULL) {
+			free(c);
+			return CAIRN_ERR_NOMEM;
+		}
+		atomic_init(&c->pin->refs, 1);
+		pthread_mutex_init(&c->pin->mu, NULL);
+		memcpy(c->pin->want, cfg->pin_sha256, KEYS_FPR_LEN);
+	}
 	c->max_message = cfg->max_message ? cfg->max_message :
 	    PROTO_MAX_MESSAGE;
 	if (c->max_message > INT_MAX) {
+		pin_unref(c->pin);
 		free(c);
 		return cairn_err(CAIRN_ERR_ARG, "message limit too large");
 	}
@@ -1262,9 +1348,17 @@ transport_client_new(const struct transport_client_config *cfg,
 	grpc_init();
 	pair.private_key = keys_tls_key_pem(cfg->tls);
 	pair.cert_chain = keys_tls_cert_pem(cfg->tls);
+	memset(&vo, 0, sizeof(vo));
+	if (c->pin != NULL) {
+		/* gRPC's copy of the options holds a reference. */
+		atomic_fetch_add(&c->pin->refs, 1);
+		vo.verify_peer_callback = pin_check;
+		vo.verify_peer_callback_userdata = c->pin;
+		vo.verify_peer_destruct = pin_unref;
+	}
 	creds = grpc_ssl_credentials_create(cfg->ca_pem != NULL ? cfg->ca_pem :
 	    keys_tls_ca_pem(cfg->tls), cfg->no_client_cert ? NULL : &pair,
-	    NULL, NULL);
+	    c->pin != NULL ? &vo : NULL, NULL);
 	/* As on the server: a reply over the limit is read whole before it
 	 * is refused, so the quota bounds what a server can make us hold. */
 	quota = grpc_resource_quota_create("cairn-client");
@@ -1322,6 +1416,7 @@ transport_client_free(struct transport_client *c)
 	    GRPC_QUEUE_SHUTDOWN)
 		;
 	grpc_completion_queue_destroy(c->cq);
+	pin_unref(c->pin);
 	free(c);
 	grpc_shutdown();
 }
@@ -1382,6 +1477,9 @@ transport_client_wait_ready(struct transport_client *c, unsigned ms)
 			return CAIRN_OK;
 		if (st == GRPC_CHANNEL_SHUTDOWN)
 			return cairn_err(CAIRN_ERR_NET, "channel shut down");
+		if (st == GRPC_CHANNEL_TRANSIENT_FAILURE &&
+		    transport_client_pin_status(c) != CAIRN_OK)
+			return CAIRN_ERR_UNAUTH;
 		if (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), until) >= 0)
 			return cairn_err(CAIRN_ERR_TIMEOUT, "not connected "
 			    "within %u ms", ms);
@@ -1503,6 +1601,9 @@ unary_bb(struct transport_client *c, const struct proto_method_info *m,
 		st = GRPC_STATUS_UNKNOWN;
 		r = unary_once(c, m, one, deadline, resp, &st);
 		grpc_byte_buffer_destroy(one);
+		if (r != CAIRN_OK && transport_client_pin_status(c) !=
+		    CAIRN_OK)
+			return err_prefix(CAIRN_ERR_UNAUTH, m->name);
 		if (st != GRPC_STATUS_UNAVAILABLE || attempt >= c->retries)
 			break;
 		{
@@ -1657,6 +1758,11 @@ transport_stream(struct transport_client *c, const struct proto_method_info *m,
 		r = stream_once(c, m, one, deadline, on_msg, arg, &st,
 		    &got_any);
 		grpc_byte_buffer_destroy(one);
+		if (r != CAIRN_OK && transport_client_pin_status(c) !=
+		    CAIRN_OK) {
+			r = err_prefix(CAIRN_ERR_UNAUTH, m->name);
+			break;
+		}
 		if (st != GRPC_STATUS_UNAVAILABLE || got_any ||
 		    attempt >= c->retries)
 			break;

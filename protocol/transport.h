@@ -171,6 +171,14 @@ struct transport_client_config {
 	const char		*server_name;	/* TLS name override */
 	const char		*ca_pem;	/* trust this CA, not tls's */
 	bool			 no_client_cert;	/* (tests) send none */
+	/*
+	 * The server certificate's pin: its SHA-256 fingerprint (of the
+	 * DER, 64 hex digits, as federation.conf lists the coordinator),
+	 * or NULL to accept any certificate the CA issued for the name.
+	 * A handshake with another certificate fails, and so does every
+	 * call (CAIRN_ERR_UNAUTH naming both fingerprints, no retry).
+	 */
+	const char		*pin_sha256;
 };
 
 /*
@@ -183,6 +191,13 @@ int	transport_client_new(const struct transport_client_config *cfg,
 
 /* Free; NULL accepted.  No call may be running. */
 void	transport_client_free(struct transport_client *c);
+
+/*
+ * CAIRN_ERR_UNAUTH with the detail "server certificate sha256 X is not the
+ * pinned Y" when the last handshake met a certificate other than the pin,
+ * else CAIRN_OK.
+ */
+int	transport_client_pin_status(struct transport_client *c);
 
 /* Whether the channel is connected now (does not start a connection). */
 bool	transport_client_is_ready(struct transport_client *c);

@@ -25,7 +25,10 @@
 #include "protocol/cairn.pb-c.h"
 #include "protocol/proto_service.h"
 #include "protocol/qspec.h"
+#include "protocol/tlog.h"
 #include "protocol/tlog_entry.h"
+#include "protocol/tlog_member.h"
+#include "protocol/tlog_note.h"
 #include "protocol/transport.h"
 #include "query/query.h"
 
@@ -195,7 +198,7 @@ connect_client(const struct ctx *c, struct transport_client **out)
 	    (r = need(c, O_TLS_KEY)) != CAIRN_OK)
 		return r;
 	return query_client_open(c->o[O_COORD], c->o[O_CA], c->o[O_TLS_CERT],
-	    c->o[O_TLS_KEY], out);
+	    c->o[O_TLS_KEY], c->o[O_FED], out);
 }
 
 static int
@@ -677,8 +680,6 @@ struct collected {
 	Cairn__V1__Release	*rel;	/* copy of the first message's */
 	int64_t			*v;
 	uint64_t		 n, got;
-	uint8_t			 hash[32];
-	bool			 have_hash;
 };
 
 static int
@@ -705,10 +706,6 @@ on_chunk(const ProtobufCMessage *msg, void *arg)
 		co->rel->cells = r->cells;
 		co->rel->log_index = r->log_index;
 		co->n = r->cells;
-		if (r->result_hash.len == 32) {
-			memcpy(co->hash, r->result_hash.data, 32);
-			co->have_hash = true;
-		}
 	}
 	if (ch->offset != co->got || ch->n_values > co->n - co->got)
 		return cairn_err(CAIRN_ERR_FORMAT, "GetResult: chunk at offset "
@@ -721,60 +718,259 @@ on_chunk(const ProtobufCMessage *msg, void *arg)
 	return 0;
 }
 
-/* The signed query of 'id' from its QUERY entry at 'index'. */
+/* ------------------------------------------- the release, verified */
+
+#define PROOF_WAIT_SLICE_MS	500
+#define RESULT_WAIT_DEFAULT_S	60
+
+/*
+ * Wait up to 'wait_s' seconds for a checkpoint signed by the log key 'lk'
+ * that covers index 'index' and carries at least 'quorum' valid witness
+ * cosignatures of 'fed''s nodes (witnesses cosign within their poll
+ * interval).  A checkpoint the log key did not sign fails at once.
+ */
 static int
-query_from_log(struct transport_client *cl, const char *id, uint64_t index,
-    Cairn__V1__Query **out)
+proven_checkpoint(struct transport_client *cl,
+    const struct keys_federation *fed, const struct tlog_verifier *lk,
+    size_t quorum, uint64_t index, unsigned wait_s, struct tlog_checkpoint *cp)
 {
-	Cairn__V1__GetEntriesRequest req = CAIRN__V1__GET_ENTRIES_REQUEST__INIT;
-	Cairn__V1__GetEntriesResponse *resp = NULL;
-	Cairn__V1__SignedQuery *sq = NULL;
-	Cairn__V1__Query *q = NULL;
-	struct tlog_entry *e;
+	Cairn__V1__GetCheckpointRequest req =
+	    CAIRN__V1__GET_CHECKPOINT_REQUEST__INIT;
+	Cairn__V1__Checkpoint *m = NULL;
+	size_t nvalid = 0;
 	int r;
 
-	if ((e = malloc(sizeof(*e))) == NULL)
-		return cairn_err(CAIRN_ERR_NOMEM, "entry");
+	for (unsigned waited = 0;; waited += PROOF_WAIT_SLICE_MS) {
+		struct timespec ts = { 0, PROOF_WAIT_SLICE_MS * 1000000L };
+
+		if ((r = transport_unary(cl, proto_method(PROTO_GET_CHECKPOINT),
+		    &req.base, CALL_MS, (ProtobufCMessage **)&m)) != CAIRN_OK)
+			return r;
+		if ((r = tlog_checkpoint_open(m->note, strlen(m->note), lk, 1,
+		    1, lk->name, cp)) != CAIRN_OK) {
+			char d[256];
+
+			/* cairn_err() writes the buffer errmsg reads. */
+			snprintf(d, sizeof(d), "%s", cairn_errmsg());
+			r = cairn_err(CAIRN_ERR_SIGNATURE, "checkpoint: not "
+			    "signed by the log key '%s' (the coordinator's "
+			    "identity key in federation.conf): %s", lk->name,
+			    d);
+			goto out;
+		}
+		if ((r = tlog_fed_cosignatures(m->note, strlen(m->note), fed,
+		    &nvalid)) != CAIRN_OK)
+			goto out;
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+		m = NULL;
+		if (cp->size > index && nvalid >= quorum)
+			return CAIRN_OK;
+		if (waited >= wait_s * 1000u)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (cp->size <= index)
+		return cairn_err(CAIRN_ERR_PROOF, "checkpoint of size %" PRIu64
+		    " does not cover log index %" PRIu64 " (after %u s)",
+		    cp->size, index, wait_s);
+	return cairn_err(CAIRN_ERR_PROOF, "checkpoint of size %" PRIu64
+	    ": %zu valid witness cosignature%s, %zu required (a majority of "
+	    "the enrolled nodes; after %u s)", cp->size, nvalid,
+	    nvalid == 1 ? "" : "s", quorum, wait_s);
+out:
+	if (m != NULL)
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+	return r;
+}
+
+/*
+ * The entry at 'index' ('what' names it in errors), decoded into 'e',
+ * after its inclusion proof in the checkpoint 'cp' verifies.  'e' points
+ * into '*resp', which the caller frees.
+ */
+static int
+proven_entry(struct transport_client *cl, const char *what, uint64_t index,
+    const struct tlog_checkpoint *cp, Cairn__V1__GetEntriesResponse **resp,
+    struct tlog_entry *e)
+{
+	Cairn__V1__GetEntriesRequest req = CAIRN__V1__GET_ENTRIES_REQUEST__INIT;
+	Cairn__V1__GetInclusionProofRequest ireq =
+	    CAIRN__V1__GET_INCLUSION_PROOF_REQUEST__INIT;
+	Cairn__V1__InclusionProof *ip = NULL;
+	Cairn__V1__GetEntriesResponse *er = NULL;
+	uint8_t (*h)[TLOG_HASH_LEN] = NULL, leaf[TLOG_HASH_LEN];
+	int r;
+
 	req.start = index;
 	req.end = index + 1;
+	ireq.index = index;
+	ireq.tree_size = cp->size;
 	if ((r = transport_unary(cl, proto_method(PROTO_GET_ENTRIES),
-	    &req.base, CALL_MS, (ProtobufCMessage **)&resp)) != CAIRN_OK)
+	    &req.base, CALL_MS, (ProtobufCMessage **)&er)) != CAIRN_OK ||
+	    (r = transport_unary(cl, proto_method(PROTO_GET_INCLUSION_PROOF),
+	    &ireq.base, CALL_MS, (ProtobufCMessage **)&ip)) != CAIRN_OK)
 		goto out;
-	if (resp->n_entries != 1 || resp->entries[0]->index != index ||
-	    tlog_entry_decode(resp->entries[0]->data.data,
-	    resp->entries[0]->data.len, e) != CAIRN_OK ||
-	    e->type != TLOG_ENTRY_QUERY ||
-	    proto_unpack(&cairn__v1__signed_query__descriptor, e->body.p,
-	    e->body.len, TLOG_ENTRY_MAX_BODY, (ProtobufCMessage **)&sq) !=
+	if (er->n_entries != 1 || er->entries[0]->index != index) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "%s entry %" PRIu64 ": "
+		    "GetEntries returned no such entry", what, index);
+		goto out;
+	}
+	if (ip->n_hashes > 64 || (ip->n_hashes > 0 &&
+	    (h = calloc(ip->n_hashes, sizeof(*h))) == NULL)) {
+		r = cairn_err(ip->n_hashes > 64 ? CAIRN_ERR_TOOBIG :
+		    CAIRN_ERR_NOMEM, "%s entry %" PRIu64 ": inclusion proof "
+		    "of %zu hashes", what, index, ip->n_hashes);
+		goto out;
+	}
+	for (size_t i = 0; i < ip->n_hashes; i++) {
+		if (ip->hashes[i].len != TLOG_HASH_LEN) {
+			r = cairn_err(CAIRN_ERR_FORMAT, "%s entry %" PRIu64
+			    ": inclusion proof hash %zu is not 32 bytes", what,
+			    index, i);
+			goto out;
+		}
+		memcpy(h[i], ip->hashes[i].data, TLOG_HASH_LEN);
+	}
+	tlog_leaf_hash(er->entries[0]->data.data, er->entries[0]->data.len,
+	    leaf);
+	if (ip->index != index || ip->tree_size != cp->size ||
+	    tlog_inclusion_verify(leaf, index, cp->size,
+	    (const uint8_t (*)[TLOG_HASH_LEN])h, ip->n_hashes, cp->root) !=
+	    CAIRN_OK) {
+		r = cairn_err(CAIRN_ERR_PROOF, "%s entry %" PRIu64 " is not "
+		    "included in the signed checkpoint of size %" PRIu64
+		    " (its inclusion proof does not verify)", what, index,
+		    cp->size);
+		goto out;
+	}
+	if ((r = tlog_entry_decode(er->entries[0]->data.data,
+	    er->entries[0]->data.len, e)) != CAIRN_OK) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "%s entry %" PRIu64 ": %s",
+		    what, index, cairn_errmsg());
+		goto out;
+	}
+	*resp = er;
+	er = NULL;
+out:
+	free(h);
+	if (ip != NULL)
+		protobuf_c_message_free_unpacked(&ip->base, NULL);
+	if (er != NULL)
+		protobuf_c_message_free_unpacked(&er->base, NULL);
+	return r;
+}
+
+/* What the log proves about a release. */
+struct proven {
+	Cairn__V1__Query	*q;		/* from the QUERY entry */
+	uint8_t			 result_hash[32];
+	uint64_t		 variance;
+	uint64_t		 size;		/* of the checkpoint */
+	size_t			 cosignatures;
+};
+
+/*
+ * Verify the release of query 'id' end to end: a checkpoint signed by the
+ * coordinator's key in 'fed' with a majority of the nodes' cosignatures,
+ * covering the RELEASE entry at 'rel_index' and the QUERY entry at
+ * 'q_index', both included in it by proof; the QUERY entry is the signed
+ * query 'id' and the RELEASE entry names its hash.  Fills '*out' ('out->q'
+ * for the caller to free).
+ */
+static int
+verify_release(struct transport_client *cl, const char *fedpath,
+    const char *id, uint64_t q_index, uint64_t rel_index, unsigned wait_s,
+    struct proven *out)
+{
+	Cairn__V1__GetEntriesResponse *rr = NULL, *qr = NULL;
+	Cairn__V1__SignedQuery *sq = NULL;
+	Cairn__V1__Query *q = NULL;
+	struct keys_federation *fed = NULL;
+	const struct keys_member *coord;
+	struct tlog_verifier lk;
+	struct tlog_checkpoint cp;
+	struct tlog_entry *re = NULL, *qe = NULL;
+	uint8_t qh[32];
+	int r;
+
+	if ((re = malloc(sizeof(*re))) == NULL ||
+	    (qe = malloc(sizeof(*qe))) == NULL) {
+		r = cairn_err(CAIRN_ERR_NOMEM, "log entries");
+		goto out;
+	}
+	if ((r = keys_federation_load(fedpath, &fed)) != CAIRN_OK ||
+	    (r = keys_federation_coordinator(fed, &coord)) != CAIRN_OK)
+		goto out;
+	tlog_fed_log_key(fed, coord, &lk);
+	out->size = 0;
+	if ((r = proven_checkpoint(cl, fed, &lk, tlog_fed_majority(fed),
+	    rel_index > q_index ? rel_index : q_index, wait_s, &cp)) !=
+	    CAIRN_OK ||
+	    (r = proven_entry(cl, "RELEASE", rel_index, &cp, &rr, re)) !=
+	    CAIRN_OK ||
+	    (r = proven_entry(cl, "QUERY", q_index, &cp, &qr, qe)) != CAIRN_OK)
+		goto out;
+	if (re->type != TLOG_ENTRY_RELEASE) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "log entry %" PRIu64 " is not "
+		    "a RELEASE entry", rel_index);
+		goto out;
+	}
+	if (qe->type != TLOG_ENTRY_QUERY ||
+	    proto_unpack(&cairn__v1__signed_query__descriptor, qe->body.p,
+	    qe->body.len, TLOG_ENTRY_MAX_BODY, (ProtobufCMessage **)&sq) !=
 	    CAIRN_OK || proto_unpack(&cairn__v1__query__descriptor,
 	    sq->query.data, sq->query.len, TLOG_ENTRY_MAX_BODY,
 	    (ProtobufCMessage **)&q) != CAIRN_OK ||
 	    strcmp(q->query_id, id) != 0) {
 		r = cairn_err(CAIRN_ERR_FORMAT, "log entry %" PRIu64 " is not "
-		    "the QUERY of '%s' (give --spec and --rho)", index, id);
+		    "the QUERY of '%s'", q_index, id);
 		goto out;
 	}
-	*out = q;
+	crypto_hash_sha256(qh, sq->query.data, sq->query.len);
+	if (sodium_memcmp(qh, re->query_hash, 32) != 0) {
+		r = cairn_err(CAIRN_ERR_PROOF, "the RELEASE entry at log index "
+		    "%" PRIu64 " is for another query than the QUERY entry "
+		    "of '%s' at %" PRIu64, rel_index, id, q_index);
+		goto out;
+	}
+	if (!(re->variance >= 1 && re->variance <= 9007199254740992.0)) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "the RELEASE entry at log "
+		    "index %" PRIu64 " has variance %g", rel_index,
+		    re->variance);
+		goto out;
+	}
+	memcpy(out->result_hash, re->result_hash, 32);
+	out->variance = (uint64_t)re->variance;
+	out->size = cp.size;
+	out->q = q;
 	q = NULL;
 out:
 	if (q != NULL)
 		protobuf_c_message_free_unpacked(&q->base, NULL);
 	if (sq != NULL)
 		protobuf_c_message_free_unpacked(&sq->base, NULL);
-	if (resp != NULL)
-		protobuf_c_message_free_unpacked(&resp->base, NULL);
-	free(e);
+	if (rr != NULL)
+		protobuf_c_message_free_unpacked(&rr->base, NULL);
+	if (qr != NULL)
+		protobuf_c_message_free_unpacked(&qr->base, NULL);
+	keys_federation_free(fed);
+	free(re);
+	free(qe);
 	return r;
 }
 
 static const char result_usage[] =
     "QUERY_ID --regions regions.csv [--categories a,b,...]\n"
-    "    [--format csv|json] [--output F] [--delta D] [--spec Q.json\n"
-    "    --rho R] IDENTITY\n\n"
-    "Fetch the released result and write every cell labelled, with its\n"
-    "95% interval, and the query's rho and (epsilon, delta).  The spec\n"
-    "and rho are read from the query's QUERY log entry unless --spec and\n"
-    "--rho are given.\n";
+    "    [--format csv|json] [--output F] [--delta D] [--timeout S]\n"
+    "    [--spec Q.json --rho R] IDENTITY\n\n"
+    "Fetch the released result, verify it against the log and write every\n"
+    "cell labelled, with its 95% interval, and the query's rho and\n"
+    "(epsilon, delta).  Verified first: a checkpoint signed by the log key\n"
+    "with a majority of the nodes' cosignatures (waited for up to\n"
+    "--timeout S seconds, default 60), the inclusion in it of the RELEASE\n"
+    "and QUERY entries, the values against the RELEASE entry's result\n"
+    "hash.  The spec and rho are the QUERY entry's unless --spec and --rho\n"
+    "are given.\n";
 
 static int
 q_result(struct ctx *c)
@@ -786,7 +982,9 @@ q_result(struct ctx *c)
 	struct collected co;
 	struct query_domain dom;
 	struct query_release rel;
+	struct proven pv;
 	struct qspec spec;
+	unsigned wait_s = RESULT_WAIT_DEFAULT_S;
 	uint32_t *regions = NULL;
 	char **cats = NULL, *text = NULL;
 	size_t nregions = 0, ncats = 0, len;
@@ -797,6 +995,7 @@ q_result(struct ctx *c)
 
 	memset(&co, 0, sizeof(co));
 	memset(&rel, 0, sizeof(rel));
+	memset(&pv, 0, sizeof(pv));
 	rel.delta = QUERY_DEFAULT_DELTA;
 	if (c->arg == NULL) {
 		r = cairn_err(CAIRN_ERR_ARG, "the query id is required");
@@ -820,6 +1019,14 @@ q_result(struct ctx *c)
 		r = cairn_err(CAIRN_ERR_ARG, "--spec and --rho go together");
 		goto out;
 	}
+	if (c->o[O_TIMEOUT] != NULL) {
+		uint32_t w;
+
+		if ((r = parse_u32(c->o[O_TIMEOUT], "timeout", 86400, &w)) !=
+		    CAIRN_OK)
+			goto out;
+		wait_s = w;
+	}
 	if ((r = need(c, O_REGIONS)) != CAIRN_OK ||
 	    (r = query_read_file(c->o[O_REGIONS], (size_t)64 << 20, &text,
 	    &len)) != CAIRN_OK || (r = query_regions_parse(text, len,
@@ -840,16 +1047,6 @@ q_result(struct ctx *c)
 		    c->arg, state_name(s->state));
 		goto out;
 	}
-	if (c->o[O_SPEC] == NULL) {
-		if ((r = query_from_log(cl, c->arg, s->log_index, &q)) !=
-		    CAIRN_OK || (r = qspec_from_proto(q->spec, "logged query",
-		    &spec)) != CAIRN_OK)
-			goto out;
-		rel.rho_nano = q->rho_nano;
-	}
-	if ((r = query_domain_init(&dom, &spec, regions, nregions,
-	    (const char *const *)cats, ncats)) != CAIRN_OK)
-		goto out;
 	req.query_id = (char *)c->arg;
 	if ((r = transport_stream(cl, proto_method(PROTO_GET_RESULT),
 	    &req.base, CALL_MS * 4, on_chunk, &co)) != CAIRN_OK)
@@ -859,7 +1056,21 @@ q_result(struct ctx *c)
 		    PRIu64 " values received", co.got, co.n);
 		goto out;
 	}
-	if (co.have_hash) {
+	/* Nothing the coordinator says is taken on its word: the log. */
+	if ((r = verify_release(cl, c->o[O_FED], c->arg, s->log_index,
+	    co.rel->log_index, wait_s, &pv)) != CAIRN_OK)
+		goto out;
+	q = pv.q;
+	if (c->o[O_SPEC] == NULL) {
+		if ((r = qspec_from_proto(q->spec, "logged query", &spec)) !=
+		    CAIRN_OK)
+			goto out;
+		rel.rho_nano = q->rho_nano;
+	}
+	if ((r = query_domain_init(&dom, &spec, regions, nregions,
+	    (const char *const *)cats, ncats)) != CAIRN_OK)
+		goto out;
+	{
 		crypto_generichash_state st;
 
 		crypto_generichash_init(&st, NULL, 0, 32);
@@ -873,13 +1084,21 @@ q_result(struct ctx *c)
 		}
 		crypto_generichash_final(&st, h, 32);
 	}
-	if (!co.have_hash || sodium_memcmp(h, co.hash, 32) != 0) {
-		r = cairn_err(CAIRN_ERR_FORMAT, "GetResult: the values do not "
-		    "match the released result hash");
+	if (sodium_memcmp(h, pv.result_hash, 32) != 0) {
+		r = cairn_err(CAIRN_ERR_PROOF, "GetResult: the values do not "
+		    "match the result hash of the RELEASE entry at log index %"
+		    PRIu64, co.rel->log_index);
+		goto out;
+	}
+	if (co.rel->noise_variance != pv.variance) {
+		r = cairn_err(CAIRN_ERR_PROOF, "GetResult: variance %" PRIu64
+		    ", the RELEASE entry at log index %" PRIu64 " says %"
+		    PRIu64, co.rel->noise_variance, co.rel->log_index,
+		    pv.variance);
 		goto out;
 	}
 	rel.query_id = c->arg;
-	rel.variance = co.rel->noise_variance;
+	rel.variance = pv.variance;
 	rel.log_index = co.rel->log_index;
 	if (c->o[O_OUTPUT] != NULL && (f = fopen(c->o[O_OUTPUT], "w")) ==
 	    NULL) {

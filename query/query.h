@@ -35,10 +35,14 @@ int	query_read_file(const char *path, size_t max, char **out, size_t *len)
 
 /*
  * A transport client to 'target' ("host:port") with the TLS identity
- * (CA certificate, own certificate and key files).  '*out' set on success.
+ * (CA certificate, own certificate and key files) that accepts only the
+ * coordinator's certificate enrolled in the federation file 'fed' (its
+ * SHA-256 fingerprint is pinned: another certificate, even one the CA
+ * issued for the same name, fails every call with CAIRN_ERR_UNAUTH naming
+ * both fingerprints).  '*out' set on success.
  */
 int	query_client_open(const char *target, const char *ca, const char *cert,
-	    const char *key, struct transport_client **out)
+	    const char *key, const char *fed, struct transport_client **out)
 	    __attribute__((warn_unused_result));
 
 /* What the analyst asks. */

@@ -152,6 +152,16 @@ while [ $i -lt 100 ] && [ "$(grep -c 'POLICY of node' "$T/coord.log")" -lt 3 ]; 
 echo "   the log opens with $(grep -c 'MEMBER added' "$T/coord.log") MEMBER entries and $(grep -c 'POLICY of node' "$T/coord.log") POLICY entries"
 
 step "4. The statistics office asks seven questions, each at rho 0.25 per data-month"
+# The price of collusion resistance (docs/threat-model.md): the noise of
+# the n - c honest nodes alone must give rho; the queries here plan c = 1.
+echo "   planned against c colluding nodes, presence_day (k 2, 14 days) costs in accuracy:"
+for c in 0 1 2; do
+	"$C" privacy plan --kind presence --k 2 --days 14 --rho 0.25 --nodes 3 \
+	    --colluding "$c" | awk -v c="$c" '
+	    $1 == "sigma_h2:" { s = $2 } $1 == "released_variance:" { v = $2 }
+	    $1 == "ci95_halfwidth:" { w = $2 }
+	    END { printf "   colluding %d: sigma_h^2 %d per node, variance %d, 95%% interval +- %d\n", c, s, v, w }'
+done
 for q in "presence_day 2 present population per region and day" \
     "presence_hour 2 present population per region and hour" \
     "residents 1 residents per home region" \

@@ -90,7 +90,8 @@ fed_start_coordinator() {
 # FED_NODE_DATA_DIR (default FED_DIR/NAME/data), then the [policy] section
 # read from standard input.
 # FED_POLL_SECONDS (default 1) and FED_CALL_DEADLINE (default 10) change the
-# [coordinator] section; FED_DATA_EXTRA, if set, is written at the end of the
+# [coordinator] section, FED_WITNESS_QUORUM (default: unset, a majority of
+# the nodes) sets its witness_quorum; FED_DATA_EXTRA, if set, is written at the end of the
 # [data] section (more "key = value" lines).
 fed_node_conf() {
 	_fdd=${FED_NODE_DATA_DIR:-$1/$2/data}
@@ -109,6 +110,10 @@ federation = $1/fed/federation.conf
 address = 127.0.0.1:$FED_PORT
 poll_seconds = ${FED_POLL_SECONDS:-1}
 call_deadline_seconds = ${FED_CALL_DEADLINE:-10}
+CONF
+		[ -n "${FED_WITNESS_QUORUM:-}" ] &&
+		    echo "witness_quorum = $FED_WITNESS_QUORUM"
+		cat <<CONF
 [data]
 cdr = $3
 cells = $4

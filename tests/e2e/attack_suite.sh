@@ -107,8 +107,11 @@ POL
 for m in n1 n2 n3; do
 	port=$FED_PORT
 	[ "$m" = n2 ] && port=$PROXY_PORT
-	policy | FED_PORT=$port FED_CALL_DEADLINE=5 fed_node_conf "$T" "$m" \
-	    "$T/$m.csv" "$T/cells.csv" g2
+	# Four nodes are enrolled but mallory never witnesses and n2 stops
+	# after the forked log: the live witnesses are n1 and n3, so the
+	# quorum is set to 2 (the default, a majority, would be 3).
+	policy | FED_PORT=$port FED_CALL_DEADLINE=5 FED_WITNESS_QUORUM=2 \
+	    fed_node_conf "$T" "$m" "$T/$m.csv" "$T/cells.csv" g2
 	CAIRN_LOG=info "$NODE" serve -c "$T/$m.conf" >"$T/$m.log" 2>&1 &
 	PIDS="$PIDS $!"
 	eval "PID_$m=$!"
@@ -139,7 +142,8 @@ legit() {
 	fi
 }
 AV="--federation $T/fed/federation.conf --coordinator $TARGET
-    --ca $T/aud/ca.crt --tls-cert $T/aud/tls.crt --tls-key $T/aud/tls.key"
+    --ca $T/aud/ca.crt --tls-cert $T/aud/tls.crt --tls-key $T/aud/tls.key
+    --quorum 2"
 # audit: `cairn audit verify` passes; LOGSIZE, RELEASES, FAILURES set.
 audit() {
 	# shellcheck disable=SC2086

@@ -68,7 +68,7 @@ expect_fail "fetch: an unreachable coordinator is one line" \
 	"fetch: GetCheckpoint" \
 	"$CAIRN" audit fetch --coordinator 127.0.0.1:1 --ca "$T/fed/ca.crt" \
 	--tls-cert "$T/watch/tls.crt" --tls-key "$T/watch/tls.key" \
-	--entries "$T/out.hex" --checkpoint "$T/out.note"
+	--federation "$FED" --entries "$T/out.hex" --checkpoint "$T/out.note"
 expect_fail "verify: an unreachable coordinator is one line" \
 	"fetch: GetCheckpoint" \
 	"$CAIRN" audit verify --coordinator 127.0.0.1:1 --ca "$T/fed/ca.crt" \

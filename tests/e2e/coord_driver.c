@@ -808,6 +808,7 @@ struct result {
 	size_t	n;
 	bool	have_release;
 	uint64_t variance;
+	uint64_t ci95;
 	uint64_t log_index;
 	uint8_t	rhash[32];
 };
@@ -823,6 +824,7 @@ on_chunk(const ProtobufCMessage *msg, void *arg)
 			return CAIRN_ERR_FORMAT;
 		res->have_release = true;
 		res->variance = ch->release->noise_variance;
+		res->ci95 = ch->release->ci95_halfwidth;
 		res->log_index = ch->release->log_index;
 		memcpy(res->rhash, ch->release->result_hash.data, 32);
 	}
@@ -950,6 +952,13 @@ check_release(const char *qid, const uint8_t qh[32], uint32_t want_attempt)
 	if (res.variance != 4 * NNODES)
 		die("released variance %llu, want %d",
 		    (unsigned long long)res.variance, 4 * NNODES);
+	/* V = 12: the exact 95% half-width is 7 (P(|Z| <= 7) = 0.9702),
+	 * where 1.96 * sqrt(12) = 6.79 covers only 94.0%. */
+	if (res.ci95 != 7)
+		die("released 95%% half-width %llu for variance 12, want the "
+		    "exact 7", (unsigned long long)res.ci95);
+	okf("the release carries the exact 95% half-width (7 at variance "
+	    "12)");
 	for (size_t k = 0; k < NREG; k++)
 		for (int b = 0; b < 8; b++)
 			le[k * 8 + b] = (uint8_t)((uint64_t)res.v[k] >>

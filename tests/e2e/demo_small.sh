@@ -26,6 +26,8 @@ for q in presence_day presence_hour residents od migration visitors \
     population_by_category; do
 	check "$q released" "$q released attempt"
 done
+check "the collusion trade-off in numbers" \
+    "colluding 2: sigma_h^2 56 per node, variance 168, 95% interval +- 25"
 check "intervals compared with the ground truth" "the exact count lies inside the 95% interval"
 check "the query over budget is refused" "refused by op[123]: budget"
 check "the auditor's verification passes" "^   ok: log size"

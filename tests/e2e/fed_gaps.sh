@@ -252,9 +252,11 @@ start_coord || { notok "coordinator restarts"; exit 1; }
 [ "$(grep -c 'MEMBER added' "$T/coord.log")" -eq $((M + 1)) ] &&
 	ok "an unchanged federation.conf logs no MEMBER entry" ||
 	{ cp "$T/coord.log" "$T/out"; notok "an unchanged federation.conf logs no MEMBER entry"; }
+# No node runs any more to witness the log: the replay is what is checked
+# here, so the witness quorum is waived (with its warning).
 "$C" audit verify --federation "$T/fed/federation.conf" --coordinator "127.0.0.1:$PORT" \
     --ca "$T/fed/ca.crt" --tls-cert "$T/watch/tls.crt" --tls-key "$T/watch/tls.key" \
-    >"$T/out" 2>"$T/err"
+    --quorum 0 >"$T/out" 2>"$T/err"
 [ $? -eq 0 ] && grep -q "^ok: log size .* 3 queries, 2 charges .* refusals, 1 releases, 2 failures, $((M + 1)) member changes, 4 policies$" "$T/out" &&
 	ok "audit verify replays the MEMBER and POLICY entries and passes" ||
 	notok "audit verify replays the MEMBER and POLICY entries and passes"

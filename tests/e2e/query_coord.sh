@@ -155,20 +155,23 @@ then ok "query wait: no node answered, the deadline failed it"; else
 	notok "query wait: no node answered, the deadline failed it"
 	sed 's/^/# /' "$T/out" "$T/err"; fi
 
+# No node runs after coord_driver's round, so nobody witnesses the grown
+# log: what is checked here is its consistency with the state, and the
+# witness quorum (by default a majority of the 3 nodes) is waived.
 # shellcheck disable=SC2086
 check "audit verify: the grown log is consistent with the state" \
     "^ok: log size $((M + 7)), .* 2 queries, 3 charges .* 1 failures" \
-    "$CAIRN" audit verify $A --state "$T/audit.state"
+    "$CAIRN" audit verify $A --state "$T/audit.state" --quorum 0
 # shellcheck disable=SC2086
 check "audit fetch" "^fetched $((M + 7)) entries$" \
     "$CAIRN" audit fetch --coordinator "127.0.0.1:$PORT" \
     --ca "$T/watcher/ca.crt" --tls-cert "$T/watcher/tls.crt" \
-    --tls-key "$T/watcher/tls.key" --entries "$T/log.hex" \
-    --checkpoint "$T/cp.note"
+    --tls-key "$T/watcher/tls.key" --federation "$T/fed/federation.conf" \
+    --entries "$T/log.hex" --checkpoint "$T/cp.note"
 check "audit verify offline" "^ok: log size $((M + 7))" \
     "$CAIRN" audit verify --federation "$T/fed/federation.conf" \
     --entries "$T/log.hex" --checkpoint "$T/cp.note" \
-    --state "$T/audit.state"
+    --state "$T/audit.state" --quorum 0
 head -n $((M + 6)) "$T/log.hex" >"$T/short.hex"
 "$CAIRN" audit verify --federation "$T/fed/federation.conf" \
     --entries "$T/short.hex" --checkpoint "$T/cp.note" >"$T/out" 2>&1

@@ -61,6 +61,8 @@ test_load_ok(void **state)
 	assert_string_equal(c.policy.kinds.v[1], "od");
 	assert_string_equal(c.policy.kinds.v[2], "residents");
 	assert_int_equal(c.poll_seconds, 30);
+	/* No witness_quorum: a majority of the nodes (decided at start). */
+	assert_int_equal(c.witness_quorum, -1);
 	assert_int_equal(c.policy.min_participants, 2);
 	assert_true(c.max_bad_fraction == 0.001);
 	node_config_release(&c);

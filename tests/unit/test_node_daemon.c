@@ -91,6 +91,7 @@ static struct {
 	size_t		 resend_len;
 	int		 fail_chunk;	/* chunk index + 1 to refuse */
 	int		 share_calls;
+	bool		 split;		/* GetCheckpoint: no cosignatures */
 	char		 ledger_path[128];
 } fk = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -205,6 +206,7 @@ log_reset(void)
 	fk.resend_len = 0;
 	fk.fail_chunk = 0;
 	fk.share_calls = 0;
+	fk.split = false;
 	pthread_mutex_unlock(&fk.mu);
 }
 
@@ -293,17 +295,55 @@ h_consistency(struct transport_call *call, const ProtobufCMessage *req,
 	pthread_mutex_unlock(&fk.mu);
 }
 
+static int
+note_sign_cb(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+	return keys_sign_note(ctx, msg, len, sig);
+}
+
 static void
 h_checkpoint(struct transport_call *call, const ProtobufCMessage *req,
     void *a)
 {
 	Cairn__V1__Checkpoint r = CAIRN__V1__CHECKPOINT__INIT;
 
+	struct tlog_note *tn = NULL;
+	char lines[1024], *with = NULL;
+	size_t ll = 0, wl;
+
 	(void)req;
 	(void)a;
 	pthread_mutex_lock(&fk.mu);
 	r.note = fk.note;
+	/*
+	 * The nodes na and nb have witnessed this checkpoint (as they do
+	 * in a round: each cosigns before it masks), unless the test plays
+	 * a split view: a log the other node never saw, no cosignature.
+	 */
+	if (!fk.split && fk.note != NULL &&
+	    tlog_note_parse(fk.note, strlen(fk.note), &tn) == CAIRN_OK) {
+		const struct keys_identity *ids[2] = { i_na, i_nb };
+		const char *names[2] = { "na", "nb" };
+
+		for (int i = 0; i < 2; i++) {
+			struct tlog_signer sg;
+
+			memset(&sg, 0, sizeof(sg));
+			sg.name = names[i];
+			keys_identity_public(ids[i], sg.pub);
+			sg.sign = note_sign_cb;
+			sg.ctx = (void *)ids[i];
+			if (tlog_cosign(tn->text, tn->text_len, 1767225600,
+			    &sg, lines + ll, sizeof(lines) - ll) == CAIRN_OK)
+				ll += strlen(lines + ll);
+		}
+		tlog_note_free(tn);
+		if (ll > 0 && tlog_note_add_lines(fk.note, strlen(fk.note),
+		    lines, ll, &with, &wl) == CAIRN_OK)
+			r.note = with;
+	}
 	(void)transport_call_reply(call, &r.base);
+	free(with);
 	pthread_mutex_unlock(&fk.mu);
 }
 
@@ -695,6 +735,7 @@ setup(void **state)
 	cfg.coordinator = target;
 	cfg.poll_seconds = 1;
 	cfg.call_deadline_seconds = 5;
+	cfg.witness_quorum = -1;	/* node.conf's default: a majority */
 	cfg.geography = (char *)"g1";
 	cfg.policy.kinds.v = kinds_v;
 	cfg.policy.kinds.n = 2;
@@ -1943,6 +1984,44 @@ test_idle_witness(void **state)
  * flight, each chunk with the signed manifest; the coordinator puts it
  * back together.  A chunk the coordinator refuses fails the upload.
  */
+/*
+ * A split view: the coordinator shows this node a log (the QUERY in it)
+ * that the other node never witnessed, so no checkpoint covering it ever
+ * carries a majority of the nodes' cosignatures.  With node.conf's
+ * default quorum (a majority: 2 of na, nb) the node charges and
+ * advertises but never sends its share; it refuses with code "log".
+ */
+static void
+test_split_view(void **state)
+{
+	struct task_buf tb;
+	struct qopts o;
+	enum node_task_outcome oc;
+	uint8_t esk[32], epk[32];
+	Cairn__V1__Refusal *rf;
+
+	(void)state;
+	pthread_mutex_lock(&fk.mu);
+	fk.split = true;
+	pthread_mutex_unlock(&fk.mu);
+	qopts_default(&o, "q-split");
+	task_make(&tb, &o, 0);
+	tb.t.deadline_unix = (int64_t)time(NULL) + 2;
+	nb_advertise(&tb, 0, NREG * 2 + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_ABANDONED);
+	assert_int_equal(fk.share_calls, 0);
+	assert_int_equal(fk.refusals, 1);
+	rf = last_refusal();
+	assert_string_equal(rf->reason_code, "log");
+	if (strstr(rf->reason, "valid witness cosignatures, 2 required") ==
+	    NULL)
+		fail_msg("refusal '%s' does not name the quorum", rf->reason);
+	protobuf_c_message_free_unpacked(&rf->base, NULL);
+	task_free(&tb);
+}
+
 static void
 test_multi_chunk_share(void **state)
 {
@@ -2370,6 +2449,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_poll_and_follow, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_idle_witness, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_split_view, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_multi_chunk_share, setup,
 		    teardown),

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -57,7 +58,14 @@ static int64_t values[64];
 static uint64_t ncells;
 static uint8_t result_hash[32];
 static bool have_query;
-static int corrupt;	/* 1: a changed value, 2: a gap in the stream */
+/*
+ * 1: a changed value, 2: a gap in the stream, 3: a changed value with the
+ * Release's result hash to match (the logged one differs), 4: the same
+ * with a forged RELEASE entry from GetEntries, 5: a checkpoint signed by
+ * another key than the log's.
+ */
+static int corrupt;
+static struct keys_identity *rogue_id;	/* signs corrupt == 5 */
 
 static const char *const node_names[2] = { "alpha", "beta" };
 
@@ -80,10 +88,26 @@ tls_member(enum keys_role role, const char *name, const char *hosts,
 		assert_int_equal(keys_tls_load(ca, crt, key, out), CAIRN_OK);
 }
 
+/* The SHA-256 fingerprint of the certificate file 'crt'. */
+static void
+cert_fpr(const char *crt, char fpr[static KEYS_FPR_LEN])
+{
+	struct keys_cert_info ci;
+	char *pem;
+	size_t n;
+
+	assert_int_equal(query_read_file(crt, 1 << 20, &pem, &n), CAIRN_OK);
+	assert_int_equal(keys_cert_info(pem, n, &ci), CAIRN_OK);
+	memcpy(fpr, ci.fingerprint, KEYS_FPR_LEN);
+	free(pem);
+}
+
+/* Enrol 'id'; the coordinator with the fingerprint of coord.crt. */
 static void
 enrol(const struct keys_identity *id)
 {
 	struct keys_member m;
+	char crt[128];
 
 	memset(&m, 0, sizeof(m));
 	m.pub.role = keys_identity_role(id);
@@ -92,6 +116,10 @@ enrol(const struct keys_identity *id)
 	keys_identity_public(id, m.pub.pk);
 	keys_fingerprint((const uint8_t *)m.pub.name, strlen(m.pub.name),
 	    m.cert_fpr);
+	if (m.pub.role == KEYS_ROLE_COORDINATOR) {
+		snprintf(crt, sizeof(crt), "%s/coord.crt", dir);
+		cert_fpr(crt, m.cert_fpr);
+	}
 	assert_int_equal(keys_federation_add(fedpath, &m), CAIRN_OK);
 }
 
@@ -103,12 +131,16 @@ sign_note(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
 	return keys_sign_note(ctx, msg, len, sig);
 }
 
+/* How many of the two nodes cosign each published checkpoint. */
+static int ncosign = 2;
+
 static int
 publish(void)
 {
 	struct tlog_signer sg;
-	char *n;
-	size_t len;
+	struct tlog_note *tn;
+	char *n, lines[1024], *withc;
+	size_t len, ll = 0;
 	int r;
 
 	memset(&sg, 0, sizeof(sg));
@@ -119,6 +151,29 @@ publish(void)
 	if ((r = tlog_store_publish(store, "cairn/demo", &sg, 1, &n, &len)) !=
 	    CAIRN_OK)
 		return r;
+	/* The nodes, as witnesses, cosign it. */
+	if (ncosign > 0 && (r = tlog_note_parse(n, len, &tn)) == CAIRN_OK) {
+		for (int i = 0; i < ncosign && r == CAIRN_OK; i++) {
+			memset(&sg, 0, sizeof(sg));
+			sg.name = node_names[i];
+			keys_identity_public(node_id[i], sg.pub);
+			sg.sign = sign_note;
+			sg.ctx = node_id[i];
+			r = tlog_cosign(tn->text, tn->text_len, 1767225600,
+			    &sg, lines + ll, sizeof(lines) - ll);
+			ll += strlen(lines + ll);
+		}
+		tlog_note_free(tn);
+		if (r == CAIRN_OK && (r = tlog_note_add_lines(n, len, lines, ll,
+		    &withc, &len)) == CAIRN_OK) {
+			free(n);
+			n = withc;
+		}
+	}
+	if (r != CAIRN_OK) {
+		free(n);
+		return r;
+	}
 	free(note);
 	note = n;
 	return CAIRN_OK;
@@ -342,6 +397,26 @@ h_list(struct transport_call *call, const ProtobufCMessage *req, void *a)
 	pthread_mutex_unlock(&mu);
 }
 
+/* BLAKE2b-256 of the values as little-endian int64 (as released). */
+static void
+values_hash(uint8_t out[32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	for (uint64_t i = 0; i < ncells; i++) {
+		uint8_t le[8];
+
+		for (int b = 0; b < 8; b++)
+			le[b] = (uint8_t)((uint64_t)values[i] >> (8 * b));
+		crypto_generichash_update(&st, le, 8);
+	}
+	crypto_generichash_final(&st, out, 32);
+}
+
+/* The hash of the tampered values (corrupt 3 and 4). */
+static uint8_t forged_hash[32];
+
 static void
 h_result(struct transport_call *call, const ProtobufCMessage *req, void *a)
 {
@@ -367,14 +442,18 @@ h_result(struct transport_call *call, const ProtobufCMessage *req, void *a)
 	c2.offset = corrupt == 2 ? half + 1 : half;
 	c2.n_values = ncells - half;
 	c2.values = values + half;
-	if (corrupt == 1)
+	if (corrupt == 1 || corrupt == 3 || corrupt == 4)
 		values[0]++;
+	if (corrupt == 3 || corrupt == 4)
+		values_hash(forged_hash);
+	if (corrupt == 3 || corrupt == 4)
+		rel.result_hash.data = forged_hash;
 	if (transport_call_send(call, &c1.base) == CAIRN_OK &&
 	    transport_call_send(call, &c2.base) == CAIRN_OK)
 		(void)transport_call_finish(call, CAIRN_OK, NULL);
 	else
 		(void)transport_call_finish(call, CAIRN_ERR_NET, "send");
-	if (corrupt == 1)
+	if (corrupt == 1 || corrupt == 3 || corrupt == 4)
 		values[0]--;
 	pthread_mutex_unlock(&mu);
 }
@@ -385,11 +464,61 @@ h_checkpoint(struct transport_call *call, const ProtobufCMessage *req,
 {
 	Cairn__V1__Checkpoint cp = CAIRN__V1__CHECKPOINT__INIT;
 
+	struct tlog_note *tn = NULL;
+	struct tlog_signer sg;
+	char *other = NULL;
+	size_t olen;
+
 	(void)req;
 	(void)a;
 	pthread_mutex_lock(&mu);
 	cp.note = note;
+	if (corrupt == 5 && tlog_note_parse(note, strlen(note), &tn) ==
+	    CAIRN_OK) {
+		/* The same tree, signed under the log's name by another key. */
+		memset(&sg, 0, sizeof(sg));
+		sg.name = "cairn/demo";
+		keys_identity_public(rogue_id, sg.pub);
+		sg.sign = sign_note;
+		sg.ctx = rogue_id;
+		if (tlog_note_sign(tn->text, tn->text_len, &sg, 1, &other,
+		    &olen) == CAIRN_OK)
+			cp.note = other;
+		tlog_note_free(tn);
+	}
 	(void)transport_call_reply(call, &cp.base);
+	free(other);
+	pthread_mutex_unlock(&mu);
+}
+
+static void
+h_inclusion(struct transport_call *call, const ProtobufCMessage *req,
+    void *a)
+{
+	const Cairn__V1__GetInclusionProofRequest *g = (const void *)req;
+	Cairn__V1__InclusionProof ip = CAIRN__V1__INCLUSION_PROOF__INIT;
+	uint8_t pr[64][32];
+	ProtobufCBinaryData h[64];
+	size_t n;
+
+	(void)a;
+	pthread_mutex_lock(&mu);
+	if (g->index >= g->tree_size || g->tree_size > tlog_store_size(store) ||
+	    tlog_store_inclusion_proof(store, g->index, g->tree_size, pr, 64,
+	    &n) != CAIRN_OK)
+		(void)transport_call_fail(call, CAIRN_ERR_RANGE, "tree_size",
+		    "no such proof");
+	else {
+		for (size_t i = 0; i < n; i++) {
+			h[i].data = pr[i];
+			h[i].len = 32;
+		}
+		ip.index = g->index;
+		ip.tree_size = g->tree_size;
+		ip.n_hashes = n;
+		ip.hashes = h;
+		(void)transport_call_reply(call, &ip.base);
+	}
 	pthread_mutex_unlock(&mu);
 }
 
@@ -413,6 +542,24 @@ h_entries(struct transport_call *call, const ProtobufCMessage *req, void *a)
 		cairn__v1__log_entry__init(&le[n]);
 		if (tlog_store_entry(store, i, &data[n], &len) != CAIRN_OK)
 			break;
+		if (corrupt == 4 && i == rel_index) {
+			/* A RELEASE entry of the tampered values' hash. */
+			struct tlog_entry *e = calloc(1, sizeof(*e));
+			uint8_t *f = malloc(8192);
+			size_t flen;
+
+			assert_non_null(e);
+			assert_non_null(f);
+			assert_int_equal(tlog_entry_decode(data[n], len, e),
+			    CAIRN_OK);
+			memcpy(e->result_hash, forged_hash, 32);
+			assert_int_equal(tlog_entry_encode(e, f, 8192, &flen),
+			    CAIRN_OK);
+			free(e);
+			free(data[n]);
+			data[n] = f;
+			len = flen;
+		}
 		le[n].index = i;
 		le[n].data.data = data[n];
 		le[n].data.len = len;
@@ -446,8 +593,9 @@ setup_all(void **state)
 		{ PROTO_GET_RESULT, h_result },
 		{ PROTO_GET_CHECKPOINT, h_checkpoint },
 		{ PROTO_GET_ENTRIES, h_entries },
+		{ PROTO_GET_INCLUSION_PROOF, h_inclusion },
 	};
-	struct transport_handler h[6];
+	struct transport_handler h[7];
 	struct transport_server_config cfg;
 	struct keys_identity *ana;
 	char p[128], fpr[KEYS_FPR_LEN];
@@ -468,6 +616,8 @@ setup_all(void **state)
 	    CAIRN_OK);
 	assert_int_equal(keys_identity_generate(KEYS_ROLE_COORDINATOR,
 	    "coord", &coord_id), CAIRN_OK);
+	assert_int_equal(keys_identity_generate(KEYS_ROLE_COORDINATOR,
+	    "coord", &rogue_id), CAIRN_OK);
 	assert_int_equal(keys_identity_generate(KEYS_ROLE_ANALYST, "stats",
 	    &ana), CAIRN_OK);
 	assert_int_equal(keys_identity_save(ana, path(p, "stats.id")),
@@ -485,7 +635,7 @@ setup_all(void **state)
 	assert_int_equal(tlog_store_open(path(p, "log.db"), TLOG_STORE_CREATE,
 	    &store), CAIRN_OK);
 	assert_int_equal(publish(), CAIRN_OK);
-	for (size_t i = 0; i < 6; i++) {
+	for (size_t i = 0; i < 7; i++) {
 		h[i].method = proto_method(hs[i].m);
 		h[i].fn = hs[i].fn;
 		h[i].cancel = NULL;
@@ -494,7 +644,7 @@ setup_all(void **state)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.listen = "127.0.0.1:0";
 	cfg.tls = t_coord;
-	assert_int_equal(transport_server_start(&cfg, h, 6, &srv), CAIRN_OK);
+	assert_int_equal(transport_server_start(&cfg, h, 7, &srv), CAIRN_OK);
 	snprintf(target, sizeof(target), "127.0.0.1:%d",
 	    transport_server_port(srv));
 
@@ -529,6 +679,7 @@ teardown_all(void **state)
 	tlog_store_close(store);
 	keys_tls_free(t_coord);
 	keys_identity_free(coord_id);
+	keys_identity_free(rogue_id);
 	keys_identity_free(node_id[0]);
 	keys_identity_free(node_id[1]);
 	keys_federation_free(fed);
@@ -557,6 +708,37 @@ run_verify(char **argv)
 	while (argv[argc] != NULL)
 		argc++;
 	return audit_cmd_verify(argc, argv);
+}
+
+/* The standard output of the last run_verify_out(). */
+static char last_finding[4096];
+
+/* run_verify with its standard output kept in last_finding. */
+static int
+run_verify_out(char **argv)
+{
+	char p[128];
+	int fd, saved, r;
+	FILE *f;
+	size_t n;
+
+	fflush(stdout);
+	path(p, "verify.out");
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	saved = dup(1);
+	dup2(fd, 1);
+	close(fd);
+	r = run_verify(argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	f = fopen(p, "r");
+	assert_non_null(f);
+	n = fread(last_finding, 1, sizeof(last_finding) - 1, f);
+	last_finding[n] = '\0';
+	fclose(f);
+	return r;
 }
 
 static char *
@@ -663,7 +845,40 @@ test_3_result(void **state)
 	assert_int_equal(run_query((char *[]){ "query", "result", conf,
 	    "q-online", reg, out, NULL }), 1);
 	assert_non_null(strstr(cairn_errmsg(), "the values do not match the "
-	    "released result hash"));
+	    "result hash of the RELEASE entry at log index 3"));
+	/* The same, with the reply's own hash made to match the values:
+	 * only the logged hash counts. */
+	corrupt = 3;
+	assert_int_equal(run_query((char *[]){ "query", "result", conf,
+	    "q-online", reg, out, NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), "the values do not match the "
+	    "result hash of the RELEASE entry at log index 3"));
+	/* ... and a RELEASE entry forged to match: not in the checkpoint. */
+	corrupt = 4;
+	assert_int_equal(run_query((char *[]){ "query", "result", conf,
+	    "q-online", reg, out, NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), "RELEASE entry 3 is not "
+	    "included in the signed checkpoint of size 4"));
+	/* A checkpoint the log key did not sign. */
+	corrupt = 5;
+	assert_int_equal(run_query((char *[]){ "query", "result", conf,
+	    "q-online", reg, out, NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), "checkpoint: not signed by the "
+	    "log key 'cairn/demo'"));
+	corrupt = 0;
+	/* A checkpoint one of the two nodes cosigned: no majority. */
+	ncosign = 1;
+	pthread_mutex_lock(&mu);
+	assert_int_equal(publish(), CAIRN_OK);
+	pthread_mutex_unlock(&mu);
+	assert_int_equal(run_query((char *[]){ "query", "result", conf,
+	    "q-online", reg, out, "--timeout", "1", NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), "checkpoint of size 4: 1 valid "
+	    "witness cosignature, 2 required"));
+	ncosign = 2;
+	pthread_mutex_lock(&mu);
+	assert_int_equal(publish(), CAIRN_OK);
+	pthread_mutex_unlock(&mu);
 	corrupt = 2;
 	assert_int_equal(run_query((char *[]){ "query", "result", conf,
 	    "q-online", reg, out, NULL }), 1);
@@ -704,15 +919,42 @@ test_4_audit(void **state)
 	    vconf[2], vconf[3], vconf[4], st, "--quorum", "0", NULL }), 0);
 	/* Witnesses required but none cosigned. */
 	assert_int_equal(run_verify((char *[]){ "verify", vconf[0], vconf[1],
-	    vconf[2], vconf[3], vconf[4], "--quorum", "1", NULL }), 1);
+	    vconf[2], vconf[3], vconf[4], "--quorum", "3", "--wait", "0",
+	    NULL }), 1);
+	/*
+	 * A view of the log no witness cosigned (the coordinator shows the
+	 * auditor a log the nodes never saw): refused with the DEFAULT
+	 * quorum, a majority of the two nodes.  One cosignature is not
+	 * enough either.
+	 */
+	for (ncosign = 0; ncosign < 2; ncosign++) {
+		char want[64];
+
+		pthread_mutex_lock(&mu);
+		assert_int_equal(publish(), CAIRN_OK);
+		pthread_mutex_unlock(&mu);
+		assert_int_equal(run_verify_out((char *[]){ "verify",
+		    vconf[0], vconf[1], vconf[2], vconf[3], vconf[4], "--wait",
+		    "1", NULL }), 1);
+		snprintf(want, sizeof(want), "checkpoint: %d valid witness "
+		    "cosignature", ncosign);
+		assert_non_null(strstr(last_finding, want));
+		assert_non_null(strstr(last_finding, "2 required"));
+	}
+	/* --quorum 0 is still allowed (with a warning). */
+	assert_int_equal(run_verify((char *[]){ "verify", vconf[0], vconf[1],
+	    vconf[2], vconf[3], vconf[4], "--quorum", "0", NULL }), 0);
+	pthread_mutex_lock(&mu);
+	assert_int_equal(publish(), CAIRN_OK);
+	pthread_mutex_unlock(&mu);
 
 	/* Fetch, then verify offline. */
 	snprintf(ent, sizeof(ent), "--entries=%s/entries.hex", dir);
 	snprintf(cp, sizeof(cp), "--checkpoint=%s/cp.note", dir);
-	assert_int_equal(audit_cmd_fetch(7, (char *[]){ "fetch", vconf[0],
-	    vconf[1], vconf[2], vconf[3], ent, cp, NULL }), 0);
-	assert_int_equal(audit_cmd_fetch(7, (char *[]){ "fetch", vconf[0],
-	    vconf[1], vconf[2], vconf[3], ent, cp, NULL }), 1);
+	assert_int_equal(audit_cmd_fetch(8, (char *[]){ "fetch", vconf[0],
+	    vconf[1], vconf[2], vconf[3], vconf[4], ent, cp, NULL }), 0);
+	assert_int_equal(audit_cmd_fetch(8, (char *[]){ "fetch", vconf[0],
+	    vconf[1], vconf[2], vconf[3], vconf[4], ent, cp, NULL }), 1);
 	assert_int_equal(run_verify((char *[]){ "verify", vconf[4], ent, cp,
 	    st, NULL }), 0);
 
@@ -765,6 +1007,85 @@ test_4_audit(void **state)
 	    "in hex"));
 }
 
+/*
+ * A second certificate the federation CA issued for the coordinator (its
+ * own key and CSR, the same name and host names): a client pins the
+ * enrolled one and refuses this one, naming both fingerprints.
+ */
+static void
+test_5_pinned_certificate(void **state)
+{
+	struct transport_handler h[2];
+	struct transport_server_config cfg;
+	struct transport_server *srv2;
+	struct keys_tls *t2;
+	char csr[128], crt[128], ca[128], key[128], enrolled[KEYS_FPR_LEN],
+	    other[KEYS_FPR_LEN], conf[160], tgt[64], st[160], *a;
+	FILE *f;
+
+	(void)state;
+	path(csr, "coord.csr");
+	path(crt, "coord-b.crt");
+	path(ca, "ca.crt");
+	path(key, "coord.key");
+	assert_int_equal(keys_cert_issue(dir, csr, crt, 30,
+	    "localhost,127.0.0.1", NULL), CAIRN_OK);
+	assert_int_equal(keys_tls_load(ca, crt, key, &t2), CAIRN_OK);
+	cert_fpr(crt, other);
+	path(crt, "coord.crt");
+	cert_fpr(crt, enrolled);
+	assert_string_not_equal(enrolled, other);
+	h[0].method = proto_method(PROTO_GET_QUERY);
+	h[0].fn = h_get_query;
+	h[1].method = proto_method(PROTO_GET_CHECKPOINT);
+	h[1].fn = h_checkpoint;
+	for (int i = 0; i < 2; i++) {
+		h[i].cancel = NULL;
+		h[i].arg = NULL;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.listen = "127.0.0.1:0";
+	cfg.tls = t2;
+	assert_int_equal(transport_server_start(&cfg, h, 2, &srv2), CAIRN_OK);
+	snprintf(tgt, sizeof(tgt), "127.0.0.1:%d", transport_server_port(srv2));
+
+	/* The analyst: `cairn query status` through analyst.conf. */
+	path(conf, "analyst-b.conf");
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fprintf(f, "[analyst]\nidentity_key = %s/stats.id\n"
+	    "tls_key = %s/stats.key\ntls_cert = %s/stats.crt\n"
+	    "ca_cert = %s/ca.crt\ncoordinator = %s\nfederation = %s\n",
+	    dir, dir, dir, dir, tgt, fedpath);
+	fclose(f);
+	a = strdup(conf);
+	snprintf(conf, sizeof(conf), "--config=%s", a);
+	free(a);
+	assert_int_equal(run_query((char *[]){ "query", "status", conf,
+	    "q-online", NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), other));
+	assert_non_null(strstr(cairn_errmsg(), enrolled));
+	assert_non_null(strstr(cairn_errmsg(), "is not the pinned"));
+	/* Without the federation file there is nothing to pin: refused. */
+	assert_int_equal(run_query((char *[]){ "query", "status",
+	    "--coordinator", tgt, vconf[1], "--tls-cert", "x", "--tls-key",
+	    "y", "q-online", NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), "--federation is required"));
+
+	/* The auditor: `cairn audit verify` online. */
+	snprintf(st, sizeof(st), "--coordinator=%s", tgt);
+	assert_int_equal(run_verify((char *[]){ "verify", st, vconf[1],
+	    vconf[2], vconf[3], vconf[4], NULL }), 1);
+	assert_non_null(strstr(cairn_errmsg(), other));
+	assert_non_null(strstr(cairn_errmsg(), enrolled));
+
+	/* The same clients against the enrolled certificate still work. */
+	assert_int_equal(run_verify((char *[]){ "verify", vconf[0], vconf[1],
+	    vconf[2], vconf[3], vconf[4], NULL }), 0);
+	transport_server_stop(srv2);
+	keys_tls_free(t2);
+}
+
 int
 main(void)
 {
@@ -773,6 +1094,7 @@ main(void)
 		cmocka_unit_test(test_2_status_wait_list),
 		cmocka_unit_test(test_3_result),
 		cmocka_unit_test(test_4_audit),
+		cmocka_unit_test(test_5_pinned_certificate),
 	};
 
 	if (sodium_init() < 0)
