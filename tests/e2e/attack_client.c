@@ -733,6 +733,7 @@ tls_closed_by_peer(SSL *ssl, int fd)
 struct poll_job {
 	struct ident	*id;
 	unsigned	 hold_ms;
+	unsigned	 redials;	/* calls that found no connection */
 	int		 r;
 	char		 msg[256];
 };
@@ -760,6 +761,17 @@ poll_thread(void *arg)
 		if (resp != NULL)
 			protobuf_c_message_free_unpacked(resp, NULL);
 		resp = NULL;
+		/*
+		 * A connection the flood kept from being made (UNAVAILABLE)
+		 * says nothing of the coordinator's limits: dial again while
+		 * the hold lasts, as a real node would.  What the coordinator
+		 * answers (held, or refused over the limit) still counts.
+		 */
+		if (j->r == CAIRN_ERR_NET && mono_ms() + 250 < until) {
+			j->redials++;
+			sleep_ms(200);
+			continue;
+		}
 		if (j->r != CAIRN_OK) {
 			snprintf(j->msg, sizeof(j->msg), "%s", cairn_errmsg());
 			break;
@@ -795,6 +807,7 @@ cmd_slowloris(int argc, char **argv)
 	unsigned ntcp = 0, ntls = 0, nh2 = 0, nstreams = 100, npolls = 0;
 	unsigned hold_s = 5, max_probe_ms = 2000, opened = 0, tls_ok = 0;
 	unsigned probes = 0, probe_fail = 0, polls_failed = 0, polls_ended = 0;
+	unsigned redials = 0;
 	int64_t worst = 0, until;
 	int c, r, rc = 1;
 
@@ -902,6 +915,7 @@ join:
 			polls_ended++;
 		if (jobs[i].r != CAIRN_OK)
 			fprintf(stderr, "poll: %s\n", jobs[i].msg);
+		redials += jobs[i].redials;
 	}
 	if (rc == 0) {
 		unsigned tcp_closed = 0, tls_closed = 0;
@@ -921,8 +935,9 @@ join:
 		    tcp_closed, opened, tls_closed, ntls);
 		printf("probe: %u calls, %u failed, slowest %lld ms\n", probes,
 		    probe_fail, (long long)worst);
-		printf("polls: %u held, %u refused, %u ended early\n", npolls,
-		    polls_failed, polls_ended);
+		printf("polls: %u held, %u refused, %u ended early (%u "
+		    "calls dialled again)\n", npolls, polls_failed,
+		    polls_ended, redials);
 	}
 out:
 	transport_client_free(probe);
