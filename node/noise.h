@@ -12,18 +12,20 @@
 #include "node/node.h"
 
 struct node_noise_plan {
-	uint64_t	delta2_sq;	/* squared L2 sensitivity */
+	uint64_t	delta2_sq;	/* the largest data-month's Delta_m^2 */
 	uint64_t	sigma2;		/* discrete Gaussian parameter */
-	double		rho;		/* delta2_sq / (2 sigma2) */
+	double		rho;		/* delta2_sq / (2 sigma2), rounded up
+					   to nano-rho: what that month pays */
 	double		epsilon, delta;	/* tight (eps, delta) */
 	uint64_t	ci95;		/* 95% interval half-width */
 };
 
 /*
- * Plan the noise of 'q' answered by one holder for at most 'rho' (spent
- * rho may be lower: sigma2 is rounded up to an integer), with (epsilon,
- * delta) shown for 'delta'.  Errors of privacy/dp.h (CAIRN_ERR_ARG,
- * CAIRN_ERR_RANGE) pass through.
+ * Plan the noise of 'q' answered by one holder for at most 'rho' per
+ * UTC data-month (dp_requirement(): sigma2 from the month with the largest
+ * Delta_m; spent rho may be lower: sigma2 is rounded up to an integer),
+ * with (epsilon, delta) shown for 'delta'.  Errors of privacy/dp.h
+ * (CAIRN_ERR_ARG, CAIRN_ERR_RANGE) pass through.
  */
 int	node_noise_plan(const struct qspec *q, double rho, double delta,
 	    struct node_noise_plan *out) __attribute__((warn_unused_result));

@@ -523,7 +523,7 @@ test_popcat_one_cell(void **state)
 	remove_files(&d);
 }
 
-/* The noise plan of each kind, from DESIGN §4's sensitivities. */
+/* The noise plan of each kind, from dp_requirement's largest Delta_m. */
 static void
 test_noise_plan(void **state)
 {
@@ -550,6 +550,25 @@ test_noise_plan(void **state)
 	assert_int_equal(p.sigma2, 30);
 	assert_true(p.rho <= 0.1);
 	assert_int_not_equal(node_noise_plan(&q, -1, 1e-6, &p), CAIRN_OK);
+	/* Per data-month: presence by day, k = 1, over local Feb 28 and
+	   Mar 1 2026 at UTC+60 (Mar 1 straddles February and March):
+	   February's Delta_m^2 = 1 + 2 = 3 sets sigma2, not the
+	   whole-subscriber k B = 2; rho 0.35 is read as 350000000 nano-rho */
+	base_query(&q, QSPEC_KIND_PRESENCE, 60, 2);
+	q.start = 20512;
+	q.end = 20514;
+	q.k = 1;
+	assert_int_equal(node_noise_plan(&q, 0.35, 1e-6, &p), CAIRN_OK);
+	assert_int_equal(p.delta2_sq, 3);
+	assert_int_equal(p.sigma2, 5);
+	assert_true(p.rho == 0.3);
+	/* residents across the boundary: 2 */
+	base_query(&q, QSPEC_KIND_RESIDENTS, 60, 2);
+	q.start = 20512;
+	q.end = 20514;
+	assert_int_equal(node_noise_plan(&q, 0.5, 1e-6, &p), CAIRN_OK);
+	assert_int_equal(p.delta2_sq, 2);
+	assert_int_equal(p.sigma2, 2);
 }
 
 /*
