@@ -111,8 +111,8 @@ print_one(const struct node_ledger_entry *e, void *arg)
 	    qh, (double)e->rho_nano / (double)LEDGER_NANO, logi,
 	    e->vector_kept ? "open" : "closed");
 	for (size_t i = 0; i < e->nmonths; i++) {
-		if ((r = sums_add(&w->sums, e->months[i], e->rho_nano,
-		    &total)) != CAIRN_OK)
+		if ((r = sums_add(&w->sums, e->months[i],
+		    e->month_rho_nano[i], &total)) != CAIRN_OK)
 			return r;
 		month_str(e->months[i], mn);
 		fprintf(w->f, "%s%s=%.9f", i ? "," : "", mn,
@@ -154,14 +154,14 @@ export_one(const struct node_ledger_entry *e, void *arg)
 	if ((months = json_array()) == NULL)
 		return cairn_err(CAIRN_ERR_NOMEM, "export");
 	for (size_t i = 0; i < e->nmonths; i++) {
-		if ((r = sums_add(&w->sums, e->months[i], e->rho_nano,
-		    &total)) != CAIRN_OK) {
+		if ((r = sums_add(&w->sums, e->months[i],
+		    e->month_rho_nano[i], &total)) != CAIRN_OK) {
 			json_decref(months);
 			return r;
 		}
 		month_str(e->months[i], mn);
 		m = json_pack("{s:s, s:f, s:f}", "month", mn, "rho",
-		    (double)e->rho_nano / (double)LEDGER_NANO,
+		    (double)e->month_rho_nano[i] / (double)LEDGER_NANO,
 		    "cumulative_rho", (double)total / (double)LEDGER_NANO);
 		if (m == NULL || json_array_append_new(months, m) != 0) {
 			json_decref(months);

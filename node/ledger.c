@@ -353,6 +353,15 @@ check_request(const struct node_ledger_charge_req *req)
 		return cairn_err(CAIRN_ERR_ARG, "charge of %lld nano-rho "
 		    "against a budget of %lld", (long long)req->rho_nano,
 		    (long long)req->budget_nano);
+	for (size_t i = 0; req->month_rho_nano != NULL && i < req->nmonths;
+	    i++)
+		if (req->month_rho_nano[i] <= 0 ||
+		    req->month_rho_nano[i] > req->rho_nano)
+			return cairn_err(CAIRN_ERR_ARG, "data-month %d: charge "
+			    "of %lld nano-rho is not in [1, %lld]",
+			    (int)req->months[i],
+			    (long long)req->month_rho_nano[i],
+			    (long long)req->rho_nano);
 	if ((int64_t)req->ncells > LEDGER_MAX_CELLS)
 		return cairn_err(CAIRN_ERR_TOOBIG, "vector of %zu cells "
 		    "(at most %lld)", req->ncells, (long long)LEDGER_MAX_CELLS);
@@ -366,6 +375,14 @@ check_request(const struct node_ledger_charge_req *req)
 		return cairn_err(CAIRN_ERR_TOOBIG, "label longer than %d bytes",
 		    LEDGER_MAX_LABEL);
 	return CAIRN_OK;
+}
+
+/* What month 'i' of 'req' is charged. */
+static int64_t
+month_rho(const struct node_ledger_charge_req *req, size_t i)
+{
+	return req->month_rho_nano != NULL ? req->month_rho_nano[i] :
+	    req->rho_nano;
 }
 
 static void
@@ -392,13 +409,13 @@ node_ledger_charge(struct node_ledger *l,
 	for (i = 0; i < req->nmonths; i++) {
 		if ((r = month_spent(l, req->months[i], &spent)) != CAIRN_OK)
 			goto out;
-		if (spent > req->budget_nano - req->rho_nano) {
+		if (spent > req->budget_nano - month_rho(req, i)) {
 			month_name(req->months[i], mname);
 			r = cairn_err(CAIRN_ERR_BUDGET, "data-month %s: spent "
 			    "%.9f rho of a budget of %.9f, this query needs "
 			    "%.9f", mname, (double)spent / LEDGER_NANO,
 			    (double)req->budget_nano / LEDGER_NANO,
-			    (double)req->rho_nano / LEDGER_NANO);
+			    (double)month_rho(req, i) / LEDGER_NANO);
 			goto out;
 		}
 	}
@@ -435,7 +452,7 @@ node_ledger_charge(struct node_ledger *l,
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, cid);
 		sqlite3_bind_int(st, 2, req->months[i]);
-		sqlite3_bind_int64(st, 3, req->rho_nano);
+		sqlite3_bind_int64(st, 3, month_rho(req, i));
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			r = db_err(l, "recording charge");
 			goto out;
@@ -585,6 +602,7 @@ node_ledger_foreach(struct node_ledger *l,
 	sqlite3_stmt *st = NULL, *ms = NULL;
 	struct node_ledger_entry e;
 	int32_t months[LEDGER_MAX_MONTHS];
+	int64_t mrho[LEDGER_MAX_MONTHS];
 	int r, s;
 
 	if (sqlite3_prepare_v2(l->db, "SELECT c.id, c.query_hash, c.pset_hash, "
@@ -592,8 +610,9 @@ node_ledger_foreach(struct node_ledger *l,
 	    "EXISTS(SELECT 1 FROM vectors v WHERE v.charge_id = c.id), "
 	    "c.query_id, c.budget_nano, c.noise_variance "
 	    "FROM charges c ORDER BY c.id", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(l->db, "SELECT month FROM charge_months WHERE "
-	    "charge_id = ? ORDER BY month", -1, &ms, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(l->db, "SELECT month, rho_nano FROM "
+	    "charge_months WHERE charge_id = ? ORDER BY month", -1, &ms,
+	    NULL) != SQLITE_OK) {
 		r = db_err(l, "reading charges");
 		goto out;
 	}
@@ -614,9 +633,12 @@ node_ledger_foreach(struct node_ledger *l,
 		sqlite3_reset(ms);
 		sqlite3_bind_int64(ms, 1, e.id);
 		while ((s = sqlite3_step(ms)) == SQLITE_ROW &&
-		    e.nmonths < LEDGER_MAX_MONTHS)
-			months[e.nmonths++] = sqlite3_column_int(ms, 0);
+		    e.nmonths < LEDGER_MAX_MONTHS) {
+			months[e.nmonths] = sqlite3_column_int(ms, 0);
+			mrho[e.nmonths++] = sqlite3_column_int64(ms, 1);
+		}
 		e.months = months;
+		e.month_rho_nano = mrho;
 		if ((r = fn(&e, ctx)) != 0)
 			goto out;
 	}
