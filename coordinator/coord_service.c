@@ -34,6 +34,7 @@
 #include "coordinator/round.h"
 #include "keys/keys_tls.h"
 #include "protocol/proto_service.h"
+#include "privacy/dp.h"
 #include "protocol/qspec.h"
 #include "protocol/transport.h"
 
@@ -79,6 +80,7 @@ struct attempt {
 	struct part		*p;
 	uint64_t		 expect_cells;	/* 0: unknown */
 	uint64_t		 ncells;	/* 0 until an advertisement */
+	struct dp_requirement	 need;		/* each month's rho, sigma_h^2 */
 	int64_t			 adv_deadline;
 	int64_t			 share_deadline;
 	struct coord_round	*round;
@@ -587,6 +589,19 @@ attempt_build(struct coord *c, const char *caller,
 		    "federation's limit of %g per query", q->rho,
 		    c->cfg->max_rho_per_query);
 		goto fail;
+	}
+	/* What every node's charge must say (docs/privacy.md). */
+	{
+		struct dp_query dq;
+		uint64_t rho_nano;
+
+		if ((r = qspec_dp_query(&a->spec, q->holders_per_person != 0 ?
+		    q->holders_per_person : 1, &dq)) != CAIRN_OK ||
+		    (r = dp_rho_to_nano(q->rho, &rho_nano)) != CAIRN_OK ||
+		    (r = dp_requirement(&dq, rho_nano, (uint32_t)a->n,
+		    q->max_colluding, a->expect_cells - 1, &a->need)) !=
+		    CAIRN_OK)
+			goto fail;
 	}
 	*field = NULL;
 	/* Keep a copy of the signed query for the tasks. */
@@ -1413,11 +1428,14 @@ charge_check(struct coord *c, struct attempt *a, const struct keys_member *m,
 	}
 	for (size_t i = 0; i < nm; i++) {
 		const Cairn__V1__MonthCharge *mc = ch->months[i];
-
 		double cum = mc->cumulative_rho;
 
+		/* dp_requirement lists the months qspec_months does; each
+		   is charged its own rho_m, as the node's ledger shows it */
 		if (month_parse(mc->month) != months[i] ||
-		    mc->rho != a->q->rho || !isfinite(cum) || cum < mc->rho ||
+		    a->need.nmonths != nm || a->need.month[i] != months[i] ||
+		    mc->rho != (double)a->need.rho_nano[i] / (double)DP_NANO ||
+		    !isfinite(cum) || cum < mc->rho ||
 		    cum > ch->budget_rho_per_month * (1 + 1e-12)) {
 			r = cairn_err(CAIRN_ERR_ARG, "month %zu ('%s') of the "
 			    "charge: month, rho or cumulative spend do not fit "
@@ -1437,10 +1455,11 @@ charge_check(struct coord *c, struct attempt *a, const struct keys_member *m,
 		goto fail;
 	}
 	*field = "advertisement.charge.noise_variance";
-	if (ch->noise_variance == 0 ||
+	if (ch->noise_variance < a->need.sigma_h2 ||
 	    ch->noise_variance > (UINT64_C(1) << 53)) {
-		r = cairn_err(CAIRN_ERR_ARG, "noise variance %llu",
-		    (unsigned long long)ch->noise_variance);
+		r = cairn_err(CAIRN_ERR_ARG, "noise variance %llu, the query "
+		    "needs at least %llu", (unsigned long long)
+		    ch->noise_variance, (unsigned long long)a->need.sigma_h2);
 		goto fail;
 	}
 	*out = ch;

@@ -180,51 +180,31 @@ node_daemon_free(struct node_daemon *d)
 
 /* ------------------------------------------------------ charge, vector */
 
+/*
+ * What this node's charge for the query must be (docs/privacy.md,
+ * dp_requirement()): each data-month's rho and sigma_h^2, for the query's
+ * h, n, c and an output of 'cells' cells.  The months are the ones the
+ * task listed (qspec_months(), the same function's).
+ */
 static int
-kind_to_dp(enum qspec_kind k, enum dp_kind *out)
+charge_requirement(const struct node_task_query *tq, uint64_t cells,
+    struct dp_requirement *req)
 {
-	switch (k) {
-	case QSPEC_KIND_PRESENCE:	*out = DP_KIND_PRESENCE; break;
-	case QSPEC_KIND_RESIDENTS:	*out = DP_KIND_RESIDENTS; break;
-	case QSPEC_KIND_OD:		*out = DP_KIND_OD; break;
-	case QSPEC_KIND_MIGRATION:	*out = DP_KIND_MIGRATION; break;
-	case QSPEC_KIND_VISITORS:	*out = DP_KIND_VISITORS; break;
-	case QSPEC_KIND_POPCAT:
-		*out = DP_KIND_POPULATION_BY_CATEGORY;
-		break;
-	default:
-		return cairn_err(CAIRN_ERR_UNSUPPORTED, "query kind %d",
-		    (int)k);
-	}
-	return CAIRN_OK;
-}
-
-/* sigma_h^2 of this node for the query (docs/privacy.md). */
-static int
-noise_variance(const struct node_task_query *tq, uint64_t *sigma_h2)
-{
-	struct dp_query_shape shape;
-	struct dp_sensitivity sens;
-	struct dp_rat s2;
-	enum dp_kind kind = DP_KIND_PRESENCE;
-	uint64_t sigma2, b;
+	struct dp_query dq;
+	uint64_t rho_nano;
 	int r;
 
-	if ((r = kind_to_dp(tq->spec.kind, &kind)) != CAIRN_OK)
-		return r;
-	b = qspec_buckets(&tq->spec);
-	memset(&shape, 0, sizeof(shape));
-	shape.k = (tq->spec.kind == QSPEC_KIND_PRESENCE ||
-	    tq->spec.kind == QSPEC_KIND_VISITORS) ? tq->spec.k : 1;
-	shape.buckets = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
-	shape.holders = tq->h;
-	if ((r = dp_sensitivity(kind, &shape, &sens)) != CAIRN_OK ||
-	    (r = dp_sigma2_from_rho(sens.delta2_sq, tq->q->rho, &sigma2)) !=
+	if ((r = qspec_dp_query(&tq->spec, tq->h, &dq)) != CAIRN_OK ||
+	    (r = dp_rho_to_nano(tq->q->rho, &rho_nano)) != CAIRN_OK ||
+	    (r = dp_requirement(&dq, rho_nano, tq->n, tq->c, cells, req)) !=
 	    CAIRN_OK)
 		return r;
-	s2.num = sigma2;
-	s2.den = 1;
-	return dp_sigma2_per_node(s2, tq->n, tq->c, sigma_h2);
+	if (req->nmonths != tq->nmonths || memcmp(req->month, tq->months,
+	    tq->nmonths * sizeof(tq->months[0])) != 0)
+		return cairn_err(CAIRN_ERR_INTERNAL, "query '%s': the months "
+		    "charged differ from the months listed",
+		    tq->q->query_id);
+	return CAIRN_OK;
 }
 
 /* Noise threads: at most this many, each over at least NOISE_MIN_CELLS. */
@@ -379,16 +359,16 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
     struct vec_job *job, int64_t *cid, int64_t **noisy, size_t *ncells)
 {
 	struct node_ledger_charge_req req;
+	struct dp_requirement need;
 	struct dp_rat s2;
-	int64_t *exact = NULL, *noise = NULL, rho_nano, budget_nano;
+	int64_t *exact = NULL, *noise = NULL, rho_nano = 0, budget_nano;
+	int64_t month_rho[DP_MAX_MONTHS];
 	uint64_t n = 0, sigma_h2;
 	char label[LEDGER_MAX_LABEL];
 	uint64_t mark;
 	int r;
 
-	if ((r = noise_variance(tq, &sigma_h2)) != CAIRN_OK ||
-	    (r = ledger_rho_to_nano(tq->q->rho, &rho_nano)) != CAIRN_OK ||
-	    (r = ledger_rho_to_nano(d->dc.cfg->policy.budget_rho_per_month,
+	if ((r = ledger_rho_to_nano(d->dc.cfg->policy.budget_rho_per_month,
 	    &budget_nano)) != CAIRN_OK)
 		return r;
 	vec_join(job);
@@ -419,6 +399,16 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 		    (unsigned long long)n, (long long)LEDGER_MAX_CELLS - 1);
 		goto out;
 	}
+	/* The noise and each month's charge, for the 'n' cells computed
+	   (the coordinator checks every node's vector has the domain's). */
+	if ((r = charge_requirement(tq, n, &need)) != CAIRN_OK)
+		goto out;
+	sigma_h2 = need.sigma_h2;
+	for (size_t i = 0; i < need.nmonths; i++) {
+		month_rho[i] = (int64_t)need.rho_nano[i];
+		if (month_rho[i] > rho_nano)
+			rho_nano = month_rho[i];
+	}
 	if ((noise = malloc((size_t)n * sizeof(*noise))) == NULL) {
 		r = cairn_err(CAIRN_ERR_NOMEM, "noise of %llu cells",
 		    (unsigned long long)n);
@@ -445,6 +435,7 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	req.months = tq->months;
 	req.nmonths = tq->nmonths;
 	req.rho_nano = rho_nano;
+	req.month_rho_nano = month_rho;
 	req.budget_nano = budget_nano;
 	req.label = label;
 	req.query_id = tq->q->query_id;
@@ -455,9 +446,10 @@ charge_new(struct node_daemon *d, const struct node_task_query *tq,
 	lap(d, NODE_PHASE_LEDGER, &mark);
 	if (r != CAIRN_OK)
 		goto out;
-	log_info("charged query '%s': rho %g on %zu data-months, "
-	    "sigma_h^2 %llu, %llu cells", tq->q->query_id, tq->q->rho,
-	    tq->nmonths, (unsigned long long)sigma_h2, (unsigned long long)n);
+	log_info("charged query '%s': rho up to %.9f on %zu data-months, "
+	    "sigma_h^2 %llu, %llu cells", tq->q->query_id,
+	    (double)rho_nano / (double)LEDGER_NANO, tq->nmonths,
+	    (unsigned long long)sigma_h2, (unsigned long long)n);
 	*noisy = exact;
 	*ncells = (size_t)n;
 	exact = NULL;

@@ -5,7 +5,6 @@
  * the domain from libsodium's CSPRNG, and every cell is printed with its
  * noisy count and 95% interval.
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,30 +16,6 @@
 
 /* Most cells one noisy result may have (8 bytes of noise each). */
 #define NOISE_MAX_CELLS	(UINT64_C(1) << 27)
-
-/*
- * rho as a count of nano-rho, the accountant's unit: a value within a
- * relative 1e-12 of an integer count is that count (a decimal rho is not
- * exact in binary), any other is rounded down, so the noise planned from
- * it is never less than rho asks.
- */
-static int
-rho_nano_of(double rho, uint64_t *out)
-{
-	long double v = (long double)rho * DP_NANO, f;
-
-	if (!(rho > 0) || rho > 1e9)
-		return cairn_err(CAIRN_ERR_ARG, "rho = %g must be in (0, 1e9]",
-		    rho);
-	f = roundl(v);
-	if (fabsl(v - f) > v * 1e-12L)
-		f = floorl(v);
-	if (f < 1)
-		return cairn_err(CAIRN_ERR_RANGE, "rho = %g is below one "
-		    "nano-rho", rho);
-	*out = (uint64_t)f;
-	return CAIRN_OK;
-}
 
 int
 node_noise_plan(const struct qspec *q, double rho, double delta,
@@ -56,7 +31,7 @@ node_noise_plan(const struct qspec *q, double rho, double delta,
 	/* One holder, its own noise only (n = 1, c = 0): sigma2 as
 	   dp_requirement plans it from the largest data-month's Delta_m. */
 	if ((r = qspec_dp_query(q, 1, &dq)) != CAIRN_OK ||
-	    (r = rho_nano_of(rho, &rho_nano)) != CAIRN_OK ||
+	    (r = dp_rho_to_nano(rho, &rho_nano)) != CAIRN_OK ||
 	    (r = dp_requirement(&dq, rho_nano, 1, 0, 1, &req)) != CAIRN_OK)
 		return r;
 	for (size_t i = 0; i < req.nmonths; i++) {

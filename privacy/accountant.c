@@ -151,3 +151,22 @@ dp_eps_from_rho_simple(double rho, double delta, double *eps)
 	*eps = rho + 2 * sqrt(rho * log(1 / delta));
 	return CAIRN_OK;
 }
+
+int
+dp_rho_to_nano(double rho, uint64_t *nano)
+{
+	long double v, f;
+
+	if (!(rho > 0) || rho > 1e9)
+		return cairn_err(CAIRN_ERR_RANGE, "rho %g is outside (0, 1e9]",
+		    rho);
+	v = (long double)rho * DP_NANO;
+	f = roundl(v);
+	if (fabsl(v - f) > v * 1e-12L)
+		f = floorl(v);
+	if (f < 1)
+		return cairn_err(CAIRN_ERR_RANGE, "rho %g is below one nano-rho "
+		    "(1e-9)", rho);
+	*nano = (uint64_t)f;
+	return CAIRN_OK;
+}

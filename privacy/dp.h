@@ -338,6 +338,18 @@ struct dp_requirement {
 };
 
 /*
+ * A requested rho as an integer count of nano-rho, to plan noise with: a
+ * value within a relative 1e-12 of an integer count is that count (a
+ * decimal rho such as 0.35 is not exact in binary), any other is rounded
+ * down, so the noise planned from it is never less than 'rho' asks (and
+ * what dp_requirement() charges never more).  The node, the coordinator
+ * and the audit all convert a query's rho with it.  CAIRN_ERR_RANGE unless
+ * 10^-9 <= rho <= 10^9.
+ */
+int	dp_rho_to_nano(double rho, uint64_t *nano)
+	    __attribute__((warn_unused_result));
+
+/*
  * The requirement of query 'q' answered with target 'rho_nano' (the
  * analyst's rho in nano-rho) by 'n' nodes of which up to 'c' may collude
  * with the coordinator, over an output domain of 'cells' cells:

@@ -48,6 +48,7 @@
 #include "keys/keys.h"
 #include "keys/keys_federation.h"
 #include "keys/keys_tls.h"
+#include "privacy/dp.h"
 #include "protocol/proto_service.h"
 #include "protocol/qspec.h"
 #include "protocol/secagg.h"
@@ -510,6 +511,9 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 	    CAIRN__V1__SIGNED_ADVERTISEMENT__INIT;
 	Cairn__V1__Query *q;
 	struct qspec spec;
+	struct dp_query dq;
+	struct dp_requirement need;
+	uint64_t rho_nano;
 	int32_t months[QSPEC_MAX_MONTHS];
 	char mstr[QSPEC_MAX_MONTHS][8];
 	uint8_t qh[32], csig[64], asig[64], *cb, *ab;
@@ -524,14 +528,23 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 	if (qspec_from_proto(q->spec, "spec", &spec) != CAIRN_OK)
 		die("task spec");
 	nm = qspec_months(&spec, months);
+	/* What a node charges each month and the noise it adds
+	   (dp_requirement, docs/privacy.md), for the cells advertised. */
+	if (qspec_dp_query(&spec, q->holders_per_person ?
+	    q->holders_per_person : 1, &dq) != CAIRN_OK ||
+	    dp_rho_to_nano(q->rho, &rho_nano) != CAIRN_OK ||
+	    dp_requirement(&dq, rho_nano, (uint32_t)q->n_participants,
+	    q->max_colluding, (adv_cells ? adv_cells : NCELLS) - 1, &need) !=
+	    CAIRN_OK || need.nmonths != nm)
+		die("the query's requirement");
 	for (size_t i = 0; i < nm; i++) {
 		cairn__v1__month_charge__init(&mc[i]);
 		snprintf(mstr[i], sizeof(mstr[i]), "%04u-%02u",
 		    (unsigned)(months[i] / 12) % 10000u,
 		    (unsigned)(months[i] % 12 + 1));
 		mc[i].month = mstr[i];
-		mc[i].rho = q->rho;
-		mc[i].cumulative_rho = q->rho;
+		mc[i].rho = (double)need.rho_nano[i] / (double)DP_NANO;
+		mc[i].cumulative_rho = mc[i].rho;
 		mp[i] = &mc[i];
 	}
 	query_hash(t->query, qh);
@@ -543,7 +556,7 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 	ch.months = mp;
 	ch.attempt = t->attempt;
 	ch.budget_rho_per_month = 10;
-	ch.noise_variance = 4;
+	ch.noise_variance = need.sigma_h2;
 	ch.cells = adv_cells ? adv_cells : NCELLS;
 	if (proto_pack(&ch.base, PROTO_MAX_SMALL, &cb, &cl) != CAIRN_OK ||
 	    keys_sign(n->id, "charge", cb, cl, csig) != CAIRN_OK)
