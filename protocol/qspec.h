@@ -123,8 +123,8 @@ int	qspec_dp_query(const struct qspec *q, uint32_t holders,
  * dp_requirement(), those whose records can change the output (so not a
  * month in the gap between migration's two windows), as year·12 + month
  * − 1, ascending, into 'months' (room for QSPEC_MAX_MONTHS).  Returns how
- * many; 0 for a spec that dp_requirement() refuses (never one that
- * qspec_parse_json() or qspec_from_proto() accepted).
+ * many; 0 for a spec that dp_requirement() refuses, which among parsed
+ * specs is only a window starting on 0000-01-01.
  */
 size_t	qspec_months(const struct qspec *q, int32_t months[QSPEC_MAX_MONTHS]);
 
