@@ -126,9 +126,9 @@ struct vquery {
 	char			**sorted;	/* participants, bytewise */
 	uint32_t		 attempt;	/* highest charge attempt */
 	bool			 released;
-	struct dp_query		 dq;		/* the spec, as accounted */
+	struct dp_query		 dq;	/* the spec, as accounted */
 	uint64_t		 rho_nano;	/* the query's rho */
-	bool			 dq_ok;		/* false: 'why' says why */
+	bool			 dq_ok;	/* false: 'why' says why */
 	char			 why[FINDING_MAX / 2];
 };
 

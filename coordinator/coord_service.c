@@ -80,7 +80,7 @@ struct attempt {
 	struct part		*p;
 	uint64_t		 expect_cells;	/* 0: unknown */
 	uint64_t		 ncells;	/* 0 until an advertisement */
-	struct dp_requirement	 need;		/* each month's rho, sigma_h^2 */
+	struct dp_requirement	 need;	/* rho_m, sigma_h^2 */
 	int64_t			 adv_deadline;
 	int64_t			 share_deadline;
 	struct coord_round	*round;

@@ -34,11 +34,11 @@ struct node_ledger_charge_req {
 	uint8_t		 pset_hash[32];	/* hash of the participant set */
 	const int32_t	*months;	/* distinct data-months read */
 	size_t		 nmonths;
-	int64_t		 rho_nano;	/* charged to each month, > 0; with
-					   month_rho_nano, the largest */
-	const int64_t	*month_rho_nano; /* NULL, or each month's own charge
-					   (nmonths values, each > 0 and <=
-					   rho_nano): dp_requirement's rho_m */
+	/* charged to each month, > 0; with month_rho_nano, the largest */
+	int64_t		 rho_nano;
+	/* NULL, or each month's own charge (nmonths values, each > 0 and
+	   <= rho_nano): dp_requirement's rho_m */
+	const int64_t	*month_rho_nano;
 	int64_t		 budget_nano;	/* the policy's budget per month */
 	const char	*label;		/* kind, analyst, purpose: display */
 	const char	*query_id;	/* the analyst's id (may be NULL) */
@@ -53,8 +53,8 @@ struct node_ledger_entry {
 	uint8_t		 query_hash[32];
 	uint8_t		 pset_hash[32];
 	int64_t		 created;	/* unix seconds */
-	int64_t		 rho_nano;	/* per month; the largest when the
-					   months were charged apart */
+	/* per month; the largest when the months were charged apart */
+	int64_t		 rho_nano;
 	const int32_t	*months;
 	const int64_t	*month_rho_nano; /* each month's charge */
 	size_t		 nmonths;

@@ -1,7 +1,8 @@
 /*
  * noise.c - the noisy mode of run-local: the privacy engine (privacy/dp.h)
  * plans the discrete Gaussian for the requested rho from the largest
- * per-data-month sensitivity (dp_requirement, one holder), draws one exact sample per cell of
+ * per-data-month sensitivity (dp_requirement, one holder), draws one exact
+ * sample per cell of
  * the domain from libsodium's CSPRNG, and every cell is printed with its
  * noisy count and 95% interval.
  */

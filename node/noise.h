@@ -12,10 +12,11 @@
 #include "node/node.h"
 
 struct node_noise_plan {
-	uint64_t	delta2_sq;	/* the largest data-month's Delta_m^2 */
+	uint64_t	delta2_sq;	/* the largest month's Delta_m^2 */
 	uint64_t	sigma2;		/* discrete Gaussian parameter */
-	double		rho;		/* delta2_sq / (2 sigma2), rounded up
-					   to nano-rho: what that month pays */
+	/* delta2_sq / (2 sigma2) rounded up to nano-rho: what the month
+	   with the largest Delta_m pays */
+	double		rho;
 	double		epsilon, delta;	/* tight (eps, delta) */
 	uint64_t	ci95;		/* 95% interval half-width */
 };

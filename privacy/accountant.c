@@ -165,8 +165,8 @@ dp_rho_to_nano(double rho, uint64_t *nano)
 	if (fabsl(v - f) > v * 1e-12L)
 		f = floorl(v);
 	if (f < 1)
-		return cairn_err(CAIRN_ERR_RANGE, "rho %g is below one nano-rho "
-		    "(1e-9)", rho);
+		return cairn_err(CAIRN_ERR_RANGE, "rho %g is below one "
+		    "nano-rho (1e-9)", rho);
 	*nano = (uint64_t)f;
 	return CAIRN_OK;
 }

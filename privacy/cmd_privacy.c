@@ -279,8 +279,8 @@ plan_usage(FILE *f)
 	    "UTC offset MIN minutes), the plan is the one the federation\n"
 	    "charges: each UTC data-month's delta_m^2 and rho_m, sigma2 from\n"
 	    "the largest, over an output of D cells (default 1).\n"
-	    "Defaults: --delta 1e-6, --days 1, --k 1, --holders 1, --offset 0,\n"
-	    "--bucket day.\n");
+	    "Defaults: --delta 1e-6, --days 1, --k 1, --holders 1,\n"
+	    "--offset 0, --bucket day.\n");
 }
 
 /* "YYYY-MM-DD,YYYY-MM-DD" into local days [*d0, *d1). */

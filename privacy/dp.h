@@ -312,27 +312,32 @@ int	dp_sensitivity(enum dp_kind kind, const struct dp_query_shape *shape,
    (local time = UTC + utc_offset_min). */
 struct dp_query {
 	enum dp_kind	kind;
-	uint32_t	k;		/* regions per bucket (presence,
-					   visitors); 1 for the other kinds */
-	bool		hour;		/* presence by hour, else by day */
-	int32_t		utc_offset_min;	/* |offset| <= DP_MAX_OFFSET */
-	int64_t		day0, day1;	/* the days read, [day0, day1) */
-	int64_t		base0, base1;	/* migration: baseline [base0, base1) */
-	int64_t		comp0, comp1;	/* migration: comparison window */
-	uint32_t	holders;	/* h >= 1 holders a person may be at */
+	uint32_t	k;	/* regions per bucket (presence, visitors);
+				   1 for the other kinds */
+	bool		hour;	/* presence by hour, else by day */
+	int32_t		utc_offset_min;	/* |.| <= DP_MAX_OFFSET */
+	int64_t		day0;	/* the days read, [day0, day1) */
+	int64_t		day1;
+	int64_t		base0;	/* migration: baseline [base0, */
+	int64_t		base1;	/* base1) */
+	int64_t		comp0;	/* and comparison [comp0, */
+	int64_t		comp1;	/* comp1) */
+	uint32_t	holders;	/* h >= 1: holders a person is at */
 };
 
 /* What a query needs: the months it reads, each month's squared
    sensitivity and charge, and the noise parameters. */
 struct dp_requirement {
-	size_t		nmonths;		/* months with delta > 0 */
-	int32_t		month[DP_MAX_MONTHS];	/* year*12 + month - 1,
-						   ascending */
-	uint64_t	delta2_sq[DP_MAX_MONTHS]; /* Delta_m^2, h^2 included */
-	uint64_t	rho_nano[DP_MAX_MONTHS]; /* rho_m charged, nano-rho */
+	size_t		nmonths;	/* months with Delta_m > 0 */
+	/* year*12 + month - 1, ascending */
+	int32_t		month[DP_MAX_MONTHS];
+	/* Delta_m^2, h^2 included */
+	uint64_t	delta2_sq[DP_MAX_MONTHS];
+	/* rho_m charged, nano-rho */
+	uint64_t	rho_nano[DP_MAX_MONTHS];
 	uint64_t	extra_nano;	/* the distributed-noise term inside
 					   each rho_nano (KLS21) */
-	uint64_t	sigma2;		/* sigma^2 the honest nodes reach */
+	uint64_t	sigma2;		/* what the honest nodes reach */
 	uint64_t	sigma_h2;	/* each node's parameter */
 	uint64_t	variance;	/* released: n * sigma_h2 */
 };
@@ -375,8 +380,8 @@ int	dp_rho_to_nano(double rho, uint64_t *nano)
  * variance over 2^62).  '*out' is untouched on failure.  'q' may come
  * from a hostile peer.
  */
-int	dp_requirement(const struct dp_query *q, uint64_t rho_nano, uint32_t n,
-	    uint32_t c, uint64_t cells, struct dp_requirement *out)
+int	dp_requirement(const struct dp_query *q, uint64_t rho_nano,
+	    uint32_t n, uint32_t c, uint64_t cells, struct dp_requirement *out)
 	    __attribute__((warn_unused_result));
 
 #endif

@@ -357,9 +357,9 @@ dp_requirement(const struct dp_query *q, uint64_t rho_nano, uint32_t n,
 	x = (uint64_t)ceil128((unsigned __int128)18 * (n - c - 1) * cells,
 	    DP_NANO);
 	if (rho_nano <= x)
-		return cairn_err(CAIRN_ERR_RANGE, "rho = %llu nano-rho does not "
-		    "exceed the %llu nano-rho that %u honest nodes' noise over "
-		    "%llu cells costs", (unsigned long long)rho_nano,
+		return cairn_err(CAIRN_ERR_RANGE, "rho = %llu nano-rho does "
+		    "not exceed the %llu nano-rho that %u honest nodes' noise "
+		    "over %llu cells costs", (unsigned long long)rho_nano,
 		    (unsigned long long)x, n - c, (unsigned long long)cells);
 	s2 = ceil128((unsigned __int128)maxd * DP_NANO,
 	    (unsigned __int128)2 * (rho_nano - x));

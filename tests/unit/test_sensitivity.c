@@ -257,7 +257,8 @@ gen(struct holder *hd, struct rng *r, const struct qspec *q)
 			if (nb > 0 && rnd(r, 2) == 0) {
 				t = bounds[rnd(r, (uint32_t)nb)] - 36 * 3600 +
 				    rnd(r, 72 * 3600);
-				if (rnd(r, 3) == 0)	/* a local hour edge */
+				/* a local hour edge */
+				if (rnd(r, 3) == 0)
 					t = (t + q->utc_offset_min * 60) /
 					    3600 * 3600 - q->utc_offset_min *
 					    60 + (int)rnd(r, 3) - 1;
@@ -575,8 +576,8 @@ sweep(size_t kind, unsigned seeds, struct tally t[NBOUNDS])
 				struct rng r;
 				unsigned h = s % 2 == 1 ? 2 : 1;
 
-				rng_init(&r, (unsigned)(kind * 10007 + o * 1009 +
-				    v * 101 + s));
+				rng_init(&r, (unsigned)(kind * 10007 +
+				    o * 1009 + v * 101 + s));
 				for (unsigned i = 0; i < h; i++)
 					gen(&hd[i], &r, &qs[v]);
 				check_query(&qs[v], hd, h, t);
@@ -657,7 +658,7 @@ test_known_moves(void **state)
 {
 	static const struct {
 		enum qspec_kind	kind;
-		int		d0, d1;		/* days from 2026-03-01 */
+		int		d0, d1;	/* days from 2026-03-01 */
 		int		b0, b1, c0, c1;	/* migration */
 		unsigned	rm;		/* month removed (2 or 3) */
 		uint64_t	change, charged, old;
@@ -747,7 +748,8 @@ test_known_moves(void **state)
 		assert_int_equal(bound_old(&q, 1, mo), cases[i].old);
 		assert_true(cases[i].change > cases[i].old);
 		/* h = 2: the charge scales by h^2 */
-		assert_int_equal(bound_charged(&q, 2, mo), 4 * cases[i].charged);
+		assert_int_equal(bound_charged(&q, 2, mo),
+		    4 * cases[i].charged);
 	}
 }
 
