@@ -79,6 +79,9 @@ static struct member analyst, nodes[NNODES];
 static uint64_t adv_cells;		/* cells a charge announces (0:
 					   the right number) */
 static bool bad_digest;			/* a wrong manifest digest */
+static bool query_rho;			/* charge the query's rho, not
+					   each month's rho_m */
+static bool low_noise;			/* noise below sigma_h^2 */
 static bool keyless;			/* advertise a charge only (a
 					   node's re-send) */
 static char ack[128];			/* the last Advertise ack */
@@ -543,7 +546,8 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 		    (unsigned)(months[i] / 12) % 10000u,
 		    (unsigned)(months[i] % 12 + 1));
 		mc[i].month = mstr[i];
-		mc[i].rho = (double)need.rho_nano[i] / (double)DP_NANO;
+		mc[i].rho = query_rho ? q->rho :
+		    (double)need.rho_nano[i] / (double)DP_NANO;
 		mc[i].cumulative_rho = mc[i].rho;
 		mp[i] = &mc[i];
 	}
@@ -556,7 +560,7 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 	ch.months = mp;
 	ch.attempt = t->attempt;
 	ch.budget_rho_per_month = 10;
-	ch.noise_variance = need.sigma_h2;
+	ch.noise_variance = need.sigma_h2 - (low_noise ? 1 : 0);
 	ch.cells = adv_cells ? adv_cells : NCELLS;
 	if (proto_pack(&ch.base, PROTO_MAX_SMALL, &cb, &cl) != CAIRN_OK ||
 	    keys_sign(n->id, "charge", cb, cl, csig) != CAIRN_OK)
@@ -1266,6 +1270,17 @@ sc_checks(const char *qid)
 	expect_code(advertise(&nodes[0], t[0]), CAIRN_ERR_ARG,
 	    "a charge for a vector of the wrong length is INVALID_ARGUMENT");
 	adv_cells = 0;
+	/* dp_requirement: each month pays its rho_m, here not the query's
+	   0.5 (2 honest nodes), and the noise is at least sigma_h^2 */
+	query_rho = true;
+	expect_code(advertise(&nodes[0], t[0]), CAIRN_ERR_ARG,
+	    "a charge of the query's rho instead of the month's rho_m is "
+	    "INVALID_ARGUMENT");
+	query_rho = false;
+	low_noise = true;
+	expect_code(advertise(&nodes[0], t[0]), CAIRN_ERR_ARG,
+	    "a charge with noise below sigma_h^2 is INVALID_ARGUMENT");
+	low_noise = false;
 	for (int i = 0; i < NNODES; i++) {
 		if ((r = advertise(&nodes[i], t[i])) != CAIRN_OK)
 			die("Advertise: %s", cairn_errdesc(r));
