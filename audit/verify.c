@@ -8,7 +8,6 @@
  * finding; the pass goes on so that one run reports everything.
  */
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,9 +126,10 @@ struct vquery {
 	char			**sorted;	/* participants, bytewise */
 	uint32_t		 attempt;	/* highest charge attempt */
 	bool			 released;
-	uint64_t		 delta2_sq;	/* of the spec, times h^2 */
-	uint64_t		 need;		/* required sigma_h^2, 0: none */
-	char			 why[FINDING_MAX / 2];	/* when need == 0 */
+	struct dp_query		 dq;	/* the spec, as accounted */
+	uint64_t		 rho_nano;	/* the query's rho */
+	bool			 dq_ok;	/* false: 'why' says why */
+	char			 why[FINDING_MAX / 2];
 };
 
 struct vcharge {
@@ -358,40 +358,17 @@ node_sig_ok(struct vctx *v, uint64_t idx, const char *type,
 	return true;
 }
 
-static int
-kind_dp(enum qspec_kind k, enum dp_kind *out)
-{
-	switch (k) {
-	case QSPEC_KIND_PRESENCE:	*out = DP_KIND_PRESENCE; break;
-	case QSPEC_KIND_RESIDENTS:	*out = DP_KIND_RESIDENTS; break;
-	case QSPEC_KIND_OD:		*out = DP_KIND_OD; break;
-	case QSPEC_KIND_MIGRATION:	*out = DP_KIND_MIGRATION; break;
-	case QSPEC_KIND_VISITORS:	*out = DP_KIND_VISITORS; break;
-	case QSPEC_KIND_POPCAT:
-		*out = DP_KIND_POPULATION_BY_CATEGORY;
-		break;
-	default:
-		return cairn_err(CAIRN_ERR_UNSUPPORTED, "query kind %d",
-		    (int)k);
-	}
-	return CAIRN_OK;
-}
-
 /*
- * The per-node noise the signed query requires (docs/privacy.md): the
- * spec's squared L2 sensitivity with its k, B and h, sigma^2 from rho,
- * then sigma_h^2 for n participants of whom c may collude.  On failure
- * vq->need stays 0 and vq->why says why.
+ * The signed query as the accountant sees it (docs/privacy.md): its spec
+ * with h, and its rho in nano-rho.  What each charge must say follows from
+ * these and the charge's cells (charge_need()).  On failure vq->dq_ok
+ * stays false and vq->why says why.
  */
 static void
 query_need(struct vquery *vq)
 {
 	const Cairn__V1__Query *q = vq->q;
 	struct qspec spec;
-	struct dp_query_shape shape;
-	struct dp_sensitivity sens;
-	enum dp_kind kind = DP_KIND_PRESENCE;
-	uint64_t sigma2, b, need;
 	int r;
 
 	cairn_err_clear();
@@ -404,27 +381,46 @@ query_need(struct vquery *vq)
 		return;
 	}
 	if ((r = qspec_from_proto(q->spec, "spec", &spec)) != CAIRN_OK ||
-	    (r = kind_dp(spec.kind, &kind)) != CAIRN_OK)
+	    (r = qspec_dp_query(&spec, q->holders_per_person != 0 ?
+	    q->holders_per_person : 1, &vq->dq)) != CAIRN_OK)
 		goto fail;
-	b = qspec_buckets(&spec);
-	memset(&shape, 0, sizeof(shape));
-	shape.k = (spec.kind == QSPEC_KIND_PRESENCE ||
-	    spec.kind == QSPEC_KIND_VISITORS) ? spec.k : 1;
-	shape.buckets = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
-	shape.holders = q->holders_per_person != 0 ? q->holders_per_person : 1;
-	if ((r = dp_sensitivity(kind, &shape, &sens)) != CAIRN_OK ||
-	    (r = dp_sigma2_from_rho_nano(sens.delta2_sq, q->rho_nano,
-	    &sigma2)) != CAIRN_OK ||
-	    (r = dp_sigma2_per_node((struct dp_rat){ sigma2, 1 },
-	    (uint32_t)q->n_participants, q->max_colluding, &need)) !=
-	    CAIRN_OK)
-		goto fail;
-	vq->delta2_sq = sens.delta2_sq;
-	vq->need = need;
+	vq->rho_nano = q->rho_nano;
+	vq->dq_ok = true;
 	return;
 fail:
 	snprintf(vq->why, sizeof(vq->why), "%s%s%s", cairn_errdesc(r),
 	    *cairn_errmsg() ? ": " : "", cairn_errmsg());
+}
+
+/*
+ * The requirement of query 'vq' for a charge over a vector of 'cells'
+ * cells (the check cell included): each month's rho and sigma_h^2.  On
+ * failure 'why' says why.
+ */
+static bool
+charge_need(const struct vquery *vq, uint64_t cells,
+    struct dp_requirement *need, char *why, size_t whylen)
+{
+	int r;
+
+	if (!vq->dq_ok) {
+		snprintf(why, whylen, "%s", vq->why);
+		return false;
+	}
+	cairn_err_clear();
+	if (cells < 2) {
+		snprintf(why, whylen, "the charge is for %" PRIu64 " cells",
+		    cells);
+		return false;
+	}
+	if ((r = dp_requirement(&vq->dq, vq->rho_nano,
+	    (uint32_t)vq->q->n_participants, vq->q->max_colluding, cells - 1,
+	    need)) != CAIRN_OK) {
+		snprintf(why, whylen, "%s%s%s", cairn_errdesc(r),
+		    *cairn_errmsg() ? ": " : "", cairn_errmsg());
+		return false;
+	}
+	return true;
 }
 
 static int
@@ -651,13 +647,69 @@ charge_budget(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 	return CAIRN_OK;
 }
 
+/*
+ * A charge against what its query requires (dp_requirement): the months
+ * the query reads, each with its own rho_m, and at least sigma_h^2.
+ */
+static void
+charge_vs_need(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
+    const Cairn__V1__Charge *c, const char *node, const struct vquery *vq)
+{
+	struct dp_requirement need;
+	char why[FINDING_MAX / 2];
+	uint64_t delta = 0;
+
+	if (!charge_need(vq, c->cells, &need, why, sizeof(why))) {
+		find(v, "entry %" PRIu64 ": CHARGE of '%s' for query '%s': "
+		    "the query admits no noise to check it against: %s", idx,
+		    node, vq->q->query_id, why);
+		return;
+	}
+	if (e->ncharges != need.nmonths)
+		find(v, "entry %" PRIu64 ": CHARGE of '%s' for query '%s': "
+		    "%zu data-months, the query reads %zu", idx, node,
+		    vq->q->query_id, e->ncharges, need.nmonths);
+	for (size_t i = 0; i < e->ncharges && i < need.nmonths; i++) {
+		uint32_t ym = (uint32_t)(need.month[i] / 12) * 100 +
+		    (uint32_t)(need.month[i] % 12) + 1;
+		char t[2][RHO_TEXT_MAX];
+
+		if (e->charges[i].month != ym)
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
+			    "'%s': month %" PRIu32 " is not the query's %"
+			    PRIu32, idx, node, vq->q->query_id,
+			    e->charges[i].month, ym);
+		else if (e->charges[i].rho_nano != need.rho_nano[i])
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
+			    "'%s': month %" PRIu32 ": rho %s is not the %s "
+			    "the query charges it", idx, node,
+			    vq->q->query_id, ym,
+			    rho_format(e->charges[i].rho_nano, t[0]),
+			    rho_format(need.rho_nano[i], t[1]));
+		if (need.delta2_sq[i] > delta)
+			delta = need.delta2_sq[i];
+	}
+	if (c->noise_variance < need.sigma_h2) {
+		char rt[RHO_TEXT_MAX];
+
+		find(v, "entry %" PRIu64 ": CHARGE of '%s' for query '%s': "
+		    "noise_variance %" PRIu64 " is below the required "
+		    "sigma_h^2 %" PRIu64 " (largest delta_m^2 %" PRIu64 ", "
+		    "rho %s, n %zu, c %" PRIu32 ", %" PRIu64 " cells)", idx,
+		    node, vq->q->query_id, c->noise_variance, need.sigma_h2,
+		    delta, rho_format(vq->q->rho_nano, rt),
+		    vq->q->n_participants, vq->q->max_colluding,
+		    c->cells - 1);
+	}
+}
+
 static int
 do_charge(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 {
 	Cairn__V1__Charge *c = NULL;
 	struct vquery *vq;
 	struct vcharge *vc;
-	char node[KEYS_NAME_MAX + 1], hb[17], rt[RHO_TEXT_MAX];
+	char node[KEYS_NAME_MAX + 1], hb[17];
 	uint8_t key[HT_KEY_MAX];
 	size_t kn;
 	int r = CAIRN_OK;
@@ -688,30 +740,7 @@ do_charge(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 			find(v, "entry %" PRIu64 ": CHARGE of '%s': query_id "
 			    "'%s' is not the query's '%s'", idx, node,
 			    c->query_id, vq->q->query_id);
-		for (size_t i = 0; i < e->ncharges; i++) {
-			char t[2][RHO_TEXT_MAX];
-
-			if (e->charges[i].rho_nano != vq->q->rho_nano)
-				find(v, "entry %" PRIu64 ": CHARGE of '%s' for "
-				    "query '%s': rho %s is not the query's "
-				    "%s", idx, node, vq->q->query_id,
-				    rho_format(e->charges[i].rho_nano, t[0]),
-				    rho_format(vq->q->rho_nano, t[1]));
-		}
-		if (vq->need == 0)
-			find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
-			    "'%s': the query admits no noise to check it "
-			    "against: %s", idx, node, vq->q->query_id,
-			    vq->why);
-		else if (c->noise_variance < vq->need)
-			find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
-			    "'%s': noise_variance %" PRIu64 " is below the "
-			    "required sigma_h^2 %" PRIu64 " (delta2^2 %"
-			    PRIu64 ", rho %s, n %zu, c %" PRIu32 ")", idx,
-			    node, vq->q->query_id, c->noise_variance,
-			    vq->need, vq->delta2_sq,
-			    rho_format(vq->q->rho_nano, rt),
-			    vq->q->n_participants, vq->q->max_colluding);
+		charge_vs_need(v, idx, e, c, node, vq);
 		if (c->attempt > vq->attempt)
 			vq->attempt = c->attempt;
 	}

@@ -110,7 +110,7 @@ coord_chain_note(struct coord_chain *cc, const struct tlog_entry *e)
 
 int
 coord_chain_check(const struct coord_chain *cc, const char *node,
-    const struct tlog_charge *ch, size_t n, uint64_t rho_nano,
+    const struct tlog_charge *ch, size_t n, const uint64_t *rho_nano,
     uint64_t budget_nano, const struct tlog_charge *logged, size_t nlogged,
     size_t *bad)
 {
@@ -142,13 +142,13 @@ coord_chain_check(const struct coord_chain *cc, const char *node,
 		uint64_t prev = coord_chain_last(cc, node, c->month), want;
 
 		*bad = i;
-		if (c->rho_nano != rho_nano)
+		if (c->rho_nano != rho_nano[i])
 			return cairn_err(CAIRN_ERR_BUDGET, "node %s, month "
 			    "%04u-%02u: the charge is rho %s, the query's is "
 			    "%s", node, c->month / 100, c->month % 100,
-			    rho_format(c->rho_nano, b), rho_format(rho_nano,
+			    rho_format(c->rho_nano, b), rho_format(rho_nano[i],
 			    a));
-		want = prev + rho_nano;	/* both <= 10^18: no overflow */
+		want = prev + rho_nano[i];	/* both <= 10^18 */
 		if (logged != NULL)	/* restated: checked above */
 			want = c->cumulative_nano;
 		if (c->cumulative_nano != want)

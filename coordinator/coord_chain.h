@@ -53,8 +53,9 @@ int	coord_chain_note(struct coord_chain *cc, const struct tlog_entry *e)
 
 /*
  * The one check of a charge's amounts: node 'node' charges the 'n' months
- * of 'ch' (hostile: from the node's signed Charge); for each month the
- * charge's ρ must be 'rho_nano' (the query's ρ for that month), its
+ * of 'ch' (hostile: from the node's signed Charge); for each month i the
+ * charge's ρ must be 'rho_nano[i]' (what dp_requirement() charges that
+ * month of the query), its
  * cumulative at most 'budget_nano' and exactly the node's last logged
  * cumulative for the month plus ρ (the first charge of a month: ρ).
  * When the log already holds this node's CHARGE for the same query (a
@@ -64,7 +65,7 @@ int	coord_chain_note(struct coord_chain *cc, const struct tlog_entry *e)
  * expected and the given values, '*bad' the index of the month at fault.
  */
 int	coord_chain_check(const struct coord_chain *cc, const char *node,
-	    const struct tlog_charge *ch, size_t n, uint64_t rho_nano,
+	    const struct tlog_charge *ch, size_t n, const uint64_t *rho_nano,
 	    uint64_t budget_nano, const struct tlog_charge *logged,
 	    size_t nlogged, size_t *bad) __attribute__((warn_unused_result));
 

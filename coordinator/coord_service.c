@@ -36,6 +36,7 @@
 #include "keys/keys_tls.h"
 #include "privacy/dp.h"
 #include "protocol/proto_service.h"
+#include "privacy/dp.h"
 #include "protocol/qspec.h"
 #include "protocol/transport.h"
 
@@ -79,6 +80,7 @@ struct attempt {
 	struct part		*p;
 	uint64_t		 expect_cells;	/* 0: unknown */
 	uint64_t		 ncells;	/* 0 until an advertisement */
+	struct dp_requirement	 need;	/* rho_m, sigma_h^2 */
 	int64_t			 adv_deadline;
 	int64_t			 share_deadline;
 	struct coord_round	*round;
@@ -599,6 +601,17 @@ attempt_build(struct coord *c, const char *caller,
 		    (unsigned long long)q->rho_nano,
 		    rho_format(c->cfg->max_rho_per_query_nano, a2));
 		goto fail;
+	}
+	/* What every node's charge must say (docs/privacy.md). */
+	{
+		struct dp_query dq;
+
+		if ((r = qspec_dp_query(&a->spec, q->holders_per_person != 0 ?
+		    q->holders_per_person : 1, &dq)) != CAIRN_OK ||
+		    (r = dp_requirement(&dq, q->rho_nano, (uint32_t)a->n,
+		    q->max_colluding, a->expect_cells - 1, &a->need)) !=
+		    CAIRN_OK)
+			goto fail;
 	}
 	*field = NULL;
 	/* Keep a copy of the signed query for the tasks. */
@@ -1448,7 +1461,9 @@ charge_check(struct coord *c, struct attempt *a, const struct keys_member *m,
 	for (size_t i = 0; i < nm; i++) {
 		const Cairn__V1__MonthCharge *mc = ch->months[i];
 
-		if (month_parse(mc->month) != months[i]) {
+		/* dp_requirement lists the months qspec_months does. */
+		if (month_parse(mc->month) != months[i] ||
+		    a->need.nmonths != nm || a->need.month[i] != months[i]) {
 			r = cairn_err(CAIRN_ERR_ARG, "month %zu ('%s') of the "
 			    "charge is not the query's month %zu", i,
 			    mc->month, i);
@@ -1475,10 +1490,11 @@ charge_check(struct coord *c, struct attempt *a, const struct keys_member *m,
 		goto fail;
 	}
 	*field = "advertisement.charge.noise_variance";
-	if (ch->noise_variance == 0 ||
+	if (ch->noise_variance < a->need.sigma_h2 ||
 	    ch->noise_variance > (UINT64_C(1) << 53)) {
-		r = cairn_err(CAIRN_ERR_ARG, "noise variance %llu",
-		    (unsigned long long)ch->noise_variance);
+		r = cairn_err(CAIRN_ERR_ARG, "noise variance %llu, the query "
+		    "needs at least %llu", (unsigned long long)
+		    ch->noise_variance, (unsigned long long)a->need.sigma_h2);
 		goto fail;
 	}
 	*out = ch;
@@ -1594,8 +1610,14 @@ charge_amounts(struct coord *c, struct attempt *a,
 	if ((r = charge_logged(c, a->qhash, m->pub.name, from, &idx, &yes,
 	    prev, &nprev)) != CAIRN_OK)
 		goto out;
+	/* Each month pays its own rho_m (dp_requirement, a->need). */
+	if (e->ncharges != a->need.nmonths) {
+		r = cairn_err(CAIRN_ERR_ARG, "the charge names %zu months, the "
+		    "query charges %zu", e->ncharges, a->need.nmonths);
+		goto out;
+	}
 	r = coord_chain_check(&c->log.chain, m->pub.name, e->charges,
-	    e->ncharges, a->q->rho_nano, ch->budget_rho_per_month_nano,
+	    e->ncharges, a->need.rho_nano, ch->budget_rho_per_month_nano,
 	    yes ? prev : NULL, nprev, &bad);
 out:
 	free(prev);

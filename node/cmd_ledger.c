@@ -112,8 +112,8 @@ print_one(const struct node_ledger_entry *e, void *arg)
 	    qh, rho_format((uint64_t)e->rho_nano, rt), logi,
 	    e->vector_kept ? "open" : "closed");
 	for (size_t i = 0; i < e->nmonths; i++) {
-		if ((r = sums_add(&w->sums, e->months[i], e->rho_nano,
-		    &total)) != CAIRN_OK)
+		if ((r = sums_add(&w->sums, e->months[i],
+		    e->month_rho_nano[i], &total)) != CAIRN_OK)
 			return r;
 		month_str(e->months[i], mn);
 		fprintf(w->f, "%s%s=%s", i ? "," : "", mn,
@@ -155,16 +155,16 @@ export_one(const struct node_ledger_entry *e, void *arg)
 	if ((months = json_array()) == NULL)
 		return cairn_err(CAIRN_ERR_NOMEM, "export");
 	for (size_t i = 0; i < e->nmonths; i++) {
-		if ((r = sums_add(&w->sums, e->months[i], e->rho_nano,
-		    &total)) != CAIRN_OK) {
+		if ((r = sums_add(&w->sums, e->months[i],
+		    e->month_rho_nano[i], &total)) != CAIRN_OK) {
 			json_decref(months);
 			return r;
 		}
 		month_str(e->months[i], mn);
 		/* The decimal for people, the exact count beside it. */
 		m = json_pack("{s:s, s:f, s:I, s:f, s:I}", "month", mn,
-		    "rho", rho_to_double((uint64_t)e->rho_nano),
-		    "rho_nano", (json_int_t)e->rho_nano,
+		    "rho", rho_to_double((uint64_t)e->month_rho_nano[i]),
+		    "rho_nano", (json_int_t)e->month_rho_nano[i],
 		    "cumulative_rho", rho_to_double((uint64_t)total),
 		    "cumulative_rho_nano", (json_int_t)total);
 		if (m == NULL || json_array_append_new(months, m) != 0) {

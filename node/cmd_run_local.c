@@ -80,7 +80,7 @@ node_cmd_run_local(int argc, char **argv)
 	enum node_out_format fmt = NODE_OUT_CSV;
 	const char *qpath = NULL, *outpath = NULL, *store = NULL;
 	bool nonoise = false, dense = false, quiet = false, have_rho = false;
-	double rho = 0, delta = 1e-6, t0;
+	double delta = 1e-6, t0;
 	uint64_t rho_nano = 0;
 	struct node_noise_plan plan;
 	FILE *out = stdout;
@@ -112,7 +112,6 @@ node_cmd_run_local(int argc, char **argv)
 			if ((r = rho_parse_field("--rho", optarg,
 			    &rho_nano)) != CAIRN_OK)
 				goto fail;
-			rho = rho_to_double(rho_nano);
 			have_rho = true;
 			break;
 		case OPT_DELTA:
@@ -213,7 +212,8 @@ node_cmd_run_local(int argc, char **argv)
 	if (nonoise)
 		r = node_result_write(&res, fmt, dense, NULL, out);
 	else
-		r = node_noise_write(&res, rho, delta, fmt, out, &plan);
+		r = node_noise_write(&res, rho_nano, delta, fmt, out,
+		    &plan);
 	if (r != CAIRN_OK)
 		goto fail;
 	if (!nonoise && !quiet)

@@ -192,51 +192,54 @@ node_daemon_free(struct node_daemon *d)
 
 /* ------------------------------------------------------ charge, vector */
 
+/*
+ * What this node's charge for the query must be (docs/privacy.md,
+ * dp_requirement()): each data-month's rho and sigma_h^2, for the query's
+ * h, n, c and an output of 'cells' cells.  The months are the ones the
+ * task listed (qspec_months(), the same function's).
+ */
 static int
-kind_to_dp(enum qspec_kind k, enum dp_kind *out)
+charge_requirement(const struct node_task_query *tq, uint64_t cells,
+    struct dp_requirement *req)
 {
-	switch (k) {
-	case QSPEC_KIND_PRESENCE:	*out = DP_KIND_PRESENCE; break;
-	case QSPEC_KIND_RESIDENTS:	*out = DP_KIND_RESIDENTS; break;
-	case QSPEC_KIND_OD:		*out = DP_KIND_OD; break;
-	case QSPEC_KIND_MIGRATION:	*out = DP_KIND_MIGRATION; break;
-	case QSPEC_KIND_VISITORS:	*out = DP_KIND_VISITORS; break;
-	case QSPEC_KIND_POPCAT:
-		*out = DP_KIND_POPULATION_BY_CATEGORY;
-		break;
-	default:
-		return cairn_err(CAIRN_ERR_UNSUPPORTED, "query kind %d",
-		    (int)k);
-	}
+	struct dp_query dq;
+	int r;
+
+	if ((r = qspec_dp_query(&tq->spec, tq->h, &dq)) != CAIRN_OK ||
+	    (r = dp_requirement(&dq, tq->q->rho_nano, tq->n, tq->c, cells,
+	    req)) != CAIRN_OK)
+		return r;
+	if (req->nmonths != tq->nmonths || memcmp(req->month, tq->months,
+	    tq->nmonths * sizeof(tq->months[0])) != 0)
+		return cairn_err(CAIRN_ERR_INTERNAL, "query '%s': the months "
+		    "charged differ from the months listed",
+		    tq->q->query_id);
 	return CAIRN_OK;
 }
 
-/* sigma_h^2 of this node for the query (docs/privacy.md). */
+/*
+ * Fill the noise and each month's charge of 'req' from the requirement
+ * over 'cells' cells: req->month_rho_nano points at 'month_rho', and
+ * req->rho_nano is the largest month's (never above the query's rho).
+ */
 static int
-noise_variance(const struct node_task_query *tq, uint64_t *sigma_h2)
+charge_plan(const struct node_task_query *tq, uint64_t cells,
+    struct node_ledger_charge_req *req, int64_t month_rho[DP_MAX_MONTHS])
 {
-	struct dp_query_shape shape;
-	struct dp_sensitivity sens;
-	struct dp_rat s2;
-	enum dp_kind kind = DP_KIND_PRESENCE;
-	uint64_t sigma2, b;
+	struct dp_requirement need;
 	int r;
 
-	if ((r = kind_to_dp(tq->spec.kind, &kind)) != CAIRN_OK)
+	if ((r = charge_requirement(tq, cells, &need)) != CAIRN_OK)
 		return r;
-	b = qspec_buckets(&tq->spec);
-	memset(&shape, 0, sizeof(shape));
-	shape.k = (tq->spec.kind == QSPEC_KIND_PRESENCE ||
-	    tq->spec.kind == QSPEC_KIND_VISITORS) ? tq->spec.k : 1;
-	shape.buckets = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
-	shape.holders = tq->h;
-	if ((r = dp_sensitivity(kind, &shape, &sens)) != CAIRN_OK ||
-	    (r = dp_sigma2_from_rho_nano(sens.delta2_sq, tq->q->rho_nano,
-	    &sigma2)) != CAIRN_OK)
-		return r;
-	s2.num = sigma2;
-	s2.den = 1;
-	return dp_sigma2_per_node(s2, tq->n, tq->c, sigma_h2);
+	req->rho_nano = 0;
+	for (size_t i = 0; i < need.nmonths; i++) {
+		month_rho[i] = (int64_t)need.rho_nano[i];
+		if (month_rho[i] > req->rho_nano)
+			req->rho_nano = month_rho[i];
+	}
+	req->month_rho_nano = month_rho;
+	req->noise_variance = need.sigma_h2;
+	return CAIRN_OK;
 }
 
 /* Noise threads: at most this many, each over at least NOISE_MIN_CELLS. */
@@ -489,6 +492,7 @@ charge_refusal(struct node_daemon *d, const Cairn__V1__Task *t,
 	struct node_ledger_kv kv;
 	uint8_t rec[RESEND_MAX];
 	char key[96], rtext[RHO_TEXT_MAX];
+	int64_t month_rho[DP_MAX_MONTHS];
 	uint64_t n = 0;
 	int r;
 
@@ -497,6 +501,7 @@ charge_refusal(struct node_daemon *d, const Cairn__V1__Task *t,
 		    "no domain");
 	if ((r = d->dc.vectors.domain(d->dc.vectors.ctx, &tq->spec,
 	    tq->q->spec->geography, &n)) != CAIRN_OK ||
+	    (r = charge_plan(tq, n, req, month_rho)) != CAIRN_OK ||
 	    (r = resend_record(tq->qhash, t->attempt, n + 1, tq->q->query_id,
 	    key, rec, &kv)) != CAIRN_OK)
 		return r;
@@ -506,9 +511,9 @@ charge_refusal(struct node_daemon *d, const Cairn__V1__Task *t,
 	req->nstate = 1;
 	if ((r = node_ledger_charge(d->dc.ledger, req, cid)) != CAIRN_OK)
 		return r;
-	log_info("charged query '%s' without a vector: rho %s on %zu "
+	log_info("charged query '%s' without a vector: rho up to %s on %zu "
 	    "data-months (its computation failed)", tq->q->query_id,
-	    rho_format(tq->q->rho_nano, rtext), tq->nmonths);
+	    rho_format((uint64_t)req->rho_nano, rtext), tq->nmonths);
 	step(d, "charged_refusal");
 	r = resend_one(d, *cid, tq->qhash, rec, kv.len);
 	if (is_transport_error(r)) {
@@ -542,21 +547,19 @@ charge_new(struct node_daemon *d, const Cairn__V1__Task *t,
 	struct node_ledger_charge_req req;
 	struct node_ledger_kv kv;
 	struct dp_rat s2;
-	int64_t *exact = NULL, *noise = NULL, rho_nano, budget_nano;
+	int64_t *exact = NULL, *noise = NULL, budget_nano;
+	int64_t month_rho[DP_MAX_MONTHS];
 	uint64_t n = 0, sigma_h2;
 	char label[LEDGER_MAX_LABEL], key[96], rtext[RHO_TEXT_MAX];
 	uint8_t rec[RESEND_MAX];
 	uint64_t mark;
 	int r;
 
-	if ((r = noise_variance(tq, &sigma_h2)) != CAIRN_OK)
-		return r;
 	/* nano-ρ from the signed query as is: no rounding anywhere. */
 	if (tq->q->rho_nano == 0 || tq->q->rho_nano > RHO_NANO_MAX)
 		return cairn_err(CAIRN_ERR_RANGE, "query '%s': rho_nano %llu "
 		    "is not in [1, 10^18]", tq->q->query_id,
 		    (unsigned long long)tq->q->rho_nano);
-	rho_nano = (int64_t)tq->q->rho_nano;
 	budget_nano = (int64_t)d->dc.cfg->policy.budget_rho_per_month_nano;
 	snprintf(label, sizeof(label), "%s %s: %s",
 	    qspec_kind_name(tq->spec.kind), tq->q->analyst->name,
@@ -566,11 +569,9 @@ charge_new(struct node_daemon *d, const Cairn__V1__Task *t,
 	memcpy(req.pset_hash, tq->pset, 32);
 	req.months = tq->months;
 	req.nmonths = tq->nmonths;
-	req.rho_nano = rho_nano;
 	req.budget_nano = budget_nano;
 	req.label = label;
 	req.query_id = tq->q->query_id;
-	req.noise_variance = sigma_h2;
 	vec_join(job);
 	if (!job->done)
 		(void)vec_run(job);
@@ -595,6 +596,11 @@ charge_new(struct node_daemon *d, const Cairn__V1__Task *t,
 		    (unsigned long long)n, (long long)LEDGER_MAX_CELLS - 1);
 		goto out;
 	}
+	/* The noise and each month's charge, for the 'n' cells computed
+	   (the coordinator checks every node's vector has the domain's). */
+	if ((r = charge_plan(tq, n, &req, month_rho)) != CAIRN_OK)
+		goto out;
+	sigma_h2 = (uint64_t)req.noise_variance;
 	if ((noise = malloc((size_t)n * sizeof(*noise))) == NULL) {
 		r = cairn_err(CAIRN_ERR_NOMEM, "noise of %llu cells",
 		    (unsigned long long)n);
@@ -624,10 +630,10 @@ charge_new(struct node_daemon *d, const Cairn__V1__Task *t,
 	lap(d, NODE_PHASE_LEDGER, &mark);
 	if (r != CAIRN_OK)
 		goto out;
-	log_info("charged query '%s': rho %s on %zu data-months, "
+	log_info("charged query '%s': rho up to %s on %zu data-months, "
 	    "sigma_h^2 %llu, %llu cells", tq->q->query_id,
-	    rho_format(tq->q->rho_nano, rtext),
-	    tq->nmonths, (unsigned long long)sigma_h2, (unsigned long long)n);
+	    rho_format((uint64_t)req.rho_nano, rtext), tq->nmonths,
+	    (unsigned long long)req.noise_variance, (unsigned long long)n);
 	*noisy = exact;
 	*ncells = (size_t)n;
 	exact = NULL;

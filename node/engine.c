@@ -448,12 +448,34 @@ kernel_subject(const struct node_plan *p, uint32_t *w, size_t n,
 		presence(p, w, n, false, p->ndays, h >= 0 ? (uint32_t)h :
 		    UINT32_MAX, a);
 		break;
-	case QSPEC_KIND_POPCAT:
-		for (size_t i = 0; i < n; i++)
-			if (i == 0 || w[i] != w[i - 1])
-				acc_add(a, (uint64_t)(w[i] & p->rmask) *
-				    p->ncats + (w[i] >> p->rb));
+	case QSPEC_KIND_POPCAT: {
+		/*
+		 * One cell per entity (docs/queries.md): its modal (region,
+		 * category) by events over the window; ties to the smaller
+		 * region id, then to the category first in the spec's list.
+		 * The words are category << rb | region, sorted.
+		 */
+		uint32_t best = w[0];
+		size_t bestc = 0;
+
+		for (size_t i = 0; i < n;) {
+			size_t j = i;
+
+			while (j < n && w[j] == w[i])
+				j++;
+			if (j - i > bestc || (j - i == bestc &&
+			    ((w[i] & p->rmask) < (best & p->rmask) ||
+			    ((w[i] & p->rmask) == (best & p->rmask) &&
+			    w[i] >> p->rb < best >> p->rb)))) {
+				bestc = j - i;
+				best = w[i];
+			}
+			i = j;
+		}
+		acc_add(a, (uint64_t)(best & p->rmask) * p->ncats +
+		    (best >> p->rb));
 		break;
+	}
 	default:
 		break;
 	}

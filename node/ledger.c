@@ -446,6 +446,15 @@ check_request(const struct node_ledger_charge_req *req)
 		return cairn_err(CAIRN_ERR_ARG, "charge of %lld nano-rho "
 		    "against a budget of %lld", (long long)req->rho_nano,
 		    (long long)req->budget_nano);
+	for (size_t i = 0; req->month_rho_nano != NULL && i < req->nmonths;
+	    i++)
+		if (req->month_rho_nano[i] <= 0 ||
+		    req->month_rho_nano[i] > req->rho_nano)
+			return cairn_err(CAIRN_ERR_ARG, "data-month %d: charge "
+			    "of %lld nano-rho is not in [1, %lld]",
+			    (int)req->months[i],
+			    (long long)req->month_rho_nano[i],
+			    (long long)req->rho_nano);
 	if ((int64_t)req->ncells > LEDGER_MAX_CELLS)
 		return cairn_err(CAIRN_ERR_TOOBIG, "vector of %zu cells "
 		    "(at most %lld)", req->ncells, (long long)LEDGER_MAX_CELLS);
@@ -488,6 +497,14 @@ state_put(struct node_ledger *l, const struct node_ledger_kv *kv)
 	return r;
 }
 
+/* What month 'i' of 'req' is charged. */
+static int64_t
+month_rho(const struct node_ledger_charge_req *req, size_t i)
+{
+	return req->month_rho_nano != NULL ? req->month_rho_nano[i] :
+	    req->rho_nano;
+}
+
 static void
 month_name(int32_t month, char buf[static 16])
 {
@@ -512,7 +529,7 @@ node_ledger_charge(struct node_ledger *l,
 	for (i = 0; i < req->nmonths; i++) {
 		if ((r = month_spent(l, req->months[i], &spent)) != CAIRN_OK)
 			goto out;
-		if (spent > req->budget_nano - req->rho_nano) {
+		if (spent > req->budget_nano - month_rho(req, i)) {
 			char t[3][RHO_TEXT_MAX];
 
 			month_name(req->months[i], mname);
@@ -520,7 +537,7 @@ node_ledger_charge(struct node_ledger *l,
 			    "%s rho of a budget of %s, this query needs %s",
 			    mname, rho_format((uint64_t)spent, t[0]),
 			    rho_format((uint64_t)req->budget_nano, t[1]),
-			    rho_format((uint64_t)req->rho_nano, t[2]));
+			    rho_format((uint64_t)month_rho(req, i), t[2]));
 			goto out;
 		}
 	}
@@ -557,7 +574,7 @@ node_ledger_charge(struct node_ledger *l,
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, cid);
 		sqlite3_bind_int(st, 2, req->months[i]);
-		sqlite3_bind_int64(st, 3, req->rho_nano);
+		sqlite3_bind_int64(st, 3, month_rho(req, i));
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			r = db_err(l, "recording charge");
 			goto out;
@@ -714,6 +731,7 @@ node_ledger_foreach(struct node_ledger *l,
 	sqlite3_stmt *st = NULL, *ms = NULL;
 	struct node_ledger_entry e;
 	int32_t months[LEDGER_MAX_MONTHS];
+	int64_t mrho[LEDGER_MAX_MONTHS];
 	int r, s;
 
 	if (sqlite3_prepare_v2(l->db, "SELECT c.id, c.query_hash, c.pset_hash, "
@@ -721,8 +739,9 @@ node_ledger_foreach(struct node_ledger *l,
 	    "EXISTS(SELECT 1 FROM vectors v WHERE v.charge_id = c.id), "
 	    "c.query_id, c.budget_nano, c.noise_variance "
 	    "FROM charges c ORDER BY c.id", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(l->db, "SELECT month FROM charge_months WHERE "
-	    "charge_id = ? ORDER BY month", -1, &ms, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(l->db, "SELECT month, rho_nano FROM "
+	    "charge_months WHERE charge_id = ? ORDER BY month", -1, &ms,
+	    NULL) != SQLITE_OK) {
 		r = db_err(l, "reading charges");
 		goto out;
 	}
@@ -743,9 +762,12 @@ node_ledger_foreach(struct node_ledger *l,
 		sqlite3_reset(ms);
 		sqlite3_bind_int64(ms, 1, e.id);
 		while ((s = sqlite3_step(ms)) == SQLITE_ROW &&
-		    e.nmonths < LEDGER_MAX_MONTHS)
-			months[e.nmonths++] = sqlite3_column_int(ms, 0);
+		    e.nmonths < LEDGER_MAX_MONTHS) {
+			months[e.nmonths] = sqlite3_column_int(ms, 0);
+			mrho[e.nmonths++] = sqlite3_column_int64(ms, 1);
+		}
 		e.months = months;
+		e.month_rho_nano = mrho;
 		if ((r = fn(&e, ctx)) != 0)
 			goto out;
 	}

@@ -43,7 +43,11 @@ struct node_ledger_charge_req {
 	uint8_t		 pset_hash[32];	/* hash of the participant set */
 	const int32_t	*months;	/* distinct data-months read */
 	size_t		 nmonths;
-	int64_t		 rho_nano;	/* charged to each month, > 0 */
+	/* charged to each month, > 0; with month_rho_nano, the largest */
+	int64_t		 rho_nano;
+	/* NULL, or each month's own charge (nmonths values, each > 0 and
+	   <= rho_nano): dp_requirement's rho_m */
+	const int64_t	*month_rho_nano;
 	int64_t		 budget_nano;	/* the policy's budget per month */
 	const char	*label;		/* kind, analyst, purpose: display */
 	const char	*query_id;	/* the analyst's id (may be NULL) */
@@ -63,8 +67,10 @@ struct node_ledger_entry {
 	uint8_t		 query_hash[32];
 	uint8_t		 pset_hash[32];
 	int64_t		 created;	/* unix seconds */
-	int64_t		 rho_nano;	/* per month */
+	/* per month; the largest when the months were charged apart */
+	int64_t		 rho_nano;
 	const int32_t	*months;
+	const int64_t	*month_rho_nano; /* each month's charge */
 	size_t		 nmonths;
 	int64_t		 log_index;	/* -1 while not yet logged */
 	bool		 vector_kept;	/* the round is still open */
@@ -105,9 +111,10 @@ int32_t	ledger_month_of_day(int64_t day);
 
 /*
  * Charge 'req' durably: in one transaction, check that every month's spend
- * plus req->rho_nano stays within req->budget_nano, record the charge,
- * keep the noisy vector (when req->cells is not NULL) and write the
- * req->nstate rows of req->state to the state table (the daemon's
+ * plus its charge (req->month_rho_nano[i], or req->rho_nano for every
+ * month when that is NULL) stays within req->budget_nano, record the
+ * charge, keep the noisy vector (when req->cells is not NULL) and write
+ * the req->nstate rows of req->state to the state table (the daemon's
  * re-send record of the charge: a charge is never on disk without what
  * sends it to the log); the transaction is on disk when this returns.
  * Returns CAIRN_OK and the charge's id in '*id', CAIRN_ERR_BUDGET (the

@@ -1,7 +1,8 @@
 /*
  * noise.c - the noisy mode of run-local: the privacy engine (privacy/dp.h)
- * plans the discrete Gaussian for the requested rho from the kind's
- * sensitivity (DESIGN §4, one holder), draws one exact sample per cell of
+ * plans the discrete Gaussian for the requested rho from the largest
+ * per-data-month sensitivity (dp_requirement, one holder), draws one exact
+ * sample per cell of
  * the domain from libsodium's CSPRNG, and every cell is printed with its
  * noisy count and 95% interval.
  */
@@ -18,40 +19,41 @@
 #define NOISE_MAX_CELLS	(UINT64_C(1) << 27)
 
 int
-node_noise_plan(const struct qspec *q, double rho, double delta,
+node_noise_plan(const struct qspec *q, uint64_t rho_nano, double delta,
     struct node_noise_plan *out)
 {
-	struct dp_query_shape shape;
-	struct dp_sensitivity sens;
+	struct dp_query dq;
+	struct dp_requirement req;
 	struct node_noise_plan p;
-	enum dp_kind kind;
-	uint64_t b = qspec_buckets(q);
+	uint64_t most = 0;
 	int r;
 
 	memset(&p, 0, sizeof(p));
-	if ((r = dp_kind_parse(qspec_kind_name(q->kind), &kind)) != CAIRN_OK)
+	/* One holder, its own noise only (n = 1, c = 0): sigma2 as
+	   dp_requirement plans it from the largest data-month's Delta_m. */
+	if ((r = qspec_dp_query(q, 1, &dq)) != CAIRN_OK ||
+	    (r = dp_requirement(&dq, rho_nano, 1, 0, 1, &req)) != CAIRN_OK)
 		return r;
-	shape.k = q->kind == QSPEC_KIND_PRESENCE ||
-	    q->kind == QSPEC_KIND_VISITORS ? q->k : 1;
-	shape.buckets = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
-	shape.holders = 1;
-	if ((r = dp_sensitivity(kind, &shape, &sens)) != CAIRN_OK ||
-	    (r = dp_sigma2_from_rho(sens.delta2_sq, rho, &p.sigma2)) !=
-	    CAIRN_OK ||
-	    (r = dp_rho_from_sigma2(sens.delta2_sq, (struct dp_rat){ p.sigma2,
-	    1 }, &p.rho)) != CAIRN_OK ||
-	    (r = dp_eps_from_rho_tight(p.rho, delta, &p.epsilon)) !=
+	for (size_t i = 0; i < req.nmonths; i++) {
+		if (req.delta2_sq[i] > p.delta2_sq)
+			p.delta2_sq = req.delta2_sq[i];
+		if (req.rho_nano[i] > most)
+			most = req.rho_nano[i];
+	}
+	p.sigma2 = req.sigma2;
+	p.rho = (double)most / (double)DP_NANO;
+	if ((r = dp_eps_from_rho_tight(p.rho, delta, &p.epsilon)) !=
 	    CAIRN_OK ||
 	    (r = dp_ci95_halfwidth(p.sigma2, &p.ci95)) != CAIRN_OK)
 		return r;
-	p.delta2_sq = sens.delta2_sq;
 	p.delta = delta;
 	*out = p;
 	return CAIRN_OK;
 }
 
 int
-node_noise_write(const struct node_result *res, double rho, double delta,
+node_noise_write(const struct node_result *res, uint64_t rho_nano,
+    double delta,
     enum node_out_format fmt, FILE *f, struct node_noise_plan *plan)
 {
 	struct node_noise_plan p;
@@ -60,7 +62,8 @@ node_noise_write(const struct node_result *res, double rho, double delta,
 	int64_t *noise = NULL;
 	int r;
 
-	if ((r = node_noise_plan(&res->query, rho, delta, &p)) != CAIRN_OK)
+	if ((r = node_noise_plan(&res->query, rho_nano, delta, &p)) !=
+	    CAIRN_OK)
 		return r;
 	if (res->ncells > NOISE_MAX_CELLS)
 		return cairn_err(CAIRN_ERR_TOOBIG, "%llu cells: a noisy result "

@@ -12,27 +12,30 @@
 #include "node/node.h"
 
 struct node_noise_plan {
-	uint64_t	delta2_sq;	/* squared L2 sensitivity */
+	uint64_t	delta2_sq;	/* the largest month's Delta_m^2 */
 	uint64_t	sigma2;		/* discrete Gaussian parameter */
-	double		rho;		/* delta2_sq / (2 sigma2) */
+	/* delta2_sq / (2 sigma2) rounded up to nano-rho: what the month
+	   with the largest Delta_m pays */
+	double		rho;
 	double		epsilon, delta;	/* tight (eps, delta) */
 	uint64_t	ci95;		/* 95% interval half-width */
 };
 
 /*
- * Plan the noise of 'q' answered by one holder for at most 'rho' (spent
- * rho may be lower: sigma2 is rounded up to an integer), with (epsilon,
- * delta) shown for 'delta'.  Errors of privacy/dp.h (CAIRN_ERR_ARG,
- * CAIRN_ERR_RANGE) pass through.
+ * Plan the noise of 'q' answered by one holder for at most 'rho_nano'
+ * (nano-rho, exact) per UTC data-month (dp_requirement(): sigma2 from the month with the largest
+ * Delta_m; spent rho may be lower: sigma2 is rounded up to an integer),
+ * with (epsilon, delta) shown for 'delta'.  Errors of privacy/dp.h
+ * (CAIRN_ERR_ARG, CAIRN_ERR_RANGE) pass through.
  */
-int	node_noise_plan(const struct qspec *q, double rho, double delta,
+int	node_noise_plan(const struct qspec *q, uint64_t rho_nano, double delta,
 	    struct node_noise_plan *out) __attribute__((warn_unused_result));
 /*
  * Draw noise for every cell of 'res' (CSPRNG) and write every cell with
  * its noisy count and 95% interval to 'f'.  The plan used is copied to
  * 'plan' when not NULL.  The noise is wiped after writing.
  */
-int	node_noise_write(const struct node_result *res, double rho,
+int	node_noise_write(const struct node_result *res, uint64_t rho_nano,
 	    double delta, enum node_out_format fmt, FILE *f,
 	    struct node_noise_plan *plan) __attribute__((warn_unused_result));
 

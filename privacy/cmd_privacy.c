@@ -18,6 +18,7 @@
 #include "common/cli.h"
 #include "common/err.h"
 #include "common/rho.h"
+#include "common/timeutil.h"
 #include "privacy/dp.h"
 #include "tools/cmds.h"
 
@@ -254,6 +255,10 @@ plan_usage(FILE *f)
 	    "usage: " PLAN_PROG " --kind K --rho R [--delta D] [--days B] "
 	    "[--k K]\n"
 	    "           [--holders H] --nodes N --colluding C\n"
+	    "       " PLAN_PROG " --kind K --rho R --start DATE --end DATE\n"
+	    "           [--offset MIN] [--bucket day|hour] [--cells D] ...\n"
+	    "       " PLAN_PROG " --kind migration --rho R --baseline FROM,TO\n"
+	    "           --comparison FROM,TO [--offset MIN] ...\n"
 	    "\n"
 	    "Plan the discrete Gaussian noise of one query of kind K\n"
 	    "(presence, residents, od, migration, visitors,\n"
@@ -261,8 +266,158 @@ plan_usage(FILE *f)
 	    "sigma2 = delta2^2 / (2 rho) rounded up, each node's\n"
 	    "sigma_h2 = max(4, ceil(sigma2 / (N - C))), the released variance\n"
 	    "N sigma_h2 and its 95%% half-width, and the (eps, delta) of rho,\n"
-	    "tight and simple.\n"
-	    "Defaults: --delta 1e-6, --days 1, --k 1, --holders 1.\n");
+	    "tight and simple.  With a window (local dates, end excluded, at\n"
+	    "UTC offset MIN minutes), the plan is the one the federation\n"
+	    "charges: each UTC data-month's delta_m^2 and rho_m, sigma2 from\n"
+	    "the largest, over an output of D cells (default 1).\n"
+	    "Defaults: --delta 1e-6, --days 1, --k 1, --holders 1,\n"
+	    "--offset 0, --bucket day.\n");
+}
+
+/* "YYYY-MM-DD,YYYY-MM-DD" into local days [*d0, *d1). */
+static int
+parse_range(const char *s, int64_t *d0, int64_t *d1)
+{
+	char a[16];
+	const char *comma = strchr(s, ',');
+
+	if (comma == NULL || (size_t)(comma - s) >= sizeof(a))
+		return cairn_err(CAIRN_ERR_FORMAT, "'%s' is not FROM,TO", s);
+	memcpy(a, s, (size_t)(comma - s));
+	a[comma - s] = '\0';
+	if (time_parse_date(a, d0) != CAIRN_OK ||
+	    time_parse_date(comma + 1, d1) != CAIRN_OK)
+		return cairn_err(CAIRN_ERR_FORMAT, "'%s' is not "
+		    "YYYY-MM-DD,YYYY-MM-DD", s);
+	return CAIRN_OK;
+}
+
+/*
+ * The plan of a query over a window: dp_requirement() (the charge each
+ * UTC data-month pays), as the node, the coordinator and the audit
+ * compute it.  'o' holds every option of cmd_plan in its order.
+ */
+static int
+plan_window(enum dp_kind kind, uint64_t rho_nano, double delta,
+    const struct dp_query_shape *shape, uint32_t nodes, uint32_t coll,
+    const struct opt *o)
+{
+	struct dp_query q;
+	struct dp_requirement req;
+	uint64_t cells = 1, v, w, most = 0, maxd = 0;
+	char rt[2][RHO_TEXT_MAX];
+	double rho_honest, rho_all, rho_m, eps_t, eps_s;
+	char from[TIME_DATE_LEN], to[TIME_DATE_LEN];
+	int r;
+
+	memset(&q, 0, sizeof(q));
+	q.kind = kind;
+	q.k = shape->k;
+	q.holders = shape->holders;
+	if (o[3].value != NULL)
+		return cli_fail(PLAN_PROG, "--days", cairn_err(CAIRN_ERR_ARG,
+		    "a window gives the days: leave --days out"));
+	if (kind == DP_KIND_MIGRATION) {
+		if (o[12].value == NULL || o[13].value == NULL ||
+		    o[8].value != NULL || o[9].value != NULL)
+			return cli_fail(PLAN_PROG, "--baseline", cairn_err(
+			    CAIRN_ERR_ARG, "migration takes --baseline and "
+			    "--comparison (FROM,TO), not --start/--end"));
+		if ((r = parse_range(o[12].value, &q.base0, &q.base1)) !=
+		    CAIRN_OK)
+			return cli_fail(PLAN_PROG, "--baseline", r);
+		if ((r = parse_range(o[13].value, &q.comp0, &q.comp1)) !=
+		    CAIRN_OK)
+			return cli_fail(PLAN_PROG, "--comparison", r);
+		q.day0 = q.base0 < q.comp0 ? q.base0 : q.comp0;
+		q.day1 = q.base1 > q.comp1 ? q.base1 : q.comp1;
+	} else {
+		if (o[8].value == NULL || o[9].value == NULL ||
+		    o[12].value != NULL || o[13].value != NULL)
+			return cli_fail(PLAN_PROG, "--start", cairn_err(
+			    CAIRN_ERR_ARG, "%s takes --start and --end "
+			    "(YYYY-MM-DD, end excluded)", dp_kind_name(kind)));
+		if ((r = time_parse_date(o[8].value, &q.day0)) != CAIRN_OK)
+			return cli_fail(PLAN_PROG, "--start", r);
+		if ((r = time_parse_date(o[9].value, &q.day1)) != CAIRN_OK)
+			return cli_fail(PLAN_PROG, "--end", r);
+	}
+	if (o[10].value != NULL) {
+		const char *s = o[10].value;
+		bool neg = s[0] == '-';
+
+		if ((r = parse_u64(s + (neg || s[0] == '+'), DP_MAX_OFFSET,
+		    &v)) != CAIRN_OK)
+			return cli_fail(PLAN_PROG, "--offset", r);
+		q.utc_offset_min = neg ? -(int32_t)v : (int32_t)v;
+	}
+	if (o[11].value != NULL) {
+		if (strcmp(o[11].value, "hour") == 0)
+			q.hour = true;
+		else if (strcmp(o[11].value, "day") != 0)
+			return cli_fail(PLAN_PROG, "--bucket", cairn_err(
+			    CAIRN_ERR_ARG, "'%s' is not day or hour",
+			    o[11].value));
+	}
+	if (o[14].value != NULL &&
+	    (r = parse_u64(o[14].value, DP_MAX_CELLS, &cells)) != CAIRN_OK)
+		return cli_fail(PLAN_PROG, "--cells", r);
+	if ((r = dp_requirement(&q, rho_nano, nodes, coll, cells, &req)) !=
+	    CAIRN_OK)
+		return cli_fail(PLAN_PROG, "plan", r);
+	for (size_t i = 0; i < req.nmonths; i++) {
+		if (req.rho_nano[i] > most)
+			most = req.rho_nano[i];
+		if (req.delta2_sq[i] > maxd)
+			maxd = req.delta2_sq[i];
+	}
+	rho_m = (double)most / (double)DP_NANO;
+	if ((r = dp_ci95_halfwidth(req.variance, &w)) != CAIRN_OK)
+		return cli_fail(PLAN_PROG, "interval", r);
+	if ((r = dp_rho_from_sigma2(maxd, (struct dp_rat){ req.sigma_h2 *
+	    (nodes - coll), 1 }, &rho_honest)) != CAIRN_OK ||
+	    (r = dp_rho_from_sigma2(maxd, (struct dp_rat){ req.variance, 1 },
+	    &rho_all)) != CAIRN_OK ||
+	    (r = dp_eps_from_rho_tight(rho_m, delta, &eps_t)) != CAIRN_OK ||
+	    (r = dp_eps_from_rho_simple(rho_m, delta, &eps_s)) != CAIRN_OK)
+		return cli_fail(PLAN_PROG, "accounting", r);
+	if (!time_format_date(q.day0, from) || !time_format_date(q.day1, to))
+		return cli_fail(PLAN_PROG, "window", cairn_err(CAIRN_ERR_RANGE,
+		    "dates out of range"));
+	printf("kind:               %s (k = %u, %s buckets, %s to %s "
+	    "excluded at UTC%+d min, holders = %u)\n", dp_kind_name(kind), q.k,
+	    q.hour ? "hour" : "day", from, to, (int)q.utc_offset_min,
+	    q.holders);
+	printf("months:             %zu (UTC data-months read)\n",
+	    req.nmonths);
+	for (size_t i = 0; i < req.nmonths; i++)
+		printf("month %04d-%02d:      delta_m^2 = %" PRIu64 ", rho_m = "
+		    "%s\n", (int)(req.month[i] / 12),
+		    (int)(req.month[i] % 12) + 1, req.delta2_sq[i],
+		    rho_format(req.rho_nano[i], rt[0]));
+	printf("delta2:             %.6f (the largest month's, delta2^2 = %"
+	    PRIu64 ")\n", sqrt((double)maxd), maxd);
+	printf("rho:                %s asked, %s the most a month pays\n",
+	    rho_format(rho_nano, rt[0]), rho_format(most, rt[1]));
+	printf("kls21_extra:        %" PRIu64 " nano-rho in every month "
+	    "(%" PRIu64 " cells)\n", req.extra_nano, cells);
+	printf("sigma2:             %" PRIu64 " (delta2^2 / (2 (rho - "
+	    "extra)), rounded up)\n", req.sigma2);
+	printf("nodes:              %u (colluding %u, honest %u)\n", nodes,
+	    coll, nodes - coll);
+	printf("sigma_h2:           %" PRIu64 " (each node)\n", req.sigma_h2);
+	printf("released_variance:  %" PRIu64 "\n", req.variance);
+	printf("released_sigma:     %.3f\n", sqrt((double)req.variance));
+	printf("ci95_halfwidth:     %" PRIu64 " (P(|noise| > w) <= 0.05)\n", w);
+	printf("rho_honest:         %.6g (honest nodes' noise alone)\n",
+	    rho_honest);
+	printf("rho_no_collusion:   %.6g (all nodes' noise)\n", rho_all);
+	printf("eps_tight:          %.3f (delta = %g)\n", eps_t, delta);
+	printf("eps_simple:         %.3f (delta = %g)\n", eps_s, delta);
+	if (fflush(stdout) != 0)
+		return cli_fail(PLAN_PROG, "stdout", cairn_err(CAIRN_ERR_IO,
+		    "%s", strerror(errno)));
+	return 0;
 }
 
 static int
@@ -272,6 +427,9 @@ cmd_plan(int argc, char **argv)
 		{ "--kind", NULL }, { "--rho", NULL }, { "--delta", NULL },
 		{ "--days", NULL }, { "--k", NULL }, { "--holders", NULL },
 		{ "--nodes", NULL }, { "--colluding", NULL },
+		{ "--start", NULL }, { "--end", NULL }, { "--offset", NULL },
+		{ "--bucket", NULL }, { "--baseline", NULL },
+		{ "--comparison", NULL }, { "--cells", NULL },
 	};
 	struct dp_query_shape shape = { 1, 1, 1 };
 	struct dp_sensitivity sens;
@@ -323,6 +481,14 @@ cmd_plan(int argc, char **argv)
 		default: coll = (uint32_t)v; break;
 		}
 	}
+	if (o[8].value != NULL || o[9].value != NULL || o[12].value != NULL ||
+	    o[13].value != NULL)
+		return plan_window(kind, rho_nano, delta, &shape, nodes, coll, o);
+	for (size_t i = 10; i < sizeof(o) / sizeof(o[0]); i++)
+		if (o[i].value != NULL)
+			return cli_fail(PLAN_PROG, o[i].name, cairn_err(
+			    CAIRN_ERR_ARG, "needs a window (--start and --end, "
+			    "or --baseline and --comparison)"));
 	if ((r = dp_sensitivity(kind, &shape, &sens)) != CAIRN_OK)
 		return cli_fail(PLAN_PROG, "sensitivity", r);
 	if ((r = dp_sigma2_from_rho_nano(sens.delta2_sq, rho_nano, &sigma2)) !=

@@ -275,4 +275,92 @@ struct dp_sensitivity {
 int	dp_sensitivity(enum dp_kind kind, const struct dp_query_shape *shape,
 	    struct dp_sensitivity *out) __attribute__((warn_unused_result));
 
+
+/* ---- the noise requirement of a query, per data-month ------------------- */
+
+/*
+ * The privacy unit is one subscriber of one holder per UTC calendar month
+ * of data (docs/privacy.md).  dp_requirement() is the one place that turns
+ * a query into what each month it reads is charged and how much noise the
+ * nodes add; the node, the audit, the planner and the coordinator all call
+ * it, so they cannot disagree.
+ */
+
+/* Most data-months one query can read; protocol/qspec.c asserts that
+   QSPEC_MAX_MONTHS fits. */
+#define DP_MAX_MONTHS	96
+/* Widest window in local days (a qspec's QSPEC_MAX_DAYS). */
+#define DP_MAX_DAYS	2730
+/* Widest UTC offset in minutes either way. */
+#define DP_MAX_OFFSET	1439
+/* Nano-rho per rho: budgets and charges are integer counts of 10^-9 rho. */
+#define DP_NANO		UINT64_C(1000000000)
+/* Most cells of an output domain. */
+#define DP_MAX_CELLS	(UINT64_C(1) << 40)
+
+/* A query as the accountant sees it: the parameters that bound one
+   subscriber-month's influence.  Days are local days since 1970-01-01
+   (local time = UTC + utc_offset_min). */
+struct dp_query {
+	enum dp_kind	kind;
+	uint32_t	k;	/* regions per bucket (presence, visitors);
+				   1 for the other kinds */
+	bool		hour;	/* presence by hour, else by day */
+	int32_t		utc_offset_min;	/* |.| <= DP_MAX_OFFSET */
+	int64_t		day0;	/* the days read, [day0, day1) */
+	int64_t		day1;
+	int64_t		base0;	/* migration: baseline [base0, */
+	int64_t		base1;	/* base1) */
+	int64_t		comp0;	/* and comparison [comp0, */
+	int64_t		comp1;	/* comp1) */
+	uint32_t	holders;	/* h >= 1: holders a person is at */
+};
+
+/* What a query needs: the months it reads, each month's squared
+   sensitivity and charge, and the noise parameters. */
+struct dp_requirement {
+	size_t		nmonths;	/* months with Delta_m > 0 */
+	/* year*12 + month - 1, ascending */
+	int32_t		month[DP_MAX_MONTHS];
+	/* Delta_m^2, h^2 included */
+	uint64_t	delta2_sq[DP_MAX_MONTHS];
+	/* rho_m charged, nano-rho */
+	uint64_t	rho_nano[DP_MAX_MONTHS];
+	uint64_t	extra_nano;	/* the distributed-noise term inside
+					   each rho_nano (KLS21) */
+	uint64_t	sigma2;		/* what the honest nodes reach */
+	uint64_t	sigma_h2;	/* each node's parameter */
+	uint64_t	variance;	/* released: n * sigma_h2 */
+};
+
+/*
+ * The requirement of query 'q' answered with target 'rho_nano' (the
+ * analyst's rho in nano-rho) by 'n' nodes of which up to 'c' may collude
+ * with the coordinator, over an output domain of 'cells' cells:
+ *
+ *   Delta_m^2  for every UTC month m, the most the L2^2 of the exact output
+ *              can change when one subscriber's records of month m are
+ *              removed (at each of h holders), per kind and window as in
+ *              docs/privacy.md; months with Delta_m = 0 are not listed;
+ *   x          = ceil(18 (n - c - 1) cells / 10^9), the nano-rho that
+ *              covers the sum of n - c discrete Gaussians not being one
+ *              (Kairouz, Liu, Steinke 2021, Thm. 2, with sigma_h^2 >= 4);
+ *   sigma2     = ceil(max_m Delta_m^2 10^9 / (2 (rho_nano - x)));
+ *   rho_m      = ceil(Delta_m^2 10^9 / (2 sigma2)) + x  (<= rho_nano);
+ *   sigma_h2   = max(4, ceil(sigma2 / (n - c))); variance = n sigma_h2.
+ *
+ * Exact integer arithmetic throughout.  Fills '*out' and returns CAIRN_OK;
+ * CAIRN_ERR_ARG for an impossible query (unknown kind, k or holders 0, k
+ * != 1 for a kind without k, an empty or inverted window, migration
+ * windows outside [day0, day1), n <= c, cells 0, rho_nano 0 or not above
+ * x); CAIRN_ERR_RANGE beyond the limits (window over DP_MAX_DAYS, offset
+ * over DP_MAX_OFFSET, days beyond year 9999, Delta_m^2 over 2^40, cells
+ * over DP_MAX_CELLS, sigma2 over DP_SIGMA2_PLAN_MAX, sigma_h2 or the
+ * variance over 2^62).  '*out' is untouched on failure.  'q' may come
+ * from a hostile peer.
+ */
+int	dp_requirement(const struct dp_query *q, uint64_t rho_nano,
+	    uint32_t n, uint32_t c, uint64_t cells, struct dp_requirement *out)
+	    __attribute__((warn_unused_result));
+
 #endif

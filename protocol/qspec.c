@@ -632,28 +632,61 @@ qspec_to_proto(const struct qspec *q, const char *geography,
 	}
 }
 
+_Static_assert(QSPEC_MAX_MONTHS <= DP_MAX_MONTHS, "dp_requirement lists "
+    "every month a query reads");
+_Static_assert(QSPEC_MAX_DAYS == DP_MAX_DAYS, "one widest window");
+_Static_assert(MAX_OFFSET == DP_MAX_OFFSET, "one widest offset");
+
+int
+qspec_dp_query(const struct qspec *q, uint32_t holders, struct dp_query *out)
+{
+	static const enum dp_kind dk[QSPEC_KIND__N] = {
+		[QSPEC_KIND_PRESENCE] = DP_KIND_PRESENCE,
+		[QSPEC_KIND_RESIDENTS] = DP_KIND_RESIDENTS,
+		[QSPEC_KIND_OD] = DP_KIND_OD,
+		[QSPEC_KIND_MIGRATION] = DP_KIND_MIGRATION,
+		[QSPEC_KIND_VISITORS] = DP_KIND_VISITORS,
+		[QSPEC_KIND_POPCAT] = DP_KIND_POPULATION_BY_CATEGORY,
+	};
+	struct dp_query d;
+
+	if ((unsigned)q->kind >= QSPEC_KIND__N)
+		return cairn_err(CAIRN_ERR_ARG, "query kind %d is unknown",
+		    (int)q->kind);
+	if (holders == 0)
+		return cairn_err(CAIRN_ERR_ARG, "holders per person must be "
+		    ">= 1");
+	memset(&d, 0, sizeof(d));
+	d.kind = dk[q->kind];
+	d.k = q->kind == QSPEC_KIND_PRESENCE || q->kind == QSPEC_KIND_VISITORS ?
+	    q->k : 1;
+	d.hour = q->kind == QSPEC_KIND_PRESENCE && q->bucket_hour;
+	d.utc_offset_min = q->utc_offset_min;
+	qspec_span(q, &d.day0, &d.day1);
+	if (q->kind == QSPEC_KIND_MIGRATION) {
+		d.base0 = q->base[0];
+		d.base1 = q->base[1];
+		d.comp0 = q->comp[0];
+		d.comp1 = q->comp[1];
+	}
+	d.holders = holders;
+	*out = d;
+	return CAIRN_OK;
+}
+
 size_t
 qspec_months(const struct qspec *q, int32_t months[QSPEC_MAX_MONTHS])
 {
-	int64_t d0, d1, y;
-	unsigned m, d;
-	size_t n = 0;
+	struct dp_query d;
+	struct dp_requirement req;
 
-	qspec_span(q, &d0, &d1);
-	/* Local days reach into the UTC day before or after. */
-	if (q->utc_offset_min > 0)
-		d0--;
-	if (q->utc_offset_min < 0)
-		d1++;
-	for (int64_t day = d0; day < d1 && n < QSPEC_MAX_MONTHS; day++) {
-		int32_t mo;
-
-		time_civil_from_days(day, &y, &m, &d);
-		mo = (int32_t)(y * 12 + (m - 1));
-		if (n == 0 || months[n - 1] != mo)
-			months[n++] = mo;
-	}
-	return n;
+	/* The months do not depend on h, rho, n, c or the cells. */
+	if (qspec_dp_query(q, 1, &d) != CAIRN_OK ||
+	    dp_requirement(&d, DP_NANO, 1, 0, 1, &req) != CAIRN_OK ||
+	    req.nmonths > QSPEC_MAX_MONTHS)
+		return 0;
+	memcpy(months, req.month, req.nmonths * sizeof(months[0]));
+	return req.nmonths;
 }
 
 uint64_t

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "privacy/dp.h"
 #include "protocol/cairn.pb-c.h"
 
 enum qspec_kind {
@@ -109,10 +110,21 @@ int	qspec_cat_index(const struct qspec *q, const char *cat, size_t len);
 void	qspec_span(const struct qspec *q, int64_t *d0, int64_t *d1);
 
 /*
- * The calendar months of UTC data the query reads (the privacy unit is a
- * subscriber per data-month): the months of the UTC days that overlap its
- * local days, as year·12 + month − 1, ascending, into 'months' (room for
- * QSPEC_MAX_MONTHS).  Returns how many.
+ * The query as the privacy accountant sees it (privacy/dp.h), for a
+ * federation where a person may be at up to 'holders' holders.  Fills
+ * '*out'; CAIRN_ERR_ARG for holders 0 or a kind outside the enum.
+ */
+int	qspec_dp_query(const struct qspec *q, uint32_t holders,
+	    struct dp_query *out) __attribute__((warn_unused_result));
+
+/*
+ * The UTC calendar months of data the query reads and is charged for (the
+ * privacy unit is a subscriber per UTC data-month): exactly the months of
+ * dp_requirement(), those whose records can change the output (so not a
+ * month in the gap between migration's two windows), as year·12 + month
+ * − 1, ascending, into 'months' (room for QSPEC_MAX_MONTHS).  Returns how
+ * many; 0 for a spec that dp_requirement() refuses, which among parsed
+ * specs is only a window starting on 0000-01-01.
  */
 size_t	qspec_months(const struct qspec *q, int32_t months[QSPEC_MAX_MONTHS]);
 

@@ -84,7 +84,7 @@ geography_file = $T/regions.csv" fed_node_conf "$T" "$m" \
 	    "$T/data/holder$k/cdr" "$T/data/holder$k/cells.csv" demo <<CONF
 allow_kind = presence, od, residents, migration, visitors, population_by_category
 allow_analyst = nso
-budget_rho_per_month = 2
+budget_rho_per_month = 1.5
 max_rho_per_query = 0.5
 min_participants = 3
 max_colluding = 1
@@ -151,7 +151,7 @@ while [ $i -lt 100 ] && [ "$(grep -c 'POLICY of node' "$T/coord.log")" -lt 3 ]; 
 	sleep 0.1; i=$((i + 1)); done
 echo "   the log opens with $(grep -c 'MEMBER added' "$T/coord.log") MEMBER entries and $(grep -c 'POLICY of node' "$T/coord.log") POLICY entries"
 
-step "4. The statistics office asks seven questions, each at rho 0.25 per data-month"
+step "4. The statistics office asks seven questions, each at rho 0.25 (each data-month read pays its own share, at most that)"
 # The price of collusion resistance (docs/threat-model.md): the noise of
 # the n - c honest nodes alone must give rho; the queries here plan c = 1.
 echo "   planned against c colluding nodes, presence_day (k 2, 14 days) costs in accuracy:"
@@ -198,7 +198,7 @@ print('   region %s: %d of %d baseline residents live elsewhere afterwards by th
          round(m["share"] * 100)))
 PY
 
-step "5. A query over the holders' monthly budget (2 per data-month, 1.75 spent) is refused"
+step "5. A query over the holders' monthly budget (1.5 per data-month, about 1.48 of March spent) is refused"
 "$C" query submit --config "$T/analyst.conf" --spec "$T/data/queries/residents.json" \
     --geography demo --rho 0.5 --purpose "residents again" --participants op1,op2,op3 \
     --colluding 1 --id residents-2 | sed 's/^/   /'

@@ -343,10 +343,12 @@ add_population(struct synth_truth *t, const struct synth_event *ev, size_t n)
 		if (t->scratch[c]++ == 0)
 			t->touched[nt++] = (uint32_t)c;
 	}
-	for (size_t i = 0; i < nt; i++) {
-		t->cnt[t->touched[i]]++;
-		t->scratch[t->touched[i]] = 0;
-	}
+	/* One cell per entity (docs/queries.md): its modal (region,
+	   category); cell = region * ncat + category, so the smaller index
+	   breaks ties by region, then by category (synth_categories are
+	   sorted bytewise, the output's order). */
+	if (nt > 0)
+		t->cnt[modal(t->scratch, t->touched, nt)]++;
 }
 
 int

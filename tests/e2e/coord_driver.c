@@ -53,6 +53,7 @@
 #include "keys/keys.h"
 #include "keys/keys_federation.h"
 #include "keys/keys_tls.h"
+#include "privacy/dp.h"
 #include "protocol/proto_service.h"
 #include "protocol/qspec.h"
 #include "protocol/secagg.h"
@@ -87,6 +88,9 @@ static struct member analyst, nodes[NNODES];
 static uint64_t adv_cells;		/* cells a charge announces (0:
 					   the right number) */
 static bool bad_digest;			/* a wrong manifest digest */
+static bool query_rho;			/* charge the query's rho, not
+					   each month's rho_m */
+static bool low_noise;			/* noise below sigma_h^2 */
 static bool keyless;			/* advertise a charge only (a
 					   node's re-send) */
 static char ack[128];			/* the last Advertise ack */
@@ -566,6 +570,8 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 	    CAIRN__V1__SIGNED_ADVERTISEMENT__INIT;
 	Cairn__V1__Query *q;
 	struct qspec spec;
+	struct dp_query dq;
+	struct dp_requirement need;
 	int32_t months[QSPEC_MAX_MONTHS];
 	char mstr[QSPEC_MAX_MONTHS][8];
 	uint8_t qh[32], csig[64], asig[64], *cb, *ab;
@@ -581,15 +587,23 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 		die("task spec");
 	nm = qspec_months(&spec, months);
 	query_hash(t->query, qh);
+	/* What a node charges each month and the noise it adds
+	   (dp_requirement, docs/privacy.md), for the cells advertised. */
+	if (qspec_dp_query(&spec, q->holders_per_person ?
+	    q->holders_per_person : 1, &dq) != CAIRN_OK ||
+	    dp_requirement(&dq, q->rho_nano, (uint32_t)q->n_participants,
+	    q->max_colluding, (adv_cells ? adv_cells : NCELLS) - 1, &need) !=
+	    CAIRN_OK || need.nmonths != nm)
+		die("the query's requirement");
 	for (size_t i = 0; i < nm; i++) {
 		cairn__v1__month_charge__init(&mc[i]);
 		snprintf(mstr[i], sizeof(mstr[i]), "%04u-%02u",
 		    (unsigned)(months[i] / 12) % 10000u,
 		    (unsigned)(months[i] % 12 + 1));
 		mc[i].month = mstr[i];
-		mc[i].rho_nano = q->rho_nano;
+		mc[i].rho_nano = query_rho ? q->rho_nano : need.rho_nano[i];
 		mc[i].cumulative_rho_nano = logged_cum(n, months[i], qh,
-		    q->rho_nano) + (uint64_t)cum_delta;
+		    mc[i].rho_nano) + (uint64_t)cum_delta;
 		mp[i] = &mc[i];
 	}
 	ch.query_id = t->query_id;
@@ -600,7 +614,7 @@ advertise(struct member *n, const Cairn__V1__Task *t)
 	ch.months = mp;
 	ch.attempt = t->attempt;
 	ch.budget_rho_per_month_nano = NANO(10);
-	ch.noise_variance = 4;
+	ch.noise_variance = need.sigma_h2 - (low_noise ? 1 : 0);
 	ch.cells = adv_cells ? adv_cells : NCELLS;
 	if (proto_pack(&ch.base, PROTO_MAX_SMALL, &cb, &cl) != CAIRN_OK ||
 	    keys_sign(n->id, "charge", cb, cl, csig) != CAIRN_OK)
@@ -1355,6 +1369,17 @@ sc_checks(const char *qid)
 	expect_code(advertise(&nodes[0], t[0]), CAIRN_ERR_ARG,
 	    "a charge for a vector of the wrong length is INVALID_ARGUMENT");
 	adv_cells = 0;
+	/* dp_requirement: each month pays its rho_m, here not the query's
+	   0.5 (2 honest nodes), and the noise is at least sigma_h^2 */
+	query_rho = true;
+	expect_code(advertise(&nodes[0], t[0]), CAIRN_ERR_ARG,
+	    "a charge of the query's rho instead of the month's rho_m is "
+	    "INVALID_ARGUMENT");
+	query_rho = false;
+	low_noise = true;
+	expect_code(advertise(&nodes[0], t[0]), CAIRN_ERR_ARG,
+	    "a charge with noise below sigma_h^2 is INVALID_ARGUMENT");
+	low_noise = false;
 	for (int i = 0; i < NNODES; i++) {
 		if ((r = advertise(&nodes[i], t[i])) != CAIRN_OK)
 			die("Advertise: %s", cairn_errdesc(r));

@@ -67,6 +67,26 @@ grep -q '^delta2: *2.645751 (delta2^2 = 7)' "$tmp/p" &&
     grep -q '^ci95_halfwidth: *8 ' "$tmp/p"
 status_ok $? "plan od: delta2, sigma2, sigma_h2, released variance, interval"
 
+# With a window: the per-data-month plan the federation charges
+# (dp_requirement).  Residents over local March 2026 at UTC+60 read from
+# Feb 28 23:00 UTC: both months can move the home (delta_m^2 = 2); 2 honest
+# nodes over 10 cells cost 1 nano-rho, so sigma2 = 3 and each month pays
+# ceil(2 10^9 / 6) + 1 nano-rho.
+"$C" privacy plan --kind residents --rho 0.5 --start 2026-03-01 \
+    --end 2026-04-01 --offset 60 --nodes 3 --colluding 1 --cells 10 >"$tmp/p"
+grep -q '^months: *2 ' "$tmp/p" &&
+    grep -q '^month 2026-02: *delta_m^2 = 2, rho_m = 0.333333335$' "$tmp/p" &&
+    grep -q '^month 2026-03: *delta_m^2 = 2, rho_m = 0.333333335$' "$tmp/p" &&
+    grep -q '^kls21_extra: *1 nano-rho' "$tmp/p" &&
+    grep -q '^sigma2: *3 ' "$tmp/p" && grep -q '^sigma_h2: *4 ' "$tmp/p"
+status_ok $? "plan residents across a month boundary: 2 months at delta_m^2 2"
+# Migration with February in the gap between its windows: not charged.
+"$C" privacy plan --kind migration --rho 0.25 --baseline 2026-01-27,2026-01-31 \
+    --comparison 2026-03-01,2026-03-04 --nodes 3 --colluding 2 >"$tmp/p"
+grep -q '^months: *2 ' "$tmp/p" && grep -q '^month 2026-01:' "$tmp/p" &&
+    ! grep -q '^month 2026-02:' "$tmp/p" && grep -q '^month 2026-03:' "$tmp/p"
+status_ok $? "plan migration: the gap month is not read"
+
 # 4. Bad arguments: one line "cairn privacy ...: error: ...", exit 1.
 bad() {
 	"$C" privacy "$@" >"$tmp/o" 2>"$tmp/e"
@@ -98,6 +118,13 @@ bad plan --kind presence --rho 0 --nodes 3 --colluding 1
 bad plan --kind presence --rho 0.1 --delta 1 --nodes 3 --colluding 1
 bad plan --kind od --days 1 --rho 0.1 --nodes 3 --colluding 1
 bad plan --kind presence --rho 0.1 --nodes 3
+bad plan --kind presence --rho 0.1 --start 2026-03-01 --end 2026-03-03 --days 2 --nodes 3 --colluding 1
+bad plan --kind presence --rho 0.1 --offset 60 --nodes 3 --colluding 1
+bad plan --kind presence --rho 0.1 --start 2026-03-01 --end 2026-03-03 --bucket week --nodes 3 --colluding 1
+bad plan --kind presence --rho 0.1 --start 2026-03-01 --end 2026-03-01 --nodes 3 --colluding 1
+bad plan --kind residents --rho 0.1 --start 2026-03-01 --end 2026-03-03 --offset 1440 --nodes 3 --colluding 1
+bad plan --kind migration --rho 0.1 --start 2026-03-01 --end 2026-03-03 --nodes 3 --colluding 1
+bad plan --kind migration --rho 0.1 --baseline 2026-03-01 --comparison 2026-03-05,2026-03-07 --nodes 3 --colluding 1
 
 # 5. Help.
 "$C" privacy sample --help | grep -q '^usage: cairn privacy sample'

@@ -277,32 +277,48 @@ ref_run(const struct qspec *q, const struct ref_event *ev, size_t n)
 			if (hh && hh2)
 				add(&o, h, h2, 0, "");
 			break;
-		case QSPEC_KIND_POPCAT:
+		case QSPEC_KIND_POPCAT: {
+			/* One cell: the (region, category) with most events
+			 * in the window, ties to the smaller region id, then
+			 * to the category first in the spec's list. */
+			long bestc = 0;
+			int bestci = -1;
+			uint32_t bestr = 0;
+
 			for (size_t i = 0; i < n; i++) {
-				bool first = true;
+				long c = 0;
+				int ci;
 				char name[32];
 				int64_t d = lday(q, ev[i].t);
 
-				if (ev[i].sub != s || ev[i].cat < 0 || d < d0 ||
-				    d >= d1)
+				if (ev[i].cat < 0 || d < d0 || d >= d1)
 					continue;
-				for (size_t j = 0; j < i; j++) {
-					int64_t dj = lday(q, ev[j].t);
-
-					if (ev[j].sub == s && ev[j].region ==
-					    ev[i].region && ev[j].cat ==
-					    ev[i].cat && dj >= d0 && dj < d1)
-						first = false;
-				}
 				snprintf(name, sizeof(name), "cat%d",
 				    ev[i].cat);
 				/* only the spec's categories are read */
-				if (qspec_cat_index(q, name, strlen(name)) < 0)
+				if ((ci = qspec_cat_index(q, name,
+				    strlen(name))) < 0)
 					continue;
-				if (first)
-					add(&o, ev[i].region, 0, 0, name);
+				for (size_t j = 0; j < n; j++) {
+					int64_t dj = lday(q, ev[j].t);
+
+					if (ev[j].region == ev[i].region &&
+					    ev[j].cat == ev[i].cat &&
+					    dj >= d0 && dj < d1)
+						c++;
+				}
+				if (bestci < 0 || c > bestc || (c == bestc &&
+				    (ev[i].region < bestr || (ev[i].region ==
+				    bestr && ci < bestci)))) {
+					bestc = c;
+					bestci = ci;
+					bestr = ev[i].region;
+				}
 			}
+			if (bestci >= 0)
+				add(&o, bestr, 0, 0, q->cats[bestci]);
 			break;
+		}
 		default:
 			break;
 		}

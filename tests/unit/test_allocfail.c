@@ -719,8 +719,10 @@ advertise(size_t i, const uint8_t epk[32])
 	ch.query_hash.len = 32;
 	ch.node = members[2 + i].pub.name;
 	mc.month = "2026-01";
-	mc.rho_nano = NANO(0.1);
-	mc.cumulative_rho_nano = NANO(0.1);
+	/* dp_requirement: residents in January, rho 0.1, 2 honest nodes:
+	   x = 1 nano-rho, sigma^2 = 6, the month pays 83333334 + 1 */
+	mc.rho_nano = 83333335;
+	mc.cumulative_rho_nano = 83333335;
 	ch.n_months = 1;
 	ch.months = mcs;
 	ch.budget_rho_per_month_nano = NANO(10);

@@ -893,16 +893,20 @@ test_noise_too_small(void **state)
 	add_charge(q, &c);
 	add_release(q, 2, 7);
 	expect_finding("entry 1: CHARGE of 'alpha' for query 'q1': "
-	    "noise_variance 3 is below the required sigma_h^2 4 (delta2^2 1, "
-	    "rho 0.25, n 2, c 1)");
+	    "noise_variance 3 is below the required sigma_h^2 4 (largest "
+	    "delta_m^2 1, rho 0.25, n 2, c 1, 10 cells)");
 	assert_int_equal(L.nfind, 1);
 	assert_null(strstr(L.findings, "'beta'"));
 }
 
 /*
- * Presence with k 2 over 3 days (end exclusive), h 1, rho 0.1, n 3, c 1: delta2^2
- * k B = 6, sigma^2 = 6 / 0.2 = 30, sigma_h^2 = 30 / 2 = 15.  Every node
- * at 15 passes; 14 (below by one) is flagged, also on a restatement.
+ * Presence with k 2 over 3 days of January (end exclusive), h 1, rho 0.1,
+ * n 3, c 1, 10 cells (docs/privacy.md): delta_m^2 = k B = 6; the 2 honest
+ * nodes cost x = ceil(18 * 1 * 10 / 10^9) = 1 nano-rho, so sigma^2 =
+ * ceil(6 10^9 / (2 (10^8 - 1))) = 31, sigma_h^2 = ceil(31 / 2) = 16 and
+ * the month pays ceil(6 10^9 / 62) + 1 = 96774195 nano-rho.  Every node
+ * at 16 passes; 15 (below by one) is flagged, and so is a
+ * charge of the query's 0.1 instead of its rho_m.
  */
 static void
 test_noise_floor_presence(void **state)
@@ -911,16 +915,17 @@ test_noise_floor_presence(void **state)
 	uint8_t q[32];
 	struct built b;
 	struct chg c;
+	const double rm = 0.096774195;
 
 	(void)state;
 	q_spec = "{\"kind\": \"presence\", \"start\": \"2026-01-05\", "
 	    "\"end\": \"2026-01-08\", \"k\": 2, \"bucket\": \"day\"}";
 	add_query("qp", 3, 0.1, q);
 	for (int i = 0; i < 3; i++) {
-		c = chg(i, "qp", 0.1, 0.1, 15);
+		c = chg(i, "qp", rm, rm, 16);
 		add_charge(q, &c);
 	}
-	add_release(q, 3, 45);
+	add_release(q, 3, 48);
 	build(&b, L.n, coord, 0);
 	assert_int_equal(verify_with(&b, NULL, 0, NULL, &rep), CAIRN_OK);
 	assert_string_equal(L.findings, "");
@@ -929,13 +934,15 @@ test_noise_floor_presence(void **state)
 
 	for (; L.n > 3; L.n--)		/* drop gamma's charge, the release */
 		free(L.e[L.n - 1]);
-	c = chg(2, "qp", 0.1, 0.1, 14);
+	c = chg(2, "qp", 0.1, 0.1, 15);
 	add_charge(q, &c);
-	add_release(q, 3, 44);
-	expect_finding("entry 3: CHARGE of 'gamma' for query 'qp': "
-	    "noise_variance 14 is below the required sigma_h^2 15 (delta2^2 "
-	    "6, rho 0.1, n 3, c 1)");
-	assert_int_equal(L.nfind, 1);
+	add_release(q, 3, 47);
+	expect_finding("entry 3: CHARGE of 'gamma' for query 'qp': month "
+	    "202601: rho 0.1 is not the 0.096774195 the query charges it");
+	assert_non_null(strstr(L.findings, "entry 3: CHARGE of 'gamma' for "
+	    "query 'qp': noise_variance 15 is below the required sigma_h^2 16 "
+	    "(largest delta_m^2 6, rho 0.1, n 3, c 1, 10 cells)"));
+	assert_int_equal(L.nfind, 2);
 }
 
 /*
@@ -1056,7 +1063,8 @@ test_query_entries(void **state)
 	assert_non_null(strstr(L.findings, "entry 5: FAILURE of query "
 	    "3333333333333333: no QUERY entry before it"));
 	assert_non_null(strstr(L.findings, "entry 6: CHARGE of 'alpha' for "
-	    "query 'q3': rho 0.5 is not the query's 0.25"));
+	    "query 'q3': month 202601: rho 0.5 is not the 0.25 the query "
+	    "charges it"));
 	assert_int_equal(L.nfind, 6);
 }
 

@@ -21,6 +21,10 @@
 
 #define R3	UINT64_C(300000000)	/* 0.3 rho */
 #define BUDGET	UINT64_C(1000000000)	/* 1 rho */
+/* The rho of each month of a two-month charge. */
+#define R3R3	((const uint64_t[]){ R3, R3 })
+#define TENTH	((const uint64_t[]){ 100000000, 100000000 })
+#define OVER	((const uint64_t[]){ 100000001, 100000001 })
 
 /* A CHARGE entry of 'node' for one month (YYYYMM) with 'rho', 'cum'. */
 static void
@@ -44,7 +48,7 @@ check1(const struct coord_chain *cc, const char *node, uint32_t month,
 	struct tlog_charge c = { month, rho, cum };
 	size_t bad = 99;
 
-	return coord_chain_check(cc, node, &c, 1, rho, BUDGET, NULL, 0, &bad);
+	return coord_chain_check(cc, node, &c, 1, &rho, BUDGET, NULL, 0, &bad);
 }
 
 static void
@@ -108,7 +112,7 @@ test_budget_and_rho(void **state)
 	entry(e, "n2", 202601, R3, 3 * R3);
 	assert_int_equal(coord_chain_note(&cc, e), CAIRN_OK);
 	/* 0.9 + 0.3 chains but is over the budget of 1. */
-	assert_int_equal(coord_chain_check(&cc, "n2", c, 2, R3, BUDGET, NULL,
+	assert_int_equal(coord_chain_check(&cc, "n2", c, 2, R3R3, BUDGET, NULL,
 	    0, &bad), CAIRN_ERR_BUDGET);
 	assert_int_equal(bad, 0);
 	assert_string_equal(cairn_errmsg(), "node n2, month 2026-01: "
@@ -118,16 +122,16 @@ test_budget_and_rho(void **state)
 	c[0].rho_nano = 100000000;
 	c[1].rho_nano = 100000000;
 	c[1].cumulative_nano = 200000000;
-	assert_int_equal(coord_chain_check(&cc, "n2", c, 2, 100000000, BUDGET,
+	assert_int_equal(coord_chain_check(&cc, "n2", c, 2, TENTH, BUDGET,
 	    NULL, 0, &bad), CAIRN_ERR_BUDGET);
 	assert_int_equal(bad, 1);
 	assert_non_null(strstr(cairn_errmsg(), "month 2026-02: cumulative 0.2 "
 	    "given, 0.1 expected"));
 	c[1].cumulative_nano = 100000000;
-	assert_int_equal(coord_chain_check(&cc, "n2", c, 2, 100000000, BUDGET,
+	assert_int_equal(coord_chain_check(&cc, "n2", c, 2, TENTH, BUDGET,
 	    NULL, 0, &bad), CAIRN_OK);
 	/* A charge at another rho than the query's. */
-	assert_int_equal(coord_chain_check(&cc, "n2", c, 2, 100000001, BUDGET,
+	assert_int_equal(coord_chain_check(&cc, "n2", c, 2, OVER, BUDGET,
 	    NULL, 0, &bad), CAIRN_ERR_BUDGET);
 	assert_string_equal(cairn_errmsg(), "node n2, month 2026-01: the "
 	    "charge is rho 0.1, the query's is 0.100000001");
@@ -153,15 +157,15 @@ test_restatement(void **state)
 	entry(e, "n1", 202601, R3, 3 * R3);
 	assert_int_equal(coord_chain_note(&cc, e), CAIRN_OK);
 	/* A retry of the query charged second restates 0.6, not 0.9 + 0.3. */
-	assert_int_equal(coord_chain_check(&cc, "n1", &c, 1, R3, BUDGET,
+	assert_int_equal(coord_chain_check(&cc, "n1", &c, 1, R3R3, BUDGET,
 	    &logged, 1, &bad), CAIRN_OK);
 	c.cumulative_nano = 4 * R3;
-	assert_int_equal(coord_chain_check(&cc, "n1", &c, 1, R3, 10 * BUDGET,
+	assert_int_equal(coord_chain_check(&cc, "n1", &c, 1, R3R3, 10 * BUDGET,
 	    &logged, 1, &bad), CAIRN_ERR_BUDGET);
 	assert_string_equal(cairn_errmsg(), "node n1, month 2026-01: "
 	    "cumulative 1.2 given, 0.6 expected (the CHARGE it logged for "
 	    "this query)");
-	assert_int_equal(coord_chain_check(&cc, "n1", &c, 1, R3, BUDGET,
+	assert_int_equal(coord_chain_check(&cc, "n1", &c, 1, R3R3, BUDGET,
 	    &logged, 2, &bad), CAIRN_ERR_BUDGET);
 	/* Noting the restatement again changes nothing. */
 	entry(e, "n1", 202601, R3, 2 * R3);

@@ -453,7 +453,77 @@ test_known_answer(void **state)
 	remove_files(&d);
 }
 
-/* The noise plan of each kind, from DESIGN §4's sensitivities. */
+/*
+ * population_by_category counts an entity in one cell: its modal (region,
+ * category) over the window.  Entity e is in 3 regions x 2 categories
+ * (it used to land in all 6 cells); its 2 events in (5, "b") win.  Entity
+ * f ties (3, "b") with (5, "a") and (3, "a") - the smaller region wins,
+ * then the category first in the spec's list: (3, "a").  Entity g's only
+ * events before the window count nowhere, in the store as from CSV.
+ */
+static void
+test_popcat_one_cell(void **state)
+{
+	struct data d;
+	struct qspec q;
+	struct node_cellmap *cm;
+	struct node_input in;
+	struct node_report rep;
+	struct node_result res;
+	struct node_store *st;
+	uint32_t ids[3] = { 3, 5, 9 };
+	char *paths[1], *got, store[160];
+	const char *want = "region,category,count\n3,a,1\n5,b,1\n";
+	FILE *f;
+
+	memset(&d, 0, sizeof(d));
+	strcpy(d.dir, "/tmp/cairn-test-engine-XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	snprintf(d.csv, sizeof(d.csv), "%s/p.csv", d.dir);
+	f = fopen(d.csv, "w");
+	assert_non_null(f);
+	fprintf(f, "entity_id,timestamp,region_id,category\n"
+	    "e,2026-01-05T08:00:00Z,3,a\ne,2026-01-05T09:00:00Z,3,b\n"
+	    "e,2026-01-05T10:00:00Z,5,a\ne,2026-01-06T11:00:00Z,5,b\n"
+	    "e,2026-01-06T12:00:00Z,9,a\ne,2026-01-06T13:00:00Z,9,b\n"
+	    "e,2026-01-06T14:00:00Z,5,b\n"
+	    "f,2026-01-05T08:00:00Z,5,a\nf,2026-01-05T09:00:00Z,3,b\n"
+	    "f,2026-01-06T10:00:00Z,3,a\n"
+	    "g,2026-01-04T10:00:00Z,9,a\n");
+	fclose(f);
+	assert_int_equal(node_regions_from_ids(ids, 3, &cm), CAIRN_OK);
+	memset(&in, 0, sizeof(in));
+	paths[0] = d.csv;
+	in.paths = paths;
+	in.npaths = 1;
+	in.cells = cm;
+	base_query(&q, QSPEC_KIND_POPCAT, 0, 2);
+	q.k = 1;
+	q.ncats = 2;
+	strcpy(q.cats[0], "a");
+	strcpy(q.cats[1], "b");
+	assert_int_equal(node_run_csv(&q, &in, &rep, &res), CAIRN_OK);
+	got = result_text(&res);
+	assert_string_equal(got, want);
+	free(got);
+	node_result_release(&res);
+	node_report_release(&rep);
+	/* the store path shares the kernel */
+	snprintf(store, sizeof(store), "%s/store", d.dir);
+	assert_int_equal(node_store_ingest(store, &in, &rep), CAIRN_OK);
+	node_report_release(&rep);
+	assert_int_equal(node_store_open(store, &st), CAIRN_OK);
+	assert_int_equal(node_run_store(&q, st, 1, &res), CAIRN_OK);
+	got = result_text(&res);
+	assert_string_equal(got, want);
+	free(got);
+	node_result_release(&res);
+	node_store_close(st);
+	node_cellmap_free(cm);
+	remove_files(&d);
+}
+
+/* The noise plan of each kind, from dp_requirement's largest Delta_m. */
 static void
 test_noise_plan(void **state)
 {
@@ -461,25 +531,44 @@ test_noise_plan(void **state)
 	struct node_noise_plan p;
 
 	base_query(&q, QSPEC_KIND_RESIDENTS, 0, 7);
-	assert_int_equal(node_noise_plan(&q, 0.5, 1e-6, &p), CAIRN_OK);
+	assert_int_equal(node_noise_plan(&q, 500000000, 1e-6, &p), CAIRN_OK);
 	assert_int_equal(p.delta2_sq, 1);
 	assert_int_equal(p.sigma2, 1);
 	assert_true(p.rho == 0.5);
 	assert_true(p.epsilon > 0 && p.ci95 >= 1);
 	base_query(&q, QSPEC_KIND_PRESENCE, 0, 7);
 	q.k = 3;
-	assert_int_equal(node_noise_plan(&q, 0.5, 1e-6, &p), CAIRN_OK);
+	assert_int_equal(node_noise_plan(&q, 500000000, 1e-6, &p), CAIRN_OK);
 	assert_int_equal(p.delta2_sq, 21);
 	assert_int_equal(p.sigma2, 21);
 	q.bucket_hour = true;
-	assert_int_equal(node_noise_plan(&q, 0.5, 1e-6, &p), CAIRN_OK);
+	assert_int_equal(node_noise_plan(&q, 500000000, 1e-6, &p), CAIRN_OK);
 	assert_int_equal(p.delta2_sq, 3 * 7 * 24);
 	base_query(&q, QSPEC_KIND_OD, 0, 7);
-	assert_int_equal(node_noise_plan(&q, 0.1, 1e-6, &p), CAIRN_OK);
+	assert_int_equal(node_noise_plan(&q, 100000000, 1e-6, &p), CAIRN_OK);
 	assert_int_equal(p.delta2_sq, 6);
 	assert_int_equal(p.sigma2, 30);
 	assert_true(p.rho <= 0.1);
-	assert_int_not_equal(node_noise_plan(&q, -1, 1e-6, &p), CAIRN_OK);
+	assert_int_not_equal(node_noise_plan(&q, 0, 1e-6, &p), CAIRN_OK);
+	/* Per data-month: presence by day, k = 1, over local Feb 28 and
+	   Mar 1 2026 at UTC+60 (Mar 1 straddles February and March):
+	   February's Delta_m^2 = 1 + 2 = 3 sets sigma2, not the
+	   whole-subscriber k B = 2 */
+	base_query(&q, QSPEC_KIND_PRESENCE, 60, 2);
+	q.start = 20512;
+	q.end = 20514;
+	q.k = 1;
+	assert_int_equal(node_noise_plan(&q, 350000000, 1e-6, &p), CAIRN_OK);
+	assert_int_equal(p.delta2_sq, 3);
+	assert_int_equal(p.sigma2, 5);
+	assert_true(p.rho == 0.3);
+	/* residents across the boundary: 2 */
+	base_query(&q, QSPEC_KIND_RESIDENTS, 60, 2);
+	q.start = 20512;
+	q.end = 20514;
+	assert_int_equal(node_noise_plan(&q, 500000000, 1e-6, &p), CAIRN_OK);
+	assert_int_equal(p.delta2_sq, 2);
+	assert_int_equal(p.sigma2, 2);
 }
 
 /*
@@ -514,7 +603,7 @@ test_noise_cells(void **state)
 	q.k = 2;
 	assert_int_equal(node_run_csv(&q, &in, &rep, &res), CAIRN_OK);
 	f = open_memstream(&text, &len);
-	assert_int_equal(node_noise_write(&res, 1.0, 1e-6, NODE_OUT_CSV, f,
+	assert_int_equal(node_noise_write(&res, 1000000000, 1e-6, NODE_OUT_CSV, f,
 	    &p), CAIRN_OK);
 	fclose(f);
 	line = strtok_r(text, "\n", &save);
@@ -559,6 +648,7 @@ main(void)
 		cmocka_unit_test(test_migration),
 		cmocka_unit_test(test_visitors),
 		cmocka_unit_test(test_region_level),
+		cmocka_unit_test(test_popcat_one_cell),
 		cmocka_unit_test(test_noise_plan),
 		cmocka_unit_test(test_noise_cells),
 	};

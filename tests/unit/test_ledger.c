@@ -269,6 +269,67 @@ test_budget_refusal_writes_nothing(void **state)
 	node_ledger_free(l);
 }
 
+/* Sum of every month's charge of every entry. */
+static int
+sum_months(const struct node_ledger_entry *e, void *ctx)
+{
+	int64_t *sum = ctx;
+
+	for (size_t i = 0; i < e->nmonths; i++)
+		*sum += e->month_rho_nano[i];
+	return 0;
+}
+
+/*
+ * Per-month charges (dp_requirement's rho_m): each month is checked and
+ * recorded with its own value; the charge's months read back with them.
+ */
+static void
+test_month_charges(void **state)
+{
+	struct node_ledger *l = NULL;
+	struct node_ledger_charge_req q;
+	struct node_ledger_month lm[4];
+	int32_t months[2] = { 2026 * 12 + 1, 2026 * 12 + 2 };
+	int64_t per[2] = { 700000000, 300000000 }, bad[2] = { 1, 0 };
+	int64_t id = 0, spent;
+	size_t n;
+
+	assert_int_equal(node_ledger_open(path, &l), CAIRN_OK);
+	req_init(&q, 1, months, 2, 700000000, LEDGER_NANO, NULL, 0);
+	q.month_rho_nano = per;
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_OK);
+	assert_int_equal(node_ledger_spent(l, months[0], &spent), CAIRN_OK);
+	assert_int_equal(spent, 700000000);
+	assert_int_equal(node_ledger_spent(l, months[1], &spent), CAIRN_OK);
+	assert_int_equal(spent, 300000000);
+	assert_int_equal(node_ledger_charge_months(l, id, lm, 4, &n),
+	    CAIRN_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(lm[0].rho_nano, 700000000);
+	assert_int_equal(lm[1].rho_nano, 300000000);
+	spent = 0;
+	assert_int_equal(node_ledger_foreach(l, sum_months, &spent), CAIRN_OK);
+	assert_int_equal(spent, 1000000000);
+	/* March has room for 0.7 more, February for 0.3: a query needing
+	   0.7 of March and 0.3 of February fits; 0.3 more of either not */
+	per[0] = 300000000;
+	per[1] = 700000000;
+	req_init(&q, 2, months, 2, 700000000, LEDGER_NANO, NULL, 0);
+	q.month_rho_nano = per;
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_OK);
+	req_init(&q, 3, months + 1, 1, 1, LEDGER_NANO, NULL, 0);
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_ERR_BUDGET);
+	assert_non_null(strstr(cairn_errmsg(), "data-month 2026-03"));
+	/* a month's charge must be in [1, rho_nano] */
+	req_init(&q, 4, months, 2, 1, LEDGER_NANO, NULL, 0);
+	q.month_rho_nano = bad;
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_ERR_ARG);
+	bad[1] = 2;
+	assert_int_equal(node_ledger_charge(l, &q, &id), CAIRN_ERR_ARG);
+	node_ledger_free(l);
+}
+
 static void
 test_bad_requests(void **state)
 {
@@ -745,6 +806,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_file_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
 		cmocka_unit_test(test_rho_and_months),
+		cmocka_unit_test_setup_teardown(test_month_charges, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_support, setup, teardown),
 	};
 

@@ -102,6 +102,10 @@ static struct node_ledger *ledger;
 static struct tlog_witness *witness;
 static struct transport_client *client;
 static struct node_daemon *daemon_;
+/* What the default query (presence, k = 1, two days of January 2026, rho
+   0.5, 2 nodes) charges its month, nano-rho: see test_retry_reuses_vector. */
+#define RHO_M	INT64_C(333333335)
+
 static char *kinds_v[] = { (char *)"presence", (char *)"od" };
 static char *analysts_v[] = { (char *)"nso" };
 static char *steps[64];
@@ -1146,13 +1150,16 @@ test_retry_reuses_vector(void **state)
 	    CAIRN_OK);
 	assert_int_equal(nm, 1);
 	assert_int_equal(lm[0].month, 2026 * 12 + 0);
-	assert_int_equal(lm[0].rho_nano, LEDGER_NANO / 2);
-	assert_int_equal(lm[0].cumulative_nano, LEDGER_NANO / 2);
+	/* dp_requirement: presence, k = 1, over 2 days of January:
+	 * delta_m^2 = 2; 2 honest nodes add x = 1 nano-rho (KLS21), so
+	 * sigma^2 = ceil(2 10^9 / (2 (5 10^8 - 1))) = 3 and the month pays
+	 * ceil(2 10^9 / 6) + 1, below the 0.5 asked. */
+	assert_int_equal(lm[0].rho_nano, RHO_M);
+	assert_int_equal(lm[0].cumulative_nano, RHO_M);
 	assert_int_equal(node_ledger_charge_params(ledger, 1, &budget, &var),
 	    CAIRN_OK);
 	assert_int_equal(budget, 10 * LEDGER_NANO);
-	/* presence, k = 1, B = 2 days: delta2^2 = 2, sigma^2 = 2, per node
-	 * max(4, ceil(2 / 2)) = 4. */
+	/* per node max(4, ceil(3 / 2)) = 4. */
 	assert_int_equal(var, 4);
 
 	/* The same attempt delivered again: never a second advertisement. */
@@ -1463,7 +1470,7 @@ test_charge_resent(void **state)
 	assert_int_equal(ch->attempt, 3);
 	assert_int_equal(ch->cells, ncells + 1);
 	assert_int_equal(ch->n_months, 1);
-	assert_true(ch->months[0]->rho_nano == 500000000);
+	assert_true(ch->months[0]->rho_nano == RHO_M);
 	protobuf_c_message_free_unpacked(&ch->base, NULL);
 	protobuf_c_message_free_unpacked(&ad->base, NULL);
 
@@ -1814,7 +1821,7 @@ test_poll_and_follow(void **state)
 		assert_string_equal(json_string_value(json_object_get(m,
 		    "month")), "2026-01");
 		assert_true(json_real_value(json_object_get(m,
-		    "cumulative_rho")) == 0.5);
+		    "cumulative_rho")) == (double)RHO_M / LEDGER_NANO);
 		json_decref(j);
 	}
 	free(buf);

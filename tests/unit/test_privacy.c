@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "common/err.h"
+#include "common/timeutil.h"
 #include "privacy/dp.h"
 #include "privacy/dp_int.h"
 
@@ -726,6 +727,229 @@ test_sensitivity(void **state)
 	assert_string_equal(dp_kind_name((enum dp_kind)99), "?");
 }
 
+/* A dp_query of 'kind' over local days [d0, d1) at 'off' minutes. */
+static struct dp_query
+dq(enum dp_kind kind, int32_t off, int64_t d0, int64_t d1)
+{
+	struct dp_query q;
+
+	memset(&q, 0, sizeof(q));
+	q.kind = kind;
+	q.k = 1;
+	q.utc_offset_min = off;
+	q.day0 = d0;
+	q.day1 = d1;
+	q.holders = 1;
+	return q;
+}
+
+#define FEB26	(2026 * 12 + 1)
+#define MAR26	(2026 * 12 + 2)
+
+/* Delta_m^2 per month, worked out by hand (docs/privacy.md). */
+static void
+test_requirement_deltas(void **state)
+{
+	int64_t mar1 = time_days_from_civil(2026, 3, 1);
+	struct dp_requirement r;
+	struct dp_query q;
+
+	(void)state;
+	/* residents over local March at UTC+60 reads Feb 28 23:00 UTC on:
+	   both months can move the home, 2 each; at UTC+0 only March, 1 */
+	q = dq(DP_KIND_RESIDENTS, 60, mar1, mar1 + 31);
+	assert_int_equal(dp_requirement(&q, 500000000, 3, 1, 10, &r),
+	    CAIRN_OK);
+	assert_int_equal(r.nmonths, 2);
+	assert_int_equal(r.month[0], FEB26);
+	assert_int_equal(r.month[1], MAR26);
+	assert_int_equal(r.delta2_sq[0], 2);
+	assert_int_equal(r.delta2_sq[1], 2);
+	/* x = ceil(18 * 1 * 10 / 10^9) = 1; sigma2 = ceil(2 10^9 /
+	   (2 (5 10^8 - 1))) = 3; rho_m = ceil(2 10^9 / 6) + 1 */
+	assert_int_equal(r.extra_nano, 1);
+	assert_int_equal(r.sigma2, 3);
+	assert_int_equal(r.rho_nano[0], 333333335);
+	assert_int_equal(r.rho_nano[1], 333333335);
+	assert_int_equal(r.sigma_h2, 4);
+	assert_int_equal(r.variance, 12);
+	q.utc_offset_min = 0;
+	assert_int_equal(dp_requirement(&q, 500000000, 1, 0, 10, &r),
+	    CAIRN_OK);
+	assert_int_equal(r.nmonths, 1);
+	assert_int_equal(r.month[0], MAR26);
+	assert_int_equal(r.delta2_sq[0], 1);
+	/* one honest node: no extra term, rho_m is exactly rho */
+	assert_int_equal(r.extra_nano, 0);
+	assert_int_equal(r.sigma2, 1);
+	assert_int_equal(r.rho_nano[0], 500000000);
+	/* h = 3 multiplies by 9 */
+	q.holders = 3;
+	assert_int_equal(dp_requirement(&q, 500000000, 1, 0, 10, &r),
+	    CAIRN_OK);
+	assert_int_equal(r.delta2_sq[0], 9);
+	assert_int_equal(r.sigma2, 9);
+
+	/* presence by hour at UTC+330 over local Feb 28 - Mar 1: 29 local
+	   hours in February, the one from 05:00 on Mar 1 straddles, 18 in
+	   March; k = 2 */
+	q = dq(DP_KIND_PRESENCE, 330, mar1 - 1, mar1 + 1);
+	q.k = 2;
+	q.hour = true;
+	assert_int_equal(dp_requirement(&q, DP_NANO, 1, 0, 96, &r), CAIRN_OK);
+	assert_int_equal(r.nmonths, 2);
+	assert_int_equal(r.delta2_sq[0], 2 * 29 + 4 * 1);
+	assert_int_equal(r.delta2_sq[1], 2 * 18 + 4 * 1);
+	/* the same by day: Feb 28 lies in February, Mar 1 straddles */
+	q.hour = false;
+	assert_int_equal(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_OK);
+	assert_int_equal(r.delta2_sq[0], 2 * 1 + 4 * 1);
+	assert_int_equal(r.delta2_sq[1], 4 * 1);
+
+	/* visitors at UTC+60 over Feb 28 - Mar 1: the day in February
+	   counts min(2, k) for March (the home can move) */
+	q = dq(DP_KIND_VISITORS, 60, mar1 - 1, mar1 + 1);
+	assert_int_equal(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_OK);
+	assert_int_equal(r.delta2_sq[0], 1 + 2);
+	assert_int_equal(r.delta2_sq[1], 2 + 1);
+	q.k = 3;
+	assert_int_equal(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_OK);
+	assert_int_equal(r.delta2_sq[0], 3 + 6);
+	assert_int_equal(r.delta2_sq[1], 6 + 2);
+	/* ... and a window wholly in one month: k B */
+	q = dq(DP_KIND_VISITORS, 0, mar1 + 2, mar1 + 9);
+	q.k = 2;
+	assert_int_equal(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_OK);
+	assert_int_equal(r.nmonths, 1);
+	assert_int_equal(r.delta2_sq[0], 14);
+
+	/* od over Feb 26 - Mar 4 at UTC: pairs touching February 3,
+	   touching March 4, each losing its cell */
+	q = dq(DP_KIND_OD, 0, mar1 - 3, mar1 + 4);
+	assert_int_equal(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_OK);
+	assert_int_equal(r.delta2_sq[0], 3);
+	assert_int_equal(r.delta2_sq[1], 4);
+	/* at UTC+60, Mar 1 straddles: (Feb 28, Mar 1) is 1 for February
+	   (Feb 28 lies in it) and 2 for March; (Mar 1, Mar 2) is 2 for
+	   February and 1 for March */
+	q.utc_offset_min = 60;
+	assert_int_equal(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_OK);
+	assert_int_equal(r.delta2_sq[0], 1 + 1 + 1 + 2);
+	assert_int_equal(r.delta2_sq[1], 2 + 1 + 1 + 1);
+
+	/* migration: January baseline, March comparison - February is in
+	   the gap, not read; each window lies in its month: 1 */
+	q = dq(DP_KIND_MIGRATION, 0, mar1 - 33, mar1 + 3);
+	q.base0 = mar1 - 33;
+	q.base1 = mar1 - 29;
+	q.comp0 = mar1;
+	q.comp1 = mar1 + 3;
+	assert_int_equal(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_OK);
+	assert_int_equal(r.nmonths, 2);
+	assert_int_equal(r.month[0], 2026 * 12 + 0);
+	assert_int_equal(r.month[1], MAR26);
+	assert_int_equal(r.delta2_sq[0], 1);
+	assert_int_equal(r.delta2_sq[1], 1);
+	/* a comparison across the boundary at UTC+60: March 2 */
+	q.utc_offset_min = 60;
+	assert_int_equal(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_OK);
+	assert_int_equal(r.nmonths, 3);
+	assert_int_equal(r.delta2_sq[0], 1);
+	assert_int_equal(r.delta2_sq[1], 2);
+	assert_int_equal(r.delta2_sq[2], 2);
+
+	/* population_by_category as residents */
+	q = dq(DP_KIND_POPULATION_BY_CATEGORY, -300, mar1 + 30, mar1 + 31);
+	assert_int_equal(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_OK);
+	assert_int_equal(r.nmonths, 2);
+	assert_int_equal(r.delta2_sq[0], 2);
+	assert_int_equal(r.delta2_sq[1], 2);
+}
+
+/* Bad and out-of-range inputs; '*out' untouched on failure. */
+static void
+test_requirement_errors(void **state)
+{
+	int64_t mar1 = time_days_from_civil(2026, 3, 1);
+	struct dp_requirement r, z;
+	struct dp_query q, g = dq(DP_KIND_RESIDENTS, 0, mar1, mar1 + 7);
+
+	(void)state;
+	memset(&r, 0xab, sizeof(r));
+	z = r;
+#define BAD(expr, err) do {						\
+	assert_int_equal((expr), (err));				\
+	assert_memory_equal(&r, &z, sizeof(r));				\
+} while (0)
+	BAD(dp_requirement(&g, DP_NANO, 2, 2, 4, &r), CAIRN_ERR_ARG);
+	BAD(dp_requirement(&g, DP_NANO, 2, 0, 0, &r), CAIRN_ERR_ARG);
+	BAD(dp_requirement(&g, 0, 2, 0, 4, &r), CAIRN_ERR_ARG);
+	BAD(dp_requirement(&g, DP_NANO, 2, 0, DP_MAX_CELLS + 1, &r),
+	    CAIRN_ERR_RANGE);
+	q = g;
+	q.kind = (enum dp_kind)DP_KIND_COUNT;
+	BAD(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_ERR_ARG);
+	q = g;
+	q.k = 2;
+	BAD(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_ERR_ARG);
+	q.kind = DP_KIND_PRESENCE;
+	q.k = 0;
+	BAD(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_ERR_ARG);
+	q = g;
+	q.holders = 0;
+	BAD(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_ERR_ARG);
+	q = g;
+	q.hour = true;
+	BAD(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_ERR_ARG);
+	q = g;
+	q.day1 = q.day0;
+	BAD(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_ERR_ARG);
+	q = g;
+	q.day1 = q.day0 + DP_MAX_DAYS + 1;
+	BAD(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_ERR_RANGE);
+	q.day1 = q.day0 + DP_MAX_DAYS;
+	assert_int_equal(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_OK);
+	assert_true(r.nmonths >= 89 && r.nmonths <= DP_MAX_MONTHS);
+	memset(&r, 0xab, sizeof(r));
+	q = g;
+	q.utc_offset_min = DP_MAX_OFFSET + 1;
+	BAD(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_ERR_RANGE);
+	q = g;
+	q.day0 = time_days_from_civil(9999, 12, 31);
+	q.day1 = q.day0 + 2;
+	BAD(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_ERR_RANGE);
+	q = g;
+	q.kind = DP_KIND_OD;
+	q.day1 = q.day0 + 1;
+	BAD(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_ERR_ARG);
+	q = g;
+	q.kind = DP_KIND_MIGRATION;
+	q.base0 = q.day0;
+	q.base1 = q.day0 + 2;
+	q.comp0 = q.day0 + 3;
+	q.comp1 = q.day1 + 1;		/* outside [day0, day1) */
+	BAD(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_ERR_ARG);
+	q.comp1 = q.comp0;		/* empty */
+	BAD(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_ERR_ARG);
+	/* Delta^2 over 2^40: h^2 = (2^20 + 1)^2 */
+	q = g;
+	q.holders = (1u << 20) + 1;
+	BAD(dp_requirement(&q, DP_NANO, 1, 0, 4, &r), CAIRN_ERR_RANGE);
+	/* sigma2 over 2^50: Delta^2 = 4 10^6 at rho = 1 nano-rho */
+	q = g;
+	q.holders = 2000;
+	BAD(dp_requirement(&q, 1, 1, 0, 4, &r), CAIRN_ERR_RANGE);
+	/* rho not above the distributed-noise term: 1001 nodes over 2^40
+	   cells cost ceil(18 * 1000 * 2^40 / 10^9) = 19791210 nano-rho */
+	BAD(dp_requirement(&g, 19791210, 1001, 0, DP_MAX_CELLS, &r),
+	    CAIRN_ERR_RANGE);
+	assert_int_equal(dp_requirement(&g, 19791211, 1001, 0, DP_MAX_CELLS,
+	    &r), CAIRN_OK);
+	assert_int_equal(r.extra_nano, 19791210);
+	assert_int_equal(r.rho_nano[0], 19791211);
+#undef BAD
+}
+
 int
 main(void)
 {
@@ -748,6 +972,8 @@ main(void)
 		cmocka_unit_test(test_interval),
 		cmocka_unit_test(test_interval_sum),
 		cmocka_unit_test(test_sensitivity),
+		cmocka_unit_test(test_requirement_deltas),
+		cmocka_unit_test(test_requirement_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -318,9 +318,14 @@ test_truth_population_and_errors(void **state)
 
 	assert_int_equal(synth_truth_init(&t, &q, 2, 3), CAIRN_OK);
 	assert_int_equal(synth_truth_add(&t, ev, 4), CAIRN_OK);
+	/* one cell per entity: its modal (region, category), (1, 2) */
 	assert_int_equal(t.cnt[1 * 3 + 2], 1);
+	assert_int_equal(t.cnt[0 * 3 + 2], 0);
+	assert_int_equal(t.cnt[1 * 3 + 0], 0);
+	/* a tie goes to the smaller region, then the smaller category */
+	assert_int_equal(synth_truth_add(&t, ev + 2, 2), CAIRN_OK);
 	assert_int_equal(t.cnt[0 * 3 + 2], 1);
-	assert_int_equal(t.cnt[1 * 3 + 0], 1);
+	assert_int_equal(t.cnt[1 * 3 + 0], 0);
 	assert_int_equal(synth_truth_add(&t, bad, 1), CAIRN_ERR_RANGE);
 	synth_truth_release(&t);
 	synth_truth_release(&t);	/* twice is harmless */

@@ -104,9 +104,16 @@ export function sqlFor(spec, nregions) {
 		// Only the spec's categories (docs/queries.md).
 		const cats = (spec.categories || []).map(
 		    (c) => `'${String(c).replace(/'/g, "''")}'`).join(', ');
-		return `SELECT region, category, count(DISTINCT eid) AS count
-		  FROM rec WHERE ${win(spec.start, spec.end)}
-		    AND category IN (${cats || 'NULL'})
+		// One cell per entity: its modal (region, category), ties
+		// to the smaller region, then to the category first bytewise.
+		return `SELECT region, category, count(*) AS count
+		  FROM (SELECT eid, region, category, row_number() OVER (
+		      PARTITION BY eid ORDER BY count(*) DESC, region,
+		      category) AS rk
+		    FROM rec WHERE ${win(spec.start, spec.end)}
+		      AND category IN (${cats || 'NULL'})
+		    GROUP BY eid, region, category) m
+		  WHERE rk = 1
 		  GROUP BY region, category ORDER BY region, category`;
 	}
 	default:

@@ -122,11 +122,17 @@ def answer(spec, by_sid, records):
     if kind == "population_by_category":
         a, b = date.fromisoformat(spec["start"]), date.fromisoformat(spec["end"])
         cats = set(spec["categories"])   # the spec's category domain
-        seen = set((e, r, c) for e, t, r, c in records
-                   if in_win(t, a, b) and c in cats)
-        for e, r, c in seen:
-            out[(r, c)] += 1
-        return out
+        per = {}
+        for e, t, r, c in records:
+            if in_win(t, a, b) and c in cats:
+                per.setdefault(e, Counter())[(r, c)] += 1
+        # one cell per entity: its modal (region, category), ties to the
+        # smaller region, then to the category first bytewise
+        for cnt in per.values():
+            best = max(cnt.values())
+            out[min((r, c.encode()) for (r, c), n in cnt.items()
+                    if n == best)] += 1
+        return Counter({(r, c.decode()): n for (r, c), n in out.items()})
     for sid, evs in by_sid.items():
         if kind == "migration":
             b0, b1 = map(date.fromisoformat, spec["baseline"])
