@@ -139,6 +139,56 @@ test_budget_and_rho(void **state)
 	free(e);
 }
 
+/*
+ * Each month pays its own rho_m (dp_requirement): a straddled February
+ * pays less than the March the window covers.  A node that charges the
+ * larger figure to both months, or swaps them, is refused at the month
+ * at fault, and each month's chain grows by its own rho_m.
+ */
+static void
+test_month_rho(void **state)
+{
+	static const uint64_t want[2] = { 100000000, 250000000 };
+	struct coord_chain cc = { NULL, 0, 0 };
+	struct tlog_entry *e = calloc(1, sizeof(*e));
+	struct tlog_charge c[2] = {
+		{ 202602, 250000000, 250000000 },
+		{ 202603, 250000000, 250000000 } };
+	size_t bad = 99;
+
+	(void)state;
+	assert_non_null(e);
+	assert_int_equal(coord_chain_check(&cc, "n1", c, 2, want, BUDGET,
+	    NULL, 0, &bad), CAIRN_ERR_BUDGET);
+	assert_int_equal(bad, 0);
+	assert_string_equal(cairn_errmsg(), "node n1, month 2026-02: the "
+	    "charge is rho 0.25, the query's is 0.1");
+	c[0].rho_nano = 100000000;
+	c[0].cumulative_nano = 100000000;
+	c[1].rho_nano = 100000000;
+	c[1].cumulative_nano = 100000000;
+	assert_int_equal(coord_chain_check(&cc, "n1", c, 2, want, BUDGET,
+	    NULL, 0, &bad), CAIRN_ERR_BUDGET);
+	assert_int_equal(bad, 1);
+	c[1].rho_nano = 250000000;
+	c[1].cumulative_nano = 250000000;
+	assert_int_equal(coord_chain_check(&cc, "n1", c, 2, want, BUDGET,
+	    NULL, 0, &bad), CAIRN_OK);
+	/* Logged: each month's chain has grown by its own rho_m. */
+	memset(e, 0, sizeof(*e));
+	e->type = TLOG_ENTRY_CHARGE;
+	e->node_id.p = (const uint8_t *)"n1";
+	e->node_id.len = 2;
+	e->ncharges = 2;
+	e->charges[0] = c[0];
+	e->charges[1] = c[1];
+	assert_int_equal(coord_chain_note(&cc, e), CAIRN_OK);
+	assert_int_equal(coord_chain_last(&cc, "n1", 202602), 100000000);
+	assert_int_equal(coord_chain_last(&cc, "n1", 202603), 250000000);
+	coord_chain_release(&cc);
+	free(e);
+}
+
 static void
 test_restatement(void **state)
 {
@@ -211,6 +261,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_and_next),
 		cmocka_unit_test(test_budget_and_rho),
+		cmocka_unit_test(test_month_rho),
 		cmocka_unit_test(test_restatement),
 		cmocka_unit_test(test_many),
 	};
