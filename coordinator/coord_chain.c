@@ -142,8 +142,8 @@ coord_chain_check(const struct coord_chain *cc, const char *node,
 		uint64_t prev = coord_chain_last(cc, node, c->month), want;
 
 		*bad = i;
-		if (c->rho_nano != rho_nano[i])
-			return cairn_err(CAIRN_ERR_BUDGET, "node %s, month "
+		if (c->rho_nano != rho_nano[i])	/* malformed, not spent */
+			return cairn_err(CAIRN_ERR_ARG, "node %s, month "
 			    "%04u-%02u: the charge is rho %s, the query's is "
 			    "%s", node, c->month / 100, c->month % 100,
 			    rho_format(c->rho_nano, b), rho_format(rho_nano[i],

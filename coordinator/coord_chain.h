@@ -60,9 +60,11 @@ int	coord_chain_note(struct coord_chain *cc, const struct tlog_entry *e)
  * cumulative for the month plus ρ (the first charge of a month: ρ).
  * When the log already holds this node's CHARGE for the same query (a
  * retry restating it), 'logged' holds that entry's 'nlogged' months and
- * the charge must repeat them exactly instead.  Returns CAIRN_OK, or
- * CAIRN_ERR_BUDGET with the detail naming the node, the month, the
- * expected and the given values, '*bad' the index of the month at fault.
+ * the charge must repeat them exactly instead.  Returns CAIRN_OK,
+ * CAIRN_ERR_ARG for a month whose ρ is not the query's (a malformed
+ * charge), or CAIRN_ERR_BUDGET for a cumulative that breaks the chain or
+ * the budget; the detail names the node, the month, the expected and the
+ * given values, '*bad' the index of the month at fault.
  */
 int	coord_chain_check(const struct coord_chain *cc, const char *node,
 	    const struct tlog_charge *ch, size_t n, const uint64_t *rho_nano,

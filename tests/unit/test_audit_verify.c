@@ -958,9 +958,10 @@ test_noise_underivable(void **state)
 	struct chg c;
 
 	(void)state;
-	q_spec = "{\"kind\": \"presence\", \"start\": \"2026-01-01\", "
-	    "\"end\": \"2026-04-11\", \"k\": 1000, \"bucket\": \"hour\"}";
-	add_query("q1", 2, 1e-9, q);
+	/* One nano-rho for three nodes of which one may collude: the
+	   distributed-noise term (KLS21) alone takes it all, so no sigma2
+	   follows (dp_requirement). */
+	add_query("q1", 3, 1e-9, q);
 	c = chg(0, "q1", 1e-9, 1e-9, 4);
 	add_charge(q, &c);
 	expect_finding("entry 1: CHARGE of 'alpha' for query 'q1': the query "

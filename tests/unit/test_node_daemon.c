@@ -2175,7 +2175,7 @@ test_data_refusal_charged(void **state)
 	assert_int_equal(node_ledger_foreach(ledger, find_entry, &e),
 	    CAIRN_OK);
 	assert_memory_equal(e.query_hash, tb.qhash, 32);
-	assert_int_equal(e.rho_nano, LEDGER_NANO / 2);
+	assert_int_equal(e.rho_nano, RHO_M);
 	assert_false(e.vector_kept);
 	/* ... its CHARGE sent before the refusal, acknowledged, ... */
 	assert_int_equal(fk.resends, 1);
@@ -2187,7 +2187,7 @@ test_data_refusal_charged(void **state)
 	assert_int_equal(ch->attempt, 2);
 	assert_int_equal(ch->cells, NREG * 2 + 1);	/* the domain's */
 	assert_int_equal(ch->noise_variance, 4);
-	assert_int_equal(ch->months[0]->rho_nano, LEDGER_NANO / 2);
+	assert_int_equal(ch->months[0]->rho_nano, RHO_M);
 	protobuf_c_message_free_unpacked(&ch->base, NULL);
 	protobuf_c_message_free_unpacked(&ad->base, NULL);
 	assert_int_equal(state_len(ledger, "resend/", tb.qhash, 0, false), 0);
@@ -2349,31 +2349,15 @@ test_charge_resend_atomic(void **state)
 	task_free(&tb);
 }
 
-/* sigma_h^2 the daemon must add for presence k = 1 over B = 2 days. */
-static uint64_t
-want_variance(uint32_t h, double rho, uint32_t n, uint32_t c)
-{
-	struct dp_query_shape shape = { 1, 2, h };
-	struct dp_sensitivity sens;
-	struct dp_rat s2;
-	uint64_t sigma2, v;
-
-	assert_int_equal(dp_sensitivity(DP_KIND_PRESENCE, &shape, &sens),
-	    CAIRN_OK);
-	assert_int_equal(dp_sigma2_from_rho(sens.delta2_sq, rho, &sigma2),
-	    CAIRN_OK);
-	s2.num = sigma2;
-	s2.den = 1;
-	assert_int_equal(dp_sigma2_per_node(s2, n, c, &v), CAIRN_OK);
-	return v;
-}
-
 /*
  * Item 20 of issue 12: a query assuming h = 2 holders per person (the
  * node's policy requires 2) is charged and advertised with the noise of
- * h = 2: Delta_2^2 = h^2 k B = 8, sigma^2 = 8 / (2 * 0.05) = 80, per node
- * ceil(80 / 2) = 40, not the 10 of h = 1.  A query assuming h = 1 is
- * refused by that policy.
+ * h = 2, worked by hand (docs/privacy.md): presence k = 1 over B = 2 days
+ * of one month, Delta_m^2 = h^2 k B = 8; n = 2 honest nodes over 8 cells
+ * give the KLS21 term x = ceil(18 * 1 * 8 / 10^9) = 1 nano-rho, so
+ * sigma^2 = ceil(8 10^9 / (2 (5 10^7 - 1))) = 81 and per node
+ * ceil(81 / 2) = 41 — not the 11 of h = 1 (Delta_m^2 = 2, sigma^2 = 21).
+ * A query assuming h = 1 is refused by that policy.
  */
 static void
 test_holders_noise(void **state)
@@ -2389,8 +2373,6 @@ test_holders_noise(void **state)
 
 	(void)state;
 	cfg.policy.holders_per_person = 2;
-	assert_int_equal(want_variance(2, 0.05, 2, 0), 40);
-	assert_int_equal(want_variance(1, 0.05, 2, 0), 10);
 	qopts_default(&o, "q-h2");
 	o.rho = 0.05;
 	o.holders = 2;
@@ -2407,13 +2389,12 @@ test_holders_noise(void **state)
 	assert_int_equal(proto_unpack(&cairn__v1__charge__descriptor,
 	    ad->charge->charge.data, ad->charge->charge.len, PROTO_MAX_SMALL,
 	    (ProtobufCMessage **)&ch), CAIRN_OK);
-	assert_int_equal(ch->noise_variance, want_variance(2, 0.05, 2, 0));
-	assert_int_equal(ch->noise_variance, 40);
+	assert_int_equal(ch->noise_variance, 41);
 	protobuf_c_message_free_unpacked(&ch->base, NULL);
 	protobuf_c_message_free_unpacked(&ad->base, NULL);
 	assert_int_equal(node_ledger_charge_params(ledger, 1, &budget, &var),
 	    CAIRN_OK);
-	assert_int_equal(var, 40);
+	assert_int_equal(var, 41);
 	task_free(&tb);
 
 	qopts_default(&o, "q-h1");
