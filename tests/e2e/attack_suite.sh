@@ -544,9 +544,12 @@ legit "after the bad rosters" q10
 # --------------------------------------------------- a forked log
 # The proxy serves n2 a checkpoint of the size n2 cosigned last with
 # another root, signed with the log key: n2 keeps both as evidence and
-# refuses every task from then on with a signed REFUSAL.
+# refuses every task from then on with a signed REFUSAL.  n2 asks for a
+# checkpoint on its next poll; on a loaded machine that took more than the
+# 10 s this loop once allowed (seen in a CI run with the demo's builds
+# competing), so it waits up to 60 s.
 i=0
-while [ $i -lt 50 ] && ! grep -q "checkpoint refused" "$T/n2.log"; do
+while [ $i -lt 300 ] && ! grep -q "checkpoint refused" "$T/n2.log"; do
 	echo fork >"$T/mode"; sleep 0.2; i=$((i + 1))
 done
 echo forward >"$T/mode"

@@ -3,10 +3,14 @@
 # must not let it spend its budget again (issue #12 item 8).  Real
 # cairn-coordinator and two `cairn-node serve` on loopback; n2's budget is
 # 1 rho per data-month (n1's is larger, so only n2 can refuse).  Queries
-# qa, qb and qc at rho 0.3 are released (n2 has spent 0.9 of 2026-01);
-# then n2 is stopped and either its ledger.db is put back to the copy
-# taken after qa ("rollback") or deleted ("deletion"), and restarted.  qd
-# at 0.3 must be REFUSED by n2 (0.9 + 0.3 > 1): before its first task the
+# qa, qb and qc at rho 0.3 are released; each charges January
+# 0.250000001 (dp_requirement: presence, one day, k = 1, 2 nodes:
+# Delta_m^2 = 1, sigma^2 = ceil(10^9 / (2 (3 10^8 - 1))) = 2, rho_m =
+# 10^9 / 4 + 1 nano-rho for the KLS21 term), so n2
+# has spent 0.750000003 of 2026-01; then n2 is stopped and either its
+# ledger.db is put back to the copy taken after qa ("rollback") or
+# deleted ("deletion"), and restarted.  qd must be REFUSED by n2
+# (0.750000003 + 0.250000001 > 1): before its first task the
 # node reads its own CHARGE entries back from the log and records the ones
 # its ledger lacks.  The audit of the log and of n2's ledger export passes.
 set -u
@@ -89,8 +93,8 @@ CONF
 			{ notok "$mode: $q released"; sed 's/^/# /' "$D/$q.out"; }
 	done
 	"$N" ledger export -c "$D/n2.conf" >"$T/out" 2>&1
-	has "$mode: n2 has spent 0.9 of 2026-01" \
-	    '"cumulative_rho_nano":900000000'
+	has "$mode: n2 has spent 0.750000003 of 2026-01" \
+	    '"cumulative_rho_nano":750000003'
 
 	stop_n2
 	rm -f "$D/n2/data/ledger.db-wal" "$D/n2/data/ledger.db-shm"
@@ -111,12 +115,12 @@ CONF
 	fi
 	cp "$D/n2.log" "$T/out"
 	has "$mode: n2 took its missing charges from the log" \
-	    "was missing in the ledger: 0.3 rho added"
+	    "was missing in the ledger: 0.250000001 rho added"
 	has "$mode: n2 refused qd on its budget" "refusing query 'qd' (budget)"
 	"$N" ledger export -c "$D/n2.conf" >"$D/n2.jsonl" 2>&1
 	cp "$D/n2.jsonl" "$T/out"
-	has "$mode: n2's ledger counts 0.9 of 2026-01 again" \
-	    '"cumulative_rho_nano":900000000'
+	has "$mode: n2's ledger counts 0.750000003 of 2026-01 again" \
+	    '"cumulative_rho_nano":750000003'
 	nq=$(grep -c '"query_id":"q[abc]"' "$D/n2.jsonl")
 	[ "$nq" -eq 3 ] && ok "$mode: n2's ledger holds qa, qb and qc" ||
 		notok "$mode: n2's ledger holds qa, qb and qc ($nq)"

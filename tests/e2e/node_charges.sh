@@ -3,8 +3,10 @@
 # cairn-coordinator on loopback, driven by `cairn query`:
 # (1) the federation's holders_per_person = 2: both nodes require h = 2, a
 #     query assuming h = 2 is released, each node charged and advertised
-#     the noise of h = 2 (sigma_h^2 = 40 for presence k = 1 over two days
-#     at rho 0.05, not the 10 of h = 1), and `cairn audit verify` passes
+#     the noise of h = 2 (sigma_h^2 = 41 for presence k = 1 over two days
+#     of January at rho 0.05: Delta_m^2 = 8, the KLS21 term 1 nano-rho,
+#     sigma^2 = ceil(8 10^9 / (2 (5 10^7 - 1))) = 81, per node
+#     ceil(81 / 2) — not the 11 of h = 1), and `cairn audit verify` passes
 #     with both ledgers;
 # (2) a refusal that depends on the data (issue #12 item 4): n2's record
 #     file goes over max_bad_fraction; its refusal of the next query is
@@ -92,8 +94,8 @@ check "q-h2 released" "$C" query wait --config "$T/analyst.conf" q-h2 \
     --timeout 60
 for m in n1 n2; do
 	"$N" ledger export -c "$T/$m.conf" >"$T/out" 2>&1
-	has "$m: q-h2 charged with the noise of h = 2 (sigma_h^2 40)" \
-	    '"query_id":"q-h2".*"noise_variance":40[,}]'
+	has "$m: q-h2 charged with the noise of h = 2 (sigma_h^2 41)" \
+	    '"query_id":"q-h2".*"noise_variance":41[,}]'
 done
 check "q-h1 submitted with --holders 1" submit q-h1 1
 fails_with "q-h1 refused: both nodes require h = 2" "refused" \

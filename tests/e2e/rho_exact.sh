@@ -10,7 +10,9 @@
 #  - SubmitQuery refuses a hand-built wire query of 0 nano-rho and one over
 #    the federation's limit;
 #  - a query at 0.123456789 is released, each node's ledger and the log's
-#    CHARGE entries hold exactly 123456789 nano-rho, and the audit passes;
+#    CHARGE entries hold exactly the month's rho_m that `cairn privacy
+#    plan` gives for it (dp_requirement: at most the rho asked), and the
+#    audit passes;
 #  - `cairn privacy plan` takes the same exact rho.
 set -u
 : "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
@@ -91,6 +93,18 @@ if "$A" --dir "$T" --target "127.0.0.1:$PORT" --id q-exact \
 then ok "a query at rho 0.123456789 is released"; else
 	notok "a query at rho 0.123456789 is released"
 	cat "$T/n1.log" "$T/coord.log" | sed 's/^/# /' | tail -20; fi
+# What each node charges January: dp_requirement's rho_m for this query
+# (presence, 2026-01-10, k = 1, 4 regions, 2 nodes, c = 0), as the
+# planner prints it — the node, the planner and the audit must agree.
+# By hand: Delta_m^2 = 1, the KLS21 term x = 1 nano-rho, sigma^2 =
+# ceil(10^9 / (2 (123456789 - 1))) = 5, rho_m = 10^9 / 10 + 1.
+"$C" privacy plan --kind presence --rho 0.123456789 --start 2026-01-10 \
+    --end 2026-01-11 --k 1 --nodes 2 --colluding 0 --cells 4 >"$T/plan" 2>&1
+RM=$(sed -n 's/^month 2026-01: *delta_m^2 = 1, rho_m = \([0-9.]*\)$/\1/p' "$T/plan")
+holds "privacy plan: January pays rho_m 0.100000001 of the 0.123456789 asked" \
+    '[ "$RM" = 0.100000001 ]'
+RMN=$(echo "$RM" | awk '{ split($1, a, "."); f = a[2];
+	while (length(f) < 9) f = f "0"; printf "%d\n", a[1] * 1000000000 + f }')
 for m in n1 n2; do
 	# The node fills in the CHARGE's log index once it follows the log.
 	i=0
@@ -100,12 +114,12 @@ for m in n1 n2; do
 		i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1
 	done
 	cp "$T/$m.jsonl" "$T/out"
-	has "$m: the ledger charged exactly 123456789 nano-rho" \
-	    '"rho_nano":123456789,"cumulative_rho":0.123456789[0-9]*,"cumulative_rho_nano":123456789}'
+	has "$m: the ledger charged exactly the planned $RMN nano-rho" \
+	    "\"rho_nano\":$RMN,\"cumulative_rho\":$RM[0-9]*,\"cumulative_rho_nano\":$RMN}"
 	has "$m: its CHARGE is in the log" '"log_index":[0-9]'
 	"$N" ledger show -c "$T/$m.conf" >"$T/out" 2>&1
-	has "$m: ledger show prints rho 0.123456789 exactly" \
-	    " 0.123456789 .*2026-01=0.123456789 "
+	has "$m: ledger show prints rho $RM exactly" \
+	    " $RM .*2026-01=$RM "
 	i=0
 	while :; do
 		"$C" audit verify --federation "$T/fed/federation.conf" \
