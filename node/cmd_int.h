@@ -7,7 +7,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 enum {
 	OPT_CDR = 256, OPT_CELLS, OPT_REGIONS, OPT_MAXBAD, OPT_THREADS,

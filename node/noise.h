@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 struct node_noise_plan {
 	uint64_t	delta2_sq;	/* the largest month's Delta_m^2 */

@@ -21,7 +21,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "node/daemon.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 static bool
 store_present(const struct node_config *cfg, char *dir, size_t cap)

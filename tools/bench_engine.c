@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 #define NCELLS		4000
 #define NREGIONS	400

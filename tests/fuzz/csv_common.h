@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 /* Run one input over the domain 'map'. */
 void	fz_csv_run(const struct node_cellmap *map, const uint8_t *data,

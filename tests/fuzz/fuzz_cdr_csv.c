@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 #include "tests/fuzz/csv_common.h"
 #include "tests/fuzz/util.h"
 

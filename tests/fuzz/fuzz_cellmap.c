@@ -9,7 +9,7 @@
 
 #include "common/err.h"
 #include "coordinator/coord_int.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 #include "tests/fuzz/util.h"
 
 int

@@ -35,7 +35,7 @@
 #include "coordinator/round.h"
 #include "node/daemon_int.h"
 #include "node/ledger.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 #include "protocol/proto_service.h"
 #include "protocol/qspec.h"
 #include "protocol/secagg.h"

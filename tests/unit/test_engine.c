@@ -20,7 +20,7 @@
 
 #include "common/err.h"
 #include "common/timeutil.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 #include "node/noise.h"
 #include "tests/unit/engine_ref.h"
 

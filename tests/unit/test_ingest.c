@@ -17,7 +17,7 @@
 #include <zlib.h>
 
 #include "common/err.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 static char dir[64];
 

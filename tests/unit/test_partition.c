@@ -20,8 +20,8 @@
 
 #include "common/err.h"
 #include "common/timeutil.h"
-#include "node/node.h"
-#include "node/node_int.h"
+#include "node/engine/engine.h"
+#include "node/engine/engine_int.h"
 #include "tests/unit/engine_ref.h"
 
 #define DAY0	20458		/* 2026-01-05 */

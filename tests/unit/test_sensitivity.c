@@ -33,7 +33,7 @@
 
 #include "common/err.h"
 #include "common/timeutil.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 #include "privacy/dp.h"
 #include "protocol/qspec.h"
 #include "tests/unit/engine_ref.h"

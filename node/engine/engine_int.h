@@ -16,7 +16,7 @@
 #endif
 
 #include "common/err.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 /* ---- interning: strings -> dense ids (node/intern.c) ---- */
 

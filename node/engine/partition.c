@@ -22,7 +22,7 @@
 #endif
 
 #include "common/err.h"
-#include "node/node_int.h"
+#include "node/engine/engine_int.h"
 
 #define CHUNK_MIN	1024u		/* first chunk of a partition */
 #define CHUNK_MAX	(64u << 10)	/* chunks double up to this */

@@ -29,7 +29,7 @@
 
 #include "common/err.h"
 #include "common/timeutil.h"
-#include "node/node_int.h"
+#include "node/engine/engine_int.h"
 
 #define BUF_SIZE	(1u << 22)
 #define BUF_PAD		64

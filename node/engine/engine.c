@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 
 #include "common/err.h"
-#include "node/node_int.h"
+#include "node/engine/engine_int.h"
 
 #define BIG_ALIGN	(UINT64_C(2) << 20)
 #define MAX_CELLS	(UINT64_C(1) << 40)

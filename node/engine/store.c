@@ -29,7 +29,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
-#include "node/node_int.h"
+#include "node/engine/engine_int.h"
 
 #define KEYLEN		crypto_shorthash_siphashx24_KEYBYTES
 #define HASHLEN		crypto_shorthash_siphashx24_BYTES

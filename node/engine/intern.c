@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "node/node_int.h"
+#include "node/engine/engine_int.h"
 
 #define EMPTY	UINT32_MAX
 

@@ -10,7 +10,7 @@
 
 #include "common/err.h"
 #include "common/timeutil.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 static const char *const kind_headers[QSPEC_KIND__N] = {
 	[QSPEC_KIND_PRESENCE] = "region,bucket,count",

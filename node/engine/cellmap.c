@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "node/node_int.h"
+#include "node/engine/engine_int.h"
 
 struct node_cellmap {
 	struct node_intern cells;
