@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "node/daemon.h"
-#include "node/engine/engine.h"
+#include "node/node.h"
 
 static int
 cmd_version(int argc, char **argv)

@@ -10,7 +10,6 @@
  * interned into dense per-thread ids that are merged into one global table
  * at the end.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -34,188 +33,7 @@
 #define BUF_SIZE	(1u << 22)
 #define BUF_PAD		64
 #define SPLIT_MIN	(1u << 20)	/* split files larger than this */
-#define MAX_FILES	100000
 #define MAX_SECONDS	((int64_t)UINT32_MAX * 60)
-
-static const char *const bad_names[NODE_BAD__N] = {
-	[NODE_BAD_FIELDS] = "wrong number of fields",
-	[NODE_BAD_TIMESTAMP] = "bad timestamp",
-	[NODE_BAD_CELL] = "unknown cell",
-	[NODE_BAD_REGION] = "unknown region",
-	[NODE_BAD_EMPTY_ID] = "empty id",
-	[NODE_BAD_EMPTY_FIELD] = "empty field",
-	[NODE_BAD_LONG_FIELD] = "over-long field",
-	[NODE_BAD_ENCODING] = "invalid UTF-8 or NUL byte",
-	[NODE_BAD_QUOTING] = "bad quoting",
-	[NODE_BAD_BLANK] = "empty line",
-	[NODE_BAD_LONG_LINE] = "over-long line",
-};
-
-static const char *const headers[] = {
-	[NODE_FMT_CDR] = "subscriber_id,timestamp,cell_id",
-	[NODE_FMT_REGION] = "entity_id,timestamp,region_id",
-	[NODE_FMT_REGION_CAT] = "entity_id,timestamp,region_id,category",
-};
-
-const char *
-node_bad_name(enum node_bad reason)
-{
-	return (unsigned)reason < NODE_BAD__N ? bad_names[reason] : "?";
-}
-
-unsigned
-node_threads(unsigned want)
-{
-	long n;
-
-	if (want > 0)
-		return want > 64 ? 64 : want;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
-}
-
-/* ---- paths and reports ---- */
-
-static bool
-has_suffix(const char *s, const char *suf)
-{
-	size_t n = strlen(s), m = strlen(suf);
-
-	return n > m && strcmp(s + n - m, suf) == 0;
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
-push_path(char ***v, size_t *n, size_t *cap, const char *p)
-{
-	if (*n >= MAX_FILES)
-		return cairn_err(CAIRN_ERR_TOOBIG, "more than %d input files",
-		    MAX_FILES);
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		char **nv;
-
-		if ((nv = realloc(*v, nc * sizeof(*nv))) == NULL)
-			return CAIRN_ERR_NOMEM;
-		*v = nv;
-		*cap = nc;
-	}
-	if (((*v)[*n] = strdup(p)) == NULL)
-		return CAIRN_ERR_NOMEM;
-	(*n)++;
-	return CAIRN_OK;
-}
-
-int
-node_expand_paths(char *const *paths, size_t n, char ***out, size_t *nout)
-{
-	char **v = NULL;
-	size_t nv = 0, cap = 0;
-	int r = CAIRN_OK;
-
-	for (size_t i = 0; i < n && r == CAIRN_OK; i++) {
-		struct stat sb;
-		DIR *d;
-		struct dirent *de;
-		size_t first = nv;
-
-		if (stat(paths[i], &sb) == -1) {
-			r = cairn_err(CAIRN_ERR_IO, "%s: %s", paths[i],
-			    strerror(errno));
-			break;
-		}
-		if (!S_ISDIR(sb.st_mode)) {
-			r = push_path(&v, &nv, &cap, paths[i]);
-			continue;
-		}
-		if ((d = opendir(paths[i])) == NULL) {
-			r = cairn_err(CAIRN_ERR_IO, "%s: %s", paths[i],
-			    strerror(errno));
-			break;
-		}
-		while (r == CAIRN_OK && (de = readdir(d)) != NULL) {
-			char *p;
-
-			if (de->d_name[0] == '.' ||
-			    (!has_suffix(de->d_name, ".csv") &&
-			    !has_suffix(de->d_name, ".csv.gz")))
-				continue;
-			if (asprintf(&p, "%s/%s", paths[i], de->d_name) < 0) {
-				r = CAIRN_ERR_NOMEM;
-				break;
-			}
-			r = push_path(&v, &nv, &cap, p);
-			free(p);
-		}
-		closedir(d);
-		if (r == CAIRN_OK && nv == first)
-			r = cairn_err(CAIRN_ERR_NOTFOUND, "%s: no *.csv or "
-			    "*.csv.gz files in the directory", paths[i]);
-		if (r == CAIRN_OK)
-			qsort(v + first, nv - first, sizeof(*v), cmp_str);
-	}
-	if (r == CAIRN_OK && nv == 0)
-		r = cairn_err(CAIRN_ERR_ARG, "no input files");
-	if (r != CAIRN_OK) {
-		node_paths_free(v, nv);
-		return r;
-	}
-	*out = v;
-	*nout = nv;
-	return CAIRN_OK;
-}
-
-void
-node_paths_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-void
-node_report_release(struct node_report *r)
-{
-	for (size_t i = 0; i < r->nfiles; i++)
-		free(r->files[i].path);
-	free(r->files);
-	r->files = NULL;
-	r->nfiles = 0;
-}
-
-void
-node_report_print(const struct node_report *r, FILE *f)
-{
-	for (size_t i = 0; i < r->nfiles; i++) {
-		const struct node_file_report *fr = &r->files[i];
-
-		fprintf(f, "%s: %s: %" PRIu64 " rows, %" PRIu64 " good, %"
-		    PRIu64 " bad (%.4f%%)%s\n", fr->path, headers[fr->format],
-		    fr->rows, fr->good, fr->nbad, fr->rows ? 100.0 *
-		    (double)fr->nbad / (double)fr->rows : 0.0, fr->refused ?
-		    ", refused" : "");
-		if (fr->outside > 0)
-			fprintf(f, "%s: %" PRIu64 " good rows outside the "
-			    "query window\n", fr->path, fr->outside);
-		if (fr->other_cat > 0)
-			fprintf(f, "%s: %" PRIu64 " good rows under a "
-			    "category outside the query's list (not counted)\n",
-			    fr->path, fr->other_cat);
-		for (int b = 0; b < NODE_BAD__N; b++)
-			if (fr->bad[b] > 0)
-				fprintf(f, "%s:   %s: %" PRIu64 "\n", fr->path,
-				    bad_names[b], fr->bad[b]);
-		for (size_t e = 0; e < fr->nexamples; e++)
-			fprintf(f, "%s:%" PRIu64 ": %s\n", fr->path,
-			    fr->examples[e].line,
-			    bad_names[fr->examples[e].reason]);
-	}
-}
 
 /* ---- tasks and workers ---- */
 
@@ -225,11 +43,11 @@ struct task {
 	bool		gz;
 	uint64_t	begin, end;	/* byte range; UINT64_MAX: EOF */
 	uint64_t	lines;		/* lines seen, header included */
-	struct node_file_report rep;	/* counts; examples by local line */
+	struct engine_file_report rep;	/* counts; examples by local line */
 };
 
 struct file_info {
-	enum node_format fmt;
+	enum engine_format fmt;
 	bool		gz;
 	uint64_t	size;
 };
@@ -253,10 +71,10 @@ struct pending {
 struct worker {
 	struct pending		 ring[RING];
 	unsigned		 rhead, rcount;
-	const struct node_input	*in;
-	enum parse_mode		 mode;
-	const struct node_plan	*plan;
-	struct parse_thread	*pt;
+	const struct engine_input	*in;
+	enum engine_parse_mode		 mode;
+	const struct engine_plan	*plan;
+	struct engine_parse_thread	*pt;
 	unsigned		 me;
 	unsigned		 stride;	/* store: words per event */
 	struct task		*tasks;
@@ -265,7 +83,7 @@ struct worker {
 	const struct file_info	*files;
 	char			*buf;
 	size_t			 bufsize;	/* bytes read at once */
-	char			 quoted[NODE_MAX_LINE + BUF_PAD];
+	char			 quoted[ENGINE_MAX_LINE + BUF_PAD];
 	int			 err;
 	char			 errmsg[256];
 	/* ISO date cache: the last date seen and its day number */
@@ -273,36 +91,10 @@ struct worker {
 	int64_t			 dcache_day;
 };
 
-static int
-blk_new(struct parse_thread *pt, uint32_t *out)
-{
-	if (pt->nblk == 0 || pt->nblk % BLK_PER_CHUNK == 0) {
-		if (pt->nblk >= UINT32_MAX - BLK_PER_CHUNK)
-			return cairn_err(CAIRN_ERR_TOOBIG, "too many events");
-		if (pt->nblkchunks == pt->capblkchunks) {
-			size_t nc = pt->capblkchunks ? pt->capblkchunks * 2 :
-			    64;
-			uint32_t **n;
-
-			if ((n = realloc(pt->blk, nc * sizeof(*n))) == NULL)
-				return CAIRN_ERR_NOMEM;
-			pt->blk = n;
-			pt->capblkchunks = nc;
-		}
-		if ((pt->blk[pt->nblkchunks] = node_big_alloc(BLK_PER_CHUNK *
-		    BLK_WORDS * sizeof(uint32_t))) == NULL)
-			return CAIRN_ERR_NOMEM;
-		pt->nblkchunks++;
-		if (pt->nblk == 0)
-			pt->nblk = 1;	/* block 0 means "none" */
-	}
-	*out = pt->nblk++;
-	return CAIRN_OK;
-}
-
 /* Append 'word' to the chain of the subject in slot 'e'. */
 static inline int
-chain_add(struct parse_thread *pt, struct intern_ent *e, uint32_t word)
+chain_add(struct engine_parse_thread *pt, struct engine_intern_ent *e,
+    uint32_t word)
 {
 	uint32_t b, *blk;
 	int r;
@@ -314,88 +106,22 @@ chain_add(struct parse_thread *pt, struct intern_ent *e, uint32_t word)
 	e->cnt++;
 	if (e->fill < INTERN_STAGE)
 		return CAIRN_OK;
-	if ((r = blk_new(pt, &b)) != CAIRN_OK)
+	if ((r = engine_blk_new(pt, &b)) != CAIRN_OK)
 		return r;
-	blk = blk_at(pt, b);
+	blk = engine_blk_at(pt, b);
 	blk[0] = e->id;
 	memcpy(blk + 1, e->stage, sizeof(e->stage));
 	e->fill = 0;
 	return CAIRN_OK;
 }
 
-/*
- * Flush the words still staged in the table's slots, then copy every
- * block's words to its subject's place in one array (blocks in the order
- * they were written, so each subject's words keep their order), freeing
- * the blocks as it goes.
- */
-static int
-chain_finish(struct parse_thread *pt)
-{
-	size_t n = pt->subs.n;
-	uint64_t *off, *cur;
-	int r;
-
-	if (pt->finished)
-		return CAIRN_OK;
-	if ((off = calloc(n + 1, sizeof(*off))) == NULL)
-		return CAIRN_ERR_NOMEM;
-	pt->off = off;
-	for (size_t i = 0; i < pt->subs.cap; i++) {
-		struct intern_ent *e = &pt->subs.tab[i];
-		uint32_t b, *blk;
-
-		if (e->id == UINT32_MAX)
-			continue;
-		if (e->fill > 0) {
-			if ((r = blk_new(pt, &b)) != CAIRN_OK)
-				return r;
-			blk = blk_at(pt, b);
-			blk[0] = e->id;
-			memcpy(blk + 1, e->stage, e->fill * sizeof(uint32_t));
-			e->fill = 0;
-		}
-		off[e->id + 1] = e->cnt;
-	}
-	for (size_t l = 0; l < n; l++)
-		off[l + 1] += off[l];
-	if ((pt->words = node_big_alloc((off[n] ? off[n] : 1) *
-	    sizeof(uint32_t))) == NULL)
-		return CAIRN_ERR_NOMEM;
-	if ((cur = malloc((n ? n : 1) * sizeof(*cur))) == NULL)
-		return CAIRN_ERR_NOMEM;
-	memcpy(cur, off, n * sizeof(*cur));
-	for (uint32_t b = 1; b < pt->nblk; b++) {
-		const uint32_t *blk = blk_at(pt, b);
-		uint32_t o = blk[0];
-		uint64_t k = off[o + 1] - cur[o];
-
-		if (k > INTERN_STAGE)
-			k = INTERN_STAGE;
-		memcpy(pt->words + cur[o], blk + 1, k * sizeof(uint32_t));
-		cur[o] += k;
-		if ((b + 1) % BLK_PER_CHUNK == 0) {
-			free(pt->blk[b / BLK_PER_CHUNK]);
-			pt->blk[b / BLK_PER_CHUNK] = NULL;
-		}
-	}
-	free(cur);
-	for (size_t c = 0; c < pt->nblkchunks; c++) {
-		free(pt->blk[c]);
-		pt->blk[c] = NULL;
-	}
-	pt->nlocal = (uint32_t)n;
-	pt->finished = true;
-	return CAIRN_OK;
-}
-
 static int
 pending_do(struct worker *w, const struct pending *pd)
 {
-	struct intern_ent *e;
+	struct engine_intern_ent *e;
 	int r;
 
-	if ((r = intern_add_e(&w->pt->subs, pd->key, pd->n, pd->h, pd->k,
+	if ((r = engine_intern_add_e(&w->pt->subs, pd->key, pd->n, pd->h, pd->k,
 	    &e)) != CAIRN_OK || (r = chain_add(w->pt, e, pd->word)) !=
 	    CAIRN_OK)
 		return r;
@@ -407,31 +133,6 @@ pending_do(struct worker *w, const struct pending *pd)
 	if (w->stride == 3)
 		return chain_add(w->pt, e, (uint32_t)(pd->w2 >> 32));
 	return CAIRN_OK;
-}
-
-uint32_t
-chain_local(const struct parse_out *po, unsigned t, uint32_t g)
-{
-	const struct parse_thread *pt = &po->th[t];
-
-	if (t == 0)
-		return g < pt->nlocal ? g : UINT32_MAX;
-	return pt->loc[g];
-}
-
-size_t
-chain_count(const struct parse_thread *pt, uint32_t l)
-{
-	return (size_t)(pt->off[l + 1] - pt->off[l]);
-}
-
-size_t
-chain_copy(const struct parse_thread *pt, uint32_t l, uint32_t *dst)
-{
-	size_t n = chain_count(pt, l);
-
-	memcpy(dst, pt->words + pt->off[l], n * sizeof(uint32_t));
-	return n;
 }
 
 /* Finish every pending row (before the buffer they point into moves). */
@@ -458,11 +159,11 @@ static inline uint64_t
 key_hash(const char *key, size_t n, uint64_t k[2])
 {
 	if (n <= INTERN_INLINE) {
-		intern_key16(key, n, k);
-		return intern_hash16(k, n);
+		engine_intern_key16(key, n, k);
+		return engine_intern_hash16(k, n);
 	}
 	k[0] = k[1] = 0;
-	return intern_hash(key, n);
+	return engine_intern_hash(key, n);
 }
 
 /* Queue a row for subject 'key' (in the read buffer, or 'direct'). */
@@ -481,7 +182,7 @@ pending_push(struct worker *w, const char *key, size_t n, uint32_t word,
 
 	if (direct)
 		return pending_do(w, &pd);
-	intern_prefetch(&w->pt->subs, pd.h);
+	engine_intern_prefetch(&w->pt->subs, pd.h);
 	if (w->rcount == RING) {
 		r = pending_do(w, &w->ring[w->rhead]);
 		w->ring[w->rhead] = pd;
@@ -493,11 +194,11 @@ pending_push(struct worker *w, const char *key, size_t n, uint32_t word,
 }
 
 static void
-bad(struct task *t, enum node_bad why)
+bad(struct task *t, enum engine_bad why)
 {
 	t->rep.bad[why]++;
 	t->rep.nbad++;
-	if (t->rep.nexamples < NODE_EXAMPLES) {
+	if (t->rep.nexamples < ENGINE_EXAMPLES) {
 		t->rep.examples[t->rep.nexamples].line = t->lines;
 		t->rep.examples[t->rep.nexamples].reason = why;
 		t->rep.nexamples++;
@@ -668,12 +369,12 @@ parse_u32(const char *s, size_t n, uint32_t *out)
 /* One data line 'p' of 'n' bytes (no '\n').  Returns an error code only
  * for failures of the run (memory, limits), not for bad rows. */
 static inline int
-row(struct worker *w, struct task *t, enum node_format fmt, const char *p,
+row(struct worker *w, struct task *t, enum engine_format fmt, const char *p,
     size_t n)
 {
 	const char *f[4];
 	size_t fl[4], cpos[4];
-	unsigned nc = 0, want = fmt == NODE_FMT_REGION_CAT ? 4 : 3;
+	unsigned nc = 0, want = fmt == ENGINE_FMT_REGION_CAT ? 4 : 3;
 	bool special = false, quoted = false;
 	int64_t ts;
 	uint32_t reg, cat = 0, word;
@@ -684,11 +385,11 @@ row(struct worker *w, struct task *t, enum node_format fmt, const char *p,
 	if (n > 0 && p[n - 1] == '\r')
 		n--;
 	if (n == 0) {
-		bad(t, NODE_BAD_BLANK);
+		bad(t, ENGINE_BAD_BLANK);
 		return CAIRN_OK;
 	}
-	if (n >= NODE_MAX_LINE) {
-		bad(t, NODE_BAD_LONG_LINE);
+	if (n >= ENGINE_MAX_LINE) {
+		bad(t, ENGINE_BAD_LONG_LINE);
 		return CAIRN_OK;
 	}
 #ifdef __SSE2__
@@ -734,14 +435,14 @@ row(struct worker *w, struct task *t, enum node_format fmt, const char *p,
 #endif
 	if (special) {
 		if (!utf8_valid((const unsigned char *)p, n)) {
-			bad(t, NODE_BAD_ENCODING);
+			bad(t, ENGINE_BAD_ENCODING);
 			return CAIRN_OK;
 		}
 		if (memchr(p, '"', n) != NULL) {
 			int nf = split_quoted(p, n, w->quoted, f, fl, 4);
 
 			if (nf < 0) {
-				bad(t, NODE_BAD_QUOTING);
+				bad(t, ENGINE_BAD_QUOTING);
 				return CAIRN_OK;
 			}
 			nc = (unsigned)nf - 1;
@@ -759,41 +460,42 @@ row(struct worker *w, struct task *t, enum node_format fmt, const char *p,
 	}
 fields:
 	if (nc + 1 != want) {
-		bad(t, NODE_BAD_FIELDS);
+		bad(t, ENGINE_BAD_FIELDS);
 		return CAIRN_OK;
 	}
 	for (unsigned i = 0; i < want; i++)
-		if (fl[i] > NODE_MAX_FIELD) {
-			bad(t, NODE_BAD_LONG_FIELD);
+		if (fl[i] > ENGINE_MAX_FIELD) {
+			bad(t, ENGINE_BAD_LONG_FIELD);
 			return CAIRN_OK;
 		}
 	if (fl[0] == 0) {
-		bad(t, NODE_BAD_EMPTY_ID);
+		bad(t, ENGINE_BAD_EMPTY_ID);
 		return CAIRN_OK;
 	}
 	if (fl[2] == 0 || (want == 4 && fl[3] == 0)) {
-		bad(t, NODE_BAD_EMPTY_FIELD);
+		bad(t, ENGINE_BAD_EMPTY_FIELD);
 		return CAIRN_OK;
 	}
 	if (!parse_ts(w, f[1], fl[1], &ts)) {
-		bad(t, NODE_BAD_TIMESTAMP);
+		bad(t, ENGINE_BAD_TIMESTAMP);
 		return CAIRN_OK;
 	}
-	if (fmt == NODE_FMT_CDR) {
+	if (fmt == ENGINE_FMT_CDR) {
 		uint64_t k[2] = { 0, 0 }, h;
 
 		if (fl[2] <= INTERN_INLINE) {
-			intern_key16(f[2], fl[2], k);
-			h = intern_hash16(k, fl[2]);
+			engine_intern_key16(f[2], fl[2], k);
+			h = engine_intern_hash16(k, fl[2]);
 		} else
-			h = intern_hash(f[2], fl[2]);
-		if (!cellmap_lookup_k(w->in->cells, f[2], fl[2], h, k, &reg)) {
-			bad(t, NODE_BAD_CELL);
+			h = engine_intern_hash(f[2], fl[2]);
+		if (!engine_cellmap_lookup_k(w->in->cells, f[2], fl[2], h, k,
+		    &reg)) {
+			bad(t, ENGINE_BAD_CELL);
 			return CAIRN_OK;
 		}
 	} else if (!parse_u32(f[2], fl[2], &reg) ||
-	    !node_region_index(w->in->cells, reg, &reg)) {
-		bad(t, NODE_BAD_REGION);
+	    !engine_region_index(w->in->cells, reg, &reg)) {
+		bad(t, ENGINE_BAD_REGION);
 		return CAIRN_OK;
 	}
 	t->rep.good++;
@@ -809,7 +511,8 @@ fields:
 			int ci = qspec_cat_index(&w->plan->q, f[3], fl[3]);
 
 			if (ci < 0) {
-				if (plan_word(w->plan, ts, reg, 0, &word) ==
+				if (engine_plan_word(w->plan, ts, reg, 0,
+				    &word) ==
 				    PLAN_OUTSIDE)
 					t->rep.outside++;
 				else
@@ -818,7 +521,7 @@ fields:
 			}
 			cat = (uint32_t)ci;
 		}
-		switch (plan_word(w->plan, ts, reg, cat, &word)) {
+		switch (engine_plan_word(w->plan, ts, reg, cat, &word)) {
 		case PLAN_OUTSIDE:
 			t->rep.outside++;
 			return CAIRN_OK;
@@ -830,11 +533,12 @@ fields:
 		{
 			uint64_t k[2], h = key_hash(f[0], fl[0], k);
 
-			return part_push(&w->pt->pw, f[0], fl[0], h, k, word);
+			return engine_part_push(&w->pt->pw, f[0], fl[0], h, k,
+			    word);
 		}
 	case PARSE_STORE:
-		if (want == 4 && (r = intern_add(&w->pt->cats, f[3], fl[3],
-		    intern_hash(f[3], fl[3]), &cat)) != CAIRN_OK)
+		if (want == 4 && (r = engine_intern_add(&w->pt->cats, f[3],
+		    fl[3], engine_intern_hash(f[3], fl[3]), &cat)) != CAIRN_OK)
 			return r;
 		return pending_push(w, f[0], fl[0], (uint32_t)(ts / 60),
 		    (uint64_t)(want == 4 ? cat + 1 : 0) << 32 | reg, quoted);
@@ -872,7 +576,7 @@ static int
 run_task(struct worker *w, struct task *t)
 {
 	const char *path = w->in->paths[t->file];
-	enum node_format fmt = w->files[t->file].fmt;
+	enum engine_format fmt = w->files[t->file].fmt;
 	struct src s = { -1, NULL, 0 };
 	char *buf = w->buf;
 	size_t len = 0, i = 0;
@@ -934,11 +638,11 @@ run_task(struct worker *w, struct task *t)
 				r = row(w, t, fmt, buf + i, len - i);
 			goto out;
 		}
-		if (len - i >= NODE_MAX_LINE) {
+		if (len - i >= ENGINE_MAX_LINE) {
 			if (!skipping && !header) {
 				t->lines++;
 				t->rep.rows++;
-				bad(t, NODE_BAD_LONG_LINE);
+				bad(t, ENGINE_BAD_LONG_LINE);
 			}
 			skipping = true;
 			header = false;
@@ -991,8 +695,9 @@ worker_main(void *arg)
 	 * still read.  Query mode: empty the staging lines.
 	 */
 	if (w->err == CAIRN_OK && w->mode != PARSE_CHECK &&
-	    (r = w->mode == PARSE_QUERY ? part_writer_finish(&w->pt->pw) :
-	    chain_finish(w->pt)) != CAIRN_OK) {
+	    (r = w->mode == PARSE_QUERY ?
+	    engine_part_writer_finish(&w->pt->pw) :
+	    engine_chain_finish(w->pt)) != CAIRN_OK) {
 		w->err = r;
 		snprintf(w->errmsg, sizeof(w->errmsg), "%s", cairn_errdesc(r));
 	}
@@ -1039,217 +744,50 @@ read_header(const char *path, struct file_info *fi)
 	nl = buf;
 	if (n >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
 		nl += 3;
-	for (int f = 0; f <= NODE_FMT_REGION_CAT; f++)
-		if (strcmp(nl, headers[f]) == 0) {
+	for (int f = 0; f <= ENGINE_FMT_REGION_CAT; f++)
+		if (strcmp(nl, engine_format_header_at[f]) == 0) {
 			fi->fmt = f;
 			return CAIRN_OK;
 		}
 	return cairn_err(CAIRN_ERR_FORMAT, "%s:1: header must be '%s', '%s' "
-	    "or '%s'", path, headers[0], headers[1], headers[2]);
+	    "or '%s'", path, engine_format_header_at[0],
+	    engine_format_header_at[1], engine_format_header_at[2]);
 }
 
-/* Finish the chains or partitions of threads whose worker did not. */
+/*
+ * The plan of a parse: check each file's header against the input and the
+ * query, and cut the files into tasks (a large plain file into parts read
+ * by different threads, each other file whole by one thread).  Fills
+ * 'files' and the formats of 'rep'; the tasks are the caller's to free.
+ */
 static int
-chain_ends(struct parse_out *o, enum parse_mode mode)
+parse_plan(const struct engine_input *in, const struct engine_plan *plan,
+    unsigned nth, struct file_info *files, struct engine_report *rep,
+    struct task **tasksp, size_t *ntasksp)
 {
-	int r;
-
-	for (unsigned t = 0; t < o->nthreads; t++)
-		if ((r = mode == PARSE_QUERY ?
-		    (o->th[t].pw.stage == NULL ? CAIRN_OK :
-		    part_writer_finish(&o->th[t].pw)) :
-		    chain_finish(&o->th[t])) != CAIRN_OK)
-			return r;
-	return CAIRN_OK;
-}
-
-/* Store mode: one subject table and one category list for all threads. */
-static int
-merge_tables(struct parse_out *o)
-{
-	struct node_intern cats;
-	uint32_t id;
-	int r;
-
-	/* Thread 0's subjects become the global table. */
-	o->subs = o->th[0].subs;
-	memset(&o->th[0].subs, 0, sizeof(o->th[0].subs));
-	o->subs.max = o->max_subjects;
-	for (unsigned t = 1; t < o->nthreads; t++) {
-		struct parse_thread *pt = &o->th[t];
-
-		if (pt->subs.n > 0 && (pt->submap = malloc(pt->subs.n *
-		    sizeof(uint32_t))) == NULL)
-			return CAIRN_ERR_NOMEM;
-		for (uint32_t i = 0; i < pt->subs.n; i++) {
-			size_t n;
-			const char *k;
-
-			/* the slot of a key 16 ahead, so misses overlap */
-			if (i + 16 < pt->subs.n) {
-				k = intern_key(&pt->subs, i + 16, &n);
-				intern_prefetch(&o->subs, intern_hash(k, n));
-			}
-			k = intern_key(&pt->subs, i, &n);
-			if ((r = intern_add(&o->subs, k, n, intern_hash(k, n),
-			    &pt->submap[i])) != CAIRN_OK)
-				return r;
-		}
-		intern_release(&pt->subs);
-	}
-	/* Where each global subject is in each thread. */
-	for (unsigned t = 1; t < o->nthreads; t++) {
-		struct parse_thread *pt = &o->th[t];
-
-		if ((pt->loc = malloc(((size_t)o->subs.n + 1) *
-		    sizeof(uint32_t))) == NULL)
-			return CAIRN_ERR_NOMEM;
-		memset(pt->loc, 0xff, ((size_t)o->subs.n + 1) *
-		    sizeof(uint32_t));
-		for (uint32_t i = 0; i < pt->nlocal; i++)
-			pt->loc[pt->submap[i]] = i;
-	}
-	/* Categories: one sorted list, and each thread's map into it. */
-	if ((r = intern_init(&cats, 64, UINT32_MAX - 1)) != CAIRN_OK)
-		return r;
-	for (unsigned t = 0; t < o->nthreads; t++)
-		for (uint32_t i = 0; i < o->th[t].cats.n; i++) {
-			size_t n;
-			const char *k = intern_key(&o->th[t].cats, i, &n);
-
-			if ((r = intern_add(&cats, k, n, intern_hash(k, n),
-			    &id)) != CAIRN_OK)
-				goto out;
-		}
-	if (cats.n > 0 && (o->cats = calloc(cats.n, sizeof(char *))) == NULL) {
-		r = CAIRN_ERR_NOMEM;
-		goto out;
-	}
-	for (uint32_t i = 0; i < cats.n; i++) {
-		size_t n;
-		const char *k = intern_key(&cats, i, &n);
-
-		if ((o->cats[i] = strndup(k, n)) == NULL) {
-			r = CAIRN_ERR_NOMEM;
-			goto out;
-		}
-		o->ncats++;
-	}
-	if (o->ncats > 0)
-		qsort(o->cats, o->ncats, sizeof(char *), cmp_str);
-	for (unsigned t = 0; t < o->nthreads; t++) {
-		struct parse_thread *pt = &o->th[t];
-
-		if (pt->cats.n == 0)
-			continue;
-		if ((pt->catmap = malloc(pt->cats.n * sizeof(uint32_t))) ==
-		    NULL) {
-			r = CAIRN_ERR_NOMEM;
-			goto out;
-		}
-		for (uint32_t i = 0; i < pt->cats.n; i++) {
-			size_t n;
-			const char *k = intern_key(&pt->cats, i, &n);
-			char *key = strndup(k, n), **hit;
-
-			if (key == NULL) {
-				r = CAIRN_ERR_NOMEM;
-				goto out;
-			}
-			hit = bsearch(&key, o->cats, o->ncats, sizeof(char *),
-			    cmp_str);
-			free(key);
-			if (hit == NULL) {
-				r = CAIRN_ERR_INTERNAL;
-				goto out;
-			}
-			pt->catmap[i] = (uint32_t)(hit - o->cats);
-		}
-	}
-	r = CAIRN_OK;
-out:
-	intern_release(&cats);
-	return r;
-}
-
-void
-parse_out_release(struct parse_out *o)
-{
-	if (o->th != NULL)
-		for (unsigned t = 0; t < o->nthreads; t++) {
-			struct parse_thread *pt = &o->th[t];
-
-			intern_release(&pt->subs);
-			intern_release(&pt->cats);
-			for (size_t c = 0; c < pt->nblkchunks; c++)
-				free(pt->blk[c]);
-			free(pt->blk);
-			free(pt->off);
-			free(pt->words);
-			free(pt->loc);
-			free(pt->submap);
-			free(pt->catmap);
-			part_writer_release(&pt->pw);
-		}
-	free(o->th);
-	intern_release(&o->subs);
-	for (uint32_t i = 0; i < o->ncats; i++)
-		free(o->cats[i]);
-	free(o->cats);
-	memset(o, 0, sizeof(*o));
-}
-
-int
-parse_input(const struct node_input *in, enum parse_mode mode,
-    const struct node_plan *plan, struct node_report *rep,
-    struct parse_out *out)
-{
-	struct file_info *files = NULL;
 	struct task *tasks = NULL;
-	struct worker *ws = NULL;
-	pthread_t *tids = NULL;
-	struct parse_out o;
 	size_t ntasks = 0, captasks = 0;
-	unsigned nth = node_threads(in->threads), started = 0;
-	atomic_size_t next = 0;
-	size_t bufsize = 0;
-	uint32_t catmax = UINT32_MAX - 1, smax = in->max_subjects ?
-	    in->max_subjects : UINT32_MAX - 1;
 	int r;
 
-	memset(&o, 0, sizeof(o));
-	memset(rep, 0, sizeof(*rep));
-	if (in->npaths == 0)
-		return cairn_err(CAIRN_ERR_ARG, "no input files");
-	if ((files = calloc(in->npaths, sizeof(*files))) == NULL ||
-	    (rep->files = calloc(in->npaths, sizeof(*rep->files))) == NULL) {
-		r = CAIRN_ERR_NOMEM;
-		goto out;
-	}
-	rep->nfiles = in->npaths;
-	for (size_t i = 0; i < in->npaths; i++)
-		if ((rep->files[i].path = strdup(in->paths[i])) == NULL) {
-			r = CAIRN_ERR_NOMEM;
-			goto out;
-		}
 	for (size_t i = 0; i < in->npaths; i++) {
 		unsigned parts;
 
 		if ((r = read_header(in->paths[i], &files[i])) != CAIRN_OK)
 			goto out;
 		rep->files[i].format = files[i].fmt;
-		if (files[i].fmt == NODE_FMT_CDR &&
-		    node_cellmap_ncells(in->cells) == 0) {
+		if (files[i].fmt == ENGINE_FMT_CDR &&
+		    engine_cellmap_ncells(in->cells) == 0) {
 			r = cairn_err(CAIRN_ERR_ARG, "%s: cell-level input "
 			    "needs a cell map (--cells), not a region list",
 			    in->paths[i]);
 			goto out;
 		}
 		if (plan != NULL && plan->q.kind == QSPEC_KIND_POPCAT &&
-		    files[i].fmt != NODE_FMT_REGION_CAT) {
+		    files[i].fmt != ENGINE_FMT_REGION_CAT) {
 			r = cairn_err(CAIRN_ERR_ARG, "%s: population_by_"
 			    "category needs input with header '%s'",
-			    in->paths[i], headers[NODE_FMT_REGION_CAT]);
+			    in->paths[i],
+			    engine_format_header_at[ENGINE_FMT_REGION_CAT]);
 			goto out;
 		}
 		{
@@ -1287,69 +825,91 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 			    files[i].size * (p + 1) / parts;
 		}
 	}
-	/*
-	 * Read buffers: BUF_SIZE, or less when every file is plain and
-	 * smaller (a small file need not pay for 4 MiB per thread); never
-	 * under twice the longest line, which the reader needs to tell an
-	 * over-long line.
-	 */
+	r = CAIRN_OK;
+out:
+	*tasksp = tasks;
+	*ntasksp = ntasks;
+	return r;
+}
+
+/*
+ * Read buffers: BUF_SIZE, or less when every file is plain and smaller (a
+ * small file need not pay for 4 MiB per thread); never under twice the
+ * longest line, which the reader needs to tell an over-long line.
+ */
+static size_t
+parse_bufsize(const struct engine_input *in, const struct file_info *files)
+{
+	size_t bufsize = 0;
+
 	for (size_t i = 0; i < in->npaths; i++) {
 		if (files[i].gz || files[i].size >= BUF_SIZE)
 			bufsize = BUF_SIZE;
 		else if (files[i].size + 1 > bufsize)
 			bufsize = (size_t)files[i].size + 1;
 	}
-	if (bufsize < 2 * NODE_MAX_LINE)
-		bufsize = 2 * NODE_MAX_LINE;
+	if (bufsize < 2 * ENGINE_MAX_LINE)
+		bufsize = 2 * ENGINE_MAX_LINE;
+	return bufsize;
+}
+
+/*
+ * Set up thread 't' of 'o' and its worker 'w' (the rest of 'w' is filled
+ * by the caller): its partitions (query mode) or subject table (store
+ * mode), its category table and its read buffer.
+ */
+static int
+parse_thread_init(struct engine_parse_out *o, unsigned t, struct worker *w,
+    const struct engine_input *in, enum engine_parse_mode mode,
+    const struct engine_plan *plan, size_t bufsize)
+{
+	uint32_t catmax = UINT32_MAX - 1;
+	int r;
+
 	if (plan != NULL && plan->q.kind == QSPEC_KIND_POPCAT)
 		catmax = plan->rb >= 32 ? 1 : (uint32_t)(UINT64_C(1) <<
 		    (32 - plan->rb));
-	o.nthreads = nth;
-	o.max_subjects = smax;
-	o.stride = 2;
-	for (size_t i = 0; i < in->npaths; i++)
-		if (files[i].fmt == NODE_FMT_REGION_CAT)
-			o.stride = 3;
-	if ((o.th = calloc(nth, sizeof(*o.th))) == NULL ||
-	    (ws = calloc(nth, sizeof(*ws))) == NULL ||
-	    (tids = calloc(nth, sizeof(*tids))) == NULL) {
-		r = CAIRN_ERR_NOMEM;
-		goto out;
-	}
-	for (unsigned t = 0; t < nth; t++) {
-		if (mode == PARSE_QUERY) {
-			/* words are below slots (or categories) << rb */
-			uint64_t wl = (uint64_t)(plan->q.kind ==
-			    QSPEC_KIND_POPCAT ? plan->ncats : plan->nslots) <<
-			    plan->rb;
+	if (mode == PARSE_QUERY) {
+		/* words are below slots (or categories) << rb */
+		uint64_t wl = (uint64_t)(plan->q.kind == QSPEC_KIND_POPCAT ?
+		    plan->ncats : plan->nslots) << plan->rb;
 
-			if ((r = part_writer_init(&o.th[t].pw, in->part_bits ?
-			    in->part_bits : PART_BITS, wl)) != CAIRN_OK)
-				goto out;
-			o.nparts = o.th[t].pw.nparts;
-		} else if (mode == PARSE_STORE &&
-		    (r = intern_init(&o.th[t].subs, 1u << 16, smax)) !=
-		    CAIRN_OK)
-			goto out;
-		if ((r = intern_init(&o.th[t].cats, 64, catmax)) != CAIRN_OK)
-			goto out;
-		ws[t].in = in;
-		ws[t].mode = mode;
-		ws[t].plan = plan;
-		ws[t].pt = &o.th[t];
-		ws[t].me = t;
-		ws[t].stride = o.stride;
-		ws[t].tasks = tasks;
-		ws[t].ntasks = ntasks;
-		ws[t].next = &next;
-		ws[t].files = files;
-		ws[t].bufsize = bufsize;
-		if ((ws[t].buf = malloc(bufsize + BUF_PAD)) == NULL) {
-			r = CAIRN_ERR_NOMEM;
-			goto out;
-		}
-		memset(ws[t].buf + bufsize, 0, BUF_PAD);
-	}
+		if ((r = engine_part_writer_init(&o->th[t].pw, in->part_bits ?
+		    in->part_bits : PART_BITS, wl)) != CAIRN_OK)
+			return r;
+		o->nparts = o->th[t].pw.nparts;
+	} else if (mode == PARSE_STORE &&
+	    (r = engine_intern_init(&o->th[t].subs, 1u << 16,
+	    o->max_subjects)) != CAIRN_OK)
+		return r;
+	if ((r = engine_intern_init(&o->th[t].cats, 64, catmax)) != CAIRN_OK)
+		return r;
+	w->in = in;
+	w->mode = mode;
+	w->plan = plan;
+	w->pt = &o->th[t];
+	w->me = t;
+	w->stride = o->stride;
+	w->bufsize = bufsize;
+	if ((w->buf = malloc(bufsize + BUF_PAD)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	memset(w->buf + bufsize, 0, BUF_PAD);
+	return CAIRN_OK;
+}
+
+/*
+ * Run the 'nth' workers 'ws', worker 0 on the calling thread; a worker
+ * whose thread could not be started is run here too.  Returns the first
+ * worker's error.
+ */
+static int
+parse_run_workers(struct worker *ws, unsigned nth)
+{
+	pthread_t *tids;
+	unsigned started = 0;
+
+	if ((tids = calloc(nth, sizeof(*tids))) == NULL)
+		return CAIRN_ERR_NOMEM;
 	for (unsigned t = 1; t < nth; t++) {
 		if (pthread_create(&tids[t], NULL, worker_main, &ws[t]) != 0)
 			break;
@@ -1361,15 +921,28 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 		worker_main(&ws[t]);
 	for (unsigned t = 1; t <= started; t++)
 		pthread_join(tids[t], NULL);
+	free(tids);
 	for (unsigned t = 0; t < nth; t++)
-		if (ws[t].err != CAIRN_OK) {
-			r = cairn_err(ws[t].err, "%s", ws[t].errmsg);
-			goto out;
-		}
-	/* Per-file reports, with examples at their file line numbers. */
+		if (ws[t].err != CAIRN_OK)
+			return cairn_err(ws[t].err, "%s", ws[t].errmsg);
+	return CAIRN_OK;
+}
+
+/*
+ * Sum the tasks' counts into the per-file reports of 'rep', with examples
+ * at their file line numbers, and mark the files whose bad share is over
+ * the limit as refused: CAIRN_ERR_FORMAT for the first unless
+ * PARSE_CHECK.
+ */
+static int
+parse_reports(const struct engine_input *in, enum engine_parse_mode mode,
+    const struct task *tasks, size_t ntasks, struct engine_report *rep)
+{
+	int r;
+
 	for (size_t k = 0, lines = 0; k < ntasks; k++) {
-		struct task *t = &tasks[k];
-		struct node_file_report *fr = &rep->files[t->file];
+		const struct task *t = &tasks[k];
+		struct engine_file_report *fr = &rep->files[t->file];
 
 		if (k == 0 || tasks[k - 1].file != t->file)
 			lines = 0;
@@ -1378,10 +951,10 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 		fr->outside += t->rep.outside;
 		fr->other_cat += t->rep.other_cat;
 		fr->nbad += t->rep.nbad;
-		for (int b = 0; b < NODE_BAD__N; b++)
+		for (int b = 0; b < ENGINE_BAD__N; b++)
 			fr->bad[b] += t->rep.bad[b];
 		for (size_t e = 0; e < t->rep.nexamples &&
-		    fr->nexamples < NODE_EXAMPLES; e++) {
+		    fr->nexamples < ENGINE_EXAMPLES; e++) {
 			fr->examples[fr->nexamples] = t->rep.examples[e];
 			fr->examples[fr->nexamples].line += lines;
 			fr->nexamples++;
@@ -1390,7 +963,7 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 	}
 	r = CAIRN_OK;
 	for (size_t i = 0; i < rep->nfiles; i++) {
-		struct node_file_report *fr = &rep->files[i];
+		struct engine_file_report *fr = &rep->files[i];
 
 		if ((double)fr->nbad > in->max_bad_fraction *
 		    (double)fr->rows) {
@@ -1404,28 +977,87 @@ parse_input(const struct node_input *in, enum parse_mode mode,
 				    100.0 * in->max_bad_fraction);
 		}
 	}
-	if (r != CAIRN_OK || mode == PARSE_CHECK)
+	return r;
+}
+
+int
+engine_parse_input(const struct engine_input *in,
+    enum engine_parse_mode mode, const struct engine_plan *plan,
+    struct engine_report *rep, struct engine_parse_out *out)
+{
+	struct file_info *files = NULL;
+	struct task *tasks = NULL;
+	struct worker *ws = NULL;
+	struct engine_parse_out o;
+	size_t ntasks = 0, bufsize;
+	unsigned nth = engine_threads(in->threads);
+	atomic_size_t next = 0;
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	memset(rep, 0, sizeof(*rep));
+	if (in->npaths == 0)
+		return cairn_err(CAIRN_ERR_ARG, "no input files");
+	if ((files = calloc(in->npaths, sizeof(*files))) == NULL ||
+	    (rep->files = calloc(in->npaths, sizeof(*rep->files))) == NULL) {
+		r = CAIRN_ERR_NOMEM;
 		goto out;
-	if ((r = chain_ends(&o, mode)) != CAIRN_OK)
+	}
+	rep->nfiles = in->npaths;
+	for (size_t i = 0; i < in->npaths; i++)
+		if ((rep->files[i].path = strdup(in->paths[i])) == NULL) {
+			r = CAIRN_ERR_NOMEM;
+			goto out;
+		}
+	if ((r = parse_plan(in, plan, nth, files, rep, &tasks, &ntasks)) !=
+	    CAIRN_OK)
 		goto out;
-	if (mode == PARSE_STORE && (r = merge_tables(&o)) != CAIRN_OK)
+	bufsize = parse_bufsize(in, files);
+	o.nthreads = nth;
+	o.max_subjects = in->max_subjects ? in->max_subjects :
+	    UINT32_MAX - 1;
+	o.stride = 2;
+	for (size_t i = 0; i < in->npaths; i++)
+		if (files[i].fmt == ENGINE_FMT_REGION_CAT)
+			o.stride = 3;
+	if ((o.th = calloc(nth, sizeof(*o.th))) == NULL ||
+	    (ws = calloc(nth, sizeof(*ws))) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	for (unsigned t = 0; t < nth; t++) {
+		if ((r = parse_thread_init(&o, t, &ws[t], in, mode, plan,
+		    bufsize)) != CAIRN_OK)
+			goto out;
+		ws[t].tasks = tasks;
+		ws[t].ntasks = ntasks;
+		ws[t].next = &next;
+		ws[t].files = files;
+	}
+	if ((r = parse_run_workers(ws, nth)) != CAIRN_OK)
+		goto out;
+	if ((r = parse_reports(in, mode, tasks, ntasks, rep)) != CAIRN_OK ||
+	    mode == PARSE_CHECK)
+		goto out;
+	if ((r = engine_chain_ends(&o, mode)) != CAIRN_OK)
+		goto out;
+	if (mode == PARSE_STORE && (r = engine_merge_tables(&o)) != CAIRN_OK)
 		goto out;
 	*out = o;
 	memset(&o, 0, sizeof(o));
 out:
-	parse_out_release(&o);
+	engine_parse_out_release(&o);
 	if (ws != NULL)
 		for (unsigned t = 0; t < nth; t++)
 			free(ws[t].buf);
 	free(ws);
-	free(tids);
 	free(tasks);
 	free(files);
 	return r;
 }
 
 int
-node_check_data(const struct node_input *in, struct node_report *rep)
+engine_check_data(const struct engine_input *in, struct engine_report *rep)
 {
-	return parse_input(in, PARSE_CHECK, NULL, rep, NULL);
+	return engine_parse_input(in, PARSE_CHECK, NULL, rep, NULL);
 }

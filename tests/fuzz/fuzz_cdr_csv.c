@@ -11,7 +11,7 @@
 #include "tests/fuzz/csv_common.h"
 #include "tests/fuzz/util.h"
 
-static struct node_cellmap *map;
+static struct engine_cellmap *map;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -22,7 +22,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_quiet();
-	if (node_cellmap_load(fz_file("cells.csv", cells, strlen(cells)),
+	if (engine_cellmap_load(fz_file("cells.csv", cells, strlen(cells)),
 	    &map) != CAIRN_OK)
 		abort();
 	return 0;
