@@ -1,6 +1,6 @@
 /*
  * cmd_ingest.c - `cairn-node ingest`: add CSV drops to the binary store in
- * the node's data directory (node/store.c).
+ * the node's data directory (node/engine/store.c).
  */
 #include <getopt.h>
 #include <inttypes.h>

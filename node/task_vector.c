@@ -1,6 +1,6 @@
 /*
  * task_vector.c - the exact vector of a task from the holder's data: the
- * aggregation engine (node/node.h) over the binary store in
+ * aggregation engine (node/engine/engine.h) over the binary store in
  * DATA_DIR/store when one was ingested, else over the [data] cdr files,
  * made dense over the public domain (the geography's regions in the
  * engine's row-major cell order).  population_by_category reads the

@@ -187,7 +187,7 @@ int	engine_run_csv(const struct qspec *q, const struct engine_input *in,
 	    struct engine_report *rep, struct engine_result *res)
 	    __attribute__((warn_unused_result));
 
-/* ---- the binary store (node/store.c; docs/data.md) ---- */
+/* ---- the binary store (node/engine/store.c; docs/data.md) ---- */
 
 struct engine_store;
 
@@ -211,7 +211,7 @@ int	engine_run_store(const struct qspec *q, const struct engine_store *st,
 	    unsigned threads, struct engine_result *res)
 	    __attribute__((warn_unused_result));
 
-/* ---- output (node/output.c) ---- */
+/* ---- output (node/engine/output.c) ---- */
 
 enum engine_out_format { ENGINE_OUT_CSV, ENGINE_OUT_JSON };
 

@@ -18,13 +18,13 @@
 #include "common/err.h"
 #include "node/engine/engine.h"
 
-/* ---- interning: strings -> dense ids (node/intern.c) ---- */
+/* ---- interning: strings -> dense ids (node/engine/intern.c) ---- */
 
 #define INTERN_INLINE	16
 #define INTERN_STAGE	7	/* subjects: event words held in the slot */
 
 /*
- * One cache line.  For subjects (node/ingest_csv.c) the slot also holds
+ * One cache line.  For subjects (node/engine/ingest_csv.c) the slot also holds
  * the newest event words of the subject's chain, so appending a row's
  * word touches only this line.
  */
@@ -121,7 +121,7 @@ engine_intern_prefetch(const struct engine_intern *t, uint64_t h)
 	__builtin_prefetch(&t->tab[h & (t->cap - 1)]);
 }
 
-/* Cell lookup with the key's padded form at hand (node/cellmap.c). */
+/* Cell lookup with the key's padded form at hand (node/engine/cellmap.c). */
 bool	engine_cellmap_lookup_k(const struct engine_cellmap *m,
 	    const char *cell,
 	    size_t len, uint64_t h, const uint64_t k[2], uint32_t *ridx);
@@ -227,7 +227,7 @@ int	engine_result_init(struct engine_result *res,
 /* Sort 'n' words ascending. */
 void	engine_sort_u32(uint32_t *v, size_t n, uint32_t *scratch);
 
-/* ---- parsing (node/ingest_csv.c) ---- */
+/* ---- parsing (node/engine/ingest_csv.c) ---- */
 
 enum engine_parse_mode {
 	PARSE_CHECK,	/* report only */
@@ -248,7 +248,7 @@ enum engine_parse_mode {
 #define BLK_WORDS	(INTERN_STAGE + 1)
 #define BLK_PER_CHUNK	(1u << 17)
 
-/* ---- partitions: a query's rows by subject hash (node/partition.c) ---- */
+/* ---- partitions: a query's rows by subject hash (node/engine/partition.c) ---- */
 
 #define PART_LINE	64	/* bytes leaving a staging line at once */
 #define PART_STAGE	128	/* a staging line and room for one record */

@@ -5,7 +5,7 @@
  * finds the separators and the bytes needing care (quotes, NUL, non-ASCII)
  * sixteen at a time.  Every row is either accepted or counted as bad with
  * a reason; the first examples keep their file line numbers.  For a query
- * each accepted row goes to the partitions of node/partition.c; for the
+ * each accepted row goes to the partitions of node/engine/partition.c; for the
  * store it joins its subscriber's chain of event words, subscriber ids
  * interned into dense per-thread ids that are merged into one global table
  * at the end.

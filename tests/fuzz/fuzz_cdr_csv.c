@@ -1,6 +1,6 @@
 /*
  * fuzz_cdr_csv.c - CDR files ("subscriber_id,timestamp,cell_id") read by
- * the node's engine (node/ingest_csv.c) over a small fixed cell map.
+ * the node's engine (node/engine/ingest_csv.c) over a small fixed cell map.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*
  * test_partition.c - the radix-partitioned grouping of queries from CSV
- * (node/partition.c): thousands of subjects whose ids are packed hex of
+ * (node/engine/partition.c): thousands of subjects whose ids are packed hex of
  * odd and even lengths, long ids sharing their first 16 bytes, uppercase,
  * UTF-8 and quoted ids, read with 1 to 5 threads and 2 to 65536
  * partitions (most of them empty), must give the reference answer
