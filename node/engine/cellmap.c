@@ -95,6 +95,44 @@ regions_unique(struct engine_cellmap *m)
 	m->nregions = j;
 }
 
+/*
+ * Add the cell 'line' of 'idlen' bytes in region id 'rid' (line 'lineno'
+ * of 'path') to 'm', whose cell_region holds '*ccap' entries.
+ */
+static int
+load_cell(struct engine_cellmap *m, const char *path, size_t lineno,
+    const char *line, size_t idlen, uint32_t rid, size_t *ccap)
+{
+	uint64_t h;
+	uint32_t cid;
+	int r;
+
+	if (idlen == 0 || idlen > ENGINE_MAX_FIELD)
+		return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field "
+		    "'cell_id': %s", path, lineno, idlen ? "longer "
+		    "than 128 bytes" : "empty");
+	h = engine_intern_hash(line, idlen);
+	if (engine_intern_find(&m->cells, line, idlen, h, &cid))
+		return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field "
+		    "'cell_id': duplicate cell '%.*s'", path, lineno,
+		    (int)idlen, line);
+	if ((r = engine_intern_add(&m->cells, line, idlen, h, &cid)) !=
+	    CAIRN_OK)
+		return r;
+	if (cid >= *ccap) {
+		size_t nc = *ccap ? *ccap * 2 : 256;
+		uint32_t *ncr;
+
+		if ((ncr = realloc(m->cell_region, nc * sizeof(*ncr))) ==
+		    NULL)
+			return CAIRN_ERR_NOMEM;
+		m->cell_region = ncr;
+		*ccap = nc;
+	}
+	m->cell_region[cid] = rid;	/* an id until remapped */
+	return CAIRN_OK;
+}
+
 static int
 load(const char *path, bool with_cells, struct engine_cellmap **out)
 {
@@ -117,7 +155,7 @@ load(const char *path, bool with_cells, struct engine_cellmap **out)
 	while ((len = getline(&buf, &cap, f)) != -1) {
 		char *comma, *idf;
 		size_t idlen;
-		uint32_t rid, cid;
+		uint32_t rid;
 
 		lineno++;
 		line = clean_line(buf, &len, lineno);
@@ -186,37 +224,9 @@ load(const char *path, bool with_cells, struct engine_cellmap **out)
 		m->regions[m->nregions++] = rid;
 		if (!with_cells)
 			continue;
-		idlen = (size_t)(comma - line);
-		if (idlen == 0 || idlen > ENGINE_MAX_FIELD) {
-			r = cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field "
-			    "'cell_id': %s", path, lineno, idlen ? "longer "
-			    "than 128 bytes" : "empty");
+		if ((r = load_cell(m, path, lineno, line,
+		    (size_t)(comma - line), rid, &ccap)) != CAIRN_OK)
 			goto out;
-		}
-		uint64_t h = engine_intern_hash(line, idlen);
-
-		if (engine_intern_find(&m->cells, line, idlen, h, &cid)) {
-			r = cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field "
-			    "'cell_id': duplicate cell '%.*s'", path, lineno,
-			    (int)idlen, line);
-			goto out;
-		}
-		if ((r = engine_intern_add(&m->cells, line, idlen, h, &cid)) !=
-		    CAIRN_OK)
-			goto out;
-		if (cid >= ccap) {
-			size_t nc = ccap ? ccap * 2 : 256;
-			uint32_t *ncr;
-
-			if ((ncr = realloc(m->cell_region, nc *
-			    sizeof(*ncr))) == NULL) {
-				r = CAIRN_ERR_NOMEM;
-				goto out;
-			}
-			m->cell_region = ncr;
-			ccap = nc;
-		}
-		m->cell_region[cid] = rid;	/* an id until remapped */
 	}
 	if (ferror(f)) {
 		r = cairn_err(CAIRN_ERR_IO, "%s: read error", path);

@@ -366,32 +366,18 @@ parse_u32(const char *s, size_t n, uint32_t *out)
 	return true;
 }
 
-/* One data line 'p' of 'n' bytes (no '\n').  Returns an error code only
- * for failures of the run (memory, limits), not for bad rows. */
-static inline int
-row(struct worker *w, struct task *t, enum engine_format fmt, const char *p,
-    size_t n)
+/*
+ * Find the first four commas of the line 'p' of 'n' bytes ('cpos'), count
+ * all of them ('*ncp') and tell whether the line holds a byte needing
+ * care: a quote, a NUL or a non-ASCII byte ('*specialp').
+ */
+static inline __attribute__((always_inline)) void
+row_scan(const char *p, size_t n, size_t cpos[4], unsigned *ncp,
+    bool *specialp)
 {
-	const char *f[4];
-	size_t fl[4], cpos[4];
-	unsigned nc = 0, want = fmt == ENGINE_FMT_REGION_CAT ? 4 : 3;
-	bool special = false, quoted = false;
-	int64_t ts;
-	uint32_t reg, cat = 0, word;
-	int r;
+	unsigned nc = 0;
+	bool special = false;
 
-	t->lines++;
-	t->rep.rows++;
-	if (n > 0 && p[n - 1] == '\r')
-		n--;
-	if (n == 0) {
-		bad(t, ENGINE_BAD_BLANK);
-		return CAIRN_OK;
-	}
-	if (n >= ENGINE_MAX_LINE) {
-		bad(t, ENGINE_BAD_LONG_LINE);
-		return CAIRN_OK;
-	}
 #ifdef __SSE2__
 	{
 		const __m128i vc = _mm_set1_epi8(','), vq = _mm_set1_epi8('"'),
@@ -433,6 +419,96 @@ row(struct worker *w, struct task *t, enum engine_format fmt, const char *p,
 			special = true;
 	}
 #endif
+	*ncp = nc;
+	*specialp = special;
+}
+
+/*
+ * A good row's fields 'f' ('want' of them, lengths 'fl') at UTC second
+ * 'ts' in region index 'reg': into the partitions (query mode) or the
+ * subject's chain (store mode).  Returns an error code only for failures
+ * of the run.
+ */
+static inline __attribute__((always_inline)) int
+row_emit(struct worker *w, struct task *t, const char *const f[4],
+    const size_t fl[4], unsigned want, int64_t ts, uint32_t reg,
+    bool quoted)
+{
+	uint32_t cat = 0, word;
+	int r;
+
+	switch (w->mode) {
+	case PARSE_CHECK:
+		return CAIRN_OK;
+	case PARSE_QUERY:
+		if (w->plan->q.kind == QSPEC_KIND_POPCAT) {
+			/* The category domain is the spec's: a category
+			 * outside it is a good row the query does not
+			 * read, counted apart like rows outside the
+			 * window. */
+			int ci = qspec_cat_index(&w->plan->q, f[3], fl[3]);
+
+			if (ci < 0) {
+				if (engine_plan_word(w->plan, ts, reg, 0,
+				    &word) == PLAN_OUTSIDE)
+					t->rep.outside++;
+				else
+					t->rep.other_cat++;
+				return CAIRN_OK;
+			}
+			cat = (uint32_t)ci;
+		}
+		switch (engine_plan_word(w->plan, ts, reg, cat, &word)) {
+		case PLAN_OUTSIDE:
+			t->rep.outside++;
+			return CAIRN_OK;
+		case PLAN_UNUSED:
+			return CAIRN_OK;
+		case PLAN_USE:
+			break;
+		}
+		{
+			uint64_t k[2], h = key_hash(f[0], fl[0], k);
+
+			return engine_part_push(&w->pt->pw, f[0], fl[0], h, k,
+			    word);
+		}
+	case PARSE_STORE:
+		if (want == 4 && (r = engine_intern_add(&w->pt->cats, f[3],
+		    fl[3], engine_intern_hash(f[3], fl[3]), &cat)) != CAIRN_OK)
+			return r;
+		return pending_push(w, f[0], fl[0], (uint32_t)(ts / 60),
+		    (uint64_t)(want == 4 ? cat + 1 : 0) << 32 | reg, quoted);
+	}
+	return CAIRN_ERR_INTERNAL;
+}
+
+/* One data line 'p' of 'n' bytes (no '\n').  Returns an error code only
+ * for failures of the run (memory, limits), not for bad rows. */
+static inline int
+row(struct worker *w, struct task *t, enum engine_format fmt, const char *p,
+    size_t n)
+{
+	const char *f[4];
+	size_t fl[4], cpos[4];
+	unsigned nc = 0, want = fmt == ENGINE_FMT_REGION_CAT ? 4 : 3;
+	bool special = false, quoted = false;
+	int64_t ts;
+	uint32_t reg;
+
+	t->lines++;
+	t->rep.rows++;
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	if (n == 0) {
+		bad(t, ENGINE_BAD_BLANK);
+		return CAIRN_OK;
+	}
+	if (n >= ENGINE_MAX_LINE) {
+		bad(t, ENGINE_BAD_LONG_LINE);
+		return CAIRN_OK;
+	}
+	row_scan(p, n, cpos, &nc, &special);
 	if (special) {
 		if (!utf8_valid((const unsigned char *)p, n)) {
 			bad(t, ENGINE_BAD_ENCODING);
@@ -499,51 +575,7 @@ fields:
 		return CAIRN_OK;
 	}
 	t->rep.good++;
-	switch (w->mode) {
-	case PARSE_CHECK:
-		return CAIRN_OK;
-	case PARSE_QUERY:
-		if (w->plan->q.kind == QSPEC_KIND_POPCAT) {
-			/* The category domain is the spec's: a category
-			 * outside it is a good row the query does not
-			 * read, counted apart like rows outside the
-			 * window. */
-			int ci = qspec_cat_index(&w->plan->q, f[3], fl[3]);
-
-			if (ci < 0) {
-				if (engine_plan_word(w->plan, ts, reg, 0,
-				    &word) ==
-				    PLAN_OUTSIDE)
-					t->rep.outside++;
-				else
-					t->rep.other_cat++;
-				return CAIRN_OK;
-			}
-			cat = (uint32_t)ci;
-		}
-		switch (engine_plan_word(w->plan, ts, reg, cat, &word)) {
-		case PLAN_OUTSIDE:
-			t->rep.outside++;
-			return CAIRN_OK;
-		case PLAN_UNUSED:
-			return CAIRN_OK;
-		case PLAN_USE:
-			break;
-		}
-		{
-			uint64_t k[2], h = key_hash(f[0], fl[0], k);
-
-			return engine_part_push(&w->pt->pw, f[0], fl[0], h, k,
-			    word);
-		}
-	case PARSE_STORE:
-		if (want == 4 && (r = engine_intern_add(&w->pt->cats, f[3],
-		    fl[3], engine_intern_hash(f[3], fl[3]), &cat)) != CAIRN_OK)
-			return r;
-		return pending_push(w, f[0], fl[0], (uint32_t)(ts / 60),
-		    (uint64_t)(want == 4 ? cat + 1 : 0) << 32 | reg, quoted);
-	}
-	return CAIRN_ERR_INTERNAL;
+	return row_emit(w, t, f, fl, want, ts, reg, quoted);
 }
 
 struct src {
