@@ -248,7 +248,7 @@ enum engine_parse_mode {
 #define BLK_WORDS	(INTERN_STAGE + 1)
 #define BLK_PER_CHUNK	(1u << 17)
 
-/* ---- partitions: a query's rows by subject hash (node/engine/partition.c) ---- */
+/* ---- partitions: a query's rows by subject hash (partition.c) ---- */
 
 #define PART_LINE	64	/* bytes leaving a staging line at once */
 #define PART_STAGE	128	/* a staging line and room for one record */
@@ -473,9 +473,8 @@ struct engine_parse_out {
  * and category tables.  A refused file fails with CAIRN_ERR_FORMAT.
  */
 int	engine_parse_input(const struct engine_input *in,
-	    enum engine_parse_mode mode,
-	    const struct engine_plan *plan, struct engine_report *rep,
-	    struct engine_parse_out *out);
+	    enum engine_parse_mode mode, const struct engine_plan *plan,
+	    struct engine_report *rep, struct engine_parse_out *out);
 void	engine_parse_out_release(struct engine_parse_out *o);
 
 /*

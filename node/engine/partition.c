@@ -333,8 +333,8 @@ group_add(struct engine_part_group *g, const unsigned char *r, unsigned wb,
  */
 static int
 group_list(struct engine_part_group *g, unsigned wb,
-    struct engine_part_chunk **head,
-    struct engine_part_chunk **tail, uint64_t *i, uint64_t nrec)
+    struct engine_part_chunk **head, struct engine_part_chunk **tail,
+    uint64_t *i, uint64_t nrec)
 {
 	unsigned char carry[REC_MAX + INTERN_INLINE];
 	size_t cl = 0;
