@@ -56,7 +56,7 @@ LIBS = $(PKG_LIBS) -lm -pthread
 
 # Sources: every .c of the module folders goes into libcairn.a, except the
 # programs' main files and the benchmarks.
-MODULES := common privacy keys protocol node coordinator query audit tools
+MODULES := common privacy keys protocol node node/engine coordinator query audit tools
 MAIN_SRC := $(wildcard tools/cairn_main.c node/node_main.c \
 	coordinator/coord_main.c)
 BENCH_SRC := $(wildcard tools/bench_*.c)

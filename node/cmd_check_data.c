@@ -33,7 +33,7 @@ node_cmd_check_data(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cmd_input ci;
-	struct node_report rep;
+	struct engine_report rep;
 	int c, r, rc = 1;
 
 	cmd_input_init(&ci);
@@ -52,9 +52,9 @@ node_cmd_check_data(int argc, char **argv)
 		}
 	}
 	if ((r = cmd_input_open(&ci, true)) != CAIRN_OK ||
-	    (r = node_check_data(&ci.in, &rep)) != CAIRN_OK)
+	    (r = engine_check_data(&ci.in, &rep)) != CAIRN_OK)
 		goto fail;
-	node_report_print(&rep, stdout);
+	engine_report_print(&rep, stdout);
 	rc = 0;
 	for (size_t i = 0; i < rep.nfiles; i++)
 		if (rep.files[i].refused) {
@@ -68,7 +68,7 @@ node_cmd_check_data(int argc, char **argv)
 fail:
 	rc = cli_fail(PROG, "check-data", r);
 out:
-	node_report_release(&rep);
+	engine_report_release(&rep);
 	cmd_input_release(&ci);
 	return rc;
 }

@@ -23,8 +23,8 @@ void
 cmd_input_release(struct cmd_input *ci)
 {
 	free(ci->raw);
-	node_paths_free(ci->paths, ci->npaths);
-	node_cellmap_free(ci->cells);
+	engine_paths_free(ci->paths, ci->npaths);
+	engine_cellmap_free(ci->cells);
 	memset(ci, 0, sizeof(*ci));
 }
 
@@ -122,12 +122,12 @@ cmd_input_open(struct cmd_input *ci, bool need_files)
 			    "(or --regions FILE for region-level input)");
 	}
 	if (ci->cells_path != NULL &&
-	    (r = node_cellmap_load(ci->cells_path, &ci->cells)) != CAIRN_OK)
+	    (r = engine_cellmap_load(ci->cells_path, &ci->cells)) != CAIRN_OK)
 		return r;
 	if (ci->regions_path != NULL &&
-	    (r = node_regions_load(ci->regions_path, &ci->cells)) != CAIRN_OK)
+	    (r = engine_regions_load(ci->regions_path, &ci->cells)) != CAIRN_OK)
 		return r;
-	if (ci->nraw > 0 && (r = node_expand_paths(ci->raw, ci->nraw,
+	if (ci->nraw > 0 && (r = engine_expand_paths(ci->raw, ci->nraw,
 	    &ci->paths, &ci->npaths)) != CAIRN_OK)
 		return r;
 	ci->in.paths = ci->paths;

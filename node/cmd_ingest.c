@@ -1,6 +1,6 @@
 /*
  * cmd_ingest.c - `cairn-node ingest`: add CSV drops to the binary store in
- * the node's data directory (node/store.c).
+ * the node's data directory (node/engine/store.c).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -35,8 +35,8 @@ node_cmd_ingest(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cmd_input ci;
-	struct node_report rep;
-	struct node_store *st = NULL;
+	struct engine_report rep;
+	struct engine_store *st = NULL;
 	const char *dir = NULL;
 	bool quiet = false;
 	uint64_t subs, events;
@@ -68,12 +68,12 @@ node_cmd_ingest(int argc, char **argv)
 	}
 	if ((r = cmd_input_open(&ci, true)) != CAIRN_OK)
 		goto fail;
-	r = node_store_ingest(dir, &ci.in, &rep);
+	r = engine_store_ingest(dir, &ci.in, &rep);
 	if (!quiet || r != CAIRN_OK)
-		node_report_print(&rep, stderr);
-	if (r != CAIRN_OK || (r = node_store_open(dir, &st)) != CAIRN_OK)
+		engine_report_print(&rep, stderr);
+	if (r != CAIRN_OK || (r = engine_store_open(dir, &st)) != CAIRN_OK)
 		goto fail;
-	node_store_stats(st, &subs, &events, &segs);
+	engine_store_stats(st, &subs, &events, &segs);
 	if (!quiet)
 		fprintf(stderr, "%s: store %s: %" PRIu64 " subjects, %" PRIu64
 		    " events in %zu segment(s)\n", PROG, dir, subs, events,
@@ -83,8 +83,8 @@ node_cmd_ingest(int argc, char **argv)
 fail:
 	rc = cli_fail(PROG, "ingest", r);
 out:
-	node_store_close(st);
-	node_report_release(&rep);
+	engine_store_close(st);
+	engine_report_release(&rep);
 	cmd_input_release(&ci);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+#include "node/engine/engine.h"
 #include "node/node.h"
 
 enum {
@@ -32,8 +33,8 @@ struct cmd_input {
 	unsigned		  threads;
 	char			**paths;	/* expanded */
 	size_t			  npaths;
-	struct node_cellmap	 *cells;
-	struct node_input	  in;
+	struct engine_cellmap	 *cells;
+	struct engine_input	  in;
 };
 
 void	cmd_input_init(struct cmd_input *ci);

@@ -74,10 +74,10 @@ node_cmd_run_local(int argc, char **argv)
 	};
 	struct cmd_input ci;
 	struct qspec q;
-	struct node_report rep;
-	struct node_result res;
-	struct node_store *st = NULL;
-	enum node_out_format fmt = NODE_OUT_CSV;
+	struct engine_report rep;
+	struct engine_result res;
+	struct engine_store *st = NULL;
+	enum engine_out_format fmt = ENGINE_OUT_CSV;
 	const char *qpath = NULL, *outpath = NULL, *store = NULL;
 	bool nonoise = false, dense = false, quiet = false, have_rho = false;
 	double delta = 1e-6, t0;
@@ -124,7 +124,7 @@ node_cmd_run_local(int argc, char **argv)
 			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "json") == 0)
-				fmt = NODE_OUT_JSON;
+				fmt = ENGINE_OUT_JSON;
 			else if (strcmp(optarg, "csv") != 0) {
 				r = cairn_err(CAIRN_ERR_ARG, "--format: '%s' "
 				    "is not csv or json", optarg);
@@ -168,14 +168,15 @@ node_cmd_run_local(int argc, char **argv)
 	if ((r = qspec_load_json(qpath, &q)) != CAIRN_OK)
 		goto fail;
 	if (store != NULL) {
-		if ((r = node_store_open(store, &st)) != CAIRN_OK ||
-		    (r = node_run_store(&q, st, ci.threads, &res)) != CAIRN_OK)
+		if ((r = engine_store_open(store, &st)) != CAIRN_OK ||
+		    (r = engine_run_store(&q, st, ci.threads, &res)) !=
+		    CAIRN_OK)
 			goto fail;
 	} else {
 		if ((r = cmd_input_open(&ci, true)) != CAIRN_OK)
 			goto fail;
 		t0 = now();
-		r = node_run_csv(&q, &ci.in, &rep, &res);
+		r = engine_run_csv(&q, &ci.in, &rep, &res);
 		if (!quiet && r == CAIRN_OK) {
 			uint64_t rows = 0, good = 0, outside = 0;
 			char oc[96] = "";
@@ -200,7 +201,7 @@ node_cmd_run_local(int argc, char **argv)
 			for (size_t i = 0; i < rep.nfiles; i++)
 				any |= rep.files[i].nbad > 0;
 			if (any)
-				node_report_print(&rep, stderr);
+				engine_report_print(&rep, stderr);
 		}
 		if (r != CAIRN_OK)
 			goto fail;
@@ -210,7 +211,7 @@ node_cmd_run_local(int argc, char **argv)
 		goto fail;
 	}
 	if (nonoise)
-		r = node_result_write(&res, fmt, dense, NULL, out);
+		r = engine_result_write(&res, fmt, dense, NULL, out);
 	else
 		r = node_noise_write(&res, rho_nano, delta, fmt, out,
 		    &plan);
@@ -236,9 +237,9 @@ fail:
 out:
 	if (out != stdout)
 		fclose(out);
-	node_store_close(st);
-	node_result_release(&res);
-	node_report_release(&rep);
+	engine_store_close(st);
+	engine_result_release(&res);
+	engine_report_release(&rep);
 	cmd_input_release(&ci);
 	return rc;
 }

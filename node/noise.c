@@ -52,12 +52,12 @@ node_noise_plan(const struct qspec *q, uint64_t rho_nano, double delta,
 }
 
 int
-node_noise_write(const struct node_result *res, uint64_t rho_nano,
+node_noise_write(const struct engine_result *res, uint64_t rho_nano,
     double delta,
-    enum node_out_format fmt, FILE *f, struct node_noise_plan *plan)
+    enum engine_out_format fmt, FILE *f, struct node_noise_plan *plan)
 {
 	struct node_noise_plan p;
-	struct node_noise nz;
+	struct engine_noise nz;
 	struct dp_rng *rng = NULL;
 	int64_t *noise = NULL;
 	int r;
@@ -82,7 +82,7 @@ node_noise_write(const struct node_result *res, uint64_t rho_nano,
 	nz.delta = p.delta;
 	nz.sigma2 = (double)p.sigma2;
 	nz.ci95 = p.ci95;
-	r = node_result_write(res, fmt, true, &nz, f);
+	r = engine_result_write(res, fmt, true, &nz, f);
 	if (r == CAIRN_OK && plan != NULL)
 		*plan = p;
 out:

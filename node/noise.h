@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 struct node_noise_plan {
 	uint64_t	delta2_sq;	/* the largest month's Delta_m^2 */
@@ -35,8 +35,8 @@ int	node_noise_plan(const struct qspec *q, uint64_t rho_nano, double delta,
  * its noisy count and 95% interval to 'f'.  The plan used is copied to
  * 'plan' when not NULL.  The noise is wiped after writing.
  */
-int	node_noise_write(const struct node_result *res, uint64_t rho_nano,
-	    double delta, enum node_out_format fmt, FILE *f,
+int	node_noise_write(const struct engine_result *res, uint64_t rho_nano,
+	    double delta, enum engine_out_format fmt, FILE *f,
 	    struct node_noise_plan *plan) __attribute__((warn_unused_result));
 
 #endif

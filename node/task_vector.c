@@ -1,6 +1,6 @@
 /*
  * task_vector.c - the exact vector of a task from the holder's data: the
- * aggregation engine (node/node.h) over the binary store in
+ * aggregation engine (node/engine/engine.h) over the binary store in
  * DATA_DIR/store when one was ingested, else over the [data] cdr files,
  * made dense over the public domain (the geography's regions in the
  * engine's row-major cell order).  population_by_category reads the
@@ -21,7 +21,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "node/daemon.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 static bool
 store_present(const struct node_config *cfg, char *dir, size_t cap)
@@ -35,12 +35,12 @@ store_present(const struct node_config *cfg, char *dir, size_t cap)
 }
 
 static int
-same_domain(const struct node_cellmap *map, const struct node_result *res)
+same_domain(const struct engine_cellmap *map, const struct engine_result *res)
 {
-	size_t n = node_cellmap_nregions(map);
+	size_t n = engine_cellmap_nregions(map);
 
 	if (res->nregions != n || (n > 0 &&
-	    memcmp(res->regions, node_cellmap_regions(map),
+	    memcmp(res->regions, engine_cellmap_regions(map),
 	    n * sizeof(uint32_t)) != 0))
 		return cairn_err(CAIRN_ERR_CONFIG, "the store's %zu regions "
 		    "are not the %zu regions of node.conf's domain; ingest "
@@ -53,18 +53,19 @@ node_task_domain(void *ctx, const struct qspec *q, const char *geography,
     uint64_t *n)
 {
 	const struct node_config *cfg = ctx;
-	struct node_cellmap *map = NULL;
+	struct engine_cellmap *map = NULL;
 	uint64_t want;
 	int r;
 
 	if (strcmp(geography, cfg->geography) != 0)
 		return cairn_err(CAIRN_ERR_POLICY, "geography '%s' is not this "
 		    "node's ('%s')", geography, cfg->geography);
-	if ((r = cfg->regions != NULL ? node_regions_load(cfg->regions, &map) :
-	    node_cellmap_load(cfg->cells, &map)) != CAIRN_OK)
+	if ((r = cfg->regions != NULL ? engine_regions_load(cfg->regions, &map)
+	    :
+	    engine_cellmap_load(cfg->cells, &map)) != CAIRN_OK)
 		return r;
-	want = qspec_domain_cells(q, node_cellmap_nregions(map), q->ncats);
-	node_cellmap_free(map);
+	want = qspec_domain_cells(q, engine_cellmap_nregions(map), q->ncats);
+	engine_cellmap_free(map);
 	if (want == 0)
 		return cairn_err(CAIRN_ERR_INTERNAL, "query domain of 0 cells");
 	*n = want;
@@ -76,11 +77,11 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
     int64_t **cells, uint64_t *n)
 {
 	const struct node_config *cfg = ctx;
-	struct node_cellmap *map = NULL, *rmap = NULL;
-	struct node_store *st = NULL;
-	struct node_report rep;
-	struct node_result res;
-	struct node_input in;
+	struct engine_cellmap *map = NULL, *rmap = NULL;
+	struct engine_store *st = NULL;
+	struct engine_report rep;
+	struct engine_result res;
+	struct engine_input in;
 	char **paths = NULL, dir[4096];
 	size_t npaths = 0;
 	uint64_t want, i;
@@ -93,16 +94,17 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
 	if (strcmp(geography, cfg->geography) != 0)
 		return cairn_err(CAIRN_ERR_POLICY, "geography '%s' is not this "
 		    "node's ('%s')", geography, cfg->geography);
-	if ((r = cfg->regions != NULL ? node_regions_load(cfg->regions, &map) :
-	    node_cellmap_load(cfg->cells, &map)) != CAIRN_OK)
+	if ((r = cfg->regions != NULL ? engine_regions_load(cfg->regions, &map)
+	    :
+	    engine_cellmap_load(cfg->cells, &map)) != CAIRN_OK)
 		return r;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (q->kind == QSPEC_KIND_POPCAT && cfg->records.n > 0) {
 		/* Region-level records beside the CDRs, over the same
 		 * regions: the geography's. */
-		if ((r = node_regions_from_ids(node_cellmap_regions(map),
-		    node_cellmap_nregions(map), &rmap)) != CAIRN_OK ||
-		    (r = node_expand_paths(cfg->records.v, cfg->records.n,
+		if ((r = engine_regions_from_ids(engine_cellmap_regions(map),
+		    engine_cellmap_nregions(map), &rmap)) != CAIRN_OK ||
+		    (r = engine_expand_paths(cfg->records.v, cfg->records.n,
 		    &paths, &npaths)) != CAIRN_OK)
 			goto out;
 		memset(&in, 0, sizeof(in));
@@ -110,15 +112,15 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
 		in.npaths = npaths;
 		in.cells = rmap;
 		in.max_bad_fraction = cfg->max_bad_fraction;
-		if ((r = node_run_csv(q, &in, &rep, &res)) != CAIRN_OK)
+		if ((r = engine_run_csv(q, &in, &rep, &res)) != CAIRN_OK)
 			goto out;
 	} else if (store_present(cfg, dir, sizeof(dir))) {
-		if ((r = node_store_open(dir, &st)) != CAIRN_OK ||
-		    (r = node_run_store(q, st, 0, &res)) != CAIRN_OK ||
+		if ((r = engine_store_open(dir, &st)) != CAIRN_OK ||
+		    (r = engine_run_store(q, st, 0, &res)) != CAIRN_OK ||
 		    (r = same_domain(map, &res)) != CAIRN_OK)
 			goto out;
 	} else {
-		if ((r = node_expand_paths(cfg->cdr.v, cfg->cdr.n, &paths,
+		if ((r = engine_expand_paths(cfg->cdr.v, cfg->cdr.n, &paths,
 		    &npaths)) != CAIRN_OK)
 			goto out;
 		memset(&in, 0, sizeof(in));
@@ -126,11 +128,11 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
 		in.npaths = npaths;
 		in.cells = map;
 		in.max_bad_fraction = cfg->max_bad_fraction;
-		if ((r = node_run_csv(q, &in, &rep, &res)) != CAIRN_OK)
+		if ((r = engine_run_csv(q, &in, &rep, &res)) != CAIRN_OK)
 			goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	want = qspec_domain_cells(q, node_cellmap_nregions(map), res.ncats);
+	want = qspec_domain_cells(q, engine_cellmap_nregions(map), res.ncats);
 	if (res.ncells != want || want == 0) {
 		r = cairn_err(CAIRN_ERR_INTERNAL, "engine domain of %llu "
 		    "cells, expected %llu", (unsigned long long)res.ncells,
@@ -171,11 +173,11 @@ out:
 		sodium_memzero(v, (size_t)want * sizeof(*v));
 		free(v);
 	}
-	node_result_release(&res);
-	node_report_release(&rep);
-	node_paths_free(paths, npaths);
-	node_store_close(st);
-	node_cellmap_free(map);
-	node_cellmap_free(rmap);
+	engine_result_release(&res);
+	engine_report_release(&rep);
+	engine_paths_free(paths, npaths);
+	engine_store_close(st);
+	engine_cellmap_free(map);
+	engine_cellmap_free(rmap);
 	return r;
 }

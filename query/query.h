@@ -108,7 +108,7 @@ const char	*query_label_columns(enum qspec_kind kind);
 /*
  * Write the labels of cell 'id' of 'd' into 'buf' (room for 'cap' bytes):
  * CSV fields ("3,2026-01-05") or JSON members ("\"region\": 3, ...").
- * Cells are in the engine's order (node/output.c): presence region-major
+ * Cells are in the engine's order (node/engine/output.c): presence region-major
  * then bucket, residents by region, od day then origin then destination,
  * migration from then to, visitors region then day, population by
  * category region then category.  CAIRN_ERR_RANGE past the domain,

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 #define NCELLS		4000
 #define NREGIONS	400
@@ -158,17 +158,17 @@ run(const struct job *j, double bytes, uint64_t rows)
 	pid_t pid;
 
 	if ((pid = fork()) == 0) {
-		struct node_cellmap *cm = NULL;
-		struct node_input in;
-		struct node_report rep;
-		struct node_result res;
+		struct engine_cellmap *cm = NULL;
+		struct engine_input in;
+		struct engine_report rep;
+		struct engine_result res;
 		struct qspec q;
-		struct node_store *st = NULL;
+		struct engine_store *st = NULL;
 		char *paths[1] = { (char *)csv_path };
 		int r;
 
 		memset(&in, 0, sizeof(in));
-		if (node_cellmap_load(cells_path, &cm) != CAIRN_OK)
+		if (engine_cellmap_load(cells_path, &cm) != CAIRN_OK)
 			_exit(2);
 		in.paths = paths;
 		in.npaths = 1;
@@ -176,18 +176,18 @@ run(const struct job *j, double bytes, uint64_t rows)
 		in.max_bad_fraction = 0.001;
 		in.threads = j->threads;
 		if (j->ingest != NULL)
-			r = node_store_ingest(j->ingest, &in, &rep);
+			r = engine_store_ingest(j->ingest, &in, &rep);
 		else if (j->spec == NULL)
-			r = node_check_data(&in, &rep);
+			r = engine_check_data(&in, &rep);
 		else {
 			if (qspec_parse_json(j->spec, strlen(j->spec), "bench",
 			    &q) != CAIRN_OK)
 				_exit(3);
 			if (j->store != NULL)
-				r = node_store_open(j->store, &st) ||
-				    node_run_store(&q, st, j->threads, &res);
+				r = engine_store_open(j->store, &st) ||
+				    engine_run_store(&q, st, j->threads, &res);
 			else
-				r = node_run_csv(&q, &in, &rep, &res);
+				r = engine_run_csv(&q, &in, &rep, &res);
 		}
 		if (r != CAIRN_OK) {
 			fprintf(stderr, "bench_engine: %s: %s\n", j->what,

@@ -25,13 +25,13 @@ static const char *const specs[] = {
 #define NSPECS	(sizeof(specs) / sizeof(specs[0]))
 
 void
-fz_csv_run(const struct node_cellmap *map, const uint8_t *data, size_t size)
+fz_csv_run(const struct engine_cellmap *map, const uint8_t *data, size_t size)
 {
 	static struct qspec q[NSPECS];
 	static int parsed;
-	struct node_report rep;
-	struct node_result res;
-	struct node_input in;
+	struct engine_report rep;
+	struct engine_result res;
+	struct engine_input in;
 	char *paths[1];
 	const char *p;
 	size_t k;
@@ -53,21 +53,21 @@ fz_csv_run(const struct node_cellmap *map, const uint8_t *data, size_t size)
 	in.threads = 1 + (unsigned)(size & 1);
 	in.split_bytes = 97;
 	memset(&rep, 0, sizeof(rep));
-	if (node_check_data(&in, &rep) == CAIRN_OK) {
+	if (engine_check_data(&in, &rep) == CAIRN_OK) {
 		if (rep.nfiles != 1 || rep.files[0].good + rep.files[0].nbad !=
 		    rep.files[0].rows)
 			abort();
 	}
-	node_report_release(&rep);
+	engine_report_release(&rep);
 	memset(&rep, 0, sizeof(rep));
 	memset(&res, 0, sizeof(res));
 	k = size % NSPECS;
-	if (node_run_csv(&q[k], &in, &rep, &res) == CAIRN_OK) {
+	if (engine_run_csv(&q[k], &in, &rep, &res) == CAIRN_OK) {
 		for (size_t i = 1; i < res.nnz; i++)
 			if (res.cells[i].id <= res.cells[i - 1].id ||
 			    res.cells[i].id >= res.ncells)
 				abort();
-		node_result_release(&res);
+		engine_result_release(&res);
 	}
-	node_report_release(&rep);
+	engine_report_release(&rep);
 }

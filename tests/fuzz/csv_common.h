@@ -1,6 +1,6 @@
 /*
  * csv_common.h - the event-file harnesses' shared body: the input is one
- * CSV file (plain or gzip) run through node_check_data() and node_run_csv()
+ * CSV file (plain or gzip) run through engine_check_data() and engine_run_csv()
  * over a fixed domain, with a query kind picked by the input's length, and
  * split between two threads at a small boundary so the split code runs.
  */
@@ -10,10 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 /* Run one input over the domain 'map'. */
-void	fz_csv_run(const struct node_cellmap *map, const uint8_t *data,
+void	fz_csv_run(const struct engine_cellmap *map, const uint8_t *data,
 	    size_t size);
 
 #endif

@@ -1,17 +1,17 @@
 /*
  * fuzz_cdr_csv.c - CDR files ("subscriber_id,timestamp,cell_id") read by
- * the node's engine (node/ingest_csv.c) over a small fixed cell map.
+ * the node's engine (node/engine/ingest_csv.c) over a small fixed cell map.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 #include "tests/fuzz/csv_common.h"
 #include "tests/fuzz/util.h"
 
-static struct node_cellmap *map;
+static struct engine_cellmap *map;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -22,7 +22,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_quiet();
-	if (node_cellmap_load(fz_file("cells.csv", cells, strlen(cells)),
+	if (engine_cellmap_load(fz_file("cells.csv", cells, strlen(cells)),
 	    &map) != CAIRN_OK)
 		abort();
 	return 0;

@@ -9,7 +9,7 @@
 
 #include "common/err.h"
 #include "coordinator/coord_int.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 #include "tests/fuzz/util.h"
 
 int
@@ -22,35 +22,35 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 static void
-check(const struct node_cellmap *m)
+check(const struct engine_cellmap *m)
 {
-	const uint32_t *ids = node_cellmap_regions(m);
-	size_t n = node_cellmap_nregions(m);
+	const uint32_t *ids = engine_cellmap_regions(m);
+	size_t n = engine_cellmap_nregions(m);
 	uint32_t ridx;
 
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && ids[i] <= ids[i - 1])
 			abort();
-		if (!node_region_index(m, ids[i], &ridx) || ridx != i)
+		if (!engine_region_index(m, ids[i], &ridx) || ridx != i)
 			abort();
 	}
-	(void)node_cellmap_lookup(m, "c1", 2, &ridx);
+	(void)engine_cellmap_lookup(m, "c1", 2, &ridx);
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct node_cellmap *m;
+	struct engine_cellmap *m;
 	const char *p = fz_file("map.csv", data, size);
 	uint64_t n;
 
-	if (node_cellmap_load(p, &m) == CAIRN_OK) {
+	if (engine_cellmap_load(p, &m) == CAIRN_OK) {
 		check(m);
-		node_cellmap_free(m);
+		engine_cellmap_free(m);
 	}
-	if (node_regions_load(p, &m) == CAIRN_OK) {
+	if (engine_regions_load(p, &m) == CAIRN_OK) {
 		check(m);
-		node_cellmap_free(m);
+		engine_cellmap_free(m);
 	}
 	fz_ignore(coord_regions_count(p, &n));
 	return 0;

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 
 #include "common/err.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 #include "tests/fuzz/csv_common.h"
 #include "tests/fuzz/util.h"
 
-static struct node_cellmap *map;
+static struct engine_cellmap *map;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -21,7 +21,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_quiet();
-	if (node_regions_from_ids(ids, sizeof(ids) / sizeof(ids[0]), &map)
+	if (engine_regions_from_ids(ids, sizeof(ids) / sizeof(ids[0]), &map)
 	    != CAIRN_OK)
 		abort();
 	return 0;

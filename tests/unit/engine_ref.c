@@ -327,7 +327,7 @@ ref_run(const struct qspec *q, const struct ref_event *ev, size_t n)
 	if (o.n > 0)
 		qsort(o.rows, o.n, sizeof(*o.rows), cmp_row);
 	f = open_memstream(&text, &len);
-	fprintf(f, "%s\n", node_kind_header(q->kind));
+	fprintf(f, "%s\n", engine_kind_header(q->kind));
 	for (size_t i = 0; i < o.n; i++) {
 		struct ref_row *r = &o.rows[i];
 		char d[32];

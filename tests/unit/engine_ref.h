@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 struct ref_event {
 	int		sub;		/* subject number >= 0 */

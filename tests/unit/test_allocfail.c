@@ -35,7 +35,7 @@
 #include "coordinator/round.h"
 #include "node/daemon_int.h"
 #include "node/ledger.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 #include "protocol/proto_service.h"
 #include "protocol/qspec.h"
 #include "protocol/secagg.h"
@@ -361,10 +361,10 @@ static int
 path_engine(void)
 {
 	char cells[128], cdr[128], *paths[1];
-	struct node_cellmap *map = NULL;
-	struct node_report rep;
-	struct node_result res;
-	struct node_input in;
+	struct engine_cellmap *map = NULL;
+	struct engine_report rep;
+	struct engine_result res;
+	struct engine_input in;
 	struct qspec q;
 	int r;
 
@@ -372,7 +372,7 @@ path_engine(void)
 	snprintf(cdr, sizeof(cdr), "%s/cdr.csv", dir);
 	if ((r = qspec_parse_json(spec_json, strlen(spec_json), "q", &q)) !=
 	    CAIRN_OK ||
-	    (r = node_cellmap_load(cells, &map)) != CAIRN_OK)
+	    (r = engine_cellmap_load(cells, &map)) != CAIRN_OK)
 		return r;
 	paths[0] = cdr;
 	memset(&in, 0, sizeof(in));
@@ -383,10 +383,10 @@ path_engine(void)
 	in.threads = 1;
 	memset(&rep, 0, sizeof(rep));
 	memset(&res, 0, sizeof(res));
-	if ((r = node_run_csv(&q, &in, &rep, &res)) == CAIRN_OK)
-		node_result_release(&res);
-	node_report_release(&rep);
-	node_cellmap_free(map);
+	if ((r = engine_run_csv(&q, &in, &rep, &res)) == CAIRN_OK)
+		engine_result_release(&res);
+	engine_report_release(&rep);
+	engine_cellmap_free(map);
 	return r;
 }
 

@@ -20,7 +20,7 @@
 
 #include "common/err.h"
 #include "common/timeutil.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 #include "node/noise.h"
 #include "tests/unit/engine_ref.h"
 
@@ -173,15 +173,15 @@ remove_files(struct data *d)
 }
 
 static char *
-result_text(const struct node_result *res)
+result_text(const struct engine_result *res)
 {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 
 	assert_non_null(f);
-	assert_int_equal(node_result_write(res, NODE_OUT_CSV, false, NULL, f),
-	    CAIRN_OK);
+	assert_int_equal(engine_result_write(res, ENGINE_OUT_CSV, false, NULL,
+	    f), CAIRN_OK);
 	fclose(f);
 	return text;
 }
@@ -190,21 +190,21 @@ result_text(const struct node_result *res)
 static void
 check(struct data *d, const struct qspec *q, bool region_level)
 {
-	struct node_cellmap *cm;
-	struct node_input in;
-	struct node_report rep;
-	struct node_result res;
-	struct node_store *st;
+	struct engine_cellmap *cm;
+	struct engine_input in;
+	struct engine_report rep;
+	struct engine_result res;
+	struct engine_store *st;
 	char *want = ref_run(q, d->ev, d->n), *got, store[160];
 	char *paths[1];
 	uint64_t other_cat = 0;
 	int r;
 
 	if (region_level)
-		assert_int_equal(node_regions_from_ids(d->regions, d->nregions,
-		    &cm), CAIRN_OK);
+		assert_int_equal(engine_regions_from_ids(d->regions,
+		    d->nregions, &cm), CAIRN_OK);
 	else
-		assert_int_equal(node_cellmap_load(d->cells, &cm), CAIRN_OK);
+		assert_int_equal(engine_cellmap_load(d->cells, &cm), CAIRN_OK);
 	for (int mode = 0; mode < 3; mode++) {
 		memset(&in, 0, sizeof(in));
 		paths[0] = mode == 2 ? d->gz : d->csv;
@@ -214,7 +214,7 @@ check(struct data *d, const struct qspec *q, bool region_level)
 		in.max_bad_fraction = 0;
 		in.threads = mode == 1 ? 2 : 1;
 		in.split_bytes = mode == 1 ? 97 : 0;
-		r = node_run_csv(q, &in, &rep, &res);
+		r = engine_run_csv(q, &in, &rep, &res);
 		if (r != CAIRN_OK)
 			fail_msg("run: %s", cairn_errdesc(r));
 		assert_int_equal(rep.files[0].rows, d->n);
@@ -234,28 +234,29 @@ check(struct data *d, const struct qspec *q, bool region_level)
 			other_cat = res.other_cat;
 		}
 		free(got);
-		node_result_release(&res);
-		node_report_release(&rep);
+		engine_result_release(&res);
+		engine_report_release(&rep);
 	}
 	/* The store gives the same answer. */
 	snprintf(store, sizeof(store), "%s/store", d->dir);
 	paths[0] = d->csv;
 	in.threads = 2;
 	if (access(store, F_OK) != 0) {
-		assert_int_equal(node_store_ingest(store, &in, &rep), CAIRN_OK);
-		node_report_release(&rep);
+		assert_int_equal(engine_store_ingest(store, &in, &rep),
+		    CAIRN_OK);
+		engine_report_release(&rep);
 	}
-	assert_int_equal(node_store_open(store, &st), CAIRN_OK);
-	assert_int_equal(node_run_store(q, st, 2, &res), CAIRN_OK);
+	assert_int_equal(engine_store_open(store, &st), CAIRN_OK);
+	assert_int_equal(engine_run_store(q, st, 2, &res), CAIRN_OK);
 	assert_int_equal(res.other_cat, other_cat);
 	got = result_text(&res);
 	if (strcmp(got, want) != 0)
 		fail_msg("store, kind %s:\n--- engine\n%s--- reference\n%s",
 		    qspec_kind_name(q->kind), got, want);
 	free(got);
-	node_result_release(&res);
-	node_store_close(st);
-	node_cellmap_free(cm);
+	engine_result_release(&res);
+	engine_store_close(st);
+	engine_cellmap_free(cm);
 	free(want);
 }
 
@@ -410,10 +411,10 @@ test_known_answer(void **state)
 {
 	struct data d;
 	struct qspec q;
-	struct node_cellmap *cm;
-	struct node_input in;
-	struct node_report rep;
-	struct node_result res;
+	struct engine_cellmap *cm;
+	struct engine_input in;
+	struct engine_report rep;
+	struct engine_result res;
 	char *paths[1], *got;
 	FILE *f;
 
@@ -433,7 +434,7 @@ test_known_answer(void **state)
 	    "a,2026-01-05T10:00:00Z,x\na,2026-01-05T11:00:00Z,y\n"
 	    "b,2026-01-05T23:59:59Z,x\n");
 	fclose(f);
-	assert_int_equal(node_cellmap_load(d.cells, &cm), CAIRN_OK);
+	assert_int_equal(engine_cellmap_load(d.cells, &cm), CAIRN_OK);
 	memset(&in, 0, sizeof(in));
 	paths[0] = d.csv;
 	in.paths = paths;
@@ -441,15 +442,15 @@ test_known_answer(void **state)
 	in.cells = cm;
 	base_query(&q, QSPEC_KIND_PRESENCE, 60, 2);
 	q.k = 1;
-	assert_int_equal(node_run_csv(&q, &in, &rep, &res), CAIRN_OK);
+	assert_int_equal(engine_run_csv(&q, &in, &rep, &res), CAIRN_OK);
 	got = result_text(&res);
 	assert_string_equal(got, "region,bucket,count\n3,2026-01-05,1\n"
 	    "20,2026-01-06,1\n");
 	assert_int_equal(res.subjects, 2);
 	free(got);
-	node_result_release(&res);
-	node_report_release(&rep);
-	node_cellmap_free(cm);
+	engine_result_release(&res);
+	engine_report_release(&rep);
+	engine_cellmap_free(cm);
 	remove_files(&d);
 }
 
@@ -466,11 +467,11 @@ test_popcat_one_cell(void **state)
 {
 	struct data d;
 	struct qspec q;
-	struct node_cellmap *cm;
-	struct node_input in;
-	struct node_report rep;
-	struct node_result res;
-	struct node_store *st;
+	struct engine_cellmap *cm;
+	struct engine_input in;
+	struct engine_report rep;
+	struct engine_result res;
+	struct engine_store *st;
 	uint32_t ids[3] = { 3, 5, 9 };
 	char *paths[1], *got, store[160];
 	const char *want = "region,category,count\n3,a,1\n5,b,1\n";
@@ -491,7 +492,7 @@ test_popcat_one_cell(void **state)
 	    "f,2026-01-06T10:00:00Z,3,a\n"
 	    "g,2026-01-04T10:00:00Z,9,a\n");
 	fclose(f);
-	assert_int_equal(node_regions_from_ids(ids, 3, &cm), CAIRN_OK);
+	assert_int_equal(engine_regions_from_ids(ids, 3, &cm), CAIRN_OK);
 	memset(&in, 0, sizeof(in));
 	paths[0] = d.csv;
 	in.paths = paths;
@@ -502,24 +503,24 @@ test_popcat_one_cell(void **state)
 	q.ncats = 2;
 	strcpy(q.cats[0], "a");
 	strcpy(q.cats[1], "b");
-	assert_int_equal(node_run_csv(&q, &in, &rep, &res), CAIRN_OK);
+	assert_int_equal(engine_run_csv(&q, &in, &rep, &res), CAIRN_OK);
 	got = result_text(&res);
 	assert_string_equal(got, want);
 	free(got);
-	node_result_release(&res);
-	node_report_release(&rep);
+	engine_result_release(&res);
+	engine_report_release(&rep);
 	/* the store path shares the kernel */
 	snprintf(store, sizeof(store), "%s/store", d.dir);
-	assert_int_equal(node_store_ingest(store, &in, &rep), CAIRN_OK);
-	node_report_release(&rep);
-	assert_int_equal(node_store_open(store, &st), CAIRN_OK);
-	assert_int_equal(node_run_store(&q, st, 1, &res), CAIRN_OK);
+	assert_int_equal(engine_store_ingest(store, &in, &rep), CAIRN_OK);
+	engine_report_release(&rep);
+	assert_int_equal(engine_store_open(store, &st), CAIRN_OK);
+	assert_int_equal(engine_run_store(&q, st, 1, &res), CAIRN_OK);
 	got = result_text(&res);
 	assert_string_equal(got, want);
 	free(got);
-	node_result_release(&res);
-	node_store_close(st);
-	node_cellmap_free(cm);
+	engine_result_release(&res);
+	engine_store_close(st);
+	engine_cellmap_free(cm);
 	remove_files(&d);
 }
 
@@ -580,10 +581,10 @@ test_noise_cells(void **state)
 {
 	struct data d;
 	struct qspec q;
-	struct node_cellmap *cm;
-	struct node_input in;
-	struct node_report rep;
-	struct node_result res;
+	struct engine_cellmap *cm;
+	struct engine_input in;
+	struct engine_report rep;
+	struct engine_result res;
 	struct node_noise_plan p;
 	char *paths[1], *text = NULL, *line, *save = NULL;
 	size_t len = 0, rows = 0;
@@ -592,7 +593,7 @@ test_noise_cells(void **state)
 
 	gen(&d, 99, 60, 0, false);
 	write_files(&d, false);
-	assert_int_equal(node_cellmap_load(d.cells, &cm), CAIRN_OK);
+	assert_int_equal(engine_cellmap_load(d.cells, &cm), CAIRN_OK);
 	memset(&in, 0, sizeof(in));
 	paths[0] = d.csv;
 	in.paths = paths;
@@ -601,10 +602,10 @@ test_noise_cells(void **state)
 	base_query(&q, QSPEC_KIND_PRESENCE, 0, 30);
 	q.bucket_hour = true;
 	q.k = 2;
-	assert_int_equal(node_run_csv(&q, &in, &rep, &res), CAIRN_OK);
+	assert_int_equal(engine_run_csv(&q, &in, &rep, &res), CAIRN_OK);
 	f = open_memstream(&text, &len);
-	assert_int_equal(node_noise_write(&res, 1000000000, 1e-6, NODE_OUT_CSV, f,
-	    &p), CAIRN_OK);
+	assert_int_equal(node_noise_write(&res, 1000000000, 1e-6,
+	    ENGINE_OUT_CSV, f, &p), CAIRN_OK);
 	fclose(f);
 	line = strtok_r(text, "\n", &save);
 	assert_string_equal(line, "region,bucket,count,ci95_low,ci95_high");
@@ -620,7 +621,7 @@ test_noise_cells(void **state)
 		assert_int_equal(region, res.regions[id / res.nbuckets]);
 		assert_int_equal(lo, v - (long long)p.ci95);
 		assert_int_equal(hi, v + (long long)p.ci95);
-		z = (double)v - (double)node_result_get(&res, id);
+		z = (double)v - (double)engine_result_get(&res, id);
 		sum += z;
 		sq += z * z;
 		rows++;
@@ -631,9 +632,9 @@ test_noise_cells(void **state)
 	assert_true(fabs(sum / n) < 7 * sqrt((double)p.sigma2 / n));
 	assert_true(fabs(sq / n / (double)p.sigma2 - 1) < 7 * sqrt(2 / n));
 	free(text);
-	node_result_release(&res);
-	node_report_release(&rep);
-	node_cellmap_free(cm);
+	engine_result_release(&res);
+	engine_report_release(&rep);
+	engine_cellmap_free(cm);
 	remove_files(&d);
 }
 

@@ -17,7 +17,7 @@
 #include <zlib.h>
 
 #include "common/err.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 static char dir[64];
 
@@ -55,19 +55,19 @@ put(const char *name, const char *text, size_t len)
 
 #define PUT(name, lit)	put(name, lit, sizeof(lit) - 1)
 
-static struct node_cellmap *
+static struct engine_cellmap *
 cells(void)
 {
-	struct node_cellmap *cm;
+	struct engine_cellmap *cm;
 
-	assert_int_equal(node_cellmap_load(PUT("cells.csv",
+	assert_int_equal(engine_cellmap_load(PUT("cells.csv",
 	    "cell_id,region_id\nc1,1\nc2,2\n"), &cm), CAIRN_OK);
 	return cm;
 }
 
 static void
-input(struct node_input *in, const char **paths, size_t n,
-    struct node_cellmap *cm)
+input(struct engine_input *in, const char **paths, size_t n,
+    struct engine_cellmap *cm)
 {
 	memset(in, 0, sizeof(*in));
 	in->paths = (char *const *)paths;
@@ -83,9 +83,9 @@ test_bad_reasons(void **state)
 	char *text, longline[70010], longid[140];
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	struct node_cellmap *cm = cells();
-	struct node_input in;
-	struct node_report rep;
+	struct engine_cellmap *cm = cells();
+	struct engine_input in;
+	struct engine_report rep;
 	const char *paths[1];
 
 	memset(longline, 'x', sizeof(longline) - 1);
@@ -122,33 +122,33 @@ test_bad_reasons(void **state)
 			in.threads = 2;
 			in.split_bytes = 50;
 		}
-		assert_int_equal(node_check_data(&in, &rep), CAIRN_OK);
-		struct node_file_report *fr = &rep.files[0];
+		assert_int_equal(engine_check_data(&in, &rep), CAIRN_OK);
+		struct engine_file_report *fr = &rep.files[0];
 
 		assert_int_equal(fr->rows, 20);
 		assert_int_equal(fr->good, 4);
 		assert_int_equal(fr->nbad, 16);
-		assert_int_equal(fr->bad[NODE_BAD_FIELDS], 2);
-		assert_int_equal(fr->bad[NODE_BAD_TIMESTAMP], 4);
-		assert_int_equal(fr->bad[NODE_BAD_CELL], 1);
-		assert_int_equal(fr->bad[NODE_BAD_EMPTY_ID], 1);
-		assert_int_equal(fr->bad[NODE_BAD_EMPTY_FIELD], 1);
-		assert_int_equal(fr->bad[NODE_BAD_LONG_FIELD], 1);
-		assert_int_equal(fr->bad[NODE_BAD_ENCODING], 3);
-		assert_int_equal(fr->bad[NODE_BAD_QUOTING], 1);
-		assert_int_equal(fr->bad[NODE_BAD_BLANK], 1);
-		assert_int_equal(fr->bad[NODE_BAD_LONG_LINE], 1);
-		assert_int_equal(fr->nexamples, NODE_EXAMPLES);
-		for (size_t e = 0; e < NODE_EXAMPLES; e++)
+		assert_int_equal(fr->bad[ENGINE_BAD_FIELDS], 2);
+		assert_int_equal(fr->bad[ENGINE_BAD_TIMESTAMP], 4);
+		assert_int_equal(fr->bad[ENGINE_BAD_CELL], 1);
+		assert_int_equal(fr->bad[ENGINE_BAD_EMPTY_ID], 1);
+		assert_int_equal(fr->bad[ENGINE_BAD_EMPTY_FIELD], 1);
+		assert_int_equal(fr->bad[ENGINE_BAD_LONG_FIELD], 1);
+		assert_int_equal(fr->bad[ENGINE_BAD_ENCODING], 3);
+		assert_int_equal(fr->bad[ENGINE_BAD_QUOTING], 1);
+		assert_int_equal(fr->bad[ENGINE_BAD_BLANK], 1);
+		assert_int_equal(fr->bad[ENGINE_BAD_LONG_LINE], 1);
+		assert_int_equal(fr->nexamples, ENGINE_EXAMPLES);
+		for (size_t e = 0; e < ENGINE_EXAMPLES; e++)
 			assert_int_equal(fr->examples[e].line, 3 + e);
-		assert_int_equal(fr->examples[0].reason, NODE_BAD_FIELDS);
-		assert_int_equal(fr->examples[1].reason, NODE_BAD_TIMESTAMP);
-		assert_int_equal(fr->examples[2].reason, NODE_BAD_CELL);
+		assert_int_equal(fr->examples[0].reason, ENGINE_BAD_FIELDS);
+		assert_int_equal(fr->examples[1].reason, ENGINE_BAD_TIMESTAMP);
+		assert_int_equal(fr->examples[2].reason, ENGINE_BAD_CELL);
 		assert_false(fr->refused);
-		node_report_release(&rep);
+		engine_report_release(&rep);
 	}
 	free(text);
-	node_cellmap_free(cm);
+	engine_cellmap_free(cm);
 }
 
 /*
@@ -162,15 +162,16 @@ test_long_lines(void **state)
 {
 	static const size_t longs[] = { 70000, 100000, 140000 };
 	static const size_t goods[] = { 0, 1, 3, 700, 20000, 200000 };
-	struct node_cellmap *cm = cells();
-	struct node_input in;
-	struct node_report rep;
+	struct engine_cellmap *cm = cells();
+	struct engine_input in;
+	struct engine_report rep;
 	const char *paths[1];
 
 	(void)state;
 	for (size_t g = 0; g < sizeof(goods) / sizeof(goods[0]); g++)
 		for (size_t l = 0; l < sizeof(longs) / sizeof(longs[0]); l++) {
-			size_t cap = 64 + goods[g] * 4 * 40 + 3 * (longs[l] + 1);
+			size_t cap = 64 + goods[g] * 4 * 40 + 3 * (longs[l] +
+			    1);
 			char *text = malloc(cap), *p = text;
 			size_t good = 0;
 
@@ -185,7 +186,8 @@ test_long_lines(void **state)
 				*p++ = '\n';
 			}
 			for (size_t i = 0; i < goods[g]; i++, good++)
-				p += sprintf(p, "t%zu,2026-01-05T11:00:00Z,c2\n",
+				p += sprintf(p,
+				    "t%zu,2026-01-05T11:00:00Z,c2\n",
 				    i % 89);
 			assert_true((size_t)(p - text) <= cap);
 			paths[0] = put("long.csv", text, (size_t)(p - text));
@@ -195,26 +197,26 @@ test_long_lines(void **state)
 					in.threads = 2;
 					in.split_bytes = 1000;
 				}
-				assert_int_equal(node_check_data(&in, &rep),
+				assert_int_equal(engine_check_data(&in, &rep),
 				    CAIRN_OK);
 				assert_int_equal(rep.files[0].rows, good + 3);
 				assert_int_equal(rep.files[0].good, good);
 				assert_int_equal(rep.files[0].bad
-				    [NODE_BAD_LONG_LINE], 3);
-				node_report_release(&rep);
+				    [ENGINE_BAD_LONG_LINE], 3);
+				engine_report_release(&rep);
 			}
 			free(text);
 		}
-	node_cellmap_free(cm);
+	engine_cellmap_free(cm);
 }
 
 static void
 test_limit(void **state)
 {
-	struct node_cellmap *cm = cells();
-	struct node_input in;
-	struct node_report rep;
-	struct node_result res;
+	struct engine_cellmap *cm = cells();
+	struct engine_input in;
+	struct engine_report rep;
+	struct engine_result res;
 	struct qspec q;
 	const char *paths[1];
 	char *out = NULL;
@@ -227,94 +229,94 @@ test_limit(void **state)
 	    "\"2026-01-05\",\"end\":\"2026-01-06\"}", 60, "q", &q), CAIRN_OK);
 	input(&in, paths, 1, cm);
 	in.max_bad_fraction = 0.001;
-	assert_int_equal(node_run_csv(&q, &in, &rep, &res), CAIRN_ERR_FORMAT);
+	assert_int_equal(engine_run_csv(&q, &in, &rep, &res), CAIRN_ERR_FORMAT);
 	assert_non_null(strstr(cairn_errmsg(), "lim.csv: 1 of 2 rows bad"));
 	assert_non_null(strstr(cairn_errmsg(), "--max-bad-fraction"));
-	node_report_release(&rep);
-	assert_int_equal(node_check_data(&in, &rep), CAIRN_OK);
+	engine_report_release(&rep);
+	assert_int_equal(engine_check_data(&in, &rep), CAIRN_OK);
 	assert_true(rep.files[0].refused);
 	f = open_memstream(&out, &len);
-	node_report_print(&rep, f);
+	engine_report_print(&rep, f);
 	fclose(f);
 	assert_non_null(strstr(out, "lim.csv:3: unknown cell"));
 	assert_non_null(strstr(out, "refused"));
 	free(out);
-	node_report_release(&rep);
+	engine_report_release(&rep);
 	in.max_bad_fraction = 0.5;
-	assert_int_equal(node_run_csv(&q, &in, &rep, &res), CAIRN_OK);
-	node_result_release(&res);
-	node_report_release(&rep);
-	node_cellmap_free(cm);
+	assert_int_equal(engine_run_csv(&q, &in, &rep, &res), CAIRN_OK);
+	engine_result_release(&res);
+	engine_report_release(&rep);
+	engine_cellmap_free(cm);
 }
 
 static void
 test_headers(void **state)
 {
-	struct node_cellmap *cm = cells();
-	struct node_input in;
-	struct node_report rep;
+	struct engine_cellmap *cm = cells();
+	struct engine_input in;
+	struct engine_report rep;
 	const char *paths[1];
 
 	input(&in, paths, 1, cm);
 	paths[0] = PUT("h1.csv", "sub,timestamp,cell_id\na,1,c1\n");
-	assert_int_equal(node_check_data(&in, &rep), CAIRN_ERR_FORMAT);
+	assert_int_equal(engine_check_data(&in, &rep), CAIRN_ERR_FORMAT);
 	assert_non_null(strstr(cairn_errmsg(), "h1.csv:1: header must be"));
-	node_report_release(&rep);
+	engine_report_release(&rep);
 	paths[0] = PUT("h2.csv", "");
-	assert_int_equal(node_check_data(&in, &rep), CAIRN_ERR_FORMAT);
+	assert_int_equal(engine_check_data(&in, &rep), CAIRN_ERR_FORMAT);
 	assert_non_null(strstr(cairn_errmsg(), "h2.csv:1: empty file"));
-	node_report_release(&rep);
+	engine_report_release(&rep);
 	/* BOM, CRLF, a header alone without newline */
 	paths[0] = PUT("h3.csv", "\xef\xbb\xbfsubscriber_id,timestamp,cell_id");
-	assert_int_equal(node_check_data(&in, &rep), CAIRN_OK);
+	assert_int_equal(engine_check_data(&in, &rep), CAIRN_OK);
 	assert_int_equal(rep.files[0].rows, 0);
-	node_report_release(&rep);
+	engine_report_release(&rep);
 	paths[0] = PUT("h4.csv", "\xef\xbb\xbfsubscriber_id,timestamp,cell_id"
 	    "\r\na,1767607200,c1\r\nb,1767607200,c2\r\n");
-	assert_int_equal(node_check_data(&in, &rep), CAIRN_OK);
+	assert_int_equal(engine_check_data(&in, &rep), CAIRN_OK);
 	assert_int_equal(rep.files[0].good, 2);
 	assert_int_equal(rep.files[0].nbad, 0);
-	node_report_release(&rep);
+	engine_report_release(&rep);
 	paths[0] = "/nonexistent/x.csv";
-	assert_int_equal(node_check_data(&in, &rep), CAIRN_ERR_IO);
-	node_report_release(&rep);
-	node_cellmap_free(cm);
+	assert_int_equal(engine_check_data(&in, &rep), CAIRN_ERR_IO);
+	engine_report_release(&rep);
+	engine_cellmap_free(cm);
 }
 
 static void
 test_region_level(void **state)
 {
-	struct node_cellmap *cm;
-	struct node_input in;
-	struct node_report rep;
+	struct engine_cellmap *cm;
+	struct engine_input in;
+	struct engine_report rep;
 	const char *paths[1];
 
-	assert_int_equal(node_regions_load(PUT("regions.csv",
+	assert_int_equal(engine_regions_load(PUT("regions.csv",
 	    "region_id,name\n5,North\n9,South\n"), &cm), CAIRN_OK);
-	assert_int_equal(node_cellmap_nregions(cm), 2);
+	assert_int_equal(engine_cellmap_nregions(cm), 2);
 	input(&in, paths, 1, cm);
 	paths[0] = PUT("r.csv", "entity_id,timestamp,region_id,category\n"
 	    "a,1767607200,5,x\na,1767607200,6,x\na,1767607200,five,x\n"
 	    "a,1767607200,9,\na,1767607200,9\nb,1767607200,9,\"y,z\"\n");
-	assert_int_equal(node_check_data(&in, &rep), CAIRN_OK);
+	assert_int_equal(engine_check_data(&in, &rep), CAIRN_OK);
 	assert_int_equal(rep.files[0].good, 2);
-	assert_int_equal(rep.files[0].bad[NODE_BAD_REGION], 2);
-	assert_int_equal(rep.files[0].bad[NODE_BAD_EMPTY_FIELD], 1);
-	assert_int_equal(rep.files[0].bad[NODE_BAD_FIELDS], 1);
-	node_report_release(&rep);
+	assert_int_equal(rep.files[0].bad[ENGINE_BAD_REGION], 2);
+	assert_int_equal(rep.files[0].bad[ENGINE_BAD_EMPTY_FIELD], 1);
+	assert_int_equal(rep.files[0].bad[ENGINE_BAD_FIELDS], 1);
+	engine_report_release(&rep);
 	/* cell-level input needs a cell map */
 	paths[0] = PUT("c.csv", "subscriber_id,timestamp,cell_id\na,1,c1\n");
-	assert_int_equal(node_check_data(&in, &rep), CAIRN_ERR_ARG);
-	node_report_release(&rep);
-	node_cellmap_free(cm);
+	assert_int_equal(engine_check_data(&in, &rep), CAIRN_ERR_ARG);
+	engine_report_release(&rep);
+	engine_cellmap_free(cm);
 }
 
 static void
 test_gzip(void **state)
 {
-	struct node_cellmap *cm = cells();
-	struct node_input in;
-	struct node_report rep;
+	struct engine_cellmap *cm = cells();
+	struct engine_input in;
+	struct engine_report rep;
 	const char *paths[1];
 	char path[128];
 	gzFile g;
@@ -331,19 +333,19 @@ test_gzip(void **state)
 	gzclose(g);
 	input(&in, paths, 1, cm);
 	paths[0] = path;
-	assert_int_equal(node_check_data(&in, &rep), CAIRN_OK);
+	assert_int_equal(engine_check_data(&in, &rep), CAIRN_OK);
 	assert_int_equal(rep.files[0].rows, 1000);
-	assert_int_equal(rep.files[0].bad[NODE_BAD_CELL], 333);
+	assert_int_equal(rep.files[0].bad[ENGINE_BAD_CELL], 333);
 	assert_int_equal(rep.files[0].examples[0].line, 4);
-	node_report_release(&rep);
+	engine_report_release(&rep);
 	/* truncated gzip: an error, not a silent short read */
 	f = fopen(path, "rb");
 	n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
 	paths[0] = put("t.csv.gz", buf, n / 2);
-	assert_int_not_equal(node_check_data(&in, &rep), CAIRN_OK);
-	node_report_release(&rep);
-	node_cellmap_free(cm);
+	assert_int_not_equal(engine_check_data(&in, &rep), CAIRN_OK);
+	engine_report_release(&rep);
+	engine_cellmap_free(cm);
 }
 
 static void
@@ -358,16 +360,17 @@ test_paths(void **state)
 	PUT("drop/a.csv", "x");
 	PUT("drop/notes.txt", "x");
 	arg[0] = sub;
-	assert_int_equal(node_expand_paths(arg, 1, &v, &n), CAIRN_OK);
+	assert_int_equal(engine_expand_paths(arg, 1, &v, &n), CAIRN_OK);
 	assert_int_equal(n, 2);
 	assert_non_null(strstr(v[0], "drop/a.csv"));
 	assert_non_null(strstr(v[1], "drop/b.csv.gz"));
-	node_paths_free(v, n);
+	engine_paths_free(v, n);
 	snprintf(sub, sizeof(sub), "%s/empty", dir);
 	assert_int_equal(mkdir(sub, 0700), 0);
-	assert_int_equal(node_expand_paths(arg, 1, &v, &n), CAIRN_ERR_NOTFOUND);
+	assert_int_equal(engine_expand_paths(arg, 1, &v, &n),
+	    CAIRN_ERR_NOTFOUND);
 	arg[0] = "/nonexistent";
-	assert_int_equal(node_expand_paths(arg, 1, &v, &n), CAIRN_ERR_IO);
+	assert_int_equal(engine_expand_paths(arg, 1, &v, &n), CAIRN_ERR_IO);
 }
 
 static void
@@ -389,26 +392,26 @@ test_cellmap_errors(void **state)
 		{ "cell_id,region_id\n", "m.csv: no regions" },
 		{ "", "m.csv:1: empty file" },
 	};
-	struct node_cellmap *cm;
+	struct engine_cellmap *cm;
 	uint32_t r;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *p = put("m.csv", cases[i].text,
 		    strlen(cases[i].text));
 
-		assert_int_not_equal(node_cellmap_load(p, &cm), CAIRN_OK);
+		assert_int_not_equal(engine_cellmap_load(p, &cm), CAIRN_OK);
 		if (strstr(cairn_errmsg(), cases[i].want) == NULL)
 			fail_msg("case %zu: '%s' lacks '%s'", i, cairn_errmsg(),
 			    cases[i].want);
 	}
-	assert_int_equal(node_cellmap_load(PUT("m.csv", "\xef\xbb\xbf"
+	assert_int_equal(engine_cellmap_load(PUT("m.csv", "\xef\xbb\xbf"
 	    "cell_id,region_id\r\nc1,4294967295\r\nc2,0\r\nc3,0"), &cm),
 	    CAIRN_OK);
-	assert_int_equal(node_cellmap_nregions(cm), 2);
-	assert_true(node_cellmap_lookup(cm, "c1", 2, &r));
-	assert_int_equal(node_cellmap_regions(cm)[r], 4294967295u);
-	assert_false(node_cellmap_lookup(cm, "c4", 2, &r));
-	node_cellmap_free(cm);
+	assert_int_equal(engine_cellmap_nregions(cm), 2);
+	assert_true(engine_cellmap_lookup(cm, "c1", 2, &r));
+	assert_int_equal(engine_cellmap_regions(cm)[r], 4294967295u);
+	assert_false(engine_cellmap_lookup(cm, "c4", 2, &r));
+	engine_cellmap_free(cm);
 }
 
 static void
@@ -483,10 +486,10 @@ test_spec_errors(void **state)
 static void
 test_store_files(void **state)
 {
-	struct node_cellmap *cm = cells(), *other;
-	struct node_input in;
-	struct node_report rep;
-	struct node_store *st;
+	struct engine_cellmap *cm = cells(), *other;
+	struct engine_input in;
+	struct engine_report rep;
+	struct engine_store *st;
 	const char *paths[1];
 	char store[128], key[160], seg[160];
 	struct stat sb;
@@ -500,21 +503,21 @@ test_store_files(void **state)
 	paths[0] = PUT("s.csv", "subscriber_id,timestamp,cell_id\n"
 	    "alice,1767607200,c1\nbob,1767607200,c2\nalice,1767610800,c2\n");
 	input(&in, paths, 1, cm);
-	assert_int_equal(node_store_ingest(store, &in, &rep), CAIRN_OK);
-	node_report_release(&rep);
+	assert_int_equal(engine_store_ingest(store, &in, &rep), CAIRN_OK);
+	engine_report_release(&rep);
 	assert_int_equal(stat(key, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_int_equal(stat(store, &sb), 0);
 	assert_int_equal(sb.st_mode & 0077, 0);
 	/* a second drop: same subjects keep their index */
-	assert_int_equal(node_store_ingest(store, &in, &rep), CAIRN_OK);
-	node_report_release(&rep);
-	assert_int_equal(node_store_open(store, &st), CAIRN_OK);
-	node_store_stats(st, &subs, &events, &segs);
+	assert_int_equal(engine_store_ingest(store, &in, &rep), CAIRN_OK);
+	engine_report_release(&rep);
+	assert_int_equal(engine_store_open(store, &st), CAIRN_OK);
+	engine_store_stats(st, &subs, &events, &segs);
 	assert_int_equal(subs, 2);
 	assert_int_equal(events, 6);
 	assert_int_equal(segs, 2);
-	node_store_close(st);
+	engine_store_close(st);
 	/* no subscriber id is written in clear */
 	{
 		char cmd[256];
@@ -523,22 +526,23 @@ test_store_files(void **state)
 		assert_int_not_equal(system(cmd), 0);
 	}
 	/* another region domain is refused */
-	assert_int_equal(node_regions_from_ids(ids, 1, &other), CAIRN_OK);
+	assert_int_equal(engine_regions_from_ids(ids, 1, &other), CAIRN_OK);
 	in.cells = other;
-	assert_int_equal(node_store_ingest(store, &in, &rep), CAIRN_ERR_CONFIG);
-	node_report_release(&rep);
-	node_cellmap_free(other);
+	assert_int_equal(engine_store_ingest(store, &in, &rep),
+	    CAIRN_ERR_CONFIG);
+	engine_report_release(&rep);
+	engine_cellmap_free(other);
 	in.cells = cm;
 	/* a key readable by others is refused: every group and other bit
 	   alone (g+r g+w g+x o+r o+w o+x), and a symlink to a good key */
 	assert_int_equal(chmod(key, 0644), 0);
-	assert_int_equal(node_store_ingest(store, &in, &rep), CAIRN_ERR_PERM);
-	node_report_release(&rep);
+	assert_int_equal(engine_store_ingest(store, &in, &rep), CAIRN_ERR_PERM);
+	engine_report_release(&rep);
 	for (unsigned bit = 01; bit <= 040; bit <<= 1) {
 		assert_int_equal(chmod(key, 0600 | bit), 0);
-		assert_int_equal(node_store_ingest(store, &in, &rep),
+		assert_int_equal(engine_store_ingest(store, &in, &rep),
 		    CAIRN_ERR_PERM);
-		node_report_release(&rep);
+		engine_report_release(&rep);
 	}
 	assert_int_equal(chmod(key, 0600), 0);
 	{
@@ -547,9 +551,9 @@ test_store_files(void **state)
 		snprintf(moved, sizeof(moved), "%s.real", key);
 		assert_int_equal(rename(key, moved), 0);
 		assert_int_equal(symlink(moved, key), 0);
-		assert_int_not_equal(node_store_ingest(store, &in, &rep),
+		assert_int_not_equal(engine_store_ingest(store, &in, &rep),
 		    CAIRN_OK);
-		node_report_release(&rep);
+		engine_report_release(&rep);
 		assert_int_equal(unlink(key), 0);
 		assert_int_equal(rename(moved, key), 0);
 	}
@@ -560,7 +564,7 @@ test_store_files(void **state)
 		const char *qj = "{\"kind\":\"residents\",\"start\":"
 		    "\"2026-01-05\",\"end\":\"2026-01-06\"}";
 		uint32_t badreg = UINT32_MAX;
-		struct node_result res;
+		struct engine_result res;
 		struct qspec q;
 
 		assert_int_equal(qspec_parse_json(qj, strlen(qj), "q", &q),
@@ -570,11 +574,11 @@ test_store_files(void **state)
 		fseek(f, -8, SEEK_END);
 		assert_int_equal(fwrite(&badreg, 4, 1, f), 1);
 		fclose(f);
-		assert_int_equal(node_store_open(store, &st), CAIRN_OK);
-		assert_int_equal(node_run_store(&q, st, 2, &res),
+		assert_int_equal(engine_store_open(store, &st), CAIRN_OK);
+		assert_int_equal(engine_run_store(&q, st, 2, &res),
 		    CAIRN_ERR_FORMAT);
 		assert_non_null(strstr(cairn_errmsg(), "seg-000002.bin"));
-		node_store_close(st);
+		engine_store_close(st);
 	}
 	/* a damaged segment is refused */
 	f = fopen(seg, "r+b");
@@ -582,16 +586,16 @@ test_store_files(void **state)
 	fseek(f, 0, SEEK_END);
 	assert_int_equal(ftruncate(fileno(f), ftell(f) - 4), 0);
 	fclose(f);
-	assert_int_equal(node_store_open(store, &st), CAIRN_ERR_FORMAT);
+	assert_int_equal(engine_store_open(store, &st), CAIRN_ERR_FORMAT);
 	assert_non_null(strstr(cairn_errmsg(), "seg-000002.bin"));
 	/* so is a subjects.bin whose size does not match its count */
 	snprintf(seg, sizeof(seg), "%s/subjects.bin", store);
 	assert_int_equal(truncate(seg, 17), 0);
-	assert_int_equal(node_store_open(store, &st), CAIRN_ERR_FORMAT);
+	assert_int_equal(engine_store_open(store, &st), CAIRN_ERR_FORMAT);
 	assert_non_null(strstr(cairn_errmsg(), "subjects.bin"));
-	assert_int_equal(node_store_open("/nonexistent", &st),
+	assert_int_equal(engine_store_open("/nonexistent", &st),
 	    CAIRN_ERR_NOTFOUND);
-	node_cellmap_free(cm);
+	engine_cellmap_free(cm);
 }
 
 int

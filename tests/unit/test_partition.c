@@ -1,6 +1,6 @@
 /*
  * test_partition.c - the radix-partitioned grouping of queries from CSV
- * (node/partition.c): thousands of subjects whose ids are packed hex of
+ * (node/engine/partition.c): thousands of subjects whose ids are packed hex of
  * odd and even lengths, long ids sharing their first 16 bytes, uppercase,
  * UTF-8 and quoted ids, read with 1 to 5 threads and 2 to 65536
  * partitions (most of them empty), must give the reference answer
@@ -20,8 +20,8 @@
 
 #include "common/err.h"
 #include "common/timeutil.h"
-#include "node/node.h"
-#include "node/node_int.h"
+#include "node/engine/engine.h"
+#include "node/engine/engine_int.h"
 #include "tests/unit/engine_ref.h"
 
 #define DAY0	20458		/* 2026-01-05 */
@@ -35,7 +35,7 @@ struct fixture {
 	char		 dir[64], csv[128], cells[128];
 	struct ref_event *ev;
 	size_t		 n;
-	struct node_cellmap *cm;
+	struct engine_cellmap *cm;
 };
 
 /* Deterministic bytes from libsodium: the same data every run. */
@@ -148,7 +148,7 @@ setup(void **state)
 		    fx->ev[i].region);
 	}
 	fclose(f);
-	assert_int_equal(node_cellmap_load(fx->cells, &fx->cm), CAIRN_OK);
+	assert_int_equal(engine_cellmap_load(fx->cells, &fx->cm), CAIRN_OK);
 	*state = fx;
 	return 0;
 }
@@ -161,14 +161,14 @@ teardown(void **state)
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
 	assert_int_equal(system(cmd), 0);
-	node_cellmap_free(fx->cm);
+	engine_cellmap_free(fx->cm);
 	free(fx->ev);
 	free(fx);
 	return 0;
 }
 
 static void
-input(struct fixture *fx, struct node_input *in, char **paths,
+input(struct fixture *fx, struct engine_input *in, char **paths,
     unsigned threads, unsigned bits)
 {
 	memset(in, 0, sizeof(*in));
@@ -185,28 +185,28 @@ static char *
 run_text(struct fixture *fx, const struct qspec *q, unsigned threads,
     unsigned bits, uint64_t *subjects)
 {
-	struct node_input in;
-	struct node_report rep;
-	struct node_result res;
+	struct engine_input in;
+	struct engine_report rep;
+	struct engine_result res;
 	char *paths[1], *text = NULL;
 	size_t len = 0;
 	FILE *f;
 	int r;
 
 	input(fx, &in, paths, threads, bits);
-	if ((r = node_run_csv(q, &in, &rep, &res)) != CAIRN_OK)
+	if ((r = engine_run_csv(q, &in, &rep, &res)) != CAIRN_OK)
 		fail_msg("threads %u, bits %u: %s", threads, bits,
 		    cairn_errdesc(r));
 	assert_int_equal(rep.files[0].nbad, 0);
 	assert_int_equal(rep.files[0].good, fx->n);
 	f = open_memstream(&text, &len);
 	assert_non_null(f);
-	assert_int_equal(node_result_write(&res, NODE_OUT_CSV, false, NULL, f),
-	    CAIRN_OK);
+	assert_int_equal(engine_result_write(&res, ENGINE_OUT_CSV, false, NULL,
+	    f), CAIRN_OK);
 	fclose(f);
 	*subjects = res.subjects;
-	node_result_release(&res);
-	node_report_release(&rep);
+	engine_result_release(&res);
+	engine_report_release(&rep);
 	return text;
 }
 
@@ -288,9 +288,9 @@ static void
 test_subject_cap(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_input in;
-	struct node_report rep;
-	struct node_result res;
+	struct engine_input in;
+	struct engine_report rep;
+	struct engine_result res;
 	struct qspec q;
 	char *paths[1];
 
@@ -300,16 +300,16 @@ test_subject_cap(void **state)
 	for (unsigned t = 1; t <= 3; t++) {
 		input(fx, &in, paths, t, t == 3 ? 1 : 9);
 		in.max_subjects = NSUB - 1;
-		assert_int_equal(node_run_csv(&q, &in, &rep, &res),
+		assert_int_equal(engine_run_csv(&q, &in, &rep, &res),
 		    CAIRN_ERR_TOOBIG);
 		assert_non_null(strstr(cairn_errmsg(), "more than 2999 "
 		    "distinct keys"));
-		node_report_release(&rep);
+		engine_report_release(&rep);
 		in.max_subjects = NSUB;
-		assert_int_equal(node_run_csv(&q, &in, &rep, &res), CAIRN_OK);
+		assert_int_equal(engine_run_csv(&q, &in, &rep, &res), CAIRN_OK);
 		assert_int_equal(res.subjects, NSUB);
-		node_result_release(&res);
-		node_report_release(&rep);
+		engine_result_release(&res);
+		engine_report_release(&rep);
 	}
 }
 
@@ -317,16 +317,16 @@ static void
 test_bad_bits(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_input in;
-	struct node_report rep;
-	struct node_result res;
+	struct engine_input in;
+	struct engine_report rep;
+	struct engine_result res;
 	struct qspec q;
 	char *paths[1];
 
 	query(&q, QSPEC_KIND_PRESENCE);
 	input(fx, &in, paths, 2, PART_BITS_MAX + 1);
-	assert_int_equal(node_run_csv(&q, &in, &rep, &res), CAIRN_ERR_ARG);
-	node_report_release(&rep);
+	assert_int_equal(engine_run_csv(&q, &in, &rep, &res), CAIRN_ERR_ARG);
+	engine_report_release(&rep);
 }
 
 /* The packed form of an id, byte by byte (the definition), or 0. */
@@ -361,9 +361,9 @@ pack(const char *s, size_t n, unsigned char out[16])
 	/* bytes after the id must not matter */
 	memset(buf, 'f', sizeof(buf));
 	memcpy(buf, s, n);
-	m = part_pack(buf, n, o);
+	m = engine_part_pack(buf, n, o);
 	/* the SSE2 and the portable forms agree */
-	assert_int_equal(part_pack_bytes(buf, n, ob), m);
+	assert_int_equal(engine_part_pack_bytes(buf, n, ob), m);
 	if (m > 0)
 		assert_memory_equal(o, ob, 16);
 	memcpy(out, o, 16);

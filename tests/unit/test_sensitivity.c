@@ -6,7 +6,7 @@
  * hours), remove each subscriber's records of each UTC month in turn and
  * check that the L2^2 change of the exact output never exceeds the Delta_m^2
  * that dp_requirement() charges that month (0 for a month it does not
- * list).  The output is computed by the real engine (node_run_csv() on a
+ * list).  The output is computed by the real engine (engine_run_csv() on a
  * temporary CSV) and by the reference implementation (engine_ref.c).
  *
  * h holders: a person at h holders is tested by running h independent
@@ -33,7 +33,7 @@
 
 #include "common/err.h"
 #include "common/timeutil.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 #include "privacy/dp.h"
 #include "protocol/qspec.h"
 #include "tests/unit/engine_ref.h"
@@ -291,7 +291,7 @@ struct out {
 };
 
 static char tmpdir[64];
-static struct node_cellmap *cellmap;
+static struct engine_cellmap *cellmap;
 
 /* Add the rows of CSV text 'text' (header first) to 'o'. */
 static void
@@ -372,9 +372,9 @@ static char *
 engine_text(const struct qspec *q, const struct ref_event *ev, size_t n)
 {
 	char path[96], *paths[1], *text = NULL;
-	struct node_input in;
-	struct node_report rep;
-	struct node_result res;
+	struct engine_input in;
+	struct engine_report rep;
+	struct engine_result res;
 	size_t len = 0;
 	FILE *f;
 	int r;
@@ -394,15 +394,15 @@ engine_text(const struct qspec *q, const struct ref_event *ev, size_t n)
 	in.cells = cellmap;
 	in.threads = 1;
 	in.part_bits = 2;
-	if ((r = node_run_csv(q, &in, &rep, &res)) != CAIRN_OK)
+	if ((r = engine_run_csv(q, &in, &rep, &res)) != CAIRN_OK)
 		fail_msg("engine: %s", cairn_errdesc(r));
-	node_report_release(&rep);
+	engine_report_release(&rep);
 	f = open_memstream(&text, &len);
 	assert_non_null(f);
-	assert_int_equal(node_result_write(&res, NODE_OUT_CSV, false, NULL, f),
-	    CAIRN_OK);
+	assert_int_equal(engine_result_write(&res, ENGINE_OUT_CSV, false, NULL,
+	    f), CAIRN_OK);
 	fclose(f);
-	node_result_release(&res);
+	engine_result_release(&res);
 	return text;
 }
 
@@ -592,7 +592,7 @@ setup(void **state)
 	strcpy(tmpdir, "/tmp/cairn-test-sens-XXXXXX");
 	if (mkdtemp(tmpdir) == NULL)
 		return -1;
-	return node_regions_from_ids(regions, NREG, &cellmap) == CAIRN_OK ?
+	return engine_regions_from_ids(regions, NREG, &cellmap) == CAIRN_OK ?
 	    0 : -1;
 }
 
@@ -602,7 +602,7 @@ teardown(void **state)
 	char path[96];
 
 	(void)state;
-	node_cellmap_free(cellmap);
+	engine_cellmap_free(cellmap);
 	snprintf(path, sizeof(path), "%s/in.csv", tmpdir);
 	unlink(path);
 	rmdir(tmpdir);

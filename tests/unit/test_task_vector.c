@@ -17,7 +17,7 @@
 
 #include "common/err.h"
 #include "node/daemon.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 static char dir[64];
 
@@ -65,9 +65,9 @@ static void
 test_cdr_and_store(void **state)
 {
 	struct node_config cfg;
-	struct node_cellmap *map = NULL;
-	struct node_input in;
-	struct node_report rep;
+	struct engine_cellmap *map = NULL;
+	struct engine_input in;
+	struct engine_report rep;
 	struct qspec q;
 	char cells[128], cdr[128], store[128], *paths[1];
 	int64_t *v = NULL, *w = NULL;
@@ -101,16 +101,16 @@ test_cdr_and_store(void **state)
 
 	/* The same from the ingested store under data_dir/store. */
 	snprintf(store, sizeof(store), "%s/store", dir);
-	assert_int_equal(node_cellmap_load(cells, &map), CAIRN_OK);
+	assert_int_equal(engine_cellmap_load(cells, &map), CAIRN_OK);
 	memset(&in, 0, sizeof(in));
 	memset(&rep, 0, sizeof(rep));
 	in.paths = paths;
 	in.npaths = 1;
 	in.cells = map;
 	in.max_bad_fraction = 0.5;
-	assert_int_equal(node_store_ingest(store, &in, &rep), CAIRN_OK);
-	node_report_release(&rep);
-	node_cellmap_free(map);
+	assert_int_equal(engine_store_ingest(store, &in, &rep), CAIRN_OK);
+	engine_report_release(&rep);
+	engine_cellmap_free(map);
 	cfg.cdr.n = 0;
 	assert_int_equal(node_task_vector(&cfg, &q, "g1", &w, &m), CAIRN_OK);
 	assert_int_equal(m, n);

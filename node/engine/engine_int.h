@@ -1,10 +1,10 @@
 /*
  * node_int.h - internals shared by the engine's files: the string
  * interning table, the parsed-event layout, the per-subscriber kernels and
- * their accumulators.  Not for use outside node/.
+ * their accumulators.  Not for use outside node/engine/.
  */
-#ifndef CAIRN_NODE_INT_H
-#define CAIRN_NODE_INT_H
+#ifndef CAIRN_NODE_ENGINE_INT_H
+#define CAIRN_NODE_ENGINE_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,19 +16,19 @@
 #endif
 
 #include "common/err.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 
-/* ---- interning: strings -> dense ids (node/intern.c) ---- */
+/* ---- interning: strings -> dense ids (node/engine/intern.c) ---- */
 
 #define INTERN_INLINE	16
 #define INTERN_STAGE	7	/* subjects: event words held in the slot */
 
 /*
- * One cache line.  For subjects (node/ingest_csv.c) the slot also holds
+ * One cache line.  For subjects (node/engine/ingest_csv.c) the slot also holds
  * the newest event words of the subject's chain, so appending a row's
  * word touches only this line.
  */
-struct intern_ent {
+struct engine_intern_ent {
 	uint64_t	inl[2];	/* the key when len <= 16, zero padded */
 	uint32_t	h32;	/* high half of the key's hash */
 	uint32_t	id;	/* UINT32_MAX: empty slot */
@@ -38,10 +38,11 @@ struct intern_ent {
 	uint8_t		pad[6];
 	uint32_t	stage[INTERN_STAGE];
 } __attribute__((aligned(64)));
-_Static_assert(sizeof(struct intern_ent) == 64, "one slot, one cache line");
+_Static_assert(sizeof(struct engine_intern_ent) == 64,
+    "one slot, one cache line");
 
-struct node_intern {
-	struct intern_ent *tab;
+struct engine_intern {
+	struct engine_intern_ent *tab;
 	size_t		   cap;		/* power of two */
 	uint32_t	   n;
 	uint32_t	   max;		/* most keys accepted */
@@ -51,33 +52,34 @@ struct node_intern {
 	size_t		   kcap;
 };
 
-int	intern_init(struct node_intern *t, size_t hint, uint32_t max);
-void	intern_release(struct node_intern *t);
+int	engine_intern_init(struct engine_intern *t, size_t hint, uint32_t max);
+void	engine_intern_release(struct engine_intern *t);
 /* Empty 't' for reuse, keeping its memory. */
-void	intern_reset(struct node_intern *t);
-uint64_t intern_hash(const char *s, size_t n);
+void	engine_intern_reset(struct engine_intern *t);
+uint64_t engine_intern_hash(const char *s, size_t n);
 /*
  * Id of key 's' ('n' <= 255 bytes, hash 'h'), added when absent.
  * Returns CAIRN_OK, CAIRN_ERR_NOMEM or CAIRN_ERR_TOOBIG (over t->max).
  */
-int	intern_add(struct node_intern *t, const char *s, size_t n,
+int	engine_intern_add(struct engine_intern *t, const char *s, size_t n,
 	    uint64_t h, uint32_t *id);
 /* Id of key 's' when present. */
-bool	intern_find(const struct node_intern *t, const char *s, size_t n,
-	    uint64_t h, uint32_t *id);
-const char *intern_key(const struct node_intern *t, uint32_t id, size_t *n);
-/* The same with the key's padded form 'k' (intern_key16) at hand. */
-int	intern_add_k(struct node_intern *t, const char *s, size_t n,
+bool	engine_intern_find(const struct engine_intern *t, const char *s,
+	    size_t n, uint64_t h, uint32_t *id);
+const char *engine_intern_key(const struct engine_intern *t, uint32_t id,
+    size_t *n);
+/* The same with the key's padded form 'k' (engine_intern_key16) at hand. */
+int	engine_intern_add_k(struct engine_intern *t, const char *s, size_t n,
 	    uint64_t h, const uint64_t k[2], uint32_t *id);
 /* The same, giving the key's slot (valid until the next addition). */
-int	intern_add_e(struct node_intern *t, const char *s, size_t n,
-	    uint64_t h, const uint64_t k[2], struct intern_ent **e);
-bool	intern_find_k(const struct node_intern *t, const char *s, size_t n,
-	    uint64_t h, const uint64_t k[2], uint32_t *id);
+int	engine_intern_add_e(struct engine_intern *t, const char *s, size_t n,
+	    uint64_t h, const uint64_t k[2], struct engine_intern_ent **e);
+bool	engine_intern_find_k(const struct engine_intern *t, const char *s,
+	    size_t n, uint64_t h, const uint64_t k[2], uint32_t *id);
 
 /* The hash of a key of 'n' <= 16 bytes in zero-padded form 'k'. */
 static inline uint64_t
-intern_hash16(const uint64_t k[2], size_t n)
+engine_intern_hash16(const uint64_t k[2], size_t n)
 {
 	uint64_t h = (k[0] ^ 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
 
@@ -93,7 +95,7 @@ intern_hash16(const uint64_t k[2], size_t n)
  * bytes from 's': the caller guarantees they are readable.
  */
 static inline void
-intern_key16(const char *s, size_t n, uint64_t k[2])
+engine_intern_key16(const char *s, size_t n, uint64_t k[2])
 {
 	uint64_t a, b;
 
@@ -114,18 +116,19 @@ intern_key16(const char *s, size_t n, uint64_t k[2])
 }
 
 static inline void
-intern_prefetch(const struct node_intern *t, uint64_t h)
+engine_intern_prefetch(const struct engine_intern *t, uint64_t h)
 {
 	__builtin_prefetch(&t->tab[h & (t->cap - 1)]);
 }
 
-/* Cell lookup with the key's padded form at hand (node/cellmap.c). */
-bool	cellmap_lookup_k(const struct node_cellmap *m, const char *cell,
+/* Cell lookup with the key's padded form at hand (node/engine/cellmap.c). */
+bool	engine_cellmap_lookup_k(const struct engine_cellmap *m,
+	    const char *cell,
 	    size_t len, uint64_t h, const uint64_t k[2], uint32_t *ridx);
 
 /* ---- plans: how an event becomes a 32-bit word for one query ---- */
 
-struct node_plan {
+struct engine_plan {
 	struct qspec q;
 	int64_t		d0, d1;		/* local days read */
 	int64_t		off;		/* UTC offset in seconds */
@@ -146,10 +149,10 @@ struct node_plan {
  * Fill 'p' for query 'q' over 'nregions' regions; CAIRN_ERR_TOOBIG when
  * the window times the regions do not fit the 32-bit event word.
  */
-int	plan_init(struct node_plan *p, const struct qspec *q,
+int	engine_plan_init(struct engine_plan *p, const struct qspec *q,
 	    uint32_t nregions);
 
-enum plan_use {
+enum engine_plan_use {
 	PLAN_USE,		/* the query reads the event */
 	PLAN_OUTSIDE,		/* outside the query's window */
 	PLAN_UNUSED		/* in the window, but never read (daytime
@@ -160,8 +163,8 @@ enum plan_use {
  * The event word of a row at UTC second 't' in region index 'r' (and
  * category 'c' for population_by_category), set when PLAN_USE.
  */
-static inline enum plan_use
-plan_word(const struct node_plan *p, int64_t t, uint32_t r, uint32_t c,
+static inline enum engine_plan_use
+engine_plan_word(const struct engine_plan *p, int64_t t, uint32_t r, uint32_t c,
     uint32_t *w)
 {
 	int64_t l = t + p->off - p->d0 * 86400;
@@ -183,7 +186,7 @@ plan_word(const struct node_plan *p, int64_t t, uint32_t r, uint32_t c,
 
 #define ACC_DENSE_MAX	(1u << 22)
 
-struct node_acc {
+struct engine_acc {
 	uint64_t	 ncells;
 	uint32_t	*dense;		/* ncells <= ACC_DENSE_MAX */
 	uint64_t	*ids;		/* otherwise every increment */
@@ -195,37 +198,38 @@ struct node_acc {
 	uint64_t	 subjects;
 };
 
-int	acc_init(struct node_acc *a, uint64_t ncells);
-void	acc_release(struct node_acc *a);
+int	engine_acc_init(struct engine_acc *a, uint64_t ncells);
+void	engine_acc_release(struct engine_acc *a);
 /* Make the scratch hold 'n' words. */
-int	acc_scratch(struct node_acc *a, size_t n);
+int	engine_acc_scratch(struct engine_acc *a, size_t n);
 /* Sum the accumulators into res->cells. */
-int	acc_finish(struct node_acc *a, size_t n, struct node_result *res);
+int	engine_acc_finish(struct engine_acc *a, size_t n,
+	    struct engine_result *res);
 
 /*
  * Run the query's kernel on one subject's 'n' event words 'w' (any order;
  * sorted in place).
  */
-void	kernel_subject(const struct node_plan *p, uint32_t *w, size_t n,
-	    struct node_acc *a);
+void	engine_kernel_subject(const struct engine_plan *p, uint32_t *w,
+	    size_t n, struct engine_acc *a);
 
 /*
  * Copy the spec's categories into res->cats (population_by_category; a
  * no-op for other kinds).  On failure 'res' holds what was copied and is
  * released by the caller.
  */
-int	result_cats(struct node_result *res, const struct qspec *q);
+int	engine_result_cats(struct engine_result *res, const struct qspec *q);
 
 /* Fill the domain description of 'res' from 'p' (regions borrowed). */
-int	result_init(struct node_result *res, const struct node_plan *p,
-	    const uint32_t *regions);
+int	engine_result_init(struct engine_result *res,
+	    const struct engine_plan *p, const uint32_t *regions);
 
 /* Sort 'n' words ascending. */
-void	sort_u32(uint32_t *v, size_t n, uint32_t *scratch);
+void	engine_sort_u32(uint32_t *v, size_t n, uint32_t *scratch);
 
-/* ---- parsing (node/ingest_csv.c) ---- */
+/* ---- parsing (node/engine/ingest_csv.c) ---- */
 
-enum parse_mode {
+enum engine_parse_mode {
 	PARSE_CHECK,	/* report only */
 	PARSE_QUERY,	/* plan words in partitions (partition.c) */
 	PARSE_STORE	/* chains of minute, region[, category + 1] */
@@ -234,7 +238,7 @@ enum parse_mode {
 /*
  * Store mode: while a thread parses, each subject's newest event words
  * gather in its
- * table slot (intern_ent.stage) and go out as one 32-byte block (the
+ * table slot (engine_intern_ent.stage) and go out as one 32-byte block (the
  * subject's local id and 7 words) where the thread's blocks end, so blocks
  * are written in sequence and none is read back.  When the thread is done,
  * one pass over its blocks in the order they were written copies every
@@ -244,7 +248,7 @@ enum parse_mode {
 #define BLK_WORDS	(INTERN_STAGE + 1)
 #define BLK_PER_CHUNK	(1u << 17)
 
-/* ---- partitions: a query's rows by subject hash (node/partition.c) ---- */
+/* ---- partitions: a query's rows by subject hash (partition.c) ---- */
 
 #define PART_LINE	64	/* bytes leaving a staging line at once */
 #define PART_STAGE	128	/* a staging line and room for one record */
@@ -254,38 +258,38 @@ enum parse_mode {
 /*
  * Records, back to back: the subject id's form, then the event word's low
  * 'wb' bytes (little-endian).  An id of up to 16 digits and lowercase hex
- * letters is held packed (part_pack()): a byte PART_RAW_MAX + its length,
- * then two characters a byte; any other id as its length n (1..128) and
- * its n bytes.  A record may continue in the next chunk.
+ * letters is held packed (engine_part_pack()): a byte PART_RAW_MAX + its
+ * length, then two characters a byte; any other id as its length n
+ * (1..128) and its n bytes.  A record may continue in the next chunk.
  */
 #define PART_RAW_MAX	128
-_Static_assert(NODE_MAX_FIELD <= PART_RAW_MAX,
+_Static_assert(ENGINE_MAX_FIELD <= PART_RAW_MAX,
     "a raw id's length byte is below every packed one's");
 
 /* Bytes of the record starting with byte 'b' (words of 'wb' bytes). */
 static inline size_t
-part_rec_len(unsigned b, unsigned wb)
+engine_part_rec_len(unsigned b, unsigned wb)
 {
 	return (b > PART_RAW_MAX ? 1 + (b - PART_RAW_MAX + 1) / 2 : 1 + b) +
 	    wb;
 }
 
-struct part_chunk {
-	struct part_chunk *next;
+struct engine_part_chunk {
+	struct engine_part_chunk *next;
 	unsigned char	  *data;	/* cap bytes and 64 readable more;
 					   64-byte aligned */
 	uint32_t	   len, cap;	/* bytes used, bytes of data */
 };
 
 /* One parse thread's partitions. */
-struct part_writer {
+struct engine_part_writer {
 	unsigned	    shift;	/* partition = hash >> shift */
 	unsigned	    wb;		/* bytes of an event word, 1..4 */
 	uint32_t	    nparts;
 	unsigned char	   *stage;	/* nparts lines of PART_STAGE */
 	uint8_t		   *fill;	/* bytes in each line, < PART_LINE
 					   between records */
-	struct part_chunk **head, **tail;
+	struct engine_part_chunk **head, **tail;
 	uint64_t	   *nrec;	/* records of each partition */
 	unsigned char	  **slabs;	/* what the chunks are cut from */
 	size_t		    nslabs, capslabs;
@@ -298,23 +302,23 @@ struct part_writer {
  * Set up 2^'bits' empty partitions for event words below 'wlimit' (at
  * most 2^32); CAIRN_ERR_NOMEM or _ARG.
  */
-int	part_writer_init(struct part_writer *pw, unsigned bits,
+int	engine_part_writer_init(struct engine_part_writer *pw, unsigned bits,
 	    uint64_t wlimit);
 /* Free 'pw' and its slabs (safe on a zeroed one). */
-void	part_writer_release(struct part_writer *pw);
+void	engine_part_writer_release(struct engine_part_writer *pw);
 /* Write out the full staging line of partition 'p'. */
-int	part_line_out(struct part_writer *pw, uint32_t p);
+int	engine_part_line_out(struct engine_part_writer *pw, uint32_t p);
 /* Add the record of a key of 17..PART_RAW_MAX bytes to partition 'p'. */
-int	part_push_long(struct part_writer *pw, uint32_t p, const char *key,
-	    size_t n, uint32_t word);
+int	engine_part_push_long(struct engine_part_writer *pw, uint32_t p,
+	    const char *key, size_t n, uint32_t word);
 /*
  * Move what the staging lines still hold into the chunks and free them:
- * after this the writer only holds records for part_group().
+ * after this the writer only holds records for engine_part_group().
  */
-int	part_writer_finish(struct part_writer *pw);
+int	engine_part_writer_finish(struct engine_part_writer *pw);
 
 static inline uint32_t
-part_le32(uint32_t v)
+engine_part_le32(uint32_t v)
 {
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 	return __builtin_bswap32(v);
@@ -323,9 +327,9 @@ part_le32(uint32_t v)
 #endif
 }
 
-/* part_pack() one byte at a time (the portable form, and its test). */
+/* engine_part_pack() one byte at a time (the portable form, and its test). */
 static inline size_t
-part_pack_bytes(const char *key, size_t n, uint64_t out[2])
+engine_part_pack_bytes(const char *key, size_t n, uint64_t out[2])
 {
 	const unsigned char *c = (const unsigned char *)key;
 	unsigned char *o = (unsigned char *)out;
@@ -355,7 +359,7 @@ part_pack_bytes(const char *key, size_t n, uint64_t out[2])
  * equals another id's bytes.
  */
 static inline size_t
-part_pack(const char *key, size_t n, uint64_t out[2])
+engine_part_pack(const char *key, size_t n, uint64_t out[2])
 {
 #if defined(__SSE2__) && defined(__x86_64__) && \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -389,7 +393,7 @@ part_pack(const char *key, size_t n, uint64_t out[2])
 	out[1] = x >> 56;
 	return 1 + (n + 1) / 2;
 #else
-	return part_pack_bytes(key, n, out);
+	return engine_part_pack_bytes(key, n, out);
 #endif
 }
 
@@ -399,10 +403,10 @@ part_pack(const char *key, size_t n, uint64_t out[2])
  * CAIRN_OK, CAIRN_ERR_NOMEM or CAIRN_ERR_TOOBIG.
  */
 static inline int
-part_push(struct part_writer *pw, const char *key, size_t n, uint64_t h,
-    const uint64_t k[2], uint32_t word)
+engine_part_push(struct engine_part_writer *pw, const char *key, size_t n,
+    uint64_t h, const uint64_t k[2], uint32_t word)
 {
-	uint32_t p = (uint32_t)(h >> pw->shift), le = part_le32(word);
+	uint32_t p = (uint32_t)(h >> pw->shift), le = engine_part_le32(word);
 	unsigned char *s = pw->stage + (size_t)p * PART_STAGE;
 	unsigned f = pw->fill[p];
 	uint64_t pk[2];
@@ -410,9 +414,9 @@ part_push(struct part_writer *pw, const char *key, size_t n, uint64_t h,
 
 	pw->nrec[p]++;
 	if (n > INTERN_INLINE)
-		return part_push_long(pw, p, key, n, word);
+		return engine_part_push_long(pw, p, key, n, word);
 	/* fixed-size copies; the next record overwrites what is past it */
-	if ((m = part_pack(key, n, pk)) > 0)
+	if ((m = engine_part_pack(key, n, pk)) > 0)
 		memcpy(s + f, pk, sizeof(pk));
 	else {
 		s[f] = (unsigned char)n;
@@ -422,12 +426,12 @@ part_push(struct part_writer *pw, const char *key, size_t n, uint64_t h,
 	memcpy(s + f + m, &le, sizeof(le));
 	f += (unsigned)m + pw->wb;
 	pw->fill[p] = (uint8_t)f;
-	return f < PART_LINE ? CAIRN_OK : part_line_out(pw, p);
+	return f < PART_LINE ? CAIRN_OK : engine_part_line_out(pw, p);
 }
 
-struct parse_thread {
-	struct node_intern subs;
-	struct node_intern cats;
+struct engine_parse_thread {
+	struct engine_intern subs;
+	struct engine_intern cats;
 	/* blocks of event words, freed by chain_finish */
 	uint32_t	**blk;
 	size_t		  nblkchunks, capblkchunks;
@@ -440,20 +444,20 @@ struct parse_thread {
 	uint32_t	 *loc;		/* global -> local id */
 	uint32_t	 *submap;	/* local -> global subject */
 	uint32_t	 *catmap;	/* local -> global category */
-	struct part_writer pw;		/* query mode: the rows */
+	struct engine_part_writer pw;		/* query mode: the rows */
 };
 
 static inline uint32_t *
-blk_at(const struct parse_thread *pt, uint32_t b)
+engine_blk_at(const struct engine_parse_thread *pt, uint32_t b)
 {
 	return pt->blk[b / BLK_PER_CHUNK] + (size_t)(b % BLK_PER_CHUNK) *
 	    BLK_WORDS;
 }
 
-struct parse_out {
+struct engine_parse_out {
 	unsigned		 nthreads;
-	struct parse_thread	*th;
-	struct node_intern	 subs;		/* global subjects */
+	struct engine_parse_thread	*th;
+	struct engine_intern	 subs;		/* global subjects */
 	char			**cats;		/* global, sorted */
 	uint32_t		 ncats;
 	/* store mode: words per event (minute, region[, cat + 1]) */
@@ -468,17 +472,18 @@ struct parse_out {
  * and, unless PARSE_CHECK, 'out' with the events and the merged subject
  * and category tables.  A refused file fails with CAIRN_ERR_FORMAT.
  */
-int	parse_input(const struct node_input *in, enum parse_mode mode,
-	    const struct node_plan *plan, struct node_report *rep,
-	    struct parse_out *out);
-void	parse_out_release(struct parse_out *o);
+int	engine_parse_input(const struct engine_input *in,
+	    enum engine_parse_mode mode, const struct engine_plan *plan,
+	    struct engine_report *rep, struct engine_parse_out *out);
+void	engine_parse_out_release(struct engine_parse_out *o);
 
 /*
- * One partition's subjects after part_group(): subject s (a local id) has
- * the event words grouped[off[s] .. off[s + 1]), in no particular order.
+ * One partition's subjects after engine_part_group(): subject s (a local
+ * id) has the event words grouped[off[s] .. off[s + 1]), in no particular
+ * order.
  */
-struct part_group {
-	struct node_intern subs;	/* local ids; max: the subject cap */
+struct engine_part_group {
+	struct engine_intern subs;	/* local ids; max: the subject cap */
 	uint32_t	  *ids, *words, *grouped;
 	size_t		   cap;		/* records each array holds */
 	uint64_t	  *off;
@@ -487,8 +492,8 @@ struct part_group {
 };
 
 /* An empty group whose partitions may hold at most 'max' subjects. */
-int	part_group_init(struct part_group *g, uint32_t max);
-void	part_group_release(struct part_group *g);
+int	engine_part_group_init(struct engine_part_group *g, uint32_t max);
+void	engine_part_group_release(struct engine_part_group *g);
 /*
  * Group partition 'p' of every thread of 'po' (query mode, after the
  * parse) into 'g', freeing the partition's chunks.  Each partition is
@@ -496,23 +501,51 @@ void	part_group_release(struct part_group *g);
  * CAIRN_ERR_TOOBIG (over the subject cap or UINT32_MAX events of one
  * subject).
  */
-int	part_group(struct part_group *g, struct parse_out *po, uint32_t p);
+int	engine_part_group(struct engine_part_group *g,
+	    struct engine_parse_out *po, uint32_t p);
 
 /* The local id in thread 't' of global subject 'g', or UINT32_MAX. */
-uint32_t chain_local(const struct parse_out *po, unsigned t, uint32_t g);
+uint32_t engine_chain_local(const struct engine_parse_out *po, unsigned t,
+    uint32_t g);
 /* Words in the chain of local subject 'l'. */
-size_t	chain_count(const struct parse_thread *pt, uint32_t l);
-/* Copy them to 'dst' (room for chain_count()); returns the count. */
-size_t	chain_copy(const struct parse_thread *pt, uint32_t l,
+size_t	engine_chain_count(const struct engine_parse_thread *pt, uint32_t l);
+/* Copy them to 'dst' (room for engine_chain_count()); returns the count. */
+size_t	engine_chain_copy(const struct engine_parse_thread *pt, uint32_t l,
 	    uint32_t *dst);
+
+/*
+ * Take a new 32-byte block of event words in 'pt' (store mode), its index
+ * in '*out'; CAIRN_ERR_NOMEM or CAIRN_ERR_TOOBIG (node/engine/chain.c).
+ */
+int	engine_blk_new(struct engine_parse_thread *pt, uint32_t *out);
+/*
+ * Copy the blocks of 'pt' into each subject's chain (pt->off, pt->words),
+ * freeing them; a no-op once done.
+ */
+int	engine_chain_finish(struct engine_parse_thread *pt);
+/* Finish the chains or partitions of threads whose worker did not. */
+int	engine_chain_ends(struct engine_parse_out *o,
+	    enum engine_parse_mode mode);
+/*
+ * Store mode: merge the threads' subject and category tables of 'o' into
+ * one global table and one sorted category list, with each thread's maps.
+ */
+int	engine_merge_tables(struct engine_parse_out *o);
+
+/* ---- paths and reports (node/engine/report.c) ---- */
+
+/* The header line of each input format. */
+extern const char *const engine_format_header_at[];
+/* strcmp() of two 'char *' for qsort() and bsearch(). */
+int	engine_cmp_str(const void *a, const void *b);
 
 /*
  * Memory for a large array (huge pages when the kernel has them); free
  * it with free().
  */
-void	*node_big_alloc(size_t n);
+void	*engine_big_alloc(size_t n);
 
 /* Online CPUs, at most 8, or 'want' when non-zero. */
-unsigned node_threads(unsigned want);
+unsigned engine_threads(unsigned want);
 
 #endif

@@ -13,31 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "common/err.h"
-#include "node/node_int.h"
+#include "node/engine/engine_int.h"
 
-#define BIG_ALIGN	(UINT64_C(2) << 20)
 #define MAX_CELLS	(UINT64_C(1) << 40)
-
-void *
-node_big_alloc(size_t n)
-{
-	void *p;
-
-	if (n < BIG_ALIGN)
-		return aligned_alloc(64, (n + 63) / 64 * 64);
-	if (posix_memalign(&p, BIG_ALIGN, n) != 0)
-		return NULL;
-	madvise(p, n, MADV_HUGEPAGE);
-	return p;
-}
 
 /* ---- plans ---- */
 
 static int
-plan_domain(struct node_plan *p)
+plan_domain(struct engine_plan *p)
 {
 	uint64_t r = p->nregions;
 
@@ -71,7 +56,8 @@ plan_domain(struct node_plan *p)
 }
 
 int
-plan_init(struct node_plan *p, const struct qspec *q, uint32_t nregions)
+engine_plan_init(struct engine_plan *p, const struct qspec *q,
+    uint32_t nregions)
 {
 	memset(p, 0, sizeof(*p));
 	p->q = *q;
@@ -89,7 +75,8 @@ plan_init(struct node_plan *p, const struct qspec *q, uint32_t nregions)
 	if (q->kind == QSPEC_KIND_POPCAT) {
 		/* The category domain is public: the spec's list. */
 		if (q->ncats == 0)
-			return cairn_err(CAIRN_ERR_ARG, "population_by_category "
+			return cairn_err(CAIRN_ERR_ARG,
+			    "population_by_category "
 			    "needs the spec's categories");
 		if (((uint64_t)q->ncats << p->rb) > (UINT64_C(1) << 32))
 			return cairn_err(CAIRN_ERR_TOOBIG, "%u categories over "
@@ -110,7 +97,7 @@ plan_init(struct node_plan *p, const struct qspec *q, uint32_t nregions)
 /* ---- sorting ---- */
 
 void
-sort_u32(uint32_t *v, size_t n, uint32_t *scratch)
+engine_sort_u32(uint32_t *v, size_t n, uint32_t *scratch)
 {
 	if (n <= 256) {
 		for (size_t i = 1; i < n; i++) {
@@ -155,7 +142,7 @@ sort_u32(uint32_t *v, size_t n, uint32_t *scratch)
 /* ---- accumulators ---- */
 
 int
-acc_init(struct node_acc *a, uint64_t ncells)
+engine_acc_init(struct engine_acc *a, uint64_t ncells)
 {
 	memset(a, 0, sizeof(*a));
 	a->ncells = ncells;
@@ -166,7 +153,7 @@ acc_init(struct node_acc *a, uint64_t ncells)
 }
 
 void
-acc_release(struct node_acc *a)
+engine_acc_release(struct engine_acc *a)
 {
 	free(a->dense);
 	free(a->ids);
@@ -176,7 +163,7 @@ acc_release(struct node_acc *a)
 }
 
 int
-acc_scratch(struct node_acc *a, size_t n)
+engine_acc_scratch(struct engine_acc *a, size_t n)
 {
 	uint32_t *t1, *t2;
 
@@ -193,7 +180,7 @@ acc_scratch(struct node_acc *a, size_t n)
 }
 
 static inline void
-acc_add(struct node_acc *a, uint64_t id)
+acc_add(struct engine_acc *a, uint64_t id)
 {
 	if (a->dense != NULL) {
 		a->dense[id]++;
@@ -222,10 +209,10 @@ cmp_u64(const void *x, const void *y)
 }
 
 int
-acc_finish(struct node_acc *a, size_t n, struct node_result *res)
+engine_acc_finish(struct engine_acc *a, size_t n, struct engine_result *res)
 {
 	size_t nnz = 0, cap = 0;
-	struct node_cell *cells = NULL;
+	struct engine_cell *cells = NULL;
 
 	for (size_t t = 0; t < n; t++)
 		if (a[t].err != CAIRN_OK)
@@ -267,7 +254,7 @@ acc_finish(struct node_acc *a, size_t n, struct node_result *res)
 			}
 			if (nnz == cap) {
 				size_t nc = cap ? cap * 2 : 1024;
-				struct node_cell *nce;
+				struct engine_cell *nce;
 
 				if ((nce = realloc(cells, nc * sizeof(*nce))) ==
 				    NULL) {
@@ -300,7 +287,7 @@ modal(uint32_t *v, size_t n, uint32_t *scratch)
 	uint32_t best = v[0];
 	size_t bestc = 0;
 
-	sort_u32(v, n, scratch);
+	engine_sort_u32(v, n, scratch);
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 
@@ -321,8 +308,8 @@ modal(uint32_t *v, size_t n, uint32_t *scratch)
  * region * stride + b, skipping region 'skip'.
  */
 static void
-topk(const struct node_plan *p, uint32_t *v, size_t n, uint32_t *cnt,
-    uint64_t stride, uint64_t b, uint32_t skip, struct node_acc *a)
+topk(const struct engine_plan *p, uint32_t *v, size_t n, uint32_t *cnt,
+    uint64_t stride, uint64_t b, uint32_t skip, struct engine_acc *a)
 {
 	size_t np = 0;
 
@@ -356,8 +343,8 @@ topk(const struct node_plan *p, uint32_t *v, size_t n, uint32_t *cnt,
 
 /* Presence over days or hours; skip the region 'skip' (visitors). */
 static void
-presence(const struct node_plan *p, const uint32_t *w, size_t n, bool hour,
-    uint64_t stride, uint32_t skip, struct node_acc *a)
+presence(const struct engine_plan *p, const uint32_t *w, size_t n, bool hour,
+    uint64_t stride, uint32_t skip, struct engine_acc *a)
 {
 	uint32_t *tmp = a->tmp, *tmp2 = a->tmp2;
 
@@ -371,7 +358,7 @@ presence(const struct node_plan *p, const uint32_t *w, size_t n, bool hour,
 		    (w[j] >> p->rb) / 24) == b)
 			tmp[m++] = w[j++] & p->rmask;
 		if (!hour)
-			sort_u32(tmp, m, tmp2);
+			engine_sort_u32(tmp, m, tmp2);
 		topk(p, tmp, m, tmp2, stride, b, skip, a);
 		i = j;
 	}
@@ -379,8 +366,8 @@ presence(const struct node_plan *p, const uint32_t *w, size_t n, bool hour,
 
 /* Night modal region over local days [from, to) of the window, or -1. */
 static int64_t
-night_home(const struct node_plan *p, const uint32_t *w, size_t n,
-    uint32_t from, uint32_t to, struct node_acc *a)
+night_home(const struct engine_plan *p, const uint32_t *w, size_t n,
+    uint32_t from, uint32_t to, struct engine_acc *a)
 {
 	size_t m = 0;
 
@@ -396,8 +383,8 @@ night_home(const struct node_plan *p, const uint32_t *w, size_t n,
 }
 
 void
-kernel_subject(const struct node_plan *p, uint32_t *w, size_t n,
-    struct node_acc *a)
+engine_kernel_subject(const struct engine_plan *p, uint32_t *w, size_t n,
+    struct engine_acc *a)
 {
 	uint64_t R = p->nregions;
 	int64_t h, h2;
@@ -405,7 +392,7 @@ kernel_subject(const struct node_plan *p, uint32_t *w, size_t n,
 	if (n == 0)
 		return;
 	a->subjects++;
-	sort_u32(w, n, a->tmp);
+	engine_sort_u32(w, n, a->tmp);
 	switch (p->q.kind) {
 	case QSPEC_KIND_PRESENCE:
 		presence(p, w, n, p->q.bucket_hour, p->nbuckets, UINT32_MAX,
@@ -484,7 +471,7 @@ kernel_subject(const struct node_plan *p, uint32_t *w, size_t n,
 /* ---- results ---- */
 
 int
-result_init(struct node_result *res, const struct node_plan *p,
+engine_result_init(struct engine_result *res, const struct engine_plan *p,
     const uint32_t *regions)
 {
 	memset(res, 0, sizeof(*res));
@@ -501,7 +488,7 @@ result_init(struct node_result *res, const struct node_plan *p,
 }
 
 int
-result_cats(struct node_result *res, const struct qspec *q)
+engine_result_cats(struct engine_result *res, const struct qspec *q)
 {
 	if (q->kind != QSPEC_KIND_POPCAT)
 		return CAIRN_OK;
@@ -516,7 +503,7 @@ result_cats(struct node_result *res, const struct qspec *q)
 }
 
 void
-node_result_release(struct node_result *res)
+engine_result_release(struct engine_result *res)
 {
 	free(res->regions);
 	for (size_t i = 0; i < res->ncats; i++)
@@ -527,7 +514,7 @@ node_result_release(struct node_result *res)
 }
 
 uint64_t
-node_result_get(const struct node_result *res, uint64_t id)
+engine_result_get(const struct engine_result *res, uint64_t id)
 {
 	size_t lo = 0, hi = res->nnz;
 
@@ -546,12 +533,12 @@ node_result_get(const struct node_result *res, uint64_t id)
 /* ---- the CSV path ---- */
 
 struct csv_job {
-	const struct node_plan	*p;
-	struct parse_out	*po;
+	const struct engine_plan	*p;
+	struct engine_parse_out	*po;
 	atomic_uint		*next;		/* next partition to take */
 	atomic_uint_fast64_t	*subjects;	/* over every partition */
-	struct part_group	 g;
-	struct node_acc		 acc;
+	struct engine_part_group	 g;
+	struct engine_acc		 acc;
 	int			 err;
 	char			 errmsg[256];	/* the detail, for the caller's
 						   thread */
@@ -566,14 +553,14 @@ static void *
 csv_job_run(void *arg)
 {
 	struct csv_job *j = arg;
-	struct parse_out *po = j->po;
+	struct engine_parse_out *po = j->po;
 	uint32_t part;
 
 	while (j->err == CAIRN_OK &&
 	    (part = atomic_fetch_add(j->next, 1)) < po->nparts) {
-		struct part_group *g = &j->g;
+		struct engine_part_group *g = &j->g;
 
-		if ((j->err = part_group(g, po, part)) != CAIRN_OK)
+		if ((j->err = engine_part_group(g, po, part)) != CAIRN_OK)
 			break;
 		if (atomic_fetch_add(j->subjects, g->nsubs) + g->nsubs >
 		    po->max_subjects) {
@@ -584,9 +571,10 @@ csv_job_run(void *arg)
 		for (uint32_t s = 0; s < g->nsubs; s++) {
 			size_t n = (size_t)(g->off[s + 1] - g->off[s]);
 
-			if ((j->err = acc_scratch(&j->acc, n)) != CAIRN_OK)
+			if ((j->err = engine_acc_scratch(&j->acc, n)) !=
+			    CAIRN_OK)
 				break;
-			kernel_subject(j->p, g->grouped + g->off[s], n,
+			engine_kernel_subject(j->p, g->grouped + g->off[s], n,
 			    &j->acc);
 		}
 	}
@@ -600,13 +588,13 @@ csv_job_run(void *arg)
 }
 
 int
-node_run_csv(const struct qspec *q, const struct node_input *in,
-    struct node_report *rep, struct node_result *res)
+engine_run_csv(const struct qspec *q, const struct engine_input *in,
+    struct engine_report *rep, struct engine_result *res)
 {
-	struct node_plan p;
-	struct parse_out po;
+	struct engine_plan p;
+	struct engine_parse_out po;
 	struct csv_job jobs[64];
-	struct node_acc accs[64];
+	struct engine_acc accs[64];
 	pthread_t tid[64];
 	unsigned T = 0, started = 0;
 	atomic_uint next = 0;
@@ -616,10 +604,11 @@ node_run_csv(const struct qspec *q, const struct node_input *in,
 	memset(&po, 0, sizeof(po));
 	memset(jobs, 0, sizeof(jobs));
 	memset(rep, 0, sizeof(*rep));
-	if ((r = plan_init(&p, q, (uint32_t)node_cellmap_nregions(in->cells)))
+	if ((r = engine_plan_init(&p, q,
+	    (uint32_t)engine_cellmap_nregions(in->cells)))
 	    != CAIRN_OK)
 		return r;
-	if ((r = parse_input(in, PARSE_QUERY, &p, rep, &po)) != CAIRN_OK)
+	if ((r = engine_parse_input(in, PARSE_QUERY, &p, rep, &po)) != CAIRN_OK)
 		goto out;
 	T = po.nthreads > 64 ? 64 : po.nthreads;
 	for (unsigned t = 0; t < T; t++) {
@@ -627,8 +616,8 @@ node_run_csv(const struct qspec *q, const struct node_input *in,
 		jobs[t].po = &po;
 		jobs[t].next = &next;
 		jobs[t].subjects = &subjects;
-		if ((r = part_group_init(&jobs[t].g, po.max_subjects)) !=
-		    CAIRN_OK || (r = acc_init(&jobs[t].acc, p.ncells)) !=
+		if ((r = engine_part_group_init(&jobs[t].g, po.max_subjects)) !=
+		    CAIRN_OK || (r = engine_acc_init(&jobs[t].acc, p.ncells)) !=
 		    CAIRN_OK)
 			goto out;
 	}
@@ -649,22 +638,23 @@ node_run_csv(const struct qspec *q, const struct node_input *in,
 		}
 		accs[t] = jobs[t].acc;
 	}
-	if ((r = result_init(res, &p, node_cellmap_regions(in->cells))) !=
+	if ((r = engine_result_init(res, &p,
+	    engine_cellmap_regions(in->cells))) !=
 	    CAIRN_OK)
 		goto out;
-	if ((r = acc_finish(accs, T, res)) != CAIRN_OK) {
-		node_result_release(res);
+	if ((r = engine_acc_finish(accs, T, res)) != CAIRN_OK) {
+		engine_result_release(res);
 		goto out;
 	}
 	for (size_t i = 0; i < rep->nfiles; i++)
 		res->other_cat += rep->files[i].other_cat;
-	if ((r = result_cats(res, q)) != CAIRN_OK)
-		node_result_release(res);
+	if ((r = engine_result_cats(res, q)) != CAIRN_OK)
+		engine_result_release(res);
 out:
 	for (unsigned t = 0; t < T; t++) {
-		acc_release(&jobs[t].acc);
-		part_group_release(&jobs[t].g);
+		engine_acc_release(&jobs[t].acc);
+		engine_part_group_release(&jobs[t].g);
 	}
-	parse_out_release(&po);
+	engine_parse_out_release(&po);
 	return r;
 }

@@ -29,7 +29,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
-#include "node/node_int.h"
+#include "node/engine/engine_int.h"
 
 #define KEYLEN		crypto_shorthash_siphashx24_KEYBYTES
 #define HASHLEN		crypto_shorthash_siphashx24_BYTES
@@ -59,7 +59,7 @@ struct seg {
 	char		 name[16];	/* seg-NNNNNN.bin */
 };
 
-struct node_store {
+struct engine_store {
 	uint32_t	*regions;
 	size_t		 nregions;
 	char		**cats;		/* store order */
@@ -194,11 +194,11 @@ load_regions(const char *dir, uint32_t **ids, size_t *n)
 	int r;
 
 	if ((r = read_file(dir, "regions.bin", 16 +
-	    4 * (size_t)NODE_MAX_REGIONS, &buf, &len)) != CAIRN_OK)
+	    4 * (size_t)ENGINE_MAX_REGIONS, &buf, &len)) != CAIRN_OK)
 		return r;
 	memcpy(&cnt, buf + 8, len >= 16 ? 8 : 0);
 	if (len < 16 || memcmp(buf, REG_MAGIC, 8) != 0 || cnt == 0 ||
-	    cnt > NODE_MAX_REGIONS || len != 16 + cnt * 4) {
+	    cnt > ENGINE_MAX_REGIONS || len != 16 + cnt * 4) {
 		free(buf);
 		return cairn_err(CAIRN_ERR_FORMAT, "%s/regions.bin: corrupt",
 		    dir);
@@ -221,7 +221,7 @@ load_regions(const char *dir, uint32_t **ids, size_t *n)
 
 /* Load subjects.bin into 't' (keys are the 16-byte pseudonyms). */
 static int
-load_subjects(const char *dir, struct node_intern *t)
+load_subjects(const char *dir, struct engine_intern *t)
 {
 	char *buf;
 	size_t len;
@@ -244,7 +244,8 @@ load_subjects(const char *dir, struct node_intern *t)
 	for (uint64_t i = 0; i < cnt && r == CAIRN_OK; i++) {
 		const char *k = buf + 16 + i * HASHLEN;
 
-		r = intern_add(t, k, HASHLEN, intern_hash(k, HASHLEN), &id);
+		r = engine_intern_add(t, k, HASHLEN, engine_intern_hash(k,
+		    HASHLEN), &id);
 		if (r == CAIRN_OK && id != i)
 			r = cairn_err(CAIRN_ERR_FORMAT, "%s/subjects.bin: "
 			    "duplicate entry", dir);
@@ -287,7 +288,7 @@ count_subjects(const char *dir, uint64_t *out)
 }
 
 static int
-load_cats(const char *dir, struct node_intern *t)
+load_cats(const char *dir, struct engine_intern *t)
 {
 	char *buf;
 	size_t len, pos = 16;
@@ -311,7 +312,8 @@ load_cats(const char *dir, struct node_intern *t)
 			r = CAIRN_ERR_FORMAT;
 			break;
 		}
-		r = intern_add(t, buf + pos + 1, n, intern_hash(buf + pos + 1,
+		r = engine_intern_add(t, buf + pos + 1, n,
+		    engine_intern_hash(buf + pos + 1,
 		    n), &id);
 		pos += 1 + n;
 	}
@@ -343,18 +345,248 @@ count_segments(const char *dir, size_t *n)
 
 /* ---- ingest ---- */
 
+/*
+ * The store keeps the region domain of its first ingest: load it into
+ * '*regions' (NULL when the store has none yet) and refuse a cell map over
+ * other regions.
+ */
+static int
+ingest_regions(const char *dir, const struct engine_input *in,
+    uint32_t **regions)
+{
+	size_t nreg;
+	int r;
+
+	r = load_regions(dir, regions, &nreg);
+	if (r == CAIRN_ERR_NOTFOUND)
+		return CAIRN_OK;
+	if (r != CAIRN_OK)
+		return r;
+	if (nreg != engine_cellmap_nregions(in->cells) ||
+	    memcmp(*regions, engine_cellmap_regions(in->cells),
+	    nreg * 4) != 0)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: the store holds "
+		    "another region domain (%zu regions) than the "
+		    "cell map (%zu)", dir, nreg,
+		    engine_cellmap_nregions(in->cells));
+	return CAIRN_OK;
+}
+
+/*
+ * Pseudonyms: each parsed subscriber id -> keyed hash -> store index in
+ * 'subs' ('g2s'), each parsed category -> its index in 'cats' ('c2s'),
+ * added when new.
+ */
+static int
+ingest_pseudonyms(const struct engine_parse_out *po,
+    const unsigned char key[KEYLEN], struct engine_intern *subs,
+    struct engine_intern *cats, uint32_t **g2sp, uint32_t **c2sp)
+{
+	uint32_t *g2s, *c2s;
+	int r;
+
+	if ((*g2sp = g2s = malloc(((size_t)po->subs.n + 1) * 4)) == NULL ||
+	    (*c2sp = c2s = malloc(((size_t)po->ncats + 1) * 4)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	for (uint32_t i = 0; i < po->subs.n; i++) {
+		unsigned char hv[HASHLEN];
+		size_t n;
+		const char *k = engine_intern_key(&po->subs, i, &n);
+
+		crypto_shorthash_siphashx24(hv, (const unsigned char *)k, n,
+		    key);
+		if ((r = engine_intern_add(subs, (const char *)hv, HASHLEN,
+		    engine_intern_hash((const char *)hv, HASHLEN), &g2s[i])) !=
+		    CAIRN_OK)
+			return r;
+	}
+	for (uint32_t i = 0; i < po->ncats; i++) {
+		size_t n = strlen(po->cats[i]);
+
+		if ((r = engine_intern_add(cats, po->cats[i], n,
+		    engine_intern_hash(po->cats[i], n), &c2s[i])) != CAIRN_OK)
+			return r;
+	}
+	return CAIRN_OK;
+}
+
+/*
+ * Events per store subject: cnt[s + 1] is subject s's count, then prefix
+ * sums; '*total' the events of all.  'cnt' holds nsubs + 1 zeros.
+ */
+static void
+ingest_count(const struct engine_parse_out *po, const uint32_t *g2s,
+    uint32_t nsubs, uint64_t *cnt, uint64_t *total)
+{
+	for (uint32_t g = 0; g < po->subs.n; g++)
+		for (unsigned t = 0; t < po->nthreads; t++) {
+			uint32_t l = engine_chain_local(po, t, g);
+			size_t n;
+
+			if (l == UINT32_MAX)
+				continue;
+			n = engine_chain_count(&po->th[t], l) / po->stride;
+			cnt[g2s[g] + 1] += n;
+			*total += n;
+		}
+	for (uint32_t s = 0; s < nsubs; s++)
+		cnt[s + 1] += cnt[s];
+}
+
+/*
+ * Copy every chain's events into the segment body: 'ev' at each store
+ * subject's place ('cnt', advanced as it goes), categories into 'catv'
+ * unless NULL.
+ */
+static int
+ingest_copy(const struct engine_parse_out *po, const uint32_t *g2s,
+    const uint32_t *c2s, uint64_t *cnt, uint64_t *ev, uint32_t *catv)
+{
+	uint32_t *words = NULL;
+	size_t wcap = 0;
+
+	for (uint32_t g = 0; g < po->subs.n; g++)
+		for (unsigned t = 0; t < po->nthreads; t++) {
+			const struct engine_parse_thread *pt = &po->th[t];
+			uint32_t l = engine_chain_local(po, t, g);
+			size_t n;
+
+			if (l == UINT32_MAX)
+				continue;
+			n = engine_chain_count(pt, l);
+			if (n > wcap) {
+				uint32_t *nw;
+
+				if ((nw = realloc(words, n * 4)) == NULL) {
+					free(words);
+					return CAIRN_ERR_NOMEM;
+				}
+				words = nw;
+				wcap = n;
+			}
+			engine_chain_copy(pt, l, words);
+			for (size_t i = 0; i + po->stride <= n;
+			    i += po->stride) {
+				uint64_t at = cnt[g2s[g]]++;
+				uint32_t lc;
+
+				ev[at] = (uint64_t)words[i] << 32 |
+				    words[i + 1];
+				if (catv == NULL)
+					continue;
+				lc = po->stride == 3 ? words[i + 2] : 0;
+				catv[at] = lc == 0 ? 0 :
+				    c2s[pt->catmap[lc - 1]] + 1;
+			}
+		}
+	free(words);
+	return CAIRN_OK;
+}
+
+/*
+ * The new segment: header 'h' and body '*blob' of '*bloblen' bytes (the
+ * per-subject offsets, the events grouped by store subject, then the
+ * categories), freed by the caller.
+ */
+static int
+ingest_segment(const struct engine_parse_out *po, uint32_t nsubs,
+    const uint32_t *g2s, const uint32_t *c2s, struct seg_hdr *h,
+    char **blob, size_t *bloblen)
+{
+	uint64_t *cnt, *ev, total = 0;
+	uint32_t *catv;
+	int r;
+
+	if ((cnt = calloc((size_t)nsubs + 1, 8)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	ingest_count(po, g2s, nsubs, cnt, &total);
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, SEG_MAGIC, 8);
+	h->version = STORE_VERSION;
+	h->has_cat = po->ncats > 0;
+	h->nsubs = nsubs;
+	h->nevents = total;
+	*bloblen = ((size_t)nsubs + 1) * 8 + total * 8 + (h->has_cat ?
+	    total * 4 : 0);
+	if ((*blob = engine_big_alloc(*bloblen ? *bloblen : 1)) == NULL) {
+		free(cnt);
+		return CAIRN_ERR_NOMEM;
+	}
+	memcpy(*blob, cnt, ((size_t)nsubs + 1) * 8);
+	ev = (uint64_t *)(*blob + ((size_t)nsubs + 1) * 8);
+	catv = h->has_cat ? (uint32_t *)(ev + total) : NULL;
+	r = ingest_copy(po, g2s, c2s, cnt, ev, catv);
+	free(cnt);
+	return r;
+}
+
+/*
+ * Write the tables before the segment: the region domain when the store
+ * has none ('regions' NULL), the subjects' pseudonyms and the categories.
+ */
+static int
+ingest_write_tables(const char *dir, const struct engine_input *in,
+    const uint32_t *regions, const struct engine_intern *subs,
+    const struct engine_intern *cats)
+{
+	char hdr[16], *body;
+	uint64_t n;
+	size_t blen = 0;
+	int r;
+
+	if (regions == NULL) {
+		n = engine_cellmap_nregions(in->cells);
+		memcpy(hdr, REG_MAGIC, 8);
+		memcpy(hdr + 8, &n, 8);
+		if ((r = write_file(dir, "regions.bin", hdr, 16,
+		    engine_cellmap_regions(in->cells), n * 4, 0600)) !=
+		    CAIRN_OK)
+			return r;
+	}
+	n = subs->n;
+	if ((body = malloc((size_t)n * HASHLEN + 1)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	for (uint32_t i = 0; i < subs->n; i++) {
+		size_t kl;
+
+		memcpy(body + (size_t)i * HASHLEN, engine_intern_key(subs, i,
+		    &kl), HASHLEN);
+	}
+	memcpy(hdr, SUB_MAGIC, 8);
+	memcpy(hdr + 8, &n, 8);
+	r = write_file(dir, "subjects.bin", hdr, 16, body,
+	    (size_t)n * HASHLEN, 0600);
+	free(body);
+	if (r != CAIRN_OK)
+		return r;
+	n = cats->n;
+	if ((body = malloc(cats->alen + cats->n + 1)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	for (uint32_t i = 0; i < cats->n; i++) {
+		size_t kl;
+		const char *k = engine_intern_key(cats, i, &kl);
+
+		body[blen++] = (char)kl;
+		memcpy(body + blen, k, kl);
+		blen += kl;
+	}
+	memcpy(hdr, CAT_MAGIC, 8);
+	memcpy(hdr + 8, &n, 8);
+	r = write_file(dir, "categories.bin", hdr, 16, body, blen, 0600);
+	free(body);
+	return r;
+}
+
 int
-node_store_ingest(const char *dir, const struct node_input *in,
-    struct node_report *rep)
+engine_store_ingest(const char *dir, const struct engine_input *in,
+    struct engine_report *rep)
 {
 	unsigned char key[KEYLEN];
-	struct parse_out po;
-	struct node_intern subs, cats;
-	uint32_t *regions = NULL, *g2s = NULL, *c2s = NULL, *catv = NULL;
-	uint64_t *cnt = NULL, *ev = NULL, total = 0;
-	uint32_t *words = NULL;
+	struct engine_parse_out po;
+	struct engine_intern subs, cats;
+	uint32_t *regions = NULL, *g2s = NULL, *c2s = NULL;
 	char *blob = NULL;
-	size_t nreg, nsegs = 0, bloblen = 0, wcap = 0;
+	size_t nsegs = 0, bloblen = 0;
 	struct seg_hdr h;
 	char name[32];
 	int r;
@@ -367,174 +599,28 @@ node_store_ingest(const char *dir, const struct node_input *in,
 		return cairn_err(CAIRN_ERR_IO, "%s: %s", dir, strerror(errno));
 	if (sodium_init() < 0)
 		return cairn_err(CAIRN_ERR_CRYPTO, "libsodium init failed");
-	/* Regions: the store keeps the domain of its first ingest. */
-	r = load_regions(dir, &regions, &nreg);
-	if (r == CAIRN_OK) {
-		if (nreg != node_cellmap_nregions(in->cells) ||
-		    memcmp(regions, node_cellmap_regions(in->cells),
-		    nreg * 4) != 0) {
-			r = cairn_err(CAIRN_ERR_CONFIG, "%s: the store holds "
-			    "another region domain (%zu regions) than the "
-			    "cell map (%zu)", dir, nreg,
-			    node_cellmap_nregions(in->cells));
-			goto out;
-		}
-	} else if (r != CAIRN_ERR_NOTFOUND)
+	if ((r = ingest_regions(dir, in, &regions)) != CAIRN_OK ||
+	    (r = load_key(dir, key, true)) != CAIRN_OK)
 		goto out;
-	if ((r = load_key(dir, key, true)) != CAIRN_OK)
+	if ((r = engine_parse_input(in, PARSE_STORE, NULL, rep, &po)) !=
+	    CAIRN_OK)
 		goto out;
-	if ((r = parse_input(in, PARSE_STORE, NULL, rep, &po)) != CAIRN_OK)
-		goto out;
-	if ((r = intern_init(&subs, po.subs.n + 1024, UINT32_MAX - 1)) !=
-	    CAIRN_OK || (r = intern_init(&cats, 64, 1u << 24)) != CAIRN_OK ||
+	if ((r = engine_intern_init(&subs, po.subs.n + 1024, UINT32_MAX - 1))
+	    != CAIRN_OK ||
+	    (r = engine_intern_init(&cats, 64, 1u << 24)) != CAIRN_OK ||
 	    (r = load_subjects(dir, &subs)) != CAIRN_OK ||
 	    (r = load_cats(dir, &cats)) != CAIRN_OK)
 		goto out;
-	/* Pseudonyms: subscriber id -> keyed hash -> store index. */
-	if ((g2s = malloc(((size_t)po.subs.n + 1) * 4)) == NULL ||
-	    (c2s = malloc(((size_t)po.ncats + 1) * 4)) == NULL) {
-		r = CAIRN_ERR_NOMEM;
+	if ((r = ingest_pseudonyms(&po, key, &subs, &cats, &g2s, &c2s)) !=
+	    CAIRN_OK)
 		goto out;
-	}
-	for (uint32_t i = 0; i < po.subs.n; i++) {
-		unsigned char hv[HASHLEN];
-		size_t n;
-		const char *k = intern_key(&po.subs, i, &n);
-
-		crypto_shorthash_siphashx24(hv, (const unsigned char *)k, n,
-		    key);
-		if ((r = intern_add(&subs, (const char *)hv, HASHLEN,
-		    intern_hash((const char *)hv, HASHLEN), &g2s[i])) !=
-		    CAIRN_OK)
-			goto out;
-	}
-	for (uint32_t i = 0; i < po.ncats; i++) {
-		size_t n = strlen(po.cats[i]);
-
-		if ((r = intern_add(&cats, po.cats[i], n, intern_hash(
-		    po.cats[i], n), &c2s[i])) != CAIRN_OK)
-			goto out;
-	}
-	/* Group events by store subject: count, then copy each chain. */
-	if ((cnt = calloc((size_t)subs.n + 1, 8)) == NULL) {
-		r = CAIRN_ERR_NOMEM;
+	if ((r = ingest_segment(&po, subs.n, g2s, c2s, &h, &blob,
+	    &bloblen)) != CAIRN_OK)
 		goto out;
-	}
-	for (uint32_t g = 0; g < po.subs.n; g++)
-		for (unsigned t = 0; t < po.nthreads; t++) {
-			uint32_t l = chain_local(&po, t, g);
-			size_t n;
-
-			if (l == UINT32_MAX)
-				continue;
-			n = chain_count(&po.th[t], l) / po.stride;
-			cnt[g2s[g] + 1] += n;
-			total += n;
-		}
-	for (uint32_t s = 0; s < subs.n; s++)
-		cnt[s + 1] += cnt[s];
-	memset(&h, 0, sizeof(h));
-	memcpy(h.magic, SEG_MAGIC, 8);
-	h.version = STORE_VERSION;
-	h.has_cat = po.ncats > 0;
-	h.nsubs = subs.n;
-	h.nevents = total;
-	bloblen = ((size_t)subs.n + 1) * 8 + total * 8 + (h.has_cat ?
-	    total * 4 : 0);
-	if ((blob = node_big_alloc(bloblen ? bloblen : 1)) == NULL) {
-		r = CAIRN_ERR_NOMEM;
-		goto out;
-	}
-	memcpy(blob, cnt, ((size_t)subs.n + 1) * 8);
-	ev = (uint64_t *)(blob + ((size_t)subs.n + 1) * 8);
-	catv = h.has_cat ? (uint32_t *)(ev + total) : NULL;
-	for (uint32_t g = 0; g < po.subs.n; g++)
-		for (unsigned t = 0; t < po.nthreads; t++) {
-			const struct parse_thread *pt = &po.th[t];
-			uint32_t l = chain_local(&po, t, g);
-			size_t n;
-
-			if (l == UINT32_MAX)
-				continue;
-			n = chain_count(pt, l);
-			if (n > wcap) {
-				uint32_t *nw;
-
-				if ((nw = realloc(words, n * 4)) == NULL) {
-					r = CAIRN_ERR_NOMEM;
-					goto out;
-				}
-				words = nw;
-				wcap = n;
-			}
-			chain_copy(pt, l, words);
-			for (size_t i = 0; i + po.stride <= n; i += po.stride) {
-				uint64_t at = cnt[g2s[g]]++;
-				uint32_t lc;
-
-				ev[at] = (uint64_t)words[i] << 32 |
-				    words[i + 1];
-				if (catv == NULL)
-					continue;
-				lc = po.stride == 3 ? words[i + 2] : 0;
-				catv[at] = lc == 0 ? 0 :
-				    c2s[pt->catmap[lc - 1]] + 1;
-			}
-		}
 	/* Write: regions, subjects and categories first, the segment last. */
-	if (regions == NULL) {
-		char hdr[16];
-		uint64_t n = node_cellmap_nregions(in->cells);
-
-		memcpy(hdr, REG_MAGIC, 8);
-		memcpy(hdr + 8, &n, 8);
-		if ((r = write_file(dir, "regions.bin", hdr, 16,
-		    node_cellmap_regions(in->cells), n * 4, 0600)) != CAIRN_OK)
-			goto out;
-	}
-	{
-		char hdr[16], *body;
-		uint64_t n = subs.n;
-		size_t blen = 0;
-
-		if ((body = malloc((size_t)n * HASHLEN + 1)) == NULL) {
-			r = CAIRN_ERR_NOMEM;
-			goto out;
-		}
-		for (uint32_t i = 0; i < subs.n; i++) {
-			size_t kl;
-
-			memcpy(body + (size_t)i * HASHLEN, intern_key(&subs, i,
-			    &kl), HASHLEN);
-		}
-		memcpy(hdr, SUB_MAGIC, 8);
-		memcpy(hdr + 8, &n, 8);
-		r = write_file(dir, "subjects.bin", hdr, 16, body,
-		    (size_t)n * HASHLEN, 0600);
-		free(body);
-		if (r != CAIRN_OK)
-			goto out;
-		n = cats.n;
-		if ((body = malloc(cats.alen + cats.n + 1)) == NULL) {
-			r = CAIRN_ERR_NOMEM;
-			goto out;
-		}
-		for (uint32_t i = 0; i < cats.n; i++) {
-			size_t kl;
-			const char *k = intern_key(&cats, i, &kl);
-
-			body[blen++] = (char)kl;
-			memcpy(body + blen, k, kl);
-			blen += kl;
-		}
-		memcpy(hdr, CAT_MAGIC, 8);
-		memcpy(hdr + 8, &n, 8);
-		r = write_file(dir, "categories.bin", hdr, 16, body, blen,
-		    0600);
-		free(body);
-		if (r != CAIRN_OK)
-			goto out;
-	}
+	if ((r = ingest_write_tables(dir, in, regions, &subs, &cats)) !=
+	    CAIRN_OK)
+		goto out;
 	if ((r = count_segments(dir, &nsegs)) != CAIRN_OK)
 		goto out;
 	if (nsegs >= MAX_SEGS) {
@@ -549,19 +635,17 @@ out:
 	free(regions);
 	free(g2s);
 	free(c2s);
-	free(cnt);
-	free(words);
 	free(blob);
-	intern_release(&subs);
-	intern_release(&cats);
-	parse_out_release(&po);
+	engine_intern_release(&subs);
+	engine_intern_release(&cats);
+	engine_parse_out_release(&po);
 	return r;
 }
 
 /* ---- open and query ---- */
 
 static int
-open_segment(const char *dir, const char *name, const struct node_store *st,
+open_segment(const char *dir, const char *name, const struct engine_store *st,
     struct seg *sg)
 {
 	char path[4096];
@@ -624,10 +708,10 @@ cmp_name(const void *a, const void *b)
 }
 
 int
-node_store_open(const char *dir, struct node_store **out)
+engine_store_open(const char *dir, struct engine_store **out)
 {
-	struct node_store *st;
-	struct node_intern cats;
+	struct engine_store *st;
+	struct engine_intern cats;
 	DIR *d = NULL;
 	struct dirent *de;
 	char **names = NULL;
@@ -643,7 +727,7 @@ node_store_open(const char *dir, struct node_store **out)
 			    "ingest' first)", dir);
 		goto out;
 	}
-	if ((r = intern_init(&cats, 64, 1u << 24)) != CAIRN_OK ||
+	if ((r = engine_intern_init(&cats, 64, 1u << 24)) != CAIRN_OK ||
 	    (r = count_subjects(dir, &st->nsubs)) != CAIRN_OK ||
 	    (r = load_cats(dir, &cats)) != CAIRN_OK)
 		goto out;
@@ -653,7 +737,7 @@ node_store_open(const char *dir, struct node_store **out)
 	}
 	for (uint32_t i = 0; i < cats.n; i++) {
 		size_t n;
-		const char *k = intern_key(&cats, i, &n);
+		const char *k = engine_intern_key(&cats, i, &n);
 
 		if ((st->cats[i] = strndup(k, n)) == NULL) {
 			r = CAIRN_ERR_NOMEM;
@@ -708,13 +792,13 @@ out:
 	for (size_t i = 0; i < nnames; i++)
 		free(names[i]);
 	free(names);
-	intern_release(&cats);
-	node_store_close(st);
+	engine_intern_release(&cats);
+	engine_store_close(st);
 	return r;
 }
 
 void
-node_store_close(struct node_store *st)
+engine_store_close(struct engine_store *st)
 {
 	if (st == NULL)
 		return;
@@ -730,7 +814,7 @@ node_store_close(struct node_store *st)
 }
 
 void
-node_store_stats(const struct node_store *st, uint64_t *subjects,
+engine_store_stats(const struct engine_store *st, uint64_t *subjects,
     uint64_t *events, size_t *segments)
 {
 	*subjects = st->nsubs;
@@ -741,22 +825,24 @@ node_store_stats(const struct node_store *st, uint64_t *subjects,
 }
 
 struct store_job {
-	const struct node_plan	*p;
-	const struct node_store	*st;
-	const uint32_t		*catrank;	/* store category -> the
-						   spec's index, or UINT32_MAX */
-	uint64_t		 s0, s1;
-	uint64_t		 other_cat;
-	uint32_t		*w;
-	struct node_acc		 acc;
-	size_t			 badseg;	/* a corrupt segment, or nsegs */
+	const struct engine_plan  *p;
+	const struct engine_store *st;
+	const uint32_t		  *catrank;	/* store category -> the
+						   spec's index, or
+						   UINT32_MAX */
+	uint64_t		   s0, s1;
+	uint64_t		   other_cat;
+	uint32_t		  *w;
+	struct engine_acc	   acc;
+	size_t			   badseg;	/* a corrupt segment, or
+						   nsegs */
 };
 
 static void *
 store_job_run(void *arg)
 {
 	struct store_job *j = arg;
-	const struct node_store *st = j->st;
+	const struct engine_store *st = j->st;
 	uint32_t nreg = (uint32_t)st->nregions;
 	bool popcat = j->p->q.kind == QSPEC_KIND_POPCAT;
 
@@ -782,35 +868,37 @@ store_job_run(void *arg)
 					continue;
 				if (c == UINT32_MAX) {
 					/* a category outside the spec's */
-					if (plan_word(j->p, (int64_t)(sg->ev[e]
+					if (engine_plan_word(j->p,
+					    (int64_t)(sg->ev[e]
 					    >> 32) * 60, (uint32_t)sg->ev[e], 0,
 					    &j->w[n]) == PLAN_USE)
 						j->other_cat++;
 					continue;
 				}
-				if (plan_word(j->p, (int64_t)(sg->ev[e] >> 32) *
+				if (engine_plan_word(j->p,
+				    (int64_t)(sg->ev[e] >> 32) *
 				    60, reg, c, &j->w[n]) == PLAN_USE)
 					n++;
 			}
 		}
-		kernel_subject(j->p, j->w, n, &j->acc);
+		engine_kernel_subject(j->p, j->w, n, &j->acc);
 	}
 	return NULL;
 }
 
 int
-node_run_store(const struct qspec *q, const struct node_store *st,
-    unsigned threads, struct node_result *res)
+engine_run_store(const struct qspec *q, const struct engine_store *st,
+    unsigned threads, struct engine_result *res)
 {
-	struct node_plan p;
+	struct engine_plan p;
 	struct store_job jobs[64];
 	pthread_t tid[64];
 	uint32_t *rank = NULL;
-	unsigned T = node_threads(threads), started = 0;
+	unsigned T = engine_threads(threads), started = 0;
 	int r;
 
 	memset(jobs, 0, sizeof(jobs));
-	if ((r = plan_init(&p, q, (uint32_t)st->nregions)) != CAIRN_OK)
+	if ((r = engine_plan_init(&p, q, (uint32_t)st->nregions)) != CAIRN_OK)
 		return r;
 	if (q->kind == QSPEC_KIND_POPCAT && st->ncats == 0)
 		return cairn_err(CAIRN_ERR_ARG, "population_by_category: the "
@@ -834,8 +922,8 @@ node_run_store(const struct qspec *q, const struct node_store *st,
 		jobs[t].s0 = st->nsubs * t / T;
 		jobs[t].s1 = st->nsubs * (t + 1) / T;
 		jobs[t].badseg = st->nsegs;
-		if ((r = acc_init(&jobs[t].acc, p.ncells)) != CAIRN_OK ||
-		    (r = acc_scratch(&jobs[t].acc, st->maxrun + 1)) !=
+		if ((r = engine_acc_init(&jobs[t].acc, p.ncells)) != CAIRN_OK ||
+		    (r = engine_acc_scratch(&jobs[t].acc, st->maxrun + 1)) !=
 		    CAIRN_OK)
 			goto out;
 		if ((jobs[t].w = malloc((st->maxrun + 1) * 4)) == NULL) {
@@ -861,27 +949,27 @@ node_run_store(const struct qspec *q, const struct node_store *st,
 			goto out;
 		}
 	{
-		struct node_acc accs[64];
+		struct engine_acc accs[64];
 
 		for (unsigned t = 0; t < T; t++)
 			accs[t] = jobs[t].acc;
-		if ((r = result_init(res, &p, st->regions)) != CAIRN_OK)
+		if ((r = engine_result_init(res, &p, st->regions)) != CAIRN_OK)
 			goto out;
-		if ((r = acc_finish(accs, T, res)) != CAIRN_OK) {
-			node_result_release(res);
+		if ((r = engine_acc_finish(accs, T, res)) != CAIRN_OK) {
+			engine_result_release(res);
 			goto out;
 		}
 	}
 	for (unsigned t = 0; t < T; t++)
 		res->other_cat += jobs[t].other_cat;
-	if ((r = result_cats(res, q)) != CAIRN_OK) {
-		node_result_release(res);
+	if ((r = engine_result_cats(res, q)) != CAIRN_OK) {
+		engine_result_release(res);
 		goto out;
 	}
 	r = CAIRN_OK;
 out:
 	for (unsigned t = 0; t < T; t++) {
-		acc_release(&jobs[t].acc);
+		engine_acc_release(&jobs[t].acc);
 		free(jobs[t].w);
 	}
 	free(rank);

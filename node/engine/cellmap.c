@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "node/node_int.h"
+#include "node/engine/engine_int.h"
 
-struct node_cellmap {
-	struct node_intern cells;
+struct engine_cellmap {
+	struct engine_intern cells;
 	uint32_t	*cell_region;	/* cell id -> region index */
 	uint32_t	*regions;	/* ascending ids */
 	size_t		 nregions;
@@ -63,7 +63,7 @@ clean_line(char *s, ssize_t *len, size_t lineno)
 }
 
 bool
-node_region_index(const struct node_cellmap *m, uint32_t id, uint32_t *ridx)
+engine_region_index(const struct engine_cellmap *m, uint32_t id, uint32_t *ridx)
 {
 	size_t lo = 0, hi = m->nregions;
 
@@ -84,7 +84,7 @@ node_region_index(const struct node_cellmap *m, uint32_t id, uint32_t *ridx)
 
 /* Sort and deduplicate m->regions. */
 static void
-regions_unique(struct node_cellmap *m)
+regions_unique(struct engine_cellmap *m)
 {
 	size_t j = 0;
 
@@ -95,10 +95,48 @@ regions_unique(struct node_cellmap *m)
 	m->nregions = j;
 }
 
+/*
+ * Add the cell 'line' of 'idlen' bytes in region id 'rid' (line 'lineno'
+ * of 'path') to 'm', whose cell_region holds '*ccap' entries.
+ */
 static int
-load(const char *path, bool with_cells, struct node_cellmap **out)
+load_cell(struct engine_cellmap *m, const char *path, size_t lineno,
+    const char *line, size_t idlen, uint32_t rid, size_t *ccap)
 {
-	struct node_cellmap *m = NULL;
+	uint64_t h;
+	uint32_t cid;
+	int r;
+
+	if (idlen == 0 || idlen > ENGINE_MAX_FIELD)
+		return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field "
+		    "'cell_id': %s", path, lineno, idlen ? "longer "
+		    "than 128 bytes" : "empty");
+	h = engine_intern_hash(line, idlen);
+	if (engine_intern_find(&m->cells, line, idlen, h, &cid))
+		return cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field "
+		    "'cell_id': duplicate cell '%.*s'", path, lineno,
+		    (int)idlen, line);
+	if ((r = engine_intern_add(&m->cells, line, idlen, h, &cid)) !=
+	    CAIRN_OK)
+		return r;
+	if (cid >= *ccap) {
+		size_t nc = *ccap ? *ccap * 2 : 256;
+		uint32_t *ncr;
+
+		if ((ncr = realloc(m->cell_region, nc * sizeof(*ncr))) ==
+		    NULL)
+			return CAIRN_ERR_NOMEM;
+		m->cell_region = ncr;
+		*ccap = nc;
+	}
+	m->cell_region[cid] = rid;	/* an id until remapped */
+	return CAIRN_OK;
+}
+
+static int
+load(const char *path, bool with_cells, struct engine_cellmap **out)
+{
+	struct engine_cellmap *m = NULL;
 	FILE *f = NULL;
 	char *buf = NULL, *line;
 	size_t cap = 0, lineno = 0, rcap = 0, ccap = 0;
@@ -107,7 +145,8 @@ load(const char *path, bool with_cells, struct node_cellmap **out)
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return CAIRN_ERR_NOMEM;
-	if ((r = intern_init(&m->cells, 1024, NODE_MAX_CELLS)) != CAIRN_OK)
+	if ((r = engine_intern_init(&m->cells, 1024, ENGINE_MAX_CELLS)) !=
+	    CAIRN_OK)
 		goto out;
 	if ((f = fopen(path, "r")) == NULL) {
 		r = cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
@@ -116,7 +155,7 @@ load(const char *path, bool with_cells, struct node_cellmap **out)
 	while ((len = getline(&buf, &cap, f)) != -1) {
 		char *comma, *idf;
 		size_t idlen;
-		uint32_t rid, cid;
+		uint32_t rid;
 
 		lineno++;
 		line = clean_line(buf, &len, lineno);
@@ -169,7 +208,7 @@ load(const char *path, bool with_cells, struct node_cellmap **out)
 			size_t nc = rcap ? rcap * 2 : 256;
 			uint32_t *nr;
 
-			if (nc > NODE_MAX_CELLS) {
+			if (nc > ENGINE_MAX_CELLS) {
 				r = cairn_err(CAIRN_ERR_TOOBIG, "%s:%zu: too "
 				    "many lines", path, lineno);
 				goto out;
@@ -185,37 +224,9 @@ load(const char *path, bool with_cells, struct node_cellmap **out)
 		m->regions[m->nregions++] = rid;
 		if (!with_cells)
 			continue;
-		idlen = (size_t)(comma - line);
-		if (idlen == 0 || idlen > NODE_MAX_FIELD) {
-			r = cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field "
-			    "'cell_id': %s", path, lineno, idlen ? "longer "
-			    "than 128 bytes" : "empty");
+		if ((r = load_cell(m, path, lineno, line,
+		    (size_t)(comma - line), rid, &ccap)) != CAIRN_OK)
 			goto out;
-		}
-		uint64_t h = intern_hash(line, idlen);
-
-		if (intern_find(&m->cells, line, idlen, h, &cid)) {
-			r = cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: field "
-			    "'cell_id': duplicate cell '%.*s'", path, lineno,
-			    (int)idlen, line);
-			goto out;
-		}
-		if ((r = intern_add(&m->cells, line, idlen, h, &cid)) !=
-		    CAIRN_OK)
-			goto out;
-		if (cid >= ccap) {
-			size_t nc = ccap ? ccap * 2 : 256;
-			uint32_t *ncr;
-
-			if ((ncr = realloc(m->cell_region, nc *
-			    sizeof(*ncr))) == NULL) {
-				r = CAIRN_ERR_NOMEM;
-				goto out;
-			}
-			m->cell_region = ncr;
-			ccap = nc;
-		}
-		m->cell_region[cid] = rid;	/* an id until remapped */
 	}
 	if (ferror(f)) {
 		r = cairn_err(CAIRN_ERR_IO, "%s: read error", path);
@@ -231,13 +242,13 @@ load(const char *path, bool with_cells, struct node_cellmap **out)
 		goto out;
 	}
 	regions_unique(m);
-	if (m->nregions > NODE_MAX_REGIONS) {
+	if (m->nregions > ENGINE_MAX_REGIONS) {
 		r = cairn_err(CAIRN_ERR_TOOBIG, "%s: more than %u regions",
-		    path, NODE_MAX_REGIONS);
+		    path, ENGINE_MAX_REGIONS);
 		goto out;
 	}
 	for (uint32_t i = 0; i < m->cells.n; i++)
-		if (!node_region_index(m, m->cell_region[i],
+		if (!engine_region_index(m, m->cell_region[i],
 		    &m->cell_region[i])) {
 			r = CAIRN_ERR_INTERNAL;
 			goto out;
@@ -249,36 +260,36 @@ out:
 	free(buf);
 	if (f != NULL)
 		fclose(f);
-	node_cellmap_free(m);
+	engine_cellmap_free(m);
 	return r;
 }
 
 int
-node_cellmap_load(const char *path, struct node_cellmap **out)
+engine_cellmap_load(const char *path, struct engine_cellmap **out)
 {
 	return load(path, true, out);
 }
 
 int
-node_regions_load(const char *path, struct node_cellmap **out)
+engine_regions_load(const char *path, struct engine_cellmap **out)
 {
 	return load(path, false, out);
 }
 
 int
-node_regions_from_ids(const uint32_t *ids, size_t n,
-    struct node_cellmap **out)
+engine_regions_from_ids(const uint32_t *ids, size_t n,
+    struct engine_cellmap **out)
 {
-	struct node_cellmap *m;
+	struct engine_cellmap *m;
 	int r;
 
-	if (n == 0 || n > NODE_MAX_REGIONS)
+	if (n == 0 || n > ENGINE_MAX_REGIONS)
 		return cairn_err(CAIRN_ERR_RANGE, "region count %zu", n);
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return CAIRN_ERR_NOMEM;
-	if ((r = intern_init(&m->cells, 16, 0)) != CAIRN_OK ||
+	if ((r = engine_intern_init(&m->cells, 16, 0)) != CAIRN_OK ||
 	    (m->regions = malloc(n * sizeof(uint32_t))) == NULL) {
-		node_cellmap_free(m);
+		engine_cellmap_free(m);
 		return r != CAIRN_OK ? r : CAIRN_ERR_NOMEM;
 	}
 	memcpy(m->regions, ids, n * sizeof(uint32_t));
@@ -289,54 +300,56 @@ node_regions_from_ids(const uint32_t *ids, size_t n,
 }
 
 void
-node_cellmap_free(struct node_cellmap *m)
+engine_cellmap_free(struct engine_cellmap *m)
 {
 	if (m == NULL)
 		return;
-	intern_release(&m->cells);
+	engine_intern_release(&m->cells);
 	free(m->cell_region);
 	free(m->regions);
 	free(m);
 }
 
 size_t
-node_cellmap_nregions(const struct node_cellmap *m)
+engine_cellmap_nregions(const struct engine_cellmap *m)
 {
 	return m->nregions;
 }
 
 const uint32_t *
-node_cellmap_regions(const struct node_cellmap *m)
+engine_cellmap_regions(const struct engine_cellmap *m)
 {
 	return m->regions;
 }
 
 size_t
-node_cellmap_ncells(const struct node_cellmap *m)
+engine_cellmap_ncells(const struct engine_cellmap *m)
 {
 	return m->cells.n;
 }
 
 bool
-node_cellmap_lookup(const struct node_cellmap *m, const char *cell,
+engine_cellmap_lookup(const struct engine_cellmap *m, const char *cell,
     size_t len, uint32_t *ridx)
 {
 	uint32_t id;
 
 	if (m->cells.n == 0 ||
-	    !intern_find(&m->cells, cell, len, intern_hash(cell, len), &id))
+	    !engine_intern_find(&m->cells, cell, len, engine_intern_hash(cell,
+	    len), &id))
 		return false;
 	*ridx = m->cell_region[id];
 	return true;
 }
 
 bool
-cellmap_lookup_k(const struct node_cellmap *m, const char *cell, size_t len,
-    uint64_t h, const uint64_t k[2], uint32_t *ridx)
+engine_cellmap_lookup_k(const struct engine_cellmap *m, const char *cell,
+    size_t len, uint64_t h, const uint64_t k[2], uint32_t *ridx)
 {
 	uint32_t id;
 
-	if (m->cells.n == 0 || !intern_find_k(&m->cells, cell, len, h, k, &id))
+	if (m->cells.n == 0 || !engine_intern_find_k(&m->cells, cell, len, h, k,
+	    &id))
 		return false;
 	*ridx = m->cell_region[id];
 	return true;

@@ -10,7 +10,7 @@
 
 #include "common/err.h"
 #include "common/timeutil.h"
-#include "node/node.h"
+#include "node/engine/engine.h"
 
 static const char *const kind_headers[QSPEC_KIND__N] = {
 	[QSPEC_KIND_PRESENCE] = "region,bucket,count",
@@ -22,7 +22,7 @@ static const char *const kind_headers[QSPEC_KIND__N] = {
 };
 
 const char *
-node_kind_header(enum qspec_kind kind)
+engine_kind_header(enum qspec_kind kind)
 {
 	return (unsigned)kind < QSPEC_KIND__N ? kind_headers[kind] : "?";
 }
@@ -69,7 +69,7 @@ json_str(FILE *f, const char *s)
 
 /* Print the label columns of cell 'id' (without the count). */
 static void
-labels(const struct node_result *res, uint64_t id, bool json, FILE *f)
+labels(const struct engine_result *res, uint64_t id, bool json, FILE *f)
 {
 	uint64_t R = res->nregions;
 	char d[TIME_DATE_LEN];
@@ -126,38 +126,38 @@ labels(const struct node_result *res, uint64_t id, bool json, FILE *f)
 }
 
 static void
-cell(const struct node_result *res, enum node_out_format fmt,
-    const struct node_noise *noise, uint64_t id, uint64_t count, bool first,
+cell(const struct engine_result *res, enum engine_out_format fmt,
+    const struct engine_noise *noise, uint64_t id, uint64_t count, bool first,
     FILE *f)
 {
-	if (fmt == NODE_OUT_JSON)
+	if (fmt == ENGINE_OUT_JSON)
 		fputs(first ? "\n    {" : ",\n    {", f);
-	labels(res, id, fmt == NODE_OUT_JSON, f);
+	labels(res, id, fmt == ENGINE_OUT_JSON, f);
 	if (noise != NULL) {
 		int64_t v = (int64_t)count + noise->noise[id];
 
 		int64_t w = (int64_t)noise->ci95;
 
-		if (fmt == NODE_OUT_JSON)
+		if (fmt == ENGINE_OUT_JSON)
 			fprintf(f, ", \"count\": %" PRId64 ", \"ci95_low\": "
 			    "%" PRId64 ", \"ci95_high\": %" PRId64 "}", v,
 			    v - w, v + w);
 		else
 			fprintf(f, ",%" PRId64 ",%" PRId64 ",%" PRId64 "\n", v,
 			    v - w, v + w);
-	} else if (fmt == NODE_OUT_JSON)
+	} else if (fmt == ENGINE_OUT_JSON)
 		fprintf(f, ", \"count\": %" PRIu64 "}", count);
 	else
 		fprintf(f, ",%" PRIu64 "\n", count);
 }
 
 int
-node_result_write(const struct node_result *res, enum node_out_format fmt,
-    bool dense, const struct node_noise *noise, FILE *f)
+engine_result_write(const struct engine_result *res, enum engine_out_format fmt,
+    bool dense, const struct engine_noise *noise, FILE *f)
 {
 	bool first = true;
 
-	if (fmt == NODE_OUT_JSON) {
+	if (fmt == ENGINE_OUT_JSON) {
 		fputs("{\n  \"query\": ", f);
 		qspec_write_json(&res->query, f);
 		fprintf(f, ",\n  \"columns\": \"%s%s\"", kind_headers[
@@ -167,8 +167,7 @@ node_result_write(const struct node_result *res, enum node_out_format fmt,
 			    "\"discrete_gaussian\", \"rho\": %.17g, "
 			    "\"epsilon\": %.17g, \"delta\": %g, "
 			    "\"variance\": %.17g, \"ci95_halfwidth\": %" PRIu64
-			    "}",
-			    noise->rho, noise->epsilon, noise->delta,
+			    "}", noise->rho, noise->epsilon, noise->delta,
 			    noise->sigma2, noise->ci95);
 		else
 			fputs(",\n  \"noise\": null", f);
@@ -193,7 +192,7 @@ node_result_write(const struct node_result *res, enum node_out_format fmt,
 			    res->cells[k].count, first, f);
 			first = false;
 		}
-	if (fmt == NODE_OUT_JSON)
+	if (fmt == ENGINE_OUT_JSON)
 		fputs(first ? "]\n}\n" : "\n  ]\n}\n", f);
 	if (fflush(f) != 0 || ferror(f))
 		return cairn_err(CAIRN_ERR_IO, "write failed");

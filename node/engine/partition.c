@@ -22,7 +22,7 @@
 #endif
 
 #include "common/err.h"
-#include "node/node_int.h"
+#include "node/engine/engine_int.h"
 
 #define CHUNK_MIN	1024u		/* first chunk of a partition */
 #define CHUNK_MAX	(64u << 10)	/* chunks double up to this */
@@ -32,13 +32,14 @@
 #define WRITER_MAX	(UINT64_C(1) << 40)	/* slab bytes per thread */
 #define REC_MAX		(1 + PART_RAW_MAX + 4)
 
-_Static_assert(sizeof(struct part_chunk) <= CHUNK_HEAD,
+_Static_assert(sizeof(struct engine_part_chunk) <= CHUNK_HEAD,
     "a chunk's header fits the line before its data");
 _Static_assert(PART_STAGE >= PART_LINE + 32 + 1 + INTERN_INLINE + 4,
     "a staging line holds a line, a short record and the tail copy");
 
 int
-part_writer_init(struct part_writer *pw, unsigned bits, uint64_t wlimit)
+engine_part_writer_init(struct engine_part_writer *pw, unsigned bits,
+    uint64_t wlimit)
 {
 	size_t n;
 
@@ -60,14 +61,14 @@ part_writer_init(struct part_writer *pw, unsigned bits, uint64_t wlimit)
 	    (pw->head = calloc(n, sizeof(*pw->head))) == NULL ||
 	    (pw->tail = calloc(n, sizeof(*pw->tail))) == NULL ||
 	    (pw->nrec = calloc(n, sizeof(*pw->nrec))) == NULL) {
-		part_writer_release(pw);
+		engine_part_writer_release(pw);
 		return CAIRN_ERR_NOMEM;
 	}
 	return CAIRN_OK;
 }
 
 void
-part_writer_release(struct part_writer *pw)
+engine_part_writer_release(struct engine_part_writer *pw)
 {
 	for (size_t i = 0; i < pw->nslabs; i++)
 		free(pw->slabs[i]);
@@ -107,10 +108,10 @@ _Static_assert(STAGE_AT >= PART_LINE + 32 &&
 
 /* Close the full chunk of partition 'p' (if any) and start a new one. */
 static int
-chunk_next(struct part_writer *pw, uint32_t p, unsigned char *at,
+chunk_next(struct engine_part_writer *pw, uint32_t p, unsigned char *at,
     unsigned char **nat, unsigned char **nend)
 {
-	struct part_chunk *c = pw->tail[p];
+	struct engine_part_chunk *c = pw->tail[p];
 	uint32_t cap;
 
 	if (c != NULL)
@@ -138,14 +139,14 @@ chunk_next(struct part_writer *pw, uint32_t p, unsigned char *at,
 			pw->slabs = ns;
 			pw->capslabs = nc;
 		}
-		if ((sl = node_big_alloc(SLAB)) == NULL)
+		if ((sl = engine_big_alloc(SLAB)) == NULL)
 			return CAIRN_ERR_NOMEM;
 		pw->slabs[pw->nslabs++] = sl;
 		pw->slab = sl;
 		pw->slabfree = SLAB;
 		pw->bytes += SLAB;
 	}
-	c = (struct part_chunk *)(void *)pw->slab;
+	c = (struct engine_part_chunk *)(void *)pw->slab;
 	c->next = NULL;
 	c->data = pw->slab + CHUNK_HEAD;
 	c->len = 0;
@@ -163,7 +164,7 @@ chunk_next(struct part_writer *pw, uint32_t p, unsigned char *at,
 }
 
 int
-part_line_out(struct part_writer *pw, uint32_t p)
+engine_part_line_out(struct engine_part_writer *pw, uint32_t p)
 {
 	unsigned char *s = pw->stage + (size_t)p * PART_STAGE, *at, *end;
 	int r;
@@ -187,12 +188,12 @@ part_line_out(struct part_writer *pw, uint32_t p)
 }
 
 int
-part_push_long(struct part_writer *pw, uint32_t p, const char *key,
-    size_t n, uint32_t word)
+engine_part_push_long(struct engine_part_writer *pw, uint32_t p,
+    const char *key, size_t n, uint32_t word)
 {
 	unsigned char rec[REC_MAX], *s = pw->stage + (size_t)p * PART_STAGE;
 	size_t len = 1 + n + pw->wb;
-	uint32_t le = part_le32(word);
+	uint32_t le = engine_part_le32(word);
 	int r;
 
 	if (n > PART_RAW_MAX)
@@ -209,14 +210,14 @@ part_push_long(struct part_writer *pw, uint32_t p, const char *key,
 		pw->fill[p] += (uint8_t)take;
 		i += take;
 		if (pw->fill[p] == PART_LINE &&
-		    (r = part_line_out(pw, p)) != CAIRN_OK)
+		    (r = engine_part_line_out(pw, p)) != CAIRN_OK)
 			return r;
 	}
 	return CAIRN_OK;
 }
 
 int
-part_writer_finish(struct part_writer *pw)
+engine_part_writer_finish(struct engine_part_writer *pw)
 {
 	int r;
 
@@ -250,16 +251,16 @@ part_writer_finish(struct part_writer *pw)
 /* ---- taking a partition ---- */
 
 int
-part_group_init(struct part_group *g, uint32_t max)
+engine_part_group_init(struct engine_part_group *g, uint32_t max)
 {
 	memset(g, 0, sizeof(*g));
-	return intern_init(&g->subs, 1024, max);
+	return engine_intern_init(&g->subs, 1024, max);
 }
 
 void
-part_group_release(struct part_group *g)
+engine_part_group_release(struct engine_part_group *g)
 {
-	intern_release(&g->subs);
+	engine_intern_release(&g->subs);
 	free(g->ids);
 	free(g->words);
 	free(g->grouped);
@@ -268,7 +269,7 @@ part_group_release(struct part_group *g)
 }
 
 static int
-group_room(struct part_group *g, uint64_t nrec)
+group_room(struct engine_part_group *g, uint64_t nrec)
 {
 	uint32_t *a, *b, *c;
 
@@ -295,24 +296,24 @@ group_room(struct part_group *g, uint64_t nrec)
  * readable) as record 'i' of the partition.
  */
 static inline int
-group_add(struct part_group *g, const unsigned char *r, unsigned wb,
+group_add(struct engine_part_group *g, const unsigned char *r, unsigned wb,
     uint64_t i)
 {
 	/* a packed id is interned with its first byte, a raw one without */
 	const char *key = r[0] > PART_RAW_MAX ? (const char *)r :
 	    (const char *)r + 1;
-	size_t n = part_rec_len(r[0], 0) - (r[0] > PART_RAW_MAX ? 0 : 1);
+	size_t n = engine_part_rec_len(r[0], 0) - (r[0] > PART_RAW_MAX ? 0 : 1);
 	uint64_t k[2] = { 0, 0 }, h;
 	uint32_t word;
-	struct intern_ent *e;
+	struct engine_intern_ent *e;
 	int rc;
 
 	if (n <= INTERN_INLINE) {
-		intern_key16(key, n, k);
-		h = intern_hash16(k, n);
+		engine_intern_key16(key, n, k);
+		h = engine_intern_hash16(k, n);
 	} else
-		h = intern_hash(key, n);
-	if ((rc = intern_add_e(&g->subs, key, n, h, k, &e)) != CAIRN_OK)
+		h = engine_intern_hash(key, n);
+	if ((rc = engine_intern_add_e(&g->subs, key, n, h, k, &e)) != CAIRN_OK)
 		return rc;
 	if (e->cnt == UINT32_MAX)
 		return cairn_err(CAIRN_ERR_TOOBIG, "more than %u events of one "
@@ -320,7 +321,7 @@ group_add(struct part_group *g, const unsigned char *r, unsigned wb,
 	e->cnt++;
 	g->ids[i] = e->id;
 	memcpy(&word, key + n, sizeof(word));
-	word = part_le32(word);
+	word = engine_part_le32(word);
 	g->words[i] = wb == 4 ? word : word & ((UINT32_C(1) << 8 * wb) - 1);
 	return CAIRN_OK;
 }
@@ -331,19 +332,20 @@ group_add(struct part_group *g, const unsigned char *r, unsigned wb,
  * are written a line at a time): its start waits in 'carry'.
  */
 static int
-group_list(struct part_group *g, unsigned wb, struct part_chunk **head,
-    struct part_chunk **tail, uint64_t *i, uint64_t nrec)
+group_list(struct engine_part_group *g, unsigned wb,
+    struct engine_part_chunk **head, struct engine_part_chunk **tail,
+    uint64_t *i, uint64_t nrec)
 {
 	unsigned char carry[REC_MAX + INTERN_INLINE];
 	size_t cl = 0;
 	int r;
 
 	while (*head != NULL) {
-		struct part_chunk *c = *head;
+		struct engine_part_chunk *c = *head;
 		size_t pos = 0;
 
 		if (cl > 0) {
-			size_t need = part_rec_len(carry[0], wb) - cl;
+			size_t need = engine_part_rec_len(carry[0], wb) - cl;
 
 			if (need > c->len || *i >= nrec)
 				return CAIRN_ERR_INTERNAL;
@@ -355,7 +357,7 @@ group_list(struct part_group *g, unsigned wb, struct part_chunk **head,
 		}
 		while (pos < c->len) {
 			const unsigned char *rec = c->data + pos;
-			size_t len = part_rec_len(rec[0], wb);
+			size_t len = engine_part_rec_len(rec[0], wb);
 
 			if (pos + len > c->len) {
 				cl = c->len - pos;
@@ -377,7 +379,8 @@ group_list(struct part_group *g, unsigned wb, struct part_chunk **head,
 }
 
 int
-part_group(struct part_group *g, struct parse_out *po, uint32_t p)
+engine_part_group(struct engine_part_group *g, struct engine_parse_out *po,
+    uint32_t p)
 {
 	uint64_t nrec = 0, i = 0;
 	uint32_t ns;
@@ -390,9 +393,9 @@ part_group(struct part_group *g, struct parse_out *po, uint32_t p)
 		return CAIRN_OK;
 	if ((r = group_room(g, nrec)) != CAIRN_OK)
 		return r;
-	intern_reset(&g->subs);
+	engine_intern_reset(&g->subs);
 	for (unsigned t = 0; t < po->nthreads; t++) {
-		struct part_writer *pw = &po->th[t].pw;
+		struct engine_part_writer *pw = &po->th[t].pw;
 
 		if ((r = group_list(g, pw->wb, &pw->head[p], &pw->tail[p],
 		    &i, nrec)) != CAIRN_OK)
@@ -413,7 +416,7 @@ part_group(struct part_group *g, struct parse_out *po, uint32_t p)
 	}
 	/* Counting sort: off[s] is where subject s starts ... */
 	for (size_t k = 0; k < g->subs.cap; k++) {
-		const struct intern_ent *e = &g->subs.tab[k];
+		const struct engine_intern_ent *e = &g->subs.tab[k];
 
 		if (e->id != UINT32_MAX)
 			g->off[e->id + 1] = e->cnt;

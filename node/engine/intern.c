@@ -9,12 +9,12 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "node/node_int.h"
+#include "node/engine/engine_int.h"
 
 #define EMPTY	UINT32_MAX
 
 uint64_t
-intern_hash(const char *s, size_t n)
+engine_intern_hash(const char *s, size_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL), v;
 
@@ -22,7 +22,7 @@ intern_hash(const char *s, size_t n)
 		uint64_t k[2] = { 0, 0 };
 
 		memcpy(k, s, n);
-		return intern_hash16(k, n);
+		return engine_intern_hash16(k, n);
 	}
 
 	while (n >= 8) {
@@ -43,12 +43,12 @@ intern_hash(const char *s, size_t n)
 	return h;
 }
 
-static struct intern_ent *
+static struct engine_intern_ent *
 table_new(size_t cap)
 {
-	struct intern_ent *t;
+	struct engine_intern_ent *t;
 
-	if ((t = node_big_alloc(cap * sizeof(*t))) == NULL)
+	if ((t = engine_big_alloc(cap * sizeof(*t))) == NULL)
 		return NULL;
 	memset(t, 0, cap * sizeof(*t));
 	for (size_t i = 0; i < cap; i++)
@@ -57,7 +57,7 @@ table_new(size_t cap)
 }
 
 int
-intern_init(struct node_intern *t, size_t hint, uint32_t max)
+engine_intern_init(struct engine_intern *t, size_t hint, uint32_t max)
 {
 	size_t cap = 64;
 
@@ -72,7 +72,7 @@ intern_init(struct node_intern *t, size_t hint, uint32_t max)
 }
 
 void
-intern_release(struct node_intern *t)
+engine_intern_release(struct engine_intern *t)
 {
 	free(t->tab);
 	free(t->arena);
@@ -81,7 +81,7 @@ intern_release(struct node_intern *t)
 }
 
 void
-intern_reset(struct node_intern *t)
+engine_intern_reset(struct engine_intern *t)
 {
 	for (size_t i = 0; i < t->cap; i++)
 		t->tab[i].id = EMPTY;
@@ -90,7 +90,7 @@ intern_reset(struct node_intern *t)
 }
 
 static inline bool
-ent_is(const struct node_intern *t, const struct intern_ent *e,
+ent_is(const struct engine_intern *t, const struct engine_intern_ent *e,
     const char *s, size_t n, uint64_t h, const uint64_t k[2])
 {
 	if (e->h32 != (uint32_t)(h >> 32) || e->len != n)
@@ -110,23 +110,23 @@ pad_key(const char *s, size_t n, uint64_t k[2])
 }
 
 bool
-intern_find(const struct node_intern *t, const char *s, size_t n,
+engine_intern_find(const struct engine_intern *t, const char *s, size_t n,
     uint64_t h, uint32_t *id)
 {
 	uint64_t k[2];
 
 	pad_key(s, n, k);
-	return intern_find_k(t, s, n, h, k, id);
+	return engine_intern_find_k(t, s, n, h, k, id);
 }
 
 bool
-intern_find_k(const struct node_intern *t, const char *s, size_t n,
+engine_intern_find_k(const struct engine_intern *t, const char *s, size_t n,
     uint64_t h, const uint64_t k[2], uint32_t *id)
 {
 	size_t mask = t->cap - 1, i = h & mask;
 
 	for (;; i = (i + 1) & mask) {
-		const struct intern_ent *e = &t->tab[i];
+		const struct engine_intern_ent *e = &t->tab[i];
 
 		if (e->id == EMPTY)
 			return false;
@@ -139,10 +139,10 @@ intern_find_k(const struct node_intern *t, const char *s, size_t n,
 
 /* Double the table; slots move to where their key's hash puts them. */
 static int
-grow(struct node_intern *t)
+grow(struct engine_intern *t)
 {
 	size_t ncap = t->cap * 2, mask = ncap - 1;
-	struct intern_ent *nt;
+	struct engine_intern_ent *nt;
 
 	if ((nt = table_new(ncap)) == NULL)
 		return CAIRN_ERR_NOMEM;
@@ -152,8 +152,8 @@ grow(struct node_intern *t)
 
 		if (t->tab[i].id == EMPTY)
 			continue;
-		key = intern_key(t, t->tab[i].id, &n);
-		for (j = intern_hash(key, n) & mask; nt[j].id != EMPTY;
+		key = engine_intern_key(t, t->tab[i].id, &n);
+		for (j = engine_intern_hash(key, n) & mask; nt[j].id != EMPTY;
 		    j = (j + 1) & mask)
 			;
 		nt[j] = t->tab[i];
@@ -165,34 +165,34 @@ grow(struct node_intern *t)
 }
 
 int
-intern_add(struct node_intern *t, const char *s, size_t n, uint64_t h,
+engine_intern_add(struct engine_intern *t, const char *s, size_t n, uint64_t h,
     uint32_t *id)
 {
 	uint64_t k[2];
 
 	pad_key(s, n, k);
-	return intern_add_k(t, s, n, h, k, id);
+	return engine_intern_add_k(t, s, n, h, k, id);
 }
 
 int
-intern_add_k(struct node_intern *t, const char *s, size_t n, uint64_t h,
-    const uint64_t k[2], uint32_t *id)
+engine_intern_add_k(struct engine_intern *t, const char *s, size_t n,
+    uint64_t h, const uint64_t k[2], uint32_t *id)
 {
-	struct intern_ent *e;
+	struct engine_intern_ent *e;
 	int r;
 
-	if ((r = intern_add_e(t, s, n, h, k, &e)) != CAIRN_OK)
+	if ((r = engine_intern_add_e(t, s, n, h, k, &e)) != CAIRN_OK)
 		return r;
 	*id = e->id;
 	return CAIRN_OK;
 }
 
 int
-intern_add_e(struct node_intern *t, const char *s, size_t n, uint64_t h,
-    const uint64_t k[2], struct intern_ent **out)
+engine_intern_add_e(struct engine_intern *t, const char *s, size_t n,
+    uint64_t h, const uint64_t k[2], struct engine_intern_ent **out)
 {
 	size_t mask = t->cap - 1, i = h & mask;
-	struct intern_ent *e;
+	struct engine_intern_ent *e;
 	uint32_t id;
 	int r;
 
@@ -253,7 +253,7 @@ intern_add_e(struct node_intern *t, const char *s, size_t n, uint64_t h,
 }
 
 const char *
-intern_key(const struct node_intern *t, uint32_t id, size_t *n)
+engine_intern_key(const struct engine_intern *t, uint32_t id, size_t *n)
 {
 	*n = t->koff[id] & 0xff;
 	return t->arena + (t->koff[id] >> 8);
