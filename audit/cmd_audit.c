@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/cmds.h"
 #include "common/cli.h"
 #include "common/err.h"
 #include "audit/audit.h"
