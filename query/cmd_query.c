@@ -19,10 +19,12 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "common/rho.h"
 #include "keys/keys.h"
 #include "keys/keys_federation.h"
 #include "protocol/cairn.pb-c.h"
+#include "protocol/proto_client.h"
 #include "protocol/proto_service.h"
 #include "protocol/qspec.h"
 #include "protocol/tlog.h"
@@ -197,7 +199,7 @@ connect_client(const struct ctx *c, struct transport_client **out)
 	    (r = need(c, O_TLS_CERT)) != CAIRN_OK ||
 	    (r = need(c, O_TLS_KEY)) != CAIRN_OK)
 		return r;
-	return query_client_open(c->o[O_COORD], c->o[O_CA], c->o[O_TLS_CERT],
+	return proto_client_open(c->o[O_COORD], c->o[O_CA], c->o[O_TLS_CERT],
 	    c->o[O_TLS_KEY], c->o[O_FED], out);
 }
 
@@ -1028,7 +1030,7 @@ q_result(struct ctx *c)
 		wait_s = w;
 	}
 	if ((r = need(c, O_REGIONS)) != CAIRN_OK ||
-	    (r = query_read_file(c->o[O_REGIONS], (size_t)64 << 20, &text,
+	    (r = file_read_capped(c->o[O_REGIONS], (size_t)64 << 20, &text,
 	    &len)) != CAIRN_OK || (r = query_regions_parse(text, len,
 	    c->o[O_REGIONS], &regions, &nregions)) != CAIRN_OK)
 		goto out;
