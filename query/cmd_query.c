@@ -94,17 +94,17 @@ struct aconf {
 
 static const struct config_key aconf_schema[] = {
 	{ "analyst", "identity_key", CONFIG_STRING,
-	    offsetof(struct aconf, key), false, 0, 0, 0, 0 },
+	    offsetof(struct aconf, key), false, 0, 0, 0, 0, NULL },
 	{ "analyst", "tls_key", CONFIG_STRING,
-	    offsetof(struct aconf, tls_key), false, 0, 0, 0, 0 },
+	    offsetof(struct aconf, tls_key), false, 0, 0, 0, 0, NULL },
 	{ "analyst", "tls_cert", CONFIG_STRING,
-	    offsetof(struct aconf, tls_cert), false, 0, 0, 0, 0 },
+	    offsetof(struct aconf, tls_cert), false, 0, 0, 0, 0, NULL },
 	{ "analyst", "ca_cert", CONFIG_STRING,
-	    offsetof(struct aconf, ca), false, 0, 0, 0, 0 },
+	    offsetof(struct aconf, ca), false, 0, 0, 0, 0, NULL },
 	{ "analyst", "coordinator", CONFIG_STRING,
-	    offsetof(struct aconf, coord), false, 0, 0, 0, 0 },
+	    offsetof(struct aconf, coord), false, 0, 0, 0, 0, NULL },
 	{ "analyst", "federation", CONFIG_STRING,
-	    offsetof(struct aconf, fed), false, 0, 0, 0, 0 },
+	    offsetof(struct aconf, fed), false, 0, 0, 0, 0, NULL },
 };
 #define ACONF_N	(sizeof(aconf_schema) / sizeof(aconf_schema[0]))
 
