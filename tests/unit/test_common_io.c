@@ -131,7 +131,8 @@ test_db_exec(void **state)
 	assert_int_equal(db_open("/nonexistent/cairn.db",
 	    SQLITE_OPEN_READWRITE, "open", &db), CAIRN_ERR_DB);
 	assert_null(db);
-	assert_non_null(strstr(cairn_errmsg(), "/nonexistent/cairn.db: open: "));
+	assert_non_null(strstr(cairn_errmsg(),
+	    "/nonexistent/cairn.db: open: "));
 	assert_int_equal(db_open(":memory:", SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE, NULL, &db), CAIRN_OK);
 	assert_int_equal(db_exec(db, "mem", "CREATE TABLE t(x);", NULL),
