@@ -55,12 +55,16 @@ ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS) -Wl,--as-needed
 LIBS = $(PKG_LIBS) -lm -pthread
 
 # Sources: every .c of the module folders goes into libcairn.a, except the
-# programs' main files and the benchmarks.
-MODULES := common privacy keys protocol node node/engine coordinator query audit tools
-MAIN_SRC := $(wildcard tools/cairn_main.c node/node_main.c \
-	coordinator/coord_main.c)
-BENCH_SRC := $(wildcard tools/bench_*.c)
-LIB_SRC := $(filter-out $(MAIN_SRC) $(BENCH_SRC), \
+# programs' main files.  synth/ (`cairn synth`) is its own archive, which
+# only `cairn` and the unit tests link; cmd/ is the `cairn` entry point
+# (its {name, fn, help} table and `cairn demo`); bench/ holds the
+# benchmark programs, each linked on its own.
+MODULES := common privacy keys protocol node node/engine coordinator query audit
+MAIN_SRC := $(wildcard node/node_main.c coordinator/coord_main.c)
+CMD_SRC := $(wildcard cmd/*.c)
+SYNTH_SRC := $(wildcard synth/*.c)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+LIB_SRC := $(filter-out $(MAIN_SRC), \
 	$(wildcard $(addsuffix /*.c,$(MODULES))))
 
 # protoc-c writes messages only; the build generates them, never commit.
@@ -70,11 +74,13 @@ GEN_H := $(GEN_C:.c=.h)
 
 LIB_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(LIB_SRC)) \
 	$(patsubst $(O)/gen/%.c,$(O)/obj/gen/%.o,$(GEN_C))
-PROGS := $(patsubst tools/cairn_main.c,$(O)/bin/cairn, \
+CMD_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(CMD_SRC))
+SYNTH_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(SYNTH_SRC))
+PROGS := $(O)/bin/cairn \
 	$(patsubst node/node_main.c,$(O)/bin/cairn-node, \
 	$(patsubst coordinator/coord_main.c,$(O)/bin/cairn-coordinator, \
-	$(MAIN_SRC))))
-BENCHES := $(patsubst tools/%.c,$(O)/bin/%,$(BENCH_SRC))
+	$(MAIN_SRC)))
+BENCHES := $(patsubst bench/%.c,$(O)/bin/%,$(BENCH_SRC))
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_HELP_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
@@ -108,7 +114,13 @@ $(O)/libcairn.a: $(LIB_OBJ)
 	@rm -f $@
 	$(Q)ar rcs $@ $^
 
-$(O)/bin/cairn: $(O)/obj/tools/cairn_main.o $(O)/libcairn.a
+$(O)/libsynth.a: $(SYNTH_OBJ)
+	$(call say,AR,$@)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+# synth/ uses libcairn.a, so its archive comes first on the link line.
+$(O)/bin/cairn: $(CMD_OBJ) $(O)/libsynth.a $(O)/libcairn.a
 $(O)/bin/cairn-node: $(O)/obj/node/node_main.o $(O)/libcairn.a
 $(O)/bin/cairn-coordinator: $(O)/obj/coordinator/coord_main.o $(O)/libcairn.a
 $(PROGS):
@@ -116,7 +128,7 @@ $(PROGS):
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BENCHES): $(O)/bin/%: $(O)/obj/tools/%.o $(O)/libcairn.a
+$(BENCHES): $(O)/bin/%: $(O)/obj/bench/%.o $(O)/libcairn.a
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
@@ -136,7 +148,8 @@ WRAP_TRANSPORT := $(addprefix -Wl$(comma)--wrap=,keys_tls_load \
 	transport_call_finish)
 LDFLAGS_test_allocfail := $(WRAP_ALLOC) $(WRAP_TRANSPORT)
 LDFLAGS_fuzz_coord_msg := $(WRAP_TRANSPORT)
-$(O)/tests/%: $(O)/obj/tests/unit/%.o $(TEST_HELP_OBJ) $(O)/libcairn.a
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(TEST_HELP_OBJ) $(O)/libsynth.a \
+    $(O)/libcairn.a
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $(LDFLAGS_$*) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
@@ -196,10 +209,10 @@ check:
 # The long hardening run (docs/security-faults.md): every crash point,
 # ENOSPC, netns, the attack suite's long mode, `make fuzz`; one report.
 test-long: $(PROGS) $(E2E_PROGS)
-	@sh tools/test-long.sh $(O)
+	@sh bench/test-long.sh $(O)
 
 bench: $(PROGS) $(BENCHES)
-	@sh tools/bench.sh $(O)
+	@sh bench/bench.sh $(O)
 
 demo: $(PROGS)
 	@sh tools/demo.sh $(O)
@@ -216,5 +229,6 @@ clean:
 	rm -rf build build-check build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(TEST_HELP_OBJ:.o=.d) $(FUZZ_HELP_OBJ:.o=.d) \
+	$(CMD_OBJ:.o=.d) $(SYNTH_OBJ:.o=.d) \
 	$(patsubst %.c,$(O)/obj/%.d,$(MAIN_SRC) $(BENCH_SRC) $(TEST_SRC) \
 	$(E2E_SRC) $(FUZZ_SRC) tests/fuzz/replay_main.c)

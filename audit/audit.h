@@ -133,5 +133,10 @@ int	audit_state_write(const char *path, const char *note, size_t len)
 int	audit_cmd_verify(int argc, char **argv);
 /* `cairn audit fetch` (audit/verify_cmd.c): save checkpoint and entries. */
 int	audit_cmd_fetch(int argc, char **argv);
+/*
+ * `cairn audit ...` (audit/cmd_audit.c): the auditor's subcommands;
+ * argv[0] is "audit"; returns the exit code.
+ */
+int	cmd_audit(int argc, char **argv);
 
 #endif

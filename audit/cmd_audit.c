@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/cmds.h"
 #include "common/cli.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "audit/audit.h"
 #include "audit/cmd_int.h"
 #include "protocol/tlog.h"
@@ -356,38 +356,6 @@ static const char cp_help[] =
 	"of keys.  Signatures of other keys are ignored.\n";
 
 static int
-read_file(const char *path, size_t max, char **out, size_t *len)
-{
-	FILE *f;
-	char *buf;
-	size_t n;
-	int r;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
-	if ((buf = malloc(max + 2)) == NULL) {
-		fclose(f);
-		return cairn_err(CAIRN_ERR_NOMEM, "%s", path);
-	}
-	n = fread(buf, 1, max + 1, f);
-	if (ferror(f))
-		r = cairn_err(CAIRN_ERR_IO, "%s: read error", path);
-	else if (n > max)
-		r = cairn_err(CAIRN_ERR_TOOBIG, "%s: over %zu bytes", path, max);
-	else
-		r = CAIRN_OK;
-	fclose(f);
-	if (r != CAIRN_OK) {
-		free(buf);
-		return r;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return CAIRN_OK;
-}
-
-static int
 cmd_checkpoint_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -457,7 +425,7 @@ cmd_checkpoint_verify(int argc, char **argv)
 			goto out;
 		}
 	}
-	if ((r = read_file(file, TLOG_NOTE_MAX, &note, &len)) !=
+	if ((r = file_read_capped(file, TLOG_NOTE_MAX, &note, &len)) !=
 	    CAIRN_OK) {
 		rc = cli_fail(prog, "cannot read the checkpoint", r);
 		goto out;

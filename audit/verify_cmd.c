@@ -18,12 +18,13 @@
 #include "audit/cmd_int.h"
 #include "common/cli.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "keys/keys_federation.h"
+#include "protocol/proto_client.h"
 #include "protocol/proto_service.h"
 #include "protocol/tlog_member.h"
 #include "protocol/tlog_note.h"
 #include "protocol/transport.h"
-#include "query/query.h"
 
 #define VERIFY_PROG	"cairn audit verify"
 #define FETCH_PROG	"cairn audit fetch"
@@ -146,7 +147,7 @@ fetch(const char **o, const struct keys_federation *fed, size_t quorum,
 	size_t cap = 0;
 	int r;
 
-	if ((r = query_client_open(o[O_COORD], o[O_CA], o[O_CERT], o[O_KEY],
+	if ((r = proto_client_open(o[O_COORD], o[O_CA], o[O_CERT], o[O_KEY],
 	    o[O_FED], &c)) != CAIRN_OK)
 		return r;
 	for (unsigned waited = 0;; waited += WAIT_SLICE_MS) {
@@ -228,10 +229,10 @@ read_offline(const char *entries, const char *checkpoint, struct log_copy *l)
 	uint8_t *buf = NULL;
 	int r;
 
-	if ((r = query_read_file(checkpoint, TLOG_NOTE_MAX, &l->note,
+	if ((r = file_read_capped(checkpoint, TLOG_NOTE_MAX, &l->note,
 	    &l->note_len)) != CAIRN_OK)
 		return r;
-	if ((r = query_read_file(entries, ENTRIES_FILE_MAX, &text, &len)) !=
+	if ((r = file_read_capped(entries, ENTRIES_FILE_MAX, &text, &len)) !=
 	    CAIRN_OK)
 		return r;
 	if ((buf = malloc(ENTRY_MAX)) == NULL) {
@@ -343,7 +344,7 @@ audit_cmd_verify(int argc, char **argv)
 		    "cosignatures are not required; a split view of the log "
 		    "(another log shown to others) would go unnoticed\n",
 		    VERIFY_PROG);
-	if (o[O_LEDGER] != NULL && ((r = query_read_file(o[O_LEDGER],
+	if (o[O_LEDGER] != NULL && ((r = file_read_capped(o[O_LEDGER],
 	    (size_t)AUDIT_LEDGER_MAX * 256, &ltext, &llen)) != CAIRN_OK ||
 	    (r = audit_ledger_parse(ltext, llen, o[O_LEDGER], &ledger)) !=
 	    CAIRN_OK)) {
@@ -351,7 +352,7 @@ audit_cmd_verify(int argc, char **argv)
 		goto out;
 	}
 	if (o[O_STATE] != NULL) {
-		r = query_read_file(o[O_STATE], TLOG_NOTE_MAX, &state,
+		r = file_read_capped(o[O_STATE], TLOG_NOTE_MAX, &state,
 		    &state_len);
 		if (r == CAIRN_ERR_IO && errno == ENOENT) {
 			state = NULL;	/* first run */

@@ -25,6 +25,7 @@ struct ctx {
 	unsigned char	*seen;
 	char		 why[384];	/* first failure, without the line */
 	int		 nomem;
+	bool		 defaults;	/* storing defaults: no range checks */
 };
 
 static bool
@@ -164,7 +165,7 @@ store(struct ctx *c, const struct config_key *k, const char *value)
 			return fail(c, "%s: '%s' is not an integer (decimal "
 			    "digits, optionally after '-', within 64 bits)",
 			    k->section, k->name, value);
-		if (iv < k->min || iv > k->max) {
+		if (!c->defaults && (iv < k->min || iv > k->max)) {
 			snprintf(range, sizeof(range), "%s is outside [%lld, %lld]",
 			    value, (long long)k->min, (long long)k->max);
 			return fail(c, "%s: %s", k->section, k->name, range);
@@ -182,7 +183,7 @@ store(struct ctx *c, const struct config_key *k, const char *value)
 			return fail(c, "%s: '%s' is not a number (decimal, as "
 			    "in -12, 0.25 or 1e-3)", k->section, k->name,
 			    value);
-		if (dv < k->dmin || dv > k->dmax) {
+		if (!c->defaults && (dv < k->dmin || dv > k->dmax)) {
 			snprintf(range, sizeof(range), "%s is outside [%g, %g]",
 			    value, k->dmin, k->dmax);
 			return fail(c, "%s: %s", k->section, k->name, range);
@@ -198,7 +199,8 @@ store(struct ctx *c, const struct config_key *k, const char *value)
 			    "rho: %s", value, why);
 			return fail(c, "%s: %s", k->section, k->name, range);
 		}
-		if (nano < (uint64_t)k->min || nano > (uint64_t)k->max) {
+		if (!c->defaults && (nano < (uint64_t)k->min ||
+		    nano > (uint64_t)k->max)) {
 			char lo[RHO_TEXT_MAX], hi[RHO_TEXT_MAX];
 
 			snprintf(range, sizeof(range), "%s is outside [%s, %s]",
@@ -297,6 +299,19 @@ config_load(const char *path, const struct config_key *schema, size_t n,
 		r = cairn_err(CAIRN_ERR_CONFIG, "%s:%d: %s", path, line,
 		    c.why[0] != '\0' ? c.why : "syntax error");
 		goto out;
+	}
+	c.defaults = true;
+	for (i = 0; i < n; i++) {
+		if (c.seen[i] || schema[i].def == NULL)
+			continue;
+		if (schema[i].type == CONFIG_STRLIST ||
+		    !store(&c, &schema[i], schema[i].def)) {
+			r = c.nomem ? cairn_err(CAIRN_ERR_NOMEM, "%s: out of "
+			    "memory", path) : cairn_err(CAIRN_ERR_INTERNAL,
+			    "%s: default '%s' of key '%s' does not parse",
+			    path, schema[i].def, schema[i].name);
+			goto out;
+		}
 	}
 	for (i = 0; i < n; i++) {
 		if (schema[i].required && !c.seen[i]) {

@@ -6,6 +6,8 @@
  * unknown section or key, a value of the wrong type or out of range, a key
  * given twice and a missing required key are errors whose detail names the
  * file and line ("node.conf:7: key 'budget_rho' in [policy]: ...").
+ * A key's default is in its descriptor, as the text the file would hold,
+ * so the table says everything about a key in one line.
  */
 #ifndef CAIRN_CONFIG_H
 #define CAIRN_CONFIG_H
@@ -37,6 +39,14 @@ struct config_key {
 	bool		 required;
 	int64_t		 min, max;	/* CONFIG_INT; CONFIG_RHO: nano-ρ */
 	double		 dmin, dmax;	/* CONFIG_DOUBLE */
+	/*
+	 * The value of an absent key, written as in the file ("30", "0.001",
+	 * "127.0.0.1:7443"), or NULL to leave the field as the caller set
+	 * it.  Parsed like a value from the file but not range-checked, so
+	 * a default may say "unset" with a value no file may give (node.conf
+	 * witness_quorum -1: a majority).  Not for CONFIG_STRLIST.
+	 */
+	const char	*def;
 };
 
 /* Longest value accepted, and most entries in one CONFIG_STRLIST. */
@@ -45,10 +55,12 @@ struct config_key {
 
 /*
  * Parse the INI file 'path' against the 'n' keys of 'schema', storing
- * values into 'target'.  Fields of keys that are absent keep the value the
- * caller put there (set defaults first).  Returns CAIRN_OK, CAIRN_ERR_IO
- * when the file cannot be read, or CAIRN_ERR_CONFIG with the detail naming
- * file:line and key.  On failure 'target' may hold some parsed values:
+ * values into 'target'.  An absent key with a default ('def') gets it;
+ * the fields of other absent keys keep the value the caller put there.
+ * Returns CAIRN_OK, CAIRN_ERR_IO when the file cannot be read,
+ * CAIRN_ERR_CONFIG with the detail naming file:line and key, or
+ * CAIRN_ERR_INTERNAL for a default its own type cannot parse (a bug in
+ * the table).  On failure 'target' may hold some parsed values:
  * config_release() it either way.
  */
 int	config_load(const char *path, const struct config_key *schema, size_t n,

@@ -1,6 +1,7 @@
 /*
  * coord_config.c - coordinator.conf: schema, defaults and the geographies
- * (docs/config.md, section "coordinator.conf").
+ * (docs/config.md, section "coordinator.conf").  Each key's default is in
+ * its line of the schema.
  */
 #include <errno.h>
 #include <limits.h>
@@ -15,27 +16,49 @@
 #include "coordinator/coord_int.h"
 
 #define C(f)	offsetof(struct coord_config, f)
+#define STR_(x)	#x
+#define STR(x)	STR_(x)		/* a limit of coord_int.h as a default */
 
 static const struct config_key schema[] = {
-	{ "coordinator", "identity_key", CONFIG_STRING, C(identity_key), true, 0, 0, 0, 0 },
-	{ "coordinator", "tls_key", CONFIG_STRING, C(tls_key), true, 0, 0, 0, 0 },
-	{ "coordinator", "tls_cert", CONFIG_STRING, C(tls_cert), true, 0, 0, 0, 0 },
-	{ "coordinator", "ca_cert", CONFIG_STRING, C(ca_cert), true, 0, 0, 0, 0 },
-	{ "coordinator", "federation", CONFIG_STRING, C(federation), true, 0, 0, 0, 0 },
-	{ "coordinator", "data_dir", CONFIG_STRING, C(data_dir), true, 0, 0, 0, 0 },
-	{ "coordinator", "listen", CONFIG_STRING, C(listen), false, 0, 0, 0, 0 },
-	{ "coordinator", "port_file", CONFIG_STRING, C(port_file), false, 0, 0, 0, 0 },
-	{ "coordinator", "workers", CONFIG_INT, C(workers), false, 1, 64, 0, 0 },
-	{ "deadlines", "advertise_seconds", CONFIG_INT, C(advertise_seconds), false, 1, 86400, 0, 0 },
-	{ "deadlines", "share_seconds", CONFIG_INT, C(share_seconds), false, 1, 86400, 0, 0 },
-	{ "deadlines", "redeliver_seconds", CONFIG_INT, C(redeliver_seconds), false, 1, 86400, 0, 0 },
-	{ "limits", "max_rho_per_query", CONFIG_RHO, C(max_rho_per_query_nano), false, 1, INT64_C(1000000000000000), 0, 0 },
-	{ "limits", "max_participants", CONFIG_INT, C(max_participants), false, 2, 1024, 0, 0 },
-	{ "limits", "max_attempts", CONFIG_INT, C(max_attempts), false, 1, 100, 0, 0 },
-	{ "limits", "witness_quorum", CONFIG_INT, C(witness_quorum), false, 0, 1024, 0, 0 },
-	{ "limits", "max_long_polls_per_member", CONFIG_INT, C(max_long_polls_per_member), false, 1, 1024, 0, 0 },
-	{ "limits", "max_long_polls", CONFIG_INT, C(max_long_polls), false, 1, 1000000, 0, 0 },
-	{ "geographies", "geography", CONFIG_STRLIST, C(geography), true, 0, 0, 0, 0 },
+	{ "coordinator", "identity_key", CONFIG_STRING, C(identity_key), true,
+	    0, 0, 0, 0, NULL },
+	{ "coordinator", "tls_key", CONFIG_STRING, C(tls_key), true, 0, 0, 0, 0,
+	    NULL },
+	{ "coordinator", "tls_cert", CONFIG_STRING, C(tls_cert), true, 0, 0, 0,
+	    0, NULL },
+	{ "coordinator", "ca_cert", CONFIG_STRING, C(ca_cert), true, 0, 0, 0, 0,
+	    NULL },
+	{ "coordinator", "federation", CONFIG_STRING, C(federation), true, 0, 0,
+	    0, 0, NULL },
+	{ "coordinator", "data_dir", CONFIG_STRING, C(data_dir), true, 0, 0, 0,
+	    0, NULL },
+	{ "coordinator", "listen", CONFIG_STRING, C(listen), false, 0, 0, 0, 0,
+	    "127.0.0.1:7443" },
+	{ "coordinator", "port_file", CONFIG_STRING, C(port_file), false, 0, 0,
+	    0, 0, NULL },
+	{ "coordinator", "workers", CONFIG_INT, C(workers), false, 1, 64, 0, 0,
+	    "2" },
+	{ "deadlines", "advertise_seconds", CONFIG_INT, C(advertise_seconds),
+	    false, 1, 86400, 0, 0, "60" },
+	{ "deadlines", "share_seconds", CONFIG_INT, C(share_seconds), false, 1,
+	    86400, 0, 0, "120" },
+	{ "deadlines", "redeliver_seconds", CONFIG_INT, C(redeliver_seconds),
+	    false, 1, 86400, 0, 0, "30" },
+	{ "limits", "max_rho_per_query", CONFIG_RHO, C(max_rho_per_query_nano),
+	    false, 1, INT64_C(1000000000000000), 0, 0, "1" },
+	{ "limits", "max_participants", CONFIG_INT, C(max_participants), false,
+	    2, 1024, 0, 0, "64" },
+	{ "limits", "max_attempts", CONFIG_INT, C(max_attempts), false, 1, 100,
+	    0, 0, "3" },
+	{ "limits", "witness_quorum", CONFIG_INT, C(witness_quorum), false, 0,
+	    1024, 0, 0, "0" },
+	{ "limits", "max_long_polls_per_member", CONFIG_INT,
+	    C(max_long_polls_per_member), false, 1, 1024, 0, 0,
+	    STR(COORD_LONG_POLLS_PER_MEMBER) },
+	{ "limits", "max_long_polls", CONFIG_INT, C(max_long_polls), false, 1,
+	    1000000, 0, 0, STR(COORD_LONG_POLLS) },
+	{ "geographies", "geography", CONFIG_STRLIST, C(geography), true, 0, 0,
+	    0, 0, NULL },
 };
 #define NSCHEMA	(sizeof(schema) / sizeof(schema[0]))
 
@@ -213,22 +236,9 @@ coord_config_load(const char *path, struct coord_config *cfg)
 	int r;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->workers = 2;
-	cfg->advertise_seconds = 60;
-	cfg->share_seconds = 120;
-	cfg->redeliver_seconds = 30;
-	cfg->max_rho_per_query_nano = RHO_NANO_PER_RHO;
-	cfg->max_participants = 64;
-	cfg->max_attempts = 3;
-	cfg->witness_quorum = 0;
-	cfg->max_long_polls_per_member = COORD_LONG_POLLS_PER_MEMBER;
-	cfg->max_long_polls = COORD_LONG_POLLS;
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	if ((r = config_load(path, schema, NSCHEMA, cfg)) != CAIRN_OK)
 		return r;
-	if (cfg->listen == NULL && (cfg->listen = strdup("127.0.0.1:7443"))
-	    == NULL)
-		return CAIRN_ERR_NOMEM;
 	for (size_t i = 0; i < cfg->geography.n; i++)
 		if ((r = parse_geo(cfg, path, cfg->geography.v[i])) != CAIRN_OK)
 			return r;

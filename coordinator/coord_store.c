@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "common/db.h"
 #include "common/err.h"
 #include "coordinator/coord_int.h"
 
@@ -45,8 +46,7 @@ static const char schema_sql[] =
 static int
 db_err(struct coord_store *s, const char *what)
 {
-	return cairn_err(CAIRN_ERR_DB, "coordinator database: %s: %s", what,
-	    sqlite3_errmsg(s->db));
+	return db_error(s->db, "coordinator database", what);
 }
 
 int
@@ -57,20 +57,12 @@ coord_store_open(const char *path, struct coord_store **out)
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return CAIRN_ERR_NOMEM;
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		r = cairn_err(CAIRN_ERR_DB, "%s: %s", path,
-		    s->db ? sqlite3_errmsg(s->db) : "cannot open");
+	if ((r = db_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_FULLMUTEX, NULL, &s->db)) != CAIRN_OK ||
+	    (r = db_exec(s->db, path, "PRAGMA journal_mode=WAL;"
+	    "PRAGMA synchronous=FULL;", NULL)) != CAIRN_OK ||
+	    (r = db_exec(s->db, path, schema_sql, NULL)) != CAIRN_OK)
 		goto fail;
-	}
-	sqlite3_busy_timeout(s->db, 5000);
-	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL;"
-	    "PRAGMA synchronous=FULL;", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
-		r = cairn_err(CAIRN_ERR_DB, "%s: %s", path,
-		    sqlite3_errmsg(s->db));
-		goto fail;
-	}
 	*out = s;
 	return CAIRN_OK;
 fail:

@@ -20,7 +20,6 @@
 #include "keys/keys.h"
 #include "keys/keys_federation.h"
 #include "keys/keys_tls.h"
-#include "tools/cmds.h"
 
 /* Re-raise 'code' with 'prefix' before the current detail (copied first:
  * the detail buffer is the one cairn_err() writes). */

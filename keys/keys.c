@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/file.h"
 #include "keys/keys.h"
 
 #define IDENTITY_MAGIC	"cairn-identity v1"
@@ -287,27 +288,6 @@ open_checked(const char *path, bool secret, int *fdp, size_t *sizep)
 	return CAIRN_OK;
 }
 
-static int
-read_all(int fd, const char *path, uint8_t *buf, size_t size, size_t *got)
-{
-	size_t off = 0;
-	ssize_t n;
-
-	while (off < size) {
-		n = read(fd, buf + off, size - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return cairn_err(CAIRN_ERR_IO, "%s: read: %s", path,
-			    strerror(errno));
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	*got = off;
-	return CAIRN_OK;
-}
-
 int
 keys_secret_read(const char *path, uint8_t **bufp, size_t *lenp)
 {
@@ -323,7 +303,7 @@ keys_secret_read(const char *path, uint8_t **bufp, size_t *lenp)
 		r = CAIRN_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = read_all(fd, path, buf, size, &got)) != CAIRN_OK)
+	if ((r = file_read_fd(fd, path, buf, size, &got)) != CAIRN_OK)
 		goto out;
 	buf[got] = '\0';
 	*bufp = buf;
@@ -358,7 +338,7 @@ keys_file_read(const char *path, char **bufp, size_t *lenp)
 		close(fd);
 		return CAIRN_ERR_NOMEM;
 	}
-	r = read_all(fd, path, (uint8_t *)buf, size, &got);
+	r = file_read_fd(fd, path, (uint8_t *)buf, size, &got);
 	close(fd);
 	if (r != CAIRN_OK) {
 		free(buf);

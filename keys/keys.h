@@ -180,4 +180,10 @@ int	keys_file_write(const char *path, const void *data, size_t len,
 int	keys_file_read(const char *path, char **buf, size_t *len)
 	    __attribute__((warn_unused_result));
 
+/*
+ * `cairn keys ...` (keys/cmd_keys.c): argv[0] is "keys"; returns the
+ * exit code.
+ */
+int	cmd_keys(int argc, char **argv);
+
 #endif

@@ -29,13 +29,13 @@ struct fedconf {
 
 static const struct config_key fed_schema[] = {
 	{ "federation", "name", CONFIG_STRING, offsetof(struct fedconf, name),
-	    true, 0, 0, 0, 0 },
+	    true, 0, 0, 0, 0, NULL },
 	{ "federation", "ca_fingerprint", CONFIG_STRING,
-	    offsetof(struct fedconf, ca_fpr), true, 0, 0, 0, 0 },
+	    offsetof(struct fedconf, ca_fpr), true, 0, 0, 0, 0, NULL },
 	{ "members", "member", CONFIG_STRLIST,
-	    offsetof(struct fedconf, members), false, 0, 0, 0, 0 },
+	    offsetof(struct fedconf, members), false, 0, 0, 0, 0, NULL },
 	{ "geographies", "geography", CONFIG_STRLIST,
-	    offsetof(struct fedconf, geos), false, 0, 0, 0, 0 },
+	    offsetof(struct fedconf, geos), false, 0, 0, 0, 0, NULL },
 };
 #define NFED	(sizeof(fed_schema) / sizeof(fed_schema[0]))
 

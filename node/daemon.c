@@ -1244,7 +1244,7 @@ refuse(struct node_daemon *d, const Cairn__V1__Task *t, const uint8_t *qhash,
 
 /*
  * Log where the task spent its time, one info line per task: the figures
- * tools/bench/federation_report.py reads (docs/benchmarks.md, "Benchmark:
+ * bench/federation_report.py reads (docs/benchmarks.md, "Benchmark:
  * federation overhead").
  */
 static void

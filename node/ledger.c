@@ -26,6 +26,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "common/db.h"
 #include "common/err.h"
 #include "common/fault.h"
 #include "common/rho.h"
@@ -68,22 +69,13 @@ static const char schema[] =
 static int
 db_err(struct node_ledger *l, const char *what)
 {
-	return cairn_err(CAIRN_ERR_DB, "%s: %s: %s", l->path, what,
-	    sqlite3_errmsg(l->db));
+	return db_error(l->db, l->path, what);
 }
 
 static int
 exec(struct node_ledger *l, const char *sql)
 {
-	char *msg = NULL;
-	int r;
-
-	if (sqlite3_exec(l->db, sql, NULL, NULL, &msg) == SQLITE_OK)
-		return CAIRN_OK;
-	r = cairn_err(CAIRN_ERR_DB, "%s: %s", l->path,
-	    msg != NULL ? msg : "error");
-	sqlite3_free(msg);
-	return r;
+	return db_exec(l->db, l->path, sql, NULL);
 }
 
 /* Create the file 0600 (never through a symlink) and check its mode. */
@@ -256,12 +248,9 @@ node_ledger_open(const char *path, struct node_ledger **out)
 		free(l);
 		return cairn_err(CAIRN_ERR_NOMEM, "%s: out of memory", path);
 	}
-	if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		r = db_err(l, "cannot open ledger");
+	if ((r = db_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW |
+	    SQLITE_OPEN_FULLMUTEX, "cannot open ledger", &l->db)) != CAIRN_OK)
 		goto out;
-	}
-	sqlite3_busy_timeout(l->db, 5000);
 	if ((r = exec(l, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 	    "PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;")) != CAIRN_OK ||
 	    (r = exec(l, schema)) != CAIRN_OK ||

@@ -1,6 +1,7 @@
 /*
  * node_config.c - node.conf: schema, defaults, cross-key checks, and the
- * policy decision for a task.
+ * policy decision for a task.  Each key's default is in its line of the
+ * schema (witness_quorum -1: a majority of the nodes).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,34 +18,60 @@
 #define P(f)	offsetof(struct node_config, policy.f)
 
 static const struct config_key schema[] = {
-	{ "node", "name", CONFIG_STRING, C(name), true, 0, 0, 0, 0 },
-	{ "node", "data_dir", CONFIG_STRING, C(data_dir), true, 0, 0, 0, 0 },
-	{ "node", "identity_key", CONFIG_STRING, C(identity_key), true, 0, 0, 0, 0 },
-	{ "node", "tls_key", CONFIG_STRING, C(tls_key), true, 0, 0, 0, 0 },
-	{ "node", "tls_cert", CONFIG_STRING, C(tls_cert), true, 0, 0, 0, 0 },
-	{ "node", "ca_cert", CONFIG_STRING, C(ca_cert), true, 0, 0, 0, 0 },
-	{ "node", "federation", CONFIG_STRING, C(federation), true, 0, 0, 0, 0 },
-	{ "coordinator", "address", CONFIG_STRING, C(coordinator), true, 0, 0, 0, 0 },
-	{ "coordinator", "poll_seconds", CONFIG_INT, C(poll_seconds), false, 1, 3600, 0, 0 },
-	{ "coordinator", "call_deadline_seconds", CONFIG_INT, C(call_deadline_seconds), false, 1, 3600, 0, 0 },
-	{ "coordinator", "witness_quorum", CONFIG_INT, C(witness_quorum), false, 0, 1024, 0, 0 },
-	{ "data", "cdr", CONFIG_STRLIST, C(cdr), true, 0, 0, 0, 0 },
-	{ "data", "cells", CONFIG_STRING, C(cells), false, 0, 0, 0, 0 },
-	{ "data", "geography", CONFIG_STRING, C(geography), true, 0, 0, 0, 0 },
-	{ "data", "regions", CONFIG_STRING, C(regions), false, 0, 0, 0, 0 },
-	{ "data", "records", CONFIG_STRLIST, C(records), false, 0, 0, 0, 0 },
-	{ "data", "geography_file", CONFIG_STRING, C(geography_file), false, 0, 0, 0, 0 },
-	{ "data", "max_bad_fraction", CONFIG_DOUBLE, C(max_bad_fraction), false, 0, 0, 0.0, 1.0 },
-	{ "policy", "allow_kind", CONFIG_STRLIST, P(kinds), true, 0, 0, 0, 0 },
-	{ "policy", "allow_analyst", CONFIG_STRLIST, P(analysts), true, 0, 0, 0, 0 },
-	{ "policy", "allow_geography", CONFIG_STRLIST, P(geographies), false, 0, 0, 0, 0 },
-	{ "policy", "budget_rho_per_month", CONFIG_RHO, P(budget_rho_per_month_nano), true, 1, INT64_C(1000000000000000), 0, 0 },
-	{ "policy", "max_rho_per_query", CONFIG_RHO, P(max_rho_per_query_nano), true, 1, INT64_C(1000000000000000), 0, 0 },
-	{ "policy", "min_participants", CONFIG_INT, P(min_participants), false, 2, 1024, 0, 0 },
-	{ "policy", "max_colluding", CONFIG_INT, P(max_colluding), false, 0, 1023, 0, 0 },
-	{ "policy", "max_months_per_query", CONFIG_INT, P(max_months_per_query), false, 1, 240, 0, 0 },
-	{ "policy", "holders_per_person", CONFIG_INT, P(holders_per_person), false, 1, 1024, 0, 0 },
-	{ "policy", "retention_days", CONFIG_INT, P(retention_days), false, 1, 3650, 0, 0 },
+	{ "node", "name", CONFIG_STRING, C(name), true, 0, 0, 0, 0, NULL },
+	{ "node", "data_dir", CONFIG_STRING, C(data_dir), true, 0, 0, 0, 0,
+	    NULL },
+	{ "node", "identity_key", CONFIG_STRING, C(identity_key), true, 0, 0, 0,
+	    0, NULL },
+	{ "node", "tls_key", CONFIG_STRING, C(tls_key), true, 0, 0, 0, 0,
+	    NULL },
+	{ "node", "tls_cert", CONFIG_STRING, C(tls_cert), true, 0, 0, 0, 0,
+	    NULL },
+	{ "node", "ca_cert", CONFIG_STRING, C(ca_cert), true, 0, 0, 0, 0,
+	    NULL },
+	{ "node", "federation", CONFIG_STRING, C(federation), true, 0, 0, 0, 0,
+	    NULL },
+	{ "coordinator", "address", CONFIG_STRING, C(coordinator), true, 0, 0,
+	    0, 0, NULL },
+	{ "coordinator", "poll_seconds", CONFIG_INT, C(poll_seconds), false, 1,
+	    3600, 0, 0, "30" },
+	{ "coordinator", "call_deadline_seconds", CONFIG_INT,
+	    C(call_deadline_seconds), false, 1, 3600, 0, 0, "30" },
+	{ "coordinator", "witness_quorum", CONFIG_INT, C(witness_quorum), false,
+	    0, 1024, 0, 0, "-1" },
+	{ "data", "cdr", CONFIG_STRLIST, C(cdr), true, 0, 0, 0, 0, NULL },
+	{ "data", "cells", CONFIG_STRING, C(cells), false, 0, 0, 0, 0, NULL },
+	{ "data", "geography", CONFIG_STRING, C(geography), true, 0, 0, 0, 0,
+	    NULL },
+	{ "data", "regions", CONFIG_STRING, C(regions), false, 0, 0, 0, 0,
+	    NULL },
+	{ "data", "records", CONFIG_STRLIST, C(records), false, 0, 0, 0, 0,
+	    NULL },
+	{ "data", "geography_file", CONFIG_STRING, C(geography_file), false, 0,
+	    0, 0, 0, NULL },
+	{ "data", "max_bad_fraction", CONFIG_DOUBLE, C(max_bad_fraction), false,
+	    0, 0, 0.0, 1.0, "0.001" },
+	{ "policy", "allow_kind", CONFIG_STRLIST, P(kinds), true, 0, 0, 0, 0,
+	    NULL },
+	{ "policy", "allow_analyst", CONFIG_STRLIST, P(analysts), true, 0, 0, 0,
+	    0, NULL },
+	{ "policy", "allow_geography", CONFIG_STRLIST, P(geographies), false, 0,
+	    0, 0, 0, NULL },
+	{ "policy", "budget_rho_per_month", CONFIG_RHO,
+	    P(budget_rho_per_month_nano), true, 1, INT64_C(1000000000000000), 0,
+	    0, NULL },
+	{ "policy", "max_rho_per_query", CONFIG_RHO, P(max_rho_per_query_nano),
+	    true, 1, INT64_C(1000000000000000), 0, 0, NULL },
+	{ "policy", "min_participants", CONFIG_INT, P(min_participants), false,
+	    2, 1024, 0, 0, "2" },
+	{ "policy", "max_colluding", CONFIG_INT, P(max_colluding), false, 0,
+	    1023, 0, 0, "0" },
+	{ "policy", "max_months_per_query", CONFIG_INT, P(max_months_per_query),
+	    false, 1, 240, 0, 0, "12" },
+	{ "policy", "holders_per_person", CONFIG_INT, P(holders_per_person),
+	    false, 1, 1024, 0, 0, "1" },
+	{ "policy", "retention_days", CONFIG_INT, P(retention_days), false, 1,
+	    3650, 0, 0, "7" },
 };
 #define NSCHEMA	(sizeof(schema) / sizeof(schema[0]))
 
@@ -128,15 +155,6 @@ node_config_load(const char *path, struct node_config *cfg)
 	int r;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->poll_seconds = 30;
-	cfg->call_deadline_seconds = 30;
-	cfg->witness_quorum = -1;	/* a majority of the nodes */
-	cfg->max_bad_fraction = 0.001;
-	p->min_participants = 2;
-	p->max_colluding = 0;
-	p->max_months_per_query = 12;
-	p->holders_per_person = 1;
-	p->retention_days = 7;
 	if ((r = config_load(path, schema, NSCHEMA, cfg)) != CAIRN_OK)
 		return r;
 	if ((r = split_list(&p->kinds, path, "allow_kind")) != CAIRN_OK ||

@@ -20,7 +20,6 @@
 #include "common/rho.h"
 #include "common/timeutil.h"
 #include "privacy/dp.h"
-#include "tools/cmds.h"
 
 #define SAMPLE_PROG	"cairn privacy sample"
 #define PLAN_PROG	"cairn privacy plan"

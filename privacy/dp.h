@@ -363,4 +363,10 @@ int	dp_requirement(const struct dp_query *q, uint64_t rho_nano,
 	    uint32_t n, uint32_t c, uint64_t cells, struct dp_requirement *out)
 	    __attribute__((warn_unused_result));
 
+/*
+ * `cairn privacy sample|plan` (privacy/cmd_privacy.c): argv[0] is
+ * "privacy"; returns the exit code.
+ */
+int	dp_cmd_privacy(int argc, char **argv);
+
 #endif

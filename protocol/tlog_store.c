@@ -20,6 +20,7 @@
 
 #include <sqlite3.h>
 
+#include "common/db.h"
 #include "common/err.h"
 #include "protocol/tlog_store.h"
 
@@ -86,19 +87,13 @@ struct tlog_store {
 static int
 dberr(struct tlog_store *s, const char *what)
 {
-	int code = sqlite3_errcode(s->db);
-
-	return cairn_err(CAIRN_ERR_DB, "%s: %s: %s%s", s->path, what,
-	    sqlite3_errmsg(s->db), code == SQLITE_CORRUPT ||
-	    code == SQLITE_NOTADB ? " (the store is damaged)" : "");
+	return db_error(s->db, s->path, what);
 }
 
 static int
 exec(struct tlog_store *s, const char *sql)
 {
-	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return dberr(s, sql);
-	return CAIRN_OK;
+	return db_exec(s->db, s->path, sql, sql);
 }
 
 /* Read one 32-byte blob from a prepared single-row query bound to 'key'. */
@@ -405,12 +400,8 @@ tlog_store_open(const char *path, int flags, struct tlog_store **out)
 	s->src.node = src_node;
 	s->src.ctx = s;
 	tlog_frontier_init(&s->f);
-	if (sqlite3_open_v2(path, &s->db, oflags, NULL) != SQLITE_OK) {
-		r = s->db != NULL ? dberr(s, "open") :
-		    cairn_err(CAIRN_ERR_NOMEM, "opening %s", path);
+	if ((r = db_open(path, oflags, "open", &s->db)) != CAIRN_OK)
 		goto out;
-	}
-	sqlite3_busy_timeout(s->db, 10000);
 	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st,
 	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
 		r = dberr(s, "setting WAL mode");

@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include "common/db.h"
 #include "common/err.h"
 #include "protocol/tlog_witness.h"
 
@@ -35,16 +36,13 @@ static const char schema_sql[] =
 static int
 dberr(struct tlog_witness *w, const char *what)
 {
-	return cairn_err(CAIRN_ERR_DB, "%s: %s: %s", w->path, what,
-	    sqlite3_errmsg(w->db));
+	return db_error(w->db, w->path, what);
 }
 
 static int
 exec(struct tlog_witness *w, const char *sql)
 {
-	if (sqlite3_exec(w->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return dberr(w, sql);
-	return CAIRN_OK;
+	return db_exec(w->db, w->path, sql, sql);
 }
 
 int
@@ -58,13 +56,9 @@ tlog_witness_open(const char *path, struct tlog_witness **out)
 		free(w);
 		return cairn_err(CAIRN_ERR_NOMEM, "opening %s", path);
 	}
-	if (sqlite3_open_v2(path, &w->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		r = w->db != NULL ? dberr(w, "open") :
-		    cairn_err(CAIRN_ERR_NOMEM, "opening %s", path);
+	if ((r = db_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, "open", &w->db)) != CAIRN_OK)
 		goto out;
-	}
-	sqlite3_busy_timeout(w->db, 10000);
 	if ((r = exec(w, "PRAGMA journal_mode=WAL")) != CAIRN_OK ||
 	    (r = exec(w, "PRAGMA synchronous=FULL")) != CAIRN_OK ||
 	    (r = exec(w, schema_sql)) != CAIRN_OK)

@@ -19,10 +19,12 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "common/rho.h"
 #include "keys/keys.h"
 #include "keys/keys_federation.h"
 #include "protocol/cairn.pb-c.h"
+#include "protocol/proto_client.h"
 #include "protocol/proto_service.h"
 #include "protocol/qspec.h"
 #include "protocol/tlog.h"
@@ -92,17 +94,17 @@ struct aconf {
 
 static const struct config_key aconf_schema[] = {
 	{ "analyst", "identity_key", CONFIG_STRING,
-	    offsetof(struct aconf, key), false, 0, 0, 0, 0 },
+	    offsetof(struct aconf, key), false, 0, 0, 0, 0, NULL },
 	{ "analyst", "tls_key", CONFIG_STRING,
-	    offsetof(struct aconf, tls_key), false, 0, 0, 0, 0 },
+	    offsetof(struct aconf, tls_key), false, 0, 0, 0, 0, NULL },
 	{ "analyst", "tls_cert", CONFIG_STRING,
-	    offsetof(struct aconf, tls_cert), false, 0, 0, 0, 0 },
+	    offsetof(struct aconf, tls_cert), false, 0, 0, 0, 0, NULL },
 	{ "analyst", "ca_cert", CONFIG_STRING,
-	    offsetof(struct aconf, ca), false, 0, 0, 0, 0 },
+	    offsetof(struct aconf, ca), false, 0, 0, 0, 0, NULL },
 	{ "analyst", "coordinator", CONFIG_STRING,
-	    offsetof(struct aconf, coord), false, 0, 0, 0, 0 },
+	    offsetof(struct aconf, coord), false, 0, 0, 0, 0, NULL },
 	{ "analyst", "federation", CONFIG_STRING,
-	    offsetof(struct aconf, fed), false, 0, 0, 0, 0 },
+	    offsetof(struct aconf, fed), false, 0, 0, 0, 0, NULL },
 };
 #define ACONF_N	(sizeof(aconf_schema) / sizeof(aconf_schema[0]))
 
@@ -197,7 +199,7 @@ connect_client(const struct ctx *c, struct transport_client **out)
 	    (r = need(c, O_TLS_CERT)) != CAIRN_OK ||
 	    (r = need(c, O_TLS_KEY)) != CAIRN_OK)
 		return r;
-	return query_client_open(c->o[O_COORD], c->o[O_CA], c->o[O_TLS_CERT],
+	return proto_client_open(c->o[O_COORD], c->o[O_CA], c->o[O_TLS_CERT],
 	    c->o[O_TLS_KEY], c->o[O_FED], out);
 }
 
@@ -1028,7 +1030,7 @@ q_result(struct ctx *c)
 		wait_s = w;
 	}
 	if ((r = need(c, O_REGIONS)) != CAIRN_OK ||
-	    (r = query_read_file(c->o[O_REGIONS], (size_t)64 << 20, &text,
+	    (r = file_read_capped(c->o[O_REGIONS], (size_t)64 << 20, &text,
 	    &len)) != CAIRN_OK || (r = query_regions_parse(text, len,
 	    c->o[O_REGIONS], &regions, &nregions)) != CAIRN_OK)
 		goto out;

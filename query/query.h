@@ -26,25 +26,6 @@ struct transport_client;
 /* δ of the (ε, δ) shown next to ρ unless --delta says otherwise. */
 #define QUERY_DEFAULT_DELTA	1e-6
 
-/*
- * Read the file 'path' (at most 'max' bytes) into a new buffer with a
- * NUL after it.  CAIRN_ERR_IO / CAIRN_ERR_TOOBIG naming the path.
- */
-int	query_read_file(const char *path, size_t max, char **out, size_t *len)
-	    __attribute__((warn_unused_result));
-
-/*
- * A transport client to 'target' ("host:port") with the TLS identity
- * (CA certificate, own certificate and key files) that accepts only the
- * coordinator's certificate enrolled in the federation file 'fed' (its
- * SHA-256 fingerprint is pinned: another certificate, even one the CA
- * issued for the same name, fails every call with CAIRN_ERR_UNAUTH naming
- * both fingerprints).  '*out' set on success.
- */
-int	query_client_open(const char *target, const char *ca, const char *cert,
-	    const char *key, const char *fed, struct transport_client **out)
-	    __attribute__((warn_unused_result));
-
 /* What the analyst asks. */
 struct query_params {
 	struct qspec	 spec;

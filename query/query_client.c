@@ -12,95 +12,11 @@
 #include "common/err.h"
 #include "common/rho.h"
 #include "common/timeutil.h"
-#include "keys/keys_federation.h"
-#include "keys/keys_tls.h"
 #include "privacy/dp.h"
 #include "protocol/cairn.pb-c.h"
 #include "protocol/proto_service.h"
 #include "protocol/transport.h"
 #include "query/query.h"
-
-int
-query_read_file(const char *path, size_t max, char **out, size_t *len)
-{
-	FILE *f;
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	int r = CAIRN_OK;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
-	for (;;) {
-		size_t got;
-
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 4096;
-			char *nb;
-
-			if (cap > max) {
-				r = cairn_err(CAIRN_ERR_TOOBIG, "%s: over %zu "
-				    "bytes", path, max);
-				goto out;
-			}
-			if ((nb = realloc(buf, nc + 1)) == NULL) {
-				r = cairn_err(CAIRN_ERR_NOMEM, "%s", path);
-				goto out;
-			}
-			buf = nb;
-			cap = nc;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		r = cairn_err(CAIRN_ERR_IO, "%s: read error", path);
-		goto out;
-	}
-	if (n > max) {
-		r = cairn_err(CAIRN_ERR_TOOBIG, "%s: over %zu bytes", path,
-		    max);
-		goto out;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	buf = NULL;
-out:
-	free(buf);
-	fclose(f);
-	return r;
-}
-
-int
-query_client_open(const char *target, const char *ca, const char *cert,
-    const char *key, const char *fed, struct transport_client **out)
-{
-	struct transport_client_config cfg;
-	struct keys_federation *f = NULL;
-	const struct keys_member *coord;
-	struct keys_tls *tls = NULL;
-	int r;
-
-	if (fed == NULL)
-		return cairn_err(CAIRN_ERR_ARG, "--federation is required: "
-		    "the coordinator's enrolled certificate is pinned from it");
-	if ((r = keys_federation_load(fed, &f)) != CAIRN_OK ||
-	    (r = keys_federation_coordinator(f, &coord)) != CAIRN_OK ||
-	    (r = keys_tls_load(ca, cert, key, &tls)) != CAIRN_OK)
-		goto out;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.target = target;
-	cfg.tls = tls;
-	cfg.retries = 3;
-	cfg.pin_sha256 = coord->cert_fpr;
-	r = transport_client_new(&cfg, out);
-out:
-	keys_tls_free(tls);
-	keys_federation_free(f);
-	return r;
-}
 
 /* -------------------------------------------------------------- build */
 

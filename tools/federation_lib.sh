@@ -1,7 +1,7 @@
 # federation_lib.sh - shell functions that set up a cairn federation in one
 # folder: the federation CA and members' keys, the coordinator's, nodes' and
 # analysts' config files, and starting the coordinator.  Sourced (". FILE")
-# by tools/demo.sh, tools/bench/federation.sh and the end-to-end tests, so
+# by tools/demo.sh, bench/federation.sh and the end-to-end tests, so
 # that the steps docs/federation.md describes are written once.
 #
 # Every function takes the federation folder as its first argument (FED_DIR

@@ -1,6 +1,6 @@
 #!/bin/sh
 # fault_kill.sh - the fast subset of the kill -9 sweep
-# (tools/faults/kill_sweep.sh; `make test-long` runs every point,
+# (bench/faults/kill_sweep.sh; `make test-long` runs every point,
 # docs/security-faults.md): node n2 killed right after its signed refusal
 # (n1 has charged: its late CHARGE must still be logged), the coordinator
 # killed right after it logged a QUERY, a REFUSAL (n1's charge may not be
@@ -12,6 +12,6 @@
 export FED_ADVERTISE_SECONDS=${FED_ADVERTISE_SECONDS:-20}
 export FED_SHARE_SECONDS=${FED_SHARE_SECONDS:-20}
 export FED_CALL_DEADLINE=${FED_CALL_DEADLINE:-10}
-exec sh "$CAIRN_TOP/tools/faults/kill_sweep.sh" node.after_refuse \
+exec sh "$CAIRN_TOP/bench/faults/kill_sweep.sh" node.after_refuse \
     coord.after_query_logged coord.after_refusal_logged \
     coord.after_charge_logged coord.after_release_logged

@@ -11,7 +11,7 @@
  *
  * With --retries, a FAILED query is submitted again (the same signed
  * bytes: a retry, docs/coordinator.md) up to K times.  With --persist
- * (the fault-injection sweep, tools/faults/), a call that fails on the
+ * (the fault-injection sweep, bench/faults/), a call that fails on the
  * channel (the coordinator was killed) is made again every 250 ms until
  * the --wait time is up, and an ALREADY_EXISTS answer to the first
  * SubmitQuery (a retry of bytes the coordinator took) is taken as taken.

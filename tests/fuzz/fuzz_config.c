@@ -12,8 +12,8 @@
 #include "common/err.h"
 #include "coordinator/coord_int.h"
 #include "node/node_config.h"
+#include "query/query.h"
 #include "tests/fuzz/util.h"
-#include "tools/cmds.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -19,6 +19,7 @@
 
 #include "audit/audit.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "keys/keys.h"
 #include "keys/keys_federation.h"
 #include "protocol/cairn.pb-c.h"
@@ -1414,7 +1415,7 @@ test_state_write(void **state)
 	    (int)getpid());
 	assert_int_equal(audit_state_write(path, "first\n", 6), CAIRN_OK);
 	assert_int_equal(audit_state_write(path, "second\n", 7), CAIRN_OK);
-	assert_int_equal(query_read_file(path, 100, &back, &len), CAIRN_OK);
+	assert_int_equal(file_read_capped(path, 100, &back, &len), CAIRN_OK);
 	assert_string_equal(back, "second\n");
 	free(back);
 	unlink(path);

@@ -25,11 +25,11 @@ struct conf {
 };
 
 static const struct config_key schema[] = {
-	{ "", "name", CONFIG_STRING, offsetof(struct conf, name), true, 0, 0, 0, 0 },
-	{ "net", "port", CONFIG_INT, offsetof(struct conf, port), false, 1, 65535, 0, 0 },
-	{ "net", "peer", CONFIG_STRLIST, offsetof(struct conf, peers), false, 0, 0, 0, 0 },
-	{ "policy", "verbose", CONFIG_BOOL, offsetof(struct conf, verbose), false, 0, 0, 0, 0 },
-	{ "policy", "rho", CONFIG_DOUBLE, offsetof(struct conf, rho), false, 0, 0, 0.0, 10.0 },
+	{ "", "name", CONFIG_STRING, offsetof(struct conf, name), true, 0, 0, 0, 0, NULL },
+	{ "net", "port", CONFIG_INT, offsetof(struct conf, port), false, 1, 65535, 0, 0, NULL },
+	{ "net", "peer", CONFIG_STRLIST, offsetof(struct conf, peers), false, 0, 0, 0, 0, NULL },
+	{ "policy", "verbose", CONFIG_BOOL, offsetof(struct conf, verbose), false, 0, 0, 0, 0, NULL },
+	{ "policy", "rho", CONFIG_DOUBLE, offsetof(struct conf, rho), false, 0, 0, 0.0, 10.0, NULL },
 };
 #define NSCHEMA (sizeof(schema) / sizeof(schema[0]))
 

@@ -24,10 +24,12 @@
 
 #include "audit/audit.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "keys/keys.h"
 #include "keys/keys_federation.h"
 #include "keys/keys_tls.h"
 #include "protocol/cairn.pb-c.h"
+#include "protocol/proto_client.h"
 #include "protocol/proto_service.h"
 #include "protocol/qspec.h"
 #include "protocol/tlog_entry.h"
@@ -96,7 +98,7 @@ cert_fpr(const char *crt, char fpr[static KEYS_FPR_LEN])
 	char *pem;
 	size_t n;
 
-	assert_int_equal(query_read_file(crt, 1 << 20, &pem, &n), CAIRN_OK);
+	assert_int_equal(file_read_capped(crt, 1 << 20, &pem, &n), CAIRN_OK);
 	assert_int_equal(keys_cert_info(pem, n, &ci), CAIRN_OK);
 	memcpy(fpr, ci.fingerprint, KEYS_FPR_LEN);
 	free(pem);
@@ -747,7 +749,7 @@ slurp(const char *p)
 	char *t;
 	size_t n;
 
-	assert_int_equal(query_read_file(p, 1 << 20, &t, &n), CAIRN_OK);
+	assert_int_equal(file_read_capped(p, 1 << 20, &t, &n), CAIRN_OK);
 	return t;
 }
 

@@ -169,7 +169,7 @@ struct conf {
 
 static const struct config_key schema[] = {
 	{ "policy", "rho", CONFIG_RHO, offsetof(struct conf, rho), true, 1,
-	    INT64_C(1000000000000000), 0, 0 },
+	    INT64_C(1000000000000000), 0, 0, NULL },
 };
 
 static int

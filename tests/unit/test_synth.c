@@ -16,8 +16,7 @@
 
 #include "common/err.h"
 #include "common/timeutil.h"
-#include "tools/cmds.h"
-#include "tools/synth.h"
+#include "synth/synth.h"
 
 /* ---- helpers ---------------------------------------------------- */
 

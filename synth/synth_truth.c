@@ -16,7 +16,7 @@
 
 #include "common/err.h"
 #include "common/timeutil.h"
-#include "tools/synth.h"
+#include "synth/synth.h"
 
 #define MAX_CELLS	(1ULL << 31)
 

@@ -30,7 +30,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/timeutil.h"
-#include "tools/synth.h"
+#include "synth/synth.h"
 
 #define NCDRQ		6		/* query kinds on CDR holders */
 #define OUTBUF		(1u << 20)	/* bytes buffered per output file */

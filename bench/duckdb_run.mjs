@@ -16,7 +16,7 @@ import { basename, resolve } from 'node:path';
 import { sqlFor, evSource, recSource } from './duckdb_sql.mjs';
 
 // @duckdb/node-api lives in a scratch folder (DUCKDB_NODE_DIR, installed by
-// tools/bench/engine_duckdb.sh), not in the source tree.
+// bench/engine_duckdb.sh), not in the source tree.
 const req = createRequire(resolve(process.env.DUCKDB_NODE_DIR ?? '.') + '/');
 const { DuckDBInstance } = req('@duckdb/node-api');
 

@@ -15,7 +15,7 @@
 #     the log (ledgers never under-count);
 #   - the next query is released (the services came back).
 # Prints "ok N - ..." lines and, last, "# faults: kill K survived of P".
-# Run by tests/e2e/fault_kill.sh (five points) and tools/test-long.sh
+# Run by tests/e2e/fault_kill.sh (five points) and bench/test-long.sh
 # (all, or those in FAULT_POINTS).  Needs CAIRN_BIN (with
 # node_e2e_analyst) and CAIRN_TOP.
 set -u
@@ -35,7 +35,7 @@ POINTS=${*:-${FAULT_POINTS:-$FLT_ALL_POINTS}}
 T=$(mktemp -d /tmp/cairn-faultkill-XXXXXX)
 . "$CAIRN_TOP/tools/federation_lib.sh"
 . "$CAIRN_TOP/tests/e2e/lib/tap.sh"
-. "$CAIRN_TOP/tools/faults/fault_lib.sh"
+. "$CAIRN_TOP/bench/faults/fault_lib.sh"
 TAP_SHOW="$T/out"
 cleanup() {
 	flt_cleanup

@@ -18,7 +18,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
-#include "tools/synth.h"
+#include "synth/synth.h"
 
 const char *const synth_categories[SYNTH_NCAT] = {
 	"0-17", "18-29", "30-49", "50-64", "65+"

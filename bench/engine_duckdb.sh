@@ -17,7 +17,7 @@
 #                   (default 3, 1 with CAIRN_BENCH_SCALE=1) and the fastest
 #                   run counts; the load average is printed beside.
 #   --check-small   DuckDB and cairn on small hand-made data (ties, offset
-#                   and midnight edges; tools/bench/small_data.py, whose
+#                   and midnight edges; bench/small_data.py, whose
 #                   Python reference gives the expected answers) and on a
 #                   small `cairn synth` federation (against its truth).
 #
@@ -25,8 +25,8 @@
 # Without cairn-node in $CAIRN_BIN (a tree without the engine), the DuckDB
 # side is still run and checked against `cairn synth`'s ground truth.
 set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-BENCH="$TOP/tools/bench"
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BENCH="$TOP/bench"
 BIN=${CAIRN_BIN:-$TOP/build/bin}
 NODE_BIN=${CAIRN_NODE:-$BIN/cairn-node}
 SCRATCH="$TOP/build/duckdb-node"

@@ -15,7 +15,7 @@
 
 #include "common/cli.h"
 #include "common/err.h"
-#include "tools/cmds.h"
+#include "cmd/cmd.h"
 
 static void
 usage(FILE *f)

@@ -12,8 +12,7 @@
 #include "common/cli.h"
 #include "common/err.h"
 #include "common/timeutil.h"
-#include "tools/cmds.h"
-#include "tools/synth.h"
+#include "synth/synth.h"
 
 #define PROG	"cairn synth"
 

@@ -1,6 +1,6 @@
 # federation_ts.py - copy stdin to stdout, each line prefixed with the
 # wall-clock time (seconds since the epoch, microseconds) at which it was
-# read; tools/bench/federation.sh runs each daemon's stderr through it.
+# read; bench/federation.sh runs each daemon's stderr through it.
 import sys
 import time
 

@@ -1,5 +1,5 @@
 # federation_report.py NAME T_SUBMIT T_RELEASED T_RESULT LOCAL_TIMES LOGDIR
-# - the figures of one federated round for tools/bench/federation.sh
+# - the figures of one federated round for bench/federation.sh
 # (docs/benchmarks.md, "Benchmark: federation overhead").
 #
 # LOCAL_TIMES is "op1=s,op2=s,op3=s": each node's `cairn-node run-local

@@ -1,10 +1,10 @@
 #!/bin/sh
 # test-long.sh [BUILD_DIR] - `make test-long`: the long hardening run of
 # issue 7 and its one report (docs/security-faults.md).
-#   1. the kill -9 sweep over every crash point (tools/faults/kill_sweep.sh)
+#   1. the kill -9 sweep over every crash point (bench/faults/kill_sweep.sh)
 #   2. ENOSPC under the node's ledger and the coordinator's log
-#      (tools/faults/enospc.sh)
-#   3. a node cut off by a network namespace (tools/faults/netns.sh)
+#      (bench/faults/enospc.sh)
+#   3. a node cut off by a network namespace (bench/faults/netns.sh)
 #   4. the attack suite in its long mode (tests/e2e/attack_suite.sh with
 #      CAIRN_ATTACK_LONG=1, or the NAME=VALUE in TEST_LONG_ATTACK_ENV), when it
 #      exists
@@ -41,11 +41,11 @@ faults() {
 	sed -n "s/^# faults: $2 //p" "$L/$1.log" | tail -n 1
 }
 
-part kill sh tools/faults/kill_sweep.sh
+part kill sh bench/faults/kill_sweep.sh
 KILL=$(faults kill kill); KILL_RC=$RC
-part enospc sh tools/faults/enospc.sh
+part enospc sh bench/faults/enospc.sh
 ENOSPC=$(faults enospc enospc); ENOSPC_RC=$RC
-part netns sh tools/faults/netns.sh
+part netns sh bench/faults/netns.sh
 NETNS=$(faults netns netns); NETNS_RC=$RC
 
 if [ -f tests/e2e/attack_suite.sh ]; then

@@ -7,7 +7,7 @@
 
 #include <sodium.h>
 
-#include "tools/synth.h"
+#include "synth/synth.h"
 
 #define DOMAIN	"cairn-synth-v1"
 

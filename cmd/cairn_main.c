@@ -1,7 +1,9 @@
 /*
  * cairn_main.c - the `cairn` program: the analyst's, auditor's and
  * operator's tools behind one name.  Each subcommand lives in its module
- * (privacy/cmd_privacy.c, keys/cmd_keys.c, ...) and is listed here.
+ * (privacy/cmd_privacy.c, keys/cmd_keys.c, ...), is declared by that
+ * module's header and is listed here in a {name, fn, help} table; this
+ * program is the only one that links synth/.
  */
 #include <stdio.h>
 
@@ -10,7 +12,12 @@
 #include "common/cli.h"
 #include "common/log.h"
 #include "common/version.h"
-#include "tools/cmds.h"
+#include "audit/audit.h"
+#include "cmd/cmd.h"
+#include "keys/keys.h"
+#include "privacy/dp.h"
+#include "query/query.h"
+#include "synth/synth.h"
 
 static int
 cmd_version(int argc, char **argv)

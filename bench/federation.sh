@@ -15,12 +15,12 @@
 # then prints the round time, the max and sum of the local times, the
 # overhead (round - max local) against the 10% target, and the round split
 # into phases from the daemons' logs, each line timestamped on arrival
-# (tools/bench/federation_ts.py; tools/bench/federation_report.py).
+# (bench/federation_ts.py; bench/federation_report.py).
 # Every process started here is stopped and the temporary folder removed
 # (KEEP=1 keeps it).
 set -eu
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-BENCH="$TOP/tools/bench"
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BENCH="$TOP/bench"
 B=${CAIRN_BIN:-$TOP/build/bin}
 C="$B/cairn"
 N="$B/cairn-node"

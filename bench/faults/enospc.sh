@@ -23,7 +23,7 @@ set -u
 T=$(mktemp -d /tmp/cairn-enospc-XXXXXX)
 . "$CAIRN_TOP/tools/federation_lib.sh"
 . "$CAIRN_TOP/tests/e2e/lib/tap.sh"
-. "$CAIRN_TOP/tools/faults/fault_lib.sh"
+. "$CAIRN_TOP/bench/faults/fault_lib.sh"
 TAP_SHOW="$T/out"
 MOUNTS=""
 cleanup() {

@@ -375,4 +375,10 @@ size_t	synth_entity_day(const struct synth_country *c,
 void	synth_id(const struct synth_country *c, uint64_t s, bool entity,
 	    char out[static SYNTH_ID_LEN]);
 
+/*
+ * `cairn synth` (synth/synth_cmd.c): synthetic federation data with
+ * ground truth; argv[0] is "synth"; returns the exit code.
+ */
+int	cmd_synth(int argc, char **argv);
+
 #endif

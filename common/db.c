@@ -1,0 +1,66 @@
+/*
+ * db.c - SQLite's codes enter cairn here and go no further (db.h).
+ */
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+#include "common/db.h"
+#include "common/err.h"
+
+int
+db_code(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return CAIRN_OK;
+	default:
+		return CAIRN_ERR_DB;
+	}
+}
+
+int
+db_error(struct sqlite3 *db, const char *prefix, const char *what)
+{
+	int rc = sqlite3_errcode(db), code = db_code(rc);
+	const char *damaged = "";
+
+	if (code == CAIRN_OK)
+		code = CAIRN_ERR_DB;
+	if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)
+		damaged = " (the store is damaged)";
+	if (what == NULL)
+		return cairn_err(code, "%s: %s%s", prefix, sqlite3_errmsg(db),
+		    damaged);
+	return cairn_err(code, "%s: %s: %s%s", prefix, what,
+	    sqlite3_errmsg(db), damaged);
+}
+
+int
+db_open(const char *path, int flags, const char *what, struct sqlite3 **out)
+{
+	sqlite3 *db = NULL;
+	int r;
+
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		if (db == NULL)
+			return cairn_err(CAIRN_ERR_NOMEM, "opening %s", path);
+		r = db_error(db, path, what);
+		sqlite3_close(db);
+		return r;
+	}
+	sqlite3_busy_timeout(db, DB_BUSY_TIMEOUT_MS);
+	*out = db;
+	return CAIRN_OK;
+}
+
+int
+db_exec(struct sqlite3 *db, const char *prefix, const char *sql,
+    const char *what)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(db, prefix, what);
+	return CAIRN_OK;
+}

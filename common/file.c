@@ -1,0 +1,90 @@
+/*
+ * file.c - capped whole-file reads (file.h).  One loop that grows its
+ * buffer by doubling up to the caller's cap, so files whose size fstat
+ * does not know (pipes, /dev/stdin) read the same way as regular ones.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/file.h"
+
+int
+file_read_fd(int fd, const char *path, uint8_t *buf, size_t size,
+    size_t *got)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < size) {
+		n = read(fd, buf + off, size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cairn_err(CAIRN_ERR_IO, "%s: read: %s", path,
+			    strerror(errno));
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	*got = off;
+	return CAIRN_OK;
+}
+
+int
+file_read_capped(const char *path, size_t max, char **out, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	int fd, r;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
+	for (;;) {
+		ssize_t got;
+
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 4096;
+			char *nb;
+
+			if (cap > max) {
+				r = cairn_err(CAIRN_ERR_TOOBIG, "%s: over %zu "
+				    "bytes", path, max);
+				goto out;
+			}
+			if ((nb = realloc(buf, nc + 1)) == NULL) {
+				r = cairn_err(CAIRN_ERR_NOMEM, "%s", path);
+				goto out;
+			}
+			buf = nb;
+			cap = nc;
+		}
+		got = read(fd, buf + n, cap - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			r = cairn_err(CAIRN_ERR_IO, "%s: read error", path);
+			goto out;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	if (n > max) {
+		r = cairn_err(CAIRN_ERR_TOOBIG, "%s: over %zu bytes", path,
+		    max);
+		goto out;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	buf = NULL;
+	r = CAIRN_OK;
+out:
+	free(buf);
+	close(fd);
+	return r;
+}

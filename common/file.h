@@ -1,0 +1,38 @@
+/*
+ * file.h - reading whole files with a cap, the one way every module does
+ * it (audit, query, keys; node/store.c keeps its own for now).
+ *
+ * Errors name the file: "PATH: reason".  A file that may come from
+ * anyone is read at most up to the cap the caller gives, so a hostile or
+ * mistaken file cannot make us allocate without bound.  Key files, which
+ * must also be opened without following a symbolic link and be checked
+ * for their owner and mode, are opened by keys/ (O_NOFOLLOW, fstat) and
+ * read here with file_read_fd().
+ */
+#ifndef CAIRN_COMMON_FILE_H
+#define CAIRN_COMMON_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Read the file 'path' (at most 'max' bytes; pipes and devices too) into
+ * a new malloc buffer with a NUL after the 'len' bytes read.  Returns
+ * CAIRN_OK with '*out' (owned by the caller, free()) and '*len' set;
+ * CAIRN_ERR_IO when the file cannot be opened or read, CAIRN_ERR_TOOBIG
+ * when it holds more than 'max' bytes ("PATH: over MAX bytes"),
+ * CAIRN_ERR_NOMEM.  '*out' and '*len' are untouched on failure.
+ */
+int	file_read_capped(const char *path, size_t max, char **out, size_t *len)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Read up to 'size' bytes from the open descriptor 'fd' into 'buf'
+ * (borrowed, at least 'size' bytes), retrying on EINTR and stopping at
+ * end of file; '*got' is the number read.  Returns CAIRN_OK or
+ * CAIRN_ERR_IO ("PATH: read: reason", 'path' only names the file).
+ */
+int	file_read_fd(int fd, const char *path, uint8_t *buf, size_t size,
+	    size_t *got) __attribute__((warn_unused_result));
+
+#endif
