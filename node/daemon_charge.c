@@ -399,8 +399,8 @@ charge_refusal(struct node_daemon *d, const Cairn__V1__Task *t,
 	if ((r = d->dc.vectors.domain(d->dc.vectors.ctx, &tq->spec,
 	    tq->q->spec->geography, &n)) != CAIRN_OK ||
 	    (r = charge_plan(tq, n, req, month_rho)) != CAIRN_OK ||
-	    (r = node_resend_record(tq->qhash, t->attempt, n + 1, tq->q->query_id,
-	    key, rec, &kv)) != CAIRN_OK)
+	    (r = node_resend_record(tq->qhash, t->attempt, n + 1,
+	    tq->q->query_id, key, rec, &kv)) != CAIRN_OK)
 		return r;
 	req->cells = NULL;
 	req->ncells = 0;
@@ -516,8 +516,8 @@ charge_new(struct node_daemon *d, const Cairn__V1__Task *t,
 		}
 	node_timing_lap(d, NODE_PHASE_NOISE, &mark);
 	fault_point("node.after_noise");
-	if ((r = node_resend_record(tq->qhash, t->attempt, n + 1, tq->q->query_id,
-	    key, rec, &kv)) != CAIRN_OK)
+	if ((r = node_resend_record(tq->qhash, t->attempt, n + 1,
+	    tq->q->query_id, key, rec, &kv)) != CAIRN_OK)
 		goto out;
 	req.cells = exact;
 	req.ncells = (size_t)n;
