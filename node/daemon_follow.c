@@ -225,6 +225,55 @@ follow_apply(struct node_daemon *d, const struct follow_hit *h)
 	return CAIRN_OK;
 }
 
+/*
+ * Keep log entry 'le' (decoded as 'e') in '*hits' ('*n' of '*cap') when
+ * it concerns this node: a RELEASE, or a CHARGE in its name, with the
+ * signed Charge when this node signed it.
+ */
+static int
+follow_note(struct node_daemon *d, const Cairn__V1__LogEntry *le,
+    const struct tlog_entry *e, struct follow_hit **hits, size_t *n,
+    size_t *cap)
+{
+	struct follow_hit *nh, *h;
+
+	if (!(e->type == TLOG_ENTRY_RELEASE ||
+	    (e->type == TLOG_ENTRY_CHARGE &&
+	    e->node_id.len == strlen(d->name) &&
+	    memcmp(e->node_id.p, d->name, e->node_id.len) == 0)))
+		return CAIRN_OK;
+	if (*n == *cap) {
+		if (*cap >= FOLLOW_MAX_HITS)
+			return cairn_err(CAIRN_ERR_TOOBIG, "over %d log "
+			    "entries to apply at once", FOLLOW_MAX_HITS);
+		*cap = *cap ? *cap * 2 : 16;
+		if ((nh = realloc(*hits, *cap * sizeof(*nh))) == NULL)
+			return cairn_err(CAIRN_ERR_NOMEM, "log");
+		*hits = nh;
+	}
+	h = &(*hits)[*n];
+	h->index = le->index;
+	h->type = (int)e->type;
+	memcpy(h->qhash, e->query_hash, 32);
+	h->body = NULL;
+	h->blen = 0;
+	/* A CHARGE in this node's name counts only when this node signed
+	 * it. */
+	if (e->type == TLOG_ENTRY_CHARGE && e->signature.len == KEYS_SIG_LEN &&
+	    e->body.len <= PROTO_MAX_SMALL &&
+	    keys_verify(d->pk, "charge", e->body.p, e->body.len,
+	    e->signature.p) == CAIRN_OK) {
+		if ((h->body = malloc(e->body.len + 1)) == NULL)
+			return cairn_err(CAIRN_ERR_NOMEM, "log");
+		memcpy(h->body, e->body.p, e->body.len);
+		h->blen = e->body.len;
+	} else if (e->type == TLOG_ENTRY_CHARGE)
+		log_warn("log entry %llu: a CHARGE in this node's name that "
+		    "it did not sign", (unsigned long long)le->index);
+	(*n)++;
+	return CAIRN_OK;
+}
+
 int
 node_daemon_follow_log(struct node_daemon *d)
 {
@@ -233,7 +282,7 @@ node_daemon_follow_log(struct node_daemon *d)
 	struct tlog_checkpoint cp;
 	struct tlog_frontier f;
 	struct tlog_entry *e = NULL;
-	struct follow_hit *hits = NULL, *nh;
+	struct follow_hit *hits = NULL;
 	size_t nhits = 0, cap = 0;
 	uint8_t leaf[TLOG_HASH_LEN], root[TLOG_HASH_LEN];
 	uint64_t next;
@@ -281,52 +330,9 @@ node_daemon_follow_log(struct node_daemon *d)
 			if (tlog_entry_decode(le->data.data, le->data.len, e) !=
 			    CAIRN_OK)
 				continue;
-			if (!(e->type == TLOG_ENTRY_RELEASE ||
-			    (e->type == TLOG_ENTRY_CHARGE &&
-			    e->node_id.len == strlen(d->name) &&
-			    memcmp(e->node_id.p, d->name, e->node_id.len) ==
-			    0)))
-				continue;
-			if (nhits == cap) {
-				if (cap >= FOLLOW_MAX_HITS) {
-					r = cairn_err(CAIRN_ERR_TOOBIG, "over "
-					    "%d log entries to apply at once",
-					    FOLLOW_MAX_HITS);
-					goto out;
-				}
-				cap = cap ? cap * 2 : 16;
-				if ((nh = realloc(hits, cap * sizeof(*nh))) ==
-				    NULL) {
-					r = cairn_err(CAIRN_ERR_NOMEM, "log");
-					goto out;
-				}
-				hits = nh;
-			}
-			hits[nhits].index = le->index;
-			hits[nhits].type = (int)e->type;
-			memcpy(hits[nhits].qhash, e->query_hash, 32);
-			hits[nhits].body = NULL;
-			hits[nhits].blen = 0;
-			/* A CHARGE in this node's name counts only when this
-			 * node signed it. */
-			if (e->type == TLOG_ENTRY_CHARGE &&
-			    e->signature.len == KEYS_SIG_LEN &&
-			    e->body.len <= PROTO_MAX_SMALL &&
-			    keys_verify(d->pk, "charge", e->body.p, e->body.len,
-			    e->signature.p) == CAIRN_OK) {
-				if ((hits[nhits].body = malloc(e->body.len +
-				    1)) == NULL) {
-					r = cairn_err(CAIRN_ERR_NOMEM, "log");
-					goto out;
-				}
-				memcpy(hits[nhits].body, e->body.p,
-				    e->body.len);
-				hits[nhits].blen = e->body.len;
-			} else if (e->type == TLOG_ENTRY_CHARGE)
-				log_warn("log entry %llu: a CHARGE in this "
-				    "node's name that it did not sign",
-				    (unsigned long long)le->index);
-			nhits++;
+			if ((r = follow_note(d, le, e, &hits, &nhits, &cap)) !=
+			    CAIRN_OK)
+				goto out;
 		}
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
 		resp = NULL;
