@@ -1,11 +1,24 @@
 /*
- * daemon_int.h - the daemon's state and the task checks, shared by
- * node/daemon.c (the round and the loop) and node/task.c (verification
- * and signed messages).  Private to those files and their tests.
+ * daemon_int.h - the daemon's state and what its files share, private to
+ * them and their tests.  The files are layered, each calling only into
+ * the ones above it in this list, never back:
+ *
+ *   node/daemon_timing.c  the phase clock of a task
+ *   node/task.c           log verification, query checks, signed messages
+ *   node/daemon_charge.c  the vector, its noise and charge, the re-send
+ *                         records and the re-send of pending charges
+ *   node/daemon_round.c   one task: checks, charge, then advertise,
+ *                         roster, mask and upload
+ *   node/daemon_follow.c  following the log: witnessing checkpoints and
+ *                         bringing the ledger up to the CHARGE entries
+ *   node/daemon.c         startup and the serve loop
  */
 #ifndef CAIRN_NODE_DAEMON_INT_H
 #define CAIRN_NODE_DAEMON_INT_H
 
+#include <pthread.h>
+
+#include "common/err.h"
 #include "node/daemon.h"
 #include "protocol/secagg.h"
 
@@ -70,6 +83,40 @@ struct node_daemon {
 /* The phase timings of the last task handled (valid false before). */
 void	node_daemon_last_timing(const struct node_daemon *d,
 	    struct node_task_timing *out);
+
+/* Report 'what' to the configured step hook (tests, CAIRN_NODE_STOP_AT). */
+static inline void
+node_daemon_step(struct node_daemon *d, const char *what)
+{
+	if (d->dc.step_hook != NULL)
+		d->dc.step_hook(what, d->dc.step_arg);
+}
+
+/* Whether the daemon was asked to stop. */
+static inline bool
+node_daemon_stopping(const struct node_daemon *d)
+{
+	return d->dc.stop != NULL && *d->dc.stop != 0;
+}
+
+/* A failure of the channel rather than an answer from the coordinator. */
+static inline bool
+node_is_transport_error(int r)
+{
+	return r == CAIRN_ERR_NET || r == CAIRN_ERR_TIMEOUT ||
+	    r == CAIRN_ERR_CANCELLED;
+}
+
+/* Add the time since '*mark' to 'phase' and move the mark to now. */
+static inline void
+node_timing_lap(struct node_daemon *d, enum node_phase phase,
+    uint64_t *mark)
+{
+	uint64_t now = node_clock_ns();
+
+	d->timing.ns[phase] += now - *mark;
+	*mark = now;
+}
 
 /* A task's query, checked. */
 struct node_task_query {
@@ -157,5 +204,94 @@ int	node_sign_msg(struct node_daemon *d, const ProtobufCMessage *msg,
 int	node_task_refuse(struct node_daemon *d, const Cairn__V1__Task *t,
 	    const uint8_t *qhash, const char *code, const char *line)
 	    __attribute__((warn_unused_result));
+
+/* --------------------------------------------- node/daemon_charge.c */
+
+/*
+ * The exact vector of a task.  It is computed on its own thread from the
+ * moment the query passed its checks, while the log is checked over the
+ * network; nothing derived from it leaves the process before the charge,
+ * and it is wiped unused when the log check fails.  Zero it, then set
+ * 'd' and 'tq' (borrowed, outliving the job).
+ */
+struct node_vec_job {
+	struct node_daemon		*d;
+	const struct node_task_query	*tq;
+	int64_t				*exact;
+	uint64_t			 n;
+	int				 r;
+	char				 msg[512];	/* the error detail */
+	uint64_t			 ns, end_ns;	/* monotonic */
+	double				 start, end;	/* wall clock */
+	pthread_t			 th;
+	bool				 started;	/* a thread runs it */
+	bool				 done;
+};
+
+/* Start the computation on its own thread (else it runs on demand). */
+void	node_vec_start(struct node_vec_job *j);
+
+/* Wait for a started computation. */
+void	node_vec_join(struct node_vec_job *j);
+
+/* Wait for it, then wipe and free the exact vector if still held. */
+void	node_vec_discard(struct node_vec_job *j);
+
+/*
+ * The charge this task pays with: the open one of a retry (its stored
+ * noisy vector), or a new one (the vector from 'job', noise drawn, all
+ * committed in one ledger transaction with its re-send record).  On
+ * success '*cid', '*noisy' (malloc'd, the caller wipes and frees it) and
+ * '*ncells'.  On a refusal '*code' is set and the error detail is its
+ * line: CAIRN_ERR_BUDGET, CAIRN_ERR_STATE (charged before, round
+ * closed), CAIRN_ERR_UNSUPPORTED (the computation failed; charged),
+ * CAIRN_ERR_TOOBIG, CAIRN_ERR_RANGE, CAIRN_ERR_OVERFLOW; other errors.
+ */
+int	node_charge_for_task(struct node_daemon *d, const Cairn__V1__Task *t,
+	    const struct node_task_query *tq, struct node_vec_job *job,
+	    int64_t *cid, int64_t **noisy, size_t *ncells, const char **code)
+	    __attribute__((warn_unused_result));
+
+/* The largest re-send record: attempt, cells and a query id. */
+#define NODE_RESEND_MAX	(4 + 8 + 128)
+
+/*
+ * The re-send record of 'qhash' for 'attempt', a vector of 'cells' cells
+ * and 'query_id' into 'kv', pointing into 'key' and 'v'.
+ * CAIRN_ERR_TOOBIG when the query id does not fit.
+ */
+int	node_resend_record(const uint8_t qhash[32], uint32_t attempt,
+	    uint64_t cells, const char *query_id, char key[96],
+	    uint8_t v[NODE_RESEND_MAX], struct node_ledger_kv *kv)
+	    __attribute__((warn_unused_result));
+
+/* The coordinator acknowledged the charge: nothing left to re-send. */
+void	node_resend_done(struct node_daemon *d, const uint8_t qhash[32]);
+
+/* A signed advertisement and the buffers it points into. */
+struct node_advert {
+	Cairn__V1__SignedCharge		 sc;
+	Cairn__V1__Advertisement	 ad;
+	Cairn__V1__SignedAdvertisement	 sa;
+	uint8_t				 csig[KEYS_SIG_LEN];
+	uint8_t				 asig[KEYS_SIG_LEN];
+	uint8_t				*cbytes, *abytes;
+};
+
+/*
+ * Sign into 'a' the advertisement carrying ledger charge 'cid' for query
+ * 'query_id' (hash 'qhash') in 'attempt', for a vector of 'cells' cells,
+ * under the ephemeral public key 'epk', or without a key when 'epk' is
+ * NULL: a charge sent again, which is never part of a round.  'a' points
+ * into 'query_id', 'qhash' and 'epk'.  Release 'a' with
+ * node_advert_release() whatever this returns.
+ */
+int	node_advert_sign(struct node_daemon *d, const char *query_id,
+	    const uint8_t qhash[32], int64_t cid, uint32_t attempt,
+	    uint64_t cells, const uint8_t *epk, struct node_advert *a)
+	    __attribute__((warn_unused_result));
+
+/* Free what node_advert_sign() allocated (NULL pointers allowed). */
+void	node_advert_release(struct node_advert *a);
 
 #endif
