@@ -7,9 +7,12 @@
 #ifndef CAIRN_AUDIT_INT_H
 #define CAIRN_AUDIT_INT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <sodium.h>
 
 #include "audit/audit.h"
 #include "keys/keys.h"
@@ -23,8 +26,6 @@
 
 /* ---------------------------------------------------------- hash table */
 
-/* ---------------------------------------------------------- hash table */
-
 struct hent {
 	uint8_t	*key;
 	size_t	 klen;
@@ -34,6 +35,7 @@ struct hent {
 struct htab {
 	struct hent	*v;
 	size_t		 cap, n;
+};
 
 /* The value stored under key 'k' of 'n' bytes, or NULL. */
 void	*audit_ht_get(const struct htab *t, const uint8_t *k, size_t n);
@@ -44,6 +46,12 @@ void	*audit_ht_get(const struct htab *t, const uint8_t *k, size_t n);
  * CAIRN_ERR_NOMEM (then 'val' is still the caller's).
  */
 int	 audit_ht_put(struct htab *t, const uint8_t *k, size_t n, void *val);
+
+/*
+ * The index in t->v of the slot of key 'k' of 'n' bytes: where it is,
+ * or where it would go (the table must not be empty).
+ */
+size_t	 audit_ht_index(const struct htab *t, const uint8_t *k, size_t n);
 
 /* Free the table's keys, and its values with 'fv' (may be NULL). */
 void	 audit_ht_free(struct htab *t, void (*fv)(void *));
@@ -100,11 +108,30 @@ void	 audit_vquery_free(void *p);
 void	 audit_vcharge_free(void *p);
 
 /* Report one finding (one line: newlines become spaces) and count it. */
-void	 audit_find(struct vctx *v, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
+void	 audit_findv(struct vctx *v, const char *fmt, va_list ap)
+	    __attribute__((format(printf, 2, 0)));
+
+/* audit_findv() with arguments: the short name every rule calls. */
+static inline void find(struct vctx *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static inline void
+find(struct vctx *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	audit_findv(v, fmt, ap);
+	va_end(ap);
+}
 
 /* First 8 bytes of a hash in hex in 'buf', to name a query in findings. */
-const char *audit_short_hash(const uint8_t h[TLOG_HASH_LEN], char buf[17]);
+static inline const char *
+short_hash(const uint8_t h[TLOG_HASH_LEN], char buf[17])
+{
+	sodium_bin2hex(buf, 17, h, 8);
+	return buf;
+}
 
 /* Copy a byte string into a NUL-terminated member name; false when unfit. */
 bool	 audit_bytes_name(struct tlog_bytes b,

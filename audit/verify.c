@@ -106,6 +106,12 @@ audit_ht_free(struct htab *t, void (*fv)(void *))
 	memset(t, 0, sizeof(*t));
 }
 
+size_t
+audit_ht_index(const struct htab *t, const uint8_t *k, size_t n)
+{
+	return (size_t)(ht_slot(t->v, t->cap, k, n) - t->v);
+}
+
 /* --------------------------------------------------------- the state */
 
 void
@@ -134,28 +140,17 @@ audit_vcharge_free(void *p)
 }
 
 void
-audit_find(struct vctx *v, const char *fmt, ...)
+audit_findv(struct vctx *v, const char *fmt, va_list ap)
 {
 	char line[FINDING_MAX];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	for (char *p = line; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	v->rep->findings++;
 	if (v->in->finding != NULL)
 		v->in->finding(v->in->ctx, line);
-}
-
-/* First 8 bytes of a hash in hex, to name a query in findings. */
-const char *
-audit_short_hash(const uint8_t h[TLOG_HASH_LEN], char buf[17])
-{
-	sodium_bin2hex(buf, 17, h, 8);
-	return buf;
 }
 
 /* Copy a byte string into a NUL-terminated name; false when unfit. */
@@ -200,7 +195,7 @@ open_cp(struct vctx *v, const char *what, const char *note, size_t len,
 	int r = tlog_checkpoint_open(note, len, lk, 1, 1, lk->name, cp);
 
 	if (r != CAIRN_OK) {
-		audit_find(v, "%s: does not verify with the log key '%s': %s", what,
+		find(v, "%s: does not verify with the log key '%s': %s", what,
 		    lk->name, cairn_errdesc(r));
 		return false;
 	}
@@ -237,7 +232,7 @@ witnesses(struct vctx *v, const struct audit_verify_in *in)
 		cairn_err_clear();
 	v->rep->cosignatures = nvalid;
 	if (in->quorum > 0 && nvalid < in->quorum)
-		audit_find(v, "checkpoint: %zu valid witness cosignature%s, %zu "
+		find(v, "checkpoint: %zu valid witness cosignature%s, %zu "
 		    "required", nvalid, nvalid == 1 ? "" : "s", in->quorum);
 out:
 	free(wk);
@@ -295,7 +290,7 @@ audit_verify(const struct audit_verify_in *in,
 		st_ok = open_cp(&v, "state", in->state, in->state_len, &lk,
 		    &st);
 		if (st_ok && st.size > lrep.cp.size) {
-			audit_find(&v, "checkpoint is not consistent with the state: "
+			find(&v, "checkpoint is not consistent with the state: "
 			    "the log shrank from %" PRIu64 " to %" PRIu64
 			    " entries", st.size, lrep.cp.size);
 			st_ok = false;
@@ -303,7 +298,7 @@ audit_verify(const struct audit_verify_in *in,
 		}
 	}
 	if (cp_ok && in->nentries != lrep.cp.size) {
-		audit_find(&v, "entries: %zu given, the checkpoint covers %" PRIu64,
+		find(&v, "entries: %zu given, the checkpoint covers %" PRIu64,
 		    in->nentries, lrep.cp.size);
 		cp_ok = false;
 	}
@@ -324,13 +319,13 @@ audit_verify(const struct audit_verify_in *in,
 	}
 	tlog_frontier_root(fr, root);
 	if (cp_ok && sodium_memcmp(root, lrep.cp.root, TLOG_HASH_LEN) != 0) {
-		audit_find(&v, "entries: they do not hash to the checkpoint's root "
+		find(&v, "entries: they do not hash to the checkpoint's root "
 		    "(size %" PRIu64 ")", lrep.cp.size);
 		cp_ok = false;
 	}
 	if (cp_ok && st_ok && (!have_st_root || sodium_memcmp(st_root,
 	    st.root, TLOG_HASH_LEN) != 0)) {
-		audit_find(&v, "checkpoint is not consistent with the state: the "
+		find(&v, "checkpoint is not consistent with the state: the "
 		    "first %" PRIu64 " entries do not hash to the kept "
 		    "checkpoint's root", st.size);
 		cp_ok = false;
@@ -339,7 +334,8 @@ audit_verify(const struct audit_verify_in *in,
 
 	/* The rules, entry by entry. */
 	for (size_t i = 0; i < in->nentries; i++)
-		if ((r = audit_verify_entry(&v, i, in->entries[i], e)) != CAIRN_OK)
+		if ((r = audit_verify_entry(&v, i, in->entries[i], e)) !=
+		    CAIRN_OK)
 			goto out;
 	if (in->ledger != NULL)
 		audit_verify_ledger(&v, e);

@@ -124,20 +124,20 @@ node_sig_ok(struct vctx *v, uint64_t idx, const char *type,
 	const struct keys_member *m;
 
 	if (!audit_bytes_name(e->node_id, node)) {
-		audit_find(v, "entry %" PRIu64 ": %s: node_id is not a member name",
+		find(v, "entry %" PRIu64 ": %s: node_id is not a member name",
 		    idx, type);
 		return false;
 	}
 	m = member_at(v, KEYS_ROLE_NODE, node);
 	if (m == NULL) {
-		audit_find(v, "entry %" PRIu64 ": %s of '%s': no such node %s", idx,
+		find(v, "entry %" PRIu64 ": %s of '%s': no such node %s", idx,
 		    type, node, v->have_members ? "at this point of the log" :
 		    "in federation.conf");
 		return false;
 	}
 	if (e->signature.len != KEYS_SIG_LEN || keys_verify(m->pub.pk,
 	    purpose, e->body.p, e->body.len, e->signature.p) != CAIRN_OK) {
-		audit_find(v, "entry %" PRIu64 ": %s of '%s': the node's signature "
+		find(v, "entry %" PRIu64 ": %s of '%s': the node's signature "
 		    "does not verify over the body", idx, type, node);
 		return false;
 	}
@@ -224,7 +224,7 @@ do_query(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 	if (proto_unpack(&cairn__v1__signed_query__descriptor, e->body.p,
 	    e->body.len, TLOG_ENTRY_MAX_BODY, (ProtobufCMessage **)&sq) !=
 	    CAIRN_OK) {
-		audit_find(v, "entry %" PRIu64 ": QUERY: the body is not a "
+		find(v, "entry %" PRIu64 ": QUERY: the body is not a "
 		    "SignedQuery", idx);
 		goto out;
 	}
@@ -232,30 +232,30 @@ do_query(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 	if (proto_unpack(&cairn__v1__query__descriptor, sq->query.data,
 	    sq->query.len, TLOG_ENTRY_MAX_BODY, (ProtobufCMessage **)&q) !=
 	    CAIRN_OK) {
-		audit_find(v, "entry %" PRIu64 ": QUERY %s: the signed bytes are not "
-		    "a Query", idx, audit_short_hash(qh, hb));
+		find(v, "entry %" PRIu64 ": QUERY %s: the signed bytes are not "
+		    "a Query", idx, short_hash(qh, hb));
 		goto out;
 	}
 	m = q->analyst != NULL && q->analyst->name != NULL ?
 	    member_at(v, KEYS_ROLE_ANALYST, q->analyst->name) : NULL;
 	if (m == NULL)
-		audit_find(v, "entry %" PRIu64 ": QUERY '%s': analyst '%s' is not "
+		find(v, "entry %" PRIu64 ": QUERY '%s': analyst '%s' is not "
 		    "%s", idx, q->query_id,
 		    q->analyst && q->analyst->name ? q->analyst->name : "",
 		    member_source(v));
 	else if (sq->signature.len != KEYS_SIG_LEN || keys_verify(m->pub.pk,
 	    "query", sq->query.data, sq->query.len, sq->signature.data) !=
 	    CAIRN_OK)
-		audit_find(v, "entry %" PRIu64 ": QUERY '%s': the analyst's "
+		find(v, "entry %" PRIu64 ": QUERY '%s': the analyst's "
 		    "signature does not verify", idx, q->query_id);
 	if (q->federation == NULL || strcmp(q->federation,
 	    v->in->fed->name) != 0)
-		audit_find(v, "entry %" PRIu64 ": QUERY '%s': federation '%s' is not "
+		find(v, "entry %" PRIu64 ": QUERY '%s': federation '%s' is not "
 		    "'%s'", idx, q->query_id, q->federation ? q->federation :
 		    "", v->in->fed->name);
 	if (audit_ht_get(&v->queries, qh, sizeof(qh)) != NULL) {
-		audit_find(v, "entry %" PRIu64 ": QUERY '%s' (%s) is logged twice",
-		    idx, q->query_id, audit_short_hash(qh, hb));
+		find(v, "entry %" PRIu64 ": QUERY '%s' (%s) is logged twice",
+		    idx, q->query_id, short_hash(qh, hb));
 		goto out;
 	}
 	if ((vq = calloc(1, sizeof(*vq))) == NULL ||
@@ -270,7 +270,7 @@ do_query(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 	qsort(vq->sorted, q->n_participants, sizeof(char *), cmp_str);
 	for (size_t i = 1; i < q->n_participants; i++)
 		if (strcmp(vq->sorted[i - 1], vq->sorted[i]) == 0)
-			audit_find(v, "entry %" PRIu64 ": QUERY '%s' names "
+			find(v, "entry %" PRIu64 ": QUERY '%s' names "
 			    "participant '%s' twice", idx, q->query_id,
 			    vq->sorted[i]);
 	vq->q = q;
@@ -324,18 +324,18 @@ charge_fields_ok(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
     const Cairn__V1__Charge *c, const char *node)
 {
 	if (strcmp(c->node, node) != 0) {
-		audit_find(v, "entry %" PRIu64 ": CHARGE: node_id '%s' differs from "
+		find(v, "entry %" PRIu64 ": CHARGE: node_id '%s' differs from "
 		    "the signed charge's node '%s'", idx, node, c->node);
 		return false;
 	}
 	if (c->query_hash.len != TLOG_HASH_LEN || memcmp(c->query_hash.data,
 	    e->query_hash, TLOG_HASH_LEN) != 0) {
-		audit_find(v, "entry %" PRIu64 ": CHARGE of '%s': query_hash differs "
+		find(v, "entry %" PRIu64 ": CHARGE of '%s': query_hash differs "
 		    "from the signed charge's", idx, node);
 		return false;
 	}
 	if (c->n_months != e->ncharges) {
-		audit_find(v, "entry %" PRIu64 ": CHARGE of '%s': %zu data-months "
+		find(v, "entry %" PRIu64 ": CHARGE of '%s': %zu data-months "
 		    "logged, the signed charge has %zu", idx, node,
 		    e->ncharges, c->n_months);
 		return false;
@@ -346,7 +346,7 @@ charge_fields_ok(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 
 		month_fmt(e->charges[i].month, mb);
 		if (month_parse(mc->month) != e->charges[i].month) {
-			audit_find(v, "entry %" PRIu64 ": CHARGE of '%s': month %zu "
+			find(v, "entry %" PRIu64 ": CHARGE of '%s': month %zu "
 			    "is %s in the log, '%s' in the signed charge", idx,
 			    node, i + 1, mb, mc->month);
 			return false;
@@ -355,7 +355,7 @@ charge_fields_ok(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 		    mc->cumulative_rho_nano != e->charges[i].cumulative_nano) {
 			char t[4][RHO_TEXT_MAX];
 
-			audit_find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
 			    "logged rho %s cumulative %s, the signed charge "
 			    "says rho %s cumulative %s", idx, node, mb,
 			    rho_format(e->charges[i].rho_nano, t[0]),
@@ -392,21 +392,21 @@ charge_budget(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 
 		month_fmt(ch->month, mb);
 		if (ch->cumulative_nano < prev + ch->rho_nano)
-			audit_find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
 			    "cumulative %s is not the previous %s plus "
 			    "rho %s", idx, node, mb,
 			    rho_format(ch->cumulative_nano, t[0]),
 			    rho_format(prev, t[1]),
 			    rho_format(ch->rho_nano, t[2]));
 		if (ch->cumulative_nano > c->budget_rho_per_month_nano)
-			audit_find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
 			    "cumulative %s exceeds the declared budget %s",
 			    idx, node, mb,
 			    rho_format(ch->cumulative_nano, t[0]),
 			    rho_format(c->budget_rho_per_month_nano, t[1]));
 		if (pol != NULL && ch->cumulative_nano >
 		    pol->p->budget_rho_per_month_nano)
-			audit_find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
 			    "cumulative %s exceeds the budget %s of its "
 			    "POLICY entry %" PRIu64, idx, node, mb,
 			    rho_format(ch->cumulative_nano, t[0]),
@@ -414,7 +414,7 @@ charge_budget(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 			    t[1]), pol->index);
 		if (pol != NULL && ch->rho_nano >
 		    pol->p->max_rho_per_query_nano)
-			audit_find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for %s: "
 			    "rho %s exceeds max_rho_per_query %s of its "
 			    "POLICY entry %" PRIu64, idx, node, mb,
 			    rho_format(ch->rho_nano, t[0]),
@@ -423,7 +423,8 @@ charge_budget(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 		if (vm == NULL) {
 			if ((vm = calloc(1, sizeof(*vm))) == NULL)
 				return cairn_err(CAIRN_ERR_NOMEM, "audit");
-			if ((r = audit_ht_put(&v->months, key, kn, vm)) != CAIRN_OK) {
+			if ((r = audit_ht_put(&v->months, key, kn, vm)) !=
+			    CAIRN_OK) {
 				free(vm);
 				return r;
 			}
@@ -446,13 +447,13 @@ charge_vs_need(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 	uint64_t delta = 0;
 
 	if (!charge_need(vq, c->cells, &need, why, sizeof(why))) {
-		audit_find(v, "entry %" PRIu64 ": CHARGE of '%s' for query '%s': "
+		find(v, "entry %" PRIu64 ": CHARGE of '%s' for query '%s': "
 		    "the query admits no noise to check it against: %s", idx,
 		    node, vq->q->query_id, why);
 		return;
 	}
 	if (e->ncharges != need.nmonths)
-		audit_find(v, "entry %" PRIu64 ": CHARGE of '%s' for query '%s': "
+		find(v, "entry %" PRIu64 ": CHARGE of '%s' for query '%s': "
 		    "%zu data-months, the query reads %zu", idx, node,
 		    vq->q->query_id, e->ncharges, need.nmonths);
 	for (size_t i = 0; i < e->ncharges && i < need.nmonths; i++) {
@@ -461,12 +462,12 @@ charge_vs_need(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 		char t[2][RHO_TEXT_MAX];
 
 		if (e->charges[i].month != ym)
-			audit_find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
 			    "'%s': month %" PRIu32 " is not the query's %"
 			    PRIu32, idx, node, vq->q->query_id,
 			    e->charges[i].month, ym);
 		else if (e->charges[i].rho_nano != need.rho_nano[i])
-			audit_find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
 			    "'%s': month %" PRIu32 ": rho %s is not the %s "
 			    "the query charges it", idx, node,
 			    vq->q->query_id, ym,
@@ -478,7 +479,7 @@ charge_vs_need(struct vctx *v, uint64_t idx, const struct tlog_entry *e,
 	if (c->noise_variance < need.sigma_h2) {
 		char rt[RHO_TEXT_MAX];
 
-		audit_find(v, "entry %" PRIu64 ": CHARGE of '%s' for query '%s': "
+		find(v, "entry %" PRIu64 ": CHARGE of '%s' for query '%s': "
 		    "noise_variance %" PRIu64 " is below the required "
 		    "sigma_h^2 %" PRIu64 " (largest delta_m^2 %" PRIu64 ", "
 		    "rho %s, n %zu, c %" PRIu32 ", %" PRIu64 " cells)", idx,
@@ -506,7 +507,7 @@ do_charge(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 	if (proto_unpack(&cairn__v1__charge__descriptor, e->body.p,
 	    e->body.len, TLOG_ENTRY_MAX_BODY, (ProtobufCMessage **)&c) !=
 	    CAIRN_OK) {
-		audit_find(v, "entry %" PRIu64 ": CHARGE of '%s': the body is not a "
+		find(v, "entry %" PRIu64 ": CHARGE of '%s': the body is not a "
 		    "Charge", idx, node);
 		goto out;
 	}
@@ -514,16 +515,16 @@ do_charge(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 		goto out;
 	vq = audit_ht_get(&v->queries, e->query_hash, TLOG_HASH_LEN);
 	if (vq == NULL)
-		audit_find(v, "entry %" PRIu64 ": CHARGE of '%s' for query %s: no "
+		find(v, "entry %" PRIu64 ": CHARGE of '%s' for query %s: no "
 		    "QUERY entry before it", idx, node,
-		    audit_short_hash(e->query_hash, hb));
+		    short_hash(e->query_hash, hb));
 	else {
 		if (!participant(vq, node))
-			audit_find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
 			    "'%s': not a participant", idx, node,
 			    vq->q->query_id);
 		if (strcmp(c->query_id, vq->q->query_id) != 0)
-			audit_find(v, "entry %" PRIu64 ": CHARGE of '%s': query_id "
+			find(v, "entry %" PRIu64 ": CHARGE of '%s': query_id "
 			    "'%s' is not the query's '%s'", idx, node,
 			    c->query_id, vq->q->query_id);
 		charge_vs_need(v, idx, e, c, node, vq);
@@ -534,9 +535,9 @@ do_charge(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 	if ((vc = audit_ht_get(&v->charges, key, kn)) != NULL) {
 		v->rep->restatements++;
 		if (!same_charge(vc->c, c))
-			audit_find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
+			find(v, "entry %" PRIu64 ": CHARGE of '%s' for query "
 			    "%s restates entry %" PRIu64 " with different "
-			    "fields", idx, node, audit_short_hash(e->query_hash, hb),
+			    "fields", idx, node, short_hash(e->query_hash, hb),
 			    vc->index);
 		if (c->attempt > vc->attempt)
 			vc->attempt = c->attempt;
@@ -574,26 +575,27 @@ do_refusal(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 	if (proto_unpack(&cairn__v1__refusal__descriptor, e->body.p,
 	    e->body.len, TLOG_ENTRY_MAX_BODY, (ProtobufCMessage **)&rf) !=
 	    CAIRN_OK) {
-		audit_find(v, "entry %" PRIu64 ": REFUSAL of '%s': the body is not "
+		find(v, "entry %" PRIu64 ": REFUSAL of '%s': the body is not "
 		    "a Refusal", idx, node);
 		return;
 	}
 	snprintf(both, sizeof(both), "%s: %s", rf->reason_code, rf->reason);
 	if (strcmp(rf->node, node) != 0)
-		audit_find(v, "entry %" PRIu64 ": REFUSAL: node_id '%s' differs from "
+		find(v, "entry %" PRIu64 ": REFUSAL: node_id '%s' differs from "
 		    "the signed refusal's node '%s'", idx, node, rf->node);
 	else if (rf->query_hash.len != TLOG_HASH_LEN ||
 	    memcmp(rf->query_hash.data, e->query_hash, TLOG_HASH_LEN) != 0)
-		audit_find(v, "entry %" PRIu64 ": REFUSAL of '%s': query_hash "
+		find(v, "entry %" PRIu64 ": REFUSAL of '%s': query_hash "
 		    "differs from the signed refusal's", idx, node);
 	else if (!bytes_eq_str(e->reason, rf->reason) &&
 	    !bytes_eq_str(e->reason, both))
-		audit_find(v, "entry %" PRIu64 ": REFUSAL of '%s': the logged reason "
+		find(v, "entry %" PRIu64 ": REFUSAL of '%s': the logged reason "
 		    "differs from the signed refusal's", idx, node);
-	else if (audit_ht_get(&v->queries, e->query_hash, TLOG_HASH_LEN) == NULL)
-		audit_find(v, "entry %" PRIu64 ": REFUSAL of '%s' for query %s: no "
+	else if (audit_ht_get(&v->queries, e->query_hash,
+	    TLOG_HASH_LEN) == NULL)
+		find(v, "entry %" PRIu64 ": REFUSAL of '%s' for query %s: no "
 		    "QUERY entry before it", idx, node,
-		    audit_short_hash(e->query_hash, hb));
+		    short_hash(e->query_hash, hb));
 	protobuf_c_message_free_unpacked(&rf->base, NULL);
 }
 
@@ -610,25 +612,25 @@ do_release(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 	v->rep->releases++;
 	vq = audit_ht_get(&v->queries, e->query_hash, TLOG_HASH_LEN);
 	if (vq == NULL) {
-		audit_find(v, "entry %" PRIu64 ": RELEASE of query %s: no QUERY "
-		    "entry before it", idx, audit_short_hash(e->query_hash, hb));
+		find(v, "entry %" PRIu64 ": RELEASE of query %s: no QUERY "
+		    "entry before it", idx, short_hash(e->query_hash, hb));
 		return;
 	}
 	if (vq->released)
-		audit_find(v, "entry %" PRIu64 ": RELEASE of query '%s': released "
+		find(v, "entry %" PRIu64 ": RELEASE of query '%s': released "
 		    "twice", idx, vq->q->query_id);
 	vq->released = true;
 	np = vq->q->n_participants;
 	for (size_t i = 0; i < e->nparticipants; i++) {
 		if (!audit_bytes_name(e->participants[i], node)) {
-			audit_find(v, "entry %" PRIu64 ": RELEASE of query '%s': "
+			find(v, "entry %" PRIu64 ": RELEASE of query '%s': "
 			    "participant %zu is not a member name", idx,
 			    vq->q->query_id, i + 1);
 			ok = false;
 			continue;
 		}
 		if (i >= np || strcmp(node, vq->sorted[i]) != 0) {
-			audit_find(v, "entry %" PRIu64 ": RELEASE of query '%s': "
+			find(v, "entry %" PRIu64 ": RELEASE of query '%s': "
 			    "participant %zu is '%s', the query's sorted "
 			    "participant %zu is '%s'", idx, vq->q->query_id,
 			    i + 1, node, i + 1, i < np ? vq->sorted[i] :
@@ -637,7 +639,7 @@ do_release(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 		}
 	}
 	if (e->nparticipants < np) {
-		audit_find(v, "entry %" PRIu64 ": RELEASE of query '%s': names %zu "
+		find(v, "entry %" PRIu64 ": RELEASE of query '%s': names %zu "
 		    "participants, the query has %zu (missing '%s')", idx,
 		    vq->q->query_id, e->nparticipants, np,
 		    vq->sorted[e->nparticipants]);
@@ -654,14 +656,14 @@ do_release(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 		kn = audit_charge_key(key, p, e->query_hash);
 		vc = audit_ht_get(&v->charges, key, kn);
 		if (vc == NULL) {
-			audit_find(v, "entry %" PRIu64 ": RELEASE of query '%s': no "
+			find(v, "entry %" PRIu64 ": RELEASE of query '%s': no "
 			    "CHARGE from participant '%s' before it", idx,
 			    vq->q->query_id, p);
 			ok = false;
 			continue;
 		}
 		if (vc->attempt != vq->attempt) {
-			audit_find(v, "entry %" PRIu64 ": RELEASE of query '%s': "
+			find(v, "entry %" PRIu64 ": RELEASE of query '%s': "
 			    "participant '%s' charged attempt %" PRIu32 " "
 			    "only, the current attempt is %" PRIu32, idx,
 			    vq->q->query_id, p, vc->attempt, vq->attempt);
@@ -672,7 +674,7 @@ do_release(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 		sum += vc->c->noise_variance;
 	}
 	if (ok && (double)sum != e->variance)
-		audit_find(v, "entry %" PRIu64 ": RELEASE of query '%s': variance "
+		find(v, "entry %" PRIu64 ": RELEASE of query '%s': variance "
 		    "%.17g is not the sum %" PRIu64 " of the participants' "
 		    "sigma_h^2", idx, vq->q->query_id, e->variance, sum);
 }
@@ -684,8 +686,8 @@ do_failure(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 
 	v->rep->failures++;
 	if (audit_ht_get(&v->queries, e->query_hash, TLOG_HASH_LEN) == NULL)
-		audit_find(v, "entry %" PRIu64 ": FAILURE of query %s: no QUERY "
-		    "entry before it", idx, audit_short_hash(e->query_hash, hb));
+		find(v, "entry %" PRIu64 ": FAILURE of query %s: no QUERY "
+		    "entry before it", idx, short_hash(e->query_hash, hb));
 }
 
 /* A MEMBER entry: signed by the log key; replayed into the roster. */
@@ -697,15 +699,15 @@ do_member(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 
 	v->rep->members++;
 	if ((r = tlog_member_decode(e, v->log_pk, &c)) != CAIRN_OK) {
-		audit_find(v, "entry %" PRIu64 ": %s", idx, cairn_errdesc(r));
+		find(v, "entry %" PRIu64 ": %s", idx, cairn_errdesc(r));
 		return CAIRN_OK;
 	}
 	if (strcmp(c.federation, v->in->fed->name) != 0)
-		audit_find(v, "entry %" PRIu64 ": MEMBER: federation '%s' is not "
+		find(v, "entry %" PRIu64 ": MEMBER: federation '%s' is not "
 		    "'%s'", idx, c.federation, v->in->fed->name);
 	v->have_members = true;
 	if ((r = tlog_roster_apply(&v->roster, &c)) == CAIRN_ERR_NOTFOUND)
-		audit_find(v, "entry %" PRIu64 ": MEMBER: %s", idx,
+		find(v, "entry %" PRIu64 ": MEMBER: %s", idx,
 		    cairn_errdesc(r));
 	else if (r != CAIRN_OK)
 		return r;
@@ -724,17 +726,17 @@ do_policy(struct vctx *v, uint64_t idx, const struct tlog_entry *e)
 
 	v->rep->policies++;
 	if (!audit_bytes_name(e->node_id, node)) {
-		audit_find(v, "entry %" PRIu64 ": POLICY: node_id is not a member "
+		find(v, "entry %" PRIu64 ": POLICY: node_id is not a member "
 		    "name", idx);
 		return CAIRN_OK;
 	}
 	if ((m = member_at(v, KEYS_ROLE_NODE, node)) == NULL) {
-		audit_find(v, "entry %" PRIu64 ": POLICY of '%s': the node is not %s",
+		find(v, "entry %" PRIu64 ": POLICY of '%s': the node is not %s",
 		    idx, node, member_source(v));
 		return CAIRN_OK;
 	}
 	if ((r = tlog_policy_decode(e, m->pub.pk, &p)) != CAIRN_OK) {
-		audit_find(v, "entry %" PRIu64 ": %s", idx, cairn_errdesc(r));
+		find(v, "entry %" PRIu64 ": %s", idx, cairn_errdesc(r));
 		return CAIRN_OK;
 	}
 	if ((vp = policy_of(v, node)) == NULL) {
@@ -764,7 +766,7 @@ audit_verify_entry(struct vctx *v, uint64_t idx, struct tlog_bytes data,
 	int r;
 
 	if ((r = tlog_entry_decode(data.p, data.len, e)) != CAIRN_OK) {
-		audit_find(v, "entry %" PRIu64 ": does not decode: %s", idx,
+		find(v, "entry %" PRIu64 ": does not decode: %s", idx,
 		    cairn_errdesc(r));
 		return CAIRN_OK;
 	}

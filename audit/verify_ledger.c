@@ -42,11 +42,11 @@ audit_verify_ledger(struct vctx *v, struct tlog_entry *e)
 	bool *seen;
 
 	if (strlen(node) > KEYS_NAME_MAX) {
-		audit_find(v, "ledger: node name '%s' is too long", node);
+		find(v, "ledger: node name '%s' is too long", node);
 		return;
 	}
 	if ((seen = calloc(v->charges.cap + 1, sizeof(bool))) == NULL) {
-		audit_find(v, "ledger: out of memory");
+		find(v, "ledger: out of memory");
 		return;
 	}
 	for (size_t i = 0; i < l->n; i++) {
@@ -55,28 +55,27 @@ audit_verify_ledger(struct vctx *v, struct tlog_entry *e)
 		size_t kn = audit_charge_key(key, node, lc->query_hash);
 
 		if (lc->node[0] != '\0' && strcmp(lc->node, node) != 0) {
-			audit_find(v, "ledger line %zu: charge %" PRId64 " is of "
+			find(v, "ledger line %zu: charge %" PRId64 " is of "
 			    "node '%s', not '%s'", lc->line, lc->id, lc->node,
 			    node);
 			continue;
 		}
 		vc = audit_ht_get(&v->charges, key, kn);
 		if (vc == NULL) {
-			audit_find(v, "ledger line %zu: charge %" PRId64 " (query "
+			find(v, "ledger line %zu: charge %" PRId64 " (query "
 			    "'%s', %s) is missing from the log", lc->line,
-			    lc->id, lc->query_id, audit_short_hash(lc->query_hash,
+			    lc->id, lc->query_id, short_hash(lc->query_hash,
 			    hb));
 			continue;
 		}
-		seen[ht_slot(v->charges.v, v->charges.cap, key, kn) -
-		    v->charges.v] = true;
+		seen[audit_ht_index(&v->charges, key, kn)] = true;
 		if (lc->log_index >= 0) {
 			uint64_t li = (uint64_t)lc->log_index;
 			struct tlog_bytes d;
 			char nb[KEYS_NAME_MAX + 1];
 
 			if (li >= v->in->nentries) {
-				audit_find(v, "ledger line %zu: charge %" PRId64
+				find(v, "ledger line %zu: charge %" PRId64
 				    " is recorded at log index %" PRIu64
 				    ", beyond the log", lc->line, lc->id, li);
 				continue;
@@ -86,13 +85,13 @@ audit_verify_ledger(struct vctx *v, struct tlog_entry *e)
 			    e->type != TLOG_ENTRY_CHARGE ||
 			    !audit_bytes_name(e->node_id, nb) ||
 			    strcmp(nb, node) != 0) {
-				audit_find(v, "ledger line %zu: charge %" PRId64 ": "
+				find(v, "ledger line %zu: charge %" PRId64 ": "
 				    "log entry %" PRIu64 " is not a CHARGE of "
 				    "'%s'", lc->line, lc->id, li, node);
 				continue;
 			}
 			if (!ledger_matches(lc, e)) {
-				audit_find(v, "ledger line %zu: charge %" PRId64 ": "
+				find(v, "ledger line %zu: charge %" PRId64 ": "
 				    "log entry %" PRIu64 " has different "
 				    "fields", lc->line, lc->id, li);
 				continue;
@@ -102,7 +101,7 @@ audit_verify_ledger(struct vctx *v, struct tlog_entry *e)
 
 			if (tlog_entry_decode(d.p, d.len, e) != CAIRN_OK ||
 			    !ledger_matches(lc, e)) {
-				audit_find(v, "ledger line %zu: charge %" PRId64 ": "
+				find(v, "ledger line %zu: charge %" PRId64 ": "
 				    "log entry %" PRIu64 " has different "
 				    "fields", lc->line, lc->id, vc->index);
 				continue;
@@ -112,7 +111,7 @@ audit_verify_ledger(struct vctx *v, struct tlog_entry *e)
 		    vc->c->budget_rho_per_month_nano) ||
 		    (lc->have_variance &&
 		    lc->variance != vc->c->noise_variance)) {
-			audit_find(v, "ledger line %zu: charge %" PRId64 ": budget "
+			find(v, "ledger line %zu: charge %" PRId64 ": budget "
 			    "or noise variance differs from the signed charge "
 			    "of log entry %" PRIu64, lc->line, lc->id,
 			    vc->index);
@@ -129,7 +128,7 @@ audit_verify_ledger(struct vctx *v, struct tlog_entry *e)
 		    node) != 0)
 			continue;
 		vc = h->val;
-		audit_find(v, "log entry %" PRIu64 ": CHARGE of '%s' for query '%s' "
+		find(v, "log entry %" PRIu64 ": CHARGE of '%s' for query '%s' "
 		    "is missing from the ledger", vc->index, node,
 		    vc->c->query_id);
 	}
