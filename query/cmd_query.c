@@ -40,7 +40,7 @@
 
 /* ------------------------------------------------------------ options */
 
-static const struct option query_opts[O_N + 1] = {
+const struct option query_opts[] = {
 	{ "config", required_argument, NULL, 0 },
 	{ "key", required_argument, NULL, 0 },
 	{ "tls-key", required_argument, NULL, 0 },
@@ -104,7 +104,7 @@ parse(struct ctx *c, int argc, char **argv, const char *usage)
 
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
+	while ((ch = getopt_long(argc, argv, "h", query_opts, &idx)) != -1) {
 		if (ch == 'h') {
 			printf("usage: %s %s %s", PROG, c->sub, usage);
 			return 0;

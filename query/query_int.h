@@ -30,7 +30,7 @@ enum opt {
 };
 
 /* The long options, indexed by enum opt (cmd_query.c). */
-extern const struct option query_opts[O_N + 1];
+extern const struct option query_opts[];
 
 /* analyst.conf */
 struct aconf {

@@ -370,8 +370,9 @@ query_cmd_result(struct ctx *c)
 			goto out;
 		}
 	}
-	if (c->o[O_DELTA] != NULL && ((r = query_parse_real(c->o[O_DELTA], "delta",
-	    &rel.delta)) != CAIRN_OK || !(rel.delta > 0 && rel.delta < 1))) {
+	if (c->o[O_DELTA] != NULL && ((r = query_parse_real(c->o[O_DELTA],
+	    "delta", &rel.delta)) != CAIRN_OK ||
+	    !(rel.delta > 0 && rel.delta < 1))) {
 		r = cairn_err(CAIRN_ERR_ARG, "--delta: must be in (0, 1)");
 		goto out;
 	}
@@ -382,8 +383,8 @@ query_cmd_result(struct ctx *c)
 	if (c->o[O_TIMEOUT] != NULL) {
 		uint32_t w;
 
-		if ((r = query_parse_u32(c->o[O_TIMEOUT], "timeout", 86400, &w)) !=
-		    CAIRN_OK)
+		if ((r = query_parse_u32(c->o[O_TIMEOUT], "timeout", 86400,
+		    &w)) != CAIRN_OK)
 			goto out;
 		wait_s = w;
 	}

@@ -90,7 +90,8 @@ build_spec(const struct ctx *c, struct qspec *q)
 		if (f[i].num) {
 			if (!config_parse_int(v, &iv)) {
 				r = cairn_err(CAIRN_ERR_ARG, "--%s: '%s' is "
-				    "not an integer", query_opts[f[i].o].name, v);
+				    "not an integer", query_opts[f[i].o].name,
+				    v);
 				break;
 			}
 			x = json_integer((json_int_t)iv);
@@ -177,10 +178,11 @@ query_cmd_submit(struct ctx *c)
 		goto out;
 	if ((r = rho_parse_field("--rho", c->o[O_RHO], &p.rho_nano)) !=
 	    CAIRN_OK ||
-	    (r = query_parse_u32(c->o[O_COLL], "colluding", QUERY_MAX_PARTICIPANTS,
-	    &p.colluding)) != CAIRN_OK || (c->o[O_HOLDERS] != NULL &&
-	    (r = query_parse_u32(c->o[O_HOLDERS], "holders", 1000, &p.holders)) !=
-	    CAIRN_OK) || (r = query_split_list(c->o[O_PARTS], "participants",
+	    (r = query_parse_u32(c->o[O_COLL], "colluding",
+	    QUERY_MAX_PARTICIPANTS, &p.colluding)) != CAIRN_OK ||
+	    (c->o[O_HOLDERS] != NULL && (r = query_parse_u32(c->o[O_HOLDERS],
+	    "holders", 1000, &p.holders)) != CAIRN_OK) ||
+	    (r = query_split_list(c->o[O_PARTS], "participants",
 	    QUERY_MAX_PARTICIPANTS, &parts, &nparts)) != CAIRN_OK)
 		goto out;
 	if ((r = keys_identity_load(c->o[O_KEY], &id)) != CAIRN_OK)
