@@ -12,29 +12,18 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <jansson.h>
-#include <sodium.h>
 
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/err.h"
-#include "common/rho.h"
-#include "keys/keys.h"
-#include "keys/keys_federation.h"
-#include "protocol/cairn.pb-c.h"
-#include "protocol/proto_service.h"
-#include "protocol/qspec.h"
-#include "protocol/tlog.h"
-#include "protocol/tlog_entry.h"
-#include "protocol/tlog_member.h"
-#include "protocol/tlog_note.h"
 #include "protocol/transport.h"
+#include "query/query.h"
+#include "query/query_int.h"
+
+#include "common/config.h"
 #include "query/query.h"
 #include "query/query_int.h"
 

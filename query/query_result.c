@@ -6,19 +6,14 @@
  * or JSON with a confidence interval per cell.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
 #include <sodium.h>
 
-#include "common/cli.h"
-#include "common/config.h"
 #include "common/err.h"
 #include "common/rho.h"
 #include "keys/keys.h"
@@ -33,7 +28,6 @@
 #include "protocol/transport.h"
 #include "query/query.h"
 #include "query/query_int.h"
-
 
 /* What GetResult streamed. */
 struct collected {
@@ -319,6 +313,27 @@ out:
 	return r;
 }
 
+/*
+ * The result hash a RELEASE entry carries: BLAKE2b-256 over the 'n'
+ * values of 'v', each as 8 little-endian bytes.
+ */
+static void
+values_hash(const int64_t *v, uint64_t n, uint8_t h[static 32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	for (uint64_t i = 0; i < n; i++) {
+		uint8_t le[8];
+		uint64_t u = (uint64_t)v[i];
+
+		for (int b = 0; b < 8; b++)
+			le[b] = (uint8_t)(u >> (8 * b));
+		crypto_generichash_update(&st, le, 8);
+	}
+	crypto_generichash_final(&st, h, 32);
+}
+
 const char query_result_usage[] =
     "QUERY_ID --regions regions.csv [--categories a,b,...]\n"
     "    [--format csv|json] [--output F] [--delta D] [--timeout S]\n"
@@ -431,20 +446,7 @@ query_cmd_result(struct ctx *c)
 	if ((r = query_domain_init(&dom, &spec, regions, nregions,
 	    (const char *const *)cats, ncats)) != CAIRN_OK)
 		goto out;
-	{
-		crypto_generichash_state st;
-
-		crypto_generichash_init(&st, NULL, 0, 32);
-		for (uint64_t i = 0; i < co.n; i++) {
-			uint8_t le[8];
-			uint64_t u = (uint64_t)co.v[i];
-
-			for (int b = 0; b < 8; b++)
-				le[b] = (uint8_t)(u >> (8 * b));
-			crypto_generichash_update(&st, le, 8);
-		}
-		crypto_generichash_final(&st, h, 32);
-	}
+	values_hash(co.v, co.n, h);
 	if (sodium_memcmp(h, pv.result_hash, 32) != 0) {
 		r = cairn_err(CAIRN_ERR_PROOF, "GetResult: the values do not "
 		    "match the result hash of the RELEASE entry at log index %"

@@ -3,10 +3,7 @@
  * from --kind and its fields, built, signed with the analyst's identity
  * key and submitted to the coordinator (SubmitQuery).
  */
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +12,6 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "common/cli.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/rho.h"
@@ -24,10 +20,6 @@
 #include "protocol/cairn.pb-c.h"
 #include "protocol/proto_service.h"
 #include "protocol/qspec.h"
-#include "protocol/tlog.h"
-#include "protocol/tlog_entry.h"
-#include "protocol/tlog_member.h"
-#include "protocol/tlog_note.h"
 #include "protocol/transport.h"
 #include "query/query.h"
 #include "query/query_int.h"
