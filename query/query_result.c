@@ -1,0 +1,490 @@
+/*
+ * query_result.c - `cairn query result`: the released vector fetched
+ * (GetResult, streamed), its RELEASE and QUERY entries proven against a
+ * checkpoint signed by the log key and cosigned by a quorum of witnesses,
+ * then labelled with the regions (and categories) and written out as CSV
+ * or JSON with a confidence interval per cell.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "common/err.h"
+#include "common/file.h"
+#include "common/rho.h"
+#include "keys/keys.h"
+#include "keys/keys_federation.h"
+#include "protocol/cairn.pb-c.h"
+#include "protocol/proto_service.h"
+#include "protocol/qspec.h"
+#include "protocol/tlog.h"
+#include "protocol/tlog_entry.h"
+#include "protocol/tlog_member.h"
+#include "protocol/tlog_note.h"
+#include "protocol/transport.h"
+#include "query/query.h"
+#include "query/query_int.h"
+
+/* What GetResult streamed. */
+struct collected {
+	Cairn__V1__Release	*rel;	/* copy of the first message's */
+	int64_t			*v;
+	uint64_t		 n, got;
+};
+
+static int
+on_chunk(const ProtobufCMessage *msg, void *arg)
+{
+	const Cairn__V1__ResultChunk *ch = (const Cairn__V1__ResultChunk *)msg;
+	struct collected *co = arg;
+
+	if (co->rel == NULL) {
+		const Cairn__V1__Release *r = ch->release;
+
+		if (r == NULL)
+			return cairn_err(CAIRN_ERR_FORMAT, "GetResult: the "
+			    "first message has no release");
+		if (r->cells > PROTO_MAX_CELLS)
+			return cairn_err(CAIRN_ERR_TOOBIG, "GetResult: %" PRIu64
+			    " cells", r->cells);
+		if ((co->rel = calloc(1, sizeof(*co->rel))) == NULL ||
+		    (co->v = calloc(r->cells ? r->cells : 1,
+		    sizeof(int64_t))) == NULL)
+			return cairn_err(CAIRN_ERR_NOMEM, "result");
+		cairn__v1__release__init(co->rel);
+		co->rel->noise_variance = r->noise_variance;
+		co->rel->cells = r->cells;
+		co->rel->log_index = r->log_index;
+		co->n = r->cells;
+	}
+	if (ch->offset != co->got || ch->n_values > co->n - co->got)
+		return cairn_err(CAIRN_ERR_FORMAT, "GetResult: chunk at offset "
+		    "%" PRIu64 " with %zu values, expected offset %" PRIu64
+		    " of %" PRIu64, ch->offset, ch->n_values, co->got, co->n);
+	if (ch->n_values > 0)
+		memcpy(co->v + co->got, ch->values,
+		    ch->n_values * sizeof(int64_t));
+	co->got += ch->n_values;
+	return 0;
+}
+
+/* ------------------------------------------- the release, verified */
+
+#define PROOF_WAIT_SLICE_MS	500
+#define RESULT_WAIT_DEFAULT_S	60
+
+/*
+ * Wait up to 'wait_s' seconds for a checkpoint signed by the log key 'lk'
+ * that covers index 'index' and carries at least 'quorum' valid witness
+ * cosignatures of 'fed''s nodes (witnesses cosign within their poll
+ * interval).  A checkpoint the log key did not sign fails at once.
+ */
+static int
+proven_checkpoint(struct transport_client *cl,
+    const struct keys_federation *fed, const struct tlog_verifier *lk,
+    size_t quorum, uint64_t index, unsigned wait_s, struct tlog_checkpoint *cp)
+{
+	Cairn__V1__GetCheckpointRequest req =
+	    CAIRN__V1__GET_CHECKPOINT_REQUEST__INIT;
+	Cairn__V1__Checkpoint *m = NULL;
+	size_t nvalid = 0;
+	int r;
+
+	for (unsigned waited = 0;; waited += PROOF_WAIT_SLICE_MS) {
+		struct timespec ts = { 0, PROOF_WAIT_SLICE_MS * 1000000L };
+
+		if ((r = transport_unary(cl, proto_method(PROTO_GET_CHECKPOINT),
+		    &req.base, CALL_MS, (ProtobufCMessage **)&m)) != CAIRN_OK)
+			return r;
+		if ((r = tlog_checkpoint_open(m->note, strlen(m->note), lk, 1,
+		    1, lk->name, cp)) != CAIRN_OK) {
+			char d[256];
+
+			/* cairn_err() writes the buffer errmsg reads. */
+			snprintf(d, sizeof(d), "%s", cairn_errmsg());
+			r = cairn_err(CAIRN_ERR_SIGNATURE, "checkpoint: not "
+			    "signed by the log key '%s' (the coordinator's "
+			    "identity key in federation.conf): %s", lk->name,
+			    d);
+			goto out;
+		}
+		if ((r = tlog_fed_cosignatures(m->note, strlen(m->note), fed,
+		    &nvalid)) != CAIRN_OK)
+			goto out;
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+		m = NULL;
+		if (cp->size > index && nvalid >= quorum)
+			return CAIRN_OK;
+		if (waited >= wait_s * 1000u)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (cp->size <= index)
+		return cairn_err(CAIRN_ERR_PROOF, "checkpoint of size %" PRIu64
+		    " does not cover log index %" PRIu64 " (after %u s)",
+		    cp->size, index, wait_s);
+	return cairn_err(CAIRN_ERR_PROOF, "checkpoint of size %" PRIu64
+	    ": %zu valid witness cosignature%s, %zu required (a majority of "
+	    "the enrolled nodes; after %u s)", cp->size, nvalid,
+	    nvalid == 1 ? "" : "s", quorum, wait_s);
+out:
+	if (m != NULL)
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+	return r;
+}
+
+/*
+ * The entry at 'index' ('what' names it in errors), decoded into 'e',
+ * after its inclusion proof in the checkpoint 'cp' verifies.  'e' points
+ * into '*resp', which the caller frees.
+ */
+static int
+proven_entry(struct transport_client *cl, const char *what, uint64_t index,
+    const struct tlog_checkpoint *cp, Cairn__V1__GetEntriesResponse **resp,
+    struct tlog_entry *e)
+{
+	Cairn__V1__GetEntriesRequest req = CAIRN__V1__GET_ENTRIES_REQUEST__INIT;
+	Cairn__V1__GetInclusionProofRequest ireq =
+	    CAIRN__V1__GET_INCLUSION_PROOF_REQUEST__INIT;
+	Cairn__V1__InclusionProof *ip = NULL;
+	Cairn__V1__GetEntriesResponse *er = NULL;
+	uint8_t (*h)[TLOG_HASH_LEN] = NULL, leaf[TLOG_HASH_LEN];
+	int r;
+
+	req.start = index;
+	req.end = index + 1;
+	ireq.index = index;
+	ireq.tree_size = cp->size;
+	if ((r = transport_unary(cl, proto_method(PROTO_GET_ENTRIES),
+	    &req.base, CALL_MS, (ProtobufCMessage **)&er)) != CAIRN_OK ||
+	    (r = transport_unary(cl, proto_method(PROTO_GET_INCLUSION_PROOF),
+	    &ireq.base, CALL_MS, (ProtobufCMessage **)&ip)) != CAIRN_OK)
+		goto out;
+	if (er->n_entries != 1 || er->entries[0]->index != index) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "%s entry %" PRIu64 ": "
+		    "GetEntries returned no such entry", what, index);
+		goto out;
+	}
+	if (ip->n_hashes > 64 || (ip->n_hashes > 0 &&
+	    (h = calloc(ip->n_hashes, sizeof(*h))) == NULL)) {
+		r = cairn_err(ip->n_hashes > 64 ? CAIRN_ERR_TOOBIG :
+		    CAIRN_ERR_NOMEM, "%s entry %" PRIu64 ": inclusion proof "
+		    "of %zu hashes", what, index, ip->n_hashes);
+		goto out;
+	}
+	for (size_t i = 0; i < ip->n_hashes; i++) {
+		if (ip->hashes[i].len != TLOG_HASH_LEN) {
+			r = cairn_err(CAIRN_ERR_FORMAT, "%s entry %" PRIu64
+			    ": inclusion proof hash %zu is not 32 bytes", what,
+			    index, i);
+			goto out;
+		}
+		memcpy(h[i], ip->hashes[i].data, TLOG_HASH_LEN);
+	}
+	tlog_leaf_hash(er->entries[0]->data.data, er->entries[0]->data.len,
+	    leaf);
+	if (ip->index != index || ip->tree_size != cp->size ||
+	    tlog_inclusion_verify(leaf, index, cp->size,
+	    (const uint8_t (*)[TLOG_HASH_LEN])h, ip->n_hashes, cp->root) !=
+	    CAIRN_OK) {
+		r = cairn_err(CAIRN_ERR_PROOF, "%s entry %" PRIu64 " is not "
+		    "included in the signed checkpoint of size %" PRIu64
+		    " (its inclusion proof does not verify)", what, index,
+		    cp->size);
+		goto out;
+	}
+	if ((r = tlog_entry_decode(er->entries[0]->data.data,
+	    er->entries[0]->data.len, e)) != CAIRN_OK) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "%s entry %" PRIu64 ": %s",
+		    what, index, cairn_errmsg());
+		goto out;
+	}
+	*resp = er;
+	er = NULL;
+out:
+	free(h);
+	if (ip != NULL)
+		protobuf_c_message_free_unpacked(&ip->base, NULL);
+	if (er != NULL)
+		protobuf_c_message_free_unpacked(&er->base, NULL);
+	return r;
+}
+
+/* What the log proves about a release. */
+struct proven {
+	Cairn__V1__Query	*q;		/* from the QUERY entry */
+	uint8_t			 result_hash[32];
+	uint64_t		 variance;
+	uint64_t		 size;		/* of the checkpoint */
+	size_t			 cosignatures;
+};
+
+/*
+ * Verify the release of query 'id' end to end: a checkpoint signed by the
+ * coordinator's key in 'fed' with a majority of the nodes' cosignatures,
+ * covering the RELEASE entry at 'rel_index' and the QUERY entry at
+ * 'q_index', both included in it by proof; the QUERY entry is the signed
+ * query 'id' and the RELEASE entry names its hash.  Fills '*out' ('out->q'
+ * for the caller to free).
+ */
+static int
+verify_release(struct transport_client *cl, const char *fedpath,
+    const char *id, uint64_t q_index, uint64_t rel_index, unsigned wait_s,
+    struct proven *out)
+{
+	Cairn__V1__GetEntriesResponse *rr = NULL, *qr = NULL;
+	Cairn__V1__SignedQuery *sq = NULL;
+	Cairn__V1__Query *q = NULL;
+	struct keys_federation *fed = NULL;
+	const struct keys_member *coord;
+	struct tlog_verifier lk;
+	struct tlog_checkpoint cp;
+	struct tlog_entry *re = NULL, *qe = NULL;
+	uint8_t qh[32];
+	int r;
+
+	if ((re = malloc(sizeof(*re))) == NULL ||
+	    (qe = malloc(sizeof(*qe))) == NULL) {
+		r = cairn_err(CAIRN_ERR_NOMEM, "log entries");
+		goto out;
+	}
+	if ((r = keys_federation_load(fedpath, &fed)) != CAIRN_OK ||
+	    (r = keys_federation_coordinator(fed, &coord)) != CAIRN_OK)
+		goto out;
+	tlog_fed_log_key(fed, coord, &lk);
+	out->size = 0;
+	if ((r = proven_checkpoint(cl, fed, &lk, tlog_fed_majority(fed),
+	    rel_index > q_index ? rel_index : q_index, wait_s, &cp)) !=
+	    CAIRN_OK ||
+	    (r = proven_entry(cl, "RELEASE", rel_index, &cp, &rr, re)) !=
+	    CAIRN_OK ||
+	    (r = proven_entry(cl, "QUERY", q_index, &cp, &qr, qe)) != CAIRN_OK)
+		goto out;
+	if (re->type != TLOG_ENTRY_RELEASE) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "log entry %" PRIu64 " is not "
+		    "a RELEASE entry", rel_index);
+		goto out;
+	}
+	if (qe->type != TLOG_ENTRY_QUERY ||
+	    proto_unpack(&cairn__v1__signed_query__descriptor, qe->body.p,
+	    qe->body.len, TLOG_ENTRY_MAX_BODY, (ProtobufCMessage **)&sq) !=
+	    CAIRN_OK || proto_unpack(&cairn__v1__query__descriptor,
+	    sq->query.data, sq->query.len, TLOG_ENTRY_MAX_BODY,
+	    (ProtobufCMessage **)&q) != CAIRN_OK ||
+	    strcmp(q->query_id, id) != 0) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "log entry %" PRIu64 " is not "
+		    "the QUERY of '%s'", q_index, id);
+		goto out;
+	}
+	crypto_hash_sha256(qh, sq->query.data, sq->query.len);
+	if (sodium_memcmp(qh, re->query_hash, 32) != 0) {
+		r = cairn_err(CAIRN_ERR_PROOF, "the RELEASE entry at log index "
+		    "%" PRIu64 " is for another query than the QUERY entry "
+		    "of '%s' at %" PRIu64, rel_index, id, q_index);
+		goto out;
+	}
+	if (!(re->variance >= 1 && re->variance <= 9007199254740992.0)) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "the RELEASE entry at log "
+		    "index %" PRIu64 " has variance %g", rel_index,
+		    re->variance);
+		goto out;
+	}
+	memcpy(out->result_hash, re->result_hash, 32);
+	out->variance = (uint64_t)re->variance;
+	out->size = cp.size;
+	out->q = q;
+	q = NULL;
+out:
+	if (q != NULL)
+		protobuf_c_message_free_unpacked(&q->base, NULL);
+	if (sq != NULL)
+		protobuf_c_message_free_unpacked(&sq->base, NULL);
+	if (rr != NULL)
+		protobuf_c_message_free_unpacked(&rr->base, NULL);
+	if (qr != NULL)
+		protobuf_c_message_free_unpacked(&qr->base, NULL);
+	keys_federation_free(fed);
+	free(re);
+	free(qe);
+	return r;
+}
+
+/*
+ * The result hash a RELEASE entry carries: BLAKE2b-256 over the 'n'
+ * values of 'v', each as 8 little-endian bytes.
+ */
+static void
+values_hash(const int64_t *v, uint64_t n, uint8_t h[static 32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	for (uint64_t i = 0; i < n; i++) {
+		uint8_t le[8];
+		uint64_t u = (uint64_t)v[i];
+
+		for (int b = 0; b < 8; b++)
+			le[b] = (uint8_t)(u >> (8 * b));
+		crypto_generichash_update(&st, le, 8);
+	}
+	crypto_generichash_final(&st, h, 32);
+}
+
+const char query_result_usage[] =
+    "QUERY_ID --regions regions.csv [--categories a,b,...]\n"
+    "    [--format csv|json] [--output F] [--delta D] [--timeout S]\n"
+    "    [--spec Q.json --rho R] IDENTITY\n\n"
+    "Fetch the released result, verify it against the log and write every\n"
+    "cell labelled, with its 95% interval, and the query's rho and\n"
+    "(epsilon, delta).  Verified first: a checkpoint signed by the log key\n"
+    "with a majority of the nodes' cosignatures (waited for up to\n"
+    "--timeout S seconds, default 60), the inclusion in it of the RELEASE\n"
+    "and QUERY entries, the values against the RELEASE entry's result\n"
+    "hash.  The spec and rho are the QUERY entry's unless --spec and --rho\n"
+    "are given.\n";
+
+int
+query_cmd_result(struct ctx *c)
+{
+	Cairn__V1__GetResultRequest req = CAIRN__V1__GET_RESULT_REQUEST__INIT;
+	Cairn__V1__QueryStatus *s = NULL;
+	Cairn__V1__Query *q = NULL;
+	struct transport_client *cl = NULL;
+	struct collected co;
+	struct query_domain dom;
+	struct query_release rel;
+	struct proven pv;
+	struct qspec spec;
+	unsigned wait_s = RESULT_WAIT_DEFAULT_S;
+	uint32_t *regions = NULL;
+	char **cats = NULL, *text = NULL;
+	size_t nregions = 0, ncats = 0, len;
+	bool json = false;
+	FILE *f = NULL;
+	uint8_t h[32];
+	int r;
+
+	memset(&co, 0, sizeof(co));
+	memset(&rel, 0, sizeof(rel));
+	memset(&pv, 0, sizeof(pv));
+	rel.delta = QUERY_DEFAULT_DELTA;
+	if (c->arg == NULL) {
+		r = cairn_err(CAIRN_ERR_ARG, "the query id is required");
+		goto out;
+	}
+	if (c->o[O_FORMAT] != NULL) {
+		if (strcmp(c->o[O_FORMAT], "json") == 0)
+			json = true;
+		else if (strcmp(c->o[O_FORMAT], "csv") != 0) {
+			r = cairn_err(CAIRN_ERR_ARG, "--format: '%s' is not "
+			    "csv or json", c->o[O_FORMAT]);
+			goto out;
+		}
+	}
+	if (c->o[O_DELTA] != NULL && ((r = query_parse_real(c->o[O_DELTA],
+	    "delta", &rel.delta)) != CAIRN_OK ||
+	    !(rel.delta > 0 && rel.delta < 1))) {
+		r = cairn_err(CAIRN_ERR_ARG, "--delta: must be in (0, 1)");
+		goto out;
+	}
+	if ((c->o[O_SPEC] == NULL) != (c->o[O_RHO] == NULL)) {
+		r = cairn_err(CAIRN_ERR_ARG, "--spec and --rho go together");
+		goto out;
+	}
+	if (c->o[O_TIMEOUT] != NULL) {
+		uint32_t w;
+
+		if ((r = query_parse_u32(c->o[O_TIMEOUT], "timeout", 86400,
+		    &w)) != CAIRN_OK)
+			goto out;
+		wait_s = w;
+	}
+	if ((r = need(c, O_REGIONS)) != CAIRN_OK ||
+	    (r = file_read_capped(c->o[O_REGIONS], (size_t)64 << 20, &text,
+	    &len)) != CAIRN_OK || (r = query_regions_parse(text, len,
+	    c->o[O_REGIONS], &regions, &nregions)) != CAIRN_OK)
+		goto out;
+	if (c->o[O_CATS] != NULL && (r = query_split_list(c->o[O_CATS],
+	    "categories", QUERY_MAX_CATEGORIES, &cats, &ncats)) != CAIRN_OK)
+		goto out;
+	if (c->o[O_SPEC] != NULL && ((r = qspec_load_json(c->o[O_SPEC],
+	    &spec)) != CAIRN_OK || (r = rho_parse_field("--rho",
+	    c->o[O_RHO], &rel.rho_nano)) != CAIRN_OK))
+		goto out;
+	if ((r = query_connect(c, &cl)) != CAIRN_OK ||
+	    (r = query_get_status(cl, c->arg, &s)) != CAIRN_OK)
+		goto out;
+	if (s->state != CAIRN__V1__QUERY_STATE__QUERY_STATE_RELEASED) {
+		r = cairn_err(CAIRN_ERR_STATE, "query '%s' is %s, not released",
+		    c->arg, query_state_name(s->state));
+		goto out;
+	}
+	req.query_id = (char *)c->arg;
+	if ((r = transport_stream(cl, proto_method(PROTO_GET_RESULT),
+	    &req.base, CALL_MS * 4, on_chunk, &co)) != CAIRN_OK)
+		goto out;
+	if (co.rel == NULL || co.got != co.n) {
+		r = cairn_err(CAIRN_ERR_FORMAT, "GetResult: %" PRIu64 " of %"
+		    PRIu64 " values received", co.got, co.n);
+		goto out;
+	}
+	/* Nothing the coordinator says is taken on its word: the log. */
+	if ((r = verify_release(cl, c->o[O_FED], c->arg, s->log_index,
+	    co.rel->log_index, wait_s, &pv)) != CAIRN_OK)
+		goto out;
+	q = pv.q;
+	if (c->o[O_SPEC] == NULL) {
+		if ((r = qspec_from_proto(q->spec, "logged query", &spec)) !=
+		    CAIRN_OK)
+			goto out;
+		rel.rho_nano = q->rho_nano;
+	}
+	if ((r = query_domain_init(&dom, &spec, regions, nregions,
+	    (const char *const *)cats, ncats)) != CAIRN_OK)
+		goto out;
+	values_hash(co.v, co.n, h);
+	if (sodium_memcmp(h, pv.result_hash, 32) != 0) {
+		r = cairn_err(CAIRN_ERR_PROOF, "GetResult: the values do not "
+		    "match the result hash of the RELEASE entry at log index %"
+		    PRIu64, co.rel->log_index);
+		goto out;
+	}
+	if (co.rel->noise_variance != pv.variance) {
+		r = cairn_err(CAIRN_ERR_PROOF, "GetResult: variance %" PRIu64
+		    ", the RELEASE entry at log index %" PRIu64 " says %"
+		    PRIu64, co.rel->noise_variance, co.rel->log_index,
+		    pv.variance);
+		goto out;
+	}
+	rel.query_id = c->arg;
+	rel.variance = pv.variance;
+	rel.log_index = co.rel->log_index;
+	if (c->o[O_OUTPUT] != NULL && (f = fopen(c->o[O_OUTPUT], "w")) ==
+	    NULL) {
+		r = cairn_err(CAIRN_ERR_IO, "%s: %s", c->o[O_OUTPUT],
+		    strerror(errno));
+		goto out;
+	}
+	r = query_result_write(f ? f : stdout, json, &dom, &rel, co.v, co.n);
+	if (f != NULL && fclose(f) != 0 && r == CAIRN_OK)
+		r = cairn_err(CAIRN_ERR_IO, "%s: %s", c->o[O_OUTPUT],
+		    strerror(errno));
+	f = NULL;
+out:
+	if (q != NULL)
+		protobuf_c_message_free_unpacked(&q->base, NULL);
+	if (s != NULL)
+		protobuf_c_message_free_unpacked(&s->base, NULL);
+	free(co.rel);
+	free(co.v);
+	free(regions);
+	free(text);
+	query_free_list(cats, ncats);
+	transport_client_free(cl);
+	return r == CAIRN_OK ? 0 : fail(c, r);
+}
