@@ -439,6 +439,8 @@ holds "\`cairn query\`'s peak memory was $PEAK kB for the gzip bomb reply (under
 # A real node (mallory, enrolled, in no query) whose coordinator it is.
 policy | FED_PORT=$GZ_PORT FED_CALL_DEADLINE=5 fed_node_conf "$T" mallory \
     "$T/n1.csv" "$T/cells.csv" g2
+# The log exists before the node starts: the wait below greps it at once.
+: >"$T/mallory.log"
 CAIRN_LOG=info "$NODE" serve -c "$T/mallory.conf" >"$T/mallory.log" 2>&1 &
 GZN=$!
 i=0
