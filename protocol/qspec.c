@@ -277,6 +277,11 @@ qspec_parse_json(const char *text, size_t len, const char *name,
 			    QSPEC_MAX_DAYS);
 			goto out;
 		}
+		if (nq.kind == QSPEC_KIND_OD && nq.end - nq.start < 2) {
+			r = cairn_err(CAIRN_ERR_FORMAT, "%s: field 'end': od "
+			    "needs at least 2 days (one day pair)", name);
+			goto out;
+		}
 	}
 	if (have & F_OFF) {
 		if ((r = get_int(json_object_get(root, "utc_offset_minutes"),
@@ -532,6 +537,9 @@ qspec_from_proto(const Cairn__V1__QuerySpec *pb, const char *name,
 			return cairn_err(CAIRN_ERR_FORMAT, "%s: field 'end': "
 			    "must be after 'start', at most %d days", name,
 			    QSPEC_MAX_DAYS);
+		if (nq.kind == QSPEC_KIND_OD && nq.end - nq.start < 2)
+			return cairn_err(CAIRN_ERR_FORMAT, "%s: field 'end': "
+			    "od needs at least 2 days (one day pair)", name);
 	}
 	if (pb->utc_offset_minutes < -MAX_OFFSET ||
 	    pb->utc_offset_minutes > MAX_OFFSET)

@@ -128,6 +128,16 @@ test_refusals(void **state)
 	pb.kind = "od";
 	pb.start = "2024-03-01";
 	expect(&pb, "field 'end': must be a date");
+	/* One day has no day pair: an empty domain nothing can charge
+	   (found by fuzz_qspec: qspec_months() listed no month). */
+	pb.end = "2024-03-02";
+	expect(&pb, "field 'end': od needs at least 2 days");
+	pb.end = "2024-03-03";
+	{
+		struct qspec q;
+
+		assert_int_equal(qspec_from_proto(&pb, "msg", &q), CAIRN_OK);
+	}
 }
 
 static void
@@ -155,6 +165,8 @@ test_categories(void **state)
 	size_t n, len = 0;
 	FILE *f;
 
+	expect_json("{\"kind\": \"od\", \"start\": \"2026-01-07\", "
+	    "\"end\": \"2026-01-08\"}", "field 'end': od needs at least 2 days");
 	expect_json(POPCAT_HEAD "}", "q.json: missing field 'categories' "
 	    "(required by kind 'population_by_category')");
 	expect_json(POPCAT_HEAD ", \"categories\": []}", "field "
