@@ -34,8 +34,8 @@ coord_do_submit(struct coord *c, struct transport_call *call,
 
 	/* The start of the round as the coordinator sees it (benchmarks). */
 	log_debug("SubmitQuery from %s", transport_call_peer(call));
-	if ((r = coord_attempt_build(c, transport_call_peer(call), sq, &a, field))
-	    != CAIRN_OK)
+	if ((r = coord_attempt_build(c, transport_call_peer(call), sq, &a,
+	    field)) != CAIRN_OK)
 		return r;
 	*field = "query.query_id";
 	r = coord_store_query_get(c->db, a->query_id, &row);
@@ -118,8 +118,8 @@ coord_do_get_query(struct coord *c, struct transport_call *call,
 	*field = "query_id";
 	wait = req->wait_ms > 0 && !c->stopping &&
 	    req->seen_state != CAIRN__V1__QUERY_STATE__QUERY_STATE_UNSPECIFIED;
-	r = coord_query_reply(c, call, req->query_id, wait, (int)req->seen_state,
-	    req->seen_attempt);
+	r = coord_query_reply(c, call, req->query_id, wait,
+	    (int)req->seen_state, req->seen_attempt);
 	if (r != CAIRN_OK)
 		return r;
 	/* Unchanged: hold the call until it changes or wait_ms passes. */
@@ -166,7 +166,8 @@ coord_do_list(struct coord *c, struct transport_call *call,
 	    after, rows, cap, &n)) != CAIRN_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		if ((r = coord_status_fill(c, &rows[i], &st[i], &mid[i])) != CAIRN_OK)
+		if ((r = coord_status_fill(c, &rows[i], &st[i], &mid[i])) !=
+		    CAIRN_OK)
 			goto out;
 		sp[i] = &st[i];
 	}

@@ -322,30 +322,24 @@ coord_query_id_ok(const char *s)
 }
 
 /*
- * Check the signed query 'sq' from analyst 'caller' and build an
- * attempt for it (not linked, number 0).  '*field' names the field at
- * fault on error.
+ * The fields of the signed query 'sq' from analyst 'caller', into 'a':
+ * the Query unpacked, its analyst and signature, federation, id, nonce,
+ * spec and geography, and the length of its domain.
  */
-int
-coord_attempt_build(struct coord *c, const char *caller,
-    const Cairn__V1__SignedQuery *sq, struct attempt **out,
-    const char **field)
+static int
+query_check(struct coord *c, const char *caller,
+    const Cairn__V1__SignedQuery *sq, struct attempt *a, const char **field)
 {
-	const struct keys_member *am, *m;
+	const struct keys_member *am;
 	const struct coord_geo *geo;
-	struct attempt *a;
 	ProtobufCMessage *msg = NULL;
-	uint8_t *buf = NULL;
-	size_t len;
 	Cairn__V1__Query *q;
 	int r;
 
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		return CAIRN_ERR_NOMEM;
 	*field = "query";
 	if ((r = proto_unpack(&cairn__v1__query__descriptor, sq->query.data,
 	    sq->query.len, PROTO_MAX_SMALL, &msg)) != CAIRN_OK)
-		goto fail;
+		return r;
 	a->q = q = (Cairn__V1__Query *)msg;
 	*field = "query.analyst";
 	if (q->analyst == NULL ||
@@ -353,7 +347,7 @@ coord_attempt_build(struct coord *c, const char *caller,
 	    strcmp(q->analyst->name, caller) != 0) {
 		r = cairn_err(CAIRN_ERR_UNAUTH, "query.analyst is not the "
 		    "caller, analyst %s", caller);
-		goto fail;
+		return r;
 	}
 	am = keys_federation_find(c->fed, KEYS_ROLE_ANALYST, caller);
 	*field = "signature";
@@ -361,39 +355,39 @@ coord_attempt_build(struct coord *c, const char *caller,
 	    &sq->signature)) {
 		r = cairn_err(CAIRN_ERR_SIGNATURE, "the query's signature does "
 		    "not verify with analyst %s's key", caller);
-		goto fail;
+		return r;
 	}
 	*field = "query.federation";
 	if (strcmp(q->federation, c->fed->name) != 0) {
 		r = cairn_err(CAIRN_ERR_POLICY, "query for federation '%s', "
 		    "this is '%s'", q->federation, c->fed->name);
-		goto fail;
+		return r;
 	}
 	*field = "query.query_id";
 	if (!coord_query_id_ok(q->query_id)) {
 		r = cairn_err(CAIRN_ERR_FORMAT, "query id must be 1 to %d "
 		    "characters of [A-Za-z0-9._:-]", COORD_QUERY_ID_MAX);
-		goto fail;
+		return r;
 	}
 	*field = "query.nonce";
 	if (q->nonce.len != 16) {
 		r = cairn_err(CAIRN_ERR_FORMAT, "nonce of %zu bytes (want 16)",
 		    q->nonce.len);
-		goto fail;
+		return r;
 	}
 	*field = "query.spec";
 	if (q->spec == NULL) {
 		r = cairn_err(CAIRN_ERR_FORMAT, "query without a spec");
-		goto fail;
+		return r;
 	}
 	if ((r = qspec_from_proto(q->spec, "query.spec", &a->spec))
 	    != CAIRN_OK)
-		goto fail;
+		return r;
 	*field = "query.spec.geography";
 	if ((geo = coord_config_geo(c->cfg, q->spec->geography)) == NULL) {
 		r = cairn_err(CAIRN_ERR_ARG, "unknown geography '%s'",
 		    q->spec->geography);
-		goto fail;
+		return r;
 	}
 	/* Every kind's domain is public (population_by_category's
 	 * categories are the spec's), so the length is known here. */
@@ -404,19 +398,34 @@ coord_attempt_build(struct coord *c, const char *caller,
 		    "cells, more than %llu",
 		    (unsigned long long)a->expect_cells - 1,
 		    (unsigned long long)PROTO_MAX_CELLS);
-		goto fail;
+		return r;
 	}
+	return CAIRN_OK;
+}
+
+/*
+ * The participants of 'a''s query (enrolled nodes, none twice, within
+ * the federation's limits), its collusion bound and rho, and what every
+ * node's charge must say.
+ */
+static int
+participants_check(struct coord *c, struct attempt *a, const char **field)
+{
+	const Cairn__V1__Query *q = a->q;
+	const struct keys_member *m;
+	int r;
+
 	*field = "query.participants";
 	if (q->n_participants < 2 ||
 	    q->n_participants > (size_t)c->cfg->max_participants) {
 		r = cairn_err(CAIRN_ERR_POLICY, "%zu participants (the "
 		    "federation allows 2 to %lld)", q->n_participants,
 		    (long long)c->cfg->max_participants);
-		goto fail;
+		return r;
 	}
 	if ((a->p = calloc(q->n_participants, sizeof(*a->p))) == NULL) {
 		r = CAIRN_ERR_NOMEM;
-		goto fail;
+		return r;
 	}
 	a->n = q->n_participants;
 	for (size_t i = 0; i < a->n; i++) {
@@ -425,13 +434,13 @@ coord_attempt_build(struct coord *c, const char *caller,
 		if (m == NULL) {
 			r = cairn_err(CAIRN_ERR_POLICY, "participant '%s' is "
 			    "not an enrolled node", q->participants[i]);
-			goto fail;
+			return r;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(a->p[j].name, m->pub.name) == 0) {
 				r = cairn_err(CAIRN_ERR_ARG, "participant '%s' "
 				    "listed twice", m->pub.name);
-				goto fail;
+				return r;
 			}
 		snprintf(a->p[i].name, sizeof(a->p[i].name), "%s",
 		    m->pub.name);
@@ -441,13 +450,13 @@ coord_attempt_build(struct coord *c, const char *caller,
 	if (q->max_colluding >= a->n) {
 		r = cairn_err(CAIRN_ERR_ARG, "max_colluding %u must be below "
 		    "the %zu participants", q->max_colluding, a->n);
-		goto fail;
+		return r;
 	}
 	*field = "query.rho_nano";
 	if (q->rho_nano == 0) {
 		r = cairn_err(CAIRN_ERR_ARG, "rho_nano is 0: a query must "
 		    "ask for rho > 0 (in nano-rho, 1 rho = 10^9)");
-		goto fail;
+		return r;
 	}
 	if (q->rho_nano > c->cfg->max_rho_per_query_nano) {
 		char a1[RHO_TEXT_MAX], a2[RHO_TEXT_MAX];
@@ -457,7 +466,7 @@ coord_attempt_build(struct coord *c, const char *caller,
 		    rho_format(q->rho_nano, a1),
 		    (unsigned long long)q->rho_nano,
 		    rho_format(c->cfg->max_rho_per_query_nano, a2));
-		goto fail;
+		return r;
 	}
 	/* What every node's charge must say (docs/privacy.md). */
 	{
@@ -468,8 +477,32 @@ coord_attempt_build(struct coord *c, const char *caller,
 		    (r = dp_requirement(&dq, q->rho_nano, (uint32_t)a->n,
 		    q->max_colluding, a->expect_cells - 1, &a->need)) !=
 		    CAIRN_OK)
-			goto fail;
+			return r;
 	}
+	return CAIRN_OK;
+}
+
+/*
+ * Check the signed query 'sq' from analyst 'caller' and build an
+ * attempt for it (not linked, number 0).  '*field' names the field at
+ * fault on error.
+ */
+int
+coord_attempt_build(struct coord *c, const char *caller,
+    const Cairn__V1__SignedQuery *sq, struct attempt **out,
+    const char **field)
+{
+	struct attempt *a;
+	ProtobufCMessage *msg = NULL;
+	uint8_t *buf = NULL;
+	size_t len;
+	int r;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	if ((r = query_check(c, caller, sq, a, field)) != CAIRN_OK ||
+	    (r = participants_check(c, a, field)) != CAIRN_OK)
+		goto fail;
 	*field = NULL;
 	/* Keep a copy of the signed query for the tasks. */
 	if ((r = proto_pack(&sq->base, PROTO_MAX_SMALL, &buf, &len))
@@ -482,7 +515,7 @@ coord_attempt_build(struct coord *c, const char *caller,
 		goto fail;
 	a->sq = (Cairn__V1__SignedQuery *)msg;
 	crypto_hash_sha256(a->qhash, sq->query.data, sq->query.len);
-	snprintf(a->query_id, sizeof(a->query_id), "%s", q->query_id);
+	snprintf(a->query_id, sizeof(a->query_id), "%s", a->q->query_id);
 	snprintf(a->analyst, sizeof(a->analyst), "%s", caller);
 	*out = a;
 	return CAIRN_OK;
@@ -655,8 +688,8 @@ coord_status_fill(struct coord *c, struct coord_query_row *row,
  * CAIRN_OK without answering.  COORD_HELD once answered.
  */
 int
-coord_query_reply(struct coord *c, struct transport_call *call, const char *query_id,
-    bool wait, int seen_state, uint32_t seen_attempt)
+coord_query_reply(struct coord *c, struct transport_call *call,
+    const char *query_id, bool wait, int seen_state, uint32_t seen_attempt)
 {
 	Cairn__V1__QueryStatus st;
 	Cairn__V1__MemberId mid;
@@ -714,8 +747,8 @@ coord_query_wake(struct coord *c, const char *query_id, bool all_due)
 }
 
 int
-coord_task_reply(struct coord *c, struct transport_call *call, struct attempt *a,
-    uint64_t last_seen)
+coord_task_reply(struct coord *c, struct transport_call *call,
+    struct attempt *a, uint64_t last_seen)
 {
 	Cairn__V1__PollTaskResponse resp = CAIRN__V1__POLL_TASK_RESPONSE__INIT;
 	Cairn__V1__Task t = CAIRN__V1__TASK__INIT;
@@ -793,7 +826,8 @@ coord_task_for(struct coord *c, const char *name, struct part **pp)
 	for (struct attempt *a = c->open; a != NULL; a = a->next) {
 		struct part *p = coord_part_find(a, name);
 
-		if (p == NULL || p->adv != NULL || !coord_attempt_advertising(a))
+		if (p == NULL || p->adv != NULL ||
+		    !coord_attempt_advertising(a))
 			continue;
 		if (p->delivered != 0 &&
 		    now - p->delivered < c->cfg->redeliver_seconds)
@@ -818,7 +852,8 @@ coord_dispatch(struct coord *c)
 		if (w->m != PROTO_POLL_TASK ||
 		    (a = coord_task_for(c, w->node, &p)) == NULL)
 			continue;
-		if ((r = coord_task_reply(c, w->call, a, w->last_seen)) != COORD_HELD)
+		if ((r = coord_task_reply(c, w->call, a, w->last_seen)) !=
+		    COORD_HELD)
 			(void)transport_call_fail(w->call, r, "last_seen_size",
 			    cairn_errdesc(r));
 		else
@@ -879,7 +914,8 @@ coord_park(struct coord *c, struct transport_call *call, enum proto_method m,
 }
 
 int
-coord_roster_reply(struct coord *c, struct transport_call *call, struct attempt *a)
+coord_roster_reply(struct coord *c, struct transport_call *call,
+    struct attempt *a)
 {
 	Cairn__V1__Roster ro = CAIRN__V1__ROSTER__INIT;
 	Cairn__V1__SignedAdvertisement **v;

@@ -37,7 +37,8 @@ coord_do_poll(struct coord *c, struct transport_call *call,
 		    (unsigned long long)req->last_seen_size,
 		    (unsigned long long)tlog_store_size(c->log.tlog));
 	if ((a = coord_task_for(c, name, &p)) != NULL) {
-		if ((r = coord_task_reply(c, call, a, req->last_seen_size)) == COORD_HELD)
+		if ((r = coord_task_reply(c, call, a, req->last_seen_size)) ==
+		    COORD_HELD)
 			p->delivered = coord_now_s();
 		return r;
 	}
@@ -388,7 +389,8 @@ late_charge(struct coord *c, const Cairn__V1__Advertisement *ad,
 	if ((r = proto_unpack(&cairn__v1__signed_query__descriptor,
 	    row.signed_query, row.signed_len, PROTO_MAX_SMALL,
 	    (ProtobufCMessage **)&sq)) != CAIRN_OK ||
-	    (r = coord_attempt_build(c, row.analyst, sq, &a, &field)) != CAIRN_OK)
+	    (r = coord_attempt_build(c, row.analyst, sq, &a, &field)) !=
+	    CAIRN_OK)
 		goto out;
 	a->attempt = ad->attempt;
 	if (coord_part_find(a, m->pub.name) == NULL) {
@@ -429,6 +431,107 @@ out:
 	return r;
 }
 
+/*
+ * Advertisement 'ad' of node 'm' carries no key, only a charge to log
+ * (late_charge()): answer 'call' with where the CHARGE is.
+ */
+static int
+adv_late(struct coord *c, struct transport_call *call,
+    const Cairn__V1__Advertisement *ad, const struct keys_member *m,
+    const char **field)
+{
+	Cairn__V1__Ack ack = CAIRN__V1__ACK__INIT;
+	char detail[64];
+	uint64_t index;
+	bool already = false;
+	int r;
+
+	*field = "advertisement.charge";
+	if ((r = late_charge(c, ad, m, &index, &already)) != CAIRN_OK)
+		return r;
+	snprintf(detail, sizeof(detail), "CHARGE %slogged at index "
+	    "%llu", already ? "already " : "",
+	    (unsigned long long)index);
+	ack.detail = detail;
+	(void)transport_call_reply(call, &ack.base);
+	return COORD_HELD;
+}
+
+/*
+ * The open attempt advertisement 'ad' of node 'm' is for, into '*out'.
+ * For an attempt that is not open the error says so, and the charge the
+ * advertisement carries is logged all the same (late_charge()).
+ */
+static int
+adv_attempt(struct coord *c, const Cairn__V1__Advertisement *ad,
+    const struct keys_member *m, struct attempt **out, const char **field)
+{
+	struct attempt *a;
+	uint64_t index;
+	bool already = false;
+	int r;
+
+	*field = "advertisement.query_id";
+	if ((r = coord_attempt_open(c, ad->query_id, &a)) == CAIRN_OK &&
+	    ad->attempt == a->attempt) {
+		*out = a;
+		return CAIRN_OK;
+	}
+	if (r == CAIRN_OK)
+		r = cairn_err(CAIRN_ERR_STATE, "advertisement for "
+		    "attempt %u, the open attempt is %u", ad->attempt,
+		    a->attempt);
+	if (r == CAIRN_ERR_STATE) {
+		char why[256];
+
+		*field = "advertisement.attempt";
+		snprintf(why, sizeof(why), "%s", cairn_errmsg());
+		if (late_charge(c, ad, m, &index, &already) ==
+		    CAIRN_OK)
+			r = cairn_err(CAIRN_ERR_STATE, "%s; the CHARGE "
+			    "is logged at index %llu", why,
+			    (unsigned long long)index);
+		else
+			r = cairn_err(CAIRN_ERR_STATE, "%s", why);
+	}
+	return r;
+}
+
+/*
+ * Enter participant 'p''s key from 'ad' into the round of 'a', creating
+ * the round with the first advertisement's checked charge 'ch'.  When the
+ * round fails, so does the attempt ('a' is freed).
+ */
+static int
+adv_round(struct coord *c, struct attempt *a, struct part *p,
+    const Cairn__V1__Advertisement *ad, const Cairn__V1__Charge *ch)
+{
+	int r;
+
+	if (a->round == NULL) {
+		uint8_t (*ids)[32] = calloc(a->n, 32);
+
+		if (ids == NULL)
+			return CAIRN_ERR_NOMEM;
+		for (size_t i = 0; i < a->n; i++)
+			memcpy(ids[i], a->p[i].id, 32);
+		r = coord_round_new(a->qhash, (const uint8_t (*)[32])ids, a->n,
+		    ch->cells, a->adv_deadline, a->share_deadline, &a->round);
+		free(ids);
+		if (r != CAIRN_OK)
+			return r;
+		a->ncells = ch->cells;
+	}
+	if ((r = coord_round_advertise(a->round, p->id,
+	    ad->x25519_public.data)) != CAIRN_OK) {
+		if (coord_round_phase(a->round) == COORD_FAILED)
+			coord_attempt_fail(c, a, COORD_Q_FAILED,
+			    coord_round_failure(a->round));
+		return r;
+	}
+	return CAIRN_OK;
+}
+
 int
 coord_do_advertise(struct coord *c, struct transport_call *call,
     const Cairn__V1__SignedAdvertisement *sa, const struct keys_member *m,
@@ -440,12 +543,11 @@ coord_do_advertise(struct coord *c, struct transport_call *call,
 	struct tlog_entry *e = NULL;
 	ProtobufCMessage *msg = NULL;
 	uint8_t *packed = NULL;
-	struct attempt *a;
+	struct attempt *a = NULL;
 	struct part *p;
 	char detail[64];
 	size_t plen;
 	uint64_t index;
-	bool already = false;
 	int r;
 
 	*field = "signature";
@@ -471,39 +573,11 @@ coord_do_advertise(struct coord *c, struct transport_call *call,
 		 * No key: a node re-sending a charge it has not seen in the
 		 * log.  Never part of a round, whatever attempt is open.
 		 */
-		*field = "advertisement.charge";
-		if ((r = late_charge(c, ad, m, &index, &already)) != CAIRN_OK)
-			goto out;
-		snprintf(detail, sizeof(detail), "CHARGE %slogged at index "
-		    "%llu", already ? "already " : "",
-		    (unsigned long long)index);
-		ack.detail = detail;
-		(void)transport_call_reply(call, &ack.base);
-		r = COORD_HELD;
+		r = adv_late(c, call, ad, m, field);
 		goto out;
 	}
-	*field = "advertisement.query_id";
-	if ((r = coord_attempt_open(c, ad->query_id, &a)) != CAIRN_OK ||
-	    ad->attempt != a->attempt) {
-		if (r == CAIRN_OK)
-			r = cairn_err(CAIRN_ERR_STATE, "advertisement for "
-			    "attempt %u, the open attempt is %u", ad->attempt,
-			    a->attempt);
-		if (r == CAIRN_ERR_STATE) {
-			char why[256];
-
-			*field = "advertisement.attempt";
-			snprintf(why, sizeof(why), "%s", cairn_errmsg());
-			if (late_charge(c, ad, m, &index, &already) ==
-			    CAIRN_OK)
-				r = cairn_err(CAIRN_ERR_STATE, "%s; the CHARGE "
-				    "is logged at index %llu", why,
-				    (unsigned long long)index);
-			else
-				r = cairn_err(CAIRN_ERR_STATE, "%s", why);
-		}
+	if ((r = adv_attempt(c, ad, m, &a, field)) != CAIRN_OK)
 		goto out;
-	}
 	*field = "advertisement.node";
 	if ((p = coord_part_find(a, m->pub.name)) == NULL) {
 		r = cairn_err(CAIRN_ERR_STATE, "node %s is not a participant "
@@ -546,29 +620,8 @@ coord_do_advertise(struct coord *c, struct transport_call *call,
 	    CAIRN_OK)
 		goto out;
 	*field = NULL;
-	if (a->round == NULL) {
-		uint8_t (*ids)[32] = calloc(a->n, 32);
-
-		if (ids == NULL) {
-			r = CAIRN_ERR_NOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < a->n; i++)
-			memcpy(ids[i], a->p[i].id, 32);
-		r = coord_round_new(a->qhash, (const uint8_t (*)[32])ids, a->n,
-		    ch->cells, a->adv_deadline, a->share_deadline, &a->round);
-		free(ids);
-		if (r != CAIRN_OK)
-			goto out;
-		a->ncells = ch->cells;
-	}
-	if ((r = coord_round_advertise(a->round, p->id,
-	    ad->x25519_public.data)) != CAIRN_OK) {
-		if (coord_round_phase(a->round) == COORD_FAILED)
-			coord_attempt_fail(c, a, COORD_Q_FAILED,
-			    coord_round_failure(a->round));
+	if ((r = adv_round(c, a, p, ad, ch)) != CAIRN_OK)
 		goto out;
-	}
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
 		r = CAIRN_ERR_NOMEM;
 		goto out;
@@ -664,6 +717,70 @@ digest_cells(const uint64_t *v, size_t n, uint8_t out[32])
 	crypto_generichash_final(&st, out, 32);
 }
 
+/*
+ * Check manifest 'mf' of chunk 'ck' from node 'm' against the round of
+ * 'a' and the manifest of 'sh' so far (a different one is equivocation:
+ * the attempt fails and 'a' is freed), and make room for the share on
+ * its first chunk.
+ */
+static int
+share_manifest(struct coord *c, struct attempt *a, struct share_in *sh,
+    const Cairn__V1__MaskedShareChunk *ck, const Cairn__V1__ShareManifest *mf,
+    const struct keys_member *m, const char **field)
+{
+	struct secagg_member *roster = NULL;
+	uint8_t sid[32];
+	int r;
+
+	if ((roster = calloc(a->n, sizeof(*roster))) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = coord_round_roster(a->round, roster, a->n, sid)) != CAIRN_OK)
+		goto out;
+	*field = "manifest";
+	if (mf->sid.len != 32 || memcmp(mf->sid.data, sid, 32) != 0 ||
+	    mf->cells != a->ncells || mf->digest.len != 32 ||
+	    mf->chunk_count != (a->ncells + PROTO_CHUNK_CELLS - 1) /
+	    PROTO_CHUNK_CELLS) {
+		r = cairn_err(CAIRN_ERR_ARG, "the manifest does not fit the "
+		    "round (session id, %llu cells in %llu chunks, 32-byte "
+		    "digest)", (unsigned long long)a->ncells,
+		    (unsigned long long)((a->ncells + PROTO_CHUNK_CELLS - 1) /
+		    PROTO_CHUNK_CELLS));
+		goto out;
+	}
+	if (sh->manifest != NULL && (sh->mlen != ck->manifest.len ||
+	    memcmp(sh->manifest, ck->manifest.data, sh->mlen) != 0)) {
+		if (coord_store_signed_add(c->db, a->query_id, a->attempt,
+		    m->pub.name, 'm', ck->manifest.data, ck->manifest.len,
+		    ck->signature.data, ck->signature.len, 0) != CAIRN_OK)
+			log_warn("query %s: evidence not kept: %s",
+			    a->query_id, cairn_errmsg());
+		coord_attempt_fail(c, a, COORD_Q_FAILED, "equivocation: two "
+		    "share manifests from one node");
+		r = cairn_err(CAIRN_ERR_CONFLICT, "a different manifest was "
+		    "received for this share; the attempt failed");
+		goto out;
+	}
+	if (sh->manifest == NULL) {
+		if ((sh->manifest = malloc(ck->manifest.len)) == NULL ||
+		    (sh->cells = malloc(a->ncells * 8)) == NULL ||
+		    (sh->have = calloc(mf->chunk_count, 1)) == NULL) {
+			coord_share_clear(sh);
+			r = CAIRN_ERR_NOMEM;
+			goto out;
+		}
+		memcpy(sh->manifest, ck->manifest.data, ck->manifest.len);
+		sh->mlen = ck->manifest.len;
+		sh->nchunks = mf->chunk_count;
+	}
+	r = CAIRN_OK;
+out:
+	free(roster);
+	return r;
+}
+
 int
 coord_do_share(struct coord *c, struct transport_call *call,
     const Cairn__V1__MaskedShareChunk *ck, const struct keys_member *m,
@@ -671,13 +788,12 @@ coord_do_share(struct coord *c, struct transport_call *call,
 {
 	Cairn__V1__SubmitShareResponse resp =
 	    CAIRN__V1__SUBMIT_SHARE_RESPONSE__INIT;
-	struct secagg_member *roster = NULL;
 	Cairn__V1__ShareManifest *mf;
 	ProtobufCMessage *msg = NULL;
 	struct share_in *sh;
 	struct attempt *a;
 	struct part *p;
-	uint8_t sid[32], dg[32];
+	uint8_t dg[32];
 	uint64_t want;
 	int r;
 
@@ -715,49 +831,8 @@ coord_do_share(struct coord *c, struct transport_call *call,
 		r = COORD_HELD;
 		goto out;
 	}
-	if ((roster = calloc(a->n, sizeof(*roster))) == NULL) {
-		r = CAIRN_ERR_NOMEM;
+	if ((r = share_manifest(c, a, sh, ck, mf, m, field)) != CAIRN_OK)
 		goto out;
-	}
-	if ((r = coord_round_roster(a->round, roster, a->n, sid)) != CAIRN_OK)
-		goto out;
-	*field = "manifest";
-	if (mf->sid.len != 32 || memcmp(mf->sid.data, sid, 32) != 0 ||
-	    mf->cells != a->ncells || mf->digest.len != 32 ||
-	    mf->chunk_count != (a->ncells + PROTO_CHUNK_CELLS - 1) /
-	    PROTO_CHUNK_CELLS) {
-		r = cairn_err(CAIRN_ERR_ARG, "the manifest does not fit the "
-		    "round (session id, %llu cells in %llu chunks, 32-byte "
-		    "digest)", (unsigned long long)a->ncells,
-		    (unsigned long long)((a->ncells + PROTO_CHUNK_CELLS - 1) /
-		    PROTO_CHUNK_CELLS));
-		goto out;
-	}
-	if (sh->manifest != NULL && (sh->mlen != ck->manifest.len ||
-	    memcmp(sh->manifest, ck->manifest.data, sh->mlen) != 0)) {
-		if (coord_store_signed_add(c->db, a->query_id, a->attempt,
-		    m->pub.name, 'm', ck->manifest.data, ck->manifest.len,
-		    ck->signature.data, ck->signature.len, 0) != CAIRN_OK)
-			log_warn("query %s: evidence not kept: %s",
-			    a->query_id, cairn_errmsg());
-		coord_attempt_fail(c, a, COORD_Q_FAILED, "equivocation: two share "
-		    "manifests from one node");
-		r = cairn_err(CAIRN_ERR_CONFLICT, "a different manifest was "
-		    "received for this share; the attempt failed");
-		goto out;
-	}
-	if (sh->manifest == NULL) {
-		if ((sh->manifest = malloc(ck->manifest.len)) == NULL ||
-		    (sh->cells = malloc(a->ncells * 8)) == NULL ||
-		    (sh->have = calloc(mf->chunk_count, 1)) == NULL) {
-			coord_share_clear(sh);
-			r = CAIRN_ERR_NOMEM;
-			goto out;
-		}
-		memcpy(sh->manifest, ck->manifest.data, ck->manifest.len);
-		sh->mlen = ck->manifest.len;
-		sh->nchunks = mf->chunk_count;
-	}
 	*field = "chunk_index";
 	want = a->ncells - (uint64_t)ck->chunk_index * PROTO_CHUNK_CELLS;
 	if (ck->chunk_index >= sh->nchunks ||
@@ -814,7 +889,6 @@ coord_do_share(struct coord *c, struct transport_call *call,
 	(void)transport_call_reply(call, &resp.base);
 	r = COORD_HELD;
 out:
-	free(roster);
 	protobuf_c_message_free_unpacked(msg, NULL);
 	return r;
 }
