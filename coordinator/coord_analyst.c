@@ -6,17 +6,13 @@
  * thread).  Attempts and waiters are coord_attempt.c's.
  */
 #include <pthread.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "common/err.h"
 #include "common/fault.h"
 #include "common/log.h"
-#include "common/rho.h"
 #include "coordinator/coord_service_int.h"
 
 int

@@ -11,7 +11,6 @@
  * calls up into the handlers (coord_analyst.c, coord_node.c) that park
  * them.  Everything runs under struct coord's mutex.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,8 @@
 #include "common/log.h"
 #include "common/rho.h"
 #include "coordinator/coord_service_int.h"
+
+/* ---------------------------------------------------------- helpers */
 
 bool
 coord_sig_ok(const uint8_t pk[static 32], const char *purpose,
@@ -115,6 +116,8 @@ coord_attempt_advertising(const struct attempt *a)
 	    coord_round_phase(a->round) == COORD_ADVERTISING;
 }
 
+/* ---------------------------------------------------------- waiters */
+
 void
 coord_waiter_remove(struct coord *c, struct waiter *w)
 {
@@ -149,6 +152,8 @@ coord_roster_wake(struct coord *c, struct attempt *a, int code, const char *why)
 		coord_waiter_remove(c, w);
 	}
 }
+
+/* -------------------------------------------------- attempt endings */
 
 /* Log a FAILURE for 'a' with 'reason', record 'state', drop the attempt. */
 void
@@ -305,6 +310,8 @@ fail:
 	free(e);
 	coord_attempt_fail(c, a, COORD_Q_FAILED, cairn_errdesc(r));
 }
+
+/* ------------------------------------------------------- validation */
 
 bool
 coord_query_id_ok(const char *s)
@@ -541,8 +548,9 @@ coord_check_query(const struct coord_config *cfg,
 	return r;
 }
 
-/* Start attempt 'a' now and hand it to waiting nodes. */
+/* ---------------------------------------------------- attempt start */
 
+/* Start attempt 'a' now and hand it to waiting nodes. */
 void
 coord_attempt_start(struct coord *c, struct attempt *a)
 {
@@ -557,6 +565,8 @@ coord_attempt_start(struct coord *c, struct attempt *a)
 	    a->attempt, a->n);
 	coord_dispatch(c);
 }
+
+/* ----------------------------------------------------- query status */
 
 /* Collects signed messages of one kind into a QueryStatus. */
 struct collect {
@@ -746,6 +756,8 @@ coord_query_wake(struct coord *c, const char *query_id, bool all_due)
 	}
 }
 
+/* ----------------------------------------------- tasks and dispatch */
+
 int
 coord_task_reply(struct coord *c, struct transport_call *call,
     struct attempt *a, uint64_t last_seen)
@@ -912,6 +924,8 @@ coord_park(struct coord *c, struct transport_call *call, enum proto_method m,
 	*out = w;
 	return CAIRN_OK;
 }
+
+/* ----------------------------------------------------------- roster */
 
 int
 coord_roster_reply(struct coord *c, struct transport_call *call,

@@ -4,17 +4,10 @@
  * at the witness quorum), GetEntries, GetInclusionProof and
  * GetConsistencyProof.
  */
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "common/err.h"
-#include "common/fault.h"
-#include "common/log.h"
-#include "common/rho.h"
 #include "coordinator/coord_service_int.h"
 
 int

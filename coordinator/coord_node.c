@@ -6,7 +6,6 @@
  * SubmitShare, then Cosign and PublishPolicy.  Attempts and waiters are
  * coord_attempt.c's.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,8 @@
 #include "common/log.h"
 #include "common/rho.h"
 #include "coordinator/coord_service_int.h"
+
+/* ------------------------------------------------------------ tasks */
 
 int
 coord_do_poll(struct coord *c, struct transport_call *call,
@@ -136,6 +137,8 @@ out:
 	protobuf_c_message_free_unpacked(msg, NULL);
 	return r;
 }
+
+/* --------------------------------------- advertisements and charges */
 
 /* "YYYY-MM" as year·12 + month − 1 (qspec_months' form), or -1. */
 static int32_t
@@ -655,6 +658,8 @@ out:
 	return r;
 }
 
+/* ----------------------------------------------------------- roster */
+
 int
 coord_do_roster(struct coord *c, struct transport_call *call,
     const Cairn__V1__GetRosterRequest *req, const char **field)
@@ -697,6 +702,8 @@ coord_do_roster(struct coord *c, struct transport_call *call,
 	w->attempt = a->attempt;
 	return COORD_HELD;
 }
+
+/* ----------------------------------------------------------- shares */
 
 /* BLAKE2b-256 of 'n' cells as little-endian uint64. */
 static void
@@ -892,6 +899,8 @@ out:
 	protobuf_c_message_free_unpacked(msg, NULL);
 	return r;
 }
+
+/* ------------------------------------------- witnesses and policies */
 
 int
 coord_do_cosign(struct coord *c, struct transport_call *call,

@@ -29,9 +29,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
-#include "common/fault.h"
 #include "common/log.h"
-#include "common/rho.h"
 #include "coordinator/coord_service_int.h"
 #include "keys/keys_tls.h"
 
@@ -57,6 +55,8 @@ auth(struct coord *c, struct transport_call *call,
 	*out = m;
 	return CAIRN_OK;
 }
+
+/* ----------------------------------------------------- method table */
 
 static void
 handle(struct transport_call *call, const ProtobufCMessage *req, void *arg)
@@ -132,6 +132,8 @@ done:
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* ----------------------------------------------------------- ticker */
+
 static void
 tick(struct coord *c)
 {
@@ -200,6 +202,8 @@ ticker(void *arg)
 	pthread_mutex_unlock(&c->mu);
 	return NULL;
 }
+
+/* ---------------------------------------------------------- startup */
 
 /*
  * Whether the open query of 'row' was released before a crash: its
