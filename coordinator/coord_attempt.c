@@ -351,62 +351,46 @@ query_check(struct coord *c, const char *caller,
 	*field = "query.analyst";
 	if (q->analyst == NULL ||
 	    q->analyst->role != CAIRN__V1__ROLE__ROLE_ANALYST ||
-	    strcmp(q->analyst->name, caller) != 0) {
-		r = cairn_err(CAIRN_ERR_UNAUTH, "query.analyst is not the "
+	    strcmp(q->analyst->name, caller) != 0)
+		return cairn_err(CAIRN_ERR_UNAUTH, "query.analyst is not the "
 		    "caller, analyst %s", caller);
-		return r;
-	}
 	am = keys_federation_find(c->fed, KEYS_ROLE_ANALYST, caller);
 	*field = "signature";
 	if (am == NULL || !coord_sig_ok(am->pub.pk, "query", &sq->query,
-	    &sq->signature)) {
-		r = cairn_err(CAIRN_ERR_SIGNATURE, "the query's signature does "
-		    "not verify with analyst %s's key", caller);
-		return r;
-	}
+	    &sq->signature))
+		return cairn_err(CAIRN_ERR_SIGNATURE, "the query's signature "
+		    "does not verify with analyst %s's key", caller);
 	*field = "query.federation";
-	if (strcmp(q->federation, c->fed->name) != 0) {
-		r = cairn_err(CAIRN_ERR_POLICY, "query for federation '%s', "
+	if (strcmp(q->federation, c->fed->name) != 0)
+		return cairn_err(CAIRN_ERR_POLICY, "query for federation '%s', "
 		    "this is '%s'", q->federation, c->fed->name);
-		return r;
-	}
 	*field = "query.query_id";
-	if (!coord_query_id_ok(q->query_id)) {
-		r = cairn_err(CAIRN_ERR_FORMAT, "query id must be 1 to %d "
+	if (!coord_query_id_ok(q->query_id))
+		return cairn_err(CAIRN_ERR_FORMAT, "query id must be 1 to %d "
 		    "characters of [A-Za-z0-9._:-]", COORD_QUERY_ID_MAX);
-		return r;
-	}
 	*field = "query.nonce";
-	if (q->nonce.len != 16) {
-		r = cairn_err(CAIRN_ERR_FORMAT, "nonce of %zu bytes (want 16)",
-		    q->nonce.len);
-		return r;
-	}
+	if (q->nonce.len != 16)
+		return cairn_err(CAIRN_ERR_FORMAT, "nonce of %zu bytes (want "
+		    "16)", q->nonce.len);
 	*field = "query.spec";
-	if (q->spec == NULL) {
-		r = cairn_err(CAIRN_ERR_FORMAT, "query without a spec");
-		return r;
-	}
+	if (q->spec == NULL)
+		return cairn_err(CAIRN_ERR_FORMAT, "query without a spec");
 	if ((r = qspec_from_proto(q->spec, "query.spec", &a->spec))
 	    != CAIRN_OK)
 		return r;
 	*field = "query.spec.geography";
-	if ((geo = coord_config_geo(c->cfg, q->spec->geography)) == NULL) {
-		r = cairn_err(CAIRN_ERR_ARG, "unknown geography '%s'",
+	if ((geo = coord_config_geo(c->cfg, q->spec->geography)) == NULL)
+		return cairn_err(CAIRN_ERR_ARG, "unknown geography '%s'",
 		    q->spec->geography);
-		return r;
-	}
 	/* Every kind's domain is public (population_by_category's
 	 * categories are the spec's), so the length is known here. */
 	a->expect_cells = qspec_domain_cells(&a->spec, geo->nregions, 0) + 1;
 	if (a->expect_cells > PROTO_MAX_CELLS ||
-	    a->expect_cells > COORD_ROUND_MAX_CELLS) {
-		r = cairn_err(CAIRN_ERR_TOOBIG, "the query's domain has %llu "
-		    "cells, more than %llu",
+	    a->expect_cells > COORD_ROUND_MAX_CELLS)
+		return cairn_err(CAIRN_ERR_TOOBIG, "the query's domain has "
+		    "%llu cells, more than %llu",
 		    (unsigned long long)a->expect_cells - 1,
 		    (unsigned long long)PROTO_MAX_CELLS);
-		return r;
-	}
 	return CAIRN_OK;
 }
 
@@ -424,56 +408,43 @@ participants_check(struct coord *c, struct attempt *a, const char **field)
 
 	*field = "query.participants";
 	if (q->n_participants < 2 ||
-	    q->n_participants > (size_t)c->cfg->max_participants) {
-		r = cairn_err(CAIRN_ERR_POLICY, "%zu participants (the "
+	    q->n_participants > (size_t)c->cfg->max_participants)
+		return cairn_err(CAIRN_ERR_POLICY, "%zu participants (the "
 		    "federation allows 2 to %lld)", q->n_participants,
 		    (long long)c->cfg->max_participants);
-		return r;
-	}
-	if ((a->p = calloc(q->n_participants, sizeof(*a->p))) == NULL) {
-		r = CAIRN_ERR_NOMEM;
-		return r;
-	}
+	if ((a->p = calloc(q->n_participants, sizeof(*a->p))) == NULL)
+		return CAIRN_ERR_NOMEM;
 	a->n = q->n_participants;
 	for (size_t i = 0; i < a->n; i++) {
 		m = keys_federation_find(c->fed, KEYS_ROLE_NODE,
 		    q->participants[i]);
-		if (m == NULL) {
-			r = cairn_err(CAIRN_ERR_POLICY, "participant '%s' is "
-			    "not an enrolled node", q->participants[i]);
-			return r;
-		}
+		if (m == NULL)
+			return cairn_err(CAIRN_ERR_POLICY, "participant '%s' "
+			    "is not an enrolled node", q->participants[i]);
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(a->p[j].name, m->pub.name) == 0) {
-				r = cairn_err(CAIRN_ERR_ARG, "participant '%s' "
-				    "listed twice", m->pub.name);
-				return r;
-			}
+			if (strcmp(a->p[j].name, m->pub.name) == 0)
+				return cairn_err(CAIRN_ERR_ARG, "participant "
+				    "'%s' listed twice", m->pub.name);
 		snprintf(a->p[i].name, sizeof(a->p[i].name), "%s",
 		    m->pub.name);
 		memcpy(a->p[i].id, m->pub.pk, 32);
 	}
 	*field = "query.max_colluding";
-	if (q->max_colluding >= a->n) {
-		r = cairn_err(CAIRN_ERR_ARG, "max_colluding %u must be below "
-		    "the %zu participants", q->max_colluding, a->n);
-		return r;
-	}
+	if (q->max_colluding >= a->n)
+		return cairn_err(CAIRN_ERR_ARG, "max_colluding %u must be "
+		    "below the %zu participants", q->max_colluding, a->n);
 	*field = "query.rho_nano";
-	if (q->rho_nano == 0) {
-		r = cairn_err(CAIRN_ERR_ARG, "rho_nano is 0: a query must "
+	if (q->rho_nano == 0)
+		return cairn_err(CAIRN_ERR_ARG, "rho_nano is 0: a query must "
 		    "ask for rho > 0 (in nano-rho, 1 rho = 10^9)");
-		return r;
-	}
 	if (q->rho_nano > c->cfg->max_rho_per_query_nano) {
 		char a1[RHO_TEXT_MAX], a2[RHO_TEXT_MAX];
 
-		r = cairn_err(CAIRN_ERR_POLICY, "rho %s (%llu nano-rho) is "
+		return cairn_err(CAIRN_ERR_POLICY, "rho %s (%llu nano-rho) is "
 		    "over the federation's limit of %s per query",
 		    rho_format(q->rho_nano, a1),
 		    (unsigned long long)q->rho_nano,
 		    rho_format(c->cfg->max_rho_per_query_nano, a2));
-		return r;
 	}
 	/* What every node's charge must say (docs/privacy.md). */
 	{
