@@ -2,8 +2,8 @@
  * coord_int.h - the coordinator daemon's modules, shared between
  * coord_config.c (coordinator.conf), coord_store.c (the SQLite state),
  * coord_log.c (log entries, checkpoints, cosignatures), coord_service.c
- * (the 15 methods of cairn.v1.Coordinator) and coord_main.c (the
- * cairn-coordinator program).  docs/coordinator.md describes the daemon,
+ * (the 15 methods of cairn.v1.Coordinator, whose own files share
+ * coord_service_int.h) and coord_main.c (the cairn-coordinator program).  docs/coordinator.md describes the daemon,
  * docs/federation.md the round it runs.
  */
 #ifndef CAIRN_COORD_INT_H

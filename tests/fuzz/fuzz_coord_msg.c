@@ -1,7 +1,8 @@
 /*
  * fuzz_coord_msg.c - the requests the coordinator accepts, through its
- * real handlers (coordinator/coord_service.c) over the in-process
- * transport of tests/unit/fake_transport.h.  Each input starts a fresh
+ * real handlers (coordinator/coord_service.c and the files it
+ * dispatches to) over the in-process transport of
+ * tests/unit/fake_transport.h.  Each input starts a fresh
  * coordinator (federation "fz" of the fixture, geography g1 of 4
  * regions), submits the fixture query q1 (analyst alice, nodes n1 n2 n3),
  * then plays the input as a list of calls:
