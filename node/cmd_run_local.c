@@ -56,8 +56,18 @@ usage(FILE *f)
 	    "  --quiet              no summary or bad-row report on stderr\n");
 }
 
-int
-node_cmd_run_local(int argc, char **argv)
+/* run-local's options beyond the input's (struct cmd_input). */
+struct rl_opts {
+	enum engine_out_format	 fmt;
+	const char		*qpath, *outpath, *store;
+	bool			 nonoise, dense, quiet, have_rho, help;
+	double			 delta;
+	uint64_t		 rho_nano;
+};
+
+/* Read the command line into 'ci' and 'o'; a one-line error on failure. */
+static int
+rl_parse(int argc, char **argv, struct cmd_input *ci, struct rl_opts *o)
 {
 	static const struct option opts[] = {
 		CMD_INPUT_OPTIONS,
@@ -72,160 +82,174 @@ node_cmd_run_local(int argc, char **argv)
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct cmd_input ci;
-	struct qspec q;
-	struct engine_report rep;
-	struct engine_result res;
-	struct engine_store *st = NULL;
-	enum engine_out_format fmt = ENGINE_OUT_CSV;
-	const char *qpath = NULL, *outpath = NULL, *store = NULL;
-	bool nonoise = false, dense = false, quiet = false, have_rho = false;
-	double delta = 1e-6, t0;
-	uint64_t rho_nano = 0;
-	struct node_noise_plan plan;
-	FILE *out = stdout;
-	int c, r, rc = 1;
+	int c, r;
 
-	cmd_input_init(&ci);
-	memset(&rep, 0, sizeof(rep));
-	memset(&res, 0, sizeof(res));
 	optind = 1;
 	opterr = 0;
 	for (;;) {
-		if ((r = cmd_input_next(&ci, argc, argv, opts, &c)) != CAIRN_OK)
-			goto fail;
+		if ((r = cmd_input_next(ci, argc, argv, opts, &c)) != CAIRN_OK)
+			return r;
 		if (c == -1)
 			break;
 		switch (c) {
 		case OPT_HELP:
-			usage(stdout);
-			rc = 0;
-			goto out;
+			o->help = true;
+			return CAIRN_OK;
 		case OPT_QUERY:
-			qpath = optarg;
+			o->qpath = optarg;
 			break;
 		case OPT_NONOISE:
-			nonoise = true;
+			o->nonoise = true;
 			break;
 		case OPT_RHO:
 			/* Exact decimal text, as a query takes it. */
 			if ((r = rho_parse_field("--rho", optarg,
-			    &rho_nano)) != CAIRN_OK)
-				goto fail;
-			have_rho = true;
+			    &o->rho_nano)) != CAIRN_OK)
+				return r;
+			o->have_rho = true;
 			break;
 		case OPT_DELTA:
-			if (!config_parse_double(optarg, &delta) ||
-			    !(delta > 0 && delta < 1)) {
-				r = cairn_err(CAIRN_ERR_ARG, "--delta: '%s' is "
-				    "not a number in (0, 1)", optarg);
-				goto fail;
-			}
+			if (!config_parse_double(optarg, &o->delta) ||
+			    !(o->delta > 0 && o->delta < 1))
+				return cairn_err(CAIRN_ERR_ARG, "--delta: '%s' "
+				    "is not a number in (0, 1)", optarg);
 			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "json") == 0)
-				fmt = ENGINE_OUT_JSON;
-			else if (strcmp(optarg, "csv") != 0) {
-				r = cairn_err(CAIRN_ERR_ARG, "--format: '%s' "
+				o->fmt = ENGINE_OUT_JSON;
+			else if (strcmp(optarg, "csv") != 0)
+				return cairn_err(CAIRN_ERR_ARG, "--format: '%s' "
 				    "is not csv or json", optarg);
-				goto fail;
-			}
 			break;
 		case OPT_OUTPUT:
-			outpath = optarg;
+			o->outpath = optarg;
 			break;
 		case OPT_DENSE:
-			dense = true;
+			o->dense = true;
 			break;
 		case OPT_STORE:
-			store = optarg;
+			o->store = optarg;
 			break;
 		case OPT_QUIET:
-			quiet = true;
+			o->quiet = true;
 			break;
 		}
 	}
-	if (qpath == NULL) {
-		r = cairn_err(CAIRN_ERR_ARG, "missing --query FILE");
-		goto fail;
-	}
-	if (nonoise && have_rho) {
-		r = cairn_err(CAIRN_ERR_ARG, "--rho and --no-noise exclude "
+	if (o->qpath == NULL)
+		return cairn_err(CAIRN_ERR_ARG, "missing --query FILE");
+	if (o->nonoise && o->have_rho)
+		return cairn_err(CAIRN_ERR_ARG, "--rho and --no-noise exclude "
 		    "each other");
-		goto fail;
+	if (!o->nonoise && !o->have_rho)
+		return cairn_err(CAIRN_ERR_ARG, "give --rho R for a noisy "
+		    "result, or --no-noise");
+	if (o->store != NULL && (ci->nraw > 0 || ci->cells_path != NULL ||
+	    ci->regions_path != NULL))
+		return cairn_err(CAIRN_ERR_ARG, "--store excludes --cdr, "
+		    "--cells and --regions");
+	return CAIRN_OK;
+}
+
+/*
+ * Run 'q' over the CSV input of 'ci' into 'res', printing the rows read
+ * (unless 'quiet') and the bad-row report (when there are bad rows, or
+ * always on failure) to stderr.
+ */
+static int
+rl_run_csv(struct cmd_input *ci, const struct qspec *q, bool quiet,
+    struct engine_report *rep, struct engine_result *res)
+{
+	double t0;
+	int r;
+
+	if ((r = cmd_input_open(ci, true)) != CAIRN_OK)
+		return r;
+	t0 = now();
+	r = engine_run_csv(q, &ci->in, rep, res);
+	if (!quiet && r == CAIRN_OK) {
+		uint64_t rows = 0, good = 0, outside = 0;
+		char oc[96] = "";
+
+		for (size_t i = 0; i < rep->nfiles; i++) {
+			rows += rep->files[i].rows;
+			good += rep->files[i].good;
+			outside += rep->files[i].outside;
+		}
+		if (res->other_cat > 0)
+			snprintf(oc, sizeof(oc), ", %" PRIu64 " under a "
+			    "category outside the query's", res->other_cat);
+		fprintf(stderr, "%s: %zu file(s), %" PRIu64 " rows, %" PRIu64
+		    " good (%" PRIu64 " outside the window%s), %" PRIu64
+		    " subjects, %.2f s\n", PROG, rep->nfiles, rows, good,
+		    outside, oc, res->subjects, now() - t0);
 	}
-	if (!nonoise && !have_rho) {
-		r = cairn_err(CAIRN_ERR_ARG, "give --rho R for a noisy result, "
-		    "or --no-noise");
-		goto fail;
+	if (!quiet || r != CAIRN_OK) {
+		bool any = false;
+
+		for (size_t i = 0; i < rep->nfiles; i++)
+			any |= rep->files[i].nbad > 0;
+		if (any)
+			engine_report_print(rep, stderr);
 	}
-	if (store != NULL && (ci.nraw > 0 || ci.cells_path != NULL ||
-	    ci.regions_path != NULL)) {
-		r = cairn_err(CAIRN_ERR_ARG, "--store excludes --cdr, --cells "
-		    "and --regions");
+	return r;
+}
+
+int
+node_cmd_run_local(int argc, char **argv)
+{
+	struct cmd_input ci;
+	struct rl_opts o;
+	struct qspec q;
+	struct engine_report rep;
+	struct engine_result res;
+	struct engine_store *st = NULL;
+	struct node_noise_plan plan;
+	FILE *out = stdout;
+	int r, rc = 1;
+
+	cmd_input_init(&ci);
+	memset(&o, 0, sizeof(o));
+	o.fmt = ENGINE_OUT_CSV;
+	o.delta = 1e-6;
+	memset(&rep, 0, sizeof(rep));
+	memset(&res, 0, sizeof(res));
+	if ((r = rl_parse(argc, argv, &ci, &o)) != CAIRN_OK)
 		goto fail;
+	if (o.help) {
+		usage(stdout);
+		rc = 0;
+		goto out;
 	}
-	if ((r = qspec_load_json(qpath, &q)) != CAIRN_OK)
+	if ((r = qspec_load_json(o.qpath, &q)) != CAIRN_OK)
 		goto fail;
-	if (store != NULL) {
-		if ((r = engine_store_open(store, &st)) != CAIRN_OK ||
+	if (o.store != NULL) {
+		if ((r = engine_store_open(o.store, &st)) != CAIRN_OK ||
 		    (r = engine_run_store(&q, st, ci.threads, &res)) !=
 		    CAIRN_OK)
 			goto fail;
-	} else {
-		if ((r = cmd_input_open(&ci, true)) != CAIRN_OK)
-			goto fail;
-		t0 = now();
-		r = engine_run_csv(&q, &ci.in, &rep, &res);
-		if (!quiet && r == CAIRN_OK) {
-			uint64_t rows = 0, good = 0, outside = 0;
-			char oc[96] = "";
-
-			for (size_t i = 0; i < rep.nfiles; i++) {
-				rows += rep.files[i].rows;
-				good += rep.files[i].good;
-				outside += rep.files[i].outside;
-			}
-			if (res.other_cat > 0)
-				snprintf(oc, sizeof(oc), ", %" PRIu64 " under "
-				    "a category outside the query's",
-				    res.other_cat);
-			fprintf(stderr, "%s: %zu file(s), %" PRIu64 " rows, %"
-			    PRIu64 " good (%" PRIu64 " outside the window%s), %"
-			    PRIu64 " subjects, %.2f s\n", PROG, rep.nfiles,
-			    rows, good, outside, oc, res.subjects, now() - t0);
-		}
-		if (!quiet || r != CAIRN_OK) {
-			bool any = false;
-
-			for (size_t i = 0; i < rep.nfiles; i++)
-				any |= rep.files[i].nbad > 0;
-			if (any)
-				engine_report_print(&rep, stderr);
-		}
-		if (r != CAIRN_OK)
-			goto fail;
-	}
-	if (outpath != NULL && (out = fopen(outpath, "w")) == NULL) {
-		r = cairn_err(CAIRN_ERR_IO, "%s: cannot create", outpath);
+	} else if ((r = rl_run_csv(&ci, &q, o.quiet, &rep, &res)) !=
+	    CAIRN_OK)
+		goto fail;
+	if (o.outpath != NULL && (out = fopen(o.outpath, "w")) == NULL) {
+		r = cairn_err(CAIRN_ERR_IO, "%s: cannot create", o.outpath);
 		goto fail;
 	}
-	if (nonoise)
-		r = engine_result_write(&res, fmt, dense, NULL, out);
+	if (o.nonoise)
+		r = engine_result_write(&res, o.fmt, o.dense, NULL, out);
 	else
-		r = node_noise_write(&res, rho_nano, delta, fmt, out,
+		r = node_noise_write(&res, o.rho_nano, o.delta, o.fmt, out,
 		    &plan);
 	if (r != CAIRN_OK)
 		goto fail;
-	if (!nonoise && !quiet)
+	if (!o.nonoise && !o.quiet)
 		fprintf(stderr, "%s: discrete Gaussian noise, variance %" PRIu64
 		    " per cell (sensitivity^2 %" PRIu64 "): rho %.6g, (epsilon "
 		    "%.6g, delta %g); 95%% interval +-%" PRIu64 "\n", PROG,
 		    plan.sigma2, plan.delta2_sq, plan.rho, plan.epsilon,
 		    plan.delta, plan.ci95);
-	if (outpath != NULL) {
+	if (o.outpath != NULL) {
 		r = fclose(out) == 0 ? CAIRN_OK : cairn_err(CAIRN_ERR_IO,
-		    "%s: write failed", outpath);
+		    "%s: write failed", o.outpath);
 		out = stdout;
 		if (r != CAIRN_OK)
 			goto fail;

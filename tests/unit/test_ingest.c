@@ -439,7 +439,7 @@ test_spec_errors(void **state)
 		{ "{\"kind\":\"presence\",\"start\":\"2026-01-01\",\"end\":"
 		    "\"2026-01-02\",\"bucket\":\"day\",\"k\":0}", "field 'k'" },
 		{ "{\"kind\":\"od\",\"start\":\"2026-01-01\",\"end\":"
-		    "\"2026-01-02\",\"utc_offset_minutes\":1440}",
+		    "\"2026-01-03\",\"utc_offset_minutes\":1440}",
 		    "field 'utc_offset_minutes'" },
 		{ "{\"kind\":\"residents\",\"start\":\"2026-01-01\",\"end\":"
 		    "\"2026-01-02\",\"night_start_hour\":24}",
