@@ -13,14 +13,12 @@
 #     added to federation.conf is logged at the coordinator's next start;
 #     `cairn audit verify` replays all of it.
 set -u
-: "${CAIRN_BIN:?}"
+: "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
 T=$(mktemp -d /tmp/cairn-fedgaps-XXXXXX)
 SRV=""
 N1=""
 N2=""
 N3=""
-n=0
-fails=0
 cleanup() {
 	for p in $N1 $N2 $N3 $SRV; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
@@ -28,8 +26,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
 C="$CAIRN_BIN/cairn"
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$T/out" "$T/err" 2>/dev/null; }
+. "$CAIRN_TOP/tests/e2e/lib/tap.sh"
+TAP_SHOW="$T/out $T/err"
 # wait_for FILE PATTERN COUNT: until FILE has COUNT lines matching PATTERN.
 wait_for() {
 	i=0
@@ -263,4 +261,4 @@ start_coord || { notok "coordinator restarts"; exit 1; }
 stop_coord
 
 echo "1..$n"
-[ "$fails" -eq 0 ]
+tap_done

@@ -10,8 +10,6 @@ set -u
 : "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
 T=$(mktemp -d /tmp/cairn-qcoord-XXXXXX)
 SRV=""
-n=0
-fails=0
 cleanup() {
 	if [ -n "$SRV" ]; then
 		kill "$SRV" 2>/dev/null
@@ -20,10 +18,12 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
-# check DESC NEEDLE CMD...: exit 0 and NEEDLE (a grep -E pattern) in stdout
-check() {
+. "$CAIRN_TOP/tests/e2e/lib/tap.sh"
+# The failures below show their own files; tap.sh's notok shows none.
+TAP_SHOW=" "
+# check_out DESC NEEDLE CMD...: exit 0 and NEEDLE (a grep -E pattern) in
+# stdout (tap.sh's check takes no needle).
+check_out() {
 	d=$1; p=$2; shift 2
 	if "$@" >"$T/out" 2>"$T/err" && grep -Eq -- "$p" "$T/out"; then
 		ok "$d"
@@ -81,7 +81,7 @@ while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 PORT=$(cat "$T/port")
 ok "coordinator serves on 127.0.0.1:$PORT"
 
-check "three nodes run a round (coord_driver)" "" \
+check_out "three nodes run a round (coord_driver)" "" \
     "$CAIRN_BIN/coord_driver" --dir "$T" --target "127.0.0.1:$PORT" \
     round q-round
 
@@ -101,14 +101,14 @@ A="--coordinator 127.0.0.1:$PORT --ca $T/watcher/ca.crt
 # The log opens with one MEMBER entry per member of federation.conf.
 M=$(grep -c '^member' "$T/fed/federation.conf")
 # shellcheck disable=SC2086
-check "audit verify: the round's log, 3 witnesses, state kept" \
+check_out "audit verify: the round's log, 3 witnesses, state kept" \
     "^ok: log size $((M + 5)), 3 witness cosignatures; 1 queries, 3 charges .* 1 releases" \
     "$CAIRN" audit verify $A --state "$T/audit.state" --quorum 3
-check "query status: released" "^q-round released attempt 0 log-index $M$" \
+check_out "query status: released" "^q-round released attempt 0 log-index $M$" \
     sh -c "\"$CAIRN\" query status --config \"$T/analyst.conf\" q-round"
-check "query list" "^q-round released" \
+check_out "query list" "^q-round released" \
     "$CAIRN" query list --config "$T/analyst.conf"
-check "query result: 4 labelled cells with rho, epsilon, intervals" \
+check_out "query result: 4 labelled cells with rho, epsilon, intervals" \
     "^# rho 0.5 per data-month = \(epsilon 5.22" \
     "$CAIRN" query result --config "$T/analyst.conf" q-round \
     --regions "$T/g4.csv" --output /dev/stdout
@@ -123,11 +123,11 @@ else
 	notok "every cell: region label, value inside its interval"
 	sed 's/^/# /' "$T/r.csv" "$T/err"
 fi
-check "query result --format json" '"cells": \[' \
+check_out "query result --format json" '"cells": \[' \
     "$CAIRN" query result --config "$T/analyst.conf" q-round \
     --regions "$T/g4.csv" --format json
 
-check "query submit: logged" "^q-mine log-index $((M + 5))$" \
+check_out "query submit: logged" "^q-mine log-index $((M + 5))$" \
     "$CAIRN" query submit --config "$T/analyst.conf" --kind residents \
     --start 2026-01-05 --end 2026-01-08 --geography g4 --rho 0.1 \
     --purpose "e2e of the analyst client" --participants n1,n2,n3 \
@@ -159,16 +159,16 @@ then ok "query wait: no node answered, the deadline failed it"; else
 # log: what is checked here is its consistency with the state, and the
 # witness quorum (by default a majority of the 3 nodes) is waived.
 # shellcheck disable=SC2086
-check "audit verify: the grown log is consistent with the state" \
+check_out "audit verify: the grown log is consistent with the state" \
     "^ok: log size $((M + 7)), .* 2 queries, 3 charges .* 1 failures" \
     "$CAIRN" audit verify $A --state "$T/audit.state" --quorum 0
 # shellcheck disable=SC2086
-check "audit fetch" "^fetched $((M + 7)) entries$" \
+check_out "audit fetch" "^fetched $((M + 7)) entries$" \
     "$CAIRN" audit fetch --coordinator "127.0.0.1:$PORT" \
     --ca "$T/watcher/ca.crt" --tls-cert "$T/watcher/tls.crt" \
     --tls-key "$T/watcher/tls.key" --federation "$T/fed/federation.conf" \
     --entries "$T/log.hex" --checkpoint "$T/cp.note"
-check "audit verify offline" "^ok: log size $((M + 7))" \
+check_out "audit verify offline" "^ok: log size $((M + 7))" \
     "$CAIRN" audit verify --federation "$T/fed/federation.conf" \
     --entries "$T/log.hex" --checkpoint "$T/cp.note" \
     --state "$T/audit.state" --quorum 0
@@ -183,4 +183,4 @@ kill -TERM "$SRV"
 wait "$SRV" 2>/dev/null
 SRV=""
 echo "1..$n"
-[ "$fails" -eq 0 ]
+tap_done

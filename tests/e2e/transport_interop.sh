@@ -9,19 +9,12 @@ set -u
 : "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
 T=$(mktemp -d /tmp/cairn-interop-XXXXXX)
 SRV=""
-n=0
-fails=0
 cleanup() {
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
-check() { # description command...
-	d=$1; shift
-	if "$@" >"$T/out" 2>&1; then ok "$d"; else notok "$d"; sed 's/^/# /' "$T/out"; fi
-}
+. "$CAIRN_TOP/tests/e2e/lib/tap.sh"
 CAIRN="$CAIRN_BIN/cairn"
 
 # --- keys: a federation, an auditor and an analyst
@@ -78,7 +71,7 @@ node_client() { NODE_PATH="$ND/node_modules" node "$JS" "$PROTO" "127.0.0.1:$POR
 
 check "node GetCheckpoint over mTLS (auditor)" node_client "$T/auditor" checkpoint
 grep -q '^cairn.test/log$' "$T/out" && ok "checkpoint text received intact" ||
-	{ notok "checkpoint text received intact"; sed 's/^/# /' "$T/out"; }
+	notok "checkpoint text received intact"
 check "node SubmitQuery (analyst)" node_client "$T/analyst" submit
 check "node SubmitQuery as auditor is PERMISSION_DENIED" node_client "$T/auditor" denied
 check "node without a client certificate is refused" node_client "$T/auditor" nocert
@@ -88,4 +81,4 @@ check "node call without a deadline is INVALID_ARGUMENT" node_client "$T/auditor
 kill -TERM "$SRV"
 if wait "$SRV"; then ok "server stops cleanly on SIGTERM"; else notok "server stops cleanly on SIGTERM"; cat "$T/server.log"; fi
 SRV=""
-[ "$fails" -eq 0 ]
+tap_done
