@@ -1,0 +1,343 @@
+#!/bin/sh
+# cases.sh [CASE_FILE...] - run the declarative end-to-end cases: each file
+# under tests/e2e/cases/ (default: every *.case there) states a federation
+# (its members, their data and policies), the queries and the expected
+# outcomes; this runner builds that federation with tools/federation_lib.sh,
+# runs a real cairn-coordinator and `cairn-node serve` processes on
+# 127.0.0.1, and prints one "ok N" / "not ok N" line per expectation
+# (tests/e2e/lib/tap.sh).  The format is described in
+# tests/e2e/cases/README.md.  KEEP=1 keeps the working folder.
+set -u
+: "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
+T=$(mktemp -d /tmp/cairn-cases-XXXXXX)
+cleanup() {
+	for p in $(cat "$T"/*/pids 2>/dev/null); do
+		kill "$p" 2>/dev/null
+	done
+	[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT PIPE TERM
+CAIRN="$CAIRN_BIN/cairn"
+NODE="$CAIRN_BIN/cairn-node"
+WIRE="$CAIRN_BIN/node_e2e_analyst"
+. "$CAIRN_TOP/tests/e2e/lib/tap.sh"
+. "$CAIRN_TOP/tools/federation_lib.sh"
+
+# --- the federation -------------------------------------------------------
+
+# case_path FILE: FILE, taken from the case's folder $D if relative.
+case_path() {
+	case $1 in /*) echo "$1" ;; *) echo "$D/$1" ;; esac
+}
+
+# case_start_node NAME: write NAME's config on its first start (its [data]
+# from the node line, its [policy] from the policy block), then serve it in
+# the background, its log appended to $D/NAME.log.
+case_start_node() {
+	[ -f "$D/$1.data" ] || { notok "$C: serve $1: no node line"; return 1; }
+	if [ ! -f "$D/$1.conf" ]; then
+		# shellcheck disable=SC2046
+		fed_node_conf "$D" "$1" $(cat "$D/$1.data") <"$D/$1.policy" ||
+			{ notok "$C: $1.conf"; return 1; }
+	fi
+	CAIRN_LOG=info "$NODE" serve -c "$D/$1.conf" >>"$D/$1.log" 2>&1 &
+	echo $! >"$D/$1.pid"
+	echo $! >>"$D/pids"
+}
+
+# case_stop_node NAME: SIGTERM, wait, its exit status in $D/NAME.rc.
+case_stop_node() {
+	[ -f "$D/$1.pid" ] || return 0
+	_p=$(cat "$D/$1.pid")
+	kill -TERM "$_p" 2>/dev/null
+	wait "$_p"
+	echo $? >"$D/$1.rc"
+	rm -f "$D/$1.pid"
+}
+
+# --- queries --------------------------------------------------------------
+
+# case_flags KEY=VALUE...: each as "--KEY VALUE", one a line, but
+# analyst=NAME (which picks the analyst: case_analyst_of).
+case_flags() {
+	for _a in "$@"; do
+		case $_a in
+		analyst=*) ;;
+		*) printf -- '--%s\n%s\n' "${_a%%=*}" "${_a#*=}" ;;
+		esac
+	done
+}
+
+# case_analyst_of KEY=VALUE...: the analyst=NAME among them, or the first
+# analyst declared.
+case_analyst_of() {
+	_an=$(head -n 1 "$D/analysts")
+	for _a in "$@"; do
+		case $_a in analyst=*) _an=${_a#analyst=} ;; esac
+	done
+	echo "$_an"
+}
+
+# case_query ID KEY=VALUE...: `cairn query submit --id ID --KEY VALUE...`
+# as the analyst case_analyst_of names; one check.
+case_query() {
+	_id=$1; shift
+	case_analyst_of "$@" >"$D/q/$_id.analyst"
+	(
+		set -f
+		IFS='
+'
+		_an=$(cat "$D/q/$_id.analyst")
+		# shellcheck disable=SC2046
+		set -- $(case_flags "$@")
+		"$CAIRN" query submit --config "$D/$_an.conf" "$@" --id "$_id"
+	) >"$T/out" 2>&1 && ok "$C: $_id submitted" ||
+	    notok "$C: $_id submitted"
+}
+
+# case_wire ID KEY=VALUE...: node_e2e_analyst (analyst 'analyst', a
+# hand-built wire query) runs ID to its end; its output and exit status
+# are kept for the expectations.
+case_wire() {
+	_id=$1; shift
+	(
+		set -f
+		IFS='
+'
+		# shellcheck disable=SC2046
+		set -- $(case_flags "$@")
+		"$WIRE" --dir "$D" --target "127.0.0.1:$FED_PORT" --id "$_id" \
+		    --wait 60 "$@"
+	) >"$D/q/$_id.out" 2>&1
+	echo $? >"$D/q/$_id.rc"
+}
+
+# case_outcome ID: the query's end, `cairn query wait` the first time for
+# a `query`; sets RC and copies its output to $T/out.
+case_outcome() {
+	if [ ! -f "$D/q/$1.rc" ]; then
+		"$CAIRN" query wait --config "$D/$(cat "$D/q/$1.analyst").conf" \
+		    "$1" --timeout 60 >"$D/q/$1.out" 2>&1
+		echo $? >"$D/q/$1.rc"
+	fi
+	RC=$(cat "$D/q/$1.rc")
+	cp "$D/q/$1.out" "$T/out"
+}
+
+# --- expectations ---------------------------------------------------------
+
+# case_source SOURCE: put what SOURCE names into $T/out.  log:NAME (a
+# node's log, log:coord the coordinator's), ledger:NODE (`cairn-node ledger
+# export`), show:NODE (`ledger show`), status:ID (`cairn query status`),
+# query:ID (the query's end: `query wait` or the wire client), file:PATH.
+case_source() {
+	case $1 in
+	log:*) cat "$D/${1#log:}.log" >"$T/out" 2>&1 ;;
+	ledger:*) "$NODE" ledger export -c "$D/${1#ledger:}.conf" >"$T/out" 2>&1 ;;
+	show:*) "$NODE" ledger show -c "$D/${1#show:}.conf" >"$T/out" 2>&1 ;;
+	status:*) "$CAIRN" query status \
+	    --config "$D/$(cat "$D/q/${1#status:}.analyst").conf" \
+	    "${1#status:}" >"$T/out" 2>&1 ;;
+	query:*) case_outcome "${1#query:}" ;;
+	file:*) cat "$(case_path "${1#file:}")" >"$T/out" 2>&1 ;;
+	*) echo "unknown source '$1'" >"$T/out"; return 1 ;;
+	esac
+	return 0
+}
+
+# case_audit NODE QUORUM CHARGES DESC: `cairn audit verify` online with
+# NODE's ledger export, QUORUM witness cosignatures required ('-': the
+# default), retried while the nodes have not cosigned yet; it must pass
+# and count CHARGES of CHARGES charges of NODE's matching ('all': as many
+# as the export holds).
+case_audit() {
+	"$NODE" ledger export -c "$D/$1.conf" >"$D/$1.jsonl" 2>/dev/null
+	_c=$3
+	[ "$_c" = all ] && _c=$(grep -c '"query_id"' "$D/$1.jsonl")
+	_an=$(head -n 1 "$D/analysts")
+	_q=""
+	_want=".*ledger of '$1': $_c of $_c charges match"
+	if [ "$2" != - ]; then
+		_q="--quorum $2"
+		_want=".*$2 witness cosignatures$_want"
+	fi
+	_want="^ok: $_want"
+	_i=0
+	while :; do
+		# shellcheck disable=SC2086
+		"$CAIRN" audit verify --federation "$D/fed/federation.conf" \
+		    --coordinator "127.0.0.1:$FED_PORT" --ca "$D/$_an/ca.crt" \
+		    --tls-cert "$D/$_an/tls.crt" --tls-key "$D/$_an/tls.key" \
+		    $_q --ledger "$D/$1.jsonl" --node "$1" >"$T/out" 2>&1 && break
+		_i=$((_i + 1))
+		grep -Eq "witness cosignatures?, [0-9]+ required" "$T/out" &&
+		    [ $_i -lt 40 ] || break
+		sleep 0.25
+	done
+	has "$C: $4" "$_want"
+}
+
+# case_expect KIND ARGS...: one check (see the README for the kinds).
+case_expect() {
+	_k=$1; shift
+	case $_k in
+	released)	# ID [DESC]
+		case_outcome "$1"
+		status_ok "$RC" "$C: ${2:-$1 released}" ;;
+	refused)	# ID PATTERN [DESC]
+		case_outcome "$1"
+		if [ "$RC" -eq 0 ]; then notok "$C: ${3:-$1 refused} (it succeeded)"
+		else has "$C: ${3:-$1 refused}" "$2"; fi ;;
+	output)		# SOURCE PATTERN DESC
+		case_source "$1" && has "$C: $3" "$2" || notok "$C: $3" ;;
+	no-output)	# SOURCE EREGEX DESC
+		if case_source "$1" && ! grep -Eiq -- "$2" "$T/out"
+		then ok "$C: $3"; else notok "$C: $3"; fi ;;
+	count)		# SOURCE PATTERN N DESC
+		case_source "$1"
+		_got=$(grep -c -- "$2" "$T/out"); _want=$3
+		holds "$C: $4 ($_got)" '[ "$_got" -eq "$_want" ]' ;;
+	order)		# SOURCE DESC PATTERN...: first matches in this order
+		case_source "$1"; _d=$2; shift 2
+		_last=0; _good=1
+		for _p in "$@"; do
+			_l=$(grep -n -- "$_p" "$T/out" | head -n 1 | cut -d: -f1)
+			if [ -z "$_l" ] || [ "$_l" -le "$_last" ]; then _good=0; fi
+			_last=${_l:-0}
+		done
+		holds "$C: $_d" '[ "$_good" -eq 1 ]' ;;
+	spent)		# NODE NANO_RHO [DESC]: the highest cumulative spend
+		# in the export (a spend only grows: the month's total)
+		case_source "ledger:$1"
+		_got=$(sed -n 's/.*"cumulative_rho_nano":\([0-9]*\).*/\1/p' \
+		    "$T/out" | sort -n | tail -n 1); _want=$2
+		holds "$C: ${3:-$1 has spent $2 nano-rho} ($_got)" \
+		    '[ "$_got" = "$_want" ]' ;;
+	audit)		# NODE QUORUM CHARGES DESC
+		case_audit "$@" ;;
+	stopped)	# NODE [DESC]: its last stop exited 0
+		_rc=$(cat "$D/$1.rc" 2>/dev/null || echo none)
+		echo "rc $_rc" >"$T/out"
+		holds "$C: ${2:-$1 exits 0 on SIGTERM}" '[ "$_rc" = 0 ]' ;;
+	*)
+		notok "$C: unknown expectation '$_k'" ;;
+	esac
+}
+
+# --- the case file --------------------------------------------------------
+
+# case_line VERB ARGS...: one line of a case file.
+case_line() {
+	_v=$1; shift
+	case $_v in
+	federation)	# NAME
+		{ fed_init "$D" "$1" && : >"$D/analysts"; } >"$T/out" 2>&1 ||
+			{ notok "$C: federation $1"; return 1; } ;;
+	analyst)	# NAME
+		fed_member "$D" analyst "$1" >"$T/out" 2>&1 ||
+			{ notok "$C: keys for analyst $1"; return 1; }
+		echo "$1" >>"$D/analysts" ;;
+	node)		# NAME CDR CELLS GEOGRAPHY
+		fed_member "$D" node "$1" >"$T/out" 2>&1 ||
+			{ notok "$C: keys for node $1"; return 1; }
+		echo "$(case_path "$2") $(case_path "$3") $4" >"$D/$1.data"
+		[ -f "$D/$1.policy" ] || : >"$D/$1.policy" ;;
+	geography)	# NAME REGIONS_FILE
+		echo "$1 $2" >>"$D/geographies" ;;
+	set)		# VARIABLE VALUE
+		case $1 in
+		FED_*|CAIRN_LOG) export "$1=$2" ;;
+		*) notok "$C: set $1: only FED_* and CAIRN_LOG"; return 1 ;;
+		esac ;;
+	coordinator)
+		_gs=$(cat "$D/geographies" 2>/dev/null)
+		(
+			IFS='
+'
+			# shellcheck disable=SC2086
+			fed_coordinator_conf "$D" $_gs
+		) >"$T/out" 2>&1 ||
+			{ notok "$C: coordinator.conf, geographies pinned"; return 1; }
+		fed_start_coordinator "$D" || {
+			cp "$D/coord.log" "$T/out"
+			notok "$C: coordinator started"; return 1; }
+		echo "$FED_COORD_PID" >>"$D/pids"
+		ok "$C: coordinator listening on $FED_PORT"
+		while read -r _a; do fed_analyst_conf "$D" "$_a"; done \
+		    <"$D/analysts" ;;
+	serve)		# NODE...
+		for _m in "$@"; do case_start_node "$_m" || return 1; done ;;
+	stop)		# NODE...
+		for _m in "$@"; do case_stop_node "$_m"; done ;;
+	backup)		# NODE NAME: copy its ledger.db (stop it first)
+		cp "$D/$1/data/ledger.db" "$D/$1-$2.db" ||
+			{ notok "$C: backup $1 $2"; return 1; } ;;
+	restore)	# NODE NAME: put that copy back (it is stopped)
+		rm -f "$D/$1/data/ledger.db-wal" "$D/$1/data/ledger.db-shm"
+		cp "$D/$1-$2.db" "$D/$1/data/ledger.db" ||
+			{ notok "$C: restore $1 $2"; return 1; } ;;
+	wipe)		# NODE: delete its ledger (it is stopped)
+		rm -f "$D/$1/data/ledger.db-wal" "$D/$1/data/ledger.db-shm" \
+		    "$D/$1/data/ledger.db" ;;
+	query)		# ID KEY=VALUE...
+		case_query "$@" ;;
+	wire)		# ID KEY=VALUE...
+		case_wire "$@" ;;
+	expect)		# KIND ARGS...
+		case_expect "$@" ;;
+	*)
+		notok "$C: unknown line '$_v'"; return 1 ;;
+	esac
+}
+
+# case_run FILE: one case in its own folder $T/NAME; "file" and "policy"
+# blocks run to a line "end", any other line is split into shell words.  A
+# line that cannot set the federation up ends the case.
+case_run() {
+	C=$(basename "$1" .case)
+	D=$T/$C
+	mkdir -p "$D/q"
+	_blk=""
+	# The file on descriptor 3: the programs run get /dev/null.
+	exec 3<"$1" </dev/null
+	while IFS= read -r _line <&3 || [ -n "$_line" ]; do
+		if [ -n "$_blk" ]; then
+			if [ "$_line" = end ]; then _blk=""
+			else printf '%s\n' "$_line" >>"$_blk"; fi
+			continue
+		fi
+		case $_line in ''|'#'*) continue ;; esac
+		eval "set -- $_line"
+		case $1 in
+		file)	_blk=$(case_path "$2"); : >"$_blk"; continue ;;
+		policy)	_blk=$D/$2.policy; : >"$_blk"; continue ;;
+		esac
+		case_line "$@" || break
+	done
+	exec 3<&-
+	for _p in $(cat "$D/pids" 2>/dev/null); do
+		kill "$_p" 2>/dev/null; wait "$_p" 2>/dev/null
+	done
+	: >"$D/pids"
+}
+
+[ $# -gt 0 ] || set -- "$CAIRN_TOP"/tests/e2e/cases/*.case
+for f in "$@"; do
+	# Each case in a subshell (its FED_* settings stay its own); the
+	# counts come back through a file.
+	rm -f "$T/counts"
+	(
+		fails=0
+		case_run "$f"
+		echo "$n $fails" >"$T/counts"
+	)
+	if [ -f "$T/counts" ]; then
+		read -r n _f <"$T/counts"
+		fails=$((fails + _f))
+	else
+		notok "$(basename "$f" .case): the runner stopped"
+	fi
+done
+echo "1..$n"
+tap_done
