@@ -79,9 +79,9 @@ case_analyst_of() {
 	echo "$_an"
 }
 
-# case_query ID KEY=VALUE...: `cairn query submit --id ID --KEY VALUE...`
-# as the analyst case_analyst_of names; one check.
-case_query() {
+# case_query_submit ID KEY=VALUE...: `cairn query submit --id ID --KEY
+# VALUE...` as the analyst case_analyst_of names.
+case_query_submit() {
 	_id=$1; shift
 	case_analyst_of "$@" >"$D/q/$_id.analyst"
 	(
@@ -92,8 +92,24 @@ case_query() {
 		# shellcheck disable=SC2046
 		set -- $(case_flags "$@")
 		"$CAIRN" query submit --config "$D/$_an.conf" "$@" --id "$_id"
-	) >"$T/out" 2>&1 && ok "$C: $_id submitted" ||
-	    notok "$C: $_id submitted"
+	)
+}
+
+# case_query ID KEY=VALUE...: case_query_submit; one check.
+case_query() {
+	case_query_submit "$@" >"$T/out" 2>&1 && ok "$C: $1 submitted" ||
+	    notok "$C: $1 submitted"
+}
+
+# case_reject ID PATTERN KEY=VALUE...: `cairn query submit` as case_query
+# must fail, its output having PATTERN; one check.
+case_reject() {
+	_id=$1; _pat=$2; shift 2
+	if case_query_submit "$_id" "$@" >"$T/out" 2>&1; then
+		notok "$C: $_id refused at submission (it succeeded)"
+	else
+		has "$C: $_id refused at submission: $(head -n 1 "$T/out")" "$_pat"
+	fi
 }
 
 # case_wire ID KEY=VALUE...: node_e2e_analyst (analyst 'analyst', a
@@ -146,11 +162,22 @@ case_source() {
 	return 0
 }
 
-# case_audit NODE QUORUM CHARGES DESC: `cairn audit verify` online with
-# NODE's ledger export, QUORUM witness cosignatures required ('-': the
-# default), retried while the nodes have not cosigned yet; it must pass
-# and count CHARGES of CHARGES charges of NODE's matching ('all': as many
-# as the export holds).
+# case_await SOURCE PATTERN [SECONDS]: until SOURCE has PATTERN (up to
+# SECONDS, default 10); no check of its own.
+case_await() {
+	_i=0
+	while [ $_i -lt $((${3:-10} * 10)) ]; do
+		case_source "$1" && grep -q -- "$2" "$T/out" && return 0
+		sleep 0.1; _i=$((_i + 1))
+	done
+	return 0
+}
+
+# case_audit NODE QUORUM CHARGES DESC [PATTERN]: `cairn audit verify`
+# online with NODE's ledger export, QUORUM witness cosignatures required
+# ('-': the default), retried while the nodes have not cosigned yet; it
+# must pass and count CHARGES of CHARGES charges of NODE's matching ('all':
+# as many as the export holds), on an "ok:" line that also has PATTERN.
 case_audit() {
 	"$NODE" ledger export -c "$D/$1.conf" >"$D/$1.jsonl" 2>/dev/null
 	_c=$3
@@ -162,7 +189,7 @@ case_audit() {
 		_q="--quorum $2"
 		_want=".*$2 witness cosignatures$_want"
 	fi
-	_want="^ok: $_want"
+	_want="^ok: ${5:+.*$5}$_want"
 	_i=0
 	while :; do
 		# shellcheck disable=SC2086
@@ -214,7 +241,7 @@ case_expect() {
 		    "$T/out" | sort -n | tail -n 1); _want=$2
 		holds "$C: ${3:-$1 has spent $2 nano-rho} ($_got)" \
 		    '[ "$_got" = "$_want" ]' ;;
-	audit)		# NODE QUORUM CHARGES DESC
+	audit)		# NODE QUORUM CHARGES DESC [PATTERN]
 		case_audit "$@" ;;
 	stopped)	# NODE [DESC]: its last stop exited 0
 		_rc=$(cat "$D/$1.rc" 2>/dev/null || echo none)
@@ -282,10 +309,16 @@ case_line() {
 		    "$D/$1/data/ledger.db" ;;
 	query)		# ID KEY=VALUE...
 		case_query "$@" ;;
+	reject)		# ID PATTERN KEY=VALUE...
+		case_reject "$@" ;;
 	wire)		# ID KEY=VALUE...
 		case_wire "$@" ;;
 	expect)		# KIND ARGS...
 		case_expect "$@" ;;
+	await)		# SOURCE PATTERN [SECONDS]
+		case_await "$@" ;;
+	sleep)		# SECONDS
+		sleep "$1" ;;
 	*)
 		notok "$C: unknown line '$_v'"; return 1 ;;
 	esac
