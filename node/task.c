@@ -424,6 +424,7 @@ node_task_await_quorum(struct node_daemon *d, const Cairn__V1__Task *t)
 	struct timespec now, end;
 	size_t nvalid = 0;
 	uint64_t seen = 0;
+	long pause_ms = 10;
 	int r;
 
 	if (d->quorum == 0)
@@ -440,7 +441,14 @@ node_task_await_quorum(struct node_daemon *d, const Cairn__V1__Task *t)
 	else
 		end.tv_sec += d->call_ms / 1000 + 1;
 	for (;;) {
-		struct timespec ts = { 0, 200 * 1000000L };
+		/*
+		 * The other participants cosign the same checkpoint within
+		 * milliseconds of this node: ask again after 10 ms, doubling
+		 * to 200 ms, so a round does not wait a whole pause for a
+		 * quorum that is already there (a fixed 200 ms added about
+		 * 0.2 s to every round, bench/federation.sh).
+		 */
+		struct timespec ts = { 0, pause_ms * 1000000L };
 
 		if ((r = transport_unary(d->dc.client,
 		    proto_method(PROTO_GET_CHECKPOINT), &req.base, d->call_ms,
@@ -481,6 +489,8 @@ node_task_await_quorum(struct node_daemon *d, const Cairn__V1__Task *t)
 		    (d->dc.stop != NULL && *d->dc.stop != 0))
 			break;
 		nanosleep(&ts, NULL);
+		if (pause_ms < 200)
+			pause_ms = pause_ms * 2 > 200 ? 200 : pause_ms * 2;
 	}
 	if (seen == 0)
 		return cairn_err(CAIRN_ERR_PROOF, "checkpoint quorum: the "
