@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "common/cells.h"
 #include "common/db.h"
 #include "common/err.h"
 #include "coordinator/coord_int.h"
@@ -35,7 +36,7 @@ static const char schema_sql[] =
 	" PRIMARY KEY(query_id, attempt, node, kind));"
 	"CREATE TABLE IF NOT EXISTS results("
 	" query_id TEXT PRIMARY KEY, release BLOB NOT NULL,"
-	" vals BLOB NOT NULL);"
+	" vals BLOB NOT NULL, enc INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS checkpoints("
 	" size INTEGER PRIMARY KEY, note TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS cosigs("
@@ -47,6 +48,24 @@ static int
 db_err(struct coord_store *s, const char *what)
 {
 	return db_error(s->db, "coordinator database", what);
+}
+
+/*
+ * A database written before results had an encoding keeps its values as
+ * 8 little-endian bytes per cell: give it the column, 0 for those rows.
+ */
+static int
+results_enc_column(struct coord_store *s, const char *path)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT enc FROM results LIMIT 0", -1,
+	    &st, NULL) == SQLITE_OK) {
+		sqlite3_finalize(st);
+		return CAIRN_OK;
+	}
+	return db_exec(s->db, path, "ALTER TABLE results ADD COLUMN enc "
+	    "INTEGER NOT NULL DEFAULT 0", NULL);
 }
 
 int
@@ -61,7 +80,8 @@ coord_store_open(const char *path, struct coord_store **out)
 	    SQLITE_OPEN_FULLMUTEX, NULL, &s->db)) != CAIRN_OK ||
 	    (r = db_exec(s->db, path, "PRAGMA journal_mode=WAL;"
 	    "PRAGMA synchronous=FULL;", NULL)) != CAIRN_OK ||
-	    (r = db_exec(s->db, path, schema_sql, NULL)) != CAIRN_OK)
+	    (r = db_exec(s->db, path, schema_sql, NULL)) != CAIRN_OK ||
+	    (r = results_enc_column(s, path)) != CAIRN_OK)
 		goto fail;
 	*out = s;
 	return CAIRN_OK;
@@ -359,25 +379,66 @@ coord_store_result_put(struct coord_store *s, const char *query_id,
     const uint8_t *release, size_t rlen, const int64_t *vals, size_t n)
 {
 	sqlite3_stmt *st;
-	uint8_t *le;
+	uint8_t *blob;
+	size_t blen;
 	int r;
 
-	if (n > (size_t)INT32_MAX / 8)
+	/* Encoding 1 (common/cells.h): a released count takes a byte or
+	   two, not eight, so the write and fsync before RELEASE is logged
+	   are an eighth of the raw vector's. */
+	if ((r = cells_encode(vals, n, &blob, &blen)) != CAIRN_OK)
+		return r;
+	if (blen > (size_t)INT32_MAX) {
+		free(blob);
 		return cairn_err(CAIRN_ERR_TOOBIG, "result of %zu cells", n);
-	if ((le = malloc(n * 8 + 1)) == NULL)
-		return cairn_err(CAIRN_ERR_NOMEM, "result of %zu cells", n);
-	for (size_t i = 0; i < n; i++)
-		for (int b = 0; b < 8; b++)
-			le[i * 8 + b] = (uint8_t)((uint64_t)vals[i] >> (8 * b));
+	}
 	if ((r = prep(s, "INSERT OR REPLACE INTO results(query_id, release, "
-	    "vals) VALUES(?,?,?)", &st)) != CAIRN_OK) {
-		free(le);
+	    "vals, enc) VALUES(?,?,?,1)", &st)) != CAIRN_OK) {
+		free(blob);
 		return r;
 	}
 	sqlite3_bind_text(st, 1, query_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(st, 2, release, (int)rlen, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(st, 3, le, (int)(n * 8), free);
+	sqlite3_bind_blob(st, 3, blob, (int)blen, free);
 	return run(s, st, "result");
+}
+
+/* The values of a results row of encoding 'enc' (0: 8 bytes LE each). */
+static int
+result_decode(const char *query_id, int enc, const uint8_t *b, size_t len,
+    int64_t **vals, size_t *n)
+{
+	int64_t *v;
+	size_t vn;
+	int r;
+
+	if (enc == 1) {
+		char why[256];
+
+		if ((r = cells_decode(b, len, (uint64_t)INT32_MAX, vals, n)) !=
+		    CAIRN_ERR_FORMAT)
+			return r;
+		snprintf(why, sizeof(why), "%s", cairn_errmsg());
+		return cairn_err(CAIRN_ERR_DB, "coordinator database: the "
+		    "result of '%s' is corrupt: %s", query_id, why);
+	}
+	if (enc != 0 || len % 8 != 0)
+		return cairn_err(CAIRN_ERR_DB, "coordinator database: the "
+		    "result of '%s' is corrupt (encoding %d, %zu bytes)",
+		    query_id, enc, len);
+	vn = len / 8;
+	if ((v = malloc(vn * 8 + 8)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	for (size_t i = 0; i < vn; i++) {
+		uint64_t x = 0;
+
+		for (int k = 0; k < 8; k++)
+			x |= (uint64_t)b[i * 8 + (size_t)k] << (8 * k);
+		v[i] = (int64_t)x;
+	}
+	*vals = v;
+	*n = vn;
+	return CAIRN_OK;
 }
 
 int
@@ -387,12 +448,11 @@ coord_store_result_get(struct coord_store *s, const char *query_id,
 	sqlite3_stmt *st;
 	uint8_t *rel = NULL;
 	int64_t *v = NULL;
-	const uint8_t *le;
 	size_t rl, vn;
 	int r, rc;
 
-	if ((r = prep(s, "SELECT release, vals FROM results WHERE query_id = ?",
-	    &st)) != CAIRN_OK)
+	if ((r = prep(s, "SELECT release, vals, enc FROM results "
+	    "WHERE query_id = ?", &st)) != CAIRN_OK)
 		return r;
 	sqlite3_bind_text(st, 1, query_id, -1, SQLITE_TRANSIENT);
 	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
@@ -401,22 +461,16 @@ coord_store_result_get(struct coord_store *s, const char *query_id,
 		goto out;
 	}
 	rl = (size_t)sqlite3_column_bytes(st, 0);
-	vn = (size_t)sqlite3_column_bytes(st, 1) / 8;
-	if ((rel = malloc(rl + 1)) == NULL ||
-	    (v = malloc(vn * 8 + 8)) == NULL) {
+	if ((rel = malloc(rl + 1)) == NULL) {
 		r = CAIRN_ERR_NOMEM;
 		goto out;
 	}
 	if (rl > 0)
 		memcpy(rel, sqlite3_column_blob(st, 0), rl);
-	le = sqlite3_column_blob(st, 1);
-	for (size_t i = 0; i < vn; i++) {
-		uint64_t x = 0;
-
-		for (int b = 0; b < 8; b++)
-			x |= (uint64_t)le[i * 8 + b] << (8 * b);
-		v[i] = (int64_t)x;
-	}
+	if ((r = result_decode(query_id, sqlite3_column_int(st, 2),
+	    sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+	    &v, &vn)) != CAIRN_OK)
+		goto out;
 	*release = rel;
 	*rlen = rl;
 	*vals = v;

@@ -5,8 +5,8 @@
  * data-months each charge reads, with its ρ; spend per month is their
  * sum, so no running total can drift from the rows it summarises) and
  * vectors (the noisy vector of a charge whose round is still open, one
- * blob per charge: 'enc' 1 is the cell count then each cell, zigzag
- * LEB128 varints, so small noisy counts take a byte or two; 'enc' 0, of
+ * blob per charge: 'enc' 1 is common/cells.h's encoding (the count, then each cell as a zigzag
+ * LEB128 varint), so small noisy counts take a byte or two; 'enc' 0, of
  * ledgers written before, is 8 bytes little-endian per cell).  The
  * database runs in WAL mode with synchronous=FULL, so a committed
  * transaction survives a crash or power loss, and with secure_delete so a
@@ -26,6 +26,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "common/cells.h"
 #include "common/db.h"
 #include "common/err.h"
 #include "common/fault.h"
@@ -130,108 +131,40 @@ vectors_enc_column(struct node_ledger *l)
 	    "DEFAULT 0");
 }
 
-/* Append v as a LEB128 varint at p; returns the bytes written (<= 10). */
-static size_t
-put_varint(uint8_t *p, uint64_t v)
-{
-	size_t k = 0;
-
-	while (v >= 0x80) {
-		p[k++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[k++] = (uint8_t)v;
-	return k;
-}
-
-/* Read a varint at *pos of p[0..len); false when cut short or too long. */
-static bool
-get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	for (unsigned sh = 0; sh < 64 && *pos < len; sh += 7) {
-		uint8_t b = p[(*pos)++];
-
-		if (sh == 63 && b > 1)
-			return false;
-		v |= (uint64_t)(b & 0x7f) << sh;
-		if ((b & 0x80) == 0) {
-			*out = v;
-			return true;
-		}
-	}
-	return false;
-}
-
-/*
- * Encode n cells as enc 1 into a malloc'd blob: the count, then each
- * cell zigzag-mapped (0, -1, 1, -2 .. to 0, 1, 2, 3 ..).
- */
-static int
-vector_encode(const int64_t *v, size_t n, uint8_t **out, size_t *len)
-{
-	uint8_t *b;
-	size_t k;
-
-	if (n > (SIZE_MAX - 10) / 10 || (b = malloc(10 + n * 10)) == NULL)
-		return cairn_err(CAIRN_ERR_NOMEM, "vector of %zu cells", n);
-	k = put_varint(b, (uint64_t)n);
-	for (size_t i = 0; i < n; i++) {
-		uint64_t u = (uint64_t)v[i];
-
-		k += put_varint(b + k, (u << 1) ^ (0 - (u >> 63)));
-	}
-	*out = b;
-	*len = k;
-	return CAIRN_OK;
-}
-
 /* Decode a kept vector of encoding 'enc' (0 or 1); '*cells' malloc'd. */
 static int
 vector_decode(const struct node_ledger *l, int enc, const uint8_t *b,
     size_t len, int64_t **cells, size_t *ncells)
 {
-	uint64_t n, u;
-	size_t pos = 0, i;
 	int64_t *v;
+	size_t n;
+	int r;
 
-	if (enc == 0) {
-		if (len % 8 != 0)
-			return cairn_err(CAIRN_ERR_DB, "%s: kept vector of %zu "
-			    "bytes is not whole cells", l->path, len);
-		n = len / 8;
-	} else if (enc != 1 || !get_varint(b, len, &pos, &n) ||
-	    n > (uint64_t)LEDGER_MAX_CELLS || n > len - pos)
+	if (enc == 1) {
+		char why[256];
+
+		if ((r = cells_decode(b, len, (uint64_t)LEDGER_MAX_CELLS, cells,
+		    ncells)) != CAIRN_ERR_FORMAT)
+			return r;
+		snprintf(why, sizeof(why), "%s", cairn_errmsg());
+		return cairn_err(CAIRN_ERR_DB, "%s: kept vector is corrupt "
+		    "(encoding 1, %zu bytes): %s", l->path, len, why);
+	}
+	if (enc != 0 || len % 8 != 0)
 		return cairn_err(CAIRN_ERR_DB, "%s: kept vector is corrupt "
 		    "(encoding %d, %zu bytes)", l->path, enc, len);
-	if ((v = malloc(n ? (size_t)n * sizeof(*v) : 1)) == NULL)
-		return cairn_err(CAIRN_ERR_NOMEM, "vector of %llu cells",
-		    (unsigned long long)n);
-	for (i = 0; i < (size_t)n; i++) {
-		if (enc == 0) {
-			u = 0;
-			for (int k = 0; k < 8; k++)
-				u |= (uint64_t)b[8 * i + (size_t)k] << (8 * k);
-			v[i] = (int64_t)u;
-			continue;
-		}
-		if (!get_varint(b, len, &pos, &u)) {
-			free(v);
-			return cairn_err(CAIRN_ERR_DB, "%s: kept vector is "
-			    "cut short at cell %zu of %llu", l->path, i,
-			    (unsigned long long)n);
-		}
-		v[i] = (int64_t)((u >> 1) ^ (0 - (u & 1)));
-	}
-	if (enc == 1 && pos != len) {
-		free(v);
-		return cairn_err(CAIRN_ERR_DB, "%s: kept vector has %zu bytes "
-		    "past its %llu cells", l->path, len - pos,
-		    (unsigned long long)n);
+	n = len / 8;
+	if ((v = malloc(n ? n * sizeof(*v) : 1)) == NULL)
+		return cairn_err(CAIRN_ERR_NOMEM, "vector of %zu cells", n);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t u = 0;
+
+		for (int k = 0; k < 8; k++)
+			u |= (uint64_t)b[8 * i + (size_t)k] << (8 * k);
+		v[i] = (int64_t)u;
 	}
 	*cells = v;
-	*ncells = (size_t)n;
+	*ncells = n;
 	return CAIRN_OK;
 }
 
@@ -572,7 +505,7 @@ node_ledger_charge(struct node_ledger *l,
 	sqlite3_finalize(st);
 	st = NULL;
 	if (req->cells != NULL) {
-		if ((r = vector_encode(req->cells, req->ncells, &blob,
+		if ((r = cells_encode(req->cells, req->ncells, &blob,
 		    &blen)) != CAIRN_OK)
 			goto out;
 		if (sqlite3_prepare_v2(l->db, "INSERT INTO vectors(charge_id, "

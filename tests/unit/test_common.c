@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/cells.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/err.h"
@@ -315,6 +316,48 @@ test_err(void **state)
 	assert_string_equal(cairn_errdesc(CAIRN_ERR_FORMAT), "f.csv:3: bad");
 }
 
+/*
+ * The compact vector encoding (common/cells.h): a round trip with the
+ * extremes, small counts in one byte, and every damage named.
+ */
+static void
+test_cells_codec(void **state)
+{
+	const int64_t v[] = { 0, -1, 1, -64, 63, 64, INT64_MIN, INT64_MAX };
+	const uint8_t cut[] = { 0x02, 0x00, 0x80 };	/* 2nd cell cut */
+	const uint8_t past[] = { 0x01, 0x00, 0x00 };	/* 1 byte too many */
+	const uint8_t big[] = { 0x05, 0, 0, 0, 0, 0 };	/* over max 4 */
+	const uint8_t longv[] = { 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	    0xff, 0xff, 0xff, 0x02 };			/* 65 bits */
+	uint8_t *b;
+	int64_t *got;
+	size_t len, n;
+
+	(void)state;
+	assert_int_equal(cells_encode(v, 8, &b, &len), CAIRN_OK);
+	/* count 1, five cells of 1 byte, 64 -> 128 in 2, extremes 10 each */
+	assert_int_equal(len, 1 + 5 + 2 + 10 + 10);
+	assert_int_equal(cells_decode(b, len, 8, &got, &n), CAIRN_OK);
+	assert_int_equal(n, 8);
+	assert_memory_equal(got, v, sizeof(v));
+	free(got);
+	assert_int_equal(cells_decode(b, len, 7, &got, &n), CAIRN_ERR_FORMAT);
+	assert_non_null(strstr(cairn_errmsg(), "at most 7"));
+	free(b);
+	assert_int_equal(cells_decode(cut, sizeof(cut), 4, &got, &n),
+	    CAIRN_ERR_FORMAT);
+	assert_non_null(strstr(cairn_errmsg(), "cut short at cell 1 of 2"));
+	assert_int_equal(cells_decode(past, sizeof(past), 4, &got, &n),
+	    CAIRN_ERR_FORMAT);
+	assert_non_null(strstr(cairn_errmsg(), "1 bytes past"));
+	assert_int_equal(cells_decode(big, sizeof(big), 4, &got, &n),
+	    CAIRN_ERR_FORMAT);
+	assert_int_equal(cells_decode(longv, sizeof(longv), 4, &got, &n),
+	    CAIRN_ERR_FORMAT);
+	assert_int_equal(cells_decode(NULL, 0, 4, &got, &n), CAIRN_ERR_FORMAT);
+	assert_non_null(strstr(cairn_errmsg(), "no cell count"));
+}
+
 int
 main(void)
 {
@@ -329,6 +372,7 @@ main(void)
 		cmocka_unit_test(test_time_parse_bad),
 		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_err),
+		cmocka_unit_test(test_cells_codec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "common/err.h"
 #include "coordinator/coord_int.h"
@@ -409,6 +410,91 @@ test_store(void **state)
 	coord_store_close(s);
 }
 
+/* Run 'sql' on the database 'name' of the test folder. */
+static void
+raw_exec(const char *name, const char *sql)
+{
+	sqlite3 *db;
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/*
+ * A released result is kept compact (common/cells.h: 540,000 small
+ * counts in about a byte each, not eight); a database written before
+ * the encoding keeps its 8-byte rows readable after the column is added;
+ * a damaged row is an error naming the query.
+ */
+static void
+test_store_result_encoding(void **state)
+{
+	struct coord_store *s;
+	enum { N = 540000 };
+	int64_t *vals, *got;
+	uint8_t *rel;
+	size_t rl, n;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char path[256];
+
+	(void)state;
+	assert_non_null(vals = malloc(N * sizeof(*vals)));
+	for (size_t i = 0; i < N; i++)
+		vals[i] = (int64_t)(i % 13) - 6;
+	vals[7] = INT64_MIN;
+	vals[8] = INT64_MAX;
+	s = store_open("enc.db");
+	assert_int_equal(coord_store_result_put(s, "big",
+	    (const uint8_t *)"rel", 3, vals, N), CAIRN_OK);
+	coord_store_close(s);
+	snprintf(path, sizeof(path), "%s/enc.db", tmpdir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT length(vals), enc "
+	    "FROM results", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_true(sqlite3_column_int64(st, 0) < N + 64);
+	assert_int_equal(sqlite3_column_int(st, 1), 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	s = store_open("enc.db");
+	assert_int_equal(coord_store_result_get(s, "big", &rel, &rl, &got, &n),
+	    CAIRN_OK);
+	assert_int_equal(n, N);
+	assert_memory_equal(got, vals, N * sizeof(*vals));
+	free(rel);
+	free(got);
+	coord_store_close(s);
+	free(vals);
+
+	/* Damaged: one byte cut from the end. */
+	raw_exec("enc.db", "UPDATE results SET vals = substr(vals, 1, "
+	    "length(vals) - 1)");
+	s = store_open("enc.db");
+	assert_int_equal(coord_store_result_get(s, "big", &rel, &rl, &got, &n),
+	    CAIRN_ERR_DB);
+	assert_non_null(strstr(cairn_errmsg(), "result of 'big' is corrupt"));
+	coord_store_close(s);
+
+	/* Written before the encoding: no enc column, 8 bytes LE a cell. */
+	raw_exec("old.db", "CREATE TABLE results(query_id TEXT PRIMARY KEY, "
+	    "release BLOB NOT NULL, vals BLOB NOT NULL);"
+	    "INSERT INTO results VALUES('q', x'72656c', "
+	    "x'0500000000000000fdffffffffffffff');");
+	s = store_open("old.db");
+	assert_int_equal(coord_store_result_get(s, "q", &rel, &rl, &got, &n),
+	    CAIRN_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(got[0], 5);
+	assert_int_equal(got[1], -3);
+	free(rel);
+	free(got);
+	coord_store_close(s);
+}
+
 static void
 test_store_cosigs(void **state)
 {
@@ -785,6 +871,7 @@ main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_pins),
 		cmocka_unit_test(test_store),
+		cmocka_unit_test(test_store_result_encoding),
 		cmocka_unit_test(test_store_cosigs),
 		cmocka_unit_test(test_log),
 		cmocka_unit_test(test_log_members),
