@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/rho.h"
 #include "coordinator/coord_service_int.h"
+#include "protocol/secagg.h"
 
 /* ---------------------------------------------------------- helpers */
 
@@ -191,25 +192,6 @@ name_cmp(const void *x, const void *y)
 	return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
-static void
-hash_le(const int64_t *v, size_t n, uint8_t out[32])
-{
-	crypto_generichash_state st;
-	uint8_t buf[8 * 256];
-
-	crypto_generichash_init(&st, NULL, 0, 32);
-	for (size_t i = 0; i < n; i += 256) {
-		size_t k = n - i < 256 ? n - i : 256;
-
-		for (size_t j = 0; j < k; j++)
-			for (int b = 0; b < 8; b++)
-				buf[j * 8 + b] = (uint8_t)((uint64_t)v[i + j] >>
-				    (8 * b));
-		crypto_generichash_update(&st, buf, k * 8);
-	}
-	crypto_generichash_final(&st, out, 32);
-}
-
 /*
  * Every share is in and the check cell holds: keep the result, then log
  * RELEASE (at the index the result names), then mark the query released.
@@ -236,7 +218,7 @@ coord_attempt_release(struct coord *c, struct attempt *a)
 	}
 	if ((r = coord_round_result(a->round, vals, n)) != CAIRN_OK)
 		goto fail;
-	hash_le(vals, n, rhash);
+	secagg_cells_digest((const uint64_t *)vals, n, rhash);
 	for (size_t i = 0; i < a->n; i++) {
 		names[i] = a->p[i].name;
 		var += a->p[i].sigma2;

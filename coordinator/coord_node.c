@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/rho.h"
 #include "coordinator/coord_service_int.h"
+#include "protocol/secagg.h"
 
 /* ------------------------------------------------------------ tasks */
 
@@ -705,25 +706,6 @@ coord_do_roster(struct coord *c, struct transport_call *call,
 
 /* ----------------------------------------------------------- shares */
 
-/* BLAKE2b-256 of 'n' cells as little-endian uint64. */
-static void
-digest_cells(const uint64_t *v, size_t n, uint8_t out[32])
-{
-	crypto_generichash_state st;
-	uint8_t buf[8 * 256];
-
-	crypto_generichash_init(&st, NULL, 0, 32);
-	for (size_t i = 0; i < n; i += 256) {
-		size_t k = n - i < 256 ? n - i : 256;
-
-		for (size_t j = 0; j < k; j++)
-			for (int b = 0; b < 8; b++)
-				buf[j * 8 + b] = (uint8_t)(v[i + j] >> (8 * b));
-		crypto_generichash_update(&st, buf, k * 8);
-	}
-	crypto_generichash_final(&st, out, 32);
-}
-
 /*
  * Check manifest 'mf' of chunk 'ck' from node 'm' against the round of
  * 'a' and the manifest of 'sh' so far (a different one is equivocation:
@@ -860,7 +842,7 @@ coord_do_share(struct coord *c, struct transport_call *call,
 	}
 	resp.received_cells = sh->received;
 	if (sh->got == sh->nchunks) {
-		digest_cells(sh->cells, a->ncells, dg);
+		secagg_cells_digest(sh->cells, a->ncells, dg);
 		if (memcmp(dg, mf->digest.data, 32) != 0) {
 			coord_share_clear(sh);
 			*field = "manifest.digest";
@@ -869,7 +851,8 @@ coord_do_share(struct coord *c, struct transport_call *call,
 			goto out;
 		}
 		fault_point("coord.after_share_received");
-		r = coord_round_share(a->round, p->id, sh->cells, a->ncells);
+		r = coord_round_share_digest(a->round, p->id, sh->cells,
+		    a->ncells, dg);
 		free(sh->cells);
 		sh->cells = NULL;
 		sh->done = true;

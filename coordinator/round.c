@@ -232,8 +232,17 @@ int
 coord_round_share(struct coord_round *r, const uint8_t id[static 32],
     const uint64_t *y, size_t len)
 {
-	struct participant *p;
 	uint8_t h[32];
+
+	secagg_cells_digest(y, len, h);
+	return coord_round_share_digest(r, id, y, len, h);
+}
+
+int
+coord_round_share_digest(struct coord_round *r, const uint8_t id[static 32],
+    const uint64_t *y, size_t len, const uint8_t h[static 32])
+{
+	struct participant *p;
 
 	if ((p = find(r, id)) == NULL)
 		return cairn_err(CAIRN_ERR_UNAUTH,
@@ -241,8 +250,6 @@ coord_round_share(struct coord_round *r, const uint8_t id[static 32],
 	if (len != r->ncells)
 		return cairn_err(CAIRN_ERR_FORMAT, "share of %zu cells, the "
 		    "round has %zu", len, r->ncells);
-	crypto_generichash(h, sizeof(h), (const uint8_t *)y,
-	    len * sizeof(*y), NULL, 0);
 	if (p->shared) {
 		if (sodium_memcmp(h, p->share_hash, 32) == 0)
 			return CAIRN_OK;

@@ -91,6 +91,14 @@ int	coord_round_share(struct coord_round *r, const uint8_t id[static 32],
 	    const uint64_t *y, size_t len) __attribute__((warn_unused_result));
 
 /*
+ * coord_round_share() for a caller that has the share's digest 'h'
+ * (secagg_cells_digest() of 'y') already: the share is not hashed again.
+ */
+int	coord_round_share_digest(struct coord_round *r,
+	    const uint8_t id[static 32], const uint64_t *y, size_t len,
+	    const uint8_t h[static 32]) __attribute__((warn_unused_result));
+
+/*
  * Fail the round if its current phase's deadline is before 'now'.
  * Returns true when this call failed it.
  */

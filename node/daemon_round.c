@@ -23,6 +23,7 @@
 #include "common/fault.h"
 #include "common/log.h"
 #include "node/daemon_int.h"
+#include "protocol/secagg.h"
 
 static void
 advert_key(const uint8_t qhash[32], uint32_t attempt, char key[96])
@@ -67,25 +68,6 @@ get_roster(struct node_daemon *d, const Cairn__V1__Task *t,
 			continue;
 		return r;
 	}
-}
-
-static void
-digest_vector(const uint64_t *y, size_t n, uint8_t out[32])
-{
-	crypto_generichash_state st;
-	uint8_t buf[8 * 256];
-	size_t i, k;
-
-	crypto_generichash_init(&st, NULL, 0, 32);
-	for (i = 0; i < n; i += k) {
-		k = n - i < 256 ? n - i : 256;
-		for (size_t j = 0; j < k; j++)
-			for (int b = 0; b < 8; b++)
-				buf[8 * j + (size_t)b] =
-				    (uint8_t)(y[i + j] >> (8 * b));
-		crypto_generichash_update(&st, buf, 8 * k);
-	}
-	crypto_generichash_final(&st, out, 32);
 }
 
 /* Chunk calls in flight while uploading a masked share. */
@@ -188,7 +170,7 @@ upload(struct node_daemon *d, const Cairn__V1__Task *t, const uint8_t sid[32],
 	size_t len, nw, i;
 	int r;
 
-	digest_vector(y, n, digest);
+	secagg_cells_digest(y, n, digest);
 	mf.query_id = t->query_id;
 	mf.attempt = t->attempt;
 	mf.node = (char *)d->name;
@@ -557,6 +539,9 @@ handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
 		node_vec_start(&job);
 	r = node_task_verify_log(d, t);
 	node_timing_lap(d, NODE_PHASE_LOG_CHECK, &mark);
+	if (r == CAIRN_OK && job.started)
+		node_vec_prenoise(&job);
+	mark = node_clock_ns();
 	node_vec_join(&job);
 	if (job.done && mark > job.end_ns)
 		d->timing.ns[NODE_PHASE_LOG_WAIT] = mark - job.end_ns;

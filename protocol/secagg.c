@@ -224,6 +224,31 @@ secagg_sum_add(uint64_t *acc, const uint64_t *y, size_t len)
 		acc[c] += y[c];
 }
 
+void
+secagg_cells_digest(const uint64_t *v, size_t n, uint8_t out[static 32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* The cells are little-endian in memory already. */
+	crypto_generichash_update(&st, (const uint8_t *)v, n * sizeof(*v));
+#else
+	uint8_t buf[8 * 256];
+
+	for (size_t i = 0; i < n; i += 256) {
+		size_t k = n - i < 256 ? n - i : 256;
+
+		for (size_t j = 0; j < k; j++)
+			for (int b = 0; b < 8; b++)
+				buf[j * 8 + (size_t)b] =
+				    (uint8_t)(v[i + j] >> (8 * b));
+		crypto_generichash_update(&st, buf, k * 8);
+	}
+#endif
+	crypto_generichash_final(&st, out, 32);
+}
+
 uint64_t
 secagg_check_value(const uint8_t sid[static 32])
 {

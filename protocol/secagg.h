@@ -103,6 +103,13 @@ int	secagg_mask(const uint8_t esk[static SECAGG_KEY_LEN],
 /* acc[k] += y[k] (mod 2^64) for the 'len' cells. */
 void	secagg_sum_add(uint64_t *acc, const uint64_t *y, size_t len);
 
+/*
+ * BLAKE2b-256 of the 'n' cells of 'v', each as 8 little-endian bytes: the
+ * digest a share manifest signs, the coordinator checks and a RELEASE
+ * entry carries for the released values (cast int64_t to uint64_t).
+ */
+void	secagg_cells_digest(const uint64_t *v, size_t n, uint8_t out[static 32]);
+
 /* The value every node puts in the check cell for session 'sid'. */
 uint64_t secagg_check_value(const uint8_t sid[static 32]);
 

@@ -22,6 +22,7 @@
 #include "protocol/cairn.pb-c.h"
 #include "protocol/proto_service.h"
 #include "protocol/qspec.h"
+#include "protocol/secagg.h"
 #include "protocol/tlog.h"
 #include "protocol/tlog_entry.h"
 #include "protocol/tlog_member.h"
@@ -314,27 +315,6 @@ out:
 	return r;
 }
 
-/*
- * The result hash a RELEASE entry carries: BLAKE2b-256 over the 'n'
- * values of 'v', each as 8 little-endian bytes.
- */
-static void
-values_hash(const int64_t *v, uint64_t n, uint8_t h[static 32])
-{
-	crypto_generichash_state st;
-
-	crypto_generichash_init(&st, NULL, 0, 32);
-	for (uint64_t i = 0; i < n; i++) {
-		uint8_t le[8];
-		uint64_t u = (uint64_t)v[i];
-
-		for (int b = 0; b < 8; b++)
-			le[b] = (uint8_t)(u >> (8 * b));
-		crypto_generichash_update(&st, le, 8);
-	}
-	crypto_generichash_final(&st, h, 32);
-}
-
 const char query_result_usage[] =
     "QUERY_ID --regions regions.csv [--categories a,b,...]\n"
     "    [--format csv|json] [--output F] [--delta D] [--timeout S]\n"
@@ -447,7 +427,7 @@ query_cmd_result(struct ctx *c)
 	if ((r = query_domain_init(&dom, &spec, regions, nregions,
 	    (const char *const *)cats, ncats)) != CAIRN_OK)
 		goto out;
-	values_hash(co.v, co.n, h);
+	secagg_cells_digest((const uint64_t *)co.v, co.n, h);
 	if (sodium_memcmp(h, pv.result_hash, 32) != 0) {
 		r = cairn_err(CAIRN_ERR_PROOF, "GetResult: the values do not "
 		    "match the result hash of the RELEASE entry at log index %"

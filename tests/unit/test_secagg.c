@@ -347,6 +347,36 @@ test_keypair(void **state)
 	assert_memory_equal(chk, pk, 32);
 }
 
+/*
+ * secagg_cells_digest() is BLAKE2b-256 of the cells as 8 little-endian
+ * bytes each, whatever the host's byte order: checked against the bytes
+ * written out one by one, for a length that is not a multiple of the
+ * block the portable path uses.
+ */
+static void
+test_cells_digest(void **state)
+{
+	enum { N = 1000 };
+	uint64_t v[N];
+	uint8_t le[N * 8], want[32], got[32];
+
+	(void)state;
+	for (size_t i = 0; i < N; i++) {
+		v[i] = 0x0102030405060708ULL * (i + 1) ^ (uint64_t)i << 60;
+		for (int b = 0; b < 8; b++)
+			le[8 * i + (size_t)b] = (uint8_t)(v[i] >> (8 * b));
+	}
+	crypto_generichash(want, 32, le, sizeof(le), NULL, 0);
+	secagg_cells_digest(v, N, got);
+	assert_memory_equal(got, want, 32);
+	v[N - 1] ^= 1;
+	secagg_cells_digest(v, N, got);
+	assert_memory_not_equal(got, want, 32);
+	crypto_generichash(want, 32, NULL, 0, NULL, 0);
+	secagg_cells_digest(v, 0, got);
+	assert_memory_equal(got, want, 32);
+}
+
 int
 main(void)
 {
@@ -358,6 +388,7 @@ main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_roster_sort_find_decode),
 		cmocka_unit_test(test_keypair),
+		cmocka_unit_test(test_cells_digest),
 	};
 
 	if (sodium_init() < 0)
