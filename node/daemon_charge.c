@@ -193,9 +193,43 @@ node_vec_join(struct node_vec_job *j)
 }
 
 void
+node_vec_prenoise(struct node_vec_job *j)
+{
+	struct node_ledger_charge_req req;
+	int64_t month_rho[DP_MAX_MONTHS];
+	const struct node_vector_source *src = &j->d->dc.vectors;
+	struct dp_rat s2;
+	uint64_t n;
+
+	if (src->domain == NULL || src->domain(src->ctx, &j->tq->spec,
+	    j->tq->q->spec->geography, &n) != CAIRN_OK || n == 0 ||
+	    n >= (uint64_t)LEDGER_MAX_CELLS)
+		return;
+	memset(&req, 0, sizeof(req));
+	if (charge_plan(j->tq, n, &req, month_rho) != CAIRN_OK ||
+	    (j->noise = malloc((size_t)n * sizeof(*j->noise))) == NULL)
+		return;
+	s2.num = (uint64_t)req.noise_variance;
+	s2.den = 1;
+	if (noise_fill(s2, j->noise, (size_t)n) != CAIRN_OK) {
+		free(j->noise);
+		j->noise = NULL;
+		return;
+	}
+	j->noise_n = n;
+	j->noise_s2 = s2.num;
+}
+
+void
 node_vec_discard(struct node_vec_job *j)
 {
 	node_vec_join(j);
+	if (j->noise != NULL) {
+		sodium_memzero(j->noise, (size_t)j->noise_n *
+		    sizeof(*j->noise));
+		free(j->noise);
+		j->noise = NULL;
+	}
 	if (j->exact != NULL) {
 		sodium_memzero(j->exact, (size_t)j->n * sizeof(*j->exact));
 		free(j->exact);
@@ -498,15 +532,23 @@ charge_new(struct node_daemon *d, const Cairn__V1__Task *t,
 	if ((r = charge_plan(tq, n, &req, month_rho)) != CAIRN_OK)
 		goto out;
 	sigma_h2 = (uint64_t)req.noise_variance;
-	if ((noise = malloc((size_t)n * sizeof(*noise))) == NULL) {
-		r = cairn_err(CAIRN_ERR_NOMEM, "noise of %llu cells",
-		    (unsigned long long)n);
-		goto out;
+	if (job->noise != NULL && job->noise_n == n &&
+	    job->noise_s2 == sigma_h2) {
+		/* Drawn beside the computation for this very length and
+		   variance: the same draw as here, made earlier. */
+		noise = job->noise;
+		job->noise = NULL;
+	} else {
+		if ((noise = malloc((size_t)n * sizeof(*noise))) == NULL) {
+			r = cairn_err(CAIRN_ERR_NOMEM, "noise of %llu cells",
+			    (unsigned long long)n);
+			goto out;
+		}
+		s2.num = sigma_h2;
+		s2.den = 1;
+		if ((r = noise_fill(s2, noise, (size_t)n)) != CAIRN_OK)
+			goto out;
 	}
-	s2.num = sigma_h2;
-	s2.den = 1;
-	if ((r = noise_fill(s2, noise, (size_t)n)) != CAIRN_OK)
-		goto out;
 	for (uint64_t i = 0; i < n; i++)
 		if (__builtin_add_overflow(exact[i], noise[i], &exact[i])) {
 			/* An exact count this large is the data's doing. */

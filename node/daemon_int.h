@@ -29,8 +29,10 @@ enum node_phase {
 	NODE_PHASE_COMPUTE,	/* the exact vector (the engine), on its
 				 * own thread while the log is checked */
 	NODE_PHASE_LOG_WAIT,	/* after the computation, waiting for the
-				 * log check to end */
-	NODE_PHASE_NOISE,	/* drawing and adding the noise */
+				 * log check and the noise drawn beside
+				 * the computation to end */
+	NODE_PHASE_NOISE,	/* adding the noise (and drawing it, when
+				 * it was not drawn beside the computation) */
 	NODE_PHASE_LEDGER,	/* the durable charge (or the kept vector) */
 	NODE_PHASE_ADVERTISE,	/* sign and send the advertisement */
 	NODE_PHASE_ROSTER,	/* waiting for the roster */
@@ -226,15 +228,29 @@ struct node_vec_job {
 	pthread_t			 th;
 	bool				 started;	/* a thread runs it */
 	bool				 done;
+	/* Noise drawn beside the computation (node_vec_prenoise()). */
+	int64_t				*noise;
+	uint64_t			 noise_n, noise_s2;
 };
 
 /* Start the computation on its own thread (else it runs on demand). */
 void	node_vec_start(struct node_vec_job *j);
 
+/*
+ * While the computation runs, draw its noise: noise_n samples of variance
+ * noise_s2, for the domain's length (from public inputs only) and the
+ * requirement's sigma_h^2.  The noise never depends on the records, so
+ * drawing it first changes nothing but when it is drawn.  Best effort:
+ * on any failure nothing is kept and the noise is drawn after the
+ * computation, as without it.
+ */
+void	node_vec_prenoise(struct node_vec_job *j);
+
 /* Wait for a started computation. */
 void	node_vec_join(struct node_vec_job *j);
 
-/* Wait for it, then wipe and free the exact vector if still held. */
+/* Wait for it, then wipe and free the exact vector and the noise drawn
+   for it if still held. */
 void	node_vec_discard(struct node_vec_job *j);
 
 /*

@@ -4,7 +4,8 @@
  * break is the one sent after a restart, a pending charge re-sent (and
  * dropped when refused), the budget spent, a refusal that depends on the
  * data charged and logged, the charge and its re-send record in one
- * transaction, and the noise of a query with h = 2.
+ * transaction, the noise drawn beside the computation, and the noise of a
+ * query with h = 2.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -552,6 +553,65 @@ test_holders_noise(void **state)
 	task_free(&tb);
 }
 
+/*
+ * The noise drawn beside the computation (node_vec_prenoise()) is the
+ * noise charged: drawn for the domain's length, then consumed by the
+ * charge (replaced here by 5 in every cell, which the noisy vector then
+ * carries over the fixture's exact 1000s).  Drawn for another variance
+ * than the requirement's, it is not used: the charge draws its own.
+ */
+static void
+test_prenoise_used(void **state)
+{
+	struct task_buf tb;
+	struct qopts o;
+	struct node_task_query tq;
+	struct node_vec_job job;
+	const char *code = NULL;
+	int64_t cid, *noisy = NULL;
+	size_t ncells = 0, n = NREG * 2, fives;
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		qopts_default(&o, round == 0 ? "q-prenoise" : "q-prenoise2");
+		task_make(&tb, &o, 0);
+		memset(&tq, 0, sizeof(tq));
+		memset(&job, 0, sizeof(job));
+		job.d = daemon_;
+		job.tq = &tq;
+		assert_int_equal(node_task_check_query(daemon_, &tb.t, &tq,
+		    &code), CAIRN_OK);
+		node_vec_prenoise(&job);
+		assert_non_null(job.noise);
+		assert_int_equal(job.noise_n, n);
+		assert_true(job.noise_s2 > 0);
+		for (size_t i = 0; i < n; i++)
+			job.noise[i] = 5;
+		if (round == 1)
+			job.noise_s2++;
+		assert_int_equal(node_charge_for_task(daemon_, &tb.t, &tq,
+		    &job, &cid, &noisy, &ncells, &code), CAIRN_OK);
+		assert_int_equal(ncells, n);
+		fives = 0;
+		for (size_t i = 0; i < n; i++)
+			fives += noisy[i] == 1005;
+		if (round == 0) {
+			assert_null(job.noise);
+			assert_int_equal(fives, n);
+		} else {
+			assert_non_null(job.noise);
+			assert_true(fives < n);
+		}
+		free(noisy);
+		noisy = NULL;
+		node_vec_discard(&job);
+		assert_null(job.noise);
+		node_task_query_release(&tq);
+		task_free(&tb);
+	}
+	assert_int_equal(charges(), 2);
+}
+
 int
 main(void)
 {
@@ -566,6 +626,8 @@ main(void)
 		    ndf_setup, ndf_teardown),
 		cmocka_unit_test_setup_teardown(test_charge_resend_atomic,
 		    ndf_setup, ndf_teardown),
+		cmocka_unit_test_setup_teardown(test_prenoise_used, ndf_setup,
+		    ndf_teardown),
 		cmocka_unit_test_setup_teardown(test_holders_noise, ndf_setup,
 		    ndf_teardown),
 	};
