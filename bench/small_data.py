@@ -142,7 +142,8 @@ def answer(spec, by_sid, records):
             h = home(evs, spec, b0, b1)
             if h is None:
                 continue
-            a, b = date.fromisoformat(spec["start"]), date.fromisoformat(spec["end"])
+            a = date.fromisoformat(spec["start"])
+            b = date.fromisoformat(spec["end"])
             days = defaultdict(Counter)
             for t, r in evs:
                 if in_win(t, a, b):

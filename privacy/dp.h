@@ -355,8 +355,8 @@ struct dp_requirement {
  * Exact integer arithmetic throughout.  Fills '*out' and returns CAIRN_OK;
  * CAIRN_ERR_ARG for an impossible query (unknown kind, k or holders 0, k
  * != 1 for a kind without k, an empty or inverted window, migration
- * or displacement windows outside [day0, day1), n <= c, cells 0, rho_nano 0 or not above
- * x); CAIRN_ERR_RANGE beyond the limits (window over DP_MAX_DAYS, offset
+ * or displacement windows outside [day0, day1), n <= c, cells 0,
+ * rho_nano 0 or not above x); CAIRN_ERR_RANGE beyond the limits (window over DP_MAX_DAYS, offset
  * over DP_MAX_OFFSET, days beyond year 9999, Delta_m^2 over 2^40, cells
  * over DP_MAX_CELLS, sigma2 over DP_SIGMA2_PLAN_MAX, sigma_h2 or the
  * variance over 2^62).  '*out' is untouched on failure.  'q' may come

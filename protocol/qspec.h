@@ -145,8 +145,9 @@ uint64_t qspec_buckets(const struct qspec *q);
  * regions², visitors regions × days, population_by_category regions ×
  * the spec's categories (q->ncats; 'ncats' only counts for a spec built
  * in memory without them), displacement regions (home) × observation
- * days × (regions + 1) (the day region, or not seen last).  This is the length of the vector a node
- * contributes, before the check cell; it depends on public inputs only.
+ * days × (regions + 1) (the day region, or not seen last).  This is the
+ * length of the vector a node contributes, before the check cell; it
+ * depends on public inputs only.
  */
 uint64_t qspec_domain_cells(const struct qspec *q, uint64_t nregions,
 	    uint64_t ncats);

@@ -189,8 +189,17 @@ read_rows(const char *text, size_t len, const char *name, struct row **rows,
 		if (e > p && e[-1] == '\r')
 			e--;
 		if (e == p || *p == '#') {
-			if (sscanf(p, "# noise variance %llu per cell", &var) ==
-			    1) {
+			if (e - p > 17 && memcmp(p, "# noise variance ", 17) ==
+			    0) {
+				char *q;
+
+				var = strtoull(p + 17, &q, 10);
+				if (!isdigit((unsigned char)p[17]) || q >= e ||
+				    *q != ' ' || var == 0 || var > (1ULL << 62)) {
+					r = cairn_err(CAIRN_ERR_FORMAT, "%s:%zu: "
+					    "not a noise variance", name, line);
+					goto out;
+				}
 				*variance = var;
 				have_var = true;
 			}

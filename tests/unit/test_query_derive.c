@@ -84,6 +84,8 @@ test_parse(void **state)
 	assert_int_equal(d.values[5], 6);
 	query_disp_release(&d);
 
+	parse_bad("# noise variance -5 per cell\nhome,day,region,value\n",
+	    "r.csv:1: not a noise variance");
 	parse_bad("# noise variance 4 per cell\nregion,count\n1,2\n",
 	    "r.csv:2: not a displacement result");
 	snprintf(buf, sizeof(buf), "%s", good + strlen("# query q kind "
