@@ -100,6 +100,26 @@ export function sqlFor(spec, nregions) {
 		  WHERE p.rk <= ${Number(spec.k)}
 		    AND (h.home IS NULL OR p.region <> h.home)
 		  GROUP BY p.region, p.bk ORDER BY region, day`;
+	case 'displacement':
+		// The cohort (home over the baseline) on every observation
+		// day: its modal region of the day, or none when unseen.
+		return `WITH h AS (${homes(spec, spec.baseline[0], spec.baseline[1])}),
+		  d AS (SELECT CAST(unnest(range(${lit(spec.start)},
+		      ${lit(spec.end)}, INTERVAL 1 DAY)) AS DATE) AS day),
+		  m AS (
+		    SELECT sid, day, arg_max(region, ${MODE_KEY}) AS mode FROM (
+		      SELECT sid, CAST(lt AS DATE) AS day, region,
+		        count(*)::BIGINT AS c FROM ev
+		      WHERE ${win(spec.start, spec.end)}
+		      GROUP BY sid, day, region)
+		    GROUP BY sid, day)
+		  SELECT h.home AS home, strftime(d.day, ${DAY}) AS day,
+		    coalesce(CAST(m.mode AS VARCHAR), 'none') AS region,
+		    count(*) AS count
+		  FROM h CROSS JOIN d
+		    LEFT JOIN m ON m.sid = h.sid AND m.day = d.day
+		  GROUP BY h.home, d.day, m.mode
+		  ORDER BY h.home, d.day, m.mode NULLS LAST`;
 	case 'population_by_category': {
 		// Only the spec's categories (docs/queries.md).
 		const cats = (spec.categories || []).map(

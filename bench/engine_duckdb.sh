@@ -155,7 +155,7 @@ check_small() {
 	"$BIN/cairn" synth --holders 2 --subscribers 1500 --days 5 \
 	    --regions 11 --seed 17 --utc-offset -150 --out "$W/fed" --quiet ||
 	    die "cairn synth failed"
-	qs="presence_day presence_hour residents od migration visitors"
+	qs="presence_day presence_hour residents od migration visitors displacement"
 	for h in holder1 holder2 all; do
 		args=""
 		for name in $qs; do

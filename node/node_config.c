@@ -77,7 +77,7 @@ static const struct config_key schema[] = {
 
 static const char *const kinds[] = {
 	"presence", "residents", "od", "migration", "visitors",
-	"population_by_category",
+	"population_by_category", "displacement",
 };
 
 bool

@@ -258,12 +258,16 @@ plan_usage(FILE *f)
 	    "           [--offset MIN] [--bucket day|hour] [--cells D] ...\n"
 	    "       " PLAN_PROG " --kind migration --rho R --baseline FROM,TO\n"
 	    "           --comparison FROM,TO [--offset MIN] ...\n"
+	    "       " PLAN_PROG " --kind displacement --rho R --baseline "
+	    "FROM,TO\n"
+	    "           --start DATE --end DATE [--offset MIN] ...\n"
 	    "\n"
 	    "Plan the discrete Gaussian noise of one query of kind K\n"
 	    "(presence, residents, od, migration, visitors,\n"
-	    "population_by_category) that costs rho (zCDP): the sensitivity,\n"
-	    "sigma2 = delta2^2 / (2 rho) rounded up, each node's\n"
-	    "sigma_h2 = max(4, ceil(sigma2 / (N - C))), the released variance\n"
+	    "population_by_category, displacement) that costs rho (zCDP):\n"
+	    "the sensitivity, sigma2 = delta2^2 / (2 rho) rounded up, each\n"
+	    "node's sigma_h2 = max(4, ceil(sigma2 / (N - C))), the released\n"
+	    "variance\n"
 	    "N sigma_h2 and its 95%% half-width, and the (eps, delta) of rho,\n"
 	    "tight and simple.  With a window (local dates, end excluded, at\n"
 	    "UTC offset MIN minutes), the plan is the one the federation\n"
@@ -316,7 +320,25 @@ plan_window(enum dp_kind kind, uint64_t rho_nano, double delta,
 	if (o[3].value != NULL)
 		return cli_fail(PLAN_PROG, "--days", cairn_err(CAIRN_ERR_ARG,
 		    "a window gives the days: leave --days out"));
-	if (kind == DP_KIND_MIGRATION) {
+	if (kind == DP_KIND_DISPLACEMENT) {
+		/* The observation days are --start/--end, the home's
+		   window --baseline. */
+		if (o[8].value == NULL || o[9].value == NULL ||
+		    o[12].value == NULL || o[13].value != NULL)
+			return cli_fail(PLAN_PROG, "--baseline", cairn_err(
+			    CAIRN_ERR_ARG, "displacement takes --baseline "
+			    "FROM,TO and --start/--end (the observation days), "
+			    "not --comparison"));
+		if ((r = parse_range(o[12].value, &q.base0, &q.base1)) !=
+		    CAIRN_OK)
+			return cli_fail(PLAN_PROG, "--baseline", r);
+		if ((r = time_parse_date(o[8].value, &q.comp0)) != CAIRN_OK)
+			return cli_fail(PLAN_PROG, "--start", r);
+		if ((r = time_parse_date(o[9].value, &q.comp1)) != CAIRN_OK)
+			return cli_fail(PLAN_PROG, "--end", r);
+		q.day0 = q.base0 < q.comp0 ? q.base0 : q.comp0;
+		q.day1 = q.base1 > q.comp1 ? q.base1 : q.comp1;
+	} else if (kind == DP_KIND_MIGRATION) {
 		if (o[12].value == NULL || o[13].value == NULL ||
 		    o[8].value != NULL || o[9].value != NULL)
 			return cli_fail(PLAN_PROG, "--baseline", cairn_err(

@@ -234,9 +234,10 @@ enum dp_kind {
 	DP_KIND_OD,
 	DP_KIND_MIGRATION,
 	DP_KIND_VISITORS,
-	DP_KIND_POPULATION_BY_CATEGORY
+	DP_KIND_POPULATION_BY_CATEGORY,
+	DP_KIND_DISPLACEMENT
 };
-#define DP_KIND_COUNT	6
+#define DP_KIND_COUNT	7
 
 /*
  * Parse a query kind by its DESIGN §4 name ("presence", "od", ...).
@@ -266,6 +267,8 @@ struct dp_sensitivity {
  * DESIGN §4, multiplied by h (h^2 for delta2_sq):
  *   presence, visitors      delta1 = h k B,     delta2_sq = h^2 k B
  *   od                      delta1 = h (B - 1), delta2_sq = h^2 (B - 1)
+ *   displacement            delta1 = h B,       delta2_sq = h^2 B
+ *                           (B observation days, one cell each)
  *   residents, migration,
  *   population_by_category  delta1 = h,         delta2_sq = h^2
  * k must be 1 for the single-cell kinds.  Returns CAIRN_OK,
@@ -309,10 +312,10 @@ struct dp_query {
 	int32_t		utc_offset_min;	/* |.| <= DP_MAX_OFFSET */
 	int64_t		day0;	/* the days read, [day0, day1) */
 	int64_t		day1;
-	int64_t		base0;	/* migration: baseline [base0, */
-	int64_t		base1;	/* base1) */
-	int64_t		comp0;	/* and comparison [comp0, */
-	int64_t		comp1;	/* comp1) */
+	int64_t		base0;	/* migration, displacement: baseline */
+	int64_t		base1;	/* [base0, base1) */
+	int64_t		comp0;	/* migration: comparison; displacement: */
+	int64_t		comp1;	/* the observation days [comp0, comp1) */
 	uint32_t	holders;	/* h >= 1: holders a person is at */
 };
 
@@ -352,8 +355,8 @@ struct dp_requirement {
  * Exact integer arithmetic throughout.  Fills '*out' and returns CAIRN_OK;
  * CAIRN_ERR_ARG for an impossible query (unknown kind, k or holders 0, k
  * != 1 for a kind without k, an empty or inverted window, migration
- * windows outside [day0, day1), n <= c, cells 0, rho_nano 0 or not above
- * x); CAIRN_ERR_RANGE beyond the limits (window over DP_MAX_DAYS, offset
+ * or displacement windows outside [day0, day1), n <= c, cells 0,
+ * rho_nano 0 or not above x); CAIRN_ERR_RANGE beyond the limits (window over DP_MAX_DAYS, offset
  * over DP_MAX_OFFSET, days beyond year 9999, Delta_m^2 over 2^40, cells
  * over DP_MAX_CELLS, sigma2 over DP_SIGMA2_PLAN_MAX, sigma_h2 or the
  * variance over 2^62).  '*out' is untouched on failure.  'q' may come

@@ -20,6 +20,7 @@ static const char *const kind_names[DP_KIND_COUNT] = {
 	[DP_KIND_MIGRATION] = "migration",
 	[DP_KIND_VISITORS] = "visitors",
 	[DP_KIND_POPULATION_BY_CATEGORY] = "population_by_category",
+	[DP_KIND_DISPLACEMENT] = "displacement",
 };
 
 int
@@ -32,7 +33,7 @@ dp_kind_parse(const char *name, enum dp_kind *out)
 		}
 	return cairn_err(CAIRN_ERR_UNSUPPORTED, "unknown query kind '%s' "
 	    "(presence, residents, od, migration, visitors, "
-	    "population_by_category)", name);
+	    "population_by_category, displacement)", name);
 }
 
 const char *
@@ -66,6 +67,13 @@ dp_sensitivity(enum dp_kind kind, const struct dp_query_shape *shape,
 			return cairn_err(CAIRN_ERR_ARG, "od: needs at least 2 "
 			    "days, got %u", shape->buckets);
 		cells = (uint64_t)shape->buckets - 1;
+		break;
+	case DP_KIND_DISPLACEMENT:
+		/* One cell per observation day (not seen is a cell). */
+		if (shape->k != 1)
+			return cairn_err(CAIRN_ERR_ARG, "displacement: k = %u "
+			    "has no meaning (one cell per day)", shape->k);
+		cells = shape->buckets;
 		break;
 	case DP_KIND_RESIDENTS:
 	case DP_KIND_MIGRATION:
@@ -204,6 +212,15 @@ check_query(const struct dp_query *q, int64_t daymin, int64_t daymax)
 		    DP_MAX_DAYS);
 	if (q->kind == DP_KIND_OD && q->day1 - q->day0 < 2)
 		return cairn_err(CAIRN_ERR_ARG, "od: needs at least 2 days");
+	if (q->kind == DP_KIND_DISPLACEMENT && (q->base0 >= q->base1 ||
+	    q->comp0 >= q->comp1 || q->base0 < q->day0 ||
+	    q->comp0 < q->day0 || q->base1 > q->day1 || q->comp1 > q->day1))
+		return cairn_err(CAIRN_ERR_ARG, "displacement: baseline "
+		    "[%lld, %lld) and observation [%lld, %lld) must be "
+		    "non-empty and inside [%lld, %lld)", (long long)q->base0,
+		    (long long)q->base1, (long long)q->comp0,
+		    (long long)q->comp1, (long long)q->day0,
+		    (long long)q->day1);
 	if (q->kind == DP_KIND_MIGRATION && (q->base0 >= q->base1 ||
 	    q->comp0 >= q->comp1 || q->base0 < q->day0 ||
 	    q->comp0 < q->day0 || q->base1 > q->day1 || q->comp1 > q->day1))
@@ -214,6 +231,31 @@ check_query(const struct dp_query *q, int64_t daymin, int64_t daymax)
 		    (long long)q->comp1, (long long)q->day0,
 		    (long long)q->day1);
 	return CAIRN_OK;
+}
+
+/*
+ * displacement: a member has exactly one cell per observation day (its
+ * day region, or not seen), keyed by its home over the baseline.  For a
+ * month m the baseline touches, removing m's records can move the home
+ * to another region when the baseline also touches another month (all B
+ * cells move: 2B), or else only take it away (the B cells go: B).  For a
+ * month the baseline does not touch the home stays, and each observation
+ * day touching m can move its one cell (2 each).
+ */
+static void
+displacement_deltas(const struct dp_query *q, int32_t m0, uint64_t *delta)
+{
+	uint64_t B = (uint64_t)(q->comp1 - q->comp0);
+	int32_t a, b, c, d;
+
+	for (int64_t day = q->comp0; day < q->comp1; day++) {
+		span_months(day_start(q, day), day_start(q, day + 1), &c, &d);
+		for (int32_t m = c; m <= d; m++)
+			delta[m - m0] += 2;
+	}
+	span_months(day_start(q, q->base0), day_start(q, q->base1), &a, &b);
+	for (int32_t m = a; m <= b; m++)
+		delta[m - m0] = a == b ? B : 2 * B;
 }
 
 /*
@@ -286,6 +328,9 @@ month_deltas(const struct dp_query *q, int32_t m0, uint64_t *delta)
 		   the month, else 2. */
 		window_cell(q, q->base0, q->base1, m0, delta);
 		window_cell(q, q->comp0, q->comp1, m0, delta);
+		break;
+	case DP_KIND_DISPLACEMENT:
+		displacement_deltas(q, m0, delta);
 		break;
 	default:
 		break;

@@ -44,6 +44,9 @@ static const struct {
 	    F_KIND | F_START | F_END | F_K, F_OFF | F_NS | F_NE },
 	[QSPEC_KIND_POPCAT] = { "population_by_category",
 	    F_KIND | F_START | F_END | F_CATS, F_OFF },
+	/* start/end are the observation days, baseline the home's */
+	[QSPEC_KIND_DISPLACEMENT] = { "displacement",
+	    F_KIND | F_START | F_END | F_BASE, F_OFF | F_NS | F_NE },
 };
 
 #define MAX_K		1000
@@ -94,12 +97,14 @@ check_relations(const char *name, const struct qspec *q)
 		return cairn_err(CAIRN_ERR_FORMAT, "%s: field "
 		    "'night_start_hour': must be greater than night_end_hour "
 		    "(the night spans midnight)", name);
-	if (q->kind == QSPEC_KIND_MIGRATION) {
+	if (q->kind == QSPEC_KIND_MIGRATION ||
+	    q->kind == QSPEC_KIND_DISPLACEMENT) {
 		qspec_span(q, &d0, &d1);
 		if (d1 - d0 > QSPEC_MAX_DAYS)
-			return cairn_err(CAIRN_ERR_FORMAT, "%s: field "
-			    "'comparison': baseline and comparison span more "
-			    "than %d days", name, QSPEC_MAX_DAYS);
+			return cairn_err(CAIRN_ERR_FORMAT, "%s: field '%s': "
+			    "the two windows span more than %d days", name,
+			    q->kind == QSPEC_KIND_MIGRATION ? "comparison" :
+			    "baseline", QSPEC_MAX_DAYS);
 	}
 	return CAIRN_OK;
 }
@@ -260,7 +265,7 @@ qspec_parse_json(const char *text, size_t len, const char *name,
 	if (nq.kind == QSPEC_KIND__N) {
 		r = cairn_err(CAIRN_ERR_FORMAT, "%s: field 'kind': must be "
 		    "one of presence, residents, od, migration, visitors, "
-		    "population_by_category", name);
+		    "population_by_category, displacement", name);
 		goto out;
 	}
 	if ((r = check_presence(name, nq.kind, have)) != CAIRN_OK)
@@ -320,10 +325,11 @@ qspec_parse_json(const char *text, size_t len, const char *name,
 			goto out;
 		nq.night_end = (unsigned)iv;
 	}
-	if ((have & F_BASE) && ((r = get_window(json_object_get(root,
-	    "baseline"), name, "baseline", nq.base)) != CAIRN_OK ||
-	    (r = get_window(json_object_get(root, "comparison"), name,
-	    "comparison", nq.comp)) != CAIRN_OK))
+	if ((have & F_BASE) && (r = get_window(json_object_get(root,
+	    "baseline"), name, "baseline", nq.base)) != CAIRN_OK)
+		goto out;
+	if ((have & F_COMP) && (r = get_window(json_object_get(root,
+	    "comparison"), name, "comparison", nq.comp)) != CAIRN_OK)
 		goto out;
 	if (have & F_CATS) {
 		size_t i;
@@ -391,6 +397,9 @@ qspec_span(const struct qspec *q, int64_t *d0, int64_t *d1)
 	if (q->kind == QSPEC_KIND_MIGRATION) {
 		*d0 = q->base[0] < q->comp[0] ? q->base[0] : q->comp[0];
 		*d1 = q->base[1] > q->comp[1] ? q->base[1] : q->comp[1];
+	} else if (q->kind == QSPEC_KIND_DISPLACEMENT) {
+		*d0 = q->base[0] < q->start ? q->base[0] : q->start;
+		*d1 = q->base[1] > q->end ? q->base[1] : q->end;
 	} else {
 		*d0 = q->start;
 		*d1 = q->end;
@@ -424,7 +433,10 @@ qspec_write_json(const struct qspec *q, FILE *f)
 		put_date(f, q->base[0]);
 		fputs(", ", f);
 		put_date(f, q->base[1]);
-		fputs("], \"comparison\": [", f);
+		fputs("]", f);
+	}
+	if (fl & F_COMP) {
+		fputs(", \"comparison\": [", f);
 		put_date(f, q->comp[0]);
 		fputs(", ", f);
 		put_date(f, q->comp[1]);
@@ -503,7 +515,7 @@ qspec_from_proto(const Cairn__V1__QuerySpec *pb, const char *name,
 	if (!qspec_kind_parse(pb->kind, &nq.kind))
 		return cairn_err(CAIRN_ERR_FORMAT, "%s: field 'kind': must be "
 		    "one of presence, residents, od, migration, visitors, "
-		    "population_by_category", name);
+		    "population_by_category, displacement", name);
 	if (pb->start[0] != '\0' || pb->end[0] != '\0')
 		have |= F_START | F_END;
 	if (pb->utc_offset_minutes != 0)
@@ -566,10 +578,12 @@ qspec_from_proto(const Cairn__V1__QuerySpec *pb, const char *name,
 		nq.night_end = pb->night->end_hour;
 	}
 	if ((have & F_BASE) &&
-	    ((r = pb_window(pb->baseline, name, "baseline", nq.base)) !=
-	    CAIRN_OK ||
+	    (r = pb_window(pb->baseline, name, "baseline", nq.base)) !=
+	    CAIRN_OK)
+		return r;
+	if ((have & F_COMP) &&
 	    (r = pb_window(pb->comparison, name, "comparison", nq.comp)) !=
-	    CAIRN_OK))
+	    CAIRN_OK)
 		return r;
 	if (have & F_CATS) {
 		for (size_t i = 0; i < pb->n_categories; i++)
@@ -620,16 +634,18 @@ qspec_to_proto(const struct qspec *q, const char *geography,
 	}
 	if (fl & F_BASE) {
 		cairn__v1__date_range__init(&b->baseline);
-		cairn__v1__date_range__init(&b->comparison);
 		fmt_date(q->base[0], b->base[0]);
 		fmt_date(q->base[1], b->base[1]);
-		fmt_date(q->comp[0], b->comp[0]);
-		fmt_date(q->comp[1], b->comp[1]);
 		b->baseline.start = b->base[0];
 		b->baseline.end = b->base[1];
+		pb->baseline = &b->baseline;
+	}
+	if (fl & F_COMP) {
+		cairn__v1__date_range__init(&b->comparison);
+		fmt_date(q->comp[0], b->comp[0]);
+		fmt_date(q->comp[1], b->comp[1]);
 		b->comparison.start = b->comp[0];
 		b->comparison.end = b->comp[1];
-		pb->baseline = &b->baseline;
 		pb->comparison = &b->comparison;
 	}
 	if (fl & F_CATS) {
@@ -644,6 +660,7 @@ _Static_assert(QSPEC_MAX_MONTHS <= DP_MAX_MONTHS, "dp_requirement lists "
     "every month a query reads");
 _Static_assert(QSPEC_MAX_DAYS == DP_MAX_DAYS, "one widest window");
 _Static_assert(MAX_OFFSET == DP_MAX_OFFSET, "one widest offset");
+_Static_assert(QSPEC_KIND__N == DP_KIND_COUNT, "every kind is charged");
 
 int
 qspec_dp_query(const struct qspec *q, uint32_t holders, struct dp_query *out)
@@ -655,6 +672,7 @@ qspec_dp_query(const struct qspec *q, uint32_t holders, struct dp_query *out)
 		[QSPEC_KIND_MIGRATION] = DP_KIND_MIGRATION,
 		[QSPEC_KIND_VISITORS] = DP_KIND_VISITORS,
 		[QSPEC_KIND_POPCAT] = DP_KIND_POPULATION_BY_CATEGORY,
+		[QSPEC_KIND_DISPLACEMENT] = DP_KIND_DISPLACEMENT,
 	};
 	struct dp_query d;
 
@@ -676,6 +694,13 @@ qspec_dp_query(const struct qspec *q, uint32_t holders, struct dp_query *out)
 		d.base1 = q->base[1];
 		d.comp0 = q->comp[0];
 		d.comp1 = q->comp[1];
+	}
+	if (q->kind == QSPEC_KIND_DISPLACEMENT) {
+		/* the observation days take the comparison's place */
+		d.base0 = q->base[0];
+		d.base1 = q->base[1];
+		d.comp0 = q->start;
+		d.comp1 = q->end;
 	}
 	d.holders = holders;
 	*out = d;
@@ -707,6 +732,7 @@ qspec_buckets(const struct qspec *q)
 		return q->bucket_hour ? days * 24 : days;
 	case QSPEC_KIND_OD:
 	case QSPEC_KIND_VISITORS:
+	case QSPEC_KIND_DISPLACEMENT:
 		return days;
 	default:
 		return 1;
@@ -734,6 +760,9 @@ qspec_domain_cells(const struct qspec *q, uint64_t nregions, uint64_t ncats)
 		return nregions * days;
 	case QSPEC_KIND_POPCAT:
 		return nregions * (q->ncats > 0 ? q->ncats : ncats);
+	case QSPEC_KIND_DISPLACEMENT:
+		return nregions * (uint64_t)(q->end - q->start) *
+		    (nregions + 1);
 	default:
 		return 0;
 	}

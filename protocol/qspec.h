@@ -25,6 +25,7 @@ enum qspec_kind {
 	QSPEC_KIND_MIGRATION,
 	QSPEC_KIND_VISITORS,
 	QSPEC_KIND_POPCAT,	/* population_by_category */
+	QSPEC_KIND_DISPLACEMENT,
 	QSPEC_KIND__N
 };
 
@@ -34,13 +35,15 @@ enum qspec_kind {
 
 struct qspec {
 	enum qspec_kind	kind;
-	int64_t		start, end;	/* local days since epoch, [start, end) */
+	int64_t		start, end;	/* local days since epoch, [start, end);
+					   displacement: the observation days */
 	int32_t		utc_offset_min;	/* local time = UTC + offset */
 	bool		bucket_hour;	/* presence: hour buckets, else days */
 	uint32_t	k;		/* presence, visitors: top-k regions */
 	unsigned	night_start;	/* night: hour >= start or < end */
 	unsigned	night_end;
-	int64_t		base[2];	/* migration: baseline [from, to) */
+	int64_t		base[2];	/* migration, displacement: baseline
+					   [from, to) */
 	int64_t		comp[2];	/* migration: comparison [from, to) */
 	/* population_by_category: the public category domain, distinct,
 	   sorted bytewise (the order of the output's category axis) */
@@ -131,8 +134,8 @@ size_t	qspec_months(const struct qspec *q, int32_t months[QSPEC_MAX_MONTHS]);
 /*
  * The number of time buckets B of the kind's sensitivity (docs/privacy.md,
  * dp_sensitivity()): presence its days or hours; od and visitors its days
- * (od's sensitivity counts the B − 1 day pairs); 1 for the kinds with one
- * cell per subscriber.
+ * (od's sensitivity counts the B − 1 day pairs); displacement its
+ * observation days; 1 for the kinds with one cell per subscriber.
  */
 uint64_t qspec_buckets(const struct qspec *q);
 
@@ -141,8 +144,10 @@ uint64_t qspec_buckets(const struct qspec *q);
  * buckets, residents regions, od (days − 1) × regions², migration
  * regions², visitors regions × days, population_by_category regions ×
  * the spec's categories (q->ncats; 'ncats' only counts for a spec built
- * in memory without them).  This is the length of the vector a node
- * contributes, before the check cell; it depends on public inputs only.
+ * in memory without them), displacement regions (home) × observation
+ * days × (regions + 1) (the day region, or not seen last).  This is the
+ * length of the vector a node contributes, before the check cell; it
+ * depends on public inputs only.
  */
 uint64_t qspec_domain_cells(const struct qspec *q, uint64_t nregions,
 	    uint64_t ncats);

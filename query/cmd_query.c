@@ -1,13 +1,15 @@
 /*
  * cmd_query.c - `cairn query`: the statistics office's client
- * (docs/analyst.md, cairn-query(1)).  submit, status, wait, result, list.
+ * (docs/analyst.md, cairn-query(1)).  submit, status, wait, result, list,
+ * derive.
  * Identity options come from the command line or `--config analyst.conf`
  * ([analyst] section, docs/config.md); the command line wins.
  *
  * This file parses the command line and dispatches; the subcommands are
  * in query_submit.c (build, sign, submit), query_status.c (status, wait,
- * list) and query_result.c (fetch a release, verify it against the log,
- * write it out).
+ * list), query_result.c (fetch a release, verify it against the log,
+ * write it out) and query_derive.c (outputs derived from a released
+ * displacement result).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -58,6 +60,9 @@ const struct option query_opts[] = {
 	{ "regions", required_argument, NULL, 0 },
 	{ "categories", required_argument, NULL, 0 },
 	{ "delta", required_argument, NULL, 0 },
+	{ "input", required_argument, NULL, 0 },
+	{ "normal", required_argument, NULL, 0 },
+	{ "normal-days", required_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -247,6 +252,7 @@ static const struct sub subs[] = {
 	{ "wait", query_cmd_wait, query_wait_usage },
 	{ "result", query_cmd_result, query_result_usage },
 	{ "list", query_cmd_list, query_list_usage },
+	{ "derive", query_cmd_derive, query_derive_usage },
 };
 
 static int
@@ -296,6 +302,12 @@ c_list(int argc, char **argv)
 	return run(argc, argv, &subs[4]);
 }
 
+static int
+c_derive(int argc, char **argv)
+{
+	return run(argc, argv, &subs[5]);
+}
+
 static const struct cli_cmd query_cmds[] = {
 	{ "submit", c_submit, "build, sign and submit a query" },
 	{ "status", c_status, "show a query's state" },
@@ -303,6 +315,8 @@ static const struct cli_cmd query_cmds[] = {
 	{ "result", c_result, "fetch a released result, labelled, with "
 	    "intervals" },
 	{ "list", c_list, "list the coordinator's queries" },
+	{ "derive", c_derive, "share away, flows above normal: from a "
+	    "released displacement result" },
 };
 
 int

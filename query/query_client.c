@@ -209,6 +209,7 @@ static const char *const label_columns[QSPEC_KIND__N] = {
 	[QSPEC_KIND_MIGRATION] = "from,to",
 	[QSPEC_KIND_VISITORS] = "region,day",
 	[QSPEC_KIND_POPCAT] = "region,category",
+	[QSPEC_KIND_DISPLACEMENT] = "home,day,region",
 };
 
 const char *
@@ -348,6 +349,23 @@ query_cell_label(const struct query_domain *d, uint64_t id, bool json,
 		    ", \"day\": \"%s\"" : "%" PRIu32 ",%s",
 		    d->regions[id / nd], day);
 		break;
+	case QSPEC_KIND_DISPLACEMENT: {
+		/* (home, observation day, region or not seen = R) */
+		uint64_t g = id % (R + 1);
+		char reg[16];
+
+		nd = (uint64_t)(q->end - q->start);
+		(void)time_format_date(q->start + (int64_t)(id / (R + 1) % nd),
+		    day);
+		if (g == R)
+			strcpy(reg, json ? "null" : "none");
+		else
+			snprintf(reg, sizeof(reg), "%" PRIu32, d->regions[g]);
+		n = snprintf(buf, cap, json ? "\"home\": %" PRIu32 ", \"day\": "
+		    "\"%s\", \"region\": %s" : "%" PRIu32 ",%s,%s",
+		    d->regions[id / ((R + 1) * nd)], day, reg);
+		break;
+	}
 	case QSPEC_KIND_POPCAT:
 		if (quote(d->cats != NULL ? d->cats[id % d->ncats] :
 		    d->spec.cats[id % d->ncats], json, cat, sizeof(cat)) !=

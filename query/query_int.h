@@ -26,7 +26,8 @@ enum opt {
 	O_KIND, O_START, O_END, O_BUCKET, O_K, O_UTC, O_NIGHT_START,
 	O_NIGHT_END, O_BASELINE, O_COMPARISON, O_SPEC, O_GEO, O_RHO,
 	O_PURPOSE, O_PARTS, O_COLL, O_HOLDERS, O_ID, O_TIMEOUT, O_FORMAT,
-	O_OUTPUT, O_REGIONS, O_CATS, O_DELTA, O_N
+	O_OUTPUT, O_REGIONS, O_CATS, O_DELTA, O_INPUT, O_NORMAL,
+	O_NORMAL_DAYS, O_N
 };
 
 /* The long options, indexed by enum opt (cmd_query.c). */
@@ -104,10 +105,13 @@ extern const char query_status_usage[];
 extern const char query_wait_usage[];
 extern const char query_result_usage[];
 extern const char query_list_usage[];
+extern const char query_derive_usage[];
 int	query_cmd_submit(struct ctx *c);
 int	query_cmd_status(struct ctx *c);
 int	query_cmd_wait(struct ctx *c);
 int	query_cmd_result(struct ctx *c);
 int	query_cmd_list(struct ctx *c);
+/* derive (query_derive.c): from a released displacement result. */
+int	query_cmd_derive(struct ctx *c);
 
 #endif /* CAIRN_QUERY_INT_H */

@@ -32,7 +32,7 @@
 #include "common/timeutil.h"
 #include "synth/synth.h"
 
-#define NCDRQ		6		/* query kinds on CDR holders */
+#define NCDRQ		7		/* queries on CDR holders */
 #define OUTBUF		(1u << 20)	/* bytes buffered per output file */
 #define ROW_MAX		96		/* longest formatted row */
 #define TRUTH_MEM_MAX	(4ULL << 30)	/* bytes of truth tables */
@@ -85,11 +85,19 @@ synth_opts_check(const struct synth_opts *o)
 		return cairn_err(CAIRN_ERR_ARG, "--threads: must be 1 or 2");
 	if (o->out == NULL || o->out[0] == '\0')
 		return cairn_err(CAIRN_ERR_ARG, "--out: required");
+	if (o->event && (o->event_day <= o->start_day ||
+	    o->event_day >= o->start_day + o->days))
+		return cairn_err(CAIRN_ERR_ARG, "--event: the date must be "
+		    "after the first day and before the end (a baseline "
+		    "before it, observation days from it)");
+	if (o->event && !(o->event_share > 0 && o->event_share <= 1))
+		return cairn_err(CAIRN_ERR_ARG, "--event: the share must be "
+		    "in (0, 1]");
 	if (!o->no_truth) {
-		/* Cells of the six CDR queries' tables, per holder. */
+		/* Cells of the seven CDR queries' tables, per holder. */
 		uint64_t R = o->regions, D = o->days;
 		uint64_t cells = R * D * 2 + R * D * 24 + R + (D - 1) * R * R +
-		    R * R;
+		    R * R + R * D * (R + 1);
 
 		if (cells * 4 * o->holders > TRUTH_MEM_MAX)
 			return cairn_err(CAIRN_ERR_TOOBIG, "ground truth tables "
@@ -326,8 +334,14 @@ make_queries(struct run *u)
 	u->q[5].name = "visitors";
 	u->q[5].kind = SYNTH_VISITORS;
 	u->q[5].k = 3;
-	u->q[6].name = "population_by_category";
-	u->q[6].kind = SYNTH_POPULATION;
+	/* the cohort's home before the event, followed from its day */
+	u->q[6].name = "displacement";
+	u->q[6].kind = SYNTH_DISPLACEMENT;
+	u->q[6].base[0] = a;
+	u->q[6].base[1] = x;
+	u->q[6].start = x;
+	u->q[NCDRQ].name = "population_by_category";
+	u->q[NCDRQ].kind = SYNTH_POPULATION;
 }
 
 static int

@@ -85,7 +85,8 @@ enum synth_kind {
 	SYNTH_OD,
 	SYNTH_MIGRATION,
 	SYNTH_VISITORS,
-	SYNTH_POPULATION
+	SYNTH_POPULATION,
+	SYNTH_DISPLACEMENT	/* start/end: the observation days */
 };
 
 /*
@@ -101,7 +102,8 @@ struct synth_query {
 	bool		 hourly;	/* presence: bucket "hour" */
 	unsigned	 k;		/* presence, visitors */
 	unsigned	 night_start, night_end;
-	int64_t		 base[2], comp[2];	/* migration windows */
+	int64_t		 base[2], comp[2];	/* migration windows;
+						   displacement: base */
 };
 
 /*
@@ -196,6 +198,12 @@ struct synth_opts {
 	bool		 force;		/* write into a non-empty folder */
 	bool		 no_truth;	/* skip the ground truth */
 	unsigned	 threads;	/* 1 or 2 */
+	/* --event DATE,REGION,SHARE: the staged displacement (else the
+	   model's: mid-period, a large region, 30 %) */
+	bool		 event;
+	int64_t		 event_day;	/* local date, after the first */
+	uint32_t	 event_region;	/* region id */
+	double		 event_share;	/* of its residents, (0, 1] */
 };
 
 /* What a run produced, for the summary line. */

@@ -23,7 +23,8 @@ usage(FILE *f)
 "usage: cairn synth --out DIR [--holders H] [--subscribers S] [--days D]\n"
 "           [--regions R] [--seed N] [--start YYYY-MM-DD] [--utc-offset MIN]\n"
 "           [--epoch-timestamps] [--gzip] [--one-file] [--no-truth]\n"
-"           [--threads 1|2] [--force] [--quiet]\n"
+"           [--threads 1|2] [--event DATE,REGION,SHARE] [--force]\n"
+"           [--quiet]\n"
 "\n"
 "Generate a synthetic federation: R regions with names and outlines, H\n"
 "mobile operators' CDR files and cell maps for S subscribers over D days,\n"
@@ -42,6 +43,11 @@ usage(FILE *f)
 "  --one-file           one CDR file per holder instead of one per day\n"
 "  --no-truth           skip the ground truth\n"
 "  --threads T          1, or 2 to compute the truth beside the writing\n"
+"  --event DATE,REGION,SHARE\n"
+"                       stage the displacement: on local DATE, SHARE\n"
+"                       (0..1] of REGION's residents (a region id of\n"
+"                       regions.csv) move to other regions (default: mid-\n"
+"                       period, a large region, 0.30)\n"
 "  --force              write into a folder that is not empty\n"
 "  --quiet              print no summary\n");
 }
@@ -67,6 +73,40 @@ parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out)
 	return CAIRN_OK;
 }
 
+/* --event DATE,REGION,SHARE into 'o' (the ranges: synth_opts_check). */
+static int
+parse_event(const char *s, struct synth_opts *o)
+{
+	char date[16], *end;
+	const char *c1 = strchr(s, ','), *c2 = c1 ? strchr(c1 + 1, ',') :
+	    NULL;
+	unsigned long long reg;
+	double share;
+
+	if (c1 == NULL || c2 == NULL || (size_t)(c1 - s) >= sizeof(date))
+		return cairn_err(CAIRN_ERR_ARG, "--event: '%s' is not "
+		    "DATE,REGION,SHARE", s);
+	memcpy(date, s, (size_t)(c1 - s));
+	date[c1 - s] = '\0';
+	if (time_parse_date(date, &o->event_day) != CAIRN_OK)
+		return cairn_err(CAIRN_ERR_ARG, "--event: not a date "
+		    "YYYY-MM-DD: '%s'", date);
+	errno = 0;
+	reg = strtoull(c1 + 1, &end, 10);
+	if (c1[1] < '0' || c1[1] > '9' || end != c2 || errno != 0 ||
+	    reg > UINT32_MAX)
+		return cairn_err(CAIRN_ERR_ARG, "--event: not a region id: "
+		    "'%.*s'", (int)(c2 - c1 - 1), c1 + 1);
+	share = strtod(c2 + 1, &end);
+	if (c2[1] == '\0' || *end != '\0')
+		return cairn_err(CAIRN_ERR_ARG, "--event: not a share: '%s'",
+		    c2 + 1);
+	o->event = true;
+	o->event_region = (uint32_t)reg;
+	o->event_share = share;
+	return CAIRN_OK;
+}
+
 int
 cmd_synth(int argc, char **argv)
 {
@@ -85,6 +125,7 @@ cmd_synth(int argc, char **argv)
 		{ "no-truth", no_argument, NULL, 'n' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "event", required_argument, NULL, 'E' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -160,6 +201,9 @@ cmd_synth(int argc, char **argv)
 			break;
 		case 'f':
 			o.force = true;
+			break;
+		case 'E':
+			r = parse_event(optarg, &o);
 			break;
 		case 'q':
 			quiet = true;

@@ -10,6 +10,7 @@
  * (subscriber, day) stream, so any day can be regenerated on its own.
  * docs/synth.md states every constant used here.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +339,24 @@ synth_country_init(struct synth_country *c, const struct synth_opts *o)
 	}
 	c->disp_day = c->days / 2;
 	c->disp_share = DISP_SHARE;
+	if (o->event) {
+		/* The staged event (checked by synth_opts_check, but for
+		   the region, whose ids the country gives). */
+		unsigned i;
+
+		for (i = 0; i < c->nreg; i++)
+			if (c->region_id[i] == o->event_region)
+				break;
+		if (i == c->nreg) {
+			synth_country_release(c);
+			return cairn_err(CAIRN_ERR_ARG, "--event: region %"
+			    PRIu32 " is not one of the %u regions (ids in "
+			    "regions.csv)", o->event_region, o->regions);
+		}
+		c->disp_origin = i;
+		c->disp_day = (unsigned)(o->event_day - o->start_day);
+		c->disp_share = o->event_share;
+	}
 	c->nentities = o->subscribers / 10 + 1;
 	for (int i = 0; i < 4; i++) {
 		uint32_t a = synth_rng_u32(&g), b = synth_rng_u32(&g);

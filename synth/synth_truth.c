@@ -97,6 +97,9 @@ synth_truth_init(struct synth_truth *t, const struct synth_query *q,
 	if (uses_window(q->kind) && q->end <= q->start)
 		return cairn_err(CAIRN_ERR_ARG, "truth %s: empty window",
 		    q->name);
+	if (q->kind == SYNTH_DISPLACEMENT && q->base[1] <= q->base[0])
+		return cairn_err(CAIRN_ERR_ARG, "truth %s: empty baseline",
+		    q->name);
 	if (q->kind == SYNTH_MIGRATION && (q->base[1] <= q->base[0] ||
 	    q->comp[1] <= q->comp[0]))
 		return cairn_err(CAIRN_ERR_ARG, "truth %s: empty baseline or "
@@ -137,6 +140,9 @@ synth_truth_init(struct synth_truth *t, const struct synth_query *q,
 	case SYNTH_POPULATION:
 		cells = (uint64_t)nreg * ncat;
 		scratch = cells;
+		break;
+	case SYNTH_DISPLACEMENT:
+		cells = (uint64_t)nreg * t->ndays * (nreg + 1);
 		break;
 	default:
 		return cairn_err(CAIRN_ERR_ARG, "truth %s: unknown kind",
@@ -329,6 +335,44 @@ add_od(struct synth_truth *t, const struct synth_event *ev, size_t n)
 	}
 }
 
+/*
+ * displacement: a subscriber with a home over the baseline counts once
+ * per observation day in (home, day, modal region of the day), or in
+ * (home, day, not seen = nreg) on a day without events.
+ */
+static void
+add_displacement(struct synth_truth *t, const struct synth_event *ev,
+    size_t n)
+{
+	int32_t h = home(t, ev, n, t->q->base[0], t->q->base[1]);
+	size_t R = t->nreg;
+
+	if (h < 0)
+		return;
+	/* the events are in time order: one pass fills the day regions */
+	for (unsigned d = 0; d < t->ndays; d++)
+		t->daymode[d] = (int32_t)R;
+	for (size_t i = 0; i < n;) {
+		int64_t b = bucket_of(t, i, false);
+		size_t j = i, nt = 0;
+
+		if (b < 0) {
+			i++;
+			continue;
+		}
+		while (j < n && bucket_of(t, j, false) == b) {
+			if (t->scratch[ev[j].region]++ == 0)
+				t->touched[nt++] = ev[j].region;
+			j++;
+		}
+		t->daymode[b] = modal(t->scratch, t->touched, nt);
+		i = j;
+	}
+	for (unsigned d = 0; d < t->ndays; d++)
+		t->cnt[((size_t)h * t->ndays + d) * (R + 1) +
+		    (size_t)t->daymode[d]]++;
+}
+
 static void
 add_population(struct synth_truth *t, const struct synth_event *ev, size_t n)
 {
@@ -393,6 +437,9 @@ synth_truth_add(struct synth_truth *t, struct synth_event *ev, size_t n)
 		break;
 	case SYNTH_POPULATION:
 		add_population(t, ev, n);
+		break;
+	case SYNTH_DISPLACEMENT:
+		add_displacement(t, ev, n);
 		break;
 	}
 	return CAIRN_OK;
@@ -492,6 +539,27 @@ synth_truth_write(const struct synth_truth *const *parts, size_t nparts,
 				    region_id[g], d1, s);
 			}
 		break;
+	case SYNTH_DISPLACEMENT:
+		fputs("home,day,region,count\n", f);
+		for (size_t h = 0; h < R; h++)
+			for (size_t d = 0; d < t->ndays; d++) {
+				date_str(q->start + (int64_t)d, d1);
+				for (size_t g = 0; g <= R; g++) {
+					if ((s = sum_cell(parts, nparts,
+					    (h * t->ndays + d) * (R + 1) + g))
+					    == 0)
+						continue;
+					fprintf(f, "%" PRIu32 ",%s,", region_id[h],
+					    d1);
+					if (g == R)
+						fputs("none", f);
+					else
+						fprintf(f, "%" PRIu32,
+						    region_id[g]);
+					fprintf(f, ",%" PRIu64 "\n", s);
+				}
+			}
+		break;
 	case SYNTH_POPULATION:
 		fputs("region,category,count\n", f);
 		for (size_t g = 0; g < R; g++)
@@ -525,6 +593,8 @@ kind_name(enum synth_kind kind)
 		return "visitors";
 	case SYNTH_POPULATION:
 		return "population_by_category";
+	case SYNTH_DISPLACEMENT:
+		return "displacement";
 	}
 	return "?";
 }
@@ -550,7 +620,7 @@ synth_query_write(const struct synth_query *q, const char *path)
 	if (q->kind == SYNTH_PRESENCE || q->kind == SYNTH_VISITORS)
 		fprintf(f, ", \"k\": %u", q->k);
 	if (q->kind == SYNTH_RESIDENTS || q->kind == SYNTH_MIGRATION ||
-	    q->kind == SYNTH_VISITORS)
+	    q->kind == SYNTH_VISITORS || q->kind == SYNTH_DISPLACEMENT)
 		fprintf(f, ", \"night_start_hour\": %u, \"night_end_hour\": %u",
 		    q->night_start, q->night_end);
 	if (q->kind == SYNTH_MIGRATION) {
@@ -560,6 +630,11 @@ synth_query_write(const struct synth_query *q, const char *path)
 		date_str(q->comp[0], a);
 		date_str(q->comp[1], b);
 		fprintf(f, ", \"comparison\": [\"%s\", \"%s\"]", a, b);
+	}
+	if (q->kind == SYNTH_DISPLACEMENT) {
+		date_str(q->base[0], a);
+		date_str(q->base[1], b);
+		fprintf(f, ", \"baseline\": [\"%s\", \"%s\"]", a, b);
 	}
 	if (q->kind == SYNTH_POPULATION) {
 		/* The public category domain (docs/queries.md). */

@@ -15,7 +15,9 @@
 #     nodes (which publish their policies as POLICY entries) start on
 #     127.0.0.1;
 #  4. the statistics office asks seven questions, one of each kind (both
-#     presence buckets); each node
+#     presence buckets), then follows each region's cohort across the
+#     event (displacement) and derives the share away from home and the
+#     flows above normal from that release; each node
 #     computes locally, charges its ledger, adds its share of exact discrete
 #     Gaussian noise and masks its vector; the coordinator sums; the office
 #     gets noisy counts with 95% intervals, compared here with the ground
@@ -82,9 +84,9 @@ for m in op1 op2 op3; do
 	FED_DATA_EXTRA="records = $T/data/holder$k/records.csv
 geography_file = $T/regions.csv" fed_node_conf "$T" "$m" \
 	    "$T/data/holder$k/cdr" "$T/data/holder$k/cells.csv" demo <<CONF
-allow_kind = presence, od, residents, migration, visitors, population_by_category
+allow_kind = presence, od, residents, migration, visitors, population_by_category, displacement
 allow_analyst = nso
-budget_rho_per_month = 1.5
+budget_rho_per_month = 2
 max_rho_per_query = 0.5
 min_participants = 3
 max_colluding = 1
@@ -198,7 +200,54 @@ print('   region %s: %d of %d baseline residents live elsewhere afterwards by th
          round(m["share"] * 100)))
 PY
 
-step "5. A query over the holders' monthly budget (1.5 per data-month, about 1.48 of March spent) is refused"
+printf '\n -- displacement: the cohort of each home region followed day by day across the event\n'
+# The home over the first four days, the cohort followed from three days
+# before the event to the end, so the curve has a before and an after.
+python3 - "$T/data/queries/displacement.json" "$T/displacement.json" <<'PY'
+import datetime, json, sys
+q = json.load(open(sys.argv[1]))
+d = lambda s: datetime.date.fromisoformat(s)
+x = d(q["start"])
+q["baseline"] = [q["baseline"][0], str(x - datetime.timedelta(days=3))]
+q["start"] = str(x - datetime.timedelta(days=3))
+json.dump(q, open(sys.argv[2], "w"))
+open(sys.argv[2] + ".normal", "w").write("%s,%s" % (q["start"], x))
+print("   spec: " + json.dumps(q))
+PY
+"$C" query submit --config "$T/analyst.conf" --spec "$T/displacement.json" \
+    --geography demo --rho 0.25 --purpose "displacement across the event" \
+    --participants op1,op2,op3 --colluding 1 --id displacement | sed 's/^/   /'
+"$C" query wait displacement --config "$T/analyst.conf" --timeout 300 | sed 's/^/   /'
+"$C" query result displacement --config "$T/analyst.conf" --regions "$T/regions.csv" \
+    --format csv --output "$T/displacement.csv"
+grep '^#' "$T/displacement.csv" | sed 's/^/   /'
+# Derived from the released cells only (no budget): the share away from
+# home, and the outflow above the normal of the three days before.
+"$C" query derive share-away --input "$T/displacement.csv" --output "$T/share.csv"
+"$C" query derive above-normal --input "$T/displacement.csv" \
+    --normal-days "$(cat "$T/displacement.json.normal")" \
+    --output "$T/above.csv"
+python3 - "$T/share.csv" "$T/above.csv" "$T/data/manifest.json" <<'PY'
+import csv, json, sys
+m = json.load(open(sys.argv[3]))["displacement"]
+o = str(m["origin"])
+rows = lambda p: list(csv.DictReader(l for l in open(p) if not l.startswith('#')))
+above = {r["day"]: r for r in rows(sys.argv[2]) if r["home"] == o and r["region"] == "all"}
+print("   region %s, event on %s: share of its seen cohort away from home (Fieller 95%% "
+      "interval), and the outflow above the pre-event normal" % (o, m["day"]))
+for r in rows(sys.argv[1]):
+    if r["home"] != o:
+        continue
+    a = above.get(r["day"])
+    print("   %s%s away %6s of %6s  share %s  [%s, %s]%s" % (
+        r["day"], " *" if r["day"] >= m["day"] else "  ", r["away"], r["seen"],
+        r["share_away"], r["ci95_low"], r["ci95_high"],
+        "" if a is None else "   above normal %9s [%s, %s]" % (
+            a["above_normal"], a["ci95_low"], a["ci95_high"])))
+print("   (* on and after the event; the first three days are the normal)")
+PY
+
+step "5. A query over the holders' monthly budget (2 per data-month, about 1.73 of March spent) is refused"
 "$C" query submit --config "$T/analyst.conf" --spec "$T/data/queries/residents.json" \
     --geography demo --rho 0.5 --purpose "residents again" --participants op1,op2,op3 \
     --colluding 1 --id residents-2 | sed 's/^/   /'

@@ -46,6 +46,10 @@ plan_domain(struct engine_plan *p)
 	case QSPEC_KIND_POPCAT:
 		p->ncells = r * p->ncats;
 		break;
+	case QSPEC_KIND_DISPLACEMENT:
+		p->nbuckets = (uint64_t)(p->q.end - p->q.start);
+		p->ncells = r * p->nbuckets * (r + 1);
+		break;
 	default:
 		return CAIRN_ERR_INTERNAL;
 	}
@@ -382,6 +386,42 @@ night_home(const struct engine_plan *p, const uint32_t *w, size_t n,
 	return modal(a->tmp, m, a->tmp2);
 }
 
+/*
+ * displacement (docs/queries.md): a subject with a home (night modal
+ * region over the baseline) counts once per observation day, in the cell
+ * (home, day, day region) or (home, day, not seen) for a day without
+ * events; the day region is the modal region of all the day's events, as
+ * for od.  Cells are (home * B + day) * (R + 1) + region, not seen = R.
+ */
+static void
+displacement(const struct engine_plan *p, const uint32_t *w, size_t n,
+    struct engine_acc *a)
+{
+	uint64_t R = p->nregions, B = p->nbuckets;
+	uint32_t obs0 = (uint32_t)(p->q.start - p->d0);
+	int64_t h;
+	size_t i = 0;
+
+	h = night_home(p, w, n, (uint32_t)(p->q.base[0] - p->d0),
+	    (uint32_t)(p->q.base[1] - p->d0), a);
+	if (h < 0)
+		return;
+	for (uint64_t o = 0; o < B; o++) {
+		uint32_t day = obs0 + (uint32_t)o;
+		uint64_t g = R;
+		size_t m = 0;
+
+		/* w is sorted by slot, so the days come in order */
+		while (i < n && (w[i] >> p->rb) / 24 < day)
+			i++;
+		while (i < n && (w[i] >> p->rb) / 24 == day)
+			a->tmp[m++] = w[i++] & p->rmask;
+		if (m > 0)
+			g = modal(a->tmp, m, a->tmp2);
+		acc_add(a, ((uint64_t)h * B + o) * (R + 1) + g);
+	}
+}
+
 void
 engine_kernel_subject(const struct engine_plan *p, uint32_t *w, size_t n,
     struct engine_acc *a)
@@ -434,6 +474,9 @@ engine_kernel_subject(const struct engine_plan *p, uint32_t *w, size_t n,
 		h = night_home(p, w, n, 0, (uint32_t)p->ndays, a);
 		presence(p, w, n, false, p->ndays, h >= 0 ? (uint32_t)h :
 		    UINT32_MAX, a);
+		break;
+	case QSPEC_KIND_DISPLACEMENT:
+		displacement(p, w, n, a);
 		break;
 	case QSPEC_KIND_POPCAT: {
 		/*

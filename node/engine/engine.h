@@ -162,7 +162,8 @@ struct engine_result {
 	uint32_t	*regions;	/* region ids, ascending */
 	size_t		 ndays;		/* days of the time axis */
 	int64_t		 day0;		/* its first day */
-	size_t		 nbuckets;	/* presence: days or hours */
+	size_t		 nbuckets;	/* presence: days or hours;
+					   displacement: observation days */
 	size_t		 ncats;
 	char		**cats;		/* the spec's categories, bytewise */
 	uint64_t	 ncells;	/* size of the domain */

@@ -19,6 +19,7 @@ static const char *const kind_headers[QSPEC_KIND__N] = {
 	[QSPEC_KIND_MIGRATION] = "from,to,count",
 	[QSPEC_KIND_VISITORS] = "region,day,count",
 	[QSPEC_KIND_POPCAT] = "region,category,count",
+	[QSPEC_KIND_DISPLACEMENT] = "home,day,region,count",
 };
 
 const char *
@@ -112,6 +113,20 @@ labels(const struct engine_result *res, uint64_t id, bool json, FILE *f)
 		fprintf(f, json ? "\"region\": %" PRIu32 ", \"day\": \"%s\"" :
 		    "%" PRIu32 ",%s", res->regions[id / res->ndays], d);
 		break;
+	case QSPEC_KIND_DISPLACEMENT: {
+		/* region R is "not seen": none in CSV, null in JSON */
+		uint64_t B = res->nbuckets, g = id % (R + 1);
+
+		fmt_day(res->query.start + (int64_t)(id / (R + 1) % B), d);
+		fprintf(f, json ? "\"home\": %" PRIu32 ", \"day\": \"%s\", "
+		    "\"region\": " : "%" PRIu32 ",%s,",
+		    res->regions[id / ((R + 1) * B)], d);
+		if (g == R)
+			fputs(json ? "null" : "none", f);
+		else
+			fprintf(f, "%" PRIu32, res->regions[g]);
+		break;
+	}
 	case QSPEC_KIND_POPCAT:
 		fprintf(f, json ? "\"region\": %" PRIu32 ", \"category\": " :
 		    "%" PRIu32 ",", res->regions[id / res->ncats]);

@@ -146,7 +146,8 @@ case_outcome() {
 # case_source SOURCE: put what SOURCE names into $T/out.  log:NAME (a
 # node's log, log:coord the coordinator's), ledger:NODE (`cairn-node ledger
 # export`), show:NODE (`ledger show`), status:ID (`cairn query status`),
-# query:ID (the query's end: `query wait` or the wire client), file:PATH.
+# query:ID (the query's end: `query wait` or the wire client),
+# result:ID@REGIONS (`cairn query result --regions REGIONS`), file:PATH.
 case_source() {
 	case $1 in
 	log:*) cat "$D/${1#log:}.log" >"$T/out" 2>&1 ;;
@@ -156,6 +157,10 @@ case_source() {
 	    --config "$D/$(cat "$D/q/${1#status:}.analyst").conf" \
 	    "${1#status:}" >"$T/out" 2>&1 ;;
 	query:*) case_outcome "${1#query:}" ;;
+	result:*) _r=${1#result:}; "$CAIRN" query result \
+	    --config "$D/$(cat "$D/q/${_r%%@*}.analyst").conf" "${_r%%@*}" \
+	    --regions "$(case_path "${_r#*@}")" --timeout 30 \
+	    >"$T/out" 2>&1 ;;
 	file:*) cat "$(case_path "${1#file:}")" >"$T/out" 2>&1 ;;
 	*) echo "unknown source '$1'" >"$T/out"; return 1 ;;
 	esac

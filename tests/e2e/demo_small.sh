@@ -1,7 +1,8 @@
 #!/bin/sh
 # demo_small.sh - the main job, `cairn demo` (= make demo), at a small size:
 # the whole federation on loopback must run to its end, release every
-# question (one of each kind, population_by_category included), refuse the
+# question (one of each kind, population_by_category and displacement
+# included, with the share away derived from the latter), refuse the
 # query over budget, and pass the auditor's check, whose log holds the
 # members' MEMBER entries and the nodes' POLICY entries.
 set -u
@@ -23,7 +24,7 @@ else
 	sed 's/^/# /' "$out" | tail -n 40
 fi
 for q in presence_day presence_hour residents od migration visitors \
-    population_by_category; do
+    population_by_category displacement; do
 	check "$q released" "$q released attempt"
 done
 check "the collusion trade-off in numbers" \
@@ -35,5 +36,9 @@ check "the log records the members and the nodes' policies" \
     "^   ok: log size .*, 6 member changes, 3 policies"
 check "population_by_category beside its ground truth" \
     "registered customers per region and age category"
+check "displacement: the affected region's share away, derived with intervals" \
+    "share of its seen cohort away from home (Fieller 95% interval)"
+check "displacement: an event day's outflow above the pre-event normal" \
+    "^   2026-03-08 \* away .* above normal"
 echo "1..$n"
 [ "$fails" -eq 0 ]

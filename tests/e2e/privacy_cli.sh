@@ -86,6 +86,26 @@ status_ok $? "plan residents across a month boundary: 2 months at delta_m^2 2"
 grep -q '^months: *2 ' "$tmp/p" && grep -q '^month 2026-01:' "$tmp/p" &&
     ! grep -q '^month 2026-02:' "$tmp/p" && grep -q '^month 2026-03:' "$tmp/p"
 status_ok $? "plan migration: the gap month is not read"
+# Displacement: a February baseline (the home can only vanish: B = 3) and
+# three March observation days (2 each: 6); whole-subscriber h^2 B.
+"$C" privacy plan --kind displacement --rho 0.5 --baseline 2026-02-24,2026-03-01 \
+    --start 2026-03-01 --end 2026-03-04 --nodes 2 --colluding 0 --cells 60 \
+    >"$tmp/p"
+grep -q '^months: *2 ' "$tmp/p" &&
+    grep -q '^month 2026-02: *delta_m^2 = 3, rho_m = 0.214285716$' "$tmp/p" &&
+    grep -q '^month 2026-03: *delta_m^2 = 6, rho_m = 0.42857143$' "$tmp/p" &&
+    grep -q '^sigma2: *7 ' "$tmp/p"
+status_ok $? "plan displacement: baseline month B, observation month 2 per day"
+# A baseline across the boundary: the home can move, all B cells: 2B.
+"$C" privacy plan --kind displacement --rho 0.5 --baseline 2026-02-24,2026-03-02 \
+    --start 2026-03-01 --end 2026-03-04 --nodes 2 --colluding 0 >"$tmp/p"
+grep -q '^month 2026-02: *delta_m^2 = 6,' "$tmp/p" &&
+    grep -q '^month 2026-03: *delta_m^2 = 6,' "$tmp/p"
+status_ok $? "plan displacement: a baseline across months charges both 2B"
+"$C" privacy plan --kind displacement --days 5 --holders 2 --rho 0.5 \
+    --nodes 3 --colluding 1 >"$tmp/p"
+grep -q '^delta2: *4.472136 (delta2^2 = 20)' "$tmp/p"
+status_ok $? "plan displacement, whole subscriber: delta2^2 = h^2 B"
 
 # 4. Bad arguments: one line "cairn privacy ...: error: ...", exit 1.
 bad() {
@@ -125,6 +145,8 @@ bad plan --kind presence --rho 0.1 --start 2026-03-01 --end 2026-03-01 --nodes 3
 bad plan --kind residents --rho 0.1 --start 2026-03-01 --end 2026-03-03 --offset 1440 --nodes 3 --colluding 1
 bad plan --kind migration --rho 0.1 --start 2026-03-01 --end 2026-03-03 --nodes 3 --colluding 1
 bad plan --kind migration --rho 0.1 --baseline 2026-03-01 --comparison 2026-03-05,2026-03-07 --nodes 3 --colluding 1
+bad plan --kind displacement --rho 0.1 --baseline 2026-03-01,2026-03-03 --comparison 2026-03-05,2026-03-07 --nodes 3 --colluding 1
+bad plan --kind displacement --rho 0.1 --start 2026-03-01 --end 2026-03-03 --nodes 3 --colluding 1
 
 # 5. Help.
 "$C" privacy sample --help | grep -q '^usage: cairn privacy sample'

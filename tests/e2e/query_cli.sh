@@ -2,7 +2,8 @@
 # query_cli.sh - `cairn query` from the command line with a real
 # federation made by `cairn keys`: help, argument and spec errors, the
 # identity checks, analyst.conf, and an unreachable coordinator, each a
-# single "cairn query: error: SUB: ..." line with exit 1.  The online
+# single "cairn query: error: SUB: ..." line with exit 1, and `query
+# derive` on a hand-written displacement release.  The online
 # paths against a coordinator are in tests/unit/test_query_online.c.
 set -u
 CAIRN="${CAIRN_BIN:-build/bin}/cairn"
@@ -83,6 +84,47 @@ expect_fail "wait: unreachable coordinator" "wait: GetQuery" \
 "$CAIRN" query frobnicate >/dev/null 2>&1
 if [ $? -ne 0 ]; then ok "unknown subcommand exits non-zero"; else
 	notok "unknown subcommand exits non-zero"; fi
+
+# derive: from a released displacement result (two regions, two days;
+# the second day is the normal of the first), offline.
+cat >"$T/disp.csv" <<'CSV'
+# query d kind displacement released at log index 9
+# noise variance 4 per cell, 95% interval value +- 4
+home,day,region,value,ci95_low,ci95_high
+5,2026-03-08,5,60,56,64
+5,2026-03-08,9,40,36,44
+5,2026-03-08,none,3,-1,7
+5,2026-03-09,5,90,86,94
+5,2026-03-09,9,10,6,14
+5,2026-03-09,none,2,-2,6
+9,2026-03-08,5,1,-3,5
+9,2026-03-08,9,10,6,14
+9,2026-03-08,none,0,-4,4
+9,2026-03-09,5,2,-2,6
+9,2026-03-09,9,10,6,14
+9,2026-03-09,none,0,-4,4
+CSV
+"$CAIRN" query derive share-away --input "$T/disp.csv" >"$T/out" 2>&1
+holds "derive share-away: one row per home and day" \
+    "[ \$(grep -c '^[59],2026-03-0[89],' '$T/out') -eq 4 ]"
+holds "derive share-away: 40 of 100 seen are away, share 0.4 with an interval" \
+    "grep -q '^5,2026-03-08,100,40,0.4000,0.3[0-9]*,0.4[0-9]*$' '$T/out'"
+"$CAIRN" query derive above-normal --input "$T/disp.csv" \
+    --normal-days 2026-03-09,2026-03-10 --output "$T/above.csv" >"$T/out" 2>&1
+holds "derive above-normal: 30 above the normal of 10, the normal days left out" \
+    "grep -q '^5,2026-03-08,9,40,10.00,30.00,' '$T/above.csv' && grep -q '^5,2026-03-08,all,40,10.00,30.00,' '$T/above.csv' && ! grep -q '^[59],2026-03-09' '$T/above.csv'"
+expect_fail "derive without a derivation" "say share-away or above-normal" \
+    "$CAIRN" query derive --input "$T/disp.csv"
+expect_fail "derive above-normal without a normal" "above-normal needs --normal" \
+    "$CAIRN" query derive above-normal --input "$T/disp.csv"
+expect_fail "derive: normal days outside the release" "--normal-days: '2026-03-01,2026-03-02' is not a non-empty window" \
+    "$CAIRN" query derive above-normal --input "$T/disp.csv" --normal-days 2026-03-01,2026-03-02
+head -n 14 "$T/disp.csv" >"$T/short.csv"
+expect_fail "derive: a release with cells missing" "are not regions x days x (regions + 1)" \
+    "$CAIRN" query derive share-away --input "$T/short.csv"
+printf 'region,count\n1,2\n' >"$T/res.csv"
+expect_fail "derive: not a displacement result, file and line named" "res.csv:1: not a displacement result" \
+    "$CAIRN" query derive share-away --input "$T/res.csv"
 
 echo "1..$n"
 [ "$fails" -eq 0 ]

@@ -24,7 +24,8 @@ holds "a run succeeds and reports its rate" \
     "[ $? -eq 0 ] && grep -q 'M rows/s' '$W/out'"
 for f in regions.csv regions.geojson manifest.json agency/records.csv \
     holder3/cells.csv holder2/cdr/2024-03-07.csv queries/visitors.json \
-    truth/od.csv holder1/truth/migration.csv \
+    truth/od.csv holder1/truth/migration.csv queries/displacement.json \
+    holder2/truth/displacement.csv \
     agency/truth/population_by_category.csv; do
 	holds "writes $f" "[ -s '$W/a/$f' ]"
 done
@@ -51,4 +52,41 @@ holds "missing parent folders are created" "[ -s '$W/deep/er/out/regions.csv' ]"
 : > "$W/file"
 "$CAIRN" synth --subscribers 20 --out "$W/file/out" 2> "$W/err"
 holds "an unusable --out names the path" "[ $? -eq 1 ] && grep -q '$W/file' '$W/err'"
+# --event stages the displacement; the exact displacement cells of the
+# engine (run-local --no-noise) equal the truth's, per holder, and the
+# truth shows the event: half of region 17's residents left on its day.
+NODE="${CAIRN_BIN:-build/bin}/cairn-node"
+E="--holders 2 --subscribers 1500 --days 8 --regions 6 --seed 5"
+"$CAIRN" synth $E --event 2024-03-08,17,0.5 --out "$W/ev" --quiet
+holds "--event: the run succeeds" "[ $? -eq 0 ]"
+holds "--event: the manifest names the staged event" \
+    "grep -q '\"displacement\": {\"day\": \"2024-03-08\", \"origin\": 17, \"share\": 0.50}' '$W/ev/manifest.json'"
+holds "--event: the displacement spec follows the cohort from the event day" \
+    "grep -q '\"start\": \"2024-03-08\".*\"baseline\": \\[\"2024-03-04\", \"2024-03-08\"\\]' '$W/ev/queries/displacement.json'"
+for h in holder1 holder2; do
+	"$NODE" run-local --query "$W/ev/queries/displacement.json" \
+	    --cdr "$W/ev/$h/cdr" --cells "$W/ev/$h/cells.csv" --no-noise \
+	    --quiet > "$W/$h-disp.csv" 2> "$W/err"
+	holds "$h: engine displacement cells = synth truth" \
+	    "cmp -s '$W/$h-disp.csv' '$W/ev/$h/truth/displacement.csv'"
+done
+# share away on 2024-03-11: seen elsewhere / seen, per home region
+away() {
+	awk -F, -v h="$1" '$1 == h && $2 == "2024-03-11" && $3 != "none" {
+	    n += $4; if ($3 != h) a += $4 } END { printf "%d", 100 * a / n }' \
+	    "$W/ev/truth/displacement.csv"
+}
+holds "the truth shows the event: region 17's cohort mostly away ($(away 17) %)" \
+    "[ $(away 17) -ge 40 ]"
+holds "and region 10's cohort mostly at home ($(away 10) %)" \
+    "[ $(away 10) -lt 35 ]"
+"$CAIRN" synth $E --event 2024-03-04,17,0.5 --out "$W/ev2" 2> "$W/err"
+holds "--event on the first day is refused (no baseline)" \
+    "[ $? -eq 1 ] && grep -q -- '--event: the date must be after the first day' '$W/err'"
+"$CAIRN" synth $E --event 2024-03-08,99,0.5 --out "$W/ev3" 2> "$W/err"
+holds "--event in an unknown region is refused, naming it" \
+    "[ $? -eq 1 ] && grep -q -- '--event: region 99 is not one of' '$W/err'"
+"$CAIRN" synth $E --event 2024-03-08,17,1.5 --out "$W/ev4" 2> "$W/err"
+holds "--event share over 1 is refused" \
+    "[ $? -eq 1 ] && grep -q -- '--event: the share must be in (0, 1]' '$W/err'"
 tap_done

@@ -29,7 +29,7 @@ static struct node_task_query tq;
 static Cairn__V1__SignedAdvertisement *own;
 
 static char *kinds[] = { "presence", "residents", "od", "migration",
-    "visitors", "population_by_category" };
+    "visitors", "population_by_category", "displacement" };
 static char *analysts[] = { "alice" };
 
 int

@@ -4,6 +4,7 @@
  * region it is needed for; slow and obvious on purpose.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,17 @@ ref_run(const struct qspec *q, const struct ref_event *ev, size_t n)
 			if (hh && hh2)
 				add(&o, h, h2, 0, "");
 			break;
+		case QSPEC_KIND_DISPLACEMENT:
+			/* Home over the baseline (night); then every
+			 * observation day, its modal region or not seen
+			 * (INT64_MAX, printed "none", sorted last). */
+			if (!modal(q, ev, n, s, q->base[0], q->base[1], true,
+			    &h))
+				break;
+			for (int64_t d = q->start; d < q->end; d++)
+				add(&o, h, d, modal(q, ev, n, s, d, d + 1,
+				    false, &h2) ? (int64_t)h2 : INT64_MAX, "");
+			break;
 		case QSPEC_KIND_POPCAT: {
 			/* One cell: the (region, category) with most events
 			 * in the window, ties to the smaller region id, then
@@ -361,6 +373,16 @@ ref_run(const struct qspec *q, const struct ref_event *ev, size_t n)
 		case QSPEC_KIND_MIGRATION:
 			fprintf(f, "%lld,%lld,%ld\n", (long long)r->a,
 			    (long long)r->b, r->count);
+			break;
+		case QSPEC_KIND_DISPLACEMENT:
+			time_fmt_ref(r->b, d);
+			if (r->c == INT64_MAX)
+				fprintf(f, "%lld,%s,none,%ld\n",
+				    (long long)r->a, d, r->count);
+			else
+				fprintf(f, "%lld,%s,%lld,%ld\n",
+				    (long long)r->a, d, (long long)r->c,
+				    r->count);
 			break;
 		case QSPEC_KIND_POPCAT:
 			fprintf(f, "%lld,%s,%ld\n", (long long)r->a, r->cat,

@@ -1,6 +1,6 @@
 /*
  * engine_ref.h - a deliberately simple reference implementation of the
- * six query kinds (docs/queries.md), written independently of node/ for
+ * seven query kinds (docs/queries.md), written independently of node/ for
  * the tests: plain loops over all events, no sorting tricks.
  */
 #ifndef CAIRN_TESTS_ENGINE_REF_H

@@ -369,6 +369,96 @@ test_visitors(void **state)
 	}
 }
 
+/*
+ * displacement against the reference: the baseline before the observation
+ * days, overlapping them, and after them (the home is a property of the
+ * baseline only, whatever its place).
+ */
+static void
+test_displacement(void **state)
+{
+	static const int w[3][4] = {
+		{ -1, 2, 2, 6 }, { 0, 4, 1, 7 }, { 3, 7, -1, 2 },
+	};
+
+	for (unsigned seed = 61; seed <= 66; seed++) {
+		struct data d;
+		struct qspec q;
+		int off = offsets[seed % 6];
+
+		gen(&d, seed, 50, off, false);
+		write_files(&d, false);
+		for (int v = 0; v < 3; v++) {
+			base_query(&q, QSPEC_KIND_DISPLACEMENT, off, 1);
+			q.base[0] = DAY0 + w[v][0];
+			q.base[1] = DAY0 + w[v][1];
+			q.start = DAY0 + w[v][2];
+			q.end = DAY0 + w[v][3] - (int)(seed % 2);
+			check(&d, &q, false);
+		}
+		remove_files(&d);
+	}
+}
+
+/*
+ * displacement by hand: home 3 for a (a tie of night events, to the
+ * smaller id), 20 for c, none for b (no night event in the baseline);
+ * a is not seen on Jan 7; c's Jan 6 is a tie of 3 and 20.
+ */
+static void
+test_displacement_known(void **state)
+{
+	struct data d;
+	struct qspec q;
+	struct engine_cellmap *cm;
+	struct engine_input in;
+	struct engine_report rep;
+	struct engine_result res;
+	char *paths[1], *got;
+	FILE *f;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	strcpy(d.dir, "/tmp/cairn-test-engine-XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	snprintf(d.csv, sizeof(d.csv), "%s/k.csv", d.dir);
+	snprintf(d.cells, sizeof(d.cells), "%s/cells.csv", d.dir);
+	f = fopen(d.cells, "w");
+	fprintf(f, "cell_id,region_id\nx,20\ny,3\n");
+	fclose(f);
+	f = fopen(d.csv, "w");
+	fprintf(f, "subscriber_id,timestamp,cell_id\n"
+	    "a,2026-01-05T23:00:00Z,x\na,2026-01-05T01:00:00Z,y\n"
+	    "a,2026-01-06T10:00:00Z,x\na,2026-01-06T11:00:00Z,x\n"
+	    "b,2026-01-05T12:00:00Z,x\nb,2026-01-06T12:00:00Z,x\n"
+	    "c,2026-01-05T02:00:00Z,x\nc,2026-01-06T12:00:00Z,y\n"
+	    "c,2026-01-06T13:00:00Z,x\nc,2026-01-07T09:00:00Z,y\n");
+	fclose(f);
+	assert_int_equal(engine_cellmap_load(d.cells, &cm), CAIRN_OK);
+	memset(&in, 0, sizeof(in));
+	paths[0] = d.csv;
+	in.paths = paths;
+	in.npaths = 1;
+	in.cells = cm;
+	base_query(&q, QSPEC_KIND_DISPLACEMENT, 0, 2);
+	q.start = DAY0 + 1;
+	q.end = DAY0 + 3;
+	q.base[0] = DAY0;
+	q.base[1] = DAY0 + 1;
+	assert_int_equal(engine_run_csv(&q, &in, &rep, &res), CAIRN_OK);
+	got = result_text(&res);
+	assert_string_equal(got, "home,day,region,count\n"
+	    "3,2026-01-06,20,1\n3,2026-01-07,none,1\n"
+	    "20,2026-01-06,3,1\n20,2026-01-07,3,1\n");
+	/* regions x days x (regions + not seen) */
+	assert_int_equal(res.ncells, 2 * 2 * 3);
+	free(got);
+	engine_result_release(&res);
+	engine_report_release(&rep);
+	engine_cellmap_free(cm);
+	remove_files(&d);
+}
+
 static int
 cmp_cat_name(const void *a, const void *b)
 {
@@ -648,6 +738,8 @@ main(void)
 		cmocka_unit_test(test_od),
 		cmocka_unit_test(test_migration),
 		cmocka_unit_test(test_visitors),
+		cmocka_unit_test(test_displacement),
+		cmocka_unit_test(test_displacement_known),
 		cmocka_unit_test(test_region_level),
 		cmocka_unit_test(test_popcat_one_cell),
 		cmocka_unit_test(test_noise_plan),

@@ -24,6 +24,7 @@ static const char *const specs[] = {
 	"{\"kind\": \"migration\", \"baseline\": [\"2024-01-01\", \"2024-02-01\"], \"comparison\": [\"2024-03-01\", \"2024-04-01\"]}",
 	"{\"kind\": \"visitors\", \"start\": \"2024-03-01\", \"end\": \"2024-03-02\", \"k\": 1, \"utc_offset_minutes\": -60}",
 	"{\"kind\": \"population_by_category\", \"start\": \"2024-03-01\", \"end\": \"2024-03-02\", \"categories\": [\"tariff b\", \"a,\\\"q\\\"\", \"Z\"]}",
+	"{\"kind\": \"displacement\", \"baseline\": [\"2024-02-01\", \"2024-02-22\"], \"start\": \"2024-03-01\", \"end\": \"2024-03-15\", \"utc_offset_minutes\": 345, \"night_start_hour\": 21, \"night_end_hour\": 7}",
 };
 
 static void
@@ -124,6 +125,32 @@ test_refusals(void **state)
 	pb.kind = "migration";
 	pb.baseline = &w;
 	expect(&pb, "missing field 'comparison'");
+	/* displacement: the baseline and the observation days, no
+	   comparison */
+	cairn__v1__query_spec__init(&pb);
+	pb.kind = "displacement";
+	pb.baseline = &w;
+	expect(&pb, "missing field 'start' (required by kind "
+	    "'displacement')");
+	pb.start = "2024-03-01";
+	pb.end = "2024-03-08";
+	pb.comparison = &w;
+	expect(&pb, "field 'comparison' is not used by kind 'displacement'");
+	pb.comparison = NULL;
+	pb.baseline = NULL;
+	expect(&pb, "missing field 'baseline' (required by kind "
+	    "'displacement')");
+	pb.baseline = &w;
+	pb.end = "2031-12-01";
+	expect(&pb, "field 'end': must be after 'start', at most");
+	pb.end = "2031-07-01";
+	expect(&pb, "field 'baseline': the two windows span more than");
+	pb.end = "2024-03-08";
+	{
+		struct qspec q;
+
+		assert_int_equal(qspec_from_proto(&pb, "msg", &q), CAIRN_OK);
+	}
 	cairn__v1__query_spec__init(&pb);
 	pb.kind = "od";
 	pb.start = "2024-03-01";
@@ -278,6 +305,30 @@ test_months_buckets_cells(void **state)
 	assert_int_equal(qspec_domain_cells(&q, 5, 0), 25);
 	q.kind = QSPEC_KIND_RESIDENTS;
 	assert_int_equal(qspec_domain_cells(&q, 5, 0), 5);
+
+	/* displacement: a baseline in January, 7 observation days in March
+	   (February, the gap, is not charged); cells regions x days x
+	   (regions + not seen) */
+	s = "{\"kind\": \"displacement\", \"baseline\": [\"2024-01-10\", "
+	    "\"2024-01-31\"], \"start\": \"2024-03-01\", \"end\": "
+	    "\"2024-03-08\"}";
+	assert_int_equal(qspec_parse_json(s, strlen(s), "t", &q), CAIRN_OK);
+	assert_int_equal(qspec_months(&q, m), 2);
+	assert_int_equal(m[0], 2024 * 12 + 0);
+	assert_int_equal(m[1], 2024 * 12 + 2);
+	assert_int_equal(qspec_buckets(&q), 7);
+	assert_int_equal(qspec_domain_cells(&q, 5, 0), 5 * 7 * 6);
+	s = "{\"kind\": \"displacement\", \"baseline\": [\"2024-01-10\", "
+	    "\"2024-01-31\"], \"start\": \"2024-03-01\", \"end\": "
+	    "\"2024-03-08\", \"comparison\": [\"2024-01-10\", "
+	    "\"2024-01-31\"]}";
+	assert_int_equal(qspec_parse_json(s, strlen(s), "t", &q),
+	    CAIRN_ERR_FORMAT);
+	s = "{\"kind\": \"displacement\", \"baseline\": [\"2024-01-10\"], "
+	    "\"start\": \"2024-03-01\", \"end\": \"2024-03-08\"}";
+	assert_int_equal(qspec_parse_json(s, strlen(s), "t", &q),
+	    CAIRN_ERR_FORMAT);
+	q.kind = QSPEC_KIND_RESIDENTS;
 	q.kind = QSPEC_KIND_POPCAT;
 	assert_int_equal(qspec_domain_cells(&q, 5, 3), 15);
 	q.ncats = 4;

@@ -199,6 +199,31 @@ q_migration(int off, struct qspec *out)
 	return 3;
 }
 
+/*
+ * displacement (start/end the observation days): a baseline in February
+ * only with the observation across the boundary; a baseline across it
+ * (so the home can move: 2B) with the observation in March; the two
+ * windows the same; and a January baseline with a gap before March.
+ */
+static size_t
+q_displacement(int off, struct qspec *out)
+{
+	int64_t m = mar1();
+	const int64_t w[4][4] = {
+		{ m - 3, m - 1, m - 1, m + 1 },
+		{ m - 2, m + 1, m + 1, m + 3 },
+		{ m - 1, m + 1, m - 1, m + 1 },
+		{ m - 33, m - 29, m + 1, m + 2 },
+	};
+
+	for (int i = 0; i < 4; i++) {
+		base(&out[i], QSPEC_KIND_DISPLACEMENT, off, w[i][2], w[i][3]);
+		out[i].base[0] = w[i][0];
+		out[i].base[1] = w[i][1];
+	}
+	return 4;
+}
+
 #define MAXQ	8
 
 static const struct kind_row {
@@ -211,6 +236,7 @@ static const struct kind_row {
 	{ QSPEC_KIND_MIGRATION, q_migration },
 	{ QSPEC_KIND_VISITORS, q_visitors },
 	{ QSPEC_KIND_POPCAT, q_popcat },
+	{ QSPEC_KIND_DISPLACEMENT, q_displacement },
 };
 #define NKINDS	(sizeof(kinds) / sizeof(kinds[0]))
 _Static_assert(NKINDS == QSPEC_KIND__N, "every kind is in the table");
@@ -474,6 +500,9 @@ bound_old(const struct qspec *q, unsigned h, int32_t mo)
 	case QSPEC_KIND_OD:
 		cells = days - 1;
 		break;
+	case QSPEC_KIND_DISPLACEMENT:
+		cells = days;
+		break;
 	default:
 		cells = 1;
 	}
@@ -514,9 +543,25 @@ tally(struct tally *t, const struct qspec *q, unsigned h, int sub, int32_t mo,
  * data against each of bounds[]; count violations in t[].  The engine and
  * the reference must agree on every output.
  */
+/* The months where some removal reached the charge exactly. */
+struct reached {
+	int32_t		mo[8];
+	size_t		n;
+};
+
+static void
+reached_add(struct reached *rc, int32_t mo)
+{
+	for (size_t i = 0; i < rc->n; i++)
+		if (rc->mo[i] == mo)
+			return;
+	if (rc->n < 8)
+		rc->mo[rc->n++] = mo;
+}
+
 static void
 check_query(const struct qspec *q, const struct holder *hd, unsigned h,
-    struct tally t[NBOUNDS])
+    struct tally t[NBOUNDS], struct reached *rc)
 {
 	static struct out full, fullref, cut, cutref;
 
@@ -552,7 +597,38 @@ check_query(const struct qspec *q, const struct holder *hd, unsigned h,
 			for (size_t b = 0; b < NBOUNDS; b++)
 				tally(&t[b], q, h, sub, seen[j], c,
 				    bounds[b](q, h, seen[j]));
+			if (c > 0 && c == bound_charged(q, h, seen[j]))
+				reached_add(rc, seen[j]);
 		}
+	}
+}
+
+/*
+ * displacement's Delta_m^2 is exact, not only a bound: every month it
+ * charges was reached by some removal (over the seeds of one variant).
+ */
+static void
+check_reached(const struct qspec *q, const struct reached *rc)
+{
+	struct dp_query d;
+	struct dp_requirement req;
+
+	assert_int_equal(qspec_dp_query(q, 1, &d), CAIRN_OK);
+	assert_int_equal(dp_requirement(&d, DP_NANO, 3, 1, 1000, &req),
+	    CAIRN_OK);
+	for (size_t i = 0; i < req.nmonths; i++) {
+		bool hit = false;
+
+		for (size_t j = 0; j < rc->n; j++)
+			hit |= rc->mo[j] == req.month[i];
+		if (!hit)
+			fail_msg("displacement baseline [%lld, %lld) days "
+			    "[%lld, %lld) off=%d: month %d-%02d's charge %llu "
+			    "was never reached", (long long)q->base[0],
+			    (long long)q->base[1], (long long)q->start,
+			    (long long)q->end, q->utc_offset_min,
+			    req.month[i] / 12, req.month[i] % 12 + 1,
+			    (unsigned long long)req.delta2_sq[i]);
 	}
 }
 
@@ -571,7 +647,9 @@ sweep(size_t kind, unsigned seeds, struct tally t[NBOUNDS])
 		size_t nq = kinds[kind].queries(offsets[o], qs);
 
 		assert_true(nq <= MAXQ);
-		for (size_t v = 0; v < nq; v++)
+		for (size_t v = 0; v < nq; v++) {
+			struct reached rc = { { 0 }, 0 };
+
 			for (unsigned s = 0; s < seeds; s++) {
 				struct rng r;
 				unsigned h = s % 2 == 1 ? 2 : 1;
@@ -580,8 +658,11 @@ sweep(size_t kind, unsigned seeds, struct tally t[NBOUNDS])
 				    o * 1009 + v * 101 + s));
 				for (unsigned i = 0; i < h; i++)
 					gen(&hd[i], &r, &qs[v]);
-				check_query(&qs[v], hd, h, t);
+				check_query(&qs[v], hd, h, t, &rc);
 			}
+			if (kinds[kind].kind == QSPEC_KIND_DISPLACEMENT)
+				check_reached(&qs[v], &rc);
+		}
 	}
 }
 
@@ -612,7 +693,7 @@ teardown(void **state)
 /*
  * Removing one subscriber-month never changes more than charged; and the
  * negative controls: the old whole-subscriber charge is exceeded for at
- * least five of the six kinds, one less than charged for every kind.
+ * least six of the seven kinds, one less than charged for every kind.
  */
 static void
 test_bruteforce(void **state)
@@ -623,7 +704,8 @@ test_bruteforce(void **state)
 	for (size_t k = 0; k < NKINDS; k++) {
 		struct tally t[NBOUNDS];
 
-		sweep(k, 4, t);
+		/* displacement checks every charge is reached: more data */
+		sweep(k, kinds[k].kind == QSPEC_KIND_DISPLACEMENT ? 24 : 4, t);
 		print_message("%-22s %3u configs %5u removals, %3u at the "
 		    "bound, %u over; controls: old charge %u over, "
 		    "charge - 1 %u over\n", qspec_kind_name(kinds[k].kind),
@@ -636,7 +718,7 @@ test_bruteforce(void **state)
 		assert_true(t[2].violations > 0);
 		old_caught += t[1].violations > 0;
 	}
-	assert_true(old_caught >= 5);
+	assert_true(old_caught >= 6);
 }
 
 /* UTC second of 2026-MM-DD hh:mm. */
@@ -659,7 +741,8 @@ test_known_moves(void **state)
 	static const struct {
 		enum qspec_kind	kind;
 		int		d0, d1;	/* days from 2026-03-01 */
-		int		b0, b1, c0, c1;	/* migration */
+		int		b0, b1, c0, c1;	/* migration (b0, b1:
+						   displacement's baseline) */
 		unsigned	rm;		/* month removed (2 or 3) */
 		uint64_t	change, charged, old;
 		struct { unsigned mo, d, hh, mm, reg; int cat; } ev[12];
@@ -701,6 +784,13 @@ test_known_moves(void **state)
 		    { 0, 0, 0, 0, 0, 0 } } },
 		/* population_by_category: without March the modal pair
 		   moves from (B, cat1) to (A, cat0). */
+		/* displacement: baseline Feb 27 - Mar 1 (both months),
+		   observation Mar 2-3; without February the home moves
+		   from A to B, and both days' cells (C, not seen) move. */
+		{ QSPEC_KIND_DISPLACEMENT, 1, 3, -2, 1, 0, 0, 2, 4, 4, 2, {
+		    { 2, 27, 23, 30, 3, 0 }, { 2, 28, 1, 0, 3, 0 },
+		    { 3, 1, 1, 0, 7, 0 }, { 3, 2, 10, 0, 12, 0 },
+		    { 0, 0, 0, 0, 0, 0 } } },
 		{ QSPEC_KIND_POPCAT, -1, 1, 0, 0, 0, 0, 3, 2, 2, 1, {
 		    { 2, 28, 10, 0, 3, 0 }, { 2, 28, 11, 0, 3, 0 },
 		    { 3, 1, 10, 0, 7, 1 }, { 3, 1, 11, 0, 7, 1 },
@@ -716,6 +806,10 @@ test_known_moves(void **state)
 		int32_t mo = 2026 * 12 + (int32_t)cases[i].rm - 1;
 
 		base(&q, cases[i].kind, 60, m + cases[i].d0, m + cases[i].d1);
+		if (q.kind == QSPEC_KIND_DISPLACEMENT) {
+			q.base[0] = m + cases[i].b0;
+			q.base[1] = m + cases[i].b1;
+		}
 		if (q.kind == QSPEC_KIND_MIGRATION) {
 			q.base[0] = m + cases[i].b0;
 			q.base[1] = m + cases[i].b1;
