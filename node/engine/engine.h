@@ -121,7 +121,10 @@ void	engine_report_release(struct engine_report *r);
  */
 void	engine_report_print(const struct engine_report *r, FILE *f);
 
-/* Expand paths: a directory means all its *.csv and *.csv.gz, sorted. */
+/*
+ * Expand paths: a directory means all its *.csv, *.csv.gz and *.csv.zst,
+ * sorted; "-" (standard input) is kept as it is.
+ */
 int	engine_expand_paths(char *const *paths, size_t n, char ***out,
 	    size_t *nout) __attribute__((warn_unused_result));
 void	engine_paths_free(char **v, size_t n);

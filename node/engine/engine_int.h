@@ -539,6 +539,47 @@ extern const char *const engine_format_header_at[];
 /* strcmp() of two 'char *' for qsort() and bsearch(). */
 int	engine_cmp_str(const void *a, const void *b);
 
+/* ---- Readers (reader.c): the bytes under the CSV reader ---- */
+
+enum engine_comp { ENGINE_COMP_NONE, ENGINE_COMP_GZIP, ENGINE_COMP_ZSTD };
+
+struct engine_reader;
+
+/* What the readers accept, in words, for error messages. */
+extern const char engine_reader_formats[];
+
+/*
+ * Open 'path' ("-" is standard input) and sniff its first bytes: gzip and
+ * zstd are decompressed whatever the file's name; Parquet, ORC, Avro,
+ * Arrow, zip, bzip2, xz, HDF5 and SQLite files are CAIRN_ERR_FORMAT
+ * naming what the file is and what is read instead.  CAIRN_ERR_IO when
+ * it cannot be opened or read (a directory included).
+ */
+int	engine_reader_open(const char *path, struct engine_reader **out)
+	    __attribute__((warn_unused_result));
+/* Close 'r' (NULL is fine). */
+void	engine_reader_close(struct engine_reader *r);
+/* A plain (uncompressed) regular file: read at any offset, cut freely. */
+bool	engine_reader_splittable(const struct engine_reader *r);
+/* Not a regular file (a pipe, a FIFO, a terminal): one pass only. */
+bool	engine_reader_is_stream(const struct engine_reader *r);
+/* Size of a regular file, compressed; 0 for a stream. */
+uint64_t engine_reader_size(const struct engine_reader *r);
+enum engine_comp engine_reader_comp(const struct engine_reader *r);
+/*
+ * The next decompressed bytes, at most 'n', into 'dst': '*got' is 0 only
+ * at the end.  Corrupt or cut-short compressed data is CAIRN_ERR_IO
+ * naming the file, never a silent short read.
+ */
+int	engine_reader_read(struct engine_reader *r, char *dst, size_t n,
+	    size_t *got) __attribute__((warn_unused_result));
+/* Up to 'n' bytes at offset 'off' of a splittable file. */
+int	engine_reader_pread(struct engine_reader *r, char *dst, size_t n,
+	    uint64_t off, size_t *got) __attribute__((warn_unused_result));
+/* Give 'n' bytes back: the next reads return them first. */
+int	engine_reader_unread(struct engine_reader *r, const char *b, size_t n)
+	    __attribute__((warn_unused_result));
+
 /*
  * Memory for a large array (huge pages when the kernel has them); free
  * it with free().

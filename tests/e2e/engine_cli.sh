@@ -84,4 +84,27 @@ holds "missing store: one-line error" '[ $rc -ne 0 ] && grep -q "no store here" 
 "$N" run-local --cdr "$T/drop" --query "$T/res.json" --no-noise 2> "$T/err" >/dev/null; rc=$?
 holds "missing --cells is an error" '[ $rc -ne 0 ] && grep -q "missing --cells" "$T/err"'
 
+# Streams and compressed files: the same cells as from the file itself.
+cat "$T/drop/day1.csv" > "$T/one.csv"
+"$N" run-local --cdr "$T/one.csv" --cells "$T/cells.csv" --query "$T/od.json" --no-noise > "$T/a.csv" 2> "$T/err"
+"$N" run-local --cdr - --cells "$T/cells.csv" --query "$T/od.json" --no-noise < "$T/one.csv" > "$T/b.csv" 2> "$T/err"
+holds "--cdr - reads standard input once" 'cmp -s "$T/a.csv" "$T/b.csv" && [ $(wc -l < "$T/a.csv") -gt 1 ]'
+zstd -q -f "$T/one.csv" -o "$T/one.csv.zst"
+"$N" run-local --cdr "$T/one.csv.zst" --cells "$T/cells.csv" --query "$T/od.json" --no-noise > "$T/b.csv" 2> "$T/err"
+holds "a zstd file" 'cmp -s "$T/a.csv" "$T/b.csv"'
+mkfifo "$T/pipe"
+zstd -q -dc "$T/one.csv.zst" > "$T/pipe" &
+"$N" run-local --cdr "$T/pipe" --cells "$T/cells.csv" --query "$T/od.json" --no-noise > "$T/b.csv" 2> "$T/err"
+wait
+holds "a named pipe" 'cmp -s "$T/a.csv" "$T/b.csv"'
+gzip -c "$T/one.csv" | "$N" ingest --cdr - --cells "$T/cells.csv" --data-dir "$T/sdata" --quiet 2> "$T/err"
+"$N" run-local --store "$T/sdata" --query "$T/od.json" --no-noise > "$T/b.csv" 2> "$T/err"
+holds "ingest from a gzip stream on standard input" 'cmp -s "$T/a.csv" "$T/b.csv"'
+printf 'PAR1\025\004\025\000' > "$T/cdr.parquet"
+"$N" check-data --cdr "$T/cdr.parquet" --cells "$T/cells.csv" > /dev/null 2> "$T/err"; rc=$?
+holds "a Parquet file is refused by name" '[ $rc -ne 0 ] && [ $(wc -l < "$T/err") -eq 1 ] && grep -q "cdr.parquet: a Parquet file, not CSV (cairn-node reads CSV, gzip-compressed CSV or zstd-compressed CSV" "$T/err"'
+head -c 40 "$T/one.csv.zst" > "$T/cut.csv.zst"
+"$N" check-data --cdr "$T/cut.csv.zst" --cells "$T/cells.csv" > /dev/null 2> "$T/err"; rc=$?
+holds "cut-short zstd is an error" '[ $rc -ne 0 ] && grep -q "cut.csv.zst: corrupt zstd data" "$T/err"'
+
 tap_done
