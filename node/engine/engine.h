@@ -107,6 +107,9 @@ struct engine_file_report {
 	struct engine_example examples[ENGINE_EXAMPLES];
 	size_t		 nexamples;
 	bool		 refused;	/* bad share over the limit */
+	bool		 digested;	/* 'digest' is set (store ingest of a
+					   compressed file or a stream) */
+	uint8_t		 digest[32];	/* of the content (engine_int.h) */
 };
 
 struct engine_report {
@@ -199,7 +202,10 @@ struct engine_store;
  * absent): a new segment, subscriber ids replaced by dense indexes under a
  * keyed hash whose key (libsodium random) lives in 'dir' as a 0600 file.
  * The store keeps one region domain; a cell map over other regions is
- * refused.  A refused file fails the ingest and writes nothing.
+ * refused.  A refused file fails the ingest and writes nothing.  So does
+ * an input whose records the store holds already, or that this ingest
+ * repeats (by content: compressed or not, from a file or a pipe;
+ * CAIRN_ERR_EXISTS naming both, store_inputs.c).
  */
 int	engine_store_ingest(const char *dir, const struct engine_input *in,
 	    struct engine_report *rep) __attribute__((warn_unused_result));

@@ -41,6 +41,9 @@ struct task {
 	unsigned	owner;		/* the thread that reads it */
 	bool		seq;		/* read front to back, whole */
 	struct engine_reader *rd;	/* a stream's, opened by the plan */
+	bool		digest;		/* digest the content (store mode) */
+	bool		digested;
+	uint8_t		dg[32];
 	uint64_t	begin, end;	/* byte range; UINT64_MAX: EOF */
 	uint64_t	lines;		/* lines seen, header included */
 	struct engine_file_report rep;	/* counts; examples by local line */
@@ -605,6 +608,9 @@ run_task(struct worker *w, struct task *t)
 	t->rd = NULL;
 	if (rd == NULL && (r = engine_reader_open(path, &rd)) != CAIRN_OK)
 		return r;
+	/* A stream's digest started with its header (read_header()). */
+	if (t->digest && (r = engine_reader_digest_start(rd)) != CAIRN_OK)
+		goto out;
 	off = pos = t->begin > 0 ? t->begin - 1 : 0;
 	if (t->begin > 0)
 		skipping = true;	/* up to the end of the line before */
@@ -663,6 +669,10 @@ out:
 	if (r == CAIRN_OK)
 		r = pending_flush(w);
 	w->rcount = 0;
+	if (r == CAIRN_OK && t->digest) {
+		if ((r = engine_reader_digest(rd, t->dg)) == CAIRN_OK)
+			t->digested = true;
+	}
 	engine_reader_close(rd);
 	return r;
 }
@@ -710,7 +720,7 @@ worker_main(void *arg)
  * bytes read given back, for the one pass that reads its rows.
  */
 static int
-read_header(const char *path, struct file_info *fi)
+read_header(const char *path, bool digest, struct file_info *fi)
 {
 	struct engine_reader *rd;
 	char buf[256];
@@ -722,6 +732,9 @@ read_header(const char *path, struct file_info *fi)
 		return r;
 	fi->size = engine_reader_size(rd);
 	fi->seq = !engine_reader_splittable(rd);
+	if (digest && engine_reader_is_stream(rd) &&
+	    (r = engine_reader_digest_start(rd)) != CAIRN_OK)
+		goto fail;
 	while (n < sizeof(buf) - 1 && memchr(buf, '\n', n) == NULL) {
 		if ((r = engine_reader_read(rd, buf + n, sizeof(buf) - 1 - n,
 		    &got)) != CAIRN_OK)
@@ -771,8 +784,8 @@ fail:
  */
 static int
 parse_plan(const struct engine_input *in, const struct engine_plan *plan,
-    unsigned nth, struct file_info *files, struct engine_report *rep,
-    struct task **tasksp, size_t *ntasksp)
+    enum engine_parse_mode mode, unsigned nth, struct file_info *files,
+    struct engine_report *rep, struct task **tasksp, size_t *ntasksp)
 {
 	struct task *tasks = NULL;
 	size_t ntasks = 0, captasks = 0;
@@ -781,7 +794,8 @@ parse_plan(const struct engine_input *in, const struct engine_plan *plan,
 	for (size_t i = 0; i < in->npaths; i++) {
 		unsigned parts;
 
-		if ((r = read_header(in->paths[i], &files[i])) != CAIRN_OK)
+		if ((r = read_header(in->paths[i], mode == PARSE_STORE,
+		    &files[i])) != CAIRN_OK)
 			goto out;
 		rep->files[i].format = files[i].fmt;
 		if (files[i].fmt == ENGINE_FMT_CDR &&
@@ -829,6 +843,7 @@ parse_plan(const struct engine_input *in, const struct engine_plan *plan,
 			t->owner = parts > 1 ? p * nth / parts :
 			    (unsigned)(i % nth);
 			t->seq = files[i].seq;
+			t->digest = t->seq && mode == PARSE_STORE;
 			t->rd = files[i].rd;	/* one part when set */
 			files[i].rd = NULL;
 			t->begin = files[i].size * p / parts;
@@ -962,6 +977,10 @@ parse_reports(const struct engine_input *in, enum engine_parse_mode mode,
 		fr->outside += t->rep.outside;
 		fr->other_cat += t->rep.other_cat;
 		fr->nbad += t->rep.nbad;
+		if (t->digested) {
+			memcpy(fr->digest, t->dg, 32);
+			fr->digested = true;
+		}
 		for (int b = 0; b < ENGINE_BAD__N; b++)
 			fr->bad[b] += t->rep.bad[b];
 		for (size_t e = 0; e < t->rep.nexamples &&
@@ -1020,7 +1039,7 @@ engine_parse_input(const struct engine_input *in,
 			r = CAIRN_ERR_NOMEM;
 			goto out;
 		}
-	if ((r = parse_plan(in, plan, nth, files, rep, &tasks, &ntasks)) !=
+	if ((r = parse_plan(in, plan, mode, nth, files, rep, &tasks, &ntasks)) !=
 	    CAIRN_OK)
 		goto out;
 	bufsize = parse_bufsize(in, files);

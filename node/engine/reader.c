@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
+#include <sodium.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -24,6 +27,90 @@
 
 #define RAW_SIZE	(1u << 18)	/* compressed bytes read at once */
 #define SNIFF		8		/* magic bytes looked at */
+
+/* A content digest being made (engine_int.h, "Content digests"). */
+struct digest {
+	crypto_generichash_state piece;
+	uint64_t	 fill;		/* bytes in the current piece */
+	uint64_t	 total;
+	uint8_t		*d;		/* the finished pieces' digests */
+	size_t		 n, cap;
+};
+
+static int
+digest_add(struct digest *g, const void *b, size_t n)
+{
+	const uint8_t *p = b;
+
+	while (n > 0) {
+		size_t k = ENGINE_DIGEST_PIECE - g->fill;
+
+		if (k > n)
+			k = n;
+		if (g->fill == 0)
+			crypto_generichash_init(&g->piece, NULL, 0, 32);
+		crypto_generichash_update(&g->piece, p, k);
+		g->fill += k;
+		g->total += k;
+		p += k;
+		n -= k;
+		if (g->fill == ENGINE_DIGEST_PIECE) {
+			if (g->n == g->cap) {
+				size_t nc = g->cap ? g->cap * 2 : 16;
+				uint8_t *nd = realloc(g->d, nc * 32);
+
+				if (nd == NULL)
+					return CAIRN_ERR_NOMEM;
+				g->d = nd;
+				g->cap = nc;
+			}
+			crypto_generichash_final(&g->piece, g->d + 32 * g->n,
+			    32);
+			g->n++;
+			g->fill = 0;
+		}
+	}
+	return CAIRN_OK;
+}
+
+/* The digest of 'npieces' piece digests 'd' and 'total' bytes. */
+static void
+digest_combine(const uint8_t *d, size_t npieces, uint64_t total,
+    uint8_t out[32])
+{
+	crypto_generichash_state st;
+	uint8_t le[8];
+
+	for (int b = 0; b < 8; b++)
+		le[b] = (uint8_t)(total >> (8 * b));
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const uint8_t *)"cairn-content-v1",
+	    16);
+	if (npieces > 0)
+		crypto_generichash_update(&st, d, 32 * npieces);
+	crypto_generichash_update(&st, le, 8);
+	crypto_generichash_final(&st, out, 32);
+}
+
+static int
+digest_final(struct digest *g, uint8_t out[32])
+{
+	if (g->fill > 0) {
+		if (g->n == g->cap) {
+			uint8_t *nd = realloc(g->d, (g->cap + 1) * 32);
+
+			if (nd == NULL)
+				return CAIRN_ERR_NOMEM;
+			g->d = nd;
+			g->cap++;
+		}
+		crypto_generichash_final(&g->piece, g->d + 32 * g->n, 32);
+		g->n++;
+		g->fill = 0;
+	}
+	digest_combine(g->d, g->n, g->total, out);
+	return CAIRN_OK;
+}
 
 struct engine_reader {
 	char		*path;
@@ -45,6 +132,7 @@ struct engine_reader {
 	ZSTD_DStream	*zs;
 	size_t		 zs_last;	/* 0 when a zstd frame ended */
 	bool		 in_member;	/* inside a gzip member */
+	struct digest	*dg;		/* of the bytes read, when asked */
 };
 
 /* Formats cairn does not read, by their first bytes. */
@@ -103,6 +191,9 @@ reader_free(struct engine_reader *r)
 	if (r->z_init)
 		inflateEnd(&r->z);
 	ZSTD_freeDStream(r->zs);
+	if (r->dg != NULL)
+		free(r->dg->d);
+	free(r->dg);
 	if (r->fd != -1)
 		close(r->fd);
 	free(r->raw);
@@ -288,8 +379,23 @@ read_zstd(struct engine_reader *r, char *dst, size_t n, size_t *got)
 	return CAIRN_OK;
 }
 
+static int	reader_read(struct engine_reader *, char *, size_t, size_t *);
+
 int
 engine_reader_read(struct engine_reader *r, char *dst, size_t n, size_t *got)
+{
+	int e;
+
+	/* Bytes given back were digested when first read. */
+	if (r->blen > r->bpos || r->dg == NULL)
+		return reader_read(r, dst, n, got);
+	if ((e = reader_read(r, dst, n, got)) != CAIRN_OK)
+		return e;
+	return digest_add(r->dg, dst, *got);
+}
+
+static int
+reader_read(struct engine_reader *r, char *dst, size_t n, size_t *got)
 {
 	if (r->blen > r->bpos) {
 		size_t k = r->blen - r->bpos < n ? r->blen - r->bpos : n;
@@ -359,4 +465,157 @@ engine_reader_unread(struct engine_reader *r, const char *b, size_t n)
 	r->bpos = 0;
 	r->blen = n + left;
 	return CAIRN_OK;
+}
+
+/* ---- content digests ---- */
+
+int
+engine_reader_digest_start(struct engine_reader *r)
+{
+	if (r->dg != NULL)
+		return CAIRN_OK;
+	if ((r->dg = calloc(1, sizeof(*r->dg))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	return CAIRN_OK;
+}
+
+int
+engine_reader_digest(struct engine_reader *r, uint8_t out[32])
+{
+	if (r->dg == NULL)
+		return cairn_err(CAIRN_ERR_INTERNAL, "%s: no digest asked",
+		    r->path);
+	return digest_final(r->dg, out);
+}
+
+/* One thread of a plain file's digest: pieces first, first + step, ... */
+struct piece_job {
+	struct engine_reader	*r;
+	uint8_t			*d;
+	size_t			 first, step, n;
+	int			 err;
+	char			 msg[256];
+};
+
+static void *
+piece_run(void *arg)
+{
+	struct piece_job *j = arg;
+	char *buf;
+
+	if ((buf = malloc(1u << 20)) == NULL) {
+		j->err = CAIRN_ERR_NOMEM;
+		return NULL;
+	}
+	for (size_t i = j->first; i < j->n && j->err == CAIRN_OK;
+	    i += j->step) {
+		crypto_generichash_state st;
+		uint64_t off = (uint64_t)i * ENGINE_DIGEST_PIECE;
+		uint64_t end = off + ENGINE_DIGEST_PIECE;
+
+		if (end > j->r->size)
+			end = j->r->size;
+		crypto_generichash_init(&st, NULL, 0, 32);
+		while (off < end) {
+			size_t want = end - off < (1u << 20) ?
+			    (size_t)(end - off) : (1u << 20), got;
+
+			if ((j->err = engine_reader_pread(j->r, buf, want, off,
+			    &got)) != CAIRN_OK) {
+				snprintf(j->msg, sizeof(j->msg), "%s",
+				    cairn_errmsg());
+				break;
+			}
+			if (got == 0) {
+				j->err = cairn_err(CAIRN_ERR_IO, "%s: shorter "
+				    "than its size while read", j->r->path);
+				snprintf(j->msg, sizeof(j->msg), "%s",
+				    cairn_errmsg());
+				break;
+			}
+			crypto_generichash_update(&st, (uint8_t *)buf, got);
+			off += got;
+		}
+		crypto_generichash_final(&st, j->d + 32 * i, 32);
+	}
+	free(buf);
+	return NULL;
+}
+
+int
+engine_file_digest(const char *path, unsigned nth, bool plain_only,
+    uint8_t out[32])
+{
+	struct engine_reader *r;
+	struct piece_job job[8];
+	pthread_t th[8];
+	bool started[8] = { false };
+	size_t n;
+	uint8_t *d = NULL;
+	int e;
+
+	if ((e = engine_reader_open(path, &r)) != CAIRN_OK)
+		return e;
+	if (!engine_reader_splittable(r)) {
+		/* One pass through the decompressor (not for a stream,
+		   which only its parse may read). */
+		char *buf = NULL;
+		size_t got;
+
+		if (plain_only) {
+			e = CAIRN_ERR_UNSUPPORTED;
+			goto out;
+		}
+		if (r->stream) {
+			e = cairn_err(CAIRN_ERR_INTERNAL, "%s: a stream",
+			    path);
+			goto out;
+		}
+		if ((e = engine_reader_digest_start(r)) != CAIRN_OK ||
+		    (buf = malloc(1u << 20)) == NULL) {
+			e = e != CAIRN_OK ? e : CAIRN_ERR_NOMEM;
+			goto out;
+		}
+		do
+			e = engine_reader_read(r, buf, 1u << 20, &got);
+		while (e == CAIRN_OK && got > 0);
+		free(buf);
+		if (e == CAIRN_OK)
+			e = engine_reader_digest(r, out);
+		goto out;
+	}
+	n = (size_t)((r->size + ENGINE_DIGEST_PIECE - 1) / ENGINE_DIGEST_PIECE);
+	if (nth < 1)
+		nth = 1;
+	if (nth > 8)
+		nth = 8;
+	if (nth > n)
+		nth = n > 0 ? (unsigned)n : 1;
+	if ((d = malloc(n > 0 ? n * 32 : 1)) == NULL) {
+		e = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	for (unsigned t = 0; t < nth; t++) {
+		job[t] = (struct piece_job){ r, d, t, nth, n, CAIRN_OK, "" };
+		if (t > 0)
+			started[t] = pthread_create(&th[t], NULL, piece_run,
+			    &job[t]) == 0;
+	}
+	(void)piece_run(&job[0]);
+	for (unsigned t = 1; t < nth; t++) {
+		if (started[t])
+			pthread_join(th[t], NULL);
+		else
+			(void)piece_run(&job[t]);
+	}
+	e = CAIRN_OK;
+	for (unsigned t = 0; t < nth && e == CAIRN_OK; t++)
+		if (job[t].err != CAIRN_OK)
+			e = cairn_err(job[t].err, "%s", job[t].msg);
+	if (e == CAIRN_OK)
+		digest_combine(d, n, r->size, out);
+out:
+	free(d);
+	engine_reader_close(r);
+	return e;
 }

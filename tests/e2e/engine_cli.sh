@@ -100,6 +100,9 @@ holds "a named pipe" 'cmp -s "$T/a.csv" "$T/b.csv"'
 gzip -c "$T/one.csv" | "$N" ingest --cdr - --cells "$T/cells.csv" --data-dir "$T/sdata" --quiet 2> "$T/err"
 "$N" run-local --store "$T/sdata" --query "$T/od.json" --no-noise > "$T/b.csv" 2> "$T/err"
 holds "ingest from a gzip stream on standard input" 'cmp -s "$T/a.csv" "$T/b.csv"'
+"$N" ingest --cdr "$T/one.csv" --cells "$T/cells.csv" --data-dir "$T/sdata" --quiet 2> "$T/err"; rc=$?
+"$N" run-local --store "$T/sdata" --query "$T/od.json" --no-noise > "$T/b.csv" 2>/dev/null
+holds "the same records again are refused, not counted twice" '[ $rc -ne 0 ] && [ $(wc -l < "$T/err") -eq 1 ] && grep -q "one.csv: already ingested into this store (in seg-000001.bin, from (standard input)); nothing written" "$T/err" && cmp -s "$T/a.csv" "$T/b.csv" && [ $(ls "$T/sdata" | grep -c "^seg-") -eq 1 ]'
 printf 'PAR1\025\004\025\000' > "$T/cdr.parquet"
 "$N" check-data --cdr "$T/cdr.parquet" --cells "$T/cells.csv" > /dev/null 2> "$T/err"; rc=$?
 holds "a Parquet file is refused by name" '[ $rc -ne 0 ] && [ $(wc -l < "$T/err") -eq 1 ] && grep -q "cdr.parquet: a Parquet file, not CSV (cairn-node reads CSV, gzip-compressed CSV or zstd-compressed CSV" "$T/err"'

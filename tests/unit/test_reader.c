@@ -3,7 +3,9 @@
  * and gzip files whatever their names (several frames or members too),
  * cut-short compressed data refused, named pipes and standard input read
  * in one pass (plain, gzip and zstd, larger than a read buffer, with
- * threads waiting for rows), and formats that are not CSV refused by name.
+ * threads waiting for rows), formats that are not CSV refused by name, and
+ * content digests: the same whatever the threads, the compression or the
+ * pipe, so the store refuses records it holds (store_inputs.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +25,7 @@
 
 #include "common/err.h"
 #include "node/engine/engine.h"
+#include "node/engine/engine_int.h"
 
 static char dir[64];
 
@@ -362,6 +365,162 @@ test_refused_formats(void **state)
 	assert_non_null(strstr(msg, "named pipe or standard input"));
 }
 
+/*
+ * A content digest over more than one piece: the same with 1 and 3
+ * threads and through a reader's one pass; another byte, another digest.
+ */
+static void
+test_content_digest(void **state)
+{
+	size_t n = (size_t)ENGINE_DIGEST_PIECE * 2 + 12345, got;
+	char *b = malloc(n), *buf = malloc(1u << 20);
+	const char *p;
+	uint8_t d1[32], d3[32], ds[32], dx[32];
+	struct engine_reader *r;
+
+	(void)state;
+	assert_non_null(b);
+	assert_non_null(buf);
+	for (size_t i = 0; i < n; i++)
+		b[i] = (char)('a' + (i * 7 + i / 4093) % 26);
+	p = put("big.txt", b, n);
+	assert_int_equal(engine_file_digest(p, 1, true, d1), CAIRN_OK);
+	assert_int_equal(engine_file_digest(p, 3, true, d3), CAIRN_OK);
+	assert_memory_equal(d1, d3, 32);
+	assert_int_equal(engine_reader_open(p, &r), CAIRN_OK);
+	assert_int_equal(engine_reader_digest_start(r), CAIRN_OK);
+	do
+		assert_int_equal(engine_reader_read(r, buf, 1u << 20, &got),
+		    CAIRN_OK);
+	while (got > 0);
+	assert_int_equal(engine_reader_digest(r, ds), CAIRN_OK);
+	engine_reader_close(r);
+	assert_memory_equal(d1, ds, 32);
+	b[n - 1] ^= 1;
+	p = put("big2.txt", b, n);
+	assert_int_equal(engine_file_digest(p, 2, true, dx), CAIRN_OK);
+	assert_memory_not_equal(d1, dx, 32);
+	free(b);
+	free(buf);
+}
+
+/* Segments in the store 'st'. */
+static int
+segments(const char *st)
+{
+	char cmd[256];
+	FILE *f;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls %s | grep -c '^seg-'", st);
+	assert_non_null(f = popen(cmd, "r"));
+	assert_int_equal(fscanf(f, "%d", &n), 1);
+	pclose(f);
+	return n;
+}
+
+static int
+ingest(const char *st, const char **paths, size_t np, char *msg,
+    size_t cap)
+{
+	struct engine_cellmap *cm = cells();
+	struct engine_input in;
+	struct engine_report rep;
+	int r;
+
+	memset(&in, 0, sizeof(in));
+	in.paths = (char *const *)paths;
+	in.npaths = np;
+	in.cells = cm;
+	in.max_bad_fraction = 1;
+	in.threads = 2;
+	in.split_bytes = 4096;
+	r = engine_store_ingest(st, &in, &rep);
+	snprintf(msg, cap, "%s", cairn_errmsg());
+	engine_report_release(&rep);
+	engine_cellmap_free(cm);
+	return r;
+}
+
+/*
+ * The store takes the same records once: again as a file, compressed,
+ * through a pipe, or repeated in one ingest, they are refused and nothing
+ * is written; new records still go in; a line whose segment a crash left
+ * unwritten does not count.
+ */
+static void
+test_store_ingest_once(void **state)
+{
+	size_t la, lb, zl;
+	char *a = csv_text(2000, &la), *b = csv_text(3000, &lb), msg[512];
+	void *z = zstd_of(a, la, &zl);
+	const char *paths[2];
+	char st[128], pa[128], pb[128], pz[128], pf[128], seg[256];
+	struct feeder f;
+	pthread_t th;
+
+	(void)state;
+	snprintf(st, sizeof(st), "%s", path_of("store"));
+	snprintf(pa, sizeof(pa), "%s", put("a.csv", a, la));
+	snprintf(pb, sizeof(pb), "%s", put("b.csv", b, lb));
+	snprintf(pz, sizeof(pz), "%s", put("a.csv.zst", z, zl));
+	snprintf(pf, sizeof(pf), "%s", path_of("a.fifo"));
+	paths[0] = pa;
+	assert_int_equal(ingest(st, paths, 1, msg, sizeof(msg)), CAIRN_OK);
+	assert_int_equal(segments(st), 1);
+	assert_int_equal(ingest(st, paths, 1, msg, sizeof(msg)),
+	    CAIRN_ERR_EXISTS);
+	assert_non_null(strstr(msg, "a.csv: already ingested into this store "
+	    "(in seg-000001.bin, from "));
+	assert_non_null(strstr(msg, "nothing written"));
+	paths[0] = pz;
+	assert_int_equal(ingest(st, paths, 1, msg, sizeof(msg)),
+	    CAIRN_ERR_EXISTS);
+	assert_non_null(strstr(msg, "a.csv.zst: already ingested"));
+	/* Through a named pipe. */
+	paths[0] = pf;
+	assert_int_equal(mkfifo(pf, 0600), 0);
+	f = (struct feeder){ paths[0], -1, z, zl };
+	assert_int_equal(pthread_create(&th, NULL, feed, &f), 0);
+	assert_int_equal(ingest(st, paths, 1, msg, sizeof(msg)),
+	    CAIRN_ERR_EXISTS);
+	pthread_join(th, NULL);
+	assert_non_null(strstr(msg, "a.fifo: already ingested"));
+	/* New with old: nothing written. */
+	paths[0] = pb;
+	paths[1] = pa;
+	assert_int_equal(ingest(st, paths, 2, msg, sizeof(msg)),
+	    CAIRN_ERR_EXISTS);
+	assert_int_equal(segments(st), 1);
+	/* Twice in one ingest. */
+	paths[1] = pb;
+	assert_int_equal(ingest(st, paths, 2, msg, sizeof(msg)),
+	    CAIRN_ERR_EXISTS);
+	assert_non_null(strstr(msg, "the same records as"));
+	assert_int_equal(segments(st), 1);
+	/* New alone: in. */
+	assert_int_equal(ingest(st, paths, 1, msg, sizeof(msg)), CAIRN_OK);
+	assert_int_equal(segments(st), 2);
+	/* A crash after the inputs line, before its segment: b again. */
+	snprintf(seg, sizeof(seg), "%s/seg-000002.bin", st);
+	assert_int_equal(unlink(seg), 0);
+	assert_int_equal(ingest(st, paths, 1, msg, sizeof(msg)), CAIRN_OK);
+	assert_int_equal(segments(st), 2);
+	/* A damaged inputs file is an error naming its line. */
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "echo garbage >> %s/inputs", st);
+		assert_int_equal(system(cmd), 0);
+	}
+	assert_int_equal(ingest(st, paths, 1, msg, sizeof(msg)),
+	    CAIRN_ERR_FORMAT);
+	assert_non_null(strstr(msg, "/inputs:3: not '<64 hex digits>"));
+	free(a);
+	free(b);
+	free(z);
+}
+
 int
 main(void)
 {
@@ -370,6 +529,8 @@ main(void)
 		cmocka_unit_test(test_named_pipes),
 		cmocka_unit_test(test_stdin),
 		cmocka_unit_test(test_refused_formats),
+		cmocka_unit_test(test_content_digest),
+		cmocka_unit_test(test_store_ingest_once),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
