@@ -209,6 +209,17 @@ struct engine_store;
  */
 int	engine_store_ingest(const char *dir, const struct engine_input *in,
 	    struct engine_report *rep) __attribute__((warn_unused_result));
+/*
+ * Remove from the store in 'dir' every event before 'before_minute' (UTC
+ * minutes since the epoch): each segment holding one is rewritten without
+ * it (write, fsync, rename; its name kept, so the inputs it holds stay
+ * ingested and a pruned month is not ingested again).  '*removed' and
+ * '*kept' count events, '*rewritten' segments.  Errors of
+ * engine_store_open() and of writing.
+ */
+int	engine_store_prune(const char *dir, uint32_t before_minute,
+	    uint64_t *removed, uint64_t *kept, size_t *rewritten)
+	    __attribute__((warn_unused_result));
 int	engine_store_open(const char *dir, struct engine_store **out)
 	    __attribute__((warn_unused_result));
 void	engine_store_close(struct engine_store *st);

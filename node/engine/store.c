@@ -1069,3 +1069,68 @@ out:
 	free(rank);
 	return r;
 }
+
+/* ---- prune ---- */
+
+int
+engine_store_prune(const char *dir, uint32_t before_minute,
+    uint64_t *removed, uint64_t *kept, size_t *rewritten)
+{
+	struct engine_store *st = NULL;
+	int r;
+
+	*removed = *kept = 0;
+	*rewritten = 0;
+	if ((r = engine_store_open(dir, &st)) != CAIRN_OK)
+		return r;
+	for (size_t i = 0; i < st->nsegs && r == CAIRN_OK; i++) {
+		const struct seg *sg = &st->segs[i];
+		struct seg_hdr h;
+		uint64_t keep = 0, *off, *ev, k = 0;
+		uint32_t *cat = NULL;
+		char *blob;
+		size_t len;
+
+		for (uint64_t e = 0; e < sg->nevents; e++)
+			keep += (uint32_t)(sg->ev[e] >> 32) >= before_minute;
+		*kept += keep;
+		*removed += sg->nevents - keep;
+		if (keep == sg->nevents)
+			continue;
+		memset(&h, 0, sizeof(h));
+		memcpy(h.magic, SEG_MAGIC, 8);
+		h.version = STORE_VERSION;
+		h.has_cat = sg->cat != NULL;
+		h.nsubs = sg->nsubs;
+		h.nevents = keep;
+		len = ((size_t)sg->nsubs + 1) * 8 + keep * (h.has_cat ? 12 : 8);
+		if ((blob = engine_big_alloc(len ? len : 1)) == NULL) {
+			r = CAIRN_ERR_NOMEM;
+			break;
+		}
+		off = (uint64_t *)blob;
+		ev = off + sg->nsubs + 1;
+		if (h.has_cat)
+			cat = (uint32_t *)(ev + keep);
+		for (uint64_t s = 0; s < sg->nsubs; s++) {
+			off[s] = k;
+			for (uint64_t e = sg->off[s]; e < sg->off[s + 1]; e++) {
+				if ((uint32_t)(sg->ev[e] >> 32) < before_minute)
+					continue;
+				if (cat != NULL)
+					cat[k] = sg->cat[e];
+				ev[k++] = sg->ev[e];
+			}
+		}
+		off[sg->nsubs] = k;
+		/* The segment keeps its name: the inputs naming it stay
+		   ingested, so a pruned month does not come back. */
+		r = engine_store_write_file(dir, sg->name, &h, sizeof(h), blob,
+		    len, 0600);
+		free(blob);
+		if (r == CAIRN_OK)
+			(*rewritten)++;
+	}
+	engine_store_close(st);
+	return r;
+}

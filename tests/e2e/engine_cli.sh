@@ -110,4 +110,23 @@ head -c 40 "$T/one.csv.zst" > "$T/cut.csv.zst"
 "$N" check-data --cdr "$T/cut.csv.zst" --cells "$T/cells.csv" > /dev/null 2> "$T/err"; rc=$?
 holds "cut-short zstd is an error" '[ $rc -ne 0 ] && grep -q "cut.csv.zst: corrupt zstd data" "$T/err"'
 
+# Pruning data-months from the store.
+printf 'subscriber_id,timestamp,cell_id\nu1,2026-02-03T10:00:00Z,a1\nu1,2026-02-04T10:00:00Z,b1\nu2,2026-02-03T23:00:00Z,b1\nu2,2026-02-04T09:00:00Z,a2\n' > "$T/feb.csv"
+{ cat "$T/drop/day1.csv"; tail -n +2 "$T/feb.csv"; } > "$T/two.csv"
+echo '{"kind":"od","start":"2026-02-03","end":"2026-02-06"}' > "$T/odfeb.json"
+"$N" ingest --cdr "$T/two.csv" --cells "$T/cells.csv" --data-dir "$T/pdata" --quiet 2> "$T/err"
+"$N" prune --data-dir "$T/pdata" --before 2026-01 2> "$T/err"
+holds "prune before the first month removes nothing" 'grep -q "store .*: 0 events before 2026-01 removed, 9 kept; 0 segment(s) rewritten" "$T/err"'
+"$N" prune --data-dir "$T/pdata" --before 2026-02 2> "$T/err"
+holds "prune before 2026-02 removes January" 'grep -q ": 5 events before 2026-02 removed, 4 kept; 1 segment(s) rewritten" "$T/err"'
+"$N" run-local --store "$T/pdata" --query "$T/odfeb.json" --no-noise > "$T/a.csv" 2>/dev/null
+"$N" run-local --cdr "$T/feb.csv" --cells "$T/cells.csv" --query "$T/odfeb.json" --no-noise > "$T/b.csv" 2>/dev/null
+holds "the pruned store answers as February alone" 'cmp -s "$T/a.csv" "$T/b.csv" && [ $(wc -l < "$T/a.csv") -gt 1 ]'
+"$N" run-local --store "$T/pdata" --query "$T/res.json" --no-noise > "$T/a.csv" 2>/dev/null
+holds "January is gone" '[ $(wc -l < "$T/a.csv") -eq 1 ]'
+"$N" ingest --cdr "$T/two.csv" --cells "$T/cells.csv" --data-dir "$T/pdata" --quiet 2> "$T/err"; rc=$?
+holds "a pruned input is not ingested again" '[ $rc -ne 0 ] && grep -q "already ingested" "$T/err"'
+"$N" prune --data-dir "$T/pdata" --before 2026-2 2> "$T/err"; rc=$?
+holds "prune: a bad month is a one-line error" '[ $rc -ne 0 ] && [ $(wc -l < "$T/err") -eq 1 ] && grep -q "not YYYY-MM" "$T/err"'
+
 tap_done
