@@ -9,5 +9,6 @@
 int	node_cmd_run_local(int argc, char **argv);
 int	node_cmd_check_data(int argc, char **argv);
 int	node_cmd_ingest(int argc, char **argv);
+int	node_cmd_prune(int argc, char **argv);
 
 #endif

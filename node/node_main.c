@@ -27,6 +27,8 @@ static const struct cli_cmd cmds[] = {
 	    "report bad rows of input files without running a query" },
 	{ "ingest", node_cmd_ingest,
 	    "convert CSV drops into the node's binary store" },
+	{ "prune", node_cmd_prune,
+	    "remove the data-months before a month from the store" },
 	{ "serve", node_cmd_serve,
 	    "run the node: take tasks from the coordinator (docs/node.md)" },
 	{ "ledger", node_cmd_ledger,

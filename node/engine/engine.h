@@ -107,6 +107,9 @@ struct engine_file_report {
 	struct engine_example examples[ENGINE_EXAMPLES];
 	size_t		 nexamples;
 	bool		 refused;	/* bad share over the limit */
+	bool		 digested;	/* 'digest' is set (store ingest of a
+					   compressed file or a stream) */
+	uint8_t		 digest[32];	/* of the content (engine_int.h) */
 };
 
 struct engine_report {
@@ -121,7 +124,10 @@ void	engine_report_release(struct engine_report *r);
  */
 void	engine_report_print(const struct engine_report *r, FILE *f);
 
-/* Expand paths: a directory means all its *.csv and *.csv.gz, sorted. */
+/*
+ * Expand paths: a directory means all its *.csv, *.csv.gz and *.csv.zst,
+ * sorted; "-" (standard input) is kept as it is.
+ */
 int	engine_expand_paths(char *const *paths, size_t n, char ***out,
 	    size_t *nout) __attribute__((warn_unused_result));
 void	engine_paths_free(char **v, size_t n);
@@ -197,10 +203,24 @@ struct engine_store;
  * absent): a new segment, subscriber ids replaced by dense indexes under a
  * keyed hash whose key (libsodium random) lives in 'dir' as a 0600 file.
  * The store keeps one region domain; a cell map over other regions is
- * refused.  A refused file fails the ingest and writes nothing.
+ * refused.  A refused file fails the ingest and writes nothing.  So does
+ * an input whose records the store holds already, or that this ingest
+ * repeats (by content: compressed or not, from a file or a pipe;
+ * CAIRN_ERR_EXISTS naming both, store_inputs.c).
  */
 int	engine_store_ingest(const char *dir, const struct engine_input *in,
 	    struct engine_report *rep) __attribute__((warn_unused_result));
+/*
+ * Remove from the store in 'dir' every event before 'before_minute' (UTC
+ * minutes since the epoch): each segment holding one is rewritten without
+ * it (write, fsync, rename; its name kept, so the inputs it holds stay
+ * ingested and a pruned month is not ingested again).  '*removed' and
+ * '*kept' count events, '*rewritten' segments.  Errors of
+ * engine_store_open() and of writing.
+ */
+int	engine_store_prune(const char *dir, uint32_t before_minute,
+	    uint64_t *removed, uint64_t *kept, size_t *rewritten)
+	    __attribute__((warn_unused_result));
 int	engine_store_open(const char *dir, struct engine_store **out)
 	    __attribute__((warn_unused_result));
 void	engine_store_close(struct engine_store *st);

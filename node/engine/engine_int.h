@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -538,6 +539,117 @@ int	engine_merge_tables(struct engine_parse_out *o);
 extern const char *const engine_format_header_at[];
 /* strcmp() of two 'char *' for qsort() and bsearch(). */
 int	engine_cmp_str(const void *a, const void *b);
+
+/* ---- Readers (reader.c): the bytes under the CSV reader ---- */
+
+enum engine_comp { ENGINE_COMP_NONE, ENGINE_COMP_GZIP, ENGINE_COMP_ZSTD };
+
+struct engine_reader;
+
+/* What the readers accept, in words, for error messages. */
+extern const char engine_reader_formats[];
+
+/*
+ * Open 'path' ("-" is standard input) and sniff its first bytes: gzip and
+ * zstd are decompressed whatever the file's name; Parquet, ORC, Avro,
+ * Arrow, zip, bzip2, xz, HDF5 and SQLite files are CAIRN_ERR_FORMAT
+ * naming what the file is and what is read instead.  CAIRN_ERR_IO when
+ * it cannot be opened or read (a directory included).
+ */
+int	engine_reader_open(const char *path, struct engine_reader **out)
+	    __attribute__((warn_unused_result));
+/* Close 'r' (NULL is fine). */
+void	engine_reader_close(struct engine_reader *r);
+/* A plain (uncompressed) regular file: read at any offset, cut freely. */
+bool	engine_reader_splittable(const struct engine_reader *r);
+/* Not a regular file (a pipe, a FIFO, a terminal): one pass only. */
+bool	engine_reader_is_stream(const struct engine_reader *r);
+/* Size of a regular file, compressed; 0 for a stream. */
+uint64_t engine_reader_size(const struct engine_reader *r);
+enum engine_comp engine_reader_comp(const struct engine_reader *r);
+/*
+ * The next decompressed bytes, at most 'n', into 'dst': '*got' is 0 only
+ * at the end.  Corrupt or cut-short compressed data is CAIRN_ERR_IO
+ * naming the file, never a silent short read.
+ */
+int	engine_reader_read(struct engine_reader *r, char *dst, size_t n,
+	    size_t *got) __attribute__((warn_unused_result));
+/* Up to 'n' bytes at offset 'off' of a splittable file. */
+int	engine_reader_pread(struct engine_reader *r, char *dst, size_t n,
+	    uint64_t off, size_t *got) __attribute__((warn_unused_result));
+/* Give 'n' bytes back: the next reads return them first. */
+int	engine_reader_unread(struct engine_reader *r, const char *b, size_t n)
+	    __attribute__((warn_unused_result));
+
+/* ---- The store's files (store.c, store_inputs.c) ---- */
+
+/*
+ * Write DIR/name from the bytes 'a' then 'b' through a temporary file,
+ * fsync and rename (mode 'mode'): the old file or the new, never half.
+ */
+int	engine_store_write_file(const char *dir, const char *name,
+	    const void *a, size_t alen, const void *b, size_t blen,
+	    mode_t mode) __attribute__((warn_unused_result));
+/* Read all of DIR/name (at most 'max' bytes); ENOENT gives NOTFOUND. */
+int	engine_store_read_file(const char *dir, const char *name, size_t max,
+	    char **out, size_t *len) __attribute__((warn_unused_result));
+
+/*
+ * The inputs a store holds (DIR/inputs, store_inputs.c): one line per
+ * ingested input, its content digest, the segment holding its records
+ * and its path when ingested.  A line whose segment is missing (a crash
+ * between the two writes) does not count.
+ */
+struct engine_store_inputs {
+	char	*text;		/* the file's lines that count */
+	size_t	 len;
+};
+int	engine_store_inputs_load(const char *dir,
+	    struct engine_store_inputs *out) __attribute__((warn_unused_result));
+void	engine_store_inputs_release(struct engine_store_inputs *in);
+/*
+ * Refuse (CAIRN_ERR_EXISTS, naming both and "nothing written") an input
+ * 'path' whose digest 'd' the store holds already, or which one of the
+ * 'nprev' digests 'prev' (the paths 'prevpaths') of this ingest repeats.
+ */
+int	engine_store_inputs_check(const struct engine_store_inputs *in,
+	    const char *path, const uint8_t d[32], const uint8_t (*prev)[32],
+	    char *const *prevpaths, size_t nprev)
+	    __attribute__((warn_unused_result));
+/*
+ * Write DIR/inputs: the lines of 'in' then one for each of the 'n'
+ * inputs 'paths' (digests 'd') held by segment 'seg'.
+ */
+int	engine_store_inputs_write(const char *dir,
+	    const struct engine_store_inputs *in, const char *seg,
+	    char *const *paths, const uint8_t (*d)[32], size_t n)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Content digests: BLAKE2b-256 over "cairn-content-v1", the BLAKE2b-256 of
+ * each ENGINE_DIGEST_PIECE bytes of the decompressed content in order,
+ * and the content's length (8 bytes little-endian).  The same records
+ * give the same digest plain or compressed, from a file or a pipe, and
+ * whatever the number of threads; the store keeps them so that an input
+ * is never ingested twice.
+ */
+#define ENGINE_DIGEST_PIECE	(64u << 20)
+
+/* Digest what 'r' reads from now on (bytes given back excepted). */
+int	engine_reader_digest_start(struct engine_reader *r)
+	    __attribute__((warn_unused_result));
+/* The digest of everything 'r' read, once it read to the end. */
+int	engine_reader_digest(struct engine_reader *r, uint8_t out[32])
+	    __attribute__((warn_unused_result));
+/*
+ * The digest of the regular file 'path': a plain one's pieces hashed on
+ * up to 'nth' threads, a compressed one decompressed in one pass (or,
+ * with 'plain_only', CAIRN_ERR_UNSUPPORTED without reading it: its parse
+ * digests it).  Errors of engine_reader_open(); CAIRN_ERR_INTERNAL for a
+ * stream.
+ */
+int	engine_file_digest(const char *path, unsigned nth, bool plain_only,
+	    uint8_t out[32]) __attribute__((warn_unused_result));
 
 /*
  * Memory for a large array (huge pages when the kernel has them); free

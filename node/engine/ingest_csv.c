@@ -1,7 +1,8 @@
 /*
  * ingest_csv.c - the CSV reader: a single pass over each file in large
- * blocks (pread, or zlib for .csv.gz), split at line boundaries between
- * threads, with a hand-written row scanner (SSE2 where available) that
+ * blocks (reader.c: pread on a plain file, split at line boundaries
+ * between threads; one pass through gzip or zstd, or over a stream),
+ * with a hand-written row scanner (SSE2 where available) that
  * finds the separators and the bytes needing care (quotes, NUL, non-ASCII)
  * sixteen at a time.  Every row is either accepted or counted as bad with
  * a reason; the first examples keep their file line numbers.  For a query
@@ -19,8 +20,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <zlib.h>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -40,7 +39,11 @@
 struct task {
 	size_t		file;
 	unsigned	owner;		/* the thread that reads it */
-	bool		gz;
+	bool		seq;		/* read front to back, whole */
+	struct engine_reader *rd;	/* a stream's, opened by the plan */
+	bool		digest;		/* digest the content (store mode) */
+	bool		digested;
+	uint8_t		dg[32];
 	uint64_t	begin, end;	/* byte range; UINT64_MAX: EOF */
 	uint64_t	lines;		/* lines seen, header included */
 	struct engine_file_report rep;	/* counts; examples by local line */
@@ -48,8 +51,9 @@ struct task {
 
 struct file_info {
 	enum engine_format fmt;
-	bool		gz;
+	bool		seq;		/* compressed or a stream */
 	uint64_t	size;
+	struct engine_reader *rd;	/* a stream's, header read back */
 };
 
 /*
@@ -578,30 +582,14 @@ fields:
 	return row_emit(w, t, f, fl, want, ts, reg, quoted);
 }
 
-struct src {
-	int	fd;
-	gzFile	gz;
-	uint64_t off;
-};
-
-static ssize_t
-src_read(struct src *s, char *dst, size_t n)
+/* The next block of task 't' at raw offset 'off' (plain files). */
+static int
+task_read(struct engine_reader *rd, const struct task *t, char *dst,
+    size_t n, uint64_t off, size_t *got)
 {
-	ssize_t r;
-
-	if (s->gz != NULL) {
-		int g = gzread(s->gz, dst, (unsigned)n);
-
-		if (g < 0)
-			return -1;
-		return g;
-	}
-	do
-		r = pread(s->fd, dst, n, (off_t)s->off);
-	while (r == -1 && errno == EINTR);
-	if (r > 0)
-		s->off += (uint64_t)r;
-	return r;
+	if (t->seq)
+		return engine_reader_read(rd, dst, n, got);
+	return engine_reader_pread(rd, dst, n, off, got);
 }
 
 static int
@@ -609,28 +597,25 @@ run_task(struct worker *w, struct task *t)
 {
 	const char *path = w->in->paths[t->file];
 	enum engine_format fmt = w->files[t->file].fmt;
-	struct src s = { -1, NULL, 0 };
+	struct engine_reader *rd = t->rd;
 	char *buf = w->buf;
 	size_t len = 0, i = 0;
 	uint64_t pos;		/* file offset of buf[0] (plain files) */
+	uint64_t off;		/* next raw offset to read (plain files) */
 	bool eof = false, skipping = false, header = t->begin == 0;
 	int r = CAIRN_OK;
 
-	if ((s.fd = open(path, O_RDONLY)) == -1)
-		return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
-	if (t->gz) {
-		if ((s.gz = gzdopen(s.fd, "rb")) == NULL) {
-			close(s.fd);
-			return CAIRN_ERR_NOMEM;
-		}
-		s.fd = -1;
-		gzbuffer(s.gz, 1u << 18);
-	}
-	s.off = pos = t->begin > 0 ? t->begin - 1 : 0;
+	t->rd = NULL;
+	if (rd == NULL && (r = engine_reader_open(path, &rd)) != CAIRN_OK)
+		return r;
+	/* A stream's digest started with its header (read_header()). */
+	if (t->digest && (r = engine_reader_digest_start(rd)) != CAIRN_OK)
+		goto out;
+	off = pos = t->begin > 0 ? t->begin - 1 : 0;
 	if (t->begin > 0)
 		skipping = true;	/* up to the end of the line before */
 	for (;;) {
-		ssize_t got;
+		size_t got;
 		char *nl;
 
 		if ((r = pending_flush(w)) != CAIRN_OK)
@@ -641,16 +626,15 @@ run_task(struct worker *w, struct task *t)
 			len -= i;
 			i = 0;
 		}
-		if ((got = src_read(&s, buf + len, w->bufsize - len)) < 0) {
-			r = cairn_err(CAIRN_ERR_IO, "%s: read error%s", path,
-			    t->gz ? " (corrupt gzip data?)" : "");
+		if ((r = task_read(rd, t, buf + len, w->bufsize - len, off,
+		    &got)) != CAIRN_OK)
 			goto out;
-		}
 		if (got == 0)
 			eof = true;
-		len += (size_t)got;
+		off += got;
+		len += got;
 		while (i < len) {
-			if (!t->gz && !skipping && pos + i >= t->end)
+			if (!t->seq && !skipping && pos + i >= t->end)
 				goto out;
 			nl = memchr(buf + i, '\n', len - i);
 			if (nl == NULL)
@@ -666,7 +650,7 @@ run_task(struct worker *w, struct task *t)
 		}
 		if (eof) {
 			if (i < len && !skipping && !header &&
-			    (t->gz || pos + i < t->end))
+			    (t->seq || pos + i < t->end))
 				r = row(w, t, fmt, buf + i, len - i);
 			goto out;
 		}
@@ -685,17 +669,11 @@ out:
 	if (r == CAIRN_OK)
 		r = pending_flush(w);
 	w->rcount = 0;
-	if (s.gz != NULL) {
-		int e;
-
-		gzerror(s.gz, &e);
-		if (r == CAIRN_OK && e != Z_OK)
-			r = cairn_err(CAIRN_ERR_IO, "%s: corrupt gzip data",
-			    path);
-		gzclose(s.gz);
+	if (r == CAIRN_OK && t->digest) {
+		if ((r = engine_reader_digest(rd, t->dg)) == CAIRN_OK)
+			t->digested = true;
 	}
-	if (s.fd != -1)
-		close(s.fd);
+	engine_reader_close(rd);
 	return r;
 }
 
@@ -736,41 +714,49 @@ worker_main(void *arg)
 	return NULL;
 }
 
-/* Read and check the header of 'path', and whether it is gzip. */
+/*
+ * Open 'path' (reader.c sniffs its compression, or refuses what is not
+ * CSV) and check its header.  A stream's reader is kept in 'fi' with the
+ * bytes read given back, for the one pass that reads its rows.
+ */
 static int
-read_header(const char *path, struct file_info *fi)
+read_header(const char *path, bool digest, struct file_info *fi)
 {
+	struct engine_reader *rd;
 	char buf[256];
-	int fd, n = 0, gn;
-	unsigned char magic[2];
-	struct stat sb;
-	gzFile gz;
+	size_t n = 0, got;
 	char *nl;
+	int r;
 
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return cairn_err(CAIRN_ERR_IO, "%s: not a regular file", path);
+	if ((r = engine_reader_open(path, &rd)) != CAIRN_OK)
+		return r;
+	fi->size = engine_reader_size(rd);
+	fi->seq = !engine_reader_splittable(rd);
+	if (digest && engine_reader_is_stream(rd) &&
+	    (r = engine_reader_digest_start(rd)) != CAIRN_OK)
+		goto fail;
+	while (n < sizeof(buf) - 1 && memchr(buf, '\n', n) == NULL) {
+		if ((r = engine_reader_read(rd, buf + n, sizeof(buf) - 1 - n,
+		    &got)) != CAIRN_OK)
+			goto fail;
+		if (got == 0)
+			break;
+		n += got;
 	}
-	fi->size = (uint64_t)sb.st_size;
-	fi->gz = pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f &&
-	    magic[1] == 0x8b;
-	if ((gz = gzdopen(fd, "rb")) == NULL) {
-		close(fd);
-		return CAIRN_ERR_NOMEM;
-	}
-	while (n < (int)sizeof(buf) - 1 &&
-	    (gn = gzread(gz, buf + n, (unsigned)(sizeof(buf) - 1 - n))) > 0)
-		n += gn;
-	gzclose(gz);
+	if (engine_reader_is_stream(rd)) {
+		if ((r = engine_reader_unread(rd, buf, n)) != CAIRN_OK)
+			goto fail;
+		fi->rd = rd;
+	} else
+		engine_reader_close(rd);
+	rd = NULL;
 	buf[n] = '\0';
 	if (n == 0)
 		return cairn_err(CAIRN_ERR_FORMAT, "%s:1: empty file (no "
 		    "header)", path);
-	if ((nl = memchr(buf, '\n', (size_t)n)) != NULL)
+	if ((nl = memchr(buf, '\n', n)) != NULL)
 		*nl = '\0';
-	n = (int)strlen(buf);
+	n = strlen(buf);
 	if (n > 0 && buf[n - 1] == '\r')
 		buf[--n] = '\0';
 	nl = buf;
@@ -782,8 +768,12 @@ read_header(const char *path, struct file_info *fi)
 			return CAIRN_OK;
 		}
 	return cairn_err(CAIRN_ERR_FORMAT, "%s:1: header must be '%s', '%s' "
-	    "or '%s'", path, engine_format_header_at[0],
-	    engine_format_header_at[1], engine_format_header_at[2]);
+	    "or '%s' (cairn-node reads %s)", path, engine_format_header_at[0],
+	    engine_format_header_at[1], engine_format_header_at[2],
+	    engine_reader_formats);
+fail:
+	engine_reader_close(rd);
+	return r;
 }
 
 /*
@@ -794,8 +784,8 @@ read_header(const char *path, struct file_info *fi)
  */
 static int
 parse_plan(const struct engine_input *in, const struct engine_plan *plan,
-    unsigned nth, struct file_info *files, struct engine_report *rep,
-    struct task **tasksp, size_t *ntasksp)
+    enum engine_parse_mode mode, unsigned nth, struct file_info *files,
+    struct engine_report *rep, struct task **tasksp, size_t *ntasksp)
 {
 	struct task *tasks = NULL;
 	size_t ntasks = 0, captasks = 0;
@@ -804,7 +794,8 @@ parse_plan(const struct engine_input *in, const struct engine_plan *plan,
 	for (size_t i = 0; i < in->npaths; i++) {
 		unsigned parts;
 
-		if ((r = read_header(in->paths[i], &files[i])) != CAIRN_OK)
+		if ((r = read_header(in->paths[i], mode == PARSE_STORE,
+		    &files[i])) != CAIRN_OK)
 			goto out;
 		rep->files[i].format = files[i].fmt;
 		if (files[i].fmt == ENGINE_FMT_CDR &&
@@ -826,7 +817,7 @@ parse_plan(const struct engine_input *in, const struct engine_plan *plan,
 			uint64_t split = in->split_bytes ? in->split_bytes :
 			    SPLIT_MIN, np = files[i].size / split;
 
-			parts = files[i].gz || np < 1 ? 1 : np > 4 * nth ?
+			parts = files[i].seq || np < 1 ? 1 : np > 4 * nth ?
 			    4 * nth : (unsigned)np;
 			if (parts > 1 && parts < nth)
 				parts = nth;
@@ -851,7 +842,10 @@ parse_plan(const struct engine_input *in, const struct engine_plan *plan,
 			t->file = i;
 			t->owner = parts > 1 ? p * nth / parts :
 			    (unsigned)(i % nth);
-			t->gz = files[i].gz;
+			t->seq = files[i].seq;
+			t->digest = t->seq && mode == PARSE_STORE;
+			t->rd = files[i].rd;	/* one part when set */
+			files[i].rd = NULL;
 			t->begin = files[i].size * p / parts;
 			t->end = p + 1 == parts ? UINT64_MAX :
 			    files[i].size * (p + 1) / parts;
@@ -875,7 +869,7 @@ parse_bufsize(const struct engine_input *in, const struct file_info *files)
 	size_t bufsize = 0;
 
 	for (size_t i = 0; i < in->npaths; i++) {
-		if (files[i].gz || files[i].size >= BUF_SIZE)
+		if (files[i].seq || files[i].size >= BUF_SIZE)
 			bufsize = BUF_SIZE;
 		else if (files[i].size + 1 > bufsize)
 			bufsize = (size_t)files[i].size + 1;
@@ -983,6 +977,10 @@ parse_reports(const struct engine_input *in, enum engine_parse_mode mode,
 		fr->outside += t->rep.outside;
 		fr->other_cat += t->rep.other_cat;
 		fr->nbad += t->rep.nbad;
+		if (t->digested) {
+			memcpy(fr->digest, t->dg, 32);
+			fr->digested = true;
+		}
 		for (int b = 0; b < ENGINE_BAD__N; b++)
 			fr->bad[b] += t->rep.bad[b];
 		for (size_t e = 0; e < t->rep.nexamples &&
@@ -1041,7 +1039,7 @@ engine_parse_input(const struct engine_input *in,
 			r = CAIRN_ERR_NOMEM;
 			goto out;
 		}
-	if ((r = parse_plan(in, plan, nth, files, rep, &tasks, &ntasks)) !=
+	if ((r = parse_plan(in, plan, mode, nth, files, rep, &tasks, &ntasks)) !=
 	    CAIRN_OK)
 		goto out;
 	bufsize = parse_bufsize(in, files);
@@ -1083,6 +1081,11 @@ out:
 		for (unsigned t = 0; t < nth; t++)
 			free(ws[t].buf);
 	free(ws);
+	/* A stream's reader not taken by a worker (a failed plan or run). */
+	for (size_t i = 0; tasks != NULL && i < ntasks; i++)
+		engine_reader_close(tasks[i].rd);
+	for (size_t i = 0; files != NULL && i < in->npaths; i++)
+		engine_reader_close(files[i].rd);
 	free(tasks);
 	free(files);
 	return r;

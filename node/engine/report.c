@@ -93,6 +93,11 @@ engine_expand_paths(char *const *paths, size_t n, char ***out, size_t *nout)
 		struct dirent *de;
 		size_t first = nv;
 
+		if (strcmp(paths[i], "-") == 0) {
+			/* Standard input: read once, like a named pipe. */
+			r = push_path(&v, &nv, &cap, paths[i]);
+			continue;
+		}
 		if (stat(paths[i], &sb) == -1) {
 			r = cairn_err(CAIRN_ERR_IO, "%s: %s", paths[i],
 			    strerror(errno));
@@ -112,7 +117,8 @@ engine_expand_paths(char *const *paths, size_t n, char ***out, size_t *nout)
 
 			if (de->d_name[0] == '.' ||
 			    (!has_suffix(de->d_name, ".csv") &&
-			    !has_suffix(de->d_name, ".csv.gz")))
+			    !has_suffix(de->d_name, ".csv.gz") &&
+			    !has_suffix(de->d_name, ".csv.zst")))
 				continue;
 			if (asprintf(&p, "%s/%s", paths[i], de->d_name) < 0) {
 				r = CAIRN_ERR_NOMEM;
@@ -123,8 +129,9 @@ engine_expand_paths(char *const *paths, size_t n, char ***out, size_t *nout)
 		}
 		closedir(d);
 		if (r == CAIRN_OK && nv == first)
-			r = cairn_err(CAIRN_ERR_NOTFOUND, "%s: no *.csv or "
-			    "*.csv.gz files in the directory", paths[i]);
+			r = cairn_err(CAIRN_ERR_NOTFOUND, "%s: no *.csv, "
+			    "*.csv.gz or *.csv.zst files in the directory",
+			    paths[i]);
 		if (r == CAIRN_OK)
 			qsort(v + first, nv - first, sizeof(*v),
 			    engine_cmp_str);

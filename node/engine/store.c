@@ -72,9 +72,9 @@ struct engine_store {
 
 /* ---- small file helpers ---- */
 
-static int
-write_file(const char *dir, const char *name, const void *a, size_t alen,
-    const void *b, size_t blen, mode_t mode)
+int
+engine_store_write_file(const char *dir, const char *name, const void *a,
+    size_t alen, const void *b, size_t blen, mode_t mode)
 {
 	char tmp[4096], dst[4096];
 	int fd, r = CAIRN_OK;
@@ -118,10 +118,9 @@ write_file(const char *dir, const char *name, const void *a, size_t alen,
 	return r;
 }
 
-/* Read all of DIR/name (at most 'max' bytes); ENOENT gives NOTFOUND. */
-static int
-read_file(const char *dir, const char *name, size_t max, char **out,
-    size_t *len)
+int
+engine_store_read_file(const char *dir, const char *name, size_t max,
+    char **out, size_t *len)
 {
 	char path[4096];
 	struct stat sb;
@@ -170,7 +169,7 @@ load_key(const char *dir, unsigned char key[KEYLEN], bool create)
 			return cairn_err(CAIRN_ERR_IO, "%s: %s", path,
 			    strerror(errno));
 		randombytes_buf(key, KEYLEN);
-		r = write_file(dir, "key", key, KEYLEN, NULL, 0, 0600);
+		r = engine_store_write_file(dir, "key", key, KEYLEN, NULL, 0, 0600);
 		return r;
 	}
 	if (fstat(fd, &sb) == -1 || (sb.st_mode & 077) != 0) {
@@ -193,7 +192,7 @@ load_regions(const char *dir, uint32_t **ids, size_t *n)
 	uint64_t cnt;
 	int r;
 
-	if ((r = read_file(dir, "regions.bin", 16 +
+	if ((r = engine_store_read_file(dir, "regions.bin", 16 +
 	    4 * (size_t)ENGINE_MAX_REGIONS, &buf, &len)) != CAIRN_OK)
 		return r;
 	memcpy(&cnt, buf + 8, len >= 16 ? 8 : 0);
@@ -229,7 +228,7 @@ load_subjects(const char *dir, struct engine_intern *t)
 	uint32_t id;
 	int r;
 
-	if ((r = read_file(dir, "subjects.bin", (size_t)1 << 36, &buf, &len))
+	if ((r = engine_store_read_file(dir, "subjects.bin", (size_t)1 << 36, &buf, &len))
 	    == CAIRN_ERR_NOTFOUND)
 		return CAIRN_OK;
 	if (r != CAIRN_OK)
@@ -296,7 +295,7 @@ load_cats(const char *dir, struct engine_intern *t)
 	uint32_t id;
 	int r;
 
-	if ((r = read_file(dir, "categories.bin", (size_t)1 << 30, &buf, &len))
+	if ((r = engine_store_read_file(dir, "categories.bin", (size_t)1 << 30, &buf, &len))
 	    == CAIRN_ERR_NOTFOUND)
 		return CAIRN_OK;
 	if (r != CAIRN_OK)
@@ -538,7 +537,7 @@ ingest_write_tables(const char *dir, const struct engine_input *in,
 		n = engine_cellmap_nregions(in->cells);
 		memcpy(hdr, REG_MAGIC, 8);
 		memcpy(hdr + 8, &n, 8);
-		if ((r = write_file(dir, "regions.bin", hdr, 16,
+		if ((r = engine_store_write_file(dir, "regions.bin", hdr, 16,
 		    engine_cellmap_regions(in->cells), n * 4, 0600)) !=
 		    CAIRN_OK)
 			return r;
@@ -554,7 +553,7 @@ ingest_write_tables(const char *dir, const struct engine_input *in,
 	}
 	memcpy(hdr, SUB_MAGIC, 8);
 	memcpy(hdr + 8, &n, 8);
-	r = write_file(dir, "subjects.bin", hdr, 16, body,
+	r = engine_store_write_file(dir, "subjects.bin", hdr, 16, body,
 	    (size_t)n * HASHLEN, 0600);
 	free(body);
 	if (r != CAIRN_OK)
@@ -572,9 +571,83 @@ ingest_write_tables(const char *dir, const struct engine_input *in,
 	}
 	memcpy(hdr, CAT_MAGIC, 8);
 	memcpy(hdr + 8, &n, 8);
-	r = write_file(dir, "categories.bin", hdr, 16, body, blen, 0600);
+	r = engine_store_write_file(dir, "categories.bin", hdr, 16, body, blen, 0600);
 	free(body);
 	return r;
+}
+
+/*
+ * The content digests of the inputs of 'in' into 'dg': the plain files'
+ * now, before their parse, each refused (CAIRN_ERR_EXISTS) when the store
+ * holds it or an earlier input repeats it; the others' ('have' false)
+ * come from the parse.
+ */
+static int
+ingest_digests_before(const struct engine_input *in,
+    const struct engine_store_inputs *held, uint8_t (*dg)[32], bool *have)
+{
+	int r;
+
+	for (size_t i = 0; i < in->npaths; i++) {
+		struct stat sb;
+		int sr;
+
+		have[i] = false;
+		/* Never open a stream here: its first bytes are its parse's. */
+		sr = strcmp(in->paths[i], "-") == 0 ? fstat(STDIN_FILENO, &sb) :
+		    stat(in->paths[i], &sb);
+		if (sr == -1 || !S_ISREG(sb.st_mode))
+			continue;
+		r = engine_file_digest(in->paths[i], engine_threads(in->threads),
+		    true, dg[i]);
+		if (r == CAIRN_ERR_UNSUPPORTED || r == CAIRN_ERR_INTERNAL)
+			continue;	/* compressed or a stream */
+		if (r != CAIRN_OK)
+			return r;
+		have[i] = true;
+	}
+	for (size_t i = 0; i < in->npaths; i++) {
+		if (!have[i])
+			continue;
+		for (size_t j = 0; j < i; j++)
+			if (have[j] && memcmp(dg[i], dg[j], 32) == 0)
+				return engine_store_inputs_check(held,
+				    in->paths[i], dg[i], &dg[j], &in->paths[j],
+				    1);
+		if ((r = engine_store_inputs_check(held, in->paths[i], dg[i],
+		    NULL, NULL, 0)) != CAIRN_OK)
+			return r;
+	}
+	return CAIRN_OK;
+}
+
+/* The digests the parse made ('rep'), checked like the others. */
+static int
+ingest_digests_after(const struct engine_input *in,
+    const struct engine_store_inputs *held, const struct engine_report *rep,
+    uint8_t (*dg)[32], bool *have)
+{
+	int r;
+
+	for (size_t i = 0; i < in->npaths; i++) {
+		if (have[i])
+			continue;
+		if (!rep->files[i].digested)
+			return cairn_err(CAIRN_ERR_INTERNAL, "%s: no content "
+			    "digest", in->paths[i]);
+		memcpy(dg[i], rep->files[i].digest, 32);
+		for (size_t j = 0; j < in->npaths; j++)
+			if (j != i && (have[j] || j < i) &&
+			    memcmp(dg[i], dg[j], 32) == 0)
+				return engine_store_inputs_check(held,
+				    in->paths[i], dg[i], &dg[j], &in->paths[j],
+				    1);
+		if ((r = engine_store_inputs_check(held, in->paths[i], dg[i],
+		    NULL, NULL, 0)) != CAIRN_OK)
+			return r;
+		have[i] = true;
+	}
+	return CAIRN_OK;
 }
 
 int
@@ -584,7 +657,10 @@ engine_store_ingest(const char *dir, const struct engine_input *in,
 	unsigned char key[KEYLEN];
 	struct engine_parse_out po;
 	struct engine_intern subs, cats;
+	struct engine_store_inputs held;
 	uint32_t *regions = NULL, *g2s = NULL, *c2s = NULL;
+	uint8_t (*dg)[32] = NULL;
+	bool *have = NULL;
 	char *blob = NULL;
 	size_t nsegs = 0, bloblen = 0;
 	struct seg_hdr h;
@@ -594,16 +670,26 @@ engine_store_ingest(const char *dir, const struct engine_input *in,
 	memset(&po, 0, sizeof(po));
 	memset(&subs, 0, sizeof(subs));
 	memset(&cats, 0, sizeof(cats));
+	memset(&held, 0, sizeof(held));
 	memset(rep, 0, sizeof(*rep));
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
 		return cairn_err(CAIRN_ERR_IO, "%s: %s", dir, strerror(errno));
 	if (sodium_init() < 0)
 		return cairn_err(CAIRN_ERR_CRYPTO, "libsodium init failed");
+	if ((dg = calloc(in->npaths + 1, sizeof(*dg))) == NULL ||
+	    (have = calloc(in->npaths + 1, sizeof(*have))) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	/* The same records twice would count twice: refused, by content. */
 	if ((r = ingest_regions(dir, in, &regions)) != CAIRN_OK ||
-	    (r = load_key(dir, key, true)) != CAIRN_OK)
+	    (r = load_key(dir, key, true)) != CAIRN_OK ||
+	    (r = engine_store_inputs_load(dir, &held)) != CAIRN_OK ||
+	    (r = ingest_digests_before(in, &held, dg, have)) != CAIRN_OK)
 		goto out;
 	if ((r = engine_parse_input(in, PARSE_STORE, NULL, rep, &po)) !=
-	    CAIRN_OK)
+	    CAIRN_OK ||
+	    (r = ingest_digests_after(in, &held, rep, dg, have)) != CAIRN_OK)
 		goto out;
 	if ((r = engine_intern_init(&subs, po.subs.n + 1024, UINT32_MAX - 1))
 	    != CAIRN_OK ||
@@ -617,7 +703,8 @@ engine_store_ingest(const char *dir, const struct engine_input *in,
 	if ((r = ingest_segment(&po, subs.n, g2s, c2s, &h, &blob,
 	    &bloblen)) != CAIRN_OK)
 		goto out;
-	/* Write: regions, subjects and categories first, the segment last. */
+	/* Write: regions, subjects and categories first, then the inputs
+	   naming the segment, the segment last. */
 	if ((r = ingest_write_tables(dir, in, regions, &subs, &cats)) !=
 	    CAIRN_OK)
 		goto out;
@@ -629,13 +716,20 @@ engine_store_ingest(const char *dir, const struct engine_input *in,
 		goto out;
 	}
 	snprintf(name, sizeof(name), "seg-%06zu.bin", nsegs + 1);
-	r = write_file(dir, name, &h, sizeof(h), blob, bloblen, 0600);
+	if ((r = engine_store_inputs_write(dir, &held, name, in->paths,
+	    (const uint8_t (*)[32])dg, in->npaths)) != CAIRN_OK)
+		goto out;
+	r = engine_store_write_file(dir, name, &h, sizeof(h), blob, bloblen,
+	    0600);
 out:
 	sodium_memzero(key, sizeof(key));
 	free(regions);
 	free(g2s);
 	free(c2s);
 	free(blob);
+	free(dg);
+	free(have);
+	engine_store_inputs_release(&held);
 	engine_intern_release(&subs);
 	engine_intern_release(&cats);
 	engine_parse_out_release(&po);
@@ -973,5 +1067,70 @@ out:
 		free(jobs[t].w);
 	}
 	free(rank);
+	return r;
+}
+
+/* ---- prune ---- */
+
+int
+engine_store_prune(const char *dir, uint32_t before_minute,
+    uint64_t *removed, uint64_t *kept, size_t *rewritten)
+{
+	struct engine_store *st = NULL;
+	int r;
+
+	*removed = *kept = 0;
+	*rewritten = 0;
+	if ((r = engine_store_open(dir, &st)) != CAIRN_OK)
+		return r;
+	for (size_t i = 0; i < st->nsegs && r == CAIRN_OK; i++) {
+		const struct seg *sg = &st->segs[i];
+		struct seg_hdr h;
+		uint64_t keep = 0, *off, *ev, k = 0;
+		uint32_t *cat = NULL;
+		char *blob;
+		size_t len;
+
+		for (uint64_t e = 0; e < sg->nevents; e++)
+			keep += (uint32_t)(sg->ev[e] >> 32) >= before_minute;
+		*kept += keep;
+		*removed += sg->nevents - keep;
+		if (keep == sg->nevents)
+			continue;
+		memset(&h, 0, sizeof(h));
+		memcpy(h.magic, SEG_MAGIC, 8);
+		h.version = STORE_VERSION;
+		h.has_cat = sg->cat != NULL;
+		h.nsubs = sg->nsubs;
+		h.nevents = keep;
+		len = ((size_t)sg->nsubs + 1) * 8 + keep * (h.has_cat ? 12 : 8);
+		if ((blob = engine_big_alloc(len ? len : 1)) == NULL) {
+			r = CAIRN_ERR_NOMEM;
+			break;
+		}
+		off = (uint64_t *)blob;
+		ev = off + sg->nsubs + 1;
+		if (h.has_cat)
+			cat = (uint32_t *)(ev + keep);
+		for (uint64_t s = 0; s < sg->nsubs; s++) {
+			off[s] = k;
+			for (uint64_t e = sg->off[s]; e < sg->off[s + 1]; e++) {
+				if ((uint32_t)(sg->ev[e] >> 32) < before_minute)
+					continue;
+				if (cat != NULL)
+					cat[k] = sg->cat[e];
+				ev[k++] = sg->ev[e];
+			}
+		}
+		off[sg->nsubs] = k;
+		/* The segment keeps its name: the inputs naming it stay
+		   ingested, so a pruned month does not come back. */
+		r = engine_store_write_file(dir, sg->name, &h, sizeof(h), blob,
+		    len, 0600);
+		free(blob);
+		if (r == CAIRN_OK)
+			(*rewritten)++;
+	}
+	engine_store_close(st);
 	return r;
 }

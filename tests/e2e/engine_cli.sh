@@ -84,4 +84,49 @@ holds "missing store: one-line error" '[ $rc -ne 0 ] && grep -q "no store here" 
 "$N" run-local --cdr "$T/drop" --query "$T/res.json" --no-noise 2> "$T/err" >/dev/null; rc=$?
 holds "missing --cells is an error" '[ $rc -ne 0 ] && grep -q "missing --cells" "$T/err"'
 
+# Streams and compressed files: the same cells as from the file itself.
+cat "$T/drop/day1.csv" > "$T/one.csv"
+"$N" run-local --cdr "$T/one.csv" --cells "$T/cells.csv" --query "$T/od.json" --no-noise > "$T/a.csv" 2> "$T/err"
+"$N" run-local --cdr - --cells "$T/cells.csv" --query "$T/od.json" --no-noise < "$T/one.csv" > "$T/b.csv" 2> "$T/err"
+holds "--cdr - reads standard input once" 'cmp -s "$T/a.csv" "$T/b.csv" && [ $(wc -l < "$T/a.csv") -gt 1 ]'
+zstd -q -f "$T/one.csv" -o "$T/one.csv.zst"
+"$N" run-local --cdr "$T/one.csv.zst" --cells "$T/cells.csv" --query "$T/od.json" --no-noise > "$T/b.csv" 2> "$T/err"
+holds "a zstd file" 'cmp -s "$T/a.csv" "$T/b.csv"'
+mkfifo "$T/pipe"
+zstd -q -dc "$T/one.csv.zst" > "$T/pipe" &
+"$N" run-local --cdr "$T/pipe" --cells "$T/cells.csv" --query "$T/od.json" --no-noise > "$T/b.csv" 2> "$T/err"
+wait
+holds "a named pipe" 'cmp -s "$T/a.csv" "$T/b.csv"'
+gzip -c "$T/one.csv" | "$N" ingest --cdr - --cells "$T/cells.csv" --data-dir "$T/sdata" --quiet 2> "$T/err"
+"$N" run-local --store "$T/sdata" --query "$T/od.json" --no-noise > "$T/b.csv" 2> "$T/err"
+holds "ingest from a gzip stream on standard input" 'cmp -s "$T/a.csv" "$T/b.csv"'
+"$N" ingest --cdr "$T/one.csv" --cells "$T/cells.csv" --data-dir "$T/sdata" --quiet 2> "$T/err"; rc=$?
+"$N" run-local --store "$T/sdata" --query "$T/od.json" --no-noise > "$T/b.csv" 2>/dev/null
+holds "the same records again are refused, not counted twice" '[ $rc -ne 0 ] && [ $(wc -l < "$T/err") -eq 1 ] && grep -q "one.csv: already ingested into this store (in seg-000001.bin, from (standard input)); nothing written" "$T/err" && cmp -s "$T/a.csv" "$T/b.csv" && [ $(ls "$T/sdata" | grep -c "^seg-") -eq 1 ]'
+printf 'PAR1\025\004\025\000' > "$T/cdr.parquet"
+"$N" check-data --cdr "$T/cdr.parquet" --cells "$T/cells.csv" > /dev/null 2> "$T/err"; rc=$?
+holds "a Parquet file is refused by name" '[ $rc -ne 0 ] && [ $(wc -l < "$T/err") -eq 1 ] && grep -q "cdr.parquet: a Parquet file, not CSV (cairn-node reads CSV, gzip-compressed CSV or zstd-compressed CSV" "$T/err"'
+head -c 40 "$T/one.csv.zst" > "$T/cut.csv.zst"
+"$N" check-data --cdr "$T/cut.csv.zst" --cells "$T/cells.csv" > /dev/null 2> "$T/err"; rc=$?
+holds "cut-short zstd is an error" '[ $rc -ne 0 ] && grep -q "cut.csv.zst: corrupt zstd data" "$T/err"'
+
+# Pruning data-months from the store.
+printf 'subscriber_id,timestamp,cell_id\nu1,2026-02-03T10:00:00Z,a1\nu1,2026-02-04T10:00:00Z,b1\nu2,2026-02-03T23:00:00Z,b1\nu2,2026-02-04T09:00:00Z,a2\n' > "$T/feb.csv"
+{ cat "$T/drop/day1.csv"; tail -n +2 "$T/feb.csv"; } > "$T/two.csv"
+echo '{"kind":"od","start":"2026-02-03","end":"2026-02-06"}' > "$T/odfeb.json"
+"$N" ingest --cdr "$T/two.csv" --cells "$T/cells.csv" --data-dir "$T/pdata" --quiet 2> "$T/err"
+"$N" prune --data-dir "$T/pdata" --before 2026-01 2> "$T/err"
+holds "prune before the first month removes nothing" 'grep -q "store .*: 0 events before 2026-01 removed, 9 kept; 0 segment(s) rewritten" "$T/err"'
+"$N" prune --data-dir "$T/pdata" --before 2026-02 2> "$T/err"
+holds "prune before 2026-02 removes January" 'grep -q ": 5 events before 2026-02 removed, 4 kept; 1 segment(s) rewritten" "$T/err"'
+"$N" run-local --store "$T/pdata" --query "$T/odfeb.json" --no-noise > "$T/a.csv" 2>/dev/null
+"$N" run-local --cdr "$T/feb.csv" --cells "$T/cells.csv" --query "$T/odfeb.json" --no-noise > "$T/b.csv" 2>/dev/null
+holds "the pruned store answers as February alone" 'cmp -s "$T/a.csv" "$T/b.csv" && [ $(wc -l < "$T/a.csv") -gt 1 ]'
+"$N" run-local --store "$T/pdata" --query "$T/res.json" --no-noise > "$T/a.csv" 2>/dev/null
+holds "January is gone" '[ $(wc -l < "$T/a.csv") -eq 1 ]'
+"$N" ingest --cdr "$T/two.csv" --cells "$T/cells.csv" --data-dir "$T/pdata" --quiet 2> "$T/err"; rc=$?
+holds "a pruned input is not ingested again" '[ $rc -ne 0 ] && grep -q "already ingested" "$T/err"'
+"$N" prune --data-dir "$T/pdata" --before 2026-2 2> "$T/err"; rc=$?
+holds "prune: a bad month is a one-line error" '[ $rc -ne 0 ] && [ $(wc -l < "$T/err") -eq 1 ] && grep -q "not YYYY-MM" "$T/err"'
+
 tap_done

@@ -509,7 +509,13 @@ test_store_files(void **state)
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_int_equal(stat(store, &sb), 0);
 	assert_int_equal(sb.st_mode & 0077, 0);
+	/* the same drop again: refused, nothing written (store_inputs.c) */
+	assert_int_equal(engine_store_ingest(store, &in, &rep),
+	    CAIRN_ERR_EXISTS);
+	engine_report_release(&rep);
 	/* a second drop: same subjects keep their index */
+	paths[0] = PUT("s2.csv", "subscriber_id,timestamp,cell_id\n"
+	    "alice,1767614400,c1\nbob,1767614400,c2\nalice,1767618000,c2\n");
 	assert_int_equal(engine_store_ingest(store, &in, &rep), CAIRN_OK);
 	engine_report_release(&rep);
 	assert_int_equal(engine_store_open(store, &st), CAIRN_OK);
