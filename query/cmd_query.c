@@ -1,13 +1,15 @@
 /*
  * cmd_query.c - `cairn query`: the statistics office's client
- * (docs/analyst.md, cairn-query(1)).  submit, status, wait, result, list.
+ * (docs/analyst.md, cairn-query(1)).  plan, submit, status, wait,
+ * result, list, budget.
  * Identity options come from the command line or `--config analyst.conf`
  * ([analyst] section, docs/config.md); the command line wins.
  *
  * This file parses the command line and dispatches; the subcommands are
  * in query_submit.c (build, sign, submit), query_status.c (status, wait,
- * list) and query_result.c (fetch a release, verify it against the log,
- * write it out).
+ * list), query_result.c (fetch a release, verify it against the log,
+ * write it out), query_plan.c (the planner) and query_budget.c (budgets
+ * from the log, read through query_log.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -58,6 +60,7 @@ const struct option query_opts[] = {
 	{ "regions", required_argument, NULL, 0 },
 	{ "categories", required_argument, NULL, 0 },
 	{ "delta", required_argument, NULL, 0 },
+	{ "allow-missing-months", no_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -100,7 +103,9 @@ parse(struct ctx *c, int argc, char **argv, const char *usage)
 			    "option '%s'\n", PROG, c->sub, argv[optind - 1]);
 			return 1;
 		}
-		c->o[idx] = optarg;
+		/* A flag without a value is set as "1". */
+		c->o[idx] = query_opts[idx].has_arg == no_argument ? "1" :
+		    optarg;
 	}
 	if (optind < argc)
 		c->arg = argv[optind++];
@@ -247,6 +252,8 @@ static const struct sub subs[] = {
 	{ "wait", query_cmd_wait, query_wait_usage },
 	{ "result", query_cmd_result, query_result_usage },
 	{ "list", query_cmd_list, query_list_usage },
+	{ "plan", query_cmd_plan, query_plan_usage },
+	{ "budget", query_cmd_budget, query_budget_usage },
 };
 
 static int
@@ -296,7 +303,23 @@ c_list(int argc, char **argv)
 	return run(argc, argv, &subs[4]);
 }
 
+static int
+c_plan(int argc, char **argv)
+{
+	return run(argc, argv, &subs[5]);
+}
+
+static int
+c_budget(int argc, char **argv)
+{
+	return run(argc, argv, &subs[6]);
+}
+
 static const struct cli_cmd query_cmds[] = {
+	{ "plan", c_plan, "print what a query would cost and give, before "
+	    "anything is sent" },
+	{ "budget", c_budget, "print each holder's budget, spent and left "
+	    "per data-month, from the log" },
 	{ "submit", c_submit, "build, sign and submit a query" },
 	{ "status", c_status, "show a query's state" },
 	{ "wait", c_wait, "wait until a query is released, refused or failed" },
