@@ -148,12 +148,8 @@ int	query_result_write(FILE *f, bool json, const struct query_domain *d,
 /* Room for query_format_number()'s longest text, NUL included. */
 #define QUERY_NUM_MAX	32
 
-/*
- * 'x' as people write it: the shortest "%.Ng" (N from 1 to 17) that
- * reads back as exactly 'x' (1e-06, not 9.9999999999999995e-07; 0.1, not
- * 0.10000000000000001), into 'out'.  Non-finite values print as "nan",
- * "inf" or "-inf".
- */
+/* cli_format_number() (common/cli.h): the shortest text that reads back
+   as exactly 'x' ("1e-06"). */
 void	query_format_number(double x, char out[static QUERY_NUM_MAX]);
 
 /* ---- the planner (query/query_plan.c) ---- */

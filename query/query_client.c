@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cli.h"
 #include "common/err.h"
 #include "common/rho.h"
 #include "common/timeutil.h"
@@ -511,20 +512,7 @@ query_cell_label(const struct query_domain *d, uint64_t id, bool json,
 void
 query_format_number(double x, char out[static QUERY_NUM_MAX])
 {
-	if (isnan(x)) {
-		strcpy(out, "nan");
-		return;
-	}
-	if (isinf(x)) {
-		strcpy(out, x < 0 ? "-inf" : "inf");
-		return;
-	}
-	/* The shortest precision that reads back exactly; 17 always does. */
-	for (int p = 1; p <= 17; p++) {
-		snprintf(out, QUERY_NUM_MAX, "%.*g", p, x);
-		if (strtod(out, NULL) == x)
-			return;
-	}
+	cli_format_number(x, out);
 }
 
 int

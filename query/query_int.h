@@ -129,6 +129,14 @@ void	query_ask_release(struct query_ask *a);
 int	query_plan_summary(const struct ctx *c, const struct query_ask *a,
 	    const struct query_budgets *b, FILE *f);
 
+/*
+ * CAIRN_OK when the federation.conf at 'fedpath' (NULL: not checked)
+ * pins no hash for 'geography' or pins the SHA-256 of the regions file
+ * 'path'; CAIRN_ERR_ARG naming both files otherwise (query_plan.c).
+ */
+int	query_regions_pinned(const char *fedpath, const char *geography,
+	    const char *path) __attribute__((warn_unused_result));
+
 /* ---- the log, as the client reads it (query_log.c) ---- */
 
 /* Most entries `cairn query budget` reads from a log. */

@@ -110,6 +110,35 @@ query_ask_release(struct query_ask *a)
 	a->nparts = 0;
 }
 
+int
+query_regions_pinned(const char *fedpath, const char *geography,
+    const char *path)
+{
+	struct keys_federation *fed = NULL;
+	const uint8_t *pin;
+	uint8_t h[32];
+	int r;
+
+	if (fedpath == NULL)
+		return CAIRN_OK;
+	if ((r = keys_federation_load(fedpath, &fed)) != CAIRN_OK)
+		return r;
+	if ((pin = keys_federation_geography(fed, geography)) != NULL) {
+		if ((r = keys_file_sha256(path, h)) != CAIRN_OK)
+			goto out;
+		if (sodium_memcmp(h, pin, 32) != 0) {
+			r = cairn_err(CAIRN_ERR_ARG, "--regions: %s is not the "
+			    "regions file %s pins for geography '%s'", path,
+			    fedpath, geography);
+			goto out;
+		}
+	}
+	r = CAIRN_OK;
+out:
+	keys_federation_free(fed);
+	return r;
+}
+
 /*
  * The number of regions of --regions, whose SHA-256 must be the one
  * federation.conf pins for --geography when --federation is given (the
@@ -118,34 +147,15 @@ query_ask_release(struct query_ask *a)
 static int
 plan_regions(const struct ctx *c, size_t *nregions)
 {
-	struct keys_federation *fed = NULL;
-	const uint8_t *pin;
-	uint8_t h[32];
 	uint32_t *ids = NULL;
 	char *text = NULL;
 	size_t len;
 	int r;
 
-	if ((r = need(c, O_REGIONS)) != CAIRN_OK)
-		return r;
-	if (c->o[O_FED] != NULL) {
-		if ((r = keys_federation_load(c->o[O_FED], &fed)) != CAIRN_OK)
-			goto out;
-		if ((pin = keys_federation_geography(fed, c->o[O_GEO])) !=
-		    NULL) {
-			if ((r = keys_file_sha256(c->o[O_REGIONS], h)) !=
-			    CAIRN_OK)
-				goto out;
-			if (sodium_memcmp(h, pin, 32) != 0) {
-				r = cairn_err(CAIRN_ERR_ARG, "--regions: %s is "
-				    "not the regions file %s pins for "
-				    "geography '%s'", c->o[O_REGIONS],
-				    c->o[O_FED], c->o[O_GEO]);
-				goto out;
-			}
-		}
-	}
-	if ((r = file_read_capped(c->o[O_REGIONS], (size_t)64 << 20, &text,
+	if ((r = need(c, O_REGIONS)) != CAIRN_OK ||
+	    (r = query_regions_pinned(c->o[O_FED], c->o[O_GEO],
+	    c->o[O_REGIONS])) != CAIRN_OK ||
+	    (r = file_read_capped(c->o[O_REGIONS], (size_t)64 << 20, &text,
 	    &len)) != CAIRN_OK || (r = query_regions_parse(text, len,
 	    c->o[O_REGIONS], &ids, nregions)) != CAIRN_OK)
 		goto out;
@@ -153,7 +163,6 @@ plan_regions(const struct ctx *c, size_t *nregions)
 out:
 	free(ids);
 	free(text);
-	keys_federation_free(fed);
 	return r;
 }
 

@@ -300,6 +300,10 @@ query_cmd_result(struct ctx *c)
 	    co.rel->log_index, wait_s, &pv)) != CAIRN_OK)
 		goto out;
 	q = pv.q;
+	/* The names and ids are the pinned geography's. */
+	if ((r = query_regions_pinned(c->o[O_FED], q->spec != NULL ?
+	    q->spec->geography : "", c->o[O_REGIONS])) != CAIRN_OK)
+		goto out;
 	if (c->o[O_SPEC] == NULL) {
 		if ((r = qspec_from_proto(q->spec, "logged query", &spec)) !=
 		    CAIRN_OK)

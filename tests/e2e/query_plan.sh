@@ -143,6 +143,10 @@ has "release: variance is the plan's" "\"variance\": $V,"
 has "release: region names beside ids" '"region": 1, "region_name": "north"'
 has "release: columns is an array" '"columns": \["region", "region_name", "bucket", "value", "ci95_low", "ci95_high"\]'
 has "release: delta printed as 1e-06" '"delta": 1e-06,'
+# shellcheck disable=SC2086
+fails_with "result: names only from the regions file federation.conf pins" \
+    "is not the regions file" "$CAIRN" query result $AC q-plan \
+    --regions "$T/g2.csv"
 i=0
 while [ $i -lt 50 ]; do
 	# shellcheck disable=SC2086
