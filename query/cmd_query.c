@@ -61,6 +61,7 @@ const struct option query_opts[] = {
 	{ "categories", required_argument, NULL, 0 },
 	{ "delta", required_argument, NULL, 0 },
 	{ "allow-missing-months", no_argument, NULL, 0 },
+	{ "outlines", required_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };

@@ -125,6 +125,15 @@ void	query_columns(const struct query_domain *d, char *buf, size_t cap,
 int	query_cell_label(const struct query_domain *d, uint64_t id, bool json,
 	    char *buf, size_t cap) __attribute__((warn_unused_result));
 
+/*
+ * The region ids of cell 'id' of 'd', in the order of its label columns
+ * (presence one, od origin then destination, migration from then to),
+ * into ids[0..*n).  CAIRN_ERR_RANGE past the domain.
+ */
+int	query_cell_regions(const struct query_domain *d, uint64_t id,
+	    uint32_t ids[static 3], size_t *n)
+	    __attribute__((warn_unused_result));
+
 /* What goes with a released vector into the output. */
 struct query_release {
 	const char	*query_id;
@@ -239,6 +248,50 @@ bool	query_budget_holds(const struct query_budget_holder *h,
 
 /* Free what 'b' holds; zeroes it. */
 void	query_budgets_release(struct query_budgets *b);
+
+/* ---- GeoJSON output (query/query_geojson.c) ---- */
+
+/* Largest outlines file read. */
+#define QUERY_OUTLINES_MAX	((size_t)256 << 20)
+
+/* A geography's outlines: each region's geometry and centroid. */
+struct query_outlines;
+
+/*
+ * Read the GeoJSON FeatureCollection 'path' (at most QUERY_OUTLINES_MAX
+ * bytes; as `cairn synth` writes regions.geojson): one Feature per
+ * region with properties.region_id (an integer) and a Polygon or
+ * MultiPolygon geometry.  A region listed twice, a feature without an
+ * integer region_id or a geometry that is not a (Multi)Polygon of
+ * [lon, lat] positions is CAIRN_ERR_FORMAT naming the feature.  '*out'
+ * is set on success (query_outlines_free()).  The file may be hostile.
+ */
+int	query_outlines_load(const char *path, struct query_outlines **out)
+	    __attribute__((warn_unused_result));
+void	query_outlines_free(struct query_outlines *o);
+
+/*
+ * The centroid of region 'id' (the area-weighted centroid of its
+ * polygons' outer rings, in degrees) into lon/lat; false when 'o' has no
+ * such region.
+ */
+bool	query_outlines_centroid(const struct query_outlines *o, uint32_t id,
+	    double *lon, double *lat);
+
+/*
+ * Write the release as a GeoJSON FeatureCollection: its members query_id,
+ * kind and privacy as in JSON, then one Feature per cell whose properties
+ * are the cell's labels, value, ci95_low and ci95_high.  A cell of one
+ * region (presence, residents, visitors, population_by_category) takes the
+ * region's outline; a cell of two (od, migration: origin and destination)
+ * a LineString from the first region's centroid to the second's (a Point
+ * when they are the same region).  Every region of the domain must be in
+ * 'o': CAIRN_ERR_ARG naming the first missing one.  Reals are printed the
+ * shortest way that reads back exactly.
+ */
+int	query_geojson_write(FILE *f, const struct query_domain *d,
+	    const struct query_release *rel, const int64_t *values, uint64_t n,
+	    const struct query_outlines *o) __attribute__((warn_unused_result));
 
 /* `cairn query` (query/cmd_query.c). */
 int	cmd_query(int argc, char **argv);

@@ -409,20 +409,24 @@ query_columns(const struct query_domain *d, char *buf, size_t cap, bool json)
 		    ", \"%s\"", tail[i]);
 }
 
-int
-query_cell_label(const struct query_domain *d, uint64_t id, bool json,
-    char *buf, size_t cap)
+/*
+ * The label fields of cell 'id' of 'd', in label_fields order: region
+ * indexes into d->regions in 'reg', dates and (quoted for 'json' or CSV)
+ * categories in 'text'.
+ */
+static int
+cell_fields(const struct query_domain *d, uint64_t id, bool json,
+    uint64_t reg[3], char text[3][1024])
 {
 	const struct qspec *q = &d->spec;
-	uint64_t R = d->nregions, nb, nd, reg[3] = { 0, 0, 0 };
-	char text[3][1024];
-	size_t n = 0;
+	uint64_t R = d->nregions, nb, nd;
 
 	if (id >= d->ncells)
 		return cairn_err(CAIRN_ERR_RANGE, "cell %" PRIu64 " is past "
 		    "the domain of %" PRIu64, id, d->ncells);
 	if ((unsigned)q->kind >= QSPEC_KIND__N)
 		return cairn_err(CAIRN_ERR_ARG, "unknown kind");
+	reg[0] = reg[1] = reg[2] = 0;
 	text[0][0] = text[1][0] = text[2][0] = '\0';
 	/* The fields of cell 'id', in label_fields order. */
 	switch (q->kind) {
@@ -469,6 +473,39 @@ query_cell_label(const struct query_domain *d, uint64_t id, bool json,
 	default:
 		return cairn_err(CAIRN_ERR_ARG, "unknown kind");
 	}
+	return CAIRN_OK;
+}
+
+int
+query_cell_regions(const struct query_domain *d, uint64_t id,
+    uint32_t ids[static 3], size_t *n)
+{
+	uint64_t reg[3];
+	char text[3][1024];
+	size_t k = 0;
+	int r;
+
+	if ((r = cell_fields(d, id, false, reg, text)) != CAIRN_OK)
+		return r;
+	for (size_t i = 0; label_fields[d->spec.kind].type[i] != '\0'; i++)
+		if (label_fields[d->spec.kind].type[i] == 'R')
+			ids[k++] = d->regions[reg[i]];
+	*n = k;
+	return CAIRN_OK;
+}
+
+int
+query_cell_label(const struct query_domain *d, uint64_t id, bool json,
+    char *buf, size_t cap)
+{
+	const struct qspec *q = &d->spec;
+	uint64_t reg[3];
+	char text[3][1024];
+	size_t n = 0;
+	int r;
+
+	if ((r = cell_fields(d, id, json, reg, text)) != CAIRN_OK)
+		return r;
 	buf[0] = '\0';
 	for (size_t i = 0; label_fields[q->kind].type[i] != '\0'; i++) {
 		const char *k = label_fields[q->kind].key[i];

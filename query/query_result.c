@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -195,9 +197,51 @@ values_hash(const int64_t *v, uint64_t n, uint8_t h[static 32])
 	crypto_generichash_final(&st, h, 32);
 }
 
+/*
+ * Open --output 'path' for writing: a regular file (or a new one) through
+ * a temporary file beside it ('tmp', renamed by the caller on success), a
+ * device or pipe (/dev/stdout) directly ('tmp' left empty).
+ */
+static int
+output_open(const char *path, char *tmp, size_t cap, FILE **out)
+{
+	struct stat st;
+	int fd;
+
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if ((*out = fopen(path, "w")) == NULL)
+			return cairn_err(CAIRN_ERR_IO, "%s: %s", path,
+			    strerror(errno));
+		return CAIRN_OK;
+	}
+	if ((size_t)snprintf(tmp, cap, "%s.XXXXXX", path) >= cap) {
+		tmp[0] = '\0';
+		return cairn_err(CAIRN_ERR_ARG, "--output: name too long");
+	}
+	if ((fd = mkstemp(tmp)) < 0 || (*out = fdopen(fd, "w")) == NULL) {
+		int e = errno;
+
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
+		tmp[0] = '\0';
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(e));
+	}
+	/* mkstemp makes it 0600; a result is as readable as a new file. */
+	{
+		mode_t um = umask(0);
+
+		umask(um);
+		(void)fchmod(fd, 0666 & ~um);
+	}
+	return CAIRN_OK;
+}
+
 const char query_result_usage[] =
     "QUERY_ID --regions regions.csv [--categories a,b,...]\n"
-    "    [--format csv|json] [--output F] [--delta D] [--timeout S]\n"
+    "    [--format csv|json|geojson] [--outlines regions.geojson]\n"
+    "    [--output F] [--delta D] [--timeout S]\n"
     "    [--spec Q.json --rho R] IDENTITY\n\n"
     "Fetch the released result, verify it against the log and write every\n"
     "cell labelled, with its 95% interval, and the query's rho and\n"
@@ -206,7 +250,12 @@ const char query_result_usage[] =
     "--timeout S seconds, default 60), the inclusion in it of the RELEASE\n"
     "and QUERY entries, the values against the RELEASE entry's result\n"
     "hash.  The spec and rho are the QUERY entry's unless --spec and --rho\n"
-    "are given.\n";
+    "are given.  --regions must be the file federation.conf pins for the\n"
+    "geography; each region id is printed with its name.  --format geojson\n"
+    "(with --outlines, a GeoJSON FeatureCollection with\n"
+    "properties.region_id) gives one Feature per cell: the region's\n"
+    "outline, or for a flow a LineString between the regions' centroids.\n"
+    "--output F is written whole or not at all.\n";
 
 int
 query_cmd_result(struct ctx *c)
@@ -224,7 +273,9 @@ query_cmd_result(struct ctx *c)
 	uint32_t *regions = NULL;
 	char **cats = NULL, *text = NULL, **names = NULL;
 	size_t nregions = 0, ncats = 0, len;
-	bool json = false;
+	bool json = false, geojson = false;
+	struct query_outlines *ol = NULL;
+	char tmp[4096];
 	FILE *f = NULL;
 	uint8_t h[32];
 	int r;
@@ -240,9 +291,11 @@ query_cmd_result(struct ctx *c)
 	if (c->o[O_FORMAT] != NULL) {
 		if (strcmp(c->o[O_FORMAT], "json") == 0)
 			json = true;
+		else if (strcmp(c->o[O_FORMAT], "geojson") == 0)
+			geojson = true;
 		else if (strcmp(c->o[O_FORMAT], "csv") != 0) {
 			r = cairn_err(CAIRN_ERR_ARG, "--format: '%s' is not "
-			    "csv or json", c->o[O_FORMAT]);
+			    "csv, json or geojson", c->o[O_FORMAT]);
 			goto out;
 		}
 	}
@@ -264,6 +317,16 @@ query_cmd_result(struct ctx *c)
 			goto out;
 		wait_s = w;
 	}
+	if (geojson && (r = need(c, O_OUTLINES)) != CAIRN_OK)
+		goto out;
+	if (!geojson && c->o[O_OUTLINES] != NULL) {
+		r = cairn_err(CAIRN_ERR_ARG, "--outlines: only with --format "
+		    "geojson");
+		goto out;
+	}
+	if (geojson && (r = query_outlines_load(c->o[O_OUTLINES], &ol)) !=
+	    CAIRN_OK)
+		goto out;
 	if ((r = need(c, O_REGIONS)) != CAIRN_OK ||
 	    (r = file_read_capped(c->o[O_REGIONS], (size_t)64 << 20, &text,
 	    &len)) != CAIRN_OK || (r = query_regions_parse(text, len,
@@ -331,18 +394,31 @@ query_cmd_result(struct ctx *c)
 	rel.query_id = c->arg;
 	rel.variance = pv.variance;
 	rel.log_index = co.rel->log_index;
-	if (c->o[O_OUTPUT] != NULL && (f = fopen(c->o[O_OUTPUT], "w")) ==
-	    NULL) {
-		r = cairn_err(CAIRN_ERR_IO, "%s: %s", c->o[O_OUTPUT],
-		    strerror(errno));
+	tmp[0] = '\0';
+	if (c->o[O_OUTPUT] != NULL &&
+	    (r = output_open(c->o[O_OUTPUT], tmp, sizeof(tmp), &f)) !=
+	    CAIRN_OK)
 		goto out;
-	}
-	r = query_result_write(f ? f : stdout, json, &dom, &rel, co.v, co.n);
+	if (geojson)
+		r = query_geojson_write(f ? f : stdout, &dom, &rel, co.v, co.n,
+		    ol);
+	else
+		r = query_result_write(f ? f : stdout, json, &dom, &rel, co.v,
+		    co.n);
 	if (f != NULL && fclose(f) != 0 && r == CAIRN_OK)
 		r = cairn_err(CAIRN_ERR_IO, "%s: %s", c->o[O_OUTPUT],
 		    strerror(errno));
 	f = NULL;
+	/* Nothing half-written: the file appears whole or not at all. */
+	if (tmp[0] != '\0') {
+		if (r == CAIRN_OK && rename(tmp, c->o[O_OUTPUT]) != 0)
+			r = cairn_err(CAIRN_ERR_IO, "%s: %s", c->o[O_OUTPUT],
+			    strerror(errno));
+		if (r != CAIRN_OK)
+			(void)unlink(tmp);
+	}
 out:
+	query_outlines_free(ol);
 	if (q != NULL)
 		protobuf_c_message_free_unpacked(&q->base, NULL);
 	if (s != NULL)

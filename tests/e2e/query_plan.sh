@@ -143,6 +143,29 @@ has "release: variance is the plan's" "\"variance\": $V,"
 has "release: region names beside ids" '"region": 1, "region_name": "north"'
 has "release: columns is an array" '"columns": \["region", "region_name", "bucket", "value", "ci95_low", "ci95_high"\]'
 has "release: delta printed as 1e-06" '"delta": 1e-06,'
+# GeoJSON: each cell joined to its region's outline.
+{
+	echo '{"type": "FeatureCollection", "features": ['
+	for r in 1 2 3 4; do
+		[ "$r" -gt 1 ] && echo ','
+		printf '{"type": "Feature", "properties": {"region_id": %d}, "geometry": {"type": "Polygon", "coordinates": [[[%d, 0], [%d.5, 0], [%d.5, 1], [%d, 1], [%d, 0]]]}}\n' \
+		    "$r" "$r" "$r" "$r" "$r" "$r"
+	done
+	echo ']}'
+} >"$T/g4.geojson"
+# shellcheck disable=SC2086
+"$CAIRN" query result $AC q-plan --regions "$T/g4.csv" --format geojson \
+    --outlines "$T/g4.geojson" --output "$T/res.geojson" >"$T/out" 2>&1
+holds "release as GeoJSON: 28 Polygon features with values and intervals" \
+    "python3 -c \"import json,sys; d=json.load(open('$T/res.geojson')); f=d['features']; sys.exit(not (d['type'] == 'FeatureCollection' and len(f) == 28 and all(x['geometry']['type'] == 'Polygon' and x['properties']['ci95_high'] - x['properties']['value'] == $W for x in f) and f[0]['properties']['region_name'] == 'north'))\""
+holds "--output leaves no temporary file beside the result" \
+    '[ "$(ls "$T" | grep -c "^res.geojson")" -eq 1 ]'
+head -n 3 "$T/g4.geojson" >"$T/half.geojson"
+# shellcheck disable=SC2086
+fails_with "geojson: a broken outlines file is refused, no output" \
+    "half.geojson" "$CAIRN" query result $AC q-plan --regions "$T/g4.csv" \
+    --format geojson --outlines "$T/half.geojson" --output "$T/no.geojson"
+holds "nothing written for the refused output" '[ ! -e "$T/no.geojson" ]'
 # shellcheck disable=SC2086
 fails_with "result: names only from the regions file federation.conf pins" \
     "is not the regions file" "$CAIRN" query result $AC q-plan \

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <math.h>
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -288,6 +290,166 @@ test_region_names(void **state)
 	free(ids);
 }
 
+/* Write 'text' to a new temporary file; its name into 'path'. */
+static void
+tmpfile_with(char path[static 64], const char *text)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(path, 64, "/tmp/cairn-tqp-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+test_geojson(void **state)
+{
+	/* Two unit squares side by side, and a MultiPolygon of two. */
+	const char *gj = "{\"type\": \"FeatureCollection\", \"features\": [\n"
+	    "{\"type\": \"Feature\", \"properties\": {\"region_id\": 3}, "
+	    "\"geometry\": {\"type\": \"Polygon\", \"coordinates\": "
+	    "[[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}},\n"
+	    "{\"type\": \"Feature\", \"properties\": {\"region_id\": 20, "
+	    "\"name\": \"x\"}, \"geometry\": {\"type\": \"MultiPolygon\", "
+	    "\"coordinates\": [[[[2, 0], [3, 0], [3, 1], [2, 1], [2, 0]]], "
+	    "[[[4, 0], [5, 0], [5, 1], [4, 1], [4, 0]]]]}}]}\n";
+	static const uint32_t regions[] = { 3, 20 };
+	static const int64_t vals[] = { 5, -2, 7, 1, 0, 9 };
+	struct query_outlines *o = NULL;
+	struct query_domain d;
+	struct query_release rel;
+	struct qspec q;
+	char path[64], *text = NULL;
+	size_t len;
+	json_error_t jerr;
+	json_t *root, *ft, *g;
+	double lon, lat;
+	FILE *f;
+
+	(void)state;
+	tmpfile_with(path, gj);
+	assert_int_equal(query_outlines_load(path, &o), CAIRN_OK);
+	unlink(path);
+	assert_true(query_outlines_centroid(o, 3, &lon, &lat));
+	assert_true(fabs(lon - 0.5) < 1e-12 && fabs(lat - 0.5) < 1e-12);
+	assert_true(query_outlines_centroid(o, 20, &lon, &lat));
+	assert_true(fabs(lon - 3.5) < 1e-12 && fabs(lat - 0.5) < 1e-12);
+	assert_false(query_outlines_centroid(o, 4, &lon, &lat));
+
+	memset(&rel, 0, sizeof(rel));
+	rel.query_id = "q-map";
+	rel.rho_nano = 100000000;
+	rel.delta = 1e-6;
+	rel.variance = 8;
+	/* A regional kind: each cell takes its region's outline. */
+	spec("{\"kind\": \"presence\", \"start\": \"2026-01-05\", \"end\": "
+	    "\"2026-01-08\", \"bucket\": \"day\", \"k\": 1}", &q);
+	assert_int_equal(query_domain_init(&d, &q, regions, 2, NULL, 0),
+	    CAIRN_OK);
+	f = open_memstream(&text, &len);
+	assert_int_equal(query_geojson_write(f, &d, &rel, vals, 6, o),
+	    CAIRN_OK);
+	fclose(f);
+	root = json_loads(text, 0, &jerr);
+	assert_non_null(root);
+	assert_string_equal(json_string_value(json_object_get(root, "type")),
+	    "FeatureCollection");
+	assert_non_null(strstr(text, "\"delta\": 1e-06,"));
+	assert_int_equal(json_array_size(json_object_get(root, "features")),
+	    6);
+	ft = json_array_get(json_object_get(root, "features"), 4);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+	    ft, "properties"), "region")), 20);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+	    ft, "properties"), "value")), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    ft, "properties"), "bucket")), "2026-01-06");
+	g = json_object_get(ft, "geometry");
+	assert_string_equal(json_string_value(json_object_get(g, "type")),
+	    "MultiPolygon");
+	json_decref(root);
+	free(text);
+
+	/* A flow: LineString between centroids, a Point for stayers. */
+	spec("{\"kind\": \"migration\", \"baseline\": [\"2026-01-01\", "
+	    "\"2026-01-08\"], \"comparison\": [\"2026-02-01\", "
+	    "\"2026-02-08\"]}", &q);
+	assert_int_equal(query_domain_init(&d, &q, regions, 2, NULL, 0),
+	    CAIRN_OK);
+	f = open_memstream(&text, &len);
+	assert_int_equal(query_geojson_write(f, &d, &rel, vals, 4, o),
+	    CAIRN_OK);
+	fclose(f);
+	root = json_loads(text, 0, &jerr);
+	assert_non_null(root);
+	ft = json_array_get(json_object_get(root, "features"), 1);
+	g = json_object_get(ft, "geometry");
+	assert_string_equal(json_string_value(json_object_get(g, "type")),
+	    "LineString");
+	assert_true(json_number_value(json_array_get(json_array_get(
+	    json_object_get(g, "coordinates"), 1), 0)) == 3.5);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+	    ft, "properties"), "to")), 20);
+	ft = json_array_get(json_object_get(root, "features"), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    ft, "geometry"), "type")), "Point");
+	json_decref(root);
+	free(text);
+
+	/* A region of the domain without an outline: nothing written. */
+	{
+		static const uint32_t more[] = { 3, 20, 21 };
+
+		assert_int_equal(query_domain_init(&d, &q, more, 3, NULL, 0),
+		    CAIRN_OK);
+		f = open_memstream(&text, &len);
+		assert_int_equal(query_geojson_write(f, &d, &rel, vals, 9, o),
+		    CAIRN_ERR_ARG);
+		fclose(f);
+		assert_non_null(strstr(cairn_errmsg(), "region 21 has no "
+		    "outline"));
+		assert_int_equal(len, 0);
+		free(text);
+	}
+	query_outlines_free(o);
+
+	/* Bad outlines files, each refused with the feature named. */
+	tmpfile_with(path, "{\"features\": [{\"properties\": {}, "
+	    "\"geometry\": {}}]}");
+	assert_int_equal(query_outlines_load(path, &o), CAIRN_ERR_FORMAT);
+	assert_non_null(strstr(cairn_errmsg(), "feature 0 has no integer "
+	    "properties.region_id"));
+	unlink(path);
+	tmpfile_with(path, "{\"features\": [{\"properties\": {\"region_id\": "
+	    "1}, \"geometry\": {\"type\": \"Polygon\", \"coordinates\": "
+	    "[[[0, \"a\"]]]}}]}");
+	assert_int_equal(query_outlines_load(path, &o), CAIRN_ERR_FORMAT);
+	assert_non_null(strstr(cairn_errmsg(), "feature 0 (region 1): the "
+	    "geometry is not a Polygon"));
+	unlink(path);
+	tmpfile_with(path, "{\"features\": [{\"properties\": {\"region_id\": "
+	    "1}, \"geometry\": {\"type\": \"Point\", \"coordinates\": [0, 0]}}"
+	    ", {\"properties\": {\"region_id\": 1}}]}");
+	assert_int_equal(query_outlines_load(path, &o), CAIRN_ERR_FORMAT);
+	unlink(path);
+	tmpfile_with(path, "{\"features\": [{\"properties\": {\"region_id\": "
+	    "1}, \"geometry\": {\"type\": \"Polygon\", \"coordinates\": "
+	    "[[[0, 0], [1, 0], [0, 1]]]}}, {\"properties\": {\"region_id\": "
+	    "1}, \"geometry\": {\"type\": \"Polygon\", \"coordinates\": "
+	    "[[[0, 0], [1, 0], [0, 1]]]}}]}");
+	assert_int_equal(query_outlines_load(path, &o), CAIRN_ERR_FORMAT);
+	assert_non_null(strstr(cairn_errmsg(), "region 1 has two features"));
+	unlink(path);
+	tmpfile_with(path, "not json");
+	assert_int_equal(query_outlines_load(path, &o), CAIRN_ERR_FORMAT);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -297,6 +459,7 @@ main(void)
 		cmocka_unit_test(test_log_root),
 		cmocka_unit_test(test_format_number),
 		cmocka_unit_test(test_region_names),
+		cmocka_unit_test(test_geojson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
