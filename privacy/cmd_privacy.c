@@ -275,11 +275,12 @@ plan_usage(FILE *f)
 	    "Defaults: --delta 1e-6, --days 1, --k 1, --holders 1,\n"
 	    "--offset 0, --bucket day.\n"
 	    "\n"
-	    "This is the accountant's calculator, for one query shape on its\n"
-	    "own (no spec, no geography, no federation).  To plan a query you\n"
-	    "will submit, use `cairn query plan`: it takes exactly `cairn query\n"
-	    "submit`'s spec and flags, counts the cells from the geography and\n"
-	    "prints each holder's charge and budget as the nodes will see them.\n");
+	    "This is the accountant's calculator, for one query shape on\n"
+	    "its own (no spec, no geography, no federation).  To plan a\n"
+	    "query you will submit, use `cairn query plan`: it takes\n"
+	    "exactly `cairn query submit`'s spec and flags, counts the cells\n"
+	    "from the geography and prints each holder's charge and budget\n"
+	    "as the nodes will see them.\n");
 }
 
 /* "YYYY-MM-DD,YYYY-MM-DD" into local days [*d0, *d1). */

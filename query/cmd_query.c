@@ -62,6 +62,7 @@ const struct option query_opts[] = {
 	{ "delta", required_argument, NULL, 0 },
 	{ "allow-missing-months", no_argument, NULL, 0 },
 	{ "outlines", required_argument, NULL, 0 },
+	{ "min-nights", required_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };

@@ -399,7 +399,8 @@ query_columns(const struct query_domain *d, char *buf, size_t cap, bool json)
 		    d->names != NULL;
 
 		n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0,
-		    json ? "%s\"%s\"" : "%s%s", i ? (json ? ", " : ",") : "", k);
+		    json ? "%s\"%s\"" : "%s%s", i ? (json ? ", " : ",") : "",
+		    k);
 		if (named)
 			n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0,
 			    json ? ", \"%s_name\"" : ",%s_name", k);

@@ -89,7 +89,7 @@ polygon(const json_t *rings, double *area, double *sx, double *sy,
 			if (!position(json_array_get(ring, k), &x0, &y0))
 				return false;
 		if (i > 0)
-			continue;	/* holes do not move the centroid here */
+			continue;	/* holes do not move the centroid */
 		for (size_t k = 0; k < m; k++) {
 			(void)position(json_array_get(ring, k), &x0, &y0);
 			(void)position(json_array_get(ring, (k + 1) % m), &x1,
@@ -134,8 +134,8 @@ geometry(const char *path, size_t feat, const json_t *g, struct outline *ol)
 		good = false;
 	if (!good || np == 0)
 		return cairn_err(CAIRN_ERR_FORMAT, "%s: feature %zu (region %"
-		    PRIu32 "): the geometry is not a Polygon or MultiPolygon of "
-		    "[lon, lat] positions", path, feat, ol->id);
+		    PRIu32 "): the geometry is not a Polygon or MultiPolygon "
+		    "of [lon, lat] positions", path, feat, ol->id);
 	if (area > 0) {
 		ol->lon = sx / area;
 		ol->lat = sy / area;
@@ -194,8 +194,8 @@ query_outlines_load(const char *path, struct query_outlines **out)
 
 		if (!json_is_integer(id) || json_integer_value(id) < 0 ||
 		    json_integer_value(id) > UINT32_MAX) {
-			r = cairn_err(CAIRN_ERR_FORMAT, "%s: feature %zu has no "
-			    "integer properties.region_id", path, i);
+			r = cairn_err(CAIRN_ERR_FORMAT, "%s: feature %zu has "
+			    "no integer properties.region_id", path, i);
 			goto fail;
 		}
 		o->v[i].id = (uint32_t)json_integer_value(id);

@@ -259,7 +259,8 @@ query_plan_summary(const struct ctx *c, const struct query_ask *a,
 const char query_plan_usage[] =
     "(--spec Q.json | --kind K [--start D --end D --bucket day|hour --k N\n"
     "    --utc-offset M --night-start H --night-end H --baseline D,D\n"
-    "    --comparison D,D --categories a,b,...]) --geography G --rho R\n"
+    "    --comparison D,D --categories a,b,... --min-nights N])\n"
+    "    --geography G --rho R\n"
     "    --participants a,b,c --colluding C [--holders H]\n"
     "    --regions regions.csv [--purpose TEXT] [--id QUERY_ID]\n"
     "    [IDENTITY]\n\n"

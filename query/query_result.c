@@ -125,7 +125,8 @@ verify_release(struct transport_client *cl, const char *fedpath,
 	    CAIRN_OK ||
 	    (r = query_log_entry(cl, "RELEASE", rel_index, &cp, &rr, re)) !=
 	    CAIRN_OK ||
-	    (r = query_log_entry(cl, "QUERY", q_index, &cp, &qr, qe)) != CAIRN_OK)
+	    (r = query_log_entry(cl, "QUERY", q_index, &cp, &qr, qe)) !=
+	    CAIRN_OK)
 		goto out;
 	if (re->type != TLOG_ENTRY_RELEASE) {
 		r = cairn_err(CAIRN_ERR_FORMAT, "log entry %" PRIu64 " is not "

@@ -51,6 +51,7 @@ query_spec_build(const struct ctx *c, struct qspec *q)
 		{ O_UTC, "utc_offset_minutes", true },
 		{ O_NIGHT_START, "night_start_hour", true },
 		{ O_NIGHT_END, "night_end_hour", true },
+		{ O_MIN_NIGHTS, "min_nights", true },
 	};
 	json_t *o;
 	char *text;
@@ -133,8 +134,9 @@ query_spec_build(const struct ctx *c, struct qspec *q)
 const char query_submit_usage[] =
     "(--spec Q.json | --kind K [--start D --end D --bucket day|hour --k N\n"
     "    --utc-offset M --night-start H --night-end H --baseline D,D\n"
-    "    --comparison D,D --categories a,b,...]) --geography G --rho R\n"
-    "    --purpose TEXT --participants a,b,c --colluding C [--holders H]\n"
+    "    --comparison D,D --categories a,b,... --min-nights N])\n"
+    "    --geography G --rho R --purpose TEXT --participants a,b,c\n"
+    "    --colluding C [--holders H]\n"
     "    [--id QUERY_ID] [--regions regions.csv] [--allow-missing-months]\n"
     "    IDENTITY\n\n"
     "Build the query, sign it with the analyst's identity key (purpose\n"
