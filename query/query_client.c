@@ -370,7 +370,9 @@ quote(const char *s, bool json, char *out, size_t cap)
 /*
  * The label fields of each kind, in the engine's cell order: 'R' a region
  * (its id, and its name beside it when the regions file names regions),
- * 'S' a date or hour, 'C' a category.
+ * 'S' a date or hour, 'C' a category.  A new kind adds a row here and a
+ * case in cell_fields(); CSV, JSON and GeoJSON follow (a flow is a kind
+ * with two 'R' fields).
  */
 static const struct {
 	const char	*key[3];
@@ -391,7 +393,8 @@ query_columns(const struct query_domain *d, char *buf, size_t cap, bool json)
 	size_t n = 0;
 
 	buf[0] = '\0';
-	if ((unsigned)d->spec.kind >= QSPEC_KIND__N)
+	if ((unsigned)d->spec.kind >= QSPEC_KIND__N ||
+	    label_fields[d->spec.kind].type == NULL)
 		return;
 	for (size_t i = 0; label_fields[d->spec.kind].type[i] != '\0'; i++) {
 		const char *k = label_fields[d->spec.kind].key[i];
@@ -425,8 +428,10 @@ cell_fields(const struct query_domain *d, uint64_t id, bool json,
 	if (id >= d->ncells)
 		return cairn_err(CAIRN_ERR_RANGE, "cell %" PRIu64 " is past "
 		    "the domain of %" PRIu64, id, d->ncells);
-	if ((unsigned)q->kind >= QSPEC_KIND__N)
-		return cairn_err(CAIRN_ERR_ARG, "unknown kind");
+	if ((unsigned)q->kind >= QSPEC_KIND__N ||
+	    label_fields[q->kind].type == NULL)
+		return cairn_err(CAIRN_ERR_ARG, "no labels for kind '%s'",
+		    qspec_kind_name(q->kind));
 	reg[0] = reg[1] = reg[2] = 0;
 	text[0][0] = text[1][0] = text[2][0] = '\0';
 	/* The fields of cell 'id', in label_fields order. */

@@ -200,8 +200,9 @@ values_hash(const int64_t *v, uint64_t n, uint8_t h[static 32])
 
 /*
  * Open --output 'path' for writing: a regular file (or a new one) through
- * a temporary file beside it ('tmp', renamed by the caller on success), a
- * device or pipe (/dev/stdout) directly ('tmp' left empty).
+ * a temporary file beside it ('tmp', renamed by the caller on success);
+ * anything else, a symbolic link included (/dev/stdout), directly ('tmp'
+ * left empty).
  */
 static int
 output_open(const char *path, char *tmp, size_t cap, FILE **out)
@@ -209,7 +210,7 @@ output_open(const char *path, char *tmp, size_t cap, FILE **out)
 	struct stat st;
 	int fd;
 
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		if ((*out = fopen(path, "w")) == NULL)
 			return cairn_err(CAIRN_ERR_IO, "%s: %s", path,
 			    strerror(errno));
