@@ -68,10 +68,21 @@ export function sqlFor(spec, nregions) {
 		  WHERE rk <= ${Number(spec.k)}
 		  GROUP BY region, bk ORDER BY region, bucket`;
 	}
-	case 'residents':
+	case 'residents': {
+		// min_nights (default 1): seen at night on that many distinct
+		// nights; a morning before night_end is the night before.
+		const mn = Number(spec.min_nights ?? 1);
+		const ne = Number(spec.night_end_hour);
 		return `SELECT home AS region, count(*) AS count
-		  FROM (${homes(spec, spec.start, spec.end)})
+		  FROM (${homes(spec, spec.start, spec.end)}) h
+		  WHERE ${mn} <= 1 OR h.sid IN (
+		    SELECT sid FROM ev
+		    WHERE ${win(spec.start, spec.end)} AND ${night(spec)}
+		    GROUP BY sid HAVING count(DISTINCT CASE
+		      WHEN hour(lt) < ${ne} THEN CAST(lt AS DATE) - 1
+		      ELSE CAST(lt AS DATE) END) >= ${mn})
 		  GROUP BY home ORDER BY region`;
+	}
 	case 'od':
 		return `WITH m AS (
 		    SELECT sid, day, arg_max(region, ${MODE_KEY}) AS mode FROM (

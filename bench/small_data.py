@@ -175,6 +175,13 @@ def answer(spec, by_sid, records):
                     if kind == "presence" or r != h:
                         out[(r, key)] += 1
         elif kind == "residents":
+            # min_nights (default 1): distinct nights seen at night; a
+            # morning before night_end_hour is the night before
+            nights = {t.date() - timedelta(days=1)
+                      if t.hour < spec["night_end_hour"] else t.date()
+                      for t, r in w if night(t, spec)}
+            if len(nights) < spec.get("min_nights", 1):
+                continue
             h = home(evs, spec, a, b)
             if h is not None:
                 out[(h,)] += 1
@@ -255,6 +262,8 @@ def main():
         "residents": {"kind": "residents", **base, **night},
         "residents_late": {"kind": "residents", **base,
                            "night_start_hour": 23, "night_end_hour": 5},
+        "residents_2nights": {"kind": "residents", **base, **night,
+                              "min_nights": 2},
         "od": {"kind": "od", **base},
         "migration": {"kind": "migration", "utc_offset_minutes": OFFSET,
                       **night, "baseline": [s, mid], "comparison": [mid, e]},

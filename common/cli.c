@@ -1,7 +1,9 @@
 /*
  * cli.c - subcommand dispatch and one-line failure reports.
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/cli.h"
@@ -52,4 +54,23 @@ cli_fail(const char *prog, const char *what, int code)
 	fprintf(stderr, "%s: error: %s: %s\n", prog, what,
 	    cairn_errdesc(code));
 	return 1;
+}
+
+void
+cli_format_number(double x, char out[static CLI_NUM_MAX])
+{
+	if (isnan(x)) {
+		strcpy(out, "nan");
+		return;
+	}
+	if (isinf(x)) {
+		strcpy(out, x < 0 ? "-inf" : "inf");
+		return;
+	}
+	/* The shortest precision that reads back exactly; 17 always does. */
+	for (int p = 1; p <= 17; p++) {
+		snprintf(out, CLI_NUM_MAX, "%.*g", p, x);
+		if (strtod(out, NULL) == x)
+			return;
+	}
 }

@@ -41,4 +41,16 @@ bool	cli_is_help(const char *arg);
  */
 int	cli_fail(const char *prog, const char *what, int code);
 
+/* Room for cli_format_number()'s longest text, NUL included. */
+#define CLI_NUM_MAX	32
+
+/*
+ * 'x' as people write it: the shortest "%.Ng" (N from 1 to 17) that
+ * reads back as exactly 'x' (1e-06, not 9.9999999999999995e-07; 0.1, not
+ * 0.10000000000000001), into 'out'.  Non-finite values print as "nan",
+ * "inf" or "-inf".  Every program that prints a real for people or for
+ * JSON uses it.
+ */
+void	cli_format_number(double x, char out[static CLI_NUM_MAX]);
+
 #endif

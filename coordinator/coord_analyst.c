@@ -33,6 +33,8 @@ coord_do_submit(struct coord *c, struct transport_call *call,
 	if ((r = coord_attempt_build(c, transport_call_peer(call), sq, &a,
 	    field)) != CAIRN_OK)
 		return r;
+	if ((r = coord_attempt_coverage(c, a, field)) != CAIRN_OK)
+		goto out;
 	*field = "query.query_id";
 	r = coord_store_query_get(c->db, a->query_id, &row);
 	if (r == CAIRN_OK) {

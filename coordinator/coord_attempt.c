@@ -442,6 +442,65 @@ participants_check(struct coord *c, struct attempt *a, const char **field)
 	return CAIRN_OK;
 }
 
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+coord_attempt_coverage(const struct coord *c, const struct attempt *a,
+    const char **field)
+{
+	if (a->q->allow_missing_months)
+		return CAIRN_OK;
+	*field = "query.participants";
+	for (size_t i = 0; i < a->n; i++) {
+		const struct coord_policy_seen *ps = NULL;
+
+		for (size_t k = 0; k < c->log.npols; k++)
+			if (strcmp(c->log.pols[k].node, a->p[i].name) == 0)
+				ps = &c->log.pols[k];
+		if (ps == NULL || ps->nmonths == 0)
+			continue;
+		for (size_t m = 0; m < a->need.nmonths; m++) {
+			uint32_t ym = (uint32_t)(a->need.month[m] / 12) * 100 +
+			    (uint32_t)(a->need.month[m] % 12) + 1;
+
+			/* The node sends them sorted; do not rely on it. */
+			bool held = false;
+
+			for (size_t k = 0; k < ps->nmonths && !held; k++)
+				held = ps->months[k] == ym;
+			if (held)
+				continue;
+			{
+				uint32_t lo = ps->months[0], hi = lo;
+
+				for (size_t k = 1; k < ps->nmonths; k++) {
+					if (cmp_u32(&ps->months[k], &lo) < 0)
+						lo = ps->months[k];
+					if (cmp_u32(&ps->months[k], &hi) > 0)
+						hi = ps->months[k];
+				}
+				return cairn_err(CAIRN_ERR_POLICY, "holder %s "
+				    "does not hold data-month %04u-%02u (its "
+				    "POLICY at log index %llu declares %zu "
+				    "month%s, %04u-%02u to %04u-%02u); submit "
+				    "with --allow-missing-months to ask anyway",
+				    a->p[i].name, ym / 100, ym % 100,
+				    (unsigned long long)ps->index,
+				    ps->nmonths, ps->nmonths == 1 ? "" : "s",
+				    lo / 100, lo % 100, hi / 100, hi % 100);
+			}
+		}
+	}
+	*field = NULL;
+	return CAIRN_OK;
+}
+
 /*
  * Check the signed query 'sq' from analyst 'caller' and build an
  * attempt for it (not linked, number 0).  '*field' names the field at

@@ -232,11 +232,18 @@ int	coord_store_cosigned_size(struct coord_store *s, size_t quorum,
 /* ---------------------------------------------------------------- log */
 
 /* The log and what signs its checkpoints. */
+/* Most data-months of a POLICY the coordinator checks queries against. */
+#define COORD_POLICY_MAX_MONTHS	1200
+
 /* The newest POLICY entry of one node. */
 struct coord_policy_seen {
 	char			 node[KEYS_NAME_MAX + 1];
 	uint8_t			 body_hash[32];	/* SHA-256 of the body */
 	uint64_t		 index;
+	/* the data-months it declares it holds (YYYYMM, as the node
+	   sent them); none: undeclared, not checked */
+	uint32_t		 months[COORD_POLICY_MAX_MONTHS];
+	size_t			 nmonths;
 };
 
 struct coord_log {

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/fault.h"
 #include "coordinator/coord_int.h"
+#include "protocol/proto_service.h"
 #include "protocol/tlog_member.h"
 
 static int
@@ -218,10 +219,29 @@ out:
 	return r;
 }
 
-/* Remember 'node''s newest POLICY entry. */
+/*
+ * The data-months a Policy body declares (its signature was checked when
+ * it was logged) into 'ps'; none when the body does not decode.
+ */
+static void
+policy_months(struct coord_policy_seen *ps, const uint8_t *body, size_t len)
+{
+	Cairn__V1__Policy *p = NULL;
+
+	ps->nmonths = 0;
+	if (proto_unpack(&cairn__v1__policy__descriptor, body, len,
+	    PROTO_MAX_SMALL, (ProtobufCMessage **)&p) != CAIRN_OK)
+		return;
+	for (size_t i = 0; i < p->n_data_months &&
+	    ps->nmonths < COORD_POLICY_MAX_MONTHS; i++)
+		ps->months[ps->nmonths++] = p->data_months[i];
+	cairn__v1__policy__free_unpacked(p, NULL);
+}
+
+/* Remember 'node''s newest POLICY entry, whose body is 'body'. */
 static int
 policy_seen(struct coord_log *lg, const char *node, const uint8_t h[32],
-    uint64_t index)
+    uint64_t index, const uint8_t *body, size_t len)
 {
 	struct coord_policy_seen *nv;
 
@@ -229,6 +249,7 @@ policy_seen(struct coord_log *lg, const char *node, const uint8_t h[32],
 		if (strcmp(lg->pols[i].node, node) == 0) {
 			memcpy(lg->pols[i].body_hash, h, 32);
 			lg->pols[i].index = index;
+			policy_months(&lg->pols[i], body, len);
 			return CAIRN_OK;
 		}
 	if (lg->npols >= KEYS_FEDERATION_MAX_MEMBERS)
@@ -241,6 +262,7 @@ policy_seen(struct coord_log *lg, const char *node, const uint8_t h[32],
 	snprintf(nv[lg->npols].node, sizeof(nv[0].node), "%s", node);
 	memcpy(nv[lg->npols].body_hash, h, 32);
 	nv[lg->npols].index = index;
+	policy_months(&nv[lg->npols], body, len);
 	lg->npols++;
 	return CAIRN_OK;
 }
@@ -295,7 +317,8 @@ coord_log_members(struct coord_log *lg, const struct keys_federation *fed,
 			    KEYS_NAME_MAX : e->node_id.len),
 			    (const char *)e->node_id.p);
 			crypto_hash_sha256(h, e->body.p, e->body.len);
-			r = policy_seen(lg, node, h, i);
+			r = policy_seen(lg, node, h, i, e->body.p,
+			    e->body.len);
 		}
 		free(data);
 		if (r != CAIRN_OK) {
@@ -378,7 +401,7 @@ coord_log_policy(struct coord_log *lg, const char *name,
 			return CAIRN_OK;
 		}
 	if ((r = coord_log_append(lg, &e, &idx)) != CAIRN_OK ||
-	    (r = policy_seen(lg, name, h, idx)) != CAIRN_OK)
+	    (r = policy_seen(lg, name, h, idx, body, len)) != CAIRN_OK)
 		return r;
 	log_info("POLICY of node %s logged at index %llu", name,
 	    (unsigned long long)idx);

@@ -139,6 +139,17 @@ bool	coord_sig_ok(const uint8_t pk[static 32], const char *purpose,
 bool	coord_query_id_ok(const char *s);
 
 /*
+ * Coverage before spending: unless the query asks allow_missing_months,
+ * every data-month attempt 'a' reads must be one each participant's
+ * newest POLICY declares it holds (a POLICY that declares none is not
+ * checked).  CAIRN_ERR_POLICY naming the holder and the month otherwise,
+ * '*field' set.  Called on SubmitQuery before the QUERY is logged, so a
+ * refused query charges nothing.
+ */
+int	coord_attempt_coverage(const struct coord *c, const struct attempt *a,
+	    const char **field) __attribute__((warn_unused_result));
+
+/*
  * Check the signed query 'sq' (untrusted) from analyst 'caller' and build
  * an attempt for it (not linked, number 0) into '*out'.  '*field' names
  * the field at fault on error.  Free with coord_attempt_free().

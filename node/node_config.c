@@ -72,6 +72,8 @@ static const struct config_key schema[] = {
 	    false, 1, 1024, 0, 0, "1" },
 	{ "policy", "retention_days", CONFIG_INT, P(retention_days), false, 1,
 	    3650, 0, 0, "7" },
+	{ "policy", "data_months", CONFIG_STRLIST, P(data_months_text), false,
+	    0, 0, 0, 0, NULL },
 };
 #define NSCHEMA	(sizeof(schema) / sizeof(schema[0]))
 
@@ -148,6 +150,88 @@ fail:
 	return r;
 }
 
+/* "YYYY-MM" into YYYYMM; false when it is not one. */
+static bool
+parse_month(const char *s, size_t len, uint32_t *out)
+{
+	unsigned y, m;
+	char buf[8];
+	int n = 0;
+
+	if (len != 7)
+		return false;
+	memcpy(buf, s, 7);
+	buf[7] = '\0';
+	if (sscanf(buf, "%4u-%2u%n", &y, &m, &n) != 2 || n != 7 ||
+	    buf[4] != '-' || y < 1 || m < 1 || m > 12)
+		return false;
+	*out = y * 100 + m;
+	return true;
+}
+
+static int
+cmp_month(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * [policy] data_months: "YYYY-MM" or "YYYY-MM..YYYY-MM" items, into
+ * p->data_months (YYYYMM, ascending, distinct).
+ */
+static int
+parse_data_months(struct node_policy *p, const char *path)
+{
+	uint32_t *v = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->data_months_text.n; i++) {
+		const char *s = p->data_months_text.v[i], *dots;
+		uint32_t a, b;
+
+		dots = strstr(s, "..");
+		if (!(dots != NULL ? parse_month(s, (size_t)(dots - s), &a) &&
+		    parse_month(dots + 2, strlen(dots + 2), &b) :
+		    parse_month(s, strlen(s), &a) && (b = a, true)) || b < a) {
+			free(v);
+			return cairn_err(CAIRN_ERR_CONFIG, "%s: key "
+			    "'data_months' in [policy]: '%s' is not YYYY-MM "
+			    "or YYYY-MM..YYYY-MM (first <= last)", path, s);
+		}
+		for (uint32_t m = a; m <= b; m = m % 100 == 12 ?
+		    (m / 100 + 1) * 100 + 1 : m + 1) {
+			uint32_t *nv;
+
+			if (n == NODE_MAX_DATA_MONTHS) {
+				free(v);
+				return cairn_err(CAIRN_ERR_CONFIG, "%s: key "
+				    "'data_months' in [policy]: more than %d "
+				    "months", path, NODE_MAX_DATA_MONTHS);
+			}
+			if ((nv = realloc(v, (n + 1) * sizeof(*v))) == NULL) {
+				free(v);
+				return cairn_err(CAIRN_ERR_NOMEM, "%s", path);
+			}
+			v = nv;
+			v[n++] = m;
+		}
+	}
+	if (n > 0) {
+		size_t k = 1;
+
+		qsort(v, n, sizeof(*v), cmp_month);
+		for (size_t i = 1; i < n; i++)
+			if (v[i] != v[k - 1])
+				v[k++] = v[i];
+		n = k;
+	}
+	p->data_months = v;
+	p->n_data_months = n;
+	return CAIRN_OK;
+}
+
 int
 node_config_load(const char *path, struct node_config *cfg)
 {
@@ -160,7 +244,9 @@ node_config_load(const char *path, struct node_config *cfg)
 	if ((r = split_list(&p->kinds, path, "allow_kind")) != CAIRN_OK ||
 	    (r = split_list(&p->analysts, path, "allow_analyst")) != CAIRN_OK ||
 	    (r = split_list(&p->geographies, path, "allow_geography")) !=
-	    CAIRN_OK)
+	    CAIRN_OK ||
+	    (r = split_list(&p->data_months_text, path, "data_months")) !=
+	    CAIRN_OK || (r = parse_data_months(p, path)) != CAIRN_OK)
 		return r;
 	for (size_t i = 0; i < p->kinds.n; i++)
 		if (!node_kind_is_known(p->kinds.v[i]))
@@ -206,6 +292,9 @@ node_config_load(const char *path, struct node_config *cfg)
 void
 node_config_release(struct node_config *cfg)
 {
+	free(cfg->policy.data_months);
+	cfg->policy.data_months = NULL;
+	cfg->policy.n_data_months = 0;
 	config_release(schema, NSCHEMA, cfg);
 }
 

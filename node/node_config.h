@@ -28,7 +28,15 @@ struct node_policy {
 	int64_t			 max_months_per_query;
 	int64_t			 holders_per_person;	/* h at least */
 	int64_t			 retention_days;	/* keep open rounds */
+	/* data_months: the UTC data-months the node holds, published in
+	   its POLICY (YYYYMM, ascending, distinct; none: undeclared) */
+	struct config_strlist	 data_months_text;
+	uint32_t		*data_months;
+	size_t			 n_data_months;
 };
+
+/* Most data-months [policy] data_months may list (100 years). */
+#define NODE_MAX_DATA_MONTHS	1200
 
 struct node_config {
 	/* [node] */

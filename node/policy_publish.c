@@ -39,6 +39,10 @@ node_policy_message(const struct node_config *cfg, const char *name,
 	p->max_months_per_query = (uint32_t)pol->max_months_per_query;
 	p->holders_per_person = (uint32_t)pol->holders_per_person;
 	p->retention_days = (uint32_t)pol->retention_days;
+	/* Left out when undeclared, so an older node.conf publishes the
+	   same bytes as before. */
+	p->n_data_months = pol->n_data_months;
+	p->data_months = pol->data_months;
 }
 
 int

@@ -1,7 +1,10 @@
 /*
  * cmd_privacy.c - `cairn privacy sample|plan`: draw noise from the exact
  * samplers (for testing them from outside), and plan a query's noise,
- * interval and (eps, delta) for a target rho.
+ * interval and (eps, delta) for a target rho.  `privacy plan` is the
+ * accountant's calculator for one query shape; the analyst's planner for
+ * a query to submit is `cairn query plan` (query/query_plan.c), which
+ * takes submit's spec and flags.
  *
  * `sample` reads the CSPRNG; only its --seed option selects the
  * deterministic test source, and it says so on stderr.
@@ -274,7 +277,14 @@ plan_usage(FILE *f)
 	    "charges: each UTC data-month's delta_m^2 and rho_m, sigma2 from\n"
 	    "the largest, over an output of D cells (default 1).\n"
 	    "Defaults: --delta 1e-6, --days 1, --k 1, --holders 1,\n"
-	    "--offset 0, --bucket day.\n");
+	    "--offset 0, --bucket day.\n"
+	    "\n"
+	    "This is the accountant's calculator, for one query shape on\n"
+	    "its own (no spec, no geography, no federation).  To plan a\n"
+	    "query you will submit, use `cairn query plan`: it takes\n"
+	    "exactly `cairn query submit`'s spec and flags, counts the cells\n"
+	    "from the geography and prints each holder's charge and budget\n"
+	    "as the nodes will see them.\n");
 }
 
 /* "YYYY-MM-DD,YYYY-MM-DD" into local days [*d0, *d1). */

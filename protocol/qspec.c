@@ -21,12 +21,13 @@
 enum {
 	F_KIND = 1 << 0, F_START = 1 << 1, F_END = 1 << 2, F_OFF = 1 << 3,
 	F_BUCKET = 1 << 4, F_K = 1 << 5, F_NS = 1 << 6, F_NE = 1 << 7,
-	F_BASE = 1 << 8, F_COMP = 1 << 9, F_CATS = 1 << 10
+	F_BASE = 1 << 8, F_COMP = 1 << 9, F_CATS = 1 << 10, F_NIGHTS = 1 << 11
 };
 
 static const char *const field_names[] = { "kind", "start", "end",
 	"utc_offset_minutes", "bucket", "k", "night_start_hour",
-	"night_end_hour", "baseline", "comparison", "categories" };
+	"night_end_hour", "baseline", "comparison", "categories",
+	"min_nights" };
 #define NFIELDS	(sizeof(field_names) / sizeof(field_names[0]))
 
 static const struct {
@@ -36,7 +37,7 @@ static const struct {
 	[QSPEC_KIND_PRESENCE] = { "presence",
 	    F_KIND | F_START | F_END | F_BUCKET | F_K, F_OFF },
 	[QSPEC_KIND_RESIDENTS] = { "residents",
-	    F_KIND | F_START | F_END, F_OFF | F_NS | F_NE },
+	    F_KIND | F_START | F_END, F_OFF | F_NS | F_NE | F_NIGHTS },
 	[QSPEC_KIND_OD] = { "od", F_KIND | F_START | F_END, F_OFF },
 	[QSPEC_KIND_MIGRATION] = { "migration",
 	    F_KIND | F_BASE | F_COMP, F_OFF | F_NS | F_NE },
@@ -97,6 +98,13 @@ check_relations(const char *name, const struct qspec *q)
 		return cairn_err(CAIRN_ERR_FORMAT, "%s: field "
 		    "'night_start_hour': must be greater than night_end_hour "
 		    "(the night spans midnight)", name);
+	/* The window's nights: the one before its first day (its morning is
+	   in the window) and one per day. */
+	if (q->kind == QSPEC_KIND_RESIDENTS &&
+	    (int64_t)q->min_nights > q->end - q->start + 1)
+		return cairn_err(CAIRN_ERR_FORMAT, "%s: field 'min_nights': "
+		    "%u is more than the %lld nights of the window", name,
+		    q->min_nights, (long long)(q->end - q->start + 1));
 	if (q->kind == QSPEC_KIND_MIGRATION ||
 	    q->kind == QSPEC_KIND_DISPLACEMENT) {
 		qspec_span(q, &d0, &d1);
@@ -230,6 +238,7 @@ qspec_parse_json(const char *text, size_t len, const char *name,
 	memset(&nq, 0, sizeof(nq));
 	nq.night_start = 22;
 	nq.night_end = 6;
+	nq.min_nights = QSPEC_MIN_NIGHTS_DEFAULT;
 	if ((root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL)
 		return cairn_err(CAIRN_ERR_FORMAT, "%s:%d:%d: %s", name,
@@ -324,6 +333,12 @@ qspec_parse_json(const char *text, size_t len, const char *name,
 		    name, "night_end_hour", 0, 23, &iv)) != CAIRN_OK)
 			goto out;
 		nq.night_end = (unsigned)iv;
+	}
+	if (have & F_NIGHTS) {
+		if ((r = get_int(json_object_get(root, "min_nights"), name,
+		    "min_nights", 1, QSPEC_MAX_DAYS + 1, &iv)) != CAIRN_OK)
+			goto out;
+		nq.min_nights = (uint32_t)iv;
 	}
 	if ((have & F_BASE) && (r = get_window(json_object_get(root,
 	    "baseline"), name, "baseline", nq.base)) != CAIRN_OK)
@@ -451,6 +466,8 @@ qspec_write_json(const struct qspec *q, FILE *f)
 	if (fl & F_NS)
 		fprintf(f, ", \"night_start_hour\": %u, \"night_end_hour\": %u",
 		    q->night_start, q->night_end);
+	if (fl & F_NIGHTS)
+		fprintf(f, ", \"min_nights\": %u", q->min_nights);
 	if (fl & F_CATS) {
 		fputs(", \"categories\": [", f);
 		for (uint32_t i = 0; i < q->ncats; i++) {
@@ -512,6 +529,7 @@ qspec_from_proto(const Cairn__V1__QuerySpec *pb, const char *name,
 	memset(&nq, 0, sizeof(nq));
 	nq.night_start = 22;
 	nq.night_end = 6;
+	nq.min_nights = QSPEC_MIN_NIGHTS_DEFAULT;
 	if (!qspec_kind_parse(pb->kind, &nq.kind))
 		return cairn_err(CAIRN_ERR_FORMAT, "%s: field 'kind': must be "
 		    "one of presence, residents, od, migration, visitors, "
@@ -532,6 +550,8 @@ qspec_from_proto(const Cairn__V1__QuerySpec *pb, const char *name,
 		have |= F_COMP;
 	if (pb->n_categories > 0)
 		have |= F_CATS;
+	if (pb->min_nights != 0)
+		have |= F_NIGHTS;
 	/* A kind that takes night hours takes them as a pair. */
 	if ((have & F_NS) && !((kinds[nq.kind].req | kinds[nq.kind].opt) &
 	    F_NS))
@@ -576,6 +596,13 @@ qspec_from_proto(const Cairn__V1__QuerySpec *pb, const char *name,
 			    "'night_start_hour': hours must be in [0, 23]", name);
 		nq.night_start = pb->night->start_hour;
 		nq.night_end = pb->night->end_hour;
+	}
+	if (have & F_NIGHTS) {
+		if (pb->min_nights > QSPEC_MAX_DAYS + 1)
+			return cairn_err(CAIRN_ERR_FORMAT, "%s: field "
+			    "'min_nights': must be an integer in [1, %d]", name,
+			    QSPEC_MAX_DAYS + 1);
+		nq.min_nights = pb->min_nights;
 	}
 	if ((have & F_BASE) &&
 	    (r = pb_window(pb->baseline, name, "baseline", nq.base)) !=
@@ -626,6 +653,10 @@ qspec_to_proto(const struct qspec *q, const char *geography,
 		pb->bucket = (char *)(q->bucket_hour ? "hour" : "day");
 	if (fl & F_K)
 		pb->k = q->k;
+	/* The default travels as absent, so a query that does not ask for
+	   it signs the same bytes as before the field existed. */
+	if ((fl & F_NIGHTS) && q->min_nights != QSPEC_MIN_NIGHTS_DEFAULT)
+		pb->min_nights = q->min_nights;
 	if (fl & F_NS) {
 		cairn__v1__night_hours__init(&b->night);
 		b->night.start_hour = q->night_start;

@@ -42,6 +42,9 @@ struct qspec {
 	uint32_t	k;		/* presence, visitors: top-k regions */
 	unsigned	night_start;	/* night: hour >= start or < end */
 	unsigned	night_end;
+	/* residents: a subscriber counts only when seen at night on at
+	   least this many nights of the window (QSPEC_MIN_NIGHTS_DEFAULT) */
+	uint32_t	min_nights;
 	int64_t		base[2];	/* migration, displacement: baseline
 					   [from, to) */
 	int64_t		comp[2];	/* migration: comparison [from, to) */
@@ -50,6 +53,13 @@ struct qspec {
 	uint32_t	ncats;
 	char		cats[QSPEC_MAX_CATS][QSPEC_MAX_CAT_LEN + 1];
 };
+
+/*
+ * residents' min_nights when the spec leaves it out: 1, a home from any
+ * night (DESIGN §4 asks for a minimum number of nights and names no
+ * number; docs/queries.md says why 1).
+ */
+#define QSPEC_MIN_NIGHTS_DEFAULT	1
 
 /* Longest spec file accepted. */
 #define QSPEC_MAX_JSON	65536

@@ -1,15 +1,16 @@
 /*
  * cmd_query.c - `cairn query`: the statistics office's client
- * (docs/analyst.md, cairn-query(1)).  submit, status, wait, result, list,
- * derive.
+ * (docs/analyst.md, cairn-query(1)).  plan, submit, status, wait,
+ * result, list, budget, derive.
  * Identity options come from the command line or `--config analyst.conf`
  * ([analyst] section, docs/config.md); the command line wins.
  *
  * This file parses the command line and dispatches; the subcommands are
  * in query_submit.c (build, sign, submit), query_status.c (status, wait,
  * list), query_result.c (fetch a release, verify it against the log,
- * write it out) and query_derive.c (outputs derived from a released
- * displacement result).
+ * write it out), query_plan.c (the planner), query_budget.c (budgets
+ * from the log, read through query_log.c) and query_derive.c (outputs
+ * derived from a released displacement result).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -63,6 +64,9 @@ const struct option query_opts[] = {
 	{ "input", required_argument, NULL, 0 },
 	{ "normal", required_argument, NULL, 0 },
 	{ "normal-days", required_argument, NULL, 0 },
+	{ "allow-missing-months", no_argument, NULL, 0 },
+	{ "outlines", required_argument, NULL, 0 },
+	{ "min-nights", required_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -105,7 +109,9 @@ parse(struct ctx *c, int argc, char **argv, const char *usage)
 			    "option '%s'\n", PROG, c->sub, argv[optind - 1]);
 			return 1;
 		}
-		c->o[idx] = optarg;
+		/* A flag without a value is set as "1". */
+		c->o[idx] = query_opts[idx].has_arg == no_argument ? "1" :
+		    optarg;
 	}
 	if (optind < argc)
 		c->arg = argv[optind++];
@@ -253,6 +259,8 @@ static const struct sub subs[] = {
 	{ "result", query_cmd_result, query_result_usage },
 	{ "list", query_cmd_list, query_list_usage },
 	{ "derive", query_cmd_derive, query_derive_usage },
+	{ "plan", query_cmd_plan, query_plan_usage },
+	{ "budget", query_cmd_budget, query_budget_usage },
 };
 
 static int
@@ -308,7 +316,23 @@ c_derive(int argc, char **argv)
 	return run(argc, argv, &subs[5]);
 }
 
+static int
+c_plan(int argc, char **argv)
+{
+	return run(argc, argv, &subs[6]);
+}
+
+static int
+c_budget(int argc, char **argv)
+{
+	return run(argc, argv, &subs[7]);
+}
+
 static const struct cli_cmd query_cmds[] = {
+	{ "plan", c_plan, "print what a query would cost and give, before "
+	    "anything is sent" },
+	{ "budget", c_budget, "print each holder's budget, spent and left "
+	    "per data-month, from the log" },
 	{ "submit", c_submit, "build, sign and submit a query" },
 	{ "status", c_status, "show a query's state" },
 	{ "wait", c_wait, "wait until a query is released, refused or failed" },

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cli.h"
 #include "common/err.h"
 #include "common/rho.h"
 #include "common/timeutil.h"
@@ -17,6 +18,7 @@
 #include "protocol/proto_service.h"
 #include "protocol/transport.h"
 #include "query/query.h"
+#include "query/query_int.h"
 
 /* -------------------------------------------------------------- build */
 
@@ -78,6 +80,7 @@ query_build(const struct query_params *p, const struct keys_identity *id,
 	analyst.role = CAIRN__V1__ROLE__ROLE_ANALYST;
 	analyst.name = (char *)p->analyst;
 	q.query_id = (char *)p->query_id;
+	q.allow_missing_months = p->allow_missing_months;
 	q.analyst = &analyst;
 	q.purpose = (char *)p->purpose;
 	q.spec = &spec;
@@ -200,6 +203,75 @@ out:
 	return r;
 }
 
+int
+query_regions_names(const char *text, size_t len, const char *name,
+    const uint32_t *ids, size_t n, char ***out)
+{
+	char **v;
+	size_t pos = 0, line = 0;
+	int r = CAIRN_OK;
+
+	if ((v = calloc(n ? n : 1, sizeof(*v))) == NULL)
+		return cairn_err(CAIRN_ERR_NOMEM, "%s", name);
+	while (pos < len && r == CAIRN_OK) {
+		const char *s = text + pos, *nl = memchr(s, '\n', len - pos);
+		size_t ln = nl ? (size_t)(nl - s) : len - pos, fl = 0, k;
+		unsigned long long x;
+		const uint32_t *at;
+		uint32_t id;
+		char *nm;
+
+		line++;
+		pos += ln + 1;
+		if (ln > 0 && s[ln - 1] == '\r')
+			ln--;
+		if (line == 1 || ln == 0)
+			continue;
+		x = strtoull(s, NULL, 10);	/* checked by _parse() */
+		id = (uint32_t)x;
+		at = bsearch(&id, ids, n, sizeof(*ids), cmp_u32);
+		while (fl < ln && s[fl] != ',')
+			fl++;
+		if (at == NULL || fl == ln)
+			continue;	/* no name column: the id alone */
+		s += fl + 1;
+		ln -= fl + 1;
+		if ((nm = malloc(ln + 1)) == NULL) {
+			r = cairn_err(CAIRN_ERR_NOMEM, "%s", name);
+			break;
+		}
+		k = 0;
+		if (ln > 0 && s[0] == '"') {
+			/* A quoted CSV field: "" is one quote. */
+			for (size_t i = 1; i < ln; i++) {
+				if (s[i] == '"' && i + 1 < ln && s[i + 1] ==
+				    '"')
+					nm[k++] = s[i++];
+				else if (s[i] == '"')
+					break;
+				else
+					nm[k++] = s[i];
+			}
+		} else
+			while (k < ln && s[k] != ',') {
+				nm[k] = s[k];
+				k++;
+			}
+		nm[k] = '\0';
+		free(v[at - ids]);
+		v[at - ids] = nm;
+	}
+	for (size_t i = 0; r == CAIRN_OK && i < n; i++)
+		if (v[i] == NULL && (v[i] = strdup("")) == NULL)
+			r = cairn_err(CAIRN_ERR_NOMEM, "%s", name);
+	if (r != CAIRN_OK) {
+		query_free_list(v, n);
+		return r;
+	}
+	*out = v;
+	return CAIRN_OK;
+}
+
 /* ------------------------------------------------------------- domain */
 
 static const char *const label_columns[QSPEC_KIND__N] = {
@@ -296,89 +368,204 @@ quote(const char *s, bool json, char *out, size_t cap)
 	return CAIRN_OK;
 }
 
+/*
+ * The label fields of each kind, in the engine's cell order: 'R' a region
+ * (its id, and its name beside it when the regions file names regions),
+ * 'S' a date or hour, 'C' a category.  A new kind adds a row here and a
+ * case in cell_fields(); CSV, JSON and GeoJSON follow (a flow is a kind
+ * with two 'R' fields).
+ */
+static const struct {
+	const char	*key[3];
+	const char	*type;
+} label_fields[QSPEC_KIND__N] = {
+	[QSPEC_KIND_PRESENCE] = { { "region", "bucket" }, "RS" },
+	[QSPEC_KIND_RESIDENTS] = { { "region" }, "R" },
+	[QSPEC_KIND_OD] = { { "day", "origin", "destination" }, "SRR" },
+	[QSPEC_KIND_MIGRATION] = { { "from", "to" }, "RR" },
+	[QSPEC_KIND_VISITORS] = { { "region", "day" }, "RS" },
+	[QSPEC_KIND_POPCAT] = { { "region", "category" }, "RC" },
+	/* the second region is nregions for "not seen" that day */
+	[QSPEC_KIND_DISPLACEMENT] = { { "home", "day", "region" }, "RSR" },
+};
+
+void
+query_columns(const struct query_domain *d, char *buf, size_t cap, bool json)
+{
+	static const char *const tail[] = { "value", "ci95_low", "ci95_high" };
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if ((unsigned)d->spec.kind >= QSPEC_KIND__N ||
+	    label_fields[d->spec.kind].type == NULL)
+		return;
+	for (size_t i = 0; label_fields[d->spec.kind].type[i] != '\0'; i++) {
+		const char *k = label_fields[d->spec.kind].key[i];
+		bool named = label_fields[d->spec.kind].type[i] == 'R' &&
+		    d->names != NULL;
+
+		n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0,
+		    json ? "%s\"%s\"" : "%s%s", i ? (json ? ", " : ",") : "",
+		    k);
+		if (named)
+			n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0,
+			    json ? ", \"%s_name\"" : ",%s_name", k);
+	}
+	for (size_t i = 0; json && i < 3; i++)
+		n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0,
+		    ", \"%s\"", tail[i]);
+}
+
+/*
+ * The label fields of cell 'id' of 'd', in label_fields order: region
+ * indexes into d->regions in 'reg', dates and (quoted for 'json' or CSV)
+ * categories in 'text'.
+ */
+static int
+cell_fields(const struct query_domain *d, uint64_t id, bool json,
+    uint64_t reg[3], char text[3][1024])
+{
+	const struct qspec *q = &d->spec;
+	uint64_t R = d->nregions, nb, nd;
+
+	if (id >= d->ncells)
+		return cairn_err(CAIRN_ERR_RANGE, "cell %" PRIu64 " is past "
+		    "the domain of %" PRIu64, id, d->ncells);
+	if ((unsigned)q->kind >= QSPEC_KIND__N ||
+	    label_fields[q->kind].type == NULL)
+		return cairn_err(CAIRN_ERR_ARG, "no labels for kind '%s'",
+		    qspec_kind_name(q->kind));
+	reg[0] = reg[1] = reg[2] = 0;
+	text[0][0] = text[1][0] = text[2][0] = '\0';
+	/* The fields of cell 'id', in label_fields order. */
+	switch (q->kind) {
+	case QSPEC_KIND_PRESENCE:
+		nb = qspec_buckets(q);
+		reg[0] = id / nb;
+		if (q->bucket_hour) {
+			char day[TIME_DATE_LEN];
+			uint64_t b = id % nb;
+
+			(void)time_format_date(q->start + (int64_t)(b / 24),
+			    day);
+			snprintf(text[1], sizeof(text[1]), "%sT%02u", day,
+			    (unsigned)(b % 24));
+		} else
+			(void)time_format_date(q->start + (int64_t)(id % nb),
+			    text[1]);
+		break;
+	case QSPEC_KIND_RESIDENTS:
+		reg[0] = id;
+		break;
+	case QSPEC_KIND_OD:
+		(void)time_format_date(q->start + (int64_t)(id / (R * R)),
+		    text[0]);
+		reg[1] = id / R % R;
+		reg[2] = id % R;
+		break;
+	case QSPEC_KIND_MIGRATION:
+		reg[0] = id / R;
+		reg[1] = id % R;
+		break;
+	case QSPEC_KIND_VISITORS:
+		nd = (uint64_t)(q->end - q->start);
+		reg[0] = id / nd;
+		(void)time_format_date(q->start + (int64_t)(id % nd), text[1]);
+		break;
+	case QSPEC_KIND_DISPLACEMENT:
+		/* (home, observation day, region or not seen = R) */
+		nd = (uint64_t)(q->end - q->start);
+		reg[0] = id / ((R + 1) * nd);
+		(void)time_format_date(q->start + (int64_t)(id / (R + 1) % nd),
+		    text[1]);
+		reg[2] = id % (R + 1);
+		break;
+	case QSPEC_KIND_POPCAT:
+		reg[0] = id / d->ncats;
+		if (quote(d->cats != NULL ? d->cats[id % d->ncats] :
+		    d->spec.cats[id % d->ncats], json, text[1],
+		    sizeof(text[1])) != CAIRN_OK)
+			return cairn_err(CAIRN_ERR_TOOBIG, "category too long");
+		break;
+	default:
+		return cairn_err(CAIRN_ERR_ARG, "unknown kind");
+	}
+	return CAIRN_OK;
+}
+
+int
+query_cell_regions(const struct query_domain *d, uint64_t id,
+    uint32_t ids[static 3], size_t *n)
+{
+	uint64_t reg[3];
+	char text[3][1024];
+	size_t k = 0;
+	int r;
+
+	if ((r = cell_fields(d, id, false, reg, text)) != CAIRN_OK)
+		return r;
+	/* A displacement cell's "not seen" names no region. */
+	for (size_t i = 0; label_fields[d->spec.kind].type[i] != '\0'; i++)
+		if (label_fields[d->spec.kind].type[i] == 'R' &&
+		    reg[i] < d->nregions)
+			ids[k++] = d->regions[reg[i]];
+	*n = k;
+	return CAIRN_OK;
+}
+
 int
 query_cell_label(const struct query_domain *d, uint64_t id, bool json,
     char *buf, size_t cap)
 {
 	const struct qspec *q = &d->spec;
-	uint64_t R = d->nregions, nb, nd;
-	char day[TIME_DATE_LEN], cat[1024];
-	int n;
+	uint64_t reg[3];
+	char text[3][1024];
+	size_t n = 0;
+	int r;
 
-	if (id >= d->ncells)
-		return cairn_err(CAIRN_ERR_RANGE, "cell %" PRIu64 " is past "
-		    "the domain of %" PRIu64, id, d->ncells);
-	switch (q->kind) {
-	case QSPEC_KIND_PRESENCE:
-		nb = qspec_buckets(q);
-		if (q->bucket_hour) {
-			uint64_t b = id % nb;
+	if ((r = cell_fields(d, id, json, reg, text)) != CAIRN_OK)
+		return r;
+	buf[0] = '\0';
+	for (size_t i = 0; label_fields[q->kind].type[i] != '\0'; i++) {
+		const char *k = label_fields[q->kind].key[i];
+		char t = label_fields[q->kind].type[i], name[1024];
+		int w;
 
-			(void)time_format_date(q->start + (int64_t)(b / 24),
-			    day);
-			n = snprintf(buf, cap, json ? "\"region\": %" PRIu32
-			    ", \"bucket\": \"%sT%02u\"" : "%" PRIu32 ",%sT%02u",
-			    d->regions[id / nb], day, (unsigned)(b % 24));
-		} else {
-			(void)time_format_date(q->start + (int64_t)(id % nb),
-			    day);
-			n = snprintf(buf, cap, json ? "\"region\": %" PRIu32
-			    ", \"bucket\": \"%s\"" : "%" PRIu32 ",%s",
-			    d->regions[id / nb], day);
-		}
-		break;
-	case QSPEC_KIND_RESIDENTS:
-		n = snprintf(buf, cap, json ? "\"region\": %" PRIu32 :
-		    "%" PRIu32, d->regions[id]);
-		break;
-	case QSPEC_KIND_OD:
-		(void)time_format_date(q->start + (int64_t)(id / (R * R)), day);
-		n = snprintf(buf, cap, json ? "\"day\": \"%s\", \"origin\": %"
-		    PRIu32 ", \"destination\": %" PRIu32 : "%s,%" PRIu32 ",%"
-		    PRIu32, day, d->regions[id / R % R], d->regions[id % R]);
-		break;
-	case QSPEC_KIND_MIGRATION:
-		n = snprintf(buf, cap, json ? "\"from\": %" PRIu32 ", \"to\": %"
-		    PRIu32 : "%" PRIu32 ",%" PRIu32, d->regions[id / R],
-		    d->regions[id % R]);
-		break;
-	case QSPEC_KIND_VISITORS:
-		nd = (uint64_t)(q->end - q->start);
-		(void)time_format_date(q->start + (int64_t)(id % nd), day);
-		n = snprintf(buf, cap, json ? "\"region\": %" PRIu32
-		    ", \"day\": \"%s\"" : "%" PRIu32 ",%s",
-		    d->regions[id / nd], day);
-		break;
-	case QSPEC_KIND_DISPLACEMENT: {
-		/* (home, observation day, region or not seen = R) */
-		uint64_t g = id % (R + 1);
-		char reg[16];
-
-		nd = (uint64_t)(q->end - q->start);
-		(void)time_format_date(q->start + (int64_t)(id / (R + 1) % nd),
-		    day);
-		if (g == R)
-			strcpy(reg, json ? "null" : "none");
+		if (i > 0)
+			n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0,
+			    json ? ", " : ",");
+		if (json)
+			n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0,
+			    "\"%s\": ", k);
+		if (t == 'R' && reg[i] >= d->nregions) {
+			/* displacement: not seen that day */
+			n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0,
+			    "%s", json ? "null" : "none");
+			if (d->names != NULL)
+				n += (size_t)snprintf(buf + n, n < cap ?
+				    cap - n : 0, json ? ", \"%s_name\": null" :
+				    ",", k);
+		} else if (t == 'R') {
+			w = snprintf(buf + n, n < cap ? cap - n : 0, "%" PRIu32,
+			    d->regions[reg[i]]);
+			n += (size_t)(w > 0 ? w : 0);
+			if (d->names != NULL) {
+				if (quote(d->names[reg[i]], json, name,
+				    sizeof(name)) != CAIRN_OK)
+					return cairn_err(CAIRN_ERR_TOOBIG,
+					    "region name too long");
+				n += (size_t)snprintf(buf + n, n < cap ?
+				    cap - n : 0, json ? ", \"%s_name\": %s" :
+				    ",%s", json ? k : name, name);
+			}
+		} else if (t == 'S')
+			n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0,
+			    json ? "\"%s\"" : "%s", text[i]);
 		else
-			snprintf(reg, sizeof(reg), "%" PRIu32, d->regions[g]);
-		n = snprintf(buf, cap, json ? "\"home\": %" PRIu32 ", \"day\": "
-		    "\"%s\", \"region\": %s" : "%" PRIu32 ",%s,%s",
-		    d->regions[id / ((R + 1) * nd)], day, reg);
-		break;
+			n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0,
+			    "%s", text[i]);
 	}
-	case QSPEC_KIND_POPCAT:
-		if (quote(d->cats != NULL ? d->cats[id % d->ncats] :
-		    d->spec.cats[id % d->ncats], json, cat, sizeof(cat)) !=
-		    CAIRN_OK)
-			return cairn_err(CAIRN_ERR_TOOBIG, "category too long");
-		n = snprintf(buf, cap, json ? "\"region\": %" PRIu32
-		    ", \"category\": %s" : "%" PRIu32 ",%s",
-		    d->regions[id / d->ncats], cat);
-		break;
-	default:
-		return cairn_err(CAIRN_ERR_ARG, "unknown kind");
-	}
-	if (n < 0 || (size_t)n >= cap)
+	if (n >= cap)
 		return cairn_err(CAIRN_ERR_TOOBIG, "label of cell %" PRIu64
 		    " too long", id);
 	return CAIRN_OK;
@@ -386,13 +573,19 @@ query_cell_label(const struct query_domain *d, uint64_t id, bool json,
 
 /* ------------------------------------------------------------- output */
 
+void
+query_format_number(double x, char out[static QUERY_NUM_MAX])
+{
+	cli_format_number(x, out);
+}
+
 int
 query_result_write(FILE *f, bool json, const struct query_domain *d,
     const struct query_release *rel, const int64_t *values, uint64_t n)
 {
 	double eps_t, eps_s, rho = rho_to_double(rel->rho_nano);
 	uint64_t w;
-	char label[2048], rt[RHO_TEXT_MAX];
+	char label[2048], rt[RHO_TEXT_MAX], num[3][QUERY_NUM_MAX], cols[512];
 	int r;
 
 	if (n != d->ncells)
@@ -405,31 +598,33 @@ query_result_write(FILE *f, bool json, const struct query_domain *d,
 	    &eps_s)) != CAIRN_OK || (r = dp_ci95_halfwidth(rel->variance,
 	    &w)) != CAIRN_OK)
 		return r;
+	query_format_number(eps_t, num[0]);
+	query_format_number(rel->delta, num[1]);
+	query_format_number(eps_s, num[2]);
+	query_columns(d, cols, sizeof(cols), json);
 	if (json) {
 		fprintf(f, "{\n  \"query_id\": ");
 		(void)quote(rel->query_id, true, label, sizeof(label));
 		fprintf(f, "%s,\n  \"kind\": \"%s\",\n  \"columns\": "
-		    "\"%s,value,ci95_low,ci95_high\",\n", label,
-		    qspec_kind_name(d->spec.kind),
-		    query_label_columns(d->spec.kind));
+		    "[%s],\n", label, qspec_kind_name(d->spec.kind), cols);
 		fprintf(f, "  \"privacy\": {\"rho\": %s, \"rho_nano\": %"
-		    PRIu64 ", \"epsilon\": "
-		    "%.17g, \"delta\": %.17g, \"epsilon_simple\": %.17g, "
-		    "\"variance\": %" PRIu64 ", \"ci95_halfwidth\": %" PRIu64
-		    "},\n  \"log_index\": %" PRIu64 ",\n  \"cells\": [",
-		    rt, rel->rho_nano, eps_t, rel->delta, eps_s,
-		    rel->variance, w,
-		    rel->log_index);
+		    PRIu64 ", \"epsilon\": %s, \"delta\": %s, "
+		    "\"epsilon_simple\": %s, \"variance\": %" PRIu64
+		    ", \"ci95_halfwidth\": %" PRIu64 "},\n  \"log_index\": %"
+		    PRIu64 ",\n  \"cells\": [", rt, rel->rho_nano, num[0],
+		    num[1], num[2], rel->variance, w, rel->log_index);
 	} else {
+		/* The comment line shows ε to 6 significant digits. */
+		snprintf(num[0], sizeof(num[0]), "%.6g", eps_t);
+		snprintf(num[2], sizeof(num[2]), "%.6g", eps_s);
 		fprintf(f, "# query %s kind %s released at log index %" PRIu64
-		    "\n# rho %s per data-month = (epsilon %.6g, delta %g) "
-		    "tight, epsilon %.6g simple\n# noise variance %" PRIu64
+		    "\n# rho %s per data-month = (epsilon %s, delta %s) "
+		    "tight, epsilon %s simple\n# noise variance %" PRIu64
 		    " per cell, 95%% interval value +- %" PRIu64 "\n",
 		    rel->query_id, qspec_kind_name(d->spec.kind),
-		    rel->log_index, rt, eps_t, rel->delta, eps_s,
+		    rel->log_index, rt, num[0], num[1], num[2],
 		    rel->variance, w);
-		fprintf(f, "%s,value,ci95_low,ci95_high\n",
-		    query_label_columns(d->spec.kind));
+		fprintf(f, "%s,value,ci95_low,ci95_high\n", cols);
 	}
 	for (uint64_t i = 0; i < n; i++) {
 		int64_t v = values[i];

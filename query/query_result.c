@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -76,146 +78,6 @@ on_chunk(const ProtobufCMessage *msg, void *arg)
 
 /* ------------------------------------------- the release, verified */
 
-#define PROOF_WAIT_SLICE_MS	500
-#define RESULT_WAIT_DEFAULT_S	60
-
-/*
- * Wait up to 'wait_s' seconds for a checkpoint signed by the log key 'lk'
- * that covers index 'index' and carries at least 'quorum' valid witness
- * cosignatures of 'fed''s nodes (witnesses cosign within their poll
- * interval).  A checkpoint the log key did not sign fails at once.
- */
-static int
-proven_checkpoint(struct transport_client *cl,
-    const struct keys_federation *fed, const struct tlog_verifier *lk,
-    size_t quorum, uint64_t index, unsigned wait_s, struct tlog_checkpoint *cp)
-{
-	Cairn__V1__GetCheckpointRequest req =
-	    CAIRN__V1__GET_CHECKPOINT_REQUEST__INIT;
-	Cairn__V1__Checkpoint *m = NULL;
-	size_t nvalid = 0;
-	int r;
-
-	for (unsigned waited = 0;; waited += PROOF_WAIT_SLICE_MS) {
-		struct timespec ts = { 0, PROOF_WAIT_SLICE_MS * 1000000L };
-
-		if ((r = transport_unary(cl, proto_method(PROTO_GET_CHECKPOINT),
-		    &req.base, CALL_MS, (ProtobufCMessage **)&m)) != CAIRN_OK)
-			return r;
-		if ((r = tlog_checkpoint_open(m->note, strlen(m->note), lk, 1,
-		    1, lk->name, cp)) != CAIRN_OK) {
-			char d[256];
-
-			/* cairn_err() writes the buffer errmsg reads. */
-			snprintf(d, sizeof(d), "%s", cairn_errmsg());
-			r = cairn_err(CAIRN_ERR_SIGNATURE, "checkpoint: not "
-			    "signed by the log key '%s' (the coordinator's "
-			    "identity key in federation.conf): %s", lk->name,
-			    d);
-			goto out;
-		}
-		if ((r = tlog_fed_cosignatures(m->note, strlen(m->note), fed,
-		    &nvalid)) != CAIRN_OK)
-			goto out;
-		protobuf_c_message_free_unpacked(&m->base, NULL);
-		m = NULL;
-		if (cp->size > index && nvalid >= quorum)
-			return CAIRN_OK;
-		if (waited >= wait_s * 1000u)
-			break;
-		nanosleep(&ts, NULL);
-	}
-	if (cp->size <= index)
-		return cairn_err(CAIRN_ERR_PROOF, "checkpoint of size %" PRIu64
-		    " does not cover log index %" PRIu64 " (after %u s)",
-		    cp->size, index, wait_s);
-	return cairn_err(CAIRN_ERR_PROOF, "checkpoint of size %" PRIu64
-	    ": %zu valid witness cosignature%s, %zu required (a majority of "
-	    "the enrolled nodes; after %u s)", cp->size, nvalid,
-	    nvalid == 1 ? "" : "s", quorum, wait_s);
-out:
-	if (m != NULL)
-		protobuf_c_message_free_unpacked(&m->base, NULL);
-	return r;
-}
-
-/*
- * The entry at 'index' ('what' names it in errors), decoded into 'e',
- * after its inclusion proof in the checkpoint 'cp' verifies.  'e' points
- * into '*resp', which the caller frees.
- */
-static int
-proven_entry(struct transport_client *cl, const char *what, uint64_t index,
-    const struct tlog_checkpoint *cp, Cairn__V1__GetEntriesResponse **resp,
-    struct tlog_entry *e)
-{
-	Cairn__V1__GetEntriesRequest req = CAIRN__V1__GET_ENTRIES_REQUEST__INIT;
-	Cairn__V1__GetInclusionProofRequest ireq =
-	    CAIRN__V1__GET_INCLUSION_PROOF_REQUEST__INIT;
-	Cairn__V1__InclusionProof *ip = NULL;
-	Cairn__V1__GetEntriesResponse *er = NULL;
-	uint8_t (*h)[TLOG_HASH_LEN] = NULL, leaf[TLOG_HASH_LEN];
-	int r;
-
-	req.start = index;
-	req.end = index + 1;
-	ireq.index = index;
-	ireq.tree_size = cp->size;
-	if ((r = transport_unary(cl, proto_method(PROTO_GET_ENTRIES),
-	    &req.base, CALL_MS, (ProtobufCMessage **)&er)) != CAIRN_OK ||
-	    (r = transport_unary(cl, proto_method(PROTO_GET_INCLUSION_PROOF),
-	    &ireq.base, CALL_MS, (ProtobufCMessage **)&ip)) != CAIRN_OK)
-		goto out;
-	if (er->n_entries != 1 || er->entries[0]->index != index) {
-		r = cairn_err(CAIRN_ERR_FORMAT, "%s entry %" PRIu64 ": "
-		    "GetEntries returned no such entry", what, index);
-		goto out;
-	}
-	if (ip->n_hashes > 64 || (ip->n_hashes > 0 &&
-	    (h = calloc(ip->n_hashes, sizeof(*h))) == NULL)) {
-		r = cairn_err(ip->n_hashes > 64 ? CAIRN_ERR_TOOBIG :
-		    CAIRN_ERR_NOMEM, "%s entry %" PRIu64 ": inclusion proof "
-		    "of %zu hashes", what, index, ip->n_hashes);
-		goto out;
-	}
-	for (size_t i = 0; i < ip->n_hashes; i++) {
-		if (ip->hashes[i].len != TLOG_HASH_LEN) {
-			r = cairn_err(CAIRN_ERR_FORMAT, "%s entry %" PRIu64
-			    ": inclusion proof hash %zu is not 32 bytes", what,
-			    index, i);
-			goto out;
-		}
-		memcpy(h[i], ip->hashes[i].data, TLOG_HASH_LEN);
-	}
-	tlog_leaf_hash(er->entries[0]->data.data, er->entries[0]->data.len,
-	    leaf);
-	if (ip->index != index || ip->tree_size != cp->size ||
-	    tlog_inclusion_verify(leaf, index, cp->size,
-	    (const uint8_t (*)[TLOG_HASH_LEN])h, ip->n_hashes, cp->root) !=
-	    CAIRN_OK) {
-		r = cairn_err(CAIRN_ERR_PROOF, "%s entry %" PRIu64 " is not "
-		    "included in the signed checkpoint of size %" PRIu64
-		    " (its inclusion proof does not verify)", what, index,
-		    cp->size);
-		goto out;
-	}
-	if ((r = tlog_entry_decode(er->entries[0]->data.data,
-	    er->entries[0]->data.len, e)) != CAIRN_OK) {
-		r = cairn_err(CAIRN_ERR_FORMAT, "%s entry %" PRIu64 ": %s",
-		    what, index, cairn_errmsg());
-		goto out;
-	}
-	*resp = er;
-	er = NULL;
-out:
-	free(h);
-	if (ip != NULL)
-		protobuf_c_message_free_unpacked(&ip->base, NULL);
-	if (er != NULL)
-		protobuf_c_message_free_unpacked(&er->base, NULL);
-	return r;
-}
-
 /* What the log proves about a release. */
 struct proven {
 	Cairn__V1__Query	*q;		/* from the QUERY entry */
@@ -259,12 +121,13 @@ verify_release(struct transport_client *cl, const char *fedpath,
 		goto out;
 	tlog_fed_log_key(fed, coord, &lk);
 	out->size = 0;
-	if ((r = proven_checkpoint(cl, fed, &lk, tlog_fed_majority(fed),
+	if ((r = query_log_checkpoint(cl, fed, &lk, tlog_fed_majority(fed),
 	    rel_index > q_index ? rel_index : q_index, wait_s, &cp)) !=
 	    CAIRN_OK ||
-	    (r = proven_entry(cl, "RELEASE", rel_index, &cp, &rr, re)) !=
+	    (r = query_log_entry(cl, "RELEASE", rel_index, &cp, &rr, re)) !=
 	    CAIRN_OK ||
-	    (r = proven_entry(cl, "QUERY", q_index, &cp, &qr, qe)) != CAIRN_OK)
+	    (r = query_log_entry(cl, "QUERY", q_index, &cp, &qr, qe)) !=
+	    CAIRN_OK)
 		goto out;
 	if (re->type != TLOG_ENTRY_RELEASE) {
 		r = cairn_err(CAIRN_ERR_FORMAT, "log entry %" PRIu64 " is not "
@@ -315,9 +178,52 @@ out:
 	return r;
 }
 
+/*
+ * Open --output 'path' for writing: a regular file (or a new one) through
+ * a temporary file beside it ('tmp', renamed by the caller on success);
+ * anything else, a symbolic link included (/dev/stdout), directly ('tmp'
+ * left empty).
+ */
+static int
+output_open(const char *path, char *tmp, size_t cap, FILE **out)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if ((*out = fopen(path, "w")) == NULL)
+			return cairn_err(CAIRN_ERR_IO, "%s: %s", path,
+			    strerror(errno));
+		return CAIRN_OK;
+	}
+	if ((size_t)snprintf(tmp, cap, "%s.XXXXXX", path) >= cap) {
+		tmp[0] = '\0';
+		return cairn_err(CAIRN_ERR_ARG, "--output: name too long");
+	}
+	if ((fd = mkstemp(tmp)) < 0 || (*out = fdopen(fd, "w")) == NULL) {
+		int e = errno;
+
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
+		tmp[0] = '\0';
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(e));
+	}
+	/* mkstemp makes it 0600; a result is as readable as a new file. */
+	{
+		mode_t um = umask(0);
+
+		umask(um);
+		(void)fchmod(fd, 0666 & ~um);
+	}
+	return CAIRN_OK;
+}
+
 const char query_result_usage[] =
     "QUERY_ID --regions regions.csv [--categories a,b,...]\n"
-    "    [--format csv|json] [--output F] [--delta D] [--timeout S]\n"
+    "    [--format csv|json|geojson] [--outlines regions.geojson]\n"
+    "    [--output F] [--delta D] [--timeout S]\n"
     "    [--spec Q.json --rho R] IDENTITY\n\n"
     "Fetch the released result, verify it against the log and write every\n"
     "cell labelled, with its 95% interval, and the query's rho and\n"
@@ -326,7 +232,12 @@ const char query_result_usage[] =
     "--timeout S seconds, default 60), the inclusion in it of the RELEASE\n"
     "and QUERY entries, the values against the RELEASE entry's result\n"
     "hash.  The spec and rho are the QUERY entry's unless --spec and --rho\n"
-    "are given.\n";
+    "are given.  --regions must be the file federation.conf pins for the\n"
+    "geography; each region id is printed with its name.  --format geojson\n"
+    "(with --outlines, a GeoJSON FeatureCollection with\n"
+    "properties.region_id) gives one Feature per cell: the region's\n"
+    "outline, or for a flow a LineString between the regions' centroids.\n"
+    "--output F is written whole or not at all.\n";
 
 int
 query_cmd_result(struct ctx *c)
@@ -342,9 +253,11 @@ query_cmd_result(struct ctx *c)
 	struct qspec spec;
 	unsigned wait_s = RESULT_WAIT_DEFAULT_S;
 	uint32_t *regions = NULL;
-	char **cats = NULL, *text = NULL;
+	char **cats = NULL, *text = NULL, **names = NULL;
 	size_t nregions = 0, ncats = 0, len;
-	bool json = false;
+	bool json = false, geojson = false;
+	struct query_outlines *ol = NULL;
+	char tmp[4096];
 	FILE *f = NULL;
 	uint8_t h[32];
 	int r;
@@ -360,9 +273,11 @@ query_cmd_result(struct ctx *c)
 	if (c->o[O_FORMAT] != NULL) {
 		if (strcmp(c->o[O_FORMAT], "json") == 0)
 			json = true;
+		else if (strcmp(c->o[O_FORMAT], "geojson") == 0)
+			geojson = true;
 		else if (strcmp(c->o[O_FORMAT], "csv") != 0) {
 			r = cairn_err(CAIRN_ERR_ARG, "--format: '%s' is not "
-			    "csv or json", c->o[O_FORMAT]);
+			    "csv, json or geojson", c->o[O_FORMAT]);
 			goto out;
 		}
 	}
@@ -384,10 +299,22 @@ query_cmd_result(struct ctx *c)
 			goto out;
 		wait_s = w;
 	}
+	if (geojson && (r = need(c, O_OUTLINES)) != CAIRN_OK)
+		goto out;
+	if (!geojson && c->o[O_OUTLINES] != NULL) {
+		r = cairn_err(CAIRN_ERR_ARG, "--outlines: only with --format "
+		    "geojson");
+		goto out;
+	}
+	if (geojson && (r = query_outlines_load(c->o[O_OUTLINES], &ol)) !=
+	    CAIRN_OK)
+		goto out;
 	if ((r = need(c, O_REGIONS)) != CAIRN_OK ||
 	    (r = file_read_capped(c->o[O_REGIONS], (size_t)64 << 20, &text,
 	    &len)) != CAIRN_OK || (r = query_regions_parse(text, len,
-	    c->o[O_REGIONS], &regions, &nregions)) != CAIRN_OK)
+	    c->o[O_REGIONS], &regions, &nregions)) != CAIRN_OK ||
+	    (r = query_regions_names(text, len, c->o[O_REGIONS], regions,
+	    nregions, &names)) != CAIRN_OK)
 		goto out;
 	if (c->o[O_CATS] != NULL && (r = query_split_list(c->o[O_CATS],
 	    "categories", QUERY_MAX_CATEGORIES, &cats, &ncats)) != CAIRN_OK)
@@ -418,6 +345,10 @@ query_cmd_result(struct ctx *c)
 	    co.rel->log_index, wait_s, &pv)) != CAIRN_OK)
 		goto out;
 	q = pv.q;
+	/* The names and ids are the pinned geography's. */
+	if ((r = query_regions_pinned(c->o[O_FED], q->spec != NULL ?
+	    q->spec->geography : "", c->o[O_REGIONS])) != CAIRN_OK)
+		goto out;
 	if (c->o[O_SPEC] == NULL) {
 		if ((r = qspec_from_proto(q->spec, "logged query", &spec)) !=
 		    CAIRN_OK)
@@ -427,6 +358,7 @@ query_cmd_result(struct ctx *c)
 	if ((r = query_domain_init(&dom, &spec, regions, nregions,
 	    (const char *const *)cats, ncats)) != CAIRN_OK)
 		goto out;
+	dom.names = (const char *const *)names;
 	secagg_cells_digest((const uint64_t *)co.v, co.n, h);
 	if (sodium_memcmp(h, pv.result_hash, 32) != 0) {
 		r = cairn_err(CAIRN_ERR_PROOF, "GetResult: the values do not "
@@ -444,24 +376,38 @@ query_cmd_result(struct ctx *c)
 	rel.query_id = c->arg;
 	rel.variance = pv.variance;
 	rel.log_index = co.rel->log_index;
-	if (c->o[O_OUTPUT] != NULL && (f = fopen(c->o[O_OUTPUT], "w")) ==
-	    NULL) {
-		r = cairn_err(CAIRN_ERR_IO, "%s: %s", c->o[O_OUTPUT],
-		    strerror(errno));
+	tmp[0] = '\0';
+	if (c->o[O_OUTPUT] != NULL &&
+	    (r = output_open(c->o[O_OUTPUT], tmp, sizeof(tmp), &f)) !=
+	    CAIRN_OK)
 		goto out;
-	}
-	r = query_result_write(f ? f : stdout, json, &dom, &rel, co.v, co.n);
+	if (geojson)
+		r = query_geojson_write(f ? f : stdout, &dom, &rel, co.v, co.n,
+		    ol);
+	else
+		r = query_result_write(f ? f : stdout, json, &dom, &rel, co.v,
+		    co.n);
 	if (f != NULL && fclose(f) != 0 && r == CAIRN_OK)
 		r = cairn_err(CAIRN_ERR_IO, "%s: %s", c->o[O_OUTPUT],
 		    strerror(errno));
 	f = NULL;
+	/* Nothing half-written: the file appears whole or not at all. */
+	if (tmp[0] != '\0') {
+		if (r == CAIRN_OK && rename(tmp, c->o[O_OUTPUT]) != 0)
+			r = cairn_err(CAIRN_ERR_IO, "%s: %s", c->o[O_OUTPUT],
+			    strerror(errno));
+		if (r != CAIRN_OK)
+			(void)unlink(tmp);
+	}
 out:
+	query_outlines_free(ol);
 	if (q != NULL)
 		protobuf_c_message_free_unpacked(&q->base, NULL);
 	if (s != NULL)
 		protobuf_c_message_free_unpacked(&s->base, NULL);
 	free(co.rel);
 	free(co.v);
+	query_free_list(names, nregions);
 	free(regions);
 	free(text);
 	query_free_list(cats, ncats);

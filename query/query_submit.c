@@ -42,9 +42,8 @@ json_range(json_t *o, const char *key, const char *s, const char *what)
 	return CAIRN_OK;
 }
 
-/* The spec from --spec FILE or from --kind and its fields. */
-static int
-build_spec(const struct ctx *c, struct qspec *q)
+int
+query_spec_build(const struct ctx *c, struct qspec *q)
 {
 	static const struct { enum opt o; const char *key; bool num; } f[] = {
 		{ O_START, "start", false }, { O_END, "end", false },
@@ -52,6 +51,7 @@ build_spec(const struct ctx *c, struct qspec *q)
 		{ O_UTC, "utc_offset_minutes", true },
 		{ O_NIGHT_START, "night_start_hour", true },
 		{ O_NIGHT_END, "night_end_hour", true },
+		{ O_MIN_NIGHTS, "min_nights", true },
 	};
 	json_t *o;
 	char *text;
@@ -134,12 +134,18 @@ build_spec(const struct ctx *c, struct qspec *q)
 const char query_submit_usage[] =
     "(--spec Q.json | --kind K [--start D --end D --bucket day|hour --k N\n"
     "    --utc-offset M --night-start H --night-end H --baseline D,D\n"
-    "    --comparison D,D --categories a,b,...]) --geography G --rho R\n"
-    "    --purpose TEXT --participants a,b,c --colluding C [--holders H]\n"
-    "    [--id QUERY_ID]\n"
+    "    --comparison D,D --categories a,b,... --min-nights N])\n"
+    "    --geography G --rho R --purpose TEXT --participants a,b,c\n"
+    "    --colluding C [--holders H]\n"
+    "    [--id QUERY_ID] [--regions regions.csv] [--allow-missing-months]\n"
     "    IDENTITY\n\n"
     "Build the query, sign it with the analyst's identity key (purpose\n"
     "\"query\") and submit it; prints the query id and its log index.\n"
+    "With --regions (the geography's regions file) it first prints the\n"
+    "plan, as `cairn query plan` does (without the budgets).  A query\n"
+    "over a data-month some participant's POLICY says it does not hold\n"
+    "is refused before anything is charged unless --allow-missing-months\n"
+    "is given.\n"
     "IDENTITY: --config analyst.conf, or --key --tls-key --tls-cert --ca\n"
     "--coordinator ADDR --federation federation.conf.\n";
 
@@ -158,7 +164,7 @@ query_cmd_submit(struct ctx *c)
 	int r;
 
 	memset(&p, 0, sizeof(p));
-	if ((r = build_spec(c, &p.spec)) != CAIRN_OK)
+	if ((r = query_spec_build(c, &p.spec)) != CAIRN_OK)
 		goto out;
 	if ((r = need(c, O_GEO)) != CAIRN_OK ||
 	    (r = need(c, O_RHO)) != CAIRN_OK ||
@@ -194,6 +200,7 @@ query_cmd_submit(struct ctx *c)
 	p.analyst = keys_identity_name(id);
 	p.federation = fed->name;
 	p.submitted = (int64_t)time(NULL);
+	p.allow_missing_months = c->o[O_ALLOW_MISSING] != NULL;
 	randombytes_buf(p.nonce, sizeof(p.nonce));
 	if (c->o[O_ID] != NULL)
 		p.query_id = c->o[O_ID];
@@ -209,6 +216,21 @@ query_cmd_submit(struct ctx *c)
 	}
 	if ((r = query_build(&p, id, &qbytes, &qlen, sig)) != CAIRN_OK)
 		goto out;
+	if (c->o[O_REGIONS] != NULL) {
+		/* The planner's summary, before anything is sent. */
+		struct query_ask a;
+
+		memset(&a, 0, sizeof(a));
+		a.spec = p.spec;
+		a.rho_nano = p.rho_nano;
+		a.parts = parts;
+		a.nparts = nparts;
+		a.colluding = p.colluding;
+		a.holders = p.holders;
+		if ((r = query_plan_summary(c, &a, NULL, stdout)) != CAIRN_OK)
+			goto out;
+		fflush(stdout);
+	}
 	if ((r = query_connect(c, &cl)) != CAIRN_OK)
 		goto out;
 	sq.query.data = qbytes;

@@ -114,6 +114,9 @@ exact = {tuple(r[:nkey]): int(r[nkey]) for r in rows[1:]}
 with open(res) as f:
     lines = [l for l in f if not l.startswith('#')]
 rd = list(csv.reader(lines))
+# The region names beside the ids (region_name, ...) are not part of the key.
+keep = [i for i, c in enumerate(rd[0]) if not c.endswith('_name')]
+rd = [[r[i] for i in keep] for r in rd]
 head, body = rd[0], rd[1:]
 iv, ilo, ihi = head.index('value'), head.index('ci95_low'), head.index('ci95_high')
 inside = 0

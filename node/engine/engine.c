@@ -422,6 +422,34 @@ displacement(const struct engine_plan *p, const uint32_t *w, size_t n,
 	}
 }
 
+/*
+ * The distinct nights on which the subject was seen at night in local days
+ * [from, to) of the window: an event before night_end belongs to the
+ * night that began the day before.  'w' is sorted, so the nights come in
+ * order.
+ */
+static uint32_t
+nights_seen(const struct engine_plan *p, const uint32_t *w, size_t n,
+    uint32_t from, uint32_t to)
+{
+	int64_t last = INT64_MIN;
+	uint32_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t slot = w[i] >> p->rb, day = slot / 24, h = slot % 24;
+		int64_t night;
+
+		if (day < from || day >= to || !p->night[h])
+			continue;
+		night = (int64_t)day - (h < p->q.night_end ? 1 : 0);
+		if (night != last) {
+			k++;
+			last = night;
+		}
+	}
+	return k;
+}
+
 void
 engine_kernel_subject(const struct engine_plan *p, uint32_t *w, size_t n,
     struct engine_acc *a)
@@ -439,6 +467,10 @@ engine_kernel_subject(const struct engine_plan *p, uint32_t *w, size_t n,
 		    a);
 		break;
 	case QSPEC_KIND_RESIDENTS:
+		/* Seen on too few nights: no home, not counted. */
+		if (p->q.min_nights > 1 && nights_seen(p, w, n, 0,
+		    (uint32_t)p->ndays) < p->q.min_nights)
+			break;
 		if ((h = night_home(p, w, n, 0, (uint32_t)p->ndays, a)) >= 0)
 			acc_add(a, (uint64_t)h);
 		break;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/cli.h"
 #include "common/err.h"
 #include "common/timeutil.h"
 #include "node/engine/engine.h"
@@ -175,16 +176,29 @@ engine_result_write(const struct engine_result *res, enum engine_out_format fmt,
 	if (fmt == ENGINE_OUT_JSON) {
 		fputs("{\n  \"query\": ", f);
 		qspec_write_json(&res->query, f);
-		fprintf(f, ",\n  \"columns\": \"%s%s\"", kind_headers[
-		    res->query.kind], noise ? ",ci95_low,ci95_high" : "");
-		if (noise != NULL)
+		/* The column names as an array. */
+		fputs(",\n  \"columns\": [", f);
+		for (const char *h = kind_headers[res->query.kind], *e; h;
+		    h = e != NULL ? e + 1 : NULL) {
+			e = strchr(h, ',');
+			fprintf(f, "%s\"%.*s\"", h == kind_headers[
+			    res->query.kind] ? "" : ", ", e != NULL ?
+			    (int)(e - h) : (int)strlen(h), h);
+		}
+		fputs(noise ? ", \"ci95_low\", \"ci95_high\"]" : "]", f);
+		if (noise != NULL) {
+			char num[4][CLI_NUM_MAX];
+
+			cli_format_number(noise->rho, num[0]);
+			cli_format_number(noise->epsilon, num[1]);
+			cli_format_number(noise->delta, num[2]);
+			cli_format_number(noise->sigma2, num[3]);
 			fprintf(f, ",\n  \"noise\": {\"mechanism\": "
-			    "\"discrete_gaussian\", \"rho\": %.17g, "
-			    "\"epsilon\": %.17g, \"delta\": %g, "
-			    "\"variance\": %.17g, \"ci95_halfwidth\": %" PRIu64
-			    "}", noise->rho, noise->epsilon, noise->delta,
-			    noise->sigma2, noise->ci95);
-		else
+			    "\"discrete_gaussian\", \"rho\": %s, "
+			    "\"epsilon\": %s, \"delta\": %s, "
+			    "\"variance\": %s, \"ci95_halfwidth\": %" PRIu64
+			    "}", num[0], num[1], num[2], num[3], noise->ci95);
+		} else
 			fputs(",\n  \"noise\": null", f);
 		fputs(",\n  \"cells\": [", f);
 	} else

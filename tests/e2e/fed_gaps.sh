@@ -217,8 +217,8 @@ printf '{"kind": "population_by_category", "start": "2026-01-10", "end": "2026-0
     "$C" query wait --config "$T/analyst.conf" q-pop --timeout 30 >"$T/out" 2>"$T/err" &&
     "$C" query result --config "$T/analyst.conf" q-pop --regions "$T/g2.csv" \
     >"$T/pop.csv" 2>"$T/err"
-if [ $? -eq 0 ] && [ "$(grep -c '^[12],[abz],' "$T/pop.csv")" -eq 6 ] &&
-    grep -q '^region,category,value,ci95_low,ci95_high$' "$T/pop.csv"; then
+if [ $? -eq 0 ] && [ "$(grep -c '^[12],[a-z]*,[abz],' "$T/pop.csv")" -eq 6 ] &&
+    grep -q '^region,region_name,category,value,ci95_low,ci95_high$' "$T/pop.csv"; then
 	ok "population_by_category released over regions x the spec's categories (6 cells)"
 else
 	cp "$T/pop.csv" "$T/out"; notok "population_by_category released over regions x the spec's categories (6 cells)"

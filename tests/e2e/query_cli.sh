@@ -75,7 +75,7 @@ expect_fail "analyst.conf errors name file and line" "bad.conf:2" \
 	"$CAIRN" query status --config "$T/bad.conf" q1
 expect_fail "result needs --regions" "result: --regions is required" \
 	"$CAIRN" query result --config "$T/analyst.conf" q1
-expect_fail "result --format is csv or json" "'xml' is not csv or json" \
+expect_fail "result --format is csv, json or geojson" "'xml' is not csv, json or geojson" \
 	"$CAIRN" query result --config "$T/analyst.conf" q1 --format xml
 expect_fail "status needs an id" "the query id is required" \
 	"$CAIRN" query status --config "$T/analyst.conf"

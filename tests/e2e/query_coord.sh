@@ -115,12 +115,13 @@ check_out "query result: 4 labelled cells with rho, epsilon, intervals" \
 "$CAIRN" query result --config "$T/analyst.conf" q-round \
     --regions "$T/g4.csv" >"$T/r.csv" 2>"$T/err"
 if [ "$(grep -c '^[1-4],' "$T/r.csv")" -eq 4 ] &&
-    grep -q '^region,value,ci95_low,ci95_high$' "$T/r.csv" &&
-    awk -F, '/^[1-4],/ { if ($2 - $3 != $4 - $2 || $2 <= $3) bad = 1 }
+    grep -q '^region,region_name,value,ci95_low,ci95_high$' "$T/r.csv" &&
+    grep -q '^2,south,' "$T/r.csv" &&
+    awk -F, '/^[1-4],/ { if ($3 - $4 != $5 - $3 || $3 <= $4) bad = 1 }
     END { exit bad }' "$T/r.csv"; then
-	ok "every cell: region label, value inside its interval"
+	ok "every cell: region id and name, value inside its interval"
 else
-	notok "every cell: region label, value inside its interval"
+	notok "every cell: region id and name, value inside its interval"
 	sed 's/^/# /' "$T/r.csv" "$T/err"
 fi
 check_out "query result --format json" '"cells": \[' \

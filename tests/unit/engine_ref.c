@@ -259,10 +259,34 @@ ref_run(const struct qspec *q, const struct ref_event *ev, size_t n)
 				}
 			break;
 		}
-		case QSPEC_KIND_RESIDENTS:
+		case QSPEC_KIND_RESIDENTS: {
+			/* min_nights: the distinct nights with a night event
+			 * in the window, a morning event counted for the
+			 * night before; by brute force over every night. */
+			uint32_t nights = 0;
+
+			for (int64_t nt = d0 - 1; nt < d1; nt++) {
+				bool seen = false;
+
+				for (size_t i = 0; i < n && !seen; i++) {
+					int64_t d = lday(q, ev[i].t);
+					int hr = lhour(q, ev[i].t);
+
+					if (ev[i].sub != s || d < d0 ||
+					    d >= d1 || !is_night(q, hr))
+						continue;
+					seen = (hr >= (int)q->night_start &&
+					    d == nt) || (hr < (int)q->night_end
+					    && d == nt + 1);
+				}
+				nights += seen;
+			}
+			if (q->min_nights > 1 && nights < q->min_nights)
+				break;
 			if (modal(q, ev, n, s, d0, d1, true, &h))
 				add(&o, h, 0, 0, "");
 			break;
+		}
 		case QSPEC_KIND_OD:
 			for (int64_t d = d0; d + 1 < d1; d++)
 				if (modal(q, ev, n, s, d, d + 1, false, &h) &&

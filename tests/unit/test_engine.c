@@ -310,8 +310,52 @@ test_residents(void **state)
 		q.night_start = 20;
 		q.night_end = 8;
 		check(&d, &q, false);
+		/* min_nights: fewer subscribers have a home. */
+		for (q.min_nights = 2; q.min_nights <= 3; q.min_nights++)
+			check(&d, &q, false);
 		remove_files(&d);
 	}
+}
+
+/*
+ * residents' min_nights by hand: s0 is seen on one night only (22:00 and
+ * 03:00 the next morning are one night), s1 on two, s2 on three (the
+ * first a morning of the window's first day, the night before it).
+ */
+static void
+test_residents_min_nights(void **state)
+{
+	const int64_t t0 = (int64_t)DAY0 * 86400;
+	const struct ref_event ev[] = {
+		{ 0, t0 + 22 * 3600, 3, -1 },
+		{ 0, t0 + 27 * 3600, 3, -1 },
+		{ 1, t0 + 23 * 3600, 7, -1 },
+		{ 1, t0 + 47 * 3600, 7, -1 },
+		{ 2, t0 + 2 * 3600, 7, -1 },
+		{ 2, t0 + 23 * 3600, 7, -1 },
+		{ 2, t0 + 46 * 3600, 7, -1 },
+	};
+	struct qspec q;
+	char *out;
+
+	(void)state;
+	base_query(&q, QSPEC_KIND_RESIDENTS, 0, 3);
+	q.k = 0;
+	out = ref_run(&q, ev, 7);
+	assert_string_equal(out, "region,count\n3,1\n7,2\n");
+	free(out);
+	q.min_nights = 2;
+	out = ref_run(&q, ev, 7);
+	assert_string_equal(out, "region,count\n7,2\n");
+	free(out);
+	q.min_nights = 3;
+	out = ref_run(&q, ev, 7);
+	assert_string_equal(out, "region,count\n7,1\n");
+	free(out);
+	q.min_nights = 4;
+	out = ref_run(&q, ev, 7);
+	assert_string_equal(out, "region,count\n");
+	free(out);
 }
 
 static void
@@ -735,6 +779,7 @@ main(void)
 		cmocka_unit_test(test_known_answer),
 		cmocka_unit_test(test_presence),
 		cmocka_unit_test(test_residents),
+		cmocka_unit_test(test_residents_min_nights),
 		cmocka_unit_test(test_od),
 		cmocka_unit_test(test_migration),
 		cmocka_unit_test(test_visitors),

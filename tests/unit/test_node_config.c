@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "keys/keys_federation.h"
 #include "node/node_config.h"
+#include "node/policy_publish.h"
 
 #include <math.h>
 /* ρ as a test writes it (a double) to nano-ρ. */
@@ -188,6 +189,42 @@ test_load_errors(void **state)
 	    "key 'allow_analyst' lists no value");
 }
 
+/* [policy] data_months: months and ranges, published sorted and distinct. */
+static void
+test_data_months(void **state)
+{
+	struct node_config c;
+	Cairn__V1__Policy p = CAIRN__V1__POLICY__INIT;
+
+	(void)state;
+	assert_int_equal(load("max_rho_per_query = 0.1\n", &c), CAIRN_OK);
+	assert_int_equal(c.policy.n_data_months, 0);
+	node_policy_message(&c, "op-a", &p);
+	assert_int_equal(p.n_data_months, 0);
+	node_config_release(&c);
+	assert_int_equal(load("max_rho_per_query = 0.1\n"
+	    "data_months = 2026-02, 2025-11..2026-01\ndata_months = 2026-01\n",
+	    &c), CAIRN_OK);
+	assert_int_equal(c.policy.n_data_months, 4);
+	assert_int_equal(c.policy.data_months[0], 202511);
+	assert_int_equal(c.policy.data_months[1], 202512);
+	assert_int_equal(c.policy.data_months[2], 202601);
+	assert_int_equal(c.policy.data_months[3], 202602);
+	node_policy_message(&c, "op-a", &p);
+	assert_int_equal(p.n_data_months, 4);
+	assert_int_equal(p.data_months[3], 202602);
+	node_config_release(&c);
+	expect("max_rho_per_query = 0.1\ndata_months = 2026-13\n",
+	    "key 'data_months' in [policy]: '2026-13' is not YYYY-MM");
+	expect("max_rho_per_query = 0.1\ndata_months = 2026-03..2026-01\n",
+	    "'2026-03..2026-01' is not YYYY-MM or YYYY-MM..YYYY-MM (first <= "
+	    "last)");
+	expect("max_rho_per_query = 0.1\ndata_months = 2026-1\n",
+	    "'2026-1' is not YYYY-MM");
+	expect("max_rho_per_query = 0.1\ndata_months = 1900-01..2026-01\n",
+	    "more than 1200 months");
+}
+
 static void
 test_policy(void **state)
 {
@@ -261,6 +298,7 @@ main(void)
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_geography),
 		cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_data_months),
 		cmocka_unit_test(test_kinds),
 	};
 

@@ -20,6 +20,7 @@
 static const char *const specs[] = {
 	"{\"kind\": \"presence\", \"start\": \"2024-03-01\", \"end\": \"2024-03-08\", \"bucket\": \"hour\", \"k\": 3, \"utc_offset_minutes\": 180}",
 	"{\"kind\": \"residents\", \"start\": \"2024-03-01\", \"end\": \"2024-04-01\", \"night_start_hour\": 21, \"night_end_hour\": 7}",
+	"{\"kind\": \"residents\", \"start\": \"2024-03-01\", \"end\": \"2024-04-01\", \"min_nights\": 5}",
 	"{\"kind\": \"od\", \"start\": \"2024-03-01\", \"end\": \"2024-03-03\"}",
 	"{\"kind\": \"migration\", \"baseline\": [\"2024-01-01\", \"2024-02-01\"], \"comparison\": [\"2024-03-01\", \"2024-04-01\"]}",
 	"{\"kind\": \"visitors\", \"start\": \"2024-03-01\", \"end\": \"2024-03-02\", \"k\": 1, \"utc_offset_minutes\": -60}",
@@ -335,6 +336,63 @@ test_months_buckets_cells(void **state)
 	assert_int_equal(qspec_domain_cells(&q, 5, 3), 20);
 }
 
+static int
+parse(const char *json, struct qspec *q)
+{
+	return qspec_parse_json(json, strlen(json), "t", q);
+}
+
+/* residents' min_nights: default, range, the window's nights, other kinds. */
+static void
+test_min_nights(void **state)
+{
+	struct qspec q;
+	Cairn__V1__QuerySpec pb;
+	struct qspec_proto_bufs bufs;
+	const char *one = "{\"kind\": \"residents\", \"start\": "
+	    "\"2024-03-01\", \"end\": \"2024-03-03\"}";
+	char *text = NULL;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(qspec_parse_json(one, strlen(one), "t", &q),
+	    CAIRN_OK);
+	assert_int_equal(q.min_nights, QSPEC_MIN_NIGHTS_DEFAULT);
+	assert_int_equal(QSPEC_MIN_NIGHTS_DEFAULT, 1);
+	/* The default is absent on the wire: the same signed bytes. */
+	cairn__v1__query_spec__init(&pb);
+	qspec_to_proto(&q, "g", &pb, &bufs);
+	assert_int_equal(pb.min_nights, 0);
+	f = open_memstream(&text, &len);
+	qspec_write_json(&q, f);
+	fclose(f);
+	assert_non_null(strstr(text, "\"min_nights\": 1}"));
+	free(text);
+	/* Two days have three nights: the one before, and one per day. */
+	assert_int_equal(parse("{\"kind\": \"residents\", \"start\": "
+	    "\"2024-03-01\", \"end\": \"2024-03-03\", \"min_nights\": 3}", &q),
+	    CAIRN_OK);
+	assert_int_equal(q.min_nights, 3);
+	assert_int_equal(parse("{\"kind\": \"residents\", \"start\": "
+	    "\"2024-03-01\", \"end\": \"2024-03-03\", \"min_nights\": 4}", &q),
+	    CAIRN_ERR_FORMAT);
+	assert_non_null(strstr(cairn_errmsg(), "t: field 'min_nights': 4 is "
+	    "more than the 3 nights of the window"));
+	assert_int_equal(parse("{\"kind\": \"residents\", \"start\": "
+	    "\"2024-03-01\", \"end\": \"2024-03-03\", \"min_nights\": 0}", &q),
+	    CAIRN_ERR_FORMAT);
+	assert_non_null(strstr(cairn_errmsg(), "'min_nights'"));
+	assert_int_equal(parse("{\"kind\": \"od\", \"start\": "
+	    "\"2024-03-01\", \"end\": \"2024-03-03\", \"min_nights\": 2}", &q),
+	    CAIRN_ERR_FORMAT);
+	assert_non_null(strstr(cairn_errmsg(), "field 'min_nights' is not "
+	    "used by kind 'od'"));
+	pb = base_presence();
+	pb.min_nights = 2;
+	expect(&pb, "field 'min_nights' is not used by kind 'presence'");
+}
+
 static void
 test_kind_names(void **state)
 {
@@ -357,6 +415,7 @@ main(void)
 		cmocka_unit_test(test_categories),
 		cmocka_unit_test(test_months_buckets_cells),
 		cmocka_unit_test(test_kind_names),
+		cmocka_unit_test(test_min_nights),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

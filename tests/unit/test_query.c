@@ -334,8 +334,16 @@ test_output(void **state)
 	fclose(f);
 	o = json_loads(text, 0, &jerr);
 	assert_non_null(o);
-	assert_string_equal(json_string_value(json_object_get(o, "columns")),
-	    "region,bucket,value,ci95_low,ci95_high");
+	/* columns is an array of names (issue #17 item 5). */
+	c = json_object_get(o, "columns");
+	assert_true(json_is_array(c));
+	assert_int_equal(json_array_size(c), 5);
+	assert_string_equal(json_string_value(json_array_get(c, 0)),
+	    "region");
+	assert_string_equal(json_string_value(json_array_get(c, 4)),
+	    "ci95_high");
+	/* delta as people write it, not 9.9999999999999995e-07 */
+	assert_non_null(strstr(text, "\"delta\": 1e-06,"));
 	c = json_object_get(o, "privacy");
 	assert_true(json_real_value(json_object_get(c, "rho")) == 0.1);
 	assert_true(json_real_value(json_object_get(c, "epsilon")) == eps);

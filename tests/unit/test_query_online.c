@@ -822,9 +822,10 @@ test_3_result(void **state)
 	    "log index 3\n# rho 0.25 per data-month"));
 	assert_non_null(strstr(t, "# noise variance 100 per cell, 95% "
 	    "interval value +- 20\n"));
-	assert_non_null(strstr(t, "region,bucket,value,ci95_low,ci95_high\n"
-	    "3,2026-01-05,-3,-23,17\n3,2026-01-06,7,-13,27\n"
-	    "3,2026-01-07,17,-3,37\n20,2026-01-05,27,7,47\n"));
+	/* Region names from the regions file beside the ids. */
+	assert_non_null(strstr(t, "region,region_name,bucket,value,ci95_low,"
+	    "ci95_high\n3,a,2026-01-05,-3,-23,17\n3,a,2026-01-06,7,-13,27\n"
+	    "3,a,2026-01-07,17,-3,37\n20,b,2026-01-05,27,7,47\n"));
 	free(t);
 	snprintf(out, sizeof(out), "--output=%s/r.json", dir);
 	assert_int_equal(run_query((char *[]){ "query", "result", conf,
@@ -835,6 +836,8 @@ test_3_result(void **state)
 	assert_non_null(o);
 	c = json_array_get(json_object_get(o, "cells"), 5);
 	assert_int_equal(json_integer_value(json_object_get(c, "region")), 20);
+	assert_string_equal(json_string_value(json_object_get(c,
+	    "region_name")), "b");
 	assert_string_equal(json_string_value(json_object_get(c, "bucket")),
 	    "2026-01-07");
 	assert_int_equal(json_integer_value(json_object_get(c, "value")), 47);

@@ -165,10 +165,18 @@ q_od(int off, struct qspec *out)
 	return q_window_only(QSPEC_KIND_OD, off, out);
 }
 
+/* Both windows with any night, then with at least 2 nights (min_nights:
+   a subscriber-month's removal can also take a home away). */
 static size_t
 q_residents(int off, struct qspec *out)
 {
-	return q_window_only(QSPEC_KIND_RESIDENTS, off, out);
+	size_t n = q_window_only(QSPEC_KIND_RESIDENTS, off, out);
+
+	for (size_t i = 0; i < n; i++) {
+		out[n + i] = out[i];
+		out[n + i].min_nights = 2;
+	}
+	return 2 * n;
 }
 
 static size_t
