@@ -43,6 +43,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "keys/keys.h"
 #include "keys/keys_tls.h"
 #include "protocol/cairn.pb-c.h"
@@ -133,6 +134,9 @@ struct transport_server {
 };
 
 static _Thread_local bool on_worker_thread;
+
+/* RPCs finished, by method and gRPC status (docs/operations.md). */
+static struct metrics_family *rpcs_total;
 
 static void call_unref(struct transport_call *c);
 
@@ -355,6 +359,9 @@ finish_call(struct transport_call *c, grpc_byte_buffer *msg, int code,
 	c->owned = false;
 	c->fin_status = code == CAIRN_OK ? GRPC_STATUS_OK :
 	    transport_status_for(code);
+	/* Unknown paths come from the caller: one series for all. */
+	metrics_add(rpcs_total, c->h != NULL ? c->h->h.method->name :
+	    "unknown", transport_status_name(c->fin_status), 1);
 	snprintf(c->fin_detail, sizeof(c->fin_detail), "%s",
 	    detail != NULL ? detail : "");
 	if (code != CAIRN_OK)
@@ -783,6 +790,11 @@ transport_server_start(const struct transport_server_config *cfg,
 		free(s);
 		return CAIRN_ERR_NOMEM;
 	}
+	rpcs_total = metrics_register("cairn_grpc_server_handled_total",
+	    METRICS_COUNTER, "RPCs the gRPC server finished, by method and "
+	    "status code.", "method", "code", NULL, 0);
+	for (size_t i = 0; i < n; i++)
+		metrics_touch(rpcs_total, h[i].method->name, "OK");
 	grpc_init();
 	{
 		grpc_resource_quota *quota = grpc_resource_quota_create(

@@ -1,0 +1,210 @@
+/*
+ * coord_monitor.c - the coordinator's monitoring (docs/operations.md):
+ * its Prometheus metrics, the readiness its /readyz and its gRPC health
+ * service report (SERVING only when the data folder and both databases
+ * are writable and the identity key signs), and the optional listeners
+ * that serve them.  The RPC counter lives in the transport
+ * (protocol/transport_server.c), which sees every call's status.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/monitor.h"
+#include "common/version.h"
+#include "coordinator/coord_service_int.h"
+#include "keys/keys.h"
+
+/* Round durations: a round takes from tens of milliseconds to the
+ * advertise + share deadlines (minutes). */
+static const double round_bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+    30, 60, 120, 300, 600 };
+
+static struct metrics_family *m_queries, *m_rounds, *m_attempts,
+    *m_log_entries, *m_checkpoint, *m_polling, *m_open, *m_ready;
+
+static const char *
+outcome_name(enum coord_qstate s)
+{
+	switch (s) {
+	case COORD_Q_RELEASED:
+		return "released";
+	case COORD_Q_REFUSED:
+		return "refused";
+	default:
+		return "failed";
+	}
+}
+
+void
+coord_metrics_attempt_started(void)
+{
+	metrics_add(m_attempts, NULL, NULL, 1);
+}
+
+void
+coord_metrics_attempt_ended(const struct attempt *a, enum coord_qstate s)
+{
+	metrics_add(m_queries, outcome_name(s), NULL, 1);
+	if (a->started_ms > 0)
+		metrics_observe(m_rounds, outcome_name(s), NULL,
+		    (double)(coord_now_ms() - a->started_ms) / 1000.0);
+}
+
+bool
+coord_ready(struct coord *c, char *why, size_t n)
+{
+	static const uint8_t probe[] = "health";
+	uint8_t sig[KEYS_SIG_LEN], pk[KEYS_PK_LEN];
+	const char *const files[] = { "coord.db", "log.db" };
+	char path[4096];
+
+	if (access(c->cfg->data_dir, W_OK) != 0) {
+		snprintf(why, n, "data_dir %s is not writable",
+		    c->cfg->data_dir);
+		return false;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", c->cfg->data_dir,
+		    files[i]);
+		if (access(path, W_OK) != 0) {
+			snprintf(why, n, "%s is not writable", path);
+			return false;
+		}
+	}
+	keys_identity_public(c->id, pk);
+	if (keys_sign(c->id, "health", probe, sizeof(probe), sig) !=
+	    CAIRN_OK || keys_verify(pk, "health", probe, sizeof(probe), sig)
+	    != CAIRN_OK) {
+		snprintf(why, n, "the identity key does not sign");
+		return false;
+	}
+	return true;
+}
+
+static bool
+ready_cb(void *arg, char *why, size_t n)
+{
+	return coord_ready(arg, why, n);
+}
+
+/* Gauges read from the coordinator's state at each scrape. */
+static void
+collect(void *arg)
+{
+	struct coord *c = arg;
+	char names[64][KEYS_NAME_MAX + 1];
+	size_t nn = 0, nopen = 0;
+	uint64_t size;
+	int64_t cp;
+	char why[128];
+
+	pthread_mutex_lock(&c->mu);
+	size = tlog_store_size(c->log.tlog);
+	cp = c->log.last_cp_s;
+	for (struct attempt *a = c->open; a != NULL; a = a->next)
+		nopen++;
+	for (struct waiter *w = c->waiters; w != NULL; w = w->next) {
+		size_t i;
+
+		if (w->m != PROTO_POLL_TASK)
+			continue;
+		for (i = 0; i < nn; i++)
+			if (strcmp(names[i], w->node) == 0)
+				break;
+		if (i == nn && nn < 64)
+			memcpy(names[nn++], w->node, sizeof(names[0]));
+	}
+	pthread_mutex_unlock(&c->mu);
+	metrics_set(m_log_entries, NULL, NULL, (double)size);
+	if (cp > 0)
+		metrics_set(m_checkpoint, NULL, NULL, (double)cp);
+	metrics_set(m_polling, NULL, NULL, (double)nn);
+	metrics_set(m_open, NULL, NULL, (double)nopen);
+	metrics_set(m_ready, NULL, NULL, coord_ready(c, why, sizeof(why)) ?
+	    1 : 0);
+}
+
+static int
+write_port(const char *path, int port)
+{
+	FILE *f;
+
+	if (path == NULL)
+		return CAIRN_OK;
+	if ((f = fopen(path, "w")) == NULL || fprintf(f, "%d\n", port) < 0 ||
+	    fclose(f) != 0)
+		return cairn_err(CAIRN_ERR_IO, "%s: cannot write the port file",
+		    path);
+	return CAIRN_OK;
+}
+
+int
+coord_monitor_start(struct coord *c)
+{
+	struct monitor_config mc;
+	struct metrics_family *info;
+	int r;
+
+	info = metrics_register("cairn_build_info", METRICS_GAUGE,
+	    "The program and version running (value 1).", "program",
+	    "version", NULL, 0);
+	metrics_set(info, "cairn-coordinator", CAIRN_VERSION, 1);
+	m_queries = metrics_register("cairn_coordinator_queries_total",
+	    METRICS_COUNTER, "Queries ended, by outcome (released, refused by "
+	    "a node, failed).", "outcome", NULL, NULL, 0);
+	m_rounds = metrics_register("cairn_coordinator_round_duration_seconds",
+	    METRICS_HISTOGRAM, "Time from an attempt's start to its end, by "
+	    "outcome.", "outcome", NULL, round_bounds,
+	    sizeof(round_bounds) / sizeof(round_bounds[0]));
+	m_attempts = metrics_register("cairn_coordinator_attempts_total",
+	    METRICS_COUNTER, "Attempts started (a query's first and every "
+	    "retry).", NULL, NULL, NULL, 0);
+	m_log_entries = metrics_register("cairn_coordinator_log_entries",
+	    METRICS_GAUGE, "Entries in the transparency log.", NULL, NULL,
+	    NULL, 0);
+	m_checkpoint = metrics_register(
+	    "cairn_coordinator_checkpoint_timestamp_seconds", METRICS_GAUGE,
+	    "Unix time the checkpoint of the log's current size was last "
+	    "published or confirmed at startup.", NULL, NULL, NULL, 0);
+	m_polling = metrics_register("cairn_coordinator_nodes_polling",
+	    METRICS_GAUGE, "Nodes holding a PollTask long poll now.", NULL,
+	    NULL, NULL, 0);
+	m_open = metrics_register("cairn_coordinator_open_attempts",
+	    METRICS_GAUGE, "Attempts in progress.", NULL, NULL, NULL, 0);
+	m_ready = metrics_register("cairn_coordinator_ready", METRICS_GAUGE,
+	    "1 when the data folder and databases are writable and the "
+	    "identity key signs, else 0.", NULL, NULL, NULL, 0);
+	for (int s = COORD_Q_RELEASED; s <= COORD_Q_FAILED; s++) {
+		metrics_touch(m_queries, outcome_name((enum coord_qstate)s),
+		    NULL);
+		metrics_touch(m_rounds, outcome_name((enum coord_qstate)s),
+		    NULL);
+	}
+	metrics_touch(m_attempts, NULL, NULL);
+	metrics_on_collect(collect, c);
+	if (c->cfg->mon_listen != NULL) {
+		memset(&mc, 0, sizeof(mc));
+		mc.listen = c->cfg->mon_listen;
+		mc.ready = ready_cb;
+		mc.arg = c;
+		if ((r = monitor_start(&mc, &c->mon)) != CAIRN_OK ||
+		    (r = write_port(c->cfg->mon_port_file,
+		    monitor_port(c->mon))) != CAIRN_OK)
+			return r;
+	}
+	return CAIRN_OK;
+}
+
+void
+coord_monitor_stop(struct coord *c)
+{
+	monitor_stop(c->mon);
+	c->mon = NULL;
+}
