@@ -6,9 +6,11 @@
  * that serve them.  The RPC counter lives in the transport
  * (protocol/transport_server.c), which sees every call's status.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -20,6 +22,36 @@
 #include "common/version.h"
 #include "coordinator/coord_service_int.h"
 #include "keys/keys.h"
+#include "protocol/health.h"
+#include "protocol/transport.h"
+
+/* Watch calls held at once; more are refused (RESOURCE_EXHAUSTED). */
+#define HEALTH_WATCHERS_MAX	16
+/* How often a Watch's status is re-evaluated. */
+#define HEALTH_TICK_MS		500
+
+typedef Grpc__Health__V1__HealthCheckResponse__ServingStatus serving_t;
+
+struct watcher {
+	struct watcher		*next;
+	struct transport_call	*call;
+	bool			 known;		/* a service we serve */
+	bool			 cancelled;
+	serving_t		 sent;
+};
+
+/* The gRPC health service's state (docs/operations.md, "Health"). */
+struct coord_health {
+	struct coord		*c;
+	struct transport_server	*srv;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	pthread_t		 thr;
+	bool			 running;
+	bool			 stopping;
+	struct watcher		*w;
+	size_t			 nw;
+};
 
 /* Round durations: a round takes from tens of milliseconds to the
  * advertise + share deadlines (minutes). */
@@ -131,6 +163,202 @@ collect(void *arg)
 	    1 : 0);
 }
 
+/* Whether 'service' names what this server serves: "" (the server as a
+ * whole) or the coordinator's service. */
+static bool
+service_known(const char *service)
+{
+	return service[0] == '\0' || strcmp(service, "cairn.v1.Coordinator")
+	    == 0;
+}
+
+static serving_t
+serving(struct coord *c)
+{
+	char why[256];
+
+	if (coord_ready(c, why, sizeof(why)))
+		return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+	return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+}
+
+static void
+health_check(struct transport_call *call, const ProtobufCMessage *req,
+    void *arg)
+{
+	const Grpc__Health__V1__HealthCheckRequest *r = (const void *)req;
+	Grpc__Health__V1__HealthCheckResponse resp =
+	    GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
+	struct coord_health *hs = arg;
+
+	if (!service_known(r->service)) {
+		(void)transport_call_fail(call, CAIRN_ERR_NOTFOUND, "service",
+		    "unknown service");
+		return;
+	}
+	resp.status = serving(hs->c);
+	(void)transport_call_reply(call, &resp.base);
+}
+
+static int
+watch_send(struct transport_call *call, serving_t st)
+{
+	Grpc__Health__V1__HealthCheckResponse resp =
+	    GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
+
+	resp.status = st;
+	return transport_call_send(call, &resp.base);
+}
+
+static void
+health_watch(struct transport_call *call, const ProtobufCMessage *req,
+    void *arg)
+{
+	const Grpc__Health__V1__HealthCheckRequest *r = (const void *)req;
+	struct coord_health *hs = arg;
+	struct watcher *w;
+
+	pthread_mutex_lock(&hs->mu);
+	if (hs->stopping || hs->nw >= HEALTH_WATCHERS_MAX ||
+	    (w = calloc(1, sizeof(*w))) == NULL) {
+		pthread_mutex_unlock(&hs->mu);
+		(void)transport_call_fail(call, hs->stopping ?
+		    CAIRN_ERR_CANCELLED : CAIRN_ERR_TOOBIG, NULL, hs->stopping ?
+		    "the coordinator is stopping" : "too many Watch calls");
+		return;
+	}
+	w->call = call;
+	w->known = service_known(r->service);
+	w->sent = w->known ? serving(hs->c) :
+	    GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN;
+	/* The current status at once; the ticker sends the changes. */
+	(void)watch_send(call, w->sent);
+	w->next = hs->w;
+	hs->w = w;
+	hs->nw++;
+	pthread_mutex_unlock(&hs->mu);
+}
+
+static void
+health_cancel(struct transport_call *call, void *arg)
+{
+	struct coord_health *hs = arg;
+
+	pthread_mutex_lock(&hs->mu);
+	for (struct watcher *w = hs->w; w != NULL; w = w->next)
+		if (w->call == call)
+			w->cancelled = true;
+	pthread_cond_signal(&hs->cv);
+	pthread_mutex_unlock(&hs->mu);
+}
+
+/* Re-evaluate the status; send changes; finish cancelled watches. */
+static void *
+health_ticker(void *arg)
+{
+	struct coord_health *hs = arg;
+	struct timespec ts;
+	serving_t st;
+
+	pthread_mutex_lock(&hs->mu);
+	while (!hs->stopping || hs->w != NULL) {
+		pthread_mutex_unlock(&hs->mu);
+		st = serving(hs->c);
+		pthread_mutex_lock(&hs->mu);
+		for (struct watcher **pp = &hs->w; *pp != NULL;) {
+			struct watcher *w = *pp;
+
+			if (w->cancelled || hs->stopping ||
+			    transport_call_is_cancelled(w->call)) {
+				(void)transport_call_finish(w->call,
+				    CAIRN_ERR_CANCELLED, "the watch ended");
+				*pp = w->next;
+				free(w);
+				hs->nw--;
+				continue;
+			}
+			if (w->known && w->sent != st) {
+				w->sent = st;
+				(void)watch_send(w->call, st);
+			}
+			pp = &w->next;
+		}
+		if (hs->stopping && hs->w == NULL)
+			break;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += HEALTH_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&hs->cv, &hs->mu, &ts);
+	}
+	pthread_mutex_unlock(&hs->mu);
+	return NULL;
+}
+
+static void
+health_stop(struct coord_health *hs)
+{
+	if (hs == NULL)
+		return;
+	/* The server first: it cancels the watches still open, which the
+	 * ticker finishes, so that its stop can end. */
+	transport_server_stop(hs->srv);
+	if (hs->running) {
+		pthread_mutex_lock(&hs->mu);
+		hs->stopping = true;
+		pthread_cond_signal(&hs->cv);
+		pthread_mutex_unlock(&hs->mu);
+		pthread_join(hs->thr, NULL);
+	}
+	pthread_cond_destroy(&hs->cv);
+	pthread_mutex_destroy(&hs->mu);
+	free(hs);
+}
+
+static int
+health_start(struct coord *c, struct coord_health **out)
+{
+	struct transport_server_config sc;
+	struct transport_handler h[2];
+	struct coord_health *hs;
+	int r;
+
+	if ((hs = calloc(1, sizeof(*hs))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	hs->c = c;
+	pthread_mutex_init(&hs->mu, NULL);
+	pthread_cond_init(&hs->cv, NULL);
+	if (pthread_create(&hs->thr, NULL, health_ticker, hs) != 0) {
+		health_stop(hs);
+		return cairn_err(CAIRN_ERR_INTERNAL, "cannot start a thread");
+	}
+	hs->running = true;
+	memset(h, 0, sizeof(h));
+	h[0].method = proto_health_check();
+	h[0].fn = health_check;
+	h[0].arg = hs;
+	h[1].method = proto_health_watch();
+	h[1].fn = health_watch;
+	h[1].cancel = health_cancel;
+	h[1].arg = hs;
+	memset(&sc, 0, sizeof(sc));
+	sc.listen = c->cfg->health_listen;
+	sc.plaintext_loopback = true;
+	sc.workers = 1;
+	sc.grace_ms = 100;
+	sc.max_message = 64 * 1024;
+	if ((r = transport_server_start(&sc, h, 2, &hs->srv)) != CAIRN_OK) {
+		health_stop(hs);
+		return r;
+	}
+	log_info("gRPC health service on port %d (plaintext, loopback)",
+	    transport_server_port(hs->srv));
+	*out = hs;
+	return CAIRN_OK;
+}
+
 static int
 write_port(const char *path, int port)
 {
@@ -199,12 +427,20 @@ coord_monitor_start(struct coord *c)
 		    monitor_port(c->mon))) != CAIRN_OK)
 			return r;
 	}
+	if (c->cfg->health_listen != NULL) {
+		if ((r = health_start(c, &c->health)) != CAIRN_OK ||
+		    (r = write_port(c->cfg->health_port_file,
+		    transport_server_port(c->health->srv))) != CAIRN_OK)
+			return r;
+	}
 	return CAIRN_OK;
 }
 
 void
 coord_monitor_stop(struct coord *c)
 {
+	health_stop(c->health);
+	c->health = NULL;
 	monitor_stop(c->mon);
 	c->mon = NULL;
 }

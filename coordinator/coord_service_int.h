@@ -96,6 +96,7 @@ struct waiter {
 };
 
 struct monitor;
+struct coord_health;
 
 struct coord {
 	const struct coord_config	*cfg;
@@ -110,7 +111,7 @@ struct coord {
 	size_t				 nwaiters;
 	struct transport_server		*srv;
 	struct monitor			*mon;		/* NULL: off */
-	struct transport_server		*health;	/* NULL: off */
+	struct coord_health		*health;	/* NULL: off */
 	pthread_t			 ticker;
 	bool				 ticker_running;
 	bool				 stopping;
