@@ -74,7 +74,9 @@ log_format = json
 listen = 127.0.0.1:0
 port_file = $T/coord.mport
 CONF
-fed_start_coordinator "$T" ||
+# The coordinator and n1 log at debug level: the secrets check below
+# covers every line they can write.
+CAIRN_LOG=debug fed_start_coordinator "$T" ||
 	{ cp "$T/coord.log" "$T/out"; notok "coordinator started"; exit 1; }
 PIDS="$FED_COORD_PID"
 PORT=$FED_PORT
@@ -83,7 +85,7 @@ wait_file "$T/coord.mport" && ok "coordinator: gRPC on $PORT, monitoring on $(ca
 CM=$(cat "$T/coord.mport")
 
 for m in n1 n2; do
-	fmt=text; [ $m = n1 ] && fmt=json
+	fmt=text; lvl=info; [ $m = n1 ] && fmt=json && lvl=debug
 	FED_CALL_DEADLINE=5 FED_DATA_EXTRA="max_bad_fraction = 0.5" \
 	    fed_node_conf "$T" $m "$T/$m.csv" "$T/cells.csv" g4 <<CONF
 allow_kind = presence
@@ -95,7 +97,7 @@ log_format = $fmt
 listen = 0
 port_file = $T/$m.mport
 CONF
-	CAIRN_LOG=info "$N" serve -c "$T/$m.conf" >"$T/$m.log" 2>&1 &
+	CAIRN_LOG=$lvl "$N" serve -c "$T/$m.conf" >"$T/$m.log" 2>&1 &
 	PIDS="$PIDS $!"
 	wait_file "$T/$m.mport" || { cp "$T/$m.log" "$T/out"; notok "$m: monitoring port"; exit 1; }
 done
@@ -252,9 +254,44 @@ if grep -i 'subjects\|noise -\?[0-9]\+\([^.0-9]\|$\)\|noisy vector [-0-9]' \
 	notok "no log line names an exact subject count or a noise value"
 else ok "no log line names an exact subject count or a noise value"; fi
 
-# A node without [monitoring] listens nowhere (it only dials out).
+# A node without [monitoring] listens nowhere (it only dials out): n2
+# restarted from its config without that section holds no listening TCP
+# socket, while n1 holds exactly its monitoring listener.
+listening() {
+	python3 - "$1" <<'PY'
+import os, sys
+pid = sys.argv[1]
+inodes = set()
+for fd in os.listdir(f"/proc/{pid}/fd"):
+    try:
+        t = os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        continue
+    if t.startswith("socket:["):
+        inodes.add(t[8:-1])
+n = 0
+for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for line in open(f).readlines()[1:]:
+        c = line.split()
+        if c[3] == "0A" and c[9] in inodes:
+            n += 1
+print(n)
+PY
+}
+set -- $PIDS
+N1PID=$2; N2PID=$3
+[ "$(listening "$N1PID")" = 1 ] && ok "n1 listens on one TCP port (its monitoring listener)" ||
+	notok "n1 listens on one TCP port (its monitoring listener)"
+kill -TERM "$N2PID"; wait "$N2PID"
 sed '/^\[monitoring\]/,$d' "$T/n2.conf" >"$T/n2b.conf"
-holds "a node.conf without [monitoring] has no listen key" "! grep -q '^listen' '$T/n2b.conf'"
+CAIRN_LOG=info "$N" serve -c "$T/n2b.conf" >"$T/n2b.log" 2>&1 &
+N2PID=$!
+PIDS="$1 $N1PID $N2PID $4"
+i=0; while [ $i -lt 100 ] && ! grep -q "serving federation" "$T/n2b.log"; do sleep 0.1; i=$((i + 1)); done
+cp "$T/n2b.log" "$T/out"
+has "n2 restarted without [monitoring]" "serving federation"
+[ "$(listening "$N2PID")" = 0 ] && ok "n2 without [monitoring] listens on no TCP port" ||
+	notok "n2 without [monitoring] listens on no TCP port"
 
 echo "1..$n"
 [ "$fails" -eq 0 ]
