@@ -179,16 +179,6 @@ metrics_touch(struct metrics_family *f, const char *v1, const char *v2)
 }
 
 void
-metrics_clear(struct metrics_family *f)
-{
-	if (f == NULL || f->type != METRICS_GAUGE)
-		return;
-	pthread_mutex_lock(&mu);
-	f->n = 0;
-	pthread_mutex_unlock(&mu);
-}
-
-void
 metrics_on_collect(void (*fn)(void *), void *arg)
 {
 	pthread_mutex_lock(&mu);

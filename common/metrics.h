@@ -58,9 +58,6 @@ void	metrics_observe(struct metrics_family *f, const char *v1,
  */
 void	metrics_touch(struct metrics_family *f, const char *v1, const char *v2);
 
-/* Drop every series of gauge 'f' (before setting the current set again). */
-void	metrics_clear(struct metrics_family *f);
-
 /*
  * Register 'fn' to be called with 'arg' before each rendering (to refresh
  * gauges read from a database).  At most 8 callbacks.

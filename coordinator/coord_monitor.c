@@ -131,18 +131,22 @@ static void
 collect(void *arg)
 {
 	struct coord *c = arg;
-	char names[64][KEYS_NAME_MAX + 1];
+	const char **names;
 	size_t nn = 0, nopen = 0;
 	uint64_t size;
 	int64_t cp;
 	char why[128];
+	bool counted;
 
 	pthread_mutex_lock(&c->mu);
 	size = tlog_store_size(c->log.tlog);
 	cp = c->log.last_cp_s;
 	for (struct attempt *a = c->open; a != NULL; a = a->next)
 		nopen++;
-	for (struct waiter *w = c->waiters; w != NULL; w = w->next) {
+	/* Distinct nodes among the parked PollTask calls. */
+	names = calloc(c->nwaiters + 1, sizeof(*names));
+	for (struct waiter *w = c->waiters; names != NULL && w != NULL;
+	    w = w->next) {
 		size_t i;
 
 		if (w->m != PROTO_POLL_TASK)
@@ -150,14 +154,17 @@ collect(void *arg)
 		for (i = 0; i < nn; i++)
 			if (strcmp(names[i], w->node) == 0)
 				break;
-		if (i == nn && nn < 64)
-			memcpy(names[nn++], w->node, sizeof(names[0]));
+		if (i == nn)
+			names[nn++] = w->node;
 	}
 	pthread_mutex_unlock(&c->mu);
+	counted = names != NULL;
+	free(names);
 	metrics_set(m_log_entries, NULL, NULL, (double)size);
 	if (cp > 0)
 		metrics_set(m_checkpoint, NULL, NULL, (double)cp);
-	metrics_set(m_polling, NULL, NULL, (double)nn);
+	if (counted)
+		metrics_set(m_polling, NULL, NULL, (double)nn);
 	metrics_set(m_open, NULL, NULL, (double)nopen);
 	metrics_set(m_ready, NULL, NULL, coord_ready(c, why, sizeof(why)) ?
 	    1 : 0);

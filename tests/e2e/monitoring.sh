@@ -110,8 +110,21 @@ if "$A" --dir "$T" --target "127.0.0.1:$PORT" --id q1 --participants n1,n2 \
 if "$A" --dir "$T" --target "127.0.0.1:$PORT" --id q2 --participants n1,n2 \
     --rho 0.48 >"$T/q2.out" 2>"$T/q2.err"; then notok "q2 refused over the budget"
 else cp "$T/q2.out" "$T/out"; has "q2 refused over the budget" "refusals [12]"; fi
-# The nodes follow the log to the RELEASE and REFUSAL (their next polls).
-sleep 2
+# wait_metric PORT PATTERN: up to 20 s for PORT's /metrics to match.
+wait_metric() {
+	i=0
+	while [ $i -lt 100 ]; do
+		get "http://127.0.0.1:$1/metrics" 2>/dev/null | grep -q -- "$2" &&
+		    return 0
+		sleep 0.2; i=$((i + 1))
+	done
+	return 1
+}
+# A node counts a task once it has handled it, just after the coordinator
+# logged its outcome; both nodes then park their next PollTask.
+wait_metric "$M1" '^cairn_node_tasks_total{outcome="refused"} 1$'
+wait_metric "$M2" '^cairn_node_tasks_total{outcome="refused"} 1$'
+wait_metric "$CM" '^cairn_coordinator_nodes_polling 2$'
 
 # ---------------------------------------------------------------- metrics
 scrape() { get "http://127.0.0.1:$1/metrics" >"$T/$2.prom"; }

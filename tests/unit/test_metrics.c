@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "common/err.h"
@@ -176,6 +180,92 @@ listen_values(void **state)
 	    "127.0.0.1:1", NULL, NULL), CAIRN_OK);
 }
 
+/* One HTTP/1.0 request to 127.0.0.1:'port'; the whole answer in 'buf'. */
+static void
+http(int port, const char *req, char *buf, size_t n)
+{
+	struct sockaddr_in sa;
+	size_t got = 0;
+	ssize_t k;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	while (got < n - 1 && (k = read(fd, buf + got, n - 1 - got)) > 0)
+		got += (size_t)k;
+	buf[got] = '\0';
+	close(fd);
+}
+
+static bool ready_now;
+
+static bool
+ready(void *arg, char *why, size_t n)
+{
+	(void)arg;
+	if (!ready_now)
+		snprintf(why, n, "not yet");
+	return ready_now;
+}
+
+static void
+listener(void **state)
+{
+	struct monitor_config mc = { "127.0.0.1:0", ready, NULL };
+	struct metrics_family *c;
+	struct monitor *m = NULL;
+	char buf[8192];
+	int port;
+
+	(void)state;
+	c = metrics_register("t_served_total", METRICS_COUNTER, "Served.",
+	    NULL, NULL, NULL, 0);
+	metrics_add(c, NULL, NULL, 4);
+	assert_int_equal(monitor_start(&mc, &m), CAIRN_OK);
+	port = monitor_port(m);
+	assert_true(port > 0);
+	http(port, "GET /metrics HTTP/1.0\r\n\r\n", buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 200 "));
+	assert_non_null(strstr(buf, "text/plain; version=0.0.4"));
+	assert_non_null(strstr(buf, "\r\n\r\n# HELP t_served_total Served.\n"
+	    "# TYPE t_served_total counter\nt_served_total 4\n"));
+	http(port, "GET /healthz HTTP/1.0\r\n\r\n", buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 200 "));
+	ready_now = false;
+	http(port, "GET /readyz HTTP/1.0\r\n\r\n", buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 503 "));
+	assert_non_null(strstr(buf, "\r\n\r\nnot yet\n"));
+	ready_now = true;
+	http(port, "GET /readyz HTTP/1.0\r\n\r\n", buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 200 "));
+	http(port, "GET /other HTTP/1.0\r\n\r\n", buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 404 "));
+	http(port, "POST /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
+	    buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 405 "));
+	monitor_stop(m);
+	/* The same port, taken by another listener, is refused. */
+	mc.listen = "127.0.0.1:0";
+	assert_int_equal(monitor_start(&mc, &m), CAIRN_OK);
+	{
+		char addr[32];
+		struct monitor_config mc2 = { addr, NULL, NULL };
+		struct monitor *m2 = NULL;
+
+		snprintf(addr, sizeof(addr), "127.0.0.1:%d", monitor_port(m));
+		assert_int_equal(monitor_start(&mc2, &m2), CAIRN_ERR_NET);
+		assert_null(m2);
+	}
+	monitor_stop(m);
+	monitor_stop(NULL);
+}
+
 int
 main(void)
 {
@@ -185,6 +275,7 @@ main(void)
 		cmocka_unit_test_setup(escaping_and_cap, reset),
 		cmocka_unit_test_setup(collect_callback, reset),
 		cmocka_unit_test(listen_values),
+		cmocka_unit_test_setup(listener, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
