@@ -165,6 +165,9 @@ coord_attempt_fail(struct coord *c, struct attempt *a, enum coord_qstate state,
 	struct tlog_entry e;
 	int r;
 
+	log_ctx_set_query(a->query_id, a->attempt);
+	log_ctx_set_index((int64_t)tlog_store_size(c->log.tlog));
+	coord_metrics_attempt_ended(a, state);
 	snprintf(text, sizeof(text), "attempt %u: %s", a->attempt, reason);
 	memset(&e, 0, sizeof(e));
 	e.type = TLOG_ENTRY_FAILURE;
@@ -184,6 +187,7 @@ coord_attempt_fail(struct coord *c, struct attempt *a, enum coord_qstate state,
 	coord_query_wake(c, a->query_id, false);
 	attempt_unlink(c, a);
 	coord_attempt_free(a);
+	log_ctx_clear();
 }
 
 static int
@@ -210,6 +214,8 @@ coord_attempt_release(struct coord *c, struct attempt *a)
 	uint64_t var = 0, index;
 	size_t n = a->ncells - 1, plen;
 	int r;
+
+	log_ctx_set_query(a->query_id, a->attempt);
 
 	if ((vals = malloc(n * sizeof(*vals))) == NULL ||
 	    (e = calloc(1, sizeof(*e))) == NULL) {
@@ -272,6 +278,8 @@ coord_attempt_release(struct coord *c, struct attempt *a)
 		log_error("query %s: RELEASE at %llu, not %llu", a->query_id,
 		    (unsigned long long)index,
 		    (unsigned long long)rel.log_index);
+	log_ctx_set_index((int64_t)index);
+	coord_metrics_attempt_ended(a, COORD_Q_RELEASED);
 	if ((r = coord_store_query_set(c->db, a->query_id, COORD_Q_RELEASED,
 	    a->attempt, "")) != CAIRN_OK)
 		log_error("query %s: released at %llu but not stored: %s",
@@ -286,6 +294,7 @@ coord_attempt_release(struct coord *c, struct attempt *a)
 	free(e);
 	attempt_unlink(c, a);
 	coord_attempt_free(a);
+	log_ctx_clear();
 	return;
 fail:
 	free(vals);
@@ -570,12 +579,16 @@ coord_attempt_start(struct coord *c, struct attempt *a)
 
 	a->adv_deadline = coord_now_s() + c->cfg->advertise_seconds;
 	a->share_deadline = a->adv_deadline + c->cfg->share_seconds;
+	a->started_ms = coord_now_ms();
 	for (pp = &c->open; *pp != NULL; pp = &(*pp)->next)
 		;
 	*pp = a;
+	log_ctx_set_query(a->query_id, a->attempt);
 	log_info("query %s attempt %u open for %zu participants", a->query_id,
 	    a->attempt, a->n);
+	coord_metrics_attempt_started();
 	coord_dispatch(c);
+	log_ctx_clear();
 }
 
 /* ----------------------------------------------------- query status */

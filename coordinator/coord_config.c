@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/monitor.h"
 #include "common/rho.h"
 #include "coordinator/coord_int.h"
 
@@ -57,6 +58,16 @@ static const struct config_key schema[] = {
 	    STR(COORD_LONG_POLLS_PER_MEMBER) },
 	{ "limits", "max_long_polls", CONFIG_INT, C(max_long_polls), false, 1,
 	    1000000, 0, 0, STR(COORD_LONG_POLLS) },
+	{ "monitoring", "log_format", CONFIG_STRING, C(log_format), false, 0,
+	    0, 0, 0, "text" },
+	{ "monitoring", "listen", CONFIG_STRING, C(mon_listen), false, 0, 0, 0,
+	    0, NULL },
+	{ "monitoring", "port_file", CONFIG_STRING, C(mon_port_file), false, 0,
+	    0, 0, 0, NULL },
+	{ "monitoring", "health_listen", CONFIG_STRING, C(health_listen), false,
+	    0, 0, 0, 0, NULL },
+	{ "monitoring", "health_port_file", CONFIG_STRING, C(health_port_file),
+	    false, 0, 0, 0, 0, NULL },
 	{ "geographies", "geography", CONFIG_STRLIST, C(geography), true, 0, 0,
 	    0, 0, NULL },
 };
@@ -242,7 +253,8 @@ coord_config_load(const char *path, struct coord_config *cfg)
 	for (size_t i = 0; i < cfg->geography.n; i++)
 		if ((r = parse_geo(cfg, path, cfg->geography.v[i])) != CAIRN_OK)
 			return r;
-	return CAIRN_OK;
+	return monitor_check_config(path, cfg->log_format, "listen",
+	    cfg->mon_listen, "health_listen", cfg->health_listen);
 }
 
 void

@@ -65,6 +65,12 @@ struct coord_config {
 	 * defaults below. */
 	int64_t			 max_long_polls_per_member;
 	int64_t			 max_long_polls;
+	/* [monitoring] (docs/operations.md) */
+	char			*log_format;	/* text | json */
+	char			*mon_listen;	/* HTTP /metrics; NULL: off */
+	char			*mon_port_file;
+	char			*health_listen;	/* gRPC health; NULL: off */
+	char			*health_port_file;
 	/* [geographies] */
 	struct config_strlist	 geography;
 	/* parsed from 'geography' */
@@ -255,6 +261,9 @@ struct coord_log {
 	size_t			 npols;
 	struct coord_chain	 chain;		/* logged spend per node
 						   and data-month */
+	int64_t			 last_cp_s;	/* Unix time the current
+						   checkpoint was published
+						   or found at open */
 };
 
 /*

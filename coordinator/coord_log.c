@@ -39,6 +39,8 @@ publish(struct coord_log *lg)
 	r = coord_store_checkpoint_put(lg->db, tlog_store_size(lg->tlog),
 	    note);
 	free(note);
+	if (r == CAIRN_OK)
+		lg->last_cp_s = (int64_t)time(NULL);
 	return r;
 }
 
@@ -67,6 +69,7 @@ coord_log_open(struct coord_log *lg, const char *path, const char *fedname,
 	if (r == CAIRN_OK && cp.size == tlog_store_size(lg->tlog)) {
 		/* Make sure the coordinator's table has it too. */
 		r = coord_store_checkpoint_put(db, cp.size, note);
+		lg->last_cp_s = (int64_t)time(NULL);
 	} else if (r == CAIRN_OK || r == CAIRN_ERR_NOTFOUND)
 		r = publish(lg);
 	free(note);

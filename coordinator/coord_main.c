@@ -67,6 +67,12 @@ cmd_serve(int argc, char **argv)
 		coord_config_release(&cfg);
 		return cli_fail(PROG, "config", r);
 	}
+	{
+		enum log_format lf = LOG_FORMAT_TEXT;
+
+		(void)log_format_parse(cfg.log_format, &lf);
+		log_set_format(lf);
+	}
 	(void)transport_tune_memory();
 	if ((r = coord_start(&cfg, &c)) != CAIRN_OK) {
 		coord_config_release(&cfg);

@@ -463,6 +463,10 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 		goto fail;
 	}
 	c->ticker_running = true;
+	if ((r = coord_monitor_start(c)) != CAIRN_OK) {
+		coord_stop(c);
+		return r;
+	}
 	*out = c;
 	return CAIRN_OK;
 fail:
@@ -517,6 +521,7 @@ coord_stop(struct coord *c)
 	pthread_mutex_unlock(&c->mu);
 	if (c->ticker_running)
 		pthread_join(c->ticker, NULL);
+	coord_monitor_stop(c);
 	transport_server_stop(c->srv);
 	coord_free(c);
 }

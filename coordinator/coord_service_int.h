@@ -79,6 +79,7 @@ struct attempt {
 	int64_t			 adv_deadline;
 	int64_t			 share_deadline;
 	struct coord_round	*round;
+	int64_t			 started_ms;	/* coord_attempt_start() */
 };
 
 /* A call held by a long poll (PollTask, GetRoster, GetQuery). */
@@ -94,6 +95,9 @@ struct waiter {
 	uint32_t		 attempt;
 };
 
+struct monitor;
+struct coord_health;
+
 struct coord {
 	const struct coord_config	*cfg;
 	pthread_mutex_t			 mu;
@@ -106,6 +110,8 @@ struct coord {
 	struct waiter			*waiters;
 	size_t				 nwaiters;
 	struct transport_server		*srv;
+	struct monitor			*mon;		/* NULL: off */
+	struct coord_health		*health;	/* NULL: off */
 	pthread_t			 ticker;
 	bool				 ticker_running;
 	bool				 stopping;
@@ -294,5 +300,28 @@ int	coord_do_inclusion(struct coord *c, struct transport_call *call,
 int	coord_do_consistency(struct coord *c, struct transport_call *call,
 	    const Cairn__V1__GetConsistencyProofRequest *req,
 	    const char **field);
+
+/* ------------------------------------- coord_monitor.c: monitoring */
+
+/*
+ * Register the coordinator's metrics and start the listeners its config
+ * asks for ([monitoring] listen, health_listen).  Returns CAIRN_OK or the
+ * listener's error; coord_monitor_stop() undoes it either way.
+ */
+int	coord_monitor_start(struct coord *c)
+	    __attribute__((warn_unused_result));
+void	coord_monitor_stop(struct coord *c);
+
+/*
+ * Whether the coordinator can do its work: data_dir, coord.db and log.db
+ * writable and the identity key signing.  False with a one-line reason in
+ * 'why' ('n' bytes).  Takes no lock; reads only 'c->cfg' and 'c->id'.
+ */
+bool	coord_ready(struct coord *c, char *why, size_t n);
+
+/* Count an attempt started; count and time one ended in state 's'. */
+void	coord_metrics_attempt_started(void);
+void	coord_metrics_attempt_ended(const struct attempt *a,
+	    enum coord_qstate s);
 
 #endif

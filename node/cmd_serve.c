@@ -1,6 +1,7 @@
 /*
  * cmd_serve.c - `cairn-node serve -c node.conf`: the node daemon.  It
- * dials out to the coordinator (it opens no port), long-polls for tasks
+ * dials out to the coordinator (it opens no port unless [monitoring]
+ * listen asks for the monitoring listener), long-polls for tasks
  * and answers them (docs/node.md); SIGINT or SIGTERM stops it cleanly
  * between calls.
  */
@@ -16,7 +17,9 @@
 #include "common/cli.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/monitor.h"
 #include "node/daemon.h"
+#include "node/node_metrics.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -55,6 +58,21 @@ usage(FILE *f)
 	    "  masked shares or signed refusals.  SIGINT/SIGTERM stop it.\n");
 }
 
+/* Write 'port' to 'path' (NULL: nothing to do). */
+static int
+write_port(const char *path, int port)
+{
+	FILE *f;
+
+	if (path == NULL)
+		return CAIRN_OK;
+	if ((f = fopen(path, "w")) == NULL || fprintf(f, "%d\n", port) < 0 ||
+	    fclose(f) != 0)
+		return cairn_err(CAIRN_ERR_IO, "%s: cannot write the port file",
+		    path);
+	return CAIRN_OK;
+}
+
 static int
 serve(const struct node_config *cfg)
 {
@@ -66,6 +84,7 @@ serve(const struct node_config *cfg)
 	struct tlog_witness *witness = NULL;
 	struct transport_client *client = NULL;
 	struct node_daemon *d = NULL;
+	struct monitor *mon = NULL;
 	struct transport_client_config cc;
 	struct node_daemon_config dc;
 	struct sigaction sa;
@@ -113,6 +132,18 @@ serve(const struct node_config *cfg)
 		dc.step_hook = stop_at;
 	if ((r = node_daemon_new(&dc, &d)) != CAIRN_OK)
 		goto out;
+	node_metrics_init();
+	if (cfg->mon_listen != NULL) {
+		struct monitor_config mc;
+
+		memset(&mc, 0, sizeof(mc));
+		mc.listen = cfg->mon_listen;
+		mc.ready = node_metrics_ready;
+		if ((r = monitor_start(&mc, &mon)) != CAIRN_OK ||
+		    (r = write_port(cfg->mon_port_file, monitor_port(mon))) !=
+		    CAIRN_OK)
+			goto out;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -121,6 +152,7 @@ serve(const struct node_config *cfg)
 	(void)transport_tune_memory();
 	r = node_daemon_serve(d);
 out:
+	monitor_stop(mon);
 	node_daemon_free(d);
 	transport_client_free(client);
 	tlog_witness_close(witness);
@@ -161,8 +193,13 @@ node_cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if ((r = node_config_load(conf, &cfg)) == CAIRN_OK)
+	if ((r = node_config_load(conf, &cfg)) == CAIRN_OK) {
+		enum log_format lf = LOG_FORMAT_TEXT;
+
+		(void)log_format_parse(cfg.log_format, &lf);
+		log_set_format(lf);
 		r = serve(&cfg);
+	}
 	node_config_release(&cfg);
 	if (r != CAIRN_OK)
 		return cli_fail("cairn-node", "serve", r);

@@ -17,6 +17,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "node/daemon_int.h"
+#include "node/node_metrics.h"
 #include "node/policy_publish.h"
 #include "protocol/tlog_member.h"
 
@@ -115,6 +116,10 @@ node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms, bool *got)
 		if (r != CAIRN_OK)
 			return r;
 		d->rebuilt = true;
+		node_metrics_rebuilt();
+		if (node_metrics_budget(d->dc.ledger,
+		    d->dc.cfg->policy.budget_rho_per_month_nano) != CAIRN_OK)
+			log_warn("budget metrics: %s", cairn_errmsg());
 	}
 	/* First, charges the coordinator may not have logged go again (at
 	 * start, and after an Advertise that failed): a broken channel
@@ -134,12 +139,19 @@ node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms, bool *got)
 	req.wait_ms = wait_ms;
 	if ((r = transport_unary(d->dc.client, proto_method(PROTO_POLL_TASK),
 	    &req.base, wait_ms + d->call_ms, (ProtobufCMessage **)&resp)) !=
-	    CAIRN_OK)
+	    CAIRN_OK) {
+		node_metrics_poll(false);
 		return r;
+	}
+	node_metrics_poll(true);
 	if (resp->task != NULL) {
 		if (got != NULL)
 			*got = true;
 		r = node_daemon_handle_task(d, resp->task, &oc);
+		node_metrics_task(r, oc);
+		if (node_metrics_budget(d->dc.ledger,
+		    d->dc.cfg->policy.budget_rho_per_month_nano) != CAIRN_OK)
+			log_warn("budget metrics: %s", cairn_errmsg());
 	} else {
 		r = node_daemon_witness_checkpoint(d);
 		if (r == CAIRN_ERR_CONFLICT || r == CAIRN_ERR_SIGNATURE ||

@@ -27,6 +27,7 @@
 #include "common/rho.h"
 #include "common/log.h"
 #include "node/daemon_int.h"
+#include "node/node_metrics.h"
 #include "privacy/dp.h"
 
 static int	resend_one(struct node_daemon *, int64_t, const uint8_t[32],
@@ -442,6 +443,7 @@ charge_refusal(struct node_daemon *d, const Cairn__V1__Task *t,
 	req->nstate = 1;
 	if ((r = node_ledger_charge(d->dc.ledger, req, cid)) != CAIRN_OK)
 		return r;
+	node_metrics_charge();
 	log_info("charged query '%s' without a vector: rho up to %s on %zu "
 	    "data-months (its computation failed)", tq->q->query_id,
 	    rho_format((uint64_t)req->rho_nano, rtext), tq->nmonths);
@@ -569,6 +571,7 @@ charge_new(struct node_daemon *d, const Cairn__V1__Task *t,
 	node_timing_lap(d, NODE_PHASE_LEDGER, &mark);
 	if (r != CAIRN_OK)
 		goto out;
+	node_metrics_charge();
 	log_info("charged query '%s': rho up to %s on %zu data-months, "
 	    "sigma_h^2 %llu, %llu cells", tq->q->query_id,
 	    rho_format((uint64_t)req.rho_nano, rtext), tq->nmonths,

@@ -591,9 +591,12 @@ node_daemon_handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
 
 	*outcome = NODE_TASK_ABANDONED;
 	memset(&d->timing, 0, sizeof(d->timing));
+	/* Every line of the task carries its query and attempt. */
+	log_ctx_set_query(t->query_id, t->attempt);
 	log_info("task: query '%s' attempt %u",
 	    t->query_id != NULL ? t->query_id : "", t->attempt);
 	r = handle_task(d, t, outcome);
 	log_timing(d, t, start);
+	log_ctx_clear();
 	return r;
 }

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/monitor.h"
 #include "common/rho.h"
 #include "keys/keys_federation.h"
 #include "node/node_config.h"
@@ -51,6 +52,12 @@ static const struct config_key schema[] = {
 	    0, 0, 0, NULL },
 	{ "data", "max_bad_fraction", CONFIG_DOUBLE, C(max_bad_fraction), false,
 	    0, 0, 0.0, 1.0, "0.001" },
+	{ "monitoring", "log_format", CONFIG_STRING, C(log_format), false, 0,
+	    0, 0, 0, "text" },
+	{ "monitoring", "listen", CONFIG_STRING, C(mon_listen), false, 0, 0, 0,
+	    0, NULL },
+	{ "monitoring", "port_file", CONFIG_STRING, C(mon_port_file), false, 0,
+	    0, 0, 0, NULL },
 	{ "policy", "allow_kind", CONFIG_STRLIST, P(kinds), true, 0, 0, 0, 0,
 	    NULL },
 	{ "policy", "allow_analyst", CONFIG_STRLIST, P(analysts), true, 0, 0, 0,
@@ -286,7 +293,8 @@ node_config_load(const char *path, struct node_config *cfg)
 		    "in [policy]: %lld must exceed max_colluding %lld", path,
 		    (long long)p->min_participants,
 		    (long long)p->max_colluding);
-	return CAIRN_OK;
+	return monitor_check_config(path, cfg->log_format, "listen",
+	    cfg->mon_listen, NULL, NULL);
 }
 
 void

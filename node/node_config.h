@@ -67,6 +67,11 @@ struct node_config {
 	bool		 geo_copy;	/* geo_sha256 is set */
 	uint8_t		 geo_sha256[32];
 	double		 max_bad_fraction;
+	/* [monitoring] (docs/operations.md) */
+	char		*log_format;	/* text | json */
+	char		*mon_listen;	/* HTTP /metrics, /healthz, /readyz;
+					   NULL: off (no port opened) */
+	char		*mon_port_file;
 	/* [policy] */
 	struct node_policy	 policy;
 };

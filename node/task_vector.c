@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "node/daemon.h"
 #include "node/engine/engine.h"
+#include "node/node_metrics.h"
 
 static bool
 store_present(const struct node_config *cfg, char *dir, size_t cap)
@@ -132,6 +133,8 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
 			goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	node_metrics_engine((double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, &rep);
 	want = qspec_domain_cells(q, engine_cellmap_nregions(map), res.ncats);
 	if (res.ncells != want || want == 0) {
 		r = cairn_err(CAIRN_ERR_INTERNAL, "engine domain of %llu "
@@ -155,9 +158,9 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
 		}
 		v[res.cells[i].id] = (int64_t)res.cells[i].count;
 	}
-	log_debug("exact vector: %llu cells, %zu non-zero, %llu subjects, "
-	    "engine %.6f s", (unsigned long long)want, res.nnz,
-	    (unsigned long long)res.subjects,
+	/* No exact count (subjects, cells' values) in a log line. */
+	log_debug("exact vector: %llu cells, engine %.6f s",
+	    (unsigned long long)want,
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (res.other_cat > 0)

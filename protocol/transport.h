@@ -78,6 +78,13 @@ struct transport_server_config {
 	size_t			 max_message;	/* 0: PROTO_MAX_MESSAGE */
 	unsigned		 grace_ms;	/* 0: the default, 5 s */
 	size_t			 stream_queue_max; /* 0: 64 MiB */
+	/*
+	 * A plaintext server for local probes (the health listener): no
+	 * TLS ('tls' unused), no caller identity or role check, no
+	 * deadline required, and 'listen' must be a loopback address
+	 * ("127.x.y.z:PORT" or "[::1]:PORT"), else CAIRN_ERR_CONFIG.
+	 */
+	bool			 plaintext_loopback;
 };
 
 /*

@@ -43,6 +43,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "keys/keys.h"
 #include "keys/keys_tls.h"
 #include "protocol/cairn.pb-c.h"
@@ -128,11 +129,15 @@ struct transport_server {
 	size_t			 queue_max;
 	unsigned		 grace_ms;
 	int			 port;
+	bool			 plaintext;	/* no TLS, no identity */
 	atomic_bool		 stopping;
 	atomic_bool		 shut_done;
 };
 
 static _Thread_local bool on_worker_thread;
+
+/* RPCs finished, by method and gRPC status (docs/operations.md). */
+static struct metrics_family *rpcs_total;
 
 static void call_unref(struct transport_call *c);
 
@@ -355,6 +360,9 @@ finish_call(struct transport_call *c, grpc_byte_buffer *msg, int code,
 	c->owned = false;
 	c->fin_status = code == CAIRN_OK ? GRPC_STATUS_OK :
 	    transport_status_for(code);
+	/* Unknown paths come from the caller: one series for all. */
+	metrics_add(rpcs_total, c->h != NULL ? c->h->h.method->name :
+	    "unknown", transport_status_name(c->fin_status), 1);
 	snprintf(c->fin_detail, sizeof(c->fin_detail), "%s",
 	    detail != NULL ? detail : "");
 	if (code != CAIRN_OK)
@@ -603,6 +611,36 @@ on_unknown_call(struct worker *w, struct transport_call *c)
 	(void)transport_call_fail(c, CAIRN_ERR_UNSUPPORTED, NULL, detail);
 }
 
+/*
+ * Check the caller of 'm' on the member port: its certificate's identity,
+ * its role, and a deadline.  False when the call was failed.
+ */
+static bool
+authorize(struct transport_call *c, const struct proto_method_info *m)
+{
+	char detail[DETAIL_MAX];
+	int r;
+
+	if ((r = peer_identity(c)) != CAIRN_OK) {
+		(void)transport_call_fail(c, CAIRN_ERR_UNAUTH, NULL,
+		    cairn_errmsg());
+		return false;
+	}
+	if ((m->roles & KEYS_ROLE_BIT(c->role)) == 0) {
+		snprintf(detail, sizeof(detail), "%s may not be called by %s "
+		    "%s", m->name, keys_role_name(c->role), c->name);
+		(void)transport_call_fail(c, CAIRN_ERR_UNAUTH, NULL, detail);
+		return false;
+	}
+	if (gpr_time_cmp(c->deadline, gpr_inf_future(c->deadline.clock_type))
+	    == 0) {
+		(void)transport_call_fail(c, CAIRN_ERR_ARG, NULL, "the call "
+		    "has no deadline; set one");
+		return false;
+	}
+	return true;
+}
+
 static void
 on_new_call(struct worker *w, struct transport_call *c)
 {
@@ -616,23 +654,12 @@ on_new_call(struct worker *w, struct transport_call *c)
 		(void)transport_call_fail(c, r, NULL, "internal error");
 		return;
 	}
-	if ((r = peer_identity(c)) != CAIRN_OK) {
-		(void)transport_call_fail(c, CAIRN_ERR_UNAUTH, NULL,
-		    cairn_errmsg());
+	if (w->srv->plaintext)
+		/* A local probe: nobody to authenticate, no deadline
+		 * required (a Watch lasts as long as the prober likes). */
+		snprintf(c->name, sizeof(c->name), "probe");
+	else if (!authorize(c, m))
 		return;
-	}
-	if ((m->roles & KEYS_ROLE_BIT(c->role)) == 0) {
-		snprintf(detail, sizeof(detail), "%s may not be called by %s "
-		    "%s", m->name, keys_role_name(c->role), c->name);
-		(void)transport_call_fail(c, CAIRN_ERR_UNAUTH, NULL, detail);
-		return;
-	}
-	if (gpr_time_cmp(c->deadline, gpr_inf_future(c->deadline.clock_type))
-	    == 0) {
-		(void)transport_call_fail(c, CAIRN_ERR_ARG, NULL, "the call "
-		    "has no deadline; set one");
-		return;
-	}
 	if ((r = transport_unpack_bb(c->payload, m->request, m->max_request,
 	    &w->scratch, &c->req)) != CAIRN_OK) {
 		snprintf(detail, sizeof(detail), "%s", cairn_errmsg());
@@ -761,12 +788,18 @@ transport_server_start(const struct transport_server_config *cfg,
 	    GRPC_CQ_NEXT, GRPC_CQ_NON_LISTENING, NULL };
 	int r;
 
-	if (cfg->tls == NULL || cfg->listen == NULL || n == 0)
+	if ((cfg->tls == NULL && !cfg->plaintext_loopback) ||
+	    cfg->listen == NULL || n == 0)
 		return cairn_err(CAIRN_ERR_ARG, "server needs TLS keys, an "
 		    "address and handlers");
+	if (cfg->plaintext_loopback && strncmp(cfg->listen, "127.", 4) != 0 &&
+	    strncmp(cfg->listen, "[::1]:", 6) != 0)
+		return cairn_err(CAIRN_ERR_CONFIG, "a plaintext listener must be "
+		    "on the loopback (127.0.0.1:PORT), not '%s'", cfg->listen);
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return CAIRN_ERR_NOMEM;
 	s->nworkers = cfg->workers ? cfg->workers : TRANSPORT_DEFAULT_WORKERS;
+	s->plaintext = cfg->plaintext_loopback;
 	s->max_message = cfg->max_message ? cfg->max_message :
 	    PROTO_MAX_MESSAGE;
 	s->grace_ms = cfg->grace_ms ? cfg->grace_ms :
@@ -783,6 +816,11 @@ transport_server_start(const struct transport_server_config *cfg,
 		free(s);
 		return CAIRN_ERR_NOMEM;
 	}
+	rpcs_total = metrics_register("cairn_grpc_server_handled_total",
+	    METRICS_COUNTER, "RPCs the gRPC server finished, by method and "
+	    "status code.", "method", "code", NULL, 0);
+	for (size_t i = 0; i < n; i++)
+		metrics_touch(rpcs_total, h[i].method->name, "OK");
 	grpc_init();
 	{
 		grpc_resource_quota *quota = grpc_resource_quota_create(
@@ -850,7 +888,8 @@ transport_server_start(const struct transport_server_config *cfg,
 	s->shutdown_cq = grpc_completion_queue_create(
 	    grpc_completion_queue_factory_lookup(&attr), &attr, NULL);
 	grpc_server_register_completion_queue(s->server, s->shutdown_cq, NULL);
-	creds = server_creds(cfg->tls);
+	creds = s->plaintext ? grpc_insecure_server_credentials_create() :
+	    server_creds(cfg->tls);
 	s->port = grpc_server_add_http2_port(s->server, cfg->listen, creds);
 	grpc_server_credentials_release(creds);
 	if (s->port == 0) {

@@ -9,10 +9,13 @@ set -u
 PKGS="libsodium:libsodium-dev openssl:libssl-dev grpc:libgrpc-dev
 libprotobuf-c:libprotobuf-c-dev sqlite3:libsqlite3-dev inih:libinih-dev
 jansson:libjansson-dev zlib:zlib1g-dev cmocka:libcmocka-dev
-libzstd:libzstd-dev"
+libzstd:libzstd-dev libmicrohttpd:libmicrohttpd-dev"
 # command : Debian package
 CMDS="pkg-config:pkg-config protoc-c:protobuf-c-compiler cc:gcc python3:python3
 zstd:zstd"
+# make test: promtool and a prometheus server scrape the daemons
+# (tests/e2e/monitoring.sh); npm installs the grpc-js health probe.
+CMDS="$CMDS promtool:prometheus npm:npm"
 # Only `make fuzz` needs clang (libFuzzer); installed with the rest on a
 # fresh Debian 12, never required by make or make test.
 OPT_CMDS="clang:clang"
@@ -64,7 +67,8 @@ if [ -n "$need" ]; then
 	fi
 fi
 
-LIBPKGS="libsodium openssl grpc libprotobuf-c sqlite3 inih jansson zlib libzstd"
+LIBPKGS="libsodium openssl grpc libprotobuf-c sqlite3 inih jansson zlib libzstd
+libmicrohttpd"
 echo "PKG_CFLAGS := $(pkg-config --cflags $LIBPKGS)"
 echo "PKG_LIBS := $(pkg-config --libs $LIBPKGS)"
 echo "CMOCKA_LIBS := $(pkg-config --libs cmocka)"

@@ -580,7 +580,7 @@ ndf_group_setup(void **state)
 	    PROTO_REFUSE, PROTO_ADVERTISE, PROTO_GET_ROSTER,
 	    PROTO_SUBMIT_SHARE, PROTO_POLL_TASK };
 	struct transport_server_config sc = { "127.0.0.1:0", NULL, 2, 0, 200,
-	    0 };
+	    0, false };
 
 	(void)state;
 	strcpy(dir, "/tmp/cairn-test-noded-XXXXXX");

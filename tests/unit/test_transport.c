@@ -300,7 +300,7 @@ static int
 start_server(unsigned grace_ms, struct transport_server **out)
 {
 	struct transport_server_config cfg = { "127.0.0.1:0", t_coord, 2, 0,
-	    grace_ms, 0 };
+	    grace_ms, 0, false };
 	const struct transport_handler *h;
 	size_t n;
 
@@ -693,7 +693,7 @@ static void
 test_stream_queue_backpressure(void **state)
 {
 	struct transport_server_config cfg = { "127.0.0.1:0", t_coord, 1, 0,
-	    200, 512 * 1024 };
+	    200, 512 * 1024, false };
 	struct transport_handler h = { proto_method(PROTO_GET_RESULT),
 	    h_result_queue, NULL, NULL };
 	struct transport_client_config cc;
@@ -732,7 +732,7 @@ static void
 test_second_bind_fails(void **state)
 {
 	struct transport_server_config cfg = { target, t_coord, 1, 0, 100,
-	    0 };
+	    0, false };
 	struct transport_server *s2 = NULL;
 	const struct transport_handler *h;
 	size_t n;
