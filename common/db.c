@@ -2,6 +2,7 @@
  * db.c - SQLite's codes enter cairn here and go no further (db.h).
  */
 #include <stddef.h>
+#include <string.h>
 
 #include <sqlite3.h>
 
@@ -63,4 +64,37 @@ db_exec(struct sqlite3 *db, const char *prefix, const char *sql,
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return db_error(db, prefix, what);
 	return CAIRN_OK;
+}
+
+int
+db_integrity(struct sqlite3 *db, const char *prefix)
+{
+	sqlite3_stmt *st = NULL;
+	const char *msg;
+	int rc, r = CAIRN_OK;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check(1)", -1, &st,
+	    NULL) != SQLITE_OK)
+		return db_error(db, prefix, "integrity check");
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		r = db_error(db, prefix, "integrity check");
+	else if ((msg = (const char *)sqlite3_column_text(st, 0)) == NULL ||
+	    strcmp(msg, "ok") != 0) {
+		char line[512];
+		size_t k = 0;
+
+		/* One line: skip SQLite's "*** in database main ***". */
+		if (msg != NULL && strncmp(msg, "*** ", 4) == 0 &&
+		    strchr(msg, '\n') != NULL)
+			msg = strchr(msg, '\n') + 1;
+		for (; msg != NULL && *msg != '\0' && k + 1 < sizeof(line);
+		    msg++)
+			line[k++] = *msg == '\n' ? ';' : *msg;
+		line[k] = '\0';
+		r = cairn_err(CAIRN_ERR_FORMAT, "%s: SQLite integrity check "
+		    "failed: %s", prefix, k > 0 ? line : "no answer");
+	}
+	sqlite3_finalize(st);
+	return r;
 }

@@ -56,4 +56,13 @@ int	db_error(struct sqlite3 *db, const char *prefix, const char *what);
 int	db_exec(struct sqlite3 *db, const char *prefix, const char *sql,
 	    const char *what) __attribute__((warn_unused_result));
 
+/*
+ * Run SQLite's "PRAGMA integrity_check" on 'db' (every page, index and
+ * free list).  Returns CAIRN_OK when it answers "ok", else
+ * CAIRN_ERR_FORMAT "PREFIX: SQLite integrity check failed: FIRST
+ * PROBLEM", or db_error() when the check itself cannot run.
+ */
+int	db_integrity(struct sqlite3 *db, const char *prefix)
+	    __attribute__((warn_unused_result));
+
 #endif

@@ -4,7 +4,11 @@
  *	cairn-coordinator serve -c coordinator.conf
  *	cairn-coordinator status -c coordinator.conf
  *	cairn-coordinator check-config -c coordinator.conf
+ *	cairn-coordinator verify -c coordinator.conf
+ *	cairn-coordinator rebuild -c coordinator.conf
  */
+#include <sys/stat.h>
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -173,6 +177,115 @@ cmd_check(int argc, char **argv)
 	return r == CAIRN_OK ? 0 : cli_fail(PROG, "config", r);
 }
 
+/* The check serve makes before serving, on the stores as they are. */
+static int
+cmd_verify(int argc, char **argv)
+{
+	struct coord_config cfg;
+	struct keys_federation *fed = NULL;
+	struct coord_store *db = NULL;
+	struct tlog_store *tl = NULL;
+	struct coord_verify_report rep;
+	const uint8_t *pub = NULL;
+	char path[4096], origin[TLOG_NAME_MAX + 1];
+	const char *conf;
+	struct stat sb;
+	int r;
+
+	if ((r = conf_arg(argc, argv, "verify -c coordinator.conf", &conf))
+	    >= 0)
+		return r;
+	if ((r = coord_config_load(conf, &cfg)) != CAIRN_OK) {
+		coord_config_release(&cfg);
+		return cli_fail(PROG, "config", r);
+	}
+	if ((r = keys_federation_load(cfg.federation, &fed)) != CAIRN_OK)
+		goto out;
+	for (size_t i = 0; i < fed->n; i++)
+		if (fed->members[i].pub.role == KEYS_ROLE_COORDINATOR)
+			pub = fed->members[i].pub.pk;
+	if (pub == NULL) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "%s: no coordinator",
+		    cfg.federation);
+		goto out;
+	}
+	snprintf(origin, sizeof(origin), "cairn/%s", fed->name);
+	snprintf(path, sizeof(path), "%s/log.db", cfg.data_dir);
+	if ((r = tlog_store_open(path, 0, &tl)) != CAIRN_OK)
+		goto out;
+	snprintf(path, sizeof(path), "%s/coord.db", cfg.data_dir);
+	if (stat(path, &sb) != 0) {
+		r = cairn_err(CAIRN_ERR_NOTFOUND, "%s: no such database",
+		    path);
+		goto out;
+	}
+	if ((r = coord_store_open(path, &db)) != CAIRN_OK ||
+	    (r = coord_verify(tl, db, path, origin, pub, fed, &rep)) !=
+	    CAIRN_OK)
+		goto out;
+	printf("%s: ok (%llu log entries, %llu queries, %llu results, %llu "
+	    "charges and refusals, %llu checkpoints, %llu cosignatures)\n",
+	    cfg.data_dir, (unsigned long long)rep.entries,
+	    (unsigned long long)rep.queries, (unsigned long long)rep.results,
+	    (unsigned long long)rep.signed_rows,
+	    (unsigned long long)rep.checkpoints,
+	    (unsigned long long)rep.cosigs);
+out:
+	tlog_store_close(tl);
+	coord_store_close(db);
+	keys_federation_free(fed);
+	coord_config_release(&cfg);
+	return r == CAIRN_OK ? 0 : cli_fail(PROG, "verify", r);
+}
+
+/* coord.db made again from log.db; the coordinator must be stopped. */
+static int
+cmd_rebuild(int argc, char **argv)
+{
+	struct coord_config cfg;
+	struct keys_federation *fed = NULL;
+	struct coord_verify_report rep;
+	const uint8_t *pub = NULL;
+	char origin[TLOG_NAME_MAX + 1];
+	uint64_t kept = 0, lost = 0;
+	const char *conf;
+	int r;
+
+	if ((r = conf_arg(argc, argv, "rebuild -c coordinator.conf", &conf))
+	    >= 0)
+		return r;
+	if ((r = coord_config_load(conf, &cfg)) != CAIRN_OK) {
+		coord_config_release(&cfg);
+		return cli_fail(PROG, "config", r);
+	}
+	if ((r = keys_federation_load(cfg.federation, &fed)) != CAIRN_OK)
+		goto out;
+	for (size_t i = 0; i < fed->n; i++)
+		if (fed->members[i].pub.role == KEYS_ROLE_COORDINATOR)
+			pub = fed->members[i].pub.pk;
+	if (pub == NULL) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "%s: no coordinator",
+		    cfg.federation);
+		goto out;
+	}
+	snprintf(origin, sizeof(origin), "cairn/%s", fed->name);
+	if ((r = coord_rebuild(cfg.data_dir, origin, pub, fed, &rep, &kept,
+	    &lost)) != CAIRN_OK)
+		goto out;
+	printf("%s/coord.db rebuilt from log.db: %llu log entries, %llu "
+	    "queries, %llu charges and refusals; released result values: "
+	    "%llu kept from the old database, %llu lost (their hashes stay "
+	    "in the log); cosignatures are collected again as witnesses "
+	    "poll\n", cfg.data_dir, (unsigned long long)rep.entries,
+	    (unsigned long long)rep.queries,
+	    (unsigned long long)rep.signed_rows, (unsigned long long)kept,
+	    (unsigned long long)lost);
+out:
+	keys_federation_free(fed);
+	coord_config_release(&cfg);
+	return r == CAIRN_OK ? 0 : cli_fail(PROG, "rebuild", r);
+}
+
 static int
 cmd_version(int argc, char **argv)
 {
@@ -186,6 +299,8 @@ static const struct cli_cmd cmds[] = {
 	{ "serve", cmd_serve, "run the coordinator until SIGINT/SIGTERM" },
 	{ "status", cmd_status, "print the log size and query counts" },
 	{ "check-config", cmd_check, "read coordinator.conf and report" },
+	{ "verify", cmd_verify, "check coord.db and log.db as serve does" },
+	{ "rebuild", cmd_rebuild, "make coord.db again from log.db" },
 	{ "version", cmd_version, "print the version" },
 };
 

@@ -296,7 +296,7 @@ recover_last_query(struct coord *c)
 	row.signed_query = (uint8_t *)e->body.p;
 	row.signed_len = e->body.len;
 	row.log_index = size - 1;
-	row.created = coord_now_s();
+	row.created = (int64_t)e->time;
 	if ((r = coord_store_query_add(c->db, &row)) == CAIRN_OK)
 		log_info("query %s: logged at %llu before a crash; recorded",
 		    row.query_id, (unsigned long long)(size - 1));
@@ -384,6 +384,7 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 {
 	struct transport_handler h[PROTO_NMETHODS];
 	struct transport_server_config sc;
+	struct coord_verify_report vr;
 	struct keys_tls *tls = NULL;
 	struct coord *c;
 	char path[4096];
@@ -435,8 +436,16 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 	    != CAIRN_OK)
 		goto fail;
 	c->log_open = true;
+	snprintf(path, sizeof(path), "%s/coord.db", cfg->data_dir);
 	if ((r = recover_last_query(c)) != CAIRN_OK ||
-	    (r = fail_leftovers(c)) != CAIRN_OK ||
+	    (r = coord_verify(c->log.tlog, c->db, path, c->log.origin,
+	    c->log.signer.pub, c->fed, &vr)) != CAIRN_OK)
+		goto fail;
+	log_info("state verified: %llu log entries, %llu queries, %llu "
+	    "results, %llu cosignatures", (unsigned long long)vr.entries,
+	    (unsigned long long)vr.queries, (unsigned long long)vr.results,
+	    (unsigned long long)vr.cosigs);
+	if ((r = fail_leftovers(c)) != CAIRN_OK ||
 	    (r = coord_log_members(&c->log, c->fed, c->id, NULL)) != CAIRN_OK)
 		goto fail;
 	if ((r = keys_tls_load(cfg->ca_cert, cfg->tls_cert, cfg->tls_key,
