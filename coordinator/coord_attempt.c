@@ -801,6 +801,7 @@ coord_task_reply(struct coord *c, struct transport_call *call,
 		t.geography_sha256.len = sizeof(geo->sha256);
 	}
 	resp.task = &t;
+	resp.now_unix_ms = coord_now_ms();
 	(void)transport_call_reply(call, &resp.base);
 	fault_point("coord.after_dispatch");
 	r = COORD_HELD;

@@ -168,6 +168,7 @@ tick(struct coord *c)
 				Cairn__V1__PollTaskResponse resp =
 				    CAIRN__V1__POLL_TASK_RESPONSE__INIT;
 
+				resp.now_unix_ms = coord_now_ms();
 				(void)transport_call_reply(w->call, &resp.base);
 			} else
 				(void)transport_call_fail(w->call,
@@ -514,6 +515,7 @@ coord_stop(struct coord *c)
 			Cairn__V1__PollTaskResponse resp =
 			    CAIRN__V1__POLL_TASK_RESPONSE__INIT;
 
+			resp.now_unix_ms = coord_now_ms();
 			(void)transport_call_reply(w->call, &resp.base);
 		} else
 			(void)transport_call_fail(w->call, CAIRN_ERR_CANCELLED,

@@ -136,6 +136,7 @@ node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms, bool *got)
 	    &req.base, wait_ms + d->call_ms, (ProtobufCMessage **)&resp)) !=
 	    CAIRN_OK)
 		return r;
+	node_clock_note(d, resp->now_unix_ms);
 	if (resp->task != NULL) {
 		if (got != NULL)
 			*got = true;

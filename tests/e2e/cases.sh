@@ -274,8 +274,8 @@ case_line() {
 		echo "$1 $2" >>"$D/geographies" ;;
 	set)		# VARIABLE VALUE
 		case $1 in
-		FED_*|CAIRN_LOG) export "$1=$2" ;;
-		*) notok "$C: set $1: only FED_* and CAIRN_LOG"; return 1 ;;
+		FED_*|CAIRN_LOG|CAIRN_NODE_TEST_CLOCK_OFFSET) export "$1=$2" ;;
+		*) notok "$C: set $1: only FED_*, CAIRN_LOG and CAIRN_NODE_TEST_CLOCK_OFFSET"; return 1 ;;
 		esac ;;
 	coordinator)
 		_gs=$(cat "$D/geographies" 2>/dev/null)
