@@ -1,8 +1,14 @@
 /*
  * db.c - SQLite's codes enter cairn here and go no further (db.h).
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -96,5 +102,70 @@ db_integrity(struct sqlite3 *db, const char *prefix)
 		    "failed: %s", prefix, k > 0 ? line : "no answer");
 	}
 	sqlite3_finalize(st);
+	return r;
+}
+
+int
+db_backup(struct sqlite3 *src, const char *dest)
+{
+	char tmp[4096], dir[4096], *slash;
+	sqlite3_backup *b;
+	sqlite3 *d = NULL;
+	struct stat sb;
+	int fd, rc, r;
+
+	if (stat(dest, &sb) == 0)
+		return cairn_err(CAIRN_ERR_EXISTS, "%s: exists already", dest);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", dest) >= (int)sizeof(tmp))
+		return cairn_err(CAIRN_ERR_ARG, "%s: path too long", dest);
+	(void)unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600))
+	    < 0)
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", tmp, strerror(errno));
+	close(fd);
+	if ((r = db_open(tmp, SQLITE_OPEN_READWRITE, "backup", &d)) !=
+	    CAIRN_OK)
+		goto out;
+	if ((b = sqlite3_backup_init(d, "main", src, "main")) == NULL) {
+		r = db_error(d, tmp, "backup");
+		goto out;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	(void)sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		r = cairn_err(CAIRN_ERR_DB, "%s: backup: %s", dest,
+		    sqlite3_errstr(rc));
+		goto out;
+	}
+	if (sqlite3_close(d) != SQLITE_OK) {
+		d = NULL;
+		r = cairn_err(CAIRN_ERR_DB, "%s: closing the copy", tmp);
+		goto out;
+	}
+	d = NULL;
+	if ((fd = open(tmp, O_RDONLY)) < 0 || fsync(fd) != 0) {
+		r = cairn_err(CAIRN_ERR_IO, "%s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, dest) != 0) {
+		r = cairn_err(CAIRN_ERR_IO, "%s: %s", dest, strerror(errno));
+		goto out;
+	}
+	snprintf(dir, sizeof(dir), "%s", dest);
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if ((fd = open(dir[0] != '\0' ? dir : "/", O_RDONLY |
+		    O_DIRECTORY)) >= 0) {
+			(void)fsync(fd);
+			close(fd);
+		}
+	}
+	return CAIRN_OK;
+out:
+	sqlite3_close(d);
+	(void)unlink(tmp);
 	return r;
 }

@@ -65,4 +65,15 @@ int	db_exec(struct sqlite3 *db, const char *prefix, const char *sql,
 int	db_integrity(struct sqlite3 *db, const char *prefix)
 	    __attribute__((warn_unused_result));
 
+/*
+ * Online backup: copy the database open on 'src' (the snapshot of its
+ * open read transaction, else its last commit) into the new file 'dest'
+ * (mode 0600) with SQLite's backup API, while other connections go on
+ * writing.  Written as DEST.tmp, synced, then renamed, so 'dest' is whole
+ * or absent.  CAIRN_ERR_EXISTS when 'dest' exists, CAIRN_ERR_IO /
+ * CAIRN_ERR_DB naming 'dest' otherwise.
+ */
+int	db_backup(struct sqlite3 *src, const char *dest)
+	    __attribute__((warn_unused_result));
+
 #endif

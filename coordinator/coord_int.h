@@ -344,7 +344,8 @@ struct coord_verify_report {
  * against every stored checkpoint, each checkpoint's signature by 'pub'
  * (the log's key, note name 'origin'); then coord.db against the log:
  * one query row per QUERY entry with the same bytes, id, analyst and
- * time, states that follow from the FAILURE and RELEASE entries, each
+ * time (but for a QUERY that is the last entry: a crash's state, which
+ * serve completes), states that follow from the FAILURE and RELEASE entries, each
  * released result rebuilt exactly from its RELEASE entry, each stored
  * charge and refusal equal to its entry, each checkpoint note the log's
  * signed checkpoint of its size, each cosignature valid for its witness

@@ -6,7 +6,9 @@
 # (each corrupted copy is refused by `cairn-coordinator verify`, or it is
 # provably harmless: its logical content, every row of every table, is the
 # original's).  Then `cairn-coordinator rebuild` makes coord.db again from
-# the log, and the rebuilt coordinator serves the old queries' status.
+# the log, and the rebuilt coordinator serves the old queries' status; an
+# online `cairn-coordinator backup` taken while serving is verified and
+# restored.
 set -u
 : "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
 T=$(mktemp -d /tmp/cairn-damage-XXXXXX)
@@ -48,6 +50,11 @@ D() { "$DRV" --dir "$T" --target "127.0.0.1:$PORT" "$@"; }
 start || { notok "coordinator starts"; sed 's/^/# /' "$T/coord.log"; exit 1; }
 check "a released round" D round q-one
 check "a refusal, then a retry released" D refuse q-two
+check "backup while serving: coord.db and log.db copied and verified" \
+    "$COORD" backup -c "$T/coordinator.conf" "$T/bk"
+has "the backup is verified" "backed up and verified" "$T/out"
+fails_with "a backup never overwrites one" "exists already" \
+    "$COORD" backup -c "$T/coordinator.conf" "$T/bk"
 check "a missed deadline" D deadline q-three
 stop
 check "verify: the state as the coordinator left it is sound" \
@@ -167,6 +174,18 @@ stop
 "$COORD" status -c "$T/coordinator.conf" >"$T/out" 2>&1
 has "status of the rebuilt coordinator: 2 released" "queries released: 2"
 has "status of the rebuilt coordinator: 1 failed" "queries failed: 1"
+# --- 7. restore the online backup: the state as it was then
+restore
+rm -f "$T/coord/coord.db"* "$T/coord/log.db"*
+cp "$T/bk/coord.db" "$T/bk/log.db" "$T/coord/"
+check "verify: the restored backup is sound" \
+    "$COORD" verify -c "$T/coordinator.conf"
+start || { notok "the coordinator starts on the restored backup"; sed 's/^/# /' "$T/coord.log"; }
+[ -n "$SRV" ] && stop
+"$COORD" status -c "$T/coordinator.conf" >"$T/out" 2>&1
+has "restored: the two queries released before the backup" "queries released: 2"
+has "restored: the query after the backup is not there" "queries failed: 0"
+restore
 # a log that does not verify is not rebuilt from
 python3 "$PY" entry-byte "$T/coord/log.db" 5
 fails_with "rebuild refuses a log that does not verify" "entry 5" \
