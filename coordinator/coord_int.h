@@ -329,8 +329,8 @@ int	coord_log_checkpoint(struct coord_log *lg, size_t quorum,
 /* What coord_verify() went through. */
 struct coord_verify_report {
 	uint64_t	entries;	/* log entries re-hashed */
-	uint64_t	queries;	/* query rows matched to QUERY entries */
-	uint64_t	results;	/* results rebuilt from RELEASE entries */
+	uint64_t	queries;	/* rows matched to QUERY entries */
+	uint64_t	results;	/* rebuilt from RELEASE entries */
 	uint64_t	signed_rows;	/* charges, refusals, evidence */
 	uint64_t	checkpoints;	/* checkpoint notes in coord.db */
 	uint64_t	cosigs;		/* cosignatures verified */
@@ -345,9 +345,9 @@ struct coord_verify_report {
  * (the log's key, note name 'origin'); then coord.db against the log:
  * one query row per QUERY entry with the same bytes, id, analyst and
  * time (but for a QUERY that is the last entry: a crash's state, which
- * serve completes), states that follow from the FAILURE and RELEASE entries, each
- * released result rebuilt exactly from its RELEASE entry, each stored
- * charge and refusal equal to its entry, each checkpoint note the log's
+ * serve completes), states that follow from the FAILURE and RELEASE
+ * entries, each released result rebuilt exactly from its RELEASE entry,
+ * each stored charge and refusal equal to its entry, each checkpoint note the log's
  * signed checkpoint of its size, each cosignature valid for its witness
  * (a node of 'fed').  Returns CAIRN_OK and '*rep' (may be NULL), or
  * CAIRN_ERR_FORMAT / CAIRN_ERR_CONFLICT / CAIRN_ERR_SIGNATURE /

@@ -193,7 +193,8 @@ rb_entry(struct rb *b, uint64_t i, const struct tlog_entry *e)
 		    strtol(reason + 8, &end, 10) : -1;
 		if (n < 0 || n > (long)UINT32_MAX || *end != ':')
 			return cairn_err(CAIRN_ERR_FORMAT, "log entry %llu: a "
-			    "FAILURE without its attempt", (unsigned long long)i);
+			    "FAILURE without its attempt",
+			    (unsigned long long)i);
 		q->attempt = (uint32_t)n;
 		q->state = q->refused ? COORD_Q_REFUSED : COORD_Q_FAILED;
 		return coord_store_query_set(b->db, q->id,

@@ -516,7 +516,8 @@ check_signed(struct vstate *v)
 		if (ok && (kind[0] == 'e' || kind[0] == 'm'))
 			ok = index == 0;
 		else if (ok && (kind[0] == 'c' || kind[0] == 'r')) {
-			ok = index > vq->index && index < tlog_store_size(v->tl) &&
+			ok = index > vq->index &&
+			    index < tlog_store_size(v->tl) &&
 			    tlog_store_entry(v->tl, index, &data, &len) ==
 			    CAIRN_OK && tlog_entry_decode(data, len, e) ==
 			    CAIRN_OK && e->type == (kind[0] == 'c' ?
@@ -533,7 +534,8 @@ check_signed(struct vstate *v)
 			r = cairn_err(CAIRN_ERR_CONFLICT, "%s: table signed: "
 			    "the row of query '%s', node '%s' differs from "
 			    "log entry %llu", v->dbname, id != NULL ? id : "",
-			    node != NULL ? node : "", (unsigned long long)index);
+			    node != NULL ? node : "",
+			    (unsigned long long)index);
 			break;
 		}
 		v->rep.signed_rows++;

@@ -82,8 +82,8 @@ node_cmd_backup(int argc, char **argv)
 		}
 	}
 	if (conf == NULL || optind + 1 != argc) {
-		cairn_err(CAIRN_ERR_ARG, "usage: cairn-node backup -c node.conf "
-		    "DIR");
+		cairn_err(CAIRN_ERR_ARG, "usage: cairn-node backup -c "
+		    "node.conf DIR");
 		return cli_fail("cairn-node", "backup", CAIRN_ERR_ARG);
 	}
 	if ((r = node_config_load(conf, &cfg)) != CAIRN_OK) {
