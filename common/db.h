@@ -56,4 +56,24 @@ int	db_error(struct sqlite3 *db, const char *prefix, const char *what);
 int	db_exec(struct sqlite3 *db, const char *prefix, const char *sql,
 	    const char *what) __attribute__((warn_unused_result));
 
+/*
+ * Run SQLite's "PRAGMA integrity_check" on 'db' (every page, index and
+ * free list).  Returns CAIRN_OK when it answers "ok", else
+ * CAIRN_ERR_FORMAT "PREFIX: SQLite integrity check failed: FIRST
+ * PROBLEM", or db_error() when the check itself cannot run.
+ */
+int	db_integrity(struct sqlite3 *db, const char *prefix)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Online backup: copy the database open on 'src' (the snapshot of its
+ * open read transaction, else its last commit) into the new file 'dest'
+ * (mode 0600) with SQLite's backup API, while other connections go on
+ * writing.  Written as DEST.tmp, synced, then renamed, so 'dest' is whole
+ * or absent.  CAIRN_ERR_EXISTS when 'dest' exists, CAIRN_ERR_IO /
+ * CAIRN_ERR_DB naming 'dest' otherwise.
+ */
+int	db_backup(struct sqlite3 *src, const char *dest)
+	    __attribute__((warn_unused_result));
+
 #endif

@@ -86,7 +86,7 @@ coord_do_submit(struct coord *c, struct transport_call *call,
 		row.signed_query = body;
 		row.signed_len = blen;
 		row.log_index = a->query_index;
-		row.created = coord_now_s();
+		row.created = (int64_t)e.time;	/* checked against the log */
 		if ((r = coord_store_query_add(c->db, &row)) != CAIRN_OK)
 			goto out;
 	} else

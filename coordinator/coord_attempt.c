@@ -196,6 +196,35 @@ name_cmp(const void *x, const void *y)
 	return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
+void
+coord_result_hash(const int64_t *v, size_t n, uint8_t out[32])
+{
+	secagg_cells_digest((const uint64_t *)v, n, out);
+}
+
+int
+coord_release_pack(const char *query_id, char **names, size_t n,
+    const uint8_t rhash[32], uint64_t var, size_t cells, uint64_t log_index,
+    uint8_t **packed, size_t *plen)
+{
+	Cairn__V1__Release rel = CAIRN__V1__RELEASE__INIT;
+
+	rel.query_id = (char *)query_id;
+	rel.n_participants = n;
+	rel.participants = names;
+	rel.result_hash.data = (uint8_t *)rhash;
+	rel.result_hash.len = 32;
+	rel.noise_variance = var;
+	/* The exact half-width, not 1.96 * sqrt(var), which undercovers
+	 * for small variances (94.0% at 12); 0 above the range it is
+	 * computed for (docs/privacy.md). */
+	if (dp_ci95_halfwidth(var, &rel.ci95_halfwidth) != CAIRN_OK)
+		rel.ci95_halfwidth = 0;
+	rel.cells = cells;
+	rel.log_index = log_index;
+	return proto_pack(&rel.base, PROTO_MAX_SMALL, packed, plen);
+}
+
 /*
  * Every share is in and the check cell holds: keep the result, then log
  * RELEASE (at the index the result names), then mark the query released.
@@ -205,13 +234,12 @@ name_cmp(const void *x, const void *y)
 void
 coord_attempt_release(struct coord *c, struct attempt *a)
 {
-	Cairn__V1__Release rel = CAIRN__V1__RELEASE__INIT;
 	struct tlog_bytes parts[SECAGG_MAX_MEMBERS];
 	char *names[SECAGG_MAX_MEMBERS];
 	struct tlog_entry *e = NULL;
 	uint8_t rhash[32], *packed = NULL;
 	int64_t *vals = NULL;
-	uint64_t var = 0, index;
+	uint64_t var = 0, index, release_at;
 	size_t n = a->ncells - 1, plen;
 	int r;
 
@@ -224,7 +252,7 @@ coord_attempt_release(struct coord *c, struct attempt *a)
 	}
 	if ((r = coord_round_result(a->round, vals, n)) != CAIRN_OK)
 		goto fail;
-	secagg_cells_digest((const uint64_t *)vals, n, rhash);
+	coord_result_hash(vals, n, rhash);
 	for (size_t i = 0; i < a->n; i++) {
 		names[i] = a->p[i].name;
 		var += a->p[i].sigma2;
@@ -241,43 +269,30 @@ coord_attempt_release(struct coord *c, struct attempt *a)
 	e->variance = (double)var;
 	e->nparticipants = a->n;
 	memcpy(e->participants, parts, a->n * sizeof(parts[0]));
-	index = tlog_store_size(c->log.tlog);
-	rel.query_id = a->query_id;
-	rel.n_participants = a->n;
-	rel.participants = names;
-	rel.result_hash.data = rhash;
-	rel.result_hash.len = 32;
-	rel.noise_variance = var;
-	/* The exact half-width, not 1.96 * sqrt(var), which undercovers
-	 * for small variances (94.0% at 12); 0 above the range it is
-	 * computed for (docs/privacy.md). */
-	if (dp_ci95_halfwidth(var, &rel.ci95_halfwidth) != CAIRN_OK)
-		rel.ci95_halfwidth = 0;
-	rel.cells = n;
-	rel.log_index = index;
-	if ((r = proto_pack(&rel.base, PROTO_MAX_SMALL, &packed, &plen))
-	    != CAIRN_OK ||
+	index = release_at = tlog_store_size(c->log.tlog);
+	if ((r = coord_release_pack(a->query_id, names, a->n, rhash, var, n,
+	    release_at, &packed, &plen)) != CAIRN_OK ||
 	    (r = coord_store_result_put(c->db, a->query_id, packed, plen, vals,
 	    n)) != CAIRN_OK) {
 		free(packed);
 		goto fail;
 	}
 	if ((r = coord_log_append(&c->log, e, &index)) != CAIRN_OK) {
-		if (tlog_store_size(c->log.tlog) <= rel.log_index) {
+		if (tlog_store_size(c->log.tlog) <= release_at) {
 			free(packed);
 			goto fail;
 		}
 		/* The entry is in; its checkpoint follows at restart. */
 		log_error("query %s: RELEASE logged at %llu, its checkpoint "
 		    "not published: %s", a->query_id,
-		    (unsigned long long)rel.log_index, cairn_errdesc(r));
-		index = rel.log_index;
+		    (unsigned long long)release_at, cairn_errdesc(r));
+		index = release_at;
 	}
 	fault_point("coord.after_release_logged");
-	if (index != rel.log_index)
+	if (index != release_at)
 		log_error("query %s: RELEASE at %llu, not %llu", a->query_id,
 		    (unsigned long long)index,
-		    (unsigned long long)rel.log_index);
+		    (unsigned long long)release_at);
 	log_ctx_set_index((int64_t)index);
 	coord_metrics_attempt_ended(a, COORD_Q_RELEASED);
 	if ((r = coord_store_query_set(c->db, a->query_id, COORD_Q_RELEASED,
@@ -846,6 +861,7 @@ coord_task_reply(struct coord *c, struct transport_call *call,
 		t.geography_sha256.len = sizeof(geo->sha256);
 	}
 	resp.task = &t;
+	resp.now_unix_ms = coord_now_ms();
 	(void)transport_call_reply(call, &resp.base);
 	fault_point("coord.after_dispatch");
 	r = COORD_HELD;

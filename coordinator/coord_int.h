@@ -214,6 +214,11 @@ int	coord_store_result_get(struct coord_store *s, const char *query_id,
 	    uint8_t **release, size_t *rlen, int64_t **vals, size_t *n)
 	    __attribute__((warn_unused_result));
 
+/* Record that the values of 'query_id', released at 'log_index', were
+ * lost (a rebuild from the log): coord_store_result_get() says so. */
+int	coord_store_result_lost(struct coord_store *s, const char *query_id,
+	    uint64_t log_index) __attribute__((warn_unused_result));
+
 /* Record the signed checkpoint note published for 'size'. */
 int	coord_store_checkpoint_put(struct coord_store *s, uint64_t size,
 	    const char *note) __attribute__((warn_unused_result));
@@ -234,6 +239,9 @@ int	coord_store_cosig_lines(struct coord_store *s, uint64_t size,
  * CAIRN_ERR_NOTFOUND when none. */
 int	coord_store_cosigned_size(struct coord_store *s, size_t quorum,
 	    uint64_t *size) __attribute__((warn_unused_result));
+
+/* The store's SQLite handle, for coord_verify.c's reads (borrowed). */
+struct sqlite3	*coord_store_sqlite(struct coord_store *s);
 
 /* ---------------------------------------------------------------- log */
 
@@ -331,6 +339,66 @@ int	coord_log_policy(struct coord_log *lg, const char *name,
  */
 int	coord_log_checkpoint(struct coord_log *lg, size_t quorum,
 	    char **note) __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------------- verify */
+
+/* What coord_verify() went through. */
+struct coord_verify_report {
+	uint64_t	entries;	/* log entries re-hashed */
+	uint64_t	queries;	/* rows matched to QUERY entries */
+	uint64_t	results;	/* rebuilt from RELEASE entries */
+	uint64_t	signed_rows;	/* charges, refusals, evidence */
+	uint64_t	checkpoints;	/* checkpoint notes in coord.db */
+	uint64_t	cosigs;		/* cosignatures verified */
+	uint64_t	lost;		/* released results a rebuild lost */
+};
+
+/*
+ * Check the coordinator's state before serving (docs/operations.md,
+ * "Damaged state"): SQLite's integrity check of log.db ('tl') and of
+ * coord.db ('db', called 'dbname' in messages); the whole log re-hashed
+ * against every stored checkpoint, each checkpoint's signature by 'pub'
+ * (the log's key, note name 'origin'); then coord.db against the log:
+ * one query row per QUERY entry with the same bytes, id, analyst and
+ * time (but for a QUERY that is the last entry: a crash's state, which
+ * serve completes), states that follow from the FAILURE and RELEASE
+ * entries, each released result rebuilt exactly from its RELEASE entry,
+ * each stored charge and refusal equal to its entry, each checkpoint note the log's
+ * signed checkpoint of its size, each cosignature valid for its witness
+ * (a node of 'fed').  Returns CAIRN_OK and '*rep' (may be NULL), or
+ * CAIRN_ERR_FORMAT / CAIRN_ERR_CONFLICT / CAIRN_ERR_SIGNATURE /
+ * CAIRN_ERR_DB with one line naming the database, the table or entry.
+ */
+int	coord_verify(struct tlog_store *tl, struct coord_store *db,
+	    const char *dbname, const char *origin, const uint8_t pub[32],
+	    const struct keys_federation *fed,
+	    struct coord_verify_report *rep)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Whether the stored result 'release' ('rlen' bytes, a packed Release)
+ * and 'vals' ('vlen' bytes, little-endian int64) of query 'query_id' are
+ * exactly what the RELEASE entry 'e' at 'index' released.
+ */
+bool	coord_verify_result(const struct tlog_entry *e, uint64_t index,
+	    const char *query_id, const void *release, size_t rlen,
+	    const void *vals, size_t vlen);
+
+/*
+ * Make coord.db again from log.db (cairn-coordinator rebuild, docs/
+ * operations.md): check the log (integrity, every leaf and node, every
+ * checkpoint's signature by 'pub'), write a new database beside the old
+ * one from the log's entries (queries, states, attempts, charges and
+ * refusals, the latest checkpoint); a released result is kept from the
+ * old database when it still matches its RELEASE entry, else recorded as
+ * lost; verify the new database with coord_verify(), then move the old
+ * one aside as coord.db.damaged-UNIXTIME and the new one in place.
+ * '*rep' gets the counts, '*kept' and '*lost' the results.
+ */
+int	coord_rebuild(const char *data_dir, const char *origin,
+	    const uint8_t pub[32], const struct keys_federation *fed,
+	    struct coord_verify_report *rep, uint64_t *kept, uint64_t *lost)
+	    __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------ service */
 

@@ -4,7 +4,15 @@
  *	cairn-coordinator serve -c coordinator.conf
  *	cairn-coordinator status -c coordinator.conf
  *	cairn-coordinator check-config -c coordinator.conf
+ *	cairn-coordinator verify -c coordinator.conf
+ *	cairn-coordinator rebuild -c coordinator.conf
+ *	cairn-coordinator backup -c coordinator.conf DIR
  */
+#include <errno.h>
+#include <sqlite3.h>
+
+#include <sys/stat.h>
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +20,7 @@
 #include <string.h>
 
 #include "common/cli.h"
+#include "common/db.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -179,6 +188,225 @@ cmd_check(int argc, char **argv)
 	return r == CAIRN_OK ? 0 : cli_fail(PROG, "config", r);
 }
 
+/* The check serve makes before serving, on the stores as they are. */
+static int
+cmd_verify(int argc, char **argv)
+{
+	struct coord_config cfg;
+	struct keys_federation *fed = NULL;
+	struct coord_store *db = NULL;
+	struct tlog_store *tl = NULL;
+	struct coord_verify_report rep;
+	const uint8_t *pub = NULL;
+	char path[4096], origin[TLOG_NAME_MAX + 1];
+	const char *conf;
+	struct stat sb;
+	int r;
+
+	if ((r = conf_arg(argc, argv, "verify -c coordinator.conf", &conf))
+	    >= 0)
+		return r;
+	if ((r = coord_config_load(conf, &cfg)) != CAIRN_OK) {
+		coord_config_release(&cfg);
+		return cli_fail(PROG, "config", r);
+	}
+	if ((r = keys_federation_load(cfg.federation, &fed)) != CAIRN_OK)
+		goto out;
+	for (size_t i = 0; i < fed->n; i++)
+		if (fed->members[i].pub.role == KEYS_ROLE_COORDINATOR)
+			pub = fed->members[i].pub.pk;
+	if (pub == NULL) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "%s: no coordinator",
+		    cfg.federation);
+		goto out;
+	}
+	snprintf(origin, sizeof(origin), "cairn/%s", fed->name);
+	snprintf(path, sizeof(path), "%s/log.db", cfg.data_dir);
+	if ((r = tlog_store_open(path, 0, &tl)) != CAIRN_OK)
+		goto out;
+	snprintf(path, sizeof(path), "%s/coord.db", cfg.data_dir);
+	if (stat(path, &sb) != 0) {
+		r = cairn_err(CAIRN_ERR_NOTFOUND, "%s: no such database",
+		    path);
+		goto out;
+	}
+	if ((r = coord_store_open(path, &db)) != CAIRN_OK ||
+	    (r = coord_verify(tl, db, path, origin, pub, fed, &rep)) !=
+	    CAIRN_OK)
+		goto out;
+	printf("%s: ok (%llu log entries, %llu queries, %llu results, %llu "
+	    "charges and refusals, %llu checkpoints, %llu cosignatures)\n",
+	    cfg.data_dir, (unsigned long long)rep.entries,
+	    (unsigned long long)rep.queries, (unsigned long long)rep.results,
+	    (unsigned long long)rep.signed_rows,
+	    (unsigned long long)rep.checkpoints,
+	    (unsigned long long)rep.cosigs);
+out:
+	tlog_store_close(tl);
+	coord_store_close(db);
+	keys_federation_free(fed);
+	coord_config_release(&cfg);
+	return r == CAIRN_OK ? 0 : cli_fail(PROG, "verify", r);
+}
+
+/* coord.db made again from log.db; the coordinator must be stopped. */
+static int
+cmd_rebuild(int argc, char **argv)
+{
+	struct coord_config cfg;
+	struct keys_federation *fed = NULL;
+	struct coord_verify_report rep;
+	const uint8_t *pub = NULL;
+	char origin[TLOG_NAME_MAX + 1];
+	uint64_t kept = 0, lost = 0;
+	const char *conf;
+	int r;
+
+	if ((r = conf_arg(argc, argv, "rebuild -c coordinator.conf", &conf))
+	    >= 0)
+		return r;
+	if ((r = coord_config_load(conf, &cfg)) != CAIRN_OK) {
+		coord_config_release(&cfg);
+		return cli_fail(PROG, "config", r);
+	}
+	if ((r = keys_federation_load(cfg.federation, &fed)) != CAIRN_OK)
+		goto out;
+	for (size_t i = 0; i < fed->n; i++)
+		if (fed->members[i].pub.role == KEYS_ROLE_COORDINATOR)
+			pub = fed->members[i].pub.pk;
+	if (pub == NULL) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "%s: no coordinator",
+		    cfg.federation);
+		goto out;
+	}
+	snprintf(origin, sizeof(origin), "cairn/%s", fed->name);
+	if ((r = coord_rebuild(cfg.data_dir, origin, pub, fed, &rep, &kept,
+	    &lost)) != CAIRN_OK)
+		goto out;
+	printf("%s/coord.db rebuilt from log.db: %llu log entries, %llu "
+	    "queries, %llu charges and refusals; released result values: "
+	    "%llu kept from the old database, %llu lost (their hashes stay "
+	    "in the log); cosignatures are collected again as witnesses "
+	    "poll\n", cfg.data_dir, (unsigned long long)rep.entries,
+	    (unsigned long long)rep.queries,
+	    (unsigned long long)rep.signed_rows, (unsigned long long)kept,
+	    (unsigned long long)lost);
+out:
+	keys_federation_free(fed);
+	coord_config_release(&cfg);
+	return r == CAIRN_OK ? 0 : cli_fail(PROG, "rebuild", r);
+}
+
+/*
+ * The pair (coord.db, log.db) as of one instant, while serve runs: hold
+ * coord.db's write lock while read snapshots of both are opened (the
+ * coordinator, which writes the log before coord.db, can then add at
+ * most what a crash at that instant would leave, and its next coord.db
+ * write waits), let go, copy both snapshots with the backup API, then
+ * verify the copies as serve would.
+ */
+static int
+backup_pair(const char *data_dir, const char *dir)
+{
+	sqlite3 *lk = NULL, *cs = NULL, *ls = NULL;
+	char cpath[4096], lpath[4096], dc[4200], dl[4200];
+	int r;
+
+	snprintf(cpath, sizeof(cpath), "%s/coord.db", data_dir);
+	snprintf(lpath, sizeof(lpath), "%s/log.db", data_dir);
+	snprintf(dc, sizeof(dc), "%s/coord.db", dir);
+	snprintf(dl, sizeof(dl), "%s/log.db", dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", dir, strerror(errno));
+	if ((r = db_open(cpath, SQLITE_OPEN_READWRITE, "backup", &lk)) !=
+	    CAIRN_OK ||
+	    (r = db_open(cpath, SQLITE_OPEN_READONLY, "backup", &cs)) !=
+	    CAIRN_OK ||
+	    (r = db_open(lpath, SQLITE_OPEN_READONLY, "backup", &ls)) !=
+	    CAIRN_OK)
+		goto out;
+	if ((r = db_exec(lk, cpath, "BEGIN IMMEDIATE", "locking")) !=
+	    CAIRN_OK)
+		goto out;
+	r = db_exec(ls, lpath, "BEGIN; SELECT count(*) FROM entries;",
+	    "snapshot");
+	if (r == CAIRN_OK)
+		r = db_exec(cs, cpath, "BEGIN; SELECT count(*) FROM queries;",
+		    "snapshot");
+	(void)sqlite3_exec(lk, "ROLLBACK", NULL, NULL, NULL);
+	if (r != CAIRN_OK ||
+	    (r = db_backup(ls, dl)) != CAIRN_OK ||
+	    (r = db_backup(cs, dc)) != CAIRN_OK)
+		goto out;
+	r = CAIRN_OK;
+out:
+	sqlite3_close(lk);
+	sqlite3_close(cs);
+	sqlite3_close(ls);
+	return r;
+}
+
+static int
+cmd_backup(int argc, char **argv)
+{
+	struct coord_config cfg;
+	struct keys_federation *fed = NULL;
+	struct coord_store *db = NULL;
+	struct tlog_store *tl = NULL;
+	struct coord_verify_report rep;
+	const uint8_t *pub = NULL;
+	char path[4200], origin[TLOG_NAME_MAX + 1];
+	const char *dir;
+	int r;
+
+	if (argc == 2 && cli_is_help(argv[1])) {
+		printf("usage: %s backup -c coordinator.conf DIR\n", PROG);
+		return 0;
+	}
+	if (argc != 4 || (strcmp(argv[1], "-c") != 0 &&
+	    strcmp(argv[1], "--config") != 0)) {
+		fprintf(stderr, "%s: error: usage: %s backup -c "
+		    "coordinator.conf DIR\n", PROG, PROG);
+		return 1;
+	}
+	dir = argv[3];
+	if ((r = coord_config_load(argv[2], &cfg)) != CAIRN_OK) {
+		coord_config_release(&cfg);
+		return cli_fail(PROG, "config", r);
+	}
+	if ((r = keys_federation_load(cfg.federation, &fed)) != CAIRN_OK)
+		goto out;
+	for (size_t i = 0; i < fed->n; i++)
+		if (fed->members[i].pub.role == KEYS_ROLE_COORDINATOR)
+			pub = fed->members[i].pub.pk;
+	if (pub == NULL) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "%s: no coordinator",
+		    cfg.federation);
+		goto out;
+	}
+	snprintf(origin, sizeof(origin), "cairn/%s", fed->name);
+	if ((r = backup_pair(cfg.data_dir, dir)) != CAIRN_OK)
+		goto out;
+	snprintf(path, sizeof(path), "%s/log.db", dir);
+	if ((r = tlog_store_open(path, 0, &tl)) != CAIRN_OK)
+		goto out;
+	snprintf(path, sizeof(path), "%s/coord.db", dir);
+	if ((r = coord_store_open(path, &db)) != CAIRN_OK ||
+	    (r = coord_verify(tl, db, path, origin, pub, fed, &rep)) !=
+	    CAIRN_OK)
+		goto out;
+	printf("%s: coord.db and log.db backed up and verified (%llu log "
+	    "entries, %llu queries, %llu results)\n", dir,
+	    (unsigned long long)rep.entries, (unsigned long long)rep.queries,
+	    (unsigned long long)rep.results);
+out:
+	tlog_store_close(tl);
+	coord_store_close(db);
+	keys_federation_free(fed);
+	coord_config_release(&cfg);
+	return r == CAIRN_OK ? 0 : cli_fail(PROG, "backup", r);
+}
+
 static int
 cmd_version(int argc, char **argv)
 {
@@ -192,6 +420,9 @@ static const struct cli_cmd cmds[] = {
 	{ "serve", cmd_serve, "run the coordinator until SIGINT/SIGTERM" },
 	{ "status", cmd_status, "print the log size and query counts" },
 	{ "check-config", cmd_check, "read coordinator.conf and report" },
+	{ "verify", cmd_verify, "check coord.db and log.db as serve does" },
+	{ "rebuild", cmd_rebuild, "make coord.db again from log.db" },
+	{ "backup", cmd_backup, "copy coord.db and log.db online, verified" },
 	{ "version", cmd_version, "print the version" },
 };
 

@@ -45,6 +45,7 @@ coord_do_poll(struct coord *c, struct transport_call *call,
 		return r;
 	}
 	if (req->wait_ms == 0 || c->stopping) {
+		resp.now_unix_ms = coord_now_ms();
 		(void)transport_call_reply(call, &resp.base);
 		return COORD_HELD;
 	}

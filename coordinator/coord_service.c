@@ -168,6 +168,7 @@ tick(struct coord *c)
 				Cairn__V1__PollTaskResponse resp =
 				    CAIRN__V1__POLL_TASK_RESPONSE__INIT;
 
+				resp.now_unix_ms = coord_now_ms();
 				(void)transport_call_reply(w->call, &resp.base);
 			} else
 				(void)transport_call_fail(w->call,
@@ -296,7 +297,7 @@ recover_last_query(struct coord *c)
 	row.signed_query = (uint8_t *)e->body.p;
 	row.signed_len = e->body.len;
 	row.log_index = size - 1;
-	row.created = coord_now_s();
+	row.created = (int64_t)e->time;
 	if ((r = coord_store_query_add(c->db, &row)) == CAIRN_OK)
 		log_info("query %s: logged at %llu before a crash; recorded",
 		    row.query_id, (unsigned long long)(size - 1));
@@ -384,6 +385,7 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 {
 	struct transport_handler h[PROTO_NMETHODS];
 	struct transport_server_config sc;
+	struct coord_verify_report vr;
 	struct keys_tls *tls = NULL;
 	struct coord *c;
 	char path[4096];
@@ -435,8 +437,25 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 	    != CAIRN_OK)
 		goto fail;
 	c->log_open = true;
-	if ((r = recover_last_query(c)) != CAIRN_OK ||
-	    (r = fail_leftovers(c)) != CAIRN_OK ||
+	snprintf(path, sizeof(path), "%s/coord.db", cfg->data_dir);
+	if ((r = recover_last_query(c)) != CAIRN_OK)
+		goto fail;
+	/* Test only: play a coordinator that serves damaged or changed
+	 * state anyway, for the auditor's tests (docs/operations.md). */
+	if (getenv("CAIRN_COORD_TEST_SKIP_VERIFY") != NULL)
+		log_warn("CAIRN_COORD_TEST_SKIP_VERIFY is set: the state is "
+		    "not verified (tests only)");
+	else if ((r = coord_verify(c->log.tlog, c->db, path, c->log.origin,
+	    c->log.signer.pub, c->fed, &vr)) != CAIRN_OK)
+		goto fail;
+	else
+		log_info("state verified: %llu log entries, %llu queries, "
+		    "%llu results, %llu cosignatures",
+		    (unsigned long long)vr.entries,
+		    (unsigned long long)vr.queries,
+		    (unsigned long long)vr.results,
+		    (unsigned long long)vr.cosigs);
+	if ((r = fail_leftovers(c)) != CAIRN_OK ||
 	    (r = coord_log_members(&c->log, c->fed, c->id, NULL)) != CAIRN_OK)
 		goto fail;
 	if ((r = keys_tls_load(cfg->ca_cert, cfg->tls_cert, cfg->tls_key,
@@ -509,6 +528,7 @@ coord_stop(struct coord *c)
 			Cairn__V1__PollTaskResponse resp =
 			    CAIRN__V1__POLL_TASK_RESPONSE__INIT;
 
+			resp.now_unix_ms = coord_now_ms();
 			(void)transport_call_reply(w->call, &resp.base);
 		} else
 			(void)transport_call_fail(w->call, CAIRN_ERR_CANCELLED,

@@ -141,6 +141,22 @@ coord_now_s(void)
 bool	coord_sig_ok(const uint8_t pk[static 32], const char *purpose,
 	    const ProtobufCBinaryData *msg, const ProtobufCBinaryData *sig);
 
+/* The result hash a RELEASE entry names: BLAKE2b-256 of the 'n' values
+ * as little-endian int64. */
+void	coord_result_hash(const int64_t *v, size_t n, uint8_t out[32]);
+
+/*
+ * The packed Release kept with a result (coord_store_result_put()):
+ * query 'query_id', the 'n' sorted participant 'names', the result hash,
+ * the noise variance, the exact 95% half-width of 'var', 'cells' values
+ * and the RELEASE entry's 'log_index'.  One function, so that the
+ * startup check (coord_verify.c) rebuilds the same bytes.
+ */
+int	coord_release_pack(const char *query_id, char **names, size_t n,
+	    const uint8_t rhash[32], uint64_t var, size_t cells,
+	    uint64_t log_index, uint8_t **packed, size_t *plen)
+	    __attribute__((warn_unused_result));
+
 /* Whether 's' is a query id: 1 to COORD_QUERY_ID_MAX of [A-Za-z0-9._:-]. */
 bool	coord_query_id_ok(const char *s);
 

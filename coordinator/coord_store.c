@@ -37,6 +37,8 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS results("
 	" query_id TEXT PRIMARY KEY, release BLOB NOT NULL,"
 	" vals BLOB NOT NULL, enc INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS results_lost("
+	" query_id TEXT PRIMARY KEY, log_index INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS checkpoints("
 	" size INTEGER PRIMARY KEY, note TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS cosigs("
@@ -98,6 +100,12 @@ coord_store_close(struct coord_store *s)
 		return;
 	sqlite3_close(s->db);
 	free(s);
+}
+
+struct sqlite3 *
+coord_store_sqlite(struct coord_store *s)
+{
+	return s->db;
 }
 
 static int
@@ -441,6 +449,42 @@ result_decode(const char *query_id, int enc, const uint8_t *b, size_t len,
 	return CAIRN_OK;
 }
 
+/* NOTFOUND for a result never kept, or kept and lost in a rebuild. */
+static int
+result_missing(struct coord_store *s, const char *query_id)
+{
+	sqlite3_stmt *st;
+	long long at = -1;
+
+	if (prep(s, "SELECT log_index FROM results_lost WHERE query_id = ?",
+	    &st) == CAIRN_OK) {
+		sqlite3_bind_text(st, 1, query_id, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			at = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (at >= 0)
+		return cairn_err(CAIRN_ERR_NOTFOUND, "the values of '%s' were "
+		    "lost when coord.db was rebuilt from the log; RELEASE "
+		    "entry %lld keeps their hash", query_id, at);
+	return cairn_err(CAIRN_ERR_NOTFOUND, "no result for '%s'", query_id);
+}
+
+int
+coord_store_result_lost(struct coord_store *s, const char *query_id,
+    uint64_t log_index)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = prep(s, "INSERT OR REPLACE INTO results_lost(query_id, "
+	    "log_index) VALUES(?,?)", &st)) != CAIRN_OK)
+		return r;
+	sqlite3_bind_text(st, 1, query_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, (int64_t)log_index);
+	return run(s, st, "lost result");
+}
+
 int
 coord_store_result_get(struct coord_store *s, const char *query_id,
     uint8_t **release, size_t *rlen, int64_t **vals, size_t *n)
@@ -456,8 +500,8 @@ coord_store_result_get(struct coord_store *s, const char *query_id,
 		return r;
 	sqlite3_bind_text(st, 1, query_id, -1, SQLITE_TRANSIENT);
 	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? cairn_err(CAIRN_ERR_NOTFOUND,
-		    "no result for '%s'", query_id) : db_err(s, "result");
+		r = rc == SQLITE_DONE ? result_missing(s, query_id) :
+		    db_err(s, "result");
 		goto out;
 	}
 	rl = (size_t)sqlite3_column_bytes(st, 0);

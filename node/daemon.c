@@ -144,6 +144,7 @@ node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms, bool *got)
 		return r;
 	}
 	node_metrics_poll(true);
+	node_clock_note(d, resp->now_unix_ms);
 	if (resp->task != NULL) {
 		if (got != NULL)
 			*got = true;

@@ -189,5 +189,7 @@ int	node_ledger_export(struct node_ledger *l, const char *node, FILE *f)
 /* `cairn-node serve` and `cairn-node ledger`. */
 int	node_cmd_serve(int argc, char **argv);
 int	node_cmd_ledger(int argc, char **argv);
+/* cairn-node backup -c node.conf DIR (node/cmd_backup.c). */
+int	node_cmd_backup(int argc, char **argv);
 
 #endif

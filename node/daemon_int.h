@@ -80,7 +80,46 @@ struct node_daemon {
 							   with the log */
 	size_t				 quorum;	/* witness cosignatures
 							 * before a share */
+	/* The coordinator's clock minus this node's, measured on every
+	 * PollTask reply (node_clock_note()); read it with
+	 * node_daemon_clock_skew() (metrics). */
+	int64_t				 clock_skew_ms;
+	bool				 clock_skew_valid;
+	bool				 clock_warned;	/* beyond tolerance */
 };
+
+/* A skew beyond this is logged as a warning (docs/operations.md,
+ * "Clocks"); deadlines are judged by the coordinator's clock anyway. */
+#define NODE_CLOCK_TOLERANCE_MS	5000
+
+/*
+ * This node's wall clock in milliseconds since the epoch.  Test only:
+ * CAIRN_NODE_TEST_CLOCK_OFFSET (seconds, may be negative) is added, to
+ * play a node whose clock is wrong (docs/node.md); never set it in
+ * production.
+ */
+int64_t	node_wall_ms(void);
+
+/*
+ * Note the coordinator's clock 'coord_ms' read from a PollTask reply that
+ * just arrived: keep the skew, and log a warning when it goes beyond
+ * NODE_CLOCK_TOLERANCE_MS (and a notice when it comes back).
+ */
+void	node_clock_note(struct node_daemon *d, int64_t coord_ms);
+
+/*
+ * The coordinator's time now in seconds, as this node estimates it (its
+ * own clock plus the last measured skew): what task deadlines, set by
+ * the coordinator's clock, are compared with.
+ */
+int64_t	node_coord_now(const struct node_daemon *d);
+
+/*
+ * The last measured skew (coordinator minus node, milliseconds; positive
+ * when this node is behind) into '*ms': false before the first poll
+ * reply that carried the coordinator's time.  For the metrics.
+ */
+bool	node_daemon_clock_skew(const struct node_daemon *d, int64_t *ms);
 
 /* The phase timings of the last task handled (valid false before). */
 void	node_daemon_last_timing(const struct node_daemon *d,

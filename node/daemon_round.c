@@ -49,7 +49,7 @@ get_roster(struct node_daemon *d, const Cairn__V1__Task *t,
 	int r;
 
 	for (;;) {
-		left = (t->deadline_unix - (int64_t)time(NULL)) * 1000;
+		left = (t->deadline_unix - node_coord_now(d)) * 1000;
 		if (left <= 0)
 			return cairn_err(CAIRN_ERR_TIMEOUT, "query '%s': round "
 			    "deadline passed before the roster was complete",
@@ -520,9 +520,15 @@ handle_task(struct node_daemon *d, const Cairn__V1__Task *t,
 	job.d = d;
 	job.tq = &tq;
 	fault_point("node.task_received");
-	if (t->deadline_unix != 0 && t->deadline_unix < (int64_t)time(NULL)) {
-		log_warn("query '%s': task arrived past its deadline",
-		    t->query_id);
+	/* Deadlines are the coordinator's: judged by its clock as
+	 * measured on the poll (a wrong local clock must not drop tasks). */
+	if (t->deadline_unix != 0 && t->deadline_unix < node_coord_now(d)) {
+		log_warn("query '%s': task arrived %lld s past its deadline "
+		    "(by the coordinator's clock; this node's is %lld ms %s)",
+		    t->query_id, (long long)(node_coord_now(d) -
+		    t->deadline_unix), (long long)(d->clock_skew_ms < 0 ?
+		    -d->clock_skew_ms : d->clock_skew_ms),
+		    d->clock_skew_ms > 0 ? "behind" : "ahead");
 		return CAIRN_OK;
 	}
 	/*

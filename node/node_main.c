@@ -33,6 +33,8 @@ static const struct cli_cmd cmds[] = {
 	    "run the node: take tasks from the coordinator (docs/node.md)" },
 	{ "ledger", node_cmd_ledger,
 	    "show or export the privacy ledger" },
+	{ "backup", node_cmd_backup,
+	    "copy the ledger and witness state online (docs/operations.md)" },
 	{ "version", cmd_version, "print the version" },
 };
 

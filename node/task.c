@@ -436,8 +436,10 @@ node_task_await_quorum(struct node_daemon *d, const Cairn__V1__Task *t)
 		return cairn_err(CAIRN_ERR_FORMAT, "task without a valid "
 		    "checkpoint");
 	clock_gettime(CLOCK_REALTIME, &end);
-	if (t->deadline_unix > end.tv_sec)
-		end.tv_sec = (time_t)t->deadline_unix;
+	/* The deadline is the coordinator's: now plus what is left of it
+	 * by the coordinator's clock (docs/operations.md, "Clocks"). */
+	if (t->deadline_unix > node_coord_now(d))
+		end.tv_sec += (time_t)(t->deadline_unix - node_coord_now(d));
 	else
 		end.tv_sec += d->call_ms / 1000 + 1;
 	for (;;) {

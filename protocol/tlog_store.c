@@ -999,3 +999,44 @@ out:
 	(void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	return r;
 }
+
+int
+tlog_store_integrity(struct tlog_store *s)
+{
+	return db_integrity(s->db, s->path);
+}
+
+int
+tlog_store_verify_notes(struct tlog_store *s, const struct tlog_verifier *key,
+    uint64_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	struct tlog_note *note;
+	uint64_t count = 0, size = 0;
+	int rc, r = CAIRN_OK;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT size, note FROM checkpoints "
+	    "ORDER BY size", -1, &st, NULL) != SQLITE_OK)
+		return dberr(s, "reading checkpoints");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size = (uint64_t)sqlite3_column_int64(st, 0);
+		note = NULL;
+		if ((r = tlog_note_parse(sqlite3_column_blob(st, 1),
+		    (size_t)sqlite3_column_bytes(st, 1), &note)) == CAIRN_OK)
+			r = tlog_note_verify(note, key, 1, 1, NULL, NULL);
+		tlog_note_free(note);
+		if (r != CAIRN_OK) {
+			r = cairn_err(r, "%s: checkpoint of size %llu: %s",
+			    s->path, (unsigned long long)size,
+			    cairn_errdesc(r));
+			break;
+		}
+		count++;
+	}
+	if (r == CAIRN_OK && rc != SQLITE_DONE)
+		r = dberr(s, "reading checkpoints");
+	sqlite3_finalize(st);
+	if (r == CAIRN_OK && n != NULL)
+		*n = count;
+	return r;
+}

@@ -157,4 +157,22 @@ struct tlog_store_report {
 int	tlog_store_verify(struct tlog_store *s, struct tlog_store_report *rep)
 	    __attribute__((warn_unused_result));
 
+/*
+ * SQLite's integrity check of the store's file (every page, index and
+ * free list): CAIRN_OK, or CAIRN_ERR_FORMAT naming the path and the
+ * first problem.
+ */
+int	tlog_store_integrity(struct tlog_store *s)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Check the signature of every stored checkpoint note against 'key' (the
+ * log's signing key); '*n' (may be NULL) gets how many were checked.
+ * Returns CAIRN_OK, or CAIRN_ERR_SIGNATURE / CAIRN_ERR_FORMAT naming the
+ * checkpoint's size.
+ */
+int	tlog_store_verify_notes(struct tlog_store *s,
+	    const struct tlog_verifier *key, uint64_t *n)
+	    __attribute__((warn_unused_result));
+
 #endif

@@ -26,8 +26,11 @@
 #  6. a holder's ledger;
 #  7. the auditor verifies the whole log, and one node's ledger against it.
 #
-# Everything runs in a temporary folder that is removed at the end (set
-# KEEP=1 to keep it).  CAIRN_DEMO_SUBSCRIBERS and CAIRN_DEMO_REGIONS change
+# Everything runs in a temporary folder that is removed at the end.  KEEP=1
+# keeps it, CAIRN_DEMO_DIR=DIR makes it in DIR (new or empty) and keeps it:
+# a kept folder's configs name a port chosen free at creation, and its
+# start.sh and stop.sh (printed at the end) start and stop the federation
+# again as it is.  CAIRN_DEMO_SUBSCRIBERS and CAIRN_DEMO_REGIONS change
 # the size.  It takes well under two minutes on 2 cores.
 set -eu
 O=${1:-build}
@@ -35,16 +38,92 @@ B="$(cd "$O/bin" && pwd)"
 C="$B/cairn"
 N="$B/cairn-node"
 CO="$B/cairn-coordinator"
-T=$(mktemp -d /tmp/cairn-demo-XXXXXX)
+if [ -n "${CAIRN_DEMO_DIR:-}" ]; then
+	mkdir -p "$CAIRN_DEMO_DIR"
+	[ -z "$(ls -A "$CAIRN_DEMO_DIR")" ] ||
+	    { echo "cairn demo: error: $CAIRN_DEMO_DIR is not empty" >&2; exit 1; }
+	T=$(cd "$CAIRN_DEMO_DIR" && pwd)
+	KEEP=1
+else
+	T=$(mktemp -d /tmp/cairn-demo-XXXXXX)
+fi
 CAIRN=$C
 . "$(dirname "$0")/federation_lib.sh"
 PIDS=""
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
 	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-	if [ -n "${KEEP:-}" ]; then echo "demo files kept in $T"; else rm -rf "$T"; fi
+	if [ -n "${KEEP:-}" ]; then
+		echo "demo files kept in $T (stopped); the same federation again:"
+		echo "   start:  sh $T/start.sh"
+		echo "   ask:    $C query list --config $T/analyst.conf"
+		echo "   stop:   sh $T/stop.sh"
+	else rm -rf "$T"; fi
 }
 trap cleanup EXIT INT TERM
+# write_start_stop START STOP: the kept folder's scripts that start and
+# stop the same federation again (nodes dial the fixed port of the
+# coordinator.conf written above).
+write_start_stop() {
+	{
+		echo '#!/bin/sh'
+		echo '# start.sh - start this kept cairn demo federation again'
+		echo '# (written by tools/demo.sh): the coordinator, then nodes op1,'
+		echo '# op2, op3; logs appended to coord.log and NODE.log, process'
+		echo '# ids in *.pid.  stop.sh stops it.'
+		echo 'set -u'
+		printf "D='%s'\nCO='%s'\nN='%s'\nC='%s'\nPORT=%s\n" "$T" "$CO" "$N" "$C" "$FED_PORT"
+		cat <<'EOF'
+if [ -s "$D/coordinator.pid" ] && kill -0 "$(cat "$D/coordinator.pid")" 2>/dev/null; then
+	echo "start.sh: error: already running ($D/coordinator.pid)" >&2; exit 1
+fi
+rm -f "$D/port"
+(cd "$D" && exec "$CO" serve -c "$D/coordinator.conf" </dev/null >>"$D/coord.log" 2>&1) &
+echo $! >"$D/coordinator.pid"
+i=0
+while [ ! -s "$D/port" ]; do
+	if ! kill -0 "$(cat "$D/coordinator.pid")" 2>/dev/null || [ $i -ge 300 ]; then
+		echo "start.sh: error: the coordinator did not start on 127.0.0.1:$PORT; the end of $D/coord.log:" >&2
+		tail -n 3 "$D/coord.log" >&2
+		rm -f "$D/coordinator.pid"; exit 1
+	fi
+	sleep 0.1; i=$((i + 1))
+done
+for m in op1 op2 op3; do
+	"$N" serve -c "$D/$m.conf" </dev/null >>"$D/$m.log" 2>&1 &
+	echo $! >"$D/$m.pid"
+done
+echo "cairn demo federation running: coordinator on 127.0.0.1:$PORT, nodes op1 op2 op3"
+echo "   ask:   $C query list --config $D/analyst.conf"
+echo "   stop:  sh $D/stop.sh"
+EOF
+	} >"$1"
+	{
+		echo '#!/bin/sh'
+		echo '# stop.sh - stop this kept cairn demo federation: SIGTERM to the'
+		echo '# nodes, then the coordinator, 10 s each.  Written by tools/demo.sh.'
+		echo 'set -u'
+		printf "D='%s'\n" "$T"
+		cat <<'EOF'
+rc=0
+for w in op1 op2 op3 coordinator; do
+	[ -s "$D/$w.pid" ] || continue
+	p=$(cat "$D/$w.pid")
+	kill -TERM "$p" 2>/dev/null
+	i=0
+	while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	if kill -0 "$p" 2>/dev/null; then
+		echo "stop.sh: error: $w (pid $p) did not stop in 10 s" >&2; rc=1
+	else
+		rm -f "$D/$w.pid"
+	fi
+done
+[ $rc -ne 0 ] || echo "cairn demo federation stopped; start it again: sh $D/start.sh"
+exit $rc
+EOF
+	} >"$2"
+	chmod 755 "$1" "$2"
+}
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "cairn demo: error: $*" >&2; exit 1; }
 
@@ -73,6 +152,12 @@ sed -n 's/^/   /p' "$T/fed/federation.conf" | cut -c1-100
 
 step "3. Coordinator and three nodes on 127.0.0.1"
 cp "$T/data/regions.csv" "$T/regions.csv"
+# A kept folder is started again later: its configs name a fixed port,
+# chosen free now.
+if [ -n "${KEEP:-}" ]; then
+	FED_LISTEN_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	export FED_LISTEN_PORT
+fi
 fed_coordinator_conf "$T" "demo $T/regions.csv" || fail "pinning the geography"
 grep '^geography' "$T/fed/federation.conf" | sed 's/^/   federation.conf: /' | cut -c1-100
 fed_start_coordinator "$T" || { cat "$T/coord.log" >&2; fail "the coordinator did not start"; }
@@ -101,6 +186,7 @@ CONF
 	k=$((k + 1))
 done
 fed_analyst_conf "$T" nso "$T/analyst.conf"
+[ -z "${KEEP:-}" ] || write_start_stop "$T/start.sh" "$T/stop.sh"
 
 # compare RESULT TRUTH KEYCOLS: join noisy cells with the exact federation
 # answer and report how many exact values fall inside their 95% interval.

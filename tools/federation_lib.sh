@@ -32,7 +32,9 @@ fed_member() {
 # to FED_DIR/port); each further argument is one "NAME REGIONS_FILE"
 # geography (a relative file is taken from FED_DIR), which is also pinned by
 # its hash in federation.conf (`cairn keys pin-geography`).  FED_ADVERTISE_SECONDS, FED_SHARE_SECONDS (default 30) and
-# FED_MAX_ATTEMPTS (default 3) change the deadlines and retries.
+# FED_MAX_ATTEMPTS (default 3) change the deadlines and retries;
+# FED_LISTEN_PORT (default 0: ephemeral) fixes the port, for a folder that
+# is started again later (tools/demo.sh).
 fed_coordinator_conf() {
 	_fd=$1; shift
 	mkdir -p "$_fd/coord"
@@ -51,7 +53,7 @@ tls_cert = $_fd/fed/coordinator/tls.crt
 ca_cert = $_fd/fed/ca.crt
 federation = $_fd/fed/federation.conf
 data_dir = $_fd/coord
-listen = 127.0.0.1:0
+listen = 127.0.0.1:${FED_LISTEN_PORT:-0}
 port_file = $_fd/port
 [deadlines]
 advertise_seconds = ${FED_ADVERTISE_SECONDS:-30}

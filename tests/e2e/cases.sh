@@ -279,8 +279,8 @@ case_line() {
 		echo "$1 $2" >>"$D/geographies" ;;
 	set)		# VARIABLE VALUE
 		case $1 in
-		FED_*|CAIRN_LOG) export "$1=$2" ;;
-		*) notok "$C: set $1: only FED_* and CAIRN_LOG"; return 1 ;;
+		FED_*|CAIRN_LOG|CAIRN_NODE_TEST_CLOCK_OFFSET) export "$1=$2" ;;
+		*) notok "$C: set $1: only FED_*, CAIRN_LOG and CAIRN_NODE_TEST_CLOCK_OFFSET"; return 1 ;;
 		esac ;;
 	coordinator)
 		_gs=$(cat "$D/geographies" 2>/dev/null)
@@ -305,6 +305,12 @@ case_line() {
 	backup)		# NODE NAME: copy its ledger.db (stop it first)
 		cp "$D/$1/data/ledger.db" "$D/$1-$2.db" ||
 			{ notok "$C: backup $1 $2"; return 1; } ;;
+	online-backup)	# NODE NAME: `cairn-node backup` while it serves; its
+			# ledger copy is what `restore NODE NAME` puts back
+		rm -rf "$D/$1-$2.bak"
+		"$NODE" backup -c "$D/$1.conf" "$D/$1-$2.bak" >"$T/out" 2>&1 &&
+		    cp "$D/$1-$2.bak/ledger.db" "$D/$1-$2.db" ||
+			{ notok "$C: online-backup $1 $2"; return 1; } ;;
 	restore)	# NODE NAME: put that copy back (it is stopped)
 		rm -f "$D/$1/data/ledger.db-wal" "$D/$1/data/ledger.db-shm"
 		cp "$D/$1-$2.db" "$D/$1/data/ledger.db" ||

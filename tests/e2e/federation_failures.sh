@@ -166,7 +166,14 @@ print(idx)
 PY
 [ $? -eq 0 ] && QI=$(cat "$T/qidx") && ok "changed one byte of the QUERY entry ($QI) in log.db" ||
 	{ notok "changed one byte of the QUERY entry in log.db"; exit 1; }
+fails_with "the coordinator refuses to serve the changed log, naming entry $QI" \
+    "log.db: entry $QI does not match its stored leaf hash" \
+    "$CAIRN_BIN/cairn-coordinator" serve -c "$T/coordinator.conf"
+# A coordinator that serves it anyway (a dishonest one): the auditor
+# catches it.
+export CAIRN_COORD_TEST_SKIP_VERIFY=1
 start_coord || { notok "coordinator restarts"; exit 1; }
+unset CAIRN_COORD_TEST_SKIP_VERIFY
 # One of the two nodes is down: its live peer is the only witness, so
 # the auditor asks for one cosignature (the default, a majority, is 2).
 AV="--federation $T/fed/federation.conf --coordinator 127.0.0.1:$PORT
@@ -203,9 +210,14 @@ db.execute("UPDATE checkpoints SET note = ? WHERE size = ?", (bytes(b), size))
 db.commit()
 print(size)
 PY
-[ $? -eq 0 ] && ok "changed one byte of checkpoint $(cat "$T/out") in log.db" ||
+[ $? -eq 0 ] && CPS=$(cat "$T/out") && ok "changed one byte of checkpoint $CPS in log.db" ||
 	{ notok "changed one byte of the latest checkpoint in log.db"; exit 1; }
+fails_with "the coordinator refuses to serve the changed checkpoint $CPS" \
+    "log.db: checkpoint of size $CPS:" \
+    "$CAIRN_BIN/cairn-coordinator" serve -c "$T/coordinator.conf"
+export CAIRN_COORD_TEST_SKIP_VERIFY=1
 start_coord || { notok "coordinator restarts"; exit 1; }
+unset CAIRN_COORD_TEST_SKIP_VERIFY
 # One of the two nodes is down: its live peer is the only witness, so
 # the auditor asks for one cosignature (the default, a majority, is 2).
 AV="--federation $T/fed/federation.conf --coordinator 127.0.0.1:$PORT
