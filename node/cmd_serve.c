@@ -161,8 +161,11 @@ node_cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if ((r = node_config_load(conf, &cfg)) == CAIRN_OK)
+	if ((r = node_config_load(conf, &cfg)) == CAIRN_OK) {
+		/* a source's running statement is cancelled on a stop */
+		cfg.stop = &stop_flag;
 		r = serve(&cfg);
+	}
 	node_config_release(&cfg);
 	if (r != CAIRN_OK)
 		return cli_fail("cairn-node", "serve", r);

@@ -299,4 +299,61 @@ while [ "$(active)" != 0 ] && [ $tries -lt 600 ]; do
 done
 holds "no cairn-node statement is left running on the server" \
     '[ "$(active)" = 0 ]'
+
+# 6. `cairn-node serve` with a [source]: n1 reads the database (its [data]
+# cdr names no file), n2 the same records from CSV; both compute the same
+# exact vector for a round that is released.
+load "$CDR"
+F="$T/fed"
+CAIRN="$BIN/cairn"
+. "$TOP/tools/federation_lib.sh"
+mkdir -p "$F"
+cp "$T/syn/regions.csv" "$F/g1.csv"
+POLICY='allow_kind = residents
+allow_analyst = analyst
+budget_rho_per_month = 2
+max_rho_per_query = 1'
+FED_ADVERTISE_SECONDS=20 FED_SHARE_SECONDS=20
+export FED_ADVERTISE_SECONDS FED_SHARE_SECONDS
+fed_init "$F" srcfed && fed_member "$F" analyst analyst &&
+    fed_member "$F" node n1 && fed_member "$F" node n2 &&
+    fed_coordinator_conf "$F" "g1 g1.csv" && fed_start_coordinator "$F" &&
+    fed_analyst_conf "$F" analyst &&
+    echo "$POLICY" | FED_DATA_EXTRA="[source]
+uri = $URI
+tables = events.calls, events.sms
+statement_timeout_seconds = 600" \
+    fed_node_conf "$F" n1 "$T/no-such-file.csv" "$CELLS" g1 &&
+    echo "$POLICY" | fed_node_conf "$F" n2 "$CDR" "$CELLS" g1
+status_ok $? "a federation of two nodes, n1 with a [source]"
+for nd in n1 n2; do
+	CAIRN_LOG=debug "$NODE" serve -c "$F/$nd.conf" >"$F/$nd.log" 2>&1 &
+	echo $! >"$F/$nd.pid"
+done
+"$CAIRN" query submit --config "$F/analyst.conf" --id qs --kind residents \
+    --start 2024-02-26 --end 2024-03-03 --geography g1 --rho 0.5 \
+    --participants n1,n2 --colluding 0 --holders 1 \
+    --purpose "source_pg serve" >"$T/out" 2>&1 &&
+    "$CAIRN" query wait --config "$F/analyst.conf" qs --timeout 120 \
+    >"$T/out" 2>&1
+status_ok $? "the round over n1's database and n2's CSV is released"
+for nd in n1 n2; do
+	kill -TERM "$(cat "$F/$nd.pid")" 2>/dev/null
+	wait "$(cat "$F/$nd.pid")" 2>/dev/null
+done
+kill -TERM "$FED_COORD_PID" 2>/dev/null
+wait "$FED_COORD_PID" 2>/dev/null
+has "n1 computed its vector in the database" \
+    "exact vector from the \[source\] database" "$F/n1.log"
+v1=$(sed -n 's/.*exact vector: \([0-9]* cells, [0-9]* non-zero\).*/\1/p' \
+    "$F/n1.log")
+v2=$(sed -n 's/.*exact vector: \([0-9]* cells, [0-9]* non-zero\).*/\1/p' \
+    "$F/n2.log")
+TAP_SHOW="$F/n1.log $F/n2.log" holds \
+    "n1's vector from the database has n2's shape ($v2)" \
+    '[ -n "$v1" ] && [ "$v1" = "$v2" ]'
+cp "$F/n2.conf" "$F/bad.conf"
+printf '[source]\nuri = clickhouse://127.0.0.1:8123/x\n' >>"$F/bad.conf"
+fails_with "node.conf's [source] is checked at load" "not yet supported" \
+    "$NODE" serve -c "$F/bad.conf"
 tap_done
