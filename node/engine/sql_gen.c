@@ -51,18 +51,18 @@ engine_source_defaults(struct engine_source *s)
 	s->statement_timeout_s = 3600;
 }
 
+/* Split the list 'val' into s->tables; 's' is unchanged on failure. */
 static int
 set_tables(struct engine_source *s, const char *val)
 {
-	char *p, *item, *save, *end;
+	char buf[sizeof(s->tabbuf)], *item, *save, *end;
+	size_t off[ENGINE_SOURCE_MAX_TABLES], n = 0;
 
-	if (strlen(val) >= sizeof(s->tabbuf))
+	if (strlen(val) >= sizeof(buf))
 		return cairn_err(CAIRN_ERR_ARG, "source option 'tables': "
-		    "the list is over %zu bytes", sizeof(s->tabbuf) - 1);
-	memcpy(s->tabbuf, val, strlen(val) + 1);
-	s->ntables = 0;
-	p = s->tabbuf;
-	for (item = strtok_r(p, ",", &save); item != NULL;
+		    "the list is over %zu bytes", sizeof(buf) - 1);
+	memcpy(buf, val, strlen(val) + 1);
+	for (item = strtok_r(buf, ",", &save); item != NULL;
 	    item = strtok_r(NULL, ",", &save)) {
 		while (*item == ' ' || *item == '\t')
 			item++;
@@ -71,15 +71,19 @@ set_tables(struct engine_source *s, const char *val)
 			*--end = '\0';
 		if (*item == '\0')
 			continue;
-		if (s->ntables == ENGINE_SOURCE_MAX_TABLES)
+		if (n == ENGINE_SOURCE_MAX_TABLES)
 			return cairn_err(CAIRN_ERR_ARG, "source option "
 			    "'tables': more than %d tables",
 			    ENGINE_SOURCE_MAX_TABLES);
-		s->tables[s->ntables++] = item;
+		off[n++] = (size_t)(item - buf);
 	}
-	if (s->ntables == 0)
+	if (n == 0)
 		return cairn_err(CAIRN_ERR_ARG, "source option 'tables': no "
 		    "table named");
+	memcpy(s->tabbuf, buf, sizeof(buf));
+	for (size_t i = 0; i < n; i++)
+		s->tables[i] = s->tabbuf + off[i];
+	s->ntables = n;
 	return CAIRN_OK;
 }
 
