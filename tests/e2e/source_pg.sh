@@ -47,7 +47,10 @@ trap 'exit 1' INT TERM
 $RUN "$PGBIN/initdb" -D "$T/pg/data" -U postgres --auth=trust -E UTF8 \
     --locale=C >"$T/initdb.log" 2>&1 &&
     $RUN "$PGBIN/pg_ctl" -D "$T/pg/data" -l "$T/pg/log" -w -o \
-    "-k $T/pg -c listen_addresses=127.0.0.1 -p $PORT -c fsync=off" \
+    "-k $T/pg -c listen_addresses=127.0.0.1 -p $PORT -c fsync=off \
+    -c session_preload_libraries=auto_explain \
+    -c auto_explain.log_min_duration=0 -c parallel_setup_cost=0 \
+    -c parallel_tuple_cost=0 -c min_parallel_table_scan_size=0" \
     start >"$T/pgctl.log" 2>&1
 status_ok $? "PostgreSQL starts on 127.0.0.1:$PORT as a non-root user"
 
@@ -129,6 +132,12 @@ for q in "$T"/small/queries/*.json; do
 	[ "$name" = population_by_category ] && continue
 	same "small/$name" "$q" "$T/small/cdr.csv" "$T/small/cells.csv"
 done
+
+# Parallel workers: with their costs set to zero (as a big table makes
+# them), the plan of the statement gathers from parallel workers.
+awk '/Query Text: -- cairn: presence/ { on = 1 } on' "$T/pg/log" >"$T/plans"
+has "the statement's plan uses parallel workers" "Workers Planned" \
+    "$T/plans"
 
 # 2. Rows the source refuses change nothing, and check-data counts them.
 $PSQL -d flowdb >"$T/out" 2>&1 <<'EOF'
