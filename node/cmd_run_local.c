@@ -258,10 +258,16 @@ rl_run_source(struct cmd_input *ci, const struct qspec *q,
 	r = engine_run_source(q, &ci->src, ci->cells, &rl_stop, res);
 	sigaction(SIGINT, &oint, NULL);
 	sigaction(SIGTERM, &oterm, NULL);
-	if (r == CAIRN_OK && !o->quiet)
+	if (r == CAIRN_OK && !o->quiet) {
+		char oc[96] = "";
+
+		if (res->other_cat > 0)
+			snprintf(oc, sizeof(oc), ", %" PRIu64 " under a "
+			    "category outside the query's", res->other_cat);
 		fprintf(stderr, "%s: source %zu table(s), %zu non-zero cells "
-		    "read back, %.2f s\n", PROG, ci->src.ntables, res->nnz,
-		    now() - t0);
+		    "read back%s, %.2f s\n", PROG, ci->src.ntables, res->nnz,
+		    oc, now() - t0);
+	}
 	return r;
 }
 

@@ -66,6 +66,10 @@ static const struct config_key schema[] = {
 	    C(src_cell_table_cell), false, 0, 0, 0, 0, NULL },
 	{ "source", "cell_table_region_column", CONFIG_STRING,
 	    C(src_cell_table_region), false, 0, 0, 0, 0, NULL },
+	{ "source", "region_column", CONFIG_STRING, C(src_region_column),
+	    false, 0, 0, 0, 0, NULL },
+	{ "source", "category_column", CONFIG_STRING, C(src_category_column),
+	    false, 0, 0, 0, 0, NULL },
 	{ "source", "statement_timeout_seconds", CONFIG_INT, C(src_timeout_s),
 	    false, 0, 604800, 0, 0, "3600" },
 	{ "policy", "allow_kind", CONFIG_STRLIST, P(kinds), true, 0, 0, 0, 0,
@@ -111,6 +115,8 @@ fill_source(const struct node_config *cfg, struct engine_source *out)
 		{ "cell_table", cfg->src_cell_table },
 		{ "cell_table_cell_column", cfg->src_cell_table_cell },
 		{ "cell_table_region_column", cfg->src_cell_table_region },
+		{ "region_column", cfg->src_region_column },
+		{ "category_column", cfg->src_category_column },
 	};
 	int r;
 
@@ -146,9 +152,10 @@ check_source(const char *path, const struct node_config *cfg)
 			    "'cdr' (or a [source] with 'uri')", path);
 		return CAIRN_OK;
 	}
-	if (cfg->cells == NULL && cfg->src_cell_table == NULL)
+	if (cfg->cells == NULL && cfg->src_cell_table == NULL &&
+	    cfg->src_region_column == NULL)
 		return cairn_err(CAIRN_ERR_CONFIG, "%s: [source] needs [data] "
-		    "'cells' or its own 'cell_table'", path);
+		    "'cells', or its own 'cell_table' or 'region_column'", path);
 	if ((r = fill_source(cfg, &s)) == CAIRN_OK)
 		return CAIRN_OK;
 	snprintf(d, sizeof(d), "%s", cairn_errdesc(r));

@@ -70,6 +70,8 @@ struct node_config {
 	char		*src_cell_table;
 	char		*src_cell_table_cell;
 	char		*src_cell_table_region;
+	char		*src_region_column;
+	char		*src_category_column;
 	int64_t		 src_timeout_s;
 	/* not from the file: set by `cairn-node serve`, cancels a source's
 	   statement when the node stops (may be NULL) */

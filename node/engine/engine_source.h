@@ -50,6 +50,11 @@ struct engine_source {
 	const char	*cell_table;
 	const char	*cell_table_cell;	/* default cell_id */
 	const char	*cell_table_region;	/* default region_id */
+	/* Region-level tables: the region id column (no cell map; the
+	   domain is the node's region list), and the category column that
+	   population_by_category reads. */
+	const char	*region_column;
+	const char	*category_column;
 	int64_t		 statement_timeout_s;	/* 0: none; default 3600 */
 	char		 tabbuf[512];	/* tables split from a list */
 };
@@ -58,7 +63,8 @@ void	engine_source_defaults(struct engine_source *s);
 /*
  * Set option 'key' ("uri", "tables", "subscriber_column", "time_column",
  * "cell_column", "cell_table", "cell_table_cell_column",
- * "cell_table_region_column", "statement_timeout_seconds") to 'val'
+ * "cell_table_region_column", "region_column", "category_column",
+ * "statement_timeout_seconds") to 'val'
  * (borrowed; "tables" is a comma-separated list).  An unknown key or a
  * bad value is CAIRN_ERR_ARG naming it.
  */
@@ -89,7 +95,10 @@ struct engine_sql {
  * region domain 'cells' (whose cells become the map's parameters unless
  * s->cell_table is set).  Its rows are (t, r1, r2, n): a bucket or day
  * index, one or two region ids and a count; engine_run_source() turns
- * them into cells.  CAIRN_ERR_UNSUPPORTED for population_by_category.
+ * them into cells (population_by_category: t is the category's index
+ * in the spec's sorted list, and one more row (0, 0, 1, n) counts the
+ * window's events under other categories).  population_by_category needs
+ * s->category_column (CAIRN_ERR_ARG without it).
  */
 int	engine_sql_build(const struct qspec *q, const struct engine_source *s,
 	    const struct engine_cellmap *cells, struct engine_sql *out)

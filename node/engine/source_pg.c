@@ -113,6 +113,9 @@ row_cell(const struct engine_plan *p, const struct engine_cellmap *m,
 	case QSPEC_KIND_VISITORS:
 		*id = (uint64_t)a * p->ndays + v[0];
 		return v[0] < p->ndays;
+	case QSPEC_KIND_POPCAT:
+		*id = (uint64_t)a * p->ncats + v[0];
+		return v[0] < p->ncats && v[2] == 0;
 	default:
 		return false;
 	}
@@ -132,6 +135,7 @@ struct pg_rows {
 	const struct engine_cellmap	*m;
 	struct engine_cell		*cells;
 	size_t				 n, cap;
+	uint64_t			 other_cat;	/* popcat */
 };
 
 static int
@@ -147,6 +151,11 @@ rows_add(struct pg_rows *rw, const PGresult *pr)
 			return cairn_err(CAIRN_ERR_DB, "postgresql: column %d "
 			    "of a cell row is not a count: '%s'", c + 1,
 			    PQgetvalue(pr, 0, c));
+	if (rw->p->q.kind == QSPEC_KIND_POPCAT && v[2] == 1) {
+		/* the events under categories outside the spec's */
+		rw->other_cat += v[3];
+		return CAIRN_OK;
+	}
 	if (!row_cell(rw->p, rw->m, v, &id))
 		return cairn_err(CAIRN_ERR_DB, "postgresql: cell row (%" PRIu64
 		    ", %" PRIu64 ", %" PRIu64 ") is outside the query's domain",
@@ -295,7 +304,10 @@ engine_run_source(const struct qspec *q, const struct engine_source *s,
 		goto out;
 	res->cells = rw.cells;
 	res->nnz = rw.n;
+	res->other_cat = rw.other_cat;
 	rw.cells = NULL;
+	if ((r = engine_result_cats(res, q)) != CAIRN_OK)
+		engine_result_release(res);
 out:
 	free(rw.cells);
 	engine_sql_release(&sql);

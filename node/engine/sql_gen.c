@@ -103,6 +103,10 @@ engine_source_set(struct engine_source *s, const char *key, const char *val)
 		    offsetof(struct engine_source, cell_table_cell) },
 		{ "cell_table_region_column",
 		    offsetof(struct engine_source, cell_table_region) },
+		{ "region_column",
+		    offsetof(struct engine_source, region_column) },
+		{ "category_column",
+		    offsetof(struct engine_source, category_column) },
 	};
 	int64_t v;
 
@@ -169,7 +173,10 @@ engine_source_check(struct engine_source *s)
 	if (!name_ok(s->subscriber_column, false) ||
 	    !name_ok(s->time_column, false) || !name_ok(s->cell_column, false) ||
 	    !name_ok(s->cell_table_cell, false) ||
-	    !name_ok(s->cell_table_region, false))
+	    !name_ok(s->cell_table_region, false) ||
+	    (s->region_column != NULL && !name_ok(s->region_column, false)) ||
+	    (s->category_column != NULL && !name_ok(s->category_column,
+	    false)))
 		return cairn_err(CAIRN_ERR_ARG, "a source column name is empty "
 		    "or over 200 bytes");
 	return CAIRN_OK;
@@ -354,6 +361,14 @@ gen_map(struct gen *g, const struct engine_source *s,
 	size_t a, b;
 	int r;
 
+	if (s->region_column != NULL) {
+		a = gen_param_take(g, "region ids of the domain",
+		    region_array(m));
+		fputs("WITH dom (region) AS (\n\tSELECT * FROM unnest(", g->f);
+		P(g, a, "bigint[]");
+		fputs(")\n)", g->f);
+		return;
+	}
 	fputs("WITH cm (cell, region) AS (\n", g->f);
 	if (s->cell_table == NULL) {
 		if ((r = cell_arrays(m, &cells, &regions)) != CAIRN_OK) {
@@ -396,8 +411,19 @@ gen_union(struct gen *g, const struct engine_source *s, size_t lo, size_t hi)
 		fputs(" AS s, ", g->f);
 		ident(g, s->time_column, false);
 		fputs(" AS t, ", g->f);
-		ident(g, s->cell_column, false);
-		fputs("::text AS cell FROM ", g->f);
+		if (s->region_column != NULL) {
+			ident(g, s->region_column, false);
+			fputs("::bigint AS cell", g->f);
+		} else {
+			ident(g, s->cell_column, false);
+			fputs("::text AS cell", g->f);
+		}
+		if (s->category_column != NULL) {
+			fputs(", ", g->f);
+			ident(g, s->category_column, false);
+			fputs("::text AS cat", g->f);
+		}
+		fputs(" FROM ", g->f);
 		ident(g, s->tables[i], true);
 		fputc('\n', g->f);
 		if (lo == 0)
@@ -425,14 +451,21 @@ gen_events(struct gen *g, const struct engine_source *s,
 	size_t lo = ts_param(g, "window start (UTC)", base);
 	size_t hi = ts_param(g, "window end (UTC), exclusive", end);
 
-	fputs(",\nev (s, slot, region) AS (\n\tSELECT e.s, (", g->f);
+	bool cat = p->q.kind == QSPEC_KIND_POPCAT;
+
+	fprintf(g->f, ",\nev (s, slot, region%s) AS (\n\tSELECT e.s, (",
+	    cat ? ", cat" : "");
 	epoch_of(g, "e.t");
 	fputs(" - ", g->f);
 	P(g, b, "bigint");
-	fputs(") / 3600, cm.region\n\tFROM (\n", g->f);
+	fprintf(g->f, ") / 3600, %s%s\n\tFROM (\n", s->region_column != NULL ?
+	    "dom.region" : "cm.region", cat ? ", e.cat" : "");
 	gen_union(g, s, lo, hi);
-	fputs("\t) AS e JOIN cm ON cm.cell = e.cell\n"
-	    "\tWHERE e.s IS NOT NULL AND length(e.s) > 0\n)", g->f);
+	fprintf(g->f, "\t) AS e JOIN %s\n"
+	    "\tWHERE e.s IS NOT NULL AND length(e.s) > 0%s\n)",
+	    s->region_column != NULL ? "dom ON dom.region = e.cell" :
+	    "cm ON cm.cell = e.cell", cat ?
+	    " AND e.cat IS NOT NULL AND e.cat <> ''" : "");
 }
 
 /*
@@ -474,6 +507,61 @@ gen_ranked(struct gen *g, bool hour)
 	    "\tSELECT s, b, region, row_number() OVER (PARTITION BY s, b\n"
 	    "\t    ORDER BY n DESC, region)\n\tFROM c\n)", hour ? "slot" :
 	    "slot / 24");
+}
+
+/* The spec's categories (sorted bytewise) as an array parameter. */
+static size_t
+cats_param(struct gen *g, const struct qspec *q)
+{
+	char *b = NULL;
+	size_t l = 0;
+	FILE *f = open_memstream(&b, &l);
+
+	if (f == NULL) {
+		g->err = CAIRN_ERR_NOMEM;
+		return 1;
+	}
+	fputc('{', f);
+	for (uint32_t i = 0; i < q->ncats; i++) {
+		fputs(i ? ",\"" : "\"", f);
+		for (const char *c = q->cats[i]; *c != '\0'; c++) {
+			if (*c == '"' || *c == '\\')
+				fputc('\\', f);
+			fputc(*c, f);
+		}
+		fputc('"', f);
+	}
+	fputc('}', f);
+	if (fclose(f) != 0) {
+		free(b);
+		b = NULL;
+	}
+	return gen_param_take(g, "the categories, sorted", b);
+}
+
+/*
+ * population_by_category: each subscriber's modal (region, category)
+ * among the spec's categories, ties to the smaller region id, then to
+ * the category first in the sorted list; and the count of the window's
+ * events under other categories as the row (0, 0, 1, n).
+ */
+static void
+gen_popcat(struct gen *g, const struct qspec *q)
+{
+	size_t k = cats_param(g, q);
+
+	fputs(",\nevc (s, region, ci) AS (\n\tSELECT s, region, "
+	    "array_position(", g->f);
+	P(g, k, "text[]");
+	fputs(", cat) - 1 FROM ev\n),\npc (s, region, ci, n) AS (\n"
+	    "\tSELECT s, region, ci, count(*) FROM evc WHERE ci IS NOT NULL\n"
+	    "\tGROUP BY s, region, ci\n),\nm (region, ci) AS (\n"
+	    "\tSELECT region, ci FROM (\n\t\tSELECT region, ci, row_number() "
+	    "OVER (PARTITION BY s\n\t\t    ORDER BY n DESC, region, ci) AS rk\n"
+	    "\t\tFROM pc\n\t) AS x WHERE rk = 1\n)\n"
+	    "SELECT ci AS t, region AS r1, 0 AS r2, count(*) AS n\n"
+	    "FROM m GROUP BY ci, region\nUNION ALL\n"
+	    "SELECT 0, 0, 1, count(*) FROM evc WHERE ci IS NULL\n", g->f);
 }
 
 static void
@@ -541,6 +629,9 @@ gen_kind(struct gen *g, const struct engine_plan *p)
 		fputs(" AND (h.region IS NULL OR h.region <> r.region)\n"
 		    "GROUP BY r.b, r.region\n", g->f);
 		break;
+	case QSPEC_KIND_POPCAT:
+		gen_popcat(g, q);
+		break;
 	default:
 		g->err = CAIRN_ERR_INTERNAL;
 	}
@@ -588,16 +679,16 @@ engine_sql_build(const struct qspec *q, const struct engine_source *s,
 	size_t len;
 	int r;
 
-	if (q->kind == QSPEC_KIND_POPCAT)
-		return cairn_err(CAIRN_ERR_UNSUPPORTED, "population_by_category "
-		    "reads region-level records with categories; SQL sources "
-		    "read cell events only: give the records as --cdr files");
+	if (q->kind == QSPEC_KIND_POPCAT && s->category_column == NULL)
+		return cairn_err(CAIRN_ERR_ARG, "population_by_category needs "
+		    "the source option category_column (the events' category)");
 	if ((r = engine_plan_init(&p, q,
 	    (uint32_t)engine_cellmap_nregions(cells))) != CAIRN_OK)
 		return r;
-	if (s->cell_table == NULL && engine_cellmap_ncells(cells) == 0)
+	if (s->cell_table == NULL && s->region_column == NULL &&
+	    engine_cellmap_ncells(cells) == 0)
 		return cairn_err(CAIRN_ERR_ARG, "a SQL source needs a cell map "
-		    "(--cells) or a cell_table");
+		    "(--cells), a cell_table or a region_column");
 	if ((r = gen_open(&g, out, &buf, &len)) != CAIRN_OK)
 		return r;
 	fprintf(g.f, "-- cairn: %s, exact cells (t, r1, r2, n)\n",
@@ -617,9 +708,10 @@ engine_sql_build_check(const struct engine_source *s,
 	size_t len, lo, hi;
 	int r;
 
-	if (s->cell_table == NULL && engine_cellmap_ncells(cells) == 0)
+	if (s->cell_table == NULL && s->region_column == NULL &&
+	    engine_cellmap_ncells(cells) == 0)
 		return cairn_err(CAIRN_ERR_ARG, "a SQL source needs a cell map "
-		    "(--cells) or a cell_table");
+		    "(--cells), a cell_table or a region_column");
 	if ((r = gen_open(&g, out, &buf, &len)) != CAIRN_OK)
 		return r;
 	fputs("-- cairn: check-data, rows by table and reason\n", g.f);
@@ -641,12 +733,17 @@ engine_sql_build_check(const struct engine_source *s,
 		P(&g, lo, "timestamptz");
 		fputs(" OR e.t >= ", g.f);
 		P(&g, hi, "timestamptz");
-		fputs(" THEN 2\n\tWHEN e.cell IS NULL OR e.cell = '' THEN 3\n"
-		    "\tWHEN cm.cell IS NULL THEN 4\n\tELSE 0 END AS why, "
-		    "count(*) AS n\nFROM (\n", g.f);
+		if (s->region_column != NULL)
+			fputs(" THEN 2\n\tWHEN e.cell IS NULL THEN 3\n"
+			    "\tWHEN dom.region IS NULL THEN 4\n", g.f);
+		else
+			fputs(" THEN 2\n\tWHEN e.cell IS NULL OR e.cell = '' "
+			    "THEN 3\n\tWHEN cm.cell IS NULL THEN 4\n", g.f);
+		fputs("\tELSE 0 END AS why, count(*) AS n\nFROM (\n", g.f);
 		gen_union(&g, &one, 0, 0);
-		fputs(") AS e LEFT JOIN cm ON cm.cell = e.cell\n"
-		    "GROUP BY 1, 2\n", g.f);
+		fputs(s->region_column != NULL ? ") AS e LEFT JOIN dom ON "
+		    "dom.region = e.cell\nGROUP BY 1, 2\n" : ") AS e LEFT JOIN "
+		    "cm ON cm.cell = e.cell\nGROUP BY 1, 2\n", g.f);
 	}
 	return gen_close(&g, out, &buf);
 }

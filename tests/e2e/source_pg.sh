@@ -17,8 +17,14 @@
 #     them by reason;
 #   - neighbouring data sets: removing one subscriber's records of one UTC
 #     month gives the same output through both paths;
+#   - population_by_category from a region-level table with categories
+#     (region_column, category_column), the same against the region-level
+#     CSV, other-category counts included;
 #   - --explain, a role without grants, a bad URI, clickhouse://,
-#     population_by_category and a statement timeout fail with one line.
+#     population_by_category without a category column and a statement
+#     timeout fail with one line; SIGTERM cancels the statement;
+#   - the statement's plan uses parallel workers (auto_explain);
+#   - `cairn-node serve` with a [source] in node.conf: a released round.
 set -u
 . "${CAIRN_TOP:-.}/tests/e2e/lib/tap.sh"
 BIN=${CAIRN_BIN:-build/bin}
@@ -133,6 +139,56 @@ for q in "$T"/small/queries/*.json; do
 	same "small/$name" "$q" "$T/small/cdr.csv" "$T/small/cells.csv"
 done
 
+# population_by_category from a region-level table with categories.
+$PSQL -d flowdb >"$T/out" 2>&1 <<'EOF'
+CREATE SCHEMA registry;
+CREATE TABLE registry.records (entity_id TEXT, ts TIMESTAMPTZ,
+    region_id BIGINT, category TEXT);
+GRANT USAGE ON SCHEMA registry TO cairn_ro;
+GRANT SELECT ON registry.records TO cairn_ro;
+EOF
+status_ok $? "a region-level table with categories is created"
+# load_rec CSV: registry.records holds the CSV's rows.
+load_rec() {
+	$PSQL -d flowdb >"$T/load.log" 2>&1 <<EOF
+TRUNCATE registry.records;
+\copy registry.records FROM '$1' WITH (FORMAT csv, HEADER true)
+ANALYZE registry.records;
+EOF
+}
+RSRC="--source $URI --source-option tables=registry.records
+    --source-option subscriber_column=entity_id --source-option time_column=ts
+    --source-option region_column=region_id
+    --source-option category_column=category"
+# same_rec NAME Q CSV REGIONS: as same, for region-level records; the
+# count of events under other categories is the same too.
+same_rec() {
+	"$NODE" run-local --no-noise --query "$2" --cdr "$3" \
+	    --regions "$4" >"$T/emb.csv" 2>"$T/emb.err"
+	e=$?
+	# shellcheck disable=SC2086
+	"$NODE" run-local --no-noise --query "$2" $RSRC --regions "$4" \
+	    >"$T/src.csv" 2>"$T/src.err"
+	s=$?
+	oe=$(sed -n 's/.*, \([0-9]*\) under a category outside.*/\1/p' \
+	    "$T/emb.err")
+	os=$(sed -n 's/.*, \([0-9]*\) under a category outside.*/\1/p' \
+	    "$T/src.err")
+	if [ "$e" -eq 0 ] && [ "$s" -eq 0 ] && [ "$(wc -l <"$T/emb.csv")" -gt 1 ] &&
+	    cmp -s "$T/emb.csv" "$T/src.csv" && [ "$oe" = "$os" ]; then
+		ok "$1: source output = embedded output ($oe other-category events)"
+	else
+		{ diff "$T/emb.csv" "$T/src.csv" | head -n 10
+		  cat "$T/emb.err" "$T/src.err"; } >"$T/out"
+		notok "$1: source output = embedded output (rc $e/$s)"
+	fi
+}
+load_rec "$T/small/records.csv"
+status_ok $? "the edge-case records are loaded"
+same_rec "small/population_by_category" \
+    "$T/small/queries/population_by_category.json" "$T/small/records.csv" \
+    "$T/small/regions.csv"
+
 # Parallel workers: with their costs set to zero (as a big table makes
 # them), the plan of the statement gathers from parallel workers.
 awk '/Query Text: -- cairn: presence/ { on = 1 } on' "$T/pg/log" >"$T/plans"
@@ -203,6 +259,18 @@ for off in -330 0 90 1439; do
 	done
 done
 # shellcheck disable=SC2086
+load_rec "$T/syn/holder1/records.csv"
+status_ok $? "the synthetic records are loaded"
+for off in -330 0 1439; do
+	for cats in '"0-17", "18-29", "30-49", "50-64", "65+"' '"65+", "18-29", "zz"'
+	do
+		i=$((i + 1))
+		echo "{\"kind\": \"population_by_category\", $W, \"categories\":" \
+		    "[$cats], \"utc_offset_minutes\": $off}" >"$T/q$i.json"
+		same_rec "synth q$i (offset $off): population_by_category [$cats]" \
+		    "$T/q$i.json" "$T/syn/holder1/records.csv" "$T/syn/regions.csv"
+	done
+done
 "$NODE" run-local --no-noise --quiet --dense --format json \
     --query "$T/q1.json" $SRC --cells "$CELLS" >"$T/src.json" 2>"$T/out" &&
     "$NODE" run-local --no-noise --quiet --dense --format json \
@@ -250,8 +318,8 @@ fails_cleanly "clickhouse:// is refused as not yet supported" \
     "cairn-node run-local" "not yet supported" "$NODE" run-local \
     --no-noise --query "$T/q4.json" \
     --source "clickhouse://127.0.0.1:8123/db" --cells "$CELLS"
-fails_cleanly "population_by_category is refused for a SQL source" \
-    "cairn-node run-local" "population_by_category" "$NODE" run-local \
+fails_cleanly "population_by_category needs category_column" \
+    "cairn-node run-local" "category_column" "$NODE" run-local \
     --no-noise --query "$T/syn/queries/population_by_category.json" $SRC \
     --cells "$CELLS"
 fails_cleanly "--source with --cdr is refused" "cairn-node run-local" \

@@ -143,9 +143,21 @@ test_statement(void **state)
 
 	spec("{\"kind\": \"population_by_category\", \"start\": "
 	    "\"2026-01-10\", \"end\": \"2026-01-13\", \"categories\": "
-	    "[\"a\"]}", &q);
-	assert_int_equal(engine_sql_build(&q, &s, m, &sql),
-	    CAIRN_ERR_UNSUPPORTED);
+	    "[\"b\\\"\", \"a\"]}", &q);
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_ERR_ARG);
+	assert_non_null(strstr(cairn_errdesc(CAIRN_ERR_ARG),
+	    "category_column"));
+	/* region-level tables: the domain as a parameter, categories sorted */
+	s.cell_table = NULL;
+	s.region_column = "region_id";
+	s.category_column = "tariff";
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	assert_string_equal(sql.params[0], "{10,20,30}");
+	assert_string_equal(sql.params[sql.nparams - 1], "{\"a\",\"b\\\"\"}");
+	assert_non_null(strstr(sql.text, "\"tariff\"::text AS cat"));
+	assert_non_null(strstr(sql.text, "ORDER BY n DESC, region, ci"));
+	assert_null(strstr(sql.text, "cm."));
+	engine_sql_release(&sql);
 	engine_cellmap_free(m);
 }
 
