@@ -137,9 +137,9 @@ cmd_input_open(struct cmd_input *ci, bool need_files)
 		if (ci->cells_path == NULL && ((ci->src.cell_table == NULL &&
 		    ci->src.region_column == NULL) ||
 		    ci->regions_path == NULL))
-			return cairn_err(CAIRN_ERR_ARG, "--source needs --cells "
-			    "FILE (or --regions FILE with the cell_table or "
-			    "region_column option)");
+			return cairn_err(CAIRN_ERR_ARG, "--source needs "
+			    "--cells FILE (or --regions FILE with the "
+			    "cell_table or region_column option)");
 	} else if (need_files) {
 		if (ci->nraw == 0)
 			return cairn_err(CAIRN_ERR_ARG, "missing --cdr PATH");

@@ -155,7 +155,8 @@ check_source(const char *path, const struct node_config *cfg)
 	if (cfg->cells == NULL && cfg->src_cell_table == NULL &&
 	    cfg->src_region_column == NULL)
 		return cairn_err(CAIRN_ERR_CONFIG, "%s: [source] needs [data] "
-		    "'cells', or its own 'cell_table' or 'region_column'", path);
+		    "'cells', or its own 'cell_table' or 'region_column'",
+		    path);
 	if ((r = fill_source(cfg, &s)) == CAIRN_OK)
 		return CAIRN_OK;
 	snprintf(d, sizeof(d), "%s", cairn_errdesc(r));

@@ -55,7 +55,7 @@ struct engine_source {
 	   population_by_category reads. */
 	const char	*region_column;
 	const char	*category_column;
-	int64_t		 statement_timeout_s;	/* 0: none; default 3600 */
+	int64_t		 statement_timeout_s;	/* 0: none (3600) */
 	char		 tabbuf[512];	/* tables split from a list */
 };
 
@@ -87,7 +87,7 @@ struct engine_sql {
 	char	*text;
 	size_t	 nparams;
 	char	*params[ENGINE_SQL_MAXPARAMS];
-	char	 what[ENGINE_SQL_MAXPARAMS][48];	/* each one's meaning */
+	char	 what[ENGINE_SQL_MAXPARAMS][48];	/* their meaning */
 };
 
 /*
@@ -100,8 +100,9 @@ struct engine_sql {
  * window's events under other categories).  population_by_category needs
  * s->category_column (CAIRN_ERR_ARG without it).
  */
-int	engine_sql_build(const struct qspec *q, const struct engine_source *s,
-	    const struct engine_cellmap *cells, struct engine_sql *out)
+int	engine_sql_build(const struct qspec *q,
+	    const struct engine_source *s, const struct engine_cellmap *cells,
+	    struct engine_sql *out)
 	    __attribute__((warn_unused_result));
 /*
  * The check-data statement over 's': per table, its rows and those it
@@ -128,9 +129,9 @@ void	engine_sql_print(const struct engine_sql *sql, FILE *f);
  * timeout is CAIRN_ERR_TIMEOUT; a database error is CAIRN_ERR_DB with
  * the server's message.
  */
-int	engine_run_source(const struct qspec *q, const struct engine_source *s,
-	    const struct engine_cellmap *cells, const volatile sig_atomic_t *stop,
-	    struct engine_result *res) __attribute__((warn_unused_result));
+int	engine_run_source(const struct qspec *q,
+	    const struct engine_source *s, const struct engine_cellmap *cells,
+	    const volatile sig_atomic_t *stop, struct engine_result *res) __attribute__((warn_unused_result));
 
 /* What check-data found in one table. */
 struct engine_source_table_report {

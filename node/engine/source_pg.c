@@ -348,7 +348,8 @@ engine_check_source(const struct engine_source *s,
 		struct engine_source_table_report *t;
 
 		if (tab >= s->ntables || why > 4) {
-			r = cairn_err(CAIRN_ERR_DB, "postgresql: bad check row");
+			r = cairn_err(CAIRN_ERR_DB, "postgresql: bad check "
+			    "row");
 			goto out;
 		}
 		t = &out[tab];

@@ -171,7 +171,8 @@ engine_source_check(struct engine_source *s)
 		return cairn_err(CAIRN_ERR_ARG, "source cell_table '%s' is not "
 		    "a name or schema.name", s->cell_table);
 	if (!name_ok(s->subscriber_column, false) ||
-	    !name_ok(s->time_column, false) || !name_ok(s->cell_column, false) ||
+	    !name_ok(s->time_column, false) ||
+	    !name_ok(s->cell_column, false) ||
 	    !name_ok(s->cell_table_cell, false) ||
 	    !name_ok(s->cell_table_region, false) ||
 	    (s->region_column != NULL && !name_ok(s->region_column, false)) ||
@@ -595,8 +596,8 @@ gen_kind(struct gen *g, const struct engine_plan *p)
 		    "s, d\n\t\t    ORDER BY n DESC, region) AS rk\n\t\tFROM c\n"
 		    "\t) AS x WHERE rk = 1\n)\n"
 		    "SELECT a.d AS t, a.region AS r1, b.region AS r2, count(*) "
-		    "AS n\nFROM dr AS a JOIN dr AS b ON b.s = a.s AND b.d = a.d "
-		    "+ 1\nGROUP BY a.d, a.region, b.region\n", g->f);
+		    "AS n\nFROM dr AS a JOIN dr AS b ON b.s = a.s AND "
+		    "b.d = a.d + 1\nGROUP BY a.d, a.region, b.region\n", g->f);
 		break;
 	case QSPEC_KIND_MIGRATION:
 		ns = gen_param(g, "night_start_hour", "%u", q->night_start);
