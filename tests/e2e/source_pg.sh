@@ -325,6 +325,9 @@ fails_cleanly "population_by_category needs category_column" \
 fails_cleanly "--source with --cdr is refused" "cairn-node run-local" \
     "--source excludes --cdr" "$NODE" run-local --no-noise \
     --query "$T/q4.json" $SRC --cdr "$CDR" --cells "$CELLS"
+fails_cleanly "ingest refuses a SQL source" "cairn-node ingest" \
+    "not ingested" "$NODE" ingest $SRC --cells "$CELLS" \
+    --data-dir "$T/store"
 fails_cleanly "an unknown source option is refused" "cairn-node run-local" \
     "unknown source option 'colour'" "$NODE" run-local --no-noise \
     --query "$T/q4.json" $SRC --source-option colour=red --cells "$CELLS"
