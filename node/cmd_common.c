@@ -59,6 +59,7 @@ cmd_input_option(struct cmd_input *ci, int opt, char *arg)
 			return cairn_err(CAIRN_ERR_ARG, "--source-option: '%s' "
 			    "is not KEY=VALUE", arg);
 		*eq = '\0';
+		ci->source_opts = true;
 		return engine_source_set(&ci->src, arg, eq + 1);
 	case OPT_CDR:
 		return cmd_input_add(ci, arg);
@@ -128,6 +129,9 @@ cmd_input_open(struct cmd_input *ci, bool need_files)
 	if (ci->cells_path != NULL && ci->regions_path != NULL)
 		return cairn_err(CAIRN_ERR_ARG, "give --cells or --regions, "
 		    "not both");
+	if (ci->source_opts && !ci->have_source)
+		return cairn_err(CAIRN_ERR_ARG, "--source-option needs "
+		    "--source URI");
 	if (ci->have_source) {
 		if (ci->nraw > 0)
 			return cairn_err(CAIRN_ERR_ARG, "--source excludes "

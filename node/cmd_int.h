@@ -40,6 +40,7 @@ struct cmd_input {
 	struct engine_cellmap	 *cells;
 	struct engine_input	  in;
 	bool			  have_source;	/* --source given */
+	bool			  source_opts;	/* --source-option given */
 	struct engine_source	  src;	/* --source, --source-option */
 };
 

@@ -1,7 +1,8 @@
 /*
  * source_pg.c - the PostgreSQL source through libpq (engine_source.h,
  * docs/sources.md).  One connection per run: the session is made
- * read-only with the configured statement_timeout, the statement of
+ * read-only, in UTC (a timestamp without time zone is read as UTC), with
+ * the configured statement_timeout, the statement of
  * sql_gen.c is sent with its parameters (text; no value is ever spliced
  * into the SQL) and its cell rows are read one at a time (single-row
  * mode, which unlike a cursor leaves PostgreSQL free to plan parallel
@@ -53,6 +54,7 @@ pg_connect(const struct engine_source *s, PGconn **out)
 	vals[0] = tmo;
 	pr = PQexecParams(c, "SELECT set_config('statement_timeout', $1, "
 	    "false), set_config('default_transaction_read_only', 'on', false), "
+	    "set_config('TimeZone', 'UTC', false), "
 	    "set_config('application_name', 'cairn-node', false)", 1, NULL,
 	    vals, NULL, NULL, 0);
 	if (PQresultStatus(pr) != PGRES_TUPLES_OK)

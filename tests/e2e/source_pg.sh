@@ -278,6 +278,26 @@ done
     2>>"$T/out" && cmp -s "$T/src.json" "$T/emb.json"
 status_ok $? "--dense --format json: source output = embedded output"
 
+# A `timestamp without time zone` column is read as UTC whatever the
+# role's TimeZone.
+$PSQL -d flowdb >"$T/out" 2>&1 <<'EOF'
+CREATE TABLE events.naive (msisdn BYTEA, datetime TIMESTAMP,
+    location_id TEXT);
+INSERT INTO events.naive SELECT msisdn, datetime AT TIME ZONE 'UTC',
+    location_id FROM events.calls UNION ALL SELECT msisdn,
+    datetime AT TIME ZONE 'UTC', location_id FROM events.sms;
+GRANT SELECT ON events.naive TO cairn_ro;
+ALTER ROLE cairn_ro SET timezone = 'America/Caracas';
+EOF
+status_ok $? "a table of UTC times without zone, a role in another zone"
+SRC_SAVED=$SRC
+SRC="--source $URI --source-option tables=events.naive"
+same "timestamp without time zone: presence k 1" "$T/q11.json" "$CDR" \
+    "$CELLS"
+same "timestamp without time zone: residents at -330" "$T/q4.json" "$CDR" \
+    "$CELLS"
+SRC=$SRC_SAVED
+
 # 4. Neighbouring data sets: one subscriber's records of one UTC month
 # removed, through both paths.
 for who in $(cut -d, -f1 "$CDR" | sed 1d | sort -u | head -n 3); do
@@ -325,6 +345,10 @@ fails_cleanly "population_by_category needs category_column" \
 fails_cleanly "--source with --cdr is refused" "cairn-node run-local" \
     "--source excludes --cdr" "$NODE" run-local --no-noise \
     --query "$T/q4.json" $SRC --cdr "$CDR" --cells "$CELLS"
+fails_cleanly "--source-option without --source is refused" \
+    "cairn-node run-local" "needs --source" "$NODE" run-local --no-noise \
+    --query "$T/q4.json" --source-option tables=x --cdr "$CDR" \
+    --cells "$CELLS"
 fails_cleanly "ingest refuses a SQL source" "cairn-node ingest" \
     "not ingested" "$NODE" ingest $SRC --cells "$CELLS" \
     --data-dir "$T/store"
