@@ -445,6 +445,44 @@ for nd in n1 n2; do
 	kill -TERM "$(cat "$F/$nd.pid")" 2>/dev/null
 	wait "$(cat "$F/$nd.pid")" 2>/dev/null
 done
+# A node stopped while its statement runs cancels it and charges nothing.
+sed 's/^tables = .*/tables = events.slow/' "$F/n1.conf" >"$F/n1slow.conf"
+cp "$F/n1.log" "$F/n1.first.log"
+for nd in n1slow n2; do
+	CAIRN_LOG=debug "$NODE" serve -c "$F/$nd.conf" >"$F/$nd.log" 2>&1 &
+	echo $! >"$F/$nd.pid"
+done
+"$CAIRN" query submit --config "$F/analyst.conf" --id qslow \
+    --kind residents --start 2024-02-26 --end 2024-03-03 --geography g1 \
+    --rho 0.5 --participants n1,n2 --colluding 0 --holders 1 \
+    --purpose "source_pg stop" >"$T/out" 2>&1
+status_ok $? "a query for the node on the slow table is submitted"
+tries=0
+while [ "$(active)" != 1 ] && [ $tries -lt 600 ]; do
+	sleep 0.1
+	tries=$((tries + 1))
+done
+holds "n1's statement is running on the server" '[ "$(active)" = 1 ]'
+kill -TERM "$(cat "$F/n1slow.pid")"
+wait "$(cat "$F/n1slow.pid")"
+rc=$?
+TAP_SHOW="$F/n1slow.log" holds "n1 stops on SIGTERM (exit 0)" \
+    '[ "$rc" -eq 0 ]'
+tries=0
+while [ "$(active)" != 0 ] && [ $tries -lt 600 ]; do
+	sleep 0.1
+	tries=$((tries + 1))
+done
+holds "its statement is no longer running on the server" \
+    '[ "$(active)" = 0 ]'
+has "n1 charged nothing for the cancelled computation" \
+    "query 'qslow': the computation was cancelled (the node is stopping); nothing charged" \
+    "$F/n1slow.log"
+"$NODE" ledger show -c "$F/n1.conf" >"$T/ledger" 2>&1
+holds "n1's ledger has no charge for qslow" \
+    '! grep -q qslow "$T/ledger" && grep -q "source_pg serve" "$T/ledger"'
+kill -TERM "$(cat "$F/n2.pid")" 2>/dev/null
+wait "$(cat "$F/n2.pid")" 2>/dev/null
 kill -TERM "$FED_COORD_PID" 2>/dev/null
 wait "$FED_COORD_PID" 2>/dev/null
 has "n1 computed its vector in the database" \
