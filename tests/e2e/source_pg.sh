@@ -16,7 +16,7 @@
 #     subscribers, infinite times) change nothing and check-data reports
 #     them by reason;
 #   - neighbouring data sets: removing one subscriber's records of one UTC
-#     month gives the same output through both paths;
+#     month gives the same output through both paths (every cell kind);
 #   - population_by_category from a region-level table with categories
 #     (region_column, category_column), the same against the region-level
 #     CSV, other-category counts included;
@@ -310,6 +310,12 @@ for who in $(cut -d, -f1 "$CDR" | sed 1d | sort -u | head -n 3); do
 		    "$T/nb.csv" "$CELLS"
 		same "without $who's $m: od" "$T/q16.json" "$T/nb.csv" "$CELLS"
 		same "without $who's $m: visitors" "$T/q19.json" "$T/nb.csv" \
+		    "$CELLS"
+		same "without $who's $m: presence by hour" "$T/q13.json" \
+		    "$T/nb.csv" "$CELLS"
+		same "without $who's $m: residents" "$T/q14.json" "$T/nb.csv" \
+		    "$CELLS"
+		same "without $who's $m: migration" "$T/q17.json" "$T/nb.csv" \
 		    "$CELLS"
 	done
 done
