@@ -1,9 +1,11 @@
 /*
  * cmd_check_data.c - `cairn-node check-data`: read the input and print the
  * bad-row report without running a query.  Exits 1 when a file would be
- * refused under --max-bad-fraction.
+ * refused under --max-bad-fraction.  With --source, per table the rows a
+ * query would read and those it would refuse, by reason.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,10 +21,46 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: cairn-node check-data --cdr PATH... (--cells FILE | "
 	    "--regions FILE)\n"
+	    "       cairn-node check-data --source URI [--source-option "
+	    "KEY=VALUE]... --cells FILE\n"
 	    "           [--max-bad-fraction F] [--threads N]\n\n"
 	    "Read the input files and report bad rows by reason, with the "
 	    "first examples\nas file:line: reason.  Exits 1 when a file "
 	    "would be refused.\n");
+}
+
+/*
+ * Report what a SQL source would read and refuse, per table; *refused
+ * is set when a table's refused share is over 'max_bad'.
+ */
+static int
+check_source(struct cmd_input *ci, bool *refused)
+{
+	struct engine_source_table_report rep[ENGINE_SOURCE_MAX_TABLES];
+	int r;
+
+	if ((r = engine_check_source(&ci->src, ci->cells, rep)) != CAIRN_OK)
+		return r;
+	for (size_t i = 0; i < ci->src.ntables; i++) {
+		const struct engine_source_table_report *t = &rep[i];
+		uint64_t bad = t->empty_id + t->bad_time + t->no_cell +
+		    t->unmapped;
+
+		printf("%s: %" PRIu64 " rows, %" PRIu64 " read, %" PRIu64
+		    " refused (%" PRIu64 " empty subscriber, %" PRIu64
+		    " bad time, %" PRIu64 " NULL or empty location, %" PRIu64
+		    " unmapped location)\n", t->table, t->rows, t->rows - bad,
+		    bad, t->empty_id, t->bad_time, t->no_cell, t->unmapped);
+		if (t->rows > 0 && (double)bad / (double)t->rows >
+		    ci->max_bad) {
+			fprintf(stderr, "%s: error: %s: %.4f%% of rows "
+			    "refused, over the limit of %g%%\n", PROG, t->table,
+			    100.0 * (double)bad / (double)t->rows,
+			    100.0 * ci->max_bad);
+			*refused = true;
+		}
+	}
+	return CAIRN_OK;
 }
 
 int
@@ -51,8 +89,17 @@ node_cmd_check_data(int argc, char **argv)
 			goto out;
 		}
 	}
-	if ((r = cmd_input_open(&ci, true)) != CAIRN_OK ||
-	    (r = engine_check_data(&ci.in, &rep)) != CAIRN_OK)
+	if ((r = cmd_input_open(&ci, true)) != CAIRN_OK)
+		goto fail;
+	if (ci.have_source) {
+		bool refused = false;
+
+		if ((r = check_source(&ci, &refused)) != CAIRN_OK)
+			goto fail;
+		rc = refused ? 1 : 0;
+		goto out;
+	}
+	if ((r = engine_check_data(&ci.in, &rep)) != CAIRN_OK)
 		goto fail;
 	engine_report_print(&rep, stdout);
 	rc = 0;

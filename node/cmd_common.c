@@ -2,7 +2,8 @@
  * cmd_common.c - option handling shared by the cairn-node subcommands that
  * read CSV input: --cdr paths (a directory means its .csv and .csv.gz files),
  * --cells or --regions for the region domain, --max-bad-fraction and
- * --threads.
+ * --threads; --source URI with --source-option KEY=VALUE for a SQL
+ * push-down source (node/engine/engine_source.h) in place of --cdr.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@ cmd_input_init(struct cmd_input *ci)
 {
 	memset(ci, 0, sizeof(*ci));
 	ci->max_bad = 0.001;
+	engine_source_defaults(&ci->src);
 }
 
 void
@@ -46,8 +48,19 @@ int
 cmd_input_option(struct cmd_input *ci, int opt, char *arg)
 {
 	int64_t v;
+	char *eq;
 
 	switch (opt) {
+	case OPT_SOURCE:
+		ci->have_source = true;
+		return engine_source_set(&ci->src, "uri", arg);
+	case OPT_SOURCE_OPT:
+		if ((eq = strchr(arg, '=')) == NULL)
+			return cairn_err(CAIRN_ERR_ARG, "--source-option: '%s' "
+			    "is not KEY=VALUE", arg);
+		*eq = '\0';
+		ci->source_opts = true;
+		return engine_source_set(&ci->src, arg, eq + 1);
 	case OPT_CDR:
 		return cmd_input_add(ci, arg);
 	case OPT_CELLS:
@@ -91,6 +104,8 @@ cmd_input_next(struct cmd_input *ci, int argc, char **argv,
 		case OPT_REGIONS:
 		case OPT_MAXBAD:
 		case OPT_THREADS:
+		case OPT_SOURCE:
+		case OPT_SOURCE_OPT:
 			if ((r = cmd_input_option(ci, c, optarg)) != CAIRN_OK)
 				return r;
 			break;
@@ -114,7 +129,22 @@ cmd_input_open(struct cmd_input *ci, bool need_files)
 	if (ci->cells_path != NULL && ci->regions_path != NULL)
 		return cairn_err(CAIRN_ERR_ARG, "give --cells or --regions, "
 		    "not both");
-	if (need_files) {
+	if (ci->source_opts && !ci->have_source)
+		return cairn_err(CAIRN_ERR_ARG, "--source-option needs "
+		    "--source URI");
+	if (ci->have_source) {
+		if (ci->nraw > 0)
+			return cairn_err(CAIRN_ERR_ARG, "--source excludes "
+			    "--cdr");
+		if ((r = engine_source_check(&ci->src)) != CAIRN_OK)
+			return r;
+		if (ci->cells_path == NULL && ((ci->src.cell_table == NULL &&
+		    ci->src.region_column == NULL) ||
+		    ci->regions_path == NULL))
+			return cairn_err(CAIRN_ERR_ARG, "--source needs "
+			    "--cells FILE (or --regions FILE with the "
+			    "cell_table or region_column option)");
+	} else if (need_files) {
 		if (ci->nraw == 0)
 			return cairn_err(CAIRN_ERR_ARG, "missing --cdr PATH");
 		if (ci->cells_path == NULL && ci->regions_path == NULL)

@@ -68,6 +68,11 @@ node_cmd_ingest(int argc, char **argv)
 		r = cairn_err(CAIRN_ERR_ARG, "missing --data-dir DIR");
 		goto fail;
 	}
+	if (ci.have_source) {
+		r = cairn_err(CAIRN_ERR_ARG, "--source: a SQL source is "
+		    "queried where it lives, not ingested (docs/sources.md)");
+		goto fail;
+	}
 	if ((r = cmd_input_open(&ci, true)) != CAIRN_OK)
 		goto fail;
 	r = engine_store_ingest(dir, &ci.in, &rep);

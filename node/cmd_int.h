@@ -8,12 +8,14 @@
 #include <stdbool.h>
 
 #include "node/engine/engine.h"
+#include "node/engine/engine_source.h"
 #include "node/node.h"
 
 enum {
 	OPT_CDR = 256, OPT_CELLS, OPT_REGIONS, OPT_MAXBAD, OPT_THREADS,
 	OPT_QUERY, OPT_NONOISE, OPT_RHO, OPT_FORMAT, OPT_OUTPUT, OPT_DENSE,
-	OPT_STORE, OPT_DATADIR, OPT_QUIET, OPT_HELP, OPT_DELTA
+	OPT_STORE, OPT_DATADIR, OPT_QUIET, OPT_HELP, OPT_DELTA, OPT_SOURCE,
+	OPT_SOURCE_OPT, OPT_EXPLAIN
 };
 
 /* The long options every input-reading command takes. */
@@ -23,6 +25,8 @@ enum {
 	{ "regions", required_argument, NULL, OPT_REGIONS }, \
 	{ "max-bad-fraction", required_argument, NULL, OPT_MAXBAD }, \
 	{ "threads", required_argument, NULL, OPT_THREADS }, \
+	{ "source", required_argument, NULL, OPT_SOURCE }, \
+	{ "source-option", required_argument, NULL, OPT_SOURCE_OPT }, \
 	{ "help", no_argument, NULL, OPT_HELP }
 
 struct cmd_input {
@@ -35,6 +39,9 @@ struct cmd_input {
 	size_t			  npaths;
 	struct engine_cellmap	 *cells;
 	struct engine_input	  in;
+	bool			  have_source;	/* --source given */
+	bool			  source_opts;	/* --source-option given */
+	struct engine_source	  src;	/* --source, --source-option */
 };
 
 void	cmd_input_init(struct cmd_input *ci);
@@ -55,7 +62,8 @@ int	cmd_input_next(struct cmd_input *ci, int argc, char **argv,
 	    const struct option *opts, int *opt);
 /*
  * Load the cell map or region list and expand the paths into ci->in;
- * with 'need_files', --cdr and --cells/--regions are required.
+ * with 'need_files', --cdr (or --source) and --cells/--regions are
+ * required.  With --source, --cdr is refused and the source checked.
  */
 int	cmd_input_open(struct cmd_input *ci, bool need_files);
 

@@ -1,10 +1,12 @@
 /*
  * cmd_run_local.c - `cairn-node run-local`: one query on local files (CSV
- * or the ingested store), printed as CSV or JSON.  Exact counts with
- * --no-noise; otherwise discrete Gaussian noise for --rho.
+ * or the ingested store, or a SQL push-down source), printed as CSV or
+ * JSON.  Exact counts with --no-noise; otherwise discrete Gaussian noise
+ * for --rho.  --explain prints a source's statement instead.
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +19,16 @@
 #include "node/noise.h"
 
 #define PROG	"cairn-node run-local"
+
+/* Set by SIGINT/SIGTERM while a source's statement runs: cancel it. */
+static volatile sig_atomic_t rl_stop;
+
+static void
+rl_on_signal(int sig)
+{
+	(void)sig;
+	rl_stop = 1;
+}
 
 static double
 now(void)
@@ -32,7 +44,9 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: cairn-node run-local --query Q.json (--cdr PATH... "
-	    "--cells FILE | --cdr PATH... --regions FILE | --store DIR)\n"
+	    "--cells FILE | --cdr PATH... --regions FILE | --store DIR |\n"
+	    "           --source URI [--source-option KEY=VALUE]... --cells "
+	    "FILE [--explain])\n"
 	    "           [--no-noise | --rho R [--delta D]] [--format csv|json] "
 	    "[--output FILE] [--dense]\n"
 	    "           [--max-bad-fraction F] [--threads N] [--quiet]\n\n"
@@ -42,6 +56,14 @@ usage(FILE *f)
 	    "  --cells FILE         cell map cell_id,region_id\n"
 	    "  --regions FILE       region list region_id[,...]\n"
 	    "  --store DIR          the store written by 'cairn-node ingest'\n"
+	    "  --source URI         a SQL source: postgresql://... (libpq "
+	    "URI)\n"
+	    "  --source-option K=V  tables, subscriber_column, time_column, "
+	    "cell_column,\n"
+	    "                       cell_table, statement_timeout_seconds, ... "
+	    "(docs/sources.md)\n"
+	    "  --explain            print the source's SQL statement and its "
+	    "parameters\n"
 	    "  --query FILE         the JSON query spec\n"
 	    "  --no-noise           exact counts (local checks only)\n"
 	    "  --rho R              zCDP budget of the noisy result\n"
@@ -61,6 +83,7 @@ struct rl_opts {
 	enum engine_out_format	 fmt;
 	const char		*qpath, *outpath, *store;
 	bool			 nonoise, dense, quiet, have_rho, help;
+	bool			 explain;
 	double			 delta;
 	uint64_t		 rho_nano;
 };
@@ -80,6 +103,7 @@ rl_parse(int argc, char **argv, struct cmd_input *ci, struct rl_opts *o)
 		{ "dense", no_argument, NULL, OPT_DENSE },
 		{ "store", required_argument, NULL, OPT_STORE },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "explain", no_argument, NULL, OPT_EXPLAIN },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c, r;
@@ -133,10 +157,17 @@ rl_parse(int argc, char **argv, struct cmd_input *ci, struct rl_opts *o)
 		case OPT_QUIET:
 			o->quiet = true;
 			break;
+		case OPT_EXPLAIN:
+			o->explain = true;
+			break;
 		}
 	}
 	if (o->qpath == NULL)
 		return cairn_err(CAIRN_ERR_ARG, "missing --query FILE");
+	if (o->explain && !ci->have_source)
+		return cairn_err(CAIRN_ERR_ARG, "--explain needs --source");
+	if (o->explain)
+		return CAIRN_OK;
 	if (o->nonoise && o->have_rho)
 		return cairn_err(CAIRN_ERR_ARG, "--rho and --no-noise exclude "
 		    "each other");
@@ -144,9 +175,9 @@ rl_parse(int argc, char **argv, struct cmd_input *ci, struct rl_opts *o)
 		return cairn_err(CAIRN_ERR_ARG, "give --rho R for a noisy "
 		    "result, or --no-noise");
 	if (o->store != NULL && (ci->nraw > 0 || ci->cells_path != NULL ||
-	    ci->regions_path != NULL))
+	    ci->regions_path != NULL || ci->have_source))
 		return cairn_err(CAIRN_ERR_ARG, "--store excludes --cdr, "
-		    "--cells and --regions");
+		    "--source, --cells and --regions");
 	return CAIRN_OK;
 }
 
@@ -194,6 +225,52 @@ rl_run_csv(struct cmd_input *ci, const struct qspec *q, bool quiet,
 	return r;
 }
 
+/*
+ * Run 'q' over the SQL source of 'ci' (or print its statement with
+ * 'explain': *done is then set).  SIGINT and SIGTERM cancel the statement.
+ */
+static int
+rl_run_source(struct cmd_input *ci, const struct qspec *q,
+    const struct rl_opts *o, struct engine_result *res, bool *done)
+{
+	struct engine_sql sql;
+	struct sigaction sa, oint, oterm;
+	double t0;
+	int r;
+
+	if ((r = cmd_input_open(ci, true)) != CAIRN_OK)
+		return r;
+	if (o->explain) {
+		if ((r = engine_sql_build(q, &ci->src, ci->cells, &sql)) !=
+		    CAIRN_OK)
+			return r;
+		engine_sql_print(&sql, stdout);
+		engine_sql_release(&sql);
+		*done = true;
+		return fflush(stdout) == 0 ? CAIRN_OK : CAIRN_ERR_IO;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = rl_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &oint);
+	sigaction(SIGTERM, &sa, &oterm);
+	t0 = now();
+	r = engine_run_source(q, &ci->src, ci->cells, &rl_stop, res);
+	sigaction(SIGINT, &oint, NULL);
+	sigaction(SIGTERM, &oterm, NULL);
+	if (r == CAIRN_OK && !o->quiet) {
+		char oc[96] = "";
+
+		if (res->other_cat > 0)
+			snprintf(oc, sizeof(oc), ", %" PRIu64 " under a "
+			    "category outside the query's", res->other_cat);
+		fprintf(stderr, "%s: source %zu table(s), %zu non-zero cells "
+		    "read back%s, %.2f s\n", PROG, ci->src.ntables, res->nnz,
+		    oc, now() - t0);
+	}
+	return r;
+}
+
 int
 node_cmd_run_local(int argc, char **argv)
 {
@@ -205,6 +282,7 @@ node_cmd_run_local(int argc, char **argv)
 	struct engine_store *st = NULL;
 	struct node_noise_plan plan;
 	FILE *out = stdout;
+	bool done = false;
 	int r, rc = 1;
 
 	cmd_input_init(&ci);
@@ -222,7 +300,14 @@ node_cmd_run_local(int argc, char **argv)
 	}
 	if ((r = qspec_load_json(o.qpath, &q)) != CAIRN_OK)
 		goto fail;
-	if (o.store != NULL) {
+	if (ci.have_source) {
+		if ((r = rl_run_source(&ci, &q, &o, &res, &done)) != CAIRN_OK)
+			goto fail;
+		if (done) {
+			rc = 0;
+			goto out;
+		}
+	} else if (o.store != NULL) {
 		if ((r = engine_store_open(o.store, &st)) != CAIRN_OK ||
 		    (r = engine_run_store(&q, st, ci.threads, &res)) !=
 		    CAIRN_OK)

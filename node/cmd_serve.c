@@ -198,6 +198,8 @@ node_cmd_serve(int argc, char **argv)
 
 		(void)log_format_parse(cfg.log_format, &lf);
 		log_set_format(lf);
+		/* a source's running statement is cancelled on a stop */
+		cfg.stop = &stop_flag;
 		r = serve(&cfg);
 	}
 	node_config_release(&cfg);

@@ -516,6 +516,14 @@ charge_new(struct node_daemon *d, const Cairn__V1__Task *t,
 	exact = job->exact;
 	n = job->n;
 	job->exact = NULL;
+	if (r == CAIRN_ERR_CANCELLED && node_daemon_stopping(d)) {
+		/* A SQL source's statement cancelled by the stop: nothing
+		   was computed, so nothing is charged or sent; a restarted
+		   node computes the task again. */
+		log_info("query '%s': the computation was cancelled (the node "
+		    "is stopping); nothing charged", tq->q->query_id);
+		goto out;
+	}
 	if (r != CAIRN_OK) {
 		/* The detail stays here: it may describe the holder's data. */
 		log_error("query '%s': computing the vector: %s",

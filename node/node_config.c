@@ -40,7 +40,7 @@ static const struct config_key schema[] = {
 	    C(call_deadline_seconds), false, 1, 3600, 0, 0, "30" },
 	{ "coordinator", "witness_quorum", CONFIG_INT, C(witness_quorum), false,
 	    0, 1024, 0, 0, "-1" },
-	{ "data", "cdr", CONFIG_STRLIST, C(cdr), true, 0, 0, 0, 0, NULL },
+	{ "data", "cdr", CONFIG_STRLIST, C(cdr), false, 0, 0, 0, 0, NULL },
 	{ "data", "cells", CONFIG_STRING, C(cells), false, 0, 0, 0, 0, NULL },
 	{ "data", "geography", CONFIG_STRING, C(geography), true, 0, 0, 0, 0,
 	    NULL },
@@ -58,6 +58,27 @@ static const struct config_key schema[] = {
 	    0, NULL },
 	{ "monitoring", "port_file", CONFIG_STRING, C(mon_port_file), false, 0,
 	    0, 0, 0, NULL },
+	{ "source", "uri", CONFIG_STRING, C(src_uri), false, 0, 0, 0, 0, NULL },
+	{ "source", "tables", CONFIG_STRING, C(src_tables), false, 0, 0, 0, 0,
+	    NULL },
+	{ "source", "subscriber_column", CONFIG_STRING,
+	    C(src_subscriber_column), false, 0, 0, 0, 0, NULL },
+	{ "source", "time_column", CONFIG_STRING, C(src_time_column), false, 0,
+	    0, 0, 0, NULL },
+	{ "source", "cell_column", CONFIG_STRING, C(src_cell_column), false, 0,
+	    0, 0, 0, NULL },
+	{ "source", "cell_table", CONFIG_STRING, C(src_cell_table), false, 0,
+	    0, 0, 0, NULL },
+	{ "source", "cell_table_cell_column", CONFIG_STRING,
+	    C(src_cell_table_cell), false, 0, 0, 0, 0, NULL },
+	{ "source", "cell_table_region_column", CONFIG_STRING,
+	    C(src_cell_table_region), false, 0, 0, 0, 0, NULL },
+	{ "source", "region_column", CONFIG_STRING, C(src_region_column),
+	    false, 0, 0, 0, 0, NULL },
+	{ "source", "category_column", CONFIG_STRING, C(src_category_column),
+	    false, 0, 0, 0, 0, NULL },
+	{ "source", "statement_timeout_seconds", CONFIG_INT, C(src_timeout_s),
+	    false, 0, 604800, 0, 0, "3600" },
 	{ "policy", "allow_kind", CONFIG_STRLIST, P(kinds), true, 0, 0, 0, 0,
 	    NULL },
 	{ "policy", "allow_analyst", CONFIG_STRLIST, P(analysts), true, 0, 0, 0,
@@ -88,6 +109,68 @@ static const char *const kinds[] = {
 	"presence", "residents", "od", "migration", "visitors",
 	"population_by_category", "displacement",
 };
+
+/* Fill '*out' from [source] (uri set): CAIRN_OK or the bad option. */
+static int
+fill_source(const struct node_config *cfg, struct engine_source *out)
+{
+	const struct {
+		const char	*key, *val;
+	} kv[] = {
+		{ "tables", cfg->src_tables },
+		{ "subscriber_column", cfg->src_subscriber_column },
+		{ "time_column", cfg->src_time_column },
+		{ "cell_column", cfg->src_cell_column },
+		{ "cell_table", cfg->src_cell_table },
+		{ "cell_table_cell_column", cfg->src_cell_table_cell },
+		{ "cell_table_region_column", cfg->src_cell_table_region },
+		{ "region_column", cfg->src_region_column },
+		{ "category_column", cfg->src_category_column },
+	};
+	int r;
+
+	engine_source_defaults(out);
+	out->uri = cfg->src_uri;
+	out->statement_timeout_s = cfg->src_timeout_s;
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+		if (kv[i].val != NULL &&
+		    (r = engine_source_set(out, kv[i].key, kv[i].val)) !=
+		    CAIRN_OK)
+			return r;
+	return engine_source_check(out);
+}
+
+bool
+node_config_source(const struct node_config *cfg, struct engine_source *out)
+{
+	/* node_config_load() checked [source]: this cannot fail. */
+	return cfg->src_uri != NULL && fill_source(cfg, out) == CAIRN_OK;
+}
+
+/* Check [source] and that there is something to read. */
+static int
+check_source(const char *path, const struct node_config *cfg)
+{
+	struct engine_source s;
+	char d[512];
+	int r;
+
+	if (cfg->src_uri == NULL) {
+		if (cfg->cdr.n == 0)
+			return cairn_err(CAIRN_ERR_CONFIG, "%s: [data] needs "
+			    "'cdr' (or a [source] with 'uri')", path);
+		return CAIRN_OK;
+	}
+	if (cfg->cells == NULL && cfg->src_cell_table == NULL &&
+	    cfg->src_region_column == NULL)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: [source] needs [data] "
+		    "'cells', or its own 'cell_table' or 'region_column'",
+		    path);
+	if ((r = fill_source(cfg, &s)) == CAIRN_OK)
+		return CAIRN_OK;
+	snprintf(d, sizeof(d), "%s", cairn_errdesc(r));
+	return cairn_err(CAIRN_ERR_CONFIG, "%s: [source]: %s", path, d);
+}
 
 bool
 node_kind_is_known(const char *kind)
@@ -264,7 +347,8 @@ node_config_load(const char *path, struct node_config *cfg)
 		return cairn_err(CAIRN_ERR_CONFIG, "%s: [data] needs exactly one "
 		    "of 'cells' (a cell map, for CDRs) and 'regions' (a region "
 		    "list, for region-level records)", path);
-	if ((r = split_list(&cfg->records, path, "records")) != CAIRN_OK)
+	if ((r = split_list(&cfg->records, path, "records")) != CAIRN_OK ||
+	    (r = check_source(path, cfg)) != CAIRN_OK)
 		return r;
 	if (cfg->geography_file != NULL || cfg->regions != NULL) {
 		const char *g = cfg->geography_file != NULL ?

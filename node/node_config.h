@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "node/engine/engine_source.h"
 
 struct node_policy {
 	struct config_strlist	 kinds;		/* allow_kind */
@@ -72,6 +73,22 @@ struct node_config {
 	char		*mon_listen;	/* HTTP /metrics, /healthz, /readyz;
 					   NULL: off (no port opened) */
 	char		*mon_port_file;
+	/* [source]: a SQL push-down source instead of the cdr files or the
+	   store (docs/sources.md); NULL uri: none */
+	char		*src_uri;
+	char		*src_tables;
+	char		*src_subscriber_column;
+	char		*src_time_column;
+	char		*src_cell_column;
+	char		*src_cell_table;
+	char		*src_cell_table_cell;
+	char		*src_cell_table_region;
+	char		*src_region_column;
+	char		*src_category_column;
+	int64_t		 src_timeout_s;
+	/* not from the file: set by `cairn-node serve`, cancels a source's
+	   statement when the node stops (may be NULL) */
+	const volatile sig_atomic_t *stop;
 	/* [policy] */
 	struct node_policy	 policy;
 };
@@ -87,6 +104,13 @@ struct node_config {
 int	node_config_load(const char *path, struct node_config *cfg)
 	    __attribute__((warn_unused_result));
 void	node_config_release(struct node_config *cfg);
+
+/*
+ * The SQL source of [source] into '*out' (its strings borrowed from
+ * 'cfg'): true when node.conf has one.  node_config_load() checked it.
+ */
+bool	node_config_source(const struct node_config *cfg,
+	    struct engine_source *out);
 
 /* True when 'kind' is one of the query kinds cairn computes. */
 bool	node_kind_is_known(const char *kind);

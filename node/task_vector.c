@@ -1,7 +1,9 @@
 /*
  * task_vector.c - the exact vector of a task from the holder's data: the
- * aggregation engine (node/engine/engine.h) over the binary store in
- * DATA_DIR/store when one was ingested, else over the [data] cdr files,
+ * aggregation engine (node/engine/engine.h) over the [source] SQL
+ * push-down source when node.conf has one (node/engine/engine_source.h),
+ * else the binary store in DATA_DIR/store when one was ingested, else
+ * over the [data] cdr files,
  * made dense over the public domain (the geography's regions in the
  * engine's row-major cell order).  population_by_category reads the
  * [data] records files (region-level, with categories) when node.conf
@@ -83,6 +85,7 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
 	struct engine_report rep;
 	struct engine_result res;
 	struct engine_input in;
+	struct engine_source src;
 	char **paths = NULL, dir[4096];
 	size_t npaths = 0;
 	uint64_t want, i;
@@ -115,6 +118,12 @@ node_task_vector(void *ctx, const struct qspec *q, const char *geography,
 		in.max_bad_fraction = cfg->max_bad_fraction;
 		if ((r = engine_run_csv(q, &in, &rep, &res)) != CAIRN_OK)
 			goto out;
+	} else if (node_config_source(cfg, &src)) {
+		if ((r = engine_run_source(q, &src, map, cfg->stop, &res)) !=
+		    CAIRN_OK)
+			goto out;
+		log_info("exact vector from the [source] database: %zu "
+		    "non-zero cells read back", res.nnz);
 	} else if (store_present(cfg, dir, sizeof(dir))) {
 		if ((r = engine_store_open(dir, &st)) != CAIRN_OK ||
 		    (r = engine_run_store(q, st, 0, &res)) != CAIRN_OK ||

@@ -9,7 +9,7 @@ set -u
 PKGS="libsodium:libsodium-dev openssl:libssl-dev grpc:libgrpc-dev
 libprotobuf-c:libprotobuf-c-dev sqlite3:libsqlite3-dev inih:libinih-dev
 jansson:libjansson-dev zlib:zlib1g-dev cmocka:libcmocka-dev
-libzstd:libzstd-dev libmicrohttpd:libmicrohttpd-dev"
+libzstd:libzstd-dev libmicrohttpd:libmicrohttpd-dev libpq:libpq-dev"
 # command : Debian package
 CMDS="pkg-config:pkg-config protoc-c:protobuf-c-compiler cc:gcc python3:python3
 zstd:zstd"
@@ -25,6 +25,10 @@ missing() {
 	for c in $CMDS; do
 		command -v "${c%%:*}" >/dev/null 2>&1 || m="$m ${c#*:}"
 	done
+	# The PostgreSQL server the SQL-source tests start (tests/e2e/
+	# source_pg.sh); its programs live outside PATH.
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
+	    m="$m postgresql"
 	for p in $PKGS; do
 		if ! command -v pkg-config >/dev/null 2>&1 ||
 		    ! pkg-config --exists "${p%%:*}"; then
@@ -68,7 +72,7 @@ if [ -n "$need" ]; then
 fi
 
 LIBPKGS="libsodium openssl grpc libprotobuf-c sqlite3 inih jansson zlib libzstd
-libmicrohttpd"
+libmicrohttpd libpq"
 echo "PKG_CFLAGS := $(pkg-config --cflags $LIBPKGS)"
 echo "PKG_LIBS := $(pkg-config --libs $LIBPKGS)"
 echo "CMOCKA_LIBS := $(pkg-config --libs cmocka)"

@@ -328,6 +328,14 @@ engine_cellmap_ncells(const struct engine_cellmap *m)
 	return m->cells.n;
 }
 
+const char *
+engine_cellmap_cell(const struct engine_cellmap *m, size_t i, size_t *len,
+    uint32_t *region)
+{
+	*region = m->regions[m->cell_region[i]];
+	return engine_intern_key(&m->cells, (uint32_t)i, len);
+}
+
 bool
 engine_cellmap_lookup(const struct engine_cellmap *m, const char *cell,
     size_t len, uint32_t *ridx)

@@ -53,6 +53,12 @@ void	engine_cellmap_free(struct engine_cellmap *m);
 size_t	engine_cellmap_nregions(const struct engine_cellmap *m);
 const uint32_t	*engine_cellmap_regions(const struct engine_cellmap *m);
 size_t	engine_cellmap_ncells(const struct engine_cellmap *m);
+/*
+ * Cell 'i' (0 <= i < engine_cellmap_ncells()): its id, not NUL-terminated
+ * ('*len' bytes), and its region id in '*region'.
+ */
+const char	*engine_cellmap_cell(const struct engine_cellmap *m, size_t i,
+	    size_t *len, uint32_t *region);
 /* Index (into the sorted ids) of the region of cell 'cell'. */
 bool	engine_cellmap_lookup(const struct engine_cellmap *m, const char *cell,
 	    size_t len, uint32_t *ridx);
