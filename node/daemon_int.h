@@ -19,6 +19,7 @@
 #include <pthread.h>
 
 #include "common/err.h"
+#include "common/file.h"
 #include "node/daemon.h"
 #include "protocol/secagg.h"
 
@@ -78,6 +79,10 @@ struct node_daemon {
 							   with the log */
 	size_t				 quorum;	/* witness cosignatures
 							 * before a share */
+	struct file_stamp		 fed_stamp;	/* federation.conf */
+	struct keys_federation		**feds;		/* loaded by reloads,
+							   kept to the end */
+	size_t				 nfeds;
 };
 
 /* The phase timings of the last task handled (valid false before). */
