@@ -88,3 +88,23 @@ out:
 	close(fd);
 	return r;
 }
+
+bool
+file_changed(const char *path, struct file_stamp *st)
+{
+	struct stat sb;
+	bool changed;
+
+	if (stat(path, &sb) == -1)
+		return false;
+	changed = st->valid && (sb.st_dev != st->dev ||
+	    sb.st_ino != st->ino || sb.st_size != st->size ||
+	    sb.st_mtim.tv_sec != st->mtime.tv_sec ||
+	    sb.st_mtim.tv_nsec != st->mtime.tv_nsec);
+	st->valid = true;
+	st->dev = sb.st_dev;
+	st->ino = sb.st_ino;
+	st->size = sb.st_size;
+	st->mtime = sb.st_mtim;
+	return changed;
+}

@@ -12,8 +12,10 @@
 #ifndef CAIRN_COMMON_FILE_H
 #define CAIRN_COMMON_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /*
  * Read the file 'path' (at most 'max' bytes; pipes and devices too) into
@@ -34,5 +36,22 @@ int	file_read_capped(const char *path, size_t max, char **out, size_t *len)
  */
 int	file_read_fd(int fd, const char *path, uint8_t *buf, size_t size,
 	    size_t *got) __attribute__((warn_unused_result));
+
+/* What tells a file that was replaced or rewritten from the one seen. */
+struct file_stamp {
+	bool		valid;
+	dev_t		dev;
+	ino_t		ino;
+	off_t		size;
+	struct timespec	mtime;
+};
+
+/*
+ * Whether 'path' differs from the stamp 'st' (another file renamed over
+ * it, or a new size or modification time), updating 'st'.  The first call
+ * on a zeroed stamp records the file and returns false; a file that
+ * cannot be read is not a change (the caller keeps what it has).
+ */
+bool	file_changed(const char *path, struct file_stamp *st);
 
 #endif

@@ -320,6 +320,16 @@ int	coord_log_members(struct coord_log *lg,
 	    __attribute__((warn_unused_result));
 
 /*
+ * The same for a federation.conf changed while serving: only the MEMBER
+ * entries are replayed (the policies and the chain are already known),
+ * and the changes since are appended.
+ */
+int	coord_log_member_changes(struct coord_log *lg,
+	    const struct keys_federation *fed,
+	    const struct keys_identity *id, size_t *added)
+	    __attribute__((warn_unused_result));
+
+/*
  * A node's published policy: 'body' (a serialized Policy) signed with
  * 'sig' by node 'name' whose identity key is 'pk'.  Verifies it (the
  * Policy must name 'name'), and appends a POLICY entry unless it is the

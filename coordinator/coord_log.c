@@ -270,9 +270,13 @@ policy_seen(struct coord_log *lg, const char *node, const uint8_t h[32],
 	return CAIRN_OK;
 }
 
-int
-coord_log_members(struct coord_log *lg, const struct keys_federation *fed,
-    const struct keys_identity *id, size_t *added)
+/*
+ * coord_log_members() and, with 'all' false, coord_log_member_changes():
+ * only MEMBER entries are replayed then.
+ */
+static int
+members_sync(struct coord_log *lg, const struct keys_federation *fed,
+    const struct keys_identity *id, size_t *added, bool all)
 {
 	struct tlog_roster roster = { NULL, 0, 0 };
 	struct tlog_member_change *ch = NULL;
@@ -292,9 +296,9 @@ coord_log_members(struct coord_log *lg, const struct keys_federation *fed,
 			goto out;
 		/* Only MEMBER, POLICY and CHARGE matter here: a peek at
 		 * the type. */
-		if (len < 2 || (data[1] != TLOG_ENTRY_MEMBER &&
-		    data[1] != TLOG_ENTRY_POLICY &&
-		    data[1] != TLOG_ENTRY_CHARGE)) {
+		if (len < 2 || (data[1] != TLOG_ENTRY_MEMBER && (!all ||
+		    (data[1] != TLOG_ENTRY_POLICY &&
+		    data[1] != TLOG_ENTRY_CHARGE)))) {
 			free(data);
 			continue;
 		}
@@ -369,6 +373,21 @@ out:
 	free(e);
 	tlog_roster_release(&roster);
 	return r;
+}
+
+int
+coord_log_members(struct coord_log *lg, const struct keys_federation *fed,
+    const struct keys_identity *id, size_t *added)
+{
+	return members_sync(lg, fed, id, added, true);
+}
+
+int
+coord_log_member_changes(struct coord_log *lg,
+    const struct keys_federation *fed, const struct keys_identity *id,
+    size_t *added)
+{
+	return members_sync(lg, fed, id, added, false);
 }
 
 int

@@ -132,6 +132,65 @@ done:
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* -------------------------------------------------- membership */
+
+/*
+ * federation.conf changed (a member rotated, added or removed with `cairn
+ * keys`): load it, check it is the same federation with the same
+ * coordinator and pins, log the membership changes as MEMBER entries and
+ * serve by it from the next call.  The old one is kept until the end (a
+ * handler may hold one of its members).  A file that does not check out
+ * is logged and the membership in force stays.
+ */
+static void
+fed_refresh(struct coord *c)
+{
+	struct keys_federation *nf = NULL, **ov;
+	const struct keys_member *was, *now;
+	size_t changes = 0;
+	int r;
+
+	if (!file_changed(c->cfg->federation, &c->fed_stamp))
+		return;
+	if ((r = keys_federation_load(c->cfg->federation, &nf)) != CAIRN_OK)
+		goto fail;
+	if (strcmp(nf->name, c->fed->name) != 0) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "it names federation '%s', not "
+		    "'%s'", nf->name, c->fed->name);
+		goto fail;
+	}
+	was = keys_federation_find(c->fed, KEYS_ROLE_COORDINATOR,
+	    keys_identity_name(c->id));
+	now = keys_federation_find(nf, KEYS_ROLE_COORDINATOR,
+	    keys_identity_name(c->id));
+	if (was == NULL || now == NULL || memcmp(was->pub.pk, now->pub.pk,
+	    KEYS_PK_LEN) != 0 || strcmp(was->cert_fpr, now->cert_fpr) != 0) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "the coordinator's own keys "
+		    "changed (the log key cannot be rotated by a reload)");
+		goto fail;
+	}
+	if ((r = coord_config_check_pins(c->cfg, c->cfg->path, nf,
+	    c->cfg->federation)) != CAIRN_OK ||
+	    (r = coord_log_member_changes(&c->log, nf, c->id, &changes)) !=
+	    CAIRN_OK)
+		goto fail;
+	if ((ov = realloc(c->old_feds, (c->nold_feds + 1) *
+	    sizeof(*ov))) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto fail;
+	}
+	c->old_feds = ov;
+	c->old_feds[c->nold_feds++] = c->fed;
+	c->fed = nf;
+	log_info("%s reloaded: %zu membership change(s) logged",
+	    c->cfg->federation, changes);
+	return;
+fail:
+	log_error("%s changed but is not taken: %s; the membership in force "
+	    "stays", c->cfg->federation, cairn_errdesc(r));
+	keys_federation_free(nf);
+}
+
 /* ----------------------------------------------------------- ticker */
 
 static void
@@ -142,6 +201,7 @@ tick(struct coord *c)
 	struct waiter *w, *wn;
 	char why[TLOG_ENTRY_MAX_REASON - 32];
 
+	fed_refresh(c);
 	for (a = c->open; a != NULL; a = next) {
 		bool adv = coord_attempt_advertising(a);
 		size_t len = 0;
@@ -374,6 +434,9 @@ coord_free(struct coord *c)
 		coord_log_close(&c->log);
 	coord_store_close(c->db);
 	keys_federation_free(c->fed);
+	for (size_t i = 0; i < c->nold_feds; i++)
+		keys_federation_free(c->old_feds[i]);
+	free(c->old_feds);
 	keys_identity_free(c->id);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
@@ -396,6 +459,8 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 	c->cfg = cfg;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
+	/* Stamped first: a change made while it is read is seen later. */
+	(void)file_changed(cfg->federation, &c->fed_stamp);
 	if ((r = keys_identity_load(cfg->identity_key, &c->id)) != CAIRN_OK ||
 	    (r = keys_federation_load(cfg->federation, &c->fed)) != CAIRN_OK ||
 	    (r = coord_config_check_pins(cfg, cfg->path, c->fed,

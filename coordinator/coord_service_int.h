@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/file.h"
 #include "coordinator/coord_int.h"
 #include "coordinator/round.h"
 #include "privacy/dp.h"
@@ -103,6 +104,10 @@ struct coord {
 	pthread_mutex_t			 mu;
 	struct keys_identity		*id;
 	struct keys_federation		*fed;
+	struct file_stamp		 fed_stamp;	/* federation.conf */
+	struct keys_federation		**old_feds;	/* replaced, kept
+							   until the end */
+	size_t				 nold_feds;
 	struct coord_store		*db;
 	struct coord_log		 log;
 	bool				 log_open;

@@ -154,9 +154,14 @@ copy_file(const char *from, const char *to)
 }
 
 /* Enrol the member whose public identity and certificate are given. */
+/*
+ * The member whose identity.pub is 'pub_path' and certificate
+ * 'cert_path', checked: the certificate chains to 'ca_path' and names the
+ * same role and name.
+ */
 static int
-add_member(const char *fedconf, const char *ca_path, const char *pub_path,
-    const char *cert_path, struct keys_member *added)
+load_member(const char *ca_path, const char *pub_path, const char *cert_path,
+    struct keys_member *out)
 {
 	struct keys_member m;
 	struct keys_cert_info ci;
@@ -182,13 +187,23 @@ add_member(const char *fedconf, const char *ca_path, const char *pub_path,
 		goto out;
 	}
 	memcpy(m.cert_fpr, ci.fingerprint, KEYS_FPR_LEN);
-	if ((r = keys_federation_add(fedconf, &m)) != CAIRN_OK)
-		goto out;
-	*added = m;
+	*out = m;
 out:
 	free(ca);
 	free(cert);
 	return r;
+}
+
+static int
+add_member(const char *fedconf, const char *ca_path, const char *pub_path,
+    const char *cert_path, struct keys_member *added)
+{
+	int r;
+
+	if ((r = load_member(ca_path, pub_path, cert_path, added)) !=
+	    CAIRN_OK)
+		return r;
+	return keys_federation_add(fedconf, added);
 }
 
 static int
@@ -502,12 +517,82 @@ cmd_show(int argc, char **argv)
 	    "a cairn key, CSR or certificate", path));
 }
 
+static int
+cmd_rotate_member(int argc, char **argv)
+{
+	const char *prog = "cairn keys rotate-member";
+	const char *dir = NULL, *pub = NULL, *cert = NULL;
+	const struct opt o[] = { { "--ca", &dir }, { "--pub", &pub },
+	    { "--cert", &cert } };
+	struct keys_member m;
+	char conf[PATH_MAX], ca[PATH_MAX];
+	int r;
+
+	if (wants_help(argc, argv)) {
+		printf("usage: %s --ca DIR --pub FILE --cert FILE\n  Replace "
+		    "the enrolled keys of the member that identity.pub and the "
+		    "certificate\n  name by these new ones in "
+		    "DIR/federation.conf (docs/operations.md, \"Keys\n  over "
+		    "years\").  The daemons pick the change up without a "
+		    "restart; the\n  coordinator logs it as MEMBER entries.\n",
+		    prog);
+		return 0;
+	}
+	if (!parse_opts(prog, argc, argv, o, 3, NULL) ||
+	    need(prog, "--ca", dir) || need(prog, "--pub", pub) ||
+	    need(prog, "--cert", cert))
+		return 1;
+	if ((r = join(conf, dir, "federation.conf")) != CAIRN_OK ||
+	    (r = join(ca, dir, "ca.crt")) != CAIRN_OK ||
+	    (r = load_member(ca, pub, cert, &m)) != CAIRN_OK ||
+	    (r = keys_federation_replace(conf, m.pub.role, m.pub.name, &m)) !=
+	    CAIRN_OK)
+		return cli_fail(prog, "cannot rotate member", r);
+	printf("rotated %s/%s in %s (certificate %s)\n",
+	    keys_role_name(m.pub.role), m.pub.name, conf, m.cert_fpr);
+	return 0;
+}
+
+static int
+cmd_remove_member(int argc, char **argv)
+{
+	const char *prog = "cairn keys remove-member";
+	const char *dir = NULL, *role_s = NULL, *name = NULL;
+	const struct opt o[] = { { "--ca", &dir }, { "--role", &role_s },
+	    { "--name", &name } };
+	enum keys_role role;
+	char conf[PATH_MAX];
+	int r;
+
+	if (wants_help(argc, argv)) {
+		printf("usage: %s --ca DIR --role node|analyst --name NAME\n"
+		    "  Remove the member from DIR/federation.conf: it is refused "
+		    "from its next call,\n  and the coordinator logs a MEMBER "
+		    "entry (docs/operations.md).\n", prog);
+		return 0;
+	}
+	if (!parse_opts(prog, argc, argv, o, 3, NULL) ||
+	    need(prog, "--ca", dir) || need(prog, "--role", role_s) ||
+	    need(prog, "--name", name))
+		return 1;
+	if ((r = keys_role_parse(role_s, &role)) != CAIRN_OK ||
+	    (r = join(conf, dir, "federation.conf")) != CAIRN_OK ||
+	    (r = keys_federation_replace(conf, role, name, NULL)) != CAIRN_OK)
+		return cli_fail(prog, "cannot remove member", r);
+	printf("removed %s/%s from %s\n", keys_role_name(role), name, conf);
+	return 0;
+}
+
 static const struct cli_cmd keys_cmds[] = {
 	{ "init-federation", cmd_init_federation,
 	    "create the federation CA, coordinator keys, federation.conf" },
 	{ "new", cmd_new, "create a member's identity key, TLS key and CSR" },
 	{ "issue", cmd_issue, "issue a certificate for a CSR with the CA" },
 	{ "add-member", cmd_add_member, "enrol a member in federation.conf" },
+	{ "rotate-member", cmd_rotate_member,
+	    "replace a member's identity key and certificate" },
+	{ "remove-member", cmd_remove_member,
+	    "remove a member from federation.conf" },
 	{ "pin-geography", cmd_pin_geography,
 	    "pin a geography's region file by hash in federation.conf" },
 	{ "show", cmd_show, "show role and fingerprints of a key file" },

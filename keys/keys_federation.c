@@ -464,3 +464,99 @@ out:
 	keys_federation_free(fed);
 	return r;
 }
+
+int
+keys_federation_replace(const char *path, enum keys_role role,
+    const char *name, const struct keys_member *m)
+{
+	struct keys_federation *fed = NULL;
+	const struct keys_member *old;
+	char line[512], b64[64], *text = NULL, *all = NULL, *p, *eol;
+	size_t len, nl = strlen(name), done = 0;
+	int r;
+
+	if (role == KEYS_ROLE_COORDINATOR)
+		return cairn_err(CAIRN_ERR_ARG, "the coordinator's key is the "
+		    "log key: it is not rotated or removed this way "
+		    "(docs/operations.md)");
+	if (m != NULL && (m->pub.role != role || strcmp(m->pub.name, name)))
+		return cairn_err(CAIRN_ERR_ARG, "the new key is for %s/%s, not "
+		    "%s/%s", keys_role_name(m->pub.role), m->pub.name,
+		    keys_role_name(role), name);
+	if ((r = keys_federation_load(path, &fed)) != CAIRN_OK)
+		return r;
+	if ((old = keys_federation_find(fed, role, name)) == NULL) {
+		r = cairn_err(CAIRN_ERR_NOTFOUND, "%s: no %s '%s' enrolled",
+		    path, keys_role_name(role), name);
+		goto out;
+	}
+	if (m != NULL && (memcmp(old->pub.pk, m->pub.pk, KEYS_PK_LEN) == 0 ||
+	    strcmp(old->cert_fpr, m->cert_fpr) == 0)) {
+		r = cairn_err(CAIRN_ERR_EXISTS, "%s: %s/%s already has this "
+		    "%s", path, keys_role_name(role), name,
+		    memcmp(old->pub.pk, m->pub.pk, KEYS_PK_LEN) == 0 ?
+		    "identity key" : "certificate");
+		goto out;
+	}
+	/* The new identity key must not be another member's. */
+	for (size_t i = 0; m != NULL && i < fed->n; i++)
+		if (&fed->members[i] != old && memcmp(fed->members[i].pub.pk,
+		    m->pub.pk, KEYS_PK_LEN) == 0) {
+			r = cairn_err(CAIRN_ERR_EXISTS, "%s: that identity key "
+			    "is %s/%s's", path,
+			    keys_role_name(fed->members[i].pub.role),
+			    fed->members[i].pub.name);
+			goto out;
+		}
+	line[0] = '\0';
+	if (m != NULL) {
+		sodium_bin2base64(b64, sizeof(b64), m->pub.pk, KEYS_PK_LEN,
+		    sodium_base64_VARIANT_ORIGINAL);
+		snprintf(line, sizeof(line), "member = %s %s %s %s\n",
+		    keys_role_name(role), name, b64, m->cert_fpr);
+	}
+	if ((r = keys_file_read(path, &text, &len)) != CAIRN_OK)
+		goto out;
+	if ((all = calloc(1, len + strlen(line) + 2)) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto out;
+	}
+	/* The member's one line replaced (or dropped), the rest kept. */
+	for (p = text; *p != '\0'; p = eol) {
+		const char *rn = keys_role_name(role);
+		char *q = p, *v;
+
+		eol = strchr(p, '\n');
+		eol = eol != NULL ? eol + 1 : p + strlen(p);
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (strncmp(q, "member", 6) == 0 && (v = strchr(q, '=')) !=
+		    NULL && v < eol) {
+			v++;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			if (strncmp(v, rn, strlen(rn)) == 0 &&
+			    v[strlen(rn)] == ' ' &&
+			    strncmp(v + strlen(rn) + 1, name, nl) == 0 &&
+			    (v[strlen(rn) + 1 + nl] == ' ' ||
+			    v[strlen(rn) + 1 + nl] == '\t')) {
+				strcat(all, line);
+				done++;
+				continue;
+			}
+		}
+		strncat(all, p, (size_t)(eol - p));
+	}
+	if (done != 1) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "%s: %zu 'member = %s %s' "
+		    "lines; edit it by hand", path, done,
+		    keys_role_name(role), name);
+		goto out;
+	}
+	r = replace_file(path, all);
+out:
+	free(all);
+	free(text);
+	keys_federation_free(fed);
+	return r;
+}

@@ -101,4 +101,19 @@ int	keys_federation_pin_geography(const char *path, const char *name,
 int	keys_federation_add(const char *path, const struct keys_member *m)
 	    __attribute__((warn_unused_result));
 
+/*
+ * Replace the enrolled keys of 'role'/'name' in the federation.conf at
+ * 'path' by those of 'm' (a rotation: same role and name, a new identity
+ * key and certificate), or remove the member when 'm' is NULL; the file
+ * is rewritten atomically, every other line kept.  CAIRN_ERR_ARG for the
+ * coordinator (its key is the log key) or an 'm' of another role or name,
+ * CAIRN_ERR_NOTFOUND when no such member is enrolled, CAIRN_ERR_EXISTS
+ * when 'm' repeats the old identity key or certificate or is another
+ * member's key, CAIRN_ERR_CONFIG / _IO.  The daemons pick the change up
+ * without a restart and the coordinator logs it as MEMBER entries.
+ */
+int	keys_federation_replace(const char *path, enum keys_role role,
+	    const char *name, const struct keys_member *m)
+	    __attribute__((warn_unused_result));
+
 #endif

@@ -48,6 +48,7 @@ node_daemon_new(const struct node_daemon_config *dc, struct node_daemon **out)
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return cairn_err(CAIRN_ERR_NOMEM, "daemon");
 	d->dc = *dc;
+	(void)file_changed(dc->cfg->federation, &d->fed_stamp);
 	d->name = keys_identity_name(dc->id);
 	keys_identity_public(dc->id, d->pk);
 	if (strcmp(d->name, dc->cfg->name) != 0 ||
@@ -89,7 +90,64 @@ fail:
 void
 node_daemon_free(struct node_daemon *d)
 {
+	if (d == NULL)
+		return;
+	for (size_t i = 0; i < d->nfeds; i++)
+		keys_federation_free(d->feds[i]);
+	free(d->feds);
 	free(d);
+}
+
+/*
+ * federation.conf changed (a member rotated, added or removed): serve by
+ * the new membership from the next task, when it is the same federation
+ * with the same coordinator (the log key) and still lists this node with
+ * its key.  Otherwise the line says why and the membership in force
+ * stays.  Every loaded federation is kept until the end: a task may hold
+ * one of its members.
+ */
+static void
+fed_refresh(struct node_daemon *d)
+{
+	struct keys_federation *nf = NULL, **v;
+	const struct keys_member *self, *co;
+	const char *path = d->dc.cfg->federation;
+	int r;
+
+	if (!file_changed(path, &d->fed_stamp))
+		return;
+	if ((r = keys_federation_load(path, &nf)) != CAIRN_OK)
+		goto fail;
+	self = keys_federation_find(nf, KEYS_ROLE_NODE, d->name);
+	if (strcmp(nf->name, d->dc.fed->name) != 0)
+		r = cairn_err(CAIRN_ERR_CONFIG, "it names federation '%s', not "
+		    "'%s'", nf->name, d->dc.fed->name);
+	else if (keys_federation_coordinator(nf, &co) != CAIRN_OK ||
+	    memcmp(co->pub.pk, d->logkey.pub, 32) != 0)
+		r = cairn_err(CAIRN_ERR_CONFIG, "its coordinator's key is not "
+		    "the log key this node follows");
+	else if (self == NULL || sodium_memcmp(self->pub.pk, d->pk, 32) != 0)
+		r = cairn_err(CAIRN_ERR_CONFIG, "it does not list node '%s' "
+		    "with this node's identity key (rotated or removed: "
+		    "restart the node with its new keys)", d->name);
+	if (r != CAIRN_OK)
+		goto fail;
+	if ((v = realloc(d->feds, (d->nfeds + 1) * sizeof(*v))) == NULL) {
+		r = CAIRN_ERR_NOMEM;
+		goto fail;
+	}
+	d->feds = v;
+	d->feds[d->nfeds++] = nf;
+	d->dc.fed = nf;
+	if (d->dc.cfg->witness_quorum < 0)
+		d->quorum = tlog_fed_majority(nf);
+	log_info("%s reloaded: %zu members, checkpoint quorum %zu", path,
+	    nf->n, d->quorum);
+	return;
+fail:
+	log_error("%s changed but is not taken: %s; the membership in force "
+	    "stays", path, cairn_errdesc(r));
+	keys_federation_free(nf);
 }
 
 int
@@ -217,6 +275,7 @@ node_daemon_serve(struct node_daemon *d)
 	log_info("node '%s' serving federation '%s' via %s", d->name,
 	    d->dc.fed->name, d->dc.cfg->coordinator);
 	while (!node_daemon_stopping(d)) {
+		fed_refresh(d);
 		if (node_ledger_expire(d->dc.ledger, (int64_t)time(NULL) -
 		    d->dc.cfg->policy.retention_days * 86400, &expired) ==
 		    CAIRN_OK && expired > 0)

@@ -19,6 +19,7 @@
 #include <pthread.h>
 
 #include "common/err.h"
+#include "common/file.h"
 #include "node/daemon.h"
 #include "protocol/secagg.h"
 
@@ -86,6 +87,10 @@ struct node_daemon {
 	int64_t				 clock_skew_ms;
 	bool				 clock_skew_valid;
 	bool				 clock_warned;	/* beyond tolerance */
+	struct file_stamp		 fed_stamp;	/* federation.conf */
+	struct keys_federation		**feds;		/* loaded by reloads,
+							   kept to the end */
+	size_t				 nfeds;
 };
 
 /* A skew beyond this is logged as a warning (docs/operations.md,
