@@ -76,8 +76,8 @@ check "CLI: q-cli released" "$CAIRN" query wait --config "$T/analyst.conf" \
 check "CLI: q-cli result" "$CAIRN" query result --config "$T/analyst.conf" \
     q-cli --regions "$T/g4.csv" --output "$T/q-cli.csv"
 
-CAIRN_TEST_DIR=$T CAIRN_PYTHON_GEN=$GEN PYTHONPATH="$CAIRN_TOP/clients/python" \
-    PYTHONDONTWRITEBYTECODE=1 "$PY" -m unittest -v \
+CAIRN_TEST_DIR=$T CAIRN_PYTHON_GEN=$GEN \
+    PYTHONPATH="$CAIRN_TOP/clients/python" PYTHONDONTWRITEBYTECODE=1 "$PY" -m unittest -v \
     "$CAIRN_TOP/tests/python/test_client.py" >"$T/py.log" 2>&1
 rc=$?
 # "test_x (test_client.T.test_x) ... ok" / FAIL / ERROR / skipped.

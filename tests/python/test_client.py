@@ -9,7 +9,6 @@ import base64
 import csv
 import os
 import re
-import shutil
 import subprocess
 import unittest
 

@@ -23,7 +23,7 @@ import grpc
 
 from . import _pb
 from .config import AnalystConfig, Federation, Identity, load_regions
-from .errors import CairnError, VerificationError
+from .errors import CairnError
 from . import query as _query
 from . import result as _result
 from . import verify as _verify

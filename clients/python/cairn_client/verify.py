@@ -20,7 +20,7 @@ import time
 
 from . import _pb
 from . import tlog
-from .errors import CairnError, VerificationError
+from .errors import VerificationError
 from .query import signed_message
 
 WAIT_SLICE_S = 0.5
