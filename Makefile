@@ -215,6 +215,9 @@ $(O)/python/cairn_pb2_grpc.py: $(O)/python/cairn_pb2.py
 $(O)/python/cairn_pb2.py: protocol/cairn.proto
 	$(call say,GRPCPY,$<)
 	@mkdir -p $(O)/python
+	@$(PYTHON) -c 'import grpc_tools' 2>/dev/null || { echo "cairn: make \
+	python needs $(PYTHON) with python3-grpc-tools; run: sudo apt-get \
+	install -y python3-grpc-tools" >&2; exit 1; }
 	$(Q)$(PYTHON) -m grpc_tools.protoc --proto_path=protocol \
 	    --python_out=$(O)/python --grpc_python_out=$(O)/python $<
 
