@@ -32,6 +32,7 @@ CALL_S = 30
 STATES = {0: "unspecified", 1: "pending", 2: "running", 3: "released",
           4: "refused", 5: "failed"}
 MAX_MESSAGE = 64 << 20
+MAX_CELLS = 100000000          # PROTO_MAX_CELLS (protocol/proto_service.h)
 
 
 def rpc_error(method, e):
@@ -267,6 +268,8 @@ class Client:
                         raise CairnError("GetResult: the first message has "
                                          "no release")
                     rel = ch.release
+                    if rel.cells > MAX_CELLS:
+                        raise CairnError(f"GetResult: {rel.cells} cells")
                 if ch.offset != len(vals) or \
                         len(vals) + len(ch.values) > rel.cells:
                     raise CairnError(f"GetResult: chunk at offset "
