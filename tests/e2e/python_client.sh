@@ -76,21 +76,25 @@ check "CLI: q-cli released" "$CAIRN" query wait --config "$T/analyst.conf" \
 check "CLI: q-cli result" "$CAIRN" query result --config "$T/analyst.conf" \
     q-cli --regions "$T/g4.csv" --output "$T/q-cli.csv"
 
+# Results on stdout (py.log), gRPC's own log lines on stderr (py.err).
 CAIRN_TEST_DIR=$T CAIRN_PYTHON_GEN=$GEN \
-    PYTHONPATH="$CAIRN_TOP/clients/python" PYTHONDONTWRITEBYTECODE=1 "$PY" -m unittest -v \
-    "$CAIRN_TOP/tests/python/test_client.py" >"$T/py.log" 2>&1
+    PYTHONPATH="$CAIRN_TOP/clients/python" PYTHONDONTWRITEBYTECODE=1 \
+    "$PY" "$CAIRN_TOP/tests/python/test_client.py" >"$T/py.log" 2>"$T/py.err"
 rc=$?
-# "test_x (test_client.T.test_x) ... ok" / FAIL / ERROR / skipped.
+# "test_x (__main__.ClientTest.test_x) ... ok" / FAIL / ERROR / skipped;
+# every test that ran must have its line.
 sed -n 's/^\(test_[a-z0-9_]*\) .* \.\.\. \(.*\)$/\1 \2/p' "$T/py.log" \
     >"$T/py.res"
-TAP_SHOW="$T/py.log"
+TAP_SHOW="$T/py.log $T/py.err"
 while read -r name res; do
 	if [ "$res" = ok ]; then ok "python: $name"
 	else notok "python: $name ($res)"; fi
 done <"$T/py.res"
 TAP_SHOW=" "
-if [ $rc -eq 0 ] && [ -s "$T/py.res" ] && tail -n 1 "$T/py.log" | grep -qx OK
+ran=$(sed -n 's/^Ran \([0-9]*\) tests* in .*/\1/p' "$T/py.log")
+if [ $rc -eq 0 ] && [ "$(wc -l <"$T/py.res")" -eq "${ran:-0}" ] &&
+    [ "${ran:-0}" -gt 0 ] && tail -n 1 "$T/py.log" | grep -qx OK
 then ok "python: unittest closes with OK ($(grep '^Ran ' "$T/py.log"))"
-else notok "python: unittest closes with OK"; tail -n 60 "$T/py.log" |
-    sed 's/^/# /'; fi
+else notok "python: unittest closes with OK"; tail -n 60 "$T/py.log" \
+    "$T/py.err" | sed 's/^/# /'; fi
 tap_done

@@ -10,6 +10,7 @@ import csv
 import os
 import re
 import subprocess
+import sys
 import unittest
 
 from cairn_client import CairnError, Client, VerificationError
@@ -382,6 +383,21 @@ class ClientTest(unittest.TestCase):
                 c.status("q-cli")
         self.assertEqual(self.c.check_pin(), coord)
 
+    def test_channel_trusts_only_the_pinned_certificate(self):
+        # The channel's only trust anchor is the certificate the pin
+        # accepted: with another member's certificate in its place (the
+        # same CA), the coordinator's handshake fails.
+        with open(os.path.join(T, "n1", "tls.crt"), "rb") as f:
+            other = f.read()
+
+        class Swapped(Client):
+            def _pinned_certificate(self):
+                return other
+        with Swapped(CONF) as c:
+            with self.assertRaisesRegex(CairnError, r"^GetQuery: "
+                                        r"UNAVAILABLE: "):
+                c.status("q-cli")
+
     def test_config_errors(self):
         p = os.path.join(T, "broken.conf")
         with open(p, "w") as f:
@@ -401,4 +417,6 @@ class ClientTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    # Results on stdout, one per line; gRPC's own log lines go to stderr.
+    unittest.main(testRunner=unittest.TextTestRunner(stream=sys.stdout,
+                                                     verbosity=2))

@@ -115,10 +115,15 @@ class Client:
             raise CairnError(f"{path}: cannot read the {key}: {e.strerror}")
 
     def check_pin(self):
-        """Handshake with the coordinator (mutual TLS, CA-verified) and
-        check that its certificate's SHA-256 is the one federation.conf
-        enrolls; returns that fingerprint.  grpcio offers no hook into its
-        own handshake, so this runs before the channel is opened."""
+        """Handshake with the coordinator (mutual TLS, CA-verified, host
+        name checked) and check that its certificate's SHA-256 is the one
+        federation.conf enrolls; returns that fingerprint."""
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(
+            self._pinned_certificate().decode())).hexdigest()
+
+    def _pinned_certificate(self):
+        """The coordinator's certificate (PEM), fetched with our own TLS
+        handshake and accepted only if its SHA-256 is the enrolled one."""
         target = self.config.need("coordinator")
         host, port = _split_target(target)
         want = self.federation.coordinator().cert_sha256
@@ -142,14 +147,17 @@ class Client:
                              f"sha256 {seen} is not the pinned {want} (the "
                              "coordinator's certificate enrolled in "
                              "federation.conf)")
-        return seen
+        return ssl.DER_cert_to_PEM_cert(der).encode()
 
     def _connect(self):
+        """The gRPC channel, whose only trust anchor is the pinned
+        certificate itself: every handshake of the channel, reconnections
+        included, accepts that certificate and no other (grpcio has no
+        peer-verification hook; the CLI pins inside gRPC's handshake)."""
         if self._stub is not None:
             return self._stub
-        self.check_pin()
         creds = grpc.ssl_channel_credentials(
-            root_certificates=self._read("ca_cert"),
+            root_certificates=self._pinned_certificate(),
             private_key=self._read("tls_key"),
             certificate_chain=self._read("tls_cert"))
         self._channel = grpc.secure_channel(
