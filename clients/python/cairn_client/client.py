@@ -321,19 +321,40 @@ class Client:
         checkpoint); a DataFrame, see verify.budgets()."""
         return _verify.budgets(self, timeout)
 
-    def plan(self, cairn="cairn", **options):
-        """`cairn query plan --format json` with the analyst config
-        (options as --name value); returns the parsed JSON.  The command
-        comes with issue #17's plan work and is needed here."""
-        if not isinstance(self._config_path, str):
+    def plan(self, spec, geography, rho, participants, colluding, regions,
+             holders=0, cairn="cairn"):
+        """What submit() with these fields would cost and give, from
+        `cairn query plan --format json` (the planner of issue #17, which
+        the nodes' and coordinator's own computation backs): the spec is
+        written to a temporary JSON file and the command run with this
+        client's config file; returns the parsed JSON.  Needs a `cairn`
+        with that command and its JSON output."""
+        import tempfile
+        if self._config_path is None:
             raise CairnError("plan: needs the client opened with a config "
                              "file")
-        argv = [cairn, "query", "plan", "--config", self._config_path,
-                "--format", "json"]
-        for k, v in options.items():
-            argv += ["--" + k.replace("_", "-"), str(v)]
-        p = subprocess.run(argv, capture_output=True, text=True)
+        _query.fill_spec(_pb.pb2.QuerySpec(), spec, geography)  # checked
+        if isinstance(participants, (list, tuple)):
+            participants = ",".join(participants)
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump(spec, f)
+            f.flush()
+            argv = [cairn, "query", "plan", "--config", self._config_path,
+                    "--spec", f.name, "--geography", geography, "--rho",
+                    str(rho), "--participants", participants, "--colluding",
+                    str(colluding), "--regions", str(regions), "--format",
+                    "json"]
+            if holders:
+                argv += ["--holders", str(holders)]
+            try:
+                p = subprocess.run(argv, capture_output=True, text=True)
+            except OSError as e:
+                raise CairnError(f"plan: {cairn}: {e.strerror}")
         if p.returncode != 0:
-            raise CairnError(p.stderr.strip().splitlines()[-1] if
-                             p.stderr.strip() else "plan: cairn failed")
-        return json.loads(p.stdout)
+            err = p.stderr.strip().splitlines()
+            raise CairnError(err[-1] if err else "plan: cairn failed")
+        try:
+            return json.loads(p.stdout)
+        except ValueError:
+            raise CairnError("plan: `cairn query plan --format json` did not "
+                             "print JSON")
