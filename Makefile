@@ -203,6 +203,26 @@ fuzz:
 test: $(PROGS) $(TESTS) $(E2E_PROGS) $(FUZZ_REPLAY)
 	@sh tests/run.sh $(O)
 
+# The Python client (clients/python/, docs/analyst.md): `make python`
+# generates its messages from the proto into $(O)/python/ with Debian's
+# python3-grpc-tools.  `make` never needs Python's packages; `make test`
+# does (tests/e2e/python_client.sh), and tools/deps.sh installs them.
+PYTHON ?= /usr/bin/python3
+PY_GEN := $(O)/python/cairn_pb2.py $(O)/python/cairn_pb2_grpc.py
+.PHONY: python
+python: $(PY_GEN)
+$(O)/python/cairn_pb2_grpc.py: $(O)/python/cairn_pb2.py
+$(O)/python/cairn_pb2.py: protocol/cairn.proto
+	$(call say,GRPCPY,$<)
+	@mkdir -p $(O)/python
+	@$(PYTHON) -c 'import grpc_tools' 2>/dev/null || { echo "cairn: make \
+	python needs $(PYTHON) with python3-grpc-tools; run: sudo apt-get \
+	install -y python3-grpc-tools" >&2; exit 1; }
+	$(Q)$(PYTHON) -m grpc_tools.protoc --proto_path=protocol \
+	    --python_out=$(O)/python --grpc_python_out=$(O)/python $<
+
+test: python
+
 check:
 	@$(MAKE) --no-print-directory O=build-check SAN=1 CFLAGS="-O1 -g" test
 

@@ -19,6 +19,11 @@ CMDS="$CMDS promtool:prometheus npm:npm"
 # Only `make fuzz` needs clang (libFuzzer); installed with the rest on a
 # fresh Debian 12, never required by make or make test.
 OPT_CMDS="clang:clang"
+# Python modules (import name : Debian package) of Debian's python3 that
+# `make python` and the Python client's tests (make test) need; installed
+# like the optional commands, never required by make.
+PY_MODS="grpc:python3-grpcio grpc_tools:python3-grpc-tools nacl:python3-nacl
+pandas:python3-pandas google.protobuf:python3-protobuf"
 
 missing() {
 	m=""
@@ -43,6 +48,10 @@ opt_missing() {
 	for c in $OPT_CMDS; do
 		command -v "${c%%:*}" >/dev/null 2>&1 || m="$m ${c#*:}"
 	done
+	for p in $PY_MODS; do
+		/usr/bin/python3 -c "import ${p%%:*}" >/dev/null 2>&1 ||
+		    m="$m ${p#*:}"
+	done
 	echo "$m"
 }
 
@@ -54,7 +63,8 @@ if [ -z "$need" ] && [ -n "$opt" ] && [ "$(id -u)" = 0 ] &&
 	echo "cairn: installing optional packages:$opt" >&2
 	{ apt-get update -qq &&
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $opt; } >&2 ||
-	  echo "cairn: could not install$opt (only make fuzz needs it)" >&2
+	  echo "cairn: could not install$opt (only make fuzz and make" \
+	      "test need them)" >&2
 fi
 if [ -n "$need" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
