@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "common/err.h"
@@ -256,6 +257,125 @@ query_plan_summary(const struct ctx *c, const struct query_ask *a,
 	return CAIRN_OK;
 }
 
+/* json_object_set_new() that notes a failure in '*bad'. */
+static void
+jset(json_t *o, const char *k, json_t *v, bool *bad)
+{
+	if (v == NULL || json_object_set_new(o, k, v) != 0)
+		*bad = true;
+}
+
+/*
+ * The plan of query_plan_summary() as one JSON object ("cairn query plan
+ * --format json", docs/analyst.md): the same figures, ρ as exact nano-ρ
+ * integers beside their decimal text, a budget figure null where no
+ * POLICY was read.
+ */
+static int
+plan_json(const struct ctx *c, const struct query_ask *a,
+    const struct query_budgets *b, FILE *f)
+{
+	struct query_plan p;
+	char t[RHO_TEXT_MAX], from[TIME_DATE_LEN], to[TIME_DATE_LEN];
+	size_t nregions;
+	int64_t d0, d1;
+	json_t *o, *ch;
+	bool bad = false;
+	int r;
+
+	if ((r = plan_regions(c, &nregions)) != CAIRN_OK ||
+	    (r = query_plan_compute(&a->spec, a->rho_nano,
+	    (uint32_t)a->nparts, a->colluding, a->holders, nregions,
+	    QUERY_DEFAULT_DELTA, &p)) != CAIRN_OK)
+		return r;
+	qspec_span(&a->spec, &d0, &d1);
+	(void)time_format_date(d0, from);
+	(void)time_format_date(d1, to);
+	if ((o = json_object()) == NULL || (ch = json_array()) == NULL) {
+		json_decref(o);
+		return CAIRN_ERR_NOMEM;
+	}
+	jset(o, "kind", json_string(qspec_kind_name(a->spec.kind)), &bad);
+	jset(o, "from", json_string(from), &bad);
+	jset(o, "to", json_string(to), &bad);
+	jset(o, "geography", json_string(c->o[O_GEO]), &bad);
+	jset(o, "regions", json_integer((json_int_t)nregions), &bad);
+	jset(o, "cells", json_integer((json_int_t)p.cells), &bad);
+	jset(o, "participants", json_integer(p.n), &bad);
+	jset(o, "colluding", json_integer(p.c), &bad);
+	jset(o, "holders", json_integer(p.h), &bad);
+	jset(o, "rho", json_string(rho_format(p.rho_nano, t)), &bad);
+	jset(o, "rho_nano", json_integer((json_int_t)p.rho_nano), &bad);
+	jset(o, "rho_max_nano", json_integer((json_int_t)p.rho_max_nano),
+	    &bad);
+	jset(o, "released_variance", json_integer((json_int_t)
+	    p.req.variance), &bad);
+	jset(o, "sigma_h2", json_integer((json_int_t)p.req.sigma_h2), &bad);
+	jset(o, "sigma2", json_integer((json_int_t)p.req.sigma2), &bad);
+	jset(o, "ci95_halfwidth", json_integer((json_int_t)p.ci95_halfwidth),
+	    &bad);
+	jset(o, "delta", json_real(p.delta), &bad);
+	jset(o, "epsilon_tight", json_real(p.eps_tight), &bad);
+	jset(o, "epsilon_simple", json_real(p.eps_simple), &bad);
+	jset(o, "budgets_read", json_boolean(b != NULL), &bad);
+	for (size_t i = 0; i < a->nparts; i++) {
+		const struct query_budget_holder *h = b != NULL ?
+		    query_budgets_holder(b, a->parts[i]) : NULL;
+
+		for (size_t m = 0; m < p.req.nmonths; m++) {
+			uint32_t ym = (uint32_t)(p.req.month[m] / 12) * 100 +
+			    (uint32_t)(p.req.month[m] % 12) + 1;
+			json_t *e = json_object();
+			char mt[16];
+
+			month_text(p.req.month[m], mt);
+			if (e == NULL || json_array_append_new(ch, e) != 0) {
+				bad = true;
+				break;
+			}
+			jset(e, "holder", json_string(a->parts[i]), &bad);
+			jset(e, "month", json_string(mt), &bad);
+			jset(e, "rho", json_string(rho_format(p.req.rho_nano[m],
+			    t)), &bad);
+			jset(e, "rho_nano", json_integer((json_int_t)
+			    p.req.rho_nano[m]), &bad);
+			if (h == NULL) {
+				jset(e, "budget_nano", json_null(), &bad);
+				jset(e, "spent_nano", json_null(), &bad);
+				jset(e, "left_after_nano", json_null(), &bad);
+				jset(e, "over_budget", json_null(), &bad);
+				jset(e, "held", json_null(), &bad);
+				continue;
+			}
+			{
+				uint64_t spent = query_budgets_spent(b,
+				    a->parts[i], ym);
+				uint64_t after = spent + p.req.rho_nano[m];
+				bool over = after > h->budget_nano;
+
+				jset(e, "budget_nano", json_integer((json_int_t)
+				    h->budget_nano), &bad);
+				jset(e, "spent_nano", json_integer((json_int_t)
+				    spent), &bad);
+				jset(e, "left_after_nano", over ? json_null() :
+				    json_integer((json_int_t)(h->budget_nano -
+				    after)), &bad);
+				jset(e, "over_budget", json_boolean(over), &bad);
+				jset(e, "held", json_boolean(
+				    query_budget_holds(h, ym)), &bad);
+			}
+		}
+	}
+	jset(o, "charges", ch, &bad);
+	if (!bad && json_dumpf(o, f, JSON_INDENT(2) | JSON_REAL_PRECISION(17))
+	    != 0)
+		bad = true;
+	if (!bad)
+		fputc('\n', f);
+	json_decref(o);
+	return bad ? cairn_err(CAIRN_ERR_NOMEM, "plan as JSON") : CAIRN_OK;
+}
+
 const char query_plan_usage[] =
     "(--spec Q.json | --kind K [--start D --end D --bucket day|hour --k N\n"
     "    --utc-offset M --night-start H --night-end H --baseline D,D\n"
@@ -263,7 +383,7 @@ const char query_plan_usage[] =
     "    --geography G --rho R\n"
     "    --participants a,b,c --colluding C [--holders H]\n"
     "    --regions regions.csv [--purpose TEXT] [--id QUERY_ID]\n"
-    "    [IDENTITY]\n\n"
+    "    [--format text|json] [IDENTITY]\n\n"
     "Print, before anything is sent, what `cairn query submit` with the\n"
     "same spec and flags would cost and give: the released variance per\n"
     "cell, the exact 95% half-width, epsilon at delta 1e-06, each\n"
@@ -272,7 +392,8 @@ const char query_plan_usage[] =
     "or --ca --tls-cert --tls-key --coordinator --federation) each\n"
     "budget, spent and left after, read from the log and proven.\n"
     "--regions is the geography's regions file (checked against the hash\n"
-    "federation.conf pins); it gives the number of cells.\n";
+    "federation.conf pins); it gives the number of cells.  --format json\n"
+    "prints the same figures as one JSON object (rho in exact nano-rho).\n";
 
 int
 query_cmd_plan(struct ctx *c)
@@ -284,6 +405,10 @@ query_cmd_plan(struct ctx *c)
 	int r;
 
 	memset(&b, 0, sizeof(b));
+	if (c->o[O_FORMAT] != NULL && strcmp(c->o[O_FORMAT], "text") != 0 &&
+	    strcmp(c->o[O_FORMAT], "json") != 0)
+		return fail(c, cairn_err(CAIRN_ERR_ARG, "--format '%s': "
+		    "text or json", c->o[O_FORMAT]));
 	if ((r = query_ask_parse(c, &a)) != CAIRN_OK)
 		goto out;
 	if (c->o[O_COORD] != NULL) {
@@ -294,7 +419,9 @@ query_cmd_plan(struct ctx *c)
 			goto out;
 		have_b = true;
 	}
-	if ((r = query_plan_summary(c, &a, have_b ? &b : NULL, stdout)) !=
+	if ((r = c->o[O_FORMAT] != NULL && strcmp(c->o[O_FORMAT], "json") ==
+	    0 ? plan_json(c, &a, have_b ? &b : NULL, stdout) :
+	    query_plan_summary(c, &a, have_b ? &b : NULL, stdout)) !=
 	    CAIRN_OK)
 		goto out;
 	if (fflush(stdout) != 0)

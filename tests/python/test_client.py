@@ -166,8 +166,10 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(len(df), 8)
         self.assertEqual(len(rows), 8)
         for (_, r), cli in zip(df.iterrows(), rows):
-            self.assertEqual([str(r.region), r.bucket, str(r.value),
-                              str(r.ci95_low), str(r.ci95_high)], cli)
+            # The CLI prints the name beside the id, as the DataFrame.
+            self.assertEqual([str(r.region), r.region_name, r.bucket,
+                              str(r.value), str(r.ci95_low),
+                              str(r.ci95_high)], cli)
             self.assertEqual(r.region_name, NAMES[r.region])
         self.assertEqual(df.attrs["rho"], "0.1")
         self.assertEqual(df.attrs["kind"], "presence")
@@ -333,6 +335,59 @@ class ClientTest(unittest.TestCase):
                 return lines
             time.sleep(0.1)
         self.fail(f"{node}: ledger charges without a log index")
+
+    # ------------------------------------------------------- planner
+
+    # plan() before q-cli's spec gives exactly the variance and
+    # half-width q-cli was released with and each node's charge.
+    def test_plan_is_what_the_round_charged_and_released(self):
+        self.assertEqual(self.c.wait("q-cli", timeout=120).state,
+                         "released")
+        p = self.c.plan(CLI_SPEC, "g4", "0.1", "n1,n2,n3", 1, REGIONS,
+                        cairn=os.path.join(BIN, "cairn"))
+        df = self.c.result("q-cli", REGIONS)
+        self.assertEqual(p["released_variance"], df.attrs["variance"])
+        self.assertEqual(p["ci95_halfwidth"], df.attrs["ci95_halfwidth"])
+        self.assertEqual(p["released_variance"],
+                         p["participants"] * p["sigma_h2"])
+        self.assertEqual(p["cells"], len(df))
+        self.assertTrue(p["budgets_read"])
+        self.assertEqual(sorted({(c["holder"], c["month"])
+                                 for c in p["charges"]}),
+                         [(n, "2026-01") for n in PARTS])
+        for ch in p["charges"]:
+            mine = [m["rho_nano"] for x in self.ledger(ch["holder"])
+                    if x["query_id"] == "q-cli" for m in x["months"]]
+            self.assertEqual(mine, [ch["rho_nano"]], ch["holder"])
+            self.assertLessEqual(ch["rho_nano"], 10**8)
+            self.assertEqual(ch["budget_nano"], 10**9)
+
+    def test_plan_errors_are_the_clis(self):
+        with self.assertRaises(CairnError) as e:
+            self.c.plan(CLI_SPEC, "g4", "1/3", "n1,n2,n3", 1, REGIONS,
+                        cairn=os.path.join(BIN, "cairn"))
+        self.assertIn("not a valid rho", str(e.exception))
+
+    # c.budgets() and `cairn query budget` read the same log.
+    def test_budgets_equal_the_clis(self):
+        self.assertEqual(self.c.wait("q-cli-res", timeout=120).state,
+                         "released")
+        out = subprocess.run([os.path.join(BIN, "cairn"), "query", "budget",
+                              "--config", CONF], capture_output=True,
+                             text=True, check=True).stdout
+        cli = {}
+        for line in out.splitlines():
+            if line.startswith("#") or line.startswith("holder,"):
+                continue
+            h, month, budget, spent, left, held = line.split(",")
+            cli[(h, month)] = (budget, spent, left)
+        df = self.c.budgets()
+        self.assertEqual(len(df), len(cli))
+        for _, row in df.iterrows():
+            b, sp, lf = cli[(row.node, row.month)]
+            self.assertEqual(round(float(b) * 1e9), row.budget_nano)
+            self.assertEqual(round(float(sp) * 1e9), row.spent_nano)
+            self.assertEqual(round(float(lf) * 1e9), row.remaining_nano)
 
     def test_budgets_from_the_log(self):
         self.assertEqual(self.c.wait("q-cli-res", timeout=120).state,
