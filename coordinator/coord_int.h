@@ -387,12 +387,32 @@ int	coord_verify(struct tlog_store *tl, struct coord_store *db,
 
 /*
  * Whether the stored result 'release' ('rlen' bytes, a packed Release)
- * and 'vals' ('vlen' bytes, little-endian int64) of query 'query_id' are
- * exactly what the RELEASE entry 'e' at 'index' released.
+ * and its 'n' values 'vals' (decoded, coord_store_result_decode()) of
+ * query 'query_id' are exactly what the RELEASE entry 'e' at 'index'
+ * released.
  */
 bool	coord_verify_result(const struct tlog_entry *e, uint64_t index,
 	    const char *query_id, const void *release, size_t rlen,
-	    const void *vals, size_t vlen);
+	    const int64_t *vals, size_t n);
+
+/*
+ * The values of a results row: 'len' bytes of 'blob' in encoding 'enc'
+ * (1: common/cells.h; 0: 8 bytes little-endian a value, databases from
+ * before the encoding) into a new malloc vector ('*vals', '*n').
+ * CAIRN_ERR_DB naming the query when the row is damaged; CAIRN_ERR_NOMEM.
+ */
+/*
+ * Prepare "the release, the values and their encoding of the results row
+ * of query ?1" on 'db' (a database from before the encoding reads as
+ * encoding 0).  Returns SQLite's code.
+ */
+struct sqlite3;
+struct sqlite3_stmt;
+int	coord_store_result_select(struct sqlite3 *db, struct sqlite3_stmt **st);
+
+int	coord_store_result_decode(const char *query_id, int enc,
+	    const void *blob, size_t len, int64_t **vals, size_t *n)
+	    __attribute__((warn_unused_result));
 
 /*
  * Make coord.db again from log.db (cairn-coordinator rebuild, docs/

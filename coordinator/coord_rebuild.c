@@ -111,28 +111,16 @@ rb_result(struct rb *b, uint64_t i, const struct tlog_entry *e, struct rq *q)
 	size_t n;
 	int r;
 
-	if (b->old != NULL && sqlite3_prepare_v2(b->old, "SELECT release, vals"
-	    " FROM results WHERE query_id = ?", -1, &st, NULL) == SQLITE_OK) {
+	if (b->old != NULL &&
+	    coord_store_result_select(b->old, &st) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, q->id, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) == SQLITE_ROW &&
-		    coord_verify_result(e, i, q->id, sqlite3_column_blob(st, 0),
-		    (size_t)sqlite3_column_bytes(st, 0),
+		    coord_store_result_decode(q->id, sqlite3_column_int(st, 2),
 		    sqlite3_column_blob(st, 1),
-		    (size_t)sqlite3_column_bytes(st, 1))) {
-			const uint8_t *le = sqlite3_column_blob(st, 1);
-
-			n = (size_t)sqlite3_column_bytes(st, 1) / 8;
-			if ((vals = malloc(n * 8 + 8)) == NULL) {
-				sqlite3_finalize(st);
-				return CAIRN_ERR_NOMEM;
-			}
-			for (size_t k = 0; k < n; k++) {
-				uint64_t x = 0;
-
-				for (int j = 7; j >= 0; j--)
-					x = x << 8 | le[8 * k + j];
-				vals[k] = (int64_t)x;
-			}
+		    (size_t)sqlite3_column_bytes(st, 1), &vals, &n) ==
+		    CAIRN_OK &&
+		    coord_verify_result(e, i, q->id, sqlite3_column_blob(st, 0),
+		    (size_t)sqlite3_column_bytes(st, 0), vals, n)) {
 			r = coord_store_result_put(b->db, q->id,
 			    sqlite3_column_blob(st, 0),
 			    (size_t)sqlite3_column_bytes(st, 0), vals, n);
@@ -142,6 +130,8 @@ rb_result(struct rb *b, uint64_t i, const struct tlog_entry *e, struct rq *q)
 				b->kept++;
 			return r;
 		}
+		free(vals);
+		vals = NULL;
 	}
 	sqlite3_finalize(st);
 	b->lost++;

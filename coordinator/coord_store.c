@@ -411,11 +411,22 @@ coord_store_result_put(struct coord_store *s, const char *query_id,
 	return run(s, st, "result");
 }
 
-/* The values of a results row of encoding 'enc' (0: 8 bytes LE each). */
-static int
-result_decode(const char *query_id, int enc, const uint8_t *b, size_t len,
-    int64_t **vals, size_t *n)
+int
+coord_store_result_select(struct sqlite3 *db, struct sqlite3_stmt **st)
 {
+	if (sqlite3_prepare_v2(db, "SELECT release, vals, enc FROM results "
+	    "WHERE query_id = ?", -1, st, NULL) == SQLITE_OK)
+		return SQLITE_OK;
+	/* A database from before the encoding (opened read-only). */
+	return sqlite3_prepare_v2(db, "SELECT release, vals, 0 FROM results "
+	    "WHERE query_id = ?", -1, st, NULL);
+}
+
+int
+coord_store_result_decode(const char *query_id, int enc, const void *blob,
+    size_t len, int64_t **vals, size_t *n)
+{
+	const uint8_t *b = blob;
 	int64_t *v;
 	size_t vn;
 	int r;
@@ -511,7 +522,7 @@ coord_store_result_get(struct coord_store *s, const char *query_id,
 	}
 	if (rl > 0)
 		memcpy(rel, sqlite3_column_blob(st, 0), rl);
-	if ((r = result_decode(query_id, sqlite3_column_int(st, 2),
+	if ((r = coord_store_result_decode(query_id, sqlite3_column_int(st, 2),
 	    sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
 	    &v, &vn)) != CAIRN_OK)
 		goto out;

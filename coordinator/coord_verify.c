@@ -199,29 +199,17 @@ out:
 
 bool
 coord_verify_result(const struct tlog_entry *e, uint64_t index,
-    const char *query_id, const void *release, size_t rlen, const void *vals,
-    size_t vlen)
+    const char *query_id, const void *release, size_t rlen,
+    const int64_t *vals, size_t n)
 {
 	char *names[TLOG_ENTRY_MAX_PARTICIPANTS];
 	uint8_t h[32], *packed = NULL;
-	int64_t *v;
-	size_t n = vlen / 8, plen, k;
+	size_t plen, k;
 	bool ok;
 
-	if (vlen % 8 != 0 || e->variance < 0 ||
-	    e->variance > 9007199254740992.0 ||
-	    (v = malloc(n > 0 ? n * 8 : 1)) == NULL)
+	if (e->variance < 0 || e->variance > 9007199254740992.0)
 		return false;
-	for (k = 0; k < n; k++) {
-		const uint8_t *b = (const uint8_t *)vals + 8 * k;
-		uint64_t x = 0;
-
-		for (int j = 7; j >= 0; j--)
-			x = x << 8 | b[j];
-		v[k] = (int64_t)x;
-	}
-	coord_result_hash(v, n, h);
-	free(v);
+	coord_result_hash(vals, n, h);
 	if (memcmp(h, e->result_hash, 32) != 0)
 		return false;
 	for (k = 0; k < e->nparticipants; k++) {
@@ -268,12 +256,26 @@ check_release(struct vstate *v, sqlite3_stmt *st, sqlite3_stmt *lst,
 	}
 	if (rc != SQLITE_ROW)
 		return vdb(v, "reading results");
-	if (!coord_verify_result(e, i, vq->id, sqlite3_column_blob(st, 0),
-	    (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 1),
-	    (size_t)sqlite3_column_bytes(st, 1)))
-		return cairn_err(CAIRN_ERR_CONFLICT, "%s: table results: the "
-		    "result of query '%s' differs from its RELEASE at log "
-		    "entry %llu", v->dbname, vq->id, (unsigned long long)i);
+	{
+		int64_t *vals = NULL;
+		size_t n = 0;
+		bool same;
+
+		/* A damaged row (coord_store_result_decode's error) is a
+		   result that differs. */
+		same = coord_store_result_decode(vq->id,
+		    sqlite3_column_int(st, 2), sqlite3_column_blob(st, 1),
+		    (size_t)sqlite3_column_bytes(st, 1), &vals, &n) ==
+		    CAIRN_OK && coord_verify_result(e, i, vq->id,
+		    sqlite3_column_blob(st, 0),
+		    (size_t)sqlite3_column_bytes(st, 0), vals, n);
+		free(vals);
+		if (!same)
+			return cairn_err(CAIRN_ERR_CONFLICT, "%s: table "
+			    "results: the result of query '%s' differs from "
+			    "its RELEASE at log entry %llu", v->dbname, vq->id,
+			    (unsigned long long)i);
+	}
 	v->rep.results++;
 	return CAIRN_OK;
 }
@@ -291,8 +293,7 @@ walk_log(struct vstate *v)
 		return CAIRN_ERR_NOMEM;
 	if (sqlite3_prepare_v2(v->db, "SELECT query_id, analyst, hash, signed,"
 	    " created FROM queries WHERE log_index = ?", -1, &qst, NULL) !=
-	    SQLITE_OK || sqlite3_prepare_v2(v->db, "SELECT release, vals FROM"
-	    " results WHERE query_id = ?", -1, &rst, NULL) != SQLITE_OK ||
+	    SQLITE_OK || coord_store_result_select(v->db, &rst) != SQLITE_OK ||
 	    sqlite3_prepare_v2(v->db, "SELECT log_index FROM results_lost"
 	    " WHERE query_id = ?", -1, &lst, NULL) != SQLITE_OK) {
 		r = vdb(v, "preparing the check");
