@@ -53,6 +53,8 @@ def node_timing(path):
         vals = {}
         j = 1
         while j + 1 < len(f):
+            if "=" in f[j]:
+                break       # the log's own fields (query=, attempt=)
             if f[j] == "compute_window":
                 vals["cw_start"] = float(f[j + 1])
                 vals["cw_end"] = float(f[j + 2])
