@@ -95,7 +95,7 @@ file_changed(const char *path, struct file_stamp *st)
 	struct stat sb;
 	bool changed;
 
-	if (stat(path, &sb) == -1)
+	if (path == NULL || stat(path, &sb) == -1)
 		return false;
 	changed = st->valid && (sb.st_dev != st->dev ||
 	    sb.st_ino != st->ino || sb.st_size != st->size ||

@@ -50,7 +50,9 @@ struct file_stamp {
  * Whether 'path' differs from the stamp 'st' (another file renamed over
  * it, or a new size or modification time), updating 'st'.  The first call
  * on a zeroed stamp records the file and returns false; a file that
- * cannot be read is not a change (the caller keeps what it has).
+ * cannot be read is not a change (the caller keeps what it has), and
+ * neither is a NULL 'path' (a configuration given in memory, as the
+ * tests and embedders do, has no file to watch).
  */
 bool	file_changed(const char *path, struct file_stamp *st);
 

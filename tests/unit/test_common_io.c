@@ -94,6 +94,38 @@ test_file_ok(void **state)
 	unlink(path);
 }
 
+/*
+ * file_changed: the first look records, a rewrite of another size is a
+ * change, a missing file is not, and a NULL path (a configuration given
+ * in memory) never is -- it used to reach stat(NULL).
+ */
+static void
+test_file_changed(void **state)
+{
+	struct file_stamp st;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	assert_false(file_changed(NULL, &st));
+	assert_false(file_changed(NULL, &st));
+	assert_false(st.valid);
+	write_tmp("one", 3);
+	assert_false(file_changed(path, &st));
+	assert_true(st.valid);
+	assert_false(file_changed(path, &st));
+	{
+		FILE *f = fopen(path, "w");
+
+		assert_non_null(f);
+		fputs("longer text", f);
+		fclose(f);
+	}
+	assert_true(file_changed(path, &st));
+	assert_false(file_changed(path, &st));
+	unlink(path);
+	assert_false(file_changed(path, &st));
+}
+
 static void
 test_db_damaged(void **state)
 {
@@ -222,6 +254,7 @@ main(void)
 		cmocka_unit_test(test_file_missing),
 		cmocka_unit_test(test_file_toobig),
 		cmocka_unit_test(test_file_ok),
+		cmocka_unit_test(test_file_changed),
 		cmocka_unit_test(test_db_damaged),
 		cmocka_unit_test(test_db_exec),
 		cmocka_unit_test(test_config_defaults),
