@@ -12,7 +12,10 @@
 #    data-month, and fails with a federation.conf whose log key is wrong;
 #  - a query over a data-month a participant's POLICY does not declare is
 #    refused, naming the holder and the month, before anything is
-#    charged; --allow-missing-months runs it.
+#    charged; --allow-missing-months runs it;
+#  - failure paths: an outlines file missing a region, a pinned-regions
+#    mismatch, a wrong log key, an exhausted budget (the plan says OVER
+#    BUDGET, the holders refuse, nothing is charged).
 set -u
 : "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
 T=$(mktemp -d /tmp/cairn-qplan-XXXXXX)
@@ -190,6 +193,61 @@ has "n1's ledger holds the planned 97222224 nano-rho" \
 "$CAIRN" query plan $AC $Q --regions "$T/g4.csv" >"$T/out" 2>"$T/err"
 has "plan again: spent and what would be left after a second query" \
     "^  n1  *2026-01  *0.097222224  *1  *0.097222224  *0.805555552$"
+
+# An outlines file without region 4: refused, naming the region, nothing
+# written.
+head -n 7 "$T/g4.geojson" | sed '$ s/,$//' >"$T/g3.geojson"
+echo ']}' >>"$T/g3.geojson"
+# shellcheck disable=SC2086
+fails_with "geojson: a region without an outline is refused by name" \
+    "region 4 has no outline" "$CAIRN" query result $AC q-plan \
+    --regions "$T/g4.csv" --format geojson --outlines "$T/g3.geojson" \
+    --output "$T/no3.geojson"
+holds "nothing written for the region without an outline" \
+    '[ ! -e "$T/no3.geojson" ]'
+
+# --- an exhausted budget ----------------------------------------------
+# Two queries at rho 0.5 charge 0.437500001 each (x = 1 nano-rho of the
+# distributed bound taken out first); with q-plan's 0.097222224 that
+# leaves 0.027777774 of January, less than another q-plan.
+QB="--kind presence --start 2026-01-10 --end 2026-01-17 --bucket day --k 1
+    --geography g4 --rho 0.5 --participants n1,n2 --colluding 0"
+for q in q-big1 q-big2; do
+	# shellcheck disable=SC2086
+	"$CAIRN" query submit $AC $QB --regions "$T/g4.csv" --purpose "$q" \
+	    --id "$q" >"$T/out" 2>&1 &&
+	    "$CAIRN" query wait $AC "$q" --timeout 60 >"$T/out" 2>&1
+	has "$q released" "^$q released"
+done
+i=0
+while [ $i -lt 50 ]; do
+	# shellcheck disable=SC2086
+	"$CAIRN" query budget $AC >"$T/budget2" 2>"$T/err" &&
+	    grep -q '^n1,2026-01,1,0.972222226,' "$T/budget2" &&
+	    grep -q '^n2,2026-01,1,0.972222226,' "$T/budget2" && break
+	sleep 0.2; i=$((i + 1))
+done
+cp "$T/budget2" "$T/out"
+has "budget: two charges of 0.437500001 on top of q-plan's" \
+    '^n1,2026-01,1,0.972222226,0.027777774,yes$'
+# shellcheck disable=SC2086
+"$CAIRN" query plan $AC $Q --regions "$T/g4.csv" >"$T/out" 2>&1
+has "plan: the query the budget cannot pay shows OVER BUDGET" \
+    "^  n1  *2026-01  *0.097222224  *1  *0.972222226  *OVER BUDGET$"
+# shellcheck disable=SC2086
+"$CAIRN" query submit $AC $Q --regions "$T/g4.csv" --purpose "over" \
+    --id q-over >"$T/out" 2>&1
+# shellcheck disable=SC2086
+"$CAIRN" query wait $AC q-over --timeout 60 >"$T/out" 2>&1
+# shellcheck disable=SC2086
+"$CAIRN" query status $AC q-over >>"$T/out" 2>&1
+has "an exhausted budget: the query is refused by the holders, naming the budget" \
+    "refused by n[12]: .*budget"
+# shellcheck disable=SC2086
+"$CAIRN" query budget $AC >"$T/out" 2>&1
+holds "the refused query charged nothing (the same rows, more log entries)" \
+    'grep -v "^#" "$T/out" >"$T/b3" && grep -v "^#" "$T/budget2" >"$T/b2" &&
+    cmp -s "$T/b3" "$T/b2"'
 
 # --- wrong log key ------------------------------------------------------
 "$CAIRN" keys new --role analyst --name other --dir "$T/other" >/dev/null
