@@ -157,6 +157,7 @@ node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms, bool *got)
 	Cairn__V1__PollTaskResponse *resp = NULL;
 	struct tlog_checkpoint latest;
 	enum node_task_outcome oc;
+	int64_t skew_ms;
 	int r;
 
 	if (got != NULL)
@@ -203,6 +204,8 @@ node_daemon_poll_once(struct node_daemon *d, unsigned wait_ms, bool *got)
 	}
 	node_metrics_poll(true);
 	node_clock_note(d, resp->now_unix_ms);
+	if (node_daemon_clock_skew(d, &skew_ms))
+		node_metrics_clock_skew(skew_ms);
 	if (resp->task != NULL) {
 		if (got != NULL)
 			*got = true;

@@ -16,7 +16,7 @@
 #include "node/node_metrics.h"
 
 static struct metrics_family *m_tasks, *m_charges, *m_spent, *m_left,
-    *m_budget, *m_engine, *m_rows, *m_bad, *m_poll, *m_polls;
+    *m_budget, *m_engine, *m_rows, *m_bad, *m_poll, *m_polls, *m_skew;
 static atomic_bool polled_ok, rebuilt;
 
 void
@@ -56,6 +56,10 @@ node_metrics_init(void)
 	    "cairn_node_last_successful_poll_timestamp_seconds", METRICS_GAUGE,
 	    "Unix time the coordinator last answered a PollTask.", NULL, NULL,
 	    NULL, 0);
+	m_skew = metrics_register("cairn_node_clock_skew_seconds",
+	    METRICS_GAUGE, "The coordinator's clock minus this node's at the "
+	    "last answered PollTask (positive: the node is behind).", NULL,
+	    NULL, NULL, 0);
 	m_polls = metrics_register("cairn_node_polls_total", METRICS_COUNTER,
 	    "PollTask calls, by result (ok, error).", "result", NULL, NULL, 0);
 	metrics_touch(m_tasks, "shared", NULL);
@@ -95,6 +99,12 @@ node_metrics_poll(bool ok)
 	if (ok)
 		metrics_set(m_poll, NULL, NULL, (double)time(NULL));
 	atomic_store(&polled_ok, ok);
+}
+
+void
+node_metrics_clock_skew(int64_t ms)
+{
+	metrics_set(m_skew, NULL, NULL, (double)ms / 1000.0);
 }
 
 void

@@ -2,7 +2,7 @@
  * node_metrics.h - the node's Prometheus metrics and readiness
  * (docs/operations.md, "Metrics"): tasks by outcome, charges, budget
  * spent and left per data-month, engine time, rows read and bad rows by
- * reason, the last successful poll.  The daemon's thread updates them;
+ * reason, the last successful poll, the clock's skew.  The daemon's thread updates them;
  * the monitoring listener (common/monitor.h) reads them.  No label or
  * value is a per-subscriber datum: the engine's counts are of rows read,
  * never of what a row holds.
@@ -33,6 +33,13 @@ void	node_metrics_charge(void);
  * readiness below.
  */
 void	node_metrics_poll(bool ok);
+
+/*
+ * The node's clock skew measured at the last answered poll: the
+ * coordinator's clock minus this node's, in milliseconds (positive: the
+ * node is behind; docs/operations.md "Clocks").
+ */
+void	node_metrics_clock_skew(int64_t ms);
 
 /* The ledger caught up with the log's CHARGE entries (before serving). */
 void	node_metrics_rebuilt(void);

@@ -97,7 +97,11 @@ log_format = $fmt
 listen = 0
 port_file = $T/$m.mport
 CONF
-	CAIRN_LOG=$lvl "$N" serve -c "$T/$m.conf" >"$T/$m.log" 2>&1 &
+	# n2's clock is 90 s behind (the test-only knob of
+	# tests/e2e/cases/node_clock.case): its skew gauge says so.
+	off=0; [ $m = n2 ] && off=-90
+	CAIRN_NODE_TEST_CLOCK_OFFSET=$off CAIRN_LOG=$lvl "$N" serve \
+	    -c "$T/$m.conf" >"$T/$m.log" 2>&1 &
 	PIDS="$PIDS $!"
 	wait_file "$T/$m.mport" || { cp "$T/$m.log" "$T/out"; notok "$m: monitoring port"; exit 1; }
 done
@@ -158,6 +162,12 @@ has "n1: 10 rows read over two tasks" '^cairn_node_rows_read_total 10$'
 has "n1: its bad row (unknown cell) counted in each task" '^cairn_node_bad_rows_total{reason="unknown cell"} 2$'
 has "n1: engine seconds" '^cairn_node_engine_seconds_total '
 has "n1: last successful poll" '^cairn_node_last_successful_poll_timestamp_seconds [1-9]'
+has "n1: clock skew within 5 s (its clock is right)" \
+    '^cairn_node_clock_skew_seconds -\{0,1\}[0-4]\.\{0,1\}[0-9]*$'
+cp "$T/n2.prom" "$T/out"
+has "n2: clock skew 90 s (its clock is 90 s behind)" \
+    '^cairn_node_clock_skew_seconds \(89\.9[0-9]*\|90\|90\.0[0-9]*\)$'
+cp "$T/n1.prom" "$T/out"
 # Every series holds a name of the registry's families and no pseudonym.
 holds "no pseudonym in any scrape" "! grep -q psQx7 '$T/coord.prom' '$T/n1.prom' '$T/n2.prom'"
 
