@@ -129,12 +129,12 @@ ch_start() {
 }
 
 # q PORT SQL [FILE]: run SQL as 'default' on the server of HTTP PORT (with
-# FILE as the data of an INSERT); fails on an error.
+# FILE as the data of an INSERT, after the statement in the body); fails
+# on an error.
 q() {
-	url="http://127.0.0.1:$1/?query=$(python3 -c 'import sys, urllib.parse
-print(urllib.parse.quote(sys.argv[1]))' "$2")&insert_distributed_sync=1"
-	curl -sS --fail-with-body -X POST --data-binary "@${3:-/dev/null}" \
-	    "$url"
+	{ printf '%s\n' "$2"; [ -n "${3:-}" ] && cat "$3"; } |
+	    curl -sS --fail-with-body --data-binary @- \
+	    "http://127.0.0.1:$1/?insert_distributed_sync=1"
 }
 
 ch_conf "$T/one" "$H1" "$P1" Asia/Kolkata &&
