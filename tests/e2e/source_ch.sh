@@ -16,10 +16,12 @@
 #     boundary, region ids 0 and 2^32 - 1) and on a `cairn synth` holder
 #     across February 29 with offsets -330 and 90, k 1 and 3, and night
 #     spans; population_by_category from a region-level table;
-#   - both shards hold events, and no subscriber is on both;
+#   - both shards hold events, and no subscriber is on both; negative
+#     control: the same events sharded at random give other cells;
 #   - neighbouring data sets: one subscriber's records of one UTC month
 #     removed gives the same output through the three paths (every kind);
-#   - check-data counts what the source would refuse, by reason;
+#   - check-data counts what the source would refuse, by reason; Nullable
+#     columns with NULLs;
 #   - --explain; an unreachable server, a shard down, a wrong table, a bad
 #     password, a missing database, a user without access to the database
 #     and a statement over its timeout fail with one line naming it;
@@ -333,6 +335,34 @@ nc=$(grep -c . "$T/small/cdr.csv")
 holds "check-data on the cluster counts every shard's rows ($((nc - 1)))" \
     '[ "$rc" -eq 0 ] && [ "$(sed -n "s/^calls: \([0-9]*\) rows.*/\1/p" "$T/out")" -eq $(( (nc - 1) / 2 )) ]'
 
+# Nullable columns: NULLs are not read, and check-data counts them.
+q "$H1" "CREATE TABLE cdr.ncalls (msisdn Nullable(String),
+    datetime Nullable(DateTime), location_id Nullable(String))
+    ENGINE = MergeTree() ORDER BY tuple()" >"$T/out" 2>&1 &&
+    q "$H1" "INSERT INTO cdr.ncalls SELECT msisdn, datetime, location_id
+    FROM cdr.calls WHERE location_id <> 'nosuchcell' AND location_id <> ''
+    AND msisdn <> ''" >>"$T/out" 2>&1 &&
+    q "$H1" "INSERT INTO cdr.ncalls SELECT msisdn, datetime, location_id
+    FROM cdr.sms" >>"$T/out" 2>&1 &&
+    q "$H1" "INSERT INTO cdr.ncalls VALUES (NULL, '2024-03-31 10:00:00', 'c1'),
+    ('tu', NULL, 'c1'), ('tu', '2024-03-31 10:00:00', NULL)" >>"$T/out" 2>&1
+status_ok $? "a table of Nullable columns with NULLs"
+for j in residents od; do
+	"$NODE" run-local --no-noise --quiet --query \
+	    "$T/small/queries/$j.json" --cdr "$T/small/cdr.csv" \
+	    --cells "$T/small/cells.csv" >"$T/emb.csv" 2>"$T/out"
+	"$NODE" run-local --no-noise --quiet --query \
+	    "$T/small/queries/$j.json" --source "$URI1" \
+	    --source-option tables=ncalls --cells "$T/small/cells.csv" \
+	    >"$T/one.csv" 2>>"$T/out"
+	holds "Nullable columns: $j = embedded output" \
+	    'cmp -s "$T/emb.csv" "$T/one.csv"'
+done
+"$NODE" check-data --source "$URI1" --source-option tables=ncalls \
+    --cells "$T/small/cells.csv" >"$T/out" 2>&1
+has "check-data counts NULLs by reason" \
+    "ncalls: .* 3 refused (1 empty subscriber, 1 bad time, 1 NULL or empty location, 0 unmapped"
+
 # 3. A synthetic holder across February 29, offsets, k and night spans.
 "$BIN/cairn" synth --out "$T/syn" --subscribers 200 --days 5 --regions 7 \
     --start 2024-02-27 --one-file --quiet >"$T/out" 2>&1
@@ -369,6 +399,32 @@ echo "{\"kind\": \"population_by_category\", $W, \"categories\":" \
     >"$T/q$i.json"
 same_rec "synth q$i: population_by_category" "$T/q$i.json" \
     "$T/syn/holder1/records.csv" "$T/syn/regions.csv"
+
+# Negative control: the same events sharded at random, not by subscriber,
+# split subscribers between the shards, and the cluster's cells are no
+# longer the embedded engine's (why `shards` needs data sharded by
+# subscriber, docs/sources.md).
+for h in "$HA" "$HB"; do
+	q "$h" "CREATE TABLE cdr.crand $EV" && q "$h" "CREATE TABLE cdr.srand $EV" &&
+	    q "$h" "CREATE TABLE cdr.crand_all AS cdr.crand ENGINE =
+	    Distributed(cairn2, cdr, crand, rand())" &&
+	    q "$h" "CREATE TABLE cdr.srand_all AS cdr.srand ENGINE =
+	    Distributed(cairn2, cdr, srand, rand())" || break
+done >"$T/out" 2>&1 &&
+    q "$HA" "INSERT INTO cdr.crand_all SELECT sub, $TS, cell FROM cdr.stage
+    WHERE n % 2 = 1" >>"$T/out" 2>&1 &&
+    q "$HA" "INSERT INTO cdr.srand_all SELECT sub, $TS, cell FROM cdr.stage
+    WHERE n % 2 = 0" >>"$T/out" 2>&1
+status_ok $? "the same events are loaded sharded at random"
+"$NODE" run-local --no-noise --quiet --query "$T/q4.json" --cdr "$CDR" \
+    --cells "$CELLS" >"$T/emb.csv" 2>"$T/out"
+"$NODE" run-local --no-noise --quiet --query "$T/q4.json" --source "$URIC" \
+    --source-option tables=crand,srand \
+    --source-option "shards=127.0.0.1:$HA,127.0.0.1:$HB" --cells "$CELLS" \
+    >"$T/cl.csv" 2>>"$T/out"
+rc=$?
+holds "sharded at random, the cluster's residents are not the embedded engine's" \
+    '[ "$rc" -eq 0 ] && [ -s "$T/cl.csv" ] && ! cmp -s "$T/emb.csv" "$T/cl.csv"'
 
 # 4. Neighbouring data sets: one subscriber's records of one UTC month
 # removed, through the three paths.
