@@ -20,6 +20,7 @@
  * its HTTP client goes away, so a stop of the node aborts the transfers
  * and sends KILL QUERY WHERE query_id = ... to each server.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +179,16 @@ ch_req_init(struct ch_req *q, const struct engine_source *s,
 	return CAIRN_OK;
 }
 
+/* Did the finished request fail (transport, HTTP status, size)? */
+static bool
+ch_req_failed(struct ch_req *q)
+{
+	long status = 0;
+
+	(void)curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &status);
+	return q->toobig || q->cc != CURLE_OK || status != 200;
+}
+
 /* The error of a finished request, or CAIRN_OK for HTTP 200. */
 static int
 ch_req_err(struct ch_req *q)
@@ -229,8 +240,9 @@ ch_parse(struct ch_req *q, size_t shard, size_t ncols, ch_row_fn fn,
 		for (size_t c = 0; c < ncols; c++) {
 			if (*p < '0' || *p > '9')
 				goto bad;
+			errno = 0;
 			v[c] = strtoull(p, &end, 10);
-			if (*end != (c + 1 < ncols ? '\t' : '\n'))
+			if (errno != 0 || *end != (c + 1 < ncols ? '\t' : '\n'))
 				goto bad;
 			p = end + 1;
 		}
@@ -249,7 +261,7 @@ ch_kill(const struct engine_source *s, const struct engine_ch_uri *u,
     const char *endpoint, const char *qid)
 {
 	struct ch_req k;
-	char text[160], kid[64];
+	char text[192], kid[96];
 
 	snprintf(text, sizeof(text), "KILL QUERY WHERE query_id = '%s' SYNC",
 	    qid);
@@ -274,13 +286,13 @@ ch_exec(const struct engine_source *s, const struct engine_sql *sql,
 	struct ch_req *q = NULL;
 	CURLM *mh = NULL;
 	CURLMsg *msg;
-	char one[272], base[40], (*qid)[48] = NULL;
+	char one[272], base[40], (*qid)[64] = NULL;
 	const char *ep[ENGINE_SOURCE_MAX_SHARDS];
 	size_t n;
 	uint8_t rnd[8];
 	long tmo;
 	int r, running = 0, left;
-	bool cancelled = false;
+	bool cancelled = false, failed = false;
 
 	if ((r = engine_ch_uri_parse(s->uri, &u)) != CAIRN_OK)
 		return r;
@@ -333,22 +345,29 @@ ch_exec(const struct engine_source *s, const struct engine_sql *sql,
 				    msg->easy_handle == q[i].h) {
 					q[i].cc = msg->data.result;
 					q[i].done = true;
+					failed = failed || ch_req_failed(&q[i]);
 				}
-	} while (running > 0);
-	if (cancelled) {
+	} while (running > 0 && !failed);
+	if (cancelled || failed) {
+		/* a stop, or one shard failed: no statement runs on */
 		for (size_t i = 0; i < n; i++) {
 			(void)curl_multi_remove_handle(mh, q[i].h);
 			if (!q[i].done)
 				ch_kill(s, &u, ep[i], qid[i]);
 		}
+	}
+	if (cancelled) {
 		r = cairn_err(CAIRN_ERR_CANCELLED, "clickhouse: the statement "
 		    "was cancelled (the node is stopping)");
 		goto out;
 	}
-	/* a shard that failed: the others' statements are stopped too */
 	for (size_t i = 0; i < n; i++)
-		if ((r = ch_req_err(&q[i])) != CAIRN_OK)
+		if (q[i].done && (r = ch_req_err(&q[i])) != CAIRN_OK)
 			goto out;
+	if (failed) {
+		r = CAIRN_ERR_INTERNAL;
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++)
 		if ((r = ch_parse(&q[i], i, ncols, fn, arg)) != CAIRN_OK)
 			goto out;

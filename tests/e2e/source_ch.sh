@@ -24,7 +24,8 @@
 #     columns with NULLs;
 #   - --explain; an unreachable server, a shard down, a wrong table, a bad
 #     password, a missing database, a user without access to the database
-#     and a statement over its timeout fail with one line naming it;
+#     and a statement over its timeout fail with one line naming it; a
+#     failed shard stops the statement of the other;
 #     SIGTERM kills the running statement on the server.
 set -u
 . "${CAIRN_TOP:-.}/tests/e2e/lib/tap.sh"
@@ -498,17 +499,32 @@ holds "no password appears in an error" \
     '! grep -q s3cret "$T/err"'
 # A statement slower than its timeout: a view whose rows come 20 a block
 # (user 'slow'), 50 ms a row.
-q "$H1" "CREATE VIEW cdr.slow AS SELECT 'x' AS msisdn,
+SLOWV="CREATE VIEW cdr.slow AS SELECT 'x' AS msisdn,
     toDateTime(1709251200) AS datetime, 'c1' AS location_id FROM
     (SELECT number FROM system.numbers LIMIT 4000)
-    WHERE sleepEachRow(0.05) = 0" >"$T/out" 2>&1
-status_ok $? "a slow view is created"
+    WHERE sleepEachRow(0.05) = 0"
+q "$H1" "$SLOWV" >"$T/out" 2>&1 && q "$HA" "$SLOWV" >>"$T/out" 2>&1
+status_ok $? "a slow view is created on the server and on shard A"
 SLOW="clickhouse://slow:s3cret@127.0.0.1:$H1/cdr"
 fails_cleanly "a statement over statement_timeout_seconds is stopped" \
     "cairn-node run-local" "statement_timeout_seconds" "$NODE" run-local \
     --no-noise --quiet --query "$T/q4.json" --source "$SLOW" \
     --source-option tables=slow \
     --source-option statement_timeout_seconds=1 --cells "$CELLS"
+# A shard that fails stops the run at once, and the statement still
+# running on the other shard is killed.
+t0=$(date +%s)
+fails_cleanly "a shard down stops the run while the other shard computes" \
+    "cairn-node run-local" "clickhouse 127.0.0.1:1: cannot connect" \
+    "$NODE" run-local --no-noise --quiet --query "$T/q4.json" \
+    --source "clickhouse://slow:s3cret@127.0.0.1:$HA/cdr" \
+    --source-option tables=slow --source-option statement_timeout_seconds=0 \
+    --source-option "shards=127.0.0.1:$HA,127.0.0.1:1" --cells "$CELLS"
+t1=$(date +%s)
+left_a=$(q "$HA" "SELECT count() FROM system.processes WHERE
+    query_id LIKE 'cairn-%' AND query NOT LIKE 'KILL%'")
+holds "it took seconds, not the slow statement's minutes ($((t1 - t0)) s), and left nothing running on shard A" \
+    '[ $((t1 - t0)) -lt 30 ] && [ "$left_a" = 0 ]'
 # SIGTERM while the statement runs kills it on the server.
 "$NODE" run-local --no-noise --quiet --query "$T/q4.json" --source "$SLOW" \
     --source-option tables=slow --source-option statement_timeout_seconds=0 \
