@@ -20,7 +20,6 @@
  * its HTTP client goes away, so a stop of the node aborts the transfers
  * and sends KILL QUERY WHERE query_id = ... to each server.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,9 +48,6 @@ struct ch_req {
 	CURLcode	 cc;
 	bool		 done;
 };
-
-/* Called for each row of numbers: shard index, the row. */
-typedef int (*ch_row_fn)(void *arg, size_t shard, const uint64_t *v);
 
 static size_t
 ch_write(char *data, size_t size, size_t n, void *arg)
@@ -223,28 +219,32 @@ ch_req_err(struct ch_req *q)
 	    q->endpoint, status, (int)(n > 400 ? 400 : n), m);
 }
 
-/* Parse the answer of 'q': rows of 'ncols' unsigned numbers. */
-static int
-ch_parse(struct ch_req *q, size_t shard, size_t ncols, ch_row_fn fn,
-    void *arg)
+int
+engine_ch_answer_parse(const char *endpoint, const char *body, size_t len,
+    size_t ncols, size_t shard, engine_ch_row_fn fn, void *arg)
 {
 	uint64_t v[4];
-	char *p = q->body, *end;
+	const char *p = body, *end = body + len;
 	size_t line = 0;
 	int r;
 
-	if (p == NULL)
-		return CAIRN_OK;
-	while (*p != '\0') {
+	if (ncols == 0 || ncols > 4)
+		return CAIRN_ERR_INTERNAL;
+	while (p < end) {
 		line++;
 		for (size_t c = 0; c < ncols; c++) {
-			if (*p < '0' || *p > '9')
+			if (p == end || *p < '0' || *p > '9')
 				goto bad;
-			errno = 0;
-			v[c] = strtoull(p, &end, 10);
-			if (errno != 0 || *end != (c + 1 < ncols ? '\t' : '\n'))
+			for (v[c] = 0; p < end && *p >= '0' && *p <= '9'; p++) {
+				unsigned d = (unsigned)(*p - '0');
+
+				if (v[c] > (UINT64_MAX - d) / 10)
+					goto bad;
+				v[c] = v[c] * 10 + d;
+			}
+			if (p == end || *p != (c + 1 < ncols ? '\t' : '\n'))
 				goto bad;
-			p = end + 1;
+			p++;
 		}
 		if ((r = fn(arg, shard, v)) != CAIRN_OK)
 			return r;
@@ -252,7 +252,7 @@ ch_parse(struct ch_req *q, size_t shard, size_t ncols, ch_row_fn fn,
 	return CAIRN_OK;
 bad:
 	return cairn_err(CAIRN_ERR_DB, "clickhouse %s: line %zu of the answer "
-	    "is not %zu numbers", q->endpoint, line, ncols);
+	    "is not %zu numbers", endpoint, line, ncols);
 }
 
 /* KILL QUERY 'qid' on 'endpoint' (best effort, bounded in time). */
@@ -279,7 +279,7 @@ ch_kill(const struct engine_source *s, const struct engine_ch_uri *u,
  */
 static int
 ch_exec(const struct engine_source *s, const struct engine_sql *sql,
-    const volatile sig_atomic_t *stop, size_t ncols, ch_row_fn fn,
+    const volatile sig_atomic_t *stop, size_t ncols, engine_ch_row_fn fn,
     void *arg)
 {
 	struct engine_ch_uri u;
@@ -369,7 +369,8 @@ ch_exec(const struct engine_source *s, const struct engine_sql *sql,
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		if ((r = ch_parse(&q[i], i, ncols, fn, arg)) != CAIRN_OK)
+		if ((r = engine_ch_answer_parse(q[i].endpoint, q[i].body != NULL ?
+		    q[i].body : "", q[i].len, ncols, i, fn, arg)) != CAIRN_OK)
 			goto out;
 	r = CAIRN_OK;
 out:

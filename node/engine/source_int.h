@@ -66,6 +66,19 @@ int	engine_pg_check(const struct engine_source *s,
 	    const struct engine_sql *sql,
 	    struct engine_source_table_report *out)
 	    __attribute__((warn_unused_result));
+/* Called for each row of numbers of an answer: the shard, the row. */
+typedef int (*engine_ch_row_fn)(void *arg, size_t shard, const uint64_t *v);
+
+/*
+ * Parse the 'len' bytes of 'body', a ClickHouse answer from 'endpoint'
+ * (hostile: a server's bytes), as TabSeparated rows of 'ncols' (1..4)
+ * decimal numbers below 2^64, each ending in a newline, handing each row
+ * to fn(arg, shard, row) and stopping at its first error.  Anything else
+ * is CAIRN_ERR_DB naming the endpoint and the line.
+ */
+int	engine_ch_answer_parse(const char *endpoint, const char *body,
+	    size_t len, size_t ncols, size_t shard, engine_ch_row_fn fn,
+	    void *arg) __attribute__((warn_unused_result));
 int	engine_ch_run(const struct engine_source *s,
 	    const struct engine_sql *sql, const volatile sig_atomic_t *stop,
 	    struct engine_src_rows *rw) __attribute__((warn_unused_result));
