@@ -77,6 +77,8 @@ static const struct config_key schema[] = {
 	    false, 0, 0, 0, 0, NULL },
 	{ "source", "category_column", CONFIG_STRING, C(src_category_column),
 	    false, 0, 0, 0, 0, NULL },
+	{ "source", "shards", CONFIG_STRING, C(src_shards), false, 0, 0, 0, 0,
+	    NULL },
 	{ "source", "statement_timeout_seconds", CONFIG_INT, C(src_timeout_s),
 	    false, 0, 604800, 0, 0, "3600" },
 	{ "policy", "allow_kind", CONFIG_STRLIST, P(kinds), true, 0, 0, 0, 0,
@@ -126,6 +128,7 @@ fill_source(const struct node_config *cfg, struct engine_source *out)
 		{ "cell_table_region_column", cfg->src_cell_table_region },
 		{ "region_column", cfg->src_region_column },
 		{ "category_column", cfg->src_category_column },
+		{ "shards", cfg->src_shards },
 	};
 	int r;
 

@@ -85,6 +85,7 @@ struct node_config {
 	char		*src_cell_table_region;
 	char		*src_region_column;
 	char		*src_category_column;
+	char		*src_shards;	/* ClickHouse: HOST:PORT, ... */
 	int64_t		 src_timeout_s;
 	/* not from the file: set by `cairn-node serve`, cancels a source's
 	   statement when the node stops (may be NULL) */

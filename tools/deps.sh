@@ -9,10 +9,11 @@ set -u
 PKGS="libsodium:libsodium-dev openssl:libssl-dev grpc:libgrpc-dev
 libprotobuf-c:libprotobuf-c-dev sqlite3:libsqlite3-dev inih:libinih-dev
 jansson:libjansson-dev zlib:zlib1g-dev cmocka:libcmocka-dev
-libzstd:libzstd-dev libmicrohttpd:libmicrohttpd-dev libpq:libpq-dev"
+libzstd:libzstd-dev libmicrohttpd:libmicrohttpd-dev libpq:libpq-dev
+libcurl:libcurl4-openssl-dev"
 # command : Debian package
 CMDS="pkg-config:pkg-config protoc-c:protobuf-c-compiler cc:gcc python3:python3
-zstd:zstd"
+zstd:zstd curl:curl"
 # make test: promtool and a prometheus server scrape the daemons
 # (tests/e2e/monitoring.sh); npm installs the grpc-js health probe.
 CMDS="$CMDS promtool:prometheus npm:npm"
@@ -34,6 +35,9 @@ missing() {
 	# source_pg.sh); its programs live outside PATH.
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
 	    m="$m postgresql"
+	# The ClickHouse server the ClickHouse-source tests start (tests/e2e/
+	# source_ch.sh: one server and a two-shard cluster).
+	[ -x /usr/sbin/clickhouse-server ] || m="$m clickhouse-server"
 	for p in $PKGS; do
 		if ! command -v pkg-config >/dev/null 2>&1 ||
 		    ! pkg-config --exists "${p%%:*}"; then
@@ -82,7 +86,7 @@ if [ -n "$need" ]; then
 fi
 
 LIBPKGS="libsodium openssl grpc libprotobuf-c sqlite3 inih jansson zlib libzstd
-libmicrohttpd libpq"
+libmicrohttpd libpq libcurl"
 echo "PKG_CFLAGS := $(pkg-config --cflags $LIBPKGS)"
 echo "PKG_LIBS := $(pkg-config --libs $LIBPKGS)"
 echo "CMOCKA_LIBS := $(pkg-config --libs cmocka)"

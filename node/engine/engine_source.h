@@ -7,8 +7,11 @@
  * per-subscriber rules as the embedded kernels (local time by the
  * query's offset, night hours, modal region with ties to the smaller
  * region id, top-k per bucket with the same tie rule, windows), and reads
- * back only the cells (source_pg.c for PostgreSQL through libpq).  Noise,
- * the charge and all that follows stay in the node.
+ * back only the cells (source_pg.c for PostgreSQL through libpq,
+ * source_ch.c for ClickHouse through its HTTP interface and libcurl, on
+ * one server or on every shard of a cluster; source.c turns the rows of
+ * either into a result).  Noise, the charge and all that follows stay in
+ * the node.
  *
  * Flow: engine_source_defaults(), then engine_source_set() per option (or
  * node.conf's [source] keys), engine_source_check(); engine_run_source()
@@ -29,8 +32,11 @@
 
 enum engine_source_type {
 	ENGINE_SOURCE_POSTGRESQL,	/* postgresql:// or postgres:// */
-	ENGINE_SOURCE_CLICKHOUSE	/* clickhouse://: not yet supported */
+	ENGINE_SOURCE_CLICKHOUSE	/* clickhouse:// (HTTP interface) */
 };
+
+/* Most shards of a ClickHouse cluster one source reads. */
+#define ENGINE_SOURCE_MAX_SHARDS	16
 
 /*
  * Where the events are and how their columns are named.  Strings are
@@ -39,7 +45,8 @@ enum engine_source_type {
  */
 struct engine_source {
 	enum engine_source_type type;
-	const char	*uri;		/* a libpq URI */
+	const char	*uri;		/* a libpq URI, or clickhouse://
+					   [USER[:PASSWORD]@]HOST:PORT/DB */
 	const char	*tables[ENGINE_SOURCE_MAX_TABLES];
 	size_t		 ntables;	/* default: events.calls */
 	const char	*subscriber_column;	/* default msisdn */
@@ -57,23 +64,46 @@ struct engine_source {
 	const char	*category_column;
 	int64_t		 statement_timeout_s;	/* 0: none (3600) */
 	char		 tabbuf[512];	/* tables split from a list */
+	/* ClickHouse: the HTTP endpoints (HOST:PORT) of every shard; the
+	   statement runs on each over its local tables and the node adds
+	   the cells.  None: the URI's server alone. */
+	const char	*shards[ENGINE_SOURCE_MAX_SHARDS];
+	size_t		 nshards;
+	char		 shardbuf[1024];
 };
+
+/* A clickhouse:// URI taken apart (percent-escapes decoded). */
+struct engine_ch_uri {
+	char		user[64];	/* default "default" */
+	char		password[128];
+	char		host[256];
+	unsigned	port;
+	char		database[128];
+};
+
+/*
+ * Take the clickhouse:// URI 'uri' apart into 'out'.  CAIRN_ERR_ARG
+ * naming what is wrong (no port, no database, a part too long); the
+ * password is never part of a message.
+ */
+int	engine_ch_uri_parse(const char *uri, struct engine_ch_uri *out)
+	    __attribute__((warn_unused_result));
 
 void	engine_source_defaults(struct engine_source *s);
 /*
  * Set option 'key' ("uri", "tables", "subscriber_column", "time_column",
  * "cell_column", "cell_table", "cell_table_cell_column",
  * "cell_table_region_column", "region_column", "category_column",
- * "statement_timeout_seconds") to 'val'
- * (borrowed; "tables" is a comma-separated list).  An unknown key or a
+ * "statement_timeout_seconds", "shards") to 'val'
+ * (borrowed; "tables" and "shards" are comma-separated lists).  An unknown key or a
  * bad value is CAIRN_ERR_ARG naming it.
  */
 int	engine_source_set(struct engine_source *s, const char *key,
 	    const char *val) __attribute__((warn_unused_result));
 /*
  * Check the URI's scheme and every name: CAIRN_ERR_ARG for a missing or
- * unknown scheme or an empty name, CAIRN_ERR_UNSUPPORTED for
- * clickhouse:// (not yet supported).
+ * unknown scheme, a clickhouse:// URI that does not parse, an empty
+ * name, or shards given to a postgresql:// source.
  */
 int	engine_source_check(struct engine_source *s)
 	    __attribute__((warn_unused_result));
@@ -81,13 +111,35 @@ int	engine_source_check(struct engine_source *s)
 /* ---- the statement (sql_gen.c) ---- */
 
 #define ENGINE_SQL_MAXPARAMS	16
+#define ENGINE_SQL_MAXEXT	3
 
-/* One statement and its parameter values (text, as libpq sends them). */
+/*
+ * A table the statement reads that the node sends with it (ClickHouse's
+ * external data: the cell map, the domain, the categories).
+ */
+struct engine_sql_ext {
+	char		 name[16];
+	const char	*structure;	/* "cell String, region UInt64" */
+	const char	*what;
+	char		*data;		/* TabSeparated rows */
+	size_t		 rows;
+};
+
+/*
+ * One statement and its parameter values (text, as libpq sends them).
+ * With inline_values (ClickHouse 18.16, which has no query parameters)
+ * the values are numbers the node wrote into the statement, listed
+ * here for --explain, and every string value (cell ids, categories) is
+ * an external table instead.
+ */
 struct engine_sql {
 	char	*text;
 	size_t	 nparams;
 	char	*params[ENGINE_SQL_MAXPARAMS];
 	char	 what[ENGINE_SQL_MAXPARAMS][48];	/* their meaning */
+	bool	 inline_values;
+	size_t	 next;
+	struct engine_sql_ext ext[ENGINE_SQL_MAXEXT];
 };
 
 /*
@@ -119,7 +171,7 @@ void	engine_sql_release(struct engine_sql *sql);
  */
 void	engine_sql_print(const struct engine_sql *sql, FILE *f);
 
-/* ---- running (source_pg.c) ---- */
+/* ---- running (source.c, with source_pg.c and source_ch.c) ---- */
 
 /*
  * Run 'q' over the source 's' for the domain 'cells' into 'res' (as
@@ -127,7 +179,7 @@ void	engine_sql_print(const struct engine_sql *sql, FILE *f);
  * '*stop' becomes non-zero (may be NULL) the running statement is
  * cancelled and CAIRN_ERR_CANCELLED returned.  A statement over its
  * timeout is CAIRN_ERR_TIMEOUT; a database error is CAIRN_ERR_DB with
- * the server's message.
+ * the server's message; a server that cannot be reached CAIRN_ERR_NET.
  */
 int	engine_run_source(const struct qspec *q,
 	    const struct engine_source *s, const struct engine_cellmap *cells,

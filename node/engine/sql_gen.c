@@ -14,14 +14,22 @@
  * and returns rows (t, r1, r2, n) only: a bucket or day index, region ids
  * and a count.  No row per subscriber ever leaves the database.
  *
- * The SQL is standard where it can be (WITH, window functions, joins,
- * GROUP BY); what is PostgreSQL's is kept in the dialect helpers below
- * (parameter placeholders with casts, the epoch of a timestamp, unnest of
- * array parameters), so a ClickHouse dialect can replace them.  Every name
- * is quoted as an identifier; every value is a parameter.
+ * The structure is one for both dialects; the dialect table below holds
+ * what differs.  PostgreSQL gets the relations as WITH, the ranking as
+ * row_number(), values as $n parameters.  ClickHouse 18.16 (Debian 12)
+ * has no WITH of subqueries, no window functions and no query
+ * parameters: each relation is written inline where it is used, the
+ * ranking sorts each partition's array of (region, count) by count
+ * descending then region ascending and numbers it (arrayEnumerate), the
+ * numbers the node computed (k, hours, epochs, day indexes) are written
+ * as integer literals, and every string value (cell ids, categories)
+ * travels as an external table beside the statement.  Every name is
+ * quoted as an identifier; no string value is ever part of the text.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,16 +59,21 @@ engine_source_defaults(struct engine_source *s)
 	s->statement_timeout_s = 3600;
 }
 
-/* Split the list 'val' into s->tables; 's' is unchanged on failure. */
+/*
+ * Split the comma-separated list 'val' of option 'key' into 'items' (at
+ * most 'max'), copying it to 'dst' (of 'dstsz' bytes); nothing changes on
+ * failure.
+ */
 static int
-set_tables(struct engine_source *s, const char *val)
+split_list(const char *key, const char *val, char *dst, size_t dstsz,
+    const char **items, size_t max, size_t *nitems)
 {
-	char buf[sizeof(s->tabbuf)], *item, *save, *end;
-	size_t off[ENGINE_SOURCE_MAX_TABLES], n = 0;
+	char buf[1024], *item, *save, *end;
+	size_t off[ENGINE_SOURCE_MAX_SHARDS], n = 0;
 
-	if (strlen(val) >= sizeof(buf))
-		return cairn_err(CAIRN_ERR_ARG, "source option 'tables': "
-		    "the list is over %zu bytes", sizeof(buf) - 1);
+	if (strlen(val) >= dstsz || dstsz > sizeof(buf))
+		return cairn_err(CAIRN_ERR_ARG, "source option '%s': "
+		    "the list is over %zu bytes", key, dstsz - 1);
 	memcpy(buf, val, strlen(val) + 1);
 	for (item = strtok_r(buf, ",", &save); item != NULL;
 	    item = strtok_r(NULL, ",", &save)) {
@@ -71,19 +84,18 @@ set_tables(struct engine_source *s, const char *val)
 			*--end = '\0';
 		if (*item == '\0')
 			continue;
-		if (n == ENGINE_SOURCE_MAX_TABLES)
+		if (n == max || n == ENGINE_SOURCE_MAX_SHARDS)
 			return cairn_err(CAIRN_ERR_ARG, "source option "
-			    "'tables': more than %d tables",
-			    ENGINE_SOURCE_MAX_TABLES);
+			    "'%s': more than %zu items", key, max);
 		off[n++] = (size_t)(item - buf);
 	}
 	if (n == 0)
-		return cairn_err(CAIRN_ERR_ARG, "source option 'tables': no "
-		    "table named");
-	memcpy(s->tabbuf, buf, sizeof(buf));
+		return cairn_err(CAIRN_ERR_ARG, "source option '%s': the list "
+		    "is empty", key);
+	memcpy(dst, buf, dstsz);
 	for (size_t i = 0; i < n; i++)
-		s->tables[i] = s->tabbuf + off[i];
-	s->ntables = n;
+		items[i] = dst + off[i];
+	*nitems = n;
 	return CAIRN_OK;
 }
 
@@ -115,7 +127,11 @@ engine_source_set(struct engine_source *s, const char *key, const char *val)
 		return CAIRN_OK;
 	}
 	if (strcmp(key, "tables") == 0)
-		return set_tables(s, val);
+		return split_list(key, val, s->tabbuf, sizeof(s->tabbuf),
+		    s->tables, ENGINE_SOURCE_MAX_TABLES, &s->ntables);
+	if (strcmp(key, "shards") == 0)
+		return split_list(key, val, s->shardbuf, sizeof(s->shardbuf),
+		    s->shards, ENGINE_SOURCE_MAX_SHARDS, &s->nshards);
 	if (strcmp(key, "statement_timeout_seconds") == 0) {
 		if (!config_parse_int(val, &v) || v < 0 || v > 86400 * 7)
 			return cairn_err(CAIRN_ERR_ARG, "source option "
@@ -148,21 +164,124 @@ name_ok(const char *n, bool dotted)
 	return true;
 }
 
+/* Decode the percent-escapes of 'n' bytes of 'src' into 'dst'. */
+static bool
+pct_decode(char *dst, size_t dstsz, const char *src, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		char c = src[i];
+
+		if (c == '%') {
+			if (i + 2 >= n)
+				return false;
+			if (sscanf(src + i + 1, "%2x", &v) != 1 || v == 0)
+				return false;
+			c = (char)v;
+			i += 2;
+		}
+		if (o + 1 >= dstsz)
+			return false;
+		dst[o++] = c;
+	}
+	dst[o] = '\0';
+	return true;
+}
+
+int
+engine_ch_uri_parse(const char *uri, struct engine_ch_uri *out)
+{
+	struct engine_ch_uri u;
+	const char *p, *at, *slash, *colon, *hostp;
+	char *end;
+	unsigned long port;
+
+	memset(&u, 0, sizeof(u));
+	if (strncmp(uri, "clickhouse://", 13) != 0)
+		return cairn_err(CAIRN_ERR_ARG, "source URI: not clickhouse://");
+	p = uri + 13;
+	if ((slash = strchr(p, '/')) == NULL)
+		return cairn_err(CAIRN_ERR_ARG, "source URI: clickhouse://"
+		    "HOST:PORT/DATABASE has no /DATABASE");
+	at = memchr(p, '@', (size_t)(slash - p));
+	snprintf(u.user, sizeof(u.user), "default");
+	hostp = p;
+	if (at != NULL) {
+		colon = memchr(p, ':', (size_t)(at - p));
+		if (!pct_decode(u.user, sizeof(u.user), p, (size_t)((colon ?
+		    colon : at) - p)) || u.user[0] == '\0')
+			return cairn_err(CAIRN_ERR_ARG, "source URI: the user "
+			    "name is empty, too long or badly escaped");
+		if (colon != NULL && !pct_decode(u.password,
+		    sizeof(u.password), colon + 1, (size_t)(at - colon - 1)))
+			return cairn_err(CAIRN_ERR_ARG, "source URI: the "
+			    "password is too long or badly escaped");
+		hostp = at + 1;
+	}
+	if ((colon = memchr(hostp, ':', (size_t)(slash - hostp))) == NULL ||
+	    colon == hostp || (size_t)(colon - hostp) >= sizeof(u.host))
+		return cairn_err(CAIRN_ERR_ARG, "source URI: clickhouse://"
+		    "HOST:PORT/DATABASE needs a host and a port");
+	memcpy(u.host, hostp, (size_t)(colon - hostp));
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (end != slash || colon + 1 == slash || port == 0 || port > 65535)
+		return cairn_err(CAIRN_ERR_ARG, "source URI: the port of "
+		    "clickhouse://HOST:PORT/DATABASE is not in [1, 65535]");
+	u.port = (unsigned)port;
+	if (!pct_decode(u.database, sizeof(u.database), slash + 1,
+	    strlen(slash + 1)) || u.database[0] == '\0' ||
+	    strpbrk(u.database, "/?#") != NULL)
+		return cairn_err(CAIRN_ERR_ARG, "source URI: the database of "
+		    "clickhouse://HOST:PORT/DATABASE is empty, too long or "
+		    "not a name");
+	*out = u;
+	return CAIRN_OK;
+}
+
+/* A shard HOST:PORT. */
+static bool
+shard_ok(const char *h)
+{
+	const char *c = strrchr(h, ':');
+	char *end;
+	unsigned long port;
+
+	if (c == NULL || c == h || strlen(h) > 255 ||
+	    strpbrk(h, "/@?# ") != NULL)
+		return false;
+	port = strtoul(c + 1, &end, 10);
+	return *end == '\0' && c[1] != '\0' && port > 0 && port <= 65535;
+}
+
 int
 engine_source_check(struct engine_source *s)
 {
+	struct engine_ch_uri u;
+	int r;
+
 	if (s->uri == NULL || *s->uri == '\0')
 		return cairn_err(CAIRN_ERR_ARG, "missing source URI");
 	if (strncmp(s->uri, "postgresql://", 13) == 0 ||
 	    strncmp(s->uri, "postgres://", 11) == 0)
 		s->type = ENGINE_SOURCE_POSTGRESQL;
-	else if (strncmp(s->uri, "clickhouse://", 13) == 0)
-		return cairn_err(CAIRN_ERR_UNSUPPORTED, "source 'clickhouse://"
-		    "...': ClickHouse sources are not yet supported (use "
-		    "postgresql:// or the embedded engine)");
-	else
+	else if (strncmp(s->uri, "clickhouse://", 13) == 0) {
+		if ((r = engine_ch_uri_parse(s->uri, &u)) != CAIRN_OK)
+			return r;
+		s->type = ENGINE_SOURCE_CLICKHOUSE;
+	} else
 		return cairn_err(CAIRN_ERR_ARG, "source URI: scheme not "
-		    "postgresql:// (or clickhouse://)");
+		    "postgresql:// or clickhouse://");
+	if (s->nshards > 0 && s->type != ENGINE_SOURCE_CLICKHOUSE)
+		return cairn_err(CAIRN_ERR_ARG, "source option 'shards' is for "
+		    "clickhouse:// sources only");
+	for (size_t i = 0; i < s->nshards; i++)
+		if (!shard_ok(s->shards[i]))
+			return cairn_err(CAIRN_ERR_ARG, "source shard '%s' is not "
+			    "HOST:PORT (the shard's HTTP interface)",
+			    s->shards[i]);
 	for (size_t i = 0; i < s->ntables; i++)
 		if (!name_ok(s->tables[i], true))
 			return cairn_err(CAIRN_ERR_ARG, "source table '%s' is "
@@ -183,12 +302,65 @@ engine_source_check(struct engine_source *s)
 	return CAIRN_OK;
 }
 
-/* ---- the generator and its dialect helpers (PostgreSQL) ---- */
+/* ---- the generator and its dialect table ---- */
+
+/*
+ * What differs between the dialects.  The statement's structure (the
+ * relations below and the final SELECT of each kind) is one; a dialect
+ * says how a name is quoted, how a value reaches the server, how time
+ * becomes seconds, and how the relations and the ranking are written:
+ * PostgreSQL has WITH and row_number(); ClickHouse 18.16 (Debian 12) has
+ * neither, so there each relation is written inline where it is used and
+ * the ranking sorts an array of (region, count) per partition.
+ */
+struct dialect {
+	const char	*quote_quote;	/* a '"' inside a quoted name */
+	const char	*quote_bslash;	/* a '\' inside a quoted name */
+	const char	*join;		/* an inner join */
+	const char	*left_join;	/* unmatched right side: NULL */
+	const char	*epoch[2];	/* seconds since the epoch of ... */
+	const char	*text[2];	/* ... as text */
+	const char	*id[2];		/* ... as a region id */
+	const char	*idiv[3];	/* integer division: a, b */
+	const char	*cat_found;	/* a category index was found */
+	const char	*cat_missing;
+	bool		 ctes;		/* WITH relations, or inline */
+	bool		 windows;	/* row_number(), or sorted arrays */
+	bool		 placeholders;	/* $n::type, or literals and external
+					   tables (ClickHouse 18.16 has no
+					   query parameters) */
+};
+
+static const struct dialect dialects[] = {
+	[ENGINE_SOURCE_POSTGRESQL] = {
+		"\"\"", "\\", "JOIN", "LEFT JOIN",
+		{ "floor(extract(epoch FROM ", "))::bigint" },
+		{ "", "::text" }, { "", "::bigint" }, { "(", " / ", ")" },
+		"ci IS NOT NULL", "ci IS NULL", true, true, true
+	},
+	[ENGINE_SOURCE_CLICKHOUSE] = {
+		"\\\"", "\\\\", "ALL INNER JOIN", "ALL LEFT JOIN",
+		{ "toInt64(toUnixTimestamp(", "))" },
+		{ "toString(", ")" }, { "toUInt64(", ")" },
+		{ "intDiv(", ", ", ")" },
+		"ci >= 0", "ci < 0", false, false, false
+	},
+};
+
+#define GEN_MAXRELS	16
 
 struct gen {
-	FILE		*f;
+	FILE		*f;		/* where text goes now */
+	FILE		*main;		/* the final SELECT */
+	FILE		*outer;		/* main, while a relation is written */
+	char		*relbuf;
+	size_t		 rellen;
 	struct engine_sql *out;
+	const struct dialect *d;
 	int		 err;
+	size_t		 nrels;
+	char		 relname[GEN_MAXRELS][16];
+	char		*reltext[GEN_MAXRELS];
 };
 
 /* Add a parameter (its value formatted), return its number. */
@@ -237,11 +409,49 @@ gen_param_take(struct gen *g, const char *what, char *v)
 	return i + 1;
 }
 
-/* A reference to parameter 'n' with its type. */
+/*
+ * Take over the malloc'd tab-separated rows 'data' ('rows' of them) as
+ * the external table 'name' of 'structure' (ClickHouse).
+ */
+static void
+gen_ext_take(struct gen *g, const char *name, const char *structure,
+    const char *what, char *data, size_t rows)
+{
+	struct engine_sql *o = g->out;
+
+	if (data == NULL) {
+		g->err = CAIRN_ERR_NOMEM;
+		return;
+	}
+	if (o->next == ENGINE_SQL_MAXEXT) {
+		free(data);
+		g->err = CAIRN_ERR_INTERNAL;
+		return;
+	}
+	snprintf(o->ext[o->next].name, sizeof(o->ext[0].name), "%s", name);
+	o->ext[o->next].structure = structure;
+	o->ext[o->next].what = what;
+	o->ext[o->next].data = data;
+	o->ext[o->next].rows = rows;
+	o->next++;
+}
+
+/*
+ * A reference to parameter 'n' of 'type': "$n::type" in PostgreSQL; in
+ * ClickHouse the value itself, which is always a number the node wrote
+ * (an integer, or seconds since the epoch for a timestamptz).
+ */
 static void
 P(struct gen *g, size_t n, const char *type)
 {
-	fprintf(g->f, "$%zu::%s", n, type);
+	if (g->d->placeholders)
+		fprintf(g->f, "$%zu::%s", n, type);
+	else if (n > g->out->nparams)
+		g->err = CAIRN_ERR_INTERNAL;
+	else if (strcmp(type, "timestamptz") == 0)
+		fprintf(g->f, "toDateTime(%s)", g->out->params[n - 1]);
+	else
+		fprintf(g->f, "toInt64(%s)", g->out->params[n - 1]);
 }
 
 /* An identifier, quoted; with 'dotted', "a.b" is "a"."b". */
@@ -251,7 +461,9 @@ ident(struct gen *g, const char *name, bool dotted)
 	fputc('"', g->f);
 	for (const char *c = name; *c != '\0'; c++) {
 		if (*c == '"')
-			fputs("\"\"", g->f);
+			fputs(g->d->quote_quote, g->f);
+		else if (*c == '\\')
+			fputs(g->d->quote_bslash, g->f);
 		else if (*c == '.' && dotted)
 			fputs("\".\"", g->f);
 		else
@@ -260,20 +472,43 @@ ident(struct gen *g, const char *name, bool dotted)
 	fputc('"', g->f);
 }
 
+/* Print 'pre', the identifier 'name', then 'post'. */
+static void
+wrap_ident(struct gen *g, const char *const w[2], const char *name)
+{
+	fputs(w[0], g->f);
+	ident(g, name, false);
+	fputs(w[1], g->f);
+}
+
 /* Seconds since the epoch, floored, of the timestamp expression 'e'. */
 static void
 epoch_of(struct gen *g, const char *e)
 {
-	fprintf(g->f, "floor(extract(epoch FROM %s))::bigint", e);
+	fprintf(g->f, "%s%s%s", g->d->epoch[0], e, g->d->epoch[1]);
 }
 
-/* A UTC timestamp parameter value. */
+/* The integer quotient a / b (both non-negative). */
+static void
+idiv(struct gen *g, const char *a, const char *b)
+{
+	fprintf(g->f, "%s%s%s%s%s", g->d->idiv[0], a, g->d->idiv[1], b,
+	    g->d->idiv[2]);
+}
+
+/*
+ * A UTC timestamp parameter value: text for PostgreSQL, seconds since
+ * the epoch for ClickHouse (whose DateTime holds 1970 to 2106: clamped).
+ */
 static size_t
 ts_param(struct gen *g, const char *what, int64_t t)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
 
+	if (!g->d->placeholders)
+		return gen_param(g, what, "%" PRId64, t < 0 ? 0 :
+		    t > (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX : t);
 	if (gmtime_r(&tt, &tm) == NULL) {
 		g->err = CAIRN_ERR_RANGE;
 		return 1;
@@ -281,6 +516,60 @@ ts_param(struct gen *g, const char *what, int64_t t)
 	return gen_param(g, what, "%04d-%02d-%02d %02d:%02d:%02d+00",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec);
+}
+
+/* Start writing the relation 'name' (no nesting). */
+static void
+rel_begin(struct gen *g)
+{
+	FILE *f;
+
+	g->relbuf = NULL;
+	g->outer = g->f;
+	if ((f = open_memstream(&g->relbuf, &g->rellen)) == NULL)
+		g->err = CAIRN_ERR_NOMEM;
+	else
+		g->f = f;
+}
+
+/* End the relation begun last, naming it 'name'. */
+static void
+rel_end(struct gen *g, const char *name)
+{
+	if (g->f == g->outer)
+		return;	/* rel_begin failed */
+	if (fclose(g->f) != 0) {
+		g->err = CAIRN_ERR_NOMEM;
+		free(g->relbuf);
+	} else if (g->nrels == GEN_MAXRELS) {
+		g->err = CAIRN_ERR_INTERNAL;
+		free(g->relbuf);
+	} else {
+		snprintf(g->relname[g->nrels], sizeof(g->relname[0]), "%s",
+		    name);
+		g->reltext[g->nrels++] = g->relbuf;
+	}
+	g->relbuf = NULL;
+	g->f = g->outer;
+}
+
+/*
+ * Use the relation 'name' in a FROM clause, as 'alias' (NULL: its name):
+ * by name where the dialect has WITH (and for the external tables of
+ * ClickHouse, which no relation shadows), else its text in parentheses.
+ */
+static void
+use(struct gen *g, const char *name, const char *alias)
+{
+	for (size_t i = 0; i < g->nrels; i++)
+		if (strcmp(g->relname[i], name) == 0 && !g->d->ctes) {
+			fprintf(g->f, "(\n%s\n) AS %s", g->reltext[i],
+			    alias != NULL ? alias : name);
+			return;
+		}
+	fputs(name, g->f);
+	if (alias != NULL)
+		fprintf(g->f, " AS %s", alias);
 }
 
 /* PostgreSQL array literal of the cell ids, and of their region ids. */
@@ -329,8 +618,49 @@ cell_arrays(const struct engine_cellmap *m, char **cells, char **regions)
 	return CAIRN_OK;
 }
 
+/* Write 'len' bytes of 'c' escaped for ClickHouse's TabSeparated. */
+static void
+tsv_escape(FILE *f, const char *c, size_t len)
+{
+	for (size_t j = 0; j < len; j++)
+		switch (c[j]) {
+		case '\t': fputs("\\t", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\0': fputs("\\0", f); break;
+		case '\\': fputs("\\\\", f); break;
+		default: fputc(c[j], f);
+		}
+}
+
+/* The cell map as TabSeparated rows (cell, region). */
 static char *
-region_array(const struct engine_cellmap *m)
+cell_rows(const struct engine_cellmap *m)
+{
+	char *b = NULL;
+	size_t l = 0;
+	FILE *f = open_memstream(&b, &l);
+
+	if (f == NULL)
+		return NULL;
+	for (size_t i = 0; i < engine_cellmap_ncells(m); i++) {
+		size_t len;
+		uint32_t reg;
+		const char *c = engine_cellmap_cell(m, i, &len, &reg);
+
+		tsv_escape(f, c, len);
+		fprintf(f, "\t%" PRIu32 "\n", reg);
+	}
+	if (fclose(f) != 0) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* The domain's region ids: a PostgreSQL array, or one per line. */
+static char *
+region_array(const struct engine_cellmap *m, bool rows)
 {
 	char *b = NULL;
 	size_t l = 0;
@@ -339,10 +669,15 @@ region_array(const struct engine_cellmap *m)
 
 	if (f == NULL)
 		return NULL;
-	fputc('{', f);
+	if (!rows)
+		fputc('{', f);
 	for (size_t i = 0; i < engine_cellmap_nregions(m); i++)
-		fprintf(f, "%s%" PRIu32, i ? "," : "", ids[i]);
-	fputc('}', f);
+		if (rows)
+			fprintf(f, "%" PRIu32 "\n", ids[i]);
+		else
+			fprintf(f, "%s%" PRIu32, i ? "," : "", ids[i]);
+	if (!rows)
+		fputc('}', f);
 	if (fclose(f) != 0) {
 		free(b);
 		return NULL;
@@ -351,52 +686,79 @@ region_array(const struct engine_cellmap *m)
 }
 
 /*
- * The map CTE "cm (cell, region)": the node's cell map as two array
- * parameters, or the configured table restricted to the domain's regions.
+ * The map: "cm (cell, region)", the node's cell map (two array
+ * parameters, or ClickHouse's external table cm) or the configured table
+ * restricted to the domain's regions; for region-level tables "dom
+ * (region)", the domain's region ids.
  */
 static void
 gen_map(struct gen *g, const struct engine_source *s,
     const struct engine_cellmap *m)
 {
+	bool ph = g->d->placeholders;
 	char *cells = NULL, *regions = NULL;
-	size_t a, b;
+	size_t a = 0, b;
 	int r;
 
+	if (s->region_column != NULL || s->cell_table != NULL) {
+		if (ph)
+			a = gen_param_take(g, "region ids of the domain",
+			    region_array(m, false));
+		else
+			gen_ext_take(g, "dom", "region UInt64",
+			    "region ids of the domain", region_array(m, true),
+			    engine_cellmap_nregions(m));
+	}
 	if (s->region_column != NULL) {
-		a = gen_param_take(g, "region ids of the domain",
-		    region_array(m));
-		fputs("WITH dom (region) AS (\n\tSELECT * FROM unnest(", g->f);
+		if (!ph)
+			return;
+		rel_begin(g);
+		fputs("\tSELECT unnest(", g->f);
 		P(g, a, "bigint[]");
-		fputs(")\n)", g->f);
+		fputs(") AS region", g->f);
+		rel_end(g, "dom");
 		return;
 	}
-	fputs("WITH cm (cell, region) AS (\n", g->f);
 	if (s->cell_table == NULL) {
+		if (!ph) {
+			gen_ext_take(g, "cm", "cell String, region UInt64",
+			    "the cell map (cell, region)", cell_rows(m),
+			    engine_cellmap_ncells(m));
+			return;
+		}
 		if ((r = cell_arrays(m, &cells, &regions)) != CAIRN_OK) {
 			g->err = r;
 			return;
 		}
 		a = gen_param_take(g, "cell ids of the cell map", cells);
 		b = gen_param_take(g, "their region ids", regions);
+		rel_begin(g);
 		fputs("\tSELECT * FROM unnest(", g->f);
 		P(g, a, "text[]");
 		fputs(", ", g->f);
 		P(g, b, "bigint[]");
-		fputs(")\n)", g->f);
+		fputs(") AS u (cell, region)", g->f);
+		rel_end(g, "cm");
 		return;
 	}
-	a = gen_param_take(g, "region ids of the domain", region_array(m));
+	rel_begin(g);
 	fputs("\tSELECT ", g->f);
-	ident(g, s->cell_table_cell, false);
-	fputs("::text, ", g->f);
-	ident(g, s->cell_table_region, false);
-	fputs("::bigint FROM ", g->f);
+	wrap_ident(g, g->d->text, s->cell_table_cell);
+	fputs(" AS cell, ", g->f);
+	wrap_ident(g, g->d->id, s->cell_table_region);
+	fputs(" AS region FROM ", g->f);
 	ident(g, s->cell_table, true);
 	fputs("\n\tWHERE ", g->f);
-	ident(g, s->cell_table_region, false);
-	fputs(" = ANY (", g->f);
-	P(g, a, "bigint[]");
-	fputs(")\n)", g->f);
+	if (ph) {
+		ident(g, s->cell_table_region, false);
+		fputs(" = ANY (", g->f);
+		P(g, a, "bigint[]");
+		fputc(')', g->f);
+	} else {
+		wrap_ident(g, g->d->id, s->cell_table_region);
+		fputs(" IN (SELECT region FROM dom)", g->f);
+	}
+	rel_end(g, "cm");
 }
 
 /*
@@ -412,17 +774,15 @@ gen_union(struct gen *g, const struct engine_source *s, size_t lo, size_t hi)
 		fputs(" AS s, ", g->f);
 		ident(g, s->time_column, false);
 		fputs(" AS t, ", g->f);
-		if (s->region_column != NULL) {
-			ident(g, s->region_column, false);
-			fputs("::bigint AS cell", g->f);
-		} else {
-			ident(g, s->cell_column, false);
-			fputs("::text AS cell", g->f);
-		}
+		if (s->region_column != NULL)
+			wrap_ident(g, g->d->id, s->region_column);
+		else
+			wrap_ident(g, g->d->text, s->cell_column);
+		fputs(" AS cell", g->f);
 		if (s->category_column != NULL) {
 			fputs(", ", g->f);
-			ident(g, s->category_column, false);
-			fputs("::text AS cat", g->f);
+			wrap_ident(g, g->d->text, s->category_column);
+			fputs(" AS cat", g->f);
 		}
 		fputs(" FROM ", g->f);
 		ident(g, s->tables[i], true);
@@ -441,7 +801,7 @@ gen_union(struct gen *g, const struct engine_source *s, size_t lo, size_t hi)
 	}
 }
 
-/* "ev (s, slot, region)": the window's events. */
+/* "ev (s, slot, region[, cat])": the window's events. */
 static void
 gen_events(struct gen *g, const struct engine_source *s,
     const struct engine_plan *p)
@@ -451,22 +811,74 @@ gen_events(struct gen *g, const struct engine_source *s,
 	    "midnight", "%" PRId64, base);
 	size_t lo = ts_param(g, "window start (UTC)", base);
 	size_t hi = ts_param(g, "window end (UTC), exclusive", end);
-
 	bool cat = p->q.kind == QSPEC_KIND_POPCAT;
+	bool dom = s->region_column != NULL;
+	char *num = NULL;
+	size_t nl;
+	FILE *f;
 
-	fprintf(g->f, ",\nev (s, slot, region%s) AS (\n\tSELECT e.s, (",
-	    cat ? ", cat" : "");
-	epoch_of(g, "e.t");
-	fputs(" - ", g->f);
-	P(g, b, "bigint");
-	fprintf(g->f, ") / 3600, %s%s\n\tFROM (\n", s->region_column != NULL ?
-	    "dom.region" : "cm.region", cat ? ", e.cat" : "");
+	/* (epoch(e.t) - base) as the dividend of the slot */
+	if ((f = open_memstream(&num, &nl)) == NULL) {
+		g->err = CAIRN_ERR_NOMEM;
+		return;
+	}
+	rel_begin(g);
+	fputs("\tSELECT e.s AS s, ", g->f);
+	{
+		FILE *save = g->f;
+
+		g->f = f;
+		fputc('(', f);
+		epoch_of(g, "e.t");
+		fputs(" - ", f);
+		P(g, b, "bigint");
+		fputc(')', f);
+		g->f = save;
+	}
+	if (fclose(f) != 0) {
+		g->err = CAIRN_ERR_NOMEM;
+		free(num);
+		num = NULL;
+	}
+	idiv(g, num != NULL ? num : "0", "3600");
+	free(num);
+	fprintf(g->f, " AS slot, %s AS region%s\n\tFROM (\n",
+	    dom ? "dom.region" : "cm.region", cat ? ", e.cat AS cat" : "");
 	gen_union(g, s, lo, hi);
-	fprintf(g->f, "\t) AS e JOIN %s\n"
-	    "\tWHERE e.s IS NOT NULL AND length(e.s) > 0%s\n)",
-	    s->region_column != NULL ? "dom ON dom.region = e.cell" :
-	    "cm ON cm.cell = e.cell", cat ?
+	fprintf(g->f, "\t) AS e %s ", g->d->join);
+	use(g, dom ? "dom" : "cm", NULL);
+	fprintf(g->f, " ON %s = e.cell\n"
+	    "\tWHERE e.s IS NOT NULL AND length(e.s) > 0%s",
+	    dom ? "dom.region" : "cm.cell", cat ?
 	    " AND e.cat IS NOT NULL AND e.cat <> ''" : "");
+	rel_end(g, "ev");
+}
+
+/*
+ * Rank, per partition 'part' ("s", "s, b" ...) of the relation 'src'
+ * (columns part, region[, ci], n), its rows by n descending, then region
+ * ascending (then ci): rank 1 is the modal region with ties to the
+ * smaller id, ranks 1..k the top k.  Gives (part, region[, ci], rk).
+ */
+static void
+gen_rank(struct gen *g, const char *src, const char *part, bool ci)
+{
+	if (g->d->windows) {
+		fprintf(g->f, "\tSELECT %s, region%s, row_number() OVER "
+		    "(PARTITION BY %s\n\t    ORDER BY n DESC, region%s) AS rk\n"
+		    "\tFROM ", part, ci ? ", ci" : "", part, ci ? ", ci" : "");
+		use(g, src, NULL);
+		return;
+	}
+	/* no window functions: sort each partition's (keys, n) array */
+	fprintf(g->f, "\tSELECT %s, tupleElement(x, 1) AS region%s, rk FROM "
+	    "(\n\t\tSELECT %s, arraySort(y -> (-tupleElement(y, %d), "
+	    "tupleElement(y, 1)%s),\n\t\t    groupArray((region%s, n))) AS a\n"
+	    "\t\tFROM ", part, ci ? ", tupleElement(x, 2) AS ci" : "", part,
+	    ci ? 3 : 2, ci ? ", tupleElement(y, 2)" : "", ci ? ", ci" : "");
+	use(g, src, NULL);
+	fprintf(g->f, "\n\t\tGROUP BY %s\n\t) ARRAY JOIN a AS x, "
+	    "arrayEnumerate(a) AS rk", part);
 }
 
 /*
@@ -477,22 +889,54 @@ static void
 gen_home(struct gen *g, const char *name, size_t ns, size_t ne, size_t from,
     size_t to)
 {
-	fprintf(g->f, ",\n%s_n (s, region, n) AS (\n\tSELECT s, region, "
-	    "count(*) FROM ev\n\tWHERE (slot %% 24 >= ", name);
+	char n_name[16];
+
+	snprintf(n_name, sizeof(n_name), "%s_n", name);
+	rel_begin(g);
+	fputs("\tSELECT s, region, count(*) AS n FROM ", g->f);
+	use(g, "ev", NULL);
+	fputs("\n\tWHERE (slot % 24 >= ", g->f);
 	P(g, ns, "integer");
 	fputs(" OR slot % 24 < ", g->f);
 	P(g, ne, "integer");
 	fputc(')', g->f);
 	if (from != 0) {
-		fputs(" AND slot / 24 >= ", g->f);
+		fputs(" AND ", g->f);
+		idiv(g, "slot", "24");
+		fputs(" >= ", g->f);
 		P(g, from, "integer");
-		fputs(" AND slot / 24 < ", g->f);
+		fputs(" AND ", g->f);
+		idiv(g, "slot", "24");
+		fputs(" < ", g->f);
 		P(g, to, "integer");
 	}
-	fprintf(g->f, "\n\tGROUP BY s, region\n),\n%s (s, region) AS (\n"
-	    "\tSELECT s, region FROM (\n\t\tSELECT s, region, row_number() "
-	    "OVER (PARTITION BY s\n\t\t    ORDER BY n DESC, region) AS rk\n"
-	    "\t\tFROM %s_n\n\t) AS x WHERE rk = 1\n)", name, name);
+	fputs("\n\tGROUP BY s, region", g->f);
+	rel_end(g, n_name);
+	rel_begin(g);
+	fputs("\tSELECT s, region FROM (\n", g->f);
+	gen_rank(g, n_name, "s", false);
+	fputs("\n\t) AS x WHERE rk = 1", g->f);
+	rel_end(g, name);
+}
+
+/*
+ * "c (s, B, region, n)": events per subscriber, bucket and region, with
+ * the bucket B the local day, or the hour slot with 'hour'.
+ */
+static void
+gen_counts(struct gen *g, const char *bname, bool hour)
+{
+	rel_begin(g);
+	fprintf(g->f, "\tSELECT s, %s, region, count(*) AS n FROM (\n"
+	    "\t\tSELECT s, ", bname);
+	if (hour)
+		fputs("slot", g->f);
+	else
+		idiv(g, "slot", "24");
+	fprintf(g->f, " AS %s, region FROM ", bname);
+	use(g, "ev", NULL);
+	fprintf(g->f, "\n\t) AS x GROUP BY s, %s, region", bname);
+	rel_end(g, "c");
 }
 
 /*
@@ -502,28 +946,34 @@ gen_home(struct gen *g, const char *name, size_t ns, size_t ne, size_t from,
 static void
 gen_ranked(struct gen *g, bool hour)
 {
-	fprintf(g->f, ",\nc (s, b, region, n) AS (\n\tSELECT s, b, region, "
-	    "count(*) FROM (\n\t\tSELECT s, %s AS b, region FROM ev\n\t) AS x "
-	    "GROUP BY s, b, region\n),\nranked (s, b, region, rk) AS (\n"
-	    "\tSELECT s, b, region, row_number() OVER (PARTITION BY s, b\n"
-	    "\t    ORDER BY n DESC, region)\n\tFROM c\n)", hour ? "slot" :
-	    "slot / 24");
+	gen_counts(g, "b", hour);
+	rel_begin(g);
+	gen_rank(g, "c", "s, b", false);
+	rel_end(g, "ranked");
 }
 
-/* The spec's categories (sorted bytewise) as an array parameter. */
-static size_t
-cats_param(struct gen *g, const struct qspec *q)
+/* The spec's categories (sorted bytewise): an array, or TSV rows. */
+static void
+gen_cats(struct gen *g, const struct qspec *q, size_t *k)
 {
+	bool ph = g->d->placeholders;
 	char *b = NULL;
 	size_t l = 0;
 	FILE *f = open_memstream(&b, &l);
 
 	if (f == NULL) {
 		g->err = CAIRN_ERR_NOMEM;
-		return 1;
+		return;
 	}
-	fputc('{', f);
+	if (ph)
+		fputc('{', f);
 	for (uint32_t i = 0; i < q->ncats; i++) {
+		if (!ph) {
+			fprintf(f, "%" PRIu32 "\t", i);
+			tsv_escape(f, q->cats[i], strlen(q->cats[i]));
+			fputc('\n', f);
+			continue;
+		}
 		fputs(i ? ",\"" : "\"", f);
 		for (const char *c = q->cats[i]; *c != '\0'; c++) {
 			if (*c == '"' || *c == '\\')
@@ -532,12 +982,17 @@ cats_param(struct gen *g, const struct qspec *q)
 		}
 		fputc('"', f);
 	}
-	fputc('}', f);
+	if (ph)
+		fputc('}', f);
 	if (fclose(f) != 0) {
 		free(b);
 		b = NULL;
 	}
-	return gen_param_take(g, "the categories, sorted", b);
+	if (ph)
+		*k = gen_param_take(g, "the categories, sorted", b);
+	else
+		gen_ext_take(g, "cats", "ci Int64, cat String",
+		    "the categories (index, name), sorted", b, q->ncats);
 }
 
 /*
@@ -549,20 +1004,40 @@ cats_param(struct gen *g, const struct qspec *q)
 static void
 gen_popcat(struct gen *g, const struct qspec *q)
 {
-	size_t k = cats_param(g, q);
+	size_t k = 0;
 
-	fputs(",\nevc (s, region, ci) AS (\n\tSELECT s, region, "
-	    "array_position(", g->f);
-	P(g, k, "text[]");
-	fputs(", cat) - 1 FROM ev\n),\npc (s, region, ci, n) AS (\n"
-	    "\tSELECT s, region, ci, count(*) FROM evc WHERE ci IS NOT NULL\n"
-	    "\tGROUP BY s, region, ci\n),\nm (region, ci) AS (\n"
-	    "\tSELECT region, ci FROM (\n\t\tSELECT region, ci, row_number() "
-	    "OVER (PARTITION BY s\n\t\t    ORDER BY n DESC, region, ci) AS rk\n"
-	    "\t\tFROM pc\n\t) AS x WHERE rk = 1\n)\n"
-	    "SELECT ci AS t, region AS r1, 0 AS r2, count(*) AS n\n"
-	    "FROM m GROUP BY ci, region\nUNION ALL\n"
-	    "SELECT 0, 0, 1, count(*) FROM evc WHERE ci IS NULL\n", g->f);
+	gen_cats(g, q, &k);
+	rel_begin(g);
+	fputs("\tSELECT s, region, ", g->f);
+	if (g->d->placeholders) {
+		fputs("array_position(", g->f);
+		P(g, k, "text[]");
+		fputs(", cat) - 1", g->f);
+	} else
+		fputs("toInt64(indexOf((SELECT arrayMap(z -> tupleElement(z, "
+		    "2),\n\t    arraySort(groupArray((ci, cat)))) FROM cats), "
+		    "cat)) - 1", g->f);
+	fputs(" AS ci FROM ", g->f);
+	use(g, "ev", NULL);
+	rel_end(g, "evc");
+	rel_begin(g);
+	fputs("\tSELECT s, region, ci, count(*) AS n FROM ", g->f);
+	use(g, "evc", NULL);
+	fprintf(g->f, " WHERE %s\n\tGROUP BY s, region, ci",
+	    g->d->cat_found);
+	rel_end(g, "pc");
+	rel_begin(g);
+	fputs("\tSELECT region, ci FROM (\n", g->f);
+	gen_rank(g, "pc", "s", true);
+	fputs("\n\t) AS x WHERE rk = 1", g->f);
+	rel_end(g, "m");
+	fputs("SELECT ci AS t, region AS r1, 0 AS r2, count(*) AS n\nFROM ",
+	    g->f);
+	use(g, "m", NULL);
+	fputs(" GROUP BY ci, region\nUNION ALL\nSELECT 0, 0, 1, count(*) "
+	    "FROM ", g->f);
+	use(g, "evc", NULL);
+	fprintf(g->f, " WHERE %s\n", g->d->cat_missing);
 }
 
 static void
@@ -575,8 +1050,10 @@ gen_kind(struct gen *g, const struct engine_plan *p)
 	case QSPEC_KIND_PRESENCE:
 		k = gen_param(g, "k", "%" PRIu32, q->k);
 		gen_ranked(g, q->bucket_hour);
-		fputs("\nSELECT b AS t, region AS r1, 0 AS r2, count(*) AS n\n"
-		    "FROM ranked WHERE rk <= ", g->f);
+		fputs("SELECT b AS t, region AS r1, 0 AS r2, count(*) AS n\n"
+		    "FROM ", g->f);
+		use(g, "ranked", NULL);
+		fputs(" WHERE rk <= ", g->f);
 		P(g, k, "integer");
 		fputs("\nGROUP BY b, region\n", g->f);
 		break;
@@ -584,20 +1061,25 @@ gen_kind(struct gen *g, const struct engine_plan *p)
 		ns = gen_param(g, "night_start_hour", "%u", q->night_start);
 		ne = gen_param(g, "night_end_hour", "%u", q->night_end);
 		gen_home(g, "home", ns, ne, 0, 0);
-		fputs("\nSELECT 0 AS t, region AS r1, 0 AS r2, count(*) AS n\n"
-		    "FROM home GROUP BY region\n", g->f);
+		fputs("SELECT 0 AS t, region AS r1, 0 AS r2, count(*) AS n\n"
+		    "FROM ", g->f);
+		use(g, "home", NULL);
+		fputs(" GROUP BY region\n", g->f);
 		break;
 	case QSPEC_KIND_OD:
-		fputs(",\nc (s, d, region, n) AS (\n\tSELECT s, d, region, "
-		    "count(*) FROM (\n\t\tSELECT s, slot / 24 AS d, region "
-		    "FROM ev\n\t) AS x GROUP BY s, d, region\n),\n"
-		    "dr (s, d, region) AS (\n\tSELECT s, d, region FROM (\n"
-		    "\t\tSELECT s, d, region, row_number() OVER (PARTITION BY "
-		    "s, d\n\t\t    ORDER BY n DESC, region) AS rk\n\t\tFROM c\n"
-		    "\t) AS x WHERE rk = 1\n)\n"
-		    "SELECT a.d AS t, a.region AS r1, b.region AS r2, count(*) "
-		    "AS n\nFROM dr AS a JOIN dr AS b ON b.s = a.s AND "
-		    "b.d = a.d + 1\nGROUP BY a.d, a.region, b.region\n", g->f);
+		gen_counts(g, "d", false);
+		rel_begin(g);
+		fputs("\tSELECT s, d, region FROM (\n", g->f);
+		gen_rank(g, "c", "s, d", false);
+		fputs("\n\t) AS x WHERE rk = 1", g->f);
+		rel_end(g, "dr");
+		fputs("SELECT a.d AS t, a.region AS r1, b.region AS r2, "
+		    "count(*) AS n\nFROM ", g->f);
+		use(g, "dr", "a");
+		fprintf(g->f, " %s ", g->d->join);
+		use(g, "dr", "b");
+		fputs(" ON b.s = a.s AND b.d = a.d + 1\n"
+		    "GROUP BY a.d, a.region, b.region\n", g->f);
 		break;
 	case QSPEC_KIND_MIGRATION:
 		ns = gen_param(g, "night_start_hour", "%u", q->night_start);
@@ -613,9 +1095,12 @@ gen_kind(struct gen *g, const struct engine_plan *p)
 		    q->comp[1] - p->d0);
 		gen_home(g, "hb", ns, ne, f1, t1);
 		gen_home(g, "hc", ns, ne, f2, t2);
-		fputs("\nSELECT 0 AS t, hb.region AS r1, hc.region AS r2, "
-		    "count(*) AS n\nFROM hb JOIN hc ON hc.s = hb.s\n"
-		    "GROUP BY hb.region, hc.region\n", g->f);
+		fputs("SELECT 0 AS t, hb.region AS r1, hc.region AS r2, "
+		    "count(*) AS n\nFROM ", g->f);
+		use(g, "hb", NULL);
+		fprintf(g->f, " %s ", g->d->join);
+		use(g, "hc", NULL);
+		fputs(" ON hc.s = hb.s\nGROUP BY hb.region, hc.region\n", g->f);
 		break;
 	case QSPEC_KIND_VISITORS:
 		k = gen_param(g, "k", "%" PRIu32, q->k);
@@ -623,9 +1108,12 @@ gen_kind(struct gen *g, const struct engine_plan *p)
 		ne = gen_param(g, "night_end_hour", "%u", q->night_end);
 		gen_home(g, "home", ns, ne, 0, 0);
 		gen_ranked(g, false);
-		fputs("\nSELECT r.b AS t, r.region AS r1, 0 AS r2, count(*) AS "
-		    "n\nFROM ranked AS r LEFT JOIN home AS h ON h.s = r.s\n"
-		    "WHERE r.rk <= ", g->f);
+		fputs("SELECT r.b AS t, r.region AS r1, 0 AS r2, count(*) AS "
+		    "n\nFROM ", g->f);
+		use(g, "ranked", "r");
+		fprintf(g->f, " %s ", g->d->left_join);
+		use(g, "home", "h");
+		fputs(" ON h.s = r.s\nWHERE r.rk <= ", g->f);
 		P(g, k, "integer");
 		fputs(" AND (h.region IS NULL OR h.region <> r.region)\n"
 		    "GROUP BY r.b, r.region\n", g->f);
@@ -639,34 +1127,66 @@ gen_kind(struct gen *g, const struct engine_plan *p)
 }
 
 static int
-gen_open(struct gen *g, struct engine_sql *out, char **buf, size_t *len)
+gen_open(struct gen *g, const struct engine_source *s, struct engine_sql *out,
+    char **buf, size_t *len)
 {
 	memset(out, 0, sizeof(*out));
 	memset(g, 0, sizeof(*g));
 	g->out = out;
+	g->d = &dialects[s->type == ENGINE_SOURCE_CLICKHOUSE ?
+	    ENGINE_SOURCE_CLICKHOUSE : ENGINE_SOURCE_POSTGRESQL];
+	out->inline_values = !g->d->placeholders;
 	*buf = NULL;
 	if ((g->f = open_memstream(buf, len)) == NULL)
 		return CAIRN_ERR_NOMEM;
+	g->main = g->f;
 	return CAIRN_OK;
 }
 
-/* Close the text of 'g' (*buf, set by the stream) into 'out'. */
+/*
+ * Close the text of 'g' (*bufp, set by the stream) into 'out': the
+ * comment line 'head', the relations as WITH where the dialect has it,
+ * then the final SELECT.
+ */
 static int
-gen_close(struct gen *g, struct engine_sql *out, char **bufp)
+gen_close(struct gen *g, const char *head, struct engine_sql *out,
+    char **bufp)
 {
 	int r = g->err;
-	char *buf;
+	char *text = NULL;
+	size_t tl;
+	FILE *f = NULL;
 
-	if (fclose(g->f) != 0 && r == CAIRN_OK)
+	if (fclose(g->main) != 0 && r == CAIRN_OK)
 		r = CAIRN_ERR_NOMEM;
-	buf = *bufp;
+	if (r == CAIRN_OK && (f = open_memstream(&text, &tl)) == NULL)
+		r = CAIRN_ERR_NOMEM;
+	if (f != NULL) {
+		fprintf(f, "-- cairn: %s\n", head);
+		for (size_t i = 0; g->d->ctes && i < g->nrels; i++)
+			fprintf(f, "%s%s AS (\n%s\n)", i ? ",\n" : "WITH ",
+			    g->relname[i], g->reltext[i]);
+		if (g->d->ctes && g->nrels > 0)
+			fputc('\n', f);
+		fputs(*bufp, f);
+		if (fclose(f) != 0) {
+			r = CAIRN_ERR_NOMEM;
+			free(text);
+			text = NULL;
+		}
+	}
+	free(*bufp);
+	*bufp = NULL;
+	for (size_t i = 0; i < g->nrels; i++)
+		free(g->reltext[i]);
+	g->nrels = 0;
 	if (r != CAIRN_OK) {
-		free(buf);
+		free(text);
 		engine_sql_release(out);
 		return r == CAIRN_ERR_RANGE ? cairn_err(r, "the query window "
 		    "is outside the timestamps this system can write") : r;
 	}
-	out->text = buf;
+	out->text = text;
 	return CAIRN_OK;
 }
 
@@ -676,7 +1196,7 @@ engine_sql_build(const struct qspec *q, const struct engine_source *s,
 {
 	struct engine_plan p;
 	struct gen g;
-	char *buf;
+	char *buf, head[96];
 	size_t len;
 	int r;
 
@@ -701,14 +1221,14 @@ engine_sql_build(const struct qspec *q, const struct engine_source *s,
 	    engine_cellmap_ncells(cells) == 0)
 		return cairn_err(CAIRN_ERR_ARG, "a SQL source needs a cell map "
 		    "(--cells), a cell_table or a region_column");
-	if ((r = gen_open(&g, out, &buf, &len)) != CAIRN_OK)
+	if ((r = gen_open(&g, s, out, &buf, &len)) != CAIRN_OK)
 		return r;
-	fprintf(g.f, "-- cairn: %s, exact cells (t, r1, r2, n)\n",
+	snprintf(head, sizeof(head), "%s, exact cells (t, r1, r2, n)",
 	    qspec_kind_name(q->kind));
 	gen_map(&g, s, cells);
 	gen_events(&g, s, &p);
 	gen_kind(&g, &p);
-	return gen_close(&g, out, &buf);
+	return gen_close(&g, head, out, &buf);
 }
 
 int
@@ -718,20 +1238,19 @@ engine_sql_build_check(const struct engine_source *s,
 	struct gen g;
 	char *buf;
 	size_t len, lo, hi;
+	bool dom = s->region_column != NULL;
 	int r;
 
 	if (s->cell_table == NULL && s->region_column == NULL &&
 	    engine_cellmap_ncells(cells) == 0)
 		return cairn_err(CAIRN_ERR_ARG, "a SQL source needs a cell map "
 		    "(--cells), a cell_table or a region_column");
-	if ((r = gen_open(&g, out, &buf, &len)) != CAIRN_OK)
+	if ((r = gen_open(&g, s, out, &buf, &len)) != CAIRN_OK)
 		return r;
-	fputs("-- cairn: check-data, rows by table and reason\n", g.f);
 	gen_map(&g, s, cells);
 	lo = ts_param(&g, "earliest timestamp read", 0);
 	hi = ts_param(&g, "latest timestamp read, exclusive",
-	    SRC_MAX_SECONDS);
-	fputc('\n', g.f);
+	    g.d->placeholders ? SRC_MAX_SECONDS : (int64_t)UINT32_MAX);
 	for (size_t i = 0; i < s->ntables; i++) {
 		struct engine_source one = *s;
 
@@ -745,19 +1264,22 @@ engine_sql_build_check(const struct engine_source *s,
 		P(&g, lo, "timestamptz");
 		fputs(" OR e.t >= ", g.f);
 		P(&g, hi, "timestamptz");
-		if (s->region_column != NULL)
+		/* unmapped: NOT IN, as ClickHouse gives a LEFT JOIN's right
+		   key the left one's value, never NULL */
+		if (dom)
 			fputs(" THEN 2\n\tWHEN e.cell IS NULL THEN 3\n"
-			    "\tWHEN dom.region IS NULL THEN 4\n", g.f);
+			    "\tWHEN e.cell NOT IN (SELECT region FROM ", g.f);
 		else
 			fputs(" THEN 2\n\tWHEN e.cell IS NULL OR e.cell = '' "
-			    "THEN 3\n\tWHEN cm.cell IS NULL THEN 4\n", g.f);
-		fputs("\tELSE 0 END AS why, count(*) AS n\nFROM (\n", g.f);
+			    "THEN 3\n\tWHEN e.cell NOT IN (SELECT cell FROM ", g.f);
+		use(&g, dom ? "dom" : "cm", NULL);
+		fputs(") THEN 4\n\tELSE 0 END AS why, count(*) AS n\nFROM (\n",
+		    g.f);
 		gen_union(&g, &one, 0, 0);
-		fputs(s->region_column != NULL ? ") AS e LEFT JOIN dom ON "
-		    "dom.region = e.cell\nGROUP BY 1, 2\n" : ") AS e LEFT JOIN "
-		    "cm ON cm.cell = e.cell\nGROUP BY 1, 2\n", g.f);
+		fputs(") AS e\nGROUP BY tab, why\n", g.f);
 	}
-	return gen_close(&g, out, &buf);
+	return gen_close(&g, "check-data, rows by table and reason", out,
+	    &buf);
 }
 
 void
@@ -766,6 +1288,8 @@ engine_sql_release(struct engine_sql *sql)
 	free(sql->text);
 	for (size_t i = 0; i < sql->nparams; i++)
 		free(sql->params[i]);
+	for (size_t i = 0; i < sql->next; i++)
+		free(sql->ext[i].data);
 	memset(sql, 0, sizeof(*sql));
 }
 
@@ -776,7 +1300,10 @@ engine_sql_print(const struct engine_sql *sql, FILE *f)
 	fputs(";\n", f);
 	for (size_t i = 0; i < sql->nparams; i++) {
 		const char *v = sql->params[i];
+		char ref[24] = "";
 
+		if (!sql->inline_values)
+			snprintf(ref, sizeof(ref), "$%zu: ", i + 1);
 		if (v[0] == '{') {
 			size_t n = v[1] == '}' ? 0 : 1;
 
@@ -786,10 +1313,15 @@ engine_sql_print(const struct engine_sql *sql, FILE *f)
 					c++;
 				else if (*c == ',')
 					n++;
-			fprintf(f, "-- $%zu: %s (an array of %zu values)\n",
-			    i + 1, sql->what[i], n);
+			fprintf(f, "-- %s%s (an array of %zu values)\n",
+			    ref, sql->what[i], n);
 		} else
-			fprintf(f, "-- $%zu: %s = %s\n", i + 1, sql->what[i],
-			    v);
+			fprintf(f, "-- %s%s = %s%s\n", ref, sql->what[i], v,
+			    sql->inline_values ? " (written in the statement)" :
+			    "");
 	}
+	for (size_t i = 0; i < sql->next; i++)
+		fprintf(f, "-- external table %s (%s): %s, %zu rows\n",
+		    sql->ext[i].name, sql->ext[i].structure, sql->ext[i].what,
+		    sql->ext[i].rows);
 }

@@ -20,7 +20,7 @@
 #   - population_by_category from a region-level table with categories
 #     (region_column, category_column), the same against the region-level
 #     CSV, other-category counts included;
-#   - --explain, a role without grants, a bad URI, clickhouse://,
+#   - --explain, a role without grants, a bad URI, an unknown scheme,
 #     population_by_category without a category column and a statement
 #     timeout fail with one line; SIGTERM cancels the statement;
 #   - the statement's plan uses parallel workers (auto_explain);
@@ -342,10 +342,10 @@ fails_cleanly "a server that is not there fails" "cairn-node run-local" \
     "cannot connect" "$NODE" run-local --no-noise --quiet \
     --query "$T/q4.json" --source "postgresql://x@127.0.0.1:1/flowdb" \
     --cells "$CELLS"
-fails_cleanly "clickhouse:// is refused as not yet supported" \
-    "cairn-node run-local" "not yet supported" "$NODE" run-local \
-    --no-noise --query "$T/q4.json" \
-    --source "clickhouse://127.0.0.1:8123/db" --cells "$CELLS"
+fails_cleanly "an unknown scheme is refused" \
+    "cairn-node run-local" "scheme not postgresql:// or clickhouse://" \
+    "$NODE" run-local --no-noise --query "$T/q4.json" \
+    --source "mysql://127.0.0.1:3306/db" --cells "$CELLS"
 fails_cleanly "displacement is refused by a SQL source, not computed otherwise" \
     "cairn-node run-local" "does not compute kind 'displacement' yet" \
     "$NODE" run-local --no-noise --query "$T/small/queries/displacement.json" \
@@ -511,7 +511,7 @@ TAP_SHOW="$F/n1.log $F/n2.log" holds \
     "n1's vector from the database has n2's shape ($v2)" \
     '[ -n "$v1" ] && [ "$v1" = "$v2" ]'
 cp "$F/n2.conf" "$F/bad.conf"
-printf '[source]\nuri = clickhouse://127.0.0.1:8123/x\n' >>"$F/bad.conf"
-fails_with "node.conf's [source] is checked at load" "not yet supported" \
+printf '[source]\nuri = clickhouse://127.0.0.1/x\n' >>"$F/bad.conf"
+fails_with "node.conf's [source] is checked at load" "needs a host and a port" \
     "$NODE" serve -c "$F/bad.conf"
 tap_done

@@ -15,6 +15,7 @@
 
 #include "common/err.h"
 #include "keys/keys_federation.h"
+#include "node/engine/engine_source.h"
 #include "node/node_config.h"
 #include "node/policy_publish.h"
 
@@ -290,6 +291,33 @@ test_kinds(void **state)
 	assert_false(node_kind_is_known(""));
 }
 
+/* [source]: a ClickHouse cluster, and what is refused at load. */
+static void
+test_source(void **state)
+{
+	struct node_config c;
+	struct engine_source s;
+
+	(void)state;
+	if (load("max_rho_per_query = 0.25\n[source]\nuri = clickhouse://cairn:pw@ch1:8123/cdr\n"
+	    "tables = calls, sms\nshards = ch1:8123, ch2:8124\n", &c) !=
+	    CAIRN_OK)
+		fail_msg("%s", cairn_errmsg());
+	assert_true(node_config_source(&c, &s));
+	assert_int_equal(s.type, ENGINE_SOURCE_CLICKHOUSE);
+	assert_int_equal(s.ntables, 2);
+	assert_int_equal(s.nshards, 2);
+	assert_string_equal(s.shards[0], "ch1:8123");
+	assert_string_equal(s.shards[1], "ch2:8124");
+	node_config_release(&c);
+	expect("max_rho_per_query = 0.25\n[source]\nuri = clickhouse://ch1/cdr\n",
+	    "needs a host and a port");
+	expect("max_rho_per_query = 0.25\n[source]\nuri = clickhouse://ch1:8123/cdr\nshards = ch1\n",
+	    "source shard 'ch1' is not HOST:PORT");
+	expect("max_rho_per_query = 0.25\n[source]\nuri = postgresql://ro@db/flowdb\nshards = a:1\n",
+	    "'shards' is for clickhouse:// sources only");
+}
+
 int
 main(void)
 {
@@ -300,6 +328,7 @@ main(void)
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_data_months),
 		cmocka_unit_test(test_kinds),
+		cmocka_unit_test(test_source),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

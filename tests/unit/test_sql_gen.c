@@ -1,10 +1,12 @@
 /*
  * test_sql_gen.c - the SQL source's options and statements
  * (node/engine/sql_gen.c) without a database: options and their errors,
- * URI schemes (clickhouse:// refused as not yet supported), names quoted
- * as identifiers, values (cell ids, k, the window) only ever passed as
- * parameters, and the kinds a SQL source refuses.  The statements' results
- * are checked against the embedded engine by tests/e2e/source_pg.sh.
+ * URI schemes and clickhouse:// URIs taken apart, shards, names quoted as
+ * identifiers in each dialect, values (cell ids, k, the window) only ever
+ * passed as parameters (PostgreSQL) or as external tables and numbers the
+ * node wrote (ClickHouse), and the kinds a SQL source refuses.  The
+ * statements' results are checked against the embedded engine by
+ * tests/e2e/source_pg.sh and tests/e2e/source_ch.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,9 +77,50 @@ test_options(void **state)
 
 	assert_int_equal(engine_source_check(&s), CAIRN_ERR_ARG);
 	s.uri = "clickhouse://127.0.0.1:8123/db";
-	assert_int_equal(engine_source_check(&s), CAIRN_ERR_UNSUPPORTED);
-	assert_non_null(strstr(cairn_errdesc(CAIRN_ERR_UNSUPPORTED),
-	    "not yet supported"));
+	assert_int_equal(engine_source_check(&s), CAIRN_OK);
+	assert_int_equal(s.type, ENGINE_SOURCE_CLICKHOUSE);
+	s.uri = "clickhouse://127.0.0.1/db";
+	assert_int_equal(engine_source_check(&s), CAIRN_ERR_ARG);
+	assert_non_null(strstr(cairn_errdesc(CAIRN_ERR_ARG), "port"));
+	s.uri = "clickhouse://127.0.0.1:8123";
+	assert_int_equal(engine_source_check(&s), CAIRN_ERR_ARG);
+	assert_non_null(strstr(cairn_errdesc(CAIRN_ERR_ARG), "DATABASE"));
+	s.uri = "clickhouse://127.0.0.1:99999/db";
+	assert_int_equal(engine_source_check(&s), CAIRN_ERR_ARG);
+	s.uri = "clickhouse://ro:p%40ss%3Aw@ch.example:8123/c%64r";
+	assert_int_equal(engine_source_check(&s), CAIRN_OK);
+	{
+		struct engine_ch_uri u;
+
+		assert_int_equal(engine_ch_uri_parse(s.uri, &u), CAIRN_OK);
+		assert_string_equal(u.user, "ro");
+		assert_string_equal(u.password, "p@ss:w");
+		assert_string_equal(u.host, "ch.example");
+		assert_int_equal(u.port, 8123);
+		assert_string_equal(u.database, "cdr");
+		assert_int_equal(engine_ch_uri_parse("clickhouse://"
+		    "h:1/db", &u), CAIRN_OK);
+		assert_string_equal(u.user, "default");
+		assert_string_equal(u.password, "");
+		assert_int_equal(engine_ch_uri_parse("clickhouse://"
+		    "u:%zz@h:1/db", &u), CAIRN_ERR_ARG);
+		assert_null(strstr(cairn_errdesc(CAIRN_ERR_ARG), "zz"));
+	}
+	assert_int_equal(engine_source_set(&s, "shards",
+	    "127.0.0.1:8123, 127.0.0.1:8124"), CAIRN_OK);
+	assert_int_equal(s.nshards, 2);
+	assert_string_equal(s.shards[1], "127.0.0.1:8124");
+	assert_int_equal(engine_source_check(&s), CAIRN_OK);
+	assert_int_equal(engine_source_set(&s, "shards", "h:1,h/x:2"),
+	    CAIRN_OK);
+	assert_int_equal(engine_source_check(&s), CAIRN_ERR_ARG);
+	assert_non_null(strstr(cairn_errdesc(CAIRN_ERR_ARG), "h/x:2"));
+	assert_int_equal(engine_source_set(&s, "shards", "h:1"), CAIRN_OK);
+	s.uri = "postgresql://ro@127.0.0.1/flowdb";
+	assert_int_equal(engine_source_check(&s), CAIRN_ERR_ARG);
+	assert_non_null(strstr(cairn_errdesc(CAIRN_ERR_ARG),
+	    "clickhouse:// sources only"));
+	s.nshards = 0;
 	s.uri = "mysql://h/db";
 	assert_int_equal(engine_source_check(&s), CAIRN_ERR_ARG);
 	s.uri = "postgresql://ro@127.0.0.1/flowdb";
@@ -161,12 +204,93 @@ test_statement(void **state)
 	engine_cellmap_free(m);
 }
 
+/* The ClickHouse dialect: no value in the text but numbers, no WITH. */
+static void
+test_statement_ch(void **state)
+{
+	struct engine_source s;
+	struct engine_cellmap *m = cellmap();
+	struct engine_sql sql;
+	struct qspec q;
+	char *text;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	engine_source_defaults(&s);
+	s.uri = "clickhouse://127.0.0.1:8123/cdr";
+	s.tables[0] = "my db.ca\"ll\\s";
+	s.subscriber_column = "Sub\"Id";
+	assert_int_equal(engine_source_check(&s), CAIRN_OK);
+	spec("{\"kind\": \"visitors\", \"start\": \"2026-01-10\", \"end\": "
+	    "\"2026-01-13\", \"k\": 7, \"utc_offset_minutes\": 330}", &q);
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	/* names quoted with backslash escapes */
+	assert_non_null(strstr(sql.text, "\"my db\".\"ca\\\"ll\\\\s\""));
+	assert_non_null(strstr(sql.text, "\"Sub\\\"Id\" AS s"));
+	/* no cell id in the text: the map is an external table */
+	assert_null(strstr(sql.text, "DROP"));
+	assert_null(strstr(sql.text, "c1"));
+	assert_null(strstr(sql.text, "WITH"));
+	assert_null(strstr(sql.text, "OVER"));
+	assert_non_null(strstr(sql.text, "ALL INNER JOIN cm ON"));
+	assert_non_null(strstr(sql.text, "ALL LEFT JOIN"));
+	assert_non_null(strstr(sql.text, "arraySort(y -> (-tupleElement(y, 2), "
+	    "tupleElement(y, 1))"));
+	assert_true(sql.inline_values);
+	assert_int_equal(sql.next, 1);
+	assert_string_equal(sql.ext[0].name, "cm");
+	assert_string_equal(sql.ext[0].structure, "cell String, region UInt64");
+	/* TabSeparated escapes: the backslash doubled */
+	assert_string_equal(sql.ext[0].data,
+	    "c1\t10\nx');DROP TABLE t;--\t20\nq\"\\\\\t30\n");
+	/* the window: local midnight of 2026-01-10 at +5:30, epoch seconds */
+	assert_non_null(strstr(sql.text, "toDateTime(1767983400)"));
+	assert_non_null(strstr(sql.text, "rk <= toInt64(7)"));
+	assert_non_null(f = open_memstream(&text, &len));
+	engine_sql_print(&sql, f);
+	fclose(f);
+	assert_non_null(strstr(text, "-- external table cm (cell String, "
+	    "region UInt64): the cell map (cell, region), 3 rows"));
+	assert_non_null(strstr(text, "-- k = 7 (written in the statement)"));
+	assert_null(strstr(text, "$1"));
+	free(text);
+	engine_sql_release(&sql);
+
+	/* categories: an external table, escaped, never in the text */
+	spec("{\"kind\": \"population_by_category\", \"start\": "
+	    "\"2026-01-10\", \"end\": \"2026-01-13\", \"categories\": "
+	    "[\"b\\t'\", \"a\"]}", &q);
+	s.region_column = "region_id";
+	s.category_column = "tariff";
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	assert_int_equal(sql.next, 2);
+	assert_string_equal(sql.ext[0].name, "dom");
+	assert_string_equal(sql.ext[0].data, "10\n20\n30\n");
+	assert_string_equal(sql.ext[1].name, "cats");
+	assert_string_equal(sql.ext[1].data, "0\ta\n1\tb\\t'\n");
+	assert_null(strstr(sql.text, "'a'"));
+	assert_null(strstr(sql.text, "'b"));
+	assert_non_null(strstr(sql.text, "toString(\"tariff\") AS cat"));
+	engine_sql_release(&sql);
+
+	/* check-data: groups by name (18.16 has no GROUP BY 1, 2) */
+	s.category_column = NULL;
+	s.region_column = NULL;
+	assert_int_equal(engine_sql_build_check(&s, m, &sql), CAIRN_OK);
+	assert_non_null(strstr(sql.text, "GROUP BY tab, why"));
+	assert_non_null(strstr(sql.text, "e.cell NOT IN (SELECT cell FROM cm)"));
+	engine_sql_release(&sql);
+	engine_cellmap_free(m);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_statement),
+		cmocka_unit_test(test_statement_ch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
