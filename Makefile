@@ -264,7 +264,7 @@ deb:
 	@sh tools/deb.sh build $(O)/deb
 
 test-deb:
-	@sh tools/deb.sh test $(O)/deb
+	@sh tools/deb.sh test $(O)/test-deb
 
 clean:
 	rm -rf build build-check build-fuzz build-deb
