@@ -10,8 +10,8 @@
 #  - both systemd units pass systemd-analyze verify, their sandbox's
 #    exposure (systemd-analyze security) stays at most 2.0, and both
 #    daemons start and serve under MemoryDenyWriteExecute and
-#    NoNewPrivileges (set with prctl, as systemd does, since systemd is
-#    not PID 1 where the tests run).
+#    NoNewPrivileges (the seccomp filter and prctl systemd uses, set by a
+#    small wrapper, since systemd is not PID 1 where the tests run).
 # Each check has a negative control: a broken copy must fail it.
 set -u
 : "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
@@ -166,25 +166,66 @@ holds "negative: a unit without three of them scores worse ($e)" \
 
 # --- the daemons under MemoryDenyWriteExecute -----------------------------------
 
-# mdwe CMD...: run CMD with PR_SET_MDWE (PR_MDWE_REFUSE_EXEC_GAIN, the
-# kernel's form of MemoryDenyWriteExecute=, Linux 6.3) and
-# PR_SET_NO_NEW_PRIVS, both inherited across execve.
+# mdwe CMD...: run CMD under MemoryDenyWriteExecute= and NoNewPrivileges=
+# as systemd 252 (Debian 12) applies them (a seccomp filter), both kept
+# across execve: systemd is not PID 1 where the tests run.
 cat >"$T/mdwe.py" <<'PY'
-import ctypes, os, sys
+# systemd's MemoryDenyWriteExecute= as systemd 252 (Debian 12) installs
+# it: a seccomp filter refusing (EPERM) mmap of memory both writable and
+# executable, mprotect/pkey_mprotect to executable and shmat with
+# SHM_EXEC; with PR_SET_NO_NEW_PRIVS (NoNewPrivileges=), then execv.
+import ctypes, os, struct, sys
+NR = {"x86_64": (0xC000003E, 9, 10, 329, 30),
+      "aarch64": (0xC00000B7, 222, 226, 288, 196)}
+m = os.uname().machine
+if m not in NR:
+    sys.exit("mdwe: no system call numbers for %s" % m)
+arch, mmap_nr, mprot_nr, pkey_nr, shmat_nr = NR[m]
+ALLOW, DENY = 0x7FFF0000, 0x00050000 | 1       # SECCOMP_RET_ERRNO | EPERM
+LD, JEQ, AND, RET = 0x20, 0x15, 0x54, 0x06
+# (code, jt, jf, k); jumps are counted from the next instruction.
+prog = [
+    (LD, 0, 0, 4), (JEQ, 1, 0, arch), (RET, 0, 0, DENY),   # 0-2: arch
+    (LD, 0, 0, 0),                                          # 3: nr
+    (JEQ, 4, 0, mmap_nr),                                   # 4 -> 9
+    (JEQ, 7, 0, mprot_nr),                                  # 5 -> 13
+    (JEQ, 6, 0, pkey_nr),                                   # 6 -> 13
+    (JEQ, 9, 0, shmat_nr),                                  # 7 -> 17
+    (RET, 0, 0, ALLOW),                                     # 8
+    (LD, 0, 0, 32), (AND, 0, 0, 6), (JEQ, 10, 0, 6),        # 9-11 mmap W|X
+    (RET, 0, 0, ALLOW),                                     # 12
+    (LD, 0, 0, 32), (AND, 0, 0, 4), (JEQ, 6, 0, 4),         # 13-15 PROT_EXEC
+    (RET, 0, 0, ALLOW),                                     # 16
+    (LD, 0, 0, 32), (AND, 0, 0, 0o100000), (JEQ, 2, 0, 0o100000),  # 17-19
+    (RET, 0, 0, ALLOW),                                     # 20
+    (RET, 0, 0, ALLOW),                                     # 21
+    (RET, 0, 0, DENY),                                      # 22
+]
+buf = b"".join(struct.pack("=HBBI", *i) for i in prog)
+filt = ctypes.create_string_buffer(buf, len(buf))
+class Fprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+fp = Fprog(len(prog), ctypes.addressof(filt))
 libc = ctypes.CDLL(None, use_errno=True)
-if libc.prctl(65, 1, 0, 0, 0) != 0:	# PR_SET_MDWE, REFUSE_EXEC_GAIN
-    sys.exit("mdwe: prctl(PR_SET_MDWE): %s" % os.strerror(ctypes.get_errno()))
-if libc.prctl(38, 1, 0, 0, 0) != 0:	# PR_SET_NO_NEW_PRIVS
-    sys.exit("mdwe: prctl(PR_SET_NO_NEW_PRIVS) failed")
+if libc.prctl(38, 1, 0, 0, 0) != 0:             # PR_SET_NO_NEW_PRIVS
+    sys.exit("mdwe: PR_SET_NO_NEW_PRIVS: %s" % os.strerror(ctypes.get_errno()))
+if libc.prctl(22, 2, ctypes.byref(fp), 0, 0) != 0:  # SECCOMP_MODE_FILTER
+    sys.exit("mdwe: seccomp: %s" % os.strerror(ctypes.get_errno()))
 os.execv(sys.argv[1], sys.argv[1:])
 PY
 cat >"$T/wx.py" <<'PY'
-import mmap
-mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+import mmap, sys
+what = sys.argv[1]
+if what == "wx":
+    mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+elif what == "w":
+    mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE)
 print("mapped")
 PY
-fails_with "negative: under the wrapper a W+X mapping is refused" \
-    "PermissionError" python3 "$T/mdwe.py" /usr/bin/python3 "$T/wx.py"
+fails_with "negative: under the filter a W+X mapping is refused" \
+    "PermissionError" python3 "$T/mdwe.py" /usr/bin/python3 "$T/wx.py" wx
+check "under the filter a writable mapping is allowed" \
+    python3 "$T/mdwe.py" /usr/bin/python3 "$T/wx.py" w
 { fed_init "$T" pkgtest && fed_member "$T" analyst analyst &&
   fed_member "$T" node n1 && fed_member "$T" node n2; } >"$T/out" 2>&1 ||
 	notok "keys"
@@ -202,7 +243,8 @@ while [ $i -lt 100 ] && [ ! -s "$T/port" ]; do sleep 0.1; i=$((i + 1)); done
 FED_PORT=$(cat "$T/port" 2>/dev/null)
 holds "coordinator serves under MemoryDenyWriteExecute" \
     '[ -n "$FED_PORT" ] && kill -0 "$CPID" &&
-    grep -q "^NoNewPrivs:.*1" /proc/$CPID/status'
+    grep -q "^NoNewPrivs:.*1" /proc/$CPID/status &&
+    grep -q "^Seccomp:.*2" /proc/$CPID/status'
 for m in n1 n2; do
 	fed_node_conf "$T" $m "$T/n.csv" "$T/cells.csv" g2 <<CONF
 allow_kind = presence
