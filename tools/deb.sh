@@ -151,8 +151,8 @@ test_deb() {
 		holds "$p $_next installed" "installed $p && [ \"\$(dpkg-query \
 		    -W -f '\${Version}' $p)\" = '$_next' ]"
 	done
-	holds "upgrade kept the operator's node.conf" 'grep -q "changed by the \
-	    operator" /etc/cairn/node.conf'
+	holds "upgrade kept the operator's node.conf" \
+	    'grep -q "changed by the operator" /etc/cairn/node.conf'
 	holds "upgrade kept the state in /var/lib/cairn" '[ -f \
 	    /var/lib/cairn/node/marker ]'
 
