@@ -427,13 +427,15 @@ config_reload(const struct config_key *schema, size_t n, void *cur,
 	if (n > CONFIG_RELOAD_MAX)
 		return cairn_err(CAIRN_ERR_INTERNAL, "config_reload: %zu keys",
 		    n);
+	for (i = 0; i < n; i++) {
+		copy[i] = NULL;
+		take[i] = false;
+	}
 	/* Every new string first, so a failed allocation changes nothing. */
 	for (i = 0; i < n; i++) {
 		const struct config_key *k = &schema[i];
 		const char *s;
 
-		copy[i] = NULL;
-		take[i] = false;
 		if (key_equal(k, cur, next))
 			continue;
 		/* A list is never taken: its readers keep pointers. */
@@ -442,9 +444,10 @@ config_reload(const struct config_key *schema, size_t n, void *cur,
 			continue;
 		}
 		take[i] = true;
+		if (k->type != CONFIG_STRING)
+			continue;
 		s = *(char *const *)((const char *)next + k->offset);
-		if (k->type == CONFIG_STRING && s != NULL &&
-		    (copy[i] = strdup(s)) == NULL)
+		if (s != NULL && (copy[i] = strdup(s)) == NULL)
 			goto nomem;
 	}
 	for (i = 0; i < n; i++) {
