@@ -7,7 +7,10 @@
 #   make fuzz       build the libFuzzer harnesses with clang (build-fuzz/)
 #                   and run each for FUZZ_SECONDS (default 600)
 #   make demo       the main job: run the demonstration (see README.md)
-#   make install    install programs and man pages under $(PREFIX)
+#   make install    install programs, man pages and docs under $(PREFIX)
+#   make deb        the Debian packages cairn, cairn-node, cairn-coordinator
+#                   (debian/; built in $(O)/deb/, docs/build.md)
+#   make test-deb   build, install, upgrade and purge them (root, dpkg)
 #   make V=1        show the full command lines
 #
 # Required flags live apart from CFLAGS, so `make CFLAGS=-O0` keeps
@@ -50,7 +53,7 @@ $(O)/deps.mk: tools/deps.sh
 	@mkdir -p $(O)
 	@sh tools/deps.sh > $@.tmp && mv $@.tmp $@
 
-ALL_CFLAGS = $(REQ_CFLAGS) $(PKG_CFLAGS) $(SAN_FLAGS) $(CFLAGS)
+ALL_CFLAGS = $(REQ_CFLAGS) $(PKG_CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS) -Wl,--as-needed
 LIBS = $(PKG_LIBS) -lm -pthread
 
@@ -90,7 +93,8 @@ TEST_HELP_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(TEST_HELP_SRC))
 E2E_SRC := $(wildcard tests/e2e/*.c)
 E2E_PROGS := $(patsubst tests/e2e/%.c,$(O)/bin/%,$(E2E_SRC))
 
-.PHONY: all test check bench demo install clean test-long fuzz fuzz-build
+.PHONY: all test check bench demo install clean test-long fuzz fuzz-build \
+	deb test-deb
 .SECONDARY:
 all: $(PROGS)
 
@@ -237,16 +241,33 @@ bench: $(PROGS) $(BENCHES)
 demo: $(PROGS)
 	@sh tools/demo.sh $(O)
 
+# The man pages name docs/*.md relative to $(PREFIX)/share/doc/cairn/.
+DOC := $(PREFIX)/share/doc/cairn
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
 	install -m 0644 $(wildcard docs/man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1
 	install -d $(DESTDIR)$(PREFIX)/share/cairn
-	install -m 0644 tools/demo.sh tools/federation_lib.sh \
-	    $(DESTDIR)$(PREFIX)/share/cairn
+	install -m 0755 tools/demo.sh $(DESTDIR)$(PREFIX)/share/cairn
+	install -m 0644 tools/federation_lib.sh $(DESTDIR)$(PREFIX)/share/cairn
+	install -d $(DESTDIR)$(DOC)/docs/examples $(DESTDIR)$(DOC)/clients/python
+	install -m 0644 README.md $(DESTDIR)$(DOC)
+	install -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(DOC)/docs
+	install -m 0644 $(wildcard docs/examples/*) $(DESTDIR)$(DOC)/docs/examples
+	install -m 0644 clients/python/README.md $(DESTDIR)$(DOC)/clients/python
+
+# Debian packages (debian/, docs/build.md): the tracked and new files of
+# this tree, copied to $(O)/deb/cairn/ and built there with
+# dpkg-buildpackage (binary only, unsigned, nocheck: `make test` runs the
+# tests); the .deb files land in $(O)/deb/.  lintian runs on them.
+deb:
+	@sh tools/deb.sh build $(O)/deb
+
+test-deb:
+	@sh tools/deb.sh test $(O)/test-deb
 
 clean:
-	rm -rf build build-check build-fuzz
+	rm -rf build build-check build-fuzz build-deb
 
 -include $(LIB_OBJ:.o=.d) $(TEST_HELP_OBJ:.o=.d) $(FUZZ_HELP_OBJ:.o=.d) \
 	$(CMD_OBJ:.o=.d) $(SYNTH_OBJ:.o=.d) \

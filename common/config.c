@@ -354,3 +354,124 @@ config_release(const struct config_key *schema, size_t n, void *target)
 		}
 	}
 }
+
+/* Whether key 'k' holds the same value in 'a' and 'b'. */
+static bool
+key_equal(const struct config_key *k, const void *a, const void *b)
+{
+	const char *fa = (const char *)a + k->offset;
+	const char *fb = (const char *)b + k->offset;
+
+	switch (k->type) {
+	case CONFIG_STRING: {
+		const char *x = *(char *const *)fa, *y = *(char *const *)fb;
+
+		return x == y || (x != NULL && y != NULL && strcmp(x, y) == 0);
+	}
+	case CONFIG_INT:
+		return *(const int64_t *)fa == *(const int64_t *)fb;
+	case CONFIG_RHO:
+		return *(const uint64_t *)fa == *(const uint64_t *)fb;
+	case CONFIG_BOOL:
+		return *(const bool *)fa == *(const bool *)fb;
+	case CONFIG_DOUBLE:
+		return memcmp(fa, fb, sizeof(double)) == 0;
+	case CONFIG_STRLIST: {
+		const struct config_strlist *x = (const void *)fa;
+		const struct config_strlist *y = (const void *)fb;
+
+		if (x->n != y->n)
+			return false;
+		for (size_t i = 0; i < x->n; i++)
+			if (strcmp(x->v[i], y->v[i]) != 0)
+				return false;
+		return true;
+	}
+	}
+	return false;
+}
+
+/* Append "[section] name" to 'buf' (a list separated by ", "). */
+static void
+key_append(char *buf, size_t len, const struct config_key *k)
+{
+	size_t used = strlen(buf);
+
+	snprintf(buf + used, len - used, "%s[%s] %s", used ? ", " : "",
+	    k->section, k->name);
+}
+
+/* Whether "section.name" of 'k' is in the NULL-terminated 'list'. */
+static bool
+key_listed(const struct config_key *k, const char *const *list)
+{
+	size_t sl = strlen(k->section);
+
+	for (; *list != NULL; list++)
+		if (strncmp(*list, k->section, sl) == 0 &&
+		    (*list)[sl] == '.' && strcmp(*list + sl + 1, k->name) == 0)
+			return true;
+	return false;
+}
+
+int
+config_reload(const struct config_key *schema, size_t n, void *cur,
+    const void *next, const char *const *reloadable, char *applied,
+    size_t alen, char *fixed, size_t flen)
+{
+	char *copy[CONFIG_RELOAD_MAX];
+	bool take[CONFIG_RELOAD_MAX];
+	size_t i;
+
+	applied[0] = fixed[0] = '\0';
+	if (n > CONFIG_RELOAD_MAX)
+		return cairn_err(CAIRN_ERR_INTERNAL, "config_reload: %zu keys",
+		    n);
+	for (i = 0; i < n; i++) {
+		copy[i] = NULL;
+		take[i] = false;
+	}
+	/* Every new string first, so a failed allocation changes nothing. */
+	for (i = 0; i < n; i++) {
+		const struct config_key *k = &schema[i];
+		const char *s;
+
+		if (key_equal(k, cur, next))
+			continue;
+		/* A list is never taken: its readers keep pointers. */
+		if (k->type == CONFIG_STRLIST || !key_listed(k, reloadable)) {
+			key_append(fixed, flen, k);
+			continue;
+		}
+		take[i] = true;
+		if (k->type != CONFIG_STRING)
+			continue;
+		s = *(char *const *)((const char *)next + k->offset);
+		if (s != NULL && (copy[i] = strdup(s)) == NULL)
+			goto nomem;
+	}
+	for (i = 0; i < n; i++) {
+		const struct config_key *k = &schema[i];
+		char *to = (char *)cur + k->offset;
+		const char *from = (const char *)next + k->offset;
+
+		if (!take[i])
+			continue;
+		if (k->type == CONFIG_STRING) {
+			free(*(char **)to);
+			*(char **)to = copy[i];
+		} else if (k->type == CONFIG_BOOL)
+			*(bool *)to = *(const bool *)from;
+		else if (k->type == CONFIG_DOUBLE)
+			*(double *)to = *(const double *)from;
+		else	/* CONFIG_INT, CONFIG_RHO */
+			*(int64_t *)to = *(const int64_t *)from;
+		key_append(applied, alen, k);
+	}
+	return CAIRN_OK;
+nomem:
+	for (i = 0; i < n; i++)
+		free(copy[i]);
+	fixed[0] = '\0';
+	return CAIRN_ERR_NOMEM;
+}

@@ -81,4 +81,24 @@ void	config_release(const struct config_key *schema, size_t n, void *target);
 bool	config_parse_int(const char *s, int64_t *out);
 bool	config_parse_double(const char *s, double *out);
 
+/* Most keys a schema given to config_reload() may have. */
+#define CONFIG_RELOAD_MAX	128
+
+/*
+ * A running daemon's reload (SIGHUP): compare 'cur', the target it runs
+ * with, to 'next', the same schema loaded again (config_load() and the
+ * daemon's own checks passed), key by key.  A changed key named in
+ * 'reloadable' (a NULL-terminated list of "section.name"; never a
+ * CONFIG_STRLIST) is copied into 'cur' (a string duplicated, the old one
+ * freed) and listed in 'applied'; any other changed key stays as it is in
+ * 'cur' and is listed in 'fixed' ("[section] name, ..."; both buffers
+ * cut at 'alen' and 'flen').  The caller holds whatever lock guards
+ * 'cur'.  Returns CAIRN_OK, CAIRN_ERR_NOMEM ('cur' unchanged) or
+ * CAIRN_ERR_INTERNAL for a schema over CONFIG_RELOAD_MAX keys.
+ */
+int	config_reload(const struct config_key *schema, size_t n, void *cur,
+	    const void *next, const char *const *reloadable, char *applied,
+	    size_t alen, char *fixed, size_t flen)
+	    __attribute__((warn_unused_result));
+
 #endif

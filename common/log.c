@@ -13,13 +13,15 @@
 
 #include <jansson.h>
 
+#include "common/err.h"
 #include "common/log.h"
 
 #define LOG_QUERY_MAX	128
 
 static const char *prog = "cairn";
-static int level = -1;
-static enum log_format format = LOG_FORMAT_TEXT;
+/* Set by a daemon's reload (SIGHUP) while other threads log: atomics. */
+static _Atomic int level = -1;
+static _Atomic int format = LOG_FORMAT_TEXT;
 static const char *const names[] = { "error", "warn", "info", "debug" };
 
 static _Thread_local char ctx_query[LOG_QUERY_MAX];
@@ -41,7 +43,23 @@ log_set_level(enum log_level l)
 void
 log_set_format(enum log_format f)
 {
-	format = f;
+	format = (int)f;
+}
+
+int
+log_configure(const char *fmt, const char *lvl)
+{
+	enum log_format f = LOG_FORMAT_TEXT;
+	enum log_level l;
+
+	if (fmt != NULL && !log_format_parse(fmt, &f))
+		return CAIRN_ERR_CONFIG;
+	if (lvl != NULL && !log_level_parse(lvl, &l))
+		return CAIRN_ERR_CONFIG;
+	format = (int)f;
+	/* -1: CAIRN_LOG or info again, read at the next line */
+	level = lvl != NULL ? (int)l : -1;
+	return CAIRN_OK;
 }
 
 bool
@@ -97,15 +115,17 @@ current_level(void)
 {
 	enum log_level l;
 	const char *env;
+	int v = level;
 
-	if (level < 0) {
+	if (v < 0) {
 		env = getenv("CAIRN_LOG");
 		if (env != NULL && log_level_parse(env, &l))
-			level = (int)l;
+			v = (int)l;
 		else
-			level = LOG_LEVEL_INFO;
+			v = LOG_LEVEL_INFO;
+		level = v;
 	}
-	return level;
+	return v;
 }
 
 bool

@@ -44,6 +44,14 @@ void	log_set_format(enum log_format format);
 bool	log_format_parse(const char *s, enum log_format *out);
 
 /*
+ * Set the format and level from a daemon's [monitoring] log_format and
+ * log_level (either may be NULL: text; the level of CAIRN_LOG, or info).
+ * Safe while other threads log (a reload on SIGHUP).  Returns CAIRN_OK,
+ * or CAIRN_ERR_CONFIG for a value that does not parse (nothing changed).
+ */
+int	log_configure(const char *format, const char *level);
+
+/*
  * The calling thread's context, added to each of its lines until
  * cleared: the query id 'query' (copied; NULL clears it), the attempt
  * (negative clears it) and a log index (negative clears it).

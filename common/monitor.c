@@ -57,16 +57,21 @@ bad:
 
 int
 monitor_check_config(const char *path, const char *log_format,
-    const char *key1, const char *listen1, const char *key2,
+    const char *log_level, const char *key1, const char *listen1, const char *key2,
     const char *listen2)
 {
 	enum log_format f;
+	enum log_level l;
 	char host[16];
 	int port;
 
 	if (log_format != NULL && !log_format_parse(log_format, &f))
 		return cairn_err(CAIRN_ERR_CONFIG, "%s: key 'log_format' in "
 		    "[monitoring]: '%s' is not text or json", path, log_format);
+	if (log_level != NULL && !log_level_parse(log_level, &l))
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: key 'log_level' in "
+		    "[monitoring]: '%s' is not error, warn, info or debug",
+		    path, log_level);
 	if (listen1 != NULL && monitor_parse_listen(listen1, host, &port) !=
 	    CAIRN_OK)
 		return cairn_err(CAIRN_ERR_CONFIG, "%s: key '%s' in "

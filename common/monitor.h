@@ -38,11 +38,13 @@ int	monitor_parse_listen(const char *listen, char host[static 16],
 
 /*
  * Check a config's [monitoring] keys read from 'path': 'log_format'
- * ("text" or "json") and each non-NULL listen address of the keys named
+ * ("text" or "json"), 'log_level' ("error", "warn", "info", "debug";
+ * NULL: unset) and each non-NULL listen address of the keys named
  * 'key1' ('listen1') and 'key2' ('listen2').  Returns CAIRN_OK or
  * CAIRN_ERR_CONFIG naming the file, the key and the value.
  */
 int	monitor_check_config(const char *path, const char *log_format,
+	    const char *log_level,
 	    const char *key1, const char *listen1, const char *key2,
 	    const char *listen2) __attribute__((warn_unused_result));
 

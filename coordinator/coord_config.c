@@ -60,6 +60,8 @@ static const struct config_key schema[] = {
 	    1000000, 0, 0, STR(COORD_LONG_POLLS) },
 	{ "monitoring", "log_format", CONFIG_STRING, C(log_format), false, 0,
 	    0, 0, 0, "text" },
+	{ "monitoring", "log_level", CONFIG_STRING, C(log_level), false, 0,
+	    0, 0, 0, NULL },
 	{ "monitoring", "listen", CONFIG_STRING, C(mon_listen), false, 0, 0, 0,
 	    0, NULL },
 	{ "monitoring", "port_file", CONFIG_STRING, C(mon_port_file), false, 0,
@@ -253,8 +255,26 @@ coord_config_load(const char *path, struct coord_config *cfg)
 	for (size_t i = 0; i < cfg->geography.n; i++)
 		if ((r = parse_geo(cfg, path, cfg->geography.v[i])) != CAIRN_OK)
 			return r;
-	return monitor_check_config(path, cfg->log_format, "listen",
+	return monitor_check_config(path, cfg->log_format, cfg->log_level,
+	    "listen",
 	    cfg->mon_listen, "health_listen", cfg->health_listen);
+}
+
+/* What a running coordinator takes on SIGHUP (docs/operations.md). */
+static const char *const reloadable[] = {
+	"deadlines.advertise_seconds", "deadlines.share_seconds",
+	"deadlines.redeliver_seconds", "limits.max_rho_per_query",
+	"limits.max_participants", "limits.max_attempts",
+	"limits.max_long_polls_per_member", "limits.max_long_polls",
+	"monitoring.log_format", "monitoring.log_level", NULL
+};
+
+int
+coord_config_reload(struct coord_config *cur, const struct coord_config *next,
+    char *applied, size_t alen, char *fixed, size_t flen)
+{
+	return config_reload(schema, NSCHEMA, cur, next, reloadable, applied,
+	    alen, fixed, flen);
 }
 
 void

@@ -67,6 +67,7 @@ struct coord_config {
 	int64_t			 max_long_polls;
 	/* [monitoring] (docs/operations.md) */
 	char			*log_format;	/* text | json */
+	char			*log_level;	/* NULL: CAIRN_LOG or info */
 	char			*mon_listen;	/* HTTP /metrics; NULL: off */
 	char			*mon_port_file;
 	char			*health_listen;	/* gRPC health; NULL: off */
@@ -88,6 +89,20 @@ struct coord_config {
 int	coord_config_load(const char *path, struct coord_config *cfg)
 	    __attribute__((warn_unused_result));
 void	coord_config_release(struct coord_config *cfg);
+
+/*
+ * Take into 'cur' (the configuration the coordinator runs with) what
+ * 'next' (coordinator.conf loaded again) changed and can change while it
+ * serves: [deadlines] (for attempts opened from now on), [limits] but
+ * witness_quorum (for queries admitted from now on), [monitoring]
+ * log_format and log_level.  'applied' and 'fixed' get the changed keys
+ * taken and the changed keys that need a restart (config_reload()).  The
+ * caller holds the coordinator's mutex.  Returns CAIRN_OK or
+ * CAIRN_ERR_NOMEM ('cur' unchanged).
+ */
+int	coord_config_reload(struct coord_config *cur,
+	    const struct coord_config *next, char *applied, size_t alen,
+	    char *fixed, size_t flen) __attribute__((warn_unused_result));
 
 /*
  * Check that federation.conf ('fed', read from 'fedpath') pins every
@@ -455,7 +470,21 @@ int	coord_check_query(const struct coord_config *cfg,
 int	coord_port(const struct coord *c);
 /* How many long polls (PollTask, GetRoster, GetQuery) are held now. */
 size_t	coord_long_polls(struct coord *c);
-/* Stop serving (calls in flight get the grace period), then free. */
+/*
+ * Reload on SIGHUP: read coordinator.conf ('cfg->path') again and take
+ * what can change while serving into 'cfg', which must be the
+ * configuration 'c' was started with (coord_config_reload()); set the
+ * log's format and level; log what was taken and name every changed key
+ * that needs a restart.  federation.conf is taken by the ticker when it
+ * changes, as always.  A coordinator.conf that does not load changes
+ * nothing.  Returns CAIRN_OK or the error of the load (logged).
+ */
+int	coord_reload(struct coord *c, struct coord_config *cfg);
+/*
+ * Stop: refuse new calls, fail every open attempt with a FAILURE entry
+ * ("coordinator stopping"), answer the held long polls, stop serving
+ * (calls in flight get the grace period), then free.
+ */
 void	coord_stop(struct coord *c);
 
 #endif

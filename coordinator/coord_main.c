@@ -71,17 +71,14 @@ cmd_serve(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if ((r = coord_config_load(conf, &cfg)) != CAIRN_OK) {
 		coord_config_release(&cfg);
 		return cli_fail(PROG, "config", r);
 	}
-	{
-		enum log_format lf = LOG_FORMAT_TEXT;
-
-		(void)log_format_parse(cfg.log_format, &lf);
-		log_set_format(lf);
-	}
+	/* Both values were checked by coord_config_load(). */
+	(void)log_configure(cfg.log_format, cfg.log_level);
 	(void)transport_tune_memory();
 	if ((r = coord_start(&cfg, &c)) != CAIRN_OK) {
 		coord_config_release(&cfg);
@@ -101,8 +98,11 @@ cmd_serve(int argc, char **argv)
 		}
 	}
 	log_info("serving on port %d", coord_port(c));
-	sigwait(&sigs, &sig);
-	log_info("stopping (signal %d)", sig);
+	/* SIGHUP reloads what can change while serving (coord_reload()). */
+	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+		(void)coord_reload(c, &cfg);
+	log_info("stopping (signal %d): open attempts fail, then the "
+	    "server stops", sig);
 	coord_stop(c);
 	coord_config_release(&cfg);
 	return 0;
@@ -417,7 +417,8 @@ cmd_version(int argc, char **argv)
 }
 
 static const struct cli_cmd cmds[] = {
-	{ "serve", cmd_serve, "run the coordinator until SIGINT/SIGTERM" },
+	{ "serve", cmd_serve, "run the coordinator until SIGINT/SIGTERM "
+	    "(SIGHUP: reload)" },
 	{ "status", cmd_status, "print the log size and query counts" },
 	{ "check-config", cmd_check, "read coordinator.conf and report" },
 	{ "verify", cmd_verify, "check coord.db and log.db as serve does" },

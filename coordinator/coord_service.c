@@ -69,6 +69,17 @@ handle(struct transport_call *call, const ProtobufCMessage *req, void *arg)
 
 	pthread_mutex_lock(&c->mu);
 	cairn_err_clear();
+	if (c->stopping && mi->id != PROTO_GET_QUERY &&
+	    mi->id != PROTO_GET_RESULT && mi->id != PROTO_LIST_QUERIES &&
+	    mi->id != PROTO_GET_CHECKPOINT && mi->id != PROTO_GET_ENTRIES &&
+	    mi->id != PROTO_GET_INCLUSION_PROOF &&
+	    mi->id != PROTO_GET_CONSISTENCY_PROOF) {
+		/* Nothing new once the open attempts are failed; reads
+		 * (the failures among them) are answered until the end. */
+		r = cairn_err(CAIRN_ERR_CANCELLED, "the coordinator is "
+		    "stopping");
+		goto done;
+	}
 	if ((r = auth(c, call, &m)) != CAIRN_OK)
 		goto done;
 	switch (mi->id) {
@@ -575,6 +586,59 @@ coord_long_polls(struct coord *c)
 	return n;
 }
 
+int
+coord_reload(struct coord *c, struct coord_config *cfg)
+{
+	struct coord_config next;
+	char applied[1024], fixed[1024];
+	int r;
+
+	log_info("SIGHUP: reading %s again", cfg->path);
+	if ((r = coord_config_load(cfg->path, &next)) != CAIRN_OK) {
+		log_error("%s not taken, the configuration in force stays: %s",
+		    cfg->path, cairn_errdesc(r));
+		coord_config_release(&next);
+		return r;
+	}
+	pthread_mutex_lock(&c->mu);
+	r = coord_config_reload(cfg, &next, applied, sizeof(applied), fixed,
+	    sizeof(fixed));
+	pthread_mutex_unlock(&c->mu);
+	coord_config_release(&next);
+	if (r != CAIRN_OK) {
+		log_error("%s not taken: %s", cfg->path, cairn_errdesc(r));
+		return r;
+	}
+	/* Said at the level in force when the signal came; then the new
+	 * format and level (both checked by coord_config_load()). */
+	log_info("%s reloaded: %s", cfg->path, applied[0] != '\0' ? applied :
+	    "nothing that can change while serving changed");
+	if (fixed[0] != '\0')
+		log_warn("%s: changed but not reloadable, still as at start "
+		    "until a restart: %s", cfg->path, fixed);
+	(void)log_configure(cfg->log_format, cfg->log_level);
+	return CAIRN_OK;
+}
+
+/*
+ * Fail every open attempt: its nodes keep their charges (the FAILURE
+ * entry is what a retry or an auditor reads), its partial sum is wiped.
+ */
+static void
+fail_open_attempts(struct coord *c)
+{
+	size_t n = 0;
+
+	while (c->open != NULL) {
+		coord_attempt_fail(c, c->open, COORD_Q_FAILED,
+		    "coordinator stopping");
+		n++;
+	}
+	if (n > 0)
+		log_info("%zu open attempt(s) failed: coordinator stopping",
+		    n);
+}
+
 void
 coord_stop(struct coord *c)
 {
@@ -584,6 +648,9 @@ coord_stop(struct coord *c)
 		return;
 	pthread_mutex_lock(&c->mu);
 	c->stopping = true;
+	/* Only a serving coordinator's attempts: coord_start() failing
+	 * after fail_leftovers() has none open. */
+	fail_open_attempts(c);
 	/* Status long polls get the status as it is. */
 	for (w = c->waiters; w != NULL; w = w->next)
 		w->until_ms = 0;

@@ -3,7 +3,9 @@
  * dials out to the coordinator (it opens no port unless [monitoring]
  * listen asks for the monitoring listener), long-polls for tasks
  * and answers them (docs/node.md); SIGINT or SIGTERM stops it cleanly
- * between calls.
+ * between calls (a task under way is finished or abandoned, never
+ * half-written to the ledger: each charge is one transaction), SIGHUP
+ * reloads node.conf's reloadable keys between tasks.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +24,13 @@
 #include "node/node_metrics.h"
 
 static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t reload_flag;
+
+/* What the serve loop's reload (SIGHUP) reads again and changes. */
+struct reload_ctx {
+	const char		*path;
+	struct node_config	*cfg;
+};
 
 /*
  * Fault injection for the end-to-end tests (docs/node.md): with
@@ -43,8 +52,43 @@ stop_at(const char *step, void *arg)
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	stop_flag = 1;
+	if (sig == SIGHUP)
+		reload_flag = 1;
+	else
+		stop_flag = 1;
+}
+
+/* SIGHUP, on the serve loop's thread between tasks. */
+static void
+reload(void *arg)
+{
+	struct reload_ctx *rc = arg;
+	struct node_config next;
+	char applied[1024], fixed[2048];
+	int r;
+
+	log_info("SIGHUP: reading %s again", rc->path);
+	if ((r = node_config_load(rc->path, &next)) != CAIRN_OK) {
+		log_error("%s not taken, the configuration in force stays: %s",
+		    rc->path, cairn_errdesc(r));
+		node_config_release(&next);
+		return;
+	}
+	r = node_config_reload(rc->cfg, &next, applied, sizeof(applied),
+	    fixed, sizeof(fixed));
+	node_config_release(&next);
+	if (r != CAIRN_OK) {
+		log_error("%s not taken: %s", rc->path, cairn_errdesc(r));
+		return;
+	}
+	/* Said at the level in force when the signal came; then the new
+	 * format and level (both checked by node_config_load()). */
+	log_info("%s reloaded: %s", rc->path, applied[0] != '\0' ? applied :
+	    "nothing that can change while serving changed");
+	if (fixed[0] != '\0')
+		log_warn("%s: changed but not reloadable, still as at start "
+		    "until a restart: %s", rc->path, fixed);
+	(void)log_configure(rc->cfg->log_format, rc->cfg->log_level);
 }
 
 static void
@@ -55,7 +99,8 @@ usage(FILE *f)
 	    "check\n"
 	    "  them against the log and the policy, charge the ledger, and "
 	    "send\n"
-	    "  masked shares or signed refusals.  SIGINT/SIGTERM stop it.\n");
+	    "  masked shares or signed refusals.  SIGINT/SIGTERM stop it,\n"
+	    "  SIGHUP reloads node.conf's reloadable keys.\n");
 }
 
 /* Write 'port' to 'path' (NULL: nothing to do). */
@@ -74,7 +119,7 @@ write_port(const char *path, int port)
 }
 
 static int
-serve(const struct node_config *cfg)
+serve(struct node_config *cfg, const char *conf)
 {
 	struct keys_identity *id = NULL;
 	struct keys_federation *fed = NULL;
@@ -88,6 +133,7 @@ serve(const struct node_config *cfg)
 	struct transport_client_config cc;
 	struct node_daemon_config dc;
 	struct sigaction sa;
+	struct reload_ctx rc = { conf, cfg };
 	char path[4096];
 	int r;
 
@@ -128,6 +174,9 @@ serve(const struct node_config *cfg)
 	dc.vectors.domain = node_task_domain;
 	dc.vectors.ctx = (void *)cfg;
 	dc.stop = &stop_flag;
+	dc.reload = &reload_flag;
+	dc.reload_fn = reload;
+	dc.reload_arg = &rc;
 	if ((dc.step_arg = getenv("CAIRN_NODE_STOP_AT")) != NULL)
 		dc.step_hook = stop_at;
 	if ((r = node_daemon_new(&dc, &d)) != CAIRN_OK)
@@ -149,6 +198,9 @@ serve(const struct node_config *cfg)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* A reload must not fail the system call it lands in. */
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
 	(void)transport_tune_memory();
 	r = node_daemon_serve(d);
 out:
@@ -194,13 +246,11 @@ node_cmd_serve(int argc, char **argv)
 		return 2;
 	}
 	if ((r = node_config_load(conf, &cfg)) == CAIRN_OK) {
-		enum log_format lf = LOG_FORMAT_TEXT;
-
-		(void)log_format_parse(cfg.log_format, &lf);
-		log_set_format(lf);
+		/* Both values were checked by node_config_load(). */
+		(void)log_configure(cfg.log_format, cfg.log_level);
 		/* a source's running statement is cancelled on a stop */
 		cfg.stop = &stop_flag;
-		r = serve(&cfg);
+		r = serve(&cfg, conf);
 	}
 	node_config_release(&cfg);
 	if (r != CAIRN_OK)

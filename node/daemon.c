@@ -271,13 +271,18 @@ node_daemon_serve(struct node_daemon *d)
 	bool published = false;
 	int r;
 
-	/* Long-poll in slices of at most 5 s so a stop is prompt. */
-	wait = (unsigned)d->dc.cfg->poll_seconds * 1000u;
-	if (wait > 5000)
-		wait = 5000;
 	log_info("node '%s' serving federation '%s' via %s", d->name,
 	    d->dc.fed->name, d->dc.cfg->coordinator);
 	while (!node_daemon_stopping(d)) {
+		if (d->dc.reload != NULL && *d->dc.reload) {
+			*d->dc.reload = 0;
+			d->dc.reload_fn(d->dc.reload_arg);
+		}
+		/* Long-poll in slices of at most 5 s so a stop (or a
+		 * reload, which may change poll_seconds) is prompt. */
+		wait = (unsigned)d->dc.cfg->poll_seconds * 1000u;
+		if (wait > 5000)
+			wait = 5000;
 		fed_refresh(d);
 		if (node_ledger_expire(d->dc.ledger, (int64_t)time(NULL) -
 		    d->dc.cfg->policy.retention_days * 86400, &expired) ==

@@ -83,6 +83,14 @@ struct node_daemon_config {
 	struct transport_client		*client;
 	struct node_vector_source	 vectors;
 	volatile sig_atomic_t		*stop;	/* may be NULL */
+	/*
+	 * SIGHUP: when *reload is set (may be NULL), the serve loop clears
+	 * it and calls reload(reload_arg) between tasks, on its own thread
+	 * (it may change cfg's reloadable keys: node_config_reload()).
+	 */
+	volatile sig_atomic_t		*reload;
+	void				(*reload_fn)(void *arg);
+	void				*reload_arg;
 	/* Tests: called after each step with its name; may be NULL. */
 	void				(*step_hook)(const char *step,
 					    void *arg);
@@ -160,7 +168,8 @@ int	node_daemon_resend_charges(struct node_daemon *d, size_t *sent)
 	    __attribute__((warn_unused_result));
 
 /*
- * Serve until *stop is set: poll, handle, follow; on failures reconnect
+ * Serve until *stop is set: poll, handle, follow (and reload when asked,
+ * between tasks); on failures reconnect
  * with exponential backoff (1 s doubling to 15 s, with jitter), going on
  * at once when a broken channel connects again.  Returns
  * CAIRN_OK once stopped.

@@ -54,6 +54,8 @@ static const struct config_key schema[] = {
 	    0, 0, 0.0, 1.0, "0.001" },
 	{ "monitoring", "log_format", CONFIG_STRING, C(log_format), false, 0,
 	    0, 0, 0, "text" },
+	{ "monitoring", "log_level", CONFIG_STRING, C(log_level), false, 0,
+	    0, 0, 0, NULL },
 	{ "monitoring", "listen", CONFIG_STRING, C(mon_listen), false, 0, 0, 0,
 	    0, NULL },
 	{ "monitoring", "port_file", CONFIG_STRING, C(mon_port_file), false, 0,
@@ -380,8 +382,23 @@ node_config_load(const char *path, struct node_config *cfg)
 		    "in [policy]: %lld must exceed max_colluding %lld", path,
 		    (long long)p->min_participants,
 		    (long long)p->max_colluding);
-	return monitor_check_config(path, cfg->log_format, "listen",
+	return monitor_check_config(path, cfg->log_format, cfg->log_level,
+	    "listen",
 	    cfg->mon_listen, NULL, NULL);
+}
+
+/* What a serving node takes on SIGHUP (docs/operations.md). */
+static const char *const reloadable[] = {
+	"coordinator.poll_seconds", "monitoring.log_format",
+	"monitoring.log_level", NULL
+};
+
+int
+node_config_reload(struct node_config *cur, const struct node_config *next,
+    char *applied, size_t alen, char *fixed, size_t flen)
+{
+	return config_reload(schema, NSCHEMA, cur, next, reloadable, applied,
+	    alen, fixed, flen);
 }
 
 void

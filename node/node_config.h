@@ -70,6 +70,7 @@ struct node_config {
 	double		 max_bad_fraction;
 	/* [monitoring] (docs/operations.md) */
 	char		*log_format;	/* text | json */
+	char		*log_level;	/* NULL: CAIRN_LOG or info */
 	char		*mon_listen;	/* HTTP /metrics, /healthz, /readyz;
 					   NULL: off (no port opened) */
 	char		*mon_port_file;
@@ -105,6 +106,19 @@ struct node_config {
 int	node_config_load(const char *path, struct node_config *cfg)
 	    __attribute__((warn_unused_result));
 void	node_config_release(struct node_config *cfg);
+
+/*
+ * Take into 'cur' (the configuration the node serves with) what 'next'
+ * (node.conf loaded again) changed and can change while it serves:
+ * [coordinator] poll_seconds, [monitoring] log_format and log_level.
+ * 'applied' and 'fixed' get the changed keys taken and those that need a
+ * restart (config_reload(): [policy] among them, as the policy in force
+ * is the one published to the log at start).  Returns CAIRN_OK or
+ * CAIRN_ERR_NOMEM ('cur' unchanged).
+ */
+int	node_config_reload(struct node_config *cur,
+	    const struct node_config *next, char *applied, size_t alen,
+	    char *fixed, size_t flen) __attribute__((warn_unused_result));
 
 /*
  * The SQL source of [source] into '*out' (its strings borrowed from

@@ -3,20 +3,35 @@
 # flags as make variables on stdout.  When something is missing: as root,
 # install it with apt-get (one update first); otherwise stop with one line
 # naming the command to run.
+#
+# CAIRN_DEPS=build checks only what `make` needs and CAIRN_DEPS=check what
+# `make` and `make test` need, and neither installs anything: the package
+# build (debian/rules) sets them, as dpkg-buildpackage has checked
+# debian/control's Build-Depends, which must list every package below
+# (tests/e2e/packaging.sh compares the two).  `sh tools/deps.sh --list`
+# prints each Debian package with what needs it (build, test, fuzz) and
+# stops.
 set -u
 
-# pkg-config name : Debian package
+# pkg-config name : Debian package.  `make` needs these.
 PKGS="libsodium:libsodium-dev openssl:libssl-dev grpc:libgrpc-dev
 libprotobuf-c:libprotobuf-c-dev sqlite3:libsqlite3-dev inih:libinih-dev
-jansson:libjansson-dev zlib:zlib1g-dev cmocka:libcmocka-dev
-libzstd:libzstd-dev libmicrohttpd:libmicrohttpd-dev libpq:libpq-dev
+jansson:libjansson-dev zlib:zlib1g-dev libzstd:libzstd-dev
+libmicrohttpd:libmicrohttpd-dev libpq:libpq-dev
 libcurl:libcurl4-openssl-dev"
+# `make test` needs these too (the unit tests).
+TEST_PKGS="cmocka:libcmocka-dev"
 # command : Debian package
-CMDS="pkg-config:pkg-config protoc-c:protobuf-c-compiler cc:gcc python3:python3
-zstd:zstd curl:curl"
-# make test: promtool and a prometheus server scrape the daemons
-# (tests/e2e/monitoring.sh); npm installs the grpc-js health probe.
-CMDS="$CMDS promtool:prometheus npm:npm"
+CMDS="pkg-config:pkg-config protoc-c:protobuf-c-compiler cc:gcc"
+# make test: python3 and zstd; promtool and a prometheus server scrape the
+# daemons (tests/e2e/monitoring.sh); npm installs the grpc-js health probe;
+# the PostgreSQL server of tests/e2e/source_pg.sh (its programs live
+# outside PATH: checked apart, by the path below).
+# curl and the ClickHouse server of tests/e2e/source_ch.sh (one server and
+# a two-shard cluster; its program lives outside PATH too).
+TEST_CMDS="python3:python3 zstd:zstd promtool:prometheus npm:npm curl:curl"
+PG_INITDB="/usr/lib/postgresql/*/bin/initdb"
+CH_SERVER="/usr/sbin/clickhouse-server"
 # Only `make fuzz` needs clang (libFuzzer); installed with the rest on a
 # fresh Debian 12, never required by make or make test.
 OPT_CMDS="clang:clang"
@@ -26,6 +41,21 @@ OPT_CMDS="clang:clang"
 PY_MODS="grpc:python3-grpcio grpc_tools:python3-grpc-tools nacl:python3-nacl
 pandas:python3-pandas google.protobuf:python3-protobuf"
 
+if [ "${1:-}" = "--list" ]; then
+	for p in $PKGS $CMDS; do echo "build ${p#*:}"; done
+	for p in $TEST_PKGS $TEST_CMDS $PY_MODS; do echo "test ${p#*:}"; done
+	echo "test postgresql"
+	echo "test clickhouse-server"
+	for p in $OPT_CMDS; do echo "fuzz ${p#*:}"; done
+	exit 0
+fi
+MODE=${CAIRN_DEPS:-}
+case $MODE in
+"" | check) PKGS="$PKGS $TEST_PKGS"; CMDS="$CMDS $TEST_CMDS" ;;
+build) PG_INITDB=""; CH_SERVER="" ;;
+*) echo "cairn: CAIRN_DEPS='$MODE' is not build or check" >&2; exit 1 ;;
+esac
+
 missing() {
 	m=""
 	for c in $CMDS; do
@@ -33,11 +63,9 @@ missing() {
 	done
 	# The PostgreSQL server the SQL-source tests start (tests/e2e/
 	# source_pg.sh); its programs live outside PATH.
-	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
+	[ -z "$PG_INITDB" ] || ls $PG_INITDB >/dev/null 2>&1 ||
 	    m="$m postgresql"
-	# The ClickHouse server the ClickHouse-source tests start (tests/e2e/
-	# source_ch.sh: one server and a two-shard cluster).
-	[ -x /usr/sbin/clickhouse-server ] || m="$m clickhouse-server"
+	[ -z "$CH_SERVER" ] || [ -x "$CH_SERVER" ] || m="$m clickhouse-server"
 	for p in $PKGS; do
 		if ! command -v pkg-config >/dev/null 2>&1 ||
 		    ! pkg-config --exists "${p%%:*}"; then
@@ -61,6 +89,14 @@ opt_missing() {
 
 need=$(missing)
 opt=$(opt_missing)
+if [ -n "$MODE" ]; then
+	# The package build: report, never install.
+	opt=""
+	if [ -n "$need" ]; then
+		echo "cairn: missing build dependencies (CAIRN_DEPS=$MODE):$need" >&2
+		exit 1
+	fi
+fi
 if [ -z "$need" ] && [ -n "$opt" ] && [ "$(id -u)" = 0 ] &&
     command -v apt-get >/dev/null 2>&1; then
 	# Optional: a failure here leaves make and make test unaffected.
@@ -89,4 +125,8 @@ LIBPKGS="libsodium openssl grpc libprotobuf-c sqlite3 inih jansson zlib libzstd
 libmicrohttpd libpq libcurl"
 echo "PKG_CFLAGS := $(pkg-config --cflags $LIBPKGS)"
 echo "PKG_LIBS := $(pkg-config --libs $LIBPKGS)"
-echo "CMOCKA_LIBS := $(pkg-config --libs cmocka)"
+if [ "$MODE" = build ]; then
+	echo "CMOCKA_LIBS :="
+else
+	echo "CMOCKA_LIBS := $(pkg-config --libs cmocka)"
+fi

@@ -504,8 +504,10 @@ poller(void *arg)
 }
 
 /*
- * A graceful stop answers a waiting PollTask at once (no task); the next
- * start fails the attempt the stop left open, in the log as well.
+ * A graceful stop answers a waiting PollTask at once (no task) and fails
+ * the open attempt with a FAILURE entry ("coordinator stopping"); the
+ * next start finds nothing left open (a crash's leftovers are failed as
+ * "coordinator restarted": coord_round.sh).
  */
 static void
 test_stop_and_restart(void **state)
@@ -544,10 +546,11 @@ test_stop_and_restart(void **state)
 	c = start(&cfg, "d3");
 	st = status("open");
 	assert_int_equal(st->state, CAIRN__V1__QUERY_STATE__QUERY_STATE_FAILED);
-	assert_string_equal(st->failure, "attempt 0: coordinator restarted");
+	assert_string_equal(st->failure, "attempt 0: coordinator stopping");
 	protobuf_c_message_free_unpacked(&st->base, NULL);
 	/* The log: the members (logged once, the restart changed none),
-	 * the QUERY, the FAILURE. */
+	 * the QUERY, the stop's FAILURE (the status above shows that the
+	 * restart failed nothing more). */
 	er.start = 0;
 	er.end = NMEMBERS + 2;
 	assert_int_equal(transport_unary(analyst.cl,
@@ -566,7 +569,9 @@ test_stop_and_restart(void **state)
 	assert_int_equal(tlog_entry_decode(ents->entries[1]->data.data,
 	    ents->entries[1]->data.len, e), CAIRN_OK);
 	assert_int_equal(e->reason.len, strlen("attempt 0: coordinator "
-	    "restarted"));
+	    "stopping"));
+	assert_memory_equal(e->reason.p, "attempt 0: coordinator stopping",
+	    e->reason.len);
 	free(e);
 	ents->entries -= NMEMBERS;
 	protobuf_c_message_free_unpacked(resp, NULL);

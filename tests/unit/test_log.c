@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "common/err.h"
 #include "common/log.h"
 
 static char path[] = "/tmp/cairn-test-log-XXXXXX";
@@ -153,6 +154,32 @@ parse(void **state)
 	assert_int_equal(ts[23], 'Z');
 }
 
+/* A daemon's [monitoring] keys, as at start and on SIGHUP. */
+static void
+configure(void **state)
+{
+	char *out;
+
+	(void)state;
+	assert_int_equal(log_configure("json", "error"), CAIRN_OK);
+	log_warn("hidden at error");
+	log_error("shown");
+	/* A bad value changes nothing. */
+	assert_int_equal(log_configure("xml", NULL), CAIRN_ERR_CONFIG);
+	assert_int_equal(log_configure(NULL, "loud"), CAIRN_ERR_CONFIG);
+	log_warn("still hidden");
+	/* Unset: text, and the level of CAIRN_LOG or info again. */
+	unsetenv("CAIRN_LOG");
+	assert_int_equal(log_configure(NULL, NULL), CAIRN_OK);
+	log_info("back to info");
+	log_debug("not at info");
+	out = release();
+	assert_null(strstr(out, "hidden"));
+	assert_non_null(strstr(out, "\"msg\":\"shown\""));
+	assert_non_null(strstr(out, "tprog: info: configure: back to info\n"));
+	assert_null(strstr(out, "not at info"));
+}
+
 int
 main(void)
 {
@@ -160,6 +187,7 @@ main(void)
 		cmocka_unit_test_setup(text_format, capture),
 		cmocka_unit_test_setup(json_format, capture),
 		cmocka_unit_test_setup(parse, capture),
+		cmocka_unit_test_setup(configure, capture),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

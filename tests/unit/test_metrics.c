@@ -170,14 +170,19 @@ listen_values(void **state)
 	assert_int_equal(monitor_parse_listen("12x", host, &port),
 	    CAIRN_ERR_CONFIG);
 	assert_int_equal(monitor_check_config("n.conf", "xml", NULL, NULL,
-	    NULL, NULL), CAIRN_ERR_CONFIG);
+	    NULL, NULL, NULL), CAIRN_ERR_CONFIG);
 	assert_non_null(strstr(cairn_errmsg(), "n.conf: key 'log_format' in "
 	    "[monitoring]: 'xml' is not text or json"));
-	assert_int_equal(monitor_check_config("c.conf", "json", "listen",
+	assert_int_equal(monitor_check_config("c.conf", "json", NULL, "listen",
 	    "9464", "health_listen", "x:1"), CAIRN_ERR_CONFIG);
 	assert_non_null(strstr(cairn_errmsg(), "c.conf: key 'health_listen'"));
-	assert_int_equal(monitor_check_config("c.conf", "text", "listen",
-	    "127.0.0.1:1", NULL, NULL), CAIRN_OK);
+	assert_int_equal(monitor_check_config("c.conf", "text", "debug",
+	    "listen", "127.0.0.1:1", NULL, NULL), CAIRN_OK);
+	/* log_level: the four names and nothing else */
+	assert_int_equal(monitor_check_config("n.conf", NULL, "verbose", NULL,
+	    NULL, NULL, NULL), CAIRN_ERR_CONFIG);
+	assert_non_null(strstr(cairn_errmsg(), "n.conf: key 'log_level' in "
+	    "[monitoring]: 'verbose' is not error, warn, info or debug"));
 }
 
 /* One HTTP/1.0 request to 127.0.0.1:'port'; the whole answer in 'buf'. */

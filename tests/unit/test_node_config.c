@@ -159,6 +159,46 @@ test_geography(void **state)
 	unlink(gpath);
 }
 
+/* SIGHUP (config_reload()): what may change is taken, the rest named. */
+static void
+test_reload(void **state)
+{
+	struct node_config cur, next, same;
+	char applied[256], fixed[256];
+
+	assert_int_equal(load("max_rho_per_query = 0.25\n", &cur), CAIRN_OK);
+	assert_int_equal(load("max_rho_per_query = 0.5\nallow_kind = od\n"
+	    "[monitoring]\nlog_level = debug\nlog_format = json\n"
+	    "listen = 9464\n", &next), CAIRN_OK);
+	assert_int_equal(load("max_rho_per_query = 0.25\n", &same), CAIRN_OK);
+	assert_int_equal(node_config_reload(&cur, &same, applied,
+	    sizeof(applied), fixed, sizeof(fixed)), CAIRN_OK);
+	assert_string_equal(applied, "");
+	assert_string_equal(fixed, "");
+	assert_int_equal(node_config_reload(&cur, &next, applied,
+	    sizeof(applied), fixed, sizeof(fixed)), CAIRN_OK);
+	assert_string_equal(applied, "[monitoring] log_format, "
+	    "[monitoring] log_level");
+	/* The policy (a list among it) and a listener need a restart. */
+	assert_string_equal(fixed, "[monitoring] listen, [policy] allow_kind, "
+	    "[policy] max_rho_per_query");
+	assert_string_equal(cur.log_format, "json");
+	assert_string_equal(cur.log_level, "debug");
+	assert_null(cur.mon_listen);
+	assert_int_equal(cur.policy.max_rho_per_query_nano, 250000000);
+	assert_int_equal(cur.policy.kinds.n, 3);
+	/* Taken back: an unset key is a change too. */
+	assert_int_equal(node_config_reload(&cur, &same, applied,
+	    sizeof(applied), fixed, sizeof(fixed)), CAIRN_OK);
+	assert_string_equal(applied, "[monitoring] log_format, "
+	    "[monitoring] log_level");
+	assert_null(cur.log_level);
+	assert_string_equal(cur.log_format, "text");
+	node_config_release(&same);
+	node_config_release(&next);
+	node_config_release(&cur);
+}
+
 static void
 test_load_errors(void **state)
 {
@@ -323,6 +363,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_ok),
+		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_geography),
 		cmocka_unit_test(test_policy),
