@@ -68,6 +68,8 @@ static const struct config_key schema[] = {
 	    0, NULL },
 	{ "public", "tls_key", CONFIG_STRING, C(pub_tls_key), false, 0, 0, 0,
 	    0, NULL },
+	{ "public", "witness_quorum", CONFIG_INT, C(pub_quorum), false, 0,
+	    1024, 0, 0, "0" },
 	{ "public", "max_connections", CONFIG_INT, C(pub_max_connections),
 	    false, 1, 100000, 0, 0, "256" },
 	{ "public", "max_connections_per_ip", CONFIG_INT, C(pub_max_per_ip),

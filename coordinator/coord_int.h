@@ -80,6 +80,7 @@ struct coord_config {
 	int64_t			 pub_max_connections;
 	int64_t			 pub_max_per_ip;
 	int64_t			 pub_rate_per_ip;	/* requests/s */
+	int64_t			 pub_quorum;	/* 0: [limits] witness_quorum */
 	/* [geographies] */
 	struct config_strlist	 geography;
 	/* parsed from 'geography' */
@@ -398,12 +399,49 @@ int	coord_public_open(const char *dir, struct coord_log *lg,
  */
 int	coord_public_update(struct coord_public *p);
 
+/* The cosignatures the public checkpoint needs under 'cfg'. */
+size_t	coord_public_quorum(const struct coord_config *cfg);
+
 /* Counters of 'p'. */
 const struct coord_public_report *coord_public_report(
 	    const struct coord_public *p);
 
 /* Free 'p' (the directory stays); NULL is accepted. */
 void	coord_public_close(struct coord_public *p);
+
+/* What coord_public_route() found: the answer's headers. */
+struct coord_public_kind {
+	const char	*ctype;		/* Content-Type */
+	const char	*cache;		/* Cache-Control */
+};
+
+/*
+ * Map the request path 'url' (decoded, hostile: "/tile/0/000.p/5") to the
+ * file 'rel' ('cap' bytes) of the public directory, from a fixed set:
+ * checkpoint, tile/<L>/<N>[.p/<W>] and tile/entries/... in their one C2SP
+ * spelling, json/<index>.json, and the portal's files (segments of
+ * [A-Za-z0-9._-] not starting with a dot, at most 8 folders deep, with an
+ * extension of a known type; "/" is index.html).  No "..", no hidden
+ * file, no directory.  Returns CAIRN_OK with 'rel' and '*kind', or
+ * CAIRN_ERR_NOTFOUND.
+ */
+int	coord_public_route(const char *url, char *rel, size_t cap,
+	    struct coord_public_kind *kind) __attribute__((warn_unused_result));
+
+struct monitor;
+struct public_http;
+
+/*
+ * Start the [public] listener of 'cfg' over cfg->pub_dir (TLS when
+ * tls_cert and tls_key are set, loaded by keys_tls_load_web()).  Returns
+ * CAIRN_OK with '*out' and '*ph' (stop both with coord_public_unlisten),
+ * or the error naming the key.
+ */
+int	coord_public_listen(const struct coord_config *cfg,
+	    struct monitor **out, struct public_http **ph)
+	    __attribute__((warn_unused_result));
+/* Stop the listener and free its state; NULLs are accepted. */
+void	coord_public_unlisten(struct monitor *m, struct public_http *ph);
 
 /* ------------------------------------------------------------- verify */
 

@@ -550,6 +550,13 @@ coord_public_update(struct coord_public *p)
 	return r;
 }
 
+size_t
+coord_public_quorum(const struct coord_config *cfg)
+{
+	return (size_t)(cfg->pub_quorum > 0 ? cfg->pub_quorum :
+	    cfg->witness_quorum);
+}
+
 const struct coord_public_report *
 coord_public_report(const struct coord_public *p)
 {

@@ -524,7 +524,7 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 		    (unsigned long long)vr.cosigs);
 	/* The public directory follows the verified state (docs/public.md). */
 	if (cfg->pub_dir != NULL && (r = coord_public_open(cfg->pub_dir,
-	    &c->log, (size_t)cfg->witness_quorum, &c->log.pub)) != CAIRN_OK)
+	    &c->log, coord_public_quorum(cfg), &c->log.pub)) != CAIRN_OK)
 		goto fail;
 	if ((r = fail_leftovers(c)) != CAIRN_OK ||
 	    (r = coord_log_members(&c->log, c->fed, c->id, NULL)) != CAIRN_OK)

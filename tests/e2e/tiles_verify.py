@@ -18,16 +18,21 @@ HTTP, and checks, against pinned keys,
 Every failure is printed as one line "FAIL: WHAT: DETAIL" and the exit
 status is 1; success prints "OK: ..." lines and exits 0.
 
-usage: tiles_verify.py BASE --origin O --log-key NAME=B64 \
-           [--witness NAME=B64]... [--quorum K] [--old CHECKPOINT] [--json]
-BASE is a directory or an http(s):// URL prefix.
+usage: tiles_verify.py BASE (--federation FILE | --origin O --log-key NAME=B64
+           [--witness NAME=B64]...) [--quorum K] [--old CHECKPOINT] [--json]
+BASE is a directory or an http(s):// URL prefix.  --federation pins the
+keys of a cairn federation.conf: the coordinator's as the log key (named
+by the origin cairn/<federation name>), every node's as a witness.
 """
 
 import argparse
 import base64
 import hashlib
+import json
+import ssl
 import struct
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -49,8 +54,9 @@ class Failure(Exception):
 class Fetcher:
     """Reads files of the log from a directory or an HTTP prefix."""
 
-    def __init__(self, base):
+    def __init__(self, base, cafile=None):
         self.base = base.rstrip("/")
+        self.ctx = ssl.create_default_context(cafile=cafile) if cafile else None
         self.http = base.startswith("http://") or base.startswith("https://")
         self.cache = {}
 
@@ -58,16 +64,25 @@ class Fetcher:
         """Return the bytes of PATH; raise Failure when it is missing."""
         if path in self.cache:
             return self.cache[path]
-        try:
-            if self.http:
-                with urllib.request.urlopen(f"{self.base}/{path}",
-                                            timeout=10) as r:
-                    data = r.read()
-            else:
-                with open(f"{self.base}/{path}", "rb") as f:
-                    data = f.read()
-        except (OSError, urllib.error.URLError) as e:
-            raise Failure(path, f"cannot fetch: {e}") from None
+        for attempt in range(10):
+            try:
+                if self.http:
+                    with urllib.request.urlopen(f"{self.base}/{path}",
+                                                timeout=10,
+                                                context=self.ctx) as r:
+                        data = r.read()
+                else:
+                    with open(f"{self.base}/{path}", "rb") as f:
+                        data = f.read()
+                break
+            except urllib.error.HTTPError as e:
+                # A polite client waits when it is rate-limited.
+                if e.code == 429 and attempt < 9:
+                    time.sleep(float(e.headers.get("Retry-After", "1")))
+                    continue
+                raise Failure(path, f"cannot fetch: {e}") from None
+            except (OSError, urllib.error.URLError) as e:
+                raise Failure(path, f"cannot fetch: {e}") from None
         self.cache[path] = data
         return data
 
@@ -320,19 +335,45 @@ def pin(s):
     return name, pub
 
 
+def federation_keys(path):
+    """(origin, log key, {witness: key}) pinned from a federation.conf."""
+    name, log, wit = None, None, {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            k, _, v = line.partition("=")
+            k, v = k.strip(), v.split()
+            if k == "name" and v:
+                name = v[0]
+            elif k == "member" and len(v) >= 3:
+                if v[0] == "coordinator":
+                    log = base64.b64decode(v[2])
+                elif v[0] == "node":
+                    wit[v[1]] = base64.b64decode(v[2])
+    if name is None or log is None:
+        raise SystemExit(f"{path}: no federation name or coordinator")
+    return f"cairn/{name}", (f"cairn/{name}", log), wit
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("base")
-    ap.add_argument("--origin", required=True)
-    ap.add_argument("--log-key", required=True, type=pin)
+    ap.add_argument("--federation")
+    ap.add_argument("--cafile", help="CA certificates for https")
+    ap.add_argument("--origin")
+    ap.add_argument("--log-key", type=pin)
     ap.add_argument("--witness", action="append", default=[], type=pin)
     ap.add_argument("--quorum", type=int, default=0)
     ap.add_argument("--old", help="an older checkpoint file to prove "
                     "consistent with the current one")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    fetch = Fetcher(a.base)
+    fetch = Fetcher(a.base, a.cafile)
     wit = dict(a.witness)
+    if a.federation:
+        a.origin, a.log_key, fw = federation_keys(a.federation)
+        wit.update(fw)
+    if a.origin is None or a.log_key is None:
+        ap.error("give --federation, or --origin and --log-key")
     try:
         size, root, cos = verify_checkpoint(fetch.get("checkpoint"), a.origin,
                                             a.log_key, wit, a.quorum,
@@ -340,18 +381,21 @@ def main():
         print(f"OK: checkpoint of size {size} signed by {a.log_key[0]}, "
               f"cosigned by {len(cos)} pinned witnesses ({', '.join(cos)})")
         tiles = Tiles(fetch, size)
+        if size > 0 and tiles.mth(0, size) != root:
+            raise Failure("tiles", f"the hash tiles of size {size} do not "
+                          f"reproduce the signed root")
+        print(f"OK: the hash tiles reproduce the signed root")
         n = 0
         for i, e, bpath in entries(fetch, size):
             lh = leaf_hash(e)
             if lh != tiles.node(0, i):
                 raise Failure(bpath, f"entry {i} does not hash to its "
-                              f"level-0 tile hash")
+                              f"leaf hash in the (verified) level-0 tile")
             if inclusion_root(i, size, lh, tiles.path(i, 0, size)) != root:
                 raise Failure("inclusion", f"entry {i}: the proof from the "
                               f"tiles does not reach the signed root")
             if a.json:
                 jpath = f"json/{i}.json"
-                import json
                 j = json.loads(fetch.get(jpath))
                 if (j.get("json_version") != 1 or j.get("index") != i or
                         base64.b64decode(j["entry"]) != e or
