@@ -64,6 +64,13 @@ stop() {
 }
 D() { "$CAIRN_BIN/coord_driver" --dir "$T" --target "127.0.0.1:$PORT" "$@"; }
 
+flip() {	# flip FILE OFFSET [MASK]: change one byte (default: invert it)
+	"$PY" -c "import sys
+p, o, m = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+b = bytearray(open(p, 'rb').read()); b[o] ^= m; open(p, 'wb').write(b)" \
+	    "$1" "$2" "${3:-255}"
+}
+
 start
 check "round 1 (three nodes, cosignatures)" D round q-one
 cp "$T/pub/checkpoint" "$T/cp1"
@@ -89,6 +96,24 @@ holds "no temporary file left" "[ -z \"\$(find '$T/pub' -name '*.tmp')\" ]"
 has "a QUERY entry's JSON decodes the analyst's query" '"type":"QUERY"' "$T/pub/json/$(grep -l '"type":"QUERY"' "$T"/pub/json/*.json | head -1 | xargs basename)"
 grep -l '"type":"RELEASE"' "$T"/pub/json/*.json | head -1 | xargs cat >"$T/out"
 has "a RELEASE entry's JSON has participants, result hash and variance" '"participants":\[.*"result_hash":"[0-9a-f]\{64\}","variance":'
+
+# --- a longer log (768 entries: full tiles, level 1, three bundles), made
+# by the unit test of coord_public.c, checked by the same verifier
+if CAIRN_TILES_KEEP="$T/big" "$CAIRN_BIN/../tests/test_coord_public" >"$T/out" 2>&1; then
+	ok "a 768-entry public directory (tests/unit/test_coord_public)"
+else
+	notok "a 768-entry public directory (tests/unit/test_coord_public)"
+fi
+BIG() { "$PY" "$V" "$T/big" --origin cairn/tilestest --log-key "$(cat "$T/big.key")" "$@"; }
+check "verifier: 768 entries over full and partial tiles of levels 0 and 1, consistent with size 601" \
+    BIG --json --old "$T/big.old"
+has "  ... every entry proved" "^OK: inclusion of all 768 entries"
+cp "$T/big/tile/1/000.p/3" "$T/l1"
+flip "$T/big/tile/1/000.p/3" 70
+fails_with "a flipped byte in a level-1 tile: named" "FAIL: tiles: the hash tiles of size 768" BIG
+cp "$T/l1" "$T/big/tile/1/000.p/3"
+flip "$T/big/tile/entries/001" 500
+fails_with "a flipped byte in a full bundle: named" "FAIL: tile/entries/001: entry 2[0-9][0-9] does not hash" BIG
 
 # --- over HTTP from the coordinator's listener
 [ -n "$PUBPORT" ] && ok "the [public] listener writes its port ($PUBPORT)" ||
@@ -143,12 +168,6 @@ rm -f "$T/pub/link.css" "$T/pub/index.html" "$T/pub/js/app.js"; rmdir "$T/pub/js
 # --- negative controls: each tampering is named
 tamper() {	# tamper NAME: a fresh copy of the directory in $T/bad
 	rm -rf "$T/bad"; cp -r "$T/pub" "$T/bad"
-}
-flip() {	# flip FILE OFFSET [MASK]: change one byte (default: invert it)
-	"$PY" -c "import sys
-p, o, m = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-b = bytearray(open(p, 'rb').read()); b[o] ^= m; open(p, 'wb').write(b)" \
-	    "$1" "$2" "${3:-255}"
 }
 tamper; flip "$T/bad/tile/0/000.p/$W" 40
 fails_with "a flipped byte in a hash tile: named" "FAIL: tiles: the hash tiles of size $SIZE do not reproduce the signed root" \
