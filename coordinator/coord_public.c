@@ -615,7 +615,7 @@ coord_public_update(struct coord_public *p)
 		r = sync_all(p);
 	else if (size > p->synced) {
 		if ((r = tlog_tiles_between(p->synced, size, put_tile, p)) ==
-		    CAIRN_OK) {
+		    CAIRN_OK && (r = flush(p)) == CAIRN_OK) {
 			p->synced = size;
 			fault_point("coord.public_after_tiles");
 			r = put_checkpoint(p, false);
