@@ -41,6 +41,9 @@ printf 'region_id,name\n1,north\n2,south\n3,east\n4,west\n' >"$T/g4.csv"
     fed_coordinator_conf "$T" "g4 g4.csv" >"$T/out" 2>&1; } ||
 	{ notok "coordinator.conf"; exit 1; }
 cat >>"$T/coordinator.conf" <<CONF
+[monitoring]
+listen = 127.0.0.1:0
+port_file = $T/monport
 [public]
 witness_quorum = 2
 dir = $T/pub
@@ -98,6 +101,11 @@ holds "no temporary file left" "[ -z \"\$(find '$T/pub' -name '*.tmp')\" ]"
 has "a QUERY entry's JSON decodes the analyst's query" '"type":"QUERY"' "$T/pub/json/$(grep -l '"type":"QUERY"' "$T"/pub/json/*.json | head -1 | xargs basename)"
 grep -l '"type":"RELEASE"' "$T"/pub/json/*.json | head -1 | xargs cat >"$T/out"
 has "a RELEASE entry's JSON has participants, result hash and variance" '"participants":\[.*"result_hash":"[0-9a-f]\{64\}","variance":'
+
+curl -s "http://127.0.0.1:$(cat "$T/monport")/metrics" >"$T/metrics"
+E=$(sed -n 's/^cairn_coordinator_log_entries \([0-9]*\)$/\1/p' "$T/metrics")
+has "metrics: the public directory covers every entry ($E)" "^cairn_coordinator_public_entries $E$" "$T/metrics"
+has "metrics: no failed update of the public directory" "^cairn_coordinator_public_write_failures_total 0$" "$T/metrics"
 
 # --- a longer log (768 entries: full tiles, level 1, three bundles), made
 # by the unit test of coord_public.c, checked by the same verifier
