@@ -498,7 +498,7 @@ scan_one(const char *path, const struct stat *sb, int type, struct FTW *fw)
 		uint64_t at = sh >= 64 ? 0 : p->size >> sh;
 
 		if (t.width == TLOG_TILE_WIDTH ? at / TLOG_TILE_WIDTH > t.n :
-		    (t.n <= UINT64_MAX / TLOG_TILE_WIDTH &&
+		    (sh < 64 && t.n <= UINT64_MAX / TLOG_TILE_WIDTH &&
 		    some_size_is(p, sh, t.n * TLOG_TILE_WIDTH + t.width)))
 			return 0;
 		r = cairn_err(CAIRN_ERR_CONFLICT, "%s: no checkpointed size "

@@ -359,6 +359,19 @@ test_repair_and_refuse(void **state)
 	    CAIRN_ERR_CONFLICT);
 	snprintf(path, sizeof(path), "%s/json/600.json", f->dir);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/tile/9", f->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/tile/9/000.p", f->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	touch(f->dir, "tile/9/000.p/1");	/* a level past any shift */
+	assert_int_equal(coord_public_open(f->dir, &f->lg, 0, &p),
+	    CAIRN_ERR_CONFLICT);
+	snprintf(path, sizeof(path), "%s/tile/9/000.p/1", f->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/tile/9/000.p", f->dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/tile/9", f->dir);
+	rmdir(path);
 	touch(f->dir, "tile/0/notatile");
 	assert_int_equal(coord_public_open(f->dir, &f->lg, 0, &p),
 	    CAIRN_ERR_CONFLICT);
