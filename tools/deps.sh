@@ -32,6 +32,7 @@ CMDS="pkg-config:pkg-config protoc-c:protobuf-c-compiler cc:gcc"
 TEST_CMDS="python3:python3 zstd:zstd promtool:prometheus npm:npm curl:curl"
 PG_INITDB="/usr/lib/postgresql/*/bin/initdb"
 CH_SERVER="/usr/sbin/clickhouse-server"
+NGINX="/usr/sbin/nginx"
 # Only `make fuzz` needs clang (libFuzzer); installed with the rest on a
 # fresh Debian 12, never required by make or make test.
 OPT_CMDS="clang:clang"
@@ -46,13 +47,14 @@ if [ "${1:-}" = "--list" ]; then
 	for p in $TEST_PKGS $TEST_CMDS $PY_MODS; do echo "test ${p#*:}"; done
 	echo "test postgresql"
 	echo "test clickhouse-server"
+	echo "test nginx"
 	for p in $OPT_CMDS; do echo "fuzz ${p#*:}"; done
 	exit 0
 fi
 MODE=${CAIRN_DEPS:-}
 case $MODE in
 "" | check) PKGS="$PKGS $TEST_PKGS"; CMDS="$CMDS $TEST_CMDS" ;;
-build) PG_INITDB=""; CH_SERVER="" ;;
+build) PG_INITDB=""; CH_SERVER=""; NGINX="" ;;
 *) echo "cairn: CAIRN_DEPS='$MODE' is not build or check" >&2; exit 1 ;;
 esac
 
@@ -66,6 +68,9 @@ missing() {
 	[ -z "$PG_INITDB" ] || ls $PG_INITDB >/dev/null 2>&1 ||
 	    m="$m postgresql"
 	[ -z "$CH_SERVER" ] || [ -x "$CH_SERVER" ] || m="$m clickhouse-server"
+	# nginx serves the public directory with docs/public.md's server
+	# block (tests/e2e/public_tiles.sh); /usr/sbin is not in every PATH.
+	[ -z "$NGINX" ] || [ -x "$NGINX" ] || m="$m nginx"
 	for p in $PKGS; do
 		if ! command -v pkg-config >/dev/null 2>&1 ||
 		    ! pkg-config --exists "${p%%:*}"; then

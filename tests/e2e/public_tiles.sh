@@ -1,0 +1,369 @@
+#!/bin/sh
+# public_tiles.sh - the log's public directory (docs/public.md): a real
+# cairn-coordinator with [public] dir runs rounds (tests/e2e/coord_driver.c
+# plays three nodes, which cosign as witnesses); the directory then holds
+# the checkpoint, C2SP tlog-tiles hash tiles, entry bundles and JSON, and
+# an independent Python verifier (tests/e2e/tiles_verify.py, not cairn's
+# C) checks the log signature, a quorum of cosignatures against keys
+# pinned from federation.conf, the inclusion of every entry and the
+# consistency of an older checkpoint, from the directory and over the
+# coordinator's HTTP listener.  Negative controls: a flipped byte in a
+# tile, a bundle, the checkpoint, and a missing cosignature each fail with
+# their name.  The listener's methods, paths and headers are checked with
+# curl, and the same directory is served by nginx with docs/public.md's
+# server block; `cairn-coordinator public-rebuild` reproduces the directory byte
+# for byte and refuses one that disagrees; a coordinator refuses to start
+# over a tampered directory.
+set -u
+: "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
+T=$(mktemp -d /tmp/cairn-public-XXXXXX)
+SRV=""
+NGX=""
+cleanup() {
+	[ -n "$NGX" ] && { kill "$NGX" 2>/dev/null; wait "$NGX" 2>/dev/null; }
+	if [ -n "$SRV" ]; then
+		kill "$SRV" 2>/dev/null
+		wait "$SRV" 2>/dev/null
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+. "$CAIRN_TOP/tests/e2e/lib/tap.sh"
+. "$CAIRN_TOP/tools/federation_lib.sh"
+CAIRN="$CAIRN_BIN/cairn"
+COORD="$CAIRN_BIN/cairn-coordinator"
+PY=/usr/bin/python3
+V="$CAIRN_TOP/tests/e2e/tiles_verify.py"
+
+{ fed_init "$T" pubtest &&
+  for who in analyst:analyst node:n1 node:n2 node:n3; do
+	fed_member "$T" "${who%%:*}" "${who#*:}" || exit 1
+  done; } >"$T/out" 2>&1 || { notok "keys"; exit 1; }
+printf 'region_id,name\n1,north\n2,south\n3,east\n4,west\n' >"$T/g4.csv"
+{ FED_ADVERTISE_SECONDS=2 FED_SHARE_SECONDS=20 \
+    fed_coordinator_conf "$T" "g4 g4.csv" >"$T/out" 2>&1; } ||
+	{ notok "coordinator.conf"; exit 1; }
+cat >>"$T/coordinator.conf" <<CONF
+[monitoring]
+listen = 127.0.0.1:0
+port_file = $T/monport
+[public]
+witness_quorum = 2
+dir = $T/pub
+listen = 127.0.0.1:0
+port_file = $T/pubport
+max_connections_per_ip = 4
+requests_per_second_per_ip = 20
+CONF
+ok "keys and coordinator.conf with [public]"
+
+start() {
+	rm -f "$T/pubport"
+	fed_start_coordinator "$T" || {
+		notok "coordinator starts"; sed 's/^/# /' "$T/coord.log"; exit 1; }
+	SRV=$FED_COORD_PID
+	PORT=$FED_PORT
+	i=0
+	while [ ! -s "$T/pubport" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	PUBPORT=$(cat "$T/pubport" 2>/dev/null)
+}
+stop() {
+	kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=""
+}
+# hdr/code URL...: the headers / the status of one request, waiting out
+# the listener's per-address rate limit (429) as a polite client does.
+hdr() {
+	for _i in 1 2 3 4 5 6 7 8 9 10; do
+		_h=$(curl -s -o /dev/null -D - "$@" | tr -d '\r')
+		case $_h in "HTTP/1.1 429"*) sleep 1 ;; *) break ;; esac
+	done
+	printf '%s\n' "$_h"
+}
+code() {
+	for _i in 1 2 3 4 5 6 7 8 9 10; do
+		_c=$(curl -s -o /dev/null -w '%{http_code}' "$@")
+		[ "$_c" = 429 ] || break
+		sleep 1
+	done
+	printf '%s' "$_c"
+}
+D() { "$CAIRN_BIN/coord_driver" --dir "$T" --target "127.0.0.1:$PORT" "$@"; }
+
+flip() {	# flip FILE OFFSET [MASK]: change one byte (default: invert it)
+	"$PY" -c "import sys
+p, o, m = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+b = bytearray(open(p, 'rb').read()); b[o] ^= m; open(p, 'wb').write(b)" \
+	    "$1" "$2" "${3:-255}"
+}
+
+start
+check "round 1 (three nodes, cosignatures)" D round q-one
+cp "$T/pub/checkpoint" "$T/cp1"
+
+# The keys a reader pins, from federation.conf: the coordinator's as the
+# log key named by the origin, each node's as a witness.
+VERIFY() { _b=$1; shift; "$PY" "$V" "$_b" \
+    --federation "$T/fed/federation.conf" --quorum "${Q:-2}" "$@"; }
+
+check "round 2" D round q-two
+holds "the public checkpoint moved on" "! cmp -s '$T/cp1' '$T/pub/checkpoint'"
+check "verifier (directory): signature, 2 of 3 cosignatures, every entry, JSON, consistency with the older checkpoint" \
+    VERIFY "$T/pub" --json --old "$T/cp1"
+has "  ... it proved the inclusion of every entry" "^OK: inclusion of all [0-9]* entries"
+has "  ... and the consistency of the older checkpoint" "^OK: checkpoint [0-9]* is consistent with [0-9]*"
+SIZE=$(sed -n 2p "$T/pub/checkpoint")
+W=$((SIZE % 256))
+holds "tiles of every checkpointed size: tile/0/000.p/1 .. p/$W and bundles" \
+    "[ -f '$T/pub/tile/0/000.p/1' ] && [ -f '$T/pub/tile/entries/000.p/$W' ] && [ -f '$T/pub/json/0.json' ]"
+holds "no temporary file left" "[ -z \"\$(find '$T/pub' -name '*.tmp')\" ]"
+"$PY" -c "import json,sys; [json.load(open(f)) for f in sys.argv[1:]]" "$T"/pub/json/*.json \
+    >"$T/out" 2>&1 && ok "every json/<i>.json parses" || notok "every json/<i>.json parses"
+has "a QUERY entry's JSON decodes the analyst's query" '"type":"QUERY"' "$T/pub/json/$(grep -l '"type":"QUERY"' "$T"/pub/json/*.json | head -1 | xargs basename)"
+grep -l '"type":"RELEASE"' "$T"/pub/json/*.json | head -1 | xargs cat >"$T/out"
+has "a RELEASE entry's JSON has participants, result hash and variance" '"participants":\[.*"result_hash":"[0-9a-f]\{64\}","variance":'
+
+curl -s "http://127.0.0.1:$(cat "$T/monport")/metrics" >"$T/metrics"
+E=$(sed -n 's/^cairn_coordinator_log_entries \([0-9]*\)$/\1/p' "$T/metrics")
+has "metrics: the public directory covers every entry ($E)" "^cairn_coordinator_public_entries $E$" "$T/metrics"
+has "metrics: no failed update of the public directory" "^cairn_coordinator_public_write_failures_total 0$" "$T/metrics"
+
+# --- the same directory from nginx, with docs/public.md's server block
+NPORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$T/ngx"
+{
+	printf 'daemon off;\nuser root;\nworker_processes 1;\npid %s/ngx/pid;\n' "$T"
+	printf 'error_log %s/ngx/error.log;\nevents { worker_connections 64; }\n' "$T"
+	printf 'http {\ninclude /etc/nginx/mime.types;\naccess_log off;\n'
+	for d in client_body proxy fastcgi uwsgi scgi; do
+		printf '%s_temp_path %s/ngx/%s;\n' "$d" "$T" "$d"
+	done
+	sed -n '/^```nginx$/,/^```$/p' "$CAIRN_TOP/docs/public.md" | sed '1d;$d' |
+	    sed "s|listen 443 ssl;|listen 127.0.0.1:$NPORT;|; /ssl_certificate/d;
+		s|root /var/lib/cairn/public;|root $T/pub;|"
+	printf '}\n'
+} >"$T/nginx.conf"
+/usr/sbin/nginx -c "$T/nginx.conf" >"$T/ngx/out" 2>&1 &
+NGX=$!
+i=0
+while ! curl -s -o /dev/null "http://127.0.0.1:$NPORT/checkpoint" && [ $i -lt 50 ]; do
+	sleep 0.1; i=$((i + 1)); done
+N="http://127.0.0.1:$NPORT"
+check "nginx with docs/public.md's block: the verifier passes" VERIFY "$N" --json --old "$T/cp1"
+hdr "$N/checkpoint" >"$T/out"
+has "nginx: checkpoint no-store" "^Cache-Control: no-store$"
+has "nginx: checkpoint text/plain; charset=utf-8" "^Content-Type: text/plain; charset=utf-8$"
+has "nginx: Access-Control-Allow-Origin: *" "^Access-Control-Allow-Origin: \*$"
+hdr "$N/tile/0/000.p/$W" >"$T/out"
+has "nginx: partial tile max-age=300" "^Cache-Control: public, max-age=300$"
+cp "$T/pub/tile/0/000.p/$W" "$T/pub/tile/0/007"
+hdr "$N/tile/0/007" >"$T/out"
+has "nginx: full tile immutable" "^Cache-Control: public, max-age=31536000, immutable$"
+rm -f "$T/pub/tile/0/007"
+holds "nginx: POST is refused (405)" "[ \"\$(code -X POST '$N/checkpoint')\" = 405 ]"
+touch "$T/pub/tile/0/000.p/$W.tmp"
+holds "nginx: a temporary file is not served" "[ \"\$(code '$N/tile/0/000.p/$W.tmp')\" = 404 ]"
+rm -f "$T/pub/tile/0/000.p/$W.tmp"
+kill "$NGX" 2>/dev/null; wait "$NGX" 2>/dev/null; NGX=""
+
+# --- a longer log (768 entries: full tiles, level 1, three bundles), made
+# by the unit test of coord_public.c, checked by the same verifier
+if CAIRN_TILES_KEEP="$T/big" "$CAIRN_BIN/../tests/test_coord_public" >"$T/out" 2>&1; then
+	ok "a 768-entry public directory (tests/unit/test_coord_public)"
+else
+	notok "a 768-entry public directory (tests/unit/test_coord_public)"
+fi
+BIG() { "$PY" "$V" "$T/big" --origin cairn/tilestest --log-key "$(cat "$T/big.key")" "$@"; }
+check "verifier: 768 entries over full and partial tiles of levels 0 and 1, consistent with size 601" \
+    BIG --json --old "$T/big.old"
+has "  ... every entry proved" "^OK: inclusion of all 768 entries"
+cp "$T/big/tile/1/000.p/3" "$T/l1"
+flip "$T/big/tile/1/000.p/3" 70
+fails_with "a flipped byte in a level-1 tile: named" "FAIL: tiles: the hash tiles of size 768" BIG
+cp "$T/l1" "$T/big/tile/1/000.p/3"
+flip "$T/big/tile/entries/001" 500
+fails_with "a flipped byte in a full bundle: named" "FAIL: tile/entries/001: entry 2[0-9][0-9] does not hash" BIG
+
+# --- over HTTP from the coordinator's listener
+[ -n "$PUBPORT" ] && ok "the [public] listener writes its port ($PUBPORT)" ||
+	notok "the [public] listener writes its port"
+U="http://127.0.0.1:$PUBPORT"
+check "verifier (HTTP): the same checks from the listener" VERIFY "$U" --json --old "$T/cp1"
+hdr "$U/checkpoint" >"$T/out"
+has "checkpoint: 200" "^HTTP/1.1 200"
+has "checkpoint: Cache-Control: no-store" "^Cache-Control: no-store$"
+has "checkpoint: Content-Type text/plain; charset=utf-8" "^Content-Type: text/plain; charset=utf-8$"
+has "checkpoint: Access-Control-Allow-Origin: *" "^Access-Control-Allow-Origin: \*$"
+curl -s "$U/checkpoint" | cmp -s - "$T/pub/checkpoint" && ok "checkpoint: the file's bytes" ||
+	notok "checkpoint: the file's bytes"
+hdr "$U/tile/0/000.p/$W" >"$T/out"
+has "partial tile: 200, application/octet-stream" "^Content-Type: application/octet-stream$"
+has "partial tile: short caching" "^Cache-Control: public, max-age=300$"
+hdr -I "$U/tile/entries/000.p/$W" >"$T/out"
+has "HEAD of a bundle: 200 with its length" "^Content-Length: $(wc -c <"$T/pub/tile/entries/000.p/$W")$"
+hdr "$U/json/0.json" >"$T/out"
+has "json: application/json" "^Content-Type: application/json$"
+# A full tile is served as immutable (a stand-in file: this log is short).
+cp "$T/pub/tile/0/000.p/$W" "$T/pub/tile/0/007"
+hdr "$U/tile/0/007" >"$T/out"
+has "full tile: Cache-Control: public, max-age=31536000, immutable" \
+    "^Cache-Control: public, max-age=31536000, immutable$"
+rm -f "$T/pub/tile/0/007"
+holds "POST: 405" "[ \"\$(code -X POST '$U/checkpoint')\" = 405 ]"
+hdr -X DELETE "$U/checkpoint" >"$T/out"
+has "DELETE: 405 with Allow: GET, HEAD" "^Allow: GET, HEAD$"
+for p in /tile/0/00 /tile/0/x000/001 /tile/00/000 /tile/0/000.p/0 \
+    /tile/0/000.p/256 /tile/ /tile/0/ /json/ /json/01.json /json/x.json \
+    /coord/log.db /../coord/log.db /%2e%2e/coord/log.db /.hidden.html \
+    /tile/../checkpoint /pub /a/../checkpoint /index.php /; do
+	c=$(code --path-as-is "$U$p")
+	[ "$c" = 404 ] || { echo "$p: $c"; break; }
+done >"$T/out"
+holds "404 for paths outside the fixed set (.., %2e%2e, directories, non-canonical tiles, no index.html yet)" \
+    "[ ! -s '$T/out' ]"
+mkdir -p "$T/pub/js"
+printf '<!doctype html><title>log</title>\n' >"$T/pub/index.html"
+printf 'export const x = 1;\n' >"$T/pub/js/app.js"
+ln -s "$T/coordinator.conf" "$T/pub/link.css"
+hdr "$U/" >"$T/out"
+has "/ serves index.html as text/html" "^Content-Type: text/html; charset=utf-8$"
+hdr "$U/js/app.js" >"$T/out"
+has "a portal script: text/javascript" "^Content-Type: text/javascript; charset=utf-8$"
+holds "a symbolic link is not followed: 404" "[ \"\$(code '$U/link.css')\" = 404 ]"
+rm -f "$T/pub/link.css" "$T/pub/index.html" "$T/pub/js/app.js"; rmdir "$T/pub/js"
+
+# Limits: a burst over 20 requests/s from one address gets 429s (the
+# verifier above waited them out), and a fifth connection from one
+# address is closed while four are held.
+sleep 1.5	# a full bucket
+codes=$(curl -s -o /dev/null -w '%{http_code}\n' $(seq 1 60 | sed "s|.*|$U/checkpoint|"))
+n200=$(echo "$codes" | grep -c '^200$'); n429=$(echo "$codes" | grep -c '^429$')
+holds "a burst of 60 requests: 429 beyond the rate ($n200 ok, $n429 refused)" \
+    "[ $n429 -ge 1 ] && [ $n200 -ge 15 ] && [ $((n200 + n429)) -eq 60 ]"
+sleep 1
+curl -s -o /dev/null -D - $(seq 1 40 | sed "s|.*|$U/checkpoint|") | tr -d '\r' >"$T/out"
+has "  ... with Retry-After: 1" "^Retry-After: 1$"
+sleep 1
+"$PY" - "$PUBPORT" >"$T/out" 2>&1 <<'PYEOF'
+import socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+time.sleep(0.3)
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(5)
+try:
+    s.sendall(b"GET /checkpoint HTTP/1.0\r\n\r\n")
+    got = s.recv(100)
+except OSError:
+    got = b""
+print("fifth:", got[:12])
+for h in held:
+    h.close()
+time.sleep(0.3)
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"GET /checkpoint HTTP/1.0\r\n\r\n")
+print("after:", s.recv(100)[:12])
+PYEOF
+has "a fifth connection from one address is closed (max_connections_per_ip 4)" "^fifth: b''$"
+has "  ... and served once the four are closed" "^after: b'HTTP/1.1 200'$"
+
+# --- negative controls: each tampering is named
+tamper() {	# tamper NAME: a fresh copy of the directory in $T/bad
+	rm -rf "$T/bad"; cp -r "$T/pub" "$T/bad"
+}
+tamper; flip "$T/bad/tile/0/000.p/$W" 40
+fails_with "a flipped byte in a hash tile: named" "FAIL: tiles: the hash tiles of size $SIZE do not reproduce the signed root" \
+    VERIFY "$T/bad"
+tamper; flip "$T/bad/tile/entries/000.p/$W" 30
+fails_with "a flipped byte in an entry bundle: named" "FAIL: tile/entries/000.p/$W: entry [0-9]* does not hash" \
+    VERIFY "$T/bad"
+# The first digit of the size ("cairn/pubtest\n" is 14 bytes): 1 -> 0 ...
+tamper; flip "$T/bad/checkpoint" 14 1
+fails_with "a flipped byte in the checkpoint: named" "FAIL: checkpoint: log signature of cairn/pubtest does not verify" \
+    VERIFY "$T/bad"
+tamper; grep -v '^— n[12] ' "$T/pub/checkpoint" >"$T/bad/checkpoint"
+fails_with "a missing cosignature (1 of quorum 2): named" "FAIL: checkpoint: 1 valid cosignatures of pinned witnesses, the quorum is 2" \
+    VERIFY "$T/bad"
+Q=1 check "  ... the same checkpoint meets a quorum of 1 (negative control)" VERIFY "$T/bad"
+
+# --- rebuild from the databases
+stop
+check "public-rebuild into an empty folder" "$COORD" public-rebuild -c "$T/coordinator.conf" --dir "$T/re"
+check "  ... reproduces the directory byte for byte" diff -r "$T/pub" "$T/re"
+check "public-rebuild over the live directory: agrees, nothing written" sh -c \
+    "'$COORD' public-rebuild -c '$T/coordinator.conf' | grep -q ': 0 files written'"
+flip "$T/re/tile/0/000.p/3" 5
+fails_with "public-rebuild refuses a tile with other bytes, naming it" "re/tile/0/000.p/3: differs from log.db at byte 5" \
+    "$COORD" public-rebuild -c "$T/coordinator.conf" --dir "$T/re"
+flip "$T/re/tile/0/000.p/3" 5
+cp "$T/re/tile/0/000.p/3" "$T/re/tile/0/001"
+fails_with "public-rebuild refuses a tile no checkpointed size implies" "re/tile/0/001: no checkpointed size of log.db" \
+    "$COORD" public-rebuild -c "$T/coordinator.conf" --dir "$T/re"
+rm "$T/re/tile/0/001"
+sed -i '3s/^./A/' "$T/re/checkpoint"
+fails_with "public-rebuild refuses a checkpoint of another root" "re/checkpoint: size [0-9]* with a root log.db does not have" \
+    "$COORD" public-rebuild -c "$T/coordinator.conf" --dir "$T/re"
+rm -rf "$T/re/json/1.json" "$T/re/checkpoint" "$T/re/tile/entries"
+check "public-rebuild fills in missing files" "$COORD" public-rebuild -c "$T/coordinator.conf" --dir "$T/re"
+check "  ... and they are the same again" diff -r "$T/pub" "$T/re"
+
+# --- the coordinator refuses a directory that contradicts its database
+flip "$T/pub/tile/entries/000.p/2" 9
+if "$COORD" serve -c "$T/coordinator.conf" >"$T/out" 2>&1; then
+	notok "serve refuses a tampered public directory"
+else
+	has "serve refuses a tampered public directory, naming the file" "pub/tile/entries/000.p/2: differs from log.db"
+fi
+flip "$T/pub/tile/entries/000.p/2" 9
+touch "$T/pub/tile/0/000.p/4.tmp"
+start
+U="http://127.0.0.1:$PUBPORT"
+check "after repair it serves; a third round" D round q-three
+holds "a leftover temporary file is removed at start" "[ ! -e '$T/pub/tile/0/000.p/4.tmp' ]"
+check "verifier after the restart (consistency with round 1's checkpoint)" VERIFY "$U" --old "$T/cp1"
+stop
+
+# --- HTTPS with a web certificate (any CA: here a self-signed one)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/web.key" -out "$T/web.crt" -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 >"$T/out" 2>&1 ||
+	notok "a web certificate (openssl)"
+chmod 600 "$T/web.key"
+printf 'tls_cert = %s\ntls_key = %s\n' "$T/web.crt" "$T/web.key" >>"$T/coordinator.conf"
+start
+U="https://127.0.0.1:$PUBPORT"
+check "verifier over HTTPS" VERIFY "$U" --cafile "$T/web.crt" --json --old "$T/cp1"
+curl -s --cacert "$T/web.crt" -o /dev/null -D - "$U/checkpoint" | tr -d '\r' >"$T/out"
+has "HTTPS: the checkpoint with no-store" "^Cache-Control: no-store$"
+holds "plain HTTP on the HTTPS port is not served" \
+    "! curl -s -m 5 -o /dev/null 'http://127.0.0.1:$PUBPORT/checkpoint'"
+stop
+chmod 644 "$T/web.key"
+if "$COORD" serve -c "$T/coordinator.conf" >"$T/out" 2>&1; then
+	notok "a TLS key readable by others is refused"
+else
+	has "a TLS key readable by others is refused, naming it" "web.key"
+fi
+chmod 600 "$T/web.key"
+cp "$T/fed/coordinator/tls.key" "$T/other.key"
+chmod 600 "$T/other.key"
+sed -i "s|^tls_key = $T/web.key|tls_key = $T/other.key|" "$T/coordinator.conf"
+fails_with "a key that is not the certificate's is refused" "other.key: not the private key of" \
+    "$COORD" serve -c "$T/coordinator.conf"
+
+# --- configuration
+sed '/^\[public\]$/,$ { /^dir = /d }' "$T/coordinator.conf" >"$T/bad.conf"
+fails_with "[public] listen without dir is refused" "\[public\] listen is set without \[public\] dir" \
+    "$COORD" check-config -c "$T/bad.conf"
+sed '/^\[public\]$/,$ { /^tls_key = /d }' "$T/coordinator.conf" >"$T/bad.conf"
+fails_with "[public] tls_cert without tls_key is refused" "tls_cert and tls_key go together" \
+    "$COORD" check-config -c "$T/bad.conf"
+sed 's/^listen = 127.0.0.1:0$/&/; /^\[public\]$/,$ { s/^listen = .*/listen = 1.2.3:x/ }' "$T/coordinator.conf" >"$T/bad.conf"
+fails_with "a bad [public] listen is refused" "\[public\] listen" \
+    "$COORD" check-config -c "$T/bad.conf"
+sed '/^\[public\]$/,$ { /^dir = /d; /^listen = /d; /^tls_/d }' "$T/coordinator.conf" >"$T/bad.conf"
+fails_with "public-rebuild without [public] dir or --dir is refused" "no \[public\] dir and no --dir" \
+    "$COORD" public-rebuild -c "$T/bad.conf"
+fails_with "public-rebuild with an unknown argument prints its usage" "usage: cairn-coordinator public-rebuild" \
+    "$COORD" public-rebuild -c "$T/coordinator.conf" --bogus
+echo "1..$n"
+tap_done
