@@ -1,0 +1,99 @@
+// portal_browser.mjs - drive Debian's headless Chromium with puppeteer-core
+// (installed by tests/e2e/lib/npm_deps.sh) over the portal for
+// tests/e2e/portal.sh: open URL, wait until the page has finished its
+// check (or for the text of a page without scripts), save a screenshot and
+// print what the page shows as one JSON object on stdout (status, every
+// question with its costs, holders and outcome, every budget row, the
+// links to the ε explanation, the keyboard focus order, console errors).
+//
+//   NPM_DIR=build/npm node portal_browser.mjs URL SHOT.png [nojs] [phone]
+import { createRequire } from 'node:module';
+
+const require = createRequire(process.env.NPM_DIR + '/package.json');
+const puppeteer = require('puppeteer-core');
+const [url, shot, ...flags] = process.argv.slice(2);
+
+const browser = await puppeteer.launch({
+	executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+	headless: true,
+	args: ['--no-sandbox', '--disable-gpu', '--no-first-run',
+	    '--disable-extensions', '--disable-background-networking'],
+});
+const out = { errors: [], requests: [] };
+try {
+	const page = await browser.newPage();
+	page.on('console', (m) => {
+		if (m.type() === 'error')
+			out.errors.push(m.text());
+	});
+	page.on('pageerror', (e) => out.errors.push(String(e)));
+	page.on('request', (r) => out.requests.push(r.url()));
+	if (flags.includes('nojs'))
+		await page.setJavaScriptEnabled(false);
+	await page.setViewport(flags.includes('phone') ?
+	    { width: 390, height: 844, isMobile: true, hasTouch: true } :
+	    { width: 1100, height: 900 });
+	await page.goto(url, { waitUntil: 'load', timeout: 30000 });
+	if (!flags.includes('nojs'))
+		await page.waitForFunction(() => ['verified', 'failed']
+		    .includes(document.body.getAttribute('data-verified')),
+		    { timeout: 60000 });
+	Object.assign(out, await page.evaluate(() => {
+		const all = (sel, root) => [...(root || document)
+		    .querySelectorAll(sel)];
+		return {
+			lang: document.documentElement.lang,
+			title: document.title,
+			verified: document.body.getAttribute('data-verified'),
+			status: (document.getElementById('status') || {})
+			    .textContent || '',
+			text: document.body.innerText,
+			queries: all('article.query').map((q) => ({
+				id: q.getAttribute('data-query'),
+				outcome: q.getAttribute('data-outcome'),
+				analyst: q.querySelector('.analyst').textContent,
+				purpose: q.querySelector('.purpose').textContent,
+				what: q.querySelector('.what').textContent,
+				holders: all('.holders li', q).map((l) =>
+				    [l.getAttribute('data-node'), l.className]),
+				costs: all('li.cost', q).map((l) => ({
+					node: l.getAttribute('data-node'),
+					month: l.getAttribute('data-month'),
+					nano: l.getAttribute('data-rho-nano'),
+					index: l.querySelector('a.idx')
+					    .getAttribute('data-index'),
+					text: l.textContent,
+					eps: l.querySelector('a.epslink')
+					    .getAttribute('href') })),
+				index: q.querySelector('.when a.idx')
+				    .getAttribute('data-index'),
+			})),
+			budgets: all('tr.budget').map((r) => ({
+				holder: r.getAttribute('data-holder'),
+				month: r.getAttribute('data-month'),
+				budget: r.getAttribute('data-budget-nano'),
+				spent: r.getAttribute('data-spent-nano'),
+				left: r.getAttribute('data-left-nano'),
+				bar: !!r.querySelector('.bar .fill') })),
+			entries: all('#entries-body li, #entries li').length,
+			broken_links: all('a[href^="#"]').map((a) =>
+			    a.getAttribute('href').slice(1)).filter((id) =>
+			    id && !document.getElementById(id)).length,
+			wide: document.documentElement.scrollWidth >
+			    window.innerWidth + 1,
+		};
+	}));
+	// The keyboard: the first Tab stops, as the reader would meet them.
+	out.focus = [];
+	if (!flags.includes('nojs'))
+		for (let i = 0; i < 4; i++) {
+			await page.keyboard.press('Tab');
+			out.focus.push(await page.evaluate(() =>
+			    document.activeElement.getAttribute('href') ||
+			    document.activeElement.tagName));
+		}
+	await page.screenshot({ path: shot, fullPage: !flags.includes('top') });
+} finally {
+	await browser.close();
+}
+process.stdout.write(JSON.stringify(out) + '\n');
