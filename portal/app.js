@@ -24,7 +24,7 @@ function applyStatic(v) {
 	for (const n of document.querySelectorAll('[data-i18n]'))
 		n.textContent = v.t(n.getAttribute('data-i18n'),
 		    { federation: pins.federation || '',
-		    delta: v.num(pins.delta || 1e-6, 10) });
+		    delta: v.delta(pins.delta || 1e-6) });
 	document.title = v.t('title', { federation: pins.federation || '' });
 	const sw = document.getElementById('lang-switch');
 	const other = v.lang === 'fr' ? 'en' : 'fr';

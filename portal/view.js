@@ -36,6 +36,13 @@ export class View {
 	}
 
 	// ρ as exact decimal text, with the reader's decimal separator.
+	// δ as "1/1,000,000" (a whole 1/δ), else as a decimal.
+	delta(d) {
+		const inv = Math.round(1 / d);
+		return Math.abs(inv * d - 1) < 1e-9 ? '1/' + this.num(inv, 0) :
+		    this.num(d, 12);
+	}
+
 	rho(nano) {
 		return rhoText(nano).replace('.', this.sep);
 	}
@@ -192,7 +199,7 @@ function renderQuery(v, rec) {
 			    v.t('cost_line', { node: ch.node_id,
 			    month: v.month(c.month), rho: v.rho(c.nano),
 			    eps: v.num(epsFromRho(Number(c.nano) / 1e9,
-			    v.pins.delta), 2), delta: v.num(v.pins.delta, 10) }),
+			    v.pins.delta), 2), delta: v.delta(v.pins.delta) }),
 			    ' (', entryLink(v, ch.index), ') ', epsLink(v)));
 	if (costs.length === 0)
 		costs.push(h('li', {}, v.t('cost_none')));

@@ -14,8 +14,10 @@ libzstd:libzstd-dev libmicrohttpd:libmicrohttpd-dev libpq:libpq-dev"
 CMDS="pkg-config:pkg-config protoc-c:protobuf-c-compiler cc:gcc python3:python3
 zstd:zstd"
 # make test: promtool and a prometheus server scrape the daemons
-# (tests/e2e/monitoring.sh); npm installs the grpc-js health probe.
-CMDS="$CMDS promtool:prometheus npm:npm"
+# (tests/e2e/monitoring.sh); npm installs the grpc-js health probe and
+# puppeteer-core; node runs tools/portal.mjs; Chromium is the browser of
+# tests/e2e/portal.sh.
+CMDS="$CMDS promtool:prometheus npm:npm node:nodejs chromium:chromium"
 # Only `make fuzz` needs clang (libFuzzer); installed with the rest on a
 # fresh Debian 12, never required by make or make test.
 OPT_CMDS="clang:clang"

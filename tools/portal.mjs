@@ -196,7 +196,7 @@ async function render(src, dst, pins) {
 		const v = new view.View(lang, cat, pins);
 		const h = view.h;
 		const args = { federation: pins.federation,
-		    delta: v.num(pins.delta, 10) };
+		    delta: v.delta(pins.delta) };
 		const page = '<!DOCTYPE html>\n' + h('html', { lang },
 		    h('head', {}, h('meta', { charset: 'utf-8' }),
 		    h('meta', { name: 'viewport', content:

@@ -83,6 +83,7 @@ try {
 			    window.innerWidth + 1,
 		};
 	}));
+	await page.screenshot({ path: shot, fullPage: !flags.includes('top') });
 	// The keyboard: the first Tab stops, as the reader would meet them.
 	out.focus = [];
 	if (!flags.includes('nojs'))
@@ -92,7 +93,6 @@ try {
 			    document.activeElement.getAttribute('href') ||
 			    document.activeElement.tagName));
 		}
-	await page.screenshot({ path: shot, fullPage: !flags.includes('top') });
 } finally {
 	await browser.close();
 }
