@@ -8,6 +8,13 @@
  * daemon's config sets [monitoring] listen.  It runs its own thread
  * (libmicrohttpd) with a small connection limit and timeout, and reads
  * no request body.
+ *
+ * The same listener serves other read-only HTTP: with a route() in its
+ * config it answers every GET and HEAD from that callback instead (the
+ * coordinator's public log, docs/public.md), optionally over TLS, with
+ * connection limits in all and per client address, a per-address request
+ * rate (429 beyond it) and Access-Control-Allow-Origin.  Every other
+ * method gets 405 with "Allow: GET, HEAD".
  */
 #ifndef CAIRN_MONITOR_H
 #define CAIRN_MONITOR_H
@@ -16,6 +23,17 @@
 #include <stddef.h>
 
 struct monitor;
+
+/* What a route() answers: a status and a body, from memory or a file. */
+struct monitor_reply {
+	unsigned	 status;	/* 200, 404, ... */
+	const char	*ctype;		/* Content-Type (static string) */
+	const char	*cache;		/* Cache-Control (static string) */
+	int		 fd;		/* >= 0: the body is this file's first
+					   'len' bytes; the listener closes it */
+	const char	*body;		/* fd < 0: static body of 'len' */
+	size_t		 len;
+};
 
 struct monitor_config {
 	/* "HOST:PORT" with HOST an IPv4 address, or "PORT" alone for
@@ -26,6 +44,22 @@ struct monitor_config {
 	 * listener's thread. */
 	bool		(*ready)(void *arg, char *why, size_t n);
 	void		*arg;
+	/* The config section named in messages; NULL: "[monitoring]". */
+	const char	*what;
+	/* Not NULL: answer every GET/HEAD of 'url' (decoded, hostile)
+	 * with this instead of the monitoring paths; *out is preset to
+	 * fd -1.  Called from the listener's thread only. */
+	void		(*route)(void *arg, const char *url,
+			    struct monitor_reply *out);
+	/* TLS: PEM text of the certificate chain and its key (borrowed
+	 * until monitor_stop); NULL: plain HTTP. */
+	const char	*tls_cert_pem;
+	const char	*tls_key_pem;
+	unsigned	 max_connections;	/* 0: 16 */
+	unsigned	 max_per_ip;		/* 0: no limit per address */
+	unsigned	 rate_per_ip;		/* requests/s per address; 0:
+						   none */
+	bool		 cors;	/* Access-Control-Allow-Origin: * */
 };
 
 /*

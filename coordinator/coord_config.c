@@ -58,6 +58,24 @@ static const struct config_key schema[] = {
 	    STR(COORD_LONG_POLLS_PER_MEMBER) },
 	{ "limits", "max_long_polls", CONFIG_INT, C(max_long_polls), false, 1,
 	    1000000, 0, 0, STR(COORD_LONG_POLLS) },
+	{ "public", "dir", CONFIG_STRING, C(pub_dir), false, 0, 0, 0, 0,
+	    NULL },
+	{ "public", "listen", CONFIG_STRING, C(pub_listen), false, 0, 0, 0, 0,
+	    NULL },
+	{ "public", "port_file", CONFIG_STRING, C(pub_port_file), false, 0, 0,
+	    0, 0, NULL },
+	{ "public", "tls_cert", CONFIG_STRING, C(pub_tls_cert), false, 0, 0, 0,
+	    0, NULL },
+	{ "public", "tls_key", CONFIG_STRING, C(pub_tls_key), false, 0, 0, 0,
+	    0, NULL },
+	{ "public", "witness_quorum", CONFIG_INT, C(pub_quorum), false, 0,
+	    1024, 0, 0, "0" },
+	{ "public", "max_connections", CONFIG_INT, C(pub_max_connections),
+	    false, 1, 100000, 0, 0, "256" },
+	{ "public", "max_connections_per_ip", CONFIG_INT, C(pub_max_per_ip),
+	    false, 1, 100000, 0, 0, "16" },
+	{ "public", "requests_per_second_per_ip", CONFIG_INT,
+	    C(pub_rate_per_ip), false, 1, 1000000, 0, 0, "50" },
 	{ "monitoring", "log_format", CONFIG_STRING, C(log_format), false, 0,
 	    0, 0, 0, "text" },
 	{ "monitoring", "listen", CONFIG_STRING, C(mon_listen), false, 0, 0, 0,
@@ -241,6 +259,32 @@ parse_geo(struct coord_config *cfg, const char *path, const char *value)
 	return CAIRN_OK;
 }
 
+/* [public]: a listener needs the directory; TLS needs both files. */
+static int
+check_public(const struct coord_config *cfg, const char *path)
+{
+	char host[16];
+	int port;
+
+	if (cfg->pub_listen != NULL && cfg->pub_dir == NULL)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: [public] listen is "
+		    "set without [public] dir", path);
+	if ((cfg->pub_tls_cert == NULL) != (cfg->pub_tls_key == NULL))
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: [public] tls_cert and "
+		    "tls_key go together", path);
+	if (cfg->pub_tls_cert != NULL && cfg->pub_listen == NULL)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: [public] tls_cert is "
+		    "set without [public] listen", path);
+	if (cfg->pub_dir != NULL && cfg->pub_dir[0] == '\0')
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: [public] dir is empty",
+		    path);
+	if (cfg->pub_listen != NULL && monitor_parse_listen(cfg->pub_listen,
+	    host, &port) != CAIRN_OK)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s: [public] listen: %s",
+		    path, cairn_errmsg());
+	return CAIRN_OK;
+}
+
 int
 coord_config_load(const char *path, struct coord_config *cfg)
 {
@@ -253,8 +297,11 @@ coord_config_load(const char *path, struct coord_config *cfg)
 	for (size_t i = 0; i < cfg->geography.n; i++)
 		if ((r = parse_geo(cfg, path, cfg->geography.v[i])) != CAIRN_OK)
 			return r;
-	return monitor_check_config(path, cfg->log_format, "listen",
-	    cfg->mon_listen, "health_listen", cfg->health_listen);
+	if ((r = monitor_check_config(path, cfg->log_format, "listen",
+	    cfg->mon_listen, "health_listen", cfg->health_listen)) !=
+	    CAIRN_OK)
+		return r;
+	return check_public(cfg, path);
 }
 
 void

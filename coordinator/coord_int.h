@@ -71,6 +71,16 @@ struct coord_config {
 	char			*mon_port_file;
 	char			*health_listen;	/* gRPC health; NULL: off */
 	char			*health_port_file;
+	/* [public] (docs/public.md) */
+	char			*pub_dir;	/* NULL: no public directory */
+	char			*pub_listen;	/* HTTP; NULL: off */
+	char			*pub_port_file;
+	char			*pub_tls_cert;
+	char			*pub_tls_key;
+	int64_t			 pub_max_connections;
+	int64_t			 pub_max_per_ip;
+	int64_t			 pub_rate_per_ip;	/* requests/s */
+	int64_t			 pub_quorum;	/* 0: [limits] witness_quorum */
 	/* [geographies] */
 	struct config_strlist	 geography;
 	/* parsed from 'geography' */
@@ -260,6 +270,8 @@ struct coord_policy_seen {
 	size_t			 nmonths;
 };
 
+struct coord_public;
+
 struct coord_log {
 	struct tlog_store	*tlog;
 	struct coord_store	*db;		/* borrowed */
@@ -272,6 +284,8 @@ struct coord_log {
 	int64_t			 last_cp_s;	/* Unix time the current
 						   checkpoint was published
 						   or found at open */
+	struct coord_public	*pub;		/* NULL: no public
+						   directory */
 };
 
 /*
@@ -349,6 +363,85 @@ int	coord_log_policy(struct coord_log *lg, const char *name,
  */
 int	coord_log_checkpoint(struct coord_log *lg, size_t quorum,
 	    char **note) __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------------- public */
+
+/* What the public directory's writer did since it was opened. */
+struct coord_public_report {
+	uint64_t	written;	/* files written */
+	uint64_t	checked;	/* existing files found equal */
+	uint64_t	failures;	/* updates that failed (logged) */
+	int		first_error;	/* internal: the scan's error */
+};
+
+/*
+ * Open the public directory 'dir' (created when missing) for the log
+ * 'lg' (borrowed; its tlog, db and origin are used) and bring it up to
+ * the database: every tile, bundle and JSON file of every checkpointed
+ * size compared with its expected bytes or written, stale temporary files
+ * removed, then the checkpoint to show ('quorum' as in
+ * coord_log_checkpoint()) written.  Returns CAIRN_OK and '*out', or
+ * CAIRN_ERR_CONFLICT naming the first file that contradicts the database
+ * (other bytes, or a file no checkpointed size implies: a tile beyond
+ * the log, a checkpoint of another log or root), CAIRN_ERR_IO,
+ * CAIRN_ERR_TOOBIG (an entry over 65,535 bytes) or the store's error.
+ */
+int	coord_public_open(const char *dir, struct coord_log *lg,
+	    size_t quorum, struct coord_public **out)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Write what is new since the last update: the tiles of the log's new
+ * size and the checkpoint (which a cosignature may have changed).  A
+ * failure is logged and counted, and the next update tries again (from a
+ * full walk when sizes were missed).  NULL does nothing.  Returns the
+ * error for tests; callers that already made the entry durable ignore it.
+ */
+int	coord_public_update(struct coord_public *p);
+
+/* The cosignatures the public checkpoint needs under 'cfg'. */
+size_t	coord_public_quorum(const struct coord_config *cfg);
+
+/* Counters of 'p'. */
+const struct coord_public_report *coord_public_report(
+	    const struct coord_public *p);
+
+/* Free 'p' (the directory stays); NULL is accepted. */
+void	coord_public_close(struct coord_public *p);
+
+/* What coord_public_route() found: the answer's headers. */
+struct coord_public_kind {
+	const char	*ctype;		/* Content-Type */
+	const char	*cache;		/* Cache-Control */
+};
+
+/*
+ * Map the request path 'url' (decoded, hostile: "/tile/0/000.p/5") to the
+ * file 'rel' ('cap' bytes) of the public directory, from a fixed set:
+ * checkpoint, tile/<L>/<N>[.p/<W>] and tile/entries/... in their one C2SP
+ * spelling, json/<index>.json, and the portal's files (segments of
+ * [A-Za-z0-9._-] not starting with a dot, at most 8 folders deep, with an
+ * extension of a known type; "/" is index.html).  No "..", no hidden
+ * file, no directory.  Returns CAIRN_OK with 'rel' and '*kind', or
+ * CAIRN_ERR_NOTFOUND.
+ */
+int	coord_public_route(const char *url, char *rel, size_t cap,
+	    struct coord_public_kind *kind) __attribute__((warn_unused_result));
+
+struct monitor;
+struct public_http;
+
+/*
+ * Start the [public] listener of 'cfg' over cfg->pub_dir (TLS when
+ * tls_cert and tls_key are set, loaded by keys_tls_load_web()).  Returns
+ * CAIRN_OK with '*out' and '*ph' (stop both with coord_public_unlisten),
+ * or the error naming the key.
+ */
+int	coord_public_listen(const struct coord_config *cfg,
+	    struct monitor **out, struct public_http **ph)
+	    __attribute__((warn_unused_result));
+/* Stop the listener and free its state; NULLs are accepted. */
+void	coord_public_unlisten(struct monitor *m, struct public_http *ph);
 
 /* ------------------------------------------------------------- verify */
 

@@ -17,6 +17,7 @@
 #include "coordinator/coord_int.h"
 #include "protocol/proto_service.h"
 #include "protocol/tlog_member.h"
+#include "protocol/tlog_tiles.h"
 
 static int
 sign_note(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
@@ -103,6 +104,14 @@ coord_log_append(struct coord_log *lg, const struct tlog_entry *e,
 	if ((r = tlog_entry_encode(e, NULL, 0, &len)) != CAIRN_OK &&
 	    r != CAIRN_ERR_TOOBIG)
 		return r;
+	/* The public directory's bundles carry an entry's length in 16
+	 * bits (C2SP tlog-tiles): refuse, before logging, what they cannot
+	 * carry. */
+	if (len > TLOG_TILE_MAX_ENTRY)
+		return cairn_err(CAIRN_ERR_TOOBIG, "%s entry of %zu bytes is "
+		    "over the %d a log entry may have",
+		    tlog_entry_type_name((int)e->type), len,
+		    TLOG_TILE_MAX_ENTRY);
 	if ((buf = malloc(len)) == NULL)
 		return CAIRN_ERR_NOMEM;
 	if ((r = tlog_entry_encode(e, buf, len, &len)) == CAIRN_OK &&
@@ -113,6 +122,9 @@ coord_log_append(struct coord_log *lg, const struct tlog_entry *e,
 	/* The chain follows the log: a CHARGE counts once it is in it. */
 	if (r == CAIRN_OK && e->type == TLOG_ENTRY_CHARGE)
 		r = coord_chain_note(&lg->chain, e);
+	/* The entry is durable: a failure here is logged and retried. */
+	if (r == CAIRN_OK)
+		(void)coord_public_update(lg->pub);
 	return r;
 }
 
@@ -180,7 +192,11 @@ coord_log_cosign(struct coord_log *lg, const char *name,
 	    sizeof(line) - (size_t)hl - 1) == 0)
 		return cairn_err(CAIRN_ERR_INTERNAL, "cosignature line");
 	strcat(line, "\n");
-	return coord_store_cosig_put(lg->db, name, size, ts, line);
+	if ((r = coord_store_cosig_put(lg->db, name, size, ts, line)) !=
+	    CAIRN_OK)
+		return r;
+	(void)coord_public_update(lg->pub);
+	return CAIRN_OK;
 }
 
 int

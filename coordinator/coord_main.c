@@ -6,6 +6,7 @@
  *	cairn-coordinator check-config -c coordinator.conf
  *	cairn-coordinator verify -c coordinator.conf
  *	cairn-coordinator rebuild -c coordinator.conf
+ *	cairn-coordinator public-rebuild -c coordinator.conf [--dir DIR]
  *	cairn-coordinator backup -c coordinator.conf DIR
  */
 #include <errno.h>
@@ -407,6 +408,85 @@ out:
 	return r == CAIRN_OK ? 0 : cli_fail(PROG, "backup", r);
 }
 
+/*
+ * The public directory brought up to log.db and coord.db (or made anew in
+ * an empty folder), refusing one that disagrees; docs/public.md.
+ */
+static int
+cmd_public_rebuild(int argc, char **argv)
+{
+	static const char usage[] =
+	    "public-rebuild -c coordinator.conf [--dir DIR]";
+	struct coord_config cfg;
+	struct keys_federation *fed = NULL;
+	struct coord_public *pub = NULL;
+	struct coord_log lg;
+	const char *conf = NULL, *dir = NULL;
+	char path[4096];
+	struct stat sb;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (cli_is_help(argv[i])) {
+			printf("usage: %s %s\n", PROG, usage);
+			return 0;
+		}
+		if ((strcmp(argv[i], "-c") == 0 ||
+		    strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+			conf = argv[++i];
+		else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+			dir = argv[++i];
+		else {
+			fprintf(stderr, "%s: error: unknown argument '%s'\n"
+			    "usage: %s %s\n", PROG, argv[i], PROG, usage);
+			return 1;
+		}
+	}
+	if (conf == NULL) {
+		fprintf(stderr, "%s: error: -c coordinator.conf is required\n"
+		    "usage: %s %s\n", PROG, PROG, usage);
+		return 1;
+	}
+	memset(&lg, 0, sizeof(lg));
+	if ((r = coord_config_load(conf, &cfg)) != CAIRN_OK) {
+		coord_config_release(&cfg);
+		return cli_fail(PROG, "config", r);
+	}
+	if (dir == NULL && (dir = cfg.pub_dir) == NULL) {
+		r = cairn_err(CAIRN_ERR_CONFIG, "%s: no [public] dir and no "
+		    "--dir", conf);
+		goto out;
+	}
+	if ((r = keys_federation_load(cfg.federation, &fed)) != CAIRN_OK)
+		goto out;
+	snprintf(lg.origin, sizeof(lg.origin), "cairn/%s", fed->name);
+	snprintf(path, sizeof(path), "%s/log.db", cfg.data_dir);
+	if ((r = tlog_store_open(path, 0, &lg.tlog)) != CAIRN_OK)
+		goto out;
+	snprintf(path, sizeof(path), "%s/coord.db", cfg.data_dir);
+	if (stat(path, &sb) != 0) {
+		r = cairn_err(CAIRN_ERR_NOTFOUND, "%s: no such database",
+		    path);
+		goto out;
+	}
+	if ((r = coord_store_open(path, &lg.db)) != CAIRN_OK ||
+	    (r = coord_public_open(dir, &lg, coord_public_quorum(&cfg),
+	    &pub)) != CAIRN_OK)
+		goto out;
+	printf("%s: agrees with %s (%llu log entries): %llu files written, "
+	    "%llu found equal\n", dir, cfg.data_dir,
+	    (unsigned long long)tlog_store_size(lg.tlog),
+	    (unsigned long long)coord_public_report(pub)->written,
+	    (unsigned long long)coord_public_report(pub)->checked);
+out:
+	coord_public_close(pub);
+	tlog_store_close(lg.tlog);
+	coord_store_close(lg.db);
+	keys_federation_free(fed);
+	coord_config_release(&cfg);
+	return r == CAIRN_OK ? 0 : cli_fail(PROG, "public-rebuild", r);
+}
+
 static int
 cmd_version(int argc, char **argv)
 {
@@ -422,6 +502,8 @@ static const struct cli_cmd cmds[] = {
 	{ "check-config", cmd_check, "read coordinator.conf and report" },
 	{ "verify", cmd_verify, "check coord.db and log.db as serve does" },
 	{ "rebuild", cmd_rebuild, "make coord.db again from log.db" },
+	{ "public-rebuild", cmd_public_rebuild, "bring the public directory "
+	    "up to the databases, or refuse one that disagrees" },
 	{ "backup", cmd_backup, "copy coord.db and log.db online, verified" },
 	{ "version", cmd_version, "print the version" },
 };

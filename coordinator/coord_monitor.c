@@ -434,6 +434,11 @@ coord_monitor_start(struct coord *c)
 		    monitor_port(c->mon))) != CAIRN_OK)
 			return r;
 	}
+	if (c->cfg->pub_listen != NULL &&
+	    ((r = coord_public_listen(c->cfg, &c->pubmon, &c->pubhttp)) !=
+	    CAIRN_OK || (r = write_port(c->cfg->pub_port_file,
+	    monitor_port(c->pubmon))) != CAIRN_OK))
+		return r;
 	if (c->cfg->health_listen != NULL) {
 		if ((r = health_start(c, &c->health)) != CAIRN_OK ||
 		    (r = write_port(c->cfg->health_port_file,
@@ -450,4 +455,7 @@ coord_monitor_stop(struct coord *c)
 	c->health = NULL;
 	monitor_stop(c->mon);
 	c->mon = NULL;
+	coord_public_unlisten(c->pubmon, c->pubhttp);
+	c->pubmon = NULL;
+	c->pubhttp = NULL;
 }

@@ -430,6 +430,8 @@ coord_free(struct coord *c)
 		c->open = a->next;
 		coord_attempt_free(a);
 	}
+	coord_public_close(c->log.pub);
+	c->log.pub = NULL;
 	if (c->log_open)
 		coord_log_close(&c->log);
 	coord_store_close(c->db);
@@ -520,6 +522,10 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 		    (unsigned long long)vr.queries,
 		    (unsigned long long)vr.results,
 		    (unsigned long long)vr.cosigs);
+	/* The public directory follows the verified state (docs/public.md). */
+	if (cfg->pub_dir != NULL && (r = coord_public_open(cfg->pub_dir,
+	    &c->log, coord_public_quorum(cfg), &c->log.pub)) != CAIRN_OK)
+		goto fail;
 	if ((r = fail_leftovers(c)) != CAIRN_OK ||
 	    (r = coord_log_members(&c->log, c->fed, c->id, NULL)) != CAIRN_OK)
 		goto fail;

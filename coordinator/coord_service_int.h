@@ -116,6 +116,9 @@ struct coord {
 	size_t				 nwaiters;
 	struct transport_server		*srv;
 	struct monitor			*mon;		/* NULL: off */
+	struct monitor			*pubmon;	/* [public] listen;
+							   NULL: off */
+	struct public_http		*pubhttp;
 	struct coord_health		*health;	/* NULL: off */
 	pthread_t			 ticker;
 	bool				 ticker_running;

@@ -747,6 +747,50 @@ out:
 }
 
 int
+keys_tls_load_web(const char *cert_path, const char *key_path,
+    struct keys_tls **out)
+{
+	struct keys_tls *t;
+	EVP_PKEY *k = NULL;
+	X509 *x = NULL;
+	size_t len;
+	uint8_t *kb = NULL;
+	BIO *b = NULL;
+	int r;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	if ((r = keys_file_read(cert_path, &t->cert, &len)) != CAIRN_OK)
+		goto out;
+	if ((x = cert_parse(t->cert, strlen(t->cert))) == NULL) {
+		ERR_clear_error();
+		r = cairn_err(CAIRN_ERR_FORMAT, "%s: not a PEM certificate",
+		    cert_path);
+		goto out;
+	}
+	if ((r = keys_secret_read(key_path, &kb, &t->keylen)) != CAIRN_OK)
+		goto out;
+	t->key = (char *)kb;
+	if ((b = BIO_new_mem_buf(t->key, (int)t->keylen)) == NULL ||
+	    (k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL ||
+	    X509_check_private_key(x, k) != 1) {
+		ERR_clear_error();
+		r = cairn_err(CAIRN_ERR_CONFIG, "%s: not the private key of %s",
+		    key_path, cert_path);
+		goto out;
+	}
+	*out = t;
+	t = NULL;
+	r = CAIRN_OK;
+out:
+	BIO_free(b);
+	EVP_PKEY_free(k);
+	X509_free(x);
+	keys_tls_free(t);
+	return r;
+}
+
+int
 keys_tls_load_dir(const char *dir, struct keys_tls **out)
 {
 	char ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];

@@ -106,6 +106,16 @@ int	keys_tls_load(const char *ca_path, const char *cert_path,
 	    const char *key_path, struct keys_tls **out)
 	    __attribute__((warn_unused_result));
 
+/*
+ * Load a web server's certificate chain 'cert_path' (PEM, from any CA:
+ * no cairn:// URI or federation CA is required) and its secret key
+ * 'key_path' (read as every secret key is: 0600, O_NOFOLLOW), and check
+ * that the key is the first certificate's.  keys_tls_ca_pem() is then
+ * NULL.  For the public HTTPS listener (docs/public.md).
+ */
+int	keys_tls_load_web(const char *cert_path, const char *key_path,
+	    struct keys_tls **out) __attribute__((warn_unused_result));
+
 /* keys_tls_load(DIR/ca.crt, DIR/tls.crt, DIR/tls.key). */
 int	keys_tls_load_dir(const char *dir, struct keys_tls **out)
 	    __attribute__((warn_unused_result));

@@ -801,6 +801,50 @@ out:
 	return r;
 }
 
+const struct tlog_hash_source *
+tlog_store_source(struct tlog_store *s)
+{
+	return &s->src;
+}
+
+int
+tlog_store_checkpoint_sizes(struct tlog_store *s, uint64_t **sizes,
+    size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t *v = NULL, *nv;
+	size_t k = 0, cap = 0;
+	int rc, r;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT size FROM checkpoints ORDER BY "
+	    "size", -1, &st, NULL) != SQLITE_OK)
+		return dberr(s, "reading checkpoints");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (k == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				r = cairn_err(CAIRN_ERR_NOMEM, "checkpoint "
+				    "sizes");
+				goto out;
+			}
+			v = nv;
+		}
+		v[k++] = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		r = dberr(s, "reading checkpoints");
+		goto out;
+	}
+	*sizes = v;
+	*n = k;
+	v = NULL;
+	r = CAIRN_OK;
+out:
+	free(v);
+	sqlite3_finalize(st);
+	return r;
+}
+
 /* State of a full verification: one cursor per tree level. */
 struct verify_state {
 	struct tlog_store	*s;

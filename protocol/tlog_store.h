@@ -138,6 +138,21 @@ int	tlog_store_checkpoint_latest(struct tlog_store *s, char **note,
 	    size_t *len, struct tlog_checkpoint *cp)
 	    __attribute__((warn_unused_result));
 
+/*
+ * The store's hashes as a struct tlog_hash_source (tlog.h): level 0 the
+ * leaf hashes, level l the complete subtrees of 2^l entries, for subtrees
+ * inside the current size only.  Borrowed; valid while 's' is open.
+ */
+const struct tlog_hash_source	*tlog_store_source(struct tlog_store *s);
+
+/*
+ * The sizes of every recorded checkpoint, ascending, in a new array
+ * '*sizes' of '*n' (caller frees; NULL when there is none).  Returns
+ * CAIRN_OK, CAIRN_ERR_NOMEM or CAIRN_ERR_DB.
+ */
+int	tlog_store_checkpoint_sizes(struct tlog_store *s, uint64_t **sizes,
+	    size_t *n) __attribute__((warn_unused_result));
+
 /* What a full verification went through. */
 struct tlog_store_report {
 	uint64_t	entries;	/* entries re-hashed */

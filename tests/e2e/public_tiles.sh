@@ -1,0 +1,214 @@
+#!/bin/sh
+# public_tiles.sh - the log's public directory (docs/public.md): a real
+# cairn-coordinator with [public] dir runs rounds (tests/e2e/coord_driver.c
+# plays three nodes, which cosign as witnesses); the directory then holds
+# the checkpoint, C2SP tlog-tiles hash tiles, entry bundles and JSON, and
+# an independent Python verifier (tests/e2e/tiles_verify.py, not cairn's
+# C) checks the log signature, a quorum of cosignatures against keys
+# pinned from federation.conf, the inclusion of every entry and the
+# consistency of an older checkpoint, from the directory and over the
+# coordinator's HTTP listener.  Negative controls: a flipped byte in a
+# tile, a bundle, the checkpoint, and a missing cosignature each fail with
+# their name.  The listener's methods, paths and headers are checked with
+# curl; `cairn-coordinator public-rebuild` reproduces the directory byte
+# for byte and refuses one that disagrees; a coordinator refuses to start
+# over a tampered directory.
+set -u
+: "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
+T=$(mktemp -d /tmp/cairn-public-XXXXXX)
+SRV=""
+cleanup() {
+	if [ -n "$SRV" ]; then
+		kill "$SRV" 2>/dev/null
+		wait "$SRV" 2>/dev/null
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+. "$CAIRN_TOP/tests/e2e/lib/tap.sh"
+. "$CAIRN_TOP/tools/federation_lib.sh"
+CAIRN="$CAIRN_BIN/cairn"
+COORD="$CAIRN_BIN/cairn-coordinator"
+PY=/usr/bin/python3
+V="$CAIRN_TOP/tests/e2e/tiles_verify.py"
+
+{ fed_init "$T" pubtest &&
+  for who in analyst:analyst node:n1 node:n2 node:n3; do
+	fed_member "$T" "${who%%:*}" "${who#*:}" || exit 1
+  done; } >"$T/out" 2>&1 || { notok "keys"; exit 1; }
+printf 'region_id,name\n1,north\n2,south\n3,east\n4,west\n' >"$T/g4.csv"
+{ FED_ADVERTISE_SECONDS=2 FED_SHARE_SECONDS=20 \
+    fed_coordinator_conf "$T" "g4 g4.csv" >"$T/out" 2>&1; } ||
+	{ notok "coordinator.conf"; exit 1; }
+cat >>"$T/coordinator.conf" <<CONF
+[public]
+witness_quorum = 2
+dir = $T/pub
+listen = 127.0.0.1:0
+port_file = $T/pubport
+CONF
+ok "keys and coordinator.conf with [public]"
+
+start() {
+	rm -f "$T/pubport"
+	fed_start_coordinator "$T" || {
+		notok "coordinator starts"; sed 's/^/# /' "$T/coord.log"; exit 1; }
+	SRV=$FED_COORD_PID
+	PORT=$FED_PORT
+	i=0
+	while [ ! -s "$T/pubport" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	PUBPORT=$(cat "$T/pubport" 2>/dev/null)
+}
+stop() {
+	kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=""
+}
+D() { "$CAIRN_BIN/coord_driver" --dir "$T" --target "127.0.0.1:$PORT" "$@"; }
+
+start
+check "round 1 (three nodes, cosignatures)" D round q-one
+cp "$T/pub/checkpoint" "$T/cp1"
+
+# The keys a reader pins, from federation.conf: the coordinator's as the
+# log key named by the origin, each node's as a witness.
+VERIFY() { _b=$1; shift; "$PY" "$V" "$_b" \
+    --federation "$T/fed/federation.conf" --quorum "${Q:-2}" "$@"; }
+
+check "round 2" D round q-two
+holds "the public checkpoint moved on" "! cmp -s '$T/cp1' '$T/pub/checkpoint'"
+check "verifier (directory): signature, 2 of 3 cosignatures, every entry, JSON, consistency with the older checkpoint" \
+    VERIFY "$T/pub" --json --old "$T/cp1"
+has "  ... it proved the inclusion of every entry" "^OK: inclusion of all [0-9]* entries"
+has "  ... and the consistency of the older checkpoint" "^OK: checkpoint [0-9]* is consistent with [0-9]*"
+SIZE=$(sed -n 2p "$T/pub/checkpoint")
+W=$((SIZE % 256))
+holds "tiles of every checkpointed size: tile/0/000.p/1 .. p/$W and bundles" \
+    "[ -f '$T/pub/tile/0/000.p/1' ] && [ -f '$T/pub/tile/entries/000.p/$W' ] && [ -f '$T/pub/json/0.json' ]"
+holds "no temporary file left" "[ -z \"\$(find '$T/pub' -name '*.tmp')\" ]"
+"$PY" -c "import json,sys; [json.load(open(f)) for f in sys.argv[1:]]" "$T"/pub/json/*.json \
+    >"$T/out" 2>&1 && ok "every json/<i>.json parses" || notok "every json/<i>.json parses"
+has "a QUERY entry's JSON decodes the analyst's query" '"type":"QUERY"' "$T/pub/json/$(grep -l '"type":"QUERY"' "$T"/pub/json/*.json | head -1 | xargs basename)"
+grep -l '"type":"RELEASE"' "$T"/pub/json/*.json | head -1 | xargs cat >"$T/out"
+has "a RELEASE entry's JSON has participants, result hash and variance" '"participants":\[.*"result_hash":"[0-9a-f]\{64\}","variance":'
+
+# --- over HTTP from the coordinator's listener
+[ -n "$PUBPORT" ] && ok "the [public] listener writes its port ($PUBPORT)" ||
+	notok "the [public] listener writes its port"
+U="http://127.0.0.1:$PUBPORT"
+check "verifier (HTTP): the same checks from the listener" VERIFY "$U" --json --old "$T/cp1"
+hdr() { curl -s -o /dev/null -D - "$@" | tr -d '\r'; }
+hdr "$U/checkpoint" >"$T/out"
+has "checkpoint: 200" "^HTTP/1.1 200"
+has "checkpoint: Cache-Control: no-store" "^Cache-Control: no-store$"
+has "checkpoint: Content-Type text/plain; charset=utf-8" "^Content-Type: text/plain; charset=utf-8$"
+has "checkpoint: Access-Control-Allow-Origin: *" "^Access-Control-Allow-Origin: \*$"
+curl -s "$U/checkpoint" | cmp -s - "$T/pub/checkpoint" && ok "checkpoint: the file's bytes" ||
+	notok "checkpoint: the file's bytes"
+hdr "$U/tile/0/000.p/$W" >"$T/out"
+has "partial tile: 200, application/octet-stream" "^Content-Type: application/octet-stream$"
+has "partial tile: short caching" "^Cache-Control: public, max-age=300$"
+hdr -I "$U/tile/entries/000.p/$W" >"$T/out"
+has "HEAD of a bundle: 200 with its length" "^Content-Length: $(wc -c <"$T/pub/tile/entries/000.p/$W")$"
+hdr "$U/json/0.json" >"$T/out"
+has "json: application/json" "^Content-Type: application/json$"
+# A full tile is served as immutable (a stand-in file: this log is short).
+cp "$T/pub/tile/0/000.p/$W" "$T/pub/tile/0/007"
+hdr "$U/tile/0/007" >"$T/out"
+has "full tile: Cache-Control: public, max-age=31536000, immutable" \
+    "^Cache-Control: public, max-age=31536000, immutable$"
+rm -f "$T/pub/tile/0/007"
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+holds "POST: 405" "[ \"\$(code -X POST '$U/checkpoint')\" = 405 ]"
+hdr -X DELETE "$U/checkpoint" >"$T/out"
+has "DELETE: 405 with Allow: GET, HEAD" "^Allow: GET, HEAD$"
+for p in /tile/0/00 /tile/0/x000/001 /tile/00/000 /tile/0/000.p/0 \
+    /tile/0/000.p/256 /tile/ /tile/0/ /json/ /json/01.json /json/x.json \
+    /coord/log.db /../coord/log.db /%2e%2e/coord/log.db /.hidden.html \
+    /tile/../checkpoint /pub /a/../checkpoint /index.php /; do
+	c=$(code --path-as-is "$U$p")
+	[ "$c" = 404 ] || { echo "$p: $c"; break; }
+done >"$T/out"
+holds "404 for paths outside the fixed set (.., %2e%2e, directories, non-canonical tiles, no index.html yet)" \
+    "[ ! -s '$T/out' ]"
+mkdir -p "$T/pub/js"
+printf '<!doctype html><title>log</title>\n' >"$T/pub/index.html"
+printf 'export const x = 1;\n' >"$T/pub/js/app.js"
+ln -s "$T/coordinator.conf" "$T/pub/link.css"
+hdr "$U/" >"$T/out"
+has "/ serves index.html as text/html" "^Content-Type: text/html; charset=utf-8$"
+hdr "$U/js/app.js" >"$T/out"
+has "a portal script: text/javascript" "^Content-Type: text/javascript; charset=utf-8$"
+holds "a symbolic link is not followed: 404" "[ \"\$(code '$U/link.css')\" = 404 ]"
+rm -f "$T/pub/link.css" "$T/pub/index.html" "$T/pub/js/app.js"; rmdir "$T/pub/js"
+
+# --- negative controls: each tampering is named
+tamper() {	# tamper NAME: a fresh copy of the directory in $T/bad
+	rm -rf "$T/bad"; cp -r "$T/pub" "$T/bad"
+}
+flip() {	# flip FILE OFFSET [MASK]: change one byte (default: invert it)
+	"$PY" -c "import sys
+p, o, m = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+b = bytearray(open(p, 'rb').read()); b[o] ^= m; open(p, 'wb').write(b)" \
+	    "$1" "$2" "${3:-255}"
+}
+tamper; flip "$T/bad/tile/0/000.p/$W" 40
+fails_with "a flipped byte in a hash tile: named" "FAIL: tiles: the hash tiles of size $SIZE do not reproduce the signed root" \
+    VERIFY "$T/bad"
+tamper; flip "$T/bad/tile/entries/000.p/$W" 30
+fails_with "a flipped byte in an entry bundle: named" "FAIL: tile/entries/000.p/$W: entry [0-9]* does not hash" \
+    VERIFY "$T/bad"
+# The first digit of the size ("cairn/pubtest\n" is 14 bytes): 1 -> 0 ...
+tamper; flip "$T/bad/checkpoint" 14 1
+fails_with "a flipped byte in the checkpoint: named" "FAIL: checkpoint: log signature of cairn/pubtest does not verify" \
+    VERIFY "$T/bad"
+tamper; grep -v '^— n[12] ' "$T/pub/checkpoint" >"$T/bad/checkpoint"
+fails_with "a missing cosignature (1 of quorum 2): named" "FAIL: checkpoint: 1 valid cosignatures of pinned witnesses, the quorum is 2" \
+    VERIFY "$T/bad"
+Q=1 check "  ... the same checkpoint meets a quorum of 1 (negative control)" VERIFY "$T/bad"
+
+# --- rebuild from the databases
+stop
+check "public-rebuild into an empty folder" "$COORD" public-rebuild -c "$T/coordinator.conf" --dir "$T/re"
+check "  ... reproduces the directory byte for byte" diff -r "$T/pub" "$T/re"
+check "public-rebuild over the live directory: agrees, nothing written" sh -c \
+    "'$COORD' public-rebuild -c '$T/coordinator.conf' | grep -q ': 0 files written'"
+flip "$T/re/tile/0/000.p/3" 5
+fails_with "public-rebuild refuses a tile with other bytes, naming it" "re/tile/0/000.p/3: differs from log.db at byte 5" \
+    "$COORD" public-rebuild -c "$T/coordinator.conf" --dir "$T/re"
+flip "$T/re/tile/0/000.p/3" 5
+cp "$T/re/tile/0/000.p/3" "$T/re/tile/0/001"
+fails_with "public-rebuild refuses a tile no checkpointed size implies" "re/tile/0/001: no checkpointed size of log.db" \
+    "$COORD" public-rebuild -c "$T/coordinator.conf" --dir "$T/re"
+rm "$T/re/tile/0/001"
+sed -i '3s/^./A/' "$T/re/checkpoint"
+fails_with "public-rebuild refuses a checkpoint of another root" "re/checkpoint: size [0-9]* with a root log.db does not have" \
+    "$COORD" public-rebuild -c "$T/coordinator.conf" --dir "$T/re"
+rm -rf "$T/re/json/1.json" "$T/re/checkpoint" "$T/re/tile/entries"
+check "public-rebuild fills in missing files" "$COORD" public-rebuild -c "$T/coordinator.conf" --dir "$T/re"
+check "  ... and they are the same again" diff -r "$T/pub" "$T/re"
+
+# --- the coordinator refuses a directory that contradicts its database
+flip "$T/pub/tile/entries/000.p/2" 9
+if "$COORD" serve -c "$T/coordinator.conf" >"$T/out" 2>&1; then
+	notok "serve refuses a tampered public directory"
+else
+	has "serve refuses a tampered public directory, naming the file" "pub/tile/entries/000.p/2: differs from log.db"
+fi
+flip "$T/pub/tile/entries/000.p/2" 9
+touch "$T/pub/tile/0/000.p/4.tmp"
+start
+U="http://127.0.0.1:$PUBPORT"
+check "after repair it serves; a third round" D round q-three
+holds "a leftover temporary file is removed at start" "[ ! -e '$T/pub/tile/0/000.p/4.tmp' ]"
+check "verifier after the restart (consistency with round 1's checkpoint)" VERIFY "$U" --old "$T/cp1"
+stop
+
+# --- configuration
+sed 's/^listen = 127.0.0.1:0$/&/; /^\[public\]$/,$ { /^dir = /d }' "$T/coordinator.conf" >"$T/bad.conf"
+fails_with "[public] listen without dir is refused" "\[public\] listen is set without \[public\] dir" \
+    "$COORD" check-config -c "$T/bad.conf"
+printf 'tls_cert = %s\n' "$T/fed/coordinator/tls.crt" >>"$T/bad.conf"
+sed -i "/^\[public\]$/a dir = $T/pub" "$T/bad.conf"
+fails_with "[public] tls_cert without tls_key is refused" "tls_cert and tls_key go together" \
+    "$COORD" check-config -c "$T/bad.conf"
+echo "1..$n"
+tap_done
