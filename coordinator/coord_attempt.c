@@ -263,9 +263,12 @@ coord_attempt_release(struct coord *c, struct attempt *a)
 		parts[i].len = strlen(names[i]);
 	}
 	e->type = TLOG_ENTRY_RELEASE;
+	/* Version 2: the SHA-256 a browser checks published values with. */
+	e->version = 2;
 	e->time = (uint64_t)coord_now_s();
 	memcpy(e->query_hash, a->qhash, 32);
 	memcpy(e->result_hash, rhash, 32);
+	secagg_cells_sha256((const uint64_t *)vals, n, e->result_sha256);
 	e->variance = (double)var;
 	e->nparticipants = a->n;
 	memcpy(e->participants, parts, a->n * sizeof(parts[0]));

@@ -482,7 +482,7 @@ int	coord_verify(struct tlog_store *tl, struct coord_store *db,
  * Whether the stored result 'release' ('rlen' bytes, a packed Release)
  * and its 'n' values 'vals' (decoded, coord_store_result_decode()) of
  * query 'query_id' are exactly what the RELEASE entry 'e' at 'index'
- * released.
+ * released (both digests of a version 2 entry).
  */
 bool	coord_verify_result(const struct tlog_entry *e, uint64_t index,
 	    const char *query_id, const void *release, size_t rlen,

@@ -14,6 +14,10 @@ const LAYOUT = {
 	CHARGE: ['node_id', 'query_hash', 'charges', 'body', 'signature'],
 	REFUSAL: ['node_id', 'query_hash', 'reason', 'body', 'signature'],
 	RELEASE: ['query_hash', 'participants', 'result_hash', 'variance'],
+	// Version 2 of RELEASE: the SHA-256 of the values (docs/tlog.md),
+	// which the statistics view checks published values against.
+	RELEASE2: ['query_hash', 'participants', 'result_hash',
+	    'result_sha256', 'variance'],
 	FAILURE: ['query_hash', 'reason'],
 	MEMBER: ['body', 'signature'],
 	POLICY: ['node_id', 'body', 'signature'],
@@ -52,14 +56,15 @@ class Cursor {
 export function decodeEntry(u8, index) {
 	const c = new Cursor(u8, index);
 	const version = c.u8at('version');
-	if (version !== 1)
-		throw new Error('entry ' + index + ': version ' + version);
 	const type = TYPES[c.u8at('type')];
 	if (!type)
 		throw new Error('entry ' + index + ': unknown type');
-	const e = { index, type, time: Number(c.u64('time')) };
-	for (const f of LAYOUT[type]) {
-		if (f === 'query_hash' || f === 'result_hash')
+	if (version !== 1 && !(version === 2 && type === 'RELEASE'))
+		throw new Error('entry ' + index + ': version ' + version);
+	const e = { index, type, version, time: Number(c.u64('time')) };
+	for (const f of LAYOUT[version === 2 ? type + '2' : type]) {
+		if (f === 'query_hash' || f === 'result_hash' ||
+		    f === 'result_sha256')
 			e[f] = c.take(32, f);
 		else if (f === 'variance')
 			e[f] = c.f64(f);

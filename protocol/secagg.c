@@ -249,6 +249,25 @@ secagg_cells_digest(const uint64_t *v, size_t n, uint8_t out[static 32])
 	crypto_generichash_final(&st, out, 32);
 }
 
+void
+secagg_cells_sha256(const uint64_t *v, size_t n, uint8_t out[static 32])
+{
+	crypto_hash_sha256_state st;
+	uint8_t buf[8 * 256];
+
+	crypto_hash_sha256_init(&st);
+	for (size_t i = 0; i < n; i += 256) {
+		size_t k = n - i < 256 ? n - i : 256;
+
+		for (size_t j = 0; j < k; j++)
+			for (int b = 0; b < 8; b++)
+				buf[j * 8 + (size_t)b] =
+				    (uint8_t)(v[i + j] >> (8 * b));
+		crypto_hash_sha256_update(&st, buf, k * 8);
+	}
+	crypto_hash_sha256_final(&st, out);
+}
+
 uint64_t
 secagg_check_value(const uint8_t sid[static 32])
 {

@@ -88,7 +88,9 @@ holds "no temporary file left" "[ -z \"\$(find '$T/pub' -name '*.tmp')\" ]"
     >"$T/out" 2>&1 && ok "every json/<i>.json parses" || notok "every json/<i>.json parses"
 has "a QUERY entry's JSON decodes the analyst's query" '"type":"QUERY"' "$T/pub/json/$(grep -l '"type":"QUERY"' "$T"/pub/json/*.json | head -1 | xargs basename)"
 grep -l '"type":"RELEASE"' "$T"/pub/json/*.json | head -1 | xargs cat >"$T/out"
-has "a RELEASE entry's JSON has participants, result hash and variance" '"participants":\[.*"result_hash":"[0-9a-f]\{64\}","variance":'
+has "a RELEASE entry's JSON (entry version 2) has participants, result hash, its SHA-256 and variance" '"entry_version":2,"type":"RELEASE".*"participants":\[.*"result_hash":"[0-9a-f]\{64\}","result_sha256":"[0-9a-f]\{64\}","variance":'
+grep -l '"type":"QUERY"' "$T"/pub/json/*.json | head -1 | xargs cat >"$T/out"
+has "a QUERY entry's JSON says whether the release is public" '"query":{.*"publish":false'
 
 # --- over HTTP from the coordinator's listener
 [ -n "$PUBPORT" ] && ok "the [public] listener writes its port ($PUBPORT)" ||
