@@ -181,7 +181,10 @@ function renderQuery(v, rec) {
 		if (ref)
 			return h('li', { class: 'refused', 'data-node': node },
 			    v.t('holder_refused', { node, reason:
-			    ref.refusal.reason || ref.reason }), ' (',
+			    ref.refusal.reason || ref.reason, code: v.t(
+			    v.cat['reason_' + ref.refusal.reason_code] ?
+			    'reason_' + ref.refusal.reason_code :
+			    'reason_other') }), ' (',
 			    entryLink(v, ref.index), ')');
 		if (ch)
 			return h('li', { class: 'charged', 'data-node': node },

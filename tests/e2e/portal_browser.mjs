@@ -1,7 +1,8 @@
 // portal_browser.mjs - drive Debian's headless Chromium with puppeteer-core
 // (installed by tests/e2e/lib/npm_deps.sh) over the portal for
 // tests/e2e/portal.sh: open URL, wait until the page has finished its
-// check (or for the text of a page without scripts), save a screenshot and
+// check (or for the text of a page without scripts), save a screenshot (the
+// whole page, and its first screen as NAME-top.png) and
 // print what the page shows as one JSON object on stdout (status, every
 // question with its costs, holders and outcome, every budget row, the
 // links to the ε explanation, the keyboard focus order, console errors).
@@ -84,6 +85,7 @@ try {
 		};
 	}));
 	await page.screenshot({ path: shot, fullPage: !flags.includes('top') });
+	await page.screenshot({ path: shot.replace(/\.png$/, '-top.png') });
 	// The keyboard: the first Tab stops, as the reader would meet them.
 	out.focus = [];
 	if (!flags.includes('nojs'))
