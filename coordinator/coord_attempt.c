@@ -306,6 +306,11 @@ coord_attempt_release(struct coord *c, struct attempt *a)
 		log_info("query %s released (attempt %u, %zu cells, log "
 		    "index %llu)", a->query_id, a->attempt, n,
 		    (unsigned long long)index);
+	/* Published statistics: only when the signed query asks. */
+	if (coord_publish_release(c->log.pub, c->cfg, a->q, a->query_index,
+	    packed, plen, vals, n) != CAIRN_OK)
+		log_error("query %s: release file not written: %s (written "
+		    "at the next start)", a->query_id, cairn_errmsg());
 	coord_query_wake(c, a->query_id, false);
 	free(packed);
 	free(vals);

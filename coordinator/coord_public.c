@@ -174,6 +174,30 @@ put_file(struct coord_public *p, const char *rel, const void *data,
 	return CAIRN_OK;
 }
 
+int
+coord_public_put(struct coord_public *p, const char *rel, const void *data,
+    size_t len, bool replace)
+{
+	char path[4096 + TLOG_TILE_PATH_MAX + 32];
+	char *have = NULL;
+	size_t hlen;
+	bool same;
+
+	if (!replace)
+		return put_file(p, rel, data, len);
+	snprintf(path, sizeof(path), "%s/%s", p->dir, rel);
+	if (access(path, F_OK) == 0 && file_read_capped(path, len + 1, &have,
+	    &hlen) == CAIRN_OK) {
+		same = hlen == len && memcmp(have, data, len) == 0;
+		free(have);
+		if (same) {
+			p->rep.checked++;
+			return CAIRN_OK;
+		}
+	}
+	return write_atomic(p, rel, data, len);
+}
+
 static int
 cache_room(struct tile_cache *c, size_t need)
 {
