@@ -164,9 +164,10 @@ if [ -n "${KEEP:-}" ]; then
 fi
 fed_coordinator_conf "$T" "demo $T/regions.csv" || fail "pinning the geography"
 # The public log and the portal: a port chosen free now, fixed for a kept
-# folder's start.sh.
+# folder's start.sh; the public checkpoint is the newest one a majority
+# of the three nodes cosigned, the quorum the portal checks.
 PUB_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-printf '[public]\ndir = %s\nlisten = 127.0.0.1:%s\nport_file = %s\n' \
+printf '[public]\ndir = %s\nlisten = 127.0.0.1:%s\nport_file = %s\nwitness_quorum = 2\n' \
     "$T/public" "$PUB_PORT" "$T/public.port" >>"$T/coordinator.conf"
 grep '^geography' "$T/fed/federation.conf" | sed 's/^/   federation.conf: /' | cut -c1-100
 fed_start_coordinator "$T" || { cat "$T/coord.log" >&2; fail "the coordinator did not start"; }
