@@ -244,9 +244,8 @@ install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/share/cairn
 	install -m 0644 tools/demo.sh tools/federation_lib.sh \
 	    $(DESTDIR)$(PREFIX)/share/cairn
-	install -d $(DESTDIR)$(PREFIX)/share/cairn/tools \
-	    $(DESTDIR)$(PREFIX)/share/cairn/portal/i18n
-	install -m 0644 tools/portal.mjs $(DESTDIR)$(PREFIX)/share/cairn/tools
+	install -d $(DESTDIR)$(PREFIX)/share/cairn/portal/i18n
+	install -m 0644 tools/portal.mjs $(DESTDIR)$(PREFIX)/share/cairn
 	install -m 0644 $(wildcard portal/*.html portal/*.js portal/*.css) \
 	    $(DESTDIR)$(PREFIX)/share/cairn/portal
 	install -m 0644 $(wildcard portal/i18n/*.json) \

@@ -12,7 +12,7 @@
 //    (default: a majority of the nodes) and the δ at which ε is shown
 //    (default 1e-6, as `cairn query result`).
 // 2. Copies the portal's static files (SRC, default the portal/ folder
-//    beside this tool) into DIR, each written to a temporary name and
+//    beside this tool, or ../portal in the source tree) into DIR, each written to a temporary name and
 //    renamed.
 // 3. When DIR holds a log (DIR/checkpoint and its tiles), checks it with
 //    the page's own code (portal/tlog.js) against the same pins and writes
@@ -34,8 +34,12 @@ function die(code, msg) {
 }
 
 function parseArgs(argv) {
-	const o = { quorum: null, delta: 1e-6, portal: resolve(dirname(
-	    fileURLToPath(import.meta.url)), '..', 'portal') };
+	// The portal's files: beside this tool once installed
+	// (PREFIX/share/cairn/portal), ../portal in the source tree.
+	const here = dirname(fileURLToPath(import.meta.url));
+	const o = { quorum: null, delta: 1e-6, portal: existsSync(join(here,
+	    'portal', 'index.html')) ? join(here, 'portal') :
+	    resolve(here, '..', 'portal') };
 	const known = ['--federation', '--public', '--quorum', '--delta',
 	    '--portal'];
 	for (let i = 0; i < argv.length; i += 2) {

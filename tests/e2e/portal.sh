@@ -1,10 +1,10 @@
 #!/bin/sh
 # portal.sh - issue #14 items 3-4: the portal in a real browser (Debian's
 # headless Chromium driven by puppeteer-core).  A small `cairn demo` runs
-# eight queries and one refused over budget; it is started again with a
-# public directory, where the coordinator writes its log as C2SP tiles and
-# serves it, the portal installed beside them with the keys of
-# federation.conf pinned (tools/portal.mjs).  Checked: the page verifies the checkpoint, cosignatures and
+# eight queries and one refused over budget; its coordinator writes the log
+# as C2SP tiles into its public directory and serves it, and the demo
+# installs the portal there with the keys of federation.conf pinned
+# (tools/portal.mjs) and prints its URL; the federation is started again.  Checked: the page verifies the checkpoint, cosignatures and
 # every entry; it lists every query the audit counts with its cost and
 # outcome, the ε of each cost equals `cairn privacy plan`'s, the budgets
 # equal `cairn query budget`'s; French renders; a phone screen holds it;
@@ -64,19 +64,24 @@ fi
 AUDIT=$(grep '^ *ok: log size' "$T/demo.out")
 holds "the demo's audit line" '[ -n "$AUDIT" ]'
 
-# The coordinator writes its log into the public directory and serves it
-# ([public], docs/config.md); the demo's federation is started again with
-# it, and the portal installed beside the tiles.
-W="$T/www"
-mkdir -p "$W/log"
-printf '[public]\ndir = %s\nlisten = 127.0.0.1:0\nport_file = %s\n' \
-    "$W/log" "$T/public.port" >>"$T/demo/coordinator.conf"
-check "the demo's federation starts again with [public]" \
-    sh "$T/demo/start.sh"
+# The demo's coordinator writes its log into its public directory and
+# serves it ([public]); the demo installed the portal there.  Its
+# federation is started again, and the portal installed once more (the
+# tool is idempotent) to check what it says.
+holds "the demo printed the portal's URL and public directory" \
+    'grep -q "portal: http://127.0.0.1:[0-9]*/" "$T/demo.out" &&
+    grep -q "public directory: $T/demo/public" "$T/demo.out"'
+holds "the demo installed the portal and wrote log.html" \
+    '[ -s "$T/demo/public/index.html" ] && [ -s "$T/demo/public/log.html" ]'
+rm -f "$T/demo/public.port"
+check "the demo's federation starts again" sh "$T/demo/start.sh"
 i=0
-while [ $i -lt 100 ] && [ ! -s "$T/public.port" ]; do sleep 0.1; i=$((i + 1)); done
-PPORT=$(cat "$T/public.port" 2>/dev/null)
+while [ $i -lt 100 ] && [ ! -s "$T/demo/public.port" ]; do sleep 0.1; i=$((i + 1)); done
+PPORT=$(cat "$T/demo/public.port" 2>/dev/null)
 holds "the coordinator serves the public directory" '[ -n "$PPORT" ]'
+W="$T/www"
+mkdir -p "$W"
+ln -s "$T/demo/public" "$W/log"
 holds "the coordinator wrote the checkpoint and tiles" \
     '[ -s "$W/log/checkpoint" ] && [ -d "$W/log/tile/entries" ]'
 check "portal.mjs installs the portal, verifies the log, writes log.html" \
@@ -99,7 +104,7 @@ BUNDLE=tile/entries/000.p/$SIZE
 flip() { # flip FILE OFFSET: xor one byte
 	python3 -c 'import sys; p, o = sys.argv[1], int(sys.argv[2]); b = bytearray(open(p, "rb").read()); b[o] ^= 1; open(p, "wb").write(bytes(b))' "$1" "$2"
 }
-for x in tile entries cosig; do cp -r "$W/log" "$W/$x"; done
+for x in tile entries cosig; do cp -r "$W/log/" "$W/$x"; done
 flip "$W/tile/$TILE" 100
 flip "$W/entries/$BUNDLE" 300
 python3 - "$W/cosig/checkpoint" <<'PY'
