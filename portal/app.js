@@ -10,6 +10,7 @@ import { VerifyError, fetchText, verifyCheckpoint, fetchVerifiedEntries,
 import { decodeEntry } from './entry.js';
 import { View, LANGS, model, renderQueries, renderBudgets, renderEntries,
     verifiedText, h } from './view.js';
+import { renderStats } from './stats.js';
 
 function setStatus(state, text) {
 	const s = document.getElementById('status');
@@ -83,6 +84,9 @@ async function main() {
 	    renderBudgets(v, m);
 	document.getElementById('entries-body').innerHTML =
 	    renderEntries(v, entries);
+	// The published values, each checked against its RELEASE entry
+	// before it is drawn; the log is verified whatever they say.
+	await renderStats(v, m, document.getElementById('stats-body'));
 	setStatus('verified', verifiedText(v, cp, 'status_ok'));
 	if (location.hash) {
 		const target = document.getElementById(location.hash.slice(1));

@@ -205,6 +205,7 @@ export const QUERY = {
 	participants: [6, ['str']], max_colluding: [7, 'uint'],
 	federation: [9, 'str'], holders_per_person: [11, 'uint'],
 	rho_nano: [12, 'u64'], allow_missing_months: [13, 'bool'],
+	publish: [14, 'bool'],
 };
 export const SIGNED_QUERY = { query: [1, 'bytes'], signature: [2, 'bytes'] };
 export const REFUSAL = {

@@ -36,6 +36,10 @@ missing() {
 	# source_pg.sh); its programs live outside PATH.
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
 	    m="$m postgresql"
+	# Leaflet, which tools/portal.mjs copies into the public directory
+	# for the portal's maps of published statistics (docs/portal.md).
+	[ -f /usr/share/javascript/leaflet/leaflet.js ] ||
+	    m="$m libjs-leaflet"
 	for p in $PKGS; do
 		if ! command -v pkg-config >/dev/null 2>&1 ||
 		    ! pkg-config --exists "${p%%:*}"; then

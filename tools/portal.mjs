@@ -13,7 +13,9 @@
 //    (default 1e-6, as `cairn query result`).
 // 2. Copies the portal's static files (SRC, default the portal/ folder
 //    beside this tool, or ../portal in the source tree) into DIR, each written to a temporary name and
-//    renamed.
+//    renamed, and Leaflet (leaflet.js, leaflet.css) from Debian's
+//    libjs-leaflet ($CAIRN_LEAFLET_DIR, default /usr/share/javascript/
+//    leaflet) into DIR/leaflet/ for the maps of published statistics.
 // 3. When DIR holds a log (DIR/checkpoint and its tiles), checks it with
 //    the page's own code (portal/tlog.js) against the same pins and writes
 //    log.html (English) and log.fr.html from the verified entries with the
@@ -151,6 +153,16 @@ function install(src, dst, pins) {
 			files.push(join('i18n', f));
 	if (!files.includes('index.html'))
 		die(2, src + ': no index.html: not the portal\'s folder');
+	// Leaflet from Debian's libjs-leaflet, for the maps of published
+	// statistics: served from the same directory, nothing from outside.
+	const leaflet = process.env.CAIRN_LEAFLET_DIR ||
+	    '/usr/share/javascript/leaflet';
+	for (const f of ['leaflet.js', 'leaflet.css']) {
+		if (!existsSync(join(leaflet, f)))
+			die(2, join(leaflet, f) + ': Leaflet is missing ' +
+			    '(apt-get install libjs-leaflet)');
+		put(join(dst, 'leaflet', f), readFileSync(join(leaflet, f)));
+	}
 	for (const f of files) {
 		let data = readFileSync(join(src, f));
 		if (f === 'index.html') {

@@ -12,7 +12,13 @@
 # (log.html); a tampered tile, entry bundle or checkpoint turns the page
 # into a failure naming what failed (negative controls of "verified"), and
 # the tool refuses to write log.html from them (the tampered copies served
-# by another static server, python3 -m http.server).  Screenshots are kept in
+# by another static server, python3 -m http.server).  Published statistics:
+# every release file of the demo (which publishes) is checked in the
+# browser against its RELEASE entry's SHA-256, drawn with one shape per
+# region (flows and a matrix for od and migration), its CSV and GeoJSON
+# downloads parse and equal the file with the intervals, a tooltip shows a
+# value and its interval; a tampered release file shows as failed, naming
+# it.  Screenshots are kept in
 # build/portal-screens/ (docs/portal.md shows them).
 set -u
 : "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
@@ -104,7 +110,12 @@ BUNDLE=tile/entries/000.p/$SIZE
 flip() { # flip FILE OFFSET: xor one byte
 	python3 -c 'import sys; p, o = sys.argv[1], int(sys.argv[2]); b = bytearray(open(p, "rb").read()); b[o] ^= 1; open(p, "wb").write(bytes(b))' "$1" "$2"
 }
-for x in tile entries cosig; do cp -r "$W/log/" "$W/$x"; done
+for x in tile entries cosig release; do cp -r "$W/log/" "$W/$x"; done
+# A published release file with one value changed (the log untouched).
+REL=$(ls "$W/release/releases" | head -1)
+python3 -c 'import json, sys; p = sys.argv[1]; r = json.load(open(p)); r["values"][0] += 1; json.dump(r, open(p, "w"))' \
+    "$W/release/releases/$REL"
+REL=${REL%.json}
 flip "$W/tile/$TILE" 100
 flip "$W/entries/$BUNDLE" 300
 python3 - "$W/cosig/checkpoint" <<'PY'
@@ -136,6 +147,14 @@ page eps portal-en "$C"
 page budgets portal-en "$T/budget.csv"
 page keyboard portal-en
 page text portal-en "What ε means for one person"
+# The published statistics (issue #14): the demo's queries were signed
+# with --publish; each release file checked in the browser against its
+# RELEASE entry's SHA-256, drawn, and its downloads equal to the file.
+SC="python3 $CAIRN_TOP/tests/e2e/lib/stats_check.py"
+holds "the demo published its releases (one file per released query)" \
+    '[ "$(ls "$W/log/releases" | wc -l)" -ge 7 ] && [ -s "$W/log/geographies/demo.geojson" ]'
+check "statistics: every release verified, one shape per region, flows and matrix, downloads parse and match, a tooltip with the value and its interval" \
+    $SC verified "$T/portal-en.json" "$W/log"
 
 # Negative controls of the comparisons: one figure off, one query more.
 sed '0,/^op1,/s/^\(op1,[^,]*,[^,]*,\)[0-9]/\19/' "$T/budget.csv" >"$T/budget-off.csv"
@@ -169,6 +188,12 @@ browse tampered-entries "$U/entries/index.html" top
 page failed tampered-entries "does not match the bytes of entry"
 browse tampered-cosig "$U/cosig/index.html" top
 page failed tampered-cosig "cosignature of witness op2 does not verify"
+browse tampered-release "$U/release/index.html"
+page verified tampered-release
+check "a tampered release file shows as failed, naming it" \
+    $SC failed "$T/tampered-release.json" "$REL" "releases/$REL.json fails its check (its values do not match the SHA-256 of the RELEASE entry $REL)"
+fails_with "negative control: the check catches a release not shown as verified" \
+    "not verified" $SC verified "$T/tampered-release.json" "$W/release"
 
 for x in tile entries cosig; do
 	rm -f "$W/$x/log.html"

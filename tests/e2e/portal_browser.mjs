@@ -84,7 +84,47 @@ try {
 			    window.innerWidth + 1,
 		};
 	}));
-	await page.screenshot({ path: shot, fullPage: !flags.includes('top') });
+	// The published statistics: each release's check, its map's shapes
+	// and flow lines, its downloads; then a region's tooltip, hovered.
+	out.stats = await page.evaluate(() => [...document.querySelectorAll(
+	    'article.stats')].map((a) => {
+		const dl = (c) => {
+			const l = a.querySelector('a.' + c);
+			const href = l ? l.getAttribute('href') : '';
+			return href.startsWith('data:') ? decodeURIComponent(
+			    href.slice(href.indexOf(',') + 1)) : null;
+		};
+		return { release: a.getAttribute('data-release'),
+		    kind: a.getAttribute('data-kind'),
+		    check: a.getAttribute('data-check'),
+		    text: a.innerText,
+		    regions: a.querySelectorAll('path.region').length,
+		    flows: a.querySelectorAll('path.flow').length,
+		    slider: !!a.querySelector('input[type=range]'),
+		    series: a.querySelectorAll('table.series tr').length,
+		    matrix: a.querySelectorAll('.matrix-body tr').length,
+		    csv: dl('dl-csv'), geojson: dl('dl-geojson') };
+	}));
+	for (const st of out.stats) {
+		if (st.check !== 'verified' || st.regions === 0 ||
+		    st.flows > 0 || st.tooltip)
+			continue;
+		const sel = '#stats-' + st.release + ' path.region';
+		await page.$eval(sel, (p) => p.scrollIntoView());
+		await page.hover(sel);
+		await page.waitForSelector('.leaflet-tooltip',
+		    { timeout: 5000 }).catch(() => {});
+		st.tooltip = await page.evaluate(() => {
+			const t = document.querySelector('.leaflet-tooltip');
+			return t ? t.textContent : null;
+		});
+		st.tooltip_region = await page.$eval(sel, (p) =>
+		    p.getAttribute('data-region'));
+		await page.mouse.move(0, 0);
+		break;
+	}
+	await page.evaluate(() => window.scrollTo(0, 0));
+		await page.screenshot({ path: shot, fullPage: !flags.includes('top') });
 	await page.screenshot({ path: shot.replace(/\.png$/, '-top.png') });
 	// The keyboard: the first Tab stops, as the reader would meet them.
 	out.focus = [];
