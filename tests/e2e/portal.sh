@@ -140,7 +140,7 @@ holds "a static web server serves the tampered copies" '[ -n "$PORT" ]'
 U="http://127.0.0.1:$PORT"
 P="http://127.0.0.1:$PPORT"
 
-browse portal-en "$P/index.html"
+browse portal-en "$P/index.html" stats
 page verified portal-en
 page queries portal-en "$AUDIT"
 page eps portal-en "$C"

@@ -8,6 +8,7 @@
 // links to the ε explanation, the keyboard focus order, console errors).
 //
 //   NPM_DIR=build/npm node portal_browser.mjs URL SHOT.png [nojs] [phone]
+//       [stats]   (stats: a screenshot of each drawn release too)
 import { createRequire } from 'node:module';
 
 const require = createRequire(process.env.NPM_DIR + '/package.json');
@@ -123,6 +124,15 @@ try {
 		await page.mouse.move(0, 0);
 		break;
 	}
+	// Each drawn release on its own, for docs/portal.md (NAME-stats-KIND).
+	if (flags.includes('stats'))
+		for (const st of out.stats) {
+			const el = st.check === 'verified' &&
+			    await page.$('#stats-' + st.release);
+			if (el)
+				await el.screenshot({ path: shot.replace(/\.png$/,
+				    '-stats-' + st.kind + '.png') });
+		}
 	await page.evaluate(() => window.scrollTo(0, 0));
 		await page.screenshot({ path: shot, fullPage: !flags.includes('top') });
 	await page.screenshot({ path: shot.replace(/\.png$/, '-top.png') });
