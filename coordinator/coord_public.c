@@ -45,6 +45,8 @@ struct tile_cache {
 };
 
 #define NCACHE	(TLOG_TILE_MAX_LEVEL + 2)
+/* Files written and not yet renamed, at most. */
+#define PUBLIC_PENDING_MAX	1024
 
 struct coord_public {
 	char			 dir[4096];
@@ -54,6 +56,8 @@ struct coord_public {
 	char			*cp_written;	/* the checkpoint file's note */
 	struct coord_public_report rep;
 	struct tile_cache	 cache[NCACHE];
+	char			*pending[PUBLIC_PENDING_MAX];
+	size_t			 npending;
 	/* for the directory scan (nftw has no context argument) */
 	const uint64_t		*sizes;
 	size_t			 nsizes;
@@ -84,7 +88,78 @@ make_parents(const struct coord_public *p, const char *rel)
 	return CAIRN_OK;
 }
 
-/* Write 'rel' (under p->dir) as 'len' bytes of 'data', atomically. */
+/*
+ * Rename the pending temporary files to their names, after making their
+ * bytes durable: one fsync each for a few, one syncfs() for many (a full
+ * walk writes thousands), so that no name ever points at bytes that a
+ * power loss could take back.  Tiles go before the checkpoint that
+ * implies them because put_checkpoint() flushes before writing it.
+ */
+static int
+flush(struct coord_public *p)
+{
+	char path[4096 + TLOG_TILE_PATH_MAX + 32], tmp[sizeof(path) + 8];
+	int fd, r = CAIRN_OK;
+
+	if (p->npending == 0)
+		return CAIRN_OK;
+	if (p->npending > 8) {
+		if ((fd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) <
+		    0 || syncfs(fd) != 0) {
+			r = cairn_err(CAIRN_ERR_IO, "%s: syncfs: %s", p->dir,
+			    strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
+		close(fd);
+	} else
+		for (size_t i = 0; i < p->npending; i++) {
+			snprintf(tmp, sizeof(tmp), "%s/%s.tmp", p->dir,
+			    p->pending[i]);
+			if ((fd = open(tmp, O_RDONLY | O_NOFOLLOW |
+			    O_CLOEXEC)) < 0 || fsync(fd) != 0) {
+				r = cairn_err(CAIRN_ERR_IO, "%s: fsync: %s",
+				    tmp, strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				goto out;
+			}
+			close(fd);
+		}
+	for (size_t i = 0; i < p->npending; i++) {
+		snprintf(path, sizeof(path), "%s/%s", p->dir, p->pending[i]);
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		fault_point("coord.public_before_rename");
+		if (rename(tmp, path) != 0) {
+			r = cairn_err(CAIRN_ERR_IO, "%s: rename: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+	}
+out:
+	/* On a failure the temporary files left are rewritten by the next
+	 * update or removed at the next start. */
+	for (size_t i = 0; i < p->npending; i++)
+		free(p->pending[i]);
+	p->npending = 0;
+	return r;
+}
+
+/* Whether 'rel' is written and waits for flush(). */
+static bool
+is_pending(const struct coord_public *p, const char *rel)
+{
+	for (size_t i = p->npending; i-- > 0;)
+		if (strcmp(p->pending[i], rel) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Write 'rel' (under p->dir) as 'len' bytes of 'data' to its temporary
+ * name; flush() renames it.
+ */
 static int
 write_atomic(struct coord_public *p, const char *rel, const void *data,
     size_t len)
@@ -95,6 +170,8 @@ write_atomic(struct coord_public *p, const char *rel, const void *data,
 	int fd = -1, r;
 
 	if ((r = make_parents(p, rel)) != CAIRN_OK)
+		return r;
+	if (p->npending == PUBLIC_PENDING_MAX && (r = flush(p)) != CAIRN_OK)
 		return r;
 	snprintf(path, sizeof(path), "%s/%s", p->dir, rel);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -115,20 +192,18 @@ write_atomic(struct coord_public *p, const char *rel, const void *data,
 		}
 		off += (size_t)w;
 	}
-	/* The bytes reach the disk before the name points at them. */
-	if (fsync(fd) != 0) {
-		r = cairn_err(CAIRN_ERR_IO, "%s: fsync: %s", tmp,
+	if (close(fd) != 0) {
+		fd = -1;
+		r = cairn_err(CAIRN_ERR_IO, "%s: close: %s", tmp,
 		    strerror(errno));
 		goto out;
 	}
-	close(fd);
 	fd = -1;
-	fault_point("coord.public_before_rename");
-	if (rename(tmp, path) != 0) {
-		r = cairn_err(CAIRN_ERR_IO, "%s: rename: %s", path,
-		    strerror(errno));
+	if ((p->pending[p->npending] = strdup(rel)) == NULL) {
+		r = CAIRN_ERR_NOMEM;
 		goto out;
 	}
+	p->npending++;
 	p->rep.written++;
 	r = CAIRN_OK;
 out:
@@ -154,6 +229,8 @@ put_file(struct coord_public *p, const char *rel, const void *data,
 	int r;
 
 	snprintf(path, sizeof(path), "%s/%s", p->dir, rel);
+	if (is_pending(p, rel))
+		return CAIRN_OK;	/* written in this walk, same bytes */
 	if (access(path, F_OK) != 0)
 		return write_atomic(p, rel, data, len);
 	if ((r = file_read_capped(path, len + 1, &have, &hlen)) != CAIRN_OK) {
@@ -321,6 +398,9 @@ put_checkpoint(struct coord_public *p, bool check)
 	size_t hlen = 0;
 	int r;
 
+	/* Every tile a checkpoint implies has its name first. */
+	if ((r = flush(p)) != CAIRN_OK)
+		return r;
 	if ((r = coord_log_checkpoint(p->lg, p->quorum, &note)) != CAIRN_OK)
 		return r;
 	if (p->cp_written != NULL && strcmp(p->cp_written, note) == 0) {
@@ -358,7 +438,7 @@ put_checkpoint(struct coord_public *p, bool check)
 	if (hlen != strlen(note) || have == NULL ||
 	    memcmp(have, note, hlen) != 0) {
 		if ((r = write_atomic(p, "checkpoint", note, strlen(note))) !=
-		    CAIRN_OK)
+		    CAIRN_OK || (r = flush(p)) != CAIRN_OK)
 			goto out;
 	}
 	free(p->cp_written);
@@ -559,7 +639,7 @@ coord_public_update(struct coord_public *p)
 		r = sync_all(p);
 	else if (size > p->synced) {
 		if ((r = tlog_tiles_between(p->synced, size, put_tile, p)) ==
-		    CAIRN_OK) {
+		    CAIRN_OK && (r = flush(p)) == CAIRN_OK) {
 			p->synced = size;
 			fault_point("coord.public_after_tiles");
 			r = put_checkpoint(p, false);
@@ -594,6 +674,8 @@ coord_public_close(struct coord_public *p)
 		return;
 	for (size_t i = 0; i < NCACHE; i++)
 		free(p->cache[i].buf);
+	for (size_t i = 0; i < p->npending; i++)
+		free(p->pending[i]);
 	free(p->cp_written);
 	free(p);
 }

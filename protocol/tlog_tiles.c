@@ -98,17 +98,19 @@ tlog_tile_path_parse(const char *path, struct tlog_tile *out)
 	}
 	for (;;) {
 		bool more = *p == 'x';
+		uint64_t g;
 
 		if (more)
 			p++;
 		if (!is_digit(p[0]) || !is_digit(p[1]) || !is_digit(p[2]))
 			return cairn_err(CAIRN_ERR_FORMAT, "tile path: index "
 			    "group %u is not three digits", groups + 1);
-		if (++groups > 7 || (groups == 7 && t.n > UINT64_MAX / 1000))
+		g = (uint64_t)((p[0] - '0') * 100 + (p[1] - '0') * 10 +
+		    (p[2] - '0'));
+		if (++groups > 7 || t.n > (UINT64_MAX - g) / 1000)
 			return cairn_err(CAIRN_ERR_FORMAT, "tile path: index "
 			    "too large");
-		t.n = t.n * 1000 + (uint64_t)((p[0] - '0') * 100 +
-		    (p[1] - '0') * 10 + (p[2] - '0'));
+		t.n = t.n * 1000 + g;
 		p += 3;
 		/* One spelling per number: no leading group of zeros. */
 		if (groups == 1 && more && t.n == 0)

@@ -38,6 +38,9 @@ flt_setup() {
 		    "$m" "$m" >"$T/$m.csv"
 	done
 	fed_coordinator_conf "$T" "g4 g4.csv"
+	# The public directory of the log (docs/public.md), checked by
+	# flt_audit after every crash.
+	printf '[public]\ndir = %s/pub\n' "$T" >>"$T/coordinator.conf"
 	# A fixed port: take the one the first start chose, then pin it.
 	fed_start_coordinator "$T" || { cp "$T/coord.log" "$T/out"
 		notok "coordinator starts"; return 1; }
@@ -168,6 +171,13 @@ flt_audit() {
 		has "$1: audit verify passes with $_fm's ledger (log and ledger agree)" \
 		    "^ok: .*ledger of '$_fm'"
 	done
+	# The public directory, read by an independent verifier from the
+	# files alone: the checkpoint's signature, every tile it implies and
+	# the inclusion of every entry (tests/e2e/tiles_verify.py).
+	/usr/bin/python3 "$CAIRN_TOP/tests/e2e/tiles_verify.py" "$T/pub" \
+	    --federation "$T/fed/federation.conf" --json >"$T/out" 2>&1 &&
+	    ok "$1: the public directory verifies from its files" ||
+	    notok "$1: the public directory verifies from its files"
 }
 
 # flt_log_counts: the numbers of QUERY... in the last audit output, as

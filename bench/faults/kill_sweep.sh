@@ -9,6 +9,8 @@
 #   - the query ends cleanly: released (a failed attempt is retried with
 #     the same signed bytes, as an analyst would), or for the refusal
 #     points refused, never half-way;
+#   - the public directory verifies from its files (tests/e2e/
+#     tiles_verify.py) and the restarted coordinator accepted it;
 #   - `cairn audit verify` passes with each node's ledger export: the log
 #     verifies, every RELEASE follows a CHARGE from every participant, and
 #     every CHARGE in the log is in the ledger and every ledger charge in
@@ -30,7 +32,9 @@ coord.after_dispatch:2 coord.after_charge_logged
 coord.after_charge_logged:2 coord.after_refusal_logged
 coord.after_failure_logged coord.after_roster_sent
 coord.after_share_received coord.after_share_received:2 coord.after_sum
-coord.after_release_logged"
+coord.after_release_logged coord.public_before_rename
+coord.public_before_rename:3 coord.public_after_tiles
+coord.public_after_tiles:2"
 POINTS=${*:-${FAULT_POINTS:-$FLT_ALL_POINTS}}
 T=$(mktemp -d /tmp/cairn-faultkill-XXXXXX)
 . "$CAIRN_TOP/tools/federation_lib.sh"

@@ -58,6 +58,8 @@ witness_quorum = 2
 dir = $T/pub
 listen = 127.0.0.1:0
 port_file = $T/pubport
+max_connections_per_ip = 4
+requests_per_second_per_ip = 20
 CONF
 ok "keys and coordinator.conf with [public]"
 
@@ -75,6 +77,13 @@ stop() {
 	kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=""
 }
 D() { "$CAIRN_BIN/coord_driver" --dir "$T" --target "127.0.0.1:$PORT" "$@"; }
+
+flip() {	# flip FILE OFFSET [MASK]: change one byte (default: invert it)
+	"$PY" -c "import sys
+p, o, m = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+b = bytearray(open(p, 'rb').read()); b[o] ^= m; open(p, 'wb').write(b)" \
+	    "$1" "$2" "${3:-255}"
+}
 
 start
 check "round 1 (three nodes, cosignatures)" D round q-one
@@ -154,6 +163,24 @@ has "a RELEASE entry's JSON (entry version 2) has participants, result hash, its
 grep -l '"type":"QUERY"' "$T"/pub/json/*.json | head -1 | xargs cat >"$T/out"
 has "a QUERY entry's JSON says whether the release is public" '"query":{.*"publish":false'
 
+# --- a longer log (768 entries: full tiles, level 1, three bundles), made
+# by the unit test of coord_public.c, checked by the same verifier
+if CAIRN_TILES_KEEP="$T/big" "$CAIRN_BIN/../tests/test_coord_public" >"$T/out" 2>&1; then
+	ok "a 768-entry public directory (tests/unit/test_coord_public)"
+else
+	notok "a 768-entry public directory (tests/unit/test_coord_public)"
+fi
+BIG() { "$PY" "$V" "$T/big" --origin cairn/tilestest --log-key "$(cat "$T/big.key")" "$@"; }
+check "verifier: 768 entries over full and partial tiles of levels 0 and 1, consistent with size 601" \
+    BIG --json --old "$T/big.old"
+has "  ... every entry proved" "^OK: inclusion of all 768 entries"
+cp "$T/big/tile/1/000.p/3" "$T/l1"
+flip "$T/big/tile/1/000.p/3" 70
+fails_with "a flipped byte in a level-1 tile: named" "FAIL: tiles: the hash tiles of size 768" BIG
+cp "$T/l1" "$T/big/tile/1/000.p/3"
+flip "$T/big/tile/entries/001" 500
+fails_with "a flipped byte in a full bundle: named" "FAIL: tile/entries/001: entry 2[0-9][0-9] does not hash" BIG
+
 # --- over HTTP from the coordinator's listener
 [ -n "$PUBPORT" ] && ok "the [public] listener writes its port ($PUBPORT)" ||
 	notok "the [public] listener writes its port"
@@ -208,15 +235,46 @@ has "a portal script: text/javascript" "^Content-Type: text/javascript; charset=
 holds "a symbolic link is not followed: 404" "[ \"\$(code '$U/link.css')\" = 404 ]"
 rm -f "$T/pub/link.css" "$T/pub/index.html" "$T/pub/js/app.js"; rmdir "$T/pub/js"
 
+# Limits: a burst over 20 requests/s from one address gets 429s (the
+# verifier above waited them out), and a fifth connection from one
+# address is closed while four are held.
+sleep 1.5	# a full bucket
+codes=$(curl -s -o /dev/null -w '%{http_code}\n' $(seq 1 60 | sed "s|.*|$U/checkpoint|"))
+n200=$(echo "$codes" | grep -c '^200$'); n429=$(echo "$codes" | grep -c '^429$')
+holds "a burst of 60 requests: 429 beyond the rate ($n200 ok, $n429 refused)" \
+    "[ $n429 -ge 1 ] && [ $n200 -ge 15 ] && [ $((n200 + n429)) -eq 60 ]"
+hdr "$U/checkpoint" >"$T/out"
+while grep -q "^HTTP/1.1 429" "$T/out"; do sleep 0.2; hdr "$U/checkpoint" >"$T/out"; done
+sleep 1
+hdr $(seq 1 40 | sed "s|.*|$U/checkpoint|") >"$T/out"
+has "  ... with Retry-After: 1" "^Retry-After: 1$"
+sleep 1
+"$PY" - "$PUBPORT" >"$T/out" 2>&1 <<'PYEOF'
+import socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+time.sleep(0.3)
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(5)
+try:
+    s.sendall(b"GET /checkpoint HTTP/1.0\r\n\r\n")
+    got = s.recv(100)
+except OSError:
+    got = b""
+print("fifth:", got[:12])
+for h in held:
+    h.close()
+time.sleep(0.3)
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"GET /checkpoint HTTP/1.0\r\n\r\n")
+print("after:", s.recv(100)[:12])
+PYEOF
+has "a fifth connection from one address is closed (max_connections_per_ip 4)" "^fifth: b''$"
+has "  ... and served once the four are closed" "^after: b'HTTP/1.1 200'$"
+
 # --- negative controls: each tampering is named
 tamper() {	# tamper NAME: a fresh copy of the directory in $T/bad
 	rm -rf "$T/bad"; cp -r "$T/pub" "$T/bad"
-}
-flip() {	# flip FILE OFFSET [MASK]: change one byte (default: invert it)
-	"$PY" -c "import sys
-p, o, m = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-b = bytearray(open(p, 'rb').read()); b[o] ^= m; open(p, 'wb').write(b)" \
-	    "$1" "$2" "${3:-255}"
 }
 tamper; flip "$T/bad/tile/0/000.p/$W" 40
 fails_with "a flipped byte in a hash tile: named" "FAIL: tiles: the hash tiles of size $SIZE do not reproduce the signed root" \
@@ -281,13 +339,43 @@ holds "a leftover temporary file is removed at start" "[ ! -e '$T/pub/tile/0/000
 check "verifier after the restart (consistency with round 1's checkpoint)" VERIFY "$U" --old "$T/cp1"
 stop
 
+# --- HTTPS with a web certificate (any CA: here a self-signed one)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/web.key" -out "$T/web.crt" -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 >"$T/out" 2>&1 ||
+	notok "a web certificate (openssl)"
+chmod 600 "$T/web.key"
+printf 'tls_cert = %s\ntls_key = %s\n' "$T/web.crt" "$T/web.key" >>"$T/coordinator.conf"
+start
+U="https://127.0.0.1:$PUBPORT"
+check "verifier over HTTPS" VERIFY "$U" --cafile "$T/web.crt" --json --old "$T/cp1"
+curl -s --cacert "$T/web.crt" -o /dev/null -D - "$U/checkpoint" | tr -d '\r' >"$T/out"
+has "HTTPS: the checkpoint with no-store" "^Cache-Control: no-store$"
+holds "plain HTTP on the HTTPS port is not served" \
+    "! curl -s -m 5 -o /dev/null 'http://127.0.0.1:$PUBPORT/checkpoint'"
+stop
+chmod 644 "$T/web.key"
+if "$COORD" serve -c "$T/coordinator.conf" >"$T/out" 2>&1; then
+	notok "a TLS key readable by others is refused"
+else
+	has "a TLS key readable by others is refused, naming it" "web.key"
+fi
+chmod 600 "$T/web.key"
+cp "$T/fed/coordinator/tls.key" "$T/other.key"
+chmod 600 "$T/other.key"
+sed -i "s|^tls_key = $T/web.key|tls_key = $T/other.key|" "$T/coordinator.conf"
+fails_with "a key that is not the certificate's is refused" "other.key: not the private key of" \
+    "$COORD" serve -c "$T/coordinator.conf"
+
 # --- configuration
-sed 's/^listen = 127.0.0.1:0$/&/; /^\[public\]$/,$ { /^dir = /d }' "$T/coordinator.conf" >"$T/bad.conf"
+sed '/^\[public\]$/,$ { /^dir = /d }' "$T/coordinator.conf" >"$T/bad.conf"
 fails_with "[public] listen without dir is refused" "\[public\] listen is set without \[public\] dir" \
     "$COORD" check-config -c "$T/bad.conf"
-printf 'tls_cert = %s\n' "$T/fed/coordinator/tls.crt" >>"$T/bad.conf"
-sed -i "/^\[public\]$/a dir = $T/pub" "$T/bad.conf"
+sed '/^\[public\]$/,$ { /^tls_key = /d }' "$T/coordinator.conf" >"$T/bad.conf"
 fails_with "[public] tls_cert without tls_key is refused" "tls_cert and tls_key go together" \
+    "$COORD" check-config -c "$T/bad.conf"
+sed 's/^listen = 127.0.0.1:0$/&/; /^\[public\]$/,$ { s/^listen = .*/listen = 1.2.3:x/ }' "$T/coordinator.conf" >"$T/bad.conf"
+fails_with "a bad [public] listen is refused" "\[public\] listen" \
     "$COORD" check-config -c "$T/bad.conf"
 sed 's/^outlines = g4 g4.geojson$/outlines = g9 g4.geojson/' "$T/coordinator.conf" >"$T/bad.conf"
 fails_with "[geographies] outlines of an unknown geography is refused" \

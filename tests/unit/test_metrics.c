@@ -217,7 +217,7 @@ ready(void *arg, char *why, size_t n)
 static void
 listener(void **state)
 {
-	struct monitor_config mc = { "127.0.0.1:0", ready, NULL };
+	struct monitor_config mc = { .listen = "127.0.0.1:0", .ready = ready };
 	struct metrics_family *c;
 	struct monitor *m = NULL;
 	char buf[8192];
@@ -255,7 +255,7 @@ listener(void **state)
 	assert_int_equal(monitor_start(&mc, &m), CAIRN_OK);
 	{
 		char addr[32];
-		struct monitor_config mc2 = { addr, NULL, NULL };
+		struct monitor_config mc2 = { .listen = addr };
 		struct monitor *m2 = NULL;
 
 		snprintf(addr, sizeof(addr), "127.0.0.1:%d", monitor_port(m));
