@@ -236,12 +236,27 @@ coord_regions_count(const char *path, uint64_t *n)
 	return CAIRN_OK;
 }
 
+/*
+ * 'file' as a path: a relative one is taken from the folder of the config
+ * file 'path'.  False when 'full' ('cap' bytes) is too short.
+ */
+static bool
+beside(const char *path, const char *file, char *full, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (file[0] != '/' && slash != NULL)
+		return snprintf(full, cap, "%.*s/%s", (int)(slash - path), path,
+		    file) < (int)cap;
+	return snprintf(full, cap, "%s", file) < (int)cap;
+}
+
 /* Parse one "NAME REGIONS_CSV" value into cfg->geos. */
 static int
 parse_geo(struct coord_config *cfg, const char *path, const char *value)
 {
 	char name[KEYS_NAME_MAX + 2], file[PATH_MAX], full[PATH_MAX];
-	const char *sp, *slash;
+	const char *sp;
 	unsigned line = find_line(path, value);
 	size_t nlen;
 	int r;
@@ -270,14 +285,9 @@ parse_geo(struct coord_config *cfg, const char *path, const char *value)
 		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: more than %d "
 		    "geographies", path, line, COORD_GEO_MAX);
 	/* A relative region file is next to the config file. */
-	slash = strrchr(path, '/');
-	if (file[0] != '/' && slash != NULL) {
-		if (snprintf(full, sizeof(full), "%.*s/%s",
-		    (int)(slash - path), path, file) >= (int)sizeof(full))
-			return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: path too "
-			    "long", path, line);
-	} else
-		snprintf(full, sizeof(full), "%s", file);
+	if (!beside(path, file, full, sizeof(full)))
+		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: path too long",
+		    path, line);
 	if ((r = coord_regions_count(full, &cfg->geos[cfg->ngeos].nregions))
 	    != CAIRN_OK) {
 		char d[512];
@@ -311,7 +321,7 @@ static int
 parse_outlines(struct coord_config *cfg, const char *path, const char *value)
 {
 	char name[KEYS_NAME_MAX + 2], full[PATH_MAX];
-	const char *sp, *slash;
+	const char *sp;
 	unsigned line = find_line(path, value);
 	struct coord_geo *g = NULL;
 	json_error_t jerr;
@@ -339,14 +349,7 @@ parse_outlines(struct coord_config *cfg, const char *path, const char *value)
 		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: key 'outlines' in "
 		    "[geographies]: geography '%s' given twice", path, line,
 		    g->name);
-	slash = strrchr(path, '/');
-	if (sp[0] != '/' && slash != NULL) {
-		if (snprintf(full, sizeof(full), "%.*s/%s",
-		    (int)(slash - path), path, sp) >= (int)sizeof(full))
-			return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: path too "
-			    "long", path, line);
-	} else if (snprintf(full, sizeof(full), "%s", sp) >=
-	    (int)sizeof(full))
+	if (!beside(path, sp, full, sizeof(full)))
 		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: path too long",
 		    path, line);
 	if ((o = json_load_file(full, JSON_REJECT_DUPLICATES, &jerr)) ==

@@ -258,21 +258,24 @@ coord_public_put(struct coord_public *p, const char *rel, const void *data,
 	char path[4096 + TLOG_TILE_PATH_MAX + 32];
 	char *have = NULL;
 	size_t hlen;
-	bool same;
+	bool same = false;
+	int r;
 
-	if (!replace)
-		return put_file(p, rel, data, len);
 	snprintf(path, sizeof(path), "%s/%s", p->dir, rel);
-	if (access(path, F_OK) == 0 && file_read_capped(path, len + 1, &have,
-	    &hlen) == CAIRN_OK) {
-		same = hlen == len && memcmp(have, data, len) == 0;
-		free(have);
-		if (same) {
-			p->rep.checked++;
-			return CAIRN_OK;
+	if (!replace)
+		r = put_file(p, rel, data, len);
+	else {
+		if (access(path, F_OK) == 0 && file_read_capped(path, len + 1,
+		    &have, &hlen) == CAIRN_OK) {
+			same = hlen == len && memcmp(have, data, len) == 0;
+			free(have);
 		}
+		if (same)
+			p->rep.checked++;
+		r = same ? CAIRN_OK : write_atomic(p, rel, data, len);
 	}
-	return write_atomic(p, rel, data, len);
+	/* Renamed now: a release file does not wait for the next tile. */
+	return r == CAIRN_OK ? flush(p) : r;
 }
 
 static int

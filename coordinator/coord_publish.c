@@ -132,9 +132,10 @@ release_json(const Cairn__V1__Query *q, uint64_t q_index,
 			bad = true;
 	jset(o, "participants", a, &bad);
 	snprintf(outl, sizeof(outl), "geographies/%s.geojson", g->name);
-	jset(o, "geography", json_pack("{s:s,s:o,s:o}", "name", g->name,
-	    "regions_sha256", jhex(g->sha256, 32), "outlines",
-	    g->outlines[0] != '\0' ? json_string(outl) : json_null()), &bad);
+	/* Always the path, configured or not, so that adding outlines
+	 * later does not change the files already written. */
+	jset(o, "geography", json_pack("{s:s,s:o,s:s}", "name", g->name,
+	    "regions_sha256", jhex(g->sha256, 32), "outlines", outl), &bad);
 	a = json_array();
 	for (size_t i = 0; a != NULL && i < nreg; i++)
 		if (json_array_append_new(a, json_pack("{s:I,s:s}", "id",
@@ -264,9 +265,14 @@ coord_publish_all(struct coord_public *p, struct coord_store *db,
 			after = rows[i].seq;
 			if (r != CAIRN_OK || rows[i].state != COORD_Q_RELEASED)
 				continue;
-			if ((r = unpack_query(rows[i].signed_query,
-			    rows[i].signed_len, &q)) != CAIRN_OK)
+			if (unpack_query(rows[i].signed_query,
+			    rows[i].signed_len, &q) != CAIRN_OK) {
+				/* Stops the walk: the row is damaged. */
+				r = cairn_err(CAIRN_ERR_DB, "query '%s': its "
+				    "stored signed query does not decode",
+				    rows[i].query_id);
 				continue;
+			}
 			if (!q->publish || coord_store_result_get(db,
 			    rows[i].query_id, &rel, &rlen, &vals, &nv) !=
 			    CAIRN_OK) {

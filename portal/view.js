@@ -229,9 +229,10 @@ function renderQuery(v, rec) {
 	    fact(v.t('q_purpose'), h('span', { class: 'purpose' }, q.purpose)),
 	    fact(v.t('q_what'), h('span', { class: 'what' },
 	    describe(v, q.spec))),
+	    // index.html: log.html (no scripts) has no statistics to show.
 	    fact(v.t('q_publish'), h('span', { class: 'publish',
 	    'data-publish': q.publish ? 'yes' : 'no' }, q.publish &&
-	    rec.releases.length ? h('a', { href: '#stats-' +
+	    rec.releases.length ? h('a', { href: 'index.html#stats-' +
 	    rec.releases[0].index }, v.t('q_publish_yes')) :
 	    v.t(q.publish ? 'q_publish_yes' : 'q_publish_no'))),
 	    fact(v.t('q_holders'), h('ul', { class: 'holders' }, holders)),
