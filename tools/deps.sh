@@ -36,6 +36,9 @@ missing() {
 	# source_pg.sh); its programs live outside PATH.
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
 	    m="$m postgresql"
+	# nginx serves the public directory with docs/public.md's server
+	# block (tests/e2e/public_tiles.sh); /usr/sbin is not in every PATH.
+	[ -x /usr/sbin/nginx ] || m="$m nginx"
 	for p in $PKGS; do
 		if ! command -v pkg-config >/dev/null 2>&1 ||
 		    ! pkg-config --exists "${p%%:*}"; then
