@@ -389,6 +389,7 @@ struct coord_public_report {
 	uint64_t	written;	/* files written */
 	uint64_t	checked;	/* existing files found equal */
 	uint64_t	failures;	/* updates that failed (logged) */
+	uint64_t	size;		/* entries the tiles cover */
 	int		first_error;	/* internal: the scan's error */
 };
 

@@ -59,7 +59,8 @@ static const double round_bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
     30, 60, 120, 300, 600 };
 
 static struct metrics_family *m_queries, *m_rounds, *m_attempts,
-    *m_log_entries, *m_checkpoint, *m_polling, *m_open, *m_ready;
+    *m_log_entries, *m_checkpoint, *m_polling, *m_open, *m_ready,
+    *m_pub_entries, *m_pub_failures;
 
 static const char *
 outcome_name(enum coord_qstate s)
@@ -137,8 +138,12 @@ collect(void *arg)
 	int64_t cp;
 	char why[128];
 	bool counted;
+	struct coord_public_report pub;
 
+	memset(&pub, 0, sizeof(pub));
 	pthread_mutex_lock(&c->mu);
+	if (c->log.pub != NULL)
+		pub = *coord_public_report(c->log.pub);
 	size = tlog_store_size(c->log.tlog);
 	cp = c->log.last_cp_s;
 	for (struct attempt *a = c->open; a != NULL; a = a->next)
@@ -166,6 +171,10 @@ collect(void *arg)
 	if (counted)
 		metrics_set(m_polling, NULL, NULL, (double)nn);
 	metrics_set(m_open, NULL, NULL, (double)nopen);
+	if (m_pub_entries != NULL) {
+		metrics_set(m_pub_entries, NULL, NULL, (double)pub.size);
+		metrics_set(m_pub_failures, NULL, NULL, (double)pub.failures);
+	}
 	metrics_set(m_ready, NULL, NULL, coord_ready(c, why, sizeof(why)) ?
 	    1 : 0);
 }
@@ -416,6 +425,17 @@ coord_monitor_start(struct coord *c)
 	m_ready = metrics_register("cairn_coordinator_ready", METRICS_GAUGE,
 	    "1 when the data folder and databases are writable and the "
 	    "identity key signs, else 0.", NULL, NULL, NULL, 0);
+	if (c->log.pub != NULL) {
+		m_pub_entries = metrics_register(
+		    "cairn_coordinator_public_entries", METRICS_GAUGE,
+		    "Log entries the public directory has tiles for (its "
+		    "checkpointed size).", NULL, NULL, NULL, 0);
+		m_pub_failures = metrics_register(
+		    "cairn_coordinator_public_write_failures_total",
+		    METRICS_COUNTER, "Updates of the public directory that "
+		    "failed (logged; retried at the next update).", NULL,
+		    NULL, NULL, 0);
+	}
 	for (int s = COORD_Q_RELEASED; s <= COORD_Q_FAILED; s++) {
 		metrics_touch(m_queries, outcome_name((enum coord_qstate)s),
 		    NULL);

@@ -590,6 +590,7 @@ sync_all(struct coord_public *p)
 		prev = sizes[i];
 	}
 	p->synced = prev;
+	p->rep.size = prev;
 	r = put_checkpoint(p, true);
 out:
 	p->sizes = NULL;
@@ -644,6 +645,7 @@ coord_public_update(struct coord_public *p)
 		if ((r = tlog_tiles_between(p->synced, size, put_tile, p)) ==
 		    CAIRN_OK && (r = flush(p)) == CAIRN_OK) {
 			p->synced = size;
+			p->rep.size = size;
 			fault_point("coord.public_after_tiles");
 			r = put_checkpoint(p, false);
 		}

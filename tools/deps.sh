@@ -40,6 +40,9 @@ missing() {
 	# for the portal's maps of published statistics (docs/portal.md).
 	[ -f /usr/share/javascript/leaflet/leaflet.js ] ||
 	    m="$m libjs-leaflet"
+	# nginx serves the public directory with docs/public.md's server
+	# block (tests/e2e/public_tiles.sh); /usr/sbin is not in every PATH.
+	[ -x /usr/sbin/nginx ] || m="$m nginx"
 	for p in $PKGS; do
 		if ! command -v pkg-config >/dev/null 2>&1 ||
 		    ! pkg-config --exists "${p%%:*}"; then

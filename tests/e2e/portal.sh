@@ -9,8 +9,9 @@
 # outcome, the ε of each cost equals `cairn privacy plan`'s, the budgets
 # equal `cairn query budget`'s; French renders; a phone screen holds it;
 # Tab reaches the skip link first; without JavaScript the log is text
-# (log.html); a tampered tile, entry bundle or checkpoint turns the page
-# into a failure naming what failed (negative controls of "verified"), and
+# (log.html); a tampered tile, entry bundle, cosignature or log signature,
+# or a checkpoint short of the witness quorum, turns the page into a
+# failure naming what failed (negative controls of "verified"), and
 # the tool refuses to write log.html from them (the tampered copies served
 # by another static server, python3 -m http.server).  Published statistics:
 # every release file of the demo (which publishes) is checked in the
@@ -99,8 +100,9 @@ holds "index.html pins the log key" \
 if "$C" query budget --config "$T/demo/analyst.conf" >"$T/budget.csv" \
     2>"$T/out"; then ok "cairn query budget"; else notok "cairn query budget"; fi
 
-# Three tampered copies: a hash of the level-0 tile, a byte of the entry
-# bundle, a witness's cosignature in the checkpoint.
+# Tampered copies: a hash of the level-0 tile, a byte of the entry bundle,
+# a witness's cosignature, the log's signature; and a checkpoint with one
+# cosignature where the pins ask for two.
 # The demo's log is under 256 entries: one partial tile of each kind.
 SIZE=$(sed -n 2p "$W/log/checkpoint")
 holds "the checkpoint's size ($SIZE) is one partial tile" \
@@ -110,7 +112,7 @@ BUNDLE=tile/entries/000.p/$SIZE
 flip() { # flip FILE OFFSET: xor one byte
 	python3 -c 'import sys; p, o = sys.argv[1], int(sys.argv[2]); b = bytearray(open(p, "rb").read()); b[o] ^= 1; open(p, "wb").write(bytes(b))' "$1" "$2"
 }
-for x in tile entries cosig release; do cp -r "$W/log/" "$W/$x"; done
+for x in tile entries cosig logsig quorum release; do cp -r "$W/log/" "$W/$x"; done
 # A published release file with one value changed (the log untouched).
 REL=$(ls "$W/release/releases" | head -1)
 python3 -c 'import json, sys; p = sys.argv[1]; r = json.load(open(p)); r["values"][0] += 1; json.dump(r, open(p, "w"))' \
@@ -118,17 +120,29 @@ python3 -c 'import json, sys; p = sys.argv[1]; r = json.load(open(p)); r["values
 REL=${REL%.json}
 flip "$W/tile/$TILE" 100
 flip "$W/entries/$BUNDLE" 300
-python3 - "$W/cosig/checkpoint" <<'PY'
+# note FILE NAME MODE: in checkpoint FILE, flip the last byte of NAME's
+# signature line (MODE flip) or drop every cosignature but NAME's (keep).
+note() {
+	python3 - "$@" <<'PY'
 import base64, sys
-p = sys.argv[1]
+p, name, mode = sys.argv[1:]
 lines = open(p, encoding="utf-8").read().split("\n")
+out = []
 for i, l in enumerate(lines):
-    if l.startswith("\u2014 op2 "):
+    if mode == "flip" and l.startswith("\u2014 %s " % name):
         b = bytearray(base64.b64decode(l.split(" ")[2]))
         b[-1] ^= 1
-        lines[i] = "\u2014 op2 " + base64.b64encode(bytes(b)).decode()
-open(p, "w", encoding="utf-8").write("\n".join(lines))
+        l = "\u2014 %s %s" % (name, base64.b64encode(bytes(b)).decode())
+    if (mode == "keep" and l.startswith("\u2014 op") and
+            not l.startswith("\u2014 %s " % name)):
+        continue
+    out.append(l)
+open(p, "w", encoding="utf-8").write("\n".join(out))
 PY
+}
+note "$W/cosig/checkpoint" op2 flip
+note "$W/logsig/checkpoint" cairn/demo flip
+note "$W/quorum/checkpoint" op1 keep
 
 (cd "$W" && exec python3 -u -m http.server --bind 127.0.0.1 0 \
     >"$T/http.log" 2>&1) &
@@ -195,7 +209,12 @@ check "a tampered release file shows as failed, naming it" \
 fails_with "negative control: the check catches a release not shown as verified" \
     "not verified" $SC verified "$T/tampered-release.json" "$W/release"
 
-for x in tile entries cosig; do
+browse tampered-logsig "$U/logsig/index.html" top
+page failed tampered-logsig "signature (cairn/demo) on the checkpoint does not verify"
+browse short-quorum "$U/quorum/index.html" top
+page failed short-quorum "witness cosignatures on the checkpoint: 1, fewer than the 2 needed"
+
+for x in tile entries cosig logsig quorum; do
 	rm -f "$W/$x/log.html"
 	fails_with "portal.mjs refuses the tampered $x" "fails its check" \
 	    $PORTAL --federation "$T/demo/fed/federation.conf" --public "$W/$x"

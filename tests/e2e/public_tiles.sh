@@ -10,7 +10,8 @@
 # coordinator's HTTP listener.  Negative controls: a flipped byte in a
 # tile, a bundle, the checkpoint, and a missing cosignature each fail with
 # their name.  The listener's methods, paths and headers are checked with
-# curl; `cairn-coordinator public-rebuild` reproduces the directory byte
+# curl, and the same directory is served by nginx with docs/public.md's
+# server block; `cairn-coordinator public-rebuild` reproduces the directory byte
 # for byte and refuses one that disagrees; a coordinator refuses to start
 # over a tampered directory.  Published statistics (issue #14): a query
 # signed with publish gets releases/<RELEASE index>.json whose values hash
@@ -21,7 +22,9 @@ set -u
 : "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
 T=$(mktemp -d /tmp/cairn-public-XXXXXX)
 SRV=""
+NGX=""
 cleanup() {
+	[ -n "$NGX" ] && { kill "$NGX" 2>/dev/null; wait "$NGX" 2>/dev/null; }
 	if [ -n "$SRV" ]; then
 		kill "$SRV" 2>/dev/null
 		wait "$SRV" 2>/dev/null
@@ -53,6 +56,9 @@ f = [{'type': 'Feature', 'properties': {'region_id': i, 'name': n},
 json.dump({'type': 'FeatureCollection', 'features': f}, open('$T/g4.geojson', 'w'))"
 sed -i '/^geography = g4 g4.csv$/a outlines = g4 g4.geojson' "$T/coordinator.conf"
 cat >>"$T/coordinator.conf" <<CONF
+[monitoring]
+listen = 127.0.0.1:0
+port_file = $T/monport
 [public]
 witness_quorum = 2
 dir = $T/pub
@@ -76,6 +82,8 @@ start() {
 stop() {
 	kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=""
 }
+hdr() { curl -s -o /dev/null -D - "$@" | tr -d '\r'; }
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 D() { "$CAIRN_BIN/coord_driver" --dir "$T" --target "127.0.0.1:$PORT" "$@"; }
 
 flip() {	# flip FILE OFFSET [MASK]: change one byte (default: invert it)
@@ -163,6 +171,49 @@ has "a RELEASE entry's JSON (entry version 2) has participants, result hash, its
 grep -l '"type":"QUERY"' "$T"/pub/json/*.json | head -1 | xargs cat >"$T/out"
 has "a QUERY entry's JSON says whether the release is public" '"query":{.*"publish":false'
 
+curl -s "http://127.0.0.1:$(cat "$T/monport")/metrics" >"$T/metrics"
+E=$(sed -n 's/^cairn_coordinator_log_entries \([0-9]*\)$/\1/p' "$T/metrics")
+has "metrics: the public directory covers every entry ($E)" "^cairn_coordinator_public_entries $E$" "$T/metrics"
+has "metrics: no failed update of the public directory" "^cairn_coordinator_public_write_failures_total 0$" "$T/metrics"
+
+# --- the same directory from nginx, with docs/public.md's server block
+NPORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$T/ngx"
+{
+	printf 'daemon off;\nuser root;\nworker_processes 1;\npid %s/ngx/pid;\n' "$T"
+	printf 'error_log %s/ngx/error.log;\nevents { worker_connections 64; }\n' "$T"
+	printf 'http {\ninclude /etc/nginx/mime.types;\naccess_log off;\n'
+	for d in client_body proxy fastcgi uwsgi scgi; do
+		printf '%s_temp_path %s/ngx/%s;\n' "$d" "$T" "$d"
+	done
+	sed -n '/^```nginx$/,/^```$/p' "$CAIRN_TOP/docs/public.md" | sed '1d;$d' |
+	    sed "s|listen 443 ssl;|listen 127.0.0.1:$NPORT;|; /ssl_certificate/d;
+		s|root /var/lib/cairn/public;|root $T/pub;|"
+	printf '}\n'
+} >"$T/nginx.conf"
+/usr/sbin/nginx -c "$T/nginx.conf" >"$T/ngx/out" 2>&1 &
+NGX=$!
+i=0
+while ! curl -s -o /dev/null "http://127.0.0.1:$NPORT/checkpoint" && [ $i -lt 50 ]; do
+	sleep 0.1; i=$((i + 1)); done
+N="http://127.0.0.1:$NPORT"
+check "nginx with docs/public.md's block: the verifier passes" VERIFY "$N" --json --old "$T/cp1"
+hdr "$N/checkpoint" >"$T/out"
+has "nginx: checkpoint no-store" "^Cache-Control: no-store$"
+has "nginx: checkpoint text/plain; charset=utf-8" "^Content-Type: text/plain; charset=utf-8$"
+has "nginx: Access-Control-Allow-Origin: *" "^Access-Control-Allow-Origin: \*$"
+hdr "$N/tile/0/000.p/$W" >"$T/out"
+has "nginx: partial tile max-age=300" "^Cache-Control: public, max-age=300$"
+cp "$T/pub/tile/0/000.p/$W" "$T/pub/tile/0/007"
+hdr "$N/tile/0/007" >"$T/out"
+has "nginx: full tile immutable" "^Cache-Control: public, max-age=31536000, immutable$"
+rm -f "$T/pub/tile/0/007"
+holds "nginx: POST is refused (405)" "[ \"\$(code -X POST '$N/checkpoint')\" = 405 ]"
+touch "$T/pub/tile/0/000.p/$W.tmp"
+holds "nginx: a temporary file is not served" "[ \"\$(code '$N/tile/0/000.p/$W.tmp')\" = 404 ]"
+rm -f "$T/pub/tile/0/000.p/$W.tmp"
+kill "$NGX" 2>/dev/null; wait "$NGX" 2>/dev/null; NGX=""
+
 # --- a longer log (768 entries: full tiles, level 1, three bundles), made
 # by the unit test of coord_public.c, checked by the same verifier
 if CAIRN_TILES_KEEP="$T/big" "$CAIRN_BIN/../tests/test_coord_public" >"$T/out" 2>&1; then
@@ -186,7 +237,6 @@ fails_with "a flipped byte in a full bundle: named" "FAIL: tile/entries/001: ent
 	notok "the [public] listener writes its port"
 U="http://127.0.0.1:$PUBPORT"
 check "verifier (HTTP): the same checks from the listener" VERIFY "$U" --json --old "$T/cp1"
-hdr() { curl -s -o /dev/null -D - "$@" | tr -d '\r'; }
 hdr "$U/checkpoint" >"$T/out"
 has "checkpoint: 200" "^HTTP/1.1 200"
 has "checkpoint: Cache-Control: no-store" "^Cache-Control: no-store$"
@@ -211,7 +261,6 @@ hdr "$U/tile/0/007" >"$T/out"
 has "full tile: Cache-Control: public, max-age=31536000, immutable" \
     "^Cache-Control: public, max-age=31536000, immutable$"
 rm -f "$T/pub/tile/0/007"
-code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 holds "POST: 405" "[ \"\$(code -X POST '$U/checkpoint')\" = 405 ]"
 hdr -X DELETE "$U/checkpoint" >"$T/out"
 has "DELETE: 405 with Allow: GET, HEAD" "^Allow: GET, HEAD$"

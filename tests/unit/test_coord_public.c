@@ -6,7 +6,8 @@
  * against hashes computed here from the entries, a second open that writes
  * nothing, repair of missing files, refusal of a changed tile and of a
  * tile no checkpointed size implies, stale temporary files removed, and
- * updates after appends (one, and several missed).  With
+ * updates after appends (one, and several missed), and the refusal at
+ * append of an entry over 65,535 bytes.  With
  * CAIRN_TILES_KEEP=DIR the final directory (768 entries) is also written
  * to DIR, its log key to DIR.key and the checkpoint of size 601 to
  * DIR.old, for tests/e2e/public_tiles.sh's Python verifier.
@@ -438,6 +439,26 @@ test_updates(void **state)
 	free(old);
 }
 
+/* An entry that an entry bundle cannot carry is refused before logging. */
+static void
+test_entry_limit(void **state)
+{
+	struct fx *f = *state;
+	struct tlog_entry e;
+	uint8_t *body = calloc(1, 70000);
+	uint64_t size = tlog_store_size(f->lg.tlog);
+
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_QUERY;
+	e.time = 1;
+	e.body = (struct tlog_bytes){ body, 70000 };
+	assert_int_equal(coord_log_append(&f->lg, &e, NULL), CAIRN_ERR_TOOBIG);
+	assert_non_null(strstr(cairn_errmsg(), "QUERY entry of 70014 bytes is "
+	    "over the 65535 a log entry may have"));
+	assert_true(tlog_store_size(f->lg.tlog) == size);
+	free(body);
+}
+
 int
 main(void)
 {
@@ -446,6 +467,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_repair_and_refuse, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_updates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entry_limit, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
