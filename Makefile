@@ -250,6 +250,12 @@ install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/share/cairn
 	install -m 0755 tools/demo.sh $(DESTDIR)$(PREFIX)/share/cairn
 	install -m 0644 tools/federation_lib.sh $(DESTDIR)$(PREFIX)/share/cairn
+	install -d $(DESTDIR)$(PREFIX)/share/cairn/portal/i18n
+	install -m 0644 tools/portal.mjs $(DESTDIR)$(PREFIX)/share/cairn
+	install -m 0644 $(wildcard portal/*.html portal/*.js portal/*.css) \
+	    $(DESTDIR)$(PREFIX)/share/cairn/portal
+	install -m 0644 $(wildcard portal/i18n/*.json) \
+	    $(DESTDIR)$(PREFIX)/share/cairn/portal/i18n
 	install -d $(DESTDIR)$(DOC)/docs/examples $(DESTDIR)$(DOC)/clients/python
 	install -m 0644 README.md $(DESTDIR)$(DOC)
 	install -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(DOC)/docs

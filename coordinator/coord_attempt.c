@@ -263,9 +263,12 @@ coord_attempt_release(struct coord *c, struct attempt *a)
 		parts[i].len = strlen(names[i]);
 	}
 	e->type = TLOG_ENTRY_RELEASE;
+	/* Version 2: the SHA-256 a browser checks published values with. */
+	e->version = 2;
 	e->time = (uint64_t)coord_now_s();
 	memcpy(e->query_hash, a->qhash, 32);
 	memcpy(e->result_hash, rhash, 32);
+	secagg_cells_sha256((const uint64_t *)vals, n, e->result_sha256);
 	e->variance = (double)var;
 	e->nparticipants = a->n;
 	memcpy(e->participants, parts, a->n * sizeof(parts[0]));
@@ -303,6 +306,11 @@ coord_attempt_release(struct coord *c, struct attempt *a)
 		log_info("query %s released (attempt %u, %zu cells, log "
 		    "index %llu)", a->query_id, a->attempt, n,
 		    (unsigned long long)index);
+	/* Published statistics: only when the signed query asks. */
+	if (coord_publish_release(c->log.pub, c->cfg, a->q, a->query_index,
+	    packed, plen, vals, n) != CAIRN_OK)
+		log_error("query %s: release file not written: %s (written "
+		    "at the next start)", a->query_id, cairn_errmsg());
 	coord_query_wake(c, a->query_id, false);
 	free(packed);
 	free(vals);

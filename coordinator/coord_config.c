@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "common/err.h"
@@ -90,6 +91,8 @@ static const struct config_key schema[] = {
 	    false, 0, 0, 0, 0, NULL },
 	{ "geographies", "geography", CONFIG_STRLIST, C(geography), true, 0, 0,
 	    0, 0, NULL },
+	{ "geographies", "outlines", CONFIG_STRLIST, C(outlines), false, 0, 0,
+	    0, 0, NULL },
 };
 #define NSCHEMA	(sizeof(schema) / sizeof(schema[0]))
 
@@ -115,19 +118,27 @@ find_line(const char *path, const char *value)
 }
 
 static int
-u64_cmp(const void *a, const void *b)
+region_cmp(const void *a, const void *b)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	const struct coord_region *x = a, *y = b;
 
-	return (x > y) - (x < y);
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+void
+coord_regions_free(struct coord_region *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		free(v[i].name);
+	free(v);
 }
 
 int
-coord_regions_count(const char *path, uint64_t *n)
+coord_regions_read(const char *path, struct coord_region **out, size_t *n)
 {
 	char buf[1024];
-	int64_t *ids = NULL, *nv;
-	size_t nids = 0, cap = 0;
+	struct coord_region *v = NULL, *nv;
+	size_t nv_n = 0, cap = 0;
 	unsigned line = 0;
 	FILE *f;
 	int r = CAIRN_OK;
@@ -135,7 +146,7 @@ coord_regions_count(const char *path, uint64_t *n)
 	if ((f = fopen(path, "r")) == NULL)
 		return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
 	while (fgets(buf, sizeof(buf), f) != NULL) {
-		char *comma, *p = buf;
+		char *comma, *p = buf, *name = NULL;
 		int64_t id;
 
 		line++;
@@ -149,51 +160,97 @@ coord_regions_count(const char *path, uint64_t *n)
 			p++;
 		if (*p == '\0' || *p == '#')
 			continue;
-		if ((comma = strchr(p, ',')) != NULL)
+		if ((comma = strchr(p, ',')) != NULL) {
 			*comma = '\0';
-		if (!config_parse_int(p, &id) || id < 0) {
-			if (nids == 0 && line == 1 &&
+			name = comma + 1;
+			/* The name is the second column, plain or quoted. */
+			if ((comma = strchr(name, ',')) != NULL)
+				*comma = '\0';
+			if (name[0] == '"' && strlen(name) >= 2 &&
+			    name[strlen(name) - 1] == '"') {
+				name[strlen(name) - 1] = '\0';
+				name++;
+			}
+		}
+		if (!config_parse_int(p, &id) || id < 0 || id > UINT32_MAX) {
+			if (nv_n == 0 && line == 1 &&
 			    strcmp(p, "region_id") == 0)
 				continue;	/* the header */
 			r = cairn_err(CAIRN_ERR_CONFIG, "%s:%u: region id '%s' "
-			    "is not a non-negative integer", path, line, p);
+			    "is not an integer in [0, 2^32)", path, line, p);
 			goto out;
 		}
-		if (nids == COORD_GEO_REGIONS_MAX) {
+		if (nv_n == COORD_GEO_REGIONS_MAX) {
 			r = cairn_err(CAIRN_ERR_CONFIG, "%s:%u: more than %d "
 			    "regions", path, line, COORD_GEO_REGIONS_MAX);
 			goto out;
 		}
-		if (nids == cap) {
+		if (nv_n == cap) {
 			cap = cap ? cap * 2 : 256;
-			if ((nv = realloc(ids, cap * sizeof(*ids))) == NULL) {
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
 				r = CAIRN_ERR_NOMEM;
 				goto out;
 			}
-			ids = nv;
+			v = nv;
 		}
-		ids[nids++] = id;
+		v[nv_n].id = (uint32_t)id;
+		if ((v[nv_n].name = strdup(name != NULL ? name : "")) == NULL) {
+			r = CAIRN_ERR_NOMEM;
+			goto out;
+		}
+		nv_n++;
 	}
 	if (ferror(f)) {
 		r = cairn_err(CAIRN_ERR_IO, "%s: read error", path);
 		goto out;
 	}
-	if (nids == 0) {
+	if (nv_n == 0) {
 		r = cairn_err(CAIRN_ERR_CONFIG, "%s: no regions", path);
 		goto out;
 	}
-	qsort(ids, nids, sizeof(*ids), u64_cmp);
-	for (size_t i = 1; i < nids; i++)
-		if (ids[i] == ids[i - 1]) {
-			r = cairn_err(CAIRN_ERR_CONFIG, "%s: region id %lld "
-			    "listed twice", path, (long long)ids[i]);
+	qsort(v, nv_n, sizeof(*v), region_cmp);
+	for (size_t i = 1; i < nv_n; i++)
+		if (v[i].id == v[i - 1].id) {
+			r = cairn_err(CAIRN_ERR_CONFIG, "%s: region id %u "
+			    "listed twice", path, (unsigned)v[i].id);
 			goto out;
 		}
-	*n = nids;
+	*out = v;
+	*n = nv_n;
+	v = NULL;
 out:
-	free(ids);
+	coord_regions_free(v, nv_n);
 	fclose(f);
 	return r;
+}
+
+int
+coord_regions_count(const char *path, uint64_t *n)
+{
+	struct coord_region *v = NULL;
+	size_t k;
+	int r;
+
+	if ((r = coord_regions_read(path, &v, &k)) != CAIRN_OK)
+		return r;
+	coord_regions_free(v, k);
+	*n = k;
+	return CAIRN_OK;
+}
+
+/*
+ * 'file' as a path: a relative one is taken from the folder of the config
+ * file 'path'.  False when 'full' ('cap' bytes) is too short.
+ */
+static bool
+beside(const char *path, const char *file, char *full, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (file[0] != '/' && slash != NULL)
+		return snprintf(full, cap, "%.*s/%s", (int)(slash - path), path,
+		    file) < (int)cap;
+	return snprintf(full, cap, "%s", file) < (int)cap;
 }
 
 /* Parse one "NAME REGIONS_CSV" value into cfg->geos. */
@@ -201,7 +258,7 @@ static int
 parse_geo(struct coord_config *cfg, const char *path, const char *value)
 {
 	char name[KEYS_NAME_MAX + 2], file[PATH_MAX], full[PATH_MAX];
-	const char *sp, *slash;
+	const char *sp;
 	unsigned line = find_line(path, value);
 	size_t nlen;
 	int r;
@@ -230,14 +287,9 @@ parse_geo(struct coord_config *cfg, const char *path, const char *value)
 		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: more than %d "
 		    "geographies", path, line, COORD_GEO_MAX);
 	/* A relative region file is next to the config file. */
-	slash = strrchr(path, '/');
-	if (file[0] != '/' && slash != NULL) {
-		if (snprintf(full, sizeof(full), "%.*s/%s",
-		    (int)(slash - path), path, file) >= (int)sizeof(full))
-			return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: path too "
-			    "long", path, line);
-	} else
-		snprintf(full, sizeof(full), "%s", file);
+	if (!beside(path, file, full, sizeof(full)))
+		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: path too long",
+		    path, line);
 	if ((r = coord_regions_count(full, &cfg->geos[cfg->ngeos].nregions))
 	    != CAIRN_OK) {
 		char d[512];
@@ -258,6 +310,66 @@ parse_geo(struct coord_config *cfg, const char *path, const char *value)
 	    full);
 	memcpy(cfg->geos[cfg->ngeos].name, name, nlen + 1);
 	cfg->ngeos++;
+	return CAIRN_OK;
+}
+
+/*
+ * Parse one "NAME OUTLINES_GEOJSON" value of [geographies] outlines: a
+ * geography already named, and a file that parses as a GeoJSON
+ * FeatureCollection (the drawing of its regions, copied into the public
+ * directory for the portal; not pinned, see docs/portal.md).
+ */
+static int
+parse_outlines(struct coord_config *cfg, const char *path, const char *value)
+{
+	char name[KEYS_NAME_MAX + 2], full[PATH_MAX];
+	const char *sp;
+	unsigned line = find_line(path, value);
+	struct coord_geo *g = NULL;
+	json_error_t jerr;
+	json_t *o;
+	size_t nlen;
+
+	sp = strpbrk(value, " \t");
+	nlen = sp ? (size_t)(sp - value) : strlen(value);
+	if (sp != NULL && nlen <= KEYS_NAME_MAX) {
+		memcpy(name, value, nlen);
+		name[nlen] = '\0';
+		g = (struct coord_geo *)coord_config_geo(cfg, name);
+		while (*sp == ' ' || *sp == '\t')
+			sp++;
+	}
+	if (sp == NULL || *sp == '\0')
+		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: key 'outlines' in "
+		    "[geographies]: '%s' is not 'NAME OUTLINES_GEOJSON'", path,
+		    line, value);
+	if (g == NULL)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: key 'outlines' in "
+		    "[geographies]: '%.*s' is not a geography of this file",
+		    path, line, (int)nlen, value);
+	if (g->outlines[0] != '\0')
+		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: key 'outlines' in "
+		    "[geographies]: geography '%s' given twice", path, line,
+		    g->name);
+	if (!beside(path, sp, full, sizeof(full)))
+		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: path too long",
+		    path, line);
+	if ((o = json_load_file(full, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL)
+		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: outlines of '%s': "
+		    "%s:%d: %s", path, line, g->name, full, jerr.line,
+		    jerr.text);
+	if (!json_is_object(o) || !json_is_string(json_object_get(o,
+	    "type")) || strcmp(json_string_value(json_object_get(o, "type")),
+	    "FeatureCollection") != 0 ||
+	    !json_is_array(json_object_get(o, "features"))) {
+		json_decref(o);
+		return cairn_err(CAIRN_ERR_CONFIG, "%s:%u: outlines of '%s': "
+		    "%s is not a GeoJSON FeatureCollection", path, line,
+		    g->name, full);
+	}
+	json_decref(o);
+	snprintf(g->outlines, sizeof(g->outlines), "%s", full);
 	return CAIRN_OK;
 }
 
@@ -298,6 +410,10 @@ coord_config_load(const char *path, struct coord_config *cfg)
 		return r;
 	for (size_t i = 0; i < cfg->geography.n; i++)
 		if ((r = parse_geo(cfg, path, cfg->geography.v[i])) != CAIRN_OK)
+			return r;
+	for (size_t i = 0; i < cfg->outlines.n; i++)
+		if ((r = parse_outlines(cfg, path, cfg->outlines.v[i])) !=
+		    CAIRN_OK)
 			return r;
 	if ((r = monitor_check_config(path, cfg->log_format, cfg->log_level,
 	    "listen", cfg->mon_listen, "health_listen", cfg->health_listen)) !=

@@ -34,6 +34,7 @@ struct coord_geo {
 	uint64_t	nregions;
 	uint8_t		sha256[32];	/* of its region file */
 	char		path[4096];	/* the region file */
+	char		outlines[4096];	/* its GeoJSON outlines, or "" */
 };
 
 /* Defaults of [limits] max_long_polls_per_member and max_long_polls. */
@@ -84,6 +85,7 @@ struct coord_config {
 	int64_t			 pub_quorum;	/* 0: [limits] witness_quorum */
 	/* [geographies] */
 	struct config_strlist	 geography;
+	struct config_strlist	 outlines;
 	/* parsed from 'geography' */
 	struct coord_geo	 geos[COORD_GEO_MAX];
 	size_t			 ngeos;
@@ -136,6 +138,22 @@ const struct coord_geo *coord_config_geo(const struct coord_config *cfg,
  */
 int	coord_regions_count(const char *path, uint64_t *n)
 	    __attribute__((warn_unused_result));
+
+/* One region of a region file: its id and its name ("" when unnamed). */
+struct coord_region {
+	uint32_t	 id;
+	char		*name;
+};
+
+/*
+ * Read the region file 'path' as coord_regions_count() checks it, into a
+ * new array '*out' of '*n' regions sorted by id (the cells' order), with
+ * the name of each (the second column, plain or in double quotes).  Free
+ * with coord_regions_free().
+ */
+int	coord_regions_read(const char *path, struct coord_region **out,
+	    size_t *n) __attribute__((warn_unused_result));
+void	coord_regions_free(struct coord_region *v, size_t n);
 
 /* -------------------------------------------------------------- store */
 
@@ -415,6 +433,44 @@ int	coord_public_open(const char *dir, struct coord_log *lg,
  */
 int	coord_public_update(struct coord_public *p);
 
+/*
+ * Make the public file 'rel' (under the directory of 'p') hold exactly
+ * 'len' bytes of 'data', atomically.  With 'replace' false an existing
+ * file that differs is CAIRN_ERR_CONFLICT naming it (a file derived from
+ * the database); with 'replace' true it is rewritten (a copy of a
+ * configured file).
+ */
+int	coord_public_put(struct coord_public *p, const char *rel,
+	    const void *data, size_t len, bool replace)
+	    __attribute__((warn_unused_result));
+
+/* ---- published statistics (coord_publish.c, docs/portal.md) ---- */
+
+struct Cairn__V1__Query;
+
+/*
+ * When query 'q' (its QUERY entry at 'q_index') asks `publish`, write
+ * releases/<RELEASE index>.json for its result (the packed Release
+ * 'release' of 'rlen' bytes and its 'n' values) and the outlines of its
+ * geography under 'cfg' into 'p'.  Does nothing for a query without
+ * publish or a NULL 'p'.  Returns CAIRN_OK, CAIRN_ERR_CONFLICT (a file
+ * there differs), CAIRN_ERR_CONFIG (the geography is not configured) or
+ * an I/O error, naming the query.
+ */
+int	coord_publish_release(struct coord_public *p,
+	    const struct coord_config *cfg, const struct Cairn__V1__Query *q,
+	    uint64_t q_index, const uint8_t *release, size_t rlen,
+	    const int64_t *vals, size_t n) __attribute__((warn_unused_result));
+
+/*
+ * coord_publish_release() for every released query of 'db' (at start and
+ * by public-rebuild): missing files written, existing ones compared.
+ * '*published' (may be NULL) gets the number of release files checked.
+ */
+int	coord_publish_all(struct coord_public *p, struct coord_store *db,
+	    const struct coord_config *cfg, size_t *published)
+	    __attribute__((warn_unused_result));
+
 /* The cosignatures the public checkpoint needs under 'cfg'. */
 size_t	coord_public_quorum(const struct coord_config *cfg);
 
@@ -498,7 +554,7 @@ int	coord_verify(struct tlog_store *tl, struct coord_store *db,
  * Whether the stored result 'release' ('rlen' bytes, a packed Release)
  * and its 'n' values 'vals' (decoded, coord_store_result_decode()) of
  * query 'query_id' are exactly what the RELEASE entry 'e' at 'index'
- * released.
+ * released (both digests of a version 2 entry).
  */
 bool	coord_verify_result(const struct tlog_entry *e, uint64_t index,
 	    const char *query_id, const void *release, size_t rlen,

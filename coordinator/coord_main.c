@@ -423,6 +423,7 @@ cmd_public_rebuild(int argc, char **argv)
 	struct coord_log lg;
 	const char *conf = NULL, *dir = NULL;
 	char path[4096];
+	size_t npub = 0;
 	struct stat sb;
 	int r;
 
@@ -471,11 +472,12 @@ cmd_public_rebuild(int argc, char **argv)
 	}
 	if ((r = coord_store_open(path, &lg.db)) != CAIRN_OK ||
 	    (r = coord_public_open(dir, &lg, coord_public_quorum(&cfg),
-	    &pub)) != CAIRN_OK)
+	    &pub)) != CAIRN_OK ||
+	    (r = coord_publish_all(pub, lg.db, &cfg, &npub)) != CAIRN_OK)
 		goto out;
-	printf("%s: agrees with %s (%llu log entries): %llu files written, "
-	    "%llu found equal\n", dir, cfg.data_dir,
-	    (unsigned long long)tlog_store_size(lg.tlog),
+	printf("%s: agrees with %s (%llu log entries, %zu published "
+	    "releases): %llu files written, %llu found equal\n", dir,
+	    cfg.data_dir, (unsigned long long)tlog_store_size(lg.tlog), npub,
 	    (unsigned long long)coord_public_report(pub)->written,
 	    (unsigned long long)coord_public_report(pub)->checked);
 out:

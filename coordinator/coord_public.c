@@ -251,6 +251,33 @@ put_file(struct coord_public *p, const char *rel, const void *data,
 	return CAIRN_OK;
 }
 
+int
+coord_public_put(struct coord_public *p, const char *rel, const void *data,
+    size_t len, bool replace)
+{
+	char path[4096 + TLOG_TILE_PATH_MAX + 32];
+	char *have = NULL;
+	size_t hlen;
+	bool same = false;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", p->dir, rel);
+	if (!replace)
+		r = put_file(p, rel, data, len);
+	else {
+		if (access(path, F_OK) == 0 && file_read_capped(path, len + 1,
+		    &have, &hlen) == CAIRN_OK) {
+			same = hlen == len && memcmp(have, data, len) == 0;
+			free(have);
+		}
+		if (same)
+			p->rep.checked++;
+		r = same ? CAIRN_OK : write_atomic(p, rel, data, len);
+	}
+	/* Renamed now: a release file does not wait for the next tile. */
+	return r == CAIRN_OK ? flush(p) : r;
+}
+
 static int
 cache_room(struct tile_cache *c, size_t need)
 {

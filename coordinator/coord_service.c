@@ -537,6 +537,8 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 	if (cfg->pub_dir != NULL && (r = coord_public_open(cfg->pub_dir,
 	    &c->log, coord_public_quorum(cfg), &c->log.pub)) != CAIRN_OK)
 		goto fail;
+	if ((r = coord_publish_all(c->log.pub, c->db, cfg, NULL)) != CAIRN_OK)
+		goto fail;
 	if ((r = fail_leftovers(c)) != CAIRN_OK ||
 	    (r = coord_log_members(&c->log, c->fed, c->id, NULL)) != CAIRN_OK)
 		goto fail;

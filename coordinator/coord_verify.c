@@ -24,6 +24,7 @@
 #include "common/db.h"
 #include "common/err.h"
 #include "coordinator/coord_service_int.h"
+#include "protocol/secagg.h"
 
 /* What the log says about one query. */
 struct vq {
@@ -212,6 +213,13 @@ coord_verify_result(const struct tlog_entry *e, uint64_t index,
 	coord_result_hash(vals, n, h);
 	if (memcmp(h, e->result_hash, 32) != 0)
 		return false;
+	if (e->version == 2) {
+		uint8_t s[32];
+
+		secagg_cells_sha256((const uint64_t *)vals, n, s);
+		if (memcmp(s, e->result_sha256, 32) != 0)
+			return false;
+	}
 	for (k = 0; k < e->nparticipants; k++) {
 		if ((names[k] = malloc(e->participants[k].len + 1)) == NULL)
 			break;

@@ -224,15 +224,17 @@ secagg_sum_add(uint64_t *acc, const uint64_t *y, size_t len)
 		acc[c] += y[c];
 }
 
-void
-secagg_cells_digest(const uint64_t *v, size_t n, uint8_t out[static 32])
+/*
+ * Feed the 'n' cells of 'v' as 8 little-endian bytes each to 'update'
+ * (the one encoding both digests of the values hash).
+ */
+static void
+cells_le(const uint64_t *v, size_t n,
+    void (*update)(void *, const uint8_t *, size_t), void *st)
 {
-	crypto_generichash_state st;
-
-	crypto_generichash_init(&st, NULL, 0, 32);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	/* The cells are little-endian in memory already. */
-	crypto_generichash_update(&st, (const uint8_t *)v, n * sizeof(*v));
+	update(st, (const uint8_t *)v, n * sizeof(*v));
 #else
 	uint8_t buf[8 * 256];
 
@@ -243,10 +245,41 @@ secagg_cells_digest(const uint64_t *v, size_t n, uint8_t out[static 32])
 			for (int b = 0; b < 8; b++)
 				buf[j * 8 + (size_t)b] =
 				    (uint8_t)(v[i + j] >> (8 * b));
-		crypto_generichash_update(&st, buf, k * 8);
+		update(st, buf, k * 8);
 	}
 #endif
+}
+
+static void
+blake2b_update(void *st, const uint8_t *p, size_t n)
+{
+	crypto_generichash_update(st, p, n);
+}
+
+static void
+sha256_update(void *st, const uint8_t *p, size_t n)
+{
+	crypto_hash_sha256_update(st, p, n);
+}
+
+void
+secagg_cells_digest(const uint64_t *v, size_t n, uint8_t out[static 32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	cells_le(v, n, blake2b_update, &st);
 	crypto_generichash_final(&st, out, 32);
+}
+
+void
+secagg_cells_sha256(const uint64_t *v, size_t n, uint8_t out[static 32])
+{
+	crypto_hash_sha256_state st;
+
+	crypto_hash_sha256_init(&st);
+	cells_le(v, n, sha256_update, &st);
+	crypto_hash_sha256_final(&st, out);
 }
 
 uint64_t

@@ -110,6 +110,14 @@ void	secagg_sum_add(uint64_t *acc, const uint64_t *y, size_t len);
  */
 void	secagg_cells_digest(const uint64_t *v, size_t n, uint8_t out[static 32]);
 
+/*
+ * SHA-256 of the same bytes as secagg_cells_digest() hashes: what a
+ * version 2 RELEASE entry carries beside the BLAKE2b digest so a web
+ * browser (WebCrypto has SHA-256, not BLAKE2b) can check published
+ * values (docs/tlog.md).
+ */
+void	secagg_cells_sha256(const uint64_t *v, size_t n, uint8_t out[static 32]);
+
 /* The value every node puts in the check cell for session 'sid'. */
 uint64_t secagg_check_value(const uint8_t sid[static 32]);
 

@@ -25,7 +25,8 @@ enum field {
 	F_SIGNATURE,
 	F_VARIANCE,	/* f64 */
 	F_CHARGES,	/* u16 n || n * (u32 month, u64 rho, u64 cum) */
-	F_PARTICIPANTS	/* u16 count || count * (u32 length || bytes) */
+	F_PARTICIPANTS,	/* u16 count || count * (u32 length || bytes) */
+	F_RESULT_SHA256	/* 32 bytes (version 2 RELEASE) */
 };
 
 static const enum field layouts[8][6] = {
@@ -41,6 +42,24 @@ static const enum field layouts[8][6] = {
 	[TLOG_ENTRY_POLICY] = { F_NODE_ID, F_BODY, F_SIGNATURE, F_END },
 };
 
+/*
+ * Version 2 exists for RELEASE only: the SHA-256 of the released values
+ * follows their BLAKE2b digest, for checkers without BLAKE2b (a web
+ * browser's WebCrypto).  Version 1 RELEASE entries stay valid.
+ */
+static const enum field release_v2[] = { F_QUERY_HASH, F_PARTICIPANTS,
+	F_RESULT_HASH, F_RESULT_SHA256, F_VARIANCE, F_END };
+
+static const enum field *
+layout(int version, enum tlog_entry_type type)
+{
+	if (version == 2 && type == TLOG_ENTRY_RELEASE)
+		return release_v2;
+	if (version == 1)
+		return layouts[type];
+	return NULL;
+}
+
 static const char *const type_names[8] = {
 	NULL, "QUERY", "CHARGE", "REFUSAL", "RELEASE", "FAILURE", "MEMBER",
 	"POLICY"
@@ -48,7 +67,7 @@ static const char *const type_names[8] = {
 
 static const char *const field_names[] = {
 	"time", "body", "node_id", "query_hash", "result_hash", "reason",
-	"signature", "variance", "charges", "participants"
+	"signature", "variance", "charges", "participants", "result_sha256"
 };
 
 const char *
@@ -134,6 +153,9 @@ encode_field(struct wbuf *w, const struct tlog_entry *e, enum field f)
 	case F_RESULT_HASH:
 		put(w, e->result_hash, TLOG_HASH_LEN);
 		return CAIRN_OK;
+	case F_RESULT_SHA256:
+		put(w, e->result_sha256, TLOG_HASH_LEN);
+		return CAIRN_OK;
 	case F_VARIANCE:
 		if (!real_ok(e->variance))
 			return cairn_err(CAIRN_ERR_RANGE, "entry variance is "
@@ -187,13 +209,16 @@ tlog_entry_encode(const struct tlog_entry *e, uint8_t *out, size_t cap,
 {
 	struct wbuf w = { out, cap, 0 };
 	const enum field *lay;
+	int version = e->version == 0 ? TLOG_ENTRY_VERSION : e->version;
 	int r;
 
 	if (tlog_entry_type_name((int)e->type) == NULL)
 		return cairn_err(CAIRN_ERR_UNSUPPORTED, "unknown entry type %d",
 		    (int)e->type);
-	lay = layouts[e->type];
-	put_be(&w, TLOG_ENTRY_VERSION, 1);
+	if ((lay = layout(version, e->type)) == NULL)
+		return cairn_err(CAIRN_ERR_UNSUPPORTED, "no version %d of the "
+		    "%s entry", version, tlog_entry_type_name((int)e->type));
+	put_be(&w, (uint64_t)version, 1);
 	put_be(&w, (uint64_t)e->type, 1);
 	put_be(&w, e->time, 8);
 	for (int i = 0; lay[i] != F_END; i++)
@@ -306,6 +331,8 @@ decode_field(struct rbuf *b, struct tlog_entry *e, enum field f)
 		return get_hash(b, f, e->query_hash);
 	case F_RESULT_HASH:
 		return get_hash(b, f, e->result_hash);
+	case F_RESULT_SHA256:
+		return get_hash(b, f, e->result_sha256);
 	case F_VARIANCE:
 		return get_real(b, f, &e->variance);
 	case F_CHARGES:
@@ -372,21 +399,25 @@ tlog_entry_decode(const uint8_t *data, size_t len, struct tlog_entry *e)
 	if (len < 2)
 		return cairn_err(CAIRN_ERR_FORMAT, "entry of %zu bytes has no "
 		    "header", len);
-	if (data[0] != TLOG_ENTRY_VERSION)
+	if (data[0] < TLOG_ENTRY_VERSION || data[0] > TLOG_ENTRY_VERSION_MAX)
 		return cairn_err(CAIRN_ERR_UNSUPPORTED, "entry version %u, "
-		    "this program reads %d", data[0], TLOG_ENTRY_VERSION);
+		    "this program reads %d to %d", data[0], TLOG_ENTRY_VERSION,
+		    TLOG_ENTRY_VERSION_MAX);
 	if (tlog_entry_type_name(data[1]) == NULL)
 		return cairn_err(CAIRN_ERR_UNSUPPORTED, "unknown entry type %u",
 		    data[1]);
+	if ((lay = layout(data[0], (enum tlog_entry_type)data[1])) == NULL)
+		return cairn_err(CAIRN_ERR_UNSUPPORTED, "entry version %u has "
+		    "no %s entry", data[0], tlog_entry_type_name(data[1]));
 	/* Decode into a scratch copy so '*e' is untouched on failure. */
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return cairn_err(CAIRN_ERR_NOMEM, "decoding an entry");
+	t->version = data[0];
 	t->type = (enum tlog_entry_type)data[1];
 	b.at = 2;
 	if ((r = get_be(&b, 8, F_END, &v)) != CAIRN_OK)
 		goto out;
 	t->time = v;
-	lay = layouts[t->type];
 	for (int i = 0; lay[i] != F_END; i++)
 		if ((r = decode_field(&b, t, lay[i])) != CAIRN_OK)
 			goto out;

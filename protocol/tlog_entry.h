@@ -2,7 +2,8 @@
  * tlog_entry.h - the byte encoding of transparency-log entries.
  *
  * An entry's exact bytes are its Merkle leaf.  Layout (docs/tlog.md
- * describes it byte by byte): version (1 byte, 1), type (1 byte), time
+ * describes it byte by byte): version (1 byte: 1, or 2 for a RELEASE that
+ * carries the SHA-256 of its values), type (1 byte), time
  * (u64be seconds since the epoch), then the type's fields in a fixed
  * order; a byte-string field is u32be length || bytes, a hash is 32 raw
  * bytes, a real number is IEEE 754 binary64 big-endian.  Decoding accepts
@@ -22,7 +23,8 @@
 
 #include "protocol/tlog.h"
 
-#define TLOG_ENTRY_VERSION	1
+#define TLOG_ENTRY_VERSION	1	/* every type */
+#define TLOG_ENTRY_VERSION_MAX	2	/* RELEASE only: adds result_sha256 */
 
 enum tlog_entry_type {
 	TLOG_ENTRY_QUERY = 1,	/* body: the analyst-signed query */
@@ -31,7 +33,7 @@ enum tlog_entry_type {
 	TLOG_ENTRY_REFUSAL = 3,	/* node_id, query_hash, reason, body,
 				   signature */
 	TLOG_ENTRY_RELEASE = 4,	/* query_hash, participants, result_hash,
-				   variance */
+				   [version 2: result_sha256,] variance */
 	TLOG_ENTRY_FAILURE = 5,	/* query_hash, reason */
 	TLOG_ENTRY_MEMBER = 6,	/* body (a MemberChange), signature (the
 				   coordinator's, purpose "member") */
@@ -63,12 +65,16 @@ struct tlog_charge {
  * encode and zero after decode.
  */
 struct tlog_entry {
+	uint8_t			version;	/* 0 on encode: 1; version
+						   2 is a RELEASE with
+						   result_sha256 */
 	enum tlog_entry_type	type;
 	uint64_t		time;
 	struct tlog_bytes	body;
 	struct tlog_bytes	node_id;
 	uint8_t			query_hash[TLOG_HASH_LEN];
 	uint8_t			result_hash[TLOG_HASH_LEN];
+	uint8_t			result_sha256[TLOG_HASH_LEN]; /* version 2 */
 	struct tlog_bytes	reason;
 	struct tlog_bytes	signature;
 	double			variance;
@@ -85,7 +91,7 @@ const char	*tlog_entry_type_name(int type);
  * Encode 'e' into 'out' (room for 'cap' bytes; out may be NULL with cap
  * 0 to learn the size); '*len' gets the encoded length in every
  * successful case.  Returns CAIRN_OK, CAIRN_ERR_UNSUPPORTED (unknown
- * type), CAIRN_ERR_TOOBIG (a field over its cap, or 'cap' too small:
+ * type, or a version the type does not have), CAIRN_ERR_TOOBIG (a field over its cap, or 'cap' too small:
  * '*len' is then still set to the size needed), CAIRN_ERR_RANGE (a
  * negative, NaN or infinite real, a charge of 0 or over 10^18 nano-ρ, a
  * month that is not YYYYMM).
@@ -95,7 +101,7 @@ int	tlog_entry_encode(const struct tlog_entry *e, uint8_t *out, size_t cap,
 
 /*
  * Decode the 'len' bytes of 'data' (untrusted) into '*e', whose byte
- * strings then point into 'data'.  Returns CAIRN_OK, or
+ * strings then point into 'data'; e->version says which layout it had.  Returns CAIRN_OK, or
  * CAIRN_ERR_UNSUPPORTED (unknown version or type) / CAIRN_ERR_FORMAT
  * (truncated, trailing bytes, a field over its cap, a bad real or month)
  * with the byte offset and field in the detail.  '*e' is set only on

@@ -392,6 +392,8 @@ tlog_entry_json(uint64_t index, const uint8_t *data, size_t len, char **out,
 	sb_printf(&b, "%d", TLOG_JSON_VERSION);
 	sb_key(&b, "index");
 	sb_printf(&b, "%llu", (unsigned long long)index);
+	sb_key(&b, "entry_version");
+	sb_printf(&b, "%u", (unsigned)e->version);
 	sb_key(&b, "type");
 	sb_cstr(&b, tlog_entry_type_name((int)e->type));
 	sb_key(&b, "time");
@@ -448,6 +450,10 @@ tlog_entry_json(uint64_t index, const uint8_t *data, size_t len, char **out,
 		sb_put(&b, "]", 1);
 		sb_key(&b, "result_hash");
 		sb_hex(&b, e->result_hash, TLOG_HASH_LEN);
+		if (e->version == 2) {
+			sb_key(&b, "result_sha256");
+			sb_hex(&b, e->result_sha256, TLOG_HASH_LEN);
+		}
 		sb_key(&b, "variance");
 		sb_printf(&b, "%.17g", e->variance);
 	}

@@ -67,6 +67,7 @@ const struct option query_opts[] = {
 	{ "allow-missing-months", no_argument, NULL, 0 },
 	{ "outlines", required_argument, NULL, 0 },
 	{ "min-nights", required_argument, NULL, 0 },
+	{ "publish", no_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };

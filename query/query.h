@@ -47,6 +47,8 @@ struct query_params {
 	bool		 allow_missing_months;	/* run over months a
 						   participant does not
 						   hold (its POLICY) */
+	bool		 publish;		/* the release is public
+						   (Query.publish) */
 };
 
 /*

@@ -81,6 +81,7 @@ query_build(const struct query_params *p, const struct keys_identity *id,
 	analyst.name = (char *)p->analyst;
 	q.query_id = (char *)p->query_id;
 	q.allow_missing_months = p->allow_missing_months;
+	q.publish = p->publish;
 	q.analyst = &analyst;
 	q.purpose = (char *)p->purpose;
 	q.spec = &spec;

@@ -34,7 +34,7 @@ enum opt {
 	O_NIGHT_END, O_BASELINE, O_COMPARISON, O_SPEC, O_GEO, O_RHO,
 	O_PURPOSE, O_PARTS, O_COLL, O_HOLDERS, O_ID, O_TIMEOUT, O_FORMAT,
 	O_OUTPUT, O_REGIONS, O_CATS, O_DELTA, O_INPUT, O_NORMAL,
-	O_NORMAL_DAYS, O_ALLOW_MISSING, O_OUTLINES, O_MIN_NIGHTS, O_N
+	O_NORMAL_DAYS, O_ALLOW_MISSING, O_OUTLINES, O_MIN_NIGHTS, O_PUBLISH, O_N
 };
 
 /* The long options, indexed by enum opt (cmd_query.c). */
@@ -117,6 +117,7 @@ struct query_ask {
 	size_t		 nparts;
 	uint32_t	 colluding;
 	uint32_t	 holders;	/* 0 means 1 */
+	bool		 publish;	/* --publish */
 };
 int	query_ask_parse(const struct ctx *c, struct query_ask *a);
 void	query_ask_release(struct query_ask *a);

@@ -80,6 +80,7 @@ query_ask_parse(const struct ctx *c, struct query_ask *a)
 	memset(a, 0, sizeof(*a));
 	if ((r = query_spec_build(c, &a->spec)) != CAIRN_OK)
 		return r;
+	a->publish = c->o[O_PUBLISH] != NULL;
 	if ((r = need(c, O_GEO)) != CAIRN_OK ||
 	    (r = need(c, O_RHO)) != CAIRN_OK ||
 	    (r = need(c, O_PARTS)) != CAIRN_OK ||
@@ -199,6 +200,9 @@ query_plan_summary(const struct ctx *c, const struct query_ask *a,
 	fprintf(f, "participants: %" PRIu32 " (colluding %" PRIu32 ", honest "
 	    "%" PRIu32 "), holders per person %" PRIu32 "\n", p.n, p.c,
 	    p.n - p.c, p.h);
+	fprintf(f, "publish: %s\n", a->publish ? "yes (the released values "
+	    "go to the public directory, for anyone to read)" : "no (the "
+	    "released values stay with the analyst)");
 	fprintf(f, "rho: %s asked; the most one data-month pays %s\n",
 	    rho_format(p.rho_nano, t[0]), rho_format(p.rho_max_nano, t[1]));
 	fprintf(f, "released_variance: %" PRIu64 " per cell (n sigma_h^2 = %"
@@ -304,6 +308,7 @@ plan_json(const struct ctx *c, const struct query_ask *a,
 	jset(o, "participants", json_integer(p.n), &bad);
 	jset(o, "colluding", json_integer(p.c), &bad);
 	jset(o, "holders", json_integer(p.h), &bad);
+	jset(o, "publish", json_boolean(a->publish), &bad);
 	jset(o, "rho", json_string(rho_format(p.rho_nano, t)), &bad);
 	jset(o, "rho_nano", json_integer((json_int_t)p.rho_nano), &bad);
 	jset(o, "rho_max_nano", json_integer((json_int_t)p.rho_max_nano),
@@ -383,7 +388,7 @@ const char query_plan_usage[] =
     "    --geography G --rho R\n"
     "    --participants a,b,c --colluding C [--holders H]\n"
     "    --regions regions.csv [--purpose TEXT] [--id QUERY_ID]\n"
-    "    [--format text|json] [IDENTITY]\n\n"
+    "    [--publish] [--format text|json] [IDENTITY]\n\n"
     "Print, before anything is sent, what `cairn query submit` with the\n"
     "same spec and flags would cost and give: the released variance per\n"
     "cell, the exact 95% half-width, epsilon at delta 1e-06, each\n"

@@ -82,6 +82,8 @@ on_chunk(const ProtobufCMessage *msg, void *arg)
 struct proven {
 	Cairn__V1__Query	*q;		/* from the QUERY entry */
 	uint8_t			 result_hash[32];
+	bool			 has_sha256;	/* a version 2 RELEASE */
+	uint8_t			 result_sha256[32];
 	uint64_t		 variance;
 	uint64_t		 size;		/* of the checkpoint */
 	size_t			 cosignatures;
@@ -159,6 +161,8 @@ verify_release(struct transport_client *cl, const char *fedpath,
 		goto out;
 	}
 	memcpy(out->result_hash, re->result_hash, 32);
+	out->has_sha256 = re->version == 2;
+	memcpy(out->result_sha256, re->result_sha256, 32);
 	out->variance = (uint64_t)re->variance;
 	out->size = cp.size;
 	out->q = q;
@@ -364,6 +368,14 @@ query_cmd_result(struct ctx *c)
 		r = cairn_err(CAIRN_ERR_PROOF, "GetResult: the values do not "
 		    "match the result hash of the RELEASE entry at log index %"
 		    PRIu64, co.rel->log_index);
+		goto out;
+	}
+	/* The SHA-256 a browser checks the published values with. */
+	secagg_cells_sha256((const uint64_t *)co.v, co.n, h);
+	if (pv.has_sha256 && sodium_memcmp(h, pv.result_sha256, 32) != 0) {
+		r = cairn_err(CAIRN_ERR_PROOF, "GetResult: the values do not "
+		    "match the result SHA-256 of the RELEASE entry at log "
+		    "index %" PRIu64, co.rel->log_index);
 		goto out;
 	}
 	if (co.rel->noise_variance != pv.variance) {

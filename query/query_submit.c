@@ -138,14 +138,16 @@ const char query_submit_usage[] =
     "    --geography G --rho R --purpose TEXT --participants a,b,c\n"
     "    --colluding C [--holders H]\n"
     "    [--id QUERY_ID] [--regions regions.csv] [--allow-missing-months]\n"
-    "    IDENTITY\n\n"
+    "    [--publish] IDENTITY\n\n"
     "Build the query, sign it with the analyst's identity key (purpose\n"
     "\"query\") and submit it; prints the query id and its log index.\n"
     "With --regions (the geography's regions file) it first prints the\n"
     "plan, as `cairn query plan` does (without the budgets).  A query\n"
     "over a data-month some participant's POLICY says it does not hold\n"
     "is refused before anything is charged unless --allow-missing-months\n"
-    "is given.\n"
+    "is given.  --publish asks, in the signed query, that the release be\n"
+    "public: the coordinator writes its values into its public directory\n"
+    "for anyone to read (docs/portal.md); without it nothing is published.\n"
     "IDENTITY: --config analyst.conf, or --key --tls-key --tls-cert --ca\n"
     "--coordinator ADDR --federation federation.conf.\n";
 
@@ -201,6 +203,7 @@ query_cmd_submit(struct ctx *c)
 	p.federation = fed->name;
 	p.submitted = (int64_t)time(NULL);
 	p.allow_missing_months = c->o[O_ALLOW_MISSING] != NULL;
+	p.publish = c->o[O_PUBLISH] != NULL;
 	randombytes_buf(p.nonce, sizeof(p.nonce));
 	if (c->o[O_ID] != NULL)
 		p.query_id = c->o[O_ID];
@@ -227,6 +230,7 @@ query_cmd_submit(struct ctx *c)
 		a.nparts = nparts;
 		a.colluding = p.colluding;
 		a.holders = p.holders;
+		a.publish = p.publish;
 		if ((r = query_plan_summary(c, &a, NULL, stdout)) != CAIRN_OK)
 			goto out;
 		fflush(stdout);

@@ -24,7 +24,11 @@
 #     truth, and the displacement as the migration release shows it;
 #  5. a query over a holder's monthly budget is refused, signed and logged;
 #  6. a holder's ledger;
-#  7. the auditor verifies the whole log, and one node's ledger against it.
+#  7. the auditor verifies the whole log, and one node's ledger against it;
+#  8. the coordinator has kept the log as C2SP tiles in its public
+#     directory ([public]) and serves it on loopback; tools/portal.mjs
+#     installs the portal there (docs/portal.md) and the demo prints its
+#     URL and the directory.
 #
 # Everything runs in a temporary folder that is removed at the end.  KEEP=1
 # keeps it, CAIRN_DEMO_DIR=DIR makes it in DIR (new or empty) and keeps it:
@@ -159,6 +163,16 @@ if [ -n "${KEEP:-}" ]; then
 	export FED_LISTEN_PORT
 fi
 fed_coordinator_conf "$T" "demo $T/regions.csv" || fail "pinning the geography"
+# The outlines cairn synth drew, for the portal's maps of published
+# releases (copied into the public directory, docs/portal.md).
+cp "$T/data/regions.geojson" "$T/regions.geojson"
+sed -i "/^geography = demo /a outlines = demo $T/regions.geojson" "$T/coordinator.conf"
+# The public log and the portal: a port chosen free now, fixed for a kept
+# folder's start.sh; the public checkpoint is the newest one a majority
+# of the three nodes cosigned, the quorum the portal checks.
+PUB_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf '[public]\ndir = %s\nlisten = 127.0.0.1:%s\nport_file = %s\nwitness_quorum = 2\n' \
+    "$T/public" "$PUB_PORT" "$T/public.port" >>"$T/coordinator.conf"
 grep '^geography' "$T/fed/federation.conf" | sed 's/^/   federation.conf: /' | cut -c1-100
 fed_start_coordinator "$T" || { cat "$T/coord.log" >&2; fail "the coordinator did not start"; }
 PIDS="$FED_COORD_PID"
@@ -224,12 +238,14 @@ print('   %d cells: mean absolute error %.2f; the exact count lies inside the 95
 PY
 }
 
-# ask NAME KEYS PURPOSE: submit queries/NAME.json at rho 0.25, wait for the
-# release, fetch it and compare it with the ground truth.
+# ask NAME KEYS PURPOSE: submit queries/NAME.json at rho 0.25, signed
+# with --publish (the release goes to the public directory for the
+# portal), wait for the release, fetch it and compare it with the ground
+# truth.
 ask() {
 	"$C" query submit --config "$T/analyst.conf" --spec "$T/data/queries/$1.json" \
 	    --geography demo --rho 0.25 --purpose "$3" --participants op1,op2,op3 \
-	    --colluding 1 --id "$1" | sed 's/^/   /'
+	    --colluding 1 --id "$1" --publish | sed 's/^/   /'
 	"$C" query wait "$1" --config "$T/analyst.conf" --timeout 300 | sed 's/^/   /'
 	"$C" query result "$1" --config "$T/analyst.conf" --regions "$T/regions.csv" \
 	    --format csv --output "$T/$1.csv"
@@ -364,5 +380,20 @@ while :; do
 	sleep 0.5
 done
 sed 's/^/   /' "$T/audit.out"
+
+step "8. The public log and the portal (docs/portal.md)"
+# tools/portal.mjs beside this script, in the source tree and installed.
+node "$(dirname "$0")/portal.mjs" --federation "$T/fed/federation.conf" \
+    --public "$T/public" >"$T/portal.out" 2>&1 ||
+    { sed 's/^/   /' "$T/portal.out"; fail "the portal's check of the public log failed"; }
+sed 's/^/   /' "$T/portal.out"
+echo "   public directory: $T/public"
+# The releases signed with --publish, with the migration matrix that
+# shows the staged displacement (docs/portal.md, "Published statistics").
+MIG=$(grep -l '"query_id":"migration"' "$T/public/releases/"*.json 2>/dev/null | head -1)
+[ -n "$MIG" ] || fail "the migration release was not published"
+echo "   published statistics: $(ls "$T/public/releases" | wc -l) release files in $T/public/releases"
+echo "   the displacement on the migration map: http://127.0.0.1:$PUB_PORT/#stats-$(basename "$MIG" .json)"
+echo "   portal: http://127.0.0.1:$PUB_PORT/ (while the federation runs; the log as text: http://127.0.0.1:$PUB_PORT/log.html)"
 
 step "Done: raw records never left the holders; the log above is public and verified."

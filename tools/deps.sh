@@ -29,10 +29,14 @@ CMDS="pkg-config:pkg-config protoc-c:protobuf-c-compiler cc:gcc"
 # outside PATH: checked apart, by the path below).
 # curl and the ClickHouse server of tests/e2e/source_ch.sh (one server and
 # a two-shard cluster; its program lives outside PATH too).
-TEST_CMDS="python3:python3 zstd:zstd promtool:prometheus npm:npm curl:curl"
+# npm installs puppeteer-core too, node runs tools/portal.mjs, Chromium
+# is the browser of tests/e2e/portal.sh.
+TEST_CMDS="python3:python3 zstd:zstd promtool:prometheus npm:npm curl:curl
+node:nodejs chromium:chromium"
 PG_INITDB="/usr/lib/postgresql/*/bin/initdb"
 CH_SERVER="/usr/sbin/clickhouse-server"
 NGINX="/usr/sbin/nginx"
+LEAFLET="/usr/share/javascript/leaflet/leaflet.js"
 # Only `make fuzz` needs clang (libFuzzer); installed with the rest on a
 # fresh Debian 12, never required by make or make test.
 OPT_CMDS="clang:clang"
@@ -48,13 +52,14 @@ if [ "${1:-}" = "--list" ]; then
 	echo "test postgresql"
 	echo "test clickhouse-server"
 	echo "test nginx"
+	echo "test libjs-leaflet"
 	for p in $OPT_CMDS; do echo "fuzz ${p#*:}"; done
 	exit 0
 fi
 MODE=${CAIRN_DEPS:-}
 case $MODE in
 "" | check) PKGS="$PKGS $TEST_PKGS"; CMDS="$CMDS $TEST_CMDS" ;;
-build) PG_INITDB=""; CH_SERVER=""; NGINX="" ;;
+build) PG_INITDB=""; CH_SERVER=""; NGINX=""; LEAFLET="" ;;
 *) echo "cairn: CAIRN_DEPS='$MODE' is not build or check" >&2; exit 1 ;;
 esac
 
@@ -68,6 +73,9 @@ missing() {
 	[ -z "$PG_INITDB" ] || ls $PG_INITDB >/dev/null 2>&1 ||
 	    m="$m postgresql"
 	[ -z "$CH_SERVER" ] || [ -x "$CH_SERVER" ] || m="$m clickhouse-server"
+	# Leaflet, which tools/portal.mjs copies into the public directory
+	# for the portal's maps of published statistics (docs/portal.md).
+	[ -z "$LEAFLET" ] || [ -f "$LEAFLET" ] || m="$m libjs-leaflet"
 	# nginx serves the public directory with docs/public.md's server
 	# block (tests/e2e/public_tiles.sh); /usr/sbin is not in every PATH.
 	[ -z "$NGINX" ] || [ -x "$NGINX" ] || m="$m nginx"

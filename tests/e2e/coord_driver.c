@@ -206,6 +206,9 @@ struct signed_query {
 	uint8_t	 sig[64];
 };
 
+/* --publish yes: the queries ask for a public release (Query.publish). */
+static bool publish;
+
 static void
 query_make(const char *qid, const char *geography, double rho, uint32_t c,
     const char *kind, struct member *signer, struct signed_query *out)
@@ -237,6 +240,7 @@ query_make(const char *qid, const char *geography, double rho, uint32_t c,
 	q.federation = fed->name;
 	q.nonce.data = nonce;
 	q.nonce.len = 16;
+	q.publish = publish;
 	if (proto_pack(&q.base, PROTO_MAX_SMALL, &out->q, &out->qlen) !=
 	    CAIRN_OK || keys_sign(signer->id, "query", out->q, out->qlen,
 	    out->sig) != CAIRN_OK)
@@ -1581,13 +1585,16 @@ main(int argc, char **argv)
 			geo = argv[i + 1];
 		else if (strcmp(argv[i], "--regions") == 0)
 			nreg = (size_t)strtoul(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--publish") == 0)
+			publish = strcmp(argv[i + 1], "yes") == 0;
 		else
 			die("unknown option %s", argv[i]);
 	}
 	if (i < argc && (strcmp(argv[i], "--help") == 0 ||
 	    strcmp(argv[i], "-h") == 0)) {
 		printf("usage: %s --dir DIR --target HOST:PORT "
-		    "[--geography NAME --regions N] SCENARIO [ARGS]\n"
+		    "[--geography NAME --regions N] [--publish yes|no] "
+		    "SCENARIO [ARGS]\n"
 		    "  scenarios: round QID, refuse QID, deadline QID, "
 		    "longpoll QID, checks QID, refusals, open QID STATE,\n"
 		    "  after-restart QID STATE\n",

@@ -49,6 +49,10 @@ check "displacement: the affected region's share away, derived with intervals" \
     "share of its seen cohort away from home (Fieller 95% interval)"
 check "displacement: an event day's outflow above the pre-event normal" \
     "^   2026-03-08 \* away .* above normal"
+check "the portal: the log verified and log.html written (tools/portal.mjs)" \
+    "log of [0-9]* entries verified, log.html and log.fr.html written"
+check "the portal's URL is printed" "portal: http://127.0.0.1:[0-9]*/"
+check "... and the public directory" "public directory: $DD/public"
 check "the kept folder's start and stop commands are printed" \
     "start:  sh $DD/start.sh"
 check "... and its stop command" "stop:   sh $DD/stop.sh"

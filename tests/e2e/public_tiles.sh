@@ -13,7 +13,11 @@
 # curl, and the same directory is served by nginx with docs/public.md's
 # server block; `cairn-coordinator public-rebuild` reproduces the directory byte
 # for byte and refuses one that disagrees; a coordinator refuses to start
-# over a tampered directory.
+# over a tampered directory.  Published statistics (issue #14): a query
+# signed with publish gets releases/<RELEASE index>.json whose values hash
+# to the RELEASE entry's SHA-256, the unpublished ones none; the outlines
+# are copied; a changed release file stops the coordinator and a missing
+# one is written again at start.
 set -u
 : "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
 T=$(mktemp -d /tmp/cairn-public-XXXXXX)
@@ -43,6 +47,14 @@ printf 'region_id,name\n1,north\n2,south\n3,east\n4,west\n' >"$T/g4.csv"
 { FED_ADVERTISE_SECONDS=2 FED_SHARE_SECONDS=20 \
     fed_coordinator_conf "$T" "g4 g4.csv" >"$T/out" 2>&1; } ||
 	{ notok "coordinator.conf"; exit 1; }
+# The geography's outlines (issue #14): copied into the public directory.
+"$PY" -c "import json
+f = [{'type': 'Feature', 'properties': {'region_id': i, 'name': n},
+      'geometry': {'type': 'Polygon', 'coordinates': [[[i, 0], [i + 1, 0],
+                   [i + 1, 1], [i, 1], [i, 0]]]}}
+     for i, n in ((1, 'north'), (2, 'south'), (3, 'east'), (4, 'west'))]
+json.dump({'type': 'FeatureCollection', 'features': f}, open('$T/g4.geojson', 'w'))"
+sed -i '/^geography = g4 g4.csv$/a outlines = g4 g4.geojson' "$T/coordinator.conf"
 cat >>"$T/coordinator.conf" <<CONF
 [monitoring]
 listen = 127.0.0.1:0
@@ -106,6 +118,56 @@ VERIFY() { _b=$1; shift; "$PY" "$V" "$_b" \
     --federation "$T/fed/federation.conf" --quorum "${Q:-2}" "$@"; }
 
 check "round 2" D round q-two
+
+# --- published statistics (issue #14): only a query that asks is public
+check "round 3: a query signed with publish" D --publish yes round q-pub
+J() { grep -l "$1" "$T"/pub/json/*.json | head -1; }
+QPUB=$(J '"query_id":"q-pub"')
+has "the QUERY entry's JSON of q-pub says publish: true" '"publish":true' "$QPUB"
+has "  ... q-one's says publish: false" '"publish":false' "$(J '"query_id":"q-one"')"
+# The RELEASE entry whose query_hash is q-pub's QUERY's.
+RI=$("$PY" -c "import glob, json, sys
+q = json.load(open(sys.argv[1]))['body']['query_hash']
+for f in glob.glob(sys.argv[2] + '/*.json'):
+    j = json.load(open(f))
+    if j['type'] == 'RELEASE' and j['query_hash'] == q:
+        print(j['index'])" "$QPUB" "$T/pub/json")
+RELJ="$T/pub/json/$RI.json"
+holds "one release file, releases/$RI.json (the RELEASE of q-pub); q-one and q-two wrote none" \
+    "[ \"\$(ls '$T/pub/releases')\" = '$RI.json' ]"
+cat >"$T/relcheck.py" <<'PY'
+# relcheck.py RELEASE_FILE ENTRY_JSON REGIONS_CSV: the release file's values
+# hash (SHA-256 of the values as little-endian int64) to the RELEASE
+# entry's result_sha256, and its regions are the geography's.
+import csv, hashlib, json, struct, sys
+rel = json.load(open(sys.argv[1]))
+ent = json.load(open(sys.argv[2]))
+h = hashlib.sha256(struct.pack("<%dq" % len(rel["values"]),
+                               *rel["values"])).hexdigest()
+if h != ent["result_sha256"]:
+    sys.exit(f"values SHA-256 {h} is not the RELEASE entry's "
+             f"{ent['result_sha256']}")
+if rel["values_sha256"] != h or rel["release_log_index"] != ent["index"]:
+    sys.exit("values_sha256 or release_log_index disagree")
+rows = [(int(r["region_id"]), r["name"]) for r in
+        csv.DictReader(open(sys.argv[3]))]
+if [(r["id"], r["name"]) for r in rel["regions"]] != sorted(rows):
+    sys.exit("regions differ from the geography")
+if rel["cells"] != len(rel["values"]) or rel["spec"]["kind"] != "residents" \
+        or rel["query_id"] != "q-pub" or rel["ci95_halfwidth"] <= 0:
+    sys.exit("cells, kind, query id or interval wrong")
+print("OK", h)
+PY
+check "the release file's values hash to the RELEASE entry's SHA-256; regions and names are the pinned geography's" \
+    "$PY" "$T/relcheck.py" "$T/pub/releases/$RI.json" "$RELJ" "$T/g4.csv"
+"$PY" -c "import json, sys
+r = json.load(open(sys.argv[1])); r['values'][0] += 1
+json.dump(r, open(sys.argv[2], 'w'))" "$T/pub/releases/$RI.json" "$T/tampered.json"
+fails_with "  ... a tampered value does not (negative control)" "is not the RELEASE entry's" \
+    "$PY" "$T/relcheck.py" "$T/tampered.json" "$RELJ" "$T/g4.csv"
+check "the geography's outlines are copied to geographies/g4.geojson" \
+    cmp "$T/g4.geojson" "$T/pub/geographies/g4.geojson"
+cp "$T/pub/releases/$RI.json" "$T/rel-before.json"
 holds "the public checkpoint moved on" "! cmp -s '$T/cp1' '$T/pub/checkpoint'"
 check "verifier (directory): signature, 2 of 3 cosignatures, every entry, JSON, consistency with the older checkpoint" \
     VERIFY "$T/pub" --json --old "$T/cp1"
@@ -120,7 +182,9 @@ holds "no temporary file left" "[ -z \"\$(find '$T/pub' -name '*.tmp')\" ]"
     >"$T/out" 2>&1 && ok "every json/<i>.json parses" || notok "every json/<i>.json parses"
 has "a QUERY entry's JSON decodes the analyst's query" '"type":"QUERY"' "$T/pub/json/$(grep -l '"type":"QUERY"' "$T"/pub/json/*.json | head -1 | xargs basename)"
 grep -l '"type":"RELEASE"' "$T"/pub/json/*.json | head -1 | xargs cat >"$T/out"
-has "a RELEASE entry's JSON has participants, result hash and variance" '"participants":\[.*"result_hash":"[0-9a-f]\{64\}","variance":'
+has "a RELEASE entry's JSON (entry version 2) has participants, result hash, its SHA-256 and variance" '"entry_version":2,"type":"RELEASE".*"participants":\[.*"result_hash":"[0-9a-f]\{64\}","result_sha256":"[0-9a-f]\{64\}","variance":'
+grep -l '"type":"QUERY"' "$T"/pub/json/*.json | head -1 | xargs cat >"$T/out"
+has "a QUERY entry's JSON says whether the release is public" '"query":{.*"publish":false'
 
 curl -s "http://127.0.0.1:$(cat "$T/monport")/metrics" >"$T/metrics"
 E=$(sed -n 's/^cairn_coordinator_log_entries \([0-9]*\)$/\1/p' "$T/metrics")
@@ -202,6 +266,10 @@ hdr -I "$U/tile/entries/000.p/$W" >"$T/out"
 has "HEAD of a bundle: 200 with its length" "^Content-Length: $(wc -c <"$T/pub/tile/entries/000.p/$W")$"
 hdr "$U/json/0.json" >"$T/out"
 has "json: application/json" "^Content-Type: application/json$"
+hdr "$U/releases/$RI.json" >"$T/out"
+has "a release file over HTTP: 200, application/json" "^Content-Type: application/json$"
+hdr "$U/geographies/g4.geojson" >"$T/out"
+has "the outlines over HTTP: application/geo+json" "^Content-Type: application/geo+json$"
 # A full tile is served as immutable (a stand-in file: this log is short).
 cp "$T/pub/tile/0/000.p/$W" "$T/pub/tile/0/007"
 hdr "$U/tile/0/007" >"$T/out"
@@ -314,8 +382,19 @@ else
 	has "serve refuses a tampered public directory, naming the file" "pub/tile/entries/000.p/2: differs from log.db"
 fi
 flip "$T/pub/tile/entries/000.p/2" 9
+# A release file that is not what the database released stops it too.
+sed -i 's/"values":\[/"values":[1,/' "$T/pub/releases/$RI.json"
+if "$COORD" serve -c "$T/coordinator.conf" >"$T/out" 2>&1; then
+	notok "serve refuses a changed release file"
+else
+	has "serve refuses a changed release file, naming it" "publishing query 'q-pub': .*pub/releases/$RI.json: longer than"
+fi
+# A crash between the RELEASE and its file: written again at start.
+rm "$T/pub/releases/$RI.json"
 touch "$T/pub/tile/0/000.p/4.tmp"
 start
+holds "a missing release file is written again at start, the same bytes" \
+    "cmp -s '$T/rel-before.json' '$T/pub/releases/$RI.json'"
 U="http://127.0.0.1:$PUBPORT"
 check "after repair it serves; a third round" D round q-three
 holds "a leftover temporary file is removed at start" "[ ! -e '$T/pub/tile/0/000.p/4.tmp' ]"
@@ -365,5 +444,17 @@ fails_with "public-rebuild without [public] dir or --dir is refused" "no \[publi
     "$COORD" public-rebuild -c "$T/bad.conf"
 fails_with "public-rebuild with an unknown argument prints its usage" "usage: cairn-coordinator public-rebuild" \
     "$COORD" public-rebuild -c "$T/coordinator.conf" --bogus
+sed 's/^outlines = g4 g4.geojson$/outlines = g9 g4.geojson/' "$T/coordinator.conf" >"$T/bad.conf"
+fails_with "[geographies] outlines of an unknown geography is refused" \
+    "bad.conf:[0-9]*: key 'outlines' in \[geographies\]: 'g9' is not a geography of this file" \
+    "$COORD" check-config -c "$T/bad.conf"
+printf '{"type": "Feature"}' >"$T/notfc.geojson"
+sed 's/^outlines = g4 g4.geojson$/outlines = g4 notfc.geojson/' "$T/coordinator.conf" >"$T/bad.conf"
+fails_with "[geographies] outlines that are not a FeatureCollection are refused" \
+    "outlines of 'g4': .*notfc.geojson is not a GeoJSON FeatureCollection" \
+    "$COORD" check-config -c "$T/bad.conf"
+printf '{"type": ' >"$T/notfc.geojson"
+fails_with "  ... and a broken JSON file, with its line" \
+    "outlines of 'g4': .*notfc.geojson:1: " "$COORD" check-config -c "$T/bad.conf"
 echo "1..$n"
 tap_done

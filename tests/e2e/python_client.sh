@@ -66,11 +66,11 @@ check "CLI: q-cli submitted" "$CAIRN" query submit --config "$T/analyst.conf" \
     --geography g4 --rho 0.1 --purpose "the CLI side of the comparison" \
     --participants n1,n2,n3 --colluding 1 --id q-cli
 # Logged, not waited for: its bytes are compared with Python's (the
-# default night hours of a kind with a home are signed).
+# default night hours of a kind with a home are signed, and --publish).
 check "CLI: q-cli-res submitted" "$CAIRN" query submit \
     --config "$T/analyst.conf" --kind residents --start 2026-01-10 \
     --end 2026-01-12 --geography g4 --rho 0.01 --purpose "residents" \
-    --participants n1,n2 --colluding 0 --holders 2 --id q-cli-res
+    --participants n1,n2 --colluding 0 --holders 2 --id q-cli-res --publish
 check "CLI: q-cli released" "$CAIRN" query wait --config "$T/analyst.conf" \
     q-cli --timeout 120
 check "CLI: q-cli result" "$CAIRN" query result --config "$T/analyst.conf" \

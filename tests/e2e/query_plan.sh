@@ -111,6 +111,14 @@ has "plan: released variance 36 = 2 x 18" \
 has "plan: each holder's January charge and what its budget keeps" \
     "^  n1  *2026-01  *0.097222224  *1  *0  *0.902777776$"
 has "plan: epsilon at delta 1e-06" "^epsilon: [0-9.]* at delta 1e-06 (tight"
+has "plan: not published without --publish" "^publish: no "
+# shellcheck disable=SC2086
+"$CAIRN" query plan $AC $Q --regions "$T/g4.csv" --publish >"$T/out" 2>&1
+has "plan --publish: says the release is public" "^publish: yes "
+# shellcheck disable=SC2086
+"$CAIRN" query plan $AC $Q --regions "$T/g4.csv" --publish --format json \
+    >"$T/out" 2>&1
+has "plan --publish --format json: \"publish\": true" '"publish": true'
 W=$(sed -n 's/^ci95_halfwidth: \([0-9]*\) .*/\1/p' "$T/plan")
 V=$(sed -n 's/^released_variance: \([0-9]*\) .*/\1/p' "$T/plan")
 

@@ -84,12 +84,23 @@ class ClientTest(unittest.TestCase):
         logged = self.logged_query("q-cli-res")
         q = _pb.pb2.Query.FromString(logged.query)
         self.assertTrue(q.spec.HasField("night"))
+        # q-cli-res was submitted with --publish: signed in the query.
+        self.assertTrue(q.publish)
         mine = self.c.build({"kind": "residents", "start": "2026-01-10",
                              "end": "2026-01-12"}, "g4", "0.01",
                             "residents", "n1,n2", 0, "q-cli-res", holders=2,
-                            submitted=q.submitted_unix, nonce=q.nonce)
+                            submitted=q.submitted_unix, nonce=q.nonce,
+                            publish=True)
         self.assertEqual(mine.query, logged.query)
         self.assertEqual(mine.signature, logged.signature)
+        # Negative control: the same fields unpublished are other bytes.
+        other = self.c.build({"kind": "residents", "start": "2026-01-10",
+                              "end": "2026-01-12"}, "g4", "0.01",
+                             "residents", "n1,n2", 0, "q-cli-res", holders=2,
+                             submitted=q.submitted_unix, nonce=q.nonce)
+        self.assertNotEqual(other.query, logged.query)
+        self.assertFalse(_pb.pb2.Query.FromString(
+            self.logged_query("q-cli").query).publish)
 
     def test_python_query_logged_as_sent(self):
         self.assertEqual(self.logged_query("q-py").SerializeToString(),
@@ -238,6 +249,17 @@ class ClientTest(unittest.TestCase):
                                     rf"entry at log index {rel.log_index}"):
             verify.verify_release(self.c, "q-cli", st.log_index,
                                   rel.log_index, vals, rel.noise_variance)
+
+    def test_release_entry_carries_sha256(self):
+        # The SHA-256 a browser checks published values with (version 2).
+        st, rel, vals = self.release()
+        cp, _ = verify.proven_checkpoint(self.c, self.c.federation,
+                                         rel.log_index, 30)
+        e = verify.proven_entry(self.c, "RELEASE", rel.log_index, cp)
+        self.assertEqual(e.version, 2)
+        self.assertEqual(e.result_sha256, verify.values_sha256(vals))
+        vals[3] += 1
+        self.assertNotEqual(e.result_sha256, verify.values_sha256(vals))
 
     def test_tampered_variance_detected(self):
         st, rel, vals = self.release()

@@ -32,6 +32,7 @@
 #include "protocol/proto_client.h"
 #include "protocol/proto_service.h"
 #include "protocol/qspec.h"
+#include "protocol/secagg.h"
 #include "protocol/tlog_entry.h"
 #include "protocol/tlog_note.h"
 #include "protocol/tlog_store.h"
@@ -270,6 +271,11 @@ log_release(const uint8_t qh[32])
 		e->participants[i].len = strlen(node_names[i]);
 	}
 	memcpy(e->result_hash, result_hash, 32);
+	/* Version 2, as the coordinator writes it: the client checks the
+	 * SHA-256 too. */
+	e->version = 2;
+	secagg_cells_sha256((const uint64_t *)values, ncells,
+	    e->result_sha256);
 	e->variance = 100;
 	r = append(e, &rel_index);
 	free(e);

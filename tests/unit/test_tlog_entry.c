@@ -215,6 +215,69 @@ test_roundtrip_and_truncation(void **state)
 	assert_null(tlog_entry_type_name(8));
 }
 
+/*
+ * Version 2 of RELEASE adds the SHA-256 of the values after their
+ * BLAKE2b digest; version 1 entries still decode, other types have no
+ * version 2, and no type has a version 3.
+ */
+static void
+test_release_v2(void **state)
+{
+	static struct tlog_entry e, d;
+	char hex[512];
+	uint8_t buf[2048], v1[2048];
+	size_t len, len1;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.version = 2;
+	e.type = TLOG_ENTRY_RELEASE;
+	e.time = 2;
+	memset(e.query_hash, 0x33, 32);
+	e.nparticipants = 1;
+	e.participants[0] = str("a");
+	memset(e.result_hash, 0x44, 32);
+	memset(e.result_sha256, 0x55, 32);
+	e.variance = 2.0;
+	encode_hex(&e, hex, sizeof(hex));
+	assert_string_equal(hex, "0204" "0000000000000002"
+	    "3333333333333333333333333333333333333333333333333333333333333333"
+	    "0001" "00000001" "61"
+	    "4444444444444444444444444444444444444444444444444444444444444444"
+	    "5555555555555555555555555555555555555555555555555555555555555555"
+	    "4000000000000000");
+	assert_int_equal(tlog_entry_encode(&e, buf, sizeof(buf), &len),
+	    CAIRN_OK);
+	assert_int_equal(tlog_entry_decode(buf, len, &d), CAIRN_OK);
+	assert_int_equal(d.version, 2);
+	assert_memory_equal(d.result_sha256, e.result_sha256, 32);
+	assert_memory_equal(d.result_hash, e.result_hash, 32);
+	assert_true(d.variance == 2.0);
+	for (size_t k = 0; k < len; k++)
+		assert_int_equal(tlog_entry_decode(buf, k, &d),
+		    CAIRN_ERR_FORMAT);
+	/* The same entry as version 1 has no SHA-256 and decodes as 1. */
+	e.version = 0;
+	assert_int_equal(tlog_entry_encode(&e, v1, sizeof(v1), &len1),
+	    CAIRN_OK);
+	assert_int_equal(len1 + 32, len);
+	assert_int_equal(tlog_entry_decode(v1, len1, &d), CAIRN_OK);
+	assert_int_equal(d.version, 1);
+	/* A version 1 entry relabelled 2 lacks 32 bytes: refused. */
+	v1[0] = 2;
+	assert_int_equal(tlog_entry_decode(v1, len1, &d), CAIRN_ERR_FORMAT);
+	/* Version 3, and version 2 of another type, are refused. */
+	buf[0] = 3;
+	assert_int_equal(tlog_entry_decode(buf, len, &d),
+	    CAIRN_ERR_UNSUPPORTED);
+	assert_non_null(strstr(cairn_errmsg(), "version 3"));
+	sample(&e, TLOG_ENTRY_QUERY);
+	e.version = 2;
+	assert_int_equal(tlog_entry_encode(&e, buf, sizeof(buf), &len),
+	    CAIRN_ERR_UNSUPPORTED);
+	assert_non_null(strstr(cairn_errmsg(), "no version 2 of the QUERY"));
+}
+
 static void
 test_refusals(void **state)
 {
@@ -338,6 +401,7 @@ main(void)
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_roundtrip_and_truncation),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_release_v2),
 		cmocka_unit_test(test_random_bytes),
 	};
 

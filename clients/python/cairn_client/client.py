@@ -199,10 +199,12 @@ class Client:
         return self._identity
 
     def build(self, spec, geography, rho, purpose, participants, colluding,
-              query_id=None, holders=0, submitted=None, nonce=None):
+              query_id=None, holders=0, submitted=None, nonce=None,
+              publish=False):
         """The SignedQuery `cairn query submit` would send for these
         fields: a random nonce, the time now and the federation's name,
-        signed with purpose "query"."""
+        signed with purpose "query".  publish=True is `--publish`: the
+        release is written to the coordinator's public directory."""
         ident = self.identity()
         if submitted is None:
             submitted = int(time.time())
@@ -214,17 +216,18 @@ class Client:
             participants = participants.split(",")
         qb = _query.build_query(spec, geography, rho, purpose, participants,
                                 colluding, ident.name, self.federation.name,
-                                query_id, submitted, nonce, holders)
+                                query_id, submitted, nonce, holders,
+                                publish)
         return _pb.pb2.SignedQuery(query=qb, signature=_query.sign(
             ident.seed, "query", qb))
 
     def submit(self, spec, geography, rho, purpose, participants, colluding,
-               query_id=None, holders=0):
+               query_id=None, holders=0, publish=False):
         """Sign and submit a query; returns (query_id, log index of its
         QUERY entry).  'spec' is the query-spec JSON as a dict, 'rho'
-        decimal text."""
+        decimal text; publish=True asks for a public release."""
         sq = self.build(spec, geography, rho, purpose, participants,
-                        colluding, query_id, holders)
+                        colluding, query_id, holders, publish=publish)
         r = self.call("SubmitQuery", sq)
         return r.query_id, r.log_index
 

@@ -146,8 +146,11 @@ def fill_spec(pb, spec, geography):
 
 
 def build_query(spec, geography, rho, purpose, participants, colluding,
-                analyst, federation, query_id, submitted, nonce, holders=0):
-    """The serialized Query (bytes), checked as query_build() checks it."""
+                analyst, federation, query_id, submitted, nonce, holders=0,
+                publish=False):
+    """The serialized Query (bytes), checked as query_build() checks it.
+    'publish' asks that the release be public (Query.publish, the CLI's
+    --publish)."""
     if not query_id or len(query_id) > QUERY_ID_MAX or \
             any(ord(c) <= 32 or ord(c) == 0x7f for c in query_id):
         raise CairnError(f"query id: 1 to {QUERY_ID_MAX} characters, no "
@@ -186,4 +189,5 @@ def build_query(spec, geography, rho, purpose, participants, colluding,
     q.federation = federation
     q.nonce = bytes(nonce)
     q.holders_per_person = holders
+    q.publish = bool(publish)
     return q.SerializeToString(deterministic=True)

@@ -198,9 +198,13 @@ class Entry:
     def __init__(self, data, index):
         rd = Reader(data, f"log entry {index}")
         self.index = index
-        if rd.u(1, "version") != 1:
-            raise VerificationError(f"log entry {index}: unknown version")
+        self.version = rd.u(1, "version")
         self.type = rd.u(1, "type")
+        # Version 2 is a RELEASE carrying the SHA-256 of its values.
+        if self.version != 1 and not (self.version == 2 and
+                                      self.type == ENTRY_RELEASE):
+            raise VerificationError(f"log entry {index}: unknown version "
+                                    f"{self.version}")
         self.time = rd.u(8, "time")
         t = self.type
         if t == ENTRY_QUERY:
@@ -214,6 +218,8 @@ class Entry:
             self.participants = [rd.blob("node_id", 256).decode()
                                  for _ in range(n)]
             self.result_hash = rd.take(32, "result_hash")
+            self.result_sha256 = rd.take(32, "result_sha256") \
+                if self.version == 2 else None
             self.variance = struct.unpack(">d", rd.take(8, "variance"))[0]
             if not self.variance >= 0 or self.variance == float("inf"):
                 raise VerificationError(f"log entry {index}: variance "

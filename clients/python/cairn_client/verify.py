@@ -40,6 +40,13 @@ def values_hash(values):
     return h.digest()
 
 
+def values_sha256(values):
+    """SHA-256 of the same bytes: what a version 2 RELEASE entry carries
+    for checkers without BLAKE2b (docs/tlog.md)."""
+    return hashlib.sha256(struct.pack("<%dq" % len(values),
+                                      *values)).digest()
+
+
 def proven_checkpoint(src, fed, index, wait_s):
     """A checkpoint covering 'index' (None: any) signed by the log key with
     a majority of the nodes' cosignatures: (Checkpoint, cosignatures)."""
@@ -127,6 +134,11 @@ def verify_release(src, query_id, q_index, rel_index, values, variance,
     if values_hash(values) != re_.result_hash:
         raise VerificationError("GetResult: the values do not match the "
                                 "result hash of the RELEASE entry at log "
+                                f"index {rel_index}")
+    if re_.result_sha256 is not None and \
+            values_sha256(values) != re_.result_sha256:
+        raise VerificationError("GetResult: the values do not match the "
+                                "result SHA-256 of the RELEASE entry at log "
                                 f"index {rel_index}")
     if variance != int(re_.variance):
         raise VerificationError(f"GetResult: variance {variance}, the "
