@@ -201,6 +201,24 @@ cleanup() {
 	return 0
 }
 
+# The packaging tools (not in Build-Depends: they build the packages):
+# installed as root like tools/deps.sh does, else named.
+tools() {
+	_need=""
+	for _c in dpkg-buildpackage:dpkg-dev dh:debhelper lintian:lintian; do
+		command -v "${_c%%:*}" >/dev/null 2>&1 || _need="$_need ${_c#*:}"
+	done
+	[ -z "$_need" ] && return 0
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "cairn: installing the packaging tools:$_need" >&2
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		  apt-get install -y -qq $_need; } >&2 && return 0
+	fi
+	echo "cairn: make deb needs:$_need (apt-get install -y$_need)" >&2
+	return 1
+}
+
+tools || exit 1
 case ${1:-} in
 build) build "${2:?DIR}" ;;
 test)

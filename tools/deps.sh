@@ -30,9 +30,10 @@ CMDS="pkg-config:pkg-config protoc-c:protobuf-c-compiler cc:gcc"
 # curl and the ClickHouse server of tests/e2e/source_ch.sh (one server and
 # a two-shard cluster; its program lives outside PATH too).
 # npm installs puppeteer-core too, node runs tools/portal.mjs, Chromium
-# is the browser of tests/e2e/portal.sh.
+# is the browser of tests/e2e/portal.sh; systemd-analyze checks the units
+# (tests/e2e/packaging.sh).
 TEST_CMDS="python3:python3 zstd:zstd promtool:prometheus npm:npm curl:curl
-node:nodejs chromium:chromium"
+node:nodejs chromium:chromium systemd-analyze:systemd"
 PG_INITDB="/usr/lib/postgresql/*/bin/initdb"
 CH_SERVER="/usr/sbin/clickhouse-server"
 NGINX="/usr/sbin/nginx"
