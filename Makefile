@@ -251,7 +251,7 @@ install: $(PROGS)
 	install -m 0755 tools/demo.sh $(DESTDIR)$(PREFIX)/share/cairn
 	install -m 0644 tools/federation_lib.sh $(DESTDIR)$(PREFIX)/share/cairn
 	install -d $(DESTDIR)$(PREFIX)/share/cairn/portal/i18n
-	install -m 0644 tools/portal.mjs $(DESTDIR)$(PREFIX)/share/cairn
+	install -m 0755 tools/portal.mjs $(DESTDIR)$(PREFIX)/share/cairn
 	install -m 0644 $(wildcard portal/*.html portal/*.js portal/*.css) \
 	    $(DESTDIR)$(PREFIX)/share/cairn/portal
 	install -m 0644 $(wildcard portal/i18n/*.json) \
