@@ -689,17 +689,46 @@ keys_tls_key_fingerprint(const char *path, char fpr[static KEYS_FPR_LEN])
 	return CAIRN_OK;
 }
 
+/*
+ * Read the secret key 'key_path' into t->key and check that it is the
+ * private key of t->cert (read from 'cert_path'): a mismatch would
+ * otherwise fail later, obscurely, in the TLS handshake.
+ */
+static int
+load_matching_key(struct keys_tls *t, const char *cert_path,
+    const char *key_path)
+{
+	EVP_PKEY *k = NULL;
+	X509 *x = NULL;
+	uint8_t *kb = NULL;
+	BIO *b = NULL;
+	int r;
+
+	if ((r = keys_secret_read(key_path, &kb, &t->keylen)) != CAIRN_OK)
+		return r;
+	t->key = (char *)kb;
+	r = CAIRN_OK;
+	if ((b = BIO_new_mem_buf(t->key, (int)t->keylen)) == NULL ||
+	    (k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL ||
+	    (x = cert_parse(t->cert, strlen(t->cert))) == NULL ||
+	    X509_check_private_key(x, k) != 1) {
+		ERR_clear_error();
+		r = cairn_err(CAIRN_ERR_CONFIG, "%s: not the private key of %s",
+		    key_path, cert_path);
+	}
+	BIO_free(b);
+	EVP_PKEY_free(k);
+	X509_free(x);
+	return r;
+}
+
 int
 keys_tls_load(const char *ca_path, const char *cert_path, const char *key_path,
     struct keys_tls **out)
 {
 	struct keys_tls *t;
 	struct keys_cert_info ci;
-	EVP_PKEY *k = NULL;
-	X509 *x = NULL;
 	size_t len;
-	uint8_t *kb = NULL;
-	BIO *b = NULL;
 	int r;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
@@ -720,28 +749,14 @@ keys_tls_load(const char *ca_path, const char *cert_path, const char *key_path,
 		r = err_prefix(r, cert_path);
 		goto out;
 	}
-	if ((r = keys_secret_read(key_path, &kb, &t->keylen)) != CAIRN_OK)
+	if ((r = load_matching_key(t, cert_path, key_path)) != CAIRN_OK)
 		goto out;
-	t->key = (char *)kb;
-	/* The key must be the certificate's, or TLS fails later obscurely. */
-	if ((b = BIO_new_mem_buf(t->key, (int)t->keylen)) == NULL ||
-	    (k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL ||
-	    (x = cert_parse(t->cert, strlen(t->cert))) == NULL ||
-	    X509_check_private_key(x, k) != 1) {
-		ERR_clear_error();
-		r = cairn_err(CAIRN_ERR_CONFIG, "%s: not the private key of %s",
-		    key_path, cert_path);
-		goto out;
-	}
 	t->role = ci.role;
 	memcpy(t->name, ci.name, sizeof(t->name));
 	*out = t;
 	t = NULL;
 	r = CAIRN_OK;
 out:
-	BIO_free(b);
-	EVP_PKEY_free(k);
-	X509_free(x);
 	keys_tls_free(t);
 	return r;
 }
@@ -751,11 +766,8 @@ keys_tls_load_web(const char *cert_path, const char *key_path,
     struct keys_tls **out)
 {
 	struct keys_tls *t;
-	EVP_PKEY *k = NULL;
 	X509 *x = NULL;
 	size_t len;
-	uint8_t *kb = NULL;
-	BIO *b = NULL;
 	int r;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
@@ -768,23 +780,12 @@ keys_tls_load_web(const char *cert_path, const char *key_path,
 		    cert_path);
 		goto out;
 	}
-	if ((r = keys_secret_read(key_path, &kb, &t->keylen)) != CAIRN_OK)
+	if ((r = load_matching_key(t, cert_path, key_path)) != CAIRN_OK)
 		goto out;
-	t->key = (char *)kb;
-	if ((b = BIO_new_mem_buf(t->key, (int)t->keylen)) == NULL ||
-	    (k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL ||
-	    X509_check_private_key(x, k) != 1) {
-		ERR_clear_error();
-		r = cairn_err(CAIRN_ERR_CONFIG, "%s: not the private key of %s",
-		    key_path, cert_path);
-		goto out;
-	}
 	*out = t;
 	t = NULL;
 	r = CAIRN_OK;
 out:
-	BIO_free(b);
-	EVP_PKEY_free(k);
 	X509_free(x);
 	keys_tls_free(t);
 	return r;
