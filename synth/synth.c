@@ -34,7 +34,7 @@
 
 #define NCDRQ		7		/* queries on CDR holders */
 #define OUTBUF		(1u << 20)	/* bytes buffered per output file */
-#define ROW_MAX		96		/* longest formatted row */
+#define ROW_MAX		(SYNTH_ID_MAX + 96)	/* longest formatted row */
 #define TRUTH_MEM_MAX	(4ULL << 30)	/* bytes of truth tables */
 #define TBATCH		64		/* subscribers per keystream draw */
 #define WBATCH		1024		/* (truth pass: per day, D of them) */
@@ -58,6 +58,7 @@ synth_opts_default(struct synth_opts *o)
 	o->start_day = time_days_from_civil(2024, 3, 4);	/* a Monday */
 	o->utc_offset_min = 60;
 	o->threads = 2;
+	o->id_hex = SYNTH_ID_LEN;
 }
 
 int
@@ -72,6 +73,9 @@ synth_opts_check(const struct synth_opts *o)
 	if (o->days < SYNTH_MIN_DAYS || o->days > SYNTH_MAX_DAYS)
 		return cairn_err(CAIRN_ERR_ARG, "--days: must be %d..%d",
 		    SYNTH_MIN_DAYS, SYNTH_MAX_DAYS);
+	if (o->id_hex < SYNTH_ID_LEN || o->id_hex > SYNTH_ID_MAX)
+		return cairn_err(CAIRN_ERR_ARG, "--id-hex: must be %d..%d",
+		    SYNTH_ID_LEN, SYNTH_ID_MAX);
 	if (o->regions < SYNTH_MIN_REGIONS || o->regions > SYNTH_MAX_REGIONS)
 		return cairn_err(CAIRN_ERR_ARG, "--regions: must be %d..%d",
 		    SYNTH_MIN_REGIONS, SYNTH_MAX_REGIONS);
@@ -287,7 +291,7 @@ struct run {
 	const struct synth_opts		*o;
 	struct synth_country		 c;
 	struct synth_plan		*plans;
-	char				*ids;		/* S * SYNTH_ID_LEN */
+	char				*ids;		/* S * id_hex */
 	char				*eids;		/* entities' ids */
 	struct synth_entity		*ents;
 	struct synth_query		 q[NCDRQ + 1];
@@ -632,8 +636,8 @@ write_cdr_rows(struct run *u, struct out_file *f, const uint64_t *ev,
 		if ((r = of_room(f, ROW_MAX)) != CAIRN_OK)
 			return r;
 		w = f->buf + f->len;
-		memcpy(w, u->ids + (size_t)s * SYNTH_ID_LEN, SYNTH_ID_LEN);
-		w += SYNTH_ID_LEN;
+		memcpy(w, u->ids + (size_t)s * u->o->id_hex, u->o->id_hex);
+		w += u->o->id_hex;
 		*w++ = ',';
 		w = put_time(w, df, PK_SEC(ev[i]));
 		*w++ = ',';
@@ -714,8 +718,8 @@ write_agency_day(struct run *u, struct out_file *f, struct out_file *hf,
 		    (r = of_room(h, ROW_MAX)) != CAIRN_OK)
 			return r;
 		row = w = f->buf + f->len;
-		memcpy(w, u->eids + e * SYNTH_ID_LEN, SYNTH_ID_LEN);
-		w += SYNTH_ID_LEN;
+		memcpy(w, u->eids + e * u->o->id_hex, u->o->id_hex);
+		w += u->o->id_hex;
 		*w++ = ',';
 		w = put_time(w, df, (uint32_t)(x >> 47));
 		*w++ = ',';
@@ -988,9 +992,9 @@ synth_run(const struct synth_opts *o, struct synth_stats *st)
 		goto out;
 	make_queries(u);
 	u->plans = calloc(o->subscribers, sizeof(*u->plans));
-	u->ids = malloc(o->subscribers * SYNTH_ID_LEN);
+	u->ids = malloc(o->subscribers * o->id_hex);
 	u->ents = calloc(u->c.nentities, sizeof(*u->ents));
-	u->eids = malloc(u->c.nentities * SYNTH_ID_LEN);
+	u->eids = malloc(u->c.nentities * o->id_hex);
 	if (u->plans == NULL || u->ids == NULL || u->ents == NULL ||
 	    u->eids == NULL) {
 		r = cairn_err(CAIRN_ERR_NOMEM, "%" PRIu64 " subscribers",
@@ -1009,13 +1013,13 @@ synth_run(const struct synth_opts *o, struct synth_stats *st)
 			    SYNTH_PLAN_WORDS, ks);
 		synth_plan_draw(&u->c, s, ks + (s % WBATCH) * SYNTH_PLAN_WORDS,
 		    &u->plans[s]);
-		synth_id(&u->c, s, false, u->ids + s * SYNTH_ID_LEN);
+		synth_id(&u->c, s, false, o->id_hex, u->ids + s * o->id_hex);
 	}
 	free(ks);
 	ks = NULL;
 	for (uint64_t e = 0; e < u->c.nentities; e++) {
 		synth_entity_draw(&u->c, e, &u->ents[e]);
-		synth_id(&u->c, e, true, u->eids + e * SYNTH_ID_LEN);
+		synth_id(&u->c, e, true, o->id_hex, u->eids + e * o->id_hex);
 	}
 	log_debug("plans and ids: %.2f s", now() - t0);
 	if ((r = write_static(u)) != CAIRN_OK)

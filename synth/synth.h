@@ -198,6 +198,9 @@ struct synth_opts {
 	bool		 force;		/* write into a non-empty folder */
 	bool		 no_truth;	/* skip the ground truth */
 	unsigned	 threads;	/* 1 or 2 */
+	/* hex digits of a pseudonym, SYNTH_ID_LEN..SYNTH_ID_MAX (operators
+	   use 16 or 64, a SHA-256) */
+	unsigned	 id_hex;
 	/* --event DATE,REGION,SHARE: the staged displacement (else the
 	   model's: mid-period, a large region, 30 %) */
 	bool		 event;
@@ -241,7 +244,8 @@ int	synth_run(const struct synth_opts *o, struct synth_stats *st)
 
 #define SYNTH_NCAT		5	/* agency categories */
 #define SYNTH_MAX_DAY_EVENTS	96	/* events of one subscriber-day */
-#define SYNTH_ID_LEN		10	/* hex digits of an id */
+#define SYNTH_ID_LEN		10	/* hex digits of an id, by default */
+#define SYNTH_ID_MAX		64	/* --id-hex at most (SHA-256 in hex) */
 #define SYNTH_CELL_LEN		7	/* characters of a cell id */
 
 /* Stream numbers (ChaCha20 nonces): purpose in the top byte. */
@@ -377,11 +381,14 @@ size_t	synth_entity_day(const struct synth_country *c,
 
 /*
  * The pseudonym of subscriber 's' (or, with 'entity', of agency entity
- * 's'): SYNTH_ID_LEN lowercase hex digits from a keyed permutation of
- * 40-bit numbers, so distinct indexes give distinct ids.  Not terminated.
+ * 's'): 'len' lowercase hex digits, SYNTH_ID_LEN..SYNTH_ID_MAX.  The
+ * last SYNTH_ID_LEN come from a keyed permutation of 40-bit numbers, so
+ * distinct indexes give distinct ids; the digits before them (len >
+ * SYNTH_ID_LEN) are a keyed BLAKE2b of that number, so the whole id
+ * looks like an operator's hashed MSISDN.  Not terminated.
  */
 void	synth_id(const struct synth_country *c, uint64_t s, bool entity,
-	    char out[static SYNTH_ID_LEN]);
+	    unsigned len, char *out);
 
 /*
  * `cairn synth` (synth/synth_cmd.c): synthetic federation data with

@@ -24,7 +24,7 @@ usage(FILE *f)
 "           [--regions R] [--seed N] [--start YYYY-MM-DD] [--utc-offset MIN]\n"
 "           [--epoch-timestamps] [--gzip] [--one-file] [--no-truth]\n"
 "           [--threads 1|2] [--event DATE,REGION,SHARE] [--force]\n"
-"           [--quiet]\n"
+"           [--id-hex N] [--quiet]\n"
 "\n"
 "Generate a synthetic federation: R regions with names and outlines, H\n"
 "mobile operators' CDR files and cell maps for S subscribers over D days,\n"
@@ -49,6 +49,8 @@ usage(FILE *f)
 "                       regions.csv) move to other regions (default: mid-\n"
 "                       period, a large region, 0.30)\n"
 "  --force              write into a folder that is not empty\n"
+"  --id-hex N           pseudonyms of N hex digits, 10..64 (default 10;\n"
+"                       operators use 16, or 64 for a SHA-256)\n"
 "  --quiet              print no summary\n");
 }
 
@@ -126,6 +128,7 @@ cmd_synth(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "event", required_argument, NULL, 'E' },
+		{ "id-hex", required_argument, NULL, 'I' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -201,6 +204,11 @@ cmd_synth(int argc, char **argv)
 			break;
 		case 'f':
 			o.force = true;
+			break;
+		case 'I':
+			if ((r = parse_u64("--id-hex", optarg, 1000, &v)) ==
+			    CAIRN_OK)
+				o.id_hex = (unsigned)v;
 			break;
 		case 'E':
 			r = parse_event(optarg, &o);

@@ -373,7 +373,7 @@ out:
 
 void
 synth_id(const struct synth_country *c, uint64_t s, bool entity,
-    char out[static SYNTH_ID_LEN])
+    unsigned len, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	const uint8_t *key = entity ? c->ent_key : c->sub_key;
@@ -395,6 +395,20 @@ synth_id(const struct synth_country *c, uint64_t s, bool entity,
 		l = nl;
 	}
 	v = (uint64_t)l << 20 | r;
+	if (len > SYNTH_ID_LEN) {
+		uint8_t in[5], h[crypto_generichash_BYTES];
+		size_t np = len - SYNTH_ID_LEN;
+
+		_Static_assert(2 * crypto_generichash_BYTES >=
+		    SYNTH_ID_MAX - SYNTH_ID_LEN, "hash too short");
+		for (int i = 0; i < 5; i++)
+			in[i] = (uint8_t)(v >> (8 * i));
+		crypto_generichash(h, sizeof(h), in, sizeof(in), key,
+		    crypto_shorthash_KEYBYTES);
+		for (size_t i = 0; i < np; i++)
+			out[i] = hex[i % 2 ? h[i / 2] & 15 : h[i / 2] >> 4];
+		out += np;
+	}
 	for (int i = SYNTH_ID_LEN - 1; i >= 0; i--) {
 		out[i] = hex[v & 15];
 		v >>= 4;

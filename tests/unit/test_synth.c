@@ -552,8 +552,60 @@ test_run_variants(void **state)
 	}
 	free(x);
 	free(y);
-	rmtree(a);
 	rmtree(b);
+
+	/*
+	 * --id-hex 16 and 64: the same rows, each id N lowercase hex digits
+	 * ending in the default id, the digits before it not a constant;
+	 * the same truth.
+	 */
+	for (unsigned n = 16; n <= 64; n += 48) {
+		char opt[128], *l1, *l2;
+		size_t rows = 0, differ = 0;
+		char first[SYNTH_ID_MAX];
+
+		mktmp(b, sizeof(b));
+		snprintf(opt, sizeof(opt), SMALL " --seed 3 --id-hex %u", n);
+		assert_int_equal(run_synth(b, opt), 0);
+		snprintf(pa, sizeof(pa), "%s/holder1/cdr/2024-03-05.csv", a);
+		snprintf(pb, sizeof(pb), "%s/holder1/cdr/2024-03-05.csv", b);
+		x = slurp(pa, &la);
+		y = slurp(pb, &lb);
+		assert_non_null(x);
+		assert_non_null(y);
+		l1 = strchr(x, '\n') + 1;
+		l2 = strchr(y, '\n') + 1;
+		while (*l1 != '\0') {
+			char *e1 = strchr(l1, '\n'), *e2 = strchr(l2, '\n');
+
+			assert_non_null(e1);
+			assert_non_null(e2);
+			assert_int_equal(l2[n], ',');
+			for (unsigned i = 0; i < n; i++)
+				assert_non_null(strchr("0123456789abcdef",
+				    l2[i]));
+			assert_memory_equal(l1, l2 + n - SYNTH_ID_LEN,
+			    (size_t)(e1 - l1 + 1));
+			if (rows == 0)
+				memcpy(first, l2, n - SYNTH_ID_LEN);
+			else if (memcmp(first, l2, n - SYNTH_ID_LEN) != 0)
+				differ++;
+			rows++;
+			l1 = e1 + 1;
+			l2 = e2 + 1;
+		}
+		assert_int_equal(*l2, '\0');
+		assert_int_equal(lb - la, rows * (n - SYNTH_ID_LEN));
+		assert_true(rows > 100);
+		assert_true(differ > rows / 2);
+		snprintf(pa, sizeof(pa), "%s/truth/od.csv", a);
+		snprintf(pb, sizeof(pb), "%s/truth/od.csv", b);
+		assert_true(same_file(pa, pb));
+		free(x);
+		free(y);
+		rmtree(b);
+	}
+	rmtree(a);
 }
 
 static void
@@ -589,6 +641,8 @@ test_args(void **state)
 	assert_int_equal(run_synth(dir, "--start 2024-02-30"), 1);
 	assert_int_equal(run_synth(dir, "--utc-offset 900"), 1);
 	assert_int_equal(run_synth(dir, "--threads 3"), 1);
+	assert_int_equal(run_synth(dir, "--id-hex 9"), 1);
+	assert_int_equal(run_synth(dir, "--id-hex 65"), 1);
 	assert_int_equal(run_synth(dir, "--bogus"), 1);
 	assert_int_equal(run_synth(dir, "extra"), 1);
 	{
