@@ -257,11 +257,9 @@ enum engine_parse_mode {
 #define PART_BITS_MAX	16
 
 /*
- * Records, back to back: the subject id's form, then the event word's low
- * 'wb' bytes (little-endian).  An id of up to 16 digits and lowercase hex
- * letters is held packed (engine_part_pack()): a byte PART_RAW_MAX + its
- * length, then two characters a byte; any other id as its length n
- * (1..128) and its n bytes.  A record may continue in the next chunk.
+ * A record is the subject id's form (packed, below, or its length n,
+ * 1..PART_RAW_MAX, and its n bytes), then the event word's low 'wb'
+ * bytes (little-endian).  A record may continue in the next chunk.
  */
 #define PART_RAW_MAX	128
 _Static_assert(ENGINE_MAX_FIELD <= PART_RAW_MAX,
@@ -328,44 +326,59 @@ engine_part_le32(uint32_t v)
 #endif
 }
 
-/* engine_part_pack() one byte at a time (the portable form, and its test). */
+/*
+ * Records, back to back: the subject id's form, then the event word's low
+ * 'wb' bytes (little-endian).  An id of up to PART_PACK_MAX digits and
+ * lowercase hex letters (a hashed MSISDN: 16 digits, or 64 for a SHA-256)
+ * is held packed: a byte PART_RAW_MAX + its length, then two characters a
+ * byte.  That first byte, 0x81..0xc0, is a UTF-8 continuation byte or
+ * 0xc0, neither of which starts a valid UTF-8 id, so the packed form of
+ * one id never equals another id's bytes.
+ */
+#define PART_PACK_MAX	64
+#define PART_PACKED_MAX	(1 + PART_PACK_MAX / 2)	/* bytes of a packed id */
+
+/*
+ * engine_part_pack() one byte at a time, for 'n' <= PART_PACK_MAX (the
+ * portable form, and its test): 'out' gets 1 + (n + 1) / 2 bytes, the
+ * rest of its PART_PACKED_MAX zero.  Returns that length, or 0.
+ */
 static inline size_t
-engine_part_pack_bytes(const char *key, size_t n, uint64_t out[2])
+engine_part_pack_bytes(const char *key, size_t n,
+    unsigned char out[static PART_PACKED_MAX])
 {
 	const unsigned char *c = (const unsigned char *)key;
-	unsigned char *o = (unsigned char *)out;
 
+	if (n > PART_PACK_MAX)
+		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!((c[i] >= '0' && c[i] <= '9') ||
 		    (c[i] >= 'a' && c[i] <= 'f')))
 			return 0;
-	out[0] = out[1] = 0;
-	o[0] = (unsigned char)(PART_RAW_MAX + n);
+	memset(out, 0, PART_PACKED_MAX);
+	out[0] = (unsigned char)(PART_RAW_MAX + n);
 	for (size_t i = 0; i < n; i++) {
 		unsigned d = c[i] <= '9' ? (unsigned)(c[i] - '0') :
 		    (unsigned)(c[i] - 'a') + 10;
 
-		o[1 + i / 2] |= (unsigned char)(i % 2 ? d : d << 4);
+		out[1 + i / 2] |= (unsigned char)(i % 2 ? d : d << 4);
 	}
 	return 1 + (n + 1) / 2;
 }
 
-/*
- * The packed form in 'out' (16 bytes, zero padded) of the id 'key' of 'n'
- * <= 16 bytes (16 readable) when it holds only digits and lowercase hex
- * letters: the byte PART_RAW_MAX + n, then two characters a byte, the
- * first in the high half.  Returns its length, or 0 for any other id.
- * The first byte, 0x81..0x90, is a UTF-8 continuation byte, which never
- * starts an id (ids are valid UTF-8), so the packed form of one id never
- * equals another id's bytes.
- */
-static inline size_t
-engine_part_pack(const char *key, size_t n, uint64_t out[2])
-{
 #if defined(__SSE2__) && defined(__x86_64__) && \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	/* from the id itself: a 16-byte load of 'k' would wait for its two
-	 * 8-byte stores */
+#define PART_PACK_SSE2	1
+/*
+ * The 'n' (1..16) characters at 'key' (16 readable) two a byte, the first
+ * in the high half, zero padded, as the 8 bytes of '*x' in memory order;
+ * false when one is not a digit or lowercase hex letter.
+ */
+static inline bool
+engine_part_hex16(const char *key, size_t n, uint64_t *x)
+{
+	/* from the id itself: a 16-byte load of a copy would wait for its
+	 * two 8-byte stores */
 	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)key);
 	__m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
 	    _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
@@ -375,12 +388,9 @@ engine_part_pack(const char *key, size_t n, uint64_t out[2])
 	    want = (1u << n) - 1;
 	__m128i idx = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
 	    13, 14, 15), in, lo, hi, t;
-	uint64_t x;
 
 	if ((ok & want) != want)
-		return 0;
-	/* all in registers: 'k' in memory would be read as one 16-byte
-	 * load of two 8-byte stores, which stalls */
+		return false;
 	in = _mm_and_si128(v, _mm_cmpgt_epi8(_mm_set1_epi8((char)n), idx));
 	/* '0'-'9' -> 0-9, 'a'-'f' -> 10-15 (bit 6 set), padding -> 0 */
 	lo = _mm_and_si128(in, _mm_set1_epi8(0x0f));
@@ -389,9 +399,60 @@ engine_part_pack(const char *key, size_t n, uint64_t out[2])
 	/* two characters a byte, the first in the high half */
 	t = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(t,
 	    _mm_set1_epi16(0x00ff)), 4), _mm_srli_epi16(t, 8));
-	x = (uint64_t)_mm_cvtsi128_si64(_mm_packus_epi16(t, t));
+	*x = (uint64_t)_mm_cvtsi128_si64(_mm_packus_epi16(t, t));
+	return true;
+}
+#endif
+
+/*
+ * The packed form in 'out' (16 bytes, zero padded) of the id 'key' of 'n'
+ * <= 16 bytes (16 readable) when it holds only digits and lowercase hex
+ * letters: the byte PART_RAW_MAX + n, then two characters a byte, the
+ * first in the high half.  Returns its length, or 0 for any other id.
+ */
+static inline size_t
+engine_part_pack(const char *key, size_t n, uint64_t out[2])
+{
+#ifdef PART_PACK_SSE2
+	uint64_t x;
+
+	/* all in registers: 'out' in memory would be read back as one
+	 * 16-byte load of two 8-byte stores, which stalls */
+	if (!engine_part_hex16(key, n, &x))
+		return 0;
 	out[0] = (PART_RAW_MAX + n) | x << 8;
 	out[1] = x >> 56;
+	return 1 + (n + 1) / 2;
+#else
+	unsigned char o[PART_PACKED_MAX];
+	size_t m = engine_part_pack_bytes(key, n, o);
+
+	memcpy(out, o, 2 * sizeof(uint64_t));
+	return m;
+#endif
+}
+
+/*
+ * The same for an id of 17..PART_PACK_MAX bytes (15 readable after it)
+ * into 'out' (PART_PACKED_MAX bytes, zero padded); 0 for any other id.
+ */
+static inline size_t
+engine_part_pack_long(const char *key, size_t n,
+    unsigned char out[static PART_PACKED_MAX])
+{
+#ifdef PART_PACK_SSE2
+	if (n > PART_PACK_MAX)
+		return 0;
+	memset(out, 0, PART_PACKED_MAX);
+	out[0] = (unsigned char)(PART_RAW_MAX + n);
+	for (size_t i = 0; i < n; i += 16) {
+		uint64_t x;
+
+		if (!engine_part_hex16(key + i, n - i < 16 ? n - i : 16, &x))
+			return 0;
+		memcpy(out + 1 + i / 2, &x, (n - i + 1) / 2 < 8 ?
+		    (n - i + 1) / 2 : 8);
+	}
 	return 1 + (n + 1) / 2;
 #else
 	return engine_part_pack_bytes(key, n, out);

@@ -192,15 +192,21 @@ engine_part_push_long(struct engine_part_writer *pw, uint32_t p,
     const char *key, size_t n, uint32_t word)
 {
 	unsigned char rec[REC_MAX], *s = pw->stage + (size_t)p * PART_STAGE;
-	size_t len = 1 + n + pw->wb;
+	size_t len = 1 + n + pw->wb, m;
 	uint32_t le = engine_part_le32(word);
 	int r;
 
 	if (n > PART_RAW_MAX)
 		return CAIRN_ERR_INTERNAL;
-	rec[0] = (unsigned char)n;
-	memcpy(rec + 1, key, n);
-	memcpy(rec + 1 + n, &le, 4);
+	/* a hashed MSISDN (up to 64 hex digits) packed: half the bytes */
+	if ((m = engine_part_pack_long(key, n, rec)) > 0)
+		len = m + pw->wb;
+	else {
+		rec[0] = (unsigned char)n;
+		memcpy(rec + 1, key, n);
+		m = 1 + n;
+	}
+	memcpy(rec + m, &le, 4);
 	for (size_t i = 0; i < len;) {
 		size_t take = PART_LINE - pw->fill[p];
 

@@ -62,7 +62,8 @@ rnd(uint32_t n)
  * The id of subject s: eight kinds, each with its own first character so
  * no two subjects share an id.  Kind 0 gives pairs like "a12"/"a120" whose
  * packed forms differ only in the tag; kinds 2 and 3 are longer than 16
- * bytes and equal in their first 16.
+ * bytes and equal in their first 16 (kind 2: hex of 17..19, 64 and 65
+ * digits, packed up to 64).
  */
 static void
 sub_name(int s, char *out, size_t len)
@@ -77,7 +78,12 @@ sub_name(int s, char *out, size_t len)
 		snprintf(out, len, "%016llx", (1ULL << 60) + (unsigned)q);
 		break;
 	case 2:
-		snprintf(out, len, "0123456789abcdef%x", q);
+		/* packed long hex: 17..19 digits, a SHA-256's 64, and 65 raw */
+		if (q % 3 == 0)
+			snprintf(out, len, "0123456789abcdef%x", q);
+		else
+			snprintf(out, len, "0123456789abcdef%0*x",
+			    q % 3 == 1 ? 48 : 49, q);
 		break;
 	case 3:
 		snprintf(out, len, "0123456789abcdef-%d", q);
@@ -141,7 +147,7 @@ setup(void **state)
 	assert_non_null(f);
 	fprintf(f, "subscriber_id,timestamp,cell_id\n");
 	for (size_t i = 0; i < fx->n; i++) {
-		char name[64];
+		char name[96];
 
 		sub_name(fx->ev[i].sub, name, sizeof(name));
 		fprintf(f, "%s,%lld,c%u\n", name, (long long)fx->ev[i].t,
@@ -331,11 +337,11 @@ test_bad_bits(void **state)
 
 /* The packed form of an id, byte by byte (the definition), or 0. */
 static size_t
-pack_ref(const char *s, size_t n, unsigned char out[16])
+pack_ref(const char *s, size_t n, unsigned char out[PART_PACKED_MAX])
 {
-	bool hex = true;
+	bool hex = n <= 64;
 
-	memset(out, 0, 16);
+	memset(out, 0, PART_PACKED_MAX);
 	for (size_t i = 0; i < n; i++)
 		hex &= (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' &&
 		    s[i] <= 'f');
@@ -351,22 +357,29 @@ pack_ref(const char *s, size_t n, unsigned char out[16])
 	return 1 + (n + 1) / 2;
 }
 
+/* engine_part_pack (n <= 16) or _pack_long, checked against the bytes form */
 static size_t
-pack(const char *s, size_t n, unsigned char out[16])
+pack(const char *s, size_t n, unsigned char out[PART_PACKED_MAX])
 {
-	char buf[32];
-	uint64_t o[2] = { 0, 0 }, ob[2] = { 0, 0 };
+	char buf[96];
+	unsigned char ob[PART_PACKED_MAX];
 	size_t m;
 
 	/* bytes after the id must not matter */
 	memset(buf, 'f', sizeof(buf));
 	memcpy(buf, s, n);
-	m = engine_part_pack(buf, n, o);
+	memset(out, 0, PART_PACKED_MAX);
+	if (n <= 16) {
+		uint64_t o[2] = { 0, 0 };
+
+		m = engine_part_pack(buf, n, o);
+		memcpy(out, o, 16);
+	} else
+		m = engine_part_pack_long(buf, n, out);
 	/* the SSE2 and the portable forms agree */
 	assert_int_equal(engine_part_pack_bytes(buf, n, ob), m);
 	if (m > 0)
-		assert_memory_equal(o, ob, 16);
-	memcpy(out, o, 16);
+		assert_memory_equal(out, ob, m);
 	return m;
 }
 
@@ -377,7 +390,7 @@ test_pack(void **state)
 		"0123456789abcdef", "0123456789abcdeF", "ffffffffffffffff",
 		"9999999999999999", "12345", "x1", "1x", "/", ":", "`", "@" };
 	static const char alphabet[] = "0123456789abcdefgABCDEF:/`@-";
-	unsigned char a[16], b[16];
+	unsigned char a[PART_PACKED_MAX], b[PART_PACKED_MAX];
 	size_t ma, mb;
 
 	(void)state;
@@ -401,9 +414,19 @@ test_pack(void **state)
 	assert_int_equal(a[0], 0x90);
 	assert_int_equal(pack("0123456789ABCDEF", 16, a), 0);
 	assert_int_equal(pack("a", 1, a), 2);
-	for (int it = 0; it < 20000; it++) {
-		char s[17];
-		size_t n = 1 + rnd(16);
+	/* hashed MSISDNs: 17..64 digits packed, 65 and more raw */
+	assert_int_equal(pack("0123456789abcdef0", 17, a), 10);
+	assert_int_equal(a[0], 0x91);
+	assert_int_equal(pack("0123456789abcdef0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef", 64, a), 33);
+	assert_int_equal(a[0], 0xc0);
+	assert_int_equal(pack("0123456789abcdef0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0", 65, a), 0);
+	assert_int_equal(pack("0123456789abcdef0123456789abcdef0123456789abcdeg"
+	    "0123456789abcdef", 64, a), 0);
+	for (int it = 0; it < 40000; it++) {
+		char s[80];
+		size_t n = 1 + rnd(it % 4 < 2 ? 16 : 70);
 
 		for (size_t i = 0; i < n; i++)
 			s[i] = alphabet[rnd(it % 2 ? 16 : sizeof(alphabet) -
@@ -412,7 +435,7 @@ test_pack(void **state)
 		mb = pack_ref(s, n, b);
 		assert_int_equal(ma, mb);
 		if (ma > 0)
-			assert_memory_equal(a, b, 16);
+			assert_memory_equal(a, b, PART_PACKED_MAX);
 	}
 }
 
