@@ -269,6 +269,9 @@ bench_size() {
 			i=$((i + 1))
 		done
 		eval "dcsv_$q=$(median "$W/duck/$q.runs")"
+		echo "runs $q from CSV (s): DuckDB" $(awk '{ print $1 }' \
+		    "$W/duck/$q.runs") "| cairn" $(awk '{ print $1 }' \
+		    "$W/cairn/$q.runs" 2>/dev/null)
 		if have_engine; then
 			eval "ccsv_$q=$(median "$W/cairn/$q.runs")"
 			check "$S $q: cairn csv = DuckDB" "$W/cairn/$q.csv" \
@@ -332,6 +335,9 @@ bench_size() {
 		done
 		eval "dtab_$q=$(median "$W/duckt/$q.runs")"
 		eval "cst_$q=$(median "$W/cairn/$q.store.runs")"
+		echo "runs $q on the table/store (s): DuckDB" $(awk \
+		    '{ print $1 }' "$W/duckt/$q.runs") "| cairn" $(awk \
+		    '{ print $1 }' "$W/cairn/$q.store.runs")
 		check "$S $q: DuckDB table = DuckDB csv" "$W/duckt/$q.csv" \
 		    "$W/duck/$q.csv"
 		check "$S $q: cairn store = DuckDB table" "$W/cairn/$q.store.csv" \
