@@ -230,7 +230,7 @@ coord_release_pack(const char *query_id, char **names, size_t n,
 
 /*
  * The SHA-256 of the released values (the RELEASE entry's, which a browser
- * checks published values with), drawn on a thread of its own while the
+ * checks published values with), computed on a thread of its own while the
  * releasing thread computes the result hash and stores the result: 20 ms
  * of a 540,000-cell release no longer follows the fsync (docs/benchmarks.md).
  * The thread reads 'v' only; the caller owns it and joins before freeing.
