@@ -142,7 +142,7 @@ $(BENCHES): $(O)/bin/%: $(O)/obj/bench/%.o $(O)/libcairn.a
 # fake_transport.c); WRAP_ALLOC lets test_allocfail fail allocations.
 comma := ,
 WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
-	-Wl,--wrap=strdup,--wrap=strndup
+	-Wl,--wrap=strdup,--wrap=strndup,--wrap=big_alloc
 WRAP_TRANSPORT := $(addprefix -Wl$(comma)--wrap=,keys_tls_load \
 	keys_tls_free transport_server_start transport_server_stop \
 	transport_server_port transport_call_role transport_call_peer \

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "common/bigmem.h"
 #include "common/cells.h"
 #include "common/err.h"
 
@@ -50,7 +51,7 @@ cells_encode(const int64_t *v, size_t n, uint8_t **out, size_t *len)
 	size_t k;
 
 	if (n > (SIZE_MAX - 10) / 10 ||
-	    (b = malloc(CELLS_ENCODED_MAX(n))) == NULL)
+	    (b = big_alloc(CELLS_ENCODED_MAX(n))) == NULL)
 		return cairn_err(CAIRN_ERR_NOMEM, "vector of %zu cells", n);
 	k = put_varint(b, (uint64_t)n);
 	for (size_t i = 0; i < n; i++) {

@@ -15,7 +15,8 @@
 #define CELLS_ENCODED_MAX(n)	(10 + (size_t)(n) * 10)
 
 /*
- * Encode the 'n' cells of 'v' into a new malloc buffer ('*out', '*len').
+ * Encode the 'n' cells of 'v' into a new buffer ('*out', '*len'; free() it,
+ * common/bigmem.h: huge pages for a large vector).
  * CAIRN_ERR_NOMEM when it cannot be allocated (or 'n' is too large to).
  */
 int	cells_encode(const int64_t *v, size_t n, uint8_t **out, size_t *len)

@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "common/bigmem.h"
 #include "common/err.h"
 #include "common/fault.h"
 #include "common/log.h"
@@ -755,7 +756,7 @@ share_manifest(struct coord *c, struct attempt *a, struct share_in *sh,
 	}
 	if (sh->manifest == NULL) {
 		if ((sh->manifest = malloc(ck->manifest.len)) == NULL ||
-		    (sh->cells = malloc(a->ncells * 8)) == NULL ||
+		    (sh->cells = big_alloc(a->ncells * 8)) == NULL ||
 		    (sh->have = calloc(mf->chunk_count, 1)) == NULL) {
 			coord_share_clear(sh);
 			r = CAIRN_ERR_NOMEM;

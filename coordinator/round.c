@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "common/bigmem.h"
 #include "common/err.h"
 #include "coordinator/round.h"
 
@@ -60,10 +61,13 @@ coord_round_new(const uint8_t qhash[static 32], const uint8_t (*ids)[32],
 		    (unsigned long long)COORD_ROUND_MAX_CELLS);
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->p = calloc(n, sizeof(*r->p))) == NULL ||
-	    (r->acc = calloc(ncells, sizeof(*r->acc))) == NULL) {
+	    (r->acc = big_alloc(ncells * sizeof(*r->acc))) == NULL) {
 		coord_round_free(r);
 		return cairn_err(CAIRN_ERR_NOMEM, "round of %zu cells", ncells);
 	}
+	/* Zeroed now, at the first advertisement: the pages are touched
+	 * while the last node still computes, not when the shares arrive. */
+	memset(r->acc, 0, ncells * sizeof(*r->acc));
 	memcpy(r->qhash, qhash, 32);
 	for (size_t i = 0; i < n; i++)
 		memcpy(r->p[i].id, ids[i], 32);

@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "common/bigmem.h"
 #include "common/err.h"
 #include "common/fault.h"
 #include "common/log.h"
@@ -344,7 +345,6 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	ProtobufCMessage *resp = NULL;
 	struct secagg_member *members = NULL;
 	uint8_t epk[SECAGG_KEY_LEN], *esk = NULL, sid[32];
-	int64_t *x = NULL;
 	uint64_t *y = NULL;
 	size_t self, n = ncells + 1;
 	uint64_t clk = node_clock_ns();
@@ -407,14 +407,19 @@ run_round(struct node_daemon *d, const Cairn__V1__Task *t,
 	node_timing_lap(d, NODE_PHASE_ROSTER, &clk);
 	if ((r = secagg_sid(tq->qhash, members, tq->n, sid)) != CAIRN_OK)
 		goto out;
-	if ((x = malloc(n * sizeof(*x))) == NULL ||
-	    (y = malloc(n * sizeof(*y))) == NULL) {
+	/*
+	 * One buffer, masked in place, on huge pages: each fresh 4 MB
+	 * buffer of ordinary pages cost 25-50 ms of page faults here
+	 * (docs/benchmarks.md), and every node masks at the same moment.
+	 */
+	if ((y = big_alloc(n * sizeof(*y))) == NULL) {
 		r = cairn_err(CAIRN_ERR_NOMEM, "vector of %zu cells", n);
 		goto out;
 	}
-	memcpy(x, noisy, ncells * sizeof(*x));
-	x[ncells] = (int64_t)secagg_check_value(sid);
-	r = secagg_mask(esk, members, tq->n, self, sid, x, y, n);
+	memcpy(y, noisy, ncells * sizeof(*y));
+	y[ncells] = secagg_check_value(sid);
+	r = secagg_mask(esk, members, tq->n, self, sid, (const int64_t *)y,
+	    y, n);
 	sodium_free(esk);
 	esk = NULL;
 	if (r != CAIRN_OK)
@@ -448,11 +453,11 @@ coord_failed:
 out:
 	if (esk != NULL)
 		sodium_free(esk);
-	if (x != NULL) {
-		sodium_memzero(x, n * sizeof(*x));
-		free(x);
+	if (y != NULL) {
+		/* it held the noisy vector until masked */
+		sodium_memzero(y, n * sizeof(*y));
+		free(y);
 	}
-	free(y);
 	free(members);
 	node_advert_release(&a);
 	if (resp != NULL)

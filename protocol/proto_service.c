@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bigmem.h"
 #include "common/err.h"
 #include "keys/keys.h"
 #include "protocol/proto_service.h"
@@ -91,6 +92,31 @@ proto_pack(const ProtobufCMessage *msg, size_t max, uint8_t **out, size_t *len)
 	return CAIRN_OK;
 }
 
+/*
+ * protobuf-c's allocator with large arrays (a share chunk's 4 MB of
+ * cells) on huge pages (common/bigmem.h); everything it returns is freed
+ * with free(), as protobuf_c_message_free_unpacked(m, NULL) does.
+ */
+static void *
+unpack_alloc(void *data, size_t n)
+{
+	(void)data;
+	return n >= BIGMEM_MIN ? big_alloc(n) : malloc(n);
+}
+
+static void
+unpack_free(void *data, void *p)
+{
+	(void)data;
+	free(p);
+}
+
+static ProtobufCAllocator unpack_allocator = {
+	.alloc = unpack_alloc,
+	.free = unpack_free,
+	.allocator_data = NULL,
+};
+
 int
 proto_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
     size_t len, size_t max, ProtobufCMessage **out)
@@ -100,7 +126,7 @@ proto_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
 	if (len > max)
 		return cairn_err(CAIRN_ERR_TOOBIG, "%s of %zu bytes exceeds "
 		    "the limit of %zu", desc->short_name, len, max);
-	if ((m = protobuf_c_message_unpack(desc, NULL, len,
+	if ((m = protobuf_c_message_unpack(desc, &unpack_allocator, len,
 	    len ? buf : (const uint8_t *)"")) == NULL)
 		return cairn_err(CAIRN_ERR_FORMAT, "malformed %s (%zu bytes)",
 		    desc->short_name, len);

@@ -172,21 +172,28 @@ secagg_mask(const uint8_t esk[static SECAGG_KEY_LEN],
 	size_t j, off, m, c;
 	int r;
 
-	if (len > 0)
-		memset(y, 0, len * sizeof(*y));
+	sodium_memzero(k, sizeof(k));
 	if ((r = secagg_roster_check(roster, n)) != CAIRN_OK)
-		return r;
-	if (self >= n)
-		return cairn_err(CAIRN_ERR_ARG,
+		goto out;
+	if (self >= n) {
+		r = cairn_err(CAIRN_ERR_ARG,
 		    "member %zu of a roster of %zu", self, n);
+		goto out;
+	}
 	if (crypto_scalarmult_base(pk, esk) != 0 ||
-	    sodium_memcmp(pk, roster[self].epk, SECAGG_KEY_LEN) != 0)
-		return cairn_err(CAIRN_ERR_ARG,
+	    sodium_memcmp(pk, roster[self].epk, SECAGG_KEY_LEN) != 0) {
+		r = cairn_err(CAIRN_ERR_ARG,
 		    "ephemeral secret does not match roster member %zu", self);
-	if ((ks = sodium_malloc(CHUNK_CELLS * 8)) == NULL)
-		return cairn_err(CAIRN_ERR_NOMEM, "keystream buffer");
-	for (c = 0; c < len; c++)
-		y[c] = (uint64_t)x[c];
+		goto out;
+	}
+	if ((ks = sodium_malloc(CHUNK_CELLS * 8)) == NULL) {
+		r = cairn_err(CAIRN_ERR_NOMEM, "keystream buffer");
+		goto out;
+	}
+	/* In place, the cells are there already. */
+	if ((const void *)x != (const void *)y)
+		for (c = 0; c < len; c++)
+			y[c] = (uint64_t)x[c];
 	for (j = 0; j < n; j++) {
 		if (j == self)
 			continue;
@@ -211,7 +218,8 @@ secagg_mask(const uint8_t esk[static SECAGG_KEY_LEN],
 	r = CAIRN_OK;
 out:
 	sodium_memzero(k, sizeof(k));
-	sodium_free(ks);	/* sodium_free wipes before freeing */
+	if (ks != NULL)
+		sodium_free(ks);	/* sodium_free wipes before freeing */
 	if (r != CAIRN_OK && len > 0)
 		sodium_memzero(y, len * sizeof(*y));
 	return r;

@@ -89,11 +89,13 @@ int	secagg_pair_key(const uint8_t esk[static SECAGG_KEY_LEN],
 
 /*
  * Mask the 'len' cells of 'x' for member 'self' of the sorted 'roster'
- * into 'y' (caller-provided, 'len' cells; may not alias 'x').  'esk' must
+ * into 'y' (caller-provided, 'len' cells).  'y' may be 'x' itself (the
+ * vector is masked in place, with no second buffer: the same cells as
+ * into a separate 'y'); otherwise the two may not overlap.  'esk' must
  * be the secret of roster[self].epk.  Returns CAIRN_OK, CAIRN_ERR_ARG
  * when 'self' is out of range or 'esk' does not match its public key, or
  * the errors of secagg_roster_check() and secagg_pair_key(); on failure
- * 'y' is zeroed.
+ * 'y' is zeroed (in place: the vector is wiped).
  */
 int	secagg_mask(const uint8_t esk[static SECAGG_KEY_LEN],
 	    const struct secagg_member *roster, size_t n, size_t self,

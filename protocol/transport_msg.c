@@ -18,6 +18,7 @@
 #include <grpc/slice.h>
 #include <grpc/support/time.h>
 
+#include "common/bigmem.h"
 #include "common/err.h"
 #include "protocol/proto_service.h"
 #include "protocol/transport.h"
@@ -185,7 +186,17 @@ transport_pack_bb(const ProtobufCMessage *msg, size_t max,
 	if (n > max)
 		return cairn_err(CAIRN_ERR_TOOBIG, "%s of %zu bytes exceeds the "
 		    "message limit of %zu", msg->descriptor->short_name, n, max);
-	s = grpc_slice_malloc_large(n);
+	if (n >= BIGMEM_MIN) {
+		/* A share chunk: packed into huge pages (common/bigmem.h),
+		 * freed by gRPC with free() once sent. */
+		void *p = big_alloc(n);
+
+		if (p == NULL)
+			return cairn_err(CAIRN_ERR_NOMEM, "packing %s of %zu "
+			    "bytes", msg->descriptor->short_name, n);
+		s = grpc_slice_new(p, n, free);
+	} else
+		s = grpc_slice_malloc_large(n);
 	if (protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(s)) != n) {
 		grpc_slice_unref(s);
 		return cairn_err(CAIRN_ERR_INTERNAL, "pack %s",
@@ -207,7 +218,7 @@ join_slices(grpc_byte_buffer_reader *rd, size_t len,
 	if (len > s->cap) {
 		free(s->buf);
 		s->cap = 0;
-		if ((s->buf = malloc(len)) == NULL)
+		if ((s->buf = big_alloc(len)) == NULL)
 			return CAIRN_ERR_NOMEM;
 		s->cap = len;
 	}

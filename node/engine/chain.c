@@ -27,7 +27,7 @@ engine_blk_new(struct engine_parse_thread *pt, uint32_t *out)
 			pt->blk = n;
 			pt->capblkchunks = nc;
 		}
-		if ((pt->blk[pt->nblkchunks] = engine_big_alloc(BLK_PER_CHUNK *
+		if ((pt->blk[pt->nblkchunks] = big_alloc(BLK_PER_CHUNK *
 		    BLK_WORDS * sizeof(uint32_t))) == NULL)
 			return CAIRN_ERR_NOMEM;
 		pt->nblkchunks++;
@@ -74,7 +74,7 @@ engine_chain_finish(struct engine_parse_thread *pt)
 	}
 	for (size_t l = 0; l < n; l++)
 		off[l + 1] += off[l];
-	if ((pt->words = engine_big_alloc((off[n] ? off[n] : 1) *
+	if ((pt->words = big_alloc((off[n] ? off[n] : 1) *
 	    sizeof(uint32_t))) == NULL)
 		return CAIRN_ERR_NOMEM;
 	if ((cur = malloc((n ? n : 1) * sizeof(*cur))) == NULL)

@@ -16,6 +16,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/bigmem.h"
 #include "common/err.h"
 #include "node/engine/engine.h"
 
@@ -711,12 +712,6 @@ int	engine_reader_digest(struct engine_reader *r, uint8_t out[32])
  */
 int	engine_file_digest(const char *path, unsigned nth, bool plain_only,
 	    uint8_t out[32]) __attribute__((warn_unused_result));
-
-/*
- * Memory for a large array (huge pages when the kernel has them); free
- * it with free().
- */
-void	*engine_big_alloc(size_t n);
 
 /* Online CPUs, at most 8, or 'want' when non-zero. */
 unsigned engine_threads(unsigned want);

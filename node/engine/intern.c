@@ -48,7 +48,7 @@ table_new(size_t cap)
 {
 	struct engine_intern_ent *t;
 
-	if ((t = engine_big_alloc(cap * sizeof(*t))) == NULL)
+	if ((t = big_alloc(cap * sizeof(*t))) == NULL)
 		return NULL;
 	memset(t, 0, cap * sizeof(*t));
 	for (size_t i = 0; i < cap; i++)

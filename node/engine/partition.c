@@ -139,7 +139,7 @@ chunk_next(struct engine_part_writer *pw, uint32_t p, unsigned char *at,
 			pw->slabs = ns;
 			pw->capslabs = nc;
 		}
-		if ((sl = engine_big_alloc(SLAB)) == NULL)
+		if ((sl = big_alloc(SLAB)) == NULL)
 			return CAIRN_ERR_NOMEM;
 		pw->slabs[pw->nslabs++] = sl;
 		pw->slab = sl;

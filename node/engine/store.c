@@ -507,7 +507,7 @@ ingest_segment(const struct engine_parse_out *po, uint32_t nsubs,
 	h->nevents = total;
 	*bloblen = ((size_t)nsubs + 1) * 8 + total * 8 + (h->has_cat ?
 	    total * 4 : 0);
-	if ((*blob = engine_big_alloc(*bloblen ? *bloblen : 1)) == NULL) {
+	if ((*blob = big_alloc(*bloblen ? *bloblen : 1)) == NULL) {
 		free(cnt);
 		return CAIRN_ERR_NOMEM;
 	}
@@ -1104,7 +1104,7 @@ engine_store_prune(const char *dir, uint32_t before_minute,
 		h.nsubs = sg->nsubs;
 		h.nevents = keep;
 		len = ((size_t)sg->nsubs + 1) * 8 + keep * (h.has_cat ? 12 : 8);
-		if ((blob = engine_big_alloc(len ? len : 1)) == NULL) {
+		if ((blob = big_alloc(len ? len : 1)) == NULL) {
 			r = CAIRN_ERR_NOMEM;
 			break;
 		}

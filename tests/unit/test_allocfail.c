@@ -1,8 +1,9 @@
 /*
  * test_allocfail.c - allocation-failure injection (docs/security.md,
  * "Allocation failures").  The binary is linked with
- * -Wl,--wrap=malloc,calloc,realloc,strdup,strndup (LDFLAGS_test_allocfail
- * in the Makefile), so every allocation libcairn.a makes itself goes
+ * -Wl,--wrap=malloc,calloc,realloc,strdup,strndup,big_alloc
+ * (LDFLAGS_test_allocfail in the Makefile; big_alloc is common/bigmem.h's
+ * large arrays), so every allocation libcairn.a makes itself goes
  * through the counters below, while those inside the shared libraries
  * (SQLite, gRPC, OpenSSL, libsodium, protobuf-c) do not.  Each request
  * path of the coordinator and the node is run with allocation n failing,
@@ -51,6 +52,8 @@
 /* ------------------------------------------------------ the wrappers */
 
 void	*__real_malloc(size_t n);
+void	*__real_big_alloc(size_t n);
+void	*__wrap_big_alloc(size_t n);
 void	*__real_calloc(size_t n, size_t m);
 void	*__real_realloc(void *p, size_t n);
 char	*__real_strdup(const char *s);
@@ -94,6 +97,12 @@ void *
 __wrap_malloc(size_t n)
 {
 	return fail_now() ? NULL : __real_malloc(n);
+}
+
+void *
+__wrap_big_alloc(size_t n)
+{
+	return fail_now() ? NULL : __real_big_alloc(n);
 }
 
 void *

@@ -125,10 +125,18 @@ test_known_answers(void **state)
 	for (i = 0; i < 3; i++) {
 		json_t *m = json_array_get(json_object_get(kat, "masked"), i);
 
+		uint64_t z[8];
+
 		assert_int_equal(secagg_mask(esk[i], r, 3, i, sid, x[i], y, 8),
 		    CAIRN_OK);
 		for (c = 0; c < 8; c++)
 			assert_true(y[c] == dec_u64(json_array_get(m, c)));
+		/* Masked in place (the node's round): the same share. */
+		memcpy(z, x[i], sizeof(z));
+		assert_int_equal(secagg_mask(esk[i], r, 3, i, sid,
+		    (const int64_t *)z, z, 8), CAIRN_OK);
+		for (c = 0; c < 8; c++)
+			assert_true(z[c] == dec_u64(json_array_get(m, c)));
 		secagg_sum_add(acc, y, 8);
 	}
 	for (c = 0; c < 8; c++) {
@@ -266,6 +274,48 @@ test_roster_disagreement_detected(void **state)
 	assert_false(secagg_check_is_valid(acc[4], 3, sid));
 }
 
+/*
+ * In place and into a second buffer give the same cells over a vector of
+ * several keystream blocks (2,048 cells each) with a partial last one,
+ * and a failure in place wipes the vector.
+ */
+static void
+test_mask_in_place(void **state)
+{
+	enum { LEN = 3 * 2048 + 77 };
+	struct secagg_member r[3];
+	uint8_t esk[3][32], qhash[32] = { 7 }, sid[32];
+	int64_t *x = malloc(LEN * sizeof(*x));
+	uint64_t *y = malloc(LEN * sizeof(*y)), *z = malloc(LEN * sizeof(*z));
+
+	(void)state;
+	assert_non_null(x);
+	assert_non_null(y);
+	assert_non_null(z);
+	make_roster(r, esk, 3, 21);
+	assert_int_equal(secagg_sid(qhash, r, 3, sid), CAIRN_OK);
+	for (size_t c = 0; c < LEN; c++)
+		x[c] = (int64_t)(c * 7919) - 1000;
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(secagg_mask(esk[i], r, 3, i, sid, x, y, LEN),
+		    CAIRN_OK);
+		memcpy(z, x, LEN * sizeof(*z));
+		assert_int_equal(secagg_mask(esk[i], r, 3, i, sid,
+		    (const int64_t *)z, z, LEN), CAIRN_OK);
+		assert_memory_equal(y, z, LEN * sizeof(*z));
+		/* negative control: the mask did change the cells */
+		assert_memory_not_equal(z, x, LEN * sizeof(*z));
+	}
+	memcpy(z, x, LEN * sizeof(*z));
+	assert_int_equal(secagg_mask(esk[1], r, 3, 0, sid, (const int64_t *)z,
+	    z, LEN), CAIRN_ERR_ARG);
+	for (size_t c = 0; c < LEN; c++)
+		assert_true(z[c] == 0);
+	free(x);
+	free(y);
+	free(z);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -386,6 +436,7 @@ main(void)
 		cmocka_unit_test(test_masked_vector_looks_uniform),
 		cmocka_unit_test(test_roster_disagreement_detected),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_mask_in_place),
 		cmocka_unit_test(test_roster_sort_find_decode),
 		cmocka_unit_test(test_keypair),
 		cmocka_unit_test(test_cells_digest),
