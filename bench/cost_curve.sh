@@ -15,9 +15,10 @@
 # pipe that `cairn-node run-local --cdr PIPE --no-noise --threads 2` reads
 # (one pass; nothing is written to disk).  Reported: run-local's wall
 # time, its CPU time (user + system) and maximum RSS (/usr/bin/time), and
-# synth's CPU time: where the pipe feeds slower than the engine reads
-# (synth's CPU close to the wall time) the point is generator-bound and
-# the engine's CPU time is the figure to read.
+# synth's CPU time.  synth writes on one thread; where it needs more CPU
+# than the engine (the pipe feeds slower than the engine reads) the point
+# is marked generator-bound and the engine's CPU time is the figure to
+# read, not the wall time.
 # ch: one clickhouse-server (tests/e2e/lib/dbservers.sh); the rows are
 # generated inside it (INSERT ... SELECT FROM numbers(), at nice 19),
 # shaped like synth's: 16-hex ids, 56 events per subscriber over 7 days
@@ -98,7 +99,7 @@ cairn_point() {	# cairn_point ROWS
 		    'BEGIN {
 			printf "cairn %11d %-9s %8.2fs %8.2fs %7.0f MB  synth %7.2fs %6.0f MB  %s  load %s -> %s\n",
 			    r, q, e, u + s, m / 1024, su + ss, sm / 1024,
-			    (su + ss > 0.8 * e ? "generator-bound" : "engine-bound"),
+			    (su + ss > u + s ? "generator-bound" : "engine-bound"),
 			    l0, l1 }'
 		echo "      ($(($(wc -l <"$W/out.csv") - 1)) cells)"
 	done

@@ -25,9 +25,11 @@
 # Every side's cells must equal the embedded engine's (`run-local --cdr`)
 # or the benchmark fails.  Each timing is the median of
 # CAIRN_SQLBENCH_REPEAT (default 3) runs, alternated (cairn, hand-written,
-# cairn, ...).  With CAIRN_BENCH_LOCK=FILE each query's timed runs hold
-# `flock FILE` (and nothing else does).  CAIRN_SQLBENCH_ENGINES (default
-# "pg ch") picks the engines.  CAIRN_SQLBENCH_ANALYZE=1 writes PostgreSQL's
+# cairn, ...).  With CAIRN_BENCH_LOCK=FILE each query's runs (the untimed
+# first ones and the timed ones) hold `flock FILE`; the load, at nice 19,
+# does not.  CAIRN_SQLBENCH_ENGINES (default
+# "pg ch") picks the engines, CAIRN_SQLBENCH_QUERIES (default all four)
+# the queries.  CAIRN_SQLBENCH_ANALYZE=1 writes PostgreSQL's
 # EXPLAIN ANALYZE of both statements, untimed, and CAIRN_SQLBENCH_KEEP=DIR
 # keeps the statements, plans and results there.  The data and the servers are removed at the
 # end.
@@ -41,7 +43,7 @@ HEX=${CAIRN_SQLBENCH_ID_HEX:-16}
 REPEAT=${CAIRN_SQLBENCH_REPEAT:-3}
 ENGINES=${CAIRN_SQLBENCH_ENGINES:-pg ch}
 LOCK=${CAIRN_BENCH_LOCK:-}
-QUERIES="presence residents od migration"
+QUERIES=${CAIRN_SQLBENCH_QUERIES:-presence residents od migration}
 . "$TOP/tests/e2e/lib/dbservers.sh"
 
 die() { echo "sql_engines: error: $*" >&2; exit 1; }
@@ -299,6 +301,9 @@ SQL
 			    $PSQL -U cairn_ro -d flowdb >"$W/out/pg-$q-$s.plan" ||
 			    die "EXPLAIN $q $s failed"
 		done
+		# The untimed runs (plans, the warm-up, the checks) load the
+		# machine too: under the lock as well.
+		lock
 		if [ -n "${CAIRN_SQLBENCH_ANALYZE:-}" ]; then
 			for s in gen hand; do
 				{ echo "EXPLAIN (ANALYZE, BUFFERS)"
@@ -327,7 +332,6 @@ SQL
 		verdict_cells "PostgreSQL $q: hand-written = embedded engine" \
 		    "$q" "$W/out/pg-$q-hand.tuples"
 		rm -f "$W/pg-c" "$W/pg-g" "$W/pg-h"
-		lock
 		la0=$(loadavg)
 		i=0
 		while [ $i -lt "$REPEAT" ]; do
@@ -494,6 +498,7 @@ ch_bench() {
 		params "$q"
 		ch_hand "$q" >"$W/hand.sql"
 		cp "$W/hand.sql" "$W/out/ch-$q-hand.sql"
+		lock
 		"$NODE" run-local --no-noise --quiet --query "$W/q/$q.json" \
 		    --source "$U1" --source-option tables=calls,sms \
 		    --cells "$CELLS" --output "$W/out/ch-$q-cairn1.csv" ||
@@ -516,7 +521,6 @@ ch_bench() {
 		verdict_cells "ClickHouse $q: hand-written, two shards = embedded engine" \
 		    "$q" "$W/out/ch-$q-hand2.tuples"
 		rm -f "$W/c1" "$W/h1" "$W/c2" "$W/h2"
-		lock
 		la0=$(loadavg)
 		i=0
 		while [ $i -lt "$REPEAT" ]; do

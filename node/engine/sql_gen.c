@@ -1040,14 +1040,35 @@ gen_popcat(struct gen *g, const struct qspec *q)
 	fprintf(g->f, " WHERE %s\n", g->d->cat_missing);
 }
 
+/*
+ * The statement of the query's kind.  'in_domain': every region the
+ * statement reads is one of the domain's p->nregions (the node's cell
+ * map or region list; not a cell_table, whose regions the node does not
+ * know).
+ */
 static void
-gen_kind(struct gen *g, const struct engine_plan *p)
+gen_kind(struct gen *g, const struct engine_plan *p, bool in_domain)
 {
 	const struct qspec *q = &p->q;
 	size_t k, ns, ne, f1, t1, f2, t2;
 
 	switch (q->kind) {
 	case QSPEC_KIND_PRESENCE:
+		if (in_domain && q->k >= p->nregions) {
+			/*
+			 * k at least the number of regions: every region a
+			 * subscriber has events in is in its top k, so the
+			 * cell counts (subscriber, bucket, region) groups
+			 * and the ranking (a sort of every group) is not
+			 * written.
+			 */
+			gen_counts(g, "b", q->bucket_hour);
+			fputs("SELECT b AS t, region AS r1, 0 AS r2, count(*) "
+			    "AS n\nFROM ", g->f);
+			use(g, "c", NULL);
+			fputs(" GROUP BY b, region\n", g->f);
+			break;
+		}
 		k = gen_param(g, "k", "%" PRIu32, q->k);
 		gen_ranked(g, q->bucket_hour);
 		fputs("SELECT b AS t, region AS r1, 0 AS r2, count(*) AS n\n"
@@ -1241,7 +1262,7 @@ engine_sql_build(const struct qspec *q, const struct engine_source *s,
 	    qspec_kind_name(q->kind));
 	gen_map(&g, s, cells);
 	gen_events(&g, s, &p);
-	gen_kind(&g, &p);
+	gen_kind(&g, &p, s->cell_table == NULL);
 	return gen_close(&g, head, out, &buf);
 }
 
