@@ -38,6 +38,7 @@ ENGINES=${CAIRN_CURVE_ENGINES:-cairn ch}
 LOCK=${CAIRN_BENCH_LOCK:-}
 DAYS=7
 . "$TOP/tests/e2e/lib/dbservers.sh"
+. "$TOP/bench/lib/benchlock.sh"
 
 die() { echo "cost_curve: error: $*" >&2; exit 1; }
 [ -x "$NODE" ] || die "no $NODE (make first)"
@@ -55,9 +56,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-lock() { [ -n "$LOCK" ] && exec 9>"$LOCK" && flock 9; return 0; }
-unlock() { [ -n "$LOCK" ] && flock -u 9 && exec 9>&-; return 0; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 
 # The queries and synth's cell map (which does not depend on the number

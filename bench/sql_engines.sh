@@ -45,6 +45,7 @@ ENGINES=${CAIRN_SQLBENCH_ENGINES:-pg ch}
 LOCK=${CAIRN_BENCH_LOCK:-}
 QUERIES=${CAIRN_SQLBENCH_QUERIES:-presence residents od migration}
 . "$TOP/tests/e2e/lib/dbservers.sh"
+. "$TOP/bench/lib/benchlock.sh"
 
 die() { echo "sql_engines: error: $*" >&2; exit 1; }
 [ -x "$NODE" ] || die "no $NODE (make first)"
@@ -63,9 +64,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-lock() { [ -n "$LOCK" ] && exec 9>"$LOCK" && flock 9; return 0; }
-unlock() { [ -n "$LOCK" ] && flock -u 9 && exec 9>&-; return 0; }
 median() {
 	sort -n | awk '{ v[NR] = $1 }
 	    END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
@@ -252,21 +250,7 @@ pg_bench() {
 	PGPID=$(head -n 1 "$W/pg/data/postmaster.pid")
 	renice -n 19 -p "$PGPID" >/dev/null
 	$PSQL -U postgres -d postgres -c "CREATE DATABASE flowdb" >/dev/null &&
-	$PSQL -U postgres -d flowdb >"$W/pg/load.log" 2>&1 <<SQL ||
-SET TimeZone = 'UTC';
-CREATE SCHEMA events;
-CREATE TABLE events.calls (id TEXT, outgoing BOOLEAN,
-    datetime TIMESTAMPTZ NOT NULL, duration NUMERIC, network TEXT,
-    msisdn BYTEA NOT NULL, msisdn_counterpart BYTEA, location_id TEXT,
-    imsi BYTEA, imei BYTEA, tac NUMERIC(8), operator_code NUMERIC,
-    country_code NUMERIC) PARTITION BY RANGE (datetime);
-CREATE TABLE events.calls_2024_03 PARTITION OF events.calls
-    FOR VALUES FROM ('2024-03-01 00:00+00') TO ('2024-04-01 00:00+00');
-CREATE TABLE events.calls_other PARTITION OF events.calls DEFAULT;
-CREATE TABLE events.sms (id TEXT, outgoing BOOLEAN,
-    datetime TIMESTAMPTZ NOT NULL, network TEXT, msisdn BYTEA NOT NULL,
-    msisdn_counterpart BYTEA, location_id TEXT, imsi BYTEA, imei BYTEA,
-    tac NUMERIC(8), operator_code NUMERIC, country_code NUMERIC);
+	{ echo "SET TimeZone = 'UTC';"; flowdb_ddl; cat <<SQL; } |
 \\copy events.calls (msisdn, datetime, location_id) FROM '$W/calls.csv' WITH (FORMAT csv)
 \\copy events.sms (msisdn, datetime, location_id) FROM '$W/sms.csv' WITH (FORMAT csv)
 CREATE SCHEMA bench;
@@ -277,6 +261,7 @@ CREATE ROLE cairn_ro LOGIN;
 GRANT USAGE ON SCHEMA events, bench TO cairn_ro;
 GRANT SELECT ON ALL TABLES IN SCHEMA events, bench TO cairn_ro;
 SQL
+	    $PSQL -U postgres -d flowdb >"$W/pg/load.log" 2>&1 ||
 	    die "loading PostgreSQL failed (see $W/pg/load.log)"
 	pg_restart "$W/pg" "$PGPORT" "$PGSET" || die "PostgreSQL did not restart"
 	echo "settings: $($PSQL -U cairn_ro -d flowdb -At -c "SELECT

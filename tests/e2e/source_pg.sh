@@ -55,28 +55,14 @@ URI="postgresql://cairn_ro@127.0.0.1:$PORT/flowdb"
 # The FlowDB layout (0020_schema_events.sql), calls partitioned by month;
 # a read-only role with USAGE and SELECT only.
 $PSQL -d postgres -c "CREATE DATABASE flowdb" >"$T/out" 2>&1 &&
-$PSQL -d flowdb >>"$T/out" 2>&1 <<'EOF'
-CREATE SCHEMA events;
-CREATE TABLE events.calls (id TEXT, outgoing BOOLEAN,
-    datetime TIMESTAMPTZ NOT NULL, duration NUMERIC, network TEXT,
-    msisdn BYTEA NOT NULL, msisdn_counterpart BYTEA, location_id TEXT,
-    imsi BYTEA, imei BYTEA, tac NUMERIC(8), operator_code NUMERIC,
-    country_code NUMERIC) PARTITION BY RANGE (datetime);
-CREATE TABLE events.calls_2024_02 PARTITION OF events.calls
-    FOR VALUES FROM ('2024-02-01 00:00+00') TO ('2024-03-01 00:00+00');
-CREATE TABLE events.calls_2024_03 PARTITION OF events.calls
-    FOR VALUES FROM ('2024-03-01 00:00+00') TO ('2024-04-01 00:00+00');
-CREATE TABLE events.calls_other PARTITION OF events.calls DEFAULT;
-CREATE TABLE events.sms (id TEXT, outgoing BOOLEAN,
-    datetime TIMESTAMPTZ NOT NULL, network TEXT, msisdn BYTEA NOT NULL,
-    msisdn_counterpart BYTEA, location_id TEXT, imsi BYTEA, imei BYTEA,
-    tac NUMERIC(8), operator_code NUMERIC, country_code NUMERIC);
+{ flowdb_ddl; cat <<'EOF'
 CREATE TABLE stage (n BIGSERIAL, sub TEXT, ts TEXT, cell TEXT);
 CREATE ROLE cairn_ro LOGIN;
 GRANT USAGE ON SCHEMA events TO cairn_ro;
 GRANT SELECT ON ALL TABLES IN SCHEMA events TO cairn_ro;
 CREATE ROLE nogrants LOGIN;
 EOF
+} | $PSQL -d flowdb >>"$T/out" 2>&1
 status_ok $? "FlowDB-shaped tables and a read-only role are created"
 
 # load CSV: replace the event tables' rows with the CSV file's, odd rows

@@ -60,6 +60,29 @@ pg_stop() {
 	return 0
 }
 
+# flowdb_ddl: FlowDB's event tables (flowdb/bin/build/0020_schema_events.sql)
+# as SQL on stdout: events.calls partitioned by month (February and March
+# 2024, and a default partition), events.sms beside it.
+flowdb_ddl() {
+	cat <<'EOF'
+CREATE SCHEMA events;
+CREATE TABLE events.calls (id TEXT, outgoing BOOLEAN,
+    datetime TIMESTAMPTZ NOT NULL, duration NUMERIC, network TEXT,
+    msisdn BYTEA NOT NULL, msisdn_counterpart BYTEA, location_id TEXT,
+    imsi BYTEA, imei BYTEA, tac NUMERIC(8), operator_code NUMERIC,
+    country_code NUMERIC) PARTITION BY RANGE (datetime);
+CREATE TABLE events.calls_2024_02 PARTITION OF events.calls
+    FOR VALUES FROM ('2024-02-01 00:00+00') TO ('2024-03-01 00:00+00');
+CREATE TABLE events.calls_2024_03 PARTITION OF events.calls
+    FOR VALUES FROM ('2024-03-01 00:00+00') TO ('2024-04-01 00:00+00');
+CREATE TABLE events.calls_other PARTITION OF events.calls DEFAULT;
+CREATE TABLE events.sms (id TEXT, outgoing BOOLEAN,
+    datetime TIMESTAMPTZ NOT NULL, network TEXT, msisdn BYTEA NOT NULL,
+    msisdn_counterpart BYTEA, location_id TEXT, imsi BYTEA, imei BYTEA,
+    tac NUMERIC(8), operator_code NUMERIC, country_code NUMERIC);
+EOF
+}
+
 # ch_conf DIR HTTP TCP ZONE: a server's configuration: the cluster cairn2
 # of the two shards, a readonly=2 user 'cairn', a user 'slow' whose reads
 # come 20 rows a block (for the timeout), and 'nogrants', who may read
