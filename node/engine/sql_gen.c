@@ -1040,14 +1040,35 @@ gen_popcat(struct gen *g, const struct qspec *q)
 	fprintf(g->f, " WHERE %s\n", g->d->cat_missing);
 }
 
+/*
+ * The statement of the query's kind.  'in_domain': every region the
+ * statement reads is one of the domain's p->nregions (the node's cell
+ * map or region list; not a cell_table, whose regions the node does not
+ * know).
+ */
 static void
-gen_kind(struct gen *g, const struct engine_plan *p)
+gen_kind(struct gen *g, const struct engine_plan *p, bool in_domain)
 {
 	const struct qspec *q = &p->q;
 	size_t k, ns, ne, f1, t1, f2, t2;
 
 	switch (q->kind) {
 	case QSPEC_KIND_PRESENCE:
+		if (in_domain && q->k >= p->nregions) {
+			/*
+			 * k at least the number of regions: every region a
+			 * subscriber has events in is in its top k, so the
+			 * cell counts (subscriber, bucket, region) groups
+			 * and the ranking (a sort of every group) is not
+			 * written.
+			 */
+			gen_counts(g, "b", q->bucket_hour);
+			fputs("SELECT b AS t, region AS r1, 0 AS r2, count(*) "
+			    "AS n\nFROM ", g->f);
+			use(g, "c", NULL);
+			fputs(" GROUP BY b, region\n", g->f);
+			break;
+		}
 		k = gen_param(g, "k", "%" PRIu32, q->k);
 		gen_ranked(g, q->bucket_hour);
 		fputs("SELECT b AS t, region AS r1, 0 AS r2, count(*) AS n\n"
@@ -1095,12 +1116,26 @@ gen_kind(struct gen *g, const struct engine_plan *p)
 		    q->comp[1] - p->d0);
 		gen_home(g, "hb", ns, ne, f1, t1);
 		gen_home(g, "hc", ns, ne, f2, t2);
-		fputs("SELECT 0 AS t, hb.region AS r1, hc.region AS r2, "
-		    "count(*) AS n\nFROM ", g->f);
+		/*
+		 * The two homes side by side by grouping, not by a join:
+		 * PostgreSQL estimates each home at a row or so (the day
+		 * range on an expression), and a join of two such
+		 * estimates was planned as a nested loop that ran the
+		 * inner home once per outer row (docs/benchmarks.md).
+		 * Each home has at most one row per subscriber, so a
+		 * group of two rows has both.
+		 */
+		fputs("SELECT 0 AS t, r1, r2, count(*) AS n FROM (\n"
+		    "\tSELECT s, max(CASE WHEN w = 0 THEN region ELSE 0 END) "
+		    "AS r1,\n\t    max(CASE WHEN w = 1 THEN region ELSE 0 END) "
+		    "AS r2\n\tFROM (\n\t\tSELECT s, region, 0 AS w FROM ",
+		    g->f);
 		use(g, "hb", NULL);
-		fprintf(g->f, " %s ", g->d->join);
+		fputs("\n\t\tUNION ALL\n\t\tSELECT s, region, 1 AS w FROM ",
+		    g->f);
 		use(g, "hc", NULL);
-		fputs(" ON hc.s = hb.s\nGROUP BY hb.region, hc.region\n", g->f);
+		fputs("\n\t) AS u GROUP BY s HAVING count(*) = 2\n"
+		    ") AS m GROUP BY r1, r2\n", g->f);
 		break;
 	case QSPEC_KIND_VISITORS:
 		k = gen_param(g, "k", "%" PRIu32, q->k);
@@ -1227,7 +1262,7 @@ engine_sql_build(const struct qspec *q, const struct engine_source *s,
 	    qspec_kind_name(q->kind));
 	gen_map(&g, s, cells);
 	gen_events(&g, s, &p);
-	gen_kind(&g, &p);
+	gen_kind(&g, &p, s->cell_table == NULL);
 	return gen_close(&g, head, out, &buf);
 }
 

@@ -26,119 +26,32 @@
 #     password, a missing database, a user without access to the database
 #     and a statement over its timeout fail with one line naming it; a
 #     failed shard stops the statement of the other;
-#     SIGTERM kills the running statement on the server.
+#     SIGTERM kills the running statement on the server;
+#   - `cairn-node serve` with a [source] in node.conf, one node on the
+#     single server and one on the cluster: a released round within its
+#     noise of the embedded engine's exact counts.
 set -u
 . "${CAIRN_TOP:-.}/tests/e2e/lib/tap.sh"
 BIN=${CAIRN_BIN:-build/bin}
 TOP=${CAIRN_TOP:-.}
 NODE="$BIN/cairn-node"
-CHS=/usr/sbin/clickhouse-server
+. "$TOP/tests/e2e/lib/dbservers.sh"
 [ -x "$CHS" ] || { echo "not ok 1 - no $CHS (tools/deps.sh installs" \
     "clickhouse-server)"; exit 1; }
 
 T=$(mktemp -d /tmp/cairn-srcch.XXXXXX)
 chmod 755 "$T"
-RUN=""
-[ "$(id -u)" = 0 ] && RUN="runuser -u nobody --"
+db_runner
 # Six free ports: HTTP and TCP of the single server and of two shards.
-set -- $(python3 -c 'import socket
-ss = [socket.socket() for _ in range(6)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+set -- $(free_ports 6)
 H1=$1 P1=$2 HA=$3 PA=$4 HB=$5 PB=$6
 stop_ch() {
-	for d in one sa sb; do
-		[ -f "$T/$d/pid" ] && kill -TERM "$(cat "$T/$d/pid")" \
-		    2>/dev/null
-	done
-	for d in one sa sb; do
-		i=0
-		while [ -f "$T/$d/pid" ] && [ $i -lt 100 ] &&
-		    kill -0 "$(cat "$T/$d/pid")" 2>/dev/null; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		[ -f "$T/$d/pid" ] && kill -KILL "$(cat "$T/$d/pid")" \
-		    2>/dev/null
-	done
+	[ -n "${FED_COORD_PID:-}" ] && kill -TERM "$FED_COORD_PID" 2>/dev/null
+	ch_stop "$T/one" "$T/sa" "$T/sb"
 	rm -rf "$T"
 }
 trap stop_ch EXIT
 trap 'exit 1' INT TERM
-
-# ch_conf DIR HTTP TCP ZONE: a server's configuration: the cluster cairn2
-# of the two shards, a readonly=2 user 'cairn', a user 'slow' whose reads
-# come 20 rows a block (for the timeout), and 'nogrants', who may read
-# only the database 'other'.
-ch_conf() {
-	mkdir -p "$1/data" "$1/tmp"
-	cat >"$1/config.xml" <<EOF
-<?xml version="1.0"?>
-<yandex>
- <logger><level>warning</level><log>$1/log</log><errorlog>$1/err.log</errorlog></logger>
- <http_port>$2</http_port>
- <tcp_port>$3</tcp_port>
- <listen_host>127.0.0.1</listen_host>
- <timezone>$4</timezone>
- <path>$1/data/</path>
- <tmp_path>$1/tmp/</tmp_path>
- <users_config>$1/users.xml</users_config>
- <mark_cache_size>5368709120</mark_cache_size>
- <default_profile>default</default_profile>
- <default_database>default</default_database>
- <remote_servers>
-  <cairn2>
-   <shard><replica><host>127.0.0.1</host><port>$PA</port></replica></shard>
-   <shard><replica><host>127.0.0.1</host><port>$PB</port></replica></shard>
-  </cairn2>
- </remote_servers>
-</yandex>
-EOF
-	cat >"$1/users.xml" <<'EOF'
-<?xml version="1.0"?>
-<yandex>
- <profiles>
-  <default></default>
-  <ro><readonly>2</readonly></ro>
-  <slow><readonly>2</readonly><max_block_size>20</max_block_size></slow>
- </profiles>
- <users>
-  <default><password></password><networks><ip>127.0.0.1</ip></networks>
-   <profile>default</profile><quota>default</quota></default>
-  <cairn><password>s3cret</password><networks><ip>127.0.0.1</ip></networks>
-   <profile>ro</profile><quota>default</quota></cairn>
-  <slow><password>s3cret</password><networks><ip>127.0.0.1</ip></networks>
-   <profile>slow</profile><quota>default</quota></slow>
-  <nogrants><password></password><networks><ip>127.0.0.1</ip></networks>
-   <profile>ro</profile><quota>default</quota>
-   <allow_databases><database>other</database></allow_databases></nogrants>
- </users>
- <quotas><default></default></quotas>
-</yandex>
-EOF
-}
-
-# ch_start DIR HTTP: start the server of DIR, wait until it answers.
-ch_start() {
-	[ -n "$RUN" ] && chown -R nobody "$1"
-	$RUN "$CHS" --config-file="$1/config.xml" --pid-file="$1/pid" \
-	    --daemon >"$1/start.log" 2>&1 || return 1
-	i=0
-	while [ "$(curl -s "http://127.0.0.1:$2/ping")" != "Ok." ]; do
-		[ $i -ge 300 ] && return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
-
-# q PORT SQL [FILE]: run SQL as 'default' on the server of HTTP PORT (with
-# FILE as the data of an INSERT, after the statement in the body); fails
-# on an error.
-q() {
-	{ printf '%s\n' "$2"; [ -n "${3:-}" ] && cat "$3"; } |
-	    curl -sS --fail-with-body --data-binary @- \
-	    "http://127.0.0.1:$1/?insert_distributed_sync=1"
-}
 
 ch_conf "$T/one" "$H1" "$P1" Asia/Kolkata &&
     ch_conf "$T/sa" "$HA" "$PA" UTC && ch_conf "$T/sb" "$HB" "$PB" UTC &&
@@ -553,4 +466,24 @@ while [ "$(active)" != 0 ] && [ $tries -lt 100 ]; do
 done
 holds "no cairn-node statement is left running on the server" \
     '[ "$(active)" = 0 ]'
+# 6. `cairn-node serve` with a [source]: n1 reads the single server, n2
+# the cluster (shards); a round that is released, within its noise of the
+# embedded engine's exact counts (tests/e2e/lib/source_round.sh, shared
+# with source_pg.sh).
+load "$CDR" >"$T/out" 2>&1
+status_ok $? "the synthetic CDR is loaded again"
+CAIRN="$BIN/cairn"
+. "$TOP/tools/federation_lib.sh"
+. "$TOP/tests/e2e/lib/source_round.sh"
+src_round_setup "$T/fed" "$T/syn/regions.csv" "$CDR" "$CELLS" "uri = $URI1
+tables = calls, sms" "uri = $URIC
+tables = calls, sms
+shards = 127.0.0.1:$HA, 127.0.0.1:$HB"
+status_ok $? "a federation of two nodes with a ClickHouse [source]: n1 the server, n2 the cluster"
+src_round_run qc 2024-02-27 2024-03-03
+status_ok $? "the round over the ClickHouse server and the cluster is released"
+src_round_check qc 2024-02-27 2024-03-03 "$CDR" "$CELLS" \
+    "n1 ClickHouse server, n2 ClickHouse cluster"
+kill -TERM "$FED_COORD_PID" 2>/dev/null
+wait "$FED_COORD_PID" 2>/dev/null
 tap_done

@@ -30,34 +30,23 @@ set -u
 BIN=${CAIRN_BIN:-build/bin}
 TOP=${CAIRN_TOP:-.}
 NODE="$BIN/cairn-node"
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+. "$TOP/tests/e2e/lib/dbservers.sh"
 [ -x "$PGBIN/initdb" ] || { echo "not ok 1 - no PostgreSQL server under" \
     "/usr/lib/postgresql (tools/deps.sh installs it)"; exit 1; }
 
 T=$(mktemp -d /tmp/cairn-srcpg.XXXXXX)
 chmod 755 "$T"
-mkdir "$T/pg"
-RUN=""
-if [ "$(id -u)" = 0 ]; then
-	chown nobody "$T/pg"
-	RUN="runuser -u nobody --"
-fi
-PORT=$(python3 -c 'import socket; s = socket.socket(); \
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+db_runner
+PORT=$(free_ports 1)
 stop_pg() {
-	$RUN "$PGBIN/pg_ctl" -D "$T/pg/data" -m immediate stop >/dev/null 2>&1
+	pg_stop "$T/pg"
 	rm -rf "$T"
 }
 trap stop_pg EXIT
 trap 'exit 1' INT TERM
-$RUN "$PGBIN/initdb" -D "$T/pg/data" -U postgres --auth=trust -E UTF8 \
-    --locale=C >"$T/initdb.log" 2>&1 &&
-    $RUN "$PGBIN/pg_ctl" -D "$T/pg/data" -l "$T/pg/log" -w -o \
-    "-k $T/pg -c listen_addresses=127.0.0.1 -p $PORT -c fsync=off \
-    -c session_preload_libraries=auto_explain \
+pg_start "$T/pg" "$PORT" "-c session_preload_libraries=auto_explain \
     -c auto_explain.log_min_duration=0 -c parallel_setup_cost=0 \
-    -c parallel_tuple_cost=0 -c min_parallel_table_scan_size=0" \
-    start >"$T/pgctl.log" 2>&1
+    -c parallel_tuple_cost=0 -c min_parallel_table_scan_size=0"
 status_ok $? "PostgreSQL starts on 127.0.0.1:$PORT as a non-root user"
 
 PSQL="$PGBIN/psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PORT -U postgres"
@@ -66,28 +55,14 @@ URI="postgresql://cairn_ro@127.0.0.1:$PORT/flowdb"
 # The FlowDB layout (0020_schema_events.sql), calls partitioned by month;
 # a read-only role with USAGE and SELECT only.
 $PSQL -d postgres -c "CREATE DATABASE flowdb" >"$T/out" 2>&1 &&
-$PSQL -d flowdb >>"$T/out" 2>&1 <<'EOF'
-CREATE SCHEMA events;
-CREATE TABLE events.calls (id TEXT, outgoing BOOLEAN,
-    datetime TIMESTAMPTZ NOT NULL, duration NUMERIC, network TEXT,
-    msisdn BYTEA NOT NULL, msisdn_counterpart BYTEA, location_id TEXT,
-    imsi BYTEA, imei BYTEA, tac NUMERIC(8), operator_code NUMERIC,
-    country_code NUMERIC) PARTITION BY RANGE (datetime);
-CREATE TABLE events.calls_2024_02 PARTITION OF events.calls
-    FOR VALUES FROM ('2024-02-01 00:00+00') TO ('2024-03-01 00:00+00');
-CREATE TABLE events.calls_2024_03 PARTITION OF events.calls
-    FOR VALUES FROM ('2024-03-01 00:00+00') TO ('2024-04-01 00:00+00');
-CREATE TABLE events.calls_other PARTITION OF events.calls DEFAULT;
-CREATE TABLE events.sms (id TEXT, outgoing BOOLEAN,
-    datetime TIMESTAMPTZ NOT NULL, network TEXT, msisdn BYTEA NOT NULL,
-    msisdn_counterpart BYTEA, location_id TEXT, imsi BYTEA, imei BYTEA,
-    tac NUMERIC(8), operator_code NUMERIC, country_code NUMERIC);
+{ flowdb_ddl; cat <<'EOF'
 CREATE TABLE stage (n BIGSERIAL, sub TEXT, ts TEXT, cell TEXT);
 CREATE ROLE cairn_ro LOGIN;
 GRANT USAGE ON SCHEMA events TO cairn_ro;
 GRANT SELECT ON ALL TABLES IN SCHEMA events TO cairn_ro;
 CREATE ROLE nogrants LOGIN;
 EOF
+} | $PSQL -d flowdb >>"$T/out" 2>&1
 status_ok $? "FlowDB-shaped tables and a read-only role are created"
 
 # load CSV: replace the event tables' rows with the CSV file's, odd rows
@@ -424,43 +399,18 @@ holds "no cairn-node statement is left running on the server" \
 # cdr names no file), n2 the same records from CSV; both compute the same
 # exact vector for a round that is released.
 load "$CDR"
-F="$T/fed"
 CAIRN="$BIN/cairn"
 . "$TOP/tools/federation_lib.sh"
-mkdir -p "$F"
-cp "$T/syn/regions.csv" "$F/g1.csv"
-POLICY='allow_kind = residents
-allow_analyst = analyst
-budget_rho_per_month = 2
-max_rho_per_query = 1'
-FED_ADVERTISE_SECONDS=20 FED_SHARE_SECONDS=20
-export FED_ADVERTISE_SECONDS FED_SHARE_SECONDS
-fed_init "$F" srcfed && fed_member "$F" analyst analyst &&
-    fed_member "$F" node n1 && fed_member "$F" node n2 &&
-    fed_coordinator_conf "$F" "g1 g1.csv" && fed_start_coordinator "$F" &&
-    fed_analyst_conf "$F" analyst &&
-    echo "$POLICY" | FED_DATA_EXTRA="[source]
-uri = $URI
+. "$TOP/tests/e2e/lib/source_round.sh"
+src_round_setup "$T/fed" "$T/syn/regions.csv" "$CDR" "$CELLS" "uri = $URI
 tables = events.calls, events.sms
-statement_timeout_seconds = 600" \
-    fed_node_conf "$F" n1 "$T/no-such-file.csv" "$CELLS" g1 &&
-    echo "$POLICY" | fed_node_conf "$F" n2 "$CDR" "$CELLS" g1
+statement_timeout_seconds = 600" ""
 status_ok $? "a federation of two nodes, n1 with a [source]"
-for nd in n1 n2; do
-	CAIRN_LOG=debug "$NODE" serve -c "$F/$nd.conf" >"$F/$nd.log" 2>&1 &
-	echo $! >"$F/$nd.pid"
-done
-"$CAIRN" query submit --config "$F/analyst.conf" --id qs --kind residents \
-    --start 2024-02-26 --end 2024-03-03 --geography g1 --rho 0.5 \
-    --participants n1,n2 --colluding 0 --holders 1 \
-    --purpose "source_pg serve" >"$T/out" 2>&1 &&
-    "$CAIRN" query wait --config "$F/analyst.conf" qs --timeout 120 \
-    >"$T/out" 2>&1
+F=$SRC_F
+src_round_run qs 2024-02-26 2024-03-03
 status_ok $? "the round over n1's database and n2's CSV is released"
-for nd in n1 n2; do
-	kill -TERM "$(cat "$F/$nd.pid")" 2>/dev/null
-	wait "$(cat "$F/$nd.pid")" 2>/dev/null
-done
+src_round_check qs 2024-02-26 2024-03-03 "$CDR" "$CELLS" \
+    "n1 PostgreSQL, n2 CSV"
 # A node stopped while its statement runs cancels it and charges nothing.
 sed 's/^tables = .*/tables = events.slow/' "$F/n1.conf" >"$F/n1slow.conf"
 cp "$F/n1.log" "$F/n1.first.log"
@@ -496,20 +446,11 @@ has "n1 charged nothing for the cancelled computation" \
     "$F/n1slow.log"
 "$NODE" ledger show -c "$F/n1.conf" >"$T/ledger" 2>&1
 holds "n1's ledger has no charge for qslow" \
-    '! grep -q qslow "$T/ledger" && grep -q "source_pg serve" "$T/ledger"'
+    '! grep -q qslow "$T/ledger" && grep -q "source round qs" "$T/ledger"'
 kill -TERM "$(cat "$F/n2.pid")" 2>/dev/null
 wait "$(cat "$F/n2.pid")" 2>/dev/null
 kill -TERM "$FED_COORD_PID" 2>/dev/null
 wait "$FED_COORD_PID" 2>/dev/null
-has "n1 computed its vector in the database" \
-    "exact vector from the \[source\] database" "$F/n1.log"
-v1=$(sed -n 's/.*exact vector: \([0-9]* cells\), engine.*/\1/p' \
-    "$F/n1.log")
-v2=$(sed -n 's/.*exact vector: \([0-9]* cells\), engine.*/\1/p' \
-    "$F/n2.log")
-TAP_SHOW="$F/n1.log $F/n2.log" holds \
-    "n1's vector from the database has n2's shape ($v2)" \
-    '[ -n "$v1" ] && [ "$v1" = "$v2" ]'
 cp "$F/n2.conf" "$F/bad.conf"
 printf '[source]\nuri = clickhouse://127.0.0.1/x\n' >>"$F/bad.conf"
 fails_with "node.conf's [source] is checked at load" "needs a host and a port" \

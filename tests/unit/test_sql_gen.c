@@ -284,6 +284,44 @@ test_statement_ch(void **state)
 	engine_cellmap_free(m);
 }
 
+/*
+ * Presence with k at least the domain's regions (3 here) counts groups
+ * without ranking; below that, and with a cell_table (regions the node
+ * does not know), it ranks.
+ */
+static void
+test_presence_all_regions(void **state)
+{
+	struct engine_source s;
+	struct engine_cellmap *m = cellmap();
+	struct engine_sql sql;
+	struct qspec q;
+
+	(void)state;
+	engine_source_defaults(&s);
+	s.uri = "postgresql:///x";
+	assert_int_equal(engine_source_check(&s), CAIRN_OK);
+	spec("{\"kind\": \"presence\", \"start\": \"2026-01-10\", \"end\": "
+	    "\"2026-01-13\", \"bucket\": \"day\", \"k\": 3}", &q);
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	assert_null(strstr(sql.text, "row_number"));
+	assert_non_null(strstr(sql.text, "FROM c GROUP BY b, region"));
+	engine_sql_release(&sql);
+	spec("{\"kind\": \"presence\", \"start\": \"2026-01-10\", \"end\": "
+	    "\"2026-01-13\", \"bucket\": \"day\", \"k\": 2}", &q);
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	assert_non_null(strstr(sql.text, "row_number"));
+	assert_non_null(strstr(sql.text, "WHERE rk <= $"));
+	engine_sql_release(&sql);
+	spec("{\"kind\": \"presence\", \"start\": \"2026-01-10\", \"end\": "
+	    "\"2026-01-13\", \"bucket\": \"day\", \"k\": 3}", &q);
+	s.cell_table = "geo.cells";
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	assert_non_null(strstr(sql.text, "row_number"));
+	engine_sql_release(&sql);
+	engine_cellmap_free(m);
+}
+
 int
 main(void)
 {
@@ -291,6 +329,7 @@ main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_statement),
 		cmocka_unit_test(test_statement_ch),
+		cmocka_unit_test(test_presence_all_regions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
