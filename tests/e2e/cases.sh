@@ -31,29 +31,45 @@ case_path() {
 	case $1 in /*) echo "$1" ;; *) echo "$D/$1" ;; esac
 }
 
-# case_start_node NAME: write NAME's config on its first start (its [data]
-# from the node line, its [policy] from the policy block), then serve it in
-# the background, its log appended to $D/NAME.log.
+# case_start_node NAME [VAR=VALUE...]: write NAME's config (its [data]
+# from the node line and the data block, its [policy] from the policy
+# block, the coordinator's current port), then serve it in the background
+# from the case's folder, with the VAR=VALUE test settings in its
+# environment; its log is appended to $D/NAME.log, where this run starts
+# at the offset kept in $D/NAME.from (the source run:NAME).
 case_start_node() {
-	[ -f "$D/$1.data" ] || { notok "$C: serve $1: no node line"; return 1; }
-	if [ ! -f "$D/$1.conf" ]; then
+	_nm=$1; shift
+	[ -f "$D/$_nm.data" ] || { notok "$C: serve $_nm: no node line"; return 1; }
+	(
+		FED_DATA_EXTRA=$(cat "$D/$_nm.extra" 2>/dev/null)
+		export FED_DATA_EXTRA
 		# shellcheck disable=SC2046
-		fed_node_conf "$D" "$1" $(cat "$D/$1.data") <"$D/$1.policy" ||
-			{ notok "$C: $1.conf"; return 1; }
-	fi
-	CAIRN_LOG=info "$NODE" serve -c "$D/$1.conf" >>"$D/$1.log" 2>&1 &
-	echo $! >"$D/$1.pid"
+		fed_node_conf "$D" "$_nm" $(cat "$D/$_nm.data") <"$D/$_nm.policy"
+	) || { notok "$C: $_nm.conf"; return 1; }
+	if [ -f "$D/$_nm.log" ]; then wc -c <"$D/$_nm.log"; else echo 0; fi \
+	    >"$D/$_nm.from"
+	(
+		for _e in "$@"; do export "$_e"; done
+		cd "$D" && CAIRN_LOG=info exec "$NODE" serve -c "$D/$_nm.conf"
+	) >>"$D/$_nm.log" 2>&1 &
+	echo $! >"$D/$_nm.pid"
 	echo $! >>"$D/pids"
 }
 
-# case_stop_node NAME: SIGTERM, wait, its exit status in $D/NAME.rc.
-case_stop_node() {
-	[ -f "$D/$1.pid" ] || return 0
-	_p=$(cat "$D/$1.pid")
-	kill -TERM "$_p" 2>/dev/null
-	wait "$_p"
-	echo $? >"$D/$1.rc"
-	rm -f "$D/$1.pid"
+# case_stop SIGNAL NAME...: send SIGNAL to each NAME (a node, or coord:
+# the coordinator) that runs, then wait for each to end (they shut down
+# side by side); its exit status in $D/NAME.rc.
+case_stop() {
+	_sig=$1; shift
+	for _m in "$@"; do
+		[ -f "$D/$_m.pid" ] && kill -"$_sig" "$(cat "$D/$_m.pid")" 2>/dev/null
+	done
+	for _m in "$@"; do
+		[ -f "$D/$_m.pid" ] || continue
+		wait "$(cat "$D/$_m.pid")" 2>/dev/null
+		echo $? >"$D/$_m.rc"
+		rm -f "$D/$_m.pid"
+	done
 }
 
 # --- queries --------------------------------------------------------------
@@ -129,9 +145,22 @@ case_wire() {
 	echo $? >"$D/q/$_id.rc"
 }
 
+# case_wire_start ID KEY=VALUE...: case_wire in the background; the first
+# expectation that needs its end waits for it (case_outcome).
+case_wire_start() {
+	case_wire "$@" &
+	echo $! >"$D/q/$1.pid"
+	echo $! >>"$D/pids"
+}
+
 # case_outcome ID: the query's end, `cairn query wait` the first time for
-# a `query`; sets RC and copies its output to $T/out.
+# a `query`, the background client's end for a `wire-start`; sets RC and
+# copies its output to $T/out.
 case_outcome() {
+	if [ -f "$D/q/$1.pid" ]; then
+		wait "$(cat "$D/q/$1.pid")"
+		rm -f "$D/q/$1.pid"
+	fi
 	if [ ! -f "$D/q/$1.rc" ]; then
 		"$CAIRN" query wait --config "$D/$(cat "$D/q/$1.analyst").conf" \
 		    "$1" --timeout 60 >"$D/q/$1.out" 2>&1
@@ -144,13 +173,19 @@ case_outcome() {
 # --- expectations ---------------------------------------------------------
 
 # case_source SOURCE: put what SOURCE names into $T/out.  log:NAME (a
-# node's log, log:coord the coordinator's), ledger:NODE (`cairn-node ledger
-# export`), show:NODE (`ledger show`), status:ID (`cairn query status`),
-# query:ID (the query's end: `query wait` or the wire client),
-# result:ID@REGIONS (`cairn query result --regions REGIONS`), file:PATH.
+# node's log, log:coord the coordinator's), run:NODE (the node's log since
+# its last `serve`), ledger:NODE (`cairn-node ledger export`), show:NODE
+# (`ledger show`), status:ID (`cairn query status`), query:ID (the query's
+# end: `query wait` or the wire client), result:ID@REGIONS (`cairn query
+# result --regions REGIONS`), out:NAME and err:NAME (a `run`'s standard
+# output and error), file:PATH.
 case_source() {
 	case $1 in
 	log:*) cat "$D/${1#log:}.log" >"$T/out" 2>&1 ;;
+	run:*) tail -c +$(($(cat "$D/${1#run:}.from" 2>/dev/null || echo 0) + 1)) \
+	    "$D/${1#run:}.log" >"$T/out" 2>&1 ;;
+	out:*) cat "$D/run/${1#out:}.out" >"$T/out" 2>&1 ;;
+	err:*) cat "$D/run/${1#err:}.err" >"$T/out" 2>&1 ;;
 	ledger:*) "$NODE" ledger export -c "$D/${1#ledger:}.conf" >"$T/out" 2>&1 ;;
 	show:*) "$NODE" ledger show -c "$D/${1#show:}.conf" >"$T/out" 2>&1 ;;
 	status:*) "$CAIRN" query status \
@@ -167,12 +202,14 @@ case_source() {
 	return 0
 }
 
-# case_await SOURCE PATTERN [SECONDS]: until SOURCE has PATTERN (up to
-# SECONDS, default 10); no check of its own.
+# case_await SOURCE PATTERN [SECONDS [N]]: until SOURCE has N lines
+# (default 1) matching PATTERN, up to SECONDS (default 10); no check of its
+# own.
 case_await() {
 	_i=0
 	while [ $_i -lt $((${3:-10} * 10)) ]; do
-		case_source "$1" && grep -q -- "$2" "$T/out" && return 0
+		case_source "$1" &&
+		    [ "$(grep -c -- "$2" "$T/out")" -ge "${4:-1}" ] && return 0
 		sleep 0.1; _i=$((_i + 1))
 	done
 	return 0
@@ -183,13 +220,19 @@ case_await() {
 # ('-': the default), retried while the nodes have not cosigned yet; it
 # must pass and count CHARGES of CHARGES charges of NODE's matching ('all':
 # as many as the export holds), on an "ok:" line that also has PATTERN.
+# NODE '-' (CHARGES '-'): the log and its cosignatures alone, no ledger.
 case_audit() {
-	"$NODE" ledger export -c "$D/$1.conf" >"$D/$1.jsonl" 2>/dev/null
-	_c=$3
-	[ "$_c" = all ] && _c=$(grep -c '"query_id"' "$D/$1.jsonl")
+	_led=""
+	_want=""
+	if [ "$1" != - ]; then
+		"$NODE" ledger export -c "$D/$1.conf" >"$D/$1.jsonl" 2>/dev/null
+		_c=$3
+		[ "$_c" = all ] && _c=$(grep -c '"query_id"' "$D/$1.jsonl")
+		_led="--ledger $D/$1.jsonl --node $1"
+		_want=".*ledger of '$1': $_c of $_c charges match"
+	fi
 	_an=$(head -n 1 "$D/analysts")
 	_q=""
-	_want=".*ledger of '$1': $_c of $_c charges match"
 	if [ "$2" != - ]; then
 		_q="--quorum $2"
 		_want=".*$2 witness cosignatures$_want"
@@ -201,7 +244,7 @@ case_audit() {
 		"$CAIRN" audit verify --federation "$D/fed/federation.conf" \
 		    --coordinator "127.0.0.1:$FED_PORT" --ca "$D/$_an/ca.crt" \
 		    --tls-cert "$D/$_an/tls.crt" --tls-key "$D/$_an/tls.key" \
-		    $_q --ledger "$D/$1.jsonl" --node "$1" >"$T/out" 2>&1 && break
+		    $_q $_led >"$T/out" 2>&1 && break
 		_i=$((_i + 1))
 		grep -Eq "witness cosignatures?, [0-9]+ required" "$T/out" &&
 		    [ $_i -lt 40 ] || break
@@ -252,6 +295,30 @@ case_expect() {
 		_rc=$(cat "$D/$1.rc" 2>/dev/null || echo none)
 		echo "rc $_rc" >"$T/out"
 		holds "$C: ${2:-$1 exits 0 on SIGTERM}" '[ "$_rc" = 0 ]' ;;
+	exit)		# NAME STATUS DESC: a `run` exited STATUS (nonzero: any
+		# failure)
+		_rc=$(cat "$D/run/$1.rc" 2>/dev/null || echo none)
+		_want=$2
+		echo "exit status $_rc" >"$T/out"
+		cat "$D/run/$1.err" >>"$T/out" 2>/dev/null
+		if [ "$_want" = nonzero ]; then
+			holds "$C: $3" '[ "$_rc" != none ] && [ "$_rc" -ne 0 ]'
+		else
+			holds "$C: $3" '[ "$_rc" = "$_want" ]'
+		fi ;;
+	same)		# SOURCE FILE DESC: SOURCE is FILE byte for byte
+		case_source "$1"
+		if cmp -s "$T/out" "$(case_path "$2")"; then ok "$C: $3"
+		else notok "$C: $3 (not the same as $2)"; fi ;;
+	cells)		# SOURCE TOLERANCE V0,V1,... DESC: SOURCE's "cell I
+		# VALUE" lines are one per Vi, each within TOLERANCE of it
+		case_source "$1"
+		if awk -v tol="$2" -v want="$3" 'BEGIN {
+			n = split(want, e, ","); bad = 0; cells = 0 }
+		    $1 == "cell" { cells++; d = $3 - e[$2 + 1]
+			if (!(($2 + 1) in e) || d < -tol || d > tol) bad = 1 }
+		    END { exit (bad || cells != n) }' "$T/out"
+		then ok "$C: $4"; else notok "$C: $4"; fi ;;
 	*)
 		notok "$C: unknown expectation '$_k'" ;;
 	esac
@@ -270,6 +337,9 @@ case_line() {
 		fed_member "$D" analyst "$1" >"$T/out" 2>&1 ||
 			{ notok "$C: keys for analyst $1"; return 1; }
 		echo "$1" >>"$D/analysts" ;;
+	auditor)	# NAME
+		fed_member "$D" auditor "$1" >"$T/out" 2>&1 ||
+			{ notok "$C: keys for auditor $1"; return 1; } ;;
 	node)		# NAME CDR CELLS GEOGRAPHY
 		fed_member "$D" node "$1" >"$T/out" 2>&1 ||
 			{ notok "$C: keys for node $1"; return 1; }
@@ -282,7 +352,7 @@ case_line() {
 		FED_*|CAIRN_LOG|CAIRN_NODE_TEST_CLOCK_OFFSET) export "$1=$2" ;;
 		*) notok "$C: set $1: only FED_*, CAIRN_LOG and CAIRN_NODE_TEST_CLOCK_OFFSET"; return 1 ;;
 		esac ;;
-	coordinator)
+	coordinator)	# [conf]: write coordinator.conf; unless conf, start
 		_gs=$(cat "$D/geographies" 2>/dev/null)
 		(
 			IFS='
@@ -291,17 +361,58 @@ case_line() {
 			fed_coordinator_conf "$D" $_gs
 		) >"$T/out" 2>&1 ||
 			{ notok "$C: coordinator.conf, geographies pinned"; return 1; }
+		[ "${1:-}" = conf ] && return 0
 		fed_start_coordinator "$D" || {
 			cp "$D/coord.log" "$T/out"
 			notok "$C: coordinator started"; return 1; }
 		echo "$FED_COORD_PID" >>"$D/pids"
+		echo "$FED_COORD_PID" >"$D/coord.pid"
+		PORT=$FED_PORT
 		ok "$C: coordinator listening on $FED_PORT"
 		while read -r _a; do fed_analyst_conf "$D" "$_a"; done \
 		    <"$D/analysts" ;;
-	serve)		# NODE...
-		for _m in "$@"; do case_start_node "$_m" || return 1; done ;;
-	stop)		# NODE...
-		for _m in "$@"; do case_stop_node "$_m"; done ;;
+	serve)		# NODE... [VAR=VALUE...]
+		_env=""
+		for _m in "$@"; do
+			case $_m in
+			CAIRN_NODE_*=*) _env="$_env $_m" ;;
+			*=*) notok "$C: serve $_m: only CAIRN_NODE_* test settings"
+				return 1 ;;
+			esac
+		done
+		for _m in "$@"; do
+			case $_m in *=*) continue ;; esac
+			# shellcheck disable=SC2086
+			case_start_node "$_m" $_env || return 1
+		done ;;
+	stop)		# NAME...
+		case_stop TERM "$@" ;;
+	kill)		# NAME SIGNAL
+		case_stop "$2" "$1" ;;
+	run)		# NAME PROGRAM ARG...: cairn, cairn-node or
+			# cairn-coordinator, in the case's folder
+		_rn=$1; shift
+		case $1 in
+		cairn|cairn-node|cairn-coordinator) ;;
+		*) notok "$C: run $_rn: '$1' is not cairn, cairn-node or cairn-coordinator"
+			return 1 ;;
+		esac
+		_prog=$CAIRN_BIN/$1; shift
+		mkdir -p "$D/run"
+		(cd "$D" && exec timeout 60 "$_prog" "$@") \
+		    >"$D/run/$_rn.out" 2>"$D/run/$_rn.err"
+		echo $? >"$D/run/$_rn.rc" ;;
+	sha256)		# VARIABLE FILE: $VARIABLE is FILE's SHA-256 in the
+			# lines after this one
+		case $1 in
+		SHA_*[!A-Za-z0-9_]*|SHA_) notok "$C: sha256 '$1': not a SHA_NAME"
+			return 1 ;;
+		SHA_*) ;;
+		*) notok "$C: sha256 '$1': not a SHA_NAME"; return 1 ;;
+		esac
+		_h=$(sha256sum "$(case_path "$2")") ||
+			{ notok "$C: sha256 $2"; return 1; }
+		eval "$1=\${_h%% *}" ;;
 	backup)		# NODE NAME: copy its ledger.db (stop it first)
 		cp "$D/$1/data/ledger.db" "$D/$1-$2.db" ||
 			{ notok "$C: backup $1 $2"; return 1; } ;;
@@ -324,6 +435,8 @@ case_line() {
 		case_reject "$@" ;;
 	wire)		# ID KEY=VALUE...
 		case_wire "$@" ;;
+	wire-start)	# ID KEY=VALUE...
+		case_wire_start "$@" ;;
 	expect)		# KIND ARGS...
 		case_expect "$@" ;;
 	await)		# SOURCE PATTERN [SECONDS]
@@ -356,6 +469,7 @@ case_run() {
 		case $1 in
 		file)	_blk=$(case_path "$2"); : >"$_blk"; continue ;;
 		policy)	_blk=$D/$2.policy; : >"$_blk"; continue ;;
+		data)	_blk=$D/$2.extra; : >"$_blk"; continue ;;
 		esac
 		case_line "$@" || break
 	done
