@@ -49,6 +49,7 @@ case_start_node() {
 	if [ -f "$D/$_nm.log" ]; then wc -c <"$D/$_nm.log"; else echo 0; fi \
 	    >"$D/$_nm.from"
 	(
+		# shellcheck disable=SC2163
 		for _e in "$@"; do export "$_e"; done
 		cd "$D" && CAIRN_LOG=info exec "$NODE" serve -c "$D/$_nm.conf"
 	) >>"$D/$_nm.log" 2>&1 &
@@ -367,6 +368,7 @@ case_line() {
 			notok "$C: coordinator started"; return 1; }
 		echo "$FED_COORD_PID" >>"$D/pids"
 		echo "$FED_COORD_PID" >"$D/coord.pid"
+		# shellcheck disable=SC2034	# for the case's lines ($PORT)
 		PORT=$FED_PORT
 		ok "$C: coordinator listening on $FED_PORT"
 		while read -r _a; do fed_analyst_conf "$D" "$_a"; done \
@@ -448,28 +450,57 @@ case_line() {
 	esac
 }
 
-# case_run FILE: one case in its own folder $T/NAME; "file" and "policy"
-# blocks run to a line "end", any other line is split into shell words.  A
-# line that cannot set the federation up ends the case.
+# case_include FILE: FILE with each line "include NAME" replaced by the
+# lines of NAME (next to FILE), or by "include-missing NAME" if there is no
+# such file.
+case_include() {
+	awk -v dir="$(dirname "$1")" '$1 == "include" && NF == 2 {
+		f = dir "/" $2; got = 0
+		while ((getline l < f) > 0) { print l; got = 1 }
+		close(f)
+		if (!got) print "include-missing " $2
+		next }
+	    { print }' "$1"
+}
+
+# case_run FILE: one case in its own folder $T/NAME; "file", "policy" and
+# "data" blocks run to a line "end" (a policy or data block naming several
+# nodes is each one's), any other line is split into shell words.  A line
+# that cannot set the federation up ends the case.
 case_run() {
 	C=$(basename "$1" .case)
 	D=$T/$C
 	mkdir -p "$D/q"
 	_blk=""
+	_also=""
+	case_include "$1" >"$D/case"
 	# The file on descriptor 3: the programs run get /dev/null.
-	exec 3<"$1" </dev/null
+	exec 3<"$D/case" </dev/null
 	while IFS= read -r _line <&3 || [ -n "$_line" ]; do
 		if [ -n "$_blk" ]; then
-			if [ "$_line" = end ]; then _blk=""
-			else printf '%s\n' "$_line" >>"$_blk"; fi
+			if [ "$_line" != end ]; then
+				printf '%s\n' "$_line" >>"$_blk"
+				continue
+			fi
+			for _f in $_also; do cp "$_blk" "$_f"; done
+			_blk=""
+			_also=""
 			continue
 		fi
 		case $_line in ''|'#'*) continue ;; esac
 		eval "set -- $_line"
 		case $1 in
 		file)	_blk=$(case_path "$2"); : >"$_blk"; continue ;;
-		policy)	_blk=$D/$2.policy; : >"$_blk"; continue ;;
-		data)	_blk=$D/$2.extra; : >"$_blk"; continue ;;
+		policy|data)
+			_ext=policy
+			[ "$1" = data ] && _ext=extra
+			shift
+			_blk=$D/$1.$_ext; : >"$_blk"; shift
+			for _m in "$@"; do _also="$_also $D/$_m.$_ext"; done
+			continue ;;
+		include-missing)
+			notok "$C: include $2: no such file next to the case"
+			break ;;
 		esac
 		case_line "$@" || break
 	done
