@@ -316,8 +316,9 @@ case_expect() {
 		case_source "$1"
 		if awk -v tol="$2" -v want="$3" 'BEGIN {
 			n = split(want, e, ","); bad = 0; cells = 0 }
-		    $1 == "cell" { cells++; d = $3 - e[$2 + 1]
-			if (!(($2 + 1) in e) || d < -tol || d > tol) bad = 1 }
+		    $1 == "cell" { cells++; i = $2 + 1
+			if (!(i in e)) { bad = 1; next }
+			d = $3 - e[i]; if (d < -tol || d > tol) bad = 1 }
 		    END { exit (bad || cells != n) }' "$T/out"
 		then ok "$C: $4"; else notok "$C: $4"; fi ;;
 	*)
@@ -441,7 +442,7 @@ case_line() {
 		case_wire_start "$@" ;;
 	expect)		# KIND ARGS...
 		case_expect "$@" ;;
-	await)		# SOURCE PATTERN [SECONDS]
+	await)		# SOURCE PATTERN [SECONDS [N]]
 		case_await "$@" ;;
 	sleep)		# SECONDS
 		sleep "$1" ;;
