@@ -155,8 +155,8 @@ case_wire_start() {
 }
 
 # case_outcome ID: the query's end, `cairn query wait` the first time for
-# a `query`, the background client's end for a `wire-start`; sets RC and
-# copies its output to $T/out.
+# a `query`, the background client's end for a `wire-start`; sets RC, and
+# SRC to the file holding its output.
 case_outcome() {
 	if [ -f "$D/q/$1.pid" ]; then
 		wait "$(cat "$D/q/$1.pid")"
@@ -168,38 +168,56 @@ case_outcome() {
 		echo $? >"$D/q/$1.rc"
 	fi
 	RC=$(cat "$D/q/$1.rc")
-	cp "$D/q/$1.out" "$T/out"
+	SRC=$D/q/$1.out
 }
 
 # --- expectations ---------------------------------------------------------
 
-# case_source SOURCE: put what SOURCE names into $T/out.  log:NAME (a
-# node's log, log:coord the coordinator's), run:NODE (the node's log since
-# its last `serve`), ledger:NODE (`cairn-node ledger export`), show:NODE
-# (`ledger show`), status:ID (`cairn query status`), query:ID (the query's
-# end: `query wait` or the wire client), result:ID@REGIONS (`cairn query
-# result --regions REGIONS`), out:NAME and err:NAME (a `run`'s standard
-# output and error), file:PATH.
+# case_source SOURCE: set SRC to a file holding what SOURCE names (and
+# TAP_SHOW to it, so that a failed check shows it).  log:NAME (a node's
+# log, log:coord the coordinator's), out:NAME and err:NAME (a `run`'s
+# standard output and error) and file:PATH are read where they are;
+# run:NODE (the node's log since its last `serve`), ledger:NODE
+# (`cairn-node ledger export`), show:NODE (`ledger show`), status:ID
+# (`cairn query status`), query:ID (the query's end: `query wait` or the
+# wire client) and result:ID@REGIONS (`cairn query result --regions
+# REGIONS`) are put in $T/src, once for a run of lines on the same SOURCE:
+# the one read for the line before (_PREV_SRC, an `await` or `expect`) is
+# read again only if that line was on another source.
 case_source() {
-	case $1 in
-	log:*) cat "$D/${1#log:}.log" >"$T/out" 2>&1 ;;
-	run:*) tail -c +$(($(cat "$D/${1#run:}.from" 2>/dev/null || echo 0) + 1)) \
-	    "$D/${1#run:}.log" >"$T/out" 2>&1 ;;
-	out:*) cat "$D/run/${1#out:}.out" >"$T/out" 2>&1 ;;
-	err:*) cat "$D/run/${1#err:}.err" >"$T/out" 2>&1 ;;
-	ledger:*) "$NODE" ledger export -c "$D/${1#ledger:}.conf" >"$T/out" 2>&1 ;;
-	show:*) "$NODE" ledger show -c "$D/${1#show:}.conf" >"$T/out" 2>&1 ;;
+	_src=$1
+	if [ "$_src" = "${_PREV_SRC:-}" ]; then
+		# SRC is still the file read for the line before.
+		TAP_SHOW=$SRC
+		_LAST_SRC=$_src
+		return 0
+	fi
+	SRC=$T/src
+	case $_src in
+	log:*) SRC=$D/${_src#log:}.log ;;
+	out:*) SRC=$D/run/${_src#out:}.out ;;
+	err:*) SRC=$D/run/${_src#err:}.err ;;
+	file:*) SRC=$(case_path "${_src#file:}") ;;
+	run:*) tail -c +$(($(cat "$D/${_src#run:}.from" 2>/dev/null || echo 0) + 1)) \
+	    "$D/${_src#run:}.log" >"$SRC" 2>&1 ;;
+	ledger:*) "$NODE" ledger export -c "$D/${_src#ledger:}.conf" >"$SRC" 2>&1 ;;
+	show:*) "$NODE" ledger show -c "$D/${_src#show:}.conf" >"$SRC" 2>&1 ;;
 	status:*) "$CAIRN" query status \
-	    --config "$D/$(cat "$D/q/${1#status:}.analyst").conf" \
-	    "${1#status:}" >"$T/out" 2>&1 ;;
-	query:*) case_outcome "${1#query:}" ;;
-	result:*) _r=${1#result:}; "$CAIRN" query result \
+	    --config "$D/$(cat "$D/q/${_src#status:}.analyst").conf" \
+	    "${_src#status:}" >"$SRC" 2>&1 ;;
+	query:*) case_outcome "${_src#query:}" ;;
+	result:*) _r=${_src#result:}; "$CAIRN" query result \
 	    --config "$D/$(cat "$D/q/${_r%%@*}.analyst").conf" "${_r%%@*}" \
 	    --regions "$(case_path "${_r#*@}")" --timeout 30 \
-	    >"$T/out" 2>&1 ;;
-	file:*) cat "$(case_path "${1#file:}")" >"$T/out" 2>&1 ;;
-	*) echo "unknown source '$1'" >"$T/out"; return 1 ;;
+	    >"$SRC" 2>&1 ;;
+	*) echo "unknown source '$_src'" >"$SRC"; return 1 ;;
 	esac
+	if [ ! -f "$SRC" ]; then
+		echo "no file $SRC" >"$T/src"
+		SRC=$T/src
+	fi
+	TAP_SHOW=$SRC
+	case $_src in log:*|out:*|err:*|file:*) ;; *) _LAST_SRC=$_src ;; esac
 	return 0
 }
 
@@ -210,7 +228,8 @@ case_await() {
 	_i=0
 	while [ $_i -lt $((${3:-10} * 10)) ]; do
 		case_source "$1" &&
-		    [ "$(grep -c -- "$2" "$T/out")" -ge "${4:-1}" ] && return 0
+		    [ "$(grep -c -- "$2" "$SRC")" -ge "${4:-1}" ] && return 0
+		_PREV_SRC=""
 		sleep 0.1; _i=$((_i + 1))
 	done
 	return 0
@@ -257,28 +276,32 @@ case_audit() {
 # case_expect KIND ARGS...: one check (see the README for the kinds).
 case_expect() {
 	_k=$1; shift
+	TAP_SHOW=$T/out
 	case $_k in
 	released)	# ID [DESC]
 		case_outcome "$1"
+		# shellcheck disable=SC2034	# read by notok (tap.sh)
+		TAP_SHOW=$SRC
 		status_ok "$RC" "$C: ${2:-$1 released}" ;;
 	refused)	# ID PATTERN [DESC]
 		case_outcome "$1"
+		TAP_SHOW=$SRC
 		if [ "$RC" -eq 0 ]; then notok "$C: ${3:-$1 refused} (it succeeded)"
-		else has "$C: ${3:-$1 refused}" "$2"; fi ;;
+		else has "$C: ${3:-$1 refused}" "$2" "$SRC"; fi ;;
 	output)		# SOURCE PATTERN DESC
-		case_source "$1" && has "$C: $3" "$2" || notok "$C: $3" ;;
+		case_source "$1" && has "$C: $3" "$2" "$SRC" || notok "$C: $3" ;;
 	no-output)	# SOURCE EREGEX DESC
-		if case_source "$1" && ! grep -Eiq -- "$2" "$T/out"
+		if case_source "$1" && ! grep -Eiq -- "$2" "$SRC"
 		then ok "$C: $3"; else notok "$C: $3"; fi ;;
 	count)		# SOURCE PATTERN N DESC
 		case_source "$1"
-		_got=$(grep -c -- "$2" "$T/out"); _want=$3
+		_got=$(grep -c -- "$2" "$SRC"); _want=$3
 		holds "$C: $4 ($_got)" '[ "$_got" -eq "$_want" ]' ;;
 	order)		# SOURCE DESC PATTERN...: first matches in this order
 		case_source "$1"; _d=$2; shift 2
 		_last=0; _good=1
 		for _p in "$@"; do
-			_l=$(grep -n -- "$_p" "$T/out" | head -n 1 | cut -d: -f1)
+			_l=$(grep -n -- "$_p" "$SRC" | head -n 1 | cut -d: -f1)
 			if [ -z "$_l" ] || [ "$_l" -le "$_last" ]; then _good=0; fi
 			_last=${_l:-0}
 		done
@@ -287,7 +310,7 @@ case_expect() {
 		# in the export (a spend only grows: the month's total)
 		case_source "ledger:$1"
 		_got=$(sed -n 's/.*"cumulative_rho_nano":\([0-9]*\).*/\1/p' \
-		    "$T/out" | sort -n | tail -n 1); _want=$2
+		    "$SRC" | sort -n | tail -n 1); _want=$2
 		holds "$C: ${3:-$1 has spent $2 nano-rho} ($_got)" \
 		    '[ "$_got" = "$_want" ]' ;;
 	audit)		# NODE QUORUM CHARGES DESC [PATTERN]
@@ -309,7 +332,7 @@ case_expect() {
 		fi ;;
 	same)		# SOURCE FILE DESC: SOURCE is FILE byte for byte
 		case_source "$1"
-		if cmp -s "$T/out" "$(case_path "$2")"; then ok "$C: $3"
+		if cmp -s "$SRC" "$(case_path "$2")"; then ok "$C: $3"
 		else notok "$C: $3 (not the same as $2)"; fi ;;
 	cells)		# SOURCE TOLERANCE V0,V1,... DESC: SOURCE's "cell I
 		# VALUE" lines are one per Vi, each within TOLERANCE of it
@@ -319,7 +342,7 @@ case_expect() {
 		    $1 == "cell" { cells++; i = $2 + 1
 			if (!(i in e)) { bad = 1; next }
 			d = $3 - e[i]; if (d < -tol || d > tol) bad = 1 }
-		    END { exit (bad || cells != n) }' "$T/out"
+		    END { exit (bad || cells != n) }' "$SRC"
 		then ok "$C: $4"; else notok "$C: $4"; fi ;;
 	*)
 		notok "$C: unknown expectation '$_k'" ;;
@@ -503,6 +526,14 @@ case_run() {
 			notok "$C: include $2: no such file next to the case"
 			break ;;
 		esac
+		# A source read for this line can serve the next one only.
+		_PREV_SRC=${_LAST_SRC:-}
+		_LAST_SRC=""
+		case $1 in expect|await) ;; *) _PREV_SRC="" ;; esac
+		# What a failed line shows: its own output only.
+		: >"$T/out"
+		# shellcheck disable=SC2034	# read by notok (tap.sh)
+		TAP_SHOW=$T/out
 		case_line "$@" || break
 	done
 	exec 3<&-
