@@ -31,6 +31,13 @@ case_path() {
 	case $1 in /*) echo "$1" ;; *) echo "$D/$1" ;; esac
 }
 
+# case_read VAR FILE [DEFAULT]: VAR is FILE's first line, or DEFAULT if
+# there is no FILE (the shell's own read: no process per check).
+case_read() {
+	if [ -f "$2" ] && IFS= read -r "$1" <"$2"; then return 0; fi
+	eval "$1=\${3:-}"
+}
+
 # case_start_node NAME [VAR=VALUE...]: write NAME's config (its [data]
 # from the node line and the data block, its [policy] from the policy
 # block, the coordinator's current port), then serve it in the background
@@ -89,7 +96,7 @@ case_flags() {
 # case_analyst_of KEY=VALUE...: the analyst=NAME among them, or the first
 # analyst declared.
 case_analyst_of() {
-	_an=$(head -n 1 "$D/analysts")
+	case_read _an "$D/analysts"
 	for _a in "$@"; do
 		case $_a in analyst=*) _an=${_a#analyst=} ;; esac
 	done
@@ -105,7 +112,7 @@ case_query_submit() {
 		set -f
 		IFS='
 '
-		_an=$(cat "$D/q/$_id.analyst")
+		case_read _an "$D/q/$_id.analyst"
 		# shellcheck disable=SC2046
 		set -- $(case_flags "$@")
 		"$CAIRN" query submit --config "$D/$_an.conf" "$@" --id "$_id"
@@ -163,11 +170,12 @@ case_outcome() {
 		rm -f "$D/q/$1.pid"
 	fi
 	if [ ! -f "$D/q/$1.rc" ]; then
-		"$CAIRN" query wait --config "$D/$(cat "$D/q/$1.analyst").conf" \
+		case_read _an "$D/q/$1.analyst"
+		"$CAIRN" query wait --config "$D/$_an.conf" \
 		    "$1" --timeout 60 >"$D/q/$1.out" 2>&1
 		echo $? >"$D/q/$1.rc"
 	fi
-	RC=$(cat "$D/q/$1.rc")
+	case_read RC "$D/q/$1.rc"
 	SRC=$D/q/$1.out
 }
 
@@ -197,17 +205,18 @@ case_source() {
 	log:*) SRC=$D/${_src#log:}.log ;;
 	out:*) SRC=$D/run/${_src#out:}.out ;;
 	err:*) SRC=$D/run/${_src#err:}.err ;;
-	file:*) SRC=$(case_path "${_src#file:}") ;;
-	run:*) tail -c +$(($(cat "$D/${_src#run:}.from" 2>/dev/null || echo 0) + 1)) \
-	    "$D/${_src#run:}.log" >"$SRC" 2>&1 ;;
+	file:/*) SRC=${_src#file:} ;;
+	file:*) SRC=$D/${_src#file:} ;;
+	run:*) _from=0; case_read _from "$D/${_src#run:}.from" 0
+	    tail -c +$((_from + 1)) "$D/${_src#run:}.log" >"$SRC" 2>&1 ;;
 	ledger:*) "$NODE" ledger export -c "$D/${_src#ledger:}.conf" >"$SRC" 2>&1 ;;
 	show:*) "$NODE" ledger show -c "$D/${_src#show:}.conf" >"$SRC" 2>&1 ;;
-	status:*) "$CAIRN" query status \
-	    --config "$D/$(cat "$D/q/${_src#status:}.analyst").conf" \
-	    "${_src#status:}" >"$SRC" 2>&1 ;;
+	status:*) case_read _an "$D/q/${_src#status:}.analyst"
+	    "$CAIRN" query status --config "$D/$_an.conf" "${_src#status:}" \
+	    >"$SRC" 2>&1 ;;
 	query:*) case_outcome "${_src#query:}" ;;
-	result:*) _r=${_src#result:}; "$CAIRN" query result \
-	    --config "$D/$(cat "$D/q/${_r%%@*}.analyst").conf" "${_r%%@*}" \
+	result:*) _r=${_src#result:}; case_read _an "$D/q/${_r%%@*}.analyst"
+	    "$CAIRN" query result --config "$D/$_an.conf" "${_r%%@*}" \
 	    --regions "$(case_path "${_r#*@}")" --timeout 30 \
 	    >"$SRC" 2>&1 ;;
 	*) echo "unknown source '$_src'" >"$SRC"; return 1 ;;
@@ -251,7 +260,7 @@ case_audit() {
 		_led="--ledger $D/$1.jsonl --node $1"
 		_want=".*ledger of '$1': $_c of $_c charges match"
 	fi
-	_an=$(head -n 1 "$D/analysts")
+	case_read _an "$D/analysts"
 	_q=""
 	if [ "$2" != - ]; then
 		_q="--quorum $2"
@@ -316,15 +325,15 @@ case_expect() {
 	audit)		# NODE QUORUM CHARGES DESC [PATTERN]
 		case_audit "$@" ;;
 	stopped)	# NODE [DESC]: its last stop exited 0
-		_rc=$(cat "$D/$1.rc" 2>/dev/null || echo none)
+		_rc=none; case_read _rc "$D/$1.rc" none
 		echo "rc $_rc" >"$T/out"
 		holds "$C: ${2:-$1 exits 0 on SIGTERM}" '[ "$_rc" = 0 ]' ;;
 	exit)		# NAME STATUS DESC: a `run` exited STATUS (nonzero: any
 		# failure)
-		_rc=$(cat "$D/run/$1.rc" 2>/dev/null || echo none)
+		_rc=none; case_read _rc "$D/run/$1.rc" none
 		_want=$2
 		echo "exit status $_rc" >"$T/out"
-		cat "$D/run/$1.err" >>"$T/out" 2>/dev/null
+		[ "$_rc" = "$_want" ] || cat "$D/run/$1.err" >>"$T/out" 2>/dev/null
 		if [ "$_want" = nonzero ]; then
 			holds "$C: $3" '[ "$_rc" != none ] && [ "$_rc" -ne 0 ]'
 		else
