@@ -47,12 +47,11 @@ case_read() {
 case_start_node() {
 	_nm=$1; shift
 	[ -f "$D/$_nm.data" ] || { notok "$C: serve $_nm: no node line"; return 1; }
-	(
-		FED_DATA_EXTRA=$(cat "$D/$_nm.extra" 2>/dev/null)
-		export FED_DATA_EXTRA
-		# shellcheck disable=SC2046
-		fed_node_conf "$D" "$_nm" $(cat "$D/$_nm.data") <"$D/$_nm.policy"
-	) || { notok "$C: $_nm.conf"; return 1; }
+	_extra=""
+	[ -f "$D/$_nm.extra" ] && _extra=$(cat "$D/$_nm.extra")
+	read -r _cdr _cells _geo <"$D/$_nm.data"
+	FED_DATA_EXTRA=$_extra fed_node_conf "$D" "$_nm" "$_cdr" "$_cells" \
+	    "$_geo" <"$D/$_nm.policy" || { notok "$C: $_nm.conf"; return 1; }
 	if [ -f "$D/$_nm.log" ]; then wc -c <"$D/$_nm.log"; else echo 0; fi \
 	    >"$D/$_nm.from"
 	(
