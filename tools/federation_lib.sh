@@ -31,7 +31,9 @@ fed_member() {
 # FED_DIR/coordinator.conf listening on an ephemeral loopback port (written
 # to FED_DIR/port); each further argument is one "NAME REGIONS_FILE"
 # geography (a relative file is taken from FED_DIR), which is also pinned by
-# its hash in federation.conf (`cairn keys pin-geography`).  FED_ADVERTISE_SECONDS, FED_SHARE_SECONDS (default 30) and
+# its hash in federation.conf (`cairn keys pin-geography`) unless
+# FED_PIN_GEOGRAPHIES is "no" (the caller pins them, or tests an unpinned
+# one).  FED_ADVERTISE_SECONDS, FED_SHARE_SECONDS (default 30) and
 # FED_MAX_ATTEMPTS (default 3) change the deadlines and retries;
 # FED_LISTEN_PORT (default 0: ephemeral) fixes the port, for a folder that
 # is started again later (tools/demo.sh).
@@ -39,6 +41,7 @@ fed_coordinator_conf() {
 	_fd=$1; shift
 	mkdir -p "$_fd/coord"
 	for _fg in "$@"; do
+		[ "${FED_PIN_GEOGRAPHIES:-yes}" = no ] && break
 		_ff=${_fg#* }
 		case $_ff in /*) ;; *) _ff=$_fd/$_ff ;; esac
 		"$CAIRN" keys pin-geography --ca "$_fd/fed" --name "${_fg%% *}" \

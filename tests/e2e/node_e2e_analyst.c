@@ -1,8 +1,9 @@
 /*
- * node_e2e_analyst.c - the analyst of tests/e2e/node_round.sh: submits one
- * signed presence query to a real cairn-coordinator, waits for its end and
- * prints the released values ("cell I VALUE" lines and "variance V"), or
- * the final state and failure.
+ * node_e2e_analyst.c - the analyst of the end-to-end tests (the `wire`
+ * lines of tests/e2e/cases/, daemon_signals.sh, monitoring.sh, the fault
+ * scripts under bench/faults/): submits one signed presence query to a
+ * real cairn-coordinator, waits for its end and prints the released values
+ * ("cell I VALUE" lines and "variance V"), or the final state and failure.
  *
  * usage: node_e2e_analyst --dir DIR --target HOST:PORT --id QID
  *            --participants A,B[,...] [--rho R | --rho-nano N]
