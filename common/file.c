@@ -5,9 +5,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/file.h>
 
 #include "common/err.h"
 #include "common/file.h"
@@ -107,4 +110,54 @@ file_changed(const char *path, struct file_stamp *st)
 	st->size = sb.st_size;
 	st->mtime = sb.st_mtim;
 	return changed;
+}
+
+int
+file_lock_dir(const char *dir, const char *who, int *fd)
+{
+	char path[4096], pid[32];
+	uint8_t held[32];
+	size_t got = 0;
+	int f, n;
+
+	if (snprintf(path, sizeof(path), "%s/lock", dir) >= (int)sizeof(path))
+		return cairn_err(CAIRN_ERR_ARG, "%s: path too long", dir);
+	if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) < 0)
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", path,
+		    strerror(errno));
+	while (flock(f, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EWOULDBLOCK) {
+			if (file_read_fd(f, path, held, sizeof(held) - 1,
+			    &got) != CAIRN_OK)
+				got = 0;
+			held[got] = '\0';
+			held[strcspn((char *)held, "\n")] = '\0';
+			close(f);
+			return cairn_err(CAIRN_ERR_STATE, "%s is in use by "
+			    "process %s (%s): %s needs it alone", dir,
+			    got > 0 ? (char *)held : "?", path, who);
+		}
+		n = errno;
+		close(f);
+		return cairn_err(CAIRN_ERR_IO, "%s: lock: %s", path,
+		    strerror(n));
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(f, 0) != 0 || pwrite(f, pid, (size_t)n, 0) != n) {
+		n = errno;
+		close(f);
+		return cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(n));
+	}
+	*fd = f;
+	return CAIRN_OK;
+}
+
+void
+file_unlock_dir(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }

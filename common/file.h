@@ -8,6 +8,9 @@
  * must also be opened without following a symbolic link and be checked
  * for their owner and mode, are opened by keys/ (O_NOFOLLOW, fstat) and
  * read here with file_read_fd().
+ *
+ * A daemon's data folder is also guarded here (file_lock_dir()): one
+ * process at a time may serve from it or rewrite it.
  */
 #ifndef CAIRN_COMMON_FILE_H
 #define CAIRN_COMMON_FILE_H
@@ -55,5 +58,21 @@ struct file_stamp {
  * tests and embedders do, has no file to watch).
  */
 bool	file_changed(const char *path, struct file_stamp *st);
+
+/*
+ * Take the exclusive lock of the folder 'dir' for this process, without
+ * waiting: flock(2) on 'dir'/lock (made 0600 if absent), which then holds
+ * this process's id as text.  The lock lasts until file_unlock_dir() or
+ * the process ends, a crash included (the kernel drops it with the
+ * descriptor, so a stale file never blocks anyone).  'who' names the
+ * caller in the error.  Returns CAIRN_OK with '*fd' set; CAIRN_ERR_STATE
+ * when another process holds it ("DIR is in use by process PID (DIR/lock):
+ * WHO needs it alone"); CAIRN_ERR_IO when the file cannot be made.
+ */
+int	file_lock_dir(const char *dir, const char *who, int *fd)
+	    __attribute__((warn_unused_result));
+
+/* Let go of a lock from file_lock_dir(); -1 is ignored. */
+void	file_unlock_dir(int fd);
 
 #endif

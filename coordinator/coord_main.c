@@ -23,6 +23,7 @@
 #include "common/cli.h"
 #include "common/db.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "coordinator/coord_int.h"
@@ -55,6 +56,27 @@ conf_arg(int argc, char **argv, const char *usage, const char **conf)
 		return 1;
 	}
 	return -1;
+}
+
+/*
+ * The federation of 'cfg' ('*fed', the caller frees it), its
+ * coordinator's public key ('*pub', borrowed from it) and the log's
+ * origin "cairn/NAME" into 'origin' (TLOG_NAME_MAX + 1 bytes).
+ */
+static int
+fed_identity(const struct coord_config *cfg, struct keys_federation **fed,
+    const uint8_t **pub, char *origin)
+{
+	const struct keys_member *co;
+	int r;
+
+	if ((r = keys_federation_load(cfg->federation, fed)) != CAIRN_OK)
+		return r;
+	if ((r = keys_federation_coordinator(*fed, &co)) != CAIRN_OK)
+		return r;
+	*pub = co->pub.pk;
+	snprintf(origin, TLOG_NAME_MAX + 1, "cairn/%s", (*fed)->name);
+	return CAIRN_OK;
 }
 
 static int
@@ -211,17 +233,8 @@ cmd_verify(int argc, char **argv)
 		coord_config_release(&cfg);
 		return cli_fail(PROG, "config", r);
 	}
-	if ((r = keys_federation_load(cfg.federation, &fed)) != CAIRN_OK)
+	if ((r = fed_identity(&cfg, &fed, &pub, origin)) != CAIRN_OK)
 		goto out;
-	for (size_t i = 0; i < fed->n; i++)
-		if (fed->members[i].pub.role == KEYS_ROLE_COORDINATOR)
-			pub = fed->members[i].pub.pk;
-	if (pub == NULL) {
-		r = cairn_err(CAIRN_ERR_CONFIG, "%s: no coordinator",
-		    cfg.federation);
-		goto out;
-	}
-	snprintf(origin, sizeof(origin), "cairn/%s", fed->name);
 	snprintf(path, sizeof(path), "%s/log.db", cfg.data_dir);
 	if ((r = tlog_store_open(path, 0, &tl)) != CAIRN_OK)
 		goto out;
@@ -261,7 +274,7 @@ cmd_rebuild(int argc, char **argv)
 	char origin[TLOG_NAME_MAX + 1];
 	uint64_t kept = 0, lost = 0;
 	const char *conf;
-	int r;
+	int lock = -1, r;
 
 	if ((r = conf_arg(argc, argv, "rebuild -c coordinator.conf", &conf))
 	    >= 0)
@@ -270,17 +283,10 @@ cmd_rebuild(int argc, char **argv)
 		coord_config_release(&cfg);
 		return cli_fail(PROG, "config", r);
 	}
-	if ((r = keys_federation_load(cfg.federation, &fed)) != CAIRN_OK)
+	if ((r = fed_identity(&cfg, &fed, &pub, origin)) != CAIRN_OK ||
+	    (r = file_lock_dir(cfg.data_dir, "cairn-coordinator rebuild",
+	    &lock)) != CAIRN_OK)
 		goto out;
-	for (size_t i = 0; i < fed->n; i++)
-		if (fed->members[i].pub.role == KEYS_ROLE_COORDINATOR)
-			pub = fed->members[i].pub.pk;
-	if (pub == NULL) {
-		r = cairn_err(CAIRN_ERR_CONFIG, "%s: no coordinator",
-		    cfg.federation);
-		goto out;
-	}
-	snprintf(origin, sizeof(origin), "cairn/%s", fed->name);
 	if ((r = coord_rebuild(cfg.data_dir, origin, pub, fed, &rep, &kept,
 	    &lost)) != CAIRN_OK)
 		goto out;
@@ -293,6 +299,7 @@ cmd_rebuild(int argc, char **argv)
 	    (unsigned long long)rep.signed_rows, (unsigned long long)kept,
 	    (unsigned long long)lost);
 out:
+	file_unlock_dir(lock);
 	keys_federation_free(fed);
 	coord_config_release(&cfg);
 	return r == CAIRN_OK ? 0 : cli_fail(PROG, "rebuild", r);
@@ -375,17 +382,8 @@ cmd_backup(int argc, char **argv)
 		coord_config_release(&cfg);
 		return cli_fail(PROG, "config", r);
 	}
-	if ((r = keys_federation_load(cfg.federation, &fed)) != CAIRN_OK)
+	if ((r = fed_identity(&cfg, &fed, &pub, origin)) != CAIRN_OK)
 		goto out;
-	for (size_t i = 0; i < fed->n; i++)
-		if (fed->members[i].pub.role == KEYS_ROLE_COORDINATOR)
-			pub = fed->members[i].pub.pk;
-	if (pub == NULL) {
-		r = cairn_err(CAIRN_ERR_CONFIG, "%s: no coordinator",
-		    cfg.federation);
-		goto out;
-	}
-	snprintf(origin, sizeof(origin), "cairn/%s", fed->name);
 	if ((r = backup_pair(cfg.data_dir, dir)) != CAIRN_OK)
 		goto out;
 	snprintf(path, sizeof(path), "%s/log.db", dir);
@@ -425,7 +423,7 @@ cmd_public_rebuild(int argc, char **argv)
 	char path[4096];
 	size_t npub = 0;
 	struct stat sb;
-	int r;
+	int lock = -1, r;
 
 	for (int i = 1; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
@@ -458,7 +456,9 @@ cmd_public_rebuild(int argc, char **argv)
 		    "--dir", conf);
 		goto out;
 	}
-	if ((r = keys_federation_load(cfg.federation, &fed)) != CAIRN_OK)
+	if ((r = file_lock_dir(cfg.data_dir, "cairn-coordinator "
+	    "public-rebuild", &lock)) != CAIRN_OK ||
+	    (r = keys_federation_load(cfg.federation, &fed)) != CAIRN_OK)
 		goto out;
 	snprintf(lg.origin, sizeof(lg.origin), "cairn/%s", fed->name);
 	snprintf(path, sizeof(path), "%s/log.db", cfg.data_dir);
@@ -481,6 +481,7 @@ cmd_public_rebuild(int argc, char **argv)
 	    (unsigned long long)coord_public_report(pub)->written,
 	    (unsigned long long)coord_public_report(pub)->checked);
 out:
+	file_unlock_dir(lock);
 	coord_public_close(pub);
 	tlog_store_close(lg.tlog);
 	coord_store_close(lg.db);

@@ -451,6 +451,7 @@ coord_free(struct coord *c)
 		keys_federation_free(c->old_feds[i]);
 	free(c->old_feds);
 	keys_identity_free(c->id);
+	file_unlock_dir(c->dir_lock);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
@@ -470,6 +471,7 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return CAIRN_ERR_NOMEM;
 	c->cfg = cfg;
+	c->dir_lock = -1;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	/* Stamped first: a change made while it is read is seen later. */
@@ -508,7 +510,10 @@ coord_start(const struct coord_config *cfg, struct coord **out)
 		    strerror(errno));
 		goto fail;
 	}
-	if ((r = coord_store_open(path, &c->db)) != CAIRN_OK)
+	/* One coordinator, or rebuild, at a time on data_dir. */
+	if ((r = file_lock_dir(cfg->data_dir, "cairn-coordinator serve",
+	    &c->dir_lock)) != CAIRN_OK ||
+	    (r = coord_store_open(path, &c->db)) != CAIRN_OK)
 		goto fail;
 	snprintf(path, sizeof(path), "%s/log.db", cfg->data_dir);
 	if ((r = coord_log_open(&c->log, path, c->fed->name, c->id, c->db))

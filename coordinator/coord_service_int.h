@@ -108,6 +108,7 @@ struct coord {
 	struct keys_federation		**old_feds;	/* replaced, kept
 							   until the end */
 	size_t				 nold_feds;
+	int				 dir_lock;	/* data_dir/lock */
 	struct coord_store		*db;
 	struct coord_log		 log;
 	bool				 log_open;

@@ -18,6 +18,7 @@
 
 #include "common/cli.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/monitor.h"
 #include "node/daemon.h"
@@ -135,14 +136,17 @@ serve(struct node_config *cfg, const char *conf)
 	struct sigaction sa;
 	struct reload_ctx rc = { conf, cfg };
 	char path[4096];
-	int r;
+	int lock = -1, r;
 
 	if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
 		r = cairn_err(CAIRN_ERR_IO, "%s: %s", cfg->data_dir,
 		    strerror(errno));
 		goto out;
 	}
-	if ((r = keys_identity_load(cfg->identity_key, &id)) != CAIRN_OK ||
+	/* One daemon at a time on a ledger. */
+	if ((r = file_lock_dir(cfg->data_dir, "cairn-node serve", &lock)) !=
+	    CAIRN_OK ||
+	    (r = keys_identity_load(cfg->identity_key, &id)) != CAIRN_OK ||
 	    (r = keys_federation_load(cfg->federation, &fed)) != CAIRN_OK ||
 	    (r = keys_tls_load(cfg->ca_cert, cfg->tls_cert, cfg->tls_key,
 	    &tls)) != CAIRN_OK)
@@ -212,6 +216,7 @@ out:
 	keys_tls_free(tls);
 	keys_federation_free(fed);
 	keys_identity_free(id);
+	file_unlock_dir(lock);
 	return r;
 }
 

@@ -8,7 +8,8 @@
 # original's).  Then `cairn-coordinator rebuild` makes coord.db again from
 # the log, and the rebuilt coordinator serves the old queries' status; an
 # online `cairn-coordinator backup` taken while serving is verified and
-# restored.
+# restored.  rebuild, public-rebuild and a second serve refuse while a
+# coordinator serves the same data_dir.
 set -u
 : "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
 T=$(mktemp -d /tmp/cairn-damage-XXXXXX)
@@ -55,6 +56,17 @@ check "backup while serving: coord.db and log.db copied and verified" \
 has "the backup is verified" "backed up and verified" "$T/out"
 fails_with "a backup never overwrites one" "exists already" \
     "$COORD" backup -c "$T/coordinator.conf" "$T/bk"
+# --- one process at a time on data_dir: what must run alone refuses, naming
+# the serving coordinator, and leaves nothing behind
+fails_with "rebuild refuses while serve runs, naming its process" \
+    "coord is in use by process $SRV" "$COORD" rebuild -c "$T/coordinator.conf"
+fails_with "public-rebuild refuses while serve runs" "in use by process $SRV" \
+    "$COORD" public-rebuild -c "$T/coordinator.conf" --dir "$T/pubx"
+fails_with "a second serve on the same data_dir refuses" \
+    "in use by process $SRV (.*/coord/lock): cairn-coordinator serve" \
+    timeout 20 "$COORD" serve -c "$T/coordinator.conf"
+holds "the refused commands left nothing behind" \
+    '! ls "$T/coord"/coord.db.damaged-* >/dev/null 2>&1 && [ ! -e "$T/pubx" ]'
 check "a missed deadline" D deadline q-three
 stop
 check "verify: the state as the coordinator left it is sound" \

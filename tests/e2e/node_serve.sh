@@ -3,7 +3,7 @@
 # processes: usage and one-line errors, an empty ledger shown and exported,
 # a node whose coordinator is unreachable backs off and retries, and stops
 # cleanly (exit 0) on SIGTERM; a node whose identity is not enrolled is
-# refused at start.
+# refused at start, and so is a second node on a data_dir in use.
 set -u
 : "${CAIRN_BIN:?}"
 T=$(mktemp -d /tmp/cairn-node-serve-XXXXXX)
@@ -76,6 +76,9 @@ i=0
 while [ $i -lt 100 ] && ! grep -q "retrying in" "$T/serve.out"; do sleep 0.1; i=$((i + 1)); done
 cp "$T/serve.out" "$T/out"
 has "unreachable coordinator: backs off and retries" "retrying in"
+fails_one_line "a second serve on the same data_dir is refused, naming the first" \
+    "alpha/data is in use by process $pid (.*/alpha/data/lock): cairn-node serve needs it alone" \
+    timeout 20 "$N" serve -c "$T/alpha.conf"
 kill -TERM "$pid"
 i=0
 while [ $i -lt 100 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
