@@ -243,6 +243,115 @@ const char query_result_usage[] =
     "outline, or for a flow a LineString between the regions' centroids.\n"
     "--output F is written whole or not at all.\n";
 
+/*
+ * The options of `query result` read before any call: the format
+ * ('*json', '*geojson'), --delta and --rho into 'rel', the --timeout of
+ * the wait for the log ('*wait_s'), and the options that go together.
+ */
+static int
+result_options(struct ctx *c, struct query_release *rel, unsigned *wait_s,
+    bool *json, bool *geojson)
+{
+	int r;
+
+	if (c->arg == NULL)
+		return cairn_err(CAIRN_ERR_ARG, "the query id is required");
+	if (c->o[O_FORMAT] != NULL) {
+		if (strcmp(c->o[O_FORMAT], "json") == 0)
+			*json = true;
+		else if (strcmp(c->o[O_FORMAT], "geojson") == 0)
+			*geojson = true;
+		else if (strcmp(c->o[O_FORMAT], "csv") != 0)
+			return cairn_err(CAIRN_ERR_ARG, "--format: '%s' is not "
+			    "csv, json or geojson", c->o[O_FORMAT]);
+	}
+	if (c->o[O_DELTA] != NULL && ((r = query_parse_real(c->o[O_DELTA],
+	    "delta", &rel->delta)) != CAIRN_OK ||
+	    !(rel->delta > 0 && rel->delta < 1)))
+		return cairn_err(CAIRN_ERR_ARG, "--delta: must be in (0, 1)");
+	if ((c->o[O_SPEC] == NULL) != (c->o[O_RHO] == NULL))
+		return cairn_err(CAIRN_ERR_ARG, "--spec and --rho go together");
+	if (c->o[O_TIMEOUT] != NULL) {
+		uint32_t w;
+
+		if ((r = query_parse_u32(c->o[O_TIMEOUT], "timeout", 86400,
+		    &w)) != CAIRN_OK)
+			return r;
+		*wait_s = w;
+	}
+	if (*geojson && (r = need(c, O_OUTLINES)) != CAIRN_OK)
+		return r;
+	if (!*geojson && c->o[O_OUTLINES] != NULL)
+		return cairn_err(CAIRN_ERR_ARG, "--outlines: only with --format "
+		    "geojson");
+	return CAIRN_OK;
+}
+
+/*
+ * The values received against what the log proved of them ('pv'): the
+ * RELEASE entry's result hash, its SHA-256 (the one a browser checks)
+ * and the noise variance.
+ */
+static int
+result_values_check(const struct collected *co, const struct proven *pv)
+{
+	uint8_t h[32];
+
+	secagg_cells_digest((const uint64_t *)co->v, co->n, h);
+	if (sodium_memcmp(h, pv->result_hash, 32) != 0)
+		return cairn_err(CAIRN_ERR_PROOF, "GetResult: the values do "
+		    "not match the result hash of the RELEASE entry at log "
+		    "index %" PRIu64, co->rel->log_index);
+	secagg_cells_sha256((const uint64_t *)co->v, co->n, h);
+	if (pv->has_sha256 && sodium_memcmp(h, pv->result_sha256, 32) != 0)
+		return cairn_err(CAIRN_ERR_PROOF, "GetResult: the values do "
+		    "not match the result SHA-256 of the RELEASE entry at log "
+		    "index %" PRIu64, co->rel->log_index);
+	if (co->rel->noise_variance != pv->variance)
+		return cairn_err(CAIRN_ERR_PROOF, "GetResult: variance %"
+		    PRIu64 ", the RELEASE entry at log index %" PRIu64 " says %"
+		    PRIu64, co->rel->noise_variance, co->rel->log_index,
+		    pv->variance);
+	return CAIRN_OK;
+}
+
+/*
+ * Write the result as CSV, JSON or GeoJSON ('ol' the outlines) to
+ * --output, which appears whole or not at all, or to standard output.
+ */
+static int
+result_output(struct ctx *c, bool json, bool geojson,
+    const struct query_domain *dom, const struct query_release *rel,
+    const struct collected *co, const struct query_outlines *ol)
+{
+	char tmp[4096];
+	FILE *f = NULL;
+	int r;
+
+	tmp[0] = '\0';
+	if (c->o[O_OUTPUT] != NULL &&
+	    (r = output_open(c->o[O_OUTPUT], tmp, sizeof(tmp), &f)) !=
+	    CAIRN_OK)
+		return r;
+	if (geojson)
+		r = query_geojson_write(f ? f : stdout, dom, rel, co->v, co->n,
+		    ol);
+	else
+		r = query_result_write(f ? f : stdout, json, dom, rel, co->v,
+		    co->n);
+	if (f != NULL && fclose(f) != 0 && r == CAIRN_OK)
+		r = cairn_err(CAIRN_ERR_IO, "%s: %s", c->o[O_OUTPUT],
+		    strerror(errno));
+	if (tmp[0] != '\0') {
+		if (r == CAIRN_OK && rename(tmp, c->o[O_OUTPUT]) != 0)
+			r = cairn_err(CAIRN_ERR_IO, "%s: %s", c->o[O_OUTPUT],
+			    strerror(errno));
+		if (r != CAIRN_OK)
+			(void)unlink(tmp);
+	}
+	return r;
+}
+
 int
 query_cmd_result(struct ctx *c)
 {
@@ -261,55 +370,15 @@ query_cmd_result(struct ctx *c)
 	size_t nregions = 0, ncats = 0, len;
 	bool json = false, geojson = false;
 	struct query_outlines *ol = NULL;
-	char tmp[4096];
-	FILE *f = NULL;
-	uint8_t h[32];
 	int r;
 
 	memset(&co, 0, sizeof(co));
 	memset(&rel, 0, sizeof(rel));
 	memset(&pv, 0, sizeof(pv));
 	rel.delta = QUERY_DEFAULT_DELTA;
-	if (c->arg == NULL) {
-		r = cairn_err(CAIRN_ERR_ARG, "the query id is required");
+	if ((r = result_options(c, &rel, &wait_s, &json, &geojson)) !=
+	    CAIRN_OK)
 		goto out;
-	}
-	if (c->o[O_FORMAT] != NULL) {
-		if (strcmp(c->o[O_FORMAT], "json") == 0)
-			json = true;
-		else if (strcmp(c->o[O_FORMAT], "geojson") == 0)
-			geojson = true;
-		else if (strcmp(c->o[O_FORMAT], "csv") != 0) {
-			r = cairn_err(CAIRN_ERR_ARG, "--format: '%s' is not "
-			    "csv, json or geojson", c->o[O_FORMAT]);
-			goto out;
-		}
-	}
-	if (c->o[O_DELTA] != NULL && ((r = query_parse_real(c->o[O_DELTA],
-	    "delta", &rel.delta)) != CAIRN_OK ||
-	    !(rel.delta > 0 && rel.delta < 1))) {
-		r = cairn_err(CAIRN_ERR_ARG, "--delta: must be in (0, 1)");
-		goto out;
-	}
-	if ((c->o[O_SPEC] == NULL) != (c->o[O_RHO] == NULL)) {
-		r = cairn_err(CAIRN_ERR_ARG, "--spec and --rho go together");
-		goto out;
-	}
-	if (c->o[O_TIMEOUT] != NULL) {
-		uint32_t w;
-
-		if ((r = query_parse_u32(c->o[O_TIMEOUT], "timeout", 86400,
-		    &w)) != CAIRN_OK)
-			goto out;
-		wait_s = w;
-	}
-	if (geojson && (r = need(c, O_OUTLINES)) != CAIRN_OK)
-		goto out;
-	if (!geojson && c->o[O_OUTLINES] != NULL) {
-		r = cairn_err(CAIRN_ERR_ARG, "--outlines: only with --format "
-		    "geojson");
-		goto out;
-	}
 	if (geojson && (r = query_outlines_load(c->o[O_OUTLINES], &ol)) !=
 	    CAIRN_OK)
 		goto out;
@@ -363,54 +432,12 @@ query_cmd_result(struct ctx *c)
 	    (const char *const *)cats, ncats)) != CAIRN_OK)
 		goto out;
 	dom.names = (const char *const *)names;
-	secagg_cells_digest((const uint64_t *)co.v, co.n, h);
-	if (sodium_memcmp(h, pv.result_hash, 32) != 0) {
-		r = cairn_err(CAIRN_ERR_PROOF, "GetResult: the values do not "
-		    "match the result hash of the RELEASE entry at log index %"
-		    PRIu64, co.rel->log_index);
+	if ((r = result_values_check(&co, &pv)) != CAIRN_OK)
 		goto out;
-	}
-	/* The SHA-256 a browser checks the published values with. */
-	secagg_cells_sha256((const uint64_t *)co.v, co.n, h);
-	if (pv.has_sha256 && sodium_memcmp(h, pv.result_sha256, 32) != 0) {
-		r = cairn_err(CAIRN_ERR_PROOF, "GetResult: the values do not "
-		    "match the result SHA-256 of the RELEASE entry at log "
-		    "index %" PRIu64, co.rel->log_index);
-		goto out;
-	}
-	if (co.rel->noise_variance != pv.variance) {
-		r = cairn_err(CAIRN_ERR_PROOF, "GetResult: variance %" PRIu64
-		    ", the RELEASE entry at log index %" PRIu64 " says %"
-		    PRIu64, co.rel->noise_variance, co.rel->log_index,
-		    pv.variance);
-		goto out;
-	}
 	rel.query_id = c->arg;
 	rel.variance = pv.variance;
 	rel.log_index = co.rel->log_index;
-	tmp[0] = '\0';
-	if (c->o[O_OUTPUT] != NULL &&
-	    (r = output_open(c->o[O_OUTPUT], tmp, sizeof(tmp), &f)) !=
-	    CAIRN_OK)
-		goto out;
-	if (geojson)
-		r = query_geojson_write(f ? f : stdout, &dom, &rel, co.v, co.n,
-		    ol);
-	else
-		r = query_result_write(f ? f : stdout, json, &dom, &rel, co.v,
-		    co.n);
-	if (f != NULL && fclose(f) != 0 && r == CAIRN_OK)
-		r = cairn_err(CAIRN_ERR_IO, "%s: %s", c->o[O_OUTPUT],
-		    strerror(errno));
-	f = NULL;
-	/* Nothing half-written: the file appears whole or not at all. */
-	if (tmp[0] != '\0') {
-		if (r == CAIRN_OK && rename(tmp, c->o[O_OUTPUT]) != 0)
-			r = cairn_err(CAIRN_ERR_IO, "%s: %s", c->o[O_OUTPUT],
-			    strerror(errno));
-		if (r != CAIRN_OK)
-			(void)unlink(tmp);
-	}
+	r = result_output(c, json, geojson, &dom, &rel, &co, ol);
 out:
 	query_outlines_free(ol);
 	if (q != NULL)
