@@ -778,6 +778,60 @@ server_creds(const struct keys_tls *tls)
 	return grpc_ssl_server_credentials_create_with_options(opts);
 }
 
+/*
+ * The gRPC server with cairn's channel arguments: the memory quota, the
+ * message limits, keepalive, streams per connection, the handshake's
+ * deadline, no compression.
+ */
+static grpc_server *
+server_create(const struct transport_server *s)
+{
+	grpc_server *server;
+	grpc_resource_quota *quota = grpc_resource_quota_create(
+	    "cairn-server");
+	/*
+	 * gRPC 1.51 reads a whole message before it compares it with
+	 * the receive limit: only the quota bounds what a caller can
+	 * make the server buffer (its streams are reset beyond it).
+	 */
+	grpc_resource_quota_resize(quota, TRANSPORT_MEMORY_MAX);
+	grpc_arg args[] = {
+		{ GRPC_ARG_POINTER, GRPC_ARG_RESOURCE_QUOTA,
+		    { .pointer = { quota,
+		    grpc_resource_quota_arg_vtable() } } },
+		{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+		    { .integer = (int)s->max_message } },
+		{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
+		    { .integer = (int)s->max_message } },
+		{ GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS,
+		    { .integer = 60000 } },
+		{ GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+		    { .integer = 20000 } },
+		{ GRPC_ARG_INTEGER,
+		    GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+		    { .integer = 10000 } },
+		{ GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+		    { .integer = 1 } },
+		{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONCURRENT_STREAMS,
+		    { .integer = 256 } },
+		{ GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT,
+		    { .integer = 0 } },
+		{ GRPC_ARG_INTEGER,
+		    GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
+		    { .integer = 8 * 1024 * 1024 } },
+		/* A connection that has not finished its TLS
+		 * handshake in 10 s is closed (gRPC: 120 s). */
+		{ GRPC_ARG_INTEGER, GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+		    { .integer = TRANSPORT_HANDSHAKE_MS } },
+		NO_COMPRESSION_ARGS,
+	};
+	grpc_channel_args ca = { sizeof(args) / sizeof(args[0]), args };
+
+	server = grpc_server_create(&ca, NULL);
+	grpc_resource_quota_unref(quota);
+	return server;
+}
+
 int
 transport_server_start(const struct transport_server_config *cfg,
     const struct transport_handler *h, size_t n, struct transport_server **out)
@@ -822,50 +876,7 @@ transport_server_start(const struct transport_server_config *cfg,
 	for (size_t i = 0; i < n; i++)
 		metrics_touch(rpcs_total, h[i].method->name, "OK");
 	grpc_init();
-	{
-		grpc_resource_quota *quota = grpc_resource_quota_create(
-		    "cairn-server");
-		/*
-		 * gRPC 1.51 reads a whole message before it compares it with
-		 * the receive limit: only the quota bounds what a caller can
-		 * make the server buffer (its streams are reset beyond it).
-		 */
-		grpc_resource_quota_resize(quota, TRANSPORT_MEMORY_MAX);
-		grpc_arg args[] = {
-			{ GRPC_ARG_POINTER, GRPC_ARG_RESOURCE_QUOTA,
-			    { .pointer = { quota,
-			    grpc_resource_quota_arg_vtable() } } },
-			{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-			    { .integer = (int)s->max_message } },
-			{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
-			    { .integer = (int)s->max_message } },
-			{ GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS,
-			    { .integer = 60000 } },
-			{ GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-			    { .integer = 20000 } },
-			{ GRPC_ARG_INTEGER,
-			    GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-			    { .integer = 10000 } },
-			{ GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
-			    { .integer = 1 } },
-			{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONCURRENT_STREAMS,
-			    { .integer = 256 } },
-			{ GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT,
-			    { .integer = 0 } },
-			{ GRPC_ARG_INTEGER,
-			    GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
-			    { .integer = 8 * 1024 * 1024 } },
-			/* A connection that has not finished its TLS
-			 * handshake in 10 s is closed (gRPC: 120 s). */
-			{ GRPC_ARG_INTEGER, GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
-			    { .integer = TRANSPORT_HANDSHAKE_MS } },
-			NO_COMPRESSION_ARGS,
-		};
-		grpc_channel_args ca = { sizeof(args) / sizeof(args[0]), args };
-
-		s->server = grpc_server_create(&ca, NULL);
-		grpc_resource_quota_unref(quota);
-	}
+	s->server = server_create(s);
 	s->nhandlers = n;
 	for (size_t i = 0; i < n; i++) {
 		s->handlers[i].h = h[i];
