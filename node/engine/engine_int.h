@@ -266,12 +266,45 @@ enum engine_parse_mode {
 _Static_assert(ENGINE_MAX_FIELD <= PART_RAW_MAX,
     "a raw id's length byte is below every packed one's");
 
+/*
+ * An id of more than 16 bytes whose packed form (below) would still be
+ * longer than 16 bytes (a SHA-256 in hex), and any other id of more than
+ * 16 bytes, is held by its hashed form: the byte PART_HASHED, which no
+ * valid UTF-8 id and no packed form starts with, then the first 15 bytes
+ * of a keyed 128-bit hash of its packed form (or of its bytes when it
+ * does not pack), the key drawn for each run from libsodium's CSPRNG.
+ * The hash is strongly universal (engine_part_hash_form), so two distinct
+ * ids share a form with probability 2^-120 whatever they are, and n
+ * distinct ids of a run all keep their own with probability at least
+ * 1 - n^2 / 2^121 (docs/benchmarks.md "Long pseudonyms").  Nothing reads an
+ * id back from a record: they are only grouped.
+ */
+#define PART_HASHED	0xff
+#define PART_FORM	16	/* bytes of a hashed form */
+#define PART_HKEY_WORDS	(2 + (PART_RAW_MAX + 3) / 4)
+
+/* The key of a run's hashed forms: 4 x 64 random bits per input word. */
+struct engine_part_hkey {
+	uint64_t	k[PART_HKEY_WORDS][4];
+};
+
+/* A new random key (libsodium's CSPRNG); CAIRN_ERR_CRYPTO when it fails. */
+int	engine_part_hkey_init(struct engine_part_hkey *hk);
+/*
+ * The hashed form of the 'n' (1..PART_RAW_MAX) bytes 's' into 'out'
+ * (PART_FORM bytes): PART_HASHED, then 120 bits of 4 multilinear hashes
+ * (each the top 32 bits of k0 + n k1 + sum of the 32-bit little-endian
+ * words of 's', zero padded, times k2.. mod 2^64).
+ */
+void	engine_part_hash_form(const struct engine_part_hkey *hk,
+	    const unsigned char *s, size_t n, unsigned char out[static PART_FORM]);
+
 /* Bytes of the record starting with byte 'b' (words of 'wb' bytes). */
 static inline size_t
 engine_part_rec_len(unsigned b, unsigned wb)
 {
-	return (b > PART_RAW_MAX ? 1 + (b - PART_RAW_MAX + 1) / 2 : 1 + b) +
-	    wb;
+	return (b == PART_HASHED ? PART_FORM : b > PART_RAW_MAX ?
+	    1 + (b - PART_RAW_MAX + 1) / 2 : 1 + b) + wb;
 }
 
 struct engine_part_chunk {
@@ -283,6 +316,7 @@ struct engine_part_chunk {
 
 /* One parse thread's partitions. */
 struct engine_part_writer {
+	const struct engine_part_hkey *hkey;	/* of every thread's writer */
 	unsigned	    shift;	/* partition = hash >> shift */
 	unsigned	    wb;		/* bytes of an event word, 1..4 */
 	uint32_t	    nparts;
@@ -300,17 +334,29 @@ struct engine_part_writer {
 
 /*
  * Set up 2^'bits' empty partitions for event words below 'wlimit' (at
- * most 2^32); CAIRN_ERR_NOMEM or _ARG.
+ * most 2^32), hashing long ids with 'hk' (the same for every thread of a
+ * run; kept, not copied); CAIRN_ERR_NOMEM or _ARG.
  */
 int	engine_part_writer_init(struct engine_part_writer *pw, unsigned bits,
-	    uint64_t wlimit);
+	    uint64_t wlimit, const struct engine_part_hkey *hk);
 /* Free 'pw' and its slabs (safe on a zeroed one). */
 void	engine_part_writer_release(struct engine_part_writer *pw);
 /* Write out the full staging line of partition 'p'. */
 int	engine_part_line_out(struct engine_part_writer *pw, uint32_t p);
-/* Add the record of a key of 17..PART_RAW_MAX bytes to partition 'p'. */
-int	engine_part_push_long(struct engine_part_writer *pw, uint32_t p,
-	    const char *key, size_t n, uint32_t word);
+/*
+ * Add a row: subject id 'key' of 17..PART_RAW_MAX bytes (15 readable after
+ * it), packed or hashed, event word 'word'.  Returns CAIRN_OK,
+ * CAIRN_ERR_NOMEM or CAIRN_ERR_TOOBIG.
+ */
+int	engine_part_push_long(struct engine_part_writer *pw, const char *key,
+	    size_t n, uint32_t word);
+/*
+ * The form 'out' (PART_FORM bytes, zero padded) of the id 'key' of 17..
+ * PART_RAW_MAX bytes (15 readable after it): packed when that takes 16
+ * bytes or fewer, hashed otherwise.  Returns its length.
+ */
+size_t	engine_part_form_long(const struct engine_part_hkey *hk,
+	    const char *key, size_t n, unsigned char out[static PART_FORM]);
 /*
  * Move what the staging lines still hold into the chunks and free them:
  * after this the writer only holds records for engine_part_group().
@@ -461,9 +507,10 @@ engine_part_pack_long(const char *key, size_t n,
 }
 
 /*
- * Add a row: subject id 'key' of 'n' (1..PART_RAW_MAX) bytes with hash
- * 'h' (and zero-padded form 'k' when n <= 16), event word 'word'.  Returns
- * CAIRN_OK, CAIRN_ERR_NOMEM or CAIRN_ERR_TOOBIG.
+ * Add a row: subject id 'key' of 'n' (1..16) bytes with hash 'h' and
+ * zero-padded form 'k', event word 'word' (longer ids:
+ * engine_part_push_long).  Returns CAIRN_OK, CAIRN_ERR_NOMEM or
+ * CAIRN_ERR_TOOBIG.
  */
 static inline int
 engine_part_push(struct engine_part_writer *pw, const char *key, size_t n,
@@ -476,8 +523,6 @@ engine_part_push(struct engine_part_writer *pw, const char *key, size_t n,
 	size_t m;
 
 	pw->nrec[p]++;
-	if (n > INTERN_INLINE)
-		return engine_part_push_long(pw, p, key, n, word);
 	/* fixed-size copies; the next record overwrites what is past it */
 	if ((m = engine_part_pack(key, n, pk)) > 0)
 		memcpy(s + f, pk, sizeof(pk));
@@ -526,6 +571,7 @@ struct engine_parse_out {
 	/* store mode: words per event (minute, region[, cat + 1]) */
 	unsigned		 stride;
 	/* query mode: partitions of each thread (th[t].pw), subject cap */
+	struct engine_part_hkey	*hkey;		/* the writers' key */
 	uint32_t		 nparts;
 	uint32_t		 max_subjects;
 };
