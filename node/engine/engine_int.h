@@ -291,10 +291,11 @@ struct engine_part_hkey {
 /* A new random key (libsodium's CSPRNG); CAIRN_ERR_CRYPTO when it fails. */
 int	engine_part_hkey_init(struct engine_part_hkey *hk);
 /*
- * The hashed form of the 'n' (1..PART_RAW_MAX) bytes 's' into 'out'
- * (PART_FORM bytes): PART_HASHED, then 120 bits of 4 multilinear hashes
- * (each the top 32 bits of k0 + n k1 + sum of the 32-bit little-endian
- * words of 's', zero padded, times k2.. mod 2^64).
+ * The hashed form of the 'n' (1..PART_RAW_MAX) bytes 's' (7 readable
+ * after them) into 'out' (PART_FORM bytes): PART_HASHED, then 120 bits of
+ * 4 multilinear hashes (each the top 32 bits of k0 + n k1 + the sum of
+ * the 32-bit little-endian words of 's', zero padded, times k2.. mod
+ * 2^64).
  */
 void	engine_part_hash_form(const struct engine_part_hkey *hk,
 	    const unsigned char *s, size_t n, unsigned char out[static PART_FORM]);
@@ -368,6 +369,16 @@ engine_part_le32(uint32_t v)
 {
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 	return __builtin_bswap32(v);
+#else
+	return v;
+#endif
+}
+
+static inline uint64_t
+engine_part_le64(uint64_t v)
+{
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap64(v);
 #else
 	return v;
 #endif
@@ -480,29 +491,30 @@ engine_part_pack(const char *key, size_t n, uint64_t out[2])
 }
 
 /*
- * The same for an id of 17..PART_PACK_MAX bytes (15 readable after it)
- * into 'out' (PART_PACKED_MAX bytes, zero padded); 0 for any other id.
+ * The packed digits (no tag byte) of an id of 1..PART_PACK_MAX bytes (15
+ * readable after it), two a byte, zero padded, in the bytes of 'out' in
+ * memory order; false for an id that does not pack.
  */
-static inline size_t
+static inline bool
 engine_part_pack_long(const char *key, size_t n,
-    unsigned char out[static PART_PACKED_MAX])
+    uint64_t out[static PART_PACK_MAX / 16])
 {
 #ifdef PART_PACK_SSE2
 	if (n > PART_PACK_MAX)
-		return 0;
-	memset(out, 0, PART_PACKED_MAX);
-	out[0] = (unsigned char)(PART_RAW_MAX + n);
-	for (size_t i = 0; i < n; i += 16) {
-		uint64_t x;
-
-		if (!engine_part_hex16(key + i, n - i < 16 ? n - i : 16, &x))
-			return 0;
-		memcpy(out + 1 + i / 2, &x, (n - i + 1) / 2 < 8 ?
-		    (n - i + 1) / 2 : 8);
-	}
-	return 1 + (n + 1) / 2;
+		return false;
+	out[1] = out[2] = out[3] = 0;
+	for (size_t i = 0; i < n; i += 16)
+		if (!engine_part_hex16(key + i, n - i < 16 ? n - i : 16,
+		    &out[i / 16]))
+			return false;
+	return true;
 #else
-	return engine_part_pack_bytes(key, n, out);
+	unsigned char o[PART_PACKED_MAX];
+
+	if (engine_part_pack_bytes(key, n, o) == 0)
+		return false;
+	memcpy(out, o + 1, PART_PACK_MAX / 2);
+	return true;
 #endif
 }
 

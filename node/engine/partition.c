@@ -71,22 +71,21 @@ engine_part_hash_form(const struct engine_part_hkey *hk,
 	uint32_t h[4];
 	size_t i;
 
-	for (i = 0; i * 4 < n; i++) {
-		uint64_t m;
+	/* two words at a time; the last 8 bytes masked past the end */
+	for (i = 0; i * 8 < n; i++) {
+		const uint64_t *k = hk->k[2 + 2 * i], *l = hk->k[3 + 2 * i];
+		uint64_t x, lo, hi;
 
-		if (n - i * 4 >= 4)
-			m = (uint64_t)s[4 * i] | (uint64_t)s[4 * i + 1] << 8 |
-			    (uint64_t)s[4 * i + 2] << 16 |
-			    (uint64_t)s[4 * i + 3] << 24;
-		else {
-			m = 0;
-			for (size_t j = 0; 4 * i + j < n; j++)
-				m |= (uint64_t)s[4 * i + j] << 8 * j;
-		}
-		a0 += m * hk->k[2 + i][0];
-		a1 += m * hk->k[2 + i][1];
-		a2 += m * hk->k[2 + i][2];
-		a3 += m * hk->k[2 + i][3];
+		memcpy(&x, s + 8 * i, sizeof(x));
+		x = engine_part_le64(x);
+		if (n - 8 * i < 8)
+			x &= (UINT64_C(1) << 8 * (n - 8 * i)) - 1;
+		lo = x & UINT32_MAX;
+		hi = x >> 32;
+		a0 += lo * k[0] + hi * l[0];
+		a1 += lo * k[1] + hi * l[1];
+		a2 += lo * k[2] + hi * l[2];
+		a3 += lo * k[3] + hi * l[3];
 	}
 	h[0] = (uint32_t)(a0 >> 32);
 	h[1] = (uint32_t)(a1 >> 32);
@@ -101,19 +100,24 @@ size_t
 engine_part_form_long(const struct engine_part_hkey *hk, const char *key,
     size_t n, unsigned char out[static PART_FORM])
 {
-	unsigned char pk[PART_PACKED_MAX];
-	size_t m = engine_part_pack_long(key, n, pk);
+	/* the packed digits after a word holding the tag (the bytes the
+	 * packed form's hash reads) */
+	uint64_t b[1 + PART_PACK_MAX / 16];
 
-	if (m > 0 && m <= PART_FORM) {
-		memcpy(out, pk, PART_FORM);
-		return m;
-	}
-	/* a packed form tells its length and starts with no UTF-8 byte: it
-	 * never equals another id's bytes */
-	if (m > 0)
-		engine_part_hash_form(hk, pk, m, out);
-	else
+	if (!engine_part_pack_long(key, n, b + 1)) {
+		/* ids are UTF-8 without NUL: never a packed form's bytes */
 		engine_part_hash_form(hk, (const unsigned char *)key, n, out);
+		return PART_FORM;
+	}
+	out[0] = (unsigned char)(PART_RAW_MAX + n);
+	if (1 + (n + 1) / 2 <= PART_FORM) {
+		memcpy(out + 1, b + 1, PART_FORM - 1);
+		return 1 + (n + 1) / 2;
+	}
+	/* one store: a load of a word of two stores would wait */
+	b[0] = engine_part_le64(PART_RAW_MAX + n);
+	engine_part_hash_form(hk, (const unsigned char *)b,
+	    sizeof(b[0]) + (n + 1) / 2, out);
 	return PART_FORM;
 }
 
