@@ -60,6 +60,15 @@ engine_part_hkey_init(struct engine_part_hkey *hk)
  * different lengths are different vectors; 4 independent keys give 128
  * bits, of which the form keeps 120.
  */
+static inline void
+put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
 void
 engine_part_hash_form(const struct engine_part_hkey *hk,
     const unsigned char *s, size_t n, unsigned char out[static PART_FORM])
@@ -68,7 +77,6 @@ engine_part_hash_form(const struct engine_part_hkey *hk,
 	    a1 = hk->k[0][1] + n * hk->k[1][1],
 	    a2 = hk->k[0][2] + n * hk->k[1][2],
 	    a3 = hk->k[0][3] + n * hk->k[1][3];
-	uint32_t h[4];
 	size_t i;
 
 	/* two words at a time; the last 8 bytes masked past the end */
@@ -87,13 +95,14 @@ engine_part_hash_form(const struct engine_part_hkey *hk,
 		a2 += lo * k[2] + hi * l[2];
 		a3 += lo * k[3] + hi * l[3];
 	}
-	h[0] = (uint32_t)(a0 >> 32);
-	h[1] = (uint32_t)(a1 >> 32);
-	h[2] = (uint32_t)(a2 >> 32);
-	h[3] = (uint32_t)(a3 >> 32);
+	/* the top halves, most significant byte first, 120 bits */
 	out[0] = PART_HASHED;
-	for (i = 0; i < PART_FORM - 1; i++)
-		out[1 + i] = (unsigned char)(h[i / 4] >> (24 - 8 * (i % 4)));
+	put_be32(out + 1, (uint32_t)(a0 >> 32));
+	put_be32(out + 5, (uint32_t)(a1 >> 32));
+	put_be32(out + 9, (uint32_t)(a2 >> 32));
+	out[13] = (unsigned char)(a3 >> 56);
+	out[14] = (unsigned char)(a3 >> 48);
+	out[15] = (unsigned char)(a3 >> 40);
 }
 
 size_t
