@@ -258,9 +258,10 @@ enum engine_parse_mode {
 #define PART_BITS_MAX	16
 
 /*
- * A record is the subject id's form (packed, below, or its length n,
- * 1..PART_RAW_MAX, and its n bytes), then the event word's low 'wb'
- * bytes (little-endian).  A record may continue in the next chunk.
+ * A record is the subject id's form (packed or hashed, below, or its
+ * length n, 1..16, and its n bytes: a length byte up to PART_RAW_MAX
+ * would be read as raw), then the event word's low 'wb' bytes
+ * (little-endian).  A record may continue in the next chunk.
  */
 #define PART_RAW_MAX	128
 _Static_assert(ENGINE_MAX_FIELD <= PART_RAW_MAX,

@@ -391,7 +391,8 @@ static inline int
 group_add(struct engine_part_group *g, const unsigned char *r, unsigned wb,
     uint64_t i)
 {
-	/* a packed id is interned with its first byte, a raw one without */
+	/* a packed or hashed id is interned with its first byte, a raw one
+	 * without */
 	const char *key = r[0] > PART_RAW_MAX ? (const char *)r :
 	    (const char *)r + 1;
 	size_t n = engine_part_rec_len(r[0], 0) - (r[0] > PART_RAW_MAX ? 0 : 1);
