@@ -278,6 +278,9 @@ engine_parse_out_release(struct engine_parse_out *o)
 			engine_part_writer_release(&pt->pw);
 		}
 	free(o->th);
+	if (o->hkey != NULL)
+		explicit_bzero(o->hkey, sizeof(*o->hkey));
+	free(o->hkey);
 	engine_intern_release(&o->subs);
 	for (uint32_t i = 0; i < o->ncats; i++)
 		free(o->cats[i]);

@@ -258,20 +258,55 @@ enum engine_parse_mode {
 #define PART_BITS_MAX	16
 
 /*
- * A record is the subject id's form (packed, below, or its length n,
- * 1..PART_RAW_MAX, and its n bytes), then the event word's low 'wb'
- * bytes (little-endian).  A record may continue in the next chunk.
+ * A record is the subject id's form (packed or hashed, below, or its
+ * length n, 1..16, and its n bytes: a length byte up to PART_RAW_MAX
+ * would be read as raw), then the event word's low 'wb' bytes
+ * (little-endian).  A record may continue in the next chunk.
  */
 #define PART_RAW_MAX	128
 _Static_assert(ENGINE_MAX_FIELD <= PART_RAW_MAX,
     "a raw id's length byte is below every packed one's");
 
+/*
+ * An id of more than 16 bytes whose packed form (below) would still be
+ * longer than 16 bytes (a SHA-256 in hex), and any other id of more than
+ * 16 bytes, is held by its hashed form: the byte PART_HASHED, which no
+ * valid UTF-8 id and no packed form starts with, then the first 15 bytes
+ * of a keyed 128-bit hash of its packed form (or of its bytes when it
+ * does not pack), the key drawn for each run from libsodium's CSPRNG.
+ * The hash is strongly universal (engine_part_hash_form), so two distinct
+ * ids share a form with probability 2^-120 whatever they are, and n
+ * distinct ids of a run all keep their own with probability at least
+ * 1 - n^2 / 2^121 (docs/benchmarks.md "Long pseudonyms").  Nothing reads an
+ * id back from a record: they are only grouped.
+ */
+#define PART_HASHED	0xff
+#define PART_FORM	16	/* bytes of a hashed form */
+#define PART_HKEY_WORDS	(2 + (PART_RAW_MAX + 3) / 4)
+
+/* The key of a run's hashed forms: 4 x 64 random bits per input word. */
+struct engine_part_hkey {
+	uint64_t	k[PART_HKEY_WORDS][4];
+};
+
+/* A new random key (libsodium's CSPRNG); CAIRN_ERR_CRYPTO when it fails. */
+int	engine_part_hkey_init(struct engine_part_hkey *hk);
+/*
+ * The hashed form of the 'n' (1..PART_RAW_MAX) bytes 's' (7 readable
+ * after them) into 'out' (PART_FORM bytes): PART_HASHED, then 120 bits of
+ * 4 multilinear hashes (each the top 32 bits of k0 + n k1 + the sum of
+ * the 32-bit little-endian words of 's', zero padded, times k2.. mod
+ * 2^64).
+ */
+void	engine_part_hash_form(const struct engine_part_hkey *hk,
+	    const unsigned char *s, size_t n, unsigned char out[static PART_FORM]);
+
 /* Bytes of the record starting with byte 'b' (words of 'wb' bytes). */
 static inline size_t
 engine_part_rec_len(unsigned b, unsigned wb)
 {
-	return (b > PART_RAW_MAX ? 1 + (b - PART_RAW_MAX + 1) / 2 : 1 + b) +
-	    wb;
+	return (b == PART_HASHED ? PART_FORM : b > PART_RAW_MAX ?
+	    1 + (b - PART_RAW_MAX + 1) / 2 : 1 + b) + wb;
 }
 
 struct engine_part_chunk {
@@ -283,6 +318,7 @@ struct engine_part_chunk {
 
 /* One parse thread's partitions. */
 struct engine_part_writer {
+	const struct engine_part_hkey *hkey;	/* of every thread's writer */
 	unsigned	    shift;	/* partition = hash >> shift */
 	unsigned	    wb;		/* bytes of an event word, 1..4 */
 	uint32_t	    nparts;
@@ -300,17 +336,29 @@ struct engine_part_writer {
 
 /*
  * Set up 2^'bits' empty partitions for event words below 'wlimit' (at
- * most 2^32); CAIRN_ERR_NOMEM or _ARG.
+ * most 2^32), hashing long ids with 'hk' (the same for every thread of a
+ * run; kept, not copied); CAIRN_ERR_NOMEM or _ARG.
  */
 int	engine_part_writer_init(struct engine_part_writer *pw, unsigned bits,
-	    uint64_t wlimit);
+	    uint64_t wlimit, const struct engine_part_hkey *hk);
 /* Free 'pw' and its slabs (safe on a zeroed one). */
 void	engine_part_writer_release(struct engine_part_writer *pw);
 /* Write out the full staging line of partition 'p'. */
 int	engine_part_line_out(struct engine_part_writer *pw, uint32_t p);
-/* Add the record of a key of 17..PART_RAW_MAX bytes to partition 'p'. */
-int	engine_part_push_long(struct engine_part_writer *pw, uint32_t p,
-	    const char *key, size_t n, uint32_t word);
+/*
+ * Add a row: subject id 'key' of 17..PART_RAW_MAX bytes (15 readable after
+ * it), packed or hashed, event word 'word'.  Returns CAIRN_OK,
+ * CAIRN_ERR_NOMEM or CAIRN_ERR_TOOBIG.
+ */
+int	engine_part_push_long(struct engine_part_writer *pw, const char *key,
+	    size_t n, uint32_t word);
+/*
+ * The form 'out' (PART_FORM bytes, zero padded) of the id 'key' of 17..
+ * PART_RAW_MAX bytes (15 readable after it): packed when that takes 16
+ * bytes or fewer, hashed otherwise.  Returns its length.
+ */
+size_t	engine_part_form_long(const struct engine_part_hkey *hk,
+	    const char *key, size_t n, unsigned char out[static PART_FORM]);
 /*
  * Move what the staging lines still hold into the chunks and free them:
  * after this the writer only holds records for engine_part_group().
@@ -322,6 +370,16 @@ engine_part_le32(uint32_t v)
 {
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 	return __builtin_bswap32(v);
+#else
+	return v;
+#endif
+}
+
+static inline uint64_t
+engine_part_le64(uint64_t v)
+{
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap64(v);
 #else
 	return v;
 #endif
@@ -434,36 +492,38 @@ engine_part_pack(const char *key, size_t n, uint64_t out[2])
 }
 
 /*
- * The same for an id of 17..PART_PACK_MAX bytes (15 readable after it)
- * into 'out' (PART_PACKED_MAX bytes, zero padded); 0 for any other id.
+ * The packed digits (no tag byte) of an id of 1..PART_PACK_MAX bytes (15
+ * readable after it), two a byte, zero padded, in the bytes of 'out' in
+ * memory order; false for an id that does not pack.
  */
-static inline size_t
+static inline bool
 engine_part_pack_long(const char *key, size_t n,
-    unsigned char out[static PART_PACKED_MAX])
+    uint64_t out[static PART_PACK_MAX / 16])
 {
 #ifdef PART_PACK_SSE2
 	if (n > PART_PACK_MAX)
-		return 0;
-	memset(out, 0, PART_PACKED_MAX);
-	out[0] = (unsigned char)(PART_RAW_MAX + n);
-	for (size_t i = 0; i < n; i += 16) {
-		uint64_t x;
-
-		if (!engine_part_hex16(key + i, n - i < 16 ? n - i : 16, &x))
-			return 0;
-		memcpy(out + 1 + i / 2, &x, (n - i + 1) / 2 < 8 ?
-		    (n - i + 1) / 2 : 8);
-	}
-	return 1 + (n + 1) / 2;
+		return false;
+	out[1] = out[2] = out[3] = 0;
+	for (size_t i = 0; i < n; i += 16)
+		if (!engine_part_hex16(key + i, n - i < 16 ? n - i : 16,
+		    &out[i / 16]))
+			return false;
+	return true;
 #else
-	return engine_part_pack_bytes(key, n, out);
+	unsigned char o[PART_PACKED_MAX];
+
+	if (engine_part_pack_bytes(key, n, o) == 0)
+		return false;
+	memcpy(out, o + 1, PART_PACK_MAX / 2);
+	return true;
 #endif
 }
 
 /*
- * Add a row: subject id 'key' of 'n' (1..PART_RAW_MAX) bytes with hash
- * 'h' (and zero-padded form 'k' when n <= 16), event word 'word'.  Returns
- * CAIRN_OK, CAIRN_ERR_NOMEM or CAIRN_ERR_TOOBIG.
+ * Add a row: subject id 'key' of 'n' (1..16) bytes with hash 'h' and
+ * zero-padded form 'k', event word 'word' (longer ids:
+ * engine_part_push_long).  Returns CAIRN_OK, CAIRN_ERR_NOMEM or
+ * CAIRN_ERR_TOOBIG.
  */
 static inline int
 engine_part_push(struct engine_part_writer *pw, const char *key, size_t n,
@@ -476,8 +536,6 @@ engine_part_push(struct engine_part_writer *pw, const char *key, size_t n,
 	size_t m;
 
 	pw->nrec[p]++;
-	if (n > INTERN_INLINE)
-		return engine_part_push_long(pw, p, key, n, word);
 	/* fixed-size copies; the next record overwrites what is past it */
 	if ((m = engine_part_pack(key, n, pk)) > 0)
 		memcpy(s + f, pk, sizeof(pk));
@@ -526,6 +584,7 @@ struct engine_parse_out {
 	/* store mode: words per event (minute, region[, cat + 1]) */
 	unsigned		 stride;
 	/* query mode: partitions of each thread (th[t].pw), subject cap */
+	struct engine_part_hkey	*hkey;		/* the writers' key */
 	uint32_t		 nparts;
 	uint32_t		 max_subjects;
 };

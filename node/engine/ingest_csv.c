@@ -471,6 +471,9 @@ row_emit(struct worker *w, struct task *t, const char *const f[4],
 		case PLAN_USE:
 			break;
 		}
+		if (fl[0] > INTERN_INLINE)
+			return engine_part_push_long(&w->pt->pw, f[0], fl[0],
+			    word);
 		{
 			uint64_t k[2], h = key_hash(f[0], fl[0], k);
 
@@ -901,7 +904,7 @@ parse_thread_init(struct engine_parse_out *o, unsigned t, struct worker *w,
 		    plan->ncats : plan->nslots) << plan->rb;
 
 		if ((r = engine_part_writer_init(&o->th[t].pw, in->part_bits ?
-		    in->part_bits : PART_BITS, wl)) != CAIRN_OK)
+		    in->part_bits : PART_BITS, wl, o->hkey)) != CAIRN_OK)
 			return r;
 		o->nparts = o->th[t].pw.nparts;
 	} else if (mode == PARSE_STORE &&
@@ -1054,6 +1057,15 @@ engine_parse_input(const struct engine_input *in,
 	    (ws = calloc(nth, sizeof(*ws))) == NULL) {
 		r = CAIRN_ERR_NOMEM;
 		goto out;
+	}
+	/* long ids are grouped by a hash keyed anew for each run */
+	if (mode == PARSE_QUERY) {
+		if ((o.hkey = malloc(sizeof(*o.hkey))) == NULL) {
+			r = CAIRN_ERR_NOMEM;
+			goto out;
+		}
+		if ((r = engine_part_hkey_init(o.hkey)) != CAIRN_OK)
+			goto out;
 	}
 	for (unsigned t = 0; t < nth; t++) {
 		if ((r = parse_thread_init(&o, t, &ws[t], in, mode, plan,

@@ -1,9 +1,11 @@
 /*
  * partition.c - grouping a query's rows by subject without a random
  * memory access per row (docs/data.md "Reading speed").  While a thread
- * parses, each accepted row becomes one record (the subject id, packed
- * when it is short hex or digits, and the event word in as few bytes as
- * the query's words need) in one of 2^bits partitions picked by the top
+ * parses, each accepted row becomes one record (the subject id's form of
+ * at most 17 bytes: packed when it is short hex or digits, hashed with a
+ * key of the run when longer than 16 bytes packed; and the event word in
+ * as few bytes as the query's words need) in one of 2^bits partitions
+ * picked by the top
  * bits of the id's hash.  Records gather in a small staging line per
  * partition (all the lines of a thread stay in cache) and leave it 64
  * bytes at a time for the end of the partition's chunk list, so memory is
@@ -21,6 +23,8 @@
 #include <emmintrin.h>
 #endif
 
+#include <sodium.h>
+
 #include "common/err.h"
 #include "node/engine/engine_int.h"
 
@@ -30,20 +34,110 @@
 #define CHUNK_SLACK	64		/* readable bytes after the data */
 #define SLAB		(UINT64_C(2) << 20)	/* chunks are cut from these */
 #define WRITER_MAX	(UINT64_C(1) << 40)	/* slab bytes per thread */
-#define REC_MAX		(1 + PART_RAW_MAX + 4)
+#define REC_MAX		(1 + INTERN_INLINE + 4)
 
 _Static_assert(sizeof(struct engine_part_chunk) <= CHUNK_HEAD,
     "a chunk's header fits the line before its data");
 _Static_assert(PART_STAGE >= PART_LINE + 32 + 1 + INTERN_INLINE + 4,
     "a staging line holds a line, a short record and the tail copy");
+_Static_assert(PART_FORM == INTERN_INLINE && PART_HASHED > PART_RAW_MAX +
+    PART_PACK_MAX, "a hashed form is interned inline, apart from the rest");
+
+int
+engine_part_hkey_init(struct engine_part_hkey *hk)
+{
+	if (sodium_init() < 0)
+		return cairn_err(CAIRN_ERR_CRYPTO, "libsodium failed to start");
+	randombytes_buf(hk, sizeof(*hk));
+	return CAIRN_OK;
+}
+
+/*
+ * Multilinear hashing (Lemire and Kaser, "Strongly universal string
+ * hashing is fast", 2014, after Dietzfelbinger 1996): with 64-bit random
+ * k, the top 32 bits of k0 + m1 k1 + ... mod 2^64 over 32-bit words m are
+ * strongly universal.  The length is the first word, so inputs of
+ * different lengths are different vectors; 4 independent keys give 128
+ * bits, of which the form keeps 120.
+ */
+static inline void
+put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+void
+engine_part_hash_form(const struct engine_part_hkey *hk,
+    const unsigned char *s, size_t n, unsigned char out[static PART_FORM])
+{
+	uint64_t a0 = hk->k[0][0] + n * hk->k[1][0],
+	    a1 = hk->k[0][1] + n * hk->k[1][1],
+	    a2 = hk->k[0][2] + n * hk->k[1][2],
+	    a3 = hk->k[0][3] + n * hk->k[1][3];
+	size_t i;
+
+	/* two words at a time; the last 8 bytes masked past the end */
+	for (i = 0; i * 8 < n; i++) {
+		const uint64_t *k = hk->k[2 + 2 * i], *l = hk->k[3 + 2 * i];
+		uint64_t x, lo, hi;
+
+		memcpy(&x, s + 8 * i, sizeof(x));
+		x = engine_part_le64(x);
+		if (n - 8 * i < 8)
+			x &= (UINT64_C(1) << 8 * (n - 8 * i)) - 1;
+		lo = x & UINT32_MAX;
+		hi = x >> 32;
+		a0 += lo * k[0] + hi * l[0];
+		a1 += lo * k[1] + hi * l[1];
+		a2 += lo * k[2] + hi * l[2];
+		a3 += lo * k[3] + hi * l[3];
+	}
+	/* the top halves, most significant byte first, 120 bits */
+	out[0] = PART_HASHED;
+	put_be32(out + 1, (uint32_t)(a0 >> 32));
+	put_be32(out + 5, (uint32_t)(a1 >> 32));
+	put_be32(out + 9, (uint32_t)(a2 >> 32));
+	out[13] = (unsigned char)(a3 >> 56);
+	out[14] = (unsigned char)(a3 >> 48);
+	out[15] = (unsigned char)(a3 >> 40);
+}
+
+size_t
+engine_part_form_long(const struct engine_part_hkey *hk, const char *key,
+    size_t n, unsigned char out[static PART_FORM])
+{
+	/* the packed digits after a word holding the tag (the bytes the
+	 * packed form's hash reads) */
+	uint64_t b[1 + PART_PACK_MAX / 16];
+
+	if (!engine_part_pack_long(key, n, b + 1)) {
+		/* ids are UTF-8 without NUL: never a packed form's bytes */
+		engine_part_hash_form(hk, (const unsigned char *)key, n, out);
+		return PART_FORM;
+	}
+	out[0] = (unsigned char)(PART_RAW_MAX + n);
+	if (1 + (n + 1) / 2 <= PART_FORM) {
+		memcpy(out + 1, b + 1, PART_FORM - 1);
+		return 1 + (n + 1) / 2;
+	}
+	/* one store: a load of a word of two stores would wait */
+	b[0] = engine_part_le64(PART_RAW_MAX + n);
+	engine_part_hash_form(hk, (const unsigned char *)b,
+	    sizeof(b[0]) + (n + 1) / 2, out);
+	return PART_FORM;
+}
 
 int
 engine_part_writer_init(struct engine_part_writer *pw, unsigned bits,
-    uint64_t wlimit)
+    uint64_t wlimit, const struct engine_part_hkey *hk)
 {
 	size_t n;
 
 	memset(pw, 0, sizeof(*pw));
+	pw->hkey = hk;
 	if (bits < 1 || bits > PART_BITS_MAX)
 		return cairn_err(CAIRN_ERR_ARG, "partition bits %u not in "
 		    "[1, %u]", bits, PART_BITS_MAX);
@@ -188,38 +282,30 @@ engine_part_line_out(struct engine_part_writer *pw, uint32_t p)
 }
 
 int
-engine_part_push_long(struct engine_part_writer *pw, uint32_t p,
-    const char *key, size_t n, uint32_t word)
+engine_part_push_long(struct engine_part_writer *pw, const char *key,
+    size_t n, uint32_t word)
 {
-	unsigned char rec[REC_MAX], *s = pw->stage + (size_t)p * PART_STAGE;
-	size_t len = 1 + n + pw->wb, m;
-	uint32_t le = engine_part_le32(word);
-	int r;
+	unsigned char form[PART_FORM];
+	uint64_t k[2];
+	uint32_t p, le = engine_part_le32(word);
+	unsigned char *s;
+	size_t m;
+	unsigned f;
 
-	if (n > PART_RAW_MAX)
+	if (n <= INTERN_INLINE || n > PART_RAW_MAX)
 		return CAIRN_ERR_INTERNAL;
-	/* a hashed MSISDN (up to 64 hex digits) packed: half the bytes */
-	if ((m = engine_part_pack_long(key, n, rec)) > 0)
-		len = m + pw->wb;
-	else {
-		rec[0] = (unsigned char)n;
-		memcpy(rec + 1, key, n);
-		m = 1 + n;
-	}
-	memcpy(rec + m, &le, 4);
-	for (size_t i = 0; i < len;) {
-		size_t take = PART_LINE - pw->fill[p];
-
-		if (take > len - i)
-			take = len - i;
-		memcpy(s + pw->fill[p], rec + i, take);
-		pw->fill[p] += (uint8_t)take;
-		i += take;
-		if (pw->fill[p] == PART_LINE &&
-		    (r = engine_part_line_out(pw, p)) != CAIRN_OK)
-			return r;
-	}
-	return CAIRN_OK;
+	m = engine_part_form_long(pw->hkey, key, n, form);
+	memcpy(k, form, sizeof(k));
+	p = (uint32_t)(engine_intern_hash16(k, m) >> pw->shift);
+	s = pw->stage + (size_t)p * PART_STAGE;
+	f = pw->fill[p];
+	pw->nrec[p]++;
+	/* as engine_part_push: what passes the record is overwritten */
+	memcpy(s + f, form, PART_FORM);
+	memcpy(s + f + m, &le, sizeof(le));
+	f += (unsigned)m + pw->wb;
+	pw->fill[p] = (uint8_t)f;
+	return f < PART_LINE ? CAIRN_OK : engine_part_line_out(pw, p);
 }
 
 int
@@ -305,7 +391,8 @@ static inline int
 group_add(struct engine_part_group *g, const unsigned char *r, unsigned wb,
     uint64_t i)
 {
-	/* a packed id is interned with its first byte, a raw one without */
+	/* a packed or hashed id is interned with its first byte, a raw one
+	 * without */
 	const char *key = r[0] > PART_RAW_MAX ? (const char *)r :
 	    (const char *)r + 1;
 	size_t n = engine_part_rec_len(r[0], 0) - (r[0] > PART_RAW_MAX ? 0 : 1);

@@ -5,7 +5,11 @@
  * UTF-8 and quoted ids, read with 1 to 5 threads and 2 to 65536
  * partitions (most of them empty), must give the reference answer
  * (engine_ref.c) every time; the packed id form against a byte-by-byte
- * reference (SSE2 and portable); the subject cap; a bad partition count.
+ * reference (SSE2 and portable); the hashed form of long ids (31..128
+ * bytes): it keys apart ids that differ in their last digit only, never
+ * equals a short id's form, changes with the run's key; ids over 128
+ * bytes and ids starting with the hashed form's tag byte refused as bad
+ * rows; the subject cap; a bad partition count.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -58,19 +62,24 @@ rnd(uint32_t n)
 	return v % n;
 }
 
+/* Lengths of the long ids of kinds 8 and 9 (hashed from 31 hex on). */
+static const int long_len[] = { 17, 30, 31, 32, 33, 64, 65, 100, 128 };
+#define NLONG	(sizeof(long_len) / sizeof(long_len[0]))
+
 /*
- * The id of subject s: eight kinds, each with its own first character so
+ * The id of subject s: ten kinds, each with its own first character so
  * no two subjects share an id.  Kind 0 gives pairs like "a12"/"a120" whose
  * packed forms differ only in the tag; kinds 2 and 3 are longer than 16
  * bytes and equal in their first 16 (kind 2: hex of 17..19, 64 and 65
- * digits, packed up to 64).
+ * digits, packed up to 64).  Kinds 8 (hex) and 9 (not hex) are of every
+ * length of long_len, in pairs that differ only in their last digit.
  */
 static void
 sub_name(int s, char *out, size_t len)
 {
-	int q = s / 8;
+	int q = s / 10, l = long_len[(q / 2) % NLONG];
 
-	switch (s % 8) {
+	switch (s % 10) {
 	case 0:
 		snprintf(out, len, "a%x", q);
 		break;
@@ -96,6 +105,12 @@ sub_name(int s, char *out, size_t len)
 		break;
 	case 6:
 		snprintf(out, len, "\xc3\xa9%d", q);
+		break;
+	case 8:
+		snprintf(out, len, "c%0*x", l - 1, q);
+		break;
+	case 9:
+		snprintf(out, len, "N%0*d", l - 1, q);
 		break;
 	default:
 		snprintf(out, len, "\"q,%d\"", q);
@@ -147,7 +162,7 @@ setup(void **state)
 	assert_non_null(f);
 	fprintf(f, "subscriber_id,timestamp,cell_id\n");
 	for (size_t i = 0; i < fx->n; i++) {
-		char name[96];
+		char name[160];
 
 		sub_name(fx->ev[i].sub, name, sizeof(name));
 		fprintf(f, "%s,%lld,c%u\n", name, (long long)fx->ev[i].t,
@@ -374,8 +389,13 @@ pack(const char *s, size_t n, unsigned char out[PART_PACKED_MAX])
 
 		m = engine_part_pack(buf, n, o);
 		memcpy(out, o, 16);
-	} else
-		m = engine_part_pack_long(buf, n, out);
+	} else {
+		uint64_t o[PART_PACK_MAX / 16];
+
+		m = engine_part_pack_long(buf, n, o) ? 1 + (n + 1) / 2 : 0;
+		out[0] = (unsigned char)(PART_RAW_MAX + n);
+		memcpy(out + 1, o, PART_PACK_MAX / 2);
+	}
 	/* the SSE2 and the portable forms agree */
 	assert_int_equal(engine_part_pack_bytes(buf, n, ob), m);
 	if (m > 0)
@@ -439,11 +459,209 @@ test_pack(void **state)
 	}
 }
 
+/* The form of a long id, with 15 readable bytes after it. */
+static size_t
+form(const struct engine_part_hkey *hk, const char *id, size_t n,
+    unsigned char out[PART_FORM])
+{
+	char buf[PART_RAW_MAX + 16];
+
+	memset(buf, 'f', sizeof(buf));
+	memcpy(buf, id, n);
+	return engine_part_form_long(hk, buf, n, out);
+}
+
+/* The hashed form by its definition, a byte at a time. */
+static void
+hash_ref(const struct engine_part_hkey *hk, const unsigned char *s, size_t n,
+    unsigned char out[PART_FORM])
+{
+	uint64_t a[4];
+
+	for (int j = 0; j < 4; j++) {
+		a[j] = hk->k[0][j] + (uint64_t)n * hk->k[1][j];
+		for (size_t i = 0; i < n; i++)
+			a[j] += ((uint64_t)s[i] << 8 * (i % 4)) *
+			    hk->k[2 + i / 4][j];
+	}
+	out[0] = PART_HASHED;
+	for (int i = 0; i < PART_FORM - 1; i++)
+		out[1 + i] = (unsigned char)(a[i / 4] >> (56 - 8 * (i % 4)));
+}
+
+/* The form of a long id by its definition (docs/benchmarks.md). */
+static size_t
+form_ref(const struct engine_part_hkey *hk, const char *id, size_t n,
+    unsigned char out[PART_FORM])
+{
+	unsigned char pk[PART_PACKED_MAX], msg[8 + PART_PACK_MAX / 2];
+	size_t m = engine_part_pack_bytes(id, n, pk);
+
+	if (m == 0) {
+		hash_ref(hk, (const unsigned char *)id, n, out);
+		return PART_FORM;
+	}
+	if (m <= PART_FORM) {
+		memcpy(out, pk, PART_FORM);
+		return m;
+	}
+	/* the tag alone in the first 8 bytes, then the packed digits */
+	memset(msg, 0, 8);
+	msg[0] = pk[0];
+	memcpy(msg + 8, pk + 1, m - 1);
+	hash_ref(hk, msg, 8 + m - 1, out);
+	return PART_FORM;
+}
+
+static int
+cmp_form(const void *a, const void *b)
+{
+	return memcmp(a, b, PART_FORM);
+}
+
+/*
+ * Long ids: packed while that fits 16 bytes, hashed beyond; ids differing
+ * in their last digit only keep apart; a hashed form starts with a byte no
+ * short id's form starts with; the run's key changes every hashed form.
+ */
+static void
+test_long_forms(void **state)
+{
+	static const char digits[] = "0123456789abcdef";
+	struct engine_part_hkey hk, hk2;
+	unsigned char a[PART_FORM], b[PART_FORM], pk[PART_PACKED_MAX];
+	unsigned char (*all)[PART_FORM];
+	char id[PART_RAW_MAX + 1];
+	size_t nall = 0;
+
+	(void)state;
+	assert_int_equal(engine_part_hkey_init(&hk), CAIRN_OK);
+	assert_int_equal(engine_part_hkey_init(&hk2), CAIRN_OK);
+	all = calloc(2 * 16 * 16 * NLONG, PART_FORM);
+	assert_non_null(all);
+	for (size_t li = 0; li < NLONG; li++)
+		for (int hex = 0; hex < 2; hex++) {
+			size_t n = (size_t)long_len[li], m;
+			bool packs = hex && n <= PART_PACK_MAX;
+
+			for (int r = 0; r < 16; r++) {
+				/* the same first n - 1 characters ... */
+				for (size_t i = 0; i + 1 < n; i++)
+					id[i] = hex ? digits[rnd(16)] :
+					    "xyz-"[rnd(4)];
+				/* ... and each of 16 last digits */
+				for (int d = 0; d < 16; d++) {
+					id[n - 1] = digits[d];
+					m = form(&hk, id, n, a);
+					assert_int_equal(form_ref(&hk, id, n,
+					    b), m);
+					assert_memory_equal(a, b, PART_FORM);
+					/* the same id, the same form */
+					assert_int_equal(form(&hk, id, n, b),
+					    m);
+					assert_memory_equal(a, b, PART_FORM);
+					if (packs && 1 + (n + 1) / 2 <=
+					    PART_FORM) {
+						/* packed: the packed form */
+						assert_int_equal(m,
+						    1 + (n + 1) / 2);
+						assert_int_equal(
+						    engine_part_pack_bytes(id,
+						    n, pk), m);
+						assert_memory_equal(a, pk, m);
+						continue;
+					}
+					assert_int_equal(m, PART_FORM);
+					assert_int_equal(a[0], PART_HASHED);
+					/* another run's key, another form */
+					form(&hk2, id, n, b);
+					assert_int_equal(b[0], PART_HASHED);
+					assert_memory_not_equal(a, b,
+					    PART_FORM);
+					memcpy(all[nall++], a, PART_FORM);
+				}
+			}
+		}
+	/* every hashed form differs from every other (all ids differ) */
+	assert_true(nall > 1000);
+	qsort(all, nall, PART_FORM, cmp_form);
+	for (size_t i = 1; i < nall; i++)
+		if (memcmp(all[i - 1], all[i], PART_FORM) == 0)
+			fail_msg("two long ids share hashed form %zu", i);
+	free(all);
+	/* no packed tag is the hashed one, nor a UTF-8 id's first byte */
+	assert_true(PART_RAW_MAX + PART_PACK_MAX < PART_HASHED);
+	memset(id, '0', sizeof(id));
+	assert_int_equal(pack(id, 16, pk), 9);
+	assert_int_not_equal(pk[0], PART_HASHED);
+	assert_int_equal(pack(id, PART_PACK_MAX, pk), PART_PACKED_MAX);
+	assert_int_not_equal(pk[0], PART_HASHED);
+}
+
+/* Write 'rows' as a CSV with a header and read it: report and result. */
+static void
+run_rows(struct fixture *fx, const char *rows, struct engine_report *rep,
+    struct engine_result *res)
+{
+	struct engine_input in;
+	struct qspec q;
+	char *paths[1];
+	FILE *f = fopen(fx->csv, "w");
+
+	assert_non_null(f);
+	fprintf(f, "subscriber_id,timestamp,cell_id\n%s", rows);
+	fclose(f);
+	query(&q, QSPEC_KIND_PRESENCE);
+	input(fx, &in, paths, 2, 4);
+	in.max_bad_fraction = 0.5;
+	assert_int_equal(engine_run_csv(&q, &in, rep, res), CAIRN_OK);
+}
+
+/*
+ * An id over 128 bytes, and one starting with the hashed form's tag byte
+ * (not UTF-8), are bad rows by name; the rest counts.
+ */
+static void
+test_long_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct engine_report rep;
+	struct engine_result res;
+	char rows[8192], id200[201], id128[129];
+	unsigned long long t = (DAY0 + 1) * 86400ULL;
+	size_t len;
+
+	memset(id200, 'e', 200);
+	id200[200] = '\0';
+	memset(id128, 'e', 128);
+	id128[128] = '\0';
+	len = (size_t)snprintf(rows, sizeof(rows), "%s,%llu,c5\n"
+	    "\xff\xc3\xa9x0123456789abc,%llu,c5\n"
+	    "\xff" "abcdef0123456789abcdef,%llu,c5\n", id200, t, t, t);
+	/* 2 subjects */
+	for (int i = 0; i < 40; i++)
+		len += (size_t)snprintf(rows + len, sizeof(rows) - len,
+		    "%s,%llu,c%u\n", i % 2 ? id128 : "e", t + 60 * (unsigned)i,
+		    regions[i % 2]);
+	assert_true(len < sizeof(rows) - 1);
+	run_rows(fx, rows, &rep, &res);
+	assert_int_equal(rep.files[0].good, 40);
+	assert_int_equal(rep.files[0].nbad, 3);
+	assert_int_equal(rep.files[0].bad[ENGINE_BAD_LONG_FIELD], 1);
+	assert_int_equal(rep.files[0].bad[ENGINE_BAD_ENCODING], 2);
+	assert_int_equal(res.subjects, 2);
+	engine_result_release(&res);
+	engine_report_release(&rep);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pack),
+		cmocka_unit_test(test_long_forms),
+		cmocka_unit_test_setup_teardown(test_long_refused, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_grouping, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_subjects, setup,
