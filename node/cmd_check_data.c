@@ -2,7 +2,9 @@
  * cmd_check_data.c - `cairn-node check-data`: read the input and print the
  * bad-row report without running a query.  Exits 1 when a file would be
  * refused under --max-bad-fraction.  With --source, per table the rows a
- * query would read and those it would refuse, by reason.
+ * query would read and those it would refuse, by reason; on a ClickHouse
+ * cluster with the option 'cluster', per shard the subscribers that also
+ * have events on another shard (exit 1 when there is one).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -27,6 +29,46 @@ usage(FILE *f)
 	    "Read the input files and report bad rows by reason, with the "
 	    "first examples\nas file:line: reason.  Exits 1 when a file "
 	    "would be refused.\n");
+}
+
+/*
+ * On a sharded ClickHouse source, report per shard the subscribers that
+ * also have events on another shard (through the source's cluster) and
+ * set *refused when there is one: per-subscriber rules would then run
+ * on each part of such a subscriber apart, and every output would be
+ * wrong (docs/sources.md, "A cluster: shards").  Without a cluster, say
+ * that this was not checked.
+ */
+static int
+check_split(const struct engine_source *s, bool *refused)
+{
+	uint64_t split[ENGINE_SOURCE_MAX_SHARDS], total = 0;
+	int r;
+
+	if (s->cluster == NULL) {
+		printf("shards: subscribers on more than one shard not counted "
+		    "(set the source option cluster)\n");
+		return CAIRN_OK;
+	}
+	if ((r = engine_check_split(s, split)) != CAIRN_OK)
+		return r;
+	for (size_t i = 0; i < s->nshards; i++) {
+		printf("shard %s: %" PRIu64 " subscribers also on another "
+		    "shard\n", s->shards[i], split[i]);
+		total += split[i];
+	}
+	if (total > 0) {
+		fprintf(stderr, "%s: error: the data is not sharded by "
+		    "subscriber:", PROG);
+		for (size_t i = 0; i < s->nshards; i++)
+			if (split[i] > 0)
+				fprintf(stderr, " shard %s holds %" PRIu64 " "
+				    "subscribers with events on another shard;",
+				    s->shards[i], split[i]);
+		fprintf(stderr, " each shard would count them apart\n");
+		*refused = true;
+	}
+	return CAIRN_OK;
 }
 
 /*
@@ -60,6 +102,8 @@ check_source(struct cmd_input *ci, bool *refused)
 			*refused = true;
 		}
 	}
+	if (ci->src.nshards > 0)
+		return check_split(&ci->src, refused);
 	return CAIRN_OK;
 }
 
