@@ -234,7 +234,8 @@ ch_point() {	# ch_point ROWS NSHARDS
 		    "on disk in", $2, "parts" }'), $(ch_rows "$h") rows"
 	done
 	{ echo cell_id,region_id
-	  for r in $(seq 0 19); do for k in $(seq 0 6); do echo "c${r}_$k,$r"
+	  for rg in $(seq 0 19); do for kc in $(seq 0 6); do
+		echo "c${rg}_$kc,$rg"
 	  done; done; } >"$W/chcells.csv"
 	for q in $QUERIES; do
 		# shellcheck disable=SC2086
