@@ -271,6 +271,8 @@ static const char *const ch_reserved[] = {
 	"wait_end_of_query", "join_use_nulls", "max_query_size",
 	"max_execution_time", "readonly",
 };
+/* The external tables a statement may send (gen_map(), gen_cats()). */
+static const char *const ch_ext[] = { "cm", "dom", "cats" };
 
 /*
  * Check the setting "name=value" 'kv': CAIRN_OK, or CAIRN_ERR_ARG saying
@@ -286,12 +288,12 @@ setting_check(const char *kv)
 		return cairn_err(CAIRN_ERR_ARG, "source setting '%s' is not "
 		    "name=value", kv);
 	nl = (size_t)(eq - kv);
-	if (nl > 64 || strlen(eq + 1) > 64 || kv[0] < 'a' || kv[0] > 'z' ||
+	if (nl > 64 || kv[0] < 'a' || kv[0] > 'z' ||
 	    strspn(kv, "abcdefghijklmnopqrstuvwxyz0123456789_") != nl)
 		return cairn_err(CAIRN_ERR_ARG, "source setting '%s': the name "
 		    "is not [a-z][a-z0-9_]* of at most 64 bytes", kv);
-	if (strspn(eq + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789_.+-") != strlen(eq + 1))
+	if (strlen(eq + 1) > 64 || strspn(eq + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789_.+-") != strlen(eq + 1))
 		return cairn_err(CAIRN_ERR_ARG, "source setting '%s': the value "
 		    "is not [A-Za-z0-9_.+-] of at most 64 bytes", kv);
 	for (size_t i = 0; i < sizeof(ch_reserved) / sizeof(ch_reserved[0]);
@@ -303,12 +305,18 @@ setting_check(const char *kv)
 			    strcmp(ch_reserved[i], "max_execution_time") == 0 ?
 			    "use statement_timeout_seconds" :
 			    "the statement needs the node's value");
-	if ((nl > 10 && strncmp(eq - 10, "_structure", 10) == 0) ||
-	    (nl > 7 && strncmp(eq - 7, "_format", 7) == 0) ||
-	    (nl > 6 && strncmp(eq - 6, "_types", 6) == 0))
-		return cairn_err(CAIRN_ERR_ARG, "source setting '%.*s' names "
-		    "an external table's parameter, not a setting", (int)nl,
-		    kv);
+	/* NAME_structure, NAME_format, NAME_types of the external tables */
+	for (size_t i = 0; i < sizeof(ch_ext) / sizeof(ch_ext[0]); i++) {
+		size_t el = strlen(ch_ext[i]);
+
+		if (nl > el && strncmp(kv, ch_ext[i], el) == 0 &&
+		    kv[el] == '_' && (strncmp(kv + el, "_structure=", 11) ==
+		    0 || strncmp(kv + el, "_format=", 8) == 0 ||
+		    strncmp(kv + el, "_types=", 7) == 0))
+			return cairn_err(CAIRN_ERR_ARG, "source setting '%.*s' "
+			    "names an external table's parameter, not a "
+			    "setting", (int)nl, kv);
+	}
 	return CAIRN_OK;
 }
 

@@ -156,6 +156,9 @@ test_settings(void **state)
 		{ "readonly=0", "the node's own" },
 		{ "cm_structure=x", "external table" },
 		{ "cm_format=CSV", "external table" },
+		{ "cats_types=String", "external table" },
+		{ "a=12345678901234567890123456789012345678901234567890123456789012345",
+		    "the value is not" },
 	};
 
 	(void)state;
@@ -176,6 +179,11 @@ test_settings(void **state)
 			fail_msg("'%s': '%s' has no '%s'", bad[i].val,
 			    cairn_errdesc(CAIRN_ERR_ARG), bad[i].err);
 	}
+	/* real settings that end like an external table's parameter */
+	assert_int_equal(engine_source_set(&s, "settings",
+	    "date_time_input_format=best_effort,"
+	    "allow_suspicious_low_cardinality_types=1"), CAIRN_OK);
+	assert_int_equal(engine_source_check(&s), CAIRN_OK);
 	assert_int_equal(engine_source_set(&s, "settings", "a=1"), CAIRN_OK);
 	s.uri = "postgresql://ro@127.0.0.1/flowdb";
 	assert_int_equal(engine_source_check(&s), CAIRN_ERR_ARG);
