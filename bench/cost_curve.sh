@@ -185,7 +185,15 @@ ch_point() {	# ch_point ROWS NSHARDS
 		have=$((have + $(ch_rows "$h")))
 	done
 	if [ "$have" = "$rows" ]; then
-		echo "$eng   $rows rows kept in $base"
+		tg1=$(date +%s)
+		for h in $hs; do
+			while [ "$(q "$h" "SELECT count() FROM system.merges")" != 0 ]
+			do
+				sleep 5
+			done
+		done
+		echo "$eng   $rows rows kept in $base (merges waited for:" \
+		    "$(($(date +%s) - tg1)) s)"
 	else
 		[ "$have" = 0 ] || die "$base holds $have rows, not $rows"
 		for h in $hs; do

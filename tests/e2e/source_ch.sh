@@ -588,7 +588,7 @@ src_round_setup "$T/fed" "$T/syn/regions.csv" "$CDR" "$CELLS" "uri = $URI1
 tables = calls, sms" "uri = $URIC
 tables = calls, sms
 shards = 127.0.0.1:$HA, 127.0.0.1:$HB
-settings = max_bytes_before_external_group_by=1, group_by_two_level_threshold=1
+settings = max_memory_usage=4000000000, max_bytes_before_external_group_by=2000000000
 cluster = cairn2"
 status_ok $? "a federation of two nodes with a ClickHouse [source]: n1 the server, n2 the cluster"
 src_round_run qc 2024-02-27 2024-03-03
