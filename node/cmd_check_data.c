@@ -2,7 +2,9 @@
  * cmd_check_data.c - `cairn-node check-data`: read the input and print the
  * bad-row report without running a query.  Exits 1 when a file would be
  * refused under --max-bad-fraction.  With --source, per table the rows a
- * query would read and those it would refuse, by reason.
+ * query would read and those it would refuse, by reason; on a ClickHouse
+ * cluster with the option 'cluster', per shard the subscribers that also
+ * have events on another shard (exit 1 when there is one).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -31,17 +33,27 @@ usage(FILE *f)
 
 /*
  * Report what a SQL source would read and refuse, per table; *refused
- * is set when a table's refused share is over 'max_bad'.
+ * is set when a table's refused share is over 'max_bad'.  On a sharded
+ * ClickHouse source with a cluster, also per shard the subscribers that
+ * have events on another shard too, and *refused when there is one:
+ * per-subscriber rules would then run on each part of such a subscriber
+ * apart, and every output would be wrong (docs/sources.md, "check-data").
+ * Both are counted before anything is printed.
  */
 static int
 check_source(struct cmd_input *ci, bool *refused)
 {
 	struct engine_source_table_report rep[ENGINE_SOURCE_MAX_TABLES];
+	const struct engine_source *s = &ci->src;
+	uint64_t split[ENGINE_SOURCE_MAX_SHARDS], total = 0;
 	int r;
 
-	if ((r = engine_check_source(&ci->src, ci->cells, rep)) != CAIRN_OK)
+	if ((r = engine_check_source(s, ci->cells, rep)) != CAIRN_OK)
 		return r;
-	for (size_t i = 0; i < ci->src.ntables; i++) {
+	if (s->nshards > 0 && s->cluster != NULL &&
+	    (r = engine_check_split(s, split)) != CAIRN_OK)
+		return r;
+	for (size_t i = 0; i < s->ntables; i++) {
 		const struct engine_source_table_report *t = &rep[i];
 		uint64_t bad = t->empty_id + t->bad_time + t->no_cell +
 		    t->unmapped;
@@ -59,6 +71,29 @@ check_source(struct cmd_input *ci, bool *refused)
 			    100.0 * ci->max_bad);
 			*refused = true;
 		}
+	}
+	if (s->nshards == 0)
+		return CAIRN_OK;
+	if (s->cluster == NULL) {
+		printf("shards: subscribers on more than one shard not counted "
+		    "(set the source option cluster)\n");
+		return CAIRN_OK;
+	}
+	for (size_t i = 0; i < s->nshards; i++) {
+		printf("shard %s: %" PRIu64 " subscribers also on another "
+		    "shard\n", s->shards[i], split[i]);
+		total += split[i];
+	}
+	if (total > 0) {
+		fprintf(stderr, "%s: error: the data is not sharded by "
+		    "subscriber:", PROG);
+		for (size_t i = 0; i < s->nshards; i++)
+			if (split[i] > 0)
+				fprintf(stderr, " shard %s holds %" PRIu64 " "
+				    "subscribers with events on another shard;",
+				    s->shards[i], split[i]);
+		fprintf(stderr, " each shard would count them apart\n");
+		*refused = true;
 	}
 	return CAIRN_OK;
 }

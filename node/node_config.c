@@ -81,6 +81,10 @@ static const struct config_key schema[] = {
 	    false, 0, 0, 0, 0, NULL },
 	{ "source", "shards", CONFIG_STRING, C(src_shards), false, 0, 0, 0, 0,
 	    NULL },
+	{ "source", "settings", CONFIG_STRING, C(src_settings), false, 0, 0, 0,
+	    0, NULL },
+	{ "source", "cluster", CONFIG_STRING, C(src_cluster), false, 0, 0, 0,
+	    0, NULL },
 	{ "source", "statement_timeout_seconds", CONFIG_INT, C(src_timeout_s),
 	    false, 0, 604800, 0, 0, "3600" },
 	{ "policy", "allow_kind", CONFIG_STRLIST, P(kinds), true, 0, 0, 0, 0,
@@ -131,6 +135,8 @@ fill_source(const struct node_config *cfg, struct engine_source *out)
 		{ "region_column", cfg->src_region_column },
 		{ "category_column", cfg->src_category_column },
 		{ "shards", cfg->src_shards },
+		{ "settings", cfg->src_settings },
+		{ "cluster", cfg->src_cluster },
 	};
 	int r;
 

@@ -87,6 +87,8 @@ struct node_config {
 	char		*src_region_column;
 	char		*src_category_column;
 	char		*src_shards;	/* ClickHouse: HOST:PORT, ... */
+	char		*src_settings;	/* ClickHouse: name=value, ... */
+	char		*src_cluster;	/* ClickHouse: the shards' cluster */
 	int64_t		 src_timeout_s;
 	/* not from the file: set by `cairn-node serve`, cancels a source's
 	   statement when the node stops (may be NULL) */

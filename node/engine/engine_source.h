@@ -37,6 +37,8 @@ enum engine_source_type {
 
 /* Most shards of a ClickHouse cluster one source reads. */
 #define ENGINE_SOURCE_MAX_SHARDS	16
+/* Most ClickHouse settings one source sends with its statements. */
+#define ENGINE_SOURCE_MAX_SETTINGS	16
 
 /*
  * Where the events are and how their columns are named.  Strings are
@@ -70,6 +72,16 @@ struct engine_source {
 	const char	*shards[ENGINE_SOURCE_MAX_SHARDS];
 	size_t		 nshards;
 	char		 shardbuf[1024];
+	/* ClickHouse: settings sent with every statement on every server,
+	   each "name=value" (e.g. max_bytes_before_external_group_by=N);
+	   engine_source_check() checks them. */
+	const char	*settings[ENGINE_SOURCE_MAX_SETTINGS];
+	size_t		 nsettings;
+	char		 setbuf[1024];
+	/* ClickHouse with shards: the cluster (remote_servers) the shards
+	   form, through which check-data counts the subscribers that have
+	   events on more than one shard.  NULL: not counted. */
+	const char	*cluster;
 };
 
 /* A clickhouse:// URI taken apart (percent-escapes decoded). */
@@ -94,16 +106,20 @@ void	engine_source_defaults(struct engine_source *s);
  * Set option 'key' ("uri", "tables", "subscriber_column", "time_column",
  * "cell_column", "cell_table", "cell_table_cell_column",
  * "cell_table_region_column", "region_column", "category_column",
- * "statement_timeout_seconds", "shards") to 'val'
- * (borrowed; "tables" and "shards" are comma-separated lists).  An unknown key or a
- * bad value is CAIRN_ERR_ARG naming it.
+ * "statement_timeout_seconds", "shards", "settings", "cluster") to 'val'
+ * (borrowed; "tables", "shards" and "settings" are comma-separated
+ * lists).  An unknown key or a bad value is CAIRN_ERR_ARG naming it.
  */
 int	engine_source_set(struct engine_source *s, const char *key,
 	    const char *val) __attribute__((warn_unused_result));
 /*
  * Check the URI's scheme and every name: CAIRN_ERR_ARG for a missing or
  * unknown scheme, a clickhouse:// URI that does not parse, an empty
- * name, or shards given to a postgresql:// source.
+ * name, shards, settings or a cluster given to a postgresql:// source, a
+ * cluster without shards, or a setting that is not name=value (a name of
+ * [a-z0-9_], a value of [A-Za-z0-9_.+-], each at most 64 bytes) or that
+ * names what the node sets itself (join_use_nulls, max_execution_time:
+ * use statement_timeout_seconds, query_id, the database, ...).
  */
 int	engine_source_check(struct engine_source *s)
 	    __attribute__((warn_unused_result));
@@ -202,6 +218,22 @@ struct engine_source_table_report {
 int	engine_check_source(const struct engine_source *s,
 	    const struct engine_cellmap *cells,
 	    struct engine_source_table_report *out)
+	    __attribute__((warn_unused_result));
+/*
+ * The statement that counts, on one shard, its subscribers (over every
+ * table) that also have events on another shard of s->cluster: their
+ * rows over the cluster outnumber their rows on the shard.  One row,
+ * one number.  CAIRN_ERR_ARG without shards and a cluster.
+ */
+int	engine_sql_build_split(const struct engine_source *s,
+	    struct engine_sql *out) __attribute__((warn_unused_result));
+/*
+ * For a ClickHouse source with shards and a cluster: into split[i] the
+ * subscribers of shard i that also have events on another shard (data
+ * not sharded by subscriber; s->nshards entries).  Errors as
+ * engine_run_source() says.
+ */
+int	engine_check_split(const struct engine_source *s, uint64_t *split)
 	    __attribute__((warn_unused_result));
 
 #endif

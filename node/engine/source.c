@@ -244,3 +244,20 @@ engine_check_source(const struct engine_source *s,
 	engine_sql_release(&sql);
 	return r;
 }
+
+int
+engine_check_split(const struct engine_source *s, uint64_t *split)
+{
+	struct engine_sql sql;
+	int r;
+
+	if (s->type != ENGINE_SOURCE_CLICKHOUSE || s->nshards == 0 ||
+	    s->cluster == NULL)
+		return cairn_err(CAIRN_ERR_ARG, "counting split subscribers "
+		    "needs a clickhouse:// source with shards and a cluster");
+	if ((r = engine_sql_build_split(s, &sql)) != CAIRN_OK)
+		return r;
+	r = engine_ch_split(s, &sql, split);
+	engine_sql_release(&sql);
+	return r;
+}

@@ -7,8 +7,11 @@
  * structure in the URL; the URL also carries the database, a query_id
  * of our own, the settings the statement needs (join_use_nulls: an
  * unmatched LEFT JOIN row is NULL as in SQL), max_execution_time from
- * statement_timeout_seconds, and wait_end_of_query=1 so an error that
- * happens late still comes as an HTTP error with ClickHouse's message.
+ * statement_timeout_seconds, the holder's own settings (the 'settings'
+ * option: e.g. max_bytes_before_external_group_by, so that a GROUP BY
+ * over 10^9 rows spills to disk rather than outgrow the server's
+ * memory), and wait_end_of_query=1 so an error that happens late still
+ * comes as an HTTP error with ClickHouse's message.
  * The answer is TabSeparated rows of numbers, cells only, checked one by
  * one.
  *
@@ -18,7 +21,9 @@
  * and computes their per-subscriber step completely; the node adds the
  * shards' cells (source.c).  ClickHouse 18.16 does not stop a query when
  * its HTTP client goes away, so a stop of the node aborts the transfers
- * and sends KILL QUERY WHERE query_id = ... to each server.
+ * and sends KILL QUERY WHERE query_id = ... to each server.  check-data
+ * on a cluster also counts, on each shard, the subscribers that have
+ * events on another shard too (engine_ch_split()).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -126,6 +131,20 @@ ch_req_init(struct ch_req *q, const struct engine_source *s,
 		if (s->statement_timeout_s > 0)
 			fprintf(f, "&max_execution_time=%" PRId64,
 			    s->statement_timeout_s);
+		/* the holder's settings, checked by engine_source_check() */
+		for (size_t i = 0; i < s->nsettings; i++) {
+			const char *eq = strchr(s->settings[i], '=');
+			char name[72];
+
+			if (eq == NULL || (size_t)(eq - s->settings[i]) >=
+			    sizeof(name)) {
+				(void)fclose(f);
+				return CAIRN_ERR_INTERNAL;
+			}
+			snprintf(name, sizeof(name), "%.*s",
+			    (int)(eq - s->settings[i]), s->settings[i]);
+			url_arg(q->h, f, name, eq + 1);
+		}
 		for (size_t i = 0; i < sql->next; i++) {
 			snprintf(key, sizeof(key), "%s_structure",
 			    sql->ext[i].name);
@@ -445,4 +464,19 @@ engine_ch_check(const struct engine_source *s, const struct engine_sql *sql,
 	void *arg[2] = { (void *)(uintptr_t)s, out };
 
 	return ch_exec(s, sql, NULL, 3, check_row, arg);
+}
+
+static int
+split_row(void *arg, size_t shard, const uint64_t *v)
+{
+	((uint64_t *)arg)[shard] += v[0];
+	return CAIRN_OK;
+}
+
+int
+engine_ch_split(const struct engine_source *s, const struct engine_sql *sql,
+    uint64_t *split)
+{
+	memset(split, 0, s->nshards * sizeof(*split));
+	return ch_exec(s, sql, NULL, 1, split_row, split);
 }

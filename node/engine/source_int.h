@@ -86,5 +86,12 @@ int	engine_ch_check(const struct engine_source *s,
 	    const struct engine_sql *sql,
 	    struct engine_source_table_report *out)
 	    __attribute__((warn_unused_result));
+/*
+ * Run the statement of engine_sql_build_split() on every shard of 's',
+ * its one number for shard i into split[i].
+ */
+int	engine_ch_split(const struct engine_source *s,
+	    const struct engine_sql *sql, uint64_t *split)
+	    __attribute__((warn_unused_result));
 
 #endif

@@ -119,6 +119,7 @@ engine_source_set(struct engine_source *s, const char *key, const char *val)
 		    offsetof(struct engine_source, region_column) },
 		{ "category_column",
 		    offsetof(struct engine_source, category_column) },
+		{ "cluster", offsetof(struct engine_source, cluster) },
 	};
 	int64_t v;
 
@@ -132,6 +133,9 @@ engine_source_set(struct engine_source *s, const char *key, const char *val)
 	if (strcmp(key, "shards") == 0)
 		return split_list(key, val, s->shardbuf, sizeof(s->shardbuf),
 		    s->shards, ENGINE_SOURCE_MAX_SHARDS, &s->nshards);
+	if (strcmp(key, "settings") == 0)
+		return split_list(key, val, s->setbuf, sizeof(s->setbuf),
+		    s->settings, ENGINE_SOURCE_MAX_SETTINGS, &s->nsettings);
 	if (strcmp(key, "statement_timeout_seconds") == 0) {
 		if (!config_parse_int(val, &v) || v < 0 || v > 86400 * 7)
 			return cairn_err(CAIRN_ERR_ARG, "source option "
@@ -256,6 +260,66 @@ shard_ok(const char *h)
 	return *end == '\0' && c[1] != '\0' && port > 0 && port <= 65535;
 }
 
+/*
+ * What the node sends itself beside a statement, or what is not a setting
+ * of ClickHouse's HTTP interface: not for the 'settings' option.
+ */
+static const char *const ch_reserved[] = {
+	"query", "database", "default_format", "query_id", "user",
+	"password", "quota_key", "session_id", "session_timeout",
+	"session_check", "compress", "decompress", "buffer_size",
+	"wait_end_of_query", "join_use_nulls", "max_query_size",
+	"max_execution_time", "readonly",
+};
+/* The external tables a statement may send (gen_map(), gen_cats()). */
+static const char *const ch_ext[] = { "cm", "dom", "cats" };
+
+/*
+ * Check the setting "name=value" 'kv': CAIRN_OK, or CAIRN_ERR_ARG saying
+ * what is wrong with it.
+ */
+static int
+setting_check(const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	size_t nl;
+
+	if (eq == NULL || eq == kv || eq[1] == '\0')
+		return cairn_err(CAIRN_ERR_ARG, "source setting '%s' is not "
+		    "name=value", kv);
+	nl = (size_t)(eq - kv);
+	if (nl > 64 || kv[0] < 'a' || kv[0] > 'z' ||
+	    strspn(kv, "abcdefghijklmnopqrstuvwxyz0123456789_") != nl)
+		return cairn_err(CAIRN_ERR_ARG, "source setting '%s': the name "
+		    "is not [a-z][a-z0-9_]* of at most 64 bytes", kv);
+	if (strlen(eq + 1) > 64 || strspn(eq + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789_.+-") != strlen(eq + 1))
+		return cairn_err(CAIRN_ERR_ARG, "source setting '%s': the value "
+		    "is not [A-Za-z0-9_.+-] of at most 64 bytes", kv);
+	for (size_t i = 0; i < sizeof(ch_reserved) / sizeof(ch_reserved[0]);
+	    i++)
+		if (strlen(ch_reserved[i]) == nl &&
+		    strncmp(kv, ch_reserved[i], nl) == 0)
+			return cairn_err(CAIRN_ERR_ARG, "source setting '%.*s' "
+			    "is the node's own (%s)", (int)nl, kv,
+			    strcmp(ch_reserved[i], "max_execution_time") == 0 ?
+			    "use statement_timeout_seconds" :
+			    "the statement needs the node's value");
+	/* NAME_structure, NAME_format, NAME_types of the external tables */
+	for (size_t i = 0; i < sizeof(ch_ext) / sizeof(ch_ext[0]); i++) {
+		size_t el = strlen(ch_ext[i]);
+
+		if (nl > el && strncmp(kv, ch_ext[i], el) == 0 &&
+		    kv[el] == '_' && (strncmp(kv + el, "_structure=", 11) ==
+		    0 || strncmp(kv + el, "_format=", 8) == 0 ||
+		    strncmp(kv + el, "_types=", 7) == 0))
+			return cairn_err(CAIRN_ERR_ARG, "source setting '%.*s' "
+			    "names an external table's parameter, not a "
+			    "setting", (int)nl, kv);
+	}
+	return CAIRN_OK;
+}
+
 int
 engine_source_check(struct engine_source *s)
 {
@@ -277,6 +341,19 @@ engine_source_check(struct engine_source *s)
 	if (s->nshards > 0 && s->type != ENGINE_SOURCE_CLICKHOUSE)
 		return cairn_err(CAIRN_ERR_ARG, "source option 'shards' is for "
 		    "clickhouse:// sources only");
+	if (s->nsettings > 0 && s->type != ENGINE_SOURCE_CLICKHOUSE)
+		return cairn_err(CAIRN_ERR_ARG, "source option 'settings' is "
+		    "for clickhouse:// sources only (PostgreSQL: ALTER ROLE "
+		    "... SET, docs/sources.md)");
+	if (s->cluster != NULL && s->nshards == 0)
+		return cairn_err(CAIRN_ERR_ARG, "source option 'cluster' needs "
+		    "'shards' (clickhouse:// sources only)");
+	if (s->cluster != NULL && !name_ok(s->cluster, false))
+		return cairn_err(CAIRN_ERR_ARG, "source cluster '%s' is not a "
+		    "name", s->cluster);
+	for (size_t i = 0; i < s->nsettings; i++)
+		if ((r = setting_check(s->settings[i])) != CAIRN_OK)
+			return r;
 	for (size_t i = 0; i < s->nshards; i++)
 		if (!shard_ok(s->shards[i]))
 			return cairn_err(CAIRN_ERR_ARG, "source shard '%s' is not "
@@ -1315,6 +1392,80 @@ engine_sql_build_check(const struct engine_source *s,
 	}
 	return gen_close(&g, "check-data, rows by table and reason", out,
 	    &buf);
+}
+
+/*
+ * The subscriber column of every table as "s", one SELECT per table
+ * under UNION ALL: from the local tables, or with 'cluster' from
+ * cluster(NAME, database, table) over the source's cluster.
+ */
+static void
+gen_subscribers(struct gen *g, const struct engine_source *s, bool cluster)
+{
+	for (size_t i = 0; i < s->ntables; i++) {
+		const char *t = s->tables[i], *dot = strchr(t, '.');
+
+		fputs(i ? "\t\tUNION ALL\n\t\tSELECT " : "\t\tSELECT ", g->f);
+		ident(g, s->subscriber_column, false);
+		fputs(" AS s FROM ", g->f);
+		if (!cluster) {
+			ident(g, t, true);
+		} else {
+			char db[256];
+
+			fputs("cluster(", g->f);
+			ident(g, s->cluster, false);
+			if (dot != NULL) {
+				snprintf(db, sizeof(db), "%.*s", (int)(dot - t),
+				    t);
+				fputs(", ", g->f);
+				ident(g, db, false);
+				fputs(", ", g->f);
+				ident(g, dot + 1, false);
+			} else {
+				fputs(", currentDatabase(), ", g->f);
+				ident(g, t, false);
+			}
+			fputc(')', g->f);
+		}
+		fputc('\n', g->f);
+	}
+}
+
+int
+engine_sql_build_split(const struct engine_source *s, struct engine_sql *out)
+{
+	struct gen g;
+	char *buf;
+	size_t len;
+	int r;
+
+	if (s->type != ENGINE_SOURCE_CLICKHOUSE || s->nshards == 0 ||
+	    s->cluster == NULL)
+		return cairn_err(CAIRN_ERR_ARG, "counting split subscribers "
+		    "needs a clickhouse:// source with shards and a cluster");
+	if ((r = gen_open(&g, s, out, &buf, &len)) != CAIRN_OK)
+		return r;
+	/*
+	 * Per subscriber of this shard, its rows here (l.n) against its rows
+	 * over the whole cluster (g.n, the cluster read only for this
+	 * shard's subscribers: GLOBAL IN sends their set to the other
+	 * shards): more over the cluster means rows on another shard.
+	 */
+	fputs("SELECT count(*) AS split FROM (\n"
+	    "\tSELECT s, count(*) AS n FROM (\n", g.f);
+	gen_subscribers(&g, s, false);
+	fputs("\t) WHERE s IS NOT NULL AND length(s) > 0 GROUP BY s\n"
+	    ") AS l ALL INNER JOIN (\n"
+	    "\tSELECT s, count(*) AS gn FROM (\n", g.f);
+	gen_subscribers(&g, s, true);
+	fputs("\t) WHERE s GLOBAL IN (\n", g.f);
+	gen_subscribers(&g, s, false);
+	fputs("\t) GROUP BY s\n"
+	    ") AS c USING s\n"
+	    "WHERE gn > n\n", g.f);
+	return gen_close(&g, "check-data, subscribers also on another shard",
+	    out, &buf);
 }
 
 void

@@ -21,7 +21,13 @@
 #   - neighbouring data sets: one subscriber's records of one UTC month
 #     removed gives the same output through the three paths (every kind);
 #   - check-data counts what the source would refuse, by reason; Nullable
-#     columns with NULLs;
+#     columns with NULLs; on the cluster with 'cluster', the subscribers
+#     of each shard that also have events on another (none when sharded
+#     by subscriber; remote()'s count when sharded at random; one planted
+#     event);
+#   - the holder's 'settings' reach every server (external aggregation:
+#     the same cells, and the servers spill; a memory limit fails on a
+#     shard); the node's own settings are refused;
 #   - --explain; an unreachable server, a shard down, a wrong table, a bad
 #     password, a missing database, a user without access to the database
 #     and a statement over its timeout fail with one line naming it; a
@@ -340,6 +346,109 @@ rc=$?
 holds "sharded at random, the cluster's residents are not the embedded engine's" \
     '[ "$rc" -eq 0 ] && [ -s "$T/cl.csv" ] && ! cmp -s "$T/emb.csv" "$T/cl.csv"'
 
+# check-data on a cluster counts, through the option 'cluster', the
+# subscribers of each shard that have events on another shard too.
+# Sharded by subscriber: none (the negative control); sharded at random:
+# each shard's count is the one remote() finds; one planted event:
+# one subscriber on each shard, both shards named, exit 1.
+CLU="--source $URIC --source-option shards=127.0.0.1:$HA,127.0.0.1:$HB
+    --source-option cluster=cairn2"
+# shellcheck disable=SC2086
+"$NODE" check-data $CLU --source-option tables=calls,sms --cells "$CELLS" \
+    >"$T/out" 2>&1
+rc=$?
+holds "check-data: sharded by subscriber, no shard holds a split subscriber (exit 0)" \
+    '[ "$rc" -eq 0 ] && [ "$(grep -c "^shard 127.0.0.1:[0-9]*: 0 subscribers also on another shard$" "$T/out")" -eq 2 ]'
+# split_on H P: the subscribers of the shard of HTTP port H (tables crand,
+# srand) that have events on the shard of TCP port P, as remote() sees it.
+split_on() {
+	q "$1" "SELECT uniqExact(msisdn) FROM (SELECT msisdn FROM cdr.crand
+	    UNION ALL SELECT msisdn FROM cdr.srand) WHERE msisdn IN
+	    (SELECT msisdn FROM remote('127.0.0.1:$2', cdr.crand) UNION ALL
+	    SELECT msisdn FROM remote('127.0.0.1:$2', cdr.srand))"
+}
+sa=$(split_on "$HA" "$PB")
+sb=$(split_on "$HB" "$PA")
+# shellcheck disable=SC2086
+"$NODE" check-data $CLU --source-option tables=crand,srand --cells "$CELLS" \
+    >"$T/out" 2>"$T/err"
+rc=$?
+holds "check-data: sharded at random, each shard's split subscribers as remote() counts them ($sa, $sb; exit 1)" \
+    '[ "$rc" -eq 1 ] && [ "${sa:-0}" -gt 0 ] && [ "${sb:-0}" -gt 0 ] &&
+    grep -q "^shard 127.0.0.1:$HA: $sa subscribers also on another shard$" "$T/out" &&
+    grep -q "^shard 127.0.0.1:$HB: $sb subscribers also on another shard$" "$T/out"'
+has "check-data names the shards of the split subscribers" \
+    "error: the data is not sharded by subscriber: shard 127.0.0.1:$HA holds $sa subscribers.* shard 127.0.0.1:$HB holds $sb " \
+    "$T/err"
+who=$(q "$HA" "SELECT any(msisdn) FROM cdr.calls")
+q "$HB" "INSERT INTO cdr.sms VALUES ('$who', '2024-02-28 12:00:00', 'nosuchcell')" \
+    >"$T/out" 2>&1
+status_ok $? "one event of a subscriber of shard A is planted on shard B"
+# shellcheck disable=SC2086
+"$NODE" check-data $CLU --source-option tables=calls,sms --cells "$CELLS" \
+    >"$T/out" 2>"$T/err"
+rc=$?
+holds "check-data: the planted subscriber is counted once on each shard (exit 1)" \
+    '[ "$rc" -eq 1 ] &&
+    grep -q "^shard 127.0.0.1:$HA: 1 subscribers also on another shard$" "$T/out" &&
+    grep -q "^shard 127.0.0.1:$HB: 1 subscribers also on another shard$" "$T/out"'
+# shellcheck disable=SC2086
+"$NODE" check-data $SRCC --cells "$CELLS" >"$T/out" 2>&1
+rc=$?
+holds "check-data on shards without 'cluster' says the count was not made (exit 0)" \
+    '[ "$rc" -eq 0 ] && grep -q "^shards: subscribers on more than one shard not counted (set the source option cluster)$" "$T/out"'
+fails_cleanly "a cluster the shards do not know fails with the server's message" \
+    "cairn-node check-data" "Requested cluster 'nosuch' not found" \
+    "$NODE" check-data --source "$URIC" --source-option tables=calls,sms \
+    --source-option "shards=127.0.0.1:$HA,127.0.0.1:$HB" \
+    --source-option cluster=nosuch --cells "$CELLS"
+load "$CDR" >"$T/out" 2>&1
+status_ok $? "the synthetic CDR is loaded again (the planted event gone)"
+
+# The holder's ClickHouse settings reach every server: external
+# aggregation from the first byte (and two-level from the first key, as
+# spilling needs) gives the same cells and spills (the server's
+# ExternalAggregationWritePart grows; without it, it does not);
+# a memory limit too small fails on the shard; the node's own settings
+# are refused.
+spills() {
+	q "$1" "SELECT sum(value) FROM system.events WHERE
+	    event = 'ExternalAggregationWritePart'"
+}
+w0=$(spills "$H1")
+same "synth q1 without settings" "$T/q1.json" "$CDR" "$CELLS"
+w1=$(spills "$H1")
+EXT="max_bytes_before_external_group_by=1,group_by_two_level_threshold=1"
+SRC1="$SRC1 --source-option settings=$EXT"
+SRCC="$SRCC --source-option settings=$EXT"
+same "synth q1 with max_bytes_before_external_group_by=1" "$T/q1.json" \
+    "$CDR" "$CELLS"
+same "synth q6 (od) with max_bytes_before_external_group_by=1" \
+    "$T/q6.json" "$CDR" "$CELLS"
+w2=$(spills "$H1")
+wa=$(spills "$HA")
+holds "with the setting the servers spilled their GROUP BY to disk (server $w1 -> $w2 parts, shard A $wa), without it not ($w0 -> $w1)" \
+    '[ "${w0:-0}" = "${w1:-0}" ] && [ "${w2:-0}" -gt "${w1:-0}" ] && [ "${wa:-0}" -gt 0 ]'
+fails_cleanly "a setting reaches the shards: max_memory_usage too small fails there" \
+    "cairn-node run-local" "Memory limit (for query) exceeded" \
+    "$NODE" run-local --no-noise --quiet --query "$T/q4.json" \
+    --source "$URIC" --source-option tables=calls,sms \
+    --source-option "shards=127.0.0.1:$HA,127.0.0.1:$HB" \
+    --source-option settings=max_memory_usage=1000 --cells "$CELLS"
+fails_cleanly "a setting the node sets itself is refused" \
+    "cairn-node run-local" "source setting 'join_use_nulls' is the node's own" \
+    "$NODE" run-local --no-noise --quiet --query "$T/q4.json" \
+    --source "$URI1" --source-option settings=join_use_nulls=0 \
+    --cells "$CELLS"
+fails_cleanly "a setting's value that is not a plain token is refused" \
+    "cairn-node run-local" "the value is not" \
+    "$NODE" run-local --no-noise --quiet --query "$T/q4.json" \
+    --source "$URI1" --source-option "settings=max_threads=1&readonly=0" \
+    --cells "$CELLS"
+SRC1="--source $URI1 --source-option tables=calls,sms"
+SRCC="--source $URIC --source-option tables=calls,sms
+    --source-option shards=127.0.0.1:$HA,127.0.0.1:$HB"
+
 # 4. Neighbouring data sets: one subscriber's records of one UTC month
 # removed, through the three paths.
 for who in $(cut -d, -f1 "$CDR" | sed 1d | sort -u | head -n 2); do
@@ -478,7 +587,9 @@ CAIRN="$BIN/cairn"
 src_round_setup "$T/fed" "$T/syn/regions.csv" "$CDR" "$CELLS" "uri = $URI1
 tables = calls, sms" "uri = $URIC
 tables = calls, sms
-shards = 127.0.0.1:$HA, 127.0.0.1:$HB"
+shards = 127.0.0.1:$HA, 127.0.0.1:$HB
+settings = max_memory_usage=4000000000, max_bytes_before_external_group_by=2000000000
+cluster = cairn2"
 status_ok $? "a federation of two nodes with a ClickHouse [source]: n1 the server, n2 the cluster"
 src_round_run qc 2024-02-27 2024-03-03
 status_ok $? "the round over the ClickHouse server and the cluster is released"

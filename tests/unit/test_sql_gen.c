@@ -1,7 +1,8 @@
 /*
  * test_sql_gen.c - the SQL source's options and statements
  * (node/engine/sql_gen.c) without a database: options and their errors,
- * URI schemes and clickhouse:// URIs taken apart, shards, names quoted as
+ * URI schemes and clickhouse:// URIs taken apart, shards, ClickHouse
+ * settings and the cluster, check-data's split-subscriber statement, names quoted as
  * identifiers in each dialect, values (cell ids, k, the window) only ever
  * passed as parameters (PostgreSQL) or as external tables and numbers the
  * node wrote (ClickHouse), and the kinds a SQL source refuses.  The
@@ -129,6 +130,90 @@ test_options(void **state)
 	s.tables[1] = "events..sms";
 	assert_int_equal(engine_source_check(&s), CAIRN_ERR_ARG);
 	s.tables[1] = "a.b.c";
+	assert_int_equal(engine_source_check(&s), CAIRN_ERR_ARG);
+}
+
+/* The ClickHouse settings and the cluster: what is taken, what refused. */
+static void
+test_settings(void **state)
+{
+	struct engine_source s;
+	struct engine_sql sql;
+	static const struct {
+		const char	*val, *err;
+	} bad[] = {
+		{ "max_memory_usage", "not name=value" },
+		{ "=1", "not name=value" },
+		{ "x=", "not name=value" },
+		{ "Max=1", "the name is not" },
+		{ "a-b=1", "the name is not" },
+		{ "a=b'c", "the value is not" },
+		{ "a=b&c=d", "the value is not" },
+		{ "join_use_nulls=0", "the node's own" },
+		{ "max_execution_time=5", "statement_timeout_seconds" },
+		{ "query_id=x", "the node's own" },
+		{ "database=other", "the node's own" },
+		{ "readonly=0", "the node's own" },
+		{ "cm_structure=x", "external table" },
+		{ "cm_format=CSV", "external table" },
+		{ "cats_types=String", "external table" },
+		{ "a=12345678901234567890123456789012345678901234567890123456789012345",
+		    "the value is not" },
+	};
+
+	(void)state;
+	engine_source_defaults(&s);
+	s.uri = "clickhouse://127.0.0.1:8123/db";
+	assert_int_equal(engine_source_set(&s, "settings",
+	    "max_bytes_before_external_group_by=4000000000, "
+	    "max_memory_usage=8000000000,distributed_aggregation_memory_"
+	    "efficient=1"), CAIRN_OK);
+	assert_int_equal(s.nsettings, 3);
+	assert_string_equal(s.settings[1], "max_memory_usage=8000000000");
+	assert_int_equal(engine_source_check(&s), CAIRN_OK);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(engine_source_set(&s, "settings", bad[i].val),
+		    CAIRN_OK);
+		assert_int_equal(engine_source_check(&s), CAIRN_ERR_ARG);
+		if (strstr(cairn_errdesc(CAIRN_ERR_ARG), bad[i].err) == NULL)
+			fail_msg("'%s': '%s' has no '%s'", bad[i].val,
+			    cairn_errdesc(CAIRN_ERR_ARG), bad[i].err);
+	}
+	/* real settings that end like an external table's parameter */
+	assert_int_equal(engine_source_set(&s, "settings",
+	    "date_time_input_format=best_effort,"
+	    "allow_suspicious_low_cardinality_types=1"), CAIRN_OK);
+	assert_int_equal(engine_source_check(&s), CAIRN_OK);
+	assert_int_equal(engine_source_set(&s, "settings", "a=1"), CAIRN_OK);
+	s.uri = "postgresql://ro@127.0.0.1/flowdb";
+	assert_int_equal(engine_source_check(&s), CAIRN_ERR_ARG);
+	assert_non_null(strstr(cairn_errdesc(CAIRN_ERR_ARG), "ALTER ROLE"));
+	s.nsettings = 0;
+
+	/* cluster: ClickHouse with shards only; the split statement */
+	s.uri = "clickhouse://127.0.0.1:8123/db";
+	assert_int_equal(engine_source_set(&s, "cluster", "cdr_cluster"),
+	    CAIRN_OK);
+	assert_int_equal(engine_source_check(&s), CAIRN_ERR_ARG);
+	assert_non_null(strstr(cairn_errdesc(CAIRN_ERR_ARG), "needs 'shards'"));
+	assert_int_equal(engine_sql_build_split(&s, &sql), CAIRN_ERR_ARG);
+	assert_int_equal(engine_source_set(&s, "shards", "h:1, h:2"),
+	    CAIRN_OK);
+	assert_int_equal(engine_source_set(&s, "tables", "calls, cdr.sms"),
+	    CAIRN_OK);
+	assert_int_equal(engine_source_check(&s), CAIRN_OK);
+	assert_int_equal(engine_sql_build_split(&s, &sql), CAIRN_OK);
+	assert_non_null(strstr(sql.text, "cluster(\"cdr_cluster\", "
+	    "currentDatabase(), \"calls\")"));
+	assert_non_null(strstr(sql.text, "cluster(\"cdr_cluster\", \"cdr\", "
+	    "\"sms\")"));
+	assert_non_null(strstr(sql.text, "FROM \"cdr\".\"sms\""));
+	assert_non_null(strstr(sql.text, "GLOBAL IN"));
+	assert_non_null(strstr(sql.text, "WHERE gn > n"));
+	engine_sql_release(&sql);
+	assert_int_equal(engine_source_set(&s, "cluster", ""), CAIRN_ERR_ARG);
+	s.uri = "postgresql://ro@127.0.0.1/flowdb";
+	s.nshards = 0;
 	assert_int_equal(engine_source_check(&s), CAIRN_ERR_ARG);
 }
 
@@ -327,6 +412,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_settings),
 		cmocka_unit_test(test_statement),
 		cmocka_unit_test(test_statement_ch),
 		cmocka_unit_test(test_presence_all_regions),
