@@ -900,6 +900,17 @@ gen_rank(struct gen *g, const char *src, const char *part, bool ci)
 	    "arrayEnumerate(a) AS rk", part);
 }
 
+/* "(h >= ns OR h < ne)" for the local hour h of 'slot': a night hour. */
+static void
+night_in(struct gen *g, size_t ns, size_t ne)
+{
+	fputs("(slot % 24 >= ", g->f);
+	P(g, ns, "integer");
+	fputs(" OR slot % 24 < ", g->f);
+	P(g, ne, "integer");
+	fputc(')', g->f);
+}
+
 /* "d >= from AND d < to" for the local day index d of 'slot'. */
 static void
 day_in(struct gen *g, size_t from, size_t to)
@@ -927,11 +938,8 @@ gen_home(struct gen *g, const char *name, size_t ns, size_t ne, size_t from,
 	rel_begin(g);
 	fputs("\tSELECT s, region, count(*) AS n FROM ", g->f);
 	use(g, "ev", NULL);
-	fputs("\n\tWHERE (slot % 24 >= ", g->f);
-	P(g, ns, "integer");
-	fputs(" OR slot % 24 < ", g->f);
-	P(g, ne, "integer");
-	fputc(')', g->f);
+	fputs("\n\tWHERE ", g->f);
+	night_in(g, ns, ne);
 	if (from != 0) {
 		fputs(" AND ", g->f);
 		day_in(g, from, to);
@@ -969,11 +977,9 @@ gen_migration_one_pass(struct gen *g, size_t ns, size_t ne, size_t f1,
 	day_in(g, f2, t2);
 	fputs(") AS nc\n\tFROM ", g->f);
 	use(g, "ev", NULL);
-	fputs("\n\tWHERE (slot % 24 >= ", g->f);
-	P(g, ns, "integer");
-	fputs(" OR slot % 24 < ", g->f);
-	P(g, ne, "integer");
-	fputs(")\n\t    AND ((", g->f);
+	fputs("\n\tWHERE ", g->f);
+	night_in(g, ns, ne);
+	fputs("\n\t    AND ((", g->f);
 	day_in(g, f1, t1);
 	fputs(") OR (", g->f);
 	day_in(g, f2, t2);

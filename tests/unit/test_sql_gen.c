@@ -41,6 +41,15 @@ cellmap(void)
 	return m;
 }
 
+/* The default source options with 'uri', checked. */
+static void
+source(struct engine_source *s, const char *uri)
+{
+	engine_source_defaults(s);
+	s->uri = uri;
+	assert_int_equal(engine_source_check(s), CAIRN_OK);
+}
+
 static void
 spec(const char *js, struct qspec *q)
 {
@@ -307,9 +316,7 @@ test_presence_all_regions(void **state)
 	struct qspec q;
 
 	(void)state;
-	engine_source_defaults(&s);
-	s.uri = "postgresql:///x";
-	assert_int_equal(engine_source_check(&s), CAIRN_OK);
+	source(&s, "postgresql:///x");
 	spec("{\"kind\": \"presence\", \"start\": \"2026-01-10\", \"end\": "
 	    "\"2026-01-13\", \"bucket\": \"day\", \"k\": 3}", &q);
 	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
@@ -358,9 +365,7 @@ test_migration_one_pass(void **state)
 	struct qspec q;
 
 	(void)state;
-	engine_source_defaults(&s);
-	s.uri = "postgresql:///x";
-	assert_int_equal(engine_source_check(&s), CAIRN_OK);
+	source(&s, "postgresql:///x");
 	spec("{\"kind\": \"migration\", \"baseline\": [\"2026-01-10\", "
 	    "\"2026-01-13\"], \"comparison\": [\"2026-01-13\", "
 	    "\"2026-01-17\"]}", &q);
@@ -379,8 +384,7 @@ test_migration_one_pass(void **state)
 	assert_null(strstr(sql.text, "hb"));
 	engine_sql_release(&sql);
 
-	s.uri = "clickhouse://127.0.0.1:8123/cdr";
-	assert_int_equal(engine_source_check(&s), CAIRN_OK);
+	source(&s, "clickhouse://127.0.0.1:8123/cdr");
 	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
 	assert_null(strstr(sql.text, "FILTER"));
 	assert_non_null(strstr(sql.text, "arraySort"));
