@@ -686,8 +686,9 @@ region_array(const struct engine_cellmap *m, bool rows)
 }
 
 /*
- * The map: "cm (cell, region)", the node's cell map (two array
- * parameters, or ClickHouse's external table cm) or the configured table
+ * The map: "cm (cell, region)", the node's cell map (array parameters:
+ * the cells, their regions and the domain's regions; or ClickHouse's
+ * external table cm) or the configured table
  * restricted to the domain's regions; for region-level tables "dom
  * (region)", the domain's region ids.
  */
