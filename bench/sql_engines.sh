@@ -31,7 +31,11 @@
 # "pg ch") picks the engines, CAIRN_SQLBENCH_QUERIES (default all four)
 # the queries.  CAIRN_SQLBENCH_ANALYZE=1 writes PostgreSQL's
 # EXPLAIN ANALYZE of both statements, untimed, and CAIRN_SQLBENCH_KEEP=DIR
-# keeps the statements, plans and results there.  The data and the servers are removed at the
+# keeps the statements, plans and results there.  CAIRN_SQLBENCH_BASE=FILE,
+# another build's cairn-node (e.g. the previous commit's), adds its
+# generated PostgreSQL statement as one more side (psql, checked, timed
+# and EXPLAINed in the same rounds): the generator before and after a
+# change on the same data.  The data and the servers are removed at the
 # end.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,11 +48,14 @@ REPEAT=${CAIRN_SQLBENCH_REPEAT:-3}
 ENGINES=${CAIRN_SQLBENCH_ENGINES:-pg ch}
 LOCK=${CAIRN_BENCH_LOCK:-}
 QUERIES=${CAIRN_SQLBENCH_QUERIES:-presence residents od migration}
+BASE=${CAIRN_SQLBENCH_BASE:-}
 . "$TOP/tests/e2e/lib/dbservers.sh"
 . "$TOP/bench/lib/benchlock.sh"
 
 die() { echo "sql_engines: error: $*" >&2; exit 1; }
 [ -x "$NODE" ] || die "no $NODE (make first)"
+[ -z "$BASE" ] || [ -x "$BASE" ] ||
+    die "CAIRN_SQLBENCH_BASE: no executable $BASE"
 command -v /usr/bin/time >/dev/null 2>&1 ||
     die "/usr/bin/time missing (apt-get install time)"
 
@@ -222,21 +229,25 @@ SQL
 	esac
 }
 
-# pg_gen Q: cairn's statement for Q with its parameters written in as
-# literals (the cell map's arrays from the cell map file), for psql.
+# pg_gen Q [NODE]: cairn's (or NODE's) statement for Q with its
+# parameters written in as literals (the cell map's arrays and the
+# domain's region ids from the cell map file), for psql.
 pg_gen() {
-	"$NODE" run-local --no-noise --explain --query "$W/q/$1.json" \
+	"${2:-$NODE}" run-local --no-noise --explain --query "$W/q/$1.json" \
 	    --source "$PGURI" --source-option tables=events.calls,events.sms \
 	    --cells "$CELLS" >"$W/g.txt" ||
 	    die "--explain $1 failed"
 	awk -F, -v cf="$CELLS" '
 	BEGIN { while ((getline l < cf) > 0) if (++i > 1) {
 		split(l, f, ","); c = c (c == "" ? "" : ",") f[1]
-		r = r (r == "" ? "" : ",") f[2] } }
+		r = r (r == "" ? "" : ",") f[2]
+		if (!(f[2] in seen)) dom = dom (dom == "" ? "" : ",") f[2]
+		seen[f[2]] = 1 } }
 	!done { st[++ns] = $0; if ($0 == ";") done = 1; next }
 	/^-- \$[0-9]+: / { p = substr($0, 5); k = substr(p, 1, index(p, ":") - 1)
 		if (p ~ /cell ids of the cell map/) v[k] = "{" c "}"
 		else if (p ~ /their region ids/) v[k] = "{" r "}"
+		else if (p ~ /region ids of the domain/) v[k] = "{" dom "}"
 		else { v[k] = substr(p, index(p, " = ") + 3) }
 		if (k + 0 > max) max = k + 0 }
 	END { for (j = 1; j <= ns; j++) { line = st[j]
@@ -275,13 +286,18 @@ SQL
 	    "events.sms"
 	printf '%-10s %9s %9s %9s %6s  %s\n' query "cairn" "gen psql" \
 	    "hand psql" "ratio" "parallel workers planned (gen/hand)"
+	SIDES="gen hand"
+	[ -n "$BASE" ] && SIDES="base gen hand" &&
+	    echo "(base: the statement of $BASE, through psql)"
 	for q in $QUERIES; do
 		params "$q"
 		pg_gen "$q" >"$W/gen.sql"
 		pg_hand "$q" >"$W/hand.sql"
-		cp "$W/gen.sql" "$W/out/pg-$q-gen.sql"
-		cp "$W/hand.sql" "$W/out/pg-$q-hand.sql"
-		for s in gen hand; do
+		[ -n "$BASE" ] && pg_gen "$q" "$BASE" >"$W/base.sql"
+		for s in $SIDES; do
+			cp "$W/$s.sql" "$W/out/pg-$q-$s.sql"
+		done
+		for s in $SIDES; do
 			{ echo "EXPLAIN"; cat "$W/$s.sql"; } |
 			    $PSQL -U cairn_ro -d flowdb >"$W/out/pg-$q-$s.plan" ||
 			    die "EXPLAIN $q $s failed"
@@ -290,7 +306,7 @@ SQL
 		# machine too: under the lock as well.
 		lock
 		if [ -n "${CAIRN_SQLBENCH_ANALYZE:-}" ]; then
-			for s in gen hand; do
+			for s in $SIDES; do
 				{ echo "EXPLAIN (ANALYZE, BUFFERS)"
 				  cat "$W/$s.sql"; } | $PSQL -U cairn_ro -d flowdb \
 				    >"$W/out/pg-$q-$s.analyze" ||
@@ -301,6 +317,10 @@ SQL
 		    "$W/out/pg-$q-gen.plan" | sort -n | tail -n 1)
 		wh=$(sed -n 's/.*Workers Planned: \([0-9]*\).*/\1/p' \
 		    "$W/out/pg-$q-hand.plan" | sort -n | tail -n 1)
+		wb=""
+		[ -n "$BASE" ] && wb=$(sed -n \
+		    's/.*Workers Planned: \([0-9]*\).*/\1/p' \
+		    "$W/out/pg-$q-base.plan" | sort -n | tail -n 1)
 		# Once untimed (the cache warm, the cells checked).
 		"$NODE" run-local --no-noise --quiet --query "$W/q/$q.json" \
 		    --source "$PGURI" --source-option tables=events.calls,events.sms \
@@ -316,7 +336,14 @@ SQL
 		    "$q" "$W/out/pg-$q-gen.tuples"
 		verdict_cells "PostgreSQL $q: hand-written = embedded engine" \
 		    "$q" "$W/out/pg-$q-hand.tuples"
-		rm -f "$W/pg-c" "$W/pg-g" "$W/pg-h"
+		if [ -n "$BASE" ]; then
+			$PSQL -U cairn_ro -d flowdb -At -F, -f "$W/base.sql" \
+			    >"$W/out/pg-$q-base.tuples" ||
+			    die "psql base $q failed"
+			verdict_cells "PostgreSQL $q: base's statement via psql = embedded engine" \
+			    "$q" "$W/out/pg-$q-base.tuples"
+		fi
+		rm -f "$W/pg-c" "$W/pg-g" "$W/pg-h" "$W/pg-b"
 		la0=$(loadavg)
 		i=0
 		while [ $i -lt "$REPEAT" ]; do
@@ -324,6 +351,8 @@ SQL
 			    --query "$W/q/$q.json" --source "$PGURI" \
 			    --source-option tables=events.calls,events.sms \
 			    --cells "$CELLS" --output /dev/null
+			[ -n "$BASE" ] && timed "$W/pg-b" $PSQL -U cairn_ro \
+			    -d flowdb -f "$W/base.sql"
 			timed "$W/pg-g" $PSQL -U cairn_ro -d flowdb -f "$W/gen.sql"
 			timed "$W/pg-h" $PSQL -U cairn_ro -d flowdb -f "$W/hand.sql"
 			i=$((i + 1))
@@ -337,6 +366,11 @@ SQL
 		    "$la0" "$la1"
 		echo "   runs: cairn $(tr '\n' ' ' <"$W/pg-c")| gen $(tr '\n' ' ' \
 		    <"$W/pg-g")| hand $(tr '\n' ' ' <"$W/pg-h")"
+		[ -n "$BASE" ] && echo "   base: median $(median <"$W/pg-b")s," \
+		    "base / hand $(awk -v a="$(median <"$W/pg-b")" -v b="$h" \
+		    'BEGIN { printf "%.2f", a / b }')x, gen / hand $(awk \
+		    -v a="$g" -v b="$h" 'BEGIN { printf "%.2f", a / b }')x," \
+		    "workers planned ${wb:-0}; runs $(tr '\n' ' ' <"$W/pg-b")"
 	done
 	[ -n "${CAIRN_SQLBENCH_KEEP:-}" ] && cp -r "$W/out" "$CAIRN_SQLBENCH_KEEP"
 	pg_stop "$W/pg"

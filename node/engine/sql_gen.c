@@ -425,8 +425,9 @@ region_array(const struct engine_cellmap *m, bool rows)
 }
 
 /*
- * The map: "cm (cell, region)", the node's cell map (two array
- * parameters, or ClickHouse's external table cm) or the configured table
+ * The map: "cm (cell, region)", the node's cell map (array parameters:
+ * the cells, their regions and the domain's regions; or ClickHouse's
+ * external table cm) or the configured table
  * restricted to the domain's regions; for region-level tables "dom
  * (region)", the domain's region ids.
  */
@@ -436,7 +437,7 @@ gen_map(struct gen *g, const struct engine_source *s,
 {
 	bool ph = g->d->placeholders;
 	char *cells = NULL, *regions = NULL;
-	size_t a = 0, b;
+	size_t a = 0, b, c;
 	int r;
 
 	if (s->region_column != NULL || s->cell_table != NULL) {
@@ -471,12 +472,31 @@ gen_map(struct gen *g, const struct engine_source *s,
 		}
 		a = gen_param_take(g, "cell ids of the cell map", cells);
 		b = gen_param_take(g, "their region ids", regions);
+		c = gen_param_take(g, "region ids of the domain",
+		    region_array(m, false));
+		/*
+		 * The region comes from the domain's list, LEFT JOINed (every
+		 * cell's region is in it: nothing is lost or doubled), for
+		 * the planner: a function scan has no statistics, so the
+		 * number of distinct values of a column is taken to be its
+		 * row count.  Read from the cell map, the region looked as
+		 * varied as the cells (141 instead of 20 on the benchmark's
+		 * data), the (subscriber, day, region) groups no fewer than
+		 * the events, and a partial aggregation in parallel workers
+		 * not worth a Gather: the plan was serial.  Read from the
+		 * domain it has its true count; an inner join would have
+		 * cut the map's estimated rows to the regions' count and
+		 * the events joined with it likewise (docs/sources.md).
+		 */
 		rel_begin(g);
-		fputs("\tSELECT * FROM unnest(", g->f);
+		fputs("\tSELECT u.cell AS cell, d.region AS region FROM unnest(",
+		    g->f);
 		P(g, a, "text[]");
 		fputs(", ", g->f);
 		P(g, b, "bigint[]");
-		fputs(") AS u (cell, region)", g->f);
+		fputs(") AS u (cell, region)\n\tLEFT JOIN unnest(", g->f);
+		P(g, c, "bigint[]");
+		fputs(") AS d (region) ON d.region = u.region", g->f);
 		rel_end(g, "cm");
 		return;
 	}
@@ -620,6 +640,30 @@ gen_rank(struct gen *g, const char *src, const char *part, bool ci)
 	    "arrayEnumerate(a) AS rk", part);
 }
 
+/* "(h >= ns OR h < ne)" for the local hour h of 'slot': a night hour. */
+static void
+night_in(struct gen *g, size_t ns, size_t ne)
+{
+	fputs("(slot % 24 >= ", g->f);
+	P(g, ns, "integer");
+	fputs(" OR slot % 24 < ", g->f);
+	P(g, ne, "integer");
+	fputc(')', g->f);
+}
+
+/* "d >= from AND d < to" for the local day index d of 'slot'. */
+static void
+day_in(struct gen *g, size_t from, size_t to)
+{
+	idiv(g, "slot", "24");
+	fputs(" >= ", g->f);
+	P(g, from, "integer");
+	fputs(" AND ", g->f);
+	idiv(g, "slot", "24");
+	fputs(" < ", g->f);
+	P(g, to, "integer");
+}
+
 /*
  * "NAME (s, region)": each subscriber's home, the modal region of its
  * night events over local days [from, to) (0, 0: the whole window).
@@ -634,20 +678,11 @@ gen_home(struct gen *g, const char *name, size_t ns, size_t ne, size_t from,
 	rel_begin(g);
 	fputs("\tSELECT s, region, count(*) AS n FROM ", g->f);
 	use(g, "ev", NULL);
-	fputs("\n\tWHERE (slot % 24 >= ", g->f);
-	P(g, ns, "integer");
-	fputs(" OR slot % 24 < ", g->f);
-	P(g, ne, "integer");
-	fputc(')', g->f);
+	fputs("\n\tWHERE ", g->f);
+	night_in(g, ns, ne);
 	if (from != 0) {
 		fputs(" AND ", g->f);
-		idiv(g, "slot", "24");
-		fputs(" >= ", g->f);
-		P(g, from, "integer");
-		fputs(" AND ", g->f);
-		idiv(g, "slot", "24");
-		fputs(" < ", g->f);
-		P(g, to, "integer");
+		day_in(g, from, to);
 	}
 	fputs("\n\tGROUP BY s, region", g->f);
 	rel_end(g, n_name);
@@ -656,6 +691,49 @@ gen_home(struct gen *g, const char *name, size_t ns, size_t ne, size_t from,
 	gen_rank(g, n_name, "s", false);
 	fputs("\n\t) AS x WHERE rk = 1", g->f);
 	rel_end(g, name);
+}
+
+/*
+ * Migration in one pass (PostgreSQL): "mn (s, region, nb, nc)" counts
+ * each subscriber's night events per region in the baseline days [f1,
+ * t1) and in the comparison days [f2, t2) in the same scan of the events
+ * (count(*) FILTER); then per subscriber each home is the modal region
+ * of its window with ties to the smaller id, as one aggregate:
+ * max(ARRAY[n, -region]) over the regions with n > 0 (arrays compare
+ * element by element: the most events, then the smallest id; no sort,
+ * no window, no overflow), NULL when the window has no night event.  A
+ * subscriber with both homes adds one to (r1, r2).  The two homes as
+ * separate relations made PostgreSQL materialize the window's events
+ * and scan them twice, in one process (docs/benchmarks.md).
+ */
+static void
+gen_migration_one_pass(struct gen *g, size_t ns, size_t ne, size_t f1,
+    size_t t1, size_t f2, size_t t2)
+{
+	rel_begin(g);
+	fputs("\tSELECT s, region,\n\t    count(*) FILTER (WHERE ", g->f);
+	day_in(g, f1, t1);
+	fputs(") AS nb,\n\t    count(*) FILTER (WHERE ", g->f);
+	day_in(g, f2, t2);
+	fputs(") AS nc\n\tFROM ", g->f);
+	use(g, "ev", NULL);
+	fputs("\n\tWHERE ", g->f);
+	night_in(g, ns, ne);
+	fputs("\n\t    AND ((", g->f);
+	day_in(g, f1, t1);
+	fputs(") OR (", g->f);
+	day_in(g, f2, t2);
+	fputs("))\n\tGROUP BY s, region", g->f);
+	rel_end(g, "mn");
+	fputs("SELECT 0 AS t, r1, r2, count(*) AS n FROM (\n"
+	    "\tSELECT s,\n"
+	    "\t    -(max(CASE WHEN nb > 0 THEN ARRAY[nb, -region] END))[2] "
+	    "AS r1,\n"
+	    "\t    -(max(CASE WHEN nc > 0 THEN ARRAY[nc, -region] END))[2] "
+	    "AS r2\n\tFROM ", g->f);
+	use(g, "mn", NULL);
+	fputs(" GROUP BY s\n) AS m WHERE r1 IS NOT NULL AND r2 IS NOT NULL\n"
+	    "GROUP BY r1, r2\n", g->f);
 }
 
 /*
@@ -853,6 +931,10 @@ gen_kind(struct gen *g, const struct engine_plan *p, bool in_domain)
 		    q->comp[0] - p->d0);
 		t2 = gen_param(g, "comparison end day index", "%" PRId64,
 		    q->comp[1] - p->d0);
+		if (g->d->ctes) {
+			gen_migration_one_pass(g, ns, ne, f1, t1, f2, t2);
+			break;
+		}
 		gen_home(g, "hb", ns, ne, f1, t1);
 		gen_home(g, "hc", ns, ne, f2, t2);
 		/*

@@ -42,6 +42,15 @@ cellmap(void)
 	return m;
 }
 
+/* The default source options with 'uri', checked. */
+static void
+source(struct engine_source *s, const char *uri)
+{
+	engine_source_defaults(s);
+	s->uri = uri;
+	assert_int_equal(engine_source_check(s), CAIRN_OK);
+}
+
 static void
 spec(const char *js, struct qspec *q)
 {
@@ -250,9 +259,18 @@ test_statement(void **state)
 	assert_string_equal(sql.params[0],
 	    "{\"c1\",\"x');DROP TABLE t;--\",\"q\\\"\\\\\"}");
 	assert_string_equal(sql.params[1], "{10,20,30}");
+	/*
+	 * the region read from the domain's list (its true number of
+	 * distinct values for the planner), LEFT JOINed: no cell lost
+	 */
+	assert_string_equal(sql.params[2], "{10,20,30}");
+	assert_non_null(strstr(sql.text, "SELECT u.cell AS cell, d.region AS "
+	    "region FROM unnest($1::text[], $2::bigint[]) AS u (cell, region)\n"
+	    "\tLEFT JOIN unnest($3::bigint[]) AS d (region) ON d.region = "
+	    "u.region"));
 	/* the window: local midnight of 2026-01-10 at +5:30, in UTC */
-	assert_string_equal(sql.params[3], "2026-01-09 18:30:00+00");
-	assert_string_equal(sql.params[4], "2026-01-12 18:30:00+00");
+	assert_string_equal(sql.params[4], "2026-01-09 18:30:00+00");
+	assert_string_equal(sql.params[5], "2026-01-12 18:30:00+00");
 	assert_non_null(f = open_memstream(&text, &len));
 	engine_sql_print(&sql, f);
 	fclose(f);
@@ -383,9 +401,7 @@ test_presence_all_regions(void **state)
 	struct qspec q;
 
 	(void)state;
-	engine_source_defaults(&s);
-	s.uri = "postgresql:///x";
-	assert_int_equal(engine_source_check(&s), CAIRN_OK);
+	source(&s, "postgresql:///x");
 	spec("{\"kind\": \"presence\", \"start\": \"2026-01-10\", \"end\": "
 	    "\"2026-01-13\", \"bucket\": \"day\", \"k\": 3}", &q);
 	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
@@ -407,6 +423,60 @@ test_presence_all_regions(void **state)
 	engine_cellmap_free(m);
 }
 
+/* Count the occurrences of 'needle' in 'hay'. */
+static size_t
+count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL;
+	    p += strlen(needle))
+		n++;
+	return n;
+}
+
+/*
+ * Migration: in PostgreSQL one pass over the events counting both
+ * windows' nights per (subscriber, region), the homes as max(ARRAY[n,
+ * -region]) per subscriber, no ranking; ClickHouse (no WITH: a relation
+ * used twice would be read twice) keeps the two homes.
+ */
+static void
+test_migration_one_pass(void **state)
+{
+	struct engine_source s;
+	struct engine_cellmap *m = cellmap();
+	struct engine_sql sql;
+	struct qspec q;
+
+	(void)state;
+	source(&s, "postgresql:///x");
+	spec("{\"kind\": \"migration\", \"baseline\": [\"2026-01-10\", "
+	    "\"2026-01-13\"], \"comparison\": [\"2026-01-13\", "
+	    "\"2026-01-17\"]}", &q);
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	/* the events are read by one relation only: ev once, in mn */
+	assert_int_equal(count(sql.text, "FROM ev"), 1);
+	assert_int_equal(count(sql.text, "count(*) FILTER (WHERE (slot / 24) "
+	    ">= $"), 2);
+	assert_non_null(strstr(sql.text, "-(max(CASE WHEN nb > 0 THEN "
+	    "ARRAY[nb, -region] END))[2] AS r1"));
+	assert_non_null(strstr(sql.text, "-(max(CASE WHEN nc > 0 THEN "
+	    "ARRAY[nc, -region] END))[2] AS r2"));
+	assert_non_null(strstr(sql.text, "WHERE r1 IS NOT NULL AND r2 IS NOT "
+	    "NULL"));
+	assert_null(strstr(sql.text, "row_number"));
+	assert_null(strstr(sql.text, "hb"));
+	engine_sql_release(&sql);
+
+	source(&s, "clickhouse://127.0.0.1:8123/cdr");
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	assert_null(strstr(sql.text, "FILTER"));
+	assert_non_null(strstr(sql.text, "arraySort"));
+	engine_sql_release(&sql);
+	engine_cellmap_free(m);
+}
+
 int
 main(void)
 {
@@ -416,6 +486,7 @@ main(void)
 		cmocka_unit_test(test_statement),
 		cmocka_unit_test(test_statement_ch),
 		cmocka_unit_test(test_presence_all_regions),
+		cmocka_unit_test(test_migration_one_pass),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
