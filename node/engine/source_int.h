@@ -3,12 +3,15 @@
  * (engine_source.h is theirs).  A client (source_pg.c, source_ch.c) runs
  * the statement of sql_gen.c and hands each row of numbers to source.c,
  * which checks it against the query's domain and turns the rows into the
- * cells of a struct engine_result.
+ * cells of a struct engine_result; sql_values.c writes the values a
+ * statement travels with.
  */
 #ifndef CAIRN_NODE_ENGINE_SOURCE_INT_H
 #define CAIRN_NODE_ENGINE_SOURCE_INT_H
 
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "node/engine/engine_int.h"
@@ -93,5 +96,22 @@ int	engine_ch_check(const struct engine_source *s,
 int	engine_ch_split(const struct engine_source *s,
 	    const struct engine_sql *sql, uint64_t *split)
 	    __attribute__((warn_unused_result));
+
+/*
+ * The values of a statement (sql_values.c).  The cell ids of 'm' and
+ * their region ids as two PostgreSQL array literals ('*cells',
+ * '*regions', malloc'd); CAIRN_ERR_NOMEM.
+ */
+int	engine_sql_cell_arrays(const struct engine_cellmap *m, char **cells,
+	    char **regions) __attribute__((warn_unused_result));
+/* The cell map as TabSeparated rows "cell TAB region"; NULL: no memory. */
+char	*engine_sql_cell_rows(const struct engine_cellmap *m);
+/*
+ * The domain's region ids: a PostgreSQL array literal, or with 'rows'
+ * one a line; NULL: no memory.
+ */
+char	*engine_sql_region_list(const struct engine_cellmap *m, bool rows);
+/* Write the 'len' bytes of 'c' escaped for ClickHouse's TabSeparated. */
+void	engine_sql_tsv_escape(FILE *f, const char *c, size_t len);
 
 #endif

@@ -37,6 +37,7 @@
 #include "common/err.h"
 #include "node/engine/engine_int.h"
 #include "node/engine/engine_source.h"
+#include "node/engine/source_int.h"
 
 /* The engine's largest timestamp (ingest_csv.c), exclusive. */
 #define SRC_MAX_SECONDS	((int64_t)UINT32_MAX * 60)
@@ -311,119 +312,6 @@ use(struct gen *g, const char *name, const char *alias)
 		fprintf(g->f, " AS %s", alias);
 }
 
-/* PostgreSQL array literal of the cell ids, and of their region ids. */
-static int
-cell_arrays(const struct engine_cellmap *m, char **cells, char **regions)
-{
-	char *cb = NULL, *rb = NULL;
-	size_t cl = 0, rl = 0;
-	FILE *cf = open_memstream(&cb, &cl), *rf = open_memstream(&rb, &rl);
-	size_t n = engine_cellmap_ncells(m);
-
-	if (cf == NULL || rf == NULL) {
-		if (cf != NULL)
-			fclose(cf);
-		if (rf != NULL)
-			fclose(rf);
-		free(cb);
-		free(rb);
-		return CAIRN_ERR_NOMEM;
-	}
-	fputc('{', cf);
-	fputc('{', rf);
-	for (size_t i = 0; i < n; i++) {
-		size_t len;
-		uint32_t reg;
-		const char *c = engine_cellmap_cell(m, i, &len, &reg);
-
-		fputs(i ? ",\"" : "\"", cf);
-		for (size_t j = 0; j < len; j++) {
-			if (c[j] == '"' || c[j] == '\\')
-				fputc('\\', cf);
-			fputc(c[j], cf);
-		}
-		fputc('"', cf);
-		fprintf(rf, "%s%" PRIu32, i ? "," : "", reg);
-	}
-	fputc('}', cf);
-	fputc('}', rf);
-	if (fclose(cf) != 0 || fclose(rf) != 0) {
-		free(cb);
-		free(rb);
-		return CAIRN_ERR_NOMEM;
-	}
-	*cells = cb;
-	*regions = rb;
-	return CAIRN_OK;
-}
-
-/* Write 'len' bytes of 'c' escaped for ClickHouse's TabSeparated. */
-static void
-tsv_escape(FILE *f, const char *c, size_t len)
-{
-	for (size_t j = 0; j < len; j++)
-		switch (c[j]) {
-		case '\t': fputs("\\t", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\0': fputs("\\0", f); break;
-		case '\\': fputs("\\\\", f); break;
-		default: fputc(c[j], f);
-		}
-}
-
-/* The cell map as TabSeparated rows (cell, region). */
-static char *
-cell_rows(const struct engine_cellmap *m)
-{
-	char *b = NULL;
-	size_t l = 0;
-	FILE *f = open_memstream(&b, &l);
-
-	if (f == NULL)
-		return NULL;
-	for (size_t i = 0; i < engine_cellmap_ncells(m); i++) {
-		size_t len;
-		uint32_t reg;
-		const char *c = engine_cellmap_cell(m, i, &len, &reg);
-
-		tsv_escape(f, c, len);
-		fprintf(f, "\t%" PRIu32 "\n", reg);
-	}
-	if (fclose(f) != 0) {
-		free(b);
-		return NULL;
-	}
-	return b;
-}
-
-/* The domain's region ids: a PostgreSQL array, or one per line. */
-static char *
-region_array(const struct engine_cellmap *m, bool rows)
-{
-	char *b = NULL;
-	size_t l = 0;
-	FILE *f = open_memstream(&b, &l);
-	const uint32_t *ids = engine_cellmap_regions(m);
-
-	if (f == NULL)
-		return NULL;
-	if (!rows)
-		fputc('{', f);
-	for (size_t i = 0; i < engine_cellmap_nregions(m); i++)
-		if (rows)
-			fprintf(f, "%" PRIu32 "\n", ids[i]);
-		else
-			fprintf(f, "%s%" PRIu32, i ? "," : "", ids[i]);
-	if (!rows)
-		fputc('}', f);
-	if (fclose(f) != 0) {
-		free(b);
-		return NULL;
-	}
-	return b;
-}
-
 /*
  * The map: "cm (cell, region)", the node's cell map (array parameters:
  * the cells, their regions and the domain's regions; or ClickHouse's
@@ -443,10 +331,10 @@ gen_map(struct gen *g, const struct engine_source *s,
 	if (s->region_column != NULL || s->cell_table != NULL) {
 		if (ph)
 			a = gen_param_take(g, "region ids of the domain",
-			    region_array(m, false));
+			    engine_sql_region_list(m, false));
 		else
 			gen_ext_take(g, "dom", "region UInt64",
-			    "region ids of the domain", region_array(m, true),
+			    "region ids of the domain", engine_sql_region_list(m, true),
 			    engine_cellmap_nregions(m));
 	}
 	if (s->region_column != NULL) {
@@ -462,18 +350,18 @@ gen_map(struct gen *g, const struct engine_source *s,
 	if (s->cell_table == NULL) {
 		if (!ph) {
 			gen_ext_take(g, "cm", "cell String, region UInt64",
-			    "the cell map (cell, region)", cell_rows(m),
+			    "the cell map (cell, region)", engine_sql_cell_rows(m),
 			    engine_cellmap_ncells(m));
 			return;
 		}
-		if ((r = cell_arrays(m, &cells, &regions)) != CAIRN_OK) {
+		if ((r = engine_sql_cell_arrays(m, &cells, &regions)) != CAIRN_OK) {
 			g->err = r;
 			return;
 		}
 		a = gen_param_take(g, "cell ids of the cell map", cells);
 		b = gen_param_take(g, "their region ids", regions);
 		c = gen_param_take(g, "region ids of the domain",
-		    region_array(m, false));
+		    engine_sql_region_list(m, false));
 		/*
 		 * The region comes from the domain's list, LEFT JOINed (every
 		 * cell's region is in it: nothing is lost or doubled), for
@@ -787,7 +675,7 @@ gen_cats(struct gen *g, const struct qspec *q, size_t *k)
 	for (uint32_t i = 0; i < q->ncats; i++) {
 		if (!ph) {
 			fprintf(f, "%" PRIu32 "\t", i);
-			tsv_escape(f, q->cats[i], strlen(q->cats[i]));
+			engine_sql_tsv_escape(f, q->cats[i], strlen(q->cats[i]));
 			fputc('\n', f);
 			continue;
 		}
