@@ -475,3 +475,21 @@ nomem:
 	fixed[0] = '\0';
 	return CAIRN_ERR_NOMEM;
 }
+
+char *
+config_list_next(char *s, char **save)
+{
+	char *item, *end;
+
+	while ((item = strtok_r(s, ",", save)) != NULL) {
+		s = NULL;
+		while (*item == ' ' || *item == '\t')
+			item++;
+		end = item + strlen(item);
+		while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*item != '\0')
+			return item;
+	}
+	return NULL;
+}

@@ -81,6 +81,14 @@ void	config_release(const struct config_key *schema, size_t n, void *target);
 bool	config_parse_int(const char *s, int64_t *out);
 bool	config_parse_double(const char *s, double *out);
 
+/*
+ * The next value of a comma-separated list, in place: the first call
+ * gives the list 's' (written to), later ones NULL with the same 'save'.
+ * Blanks (space, tab) around a value are cut and empty values skipped
+ * ("a, ,b" is a and b).  NULL after the last value.
+ */
+char	*config_list_next(char *s, char **save);
+
 /* Most keys a schema given to config_reload() may have. */
 #define CONFIG_RELOAD_MAX	128
 

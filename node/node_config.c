@@ -201,22 +201,15 @@ static int
 split_list(struct config_strlist *l, const char *path, const char *key)
 {
 	struct config_strlist out = { NULL, 0 };
-	char *s, *item, *save, *end, **nv;
+	char *s, *item, *save, **nv;
 	int r;
 
 	for (size_t i = 0; i < l->n; i++) {
 		size_t before = out.n;
 
 		s = l->v[i];
-		for (item = strtok_r(s, ",", &save); item != NULL;
-		    item = strtok_r(NULL, ",", &save)) {
-			while (*item == ' ' || *item == '\t')
-				item++;
-			end = item + strlen(item);
-			while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
-				*--end = '\0';
-			if (*item == '\0')
-				continue;
+		for (item = config_list_next(s, &save); item != NULL;
+		    item = config_list_next(NULL, &save)) {
 			if (out.n >= CONFIG_MAX_LIST) {
 				r = cairn_err(CAIRN_ERR_CONFIG, "%s: key '%s' "
 				    "lists more than %d values", path, key,

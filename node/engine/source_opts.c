@@ -41,22 +41,15 @@ static int
 split_list(const char *key, const char *val, char *dst, size_t dstsz,
     const char **items, size_t max, size_t *nitems)
 {
-	char buf[1024], *item, *save, *end;
+	char buf[1024], *item, *save;
 	size_t off[ENGINE_SOURCE_MAX_SHARDS], n = 0;
 
 	if (strlen(val) >= dstsz || dstsz > sizeof(buf))
 		return cairn_err(CAIRN_ERR_ARG, "source option '%s': "
 		    "the list is over %zu bytes", key, dstsz - 1);
 	memcpy(buf, val, strlen(val) + 1);
-	for (item = strtok_r(buf, ",", &save); item != NULL;
-	    item = strtok_r(NULL, ",", &save)) {
-		while (*item == ' ' || *item == '\t')
-			item++;
-		end = item + strlen(item);
-		while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		if (*item == '\0')
-			continue;
+	for (item = config_list_next(buf, &save); item != NULL;
+	    item = config_list_next(NULL, &save)) {
 		if (n == max || n == ENGINE_SOURCE_MAX_SHARDS)
 			return cairn_err(CAIRN_ERR_ARG, "source option "
 			    "'%s': more than %zu items", key, max);

@@ -358,6 +358,28 @@ test_cells_codec(void **state)
 	assert_non_null(strstr(cairn_errmsg(), "no cell count"));
 }
 
+/* Comma lists: blanks cut, empty values skipped, the list written in place. */
+static void
+test_config_list(void **state)
+{
+	char a[] = " a, b\t,, ,c d ,", b[] = " , ,\t", c[] = "x";
+	char *save, *v;
+	const char *want[] = { "a", "b", "c d" };
+	size_t n = 0;
+
+	(void)state;
+	for (v = config_list_next(a, &save); v != NULL;
+	    v = config_list_next(NULL, &save)) {
+		assert_true(n < 3);
+		assert_string_equal(v, want[n]);
+		n++;
+	}
+	assert_int_equal(n, 3);
+	assert_null(config_list_next(b, &save));
+	assert_string_equal(config_list_next(c, &save), "x");
+	assert_null(config_list_next(NULL, &save));
+}
+
 int
 main(void)
 {
@@ -366,6 +388,7 @@ main(void)
 		cmocka_unit_test(test_config_default_kept),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_numbers),
+		cmocka_unit_test(test_config_list),
 		cmocka_unit_test(test_config_missing_file),
 		cmocka_unit_test(test_time_civil),
 		cmocka_unit_test(test_time_parse),
