@@ -34,8 +34,10 @@ row_cell(const struct engine_plan *p, const struct engine_cellmap *m,
 		*id = a;
 		return true;
 	case QSPEC_KIND_OD:
+		/* a day from v[0] to v[0] + 1, both inside the window (v[0]
+		 * is the server's number: v[0] + 1 must not wrap) */
 		if (!engine_region_index(m, (uint32_t)v[2], &b) ||
-		    v[0] + 1 >= p->ndays)
+		    p->ndays < 2 || v[0] > p->ndays - 2)
 			return false;
 		*id = (v[0] * R + a) * R + b;
 		return true;

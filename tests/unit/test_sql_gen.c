@@ -22,6 +22,7 @@
 #include "common/err.h"
 #include "node/engine/engine.h"
 #include "node/engine/engine_source.h"
+#include "node/engine/source_int.h"
 
 static struct engine_cellmap *
 cellmap(void)
@@ -477,6 +478,70 @@ test_migration_one_pass(void **state)
 	engine_cellmap_free(m);
 }
 
+/*
+ * A server's rows are checked against the query's domain before they
+ * become cells (source.c): an od row whose day is the last of the window,
+ * or 2^64 - 1 (day + 1 wraps to 0: the fuzz_ch_answer finding
+ * od-day-wraps.tsv), an unknown region, a region over 32 bits, and a
+ * presence bucket past the window are refused; the cells that fit have
+ * ids inside the plan.
+ */
+static void
+test_rows_domain(void **state)
+{
+	static const uint64_t bad[][4] = {
+		{ UINT64_MAX, 10, 20, 5 },
+		{ UINT64_MAX - 1, 10, 20, 5 },
+		{ 11, 10, 20, 5 },	/* day ndays - 1: no next day */
+		{ 0, 11, 20, 5 },
+		{ 0, 10, 21, 5 },
+		{ 0, 10, (uint64_t)UINT32_MAX + 11, 5 },
+	};
+	struct engine_cellmap *m = cellmap();
+	struct engine_plan p;
+	struct engine_src_rows rw;
+	struct qspec q;
+	uint64_t ok[4] = { 10, 30, 10, 7 }, id;
+
+	(void)state;
+	spec("{\"kind\": \"od\", \"start\": \"2026-01-10\", \"end\": "
+	    "\"2026-01-22\"}", &q);
+	assert_int_equal(engine_plan_init(&p, &q, 3), CAIRN_OK);
+	assert_int_equal(p.ndays, 12);
+	memset(&rw, 0, sizeof(rw));
+	rw.p = &p;
+	rw.m = m;
+	rw.who = "test";
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(engine_src_rows_add(&rw, bad[i]),
+		    CAIRN_ERR_DB);
+	assert_int_equal(rw.n, 0);
+	assert_int_equal(engine_src_rows_add(&rw, ok), CAIRN_OK);
+	assert_int_equal(rw.n, 1);
+	/* day 10, from region index 2 to region index 0 */
+	id = (10 * 3 + 2) * 3 + 0;
+	assert_true(rw.cells[0].id == id && id < p.ncells);
+	assert_true(rw.cells[0].count == 7);
+	engine_src_rows_release(&rw);
+
+	spec("{\"kind\": \"presence\", \"start\": \"2026-01-10\", "
+	    "\"end\": \"2026-01-12\", \"bucket\": \"day\", \"k\": 2}", &q);
+	assert_int_equal(engine_plan_init(&p, &q, 3), CAIRN_OK);
+	memset(&rw, 0, sizeof(rw));
+	rw.p = &p;
+	rw.m = m;
+	rw.who = "test";
+	ok[0] = p.nbuckets;
+	assert_int_equal(engine_src_rows_add(&rw, ok), CAIRN_ERR_DB);
+	ok[0] = UINT64_MAX;
+	assert_int_equal(engine_src_rows_add(&rw, ok), CAIRN_ERR_DB);
+	ok[0] = p.nbuckets - 1;
+	assert_int_equal(engine_src_rows_add(&rw, ok), CAIRN_OK);
+	assert_true(rw.n == 1 && rw.cells[0].id < p.ncells);
+	engine_src_rows_release(&rw);
+	engine_cellmap_free(m);
+}
+
 int
 main(void)
 {
@@ -487,6 +552,7 @@ main(void)
 		cmocka_unit_test(test_statement_ch),
 		cmocka_unit_test(test_presence_all_regions),
 		cmocka_unit_test(test_migration_one_pass),
+		cmocka_unit_test(test_rows_domain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
