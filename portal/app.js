@@ -1,13 +1,14 @@
 // app.js - the portal in the browser: load the reader's message catalogue
 // (?lang=, else the browser's language), check the log against the keys
-// pinned in the page (tlog.js), decode the entries (entry.js) and fill the
-// page from the verified bytes only (view.js).  A failed check is shown,
+// pinned in the page (tlog.js), decode the entries and check the
+// signatures inside them (entry.js) and fill the page from the verified
+// bytes only (view.js).  A failed check is shown,
 // naming what failed, and nothing of the log is shown then.  Nothing is
 // fetched from anywhere but the page's own directory.
 
 import { VerifyError, fetchText, verifyCheckpoint, fetchVerifiedEntries,
     httpGet } from './tlog.js';
-import { decodeEntry } from './entry.js';
+import { decodeEntries } from './entry.js';
 import { View, LANGS, model, renderQueries, renderBudgets, renderEntries,
     verifiedText, h } from './view.js';
 import { renderStats } from './stats.js';
@@ -38,6 +39,10 @@ function applyStatic(v) {
 		keys.push(h('li', {}, h('code', {}, pins.log.vkey)));
 	for (const n of pins.nodes || [])
 		keys.push(h('li', {}, h('code', {}, n.vkey)));
+	// As federation.conf lists them: "analyst NAME KEY".
+	for (const a of pins.analysts || [])
+		keys.push(h('li', {}, h('code', {}, 'analyst ' + a.name + ' ' +
+		    a.key)));
 	document.getElementById('pins-body').innerHTML =
 	    keys.map((k) => k.html).join('');
 }
@@ -67,8 +72,8 @@ async function main() {
 		    pins);
 		const raw = await fetchVerifiedEntries(httpGet(''), cp, (n) =>
 		    setStatus('checking', v.t('status_progress', { n })));
+		entries = await decodeEntries(raw, pins);
 		try {
-			entries = raw.map((u8, i) => decodeEntry(u8, i));
 			m = await model(entries, pins);
 		} catch (e) {
 			throw new VerifyError('err_entry', { why: e.message });

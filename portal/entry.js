@@ -1,10 +1,16 @@
 // entry.js - decode cairn's log entries (docs/tlog.md, "Entries") and the
 // few protobuf messages they carry (protocol/cairn.proto: SignedQuery,
-// Query, QuerySpec, Refusal, Policy, MemberChange), from the exact leaf
-// bytes the page has verified, so that what the page says is what the
+// Query, QuerySpec, Charge, Refusal, Policy, MemberChange), from the exact
+// leaf bytes the page has verified, so that what the page says is what the
 // signed log says.  Decoding is strict about the framing and throws on a
 // truncated field or trailing bytes; unknown protobuf fields are skipped,
-// as protobuf readers do.
+// as protobuf readers do.  Then every signature an entry carries is
+// checked (verifySignatures), each with its signer's key at that point of
+// the log, as docs/federation.md and docs/tlog.md state them: a signature
+// is Ed25519 over "cairn/v1/<purpose>\n" followed by the exact signed
+// bytes; MEMBER entries, signed by the log key, say who the members are.
+
+import { VerifyError, b64decode, edVerify, equal } from './tlog.js';
 
 export const TYPES = [null, 'QUERY', 'CHARGE', 'REFUSAL', 'RELEASE',
     'FAILURE', 'MEMBER', 'POLICY'];
@@ -209,8 +215,13 @@ export const QUERY = {
 };
 export const SIGNED_QUERY = { query: [1, 'bytes'], signature: [2, 'bytes'] };
 export const REFUSAL = {
-	query_id: [1, 'str'], node: [3, 'str'], reason_code: [4, 'str'],
-	reason: [5, 'str'],
+	query_id: [1, 'str'], query_hash: [2, 'bytes'], node: [3, 'str'],
+	reason_code: [4, 'str'], reason: [5, 'str'],
+};
+export const CHARGE = {
+	query_id: [1, 'str'], query_hash: [2, 'bytes'], node: [3, 'str'],
+	months: [4, [{ month: [1, 'str'], rho_nano: [4, 'u64'],
+	    cumulative_rho_nano: [5, 'u64'] }]],
 };
 export const POLICY = {
 	node: [1, 'str'], allow_kinds: [2, ['str']],
@@ -221,5 +232,150 @@ export const POLICY = {
 };
 export const MEMBER_CHANGE = {
 	added: [1, 'bool'], role: [2, 'uint'], name: [3, 'str'],
+	identity_key: [4, 'bytes'], cert_sha256: [5, 'str'],
 	federation: [6, 'str'],
 };
+
+
+// Decode the verified leaves 'raw' (decodeEntry) and check every
+// signature inside them (verifySignatures).  Returns the entries; throws a
+// VerifyError naming the entry that does not decode or verify.
+export async function decodeEntries(raw, pins) {
+	let entries;
+	try {
+		entries = raw.map((u8, i) => decodeEntry(u8, i));
+	} catch (e) {
+		throw new VerifyError('err_entry', { why: e.message });
+	}
+	await verifySignatures(entries, pins);
+	return entries;
+}
+
+// MemberChange.role (protocol/cairn.proto's Role) by number.
+const ROLES = [null, 'node', 'coordinator', 'analyst', 'auditor'];
+const SIG_LEN = 64;
+const enc = new TextEncoder();
+
+// Whether 'sig' is pk's signature of 'bytes' for 'purpose': Ed25519 over
+// "cairn/v1/<purpose>\n" || bytes (docs/federation.md), so a signature
+// made for one purpose never verifies for another.
+async function signedFor(pk, purpose, bytes, sig) {
+	if (!pk || sig.length !== SIG_LEN)
+		return false;
+	const pre = enc.encode('cairn/v1/' + purpose + '\n');
+	const msg = new Uint8Array(pre.length + bytes.length);
+	msg.set(pre);
+	msg.set(bytes, pre.length);
+	return edVerify(pk, sig, msg);
+}
+
+// "YYYY-MM" as the log's YYYYMM number; 0 when it is not one.
+function monthNumber(s) {
+	const m = /^([0-9]{4})-(0[1-9]|1[0-2])$/.exec(s);
+	return m ? Number(m[1]) * 100 + Number(m[2]) : 0;
+}
+
+// Check every signature the entries carry, in log order, with the key of
+// its signer at that point of the log: a QUERY's analyst signature over
+// its Query (purpose "query"), the node's over the body of its CHARGE
+// ("charge"), REFUSAL ("refusal") and POLICY ("policy"), the log key's
+// over each MEMBER's MemberChange ("member").  The members are those
+// pinned in the page (federation.conf's nodes and analysts) until the
+// log's first MEMBER entry, and from it on those the MEMBER entries give,
+// replayed in order (added, rotated: added again with a new key, removed)
+// - the rule of `cairn audit verify` (docs/audit.md), so an entry signed
+// with a rotated-out key or by a member removed before it fails.  The
+// typed fields the page shows must say what the signed body says (node,
+// query hash, each month's ρ and cumulative spend, the reason).  Throws a
+// VerifyError naming the entry index, its type, the signer and what did
+// not verify; returns nothing.
+export async function verifySignatures(entries, pins) {
+	const logPk = b64decode(pins.log.key);
+	const pinned = new Map();
+	for (const n of pins.nodes)
+		pinned.set('node/' + n.name, b64decode(n.key));
+	for (const a of pins.analysts || [])
+		pinned.set('analyst/' + a.name, b64decode(a.key));
+	let roster = null;
+	const signer = (e, role, name) => {
+		const pk = (roster || pinned).get(role + '/' + name);
+		if (pk === undefined)
+			throw new VerifyError(roster ? 'err_signer_log' :
+			    'err_signer_pins', { index: e.index, type: e.type,
+			    role, signer: name });
+		return pk;
+	};
+	const differs = (e, field) => new VerifyError('err_signed_field',
+	    { index: e.index, type: e.type, signer: e.node_id, field });
+	// The body as 'schema'; a body that is not one is named.
+	const body = (e, bytes, schema) => {
+		try {
+			return pbRead(bytes, schema);
+		} catch (x) {
+			throw new VerifyError('err_signed_body', { index: e.index,
+			    type: e.type, why: x.message });
+		}
+	};
+	for (const e of entries) {
+		if (e.type === 'MEMBER') {
+			if (!await signedFor(logPk, 'member', e.body, e.signature))
+				throw new VerifyError('err_sig_member', { index:
+				    e.index, type: e.type, signer: pins.log.name });
+			const c = body(e, e.body, MEMBER_CHANGE);
+			const role = ROLES[c.role];
+			if (!role || c.name === '' || c.identity_key.length !== 32)
+				throw new VerifyError('err_member', { index: e.index,
+				    why: 'role ' + c.role + ', name “' + c.name +
+				    '”, a key of ' + c.identity_key.length +
+				    ' bytes' });
+			if (c.federation !== pins.federation)
+				throw new VerifyError('err_member_federation', {
+				    index: e.index, got: c.federation,
+				    want: pins.federation });
+			if (!roster)
+				roster = new Map();
+			const k = role + '/' + c.name;
+			if (c.added)
+				roster.set(k, c.identity_key);
+			else if (!roster.delete(k))
+				throw new VerifyError('err_member_removed', {
+				    index: e.index, role, name: c.name });
+		} else if (e.type === 'QUERY') {
+			const sq = body(e, e.body, SIGNED_QUERY);
+			const q = body(e, sq.query, QUERY);
+			const name = q.analyst ? q.analyst.name : '';
+			if (!await signedFor(signer(e, 'analyst', name), 'query',
+			    sq.query, sq.signature))
+				throw new VerifyError('err_sig_query', { index:
+				    e.index, type: e.type, signer: name,
+				    query: q.query_id });
+			if (q.federation !== pins.federation)
+				throw new VerifyError('err_query_federation', {
+				    index: e.index, signer: name,
+				    got: q.federation, want: pins.federation });
+		} else if (e.type === 'CHARGE' || e.type === 'REFUSAL' ||
+		    e.type === 'POLICY') {
+			const purpose = e.type.toLowerCase();
+			if (!await signedFor(signer(e, 'node', e.node_id),
+			    purpose, e.body, e.signature))
+				throw new VerifyError('err_sig_node', { index:
+				    e.index, type: e.type, signer: e.node_id });
+			const b = body(e, e.body, e.type === 'CHARGE' ? CHARGE :
+			    e.type === 'REFUSAL' ? REFUSAL : POLICY);
+			if (b.node !== e.node_id)
+				throw differs(e, 'node_id');
+			if (e.type !== 'POLICY' &&
+			    !equal(b.query_hash, e.query_hash))
+				throw differs(e, 'query_hash');
+			if (e.type === 'REFUSAL' && e.reason !== b.reason &&
+			    e.reason !== b.reason_code + ': ' + b.reason)
+				throw differs(e, 'reason');
+			if (e.type === 'CHARGE' && (b.months.length !==
+			    e.charges.length || b.months.some((m, i) =>
+			    monthNumber(m.month) !== e.charges[i].month ||
+			    m.rho_nano !== e.charges[i].nano ||
+			    m.cumulative_rho_nano !== e.charges[i].cumulative)))
+				throw differs(e, 'charges');
+		}
+	}
+}

@@ -50,7 +50,8 @@ function concat(...parts) {
 	return out;
 }
 
-function equal(a, b) {
+// Whether byte arrays 'a' and 'b' are equal.
+export function equal(a, b) {
 	if (a.length !== b.length)
 		return false;
 	for (let i = 0; i < a.length; i++)
@@ -114,9 +115,16 @@ export function parseNote(raw) {
 	};
 }
 
-async function edVerify(pk, sig, msg) {
-	const key = await crypto.subtle.importKey('raw', pk,
-	    { name: 'Ed25519' }, false, ['verify']);
+// Whether 'sig' is pk's Ed25519 signature of 'msg'.  A key WebCrypto
+// refuses to import (not 32 bytes, not a curve point) verifies nothing.
+export async function edVerify(pk, sig, msg) {
+	let key;
+	try {
+		key = await crypto.subtle.importKey('raw', pk,
+		    { name: 'Ed25519' }, false, ['verify']);
+	} catch (e) {
+		return false;
+	}
 	return crypto.subtle.verify({ name: 'Ed25519' }, key, sig, msg);
 }
 

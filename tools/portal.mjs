@@ -8,16 +8,18 @@
 // 1. Reads federation.conf (docs/keys.md) and pins in DIR/index.html the
 //    keys the page checks against: the log key "cairn/<federation>" (the
 //    coordinator's identity key, C2SP note type 0x01) and every node's
-//    identity key as a witness (type 0x04), with the quorum of witnesses
-//    (default: a majority of the nodes) and the δ at which ε is shown
-//    (default 1e-6, as `cairn query result`).
+//    identity key as a witness (type 0x04), every analyst's identity key
+//    (for the signed queries logged before the log's first MEMBER entry),
+//    with the quorum of witnesses (default: a majority of the nodes) and
+//    the δ at which ε is shown (default 1e-6, as `cairn query result`).
 // 2. Copies the portal's static files (SRC, default the portal/ folder
 //    beside this tool, or ../portal in the source tree) into DIR, each written to a temporary name and
 //    renamed, and Leaflet (leaflet.js, leaflet.css) from Debian's
 //    libjs-leaflet ($CAIRN_LEAFLET_DIR, default /usr/share/javascript/
 //    leaflet) into DIR/leaflet/ for the maps of published statistics.
 // 3. When DIR holds a log (DIR/checkpoint and its tiles), checks it with
-//    the page's own code (portal/tlog.js) against the same pins and writes
+//    the page's own code (portal/tlog.js, and portal/entry.js for the
+//    signatures inside the entries) against the same pins and writes
 //    log.html (English) and log.fr.html from the verified entries with the
 //    page's own rendering (portal/view.js).  A log that fails the check is
 //    not rendered: the tool says what failed and exits 1.
@@ -131,9 +133,14 @@ function pinsOf(fed, o) {
 	if (quorum > nodes.length)
 		die(2, '--quorum ' + quorum + ' is more than the ' +
 		    nodes.length + ' nodes of ' + o.federation);
+	// The analysts' keys check the QUERY entries logged before the log's
+	// first MEMBER entry; after it, the MEMBER entries (signed by the log
+	// key) say who the members are (docs/portal.md).
+	const analysts = fed.members.filter((m) => m.role === 'analyst')
+	    .map((m) => ({ name: m.name, key: m.key }));
 	return { federation: fed.name, origin, log: { name: origin,
 	    key: coord[0].key, vkey: vkey(origin, 0x01, coord[0].key) },
-	    nodes, quorum, delta: o.delta };
+	    nodes, analysts, quorum, delta: o.delta };
 }
 
 function put(path, data) {
@@ -184,7 +191,7 @@ function install(src, dst, pins) {
 async function render(src, dst, pins) {
 	const url = (f) => pathToFileURL(join(src, f)).href;
 	const tlog = await import(url('tlog.js'));
-	const { decodeEntry } = await import(url('entry.js'));
+	const { decodeEntries } = await import(url('entry.js'));
 	const view = await import(url('view.js'));
 	const get = async (p) => new Uint8Array(readFileSync(join(dst, p)));
 	let cp, entries, m;
@@ -192,8 +199,8 @@ async function render(src, dst, pins) {
 		cp = await tlog.verifyCheckpoint(readFileSync(join(dst,
 		    'checkpoint'), 'utf8'), pins);
 		const raw = await tlog.fetchVerifiedEntries(get, cp, () => {});
+		entries = await decodeEntries(raw, pins);
 		try {
-			entries = raw.map((u8, i) => decodeEntry(u8, i));
 			m = await view.model(entries, pins);
 		} catch (e) {
 			throw new tlog.VerifyError('err_entry',

@@ -13,7 +13,15 @@
 # or a checkpoint short of the witness quorum, turns the page into a
 # failure naming what failed (negative controls of "verified"), and
 # the tool refuses to write log.html from them (the tampered copies served
-# by another static server, python3 -m http.server).  Published statistics:
+# by another static server, python3 -m http.server).  A lying coordinator's
+# logs (tests/e2e/lib/relog.py: re-signed and re-cosigned, valid at the tile
+# level, one entry forged: a CHARGE's node signature, a QUERY's analyst
+# signature, a MEMBER's log-key signature, a node's entries after a
+# MEMBER entry removing it, a CHARGE's spend edited outside what the node
+# signed) turn the page red naming the entry, its type
+# and signer, the tool refuses them and `cairn audit verify` names the same
+# entry; re-made with nothing changed, the log is byte for byte the same
+# and verifies.  Published statistics:
 # every release file of the demo (which publishes) is checked in the
 # browser against its RELEASE entry's SHA-256, drawn with one shape per
 # region (flows and a matrix for od and migration), its CSV and GeoJSON
@@ -144,6 +152,56 @@ note "$W/cosig/checkpoint" op2 flip
 note "$W/logsig/checkpoint" cairn/demo flip
 note "$W/quorum/checkpoint" op1 keep
 
+# A lying coordinator: logs re-made by relog.py from a copy of the real
+# one, each valid at the checkpoint, cosignature and tile level (re-signed
+# with the coordinator's key, re-cosigned with the nodes' keys of the
+# demo's key directory) but with one entry forged in someone's name: a
+# byte of a CHARGE's node signature, of a QUERY's analyst signature or of
+# a MEMBER's log-key signature flipped, a rightly signed MEMBER entry
+# removing op2 inserted before op2's entries, or a CHARGE's logged
+# cumulative spend changed outside the node's signed body.  Negative control: re-made
+# with nothing changed, the log comes out byte for byte as it went in.
+RELOG="/usr/bin/python3 $CAIRN_TOP/tests/e2e/lib/relog.py"
+TV="/usr/bin/python3 $CAIRN_TOP/tests/e2e/tiles_verify.py"
+FED=$T/demo/fed/federation.conf
+cp -r "$W/log/" "$W/orig"
+for x in resigned forged-charge forged-query forged-member removed \
+    edited-charge; do
+	cp -r "$W/orig/" "$W/$x"
+done
+check "relog.py re-makes the log with nothing changed" \
+    $RELOG "$W/resigned" --keys "$T/demo" --hex "$T/resigned.hex"
+holds "the re-made log is the log, byte for byte" \
+    'diff -r "$W/orig" "$W/resigned" >"$T/out" 2>&1'
+# relog NAME ARGS: re-make $W/NAME; $T/NAME.relog says the entry to name.
+relog() {
+	_x=$1; shift
+	if $RELOG "$W/$_x" --keys "$T/demo" --hex "$T/$_x.hex" "$@" \
+	    >"$T/$_x.relog" 2>"$T/out"; then
+		ok "relog.py $*: $(tr '\n' ' ' <"$T/$_x.relog")"
+	else
+		notok "relog.py $*"
+	fi
+	check "$_x: valid at the checkpoint, cosignature and tile level" \
+	    $TV "$W/$_x" --federation "$FED" --quorum 2
+}
+relog forged-charge --flip CHARGE
+relog forged-query --flip QUERY
+relog forged-member --flip MEMBER
+relog removed --remove op2
+relog edited-charge --edit CHARGE
+# The entry each must be refused for: "INDEX TYPE SIGNER".
+set -- $(tail -1 "$T/forged-charge.relog"); FC_I=$2 FC_S=$4
+set -- $(tail -1 "$T/forged-query.relog"); FQ_I=$2 FQ_S=$4
+set -- $(tail -1 "$T/forged-member.relog"); FM_I=$2
+set -- $(tail -1 "$T/removed.relog"); RM_I=$2 RM_T=$3 RM_S=$4
+set -- $(tail -1 "$T/edited-charge.relog"); EC_I=$2 EC_S=$4
+FC_MSG="entry $FC_I (CHARGE of node $FC_S): the node's signature over the entry's body does not verify"
+FQ_MSG="entry $FQ_I (QUERY of analyst $FQ_S): the analyst's signature over the query"
+FM_MSG="entry $FM_I (MEMBER): the signature of the log key cairn/demo over the member change does not verify"
+RM_MSG="entry $RM_I ($RM_T): its signer, node $RM_S, is not a member at this point of the log"
+EC_MSG="entry $EC_I (CHARGE of node $EC_S): the entry's field “charges” differs from what the node signed"
+
 (cd "$W" && exec python3 -u -m http.server --bind 127.0.0.1 0 \
     >"$T/http.log" 2>&1) &
 HTTP=$!
@@ -213,6 +271,58 @@ browse tampered-logsig "$U/logsig/index.html" top
 page failed tampered-logsig "signature (cairn/demo) on the checkpoint does not verify"
 browse short-quorum "$U/quorum/index.html" top
 page failed short-quorum "witness cosignatures on the checkpoint: 1, fewer than the 2 needed"
+
+# The signatures inside the entries: the page names the forged entry, its
+# type and signer; the re-made log without a change verifies.
+browse resigned "$U/resigned/index.html" top
+page verified resigned
+browse forged-charge "$U/forged-charge/index.html" top
+page failed forged-charge "$FC_MSG"
+browse forged-query "$U/forged-query/index.html" top
+page failed forged-query "$FQ_MSG"
+browse forged-member "$U/forged-member/index.html" top
+page failed forged-member "$FM_MSG"
+browse removed "$U/removed/index.html" top
+page failed removed "$RM_MSG"
+browse edited-charge "$U/edited-charge/index.html" top
+page failed edited-charge "$EC_MSG"
+check "portal.mjs verifies the re-made log without a change" \
+    $PORTAL --federation "$FED" --public "$W/resigned"
+# cairn audit verify, on the same entries, finds the same entry.
+check "cairn audit verify passes the re-made log without a change" \
+    "$C" audit verify --federation "$FED" --entries "$T/resigned.hex" \
+    --checkpoint "$W/resigned/checkpoint"
+fails_with "cairn audit verify finds the forged CHARGE" \
+    "entry $FC_I: CHARGE of '$FC_S': the node's signature does not verify" \
+    "$C" audit verify --federation "$FED" --entries "$T/forged-charge.hex" \
+    --checkpoint "$W/forged-charge/checkpoint"
+fails_with "cairn audit verify finds the forged QUERY" \
+    "entry $FQ_I: QUERY '[^']*': the analyst's signature does not verify" \
+    "$C" audit verify --federation "$FED" --entries "$T/forged-query.hex" \
+    --checkpoint "$W/forged-query/checkpoint"
+fails_with "cairn audit verify finds the forged MEMBER" \
+    "entry $FM_I: MEMBER entry: the coordinator's signature does not verify" \
+    "$C" audit verify --federation "$FED" --entries "$T/forged-member.hex" \
+    --checkpoint "$W/forged-member/checkpoint"
+fails_with "cairn audit verify finds the entry of the removed node" \
+    "entry $RM_I: $RM_T of '$RM_S': \(the node is not a member\|no such node\) at this point" \
+    "$C" audit verify --federation "$FED" --entries "$T/removed.hex" \
+    --checkpoint "$W/removed/checkpoint"
+fails_with "cairn audit verify finds the edited CHARGE" \
+    "entry $EC_I: CHARGE of '$EC_S' for [0-9-]*: logged rho .*, the signed charge says" \
+    "$C" audit verify --federation "$FED" --entries "$T/edited-charge.hex" \
+    --checkpoint "$W/edited-charge/checkpoint"
+for x in forged-charge forged-query forged-member removed edited-charge; do
+	rm -f "$W/$x/log.html"
+	case $x in
+	forged-charge) want=$FC_MSG ;; forged-query) want=$FQ_MSG ;;
+	forged-member) want=$FM_MSG ;; removed) want=$RM_MSG ;;
+	edited-charge) want=$EC_MSG ;;
+	esac
+	fails_with "portal.mjs refuses the $x log, naming the entry" "$want" \
+	    $PORTAL --federation "$FED" --public "$W/$x"
+	holds "no log.html written from the $x log" '[ ! -e "$W/$x/log.html" ]'
+done
 
 for x in tile entries cosig logsig quorum; do
 	rm -f "$W/$x/log.html"
