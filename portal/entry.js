@@ -236,7 +236,6 @@ export const MEMBER_CHANGE = {
 	federation: [6, 'str'],
 };
 
-
 // Decode the verified leaves 'raw' (decodeEntry) and check every
 // signature inside them (verifySignatures).  Returns the entries; throws a
 // VerifyError naming the entry that does not decode or verify.
