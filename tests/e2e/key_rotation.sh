@@ -6,7 +6,8 @@
 # up without a restart, the coordinator logs MEMBER entries, n1 (restarted
 # with its new keys) takes part in the next round, its old certificate is
 # refused, eve is refused from her next call, and the audit of the whole
-# log passes with the membership in force at each entry.  A federation.conf
+# log passes with the membership in force at each entry, as does the
+# portal's check of every signature inside it.  A federation.conf
 # that does not check out is not taken and the federation keeps serving.
 set -u
 : "${CAIRN_BIN:?}" "${CAIRN_TOP:?}"
@@ -61,6 +62,9 @@ printf 'subscriber_id,timestamp,cell_id\nt1,2026-01-10T08:00:00Z,c3\nt2,2026-01-
 echo '{"kind":"presence","start":"2026-01-10","end":"2026-01-11","bucket":"day","k":1}' >"$T/spec.json"
 FED_ADVERTISE_SECONDS=10 FED_SHARE_SECONDS=10 fed_coordinator_conf "$T" \
     "g4 g4.csv" || { echo "not ok 1 - coordinator.conf"; exit 1; }
+# The log's public files, for the portal's check of the signatures inside
+# the entries at the end.
+printf '[public]\ndir = %s\n' "$T/public" >>"$T/coordinator.conf"
 fed_start_coordinator "$T" && ok "the coordinator starts" ||
 	{ notok "the coordinator starts"; tap_done; }
 for nd in n1 n2; do
@@ -148,4 +152,36 @@ AV="--coordinator 127.0.0.1:$FED_PORT --ca $T/watch/ca.crt --tls-cert $T/watch/t
 "$CAIRN" audit verify $AV --quorum 0 >"$T/out" 2>&1; rc=$?
 holds "the audit passes over the rotation and the removal" \
     '[ $rc -eq 0 ] && grep -q "3 releases" "$T/out" && grep -q " 9 member changes" "$T/out"'
+
+# The portal's check (tools/portal.mjs with portal/entry.js) of the same
+# log: each entry's signature with its signer's key at that point of the
+# log, as the MEMBER entries give it.  n1 signed q1's CHARGE with its old
+# key, which federation.conf no longer lists (shown first: the rotation is
+# in this log), and q2's with the new one.
+cat >"$T/n1sigs.py" <<'PY'
+import base64, glob, json, sys
+import nacl.exceptions, nacl.signing
+fed, pub = sys.argv[1:]
+key = [l.split()[4] for l in open(fed) if l.split()[:4] == ["member", "=", "node", "n1"]][0]
+vk = nacl.signing.VerifyKey(base64.b64decode(key))
+ok = bad = 0
+for p in glob.glob(pub + "/json/*.json"):
+    j = json.load(open(p))
+    if j["type"] != "CHARGE" or j["node_id"] != "n1":
+        continue
+    try:
+        vk.verify(b"cairn/v1/charge\n" + base64.b64decode(j["body_base64"]),
+                  base64.b64decode(j["signature"]))
+        ok += 1
+    except nacl.exceptions.BadSignatureError:
+        bad += 1
+print("n1's CHARGE entries: %d verify with its current key, %d do not" % (ok, bad))
+sys.exit(0 if ok > 0 and bad > 0 else 1)
+PY
+check "n1's CHARGE entries: some signed with its old key, some with the new" \
+    /usr/bin/python3 "$T/n1sigs.py" "$T/fed/federation.conf" "$T/public"
+check "the portal verifies every signature inside the log over the rotation and the removal" \
+    node "$CAIRN_TOP/tools/portal.mjs" --federation "$T/fed/federation.conf" \
+    --public "$T/public" --quorum 0
+has "the portal says the whole log verified" "log of [0-9]* entries verified"
 tap_done
