@@ -299,9 +299,9 @@ export async function verifySignatures(entries, pins) {
 	const signer = (e, role, name) => {
 		const pk = (roster || pinned).get(role + '/' + name);
 		if (pk === undefined)
-			throw new VerifyError(roster ? 'err_signer_log' :
-			    'err_signer_pins', { index: e.index, type: e.type,
-			    role, signer: name });
+			throw new VerifyError('err_signer_' + role +
+			    (roster ? '_log' : '_pins'), { index: e.index,
+			    type: e.type, signer: name });
 		return pk;
 	};
 	const differs = (e, field) => new VerifyError('err_signed_field',
