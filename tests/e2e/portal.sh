@@ -21,7 +21,8 @@
 # signed) turn the page red naming the entry, its type
 # and signer, the tool refuses them and `cairn audit verify` names the same
 # entry; re-made with nothing changed, the log is byte for byte the same
-# and verifies.  Published statistics:
+# and verifies; the membership rules the demo's log does not exercise are
+# checked on small logs by portal_entry.mjs.  Published statistics:
 # every release file of the demo (which publishes) is checked in the
 # browser against its RELEASE entry's SHA-256, drawn with one shape per
 # region (flows and a matrix for od and migration), its CSV and GeoJSON
@@ -272,8 +273,12 @@ page failed tampered-logsig "signature (cairn/demo) on the checkpoint does not v
 browse short-quorum "$U/quorum/index.html" top
 page failed short-quorum "witness cosignatures on the checkpoint: 1, fewer than the 2 needed"
 
-# The signatures inside the entries: the page names the forged entry, its
-# type and signer; the re-made log without a change verifies.
+# The signatures inside the entries: the membership rules on small logs
+# made with keys of their own (rotation, removal, pins, purposes), then
+# the page naming the forged entry, its type and signer; the re-made log
+# without a change verifies.
+check "entry.js: rotation, removal, pinned members, purposes, federations, signed fields (portal_entry.mjs)" \
+    node "$CAIRN_TOP/tests/e2e/portal_entry.mjs"
 browse resigned "$U/resigned/index.html" top
 page verified resigned
 check "portal.mjs verifies the re-made log without a change" \
