@@ -14,9 +14,14 @@
  * program run again with CAIRN_FAULT=coord.public_prune, killed there)
  * before and in the middle of a removal restarting clean, and the refusal at
  * append of an entry over 65,535 bytes.  With
- * CAIRN_TILES_KEEP=DIR the final directory (768 entries) is also written
- * to DIR, its log key to DIR.key and the checkpoint of size 601 to
- * DIR.old, for tests/e2e/public_tiles.sh's Python verifier.
+ * CAIRN_TILES_KEEP=DIR the final directory (770 entries: three full
+ * level-0 tiles, whose partials of sizes 600..603 are gone, and partials
+ * of width 2) is also written to DIR, its log key to DIR.key and the
+ * checkpoint of size 601 to DIR.old, for tests/e2e/public_tiles.sh's
+ * Python verifier and portal/tlog.js.  With CAIRN_TILES_DU=N:DIR it only
+ * builds the public directory DIR of a log of N entries of 486 bytes,
+ * checkpointed and updated after every append as the coordinator does,
+ * for the size figure of docs/public.md (du -sb DIR).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -537,6 +542,8 @@ test_updates(void **state)
 		char b64[64], kp[600];
 		FILE *fp;
 
+		append_failures(f, 2);
+		publish(f);
 		p = NULL;
 		assert_int_equal(coord_public_open(keep, &f->lg, 0, &p),
 		    CAIRN_OK);
@@ -577,6 +584,67 @@ run_child(struct fx *f, const char *fault)
 	assert_true(pid > 0);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	return st;
+}
+
+/*
+ * CAIRN_TILES_DU=N:DIR: DIR/pub after N appends of 486-byte entries, each
+ * followed by a checkpoint and an update, as the coordinator does.
+ */
+static int
+du_main(const char *arg)
+{
+	struct fx f;
+	struct coord_public *p = NULL;
+	char path[400], reason[441];
+	unsigned long n = strtoul(arg, NULL, 10);
+	const char *dir = strchr(arg, ':');
+	uint8_t seed[32];
+
+	if (dir == NULL || n == 0)
+		return 2;
+	dir++;
+	memset(&f, 0, sizeof(f));
+	memset(seed, 7, sizeof(seed));
+	memset(reason, 'r', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = '\0';
+	tlogt_test_key_init(&f.key, ORIGIN, seed);
+	snprintf(f.lg.origin, sizeof(f.lg.origin), "%s", ORIGIN);
+	if (mkdir(dir, 0755) != 0)
+		return 2;
+	snprintf(path, sizeof(path), "%s/log.db", dir);
+	if (tlog_store_open(path, TLOG_STORE_CREATE, &f.lg.tlog) != CAIRN_OK)
+		return 3;
+	snprintf(path, sizeof(path), "%s/coord.db", dir);
+	if (coord_store_open(path, &f.lg.db) != CAIRN_OK)
+		return 3;
+	publish(&f);		/* size 0, as a new coordinator does */
+	snprintf(path, sizeof(path), "%s/pub", dir);
+	if (coord_public_open(path, &f.lg, 0, &p) != CAIRN_OK)
+		return 4;
+	for (unsigned long i = 0; i < n; i++) {
+		struct tlog_entry e;
+		uint8_t buf[600];
+		size_t len;
+
+		memset(&e, 0, sizeof(e));
+		e.type = TLOG_ENTRY_FAILURE;
+		e.time = 1772323200 + i;
+		memset(e.query_hash, (int)(i & 0xff), 32);
+		e.reason = (struct tlog_bytes){ (const uint8_t *)reason,
+		    strlen(reason) };
+		if (tlog_entry_encode(&e, buf, sizeof(buf), &len) !=
+		    CAIRN_OK || tlog_store_append(f.lg.tlog, buf, len,
+		    NULL) != CAIRN_OK)
+			return 5;
+		publish(&f);
+		if (coord_public_update(p) != CAIRN_OK)
+			return 6;
+	}
+	printf("%lu entries of %zu bytes\n", n, (size_t)46 + strlen(reason));
+	coord_public_close(p);
+	tlog_store_close(f.lg.tlog);
+	coord_store_close(f.lg.db);
+	return 0;
 }
 
 /* The child: open the fixture's stores and its public directory. */
@@ -685,6 +753,7 @@ int
 main(int argc, char **argv)
 {
 	const char *child = getenv("CAIRN_TILES_CHILD");
+	const char *du = getenv("CAIRN_TILES_DU");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repair_and_refuse, setup,
@@ -701,6 +770,8 @@ main(int argc, char **argv)
 	(void)argc;
 	if (child != NULL)
 		return child_main(child);
+	if (du != NULL)
+		return du_main(du);
 	self = argv[0];
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
