@@ -64,8 +64,8 @@ struct coord_public {
 	size_t			 quorum;
 	uint64_t		 synced;	/* tiles written up to here */
 	char			*cp_written;	/* the checkpoint file's note */
-	uint64_t		 shown;		/* the size of the one shown */
-	uint64_t		 pruned;	/* partials removed up to here */
+	uint64_t		 shown;		/* its size */
+	uint64_t		 pruned;	/* partials gone up to here */
 	struct coord_public_report rep;
 	struct tile_cache	 cache[NCACHE];
 	char			*pending[PUBLIC_PENDING_MAX];
@@ -74,7 +74,7 @@ struct coord_public {
 	const uint64_t		*sizes;
 	size_t			 nsizes;
 	uint64_t		 size;
-	uint64_t		 stale;		/* superseded partials found */
+	uint64_t		 stale;		/* superseded found */
 };
 
 /* mkdir -p of the folders of 'rel' under p->dir. */

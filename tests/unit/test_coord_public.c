@@ -350,7 +350,8 @@ test_superseded(void **state)
 	assert_int_equal(mkdir(path, 0755), 0);
 	snprintf(path, sizeof(path), "%s/tile/entries/001.p", f->dir);
 	assert_int_equal(mkdir(path, 0755), 0);
-	touch(f->dir, "tile/0/000.p/100");		/* 0 bytes: not compared */
+	/* Empty files: superseded partials are not compared. */
+	touch(f->dir, "tile/0/000.p/100");
 	touch(f->dir, "tile/0/000.p/255");
 	touch(f->dir, "tile/entries/001.p/1");
 	touch(f->dir, "tile/entries/001.p/255.tmp");
@@ -383,7 +384,8 @@ test_superseded(void **state)
 	assert_int_equal(coord_store_cosig_put(f->lg.db, "w1", 257, 1,
 	    "\xe2\x80\x94 w1 "
 	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n"), CAIRN_OK);
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n"),
+	    CAIRN_OK);
 	p = NULL;
 	assert_int_equal(coord_public_open(f->dir, &f->lg, 1, &p), CAIRN_OK);
 	/* (the four partials and the checkpoint) */
