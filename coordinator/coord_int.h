@@ -403,6 +403,7 @@ int	coord_log_checkpoint(struct coord_log *lg, size_t quorum,
 struct coord_public_report {
 	uint64_t	written;	/* files written */
 	uint64_t	checked;	/* existing files found equal */
+	uint64_t	removed;	/* superseded partials removed */
 	uint64_t	failures;	/* updates that failed (logged) */
 	uint64_t	size;		/* entries the tiles cover */
 	int		first_error;	/* internal: the scan's error */
@@ -414,7 +415,9 @@ struct coord_public_report {
  * the database: every tile, bundle and JSON file of every checkpointed
  * size compared with its expected bytes or written, stale temporary files
  * removed, then the checkpoint to show ('quorum' as in
- * coord_log_checkpoint()) written.  Returns CAIRN_OK and '*out', or
+ * coord_log_checkpoint()) written, and then the partial tiles and
+ * bundles it supersedes (their full tile is implied by it) removed:
+ * those are neither written nor compared.  Returns CAIRN_OK and '*out', or
  * CAIRN_ERR_CONFLICT naming the first file that contradicts the database
  * (other bytes, or a file no checkpointed size implies: a tile beyond
  * the log, a checkpoint of another log or root), CAIRN_ERR_IO,
@@ -426,7 +429,8 @@ int	coord_public_open(const char *dir, struct coord_log *lg,
 
 /*
  * Write what is new since the last update: the tiles of the log's new
- * size and the checkpoint (which a cosignature may have changed).  A
+ * size and the checkpoint (which a cosignature may have changed), then
+ * remove the partials of the tiles that checkpoint implies full.  A
  * failure is logged and counted, and the next update tries again (from a
  * full walk when sizes were missed).  NULL does nothing.  Returns the
  * error for tests; callers that already made the entry durable ignore it.

@@ -476,10 +476,12 @@ cmd_public_rebuild(int argc, char **argv)
 	    (r = coord_publish_all(pub, lg.db, &cfg, &npub)) != CAIRN_OK)
 		goto out;
 	printf("%s: agrees with %s (%llu log entries, %zu published "
-	    "releases): %llu files written, %llu found equal\n", dir,
+	    "releases): %llu files written, %llu found equal, %llu "
+	    "superseded partial tiles removed\n", dir,
 	    cfg.data_dir, (unsigned long long)tlog_store_size(lg.tlog), npub,
 	    (unsigned long long)coord_public_report(pub)->written,
-	    (unsigned long long)coord_public_report(pub)->checked);
+	    (unsigned long long)coord_public_report(pub)->checked,
+	    (unsigned long long)coord_public_report(pub)->removed);
 out:
 	file_unlock_dir(lock);
 	coord_public_close(pub);

@@ -16,8 +16,18 @@
  * or a cosignature only what is new is written; a failure then is logged
  * and retried at the next update (the entry itself is already durable in
  * log.db).
+ *
+ * A partial tile or bundle is superseded once the checkpoint shown implies
+ * its full tile (C2SP tlog-tiles lets a log delete it then; readers fall
+ * back to the full tile): right after that checkpoint is written, the
+ * partials of the tile are removed, so the directory holds one full tile
+ * and no partial per 256 entries instead of 255 partials.  A superseded
+ * partial is no longer implied: never rewritten, and one found at start
+ * (an older version's, or a removal a crash cut short) is removed without
+ * being compared, since no reader is sent to it any more.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -54,6 +64,8 @@ struct coord_public {
 	size_t			 quorum;
 	uint64_t		 synced;	/* tiles written up to here */
 	char			*cp_written;	/* the checkpoint file's note */
+	uint64_t		 shown;		/* its size */
+	uint64_t		 pruned;	/* partials gone up to here */
 	struct coord_public_report rep;
 	struct tile_cache	 cache[NCACHE];
 	char			*pending[PUBLIC_PENDING_MAX];
@@ -62,6 +74,7 @@ struct coord_public {
 	const uint64_t		*sizes;
 	size_t			 nsizes;
 	uint64_t		 size;
+	uint64_t		 stale;		/* superseded found */
 };
 
 /* mkdir -p of the folders of 'rel' under p->dir. */
@@ -371,6 +384,18 @@ tile_bytes(struct coord_public *p, const struct tlog_tile *t,
 	return CAIRN_OK;
 }
 
+/*
+ * Whether the partials of tile 'n' at 'level' are superseded: the
+ * checkpoint shown implies the full tile.
+ */
+static bool
+is_superseded(const struct coord_public *p, int level, uint64_t n)
+{
+	unsigned sh = (unsigned)(level < 0 ? 0 : level) * TLOG_TILE_HEIGHT;
+
+	return sh < 64 && (p->shown >> sh) / TLOG_TILE_WIDTH > n;
+}
+
 static int
 put_tile(void *ctx, const struct tlog_tile *t)
 {
@@ -380,10 +405,118 @@ put_tile(void *ctx, const struct tlog_tile *t)
 	size_t len;
 	int r;
 
+	/* The full walk meets every checkpointed size's partials. */
+	if (t->width < TLOG_TILE_WIDTH && is_superseded(p, t->level, t->n))
+		return CAIRN_OK;
 	if ((r = tlog_tile_path(t, rel, sizeof(rel))) != CAIRN_OK ||
 	    (r = tile_bytes(p, t, &bytes, &len)) != CAIRN_OK)
 		return r;
 	return put_file(p, rel, bytes, len);
+}
+
+/* The tree size of the checkpoint note 'note' (one of ours). */
+static int
+note_size(const char *note, uint64_t *size)
+{
+	struct tlog_note *n = NULL;
+	struct tlog_checkpoint cp;
+	int r;
+
+	if ((r = tlog_note_parse(note, strlen(note), &n)) == CAIRN_OK &&
+	    (r = tlog_checkpoint_parse(n->text, n->text_len, &cp)) ==
+	    CAIRN_OK)
+		*size = cp.size;
+	tlog_note_free(n);
+	return r == CAIRN_OK ? r : cairn_err(r, "the checkpoint to show does "
+	    "not parse");
+}
+
+/* fsync() the folder 'path', making the renames in it durable. */
+static int
+sync_dir(const char *path)
+{
+	int fd, r = CAIRN_OK;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fsync(fd) != 0)
+		r = cairn_err(CAIRN_ERR_IO, "%s: fsync: %s", path,
+		    strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/*
+ * Remove the partials of tile 'n' at 'level' (the folder "<tile>.p/"
+ * and every file in it, temporary ones included), after making the full
+ * tile's name durable: a power loss never leaves neither.
+ */
+static int
+prune_tile(struct coord_public *p, int level, uint64_t n)
+{
+	struct tlog_tile t = { level, n, TLOG_TILE_WIDTH };
+	char rel[TLOG_TILE_PATH_MAX], path[4096 + TLOG_TILE_PATH_MAX + 32];
+	struct dirent *de;
+	char *slash;
+	DIR *d;
+	int r;
+
+	if ((r = tlog_tile_path(&t, rel, sizeof(rel))) != CAIRN_OK)
+		return r;
+	snprintf(path, sizeof(path), "%s/%s.p", p->dir, rel);
+	if ((d = opendir(path)) == NULL)
+		return errno == ENOENT ? CAIRN_OK : cairn_err(CAIRN_ERR_IO,
+		    "%s: %s", path, strerror(errno));
+	snprintf(path, sizeof(path), "%s/%s", p->dir, rel);
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	if ((r = sync_dir(path)) != CAIRN_OK)
+		goto out;
+	*slash = '/';
+	strcat(path, ".p");
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		fault_point("coord.public_prune");
+		if (unlinkat(dirfd(d), de->d_name, 0) != 0) {
+			r = cairn_err(CAIRN_ERR_IO, "%s/%s: %s", path,
+			    de->d_name, strerror(errno));
+			goto out;
+		}
+		p->rep.removed++;
+	}
+	if (errno != 0 || rmdir(path) != 0)
+		r = cairn_err(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
+out:
+	closedir(d);
+	return r;
+}
+
+/*
+ * Remove the partials the checkpoint shown supersedes: those of every
+ * tile it implies full, from where the last call stopped ('pruned').
+ */
+static int
+prune(struct coord_public *p)
+{
+	int r;
+
+	for (int level = TLOG_TILE_ENTRIES; level <= TLOG_TILE_MAX_LEVEL;
+	    level++) {
+		unsigned sh = (unsigned)(level < 0 ? 0 : level) *
+		    TLOG_TILE_HEIGHT;
+		uint64_t to, from;
+
+		if (sh >= 64 || (to = (p->shown >> sh) / TLOG_TILE_WIDTH) == 0)
+			break;
+		from = (p->pruned >> sh) / TLOG_TILE_WIDTH;
+		for (uint64_t n = from; n < to; n++)
+			if ((r = prune_tile(p, level, n)) != CAIRN_OK)
+				return r;
+	}
+	p->pruned = p->shown;
+	return CAIRN_OK;
 }
 
 /*
@@ -408,8 +541,11 @@ put_checkpoint(struct coord_public *p, bool check)
 		return r;
 	if (p->cp_written != NULL && strcmp(p->cp_written, note) == 0) {
 		free(note);
-		return CAIRN_OK;
+		/* A removal that failed before is tried again. */
+		return p->pruned == p->shown ? CAIRN_OK : prune(p);
 	}
+	if ((r = note_size(note, &p->shown)) != CAIRN_OK)
+		goto out;
 	snprintf(path, sizeof(path), "%s/checkpoint", p->dir);
 	if (check && access(path, F_OK) == 0) {
 		if ((r = file_read_capped(path, 64 * 1024, &have, &hlen)) !=
@@ -447,7 +583,8 @@ put_checkpoint(struct coord_public *p, bool check)
 	free(p->cp_written);
 	p->cp_written = note;
 	note = NULL;
-	r = CAIRN_OK;
+	/* The checkpoint implying the full tiles is out: their partials go. */
+	r = prune(p);
 out:
 	tlog_note_free(n);
 	free(have);
@@ -526,8 +663,13 @@ scan_one(const char *path, const struct stat *sb, int type, struct FTW *fw)
 
 		if (t.width == TLOG_TILE_WIDTH ? at / TLOG_TILE_WIDTH > t.n :
 		    (sh < 64 && t.n <= UINT64_MAX / TLOG_TILE_WIDTH &&
-		    some_size_is(p, sh, t.n * TLOG_TILE_WIDTH + t.width)))
+		    some_size_is(p, sh, t.n * TLOG_TILE_WIDTH + t.width))) {
+			/* prune() removes it after the checkpoint. */
+			if (t.width < TLOG_TILE_WIDTH &&
+			    is_superseded(p, t.level, t.n))
+				p->stale++;
 			return 0;
+		}
 		r = cairn_err(CAIRN_ERR_CONFLICT, "%s: no checkpointed size "
 		    "of log.db (%llu entries) implies this tile", path,
 		    (unsigned long long)p->size);
@@ -570,12 +712,21 @@ static int
 sync_all(struct coord_public *p)
 {
 	uint64_t *sizes = NULL, prev = 0;
+	char *note = NULL;
 	size_t n = 0;
+	bool at_start = p->cp_written == NULL;
 	int r;
 
 	if ((r = tlog_store_checkpoint_sizes(p->lg->tlog, &sizes, &n)) !=
 	    CAIRN_OK)
 		return r;
+	/* Which partials are superseded: by the checkpoint about to be
+	 * shown, and from tile 0 on (a directory of an older version). */
+	if ((r = coord_log_checkpoint(p->lg, p->quorum, &note)) != CAIRN_OK ||
+	    (r = note_size(note, &p->shown)) != CAIRN_OK)
+		goto out;
+	p->pruned = 0;
+	p->stale = 0;
 	p->size = tlog_store_size(p->lg->tlog);
 	p->sizes = sizes;
 	p->nsizes = n;
@@ -591,11 +742,17 @@ sync_all(struct coord_public *p)
 	}
 	p->synced = prev;
 	p->rep.size = prev;
-	r = put_checkpoint(p, true);
+	if ((r = put_checkpoint(p, true)) == CAIRN_OK && at_start &&
+	    p->stale > 0)
+		log_info("public directory %s: removed %llu partial tiles and "
+		    "bundles superseded by their full tiles (left by an older "
+		    "version, or by a crash before their removal)", p->dir,
+		    (unsigned long long)p->stale);
 out:
 	p->sizes = NULL;
 	p->nsizes = 0;
 	free(sizes);
+	free(note);
 	return r;
 }
 

@@ -220,6 +220,31 @@ async function getBytes(get, path) {
 	}
 }
 
+// Tile 'n' of 'level' ("entries" for a bundle) at width 'w': [path read,
+// bytes].  A partial tile the log no longer has (C2SP tlog-tiles lets it
+// delete one once the full tile exists, and cairn's does) is the first w
+// hashes, or entries, of the full tile; the checks below hold it to the
+// root all the same.
+async function getTile(get, level, n, w) {
+	const path = tilePath(level, n, w);
+	try {
+		return [path, await getBytes(get, path)];
+	} catch (e) {
+		// a 404 over HTTP, ENOENT from a file reader
+		if (w === 256 || !(e.args.why === 'HTTP 404' ||
+		    /ENOENT/.test(e.args.why)))
+			throw e;
+	}
+	const full = tilePath(level, n, 256);
+	const u8 = await getBytes(get, full);
+	if (level !== 'entries')
+		return [full, u8.subarray(0, 32 * w)];
+	let o = 0;
+	for (let i = 0; i < w && o + 2 <= u8.length; i++)
+		o += 2 + ((u8[o] << 8) | u8[o + 1]);
+	return [full, u8.subarray(0, Math.min(o, u8.length))];
+}
+
 // Split an entry bundle into its entries (big-endian uint16 lengths).
 function splitBundle(u8, want, path) {
 	const out = [];
@@ -265,9 +290,8 @@ export async function fetchVerifiedEntries(get, cp, progress) {
 	let files = 0;
 	for (let n = 0; n * 256 < size; n++) {
 		const w = Math.min(256, size - n * 256);
-		const path = tilePath('entries', n, w);
-		for (const e of splitBundle(await getBytes(get, path), w,
-		    path))
+		const [path, bundle] = await getTile(get, 'entries', n, w);
+		for (const e of splitBundle(bundle, w, path))
 			entries.push(e);
 		progress(++files);
 	}
@@ -283,8 +307,7 @@ export async function fetchVerifiedEntries(get, cp, progress) {
 		const hashes = level[8 * l];
 		for (let n = 0; n * 256 < hashes.length; n++) {
 			const w = Math.min(256, hashes.length - n * 256);
-			const path = tilePath(l, n, w);
-			const tile = await getBytes(get, path);
+			const [path, tile] = await getTile(get, l, n, w);
 			if (tile.length !== 32 * w)
 				throw new VerifyError('err_tile_size', { path,
 				    got: tile.length, want: 32 * w });

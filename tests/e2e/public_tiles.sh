@@ -9,7 +9,12 @@
 # consistency of an older checkpoint, from the directory and over the
 # coordinator's HTTP listener.  Negative controls: a flipped byte in a
 # tile, a bundle, the checkpoint, and a missing cosignature each fail with
-# their name.  The listener's methods, paths and headers are checked with
+# their name.  A 770-entry directory (tests/unit/test_coord_public) holds
+# no partial of a full level-0 tile, the current size's partials, and
+# verifies for its checkpoint and for an old one of size 601 whose
+# partials are gone, by reading them from the full tiles (the verifier,
+# from files and over HTTP, and portal/tlog.js under node); without the
+# fallback, or without the full tile, it fails.  The listener's methods, paths and headers are checked with
 # curl, and the same directory is served by nginx with docs/public.md's
 # server block; `cairn-coordinator public-rebuild` reproduces the directory byte
 # for byte and refuses one that disagrees; a coordinator refuses to start
@@ -229,20 +234,68 @@ holds "nginx: a temporary file is not served" "[ \"\$(code '$N/tile/0/000.p/$W.t
 rm -f "$T/pub/tile/0/000.p/$W.tmp"
 kill "$NGX" 2>/dev/null; wait "$NGX" 2>/dev/null; NGX=""
 
-# --- a longer log (768 entries: full tiles, level 1, three bundles), made
+# --- a longer log (770 entries: full tiles, level 1, four bundles), made
 # by the unit test of coord_public.c, checked by the same verifier
 if CAIRN_TILES_KEEP="$T/big" "$CAIRN_BIN/../tests/test_coord_public" >"$T/out" 2>&1; then
-	ok "a 768-entry public directory (tests/unit/test_coord_public)"
+	ok "a 770-entry public directory (tests/unit/test_coord_public)"
 else
-	notok "a 768-entry public directory (tests/unit/test_coord_public)"
+	notok "a 770-entry public directory (tests/unit/test_coord_public)"
 fi
+# The partials of a full tile are removed (docs/public.md): of tiles
+# 000..002 (sizes 1 2 100 255 257 511 600..603 were checkpointed) none is
+# left, hashes or bundles; size 770's are there.
+find "$T/big/tile" -path '*.p/*' | sed "s|^$T/big/||" | sort >"$T/out"
+holds "no partial tile or bundle of the full level-0 tiles 000-002 is left" \
+    "! grep -q '^tile/\(0\|entries\)/00[012]\.p/' '$T/out'"
+holds "  ... the partials of the current size 770 are there (level 0, bundle, level 1)" \
+    "grep -qx tile/0/003.p/2 '$T/out' && grep -qx tile/entries/003.p/2 '$T/out' && grep -qx tile/1/000.p/3 '$T/out'"
 BIG() { "$PY" "$V" "$T/big" --origin cairn/tilestest --log-key "$(cat "$T/big.key")" "$@"; }
-check "verifier: 768 entries over full and partial tiles of levels 0 and 1, consistent with size 601" \
+check "verifier: 770 entries over full and partial tiles of levels 0 and 1, consistent with size 601" \
     BIG --json --old "$T/big.old"
-has "  ... every entry proved" "^OK: inclusion of all 768 entries"
+has "  ... every entry proved" "^OK: inclusion of all 770 entries"
+has "  ... the old size 601 from the full tiles, its partials being gone" \
+    "^OK: the tiles of size 601 reproduce its root (2 removed partial tiles read from their full tiles)"
+fails_with "  ... without the fallback the old size fails on its removed partial (negative control)" \
+    "FAIL: tile/0/002.p/89: cannot fetch" BIG --old "$T/big.old" --no-fallback
+# The same over HTTP (a 404, not a missing file), from a plain static server.
+HPORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$PY" -m http.server -b 127.0.0.1 -d "$T/big" "$HPORT" >"$T/http.log" 2>&1 &
+NGX=$!
+i=0
+while ! curl -s -o /dev/null "http://127.0.0.1:$HPORT/checkpoint" && [ $i -lt 50 ]; do
+	sleep 0.1; i=$((i + 1)); done
+check "verifier over HTTP: size 601 from the full tiles (404 on its partials)" \
+    "$PY" "$V" "http://127.0.0.1:$HPORT" --origin cairn/tilestest \
+    --log-key "$(cat "$T/big.key")" --old "$T/big.old"
+has "  ... two partials read from their full tiles" "(2 removed partial tiles read from their full tiles)"
+kill "$NGX" 2>/dev/null; wait "$NGX" 2>/dev/null; NGX=""
+# The portal's own code (portal/tlog.js) under node, with a file reader.
+cat >"$T/tlogfb.mjs" <<'JS'
+import { readFileSync } from 'node:fs';
+const [,, top, dir, cpfile] = process.argv;
+const tlog = await import(top + '/portal/tlog.js');
+const get = async (p) => new Uint8Array(readFileSync(dir + '/' + p));
+const cp = tlog.parseNote(readFileSync(cpfile, 'utf8'));
+try {
+	const e = await tlog.fetchVerifiedEntries(get, cp, () => {});
+	console.log('OK: ' + e.length + ' entries of size ' + cp.size);
+} catch (e) {
+	console.log('FAIL: ' + e.message);
+	process.exit(1);
+}
+JS
+check "portal/tlog.js: the entries of the old size 601 verify from the full tiles" \
+    node "$T/tlogfb.mjs" "$CAIRN_TOP" "$T/big" "$T/big.old"
+has "  ... all 601" "^OK: 601 entries of size 601$"
+check "portal/tlog.js: and those of the current size 770" \
+    node "$T/tlogfb.mjs" "$CAIRN_TOP" "$T/big" "$T/big/checkpoint"
+mv "$T/big/tile/0/002" "$T/full002"
+fails_with "  ... with the full tile gone too it fails naming it (the fallback was taken; negative control)" \
+    'FAIL: err_fetch {"path":"tile/0/002"' node "$T/tlogfb.mjs" "$CAIRN_TOP" "$T/big" "$T/big.old"
+mv "$T/full002" "$T/big/tile/0/002"
 cp "$T/big/tile/1/000.p/3" "$T/l1"
 flip "$T/big/tile/1/000.p/3" 70
-fails_with "a flipped byte in a level-1 tile: named" "FAIL: tiles: the hash tiles of size 768" BIG
+fails_with "a flipped byte in a level-1 tile: named" "FAIL: tiles: the hash tiles of size 770" BIG
 cp "$T/l1" "$T/big/tile/1/000.p/3"
 flip "$T/big/tile/entries/001" 500
 fails_with "a flipped byte in a full bundle: named" "FAIL: tile/entries/001: entry 2[0-9][0-9] does not hash" BIG

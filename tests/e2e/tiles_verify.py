@@ -12,14 +12,20 @@ HTTP, and checks, against pinned keys,
     entry bundles hashes to its level-0 tile hash, and an RFC 6962
     inclusion proof built from the hash tiles folds to the signed root;
   * with --old, the consistency of an older checkpoint with this one,
-    from a proof built from the tiles of the newer tree;
+    from a proof built from the tiles of the newer tree, and that the
+    tiles of the older size reproduce its root;
   * with --json, that json/<i>.json carries each entry's exact bytes.
+
+A partial tile or bundle the log no longer serves (tlog-tiles lets a log
+delete it once the full tile exists; cairn does) is read as the first W
+hashes or entries of the full tile, unless --no-fallback.
 
 Every failure is printed as one line "FAIL: WHAT: DETAIL" and the exit
 status is 1; success prints "OK: ..." lines and exits 0.
 
 usage: tiles_verify.py BASE (--federation FILE | --origin O --log-key NAME=B64
            [--witness NAME=B64]...) [--quorum K] [--old CHECKPOINT] [--json]
+           [--no-fallback]
 BASE is a directory or an http(s):// URL prefix.  --federation pins the
 keys of a cairn federation.conf: the coordinator's as the log key (named
 by the origin cairn/<federation name>), every node's as a witness.
@@ -51,17 +57,24 @@ class Failure(Exception):
         self.detail = detail
 
 
+class Missing(Failure):
+    """The log does not have the file (HTTP 404, no such file)."""
+
+
 class Fetcher:
     """Reads files of the log from a directory or an HTTP prefix."""
 
-    def __init__(self, base, cafile=None):
+    def __init__(self, base, cafile=None, fallback=True):
         self.base = base.rstrip("/")
         self.ctx = ssl.create_default_context(cafile=cafile) if cafile else None
         self.http = base.startswith("http://") or base.startswith("https://")
         self.cache = {}
+        self.fallback = fallback
+        self.fallbacks = set()  # partial tiles read from their full tile
 
     def get(self, path):
-        """Return the bytes of PATH; raise Failure when it is missing."""
+        """Return the bytes of PATH; raise Missing when the log does not
+        have it, Failure when it cannot be read."""
         if path in self.cache:
             return self.cache[path]
         for attempt in range(10):
@@ -80,7 +93,11 @@ class Fetcher:
                 if e.code == 429 and attempt < 9:
                     time.sleep(float(e.headers.get("Retry-After", "1")))
                     continue
+                if e.code == 404:
+                    raise Missing(path, f"cannot fetch: {e}") from None
                 raise Failure(path, f"cannot fetch: {e}") from None
+            except FileNotFoundError as e:
+                raise Missing(path, f"cannot fetch: {e}") from None
             except (OSError, urllib.error.URLError) as e:
                 raise Failure(path, f"cannot fetch: {e}") from None
         self.cache[path] = data
@@ -181,6 +198,29 @@ def tile_path(level, n, width):
     return f"tile/{lev}/{s}" + (f".p/{width}" if width < 256 else "")
 
 
+def get_tile(fetch, level, n, width):
+    """(path read, bytes) of tile (LEVEL, N; -1: the entry bundle) at
+    WIDTH.  A partial tile the log removed is the first WIDTH hashes, or
+    entries, of the full tile, which every tree that has it proves."""
+    path = tile_path(level, n, width)
+    try:
+        return path, fetch.get(path)
+    except Missing:
+        if width == 256 or not fetch.fallback:
+            raise
+    full = tile_path(level, n, 256)
+    data = fetch.get(full)
+    fetch.fallbacks.add(path)
+    if level >= 0:
+        return full, data[:32 * width]
+    off = 0
+    for _ in range(width):
+        if len(data) - off < 2:
+            break
+        off += 2 + struct.unpack(">H", data[off:off + 2])[0]
+    return full, data[:off]
+
+
 def leaf_hash(b):
     return hashlib.sha256(b"\x00" + b).digest()
 
@@ -200,8 +240,7 @@ class Tiles:
         """Hashes of tile (LEVEL, N) at the width SIZE implies."""
         at = self.size >> (8 * level)
         width = 256 if (n + 1) * 256 <= at else at % 256
-        path = tile_path(level, n, width)
-        data = self.fetch.get(path)
+        path, data = get_tile(self.fetch, level, n, width)
         if len(data) != 32 * width:
             raise Failure(path, f"{len(data)} bytes, {32 * width} expected")
         return path, [data[i:i + 32] for i in range(0, len(data), 32)]
@@ -307,12 +346,12 @@ def consistency_ok(m, n, root1, root2, proof):
     return sn == 0 and fr == root1 and sr == root2
 
 
-def entries(fetch, size):
-    """Yield (index, bytes, bundle path) of every entry of the tree."""
-    for n in range((size + 255) // 256):
+def entries(fetch, size, first=0):
+    """Yield (index, bytes, bundle path) of every entry of the tree from
+    the bundle of entry FIRST on."""
+    for n in range(first // 256, (size + 255) // 256):
         width = 256 if (n + 1) * 256 <= size else size % 256
-        path = tile_path(-1, n, width)
-        data = fetch.get(path)
+        path, data = get_tile(fetch, -1, n, width)
         off, k = 0, 0
         while off < len(data):
             if len(data) - off < 2:
@@ -366,8 +405,11 @@ def main():
     ap.add_argument("--old", help="an older checkpoint file to prove "
                     "consistent with the current one")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-fallback", action="store_true",
+                    help="do not read a missing partial tile from its full "
+                    "tile (a negative control)")
     a = ap.parse_args()
-    fetch = Fetcher(a.base, a.cafile)
+    fetch = Fetcher(a.base, a.cafile, not a.no_fallback)
     wit = dict(a.witness)
     if a.federation:
         a.origin, a.log_key, fw = federation_keys(a.federation)
@@ -417,6 +459,20 @@ def main():
                 raise Failure("consistency", f"size {osize} is not a prefix "
                               f"of size {size}")
             print(f"OK: checkpoint {osize} is consistent with {size}")
+            # What a reader that kept the old checkpoint fetches: its own
+            # tiles (partials the log may have removed since) and its
+            # last bundle.
+            old = Tiles(fetch, osize)
+            if osize > 0 and old.mth(0, osize) != oroot:
+                raise Failure("tiles", f"the hash tiles of size {osize} do "
+                              f"not reproduce the root of {a.old}")
+            for i, e, bpath in entries(fetch, osize, osize - osize % 256):
+                if leaf_hash(e) != old.node(0, i):
+                    raise Failure(bpath, f"entry {i} does not hash to its "
+                                  f"leaf hash in the tiles of size {osize}")
+            print(f"OK: the tiles of size {osize} reproduce its root "
+                  f"({len(fetch.fallbacks)} removed partial tiles read from "
+                  f"their full tiles)")
     except Failure as f:
         print(f"FAIL: {f.what}: {f.detail}")
         return 1

@@ -2,15 +2,26 @@
  * test_coord_public.c - the coordinator's public directory
  * (coordinator/coord_public.c) over a log of 600 entries with checkpoints
  * at sizes around the tile edges: exactly the files the checkpointed sizes
- * imply (full and partial hash tiles, bundles, JSON, no more), their bytes
+ * imply (full and partial hash tiles, bundles, JSON, no more; no partial
+ * of a tile the shown checkpoint implies full, and with a witness quorum
+ * the partials of the lagging shown checkpoint kept), their bytes
  * against hashes computed here from the entries, a second open that writes
  * nothing, repair of missing files, refusal of a changed tile and of a
- * tile no checkpointed size implies, stale temporary files removed, and
- * updates after appends (one, and several missed), and the refusal at
+ * tile no checkpointed size implies, stale temporary files removed,
+ * superseded partials of an older version's directory removed without
+ * being compared, updates after appends (one, and several missed; the
+ * partials of a tile removed once its full tile is shown), a crash (this
+ * program run again with CAIRN_FAULT=coord.public_prune, killed there)
+ * before and in the middle of a removal restarting clean, and the refusal at
  * append of an entry over 65,535 bytes.  With
- * CAIRN_TILES_KEEP=DIR the final directory (768 entries) is also written
- * to DIR, its log key to DIR.key and the checkpoint of size 601 to
- * DIR.old, for tests/e2e/public_tiles.sh's Python verifier.
+ * CAIRN_TILES_KEEP=DIR the final directory (770 entries: three full
+ * level-0 tiles, whose partials of sizes 600..603 are gone, and partials
+ * of width 2) is also written to DIR, its log key to DIR.key and the
+ * checkpoint of size 601 to DIR.old, for tests/e2e/public_tiles.sh's
+ * Python verifier and portal/tlog.js.  With CAIRN_TILES_DU=N:DIR it only
+ * builds the public directory DIR of a log of N entries of 486 bytes,
+ * checkpointed and updated after every append as the coordinator does,
+ * for the size figure of docs/public.md (du -sb DIR).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -33,6 +46,9 @@
 #include "tests/unit/tlog_helpers.h"
 
 #define ORIGIN	"cairn/tilestest"
+
+/* argv[0], to run this program again as the process that crashes. */
+static const char *self;
 
 static const uint64_t cp_sizes[] = { 1, 2, 100, 255, 256, 257, 511, 512,
     600 };
@@ -112,6 +128,9 @@ publish(struct fx *f)
 
 	assert_int_equal(tlog_store_publish(f->lg.tlog, ORIGIN,
 	    &f->key.signer, 1, &note, &len), CAIRN_OK);
+	/* As coord_log does: the note kept for witness quorums. */
+	assert_int_equal(coord_store_checkpoint_put(f->lg.db,
+	    tlog_store_size(f->lg.tlog), note), CAIRN_OK);
 	free(note);
 }
 
@@ -257,19 +276,22 @@ test_layout(void **state)
 	size_t len, off, k;
 
 	assert_int_equal(coord_public_open(f->dir, &f->lg, 0, &p), CAIRN_OK);
-	/* level 0: 2 full, partials 1 2 100 255 (tile 0), 1 255 (tile 1),
-	 * 88 (tile 2); bundles alike; level 1: partials of 1 and 2. */
-	assert_int_equal(count_files(f->dir, "tile/0"), 9);
-	assert_int_equal(count_files(f->dir, "tile/entries"), 9);
+	/* level 0: 2 full and the partial 88 of tile 2 (those of sizes 1 2
+	 * 100 255, tile 0, and 1 255, tile 1, are superseded by the full
+	 * tiles size 600 shows); bundles alike; level 1: partials of 1 and
+	 * 2 (no full level-1 tile). */
+	assert_int_equal(count_files(f->dir, "tile/0"), 3);
+	assert_int_equal(count_files(f->dir, "tile/entries"), 3);
 	assert_int_equal(count_files(f->dir, "tile/1"), 2);
-	assert_int_equal(count_files(f->dir, "tile"), 20);
+	assert_int_equal(count_files(f->dir, "tile"), 8);
 	assert_int_equal(count_files(f->dir, "json"), 600);
-	assert_int_equal(coord_public_report(p)->written, 20 + 600 + 1);
+	assert_int_equal(coord_public_report(p)->written, 8 + 600 + 1);
+	assert_int_equal(coord_public_report(p)->removed, 0);
 	expect_tile(f, "tile/0/000", 0, 256, 0);
 	expect_tile(f, "tile/0/001", 256, 256, 0);
-	expect_tile(f, "tile/0/000.p/100", 0, 100, 0);
-	expect_tile(f, "tile/0/001.p/255", 256, 255, 0);
 	expect_tile(f, "tile/0/002.p/88", 512, 88, 0);
+	assert_null(slurp(f->dir, "tile/0/000.p/100", &len));
+	assert_null(slurp(f->dir, "tile/entries/001.p/255", &len));
 	expect_tile(f, "tile/1/000.p/1", 0, 1, 1);
 	expect_tile(f, "tile/1/000.p/2", 0, 2, 1);
 	/* Bundle 1: 256 entries whose hashes are the leaves 256..511. */
@@ -303,8 +325,90 @@ test_layout(void **state)
 	assert_int_equal(coord_public_report(p)->written, 0);
 	/* (the level-1 partial of width 1 is implied by 3 sizes, of 2 by
 	 * 2: 3 comparisons more than files) */
-	assert_int_equal(coord_public_report(p)->checked, 620 + 3);
+	assert_int_equal(coord_public_report(p)->checked, 608 + 3);
 	coord_public_close(p);
+}
+
+/*
+ * A directory of an older version (every checkpointed size's partials)
+ * or of a crash between a full tile and the removal of its partials:
+ * the superseded ones are removed at start, even with other bytes (they
+ * are not compared: nothing points a reader at them); a partial no size
+ * implies is still refused.
+ */
+static void
+test_superseded(void **state)
+{
+	struct fx *f = *state;
+	struct coord_public *p = NULL;
+	char path[600];
+	size_t len;
+
+	assert_int_equal(coord_public_open(f->dir, &f->lg, 0, &p), CAIRN_OK);
+	coord_public_close(p);
+	snprintf(path, sizeof(path), "%s/tile/0/000.p", f->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/tile/entries/001.p", f->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	/* Empty files: superseded partials are not compared. */
+	touch(f->dir, "tile/0/000.p/100");
+	touch(f->dir, "tile/0/000.p/255");
+	touch(f->dir, "tile/entries/001.p/1");
+	touch(f->dir, "tile/entries/001.p/255.tmp");
+	p = NULL;
+	assert_int_equal(coord_public_open(f->dir, &f->lg, 0, &p), CAIRN_OK);
+	assert_int_equal(coord_public_report(p)->written, 0);
+	/* the .tmp goes with the scan's sweep, the three with prune() */
+	assert_int_equal(coord_public_report(p)->removed, 3);
+	coord_public_close(p);
+	assert_int_equal(count_files(f->dir, "tile"), 8);
+	snprintf(path, sizeof(path), "%s/tile/0/000.p", f->dir);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/tile/entries/001.p", f->dir);
+	assert_int_equal(access(path, F_OK), -1);
+	/* A partial width no checkpointed size has is refused still. */
+	snprintf(path, sizeof(path), "%s/tile/0/000.p", f->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	touch(f->dir, "tile/0/000.p/7");
+	assert_int_equal(coord_public_open(f->dir, &f->lg, 0, &p),
+	    CAIRN_ERR_CONFLICT);
+	assert_non_null(strstr(cairn_errmsg(), "tile/0/000.p/7: no "
+	    "checkpointed size"));
+	snprintf(path, sizeof(path), "%s/tile/0/000.p/7", f->dir);
+	assert_int_equal(unlink(path), 0);	/* left as it was */
+
+	/* A witness quorum whose newest cosigned size is 257: the shown
+	 * checkpoint implies full tile 0 only, so the partials of tile 1
+	 * (sizes 257 and 511) and 2 are kept although full tile 1 exists,
+	 * and a reader of the shown checkpoint finds its own partials. */
+	assert_int_equal(coord_store_cosig_put(f->lg.db, "w1", 257, 1,
+	    "\xe2\x80\x94 w1 "
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n"),
+	    CAIRN_OK);
+	p = NULL;
+	assert_int_equal(coord_public_open(f->dir, &f->lg, 1, &p), CAIRN_OK);
+	/* (the four partials and the checkpoint) */
+	assert_int_equal(coord_public_report(p)->written, 5);
+	coord_public_close(p);
+	expect_tile(f, "tile/0/001.p/1", 256, 1, 0);
+	expect_tile(f, "tile/0/001.p/255", 256, 255, 0);
+	assert_non_null(slurp(f->dir, "tile/entries/001.p/1", &len));
+	assert_null(slurp(f->dir, "tile/0/000.p/255", &len));
+	{
+		uint8_t *b = slurp(f->dir, "checkpoint", &len);
+
+		assert_non_null(b);
+		b[len] = '\0';
+		assert_non_null(strstr((char *)b, ORIGIN "\n257\n"));
+		free(b);
+	}
+	/* Without the quorum (size 600 shown) they go again. */
+	p = NULL;
+	assert_int_equal(coord_public_open(f->dir, &f->lg, 0, &p), CAIRN_OK);
+	assert_int_equal(coord_public_report(p)->removed, 4);
+	coord_public_close(p);
+	assert_int_equal(count_files(f->dir, "tile"), 8);
 }
 
 static void
@@ -342,11 +446,11 @@ test_repair_and_refuse(void **state)
 	    "log.db at byte 8191"));
 	flip(f->dir, "tile/0/001", 8191);
 	/* So is a bundle that differs, and a tile no size implies. */
-	flip(f->dir, "tile/entries/000.p/2", 3);
+	flip(f->dir, "tile/entries/002.p/88", 3);
 	assert_int_equal(coord_public_open(f->dir, &f->lg, 0, &p),
 	    CAIRN_ERR_CONFLICT);
-	assert_non_null(strstr(cairn_errmsg(), "tile/entries/000.p/2"));
-	flip(f->dir, "tile/entries/000.p/2", 3);
+	assert_non_null(strstr(cairn_errmsg(), "tile/entries/002.p/88"));
+	flip(f->dir, "tile/entries/002.p/88", 3);
 	touch(f->dir, "tile/0/002.p/89");
 	assert_int_equal(coord_public_open(f->dir, &f->lg, 0, &p),
 	    CAIRN_ERR_CONFLICT);
@@ -419,18 +523,29 @@ test_updates(void **state)
 	expect_tile(f, "tile/0/002.p/92", 512, 92, 0);
 	snprintf(path, sizeof(path), "%s/tile/0/002.p/91", f->dir);
 	assert_int_equal(access(path, F_OK), -1);
-	/* Fill to 768: a third full tile closes. */
+	/* Fill to 768: a third full tile closes, and its partials (of
+	 * sizes 600 601 603) and bundles go. */
 	append_failures(f, 768 - f->n);
 	publish(f);
 	assert_int_equal(coord_public_update(p), CAIRN_OK);
 	expect_tile(f, "tile/0/002", 512, 256, 0);
 	expect_tile(f, "tile/1/000.p/3", 0, 3, 1);
+	expect_tile(f, "tile/1/000.p/2", 0, 2, 1);
+	assert_int_equal(coord_public_report(p)->removed, 6);
+	snprintf(path, sizeof(path), "%s/tile/0/002.p", f->dir);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/tile/entries/002.p", f->dir);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(count_files(f->dir, "tile/0"), 3);
+	assert_int_equal(count_files(f->dir, "tile/entries"), 3);
 	coord_public_close(p);
 	f->lg.pub = NULL;
 	if (keep != NULL) {
 		char b64[64], kp[600];
 		FILE *fp;
 
+		append_failures(f, 2);
+		publish(f);
 		p = NULL;
 		assert_int_equal(coord_public_open(keep, &f->lg, 0, &p),
 		    CAIRN_OK);
@@ -450,6 +565,170 @@ test_updates(void **state)
 		fclose(fp);
 	}
 	free(old);
+}
+
+/*
+ * Run this program again as a coordinator opening the public directory
+ * of the fixture under CAIRN_FAULT='fault'; returns its wait status.
+ */
+static int
+run_child(struct fx *f, const char *fault)
+{
+	int st;
+	pid_t pid;
+
+	if ((pid = fork()) == 0) {
+		setenv("CAIRN_TILES_CHILD", f->tmp, 1);
+		setenv("CAIRN_FAULT", fault, 1);
+		execl(self, self, (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+/*
+ * CAIRN_TILES_DU=N:DIR: DIR/pub after N appends of 486-byte entries, each
+ * followed by a checkpoint and an update, as the coordinator does.
+ */
+static int
+du_main(const char *arg)
+{
+	struct fx f;
+	struct coord_public *p = NULL;
+	char path[400], reason[441];
+	unsigned long n = strtoul(arg, NULL, 10);
+	const char *dir = strchr(arg, ':');
+	uint8_t seed[32];
+
+	if (dir == NULL || n == 0)
+		return 2;
+	dir++;
+	memset(&f, 0, sizeof(f));
+	memset(seed, 7, sizeof(seed));
+	memset(reason, 'r', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = '\0';
+	tlogt_test_key_init(&f.key, ORIGIN, seed);
+	snprintf(f.lg.origin, sizeof(f.lg.origin), "%s", ORIGIN);
+	if (mkdir(dir, 0755) != 0)
+		return 2;
+	snprintf(path, sizeof(path), "%s/log.db", dir);
+	if (tlog_store_open(path, TLOG_STORE_CREATE, &f.lg.tlog) != CAIRN_OK)
+		return 3;
+	snprintf(path, sizeof(path), "%s/coord.db", dir);
+	if (coord_store_open(path, &f.lg.db) != CAIRN_OK)
+		return 3;
+	publish(&f);		/* size 0, as a new coordinator does */
+	snprintf(path, sizeof(path), "%s/pub", dir);
+	if (coord_public_open(path, &f.lg, 0, &p) != CAIRN_OK)
+		return 4;
+	for (unsigned long i = 0; i < n; i++) {
+		struct tlog_entry e;
+		uint8_t buf[600];
+		size_t len;
+
+		memset(&e, 0, sizeof(e));
+		e.type = TLOG_ENTRY_FAILURE;
+		e.time = 1772323200 + i;
+		memset(e.query_hash, (int)(i & 0xff), 32);
+		e.reason = (struct tlog_bytes){ (const uint8_t *)reason,
+		    strlen(reason) };
+		if (tlog_entry_encode(&e, buf, sizeof(buf), &len) !=
+		    CAIRN_OK || tlog_store_append(f.lg.tlog, buf, len,
+		    NULL) != CAIRN_OK)
+			return 5;
+		publish(&f);
+		if (coord_public_update(p) != CAIRN_OK)
+			return 6;
+	}
+	printf("%lu entries of %zu bytes\n", n, (size_t)46 + strlen(reason));
+	coord_public_close(p);
+	tlog_store_close(f.lg.tlog);
+	coord_store_close(f.lg.db);
+	return 0;
+}
+
+/* The child: open the fixture's stores and its public directory. */
+static int
+child_main(const char *tmp)
+{
+	struct coord_log lg;
+	struct coord_public *p = NULL;
+	char path[400];
+	int r;
+
+	memset(&lg, 0, sizeof(lg));
+	snprintf(lg.origin, sizeof(lg.origin), "%s", ORIGIN);
+	snprintf(path, sizeof(path), "%s/log.db", tmp);
+	if (tlog_store_open(path, 0, &lg.tlog) != CAIRN_OK)
+		return 3;
+	snprintf(path, sizeof(path), "%s/coord.db", tmp);
+	if (coord_store_open(path, &lg.db) != CAIRN_OK)
+		return 3;
+	snprintf(path, sizeof(path), "%s/pub", tmp);
+	r = coord_public_open(path, &lg, 0, &p);
+	coord_public_close(p);
+	tlog_store_close(lg.tlog);
+	coord_store_close(lg.db);
+	return r == CAIRN_OK ? 0 : 4;
+}
+
+/*
+ * A coordinator killed after the checkpoint that shows a new full tile and
+ * before (:1) or in the middle of (:2) the removal of its partials: the
+ * directory it leaves has the full tile, the checkpoint and some partials,
+ * and the next start accepts it and finishes the removal.
+ */
+static void
+test_crash_prune(void **state)
+{
+	struct fx *f = *state;
+	struct coord_public *p = NULL;
+	char path[600];
+	size_t len;
+	uint8_t *b;
+	int st;
+
+	assert_int_equal(coord_public_open(f->dir, &f->lg, 0, &p), CAIRN_OK);
+	f->lg.pub = p;
+	for (int i = 0; i < 3; i++) {	/* partials 89 90 91 of tile 2 */
+		append_failure(f);
+		publish(f);
+		assert_int_equal(coord_public_update(p), CAIRN_OK);
+	}
+	coord_public_close(p);
+	f->lg.pub = NULL;
+	append_failures(f, 768 - f->n);
+	publish(f);
+	st = run_child(f, "coord.public_prune:1");
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	b = slurp(f->dir, "checkpoint", &len);
+	assert_non_null(b);
+	b[len] = '\0';
+	assert_non_null(strstr((char *)b, ORIGIN "\n768\n"));
+	free(b);
+	expect_tile(f, "tile/0/002", 512, 256, 0);
+	/* 88..91 of tile 2, hashes and bundles, all still there */
+	assert_int_equal(count_files(f->dir, "tile/0"), 3 + 4);
+	assert_int_equal(count_files(f->dir, "tile/entries"), 3 + 4);
+	st = run_child(f, "coord.public_prune:3");
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	/* the bundles' partials go first: two of them did */
+	assert_int_equal(count_files(f->dir, "tile/entries"), 3 + 2);
+	assert_int_equal(count_files(f->dir, "tile/0"), 3 + 4);
+	p = NULL;
+	assert_int_equal(coord_public_open(f->dir, &f->lg, 0, &p), CAIRN_OK);
+	assert_int_equal(coord_public_report(p)->removed, 6);
+	assert_int_equal(coord_public_report(p)->written, 0);
+	coord_public_close(p);
+	assert_int_equal(count_files(f->dir, "tile/0"), 3);
+	assert_int_equal(count_files(f->dir, "tile/entries"), 3);
+	snprintf(path, sizeof(path), "%s/tile/0/002.p", f->dir);
+	assert_int_equal(access(path, F_OK), -1);
+	/* Negative control: the child unarmed exits cleanly. */
+	st = run_child(f, "");
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 /* An entry that an entry bundle cannot carry is refused before logging. */
@@ -473,16 +752,28 @@ test_entry_limit(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	const char *child = getenv("CAIRN_TILES_CHILD");
+	const char *du = getenv("CAIRN_TILES_DU");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repair_and_refuse, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_superseded, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_updates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_prune, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_entry_limit, setup,
 		    teardown),
 	};
 
+	(void)argc;
+	if (child != NULL)
+		return child_main(child);
+	if (du != NULL)
+		return du_main(du);
+	self = argv[0];
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
