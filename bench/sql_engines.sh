@@ -34,8 +34,9 @@
 # keeps the statements, plans and results there.  CAIRN_SQLBENCH_BASE=FILE,
 # another build's cairn-node (e.g. the previous commit's), adds its
 # generated PostgreSQL statement as one more side (psql, checked, timed
-# and EXPLAINed in the same rounds): the generator before and after a
-# change on the same data.  The data and the servers are removed at the
+# and EXPLAINed in the same rounds), and in ClickHouse its `run-local
+# --source` on the one server (checked, timed first in each round): the
+# generator before and after a change on the same data.  The data and the servers are removed at the
 # end.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -527,6 +528,11 @@ ch_bench() {
 		    --source-option "$SH" --cells "$CELLS" \
 		    --output "$W/out/ch-$q-cairn2.csv" ||
 		    die "run-local --source (shards) $q failed"
+		[ -z "$BASE" ] || "$BASE" run-local --no-noise --quiet \
+		    --query "$W/q/$q.json" --source "$U1" \
+		    --source-option tables=calls,sms --cells "$CELLS" \
+		    --output "$W/out/ch-$q-base1.csv" ||
+		    die "CAIRN_SQLBENCH_BASE run-local --source $q failed"
 		ch_run "$W/hand.sql" "$H1" >"$W/out/ch-$q-hand1.tuples" ||
 		    die "hand-written $q failed on the server"
 		ch_run "$W/hand.sql" "$HA" "$HB" >"$W/out/ch-$q-hand2.tuples" ||
@@ -539,10 +545,17 @@ ch_bench() {
 		    "$q" "$W/out/ch-$q-hand1.tuples"
 		verdict_cells "ClickHouse $q: hand-written, two shards = embedded engine" \
 		    "$q" "$W/out/ch-$q-hand2.tuples"
-		rm -f "$W/c1" "$W/h1" "$W/c2" "$W/h2"
+		[ -z "$BASE" ] || verdict \
+		    "ClickHouse $q: base's --source, one server = embedded engine" \
+		    "$W/out/ch-$q-base1.csv" "$W/emb/$q.csv"
+		rm -f "$W/c1" "$W/h1" "$W/c2" "$W/h2" "$W/b1"
 		la0=$(loadavg)
 		i=0
 		while [ $i -lt "$REPEAT" ]; do
+			[ -z "$BASE" ] || timed "$W/b1" "$BASE" run-local \
+			    --no-noise --quiet --query "$W/q/$q.json" \
+			    --source "$U1" --source-option tables=calls,sms \
+			    --cells "$CELLS" --output /dev/null
 			timed "$W/c1" "$NODE" run-local --no-noise --quiet \
 			    --query "$W/q/$q.json" --source "$U1" \
 			    --source-option tables=calls,sms --cells "$CELLS" \
@@ -573,6 +586,12 @@ ch_bench() {
 		echo "   runs: cairn 1 $(tr '\n' ' ' <"$W/c1")| hand 1 $(tr '\n' \
 		    ' ' <"$W/h1")| cairn 2sh $(tr '\n' ' ' <"$W/c2")| hand 2sh" \
 		    "$(tr '\n' ' ' <"$W/h2")"
+		[ -z "$BASE" ] || echo "   base 1 $(median <"$W/b1")s, base /" \
+		    "hand $(awk -v a="$(median <"$W/b1")" -v b="$b" \
+		    'BEGIN { printf "%.2f", a / b }')x, cairn / base $(awk \
+		    -v a="$a" -v b="$(median <"$W/b1")" \
+		    'BEGIN { printf "%.2f", a / b }')x; runs $(tr '\n' ' ' \
+		    <"$W/b1")"
 	done
 	[ -n "${CAIRN_SQLBENCH_KEEP:-}" ] && cp -r "$W/out" "$CAIRN_SQLBENCH_KEEP"
 	ch_stop "$W/one" "$W/sa" "$W/sb"

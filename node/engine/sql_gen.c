@@ -18,11 +18,15 @@
  * what differs.  PostgreSQL gets the relations as WITH, the ranking as
  * row_number(), values as $n parameters.  ClickHouse 18.16 (Debian 12)
  * has no WITH of subqueries, no window functions and no query
- * parameters: each relation is written inline where it is used, the
+ * parameters: each relation is written inline where it is used (so od
+ * and migration are written to use their relations once: the days'
+ * regions in arrays per subscriber, the two homes by maxIf), the top-k
  * ranking sorts each partition's array of (region, count) by count
  * descending then region ascending and numbers it (arrayEnumerate), the
- * numbers the node computed (k, hours, epochs, day indexes) are written
- * as integer literals, and every string value (cell ids, categories)
+ * modal region (rank 1 alone) is one max() of the packed (count,
+ * region), the node's cell map is looked up by transform(), the numbers
+ * the node computed (k, hours, epochs, day indexes) are written as
+ * integer literals, and every string value (cell ids, categories)
  * travels as an external table beside the statement.  Every name is
  * quoted as an identifier; no string value is ever part of the text.
  */
@@ -41,6 +45,13 @@
 
 /* The engine's largest timestamp (ingest_csv.c), exclusive. */
 #define SRC_MAX_SECONDS	((int64_t)UINT32_MAX * 60)
+
+/*
+ * ClickHouse: the node's cell map (the external table cm) as a tuple of
+ * its two columns, each an array, and the region of a cell not in it.
+ */
+#define CH_CM_ARRAYS	"(SELECT groupArray(cell), groupArray(region) FROM cm)"
+#define CH_NO_REGION	"toUInt64(18446744073709551615)"
 
 /* ---- the generator and its dialect table ---- */
 
@@ -64,6 +75,7 @@ struct dialect {
 	const char	*idiv[3];	/* integer division: a, b */
 	const char	*cat_found;	/* a category index was found */
 	const char	*cat_missing;
+	const char	*count_if[2];	/* the rows where ... hold */
 	bool		 ctes;		/* WITH relations, or inline */
 	bool		 windows;	/* row_number(), or sorted arrays */
 	bool		 placeholders;	/* $n::type, or literals and external
@@ -76,14 +88,15 @@ static const struct dialect dialects[] = {
 		"\"\"", "\\", "JOIN", "LEFT JOIN",
 		{ "floor(extract(epoch FROM ", "))::bigint" },
 		{ "", "::text" }, { "", "::bigint" }, { "(", " / ", ")" },
-		"ci IS NOT NULL", "ci IS NULL", true, true, true
+		"ci IS NOT NULL", "ci IS NULL",
+		{ "count(*) FILTER (WHERE ", ")" }, true, true, true
 	},
 	[ENGINE_SOURCE_CLICKHOUSE] = {
 		"\\\"", "\\\\", "ALL INNER JOIN", "ALL LEFT JOIN",
 		{ "toInt64(toUnixTimestamp(", "))" },
 		{ "toString(", ")" }, { "toUInt64(", ")" },
 		{ "intDiv(", ", ", ")" },
-		"ci >= 0", "ci < 0", false, false, false
+		"ci >= 0", "ci < 0", { "countIf(", ")" }, false, false, false
 	},
 };
 
@@ -489,14 +502,43 @@ gen_events(struct gen *g, const struct engine_source *s,
 	}
 	idiv(g, num != NULL ? num : "0", "3600");
 	free(num);
-	fprintf(g->f, " AS slot, %s AS region%s\n\tFROM (\n",
-	    dom ? "dom.region" : "cm.region", cat ? ", e.cat AS cat" : "");
-	gen_union(g, s, lo, hi);
-	fprintf(g->f, "\t) AS e %s ", g->d->join);
-	use(g, dom ? "dom" : "cm", NULL);
-	fprintf(g->f, " ON %s = e.cell\n"
-	    "\tWHERE e.s IS NOT NULL AND length(e.s) > 0%s",
-	    dom ? "dom.region" : "cm.cell", cat ?
+	if (g->d->placeholders || s->cell_table != NULL) {
+		fprintf(g->f, " AS slot, %s AS region%s\n\tFROM (\n",
+		    dom ? "dom.region" : "cm.region",
+		    cat ? ", e.cat AS cat" : "");
+		gen_union(g, s, lo, hi);
+		fprintf(g->f, "\t) AS e %s ", g->d->join);
+		use(g, dom ? "dom" : "cm", NULL);
+		fprintf(g->f, " ON %s = e.cell\n\tWHERE ",
+		    dom ? "dom.region" : "cm.cell");
+	} else if (dom) {
+		/* a set lookup, not a hash join of every event */
+		fprintf(g->f, " AS slot, e.cell AS region%s\n\tFROM (\n",
+		    cat ? ", e.cat AS cat" : "");
+		gen_union(g, s, lo, hi);
+		fputs("\t) AS e\n\tWHERE e.cell IN (SELECT region FROM dom) "
+		    "AND ", g->f);
+	} else {
+		/*
+		 * ClickHouse with the node's cell map: each event's region
+		 * by transform() over the map's two columns as constant
+		 * arrays (one scalar subquery of the external table cm, so
+		 * the cells and their regions come from the same rows; the
+		 * node's cells are unique), no region (2^64 - 1, never a
+		 * region id, which are 32-bit) for a cell not in it.  An
+		 * ALL INNER JOIN built the same hash table but copied every
+		 * event through the join: 1.4x the time of transform() on
+		 * the benchmark's data (docs/benchmarks.md).
+		 */
+		fputs(" AS slot, transform(e.cell, tupleElement(" CH_CM_ARRAYS
+		    ", 1),\n\t    tupleElement(" CH_CM_ARRAYS ", 2), "
+		    CH_NO_REGION ") AS region", g->f);
+		fprintf(g->f, "%s\n\tFROM (\n", cat ? ", e.cat AS cat" : "");
+		gen_union(g, s, lo, hi);
+		fputs("\t) AS e\n\tWHERE region != " CH_NO_REGION " AND ",
+		    g->f);
+	}
+	fprintf(g->f, "e.s IS NOT NULL AND length(e.s) > 0%s", cat ?
 	    " AND e.cat IS NOT NULL AND e.cat <> ''" : "");
 	rel_end(g, "ev");
 }
@@ -526,6 +568,28 @@ gen_rank(struct gen *g, const char *src, const char *part, bool ci)
 	use(g, src, NULL);
 	fprintf(g->f, "\n\t\tGROUP BY %s\n\t) ARRAY JOIN a AS x, "
 	    "arrayEnumerate(a) AS rk", part);
+}
+
+/*
+ * ClickHouse: the region of the most events 'n' in each group, ties to
+ * the smaller id (rank 1 of gen_rank), as one aggregate over the group's
+ * rows (region, n): the max of n * 2^32 + (2^32 - 1 - region), a
+ * UInt64 that orders like (n, -region) because region ids are 32-bit
+ * (cellmap.c; a cell_table's or region_column's regions are kept to the
+ * domain's), decoded back to the region.  With 'cond' only the rows
+ * where it holds (maxIf).  A count of 2^32 or more would wrap the
+ * packing: throwIf() fails the statement instead (ClickHouse's error
+ * 395, reported by the node) rather than rank wrong.  No array per
+ * group is built or sorted: 2.3x faster than arraySort() on od
+ * (docs/benchmarks.md).
+ */
+static void
+ch_modal(struct gen *g, const char *n, const char *cond)
+{
+	fprintf(g->f, "4294967295 - max%s(%s * 4294967296 + "
+	    "(4294967295 - region) + throwIf(%s > 4294967295)%s%s) "
+	    "%% 4294967296", cond != NULL ? "If" : "", n, n,
+	    cond != NULL ? ", " : "", cond != NULL ? cond : "");
 }
 
 /* "(h >= ns OR h < ne)" for the local hour h of 'slot': a night hour. */
@@ -575,35 +639,48 @@ gen_home(struct gen *g, const char *name, size_t ns, size_t ne, size_t from,
 	fputs("\n\tGROUP BY s, region", g->f);
 	rel_end(g, n_name);
 	rel_begin(g);
-	fputs("\tSELECT s, region FROM (\n", g->f);
-	gen_rank(g, n_name, "s", false);
-	fputs("\n\t) AS x WHERE rk = 1", g->f);
+	if (g->d->windows) {
+		fputs("\tSELECT s, region FROM (\n", g->f);
+		gen_rank(g, n_name, "s", false);
+		fputs("\n\t) AS x WHERE rk = 1", g->f);
+	} else {
+		fputs("\tSELECT s, ", g->f);
+		ch_modal(g, "n", NULL);
+		fputs(" AS region\n\tFROM ", g->f);
+		use(g, n_name, NULL);
+		fputs(" GROUP BY s", g->f);
+	}
 	rel_end(g, name);
 }
 
 /*
- * Migration in one pass (PostgreSQL): "mn (s, region, nb, nc)" counts
- * each subscriber's night events per region in the baseline days [f1,
- * t1) and in the comparison days [f2, t2) in the same scan of the events
- * (count(*) FILTER); then per subscriber each home is the modal region
- * of its window with ties to the smaller id, as one aggregate:
- * max(ARRAY[n, -region]) over the regions with n > 0 (arrays compare
- * element by element: the most events, then the smallest id; no sort,
- * no window, no overflow), NULL when the window has no night event.  A
- * subscriber with both homes adds one to (r1, r2).  The two homes as
- * separate relations made PostgreSQL materialize the window's events
- * and scan them twice, in one process (docs/benchmarks.md).
+ * Migration in one pass: "mn (s, region, nb, nc)" counts each
+ * subscriber's night events per region in the baseline days [f1, t1)
+ * and in the comparison days [f2, t2) in the same scan of the events
+ * (count(*) FILTER, ClickHouse's countIf); then per subscriber each home
+ * is the modal region of its window with ties to the smaller id, as one
+ * aggregate over the regions with n > 0: in PostgreSQL
+ * max(ARRAY[n, -region]) (arrays compare element by element: the most
+ * events, then the smallest id; no sort, no window, no overflow), NULL
+ * when the window has no night event; in ClickHouse maxIf of the packed
+ * (n, region) of ch_modal, the subscriber kept when both windows have a
+ * region with n > 0.  A subscriber with both homes adds one to (r1, r2).
+ * The two homes as separate relations made PostgreSQL materialize the
+ * window's events and scan them twice, in one process, and ClickHouse
+ * (no WITH) read and map the window's events twice
+ * (docs/benchmarks.md).
  */
 static void
 gen_migration_one_pass(struct gen *g, size_t ns, size_t ne, size_t f1,
     size_t t1, size_t f2, size_t t2)
 {
 	rel_begin(g);
-	fputs("\tSELECT s, region,\n\t    count(*) FILTER (WHERE ", g->f);
+	fprintf(g->f, "\tSELECT s, region,\n\t    %s", g->d->count_if[0]);
 	day_in(g, f1, t1);
-	fputs(") AS nb,\n\t    count(*) FILTER (WHERE ", g->f);
+	fprintf(g->f, "%s AS nb,\n\t    %s", g->d->count_if[1],
+	    g->d->count_if[0]);
 	day_in(g, f2, t2);
-	fputs(") AS nc\n\tFROM ", g->f);
+	fprintf(g->f, "%s AS nc\n\tFROM ", g->d->count_if[1]);
 	use(g, "ev", NULL);
 	fputs("\n\tWHERE ", g->f);
 	night_in(g, ns, ne);
@@ -613,6 +690,18 @@ gen_migration_one_pass(struct gen *g, size_t ns, size_t ne, size_t f1,
 	day_in(g, f2, t2);
 	fputs("))\n\tGROUP BY s, region", g->f);
 	rel_end(g, "mn");
+	if (!g->d->windows) {
+		fputs("SELECT 0 AS t, r1, r2, count(*) AS n FROM (\n"
+		    "\tSELECT s,\n\t    ", g->f);
+		ch_modal(g, "nb", "nb > 0");
+		fputs(" AS r1,\n\t    ", g->f);
+		ch_modal(g, "nc", "nc > 0");
+		fputs(" AS r2\n\tFROM ", g->f);
+		use(g, "mn", NULL);
+		fputs(" GROUP BY s HAVING max(nb) > 0 AND max(nc) > 0\n"
+		    ") AS m GROUP BY r1, r2\n", g->f);
+		return;
+	}
 	fputs("SELECT 0 AS t, r1, r2, count(*) AS n FROM (\n"
 	    "\tSELECT s,\n"
 	    "\t    -(max(CASE WHEN nb > 0 THEN ARRAY[nb, -region] END))[2] "
@@ -642,6 +731,32 @@ gen_counts(struct gen *g, const char *bname, bool hour)
 	use(g, "ev", NULL);
 	fprintf(g->f, "\n\t) AS x GROUP BY s, %s, region", bname);
 	rel_end(g, "c");
+}
+
+/*
+ * od in ClickHouse, from "c (s, d, region, n)": each subscriber's modal
+ * region of each day (ch_modal), the subscriber's days and regions as
+ * two arrays, and each day d whose d + 1 is among them paired with that
+ * day's region (indexOf).  The days are read once; the self-join of
+ * PostgreSQL's statement would write the days' relation twice here (no
+ * WITH in 18.16), reading and mapping the window's events twice.
+ */
+static void
+gen_od_ch(struct gen *g)
+{
+	rel_begin(g);
+	fputs("\tSELECT s, d, ", g->f);
+	ch_modal(g, "n", NULL);
+	fputs(" AS region\n\tFROM ", g->f);
+	use(g, "c", NULL);
+	fputs(" GROUP BY s, d", g->f);
+	rel_end(g, "dr");
+	fputs("SELECT d AS t, r AS r1, rs[indexOf(ds, d + 1)] AS r2, "
+	    "count(*) AS n FROM (\n\tSELECT s, groupArray(d) AS ds, "
+	    "groupArray(region) AS rs FROM ", g->f);
+	use(g, "dr", NULL);
+	fputs(" GROUP BY s\n) AS a ARRAY JOIN ds AS d, rs AS r\n"
+	    "WHERE has(ds, d + 1)\nGROUP BY t, r1, r2\n", g->f);
 }
 
 /*
@@ -765,8 +880,25 @@ gen_kind(struct gen *g, const struct engine_plan *p, bool in_domain)
 			 * subscriber has events in is in its top k, so the
 			 * cell counts (subscriber, bucket, region) groups
 			 * and the ranking (a sort of every group) is not
-			 * written.
+			 * written.  ClickHouse counts each (bucket,
+			 * region)'s distinct subscribers in one aggregation
+			 * (uniqExact: a hash set per cell) instead of
+			 * grouping by subscriber first: 0.6x the time and
+			 * half the memory on the benchmark's data.
 			 */
+			if (!g->d->windows) {
+				fputs("SELECT b AS t, region AS r1, 0 AS r2, "
+				    "uniqExact(s) AS n\nFROM (\n\tSELECT s, ",
+				    g->f);
+				if (q->bucket_hour)
+					fputs("slot", g->f);
+				else
+					idiv(g, "slot", "24");
+				fputs(" AS b, region FROM ", g->f);
+				use(g, "ev", NULL);
+				fputs("\n) AS x GROUP BY b, region\n", g->f);
+				break;
+			}
 			gen_counts(g, "b", q->bucket_hour);
 			fputs("SELECT b AS t, region AS r1, 0 AS r2, count(*) "
 			    "AS n\nFROM ", g->f);
@@ -794,6 +926,10 @@ gen_kind(struct gen *g, const struct engine_plan *p, bool in_domain)
 		break;
 	case QSPEC_KIND_OD:
 		gen_counts(g, "d", false);
+		if (!g->d->windows) {
+			gen_od_ch(g);
+			break;
+		}
 		rel_begin(g);
 		fputs("\tSELECT s, d, region FROM (\n", g->f);
 		gen_rank(g, "c", "s, d", false);
@@ -819,32 +955,7 @@ gen_kind(struct gen *g, const struct engine_plan *p, bool in_domain)
 		    q->comp[0] - p->d0);
 		t2 = gen_param(g, "comparison end day index", "%" PRId64,
 		    q->comp[1] - p->d0);
-		if (g->d->ctes) {
-			gen_migration_one_pass(g, ns, ne, f1, t1, f2, t2);
-			break;
-		}
-		gen_home(g, "hb", ns, ne, f1, t1);
-		gen_home(g, "hc", ns, ne, f2, t2);
-		/*
-		 * The two homes side by side by grouping, not by a join:
-		 * PostgreSQL estimates each home at a row or so (the day
-		 * range on an expression), and a join of two such
-		 * estimates was planned as a nested loop that ran the
-		 * inner home once per outer row (docs/benchmarks.md).
-		 * Each home has at most one row per subscriber, so a
-		 * group of two rows has both.
-		 */
-		fputs("SELECT 0 AS t, r1, r2, count(*) AS n FROM (\n"
-		    "\tSELECT s, max(CASE WHEN w = 0 THEN region ELSE 0 END) "
-		    "AS r1,\n\t    max(CASE WHEN w = 1 THEN region ELSE 0 END) "
-		    "AS r2\n\tFROM (\n\t\tSELECT s, region, 0 AS w FROM ",
-		    g->f);
-		use(g, "hb", NULL);
-		fputs("\n\t\tUNION ALL\n\t\tSELECT s, region, 1 AS w FROM ",
-		    g->f);
-		use(g, "hc", NULL);
-		fputs("\n\t) AS u GROUP BY s HAVING count(*) = 2\n"
-		    ") AS m GROUP BY r1, r2\n", g->f);
+		gen_migration_one_pass(g, ns, ne, f1, t1, f2, t2);
 		break;
 	case QSPEC_KIND_VISITORS:
 		k = gen_param(g, "k", "%" PRIu32, q->k);

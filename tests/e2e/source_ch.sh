@@ -239,6 +239,19 @@ status_ok $? "bad rows are added on the single server"
     "$T/small/queries/presence_day_k1.json" $SRC1 \
     --cells "$T/small/cells.csv" >"$T/one.csv" 2>>"$T/out"
 holds "the bad rows change nothing" 'cmp -s "$T/emb.csv" "$T/one.csv"'
+# Every kind: an unmapped cell's events have no region (transform()'s
+# default), never a region of the map or one of their own.
+for j in presence_hour_k2 residents od migration visitors_k1; do
+	"$NODE" run-local --no-noise --quiet --query \
+	    "$T/small/queries/$j.json" --cdr "$T/small/cdr.csv" \
+	    --cells "$T/small/cells.csv" >"$T/emb.csv" 2>"$T/out"
+	# shellcheck disable=SC2086
+	"$NODE" run-local --no-noise --quiet --query \
+	    "$T/small/queries/$j.json" $SRC1 \
+	    --cells "$T/small/cells.csv" >"$T/one.csv" 2>>"$T/out"
+	holds "the bad rows change nothing: $j" \
+	    '[ -s "$T/emb.csv" ] && cmp -s "$T/emb.csv" "$T/one.csv"'
+done
 # shellcheck disable=SC2086
 "$NODE" check-data $SRC1 --cells "$T/small/cells.csv" >"$T/out" 2>&1
 rc=$?
@@ -471,8 +484,10 @@ done
     --cells "$CELLS" >"$T/out" 2>&1
 status_ok $? "--explain prints the statement"
 has "--explain quotes the table names" '"calls"'
-has "--explain's ranking sorts by count, then the smaller region" \
-    'arraySort(y -> (-tupleElement(y, 2), tupleElement(y, 1))'
+has "--explain's home is one max() of the count, then the smaller region" \
+    '4294967295 - max(n \* 4294967296 + (4294967295 - region) + throwIf(n > 4294967295)) % 4294967296 AS region'
+has "--explain maps the cells by transform() of the external table cm" \
+    'transform(e.cell, tupleElement((SELECT groupArray(cell), groupArray(region) FROM cm), 1),'
 has "--explain lists the night hours" \
     '^-- night_start_hour = 22 (written in the statement)'
 has "--explain names the cell map's external table" \

@@ -308,6 +308,18 @@ test_statement(void **state)
 	engine_cellmap_free(m);
 }
 
+/* Count the occurrences of 'needle' in 'hay'. */
+static size_t
+count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL;
+	    p += strlen(needle))
+		n++;
+	return n;
+}
+
 /* The ClickHouse dialect: no value in the text but numbers, no WITH. */
 static void
 test_statement_ch(void **state)
@@ -337,10 +349,22 @@ test_statement_ch(void **state)
 	assert_null(strstr(sql.text, "c1"));
 	assert_null(strstr(sql.text, "WITH"));
 	assert_null(strstr(sql.text, "OVER"));
-	assert_non_null(strstr(sql.text, "ALL INNER JOIN cm ON"));
+	/* cells mapped by transform() of cm's columns, not a join (twice:
+	   visitors reads the events for the ranking and for the home) */
+	assert_null(strstr(sql.text, "JOIN cm"));
+	assert_int_equal(count(sql.text, "transform(e.cell, tupleElement("
+	    "(SELECT groupArray(cell), groupArray(region) FROM cm), 1),"), 2);
+	assert_non_null(strstr(sql.text, "WHERE region != "
+	    "toUInt64(18446744073709551615) AND e.s IS NOT NULL"));
 	assert_non_null(strstr(sql.text, "ALL LEFT JOIN"));
+	/* the top k sorts an array per (subscriber, day); the home is one
+	   max() of the packed (n, region), with the wrap refused */
 	assert_non_null(strstr(sql.text, "arraySort(y -> (-tupleElement(y, 2), "
 	    "tupleElement(y, 1))"));
+	assert_int_equal(count(sql.text, "arraySort"), 1);
+	assert_non_null(strstr(sql.text, "4294967295 - max(n * 4294967296 + "
+	    "(4294967295 - region) + throwIf(n > 4294967295)) % 4294967296 "
+	    "AS region"));
 	assert_true(sql.inline_values);
 	assert_int_equal(sql.next, 1);
 	assert_string_equal(sql.ext[0].name, "cm");
@@ -385,6 +409,63 @@ test_statement_ch(void **state)
 	assert_non_null(strstr(sql.text, "GROUP BY tab, why"));
 	assert_non_null(strstr(sql.text, "e.cell NOT IN (SELECT cell FROM cm)"));
 	engine_sql_release(&sql);
+
+	/* a region column: a set lookup in dom, no join; a cell_table
+	   (a relation of the database) keeps the join */
+	spec("{\"kind\": \"residents\", \"start\": \"2026-01-10\", "
+	    "\"end\": \"2026-01-13\"}", &q);
+	s.region_column = "region_id";
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	assert_non_null(strstr(sql.text, "WHERE e.cell IN (SELECT region FROM "
+	    "dom) AND e.s IS NOT NULL"));
+	assert_null(strstr(sql.text, "JOIN"));
+	assert_null(strstr(sql.text, "transform"));
+	engine_sql_release(&sql);
+	s.region_column = NULL;
+	s.cell_table = "geo.cells";
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	assert_non_null(strstr(sql.text, "ALL INNER JOIN (\n"));
+	assert_null(strstr(sql.text, "transform"));
+	engine_sql_release(&sql);
+	engine_cellmap_free(m);
+}
+
+/*
+ * od in ClickHouse: the days' modal regions once (no self-join, which
+ * without WITH would read the window's events twice), paired by indexOf
+ * in each subscriber's arrays; PostgreSQL keeps its self-join of dr.
+ */
+static void
+test_od_one_pass_ch(void **state)
+{
+	struct engine_source s;
+	struct engine_cellmap *m = cellmap();
+	struct engine_sql sql;
+	struct qspec q;
+
+	(void)state;
+	source(&s, "clickhouse://127.0.0.1:8123/cdr");
+	spec("{\"kind\": \"od\", \"start\": \"2026-01-10\", \"end\": "
+	    "\"2026-01-13\"}", &q);
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	/* the events table is read once, the cell map looked up once */
+	assert_int_equal(count(sql.text, "FROM \"events\".\"calls\""), 1);
+	assert_int_equal(count(sql.text, "transform("), 1);
+	assert_null(strstr(sql.text, "INNER JOIN"));
+	assert_null(strstr(sql.text, "arraySort"));
+	assert_non_null(strstr(sql.text, "4294967295 - max(n * 4294967296 + "
+	    "(4294967295 - region) + throwIf(n > 4294967295)) % 4294967296 "
+	    "AS region"));
+	assert_non_null(strstr(sql.text, "SELECT d AS t, r AS r1, "
+	    "rs[indexOf(ds, d + 1)] AS r2, count(*) AS n"));
+	assert_non_null(strstr(sql.text, "ARRAY JOIN ds AS d, rs AS r\n"
+	    "WHERE has(ds, d + 1)\n"));
+	engine_sql_release(&sql);
+
+	source(&s, "postgresql:///x");
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	assert_non_null(strstr(sql.text, "ON b.s = a.s AND b.d = a.d + 1"));
+	engine_sql_release(&sql);
 	engine_cellmap_free(m);
 }
 
@@ -421,26 +502,35 @@ test_presence_all_regions(void **state)
 	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
 	assert_non_null(strstr(sql.text, "row_number"));
 	engine_sql_release(&sql);
+
+	/* ClickHouse: each cell's distinct subscribers, one aggregation */
+	source(&s, "clickhouse://127.0.0.1:8123/cdr");
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	assert_non_null(strstr(sql.text, "uniqExact(s) AS n"));
+	assert_non_null(strstr(sql.text, "SELECT s, intDiv(slot, 24) AS b, "
+	    "region FROM ("));
+	assert_int_equal(count(sql.text, "GROUP BY"), 1);
+	assert_null(strstr(sql.text, "arraySort"));
+	engine_sql_release(&sql);
+	spec("{\"kind\": \"presence\", \"start\": \"2026-01-10\", \"end\": "
+	    "\"2026-01-13\", \"bucket\": \"hour\", \"k\": 3}", &q);
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	assert_non_null(strstr(sql.text, "SELECT s, slot AS b, region FROM ("));
+	engine_sql_release(&sql);
+	spec("{\"kind\": \"presence\", \"start\": \"2026-01-10\", \"end\": "
+	    "\"2026-01-13\", \"bucket\": \"hour\", \"k\": 2}", &q);
+	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+	assert_null(strstr(sql.text, "uniqExact"));
+	assert_non_null(strstr(sql.text, "WHERE rk <= toInt64(2)"));
+	engine_sql_release(&sql);
 	engine_cellmap_free(m);
-}
-
-/* Count the occurrences of 'needle' in 'hay'. */
-static size_t
-count(const char *hay, const char *needle)
-{
-	size_t n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)) != NULL;
-	    p += strlen(needle))
-		n++;
-	return n;
 }
 
 /*
  * Migration: in PostgreSQL one pass over the events counting both
  * windows' nights per (subscriber, region), the homes as max(ARRAY[n,
- * -region]) per subscriber, no ranking; ClickHouse (no WITH: a relation
- * used twice would be read twice) keeps the two homes.
+ * -region]) per subscriber, no ranking; ClickHouse likewise (no WITH:
+ * a relation used twice would be read twice), with countIf and maxIf.
  */
 static void
 test_migration_one_pass(void **state)
@@ -470,10 +560,24 @@ test_migration_one_pass(void **state)
 	assert_null(strstr(sql.text, "hb"));
 	engine_sql_release(&sql);
 
+	/* ClickHouse: the same one pass (countIf), each home one maxIf() of
+	   the packed (n, region) over the regions with n > 0 */
 	source(&s, "clickhouse://127.0.0.1:8123/cdr");
 	assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
 	assert_null(strstr(sql.text, "FILTER"));
-	assert_non_null(strstr(sql.text, "arraySort"));
+	assert_int_equal(count(sql.text, "FROM \"events\".\"calls\""), 1);
+	assert_int_equal(count(sql.text, "transform("), 1);
+	assert_int_equal(count(sql.text, "countIf(intDiv(slot, 24) >= "), 2);
+	assert_non_null(strstr(sql.text, "4294967295 - maxIf(nb * 4294967296 + "
+	    "(4294967295 - region) + throwIf(nb > 4294967295), nb > 0) % "
+	    "4294967296 AS r1"));
+	assert_non_null(strstr(sql.text, "4294967295 - maxIf(nc * 4294967296 + "
+	    "(4294967295 - region) + throwIf(nc > 4294967295), nc > 0) % "
+	    "4294967296 AS r2"));
+	assert_non_null(strstr(sql.text, "GROUP BY s HAVING max(nb) > 0 AND "
+	    "max(nc) > 0"));
+	assert_null(strstr(sql.text, "arraySort"));
+	assert_null(strstr(sql.text, "JOIN"));
 	engine_sql_release(&sql);
 	engine_cellmap_free(m);
 }
@@ -552,6 +656,7 @@ main(void)
 		cmocka_unit_test(test_statement_ch),
 		cmocka_unit_test(test_presence_all_regions),
 		cmocka_unit_test(test_migration_one_pass),
+		cmocka_unit_test(test_od_one_pass_ch),
 		cmocka_unit_test(test_rows_domain),
 	};
 
