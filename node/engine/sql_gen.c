@@ -526,9 +526,9 @@ gen_events(struct gen *g, const struct engine_source *s,
 		 * the cells and their regions come from the same rows; the
 		 * node's cells are unique), no region (2^64 - 1, never a
 		 * region id, which are 32-bit) for a cell not in it.  An
-		 * ALL INNER JOIN built the same hash table but copied every
-		 * event through the join: 1.4x the time of transform() on
-		 * the benchmark's data (docs/benchmarks.md).
+		 * ALL INNER JOIN built the same kind of hash table but took
+		 * 1.1-1.4x transform()'s time on the benchmark's od and
+		 * migration (docs/benchmarks.md).
 		 */
 		fputs(" AS slot, transform(e.cell, tupleElement(" CH_CM_ARRAYS
 		    ", 1),\n\t    tupleElement(" CH_CM_ARRAYS ", 2), "
@@ -580,8 +580,8 @@ gen_rank(struct gen *g, const char *src, const char *part, bool ci)
  * where it holds (maxIf).  A count of 2^32 or more would wrap the
  * packing: throwIf() fails the statement instead (ClickHouse's error
  * 395, reported by the node) rather than rank wrong.  No array per
- * group is built or sorted: 2.3x faster than arraySort() on od
- * (docs/benchmarks.md).
+ * group is built or sorted (docs/benchmarks.md); a max() of the tuple
+ * (n, -region) ranks alike but took 1.3-1.6x the time (single runs).
  */
 static void
 ch_modal(struct gen *g, const char *n, const char *cond)
@@ -883,8 +883,9 @@ gen_kind(struct gen *g, const struct engine_plan *p, bool in_domain)
 			 * written.  ClickHouse counts each (bucket,
 			 * region)'s distinct subscribers in one aggregation
 			 * (uniqExact: a hash set per cell) instead of
-			 * grouping by subscriber first: 0.6x the time and
-			 * half the memory on the benchmark's data.
+			 * grouping by subscriber first: 0.64x the time and
+			 * half the memory on the benchmark's data (two runs
+			 * each).
 			 */
 			if (!g->d->windows) {
 				fputs("SELECT b AS t, region AS r1, 0 AS r2, "

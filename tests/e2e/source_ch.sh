@@ -20,6 +20,8 @@
 #     control: the same events sharded at random give other cells;
 #   - neighbouring data sets: one subscriber's records of one UTC month
 #     removed gives the same output through the three paths (every kind);
+#   - rows the source refuses (an unmapped or empty location, an empty
+#     subscriber) change no kind's cells;
 #   - check-data counts what the source would refuse, by reason; Nullable
 #     columns with NULLs; on the cluster with 'cluster', the subscribers
 #     of each shard that also have events on another (none when sharded
