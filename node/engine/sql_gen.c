@@ -53,6 +53,17 @@
 #define CH_CM_ARRAYS	"(SELECT groupArray(cell), groupArray(region) FROM cm)"
 #define CH_NO_REGION	"toUInt64(18446744073709551615)"
 
+/*
+ * The largest cell map looked up by transform(); a larger one is joined.
+ * transform()'s cost grew faster than the map (migration on the
+ * benchmark's 11.2 M events, single runs: +0.2 s at 10,000 cells, +0.8 s
+ * at 30,000, +8.5 s at 100,000, +115 s at 300,000 over 1.2 s at 141)
+ * where the join's barely moved (2.5-4.3 s for the previous, two-pass
+ * statement); below about 20,000 cells transform() is the cheaper
+ * (docs/sources.md).
+ */
+#define CH_TRANSFORM_MAXCELLS	16384
+
 /* ---- the generator and its dialect table ---- */
 
 /*
@@ -111,6 +122,7 @@ struct gen {
 	struct engine_sql *out;
 	const struct dialect *d;
 	int		 err;
+	bool		 transform;	/* ClickHouse: cm by transform() */
 	size_t		 nrels;
 	char		 relname[GEN_MAXRELS][16];
 	char		*reltext[GEN_MAXRELS];
@@ -502,7 +514,8 @@ gen_events(struct gen *g, const struct engine_source *s,
 	}
 	idiv(g, num != NULL ? num : "0", "3600");
 	free(num);
-	if (g->d->placeholders || s->cell_table != NULL) {
+	if (g->d->placeholders || s->cell_table != NULL ||
+	    (!dom && !g->transform)) {
 		fprintf(g->f, " AS slot, %s AS region%s\n\tFROM (\n",
 		    dom ? "dom.region" : "cm.region",
 		    cat ? ", e.cat AS cat" : "");
@@ -520,15 +533,16 @@ gen_events(struct gen *g, const struct engine_source *s,
 		    "AND ", g->f);
 	} else {
 		/*
-		 * ClickHouse with the node's cell map: each event's region
+		 * ClickHouse with the node's cell map (of at most
+		 * CH_TRANSFORM_MAXCELLS cells): each event's region
 		 * by transform() over the map's two columns as constant
 		 * arrays (one scalar subquery of the external table cm, so
 		 * the cells and their regions come from the same rows; the
 		 * node's cells are unique), no region (2^64 - 1, never a
 		 * region id, which are 32-bit) for a cell not in it.  An
-		 * ALL INNER JOIN built the same hash table but copied every
-		 * event through the join: 1.4x the time of transform() on
-		 * the benchmark's data (docs/benchmarks.md).
+		 * ALL INNER JOIN built the same kind of hash table but took
+		 * 1.1-1.4x transform()'s time on the benchmark's od and
+		 * migration (docs/benchmarks.md).
 		 */
 		fputs(" AS slot, transform(e.cell, tupleElement(" CH_CM_ARRAYS
 		    ", 1),\n\t    tupleElement(" CH_CM_ARRAYS ", 2), "
@@ -580,8 +594,8 @@ gen_rank(struct gen *g, const char *src, const char *part, bool ci)
  * where it holds (maxIf).  A count of 2^32 or more would wrap the
  * packing: throwIf() fails the statement instead (ClickHouse's error
  * 395, reported by the node) rather than rank wrong.  No array per
- * group is built or sorted: 2.3x faster than arraySort() on od
- * (docs/benchmarks.md).
+ * group is built or sorted (docs/benchmarks.md); a max() of the tuple
+ * (n, -region) ranks alike but took 1.3-1.6x the time (single runs).
  */
 static void
 ch_modal(struct gen *g, const char *n, const char *cond)
@@ -883,8 +897,9 @@ gen_kind(struct gen *g, const struct engine_plan *p, bool in_domain)
 			 * written.  ClickHouse counts each (bucket,
 			 * region)'s distinct subscribers in one aggregation
 			 * (uniqExact: a hash set per cell) instead of
-			 * grouping by subscriber first: 0.6x the time and
-			 * half the memory on the benchmark's data.
+			 * grouping by subscriber first: 0.64x the time and
+			 * half the memory on the benchmark's data (two runs
+			 * each).
 			 */
 			if (!g->d->windows) {
 				fputs("SELECT b AS t, region AS r1, 0 AS r2, "
@@ -1081,6 +1096,7 @@ engine_sql_build(const struct qspec *q, const struct engine_source *s,
 	snprintf(head, sizeof(head), "%s, exact cells (t, r1, r2, n)",
 	    qspec_kind_name(q->kind));
 	gen_map(&g, s, cells);
+	g.transform = engine_cellmap_ncells(cells) <= CH_TRANSFORM_MAXCELLS;
 	gen_events(&g, s, &p);
 	gen_kind(&g, &p, s->cell_table == NULL);
 	return gen_close(&g, head, out, &buf);

@@ -431,6 +431,55 @@ test_statement_ch(void **state)
 }
 
 /*
+ * A cell map of more than 16,384 cells is joined in ClickHouse, not
+ * looked up by transform() (whose cost grows faster than the map); at
+ * 16,384 it is still transform().
+ */
+static void
+test_big_map_ch(void **state)
+{
+	struct engine_source s;
+	struct engine_sql sql;
+	struct qspec q;
+	size_t ncells[2] = { 16384, 16385 };
+
+	(void)state;
+	source(&s, "clickhouse://127.0.0.1:8123/cdr");
+	spec("{\"kind\": \"od\", \"start\": \"2026-01-10\", \"end\": "
+	    "\"2026-01-13\"}", &q);
+	for (size_t i = 0; i < 2; i++) {
+		char path[] = "/tmp/cairn-sqlgen-XXXXXX";
+		int fd = mkstemp(path);
+		struct engine_cellmap *m = NULL;
+		FILE *f;
+
+		assert_true(fd >= 0);
+		assert_non_null(f = fdopen(fd, "w"));
+		fputs("cell_id,region_id\n", f);
+		for (size_t c = 0; c < ncells[i]; c++)
+			fprintf(f, "c%zu,%zu\n", c, c % 20);
+		fclose(f);
+		assert_int_equal(engine_cellmap_load(path, &m), CAIRN_OK);
+		unlink(path);
+		assert_int_equal(engine_sql_build(&q, &s, m, &sql), CAIRN_OK);
+		assert_int_equal(sql.ext[0].rows, ncells[i]);
+		if (i == 0) {
+			assert_int_equal(count(sql.text, "transform("), 1);
+			assert_null(strstr(sql.text, "JOIN cm"));
+		} else {
+			assert_null(strstr(sql.text, "transform("));
+			assert_int_equal(count(sql.text, "ALL INNER JOIN cm ON "
+			    "cm.cell = e.cell"), 1);
+		}
+		/* the events are read once either way */
+		assert_int_equal(count(sql.text, "FROM \"events\".\"calls\""),
+		    1);
+		engine_sql_release(&sql);
+		engine_cellmap_free(m);
+	}
+}
+
+/*
  * od in ClickHouse: the days' modal regions once (no self-join, which
  * without WITH would read the window's events twice), paired by indexOf
  * in each subscriber's arrays; PostgreSQL keeps its self-join of dr.
@@ -657,6 +706,7 @@ main(void)
 		cmocka_unit_test(test_presence_all_regions),
 		cmocka_unit_test(test_migration_one_pass),
 		cmocka_unit_test(test_od_one_pass_ch),
+		cmocka_unit_test(test_big_map_ch),
 		cmocka_unit_test(test_rows_domain),
 	};
 
