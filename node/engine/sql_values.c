@@ -2,13 +2,15 @@
  * sql_values.c - the values a generated statement travels with, never
  * part of its text (sql_gen.c): the node's cell map and the domain's
  * region ids as PostgreSQL array literals (bound as parameters) or as
- * ClickHouse TabSeparated rows (external tables), and the TabSeparated
- * escaping of a string.
+ * ClickHouse TabSeparated rows (external tables), the TabSeparated
+ * escaping of a string, and a statement's values printed (--explain) and
+ * freed.
  */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/err.h"
 #include "node/engine/engine_int.h"
@@ -121,4 +123,48 @@ engine_sql_region_list(const struct engine_cellmap *m, bool rows)
 		return NULL;
 	}
 	return b;
+}
+
+void
+engine_sql_release(struct engine_sql *sql)
+{
+	free(sql->text);
+	for (size_t i = 0; i < sql->nparams; i++)
+		free(sql->params[i]);
+	for (size_t i = 0; i < sql->next; i++)
+		free(sql->ext[i].data);
+	memset(sql, 0, sizeof(*sql));
+}
+
+void
+engine_sql_print(const struct engine_sql *sql, FILE *f)
+{
+	fputs(sql->text, f);
+	fputs(";\n", f);
+	for (size_t i = 0; i < sql->nparams; i++) {
+		const char *v = sql->params[i];
+		char ref[24] = "";
+
+		if (!sql->inline_values)
+			snprintf(ref, sizeof(ref), "$%zu: ", i + 1);
+		if (v[0] == '{') {
+			size_t n = v[1] == '}' ? 0 : 1;
+
+			/* an array: its length, not the map itself */
+			for (const char *c = v; *c != '\0'; c++)
+				if (*c == '\\' && c[1] != '\0')
+					c++;
+				else if (*c == ',')
+					n++;
+			fprintf(f, "-- %s%s (an array of %zu values)\n",
+			    ref, sql->what[i], n);
+		} else
+			fprintf(f, "-- %s%s = %s%s\n", ref, sql->what[i], v,
+			    sql->inline_values ? " (written in the statement)" :
+			    "");
+	}
+	for (size_t i = 0; i < sql->next; i++)
+		fprintf(f, "-- external table %s (%s): %s, %zu rows\n",
+		    sql->ext[i].name, sql->ext[i].structure, sql->ext[i].what,
+		    sql->ext[i].rows);
 }
