@@ -136,17 +136,41 @@ EOF
 }
 
 # ch_start DIR HTTP [PREFIX]: start the server of DIR (under PREFIX, e.g.
-# "nice -n 19", if given), wait until it answers.
+# "nice -n 19", if given), wait until it answers (up to 90 s: a restart
+# over a large data directory on two loaded cores took over 30 s).  A
+# server that exits first, or never answers, is named on stderr with the
+# last lines of its logs, and ch_start returns 1.
 ch_start() {
 	[ -n "$RUN" ] && chown -R nobody "$1"
+	rm -f "$1/pid"	# a killed server's: its pid is no answer of this one
 	${3:-} $RUN "$CHS" --config-file="$1/config.xml" --pid-file="$1/pid" \
-	    --daemon >"$1/start.log" 2>&1 || return 1
-	i=0
+	    --daemon >"$1/start.log" 2>&1 || { ch_why "$1" "$2" "did not start"
+	    return 1; }
+	end=$(($(date +%s) + 90))
+	seen=""
 	while [ "$(curl -s "http://127.0.0.1:$2/ping")" != "Ok." ]; do
-		[ $i -ge 300 ] && return 1
+		if [ "$(date +%s)" -ge "$end" ]; then
+			ch_why "$1" "$2" "did not answer in 90 s"
+			return 1
+		fi
+		# the daemon wrote its pid file, then died (and removed it)
+		[ -z "$seen" ] && seen=$(cat "$1/pid" 2>/dev/null)
+		if [ -n "$seen" ] && ! kill -0 "$seen" 2>/dev/null; then
+			ch_why "$1" "$2" "exited before answering"
+			return 1
+		fi
 		sleep 0.1
-		i=$((i + 1))
 	done
+}
+
+# ch_why DIR HTTP WHAT: say on stderr that the server of DIR WHAT, with
+# the last lines of its start output and error log.
+ch_why() {
+	echo "dbservers: ClickHouse in $1 (HTTP port $2) $3" >&2
+	for f in "$1/start.log" "$1/err.log"; do
+		[ -s "$f" ] && { echo "--- last lines of $f:"; tail -n 5 "$f"; } >&2
+	done
+	return 0
 }
 
 # ch_stop DIR...: stop the servers of the DIRs (TERM, then KILL after 10 s).
