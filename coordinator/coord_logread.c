@@ -1,7 +1,8 @@
 /*
  * coord_logread.c - the read-only log methods of cairn.v1.Coordinator,
  * for auditors, witnesses and nodes: GetCheckpoint (with cosignatures,
- * at the witness quorum), GetEntries, GetInclusionProof and
+ * at the witness quorum or the one asked for), GetEntries,
+ * GetInclusionProof and
  * GetConsistencyProof.
  */
 #include <stdlib.h>
@@ -11,14 +12,18 @@
 #include "coordinator/coord_service_int.h"
 
 int
-coord_do_checkpoint(struct coord *c, struct transport_call *call)
+coord_do_checkpoint(struct coord *c, struct transport_call *call,
+    const Cairn__V1__GetCheckpointRequest *req)
 {
 	Cairn__V1__Checkpoint cp = CAIRN__V1__CHECKPOINT__INIT;
+	size_t quorum = (size_t)c->cfg->witness_quorum;
 	char *note;
 	int r;
 
-	if ((r = coord_log_checkpoint(&c->log, (size_t)c->cfg->witness_quorum,
-	    &note)) != CAIRN_OK)
+	/* A serving choice only: the caller counts the valid ones itself. */
+	if (req->min_cosignatures > 0)
+		quorum = req->min_cosignatures;
+	if ((r = coord_log_checkpoint(&c->log, quorum, &note)) != CAIRN_OK)
 		return r;
 	cp.note = note;
 	(void)transport_call_reply(call, &cp.base);

@@ -114,7 +114,7 @@ handle(struct transport_call *call, const ProtobufCMessage *req, void *arg)
 		r = coord_do_cosign(c, call, (const void *)req, m, &field);
 		break;
 	case PROTO_GET_CHECKPOINT:
-		r = coord_do_checkpoint(c, call);
+		r = coord_do_checkpoint(c, call, (const void *)req);
 		break;
 	case PROTO_GET_ENTRIES:
 		r = coord_do_entries(c, call, (const void *)req, &field);

@@ -316,7 +316,8 @@ int	coord_do_policy(struct coord *c, struct transport_call *call,
 	    const char **field);
 
 /* coord_logread.c */
-int	coord_do_checkpoint(struct coord *c, struct transport_call *call);
+int	coord_do_checkpoint(struct coord *c, struct transport_call *call,
+	    const Cairn__V1__GetCheckpointRequest *req);
 int	coord_do_entries(struct coord *c, struct transport_call *call,
 	    const Cairn__V1__GetEntriesRequest *req, const char **field);
 int	coord_do_inclusion(struct coord *c, struct transport_call *call,

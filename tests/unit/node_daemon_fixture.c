@@ -166,6 +166,8 @@ log_reset(void)
 	fk.fail_chunk = 0;
 	fk.share_calls = 0;
 	fk.split = false;
+	fk.quorum_size = 0;
+	fk.quorum_asks = 0;
 	pthread_mutex_unlock(&fk.mu);
 }
 
@@ -264,23 +266,39 @@ static void
 h_checkpoint(struct transport_call *call, const ProtobufCMessage *req,
     void *a)
 {
+	const Cairn__V1__GetCheckpointRequest *q =
+	    (const Cairn__V1__GetCheckpointRequest *)req;
 	Cairn__V1__Checkpoint r = CAIRN__V1__CHECKPOINT__INIT;
 
 	struct tlog_note *tn = NULL;
-	char lines[1024], *with = NULL;
+	char lines[1024], *with = NULL, *older = NULL;
+	uint8_t root[32];
 	size_t ll = 0, wl;
+	bool cosigned = !fk.split;
 
-	(void)req;
 	(void)a;
 	pthread_mutex_lock(&fk.mu);
 	r.note = fk.note;
+	if (q->min_cosignatures > 0)
+		fk.quorum_asks++;
+	if (fk.quorum_size > 0) {
+		/* Only the older checkpoint is cosigned (the witnesses have
+		 * not seen the latest yet): shown when asked for a quorum. */
+		cosigned = q->min_cosignatures > 0;
+		if (cosigned) {
+			log_root(fk.quorum_size, root);
+			older = sign_checkpoint(i_coord, "cairn/" FED,
+			    fk.quorum_size, root);
+			r.note = older;
+		}
+	}
 	/*
 	 * The nodes na and nb have witnessed this checkpoint (as they do
 	 * in a round: each cosigns before it masks), unless the test plays
 	 * a split view: a log the other node never saw, no cosignature.
 	 */
-	if (!fk.split && fk.note != NULL &&
-	    tlog_note_parse(fk.note, strlen(fk.note), &tn) == CAIRN_OK) {
+	if (cosigned && r.note != NULL &&
+	    tlog_note_parse(r.note, strlen(r.note), &tn) == CAIRN_OK) {
 		const struct keys_identity *ids[2] = { i_na, i_nb };
 		const char *names[2] = { "na", "nb" };
 
@@ -297,12 +315,13 @@ h_checkpoint(struct transport_call *call, const ProtobufCMessage *req,
 				ll += strlen(lines + ll);
 		}
 		tlog_note_free(tn);
-		if (ll > 0 && tlog_note_add_lines(fk.note, strlen(fk.note),
+		if (ll > 0 && tlog_note_add_lines(r.note, strlen(r.note),
 		    lines, ll, &with, &wl) == CAIRN_OK)
 			r.note = with;
 	}
 	(void)transport_call_reply(call, &r.base);
 	free(with);
+	free(older);
 	pthread_mutex_unlock(&fk.mu);
 }
 

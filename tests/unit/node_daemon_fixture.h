@@ -67,6 +67,13 @@ struct ndf_fake {
 	int		 fail_chunk;	/* chunk index + 1 to refuse */
 	int		 share_calls;
 	bool		 split;		/* GetCheckpoint: no cosignatures */
+	/*
+	 * When not 0, the one checkpoint size the witnesses cosigned:
+	 * served (with the cosignatures) to a GetCheckpoint asking for
+	 * them; the latest is served bare otherwise.
+	 */
+	uint64_t	 quorum_size;
+	int		 quorum_asks;	/* GetCheckpoints asking for them */
 	char		 ledger_path[128];
 };
 

@@ -273,6 +273,43 @@ test_split_view(void **state)
 }
 
 /*
+ * The log grew after the task's checkpoint (another query's entry, as
+ * the CHARGE entries do in a round) and the witnesses have cosigned only
+ * the task's checkpoint.  The node asks for the newest checkpoint with a
+ * quorum of cosignatures, gets the task's, and sends its share at once;
+ * asking only for the latest, it would wait for cosignatures that never
+ * come and refuse at the deadline.  The negative control: the same log
+ * with no cosignatures at all (the split view above) is refused.
+ */
+static void
+test_quorum_on_task_checkpoint(void **state)
+{
+	struct task_buf tb, other;
+	struct qopts o, o2;
+	enum node_task_outcome oc;
+	uint8_t esk[32], epk[32];
+
+	(void)state;
+	qopts_default(&o, "q-qcp");
+	task_make(&tb, &o, 0);
+	tb.t.deadline_unix = (int64_t)time(NULL) + 2;
+	pthread_mutex_lock(&fk.mu);
+	fk.quorum_size = fk.size;
+	pthread_mutex_unlock(&fk.mu);
+	qopts_default(&o2, "q-qcp-other");
+	task_make(&other, &o2, 0);
+	nb_advertise(&tb, 0, NREG * 2 + 1, esk, epk);
+	assert_int_equal(node_daemon_handle_task(daemon_, &tb.t, &oc),
+	    CAIRN_OK);
+	assert_int_equal(oc, NODE_TASK_SHARED);
+	assert_int_equal(fk.refusals, 0);
+	assert_true(fk.share_calls >= 1);
+	assert_int_equal(fk.quorum_asks, 1);
+	task_free(&other);
+	task_free(&tb);
+}
+
+/*
  * A share over 2^19 cells goes up in several chunks, two calls in
  * flight, each chunk with the signed manifest; the coordinator puts it
  * back together.  A chunk the coordinator refuses fails the upload.
@@ -354,6 +391,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_roster_checks, ndf_setup,
 		    ndf_teardown),
 		cmocka_unit_test_setup_teardown(test_split_view, ndf_setup,
+		    ndf_teardown),
+		cmocka_unit_test_setup_teardown(test_quorum_on_task_checkpoint, ndf_setup,
 		    ndf_teardown),
 		cmocka_unit_test_setup_teardown(test_multi_chunk_share,
 		    ndf_setup, ndf_teardown),
