@@ -1,4 +1,4 @@
-# federation_report.py NAME T_SUBMIT T_RELEASED T_RESULT LOCAL_TIMES LOGDIR
+# federation_report.py NAME T_SUBMIT T_RELEASED T_RESULT|- LOCAL_TIMES LOGDIR
 # - the figures of one federated round for bench/federation.sh
 # (docs/benchmarks.md, "Benchmark: federation overhead").
 #
@@ -21,7 +21,9 @@ import os
 import sys
 
 name = sys.argv[1]
-t0, trel, tres = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+# T_RESULT "-": `query result` was not run for this round.
+t0, trel = float(sys.argv[2]), float(sys.argv[3])
+tres = None if sys.argv[4] == "-" else float(sys.argv[4])
 local = {}
 for kv in sys.argv[5].split(","):
     k, v = kv.split("=")
@@ -92,8 +94,9 @@ print("   round, submit to `query wait` released: %8.3f s" % total)
 if trc is not None:
     print("   round, submit to the coordinator's release: %8.3f s"
           % (trc - t0))
-print("   result download (query result):         %8.3f s (not in the round)"
-      % (tres - trel))
+if tres is not None:
+    print("   result download (query result):         %8.3f s (not in the round)"
+          % (tres - trel))
 
 tm = {}
 for k in sorted(local):
