@@ -25,25 +25,9 @@
 
 #include "common/err.h"
 #include "coordinator/coord_int.h"
+#include "bench/bench.h"
 
 #define CALLS	50
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static int
 die(const char *what, const char *why)
@@ -63,23 +47,23 @@ time_lookups(struct coord_store *s, uint64_t last, double *ms_size,
 	char *lines;
 
 	for (int i = 0; i < CALLS; i++) {
-		t0 = now();
+		t0 = bench_now();
 		if (coord_store_cosigned_size(s, 2, &size) != CAIRN_OK ||
 		    size != last)
 			return -1;
-		t[i] = now() - t0;
+		t[i] = bench_now() - t0;
 	}
-	qsort(t, CALLS, sizeof(t[0]), cmp_double);
+	qsort(t, CALLS, sizeof(t[0]), bench_cmp_double);
 	*ms_size = t[CALLS / 2] * 1e3;
 	for (int i = 0; i < CALLS; i++) {
-		t0 = now();
+		t0 = bench_now();
 		if (coord_store_cosig_lines(s, last - (uint64_t)i, &lines,
 		    &count) != CAIRN_OK || count != 3)
 			return -1;
 		free(lines);
-		t[i] = now() - t0;
+		t[i] = bench_now() - t0;
 	}
-	qsort(t, CALLS, sizeof(t[0]), cmp_double);
+	qsort(t, CALLS, sizeof(t[0]), bench_cmp_double);
 	*ms_lines = t[CALLS / 2] * 1e3;
 	return 0;
 }

@@ -26,6 +26,7 @@
 
 #include "common/err.h"
 #include "node/engine/engine.h"
+#include "bench/bench.h"
 
 #define NCELLS		4000
 #define NREGIONS	400
@@ -129,15 +130,6 @@ gen(const char *path, const char *cells, uint64_t subs, int days)
 	return 0;
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 struct job {
 	const char	*what;
 	const char	*spec;		/* NULL: parse only */
@@ -153,7 +145,7 @@ static int
 run(const struct job *j, double bytes, uint64_t rows)
 {
 	struct rusage ru;
-	double t0 = now(), dt, cpu;
+	double t0 = bench_now(), dt, cpu;
 	int status;
 	pid_t pid;
 
@@ -201,7 +193,7 @@ run(const struct job *j, double bytes, uint64_t rows)
 		printf("%-34s FAILED\n", j->what);
 		return 1;
 	}
-	dt = now() - t0;
+	dt = bench_now() - t0;
 	cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	printf("%-34s %7.3f s wall %7.3f s cpu  %6.0f MB/s  %5.1f M rows/s"
@@ -232,7 +224,7 @@ bench(uint64_t subs)
 	snprintf(store, sizeof(store), "%s/store", dir);
 	csv_path = file;
 	cells_path = cells;
-	t0 = now();
+	t0 = bench_now();
 	if (gen(file, cells, subs, 7) != 0 || stat(file, &sb) != 0)
 		return 1;
 	if ((f = fopen(file, "r")) != NULL) {
@@ -247,7 +239,7 @@ bench(uint64_t subs)
 	}
 	printf("engine bench: %" PRIu64 " subscribers x 7 days, %" PRIu64
 	    " rows, %.0f MB (generated in %.1f s); CAIRN_BENCH_SUBS scales\n",
-	    subs, rows, (double)sb.st_size / 1e6, now() - t0);
+	    subs, rows, (double)sb.st_size / 1e6, bench_now() - t0);
 	const char *presence = "{\"kind\":\"presence\",\"start\":"
 	    "\"2026-01-01\",\"end\":\"2026-01-08\",\"bucket\":\"day\","
 	    "\"k\":1000}";

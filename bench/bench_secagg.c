@@ -14,17 +14,9 @@
 #include <sodium.h>
 
 #include "protocol/secagg.h"
+#include "bench/bench.h"
 
 #define CELLS	(1u << 20)
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int
 main(void)
@@ -63,13 +55,13 @@ main(void)
 		for (size_t i = 0; i < n; i++)
 			if (memcmp(sorted[0].id, r[i].id, 32) == 0)
 				self = i;
-		t0 = now();
+		t0 = bench_now();
 		do {
 			if (secagg_mask(esk[self], sorted, n, 0, sid, x, y,
 			    CELLS) != 0)
 				rc = 1;
 			reps++;
-			t = now() - t0;
+			t = bench_now() - t0;
 		} while (t < 1.0);
 		printf("%-28s %10zu %12.2f %14.2f\n", "2^20 cells (8 MiB)", n - 1,
 		    t / (double)reps * 1e3,

@@ -25,17 +25,9 @@
 #include "common/err.h"
 #include "protocol/tlog_entry.h"
 #include "protocol/tlog_store.h"
+#include "bench/bench.h"
 
 #define BATCH	1000
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* A realistic CHARGE entry for index i (about 170 bytes). */
 static size_t
@@ -145,18 +137,18 @@ main(void)
 		return die("open", r);
 
 	/* One entry per commit: every append waits for its own fsync. */
-	t0 = now();
+	t0 = bench_now();
 	for (i = 0; i < 300; i++) {
 		size_t len = charge_entry(i, bufs[0], sizeof(bufs[0]));
 
 		if ((r = tlog_store_append(s, bufs[0], len, NULL)) != CAIRN_OK)
 			return die("append", r);
 	}
-	t1 = now();
+	t1 = bench_now();
 	small_rate = 300 / (t1 - t0);
 
 	/* Batches of BATCH per commit up to the full size. */
-	t0 = now();
+	t0 = bench_now();
 	for (i = tlog_store_size(s); i < total;) {
 		size_t k = total - i > BATCH ? BATCH : (size_t)(total - i);
 
@@ -169,7 +161,7 @@ main(void)
 			return die("append", r);
 		i += k;
 	}
-	t1 = now();
+	t1 = bench_now();
 	printf("append: %.0f entries/s durably in batches of %d entries per "
 	    "commit (%llu entries of ~%zu bytes in %.2f s)\n",
 	    (double)(total - 300) / (t1 - t0), BATCH,
@@ -181,30 +173,30 @@ main(void)
 	s = NULL;
 
 	/* Reopen (cheap checks) and verify everything from the entries. */
-	t0 = now();
+	t0 = bench_now();
 	if ((r = tlog_store_open(path, 0, &s)) != CAIRN_OK)
 		return die("reopen", r);
-	t1 = now();
+	t1 = bench_now();
 	printf("open: %.1f ms (cheap integrity checks)\n", (t1 - t0) * 1e3);
-	t0 = now();
+	t0 = bench_now();
 	if ((r = tlog_store_verify(s, &rep)) != CAIRN_OK)
 		return die("verify", r);
-	t1 = now();
+	t1 = bench_now();
 	if (memcmp(rep.root, root, TLOG_HASH_LEN) != 0)
 		return die("verify", CAIRN_ERR_INTERNAL);
 	printf("verify: %.2f s for %llu entries (every leaf and %llu interior "
 	    "nodes recomputed and compared)\n", t1 - t0,
 	    (unsigned long long)rep.entries, (unsigned long long)rep.nodes);
-	t0 = now();
+	t0 = bench_now();
 	if (root_only(path, &n, r2) != 0 || n != total ||
 	    memcmp(r2, root, TLOG_HASH_LEN) != 0)
 		return die("root", CAIRN_ERR_INTERNAL);
-	t1 = now();
+	t1 = bench_now();
 	printf("root: %.2f s to recompute the root of %llu entries from "
 	    "scratch\n", t1 - t0, (unsigned long long)n);
 
 	/* Proofs for random leaves and sizes. */
-	t0 = now();
+	t0 = bench_now();
 	for (int k = 0; k < nproofs; k++) {
 		uint64_t idx = randombytes_uniform((uint32_t)total);
 
@@ -212,10 +204,10 @@ main(void)
 		    TLOG_MAX_PROOF, &np)) != CAIRN_OK)
 			return die("proof", r);
 	}
-	t1 = now();
+	t1 = bench_now();
 	printf("proofs: %.1f us per inclusion proof (tree of %llu)\n",
 	    (t1 - t0) * 1e6 / nproofs, (unsigned long long)total);
-	t0 = now();
+	t0 = bench_now();
 	for (int k = 0; k < nproofs; k++) {
 		uint64_t s1 = 1 + randombytes_uniform((uint32_t)total - 1);
 
@@ -223,20 +215,20 @@ main(void)
 		    TLOG_MAX_PROOF, &np)) != CAIRN_OK)
 			return die("proof", r);
 	}
-	t1 = now();
+	t1 = bench_now();
 	printf("proofs: %.1f us per consistency proof (to size %llu)\n",
 	    (t1 - t0) * 1e6 / nproofs, (unsigned long long)total);
 	if ((r = tlog_store_inclusion_proof(s, 12345, total, proof,
 	    TLOG_MAX_PROOF, &np)) != CAIRN_OK ||
 	    (r = tlog_store_leaf_hash(s, 12345, leaf)) != CAIRN_OK)
 		return die("proof", r);
-	t0 = now();
+	t0 = bench_now();
 	for (int k = 0; k < nproofs; k++)
 		if (tlog_inclusion_verify(leaf, 12345, total,
 		    (const uint8_t (*)[TLOG_HASH_LEN])proof, np, root) !=
 		    CAIRN_OK)
 			return die("verify proof", CAIRN_ERR_PROOF);
-	t1 = now();
+	t1 = bench_now();
 	printf("proofs: %.2f us per inclusion proof verification (%zu "
 	    "hashes)\n", (t1 - t0) * 1e6 / nproofs, np);
 	tlog_store_close(s);

@@ -26,29 +26,13 @@
 #include "protocol/cairn.pb-c.h"
 #include "protocol/proto_service.h"
 #include "protocol/transport.h"
+#include "bench/bench.h"
 
 #define PROG		"bench_transport"
 #define BIG_LIMIT	(96u * 1024 * 1024)
 
 static uint64_t n_cells = 10000000;
 static int64_t *result_values;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static int
 make_member(const char *dir, enum keys_role role, const char *name,
@@ -141,17 +125,17 @@ bench_unary(struct transport_client *c, int calls)
 	for (int i = -200; i < calls; i++) {
 		ProtobufCMessage *resp = NULL;
 
-		t0 = now_s();
+		t0 = bench_now();
 		r = transport_unary(c, proto_method(PROTO_GET_CHECKPOINT),
 		    &req.base, 5000, &resp);
 		if (r != CAIRN_OK)
 			break;
 		if (i >= 0)
-			lat[i] = (now_s() - t0) * 1e6;
+			lat[i] = (bench_now() - t0) * 1e6;
 		protobuf_c_message_free_unpacked(resp, NULL);
 	}
 	if (r == CAIRN_OK) {
-		qsort(lat, (size_t)calls, sizeof(*lat), cmp_double);
+		qsort(lat, (size_t)calls, sizeof(*lat), bench_cmp_double);
 		printf("unary GetCheckpoint round trip, mTLS loopback, %d calls: "
 		    "median %.1f us, p90 %.1f us, p99 %.1f us (target median "
 		    "<= 200 us)\n", calls, lat[calls / 2], lat[calls * 9 / 10],
@@ -201,7 +185,7 @@ bench_chunked_upload(struct transport_client *c, const uint64_t *vec,
 {
 	struct uploader u[4];
 	pthread_t th[4];
-	double t0 = now_s(), s;
+	double t0 = bench_now(), s;
 	int r = CAIRN_OK;
 
 	for (unsigned i = 0; i < inflight; i++) {
@@ -214,7 +198,7 @@ bench_chunked_upload(struct transport_client *c, const uint64_t *vec,
 		if (u[i].r != CAIRN_OK)
 			r = u[i].r;
 	}
-	s = now_s() - t0;
+	s = bench_now() - t0;
 	if (r == CAIRN_OK)
 		printf("upload %llu cells (%.0f MB) as %llu unary chunks of "
 		    "4 MiB, %u in flight: %.0f ms, %.0f MB/s (target >= 300 "
@@ -242,14 +226,14 @@ bench_stream_download(struct transport_client *c)
 {
 	Cairn__V1__GetResultRequest q = CAIRN__V1__GET_RESULT_REQUEST__INIT;
 	uint64_t got = 0;
-	double t0 = now_s(), s;
+	double t0 = bench_now(), s;
 	int r;
 
 	q.query_id = (char *)"bench";
 	r = transport_stream(c, proto_method(PROTO_GET_RESULT), &q.base, 60000,
 	    count_values, &got);
 	pthread_join(stream_thr, NULL);
-	s = now_s() - t0;
+	s = bench_now() - t0;
 	if (r == CAIRN_OK && got != n_cells)
 		r = cairn_err(CAIRN_ERR_FORMAT, "received %llu cells",
 		    (unsigned long long)got);
@@ -266,14 +250,14 @@ bench_one_message(struct transport_client *c, const uint64_t *vec)
 {
 	Cairn__V1__MaskedShareChunk m = CAIRN__V1__MASKED_SHARE_CHUNK__INIT;
 	ProtobufCMessage *resp = NULL;
-	double t0 = now_s(), s;
+	double t0 = bench_now(), s;
 	int r;
 
 	m.cells = (uint64_t *)vec;
 	m.n_cells = n_cells;
 	r = transport_unary(c, proto_method(PROTO_SUBMIT_SHARE), &m.base,
 	    60000, &resp);
-	s = now_s() - t0;
+	s = bench_now() - t0;
 	if (r != CAIRN_OK)
 		return r;
 	protobuf_c_message_free_unpacked(resp, NULL);
