@@ -5,7 +5,8 @@
 # `cairn synth` makes 3 operators' CDR (CAIRN_BENCH_FED_SUBSCRIBERS,
 # default 1000000, x 7 days) twice: 20 regions for a presence query (day
 # buckets, k from the synth spec) and 300 regions for od
-# (CAIRN_BENCH_FED_OD_SUBSCRIBERS, default the same).  Keys, coordinator
+# (CAIRN_BENCH_FED_OD_SUBSCRIBERS, default the same), with pseudonyms of
+# CAIRN_BENCH_FED_ID_HEX hex digits (default synth's, 10).  Keys, coordinator
 # and nodes are set up as in tools/demo.sh (poll_seconds = 1); each node
 # ingests its files into its store.  For each query:
 #   1. each node's local computation alone: `cairn-node run-local --store
@@ -32,6 +33,8 @@ CO="$B/cairn-coordinator"
 SUBS=${CAIRN_BENCH_FED_SUBSCRIBERS:-1000000}
 OD_SUBS=${CAIRN_BENCH_FED_OD_SUBSCRIBERS:-$SUBS}
 ROUNDS=${CAIRN_BENCH_FED_ROUNDS:-1}
+# Pseudonyms of this many hex digits (synth's default, 10, when unset).
+ID_HEX=${CAIRN_BENCH_FED_ID_HEX:+--id-hex $CAIRN_BENCH_FED_ID_HEX}
 # The interpreter itself, not a version manager's shim (a shim can take
 # seconds to start, and lines written before the stamper reads are
 # stamped late).
@@ -79,9 +82,9 @@ echo "   $SUBS subscribers (presence, 20 regions), $OD_SUBS (od, 300 regions), 3
 t=$(now)
 # Both geographies are made (the coordinator registers both).
 "$C" synth --holders 3 --subscribers "$SUBS" --days 7 --regions 20 --one-file \
-    --out "$T/d20" --no-truth --quiet
+    --out "$T/d20" --no-truth --quiet $ID_HEX
 "$C" synth --holders 3 --subscribers "$OD_SUBS" --days 7 --regions 300 --one-file \
-    --out "$T/d300" --no-truth --quiet
+    --out "$T/d300" --no-truth --quiet $ID_HEX
 echo "   synth: $(since "$t") s"
 
 CAIRN=$C
