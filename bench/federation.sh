@@ -45,11 +45,6 @@ COORD_PIDS=""
 NODE_PIDS=""
 
 die() { echo "federation: error: $*" >&2; exit 1; }
-case $ROUNDS in
-[1-6]) ;;
-*) die "CAIRN_BENCH_FED_ROUNDS=$ROUNDS: 1 to 6 (the nodes' monthly budget" \
-    "of 1.75 takes 7 queries of rho 0.25)" ;;
-esac
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 stop() {
@@ -63,6 +58,11 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+case $ROUNDS in
+[1-6]) ;;
+*) die "CAIRN_BENCH_FED_ROUNDS=$ROUNDS: 1 to 6 (the nodes' monthly budget" \
+    "of 1.75 takes 7 queries of rho 0.25)" ;;
+esac
 for p in "$C" "$N" "$CO"; do [ -x "$p" ] || die "$p not built"; done
 
 # run_logged LOG CMD...: CMD in the background, its stderr timestamped
