@@ -5,7 +5,9 @@
 #ifndef CAIRN_BENCH_H
 #define CAIRN_BENCH_H
 
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Seconds on the monotonic clock. */
 static inline double
@@ -24,6 +26,19 @@ bench_cmp_double(const void *a, const void *b)
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* Remove SQLite database 'path' and its WAL and shared-memory files. */
+static inline void
+bench_rm_db(const char *path)
+{
+	char p[4200];
+
+	unlink(path);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
 }
 
 #endif

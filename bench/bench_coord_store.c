@@ -77,7 +77,7 @@ main(void)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	uint64_t n = 100000;
-	char path[4096], line[160], wal[4200];
+	char path[4096], line[160];
 	double a, b;
 	int rc = 1;
 
@@ -140,10 +140,6 @@ out:
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	coord_store_close(s);
-	unlink(path);
-	snprintf(wal, sizeof(wal), "%s-wal", path);
-	unlink(wal);
-	snprintf(wal, sizeof(wal), "%s-shm", path);
-	unlink(wal);
+	bench_rm_db(path);
 	return rc;
 }

@@ -67,18 +67,6 @@ die(const char *what, int r)
 	return 1;
 }
 
-static void
-rm_store(const char *path)
-{
-	char p[4200];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
-
 static int
 root_only(const char *path, uint64_t *n, uint8_t root[TLOG_HASH_LEN])
 {
@@ -132,7 +120,7 @@ main(void)
 		total = 2 * BATCH;
 	snprintf(path, sizeof(path), "%s/cairn-bench-tlog-%ld.db",
 	    tmp != NULL ? tmp : "/tmp", (long)getpid());
-	rm_store(path);
+	bench_rm_db(path);
 	if ((r = tlog_store_open(path, TLOG_STORE_CREATE, &s)) != CAIRN_OK)
 		return die("open", r);
 
@@ -232,7 +220,7 @@ main(void)
 	printf("proofs: %.2f us per inclusion proof verification (%zu "
 	    "hashes)\n", (t1 - t0) * 1e6 / nproofs, np);
 	tlog_store_close(s);
-	rm_store(path);
+	bench_rm_db(path);
 	printf("(figures from a shared 2-core machine: noisy lower bounds)\n");
 	return 0;
 }
